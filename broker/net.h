@@ -1,0 +1,100 @@
+/*
+ * net.h — the broker's network layer: one epoll event loop thread that owns
+ * every connection, timer and request handler, so handlers and the group
+ * coordinator need no locks. Disk writes to the page cache happen on the
+ * loop; fdatasync happens on a flusher thread that hands results back with
+ * net_post() (an eventfd wakes the loop).
+ *
+ * Framing: each request is an int32 big-endian size then that many bytes.
+ * A size <= 0 or above the configured maximum closes the connection with
+ * one log line. Responses go out in request order even when a handler
+ * answers later (acks=all, long-poll fetch, JoinGroup): every request gets
+ * a slot in its connection's queue, and the queue is flushed in order.
+ */
+#ifndef ND_BROKER_NET_H
+#define ND_BROKER_NET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct net_loop net_loop;
+typedef struct net_conn net_conn;
+typedef struct net_req net_req; /* one request's place in the reply order */
+typedef struct net_timer net_timer;
+
+/* Called on the loop thread for every complete frame. frame/len is the
+ * request without its size prefix, valid only during the call. The handler
+ * must eventually call exactly one of net_reply / net_reply_none for req
+ * (now or later, on the loop thread). Return 0, or -1 to close the
+ * connection (malformed request): the net layer logs `why` set via
+ * net_conn_set_error(). */
+typedef int (*net_request_fn)(void *ctx, net_conn *conn, net_req *req,
+                              const uint8_t *frame, size_t len);
+
+/* Called on the loop thread when a connection closes, before it is freed;
+ * pending net_req of this connection become invalid after it returns, so
+ * parked handlers (fetch waiters, joins) must drop them here. */
+typedef void (*net_close_fn)(void *ctx, net_conn *conn);
+
+typedef struct net_config {
+  const char *listen_host; /* "127.0.0.1" */
+  int listen_port;         /* 0 = pick a free port (see net_loop_port) */
+  size_t max_request_bytes;
+  net_request_fn on_request;
+  net_close_fn on_close;
+  void *ctx;
+} net_config;
+
+/* Create the loop and bind the listening socket. Errors: -errno. */
+int net_loop_new(const net_config *cfg, net_loop **out);
+
+/* The port actually bound (useful with listen_port 0). */
+int net_loop_port(const net_loop *loop);
+
+/* Run until net_loop_stop(); then finish in-flight replies (bounded wait),
+ * close all connections. Returns 0. */
+int net_loop_run(net_loop *loop);
+
+/* Ask the loop to stop. Async-signal-safe and thread-safe. */
+void net_loop_stop(net_loop *loop);
+
+void net_loop_free(net_loop *loop);
+
+/* Queue the response for req. buf is malloc'ed, holds the complete
+ * response frame INCLUDING its 4-byte size prefix, and is owned by the net
+ * layer from now on (freed after sending, or on close). Loop thread only. */
+void net_reply(net_conn *conn, net_req *req, uint8_t *buf, size_t len);
+
+/* Like net_reply, plus `file_len` bytes read from fd at file_off sent
+ * after buf (with sendfile). The net layer closes fd when done; buf's size
+ * prefix must count the file bytes too. Used by Fetch for zero copy. */
+void net_reply_file(net_conn *conn, net_req *req, uint8_t *buf, size_t len,
+                    int fd, int64_t file_off, size_t file_len);
+
+/* Mark req answered with no response (Produce with acks=0). */
+void net_reply_none(net_conn *conn, net_req *req);
+
+/* Close the connection after already-queued replies are sent. */
+void net_conn_close(net_conn *conn, const char *why);
+
+/* Peer address as "host:port", for log lines. */
+const char *net_conn_peer(const net_conn *conn);
+
+/* A per-connection pointer for the handlers (e.g. its group member). */
+void net_conn_set_data(net_conn *conn, void *data);
+void *net_conn_data(const net_conn *conn);
+
+/* Run fn(arg) on the loop thread soon. Thread-safe (wakes the loop through
+ * an eventfd). Returns 0 or -ENOMEM. */
+int net_post(net_loop *loop, void (*fn)(void *arg), void *arg);
+
+/* One-shot timer: fn(arg) on the loop thread after delay_ms. Loop thread
+ * only. The returned handle is valid until it fires or is cancelled. */
+net_timer *net_timer_add(net_loop *loop, int64_t delay_ms,
+                         void (*fn)(void *arg), void *arg);
+void net_timer_cancel(net_loop *loop, net_timer *t);
+
+/* Milliseconds on a monotonic clock, as the loop sees it. */
+int64_t net_now_ms(void);
+
+#endif

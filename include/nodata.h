@@ -1,0 +1,469 @@
+/*
+ * nodata.h — the public API of libnodata, an embeddable single-node event log.
+ *
+ * A store is a data directory holding topics; a topic is split into
+ * partitions; a partition is an append-only log of records addressed by a
+ * dense 64-bit offset. Records are kept as Kafka RecordBatch v2, so batches
+ * written by Kafka clients are stored verbatim and served back unchanged.
+ * The on-disk layout is described in docs/format.md.
+ *
+ * Conventions that hold for every function below unless its comment says
+ * otherwise:
+ *   - Return value: 0 on success or a negative error code: one of the ND_E*
+ *     codes, or -errno for an operating-system error that has no better name.
+ *     nd_strerror() names any of them. nd_errmsg() gives the calling thread's
+ *     last failure with its context (file, offset, limit, errno text).
+ *   - The library never prints, aborts or exits.
+ *   - Thread-safety: an nd_store may be used from any number of threads at
+ *     once. Appends to one partition are serialised; reads run concurrently
+ *     with appends and see only whole batches below the high watermark.
+ *     Different partitions never contend on the hot path.
+ *   - Memory handed to the caller is released with nd_free() unless stated.
+ */
+#ifndef NODATA_H
+#define NODATA_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ND_VERSION_STRING "0.1.0"
+#define ND_FORMAT_VERSION 1
+
+/* ------------------------------------------------------------------------ */
+/* Errors                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/* X-macro: name, value, description. OS errors are returned as -errno and
+ * never collide with these (all are <= -1000). */
+#define ND_ERRORS(X)                                                           \
+  X(ND_EINVAL, -1000, "invalid argument")                                     \
+  X(ND_ENOTOPIC, -1001, "unknown topic")                                      \
+  X(ND_ENOPARTITION, -1002, "unknown partition")                              \
+  X(ND_ETOPICEXISTS, -1003, "topic already exists")                           \
+  X(ND_ETOPICNAME, -1004, "invalid topic name")                               \
+  X(ND_ELOCKED, -1005, "data directory in use by another process")            \
+  X(ND_EFORMAT, -1006, "unknown or unsupported data format")                  \
+  X(ND_ECORRUPT, -1007, "corrupt data")                                       \
+  X(ND_ERANGE, -1008, "offset out of range")                                  \
+  X(ND_ETOOLARGE, -1009, "record or batch too large")                         \
+  X(ND_EREADONLY, -1010, "store opened read-only")                            \
+  X(ND_ECONFIG, -1011, "invalid configuration")                               \
+  X(ND_EFAILED, -1012, "partition failed after an I/O error")                 \
+  X(ND_ECODEC, -1013, "unsupported compression codec")                        \
+  X(ND_EBATCH, -1014, "invalid record batch")                                 \
+  X(ND_ENOTFOUND, -1015, "not found")                                         \
+  X(ND_ENOMEM, -1016, "out of memory")                                        \
+  X(ND_ECLOSED, -1017, "store is closing")                                    \
+  X(ND_EDUPSEQ, -1018, "duplicate producer sequence")                         \
+  X(ND_ESEQUENCE, -1019, "out of order producer sequence")                    \
+  X(ND_EPRODUCERFENCED, -1020, "producer epoch is stale")
+
+enum nd_error {
+#define ND__ENUM(name, value, text) name = value,
+  ND_ERRORS(ND__ENUM)
+#undef ND__ENUM
+      ND_OK = 0
+};
+
+/* Text for any code this library returns (ND_E* or -errno). Never NULL; the
+ * string is static. Thread-safe. */
+const char *nd_strerror(int err);
+
+/* Symbolic name of an error code ("ND_ENOTOPIC", "ENOSPC"). Static string. */
+const char *nd_errname(int err);
+
+/* The calling thread's last error message, with context: the file, offset
+ * or limit involved and the OS error text where there was one. Empty string
+ * if no call on this thread has failed. Valid until the next nodata call on
+ * the same thread. */
+const char *nd_errmsg(void);
+
+/* Release memory returned by this library. NULL is a no-op. */
+void nd_free(void *p);
+
+/* ------------------------------------------------------------------------ */
+/* Topic configuration                                                      */
+/* ------------------------------------------------------------------------ */
+
+enum nd_fsync_policy {
+  ND_FSYNC_NEVER = 0,    /* leave flushing to the OS */
+  ND_FSYNC_INTERVAL = 1, /* background flush every fsync_interval_ms */
+  ND_FSYNC_ALWAYS = 2,   /* every append returns after fdatasync */
+};
+
+enum nd_timestamp_type {
+  ND_TS_CREATE_TIME = 0,     /* keep the producer's timestamps */
+  ND_TS_LOG_APPEND_TIME = 1, /* stamp batches with the store's clock */
+};
+
+/* Per-topic settings. Initialise with nd_topic_config_init() and change
+ * fields directly or by Kafka-style name with nd_topic_config_set(). */
+typedef struct nd_topic_config {
+  int64_t segment_bytes;        /* segment.bytes, default 128 MiB */
+  int64_t segment_ms;           /* segment.ms, default 7 days */
+  int64_t segment_index_bytes;  /* segment.index.bytes, default 10 MiB */
+  int64_t retention_ms;         /* retention.ms, default 7 days, -1 forever */
+  int64_t retention_bytes;      /* retention.bytes, default -1 (no limit) */
+  int32_t max_message_bytes;    /* max.message.bytes, default 1 MiB + 12 */
+  int32_t index_interval_bytes; /* index.interval.bytes, default 4096 */
+  int32_t fsync;                /* enum nd_fsync_policy, default INTERVAL */
+  int64_t fsync_interval_ms;    /* for ND_FSYNC_INTERVAL, default 1000 */
+  int32_t timestamp_type;       /* enum nd_timestamp_type */
+} nd_topic_config;
+
+/* Fill cfg with the defaults listed above. */
+void nd_topic_config_init(nd_topic_config *cfg);
+
+/* Set one setting by its Kafka name ("retention.ms", "fsync", ...) from its
+ * text form. "fsync" takes "always", "never", "interval" or "interval=<ms>";
+ * "message.timestamp.type" takes "CreateTime" or "LogAppendTime".
+ * Errors: ND_ECONFIG for an unknown name or a value out of range (the
+ * message names the key, the value and the accepted range). */
+int nd_topic_config_set(nd_topic_config *cfg, const char *name,
+                        const char *value);
+
+/* Text form of one setting into buf (NUL-terminated). Errors: ND_ECONFIG
+ * for an unknown name; ND_EINVAL if buf is too small. */
+int nd_topic_config_get(const nd_topic_config *cfg, const char *name,
+                        char *buf, size_t buf_size);
+
+/* The names accepted by nd_topic_config_set, NULL-terminated, static. */
+const char *const *nd_topic_config_names(void);
+
+/* ------------------------------------------------------------------------ */
+/* Store                                                                    */
+/* ------------------------------------------------------------------------ */
+
+typedef struct nd_store nd_store;
+
+enum nd_open_flags {
+  ND_OPEN_READONLY = 1 << 0, /* no writes; works beside a running writer */
+  ND_OPEN_NOCREATE = 1 << 1, /* fail with -ENOENT if the store is missing */
+};
+
+/* Called (from the appending thread, without locks held) after new data is
+ * visible in a partition. Must be quick and must not call back into the
+ * store. Used by the broker to wake long-polling fetches. */
+typedef void (*nd_append_hook)(void *ctx, const char *topic,
+                               int32_t partition, int64_t high_watermark);
+
+typedef struct nd_options {
+  unsigned flags;                 /* enum nd_open_flags */
+  int max_open_files;             /* descriptor cache size, 0 = default */
+  nd_append_hook on_append;       /* optional */
+  void *on_append_ctx;
+  /* Defaults for topics created without a config; NULL = built-ins. */
+  const nd_topic_config *topic_defaults;
+  /* Run the background flusher and retention thread (default on). Tests
+   * set this to drive nd_maintain() by hand. */
+  int no_background;
+} nd_options;
+
+/* Open (creating if needed) the store in directory dir. opts may be NULL.
+ * A writable open takes an exclusive lock on DIR/nodata.lock and fails
+ * with ND_ELOCKED naming the holder's pid if another process has it. After
+ * an unclean shutdown every partition is recovered from its recovery point
+ * (the torn tail is truncated, indexes rebuilt). On success *out owns the
+ * store; release it with nd_close().
+ * Errors: ND_ELOCKED, ND_EFORMAT (unknown FORMAT file), ND_ECORRUPT (a
+ * damaged topic.conf: the message names it), -errno. */
+int nd_open(const char *dir, const nd_options *opts, nd_store **out);
+
+/* Sync every partition, stop background work, mark a clean shutdown and
+ * free the store. Returns the first error met while syncing (the store is
+ * freed regardless). NULL is a no-op. No other thread may be using it. */
+int nd_close(nd_store *store);
+
+/* The default data directory for quick use: $NODATA_DIR if set, else the
+ * system temp dir ($TMPDIR or /tmp) + "/nodata". Written into buf. */
+int nd_default_dir(char *buf, size_t buf_size);
+
+/* fdatasync every partition with unsynced data. Thread-safe. */
+int nd_sync(nd_store *store);
+
+/* Run one round of background work now: interval flushes that are due,
+ * time-based segment rolls, retention. now_ms = 0 means the real clock.
+ * The background thread calls this; tests call it directly. */
+int nd_maintain(nd_store *store, int64_t now_ms);
+
+/* The pid recorded in DIR/nodata.lock by the process holding the store, or
+ * 0 if none. For tools that want to say who holds a directory. */
+int nd_lock_holder(const char *dir, pid_t *pid);
+
+/* ------------------------------------------------------------------------ */
+/* Topics                                                                   */
+/* ------------------------------------------------------------------------ */
+
+#define ND_TOPIC_NAME_MAX 249
+
+typedef struct nd_topic_info {
+  char name[ND_TOPIC_NAME_MAX + 1];
+  uint8_t id[16]; /* random UUID fixed at creation */
+  int32_t partitions;
+  nd_topic_config config;
+} nd_topic_info;
+
+/* Check a topic name against Kafka's rule: 1-249 characters of
+ * [a-zA-Z0-9._-], not "." or "..". Errors: ND_ETOPICNAME (message says why). */
+int nd_topic_name_valid(const char *name);
+
+/* Create a topic with `partitions` (>= 1) partitions. cfg may be NULL for
+ * the store's defaults. The topic directory and topic.conf are complete
+ * before the topic becomes visible.
+ * Errors: ND_ETOPICNAME, ND_ETOPICEXISTS, ND_EINVAL, ND_ECONFIG,
+ * ND_EREADONLY, -errno. */
+int nd_topic_create(nd_store *store, const char *name, int32_t partitions,
+                    const nd_topic_config *cfg);
+
+/* Delete a topic and its data. Atomic with respect to crashes: the topic
+ * directory is renamed away before anything is removed.
+ * Appends and reads in flight on other threads finish or fail with
+ * ND_ENOTOPIC. Errors: ND_ENOTOPIC, ND_EREADONLY, -errno. */
+int nd_topic_delete(nd_store *store, const char *name);
+
+/* Grow a topic to `partitions` partitions (never shrink).
+ * Errors: ND_ENOTOPIC, ND_EINVAL (not larger), ND_EREADONLY, -errno. */
+int nd_topic_add_partitions(nd_store *store, const char *name,
+                            int32_t partitions);
+
+/* Replace a topic's config, persisted atomically and applied to later
+ * appends. Errors: ND_ENOTOPIC, ND_ECONFIG, ND_EREADONLY, -errno. */
+int nd_topic_set_config(nd_store *store, const char *name,
+                        const nd_topic_config *cfg);
+
+/* Describe one topic into *info. Errors: ND_ENOTOPIC. */
+int nd_topic_describe(nd_store *store, const char *name, nd_topic_info *info);
+
+/* Find a topic by its 16-byte id. Errors: ND_ENOTOPIC. */
+int nd_topic_by_id(nd_store *store, const uint8_t id[16],
+                   nd_topic_info *info);
+
+/* All topics, sorted by name, in a malloc'ed array owned by the caller
+ * (nd_free). *count may be 0, in which case *infos is NULL. */
+int nd_topic_list(nd_store *store, nd_topic_info **infos, size_t *count);
+
+/* ------------------------------------------------------------------------ */
+/* Appending                                                                */
+/* ------------------------------------------------------------------------ */
+
+#define ND_TIMESTAMP_NOW INT64_MIN /* nd_record.timestamp: use the clock */
+
+typedef struct nd_header {
+  const char *key; /* not NULL */
+  size_t key_len;
+  const void *value; /* NULL = null value */
+  size_t value_len;
+} nd_header;
+
+/* One record to append. All pointers are borrowed for the call. */
+typedef struct nd_record {
+  const void *key; /* NULL = null key */
+  size_t key_len;
+  const void *value; /* NULL = null value (a tombstone) */
+  size_t value_len;
+  const nd_header *headers;
+  size_t header_count;
+  int64_t timestamp; /* ms since the epoch, or ND_TIMESTAMP_NOW */
+} nd_record;
+
+enum nd_append_flags {
+  ND_APPEND_SYNC = 1 << 0, /* durable on return, whatever the policy */
+  ND_APPEND_NOSYNC = 1 << 1, /* never wait for fdatasync (the caller will
+                                call nd_sync_partition), even if the policy
+                                is ND_FSYNC_ALWAYS */
+};
+
+typedef struct nd_append_info {
+  int32_t partition;        /* where the records went */
+  int64_t base_offset;      /* offset of the first record */
+  int64_t last_offset;      /* offset of the last record */
+  int64_t log_append_time;  /* -1 unless the topic uses LogAppendTime */
+  int64_t log_start_offset; /* after the append */
+} nd_append_info;
+
+/* Append n >= 1 records to (topic, partition) as one RecordBatch v2.
+ * partition -1 picks one: murmur2 of the first record's key modulo the
+ * partition count (Kafka's default partitioner), or round robin without a
+ * key. info may be NULL.
+ * Errors: ND_ENOTOPIC, ND_ENOPARTITION, ND_ETOOLARGE (the message names
+ * the batch size and max.message.bytes), ND_EFAILED, ND_EREADONLY,
+ * -ENOSPC/-EIO (nothing of the batch is visible). */
+int nd_append(nd_store *store, const char *topic, int32_t partition,
+              const nd_record *records, size_t n, unsigned flags,
+              nd_append_info *info);
+
+/* Append one or more already-encoded RecordBatch v2 (as a Kafka client
+ * sends them, compressed or not) back to back in buf[0..len). Each batch's
+ * length, magic and CRC32C are checked; the base offsets are overwritten in
+ * buf (so buf must be writable) and the bytes stored verbatim. For
+ * LogAppendTime topics maxTimestamp and the CRC are rewritten too. For an
+ * idempotent producer batch (producerId >= 0) the sequence is checked:
+ * a retried batch returns ND_EDUPSEQ with info describing where the first
+ * copy went; a gap returns ND_ESEQUENCE; an old epoch ND_EPRODUCERFENCED.
+ * Errors: ND_EBATCH / ND_ECORRUPT (message names the byte offset and what
+ * is wrong), ND_ETOOLARGE, and those of nd_append. */
+int nd_append_batch(nd_store *store, const char *topic, int32_t partition,
+                    void *buf, size_t len, unsigned flags,
+                    nd_append_info *info);
+
+/* Make the partition durable up to and including `offset` (-1: everything
+ * appended so far). Concurrent callers share one fdatasync (group commit).
+ * Errors: ND_ENOTOPIC, ND_ENOPARTITION, ND_EFAILED, -EIO. */
+int nd_sync_partition(nd_store *store, const char *topic, int32_t partition,
+                      int64_t offset);
+
+/* Kafka's default partitioner: murmur2(key) & 0x7fffffff % partitions. */
+int32_t nd_partition_for_key(const void *key, size_t key_len,
+                             int32_t partitions);
+
+/* ------------------------------------------------------------------------ */
+/* Reading                                                                  */
+/* ------------------------------------------------------------------------ */
+
+typedef struct nd_partition_info {
+  int64_t log_start_offset;
+  int64_t high_watermark;  /* next offset to be written */
+  int64_t recovery_point;  /* everything below is fdatasync'd */
+  int64_t size_bytes;      /* sum of segment file sizes */
+  int32_t segment_count;
+  int64_t max_timestamp;   /* -1 when empty */
+} nd_partition_info;
+
+/* Offsets and sizes of one partition. Errors: ND_ENOTOPIC, ND_ENOPARTITION */
+int nd_partition_describe(nd_store *store, const char *topic,
+                          int32_t partition, nd_partition_info *info);
+
+/* Log start offset and high watermark (the next offset to be written). */
+int nd_offsets(nd_store *store, const char *topic, int32_t partition,
+               int64_t *log_start, int64_t *high_watermark);
+
+/* First offset whose record timestamp is >= ts_ms (Kafka's ListOffsets by
+ * time). *offset and *timestamp get -1 when no record is that late.
+ * Errors: ND_ENOTOPIC, ND_ENOPARTITION, -EIO, ND_ECORRUPT. */
+int nd_offset_for_time(nd_store *store, const char *topic, int32_t partition,
+                       int64_t ts_ms, int64_t *offset, int64_t *timestamp);
+
+/* Whole batches read from a partition. */
+typedef struct nd_batches {
+  uint8_t *data;          /* malloc'ed, caller frees with nd_free() */
+  size_t len;             /* bytes of whole RecordBatch v2, back to back */
+  int64_t high_watermark; /* at the time of the read */
+  int64_t log_start_offset;
+  int64_t next_offset;    /* offset after the last batch returned */
+} nd_batches;
+
+/* Read whole batches starting with the one that holds `offset`, up to
+ * max_bytes (at least one batch is returned even if it is larger, so a
+ * reader always makes progress). offset == high watermark returns zero
+ * bytes. Errors: ND_ERANGE when offset is below the log start or above the
+ * high watermark (the message gives both bounds), ND_ENOTOPIC,
+ * ND_ENOPARTITION, -EIO, ND_ECORRUPT. */
+int nd_read(nd_store *store, const char *topic, int32_t partition,
+            int64_t offset, size_t max_bytes, nd_batches *out);
+
+/* Move the log start offset forward to `offset` (Kafka DeleteRecords):
+ * whole segments below it are deleted, reads below it fail with ND_ERANGE.
+ * Persisted. offset -1 means the high watermark.
+ * Errors: ND_ERANGE (above the high watermark), ND_EREADONLY, -errno. */
+int nd_delete_records(nd_store *store, const char *topic, int32_t partition,
+                      int64_t offset, int64_t *new_log_start);
+
+/* ------------------------------------------------------------------------ */
+/* Decoding records                                                         */
+/* ------------------------------------------------------------------------ */
+
+enum nd_codec {
+  ND_CODEC_NONE = 0,
+  ND_CODEC_GZIP = 1,
+  ND_CODEC_SNAPPY = 2,
+  ND_CODEC_LZ4 = 3,
+  ND_CODEC_ZSTD = 4,
+};
+
+/* Decompress the record area of a compressed batch. On success *dst is a
+ * malloc'ed buffer (freed by the library with free()) of *dst_len bytes.
+ * Returns 0 or a negative code (ND_ECODEC for an unknown codec, ND_ECORRUPT
+ * for bad data). libnodata itself links no codec: libnodata_codecs provides
+ * nd_codecs_decompress (see nodata_codecs.h). */
+typedef int (*nd_decompress_fn)(int codec, const void *src, size_t src_len,
+                                void **dst, size_t *dst_len);
+
+/* A decoded record. Pointers are views into the iterator's buffers (the
+ * caller's batch bytes or the decompressed copy): valid until the next
+ * nd_iter_next() or nd_iter_close(). */
+typedef struct nd_record_view {
+  int64_t offset;
+  int64_t timestamp;
+  int timestamp_type; /* enum nd_timestamp_type */
+  const uint8_t *key; /* NULL for a null key */
+  size_t key_len;
+  const uint8_t *value; /* NULL for a null value */
+  size_t value_len;
+  const nd_header *headers;
+  size_t header_count;
+  /* The batch the record came from. */
+  int64_t batch_base_offset;
+  int codec;
+  int64_t producer_id;
+  int is_control;
+} nd_record_view;
+
+/* Iterator over the records in a buffer of whole batches. Lives on the
+ * caller's stack; fields are private. */
+typedef struct nd_iter {
+  const uint8_t *data;
+  size_t len;
+  size_t pos; /* start of the current batch in data */
+  nd_decompress_fn decompress;
+  int64_t min_offset;
+  /* current batch */
+  const uint8_t *batch;
+  const uint8_t *rec;
+  const uint8_t *rec_end;
+  void *inflated;
+  int32_t remaining;
+  nd_header *hdrs;
+  size_t hdrs_cap;
+} nd_iter;
+
+/* Start iterating over the records in data[0..len) (whole batches, as
+ * returned by nd_read). Records below min_offset are skipped (a read
+ * returns the whole batch holding the requested offset). decompress may
+ * be NULL; a compressed batch then fails with ND_ECODEC. The iterator
+ * borrows data until nd_iter_close(). */
+void nd_iter_init(nd_iter *it, const void *data, size_t len,
+                  int64_t min_offset, nd_decompress_fn decompress);
+
+/* Next record into *rec. Returns 1 for a record, 0 at the end, or a
+ * negative code: ND_ECORRUPT (CRC mismatch or malformed record; the message
+ * names the batch offset), ND_ECODEC, ND_ENOMEM. After an error the
+ * iterator stays at the end. */
+int nd_iter_next(nd_iter *it, nd_record_view *rec);
+
+/* Free the iterator's buffers. Safe to call twice. */
+void nd_iter_close(nd_iter *it);
+
+/* ------------------------------------------------------------------------ */
+/* Utilities exposed for tools and tests                                    */
+/* ------------------------------------------------------------------------ */
+
+/* CRC-32C (Castagnoli) of buf, continuing from crc (start with 0). Uses the
+ * CPU's crc32 instruction when present. */
+uint32_t nd_crc32c(uint32_t crc, const void *buf, size_t len);
+
+/* Kafka's murmur2 hash (seed 0x9747b28c), as its Java client computes it. */
+int32_t nd_murmur2(const void *data, size_t len);
+
+/* Lowercase hex SHA-256 of a topic name: the name of its directory.
+ * out must hold 65 bytes. */
+void nd_topic_dirname(const char *name, char out[65]);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* NODATA_H */

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Install, from Debian's packages, whatever the build and the tests need and
+# this machine lacks. Safe to run again: it only calls apt-get when a package
+# is missing. Usage: scripts/install-deps.sh [build|test|all]
+set -euo pipefail
+
+build_pkgs=(gcc clang make cmake pkg-config
+            zlib1g-dev libsnappy-dev liblz4-dev libzstd-dev)
+test_pkgs=(kcat librdkafka-dev python3 python3-confluent-kafka python3-kafka
+           libsqlite3-dev redis-server libclang-rt-14-dev valgrind)
+
+want=("${build_pkgs[@]}")
+case "${1:-all}" in
+  build) ;;
+  test|all) want+=("${test_pkgs[@]}") ;;
+  *) echo "usage: $0 [build|test|all]" >&2; exit 2 ;;
+esac
+
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+  sudo=sudo
+else
+  sudo=
+fi
+echo "installing: ${missing[*]}" >&2
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

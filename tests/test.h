@@ -1,0 +1,126 @@
+/*
+ * test.h — the project's minimal test harness.
+ *
+ * Each tests/test_*.c is its own program and its own ctest entry, so a crash
+ * stays contained and ctest's timeout covers hangs. A failed CHECK prints
+ * file:line, the expression and nd_errmsg() and exits with status 1 at the
+ * end of that test function. We chose this over a framework package because
+ * it is 100 lines, needs nothing installed and gives exactly the failure
+ * text we want (error code names and the library's context message).
+ */
+#ifndef ND_TEST_H
+#define ND_TEST_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "nodata.h"
+
+static int nd_test_failures;
+static int nd_test_current_failed;
+
+#define CHECK(cond)                                                            \
+  do {                                                                         \
+    if (!(cond)) {                                                             \
+      fprintf(stderr, "%s:%d: CHECK(%s) failed; last error: %s\n", __FILE__,   \
+              __LINE__, #cond, nd_errmsg());                                   \
+      nd_test_current_failed = 1;                                              \
+      return;                                                                  \
+    }                                                                          \
+  } while (0)
+
+/* Expect a call to return exactly `want` (0 or an ND_E code). */
+#define CHECK_RC(call, want)                                                   \
+  do {                                                                         \
+    int rc_ = (call);                                                          \
+    if (rc_ != (want)) {                                                       \
+      fprintf(stderr, "%s:%d: %s returned %s (%d), want %s; %s\n", __FILE__,   \
+              __LINE__, #call, nd_errname(rc_), rc_, nd_errname(want),         \
+              nd_errmsg());                                                    \
+      nd_test_current_failed = 1;                                              \
+      return;                                                                  \
+    }                                                                          \
+  } while (0)
+
+#define CHECK_OK(call) CHECK_RC(call, 0)
+
+#define CHECK_EQ_I64(a, b)                                                     \
+  do {                                                                         \
+    int64_t a_ = (int64_t)(a), b_ = (int64_t)(b);                              \
+    if (a_ != b_) {                                                            \
+      fprintf(stderr, "%s:%d: %s == %s failed: %" PRId64 " != %" PRId64 "\n",  \
+              __FILE__, __LINE__, #a, #b, a_, b_);                             \
+      nd_test_current_failed = 1;                                              \
+      return;                                                                  \
+    }                                                                          \
+  } while (0)
+
+#define CHECK_MEM(a, b, n) CHECK(memcmp((a), (b), (n)) == 0)
+
+#define RUN(fn)                                                                \
+  do {                                                                         \
+    nd_test_current_failed = 0;                                                \
+    fn();                                                                      \
+    fprintf(stderr, "%-4s %s\n", nd_test_current_failed ? "FAIL" : "ok", #fn); \
+    nd_test_failures += nd_test_current_failed;                                \
+  } while (0)
+
+#define TEST_MAIN_END()                                                        \
+  do {                                                                         \
+    if (nd_test_failures)                                                      \
+      fprintf(stderr, "%d test(s) failed\n", nd_test_failures);                \
+    return nd_test_failures ? 1 : 0;                                           \
+  } while (0)
+
+/* A fresh directory under $TMPDIR; removed by tmpdir_remove(). */
+static inline char *tmpdir_make(const char *tag) {
+  const char *base = getenv("TMPDIR");
+  char *path = malloc(PATH_MAX);
+  if (!path)
+    return NULL;
+  snprintf(path, PATH_MAX, "%s/nd-%s-XXXXXX", base && *base ? base : "/tmp",
+           tag);
+  if (!mkdtemp(path)) {
+    free(path);
+    return NULL;
+  }
+  return path;
+}
+
+static inline void tmpdir_remove(char *path) {
+  if (!path)
+    return;
+  char cmd[PATH_MAX + 16];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
+  if (system(cmd) != 0)
+    fprintf(stderr, "warning: could not remove %s\n", path);
+  free(path);
+}
+
+/* Read a whole file into a malloc'ed buffer. */
+static inline uint8_t *read_file(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  if (!f)
+    return NULL;
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  uint8_t *buf = malloc(n > 0 ? (size_t)n : 1);
+  if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+    free(buf);
+    buf = NULL;
+  }
+  fclose(f);
+  if (buf)
+    *len = (size_t)n;
+  return buf;
+}
+
+#endif
