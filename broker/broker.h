@@ -1,0 +1,66 @@
+/*
+ * broker.h — what the parts of `nodata serve` share: its configuration, the
+ * store, the event loop and the flusher, and the entry points between the
+ * network layer (net.c, serve.c, flusher.c) and the Kafka protocol layer
+ * (kafka_*.c, handle_*.c, group.c).
+ */
+#ifndef ND_BROKER_H
+#define ND_BROKER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "net.h"
+#include "nodata.h"
+
+typedef struct broker_config {
+  const char *data_dir;       /* --data, NODATA_DATA, default ./data */
+  char listen_host[256];      /* --listen host part, default 127.0.0.1 */
+  int listen_port;            /* --listen port part, default 9092 */
+  char advertise_host[256];   /* --advertise, default = listen address */
+  int advertise_port;
+  size_t max_request_bytes;   /* --max-request-bytes, default 100 MiB */
+  int auto_create;            /* 1 unless --no-auto-create */
+  int32_t default_partitions; /* for auto-created topics, default 1 */
+  int32_t node_id;            /* always 0 */
+} broker_config;
+
+typedef struct flusher flusher;
+
+typedef struct broker {
+  broker_config cfg;
+  nd_store *store;
+  net_loop *loop;
+  flusher *flusher;
+  void *kafka;  /* protocol-layer state, owned by kafka_api.c */
+  void *groups; /* group coordinator state, owned by group.c */
+} broker;
+
+/* Protocol layer (kafka_api.c). kafka_init runs after the store and loop
+ * exist and before the loop runs; kafka_fini after the loop has stopped. */
+int kafka_init(broker *b);
+void kafka_fini(broker *b);
+/* net_request_fn and net_close_fn; ctx is the broker. */
+int kafka_handle_request(void *ctx, net_conn *conn, net_req *req,
+                         const uint8_t *frame, size_t len);
+void kafka_conn_closed(void *ctx, net_conn *conn);
+/* nd_append_hook, called on the loop thread after appends (wakes fetches). */
+void kafka_on_append(void *ctx, const char *topic, int32_t partition,
+                     int64_t high_watermark);
+
+/* Flusher (flusher.c): a thread that makes appended data durable with
+ * group commit and reports back on the loop thread. */
+int flusher_start(broker *b, flusher **out);
+void flusher_stop(flusher *f); /* completes pending requests, joins */
+/* Ask for (topic, partition) to be durable up to offset; done(arg, rc) runs
+ * later on the loop thread with rc from nd_sync_partition. Requests that
+ * arrive while a sync runs share the next one. Returns 0 or -ENOMEM. */
+int flusher_request(flusher *f, const char *topic, int32_t partition,
+                    int64_t offset, void (*done)(void *arg, int rc),
+                    void *arg);
+
+/* serve.c: `nodata serve` with its flags (argv[0] is "serve"). Returns the
+ * process exit status. */
+int broker_serve_main(int argc, char **argv);
+
+#endif
