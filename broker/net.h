@@ -77,6 +77,9 @@ void net_reply_none(net_conn *conn, net_req *req);
 /* Close the connection after already-queued replies are sent. */
 void net_conn_close(net_conn *conn, const char *why);
 
+/* The reason logged when the request handler returns -1 (copied). */
+void net_conn_set_error(net_conn *conn, const char *why);
+
 /* Peer address as "host:port", for log lines. */
 const char *net_conn_peer(const net_conn *conn);
 
@@ -87,6 +90,11 @@ void *net_conn_data(const net_conn *conn);
 /* Run fn(arg) on the loop thread soon. Thread-safe (wakes the loop through
  * an eventfd). Returns 0 or -ENOMEM. */
 int net_post(net_loop *loop, void (*fn)(void *arg), void *arg);
+
+/* Run the functions posted so far, on the calling thread. Only for after
+ * net_loop_run() has returned, on the thread that ran it (the flusher's
+ * last completions arrive then). */
+void net_loop_run_posted(net_loop *loop);
 
 /* One-shot timer: fn(arg) on the loop thread after delay_ms. Loop thread
  * only. The returned handle is valid until it fires or is cancelled. */

@@ -1,0 +1,1035 @@
+/*
+ * net.c — the broker's event loop: one thread, level-triggered epoll,
+ * non-blocking sockets, timers in a min-heap, cross-thread posts through an
+ * eventfd.
+ *
+ * Memory per connection is kept small on purpose (1,000 idle connections
+ * must cost far less than 100 MB): a connection owns no read buffer while it
+ * is between frames. Reads go into one loop-wide scratch buffer; complete
+ * frames are handed to the handler straight from it, and only the tail of a
+ * frame that is still arriving is copied into a per-connection buffer sized
+ * to that frame. A frame larger than the scratch buffer is read directly
+ * into its own buffer once its size is known.
+ *
+ * Reply order: every frame gets a net_req appended to its connection's
+ * queue before the handler runs. The queue is written from its head only,
+ * and only while the head has been answered, so a late answer (acks=all,
+ * long-poll fetch) holds back later ones instead of overtaking them.
+ *
+ * Back-pressure: a connection stops being read while it has more than
+ * NET_MAX_UNSENT reply bytes waiting or NET_MAX_INFLIGHT unanswered
+ * requests, so a client that never reads its socket costs at most that
+ * much and never slows anyone else (writes never block the loop).
+ *
+ * Connections are never freed inside a callback: closing marks them dead
+ * and the loop reaps them at the end of the iteration, after on_close.
+ */
+#include "net.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define NET_SCRATCH_BYTES (256 * 1024)
+#define NET_MAX_UNSENT ((size_t)64 * 1024 * 1024)
+#define NET_MAX_INFLIGHT 1024
+/* Per readable event, so one busy client cannot starve the others. */
+#define NET_READS_PER_EVENT 16
+#define NET_WRITE_BYTES_PER_EVENT ((size_t)4 * 1024 * 1024)
+#define NET_DRAIN_MS 3000
+#define NET_MAX_EVENTS 256
+#define NET_ACCEPT_PAUSE_MS 100
+
+enum req_state { REQ_PENDING, REQ_READY, REQ_NONE };
+
+struct net_req {
+  net_req *next;
+  int state;
+  uint8_t *buf;
+  size_t len;
+  size_t sent; /* of buf */
+  int fd;      /* -1 when no file part */
+  int64_t file_off;
+  size_t file_len;
+  size_t file_sent;
+};
+
+enum close_mode {
+  CLOSE_NONE,
+  CLOSE_AFTER_READY, /* once no answered reply is left to send */
+  CLOSE_AFTER_ALL,   /* once every request is answered and sent */
+};
+
+struct net_conn {
+  net_loop *loop;
+  net_conn *prev, *next; /* all live connections */
+  net_conn *dead_next;   /* reap list */
+  int fd;
+  uint32_t events; /* current epoll interest */
+  int dead;
+  int close_mode;
+  int read_eof;
+  /* A frame still arriving: hdr collects the size prefix, then buf holds
+   * the whole frame (prefix included) once its size is known. */
+  uint8_t hdr[4];
+  size_t hdr_len;
+  uint8_t *rbuf;
+  size_t rlen, rneed;
+  /* Bytes read past a back-pressure point, consumed before the socket. */
+  uint8_t *stash;
+  size_t stash_len;
+  int in_ready;
+  net_req *cur_req; /* the request whose handler is running */
+  net_conn *ready_next;
+  /* Reply queue, oldest first. */
+  net_req *qhead, *qtail;
+  size_t unsent;   /* bytes of answered replies not yet written */
+  size_t inflight; /* requests in the queue */
+  void *data;
+  char error[160];
+  char peer[64];
+};
+
+struct net_timer {
+  int64_t when;
+  uint64_t seq;
+  size_t idx; /* position in the heap, for cancel */
+  void (*fn)(void *);
+  void *arg;
+};
+
+struct net_post_item {
+  struct net_post_item *next;
+  void (*fn)(void *);
+  void *arg;
+};
+
+struct net_loop {
+  net_config cfg;
+  int epfd;
+  int lfd;
+  int evfd;
+  int port;
+  int listening; /* lfd registered for EPOLLIN */
+  atomic_int stop;
+  int draining;
+  int64_t drain_deadline;
+  net_conn *conns;
+  size_t nconns;
+  net_conn *dead;
+  net_conn *ready; /* back-pressure lifted with stashed bytes to process */
+  uint8_t *scratch;
+  net_timer **heap;
+  size_t nheap, capheap;
+  uint64_t timer_seq;
+  net_timer *accept_timer;
+  pthread_mutex_t post_mu;
+  struct net_post_item *post_head, *post_tail;
+};
+
+/* Tags stored in epoll_event.data.ptr for the two non-connection fds. */
+static char tag_listen, tag_event;
+
+int64_t net_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void net_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void net_log(const char *fmt, ...) {
+  char line[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(line, sizeof line, fmt, ap);
+  va_end(ap);
+  fprintf(stderr, "nodata: %s\n", line);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Timers                                                                   */
+/* ------------------------------------------------------------------------ */
+
+static int timer_less(const net_timer *a, const net_timer *b) {
+  return a->when < b->when || (a->when == b->when && a->seq < b->seq);
+}
+
+static void heap_set(net_loop *l, size_t i, net_timer *t) {
+  l->heap[i] = t;
+  t->idx = i;
+}
+
+static void heap_up(net_loop *l, size_t i) {
+  net_timer *t = l->heap[i];
+  while (i > 0) {
+    size_t p = (i - 1) / 2;
+    if (!timer_less(t, l->heap[p]))
+      break;
+    heap_set(l, i, l->heap[p]);
+    i = p;
+  }
+  heap_set(l, i, t);
+}
+
+static void heap_down(net_loop *l, size_t i) {
+  net_timer *t = l->heap[i];
+  for (;;) {
+    size_t c = 2 * i + 1;
+    if (c >= l->nheap)
+      break;
+    if (c + 1 < l->nheap && timer_less(l->heap[c + 1], l->heap[c]))
+      c++;
+    if (!timer_less(l->heap[c], t))
+      break;
+    heap_set(l, i, l->heap[c]);
+    i = c;
+  }
+  heap_set(l, i, t);
+}
+
+static void heap_remove(net_loop *l, size_t i) {
+  l->nheap--;
+  if (i == l->nheap)
+    return;
+  net_timer *t = l->heap[l->nheap];
+  heap_set(l, i, t);
+  heap_down(l, i);
+  heap_up(l, t->idx);
+}
+
+net_timer *net_timer_add(net_loop *loop, int64_t delay_ms,
+                         void (*fn)(void *arg), void *arg) {
+  if (loop->nheap == loop->capheap) {
+    size_t cap = loop->capheap ? loop->capheap * 2 : 64;
+    net_timer **h = realloc(loop->heap, cap * sizeof *h);
+    if (!h)
+      return NULL;
+    loop->heap = h;
+    loop->capheap = cap;
+  }
+  net_timer *t = malloc(sizeof *t);
+  if (!t)
+    return NULL;
+  t->when = net_now_ms() + (delay_ms > 0 ? delay_ms : 0);
+  t->seq = loop->timer_seq++;
+  t->fn = fn;
+  t->arg = arg;
+  loop->heap[loop->nheap++] = t;
+  heap_up(loop, loop->nheap - 1);
+  return t;
+}
+
+void net_timer_cancel(net_loop *loop, net_timer *t) {
+  if (!t)
+    return;
+  heap_remove(loop, t->idx);
+  free(t);
+}
+
+static int timers_timeout(net_loop *l) {
+  if (!l->nheap)
+    return -1;
+  int64_t d = l->heap[0]->when - net_now_ms();
+  if (d <= 0)
+    return 0;
+  return d > INT_MAX ? INT_MAX : (int)d;
+}
+
+static void timers_run(net_loop *l) {
+  int64_t now = net_now_ms();
+  /* Timers added by a callback with delay 0 wait for the next iteration,
+   * so a callback that re-arms itself cannot spin this loop forever. */
+  uint64_t seq_limit = l->timer_seq;
+  while (l->nheap && l->heap[0]->when <= now && l->heap[0]->seq < seq_limit) {
+    net_timer *t = l->heap[0];
+    heap_remove(l, 0);
+    void (*fn)(void *) = t->fn;
+    void *arg = t->arg;
+    free(t); /* the handle is invalid once it fires */
+    fn(arg);
+  }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Posts                                                                    */
+/* ------------------------------------------------------------------------ */
+
+static void wake(net_loop *l) {
+  uint64_t one = 1;
+  /* EAGAIN means the counter is already non-zero: the loop will wake. */
+  ssize_t r = write(l->evfd, &one, sizeof one);
+  (void)r;
+}
+
+int net_post(net_loop *loop, void (*fn)(void *arg), void *arg) {
+  struct net_post_item *it = malloc(sizeof *it);
+  if (!it)
+    return -ENOMEM;
+  it->next = NULL;
+  it->fn = fn;
+  it->arg = arg;
+  pthread_mutex_lock(&loop->post_mu);
+  if (loop->post_tail)
+    loop->post_tail->next = it;
+  else
+    loop->post_head = it;
+  loop->post_tail = it;
+  pthread_mutex_unlock(&loop->post_mu);
+  wake(loop);
+  return 0;
+}
+
+void net_loop_run_posted(net_loop *loop) {
+  for (;;) {
+    pthread_mutex_lock(&loop->post_mu);
+    struct net_post_item *it = loop->post_head;
+    loop->post_head = loop->post_tail = NULL;
+    pthread_mutex_unlock(&loop->post_mu);
+    if (!it)
+      return;
+    while (it) {
+      struct net_post_item *next = it->next;
+      it->fn(it->arg);
+      free(it);
+      it = next;
+    }
+  }
+}
+
+void net_loop_stop(net_loop *loop) {
+  atomic_store(&loop->stop, 1);
+  wake(loop);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Connections                                                              */
+/* ------------------------------------------------------------------------ */
+
+static void conn_set_events(net_conn *c, uint32_t ev) {
+  if (c->dead || c->events == ev)
+    return;
+  struct epoll_event e = {.events = ev, .data.ptr = c};
+  if (epoll_ctl(c->loop->epfd, EPOLL_CTL_MOD, c->fd, &e) == 0)
+    c->events = ev;
+}
+
+static void conn_kill(net_conn *c) {
+  if (c->dead)
+    return;
+  c->dead = 1;
+  epoll_ctl(c->loop->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+  c->dead_next = c->loop->dead;
+  c->loop->dead = c;
+}
+
+static void req_free(net_req *r) {
+  free(r->buf);
+  if (r->fd >= 0)
+    close(r->fd);
+  free(r);
+}
+
+static size_t req_unsent(const net_req *r) {
+  return (r->len - r->sent) + (r->file_len - r->file_sent);
+}
+
+static void conn_free(net_conn *c) {
+  net_loop *l = c->loop;
+  if (l->cfg.on_close)
+    l->cfg.on_close(l->cfg.ctx, c);
+  net_req *r = c->qhead;
+  while (r) {
+    net_req *n = r->next;
+    req_free(r);
+    r = n;
+  }
+  if (c->in_ready) {
+    net_conn **pp = &l->ready;
+    while (*pp != c)
+      pp = &(*pp)->ready_next;
+    *pp = c->ready_next;
+  }
+  free(c->rbuf);
+  free(c->stash);
+  close(c->fd);
+  if (c->prev)
+    c->prev->next = c->next;
+  else
+    l->conns = c->next;
+  if (c->next)
+    c->next->prev = c->prev;
+  l->nconns--;
+  free(c);
+}
+
+static void reap(net_loop *l) {
+  /* on_close may close other connections, which pushes onto the list. */
+  while (l->dead) {
+    net_conn *c = l->dead;
+    l->dead = c->dead_next;
+    conn_free(c);
+  }
+}
+
+static int conn_may_read(const net_conn *c) {
+  return !c->dead && !c->close_mode && !c->read_eof && !c->loop->draining &&
+         c->unsent <= NET_MAX_UNSENT && c->inflight < NET_MAX_INFLIGHT;
+}
+
+/* Recompute epoll interest and apply a pending graceful close. */
+static void conn_update(net_conn *c) {
+  if (c->dead)
+    return;
+  net_req *h = c->qhead;
+  int head_ready = h && h->state != REQ_PENDING;
+  if ((c->close_mode == CLOSE_AFTER_READY && !head_ready) ||
+      (c->close_mode == CLOSE_AFTER_ALL && !h) || (c->loop->draining && !h)) {
+    conn_kill(c);
+    return;
+  }
+  uint32_t ev = 0;
+  if (conn_may_read(c)) {
+    ev |= EPOLLIN;
+    if (c->stash && !c->in_ready) {
+      /* epoll will not report bytes that already left the socket. */
+      c->in_ready = 1;
+      c->ready_next = c->loop->ready;
+      c->loop->ready = c;
+    }
+  }
+  if (head_ready)
+    ev |= EPOLLOUT;
+  conn_set_events(c, ev);
+}
+
+/* Write answered replies from the head of the queue until the socket is
+ * full, the head is unanswered, or this event's byte budget is spent. */
+static void conn_flush(net_conn *c) {
+  size_t budget = NET_WRITE_BYTES_PER_EVENT;
+  while (!c->dead && c->qhead && c->qhead->state != REQ_PENDING && budget) {
+    net_req *r = c->qhead;
+    if (r->sent < r->len) {
+      ssize_t n = send(c->fd, r->buf + r->sent, r->len - r->sent,
+                       MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n < 0) {
+        if (errno == EINTR)
+          continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+          break;
+        conn_kill(c);
+        return;
+      }
+      r->sent += (size_t)n;
+      c->unsent -= (size_t)n;
+      budget = (size_t)n >= budget ? 0 : budget - (size_t)n;
+      continue;
+    }
+    if (r->file_sent < r->file_len) {
+      off_t off = (off_t)(r->file_off + (int64_t)r->file_sent);
+      size_t want = r->file_len - r->file_sent;
+      if (want > budget)
+        want = budget;
+      ssize_t n = sendfile(c->fd, r->fd, &off, want);
+      if (n < 0) {
+        if (errno == EINTR)
+          continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+          break;
+        net_log("%s: closing: sendfile failed: %s", c->peer, strerror(errno));
+        conn_kill(c);
+        return;
+      }
+      if (n == 0) {
+        /* The file is shorter than promised: the frame cannot be
+         * completed, so the stream is unusable. */
+        net_log("%s: closing: sendfile hit end of file with %zu bytes left",
+                c->peer, r->file_len - r->file_sent);
+        conn_kill(c);
+        return;
+      }
+      r->file_sent += (size_t)n;
+      c->unsent -= (size_t)n;
+      budget = (size_t)n >= budget ? 0 : budget - (size_t)n;
+      continue;
+    }
+    c->qhead = r->next;
+    if (!c->qhead)
+      c->qtail = NULL;
+    c->inflight--;
+    if (c->cur_req == r)
+      c->cur_req = NULL;
+    req_free(r);
+  }
+  conn_update(c);
+}
+
+static void req_answer(net_conn *c, net_req *r, int state, uint8_t *buf,
+                       size_t len, int fd, int64_t file_off, size_t file_len) {
+  if (r->state != REQ_PENDING) {
+    /* A second answer for one request is a handler bug; dropping it keeps
+     * the stream well-formed. */
+    net_log("%s: ignoring a second reply to one request", c->peer);
+    free(buf);
+    if (fd >= 0)
+      close(fd);
+    return;
+  }
+  r->state = state;
+  r->buf = buf;
+  r->len = buf ? len : 0;
+  r->fd = fd;
+  r->file_off = file_off;
+  r->file_len = fd >= 0 ? file_len : 0;
+  c->unsent += req_unsent(r);
+  if (c->dead)
+    return; /* freed with the connection */
+  if (c->qhead == r)
+    conn_flush(c);
+}
+
+void net_reply(net_conn *conn, net_req *req, uint8_t *buf, size_t len) {
+  req_answer(conn, req, REQ_READY, buf, len, -1, 0, 0);
+}
+
+void net_reply_file(net_conn *conn, net_req *req, uint8_t *buf, size_t len,
+                    int fd, int64_t file_off, size_t file_len) {
+  req_answer(conn, req, REQ_READY, buf, len, fd, file_off, file_len);
+}
+
+void net_reply_none(net_conn *conn, net_req *req) {
+  req_answer(conn, req, REQ_NONE, NULL, 0, -1, 0, 0);
+}
+
+void net_conn_close(net_conn *conn, const char *why) {
+  if (why && *why && !conn->dead && !conn->close_mode)
+    net_log("%s: closing: %s", conn->peer, why);
+  if (!conn->close_mode || conn->close_mode == CLOSE_AFTER_ALL)
+    conn->close_mode = CLOSE_AFTER_READY;
+  conn_update(conn);
+}
+
+void net_conn_set_error(net_conn *conn, const char *why) {
+  snprintf(conn->error, sizeof conn->error, "%s", why ? why : "");
+}
+
+const char *net_conn_peer(const net_conn *conn) {
+  return conn->peer;
+}
+
+void net_conn_set_data(net_conn *conn, void *data) {
+  conn->data = data;
+}
+
+void *net_conn_data(const net_conn *conn) {
+  return conn->data;
+}
+
+/* Hand one complete frame to the handler. */
+static void dispatch(net_conn *c, const uint8_t *frame, size_t len) {
+  net_req *r = calloc(1, sizeof *r);
+  if (!r) {
+    net_log("%s: closing: out of memory", c->peer);
+    conn_kill(c);
+    return;
+  }
+  r->fd = -1;
+  r->state = REQ_PENDING;
+  if (c->qtail)
+    c->qtail->next = r;
+  else
+    c->qhead = r;
+  c->qtail = r;
+  c->inflight++;
+  c->error[0] = 0;
+  c->cur_req = r;
+  net_loop *l = c->loop;
+  int rc = l->cfg.on_request(l->cfg.ctx, c, r, frame, len);
+  /* cur_req is cleared if the handler's reply was sent and freed. */
+  r = c->cur_req;
+  c->cur_req = NULL;
+  if (rc < 0) {
+    net_log("%s: closing: %s", c->peer,
+            c->error[0] ? c->error : "malformed request");
+    /* The request that failed gets no answer; ones before it still do. */
+    if (r && !c->dead && r->state == REQ_PENDING)
+      net_reply_none(c, r);
+    if (!c->close_mode || c->close_mode == CLOSE_AFTER_ALL)
+      c->close_mode = CLOSE_AFTER_READY;
+    conn_update(c);
+  }
+}
+
+static int frame_size_ok(net_conn *c, const uint8_t hdr[4], size_t *total) {
+  int32_t size = (int32_t)((uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 |
+                           (uint32_t)hdr[2] << 8 | hdr[3]);
+  if (size <= 0 || (size_t)size > c->loop->cfg.max_request_bytes) {
+    net_log("%s: closing: request size %" PRId32 " out of range (1..%zu bytes)",
+            c->peer, size, c->loop->cfg.max_request_bytes);
+    conn_kill(c);
+    return -1;
+  }
+  *total = 4 + (size_t)size;
+  return 0;
+}
+
+/* Consume n bytes read from the socket, frame by frame. Stops early when
+ * the connection must not take more requests (closed, or back-pressured)
+ * and returns how many bytes it used. */
+static size_t consume(net_conn *c, const uint8_t *p, size_t n) {
+  const uint8_t *start = p;
+  while (n > 0 && conn_may_read(c)) {
+    if (c->rbuf) {
+      /* Finish the frame in progress. */
+      size_t take = c->rneed - c->rlen;
+      if (take > n)
+        take = n;
+      memcpy(c->rbuf + c->rlen, p, take);
+      c->rlen += take;
+      p += take;
+      n -= take;
+      if (c->rlen < c->rneed)
+        break;
+      uint8_t *frame = c->rbuf;
+      size_t len = c->rneed - 4;
+      c->rbuf = NULL;
+      c->rlen = c->rneed = 0;
+      dispatch(c, frame + 4, len);
+      free(frame);
+      continue;
+    }
+    if (c->hdr_len || n < 4) {
+      size_t take = 4 - c->hdr_len;
+      if (take > n)
+        take = n;
+      memcpy(c->hdr + c->hdr_len, p, take);
+      c->hdr_len += take;
+      p += take;
+      n -= take;
+      if (c->hdr_len < 4)
+        break;
+      size_t total;
+      c->hdr_len = 0;
+      if (frame_size_ok(c, c->hdr, &total) < 0)
+        break;
+      c->rbuf = malloc(total);
+      if (!c->rbuf) {
+        net_log("%s: closing: no memory for a %zu-byte request", c->peer,
+                total);
+        conn_kill(c);
+        break;
+      }
+      memcpy(c->rbuf, c->hdr, 4);
+      c->rlen = 4;
+      c->rneed = total;
+      continue;
+    }
+    size_t total;
+    if (frame_size_ok(c, p, &total) < 0)
+      break;
+    if (n >= total) {
+      /* The common case: a whole frame in the scratch buffer, no copy. */
+      p += total;
+      n -= total;
+      dispatch(c, p - total + 4, total - 4);
+      continue;
+    }
+    c->rbuf = malloc(total);
+    if (!c->rbuf) {
+      net_log("%s: closing: no memory for a %zu-byte request", c->peer, total);
+      conn_kill(c);
+      break;
+    }
+    memcpy(c->rbuf, p, n);
+    c->rlen = n;
+    c->rneed = total;
+    p += n;
+    n = 0;
+  }
+  return (size_t)(p - start);
+}
+
+/* Keep bytes read past a back-pressure point for when the connection may
+ * take requests again; a closing connection drops them. */
+static void stash_rest(net_conn *c, const uint8_t *p, size_t n) {
+  if (!n || c->dead || c->close_mode)
+    return;
+  uint8_t *s = malloc(n);
+  if (!s) {
+    net_log("%s: closing: out of memory", c->peer);
+    conn_kill(c);
+    return;
+  }
+  memcpy(s, p, n);
+  free(c->stash);
+  c->stash = s;
+  c->stash_len = n;
+}
+
+static void conn_on_readable(net_conn *c) {
+  net_loop *l = c->loop;
+  if (c->stash && conn_may_read(c)) {
+    uint8_t *s = c->stash;
+    size_t len = c->stash_len;
+    c->stash = NULL;
+    c->stash_len = 0;
+    size_t used = consume(c, s, len);
+    stash_rest(c, s + used, len - used);
+    free(s);
+  }
+  for (int i = 0; i < NET_READS_PER_EVENT && conn_may_read(c); i++) {
+    uint8_t *dst;
+    size_t cap;
+    int direct = c->rbuf && c->rneed - c->rlen >= NET_SCRATCH_BYTES;
+    if (direct) {
+      dst = c->rbuf + c->rlen;
+      cap = c->rneed - c->rlen;
+    } else {
+      dst = l->scratch;
+      cap = NET_SCRATCH_BYTES;
+    }
+    ssize_t n = recv(c->fd, dst, cap, 0);
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK)
+        conn_kill(c);
+      break;
+    }
+    if (n == 0) {
+      /* The peer may only have shut its sending side: answer what it has
+       * asked, then close. */
+      c->read_eof = 1;
+      if (!c->close_mode)
+        c->close_mode = CLOSE_AFTER_ALL;
+      break;
+    }
+    if (direct) {
+      c->rlen += (size_t)n;
+      if (c->rlen == c->rneed) {
+        uint8_t *frame = c->rbuf;
+        size_t len = c->rneed - 4;
+        c->rbuf = NULL;
+        c->rlen = c->rneed = 0;
+        dispatch(c, frame + 4, len);
+        free(frame);
+      }
+      continue;
+    }
+    size_t used = consume(c, l->scratch, (size_t)n);
+    stash_rest(c, l->scratch + used, (size_t)n - used);
+    if ((size_t)n < cap)
+      break; /* the socket is empty; skip the EAGAIN round trip */
+  }
+  conn_update(c);
+}
+
+static void conn_on_event(net_conn *c, uint32_t ev) {
+  if (c->dead)
+    return;
+  if (ev & (EPOLLIN | EPOLLERR | EPOLLHUP)) {
+    if (conn_may_read(c)) {
+      conn_on_readable(c);
+    } else if (ev & (EPOLLERR | EPOLLHUP)) {
+      conn_kill(c);
+      return;
+    }
+  }
+  if (!c->dead && (ev & EPOLLOUT))
+    conn_flush(c);
+}
+
+static void format_peer(const struct sockaddr_storage *ss, char *out,
+                        size_t outlen) {
+  char host[INET6_ADDRSTRLEN] = "?";
+  int port = 0;
+  if (ss->ss_family == AF_INET) {
+    const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+    inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
+    port = ntohs(a->sin_port);
+    snprintf(out, outlen, "%s:%d", host, port);
+  } else if (ss->ss_family == AF_INET6) {
+    const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+    inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
+    port = ntohs(a->sin6_port);
+    snprintf(out, outlen, "[%s]:%d", host, port);
+  } else {
+    snprintf(out, outlen, "unknown");
+  }
+}
+
+static void accept_resume(void *arg) {
+  net_loop *l = arg;
+  l->accept_timer = NULL;
+  if (l->lfd >= 0 && !l->listening && !l->draining) {
+    struct epoll_event e = {.events = EPOLLIN, .data.ptr = &tag_listen};
+    if (epoll_ctl(l->epfd, EPOLL_CTL_MOD, l->lfd, &e) == 0)
+      l->listening = 1;
+  }
+}
+
+static void on_accept(net_loop *l) {
+  for (int i = 0; i < 256; i++) {
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    int fd = accept4(l->lfd, (struct sockaddr *)&ss, &sl,
+                     SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR || errno == ECONNABORTED)
+        continue;
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+          errno == ENOMEM) {
+        /* Level-triggered epoll would report the listener again at once;
+         * pause accepting instead of spinning. */
+        net_log("accept: %s; pausing new connections for %d ms",
+                strerror(errno), NET_ACCEPT_PAUSE_MS);
+        struct epoll_event e = {.events = 0, .data.ptr = &tag_listen};
+        if (epoll_ctl(l->epfd, EPOLL_CTL_MOD, l->lfd, &e) == 0)
+          l->listening = 0;
+        if (!l->accept_timer)
+          l->accept_timer =
+              net_timer_add(l, NET_ACCEPT_PAUSE_MS, accept_resume, l);
+      }
+      return;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    net_conn *c = calloc(1, sizeof *c);
+    if (!c) {
+      close(fd);
+      continue;
+    }
+    c->loop = l;
+    c->fd = fd;
+    c->events = EPOLLIN;
+    format_peer(&ss, c->peer, sizeof c->peer);
+    struct epoll_event e = {.events = EPOLLIN, .data.ptr = c};
+    if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &e) < 0) {
+      close(fd);
+      free(c);
+      continue;
+    }
+    c->next = l->conns;
+    if (l->conns)
+      l->conns->prev = c;
+    l->conns = c;
+    l->nconns++;
+  }
+}
+
+/* ------------------------------------------------------------------------ */
+/* The loop                                                                 */
+/* ------------------------------------------------------------------------ */
+
+static int bind_listener(net_loop *l) {
+  char portstr[16];
+  snprintf(portstr, sizeof portstr, "%d", l->cfg.listen_port);
+  struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                           .ai_socktype = SOCK_STREAM,
+                           .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+  struct addrinfo *res = NULL;
+  const char *host = l->cfg.listen_host && *l->cfg.listen_host
+                         ? l->cfg.listen_host
+                         : "127.0.0.1";
+  int gai = getaddrinfo(host, portstr, &hints, &res);
+  if (gai != 0)
+    return gai == EAI_SYSTEM ? -errno : -EADDRNOTAVAIL;
+  int err = -EADDRNOTAVAIL;
+  for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+    int fd =
+        socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+               ai->ai_protocol);
+    if (fd < 0) {
+      err = -errno;
+      continue;
+    }
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    /* Backlog: the kernel caps it at somaxconn; ask for enough that a
+     * burst of thousands of connects is queued rather than refused. */
+    if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 8192) < 0) {
+      err = -errno;
+      close(fd);
+      continue;
+    }
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    getsockname(fd, (struct sockaddr *)&ss, &sl);
+    l->port = ss.ss_family == AF_INET6
+                  ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
+                  : ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    l->lfd = fd;
+    err = 0;
+    break;
+  }
+  freeaddrinfo(res);
+  return err;
+}
+
+int net_loop_new(const net_config *cfg, net_loop **out) {
+  *out = NULL;
+  if (!cfg || !cfg->on_request || cfg->listen_port < 0 ||
+      cfg->listen_port > 65535)
+    return -EINVAL;
+  net_loop *l = calloc(1, sizeof *l);
+  if (!l)
+    return -ENOMEM;
+  l->cfg = *cfg;
+  if (!l->cfg.max_request_bytes)
+    l->cfg.max_request_bytes = (size_t)100 * 1024 * 1024;
+  if (l->cfg.max_request_bytes > INT32_MAX)
+    l->cfg.max_request_bytes = INT32_MAX;
+  l->epfd = l->lfd = l->evfd = -1;
+  atomic_init(&l->stop, 0);
+  pthread_mutex_init(&l->post_mu, NULL);
+  int err = -ENOMEM;
+  l->scratch = malloc(NET_SCRATCH_BYTES);
+  if (!l->scratch)
+    goto fail;
+  /* A server must survive a client that disappears mid-write; send()
+   * uses MSG_NOSIGNAL but sendfile() has no such flag. */
+  struct sigaction sa;
+  if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL)
+    signal(SIGPIPE, SIG_IGN);
+  l->epfd = epoll_create1(EPOLL_CLOEXEC);
+  l->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (l->epfd < 0 || l->evfd < 0) {
+    err = -errno;
+    goto fail;
+  }
+  if ((err = bind_listener(l)) < 0)
+    goto fail;
+  struct epoll_event e = {.events = EPOLLIN, .data.ptr = &tag_listen};
+  struct epoll_event w = {.events = EPOLLIN, .data.ptr = &tag_event};
+  if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->lfd, &e) < 0 ||
+      epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->evfd, &w) < 0) {
+    err = -errno;
+    goto fail;
+  }
+  l->listening = 1;
+  *out = l;
+  return 0;
+fail:
+  net_loop_free(l);
+  return err;
+}
+
+int net_loop_port(const net_loop *loop) {
+  return loop->port;
+}
+
+static void start_drain(net_loop *l) {
+  l->draining = 1;
+  l->drain_deadline = net_now_ms() + NET_DRAIN_MS;
+  if (l->lfd >= 0) {
+    epoll_ctl(l->epfd, EPOLL_CTL_DEL, l->lfd, NULL);
+    close(l->lfd);
+    l->lfd = -1;
+    l->listening = 0;
+  }
+  if (l->accept_timer) {
+    net_timer_cancel(l, l->accept_timer);
+    l->accept_timer = NULL;
+  }
+  for (net_conn *c = l->conns; c; c = c->next)
+    conn_update(c);
+}
+
+int net_loop_run(net_loop *loop) {
+  net_loop *l = loop;
+  struct epoll_event evs[NET_MAX_EVENTS];
+  for (;;) {
+    if (!l->draining && atomic_load(&l->stop))
+      start_drain(l);
+    reap(l);
+    if (l->draining && (!l->conns || net_now_ms() >= l->drain_deadline))
+      break;
+    int timeout = l->ready ? 0 : timers_timeout(l);
+    if (l->draining) {
+      int64_t d = l->drain_deadline - net_now_ms();
+      if (d < 0)
+        d = 0;
+      if (timeout < 0 || timeout > d)
+        timeout = (int)d;
+    }
+    int n = epoll_wait(l->epfd, evs, NET_MAX_EVENTS, timeout);
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      net_log("epoll_wait: %s", strerror(errno));
+      break;
+    }
+    for (int i = 0; i < n; i++) {
+      void *p = evs[i].data.ptr;
+      if (p == &tag_listen) {
+        if (!l->draining)
+          on_accept(l);
+      } else if (p == &tag_event) {
+        uint64_t v;
+        ssize_t r = read(l->evfd, &v, sizeof v);
+        (void)r;
+      } else {
+        conn_on_event(p, evs[i].events);
+      }
+    }
+    net_loop_run_posted(l);
+    timers_run(l);
+    while (l->ready) {
+      net_conn *c = l->ready;
+      l->ready = c->ready_next;
+      c->in_ready = 0;
+      if (!c->dead)
+        conn_on_readable(c);
+    }
+  }
+  /* Bounded wait is over: close whatever is left. */
+  for (net_conn *c = l->conns; c; c = c->next)
+    conn_kill(c);
+  reap(l);
+  return 0;
+}
+
+void net_loop_free(net_loop *loop) {
+  if (!loop)
+    return;
+  net_loop *l = loop;
+  for (net_conn *c = l->conns; c; c = c->next)
+    conn_kill(c);
+  reap(l);
+  for (size_t i = 0; i < l->nheap; i++)
+    free(l->heap[i]);
+  free(l->heap);
+  /* Posts that never ran are dropped: their owners are gone by now. */
+  struct net_post_item *it = l->post_head;
+  while (it) {
+    struct net_post_item *n = it->next;
+    free(it);
+    it = n;
+  }
+  pthread_mutex_destroy(&l->post_mu);
+  if (l->lfd >= 0)
+    close(l->lfd);
+  if (l->evfd >= 0)
+    close(l->evfd);
+  if (l->epfd >= 0)
+    close(l->epfd);
+  free(l->scratch);
+  free(l);
+}
