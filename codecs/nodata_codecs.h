@@ -43,8 +43,9 @@ extern "C" {
  * nd_iter_init() directly.
  * On success *dst is malloc'ed, owned by the caller and released with
  * free() (or nd_free()); it is never NULL, even for *dst_len == 0.
- * On failure *dst is NULL and *dst_len 0.
- * Errors: ND_ECODEC (codec is not gzip, snappy, lz4 or zstd),
+ * On failure *dst is NULL and *dst_len 0. ND_CODEC_NONE returns a copy of
+ * src, so callers need not special-case uncompressed data.
+ * Errors: ND_ECODEC (codec is not one of enum nd_codec),
  * ND_ECORRUPT (malformed, truncated or checksum-failing data, or trailing
  * bytes that are not another frame), ND_ETOOLARGE (the output would exceed
  * ND_CODECS_MAX_OUTPUT), ND_ENOMEM, ND_EINVAL (NULL pointers).
