@@ -1,94 +1,425 @@
 /*
- * kafka_api.c — the Kafka protocol layer's entry points (bootstrap version).
+ * kafka_api.c — the Kafka protocol layer: the API table, request dispatch,
+ * response framing and ApiVersions.
  *
- * This first cut answers ApiVersions only, so that `nodata serve` links and
- * a client can complete its handshake; the table-driven codec and the other
- * handlers replace it.
+ * Every API we serve is one row of kafka_apis[]: key, name, the advertised
+ * version range, the generated request/response descriptors and the
+ * handler. ApiVersions is built from this table, and the first flexible
+ * version of each API comes from its schema, so advertising a new version
+ * is a table edit once the generated descriptors cover it.
+ *
+ * Version ranges follow kafka-protocol.md: minima low enough for
+ * librdkafka 2.0's feature checks (Produce from 0, answered with
+ * UNSUPPORTED_VERSION below 3 as Kafka 4 does, KAFKA-18659), maxima at
+ * what Kafka 4.1's schemas define, so current clients find every version
+ * they need and kafka-python infers a recent broker release.
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
-#include "broker.h"
+#include "kafka.h"
 
-static void put16(uint8_t *p, int v) {
-  p[0] = (uint8_t)(v >> 8);
-  p[1] = (uint8_t)v;
+#define API(key, name, lo, hi, msg, fn)                                        \
+  {                                                                            \
+    key, name, lo, hi, &kafka_##msg##_request_msg,                             \
+        &kafka_##msg##_response_msg, fn                                        \
+  }
+
+const kafka_api kafka_apis[] = {
+    API(0, "Produce", 0, 13, produce, handle_produce),
+    API(1, "Fetch", 4, 18, fetch, handle_fetch),
+    API(2, "ListOffsets", 1, 10, list_offsets, handle_list_offsets),
+    API(3, "Metadata", 0, 13, metadata, handle_metadata),
+    API(18, "ApiVersions", 0, 4, api_versions, handle_api_versions),
+    API(19, "CreateTopics", 2, 7, create_topics, handle_create_topics),
+    API(20, "DeleteTopics", 1, 6, delete_topics, handle_delete_topics),
+    API(22, "InitProducerId", 0, 5, init_producer_id, handle_init_producer_id),
+    API(32, "DescribeConfigs", 1, 4, describe_configs, handle_describe_configs),
+    API(37, "CreatePartitions", 0, 3, create_partitions,
+        handle_create_partitions),
+};
+const size_t kafka_api_count = sizeof kafka_apis / sizeof kafka_apis[0];
+
+static const kafka_api *find_api(int key) {
+  for (size_t i = 0; i < kafka_api_count; i++)
+    if (kafka_apis[i].key == key && kafka_apis[i].fn)
+      return &kafka_apis[i];
+  return NULL;
 }
 
-static void put32(uint8_t *p, int32_t v) {
-  uint32_t u = (uint32_t)v;
-  p[0] = (uint8_t)(u >> 24);
-  p[1] = (uint8_t)(u >> 16);
-  p[2] = (uint8_t)(u >> 8);
-  p[3] = (uint8_t)u;
+#define API_VERSIONS_KEY 18
+
+/* ---- logging and errors ------------------------------------------------- */
+
+void kafka_log(kafka_req *r, const char *fmt, ...) {
+  char msg[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  fprintf(stderr, "nodata: %s: %s v%d: %s\n",
+          r && r->conn ? net_conn_peer(r->conn) : "-",
+          r && r->api ? r->api->name : "?", r ? r->version : -1, msg);
 }
 
-int kafka_init(broker *b) {
-  b->kafka = NULL;
+int16_t kafka_err(int rc) {
+  switch (rc) {
+  case 0:
+    return KERR_NONE;
+  case ND_ECORRUPT:
+  case ND_EBATCH:
+    return KERR_CORRUPT_MESSAGE;
+  case ND_ETOOLARGE:
+    return KERR_MESSAGE_TOO_LARGE;
+  case ND_ETOPICNAME:
+    return KERR_INVALID_TOPIC_EXCEPTION;
+  case ND_ENOTOPIC:
+  case ND_ENOPARTITION:
+    return KERR_UNKNOWN_TOPIC_OR_PARTITION;
+  case ND_ERANGE:
+    return KERR_OFFSET_OUT_OF_RANGE;
+  case ND_ETOPICEXISTS:
+    return KERR_TOPIC_ALREADY_EXISTS;
+  case ND_ECONFIG:
+    return KERR_INVALID_CONFIG;
+  case ND_ECODEC:
+    return KERR_UNSUPPORTED_COMPRESSION_TYPE;
+  case ND_ESEQUENCE:
+    return KERR_OUT_OF_ORDER_SEQUENCE_NUMBER;
+  case ND_EPRODUCERFENCED:
+    return KERR_INVALID_PRODUCER_EPOCH;
+  case ND_EFAILED:
+  case ND_EREADONLY:
+  case -ENOSPC:
+  case -EIO:
+  case -EDQUOT:
+  case -EROFS:
+    return KERR_KAFKA_STORAGE_ERROR;
+  default:
+    return KERR_UNKNOWN_SERVER_ERROR;
+  }
+}
+
+int kafka_auto_create(kafka_req *r, const char *topic) {
+  if (!r->b->cfg.auto_create)
+    return ND_ENOTOPIC;
+  int32_t n =
+      r->b->cfg.default_partitions > 0 ? r->b->cfg.default_partitions : 1;
+  int rc = nd_topic_create(r->b->store, topic, n, NULL);
+  if (rc == 0)
+    kafka_log(r, "created topic %s with %d partition(s)", topic, n);
+  return rc == ND_ETOPICEXISTS ? 0 : rc;
+}
+
+/* ---- request life ------------------------------------------------------- */
+
+void kafka_req_free(kafka_req *r) {
+  if (!r)
+    return;
+  if (r->parked)
+    kafka_unpark(r);
+  kf_arena_free(&r->arena);
+  free(r);
+}
+
+void kafka_park(kafka_req *r, int (*on_close)(kafka_req *r)) {
+  kafka_state *k = r->k;
+  r->on_close = on_close;
+  r->parked = 1;
+  r->prev = NULL;
+  r->next = k->parked;
+  if (k->parked)
+    k->parked->prev = r;
+  k->parked = r;
+}
+
+void kafka_unpark(kafka_req *r) {
+  if (!r->parked)
+    return;
+  if (r->prev)
+    r->prev->next = r->next;
+  else
+    r->k->parked = r->next;
+  if (r->next)
+    r->next->prev = r->prev;
+  r->prev = r->next = NULL;
+  r->parked = 0;
+}
+
+/* The version the response body is encoded at: the request's, or for a
+ * version outside what we know, the nearest one the schema defines. */
+static int resp_version(const kafka_req *r) {
+  int v = r->version;
+  if (v < r->api->resp->vmin)
+    v = r->api->resp->vmin;
+  if (v > r->api->resp->vmax)
+    v = r->api->resp->vmax;
+  return v;
+}
+
+void kafka_respond(kafka_req *r, const void *resp) {
+  if (r->dead) {
+    kafka_req_free(r);
+    return;
+  }
+  int v = resp_version(r);
+  kf_buf b = {0};
+  kf_put_i32(&b, 0); /* size, patched below */
+  kf_put_i32(&b, r->correlation_id);
+  /* ApiVersions always answers with header v0 so that a client can read
+   * the error of a version it guessed too high (KIP-511). */
+  if (r->api->key != API_VERSIONS_KEY && kf_flexible(r->api->req, r->version))
+    kf_put_uvarint(&b, 0);
+  kf_encode(r->api->resp, v, resp, &b);
+  if (b.failed || b.len - 4 > INT32_MAX) {
+    kf_buf_free(&b);
+    kafka_log(r, "cannot build the response (out of memory)");
+    net_conn_close(r->conn, "out of memory building a response");
+    net_reply_none(r->conn, r->nreq);
+    kafka_req_free(r);
+    return;
+  }
+  uint32_t n = (uint32_t)(b.len - 4);
+  b.data[0] = (uint8_t)(n >> 24);
+  b.data[1] = (uint8_t)(n >> 16);
+  b.data[2] = (uint8_t)(n >> 8);
+  b.data[3] = (uint8_t)n;
+  net_reply(r->conn, r->nreq, b.data, b.len);
+  kafka_req_free(r);
+}
+
+void kafka_respond_none(kafka_req *r) {
+  if (!r->dead)
+    net_reply_none(r->conn, r->nreq);
+  kafka_req_free(r);
+}
+
+void *kafka_error_response(kafka_req *r, int16_t code) {
+  const kf_struct *s = r->api->resp->body;
+  void *resp = kf_new(&r->arena, s);
+  if (!resp)
+    return NULL;
+  for (uint32_t i = 0; i < s->nfields; i++) {
+    const kf_field *f = &s->fields[i];
+    if (f->type == KF_INT16 && strcmp(f->name, "error_code") == 0)
+      memcpy((uint8_t *)resp + f->offset, &code, sizeof code);
+  }
+  return resp;
+}
+
+/* ---- ApiVersions -------------------------------------------------------- */
+
+int handle_api_versions(kafka_req *r) {
+  kafka_api_versions_response *resp =
+      kf_new(&r->arena, &kafka_api_versions_response_desc);
+  kafka_api_versions_response_api_version *keys =
+      kf_new_array(&r->arena, &kafka_api_versions_response_api_version_desc,
+                   (int32_t)kafka_api_count);
+  if (!resp || !keys)
+    return -1;
+  int32_t n = 0;
+  for (size_t i = 0; i < kafka_api_count; i++) {
+    if (!kafka_apis[i].fn)
+      continue;
+    keys[n].api_key = kafka_apis[i].key;
+    keys[n].min_version = kafka_apis[i].min;
+    keys[n].max_version = kafka_apis[i].max;
+    n++;
+  }
+  resp->api_keys.items = keys;
+  resp->api_keys.count = n;
+  if (r->version > r->api->max) {
+    /* The client guessed too high: answer in the v0 layout, which every
+     * client can read, with the list so it can retry within it. */
+    resp->error_code = KERR_UNSUPPORTED_VERSION;
+    r->version = 0;
+  }
+  kafka_respond(r, resp);
   return 0;
 }
 
-void kafka_fini(broker *b) {
-  b->kafka = NULL;
-}
+/* ---- dispatch ----------------------------------------------------------- */
 
 int kafka_handle_request(void *ctx, net_conn *conn, net_req *req,
                          const uint8_t *frame, size_t len) {
-  (void)ctx;
+  broker *b = ctx;
   if (len < 8) {
-    net_conn_close(conn, "request shorter than its header");
+    net_conn_set_error(conn, "request shorter than a request header");
     return -1;
   }
-  int api_key = (int16_t)(frame[0] << 8 | frame[1]);
-  int api_version = (int16_t)(frame[2] << 8 | frame[3]);
-  if (api_key != 18) {
-    net_conn_close(conn, "API not implemented yet");
+  int key = (int16_t)(frame[0] << 8 | frame[1]);
+  int version = (int16_t)(frame[2] << 8 | frame[3]);
+  const kafka_api *api = find_api(key);
+  if (!api) {
+    char why[96];
+    snprintf(why, sizeof why, "unknown or unsupported API key %d (v%d)", key,
+             version);
+    net_conn_set_error(conn, why);
     return -1;
   }
-  /* ApiVersions in the v0 layout (header v0): error, [key, min, max]; a
-   * version above 3 gets 35 so librdkafka falls back to v0. */
-  int flex = api_version >= 3 && api_version <= 4;
-  size_t n = 4 + 4 + 2 + (flex ? 1 : 4) + 6 + (flex ? 1 : 0) +
-             (api_version >= 1 && api_version <= 4 ? 4 : 0) + (flex ? 1 : 0);
-  uint8_t *buf = calloc(1, n);
-  if (!buf)
+  kafka_req *r = calloc(1, sizeof *r);
+  if (!r) {
+    net_conn_set_error(conn, "out of memory");
     return -1;
-  uint8_t *p = buf;
-  put32(p, (int32_t)(n - 4));
-  memcpy(p + 4, frame + 4, 4);
-  p += 8;
-  put16(p, api_version > 4 ? 35 : 0);
-  p += 2;
-  if (flex)
-    *p++ = 2;
-  else {
-    put32(p, 1);
-    p += 4;
   }
-  put16(p, 18);
-  put16(p + 2, 0);
-  put16(p + 4, 4);
-  p += 6;
-  if (flex)
-    *p++ = 0;
-  if (api_version >= 1 && api_version <= 4)
-    p += 4; /* throttle 0 */
-  if (flex)
-    *p++ = 0;
-  net_reply(conn, req, buf, (size_t)(p - buf));
+  r->b = b;
+  r->k = b->kafka;
+  r->conn = conn;
+  r->nreq = req;
+  r->api = api;
+  r->version = (int16_t)version;
+
+  kf_cur c = {frame, frame + len};
+  int flex = version >= api->req->flex_min;
+  kafka_request_header *h =
+      kf_decode(&kafka_request_header_msg, flex ? 2 : 1, &c, &r->arena);
+  if (!h) {
+    kafka_req_free(r);
+    net_conn_set_error(conn, "malformed request header");
+    return -1;
+  }
+  r->correlation_id = h->correlation_id;
+  r->client_id = h->client_id;
+
+  if (version < api->min || version > api->max) {
+    if (key == API_VERSIONS_KEY)
+      return handle_api_versions(r);
+    kafka_log(r, "unsupported version (we serve %d-%d)", api->min, api->max);
+    void *resp = kafka_error_response(r, KERR_UNSUPPORTED_VERSION);
+    if (!resp) {
+      kafka_req_free(r);
+      net_conn_set_error(conn, "out of memory");
+      return -1;
+    }
+    kafka_respond(r, resp);
+    return 0;
+  }
+
+  r->body = kf_decode(api->req, version, &c, &r->arena);
+  if (!r->body) {
+    char why[128];
+    snprintf(why, sizeof why, "malformed %s v%d request", api->name, version);
+    kafka_req_free(r);
+    net_conn_set_error(conn, why);
+    return -1;
+  }
+  int rc = api->fn(r);
+  if (rc < 0) {
+    /* The handler did not answer and could not: drop the connection. */
+    char why[128];
+    snprintf(why, sizeof why, "cannot answer %s v%d (out of memory)", api->name,
+             version);
+    kafka_req_free(r);
+    net_conn_set_error(conn, why);
+    return -1;
+  }
   return 0;
 }
 
 void kafka_conn_closed(void *ctx, net_conn *conn) {
-  (void)ctx;
-  (void)conn;
+  broker *b = ctx;
+  kafka_state *k = b->kafka;
+  if (!k)
+    return;
+  kafka_req *r = k->parked;
+  while (r) {
+    kafka_req *next = r->next;
+    if (r->conn == conn && !r->dead) {
+      r->dead = 1;
+      if (!r->on_close || r->on_close(r))
+        kafka_req_free(r);
+    }
+    r = next;
+  }
+}
+
+static void wake_fetches(void *arg) {
+  kafka_state *k = arg;
+  atomic_store(&k->wake_posted, 0);
+  fetch_wake_all(k);
 }
 
 void kafka_on_append(void *ctx, const char *topic, int32_t partition,
                      int64_t high_watermark) {
-  (void)ctx;
   (void)topic;
   (void)partition;
   (void)high_watermark;
+  broker *b = ctx;
+  kafka_state *k = b ? b->kafka : NULL;
+  /* The store calls this from inside an append, where it must not be
+   * re-entered, possibly from another thread: just queue one re-check of
+   * the parked fetches on the loop. */
+  if (!k || !b->loop)
+    return;
+  if (atomic_exchange(&k->wake_posted, 1) == 0)
+    if (net_post(b->loop, wake_fetches, k) != 0)
+      atomic_store(&k->wake_posted, 0);
+}
+
+/* ---- init --------------------------------------------------------------- */
+
+int kafka_init(broker *b) {
+  kafka_state *k = calloc(1, sizeof *k);
+  if (!k)
+    return -ENOMEM;
+  k->b = b;
+  atomic_init(&k->wake_posted, 0);
+  snprintf(k->cluster_id, sizeof k->cluster_id, "nodata-cluster-0");
+  b->kafka = k;
+  return 0;
+}
+
+void kafka_fini(broker *b) {
+  kafka_state *k = b->kafka;
+  if (!k)
+    return;
+  fetch_fini(k);
+  while (k->parked) {
+    kafka_req *r = k->parked;
+    kafka_unpark(r);
+    kf_arena_free(&r->arena);
+    free(r);
+  }
+  free(k);
+  b->kafka = NULL;
+}
+
+/* ---- helpers for the handlers ------------------------------------------ */
+
+kf_str kafka_str(kafka_req *r, const char *s) {
+  if (!s)
+    return kf_null_str();
+  size_t n = strlen(s);
+  kf_str out = {kf_strndup(&r->arena, s, n), (int32_t)n};
+  if (!out.ptr)
+    out = kf_s("");
+  return out;
+}
+
+kf_str kafka_errmsg(kafka_req *r) {
+  const char *m = nd_errmsg();
+  return m && *m ? kafka_str(r, m) : kf_null_str();
+}
+
+const char *kafka_advertised_host(broker *b) {
+  if (b->cfg.advertise_host[0])
+    return b->cfg.advertise_host;
+  if (b->cfg.listen_host[0])
+    return b->cfg.listen_host;
+  return "127.0.0.1";
+}
+
+int kafka_advertised_port(broker *b) {
+  if (b->cfg.advertise_port > 0)
+    return b->cfg.advertise_port;
+  if (b->cfg.listen_port > 0)
+    return b->cfg.listen_port;
+  return b->loop ? net_loop_port(b->loop) : 9092;
 }

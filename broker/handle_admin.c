@@ -1,0 +1,716 @@
+/*
+ * handle_admin.c — ListOffsets, CreateTopics, DeleteTopics,
+ * CreatePartitions, DescribeConfigs and InitProducerId.
+ *
+ * One broker holds every replica, so a replication factor above 1 is
+ * refused the way Kafka refuses one above its broker count, and manual
+ * assignments must name node 0 only.
+ *
+ * Topic configs are libnodata's own (nd_topic_config_names). A few Kafka
+ * settings that cannot change anything on one node are accepted at their
+ * only meaningful value and shown read-only by DescribeConfigs
+ * (`fixed_configs`), so tools that always send them keep working; any
+ * other name or value is INVALID_CONFIG with the library's message.
+ *
+ * Producer ids are handed out from a counter persisted in
+ * DATA/broker-producer-ids in blocks (written atomically before a block is
+ * used), so ids never repeat across restarts and the store's per-producer
+ * sequence state never meets a recycled id.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kafka.h"
+
+/* ---- ListOffsets -------------------------------------------------------- */
+
+enum {
+  TS_LATEST = -1,
+  TS_EARLIEST = -2,
+  TS_MAX_TIMESTAMP = -3,
+  TS_EARLIEST_LOCAL = -4,
+  TS_LATEST_TIERED = -5,
+  TS_EARLIEST_PENDING_UPLOAD = -6,
+};
+
+static void list_one(kafka_req *r, const char *topic, int32_t partition,
+                     int64_t ts,
+                     kafka_list_offsets_response_partition_response *p) {
+  nd_store *st = r->b->store;
+  int64_t ls, hw;
+  p->partition_index = partition;
+  p->timestamp = -1;
+  p->offset = -1;
+  p->leader_epoch = 0;
+  int rc = nd_offsets(st, topic, partition, &ls, &hw);
+  if (rc != 0) {
+    p->error_code = kafka_err(rc);
+    return;
+  }
+  switch (ts) {
+  case TS_LATEST:
+    p->offset = hw;
+    return;
+  case TS_EARLIEST:
+  case TS_EARLIEST_LOCAL:
+    p->offset = ls;
+    return;
+  case TS_LATEST_TIERED:
+    /* Nothing is tiered: Kafka answers -1 when no segment was uploaded. */
+    return;
+  case TS_EARLIEST_PENDING_UPLOAD:
+    /* Everything is local and "pending": the local log start. */
+    p->offset = ls;
+    return;
+  case TS_MAX_TIMESTAMP: {
+    nd_partition_info pi;
+    rc = nd_partition_describe(st, topic, partition, &pi);
+    if (rc != 0) {
+      p->error_code = kafka_err(rc);
+      return;
+    }
+    if (pi.max_timestamp < 0 || hw == ls)
+      return;
+    ts = pi.max_timestamp;
+    break;
+  }
+  default:
+    if (ts < 0) {
+      p->error_code = KERR_INVALID_REQUEST;
+      return;
+    }
+  }
+  int64_t off = -1, when = -1;
+  rc = nd_offset_for_time(st, topic, partition, ts, &off, &when);
+  if (rc != 0) {
+    p->error_code = kafka_err(rc);
+    return;
+  }
+  p->offset = off;
+  p->timestamp = off >= 0 ? when : -1;
+}
+
+int handle_list_offsets(kafka_req *r) {
+  kafka_list_offsets_request *req = r->body;
+  kafka_list_offsets_response *resp =
+      kf_new(&r->arena, &kafka_list_offsets_response_desc);
+  if (!resp)
+    return -1;
+  int32_t nt = req->topics.count > 0 ? req->topics.count : 0;
+  kafka_list_offsets_response_topic_response *ts = kf_new_array(
+      &r->arena, &kafka_list_offsets_response_topic_response_desc, nt);
+  if (nt && !ts)
+    return -1;
+  for (int32_t i = 0; i < nt; i++) {
+    kafka_list_offsets_request_topic *qt = &req->topics.items[i];
+    int32_t np = qt->partitions.count > 0 ? qt->partitions.count : 0;
+    kafka_list_offsets_response_partition_response *ps = kf_new_array(
+        &r->arena, &kafka_list_offsets_response_partition_response_desc, np);
+    if (np && !ps)
+      return -1;
+    ts[i].name = qt->name;
+    ts[i].partitions.items = ps;
+    ts[i].partitions.count = np;
+    for (int32_t j = 0; j < np; j++) {
+      if (!kafka_cstr_ok(qt->name)) {
+        ps[j].partition_index = qt->partitions.items[j].partition_index;
+        ps[j].error_code = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+        continue;
+      }
+      list_one(r, qt->name.ptr, qt->partitions.items[j].partition_index,
+               qt->partitions.items[j].timestamp, &ps[j]);
+    }
+  }
+  resp->topics.items = ts;
+  resp->topics.count = nt;
+  kafka_respond(r, resp);
+  return 0;
+}
+
+/* ---- topic configs ------------------------------------------------------ */
+
+typedef struct fixed_config {
+  const char *name, *value;
+} fixed_config;
+
+static const fixed_config fixed_configs[] = {
+    {"cleanup.policy", "delete"},
+    {"compression.type", "producer"},
+    {"min.insync.replicas", "1"},
+    {"unclean.leader.election.enable", "false"},
+    {NULL, NULL},
+};
+
+static const fixed_config *find_fixed(const char *name) {
+  for (const fixed_config *f = fixed_configs; f->name; f++)
+    if (strcmp(f->name, name) == 0)
+      return f;
+  return NULL;
+}
+
+/* Apply name=value to cfg. Returns 0 or a Kafka error with *msg set. */
+static int16_t apply_config(kafka_req *r, nd_topic_config *cfg, kf_str name,
+                            kf_str value, kf_str *msg) {
+  if (!kafka_cstr_ok(name)) {
+    *msg = kafka_str(r, "config name is null");
+    return KERR_INVALID_CONFIG;
+  }
+  if (value.len < 0)
+    return 0; /* null: keep the default */
+  const fixed_config *f = find_fixed(name.ptr);
+  if (f) {
+    if (strcmp(name.ptr, "unclean.leader.election.enable") == 0 ||
+        (kafka_cstr_ok(value) && strcmp(value.ptr, f->value) == 0))
+      return 0;
+    char buf[256];
+    snprintf(buf, sizeof buf,
+             "%s=%s is not supported: a single node only "
+             "has %s",
+             name.ptr, value.ptr ? value.ptr : "", f->value);
+    *msg = kafka_str(r, buf);
+    return KERR_INVALID_CONFIG;
+  }
+  if (!kafka_cstr_ok(value) ||
+      nd_topic_config_set(cfg, name.ptr, value.ptr) != 0) {
+    *msg = kafka_errmsg(r);
+    return KERR_INVALID_CONFIG;
+  }
+  return 0;
+}
+
+/* ---- CreateTopics ------------------------------------------------------- */
+
+int handle_create_topics(kafka_req *r) {
+  kafka_create_topics_request *req = r->body;
+  broker *b = r->b;
+  kafka_create_topics_response *resp =
+      kf_new(&r->arena, &kafka_create_topics_response_desc);
+  if (!resp)
+    return -1;
+  int32_t nt = req->topics.count > 0 ? req->topics.count : 0;
+  kafka_create_topics_response_creatable_topic_result *res = kf_new_array(
+      &r->arena, &kafka_create_topics_response_creatable_topic_result_desc, nt);
+  if (nt && !res)
+    return -1;
+  resp->topics.items = res;
+  resp->topics.count = nt;
+  for (int32_t i = 0; i < nt; i++) {
+    kafka_create_topics_request_creatable_topic *q = &req->topics.items[i];
+    kafka_create_topics_response_creatable_topic_result *t = &res[i];
+    t->name = q->name;
+    t->num_partitions = -1;
+    t->replication_factor = -1;
+    t->configs.count = -1; /* null unless we describe the topic */
+    if (!kafka_cstr_ok(q->name) || nd_topic_name_valid(q->name.ptr) != 0) {
+      t->error_code = KERR_INVALID_TOPIC_EXCEPTION;
+      t->error_message = kafka_errmsg(r);
+      continue;
+    }
+    nd_topic_info info;
+    if (nd_topic_describe(b->store, q->name.ptr, &info) == 0) {
+      t->error_code = KERR_TOPIC_ALREADY_EXISTS;
+      char buf[300];
+      snprintf(buf, sizeof buf, "Topic '%s' already exists.", q->name.ptr);
+      t->error_message = kafka_str(r, buf);
+      continue;
+    }
+    int32_t parts = q->num_partitions;
+    if (q->assignments.count > 0) {
+      if (parts != -1 || q->replication_factor != -1) {
+        t->error_code = KERR_INVALID_REQUEST;
+        t->error_message = kafka_str(
+            r, "both assignments and partitions/replication factor given");
+        continue;
+      }
+      parts = q->assignments.count;
+      int bad = 0;
+      for (int32_t j = 0; j < q->assignments.count; j++) {
+        kafka_create_topics_request_creatable_replica_assignment *as =
+            &q->assignments.items[j];
+        if (as->partition_index != j || as->broker_ids.count != 1 ||
+            as->broker_ids.items[0] != b->cfg.node_id)
+          bad = 1;
+      }
+      if (bad) {
+        t->error_code = KERR_INVALID_REPLICA_ASSIGNMENT;
+        t->error_message =
+            kafka_str(r, "replicas must be exactly [0], partitions 0..n-1");
+        continue;
+      }
+    }
+    if (parts == -1)
+      parts = b->cfg.default_partitions > 0 ? b->cfg.default_partitions : 1;
+    if (parts <= 0) {
+      t->error_code = KERR_INVALID_PARTITIONS;
+      t->error_message = kafka_str(r, "number of partitions must be >= 1");
+      continue;
+    }
+    if (q->replication_factor != -1 && q->replication_factor != 1) {
+      char buf[160];
+      snprintf(buf, sizeof buf,
+               "Replication factor: %d larger than available brokers: 1.",
+               q->replication_factor);
+      t->error_code = KERR_INVALID_REPLICATION_FACTOR;
+      t->error_message = kafka_str(r, buf);
+      continue;
+    }
+    nd_topic_config cfg;
+    nd_topic_config_init(&cfg);
+    int16_t err = 0;
+    for (int32_t j = 0; j < q->configs.count && !err; j++)
+      err = apply_config(r, &cfg, q->configs.items[j].name,
+                         q->configs.items[j].value, &t->error_message);
+    if (err) {
+      t->error_code = err;
+      continue;
+    }
+    if (!req->validate_only) {
+      int rc = nd_topic_create(b->store, q->name.ptr, parts, &cfg);
+      if (rc != 0) {
+        t->error_code = kafka_err(rc);
+        t->error_message = kafka_errmsg(r);
+        continue;
+      }
+      kafka_log(r, "created topic %s with %d partition(s)", q->name.ptr, parts);
+      if (nd_topic_describe(b->store, q->name.ptr, &info) == 0)
+        memcpy(t->topic_id.b, info.id, 16);
+    }
+    t->num_partitions = parts;
+    t->replication_factor = 1;
+    const char *const *names = nd_topic_config_names();
+    int32_t nc = 0;
+    while (names[nc])
+      nc++;
+    kafka_create_topics_response_creatable_topic_configs *cs = kf_new_array(
+        &r->arena, &kafka_create_topics_response_creatable_topic_configs_desc,
+        nc);
+    if (nc && !cs)
+      return -1;
+    nd_topic_config defaults;
+    nd_topic_config_init(&defaults);
+    for (int32_t j = 0; j < nc; j++) {
+      char val[128], dval[128];
+      cs[j].name = kf_s(names[j]);
+      if (nd_topic_config_get(&cfg, names[j], val, sizeof val) != 0)
+        val[0] = 0;
+      if (nd_topic_config_get(&defaults, names[j], dval, sizeof dval) != 0)
+        dval[0] = 0;
+      cs[j].value = kafka_str(r, val);
+      cs[j].config_source = strcmp(val, dval) ? 1 : 5;
+    }
+    t->configs.items = cs;
+    t->configs.count = nc;
+  }
+  kafka_respond(r, resp);
+  return 0;
+}
+
+/* ---- DeleteTopics ------------------------------------------------------- */
+
+int handle_delete_topics(kafka_req *r) {
+  kafka_delete_topics_request *req = r->body;
+  broker *b = r->b;
+  kafka_delete_topics_response *resp =
+      kf_new(&r->arena, &kafka_delete_topics_response_desc);
+  if (!resp)
+    return -1;
+  /* v0-5 list names; v6 lists {name or id}. */
+  int by_state = r->version >= 6;
+  int32_t n = by_state ? req->topics.count : req->topic_names.count;
+  if (n < 0)
+    n = 0;
+  kafka_delete_topics_response_deletable_topic_result *res = kf_new_array(
+      &r->arena, &kafka_delete_topics_response_deletable_topic_result_desc, n);
+  if (n && !res)
+    return -1;
+  for (int32_t i = 0; i < n; i++) {
+    kafka_delete_topics_response_deletable_topic_result *t = &res[i];
+    kf_str name =
+        by_state ? req->topics.items[i].name : req->topic_names.items[i];
+    nd_topic_info info;
+    int rc;
+    if (by_state && name.len < 0) {
+      t->topic_id = req->topics.items[i].topic_id;
+      rc = nd_topic_by_id(b->store, t->topic_id.b, &info);
+      if (rc != 0) {
+        t->error_code = KERR_UNKNOWN_TOPIC_ID;
+        continue;
+      }
+      name = kafka_str(r, info.name);
+    } else if (!kafka_cstr_ok(name)) {
+      t->error_code = KERR_INVALID_TOPIC_EXCEPTION;
+      continue;
+    } else if ((rc = nd_topic_describe(b->store, name.ptr, &info)) != 0) {
+      t->name = name;
+      t->error_code = kafka_err(rc);
+      continue;
+    }
+    t->name = name;
+    memcpy(t->topic_id.b, info.id, 16);
+    rc = nd_topic_delete(b->store, name.ptr);
+    if (rc != 0) {
+      t->error_code = kafka_err(rc);
+      t->error_message = kafka_errmsg(r);
+    } else {
+      kafka_log(r, "deleted topic %s", name.ptr);
+    }
+  }
+  resp->responses.items = res;
+  resp->responses.count = n;
+  kafka_respond(r, resp);
+  return 0;
+}
+
+/* ---- CreatePartitions --------------------------------------------------- */
+
+int handle_create_partitions(kafka_req *r) {
+  kafka_create_partitions_request *req = r->body;
+  broker *b = r->b;
+  kafka_create_partitions_response *resp =
+      kf_new(&r->arena, &kafka_create_partitions_response_desc);
+  if (!resp)
+    return -1;
+  int32_t n = req->topics.count > 0 ? req->topics.count : 0;
+  kafka_create_partitions_response_topic_result *res = kf_new_array(
+      &r->arena, &kafka_create_partitions_response_topic_result_desc, n);
+  if (n && !res)
+    return -1;
+  for (int32_t i = 0; i < n; i++) {
+    kafka_create_partitions_request_topic *q = &req->topics.items[i];
+    kafka_create_partitions_response_topic_result *t = &res[i];
+    t->name = q->name;
+    nd_topic_info info;
+    int rc;
+    if (!kafka_cstr_ok(q->name)) {
+      t->error_code = KERR_INVALID_TOPIC_EXCEPTION;
+      continue;
+    }
+    if ((rc = nd_topic_describe(b->store, q->name.ptr, &info)) != 0) {
+      t->error_code = kafka_err(rc);
+      t->error_message = kafka_errmsg(r);
+      continue;
+    }
+    if (q->count <= info.partitions) {
+      char buf[200];
+      snprintf(buf, sizeof buf,
+               "Topic currently has %d partitions, which is higher than or "
+               "equal to the requested %d.",
+               info.partitions, q->count);
+      t->error_code = KERR_INVALID_PARTITIONS;
+      t->error_message = kafka_str(r, buf);
+      continue;
+    }
+    if (q->assignments.count > 0) {
+      int bad = q->assignments.count != q->count - info.partitions;
+      for (int32_t j = 0; j < q->assignments.count && !bad; j++)
+        bad = q->assignments.items[j].broker_ids.count != 1 ||
+              q->assignments.items[j].broker_ids.items[0] != b->cfg.node_id;
+      if (bad) {
+        t->error_code = KERR_INVALID_REPLICA_ASSIGNMENT;
+        t->error_message = kafka_str(r, "each new partition's replicas "
+                                        "must be exactly [0]");
+        continue;
+      }
+    }
+    if (req->validate_only)
+      continue;
+    rc = nd_topic_add_partitions(b->store, q->name.ptr, q->count);
+    if (rc != 0) {
+      t->error_code = rc == ND_EINVAL ? KERR_INVALID_PARTITIONS : kafka_err(rc);
+      t->error_message = kafka_errmsg(r);
+    } else {
+      kafka_log(r, "topic %s now has %d partitions", q->name.ptr, q->count);
+    }
+  }
+  resp->results.items = res;
+  resp->results.count = n;
+  kafka_respond(r, resp);
+  return 0;
+}
+
+/* ---- DescribeConfigs ---------------------------------------------------- */
+
+enum { RES_TOPIC = 2, RES_BROKER = 4, RES_BROKER_LOGGER = 8 };
+enum {
+  SRC_TOPIC = 1,
+  SRC_STATIC_BROKER = 4,
+  SRC_DEFAULT = 5,
+};
+enum { CT_STRING = 2, CT_INT = 3, CT_LONG = 5, CT_BOOLEAN = 1 };
+
+typedef kafka_describe_configs_response_resource_result dc_entry;
+
+static int wanted(const kafka_describe_configs_request_resource *q,
+                  const char *name) {
+  if (q->configuration_keys.count < 0)
+    return 1;
+  for (int32_t i = 0; i < q->configuration_keys.count; i++) {
+    kf_str k = q->configuration_keys.items[i];
+    if (kafka_cstr_ok(k) && strcmp(k.ptr, name) == 0)
+      return 1;
+  }
+  return 0;
+}
+
+static int config_type(const char *value) {
+  if (!*value)
+    return CT_STRING;
+  char *end;
+  strtoll(value, &end, 10);
+  if (*end)
+    return strcmp(value, "true") == 0 || strcmp(value, "false") == 0
+               ? CT_BOOLEAN
+               : CT_STRING;
+  return CT_LONG;
+}
+
+static void set_entry(kafka_req *r, const kafka_describe_configs_request *req,
+                      dc_entry *e, const char *name, const char *value,
+                      int source, int read_only) {
+  e->name = kf_s(name);
+  e->value = kafka_str(r, value);
+  e->read_only = (uint8_t)read_only;
+  e->config_source = (int8_t)source;
+  e->is_sensitive = 0;
+  e->config_type = (int8_t)config_type(value);
+  e->documentation = kf_null_str();
+  if (req->include_synonyms) {
+    kafka_describe_configs_response_synonym *s = kf_new_array(
+        &r->arena, &kafka_describe_configs_response_synonym_desc, 1);
+    if (s) {
+      s->name = e->name;
+      s->value = e->value;
+      s->source = (int8_t)source;
+      e->synonyms.items = s;
+      e->synonyms.count = 1;
+    }
+  }
+}
+
+static int describe_topic(kafka_req *r,
+                          const kafka_describe_configs_request *req,
+                          const kafka_describe_configs_request_resource *q,
+                          kafka_describe_configs_response_result *res) {
+  nd_topic_info info;
+  int rc = nd_topic_describe(r->b->store, q->resource_name.ptr, &info);
+  if (rc != 0) {
+    res->error_code = kafka_err(rc);
+    res->error_message = kafka_errmsg(r);
+    return 0;
+  }
+  const char *const *names = nd_topic_config_names();
+  int32_t n = 0, cap = 0;
+  while (names[cap])
+    cap++;
+  int32_t nfixed =
+      (int32_t)(sizeof fixed_configs / sizeof fixed_configs[0]) - 1;
+  cap += nfixed;
+  dc_entry *es = kf_new_array(
+      &r->arena, &kafka_describe_configs_response_resource_result_desc, cap);
+  if (!es)
+    return -1;
+  nd_topic_config defaults;
+  nd_topic_config_init(&defaults);
+  for (int32_t i = 0; names[i]; i++) {
+    if (!wanted(q, names[i]))
+      continue;
+    char val[128], dval[128];
+    if (nd_topic_config_get(&info.config, names[i], val, sizeof val) != 0)
+      continue;
+    if (nd_topic_config_get(&defaults, names[i], dval, sizeof dval) != 0)
+      dval[0] = 0;
+    set_entry(r, req, &es[n++], names[i], val,
+              strcmp(val, dval) ? SRC_TOPIC : SRC_DEFAULT, 0);
+  }
+  for (int32_t i = 0; i < nfixed; i++)
+    if (wanted(q, fixed_configs[i].name))
+      set_entry(r, req, &es[n++], fixed_configs[i].name, fixed_configs[i].value,
+                SRC_DEFAULT, 1);
+  res->configs.items = es;
+  res->configs.count = n;
+  return 0;
+}
+
+static int describe_broker(kafka_req *r,
+                           const kafka_describe_configs_request *req,
+                           const kafka_describe_configs_request_resource *q,
+                           kafka_describe_configs_response_result *res) {
+  broker *b = r->b;
+  char node[16], parts[16], maxreq[32];
+  snprintf(node, sizeof node, "%d", b->cfg.node_id);
+  snprintf(parts, sizeof parts, "%d",
+           b->cfg.default_partitions > 0 ? b->cfg.default_partitions : 1);
+  snprintf(maxreq, sizeof maxreq, "%zu", b->cfg.max_request_bytes);
+  const char *kv[][2] = {
+      {"broker.id", node},
+      {"node.id", node},
+      {"log.dirs", b->cfg.data_dir ? b->cfg.data_dir : ""},
+      {"auto.create.topics.enable", b->cfg.auto_create ? "true" : "false"},
+      {"num.partitions", parts},
+      {"default.replication.factor", "1"},
+      {"socket.request.max.bytes", maxreq},
+  };
+  int32_t cap = (int32_t)(sizeof kv / sizeof kv[0]), n = 0;
+  dc_entry *es = kf_new_array(
+      &r->arena, &kafka_describe_configs_response_resource_result_desc, cap);
+  if (!es)
+    return -1;
+  for (int32_t i = 0; i < cap; i++)
+    if (wanted(q, kv[i][0]))
+      set_entry(r, req, &es[n++], kv[i][0], kv[i][1], SRC_STATIC_BROKER, 1);
+  res->configs.items = es;
+  res->configs.count = n;
+  return 0;
+}
+
+int handle_describe_configs(kafka_req *r) {
+  kafka_describe_configs_request *req = r->body;
+  kafka_describe_configs_response *resp =
+      kf_new(&r->arena, &kafka_describe_configs_response_desc);
+  if (!resp)
+    return -1;
+  int32_t n = req->resources.count > 0 ? req->resources.count : 0;
+  kafka_describe_configs_response_result *rs =
+      kf_new_array(&r->arena, &kafka_describe_configs_response_result_desc, n);
+  if (n && !rs)
+    return -1;
+  for (int32_t i = 0; i < n; i++) {
+    kafka_describe_configs_request_resource *q = &req->resources.items[i];
+    kafka_describe_configs_response_result *res = &rs[i];
+    res->resource_type = q->resource_type;
+    res->resource_name = q->resource_name;
+    res->error_message = kf_null_str();
+    if (!kafka_cstr_ok(q->resource_name)) {
+      res->error_code = KERR_INVALID_REQUEST;
+      continue;
+    }
+    int rc = 0;
+    if (q->resource_type == RES_TOPIC) {
+      rc = describe_topic(r, req, q, res);
+    } else if (q->resource_type == RES_BROKER) {
+      char node[16];
+      snprintf(node, sizeof node, "%d", r->b->cfg.node_id);
+      if (q->resource_name.len && strcmp(q->resource_name.ptr, node) != 0) {
+        res->error_code = KERR_INVALID_REQUEST;
+        res->error_message = kafka_str(r, "unknown broker id (this is node 0)");
+        continue;
+      }
+      rc = describe_broker(r, req, q, res);
+    } else if (q->resource_type == RES_BROKER_LOGGER) {
+      res->configs.count = 0;
+    } else {
+      res->error_code = KERR_INVALID_REQUEST;
+      res->error_message = kafka_str(r, "unsupported resource type");
+    }
+    if (rc < 0)
+      return -1;
+  }
+  resp->results.items = rs;
+  resp->results.count = n;
+  kafka_respond(r, resp);
+  return 0;
+}
+
+/* ---- InitProducerId ----------------------------------------------------- */
+
+#define PID_BLOCK 1000
+
+static int pid_path(broker *b, char *buf, size_t n) {
+  int w = snprintf(buf, n, "%s/broker-producer-ids",
+                   b->cfg.data_dir ? b->cfg.data_dir : ".");
+  return w > 0 && (size_t)w < n ? 0 : -1;
+}
+
+/* Persist `limit` as the first id the next run may hand out. */
+static int pid_save(broker *b, int64_t limit) {
+  char path[4096], tmp[4112];
+  if (pid_path(b, path, sizeof path))
+    return -ENAMETOOLONG;
+  snprintf(tmp, sizeof tmp, "%s.tmp", path);
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0)
+    return -errno;
+  char line[32];
+  int len = snprintf(line, sizeof line, "%" PRId64 "\n", limit);
+  int rc = 0;
+  if (write(fd, line, (size_t)len) != len || fdatasync(fd) != 0)
+    rc = errno ? -errno : -EIO;
+  close(fd);
+  if (rc == 0 && rename(tmp, path) != 0)
+    rc = -errno;
+  if (rc != 0)
+    unlink(tmp);
+  return rc;
+}
+
+static int64_t pid_load(broker *b) {
+  char path[4096];
+  if (pid_path(b, path, sizeof path))
+    return -1;
+  FILE *f = fopen(path, "r");
+  if (!f)
+    return -1;
+  long long v = -1;
+  if (fscanf(f, "%lld", &v) != 1)
+    v = -1;
+  fclose(f);
+  return v;
+}
+
+static int64_t pid_next(kafka_req *r) {
+  kafka_state *k = r->k;
+  if (k->next_producer_id == 0) {
+    int64_t v = pid_load(r->b);
+    /* Without a saved counter, start above anything an earlier run could
+     * have handed out at fewer than 1000 ids a second. */
+    k->next_producer_id = v > 0 ? v : (int64_t)time(NULL) * 1000;
+    k->producer_id_limit = k->next_producer_id;
+  }
+  if (k->next_producer_id >= k->producer_id_limit) {
+    int rc = pid_save(r->b, k->next_producer_id + PID_BLOCK);
+    if (rc != 0) {
+      kafka_log(r, "cannot persist the producer id counter: %s",
+                nd_strerror(rc));
+      return -1;
+    }
+    k->producer_id_limit = k->next_producer_id + PID_BLOCK;
+  }
+  return k->next_producer_id++;
+}
+
+int handle_init_producer_id(kafka_req *r) {
+  kafka_init_producer_id_request *req = r->body;
+  kafka_init_producer_id_response *resp =
+      kf_new(&r->arena, &kafka_init_producer_id_response_desc);
+  if (!resp)
+    return -1;
+  resp->producer_id = -1;
+  resp->producer_epoch = -1;
+  if (req->transactional_id.len >= 0) {
+    resp->error_code = KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+    kafka_log(r, "transactional producer refused: transactions are not "
+                 "supported");
+  } else if (req->producer_id >= 0 && req->producer_epoch >= 0 &&
+             req->producer_epoch < INT16_MAX - 1) {
+    /* KIP-360: an idempotent producer bumps its epoch after an error and
+     * keeps its id; the store fences the old epoch. */
+    resp->producer_id = req->producer_id;
+    resp->producer_epoch = (int16_t)(req->producer_epoch + 1);
+  } else {
+    int64_t pid = pid_next(r);
+    if (pid < 0) {
+      resp->error_code = KERR_KAFKA_STORAGE_ERROR;
+    } else {
+      resp->producer_id = pid;
+      resp->producer_epoch = 0;
+    }
+  }
+  kafka_respond(r, resp);
+  return 0;
+}

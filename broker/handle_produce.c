@@ -1,0 +1,236 @@
+/*
+ * handle_produce.c — Produce (API 0).
+ *
+ * Each partition's records (one or more RecordBatch v2, as the client
+ * sent them) go to nd_append_batch, which checks and stores them verbatim.
+ * Durability follows ARCHITECTURE.md §3:
+ *   acks=0    no response at all;
+ *   acks=1    answered after the page-cache write;
+ *   acks=all  answered once every written partition is fdatasync'd, unless
+ *             the topic's fsync policy is `never` (an explicit opt-out).
+ * A topic with fsync=always is synced before any response, whatever acks.
+ * Appends never fsync on the loop thread (ND_APPEND_NOSYNC): the flusher
+ * thread does it, sharing one fdatasync among concurrent requests, and the
+ * response goes out from its completion callback.
+ *
+ * Versions 0-2 are advertised only so that librdkafka 2.0 enables its
+ * codecs (kafka-protocol.md §3); they are answered UNSUPPORTED_VERSION in
+ * every partition, as Kafka 4 does (KAFKA-18659).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "kafka.h"
+
+typedef kafka_produce_response_partition_produce_response ppart;
+typedef kafka_produce_response_topic_produce_response ptopic;
+
+typedef struct produce_ctx {
+  int pending; /* flushes not yet completed, +1 while they are queued */
+  void *resp;
+} produce_ctx;
+
+typedef struct flush_wait {
+  kafka_req *r;
+  ppart *part;
+} flush_wait;
+
+static void flush_done(void *arg, int rc) {
+  flush_wait *w = arg;
+  kafka_req *r = w->r;
+  produce_ctx *ctx = r->hctx;
+  if (rc != 0 && w->part) {
+    w->part->error_code = KERR_KAFKA_STORAGE_ERROR;
+    if (!r->dead)
+      kafka_log(r, "fdatasync failed: %s", nd_strerror(rc));
+  }
+  if (--ctx->pending > 0)
+    return;
+  kafka_produce_request *req = r->body;
+  if (req->acks == 0)
+    kafka_respond_none(r);
+  else
+    kafka_respond(r, ctx->resp);
+}
+
+static int on_close(kafka_req *r) {
+  (void)r;
+  return 0; /* flush callbacks still hold it; they free it */
+}
+
+static int topic_policy(broker *b, const char *topic) {
+  nd_topic_info info;
+  if (nd_topic_describe(b->store, topic, &info) != 0)
+    return ND_FSYNC_INTERVAL;
+  return info.config.fsync;
+}
+
+int handle_produce(kafka_req *r) {
+  kafka_produce_request *req = r->body;
+  broker *b = r->b;
+  kafka_produce_response *resp =
+      kf_new(&r->arena, &kafka_produce_response_desc);
+  produce_ctx *ctx = kf_alloc(&r->arena, sizeof *ctx);
+  if (!resp || !ctx)
+    return -1;
+  ctx->resp = resp;
+  r->hctx = ctx;
+  int32_t nt = req->topic_data.count > 0 ? req->topic_data.count : 0;
+  ptopic *ts = kf_new_array(
+      &r->arena, &kafka_produce_response_topic_produce_response_desc, nt);
+  if (nt && !ts)
+    return -1;
+  resp->responses.items = ts;
+  resp->responses.count = nt;
+
+  int16_t acks = req->acks;
+  int16_t whole_err = 0;
+  if (r->version < 3)
+    whole_err = KERR_UNSUPPORTED_VERSION;
+  else if (acks != 0 && acks != 1 && acks != -1)
+    whole_err = KERR_INVALID_REQUIRED_ACKS;
+  else if (req->transactional_id.len >= 0)
+    /* Transactions are out of scope: say so rather than half-work. */
+    whole_err = KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+
+  /* Flushes are requested after every append is done so that a fast
+   * completion cannot answer before later partitions are written. */
+  typedef struct {
+    const char *topic;
+    int32_t partition;
+    int64_t offset;
+    ppart *part; /* NULL: durability wanted but nobody waits (acks=0) */
+  } want_sync;
+  size_t nsync = 0, capsync = 0;
+  want_sync *syncs = NULL;
+
+  for (int32_t i = 0; i < nt; i++) {
+    kafka_produce_request_topic_produce_data *td = &req->topic_data.items[i];
+    ptopic *t = &ts[i];
+    t->name = td->name;
+    t->topic_id = td->topic_id;
+    int32_t np = td->partition_data.count > 0 ? td->partition_data.count : 0;
+    ppart *ps = kf_new_array(
+        &r->arena, &kafka_produce_response_partition_produce_response_desc, np);
+    if (np && !ps)
+      goto oom;
+    t->partition_responses.items = ps;
+    t->partition_responses.count = np;
+
+    /* Resolve the topic once for all its partitions. */
+    int16_t terr = whole_err;
+    const char *name = NULL;
+    nd_topic_info info;
+    if (!terr) {
+      if (r->version >= 13) {
+        if (nd_topic_by_id(b->store, td->topic_id.b, &info) != 0)
+          terr = KERR_UNKNOWN_TOPIC_ID;
+        else
+          name = kafka_str(r, info.name).ptr;
+      } else if (!kafka_cstr_ok(td->name) ||
+                 nd_topic_name_valid(td->name.ptr) != 0) {
+        terr = KERR_INVALID_TOPIC_EXCEPTION;
+      } else {
+        name = td->name.ptr;
+        int rc = nd_topic_describe(b->store, name, &info);
+        if (rc == ND_ENOTOPIC)
+          rc = kafka_auto_create(r, name);
+        if (rc != 0)
+          terr = kafka_err(rc);
+      }
+    }
+    int policy = name ? topic_policy(b, name) : ND_FSYNC_INTERVAL;
+
+    for (int32_t j = 0; j < np; j++) {
+      kafka_produce_request_partition_produce_data *pd =
+          &td->partition_data.items[j];
+      ppart *p = &ps[j];
+      p->index = pd->index;
+      p->base_offset = -1;
+      if (terr) {
+        p->error_code = terr;
+        continue;
+      }
+      if (pd->records.len <= 0) {
+        p->error_code = KERR_CORRUPT_MESSAGE;
+        p->error_message = kafka_str(r, "no record batch");
+        continue;
+      }
+      nd_append_info ai;
+      memset(&ai, 0, sizeof ai);
+      int rc = nd_append_batch(b->store, name, pd->index, pd->records.ptr,
+                               (size_t)pd->records.len, ND_APPEND_NOSYNC, &ai);
+      if (rc == ND_EDUPSEQ)
+        rc = 0; /* a retry of a stored batch: acknowledge the first copy */
+      if (rc != 0) {
+        p->error_code = kafka_err(rc);
+        p->error_message = kafka_errmsg(r);
+        if (p->error_code == KERR_KAFKA_STORAGE_ERROR ||
+            p->error_code == KERR_UNKNOWN_SERVER_ERROR)
+          kafka_log(r, "append to %s/%d failed: %s", name, pd->index,
+                    nd_errmsg());
+        continue;
+      }
+      p->base_offset = ai.base_offset;
+      p->log_append_time_ms = ai.log_append_time;
+      p->log_start_offset = ai.log_start_offset;
+      int durable =
+          policy == ND_FSYNC_ALWAYS || (acks == -1 && policy != ND_FSYNC_NEVER);
+      if (durable) {
+        if (nsync == capsync) {
+          size_t cap = capsync ? capsync * 2 : 8;
+          want_sync *ns = realloc(syncs, cap * sizeof *ns);
+          if (!ns)
+            goto oom;
+          syncs = ns;
+          capsync = cap;
+        }
+        syncs[nsync].topic = name;
+        syncs[nsync].partition = pd->index;
+        syncs[nsync].offset = ai.last_offset;
+        syncs[nsync].part = p;
+        nsync++;
+      }
+    }
+  }
+
+  if (nsync == 0 || !b->flusher) {
+    /* No flusher (embedded tests): sync here. */
+    for (size_t i = 0; i < nsync; i++) {
+      int rc = nd_sync_partition(b->store, syncs[i].topic, syncs[i].partition,
+                                 syncs[i].offset);
+      if (rc != 0)
+        syncs[i].part->error_code = KERR_KAFKA_STORAGE_ERROR;
+    }
+    free(syncs);
+    if (acks == 0)
+      kafka_respond_none(r);
+    else
+      kafka_respond(r, resp);
+    return 0;
+  }
+
+  ctx->pending = 1; /* held until every request is queued */
+  kafka_park(r, on_close);
+  for (size_t i = 0; i < nsync; i++) {
+    flush_wait *w = kf_alloc(&r->arena, sizeof *w);
+    if (w) {
+      w->r = r;
+      w->part = syncs[i].part;
+      ctx->pending++;
+      if (flusher_request(b->flusher, syncs[i].topic, syncs[i].partition,
+                          syncs[i].offset, flush_done, w) == 0)
+        continue;
+      ctx->pending--;
+    }
+    syncs[i].part->error_code = KERR_KAFKA_STORAGE_ERROR;
+  }
+  free(syncs);
+  flush_wait self = {r, NULL};
+  flush_done(&self, 0);
+  return 0;
+
+oom:
+  free(syncs);
+  return -1;
+}

@@ -1,0 +1,158 @@
+/*
+ * kafka.h — what kafka_api.c (dispatch, ApiVersions, replies) shares with
+ * the per-API handlers in handle_*.c.
+ *
+ * A request's life: kafka_handle_request() reads the header, finds the API
+ * in the table, decodes the body into a kafka_req's arena and calls the
+ * handler. The handler either answers at once with kafka_respond(), or
+ * parks the request (acks=all waiting for fdatasync, a long-poll Fetch) and
+ * answers later from a callback on the loop thread. If the connection
+ * closes meanwhile, the request is marked dead: its callbacks still run
+ * (to release what they hold) and kafka_respond() then only frees it.
+ */
+#ifndef ND_KAFKA_H
+#define ND_KAFKA_H
+
+#include <stdatomic.h>
+
+#include "broker.h"
+#include "kafka_msgs.h"
+
+/* Kafka error codes (Errors.java) that the handlers return. */
+enum {
+  KERR_UNKNOWN_SERVER_ERROR = -1,
+  KERR_NONE = 0,
+  KERR_OFFSET_OUT_OF_RANGE = 1,
+  KERR_CORRUPT_MESSAGE = 2,
+  KERR_UNKNOWN_TOPIC_OR_PARTITION = 3,
+  KERR_LEADER_NOT_AVAILABLE = 5,
+  KERR_REQUEST_TIMED_OUT = 7,
+  KERR_MESSAGE_TOO_LARGE = 10,
+  KERR_INVALID_TOPIC_EXCEPTION = 17,
+  KERR_INVALID_REQUIRED_ACKS = 21,
+  KERR_UNSUPPORTED_VERSION = 35,
+  KERR_TOPIC_ALREADY_EXISTS = 36,
+  KERR_INVALID_PARTITIONS = 37,
+  KERR_INVALID_REPLICATION_FACTOR = 38,
+  KERR_INVALID_REPLICA_ASSIGNMENT = 39,
+  KERR_INVALID_CONFIG = 40,
+  KERR_INVALID_REQUEST = 42,
+  KERR_OUT_OF_ORDER_SEQUENCE_NUMBER = 45,
+  KERR_DUPLICATE_SEQUENCE_NUMBER = 46,
+  KERR_INVALID_PRODUCER_EPOCH = 47,
+  KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED = 53,
+  KERR_KAFKA_STORAGE_ERROR = 56,
+  KERR_POLICY_VIOLATION = 44,
+  KERR_UNKNOWN_PRODUCER_ID = 59,
+  KERR_INVALID_TIMESTAMP = 32,
+  KERR_UNSUPPORTED_COMPRESSION_TYPE = 76,
+  KERR_RESOURCE_NOT_FOUND = 91,
+  KERR_UNKNOWN_TOPIC_ID = 100,
+  KERR_INCONSISTENT_TOPIC_ID = 103,
+};
+
+typedef struct kafka_req kafka_req;
+typedef struct kafka_state kafka_state;
+
+/* Returns 0, or -1 to close the connection (request not answerable). */
+typedef int (*kafka_handler_fn)(kafka_req *r);
+
+typedef struct kafka_api {
+  int16_t key;
+  const char *name;
+  int16_t min, max; /* advertised */
+  const kf_msg *req, *resp;
+  kafka_handler_fn fn;
+} kafka_api;
+
+struct kafka_req {
+  broker *b;
+  kafka_state *k;
+  net_conn *conn;
+  net_req *nreq;
+  const kafka_api *api;
+  int16_t version;
+  int32_t correlation_id;
+  kf_str client_id;
+  kf_arena arena;
+  void *body; /* the decoded request */
+  int dead;   /* connection closed while parked */
+  int parked; /* in k->parked */
+  kafka_req *prev, *next;
+  /* Called when the connection closes while the request is parked: the
+   * handler cancels what it can (timers, waiter lists). If it returns 1
+   * the request is freed now; 0 means a callback still holds it and will
+   * call kafka_respond(), which frees a dead request without replying. */
+  int (*on_close)(kafka_req *r);
+  void *hctx; /* handler state */
+};
+
+struct kafka_state {
+  broker *b;
+  kafka_req *parked;      /* requests answered later */
+  atomic_int wake_posted; /* a fetch re-check is queued on the loop */
+  /* Fetch waiters and the callback that re-checks them after appends. */
+  void (*fetch_wake)(kafka_state *k);
+  int64_t next_producer_id, producer_id_limit;
+  char cluster_id[32];
+};
+
+/* Encode `resp` (a struct of r->api->resp at r->version) with its response
+ * header, send it, and free r. resp may be NULL only with error_only. */
+void kafka_respond(kafka_req *r, const void *resp);
+void kafka_respond_none(kafka_req *r);
+void kafka_req_free(kafka_req *r);
+void kafka_park(kafka_req *r, int (*on_close)(kafka_req *r));
+void kafka_unpark(kafka_req *r);
+
+/* Build a response of the right shape for r with every error code field at
+ * the top level set to `code` and every array empty. */
+void *kafka_error_response(kafka_req *r, int16_t code);
+
+/* Kafka error code for an nd_* error. */
+int16_t kafka_err(int nd_rc);
+
+/* Create `topic` if the broker auto-creates topics (0 if it exists now),
+ * else ND_ENOTOPIC. */
+int kafka_auto_create(kafka_req *r, const char *topic);
+
+/* A copy of s in r's arena, as a kf_str (null for NULL). */
+kf_str kafka_str(kafka_req *r, const char *s);
+
+/* The calling thread's nd_errmsg() copied into r's arena, for the
+ * error_message fields of responses. */
+kf_str kafka_errmsg(kafka_req *r);
+
+/* Is s a usable C string (not null, no NUL inside)? */
+static inline int kafka_cstr_ok(kf_str s) {
+  return s.ptr && s.len >= 0 && (size_t)s.len == __builtin_strlen(s.ptr);
+}
+
+/* The host and port clients are told to connect to. */
+const char *kafka_advertised_host(broker *b);
+int kafka_advertised_port(broker *b);
+
+/* One log line on stderr, prefixed with the client address. */
+void kafka_log(kafka_req *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Handlers. */
+int handle_api_versions(kafka_req *r);
+int handle_metadata(kafka_req *r);
+int handle_produce(kafka_req *r);
+int handle_fetch(kafka_req *r);
+int handle_list_offsets(kafka_req *r);
+int handle_create_topics(kafka_req *r);
+int handle_delete_topics(kafka_req *r);
+int handle_create_partitions(kafka_req *r);
+int handle_describe_configs(kafka_req *r);
+int handle_init_producer_id(kafka_req *r);
+
+void fetch_wake_all(kafka_state *k);
+void fetch_fini(kafka_state *k);
+
+/* The API table, for ApiVersions. */
+extern const kafka_api kafka_apis[];
+extern const size_t kafka_api_count;
+
+#endif
