@@ -162,6 +162,11 @@ typedef struct nd_options {
   /* Run the background flusher and retention thread (default on). Tests
    * set this to drive nd_maintain() by hand. */
   int no_background;
+  /* Decompressor for the record lookups the store makes itself (offset by
+   * timestamp inside a compressed batch). NULL: such lookups answer with
+   * the batch's base offset. See nd_decompress_fn below. */
+  int (*decompress)(int codec, const void *src, size_t src_len, void **dst,
+                    size_t *dst_len);
 } nd_options;
 
 /* Open (creating if needed) the store in directory dir. opts may be NULL.

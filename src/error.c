@@ -62,9 +62,13 @@ const char *nd_errname(int err) {
   }
 }
 
-const char *nd_errmsg(void) { return last_message; }
+const char *nd_errmsg(void) {
+  return last_message;
+}
 
-void nd_clear_error(void) { last_message[0] = '\0'; }
+void nd_clear_error(void) {
+  last_message[0] = '\0';
+}
 
 static void set_message(const char *fmt, va_list ap) {
   vsnprintf(last_message, sizeof last_message, fmt, ap);
@@ -84,9 +88,10 @@ int nd_fail_os(int errnum, const char *fmt, ...) {
   set_message(fmt, ap);
   va_end(ap);
   size_t n = strlen(last_message);
-  snprintf(last_message + n, sizeof last_message - n, ": %s",
-           strerror(errnum));
+  snprintf(last_message + n, sizeof last_message - n, ": %s", strerror(errnum));
   return -errnum;
 }
 
-void nd_free(void *p) { free(p); }
+void nd_free(void *p) {
+  free(p);
+}

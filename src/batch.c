@@ -1,0 +1,399 @@
+/*
+ * batch.c — RecordBatch v2 checks, encoding, and the record iterator.
+ * The format is described in batch.h. Untrusted bytes (client batches,
+ * files after a crash) are only read through length-checked steps.
+ */
+#include "batch.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+
+void batch_header_decode(const uint8_t *p, batch_header *h) {
+  h->base_offset = (int64_t)be64(p);
+  h->length = (int32_t)be32(p + 8);
+  h->leader_epoch = (int32_t)be32(p + 12);
+  h->magic = (int8_t)p[16];
+  h->crc = be32(p + 17);
+  h->attributes = (int16_t)be16(p + 21);
+  h->last_offset_delta = (int32_t)be32(p + 23);
+  h->base_timestamp = (int64_t)be64(p + 27);
+  h->max_timestamp = (int64_t)be64(p + 35);
+  h->producer_id = (int64_t)be64(p + 43);
+  h->producer_epoch = (int16_t)be16(p + 51);
+  h->base_sequence = (int32_t)be32(p + 53);
+  h->record_count = (int32_t)be32(p + 57);
+}
+
+enum batch_status batch_check(const uint8_t *p, size_t avail, int check_crc,
+                              size_t *total, const char **why) {
+  if (avail < BATCH_LOG_OVERHEAD + 5) {
+    *why = "truncated batch header";
+    return BATCH_SHORT;
+  }
+  int32_t length = (int32_t)be32(p + 8);
+  if (length < BATCH_HEADER_SIZE - BATCH_LOG_OVERHEAD) {
+    *why = "batch length below the 49-byte minimum";
+    return BATCH_INVALID;
+  }
+  if (p[16] != BATCH_MAGIC) {
+    *why = "magic byte is not 2";
+    return BATCH_INVALID;
+  }
+  size_t size = (size_t)length + BATCH_LOG_OVERHEAD;
+  if (size > avail) {
+    *why = "batch cut short";
+    return BATCH_SHORT;
+  }
+  int32_t count = (int32_t)be32(p + 57);
+  int32_t last_delta = (int32_t)be32(p + 23);
+  if (count < 0 || last_delta < 0) {
+    *why = "negative record count or last offset delta";
+    return BATCH_INVALID;
+  }
+  if (check_crc && nd_crc32c(0, p + 21, size - 21) != be32(p + 17)) {
+    *why = "CRC-32C mismatch";
+    return BATCH_INVALID;
+  }
+  *total = size;
+  return BATCH_VALID;
+}
+
+void batch_update_crc(uint8_t *p, size_t total) {
+  put_be32(p + 17, nd_crc32c(0, p + 21, total - 21));
+}
+
+void batch_set_log_append_time(uint8_t *p, size_t total, int64_t ts) {
+  uint16_t attr = be16(p + 21);
+  put_be16(p + 21, attr | BATCH_ATTR_LOG_APPEND_TIME);
+  put_be64(p + 35, (uint64_t)ts);
+  batch_update_crc(p, total);
+}
+
+/* ---- varints ----------------------------------------------------------- */
+
+size_t varint_size(int64_t v) {
+  uint64_t u = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+  size_t n = 1;
+  while (u >= 0x80) {
+    u >>= 7;
+    n++;
+  }
+  return n;
+}
+
+size_t varint_write(uint8_t *p, int64_t v) {
+  uint64_t u = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+  size_t n = 0;
+  while (u >= 0x80) {
+    p[n++] = (uint8_t)(u | 0x80);
+    u >>= 7;
+  }
+  p[n++] = (uint8_t)u;
+  return n;
+}
+
+int varint_read(const uint8_t **pp, const uint8_t *end, int64_t *out) {
+  const uint8_t *p = *pp;
+  uint64_t u = 0;
+  for (int shift = 0; shift < 70; shift += 7) {
+    if (p >= end)
+      return -1;
+    uint8_t b = *p++;
+    if (shift == 63 && (b & 0x7e))
+      return -1; /* more than 64 bits */
+    u |= (uint64_t)(b & 0x7f) << shift;
+    if (!(b & 0x80)) {
+      *out = (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
+      *pp = p;
+      return 0;
+    }
+  }
+  return -1;
+}
+
+/* ---- encoding ---------------------------------------------------------- */
+
+static size_t bytes_field_size(const void *p, size_t len) {
+  return p ? varint_size((int64_t)len) + len : 1;
+}
+
+int64_t batch_encode(const nd_record *recs, size_t n, int64_t now_ms,
+                     int log_append_time, uint8_t **buf, size_t *cap) {
+  if (!recs || n == 0 || n > INT32_MAX)
+    return nd_fail(ND_EINVAL, "append: need 1 to 2^31-1 records, got %zu", n);
+  int64_t base_ts = INT64_MAX, max_ts = INT64_MIN;
+  for (size_t i = 0; i < n; i++) {
+    int64_t ts = recs[i].timestamp == ND_TIMESTAMP_NOW || log_append_time
+                     ? now_ms
+                     : recs[i].timestamp;
+    if (ts < base_ts)
+      base_ts = ts;
+    if (ts > max_ts)
+      max_ts = ts;
+  }
+  /* Size pass: the total is known before anything is written, so the
+   * buffer grows at most once. */
+  uint64_t total = BATCH_HEADER_SIZE;
+  for (size_t i = 0; i < n; i++) {
+    const nd_record *r = &recs[i];
+    int64_t ts = r->timestamp == ND_TIMESTAMP_NOW || log_append_time
+                     ? now_ms
+                     : r->timestamp;
+    uint64_t body = 1 + varint_size(ts - base_ts) + varint_size((int64_t)i) +
+                    bytes_field_size(r->key, r->key_len) +
+                    bytes_field_size(r->value, r->value_len) +
+                    varint_size((int64_t)r->header_count);
+    if (r->header_count && !r->headers)
+      return nd_fail(ND_EINVAL, "record %zu: %zu headers but NULL array", i,
+                     r->header_count);
+    for (size_t h = 0; h < r->header_count; h++) {
+      const nd_header *hd = &r->headers[h];
+      if (!hd->key)
+        return nd_fail(ND_EINVAL, "record %zu header %zu: NULL key", i, h);
+      body += varint_size((int64_t)hd->key_len) + hd->key_len +
+              bytes_field_size(hd->value, hd->value_len);
+    }
+    total += varint_size((int64_t)body) + body;
+    if (total > INT32_MAX)
+      return nd_fail(ND_ETOOLARGE, "batch of %zu records exceeds 2 GiB", n);
+  }
+  if (*cap < total) {
+    uint8_t *nb = realloc(*buf, total);
+    if (!nb)
+      return nd_fail(ND_ENOMEM, "append: cannot allocate %llu bytes",
+                     (unsigned long long)total);
+    *buf = nb;
+    *cap = total;
+  }
+  uint8_t *p = *buf;
+  put_be64(p, 0);
+  put_be32(p + 8, (uint32_t)(total - BATCH_LOG_OVERHEAD));
+  put_be32(p + 12, 0);
+  p[16] = BATCH_MAGIC;
+  put_be16(p + 21, log_append_time ? BATCH_ATTR_LOG_APPEND_TIME : 0);
+  put_be32(p + 23, (uint32_t)(n - 1));
+  put_be64(p + 27, (uint64_t)base_ts);
+  put_be64(p + 35, (uint64_t)max_ts);
+  put_be64(p + 43, (uint64_t)-1);
+  put_be16(p + 51, (uint16_t)-1);
+  put_be32(p + 53, (uint32_t)-1);
+  put_be32(p + 57, (uint32_t)n);
+  uint8_t *w = p + BATCH_HEADER_SIZE;
+  for (size_t i = 0; i < n; i++) {
+    const nd_record *r = &recs[i];
+    int64_t ts = r->timestamp == ND_TIMESTAMP_NOW || log_append_time
+                     ? now_ms
+                     : r->timestamp;
+    int64_t body = 1 + (int64_t)varint_size(ts - base_ts) +
+                   (int64_t)varint_size((int64_t)i) +
+                   (int64_t)bytes_field_size(r->key, r->key_len) +
+                   (int64_t)bytes_field_size(r->value, r->value_len) +
+                   (int64_t)varint_size((int64_t)r->header_count);
+    for (size_t h = 0; h < r->header_count; h++) {
+      const nd_header *hd = &r->headers[h];
+      body += (int64_t)(varint_size((int64_t)hd->key_len) + hd->key_len +
+                        bytes_field_size(hd->value, hd->value_len));
+    }
+    w += varint_write(w, body);
+    *w++ = 0;
+    w += varint_write(w, ts - base_ts);
+    w += varint_write(w, (int64_t)i);
+    if (r->key) {
+      w += varint_write(w, (int64_t)r->key_len);
+      memcpy(w, r->key, r->key_len);
+      w += r->key_len;
+    } else {
+      w += varint_write(w, -1);
+    }
+    if (r->value) {
+      w += varint_write(w, (int64_t)r->value_len);
+      memcpy(w, r->value, r->value_len);
+      w += r->value_len;
+    } else {
+      w += varint_write(w, -1);
+    }
+    w += varint_write(w, (int64_t)r->header_count);
+    for (size_t h = 0; h < r->header_count; h++) {
+      const nd_header *hd = &r->headers[h];
+      w += varint_write(w, (int64_t)hd->key_len);
+      memcpy(w, hd->key, hd->key_len);
+      w += hd->key_len;
+      if (hd->value) {
+        w += varint_write(w, (int64_t)hd->value_len);
+        memcpy(w, hd->value, hd->value_len);
+        w += hd->value_len;
+      } else {
+        w += varint_write(w, -1);
+      }
+    }
+  }
+  batch_update_crc(p, (size_t)total);
+  return (int64_t)total;
+}
+
+/* ---- iterator ---------------------------------------------------------- */
+
+void nd_iter_init(nd_iter *it, const void *data, size_t len, int64_t min_offset,
+                  nd_decompress_fn decompress) {
+  memset(it, 0, sizeof *it);
+  it->data = data;
+  it->len = len;
+  it->min_offset = min_offset;
+  it->decompress = decompress;
+}
+
+void nd_iter_close(nd_iter *it) {
+  free(it->inflated);
+  free(it->hdrs);
+  it->inflated = NULL;
+  it->hdrs = NULL;
+  it->hdrs_cap = 0;
+  it->batch = NULL;
+  it->remaining = 0;
+  it->pos = it->len;
+}
+
+static int iter_fail(nd_iter *it, int err, const char *what) {
+  int64_t base = it->batch ? (int64_t)be64(it->batch) : -1;
+  size_t pos = it->pos;
+  it->pos = it->len;
+  it->remaining = 0;
+  it->batch = NULL;
+  return nd_fail(err, "record batch at byte %zu (base offset %lld): %s", pos,
+                 (long long)base, what);
+}
+
+/* Move to the next batch that has records; 1 = ready, 0 = end, <0 error. */
+static int iter_next_batch(nd_iter *it) {
+  for (;;) {
+    if (it->batch) {
+      it->pos += BATCH_LOG_OVERHEAD + be32(it->batch + 8);
+      it->batch = NULL;
+    }
+    free(it->inflated);
+    it->inflated = NULL;
+    if (it->pos >= it->len)
+      return 0;
+    const uint8_t *p = it->data + it->pos;
+    size_t total;
+    const char *why;
+    enum batch_status st = batch_check(p, it->len - it->pos, 1, &total, &why);
+    if (st == BATCH_SHORT)
+      return 0; /* a partial batch at the end of a read is not an error */
+    it->batch = p;
+    if (st != BATCH_VALID)
+      return iter_fail(it, ND_ECORRUPT, why);
+    int32_t count = (int32_t)be32(p + 57);
+    int64_t last = (int64_t)be64(p) + (int32_t)be32(p + 23);
+    if (count == 0 || last < it->min_offset)
+      continue;
+    int codec = be16(p + 21) & BATCH_ATTR_CODEC_MASK;
+    if (codec == ND_CODEC_NONE) {
+      it->rec = p + BATCH_HEADER_SIZE;
+      it->rec_end = p + total;
+    } else {
+      if (!it->decompress)
+        return iter_fail(it, ND_ECODEC,
+                         "compressed batch and no decompressor given");
+      void *out = NULL;
+      size_t out_len = 0;
+      int rc = it->decompress(codec, p + BATCH_HEADER_SIZE,
+                              total - BATCH_HEADER_SIZE, &out, &out_len);
+      if (rc)
+        return iter_fail(it, rc, "cannot decompress the records");
+      it->inflated = out;
+      it->rec = out;
+      it->rec_end = (const uint8_t *)out + out_len;
+    }
+    it->remaining = count;
+    return 1;
+  }
+}
+
+static int read_bytes(const uint8_t **p, const uint8_t *end,
+                      const uint8_t **out, size_t *len) {
+  int64_t n;
+  if (varint_read(p, end, &n))
+    return -1;
+  if (n < 0) {
+    *out = NULL;
+    *len = 0;
+    return n == -1 ? 0 : -1;
+  }
+  if ((uint64_t)n > (uint64_t)(end - *p))
+    return -1;
+  *out = *p;
+  *len = (size_t)n;
+  *p += n;
+  return 0;
+}
+
+int nd_iter_next(nd_iter *it, nd_record_view *rec) {
+  for (;;) {
+    if (it->remaining == 0) {
+      int rc = iter_next_batch(it);
+      if (rc <= 0)
+        return rc;
+    }
+    const uint8_t *b = it->batch;
+    const uint8_t *p = it->rec;
+    int64_t len;
+    if (varint_read(&p, it->rec_end, &len) || len < 0 || len > it->rec_end - p)
+      return iter_fail(it, ND_ECORRUPT, "record length out of bounds");
+    const uint8_t *end = p + len;
+    int64_t ts_delta, off_delta, nh;
+    if (p >= end)
+      return iter_fail(it, ND_ECORRUPT, "empty record");
+    p++; /* record attributes, unused */
+    if (varint_read(&p, end, &ts_delta) || varint_read(&p, end, &off_delta) ||
+        off_delta < 0 || off_delta > INT32_MAX)
+      return iter_fail(it, ND_ECORRUPT, "bad record timestamp/offset delta");
+    if (read_bytes(&p, end, &rec->key, &rec->key_len) ||
+        read_bytes(&p, end, &rec->value, &rec->value_len))
+      return iter_fail(it, ND_ECORRUPT, "bad record key or value length");
+    if (varint_read(&p, end, &nh) || nh < 0 || nh > (end - p) / 2)
+      return iter_fail(it, ND_ECORRUPT, "bad record header count");
+    if ((size_t)nh > it->hdrs_cap) {
+      nd_header *nhd = realloc(it->hdrs, (size_t)nh * sizeof *nhd);
+      if (!nhd)
+        return iter_fail(it, ND_ENOMEM, "out of memory for headers");
+      it->hdrs = nhd;
+      it->hdrs_cap = (size_t)nh;
+    }
+    for (int64_t h = 0; h < nh; h++) {
+      const uint8_t *k, *v;
+      size_t kl, vl;
+      if (read_bytes(&p, end, &k, &kl) || !k || read_bytes(&p, end, &v, &vl))
+        return iter_fail(it, ND_ECORRUPT, "bad record header");
+      it->hdrs[h].key = (const char *)k;
+      it->hdrs[h].key_len = kl;
+      it->hdrs[h].value = v;
+      it->hdrs[h].value_len = vl;
+    }
+    it->rec = end;
+    it->remaining--;
+    int16_t attr = (int16_t)be16(b + 21);
+    rec->offset = (int64_t)be64(b) + off_delta;
+    rec->timestamp_type = (attr & BATCH_ATTR_LOG_APPEND_TIME)
+                              ? ND_TS_LOG_APPEND_TIME
+                              : ND_TS_CREATE_TIME;
+    rec->timestamp = rec->timestamp_type == ND_TS_LOG_APPEND_TIME
+                         ? (int64_t)be64(b + 35)
+                         : (int64_t)be64(b + 27) + ts_delta;
+    rec->headers = nh ? it->hdrs : NULL;
+    rec->header_count = (size_t)nh;
+    rec->batch_base_offset = (int64_t)be64(b);
+    rec->codec = attr & BATCH_ATTR_CODEC_MASK;
+    rec->producer_id = (int64_t)be64(b + 43);
+    rec->is_control = (attr & BATCH_ATTR_CONTROL) != 0;
+    if (it->remaining == 0 && it->rec != it->rec_end) {
+      /* Trailing bytes after the last record: tolerated, as Kafka does. */
+    }
+    if (rec->offset < it->min_offset || rec->is_control)
+      continue;
+    return 1;
+  }
+}

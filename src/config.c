@@ -1,0 +1,228 @@
+/*
+ * config.c — per-topic settings under their Kafka names. One table lists
+ * each setting's name, field, bounds and kind, so parsing, printing and the
+ * list of names stay in step.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+
+enum kind { K_I64, K_I32, K_FSYNC, K_TSTYPE };
+
+struct setting {
+  const char *name;
+  size_t offset;
+  enum kind kind;
+  int64_t min, max;
+};
+
+#define F(field) offsetof(nd_topic_config, field)
+static const struct setting settings[] = {
+    {"segment.bytes", F(segment_bytes), K_I64, 14, INT32_MAX},
+    {"segment.ms", F(segment_ms), K_I64, 1, INT64_MAX},
+    {"segment.index.bytes", F(segment_index_bytes), K_I64, 4096, INT32_MAX},
+    {"retention.ms", F(retention_ms), K_I64, -1, INT64_MAX},
+    {"retention.bytes", F(retention_bytes), K_I64, -1, INT64_MAX},
+    {"max.message.bytes", F(max_message_bytes), K_I32, 0, INT32_MAX},
+    {"index.interval.bytes", F(index_interval_bytes), K_I32, 0, INT32_MAX},
+    {"fsync", F(fsync), K_FSYNC, 0, 0},
+    {"message.timestamp.type", F(timestamp_type), K_TSTYPE, 0, 1},
+};
+#undef F
+#define NSETTINGS (sizeof settings / sizeof settings[0])
+
+static const char *const names[NSETTINGS + 1] = {
+    "segment.bytes",          "segment.ms",
+    "segment.index.bytes",    "retention.ms",
+    "retention.bytes",        "max.message.bytes",
+    "index.interval.bytes",   "fsync",
+    "message.timestamp.type", NULL};
+
+const char *const *nd_topic_config_names(void) {
+  return names;
+}
+
+void nd_topic_config_init(nd_topic_config *cfg) {
+  memset(cfg, 0, sizeof *cfg);
+  cfg->segment_bytes = 128LL << 20;
+  cfg->segment_ms = 7LL * 24 * 3600 * 1000;
+  cfg->segment_index_bytes = 10LL << 20;
+  cfg->retention_ms = 7LL * 24 * 3600 * 1000;
+  cfg->retention_bytes = -1;
+  cfg->max_message_bytes = (1 << 20) + 12;
+  cfg->index_interval_bytes = 4096;
+  cfg->fsync = ND_FSYNC_INTERVAL;
+  cfg->fsync_interval_ms = 1000;
+  cfg->timestamp_type = ND_TS_CREATE_TIME;
+}
+
+static const struct setting *find(const char *name) {
+  for (size_t i = 0; i < NSETTINGS; i++)
+    if (!strcmp(settings[i].name, name))
+      return &settings[i];
+  return NULL;
+}
+
+static int parse_i64(const char *s, int64_t *out) {
+  if (!s || !*s)
+    return -1;
+  char *end;
+  errno = 0;
+  long long v = strtoll(s, &end, 10);
+  if (errno || *end)
+    return -1;
+  *out = v;
+  return 0;
+}
+
+int nd_topic_config_set(nd_topic_config *cfg, const char *name,
+                        const char *value) {
+  if (!cfg || !name || !value)
+    return nd_fail(ND_EINVAL, "config: NULL argument");
+  const struct setting *s = find(name);
+  if (!s)
+    return nd_fail(ND_ECONFIG, "unknown topic config '%s'", name);
+  char *field = (char *)cfg + s->offset;
+  int64_t v;
+  switch (s->kind) {
+  case K_FSYNC:
+    if (!strcmp(value, "always")) {
+      cfg->fsync = ND_FSYNC_ALWAYS;
+    } else if (!strcmp(value, "never")) {
+      cfg->fsync = ND_FSYNC_NEVER;
+    } else if (!strcmp(value, "interval")) {
+      cfg->fsync = ND_FSYNC_INTERVAL;
+    } else if (!strncmp(value, "interval=", 9) &&
+               parse_i64(value + 9, &v) == 0 && v >= 1) {
+      cfg->fsync = ND_FSYNC_INTERVAL;
+      cfg->fsync_interval_ms = v;
+    } else {
+      return nd_fail(ND_ECONFIG,
+                     "fsync='%s': expected always, never, interval or "
+                     "interval=<ms> with ms >= 1",
+                     value);
+    }
+    return 0;
+  case K_TSTYPE:
+    if (!strcmp(value, "CreateTime"))
+      cfg->timestamp_type = ND_TS_CREATE_TIME;
+    else if (!strcmp(value, "LogAppendTime"))
+      cfg->timestamp_type = ND_TS_LOG_APPEND_TIME;
+    else
+      return nd_fail(ND_ECONFIG,
+                     "message.timestamp.type='%s': expected CreateTime or "
+                     "LogAppendTime",
+                     value);
+    return 0;
+  case K_I64:
+  case K_I32:
+    if (parse_i64(value, &v) != 0)
+      return nd_fail(ND_ECONFIG, "%s='%s': not an integer", name, value);
+    if (v < s->min || v > s->max)
+      return nd_fail(ND_ECONFIG,
+                     "%s=%" PRId64 ": out of range [%" PRId64 ", %" PRId64 "]",
+                     name, v, s->min, s->max);
+    if (s->kind == K_I64)
+      memcpy(field, &v, sizeof(int64_t));
+    else {
+      int32_t v32 = (int32_t)v;
+      memcpy(field, &v32, sizeof v32);
+    }
+    return 0;
+  }
+  return nd_fail(ND_ECONFIG, "unknown topic config '%s'", name);
+}
+
+int nd_topic_config_get(const nd_topic_config *cfg, const char *name, char *buf,
+                        size_t buf_size) {
+  const struct setting *s = find(name);
+  if (!s)
+    return nd_fail(ND_ECONFIG, "unknown topic config '%s'", name);
+  const char *field = (const char *)cfg + s->offset;
+  int n;
+  switch (s->kind) {
+  case K_FSYNC:
+    if (cfg->fsync == ND_FSYNC_ALWAYS)
+      n = snprintf(buf, buf_size, "always");
+    else if (cfg->fsync == ND_FSYNC_NEVER)
+      n = snprintf(buf, buf_size, "never");
+    else
+      n = snprintf(buf, buf_size, "interval=%" PRId64, cfg->fsync_interval_ms);
+    break;
+  case K_TSTYPE:
+    n = snprintf(buf, buf_size, "%s",
+                 cfg->timestamp_type == ND_TS_LOG_APPEND_TIME ? "LogAppendTime"
+                                                              : "CreateTime");
+    break;
+  case K_I64: {
+    int64_t v;
+    memcpy(&v, field, sizeof v);
+    n = snprintf(buf, buf_size, "%" PRId64, v);
+    break;
+  }
+  default: {
+    int32_t v;
+    memcpy(&v, field, sizeof v);
+    n = snprintf(buf, buf_size, "%" PRId32, v);
+    break;
+  }
+  }
+  if (n < 0 || (size_t)n >= buf_size)
+    return nd_fail(ND_EINVAL, "config %s: buffer of %zu bytes too small", name,
+                   buf_size);
+  return 0;
+}
+
+int config_validate(const nd_topic_config *cfg) {
+  char buf[64];
+  for (size_t i = 0; i < NSETTINGS; i++) {
+    const struct setting *s = &settings[i];
+    int64_t v;
+    if (s->kind == K_I64) {
+      memcpy(&v, (const char *)cfg + s->offset, sizeof v);
+    } else if (s->kind == K_I32) {
+      int32_t v32;
+      memcpy(&v32, (const char *)cfg + s->offset, sizeof v32);
+      v = v32;
+    } else {
+      continue;
+    }
+    if (v < s->min || v > s->max) {
+      snprintf(buf, sizeof buf, "%" PRId64, v);
+      return nd_fail(ND_ECONFIG,
+                     "%s=%s: out of range [%" PRId64 ", %" PRId64 "]", s->name,
+                     buf, s->min, s->max);
+    }
+  }
+  if (cfg->fsync < ND_FSYNC_NEVER || cfg->fsync > ND_FSYNC_ALWAYS)
+    return nd_fail(ND_ECONFIG, "fsync policy %d unknown", (int)cfg->fsync);
+  if (cfg->fsync_interval_ms < 1)
+    return nd_fail(ND_ECONFIG, "fsync interval %" PRId64 " ms: must be >= 1",
+                   cfg->fsync_interval_ms);
+  if (cfg->timestamp_type != ND_TS_CREATE_TIME &&
+      cfg->timestamp_type != ND_TS_LOG_APPEND_TIME)
+    return nd_fail(ND_ECONFIG, "timestamp type %d unknown",
+                   (int)cfg->timestamp_type);
+  return 0;
+}
+
+int config_format(const nd_topic_config *cfg, char *buf, size_t cap) {
+  size_t used = 0;
+  char val[64];
+  for (size_t i = 0; i < NSETTINGS; i++) {
+    int rc = nd_topic_config_get(cfg, settings[i].name, val, sizeof val);
+    if (rc)
+      return rc;
+    int n = snprintf(buf + used, cap - used, "%s=%s\n", settings[i].name, val);
+    if (n < 0 || (size_t)n >= cap - used)
+      return nd_fail(ND_EINVAL, "config text longer than %zu bytes", cap);
+    used += (size_t)n;
+  }
+  return (int)used;
+}

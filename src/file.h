@@ -1,0 +1,41 @@
+/*
+ * file.h — every POSIX file call the engine makes goes through here: EINTR
+ * and short transfers handled once, atomic replace of small files, and a
+ * fault-injection hook so tests can fail the Nth write or sync (disk full,
+ * EIO) without a special file system.
+ */
+#ifndef ND_FILE_H
+#define ND_FILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* All return 0 (or a byte count where said) or -errno. */
+int file_write_all(int fd, const void *buf, size_t len);
+int file_pwrite_all(int fd, const void *buf, size_t len, off_t off);
+/* Reads up to len bytes at off; returns the count (short only at EOF). */
+ssize_t file_pread_full(int fd, void *buf, size_t len, off_t off);
+int file_datasync(int fd);
+int file_truncate(int fd, off_t len);
+int file_sync_dir(const char *dir);
+
+/* Replace path with data atomically: write path.tmp, fsync, rename, fsync
+ * the directory. On failure path is unchanged and the tmp file removed. */
+int file_write_atomic(const char *path, const void *data, size_t len);
+
+/* Read a whole (small) file; *out is malloc'ed and NUL-terminated. */
+int file_read_all(const char *path, char **out, size_t *len);
+
+/* rm -rf path (no symlink following). */
+int file_remove_tree(const char *path);
+
+/* Test hooks. After `countdown` more successful calls of the kind, the
+ * next one fails with err (and writes nothing, or `partial` bytes for a
+ * write, to imitate a disk filling mid-write). countdown < 0 disables. */
+enum file_fault_kind { FILE_FAULT_WRITE, FILE_FAULT_SYNC };
+void file_fault_set(enum file_fault_kind kind, int countdown, int err,
+                    size_t partial);
+void file_fault_clear(void);
+
+#endif

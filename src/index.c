@@ -1,0 +1,235 @@
+/*
+ * index.c — sparse mmapped offset and time indexes (format in index.h).
+ */
+#include "index.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "batch.h"
+#include "file.h"
+
+static void sidx_init(sparse_index *ix, int entry_size) {
+  memset(ix, 0, sizeof *ix);
+  ix->entry_size = entry_size;
+  atomic_init(&ix->count, 0);
+}
+
+int sidx_open_active(sparse_index *ix, const char *path, int entry_size,
+                     size_t max_bytes, size_t keep) {
+  sidx_init(ix, entry_size);
+  max_bytes -= max_bytes % (size_t)entry_size;
+  if (max_bytes < (size_t)entry_size)
+    max_bytes = (size_t)entry_size;
+  if (keep * (size_t)entry_size > max_bytes)
+    keep = max_bytes / (size_t)entry_size;
+  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0)
+    return -errno;
+  /* Trim then extend: bytes past the kept entries read as zeros. */
+  int rc = file_truncate(fd, (off_t)(keep * (size_t)entry_size));
+  if (!rc)
+    rc = file_truncate(fd, (off_t)max_bytes);
+  if (rc) {
+    close(fd);
+    return rc;
+  }
+  void *m = mmap(NULL, max_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  int e = errno;
+  close(fd);
+  if (m == MAP_FAILED)
+    return -e;
+  ix->map = m;
+  ix->map_len = max_bytes;
+  ix->writable = 1;
+  atomic_store_explicit(&ix->count, keep, memory_order_release);
+  return 0;
+}
+
+int sidx_open_sealed(sparse_index *ix, const char *path, int entry_size) {
+  sidx_init(ix, entry_size);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return errno == ENOENT ? 0 : -errno;
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    int e = -errno;
+    close(fd);
+    return e;
+  }
+  size_t n = (size_t)st.st_size / (size_t)entry_size;
+  if (n == 0) {
+    close(fd);
+    return 0;
+  }
+  void *m = mmap(NULL, n * (size_t)entry_size, PROT_READ, MAP_SHARED, fd, 0);
+  int e = errno;
+  close(fd);
+  if (m == MAP_FAILED)
+    return -e;
+  ix->map = m;
+  ix->map_len = n * (size_t)entry_size;
+  atomic_store_explicit(&ix->count, n, memory_order_release);
+  return 0;
+}
+
+int sidx_open_anon(sparse_index *ix, int entry_size, size_t max_bytes) {
+  sidx_init(ix, entry_size);
+  max_bytes -= max_bytes % (size_t)entry_size;
+  if (max_bytes < (size_t)entry_size)
+    max_bytes = (size_t)entry_size;
+  void *m = mmap(NULL, max_bytes, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (m == MAP_FAILED)
+    return -errno;
+  ix->map = m;
+  ix->map_len = max_bytes;
+  ix->writable = 1;
+  ix->anon = 1;
+  return 0;
+}
+
+int sidx_close(sparse_index *ix, const char *path) {
+  int rc = 0;
+  size_t n = sidx_count(ix);
+  if (ix->map)
+    munmap(ix->map, ix->map_len);
+  if (path && ix->writable && !ix->anon) {
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    if (fd < 0)
+      rc = -errno;
+    else {
+      rc = file_truncate(fd, (off_t)(n * (size_t)ix->entry_size));
+      close(fd);
+    }
+  }
+  ix->map = NULL;
+  ix->map_len = 0;
+  atomic_store(&ix->count, 0);
+  return rc;
+}
+
+int sidx_trim(sparse_index *ix, const char *path) {
+  if (!ix->writable || ix->anon) {
+    ix->writable = 0;
+    return 0;
+  }
+  ix->writable = 0;
+  int fd = open(path, O_RDWR | O_CLOEXEC);
+  if (fd < 0)
+    return -errno;
+  int rc = file_truncate(fd, (off_t)(sidx_count(ix) * (size_t)ix->entry_size));
+  close(fd);
+  return rc;
+}
+
+void sidx_reset(sparse_index *ix) {
+  atomic_store_explicit(&ix->count, 0, memory_order_release);
+}
+
+int sidx_append_offset(sparse_index *ix, uint32_t rel, uint32_t pos) {
+  size_t n = sidx_count(ix);
+  if (!ix->writable || (n + 1) * OFFSET_ENTRY_SIZE > ix->map_len)
+    return -ENOSPC;
+  uint8_t *p = ix->map + n * OFFSET_ENTRY_SIZE;
+  put_be32(p, rel);
+  put_be32(p + 4, pos);
+  atomic_store_explicit(&ix->count, n + 1, memory_order_release);
+  return 0;
+}
+
+int sidx_append_time(sparse_index *ix, int64_t ts, uint32_t rel) {
+  size_t n = sidx_count(ix);
+  if (!ix->writable || (n + 1) * TIME_ENTRY_SIZE > ix->map_len)
+    return -ENOSPC;
+  uint8_t *p = ix->map + n * TIME_ENTRY_SIZE;
+  put_be64(p, (uint64_t)ts);
+  put_be32(p + 8, rel);
+  atomic_store_explicit(&ix->count, n + 1, memory_order_release);
+  return 0;
+}
+
+void sidx_offset_entry(const sparse_index *ix, size_t i, uint32_t *rel,
+                       uint32_t *pos) {
+  const uint8_t *p = ix->map + i * OFFSET_ENTRY_SIZE;
+  *rel = be32(p);
+  *pos = be32(p + 4);
+}
+
+void sidx_time_entry(const sparse_index *ix, size_t i, int64_t *ts,
+                     uint32_t *rel) {
+  const uint8_t *p = ix->map + i * TIME_ENTRY_SIZE;
+  *ts = (int64_t)be64(p);
+  *rel = be32(p + 8);
+}
+
+uint32_t sidx_lookup_offset(const sparse_index *ix, uint32_t rel) {
+  size_t lo = 0, hi = sidx_count(ix); /* answer in [lo, hi) */
+  uint32_t pos = 0;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    uint32_t r, p;
+    sidx_offset_entry(ix, mid, &r, &p);
+    if (r <= rel) {
+      pos = p;
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  return pos;
+}
+
+int64_t sidx_lookup_time_before(const sparse_index *ix, int64_t ts) {
+  size_t lo = 0, hi = sidx_count(ix);
+  int64_t found = -1;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    int64_t t;
+    uint32_t r;
+    sidx_time_entry(ix, mid, &t, &r);
+    if (t < ts) {
+      found = r;
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  return found;
+}
+
+int sidx_plausible_offset(const sparse_index *ix, uint64_t log_size) {
+  size_t n = sidx_count(ix);
+  uint32_t prev_rel = 0, prev_pos = 0;
+  for (size_t i = 0; i < n; i++) {
+    uint32_t r, p;
+    sidx_offset_entry(ix, i, &r, &p);
+    if (p >= log_size && !(p == 0 && log_size == 0))
+      return 0;
+    if (i > 0 && (r <= prev_rel || p <= prev_pos))
+      return 0;
+    prev_rel = r;
+    prev_pos = p;
+  }
+  return 1;
+}
+
+int sidx_plausible_time(const sparse_index *ix, uint32_t max_rel) {
+  size_t n = sidx_count(ix);
+  int64_t prev_ts = INT64_MIN;
+  uint32_t prev_rel = 0;
+  for (size_t i = 0; i < n; i++) {
+    int64_t t;
+    uint32_t r;
+    sidx_time_entry(ix, i, &t, &r);
+    if (r > max_rel || t < prev_ts || (i > 0 && r < prev_rel))
+      return 0;
+    prev_ts = t;
+    prev_rel = r;
+  }
+  return 1;
+}

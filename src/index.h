@@ -1,0 +1,82 @@
+/*
+ * index.h — a sparse index file of fixed-size big-endian entries, used for
+ * both per-segment indexes:
+ *
+ *   .index      8 bytes: relative offset u32, byte position in .log u32
+ *   .timeindex 12 bytes: max timestamp so far i64, relative offset u32
+ *
+ * While its segment is active an index file is preallocated to its maximum
+ * size and mmap()ed read-write, so appending an entry is a store into the
+ * page cache; the entry count is published with a release store so readers
+ * can binary-search without locks. When the segment is sealed or the store
+ * closes cleanly the file is trimmed to its real length. Index files are
+ * derived data: an index that fails index_plausible() is rebuilt from the
+ * log, never trusted.
+ */
+#ifndef ND_INDEX_H
+#define ND_INDEX_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define OFFSET_ENTRY_SIZE 8
+#define TIME_ENTRY_SIZE 12
+
+typedef struct sparse_index {
+  int entry_size;
+  uint8_t *map;         /* mapping of the file (or anonymous memory) */
+  size_t map_len;       /* bytes mapped: the capacity */
+  _Atomic size_t count; /* entries published */
+  int writable;
+  int anon; /* read-only stores rebuild indexes in memory only */
+} sparse_index;
+
+/* Open path for appending, preallocated to max_bytes, keeping the first
+ * `keep` entries already in the file (the rest is zeroed). */
+int sidx_open_active(sparse_index *ix, const char *path, int entry_size,
+                     size_t max_bytes, size_t keep);
+/* Map an existing index read-only at its current length. A missing file
+ * gives an empty index. */
+int sidx_open_sealed(sparse_index *ix, const char *path, int entry_size);
+/* An empty in-memory index of capacity max_bytes (read-only stores). */
+int sidx_open_anon(sparse_index *ix, int entry_size, size_t max_bytes);
+/* Unmap; if path is given and the index was writable, trim the file to its
+ * real length first. */
+int sidx_close(sparse_index *ix, const char *path);
+/* Seal: trim the file to its real length and refuse further appends. The
+ * mapping stays (readers may be searching it); pages past the new end are
+ * never touched because readers stop at the entry count. */
+int sidx_trim(sparse_index *ix, const char *path);
+/* Empty the index (before a rebuild). */
+void sidx_reset(sparse_index *ix);
+
+static inline size_t sidx_count(const sparse_index *ix) {
+  return atomic_load_explicit(&ix->count, memory_order_acquire);
+}
+static inline int sidx_full(const sparse_index *ix) {
+  return (sidx_count(ix) + 1) * (size_t)ix->entry_size > ix->map_len;
+}
+
+/* Append an entry; returns 0 or -ENOSPC when the index is full (roll). */
+int sidx_append_offset(sparse_index *ix, uint32_t rel_offset, uint32_t pos);
+int sidx_append_time(sparse_index *ix, int64_t ts, uint32_t rel_offset);
+
+void sidx_offset_entry(const sparse_index *ix, size_t i, uint32_t *rel,
+                       uint32_t *pos);
+void sidx_time_entry(const sparse_index *ix, size_t i, int64_t *ts,
+                     uint32_t *rel);
+
+/* Position of the last entry whose relative offset is <= rel (0 if none). */
+uint32_t sidx_lookup_offset(const sparse_index *ix, uint32_t rel);
+/* Relative offset of the last entry whose timestamp is < ts; -1 if none
+ * (scan from the segment start). */
+int64_t sidx_lookup_time_before(const sparse_index *ix, int64_t ts);
+
+/* Cheap structural check: entries strictly increasing (offset index: both
+ * fields; time index: offsets strictly and timestamps non-decreasing) and
+ * positions below log_size. */
+int sidx_plausible_offset(const sparse_index *ix, uint64_t log_size);
+int sidx_plausible_time(const sparse_index *ix, uint32_t max_rel);
+
+#endif

@@ -1,0 +1,85 @@
+/*
+ * partition.h — one partition: an ordered list of segments, the last one
+ * active. Appends are serialised by append_lock; readers take segs_lock
+ * shared only to find and read a segment, and never wait for an append.
+ * The segment list changes (roll, retention, truncation) under segs_lock
+ * held exclusively.
+ *
+ * Offsets: log_start <= high watermark (hw). Durability: synced (the
+ * recovery point) <= hw; recovery after an unclean shutdown rescans from the
+ * segment holding the persisted recovery point.
+ */
+#ifndef ND_PARTITION_H
+#define ND_PARTITION_H
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "nodata.h"
+#include "segment.h"
+
+typedef struct producer_state producer_state;
+
+typedef struct partition {
+  int32_t id;
+  char dir[PATH_MAX];
+  int readonly;
+
+  pthread_mutex_t append_lock;
+  pthread_rwlock_t segs_lock;
+  segment **segs;
+  size_t nsegs, segs_cap;
+
+  _Atomic int64_t hw;
+  _Atomic int64_t log_start;
+
+  pthread_mutex_t sync_lock;
+  pthread_cond_t sync_cond;
+  int syncing;
+  _Atomic int64_t synced; /* recovery point */
+  _Atomic int64_t last_sync_ms;
+  int64_t rp_persisted; /* value in the recovery-point file */
+  int64_t rp_persisted_ms;
+  int64_t log_start_persisted;
+  _Atomic int failed; /* sticky after an unrecoverable I/O error */
+
+  producer_state *producers; /* idempotent producer sequences */
+  uint8_t *scratch;          /* encode buffer, used under append_lock */
+  size_t scratch_cap;
+} partition;
+
+/* How an open went, for the store's recovery report. */
+typedef struct partition_recovery {
+  int recovered;           /* 1 if a scan ran */
+  int64_t truncated_bytes; /* bytes cut from torn or corrupt tails */
+  int64_t rebuilt_indexes;
+} partition_recovery;
+
+int partition_create_dir(const char *topic_dir, int32_t id);
+int partition_open(const char *topic_dir, int32_t id,
+                   const nd_topic_config *cfg, int clean, int readonly,
+                   int64_t now_ms, partition **out, partition_recovery *rec);
+/* Sync, seal the active segment's index files, persist the recovery
+ * point and log start, free. */
+int partition_close(partition *p, const nd_topic_config *cfg);
+
+/* Append pre-validated batches in buf (their base offsets are assigned
+ * here). cfg is a snapshot of the topic config. */
+int partition_append(partition *p, const nd_topic_config *cfg, uint8_t *buf,
+                     size_t len, int64_t now_ms, unsigned flags,
+                     nd_append_info *info);
+int partition_sync(partition *p, int64_t upto);
+int partition_read(partition *p, int64_t offset, size_t max_bytes,
+                   nd_batches *out);
+int partition_offset_for_time(partition *p, int64_t ts,
+                              nd_decompress_fn decompress, int64_t *offset,
+                              int64_t *timestamp);
+int partition_describe(partition *p, nd_partition_info *info);
+int partition_delete_records(partition *p, int64_t offset, int64_t *new_start);
+/* Interval flush, time-based roll, retention, recovery-point persistence. */
+int partition_maintain(partition *p, const nd_topic_config *cfg,
+                       int64_t now_ms);
+
+#endif

@@ -1,0 +1,487 @@
+/*
+ * segment.c — one .log file and its two sparse indexes (see segment.h).
+ */
+#include "segment.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "batch.h"
+#include "error.h"
+#include "file.h"
+
+void segment_name(char *out, size_t cap, const char *dir, int64_t base,
+                  const char *ext) {
+  snprintf(out, cap, "%s/%020" PRId64 "%s", dir, base, ext);
+}
+
+static void seg_path(const segment *seg, const char *ext, char *out,
+                     size_t cap) {
+  snprintf(out, cap, "%s%s", seg->path, ext);
+}
+
+static segment *seg_alloc(const char *dir, int64_t base) {
+  segment *seg = calloc(1, sizeof *seg);
+  if (!seg)
+    return NULL;
+  seg->base = base;
+  segment_name(seg->path, sizeof seg->path, dir, base, "");
+  seg->fd = -1;
+  atomic_init(&seg->size, 0);
+  atomic_init(&seg->next_offset, base);
+  atomic_init(&seg->max_ts, -1);
+  seg->max_ts_indexed = INT64_MIN;
+  return seg;
+}
+
+int segment_create(const char *dir, int64_t base, size_t index_max_bytes,
+                   int64_t now_ms, segment **out) {
+  segment *seg = seg_alloc(dir, base);
+  if (!seg)
+    return nd_fail(ND_ENOMEM, "out of memory");
+  char p[PATH_MAX];
+  seg_path(seg, ".log", p, sizeof p);
+  /* O_TRUNC, not O_EXCL: a leftover empty file from a crash mid-roll is
+   * harmless to reuse; a non-empty one is never created over because the
+   * new base is always the previous segment's end. */
+  seg->fd = open(p, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (seg->fd < 0) {
+    int e = errno;
+    free(seg);
+    return nd_fail_os(e, "cannot create segment %s", p);
+  }
+  seg->created_ms = now_ms;
+  int rc = segment_activate(seg, index_max_bytes);
+  if (rc) {
+    close(seg->fd);
+    free(seg);
+    return rc;
+  }
+  *out = seg;
+  return 0;
+}
+
+int segment_open(const char *dir, int64_t base, int readonly, segment **out) {
+  segment *seg = seg_alloc(dir, base);
+  if (!seg)
+    return nd_fail(ND_ENOMEM, "out of memory");
+  seg->readonly = readonly;
+  char p[PATH_MAX];
+  seg_path(seg, ".log", p, sizeof p);
+  seg->fd = open(p, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+  struct stat st;
+  if (seg->fd < 0 || fstat(seg->fd, &st) != 0) {
+    int e = errno;
+    if (seg->fd >= 0)
+      close(seg->fd);
+    free(seg);
+    return nd_fail_os(e, "cannot open segment %s", p);
+  }
+  atomic_store(&seg->size, (uint64_t)st.st_size);
+  seg->created_ms = (int64_t)st.st_mtim.tv_sec * 1000;
+  char ip[PATH_MAX];
+  seg_path(seg, ".index", ip, sizeof ip);
+  int rc = sidx_open_sealed(&seg->oidx, ip, OFFSET_ENTRY_SIZE);
+  if (!rc) {
+    seg_path(seg, ".timeindex", ip, sizeof ip);
+    rc = sidx_open_sealed(&seg->tidx, ip, TIME_ENTRY_SIZE);
+  }
+  if (rc) {
+    sidx_close(&seg->oidx, NULL);
+    close(seg->fd);
+    free(seg);
+    return nd_fail_os(-rc, "cannot map index %s", ip);
+  }
+  *out = seg;
+  return 0;
+}
+
+int segment_activate(segment *seg, size_t index_max_bytes) {
+  char ip[PATH_MAX], tp[PATH_MAX];
+  seg_path(seg, ".index", ip, sizeof ip);
+  seg_path(seg, ".timeindex", tp, sizeof tp);
+  size_t keep_o = sidx_count(&seg->oidx), keep_t = sidx_count(&seg->tidx);
+  sidx_close(&seg->oidx, NULL);
+  sidx_close(&seg->tidx, NULL);
+  int rc;
+  if (seg->readonly) {
+    /* Read-only stores never write index files: rebuild in memory. */
+    rc = sidx_open_anon(&seg->oidx, OFFSET_ENTRY_SIZE, index_max_bytes);
+    if (!rc)
+      rc =
+          sidx_open_anon(&seg->tidx, TIME_ENTRY_SIZE, index_max_bytes / 8 * 12);
+    keep_o = keep_t = 0;
+  } else {
+    rc = sidx_open_active(&seg->oidx, ip, OFFSET_ENTRY_SIZE, index_max_bytes,
+                          keep_o);
+    if (!rc)
+      rc = sidx_open_active(&seg->tidx, tp, TIME_ENTRY_SIZE,
+                            index_max_bytes / 8 * 12, keep_t);
+  }
+  if (rc)
+    return nd_fail_os(-rc, "cannot map index of %s", seg->path);
+  seg->active = 1;
+  /* Entries kept from a clean close were built by the same policy; the
+   * byte counter restarts from the last entry. */
+  if (keep_o > 0) {
+    uint32_t r, pos;
+    sidx_offset_entry(&seg->oidx, keep_o - 1, &r, &pos);
+    seg->bytes_since_index = atomic_load(&seg->size) - pos;
+  } else {
+    seg->bytes_since_index = atomic_load(&seg->size);
+  }
+  if (keep_t > 0) {
+    uint32_t r;
+    sidx_time_entry(&seg->tidx, keep_t - 1, &seg->max_ts_indexed, &r);
+  }
+  return 0;
+}
+
+int segment_close(segment *seg, int unlink_files) {
+  if (!seg)
+    return 0;
+  char ip[PATH_MAX], tp[PATH_MAX], lp[PATH_MAX];
+  seg_path(seg, ".index", ip, sizeof ip);
+  seg_path(seg, ".timeindex", tp, sizeof tp);
+  seg_path(seg, ".log", lp, sizeof lp);
+  int trim = seg->active && !unlink_files && !seg->readonly;
+  int rc = sidx_close(&seg->oidx, trim ? ip : NULL);
+  int rc2 = sidx_close(&seg->tidx, trim ? tp : NULL);
+  if (!rc)
+    rc = rc2;
+  if (seg->fd >= 0)
+    close(seg->fd);
+  if (unlink_files) {
+    unlink(lp);
+    unlink(ip);
+    unlink(tp);
+  }
+  free(seg);
+  return rc;
+}
+
+void segment_index_batch(segment *seg, uint64_t pos, int64_t batch_base,
+                         int64_t batch_max_ts, size_t batch_size,
+                         int32_t interval) {
+  if (pos > 0 && seg->bytes_since_index >= (uint64_t)interval) {
+    uint32_t rel = (uint32_t)(batch_base - seg->base);
+    if (sidx_append_offset(&seg->oidx, rel, (uint32_t)pos) == 0) {
+      int64_t mts = atomic_load_explicit(&seg->max_ts, memory_order_relaxed);
+      if (mts > seg->max_ts_indexed &&
+          sidx_append_time(&seg->tidx, mts, rel) == 0)
+        seg->max_ts_indexed = mts;
+    }
+    seg->bytes_since_index = 0;
+  }
+  seg->bytes_since_index += batch_size;
+  if (batch_max_ts > atomic_load_explicit(&seg->max_ts, memory_order_relaxed))
+    atomic_store_explicit(&seg->max_ts, batch_max_ts, memory_order_release);
+}
+
+int segment_seal(segment *seg) {
+  if (!seg->active)
+    return 0;
+  int64_t mts = atomic_load(&seg->max_ts);
+  int64_t next = atomic_load(&seg->next_offset);
+  if (mts >= 0 && mts > seg->max_ts_indexed &&
+      sidx_append_time(&seg->tidx, mts, (uint32_t)(next - seg->base)) == 0)
+    seg->max_ts_indexed = mts;
+  int rc = file_datasync(seg->fd);
+  if (rc)
+    return nd_fail_os(-rc, "fdatasync %s.log", seg->path);
+  char ip[PATH_MAX], tp[PATH_MAX];
+  seg_path(seg, ".index", ip, sizeof ip);
+  seg_path(seg, ".timeindex", tp, sizeof tp);
+  rc = sidx_trim(&seg->oidx, ip);
+  if (!rc)
+    rc = sidx_trim(&seg->tidx, tp);
+  if (rc)
+    return nd_fail_os(-rc, "cannot trim indexes of %s", seg->path);
+  seg->active = 0;
+  return 0;
+}
+
+/* ---- buffered walking over batch headers ------------------------------- */
+
+typedef struct reader {
+  int fd;
+  uint8_t *buf;
+  size_t cap;
+  uint64_t start; /* file position of buf[0] */
+  size_t len;
+} reader;
+
+/* Make [pos, pos+need) available in r->buf; returns a pointer to pos, or
+ * NULL with *short_read set when the file ends first, or on error (*err). */
+static const uint8_t *reader_get(reader *r, uint64_t pos, size_t need,
+                                 size_t chunk, int *err) {
+  if (pos >= r->start && pos + need <= r->start + r->len)
+    return r->buf + (pos - r->start);
+  size_t want = need > chunk ? need : chunk;
+  if (want > r->cap) {
+    uint8_t *nb = realloc(r->buf, want);
+    if (!nb) {
+      *err = ND_ENOMEM;
+      return NULL;
+    }
+    r->buf = nb;
+    r->cap = want;
+  }
+  ssize_t n = file_pread_full(r->fd, r->buf, want, (off_t)pos);
+  if (n < 0) {
+    *err = (int)n;
+    return NULL;
+  }
+  r->start = pos;
+  r->len = (size_t)n;
+  if ((size_t)n < need)
+    return NULL;
+  return r->buf;
+}
+
+int segment_scan(segment *seg, uint64_t crc_from, int rebuild, int32_t interval,
+                 scan_result *res) {
+  memset(res, 0, sizeof *res);
+  res->next_offset = seg->base;
+  res->max_ts = -1;
+  uint64_t file_size;
+  struct stat st;
+  if (fstat(seg->fd, &st) != 0)
+    return nd_fail_os(errno, "stat %s.log", seg->path);
+  file_size = (uint64_t)st.st_size;
+  if (rebuild) {
+    sidx_reset(&seg->oidx);
+    sidx_reset(&seg->tidx);
+    seg->bytes_since_index = 0;
+    seg->max_ts_indexed = INT64_MIN;
+    atomic_store(&seg->max_ts, -1);
+  }
+  reader r = {.fd = seg->fd};
+  uint64_t pos = 0;
+  int err = 0;
+  while (pos < file_size) {
+    const uint8_t *h = reader_get(&r, pos, BATCH_HEADER_SIZE, 1 << 20, &err);
+    if (!h) {
+      if (err)
+        break;
+      res->why = "truncated batch header";
+      break;
+    }
+    size_t total;
+    const char *why;
+    enum batch_status stt = batch_check(h, BATCH_HEADER_SIZE, 0, &total, &why);
+    int32_t length = (int32_t)be32(h + 8);
+    if (stt == BATCH_INVALID) {
+      res->why = why;
+      break;
+    }
+    total = (size_t)length + BATCH_LOG_OVERHEAD;
+    if (pos + total > file_size) {
+      res->why = "batch cut short";
+      break;
+    }
+    int64_t base = (int64_t)be64(h);
+    if (base != res->next_offset) {
+      res->why = "batch base offset breaks the offset sequence";
+      res->bad_offset_expected = res->next_offset;
+      break;
+    }
+    if (pos >= crc_from) {
+      const uint8_t *b = reader_get(&r, pos, total, 1 << 20, &err);
+      if (!b) {
+        if (!err)
+          res->why = "batch cut short";
+        break;
+      }
+      if (batch_check(b, total, 1, &total, &why) != BATCH_VALID) {
+        res->why = why;
+        break;
+      }
+      h = b;
+    }
+    int64_t last = base + (int32_t)be32(h + 23);
+    int64_t mts = (int64_t)be64(h + 35);
+    if (rebuild)
+      segment_index_batch(seg, pos, base, mts, total, interval);
+    if (mts > res->max_ts)
+      res->max_ts = mts;
+    res->next_offset = last + 1;
+    res->batches++;
+    pos += total;
+  }
+  free(r.buf);
+  if (err)
+    return nd_fail_os(-err, "reading %s.log at byte %" PRIu64, seg->path, pos);
+  res->valid_end = pos;
+  if (!rebuild && res->max_ts > atomic_load(&seg->max_ts))
+    atomic_store(&seg->max_ts, res->max_ts);
+  return 0;
+}
+
+int segment_indexes_plausible(segment *seg) {
+  uint64_t size = atomic_load(&seg->size);
+  int64_t next = atomic_load(&seg->next_offset);
+  if (!sidx_plausible_offset(&seg->oidx, size) ||
+      !sidx_plausible_time(&seg->tidx, (uint32_t)(next - seg->base)))
+    return 0;
+  /* The last offset entry must name a batch that really starts there. */
+  size_t n = sidx_count(&seg->oidx);
+  if (n == 0)
+    return 1;
+  uint32_t rel, pos;
+  sidx_offset_entry(&seg->oidx, n - 1, &rel, &pos);
+  uint8_t h[BATCH_HEADER_SIZE];
+  if (file_pread_full(seg->fd, h, sizeof h, (off_t)pos) != (ssize_t)sizeof h)
+    return 0;
+  return (int64_t)be64(h) == seg->base + rel && h[16] == BATCH_MAGIC;
+}
+
+/* Walk headers from start_pos until the batch holding `offset`. */
+int segment_find(segment *seg, int64_t offset, uint64_t *pos_out) {
+  uint64_t size = atomic_load_explicit(&seg->size, memory_order_acquire);
+  if (offset < seg->base)
+    return nd_fail(ND_ERANGE, "offset %" PRId64 " below segment base %" PRId64,
+                   offset, seg->base);
+  uint64_t pos = sidx_lookup_offset(&seg->oidx, (uint32_t)(offset - seg->base));
+  reader r = {.fd = seg->fd};
+  int err = 0, rc = ND_ERANGE;
+  while (pos < size) {
+    const uint8_t *h = reader_get(&r, pos, BATCH_HEADER_SIZE, 8192, &err);
+    if (!h) {
+      rc = err ? err : ND_ECORRUPT;
+      break;
+    }
+    int64_t base = (int64_t)be64(h);
+    int64_t last = base + (int32_t)be32(h + 23);
+    int32_t len = (int32_t)be32(h + 8);
+    if (len < BATCH_HEADER_SIZE - BATCH_LOG_OVERHEAD) {
+      rc = ND_ECORRUPT;
+      break;
+    }
+    if (base > offset) {
+      rc = ND_ECORRUPT; /* the index pointed past the offset */
+      break;
+    }
+    if (last >= offset) {
+      *pos_out = pos;
+      rc = 0;
+      break;
+    }
+    pos += (uint64_t)len + BATCH_LOG_OVERHEAD;
+  }
+  free(r.buf);
+  if (rc == ND_ECORRUPT)
+    return nd_fail(rc, "%s.log: batch headers inconsistent near byte %" PRIu64,
+                   seg->path, pos);
+  if (rc == ND_ERANGE)
+    return nd_fail(rc, "offset %" PRId64 " not in segment %s", offset,
+                   seg->path);
+  if (rc < 0 && rc != ND_ERANGE && rc > -4096)
+    return nd_fail_os(-rc, "reading %s.log", seg->path);
+  return rc;
+}
+
+int segment_find_time(segment *seg, int64_t ts, int64_t *pos_out,
+                      int64_t *batch_base) {
+  uint64_t size = atomic_load_explicit(&seg->size, memory_order_acquire);
+  int64_t rel = sidx_lookup_time_before(&seg->tidx, ts);
+  uint64_t pos = 0;
+  if (rel > 0)
+    pos = sidx_lookup_offset(&seg->oidx, (uint32_t)rel);
+  reader r = {.fd = seg->fd};
+  int err = 0;
+  *pos_out = -1;
+  while (pos < size) {
+    const uint8_t *h = reader_get(&r, pos, BATCH_HEADER_SIZE, 8192, &err);
+    if (!h)
+      break;
+    int32_t len = (int32_t)be32(h + 8);
+    if (len < BATCH_HEADER_SIZE - BATCH_LOG_OVERHEAD) {
+      err = ND_ECORRUPT;
+      break;
+    }
+    if ((int64_t)be64(h + 35) >= ts) {
+      *pos_out = (int64_t)pos;
+      *batch_base = (int64_t)be64(h);
+      break;
+    }
+    pos += (uint64_t)len + BATCH_LOG_OVERHEAD;
+  }
+  free(r.buf);
+  if (err == ND_ECORRUPT)
+    return nd_fail(err, "%s.log: bad batch header at byte %" PRIu64, seg->path,
+                   pos);
+  if (err)
+    return nd_fail_os(-err, "reading %s.log", seg->path);
+  return 0;
+}
+
+int segment_read(segment *seg, uint64_t pos, size_t max_bytes, uint8_t **out,
+                 size_t *out_len, int64_t *next_offset) {
+  uint64_t size = atomic_load_explicit(&seg->size, memory_order_acquire);
+  *out = NULL;
+  *out_len = 0;
+  if (pos >= size)
+    return 0;
+  size_t want = max_bytes;
+  if (want < BATCH_HEADER_SIZE)
+    want = BATCH_HEADER_SIZE;
+  if (want > size - pos)
+    want = (size_t)(size - pos);
+  uint8_t *buf = malloc(want);
+  if (!buf)
+    return nd_fail(ND_ENOMEM, "read: cannot allocate %zu bytes", want);
+  ssize_t n = file_pread_full(seg->fd, buf, want, (off_t)pos);
+  if (n < 0 || (size_t)n < want) {
+    free(buf);
+    if (n < 0)
+      return nd_fail_os((int)-n, "reading %s.log at byte %" PRIu64, seg->path,
+                        pos);
+    return nd_fail(ND_ECORRUPT, "%s.log shorter than its published size",
+                   seg->path);
+  }
+  /* Keep whole batches only; if the first batch is larger than max_bytes,
+   * read it whole so the reader makes progress. */
+  size_t used = 0;
+  int64_t next = -1;
+  while (used + BATCH_LOG_OVERHEAD <= want) {
+    size_t total = (size_t)be32(buf + used + 8) + BATCH_LOG_OVERHEAD;
+    if (total < BATCH_HEADER_SIZE || pos + used + total > size) {
+      free(buf);
+      return nd_fail(ND_ECORRUPT, "%s.log: bad batch length at byte %" PRIu64,
+                     seg->path, pos + used);
+    }
+    if (used + total > want) {
+      if (used > 0)
+        break;
+      uint8_t *nb = realloc(buf, total);
+      if (!nb) {
+        free(buf);
+        return nd_fail(ND_ENOMEM, "read: cannot allocate %zu bytes", total);
+      }
+      buf = nb;
+      ssize_t m = file_pread_full(seg->fd, buf + want, total - want,
+                                  (off_t)(pos + want));
+      if (m < 0 || (size_t)m < total - want) {
+        free(buf);
+        return nd_fail(ND_ECORRUPT, "%s.log: short read at byte %" PRIu64,
+                       seg->path, pos + want);
+      }
+      want = total;
+    }
+    next = (int64_t)be64(buf + used) + (int32_t)be32(buf + used + 23) + 1;
+    used += total;
+  }
+  *out = buf;
+  *out_len = used;
+  if (next_offset && next >= 0)
+    *next_offset = next;
+  return 0;
+}

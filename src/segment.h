@@ -1,0 +1,105 @@
+/*
+ * segment.h — one log segment: NNNNNNNNNNNNNNNNNNNN.log (batches back to
+ * back) with its .index and .timeindex (see index.h), named by base offset.
+ *
+ * Invariants: bytes [0, size) of the .log are whole, valid batches with
+ * dense offsets [base, next_offset). Only the partition's appender writes;
+ * it publishes size and next_offset with release stores after the bytes and
+ * index entries are in place, so readers need no lock to read below them.
+ *
+ * Index policy (shared by append and rebuild, so a rebuilt index equals the
+ * one appends made): before writing a batch, if at least
+ * index.interval.bytes were written since the last entry, add an offset
+ * entry (batch base, position) and, if the maximum timestamp seen so far grew,
+ * a time entry (max timestamp of all earlier batches, batch base). Sealing
+ * adds a final time entry at next_offset, so the last time entry of a sealed
+ * segment holds its maximum timestamp.
+ */
+#ifndef ND_SEGMENT_H
+#define ND_SEGMENT_H
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "index.h"
+
+typedef struct segment {
+  int64_t base;
+  char path[PATH_MAX]; /* directory + 20-digit base, without extension */
+  int fd;              /* the .log */
+  _Atomic uint64_t size;
+  _Atomic int64_t next_offset;
+  _Atomic int64_t max_ts; /* largest batch maxTimestamp, -1 when empty */
+  int64_t created_ms;     /* for segment.ms */
+  uint64_t bytes_since_index;
+  int64_t max_ts_indexed; /* timestamp of the last time-index entry */
+  sparse_index oidx;
+  sparse_index tidx;
+  int active;
+  int readonly;
+} segment;
+
+/* Fixed-width file name of a base offset: "%020lld". */
+void segment_name(char *out, size_t cap, const char *dir, int64_t base,
+                  const char *ext);
+
+/* Create a new empty segment in dir and make it active. */
+int segment_create(const char *dir, int64_t base, size_t index_max_bytes,
+                   int64_t now_ms, segment **out);
+
+/* Open an existing segment (indexes mapped read-only, not yet trusted). */
+int segment_open(const char *dir, int64_t base, int readonly, segment **out);
+
+/* Close (and trim indexes if it was active). unlink: also delete files. */
+int segment_close(segment *seg, int unlink_files);
+
+/* Turn an opened segment into the active one (indexes writable). */
+int segment_activate(segment *seg, size_t index_max_bytes);
+
+/* Seal: final time-index entry, trim index files, fdatasync the log. */
+int segment_seal(segment *seg);
+
+/* Add the index entries for a batch about to be written at pos. */
+void segment_index_batch(segment *seg, uint64_t pos, int64_t batch_base,
+                         int64_t batch_max_ts, size_t batch_size,
+                         int32_t interval);
+
+/* Result of walking a segment's batches. */
+typedef struct scan_result {
+  uint64_t valid_end;  /* bytes of whole valid batches */
+  int64_t next_offset; /* offset after the last valid batch */
+  int64_t max_ts;
+  int64_t batches;
+  const char *why;             /* why it stopped early, NULL at a clean end */
+  int64_t bad_offset_expected; /* the offset the bad batch should start at */
+} scan_result;
+
+/* Walk batches from position 0, checking length, magic, offset density
+ * (each batch must start at the previous batch's last offset + 1) and, at
+ * positions >= crc_from, the CRC. If rebuild, the indexes are rebuilt as
+ * appends would have built them. Stops at the first invalid byte. */
+int segment_scan(segment *seg, uint64_t crc_from, int rebuild, int32_t interval,
+                 scan_result *res);
+
+/* 1 if the indexes are consistent with the log (cheap checks: ordering,
+ * bounds, and the last offset entry names a real batch); 0 if they must
+ * be rebuilt with segment_scan(). Uses size and next_offset. */
+int segment_indexes_plausible(segment *seg);
+
+/* Position and header of the batch holding `offset` (base <= offset <
+ * next_offset). Errors: ND_ERANGE, ND_ECORRUPT, -errno. */
+int segment_find(segment *seg, int64_t offset, uint64_t *pos);
+
+/* Position of the first batch whose maxTimestamp >= ts, or -1 if none; on
+ * success *batch_base gets its base offset. */
+int segment_find_time(segment *seg, int64_t ts, int64_t *pos,
+                      int64_t *batch_base);
+
+/* Read up to max bytes of whole batches starting at pos (always at least
+ * one whole batch). Appends into a malloc'ed buffer. */
+int segment_read(segment *seg, uint64_t pos, size_t max_bytes, uint8_t **out,
+                 size_t *out_len, int64_t *next_offset);
+
+#endif

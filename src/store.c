@@ -1,0 +1,1015 @@
+/*
+ * store.c — the data directory and every public nd_* entry point that is
+ * not about one concept alone: open/close with the lock, FORMAT and
+ * clean-shutdown files, the topic registry, background maintenance.
+ *
+ * Directory layout (docs/format.md has the full description):
+ *   nodata.lock     flock()ed by the writer; holds its pid
+ *   FORMAT          "nodata 1\n"
+ *   clean-shutdown  present only between a clean close and the next open
+ *   topics/<sha256(name)>/topic.conf, topics/<sha256(name)>/<p>/...
+ *
+ * Topics are looked up by name in a sorted array under a rwlock and
+ * reference counted, so a topic deleted while another thread appends to it
+ * is freed by whoever drops the last reference.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "batch.h"
+#include "config.h"
+#include "error.h"
+#include "file.h"
+#include "hash.h"
+#include "topic.h"
+
+#define FORMAT_TEXT "nodata 1\n"
+#define MAINTAIN_PERIOD_MS 100
+
+struct nd_store {
+  char dir[PATH_MAX];
+  char topics_dir[PATH_MAX];
+  int lock_fd;
+  int readonly;
+  nd_options opts;
+  nd_topic_config defaults;
+
+  pthread_rwlock_t map_lock; /* topics, ntopics */
+  topic **topics;            /* sorted by name */
+  size_t ntopics, cap;
+  pthread_mutex_t admin_lock; /* create/delete/alter, one at a time */
+
+  pthread_t bg;
+  int bg_running;
+  pthread_mutex_t bg_lock;
+  pthread_cond_t bg_cond;
+  int stopping;
+};
+
+static int64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- topic registry ---------------------------------------------------- */
+
+/* Position of name in the sorted array, or where it would go. */
+static size_t find_pos(nd_store *s, const char *name, int *found) {
+  size_t lo = 0, hi = s->ntopics;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    int c = strcmp(s->topics[mid]->name, name);
+    if (c == 0) {
+      *found = 1;
+      return mid;
+    }
+    if (c < 0)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  *found = 0;
+  return lo;
+}
+
+static int insert_topic(nd_store *s, topic *t) {
+  pthread_rwlock_wrlock(&s->map_lock);
+  int found;
+  size_t pos = find_pos(s, t->name, &found);
+  if (found) {
+    pthread_rwlock_unlock(&s->map_lock);
+    return nd_fail(ND_ETOPICEXISTS, "topic '%s' already exists", t->name);
+  }
+  if (s->ntopics == s->cap) {
+    size_t cap = s->cap ? s->cap * 2 : 16;
+    topic **n = realloc(s->topics, cap * sizeof *n);
+    if (!n) {
+      pthread_rwlock_unlock(&s->map_lock);
+      return nd_fail(ND_ENOMEM, "out of memory");
+    }
+    s->topics = n;
+    s->cap = cap;
+  }
+  memmove(s->topics + pos + 1, s->topics + pos,
+          (s->ntopics - pos) * sizeof *s->topics);
+  s->topics[pos] = t;
+  s->ntopics++;
+  pthread_rwlock_unlock(&s->map_lock);
+  return 0;
+}
+
+static topic *acquire(nd_store *s, const char *name) {
+  topic *t = NULL;
+  if (!name)
+    return NULL;
+  pthread_rwlock_rdlock(&s->map_lock);
+  int found;
+  size_t pos = find_pos(s, name, &found);
+  if (found) {
+    t = s->topics[pos];
+    atomic_fetch_add(&t->refs, 1);
+  }
+  pthread_rwlock_unlock(&s->map_lock);
+  return t;
+}
+
+/* A deleted topic's directory was renamed away; the last holder frees the
+ * partitions without persisting anything and removes the files. */
+static void release(topic *t) {
+  if (atomic_fetch_sub(&t->refs, 1) != 1)
+    return;
+  char dir[PATH_MAX];
+  snprintf(dir, sizeof dir, "%s", t->dir);
+  for (int32_t i = 0; i < t->nparts; i++)
+    t->parts[i]->readonly = 1; /* nothing to sync or persist */
+  topic_close(t);
+  file_remove_tree(dir);
+}
+
+static int acquire_partition(nd_store *s, const char *name, int32_t p,
+                             topic **t_out, partition **p_out) {
+  topic *t = acquire(s, name);
+  if (!t)
+    return nd_fail(ND_ENOTOPIC, "unknown topic '%s'", name ? name : "(null)");
+  partition *part = topic_partition(t, p);
+  if (!part) {
+    int32_t n = t->nparts;
+    release(t);
+    return nd_fail(ND_ENOPARTITION,
+                   "topic '%s' has no partition %d (it has %d)", name, (int)p,
+                   (int)n);
+  }
+  *t_out = t;
+  *p_out = part;
+  return 0;
+}
+
+/* ---- open / close ------------------------------------------------------- */
+
+static int mkdir_p(const char *path) {
+  char buf[PATH_MAX];
+  snprintf(buf, sizeof buf, "%s", path);
+  for (char *q = buf + 1; *q; q++) {
+    if (*q != '/')
+      continue;
+    *q = '\0';
+    if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+      return -errno;
+    *q = '/';
+  }
+  if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+    return -errno;
+  return 0;
+}
+
+static int read_lock_pid(const char *path, pid_t *pid) {
+  char *text;
+  *pid = 0;
+  if (file_read_all(path, &text, NULL) != 0)
+    return 0;
+  *pid = (pid_t)atoi(text);
+  free(text);
+  return 0;
+}
+
+int nd_lock_holder(const char *dir, pid_t *pid) {
+  char path[PATH_MAX];
+  *pid = 0;
+  snprintf(path, sizeof path, "%s/nodata.lock", dir);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return errno == ENOENT ? 0 : nd_fail_os(errno, "cannot open %s", path);
+  if (flock(fd, LOCK_SH | LOCK_NB) == 0) {
+    flock(fd, LOCK_UN);
+    close(fd);
+    return 0;
+  }
+  close(fd);
+  return read_lock_pid(path, pid);
+}
+
+static int take_lock(nd_store *s) {
+  char path[PATH_MAX];
+  snprintf(path, sizeof path, "%s/nodata.lock", s->dir);
+  s->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (s->lock_fd < 0)
+    return nd_fail_os(errno, "cannot open %s", path);
+  if (flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    int e = errno;
+    close(s->lock_fd);
+    s->lock_fd = -1;
+    if (e == EWOULDBLOCK) {
+      pid_t pid;
+      read_lock_pid(path, &pid);
+      return nd_fail(ND_ELOCKED, "data directory %s is in use by pid %d",
+                     s->dir, (int)pid);
+    }
+    return nd_fail_os(e, "cannot lock %s", path);
+  }
+  char text[32];
+  int n = snprintf(text, sizeof text, "%d\n", (int)getpid());
+  int rc = file_truncate(s->lock_fd, 0);
+  if (!rc)
+    rc = file_pwrite_all(s->lock_fd, text, (size_t)n, 0);
+  if (rc)
+    return nd_fail_os(-rc, "cannot write %s", path);
+  return 0;
+}
+
+static int check_format(nd_store *s, int *is_new) {
+  char path[PATH_MAX], *text;
+  snprintf(path, sizeof path, "%s/FORMAT", s->dir);
+  int rc = file_read_all(path, &text, NULL);
+  if (rc == -ENOENT) {
+    /* A directory without FORMAT is new only if it holds no topics. */
+    char tp[PATH_MAX];
+    struct stat st;
+    snprintf(tp, sizeof tp, "%s/topics", s->dir);
+    if (stat(tp, &st) == 0)
+      return nd_fail(ND_EFORMAT, "%s is missing but %s exists", path, tp);
+    *is_new = 1;
+    if (s->readonly)
+      return 0;
+    rc = file_write_atomic(path, FORMAT_TEXT, strlen(FORMAT_TEXT));
+    return rc ? nd_fail_os(-rc, "cannot write %s", path) : 0;
+  }
+  if (rc)
+    return nd_fail_os(-rc, "cannot read %s", path);
+  int ok = strcmp(text, FORMAT_TEXT) == 0;
+  if (!ok) {
+    char shown[64];
+    snprintf(shown, sizeof shown, "%s", text);
+    char *nl = strchr(shown, '\n');
+    if (nl)
+      *nl = '\0';
+    free(text);
+    return nd_fail(ND_EFORMAT,
+                   "%s says \"%s\"; this build of nodata reads \"nodata 1\"",
+                   path, shown);
+  }
+  free(text);
+  return 0;
+}
+
+static int load_topics(nd_store *s, int clean) {
+  DIR *d = opendir(s->topics_dir);
+  if (!d) {
+    if (errno == ENOENT && s->readonly)
+      return 0;
+    return nd_fail_os(errno, "cannot open %s", s->topics_dir);
+  }
+  struct dirent *e;
+  int rc = 0;
+  int64_t now = now_ms();
+  while (!rc && (e = readdir(d)) != NULL) {
+    const char *name = e->d_name;
+    if (name[0] == '.' && (!name[1] || (name[1] == '.' && !name[2])))
+      continue;
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s", s->topics_dir, name);
+    size_t len = strlen(name);
+    if (len != 64) {
+      /* Leftovers of an interrupted create or delete. */
+      if (!s->readonly && ((len > 8 && !strcmp(name + len - 8, ".deleted")) ||
+                           (len > 9 && !strcmp(name + len - 9, ".creating"))))
+        file_remove_tree(path);
+      continue;
+    }
+    topic *t;
+    int64_t truncated = 0;
+    rc = topic_open(path, clean, s->readonly, now, &t, &truncated);
+    if (!rc) {
+      rc = insert_topic(s, t);
+      if (rc)
+        topic_close(t);
+    }
+  }
+  closedir(d);
+  return rc;
+}
+
+static void *background_main(void *arg) {
+  nd_store *s = arg;
+  pthread_mutex_lock(&s->bg_lock);
+  while (!s->stopping) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += MAINTAIN_PERIOD_MS * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+      ts.tv_sec++;
+      ts.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(&s->bg_cond, &s->bg_lock, &ts);
+    if (s->stopping)
+      break;
+    pthread_mutex_unlock(&s->bg_lock);
+    nd_maintain(s, 0);
+    pthread_mutex_lock(&s->bg_lock);
+  }
+  pthread_mutex_unlock(&s->bg_lock);
+  return NULL;
+}
+
+static void store_free(nd_store *s) {
+  for (size_t i = 0; i < s->ntopics; i++)
+    topic_close(s->topics[i]);
+  free(s->topics);
+  if (s->lock_fd >= 0)
+    close(s->lock_fd);
+  pthread_rwlock_destroy(&s->map_lock);
+  pthread_mutex_destroy(&s->admin_lock);
+  pthread_mutex_destroy(&s->bg_lock);
+  pthread_cond_destroy(&s->bg_cond);
+  free(s);
+}
+
+int nd_open(const char *dir, const nd_options *opts, nd_store **out) {
+  nd_clear_error();
+  if (!dir || !*dir || !out)
+    return nd_fail(ND_EINVAL, "nd_open: directory and out are required");
+  *out = NULL;
+  nd_store *s = calloc(1, sizeof *s);
+  if (!s)
+    return nd_fail(ND_ENOMEM, "out of memory");
+  s->lock_fd = -1;
+  pthread_rwlock_init(&s->map_lock, NULL);
+  pthread_mutex_init(&s->admin_lock, NULL);
+  pthread_mutex_init(&s->bg_lock, NULL);
+  pthread_cond_init(&s->bg_cond, NULL);
+  if (opts)
+    s->opts = *opts;
+  s->readonly = (s->opts.flags & ND_OPEN_READONLY) != 0;
+  if (s->opts.topic_defaults)
+    s->defaults = *s->opts.topic_defaults;
+  else
+    nd_topic_config_init(&s->defaults);
+  s->opts.topic_defaults = NULL;
+  if (snprintf(s->dir, sizeof s->dir, "%s", dir) >= (int)sizeof s->dir - 80) {
+    store_free(s);
+    return nd_fail(ND_EINVAL, "data directory path too long");
+  }
+  snprintf(s->topics_dir, sizeof s->topics_dir, "%s/topics", dir);
+
+  int rc = 0;
+  struct stat st;
+  if (stat(dir, &st) != 0) {
+    if (errno != ENOENT || s->readonly || (s->opts.flags & ND_OPEN_NOCREATE))
+      rc = nd_fail_os(errno, "cannot open data directory %s", dir);
+    else if ((rc = mkdir_p(dir)) != 0)
+      rc = nd_fail_os(-rc, "cannot create data directory %s", dir);
+  } else if (!S_ISDIR(st.st_mode)) {
+    rc = nd_fail(-ENOTDIR, "%s is not a directory", dir);
+  }
+  if (!rc && !s->readonly)
+    rc = take_lock(s);
+  int is_new = 0;
+  if (!rc)
+    rc = check_format(s, &is_new);
+  char clean_path[PATH_MAX];
+  snprintf(clean_path, sizeof clean_path, "%s/clean-shutdown", dir);
+  int clean = is_new || access(clean_path, F_OK) == 0;
+  if (!rc && !s->readonly) {
+    if (mkdir(s->topics_dir, 0755) != 0 && errno != EEXIST)
+      rc = nd_fail_os(errno, "cannot create %s", s->topics_dir);
+    /* From here on the store may change: a crash must not look clean. */
+    if (!rc && unlink(clean_path) == 0)
+      rc = file_sync_dir(dir);
+    if (rc < 0 && rc > -4096 && !*nd_errmsg())
+      rc = nd_fail_os(-rc, "cannot sync %s", dir);
+  }
+  if (!rc)
+    rc = load_topics(s, clean);
+  if (!rc && !s->readonly && !s->opts.no_background) {
+    if (pthread_create(&s->bg, NULL, background_main, s) != 0)
+      rc = nd_fail(ND_ENOMEM, "cannot start the background thread");
+    else
+      s->bg_running = 1;
+  }
+  if (rc) {
+    store_free(s);
+    return rc;
+  }
+  *out = s;
+  return 0;
+}
+
+int nd_close(nd_store *s) {
+  if (!s)
+    return 0;
+  nd_clear_error();
+  if (s->bg_running) {
+    pthread_mutex_lock(&s->bg_lock);
+    s->stopping = 1;
+    pthread_cond_signal(&s->bg_cond);
+    pthread_mutex_unlock(&s->bg_lock);
+    pthread_join(s->bg, NULL);
+  }
+  int rc = 0;
+  for (size_t i = 0; i < s->ntopics; i++) {
+    int r = topic_close(s->topics[i]);
+    if (r && !rc)
+      rc = r;
+  }
+  s->ntopics = 0;
+  if (!rc && !s->readonly) {
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/clean-shutdown", s->dir);
+    rc = file_write_atomic(path, "", 0);
+    if (rc)
+      rc = nd_fail_os(-rc, "cannot write %s", path);
+  }
+  store_free(s);
+  return rc;
+}
+
+int nd_default_dir(char *buf, size_t buf_size) {
+  const char *env = getenv("NODATA_DIR");
+  int n;
+  if (env && *env) {
+    n = snprintf(buf, buf_size, "%s", env);
+  } else {
+    const char *tmp = getenv("TMPDIR");
+    n = snprintf(buf, buf_size, "%s/nodata", tmp && *tmp ? tmp : "/tmp");
+  }
+  if (n < 0 || (size_t)n >= buf_size)
+    return nd_fail(ND_EINVAL, "buffer of %zu bytes too small", buf_size);
+  return 0;
+}
+
+/* ---- maintenance -------------------------------------------------------- */
+
+/* References to every topic, for work done without the map lock. */
+static topic **snapshot(nd_store *s, size_t *n) {
+  pthread_rwlock_rdlock(&s->map_lock);
+  topic **ts = malloc((s->ntopics ? s->ntopics : 1) * sizeof *ts);
+  *n = 0;
+  if (ts) {
+    for (size_t i = 0; i < s->ntopics; i++) {
+      ts[i] = s->topics[i];
+      atomic_fetch_add(&ts[i]->refs, 1);
+    }
+    *n = s->ntopics;
+  }
+  pthread_rwlock_unlock(&s->map_lock);
+  return ts;
+}
+
+int nd_maintain(nd_store *s, int64_t now) {
+  if (!s)
+    return nd_fail(ND_EINVAL, "store is NULL");
+  if (s->readonly)
+    return 0;
+  if (now == 0)
+    now = now_ms();
+  size_t n;
+  topic **ts = snapshot(s, &n);
+  if (!ts)
+    return nd_fail(ND_ENOMEM, "out of memory");
+  int rc = 0;
+  for (size_t i = 0; i < n; i++) {
+    nd_topic_config cfg;
+    topic_config(ts[i], &cfg);
+    for (int32_t p = 0;; p++) {
+      partition *part = topic_partition(ts[i], p);
+      if (!part)
+        break;
+      int r = partition_maintain(part, &cfg, now);
+      if (r && !rc)
+        rc = r;
+    }
+    release(ts[i]);
+  }
+  free(ts);
+  return rc;
+}
+
+int nd_sync(nd_store *s) {
+  nd_clear_error();
+  size_t n;
+  topic **ts = snapshot(s, &n);
+  if (!ts)
+    return nd_fail(ND_ENOMEM, "out of memory");
+  int rc = 0;
+  for (size_t i = 0; i < n; i++) {
+    for (int32_t p = 0;; p++) {
+      partition *part = topic_partition(ts[i], p);
+      if (!part)
+        break;
+      int r = partition_sync(part, -1);
+      if (r && !rc)
+        rc = r;
+    }
+    release(ts[i]);
+  }
+  free(ts);
+  return rc;
+}
+
+/* ---- topics ------------------------------------------------------------- */
+
+static void fill_info(topic *t, nd_topic_info *info) {
+  memset(info, 0, sizeof *info);
+  snprintf(info->name, sizeof info->name, "%s", t->name);
+  memcpy(info->id, t->id, 16);
+  pthread_rwlock_rdlock(&t->lock);
+  info->partitions = t->nparts;
+  info->config = t->cfg;
+  pthread_rwlock_unlock(&t->lock);
+}
+
+int nd_topic_create(nd_store *s, const char *name, int32_t partitions,
+                    const nd_topic_config *cfg_in) {
+  nd_clear_error();
+  if (!s)
+    return nd_fail(ND_EINVAL, "store is NULL");
+  if (s->readonly)
+    return nd_fail(ND_EREADONLY, "store %s opened read-only", s->dir);
+  int rc = nd_topic_name_valid(name);
+  if (rc)
+    return rc;
+  if (partitions < 1 || partitions > 100000)
+    return nd_fail(ND_EINVAL, "topic '%s': %d partitions; must be 1..100000",
+                   name, (int)partitions);
+  nd_topic_config cfg = cfg_in ? *cfg_in : s->defaults;
+  if ((rc = config_validate(&cfg)) != 0)
+    return rc;
+  pthread_mutex_lock(&s->admin_lock);
+  topic *existing = acquire(s, name);
+  if (existing) {
+    release(existing);
+    pthread_mutex_unlock(&s->admin_lock);
+    return nd_fail(ND_ETOPICEXISTS, "topic '%s' already exists", name);
+  }
+  char hash[65], tmp[PATH_MAX], final[PATH_MAX];
+  nd_topic_dirname(name, hash);
+  snprintf(tmp, sizeof tmp, "%s/%s.creating", s->topics_dir, hash);
+  snprintf(final, sizeof final, "%s/%s", s->topics_dir, hash);
+  uint8_t id[16];
+  file_remove_tree(tmp);
+  rc = uuid_random(id);
+  if (rc)
+    rc = nd_fail_os(-rc, "cannot get random bytes for the topic id");
+  if (!rc && mkdir(tmp, 0755) != 0)
+    rc = nd_fail_os(errno, "cannot create %s", tmp);
+  for (int32_t i = 0; !rc && i < partitions; i++)
+    rc = partition_create_dir(tmp, i);
+  if (!rc)
+    rc = topic_conf_write(tmp, name, id, partitions, &cfg);
+  /* The topic appears whole or not at all: one rename publishes it. */
+  if (!rc && rename(tmp, final) != 0)
+    rc = nd_fail_os(errno, "cannot rename %s to %s", tmp, final);
+  if (!rc && (rc = file_sync_dir(s->topics_dir)) != 0)
+    rc = nd_fail_os(-rc, "cannot sync %s", s->topics_dir);
+  if (rc) {
+    file_remove_tree(tmp);
+    pthread_mutex_unlock(&s->admin_lock);
+    return rc;
+  }
+  topic *t;
+  rc = topic_open(final, 1, 0, now_ms(), &t, NULL);
+  if (!rc && (rc = insert_topic(s, t)) != 0)
+    topic_close(t);
+  pthread_mutex_unlock(&s->admin_lock);
+  return rc;
+}
+
+int nd_topic_delete(nd_store *s, const char *name) {
+  nd_clear_error();
+  if (!s)
+    return nd_fail(ND_EINVAL, "store is NULL");
+  if (s->readonly)
+    return nd_fail(ND_EREADONLY, "store %s opened read-only", s->dir);
+  pthread_mutex_lock(&s->admin_lock);
+  pthread_rwlock_wrlock(&s->map_lock);
+  int found = 0;
+  size_t pos = name ? find_pos(s, name, &found) : 0;
+  if (!found) {
+    pthread_rwlock_unlock(&s->map_lock);
+    pthread_mutex_unlock(&s->admin_lock);
+    return nd_fail(ND_ENOTOPIC, "unknown topic '%s'", name ? name : "(null)");
+  }
+  topic *t = s->topics[pos];
+  char gone[PATH_MAX];
+  uint8_t r[16];
+  char tag[37];
+  uuid_random(r);
+  uuid_format(r, tag);
+  snprintf(gone, sizeof gone, "%s.%.8s.deleted", t->dir, tag);
+  int rc = 0;
+  if (rename(t->dir, gone) != 0)
+    rc = nd_fail_os(errno, "cannot rename %s", t->dir);
+  if (!rc) {
+    memmove(s->topics + pos, s->topics + pos + 1,
+            (s->ntopics - pos - 1) * sizeof *s->topics);
+    s->ntopics--;
+    snprintf(t->dir, sizeof t->dir, "%s", gone);
+  }
+  pthread_rwlock_unlock(&s->map_lock);
+  if (!rc) {
+    file_sync_dir(s->topics_dir);
+    release(t);
+  }
+  pthread_mutex_unlock(&s->admin_lock);
+  return rc;
+}
+
+int nd_topic_add_partitions(nd_store *s, const char *name, int32_t partitions) {
+  nd_clear_error();
+  if (!s)
+    return nd_fail(ND_EINVAL, "store is NULL");
+  if (s->readonly)
+    return nd_fail(ND_EREADONLY, "store %s opened read-only", s->dir);
+  pthread_mutex_lock(&s->admin_lock);
+  topic *t = acquire(s, name);
+  int rc = 0;
+  if (!t) {
+    pthread_mutex_unlock(&s->admin_lock);
+    return nd_fail(ND_ENOTOPIC, "unknown topic '%s'", name ? name : "(null)");
+  }
+  int32_t old = t->nparts;
+  if (partitions <= old || partitions > 100000) {
+    rc = nd_fail(ND_EINVAL,
+                 "topic '%s' has %d partitions; the new count %d must be "
+                 "larger (and at most 100000)",
+                 name, (int)old, (int)partitions);
+    goto out;
+  }
+  partition **parts = calloc((size_t)partitions, sizeof *parts);
+  if (!parts) {
+    rc = nd_fail(ND_ENOMEM, "out of memory");
+    goto out;
+  }
+  nd_topic_config cfg;
+  topic_config(t, &cfg);
+  int32_t opened = old;
+  for (int32_t i = old; !rc && i < partitions; i++) {
+    partition_recovery rec;
+    rc = partition_create_dir(t->dir, i);
+    if (!rc)
+      rc = partition_open(t->dir, i, &cfg, 1, 0, now_ms(), &parts[i], &rec);
+    if (!rc)
+      opened = i + 1;
+  }
+  if (!rc)
+    rc = topic_conf_write(t->dir, t->name, t->id, partitions, &cfg);
+  if (rc) {
+    for (int32_t i = old; i < opened; i++)
+      partition_close(parts[i], &cfg);
+    free(parts);
+    goto out;
+  }
+  pthread_rwlock_wrlock(&t->lock);
+  memcpy(parts, t->parts, (size_t)old * sizeof *parts);
+  free(t->parts);
+  t->parts = parts;
+  t->nparts = partitions;
+  pthread_rwlock_unlock(&t->lock);
+out:
+  release(t);
+  pthread_mutex_unlock(&s->admin_lock);
+  return rc;
+}
+
+int nd_topic_set_config(nd_store *s, const char *name,
+                        const nd_topic_config *cfg) {
+  nd_clear_error();
+  if (!s || !cfg)
+    return nd_fail(ND_EINVAL, "store and config are required");
+  if (s->readonly)
+    return nd_fail(ND_EREADONLY, "store %s opened read-only", s->dir);
+  int rc = config_validate(cfg);
+  if (rc)
+    return rc;
+  pthread_mutex_lock(&s->admin_lock);
+  topic *t = acquire(s, name);
+  if (!t) {
+    pthread_mutex_unlock(&s->admin_lock);
+    return nd_fail(ND_ENOTOPIC, "unknown topic '%s'", name ? name : "(null)");
+  }
+  rc = topic_conf_write(t->dir, t->name, t->id, t->nparts, cfg);
+  if (!rc) {
+    pthread_rwlock_wrlock(&t->lock);
+    t->cfg = *cfg;
+    pthread_rwlock_unlock(&t->lock);
+  }
+  release(t);
+  pthread_mutex_unlock(&s->admin_lock);
+  return rc;
+}
+
+int nd_topic_describe(nd_store *s, const char *name, nd_topic_info *info) {
+  nd_clear_error();
+  if (!s || !info)
+    return nd_fail(ND_EINVAL, "store and info are required");
+  topic *t = acquire(s, name);
+  if (!t)
+    return nd_fail(ND_ENOTOPIC, "unknown topic '%s'", name ? name : "(null)");
+  fill_info(t, info);
+  release(t);
+  return 0;
+}
+
+int nd_topic_by_id(nd_store *s, const uint8_t id[16], nd_topic_info *info) {
+  nd_clear_error();
+  if (!s || !id || !info)
+    return nd_fail(ND_EINVAL, "store, id and info are required");
+  topic *t = NULL;
+  pthread_rwlock_rdlock(&s->map_lock);
+  for (size_t i = 0; i < s->ntopics; i++) {
+    if (!memcmp(s->topics[i]->id, id, 16)) {
+      t = s->topics[i];
+      atomic_fetch_add(&t->refs, 1);
+      break;
+    }
+  }
+  pthread_rwlock_unlock(&s->map_lock);
+  if (!t) {
+    char text[37];
+    uuid_format(id, text);
+    return nd_fail(ND_ENOTOPIC, "no topic has id %s", text);
+  }
+  fill_info(t, info);
+  release(t);
+  return 0;
+}
+
+int nd_topic_list(nd_store *s, nd_topic_info **infos, size_t *count) {
+  nd_clear_error();
+  if (!s || !infos || !count)
+    return nd_fail(ND_EINVAL, "store, infos and count are required");
+  size_t n;
+  topic **ts = snapshot(s, &n);
+  if (!ts)
+    return nd_fail(ND_ENOMEM, "out of memory");
+  nd_topic_info *out = NULL;
+  if (n) {
+    out = malloc(n * sizeof *out);
+    if (!out) {
+      for (size_t i = 0; i < n; i++)
+        release(ts[i]);
+      free(ts);
+      return nd_fail(ND_ENOMEM, "out of memory");
+    }
+  }
+  for (size_t i = 0; i < n; i++) {
+    fill_info(ts[i], &out[i]);
+    release(ts[i]);
+  }
+  free(ts);
+  *infos = out;
+  *count = n;
+  return 0;
+}
+
+/* ---- append ------------------------------------------------------------- */
+
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+
+typedef struct scratch {
+  uint8_t *buf;
+  size_t cap;
+} scratch;
+
+static void scratch_free(void *p) {
+  scratch *sc = p;
+  free(sc->buf);
+  free(sc);
+}
+
+static void scratch_key_init(void) {
+  pthread_key_create(&scratch_key, scratch_free);
+}
+
+/* A per-thread encode buffer, so appends neither allocate per call nor
+ * encode under the partition's lock. */
+static scratch *thread_scratch(void) {
+  pthread_once(&scratch_once, scratch_key_init);
+  scratch *sc = pthread_getspecific(scratch_key);
+  if (!sc) {
+    sc = calloc(1, sizeof *sc);
+    if (sc && pthread_setspecific(scratch_key, sc) != 0) {
+      free(sc);
+      sc = NULL;
+    }
+  }
+  return sc;
+}
+
+static int32_t choose_partition(topic *t, const void *key, size_t key_len) {
+  int32_t n;
+  pthread_rwlock_rdlock(&t->lock);
+  n = t->nparts;
+  pthread_rwlock_unlock(&t->lock);
+  if (key)
+    return nd_partition_for_key(key, key_len, n);
+  return (int32_t)(atomic_fetch_add(&t->round_robin, 1) % (uint32_t)n);
+}
+
+int nd_append(nd_store *s, const char *name, int32_t p,
+              const nd_record *records, size_t n, unsigned flags,
+              nd_append_info *info) {
+  nd_clear_error();
+  if (!s || !records || n == 0)
+    return nd_fail(ND_EINVAL, "append: store and at least one record needed");
+  if (s->readonly)
+    return nd_fail(ND_EREADONLY, "store %s opened read-only", s->dir);
+  topic *t = acquire(s, name);
+  if (!t)
+    return nd_fail(ND_ENOTOPIC, "unknown topic '%s'", name ? name : "(null)");
+  if (p == -1)
+    p = choose_partition(t, records[0].key, records[0].key_len);
+  partition *part = topic_partition(t, p);
+  int rc;
+  if (!part) {
+    rc = nd_fail(ND_ENOPARTITION, "topic '%s' has no partition %d", name,
+                 (int)p);
+    goto out;
+  }
+  nd_topic_config cfg;
+  topic_config(t, &cfg);
+  scratch *sc = thread_scratch();
+  if (!sc) {
+    rc = nd_fail(ND_ENOMEM, "out of memory");
+    goto out;
+  }
+  int64_t now = now_ms();
+  int64_t size =
+      batch_encode(records, n, now, cfg.timestamp_type == ND_TS_LOG_APPEND_TIME,
+                   &sc->buf, &sc->cap);
+  if (size < 0) {
+    rc = (int)size;
+    goto out;
+  }
+  if (size > cfg.max_message_bytes) {
+    rc = nd_fail(ND_ETOOLARGE,
+                 "batch of %zu records is %" PRId64
+                 " bytes; topic '%s' allows max.message.bytes=%d",
+                 n, size, name, (int)cfg.max_message_bytes);
+    goto out;
+  }
+  rc = partition_append(part, &cfg, sc->buf, (size_t)size, now, flags, info);
+out:
+  release(t);
+  return rc;
+}
+
+int nd_append_batch(nd_store *s, const char *name, int32_t p, void *buf,
+                    size_t len, unsigned flags, nd_append_info *info) {
+  nd_clear_error();
+  if (!s || !buf || len == 0)
+    return nd_fail(ND_EINVAL, "append_batch: store and bytes needed");
+  if (s->readonly)
+    return nd_fail(ND_EREADONLY, "store %s opened read-only", s->dir);
+  topic *t;
+  partition *part;
+  int rc = acquire_partition(s, name, p, &t, &part);
+  if (rc)
+    return rc;
+  nd_topic_config cfg;
+  topic_config(t, &cfg);
+  /* Validate everything before anything is written: a request is stored
+   * whole or not at all. */
+  const uint8_t *b = buf;
+  for (size_t q = 0; q < len;) {
+    size_t total;
+    const char *why;
+    enum batch_status st = batch_check(b + q, len - q, 1, &total, &why);
+    if (st != BATCH_VALID) {
+      rc = nd_fail(st == BATCH_SHORT ? ND_EBATCH : ND_ECORRUPT,
+                   "batch at byte %zu of %zu: %s", q, len, why);
+      goto out;
+    }
+    int32_t count = (int32_t)be32(b + q + 57);
+    int32_t last_delta = (int32_t)be32(b + q + 23);
+    if (count < 1 || last_delta != count - 1) {
+      rc = nd_fail(ND_EBATCH,
+                   "batch at byte %zu: %d records but last offset delta %d", q,
+                   (int)count, (int)last_delta);
+      goto out;
+    }
+    if (total > (size_t)cfg.max_message_bytes) {
+      rc = nd_fail(ND_ETOOLARGE,
+                   "batch at byte %zu is %zu bytes; topic '%s' allows "
+                   "max.message.bytes=%d",
+                   q, total, name, (int)cfg.max_message_bytes);
+      goto out;
+    }
+    if ((b[q + 22] & BATCH_ATTR_CODEC_MASK) > ND_CODEC_ZSTD) {
+      rc = nd_fail(ND_ECODEC, "batch at byte %zu: compression codec %d", q,
+                   b[q + 22] & BATCH_ATTR_CODEC_MASK);
+      goto out;
+    }
+    q += total;
+  }
+  rc = partition_append(part, &cfg, buf, len, now_ms(), flags, info);
+out:
+  release(t);
+  return rc;
+}
+
+int nd_sync_partition(nd_store *s, const char *name, int32_t p,
+                      int64_t offset) {
+  nd_clear_error();
+  topic *t;
+  partition *part;
+  int rc = acquire_partition(s, name, p, &t, &part);
+  if (rc)
+    return rc;
+  rc = partition_sync(part, offset < 0 ? -1 : offset + 1);
+  release(t);
+  return rc;
+}
+
+/* ---- reads -------------------------------------------------------------- */
+
+int nd_partition_describe(nd_store *s, const char *name, int32_t p,
+                          nd_partition_info *info) {
+  nd_clear_error();
+  topic *t;
+  partition *part;
+  int rc = acquire_partition(s, name, p, &t, &part);
+  if (rc)
+    return rc;
+  rc = partition_describe(part, info);
+  release(t);
+  return rc;
+}
+
+int nd_offsets(nd_store *s, const char *name, int32_t p, int64_t *log_start,
+               int64_t *hw) {
+  nd_clear_error();
+  topic *t;
+  partition *part;
+  int rc = acquire_partition(s, name, p, &t, &part);
+  if (rc)
+    return rc;
+  if (log_start)
+    *log_start = atomic_load(&part->log_start);
+  if (hw)
+    *hw = atomic_load(&part->hw);
+  release(t);
+  return 0;
+}
+
+int nd_offset_for_time(nd_store *s, const char *name, int32_t p, int64_t ts,
+                       int64_t *offset, int64_t *timestamp) {
+  nd_clear_error();
+  topic *t;
+  partition *part;
+  int rc = acquire_partition(s, name, p, &t, &part);
+  if (rc)
+    return rc;
+  int64_t o, tsf;
+  rc = partition_offset_for_time(part, ts, s->opts.decompress, &o, &tsf);
+  if (!rc) {
+    if (offset)
+      *offset = o;
+    if (timestamp)
+      *timestamp = tsf;
+  }
+  release(t);
+  return rc;
+}
+
+int nd_read(nd_store *s, const char *name, int32_t p, int64_t offset,
+            size_t max_bytes, nd_batches *out) {
+  nd_clear_error();
+  if (!out)
+    return nd_fail(ND_EINVAL, "read: out is NULL");
+  memset(out, 0, sizeof *out);
+  topic *t;
+  partition *part;
+  int rc = acquire_partition(s, name, p, &t, &part);
+  if (rc)
+    return rc;
+  rc = partition_read(part, offset, max_bytes, out);
+  release(t);
+  return rc;
+}
+
+int nd_delete_records(nd_store *s, const char *name, int32_t p, int64_t offset,
+                      int64_t *new_log_start) {
+  nd_clear_error();
+  if (s && s->readonly)
+    return nd_fail(ND_EREADONLY, "store %s opened read-only", s->dir);
+  topic *t;
+  partition *part;
+  int rc = acquire_partition(s, name, p, &t, &part);
+  if (rc)
+    return rc;
+  rc = partition_delete_records(part, offset, new_log_start);
+  release(t);
+  return rc;
+}

@@ -1,0 +1,200 @@
+/*
+ * topic.c — topic.conf and the partitions of one topic (see topic.h).
+ */
+#include "topic.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "error.h"
+#include "file.h"
+#include "hash.h"
+
+int nd_topic_name_valid(const char *name) {
+  if (!name)
+    return nd_fail(ND_ETOPICNAME, "topic name is NULL");
+  size_t len = strlen(name);
+  if (len == 0)
+    return nd_fail(ND_ETOPICNAME, "topic name is empty");
+  if (len > ND_TOPIC_NAME_MAX)
+    return nd_fail(ND_ETOPICNAME,
+                   "topic name is %zu characters, the limit is %d", len,
+                   ND_TOPIC_NAME_MAX);
+  if (!strcmp(name, ".") || !strcmp(name, ".."))
+    return nd_fail(ND_ETOPICNAME, "topic name cannot be '%s'", name);
+  for (size_t i = 0; i < len; i++) {
+    char c = name[i];
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+          (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+      return nd_fail(ND_ETOPICNAME,
+                     "topic name has character 0x%02x at position %zu; "
+                     "allowed are [a-zA-Z0-9._-]",
+                     (unsigned char)c, i);
+  }
+  return 0;
+}
+
+int topic_conf_write(const char *dir, const char *name, const uint8_t id[16],
+                     int32_t partitions, const nd_topic_config *cfg) {
+  char text[4096], uuid[37], path[PATH_MAX];
+  uuid_format(id, uuid);
+  int n = snprintf(text, sizeof text,
+                   "# nodata topic\nname=%s\nid=%s\npartitions=%d\n", name,
+                   uuid, (int)partitions);
+  int m = config_format(cfg, text + n, sizeof text - (size_t)n);
+  if (m < 0)
+    return m;
+  snprintf(path, sizeof path, "%s/topic.conf", dir);
+  int rc = file_write_atomic(path, text, (size_t)(n + m));
+  if (rc)
+    return nd_fail_os(-rc, "cannot write %s", path);
+  return 0;
+}
+
+int topic_conf_read(const char *dir, char name[ND_TOPIC_NAME_MAX + 1],
+                    uint8_t id[16], int32_t *partitions, nd_topic_config *cfg) {
+  char path[PATH_MAX];
+  snprintf(path, sizeof path, "%s/topic.conf", dir);
+  char *text;
+  size_t len;
+  int rc = file_read_all(path, &text, &len);
+  if (rc)
+    return nd_fail_os(-rc, "cannot read %s", path);
+  if (strlen(text) != len) {
+    free(text);
+    return nd_fail(ND_ECORRUPT, "%s: contains a NUL byte", path);
+  }
+  nd_topic_config_init(cfg);
+  int have_name = 0, have_id = 0, have_parts = 0, line_no = 0;
+  char *save = NULL;
+  rc = 0;
+  for (char *line = strtok_r(text, "\n", &save); line;
+       line = strtok_r(NULL, "\n", &save)) {
+    line_no++;
+    if (line[0] == '#' || line[0] == '\0')
+      continue;
+    char *eq = strchr(line, '=');
+    if (!eq) {
+      rc = nd_fail(ND_ECORRUPT, "%s line %d: no '=' in \"%.60s\"", path,
+                   line_no, line);
+      break;
+    }
+    *eq = '\0';
+    const char *key = line, *val = eq + 1;
+    if (!strcmp(key, "name")) {
+      if (nd_topic_name_valid(val) != 0) {
+        rc = nd_fail(ND_ECORRUPT, "%s line %d: invalid topic name", path,
+                     line_no);
+        break;
+      }
+      snprintf(name, ND_TOPIC_NAME_MAX + 1, "%s", val);
+      have_name = 1;
+    } else if (!strcmp(key, "id")) {
+      if (uuid_parse(val, id) != 0) {
+        rc = nd_fail(ND_ECORRUPT, "%s line %d: invalid id '%.40s'", path,
+                     line_no, val);
+        break;
+      }
+      have_id = 1;
+    } else if (!strcmp(key, "partitions")) {
+      char *end;
+      long v = strtol(val, &end, 10);
+      if (*end || v < 1 || v > 1000000) {
+        rc = nd_fail(ND_ECORRUPT, "%s line %d: invalid partition count '%s'",
+                     path, line_no, val);
+        break;
+      }
+      *partitions = (int32_t)v;
+      have_parts = 1;
+    } else if (nd_topic_config_set(cfg, key, val) != 0) {
+      rc = nd_fail(ND_ECORRUPT, "%s line %d: %s", path, line_no, nd_errmsg());
+      break;
+    }
+  }
+  free(text);
+  if (rc)
+    return rc;
+  if (!have_name || !have_id || !have_parts)
+    return nd_fail(ND_ECORRUPT, "%s: missing %s", path,
+                   !have_name ? "name"
+                   : !have_id ? "id"
+                              : "partitions");
+  char expect[65];
+  nd_topic_dirname(name, expect);
+  const char *base = strrchr(dir, '/');
+  base = base ? base + 1 : dir;
+  if (strcmp(base, expect) != 0)
+    return nd_fail(ND_ECORRUPT,
+                   "%s: topic '%s' belongs in directory %s, not %s", path, name,
+                   expect, base);
+  return 0;
+}
+
+int topic_open(const char *dir, int clean, int readonly, int64_t now_ms,
+               topic **out, int64_t *truncated_bytes) {
+  topic *t = calloc(1, sizeof *t);
+  if (!t)
+    return nd_fail(ND_ENOMEM, "out of memory");
+  snprintf(t->dir, sizeof t->dir, "%s", dir);
+  pthread_rwlock_init(&t->lock, NULL);
+  atomic_init(&t->refs, 1);
+  atomic_init(&t->round_robin, 0);
+  int32_t n = 0;
+  int rc = topic_conf_read(dir, t->name, t->id, &n, &t->cfg);
+  if (!rc) {
+    t->parts = calloc((size_t)n, sizeof *t->parts);
+    if (!t->parts)
+      rc = nd_fail(ND_ENOMEM, "out of memory");
+  }
+  for (int32_t i = 0; !rc && i < n; i++) {
+    partition_recovery rec;
+    if (!readonly)
+      rc = partition_create_dir(dir, i); /* a crash may have lost one */
+    if (!rc)
+      rc = partition_open(dir, i, &t->cfg, clean, readonly, now_ms,
+                          &t->parts[i], &rec);
+    if (!rc) {
+      t->nparts = i + 1;
+      if (truncated_bytes)
+        *truncated_bytes += rec.truncated_bytes;
+    }
+  }
+  if (rc) {
+    topic_close(t);
+    return rc;
+  }
+  *out = t;
+  return 0;
+}
+
+int topic_close(topic *t) {
+  int rc = 0;
+  for (int32_t i = 0; i < t->nparts; i++) {
+    int r = partition_close(t->parts[i], &t->cfg);
+    if (r && !rc)
+      rc = r;
+  }
+  free(t->parts);
+  pthread_rwlock_destroy(&t->lock);
+  free(t);
+  return rc;
+}
+
+partition *topic_partition(topic *t, int32_t p) {
+  partition *part = NULL;
+  pthread_rwlock_rdlock(&t->lock);
+  if (p >= 0 && p < t->nparts)
+    part = t->parts[p];
+  pthread_rwlock_unlock(&t->lock);
+  return part;
+}
+
+void topic_config(topic *t, nd_topic_config *cfg) {
+  pthread_rwlock_rdlock(&t->lock);
+  *cfg = t->cfg;
+  pthread_rwlock_unlock(&t->lock);
+}

@@ -1,0 +1,55 @@
+/*
+ * topic.h — a topic: its name, id, config and partitions, and the
+ * topic.conf file that describes it:
+ *
+ *   # nodata topic
+ *   name=<topic name>
+ *   id=<uuid>
+ *   partitions=<n>
+ *   <setting>=<value>      one line per nd_topic_config setting
+ *
+ * The directory is topics/<hex sha256 of the name>; topic.conf is always
+ * replaced atomically (tmp, fsync, rename, fsync dir).
+ */
+#ifndef ND_TOPIC_H
+#define ND_TOPIC_H
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "nodata.h"
+#include "partition.h"
+
+typedef struct topic {
+  char name[ND_TOPIC_NAME_MAX + 1];
+  uint8_t id[16];
+  char dir[PATH_MAX];
+  pthread_rwlock_t lock; /* cfg and the parts array */
+  nd_topic_config cfg;
+  partition **parts;
+  int32_t nparts;
+  _Atomic int refs;
+  _Atomic uint32_t round_robin;
+} topic;
+
+int topic_conf_write(const char *dir, const char *name, const uint8_t id[16],
+                     int32_t partitions, const nd_topic_config *cfg);
+/* Parse DIR/topic.conf. Errors: ND_ECORRUPT naming the file and line. */
+int topic_conf_read(const char *dir, char name[ND_TOPIC_NAME_MAX + 1],
+                    uint8_t id[16], int32_t *partitions, nd_topic_config *cfg);
+
+/* Open a topic directory and all its partitions. */
+int topic_open(const char *dir, int clean, int readonly, int64_t now_ms,
+               topic **out, int64_t *truncated_bytes);
+/* Close partitions and free. Returns the first error. */
+int topic_close(topic *t);
+
+/* Partition p, or NULL if out of range. Partitions live as long as the
+ * topic, so the pointer stays valid while the caller holds a reference. */
+partition *topic_partition(topic *t, int32_t p);
+/* Snapshot of the config. */
+void topic_config(topic *t, nd_topic_config *cfg);
+
+#endif
