@@ -566,8 +566,10 @@ static void dispatch(net_conn *c, const uint8_t *frame, size_t len) {
   r = c->cur_req;
   c->cur_req = NULL;
   if (rc < 0) {
-    net_log("%s: closing: %s", c->peer,
-            c->error[0] ? c->error : "malformed request");
+    /* A handler that already called net_conn_close has logged why. */
+    if (!c->dead && !c->close_mode)
+      net_log("%s: closing: %s", c->peer,
+              c->error[0] ? c->error : "malformed request");
     /* The request that failed gets no answer; ones before it still do. */
     if (r && !c->dead && r->state == REQ_PENDING)
       net_reply_none(c, r);

@@ -1,0 +1,384 @@
+/*
+ * serve.c — `nodata serve`: flags and environment, then the store, the
+ * event loop, the flusher and the protocol layer, in that order, and a
+ * clean shutdown in the reverse order on SIGINT/SIGTERM.
+ *
+ * The start-up line goes to stdout and is flushed at once: scripts (and
+ * tests/compat/lib.sh, ndtest.py) wait for it and read the port from it,
+ * which is how `--listen 127.0.0.1:0` is usable. Its shape is stable:
+ *   nodata serve: listening on HOST:PORT, data in DIR (pid N)
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "broker.h"
+
+#define EXIT_RUNTIME 1
+#define EXIT_USAGE 2
+
+static const char serve_usage[] =
+    "usage: nodata serve [--data DIR] [--listen HOST:PORT]\n"
+    "                    [--advertise HOST:PORT] [--max-request-bytes N]\n"
+    "                    [--no-auto-create] [--partitions N]\n"
+    "\n"
+    "Run a single-node Kafka-protocol broker on the data directory. Kafka\n"
+    "clients (librdkafka, kcat, kafka-python, Java) connect to it unchanged.\n"
+    "\n"
+    "  --data DIR             data directory, created if missing "
+    "(default ./data)\n"
+    "  --listen HOST:PORT     address to listen on (default "
+    "127.0.0.1:9092);\n"
+    "                         port 0 picks a free port, printed at start-up\n"
+    "  --advertise HOST:PORT  address given to clients in metadata\n"
+    "                         (default: the listen address)\n"
+    "  --max-request-bytes N  largest request accepted; bigger ones close\n"
+    "                         the connection (default 100M; K, M, G "
+    "suffixes)\n"
+    "  --no-auto-create       do not create topics on first use\n"
+    "  --partitions N         partitions of auto-created topics "
+    "(default 1)\n"
+    "\n"
+    "Environment (flags win): NODATA_DATA (or NODATA_DIR), NODATA_LISTEN,\n"
+    "NODATA_ADVERTISE, NODATA_MAX_REQUEST_BYTES, NODATA_AUTO_CREATE=0,\n"
+    "NODATA_PARTITIONS.\n"
+    "\n"
+    "SIGINT or SIGTERM stops it cleanly: in-flight requests finish, data is\n"
+    "synced and the store is marked cleanly shut down.\n"
+    "\n"
+    "Examples:\n"
+    "  nodata serve\n"
+    "  nodata serve --data /var/lib/nodata --listen 0.0.0.0:9092 \\\n"
+    "               --advertise broker.example.com:9092\n"
+    "  nodata serve --listen 127.0.0.1:0 --data /tmp/nd   # any free port\n"
+    "  kcat -b 127.0.0.1:9092 -L\n"
+    "\n"
+    "Exit status: 0 stopped cleanly, 1 runtime failure (e.g. the data\n"
+    "directory is in use), 2 usage error.\n";
+
+static net_loop *volatile g_loop;
+
+static void on_stop_signal(int sig) {
+  (void)sig;
+  net_loop *l = g_loop;
+  if (l)
+    net_loop_stop(l);
+}
+
+static int usage_error(const char *fmt, const char *a, const char *b) {
+  fprintf(stderr, "nodata serve: ");
+  fprintf(stderr, fmt, a, b);
+  fprintf(stderr, " (see nodata serve --help)\n");
+  return EXIT_USAGE;
+}
+
+/* "host:port", "[v6]:port" or ":port". Returns 0 or -1. */
+static int parse_hostport(const char *s, char *host, size_t hostcap,
+                          int *port) {
+  const char *colon = strrchr(s, ':');
+  if (!colon || !colon[1])
+    return -1;
+  const char *h = s;
+  size_t hl = (size_t)(colon - s);
+  if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
+    h++;
+    hl -= 2;
+  }
+  if (hl >= hostcap)
+    return -1;
+  char *end;
+  errno = 0;
+  long p = strtol(colon + 1, &end, 10);
+  if (errno || *end || p < 0 || p > 65535)
+    return -1;
+  if (hl == 0) {
+    snprintf(host, hostcap, "127.0.0.1");
+  } else {
+    memcpy(host, h, hl);
+    host[hl] = 0;
+  }
+  *port = (int)p;
+  return 0;
+}
+
+/* A byte count with an optional K/M/G (binary) suffix. */
+static int parse_bytes(const char *s, size_t *out) {
+  char *end;
+  errno = 0;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (errno || end == s || *s == '-')
+    return -1;
+  unsigned long long mul = 1;
+  if (*end) {
+    switch (*end) {
+    case 'k':
+    case 'K':
+      mul = 1ull << 10;
+      break;
+    case 'm':
+    case 'M':
+      mul = 1ull << 20;
+      break;
+    case 'g':
+    case 'G':
+      mul = 1ull << 30;
+      break;
+    default:
+      return -1;
+    }
+    if (end[1] && !((end[1] == 'b' || end[1] == 'B') && !end[2]) &&
+        !((end[1] == 'i') && (end[2] == 'B' || end[2] == 'b') && !end[3]))
+      return -1;
+  }
+  if (v > INT32_MAX / mul || v * mul < 1024 || v * mul > INT32_MAX)
+    return -1;
+  *out = (size_t)(v * mul);
+  return 0;
+}
+
+static int parse_count(const char *s, int32_t *out) {
+  char *end;
+  errno = 0;
+  long v = strtol(s, &end, 10);
+  if (errno || end == s || *end || v < 1 || v > 1000000)
+    return -1;
+  *out = (int32_t)v;
+  return 0;
+}
+
+/* Apply one setting by name; `from` names the flag or variable for the
+ * error line. Returns 0 or EXIT_USAGE. */
+static int apply(broker_config *c, const char *name, const char *value,
+                 const char *from, int *advertise_set) {
+  if (!strcmp(name, "data")) {
+    if (!*value)
+      return usage_error("%s%s: empty data directory", from, "");
+    c->data_dir = value;
+  } else if (!strcmp(name, "listen")) {
+    if (parse_hostport(value, c->listen_host, sizeof c->listen_host,
+                       &c->listen_port) < 0)
+      return usage_error("%s: '%s' is not HOST:PORT (port 0-65535)", from,
+                         value);
+  } else if (!strcmp(name, "advertise")) {
+    if (parse_hostport(value, c->advertise_host, sizeof c->advertise_host,
+                       &c->advertise_port) < 0 ||
+        c->advertise_port == 0)
+      return usage_error("%s: '%s' is not HOST:PORT (port 1-65535)", from,
+                         value);
+    *advertise_set = 1;
+  } else if (!strcmp(name, "max-request-bytes")) {
+    if (parse_bytes(value, &c->max_request_bytes) < 0)
+      return usage_error("%s: '%s' is not a size from 1K to 2G-1", from, value);
+  } else if (!strcmp(name, "partitions")) {
+    if (parse_count(value, &c->default_partitions) < 0)
+      return usage_error("%s: '%s' is not a count from 1 to 1000000", from,
+                         value);
+  }
+  return 0;
+}
+
+static int parse_config(int argc, char **argv, broker_config *c) {
+  memset(c, 0, sizeof *c);
+  c->data_dir = "./data";
+  snprintf(c->listen_host, sizeof c->listen_host, "127.0.0.1");
+  c->listen_port = 9092;
+  c->max_request_bytes = (size_t)100 * 1024 * 1024;
+  c->auto_create = 1;
+  c->default_partitions = 1;
+  c->node_id = 0;
+  int advertise_set = 0, rc;
+
+  static const struct {
+    const char *env, *name;
+  } envs[] = {{"NODATA_DIR", "data"},
+              {"NODATA_DATA", "data"}, /* wins over NODATA_DIR */
+              {"NODATA_LISTEN", "listen"},
+              {"NODATA_ADVERTISE", "advertise"},
+              {"NODATA_MAX_REQUEST_BYTES", "max-request-bytes"},
+              {"NODATA_PARTITIONS", "partitions"}};
+  for (size_t i = 0; i < sizeof envs / sizeof envs[0]; i++) {
+    const char *v = getenv(envs[i].env);
+    if (v && *v &&
+        (rc = apply(c, envs[i].name, v, envs[i].env, &advertise_set)) != 0)
+      return rc;
+  }
+  const char *ac = getenv("NODATA_AUTO_CREATE");
+  if (ac && *ac) {
+    if (!strcmp(ac, "0") || !strcmp(ac, "false") || !strcmp(ac, "no"))
+      c->auto_create = 0;
+    else if (!strcmp(ac, "1") || !strcmp(ac, "true") || !strcmp(ac, "yes"))
+      c->auto_create = 1;
+    else
+      return usage_error("NODATA_AUTO_CREATE: '%s' is not 0 or 1%s", ac, "");
+  }
+
+  static const char *const with_value[] = {"data", "listen", "advertise",
+                                           "max-request-bytes", "partitions"};
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+      fputs(serve_usage, stdout);
+      return -1;
+    }
+    if (!strcmp(a, "--no-auto-create")) {
+      c->auto_create = 0;
+      continue;
+    }
+    if (strncmp(a, "--", 2) != 0)
+      return usage_error("unexpected argument '%s'%s", a, "");
+    const char *name = a + 2, *eq = strchr(name, '=');
+    size_t nl = eq ? (size_t)(eq - name) : strlen(name);
+    int known = 0;
+    for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++) {
+      if (strlen(with_value[k]) != nl || strncmp(with_value[k], name, nl))
+        continue;
+      known = 1;
+      const char *value = eq ? eq + 1 : NULL;
+      if (!value) {
+        if (i + 1 >= argc)
+          return usage_error("%s needs a value%s", a, "");
+        value = argv[++i];
+      }
+      char flag[64];
+      snprintf(flag, sizeof flag, "--%s", with_value[k]);
+      if ((rc = apply(c, with_value[k], value, flag, &advertise_set)) != 0)
+        return rc;
+    }
+    if (!known)
+      return usage_error("unknown flag '%s'%s", a, "");
+  }
+  if (!advertise_set) {
+    c->advertise_port = c->listen_port;
+    /* A wildcard address is no place to send clients to. */
+    if (!strcmp(c->listen_host, "0.0.0.0") || !strcmp(c->listen_host, "::")) {
+      if (gethostname(c->advertise_host, sizeof c->advertise_host) != 0)
+        snprintf(c->advertise_host, sizeof c->advertise_host, "127.0.0.1");
+      c->advertise_host[sizeof c->advertise_host - 1] = 0;
+    } else {
+      memcpy(c->advertise_host, c->listen_host, sizeof c->advertise_host);
+    }
+  }
+  return 0;
+}
+
+static const char *fmt_addr(const char *host, int port, char *buf, size_t cap) {
+  if (strchr(host, ':'))
+    snprintf(buf, cap, "[%s]:%d", host, port);
+  else
+    snprintf(buf, cap, "%s:%d", host, port);
+  return buf;
+}
+
+int broker_serve_main(int argc, char **argv) {
+  broker b;
+  memset(&b, 0, sizeof b);
+  int rc = parse_config(argc, argv, &b.cfg);
+  if (rc < 0)
+    return 0; /* --help */
+  if (rc > 0)
+    return rc;
+  broker_config *c = &b.cfg;
+  /* With --listen HOST:0 and no --advertise, clients must be told the
+   * port actually bound. */
+  int advertise_follows_port = c->advertise_port == 0;
+
+  nd_options opts;
+  memset(&opts, 0, sizeof opts);
+  opts.on_append = kafka_on_append;
+  opts.on_append_ctx = &b;
+  rc = nd_open(c->data_dir, &opts, &b.store);
+  if (rc == ND_ELOCKED) {
+    pid_t pid = 0;
+    if (nd_lock_holder(c->data_dir, &pid) == 0 && pid > 0)
+      fprintf(stderr, "nodata serve: data directory %s is in use by pid %ld\n",
+              c->data_dir, (long)pid);
+    else
+      fprintf(stderr, "nodata serve: data directory %s is in use: %s\n",
+              c->data_dir, nd_errmsg());
+    return EXIT_RUNTIME;
+  }
+  if (rc < 0) {
+    const char *msg = nd_errmsg();
+    fprintf(stderr, "nodata serve: cannot open data directory %s: %s\n",
+            c->data_dir, *msg ? msg : nd_strerror(rc));
+    return EXIT_RUNTIME;
+  }
+
+  char addr[300];
+  net_config nc = {.listen_host = c->listen_host,
+                   .listen_port = c->listen_port,
+                   .max_request_bytes = c->max_request_bytes,
+                   .on_request = kafka_handle_request,
+                   .on_close = kafka_conn_closed,
+                   .ctx = &b};
+  rc = net_loop_new(&nc, &b.loop);
+  if (rc < 0) {
+    fprintf(stderr, "nodata serve: cannot listen on %s: %s\n",
+            fmt_addr(c->listen_host, c->listen_port, addr, sizeof addr),
+            strerror(-rc));
+    nd_close(b.store);
+    return EXIT_RUNTIME;
+  }
+  c->listen_port = net_loop_port(b.loop);
+  if (advertise_follows_port)
+    c->advertise_port = c->listen_port;
+
+  if ((rc = flusher_start(&b, &b.flusher)) < 0) {
+    fprintf(stderr, "nodata serve: cannot start the flusher thread: %s\n",
+            strerror(-rc));
+    net_loop_free(b.loop);
+    nd_close(b.store);
+    return EXIT_RUNTIME;
+  }
+  if ((rc = kafka_init(&b)) < 0) {
+    fprintf(stderr, "nodata serve: cannot start the protocol layer: %s\n",
+            nd_strerror(rc));
+    flusher_stop(b.flusher);
+    net_loop_free(b.loop);
+    nd_close(b.store);
+    return EXIT_RUNTIME;
+  }
+
+  g_loop = b.loop;
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+  signal(SIGPIPE, SIG_IGN);
+
+  char adv[300], real[PATH_MAX];
+  const char *dir = realpath(c->data_dir, real) ? real : c->data_dir;
+  fmt_addr(c->listen_host, c->listen_port, addr, sizeof addr);
+  fmt_addr(c->advertise_host, c->advertise_port, adv, sizeof adv);
+  printf("nodata serve: listening on %s, data in %s (pid %ld)", addr, dir,
+         (long)getpid());
+  if (strcmp(addr, adv) != 0)
+    printf(", advertised as %s", adv);
+  printf("\n");
+  fflush(stdout);
+
+  net_loop_run(b.loop);
+
+  /* Reverse order: no more requests, then the syncs still queued, then
+   * the protocol state, then the store (sync + clean-shutdown mark). */
+  flusher_stop(b.flusher);
+  b.flusher = NULL;
+  kafka_fini(&b);
+  g_loop = NULL;
+  rc = nd_close(b.store);
+  net_loop_free(b.loop);
+  if (rc < 0) {
+    fprintf(stderr, "nodata serve: closing the store failed: %s\n",
+            nd_errmsg());
+    return EXIT_RUNTIME;
+  }
+  fprintf(stderr, "nodata serve: stopped cleanly\n");
+  return 0;
+}

@@ -1,0 +1,300 @@
+"""ndtest.py — Python helpers for tests that run `nodata serve`.
+
+Use from a tests/compat/test_*.py script (ctest runs it with python3 and
+sets NODATA_BIN to the nodata binary):
+
+    import os, sys
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import ndtest
+
+    with ndtest.Broker() as b:            # free 127.0.0.1 port, temp data dir
+        client = SomeKafkaClient(bootstrap_servers=b.bootstrap)
+        ...
+        b.restart()                       # same data, same port
+        b.kill9()                         # crash; b.start() brings it back
+    # leaving the block stops it (SIGTERM, then SIGKILL) and removes the
+    # temp dir; b.exit_code holds its status
+    ndtest.passed()
+
+Broker(data_dir=None, args=(), port=0, start=True)
+    data_dir   None = a fresh temp dir, removed at the end; a path you give
+               is kept.
+    args       extra `nodata serve` flags, e.g. ["--no-auto-create"].
+    port       0 = a free port; the real one is read from the start-up line.
+  .start(timeout=10)   start it and wait for the start-up line (raises
+                       BrokerError with its stderr if it exits or is silent)
+  .stop(timeout=15)    SIGTERM, wait, SIGKILL if needed; returns the exit
+                       status (also .exit_code). Raises BrokerError if it
+                       had to be killed, unless check=False.
+  .kill9()             SIGKILL now (crash tests)
+  .restart()           stop + start on the same data dir and port
+  .alive()             is the process running
+  .port, .bootstrap ("127.0.0.1:PORT"), .pid, .data_dir
+  .stdout(), .stderr() what it printed so far (files, so a chatty broker
+                       never blocks on a full pipe)
+  .rss_kb()            its resident memory (VmRSS) in KiB
+
+Also:
+  require(*modules)            skip the test (exit 0, "SKIP: ...") unless
+                               every module imports; returns them
+  skip(msg), passed(), fail(msg)
+  kafka_request(sock, api_key, api_version, correlation_id, body=b"",
+                client_id="ndtest")  send one request (header v1)
+  recv_frame(sock, timeout=10)        one response frame (bytes after the
+                                      size prefix) or None if closed
+  api_versions(bootstrap)             raw ApiVersions v0: {key: (min, max)}
+
+Every broker started here is also stopped at interpreter exit (atexit) and
+dies with the thread that started it (PR_SET_PDEATHSIG; start brokers from
+the main thread), so a crashed test never leaves one behind. Everything listens on 127.0.0.1 only.
+"""
+
+import atexit
+import ctypes
+import os
+import re
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+__all__ = ["Broker", "BrokerError", "require", "skip", "passed", "fail",
+           "kafka_request", "recv_frame", "api_versions", "nodata_bin"]
+
+_LINE = re.compile(r"listening on (\S+):(\d+)")
+_live = set()
+
+
+class BrokerError(Exception):
+    pass
+
+
+def nodata_bin():
+    b = os.environ.get("NODATA_BIN", "")
+    if not b or not os.access(b, os.X_OK):
+        fail("NODATA_BIN is not set to the nodata binary (got %r)" % b)
+    return b
+
+
+def _pdeathsig():
+    # Runs in the child before exec: die with the test process.
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except Exception:
+        pass
+
+
+class Broker:
+    def __init__(self, data_dir=None, args=(), port=0, start=True):
+        self.bin = nodata_bin()
+        self._tmp = tempfile.mkdtemp(prefix="nd-compat-")
+        self._own_data = data_dir is None
+        self.data_dir = data_dir or os.path.join(self._tmp, "data")
+        self.args = list(args)
+        self.port = port
+        self.bootstrap = None
+        self.proc = None
+        self.exit_code = None
+        self._out = os.path.join(self._tmp, "serve.out")
+        self._err = os.path.join(self._tmp, "serve.err")
+        if start:
+            self.start()
+
+    @property
+    def pid(self):
+        return self.proc.pid if self.proc else None
+
+    def start(self, timeout=10):
+        if self.alive():
+            raise BrokerError("already running (pid %d)" % self.pid)
+        self.exit_code = None
+        cmd = [self.bin, "serve", "--listen", "127.0.0.1:%d" % self.port,
+               "--data", self.data_dir] + self.args
+        with open(self._out, "wb") as out, open(self._err, "ab") as err:
+            self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
+                                         stdout=out, stderr=err,
+                                         preexec_fn=_pdeathsig)
+        _live.add(self)
+        deadline = time.monotonic() + timeout
+        while True:
+            m = _LINE.search(self.stdout())
+            if m:
+                self.port = int(m.group(2))
+                self.bootstrap = "127.0.0.1:%d" % self.port
+                return self
+            if self.proc.poll() is not None:
+                self.exit_code = self.proc.returncode
+                _live.discard(self)
+                raise BrokerError("nodata serve exited with status %d before "
+                                  "its start-up line:\n%s"
+                                  % (self.exit_code, self.stderr()))
+            if time.monotonic() > deadline:
+                self.stop(check=False)
+                raise BrokerError("nodata serve printed no start-up line in "
+                                  "%ss:\n%s" % (timeout, self.stderr()))
+            time.sleep(0.05)
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, timeout=15, check=True):
+        if self.proc is None:
+            return self.exit_code
+        killed = False
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                killed = True
+                self.proc.kill()
+                self.proc.wait()
+        self.exit_code = self.proc.returncode
+        self.proc = None
+        _live.discard(self)
+        if killed and check:
+            raise BrokerError("nodata serve ignored SIGTERM for %ss and was "
+                              "killed:\n%s" % (timeout, self.stderr()))
+        return self.exit_code
+
+    def kill9(self):
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+            self.exit_code = self.proc.returncode
+            self.proc = None
+            _live.discard(self)
+
+    def restart(self, timeout=10):
+        self.stop()
+        return self.start(timeout)
+
+    def _read(self, path):
+        try:
+            with open(path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except FileNotFoundError:
+            return ""
+
+    def stdout(self):
+        return self._read(self._out)
+
+    def stderr(self):
+        return self._read(self._err)
+
+    def rss_kb(self):
+        with open("/proc/%d/status" % self.pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        return -1
+
+    def close(self):
+        try:
+            self.stop(check=False)
+        finally:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None and self.stderr():
+            sys.stderr.write("--- broker stderr ---\n%s---\n"
+                             % self.stderr()[-4000:])
+        self.close()
+        return False
+
+
+@atexit.register
+def _stop_all():
+    for b in list(_live):
+        try:
+            b.close()
+        except Exception:
+            pass
+
+
+def skip(msg):
+    print("SKIP: %s" % msg)
+    sys.stdout.flush()
+    sys.exit(0)
+
+
+def passed():
+    print("PASS: %s" % os.path.basename(sys.argv[0]))
+    sys.exit(0)
+
+
+def fail(msg):
+    sys.stderr.write("FAIL: %s\n" % msg)
+    sys.exit(1)
+
+
+def require(*modules):
+    """Import the named modules or skip the test; returns them in order."""
+    import importlib
+    out = []
+    for m in modules:
+        try:
+            out.append(importlib.import_module(m))
+        except ImportError:
+            skip("python module %s is not installed" % m)
+    return out[0] if len(out) == 1 else out
+
+
+def kafka_request(sock, api_key, api_version, correlation_id, body=b"",
+                  client_id="ndtest"):
+    """Send one request with a v1 header (non-flexible)."""
+    cid = client_id.encode() if client_id is not None else None
+    hdr = struct.pack(">hhi", api_key, api_version, correlation_id)
+    hdr += struct.pack(">h", -1) if cid is None else \
+        struct.pack(">h", len(cid)) + cid
+    msg = hdr + body
+    sock.sendall(struct.pack(">i", len(msg)) + msg)
+
+
+def _recv_exact(sock, n):
+    buf = b""
+    while len(buf) < n:
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            return None
+        buf += chunk
+    return buf
+
+
+def recv_frame(sock, timeout=10):
+    """One response frame without its size prefix, or None on close."""
+    sock.settimeout(timeout)
+    try:
+        h = _recv_exact(sock, 4)
+        if h is None:
+            return None
+        (n,) = struct.unpack(">i", h)
+        return _recv_exact(sock, n)
+    except ConnectionResetError:
+        return None
+
+
+def api_versions(bootstrap, timeout=10):
+    """ApiVersions v0 over a raw socket: {api_key: (min, max)}."""
+    host, port = bootstrap.rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=timeout) as s:
+        kafka_request(s, 18, 0, 4242)
+        r = recv_frame(s, timeout)
+    if r is None:
+        raise BrokerError("connection closed before the ApiVersions reply")
+    corr, err, n = struct.unpack(">ihi", r[:10])
+    if corr != 4242 or err != 0:
+        raise BrokerError("ApiVersions: correlation %d error %d" % (corr, err))
+    out = {}
+    for i in range(n):
+        k, lo, hi = struct.unpack(">hhh", r[10 + 6 * i:16 + 6 * i])
+        out[k] = (lo, hi)
+    return out

@@ -1,0 +1,169 @@
+#!/usr/bin/env bash
+# test_serve_cli.sh — `nodata` and `nodata serve` as a user drives them:
+# help, version and usage errors (exit 2); start-up line; a second broker
+# on the same data directory refused (exit 1, names the pid); the broker
+# survives bad frames; 1,000 idle connections stay far under 100 MB;
+# SIGTERM and SIGINT stop it cleanly (exit 0, clean-shutdown marker).
+set -u
+. "$(dirname "$0")/lib.sh"
+
+# expect STATUS DESC CMD...: run CMD, which must exit with STATUS.
+expect() {
+  local want=$1 desc=$2
+  shift 2
+  local got=0
+  "$@" >"$ND_TMP/cmd.out" 2>"$ND_TMP/cmd.err" </dev/null || got=$?
+  if [ "$got" -ne "$want" ]; then
+    cat "$ND_TMP/cmd.out" "$ND_TMP/cmd.err" >&2
+    nd_fail "$desc: exit status $got, want $want"
+  fi
+}
+
+# ---- the command line -------------------------------------------------
+expect 0 "nodata --help" "$NODATA_BIN" --help
+grep -q 'serve' "$ND_TMP/cmd.out" || nd_fail "--help does not list serve"
+grep -q 'Exit status' "$ND_TMP/cmd.out" || nd_fail "--help does not document exit codes"
+expect 0 "nodata --version" "$NODATA_BIN" --version
+grep -q '^nodata [0-9]' "$ND_TMP/cmd.out" || nd_fail "--version printed: $(cat "$ND_TMP/cmd.out")"
+expect 0 "nodata help serve" "$NODATA_BIN" help serve
+grep -q 'Examples' "$ND_TMP/cmd.out" || nd_fail "help serve has no examples"
+expect 0 "nodata serve --help" "$NODATA_BIN" serve --help
+expect 2 "nodata with no command" "$NODATA_BIN"
+expect 2 "unknown command" "$NODATA_BIN" frobnicate
+[ "$(wc -l <"$ND_TMP/cmd.err")" -eq 1 ] || nd_fail "unknown command: want one line on stderr"
+expect 2 "unknown global flag" "$NODATA_BIN" --frobnicate
+expect 2 "help for an unknown command" "$NODATA_BIN" help frobnicate
+expect 2 "unknown serve flag" "$NODATA_BIN" serve --frobnicate
+[ "$(wc -l <"$ND_TMP/cmd.err")" -eq 1 ] || nd_fail "unknown flag: want one line on stderr"
+grep -q -- '--frobnicate' "$ND_TMP/cmd.err" || nd_fail "unknown flag: the line does not name it"
+expect 2 "bad --listen" "$NODATA_BIN" serve --listen nonsense
+expect 2 "bad --listen port" "$NODATA_BIN" serve --listen 127.0.0.1:70000
+expect 2 "missing value" "$NODATA_BIN" serve --data
+expect 2 "bad --max-request-bytes" "$NODATA_BIN" serve --max-request-bytes 12x
+expect 2 "bad --partitions" "$NODATA_BIN" serve --partitions 0
+expect 2 "bad NODATA_LISTEN" env NODATA_LISTEN=nope "$NODATA_BIN" serve
+expect 2 "bad NODATA_AUTO_CREATE" env NODATA_AUTO_CREATE=maybe "$NODATA_BIN" serve
+
+# ---- start-up, second broker, bad input ---------------------------------
+nd_start --max-request-bytes 1M
+grep -q "data in $ND_DATA" "$ND_OUT" || grep -q "data in $(cd "$ND_DATA" && pwd -P)" "$ND_OUT" ||
+  nd_fail "the start-up line does not name the data directory: $(cat "$ND_OUT")"
+[ "$(grep -c . "$ND_OUT")" -eq 1 ] || nd_fail "want exactly one start-up line, got: $(cat "$ND_OUT")"
+
+expect 1 "a second broker on the same data directory" \
+  "$NODATA_BIN" serve --listen 127.0.0.1:0 --data "$ND_DATA"
+grep -q "in use by pid $ND_PID" "$ND_TMP/cmd.err" ||
+  nd_fail "second broker: want 'in use by pid $ND_PID', got: $(cat "$ND_TMP/cmd.err")"
+[ "$(wc -l <"$ND_TMP/cmd.err")" -eq 1 ] || nd_fail "second broker: want one line on stderr"
+nd_alive || nd_fail "the first broker died when a second one tried its directory"
+
+expect 1 "a port already in use" \
+  "$NODATA_BIN" serve --listen "127.0.0.1:$ND_PORT" --data "$ND_TMP/other"
+grep -q "cannot listen on 127.0.0.1:$ND_PORT" "$ND_TMP/cmd.err" ||
+  nd_fail "port in use: got $(cat "$ND_TMP/cmd.err")"
+
+# Bad frames close only their own connection; 1,000 idle connections stay
+# small; a client beside them keeps working throughout.
+python3 - "$ND_PORT" "$ND_PID" <<'EOF' || nd_fail "raw-socket checks failed"
+import os, socket, struct, sys, time
+port, pid = int(sys.argv[1]), int(sys.argv[2])
+
+def conn():
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    return s
+
+def closed(s):
+    s.settimeout(10)
+    try:
+        while True:
+            if not s.recv(65536):
+                return True
+    except ConnectionResetError:
+        return True
+    except socket.timeout:
+        return False
+
+def api_versions(s, corr):
+    hdr = struct.pack(">hhih", 18, 0, corr, 6) + b"ndtest"
+    s.sendall(struct.pack(">i", len(hdr)) + hdr)
+    s.settimeout(10)
+    size = struct.unpack(">i", s.recv(4, socket.MSG_WAITALL))[0]
+    body = s.recv(size, socket.MSG_WAITALL)
+    return struct.unpack(">i", body[:4])[0] == corr
+
+good = conn()
+assert api_versions(good, 1), "ApiVersions round trip"
+for prefix in (b"\x80\x00\x00\x00", b"\x7f\xff\xff\xff", b"\xff\xff\xff\xff",
+               b"\x00\x00\x00\x00", struct.pack(">i", (1 << 20) + 1)):
+    b = conn()
+    b.sendall(prefix + b"junk")
+    assert closed(b), "size prefix %r did not close" % prefix
+    b.close()
+    assert api_versions(good, 2), "neighbour broken after %r" % prefix
+g = conn()
+g.sendall(os.urandom(1 << 16))
+g.shutdown(socket.SHUT_WR)
+assert closed(g), "garbage did not close"
+g.close()
+assert api_versions(good, 3), "neighbour broken after garbage"
+
+def rss_kb():
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+
+before = rss_kb()
+idle = []
+for i in range(1000):
+    idle.append(conn())
+for s in idle[::100]:
+    assert api_versions(s, 7), "an idle connection does not answer"
+time.sleep(0.2)
+after = rss_kb()
+print("1,000 idle connections: broker RSS %d KiB -> %d KiB (+%d bytes each)"
+      % (before, after, (after - before) * 1024 // 1000))
+assert after < 100 * 1024, "broker RSS %d KiB with 1,000 idle connections" % after
+assert api_versions(good, 8), "neighbour broken with 1,000 idle connections"
+for s in idle:
+    s.close()
+good.close()
+EOF
+nd_alive || nd_fail "the broker died during the raw-socket checks"
+
+# ---- clean shutdown -------------------------------------------------------
+nd_stop
+[ "$ND_EXIT" -eq 0 ] || nd_fail "SIGTERM: exit status $ND_EXIT, want 0"
+[ -e "$ND_DATA/clean-shutdown" ] || nd_fail "no clean-shutdown marker after SIGTERM"
+
+# Restart on the same data directory and port, stop with SIGINT.
+nd_start
+grep -q "listening on 127.0.0.1:$ND_PORT" "$ND_OUT" || nd_fail "restart: $(cat "$ND_OUT")"
+kill -INT "$ND_PID"
+nd__wait_gone "$ND_PID" 15 || nd_fail "SIGINT did not stop the broker"
+ND_EXIT=0
+wait "$ND_PID" || ND_EXIT=$?
+ND_PID=""
+[ "$ND_EXIT" -eq 0 ] || nd_fail "SIGINT: exit status $ND_EXIT, want 0"
+[ -e "$ND_DATA/clean-shutdown" ] || nd_fail "no clean-shutdown marker after SIGINT"
+
+# The environment mirrors the flags.
+ND_ENV_DATA="$ND_TMP/envdata"
+NODATA_LISTEN=127.0.0.1:0 NODATA_DATA="$ND_ENV_DATA" \
+  "$NODATA_BIN" serve >"$ND_TMP/env.out" 2>"$ND_TMP/env.err" </dev/null &
+env_pid=$!
+nd_on_exit "kill -KILL $env_pid 2>/dev/null"
+for _ in $(seq 200); do
+  grep -q 'listening on' "$ND_TMP/env.out" && break
+  sleep 0.05
+done
+grep -q "listening on 127.0.0.1:[1-9][0-9]*, data in .*envdata" "$ND_TMP/env.out" ||
+  nd_fail "env: $(cat "$ND_TMP/env.out" "$ND_TMP/env.err")"
+kill -TERM "$env_pid"
+nd__wait_gone "$env_pid" 15 || nd_fail "env broker: SIGTERM did not stop it"
+env_exit=0
+wait "$env_pid" || env_exit=$?
+[ "$env_exit" -eq 0 ] || nd_fail "env broker: exit status $env_exit"
+[ -e "$ND_ENV_DATA/clean-shutdown" ] || nd_fail "env broker: no clean-shutdown marker"
+
+nd_pass
