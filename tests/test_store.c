@@ -1,0 +1,414 @@
+/* The store: open/lock/format, topics, append and read round trips,
+ * partitioning, errors, clean and unclean reopen. */
+#include "test.h"
+
+#include <sys/wait.h>
+
+static nd_store *open_store(const char *dir) {
+  nd_options o = {0};
+  o.no_background = 1;
+  nd_store *s = NULL;
+  if (nd_open(dir, &o, &s) != 0)
+    fprintf(stderr, "nd_open(%s): %s\n", dir, nd_errmsg());
+  return s;
+}
+
+static void open_lock_format(void) {
+  char *dir = tmpdir_make("open");
+  nd_store *s = open_store(dir);
+  CHECK(s);
+  char path[PATH_MAX];
+  size_t len;
+  snprintf(path, sizeof path, "%s/FORMAT", dir);
+  uint8_t *fmt = read_file(path, &len);
+  CHECK(fmt && len == 9 && !memcmp(fmt, "nodata 1\n", 9));
+  free(fmt);
+  /* A second writer, even in this process, is refused with our pid. */
+  nd_store *s2 = NULL;
+  CHECK_RC(nd_open(dir, NULL, &s2), ND_ELOCKED);
+  char want[64];
+  snprintf(want, sizeof want, "in use by pid %d", (int)getpid());
+  CHECK(strstr(nd_errmsg(), want) != NULL);
+  pid_t holder;
+  CHECK_OK(nd_lock_holder(dir, &holder));
+  CHECK_EQ_I64(holder, getpid());
+  /* A read-only open works beside the writer. */
+  nd_options ro = {.flags = ND_OPEN_READONLY};
+  CHECK_OK(nd_open(dir, &ro, &s2));
+  CHECK_OK(nd_close(s2));
+  CHECK_OK(nd_close(s));
+  CHECK_OK(nd_lock_holder(dir, &holder));
+  CHECK_EQ_I64(holder, 0);
+  snprintf(path, sizeof path, "%s/clean-shutdown", dir);
+  CHECK(access(path, F_OK) == 0);
+  /* An unknown format is refused and named. */
+  snprintf(path, sizeof path, "%s/FORMAT", dir);
+  FILE *f = fopen(path, "w");
+  fputs("nodata 7\n", f);
+  fclose(f);
+  CHECK_RC(nd_open(dir, NULL, &s2), ND_EFORMAT);
+  CHECK(strstr(nd_errmsg(), "nodata 7") != NULL);
+  /* NOCREATE on a missing directory. */
+  char missing[PATH_MAX];
+  snprintf(missing, sizeof missing, "%s/nope", dir);
+  nd_options nc = {.flags = ND_OPEN_NOCREATE};
+  CHECK_RC(nd_open(missing, &nc, &s2), -ENOENT);
+  tmpdir_remove(dir);
+}
+
+static void default_dir(void) {
+  char buf[PATH_MAX];
+  setenv("NODATA_DIR", "/some/where", 1);
+  CHECK_OK(nd_default_dir(buf, sizeof buf));
+  CHECK(!strcmp(buf, "/some/where"));
+  unsetenv("NODATA_DIR");
+  setenv("TMPDIR", "/var/tmp", 1);
+  CHECK_OK(nd_default_dir(buf, sizeof buf));
+  CHECK(!strcmp(buf, "/var/tmp/nodata"));
+  unsetenv("TMPDIR");
+  CHECK_OK(nd_default_dir(buf, sizeof buf));
+  CHECK(!strcmp(buf, "/tmp/nodata"));
+  CHECK_RC(nd_default_dir(buf, 4), ND_EINVAL);
+}
+
+static void topics_lifecycle(void) {
+  char *dir = tmpdir_make("topics");
+  nd_store *s = open_store(dir);
+  CHECK(s);
+  nd_topic_config cfg;
+  nd_topic_config_init(&cfg);
+  CHECK_OK(nd_topic_config_set(&cfg, "retention.ms", "3600000"));
+  CHECK_OK(nd_topic_create(s, "orders", 3, &cfg));
+  CHECK_OK(nd_topic_create(s, "audit", 1, NULL));
+  CHECK_RC(nd_topic_create(s, "orders", 1, NULL), ND_ETOPICEXISTS);
+  CHECK_RC(nd_topic_create(s, "bad/name", 1, NULL), ND_ETOPICNAME);
+  CHECK_RC(nd_topic_create(s, "zero", 0, NULL), ND_EINVAL);
+  cfg.segment_bytes = 3; /* below the minimum */
+  CHECK_RC(nd_topic_create(s, "tiny", 1, &cfg), ND_ECONFIG);
+  CHECK(strstr(nd_errmsg(), "segment.bytes") != NULL);
+
+  /* The directory is the SHA-256 of the name, with topic.conf inside. */
+  char hash[65], path[PATH_MAX];
+  nd_topic_dirname("orders", hash);
+  snprintf(path, sizeof path, "%s/topics/%s/topic.conf", dir, hash);
+  size_t len;
+  char *conf = (char *)read_file(path, &len);
+  CHECK(conf);
+  CHECK(strstr(conf, "name=orders\n") && strstr(conf, "partitions=3\n") &&
+        strstr(conf, "retention.ms=3600000\n"));
+  free(conf);
+
+  nd_topic_info *list;
+  size_t n;
+  CHECK_OK(nd_topic_list(s, &list, &n));
+  CHECK_EQ_I64(n, 2);
+  CHECK(!strcmp(list[0].name, "audit") && !strcmp(list[1].name, "orders"));
+  uint8_t id[16];
+  memcpy(id, list[1].id, 16);
+  CHECK_EQ_I64(list[1].partitions, 3);
+  CHECK_EQ_I64(list[1].config.retention_ms, 3600000);
+  nd_free(list);
+
+  nd_topic_info info;
+  CHECK_OK(nd_topic_by_id(s, id, &info));
+  CHECK(!strcmp(info.name, "orders"));
+  CHECK_OK(nd_topic_add_partitions(s, "orders", 5));
+  CHECK_RC(nd_topic_add_partitions(s, "orders", 5), ND_EINVAL);
+  CHECK_OK(nd_topic_describe(s, "orders", &info));
+  CHECK_EQ_I64(info.partitions, 5);
+  nd_record r = {.value = "v", .value_len = 1, .timestamp = ND_TIMESTAMP_NOW};
+  CHECK_OK(nd_append(s, "orders", 4, &r, 1, 0, NULL));
+
+  /* Everything survives a reopen, including the id. */
+  CHECK_OK(nd_close(s));
+  s = open_store(dir);
+  CHECK(s);
+  CHECK_OK(nd_topic_describe(s, "orders", &info));
+  CHECK_EQ_I64(info.partitions, 5);
+  CHECK_MEM(info.id, id, 16);
+  int64_t ls, hw;
+  CHECK_OK(nd_offsets(s, "orders", 4, &ls, &hw));
+  CHECK_EQ_I64(hw, 1);
+
+  /* Delete, then re-create under the same name: a new, empty topic with a
+   * new id; the old id no longer resolves. */
+  CHECK_OK(nd_topic_delete(s, "orders"));
+  CHECK_RC(nd_topic_delete(s, "orders"), ND_ENOTOPIC);
+  CHECK_RC(nd_topic_describe(s, "orders", &info), ND_ENOTOPIC);
+  CHECK_RC(nd_append(s, "orders", 0, &r, 1, 0, NULL), ND_ENOTOPIC);
+  snprintf(path, sizeof path, "%s/topics/%s", dir, hash);
+  CHECK(access(path, F_OK) != 0);
+  CHECK_OK(nd_topic_create(s, "orders", 1, NULL));
+  CHECK_OK(nd_topic_describe(s, "orders", &info));
+  CHECK(memcmp(info.id, id, 16) != 0);
+  CHECK_RC(nd_topic_by_id(s, id, &info), ND_ENOTOPIC);
+  CHECK_OK(nd_offsets(s, "orders", 0, &ls, &hw));
+  CHECK_EQ_I64(hw, 0);
+  CHECK_OK(nd_close(s));
+  tmpdir_remove(dir);
+}
+
+static void append_read_roundtrip(void) {
+  char *dir = tmpdir_make("rt");
+  nd_store *s = open_store(dir);
+  CHECK(s);
+  CHECK_OK(nd_topic_create(s, "t", 1, NULL));
+  nd_header hdrs[2] = {{"h1", 2, "x", 1}, {"h2", 2, NULL, 0}};
+  uint8_t binary[256];
+  for (int i = 0; i < 256; i++)
+    binary[i] = (uint8_t)i;
+  nd_record recs[4] = {
+      {"k0", 2, "value-0", 7, hdrs, 2, 1000},
+      {NULL, 0, "no key", 6, NULL, 0, 1001},
+      {"k2", 2, NULL, 0, NULL, 0, 999}, /* tombstone, older timestamp */
+      {binary, 256, binary, 256, NULL, 0, 1002},
+  };
+  nd_append_info ai;
+  CHECK_OK(nd_append(s, "t", 0, recs, 4, 0, &ai));
+  CHECK_EQ_I64(ai.base_offset, 0);
+  CHECK_EQ_I64(ai.last_offset, 3);
+  CHECK_EQ_I64(ai.partition, 0);
+  CHECK_OK(nd_append(s, "t", 0, recs, 1, 0, &ai));
+  CHECK_EQ_I64(ai.base_offset, 4);
+
+  nd_batches b;
+  CHECK_OK(nd_read(s, "t", 0, 0, 1 << 20, &b));
+  CHECK_EQ_I64(b.high_watermark, 5);
+  CHECK_EQ_I64(b.next_offset, 5);
+  nd_iter it;
+  nd_iter_init(&it, b.data, b.len, 0, NULL);
+  nd_record_view v;
+  for (int i = 0; i < 5; i++) {
+    CHECK_EQ_I64(nd_iter_next(&it, &v), 1);
+    const nd_record *want = &recs[i % 4];
+    CHECK_EQ_I64(v.offset, i);
+    CHECK_EQ_I64(v.timestamp, want->timestamp);
+    CHECK((v.key == NULL) == (want->key == NULL));
+    CHECK_EQ_I64(v.key_len, want->key_len);
+    if (want->key)
+      CHECK_MEM(v.key, want->key, v.key_len);
+    CHECK((v.value == NULL) == (want->value == NULL));
+    CHECK_EQ_I64(v.value_len, want->value_len);
+    if (want->value)
+      CHECK_MEM(v.value, want->value, v.value_len);
+    CHECK_EQ_I64(v.header_count, want->header_count);
+  }
+  CHECK_EQ_I64(nd_iter_next(&it, &v), 0);
+  nd_iter_close(&it);
+  /* Headers of the first record, including a null header value. */
+  nd_iter_init(&it, b.data, b.len, 0, NULL);
+  CHECK_EQ_I64(nd_iter_next(&it, &v), 1);
+  CHECK(v.header_count == 2 && v.headers[0].key_len == 2 &&
+        !memcmp(v.headers[0].key, "h1", 2) && v.headers[0].value_len == 1 &&
+        !memcmp(v.headers[0].value, "x", 1) && v.headers[1].value == NULL);
+  nd_iter_close(&it);
+  /* min_offset skips the records of the batch before the asked offset. */
+  nd_iter_init(&it, b.data, b.len, 2, NULL);
+  CHECK_EQ_I64(nd_iter_next(&it, &v), 1);
+  CHECK_EQ_I64(v.offset, 2);
+  nd_iter_close(&it);
+  nd_free(b.data);
+
+  /* Reading from offset 2 returns the whole first batch (it holds 2). */
+  CHECK_OK(nd_read(s, "t", 0, 2, 1 << 20, &b));
+  CHECK(b.len > 0);
+  int64_t base;
+  memcpy(&base, b.data, 8);
+  CHECK_EQ_I64(base, 0);
+  nd_free(b.data);
+  /* max_bytes smaller than a batch still returns one whole batch. */
+  CHECK_OK(nd_read(s, "t", 0, 0, 10, &b));
+  CHECK_EQ_I64(b.next_offset, 4);
+  nd_free(b.data);
+  /* At the high watermark: nothing, no error. Beyond it: out of range. */
+  CHECK_OK(nd_read(s, "t", 0, 5, 1 << 20, &b));
+  CHECK_EQ_I64(b.len, 0);
+  CHECK_RC(nd_read(s, "t", 0, 6, 1 << 20, &b), ND_ERANGE);
+  CHECK(strstr(nd_errmsg(), "[0, 5]") != NULL);
+  CHECK_RC(nd_read(s, "t", 0, -1, 1 << 20, &b), ND_ERANGE);
+  CHECK_RC(nd_read(s, "t", 1, 0, 1 << 20, &b), ND_ENOPARTITION);
+  CHECK_RC(nd_read(s, "nope", 0, 0, 1 << 20, &b), ND_ENOTOPIC);
+
+  /* Offsets by time: first record with timestamp >= T. */
+  int64_t off, ts;
+  CHECK_OK(nd_offset_for_time(s, "t", 0, 1001, &off, &ts));
+  CHECK_EQ_I64(off, 1);
+  CHECK_EQ_I64(ts, 1001);
+  CHECK_OK(nd_offset_for_time(s, "t", 0, 0, &off, &ts));
+  CHECK_EQ_I64(off, 0);
+  CHECK_OK(nd_offset_for_time(s, "t", 0, 5000, &off, &ts));
+  CHECK_EQ_I64(off, -1);
+  CHECK_OK(nd_close(s));
+  tmpdir_remove(dir);
+}
+
+static void partitioning(void) {
+  char *dir = tmpdir_make("part");
+  nd_store *s = open_store(dir);
+  CHECK(s);
+  CHECK_OK(nd_topic_create(s, "p", 4, NULL));
+  const char *keys[] = {"alpha", "beta", "gamma", "delta", "epsilon"};
+  for (int i = 0; i < 5; i++) {
+    nd_record r = {keys[i], strlen(keys[i]), "v", 1, NULL, 0,
+                   ND_TIMESTAMP_NOW};
+    nd_append_info ai;
+    CHECK_OK(nd_append(s, "p", -1, &r, 1, 0, &ai));
+    uint32_t h = (uint32_t)nd_murmur2(keys[i], strlen(keys[i]));
+    CHECK_EQ_I64(ai.partition, (int32_t)((h & 0x7fffffff) % 4));
+  }
+  /* No key: round robin covers every partition. */
+  int seen[4] = {0};
+  for (int i = 0; i < 8; i++) {
+    nd_record r = {NULL, 0, "v", 1, NULL, 0, ND_TIMESTAMP_NOW};
+    nd_append_info ai;
+    CHECK_OK(nd_append(s, "p", -1, &r, 1, 0, &ai));
+    seen[ai.partition]++;
+  }
+  for (int i = 0; i < 4; i++)
+    CHECK_EQ_I64(seen[i], 2);
+  CHECK_OK(nd_close(s));
+  tmpdir_remove(dir);
+}
+
+static void append_errors(void) {
+  char *dir = tmpdir_make("err");
+  nd_store *s = open_store(dir);
+  CHECK(s);
+  nd_topic_config cfg;
+  nd_topic_config_init(&cfg);
+  cfg.max_message_bytes = 1000;
+  CHECK_OK(nd_topic_create(s, "small", 1, &cfg));
+  static char big[2000];
+  nd_record r = {NULL, 0, big, sizeof big, NULL, 0, ND_TIMESTAMP_NOW};
+  CHECK_RC(nd_append(s, "small", 0, &r, 1, 0, NULL), ND_ETOOLARGE);
+  CHECK(strstr(nd_errmsg(), "max.message.bytes=1000") &&
+        strstr(nd_errmsg(), "2070 bytes"));
+  CHECK_RC(nd_append(s, "small", 0, &r, 0, 0, NULL), ND_EINVAL);
+  CHECK_RC(nd_append(s, "small", 3, &r, 1, 0, NULL), ND_ENOPARTITION);
+  r.value_len = 10;
+  CHECK_OK(nd_append(s, "small", 0, &r, 1, 0, NULL));
+
+  /* A client's batch: valid bytes are stored verbatim with a new base. */
+  nd_batches b;
+  CHECK_OK(nd_read(s, "small", 0, 0, 4096, &b));
+  uint8_t *copy = malloc(b.len);
+  memcpy(copy, b.data, b.len);
+  memset(copy, 0x7f, 8); /* whatever base offset a producer sends */
+  nd_append_info ai;
+  CHECK_OK(nd_append_batch(s, "small", 0, copy, b.len, 0, &ai));
+  CHECK_EQ_I64(ai.base_offset, 1);
+  nd_batches b2;
+  CHECK_OK(nd_read(s, "small", 0, 1, 4096, &b2));
+  CHECK_EQ_I64(b2.len, b.len);
+  CHECK_MEM(b2.data + 8, b.data + 8, b.len - 8); /* verbatim after base */
+  CHECK_EQ_I64(b2.data[7], 1);
+  nd_free(b2.data);
+  /* A flipped bit: CORRUPT, naming the byte; nothing stored. */
+  copy[b.len - 1] ^= 1;
+  CHECK_RC(nd_append_batch(s, "small", 0, copy, b.len, 0, NULL),
+           ND_ECORRUPT);
+  CHECK(strstr(nd_errmsg(), "CRC") != NULL);
+  copy[b.len - 1] ^= 1;
+  /* Cut short, bad magic. */
+  CHECK_RC(nd_append_batch(s, "small", 0, copy, b.len - 1, 0, NULL),
+           ND_EBATCH);
+  copy[16] = 1;
+  CHECK_RC(nd_append_batch(s, "small", 0, copy, b.len, 0, NULL), ND_ECORRUPT);
+  CHECK(strstr(nd_errmsg(), "magic") != NULL);
+  int64_t hw;
+  CHECK_OK(nd_offsets(s, "small", 0, NULL, &hw));
+  CHECK_EQ_I64(hw, 2);
+  free(copy);
+  nd_free(b.data);
+  CHECK_OK(nd_close(s));
+  tmpdir_remove(dir);
+}
+
+/* Append in a child that exits without closing: an unclean shutdown with
+ * all data in the page cache. */
+static int append_and_crash(const char *dir, int batches) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    nd_store *s = open_store(dir);
+    if (!s)
+      _exit(2);
+    for (int i = 0; i < batches; i++) {
+      char val[32];
+      int n = snprintf(val, sizeof val, "crash-%d", i);
+      nd_record r = {NULL, 0, val, (size_t)n, NULL, 0, 5000 + i};
+      if (nd_append(s, "c", 0, &r, 1, 0, NULL) != 0)
+        _exit(3);
+    }
+    _exit(0);
+  }
+  int st;
+  waitpid(pid, &st, 0);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void unclean_reopen(void) {
+  char *dir = tmpdir_make("unclean");
+  nd_store *s = open_store(dir);
+  CHECK(s);
+  CHECK_OK(nd_topic_create(s, "c", 1, NULL));
+  CHECK_OK(nd_close(s));
+  CHECK_EQ_I64(append_and_crash(dir, 50), 0);
+  char path[PATH_MAX];
+  snprintf(path, sizeof path, "%s/clean-shutdown", dir);
+  CHECK(access(path, F_OK) != 0);
+  s = open_store(dir);
+  CHECK(s);
+  int64_t hw;
+  CHECK_OK(nd_offsets(s, "c", 0, NULL, &hw));
+  CHECK_EQ_I64(hw, 50);
+  nd_batches b;
+  CHECK_OK(nd_read(s, "c", 0, 49, 4096, &b));
+  nd_iter it;
+  nd_iter_init(&it, b.data, b.len, 49, NULL);
+  nd_record_view v;
+  CHECK_EQ_I64(nd_iter_next(&it, &v), 1);
+  CHECK(v.value_len == 8 && !memcmp(v.value, "crash-49", 8));
+  nd_iter_close(&it);
+  nd_free(b.data);
+  /* Appends continue at the right offset. */
+  nd_record r = {NULL, 0, "after", 5, NULL, 0, ND_TIMESTAMP_NOW};
+  nd_append_info ai;
+  CHECK_OK(nd_append(s, "c", 0, &r, 1, 0, &ai));
+  CHECK_EQ_I64(ai.base_offset, 50);
+  CHECK_OK(nd_close(s));
+  tmpdir_remove(dir);
+}
+
+static void readonly_store(void) {
+  char *dir = tmpdir_make("ro");
+  nd_store *s = open_store(dir);
+  CHECK(s);
+  CHECK_OK(nd_topic_create(s, "r", 1, NULL));
+  nd_record r = {NULL, 0, "x", 1, NULL, 0, ND_TIMESTAMP_NOW};
+  CHECK_OK(nd_append(s, "r", 0, &r, 1, 0, NULL));
+  CHECK_OK(nd_sync(s));
+  nd_options ro = {.flags = ND_OPEN_READONLY};
+  nd_store *rs;
+  CHECK_OK(nd_open(dir, &ro, &rs));
+  int64_t hw;
+  CHECK_OK(nd_offsets(rs, "r", 0, NULL, &hw));
+  CHECK_EQ_I64(hw, 1);
+  CHECK_RC(nd_append(rs, "r", 0, &r, 1, 0, NULL), ND_EREADONLY);
+  CHECK_RC(nd_topic_create(rs, "x", 1, NULL), ND_EREADONLY);
+  CHECK_RC(nd_topic_delete(rs, "r"), ND_EREADONLY);
+  CHECK_OK(nd_close(rs));
+  CHECK_OK(nd_close(s));
+  tmpdir_remove(dir);
+}
+
+int main(void) {
+  RUN(open_lock_format);
+  RUN(default_dir);
+  RUN(topics_lifecycle);
+  RUN(append_read_roundtrip);
+  RUN(partitioning);
+  RUN(append_errors);
+  RUN(unclean_reopen);
+  RUN(readonly_store);
+  TEST_MAIN_END();
+}
