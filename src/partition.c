@@ -127,7 +127,8 @@ static int list_segments(const char *dir, int readonly, int64_t **out,
     bases[n++] = strtoll(name, NULL, 10);
   }
   closedir(d);
-  qsort(bases, n, sizeof *bases, cmp_i64);
+  if (n > 1)
+    qsort(bases, n, sizeof *bases, cmp_i64);
   *out = bases;
   *count = n;
   return 0;

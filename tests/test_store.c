@@ -249,8 +249,7 @@ static void partitioning(void) {
   CHECK_OK(nd_topic_create(s, "p", 4, NULL));
   const char *keys[] = {"alpha", "beta", "gamma", "delta", "epsilon"};
   for (int i = 0; i < 5; i++) {
-    nd_record r = {keys[i], strlen(keys[i]), "v", 1, NULL, 0,
-                   ND_TIMESTAMP_NOW};
+    nd_record r = {keys[i], strlen(keys[i]), "v", 1, NULL, 0, ND_TIMESTAMP_NOW};
     nd_append_info ai;
     CHECK_OK(nd_append(s, "p", -1, &r, 1, 0, &ai));
     uint32_t h = (uint32_t)nd_murmur2(keys[i], strlen(keys[i]));
@@ -305,13 +304,11 @@ static void append_errors(void) {
   nd_free(b2.data);
   /* A flipped bit: CORRUPT, naming the byte; nothing stored. */
   copy[b.len - 1] ^= 1;
-  CHECK_RC(nd_append_batch(s, "small", 0, copy, b.len, 0, NULL),
-           ND_ECORRUPT);
+  CHECK_RC(nd_append_batch(s, "small", 0, copy, b.len, 0, NULL), ND_ECORRUPT);
   CHECK(strstr(nd_errmsg(), "CRC") != NULL);
   copy[b.len - 1] ^= 1;
   /* Cut short, bad magic. */
-  CHECK_RC(nd_append_batch(s, "small", 0, copy, b.len - 1, 0, NULL),
-           ND_EBATCH);
+  CHECK_RC(nd_append_batch(s, "small", 0, copy, b.len - 1, 0, NULL), ND_EBATCH);
   copy[16] = 1;
   CHECK_RC(nd_append_batch(s, "small", 0, copy, b.len, 0, NULL), ND_ECORRUPT);
   CHECK(strstr(nd_errmsg(), "magic") != NULL);
