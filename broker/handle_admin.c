@@ -28,6 +28,13 @@
 
 #include "kafka.h"
 
+#if __has_include("nodata_codecs.h")
+#include "nodata_codecs.h"
+#define ND_DECOMPRESS nd_codecs_decompress
+#else
+#define ND_DECOMPRESS NULL
+#endif
+
 /* ---- ListOffsets -------------------------------------------------------- */
 
 enum {
@@ -38,6 +45,29 @@ enum {
   TS_LATEST_TIERED = -5,
   TS_EARLIEST_PENDING_UPLOAD = -6,
 };
+
+/* Kafka answers a time lookup with the exact record. A store opened
+ * without a decompressor can only look inside uncompressed batches and
+ * then answers with the batch holding the record, so look inside that
+ * batch here; when the store was exact this finds the same record. */
+static void exact_time(nd_store *st, const char *topic, int32_t partition,
+                       int64_t ts, int64_t *off, int64_t *when) {
+  nd_batches nb;
+  if (nd_read(st, topic, partition, *off, 1, &nb) != 0)
+    return;
+  nd_iter it;
+  nd_iter_init(&it, nb.data, nb.len, *off, ND_DECOMPRESS);
+  nd_record_view rec;
+  while (nd_iter_next(&it, &rec) == 1) {
+    if (rec.timestamp >= ts) {
+      *off = rec.offset;
+      *when = rec.timestamp;
+      break;
+    }
+  }
+  nd_iter_close(&it);
+  nd_free(nb.data);
+}
 
 static void list_one(kafka_req *r, const char *topic, int32_t partition,
                      int64_t ts,
@@ -92,6 +122,8 @@ static void list_one(kafka_req *r, const char *topic, int32_t partition,
     p->error_code = kafka_err(rc);
     return;
   }
+  if (off >= 0)
+    exact_time(st, topic, partition, ts, &off, &when);
   p->offset = off;
   p->timestamp = off >= 0 ? when : -1;
 }
