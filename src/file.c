@@ -117,7 +117,14 @@ ssize_t file_pread_full(int fd, void *buf, size_t len, off_t off) {
   return (ssize_t)got;
 }
 
+static _Atomic uint64_t sync_calls;
+
+uint64_t file_sync_count(void) {
+  return atomic_load(&sync_calls);
+}
+
 int file_datasync(int fd) {
+  atomic_fetch_add_explicit(&sync_calls, 1, memory_order_relaxed);
   int err = fault_hit(FILE_FAULT_SYNC);
   if (err)
     return -err;

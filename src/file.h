@@ -37,5 +37,7 @@ enum file_fault_kind { FILE_FAULT_WRITE, FILE_FAULT_SYNC };
 void file_fault_set(enum file_fault_kind kind, int countdown, int err,
                     size_t partial);
 void file_fault_clear(void);
+/* fdatasync calls made so far (tests check that group commit shares them). */
+uint64_t file_sync_count(void);
 
 #endif
