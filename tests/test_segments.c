@@ -51,7 +51,7 @@ static int check_all(nd_store *s, const char *topic, int64_t from, int64_t to) {
              v.value_len == strlen(want) && !memcmp(v.value, want, v.value_len);
     nd_iter_close(&it);
     nd_free(b.data);
-    int64_t found, ts;
+    int64_t found = -1, ts = -1;
     if (!ok || nd_offset_for_time(s, topic, 0, 10 * off, &found, &ts) != 0 ||
         found != off || ts != 10 * off) {
       fprintf(stderr, "offset %lld: read ok=%d, by time %lld\n", (long long)off,
