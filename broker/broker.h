@@ -51,7 +51,9 @@ void kafka_on_append(void *ctx, const char *topic, int32_t partition,
 /* Flusher (flusher.c): a thread that makes appended data durable with
  * group commit and reports back on the loop thread. */
 int flusher_start(broker *b, flusher **out);
-void flusher_stop(flusher *f); /* completes pending requests, joins */
+/* Completes pending requests and joins. Call after net_loop_run() has
+ * returned, on the thread that ran it: the last done() calls run there. */
+void flusher_stop(flusher *f);
 /* Ask for (topic, partition) to be durable up to offset; done(arg, rc) runs
  * later on the loop thread with rc from nd_sync_partition. Requests that
  * arrive while a sync runs share the next one. Returns 0 or -ENOMEM. */

@@ -45,6 +45,7 @@
 #include <sys/eventfd.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -56,6 +57,7 @@
 #define NET_WRITE_BYTES_PER_EVENT ((size_t)4 * 1024 * 1024)
 #define NET_DRAIN_MS 3000
 #define NET_MAX_EVENTS 256
+#define NET_IOV_MAX 64
 #define NET_ACCEPT_PAUSE_MS 100
 
 enum req_state { REQ_PENDING, REQ_READY, REQ_NONE };
@@ -97,6 +99,8 @@ struct net_conn {
   uint8_t *stash;
   size_t stash_len;
   int in_ready;
+  int in_flushq;
+  net_conn *flush_next;
   net_req *cur_req; /* the request whose handler is running */
   net_conn *ready_next;
   /* Reply queue, oldest first. */
@@ -135,7 +139,8 @@ struct net_loop {
   net_conn *conns;
   size_t nconns;
   net_conn *dead;
-  net_conn *ready; /* back-pressure lifted with stashed bytes to process */
+  net_conn *ready;  /* back-pressure lifted with stashed bytes to process */
+  net_conn *flushq; /* answered replies to write this iteration */
   uint8_t *scratch;
   net_timer **heap;
   size_t nheap, capheap;
@@ -361,6 +366,12 @@ static void conn_free(net_conn *c) {
     req_free(r);
     r = n;
   }
+  if (c->in_flushq) {
+    net_conn **pp = &l->flushq;
+    while (*pp != c)
+      pp = &(*pp)->flush_next;
+    *pp = c->flush_next;
+  }
   if (c->in_ready) {
     net_conn **pp = &l->ready;
     while (*pp != c)
@@ -415,20 +426,47 @@ static void conn_update(net_conn *c) {
       c->loop->ready = c;
     }
   }
-  if (head_ready)
-    ev |= EPOLLOUT;
+  if (head_ready && !c->in_flushq)
+    ev |= EPOLLOUT; /* a queued flush decides for itself */
   conn_set_events(c, ev);
 }
 
 /* Write answered replies from the head of the queue until the socket is
- * full, the head is unanswered, or this event's byte budget is spent. */
+ * full, the head is unanswered, or this event's byte budget is spent.
+ * Consecutive answered replies go out in one sendmsg, so pipelined
+ * requests answered in one loop iteration cost one system call. */
 static void conn_flush(net_conn *c) {
   size_t budget = NET_WRITE_BYTES_PER_EVENT;
-  while (!c->dead && c->qhead && c->qhead->state != REQ_PENDING && budget) {
+  while (!c->dead && budget) {
     net_req *r = c->qhead;
+    while (r && r->state != REQ_PENDING && r->sent == r->len &&
+           r->file_sent == r->file_len) {
+      c->qhead = r->next;
+      if (!c->qhead)
+        c->qtail = NULL;
+      c->inflight--;
+      if (c->cur_req == r)
+        c->cur_req = NULL;
+      req_free(r);
+      r = c->qhead;
+    }
+    if (!r || r->state == REQ_PENDING)
+      break;
     if (r->sent < r->len) {
-      ssize_t n = send(c->fd, r->buf + r->sent, r->len - r->sent,
-                       MSG_NOSIGNAL | MSG_DONTWAIT);
+      struct iovec iov[NET_IOV_MAX];
+      int niov = 0;
+      for (net_req *q = r; q && q->state != REQ_PENDING && niov < NET_IOV_MAX;
+           q = q->next) {
+        if (q->sent < q->len) {
+          iov[niov].iov_base = q->buf + q->sent;
+          iov[niov].iov_len = q->len - q->sent;
+          niov++;
+        }
+        if (q->file_sent < q->file_len)
+          break; /* its file bytes must follow its buffer */
+      }
+      struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)niov};
+      ssize_t n = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
       if (n < 0) {
         if (errno == EINTR)
           continue;
@@ -437,48 +475,65 @@ static void conn_flush(net_conn *c) {
         conn_kill(c);
         return;
       }
-      r->sent += (size_t)n;
       c->unsent -= (size_t)n;
       budget = (size_t)n >= budget ? 0 : budget - (size_t)n;
+      size_t left = (size_t)n;
+      for (net_req *q = r; left; q = q->next) {
+        size_t part = q->len - q->sent;
+        if (part > left)
+          part = left;
+        q->sent += part;
+        left -= part;
+      }
       continue;
     }
-    if (r->file_sent < r->file_len) {
-      off_t off = (off_t)(r->file_off + (int64_t)r->file_sent);
-      size_t want = r->file_len - r->file_sent;
-      if (want > budget)
-        want = budget;
-      ssize_t n = sendfile(c->fd, r->fd, &off, want);
-      if (n < 0) {
-        if (errno == EINTR)
-          continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK)
-          break;
-        net_log("%s: closing: sendfile failed: %s", c->peer, strerror(errno));
-        conn_kill(c);
-        return;
-      }
-      if (n == 0) {
-        /* The file is shorter than promised: the frame cannot be
-         * completed, so the stream is unusable. */
-        net_log("%s: closing: sendfile hit end of file with %zu bytes left",
-                c->peer, r->file_len - r->file_sent);
-        conn_kill(c);
-        return;
-      }
-      r->file_sent += (size_t)n;
-      c->unsent -= (size_t)n;
-      budget = (size_t)n >= budget ? 0 : budget - (size_t)n;
-      continue;
+    off_t off = (off_t)(r->file_off + (int64_t)r->file_sent);
+    size_t want = r->file_len - r->file_sent;
+    if (want > budget)
+      want = budget;
+    ssize_t n = sendfile(c->fd, r->fd, &off, want);
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK)
+        break;
+      net_log("%s: closing: sendfile failed: %s", c->peer, strerror(errno));
+      conn_kill(c);
+      return;
     }
-    c->qhead = r->next;
-    if (!c->qhead)
-      c->qtail = NULL;
-    c->inflight--;
-    if (c->cur_req == r)
-      c->cur_req = NULL;
-    req_free(r);
+    if (n == 0) {
+      /* The file is shorter than promised: the frame cannot be completed,
+       * so the stream is unusable. */
+      net_log("%s: closing: sendfile hit end of file with %zu bytes left",
+              c->peer, r->file_len - r->file_sent);
+      conn_kill(c);
+      return;
+    }
+    r->file_sent += (size_t)n;
+    c->unsent -= (size_t)n;
+    budget = (size_t)n >= budget ? 0 : budget - (size_t)n;
   }
   conn_update(c);
+}
+
+/* Replies are written at the end of the loop iteration, after every frame
+ * of the current read has been handled, so they can share a sendmsg. */
+static void conn_want_flush(net_conn *c) {
+  if (c->in_flushq || c->dead)
+    return;
+  c->in_flushq = 1;
+  c->flush_next = c->loop->flushq;
+  c->loop->flushq = c;
+}
+
+static void run_flushes(net_loop *l) {
+  while (l->flushq) {
+    net_conn *c = l->flushq;
+    l->flushq = c->flush_next;
+    c->in_flushq = 0;
+    if (!c->dead)
+      conn_flush(c);
+  }
 }
 
 static void req_answer(net_conn *c, net_req *r, int state, uint8_t *buf,
@@ -502,7 +557,7 @@ static void req_answer(net_conn *c, net_req *r, int state, uint8_t *buf,
   if (c->dead)
     return; /* freed with the connection */
   if (c->qhead == r)
-    conn_flush(c);
+    conn_want_flush(c);
 }
 
 void net_reply(net_conn *conn, net_req *req, uint8_t *buf, size_t len) {
@@ -963,7 +1018,7 @@ int net_loop_run(net_loop *loop) {
     reap(l);
     if (l->draining && (!l->conns || net_now_ms() >= l->drain_deadline))
       break;
-    int timeout = l->ready ? 0 : timers_timeout(l);
+    int timeout = (l->ready || l->flushq) ? 0 : timers_timeout(l);
     if (l->draining) {
       int64_t d = l->drain_deadline - net_now_ms();
       if (d < 0)
@@ -993,13 +1048,18 @@ int net_loop_run(net_loop *loop) {
     }
     net_loop_run_posted(l);
     timers_run(l);
-    while (l->ready) {
-      net_conn *c = l->ready;
-      l->ready = c->ready_next;
+    run_flushes(l);
+    /* One pass only: whatever resumes again waits for the next round. */
+    net_conn *ready = l->ready;
+    l->ready = NULL;
+    while (ready) {
+      net_conn *c = ready;
+      ready = c->ready_next;
       c->in_ready = 0;
       if (!c->dead)
         conn_on_readable(c);
     }
+    run_flushes(l);
   }
   /* Bounded wait is over: close whatever is left. */
   for (net_conn *c = l->conns; c; c = c->next)
