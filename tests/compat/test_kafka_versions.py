@@ -1,0 +1,423 @@
+"""test_kafka_versions.py — versions no client on this machine sends,
+written by hand from Kafka 4.1's schemas and answered by `nodata serve`;
+every response is read field by field by the small decoder below (not by
+our own codec).
+
+Covered: CreateTopics v7 (returns the topic id), Metadata v12/v13 by name
+and by id, Produce v13 (topic ids), Fetch v13-v18 (topic ids, flexible),
+ListOffsets v10, DeleteTopics v6 by id, and a deleted then re-created topic:
+the old id gets UNKNOWN_TOPIC_ID, never the new topic's data.
+"""
+import os
+import socket
+import struct
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ndtest  # noqa: E402
+
+UNKNOWN_TOPIC_ID = 100
+
+
+def check(cond, msg):
+    if not cond:
+        ndtest.fail(msg)
+
+
+# ---- writing (flexible versions) ------------------------------------------
+
+def uvarint(n):
+    out = b""
+    while n >= 0x80:
+        out += bytes([(n & 0x7F) | 0x80])
+        n >>= 7
+    return out + bytes([n])
+
+
+def cstr(s):
+    if s is None:
+        return b"\x00"
+    b = s.encode()
+    return uvarint(len(b) + 1) + b
+
+
+def cbytes(b):
+    if b is None:
+        return b"\x00"
+    return uvarint(len(b) + 1) + b
+
+
+def carray(items):
+    return uvarint(len(items) + 1) + b"".join(items)
+
+
+TAGS = b"\x00"
+
+
+# ---- reading ---------------------------------------------------------------
+
+class Reader:
+    def __init__(self, data):
+        self.d = data
+        self.p = 0
+
+    def take(self, n):
+        check(self.p + n <= len(self.d), "response truncated at %d" % self.p)
+        b = self.d[self.p:self.p + n]
+        self.p += n
+        return b
+
+    def i8(self):
+        return struct.unpack(">b", self.take(1))[0]
+
+    def i16(self):
+        return struct.unpack(">h", self.take(2))[0]
+
+    def i32(self):
+        return struct.unpack(">i", self.take(4))[0]
+
+    def i64(self):
+        return struct.unpack(">q", self.take(8))[0]
+
+    def uuid(self):
+        return self.take(16)
+
+    def uvarint(self):
+        n = shift = 0
+        while True:
+            b = self.take(1)[0]
+            n |= (b & 0x7F) << shift
+            if not b & 0x80:
+                return n
+            shift += 7
+
+    def cstr(self):
+        n = self.uvarint()
+        return None if n == 0 else self.take(n - 1).decode()
+
+    def cbytes(self):
+        n = self.uvarint()
+        return None if n == 0 else self.take(n - 1)
+
+    def carray(self, fn):
+        n = self.uvarint()
+        return None if n == 0 else [fn(self) for _ in range(n - 1)]
+
+    def tags(self):
+        out = {}
+        for _ in range(self.uvarint()):
+            tag = self.uvarint()
+            out[tag] = self.take(self.uvarint())
+        return out
+
+    def end(self):
+        check(self.p == len(self.d), "%d bytes left over" % (len(self.d) - self.p))
+
+
+# ---- RecordBatch v2 --------------------------------------------------------
+
+def _crc32c_table():
+    t = []
+    for i in range(256):
+        c = i
+        for _ in range(8):
+            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
+        t.append(c)
+    return t
+
+
+_T = _crc32c_table()
+
+
+def crc32c(data):
+    c = 0xFFFFFFFF
+    for b in data:
+        c = _T[(c ^ b) & 0xFF] ^ (c >> 8)
+    return c ^ 0xFFFFFFFF
+
+
+def zigzag(n):
+    return uvarint((n << 1) ^ (n >> 63))
+
+
+def record_batch(values, ts=1_700_000_000_000):
+    recs = b""
+    for i, v in enumerate(values):
+        body = b"\x00" + zigzag(0) + zigzag(i) + zigzag(-1) + \
+            zigzag(len(v)) + v + zigzag(0)
+        recs += zigzag(len(body)) + body
+    after_crc = struct.pack(">hiqqqhii", 0, len(values) - 1, ts, ts, -1, -1,
+                            -1, len(values)) + recs
+    crc = crc32c(after_crc)
+    head = struct.pack(">ib", 0, 2) + struct.pack(">I", crc)
+    batch = head + after_crc
+    return struct.pack(">qi", 0, len(batch)) + batch
+
+
+# ---- requests --------------------------------------------------------------
+
+class Conn:
+    def __init__(self, port):
+        self.s = socket.create_connection(("127.0.0.1", port), timeout=15)
+        self.corr = 0
+
+    def call(self, key, version, body):
+        self.corr += 1
+        cid = b"versions-test"
+        msg = struct.pack(">hhih", key, version, self.corr, len(cid)) + cid
+        msg += TAGS + body  # header v2
+        self.s.sendall(struct.pack(">i", len(msg)) + msg)
+        r = ndtest.recv_frame(self.s, 15)
+        check(r is not None, "api %d v%d: connection closed" % (key, version))
+        rd = Reader(r)
+        check(rd.i32() == self.corr, "api %d v%d: correlation id" % (key, version))
+        rd.tags()  # response header v1
+        return rd
+
+
+def create_topic(c, name, parts):
+    body = carray([cstr(name) + struct.pack(">ih", parts, 1) + carray([]) +
+                   carray([cstr("retention.ms") + cstr("1000000") + TAGS]) +
+                   TAGS])
+    body += struct.pack(">i", 10000) + b"\x00" + TAGS
+    rd = c.call(19, 7, body)
+    rd.i32()  # throttle
+
+    def topic(r):
+        t = {"name": r.cstr(), "id": r.uuid(), "error": r.i16(),
+             "message": r.cstr(), "partitions": r.i32(), "rf": r.i16()}
+        t["configs"] = r.carray(lambda q: (q.cstr(), q.cstr(), q.i8(), q.i8(),
+                                           q.i8(), q.tags())[:2])
+        t["tags"] = r.tags()
+        return t
+    ts = rd.carray(topic)
+    rd.tags()
+    rd.end()
+    check(len(ts) == 1, "CreateTopics v7: %d results" % len(ts))
+    t = ts[0]
+    check(t["error"] == 0, "CreateTopics v7: error %d %s"
+          % (t["error"], t["message"]))
+    check(t["name"] == name and t["partitions"] == parts and t["rf"] == 1,
+          "CreateTopics v7: %s" % t)
+    check(t["id"] != b"\x00" * 16, "CreateTopics v7: zero topic id")
+    check(("retention.ms", "1000000") in t["configs"],
+          "CreateTopics v7 configs: %s" % t["configs"])
+    return t["id"]
+
+
+def metadata(c, version, topics):
+    """topics: list of (topic_id or None, name or None)."""
+    body = carray([(tid or b"\x00" * 16) + cstr(name) + TAGS
+                   for tid, name in topics])
+    body += b"\x00" + b"\x00" + TAGS  # no auto create, no topic ops
+    rd = c.call(3, version, body)
+    rd.i32()
+    brokers = rd.carray(lambda r: (r.i32(), r.cstr(), r.i32(), r.cstr(),
+                                   r.tags())[:4])
+    cluster = rd.cstr()
+    controller = rd.i32()
+
+    def part(r):
+        p = (r.i16(), r.i32(), r.i32(), r.i32(),
+             r.carray(lambda q: q.i32()), r.carray(lambda q: q.i32()),
+             r.carray(lambda q: q.i32()))
+        r.tags()
+        return p
+
+    def topic(r):
+        t = {"error": r.i16(), "name": r.cstr(), "id": r.uuid(),
+             "internal": r.i8(), "partitions": r.carray(part),
+             "ops": r.i32()}
+        r.tags()
+        return t
+    ts = rd.carray(topic)
+    top_error = rd.i16() if version >= 13 else None
+    rd.tags()
+    rd.end()
+    check(len(brokers) == 1 and brokers[0][0] == 0, "brokers %s" % brokers)
+    check(controller == 0, "controller %d" % controller)
+    check(cluster, "no cluster id")
+    if version >= 13:
+        check(top_error == 0, "Metadata v13 error %d" % top_error)
+    return ts
+
+
+def produce(c, version, topic_id, values):
+    batch = record_batch(values)
+    body = cstr(None) + struct.pack(">hi", -1, 10000)
+    body += carray([topic_id + carray([struct.pack(">i", 0) + cbytes(batch) +
+                                       TAGS]) + TAGS])
+    body += TAGS
+    rd = c.call(0, version, body)
+
+    def part(r):
+        p = {"index": r.i32(), "error": r.i16(), "base": r.i64(),
+             "append_time": r.i64(), "log_start": r.i64(),
+             "record_errors": r.carray(lambda q: (q.i32(), q.cstr(),
+                                                  q.tags())),
+             "message": r.cstr()}
+        r.tags()
+        return p
+
+    def topic(r):
+        t = {"id": r.uuid(), "partitions": r.carray(part)}
+        r.tags()
+        return t
+    ts = rd.carray(topic)
+    rd.i32()
+    rd.tags()
+    rd.end()
+    check(len(ts) == 1 and ts[0]["id"] == topic_id, "Produce v%d topics %s"
+          % (version, ts))
+    return ts[0]["partitions"][0], batch
+
+
+def fetch(c, version, topic_id, offset, max_wait=0):
+    part = struct.pack(">iiqiqi", 0, -1, offset, -1, -1, 1 << 20) + TAGS
+    body = b""
+    if version <= 14:
+        body += struct.pack(">i", -1)  # replica id (v0-14)
+    body += struct.pack(">iiib", max_wait, 1, 1 << 20, 0)
+    body += struct.pack(">ii", 0, -1)  # no fetch session
+    body += carray([topic_id + carray([part]) + TAGS])
+    body += carray([])  # forgotten topics
+    body += cstr("")    # rack
+    body += TAGS
+    rd = c.call(1, version, body)
+    rd.i32()
+    err = rd.i16()
+    session = rd.i32()
+
+    def p(r):
+        out = {"index": r.i32(), "error": r.i16(), "hw": r.i64(),
+               "lso": r.i64(), "log_start": r.i64(),
+               "aborted": r.carray(lambda q: (q.i64(), q.i64(), q.tags())),
+               "preferred": r.i32(), "records": r.cbytes()}
+        out["tags"] = r.tags()
+        return out
+
+    def t(r):
+        out = {"id": r.uuid(), "partitions": r.carray(p)}
+        r.tags()
+        return out
+    ts = rd.carray(t)
+    rd.tags()
+    rd.end()
+    check(err == 0 and session == 0, "Fetch v%d: error %d session %d"
+          % (version, err, session))
+    check(len(ts) == 1 and ts[0]["id"] == topic_id, "Fetch v%d topics"
+          % version)
+    return ts[0]["partitions"][0]
+
+
+def list_offsets(c, name, ts):
+    body = struct.pack(">ib", -1, 0)
+    body += carray([cstr(name) + carray([struct.pack(">iiq", 0, -1, ts) +
+                                         TAGS]) + TAGS])
+    body += struct.pack(">i", 5000) + TAGS
+    rd = c.call(2, 10, body)
+    rd.i32()
+
+    def p(r):
+        out = (r.i32(), r.i16(), r.i64(), r.i64(), r.i32())
+        r.tags()
+        return out
+
+    def t(r):
+        out = (r.cstr(), r.carray(p))
+        r.tags()
+        return out
+    tops = rd.carray(t)
+    rd.tags()
+    rd.end()
+    return tops[0][1][0]
+
+
+def delete_by_id(c, topic_id):
+    body = carray([cstr(None) + topic_id + TAGS]) + struct.pack(">i", 5000)
+    body += TAGS
+    rd = c.call(20, 6, body)
+    rd.i32()
+
+    def r_(r):
+        out = (r.cstr(), r.uuid(), r.i16(), r.cstr())
+        r.tags()
+        return out
+    res = rd.carray(r_)
+    rd.tags()
+    rd.end()
+    return res
+
+
+def main():
+    with ndtest.Broker() as b:
+        c = Conn(b.port)
+        tid = create_topic(c, "vt", 2)
+
+        for v in (12, 13):
+            ts = metadata(c, v, [(None, "vt")])
+            check(len(ts) == 1 and ts[0]["error"] == 0 and
+                  ts[0]["id"] == tid and len(ts[0]["partitions"]) == 2,
+                  "Metadata v%d by name: %s" % (v, ts))
+            p0 = ts[0]["partitions"][0]
+            check(p0[2] == 0 and p0[4] == [0] and p0[5] == [0],
+                  "partition leader/replicas: %s" % (p0,))
+            ts = metadata(c, v, [(tid, None)])
+            check(ts[0]["name"] == "vt" and ts[0]["id"] == tid,
+                  "Metadata v%d by id: %s" % (v, ts))
+        ts = metadata(c, 12, [(b"\x01" * 16, None)])
+        check(ts[0]["error"] == UNKNOWN_TOPIC_ID, "unknown id: %s" % ts)
+
+        p, batch = produce(c, 13, tid, [b"one", b"two", b"three"])
+        check(p["error"] == 0 and p["base"] == 0, "Produce v13: %s" % p)
+        p, batch2 = produce(c, 13, tid, [b"four"])
+        check(p["error"] == 0 and p["base"] == 3, "Produce v13 again: %s" % p)
+
+        for v in range(13, 19):
+            fp = fetch(c, v, tid, 0)
+            check(fp["error"] == 0 and fp["hw"] == 4 and fp["lso"] == 4 and
+                  fp["log_start"] == 0, "Fetch v%d: %s" % (v, fp))
+            # Stored verbatim, base offsets assigned.
+            want = batch + struct.pack(">q", 3) + batch2[8:]
+            check(fp["records"] == want, "Fetch v%d: records differ" % v)
+            fp = fetch(c, v, tid, 3)
+            check(fp["records"] == struct.pack(">q", 3) + batch2[8:],
+                  "Fetch v%d from 3" % v)
+        fp = fetch(c, 18, tid, 99)
+        check(fp["error"] == 1, "Fetch past the end: error %d" % fp["error"])
+
+        # Long poll: an empty fetch waits max_wait_ms.
+        t0 = time.monotonic()
+        fp = fetch(c, 16, tid, 4, max_wait=300)
+        dt = time.monotonic() - t0
+        check(fp["error"] == 0 and fp["records"] in (b"", None),
+              "empty fetch: %s" % fp)
+        check(0.25 <= dt < 5, "empty fetch took %.3f s" % dt)
+
+        lo = list_offsets(c, "vt", -1)
+        check(lo[1] == 0 and lo[3] == 4 and lo[4] == 0, "latest: %s" % (lo,))
+        lo = list_offsets(c, "vt", -2)
+        check(lo[3] == 0, "earliest: %s" % (lo,))
+        lo = list_offsets(c, "vt", -3)
+        check(lo[3] == 0 and lo[2] == 1_700_000_000_000,
+              "max timestamp: %s" % (lo,))
+
+        res = delete_by_id(c, tid)
+        check(res == [("vt", tid, 0, None)], "DeleteTopics v6: %s" % res)
+        res = delete_by_id(c, tid)
+        check(res[0][2] == UNKNOWN_TOPIC_ID, "delete again: %s" % res)
+
+        tid2 = create_topic(c, "vt", 1)
+        check(tid2 != tid, "re-created topic kept its id")
+        fp = fetch(c, 13, tid, 0)
+        check(fp["error"] == UNKNOWN_TOPIC_ID,
+              "fetch by the old id: error %d" % fp["error"])
+        p, _ = produce(c, 13, tid, [b"x"])
+        check(p["error"] == UNKNOWN_TOPIC_ID, "produce by the old id: %s" % p)
+        fp = fetch(c, 13, tid2, 0)
+        check(fp["error"] == 0 and fp["hw"] == 0, "new topic: %s" % fp)
+    ndtest.passed()
+
+
+main()
