@@ -24,7 +24,8 @@ Broker(data_dir=None, args=(), port=0, start=True)
   .start(timeout=10)   start it and wait for the start-up line (raises
                        BrokerError with its stderr if it exits or is silent)
   .stop(timeout=15)    SIGTERM, wait, SIGKILL if needed; returns the exit
-                       status (also .exit_code). Raises BrokerError if it
+                       status (also .exit_code, which keeps the status of
+                       the last run until the next stop). Raises BrokerError if it
                        had to be killed, unless check=False.
   .kill9()             SIGKILL now (crash tests)
   .restart()           stop + start on the same data dir and port
@@ -112,7 +113,6 @@ class Broker:
     def start(self, timeout=10):
         if self.alive():
             raise BrokerError("already running (pid %d)" % self.pid)
-        self.exit_code = None
         cmd = [self.bin, "serve", "--listen", "127.0.0.1:%d" % self.port,
                "--data", self.data_dir] + self.args
         with open(self._out, "wb") as out, open(self._err, "ab") as err:

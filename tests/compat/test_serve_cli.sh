@@ -166,4 +166,31 @@ wait "$env_pid" || env_exit=$?
 [ "$env_exit" -eq 0 ] || nd_fail "env broker: exit status $env_exit"
 [ -e "$ND_ENV_DATA/clean-shutdown" ] || nd_fail "env broker: no clean-shutdown marker"
 
+# The Python helpers (ndtest.py) as the real-client tests use them: start,
+# raw ApiVersions, kill -9 and start again on the same data and port,
+# clean stop.
+python3 - "$(dirname "$0")" <<'EOF' || nd_fail "ndtest.py checks failed"
+import os, sys
+sys.path.insert(0, sys.argv[1])
+import ndtest
+
+with ndtest.Broker(args=["--partitions", "2"]) as b:
+    assert 18 in ndtest.api_versions(b.bootstrap), "no ApiVersions entry"
+    port, data = b.port, b.data_dir
+    b.kill9()
+    assert b.exit_code == -9, b.exit_code
+    assert not os.path.exists(os.path.join(data, "clean-shutdown"))
+    b.start()
+    assert b.port == port, "restart moved from port %d to %d" % (port, b.port)
+    assert ndtest.api_versions(b.bootstrap)
+    assert b.rss_kb() > 0
+    b.restart()
+    assert b.exit_code == 0, b.exit_code
+    assert b.port == port
+    assert b.stop() == 0
+    assert os.path.exists(os.path.join(data, "clean-shutdown"))
+    tmp = b._tmp
+assert not os.path.exists(tmp), "temp dir left behind"
+EOF
+
 nd_pass
