@@ -1,0 +1,129 @@
+/* I/O failures through file.c's fault hooks: a full disk mid-write, EIO
+ * from fdatasync. The append fails with the OS error, nothing partial
+ * becomes visible, and the store keeps working (or, after a failed sync,
+ * refuses appends to that partition until reopened). */
+#include "test.h"
+
+#include "file.h"
+
+static nd_store *open_store(const char *dir) {
+  nd_options o = {.no_background = 1};
+  nd_store *s = NULL;
+  if (nd_open(dir, &o, &s) != 0)
+    fprintf(stderr, "nd_open(%s): %s\n", dir, nd_errmsg());
+  return s;
+}
+
+static int64_t log_size(const char *dir, const char *topic) {
+  char hash[65], path[PATH_MAX];
+  nd_topic_dirname(topic, hash);
+  snprintf(path, sizeof path, "%s/topics/%s/0/00000000000000000000.log", dir,
+           hash);
+  struct stat st;
+  return stat(path, &st) == 0 ? (int64_t)st.st_size : -1;
+}
+
+static void disk_full_mid_write(void) {
+  char *dir = tmpdir_make("enospc");
+  nd_store *s = open_store(dir);
+  CHECK(s);
+  CHECK_OK(nd_topic_create(s, "f", 1, NULL));
+  nd_record r = {"k", 1, "first", 5, NULL, 0, ND_TIMESTAMP_NOW};
+  CHECK_OK(nd_append(s, "f", 0, &r, 1, 0, NULL));
+  int64_t size = log_size(dir, "f");
+  /* The next write stores 7 bytes, then the disk is full. */
+  file_fault_set(FILE_FAULT_WRITE, 0, ENOSPC, 7);
+  r.value = "second";
+  r.value_len = 6;
+  CHECK_RC(nd_append(s, "f", 0, &r, 1, 0, NULL), -ENOSPC);
+  CHECK(strstr(nd_errmsg(), ".log") && strstr(nd_errmsg(), "No space"));
+  file_fault_clear();
+  CHECK_EQ_I64(log_size(dir, "f"), size); /* the 7 bytes were cut */
+  int64_t hw;
+  CHECK_OK(nd_offsets(s, "f", 0, NULL, &hw));
+  CHECK_EQ_I64(hw, 1);
+  /* Space is back: the next append succeeds at the next offset. */
+  nd_append_info ai;
+  CHECK_OK(nd_append(s, "f", 0, &r, 1, 0, &ai));
+  CHECK_EQ_I64(ai.base_offset, 1);
+  CHECK_OK(nd_close(s));
+  /* And the log is intact after a reopen (clean or not). */
+  s = open_store(dir);
+  CHECK(s);
+  nd_batches b;
+  CHECK_OK(nd_read(s, "f", 0, 0, 4096, &b));
+  nd_iter it;
+  nd_iter_init(&it, b.data, b.len, 0, NULL);
+  nd_record_view v;
+  CHECK_EQ_I64(nd_iter_next(&it, &v), 1);
+  CHECK(v.value_len == 5 && !memcmp(v.value, "first", 5));
+  CHECK_EQ_I64(nd_iter_next(&it, &v), 1);
+  CHECK(v.value_len == 6 && !memcmp(v.value, "second", 6));
+  CHECK_EQ_I64(nd_iter_next(&it, &v), 0);
+  nd_iter_close(&it);
+  nd_free(b.data);
+  CHECK_OK(nd_close(s));
+  tmpdir_remove(dir);
+}
+
+static void failed_fdatasync_is_sticky(void) {
+  char *dir = tmpdir_make("eio");
+  nd_store *s = open_store(dir);
+  CHECK(s);
+  nd_topic_config cfg;
+  nd_topic_config_init(&cfg);
+  cfg.fsync = ND_FSYNC_ALWAYS;
+  CHECK_OK(nd_topic_create(s, "d", 1, &cfg));
+  CHECK_OK(nd_topic_create(s, "other", 1, &cfg));
+  nd_record r = {NULL, 0, "ok", 2, NULL, 0, ND_TIMESTAMP_NOW};
+  CHECK_OK(nd_append(s, "d", 0, &r, 1, 0, NULL));
+  file_fault_set(FILE_FAULT_SYNC, 0, EIO, 0);
+  CHECK_RC(nd_append(s, "d", 0, &r, 1, 0, NULL), -EIO);
+  CHECK(strstr(nd_errmsg(), "fdatasync") != NULL);
+  file_fault_clear();
+  /* After a failed fdatasync the kernel may have dropped the pages: the
+   * partition refuses appends instead of pretending. */
+  CHECK_RC(nd_append(s, "d", 0, &r, 1, 0, NULL), ND_EFAILED);
+  CHECK(strstr(nd_errmsg(), "reopen") != NULL);
+  /* Other partitions keep working, reads keep working. */
+  CHECK_OK(nd_append(s, "other", 0, &r, 1, 0, NULL));
+  nd_batches b;
+  CHECK_OK(nd_read(s, "d", 0, 0, 4096, &b));
+  nd_free(b.data);
+  nd_close(s); /* reports the failed partition; still frees */
+  /* Reopening recovers: appends work again. */
+  s = open_store(dir);
+  CHECK(s);
+  int64_t hw;
+  CHECK_OK(nd_offsets(s, "d", 0, NULL, &hw));
+  CHECK(hw >= 1);
+  CHECK_OK(nd_append(s, "d", 0, &r, 1, 0, NULL));
+  CHECK_OK(nd_close(s));
+  tmpdir_remove(dir);
+}
+
+static void failed_topic_create_leaves_nothing(void) {
+  char *dir = tmpdir_make("create");
+  nd_store *s = open_store(dir);
+  CHECK(s);
+  /* topic.conf cannot be written: no topic appears, now or after reopen. */
+  file_fault_set(FILE_FAULT_WRITE, 0, ENOSPC, 0);
+  CHECK_RC(nd_topic_create(s, "half", 2, NULL), -ENOSPC);
+  file_fault_clear();
+  nd_topic_info info;
+  CHECK_RC(nd_topic_describe(s, "half", &info), ND_ENOTOPIC);
+  CHECK_OK(nd_close(s));
+  s = open_store(dir);
+  CHECK(s);
+  CHECK_RC(nd_topic_describe(s, "half", &info), ND_ENOTOPIC);
+  CHECK_OK(nd_topic_create(s, "half", 2, NULL));
+  CHECK_OK(nd_close(s));
+  tmpdir_remove(dir);
+}
+
+int main(void) {
+  RUN(disk_full_mid_write);
+  RUN(failed_fdatasync_is_sticky);
+  RUN(failed_topic_create_leaves_nothing);
+  TEST_MAIN_END();
+}
