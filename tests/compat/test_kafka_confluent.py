@@ -182,6 +182,11 @@ def main():
         except ck.KafkaException as e:
             check(e.args[0].code() == KafkaError.UNKNOWN_TOPIC_OR_PART,
                   "delete missing: %s" % e)
+        # A clean stop, and nothing from the sanitizers when built with them.
+        code = b.stop()
+        check(code == 0, "nodata serve exited with %s" % code)
+        check("Sanitizer" not in b.stderr() and "runtime error" not in b.stderr(),
+              "sanitizer report:\n%s" % b.stderr()[-4000:])
     ndtest.passed()
 
 

@@ -70,6 +70,8 @@ got=$(kcat -b "$B" -m 10 -C -t keyed -o beginning -e -q -f '%k=%s ')
 # compresses with lz4 only when the broker offers FindCoordinator v0
 # (kafka-protocol.md §3), so lz4 is checked only then.
 nd_stop
+[ "$ND_EXIT" = 0 ] || nd_fail "nodata serve exited with $ND_EXIT"
+! grep -q -e Sanitizer -e 'runtime error' "$ND_ERR" || nd_fail "sanitizer report"
 python3 - "$ND_DATA" <<'EOF' || nd_fail "stored codecs differ from the requested ones"
 import glob, hashlib, os, struct, sys
 want = {"none": 0, "gzip": 1, "snappy": 2, "lz4": 3, "zstd": 4}

@@ -218,6 +218,11 @@ def main():
             check(sorted(bg.delivered) == list(range(bg.sent)),
                   "offsets not dense")
         check(b.alive(), "broker died")
+        # A clean stop, and nothing from the sanitizers when built with them.
+        code = b.stop()
+        check(code == 0, "nodata serve exited with %s" % code)
+        check("Sanitizer" not in b.stderr() and "runtime error" not in b.stderr(),
+              "sanitizer report:\n%s" % b.stderr()[-4000:])
     ndtest.passed()
 
 

@@ -84,6 +84,11 @@ def main():
         r = admin.delete_topics(["kp"])
         check(all(e[1] == 0 for e in r.topic_error_codes), "delete: %s" % r)
         admin.close()
+        # A clean stop, and nothing from the sanitizers when built with them.
+        code = b.stop()
+        check(code == 0, "nodata serve exited with %s" % code)
+        check("Sanitizer" not in b.stderr() and "runtime error" not in b.stderr(),
+              "sanitizer report:\n%s" % b.stderr()[-4000:])
     ndtest.passed()
 
 

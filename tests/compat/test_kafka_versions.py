@@ -417,6 +417,11 @@ def main():
         check(p["error"] == UNKNOWN_TOPIC_ID, "produce by the old id: %s" % p)
         fp = fetch(c, 13, tid2, 0)
         check(fp["error"] == 0 and fp["hw"] == 0, "new topic: %s" % fp)
+        # A clean stop, and nothing from the sanitizers when built with them.
+        code = b.stop()
+        check(code == 0, "nodata serve exited with %s" % code)
+        check("Sanitizer" not in b.stderr() and "runtime error" not in b.stderr(),
+              "sanitizer report:\n%s" % b.stderr()[-4000:])
     ndtest.passed()
 
 
