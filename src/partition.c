@@ -57,6 +57,12 @@ static segment *active_seg(partition *p) {
   return p->segs[p->nsegs - 1];
 }
 
+/* Producer sequence numbers wrap from INT32_MAX to 0. */
+static int32_t seq_add(int32_t seq, int32_t n) {
+  int64_t v = (int64_t)seq + n;
+  return (int32_t)(v > INT32_MAX ? v - (int64_t)INT32_MAX - 1 : v);
+}
+
 static int segs_push(partition *p, segment *seg) {
   if (p->nsegs == p->segs_cap) {
     size_t cap = p->segs_cap ? p->segs_cap * 2 : 4;
@@ -157,6 +163,7 @@ static void partition_free(partition *p) {
     segment_close(p->segs[i], 0);
   free(p->segs);
   free(p->scratch);
+  producer_state_free(&p->producers);
   pthread_mutex_destroy(&p->append_lock);
   pthread_rwlock_destroy(&p->segs_lock);
   pthread_mutex_destroy(&p->sync_lock);
@@ -238,6 +245,52 @@ static int recover_from(partition *p, size_t first, const nd_topic_config *cfg,
         return rc;
     } else {
       break;
+    }
+  }
+  return 0;
+}
+
+/* Bring the producer state up to the high watermark: load the snapshot
+ * and walk the batch headers after it (or, without a usable snapshot, those
+ * of the active segment: older producers would have expired anyway). */
+static int producers_rebuild(partition *p) {
+  int64_t upto = -1;
+  producer_state_load(&p->producers, p->dir, &upto);
+  int64_t hw = atomic_load(&p->hw);
+  segment *last = active_seg(p);
+  if (upto < 0 || upto > hw || upto < p->segs[0]->base) {
+    producer_state_free(&p->producers);
+    upto = last->base;
+  }
+  size_t i = seg_index_for(p, upto);
+  for (; i < p->nsegs; i++) {
+    segment *seg = p->segs[i];
+    uint64_t pos = 0;
+    int64_t seg_end = atomic_load(&seg->next_offset);
+    if (upto >= seg_end)
+      continue;
+    if (upto > seg->base && segment_find(seg, upto, &pos) != 0)
+      return 0; /* best effort: state is an optimisation of retries */
+    uint64_t size = atomic_load(&seg->size);
+    uint8_t h[BATCH_HEADER_SIZE];
+    while (pos < size) {
+      if (file_pread_full(seg->fd, h, sizeof h, (off_t)pos) !=
+          (ssize_t)sizeof h)
+        break;
+      int64_t base = (int64_t)be64(h);
+      int64_t last_off = base + (int32_t)be32(h + 23);
+      int64_t pid = (int64_t)be64(h + 43);
+      int32_t seq = (int32_t)be32(h + 53);
+      int32_t count = (int32_t)be32(h + 57);
+      if (pid >= 0 && seq >= 0 && base >= upto && count > 0) {
+        int64_t last_seq = (int64_t)seq + count - 1;
+        if (last_seq > INT32_MAX)
+          last_seq -= (int64_t)INT32_MAX + 1;
+        if (producer_record(&p->producers, pid, (int16_t)be16(h + 51), seq,
+                            (int32_t)last_seq, base, last_off) != 0)
+          return ND_ENOMEM;
+      }
+      pos += (uint64_t)be32(h + 8) + BATCH_LOG_OVERHEAD;
     }
   }
   return 0;
@@ -412,6 +465,11 @@ int partition_open(const char *topic_dir, int32_t id,
   int64_t synced = clean && !rec->recovered ? hw : (rp < hw ? rp : hw);
   atomic_store(&p->synced, synced);
   p->rp_persisted = have_rp ? rp : -1;
+  rc = producers_rebuild(p);
+  if (rc) {
+    partition_free(p);
+    return nd_fail(rc, "out of memory rebuilding producer state of %s", p->dir);
+  }
   *out = p;
   return 0;
 }
@@ -436,6 +494,8 @@ int partition_close(partition *p, const nd_topic_config *cfg) {
     int64_t ls = atomic_load(&p->log_start);
     if (!rc && ls != p->log_start_persisted)
       rc = write_offset_file(p->dir, LOG_START_FILE, ls);
+    if (!rc && p->producers.count > 0)
+      rc = producer_state_save(&p->producers, p->dir, hw);
   }
   partition_free(p);
   return rc;
@@ -499,6 +559,44 @@ int partition_append(partition *p, const nd_topic_config *cfg, uint8_t *buf,
     seg = active_seg(p);
     size = 0;
   }
+  /* Idempotent producers: a retried batch is answered with its first
+   * copy's offsets, a gap or an old epoch is refused; nothing is written. */
+  for (size_t q = 0; q < len;) {
+    const uint8_t *b = buf + q;
+    int64_t pid = (int64_t)be64(b + 43);
+    int32_t seq = (int32_t)be32(b + 53);
+    if (pid >= 0 && seq >= 0) {
+      producer_batch dup;
+      int32_t last_seq = seq_add(seq, (int32_t)be32(b + 57) - 1);
+      enum producer_verdict v = producer_check(
+          &p->producers, pid, (int16_t)be16(b + 51), seq, last_seq, &dup);
+      if (v != PRODUCER_OK) {
+        pthread_mutex_unlock(&p->append_lock);
+        if (v == PRODUCER_DUPLICATE && len == (size_t)be32(b + 8) + 12) {
+          if (info) {
+            info->partition = p->id;
+            info->base_offset = dup.base_offset;
+            info->last_offset = dup.last_offset;
+            info->log_append_time = -1;
+            info->log_start_offset = atomic_load(&p->log_start);
+          }
+          return nd_fail(ND_EDUPSEQ,
+                         "producer %" PRId64 " sequence %d..%d already stored "
+                         "at offset %" PRId64,
+                         pid, (int)seq, (int)last_seq, dup.base_offset);
+        }
+        if (v == PRODUCER_FENCED)
+          return nd_fail(ND_EPRODUCERFENCED,
+                         "producer %" PRId64 " epoch %d is older than the "
+                         "current one",
+                         pid, (int)(int16_t)be16(b + 51));
+        return nd_fail(ND_ESEQUENCE,
+                       "producer %" PRId64 " sequence %d out of order in %s",
+                       pid, (int)seq, p->dir);
+      }
+    }
+    q += (size_t)be32(b + 8) + BATCH_LOG_OVERHEAD;
+  }
   int64_t max_ts = -1;
   int64_t off = hw;
   for (size_t q = 0; q < len;) {
@@ -530,7 +628,16 @@ int partition_append(partition *p, const nd_topic_config *cfg, uint8_t *buf,
                         cfg->index_interval_bytes);
     if (mts > max_ts)
       max_ts = mts;
-    off += (int32_t)be32(b + 23) + 1;
+    int64_t pid = (int64_t)be64(b + 43);
+    int32_t seq = (int32_t)be32(b + 53);
+    int64_t last = off + (int32_t)be32(b + 23);
+    if (pid >= 0 && seq >= 0 &&
+        producer_record(&p->producers, pid, (int16_t)be16(b + 51), seq,
+                        seq_add(seq, (int32_t)be32(b + 57) - 1), off,
+                        last) != 0) {
+      /* Only retry detection is lost; the data is stored. */
+    }
+    off = last + 1;
     q += total;
   }
   atomic_store_explicit(&seg->next_offset, off, memory_order_release);
@@ -775,6 +882,11 @@ int partition_maintain(partition *p, const nd_topic_config *cfg,
   if (synced != p->rp_persisted &&
       now_ms - p->rp_persisted_ms >= RP_PERSIST_INTERVAL_MS) {
     int r = write_offset_file(p->dir, RECOVERY_POINT_FILE, synced);
+    if (!r && p->producers.count > 0) {
+      pthread_mutex_lock(&p->append_lock);
+      r = producer_state_save(&p->producers, p->dir, atomic_load(&p->hw));
+      pthread_mutex_unlock(&p->append_lock);
+    }
     if (!r) {
       p->rp_persisted = synced;
       p->rp_persisted_ms = now_ms;

@@ -18,9 +18,8 @@
 #include <stdint.h>
 
 #include "nodata.h"
+#include "producer.h"
 #include "segment.h"
-
-typedef struct producer_state producer_state;
 
 typedef struct partition {
   int32_t id;
@@ -45,8 +44,9 @@ typedef struct partition {
   int64_t log_start_persisted;
   _Atomic int failed; /* sticky after an unrecoverable I/O error */
 
-  producer_state *producers; /* idempotent producer sequences */
-  uint8_t *scratch;          /* encode buffer, used under append_lock */
+  producer_state producers; /* idempotent producer sequences, under
+                               append_lock */
+  uint8_t *scratch;         /* encode buffer, used under append_lock */
   size_t scratch_cap;
 } partition;
 
