@@ -7,9 +7,10 @@
  * must cost far less than 100 MB): a connection owns no read buffer while it
  * is between frames. Reads go into one loop-wide scratch buffer; complete
  * frames are handed to the handler straight from it, and only the tail of a
- * frame that is still arriving is copied into a per-connection buffer sized
- * to that frame. A frame larger than the scratch buffer is read directly
- * into its own buffer once its size is known.
+ * frame that is still arriving is copied into a per-connection buffer that
+ * grows with the bytes received, up to that frame's size (a size prefix
+ * alone reserves nothing). Once the rest of a frame is larger than the
+ * scratch buffer it is read directly into that buffer.
  *
  * Reply order: every frame gets a net_req appended to its connection's
  * queue before the handler runs. The queue is written from its head only,
@@ -94,7 +95,7 @@ struct net_conn {
   uint8_t hdr[4];
   size_t hdr_len;
   uint8_t *rbuf;
-  size_t rlen, rneed;
+  size_t rlen, rcap, rneed;
   /* Bytes read past a back-pressure point, consumed before the socket. */
   uint8_t *stash;
   size_t stash_len;
@@ -647,6 +648,49 @@ static int frame_size_ok(net_conn *c, const uint8_t hdr[4], size_t *total) {
   return 0;
 }
 
+/* Make room for `want` bytes of the frame in progress. The buffer grows
+ * geometrically up to the frame size as bytes arrive, so a size prefix
+ * alone (up to max_request_bytes) does not reserve memory. */
+static int rbuf_reserve(net_conn *c, size_t want) {
+  if (want <= c->rcap)
+    return 0;
+  size_t cap = c->rcap * 2;
+  if (cap < want)
+    cap = want;
+  if (cap < 4096)
+    cap = 4096;
+  if (cap > c->rneed)
+    cap = c->rneed;
+  uint8_t *nb = realloc(c->rbuf, cap);
+  if (!nb) {
+    net_log("%s: closing: no memory for a %zu-byte request", c->peer, c->rneed);
+    conn_kill(c);
+    return -1;
+  }
+  c->rbuf = nb;
+  c->rcap = cap;
+  return 0;
+}
+
+/* Start a frame of `total` bytes (size prefix included). */
+static int rbuf_start(net_conn *c, size_t total, const uint8_t *p, size_t n) {
+  c->rneed = total;
+  c->rlen = c->rcap = 0;
+  c->rbuf = NULL;
+  if (rbuf_reserve(c, n) < 0)
+    return -1;
+  memcpy(c->rbuf, p, n);
+  c->rlen = n;
+  return 0;
+}
+
+static void rbuf_take(net_conn *c, uint8_t **frame, size_t *len) {
+  *frame = c->rbuf;
+  *len = c->rneed - 4;
+  c->rbuf = NULL;
+  c->rlen = c->rcap = c->rneed = 0;
+}
+
 /* Consume n bytes read from the socket, frame by frame. Stops early when
  * the connection must not take more requests (closed, or back-pressured)
  * and returns how many bytes it used. */
@@ -658,16 +702,17 @@ static size_t consume(net_conn *c, const uint8_t *p, size_t n) {
       size_t take = c->rneed - c->rlen;
       if (take > n)
         take = n;
+      if (rbuf_reserve(c, c->rlen + take) < 0)
+        break;
       memcpy(c->rbuf + c->rlen, p, take);
       c->rlen += take;
       p += take;
       n -= take;
       if (c->rlen < c->rneed)
         break;
-      uint8_t *frame = c->rbuf;
-      size_t len = c->rneed - 4;
-      c->rbuf = NULL;
-      c->rlen = c->rneed = 0;
+      uint8_t *frame;
+      size_t len;
+      rbuf_take(c, &frame, &len);
       dispatch(c, frame + 4, len);
       free(frame);
       continue;
@@ -686,16 +731,8 @@ static size_t consume(net_conn *c, const uint8_t *p, size_t n) {
       c->hdr_len = 0;
       if (frame_size_ok(c, c->hdr, &total) < 0)
         break;
-      c->rbuf = malloc(total);
-      if (!c->rbuf) {
-        net_log("%s: closing: no memory for a %zu-byte request", c->peer,
-                total);
-        conn_kill(c);
+      if (rbuf_start(c, total, c->hdr, 4) < 0)
         break;
-      }
-      memcpy(c->rbuf, c->hdr, 4);
-      c->rlen = 4;
-      c->rneed = total;
       continue;
     }
     size_t total;
@@ -708,15 +745,8 @@ static size_t consume(net_conn *c, const uint8_t *p, size_t n) {
       dispatch(c, p - total + 4, total - 4);
       continue;
     }
-    c->rbuf = malloc(total);
-    if (!c->rbuf) {
-      net_log("%s: closing: no memory for a %zu-byte request", c->peer, total);
-      conn_kill(c);
+    if (rbuf_start(c, total, p, n) < 0)
       break;
-    }
-    memcpy(c->rbuf, p, n);
-    c->rlen = n;
-    c->rneed = total;
     p += n;
     n = 0;
   }
@@ -756,8 +786,10 @@ static void conn_on_readable(net_conn *c) {
     size_t cap;
     int direct = c->rbuf && c->rneed - c->rlen >= NET_SCRATCH_BYTES;
     if (direct) {
+      if (rbuf_reserve(c, c->rlen + NET_SCRATCH_BYTES) < 0)
+        break;
       dst = c->rbuf + c->rlen;
-      cap = c->rneed - c->rlen;
+      cap = c->rcap - c->rlen;
     } else {
       dst = l->scratch;
       cap = NET_SCRATCH_BYTES;
@@ -781,10 +813,9 @@ static void conn_on_readable(net_conn *c) {
     if (direct) {
       c->rlen += (size_t)n;
       if (c->rlen == c->rneed) {
-        uint8_t *frame = c->rbuf;
-        size_t len = c->rneed - 4;
-        c->rbuf = NULL;
-        c->rlen = c->rneed = 0;
+        uint8_t *frame;
+        size_t len;
+        rbuf_take(c, &frame, &len);
         dispatch(c, frame + 4, len);
         free(frame);
       }

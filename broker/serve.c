@@ -62,9 +62,13 @@ static const char serve_usage[] =
     "directory is in use), 2 usage error.\n";
 
 static net_loop *volatile g_loop;
+static volatile sig_atomic_t g_stop_requested;
 
+/* Installed before the store opens, so a SIGTERM during a long recovery
+ * still ends in a clean shutdown instead of killing the process. */
 static void on_stop_signal(int sig) {
   (void)sig;
+  g_stop_requested = 1;
   net_loop *l = g_loop;
   if (l)
     net_loop_stop(l);
@@ -287,6 +291,14 @@ int broker_serve_main(int argc, char **argv) {
    * port actually bound. */
   int advertise_follows_port = c->advertise_port == 0;
 
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+  signal(SIGPIPE, SIG_IGN);
+
   nd_options opts;
   memset(&opts, 0, sizeof opts);
   opts.on_append = kafka_on_append;
@@ -345,13 +357,8 @@ int broker_serve_main(int argc, char **argv) {
   }
 
   g_loop = b.loop;
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_stop_signal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, NULL);
-  sigaction(SIGTERM, &sa, NULL);
-  signal(SIGPIPE, SIG_IGN);
+  if (g_stop_requested)
+    net_loop_stop(b.loop); /* asked before the loop existed */
 
   char adv[300], real[PATH_MAX];
   const char *dir = realpath(c->data_dir, real) ? real : c->data_dir;

@@ -684,6 +684,38 @@ static void test_idle_memory(void) {
   CHECK_EQ_I64(atomic_load(&srv.closes) - closes0, N + 1);
 }
 
+/* A size prefix alone must not make the server reserve the frame: many
+ * clients announcing big frames and sending a trickle cost what they sent. */
+static void test_prefix_reserves_nothing(void) {
+  enum { N = 200 };
+  int fds[N];
+  struct mallinfo2 m0 = mallinfo2();
+  for (int i = 0; i < N; i++) {
+    fds[i] = cli_connect(srv.port);
+    CHECK(fds[i] >= 0);
+    uint8_t b[6];
+    uint32_t be = htonl(1000000);
+    memcpy(b, &be, 4);
+    b[4] = 'E';
+    b[5] = 'x';
+    CHECK(send_all(fds[i], b, 6) == 0);
+  }
+  int good = cli_connect(srv.port);
+  CHECK(good >= 0);
+  CHECK(round_trip(good, "fine"));
+  sleep_ms(50);
+  struct mallinfo2 m1 = mallinfo2();
+  long per =
+      ((long)(m1.uordblks + m1.hblkhd) - (long)(m0.uordblks + m0.hblkhd)) / N;
+  fprintf(stderr,
+          "     %d connections each inside a 1 MB frame: %ld heap bytes each\n",
+          N, per);
+  CHECK(per < 32 * 1024);
+  for (int i = 0; i < N; i++)
+    close(fds[i]);
+  close(good);
+}
+
 static void test_slow_reader(void) {
   enum { BIG = 1 << 20, NREQ = 200 };
   int slow = cli_connect(srv.port);
@@ -925,6 +957,7 @@ int main(void) {
   RUN(test_file_reply);
   RUN(test_many_connections);
   RUN(test_idle_memory);
+  RUN(test_prefix_reserves_nothing);
   RUN(test_slow_reader);
   RUN(test_flusher);
   server_stop(&srv);
