@@ -142,7 +142,8 @@ int64_t batch_encode(const nd_record *recs, size_t n, int64_t now_ms,
     int64_t ts = r->timestamp == ND_TIMESTAMP_NOW || log_append_time
                      ? now_ms
                      : r->timestamp;
-    uint64_t body = 1 + varint_size(ts - base_ts) + varint_size((int64_t)i) +
+    uint64_t body = 1 + varint_size(sub_wrap(ts, base_ts)) +
+                    varint_size((int64_t)i) +
                     bytes_field_size(r->key, r->key_len) +
                     bytes_field_size(r->value, r->value_len) +
                     varint_size((int64_t)r->header_count);
@@ -187,7 +188,7 @@ int64_t batch_encode(const nd_record *recs, size_t n, int64_t now_ms,
     int64_t ts = r->timestamp == ND_TIMESTAMP_NOW || log_append_time
                      ? now_ms
                      : r->timestamp;
-    int64_t body = 1 + (int64_t)varint_size(ts - base_ts) +
+    int64_t body = 1 + (int64_t)varint_size(sub_wrap(ts, base_ts)) +
                    (int64_t)varint_size((int64_t)i) +
                    (int64_t)bytes_field_size(r->key, r->key_len) +
                    (int64_t)bytes_field_size(r->value, r->value_len) +
@@ -199,7 +200,7 @@ int64_t batch_encode(const nd_record *recs, size_t n, int64_t now_ms,
     }
     w += varint_write(w, body);
     *w++ = 0;
-    w += varint_write(w, ts - base_ts);
+    w += varint_write(w, sub_wrap(ts, base_ts));
     w += varint_write(w, (int64_t)i);
     if (r->key) {
       w += varint_write(w, (int64_t)r->key_len);
@@ -287,7 +288,7 @@ static int iter_next_batch(nd_iter *it) {
     if (st != BATCH_VALID)
       return iter_fail(it, ND_ECORRUPT, why);
     int32_t count = (int32_t)be32(p + 57);
-    int64_t last = (int64_t)be64(p) + (int32_t)be32(p + 23);
+    int64_t last = batch_last_offset(p);
     if (count == 0 || last < it->min_offset)
       continue;
     int codec = be16(p + 21) & BATCH_ATTR_CODEC_MASK;
@@ -376,13 +377,13 @@ int nd_iter_next(nd_iter *it, nd_record_view *rec) {
     it->rec = end;
     it->remaining--;
     int16_t attr = (int16_t)be16(b + 21);
-    rec->offset = (int64_t)be64(b) + off_delta;
+    rec->offset = add_wrap((int64_t)be64(b), off_delta);
     rec->timestamp_type = (attr & BATCH_ATTR_LOG_APPEND_TIME)
                               ? ND_TS_LOG_APPEND_TIME
                               : ND_TS_CREATE_TIME;
     rec->timestamp = rec->timestamp_type == ND_TS_LOG_APPEND_TIME
                          ? (int64_t)be64(b + 35)
-                         : (int64_t)be64(b + 27) + ts_delta;
+                         : add_wrap((int64_t)be64(b + 27), ts_delta);
     rec->headers = nh ? it->hdrs : NULL;
     rec->header_count = (size_t)nh;
     rec->batch_base_offset = (int64_t)be64(b);

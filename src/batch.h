@@ -70,6 +70,20 @@ static inline void put_be64(uint8_t *p, uint64_t v) {
   put_be32(p + 4, (uint32_t)v);
 }
 
+/* Offset and timestamp arithmetic on bytes from clients or disk wraps
+ * instead of overflowing: a hostile baseOffset (outside the CRC) must not
+ * be undefined behaviour. Callers then reject what is out of range. */
+static inline int64_t add_wrap(int64_t a, int64_t b) {
+  return (int64_t)((uint64_t)a + (uint64_t)b);
+}
+static inline int64_t sub_wrap(int64_t a, int64_t b) {
+  return (int64_t)((uint64_t)a - (uint64_t)b);
+}
+/* Last offset of the batch at p: baseOffset + lastOffsetDelta. */
+static inline int64_t batch_last_offset(const uint8_t *p) {
+  return add_wrap((int64_t)be64(p), (int32_t)be32(p + 23));
+}
+
 /* Decode the 61-byte header at p (caller ensures 61 bytes). */
 void batch_header_decode(const uint8_t *p, batch_header *h);
 

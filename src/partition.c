@@ -278,7 +278,7 @@ static int producers_rebuild(partition *p) {
           (ssize_t)sizeof h)
         break;
       int64_t base = (int64_t)be64(h);
-      int64_t last_off = base + (int32_t)be32(h + 23);
+      int64_t last_off = batch_last_offset(h);
       int64_t pid = (int64_t)be64(h + 43);
       int32_t seq = (int32_t)be32(h + 53);
       int32_t count = (int32_t)be32(h + 57);
@@ -397,7 +397,7 @@ int partition_open(const char *topic_dir, int32_t id,
         bad = 1;
         break;
       }
-      expect = (int64_t)be64(h) + (int32_t)be32(h + 23) + 1;
+      expect = add_wrap(batch_last_offset(h), 1);
       if ((int64_t)be64(h + 35) > mts)
         mts = (int64_t)be64(h + 35);
       q += (uint64_t)len + BATCH_LOG_OVERHEAD;

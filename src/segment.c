@@ -306,7 +306,7 @@ int segment_scan(segment *seg, uint64_t crc_from, int rebuild, int32_t interval,
       }
       h = b;
     }
-    int64_t last = base + (int32_t)be32(h + 23);
+    int64_t last = batch_last_offset(h);
     int64_t mts = (int64_t)be64(h + 35);
     if (rebuild)
       segment_index_batch(seg, pos, base, mts, total, interval);
@@ -359,7 +359,7 @@ int segment_find(segment *seg, int64_t offset, uint64_t *pos_out) {
       break;
     }
     int64_t base = (int64_t)be64(h);
-    int64_t last = base + (int32_t)be32(h + 23);
+    int64_t last = batch_last_offset(h);
     int32_t len = (int32_t)be32(h + 8);
     if (len < BATCH_HEADER_SIZE - BATCH_LOG_OVERHEAD) {
       rc = ND_ECORRUPT;
@@ -476,7 +476,7 @@ int segment_read(segment *seg, uint64_t pos, size_t max_bytes, uint8_t **out,
       }
       want = total;
     }
-    next = (int64_t)be64(buf + used) + (int32_t)be32(buf + used + 23) + 1;
+    next = add_wrap(batch_last_offset(buf + used), 1);
     used += total;
   }
   *out = buf;
