@@ -186,9 +186,8 @@ static const fixed_config *find_fixed(const char *name) {
   return NULL;
 }
 
-/* Apply name=value to cfg. Returns 0 or a Kafka error with *msg set. */
-static int16_t apply_config(kafka_req *r, nd_topic_config *cfg, kf_str name,
-                            kf_str value, kf_str *msg) {
+int16_t kafka_apply_config(kafka_req *r, nd_topic_config *cfg, kf_str name,
+                           kf_str value, kf_str *msg) {
   if (!kafka_cstr_ok(name)) {
     *msg = kafka_str(r, "config name is null");
     return KERR_INVALID_CONFIG;
@@ -296,8 +295,8 @@ int handle_create_topics(kafka_req *r) {
     nd_topic_config_init(&cfg);
     int16_t err = 0;
     for (int32_t j = 0; j < q->configs.count && !err; j++)
-      err = apply_config(r, &cfg, q->configs.items[j].name,
-                         q->configs.items[j].value, &t->error_message);
+      err = kafka_apply_config(r, &cfg, q->configs.items[j].name,
+                               q->configs.items[j].value, &t->error_message);
     if (err) {
       t->error_code = err;
       continue;

@@ -128,6 +128,11 @@ static inline int kafka_cstr_ok(kf_str s) {
   return s.ptr && s.len >= 0 && (size_t)s.len == __builtin_strlen(s.ptr);
 }
 
+/* Apply one topic setting from a request to cfg. Returns 0, or a Kafka
+ * error code with *msg set to say why. */
+int16_t kafka_apply_config(kafka_req *r, nd_topic_config *cfg, kf_str name,
+                           kf_str value, kf_str *msg);
+
 /* The host and port clients are told to connect to. */
 const char *kafka_advertised_host(broker *b);
 int kafka_advertised_port(broker *b);
@@ -147,6 +152,12 @@ int handle_delete_topics(kafka_req *r);
 int handle_create_partitions(kafka_req *r);
 int handle_describe_configs(kafka_req *r);
 int handle_init_producer_id(kafka_req *r);
+int handle_delete_records(kafka_req *r);
+int handle_offset_for_leader_epoch(kafka_req *r);
+int handle_describe_cluster(kafka_req *r);
+int handle_alter_configs(kafka_req *r);
+int handle_incremental_alter_configs(kafka_req *r);
+int handle_describe_log_dirs(kafka_req *r);
 
 void fetch_wake_all(kafka_state *k);
 void fetch_fini(kafka_state *k);

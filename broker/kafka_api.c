@@ -40,10 +40,19 @@ const kafka_api kafka_apis[] = {
     API(18, "ApiVersions", 0, 4, api_versions, handle_api_versions),
     API(19, "CreateTopics", 2, 7, create_topics, handle_create_topics),
     API(20, "DeleteTopics", 1, 6, delete_topics, handle_delete_topics),
+    API(21, "DeleteRecords", 0, 2, delete_records, handle_delete_records),
     API(22, "InitProducerId", 0, 5, init_producer_id, handle_init_producer_id),
+    API(23, "OffsetForLeaderEpoch", 2, 4, offset_for_leader_epoch,
+        handle_offset_for_leader_epoch),
     API(32, "DescribeConfigs", 1, 4, describe_configs, handle_describe_configs),
+    API(33, "AlterConfigs", 0, 2, alter_configs, handle_alter_configs),
+    API(35, "DescribeLogDirs", 1, 4, describe_log_dirs,
+        handle_describe_log_dirs),
     API(37, "CreatePartitions", 0, 3, create_partitions,
         handle_create_partitions),
+    API(44, "IncrementalAlterConfigs", 0, 1, incremental_alter_configs,
+        handle_incremental_alter_configs),
+    API(60, "DescribeCluster", 0, 2, describe_cluster, handle_describe_cluster),
 };
 const size_t kafka_api_count = sizeof kafka_apis / sizeof kafka_apis[0];
 

@@ -94,6 +94,17 @@ def main():
         check("fsync" in cfg and "segment.bytes" in cfg,
               "configs: %s" % sorted(cfg))
         check(cfg["segment.bytes"].is_default, "segment.bytes not default")
+        # AlterConfigs replaces the topic's whole config.
+        res = admin.alter_configs([ConfigResource(
+            "topic", "orders", set_config={"retention.ms": "7200000",
+                                           "fsync": "always"})])
+        list(res.values())[0].result(10)
+        cfg = list(admin.describe_configs(
+            [ConfigResource("topic", "orders")]).values())[0].result(10)
+        check(cfg["retention.ms"].value == "7200000" and
+              cfg["fsync"].value == "always",
+              "after alter: %s %s" % (cfg["retention.ms"].value,
+                                      cfg["fsync"].value))
         res = admin.describe_configs([ConfigResource("broker", "0")])
         bcfg = list(res.values())[0].result(10)
         check(bcfg["broker.id"].value == "0", "broker.id: %s" % bcfg)

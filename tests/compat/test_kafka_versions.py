@@ -5,7 +5,9 @@ our own codec).
 
 Covered: CreateTopics v7 (returns the topic id), Metadata v12/v13 by name
 and by id, Produce v13 (topic ids), Fetch v13-v18 (topic ids, flexible),
-ListOffsets v10, DeleteTopics v6 by id, and a deleted then re-created topic:
+ListOffsets v10, DeleteTopics v6 by id, DeleteRecords v2,
+OffsetForLeaderEpoch v4, DescribeCluster v2, IncrementalAlterConfigs v1,
+DescribeConfigs v4, DescribeLogDirs v4, and a deleted then re-created topic:
 the old id gets UNKNOWN_TOPIC_ID, never the new topic's data.
 """
 import os
@@ -350,6 +352,180 @@ def delete_by_id(c, topic_id):
     return res
 
 
+def delete_records(c, name, part, offset):
+    body = carray([cstr(name) + carray([struct.pack(">iq", part, offset) +
+                                        TAGS]) + TAGS])
+    body += struct.pack(">i", 5000) + TAGS
+    rd = c.call(21, 2, body)
+    rd.i32()
+
+    def p(r):
+        out = (r.i32(), r.i64(), r.i16())
+        r.tags()
+        return out
+
+    def t(r):
+        out = (r.cstr(), r.carray(p))
+        r.tags()
+        return out
+    ts = rd.carray(t)
+    rd.tags()
+    rd.end()
+    return ts[0][1][0]
+
+
+def offset_for_leader_epoch(c, name, epoch):
+    body = struct.pack(">i", -1)
+    body += carray([cstr(name) + carray([struct.pack(">iii", 0, -1, epoch) +
+                                         TAGS]) + TAGS]) + TAGS
+    rd = c.call(23, 4, body)
+    rd.i32()
+
+    def p(r):
+        out = (r.i16(), r.i32(), r.i32(), r.i64())
+        r.tags()
+        return out
+
+    def t(r):
+        out = (r.cstr(), r.carray(p))
+        r.tags()
+        return out
+    ts = rd.carray(t)
+    rd.tags()
+    rd.end()
+    return ts[0][1][0]
+
+
+def describe_cluster(c):
+    rd = c.call(60, 2, b"\x00\x01\x00" + TAGS)
+    rd.i32()
+    err, msg, etype, cluster, controller = (rd.i16(), rd.cstr(), rd.i8(),
+                                            rd.cstr(), rd.i32())
+
+    def br(r):
+        out = (r.i32(), r.cstr(), r.i32(), r.cstr(), r.i8())
+        r.tags()
+        return out
+    brokers = rd.carray(br)
+    rd.i32()
+    rd.tags()
+    rd.end()
+    return err, etype, cluster, controller, brokers
+
+
+def incremental_alter(c, rtype, name, configs):
+    body = carray([struct.pack(">b", rtype) + cstr(name) +
+                   carray([cstr(k) + struct.pack(">b", op) + cstr(v) + TAGS
+                           for k, op, v in configs]) + TAGS])
+    body += b"\x00" + TAGS
+    rd = c.call(44, 1, body)
+    rd.i32()
+
+    def r_(r):
+        out = (r.i16(), r.cstr(), r.i8(), r.cstr())
+        r.tags()
+        return out
+    res = rd.carray(r_)
+    rd.tags()
+    rd.end()
+    return res[0]
+
+
+def describe_configs(c, name, keys):
+    body = carray([struct.pack(">b", 2) + cstr(name) +
+                   carray([cstr(k) for k in keys]) + TAGS])
+    body += b"\x01\x00" + TAGS  # synonyms, no documentation
+    rd = c.call(32, 4, body)
+    rd.i32()
+
+    def syn(r):
+        out = (r.cstr(), r.cstr(), r.i8())
+        r.tags()
+        return out
+
+    def cfg(r):
+        out = {"name": r.cstr(), "value": r.cstr(), "read_only": r.i8(),
+               "source": r.i8(), "sensitive": r.i8(),
+               "synonyms": r.carray(syn), "type": r.i8(), "doc": r.cstr()}
+        r.tags()
+        return out
+
+    def res(r):
+        out = {"error": r.i16(), "message": r.cstr(), "type": r.i8(),
+               "name": r.cstr(), "configs": r.carray(cfg)}
+        r.tags()
+        return out
+    rs = rd.carray(res)
+    rd.tags()
+    rd.end()
+    return rs[0]
+
+
+def describe_log_dirs(c):
+    rd = c.call(35, 4, b"\x00" + TAGS)  # all topics
+    rd.i32()
+    check(rd.i16() == 0, "DescribeLogDirs error")
+
+    def part(r):
+        out = (r.i32(), r.i64(), r.i64(), r.i8())
+        r.tags()
+        return out
+
+    def topic(r):
+        out = (r.cstr(), r.carray(part))
+        r.tags()
+        return out
+
+    def result(r):
+        out = {"error": r.i16(), "dir": r.cstr(), "topics": r.carray(topic),
+               "total": r.i64(), "usable": r.i64()}
+        r.tags()
+        return out
+    rs = rd.carray(result)
+    rd.tags()
+    rd.end()
+    return rs
+
+
+def tools(c):
+    """The admin-tool APIs on topic vt, which holds offsets 0-3."""
+    e = offset_for_leader_epoch(c, "vt", 0)
+    check(e == (0, 0, 0, 4), "OffsetForLeaderEpoch: %s" % (e,))
+    err, etype, cluster, controller, brokers = describe_cluster(c)
+    check(err == 0 and controller == 0 and len(brokers) == 1 and
+          brokers[0][0] == 0 and cluster, "DescribeCluster: %s"
+          % ((err, etype, cluster, controller, brokers),))
+
+    r = incremental_alter(c, 2, "vt", [("retention.ms", 0, "12345")])
+    check(r[0] == 0, "IncrementalAlterConfigs SET: %s" % (r,))
+    d = describe_configs(c, "vt", ["retention.ms"])
+    check(d["error"] == 0 and len(d["configs"]) == 1 and
+          d["configs"][0]["value"] == "12345" and
+          d["configs"][0]["source"] == 1, "after SET: %s" % d)
+    r = incremental_alter(c, 2, "vt", [("retention.ms", 1, None)])
+    check(r[0] == 0, "IncrementalAlterConfigs DELETE: %s" % (r,))
+    d = describe_configs(c, "vt", ["retention.ms"])
+    check(d["configs"][0]["source"] == 5, "after DELETE: %s" % d)
+    r = incremental_alter(c, 2, "vt", [("no.such.config", 0, "1")])
+    check(r[0] == 40 and r[1], "bad config: %s" % (r,))
+    r = incremental_alter(c, 4, "0", [("log.retention.ms", 0, "1")])
+    check(r[0] == 40 and "read-only" in r[1], "broker config: %s" % (r,))
+
+    dirs = describe_log_dirs(c)
+    check(len(dirs) == 1 and dirs[0]["error"] == 0, "log dirs: %s" % dirs)
+    vt = [t for t in dirs[0]["topics"] if t[0] == "vt"]
+    check(vt and sorted(p[0] for p in vt[0][1]) == [0, 1] and
+          sum(p[1] for p in vt[0][1]) > 0, "vt in log dirs: %s" % vt)
+    check(dirs[0]["total"] > 0 and dirs[0]["usable"] > 0, "sizes: %s" % dirs)
+
+    r = delete_records(c, "vt", 0, 2)
+    check(r == (0, 2, 0), "DeleteRecords: %s" % (r,))
+    lo = list_offsets(c, "vt", -2)
+    check(lo[3] == 2, "earliest after DeleteRecords: %s" % (lo,))
+    r = delete_records(c, "vt", 0, 99)
+    check(r[2] == 1, "DeleteRecords past the end: %s" % (r,))
+
+
 def main():
     with ndtest.Broker() as b:
         c = Conn(b.port)
@@ -402,6 +578,11 @@ def main():
         lo = list_offsets(c, "vt", -3)
         check(lo[3] == 0 and lo[2] == 1_700_000_000_000,
               "max timestamp: %s" % (lo,))
+
+        tools(c)
+        fp = fetch(c, 18, tid, 0)
+        check(fp["error"] == 1 and fp["log_start"] == 2,
+              "Fetch below the log start: %s" % fp)
 
         res = delete_by_id(c, tid)
         check(res == [("vt", tid, 0, None)], "DeleteTopics v6: %s" % res)
