@@ -684,6 +684,35 @@ static void test_idle_memory(void) {
   CHECK_EQ_I64(atomic_load(&srv.closes) - closes0, N + 1);
 }
 
+/* More pipelined requests than a connection may have in flight: the rest
+ * wait (already read) until earlier ones are answered, then go on in
+ * order. */
+static void test_inflight_limit(void) {
+  enum { N = 3000 };
+  int fd = cli_connect(srv.port);
+  CHECK(fd >= 0);
+  uint8_t *f = malloc(N * 32);
+  size_t n = 0;
+  for (int i = 0; i < N; i++) {
+    char msg[16];
+    snprintf(msg, sizeof msg, "%d", i);
+    n += put_u32_frame(f + n, 'D', 30, msg);
+  }
+  int64_t t0 = now_ms();
+  int sent = send_all(fd, f, n) == 0;
+  free(f);
+  CHECK(sent);
+  for (int i = 0; i < N; i++) {
+    char msg[16];
+    snprintf(msg, sizeof msg, "%d", i);
+    CHECK(expect_reply(fd, msg));
+  }
+  /* 1,024 at a time, 30 ms each round: at least three rounds. */
+  CHECK(now_ms() - t0 >= 85);
+  CHECK(round_trip(fd, "after"));
+  close(fd);
+}
+
 /* A size prefix alone must not make the server reserve the frame: many
  * clients announcing big frames and sending a trickle cost what they sent. */
 static void test_prefix_reserves_nothing(void) {
@@ -957,6 +986,7 @@ int main(void) {
   RUN(test_file_reply);
   RUN(test_many_connections);
   RUN(test_idle_memory);
+  RUN(test_inflight_limit);
   RUN(test_prefix_reserves_nothing);
   RUN(test_slow_reader);
   RUN(test_flusher);
