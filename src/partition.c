@@ -376,7 +376,8 @@ int partition_open(const char *topic_dir, int32_t id,
     uint64_t size = atomic_load(&last->size);
     uint32_t rel = 0, pos = 0;
     size_t n = sidx_count(&last->oidx);
-    if (n > 0 && segment_indexes_plausible(last))
+    if (n > 0 &&
+        segment_offset_index_plausible(last, cfg->index_interval_bytes))
       sidx_offset_entry(&last->oidx, n - 1, &rel, &pos);
     /* A plain header walk from pos; reuse the scanner on a view. */
     int64_t expect = last->base + rel;
@@ -415,7 +416,8 @@ int partition_open(const char *topic_dir, int32_t id,
    * time-index entry (sealing adds it). */
   for (size_t i = 0; i < p->nsegs && i < first_scan; i++) {
     segment *seg = p->segs[i];
-    if (!segment_indexes_plausible(seg) && !readonly) {
+    /* Read-only stores rebuild into memory (segment_activate). */
+    if (!segment_indexes_plausible(seg, cfg->index_interval_bytes)) {
       rc = segment_activate(seg, (size_t)cfg->segment_index_bytes);
       scan_result res;
       if (!rc)

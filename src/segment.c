@@ -325,22 +325,41 @@ int segment_scan(segment *seg, uint64_t crc_from, int rebuild, int32_t interval,
   return 0;
 }
 
-int segment_indexes_plausible(segment *seg) {
+int segment_offset_index_plausible(segment *seg, int32_t interval) {
   uint64_t size = atomic_load(&seg->size);
-  int64_t next = atomic_load(&seg->next_offset);
-  if (!sidx_plausible_offset(&seg->oidx, size) ||
-      !sidx_plausible_time(&seg->tidx, (uint32_t)(next - seg->base)))
+  if (!sidx_plausible_offset(&seg->oidx, size))
     return 0;
-  /* The last offset entry must name a batch that really starts there. */
+  uint8_t h[BATCH_HEADER_SIZE];
   size_t n = sidx_count(&seg->oidx);
-  if (n == 0)
-    return 1;
+  if (n == 0) {
+    /* Empty is right only if the policy never asked for an entry: fewer
+     * than two batches, or a first batch smaller than the interval. A lost
+     * index file would otherwise turn lookups into whole-segment walks. */
+    if (size == 0)
+      return 1;
+    if (file_pread_full(seg->fd, h, sizeof h, 0) != (ssize_t)sizeof h)
+      return 0;
+    uint64_t first = (uint64_t)be32(h + 8) + BATCH_LOG_OVERHEAD;
+    return first >= size || first < (uint64_t)interval;
+  }
+  /* The last offset entry must name a batch that really starts there. */
   uint32_t rel, pos;
   sidx_offset_entry(&seg->oidx, n - 1, &rel, &pos);
-  uint8_t h[BATCH_HEADER_SIZE];
   if (file_pread_full(seg->fd, h, sizeof h, (off_t)pos) != (ssize_t)sizeof h)
     return 0;
   return (int64_t)be64(h) == seg->base + rel && h[16] == BATCH_MAGIC;
+}
+
+int segment_indexes_plausible(segment *seg, int32_t interval) {
+  uint64_t size = atomic_load(&seg->size);
+  int64_t next = atomic_load(&seg->next_offset);
+  if (!sidx_plausible_time(&seg->tidx, (uint32_t)(next - seg->base)))
+    return 0;
+  /* Sealing and closing add a final time entry; without one the segment's
+   * largest timestamp is unknown and retention could misjudge it. */
+  if (size > 0 && sidx_count(&seg->tidx) == 0)
+    return 0;
+  return segment_offset_index_plausible(seg, interval);
 }
 
 /* Walk headers from start_pos until the batch holding `offset`. */

@@ -86,7 +86,9 @@ int segment_scan(segment *seg, uint64_t crc_from, int rebuild, int32_t interval,
 /* 1 if the indexes are consistent with the log (cheap checks: ordering,
  * bounds, and the last offset entry names a real batch); 0 if they must
  * be rebuilt with segment_scan(). Uses size and next_offset. */
-int segment_indexes_plausible(segment *seg);
+int segment_indexes_plausible(segment *seg, int32_t interval);
+/* The offset-index half of that check (needs only the size). */
+int segment_offset_index_plausible(segment *seg, int32_t interval);
 
 /* Position and header of the batch holding `offset` (base <= offset <
  * next_offset). Errors: ND_ERANGE, ND_ECORRUPT, -errno. */

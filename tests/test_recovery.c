@@ -212,6 +212,52 @@ static void damaged_indexes(void) {
   tmpdir_remove(dir);
 }
 
+/* Lost index files of sealed segments are rebuilt at open, and a lost
+ * time index does not make retention think a segment is ancient. */
+static void lost_sealed_indexes(void) {
+  char *dir = tmpdir_make("lost");
+  nd_store *s = open_store(dir);
+  CHECK(s);
+  nd_topic_config cfg;
+  nd_topic_config_init(&cfg);
+  cfg.segment_bytes = 1024;
+  cfg.index_interval_bytes = 100;
+  CHECK_OK(nd_topic_create(s, "r", 1, &cfg));
+  for (int i = 0; i < 200; i++) {
+    nd_record rec = {NULL, 0, "a value of some length", 22,
+                     NULL, 0, ND_TIMESTAMP_NOW};
+    CHECK_OK(nd_append(s, "r", 0, &rec, 1, 0, NULL));
+  }
+  nd_partition_info before;
+  CHECK_OK(nd_partition_describe(s, "r", 0, &before));
+  CHECK(before.segment_count > 3);
+  CHECK_OK(nd_close(s));
+  char hash[65], cmd[PATH_MAX + 64];
+  nd_topic_dirname("r", hash);
+  snprintf(cmd, sizeof cmd,
+           "rm %s/topics/%s/0/*.index %s/topics/%s/0/*.timeindex", dir, hash,
+           dir, hash);
+  CHECK(system(cmd) == 0);
+  s = open_store(dir);
+  CHECK(s);
+  CHECK_OK(nd_maintain(s, 0));
+  nd_partition_info after;
+  CHECK_OK(nd_partition_describe(s, "r", 0, &after));
+  CHECK_EQ_I64(after.segment_count, before.segment_count);
+  CHECK_EQ_I64(after.log_start_offset, 0);
+  CHECK_EQ_I64(after.max_timestamp, before.max_timestamp);
+  CHECK_OK(nd_close(s));
+  char path[PATH_MAX];
+  snprintf(path, sizeof path, "%s/topics/%s/0/00000000000000000000.index", dir,
+           hash);
+  struct stat st;
+  CHECK(stat(path, &st) == 0 && st.st_size >= 8);
+  snprintf(path, sizeof path, "%s/topics/%s/0/00000000000000000000.timeindex",
+           dir, hash);
+  CHECK(stat(path, &st) == 0 && st.st_size >= 12);
+  tmpdir_remove(dir);
+}
+
 static void damaged_topic_conf(void) {
   char *dir = tmpdir_make("conf");
   CHECK(fill(dir) > 0);
@@ -243,6 +289,7 @@ int main(void) {
   RUN(torn_tail_every_byte);
   RUN(bit_flips);
   RUN(damaged_indexes);
+  RUN(lost_sealed_indexes);
   RUN(damaged_topic_conf);
   TEST_MAIN_END();
 }
