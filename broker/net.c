@@ -436,21 +436,27 @@ static void conn_update(net_conn *c) {
  * full, the head is unanswered, or this event's byte budget is spent.
  * Consecutive answered replies go out in one sendmsg, so pipelined
  * requests answered in one loop iteration cost one system call. */
+/* Free the answered and fully written replies at the head. */
+static net_req *conn_pop_sent(net_conn *c) {
+  net_req *r = c->qhead;
+  while (r && r->state != REQ_PENDING && r->sent == r->len &&
+         r->file_sent == r->file_len) {
+    c->qhead = r->next;
+    if (!c->qhead)
+      c->qtail = NULL;
+    c->inflight--;
+    if (c->cur_req == r)
+      c->cur_req = NULL;
+    req_free(r);
+    r = c->qhead;
+  }
+  return r;
+}
+
 static void conn_flush(net_conn *c) {
   size_t budget = NET_WRITE_BYTES_PER_EVENT;
   while (!c->dead && budget) {
-    net_req *r = c->qhead;
-    while (r && r->state != REQ_PENDING && r->sent == r->len &&
-           r->file_sent == r->file_len) {
-      c->qhead = r->next;
-      if (!c->qhead)
-        c->qtail = NULL;
-      c->inflight--;
-      if (c->cur_req == r)
-        c->cur_req = NULL;
-      req_free(r);
-      r = c->qhead;
-    }
+    net_req *r = conn_pop_sent(c);
     if (!r || r->state == REQ_PENDING)
       break;
     if (r->sent < r->len) {
@@ -514,6 +520,8 @@ static void conn_flush(net_conn *c) {
     c->unsent -= (size_t)n;
     budget = (size_t)n >= budget ? 0 : budget - (size_t)n;
   }
+  if (!c->dead)
+    conn_pop_sent(c);
   conn_update(c);
 }
 
