@@ -31,6 +31,12 @@
 extern "C" {
 #endif
 
+/* The library is built with hidden visibility; everything declared here
+ * is its exported interface. */
+#if defined(__GNUC__)
+#pragma GCC visibility push(default)
+#endif
+
 #define ND_VERSION_STRING "0.1.0"
 #define ND_FORMAT_VERSION 1
 
@@ -41,26 +47,25 @@ extern "C" {
 /* X-macro: name, value, description. OS errors are returned as -errno and
  * never collide with these (all are <= -1000). */
 #define ND_ERRORS(X)                                                           \
-  X(ND_EINVAL, -1000, "invalid argument")                                     \
-  X(ND_ENOTOPIC, -1001, "unknown topic")                                      \
-  X(ND_ENOPARTITION, -1002, "unknown partition")                              \
-  X(ND_ETOPICEXISTS, -1003, "topic already exists")                           \
-  X(ND_ETOPICNAME, -1004, "invalid topic name")                               \
-  X(ND_ELOCKED, -1005, "data directory in use by another process")            \
-  X(ND_EFORMAT, -1006, "unknown or unsupported data format")                  \
-  X(ND_ECORRUPT, -1007, "corrupt data")                                       \
-  X(ND_ERANGE, -1008, "offset out of range")                                  \
-  X(ND_ETOOLARGE, -1009, "record or batch too large")                         \
-  X(ND_EREADONLY, -1010, "store opened read-only")                            \
-  X(ND_ECONFIG, -1011, "invalid configuration")                               \
-  X(ND_EFAILED, -1012, "partition failed after an I/O error")                 \
-  X(ND_ECODEC, -1013, "unsupported compression codec")                        \
-  X(ND_EBATCH, -1014, "invalid record batch")                                 \
-  X(ND_ENOTFOUND, -1015, "not found")                                         \
-  X(ND_ENOMEM, -1016, "out of memory")                                        \
-  X(ND_ECLOSED, -1017, "store is closing")                                    \
-  X(ND_EDUPSEQ, -1018, "duplicate producer sequence")                         \
-  X(ND_ESEQUENCE, -1019, "out of order producer sequence")                    \
+  X(ND_EINVAL, -1000, "invalid argument")                                      \
+  X(ND_ENOTOPIC, -1001, "unknown topic")                                       \
+  X(ND_ENOPARTITION, -1002, "unknown partition")                               \
+  X(ND_ETOPICEXISTS, -1003, "topic already exists")                            \
+  X(ND_ETOPICNAME, -1004, "invalid topic name")                                \
+  X(ND_ELOCKED, -1005, "data directory in use by another process")             \
+  X(ND_EFORMAT, -1006, "unknown or unsupported data format")                   \
+  X(ND_ECORRUPT, -1007, "corrupt data")                                        \
+  X(ND_ERANGE, -1008, "offset out of range")                                   \
+  X(ND_ETOOLARGE, -1009, "record or batch too large")                          \
+  X(ND_EREADONLY, -1010, "store opened read-only")                             \
+  X(ND_ECONFIG, -1011, "invalid configuration")                                \
+  X(ND_EFAILED, -1012, "partition failed after an I/O error")                  \
+  X(ND_ECODEC, -1013, "unsupported compression codec")                         \
+  X(ND_EBATCH, -1014, "invalid record batch")                                  \
+  X(ND_ENOTFOUND, -1015, "not found")                                          \
+  X(ND_ENOMEM, -1016, "out of memory")                                         \
+  X(ND_EDUPSEQ, -1018, "duplicate producer sequence")                          \
+  X(ND_ESEQUENCE, -1019, "out of order producer sequence")                     \
   X(ND_EPRODUCERFENCED, -1020, "producer epoch is stale")
 
 enum nd_error {
@@ -129,8 +134,8 @@ int nd_topic_config_set(nd_topic_config *cfg, const char *name,
 
 /* Text form of one setting into buf (NUL-terminated). Errors: ND_ECONFIG
  * for an unknown name; ND_EINVAL if buf is too small. */
-int nd_topic_config_get(const nd_topic_config *cfg, const char *name,
-                        char *buf, size_t buf_size);
+int nd_topic_config_get(const nd_topic_config *cfg, const char *name, char *buf,
+                        size_t buf_size);
 
 /* The names accepted by nd_topic_config_set, NULL-terminated, static. */
 const char *const *nd_topic_config_names(void);
@@ -149,13 +154,13 @@ enum nd_open_flags {
 /* Called (from the appending thread, without locks held) after new data is
  * visible in a partition. Must be quick and must not call back into the
  * store. Used by the broker to wake long-polling fetches. */
-typedef void (*nd_append_hook)(void *ctx, const char *topic,
-                               int32_t partition, int64_t high_watermark);
+typedef void (*nd_append_hook)(void *ctx, const char *topic, int32_t partition,
+                               int64_t high_watermark);
 
 typedef struct nd_options {
-  unsigned flags;                 /* enum nd_open_flags */
-  int max_open_files;             /* descriptor cache size, 0 = default */
-  nd_append_hook on_append;       /* optional */
+  unsigned flags;           /* enum nd_open_flags */
+  int max_open_files;       /* descriptor cache size, 0 = default */
+  nd_append_hook on_append; /* optional */
   void *on_append_ctx;
   /* Defaults for topics created without a config; NULL = built-ins. */
   const nd_topic_config *topic_defaults;
@@ -245,8 +250,7 @@ int nd_topic_set_config(nd_store *store, const char *name,
 int nd_topic_describe(nd_store *store, const char *name, nd_topic_info *info);
 
 /* Find a topic by its 16-byte id. Errors: ND_ENOTOPIC. */
-int nd_topic_by_id(nd_store *store, const uint8_t id[16],
-                   nd_topic_info *info);
+int nd_topic_by_id(nd_store *store, const uint8_t id[16], nd_topic_info *info);
 
 /* All topics, sorted by name, in a malloc'ed array owned by the caller
  * (nd_free). *count may be 0, in which case *infos is NULL. */
@@ -277,7 +281,7 @@ typedef struct nd_record {
 } nd_record;
 
 enum nd_append_flags {
-  ND_APPEND_SYNC = 1 << 0, /* durable on return, whatever the policy */
+  ND_APPEND_SYNC = 1 << 0,   /* durable on return, whatever the policy */
   ND_APPEND_NOSYNC = 1 << 1, /* never wait for fdatasync (the caller will
                                 call nd_sync_partition), even if the policy
                                 is ND_FSYNC_ALWAYS */
@@ -332,16 +336,16 @@ int32_t nd_partition_for_key(const void *key, size_t key_len,
 
 typedef struct nd_partition_info {
   int64_t log_start_offset;
-  int64_t high_watermark;  /* next offset to be written */
-  int64_t recovery_point;  /* everything below is fdatasync'd */
-  int64_t size_bytes;      /* sum of segment file sizes */
+  int64_t high_watermark; /* next offset to be written */
+  int64_t recovery_point; /* everything below is fdatasync'd */
+  int64_t size_bytes;     /* sum of segment file sizes */
   int32_t segment_count;
-  int64_t max_timestamp;   /* -1 when empty */
+  int64_t max_timestamp; /* -1 when empty */
 } nd_partition_info;
 
 /* Offsets and sizes of one partition. Errors: ND_ENOTOPIC, ND_ENOPARTITION */
-int nd_partition_describe(nd_store *store, const char *topic,
-                          int32_t partition, nd_partition_info *info);
+int nd_partition_describe(nd_store *store, const char *topic, int32_t partition,
+                          nd_partition_info *info);
 
 /* Log start offset and high watermark (the next offset to be written). */
 int nd_offsets(nd_store *store, const char *topic, int32_t partition,
@@ -359,7 +363,7 @@ typedef struct nd_batches {
   size_t len;             /* bytes of whole RecordBatch v2, back to back */
   int64_t high_watermark; /* at the time of the read */
   int64_t log_start_offset;
-  int64_t next_offset;    /* offset after the last batch returned */
+  int64_t next_offset; /* offset after the last batch returned */
 } nd_batches;
 
 /* Read whole batches starting with the one that holds `offset`, up to
@@ -441,8 +445,8 @@ typedef struct nd_iter {
  * returns the whole batch holding the requested offset). decompress may
  * be NULL; a compressed batch then fails with ND_ECODEC. The iterator
  * borrows data until nd_iter_close(). */
-void nd_iter_init(nd_iter *it, const void *data, size_t len,
-                  int64_t min_offset, nd_decompress_fn decompress);
+void nd_iter_init(nd_iter *it, const void *data, size_t len, int64_t min_offset,
+                  nd_decompress_fn decompress);
 
 /* Next record into *rec. Returns 1 for a record, 0 at the end, or a
  * negative code: ND_ECORRUPT (CRC mismatch or malformed record; the message
@@ -467,6 +471,10 @@ int32_t nd_murmur2(const void *data, size_t len);
 /* Lowercase hex SHA-256 of a topic name: the name of its directory.
  * out must hold 65 bytes. */
 void nd_topic_dirname(const char *name, char out[65]);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 
 #ifdef __cplusplus
 }

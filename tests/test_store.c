@@ -3,6 +3,7 @@
 #include "test.h"
 
 #include <sys/wait.h>
+#include <time.h>
 
 static nd_store *open_store(const char *dir) {
   nd_options o = {0};
@@ -398,6 +399,52 @@ static void readonly_store(void) {
   tmpdir_remove(dir);
 }
 
+static int64_t recovery_point(nd_store *s, const char *topic) {
+  nd_partition_info pi;
+  if (nd_partition_describe(s, topic, 0, &pi) != 0)
+    return -100;
+  return pi.recovery_point;
+}
+
+static void durability_policies(void) {
+  char *dir = tmpdir_make("dur");
+  nd_store *s = open_store(dir);
+  CHECK(s);
+  const char *policies[] = {"never", "interval=50", "always"};
+  const char *names[] = {"never", "interval", "always"};
+  for (int i = 0; i < 3; i++) {
+    nd_topic_config cfg;
+    nd_topic_config_init(&cfg);
+    CHECK_OK(nd_topic_config_set(&cfg, "fsync", policies[i]));
+    CHECK_OK(nd_topic_create(s, names[i], 1, &cfg));
+  }
+  nd_record r = {NULL, 0, "d", 1, NULL, 0, ND_TIMESTAMP_NOW};
+  for (int i = 0; i < 3; i++)
+    CHECK_OK(nd_append(s, names[i], 0, &r, 1, 0, NULL));
+  CHECK_EQ_I64(recovery_point(s, "never"), 0);
+  CHECK_EQ_I64(recovery_point(s, "interval"), 0);
+  CHECK_EQ_I64(recovery_point(s, "always"), 1);
+  /* The flusher's round: only the interval topic is synced by time. */
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+  CHECK_OK(nd_maintain(s, now + 100));
+  CHECK_EQ_I64(recovery_point(s, "interval"), 1);
+  CHECK_EQ_I64(recovery_point(s, "never"), 0);
+  /* Per-append overrides either way. */
+  CHECK_OK(nd_append(s, "never", 0, &r, 1, ND_APPEND_SYNC, NULL));
+  CHECK_EQ_I64(recovery_point(s, "never"), 2);
+  CHECK_OK(nd_append(s, "always", 0, &r, 1, ND_APPEND_NOSYNC, NULL));
+  CHECK_EQ_I64(recovery_point(s, "always"), 1);
+  CHECK_OK(nd_sync_partition(s, "always", 0, 1));
+  CHECK_EQ_I64(recovery_point(s, "always"), 2);
+  CHECK_OK(nd_append(s, "never", 0, &r, 1, 0, NULL));
+  CHECK_OK(nd_sync(s));
+  CHECK_EQ_I64(recovery_point(s, "never"), 3);
+  CHECK_OK(nd_close(s));
+  tmpdir_remove(dir);
+}
+
 int main(void) {
   RUN(open_lock_format);
   RUN(default_dir);
@@ -407,5 +454,6 @@ int main(void) {
   RUN(append_errors);
   RUN(unclean_reopen);
   RUN(readonly_store);
+  RUN(durability_policies);
   TEST_MAIN_END();
 }
