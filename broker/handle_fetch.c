@@ -227,11 +227,36 @@ int handle_fetch(kafka_req *r) {
   return 0;
 }
 
+/* Has any partition of a parked fetch moved since it was parked? A cheap
+ * look at the offsets, so that an append wakes only the fetches it can
+ * satisfy instead of reading for every parked consumer. */
+static int may_have_data(kafka_req *r) {
+  kafka_fetch_request *req = r->body;
+  for (int32_t i = 0; i < req->topics.count; i++) {
+    kafka_fetch_request_topic *t = &req->topics.items[i];
+    nd_topic_info info;
+    const char *name = t->topic.ptr;
+    if (r->version >= 13) {
+      if (nd_topic_by_id(r->b->store, t->topic_id.b, &info) != 0)
+        return 1; /* gone: answer with the error now */
+      name = info.name;
+    }
+    for (int32_t j = 0; j < t->partitions.count; j++) {
+      int64_t ls, hw;
+      if (nd_offsets(r->b->store, name, t->partitions.items[j].partition, &ls,
+                     &hw) != 0 ||
+          hw != t->partitions.items[j].fetch_offset)
+        return 1;
+    }
+  }
+  return 0;
+}
+
 void fetch_wake_all(kafka_state *k) {
   kafka_req *r = k->parked;
   while (r) {
     kafka_req *next = r->next;
-    if (r->api->key == 1 && !r->dead) {
+    if (r->api->key == 1 && !r->dead && may_have_data(r)) {
       fetch_wait *w = r->hctx;
       net_timer *t = w->timer;
       int rc = attempt(r, 0);

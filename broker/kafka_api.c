@@ -179,12 +179,22 @@ void kafka_respond(kafka_req *r, const void *resp) {
     return;
   }
   int v = resp_version(r);
-  kf_buf b = {0};
-  kf_put_i32(&b, 0); /* size, patched below */
-  kf_put_i32(&b, r->correlation_id);
   /* ApiVersions always answers with header v0 so that a client can read
    * the error of a version it guessed too high (KIP-511). */
-  if (r->api->key != API_VERSIONS_KEY && kf_flexible(r->api->req, r->version))
+  int hdr_tags =
+      r->api->key != API_VERSIONS_KEY && kf_flexible(r->api->req, r->version);
+  /* Size first, then one allocation: a fetch response is mostly record
+   * bytes, and growing the buffer would copy them again. */
+  kf_buf b = {0};
+  b.count_only = 1;
+  kf_encode(r->api->resp, v, resp, &b);
+  size_t need = 8 + (size_t)hdr_tags + b.len;
+  b = (kf_buf){0};
+  b.data = malloc(need);
+  b.cap = b.data ? need : 0;
+  kf_put_i32(&b, 0); /* size, patched below */
+  kf_put_i32(&b, r->correlation_id);
+  if (hdr_tags)
     kf_put_uvarint(&b, 0);
   kf_encode(r->api->resp, v, resp, &b);
   if (b.failed || b.len - 4 > INT32_MAX) {

@@ -170,6 +170,10 @@ void *kf_new_array(kf_arena *a, const kf_struct *s, int32_t n) {
 void kf_put(kf_buf *b, const void *p, size_t n) {
   if (b->failed || n == 0)
     return;
+  if (b->count_only) {
+    b->len += n;
+    return;
+  }
   if (b->cap - b->len < n) {
     size_t cap = b->cap ? b->cap : 256;
     while (cap - b->len < n) {
@@ -690,6 +694,7 @@ void kf_encode_struct(const kf_struct *s, int version, int flex,
       break;
     last = next->tag;
     kf_buf tmp = {0};
+    tmp.count_only = b->count_only;
     encode_value(next, next->type, version, flex,
                  in_range(version, next->nmin, next->nmax), at(obj, next),
                  &tmp);

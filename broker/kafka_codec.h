@@ -133,7 +133,8 @@ static inline kf_str kf_null_str(void) {
 typedef struct kf_buf {
   uint8_t *data;
   size_t len, cap;
-  int failed; /* an allocation failed: the content is incomplete */
+  int failed;     /* an allocation failed: the content is incomplete */
+  int count_only; /* only count len (to size the real buffer once) */
 } kf_buf;
 
 void kf_put(kf_buf *b, const void *p, size_t n);

@@ -477,6 +477,25 @@ static void test_encode_metadata_v1(void) {
   kf_arena_free(&a);
 }
 
+/* The sizing pass agrees with the real encoding, tagged fields included. */
+static void test_count_only(void) {
+  kf_arena a = {0};
+  kafka_produce_response *r = produce_response(&a);
+  r->responses.items[0]
+      .partition_responses.items[0]
+      .current_leader.leader_epoch = 3;
+  for (int v = 0; v <= 13; v++) {
+    kf_buf real = {0}, count = {0};
+    count.count_only = 1;
+    kf_encode(&kafka_produce_response_msg, v, r, &real);
+    kf_encode(&kafka_produce_response_msg, v, r, &count);
+    CHECK_EQ_I64(count.len, real.len);
+    CHECK(count.data == NULL);
+    kf_buf_free(&real);
+  }
+  kf_arena_free(&a);
+}
+
 int main(void) {
   RUN(test_produce_classic);
   RUN(test_produce_flexible);
@@ -489,5 +508,6 @@ int main(void) {
   RUN(test_encode_api_versions);
   RUN(test_encode_produce);
   RUN(test_encode_metadata_v1);
+  RUN(test_count_only);
   TEST_MAIN_END();
 }
