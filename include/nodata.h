@@ -383,6 +383,70 @@ int nd_delete_records(nd_store *store, const char *topic, int32_t partition,
                       int64_t offset, int64_t *new_log_start);
 
 /* ------------------------------------------------------------------------ */
+/* Committed consumer offsets                                               */
+/* ------------------------------------------------------------------------ */
+
+/* Where a consumer group has got to in one partition. */
+typedef struct nd_offset_commit {
+  const char *topic;
+  int32_t partition;
+  int64_t offset;       /* the next offset the group will read */
+  int32_t leader_epoch; /* as the client sent it; -1 if none */
+  const char *metadata; /* client's string, may be NULL */
+} nd_offset_commit;
+
+#define ND_GROUP_NAME_MAX 1024
+#define ND_OFFSET_METADATA_MAX 4096
+
+/* Durably record n commits of `group` (all or none): one append and one
+ * fdatasync (shared by concurrent committers) before it returns. Commits
+ * for topics or partitions that do not exist are refused. Kept in
+ * DATA/groups/ as an append-only log, compacted in the background.
+ * Errors: ND_EINVAL (empty group name, name or metadata over the limits),
+ * ND_ENOTOPIC, ND_ENOPARTITION, ND_EREADONLY, -ENOSPC/-EIO (nothing of the
+ * call is recorded). */
+int nd_commit_offsets(nd_store *store, const char *group,
+                      const nd_offset_commit *commits, size_t n);
+
+/* One commit: nd_commit_offsets with n = 1. */
+int nd_commit_offset(nd_store *store, const char *group, const char *topic,
+                     int32_t partition, int64_t offset, const char *metadata);
+
+/* The committed offset of (group, topic, partition): *offset = -1 (and
+ * *metadata NULL) if the group never committed one. metadata may be NULL;
+ * otherwise *metadata is a malloc'ed copy (nd_free) or NULL. leader_epoch
+ * may be NULL. */
+int nd_committed_offset(nd_store *store, const char *group, const char *topic,
+                        int32_t partition, int64_t *offset,
+                        int32_t *leader_epoch, char **metadata);
+
+/* One committed offset, as listed by nd_group_offsets. */
+typedef struct nd_committed {
+  char *topic;
+  int32_t partition;
+  int64_t offset;
+  int32_t leader_epoch;
+  char *metadata; /* may be NULL */
+} nd_committed;
+
+/* Every committed offset of a group, sorted by topic then partition.
+ * Release with nd_committed_free(list, count). An unknown group gives
+ * count 0. */
+int nd_group_offsets(nd_store *store, const char *group, nd_committed **list,
+                     size_t *count);
+void nd_committed_free(nd_committed *list, size_t count);
+
+/* Names of the groups with committed offsets, sorted; release with
+ * nd_names_free(names, count). */
+int nd_group_list(nd_store *store, char ***names, size_t *count);
+void nd_names_free(char **names, size_t count);
+
+/* Forget a group's offsets, durably. Errors: ND_ENOTFOUND if it has none,
+ * ND_EREADONLY, -errno. Deleting a topic forgets its offsets in every
+ * group. */
+int nd_group_delete(nd_store *store, const char *group);
+
+/* ------------------------------------------------------------------------ */
 /* Decoding records                                                         */
 /* ------------------------------------------------------------------------ */
 

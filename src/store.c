@@ -31,6 +31,7 @@
 #include "error.h"
 #include "file.h"
 #include "hash.h"
+#include "offsets.h"
 #include "topic.h"
 
 #define FORMAT_TEXT "nodata 1\n"
@@ -48,6 +49,7 @@ struct nd_store {
   topic **topics;            /* sorted by name */
   size_t ntopics, cap;
   pthread_mutex_t admin_lock; /* create/delete/alter, one at a time */
+  offsets_store *offsets;     /* committed consumer offsets */
 
   pthread_t bg;
   int bg_running;
@@ -322,6 +324,7 @@ static void *background_main(void *arg) {
 }
 
 static void store_free(nd_store *s) {
+  offsets_close(s->offsets);
   for (size_t i = 0; i < s->ntopics; i++)
     topic_close(s->topics[i]);
   free(s->topics);
@@ -390,6 +393,11 @@ int nd_open(const char *dir, const nd_options *opts, nd_store **out) {
   }
   if (!rc)
     rc = load_topics(s, clean);
+  if (!rc) {
+    char groups[PATH_MAX];
+    snprintf(groups, sizeof groups, "%s/groups", dir);
+    rc = offsets_open(groups, s->readonly, &s->offsets);
+  }
   if (!rc && !s->readonly && !s->opts.no_background) {
     if (pthread_create(&s->bg, NULL, background_main, s) != 0)
       rc = nd_fail(ND_ENOMEM, "cannot start the background thread");
@@ -422,6 +430,10 @@ int nd_close(nd_store *s) {
       rc = r;
   }
   s->ntopics = 0;
+  int orc = offsets_close(s->offsets);
+  s->offsets = NULL;
+  if (!rc)
+    rc = orc;
   if (!rc && !s->readonly) {
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/clean-shutdown", s->dir);
@@ -491,7 +503,8 @@ int nd_maintain(nd_store *s, int64_t now) {
     release(ts[i]);
   }
   free(ts);
-  return rc;
+  int r = offsets_maintain(s->offsets);
+  return rc ? rc : r;
 }
 
 int nd_sync(nd_store *s) {
@@ -619,6 +632,8 @@ int nd_topic_delete(nd_store *s, const char *name) {
   if (!rc) {
     file_sync_dir(s->topics_dir);
     release(t);
+    /* A topic created later under the same name starts with no offsets. */
+    rc = offsets_delete_topic(s->offsets, name);
   }
   pthread_mutex_unlock(&s->admin_lock);
   return rc;
@@ -1012,4 +1027,95 @@ int nd_delete_records(nd_store *s, const char *name, int32_t p, int64_t offset,
   rc = partition_delete_records(part, offset, new_log_start);
   release(t);
   return rc;
+}
+
+/* ---- committed offsets -------------------------------------------------- */
+
+static int check_group(const char *group) {
+  if (!group || !*group)
+    return nd_fail(ND_EINVAL, "group name is empty");
+  size_t len = strlen(group);
+  if (len > ND_GROUP_NAME_MAX)
+    return nd_fail(ND_EINVAL, "group name is %zu bytes, the limit is %d", len,
+                   ND_GROUP_NAME_MAX);
+  return 0;
+}
+
+int nd_commit_offsets(nd_store *s, const char *group,
+                      const nd_offset_commit *commits, size_t n) {
+  nd_clear_error();
+  if (!s || (n && !commits))
+    return nd_fail(ND_EINVAL, "commit: store and commits needed");
+  if (s->readonly)
+    return nd_fail(ND_EREADONLY, "store %s opened read-only", s->dir);
+  int rc = check_group(group);
+  if (rc || n == 0)
+    return rc;
+  for (size_t i = 0; i < n; i++) {
+    const nd_offset_commit *c = &commits[i];
+    if (c->metadata && strlen(c->metadata) > ND_OFFSET_METADATA_MAX)
+      return nd_fail(ND_EINVAL,
+                     "offset metadata for %s/%d is %zu bytes, the limit is %d",
+                     c->topic ? c->topic : "?", (int)c->partition,
+                     strlen(c->metadata), ND_OFFSET_METADATA_MAX);
+    if (c->offset < -1)
+      return nd_fail(ND_EINVAL, "offset %" PRId64 " for %s/%d is negative",
+                     c->offset, c->topic ? c->topic : "?", (int)c->partition);
+    topic *t;
+    partition *part;
+    rc = acquire_partition(s, c->topic, c->partition, &t, &part);
+    if (rc)
+      return rc;
+    release(t);
+  }
+  return offsets_commit(s->offsets, group, commits, n, now_ms());
+}
+
+int nd_commit_offset(nd_store *s, const char *group, const char *topic_name,
+                     int32_t partition_id, int64_t offset,
+                     const char *metadata) {
+  nd_offset_commit c = {topic_name, partition_id, offset, -1, metadata};
+  return nd_commit_offsets(s, group, &c, 1);
+}
+
+int nd_committed_offset(nd_store *s, const char *group, const char *topic_name,
+                        int32_t partition_id, int64_t *offset,
+                        int32_t *leader_epoch, char **metadata) {
+  nd_clear_error();
+  if (!s || !offset || !topic_name)
+    return nd_fail(ND_EINVAL, "committed_offset: store, topic, offset needed");
+  int rc = check_group(group);
+  if (rc)
+    return rc;
+  if (strlen(topic_name) > ND_TOPIC_NAME_MAX)
+    return nd_fail(ND_ETOPICNAME, "topic name longer than %d",
+                   ND_TOPIC_NAME_MAX);
+  return offsets_get(s->offsets, group, topic_name, partition_id, offset,
+                     leader_epoch, metadata);
+}
+
+int nd_group_offsets(nd_store *s, const char *group, nd_committed **list,
+                     size_t *count) {
+  nd_clear_error();
+  if (!s || !list || !count)
+    return nd_fail(ND_EINVAL, "group_offsets: store, list, count needed");
+  int rc = check_group(group);
+  return rc ? rc : offsets_list(s->offsets, group, list, count);
+}
+
+int nd_group_list(nd_store *s, char ***names, size_t *count) {
+  nd_clear_error();
+  if (!s || !names || !count)
+    return nd_fail(ND_EINVAL, "group_list: store, names, count needed");
+  return offsets_groups(s->offsets, names, count);
+}
+
+int nd_group_delete(nd_store *s, const char *group) {
+  nd_clear_error();
+  if (!s)
+    return nd_fail(ND_EINVAL, "store is NULL");
+  if (s->readonly)
+    return nd_fail(ND_EREADONLY, "store %s opened read-only", s->dir);
+  int rc = check_group(group);
+  return rc ? rc : offsets_delete_group(s->offsets, group);
 }

@@ -1,0 +1,747 @@
+/*
+ * offsets.c — committed consumer-group offsets (format in offsets.h).
+ */
+#include "offsets.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "batch.h"
+#include "error.h"
+#include "file.h"
+
+#define FRAME_HEADER 8
+#define FRAME_VERSION 1
+#define OP_COMMIT 1
+#define OP_DELETE_GROUP 2
+#define OP_DELETE_TOPIC 3
+#define COMPACT_MIN_BYTES (64 * 1024)
+
+typedef struct entry {
+  char *key; /* group \0 topic \0 partition(4 bytes) */
+  size_t key_len;
+  int64_t offset;
+  int32_t epoch;
+  int64_t time_ms;
+  char *metadata;
+} entry;
+
+struct offsets_store {
+  char dir[PATH_MAX];
+  char path[PATH_MAX];
+  int fd;
+  int readonly;
+  pthread_mutex_t mu; /* map, file size, written */
+  entry *slots;       /* open addressing; key NULL = empty */
+  size_t cap, count;
+  uint64_t file_size;
+  uint64_t live_bytes; /* bytes the live entries need as ops */
+  uint64_t written;    /* frames appended */
+  pthread_mutex_t sync_mu;
+  pthread_cond_t sync_cond;
+  int syncing;
+  uint64_t synced;
+  int failed;
+};
+
+/* ---- the map ------------------------------------------------------------ */
+
+static uint64_t fnv1a(const char *p, size_t n) {
+  uint64_t h = 1469598103934665603ULL;
+  for (size_t i = 0; i < n; i++) {
+    h ^= (uint8_t)p[i];
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
+static size_t make_key(char *buf, const char *group, const char *topic,
+                       int32_t partition) {
+  size_t g = strlen(group), t = strlen(topic);
+  memcpy(buf, group, g + 1);
+  memcpy(buf + g + 1, topic, t + 1);
+  put_be32((uint8_t *)buf + g + t + 2, (uint32_t)partition);
+  return g + t + 6;
+}
+
+static entry *slot_for(offsets_store *os, const char *key, size_t len) {
+  size_t mask = os->cap - 1;
+  size_t i = (size_t)fnv1a(key, len) & mask;
+  while (os->slots[i].key && (os->slots[i].key_len != len ||
+                              memcmp(os->slots[i].key, key, len) != 0))
+    i = (i + 1) & mask;
+  return &os->slots[i];
+}
+
+static uint64_t op_size(size_t group_len, size_t topic_len,
+                        const char *metadata) {
+  return 1 + 2 + group_len + 2 + topic_len + 4 + 8 + 4 + 8 + 4 +
+         (metadata ? strlen(metadata) : 0);
+}
+
+static uint64_t entry_op_size(const entry *e) {
+  size_t g = strlen(e->key);
+  size_t t = strlen(e->key + g + 1);
+  return op_size(g, t, e->metadata);
+}
+
+static int grow(offsets_store *os) {
+  size_t cap = os->cap ? os->cap * 2 : 64;
+  entry *old = os->slots;
+  size_t old_cap = os->cap;
+  os->slots = calloc(cap, sizeof *os->slots);
+  if (!os->slots) {
+    os->slots = old;
+    return ND_ENOMEM;
+  }
+  os->cap = cap;
+  for (size_t i = 0; i < old_cap; i++)
+    if (old[i].key)
+      *slot_for(os, old[i].key, old[i].key_len) = old[i];
+  free(old);
+  return 0;
+}
+
+static void entry_free(entry *e) {
+  free(e->key);
+  free(e->metadata);
+  memset(e, 0, sizeof *e);
+}
+
+/* Remove slot i, re-inserting the cluster after it (linear probing). */
+static void remove_slot(offsets_store *os, size_t i) {
+  os->live_bytes -= entry_op_size(&os->slots[i]);
+  entry_free(&os->slots[i]);
+  os->count--;
+  size_t mask = os->cap - 1;
+  for (size_t j = (i + 1) & mask; os->slots[j].key; j = (j + 1) & mask) {
+    entry e = os->slots[j];
+    memset(&os->slots[j], 0, sizeof e);
+    *slot_for(os, e.key, e.key_len) = e;
+  }
+}
+
+static int map_put(offsets_store *os, const char *key, size_t key_len,
+                   int64_t offset, int32_t epoch, int64_t time_ms,
+                   const char *metadata, size_t meta_len, int meta_null) {
+  if ((os->count + 1) * 4 > os->cap * 3 && grow(os) != 0)
+    return ND_ENOMEM;
+  char *meta = NULL;
+  if (!meta_null) {
+    meta = malloc(meta_len + 1);
+    if (!meta)
+      return ND_ENOMEM;
+    memcpy(meta, metadata, meta_len);
+    meta[meta_len] = '\0';
+  }
+  entry *e = slot_for(os, key, key_len);
+  if (e->key) {
+    os->live_bytes -= entry_op_size(e);
+    free(e->metadata);
+  } else {
+    e->key = malloc(key_len);
+    if (!e->key) {
+      free(meta);
+      return ND_ENOMEM;
+    }
+    memcpy(e->key, key, key_len);
+    e->key_len = key_len;
+    os->count++;
+  }
+  e->offset = offset;
+  e->epoch = epoch;
+  e->time_ms = time_ms;
+  e->metadata = meta;
+  os->live_bytes += entry_op_size(e);
+  return 0;
+}
+
+/* Remove every entry whose group (field 0) or topic (field 1) is name. */
+static int map_remove_matching(offsets_store *os, int field, const char *name) {
+  int removed = 0;
+  for (size_t i = 0; i < os->cap;) {
+    entry *e = &os->slots[i];
+    if (e->key) {
+      const char *f = field == 0 ? e->key : e->key + strlen(e->key) + 1;
+      if (!strcmp(f, name)) {
+        remove_slot(os, i);
+        removed++;
+        continue; /* slot i now holds a moved entry (or is empty) */
+      }
+    }
+    i++;
+  }
+  return removed;
+}
+
+/* ---- encoding ----------------------------------------------------------- */
+
+typedef struct wbuf {
+  uint8_t *p;
+  size_t len, cap;
+} wbuf;
+
+static int wb_reserve(wbuf *b, size_t n) {
+  if (b->len + n <= b->cap)
+    return 0;
+  size_t cap = b->cap ? b->cap : 256;
+  while (cap < b->len + n)
+    cap *= 2;
+  uint8_t *np = realloc(b->p, cap);
+  if (!np)
+    return ND_ENOMEM;
+  b->p = np;
+  b->cap = cap;
+  return 0;
+}
+
+static void wb_u8(wbuf *b, uint8_t v) {
+  b->p[b->len++] = v;
+}
+static void wb_u16(wbuf *b, uint16_t v) {
+  put_be16(b->p + b->len, v);
+  b->len += 2;
+}
+static void wb_u32(wbuf *b, uint32_t v) {
+  put_be32(b->p + b->len, v);
+  b->len += 4;
+}
+static void wb_u64(wbuf *b, uint64_t v) {
+  put_be64(b->p + b->len, v);
+  b->len += 8;
+}
+static void wb_bytes(wbuf *b, const void *p, size_t n) {
+  memcpy(b->p + b->len, p, n);
+  b->len += n;
+}
+
+static int wb_commit_op(wbuf *b, const char *group, size_t g, const char *topic,
+                        size_t t, int32_t partition, int64_t offset,
+                        int32_t epoch, int64_t time_ms, const char *meta) {
+  if (wb_reserve(b, op_size(g, t, meta)))
+    return ND_ENOMEM;
+  wb_u8(b, OP_COMMIT);
+  wb_u16(b, (uint16_t)g);
+  wb_bytes(b, group, g);
+  wb_u16(b, (uint16_t)t);
+  wb_bytes(b, topic, t);
+  wb_u32(b, (uint32_t)partition);
+  wb_u64(b, (uint64_t)offset);
+  wb_u32(b, (uint32_t)epoch);
+  wb_u64(b, (uint64_t)time_ms);
+  if (meta) {
+    size_t m = strlen(meta);
+    wb_u32(b, (uint32_t)m);
+    wb_bytes(b, meta, m);
+  } else {
+    wb_u32(b, UINT32_MAX);
+  }
+  return 0;
+}
+
+/* Start a frame: header and version/count placeholders. */
+static int wb_frame_start(wbuf *b) {
+  if (wb_reserve(b, FRAME_HEADER + 5))
+    return ND_ENOMEM;
+  b->len = FRAME_HEADER;
+  wb_u8(b, FRAME_VERSION);
+  wb_u32(b, 0);
+  return 0;
+}
+
+static void wb_frame_finish(wbuf *b, uint32_t ops) {
+  put_be32(b->p + FRAME_HEADER + 1, ops);
+  size_t payload = b->len - FRAME_HEADER;
+  put_be32(b->p, (uint32_t)payload);
+  put_be32(b->p + 4, nd_crc32c(0, b->p + FRAME_HEADER, payload));
+}
+
+/* ---- replay ------------------------------------------------------------- */
+
+typedef struct rcur {
+  const uint8_t *p, *end;
+  int bad;
+} rcur;
+
+static const uint8_t *rc_take(rcur *c, size_t n) {
+  if (c->bad || (size_t)(c->end - c->p) < n) {
+    c->bad = 1;
+    return NULL;
+  }
+  const uint8_t *r = c->p;
+  c->p += n;
+  return r;
+}
+
+static int replay_frame(offsets_store *os, const uint8_t *payload, size_t len) {
+  rcur c = {payload, payload + len, 0};
+  const uint8_t *h = rc_take(&c, 5);
+  if (!h || h[0] != FRAME_VERSION)
+    return -1;
+  uint32_t ops = be32(h + 1);
+  char key[ND_GROUP_NAME_MAX + ND_TOPIC_NAME_MAX + 8];
+  for (uint32_t i = 0; i < ops; i++) {
+    const uint8_t *k = rc_take(&c, 1);
+    if (!k)
+      return -1;
+    const uint8_t *lp = rc_take(&c, 2);
+    if (!lp)
+      return -1;
+    uint16_t gl = be16(lp);
+    const uint8_t *g = rc_take(&c, gl);
+    if (!g || gl == 0 || gl > ND_GROUP_NAME_MAX)
+      return -1;
+    char name[ND_GROUP_NAME_MAX + 1];
+    memcpy(name, g, gl);
+    name[gl] = '\0';
+    if (memchr(name, '\0', gl))
+      return -1;
+    if (*k == OP_DELETE_GROUP) {
+      map_remove_matching(os, 0, name);
+      continue;
+    }
+    if (*k == OP_DELETE_TOPIC) {
+      map_remove_matching(os, 1, name);
+      continue;
+    }
+    if (*k != OP_COMMIT)
+      return -1;
+    lp = rc_take(&c, 2);
+    if (!lp)
+      return -1;
+    uint16_t tl = be16(lp);
+    const uint8_t *t = rc_take(&c, tl);
+    const uint8_t *f = rc_take(&c, 4 + 8 + 4 + 8 + 4);
+    if (!t || !f || tl == 0 || tl > ND_TOPIC_NAME_MAX || memchr(t, '\0', tl))
+      return -1;
+    int32_t ml = (int32_t)be32(f + 24);
+    const uint8_t *m = NULL;
+    if (ml < -1 || (ml > 0 && !(m = rc_take(&c, (size_t)ml))))
+      return -1;
+    memcpy(key, name, gl);
+    key[gl] = '\0';
+    memcpy(key + gl + 1, t, tl);
+    key[gl + 1 + tl] = '\0';
+    memcpy(key + gl + tl + 2, f, 4);
+    if (map_put(os, key, gl + tl + 6, (int64_t)be64(f + 4),
+                (int32_t)be32(f + 12), (int64_t)be64(f + 16), (const char *)m,
+                ml > 0 ? (size_t)ml : 0, ml < 0) != 0)
+      return -2;
+  }
+  return c.p == c.end ? 0 : -1;
+}
+
+static int replay(offsets_store *os) {
+  char *data;
+  size_t len;
+  int rc = file_read_all(os->path, &data, &len);
+  if (rc == -ENOENT)
+    return 0;
+  if (rc)
+    return nd_fail_os(-rc, "cannot read %s", os->path);
+  size_t pos = 0;
+  const uint8_t *d = (const uint8_t *)data;
+  while (pos + FRAME_HEADER <= len) {
+    uint32_t plen = be32(d + pos);
+    if (plen > len - pos - FRAME_HEADER ||
+        nd_crc32c(0, d + pos + FRAME_HEADER, plen) != be32(d + pos + 4))
+      break;
+    int r = replay_frame(os, d + pos + FRAME_HEADER, plen);
+    if (r == -2) {
+      free(data);
+      return nd_fail(ND_ENOMEM, "out of memory loading %s", os->path);
+    }
+    if (r != 0)
+      break;
+    pos += FRAME_HEADER + plen;
+  }
+  free(data);
+  os->file_size = pos;
+  if (pos < len && !os->readonly) {
+    /* A torn or corrupt tail: what follows the last whole frame was never
+     * acknowledged (commits return after their frame is synced). */
+    int fd = open(os->path, O_RDWR | O_CLOEXEC);
+    if (fd < 0)
+      return nd_fail_os(errno, "cannot open %s", os->path);
+    rc = file_truncate(fd, (off_t)pos);
+    if (!rc)
+      rc = file_datasync(fd);
+    close(fd);
+    if (rc)
+      return nd_fail_os(-rc, "cannot truncate %s at byte %zu", os->path, pos);
+  }
+  return 0;
+}
+
+/* ---- open / close ------------------------------------------------------- */
+
+int offsets_open(const char *dir, int readonly, offsets_store **out) {
+  offsets_store *os = calloc(1, sizeof *os);
+  if (!os)
+    return nd_fail(ND_ENOMEM, "out of memory");
+  os->fd = -1;
+  os->readonly = readonly;
+  snprintf(os->dir, sizeof os->dir, "%s", dir);
+  snprintf(os->path, sizeof os->path, "%s/offsets.log", dir);
+  pthread_mutex_init(&os->mu, NULL);
+  pthread_mutex_init(&os->sync_mu, NULL);
+  pthread_cond_init(&os->sync_cond, NULL);
+  int rc = 0;
+  if (!readonly && mkdir(dir, 0755) != 0 && errno != EEXIST)
+    rc = nd_fail_os(errno, "cannot create %s", dir);
+  char tmp[PATH_MAX];
+  snprintf(tmp, sizeof tmp, "%s.tmp", os->path);
+  if (!rc && !readonly)
+    unlink(tmp); /* an interrupted compaction; the old file is whole */
+  if (!rc)
+    rc = grow(os) ? nd_fail(ND_ENOMEM, "out of memory") : 0;
+  if (!rc)
+    rc = replay(os);
+  if (!rc && !readonly) {
+    os->fd = open(os->path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (os->fd < 0)
+      rc = nd_fail_os(errno, "cannot open %s", os->path);
+  }
+  if (rc) {
+    offsets_close(os);
+    return rc;
+  }
+  *out = os;
+  return 0;
+}
+
+int offsets_close(offsets_store *os) {
+  if (!os)
+    return 0;
+  int rc = 0;
+  if (os->fd >= 0) {
+    if (os->synced < os->written)
+      rc = file_datasync(os->fd);
+    close(os->fd);
+  }
+  for (size_t i = 0; i < os->cap; i++)
+    if (os->slots[i].key)
+      entry_free(&os->slots[i]);
+  free(os->slots);
+  pthread_mutex_destroy(&os->mu);
+  pthread_mutex_destroy(&os->sync_mu);
+  pthread_cond_destroy(&os->sync_cond);
+  free(os);
+  return rc ? nd_fail_os(-rc, "fdatasync of offsets log") : 0;
+}
+
+/* ---- writing ------------------------------------------------------------ */
+
+/* Group commit over the offsets file, as partitions do for their logs. */
+static int sync_upto(offsets_store *os, uint64_t frame) {
+  int rc = 0;
+  pthread_mutex_lock(&os->sync_mu);
+  while (os->synced < frame) {
+    if (os->syncing) {
+      pthread_cond_wait(&os->sync_cond, &os->sync_mu);
+      continue;
+    }
+    if (os->failed) {
+      rc = nd_fail(ND_EFAILED, "%s failed after an I/O error", os->path);
+      break;
+    }
+    os->syncing = 1;
+    pthread_mutex_unlock(&os->sync_mu);
+    pthread_mutex_lock(&os->mu);
+    uint64_t target = os->written;
+    int fd = os->fd;
+    pthread_mutex_unlock(&os->mu);
+    int src = file_datasync(fd);
+    pthread_mutex_lock(&os->sync_mu);
+    os->syncing = 0;
+    pthread_cond_broadcast(&os->sync_cond);
+    if (src) {
+      os->failed = 1;
+      rc = nd_fail_os(-src, "fdatasync %s", os->path);
+      break;
+    }
+    if (target > os->synced)
+      os->synced = target;
+  }
+  pthread_mutex_unlock(&os->sync_mu);
+  return rc;
+}
+
+/* Append a finished frame; on failure nothing of it stays. */
+static int append_frame(offsets_store *os, wbuf *b, uint64_t *frame_no) {
+  if (os->failed)
+    return nd_fail(ND_EFAILED, "%s failed after an I/O error", os->path);
+  int rc = file_pwrite_all(os->fd, b->p, b->len, (off_t)os->file_size);
+  if (rc) {
+    if (file_truncate(os->fd, (off_t)os->file_size) != 0)
+      os->failed = 1;
+    return nd_fail_os(-rc, "append to %s at byte %" PRIu64, os->path,
+                      os->file_size);
+  }
+  os->file_size += b->len;
+  *frame_no = ++os->written;
+  return 0;
+}
+
+int offsets_commit(offsets_store *os, const char *group,
+                   const nd_offset_commit *c, size_t n, int64_t now_ms) {
+  if (os->readonly)
+    return nd_fail(ND_EREADONLY, "store opened read-only");
+  wbuf b = {0};
+  size_t g = strlen(group);
+  int rc = wb_frame_start(&b);
+  for (size_t i = 0; !rc && i < n; i++)
+    rc = wb_commit_op(&b, group, g, c[i].topic, strlen(c[i].topic),
+                      c[i].partition, c[i].offset, c[i].leader_epoch, now_ms,
+                      c[i].metadata);
+  if (rc) {
+    free(b.p);
+    return nd_fail(ND_ENOMEM, "out of memory");
+  }
+  wb_frame_finish(&b, (uint32_t)n);
+  uint64_t frame;
+  pthread_mutex_lock(&os->mu);
+  rc = append_frame(os, &b, &frame);
+  char key[2 * ND_TOPIC_NAME_MAX + ND_GROUP_NAME_MAX + 8];
+  for (size_t i = 0; !rc && i < n; i++) {
+    size_t kl = make_key(key, group, c[i].topic, c[i].partition);
+    const char *m = c[i].metadata;
+    if (map_put(os, key, kl, c[i].offset, c[i].leader_epoch, now_ms, m,
+                m ? strlen(m) : 0, m == NULL) != 0)
+      rc = nd_fail(ND_ENOMEM, "out of memory");
+  }
+  pthread_mutex_unlock(&os->mu);
+  free(b.p);
+  return rc ? rc : sync_upto(os, frame);
+}
+
+static int write_delete(offsets_store *os, int kind, const char *name) {
+  wbuf b = {0};
+  size_t len = strlen(name);
+  int rc = wb_frame_start(&b);
+  if (!rc)
+    rc = wb_reserve(&b, 3 + len);
+  if (rc) {
+    free(b.p);
+    return nd_fail(ND_ENOMEM, "out of memory");
+  }
+  wb_u8(&b, (uint8_t)kind);
+  wb_u16(&b, (uint16_t)len);
+  wb_bytes(&b, name, len);
+  wb_frame_finish(&b, 1);
+  uint64_t frame;
+  rc = append_frame(os, &b, &frame);
+  free(b.p);
+  if (rc)
+    return rc;
+  map_remove_matching(os, kind == OP_DELETE_GROUP ? 0 : 1, name);
+  pthread_mutex_unlock(&os->mu);
+  rc = sync_upto(os, frame);
+  pthread_mutex_lock(&os->mu);
+  return rc;
+}
+
+int offsets_delete_group(offsets_store *os, const char *group) {
+  if (os->readonly)
+    return nd_fail(ND_EREADONLY, "store opened read-only");
+  pthread_mutex_lock(&os->mu);
+  int found = 0;
+  for (size_t i = 0; i < os->cap && !found; i++)
+    found = os->slots[i].key && !strcmp(os->slots[i].key, group);
+  int rc = found ? write_delete(os, OP_DELETE_GROUP, group)
+                 : nd_fail(ND_ENOTFOUND, "group '%s' has no offsets", group);
+  pthread_mutex_unlock(&os->mu);
+  return rc;
+}
+
+int offsets_delete_topic(offsets_store *os, const char *topic) {
+  if (os->readonly)
+    return 0;
+  pthread_mutex_lock(&os->mu);
+  int found = 0;
+  for (size_t i = 0; i < os->cap && !found; i++)
+    found = os->slots[i].key &&
+            !strcmp(os->slots[i].key + strlen(os->slots[i].key) + 1, topic);
+  int rc = found ? write_delete(os, OP_DELETE_TOPIC, topic) : 0;
+  pthread_mutex_unlock(&os->mu);
+  return rc;
+}
+
+/* ---- reading ------------------------------------------------------------ */
+
+int offsets_get(offsets_store *os, const char *group, const char *topic,
+                int32_t partition, int64_t *offset, int32_t *epoch,
+                char **metadata) {
+  char key[2 * ND_TOPIC_NAME_MAX + ND_GROUP_NAME_MAX + 8];
+  size_t kl = make_key(key, group, topic, partition);
+  int rc = 0;
+  pthread_mutex_lock(&os->mu);
+  entry *e = slot_for(os, key, kl);
+  *offset = e->key ? e->offset : -1;
+  if (epoch)
+    *epoch = e->key ? e->epoch : -1;
+  if (metadata) {
+    *metadata = NULL;
+    if (e->key && e->metadata && !(*metadata = strdup(e->metadata)))
+      rc = nd_fail(ND_ENOMEM, "out of memory");
+  }
+  pthread_mutex_unlock(&os->mu);
+  return rc;
+}
+
+static int cmp_committed(const void *a, const void *b) {
+  const nd_committed *x = a, *y = b;
+  int c = strcmp(x->topic, y->topic);
+  return c ? c : (x->partition > y->partition) - (x->partition < y->partition);
+}
+
+int offsets_list(offsets_store *os, const char *group, nd_committed **list,
+                 size_t *count) {
+  *list = NULL;
+  *count = 0;
+  pthread_mutex_lock(&os->mu);
+  size_t n = 0;
+  for (size_t i = 0; i < os->cap; i++)
+    n += os->slots[i].key && !strcmp(os->slots[i].key, group);
+  nd_committed *out = n ? calloc(n, sizeof *out) : NULL;
+  size_t k = 0;
+  int rc = n && !out ? ND_ENOMEM : 0;
+  for (size_t i = 0; !rc && i < os->cap; i++) {
+    entry *e = &os->slots[i];
+    if (!e->key || strcmp(e->key, group))
+      continue;
+    const char *t = e->key + strlen(e->key) + 1;
+    out[k].topic = strdup(t);
+    out[k].partition = (int32_t)be32((const uint8_t *)t + strlen(t) + 1);
+    out[k].offset = e->offset;
+    out[k].leader_epoch = e->epoch;
+    out[k].metadata = e->metadata ? strdup(e->metadata) : NULL;
+    if (!out[k].topic || (e->metadata && !out[k].metadata))
+      rc = ND_ENOMEM;
+    k++;
+  }
+  pthread_mutex_unlock(&os->mu);
+  if (rc) {
+    nd_committed_free(out, k);
+    return nd_fail(ND_ENOMEM, "out of memory");
+  }
+  if (n > 1)
+    qsort(out, n, sizeof *out, cmp_committed);
+  *list = out;
+  *count = n;
+  return 0;
+}
+
+static int cmp_str(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int offsets_groups(offsets_store *os, char ***names, size_t *count) {
+  *names = NULL;
+  *count = 0;
+  pthread_mutex_lock(&os->mu);
+  char **out = os->count ? malloc(os->count * sizeof *out) : NULL;
+  size_t n = 0;
+  int rc = os->count && !out ? ND_ENOMEM : 0;
+  for (size_t i = 0; !rc && i < os->cap; i++) {
+    if (!os->slots[i].key)
+      continue;
+    int seen = 0;
+    for (size_t j = 0; j < n && !seen; j++)
+      seen = !strcmp(out[j], os->slots[i].key);
+    if (!seen && !(out[n++] = strdup(os->slots[i].key)))
+      rc = ND_ENOMEM;
+  }
+  pthread_mutex_unlock(&os->mu);
+  if (rc) {
+    nd_names_free(out, n);
+    return nd_fail(ND_ENOMEM, "out of memory");
+  }
+  if (n > 1)
+    qsort(out, n, sizeof *out, cmp_str);
+  *names = out;
+  *count = n;
+  return 0;
+}
+
+void nd_committed_free(nd_committed *list, size_t count) {
+  for (size_t i = 0; list && i < count; i++) {
+    free(list[i].topic);
+    free(list[i].metadata);
+  }
+  free(list);
+}
+
+void nd_names_free(char **names, size_t count) {
+  for (size_t i = 0; names && i < count; i++)
+    free(names[i]);
+  free(names);
+}
+
+/* ---- compaction --------------------------------------------------------- */
+
+int offsets_maintain(offsets_store *os) {
+  if (os->readonly)
+    return 0;
+  pthread_mutex_lock(&os->mu);
+  if (os->file_size < COMPACT_MIN_BYTES ||
+      os->file_size < 4 * (os->live_bytes + FRAME_HEADER + 5)) {
+    pthread_mutex_unlock(&os->mu);
+    return 0;
+  }
+  /* No fdatasync may run on the old descriptor while it is replaced. */
+  pthread_mutex_lock(&os->sync_mu);
+  while (os->syncing)
+    pthread_cond_wait(&os->sync_cond, &os->sync_mu);
+  wbuf b = {0};
+  int rc = wb_frame_start(&b);
+  uint32_t ops = 0;
+  for (size_t i = 0; !rc && i < os->cap; i++) {
+    entry *e = &os->slots[i];
+    if (!e->key)
+      continue;
+    size_t g = strlen(e->key);
+    const char *t = e->key + g + 1;
+    size_t tl = strlen(t);
+    rc = wb_commit_op(&b, e->key, g, t, tl,
+                      (int32_t)be32((const uint8_t *)t + tl + 1), e->offset,
+                      e->epoch, e->time_ms, e->metadata);
+    ops++;
+  }
+  char tmp[PATH_MAX];
+  snprintf(tmp, sizeof tmp, "%s.tmp", os->path);
+  if (!rc) {
+    wb_frame_finish(&b, ops);
+    rc = file_write_atomic(os->path, b.p, b.len);
+    if (rc)
+      rc = nd_fail_os(-rc, "cannot compact %s", os->path);
+  } else {
+    rc = nd_fail(ND_ENOMEM, "out of memory");
+  }
+  if (!rc) {
+    int fd = open(os->path, O_RDWR | O_CLOEXEC);
+    if (fd < 0) {
+      /* The compacted file is in place but cannot be reopened: stop
+       * writing rather than append to the unlinked old file. */
+      os->failed = 1;
+      rc = nd_fail_os(errno, "cannot reopen %s", os->path);
+    } else {
+      close(os->fd);
+      os->fd = fd;
+      os->file_size = b.len;
+      os->synced = os->written; /* the new file was fsynced whole */
+    }
+  }
+  free(b.p);
+  pthread_mutex_unlock(&os->sync_mu);
+  pthread_mutex_unlock(&os->mu);
+  return rc;
+}

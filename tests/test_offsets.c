@@ -1,0 +1,193 @@
+/* Committed consumer offsets: round trips, validation, durability across
+ * clean and unclean restarts, torn and corrupt tails, group and topic
+ * deletion, compaction. */
+#include "test.h"
+
+#include <sys/wait.h>
+
+static nd_store *open_store(const char *dir) {
+  nd_options o = {.no_background = 1};
+  nd_store *s = NULL;
+  if (nd_open(dir, &o, &s) != 0)
+    fprintf(stderr, "nd_open(%s): %s\n", dir, nd_errmsg());
+  return s;
+}
+
+static int64_t committed(nd_store *s, const char *g, const char *t, int p) {
+  int64_t off = -100;
+  if (nd_committed_offset(s, g, t, p, &off, NULL, NULL) != 0)
+    return -100;
+  return off;
+}
+
+static void groups_path(char *out, const char *dir) {
+  snprintf(out, PATH_MAX, "%s/groups/offsets.log", dir);
+}
+
+static void round_trip(void) {
+  char *dir = tmpdir_make("off");
+  nd_store *s = open_store(dir);
+  CHECK(s);
+  CHECK_OK(nd_topic_create(s, "t", 3, NULL));
+  CHECK_OK(nd_topic_create(s, "u", 1, NULL));
+  CHECK_EQ_I64(committed(s, "g1", "t", 0), -1);
+  nd_offset_commit c[3] = {
+      {"t", 0, 10, 5, "meta-0"}, {"t", 2, 30, -1, NULL}, {"u", 0, 7, -1, ""}};
+  CHECK_OK(nd_commit_offsets(s, "g1", c, 3));
+  CHECK_OK(nd_commit_offset(s, "g2", "t", 1, 99, NULL));
+  int64_t off;
+  int32_t epoch;
+  char *meta;
+  CHECK_OK(nd_committed_offset(s, "g1", "t", 0, &off, &epoch, &meta));
+  CHECK(off == 10 && epoch == 5 && meta && !strcmp(meta, "meta-0"));
+  nd_free(meta);
+  CHECK_OK(nd_committed_offset(s, "g1", "t", 2, &off, &epoch, &meta));
+  CHECK(off == 30 && epoch == -1 && meta == NULL);
+  CHECK_OK(nd_committed_offset(s, "g1", "u", 0, &off, NULL, &meta));
+  CHECK(off == 7 && meta && !strcmp(meta, ""));
+  nd_free(meta);
+  CHECK_EQ_I64(committed(s, "g1", "t", 1), -1);
+  CHECK_EQ_I64(committed(s, "g2", "t", 1), 99);
+  /* A later commit replaces the earlier one. */
+  CHECK_OK(nd_commit_offset(s, "g1", "t", 0, 11, "meta-1"));
+  CHECK_EQ_I64(committed(s, "g1", "t", 0), 11);
+
+  nd_committed *list;
+  size_t n;
+  CHECK_OK(nd_group_offsets(s, "g1", &list, &n));
+  CHECK_EQ_I64(n, 3);
+  CHECK(!strcmp(list[0].topic, "t") && list[0].partition == 0 &&
+        list[0].offset == 11 && !strcmp(list[0].metadata, "meta-1"));
+  CHECK(!strcmp(list[1].topic, "t") && list[1].partition == 2);
+  CHECK(!strcmp(list[2].topic, "u") && list[2].offset == 7);
+  nd_committed_free(list, n);
+  CHECK_OK(nd_group_offsets(s, "nobody", &list, &n));
+  CHECK_EQ_I64(n, 0);
+  char **names;
+  CHECK_OK(nd_group_list(s, &names, &n));
+  CHECK(n == 2 && !strcmp(names[0], "g1") && !strcmp(names[1], "g2"));
+  nd_names_free(names, n);
+
+  /* Validation: nothing of a bad call is recorded. */
+  nd_offset_commit bad[2] = {{"t", 0, 500, -1, NULL}, {"t", 9, 1, -1, NULL}};
+  CHECK_RC(nd_commit_offsets(s, "g1", bad, 2), ND_ENOPARTITION);
+  CHECK_EQ_I64(committed(s, "g1", "t", 0), 11);
+  CHECK_RC(nd_commit_offset(s, "g1", "nope", 0, 1, NULL), ND_ENOTOPIC);
+  CHECK_RC(nd_commit_offset(s, "", "t", 0, 1, NULL), ND_EINVAL);
+  CHECK_RC(nd_commit_offset(s, "g1", "t", 0, -5, NULL), ND_EINVAL);
+  static char huge[ND_OFFSET_METADATA_MAX + 2];
+  memset(huge, 'm', sizeof huge - 1);
+  CHECK_RC(nd_commit_offset(s, "g1", "t", 0, 1, huge), ND_EINVAL);
+  CHECK(strstr(nd_errmsg(), "4096") != NULL);
+
+  /* Survives a clean restart. */
+  CHECK_OK(nd_close(s));
+  s = open_store(dir);
+  CHECK(s);
+  CHECK_EQ_I64(committed(s, "g1", "t", 0), 11);
+  CHECK_EQ_I64(committed(s, "g2", "t", 1), 99);
+
+  /* Group delete, then topic delete and re-create. */
+  CHECK_OK(nd_group_delete(s, "g2"));
+  CHECK_RC(nd_group_delete(s, "g2"), ND_ENOTFOUND);
+  CHECK_EQ_I64(committed(s, "g2", "t", 1), -1);
+  CHECK_OK(nd_topic_delete(s, "t"));
+  CHECK_OK(nd_topic_create(s, "t", 3, NULL));
+  CHECK_EQ_I64(committed(s, "g1", "t", 0), -1);
+  CHECK_EQ_I64(committed(s, "g1", "u", 0), 7);
+  CHECK_OK(nd_close(s));
+  s = open_store(dir);
+  CHECK(s);
+  CHECK_EQ_I64(committed(s, "g1", "t", 0), -1);
+  CHECK_EQ_I64(committed(s, "g2", "t", 1), -1);
+  CHECK_EQ_I64(committed(s, "g1", "u", 0), 7);
+  CHECK_OK(nd_close(s));
+  tmpdir_remove(dir);
+}
+
+static void crash_and_torn_tail(void) {
+  char *dir = tmpdir_make("offcrash");
+  nd_store *s = open_store(dir);
+  CHECK(s);
+  CHECK_OK(nd_topic_create(s, "t", 1, NULL));
+  CHECK_OK(nd_close(s));
+  /* A committer that dies right after its commits returned. */
+  pid_t pid = fork();
+  if (pid == 0) {
+    nd_store *cs = open_store(dir);
+    for (int i = 1; cs && i <= 20; i++)
+      if (nd_commit_offset(cs, "g", "t", 0, i, NULL) != 0)
+        _exit(1);
+    _exit(cs ? 0 : 2);
+  }
+  int st;
+  waitpid(pid, &st, 0);
+  CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  s = open_store(dir);
+  CHECK(s);
+  CHECK_EQ_I64(committed(s, "g", "t", 0), 20);
+  CHECK_OK(nd_close(s));
+
+  /* A torn frame after the last whole one is cut; a frame with a bad
+   * CRC ends the log there. */
+  char path[PATH_MAX];
+  groups_path(path, dir);
+  size_t len;
+  uint8_t *orig = read_file(path, &len);
+  CHECK(orig && len > 16);
+  FILE *f = fopen(path, "ab");
+  fwrite("\x00\x00\x00\x40garbage", 1, 11, f);
+  fclose(f);
+  s = open_store(dir);
+  CHECK(s);
+  CHECK_EQ_I64(committed(s, "g", "t", 0), 20);
+  CHECK_OK(nd_commit_offset(s, "g", "t", 0, 21, NULL));
+  CHECK_OK(nd_close(s));
+  size_t len2;
+  uint8_t *now = read_file(path, &len2);
+  CHECK(now && len2 > len && !memcmp(now, orig, len));
+  /* Flip a byte inside the last frame (the commit of 21). */
+  now[len2 - 3] ^= 0x40;
+  f = fopen(path, "wb");
+  fwrite(now, 1, len2, f);
+  fclose(f);
+  s = open_store(dir);
+  CHECK(s);
+  CHECK_EQ_I64(committed(s, "g", "t", 0), 20);
+  CHECK_OK(nd_close(s));
+  free(orig);
+  free(now);
+  tmpdir_remove(dir);
+}
+
+static void compaction(void) {
+  char *dir = tmpdir_make("offcompact");
+  nd_store *s = open_store(dir);
+  CHECK(s);
+  CHECK_OK(nd_topic_create(s, "t", 4, NULL));
+  for (int i = 0; i < 3000; i++)
+    CHECK_OK(nd_commit_offset(s, "g", "t", i % 4, i, "some metadata"));
+  char path[PATH_MAX];
+  groups_path(path, dir);
+  struct stat before, after;
+  CHECK(stat(path, &before) == 0 && before.st_size > 64 * 1024);
+  CHECK_OK(nd_maintain(s, 0));
+  CHECK(stat(path, &after) == 0 && after.st_size < 1024);
+  /* Commits after compaction go to the new file and survive. */
+  CHECK_OK(nd_commit_offset(s, "g", "t", 1, 5000, NULL));
+  CHECK_OK(nd_close(s));
+  s = open_store(dir);
+  CHECK(s);
+  CHECK_EQ_I64(committed(s, "g", "t", 0), 2996);
+  CHECK_EQ_I64(committed(s, "g", "t", 1), 5000);
+  CHECK_EQ_I64(committed(s, "g", "t", 3), 2999);
+  CHECK_OK(nd_close(s));
+  tmpdir_remove(dir);
+}
+
+int main(void) {
+  RUN(round_trip);
+  RUN(crash_and_torn_tail);
+  RUN(compaction);
+  TEST_MAIN_END();
+}
