@@ -139,7 +139,8 @@ static int map_put(offsets_store *os, const char *key, size_t key_len,
     meta = malloc(meta_len + 1);
     if (!meta)
       return ND_ENOMEM;
-    memcpy(meta, metadata, meta_len);
+    if (meta_len)
+      memcpy(meta, metadata, meta_len);
     meta[meta_len] = '\0';
   }
   entry *e = slot_for(os, key, key_len);
