@@ -384,12 +384,18 @@ int handle_delete_topics(kafka_req *r) {
     }
     t->name = name;
     memcpy(t->topic_id.b, info.id, 16);
+    if (group_is_internal(name.ptr)) {
+      t->error_code = KERR_INVALID_TOPIC_EXCEPTION;
+      t->error_message = kafka_str(r, "internal topic");
+      continue;
+    }
     rc = nd_topic_delete(b->store, name.ptr);
     if (rc != 0) {
       t->error_code = kafka_err(rc);
       t->error_message = kafka_errmsg(r);
     } else {
       kafka_log(r, "deleted topic %s", name.ptr);
+      group_topic_deleted(b, name.ptr);
     }
   }
   resp->responses.items = res;

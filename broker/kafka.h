@@ -158,6 +158,25 @@ int handle_describe_cluster(kafka_req *r);
 int handle_alter_configs(kafka_req *r);
 int handle_incremental_alter_configs(kafka_req *r);
 int handle_describe_log_dirs(kafka_req *r);
+int handle_find_coordinator(kafka_req *r);
+int handle_join_group(kafka_req *r);
+int handle_sync_group(kafka_req *r);
+int handle_heartbeat(kafka_req *r);
+int handle_leave_group(kafka_req *r);
+int handle_offset_commit(kafka_req *r);
+int handle_offset_fetch(kafka_req *r);
+int handle_list_groups(kafka_req *r);
+int handle_describe_groups(kafka_req *r);
+int handle_delete_groups(kafka_req *r);
+
+/* The group coordinator (handle_group.c): state in b->groups, committed
+ * offsets replayed from the internal offsets topic at start-up. */
+int group_init(broker *b);
+void group_fini(broker *b);
+/* Forget the committed offsets of a deleted topic. */
+void group_topic_deleted(broker *b, const char *topic);
+/* Is this the internal offsets topic (not for clients to write)? */
+int group_is_internal(const char *topic);
 
 void fetch_wake_all(kafka_state *k);
 void fetch_fini(kafka_state *k);

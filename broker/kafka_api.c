@@ -37,6 +37,15 @@ const kafka_api kafka_apis[] = {
     API(1, "Fetch", 4, 18, fetch, handle_fetch),
     API(2, "ListOffsets", 1, 10, list_offsets, handle_list_offsets),
     API(3, "Metadata", 0, 13, metadata, handle_metadata),
+    API(8, "OffsetCommit", 2, 10, offset_commit, handle_offset_commit),
+    API(9, "OffsetFetch", 1, 10, offset_fetch, handle_offset_fetch),
+    API(10, "FindCoordinator", 0, 6, find_coordinator, handle_find_coordinator),
+    API(11, "JoinGroup", 0, 9, join_group, handle_join_group),
+    API(12, "Heartbeat", 0, 4, heartbeat, handle_heartbeat),
+    API(13, "LeaveGroup", 0, 5, leave_group, handle_leave_group),
+    API(14, "SyncGroup", 0, 5, sync_group, handle_sync_group),
+    API(15, "DescribeGroups", 0, 6, describe_groups, handle_describe_groups),
+    API(16, "ListGroups", 0, 5, list_groups, handle_list_groups),
     API(18, "ApiVersions", 0, 4, api_versions, handle_api_versions),
     API(19, "CreateTopics", 2, 7, create_topics, handle_create_topics),
     API(20, "DeleteTopics", 1, 6, delete_topics, handle_delete_topics),
@@ -50,6 +59,7 @@ const kafka_api kafka_apis[] = {
         handle_describe_log_dirs),
     API(37, "CreatePartitions", 0, 3, create_partitions,
         handle_create_partitions),
+    API(42, "DeleteGroups", 0, 2, delete_groups, handle_delete_groups),
     API(44, "IncrementalAlterConfigs", 0, 1, incremental_alter_configs,
         handle_incremental_alter_configs),
     API(60, "DescribeCluster", 0, 2, describe_cluster, handle_describe_cluster),
@@ -392,6 +402,13 @@ int kafka_init(broker *b) {
   atomic_init(&k->wake_posted, 0);
   snprintf(k->cluster_id, sizeof k->cluster_id, "nodata-cluster-0");
   b->kafka = k;
+  int rc = group_init(b);
+  if (rc != 0) {
+    group_fini(b);
+    free(k);
+    b->kafka = NULL;
+    return rc;
+  }
   return 0;
 }
 
@@ -400,6 +417,7 @@ void kafka_fini(broker *b) {
   if (!k)
     return;
   fetch_fini(k);
+  group_fini(b);
   while (k->parked) {
     kafka_req *r = k->parked;
     kafka_unpark(r);
