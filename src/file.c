@@ -17,6 +17,11 @@
 static _Atomic int fault_countdown[2] = {-1, -1};
 static _Atomic int fault_err[2];
 static _Atomic size_t fault_partial;
+static _Atomic uint64_t sync_calls;
+
+uint64_t file_sync_count(void) {
+  return atomic_load(&sync_calls);
+}
 
 void file_fault_set(enum file_fault_kind kind, int countdown, int err,
                     size_t partial) {
@@ -117,12 +122,6 @@ ssize_t file_pread_full(int fd, void *buf, size_t len, off_t off) {
   return (ssize_t)got;
 }
 
-static _Atomic uint64_t sync_calls;
-
-uint64_t file_sync_count(void) {
-  return atomic_load(&sync_calls);
-}
-
 int file_datasync(int fd) {
   atomic_fetch_add_explicit(&sync_calls, 1, memory_order_relaxed);
   int err = fault_hit(FILE_FAULT_SYNC);
@@ -163,7 +162,8 @@ static void dirname_of(const char *path, char *out, size_t cap) {
     *slash = '\0';
 }
 
-int file_write_atomic(const char *path, const void *data, size_t len) {
+static int write_tmp_and_rename(const char *path, const void *data, size_t len,
+                                int durable) {
   char tmp[PATH_MAX];
   if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
     return -ENAMETOOLONG;
@@ -171,15 +171,35 @@ int file_write_atomic(const char *path, const void *data, size_t len) {
   if (fd < 0)
     return -errno;
   int rc = file_write_all(fd, data, len);
-  if (rc == 0)
+  if (rc == 0 && durable)
     rc = file_datasync(fd);
   close(fd);
   if (rc == 0 && rename(tmp, path) != 0)
     rc = -errno;
-  if (rc != 0) {
+  if (rc != 0)
     unlink(tmp);
+  return rc;
+}
+
+int file_write_replace(const char *path, const void *data, size_t len) {
+  return write_tmp_and_rename(path, data, len, 0);
+}
+
+int file_sync_fs(const char *dir) {
+  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0)
+    return -errno;
+  int err = fault_hit(FILE_FAULT_SYNC);
+  int rc = err ? -err : (syncfs(fd) == 0 ? 0 : -errno);
+  atomic_fetch_add_explicit(&sync_calls, 1, memory_order_relaxed);
+  close(fd);
+  return rc;
+}
+
+int file_write_atomic(const char *path, const void *data, size_t len) {
+  int rc = write_tmp_and_rename(path, data, len, 1);
+  if (rc)
     return rc;
-  }
   char dir[PATH_MAX];
   dirname_of(path, dir, sizeof dir);
   return file_sync_dir(dir);

@@ -24,6 +24,14 @@ int file_sync_dir(const char *dir);
  * the directory. On failure path is unchanged and the tmp file removed. */
 int file_write_atomic(const char *path, const void *data, size_t len);
 
+/* Replace path with data by tmp file + rename, without fsync: for derived
+ * hints (recovery point, producer state) whose loss or damage after a power
+ * cut only costs a longer recovery, never data. */
+int file_write_replace(const char *path, const void *data, size_t len);
+
+/* Flush every dirty page of the file system holding dir (syncfs). */
+int file_sync_fs(const char *dir);
+
 /* Read a whole (small) file; *out is malloc'ed and NUL-terminated. */
 int file_read_all(const char *path, char **out, size_t *len);
 

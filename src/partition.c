@@ -43,11 +43,15 @@ static int read_offset_file(const char *dir, const char *name, int64_t *out) {
   return 0;
 }
 
+/* The log start is durable (reads below it must stay refused after a
+ * crash); the recovery point is a hint: if it is lost, recovery scans more. */
 static int write_offset_file(const char *dir, const char *name, int64_t v) {
   char path[PATH_MAX], text[32];
   snprintf(path, sizeof path, "%s/%s", dir, name);
   int n = snprintf(text, sizeof text, "%" PRId64 "\n", v);
-  int rc = file_write_atomic(path, text, (size_t)n);
+  int rc = strcmp(name, LOG_START_FILE) == 0
+               ? file_write_atomic(path, text, (size_t)n)
+               : file_write_replace(path, text, (size_t)n);
   if (rc)
     return nd_fail_os(-rc, "cannot write %s", path);
   return 0;
@@ -190,7 +194,11 @@ static int truncate_at(partition *p, size_t i, uint64_t valid_end,
     if (p->readonly) {
       atomic_store(&seg->size, valid_end);
     } else {
-      int rc = file_truncate(seg->fd, (off_t)valid_end);
+      int fd = segment_fd(seg);
+      if (fd < 0)
+        return fd;
+      int rc = file_truncate(fd, (off_t)valid_end);
+      segment_unfd(seg);
       if (rc)
         return nd_fail_os(-rc, "cannot truncate %s.log to %" PRIu64 " bytes",
                           seg->path, valid_end);
@@ -273,9 +281,11 @@ static int producers_rebuild(partition *p) {
       return 0; /* best effort: state is an optimisation of retries */
     uint64_t size = atomic_load(&seg->size);
     uint8_t h[BATCH_HEADER_SIZE];
+    int fd = segment_fd(seg);
+    if (fd < 0)
+      return 0;
     while (pos < size) {
-      if (file_pread_full(seg->fd, h, sizeof h, (off_t)pos) !=
-          (ssize_t)sizeof h)
+      if (file_pread_full(fd, h, sizeof h, (off_t)pos) != (ssize_t)sizeof h)
         break;
       int64_t base = (int64_t)be64(h);
       int64_t last_off = batch_last_offset(h);
@@ -292,17 +302,19 @@ static int producers_rebuild(partition *p) {
       }
       pos += (uint64_t)be32(h + 8) + BATCH_LOG_OVERHEAD;
     }
+    segment_unfd(seg);
   }
   return 0;
 }
 
-int partition_open(const char *topic_dir, int32_t id,
+int partition_open(fdcache *cache, const char *topic_dir, int32_t id,
                    const nd_topic_config *cfg, int clean, int readonly,
                    int64_t now_ms, partition **out, partition_recovery *rec) {
   memset(rec, 0, sizeof *rec);
   partition *p = partition_alloc(topic_dir, id);
   if (!p)
     return nd_fail(ND_ENOMEM, "out of memory");
+  p->cache = cache;
   p->readonly = readonly;
   int64_t *bases = NULL;
   size_t nbases = 0;
@@ -321,7 +333,7 @@ int partition_open(const char *topic_dir, int32_t id,
 
   for (size_t i = 0; i < nbases; i++) {
     segment *seg;
-    rc = segment_open(p->dir, bases[i], readonly, &seg);
+    rc = segment_open(p->cache, p->dir, bases[i], readonly, &seg);
     if (!rc && (rc = segs_push(p, seg)) != 0)
       segment_close(seg, 0);
     if (rc) {
@@ -342,8 +354,8 @@ int partition_open(const char *topic_dir, int32_t id,
       return 0;
     }
     segment *seg;
-    rc = segment_create(p->dir, log_start, (size_t)cfg->segment_index_bytes,
-                        now_ms, &seg);
+    rc = segment_create(p->cache, p->dir, log_start,
+                        (size_t)cfg->segment_index_bytes, now_ms, &seg);
     if (!rc && (rc = segs_push(p, seg)) != 0)
       segment_close(seg, 1);
     if (rc) {
@@ -385,9 +397,13 @@ int partition_open(const char *topic_dir, int32_t id,
     uint8_t h[BATCH_HEADER_SIZE];
     int bad = 0;
     int64_t mts = -1;
+    int fd = size > q ? segment_fd(last) : -1;
+    if (size > q && fd < 0) {
+      partition_free(p);
+      return fd;
+    }
     while (q < size) {
-      if (file_pread_full(last->fd, h, sizeof h, (off_t)q) !=
-          (ssize_t)sizeof h) {
+      if (file_pread_full(fd, h, sizeof h, (off_t)q) != (ssize_t)sizeof h) {
         bad = 1;
         break;
       }
@@ -403,6 +419,8 @@ int partition_open(const char *topic_dir, int32_t id,
         mts = (int64_t)be64(h + 35);
       q += (uint64_t)len + BATCH_LOG_OVERHEAD;
     }
+    if (fd >= 0)
+      segment_unfd(last);
     if (bad || (have_rp && expect != rp)) {
       first_scan = p->nsegs - 1;
     } else {
@@ -476,6 +494,16 @@ int partition_open(const char *topic_dir, int32_t id,
   return 0;
 }
 
+int partition_dirty(partition *p) {
+  return !p->readonly && !atomic_load(&p->failed) &&
+         atomic_load(&p->synced) < atomic_load(&p->hw);
+}
+
+void partition_assume_synced(partition *p) {
+  if (!atomic_load(&p->failed))
+    atomic_store(&p->synced, atomic_load(&p->hw));
+}
+
 int partition_close(partition *p, const nd_topic_config *cfg) {
   (void)cfg;
   int rc = 0;
@@ -490,9 +518,8 @@ int partition_close(partition *p, const nd_topic_config *cfg) {
         sidx_append_time(&seg->tidx, mts, (uint32_t)(next - seg->base)) == 0)
       seg->max_ts_indexed = mts;
     int64_t hw = atomic_load(&p->hw);
-    if (!rc && atomic_load(&p->synced) >= hw) {
+    if (!rc && atomic_load(&p->synced) >= hw && p->rp_persisted != hw)
       rc = write_offset_file(p->dir, RECOVERY_POINT_FILE, hw);
-    }
     int64_t ls = atomic_load(&p->log_start);
     if (!rc && ls != p->log_start_persisted)
       rc = write_offset_file(p->dir, LOG_START_FILE, ls);
@@ -513,7 +540,7 @@ static int roll(partition *p, const nd_topic_config *cfg, int64_t now_ms) {
     return rc;
   }
   segment *seg;
-  rc = segment_create(p->dir, atomic_load(&p->hw),
+  rc = segment_create(p->cache, p->dir, atomic_load(&p->hw),
                       (size_t)cfg->segment_index_bytes, now_ms, &seg);
   if (rc)
     return rc;
@@ -610,17 +637,24 @@ int partition_append(partition *p, const nd_topic_config *cfg, uint8_t *buf,
     off += (int32_t)be32(b + 23) + 1;
     q += total;
   }
-  rc = file_pwrite_all(seg->fd, buf, len, (off_t)size);
+  int fd = segment_fd(seg);
+  if (fd < 0) {
+    pthread_mutex_unlock(&p->append_lock);
+    return fd;
+  }
+  rc = file_pwrite_all(fd, buf, len, (off_t)size);
   if (rc) {
     /* Nothing partial may stay: cut back to the last whole batch. If even
      * that fails the tail is unknown and the partition stops appending. */
-    int trc = file_truncate(seg->fd, (off_t)size);
+    int trc = file_truncate(fd, (off_t)size);
+    segment_unfd(seg);
     if (trc)
       atomic_store(&p->failed, 1);
     pthread_mutex_unlock(&p->append_lock);
     return nd_fail_os(-rc, "append to %s.log at byte %" PRIu64 " (%zu bytes)",
                       seg->path, size, len);
   }
+  segment_unfd(seg);
   off = hw;
   for (size_t q = 0; q < len;) {
     uint8_t *b = buf + q;
@@ -692,11 +726,22 @@ int partition_sync(partition *p, int64_t upto) {
     segment *seg = active_seg(p);
     int64_t target =
         atomic_load_explicit(&seg->next_offset, memory_order_acquire);
-    int src = file_datasync(seg->fd);
+    int fd = segment_fd(seg);
+    int src = 0;
+    if (fd >= 0) {
+      src = file_datasync(fd);
+      segment_unfd(seg);
+    }
     pthread_rwlock_unlock(&p->segs_lock);
     pthread_mutex_lock(&p->sync_lock);
     p->syncing = 0;
     pthread_cond_broadcast(&p->sync_cond);
+    if (fd < 0) {
+      /* No descriptor (the process is out of them): nothing was synced,
+       * nothing was lost; the caller may retry. */
+      rc = fd;
+      break;
+    }
     if (src) {
       /* After a failed fdatasync the kernel may have dropped the dirty
        * pages: the tail is of unknown state, so stop appending here. */

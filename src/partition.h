@@ -25,6 +25,7 @@ typedef struct partition {
   int32_t id;
   char dir[PATH_MAX];
   int readonly;
+  fdcache *cache; /* the store's bound on open .log descriptors */
 
   pthread_mutex_t append_lock;
   pthread_rwlock_t segs_lock;
@@ -58,9 +59,15 @@ typedef struct partition_recovery {
 } partition_recovery;
 
 int partition_create_dir(const char *topic_dir, int32_t id);
-int partition_open(const char *topic_dir, int32_t id,
+int partition_open(fdcache *cache, const char *topic_dir, int32_t id,
                    const nd_topic_config *cfg, int clean, int readonly,
                    int64_t now_ms, partition **out, partition_recovery *rec);
+/* 1 if appended data is not yet fdatasync'd. */
+int partition_dirty(partition *p);
+/* After a successful syncfs of the whole file system (nd_close with many
+ * dirty partitions): everything appended so far is durable. No append may
+ * run concurrently. */
+void partition_assume_synced(partition *p);
 /* Sync, seal the active segment's index files, persist the recovery
  * point and log start, free. */
 int partition_close(partition *p, const nd_topic_config *cfg);

@@ -116,7 +116,8 @@ int producer_state_save(const producer_state *ps, const char *dir,
   }
   char path[PATH_MAX];
   snprintf(path, sizeof path, "%s/producer-state", dir);
-  int rc = file_write_atomic(path, text, used);
+  /* Derived data: a lost or torn file is rebuilt from the log. */
+  int rc = file_write_replace(path, text, used);
   free(text);
   return rc ? nd_fail_os(-rc, "cannot write %s", path) : 0;
 }

@@ -27,13 +27,22 @@ static void seg_path(const segment *seg, const char *ext, char *out,
   snprintf(out, cap, "%s%s", seg->path, ext);
 }
 
-static segment *seg_alloc(const char *dir, int64_t base) {
+void segment_log_path(const segment *seg, char *out, size_t cap) {
+  seg_path(seg, ".log", out, cap);
+}
+
+static segment *seg_alloc(fdcache *cache, const char *dir, int64_t base) {
   segment *seg = calloc(1, sizeof *seg);
   if (!seg)
     return NULL;
   seg->base = base;
   segment_name(seg->path, sizeof seg->path, dir, base, "");
+  seg->cache = cache;
+  pthread_mutex_init(&seg->fd_lock, NULL);
   seg->fd = -1;
+  seg->cache_slot = -1;
+  atomic_init(&seg->pins, 0);
+  atomic_init(&seg->last_use, 0);
   atomic_init(&seg->size, 0);
   atomic_init(&seg->next_offset, base);
   atomic_init(&seg->max_ts, -1);
@@ -41,9 +50,38 @@ static segment *seg_alloc(const char *dir, int64_t base) {
   return seg;
 }
 
-int segment_create(const char *dir, int64_t base, size_t index_max_bytes,
-                   int64_t now_ms, segment **out) {
-  segment *seg = seg_alloc(dir, base);
+static void seg_free(segment *seg) {
+  fdcache_forget(seg->cache, seg);
+  pthread_mutex_destroy(&seg->fd_lock);
+  free(seg);
+}
+
+int segment_fd(segment *seg) {
+  pthread_mutex_lock(&seg->fd_lock);
+  if (seg->fd >= 0) {
+    atomic_fetch_add(&seg->pins, 1);
+    atomic_store_explicit(
+        &seg->last_use,
+        atomic_fetch_add_explicit(&seg->cache->tick, 1, memory_order_relaxed),
+        memory_order_relaxed);
+    int fd = seg->fd;
+    pthread_mutex_unlock(&seg->fd_lock);
+    return fd;
+  }
+  pthread_mutex_unlock(&seg->fd_lock);
+  int fd = fdcache_open(seg->cache, seg);
+  if (fd < 0)
+    return nd_fail_os(-fd, "cannot open %s.log", seg->path);
+  return fd;
+}
+
+void segment_unfd(segment *seg) {
+  atomic_fetch_sub(&seg->pins, 1);
+}
+
+int segment_create(fdcache *cache, const char *dir, int64_t base,
+                   size_t index_max_bytes, int64_t now_ms, segment **out) {
+  segment *seg = seg_alloc(cache, dir, base);
   if (!seg)
     return nd_fail(ND_ENOMEM, "out of memory");
   char p[PATH_MAX];
@@ -51,37 +89,35 @@ int segment_create(const char *dir, int64_t base, size_t index_max_bytes,
   /* O_TRUNC, not O_EXCL: a leftover empty file from a crash mid-roll is
    * harmless to reuse; a non-empty one is never created over because the
    * new base is always the previous segment's end. */
-  seg->fd = open(p, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (seg->fd < 0) {
+  int fd = open(p, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
     int e = errno;
-    free(seg);
+    seg_free(seg);
     return nd_fail_os(e, "cannot create segment %s", p);
   }
+  close(fd);
   seg->created_ms = now_ms;
   int rc = segment_activate(seg, index_max_bytes);
   if (rc) {
-    close(seg->fd);
-    free(seg);
+    seg_free(seg);
     return rc;
   }
   *out = seg;
   return 0;
 }
 
-int segment_open(const char *dir, int64_t base, int readonly, segment **out) {
-  segment *seg = seg_alloc(dir, base);
+int segment_open(fdcache *cache, const char *dir, int64_t base, int readonly,
+                 segment **out) {
+  segment *seg = seg_alloc(cache, dir, base);
   if (!seg)
     return nd_fail(ND_ENOMEM, "out of memory");
   seg->readonly = readonly;
   char p[PATH_MAX];
   seg_path(seg, ".log", p, sizeof p);
-  seg->fd = open(p, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
   struct stat st;
-  if (seg->fd < 0 || fstat(seg->fd, &st) != 0) {
+  if (stat(p, &st) != 0) {
     int e = errno;
-    if (seg->fd >= 0)
-      close(seg->fd);
-    free(seg);
+    seg_free(seg);
     return nd_fail_os(e, "cannot open segment %s", p);
   }
   atomic_store(&seg->size, (uint64_t)st.st_size);
@@ -95,8 +131,7 @@ int segment_open(const char *dir, int64_t base, int readonly, segment **out) {
   }
   if (rc) {
     sidx_close(&seg->oidx, NULL);
-    close(seg->fd);
-    free(seg);
+    seg_free(seg);
     return nd_fail_os(-rc, "cannot map index %s", ip);
   }
   *out = seg;
@@ -156,14 +191,12 @@ int segment_close(segment *seg, int unlink_files) {
   int rc2 = sidx_close(&seg->tidx, trim ? tp : NULL);
   if (!rc)
     rc = rc2;
-  if (seg->fd >= 0)
-    close(seg->fd);
   if (unlink_files) {
     unlink(lp);
     unlink(ip);
     unlink(tp);
   }
-  free(seg);
+  seg_free(seg);
   return rc;
 }
 
@@ -193,7 +226,11 @@ int segment_seal(segment *seg) {
   if (mts >= 0 && mts > seg->max_ts_indexed &&
       sidx_append_time(&seg->tidx, mts, (uint32_t)(next - seg->base)) == 0)
     seg->max_ts_indexed = mts;
-  int rc = file_datasync(seg->fd);
+  int fd = segment_fd(seg);
+  if (fd < 0)
+    return fd;
+  int rc = file_datasync(fd);
+  segment_unfd(seg);
   if (rc)
     return nd_fail_os(-rc, "fdatasync %s.log", seg->path);
   char ip[PATH_MAX], tp[PATH_MAX];
@@ -246,14 +283,14 @@ static const uint8_t *reader_get(reader *r, uint64_t pos, size_t need,
   return r->buf;
 }
 
-int segment_scan(segment *seg, uint64_t crc_from, int rebuild, int32_t interval,
-                 scan_result *res) {
+static int scan_fd(segment *seg, int fd, uint64_t crc_from, int rebuild,
+                   int32_t interval, scan_result *res) {
   memset(res, 0, sizeof *res);
   res->next_offset = seg->base;
   res->max_ts = -1;
   uint64_t file_size;
   struct stat st;
-  if (fstat(seg->fd, &st) != 0)
+  if (fstat(fd, &st) != 0)
     return nd_fail_os(errno, "stat %s.log", seg->path);
   file_size = (uint64_t)st.st_size;
   if (rebuild) {
@@ -263,7 +300,7 @@ int segment_scan(segment *seg, uint64_t crc_from, int rebuild, int32_t interval,
     seg->max_ts_indexed = INT64_MIN;
     atomic_store(&seg->max_ts, -1);
   }
-  reader r = {.fd = seg->fd};
+  reader r = {.fd = fd};
   uint64_t pos = 0;
   int err = 0;
   while (pos < file_size) {
@@ -325,7 +362,7 @@ int segment_scan(segment *seg, uint64_t crc_from, int rebuild, int32_t interval,
   return 0;
 }
 
-int segment_offset_index_plausible(segment *seg, int32_t interval) {
+static int offset_index_plausible_fd(segment *seg, int fd, int32_t interval) {
   uint64_t size = atomic_load(&seg->size);
   if (!sidx_plausible_offset(&seg->oidx, size))
     return 0;
@@ -337,7 +374,7 @@ int segment_offset_index_plausible(segment *seg, int32_t interval) {
      * index file would otherwise turn lookups into whole-segment walks. */
     if (size == 0)
       return 1;
-    if (file_pread_full(seg->fd, h, sizeof h, 0) != (ssize_t)sizeof h)
+    if (file_pread_full(fd, h, sizeof h, 0) != (ssize_t)sizeof h)
       return 0;
     uint64_t first = (uint64_t)be32(h + 8) + BATCH_LOG_OVERHEAD;
     return first >= size || first < (uint64_t)interval;
@@ -345,7 +382,7 @@ int segment_offset_index_plausible(segment *seg, int32_t interval) {
   /* The last offset entry must name a batch that really starts there. */
   uint32_t rel, pos;
   sidx_offset_entry(&seg->oidx, n - 1, &rel, &pos);
-  if (file_pread_full(seg->fd, h, sizeof h, (off_t)pos) != (ssize_t)sizeof h)
+  if (file_pread_full(fd, h, sizeof h, (off_t)pos) != (ssize_t)sizeof h)
     return 0;
   return (int64_t)be64(h) == seg->base + rel && h[16] == BATCH_MAGIC;
 }
@@ -363,13 +400,13 @@ int segment_indexes_plausible(segment *seg, int32_t interval) {
 }
 
 /* Walk headers from start_pos until the batch holding `offset`. */
-int segment_find(segment *seg, int64_t offset, uint64_t *pos_out) {
+static int find_fd(segment *seg, int fd, int64_t offset, uint64_t *pos_out) {
   uint64_t size = atomic_load_explicit(&seg->size, memory_order_acquire);
   if (offset < seg->base)
     return nd_fail(ND_ERANGE, "offset %" PRId64 " below segment base %" PRId64,
                    offset, seg->base);
   uint64_t pos = sidx_lookup_offset(&seg->oidx, (uint32_t)(offset - seg->base));
-  reader r = {.fd = seg->fd};
+  reader r = {.fd = fd};
   int err = 0, rc = ND_ERANGE;
   while (pos < size) {
     const uint8_t *h = reader_get(&r, pos, BATCH_HEADER_SIZE, 8192, &err);
@@ -407,14 +444,14 @@ int segment_find(segment *seg, int64_t offset, uint64_t *pos_out) {
   return rc;
 }
 
-int segment_find_time(segment *seg, int64_t ts, int64_t *pos_out,
-                      int64_t *batch_base) {
+static int find_time_fd(segment *seg, int fd, int64_t ts, int64_t *pos_out,
+                        int64_t *batch_base) {
   uint64_t size = atomic_load_explicit(&seg->size, memory_order_acquire);
   int64_t rel = sidx_lookup_time_before(&seg->tidx, ts);
   uint64_t pos = 0;
   if (rel > 0)
     pos = sidx_lookup_offset(&seg->oidx, (uint32_t)rel);
-  reader r = {.fd = seg->fd};
+  reader r = {.fd = fd};
   int err = 0;
   *pos_out = -1;
   while (pos < size) {
@@ -442,8 +479,8 @@ int segment_find_time(segment *seg, int64_t ts, int64_t *pos_out,
   return 0;
 }
 
-int segment_read(segment *seg, uint64_t pos, size_t max_bytes, uint8_t **out,
-                 size_t *out_len, int64_t *next_offset) {
+static int read_fd(segment *seg, int fd, uint64_t pos, size_t max_bytes,
+                   uint8_t **out, size_t *out_len, int64_t *next_offset) {
   uint64_t size = atomic_load_explicit(&seg->size, memory_order_acquire);
   *out = NULL;
   *out_len = 0;
@@ -457,7 +494,7 @@ int segment_read(segment *seg, uint64_t pos, size_t max_bytes, uint8_t **out,
   uint8_t *buf = malloc(want);
   if (!buf)
     return nd_fail(ND_ENOMEM, "read: cannot allocate %zu bytes", want);
-  ssize_t n = file_pread_full(seg->fd, buf, want, (off_t)pos);
+  ssize_t n = file_pread_full(fd, buf, want, (off_t)pos);
   if (n < 0 || (size_t)n < want) {
     free(buf);
     if (n < 0)
@@ -486,8 +523,8 @@ int segment_read(segment *seg, uint64_t pos, size_t max_bytes, uint8_t **out,
         return nd_fail(ND_ENOMEM, "read: cannot allocate %zu bytes", total);
       }
       buf = nb;
-      ssize_t m = file_pread_full(seg->fd, buf + want, total - want,
-                                  (off_t)(pos + want));
+      ssize_t m =
+          file_pread_full(fd, buf + want, total - want, (off_t)(pos + want));
       if (m < 0 || (size_t)m < total - want) {
         free(buf);
         return nd_fail(ND_ECORRUPT, "%s.log: short read at byte %" PRIu64,
@@ -503,4 +540,52 @@ int segment_read(segment *seg, uint64_t pos, size_t max_bytes, uint8_t **out,
   if (next_offset && next >= 0)
     *next_offset = next;
   return 0;
+}
+
+int segment_scan(segment *seg, uint64_t crc_from, int rebuild, int32_t interval,
+                 scan_result *res) {
+  int fd = segment_fd(seg);
+  if (fd < 0)
+    return fd;
+  int rc = scan_fd(seg, fd, crc_from, rebuild, interval, res);
+  segment_unfd(seg);
+  return rc;
+}
+
+int segment_offset_index_plausible(segment *seg, int32_t interval) {
+  int fd = segment_fd(seg);
+  if (fd < 0)
+    return 0;
+  int ok = offset_index_plausible_fd(seg, fd, interval);
+  segment_unfd(seg);
+  return ok;
+}
+
+int segment_find(segment *seg, int64_t offset, uint64_t *pos_out) {
+  int fd = segment_fd(seg);
+  if (fd < 0)
+    return fd;
+  int rc = find_fd(seg, fd, offset, pos_out);
+  segment_unfd(seg);
+  return rc;
+}
+
+int segment_find_time(segment *seg, int64_t ts, int64_t *pos_out,
+                      int64_t *batch_base) {
+  int fd = segment_fd(seg);
+  if (fd < 0)
+    return fd;
+  int rc = find_time_fd(seg, fd, ts, pos_out, batch_base);
+  segment_unfd(seg);
+  return rc;
+}
+
+int segment_read(segment *seg, uint64_t pos, size_t max_bytes, uint8_t **out,
+                 size_t *out_len, int64_t *next_offset) {
+  int fd = segment_fd(seg);
+  if (fd < 0)
+    return fd;
+  int rc = read_fd(seg, fd, pos, max_bytes, out, out_len, next_offset);
+  segment_unfd(seg);
+  return rc;
 }

@@ -23,12 +23,20 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "fdcache.h"
 #include "index.h"
 
 typedef struct segment {
   int64_t base;
   char path[PATH_MAX]; /* directory + 20-digit base, without extension */
-  int fd;              /* the .log */
+  /* The .log descriptor, opened on demand under the store's bound; use it
+   * only between segment_fd() and segment_unfd(). */
+  fdcache *cache;
+  pthread_mutex_t fd_lock;
+  int fd;
+  _Atomic int pins;
+  _Atomic uint64_t last_use;
+  long cache_slot;
   _Atomic uint64_t size;
   _Atomic int64_t next_offset;
   _Atomic int64_t max_ts; /* largest batch maxTimestamp, -1 when empty */
@@ -46,11 +54,19 @@ void segment_name(char *out, size_t cap, const char *dir, int64_t base,
                   const char *ext);
 
 /* Create a new empty segment in dir and make it active. */
-int segment_create(const char *dir, int64_t base, size_t index_max_bytes,
-                   int64_t now_ms, segment **out);
+int segment_create(fdcache *cache, const char *dir, int64_t base,
+                   size_t index_max_bytes, int64_t now_ms, segment **out);
 
-/* Open an existing segment (indexes mapped read-only, not yet trusted). */
-int segment_open(const char *dir, int64_t base, int readonly, segment **out);
+/* Open an existing segment (indexes mapped read-only, not yet trusted).
+ * No descriptor is opened until one is needed. */
+int segment_open(fdcache *cache, const char *dir, int64_t base, int readonly,
+                 segment **out);
+
+/* The .log's descriptor, pinned until segment_unfd(); or -errno (the
+ * thread's error message is set). */
+int segment_fd(segment *seg);
+void segment_unfd(segment *seg);
+void segment_log_path(const segment *seg, char *out, size_t cap);
 
 /* Close (and trim indexes if it was active). unlink: also delete files. */
 int segment_close(segment *seg, int unlink_files);

@@ -134,8 +134,8 @@ int topic_conf_read(const char *dir, char name[ND_TOPIC_NAME_MAX + 1],
   return 0;
 }
 
-int topic_open(const char *dir, int clean, int readonly, int64_t now_ms,
-               topic **out, int64_t *truncated_bytes) {
+int topic_open(fdcache *cache, const char *dir, int clean, int readonly,
+               int64_t now_ms, topic **out, int64_t *truncated_bytes) {
   topic *t = calloc(1, sizeof *t);
   if (!t)
     return nd_fail(ND_ENOMEM, "out of memory");
@@ -155,7 +155,7 @@ int topic_open(const char *dir, int clean, int readonly, int64_t now_ms,
     if (!readonly)
       rc = partition_create_dir(dir, i); /* a crash may have lost one */
     if (!rc)
-      rc = partition_open(dir, i, &t->cfg, clean, readonly, now_ms,
+      rc = partition_open(cache, dir, i, &t->cfg, clean, readonly, now_ms,
                           &t->parts[i], &rec);
     if (!rc) {
       t->nparts = i + 1;
