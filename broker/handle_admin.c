@@ -12,8 +12,9 @@
  * (`fixed_configs`), so tools that always send them keep working; any
  * other name or value is INVALID_CONFIG with the library's message.
  *
- * Producer ids are handed out from a counter persisted in
- * DATA/broker-producer-ids in blocks (written atomically before a block is
+ * Producer ids (always a new one with epoch 0, as Kafka does for a
+ * producer without a transactional id) are handed out from a counter
+ * persisted in DATA/broker-producer-ids in blocks (written atomically before a block is
  * used), so ids never repeat across restarts and the store's per-producer
  * sequence state never meets a recycled id.
  */
@@ -733,13 +734,10 @@ int handle_init_producer_id(kafka_req *r) {
     resp->error_code = KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
     kafka_log(r, "transactional producer refused: transactions are not "
                  "supported");
-  } else if (req->producer_id >= 0 && req->producer_epoch >= 0 &&
-             req->producer_epoch < INT16_MAX - 1) {
-    /* KIP-360: an idempotent producer bumps its epoch after an error and
-     * keeps its id; the store fences the old epoch. */
-    resp->producer_id = req->producer_id;
-    resp->producer_epoch = (int16_t)(req->producer_epoch + 1);
   } else {
+    /* Without a transactional id Kafka always hands out a fresh id with
+     * epoch 0, whatever id and epoch the request names (clients differ in
+     * what they send there), and so do we. */
     int64_t pid = pid_next(r);
     if (pid < 0) {
       resp->error_code = KERR_KAFKA_STORAGE_ERROR;
