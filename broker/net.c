@@ -907,6 +907,9 @@ static void on_accept(net_loop *l) {
     }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    /* As Kafka brokers do: a client whose host vanished is found out
+     * eventually instead of holding its connection forever. */
+    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
     net_conn *c = calloc(1, sizeof *c);
     if (!c) {
       close(fd);
