@@ -103,6 +103,17 @@ static int cmp_i64(const void *a, const void *b) {
 static int list_segments(const char *dir, int readonly, int64_t **out,
                          size_t *count) {
   DIR *d = opendir(dir);
+  if (!d && errno == ENOENT && !readonly) {
+    /* topic.conf names more partitions than there are directories (a
+     * crash while partitions were added): an empty partition. */
+    if (mkdir(dir, 0755) == 0 || errno == EEXIST)
+      d = opendir(dir);
+  }
+  if (!d && errno == ENOENT && readonly) {
+    *out = NULL;
+    *count = 0;
+    return 0;
+  }
   if (!d)
     return nd_fail_os(errno, "cannot open partition directory %s", dir);
   int64_t *bases = NULL;
@@ -261,11 +272,15 @@ static int recover_from(partition *p, size_t first, const nd_topic_config *cfg,
 /* Bring the producer state up to the high watermark: load the snapshot
  * and walk the batch headers after it (or, without a usable snapshot, those
  * of the active segment: older producers would have expired anyway). */
-static int producers_rebuild(partition *p) {
+static int producers_rebuild(partition *p, int clean) {
   int64_t upto = -1;
   producer_state_load(&p->producers, p->dir, &upto);
   int64_t hw = atomic_load(&p->hw);
   segment *last = active_seg(p);
+  /* A clean close saves the state whenever there is any: no file after a
+   * clean close means no idempotent producer wrote to this partition. */
+  if (clean && upto < 0)
+    return 0;
   if (upto < 0 || upto > hw || upto < p->segs[0]->base) {
     producer_state_free(&p->producers);
     upto = last->base;
@@ -466,13 +481,9 @@ int partition_open(fdcache *cache, const char *topic_dir, int32_t id,
     }
   }
   segment *last = active_seg(p);
-  if (!last->active && !readonly) {
-    rc = segment_activate(last, (size_t)cfg->segment_index_bytes);
-    if (rc) {
-      partition_free(p);
-      return rc;
-    }
-  }
+  /* The last segment's indexes become writable (preallocated, mapped
+   * read-write) at its first append, not here: opening thousands of
+   * partitions stays cheap. */
   int64_t hw = atomic_load(&last->next_offset);
   if (log_start < p->segs[0]->base)
     log_start = p->segs[0]->base;
@@ -485,7 +496,7 @@ int partition_open(fdcache *cache, const char *topic_dir, int32_t id,
   int64_t synced = clean && !rec->recovered ? hw : (rp < hw ? rp : hw);
   atomic_store(&p->synced, synced);
   p->rp_persisted = have_rp ? rp : -1;
-  rc = producers_rebuild(p);
+  rc = producers_rebuild(p, clean && !rec->recovered);
   if (rc) {
     partition_free(p);
     return nd_fail(rc, "out of memory rebuilding producer state of %s", p->dir);
@@ -574,8 +585,19 @@ int partition_append(partition *p, const nd_topic_config *cfg, uint8_t *buf,
     q += total;
   }
   segment *seg = active_seg(p);
-  uint64_t size = atomic_load_explicit(&seg->size, memory_order_relaxed);
   int rc = 0;
+  if (!seg->active) {
+    /* First append since open. Readers may be searching the read-only
+     * index mapping that activation replaces: keep them out meanwhile. */
+    pthread_rwlock_wrlock(&p->segs_lock);
+    rc = segment_activate(seg, (size_t)cfg->segment_index_bytes);
+    pthread_rwlock_unlock(&p->segs_lock);
+    if (rc) {
+      pthread_mutex_unlock(&p->append_lock);
+      return rc;
+    }
+  }
+  uint64_t size = atomic_load_explicit(&seg->size, memory_order_relaxed);
   if (size > 0 &&
       (size + len > (uint64_t)cfg->segment_bytes || sidx_full(&seg->oidx) ||
        sidx_full(&seg->tidx) || now_ms - seg->created_ms >= cfg->segment_ms ||

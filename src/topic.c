@@ -152,11 +152,8 @@ int topic_open(fdcache *cache, const char *dir, int clean, int readonly,
   }
   for (int32_t i = 0; !rc && i < n; i++) {
     partition_recovery rec;
-    if (!readonly)
-      rc = partition_create_dir(dir, i); /* a crash may have lost one */
-    if (!rc)
-      rc = partition_open(cache, dir, i, &t->cfg, clean, readonly, now_ms,
-                          &t->parts[i], &rec);
+    rc = partition_open(cache, dir, i, &t->cfg, clean, readonly, now_ms,
+                        &t->parts[i], &rec);
     if (!rc) {
       t->nparts = i + 1;
       if (truncated_bytes)
