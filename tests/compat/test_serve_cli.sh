@@ -137,8 +137,11 @@ nd_stop
 [ -e "$ND_DATA/clean-shutdown" ] || nd_fail "no clean-shutdown marker after SIGTERM"
 
 # Restart on the same data directory and port, stop with SIGINT.
+first_port=$ND_PORT
+ND_PORT_WANT=$ND_PORT
 nd_start
-grep -q "listening on 127.0.0.1:$ND_PORT" "$ND_OUT" || nd_fail "restart: $(cat "$ND_OUT")"
+ND_PORT_WANT=0
+[ "$ND_PORT" = "$first_port" ] || nd_fail "restart: port $ND_PORT, want $first_port"
 kill -INT "$ND_PID"
 nd__wait_gone "$ND_PID" 15 || nd_fail "SIGINT did not stop the broker"
 ND_EXIT=0
@@ -165,6 +168,18 @@ env_exit=0
 wait "$env_pid" || env_exit=$?
 [ "$env_exit" -eq 0 ] || nd_fail "env broker: exit status $env_exit"
 [ -e "$ND_ENV_DATA/clean-shutdown" ] || nd_fail "env broker: no clean-shutdown marker"
+
+# --advertise: named in the start-up line and given to clients in metadata.
+nd_start --advertise nd-advertised.invalid:1234
+grep -q "advertised as nd-advertised.invalid:1234" "$ND_OUT" ||
+  nd_fail "--advertise: start-up line $(cat "$ND_OUT")"
+if command -v kcat >/dev/null 2>&1; then
+  timeout 20 kcat -b "$ND_BOOTSTRAP" -L -m 5 >"$ND_TMP/meta" 2>&1 || true
+  grep -q "broker 0 at nd-advertised.invalid:1234" "$ND_TMP/meta" ||
+    nd_fail "--advertise: metadata says $(cat "$ND_TMP/meta")"
+fi
+nd_stop
+[ "$ND_EXIT" -eq 0 ] || nd_fail "--advertise run: exit status $ND_EXIT"
 
 # The Python helpers (ndtest.py) as the real-client tests use them: start,
 # raw ApiVersions, kill -9 and start again on the same data and port,
