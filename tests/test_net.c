@@ -685,6 +685,31 @@ static void test_idle_memory(void) {
   CHECK(atomic_load(&srv.closes) - closes0 >= N + 1);
 }
 
+/* Out of descriptors: the loop pauses accepting instead of spinning on a
+ * listener it cannot drain, and picks the connection up once it can. */
+static void test_accept_out_of_fds(void) {
+  struct rlimit old;
+  CHECK(getrlimit(RLIMIT_NOFILE, &old) == 0);
+  int lowest = dup(0); /* the lowest free descriptor number */
+  CHECK(lowest >= 0);
+  close(lowest);
+  /* The client's socket may take `lowest`; the server's accept cannot. */
+  struct rlimit tight = {(rlim_t)lowest + 1, old.rlim_max};
+  CHECK(setrlimit(RLIMIT_NOFILE, &tight) == 0);
+  int fd = cli_connect(srv.port);
+  sleep_ms(50);
+  setrlimit(RLIMIT_NOFILE, &old);
+  CHECK(fd >= 0);
+  int64_t t0 = now_ms();
+  CHECK(round_trip(fd, "after EMFILE"));
+  fprintf(stderr, "     accepted %" PRId64 " ms after descriptors came back\n",
+          now_ms() - t0);
+  close(fd);
+  int other = cli_connect(srv.port);
+  CHECK(other >= 0 && round_trip(other, "next"));
+  close(other);
+}
+
 /* More pipelined requests than a connection may have in flight: the rest
  * wait (already read) until earlier ones are answered, then go on in
  * order. */
@@ -989,6 +1014,7 @@ int main(void) {
   RUN(test_file_reply);
   RUN(test_many_connections);
   RUN(test_idle_memory);
+  RUN(test_accept_out_of_fds);
   RUN(test_inflight_limit);
   RUN(test_prefix_reserves_nothing);
   RUN(test_slow_reader);
