@@ -17,7 +17,7 @@ struct kf_chunk {
 
 #define KF_CHUNK_MIN 8192
 
-void *kf_alloc(kf_arena *a, size_t n) {
+static void *arena_alloc(kf_arena *a, size_t n, int zero) {
   size_t need = (n + sizeof(max_align_t) - 1) & ~(sizeof(max_align_t) - 1);
   if (need < n)
     return NULL;
@@ -44,14 +44,22 @@ void *kf_alloc(kf_arena *a, size_t n) {
   void *p = (uint8_t *)c->data + c->used;
   c->used += need;
   a->total += need;
-  memset(p, 0, n);
+  if (zero)
+    memset(p, 0, n);
   return p;
 }
 
+void *kf_alloc(kf_arena *a, size_t n) {
+  return arena_alloc(a, n, 1);
+}
+
 char *kf_strndup(kf_arena *a, const char *s, size_t len) {
-  char *p = kf_alloc(a, len + 1);
-  if (p && len)
-    memcpy(p, s, len);
+  char *p = arena_alloc(a, len + 1, 0);
+  if (p) {
+    if (len)
+      memcpy(p, s, len);
+    p[len] = 0;
+  }
   return p;
 }
 
@@ -407,10 +415,12 @@ static int decode_value(const kf_field *f, int type, int version, int flex,
     if (len >= 0) {
       if (!need(c, (size_t)len))
         return -1;
-      b.ptr = kf_alloc(a, (size_t)len + 1);
+      /* Not zeroed: record batches are large and fully overwritten. */
+      b.ptr = arena_alloc(a, (size_t)len + 1, 0);
       if (!b.ptr)
         return -1;
       memcpy(b.ptr, c->p, (size_t)len);
+      b.ptr[len] = 0;
       b.len = (int32_t)len;
       c->p += len;
     } else if (!nullable) {
