@@ -16,8 +16,18 @@ typedef kafka_metadata_response_partition mpart;
 
 static const uint8_t zero_id[16];
 
+/* Every operation is allowed (there is no authorization): READ, WRITE,
+ * CREATE, DELETE, ALTER, DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS, as bits
+ * of Kafka's AclOperation codes. */
+#define TOPIC_OPS_ALL                                                          \
+  ((1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) | (1 << 8) |           \
+   (1 << 10) | (1 << 11))
+
 static int fill_topic(kafka_req *r, mtopic *t, const nd_topic_info *info) {
+  kafka_metadata_request *req = r->body;
   int32_t node = r->b->cfg.node_id;
+  if (req->include_topic_authorized_operations)
+    t->topic_authorized_operations = TOPIC_OPS_ALL;
   t->error_code = 0;
   t->name = kafka_str(r, info->name);
   t->is_internal = (uint8_t)group_is_internal(info->name);

@@ -6,8 +6,9 @@
  *
  * Leader epochs: a partition has one leader for its whole life, so its
  * leader epoch is always 0 (Metadata says so too). A client asking about
- * epoch 0 gets the log end; asking with a current epoch above 0 gets
- * UNKNOWN_LEADER_EPOCH like a broker that has not seen that epoch yet.
+ * epoch 0 gets the log end, any other epoch -1/-1; a current leader epoch
+ * above 0 gets UNKNOWN_LEADER_EPOCH like a broker that has not seen that
+ * epoch yet.
  *
  * Broker configs come from `nodata serve` flags and are read-only here:
  * altering one is INVALID_CONFIG with a message that says so.
@@ -126,12 +127,9 @@ int handle_offset_for_leader_epoch(kafka_req *r) {
       if (qp->leader_epoch == 0) {
         ps[j].leader_epoch = 0;
         ps[j].end_offset = hw;
-      } else if (qp->leader_epoch > 0) {
-        /* A later epoch than ours: the end of ours is where it starts. */
-        ps[j].leader_epoch = 0;
-        ps[j].end_offset = hw;
       }
-      /* Below 0: no such epoch, -1/-1 as Kafka answers. */
+      /* Any other epoch never existed: -1/-1, as Kafka answers for an
+       * epoch above its latest or an undefined one. */
     }
   }
   resp->topics.items = ts;
