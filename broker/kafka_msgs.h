@@ -1466,4 +1466,8 @@ extern const kf_msg kafka_describe_log_dirs_response_msg;
 extern const kf_msg kafka_describe_producers_request_msg;
 extern const kf_msg kafka_describe_producers_response_msg;
 
+/* Every message above, for tests that walk them all. */
+extern const kf_msg *const kafka_all_msgs[];
+extern const size_t kafka_all_msgs_count;
+
 #endif

@@ -270,6 +270,10 @@ def main():
     h.append("")
     for m in msgs:
         h.append("extern const kf_msg %s_msg;" % m["cname"])
+    h.append("")
+    h.append("/* Every message above, for tests that walk them all. */")
+    h.append("extern const kf_msg *const kafka_all_msgs[];")
+    h.append("extern const size_t kafka_all_msgs_count;")
     h.append("\n#endif")
 
     c = []
@@ -298,6 +302,13 @@ def main():
         c.append('const kf_msg %s_msg = {"%s", %d, %d, %d, %d, &%s_desc};' %
                  (m["cname"], m["name"], m["api_key"], m["valid"][0],
                   m["valid"][1], m["flex"], m["cname"]))
+    c.append("")
+    c.append("const kf_msg *const kafka_all_msgs[] = {")
+    for m in msgs:
+        c.append("  &%s_msg," % m["cname"])
+    c.append("};")
+    c.append("const size_t kafka_all_msgs_count = "
+             "sizeof kafka_all_msgs / sizeof kafka_all_msgs[0];")
     with open(os.path.join(out_dir, "kafka_msgs.h"), "w") as fh:
         fh.write("\n".join(h) + "\n")
     with open(os.path.join(out_dir, "kafka_msgs.c"), "w") as fh:
