@@ -395,54 +395,31 @@ int partition_open(fdcache *cache, const char *topic_dir, int32_t id,
     if (have_rp)
       first_scan = seg_index_for(p, rp);
   }
-  /* The last segment's end is found by walking batch headers from its last
-   * index entry (a clean open reads no record data). If that walk hits
-   * anything invalid, the partition is recovered like after a crash. */
-  if (first_scan == p->nsegs) {
-    segment *last = active_seg(p);
-    uint64_t size = atomic_load(&last->size);
-    uint32_t rel = 0, pos = 0;
-    size_t n = sidx_count(&last->oidx);
-    if (n > 0 &&
-        segment_offset_index_plausible(last, cfg->index_interval_bytes))
-      sidx_offset_entry(&last->oidx, n - 1, &rel, &pos);
-    /* A plain header walk from pos; reuse the scanner on a view. */
-    int64_t expect = last->base + rel;
-    uint64_t q = pos;
-    uint8_t h[BATCH_HEADER_SIZE];
-    int bad = 0;
-    int64_t mts = -1;
-    int fd = size > q ? segment_fd(last) : -1;
-    if (size > q && fd < 0) {
+  /* Each segment before the scan must end exactly where the next one
+   * begins, and the last one at the recovery point: checked by walking the
+   * batch headers after each segment's last index entry (a clean open reads
+   * no record data). A segment that fails is recovered like after a crash,
+   * and everything after it with it. */
+  for (size_t i = 0; i < first_scan && i < p->nsegs; i++) {
+    segment *seg = p->segs[i];
+    int64_t end, mts;
+    int ok = segment_walk_tail(seg, cfg->index_interval_bytes, &end, &mts);
+    if (ok < 0) {
       partition_free(p);
-      return fd;
+      return ok;
     }
-    while (q < size) {
-      if (file_pread_full(fd, h, sizeof h, (off_t)q) != (ssize_t)sizeof h) {
-        bad = 1;
-        break;
-      }
-      int32_t len = (int32_t)be32(h + 8);
-      if ((int64_t)be64(h) != expect || h[16] != BATCH_MAGIC ||
-          len < BATCH_HEADER_SIZE - BATCH_LOG_OVERHEAD ||
-          q + (uint64_t)len + BATCH_LOG_OVERHEAD > size) {
-        bad = 1;
-        break;
-      }
-      expect = add_wrap(batch_last_offset(h), 1);
-      if ((int64_t)be64(h + 35) > mts)
-        mts = (int64_t)be64(h + 35);
-      q += (uint64_t)len + BATCH_LOG_OVERHEAD;
+    int last = i + 1 == p->nsegs;
+    if (ok && !last && end != p->segs[i + 1]->base)
+      ok = 0;
+    if (ok && last && have_rp && end != rp)
+      ok = 0;
+    if (!ok) {
+      first_scan = i;
+      break;
     }
-    if (fd >= 0)
-      segment_unfd(last);
-    if (bad || (have_rp && expect != rp)) {
-      first_scan = p->nsegs - 1;
-    } else {
-      atomic_store(&last->next_offset, expect);
-      if (mts > atomic_load(&last->max_ts))
-        atomic_store(&last->max_ts, mts);
-    }
+    atomic_store(&seg->next_offset, end);
+    if (mts > atomic_load(&seg->max_ts))
+      atomic_store(&seg->max_ts, mts);
   }
   /* Sealed segments keep their index files; they are rebuilt only if they
    * fail the plausibility check. Their maximum timestamp is the last
@@ -748,27 +725,22 @@ int partition_sync(partition *p, int64_t upto) {
     segment *seg = active_seg(p);
     int64_t target =
         atomic_load_explicit(&seg->next_offset, memory_order_acquire);
-    int fd = segment_fd(seg);
-    int src = 0;
-    if (fd >= 0) {
-      src = file_datasync(fd);
-      segment_unfd(seg);
-    }
+    int src = segment_sync(seg);
     pthread_rwlock_unlock(&p->segs_lock);
     pthread_mutex_lock(&p->sync_lock);
     p->syncing = 0;
     pthread_cond_broadcast(&p->sync_cond);
-    if (fd < 0) {
-      /* No descriptor (the process is out of them): nothing was synced,
-       * nothing was lost; the caller may retry. */
-      rc = fd;
+    if (src == -EMFILE || src == -ENFILE) {
+      /* No descriptor to sync with: nothing was synced, nothing was
+       * lost; the caller may retry. */
+      rc = src;
       break;
     }
     if (src) {
       /* After a failed fdatasync the kernel may have dropped the dirty
        * pages: the tail is of unknown state, so stop appending here. */
       atomic_store(&p->failed, 1);
-      rc = nd_fail_os(-src, "fdatasync %s.log", seg->path);
+      rc = src;
       break;
     }
     if (target > atomic_load(&p->synced))

@@ -46,6 +46,7 @@ static segment *seg_alloc(fdcache *cache, const char *dir, int64_t base) {
   atomic_init(&seg->size, 0);
   atomic_init(&seg->next_offset, base);
   atomic_init(&seg->max_ts, -1);
+  atomic_init(&seg->dir_synced, 1);
   seg->max_ts_indexed = INT64_MIN;
   return seg;
 }
@@ -97,6 +98,7 @@ int segment_create(fdcache *cache, const char *dir, int64_t base,
   }
   close(fd);
   seg->created_ms = now_ms;
+  atomic_store(&seg->dir_synced, 0);
   int rc = segment_activate(seg, index_max_bytes);
   if (rc) {
     seg_free(seg);
@@ -218,6 +220,28 @@ void segment_index_batch(segment *seg, uint64_t pos, int64_t batch_base,
     atomic_store_explicit(&seg->max_ts, batch_max_ts, memory_order_release);
 }
 
+int segment_sync(segment *seg) {
+  int fd = segment_fd(seg);
+  if (fd < 0)
+    return fd;
+  int rc = file_datasync(fd);
+  segment_unfd(seg);
+  if (rc)
+    return nd_fail_os(-rc, "fdatasync %s.log", seg->path);
+  if (!atomic_load(&seg->dir_synced)) {
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", seg->path);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+      *slash = '\0';
+    rc = file_sync_dir(dir);
+    if (rc)
+      return nd_fail_os(-rc, "fsync of directory %s", dir);
+    atomic_store(&seg->dir_synced, 1);
+  }
+  return 0;
+}
+
 int segment_seal(segment *seg) {
   if (!seg->active)
     return 0;
@@ -226,13 +250,9 @@ int segment_seal(segment *seg) {
   if (mts >= 0 && mts > seg->max_ts_indexed &&
       sidx_append_time(&seg->tidx, mts, (uint32_t)(next - seg->base)) == 0)
     seg->max_ts_indexed = mts;
-  int fd = segment_fd(seg);
-  if (fd < 0)
-    return fd;
-  int rc = file_datasync(fd);
-  segment_unfd(seg);
+  int rc = segment_sync(seg);
   if (rc)
-    return nd_fail_os(-rc, "fdatasync %s.log", seg->path);
+    return rc;
   char ip[PATH_MAX], tp[PATH_MAX];
   seg_path(seg, ".index", ip, sizeof ip);
   seg_path(seg, ".timeindex", tp, sizeof tp);
@@ -588,4 +608,49 @@ int segment_read(segment *seg, uint64_t pos, size_t max_bytes, uint8_t **out,
   int rc = read_fd(seg, fd, pos, max_bytes, out, out_len, next_offset);
   segment_unfd(seg);
   return rc;
+}
+
+int segment_walk_tail(segment *seg, int32_t interval, int64_t *end_offset,
+                      int64_t *max_ts) {
+  uint64_t size = atomic_load(&seg->size);
+  uint32_t rel = 0, pos = 0;
+  size_t n = sidx_count(&seg->oidx);
+  if (n > 0 && segment_offset_index_plausible(seg, interval))
+    sidx_offset_entry(&seg->oidx, n - 1, &rel, &pos);
+  int64_t expect = seg->base + rel;
+  *max_ts = -1;
+  if (pos >= size) {
+    *end_offset = expect;
+    return pos == size;
+  }
+  int fd = segment_fd(seg);
+  if (fd < 0)
+    return fd;
+  reader r = {.fd = fd};
+  uint64_t q = pos;
+  int ok = 1, err = 0;
+  while (q < size) {
+    const uint8_t *h = reader_get(&r, q, BATCH_HEADER_SIZE, 8192, &err);
+    if (!h) {
+      ok = 0;
+      break;
+    }
+    int32_t len = (int32_t)be32(h + 8);
+    if ((int64_t)be64(h) != expect || h[16] != BATCH_MAGIC ||
+        len < BATCH_HEADER_SIZE - BATCH_LOG_OVERHEAD ||
+        q + (uint64_t)len + BATCH_LOG_OVERHEAD > size) {
+      ok = 0;
+      break;
+    }
+    expect = add_wrap(batch_last_offset(h), 1);
+    if ((int64_t)be64(h + 35) > *max_ts)
+      *max_ts = (int64_t)be64(h + 35);
+    q += (uint64_t)len + BATCH_LOG_OVERHEAD;
+  }
+  free(r.buf);
+  segment_unfd(seg);
+  if (err)
+    return nd_fail_os(-err, "reading %s.log", seg->path);
+  *end_offset = expect;
+  return ok;
 }

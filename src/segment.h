@@ -47,6 +47,11 @@ typedef struct segment {
   sparse_index tidx;
   int active;
   int readonly;
+  /* 0 for a segment created by this process until its directory entry is
+   * fsynced: fdatasync of the file alone does not make a new file's name
+   * durable. Done at the segment's first sync, not at creation, so that
+   * creating thousands of partitions costs no fsyncs. */
+  _Atomic int dir_synced;
 } segment;
 
 /* Fixed-width file name of a base offset: "%020lld". */
@@ -74,6 +79,9 @@ int segment_close(segment *seg, int unlink_files);
 /* Turn an opened segment into the active one (indexes writable). */
 int segment_activate(segment *seg, size_t index_max_bytes);
 
+/* fdatasync the .log, and on its first sync its directory entry too. */
+int segment_sync(segment *seg);
+
 /* Seal: final time-index entry, trim index files, fdatasync the log. */
 int segment_seal(segment *seg);
 
@@ -98,6 +106,13 @@ typedef struct scan_result {
  * appends would have built them. Stops at the first invalid byte. */
 int segment_scan(segment *seg, uint64_t crc_from, int rebuild, int32_t interval,
                  scan_result *res);
+
+/* Walk the batch headers from the last plausible offset-index entry to the
+ * end of the file. Returns 1 if they end exactly at the file's end with
+ * dense offsets (then *end_offset is the offset after the last batch and
+ * *max_ts the largest maxTimestamp seen), 0 if not, or -errno. */
+int segment_walk_tail(segment *seg, int32_t interval, int64_t *end_offset,
+                      int64_t *max_ts);
 
 /* 1 if the indexes are consistent with the log (cheap checks: ordering,
  * bounds, and the last offset entry names a real batch); 0 if they must
