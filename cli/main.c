@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli.h"
 #include "nodata.h"
 
 int broker_serve_main(int argc, char **argv); /* broker/serve.c */
@@ -27,6 +28,16 @@ typedef struct command {
 static const command commands[] = {
     {"serve", "run the Kafka-protocol broker on a data directory",
      broker_serve_main},
+    {"topics", "list, create, describe or delete topics", cli_topics_main},
+    {"produce", "append records, one per input line", cli_produce_main},
+    {"consume", "print records; -f follows new ones", cli_consume_main},
+    {"inspect", "dump a segment, offset index or time index file",
+     cli_inspect_main},
+    {"verify", "check CRCs and indexes; --repair truncates damage",
+     cli_verify_main},
+#ifdef ND_HAVE_BENCH
+    {"bench", "run the storage engine benchmark", cli_bench_main},
+#endif
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])

@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# test_cli_verify.sh — `nodata inspect` and `nodata verify`: a healthy
+# store verifies clean (exit 0); a flipped bit, a truncated tail, a
+# damaged index and a gap between segments are each found (exit 3, the
+# file and byte named) and `verify --repair` says what it drops, fixes it,
+# and leaves every record before the damage readable.
+set -u
+. "$(dirname "$0")/lib.sh"
+
+N=$NODATA_BIN
+D=$ND_TMP/data
+export NODATA_DIR=$D
+unset NODATA_DATA
+
+expect() {
+  local want=$1 desc=$2
+  shift 2
+  local got=0
+  "$@" >"$ND_TMP/cmd.out" 2>"$ND_TMP/cmd.err" </dev/null || got=$?
+  if [ "$got" -ne "$want" ]; then
+    cat "$ND_TMP/cmd.out" "$ND_TMP/cmd.err" >&2
+    nd_fail "$desc: exit status $got, want $want"
+  fi
+}
+out_has() { grep -q -- "$2" "$ND_TMP/cmd.out" || nd_fail "$1: output lacks '$2': $(cat "$ND_TMP/cmd.out" "$ND_TMP/cmd.err")"; }
+tdir() { echo "$1/topics/$(printf '%s' "$2" | sha256sum | cut -c1-64)"; }
+flip() { # flip FILE BYTE: invert one bit
+  python3 - "$1" "$2" <<'EOF'
+import sys
+with open(sys.argv[1], "r+b") as f:
+    f.seek(int(sys.argv[2])); b = f.read(1)
+    f.seek(int(sys.argv[2])); f.write(bytes([b[0] ^ 0x10]))
+EOF
+}
+# Batch positions from inspect: "pos base last".
+batches() { "$N" inspect "$1" | sed -n 's/^batch pos=\([0-9]*\) base=\([0-9]*\) last=\([0-9]*\).*/\1 \2 \3/p'; }
+
+# A store with several segments per partition, and compressed batches.
+expect 0 "create" "$N" topics create v -p 2 --config segment.bytes=16000 --config index.interval.bytes=512
+# Many small batches (one per produce run) so that segments hold several
+# batches and the indexes have entries.
+seq 1 4000 | sed 's/^/record-/' >"$ND_TMP/all"
+split -l 100 "$ND_TMP/all" "$ND_TMP/chunk."
+for f in "$ND_TMP"/chunk.*; do
+  expect 0 "produce p0" "$N" produce v -p 0 -q "$f"
+done
+for c in none gzip none lz4 none zstd snappy none; do
+  expect 0 "produce p1 ($c)" "$N" produce v -p 1 -q --compression $c "$ND_TMP/chunk.aa" \
+    "$ND_TMP/chunk.ab" "$ND_TMP/chunk.ac" "$ND_TMP/chunk.ad" "$ND_TMP/chunk.ae" "$ND_TMP/chunk.af"
+done
+cp -a "$D" "$ND_TMP/pristine"
+P0=$(tdir "$D" v)/0
+P1=$(tdir "$D" v)/1
+nsegs=$(ls "$P1"/*.log | wc -l)
+[ "$nsegs" -ge 3 ] || nd_fail "want several segments in partition 1, got $nsegs"
+
+# ---- inspect -------------------------------------------------------------
+seg=$(ls "$P1"/*.log | sed -n 1p)
+expect 0 "inspect .log" "$N" inspect "$seg"
+out_has "inspect" "crc=ok compression=gzip"
+seg=$(ls "$P0"/*.log | sed -n 1p)
+out_has "inspect" "^summary: [0-9]* batches, [0-9]* records, offsets [0-9]*\.\.[0-9]*, [0-9]* bytes$"
+expect 0 "inspect --records" "$N" inspect --records "$seg"
+out_has "inspect --records" '"value":"record-'
+expect 0 "inspect .index" "$N" inspect "${seg%.log}.index"
+out_has "inspect .index" '^entry 0 rel=[0-9]* offset=[0-9]* pos=[0-9]*$'
+expect 0 "inspect .timeindex" "$N" inspect "${seg%.log}.timeindex"
+out_has "inspect .timeindex" '^entry 0 timestamp=[0-9]* (20[0-9-]*T[0-9:.]*Z) rel=[0-9]* offset=[0-9]*$'
+expect 1 "inspect a missing file" "$N" inspect "$ND_TMP/00000000000000000000.log"
+expect 2 "inspect --records on an index" "$N" inspect --records "${seg%.log}.index"
+
+# ---- a healthy store -----------------------------------------------------
+expect 0 "verify healthy" "$N" verify
+out_has "verify healthy" "verified 1 topic, 2 partitions, .*: no damage found"
+expect 0 "verify one topic" "$N" verify v
+expect 1 "verify unknown topic" "$N" verify nope
+grep -q "unknown topic nope" "$ND_TMP/cmd.err" || nd_fail "verify nope: $(cat "$ND_TMP/cmd.err")"
+expect 0 "repair of a healthy store" "$N" verify --repair
+out_has "repair healthy" "no damage found"
+
+# ---- a flipped bit in the middle of partition 0 -------------------------
+seg=$(ls "$P0"/*.log | sed -n 2p)
+read -r pos base last < <(batches "$seg" | sed -n 3p)
+[ -n "$pos" ] || nd_fail "the second segment has fewer than 3 batches"
+flip "$seg" $((pos + 70))
+expect 3 "verify flipped bit" "$N" verify
+out_has "flip" "damaged: $seg: byte $pos: CRC-32C mismatch"
+expect 3 "inspect flipped bit" "$N" inspect "$seg"
+out_has "inspect flip" "pos=$pos .*crc=BAD"
+expect 1 "consume refuses the corrupt batch" "$N" consume v -p 0
+expect 0 "repair flipped bit" "$N" verify --repair
+out_has "repair plan" "repair: topic v partition 0: will drop [0-9]* bytes, offsets $base onwards: truncate $seg at byte $pos and remove the [0-9]* later segment"
+out_has "repair result" "repair: done"
+expect 0 "verify after repair" "$N" verify
+expect 0 "consume after repair" "$N" consume v -p 0 -o -1 --format json
+out_has "end after repair" "\"offset\":$((base - 1)),"
+[ "$(stat -c %s "$seg")" -eq "$pos" ] || nd_fail "segment not truncated at $pos"
+[ "$(ls "$P0"/*.log | tail -n1)" = "$seg" ] || nd_fail "later segments not removed"
+expect 0 "consume partition 1 unaffected" "$N" consume v -p 1
+[ "$(wc -l <"$ND_TMP/cmd.out")" -eq 4800 ] || nd_fail "partition 1 changed"
+
+# ---- a truncated tail ------------------------------------------------------
+rm -rf "$D" && cp -a "$ND_TMP/pristine" "$D"
+last=$(ls "$P0"/*.log | tail -n1)
+size=$(stat -c %s "$last")
+read -r pos base _ < <(batches "$last" | tail -n1)
+truncate -s $((size - 7)) "$last"
+expect 3 "verify truncated" "$N" verify
+out_has "truncated" "damaged: $last: byte $pos: batch cut short"
+expect 0 "repair truncated" "$N" verify --repair v
+out_has "truncated plan" "will drop $((size - 7 - pos)) bytes, offsets $base onwards: truncate $last at byte $pos;"
+expect 0 "verify after truncation repair" "$N" verify
+expect 0 "consume after truncation repair" "$N" consume v -p 0 -o -1
+[ "$(cat "$ND_TMP/cmd.out")" = "record-$base" ] || nd_fail "last record after repair: $(cat "$ND_TMP/cmd.out"), want record-$base"
+
+# ---- a damaged index (no records lost) -----------------------------------
+rm -rf "$D" && cp -a "$ND_TMP/pristine" "$D"
+idx=$(ls "$P0"/*.index | head -n1)
+[ "$(stat -c %s "$idx")" -ge 16 ] || nd_fail "index too small to damage"
+flip "$idx" 7 # entry 0's position
+expect 3 "verify bad index" "$N" verify
+out_has "bad index" "damaged: $idx: byte 0: entry 0 "
+expect 0 "repair index" "$N" verify --repair
+out_has "index plan" "partition 0: will rebuild its indexes (no records are dropped)"
+cmp -s "$idx" "$ND_TMP/pristine/${idx#"$D"/}" || nd_fail "rebuilt index differs from the original"
+expect 0 "all records kept" "$N" consume v -p 0
+[ "$(wc -l <"$ND_TMP/cmd.out")" -eq 4000 ] || nd_fail "index repair lost records"
+
+# ---- a missing segment (gap in offsets) -------------------------------------
+rm -rf "$D" && cp -a "$ND_TMP/pristine" "$D"
+mid=$(ls "$P1"/*.log | sed -n 2p)
+next=$(ls "$P1"/*.log | sed -n 3p)
+rm "$mid"
+expect 3 "verify gap" "$N" verify
+out_has "gap" "damaged: $next: byte 0: the segment starts at offset"
+
+# ---- repair refuses while a writer holds the directory ----------------------
+rm -rf "$D" && cp -a "$ND_TMP/pristine" "$D"
+flip "$(ls "$P0"/*.log | head -n1)" 100
+ND_DATA=$D nd_start
+expect 3 "verify beside a broker" "$N" verify
+expect 1 "repair beside a broker" "$N" verify --repair
+grep -q "held by pid $ND_PID (nodata serve" "$ND_TMP/cmd.err" || nd_fail "repair held: $(cat "$ND_TMP/cmd.err")"
+nd_stop
+
+nd_pass
