@@ -58,13 +58,6 @@ static int on_close(kafka_req *r) {
   return 0; /* flush callbacks still hold it; they free it */
 }
 
-static int topic_policy(broker *b, const char *topic) {
-  nd_topic_info info;
-  if (nd_topic_describe(b->store, topic, &info) != 0)
-    return ND_FSYNC_INTERVAL;
-  return info.config.fsync;
-}
-
 int handle_produce(kafka_req *r) {
   kafka_produce_request *req = r->body;
   broker *b = r->b;
@@ -134,13 +127,13 @@ int handle_produce(kafka_req *r) {
       } else {
         name = td->name.ptr;
         int rc = nd_topic_describe(b->store, name, &info);
-        if (rc == ND_ENOTOPIC)
-          rc = kafka_auto_create(r, name);
+        if (rc == ND_ENOTOPIC && (rc = kafka_auto_create(r, name)) == 0)
+          rc = nd_topic_describe(b->store, name, &info);
         if (rc != 0)
           terr = kafka_err(rc);
       }
     }
-    int policy = name ? topic_policy(b, name) : ND_FSYNC_INTERVAL;
+    int policy = terr ? ND_FSYNC_INTERVAL : info.config.fsync;
 
     for (int32_t j = 0; j < np; j++) {
       kafka_produce_request_partition_produce_data *pd =
