@@ -86,7 +86,8 @@ topic_dir=$D/topics/$(printf live | sha256sum | cut -c1-64)
 before=$(cd "$topic_dir" && find . -name '*.log' -exec md5sum {} + | sort)
 
 expect 0 "topics list beside the broker" "$N" topics list
-[ "$(cat "$ND_TMP/cmd.out")" = "live" ] || nd_fail "list: $(cat "$ND_TMP/cmd.out")"
+grep -qx live "$ND_TMP/cmd.out" || nd_fail "list: $(cat "$ND_TMP/cmd.out")"
+cp "$ND_TMP/cmd.out" "$ND_TMP/list.before" # the broker may add internal topics
 expect 0 "describe beside the broker" "$N" topics describe live
 grep -q '^0 .* 3 ' "$ND_TMP/cmd.out" || nd_fail "describe: $(cat "$ND_TMP/cmd.out")"
 expect 0 "consume beside the broker" "$N" consume live -p 0
@@ -104,7 +105,7 @@ grep -q "$held" "$ND_TMP/cmd.err" || nd_fail "create: $(cat "$ND_TMP/cmd.err")"
 expect 1 "topics delete beside the broker" "$N" topics delete live
 grep -q "$held" "$ND_TMP/cmd.err" || nd_fail "delete: $(cat "$ND_TMP/cmd.err")"
 expect 0 "list unchanged" "$N" topics list
-[ "$(cat "$ND_TMP/cmd.out")" = "live" ] || nd_fail "a refused command changed the topics"
+cmp -s "$ND_TMP/cmd.out" "$ND_TMP/list.before" || nd_fail "a refused command changed the topics"
 after=$(cd "$topic_dir" && find . -name '*.log' -exec md5sum {} + | sort)
 [ "$before" = "$after" ] || nd_fail "a refused command changed the logs"
 nd_alive || nd_fail "the broker died"
