@@ -138,6 +138,7 @@ static void print_record(const consumer *c, int32_t part,
 static int drain(consumer *c, nd_store *st, part_state *ps, int64_t upto) {
   int got_any = 0;
   while (ps->next < upto && !g_stop) {
+    int64_t before = ps->next;
     nd_batches b;
     int rc = nd_read(st, c->topic, ps->id, ps->next, READ_BYTES, &b);
     if (rc == ND_ERANGE) {
@@ -188,6 +189,10 @@ static int drain(consumer *c, nd_store *st, part_state *ps, int64_t upto) {
      * batches, compacted gaps). */
     if (!done && b.next_offset > ps->next && b.next_offset <= upto)
       ps->next = b.next_offset;
+    if (ps->next == before) {
+      nd_free(b.data);
+      break; /* nothing to move past: never spin on the same read */
+    }
     nd_free(b.data);
     if (ferror(stdout))
       return 2;

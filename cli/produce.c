@@ -293,6 +293,9 @@ static int add_record(producer *p, const uint8_t *key, size_t klen,
       target = p->sticky;
   }
   if (est > p->batch_limit) {
+    /* Store what came before it, so the offsets printed are the truth. */
+    if (flush_batch(p))
+      return -1;
     cli_error("produce",
               "record %" PRIu64 " is %zu bytes, above the topic's limit of "
               "about %zu (max.message.bytes)",

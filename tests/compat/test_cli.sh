@@ -236,8 +236,13 @@ out_is "produce | head" "25000"
 [ ! -s "$ND_TMP/pipe.err" ] || nd_fail "progress output on a non-terminal"
 
 # An oversized record fails cleanly (exit 1) with the limit named.
-python3 -c 'print("x" * 2000000)' >"$ND_TMP/huge.txt"
-expect 1 "record too large" "$N" produce events -p 0 "$ND_TMP/huge.txt"
+python3 -c 'print("before"); print("x" * 2000000); print("after")' >"$ND_TMP/huge.txt"
+expect 0 "create small" "$N" topics create small
+expect 1 "record too large" "$N" produce small "$ND_TMP/huge.txt"
+err_has "too large" "record 2 is 2000000 bytes, above the topic's limit"
 err_has "too large" "max.message.bytes"
+out_is "records before the large one are stored" "partition 0 offset 0"
+expect 0 "consume small" "$N" consume small
+out_is "consume small" "before"
 
 nd_pass
