@@ -589,13 +589,15 @@ static void print_plan(const verifier *v) {
           drop += (uint64_t)st.st_size;
       }
       printf("repair: topic %s partition %d: will drop %" PRIu64
-             " bytes, offsets %" PRId64
-             " onwards: truncate %s at byte %" PRIu64,
-             p->topic, (int)p->id, drop, p->lost_from, lp, p->bad_pos);
+             " bytes, offsets %" PRId64 " onwards: ",
+             p->topic, (int)p->id, drop, p->lost_from);
       size_t later = p->nsegs - p->bad_seg - 1;
+      if (p->bad_pos == 0)
+        printf("remove %s", lp);
+      else
+        printf("truncate %s at byte %" PRIu64, lp, p->bad_pos);
       if (later)
-        printf(" and remove the %zu later segment%s", later,
-               later == 1 ? "" : "s");
+        printf(" and the %zu later segment%s", later, later == 1 ? "" : "s");
       printf("; then rebuild its indexes\n");
     } else if (p->index_damaged) {
       printf("repair: topic %s partition %d: will rebuild its indexes "

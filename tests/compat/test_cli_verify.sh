@@ -89,7 +89,7 @@ expect 3 "inspect flipped bit" "$N" inspect "$seg"
 out_has "inspect flip" "pos=$pos .*crc=BAD"
 expect 1 "consume refuses the corrupt batch" "$N" consume v -p 0
 expect 0 "repair flipped bit" "$N" verify --repair
-out_has "repair plan" "repair: topic v partition 0: will drop [0-9]* bytes, offsets $base onwards: truncate $seg at byte $pos and remove the [0-9]* later segment"
+out_has "repair plan" "repair: topic v partition 0: will drop [0-9]* bytes, offsets $base onwards: truncate $seg at byte $pos and the [0-9]* later segment"
 out_has "repair result" "repair: done"
 expect 0 "verify after repair" "$N" verify
 expect 0 "consume after repair" "$N" consume v -p 0 -o -1 --format json
@@ -133,6 +133,11 @@ next=$(ls "$P1"/*.log | sed -n 3p)
 rm "$mid"
 expect 3 "verify gap" "$N" verify
 out_has "gap" "damaged: $next: byte 0: the segment starts at offset"
+gap_at=$(basename "$mid" .log | sed 's/^0*//')
+expect 0 "repair gap" "$N" verify --repair
+out_has "gap plan" "will drop [0-9]* bytes, offsets $gap_at onwards: remove $next"
+expect 0 "consume after the gap repair" "$N" consume v -p 1
+[ "$(wc -l <"$ND_TMP/cmd.out")" -eq "$gap_at" ] || nd_fail "after the gap repair: $(wc -l <"$ND_TMP/cmd.out") records, want $gap_at"
 
 # ---- repair refuses while a writer holds the directory ----------------------
 rm -rf "$D" && cp -a "$ND_TMP/pristine" "$D"
