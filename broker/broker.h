@@ -23,6 +23,7 @@ typedef struct broker_config {
   int auto_create;            /* 1 unless --no-auto-create */
   int32_t default_partitions; /* for auto-created topics, default 1 */
   int32_t node_id;            /* always 0 */
+  int32_t group_initial_delay_ms; /* --group-initial-delay-ms, default 3000 */
 } broker_config;
 
 typedef struct flusher flusher;

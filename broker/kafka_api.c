@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "group.h"
 #include "kafka.h"
 
 #define API(key, name, lo, hi, msg, fn)                                        \

@@ -26,6 +26,7 @@ static const char serve_usage[] =
     "usage: nodata serve [--data DIR] [--listen HOST:PORT]\n"
     "                    [--advertise HOST:PORT] [--max-request-bytes N]\n"
     "                    [--no-auto-create] [--partitions N]\n"
+    "                    [--group-initial-delay-ms MS]\n"
     "\n"
     "Run a single-node Kafka-protocol broker on the data directory. Kafka\n"
     "clients (librdkafka, kcat, kafka-python, Java) connect to it unchanged.\n"
@@ -43,10 +44,15 @@ static const char serve_usage[] =
     "  --no-auto-create       do not create topics on first use\n"
     "  --partitions N         partitions of auto-created topics "
     "(default 1)\n"
+    "  --group-initial-delay-ms MS\n"
+    "                         how long the first rebalance of an empty "
+    "consumer\n"
+    "                         group waits for more members (default 3000,\n"
+    "                         Kafka's group.initial.rebalance.delay.ms)\n"
     "\n"
     "Environment (flags win): NODATA_DATA (or NODATA_DIR), NODATA_LISTEN,\n"
     "NODATA_ADVERTISE, NODATA_MAX_REQUEST_BYTES, NODATA_AUTO_CREATE=0,\n"
-    "NODATA_PARTITIONS.\n"
+    "NODATA_PARTITIONS, NODATA_GROUP_INITIAL_DELAY_MS.\n"
     "\n"
     "SIGINT or SIGTERM stops it cleanly: in-flight requests finish, data is\n"
     "synced and the store is marked cleanly shut down.\n"
@@ -182,6 +188,14 @@ static int apply(broker_config *c, const char *name, const char *value,
     if (parse_count(value, &c->default_partitions) < 0)
       return usage_error("%s: '%s' is not a count from 1 to 1000000", from,
                          value);
+  } else if (!strcmp(name, "group-initial-delay-ms")) {
+    char *end;
+    errno = 0;
+    long v = strtol(value, &end, 10);
+    if (errno || end == value || *end || v < 0 || v > 300000)
+      return usage_error("%s: '%s' is not a delay from 0 to 300000 ms", from,
+                         value);
+    c->group_initial_delay_ms = (int32_t)v;
   }
   return 0;
 }
@@ -195,6 +209,7 @@ static int parse_config(int argc, char **argv, broker_config *c) {
   c->auto_create = 1;
   c->default_partitions = 1;
   c->node_id = 0;
+  c->group_initial_delay_ms = 3000;
   int advertise_set = 0, rc;
 
   static const struct {
@@ -204,7 +219,8 @@ static int parse_config(int argc, char **argv, broker_config *c) {
               {"NODATA_LISTEN", "listen"},
               {"NODATA_ADVERTISE", "advertise"},
               {"NODATA_MAX_REQUEST_BYTES", "max-request-bytes"},
-              {"NODATA_PARTITIONS", "partitions"}};
+              {"NODATA_PARTITIONS", "partitions"},
+              {"NODATA_GROUP_INITIAL_DELAY_MS", "group-initial-delay-ms"}};
   for (size_t i = 0; i < sizeof envs / sizeof envs[0]; i++) {
     const char *v = getenv(envs[i].env);
     if (v && *v &&
@@ -221,8 +237,10 @@ static int parse_config(int argc, char **argv, broker_config *c) {
       return usage_error("NODATA_AUTO_CREATE: '%s' is not 0 or 1%s", ac, "");
   }
 
-  static const char *const with_value[] = {"data", "listen", "advertise",
-                                           "max-request-bytes", "partitions"};
+  static const char *const with_value[] = {
+      "data",       "listen",
+      "advertise",  "max-request-bytes",
+      "partitions", "group-initial-delay-ms"};
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "-h") || !strcmp(a, "--help")) {

@@ -1,0 +1,165 @@
+/*
+ * group.h — the classic consumer group coordinator of `nodata serve`.
+ *
+ * Node 0 coordinates every group. All state lives on the loop thread (no
+ * locks): groups in a hash table, members in join order, JoinGroup and
+ * SyncGroup requests parked on their member until the rebalance gets
+ * there. A group moves through Kafka's classic states:
+ *
+ *   Empty --JoinGroup--> PreparingRebalance --every member rejoined, or the
+ *   rebalance timeout--> CompletingRebalance --leader's SyncGroup--> Stable
+ *   --join / leave / session expiry / leader's rejoin--> PreparingRebalance
+ *
+ * and back to Empty when the last member goes. Committed offsets are not
+ * kept here: libnodata stores them (nd_commit_offsets), so a group that
+ * only commits ("simple" consumers, generation -1) needs no state at all.
+ *
+ * group.c holds the state machine and JoinGroup, SyncGroup, Heartbeat and
+ * LeaveGroup; handle_group.c holds FindCoordinator, OffsetCommit,
+ * OffsetFetch, ListGroups, DescribeGroups and DeleteGroups, which read the
+ * state through the structures below.
+ */
+#ifndef ND_GROUP_H
+#define ND_GROUP_H
+
+#include <stdint.h>
+
+#include "kafka.h"
+
+/* Kafka error codes the coordinator answers with (Errors.java). */
+enum {
+  KERR_OFFSET_METADATA_TOO_LARGE = 12,
+  KERR_COORDINATOR_NOT_AVAILABLE = 15,
+  KERR_ILLEGAL_GENERATION = 22,
+  KERR_INCONSISTENT_GROUP_PROTOCOL = 23,
+  KERR_INVALID_GROUP_ID = 24,
+  KERR_UNKNOWN_MEMBER_ID = 25,
+  KERR_INVALID_SESSION_TIMEOUT = 26,
+  KERR_REBALANCE_IN_PROGRESS = 27,
+  KERR_NON_EMPTY_GROUP = 68,
+  KERR_GROUP_ID_NOT_FOUND = 69,
+  KERR_MEMBER_ID_REQUIRED = 79,
+  KERR_FENCED_INSTANCE_ID = 82,
+};
+
+enum group_state {
+  GROUP_EMPTY,
+  GROUP_PREPARING_REBALANCE,
+  GROUP_COMPLETING_REBALANCE,
+  GROUP_STABLE,
+  GROUP_DEAD,
+};
+
+/* Session timeouts a JoinGroup may ask for. Kafka's floor is 6 s
+ * (group.min.session.timeout.ms); one node on one machine can tell a dead
+ * consumer sooner, and tests rely on it. */
+#define GROUP_MIN_SESSION_MS 1000
+#define GROUP_MAX_SESSION_MS 1800000
+
+typedef struct group group;
+typedef struct group_coord group_coord;
+
+typedef struct group_protocol {
+  char *name;
+  uint8_t *meta;
+  int32_t len;
+} group_protocol;
+
+typedef struct gmember {
+  group *g;
+  struct gmember *next; /* join order */
+  char *id;
+  char *instance_id; /* group.instance.id of a static member, or NULL */
+  char *client_id, *client_host;
+  int32_t session_ms, rebalance_ms;
+  group_protocol *protocols;
+  int32_t nprotocols;
+  uint8_t *assignment; /* from the leader's SyncGroup; NULL = none yet */
+  int32_t assignment_len;
+  /* Rejoined in the current rebalance. Stays set when the connection of
+   * the parked JoinGroup closes: Kafka keeps such a member in the next
+   * generation and lets its session time out. */
+  int awaiting_join;
+  int is_new;                     /* has not completed a join yet */
+  kafka_req *join_req, *sync_req; /* parked, answered later */
+  int64_t deadline;               /* session expiry, net_now_ms() clock */
+  net_timer *timer;
+} gmember;
+
+/* A member id handed out with MEMBER_ID_REQUIRED (KIP-394), not yet used
+ * to join. It counts as a member that has not rejoined, and expires with
+ * the session timeout of the JoinGroup that got it. */
+typedef struct gpending {
+  group *g;
+  struct gpending *next;
+  char *id;
+  net_timer *timer;
+} gpending;
+
+struct group {
+  group_coord *gc;
+  group *hnext;
+  char *id;
+  int state; /* enum group_state */
+  int32_t generation;
+  char *protocol_type; /* NULL until the first member joins */
+  char *protocol;      /* chosen for the generation; NULL when Empty */
+  gmember *members, *leader;
+  int32_t nmembers;
+  gpending *pending;
+  /* The running rebalance: the initial delay of a group that was Empty
+   * (extended while members keep arriving, like Kafka's
+   * InitialDelayedJoin), else the rebalance timeout. */
+  net_timer *join_timer;
+  int initial_delay;
+  int new_member_added;
+  int64_t initial_remaining_ms;
+};
+
+struct group_coord {
+  broker *b;
+  group **buckets;
+  size_t nbuckets, ngroups;
+  int64_t initial_delay_ms;
+};
+
+/* Lifecycle, from kafka_init / kafka_fini. */
+int group_init(broker *b);
+void group_fini(broker *b);
+
+/* Lookups for the handlers in handle_group.c. */
+group *group_find(group_coord *gc, const char *id);
+gmember *group_find_member(const group *g, const char *member_id);
+gmember *group_find_instance(const group *g, const char *instance_id);
+const char *group_state_name(int state);
+const group_protocol *group_member_protocol(const gmember *m, const char *name);
+/* The member's session starts again (a heartbeat, sync or commit). */
+void group_touch(gmember *m);
+/* Forget an Empty group's in-memory state (DeleteGroups). */
+void group_forget(group_coord *gc, group *g);
+
+/* For an identity in a request: FENCED_INSTANCE_ID if instance_id names a
+ * static member with another member id, else UNKNOWN_MEMBER_ID if the
+ * member id is not in the group, else 0 with *out set. */
+int16_t group_check_member(group *g, const char *member_id,
+                           const char *instance_id, gmember **out);
+
+/* Kept for callers written when offsets lived in an internal topic: there
+ * is no internal topic now, and libnodata forgets a deleted topic's
+ * offsets itself. */
+int group_is_internal(const char *topic);
+void group_topic_deleted(broker *b, const char *topic);
+
+/* Handlers (API table in kafka_api.c). */
+int handle_find_coordinator(kafka_req *r);
+int handle_join_group(kafka_req *r);
+int handle_sync_group(kafka_req *r);
+int handle_heartbeat(kafka_req *r);
+int handle_leave_group(kafka_req *r);
+int handle_offset_commit(kafka_req *r);
+int handle_offset_fetch(kafka_req *r);
+int handle_list_groups(kafka_req *r);
+int handle_describe_groups(kafka_req *r);
+int handle_delete_groups(kafka_req *r);
+
+#endif
