@@ -1,6 +1,7 @@
 # The two commands of the README:
 #   make run   install what is missing, build, start the broker on 127.0.0.1:9092
 #   make test  install what is missing, build, run every test (also under ASan+UBSan)
+#   make fuzz  long libFuzzer runs in build-fuzz/ (FUZZ_SECONDS per target, default 1800)
 BUILD      ?= build
 BUILD_SAN  ?= build-san
 JOBS       ?= $(shell nproc)
@@ -43,6 +44,9 @@ run: deps build
 
 bench: deps build
 	$(BUILD)/bench/nodata-bench
+
+fuzz: deps
+	FUZZ_SECONDS=$(FUZZ_SECONDS) JOBS=$(JOBS) BUILD_FUZZ=build-fuzz sh fuzz/run.sh
 
 install: build
 	cmake --install $(BUILD)

@@ -282,7 +282,11 @@ static const uint8_t *rc_take(rcur *c, size_t n) {
   return r;
 }
 
-static int replay_frame(offsets_store *os, const uint8_t *payload, size_t len) {
+/* Parse one frame's ops; with apply, also make them. A frame is applied
+ * only after a dry run has parsed all of it, so a frame that is cut
+ * below never leaves some of its ops in the map. */
+static int replay_frame(offsets_store *os, const uint8_t *payload, size_t len,
+                        int apply) {
   rcur c = {payload, payload + len, 0};
   const uint8_t *h = rc_take(&c, 5);
   if (!h || h[0] != FRAME_VERSION)
@@ -306,11 +310,13 @@ static int replay_frame(offsets_store *os, const uint8_t *payload, size_t len) {
     if (memchr(name, '\0', gl))
       return -1;
     if (*k == OP_DELETE_GROUP) {
-      map_remove_matching(os, 0, name);
+      if (apply)
+        map_remove_matching(os, 0, name);
       continue;
     }
     if (*k == OP_DELETE_TOPIC) {
-      map_remove_matching(os, 1, name);
+      if (apply)
+        map_remove_matching(os, 1, name);
       continue;
     }
     if (*k != OP_COMMIT)
@@ -332,9 +338,9 @@ static int replay_frame(offsets_store *os, const uint8_t *payload, size_t len) {
     memcpy(key + gl + 1, t, tl);
     key[gl + 1 + tl] = '\0';
     memcpy(key + gl + tl + 2, f, 4);
-    if (map_put(os, key, gl + tl + 6, (int64_t)be64(f + 4),
-                (int32_t)be32(f + 12), (int64_t)be64(f + 16), (const char *)m,
-                ml > 0 ? (size_t)ml : 0, ml < 0) != 0)
+    if (apply && map_put(os, key, gl + tl + 6, (int64_t)be64(f + 4),
+                         (int32_t)be32(f + 12), (int64_t)be64(f + 16),
+                         (const char *)m, ml > 0 ? (size_t)ml : 0, ml < 0) != 0)
       return -2;
   }
   return c.p == c.end ? 0 : -1;
@@ -355,7 +361,9 @@ static int replay(offsets_store *os) {
     if (plen > len - pos - FRAME_HEADER ||
         nd_crc32c(0, d + pos + FRAME_HEADER, plen) != be32(d + pos + 4))
       break;
-    int r = replay_frame(os, d + pos + FRAME_HEADER, plen);
+    int r = replay_frame(os, d + pos + FRAME_HEADER, plen, 0);
+    if (r == 0)
+      r = replay_frame(os, d + pos + FRAME_HEADER, plen, 1);
     if (r == -2) {
       free(data);
       return nd_fail(ND_ENOMEM, "out of memory loading %s", os->path);
