@@ -197,6 +197,15 @@ assert '{"base64":"//6AYmlu"}' in txt, txt
 assert '"caf\u00e9 \u2603"' in txt or 'caf' in txt
 EOF
 done
+# -z both ways: values with newlines come back byte for byte.
+expect 0 "consume -z" "$N" consume rt-zstd -z
+python3 - "$ND_TMP/bin.in" "$ND_TMP/cmd.out" <<'EOF2' || nd_fail "-z round trip"
+import sys
+src = [v.partition(b":")[2] if b":" in v else v for v in open(sys.argv[1], "rb").read().split(b"\0")[:-1]]
+got = open(sys.argv[2], "rb").read().split(b"\0")[:-1]
+assert sorted(got) == sorted(src), (got, src)
+EOF2
+
 # Keyed records go where Kafka's partitioner puts them: same key, same
 # partition, and consumption per partition keeps their order.
 printf 'user1:a\nuser2:b\nuser1:c\nuser2:d\nuser1:e\n' >"$ND_TMP/keys.txt"
@@ -228,6 +237,8 @@ cmp -s "$ND_TMP/cmd.out" "$ND_TMP/big.txt" || nd_fail "25000 records did not rou
 set -o pipefail
 "$N" consume big -p 2 2>"$ND_TMP/pipe.err" | head -n 3 >/dev/null || nd_fail "consume | head: exit status $?"
 [ ! -s "$ND_TMP/pipe.err" ] || nd_fail "consume | head printed: $(cat "$ND_TMP/pipe.err")"
+"$N" inspect --records "$f" 2>"$ND_TMP/pipe.err" | head -n 2 >/dev/null || nd_fail "inspect | head: exit status $?"
+[ ! -s "$ND_TMP/pipe.err" ] || nd_fail "inspect | head printed: $(cat "$ND_TMP/pipe.err")"
 "$N" produce big -p 2 "$ND_TMP/big.txt" 2>"$ND_TMP/pipe.err" | head -n 1 >/dev/null || nd_fail "produce | head: exit status $?"
 set +o pipefail
 expect 0 "records all appended despite the closed pipe" "$N" consume big -p 2 -o -1
