@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -317,6 +318,20 @@ int broker_serve_main(int argc, char **argv) {
   sigaction(SIGTERM, &sa, NULL);
   signal(SIGPIPE, SIG_IGN);
 
+  /* Checked before the store is touched; the loop would only say "cannot
+   * assign address" for a name that does not resolve. */
+  char addr[300];
+  struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
+  struct addrinfo *res = NULL;
+  int gai = getaddrinfo(c->listen_host, NULL, &hints, &res);
+  if (gai != 0) {
+    fprintf(stderr, "nodata serve: cannot listen on %s: %s\n",
+            fmt_addr(c->listen_host, c->listen_port, addr, sizeof addr),
+            gai == EAI_SYSTEM ? strerror(errno) : gai_strerror(gai));
+    return EXIT_RUNTIME;
+  }
+  freeaddrinfo(res);
+
   nd_options opts;
   memset(&opts, 0, sizeof opts);
   opts.on_append = kafka_on_append;
@@ -339,7 +354,6 @@ int broker_serve_main(int argc, char **argv) {
     return EXIT_RUNTIME;
   }
 
-  char addr[300];
   net_config nc = {.listen_host = c->listen_host,
                    .listen_port = c->listen_port,
                    .max_request_bytes = c->max_request_bytes,

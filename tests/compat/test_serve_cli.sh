@@ -57,6 +57,12 @@ grep -q "in use by pid $ND_PID" "$ND_TMP/cmd.err" ||
 [ "$(wc -l <"$ND_TMP/cmd.err")" -eq 1 ] || nd_fail "second broker: want one line on stderr"
 nd_alive || nd_fail "the first broker died when a second one tried its directory"
 
+expect 1 "a host name that does not resolve" \
+  "$NODATA_BIN" serve --listen nd-no-such-host.invalid:9092 --data "$ND_TMP/unused"
+[ ! -e "$ND_TMP/unused" ] || nd_fail "a bad --listen host still created the data directory"
+grep -q "cannot listen on nd-no-such-host.invalid:9092" "$ND_TMP/cmd.err" ||
+  nd_fail "bad host: got $(cat "$ND_TMP/cmd.err")"
+
 expect 1 "a port already in use" \
   "$NODATA_BIN" serve --listen "127.0.0.1:$ND_PORT" --data "$ND_TMP/other"
 grep -q "cannot listen on 127.0.0.1:$ND_PORT" "$ND_TMP/cmd.err" ||
