@@ -161,6 +161,8 @@ typedef struct bench_results {
   double clean_ms, clean_read_bytes;
   double unclean_small_ms, unclean_large_ms;
   double small_mb, large_mb, tail_mb;
+  int deep_partitions; /* the same with few, larger partitions */
+  double deep_small_ms, deep_large_ms, deep_small_mb, deep_large_mb;
 } bench_results;
 
 int case_append(const bench_opts *o, const bench_data *d, bench_results *r);

@@ -1,6 +1,6 @@
 /*
  * case_open.c — nd_open time with many partitions (100 topics x 10
- * partitions by default, some data in each).
+ * partitions, some data in each).
  *
  * clean:   open after nd_close. It should read no record data: the bytes
  *          the process read during the open (/proc/self/io rchar) are
@@ -8,9 +8,12 @@
  * unclean: a forked child opens the store, appends one batch of 100
  *          records to every partition and _exit()s without nd_close, so
  *          the store is unclean and that tail is unsynced; the parent then
- *          times nd_open, which recovers. Done on two stores with the same
- *          tail and different data sizes: recovery should cost in
- *          proportion to the tail, not to the data.
+ *          times nd_open, which recovers. Each store is measured as built
+ *          and again after its data grew, with the same tail: recovery
+ *          should cost in proportion to the tail, not to the data. Done on
+ *          the 1,000-partition store and on a 10-partition store with
+ *          32 MB per partition, where per-partition costs cannot hide a
+ *          scan of the whole active segment.
  *
  * Every store is built with fsync=never and the background thread off, so
  * nothing syncs the tail behind the benchmark's back. Page cache is warm
@@ -220,73 +223,51 @@ static int ostore_grow(const bench_data *d, int batches, ostore *os,
   return ret;
 }
 
-int case_open(const bench_opts *o, const bench_data *d, bench_results *r) {
-  int topics = o->quick ? 2 : 100;
-  int small_batches = 2, grow_batches = o->quick ? 6 : 30;
-  int ret = -1, nparts = topics * PARTS_PER_TOPIC;
+/* One store measured twice after a crash with the same tail: as built, and
+ * after its data grew. With clean: also time clean opens first. */
+typedef struct pair_result {
+  int partitions;
+  double clean_ms, clean_read_bytes, clean_mb;
+  double small_ms, large_ms, small_mb, large_mb, tail_mb;
+  double build_s, grow_s;
+} pair_result;
+
+static int unclean_pair(const bench_opts *o, const bench_data *d,
+                        const char *tag, int topics, int small_batches,
+                        int grow_batches, int clean, pair_result *pr) {
+  int ret = -1;
   ostore os;
   memset(&os, 0, sizeof os);
+  memset(pr, 0, sizeof *pr);
+  pr->partitions = topics * PARTS_PER_TOPIC;
   double *t = calloc((size_t)o->runs, sizeof *t);
   double *rb = calloc((size_t)o->runs, sizeof *rb);
-  if (!t || !rb)
+  if (!t || !rb || ostore_build(o, d, tag, topics, small_batches, &os))
     goto out;
-  raise_nofile();
-  if (ostore_build(o, d, "open", topics, small_batches, &os))
-    goto out;
+  pr->build_s = os.build_s;
   fs_settle(o->root);
-  double mb = 0;
-  for (int run = 0; run < o->runs; run++)
-    if (timed_open(&os, &t[run], &rb[run], &mb))
-      goto out;
-  r->open_partitions = nparts;
-  r->clean_ms = median_of(t, o->runs);
-  r->clean_read_bytes = median_of(rb, o->runs);
-  double clean_mb = mb;
-  double last_mb;
-  if (unclean_runs(o, &os, d, &r->unclean_small_ms, &r->small_mb, &last_mb))
+  double mb = 0, last_mb;
+  if (clean) {
+    for (int run = 0; run < o->runs; run++)
+      if (timed_open(&os, &t[run], &rb[run], &mb))
+        goto out;
+    pr->clean_ms = median_of(t, o->runs);
+    pr->clean_read_bytes = median_of(rb, o->runs);
+  } else if (timed_open(&os, &t[0], NULL, &mb)) {
+    goto out;
+  }
+  pr->clean_mb = mb;
+  if (unclean_runs(o, &os, d, &pr->small_ms, &pr->small_mb, &last_mb))
     goto out;
   /* Each run added the same tail (one batch per partition). */
-  r->tail_mb = (last_mb - clean_mb) / o->runs;
+  pr->tail_mb = (last_mb - mb) / o->runs;
   /* The same store made larger, so only the data size changes (building a
    * second store would mostly time topic creation again). */
-  double grow_s;
-  if (ostore_grow(d, grow_batches, &os, &grow_s))
+  if (ostore_grow(d, grow_batches, &os, &pr->grow_s))
     goto out;
   fs_settle(o->root);
-  if (unclean_runs(o, &os, d, &r->unclean_large_ms, &r->large_mb, &last_mb))
+  if (unclean_runs(o, &os, d, &pr->large_ms, &pr->large_mb, &last_mb))
     goto out;
-
-  printf("\n== open, %d partitions (%d topics x %d), warm page cache ==\n",
-         nparts, topics, PARTS_PER_TOPIC);
-  printf("%-44s %10s %12s %14s\n", "", "ms", "data MB", "bytes read");
-  char rbuf[32];
-  if (r->clean_read_bytes >= 0)
-    snprintf(rbuf, sizeof rbuf, "%.0f", r->clean_read_bytes);
-  else
-    snprintf(rbuf, sizeof rbuf, "-");
-  printf("%-44s %10.2f %12.1f %14s\n", "clean open (after nd_close)",
-         r->clean_ms, clean_mb, rbuf);
-  char label[96];
-  snprintf(label, sizeof label, "unclean open, tail %.1f MB, small data",
-           r->tail_mb);
-  printf("%-44s %10.2f %12.1f %14s\n", label, r->unclean_small_ms, r->small_mb,
-         "");
-  snprintf(label, sizeof label, "unclean open, tail %.1f MB, large data",
-           r->tail_mb);
-  printf("%-44s %10.2f %12.1f %14s\n", label, r->unclean_large_ms, r->large_mb,
-         "");
-  if (r->clean_read_bytes >= 0)
-    printf("(clean open read %.0f bytes per partition through read/pread; "
-           "each partition holds %.0f KB of records)\n",
-           r->clean_read_bytes / nparts, clean_mb * 1e3 / nparts);
-  printf("(setup, untimed: %d topic creates + first appends + nd_close "
-         "%.1f s; growing the data %.1f s)\n",
-         topics, os.build_s, grow_s);
-  char x1[32], x2[32];
-  printf("large/small: data %s, unclean open time %s\n",
-         fmt_ratio(x1, sizeof x1, r->large_mb, r->small_mb),
-         fmt_ratio(x2, sizeof x2, r->unclean_large_ms, r->unclean_small_ms));
-  r->have_open = 1;
   ret = 0;
 out:
   if (os.dir[0])
@@ -294,4 +275,71 @@ out:
   free(t);
   free(rb);
   return ret;
+}
+
+static void print_pair(const pair_result *pr) {
+  char label[96];
+  snprintf(label, sizeof label, "unclean, %d partitions, tail %.1f MB",
+           pr->partitions, pr->tail_mb);
+  printf("%-44s %10.2f %12.1f\n", label, pr->small_ms, pr->small_mb);
+  printf("%-44s %10.2f %12.1f\n", "  same tail, more data", pr->large_ms,
+         pr->large_mb);
+  char x1[32], x2[32];
+  printf("  more/less data: data %s, unclean open time %s\n",
+         fmt_ratio(x1, sizeof x1, pr->large_mb, pr->small_mb),
+         fmt_ratio(x2, sizeof x2, pr->large_ms, pr->small_ms));
+}
+
+int case_open(const bench_opts *o, const bench_data *d, bench_results *r) {
+  int topics = o->quick ? 2 : 100;
+  pair_result wide, deep;
+  raise_nofile();
+  /* Many small partitions: the 1,000-partition open the targets name. */
+  if (unclean_pair(o, d, "open", topics, 2, o->quick ? 6 : 14, 1, &wide))
+    return -1;
+  /* Few deep partitions: with per-partition costs small beside the data,
+   * this shows whether recovery reads only the tail or the whole active
+   * segment (32 MB per partition stays inside one 128 MiB segment). */
+  if (unclean_pair(o, d, "open-deep", 1, o->quick ? 4 : 80,
+                   o->quick ? 60 : 2960, 0, &deep))
+    return -1;
+
+  printf("\n== open, warm page cache (%d partitions = %d topics x %d) ==\n",
+         wide.partitions, topics, PARTS_PER_TOPIC);
+  printf("%-44s %10s %12s %14s\n", "", "ms", "data MB", "bytes read");
+  char rbuf[32];
+  if (wide.clean_read_bytes >= 0)
+    snprintf(rbuf, sizeof rbuf, "%.0f", wide.clean_read_bytes);
+  else
+    snprintf(rbuf, sizeof rbuf, "-");
+  char label[96];
+  snprintf(label, sizeof label, "clean, %d partitions", wide.partitions);
+  printf("%-44s %10.2f %12.1f %14s\n", label, wide.clean_ms, wide.clean_mb,
+         rbuf);
+  print_pair(&wide);
+  print_pair(&deep);
+  if (wide.clean_read_bytes >= 0)
+    printf("(clean open read %.0f bytes per partition through read/pread; "
+           "each partition held %.0f KB of records)\n",
+           wide.clean_read_bytes / wide.partitions,
+           wide.clean_mb * 1e3 / wide.partitions);
+  printf("(setup, untimed: %d topic creates + first appends + nd_close "
+         "%.1f s)\n",
+         topics, wide.build_s);
+
+  r->have_open = 1;
+  r->open_partitions = wide.partitions;
+  r->clean_ms = wide.clean_ms;
+  r->clean_read_bytes = wide.clean_read_bytes;
+  r->unclean_small_ms = wide.small_ms;
+  r->unclean_large_ms = wide.large_ms;
+  r->small_mb = wide.small_mb;
+  r->large_mb = wide.large_mb;
+  r->tail_mb = wide.tail_mb;
+  r->deep_partitions = deep.partitions;
+  r->deep_small_ms = deep.small_ms;
+  r->deep_large_ms = deep.large_ms;
+  r->deep_small_mb = deep.small_mb;
+  r->deep_large_mb = deep.large_mb;
+  return 0;
 }
