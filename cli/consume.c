@@ -132,6 +132,13 @@ static void print_record(const consumer *c, int32_t part,
   fputs("]}\n", f);
 }
 
+static void corrupt_error(int rc) {
+  cli_lib_error("consume", rc, NULL);
+  if (rc == ND_ECORRUPT)
+    fprintf(stderr, "nodata consume: `nodata verify` reports the damage; "
+                    "`nodata verify --repair` truncates it\n");
+}
+
 /* Read partition ps from ps->next up to `upto`. Returns 1 if records were
  * read, 0 if none, -1 on error (printed), 2 when the output is gone or the
  * count is reached. */
@@ -154,7 +161,7 @@ static int drain(consumer *c, nd_store *st, part_state *ps, int64_t upto) {
       }
     }
     if (rc) {
-      cli_lib_error("consume", rc, NULL);
+      corrupt_error(rc);
       return -1;
     }
     if (b.len == 0) {
@@ -182,7 +189,7 @@ static int drain(consumer *c, nd_store *st, part_state *ps, int64_t upto) {
     nd_iter_close(&it);
     if (n < 0) {
       nd_free(b.data);
-      cli_lib_error("consume", n, NULL);
+      corrupt_error(n);
       return -1;
     }
     /* Skip what the iterator had no record for (control or empty

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "nodata_codecs.h"
@@ -335,6 +336,8 @@ static int produce_stream(producer *p, FILE *in, int delim, int key_delim,
   ssize_t n;
   int rc = 0;
   size_t fixed_len = fixed_key ? strlen(fixed_key) : 0;
+  /* Someone typing wants each offset as soon as the line is entered. */
+  int interactive = isatty(fileno(in));
   while ((n = getdelim(&line, &cap, delim, in)) >= 0) {
     *bytes_done += (uint64_t)n;
     size_t len = (size_t)n;
@@ -354,7 +357,8 @@ static int produce_stream(producer *p, FILE *in, int delim, int key_delim,
         vlen = len - klen - 1;
       }
     }
-    if (add_record(p, key, klen, val, vlen)) {
+    if (add_record(p, key, klen, val, vlen) ||
+        (interactive && flush_batch(p))) {
       rc = -1;
       break;
     }
