@@ -1,0 +1,153 @@
+"""test_disk_full.py — a full disk, for real: a 4 MiB tmpfs.
+
+Library (through `nodata produce`): appending until the file system is
+full fails with a clear "No space left" error and exit status 1; every
+record reported as written reads back; nothing partial is visible; once
+space is freed (a topic deleted) appends succeed again.
+
+Broker: an acks=all producer on the same kind of file system gets
+KAFKA_STORAGE_ERROR, the broker stays up and answers metadata, nothing
+acknowledged is lost, and after a topic is deleted producing works again.
+
+Mounting needs root (CI runs as root); elsewhere the test says SKIP.
+"""
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ndtest  # noqa: E402
+
+if os.geteuid() != 0:
+    ndtest.skip("mounting a small tmpfs needs root")
+ndtest.require("confluent_kafka")
+from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition  # noqa: E402
+from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
+
+NODATA = ndtest.nodata_bin()
+
+
+def check(cond, msg):
+    if not cond:
+        ndtest.fail(msg)
+
+
+def run(*args, stdin=None):
+    return subprocess.run([NODATA] + list(args), input=stdin,
+                          capture_output=True, timeout=120)
+
+
+class SmallFs:
+    def __init__(self, size="4m"):
+        self.dir = tempfile.mkdtemp(prefix="nd-full-")
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=" + size, "tmpfs",
+                        self.dir], check=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        subprocess.run(["umount", "-l", self.dir])
+        os.rmdir(self.dir)
+
+
+def library_full():
+    with SmallFs() as fs:
+        data = os.path.join(fs.dir, "data")
+        r = run("topics", "create", "filler", "--data", data)
+        check(r.returncode == 0, "create filler: %s" % r.stderr)
+        # 1.5 MiB of filler, so that deleting it frees room later.
+        r = run("produce", "filler", "-q", "--data", data,
+                stdin=(b"f" * 1000 + b"\n") * 1500)
+        check(r.returncode == 0, "fill: %s" % r.stderr)
+        run("topics", "create", "t", "--data", data)
+        lines = b"".join(b"value-%07d\n" % i for i in range(400000))
+        r = run("produce", "t", "--data", data, stdin=lines)
+        check(r.returncode == 1, "produce on a full disk exited %d" % r.returncode)
+        err = r.stderr.decode()
+        check("No space left" in err, "error does not say why: %r" % err)
+        written = [l for l in r.stdout.decode().splitlines() if l.startswith("partition")]
+        check(len(written) > 1000, "only %d records fitted" % len(written))
+        r = run("consume", "t", "-o", "beginning", "-n", str(len(written) + 10),
+                "--data", data)
+        got = r.stdout.decode().splitlines()
+        check(got == ["value-%07d" % i for i in range(len(written))],
+              "after ENOSPC: %d records read back, %d reported written"
+              % (len(got), len(written)))
+        # Free space; appends work again and continue the offsets.
+        r = run("topics", "delete", "filler", "--data", data)
+        check(r.returncode == 0, "delete: %s" % r.stderr)
+        r = run("produce", "t", "--data", data, stdin=b"after\n")
+        check(r.returncode == 0, "produce after freeing space: %s" % r.stderr)
+        check(("offset %d" % len(written)) in r.stdout.decode(),
+              "next offset: %r" % r.stdout)
+        r = run("verify", "--data", data)
+        check(r.returncode == 0, "verify after ENOSPC: %s" % r.stdout)
+        print("library: %d records fitted, ENOSPC reported, recovered" % len(written))
+
+
+def broker_full():
+    with SmallFs() as fs:
+        with ndtest.Broker(data_dir=os.path.join(fs.dir, "data")) as b:
+            admin = AdminClient({"bootstrap.servers": b.bootstrap})
+            for f in admin.create_topics([NewTopic("filler", 1, 1),
+                                          NewTopic("t", 1, 1)]).values():
+                f.result(10)
+            p = Producer({"bootstrap.servers": b.bootstrap, "acks": "all",
+                          "linger.ms": 5, "message.timeout.ms": 10000,
+                          "retries": 0})
+            for _ in range(3):
+                p.produce("filler", value=b"f" * 500000)
+            p.flush(10)
+            acked, errors = {}, []
+
+            def cb(err, msg):
+                if err:
+                    errors.append(err)
+                else:
+                    acked[msg.offset()] = msg.value()
+            for i in range(5000):
+                p.produce("t", value=b"v%06d" % i + b"." * 1000, on_delivery=cb)
+                if i % 100 == 0:
+                    p.flush(10)
+                if errors:
+                    break
+            p.flush(10)
+            check(errors, "the disk never filled")
+            codes = {e.code() for e in errors}
+            check(KafkaError.KAFKA_STORAGE_ERROR in codes,
+                  "errors were %s, not KAFKA_STORAGE_ERROR" % codes)
+            check(b.alive(), "broker died on a full disk")
+            md = admin.list_topics(timeout=10)
+            check("t" in md.topics, "metadata after ENOSPC")
+            for f in admin.delete_topics(["filler"]).values():
+                f.result(10)
+            ok = []
+            p.produce("t", value=b"after", on_delivery=lambda e, m: ok.append((e, m.offset())))
+            p.flush(10)
+            check(ok and ok[0][0] is None, "produce after freeing space: %s" % ok)
+            c = Consumer({"bootstrap.servers": b.bootstrap, "group.id": "x",
+                          "enable.partition.eof": True})
+            c.assign([TopicPartition("t", 0, 0)])
+            seen = {}
+            while True:
+                m = c.poll(5)
+                check(m is not None, "consume timed out")
+                if m.error():
+                    if m.error().code() == KafkaError._PARTITION_EOF:
+                        break
+                    ndtest.fail(str(m.error()))
+                seen[m.offset()] = m.value()
+            c.close()
+            for off, v in acked.items():
+                check(seen.get(off) == v, "acknowledged offset %d lost" % off)
+            check(sorted(seen) == list(range(len(seen))), "offsets not dense")
+            print("broker: %d acknowledged before the disk filled; storage "
+                  "error; recovered" % len(acked))
+
+
+library_full()
+broker_full()
+ndtest.passed()
