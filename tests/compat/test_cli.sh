@@ -57,6 +57,9 @@ for c in topics produce consume inspect verify; do
 done
 expect 0 "--version" "$N" --version
 grep -q '^nodata [0-9]' "$ND_TMP/cmd.out" || nd_fail "--version: $(cat "$ND_TMP/cmd.out")"
+if grep -q '^  bench ' "$ND_TMP/help.out"; then
+  expect 0 "nodata help bench" "$N" help bench
+fi
 grep -q 'base64' <("$N" consume --help) || nd_fail "consume --help does not explain the base64 form"
 
 usage "topics without action" "$N" topics

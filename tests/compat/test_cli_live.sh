@@ -115,7 +115,8 @@ if command -v kcat >/dev/null 2>&1; then
   "$N" consume live -p 0 -o end -f >"$ND_TMP/k.out" 2>"$ND_TMP/k.err" &
   BG=$!
   sleep 0.5
-  echo "via-kafka" | timeout 20 kcat -b "$ND_BOOTSTRAP" -P -t live -p 0 ||
+  # lz4 as the client compresses it: consume decodes the client's batch.
+  echo "via-kafka" | timeout 20 kcat -b "$ND_BOOTSTRAP" -P -t live -p 0 -z lz4 ||
     nd_fail "kcat could not produce"
   wait_for "$ND_TMP/k.out" '^via-kafka$' 15 ||
     nd_fail "consume -f beside the broker missed a kcat record: $(cat "$ND_TMP/k.out" "$ND_TMP/k.err")"
