@@ -65,8 +65,7 @@ static void print_record(const nd_record_view *r) {
 
 static int on_batch(void *arg, const seg_batch *b, const uint8_t *bytes) {
   ictx *c = arg;
-  char bt[40], mt[40];
-  cli_format_time(b->base_ts, bt, sizeof bt);
+  char mt[40];
   cli_format_time(b->max_ts, mt, sizeof mt);
   printf("batch pos=%" PRIu64 " base=%" PRId64 " last=%" PRId64
          " count=%d size=%" PRIu64 " crc=%s compression=%s base_ts=%" PRId64
@@ -78,7 +77,6 @@ static int on_batch(void *arg, const seg_batch *b, const uint8_t *bytes) {
          (int)b->base_sequence, b->attributes & 0x08 ? " log-append-time" : "",
          b->attributes & 0x10 ? " transactional" : "",
          b->attributes & 0x20 ? " control" : "");
-  (void)bt;
   if (c->first < 0)
     c->first = b->base;
   c->last = b->last;
