@@ -810,7 +810,7 @@ int handle_join_group(kafka_req *r) {
   const char *inst = r->version >= 5 ? cstr(req->group_instance_id) : NULL;
   if (!member_id)
     member_id = "";
-  if (!gid || !*gid) {
+  if (!group_id_ok(gid)) {
     join_error(r, KERR_INVALID_GROUP_ID, member_id);
     return 0;
   }
@@ -890,6 +890,7 @@ int handle_join_group(kafka_req *r) {
     return 0;
   }
   char why[400];
+  const char *reason = r->version >= 8 ? cstr(req->reason) : NULL;
   switch (g->state) {
   case GROUP_PREPARING_REBALANCE:
     return update_and_rebalance(g, m, r, "member rejoined");
@@ -900,15 +901,17 @@ int handle_join_group(kafka_req *r) {
       join_answer(r, g, m, m == g->leader, 0);
       return 0;
     }
-    snprintf(why, sizeof why, "member %.300s changed its protocols", m->id);
+    snprintf(why, sizeof why, "member %.200s changed its protocols%s%.150s",
+             m->id, reason ? ": " : "", reason ? reason : "");
     return update_and_rebalance(g, m, r, why);
   case GROUP_STABLE:
     if (m == g->leader || !protocols_match(m, req)) {
       /* The leader rejoins when what it assigns changed (e.g. a topic
        * got partitions): that is a rebalance even with the same
        * subscription. */
-      snprintf(why, sizeof why, "%s %.300s rejoined",
-               m == g->leader ? "leader" : "member", m->id);
+      snprintf(why, sizeof why, "%s %.200s rejoined%s%.150s",
+               m == g->leader ? "leader" : "member", m->id, reason ? ": " : "",
+               reason ? reason : "");
       return update_and_rebalance(g, m, r, why);
     }
     group_touch(m);
@@ -1149,6 +1152,11 @@ int group_init(broker *b) {
   gc->b = b;
   gc->initial_delay_ms =
       b->cfg.group_initial_delay_ms > 0 ? b->cfg.group_initial_delay_ms : 0;
+  int rc = committer_start(b, &gc->committer);
+  if (rc != 0) {
+    free(gc);
+    return rc;
+  }
   b->groups = gc;
   return 0;
 }
@@ -1157,6 +1165,7 @@ void group_fini(broker *b) {
   group_coord *gc = b->groups;
   if (!gc)
     return;
+  committer_stop(gc->committer);
   for (size_t i = 0; i < gc->nbuckets; i++)
     for (group *g = gc->buckets[i], *next; g; g = next) {
       next = g->hnext;

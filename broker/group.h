@@ -58,6 +58,7 @@ enum group_state {
 
 typedef struct group group;
 typedef struct group_coord group_coord;
+typedef struct committer committer;
 
 typedef struct group_protocol {
   char *name;
@@ -121,11 +122,24 @@ struct group_coord {
   group **buckets;
   size_t nbuckets, ngroups;
   int64_t initial_delay_ms;
+  committer *committer; /* OffsetCommit's fdatasyncs, off the loop */
 };
 
 /* Lifecycle, from kafka_init / kafka_fini. */
 int group_init(broker *b);
 void group_fini(broker *b);
+
+/* The thread that makes OffsetCommits durable (handle_group.c). Stop it
+ * after the loop has stopped: it finishes the queued commits and frees
+ * their requests. */
+int committer_start(broker *b, committer **out);
+void committer_stop(committer *c);
+
+/* A usable group id: not empty, and short enough for libnodata to keep
+ * its offsets (ND_GROUP_NAME_MAX). */
+static inline int group_id_ok(const char *gid) {
+  return gid && *gid && __builtin_strlen(gid) <= ND_GROUP_NAME_MAX;
+}
 
 /* Lookups for the handlers in handle_group.c. */
 group *group_find(group_coord *gc, const char *id);

@@ -15,6 +15,10 @@
  * generation for a group with neither members nor offsets gets
  * ILLEGAL_GENERATION, or GROUP_ID_NOT_FOUND from v9 on, as Kafka 4 does.
  */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -34,17 +38,13 @@ static void coordinator(kafka_req *r, int8_t type, kf_str key, int16_t *err,
   *host = kf_s("");
   *port = -1;
   *msg = kf_null_str();
-  if (type == 1) {
-    /* As InitProducerId answers a transactional id: no transactions here,
-     * and a client must not wait for a coordinator that never comes. */
-    *err = KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
-    *msg = kf_s("transactions are not supported by nodata");
-    return;
-  }
   if (type != 0) {
+    /* Not COORDINATOR_NOT_AVAILABLE: a client would wait for a
+     * coordinator that never comes. */
     *err = KERR_INVALID_REQUEST;
-    *msg = kf_s(type == 2 ? "share groups are not supported by nodata"
-                          : "unknown coordinator key type");
+    *msg = kf_s(type == 1   ? "transactions are not supported by nodata"
+                : type == 2 ? "share groups are not supported by nodata"
+                            : "unknown coordinator key type");
     return;
   }
   if (!kafka_cstr_ok(key) || key.len == 0) {
@@ -86,6 +86,147 @@ int handle_find_coordinator(kafka_req *r) {
   }
   kafka_respond(r, resp);
   return 0;
+}
+
+/* ---- the committer thread ----------------------------------------------- */
+
+/* nd_commit_offsets fdatasyncs before it returns, and the loop must not
+ * wait for a disk: commits go to one thread, in arrival order (so a
+ * group's later commit never lands before an earlier one), and come back
+ * to the loop to be answered. The request is parked meanwhile; its arena
+ * holds the job. */
+typedef struct commit_job {
+  struct commit_job *next;
+  kafka_req *r;
+  void *resp;
+  const char *gid;
+  nd_offset_commit *cs;
+  int16_t **errs;
+  size_t n;
+  int rc;
+  char msg[256];
+} commit_job;
+
+struct committer {
+  broker *b;
+  pthread_t thread;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  commit_job *todo, **todo_tail;
+  commit_job *done, **done_tail;
+  int stop, started;
+  atomic_int posted; /* a drain is queued on the loop */
+};
+
+static void commit_answer(commit_job *j) {
+  if (j->rc != 0) {
+    kafka_log(j->r, "group %s: commit failed: %s", j->gid, j->msg);
+    int16_t e = kafka_err(j->rc);
+    for (size_t k = 0; k < j->n; k++)
+      *j->errs[k] = e;
+  }
+  kafka_respond(j->r, j->resp);
+}
+
+static void commit_drain(void *arg) {
+  committer *c = arg;
+  atomic_store(&c->posted, 0);
+  pthread_mutex_lock(&c->mu);
+  commit_job *j = c->done;
+  c->done = NULL;
+  c->done_tail = &c->done;
+  pthread_mutex_unlock(&c->mu);
+  while (j) {
+    commit_job *next = j->next;
+    commit_answer(j); /* frees j with its request */
+    j = next;
+  }
+}
+
+static void *commit_thread(void *arg) {
+  committer *c = arg;
+  pthread_mutex_lock(&c->mu);
+  for (;;) {
+    while (!c->todo && !c->stop)
+      pthread_cond_wait(&c->cv, &c->mu);
+    commit_job *j = c->todo;
+    if (!j)
+      break; /* stopping, nothing left */
+    c->todo = j->next;
+    if (!c->todo)
+      c->todo_tail = &c->todo;
+    pthread_mutex_unlock(&c->mu);
+    j->next = NULL;
+    j->rc = nd_commit_offsets(c->b->store, j->gid, j->cs, j->n);
+    if (j->rc != 0)
+      snprintf(j->msg, sizeof j->msg, "%s", nd_errmsg());
+    pthread_mutex_lock(&c->mu);
+    *c->done_tail = j;
+    c->done_tail = &j->next;
+    if (!c->stop && atomic_exchange(&c->posted, 1) == 0) {
+      pthread_mutex_unlock(&c->mu);
+      if (net_post(c->b->loop, commit_drain, c) != 0)
+        atomic_store(&c->posted, 0); /* answered at stop, at the latest */
+      pthread_mutex_lock(&c->mu);
+    }
+  }
+  pthread_mutex_unlock(&c->mu);
+  return NULL;
+}
+
+int committer_start(broker *b, committer **out) {
+  committer *c = calloc(1, sizeof *c);
+  if (!c)
+    return -ENOMEM;
+  c->b = b;
+  c->todo_tail = &c->todo;
+  c->done_tail = &c->done;
+  atomic_init(&c->posted, 0);
+  pthread_mutex_init(&c->mu, NULL);
+  pthread_cond_init(&c->cv, NULL);
+  if (b->loop && pthread_create(&c->thread, NULL, commit_thread, c) == 0)
+    c->started = 1;
+  *out = c;
+  return 0;
+}
+
+void committer_stop(committer *c) {
+  if (!c)
+    return;
+  pthread_mutex_lock(&c->mu);
+  c->stop = 1;
+  pthread_cond_signal(&c->cv);
+  pthread_mutex_unlock(&c->mu);
+  if (c->started)
+    pthread_join(c->thread, NULL);
+  /* The loop has stopped: answer (that is, free) what is left here. The
+   * drain posted last, if any, is dropped with the loop's queue. */
+  commit_drain(c);
+  pthread_cond_destroy(&c->cv);
+  pthread_mutex_destroy(&c->mu);
+  free(c);
+}
+
+static int commit_closed(kafka_req *r) {
+  (void)r;
+  return 0; /* the committer holds it; kafka_respond frees it */
+}
+
+/* Queue the job, or commit here if there is no thread (no loop). */
+static void commit_submit(committer *c, commit_job *j) {
+  if (!c || !c->started) {
+    j->rc = nd_commit_offsets(j->r->b->store, j->gid, j->cs, j->n);
+    if (j->rc != 0)
+      snprintf(j->msg, sizeof j->msg, "%s", nd_errmsg());
+    commit_answer(j);
+    return;
+  }
+  kafka_park(j->r, commit_closed);
+  pthread_mutex_lock(&c->mu);
+  *c->todo_tail = j;
+  c->todo_tail = &j->next;
+  pthread_cond_signal(&c->cv);
+  pthread_mutex_unlock(&c->mu);
 }
 
 /* ---- OffsetCommit ------------------------------------------------------- */
@@ -141,7 +282,7 @@ int handle_offset_commit(kafka_req *r) {
   const char *member_id = cstr(req->member_id);
   const char *inst = r->version >= 7 ? cstr(req->group_instance_id) : NULL;
   int16_t gerr;
-  if (!gid || !*gid)
+  if (!group_id_ok(gid))
     gerr = KERR_INVALID_GROUP_ID;
   else
     gerr = commit_check(r, gid, req->generation_id_or_member_epoch,
@@ -214,17 +355,22 @@ int handle_offset_commit(kafka_req *r) {
       }
     }
   }
-  if (n) {
-    /* One record for the whole request, synced before the answer. */
-    int rc = nd_commit_offsets(r->b->store, gid, cs, n);
-    if (rc != 0) {
-      kafka_log(r, "group %s: commit failed: %s", gid, nd_errmsg());
-      int16_t e = kafka_err(rc);
-      for (size_t k = 0; k < n; k++)
-        *errs[k] = e;
-    }
+  if (!n) {
+    kafka_respond(r, resp);
+    return 0;
   }
-  kafka_respond(r, resp);
+  /* One record for the whole request, synced before the answer. */
+  commit_job *j = kf_alloc(&r->arena, sizeof *j);
+  if (!j)
+    return -1;
+  j->r = r;
+  j->resp = resp;
+  j->gid = gid;
+  j->cs = cs;
+  j->errs = errs;
+  j->n = n;
+  commit_submit(r->b->groups ? ((group_coord *)r->b->groups)->committer : NULL,
+                j);
   return 0;
 }
 
@@ -257,7 +403,7 @@ static void fill_committed(kafka_req *r, const char *gid, const char *topic,
 static int fetch_group(kafka_req *r, const char *gid, int all,
                        const kafka_offset_fetch_request_topics *qts,
                        int32_t nqt, kafka_offset_fetch_response_group *out) {
-  if (!gid || !*gid) {
+  if (!group_id_ok(gid)) {
     out->error_code = KERR_INVALID_GROUP_ID;
     out->topics.count = 0;
     return 0;
@@ -520,7 +666,7 @@ int handle_describe_groups(kafka_req *r) {
     d->protocol_data = kf_s("");
     if (req->include_authorized_operations)
       d->authorized_operations = GROUP_OPERATIONS;
-    if (!gid || !*gid) {
+    if (!group_id_ok(gid)) {
       d->error_code = KERR_INVALID_GROUP_ID;
       d->group_state = kf_s("Dead");
       continue;
@@ -595,7 +741,7 @@ int handle_delete_groups(kafka_req *r) {
   for (int32_t i = 0; i < n; i++) {
     const char *gid = cstr(req->groups_names.items[i]);
     rs[i].group_id = req->groups_names.items[i];
-    if (!gid || !*gid) {
+    if (!group_id_ok(gid)) {
       rs[i].error_code = KERR_INVALID_GROUP_ID;
       continue;
     }

@@ -13,8 +13,10 @@ member, a simple commit into a live group, an unknown topic, by topic id
 (v10); OffsetFetch v1/v5 (-1 for never-committed partitions), v8 (two
 groups, null topics = all), v10 by topic id; ListGroups v4/v5 filters;
 DescribeGroups v5/v6; DeleteGroups v1 (NON_EMPTY_GROUP while a member is in,
-then deleted); LeaveGroup v3 batched; and an acknowledged commit that
-survives kill -9 of the broker.
+then deleted); LeaveGroup v3 batched; static membership (group.instance.id:
+a restarted member takes its place back without a rebalance, the old id is
+fenced, it leaves by instance id); and an acknowledged commit that survives
+kill -9 of the broker.
 """
 import os
 import socket
@@ -31,10 +33,11 @@ ILLEGAL_GENERATION = 22
 INVALID_GROUP_ID = 24
 UNKNOWN_MEMBER_ID = 25
 REBALANCE_IN_PROGRESS = 27
-TRANSACTIONAL_ID_AUTHORIZATION_FAILED = 53
+INVALID_REQUEST = 42
 NON_EMPTY_GROUP = 68
 GROUP_ID_NOT_FOUND = 69
 MEMBER_ID_REQUIRED = 79
+FENCED_INSTANCE_ID = 82
 UNKNOWN_TOPIC_ID = 100
 
 TOPIC = "grp-errors"
@@ -278,8 +281,9 @@ def find_coordinators_v4(c, keys, key_type=0):
     return cs_
 
 
-def join_v5(c, group, member, session=6000, protocols=(("range", b"sub"),)):
-    body = (s(group) + i32(session) + i32(10000) + s(member) + s(None) +
+def join_v5(c, group, member, session=6000, protocols=(("range", b"sub"),),
+            instance=None):
+    body = (s(group) + i32(session) + i32(10000) + s(member) + s(instance) +
             s("consumer") +
             arr([s(n) + by(m) for n, m in protocols]))
     r = c.call(11, 5, body, False)
@@ -304,8 +308,8 @@ def sync_v3(c, group, gen, member, assignments):
     return err, assignment
 
 
-def heartbeat_v3(c, group, gen, member):
-    r = c.call(12, 3, s(group) + i32(gen) + s(member) + s(None), False)
+def heartbeat_v3(c, group, gen, member, instance=None):
+    r = c.call(12, 3, s(group) + i32(gen) + s(member) + s(instance), False)
     r.i32()
     err = r.i16()
     r.end()
@@ -502,7 +506,9 @@ def fetch_v10(c, group, topics):
 
 
 def leave_v3(c, group, members):
-    body = s(group) + arr([s(m) + s(None) for m in members])
+    """members: member ids, or (member id, instance id) pairs"""
+    members = [m if isinstance(m, tuple) else (m, None) for m in members]
+    body = s(group) + arr([s(m) + s(i) for m, i in members])
     r = c.call(13, 3, body, False)
     r.i32()
     err = r.i16()
@@ -604,8 +610,7 @@ def main():
             if v >= 1:
                 eq(msg, None, "FindCoordinator v%d error message" % v)
         err, msg, node, host, port = find_coordinator(c, 3, "txn", 1)
-        eq(err, TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
-           "FindCoordinator for a transaction")
+        eq(err, INVALID_REQUEST, "FindCoordinator for a transaction")
         check(msg and "transaction" in msg, "FindCoordinator txn message")
         coords = find_coordinators_v4(c, ["g1", "g2"])
         eq(coords, [("g1", 0, "127.0.0.1", b.port, NONE, None),
@@ -769,6 +774,35 @@ def main():
         got, err = fetch_v5(c, "live", None)
         eq((got, err), ({}, NONE), "a deleted group has no offsets")
         c2.close()
+
+        # Static membership: a member restarted with the same
+        # group.instance.id gets its place (and assignment) back under a new
+        # id without a rebalance; the old id is fenced.
+        j = join_v5(c, "static", "", instance="inst-1")
+        sm1 = j["member"]
+        eq((j["error"], j["generation"], j["leader"]), (NONE, 1, sm1),
+           "static member's first JoinGroup (no MEMBER_ID_REQUIRED)")
+        check(sm1.startswith("inst-1-"), "static member id %r" % sm1)
+        eq(j["members"], [(sm1, "inst-1", b"sub")], "static member listed")
+        eq(sync_v3(c, "static", 1, sm1, [(sm1, b"mine")]), (NONE, b"mine"),
+           "static member's SyncGroup")
+        j = join_v5(c, "static", "", instance="inst-1")
+        sm2 = j["member"]
+        check(sm2 != sm1 and sm2.startswith("inst-1-"), "new id %r" % sm2)
+        eq((j["error"], j["generation"], j["leader"], j["members"]),
+           (NONE, 1, sm2, []), "static member back without a rebalance")
+        eq(heartbeat_v3(c, "static", 1, sm1, "inst-1"), FENCED_INSTANCE_ID,
+           "Heartbeat with the replaced id")
+        eq(heartbeat_v3(c, "static", 1, sm2, "inst-1"), NONE,
+           "Heartbeat with the new id")
+        eq(sync_v3(c, "static", 1, sm2, []), (NONE, b"mine"),
+           "the assignment stays with the instance")
+        eq(commit_v7(c, "static", 1, sm1, {TOPIC: [(0, 1, "")]}),
+           {(TOPIC, 0): UNKNOWN_MEMBER_ID}, "commit with the replaced id")
+        err, ms = leave_v3(c, "static", [("", "inst-1")])
+        eq((err, ms), (NONE, [("", "inst-1", NONE)]), "LeaveGroup by instance")
+        eq(heartbeat_v3(c, "static", 1, sm2, "inst-1"), UNKNOWN_MEMBER_ID,
+           "Heartbeat after the static member left")
 
         # An acknowledged commit survives kill -9.
         eq(commit_v2(c, "crash", -1, "", {TOPIC: [(1, 12345, "durable")]}),
