@@ -289,7 +289,7 @@ static int load_topics(nd_store *s, int clean) {
         file_remove_tree(path);
       continue;
     }
-    topic *t;
+    topic *t = NULL;
     int64_t truncated = 0;
     rc = topic_open(&s->fds, path, clean, s->readonly, now, &t, &truncated);
     if (!rc) {
@@ -602,7 +602,7 @@ int nd_topic_create(nd_store *s, const char *name, int32_t partitions,
     pthread_mutex_unlock(&s->admin_lock);
     return rc;
   }
-  topic *t;
+  topic *t = NULL;
   rc = topic_open(&s->fds, final, 1, 0, now_ms(), &t, NULL);
   if (!rc && (rc = insert_topic(s, t)) != 0)
     topic_close(t);
@@ -901,8 +901,8 @@ int nd_append_batch(nd_store *s, const char *name, int32_t p, void *buf,
     return nd_fail(ND_EINVAL, "append_batch: store and bytes needed");
   if (s->readonly)
     return nd_fail(ND_EREADONLY, "store %s opened read-only", s->dir);
-  topic *t;
-  partition *part;
+  topic *t = NULL;
+  partition *part = NULL;
   int rc = acquire_partition(s, name, p, &t, &part);
   if (rc)
     return rc;
@@ -951,8 +951,8 @@ out:
 int nd_sync_partition(nd_store *s, const char *name, int32_t p,
                       int64_t offset) {
   nd_clear_error();
-  topic *t;
-  partition *part;
+  topic *t = NULL;
+  partition *part = NULL;
   int rc = acquire_partition(s, name, p, &t, &part);
   if (rc)
     return rc;
@@ -966,8 +966,8 @@ int nd_sync_partition(nd_store *s, const char *name, int32_t p,
 int nd_partition_describe(nd_store *s, const char *name, int32_t p,
                           nd_partition_info *info) {
   nd_clear_error();
-  topic *t;
-  partition *part;
+  topic *t = NULL;
+  partition *part = NULL;
   int rc = acquire_partition(s, name, p, &t, &part);
   if (rc)
     return rc;
@@ -979,8 +979,8 @@ int nd_partition_describe(nd_store *s, const char *name, int32_t p,
 int nd_offsets(nd_store *s, const char *name, int32_t p, int64_t *log_start,
                int64_t *hw) {
   nd_clear_error();
-  topic *t;
-  partition *part;
+  topic *t = NULL;
+  partition *part = NULL;
   int rc = acquire_partition(s, name, p, &t, &part);
   if (rc)
     return rc;
@@ -995,8 +995,8 @@ int nd_offsets(nd_store *s, const char *name, int32_t p, int64_t *log_start,
 int nd_offset_for_time(nd_store *s, const char *name, int32_t p, int64_t ts,
                        int64_t *offset, int64_t *timestamp) {
   nd_clear_error();
-  topic *t;
-  partition *part;
+  topic *t = NULL;
+  partition *part = NULL;
   int rc = acquire_partition(s, name, p, &t, &part);
   if (rc)
     return rc;
@@ -1018,8 +1018,8 @@ int nd_read(nd_store *s, const char *name, int32_t p, int64_t offset,
   if (!out)
     return nd_fail(ND_EINVAL, "read: out is NULL");
   memset(out, 0, sizeof *out);
-  topic *t;
-  partition *part;
+  topic *t = NULL;
+  partition *part = NULL;
   int rc = acquire_partition(s, name, p, &t, &part);
   if (rc)
     return rc;
@@ -1033,8 +1033,8 @@ int nd_delete_records(nd_store *s, const char *name, int32_t p, int64_t offset,
   nd_clear_error();
   if (s && s->readonly)
     return nd_fail(ND_EREADONLY, "store %s opened read-only", s->dir);
-  topic *t;
-  partition *part;
+  topic *t = NULL;
+  partition *part = NULL;
   int rc = acquire_partition(s, name, p, &t, &part);
   if (rc)
     return rc;
@@ -1075,8 +1075,8 @@ int nd_commit_offsets(nd_store *s, const char *group,
     if (c->offset < -1)
       return nd_fail(ND_EINVAL, "offset %" PRId64 " for %s/%d is negative",
                      c->offset, c->topic ? c->topic : "?", (int)c->partition);
-    topic *t;
-    partition *part;
+    topic *t = NULL;
+    partition *part = NULL;
     rc = acquire_partition(s, c->topic, c->partition, &t, &part);
     if (rc)
       return rc;
