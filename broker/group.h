@@ -129,9 +129,9 @@ struct group_coord {
 int group_init(broker *b);
 void group_fini(broker *b);
 
-/* The thread that makes OffsetCommits durable (handle_group.c). Stop it
- * after the loop has stopped: it finishes the queued commits and frees
- * their requests. */
+/* The threads that make OffsetCommits durable (handle_group.c). Stop them
+ * after the loop has stopped: they finish the queued commits, whose
+ * requests are then freed. */
 int committer_start(broker *b, committer **out);
 void committer_stop(committer *c);
 

@@ -88,13 +88,18 @@ int handle_find_coordinator(kafka_req *r) {
   return 0;
 }
 
-/* ---- the committer thread ----------------------------------------------- */
+/* ---- the committer threads ---------------------------------------------- */
 
 /* nd_commit_offsets fdatasyncs before it returns, and the loop must not
- * wait for a disk: commits go to one thread, in arrival order (so a
- * group's later commit never lands before an earlier one), and come back
- * to the loop to be answered. The request is parked meanwhile; its arena
- * holds the job. */
+ * wait for a disk: commits go to COMMIT_LANES threads and come back to the
+ * loop to be answered; the request is parked meanwhile and its arena holds
+ * the job. A group always goes to the same lane, which works in arrival
+ * order, so a group's later commit never lands before an earlier one.
+ * Lanes of different groups overlap, and libnodata lets concurrent commits
+ * share one fdatasync; commits of one group queued behind each other are
+ * written as one. */
+#define COMMIT_LANES 4
+
 typedef struct commit_job {
   struct commit_job *next;
   kafka_req *r;
@@ -107,14 +112,20 @@ typedef struct commit_job {
   char msg[256];
 } commit_job;
 
-struct committer {
-  broker *b;
+typedef struct commit_lane {
+  committer *c;
   pthread_t thread;
-  pthread_mutex_t mu;
   pthread_cond_t cv;
   commit_job *todo, **todo_tail;
+  int started;
+} commit_lane;
+
+struct committer {
+  broker *b;
+  pthread_mutex_t mu; /* every queue; held only to link and unlink */
+  commit_lane lanes[COMMIT_LANES];
   commit_job *done, **done_tail;
-  int stop, started;
+  int stop;
   atomic_int posted; /* a drain is queued on the loop */
 };
 
@@ -143,26 +154,63 @@ static void commit_drain(void *arg) {
   }
 }
 
+static void commit_one(broker *b, commit_job *j) {
+  j->rc = nd_commit_offsets(b->store, j->gid, j->cs, j->n);
+  if (j->rc != 0)
+    snprintf(j->msg, sizeof j->msg, "%s", nd_errmsg());
+}
+
+/* Commit a lane's queue: runs of jobs of one group as one call (in order,
+ * so the later offset of a partition wins), each job alone if that fails. */
+static void commit_batch(broker *b, commit_job *list) {
+  while (list) {
+    commit_job *end = list->next;
+    size_t n = list->n;
+    while (end && strcmp(end->gid, list->gid) == 0) {
+      n += end->n;
+      end = end->next;
+    }
+    nd_offset_commit *all = list->next != end ? malloc(n * sizeof *all) : NULL;
+    int rc = -1;
+    if (all) {
+      size_t k = 0;
+      for (commit_job *j = list; j != end; j = j->next) {
+        memcpy(all + k, j->cs, j->n * sizeof *all);
+        k += j->n;
+      }
+      rc = nd_commit_offsets(b->store, list->gid, all, n);
+      free(all);
+    }
+    for (commit_job *j = list; j != end; j = j->next) {
+      if (rc == 0)
+        j->rc = 0;
+      else
+        commit_one(b, j);
+    }
+    list = end;
+  }
+}
+
 static void *commit_thread(void *arg) {
-  committer *c = arg;
+  commit_lane *l = arg;
+  committer *c = l->c;
   pthread_mutex_lock(&c->mu);
   for (;;) {
-    while (!c->todo && !c->stop)
-      pthread_cond_wait(&c->cv, &c->mu);
-    commit_job *j = c->todo;
-    if (!j)
+    while (!l->todo && !c->stop)
+      pthread_cond_wait(&l->cv, &c->mu);
+    commit_job *list = l->todo;
+    if (!list)
       break; /* stopping, nothing left */
-    c->todo = j->next;
-    if (!c->todo)
-      c->todo_tail = &c->todo;
+    l->todo = NULL;
+    l->todo_tail = &l->todo;
     pthread_mutex_unlock(&c->mu);
-    j->next = NULL;
-    j->rc = nd_commit_offsets(c->b->store, j->gid, j->cs, j->n);
-    if (j->rc != 0)
-      snprintf(j->msg, sizeof j->msg, "%s", nd_errmsg());
+    commit_batch(c->b, list);
+    commit_job *last = list;
+    while (last->next)
+      last = last->next;
     pthread_mutex_lock(&c->mu);
-    *c->done_tail = j;
-    c->done_tail = &j->next;
+    *c->done_tail = list;
+    c->done_tail = &last->next;
     if (!c->stop && atomic_exchange(&c->posted, 1) == 0) {
       pthread_mutex_unlock(&c->mu);
       if (net_post(c->b->loop, commit_drain, c) != 0)
@@ -179,13 +227,19 @@ int committer_start(broker *b, committer **out) {
   if (!c)
     return -ENOMEM;
   c->b = b;
-  c->todo_tail = &c->todo;
   c->done_tail = &c->done;
   atomic_init(&c->posted, 0);
   pthread_mutex_init(&c->mu, NULL);
-  pthread_cond_init(&c->cv, NULL);
-  if (b->loop && pthread_create(&c->thread, NULL, commit_thread, c) == 0)
-    c->started = 1;
+  for (int i = 0; i < COMMIT_LANES; i++) {
+    commit_lane *l = &c->lanes[i];
+    l->c = c;
+    l->todo_tail = &l->todo;
+    pthread_cond_init(&l->cv, NULL);
+    /* Without a thread (no loop, or none could start) the lane commits
+     * on the loop: slower, still correct. */
+    if (b->loop && pthread_create(&l->thread, NULL, commit_thread, l) == 0)
+      l->started = 1;
+  }
   *out = c;
   return 0;
 }
@@ -195,14 +249,17 @@ void committer_stop(committer *c) {
     return;
   pthread_mutex_lock(&c->mu);
   c->stop = 1;
-  pthread_cond_signal(&c->cv);
+  for (int i = 0; i < COMMIT_LANES; i++)
+    pthread_cond_signal(&c->lanes[i].cv);
   pthread_mutex_unlock(&c->mu);
-  if (c->started)
-    pthread_join(c->thread, NULL);
+  for (int i = 0; i < COMMIT_LANES; i++)
+    if (c->lanes[i].started)
+      pthread_join(c->lanes[i].thread, NULL);
   /* The loop has stopped: answer (that is, free) what is left here. The
    * drain posted last, if any, is dropped with the loop's queue. */
   commit_drain(c);
-  pthread_cond_destroy(&c->cv);
+  for (int i = 0; i < COMMIT_LANES; i++)
+    pthread_cond_destroy(&c->lanes[i].cv);
   pthread_mutex_destroy(&c->mu);
   free(c);
 }
@@ -212,20 +269,23 @@ static int commit_closed(kafka_req *r) {
   return 0; /* the committer holds it; kafka_respond frees it */
 }
 
-/* Queue the job, or commit here if there is no thread (no loop). */
+/* Queue the job on its group's lane, or commit here if the lane has no
+ * thread. */
 static void commit_submit(committer *c, commit_job *j) {
-  if (!c || !c->started) {
-    j->rc = nd_commit_offsets(j->r->b->store, j->gid, j->cs, j->n);
-    if (j->rc != 0)
-      snprintf(j->msg, sizeof j->msg, "%s", nd_errmsg());
+  uint64_t h = 1469598103934665603ull;
+  for (const char *p = j->gid; *p; p++)
+    h = (h ^ (uint8_t)*p) * 1099511628211ull;
+  commit_lane *l = c ? &c->lanes[h % COMMIT_LANES] : NULL;
+  if (!l || !l->started) {
+    commit_one(j->r->b, j);
     commit_answer(j);
     return;
   }
   kafka_park(j->r, commit_closed);
   pthread_mutex_lock(&c->mu);
-  *c->todo_tail = j;
-  c->todo_tail = &j->next;
-  pthread_cond_signal(&c->cv);
+  *l->todo_tail = j;
+  l->todo_tail = &j->next;
+  pthread_cond_signal(&l->cv);
   pthread_mutex_unlock(&c->mu);
 }
 

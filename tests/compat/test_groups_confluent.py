@@ -178,6 +178,7 @@ def main():
         admin = AdminClient({"bootstrap.servers": b.bootstrap})
         fs = admin.create_topics([NewTopic(TOPIC, PARTS, 1)])
         fs[TOPIC].result(20)
+        del admin, fs  # its connection would complain through the restart
 
         run = Run()
         names = ["c1", "c2", "c3"]
