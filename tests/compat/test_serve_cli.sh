@@ -156,24 +156,73 @@ ND_PID=""
 [ "$ND_EXIT" -eq 0 ] || nd_fail "SIGINT: exit status $ND_EXIT, want 0"
 [ -e "$ND_DATA/clean-shutdown" ] || nd_fail "no clean-shutdown marker after SIGINT"
 
-# The environment mirrors the flags.
-ND_ENV_DATA="$ND_TMP/envdata"
-NODATA_LISTEN=127.0.0.1:0 NODATA_DATA="$ND_ENV_DATA" \
-  "$NODATA_BIN" serve >"$ND_TMP/env.out" 2>"$ND_TMP/env.err" </dev/null &
-env_pid=$!
-nd_on_exit "kill -KILL $env_pid 2>/dev/null"
-for _ in $(seq 200); do
-  grep -q 'listening on' "$ND_TMP/env.out" && break
-  sleep 0.05
-done
-grep -q "listening on 127.0.0.1:[1-9][0-9]*, data in .*envdata" "$ND_TMP/env.out" ||
-  nd_fail "env: $(cat "$ND_TMP/env.out" "$ND_TMP/env.err")"
-kill -TERM "$env_pid"
-nd__wait_gone "$env_pid" 15 || nd_fail "env broker: SIGTERM did not stop it"
-env_exit=0
-wait "$env_pid" || env_exit=$?
-[ "$env_exit" -eq 0 ] || nd_fail "env broker: exit status $env_exit"
-[ -e "$ND_ENV_DATA/clean-shutdown" ] || nd_fail "env broker: no clean-shutdown marker"
+# The environment mirrors the flags; flags win.
+# env_serve VAR=VALUE... [-- FLAGS...]: start `nodata serve` with that
+# environment (NODATA_* of this shell removed), wait for its start-up line
+# in $ND_TMP/env.out; env_stop stops it and checks a clean exit.
+env_serve() {
+  local envs=() flags=()
+  while [ $# -gt 0 ] && [ "$1" != "--" ]; do envs+=("$1"); shift; done
+  [ $# -gt 0 ] && shift
+  flags=("$@")
+  : >"$ND_TMP/env.out"
+  env -u NODATA_DATA -u NODATA_DIR -u NODATA_LISTEN -u NODATA_MAX_REQUEST_BYTES \
+    "${envs[@]}" "$NODATA_BIN" serve "${flags[@]+"${flags[@]}"}" \
+    >"$ND_TMP/env.out" 2>"$ND_TMP/env.err" </dev/null &
+  env_pid=$!
+  nd_on_exit "kill -KILL $env_pid 2>/dev/null"
+  for _ in $(seq 200); do
+    grep -q 'listening on' "$ND_TMP/env.out" && break
+    kill -0 "$env_pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  grep -q 'listening on' "$ND_TMP/env.out" ||
+    nd_fail "env ${envs[*]}: $(cat "$ND_TMP/env.out" "$ND_TMP/env.err")"
+  env_port=$(sed -n 's/.*listening on [^ ,]*:\([0-9][0-9]*\).*/\1/p' "$ND_TMP/env.out")
+}
+env_stop() {
+  kill -TERM "$env_pid"
+  nd__wait_gone "$env_pid" 15 || nd_fail "env broker: SIGTERM did not stop it"
+  local code=0
+  wait "$env_pid" || code=$?
+  [ "$code" -eq 0 ] || nd_fail "env broker: exit status $code"
+}
+
+env_serve NODATA_LISTEN=127.0.0.1:0 NODATA_DATA="$ND_TMP/envdata"
+grep -q "listening on 127.0.0.1:[1-9][0-9]*, data in .*/envdata " "$ND_TMP/env.out" ||
+  nd_fail "NODATA_DATA: $(cat "$ND_TMP/env.out")"
+env_stop
+[ -e "$ND_TMP/envdata/clean-shutdown" ] || nd_fail "env broker: no clean-shutdown marker"
+
+env_serve NODATA_LISTEN=127.0.0.1:0 NODATA_DIR="$ND_TMP/dirdata"
+grep -q "data in .*/dirdata " "$ND_TMP/env.out" || nd_fail "NODATA_DIR: $(cat "$ND_TMP/env.out")"
+env_stop
+
+env_serve NODATA_LISTEN=127.0.0.1:0 NODATA_DIR="$ND_TMP/dirdata" NODATA_DATA="$ND_TMP/envdata"
+grep -q "data in .*/envdata " "$ND_TMP/env.out" ||
+  nd_fail "NODATA_DATA must win over NODATA_DIR: $(cat "$ND_TMP/env.out")"
+env_stop
+
+env_serve NODATA_LISTEN=127.0.0.1:0 NODATA_DATA="$ND_TMP/envdata" -- --data "$ND_TMP/flagdata"
+grep -q "data in .*/flagdata " "$ND_TMP/env.out" ||
+  nd_fail "--data must win over NODATA_DATA: $(cat "$ND_TMP/env.out")"
+env_stop
+
+# NODATA_MAX_REQUEST_BYTES: a frame over it closes that connection, and the
+# log line names the peer, the size and the limit.
+env_serve NODATA_LISTEN=127.0.0.1:0 NODATA_DATA="$ND_TMP/envdata" NODATA_MAX_REQUEST_BYTES=2K
+python3 - "$env_port" <<'EOF' || nd_fail "NODATA_MAX_REQUEST_BYTES was not applied"
+import socket, struct, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+s.sendall(struct.pack(">i", 3000) + b"\0" * 3000)
+try:
+    assert s.recv(100) == b"", "a 3000-byte request was not refused"
+except ConnectionResetError:
+    pass
+EOF
+env_stop
+grep -q "127.0.0.1:[0-9]*: closing: request size 3000 out of range (1..2048 bytes)" "$ND_TMP/env.err" ||
+  nd_fail "no log line for the oversized request: $(cat "$ND_TMP/env.err")"
 
 # --advertise: named in the start-up line and given to clients in metadata.
 nd_start --advertise nd-advertised.invalid:1234
