@@ -513,7 +513,7 @@ static void complete_join(group *g) {
       member_free(g, m, KERR_UNKNOWN_MEMBER_ID);
     }
   }
-  if (g->leader && !g->leader->awaiting_join) {
+  if (!g->leader || !g->leader->awaiting_join) {
     for (gmember *m = g->members; m; m = m->next)
       if (m->awaiting_join) {
         g->leader = m;

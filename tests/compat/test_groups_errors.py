@@ -15,8 +15,10 @@ groups, null topics = all), v10 by topic id; ListGroups v4/v5 filters;
 DescribeGroups v5/v6; DeleteGroups v1 (NON_EMPTY_GROUP while a member is in,
 then deleted); LeaveGroup v3 batched; static membership (group.instance.id:
 a restarted member takes its place back without a rebalance, the old id is
-fenced, it leaves by instance id); and an acknowledged commit that survives
-kill -9 of the broker.
+fenced, it leaves by instance id); session expiry; a member dropped after
+the rebalance timeout while it only heartbeats; a parked SyncGroup whose
+connection closes; and an acknowledged commit that survives kill -9 of the
+broker.
 """
 import os
 import socket
@@ -281,9 +283,37 @@ def find_coordinators_v4(c, keys, key_type=0):
     return cs_
 
 
+def join_body_v5(group, member, session=6000, protocols=(("range", b"sub"),),
+                 instance=None, rebalance=10000):
+    return (s(group) + i32(session) + i32(rebalance) + s(member) +
+            s(instance) + s("consumer") +
+            arr([s(n) + by(m) for n, m in protocols]))
+
+
+def send_only(c, key, version, body):
+    """Send a classic request whose answer comes later (recv_join)."""
+    c.corr += 1
+    hdr = struct.pack(">hhih", key, version, c.corr, 11) + b"groups-test"
+    c.s.sendall(struct.pack(">i", len(hdr) + len(body)) + hdr + body)
+    return c.corr
+
+
+def recv_join_v5(c, corr, timeout=20):
+    r = ndtest.recv_frame(c.s, timeout)
+    check(r is not None, "JoinGroup answer: connection closed")
+    rd = Reader(r, False)
+    eq(rd.i32(), corr, "JoinGroup answer correlation id")
+    out = {"throttle": rd.i32(), "error": rd.i16(), "generation": rd.i32(),
+           "protocol": rd.str(), "leader": rd.str(), "member": rd.str(),
+           "members": rd.array(lambda r: (r.str(), r.str(), r.bytes()))}
+    rd.end()
+    return out
+
+
 def join_v5(c, group, member, session=6000, protocols=(("range", b"sub"),),
-            instance=None):
-    body = (s(group) + i32(session) + i32(10000) + s(member) + s(instance) +
+            instance=None, rebalance=10000):
+    body = (s(group) + i32(session) + i32(rebalance) + s(member) +
+            s(instance) +
             s("consumer") +
             arr([s(n) + by(m) for n, m in protocols]))
     r = c.call(11, 5, body, False)
@@ -803,6 +833,68 @@ def main():
         eq((err, ms), (NONE, [("", "inst-1", NONE)]), "LeaveGroup by instance")
         eq(heartbeat_v3(c, "static", 1, sm2, "inst-1"), UNKNOWN_MEMBER_ID,
            "Heartbeat after the static member left")
+
+        # Timeouts. A member that stops heartbeating is removed after its
+        # session timeout.
+        mid = join_v5(c, "sess", "", session=1000)["member"]
+        j = join_v5(c, "sess", mid, session=1000)
+        eq((j["error"], j["generation"]), (NONE, 1), "short-session join")
+        eq(sync_v3(c, "sess", 1, mid, [(mid, b"a")]), (NONE, b"a"),
+           "short-session sync")
+        time.sleep(1.6)
+        eq(heartbeat_v3(c, "sess", 1, mid), UNKNOWN_MEMBER_ID,
+           "Heartbeat after the session expired")
+        d = describe_groups(c, 5, ["sess"])
+        eq((d[0]["state"], d[0]["members"]), ("Empty", []),
+           "group after its only member expired")
+
+        # A member that does not rejoin within the rebalance timeout is
+        # dropped from the next generation (while it keeps heartbeating).
+        a = join_v5(c, "rb", "", rebalance=1500)["member"]
+        ca, cb = c, Conn(b.port)
+        corr = send_only(ca, 11, 5, join_body_v5("rb", a, rebalance=1500))
+        eq(recv_join_v5(ca, corr)["generation"], 1, "A's first generation")
+        eq(sync_v3(ca, "rb", 1, a, [(a, b"x")]), (NONE, b"x"), "A syncs")
+        bm = join_v5(cb, "rb", "", rebalance=1500)["member"]
+        t0 = time.time()
+        corr = send_only(cb, 11, 5, join_body_v5("rb", bm, rebalance=1500))
+        time.sleep(0.3)
+        eq(heartbeat_v3(ca, "rb", 1, a), REBALANCE_IN_PROGRESS,
+           "A is told to rejoin")
+        jb = recv_join_v5(cb, corr)
+        took = time.time() - t0
+        check(1.2 < took < 5, "rebalance completed after %.1f s" % took)
+        eq((jb["error"], jb["generation"], jb["leader"], jb["members"]),
+           (NONE, 2, bm, [(bm, None, b"sub")]),
+           "B alone in generation 2, as leader")
+        eq(heartbeat_v3(ca, "rb", 1, a), UNKNOWN_MEMBER_ID,
+           "A after the rebalance timeout")
+
+        # Parked requests of a closed connection are dropped: B waits in
+        # SyncGroup as a follower when its connection goes; the leader's
+        # assignment still completes the generation.
+        lead = join_v5(ca, "rb", "", rebalance=1500)["member"]
+        corr_l = send_only(ca, 11, 5, join_body_v5("rb", lead, rebalance=1500))
+        time.sleep(0.2)
+        eq(heartbeat_v3(cb, "rb", 2, bm), REBALANCE_IN_PROGRESS,
+           "B is told to rejoin")
+        jb = join_v5(cb, "rb", bm, rebalance=1500)
+        jl = recv_join_v5(ca, corr_l)
+        eq((jb["generation"], jl["generation"]), (3, 3), "generation 3")
+        leader = jb["leader"]
+        eq(leader, bm, "B stays leader")
+        cl = Conn(b.port)
+        send_only(cl, 14, 3, s("rb") + i32(3) + s(lead) + s(None) + arr([]))
+        time.sleep(0.2)
+        cl.close()  # the follower's parked SyncGroup goes with it
+        time.sleep(0.2)
+        eq(sync_v3(cb, "rb", 3, bm, [(bm, b"b"), (lead, b"l")]), (NONE, b"b"),
+           "the leader's SyncGroup after a follower's connection closed")
+        eq(sync_v3(ca, "rb", 3, lead, []), (NONE, b"l"),
+           "the follower syncs again on another connection")
+        err, ms = leave_v3(ca, "rb", [bm, lead])
+        eq((err, [e for _, _, e in ms]), (NONE, [NONE, NONE]), "both leave")
+        cb.close()
 
         # An acknowledged commit survives kill -9.
         eq(commit_v2(c, "crash", -1, "", {TOPIC: [(1, 12345, "durable")]}),
