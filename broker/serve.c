@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "broker.h"
@@ -309,6 +310,15 @@ int broker_serve_main(int argc, char **argv) {
   /* With --listen HOST:0 and no --advertise, clients must be told the
    * port actually bound. */
   int advertise_follows_port = c->advertise_port == 0;
+
+  /* Every client connection and open segment costs a descriptor; a soft
+   * limit of 1024 would cap the broker far below what the machine allows
+   * (redis and others raise it the same way). */
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
 
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);

@@ -71,8 +71,11 @@ grep -q "cannot listen on 127.0.0.1:$ND_PORT" "$ND_TMP/cmd.err" ||
 # Bad frames close only their own connection; 1,000 idle connections stay
 # small; a client beside them keeps working throughout.
 python3 - "$ND_PORT" "$ND_PID" <<'EOF' || nd_fail "raw-socket checks failed"
-import os, socket, struct, sys, time
+import os, resource, socket, struct, sys, time
 port, pid = int(sys.argv[1]), int(sys.argv[2])
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+if soft < hard:
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 def conn():
     s = socket.create_connection(("127.0.0.1", port), timeout=10)
