@@ -16,6 +16,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -332,10 +333,17 @@ int kafka_handle_request(void *ctx, net_conn *conn, net_req *req,
     return 0;
   }
 
+  /* Decoded structs can be several times larger than their bytes (a
+   * one-character topic name takes 3 bytes on the wire and ~48 decoded), so
+   * bound what a hostile request can make us allocate; what the handler
+   * allocates for the response afterwards is not limited. */
+  r->arena.limit = r->arena.total + ((size_t)64 << 20) + 2 * len;
   r->body = kf_decode(api->req, version, &c, &r->arena);
+  r->arena.limit = 0;
   if (!r->body) {
     char why[128];
-    snprintf(why, sizeof why, "malformed %s v%d request", api->name, version);
+    snprintf(why, sizeof why, "malformed (or oversized) %s v%d request",
+             api->name, version);
     kafka_req_free(r);
     net_conn_set_error(conn, why);
     return -1;
@@ -401,7 +409,12 @@ int kafka_init(broker *b) {
     return -ENOMEM;
   k->b = b;
   atomic_init(&k->wake_posted, 0);
-  snprintf(k->cluster_id, sizeof k->cluster_id, "nodata-cluster-0");
+  /* Tools tell clusters apart by id: derive a stable one from where the
+   * data lives, so two brokers on two data directories differ. */
+  char real[4096], hex[65];
+  const char *dir = b->cfg.data_dir ? b->cfg.data_dir : ".";
+  nd_topic_dirname(realpath(dir, real) ? real : dir, hex);
+  snprintf(k->cluster_id, sizeof k->cluster_id, "nodata-%.22s", hex);
   b->kafka = k;
   int rc = group_init(b);
   if (rc != 0) {

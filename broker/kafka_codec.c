@@ -19,7 +19,7 @@ struct kf_chunk {
 
 static void *arena_alloc(kf_arena *a, size_t n, int zero) {
   size_t need = (n + sizeof(max_align_t) - 1) & ~(sizeof(max_align_t) - 1);
-  if (need < n)
+  if (need < n || (a->limit && (need > a->limit || a->total > a->limit - need)))
     return NULL;
   kf_chunk *c = a->head;
   if (!c || c->cap - c->used < need) {

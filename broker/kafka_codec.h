@@ -105,7 +105,8 @@ typedef struct kf_msg {
 typedef struct kf_chunk kf_chunk;
 typedef struct kf_arena {
   kf_chunk *head;
-  size_t total; /* bytes handed out, to bound a request's footprint */
+  size_t total; /* bytes handed out */
+  size_t limit; /* fail allocations beyond this total; 0 = no limit */
 } kf_arena;
 
 /* Zeroed memory valid until kf_arena_free; NULL when out of memory. */

@@ -158,6 +158,16 @@ static void test_hostile_lengths(void) {
   memcpy(g + 26, produce_v9 + 15, sizeof produce_v9 - 15 - 1);
   CHECK(!decode_frame(&kafka_produce_request_msg, g, sizeof g, &a, &h));
   kf_arena_free(&a);
+  /* The arena's limit stops a decode that would allocate too much. */
+  kf_arena small = {0};
+  small.limit = 64;
+  CHECK(!decode_frame(&kafka_produce_request_msg, produce_v3, sizeof produce_v3,
+                      &small, &h));
+  kf_arena_free(&small);
+  small.limit = 1 << 20;
+  CHECK(decode_frame(&kafka_produce_request_msg, produce_v3, sizeof produce_v3,
+                     &small, &h));
+  kf_arena_free(&small);
 }
 
 /* ApiVersions v3 exactly as librdkafka 2.0.2 sends it (kafka-protocol.md
