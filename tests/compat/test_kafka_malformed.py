@@ -188,9 +188,17 @@ def main():
             (c,) = struct.unpack(">i", r[:4])
             check(c == corr, "API %d v%d: correlation %d, want %d"
                   % (key, hi + 1, c, corr))
-            # Body: the first error code the response can carry. APIs with
-            # a top-level one have it right after throttle_time (or first).
-            # We only require the connection to stay usable.
+            # Where the nearest known version has a top-level error code,
+            # it says UNSUPPORTED_VERSION. Response header v1: one tag byte.
+            body = r[5:]
+            if key == 12:  # Heartbeat v4: throttle, error
+                check(body[4:6] == b"\x00\x23", "Heartbeat v5: %s" % body.hex())
+            if key == 3:  # Metadata v13: ..., topics [], error, tags
+                check(body[-3:] == b"\x00\x23\x00", "Metadata v14: %s"
+                      % body.hex())
+            if key == 60:  # DescribeCluster v2: throttle, error
+                check(body[4:6] == b"\x00\x23", "DescribeCluster v3: %s"
+                      % body.hex())
         api_versions_v0(s, 9999)
 
         # Produce v2: advertised, answered UNSUPPORTED_VERSION per partition.
