@@ -1,13 +1,17 @@
 # The two commands of the README:
 #   make run   install what is missing, build, start the broker on 127.0.0.1:9092
-#   make test  install what is missing, build, run every test (also under ASan+UBSan)
+#   make test  install what is missing, build, run every test (also under ASan+UBSan,
+#              and the library's concurrency tests under ThreadSanitizer)
 #   make fuzz  long libFuzzer runs in build-fuzz/ (FUZZ_SECONDS per target, default 1800)
 BUILD      ?= build
 BUILD_SAN  ?= build-san
+BUILD_TSAN ?= build-tsan
+# The library tests that race threads against each other.
+TSAN_TESTS  = test_threads test_limits test_offsets test_producer test_store
 JOBS       ?= $(shell nproc)
 DATA       ?= ./data
 
-.PHONY: all deps build build-san test test-fast test-san run bench fuzz format clean install
+.PHONY: all deps build build-san test test-fast test-san test-tsan run bench fuzz format clean install
 
 all: build
 
@@ -30,6 +34,7 @@ build-san: $(BUILD_SAN)/CMakeCache.txt
 test: deps
 	$(MAKE) test-fast
 	$(MAKE) test-san
+	$(MAKE) test-tsan
 
 test-fast: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 600
@@ -38,6 +43,15 @@ test-san: build-san
 	cd $(BUILD_SAN) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --output-on-failure -j $(JOBS) --timeout 900
+
+$(BUILD_TSAN)/CMakeCache.txt:
+	CC=clang cmake -S . -B $(BUILD_TSAN) -DCMAKE_BUILD_TYPE=Debug -DND_TSAN=ON
+
+test-tsan: $(BUILD_TSAN)/CMakeCache.txt
+	cmake --build $(BUILD_TSAN) -j $(JOBS) --target $(TSAN_TESTS)
+	cd $(BUILD_TSAN) && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+	  ctest --output-on-failure -j $(JOBS) --timeout 600 \
+	  -R '^($(subst $() ,|,$(TSAN_TESTS)))$$'
 
 run: deps build
 	$(BUILD)/cli/nodata serve --data $(DATA)
@@ -55,4 +69,4 @@ format:
 	git ls-files '*.c' '*.h' | xargs clang-format -i
 
 clean:
-	rm -rf $(BUILD) $(BUILD_SAN)
+	rm -rf $(BUILD) $(BUILD_SAN) $(BUILD_TSAN)

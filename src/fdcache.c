@@ -78,12 +78,16 @@ static int evict_one(fdcache *c, segment *keep) {
 }
 
 int fdcache_open(fdcache *c, segment *seg) {
+  /* Only holders of the cache lock open or close descriptors, so while it
+   * is held seg->fd cannot change; segment locks are taken one at a time
+   * (never two at once), so there is no lock order between segments. */
   pthread_mutex_lock(&c->lock);
   pthread_mutex_lock(&seg->fd_lock);
-  if (seg->fd >= 0) { /* another thread opened it meanwhile */
+  int fd = seg->fd;
+  if (fd >= 0) /* another thread opened it meanwhile */
     atomic_fetch_add(&seg->pins, 1);
-    int fd = seg->fd;
-    pthread_mutex_unlock(&seg->fd_lock);
+  pthread_mutex_unlock(&seg->fd_lock);
+  if (fd >= 0) {
     pthread_mutex_unlock(&c->lock);
     return fd;
   }
@@ -104,7 +108,6 @@ int fdcache_open(fdcache *c, segment *seg) {
   }
   char path[PATH_MAX + 8];
   segment_log_path(seg, path, sizeof path);
-  int fd = -1;
   for (int attempt = 0; !rc && attempt < 2; attempt++) {
     fd = open(path, (seg->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
     if (fd >= 0)
@@ -115,15 +118,16 @@ int fdcache_open(fdcache *c, segment *seg) {
       rc = 0;
   }
   if (!rc && fd >= 0) {
+    pthread_mutex_lock(&seg->fd_lock);
     seg->fd = fd;
     atomic_fetch_add(&seg->pins, 1);
     atomic_store_explicit(&seg->last_use, atomic_fetch_add(&c->tick, 1),
                           memory_order_relaxed);
+    pthread_mutex_unlock(&seg->fd_lock);
     seg->cache_slot = (long)c->count;
     c->open[c->count++] = seg;
     atomic_fetch_add_explicit(&c->opens, 1, memory_order_relaxed);
   }
-  pthread_mutex_unlock(&seg->fd_lock);
   pthread_mutex_unlock(&c->lock);
   return rc ? rc : fd;
 }

@@ -776,7 +776,7 @@ int partition_read(partition *p, int64_t offset, size_t max_bytes,
   uint64_t pos;
   int rc = segment_find(seg, offset, &pos);
   if (!rc)
-    rc = segment_read(seg, pos, max_bytes, &out->data, &out->len,
+    rc = segment_read(seg, pos, max_bytes, hw, &out->data, &out->len,
                       &out->next_offset);
   pthread_rwlock_unlock(&p->segs_lock);
   return rc;
@@ -800,7 +800,7 @@ int partition_offset_for_time(partition *p, int64_t ts,
     rc = segment_find_time(seg, ts, &pos, &base);
     if (rc || pos < 0)
       continue;
-    rc = segment_read(seg, (uint64_t)pos, 1, &buf, &len, NULL);
+    rc = segment_read(seg, (uint64_t)pos, 1, INT64_MAX, &buf, &len, NULL);
     if (rc)
       break;
     /* The batch's maxTimestamp is >= ts: find its first such record. If

@@ -500,7 +500,8 @@ static int find_time_fd(segment *seg, int fd, int64_t ts, int64_t *pos_out,
 }
 
 static int read_fd(segment *seg, int fd, uint64_t pos, size_t max_bytes,
-                   uint8_t **out, size_t *out_len, int64_t *next_offset) {
+                   int64_t end_offset, uint8_t **out, size_t *out_len,
+                   int64_t *next_offset) {
   uint64_t size = atomic_load_explicit(&seg->size, memory_order_acquire);
   *out = NULL;
   *out_len = 0;
@@ -528,6 +529,10 @@ static int read_fd(segment *seg, int fd, uint64_t pos, size_t max_bytes,
   size_t used = 0;
   int64_t next = -1;
   while (used + BATCH_LOG_OVERHEAD <= want) {
+    /* Bytes past the high watermark the caller saw may already be in the
+     * file (the size is published first): never return them. */
+    if ((int64_t)be64(buf + used) >= end_offset)
+      break;
     size_t total = (size_t)be32(buf + used + 8) + BATCH_LOG_OVERHEAD;
     if (total < BATCH_HEADER_SIZE || pos + used + total > size) {
       free(buf);
@@ -600,12 +605,14 @@ int segment_find_time(segment *seg, int64_t ts, int64_t *pos_out,
   return rc;
 }
 
-int segment_read(segment *seg, uint64_t pos, size_t max_bytes, uint8_t **out,
-                 size_t *out_len, int64_t *next_offset) {
+int segment_read(segment *seg, uint64_t pos, size_t max_bytes,
+                 int64_t end_offset, uint8_t **out, size_t *out_len,
+                 int64_t *next_offset) {
   int fd = segment_fd(seg);
   if (fd < 0)
     return fd;
-  int rc = read_fd(seg, fd, pos, max_bytes, out, out_len, next_offset);
+  int rc =
+      read_fd(seg, fd, pos, max_bytes, end_offset, out, out_len, next_offset);
   segment_unfd(seg);
   return rc;
 }

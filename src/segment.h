@@ -131,8 +131,11 @@ int segment_find_time(segment *seg, int64_t ts, int64_t *pos,
                       int64_t *batch_base);
 
 /* Read up to max bytes of whole batches starting at pos (always at least
- * one whole batch). Appends into a malloc'ed buffer. */
-int segment_read(segment *seg, uint64_t pos, size_t max_bytes, uint8_t **out,
-                 size_t *out_len, int64_t *next_offset);
+ * one whole batch), stopping before any batch that starts at or after
+ * end_offset (the high watermark the caller saw). Into a malloc'ed
+ * buffer. */
+int segment_read(segment *seg, uint64_t pos, size_t max_bytes,
+                 int64_t end_offset, uint8_t **out, size_t *out_len,
+                 int64_t *next_offset);
 
 #endif

@@ -140,6 +140,14 @@ static void release(topic *t) {
   file_remove_tree(dir);
 }
 
+/* An operation that failed because its topic was deleted meanwhile (its
+ * files were renamed away) reports ND_ENOTOPIC, as the header promises. */
+static int unless_deleted(topic *t, int rc) {
+  if (rc < 0 && atomic_load(&t->deleted))
+    return nd_fail(ND_ENOTOPIC, "topic '%s' was deleted", t->name);
+  return rc;
+}
+
 static int acquire_partition(nd_store *s, const char *name, int32_t p,
                              topic **t_out, partition **p_out) {
   topic *t = acquire(s, name);
@@ -639,6 +647,7 @@ int nd_topic_delete(nd_store *s, const char *name) {
     memmove(s->topics + pos, s->topics + pos + 1,
             (s->ntopics - pos - 1) * sizeof *s->topics);
     s->ntopics--;
+    atomic_store(&t->deleted, 1);
     snprintf(t->dir, sizeof t->dir, "%s", gone);
   }
   pthread_rwlock_unlock(&s->map_lock);
@@ -890,6 +899,7 @@ int nd_append(nd_store *s, const char *name, int32_t p,
   }
   rc = partition_append(part, &cfg, sc->buf, (size_t)size, now, flags, info);
 out:
+  rc = unless_deleted(t, rc);
   release(t);
   return rc;
 }
@@ -944,6 +954,7 @@ int nd_append_batch(nd_store *s, const char *name, int32_t p, void *buf,
   }
   rc = partition_append(part, &cfg, buf, len, now_ms(), flags, info);
 out:
+  rc = unless_deleted(t, rc);
   release(t);
   return rc;
 }
@@ -956,7 +967,7 @@ int nd_sync_partition(nd_store *s, const char *name, int32_t p,
   int rc = acquire_partition(s, name, p, &t, &part);
   if (rc)
     return rc;
-  rc = partition_sync(part, offset < 0 ? -1 : offset + 1);
+  rc = unless_deleted(t, partition_sync(part, offset < 0 ? -1 : offset + 1));
   release(t);
   return rc;
 }
@@ -1001,7 +1012,8 @@ int nd_offset_for_time(nd_store *s, const char *name, int32_t p, int64_t ts,
   if (rc)
     return rc;
   int64_t o, tsf;
-  rc = partition_offset_for_time(part, ts, s->opts.decompress, &o, &tsf);
+  rc = unless_deleted(
+      t, partition_offset_for_time(part, ts, s->opts.decompress, &o, &tsf));
   if (!rc) {
     if (offset)
       *offset = o;
@@ -1023,7 +1035,7 @@ int nd_read(nd_store *s, const char *name, int32_t p, int64_t offset,
   int rc = acquire_partition(s, name, p, &t, &part);
   if (rc)
     return rc;
-  rc = partition_read(part, offset, max_bytes, out);
+  rc = unless_deleted(t, partition_read(part, offset, max_bytes, out));
   release(t);
   return rc;
 }
@@ -1038,7 +1050,7 @@ int nd_delete_records(nd_store *s, const char *name, int32_t p, int64_t offset,
   int rc = acquire_partition(s, name, p, &t, &part);
   if (rc)
     return rc;
-  rc = partition_delete_records(part, offset, new_log_start);
+  rc = unless_deleted(t, partition_delete_records(part, offset, new_log_start));
   release(t);
   return rc;
 }

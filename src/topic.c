@@ -143,6 +143,7 @@ int topic_open(fdcache *cache, const char *dir, int clean, int readonly,
   pthread_rwlock_init(&t->lock, NULL);
   atomic_init(&t->refs, 1);
   atomic_init(&t->round_robin, 0);
+  atomic_init(&t->deleted, 0);
   int32_t n = 0;
   int rc = topic_conf_read(dir, t->name, t->id, &n, &t->cfg);
   if (!rc) {

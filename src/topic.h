@@ -32,6 +32,10 @@ typedef struct topic {
   int32_t nparts;
   _Atomic int refs;
   _Atomic uint32_t round_robin;
+  /* Set when the topic is deleted while others still hold references:
+   * their operations then fail with ND_ENOTOPIC, whatever the file system
+   * said about the renamed-away files. */
+  _Atomic int deleted;
 } topic;
 
 int topic_conf_write(const char *dir, const char *name, const uint8_t id[16],

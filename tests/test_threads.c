@@ -55,6 +55,7 @@ static void *reader(void *arg) {
   while (off < TOTAL) {
     nd_batches b;
     if (nd_read(r->s, "race", 0, off, 4096, &b) != 0) {
+      fprintf(stderr, "reader at %lld: %s\n", (long long)off, nd_errmsg());
       atomic_fetch_add(&r->errors, 1);
       return NULL;
     }
@@ -67,13 +68,17 @@ static void *reader(void *arg) {
       int len = snprintf(want, sizeof want, "seq-%lld", (long long)off);
       if (v.offset != off || v.value_len != (size_t)len ||
           memcmp(v.value, want, (size_t)len)) {
+        fprintf(stderr, "reader at %lld: got offset %lld\n", (long long)off,
+                (long long)v.offset);
         atomic_fetch_add(&r->errors, 1);
         break;
       }
       off++;
     }
-    if (rc < 0)
+    if (rc < 0) {
+      fprintf(stderr, "reader at %lld: %s\n", (long long)off, nd_errmsg());
       atomic_fetch_add(&r->errors, 1);
+    }
     nd_iter_close(&it);
     nd_free(b.data);
     if (atomic_load(&r->errors))
