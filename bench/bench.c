@@ -99,20 +99,20 @@ static void summary(const bench_opts *o, const bench_results *r) {
     const figure *nd = &r->app_nd[b], *raw = &r->app_raw[b],
                  *sql = &r->app_sql[b];
     double x = nd->rps / raw->rps, y = nd->rps / sql->rps;
-    snprintf(m, sizeof m, "%.2fx", x);
+    snprintf(m, sizeof m, "%.3fx", x);
     target(&v, "append 1000x100B, fsync=never, vs write()", m, ">= 0.50x",
            x >= 0.5);
-    snprintf(m, sizeof m, "%.1fx", y);
+    snprintf(m, sizeof m, "%.2fx", y);
     target(&v, "append 1000x100B, fsync=never, vs SQLite", m, ">= 10x",
            y >= 10);
   }
   if (r->have_durable) {
     double x = r->dur_nd1.rps / r->dur_raw.rps;
     double y = r->dur_nd4.rps / r->dur_nd1.rps;
-    snprintf(m, sizeof m, "%.2fx", x);
+    snprintf(m, sizeof m, "%.3fx", x);
     target(&v, "durable 100/batch, 1 writer, vs write+fdatasync", m, ">= 0.90x",
            x >= 0.9);
-    snprintf(m, sizeof m, "%.2fx", y);
+    snprintf(m, sizeof m, "%.3fx", y);
     target(&v, "durable 100/batch, 4 writers vs 1 writer", m, ">= 3.00x",
            y >= 3.0);
   }

@@ -11,8 +11,10 @@
  *          fdatasync among the appends that arrive while one runs). Peers:
  *          write()+fdatasync per batch, SQLite synchronous=FULL.
  *
- * Runs are interleaved (nodata, raw, SQLite, then the next run) so a noisy
- * neighbour hurts every system alike; the median run is reported.
+ * Runs are interleaved (every system once, then the next run), the order
+ * rotated run by run, so a noisy neighbour or a disk still busy with the
+ * previous system's data hurts every system alike; the median run is
+ * reported. The peers write their files in nodata's partition directory.
  */
 #include <fcntl.h>
 #include <pthread.h>
@@ -39,13 +41,11 @@ static size_t min_sz(size_t a, size_t b) {
  */
 
 static int nd_append_run(const bench_opts *o, const bench_data *d, size_t batch,
-                         size_t n, lat_buf *lat, run_stat *st) {
-  char dir[PATH_MAX];
-  if (dir_make_temp(o->root, "append", dir, sizeof dir))
-    return -1;
+                         size_t n, const char *dir, lat_buf *lat,
+                         run_stat *st) {
   nd_store *s = NULL;
   int ret = -1;
-  if (store_open(dir, 0, &s) || topic_make(s, BENCH_TOPIC, 1, ND_FSYNC_NEVER))
+  if (store_open(dir, 0, &s))
     goto out;
   fs_settle(o->root);
   lat->n = 0;
@@ -71,19 +71,49 @@ out:
     if (rc && !ret)
       ret = bench_fail("nd_close", rc);
   }
-  dir_remove(dir);
+  return ret;
+}
+
+/* The directory of partition 0 of the bench topic in a store: the peers
+ * write their files there, beside nodata's segment, so that the file
+ * system places all three alike (a different directory can land in a
+ * different block group, and on a thin-provisioned virtual disk that alone
+ * moved fdatasync latency by a third between invocations). */
+static void partition_dir(const char *store, char *out, size_t cap) {
+  char hex[65];
+  nd_topic_dirname(BENCH_TOPIC, hex);
+  snprintf(out, cap, "%s/topics/%s/0", store, hex);
+}
+
+/* A fresh store in a new directory under the scratch root holding the
+ * empty bench topic, made before a run so that the systems can run in any
+ * order (the peers write into its partition directory). */
+static int prepare_store(const bench_opts *o, const char *tag, int fsync_policy,
+                         char *dir, size_t cap) {
+  if (dir_make_temp(o->root, tag, dir, cap))
+    return -1;
+  nd_store *s;
+  int ret = store_open(dir, 1, &s);
+  if (!ret) {
+    ret = topic_make(s, BENCH_TOPIC, 1, fsync_policy);
+    int rc = nd_close(s);
+    if (rc && !ret)
+      ret = bench_fail("nd_close", rc);
+  }
+  if (ret)
+    dir_remove(dir);
   return ret;
 }
 
 /* One write() per batch of the bytes nodata stored, optionally followed by
  * fdatasync. deadline_ns 0: write them all once; otherwise cycle through
  * them until the deadline. */
-static int raw_run(const bench_opts *o, const uint8_t *buf, const size_t *lens,
-                   size_t nb, size_t per_batch, size_t total_records,
-                   int durable, uint64_t duration_ns, lat_buf *lat,
-                   run_stat *st) {
+static int raw_run(const bench_opts *o, const char *dir, const uint8_t *buf,
+                   const size_t *lens, size_t nb, size_t per_batch,
+                   size_t total_records, int durable, uint64_t duration_ns,
+                   lat_buf *lat, run_stat *st) {
   char path[PATH_MAX];
-  snprintf(path, sizeof path, "%s/raw.log", o->root);
+  snprintf(path, sizeof path, "%s/raw.log", dir);
   int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0)
     return bench_fail_errno(path);
@@ -125,11 +155,11 @@ out:
   return ret;
 }
 
-static int sql_run(const bench_opts *o, const bench_data *d, size_t batch,
-                   size_t n, int durable, uint64_t duration_ns, lat_buf *lat,
-                   run_stat *st) {
+static int sql_run(const bench_opts *o, const char *dir, const bench_data *d,
+                   size_t batch, size_t n, int durable, uint64_t duration_ns,
+                   lat_buf *lat, run_stat *st) {
   char path[PATH_MAX];
-  snprintf(path, sizeof path, "%s/peer.db", o->root);
+  snprintf(path, sizeof path, "%s/peer.db", dir);
   sqlite_peer_remove(path);
   sqlite_peer *p;
   if (sqlite_peer_open(path, durable, &p))
@@ -182,9 +212,25 @@ int case_append(const bench_opts *o, const bench_data *d, bench_results *r) {
     if (encode_batches(o, d, batch, n, &buf, &len, &lens, &nb))
       goto out;
     for (int run = 0; run < o->runs; run++) {
-      if (nd_append_run(o, d, batch, n, &lat, &nd[run]) ||
-          raw_run(o, buf, lens, nb, batch, n, 0, 0, &lat, &raw[run]) ||
-          sql_run(o, d, batch, n, 0, 0, &lat, &sql[run]))
+      char dir[PATH_MAX], pdir[PATH_MAX];
+      if (prepare_store(o, "append", ND_FSYNC_NEVER, dir, sizeof dir))
+        goto out;
+      partition_dir(dir, pdir, sizeof pdir);
+      int bad = 0;
+      /* Rotate the order run by run: whoever runs first after a cleanup
+       * may find the disk in a different state. */
+      for (int k = 0; k < 3 && !bad; k++) {
+        int which = (run + k) % 3;
+        if (which == 0)
+          bad = nd_append_run(o, d, batch, n, dir, &lat, &nd[run]);
+        else if (which == 1)
+          bad =
+              raw_run(o, pdir, buf, lens, nb, batch, n, 0, 0, &lat, &raw[run]);
+        else
+          bad = sql_run(o, pdir, d, batch, n, 0, 0, &lat, &sql[run]);
+      }
+      dir_remove(dir);
+      if (bad)
         goto out;
     }
     free(buf);
@@ -272,18 +318,15 @@ static void *writer_main(void *arg) {
 
 /* nwriters threads appending to partition 0 of an fsync=always topic. */
 static int nd_durable_run(const bench_opts *o, const bench_data *d,
-                          int nwriters, uint64_t duration_ns, lat_buf *lat,
-                          run_stat *st) {
-  char dir[PATH_MAX];
-  if (dir_make_temp(o->root, "durable", dir, sizeof dir))
-    return -1;
+                          int nwriters, uint64_t duration_ns, const char *dir,
+                          lat_buf *lat, run_stat *st) {
   nd_store *s = NULL;
   int ret = -1, started = 0;
   writer w[WRITERS];
   pthread_t th[WRITERS];
   gate start = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
   memset(w, 0, sizeof w);
-  if (store_open(dir, 0, &s) || topic_make(s, BENCH_TOPIC, 1, ND_FSYNC_ALWAYS))
+  if (store_open(dir, 0, &s))
     goto out;
   fs_settle(o->root);
   for (int i = 0; i < nwriters; i++) {
@@ -330,7 +373,6 @@ out:
     if (rc && !ret)
       ret = bench_fail("nd_close", rc);
   }
-  dir_remove(dir);
   return ret;
 }
 
@@ -352,10 +394,30 @@ int case_durable(const bench_opts *o, const bench_data *d, bench_results *r) {
   print_header("durable append, fsync=always, batches of 100, 1 partition",
                "vs raw", "vs sqlite");
   for (int run = 0; run < o->runs; run++) {
-    if (nd_durable_run(o, d, 1, dur, &lat, &nd1[run]) ||
-        nd_durable_run(o, d, WRITERS, dur, &lat, &nd4[run]) ||
-        raw_run(o, buf, lens, nb, DURABLE_BATCH, n, 1, dur, &lat, &raw[run]) ||
-        sql_run(o, d, DURABLE_BATCH, d->n, 1, dur, &lat, &sql[run]))
+    char d1[PATH_MAX], d4[PATH_MAX], pdir[PATH_MAX];
+    if (prepare_store(o, "durable", ND_FSYNC_ALWAYS, d1, sizeof d1))
+      goto out;
+    if (prepare_store(o, "durable", ND_FSYNC_ALWAYS, d4, sizeof d4)) {
+      dir_remove(d1);
+      goto out;
+    }
+    partition_dir(d1, pdir, sizeof pdir);
+    int bad = 0;
+    for (int k = 0; k < 4 && !bad; k++) {
+      int which = (run + k) % 4;
+      if (which == 0)
+        bad = nd_durable_run(o, d, 1, dur, d1, &lat, &nd1[run]);
+      else if (which == 1)
+        bad = nd_durable_run(o, d, WRITERS, dur, d4, &lat, &nd4[run]);
+      else if (which == 2)
+        bad = raw_run(o, pdir, buf, lens, nb, DURABLE_BATCH, n, 1, dur, &lat,
+                      &raw[run]);
+      else
+        bad = sql_run(o, pdir, d, DURABLE_BATCH, d->n, 1, dur, &lat, &sql[run]);
+    }
+    dir_remove(d1);
+    dir_remove(d4);
+    if (bad)
       goto out;
   }
   r->dur_nd1 = figure_of(nd1, o->runs);
