@@ -89,8 +89,7 @@ void data_free(bench_data *d);
 /* A fixed-seed generator for lookup keys (xorshift64*). */
 uint64_t bench_rand(uint64_t *state);
 
-/* ---- files ----------------------------------------------------------------
- */
+/* ---- files --------------------------------------------------------------- */
 
 /* mkdtemp under parent; out gets the path. */
 int dir_make_temp(const char *parent, const char *prefix, char *out,

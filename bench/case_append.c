@@ -37,8 +37,7 @@ static size_t min_sz(size_t a, size_t b) {
   return a < b ? a : b;
 }
 
-/* ---- fsync never ----------------------------------------------------------
- */
+/* ---- fsync never --------------------------------------------------------- */
 
 static int nd_append_run(const bench_opts *o, const bench_data *d, size_t batch,
                          size_t n, const char *dir, lat_buf *lat,
@@ -263,8 +262,7 @@ out:
   return ret;
 }
 
-/* ---- fsync always ---------------------------------------------------------
- */
+/* ---- fsync always -------------------------------------------------------- */
 
 #define DURABLE_BATCH 100
 #define WRITERS 4

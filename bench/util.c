@@ -21,8 +21,7 @@ uint64_t bench_now_ns(void) {
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* ---- statistics ----------------------------------------------------------
- */
+/* ---- statistics ---------------------------------------------------------- */
 
 int lat_init(lat_buf *l, size_t cap) {
   l->n = 0;
