@@ -108,9 +108,33 @@ typedef struct commit_job {
   nd_offset_commit *cs;
   int16_t **errs;
   size_t n;
+  uint64_t seq; /* submission order, for readers waiting on it */
   int rc;
   char msg[256];
 } commit_job;
+
+/* A group with commits queued or running, and how far they got. Loop
+ * thread only. Jobs of a group finish in submission order (one lane). */
+typedef struct inflight {
+  struct inflight *next;
+  char *gid;
+  int pending;
+  uint64_t last_submitted, last_done;
+} inflight;
+
+/* A request (OffsetFetch, DeleteGroups) that must see the commits queued
+ * before it: kafka serves a connection's requests one after the other, and
+ * a client may send OffsetFetch right behind its OffsetCommit. */
+typedef struct commit_waiter {
+  struct commit_waiter *prev, *next;
+  kafka_req *r;
+  int (*run)(kafka_req *r);
+  size_t n;
+  const char **gids;
+  uint64_t *targets;
+} commit_waiter;
+
+#define INFLIGHT_BUCKETS 64
 
 typedef struct commit_lane {
   committer *c;
@@ -127,7 +151,63 @@ struct committer {
   commit_job *done, **done_tail;
   int stop;
   atomic_int posted; /* a drain is queued on the loop */
+  /* loop thread only */
+  uint64_t seq;
+  inflight *inflight[INFLIGHT_BUCKETS];
+  commit_waiter *waiters, *waiters_tail; /* in arrival order */
 };
+
+static uint64_t gid_hash(const char *gid) {
+  uint64_t h = 1469598103934665603ull;
+  for (; *gid; gid++)
+    h = (h ^ (uint8_t)*gid) * 1099511628211ull;
+  return h;
+}
+
+static inflight **inflight_slot(committer *c, const char *gid) {
+  inflight **pp = &c->inflight[gid_hash(gid) % INFLIGHT_BUCKETS];
+  while (*pp && strcmp((*pp)->gid, gid) != 0)
+    pp = &(*pp)->next;
+  return pp;
+}
+
+/* Has everything of gid submitted up to `target` finished? */
+static int inflight_done(committer *c, const char *gid, uint64_t target) {
+  inflight *f = *inflight_slot(c, gid);
+  return !f || f->last_done >= target;
+}
+
+static void waiter_unlink(committer *c, commit_waiter *w) {
+  if (w->prev)
+    w->prev->next = w->next;
+  else
+    c->waiters = w->next;
+  if (w->next)
+    w->next->prev = w->prev;
+  else
+    c->waiters_tail = w->prev;
+}
+
+static void waiters_run(committer *c) {
+  for (commit_waiter *w = c->waiters, *next; w; w = next) {
+    next = w->next;
+    size_t i = 0;
+    while (i < w->n && inflight_done(c, w->gids[i], w->targets[i]))
+      i++;
+    if (i < w->n)
+      continue;
+    waiter_unlink(c, w);
+    kafka_unpark(w->r);
+    w->r->hctx = NULL;
+    if (w->run(w->r) != 0) {
+      /* Out of memory: the client gets no answer and its connection
+       * closes (as when a handler fails at once). */
+      net_conn_close(w->r->conn, "out of memory answering a request");
+      kafka_respond_none(w->r);
+    }
+    /* w lived in the request's arena; next was read before. */
+  }
+}
 
 static void commit_answer(commit_job *j) {
   if (j->rc != 0) {
@@ -149,9 +229,20 @@ static void commit_drain(void *arg) {
   pthread_mutex_unlock(&c->mu);
   while (j) {
     commit_job *next = j->next;
+    inflight **pp = inflight_slot(c, j->gid);
+    inflight *f = *pp;
+    if (f) {
+      f->last_done = j->seq;
+      if (--f->pending == 0) {
+        *pp = f->next;
+        free(f->gid);
+        free(f);
+      }
+    }
     commit_answer(j); /* frees j with its request */
     j = next;
   }
+  waiters_run(c);
 }
 
 static void commit_one(broker *b, commit_job *j) {
@@ -258,6 +349,13 @@ void committer_stop(committer *c) {
   /* The loop has stopped: answer (that is, free) what is left here. The
    * drain posted last, if any, is dropped with the loop's queue. */
   commit_drain(c);
+  for (int i = 0; i < INFLIGHT_BUCKETS; i++)
+    while (c->inflight[i]) {
+      inflight *f = c->inflight[i];
+      c->inflight[i] = f->next;
+      free(f->gid);
+      free(f);
+    }
   for (int i = 0; i < COMMIT_LANES; i++)
     pthread_cond_destroy(&c->lanes[i].cv);
   pthread_mutex_destroy(&c->mu);
@@ -272,21 +370,87 @@ static int commit_closed(kafka_req *r) {
 /* Queue the job on its group's lane, or commit here if the lane has no
  * thread. */
 static void commit_submit(committer *c, commit_job *j) {
-  uint64_t h = 1469598103934665603ull;
-  for (const char *p = j->gid; *p; p++)
-    h = (h ^ (uint8_t)*p) * 1099511628211ull;
-  commit_lane *l = c ? &c->lanes[h % COMMIT_LANES] : NULL;
+  commit_lane *l = c ? &c->lanes[gid_hash(j->gid) % COMMIT_LANES] : NULL;
   if (!l || !l->started) {
     commit_one(j->r->b, j);
     commit_answer(j);
     return;
   }
+  inflight **pp = inflight_slot(c, j->gid);
+  if (!*pp) {
+    inflight *f = calloc(1, sizeof *f);
+    char *gid = strdup(j->gid);
+    if (!f || !gid) {
+      /* Cannot track it: commit on the loop instead. */
+      free(f);
+      free(gid);
+      commit_one(j->r->b, j);
+      commit_answer(j);
+      return;
+    }
+    f->gid = gid;
+    *pp = f;
+    f->last_done = c->seq; /* everything before is done */
+  }
+  j->seq = ++c->seq;
+  (*pp)->pending++;
+  (*pp)->last_submitted = j->seq;
   kafka_park(j->r, commit_closed);
   pthread_mutex_lock(&c->mu);
   *l->todo_tail = j;
   l->todo_tail = &j->next;
   pthread_cond_signal(&l->cv);
   pthread_mutex_unlock(&c->mu);
+}
+
+static int waiter_closed(kafka_req *r) {
+  commit_waiter *w = r->hctx;
+  committer *c = ((group_coord *)r->b->groups)->committer;
+  if (w)
+    waiter_unlink(c, w);
+  return 1;
+}
+
+/* Run `run` for r now, or once the commits of gids queued so far are
+ * done. Returns what run returns, or 0 when parked (-1: out of memory). */
+static int after_commits(kafka_req *r, const char **gids, size_t n,
+                         int (*run)(kafka_req *r)) {
+  group_coord *gc = r->b->groups;
+  committer *c = gc ? gc->committer : NULL;
+  size_t wait = 0;
+  for (size_t i = 0; c && i < n; i++)
+    if (gids[i] && *inflight_slot(c, gids[i]))
+      wait++;
+  if (!wait)
+    return run(r);
+  commit_waiter *w = kf_alloc(&r->arena, sizeof *w);
+  const char **wg = kf_alloc(&r->arena, wait * sizeof *wg);
+  uint64_t *wt = kf_alloc(&r->arena, wait * sizeof *wt);
+  if (!w || !wg || !wt)
+    return -1;
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++) {
+    inflight *f = gids[i] ? *inflight_slot(c, gids[i]) : NULL;
+    if (f) {
+      wg[k] = gids[i];
+      wt[k++] = f->last_submitted;
+    }
+  }
+  w->r = r;
+  w->run = run;
+  w->n = k;
+  w->gids = wg;
+  w->targets = wt;
+  w->next = NULL;
+  w->prev = c->waiters_tail;
+  if (c->waiters_tail)
+    c->waiters_tail->next = w;
+  else
+    c->waiters = w;
+  c->waiters_tail = w;
+  r->hctx = w;
+  kafka_park(r, waiter_closed);
+  return 0;
 }
 
 /* ---- OffsetCommit ------------------------------------------------------- */
@@ -559,7 +723,7 @@ static int fetch_group(kafka_req *r, const char *gid, int all,
   return 0;
 }
 
-int handle_offset_fetch(kafka_req *r) {
+static int offset_fetch_now(kafka_req *r) {
   kafka_offset_fetch_request *req = r->body;
   kafka_offset_fetch_response *resp =
       kf_new(&r->arena, &kafka_offset_fetch_response_desc);
@@ -631,6 +795,21 @@ int handle_offset_fetch(kafka_req *r) {
   resp->topics.count = nt;
   kafka_respond(r, resp);
   return 0;
+}
+
+int handle_offset_fetch(kafka_req *r) {
+  kafka_offset_fetch_request *req = r->body;
+  if (r->version < 8) {
+    const char *gid = cstr(req->group_id);
+    return after_commits(r, &gid, 1, offset_fetch_now);
+  }
+  int32_t n = req->groups.count > 0 ? req->groups.count : 0;
+  const char **gids = kf_alloc(&r->arena, ((size_t)n + 1) * sizeof *gids);
+  if (!gids)
+    return -1;
+  for (int32_t i = 0; i < n; i++)
+    gids[i] = cstr(req->groups.items[i].group_id);
+  return after_commits(r, gids, (size_t)n, offset_fetch_now);
 }
 
 /* ---- ListGroups --------------------------------------------------------- */
@@ -786,7 +965,7 @@ int handle_describe_groups(kafka_req *r) {
 
 /* ---- DeleteGroups ------------------------------------------------------- */
 
-int handle_delete_groups(kafka_req *r) {
+static int delete_groups_now(kafka_req *r) {
   kafka_delete_groups_request *req = r->body;
   group_coord *gc = r->b->groups;
   kafka_delete_groups_response *resp =
@@ -828,4 +1007,15 @@ int handle_delete_groups(kafka_req *r) {
   resp->results.count = n;
   kafka_respond(r, resp);
   return 0;
+}
+
+int handle_delete_groups(kafka_req *r) {
+  kafka_delete_groups_request *req = r->body;
+  int32_t n = req->groups_names.count > 0 ? req->groups_names.count : 0;
+  const char **gids = kf_alloc(&r->arena, ((size_t)n + 1) * sizeof *gids);
+  if (!gids)
+    return -1;
+  for (int32_t i = 0; i < n; i++)
+    gids[i] = cstr(req->groups_names.items[i]);
+  return after_commits(r, gids, (size_t)n, delete_groups_now);
 }

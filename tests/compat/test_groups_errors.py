@@ -896,6 +896,42 @@ def main():
         eq((err, [e for _, _, e in ms]), (NONE, [NONE, NONE]), "both leave")
         cb.close()
 
+        # Requests pipelined behind a commit see it, as Kafka serves a
+        # connection's requests in order: OffsetFetch, then DeleteGroups.
+        c3 = Conn(b.port)
+        corrs = []
+        for k in range(20):
+            corrs.append(send_only(c3, 8, 2, s("pipe") + i32(-1) + s("") +
+                                   i64(-1) + arr([s(TOPIC) + arr([
+                                       i32(0) + i64(100 + k) + s("p")])])))
+        fetch_corr = send_only(c3, 9, 1, s("pipe") + arr([s(TOPIC) +
+                                                         arr([i32(0)])]))
+        del_corr = send_only(c3, 42, 1, arr([s("pipe")]))
+        fetch2_corr = send_only(c3, 9, 1, s("pipe") + arr([s(TOPIC) +
+                                                          arr([i32(0)])]))
+        for k, corr in enumerate(corrs):
+            r = Reader(ndtest.recv_frame(c3.s, 20), False)
+            eq(r.i32(), corr, "pipelined commit %d correlation id" % k)
+            eq(r.array(lambda r: (r.str(), r.array(lambda r: (r.i32(),
+                                                              r.i16())))),
+               [(TOPIC, [(0, NONE)])], "pipelined commit %d" % k)
+        r = Reader(ndtest.recv_frame(c3.s, 20), False)
+        eq(r.i32(), fetch_corr, "pipelined fetch correlation id")
+        eq(r.array(lambda r: (r.str(), r.array(lambda r: (
+            r.i32(), r.i64(), r.str(), r.i16())))),
+           [(TOPIC, [(0, 119, "p", NONE)])], "fetch behind 20 commits")
+        r = Reader(ndtest.recv_frame(c3.s, 20), False)
+        eq(r.i32(), del_corr, "pipelined delete correlation id")
+        r.i32()
+        eq(r.array(lambda r: (r.str(), r.i16())), [("pipe", NONE)],
+           "DeleteGroups behind the commits")
+        r = Reader(ndtest.recv_frame(c3.s, 20), False)
+        eq(r.i32(), fetch2_corr, "second fetch correlation id")
+        eq(r.array(lambda r: (r.str(), r.array(lambda r: (
+            r.i32(), r.i64(), r.str(), r.i16())))),
+           [(TOPIC, [(0, -1, "", NONE)])], "fetch after the delete")
+        c3.close()
+
         # An acknowledged commit survives kill -9.
         eq(commit_v2(c, "crash", -1, "", {TOPIC: [(1, 12345, "durable")]}),
            {(TOPIC, 1): NONE}, "commit before the crash")
