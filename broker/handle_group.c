@@ -123,7 +123,7 @@ typedef struct inflight {
 } inflight;
 
 /* A request (OffsetFetch, DeleteGroups) that must see the commits queued
- * before it: kafka serves a connection's requests one after the other, and
+ * before it: Kafka serves a connection's requests one after the other, and
  * a client may send OffsetFetch right behind its OffsetCommit. */
 typedef struct commit_waiter {
   struct commit_waiter *prev, *next;
@@ -196,16 +196,17 @@ static void waiters_run(committer *c) {
       i++;
     if (i < w->n)
       continue;
+    kafka_req *r = w->r;
     waiter_unlink(c, w);
-    kafka_unpark(w->r);
-    w->r->hctx = NULL;
-    if (w->run(w->r) != 0) {
+    kafka_unpark(r);
+    r->hctx = NULL;
+    /* w lives in r's arena: gone once r is answered. */
+    if (w->run(r) != 0) {
       /* Out of memory: the client gets no answer and its connection
        * closes (as when a handler fails at once). */
-      net_conn_close(w->r->conn, "out of memory answering a request");
-      kafka_respond_none(w->r);
+      net_conn_close(r->conn, "out of memory answering a request");
+      kafka_respond_none(r);
     }
-    /* w lived in the request's arena; next was read before. */
   }
 }
 
