@@ -43,6 +43,10 @@ int sidx_open_active(sparse_index *ix, const char *path, int entry_size,
   close(fd);
   if (m == MAP_FAILED)
     return -e;
+  /* Entries are touched a page at a time; default readahead would zero-fill
+   * a large run of the sparse file on the first touch (milliseconds per
+   * index, measured by the benchmark). */
+  madvise(m, max_bytes, MADV_RANDOM);
   ix->map = m;
   ix->map_len = max_bytes;
   ix->writable = 1;
@@ -71,6 +75,7 @@ int sidx_open_sealed(sparse_index *ix, const char *path, int entry_size) {
   close(fd);
   if (m == MAP_FAILED)
     return -e;
+  madvise(m, n * (size_t)entry_size, MADV_RANDOM);
   ix->map = m;
   ix->map_len = n * (size_t)entry_size;
   atomic_store_explicit(&ix->count, n, memory_order_release);

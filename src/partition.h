@@ -43,7 +43,8 @@ typedef struct partition {
   int64_t rp_persisted; /* value in the recovery-point file */
   int64_t rp_persisted_ms;
   int64_t log_start_persisted;
-  _Atomic int failed; /* sticky after an unrecoverable I/O error */
+  _Atomic int failed;    /* sticky after an unrecoverable I/O error */
+  _Atomic int appending; /* appends under way (for group commit) */
 
   producer_state producers; /* idempotent producer sequences, under
                                append_lock */
@@ -73,11 +74,19 @@ void partition_assume_synced(partition *p);
 int partition_close(partition *p, const nd_topic_config *cfg);
 
 /* Append pre-validated batches in buf (their base offsets are assigned
- * here). cfg is a snapshot of the topic config. */
+ * here). cfg is a snapshot of the topic config. Does not wait for
+ * durability: *sync_to gets the offset the caller must pass to
+ * partition_sync (after partition_append_end) before reporting success, or
+ * -1 if the policy and flags ask for none. */
 int partition_append(partition *p, const nd_topic_config *cfg, uint8_t *buf,
                      size_t len, int64_t now_ms, unsigned flags,
-                     nd_append_info *info);
+                     nd_append_info *info, int64_t *sync_to);
 int partition_sync(partition *p, int64_t upto);
+/* Bracket an append from before its records are encoded until it is
+ * written, so that a group-commit leader waits for it (see partition_sync).
+ * The bracket must end before the caller's own partition_sync. */
+void partition_append_begin(partition *p);
+void partition_append_end(partition *p);
 int partition_read(partition *p, int64_t offset, size_t max_bytes,
                    nd_batches *out);
 int partition_offset_for_time(partition *p, int64_t ts,

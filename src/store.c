@@ -855,6 +855,30 @@ static int32_t choose_partition(topic *t, const void *key, size_t key_len) {
   return (int32_t)(atomic_fetch_add(&t->round_robin, 1) % (uint32_t)n);
 }
 
+/* Encode records into this thread's buffer and append them; *sync_to as
+ * partition_append. */
+static int append_records(partition *part, const nd_topic_config *cfg,
+                          const char *name, const nd_record *records, size_t n,
+                          unsigned flags, nd_append_info *info,
+                          int64_t *sync_to) {
+  scratch *sc = thread_scratch();
+  if (!sc)
+    return nd_fail(ND_ENOMEM, "out of memory");
+  int64_t now = now_ms();
+  int64_t size = batch_encode(records, n, now,
+                              cfg->timestamp_type == ND_TS_LOG_APPEND_TIME,
+                              &sc->buf, &sc->cap);
+  if (size < 0)
+    return (int)size;
+  if (size > cfg->max_message_bytes)
+    return nd_fail(ND_ETOOLARGE,
+                   "batch of %zu records is %" PRId64
+                   " bytes; topic '%s' allows max.message.bytes=%d",
+                   n, size, name, (int)cfg->max_message_bytes);
+  return partition_append(part, cfg, sc->buf, (size_t)size, now, flags, info,
+                          sync_to);
+}
+
 int nd_append(nd_store *s, const char *name, int32_t p,
               const nd_record *records, size_t n, unsigned flags,
               nd_append_info *info) {
@@ -873,32 +897,18 @@ int nd_append(nd_store *s, const char *name, int32_t p,
   if (!part) {
     rc = nd_fail(ND_ENOPARTITION, "topic '%s' has no partition %d", name,
                  (int)p);
-    goto out;
+  } else {
+    nd_topic_config cfg;
+    topic_config(t, &cfg);
+    int64_t sync_to = -1;
+    /* From before encoding until written, so a group-commit leader waits
+     * for this append to share its fdatasync. */
+    partition_append_begin(part);
+    rc = append_records(part, &cfg, name, records, n, flags, info, &sync_to);
+    partition_append_end(part);
+    if (!rc && sync_to >= 0)
+      rc = partition_sync(part, sync_to);
   }
-  nd_topic_config cfg;
-  topic_config(t, &cfg);
-  scratch *sc = thread_scratch();
-  if (!sc) {
-    rc = nd_fail(ND_ENOMEM, "out of memory");
-    goto out;
-  }
-  int64_t now = now_ms();
-  int64_t size =
-      batch_encode(records, n, now, cfg.timestamp_type == ND_TS_LOG_APPEND_TIME,
-                   &sc->buf, &sc->cap);
-  if (size < 0) {
-    rc = (int)size;
-    goto out;
-  }
-  if (size > cfg.max_message_bytes) {
-    rc = nd_fail(ND_ETOOLARGE,
-                 "batch of %zu records is %" PRId64
-                 " bytes; topic '%s' allows max.message.bytes=%d",
-                 n, size, name, (int)cfg.max_message_bytes);
-    goto out;
-  }
-  rc = partition_append(part, &cfg, sc->buf, (size_t)size, now, flags, info);
-out:
   rc = unless_deleted(t, rc);
   release(t);
   return rc;
@@ -952,7 +962,12 @@ int nd_append_batch(nd_store *s, const char *name, int32_t p, void *buf,
     }
     q += total;
   }
-  rc = partition_append(part, &cfg, buf, len, now_ms(), flags, info);
+  int64_t sync_to = -1;
+  partition_append_begin(part);
+  rc = partition_append(part, &cfg, buf, len, now_ms(), flags, info, &sync_to);
+  partition_append_end(part);
+  if (!rc && sync_to >= 0)
+    rc = partition_sync(part, sync_to);
 out:
   rc = unless_deleted(t, rc);
   release(t);
