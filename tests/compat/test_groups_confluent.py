@@ -1,7 +1,8 @@
 """test_groups_confluent.py — three confluent-kafka (librdkafka) consumers
 in one group on a 6-partition topic against `nodata serve`.
 
-1. The three share the partitions (2 each) and every produced message is
+1. The three share the partitions (2 each; AdminClient.list_groups shows
+   the Stable group with its three members) and every produced message is
    consumed exactly once across them (each commits synchronously after
    each message).
 2. One is killed with SIGKILL (no LeaveGroup): within its session timeout
@@ -205,6 +206,16 @@ def main():
         extra = set(run.seen) - set(vals)
         if extra:
             ndtest.fail("unexpected values %s" % list(extra)[:5])
+
+        # librdkafka's view of the group (ListGroups + DescribeGroups).
+        admin = AdminClient({"bootstrap.servers": b.bootstrap})
+        gl = admin.list_groups(GROUP, timeout=10)
+        if len(gl) != 1 or gl[0].state != "Stable" or \
+                gl[0].protocol != "range" or len(gl[0].members) != 3 or \
+                sorted(m.client_id for m in gl[0].members) != names:
+            ndtest.fail("list_groups: %s" % [(g.id, g.state, g.protocol,
+                                              len(g.members)) for g in gl])
+        del admin
 
         # 2. Kill one without a LeaveGroup: the others take its partitions
         # within its session timeout, from its committed positions.
