@@ -54,6 +54,32 @@ int sidx_open_active(sparse_index *ix, const char *path, int entry_size,
   return 0;
 }
 
+static int entry_is_zero(const uint8_t *e, int entry_size) {
+  for (int i = 0; i < entry_size; i++)
+    if (e[i])
+      return 0;
+  return 1;
+}
+
+/* Entries written before an unclean shutdown, in a file still at its
+ * preallocated size: the rest reads as zeros, and an all-zero entry is
+ * never valid (entries exist only for batches after the first, so their
+ * relative offset is > 0). Binary search for the start of the zero tail;
+ * a zero entry elsewhere is left for the plausibility check to reject. */
+static size_t written_entries(const uint8_t *map, size_t n, int entry_size) {
+  if (n == 0 || !entry_is_zero(map + (n - 1) * (size_t)entry_size, entry_size))
+    return n;
+  size_t lo = 0, hi = n - 1; /* first zero entry in [lo, hi] */
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (entry_is_zero(map + mid * (size_t)entry_size, entry_size))
+      hi = mid;
+    else
+      lo = mid + 1;
+  }
+  return lo;
+}
+
 int sidx_open_sealed(sparse_index *ix, const char *path, int entry_size) {
   sidx_init(ix, entry_size);
   int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -78,7 +104,8 @@ int sidx_open_sealed(sparse_index *ix, const char *path, int entry_size) {
   madvise(m, n * (size_t)entry_size, MADV_RANDOM);
   ix->map = m;
   ix->map_len = n * (size_t)entry_size;
-  atomic_store_explicit(&ix->count, n, memory_order_release);
+  atomic_store_explicit(&ix->count, written_entries(m, n, entry_size),
+                        memory_order_release);
   return 0;
 }
 
@@ -130,6 +157,11 @@ int sidx_trim(sparse_index *ix, const char *path) {
   int rc = file_truncate(fd, (off_t)(sidx_count(ix) * (size_t)ix->entry_size));
   close(fd);
   return rc;
+}
+
+void sidx_truncate(sparse_index *ix, size_t n) {
+  if (n < sidx_count(ix))
+    atomic_store_explicit(&ix->count, n, memory_order_release);
 }
 
 void sidx_reset(sparse_index *ix) {

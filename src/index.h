@@ -48,6 +48,8 @@ int sidx_close(sparse_index *ix, const char *path);
  * mapping stays (readers may be searching it); pages past the new end are
  * never touched because readers stop at the entry count. */
 int sidx_trim(sparse_index *ix, const char *path);
+/* Keep only the first n entries (n <= count). */
+void sidx_truncate(sparse_index *ix, size_t n);
 /* Empty the index (before a rebuild). */
 void sidx_reset(sparse_index *ix);
 

@@ -232,8 +232,8 @@ static int truncate_at(partition *p, size_t i, uint64_t valid_end,
 
 /* Scan segments [first, n) with CRC checks, rebuilding their indexes and
  * truncating at the first invalid byte. */
-static int recover_from(partition *p, size_t first, const nd_topic_config *cfg,
-                        partition_recovery *rec) {
+static int recover_from(partition *p, size_t first, int64_t rp,
+                        const nd_topic_config *cfg, partition_recovery *rec) {
   rec->recovered = 1;
   for (size_t i = first; i < p->nsegs; i++) {
     segment *seg = p->segs[i];
@@ -246,8 +246,19 @@ static int recover_from(partition *p, size_t first, const nd_topic_config *cfg,
     int rc = segment_activate(seg, (size_t)cfg->segment_index_bytes);
     if (rc)
       return rc;
+    /* Below the recovery point everything was fdatasync'd: resume at the
+     * last index entry there, so recovery reads the unsynced tail, not
+     * the whole segment. */
+    uint64_t start = 0;
+    int64_t start_off = seg->base;
+    if (i == first && rp > seg->base &&
+        !segment_resume_point(seg, rp, &start, &start_off)) {
+      start = 0;
+      start_off = seg->base;
+    }
     scan_result res;
-    rc = segment_scan(seg, 0, 1, cfg->index_interval_bytes, &res);
+    rc = segment_scan_from(seg, start, start_off, start, 1,
+                           cfg->index_interval_bytes, &res);
     if (rc)
       return rc;
     rec->rebuilt_indexes++;
@@ -277,15 +288,16 @@ static int recover_from(partition *p, size_t first, const nd_topic_config *cfg,
 /* Bring the producer state up to the high watermark: load the snapshot
  * and walk the batch headers after it (or, without a usable snapshot, those
  * of the active segment: older producers would have expired anyway). */
-static int producers_rebuild(partition *p, int clean) {
+static int producers_rebuild(partition *p, int64_t rp) {
   int64_t upto = -1;
   producer_state_load(&p->producers, p->dir, &upto);
   int64_t hw = atomic_load(&p->hw);
   segment *last = active_seg(p);
-  /* A clean close saves the state whenever there is any: no file after a
-   * clean close means no idempotent producer wrote to this partition. */
-  if (clean && upto < 0)
-    return 0;
+  /* The state is saved before every recovery point is written whenever
+   * there is any, so with a recovery point and no state file there was
+   * none as of that point: only the batches after it can add some. */
+  if (upto < 0 && rp >= 0)
+    upto = rp;
   if (upto < 0 || upto > hw || upto < p->segs[0]->base) {
     producer_state_free(&p->producers);
     upto = last->base;
@@ -456,7 +468,7 @@ int partition_open(fdcache *cache, const char *topic_dir, int32_t id,
     }
   }
   if (first_scan < p->nsegs) {
-    rc = recover_from(p, first_scan, cfg, rec);
+    rc = recover_from(p, first_scan, have_rp ? rp : -1, cfg, rec);
     if (rc) {
       partition_free(p);
       return rc;
@@ -478,7 +490,7 @@ int partition_open(fdcache *cache, const char *topic_dir, int32_t id,
   int64_t synced = clean && !rec->recovered ? hw : (rp < hw ? rp : hw);
   atomic_store(&p->synced, synced);
   p->rp_persisted = have_rp ? rp : -1;
-  rc = producers_rebuild(p, clean && !rec->recovered);
+  rc = producers_rebuild(p, have_rp ? rp : -1);
   if (rc) {
     partition_free(p);
     return nd_fail(rc, "out of memory rebuilding producer state of %s", p->dir);
@@ -511,13 +523,13 @@ int partition_close(partition *p, const nd_topic_config *cfg) {
         sidx_append_time(&seg->tidx, mts, (uint32_t)(next - seg->base)) == 0)
       seg->max_ts_indexed = mts;
     int64_t hw = atomic_load(&p->hw);
+    if (!rc && p->producers.count > 0)
+      rc = producer_state_save(&p->producers, p->dir, hw);
     if (!rc && atomic_load(&p->synced) >= hw && p->rp_persisted != hw)
       rc = write_offset_file(p->dir, RECOVERY_POINT_FILE, hw);
     int64_t ls = atomic_load(&p->log_start);
     if (!rc && ls != p->log_start_persisted)
       rc = write_offset_file(p->dir, LOG_START_FILE, ls);
-    if (!rc && p->producers.count > 0)
-      rc = producer_state_save(&p->producers, p->dir, hw);
   }
   partition_free(p);
   return rc;
@@ -951,12 +963,16 @@ int partition_maintain(partition *p, const nd_topic_config *cfg,
   int64_t synced = atomic_load(&p->synced);
   if (synced != p->rp_persisted &&
       now_ms - p->rp_persisted_ms >= RP_PERSIST_INTERVAL_MS) {
-    int r = write_offset_file(p->dir, RECOVERY_POINT_FILE, synced);
-    if (!r && p->producers.count > 0) {
+    /* Producer state first: a recovery point without a state file must
+     * mean there was no state (see producers_rebuild). */
+    int r = 0;
+    if (p->producers.count > 0) {
       pthread_mutex_lock(&p->append_lock);
       r = producer_state_save(&p->producers, p->dir, atomic_load(&p->hw));
       pthread_mutex_unlock(&p->append_lock);
     }
+    if (!r)
+      r = write_offset_file(p->dir, RECOVERY_POINT_FILE, synced);
     if (!r) {
       p->rp_persisted = synced;
       p->rp_persisted_ms = now_ms;

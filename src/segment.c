@@ -303,17 +303,21 @@ static const uint8_t *reader_get(reader *r, uint64_t pos, size_t need,
   return r->buf;
 }
 
-static int scan_fd(segment *seg, int fd, uint64_t crc_from, int rebuild,
+/* Walk batches from start_pos (whose batch must start at start_offset).
+ * rebuild: from 0 the indexes are emptied first; from a resume point the
+ * caller has cut them back to it (segment_resume_point). */
+static int scan_fd(segment *seg, int fd, uint64_t start_pos,
+                   int64_t start_offset, uint64_t crc_from, int rebuild,
                    int32_t interval, scan_result *res) {
   memset(res, 0, sizeof *res);
-  res->next_offset = seg->base;
-  res->max_ts = -1;
+  res->next_offset = start_offset;
+  res->max_ts = start_pos ? atomic_load(&seg->max_ts) : -1;
   uint64_t file_size;
   struct stat st;
   if (fstat(fd, &st) != 0)
     return nd_fail_os(errno, "stat %s.log", seg->path);
   file_size = (uint64_t)st.st_size;
-  if (rebuild) {
+  if (rebuild && start_pos == 0) {
     sidx_reset(&seg->oidx);
     sidx_reset(&seg->tidx);
     seg->bytes_since_index = 0;
@@ -321,7 +325,7 @@ static int scan_fd(segment *seg, int fd, uint64_t crc_from, int rebuild,
     atomic_store(&seg->max_ts, -1);
   }
   reader r = {.fd = fd};
-  uint64_t pos = 0;
+  uint64_t pos = start_pos;
   int err = 0;
   while (pos < file_size) {
     const uint8_t *h = reader_get(&r, pos, BATCH_HEADER_SIZE, 1 << 20, &err);
@@ -569,10 +573,17 @@ static int read_fd(segment *seg, int fd, uint64_t pos, size_t max_bytes,
 
 int segment_scan(segment *seg, uint64_t crc_from, int rebuild, int32_t interval,
                  scan_result *res) {
+  return segment_scan_from(seg, 0, seg->base, crc_from, rebuild, interval, res);
+}
+
+int segment_scan_from(segment *seg, uint64_t start_pos, int64_t start_offset,
+                      uint64_t crc_from, int rebuild, int32_t interval,
+                      scan_result *res) {
   int fd = segment_fd(seg);
   if (fd < 0)
     return fd;
-  int rc = scan_fd(seg, fd, crc_from, rebuild, interval, res);
+  int rc = scan_fd(seg, fd, start_pos, start_offset, crc_from, rebuild,
+                   interval, res);
   segment_unfd(seg);
   return rc;
 }
@@ -660,4 +671,64 @@ int segment_walk_tail(segment *seg, int32_t interval, int64_t *end_offset,
     return nd_fail_os(-err, "reading %s.log", seg->path);
   *end_offset = expect;
   return ok;
+}
+
+int segment_resume_point(segment *seg, int64_t offset, uint64_t *pos,
+                         int64_t *batch_offset) {
+  uint64_t size = atomic_load(&seg->size);
+  size_t n = sidx_count(&seg->oidx);
+  if (offset <= seg->base || n == 0)
+    return 0;
+  /* Last entry at or below the offset. */
+  size_t lo = 0, hi = n, k = n;
+  uint32_t target = (uint32_t)(offset - seg->base);
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    uint32_t r, q;
+    sidx_offset_entry(&seg->oidx, mid, &r, &q);
+    if (r <= target) {
+      k = mid;
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  if (k == n)
+    return 0;
+  /* The entries up to it must be plausible and it must name a real batch;
+   * the index was not fsynced, so after a power cut it may hold zeros. */
+  size_t keep = sidx_count(&seg->oidx);
+  sidx_truncate(&seg->oidx, k + 1);
+  uint32_t rel, p;
+  sidx_offset_entry(&seg->oidx, k, &rel, &p);
+  uint8_t h[BATCH_HEADER_SIZE];
+  int fd = segment_fd(seg);
+  int ok = fd >= 0 && sidx_plausible_offset(&seg->oidx, size) &&
+           file_pread_full(fd, h, sizeof h, (off_t)p) == (ssize_t)sizeof h &&
+           (int64_t)be64(h) == seg->base + rel && h[16] == BATCH_MAGIC;
+  if (fd >= 0)
+    segment_unfd(seg);
+  size_t nt = sidx_count(&seg->tidx), kt = 0;
+  int64_t ts = INT64_MIN;
+  for (; ok && kt < nt; kt++) {
+    int64_t t;
+    uint32_t r;
+    sidx_time_entry(&seg->tidx, kt, &t, &r);
+    if (r > rel)
+      break;
+    if (t < ts)
+      ok = 0; /* not monotonic: garbage */
+    ts = t;
+  }
+  if (!ok) {
+    (void)keep;
+    return 0; /* the caller rescans from byte 0, which rebuilds all */
+  }
+  sidx_truncate(&seg->tidx, kt);
+  seg->max_ts_indexed = ts;
+  atomic_store(&seg->max_ts, ts == INT64_MIN ? -1 : ts);
+  seg->bytes_since_index = 0;
+  *pos = p;
+  *batch_offset = seg->base + rel;
+  return 1;
 }

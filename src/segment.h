@@ -107,6 +107,20 @@ typedef struct scan_result {
 int segment_scan(segment *seg, uint64_t crc_from, int rebuild, int32_t interval,
                  scan_result *res);
 
+/* segment_scan from a resume point (see segment_resume_point). */
+int segment_scan_from(segment *seg, uint64_t start_pos, int64_t start_offset,
+                      uint64_t crc_from, int rebuild, int32_t interval,
+                      scan_result *res);
+
+/* Where recovery can start in an active segment instead of byte 0: the last
+ * offset-index entry at or below `offset` (the recovery point), if the
+ * entries up to it are plausible and it names a real batch. Cuts both
+ * indexes back to that point and restores the indexing state, so a scan
+ * from there rebuilds the rest as appends would have. Returns 1 with the
+ * position and that batch's base offset, or 0 (scan from 0). */
+int segment_resume_point(segment *seg, int64_t offset, uint64_t *pos,
+                         int64_t *batch_offset);
+
 /* Walk the batch headers from the last plausible offset-index entry to the
  * end of the file. Returns 1 if they end exactly at the file's end with
  * dense offsets (then *end_offset is the offset after the last batch and
