@@ -25,6 +25,9 @@ libdir=$(pkg-config --variable=libdir nodata)
 out=$(LD_LIBRARY_PATH="$libdir" "$work/example")
 [ "$out" = "offset 0: hello" ] || { echo "example printed: $out"; exit 1; }
 # It really ran against the installed shared library.
-LD_LIBRARY_PATH="$libdir" ldd "$work/example" | grep -q "$libdir/libnodata.so" \
-  || { echo "not linked against the installed libnodata.so"; exit 1; }
+# (ldd's output is captured first: `ldd | grep -q` under pipefail fails
+# whenever grep exits before ldd has written everything.)
+deps=$(LD_LIBRARY_PATH="$libdir" ldd "$work/example")
+grep -q "$libdir/libnodata.so" <<<"$deps" \
+  || { echo "not linked against the installed libnodata.so: $deps"; exit 1; }
 echo "install: ok"
