@@ -20,12 +20,14 @@ static void crc32c_vectors(void) {
   CHECK_EQ_I64(nd_crc32c(0, ones, 32), 0x62A8AB43u);
   CHECK_EQ_I64(nd_crc32c(0, inc, 32), 0x46DD794Eu);
   CHECK_EQ_I64(nd_crc32c(0, dec, 32), 0x113FDB5Cu);
-  /* Both implementations, every alignment and length, and chaining. */
-  uint8_t buf[300];
-  for (int i = 0; i < 300; i++)
-    buf[i] = (uint8_t)(i * 7 + 3);
+  /* Both implementations, every alignment, lengths around the three-lane
+   * path's 3 KiB blocks, and chaining. */
+  static uint8_t buf[10000];
+  for (int i = 0; i < 10000; i++)
+    buf[i] = (uint8_t)(i * 7 + 3 + (i >> 8));
   for (size_t off = 0; off < 9; off++)
-    for (size_t len = 0; len + off <= 300; len += 13) {
+    for (size_t len = 0; len + off <= 10000;
+         len += len < 300 ? 13 : (len < 3000 ? 257 : 61)) {
       uint32_t sw = crc32c_sw(0, buf + off, len);
 #if defined(__x86_64__)
       if (crc32c_hw_available())
