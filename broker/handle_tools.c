@@ -407,3 +407,68 @@ int handle_describe_log_dirs(kafka_req *r) {
   kafka_respond(r, resp);
   return 0;
 }
+
+/* ---- DescribeProducers -------------------------------------------------- */
+
+/* The idempotent producers each asked-for partition knows, from libnodata's
+ * per-partition producer state. No transactions: coordinator epoch -1 and
+ * no open transaction (current_txn_start_offset -1). */
+int handle_describe_producers(kafka_req *r) {
+  kafka_describe_producers_request *req = r->body;
+  kafka_describe_producers_response *resp =
+      kf_new(&r->arena, &kafka_describe_producers_response_desc);
+  int32_t nt = req->topics.count > 0 ? req->topics.count : 0;
+  kafka_describe_producers_response_topic_response *ts = kf_new_array(
+      &r->arena, &kafka_describe_producers_response_topic_response_desc, nt);
+  if (!resp || (nt && !ts))
+    return -1;
+  for (int32_t i = 0; i < nt; i++) {
+    kafka_describe_producers_request_topic_request *q = &req->topics.items[i];
+    int ok = kafka_cstr_ok(q->name);
+    int32_t np =
+        q->partition_indexes.count > 0 ? q->partition_indexes.count : 0;
+    kafka_describe_producers_response_partition_response *ps = kf_new_array(
+        &r->arena, &kafka_describe_producers_response_partition_response_desc,
+        np);
+    if (np && !ps)
+      return -1;
+    for (int32_t j = 0; j < np; j++) {
+      ps[j].partition_index = q->partition_indexes.items[j];
+      nd_producer_info *list = NULL;
+      size_t n = 0;
+      int rc = ok ? nd_partition_producers(r->b->store, q->name.ptr,
+                                           ps[j].partition_index, &list, &n)
+                  : ND_ENOTOPIC;
+      if (rc) {
+        ps[j].error_code = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+        ps[j].error_message = kafka_str(r, nd_errmsg());
+        continue;
+      }
+      kafka_describe_producers_response_producer_state *st = kf_new_array(
+          &r->arena, &kafka_describe_producers_response_producer_state_desc,
+          (int32_t)n);
+      if (n && !st) {
+        nd_free(list);
+        return -1;
+      }
+      for (size_t k = 0; k < n; k++) {
+        st[k].producer_id = list[k].producer_id;
+        st[k].producer_epoch = list[k].producer_epoch;
+        st[k].last_sequence = list[k].last_sequence;
+        st[k].last_timestamp = list[k].last_timestamp;
+        st[k].coordinator_epoch = -1;
+        st[k].current_txn_start_offset = -1;
+      }
+      nd_free(list);
+      ps[j].active_producers.items = st;
+      ps[j].active_producers.count = (int32_t)n;
+    }
+    ts[i].name = q->name;
+    ts[i].partitions.items = ps;
+    ts[i].partitions.count = np;
+  }
+  resp->topics.items = ts;
+  resp->topics.count = nt;
+  kafka_respond(r, resp);
+  return 0;
+}

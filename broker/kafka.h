@@ -158,6 +158,7 @@ int handle_describe_cluster(kafka_req *r);
 int handle_alter_configs(kafka_req *r);
 int handle_incremental_alter_configs(kafka_req *r);
 int handle_describe_log_dirs(kafka_req *r);
+int handle_describe_producers(kafka_req *r);
 int handle_find_coordinator(kafka_req *r);
 int handle_join_group(kafka_req *r);
 int handle_sync_group(kafka_req *r);

@@ -65,6 +65,8 @@ const kafka_api kafka_apis[] = {
     API(44, "IncrementalAlterConfigs", 0, 1, incremental_alter_configs,
         handle_incremental_alter_configs),
     API(60, "DescribeCluster", 0, 2, describe_cluster, handle_describe_cluster),
+    API(61, "DescribeProducers", 0, 0, describe_producers,
+        handle_describe_producers),
 };
 const size_t kafka_api_count = sizeof kafka_apis / sizeof kafka_apis[0];
 

@@ -20,6 +20,12 @@
 #include <unistd.h>
 
 #include "broker.h"
+#if __has_include("nodata_codecs.h")
+#include "nodata_codecs.h"
+#define ND_SERVE_DECOMPRESS nd_codecs_decompress
+#else
+#define ND_SERVE_DECOMPRESS NULL
+#endif
 
 #define EXIT_RUNTIME 1
 #define EXIT_USAGE 2
@@ -346,6 +352,8 @@ int broker_serve_main(int argc, char **argv) {
   memset(&opts, 0, sizeof opts);
   opts.on_append = kafka_on_append;
   opts.on_append_ctx = &b;
+  /* So the store's own lookups by time see inside compressed batches. */
+  opts.decompress = ND_SERVE_DECOMPRESS;
   rc = nd_open(c->data_dir, &opts, &b.store);
   if (rc == ND_ELOCKED) {
     pid_t pid = 0;

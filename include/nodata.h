@@ -347,6 +347,22 @@ typedef struct nd_partition_info {
 int nd_partition_describe(nd_store *store, const char *topic, int32_t partition,
                           nd_partition_info *info);
 
+/* An idempotent producer the partition knows (Kafka DescribeProducers). */
+typedef struct nd_producer_info {
+  int64_t producer_id;
+  int16_t producer_epoch;
+  int32_t last_sequence;  /* of its newest stored batch */
+  int64_t last_offset;    /* of its newest stored batch */
+  int64_t last_timestamp; /* maxTimestamp of its newest stored batch */
+} nd_producer_info;
+
+/* The idempotent producers whose sequences the partition tracks, in a
+ * malloc'ed array owned by the caller (nd_free); *count may be 0 with
+ * *list NULL. Errors: ND_ENOTOPIC, ND_ENOPARTITION, ND_ENOMEM. */
+int nd_partition_producers(nd_store *store, const char *topic,
+                           int32_t partition, nd_producer_info **list,
+                           size_t *count);
+
 /* Log start offset and high watermark (the next offset to be written). */
 int nd_offsets(nd_store *store, const char *topic, int32_t partition,
                int64_t *log_start, int64_t *high_watermark);

@@ -329,7 +329,8 @@ static int producers_rebuild(partition *p, int64_t rp) {
         if (last_seq > INT32_MAX)
           last_seq -= (int64_t)INT32_MAX + 1;
         if (producer_record(&p->producers, pid, (int16_t)be16(h + 51), seq,
-                            (int32_t)last_seq, base, last_off) != 0)
+                            (int32_t)last_seq, base, last_off,
+                            (int64_t)be64(h + 35)) != 0)
           return ND_ENOMEM;
       }
       pos += (uint64_t)be32(h + 8) + BATCH_LOG_OVERHEAD;
@@ -687,8 +688,8 @@ static int append_write(partition *p, const nd_topic_config *cfg, uint8_t *buf,
     int64_t last = off + (int32_t)be32(b + 23);
     if (pid >= 0 && seq >= 0 &&
         producer_record(&p->producers, pid, (int16_t)be16(b + 51), seq,
-                        seq_add(seq, (int32_t)be32(b + 57) - 1), off,
-                        last) != 0) {
+                        seq_add(seq, (int32_t)be32(b + 57) - 1), off, last,
+                        mts) != 0) {
       /* Only retry detection is lost; the data is stored. */
     }
     off = last + 1;
@@ -868,6 +869,28 @@ int partition_offset_for_time(partition *p, int64_t ts,
   pthread_rwlock_unlock(&p->segs_lock);
   free(buf);
   return rc;
+}
+
+int partition_producers(partition *p, nd_producer_info **list, size_t *count) {
+  *list = NULL;
+  *count = 0;
+  pthread_mutex_lock(&p->append_lock);
+  size_t n = p->producers.count;
+  nd_producer_info *out = n ? calloc(n, sizeof *out) : NULL;
+  for (size_t i = 0; out && i < n; i++) {
+    const producer_entry *e = &p->producers.entries[i];
+    out[i].producer_id = e->pid;
+    out[i].producer_epoch = e->epoch;
+    out[i].last_sequence = e->batches[e->n - 1].last_seq;
+    out[i].last_offset = e->batches[e->n - 1].last_offset;
+    out[i].last_timestamp = e->last_ts;
+  }
+  pthread_mutex_unlock(&p->append_lock);
+  if (n && !out)
+    return nd_fail(ND_ENOMEM, "out of memory");
+  *list = out;
+  *count = n;
+  return 0;
 }
 
 int partition_describe(partition *p, nd_partition_info *info) {

@@ -93,6 +93,7 @@ int partition_offset_for_time(partition *p, int64_t ts,
                               nd_decompress_fn decompress, int64_t *offset,
                               int64_t *timestamp);
 int partition_describe(partition *p, nd_partition_info *info);
+int partition_producers(partition *p, nd_producer_info **list, size_t *count);
 int partition_delete_records(partition *p, int64_t offset, int64_t *new_start);
 /* Interval flush, time-based roll, retention, recovery-point persistence. */
 int partition_maintain(partition *p, const nd_topic_config *cfg,

@@ -53,7 +53,7 @@ enum producer_verdict producer_check(const producer_state *ps, int64_t pid,
 
 int producer_record(producer_state *ps, int64_t pid, int16_t epoch,
                     int32_t first_seq, int32_t last_seq, int64_t base,
-                    int64_t last) {
+                    int64_t last, int64_t ts) {
   producer_entry *e = find(ps, pid);
   if (!e) {
     if (ps->count == PRODUCERS_MAX) {
@@ -86,6 +86,7 @@ int producer_record(producer_state *ps, int64_t pid, int16_t epoch,
     e->n--;
   }
   e->batches[e->n++] = (producer_batch){first_seq, last_seq, base, last};
+  e->last_ts = ts;
   return 0;
 }
 
@@ -101,11 +102,12 @@ int producer_state_save(const producer_state *ps, const char *dir,
   if (!text)
     return ND_ENOMEM;
   size_t used =
-      (size_t)snprintf(text, cap, "producer-state 1 %" PRId64 "\n", upto);
+      (size_t)snprintf(text, cap, "producer-state 2 %" PRId64 "\n", upto);
   for (size_t i = 0; i < ps->count; i++) {
     const producer_entry *e = &ps->entries[i];
-    used += (size_t)snprintf(text + used, cap - used, "%" PRId64 " %d %d",
-                             e->pid, (int)e->epoch, e->n);
+    used += (size_t)snprintf(text + used, cap - used,
+                             "%" PRId64 " %d %" PRId64 " %d", e->pid,
+                             (int)e->epoch, e->last_ts, e->n);
     for (int j = 0; j < e->n; j++)
       used += (size_t)snprintf(text + used, cap - used,
                                " %" PRId32 " %" PRId32 " %" PRId64 " %" PRId64,
@@ -131,13 +133,15 @@ int producer_state_load(producer_state *ps, const char *dir, int64_t *upto) {
   char *save = NULL;
   char *line = strtok_r(text, "\n", &save);
   long long v;
-  int ok = line && sscanf(line, "producer-state 1 %lld", &v) == 1 && v >= 0;
+  /* Another version (an older build's) is simply rebuilt from the log. */
+  int ok = line && sscanf(line, "producer-state 2 %lld", &v) == 1 && v >= 0;
   int64_t valid = ok ? v : -1;
   while (ok && (line = strtok_r(NULL, "\n", &save)) != NULL) {
-    long long pid;
+    long long pid, ts;
     int epoch, n, used;
-    if (sscanf(line, "%lld %d %d%n", &pid, &epoch, &n, &used) != 3 || n < 1 ||
-        n > PRODUCER_BATCHES_KEPT || epoch < INT16_MIN || epoch > INT16_MAX) {
+    if (sscanf(line, "%lld %d %lld %d%n", &pid, &epoch, &ts, &n, &used) != 4 ||
+        n < 1 || n > PRODUCER_BATCHES_KEPT || epoch < INT16_MIN ||
+        epoch > INT16_MAX) {
       ok = 0;
       break;
     }
@@ -153,7 +157,7 @@ int producer_state_load(producer_state *ps, const char *dir, int64_t *upto) {
       }
       p += k;
       if (producer_record(ps, pid, (int16_t)epoch, (int32_t)fs, (int32_t)ls,
-                          base, last) != 0)
+                          base, last, ts) != 0)
         ok = 0;
     }
   }

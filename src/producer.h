@@ -12,8 +12,9 @@
  * that offset.
  *
  * File format (text):
- *   producer-state 1 <offset it is valid up to>
- *   <pid> <epoch> <n> then n times: <first_seq> <last_seq> <base> <last>
+ *   producer-state 2 <offset it is valid up to>
+ *   <pid> <epoch> <last timestamp> <n> then n times:
+ *       <first_seq> <last_seq> <base> <last>
  */
 #ifndef ND_PRODUCER_H
 #define ND_PRODUCER_H
@@ -31,7 +32,8 @@ typedef struct producer_batch {
 typedef struct producer_entry {
   int64_t pid;
   int16_t epoch;
-  int n; /* batches kept, newest last */
+  int64_t last_ts; /* maxTimestamp of its newest batch */
+  int n;           /* batches kept, newest last */
   producer_batch batches[PRODUCER_BATCHES_KEPT];
 } producer_entry;
 
@@ -54,7 +56,7 @@ enum producer_verdict producer_check(const producer_state *ps, int64_t pid,
 /* Record a stored batch. Returns 0 or ND_ENOMEM. */
 int producer_record(producer_state *ps, int64_t pid, int16_t epoch,
                     int32_t first_seq, int32_t last_seq, int64_t base,
-                    int64_t last);
+                    int64_t last, int64_t ts);
 void producer_state_free(producer_state *ps);
 
 /* Save to / load from DIR/producer-state. load returns the offset the file

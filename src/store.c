@@ -1002,6 +1002,23 @@ int nd_partition_describe(nd_store *s, const char *name, int32_t p,
   return rc;
 }
 
+int nd_partition_producers(nd_store *s, const char *name, int32_t p,
+                           nd_producer_info **list, size_t *count) {
+  nd_clear_error();
+  if (!list || !count)
+    return nd_fail(ND_EINVAL, "producers: list and count are required");
+  *list = NULL;
+  *count = 0;
+  topic *t = NULL;
+  partition *part = NULL;
+  int rc = acquire_partition(s, name, p, &t, &part);
+  if (rc)
+    return rc;
+  rc = partition_producers(part, list, count);
+  release(t);
+  return rc;
+}
+
 int nd_offsets(nd_store *s, const char *name, int32_t p, int64_t *log_start,
                int64_t *hw) {
   nd_clear_error();

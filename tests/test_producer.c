@@ -77,6 +77,24 @@ static void sequences(void) {
   CHECK_OK(nd_offsets(s, "idem", 0, NULL, &hw));
   CHECK_EQ_I64(hw, 8);
 
+  /* Listed for DescribeProducers: 42 at epoch 1 (seq 0..1 at offsets
+   * 4..5), 43 at epoch 0 (seq 0..1 at offsets 6..7). */
+  nd_producer_info *pl;
+  size_t np;
+  CHECK_OK(nd_partition_producers(s, "idem", 0, &pl, &np));
+  CHECK_EQ_I64(np, 2);
+  for (size_t i = 0; i < np; i++) {
+    if (pl[i].producer_id == 42)
+      CHECK(pl[i].producer_epoch == 1 && pl[i].last_sequence == 1 &&
+            pl[i].last_offset == 5 && pl[i].last_timestamp == 1001);
+    else
+      CHECK(pl[i].producer_id == 43 && pl[i].last_offset == 7);
+  }
+  nd_free(pl);
+  CHECK_OK(nd_partition_producers(s, "scratch", 0, &pl, &np));
+  CHECK_EQ_I64(np, 0);
+  CHECK_RC(nd_partition_producers(s, "idem", 3, &pl, &np), ND_ENOPARTITION);
+
   /* After a clean restart the state is loaded from its snapshot. */
   CHECK_OK(nd_close(s));
   s = open_store(dir);
@@ -85,6 +103,9 @@ static void sequences(void) {
   CHECK_EQ_I64(ai.base_offset, 4);
   CHECK_OK(append_seq(s, 42, 1, 2, &ai));
   CHECK_EQ_I64(ai.base_offset, 8);
+  CHECK_OK(nd_partition_producers(s, "idem", 0, &pl, &np));
+  CHECK_EQ_I64(np, 2);
+  nd_free(pl);
   CHECK_OK(nd_close(s));
 
   /* After a crash (no snapshot of the latest batches) it is rebuilt from

@@ -20,6 +20,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ndtest  # noqa: E402
 
 UNKNOWN_TOPIC_ID = 100
+UNKNOWN_TOPIC_OR_PARTITION = 3
 
 
 def check(cond, msg):
@@ -143,14 +144,14 @@ def zigzag(n):
     return uvarint((n << 1) ^ (n >> 63))
 
 
-def record_batch(values, ts=1_700_000_000_000):
+def record_batch(values, ts=1_700_000_000_000, pid=-1, epoch=-1, seq=-1):
     recs = b""
     for i, v in enumerate(values):
         body = b"\x00" + zigzag(0) + zigzag(i) + zigzag(-1) + \
             zigzag(len(v)) + v + zigzag(0)
         recs += zigzag(len(body)) + body
-    after_crc = struct.pack(">hiqqqhii", 0, len(values) - 1, ts, ts, -1, -1,
-                            -1, len(values)) + recs
+    after_crc = struct.pack(">hiqqqhii", 0, len(values) - 1, ts, ts, pid,
+                            epoch, seq, len(values)) + recs
     crc = crc32c(after_crc)
     head = struct.pack(">ib", 0, 2) + struct.pack(">I", crc)
     batch = head + after_crc
@@ -245,8 +246,8 @@ def metadata(c, version, topics):
     return ts
 
 
-def produce(c, version, topic_id, values):
-    batch = record_batch(values)
+def produce(c, version, topic_id, values, **producer):
+    batch = record_batch(values, **producer)
     body = cstr(None) + struct.pack(">hi", -1, 10000)
     body += carray([topic_id + carray([struct.pack(">i", 0) + cbytes(batch) +
                                        TAGS]) + TAGS])
@@ -487,6 +488,34 @@ def describe_log_dirs(c):
     return rs
 
 
+def describe_producers(c, name, partitions):
+    """DescribeProducers v0 (flexible): {partition: (error, [producers])}."""
+    body = carray([cstr(name) +
+                   carray([struct.pack(">i", p) for p in partitions]) + TAGS])
+    rd = c.call(61, 0, body + TAGS)
+    rd.i32()
+
+    def producer(r):
+        out = (r.i64(), r.i32(), r.i32(), r.i64(), r.i32(), r.i64())
+        r.tags()
+        return out
+
+    def part(r):
+        out = (r.i32(), r.i16(), r.cstr(), r.carray(producer))
+        r.tags()
+        return out
+
+    def topic(r):
+        out = (r.cstr(), r.carray(part))
+        r.tags()
+        return out
+    ts = rd.carray(topic)
+    rd.tags()
+    rd.end()
+    check(len(ts) == 1 and ts[0][0] == name, "DescribeProducers topics %s" % ts)
+    return {p[0]: (p[1], p[3]) for p in ts[0][1]}
+
+
 def tools(c):
     """The admin-tool APIs on topic vt, which holds offsets 0-3."""
     e = offset_for_leader_epoch(c, "vt", 0)
@@ -549,6 +578,20 @@ def main():
         check(p["error"] == 0 and p["base"] == 0, "Produce v13: %s" % p)
         p, batch2 = produce(c, 13, tid, [b"four"])
         check(p["error"] == 0 and p["base"] == 3, "Produce v13 again: %s" % p)
+
+        # An idempotent producer's batches on partition 0 of "vp", then
+        # DescribeProducers lists it with its last sequence and timestamp.
+        pid_tid = create_topic(c, "vp", 1)
+        for seq, vals in ((0, [b"a", b"b"]), (2, [b"c"])):
+            p, _ = produce(c, 13, pid_tid, vals, ts=1_700_000_000_000 + seq,
+                           pid=4242, epoch=3, seq=seq)
+            check(p["error"] == 0, "idempotent Produce v13: %s" % p)
+        dp = describe_producers(c, "vp", [0, 7])
+        check(dp[0][0] == 0 and dp[0][1] ==
+              [(4242, 3, 2, 1_700_000_000_002, -1, -1)],
+              "DescribeProducers partition 0: %s" % (dp[0],))
+        check(dp[7][0] == UNKNOWN_TOPIC_OR_PARTITION and dp[7][1] == [],
+              "DescribeProducers missing partition: %s" % (dp[7],))
 
         for v in range(13, 19):
             fp = fetch(c, v, tid, 0)
