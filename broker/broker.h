@@ -14,15 +14,15 @@
 #include "nodata.h"
 
 typedef struct broker_config {
-  const char *data_dir;       /* --data, NODATA_DATA, default ./data */
-  char listen_host[256];      /* --listen host part, default 127.0.0.1 */
-  int listen_port;            /* --listen port part, default 9092 */
-  char advertise_host[256];   /* --advertise, default = listen address */
+  const char *data_dir;     /* --data, NODATA_DATA, default ./data */
+  char listen_host[256];    /* --listen host part, default 127.0.0.1 */
+  int listen_port;          /* --listen port part, default 9092 */
+  char advertise_host[256]; /* --advertise, default = listen address */
   int advertise_port;
-  size_t max_request_bytes;   /* --max-request-bytes, default 100 MiB */
-  int auto_create;            /* 1 unless --no-auto-create */
-  int32_t default_partitions; /* for auto-created topics, default 1 */
-  int32_t node_id;            /* always 0 */
+  size_t max_request_bytes;       /* --max-request-bytes, default 100 MiB */
+  int auto_create;                /* 1 unless --no-auto-create */
+  int32_t default_partitions;     /* for auto-created topics, default 1 */
+  int32_t node_id;                /* always 0 */
   int32_t group_initial_delay_ms; /* --group-initial-delay-ms, default 3000 */
 } broker_config;
 
@@ -59,8 +59,7 @@ void flusher_stop(flusher *f);
  * later on the loop thread with rc from nd_sync_partition. Requests that
  * arrive while a sync runs share the next one. Returns 0 or -ENOMEM. */
 int flusher_request(flusher *f, const char *topic, int32_t partition,
-                    int64_t offset, void (*done)(void *arg, int rc),
-                    void *arg);
+                    int64_t offset, void (*done)(void *arg, int rc), void *arg);
 
 /* serve.c: `nodata serve` with its flags (argv[0] is "serve"). Returns the
  * process exit status. */

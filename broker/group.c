@@ -1135,16 +1135,6 @@ void group_forget(group_coord *gc, group *g) {
   group_free(gc, g);
 }
 
-int group_is_internal(const char *topic) {
-  (void)topic;
-  return 0;
-}
-
-void group_topic_deleted(broker *b, const char *topic) {
-  (void)b;
-  (void)topic;
-}
-
 int group_init(broker *b) {
   group_coord *gc = calloc(1, sizeof *gc);
   if (!gc)

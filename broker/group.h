@@ -158,12 +158,6 @@ void group_forget(group_coord *gc, group *g);
 int16_t group_check_member(group *g, const char *member_id,
                            const char *instance_id, gmember **out);
 
-/* Kept for callers written when offsets lived in an internal topic: there
- * is no internal topic now, and libnodata forgets a deleted topic's
- * offsets itself. */
-int group_is_internal(const char *topic);
-void group_topic_deleted(broker *b, const char *topic);
-
 /* Handlers (API table in kafka_api.c). */
 int handle_find_coordinator(kafka_req *r);
 int handle_join_group(kafka_req *r);

@@ -14,9 +14,9 @@
  *
  * Producer ids (always a new one with epoch 0, as Kafka does for a
  * producer without a transactional id) are handed out from a counter
- * persisted in DATA/broker-producer-ids in blocks (written atomically before a block is
- * used), so ids never repeat across restarts and the store's per-producer
- * sequence state never meets a recycled id.
+ * persisted in DATA/broker-producer-ids in blocks (written atomically before a
+ * block is used), so ids never repeat across restarts and the store's
+ * per-producer sequence state never meets a recycled id.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -385,18 +385,13 @@ int handle_delete_topics(kafka_req *r) {
     }
     t->name = name;
     memcpy(t->topic_id.b, info.id, 16);
-    if (group_is_internal(name.ptr)) {
-      t->error_code = KERR_INVALID_TOPIC_EXCEPTION;
-      t->error_message = kafka_str(r, "internal topic");
-      continue;
-    }
     rc = nd_topic_delete(b->store, name.ptr);
     if (rc != 0) {
       t->error_code = kafka_err(rc);
       t->error_message = kafka_errmsg(r);
     } else {
+      /* libnodata also forgets the topic's committed offsets. */
       kafka_log(r, "deleted topic %s", name.ptr);
-      group_topic_deleted(b, name.ptr);
     }
   }
   resp->responses.items = res;

@@ -30,7 +30,7 @@ static int fill_topic(kafka_req *r, mtopic *t, const nd_topic_info *info) {
     t->topic_authorized_operations = TOPIC_OPS_ALL;
   t->error_code = 0;
   t->name = kafka_str(r, info->name);
-  t->is_internal = (uint8_t)group_is_internal(info->name);
+  t->is_internal = 0; /* offsets live in libnodata, not in a topic */
   memcpy(t->topic_id.b, info->id, 16);
   mpart *parts = kf_new_array(
       &r->arena, &kafka_metadata_response_partition_desc, info->partitions);

@@ -121,8 +121,7 @@ int handle_produce(kafka_req *r) {
         else
           name = kafka_str(r, info.name).ptr;
       } else if (!kafka_cstr_ok(td->name) ||
-                 nd_topic_name_valid(td->name.ptr) != 0 ||
-                 group_is_internal(td->name.ptr)) {
+                 nd_topic_name_valid(td->name.ptr) != 0) {
         terr = KERR_INVALID_TOPIC_EXCEPTION;
       } else {
         name = td->name.ptr;

@@ -174,10 +174,6 @@ int handle_delete_groups(kafka_req *r);
  * offsets replayed from the internal offsets topic at start-up. */
 int group_init(broker *b);
 void group_fini(broker *b);
-/* Forget the committed offsets of a deleted topic. */
-void group_topic_deleted(broker *b, const char *topic);
-/* Is this the internal offsets topic (not for clients to write)? */
-int group_is_internal(const char *topic);
 
 void fetch_wake_all(kafka_state *k);
 void fetch_fini(kafka_state *k);
