@@ -1440,9 +1440,9 @@ static void report(const rss_fig *nd, const rss_fig *rd) {
     double rk = have_k ? n->rps / k->rps : 0, rr = have_r ? n->rps / r->rps : 0;
     char a[32] = "-", b[32] = "-";
     if (have_k)
-      snprintf(a, sizeof a, "%.2fx", rk);
+      snprintf(a, sizeof a, "%.3fx", rk);
     if (have_r)
-      snprintf(b, sizeof b, "%.2fx", rr);
+      snprintf(b, sizeof b, "%.3fx", rr);
     printf("  %-22s nodata/mock %7s (>= 0.8x): %-13s nodata/redis %7s "
            "(>= 3x): %s\n",
            wname[w], a, verdict(have_k, rk >= 0.8), b,
@@ -1590,8 +1590,8 @@ int main(int argc, char **argv) {
     opt.lat_secs = 0.2;
     opt.lat_warm = 0.05;
   } else {
-    opt.n_small = 1000000;
-    opt.n_large = 200000;
+    opt.n_small = 2000000;
+    opt.n_large = 400000;
     /* The mock cluster keeps only the last 5 MiB of a partition (and
      * answers a Fetch with one batch per partition): 4 MB of payload per
      * partition stays whole, partitions make up the volume. */
