@@ -901,6 +901,8 @@ static int redis_io(int fd, buf *out, buf *in, int timeout_ms) {
 /* Next complete reply: its length (and array count), 0 if none yet. An
  * error reply fails the run with Redis's text. */
 static long redis_next(buf *in, long *count, const char *what) {
+  if (!in->p) /* nothing received yet (no buffer: no pointer arithmetic) */
+    return 0;
   const char *p = in->p + in->off;
   size_t n = in->len - in->off;
   long r = resp_len(p, n, 0);
