@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <malloc.h>
 #include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
@@ -305,6 +306,13 @@ static const char *fmt_addr(const char *host, int port, char *buf, size_t cap) {
 }
 
 int broker_serve_main(int argc, char **argv) {
+  /* Requests are decoded into per-request arenas that are freed at once;
+   * with glibc's defaults every large one is a fresh mmap and munmap, and
+   * the broker spent about 40% of a produce benchmark in page faults on
+   * them. Keep freed memory in the heap for reuse instead. */
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 32 << 20);
+
   broker b;
   memset(&b, 0, sizeof b);
   int rc = parse_config(argc, argv, &b.cfg);
