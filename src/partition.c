@@ -25,8 +25,8 @@
 /* How often a changed recovery point is written out. It only bounds how
  * much a recovery rescans, so it need not follow every fdatasync. */
 #define RP_PERSIST_INTERVAL_MS 2000
-/* How long a group-commit leader waits for appends under way to join. */
-#define GROUP_COMMIT_WAIT_NS 100000L
+/* The longest a group-commit leader waits for others to join its sync. */
+#define GROUP_COMMIT_WAIT_NS 200000L
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -175,6 +175,7 @@ static partition *partition_alloc(const char *topic_dir, int32_t id) {
   atomic_init(&p->last_sync_ms, 0);
   atomic_init(&p->failed, 0);
   atomic_init(&p->appending, 0);
+  atomic_init(&p->sync_callers, 0);
   return p;
 }
 
@@ -732,6 +733,32 @@ void partition_append_end(partition *p) {
 
 /* ---- durability ---------------------------------------------------------- */
 
+static int64_t mono_ns(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+/* Before a group-commit leader syncs, let the round fill up: wait, at most
+ * half as long as the last fdatasync took (and never over 200 us), until
+ * as many callers wait for a sync as the last round had and no append is
+ * under way. Threads that have just been woken by the previous round need
+ * a moment to append again; without this pause, on a machine with fewer
+ * cores than writers, a sync covered about half of them. */
+static void group_commit_gather(partition *p, int expect, int64_t budget) {
+  if (budget > GROUP_COMMIT_WAIT_NS)
+    budget = GROUP_COMMIT_WAIT_NS;
+  if (expect <= 1 && atomic_load(&p->appending) == 0)
+    return;
+  int64_t start = mono_ns();
+  while (mono_ns() - start < budget) {
+    if (atomic_load(&p->sync_callers) >= expect &&
+        atomic_load(&p->appending) == 0)
+      return;
+    sched_yield();
+  }
+}
+
 /* Group commit: one caller at a time runs fdatasync for everything written
  * so far; callers that arrive meanwhile wait and share the next one. */
 int partition_sync(partition *p, int64_t upto) {
@@ -741,6 +768,7 @@ int partition_sync(partition *p, int64_t upto) {
     upto = atomic_load(&p->hw);
   int rc = 0;
   pthread_mutex_lock(&p->sync_lock);
+  atomic_fetch_add(&p->sync_callers, 1);
   while (atomic_load(&p->synced) < upto) {
     if (p->syncing) {
       pthread_cond_wait(&p->sync_cond, &p->sync_lock);
@@ -752,14 +780,10 @@ int partition_sync(partition *p, int64_t upto) {
       break;
     }
     p->syncing = 1;
+    int expect = p->last_round_callers;
+    int64_t budget = p->last_sync_ns / 2;
     pthread_mutex_unlock(&p->sync_lock);
-    /* Appends that are between taking the append lock and returning are
-     * about to need a sync too: give them a moment to land in this one
-     * rather than start the next. Bounded well below an fdatasync. */
-    for (int spins = 0; atomic_load(&p->appending) > 0 && spins < 50; spins++) {
-      struct timespec pause = {0, 2000};
-      nanosleep(&pause, NULL);
-    }
+    group_commit_gather(p, expect, budget);
     /* Segments before the active one were fdatasync'd when they rolled,
      * so syncing the active one covers everything up to its end. The
      * shared lock keeps retention from closing it meanwhile. */
@@ -767,9 +791,14 @@ int partition_sync(partition *p, int64_t upto) {
     segment *seg = active_seg(p);
     int64_t target =
         atomic_load_explicit(&seg->next_offset, memory_order_acquire);
+    int callers = atomic_load(&p->sync_callers);
+    int64_t t0 = mono_ns();
     int src = segment_sync(seg);
+    int64_t took = mono_ns() - t0;
     pthread_rwlock_unlock(&p->segs_lock);
     pthread_mutex_lock(&p->sync_lock);
+    p->last_round_callers = callers;
+    p->last_sync_ns = took;
     p->syncing = 0;
     pthread_cond_broadcast(&p->sync_cond);
     if (src == -EMFILE || src == -ENFILE) {
@@ -788,6 +817,7 @@ int partition_sync(partition *p, int64_t upto) {
     if (target > atomic_load(&p->synced))
       atomic_store(&p->synced, target);
   }
+  atomic_fetch_sub(&p->sync_callers, 1);
   pthread_mutex_unlock(&p->sync_lock);
   return rc;
 }

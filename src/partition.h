@@ -43,8 +43,11 @@ typedef struct partition {
   int64_t rp_persisted; /* value in the recovery-point file */
   int64_t rp_persisted_ms;
   int64_t log_start_persisted;
-  _Atomic int failed;    /* sticky after an unrecoverable I/O error */
-  _Atomic int appending; /* appends under way (for group commit) */
+  _Atomic int failed;       /* sticky after an unrecoverable I/O error */
+  _Atomic int appending;    /* appends under way (for group commit) */
+  _Atomic int sync_callers; /* threads inside partition_sync */
+  int last_round_callers;   /* under sync_lock: callers at the last sync */
+  int64_t last_sync_ns;     /* under sync_lock: how long it took */
 
   producer_state producers; /* idempotent producer sequences, under
                                append_lock */
