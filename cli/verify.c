@@ -78,6 +78,7 @@ typedef struct vpart {
   uint64_t bad_pos;  /* its position there */
   int64_t lost_from; /* first offset that repair would drop */
   int index_damaged; /* index files found inconsistent */
+  int hints_damaged; /* recovery-point or log-start-offset unreadable */
 } vpart;
 
 typedef struct verifier {
@@ -529,6 +530,77 @@ static int check_format_file(verifier *v) {
   return 0;
 }
 
+/* Small offset files beside the segments: present ones must hold one
+ * non-negative decimal offset. They are hints (repair rewrites them), but
+ * a damaged one means something wrote where it should not. */
+static void check_offset_file(verifier *v, vpart *p, const char *name) {
+  char path[PATH_MAX + 32], buf[64];
+  snprintf(path, sizeof path, "%s/%s", p->dir, name);
+  FILE *f = fopen(path, "r");
+  if (!f)
+    return;
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  char *end;
+  errno = 0;
+  long long val = strtoll(buf, &end, 10);
+  if (errno || end == buf || (*end != '\n' && *end) || val < 0)
+    damaged(v, "%s: not an offset (\"%.*s\")", path, (int)strcspn(buf, "\n"),
+            buf);
+}
+
+/* DATA/groups/offsets.log: frames of u32 length, u32 CRC-32C of the
+ * payload, payload (docs/format.md, src/offsets.h). Names the byte where
+ * the first torn or corrupt frame starts; opening the store read-write
+ * (as --repair does) cuts the log there. */
+static void check_offsets_log(verifier *v) {
+  char path[PATH_MAX + 32];
+  snprintf(path, sizeof path, "%s/groups/offsets.log", v->dir);
+  FILE *f = fopen(path, "rb");
+  if (!f)
+    return;
+  uint64_t pos = 0;
+  uint8_t head[8];
+  for (;;) {
+    size_t got = fread(head, 1, sizeof head, f);
+    if (got == 0)
+      break;
+    uint32_t len = (uint32_t)head[0] << 24 | (uint32_t)head[1] << 16 |
+                   (uint32_t)head[2] << 8 | head[3];
+    uint32_t crc = (uint32_t)head[4] << 24 | (uint32_t)head[5] << 16 |
+                   (uint32_t)head[6] << 8 | head[7];
+    uint8_t *payload =
+        got == sizeof head && len <= (64u << 20) ? malloc(len ? len : 1) : NULL;
+    int ok = payload && fread(payload, 1, len, f) == len &&
+             nd_crc32c(0, payload, len) == crc;
+    free(payload);
+    if (!ok) {
+      damaged(v,
+              "%s: byte %" PRIu64 ": torn or corrupt frame (committed "
+              "offsets from here on are lost)",
+              path, pos);
+      break;
+    }
+    pos += sizeof head + len;
+  }
+  fclose(f);
+}
+
+/* What only the library checks in full (topic.conf: every key, the id,
+ * the name's hash): a read-only open, whose error names file and line. */
+static void check_with_library(verifier *v) {
+  nd_options o = {.flags = ND_OPEN_READONLY | ND_OPEN_NOCREATE,
+                  .no_background = 1};
+  nd_store *s = NULL;
+  int rc = nd_open(v->dir, &o, &s);
+  if (rc == ND_ECORRUPT) {
+    damaged(v, "%s", nd_errmsg());
+    v->unrepairable++;
+  }
+  nd_close(s);
+}
+
 /* Run every check; returns 0 or 1 (runtime failure, printed). */
 static int run_checks(verifier *v, char **topics, size_t ntopics) {
   v->nparts = 0;
@@ -542,9 +614,14 @@ static int run_checks(verifier *v, char **topics, size_t ntopics) {
   if (rc)
     return rc;
   v->pr.total = v->bytes;
-  for (size_t i = 0; i < v->nparts; i++)
+  for (size_t i = 0; i < v->nparts; i++) {
     if (check_partition(v, &v->parts[i]))
       return CLI_FAIL;
+    check_offset_file(v, &v->parts[i], "recovery-point");
+    check_offset_file(v, &v->parts[i], "log-start-offset");
+  }
+  check_offsets_log(v);
+  check_with_library(v);
   progress_end(&v->pr);
   return 0;
 }
@@ -630,12 +707,17 @@ static int repair(verifier *v, char **topics, size_t ntopics) {
   }
   for (size_t i = 0; i < v->nparts; i++) {
     const vpart *p = &v->parts[i];
-    if (!p->log_damaged && !p->index_damaged)
+    if (!p->log_damaged && !p->index_damaged && !p->hints_damaged)
       continue;
-    snprintf(path, sizeof path, "%s/recovery-point", p->dir);
-    if (unlink(path) != 0 && errno != ENOENT) {
-      cli_error("verify", "cannot remove %s: %s", path, strerror(errno));
-      return CLI_FAIL;
+    /* Without a recovery point the open rescans the partition; an
+     * unreadable log start is recomputed from the first segment. */
+    const char *files[] = {"recovery-point", "log-start-offset"};
+    for (int f = 0; f < (p->hints_damaged ? 2 : 1); f++) {
+      snprintf(path, sizeof path, "%s/%s", p->dir, files[f]);
+      if (unlink(path) != 0 && errno != ENOENT) {
+        cli_error("verify", "cannot remove %s: %s", path, strerror(errno));
+        return CLI_FAIL;
+      }
     }
   }
   nd_store *st;

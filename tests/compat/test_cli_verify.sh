@@ -3,7 +3,9 @@
 # store verifies clean (exit 0); a flipped bit, a truncated tail, a
 # damaged index and a gap between segments are each found (exit 3, the
 # file and byte named) and `verify --repair` says what it drops, fixes it,
-# and leaves every record before the damage readable.
+# and leaves every record before the damage readable. A damaged topic.conf
+# is found (named with its line) and refused by --repair; a damaged
+# recovery point and a torn committed-offsets log are found and repaired.
 set -u
 . "$(dirname "$0")/lib.sh"
 
@@ -138,6 +140,25 @@ expect 0 "repair gap" "$N" verify --repair
 out_has "gap plan" "will drop [0-9]* bytes, offsets $gap_at onwards: remove $next"
 expect 0 "consume after the gap repair" "$N" consume v -p 1
 [ "$(wc -l <"$ND_TMP/cmd.out")" -eq "$gap_at" ] || nd_fail "after the gap repair: $(wc -l <"$ND_TMP/cmd.out") records, want $gap_at"
+
+# ---- damaged topic.conf, recovery point, committed-offsets log ---------------
+rm -rf "$D" && cp -a "$ND_TMP/pristine" "$D"
+conf=$(tdir "$D" v)/topic.conf
+sed -i 's/^id=.*/id=not-a-uuid/' "$conf"
+expect 3 "verify topic.conf" "$N" verify
+out_has "topic.conf" "damaged: $conf line 3: invalid id"
+expect 3 "no repair for topic.conf" "$N" verify --repair
+rm -rf "$D" && cp -a "$ND_TMP/pristine" "$D"
+echo "not a number" >"$P0/recovery-point"
+mkdir -p "$D/groups"
+printf '\0\0\0\x10garbage' >>"$D/groups/offsets.log"
+expect 3 "verify hints" "$N" verify
+out_has "recovery point" "damaged: $P0/recovery-point: not an offset"
+out_has "offsets log" "damaged: $D/groups/offsets.log: byte 0: torn or corrupt frame"
+expect 0 "repair hints" "$N" verify --repair
+out_has "hints repaired" "no damage found"
+expect 0 "records kept after the hint repair" "$N" consume v -p 0
+[ "$(wc -l <"$ND_TMP/cmd.out")" -eq 4000 ] || nd_fail "hint repair lost records"
 
 # ---- repair refuses while a writer holds the directory ----------------------
 rm -rf "$D" && cp -a "$ND_TMP/pristine" "$D"
