@@ -84,6 +84,13 @@ static inline int64_t batch_last_offset(const uint8_t *p) {
   return add_wrap((int64_t)be64(p), (int32_t)be32(p + 23));
 }
 
+/* Header fields that must hold even where the CRC is not checked (below
+ * the recovery point, the header walk of a clean open): a negative record
+ * count or last offset delta would move offsets backwards. */
+static inline int batch_header_sane(const uint8_t *p) {
+  return (int32_t)be32(p + 57) >= 0 && (int32_t)be32(p + 23) >= 0;
+}
+
 /* Decode the 61-byte header at p (caller ensures 61 bytes). */
 void batch_header_decode(const uint8_t *p, batch_header *h);
 

@@ -349,6 +349,10 @@ static int scan_fd(segment *seg, int fd, uint64_t start_pos,
       break;
     }
     int64_t base = (int64_t)be64(h);
+    if (!batch_header_sane(h)) {
+      res->why = "negative record count or last offset delta";
+      break;
+    }
     if (base != res->next_offset) {
       res->why = "batch base offset breaks the offset sequence";
       res->bad_offset_expected = res->next_offset;
@@ -655,7 +659,7 @@ int segment_walk_tail(segment *seg, int32_t interval, int64_t *end_offset,
     }
     int32_t len = (int32_t)be32(h + 8);
     if ((int64_t)be64(h) != expect || h[16] != BATCH_MAGIC ||
-        len < BATCH_HEADER_SIZE - BATCH_LOG_OVERHEAD ||
+        len < BATCH_HEADER_SIZE - BATCH_LOG_OVERHEAD || !batch_header_sane(h) ||
         q + (uint64_t)len + BATCH_LOG_OVERHEAD > size) {
       ok = 0;
       break;

@@ -398,6 +398,33 @@ static void recovery_reads_only_the_tail(void) {
   tmpdir_remove(dir);
 }
 
+/* A damaged header field that only the CRC would catch, after a clean
+ * close: a negative last offset delta must not be trusted by the header
+ * walk of a clean open (found by the segment_recovery fuzz target). */
+static void negative_delta_after_clean_close(void) {
+  char *dir = tmpdir_make("negdelta");
+  size_t last = fill(dir);
+  CHECK(last > 0);
+  char log[PATH_MAX];
+  path_of(log, dir, "r", "00000000000000000000.log");
+  size_t len;
+  uint8_t *data = read_file(log, &len);
+  CHECK(data);
+  /* A CRC-valid batch whose last offset delta is -3, and a recovery point
+   * that agrees with it: nothing but the field's sign gives it away. */
+  put_be32(data + last + 23, (uint32_t)-3);
+  batch_update_crc(data + last, len - last);
+  CHECK_OK(write_bytes(log, data, len));
+  char rp[PATH_MAX], text[32];
+  path_of(rp, dir, "r", "recovery-point");
+  int n =
+      snprintf(text, sizeof text, "%d\n", (BATCHES - 1) * PER_BATCH - 3 + 1);
+  CHECK_OK(write_bytes(rp, (const uint8_t *)text, (size_t)n));
+  free(data);
+  CHECK_OK(check_prefix(dir, BATCHES - 1));
+  tmpdir_remove(dir);
+}
+
 static void damaged_topic_conf(void) {
   char *dir = tmpdir_make("conf");
   CHECK(fill(dir) > 0);
@@ -433,6 +460,7 @@ int main(void) {
   RUN(garbage_after_sealed_segment);
   RUN(damaged_hint_files);
   RUN(recovery_reads_only_the_tail);
+  RUN(negative_delta_after_clean_close);
   RUN(damaged_topic_conf);
   TEST_MAIN_END();
 }
