@@ -511,8 +511,7 @@ void partition_assume_synced(partition *p) {
     atomic_store(&p->synced, atomic_load(&p->hw));
 }
 
-int partition_close(partition *p, const nd_topic_config *cfg) {
-  (void)cfg;
+int partition_close(partition *p) {
   int rc = 0;
   if (!p->readonly) {
     rc = partition_sync(p, -1);

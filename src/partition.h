@@ -74,7 +74,7 @@ int partition_dirty(partition *p);
 void partition_assume_synced(partition *p);
 /* Sync, seal the active segment's index files, persist the recovery
  * point and log start, free. */
-int partition_close(partition *p, const nd_topic_config *cfg);
+int partition_close(partition *p);
 
 /* Append pre-validated batches in buf (their base offsets are assigned
  * here). cfg is a snapshot of the topic config. Does not wait for

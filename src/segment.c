@@ -355,7 +355,6 @@ static int scan_fd(segment *seg, int fd, uint64_t start_pos,
     }
     if (base != res->next_offset) {
       res->why = "batch base offset breaks the offset sequence";
-      res->bad_offset_expected = res->next_offset;
       break;
     }
     if (pos >= crc_from) {
@@ -701,7 +700,6 @@ int segment_resume_point(segment *seg, int64_t offset, uint64_t *pos,
     return 0;
   /* The entries up to it must be plausible and it must name a real batch;
    * the index was not fsynced, so after a power cut it may hold zeros. */
-  size_t keep = sidx_count(&seg->oidx);
   sidx_truncate(&seg->oidx, k + 1);
   uint32_t rel, p;
   sidx_offset_entry(&seg->oidx, k, &rel, &p);
@@ -724,10 +722,8 @@ int segment_resume_point(segment *seg, int64_t offset, uint64_t *pos,
       ok = 0; /* not monotonic: garbage */
     ts = t;
   }
-  if (!ok) {
-    (void)keep;
+  if (!ok)
     return 0; /* the caller rescans from byte 0, which rebuilds all */
-  }
   sidx_truncate(&seg->tidx, kt);
   seg->max_ts_indexed = ts;
   atomic_store(&seg->max_ts, ts == INT64_MIN ? -1 : ts);

@@ -96,8 +96,7 @@ typedef struct scan_result {
   int64_t next_offset; /* offset after the last valid batch */
   int64_t max_ts;
   int64_t batches;
-  const char *why;             /* why it stopped early, NULL at a clean end */
-  int64_t bad_offset_expected; /* the offset the bad batch should start at */
+  const char *why; /* why it stopped early, NULL at a clean end */
 } scan_result;
 
 /* Walk batches from position 0, checking length, magic, offset density

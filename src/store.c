@@ -703,7 +703,7 @@ int nd_topic_add_partitions(nd_store *s, const char *name, int32_t partitions) {
     rc = topic_conf_write(t->dir, t->name, t->id, partitions, &cfg);
   if (rc) {
     for (int32_t i = old; i < opened; i++)
-      partition_close(parts[i], &cfg);
+      partition_close(parts[i]);
     free(parts);
     goto out;
   }

@@ -172,7 +172,7 @@ int topic_open(fdcache *cache, const char *dir, int clean, int readonly,
 int topic_close(topic *t) {
   int rc = 0;
   for (int32_t i = 0; i < t->nparts; i++) {
-    int r = partition_close(t->parts[i], &t->cfg);
+    int r = partition_close(t->parts[i]);
     if (r && !rc)
       rc = r;
   }
