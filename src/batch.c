@@ -61,6 +61,36 @@ enum batch_status batch_check(const uint8_t *p, size_t avail, int check_crc,
   return BATCH_VALID;
 }
 
+int batch_check_records(const uint8_t *p, size_t total, const char **why) {
+  if (be16(p + 21) & BATCH_ATTR_CODEC_MASK)
+    return 0;
+  int32_t count = (int32_t)be32(p + 57);
+  const uint8_t *r = p + BATCH_HEADER_SIZE, *end = p + total;
+  for (int32_t i = 0; i < count; i++) {
+    int64_t len, ts_delta, off_delta;
+    if (varint_read(&r, end, &len) || len < 1 || len > end - r) {
+      *why = "record length runs past the batch";
+      return -1;
+    }
+    const uint8_t *q = r + 1, *rec_end = r + len; /* past attributes */
+    if (varint_read(&q, rec_end, &ts_delta) ||
+        varint_read(&q, rec_end, &off_delta)) {
+      *why = "record header cut short";
+      return -1;
+    }
+    if (off_delta != i) {
+      *why = "record offset deltas are not 0, 1, 2, ...";
+      return -1;
+    }
+    r = rec_end;
+  }
+  if (r != end) {
+    *why = "bytes after the last record";
+    return -1;
+  }
+  return 0;
+}
+
 void batch_update_crc(uint8_t *p, size_t total) {
   put_be32(p + 17, nd_crc32c(0, p + 21, total - 21));
 }

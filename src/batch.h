@@ -107,6 +107,13 @@ enum batch_status {
 enum batch_status batch_check(const uint8_t *p, size_t avail, int check_crc,
                               size_t *total, const char **why);
 
+/* For an uncompressed batch from a client: every record's framing stays
+ * inside the batch, there are exactly recordCount records, and their
+ * offset deltas are 0, 1, 2, ... (Kafka rejects anything else, so a
+ * record cannot claim an offset outside its batch). Returns 0, or -1 with
+ * *why set. Compressed batches are not looked into. */
+int batch_check_records(const uint8_t *p, size_t total, const char **why);
+
 /* Recompute the CRC of a complete batch in place. */
 void batch_update_crc(uint8_t *p, size_t total);
 

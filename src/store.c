@@ -955,6 +955,10 @@ int nd_append_batch(nd_store *s, const char *name, int32_t p, void *buf,
                    q, total, name, (int)cfg.max_message_bytes);
       goto out;
     }
+    if (batch_check_records(b + q, total, &why) != 0) {
+      rc = nd_fail(ND_EBATCH, "batch at byte %zu: %s", q, why);
+      goto out;
+    }
     if ((b[q + 22] & BATCH_ATTR_CODEC_MASK) > ND_CODEC_ZSTD) {
       rc = nd_fail(ND_ECODEC, "batch at byte %zu: compression codec %d", q,
                    b[q + 22] & BATCH_ATTR_CODEC_MASK);

@@ -2,6 +2,8 @@
  * partitioning, errors, clean and unclean reopen. */
 #include "test.h"
 
+#include "batch.h"
+
 #include <sys/wait.h>
 #include <time.h>
 
@@ -310,6 +312,17 @@ static void append_errors(void) {
   copy[b.len - 1] ^= 1;
   /* Cut short, bad magic. */
   CHECK_RC(nd_append_batch(s, "small", 0, copy, b.len - 1, 0, NULL), ND_EBATCH);
+  /* A record claiming offset delta 3 in a 1-record batch (CRC fixed, so
+   * only the record walk can tell): refused, so no record can claim an
+   * offset outside its batch. Byte 64 is record 0's offset delta: length,
+   * attributes and timestamp delta take one byte each before it. */
+  CHECK_EQ_I64(copy[64], 0);
+  copy[64] = 6; /* zigzag(3) */
+  batch_update_crc(copy, b.len);
+  CHECK_RC(nd_append_batch(s, "small", 0, copy, b.len, 0, NULL), ND_EBATCH);
+  CHECK(strstr(nd_errmsg(), "offset deltas") != NULL);
+  copy[64] = 0;
+  batch_update_crc(copy, b.len);
   copy[16] = 1;
   CHECK_RC(nd_append_batch(s, "small", 0, copy, b.len, 0, NULL), ND_ECORRUPT);
   CHECK(strstr(nd_errmsg(), "magic") != NULL);
