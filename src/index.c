@@ -221,6 +221,28 @@ uint32_t sidx_lookup_offset(const sparse_index *ix, uint32_t rel) {
   return pos;
 }
 
+int sidx_last_within(const sparse_index *ix, uint32_t max_pos, uint64_t rel_end,
+                     uint32_t *rel, uint32_t *pos) {
+  /* Both fields grow strictly from entry to entry, so "inside both
+   * bounds" holds for a prefix of the entries: find its last one. */
+  size_t lo = 0, hi = sidx_count(ix);
+  int found = 0;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    uint32_t r, q;
+    sidx_offset_entry(ix, mid, &r, &q);
+    if (q <= max_pos && (uint64_t)r < rel_end) {
+      *rel = r;
+      *pos = q;
+      found = 1;
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  return found;
+}
+
 int64_t sidx_lookup_time_before(const sparse_index *ix, int64_t ts) {
   size_t lo = 0, hi = sidx_count(ix);
   int64_t found = -1;

@@ -71,6 +71,10 @@ void sidx_time_entry(const sparse_index *ix, size_t i, int64_t *ts,
 
 /* Position of the last entry whose relative offset is <= rel (0 if none). */
 uint32_t sidx_lookup_offset(const sparse_index *ix, uint32_t rel);
+/* The last entry with position <= max_pos and relative offset < rel_end:
+ * returns 1 and sets *rel and *pos, or 0 when no entry qualifies. */
+int sidx_last_within(const sparse_index *ix, uint32_t max_pos, uint64_t rel_end,
+                     uint32_t *rel, uint32_t *pos);
 /* Relative offset of the last entry whose timestamp is < ts; -1 if none
  * (scan from the segment start). */
 int64_t sidx_lookup_time_before(const sparse_index *ix, int64_t ts);

@@ -853,6 +853,41 @@ int partition_read(partition *p, int64_t offset, size_t max_bytes,
   return rc;
 }
 
+int partition_read_file(partition *p, int64_t offset, size_t max_bytes,
+                        nd_file_range *out) {
+  memset(out, 0, sizeof *out);
+  out->fd = -1;
+  int64_t hw = atomic_load_explicit(&p->hw, memory_order_acquire);
+  int64_t ls = atomic_load_explicit(&p->log_start, memory_order_acquire);
+  out->high_watermark = hw;
+  out->log_start_offset = ls;
+  out->next_offset = offset;
+  if (offset < ls || offset > hw)
+    return nd_fail(ND_ERANGE,
+                   "offset %" PRId64 " out of range [%" PRId64 ", %" PRId64
+                   "] in %s",
+                   offset, ls, hw, p->dir);
+  if (offset == hw)
+    return 0;
+  pthread_rwlock_rdlock(&p->segs_lock);
+  size_t i = seg_index_for(p, offset);
+  segment *seg = p->segs[i];
+  if (offset >= atomic_load_explicit(&seg->next_offset, memory_order_acquire) &&
+      i + 1 < p->nsegs)
+    seg = p->segs[++i];
+  uint64_t pos, len = 0;
+  int rc = segment_find(seg, offset, &pos);
+  if (!rc)
+    rc = segment_read_range(seg, pos, max_bytes, hw, &out->fd, &len,
+                            &out->next_offset);
+  pthread_rwlock_unlock(&p->segs_lock);
+  if (!rc) {
+    out->pos = (int64_t)pos;
+    out->len = (size_t)len;
+  }
+  return rc;
+}
+
 int partition_offset_for_time(partition *p, int64_t ts,
                               nd_decompress_fn decompress, int64_t *offset,
                               int64_t *timestamp) {

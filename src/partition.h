@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "nodata.h"
+#include "nodata_zerocopy.h"
 #include "producer.h"
 #include "segment.h"
 
@@ -92,6 +93,8 @@ void partition_append_begin(partition *p);
 void partition_append_end(partition *p);
 int partition_read(partition *p, int64_t offset, size_t max_bytes,
                    nd_batches *out);
+int partition_read_file(partition *p, int64_t offset, size_t max_bytes,
+                        nd_file_range *out);
 int partition_offset_for_time(partition *p, int64_t ts,
                               nd_decompress_fn decompress, int64_t *offset,
                               int64_t *timestamp);

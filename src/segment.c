@@ -574,6 +574,74 @@ static int read_fd(segment *seg, int fd, uint64_t pos, size_t max_bytes,
   return 0;
 }
 
+/* Like read_fd, but only finds where the whole batches end, reading no
+ * record data: the offset index jumps to the last indexed batch start
+ * inside the range, and batch headers are walked from there, which is at
+ * most about index.interval.bytes of log. */
+static int range_fd(segment *seg, int fd, uint64_t pos, size_t max_bytes,
+                    int64_t end_offset, uint64_t *len_out,
+                    int64_t *next_offset) {
+  uint64_t size = atomic_load_explicit(&seg->size, memory_order_acquire);
+  *len_out = 0;
+  if (pos >= size)
+    return 0;
+  uint64_t limit = max_bytes > size - pos ? size : pos + max_bytes;
+  uint64_t walk = pos;
+  int64_t walk_base = -1; /* base offset the batch at walk must have */
+  uint64_t rel_end =
+      end_offset > seg->base ? (uint64_t)(end_offset - seg->base) : 0;
+  uint32_t rel, ipos;
+  if (limit <= UINT32_MAX &&
+      sidx_last_within(&seg->oidx, (uint32_t)limit, rel_end, &rel, &ipos) &&
+      ipos > pos) {
+    walk = ipos;
+    walk_base = seg->base + (int64_t)rel;
+  }
+  reader r = {.fd = fd};
+  int err = 0, rc = 0;
+  uint64_t end = walk;
+  int64_t next = walk_base;
+  while (walk < size) {
+    const uint8_t *h = reader_get(&r, walk, BATCH_HEADER_SIZE, 8192, &err);
+    if (!h) {
+      rc = err ? err : ND_ECORRUPT;
+      break;
+    }
+    int64_t base = (int64_t)be64(h);
+    if (walk_base >= 0 && base != walk_base) {
+      rc = ND_ECORRUPT; /* the index does not point at a batch start */
+      break;
+    }
+    walk_base = -1;
+    /* Bytes past the high watermark the caller saw may already be in the
+     * file (the size is published first): never return them. */
+    if (base >= end_offset)
+      break;
+    uint64_t total = (uint64_t)be32(h + 8) + BATCH_LOG_OVERHEAD;
+    if (total < BATCH_HEADER_SIZE || walk + total > size) {
+      rc = ND_ECORRUPT;
+      break;
+    }
+    /* The first batch goes whole even when it is larger than max_bytes,
+     * so that the reader makes progress. */
+    if (walk + total > limit && walk > pos)
+      break;
+    next = add_wrap(batch_last_offset(h), 1);
+    walk += total;
+    end = walk;
+  }
+  free(r.buf);
+  if (rc == ND_ECORRUPT)
+    return nd_fail(rc, "%s.log: bad batch header at byte %" PRIu64, seg->path,
+                   walk);
+  if (rc)
+    return nd_fail_os(-rc, "reading %s.log at byte %" PRIu64, seg->path, walk);
+  *len_out = end - pos;
+  if (next_offset && next >= 0)
+    *next_offset = next;
+  return 0;
+}
+
 int segment_scan(segment *seg, uint64_t crc_from, int rebuild, int32_t interval,
                  scan_result *res) {
   return segment_scan_from(seg, 0, seg->base, crc_from, rebuild, interval, res);
@@ -627,6 +695,25 @@ int segment_read(segment *seg, uint64_t pos, size_t max_bytes,
     return fd;
   int rc =
       read_fd(seg, fd, pos, max_bytes, end_offset, out, out_len, next_offset);
+  segment_unfd(seg);
+  return rc;
+}
+
+int segment_read_range(segment *seg, uint64_t pos, size_t max_bytes,
+                       int64_t end_offset, int *fd_out, uint64_t *len_out,
+                       int64_t *next_offset) {
+  *fd_out = -1;
+  int fd = segment_fd(seg);
+  if (fd < 0)
+    return fd;
+  int rc = range_fd(seg, fd, pos, max_bytes, end_offset, len_out, next_offset);
+  if (!rc && *len_out > 0) {
+    /* A descriptor of its own: the cache may close the segment's one, and
+     * retention may unlink the file, while the caller is still sending. */
+    *fd_out = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (*fd_out < 0)
+      rc = nd_fail_os(errno, "duplicating the descriptor of %s.log", seg->path);
+  }
   segment_unfd(seg);
   return rc;
 }

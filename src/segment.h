@@ -151,4 +151,13 @@ int segment_read(segment *seg, uint64_t pos, size_t max_bytes,
                  int64_t end_offset, uint8_t **out, size_t *out_len,
                  int64_t *next_offset);
 
+/* The same whole batches segment_read would return, as a byte range of
+ * the .log instead of a copy: *fd_out gets a descriptor of its own
+ * (close-on-exec, the caller closes it) open on the .log, valid for the
+ * range even after the segment is closed or deleted; -1 when *len_out is
+ * 0. Reads batch headers only (see range_fd). */
+int segment_read_range(segment *seg, uint64_t pos, size_t max_bytes,
+                       int64_t end_offset, int *fd_out, uint64_t *len_out,
+                       int64_t *next_offset);
+
 #endif

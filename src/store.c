@@ -1076,6 +1076,28 @@ int nd_read(nd_store *s, const char *name, int32_t p, int64_t offset,
   return rc;
 }
 
+int nd_read_file(nd_store *s, const char *name, int32_t p, int64_t offset,
+                 size_t max_bytes, nd_file_range *out) {
+  nd_clear_error();
+  if (!out)
+    return nd_fail(ND_EINVAL, "read: out is NULL");
+  memset(out, 0, sizeof *out);
+  out->fd = -1;
+  topic *t = NULL;
+  partition *part = NULL;
+  int rc = acquire_partition(s, name, p, &t, &part);
+  if (rc)
+    return rc;
+  rc = unless_deleted(t, partition_read_file(part, offset, max_bytes, out));
+  release(t);
+  if (rc && out->fd >= 0) {
+    close(out->fd);
+    out->fd = -1;
+    out->len = 0;
+  }
+  return rc;
+}
+
 int nd_delete_records(nd_store *s, const char *name, int32_t p, int64_t offset,
                       int64_t *new_log_start) {
   nd_clear_error();

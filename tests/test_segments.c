@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "batch.h"
+#include "nodata_zerocopy.h"
 
 static nd_store *open_store(const char *dir) {
   nd_options o = {.no_background = 1};
@@ -270,11 +271,105 @@ static void time_lookup_edges(void) {
   tmpdir_remove(dir);
 }
 
+/* nd_read_file names exactly the bytes nd_read copies, for every offset
+ * and a spread of max_bytes (below, at and across batch sizes, index
+ * intervals and segment ends), and its descriptor keeps them readable
+ * after the segment is deleted. */
+static int same_as_read(nd_store *s, const char *topic, int64_t off,
+                        size_t max) {
+  nd_batches b;
+  nd_file_range fr;
+  int rc1 = nd_read(s, topic, 0, off, max, &b);
+  int rc2 = nd_read_file(s, topic, 0, off, max, &fr);
+  if (rc1 != rc2)
+    return fprintf(stderr, "offset %lld max %zu: rc %d vs %d\n", (long long)off,
+                   max, rc1, rc2),
+           -1;
+  if (rc1) {
+    if (fr.fd != -1 || fr.len != 0)
+      return fprintf(stderr, "a failed read left a descriptor\n"), -1;
+    return 0;
+  }
+  int bad = b.len != fr.len || b.next_offset != fr.next_offset ||
+            b.high_watermark != fr.high_watermark ||
+            b.log_start_offset != fr.log_start_offset ||
+            (fr.len == 0) != (fr.fd < 0);
+  if (!bad && fr.len) {
+    uint8_t *got = malloc(fr.len);
+    bad = !got || pread(fr.fd, got, fr.len, (off_t)fr.pos) != (ssize_t)fr.len ||
+          memcmp(got, b.data, fr.len) != 0;
+    free(got);
+  }
+  if (bad)
+    fprintf(stderr,
+            "offset %lld max %zu: read %zu bytes next %lld, file range %zu "
+            "bytes at %lld next %lld\n",
+            (long long)off, max, b.len, (long long)b.next_offset, fr.len,
+            (long long)fr.pos, (long long)fr.next_offset);
+  if (fr.fd >= 0)
+    close(fr.fd);
+  nd_free(b.data);
+  return bad ? -1 : 0;
+}
+
+static void read_file_ranges(void) {
+  char *dir = tmpdir_make("range");
+  nd_store *s = open_store(dir);
+  CHECK(s);
+  nd_topic_config cfg;
+  nd_topic_config_init(&cfg);
+  cfg.segment_bytes = 8192;
+  cfg.index_interval_bytes = 300;
+  CHECK_OK(nd_topic_create(s, "r", 1, &cfg));
+  /* Batches of 1 to 40 records of 1 to 200 bytes: some far smaller than
+   * an index interval, some larger. */
+  unsigned seed = 3;
+  static char val[200];
+  memset(val, 'v', sizeof val);
+  for (int b = 0; b < 150; b++) {
+    nd_record recs[40];
+    int n = 1 + (int)(rand_r(&seed) % 40);
+    for (int i = 0; i < n; i++)
+      recs[i] = (nd_record){
+          NULL, 0, val, 1 + rand_r(&seed) % 200, NULL, 0, ND_TIMESTAMP_NOW};
+    CHECK_OK(nd_append(s, "r", 0, recs, (size_t)n, 0, NULL));
+  }
+  int64_t ls, hw;
+  CHECK_OK(nd_offsets(s, "r", 0, &ls, &hw));
+  size_t maxes[] = {1, 61, 299, 300, 301, 1000, 4096, 8192, 1 << 20};
+  for (int64_t off = 0; off <= hw + 1; off++)
+    for (size_t m = 0; m < sizeof maxes / sizeof maxes[0]; m++)
+      CHECK_OK(same_as_read(s, "r", off, maxes[m]));
+  /* A range outlives its segment. */
+  nd_file_range fr;
+  CHECK_OK(nd_read_file(s, "r", 0, 0, 1 << 20, &fr));
+  CHECK(fr.fd >= 0 && fr.len > 0);
+  uint8_t *before = malloc(fr.len), *after = malloc(fr.len);
+  CHECK(before && after);
+  CHECK(pread(fr.fd, before, fr.len, (off_t)fr.pos) == (ssize_t)fr.len);
+  int64_t start;
+  CHECK_OK(nd_delete_records(s, "r", 0, fr.next_offset, &start));
+  nd_partition_info pi;
+  CHECK_OK(nd_partition_describe(s, "r", 0, &pi));
+  CHECK_EQ_I64(pi.log_start_offset, fr.next_offset);
+  CHECK(pread(fr.fd, after, fr.len, (off_t)fr.pos) == (ssize_t)fr.len);
+  CHECK(memcmp(before, after, fr.len) == 0);
+  close(fr.fd);
+  free(before);
+  free(after);
+  CHECK_RC(nd_read_file(s, "r", 0, 0, 100, &fr), ND_ERANGE);
+  CHECK_EQ_I64(fr.fd, -1);
+  CHECK_RC(nd_read_file(s, "nope", 0, 0, 100, &fr), ND_ENOTOPIC);
+  CHECK_OK(nd_close(s));
+  tmpdir_remove(dir);
+}
+
 int main(void) {
   RUN(roll_by_size);
   RUN(roll_by_full_index_and_age);
   RUN(retention);
   RUN(delete_records);
   RUN(time_lookup_edges);
+  RUN(read_file_ranges);
   TEST_MAIN_END();
 }
