@@ -35,6 +35,9 @@ typedef struct broker {
   flusher *flusher;
   void *kafka;  /* protocol-layer state, owned by kafka_api.c */
   void *groups; /* group coordinator state, owned by group.c */
+  /* Record bytes Fetch answered with, by how they left (loop thread only;
+   * printed at shutdown). */
+  uint64_t fetch_bytes_sendfile, fetch_bytes_copied;
 } broker;
 
 /* Protocol layer (kafka_api.c). kafka_init runs after the store and loop

@@ -11,16 +11,31 @@
  * parked on the loop until an append (kafka_on_append posts a re-check) or
  * max_wait_ms (a loop timer), then answered with whatever is there.
  *
+ * Record bytes go from the segment files to the socket with sendfile
+ * (nd_read_file gives each partition's batches as a file range; the
+ * response's records fields are holes the net layer fills from the
+ * files), so they are never copied through the broker. Ranges under
+ * FETCH_COPY_BELOW bytes are copied instead: for them a pread costs less
+ * than a descriptor and a sendfile call of their own. File descriptors
+ * held by queued responses are bounded (fetch_files_max); past the bound,
+ * and when the process is out of descriptors, partitions are copied.
+ *
  * Fetch sessions (KIP-227) are declined: every response carries session id
  * 0, which tells the client to keep sending full fetch requests.
  *
  * v13+ names topics by id; an unknown id gets UNKNOWN_TOPIC_ID, so a client
  * holding the id of a deleted topic never reads a re-created one.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "kafka.h"
+#include "nodata_zerocopy.h"
+
+#define FETCH_COPY_BELOW (16 * 1024)
 
 typedef kafka_fetch_response_partition_data fpart;
 typedef kafka_fetch_response_fetchable_topic_response ftopic;
@@ -31,11 +46,130 @@ typedef struct fetch_wait {
   net_timer *timer;
 } fetch_wait;
 
+/* What a response under construction holds: copied buffers to free after
+ * encoding, and file ranges to hand to the net layer. */
+typedef struct fetch_hold {
+  void **bufs;
+  size_t nbufs, bufs_cap;
+  net_file *files;
+  size_t nfiles, files_cap;
+} fetch_hold;
+
+static void hold_release(fetch_hold *h) {
+  for (size_t i = 0; i < h->nbufs; i++)
+    nd_free(h->bufs[i]);
+  free(h->bufs);
+  for (size_t i = 0; i < h->nfiles; i++)
+    if (h->files[i].fd >= 0)
+      close(h->files[i].fd);
+  free(h->files);
+  memset(h, 0, sizeof *h);
+}
+
+static int hold_buf(fetch_hold *h, void *buf) {
+  if (h->nbufs == h->bufs_cap) {
+    size_t cap = h->bufs_cap ? h->bufs_cap * 2 : 8;
+    void **nb = realloc(h->bufs, cap * sizeof *nb);
+    if (!nb)
+      return -1;
+    h->bufs = nb;
+    h->bufs_cap = cap;
+  }
+  h->bufs[h->nbufs++] = buf;
+  return 0;
+}
+
+/* Returns the file's ext number (index + 1), or -1. */
+static int32_t hold_file(fetch_hold *h, const nd_file_range *fr) {
+  if (h->nfiles == h->files_cap) {
+    size_t cap = h->files_cap ? h->files_cap * 2 : 8;
+    net_file *nf = realloc(h->files, cap * sizeof *nf);
+    if (!nf)
+      return -1;
+    h->files = nf;
+    h->files_cap = cap;
+  }
+  h->files[h->nfiles++] =
+      (net_file){.fd = fr->fd, .off = fr->pos, .len = fr->len, .at = 0};
+  return (int32_t)h->nfiles;
+}
+
+/* A quarter of the descriptor limit: the store's descriptor cache takes
+ * another quarter, and connections need the rest. */
+static size_t fetch_files_max(void) {
+  static size_t max;
+  if (!max) {
+    struct rlimit rl;
+    rlim_t n = getrlimit(RLIMIT_NOFILE, &rl) == 0 ? rl.rlim_cur : 1024;
+    if (n == RLIM_INFINITY || n > 65536)
+      n = 65536;
+    max = n / 4 > 16 ? (size_t)(n / 4) : 16;
+  }
+  return max;
+}
+
+/* Read one partition's batches into p->records: as a file range when that
+ * pays and descriptors allow, else as a copy. Returns nd_* rc, or
+ * ND_ENOMEM when the hold cannot grow. */
+static int read_partition(kafka_req *r, fetch_hold *h, const char *name,
+                          int32_t partition, int64_t offset, size_t limit,
+                          fpart *p, nd_batches *nb) {
+  broker *b = r->b;
+  memset(nb, 0, sizeof *nb);
+  size_t queued = b->loop ? net_loop_files_open(b->loop) : 0;
+  if (queued + h->nfiles < fetch_files_max()) {
+    nd_file_range fr;
+    int rc = nd_read_file(b->store, name, partition, offset, limit, &fr);
+    if (rc != -EMFILE && rc != -ENFILE) {
+      nb->high_watermark = fr.high_watermark;
+      nb->log_start_offset = fr.log_start_offset;
+      nb->next_offset = fr.next_offset;
+      nb->len = fr.len;
+      if (rc != 0 || fr.len == 0)
+        return rc;
+      if (fr.len >= FETCH_COPY_BELOW) {
+        int32_t ext = hold_file(h, &fr);
+        if (ext < 0) {
+          close(fr.fd);
+          return ND_ENOMEM;
+        }
+        p->records.ptr = NULL;
+        p->records.ext = ext;
+        return 0;
+      }
+      uint8_t *buf = malloc(fr.len);
+      ssize_t got = buf ? pread(fr.fd, buf, fr.len, (off_t)fr.pos) : -1;
+      int err = errno;
+      close(fr.fd);
+      if (!buf || hold_buf(h, buf) != 0) {
+        free(buf);
+        return ND_ENOMEM;
+      }
+      if (got != (ssize_t)fr.len)
+        return got < 0 ? -err : -EIO;
+      p->records.ptr = buf;
+      return 0;
+    }
+  }
+  int rc = nd_read(b->store, name, partition, offset, limit, nb);
+  if (rc != 0 || nb->len == 0) {
+    nd_free(nb->data);
+    nb->data = NULL;
+    return rc;
+  }
+  if (hold_buf(h, nb->data) != 0) {
+    nd_free(nb->data);
+    return ND_ENOMEM;
+  }
+  p->records.ptr = nb->data;
+  return 0;
+}
+
 /* Build the response into `a`. Returns the record bytes it holds, or -1
  * when out of memory; *has_error is set when any partition has an error
  * (answered at once: waiting would not change it). */
 static int64_t build(kafka_req *r, kf_arena *a, kafka_fetch_response **out,
-                     int *has_error, void ***bufs, size_t *nbufs) {
+                     int *has_error, fetch_hold *h) {
   kafka_fetch_request *req = r->body;
   broker *b = r->b;
   kafka_fetch_response *resp = kf_new(a, &kafka_fetch_response_desc);
@@ -57,7 +191,6 @@ static int64_t build(kafka_req *r, kf_arena *a, kafka_fetch_response **out,
   resp->responses.count = nt;
   int64_t max_bytes = req->max_bytes > 0 ? req->max_bytes : INT32_MAX;
   int64_t total = 0;
-  size_t cap = 0;
 
   for (int32_t i = 0; i < nt; i++) {
     kafka_fetch_request_topic *qt = &req->topics.items[i];
@@ -117,9 +250,11 @@ static int64_t build(kafka_req *r, kf_arena *a, kafka_fetch_response **out,
         continue;
       }
       nd_batches nb;
-      memset(&nb, 0, sizeof nb);
-      int rc = nd_read(b->store, name, qp->partition, qp->fetch_offset,
-                       limit > 0 ? (size_t)limit : 1, &nb);
+      size_t nfiles = h->nfiles, nbufs = h->nbufs;
+      int rc = read_partition(r, h, name, qp->partition, qp->fetch_offset,
+                              limit > 0 ? (size_t)limit : 1, p, &nb);
+      if (rc == ND_ENOMEM)
+        return -1;
       if (rc != 0) {
         p->error_code = kafka_err(rc);
         *has_error = 1;
@@ -133,37 +268,25 @@ static int64_t build(kafka_req *r, kf_arena *a, kafka_fetch_response **out,
       p->high_watermark = nb.high_watermark;
       p->last_stable_offset = nb.high_watermark;
       p->log_start_offset = nb.log_start_offset;
-      if (nb.len == 0) {
-        nd_free(nb.data);
+      if (nb.len == 0)
         continue;
-      }
       if (total > 0 && (int64_t)nb.len > max_bytes - total) {
-        nd_free(nb.data); /* only the first batch may exceed the limit */
+        /* Only the first batch may exceed the limit: give back what this
+         * partition took (it is the last thing held). */
+        if (h->nfiles > nfiles) {
+          close(h->files[--h->nfiles].fd);
+        } else if (h->nbufs > nbufs) {
+          nd_free(h->bufs[--h->nbufs]);
+        }
+        p->records.ptr = NULL;
+        p->records.ext = 0;
         continue;
       }
-      if (*nbufs == cap) {
-        size_t ncap = cap ? cap * 2 : 8;
-        void **nb2 = realloc(*bufs, ncap * sizeof *nb2);
-        if (!nb2) {
-          nd_free(nb.data);
-          return -1;
-        }
-        *bufs = nb2;
-        cap = ncap;
-      }
-      (*bufs)[(*nbufs)++] = nb.data;
-      p->records.ptr = nb.data;
       p->records.len = (int32_t)nb.len;
       total += (int64_t)nb.len;
     }
   }
   return total;
-}
-
-static void free_bufs(void **bufs, size_t n) {
-  for (size_t i = 0; i < n; i++)
-    nd_free(bufs[i]);
-  free(bufs);
 }
 
 /* Try to answer r. Returns 1 if answered (r is gone), 0 if it should wait,
@@ -173,23 +296,28 @@ static int attempt(kafka_req *r, int final) {
   kf_arena a = {0};
   kafka_fetch_response *resp = NULL;
   int has_error = 0;
-  void **bufs = NULL;
-  size_t nbufs = 0;
-  int64_t got = build(r, &a, &resp, &has_error, &bufs, &nbufs);
+  fetch_hold h = {0};
+  int64_t got = build(r, &a, &resp, &has_error, &h);
   if (got < 0) {
-    free_bufs(bufs, nbufs);
+    hold_release(&h);
     kf_arena_free(&a);
     return -1;
   }
   int64_t min_bytes = req->min_bytes > 0 ? req->min_bytes : 0;
   if (final || has_error || got >= min_bytes || req->max_wait_ms <= 0 ||
       !r->b->loop) {
-    kafka_respond(r, resp);
-    free_bufs(bufs, nbufs);
+    uint64_t from_files = 0;
+    for (size_t i = 0; i < h.nfiles; i++)
+      from_files += h.files[i].len;
+    r->b->fetch_bytes_sendfile += from_files;
+    r->b->fetch_bytes_copied += (uint64_t)got - from_files;
+    kafka_respond_files(r, resp, h.files, h.nfiles); /* takes the fds */
+    h.nfiles = 0;
+    hold_release(&h);
     kf_arena_free(&a);
     return 1;
   }
-  free_bufs(bufs, nbufs);
+  hold_release(&h);
   kf_arena_free(&a);
   return 0;
 }

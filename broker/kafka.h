@@ -100,6 +100,13 @@ struct kafka_state {
 /* Encode `resp` (a struct of r->api->resp at r->version) with its response
  * header, send it, and free r. resp may be NULL only with error_only. */
 void kafka_respond(kafka_req *r, const void *resp);
+/* kafka_respond for a response whose records fields name files[ext - 1]
+ * (kf_bytes.ext) instead of holding bytes: they are sent from the files
+ * with sendfile. Takes ownership of every fd in files (the array itself
+ * stays the caller's); a mismatch between fields and files closes the
+ * connection. */
+void kafka_respond_files(kafka_req *r, const void *resp, net_file *files,
+                         size_t nfiles);
 void kafka_respond_none(kafka_req *r);
 void kafka_req_free(kafka_req *r);
 void kafka_park(kafka_req *r, int (*on_close)(kafka_req *r));

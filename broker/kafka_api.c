@@ -187,8 +187,16 @@ static int resp_version(const kafka_req *r) {
   return v;
 }
 
-void kafka_respond(kafka_req *r, const void *resp) {
+static void close_files(net_file *files, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (files[i].fd >= 0)
+      close(files[i].fd);
+}
+
+void kafka_respond_files(kafka_req *r, const void *resp, net_file *files,
+                         size_t nfiles) {
   if (r->dead) {
+    close_files(files, nfiles);
     kafka_req_free(r);
     return;
   }
@@ -211,21 +219,54 @@ void kafka_respond(kafka_req *r, const void *resp) {
   if (hdr_tags)
     kf_put_uvarint(&b, 0);
   kf_encode(r->api->resp, v, resp, &b);
-  if (b.failed || b.len - 4 > INT32_MAX) {
+  /* Every file is spliced in exactly once, in the encoder's order, and
+   * the holes add up to the files' lengths. */
+  net_file *parts = NULL;
+  size_t moved = 0, file_bytes = 0;
+  int bad = b.failed || b.nholes != nfiles ||
+            (nfiles && !(parts = malloc(nfiles * sizeof *parts)));
+  for (size_t i = 0; !bad && i < nfiles; i++) {
+    int32_t id = b.holes[i].ext;
+    if (id < 0 || (size_t)id >= nfiles || files[id].fd < 0) {
+      bad = 1;
+      break;
+    }
+    parts[moved] = files[id];
+    parts[moved].at = b.holes[i].at;
+    moved++;
+    file_bytes += files[id].len;
+    files[id].fd = -1;
+  }
+  if (!bad && file_bytes != b.ext_len)
+    bad = 1;
+  if (bad || b.len - 4 + b.ext_len > INT32_MAX) {
+    close_files(parts, moved);
+    free(parts);
+    close_files(files, nfiles);
     kf_buf_free(&b);
-    kafka_log(r, "cannot build the response (out of memory)");
-    net_conn_close(r->conn, "out of memory building a response");
+    kafka_log(r, bad && !b.failed
+                     ? "response parts do not match its files"
+                     : "cannot build the response (out of memory)");
+    net_conn_close(r->conn, "cannot build a response");
     net_reply_none(r->conn, r->nreq);
     kafka_req_free(r);
     return;
   }
-  uint32_t n = (uint32_t)(b.len - 4);
+  uint32_t n = (uint32_t)(b.len - 4 + b.ext_len);
   b.data[0] = (uint8_t)(n >> 24);
   b.data[1] = (uint8_t)(n >> 16);
   b.data[2] = (uint8_t)(n >> 8);
   b.data[3] = (uint8_t)n;
-  net_reply(r->conn, r->nreq, b.data, b.len);
+  free(b.holes);
+  if (nfiles)
+    net_reply_files(r->conn, r->nreq, b.data, b.len, parts, nfiles);
+  else
+    net_reply(r->conn, r->nreq, b.data, b.len);
   kafka_req_free(r);
+}
+
+void kafka_respond(kafka_req *r, const void *resp) {
+  kafka_respond_files(r, resp, NULL, 0);
 }
 
 void kafka_respond_none(kafka_req *r) {

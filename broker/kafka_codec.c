@@ -135,7 +135,7 @@ static void set_default(const kf_field *f, void *obj) {
   }
   case KF_BYTES:
   case KF_RECORDS: {
-    kf_bytes b = {NULL, d ? -1 : 0};
+    kf_bytes b = {NULL, d ? -1 : 0, 0};
     memcpy(p, &b, sizeof b);
     break;
   }
@@ -241,8 +241,30 @@ void kf_put_uvarint(kf_buf *b, uint64_t v) {
 
 void kf_buf_free(kf_buf *b) {
   free(b->data);
+  free(b->holes);
   b->data = NULL;
-  b->len = b->cap = 0;
+  b->holes = NULL;
+  b->len = b->cap = b->ext_len = b->nholes = b->holes_cap = 0;
+}
+
+/* Leave a hole of n bytes for external part ext. */
+static void put_hole(kf_buf *b, int32_t ext, size_t n) {
+  if (b->failed)
+    return;
+  b->ext_len += n;
+  if (b->count_only)
+    return;
+  if (b->nholes == b->holes_cap) {
+    size_t cap = b->holes_cap ? 2 * b->holes_cap : 16;
+    kf_hole *h = realloc(b->holes, cap * sizeof *h);
+    if (!h) {
+      b->failed = 1;
+      return;
+    }
+    b->holes = h;
+    b->holes_cap = cap;
+  }
+  b->holes[b->nholes++] = (kf_hole){.at = b->len, .ext = ext};
 }
 
 /* ---- input cursor ------------------------------------------------------- */
@@ -411,7 +433,7 @@ static int decode_value(const kf_field *f, int type, int version, int flex,
     int64_t len;
     if (get_len(c, compact, 0, &len))
       return -1;
-    kf_bytes b = {NULL, -1};
+    kf_bytes b = {NULL, -1, 0};
     if (len >= 0) {
       if (!need(c, (size_t)len))
         return -1;
@@ -574,12 +596,15 @@ static void encode_value(const kf_field *f, int type, int version, int flex,
   case KF_RECORDS: {
     kf_bytes v;
     memcpy(&v, p, sizeof v);
-    if (v.len < 0 || (!v.ptr && v.len > 0)) {
+    if (v.len < 0 || (!v.ptr && v.len > 0 && v.ext <= 0)) {
       put_len(b, compact, 0, nullable ? -1 : 0);
       return;
     }
     put_len(b, compact, 0, v.len);
-    kf_put(b, v.ptr, (size_t)v.len);
+    if (v.ext > 0 && f->type == KF_RECORDS)
+      put_hole(b, v.ext - 1, (size_t)v.len);
+    else
+      kf_put(b, v.ptr, (size_t)v.len);
     return;
   }
   case KF_STRUCT:
@@ -708,7 +733,9 @@ void kf_encode_struct(const kf_struct *s, int version, int flex,
     encode_value(next, next->type, version, flex,
                  in_range(version, next->nmin, next->nmax), at(obj, next),
                  &tmp);
-    if (tmp.failed)
+    /* A hole inside a tagged field would be placed relative to tmp;
+     * no schema has records there, so refuse rather than misplace. */
+    if (tmp.failed || tmp.ext_len)
       b->failed = 1;
     kf_put_uvarint(b, (uint64_t)next->tag);
     kf_put_uvarint(b, tmp.len);

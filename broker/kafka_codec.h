@@ -35,10 +35,13 @@ typedef struct kf_str {
   int32_t len;
 } kf_str;
 
-/* Bytes or records: len -1 means null. */
+/* Bytes or records: len -1 means null. ext > 0 (records, encoding only):
+ * the len bytes are not in memory but external part ext - 1, which the
+ * sender splices in where the encoder leaves a hole (kf_buf.holes). */
 typedef struct kf_bytes {
   uint8_t *ptr;
   int32_t len;
+  int32_t ext;
 } kf_bytes;
 
 typedef struct kf_uuid {
@@ -131,11 +134,20 @@ static inline kf_str kf_null_str(void) {
 
 /* ---- output buffer ------------------------------------------------------ */
 
+/* Where an external part's bytes belong: before data[at]. */
+typedef struct kf_hole {
+  size_t at;
+  int32_t ext; /* kf_bytes.ext - 1 */
+} kf_hole;
+
 typedef struct kf_buf {
   uint8_t *data;
   size_t len, cap;
   int failed;     /* an allocation failed: the content is incomplete */
   int count_only; /* only count len (to size the real buffer once) */
+  size_t ext_len; /* bytes of external parts, not in data */
+  kf_hole *holes; /* in the order of `at` (not kept when count_only) */
+  size_t nholes, holes_cap;
 } kf_buf;
 
 void kf_put(kf_buf *b, const void *p, size_t n);

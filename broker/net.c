@@ -63,16 +63,19 @@
 
 enum req_state { REQ_PENDING, REQ_READY, REQ_NONE };
 
+/* A reply is buf with file parts spliced in: buf[0, files[0].at), then
+ * files[0], then buf[files[0].at, files[1].at), ... then the rest of buf. */
 struct net_req {
   net_req *next;
   int state;
   uint8_t *buf;
   size_t len;
   size_t sent; /* of buf */
-  int fd;      /* -1 when no file part */
-  int64_t file_off;
-  size_t file_len;
-  size_t file_sent;
+  net_file *files;
+  size_t nfiles;
+  size_t cur;       /* files[cur] is the next file part to send */
+  size_t file_sent; /* of files[cur] */
+  size_t file_left; /* file bytes not yet sent, all parts */
 };
 
 enum close_mode {
@@ -139,6 +142,7 @@ struct net_loop {
   int64_t drain_deadline;
   net_conn *conns;
   size_t nconns;
+  size_t files_open; /* descriptors held by queued file parts */
   net_conn *dead;
   net_conn *ready;  /* back-pressure lifted with stashed bytes to process */
   net_conn *flushq; /* answered replies to write this iteration */
@@ -346,15 +350,37 @@ static void conn_kill(net_conn *c) {
   c->loop->dead = c;
 }
 
-static void req_free(net_req *r) {
+static void file_close(net_loop *l, net_file *f) {
+  if (f->fd >= 0) {
+    close(f->fd);
+    f->fd = -1;
+    l->files_open--;
+  }
+}
+
+static void files_close(net_loop *l, net_file *files, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    file_close(l, &files[i]);
+  free(files);
+}
+
+static void req_free(net_loop *l, net_req *r) {
   free(r->buf);
-  if (r->fd >= 0)
-    close(r->fd);
+  files_close(l, r->files, r->nfiles);
   free(r);
 }
 
 static size_t req_unsent(const net_req *r) {
-  return (r->len - r->sent) + (r->file_len - r->file_sent);
+  return (r->len - r->sent) + r->file_left;
+}
+
+static int req_done(const net_req *r) {
+  return r->sent == r->len && r->cur == r->nfiles;
+}
+
+/* Where the buffer piece being sent ends: at the next file part. */
+static size_t req_buf_end(const net_req *r) {
+  return r->cur < r->nfiles ? r->files[r->cur].at : r->len;
 }
 
 static void conn_free(net_conn *c) {
@@ -364,7 +390,7 @@ static void conn_free(net_conn *c) {
   net_req *r = c->qhead;
   while (r) {
     net_req *n = r->next;
-    req_free(r);
+    req_free(l, r);
     r = n;
   }
   if (c->in_flushq) {
@@ -439,18 +465,95 @@ static void conn_update(net_conn *c) {
 /* Free the answered and fully written replies at the head. */
 static net_req *conn_pop_sent(net_conn *c) {
   net_req *r = c->qhead;
-  while (r && r->state != REQ_PENDING && r->sent == r->len &&
-         r->file_sent == r->file_len) {
+  while (r && r->state != REQ_PENDING && req_done(r)) {
     c->qhead = r->next;
     if (!c->qhead)
       c->qtail = NULL;
     c->inflight--;
     if (c->cur_req == r)
       c->cur_req = NULL;
-    req_free(r);
+    req_free(c->loop, r);
     r = c->qhead;
   }
   return r;
+}
+
+/* Send buffer pieces from r on, through the following answered replies,
+ * in one sendmsg; stops at the first file part. Returns bytes sent, 0
+ * when the socket is full, -1 when the connection is dead. */
+static ssize_t flush_buffers(net_conn *c, net_req *r) {
+  struct iovec iov[NET_IOV_MAX];
+  int niov = 0, file_next = 0;
+  for (net_req *q = r; q && q->state != REQ_PENDING && niov < NET_IOV_MAX;
+       q = q->next) {
+    size_t end = req_buf_end(q);
+    if (q->sent < end) {
+      iov[niov].iov_base = q->buf + q->sent;
+      iov[niov].iov_len = end - q->sent;
+      niov++;
+    }
+    if (q->cur < q->nfiles) {
+      file_next = 1; /* its file bytes come next */
+      break;
+    }
+  }
+  struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)niov};
+  /* MSG_MORE: the file part that follows joins these bytes in one
+   * segment instead of a small one going out alone. */
+  int flags = MSG_NOSIGNAL | MSG_DONTWAIT | (file_next ? MSG_MORE : 0);
+  for (;;) {
+    ssize_t n = sendmsg(c->fd, &mh, flags);
+    if (n >= 0) {
+      size_t left = (size_t)n;
+      for (net_req *q = r; left; q = q->next) {
+        size_t part = req_buf_end(q) - q->sent;
+        if (part > left)
+          part = left;
+        q->sent += part;
+        left -= part;
+      }
+      return n;
+    }
+    if (errno == EINTR)
+      continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK)
+      return 0;
+    conn_kill(c);
+    return -1;
+  }
+}
+
+/* Send from r's current file part. Same returns as flush_buffers. */
+static ssize_t flush_file(net_conn *c, net_req *r, size_t budget) {
+  net_file *f = &r->files[r->cur];
+  off_t off = (off_t)(f->off + (int64_t)r->file_sent);
+  size_t want = f->len - r->file_sent;
+  if (want > budget)
+    want = budget;
+  for (;;) {
+    ssize_t n = sendfile(c->fd, f->fd, &off, want);
+    if (n > 0) {
+      r->file_sent += (size_t)n;
+      r->file_left -= (size_t)n;
+      if (r->file_sent == f->len) {
+        file_close(c->loop, f);
+        r->cur++;
+        r->file_sent = 0;
+      }
+      return n;
+    }
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+      return 0;
+    if (n < 0 && errno != EPIPE && errno != ECONNRESET) /* else: it left */
+      net_log("%s: closing: sendfile failed: %s", c->peer, strerror(errno));
+    else /* the file is shorter than promised: the frame cannot end */
+      net_log("%s: closing: sendfile hit end of file with %zu bytes left",
+              c->peer, f->len - r->file_sent);
+    conn_kill(c);
+    return -1;
+  }
 }
 
 static void conn_flush(net_conn *c) {
@@ -459,64 +562,10 @@ static void conn_flush(net_conn *c) {
     net_req *r = conn_pop_sent(c);
     if (!r || r->state == REQ_PENDING)
       break;
-    if (r->sent < r->len) {
-      struct iovec iov[NET_IOV_MAX];
-      int niov = 0;
-      for (net_req *q = r; q && q->state != REQ_PENDING && niov < NET_IOV_MAX;
-           q = q->next) {
-        if (q->sent < q->len) {
-          iov[niov].iov_base = q->buf + q->sent;
-          iov[niov].iov_len = q->len - q->sent;
-          niov++;
-        }
-        if (q->file_sent < q->file_len)
-          break; /* its file bytes must follow its buffer */
-      }
-      struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)niov};
-      ssize_t n = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
-      if (n < 0) {
-        if (errno == EINTR)
-          continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK)
-          break;
-        conn_kill(c);
-        return;
-      }
-      c->unsent -= (size_t)n;
-      budget = (size_t)n >= budget ? 0 : budget - (size_t)n;
-      size_t left = (size_t)n;
-      for (net_req *q = r; left; q = q->next) {
-        size_t part = q->len - q->sent;
-        if (part > left)
-          part = left;
-        q->sent += part;
-        left -= part;
-      }
-      continue;
-    }
-    off_t off = (off_t)(r->file_off + (int64_t)r->file_sent);
-    size_t want = r->file_len - r->file_sent;
-    if (want > budget)
-      want = budget;
-    ssize_t n = sendfile(c->fd, r->fd, &off, want);
-    if (n < 0) {
-      if (errno == EINTR)
-        continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK)
-        break;
-      net_log("%s: closing: sendfile failed: %s", c->peer, strerror(errno));
-      conn_kill(c);
-      return;
-    }
-    if (n == 0) {
-      /* The file is shorter than promised: the frame cannot be completed,
-       * so the stream is unusable. */
-      net_log("%s: closing: sendfile hit end of file with %zu bytes left",
-              c->peer, r->file_len - r->file_sent);
-      conn_kill(c);
-      return;
-    }
-    r->file_sent += (size_t)n;
+    ssize_t n = r->sent < req_buf_end(r) ? flush_buffers(c, r)
+                                         : flush_file(c, r, budget);
+    if (n <= 0)
+      break;
     c->unsent -= (size_t)n;
     budget = (size_t)n >= budget ? 0 : budget - (size_t)n;
   }
@@ -546,22 +595,53 @@ static void run_flushes(net_loop *l) {
 }
 
 static void req_answer(net_conn *c, net_req *r, int state, uint8_t *buf,
-                       size_t len, int fd, int64_t file_off, size_t file_len) {
+                       size_t len, net_file *files, size_t nfiles) {
+  net_loop *l = c->loop;
+  l->files_open += nfiles;
   if (r->state != REQ_PENDING) {
     /* A second answer for one request is a handler bug; dropping it keeps
      * the stream well-formed. */
     net_log("%s: ignoring a second reply to one request", c->peer);
     free(buf);
-    if (fd >= 0)
-      close(fd);
+    files_close(l, files, nfiles);
     return;
   }
   r->state = state;
   r->buf = buf;
   r->len = buf ? len : 0;
-  r->fd = fd;
-  r->file_off = file_off;
-  r->file_len = fd >= 0 ? file_len : 0;
+  /* Empty parts send nothing: drop them here so that a sendfile of 0
+   * bytes always means a file shorter than promised. */
+  size_t kept = 0;
+  for (size_t i = 0; i < nfiles; i++) {
+    if (files[i].len == 0) {
+      file_close(l, &files[i]);
+    } else {
+      files[kept++] = files[i];
+    }
+  }
+  nfiles = kept;
+  if (!nfiles) {
+    free(files);
+    files = NULL;
+  }
+  r->files = files;
+  r->nfiles = nfiles;
+  for (size_t i = 0; i < nfiles; i++) {
+    /* Parts out of order or past the buffer would garble the stream. */
+    if (files[i].at > r->len || (i && files[i].at < files[i - 1].at)) {
+      net_log("%s: closing: reply with misplaced file parts", c->peer);
+      r->state = REQ_NONE;
+      free(buf);
+      r->buf = NULL;
+      r->len = 0;
+      files_close(l, files, nfiles);
+      r->files = NULL;
+      r->nfiles = 0;
+      net_conn_close(c, NULL);
+      break;
+    }
+    r->file_left += files[i].len;
+  }
   c->unsent += req_unsent(r);
   if (c->dead)
     return; /* freed with the connection */
@@ -570,16 +650,38 @@ static void req_answer(net_conn *c, net_req *r, int state, uint8_t *buf,
 }
 
 void net_reply(net_conn *conn, net_req *req, uint8_t *buf, size_t len) {
-  req_answer(conn, req, REQ_READY, buf, len, -1, 0, 0);
+  req_answer(conn, req, REQ_READY, buf, len, NULL, 0);
+}
+
+void net_reply_files(net_conn *conn, net_req *req, uint8_t *buf, size_t len,
+                     net_file *files, size_t nfiles) {
+  if (nfiles == 0) {
+    free(files);
+    files = NULL;
+  }
+  req_answer(conn, req, REQ_READY, buf, len, files, nfiles);
 }
 
 void net_reply_file(net_conn *conn, net_req *req, uint8_t *buf, size_t len,
                     int fd, int64_t file_off, size_t file_len) {
-  req_answer(conn, req, REQ_READY, buf, len, fd, file_off, file_len);
+  net_file *f = malloc(sizeof *f);
+  if (!f) {
+    close(fd);
+    free(buf);
+    net_conn_close(conn, "out of memory queueing a reply");
+    req_answer(conn, req, REQ_NONE, NULL, 0, NULL, 0);
+    return;
+  }
+  *f = (net_file){.fd = fd, .off = file_off, .len = file_len, .at = len};
+  req_answer(conn, req, REQ_READY, buf, len, f, 1);
+}
+
+size_t net_loop_files_open(const net_loop *loop) {
+  return loop->files_open;
 }
 
 void net_reply_none(net_conn *conn, net_req *req) {
-  req_answer(conn, req, REQ_NONE, NULL, 0, -1, 0, 0);
+  req_answer(conn, req, REQ_NONE, NULL, 0, NULL, 0);
 }
 
 void net_conn_close(net_conn *conn, const char *why) {
@@ -614,7 +716,6 @@ static void dispatch(net_conn *c, const uint8_t *frame, size_t len) {
     conn_kill(c);
     return;
   }
-  r->fd = -1;
   r->state = REQ_PENDING;
   if (c->qtail)
     c->qtail->next = r;

@@ -65,11 +65,33 @@ void net_loop_free(net_loop *loop);
  * layer from now on (freed after sending, or on close). Loop thread only. */
 void net_reply(net_conn *conn, net_req *req, uint8_t *buf, size_t len);
 
-/* Like net_reply, plus `file_len` bytes read from fd at file_off sent
- * after buf (with sendfile). The net layer closes fd when done; buf's size
- * prefix must count the file bytes too. Used by Fetch for zero copy. */
+/* A part of a reply sent from a file with sendfile (zero copy): len bytes
+ * of fd from byte off, spliced into the reply's buffer before buf[at]. */
+typedef struct net_file {
+  int fd; /* owned by the net layer once queued */
+  int64_t off;
+  size_t len;
+  size_t at;
+} net_file;
+
+/* Like net_reply, with file parts spliced into buf: the bytes sent are
+ * buf[0, files[0].at), files[0], buf[files[0].at, files[1].at), ..., the
+ * rest of buf. files (malloc'ed, `at` non-decreasing and <= len) and every
+ * fd in it are owned by the net layer from now on (closed once sent or on
+ * close); buf's size prefix must count the file bytes too. A file shorter
+ * than promised closes the connection (the frame cannot be completed).
+ * Used by Fetch to send record bytes straight from the segment files. */
+void net_reply_files(net_conn *conn, net_req *req, uint8_t *buf, size_t len,
+                     net_file *files, size_t nfiles);
+
+/* net_reply_files with one part, after buf. */
 void net_reply_file(net_conn *conn, net_req *req, uint8_t *buf, size_t len,
                     int fd, int64_t file_off, size_t file_len);
+
+/* Descriptors held by queued file parts, loop-wide: a handler compares it
+ * with its own bound before queueing more (a consumer that stops reading
+ * keeps its parts' descriptors until it reads or closes). */
+size_t net_loop_files_open(const net_loop *loop);
 
 /* Mark req answered with no response (Produce with acks=0). */
 void net_reply_none(net_conn *conn, net_req *req);

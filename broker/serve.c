@@ -444,6 +444,10 @@ int broker_serve_main(int argc, char **argv) {
             nd_errmsg());
     return EXIT_RUNTIME;
   }
-  fprintf(stderr, "nodata serve: stopped cleanly\n");
+  fprintf(stderr,
+          "nodata serve: stopped cleanly (fetch sent %" PRIu64
+          " record bytes from segment files with sendfile, %" PRIu64
+          " copied)\n",
+          b.fetch_bytes_sendfile, b.fetch_bytes_copied);
   return 0;
 }

@@ -404,12 +404,12 @@ static void fill_value(const kf_field *f, int type, int version, int depth,
     break;
   }
   case KF_BYTES: {
-    kf_bytes b = {(uint8_t *)"xy", 2};
+    kf_bytes b = {(uint8_t *)"xy", 2, 0};
     memcpy(p, &b, sizeof b);
     break;
   }
   case KF_RECORDS: {
-    kf_bytes b = {records, (int32_t)records_len};
+    kf_bytes b = {records, (int32_t)records_len, 0};
     memcpy(p, &b, sizeof b);
     break;
   }

@@ -11,6 +11,7 @@
 #ifndef ND_TEST_H
 #define ND_TEST_H
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -22,6 +23,18 @@
 #include <unistd.h>
 
 #include "nodata.h"
+
+/* Descriptors this process has open, or -1. */
+static inline int test_open_fds(void) {
+  int n = 0;
+  DIR *d = opendir("/proc/self/fd");
+  if (!d)
+    return -1;
+  while (readdir(d))
+    n++;
+  closedir(d);
+  return n - 3; /* ".", "..", and the DIR's own descriptor */
+}
 
 static int nd_test_failures;
 static int nd_test_current_failed;

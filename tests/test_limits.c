@@ -2,22 +2,10 @@
  * the store's own bound and the process's RLIMIT_NOFILE. */
 #include "test.h"
 
-#include <dirent.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
-
-static int open_fds(void) {
-  int n = 0;
-  DIR *d = opendir("/proc/self/fd");
-  if (!d)
-    return -1;
-  while (readdir(d))
-    n++;
-  closedir(d);
-  return n - 3; /* ".", "..", and the DIR's own descriptor */
-}
 
 /* Append to and read back every partition, round robin, several times. */
 static int churn(nd_store *s, const char *topic, int parts, int rounds) {
@@ -49,7 +37,7 @@ static void store_bound(void) {
   char *dir = tmpdir_make("fdbound");
   nd_options o = {.no_background = 1, .max_open_files = 8};
   nd_store *s;
-  int before = open_fds();
+  int before = test_open_fds();
   CHECK_OK(nd_open(dir, &o, &s));
   nd_topic_config cfg;
   nd_topic_config_init(&cfg);
@@ -57,11 +45,11 @@ static void store_bound(void) {
   CHECK_OK(nd_topic_create(s, "wide", 60, &cfg));
   CHECK_OK(churn(s, "wide", 60, 4));
   /* The store holds its lock file, the offsets log and at most 8 logs. */
-  int during = open_fds() - before;
+  int during = test_open_fds() - before;
   fprintf(stderr, "descriptors held with 60 partitions, bound 8: %d\n", during);
   CHECK(during <= 8 + 2);
   CHECK_OK(nd_close(s));
-  CHECK_EQ_I64(open_fds(), before);
+  CHECK_EQ_I64(test_open_fds(), before);
   /* Reopen (clean) and read everything back through the bound. */
   CHECK_OK(nd_open(dir, &o, &s));
   for (int p = 0; p < 60; p++) {
@@ -69,7 +57,7 @@ static void store_bound(void) {
     CHECK_OK(nd_offsets(s, "wide", p, NULL, &hw));
     CHECK_EQ_I64(hw, 4);
   }
-  CHECK(open_fds() - before <= 8 + 2);
+  CHECK(test_open_fds() - before <= 8 + 2);
   CHECK_OK(nd_close(s));
   tmpdir_remove(dir);
 }

@@ -10,6 +10,8 @@
  *   'C'             reply "bye", then net_conn_close
  *   'B' u32 n       reply n bytes of 'b' (a big reply)
  *   'F' u32 n       reply "F" + the first n bytes of a file, via sendfile
+ *   'M' u32 k       reply "M", then k times "m<i>" + a file part (see
+ *                   multi_part), then "end": buffer and file parts spliced
  *   'P' data        another thread posts the reply back with net_post
  * Each test starts from a running loop on a free port and stops it. The
  * flusher (broker/flusher.c) is tested here too: it is the loop's other
@@ -54,6 +56,13 @@ typedef struct server {
   pending *pend; /* loop thread only */
   const char *file;
 } server;
+
+/* The file part after "m<i>" in an 'M' reply: every third one is empty
+ * (the net layer must skip it), the others 50-60 KB from odd offsets. */
+static void multi_part(size_t i, int64_t *off, size_t *len) {
+  *off = 4096 * (int64_t)i + 7;
+  *len = i % 3 == 1 ? 0 : 50000 + 1000 * i;
+}
 
 static uint8_t *make_reply(const void *payload, size_t len, size_t *out_len) {
   uint8_t *b = malloc(4 + len);
@@ -164,6 +173,30 @@ static int on_request(void *ctx, net_conn *conn, net_req *req,
     memcpy(b, &be, 4);
     b[4] = 'F';
     net_reply_file(conn, req, b, 5, fd, 0, n);
+    return 0;
+  }
+  case 'M': {
+    size_t k = get_u32(frame + 1);
+    net_file *files = calloc(k ? k : 1, sizeof *files);
+    uint8_t *b = malloc(5 + 2 * k + 3);
+    if (!files || !b)
+      return -1;
+    size_t at = 5, total = 1 + 2 * k + 3;
+    b[4] = 'M';
+    for (size_t i = 0; i < k; i++) {
+      b[at++] = 'm';
+      b[at++] = (uint8_t)('0' + i);
+      files[i].fd = open(s->file, O_RDONLY | O_CLOEXEC);
+      if (files[i].fd < 0)
+        return -1;
+      multi_part(i, &files[i].off, &files[i].len);
+      files[i].at = at;
+      total += files[i].len;
+    }
+    memcpy(b + at, "end", 3);
+    uint32_t be = htonl((uint32_t)total);
+    memcpy(b, &be, 4);
+    net_reply_files(conn, req, b, at + 3, files, k);
     return 0;
   }
   case 'P': {
@@ -621,6 +654,48 @@ static void test_file_reply(void) {
   CHECK(same);
   CHECK(expect_reply(fd, "after"));
   close(fd);
+}
+
+/* Buffer pieces and file parts interleave in order, empty parts vanish,
+ * the next reply follows, and every part's descriptor is closed. */
+static void test_multi_part_reply(void) {
+  int fds0 = test_open_fds();
+  int fd = cli_connect(srv.port);
+  CHECK(fd >= 0);
+  size_t flen;
+  uint8_t *file = read_file(srv.file, &flen);
+  CHECK(file);
+  enum { K = 7 };
+  uint8_t f[64];
+  size_t n = put_u32_frame(f, 'M', K, NULL);
+  n += put_frame(f + n, 'E', "after", 5);
+  CHECK(send_all(fd, f, n) == 0);
+  size_t rn;
+  uint8_t *r = recv_frame(fd, &rn);
+  CHECK(r);
+  uint8_t *want = malloc(rn);
+  size_t w = 0;
+  want[w++] = 'M';
+  for (size_t i = 0; i < K; i++) {
+    int64_t off;
+    size_t len;
+    multi_part(i, &off, &len);
+    want[w++] = 'm';
+    want[w++] = (uint8_t)('0' + i);
+    CHECK((size_t)off + len <= flen && w + len <= rn);
+    memcpy(want + w, file + off, len);
+    w += len;
+  }
+  memcpy(want + w, "end", 3);
+  w += 3;
+  int same = w == rn && memcmp(r, want, rn) == 0;
+  free(want);
+  free(r);
+  free(file);
+  CHECK(same);
+  CHECK(expect_reply(fd, "after"));
+  close(fd);
+  CHECK_EQ_I64(test_open_fds(), fds0);
 }
 
 static void test_many_connections(void) {
@@ -1133,6 +1208,7 @@ int main(void) {
   RUN(test_post);
   RUN(test_timers);
   RUN(test_file_reply);
+  RUN(test_multi_part_reply);
   RUN(test_many_connections);
   RUN(test_idle_memory);
   RUN(test_accept_out_of_fds);
