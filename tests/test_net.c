@@ -659,9 +659,13 @@ static void test_file_reply(void) {
 /* Buffer pieces and file parts interleave in order, empty parts vanish,
  * the next reply follows, and every part's descriptor is closed. */
 static void test_multi_part_reply(void) {
-  int fds0 = test_open_fds();
   int fd = cli_connect(srv.port);
   CHECK(fd >= 0);
+  /* Counted once the server holds the connection too. */
+  uint8_t e[16];
+  CHECK(send_all(fd, e, put_frame(e, 'E', "hi", 2)) == 0);
+  CHECK(expect_reply(fd, "hi"));
+  int fds0 = test_open_fds();
   size_t flen;
   uint8_t *file = read_file(srv.file, &flen);
   CHECK(file);
@@ -694,8 +698,8 @@ static void test_multi_part_reply(void) {
   free(file);
   CHECK(same);
   CHECK(expect_reply(fd, "after"));
-  close(fd);
   CHECK_EQ_I64(test_open_fds(), fds0);
+  close(fd);
 }
 
 static void test_many_connections(void) {
