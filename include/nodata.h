@@ -314,8 +314,12 @@ int nd_append(nd_store *store, const char *topic, int32_t partition,
  * idempotent producer batch (producerId >= 0) the sequence is checked:
  * a retried batch returns ND_EDUPSEQ with info describing where the first
  * copy went; a gap returns ND_ESEQUENCE; an old epoch ND_EPRODUCERFENCED.
+ * Every record's framing and offset delta is checked (a record cannot
+ * claim an offset outside its batch); inside a compressed batch only when
+ * the store was opened with nd_options.decompress, as the broker does.
  * Errors: ND_EBATCH / ND_ECORRUPT (message names the byte offset and what
- * is wrong), ND_ETOOLARGE, and those of nd_append. */
+ * is wrong; ND_ECORRUPT also for a record area that does not decompress),
+ * ND_ETOOLARGE, ND_ECODEC, and those of nd_append. */
 int nd_append_batch(nd_store *store, const char *topic, int32_t partition,
                     void *buf, size_t len, unsigned flags,
                     nd_append_info *info);

@@ -61,18 +61,16 @@ enum batch_status batch_check(const uint8_t *p, size_t avail, int check_crc,
   return BATCH_VALID;
 }
 
-int batch_check_records(const uint8_t *p, size_t total, const char **why) {
-  if (be16(p + 21) & BATCH_ATTR_CODEC_MASK)
-    return 0;
-  int32_t count = (int32_t)be32(p + 57);
-  const uint8_t *r = p + BATCH_HEADER_SIZE, *end = p + total;
+int batch_check_record_area(const uint8_t *r, size_t len, int32_t count,
+                            const char **why) {
+  const uint8_t *end = r + len;
   for (int32_t i = 0; i < count; i++) {
-    int64_t len, ts_delta, off_delta;
-    if (varint_read(&r, end, &len) || len < 1 || len > end - r) {
+    int64_t rec_len, ts_delta, off_delta;
+    if (varint_read(&r, end, &rec_len) || rec_len < 1 || rec_len > end - r) {
       *why = "record length runs past the batch";
       return -1;
     }
-    const uint8_t *q = r + 1, *rec_end = r + len; /* past attributes */
+    const uint8_t *q = r + 1, *rec_end = r + rec_len; /* past attributes */
     if (varint_read(&q, rec_end, &ts_delta) ||
         varint_read(&q, rec_end, &off_delta)) {
       *why = "record header cut short";
@@ -89,6 +87,14 @@ int batch_check_records(const uint8_t *p, size_t total, const char **why) {
     return -1;
   }
   return 0;
+}
+
+int batch_check_records(const uint8_t *p, size_t total, const char **why) {
+  if (be16(p + 21) & BATCH_ATTR_CODEC_MASK)
+    return 0;
+  return batch_check_record_area(p + BATCH_HEADER_SIZE,
+                                 total - BATCH_HEADER_SIZE,
+                                 (int32_t)be32(p + 57), why);
 }
 
 void batch_update_crc(uint8_t *p, size_t total) {

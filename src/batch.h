@@ -111,8 +111,13 @@ enum batch_status batch_check(const uint8_t *p, size_t avail, int check_crc,
  * inside the batch, there are exactly recordCount records, and their
  * offset deltas are 0, 1, 2, ... (Kafka rejects anything else, so a
  * record cannot claim an offset outside its batch). Returns 0, or -1 with
- * *why set. Compressed batches are not looked into. */
+ * *why set. Compressed batches are not looked into here (see
+ * batch_check_record_area). */
 int batch_check_records(const uint8_t *p, size_t total, const char **why);
+/* The same checks on a record area: the bytes after the header, or their
+ * decompressed form for a compressed batch. */
+int batch_check_record_area(const uint8_t *records, size_t len, int32_t count,
+                            const char **why);
 
 /* Recompute the CRC of a complete batch in place. */
 void batch_update_crc(uint8_t *p, size_t total);

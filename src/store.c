@@ -914,6 +914,35 @@ int nd_append(nd_store *s, const char *name, int32_t p,
   return rc;
 }
 
+/* A compressed client batch, looked into as Kafka's broker does before it
+ * stores one: the records must decompress and be framed like those of an
+ * uncompressed batch, or a record could claim an offset outside it. */
+static int check_compressed_records(nd_store *s, const uint8_t *b, size_t total,
+                                    size_t at) {
+  int codec = b[22] & BATCH_ATTR_CODEC_MASK;
+  void *plain = NULL;
+  size_t plain_len = 0;
+  int rc = s->opts.decompress(codec, b + BATCH_HEADER_SIZE,
+                              total - BATCH_HEADER_SIZE, &plain, &plain_len);
+  if (rc) {
+    free(plain);
+    if (rc != ND_ECODEC && rc != ND_ETOOLARGE && rc != ND_ENOMEM)
+      rc = ND_ECORRUPT;
+    return nd_fail(rc, "batch at byte %zu: its %s records do not decompress",
+                   at,
+                   codec == ND_CODEC_GZIP     ? "gzip"
+                   : codec == ND_CODEC_SNAPPY ? "snappy"
+                   : codec == ND_CODEC_LZ4    ? "lz4"
+                                              : "zstd");
+  }
+  const char *why = NULL;
+  rc = batch_check_record_area(plain, plain_len, (int32_t)be32(b + 57), &why);
+  free(plain);
+  if (rc)
+    return nd_fail(ND_EBATCH, "batch at byte %zu (compressed): %s", at, why);
+  return 0;
+}
+
 int nd_append_batch(nd_store *s, const char *name, int32_t p, void *buf,
                     size_t len, unsigned flags, nd_append_info *info) {
   nd_clear_error();
@@ -959,11 +988,15 @@ int nd_append_batch(nd_store *s, const char *name, int32_t p, void *buf,
       rc = nd_fail(ND_EBATCH, "batch at byte %zu: %s", q, why);
       goto out;
     }
-    if ((b[q + 22] & BATCH_ATTR_CODEC_MASK) > ND_CODEC_ZSTD) {
+    int codec = b[q + 22] & BATCH_ATTR_CODEC_MASK;
+    if (codec > ND_CODEC_ZSTD) {
       rc = nd_fail(ND_ECODEC, "batch at byte %zu: compression codec %d", q,
-                   b[q + 22] & BATCH_ATTR_CODEC_MASK);
+                   codec);
       goto out;
     }
+    if (codec != ND_CODEC_NONE && s->opts.decompress &&
+        (rc = check_compressed_records(s, b + q, total, q)) != 0)
+      goto out;
     q += total;
   }
   int64_t sync_to = -1;

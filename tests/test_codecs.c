@@ -5,6 +5,7 @@
  */
 #include "test.h"
 
+#include "batch.h"
 #include "nodata_codecs.h"
 
 #define N_CODECS 5
@@ -812,6 +813,75 @@ static void test_compress_batch(void) {
   CHECK(errs_ok);
 }
 
+/* nd_append_batch looks inside compressed client batches when the store
+ * has a decompressor: a record claiming an offset outside its batch, or a
+ * record area that does not decompress, is refused (the CRC is right in
+ * both, so only the look inside can tell); good ones of every codec are
+ * stored verbatim. Without a decompressor they are taken unopened, as the
+ * header documents. */
+static void test_append_checks_compressed_records(void) {
+  char *dir = tmpdir_make("compressed-append");
+  nd_options o = {.no_background = 1, .decompress = nd_codecs_decompress};
+  nd_store *s = NULL;
+  CHECK_OK(nd_open(dir, &o, &s));
+  CHECK_OK(nd_topic_create(s, "c", 1, NULL));
+  nd_record recs[3] = {{NULL, 0, "one", 3, NULL, 0, 1000},
+                       {NULL, 0, "two", 3, NULL, 0, 1001},
+                       {NULL, 0, "three", 5, NULL, 0, 1002}};
+  uint8_t *plain = NULL;
+  size_t cap = 0;
+  int64_t n = batch_encode(recs, 3, 1000, 0, &plain, &cap);
+  CHECK(n > 61);
+  for (int codec = ND_CODEC_GZIP; codec <= ND_CODEC_ZSTD; codec++) {
+    void *z;
+    size_t zlen;
+    CHECK_OK(nd_codecs_compress_batch(plain, (size_t)n, codec, &z, &zlen));
+    nd_append_info info;
+    CHECK_OK(nd_append_batch(s, "c", 0, z, zlen, 0, &info));
+    CHECK_EQ_I64(info.last_offset - info.base_offset, 2);
+    free(z);
+  }
+  /* Record 1 (after 1-byte length, attributes and timestamp delta) claims
+   * offset delta 5. */
+  uint8_t *bad = malloc((size_t)n);
+  CHECK(bad);
+  memcpy(bad, plain, (size_t)n);
+  size_t rec1 = 61 + 1 + (size_t)plain[61] / 2;
+  CHECK_EQ_I64(bad[rec1 + 3], 2); /* zigzag(1) */
+  bad[rec1 + 3] = 10;
+  void *z;
+  size_t zlen;
+  CHECK_OK(nd_codecs_compress_batch(bad, (size_t)n, ND_CODEC_LZ4, &z, &zlen));
+  int64_t hw0, hw1;
+  CHECK_OK(nd_offsets(s, "c", 0, NULL, &hw0));
+  CHECK_RC(nd_append_batch(s, "c", 0, z, zlen, 0, NULL), ND_EBATCH);
+  CHECK(strstr(nd_errmsg(), "compressed") && strstr(nd_errmsg(), "offset"));
+  /* Garbage where the zstd frame should be, CRC recomputed. */
+  void *g;
+  size_t glen;
+  CHECK_OK(
+      nd_codecs_compress_batch(plain, (size_t)n, ND_CODEC_ZSTD, &g, &glen));
+  memset((uint8_t *)g + 61, 0x5a, glen - 61);
+  uint32_t crc = nd_crc32c(0, (uint8_t *)g + 21, glen - 21);
+  set_be32((uint8_t *)g + 17, crc);
+  CHECK_RC(nd_append_batch(s, "c", 0, g, glen, 0, NULL), ND_ECORRUPT);
+  CHECK(strstr(nd_errmsg(), "zstd") != NULL);
+  CHECK_OK(nd_offsets(s, "c", 0, NULL, &hw1));
+  CHECK_EQ_I64(hw1, hw0); /* nothing of either was stored */
+  CHECK_OK(nd_close(s));
+  /* No decompressor: compressed batches go in unopened. */
+  nd_options bare = {.no_background = 1};
+  CHECK_OK(nd_open(dir, &bare, &s));
+  CHECK_OK(nd_codecs_compress_batch(bad, (size_t)n, ND_CODEC_LZ4, &z, &zlen));
+  CHECK_OK(nd_append_batch(s, "c", 0, z, zlen, 0, NULL));
+  CHECK_OK(nd_close(s));
+  free(z);
+  free(g);
+  free(bad);
+  free(plain);
+  tmpdir_remove(dir);
+}
+
 static void test_names(void) {
   for (int k = 0; k < N_CODECS; k++) {
     CHECK(strcmp(nd_codecs_name(k), codec_names[k]) == 0);
@@ -838,6 +908,7 @@ int main(void) {
   RUN(test_truncated_and_garbage);
   RUN(test_bomb);
   RUN(test_compress_batch);
+  RUN(test_append_checks_compressed_records);
   RUN(test_names);
   TEST_MAIN_END();
 }
