@@ -46,7 +46,7 @@ int kafka_init(broker *b);
 void kafka_fini(broker *b);
 /* net_request_fn and net_close_fn; ctx is the broker. */
 int kafka_handle_request(void *ctx, net_conn *conn, net_req *req,
-                         const uint8_t *frame, size_t len);
+                         net_frame *frame);
 void kafka_conn_closed(void *ctx, net_conn *conn);
 /* nd_append_hook, called on the loop thread after appends (wakes fetches). */
 void kafka_on_append(void *ctx, const char *topic, int32_t partition,

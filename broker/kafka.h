@@ -4,11 +4,14 @@
  *
  * A request's life: kafka_handle_request() reads the header, finds the API
  * in the table, decodes the body into a kafka_req's arena and calls the
- * handler. The handler either answers at once with kafka_respond(), or
- * parks the request (acks=all waiting for fdatasync, a long-poll Fetch) and
- * answers later from a callback on the loop thread. If the connection
- * closes meanwhile, the request is marked dead: its callbacks still run
- * (to release what they hold) and kafka_respond() then only frees it.
+ * handler. The kafka_req owns the request's frame (net_frame): decoded
+ * records and bytes point into it (no copy), so it lives, writable, until
+ * the request is freed. The handler either answers at once with
+ * kafka_respond(), or parks the request (acks=all waiting for fdatasync, a
+ * long-poll Fetch) and answers later from a callback on the loop thread.
+ * If the connection closes meanwhile, the request is marked dead: its
+ * callbacks still run (to release what they hold) and kafka_respond() then
+ * only frees it.
  */
 #ifndef ND_KAFKA_H
 #define ND_KAFKA_H
@@ -75,9 +78,10 @@ struct kafka_req {
   int32_t correlation_id;
   kf_str client_id;
   kf_arena arena;
-  void *body; /* the decoded request */
-  int dead;   /* connection closed while parked */
-  int parked; /* in k->parked */
+  net_frame *frame; /* the request's bytes; records/bytes point into it */
+  void *body;       /* the decoded request */
+  int dead;         /* connection closed while parked */
+  int parked;       /* in k->parked */
   kafka_req *prev, *next;
   /* Called when the connection closes while the request is parked: the
    * handler cancels what it can (timers, waiter lists). If it returns 1

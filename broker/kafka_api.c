@@ -143,13 +143,19 @@ int kafka_auto_create(kafka_req *r, const char *topic) {
 
 /* ---- request life ------------------------------------------------------- */
 
+/* The arena, then the frame its views point into. */
+static void req_release(kafka_req *r) {
+  kf_arena_free(&r->arena);
+  net_frame_free(r->frame);
+  free(r);
+}
+
 void kafka_req_free(kafka_req *r) {
   if (!r)
     return;
   if (r->parked)
     kafka_unpark(r);
-  kf_arena_free(&r->arena);
-  free(r);
+  req_release(r);
 }
 
 void kafka_park(kafka_req *r, int (*on_close)(kafka_req *r)) {
@@ -322,9 +328,12 @@ int handle_api_versions(kafka_req *r) {
 /* ---- dispatch ----------------------------------------------------------- */
 
 int kafka_handle_request(void *ctx, net_conn *conn, net_req *req,
-                         const uint8_t *frame, size_t len) {
+                         net_frame *fr) {
   broker *b = ctx;
+  const uint8_t *frame = fr->data;
+  size_t len = fr->len;
   if (len < 8) {
+    net_frame_free(fr);
     net_conn_set_error(conn, "request shorter than a request header");
     return -1;
   }
@@ -335,14 +344,18 @@ int kafka_handle_request(void *ctx, net_conn *conn, net_req *req,
     char why[96];
     snprintf(why, sizeof why, "unknown or unsupported API key %d (v%d)", key,
              version);
+    net_frame_free(fr);
     net_conn_set_error(conn, why);
     return -1;
   }
   kafka_req *r = calloc(1, sizeof *r);
   if (!r) {
+    net_frame_free(fr);
     net_conn_set_error(conn, "out of memory");
     return -1;
   }
+  /* From here on the frame goes with r (kafka_req_free). */
+  r->frame = fr;
   r->b = b;
   r->k = b->kafka;
   r->conn = conn;
@@ -478,8 +491,7 @@ void kafka_fini(broker *b) {
   while (k->parked) {
     kafka_req *r = k->parked;
     kafka_unpark(r);
-    kf_arena_free(&r->arena);
-    free(r);
+    req_release(r);
   }
   free(k);
   b->kafka = NULL;

@@ -437,12 +437,8 @@ static int decode_value(const kf_field *f, int type, int version, int flex,
     if (len >= 0) {
       if (!need(c, (size_t)len))
         return -1;
-      /* Not zeroed: record batches are large and fully overwritten. */
-      b.ptr = arena_alloc(a, (size_t)len + 1, 0);
-      if (!b.ptr)
-        return -1;
-      memcpy(b.ptr, c->p, (size_t)len);
-      b.ptr[len] = 0;
+      /* A view, not a copy (kafka_codec.h): writable when the input is. */
+      b.ptr = (uint8_t *)(uintptr_t)c->p;
       b.len = (int32_t)len;
       c->p += len;
     } else if (!nullable) {

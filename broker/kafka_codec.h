@@ -16,9 +16,13 @@
  * field uvarint tag, uvarint size, data). Unknown tags are skipped.
  *
  * Decoded values live in a kf_arena: strings are copied and NUL-terminated
- * (so handlers can pass them to nd_* calls), bytes and records are copied
- * (Produce needs them writable, and a parked request outlives its frame).
- * Freeing a request is one kf_arena_free().
+ * (so handlers can pass them to nd_* calls). Bytes and records are not
+ * copied: they point into the buffer being decoded (a Produce's record set
+ * is up to a megabyte), so that buffer must outlive the decoded message —
+ * the broker's requests own their frame and free it with their arena
+ * (kafka.h) — and they are writable exactly when that buffer is (Produce
+ * stores batches in place with their base offset set). Freeing a request
+ * is one kf_arena_free() plus freeing its frame.
  *
  * Decoding reads untrusted bytes only through a bounded cursor; any
  * underflow, bad varint or impossible length makes kf_decode return -1.
@@ -35,9 +39,11 @@ typedef struct kf_str {
   int32_t len;
 } kf_str;
 
-/* Bytes or records: len -1 means null. ext > 0 (records, encoding only):
- * the len bytes are not in memory but external part ext - 1, which the
- * sender splices in where the encoder leaves a hole (kf_buf.holes). */
+/* Bytes or records: len -1 means null. Decoded ones point into the input
+ * (see above); ptr is writable only if that input is. ext > 0 (records,
+ * encoding only): the len bytes are not in memory but external part
+ * ext - 1, which the sender splices in where the encoder leaves a hole
+ * (kf_buf.holes). */
 typedef struct kf_bytes {
   uint8_t *ptr;
   int32_t len;

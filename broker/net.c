@@ -3,14 +3,34 @@
  * non-blocking sockets, timers in a min-heap, cross-thread posts through an
  * eventfd.
  *
- * Memory per connection is kept small on purpose (1,000 idle connections
- * must cost far less than 100 MB): a connection owns no read buffer while it
- * is between frames. Reads go into one loop-wide scratch buffer; complete
- * frames are handed to the handler straight from it, and only the tail of a
- * frame that is still arriving is copied into a per-connection buffer that
- * grows with the bytes received, up to that frame's size (a size prefix
- * alone reserves nothing). Once the rest of a frame is larger than the
- * scratch buffer it is read directly into that buffer.
+ * Frames and their buffers. Every request is handed to its handler in a
+ * buffer of its own (net_frame), which the handler owns until it calls
+ * net_frame_free(): the Kafka layer decodes record sets as views into it
+ * and keeps it while a request is parked (acks=all, long-poll fetch), so
+ * no record byte is copied between the socket and the log.
+ *  - Memory per connection is kept small on purpose (1,000 idle
+ *    connections must cost far less than 100 MB): a connection owns no read
+ *    buffer while it is between frames.
+ *  - Small frames (under NET_BIG_FRAME) are read through one loop-wide
+ *    scratch buffer, many per system call, and each is copied once into an
+ *    exact-size malloc'ed buffer. Reading each into its own buffer instead
+ *    would cost a system call per frame, more than the copy.
+ *  - A frame with NET_BIG_FRAME or more still to arrive is read straight
+ *    into its own buffer (its first bytes may come through the scratch
+ *    buffer). After a big frame, the next size prefix is read alone (also
+ *    by the read that finishes the frame, when the bytes are there), so a
+ *    stream of big frames never goes through the scratch buffer: one more
+ *    small read per big frame at most, instead of copying up to the
+ *    scratch buffer's size out of it.
+ *  - A frame's buffer grows with the bytes received, up to the frame's
+ *    size, so a size prefix alone allocates nothing: it can only take a
+ *    free buffer from the loop's pool, memory already held.
+ *  - Big buffers, once freed, go to a per-loop pool (best fit, at most
+ *    NET_POOL_MAX_BYTES, the smallest evicted first) and are released after
+ *    pool_idle_ms unused. A stream of 1 MB Produce requests reuses one or
+ *    a few buffers whose pages are already mapped, instead of growing (and
+ *    copying) a fresh buffer per request; the loop never keeps more than
+ *    the pool's bound beyond what requests in progress hold.
  *
  * Reply order: every frame gets a net_req appended to its connection's
  * queue before the handler runs. The queue is written from its head only,
@@ -51,6 +71,17 @@
 #include <unistd.h>
 
 #define NET_SCRATCH_BYTES (256 * 1024)
+/* A frame this big (or with this much still to arrive) costs more to copy
+ * than a system call: it is read straight into its own buffer, and that
+ * buffer is pooled for reuse when freed. */
+#define NET_BIG_FRAME ((size_t)64 * 1024)
+/* Pooled buffers are sized in these steps, so that one serves later
+ * frames a little larger than the one it was made for. */
+#define NET_POOL_GRANULE ((size_t)64 * 1024)
+#define NET_POOL_MAX_BYTES ((size_t)16 * 1024 * 1024)
+/* Bigger buffers are rare (the clients' default request limit is 1 MB);
+ * keeping one would crowd out the common size. */
+#define NET_POOL_MAX_BUF ((size_t)4 * 1024 * 1024)
 #define NET_MAX_UNSENT ((size_t)64 * 1024 * 1024)
 #define NET_MAX_INFLIGHT 1024
 /* Per readable event, so one busy client cannot starve the others. */
@@ -62,6 +93,17 @@
 #define NET_ACCEPT_PAUSE_MS 100
 
 enum req_state { REQ_PENDING, REQ_READY, REQ_NONE };
+
+/* A frame buffer: the net_frame handed out, then the frame with its size
+ * prefix. */
+typedef struct net_fbuf {
+  net_frame f; /* first: net_frame_free() converts back */
+  net_loop *loop;
+  struct net_fbuf *next; /* in the pool, which is sorted by cap */
+  size_t cap;            /* bytes at b */
+  int64_t pooled_ms;     /* when it went into the pool */
+  uint8_t b[];
+} net_fbuf;
 
 /* A reply is buf with file parts spliced in: buf[0, files[0].at), then
  * files[0], then buf[files[0].at, files[1].at), ... then the rest of buf. */
@@ -93,12 +135,13 @@ struct net_conn {
   int dead;
   int close_mode;
   int read_eof;
-  /* A frame still arriving: hdr collects the size prefix, then buf holds
+  /* A frame still arriving: hdr collects the size prefix, then rbuf holds
    * the whole frame (prefix included) once its size is known. */
   uint8_t hdr[4];
   size_t hdr_len;
-  uint8_t *rbuf;
-  size_t rlen, rcap, rneed;
+  net_fbuf *rbuf;
+  size_t rlen, rneed;
+  int big; /* the last frame was big: read the next size prefix alone */
   /* Bytes read past a back-pressure point, consumed before the socket. */
   uint8_t *stash;
   size_t stash_len;
@@ -147,6 +190,11 @@ struct net_loop {
   net_conn *ready;  /* back-pressure lifted with stashed bytes to process */
   net_conn *flushq; /* answered replies to write this iteration */
   uint8_t *scratch;
+  /* Free big frame buffers, smallest first (see the top of the file). */
+  net_fbuf *pool;
+  size_t pool_bytes, pool_count;
+  net_timer *pool_timer;
+  size_t frames_held; /* handed to handlers, not yet freed */
   net_timer **heap;
   size_t nheap, capheap;
   uint64_t timer_seq;
@@ -330,6 +378,135 @@ void net_loop_stop(net_loop *loop) {
 }
 
 /* ------------------------------------------------------------------------ */
+/* Frame buffers                                                            */
+/* ------------------------------------------------------------------------ */
+
+static size_t round_granule(size_t n) {
+  size_t r = (n + NET_POOL_GRANULE - 1) / NET_POOL_GRANULE * NET_POOL_GRANULE;
+  return r < n ? n : r;
+}
+
+static int pool_idle_ms(const net_loop *l) {
+  return l->cfg.pool_idle_ms > 0 ? l->cfg.pool_idle_ms
+                                 : NET_POOL_IDLE_MS_DEFAULT;
+}
+
+static void pool_unlink(net_loop *l, net_fbuf **pp) {
+  net_fbuf *b = *pp;
+  *pp = b->next;
+  b->next = NULL;
+  l->pool_bytes -= b->cap;
+  l->pool_count--;
+}
+
+/* Free what has sat unused in the pool for pool_idle_ms, so a burst of big
+ * requests does not keep its buffers for the life of the broker. */
+static void pool_trim(void *arg) {
+  net_loop *l = arg;
+  l->pool_timer = NULL;
+  int64_t now = net_now_ms(), idle = pool_idle_ms(l), next = INT64_MAX;
+  net_fbuf **pp = &l->pool;
+  while (*pp) {
+    net_fbuf *b = *pp;
+    if (now - b->pooled_ms >= idle) {
+      pool_unlink(l, pp);
+      free(b);
+      continue;
+    }
+    if (b->pooled_ms + idle < next)
+      next = b->pooled_ms + idle;
+    pp = &b->next;
+  }
+  if (l->pool)
+    l->pool_timer = net_timer_add(l, next - now, pool_trim, l);
+}
+
+/* Keep a freed buffer for the next big frame, or free it. */
+static void pool_put(net_loop *l, net_fbuf *b) {
+  if (b->cap < NET_BIG_FRAME || b->cap > NET_POOL_MAX_BUF) {
+    free(b);
+    return;
+  }
+  b->pooled_ms = net_now_ms();
+  net_fbuf **pp = &l->pool;
+  while (*pp && (*pp)->cap < b->cap)
+    pp = &(*pp)->next;
+  b->next = *pp;
+  *pp = b;
+  l->pool_bytes += b->cap;
+  l->pool_count++;
+  /* Over the bound, the smallest go first: the big ones are the costly
+   * ones to grow and fault in again. */
+  while (l->pool_bytes > NET_POOL_MAX_BYTES) {
+    net_fbuf *s = l->pool;
+    pool_unlink(l, &l->pool);
+    free(s);
+  }
+  if (l->pool && !l->pool_timer)
+    l->pool_timer = net_timer_add(l, pool_idle_ms(l), pool_trim, l);
+}
+
+/* The smallest pooled buffer that holds `need` bytes, or NULL. */
+static net_fbuf *pool_take(net_loop *l, size_t need) {
+  if (need < NET_BIG_FRAME)
+    return NULL;
+  for (net_fbuf **pp = &l->pool; *pp; pp = &(*pp)->next)
+    if ((*pp)->cap >= need) {
+      net_fbuf *b = *pp;
+      pool_unlink(l, pp);
+      return b;
+    }
+  return NULL;
+}
+
+static void pool_free_all(net_loop *l) {
+  while (l->pool) {
+    net_fbuf *b = l->pool;
+    pool_unlink(l, &l->pool);
+    free(b);
+  }
+  if (l->pool_timer) {
+    net_timer_cancel(l, l->pool_timer);
+    l->pool_timer = NULL;
+  }
+}
+
+/* (Re)size b to hold cap bytes; the bytes it holds are kept. */
+static net_fbuf *fbuf_resize(net_loop *l, net_fbuf *b, size_t cap) {
+  if (cap > SIZE_MAX - sizeof *b)
+    return NULL;
+  net_fbuf *nb = realloc(b, sizeof *nb + cap);
+  if (!nb)
+    return NULL;
+  if (!b) {
+    nb->loop = l;
+    nb->next = NULL;
+  }
+  nb->cap = cap;
+  return nb;
+}
+
+void net_frame_free(net_frame *frame) {
+  if (!frame)
+    return;
+  net_fbuf *b = (net_fbuf *)frame;
+  net_loop *l = b->loop;
+  l->frames_held--;
+  pool_put(l, b);
+}
+
+void net_loop_buffer_stats(const net_loop *loop, net_buffer_stats *out) {
+  memset(out, 0, sizeof *out);
+  out->pooled_bytes = loop->pool_bytes;
+  out->pooled_count = loop->pool_count;
+  out->pool_limit = NET_POOL_MAX_BYTES;
+  out->frames_held = loop->frames_held;
+  for (const net_conn *c = loop->conns; c; c = c->next)
+    if (c->rbuf)
+      out->reading_bytes += c->rbuf->cap;
+}
+
+/* ------------------------------------------------------------------------ */
 /* Connections                                                              */
 /* ------------------------------------------------------------------------ */
 
@@ -405,7 +582,8 @@ static void conn_free(net_conn *c) {
       pp = &(*pp)->ready_next;
     *pp = c->ready_next;
   }
-  free(c->rbuf);
+  if (c->rbuf)
+    pool_put(l, c->rbuf);
   free(c->stash);
   close(c->fd);
   if (c->prev)
@@ -708,11 +886,17 @@ void *net_conn_data(const net_conn *conn) {
   return conn->data;
 }
 
-/* Hand one complete frame to the handler. */
-static void dispatch(net_conn *c, const uint8_t *frame, size_t len) {
+/* Hand one complete frame to the handler, which owns it from now on. */
+static void dispatch(net_conn *c, net_fbuf *fb, size_t total) {
+  net_loop *l = c->loop;
+  c->big = total >= NET_BIG_FRAME;
+  fb->f.data = fb->b + 4;
+  fb->f.len = total - 4;
+  l->frames_held++;
   net_req *r = calloc(1, sizeof *r);
   if (!r) {
     net_log("%s: closing: out of memory", c->peer);
+    net_frame_free(&fb->f);
     conn_kill(c);
     return;
   }
@@ -725,8 +909,7 @@ static void dispatch(net_conn *c, const uint8_t *frame, size_t len) {
   c->inflight++;
   c->error[0] = 0;
   c->cur_req = r;
-  net_loop *l = c->loop;
-  int rc = l->cfg.on_request(l->cfg.ctx, c, r, frame, len);
+  int rc = l->cfg.on_request(l->cfg.ctx, c, r, &fb->f);
   /* cur_req is cleared if the handler's reply was sent and freed. */
   r = c->cur_req;
   c->cur_req = NULL;
@@ -757,47 +940,82 @@ static int frame_size_ok(net_conn *c, const uint8_t hdr[4], size_t *total) {
   return 0;
 }
 
+static void no_memory(net_conn *c, size_t total) {
+  net_log("%s: closing: no memory for a %zu-byte request", c->peer, total);
+  conn_kill(c);
+}
+
 /* Make room for `want` bytes of the frame in progress. The buffer grows
  * geometrically up to the frame size as bytes arrive, so a size prefix
- * alone (up to max_request_bytes) does not reserve memory. */
+ * alone (up to max_request_bytes) does not reserve memory. A big frame's
+ * last step rounds up to the pool's granule, for reuse. */
 static int rbuf_reserve(net_conn *c, size_t want) {
-  if (want <= c->rcap)
+  size_t have = c->rbuf ? c->rbuf->cap : 0;
+  size_t full = c->rneed >= NET_BIG_FRAME ? round_granule(c->rneed) : c->rneed;
+  if (want > full)
+    want = full;
+  if (want <= have)
     return 0;
-  size_t cap = c->rcap * 2;
+  size_t cap = have * 2;
   if (cap < want)
     cap = want;
   if (cap < 4096)
     cap = 4096;
-  if (cap > c->rneed)
-    cap = c->rneed;
-  uint8_t *nb = realloc(c->rbuf, cap);
+  if (cap > full)
+    cap = full;
+  net_fbuf *nb = fbuf_resize(c->loop, c->rbuf, cap);
   if (!nb) {
-    net_log("%s: closing: no memory for a %zu-byte request", c->peer, c->rneed);
-    conn_kill(c);
+    no_memory(c, c->rneed);
     return -1;
   }
   c->rbuf = nb;
-  c->rcap = cap;
   return 0;
 }
 
-/* Start a frame of `total` bytes (size prefix included). */
+/* Start a frame of `total` bytes (size prefix included) with its first n
+ * bytes. A free pooled buffer is taken if one fits. */
 static int rbuf_start(net_conn *c, size_t total, const uint8_t *p, size_t n) {
   c->rneed = total;
-  c->rlen = c->rcap = 0;
-  c->rbuf = NULL;
+  c->rlen = 0;
+  c->rbuf = pool_take(c->loop, total);
   if (rbuf_reserve(c, n) < 0)
     return -1;
-  memcpy(c->rbuf, p, n);
+  memcpy(c->rbuf->b, p, n);
   c->rlen = n;
   return 0;
 }
 
-static void rbuf_take(net_conn *c, uint8_t **frame, size_t *len) {
-  *frame = c->rbuf;
-  *len = c->rneed - 4;
+/* The size prefix in hdr is complete: start its frame. */
+static int hdr_complete(net_conn *c) {
+  size_t total;
+  c->hdr_len = 0;
+  if (frame_size_ok(c, c->hdr, &total) < 0)
+    return -1;
+  return rbuf_start(c, total, c->hdr, 4);
+}
+
+/* The frame in progress is complete: hand it over. */
+static void rbuf_dispatch(net_conn *c) {
+  net_fbuf *fb = c->rbuf;
+  size_t total = c->rneed;
   c->rbuf = NULL;
-  c->rlen = c->rcap = c->rneed = 0;
+  c->rlen = c->rneed = 0;
+  dispatch(c, fb, total);
+}
+
+/* A whole frame at p: copy it once into a buffer of its own. */
+static int dispatch_copy(net_conn *c, const uint8_t *p, size_t total) {
+  net_fbuf *fb = pool_take(c->loop, total);
+  if (!fb)
+    fb = fbuf_resize(c->loop, NULL,
+                     total >= NET_BIG_FRAME ? round_granule(total) : total);
+  if (!fb) {
+    no_memory(c, total);
+    return -1;
+  }
+  memcpy(fb->b, p, total);
+  dispatch(c, fb, total);
+  return 0;
 }
 
 /* Consume n bytes read from the socket, frame by frame. Stops early when
@@ -813,17 +1031,13 @@ static size_t consume(net_conn *c, const uint8_t *p, size_t n) {
         take = n;
       if (rbuf_reserve(c, c->rlen + take) < 0)
         break;
-      memcpy(c->rbuf + c->rlen, p, take);
+      memcpy(c->rbuf->b + c->rlen, p, take);
       c->rlen += take;
       p += take;
       n -= take;
       if (c->rlen < c->rneed)
         break;
-      uint8_t *frame;
-      size_t len;
-      rbuf_take(c, &frame, &len);
-      dispatch(c, frame + 4, len);
-      free(frame);
+      rbuf_dispatch(c);
       continue;
     }
     if (c->hdr_len || n < 4) {
@@ -836,11 +1050,7 @@ static size_t consume(net_conn *c, const uint8_t *p, size_t n) {
       n -= take;
       if (c->hdr_len < 4)
         break;
-      size_t total;
-      c->hdr_len = 0;
-      if (frame_size_ok(c, c->hdr, &total) < 0)
-        break;
-      if (rbuf_start(c, total, c->hdr, 4) < 0)
+      if (hdr_complete(c) < 0)
         break;
       continue;
     }
@@ -848,10 +1058,10 @@ static size_t consume(net_conn *c, const uint8_t *p, size_t n) {
     if (frame_size_ok(c, p, &total) < 0)
       break;
     if (n >= total) {
-      /* The common case: a whole frame in the scratch buffer, no copy. */
+      if (dispatch_copy(c, p, total) < 0)
+        break;
       p += total;
       n -= total;
-      dispatch(c, p - total + 4, total - 4);
       continue;
     }
     if (rbuf_start(c, total, p, n) < 0)
@@ -879,6 +1089,32 @@ static void stash_rest(net_conn *c, const uint8_t *p, size_t n) {
   c->stash_len = n;
 }
 
+/* The rest of a big frame is read straight into its buffer. A read that
+ * can finish the frame also takes the next one's size prefix, so that
+ * frame can be read into a buffer of its own too instead of through the
+ * scratch buffer. Returns the number of iovecs, or -1. */
+static int direct_iov(net_conn *c, struct iovec iov[2]) {
+  if (rbuf_reserve(c, c->rlen + NET_SCRATCH_BYTES) < 0)
+    return -1;
+  size_t end = c->rbuf->cap < c->rneed ? c->rbuf->cap : c->rneed;
+  iov[0].iov_base = c->rbuf->b + c->rlen;
+  iov[0].iov_len = end - c->rlen;
+  iov[1].iov_base = c->hdr;
+  iov[1].iov_len = sizeof c->hdr;
+  return end == c->rneed ? 2 : 1;
+}
+
+/* n bytes arrived through direct_iov(). */
+static void direct_done(net_conn *c, const struct iovec iov[2], size_t n) {
+  size_t got = n < iov[0].iov_len ? n : iov[0].iov_len;
+  c->rlen += got;
+  c->hdr_len = n - got;
+  if (c->rlen == c->rneed)
+    rbuf_dispatch(c);
+  if (c->hdr_len == sizeof c->hdr && !c->dead)
+    hdr_complete(c);
+}
+
 static void conn_on_readable(net_conn *c) {
   net_loop *l = c->loop;
   if (c->stash && conn_may_read(c)) {
@@ -891,19 +1127,17 @@ static void conn_on_readable(net_conn *c) {
     free(s);
   }
   for (int i = 0; i < NET_READS_PER_EVENT && conn_may_read(c); i++) {
-    uint8_t *dst;
-    size_t cap;
-    int direct = c->rbuf && c->rneed - c->rlen >= NET_SCRATCH_BYTES;
-    if (direct) {
-      if (rbuf_reserve(c, c->rlen + NET_SCRATCH_BYTES) < 0)
-        break;
-      dst = c->rbuf + c->rlen;
-      cap = c->rcap - c->rlen;
-    } else {
-      dst = l->scratch;
-      cap = NET_SCRATCH_BYTES;
+    struct iovec iov[2] = {{l->scratch, NET_SCRATCH_BYTES}, {NULL, 0}};
+    int niov = 1, direct = c->rbuf && c->rneed - c->rlen >= NET_BIG_FRAME;
+    int hdr_only = !c->rbuf && c->big;
+    if (direct && (niov = direct_iov(c, iov)) < 0)
+      break;
+    if (hdr_only) {
+      iov[0].iov_base = c->hdr + c->hdr_len;
+      iov[0].iov_len = sizeof c->hdr - c->hdr_len;
     }
-    ssize_t n = recv(c->fd, dst, cap, 0);
+    size_t want = iov[0].iov_len + (niov == 2 ? iov[1].iov_len : 0);
+    ssize_t n = readv(c->fd, iov, niov);
     if (n < 0) {
       if (errno == EINTR)
         continue;
@@ -920,19 +1154,16 @@ static void conn_on_readable(net_conn *c) {
       break;
     }
     if (direct) {
-      c->rlen += (size_t)n;
-      if (c->rlen == c->rneed) {
-        uint8_t *frame;
-        size_t len;
-        rbuf_take(c, &frame, &len);
-        dispatch(c, frame + 4, len);
-        free(frame);
-      }
-      continue;
+      direct_done(c, iov, (size_t)n);
+    } else if (hdr_only) {
+      c->hdr_len += (size_t)n;
+      if (c->hdr_len == sizeof c->hdr)
+        hdr_complete(c);
+    } else {
+      size_t used = consume(c, l->scratch, (size_t)n);
+      stash_rest(c, l->scratch + used, (size_t)n - used);
     }
-    size_t used = consume(c, l->scratch, (size_t)n);
-    stash_rest(c, l->scratch + used, (size_t)n - used);
-    if ((size_t)n < cap)
+    if ((size_t)n < want)
       break; /* the socket is empty; skip the EAGAIN round trip */
   }
   conn_update(c);
@@ -1218,6 +1449,8 @@ void net_loop_free(net_loop *loop) {
   for (net_conn *c = l->conns; c; c = c->next)
     conn_kill(c);
   reap(l);
+  /* After reap: closing connections give their buffers back. */
+  pool_free_all(l);
   for (size_t i = 0; i < l->nheap; i++)
     free(l->heap[i]);
   free(l->heap);

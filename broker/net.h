@@ -10,6 +10,13 @@
  * one log line. Responses go out in request order even when a handler
  * answers later (acks=all, long-poll fetch, JoinGroup): every request gets
  * a slot in its connection's queue, and the queue is flushed in order.
+ *
+ * Each request reaches its handler in a buffer of its own (net_frame),
+ * which the handler owns and frees with net_frame_free(): it can keep
+ * pointers into the request, and write into it, for as long as the
+ * request lives. Big frames are read straight into pooled buffers, so a
+ * stream of large requests costs neither copies nor fresh pages; the pool
+ * is bounded and released when idle (net.c says how).
  */
 #ifndef ND_BROKER_NET_H
 #define ND_BROKER_NET_H
@@ -17,19 +24,30 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define NET_POOL_IDLE_MS_DEFAULT 2000
+
 typedef struct net_loop net_loop;
 typedef struct net_conn net_conn;
 typedef struct net_req net_req; /* one request's place in the reply order */
 typedef struct net_timer net_timer;
 
-/* Called on the loop thread for every complete frame. frame/len is the
- * request without its size prefix, valid only during the call. The handler
- * must eventually call exactly one of net_reply / net_reply_none for req
- * (now or later, on the loop thread). Return 0, or -1 to close the
- * connection (malformed request): the net layer logs `why` set via
- * net_conn_set_error(). */
+/* A received request: its bytes without the size prefix. data is
+ * writable (Produce stores record batches in place), and stays valid
+ * until net_frame_free(), however long the request takes to answer. */
+typedef struct net_frame {
+  uint8_t *data;
+  size_t len;
+} net_frame;
+
+/* Called on the loop thread for every complete frame. The handler owns
+ * `frame` from the call on, whatever it returns, and gives it back with
+ * net_frame_free() once nothing points into it any more (a parked request
+ * keeps it until answered). The handler must eventually call exactly one
+ * of net_reply / net_reply_none for req (now or later, on the loop
+ * thread). Return 0, or -1 to close the connection (malformed request):
+ * the net layer logs `why` set via net_conn_set_error(). */
 typedef int (*net_request_fn)(void *ctx, net_conn *conn, net_req *req,
-                              const uint8_t *frame, size_t len);
+                              net_frame *frame);
 
 /* Called on the loop thread when a connection closes, before it is freed;
  * pending net_req of this connection become invalid after it returns, so
@@ -40,6 +58,9 @@ typedef struct net_config {
   const char *listen_host; /* "127.0.0.1" */
   int listen_port;         /* 0 = pick a free port (see net_loop_port) */
   size_t max_request_bytes;
+  /* Free frame buffers kept for reuse are released after this long
+   * unused; 0 = NET_POOL_IDLE_MS_DEFAULT. */
+  int pool_idle_ms;
   net_request_fn on_request;
   net_close_fn on_close;
   void *ctx;
@@ -59,6 +80,22 @@ int net_loop_run(net_loop *loop);
 void net_loop_stop(net_loop *loop);
 
 void net_loop_free(net_loop *loop);
+
+/* Give a frame back: big frame buffers return to their loop's pool, the
+ * others to malloc. Loop thread only (or, after net_loop_run() has
+ * returned, the thread that ran it), and before net_loop_free(). */
+void net_frame_free(net_frame *frame);
+
+/* What the loop holds in frame buffers, for tests and diagnostics. Loop
+ * thread only. */
+typedef struct net_buffer_stats {
+  size_t pooled_bytes; /* free buffers kept for reuse */
+  size_t pooled_count;
+  size_t pool_limit;    /* the most pooled_bytes may reach */
+  size_t reading_bytes; /* buffers of frames still arriving */
+  size_t frames_held;   /* frames handed to handlers, not yet freed */
+} net_buffer_stats;
+void net_loop_buffer_stats(const net_loop *loop, net_buffer_stats *out);
 
 /* Queue the response for req. buf is malloc'ed, holds the complete
  * response frame INCLUDING its 4-byte size prefix, and is owned by the net

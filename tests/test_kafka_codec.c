@@ -111,6 +111,32 @@ static void test_produce_flexible(void) {
   kf_arena_free(&a);
 }
 
+/* Records are not copied: they point into the frame decoded, and writing
+ * through them (as nd_append_batch does, setting the base offset) writes
+ * the frame. */
+static void test_records_are_views(void) {
+  const uint8_t *srcs[] = {produce_v3, produce_v9};
+  const size_t lens[] = {sizeof produce_v3, sizeof produce_v9};
+  for (int i = 0; i < 2; i++) {
+    uint8_t *frame = malloc(lens[i]);
+    memcpy(frame, srcs[i], lens[i]);
+    kf_arena a = {0};
+    kafka_request_header *h = NULL;
+    kafka_produce_request *req =
+        decode_frame(&kafka_produce_request_msg, frame, lens[i], &a, &h);
+    CHECK(req);
+    kf_bytes rec = req->topic_data.items[0].partition_data.items[0].records;
+    CHECK_EQ_I64(rec.len, 4);
+    CHECK(rec.ptr > frame && rec.ptr + rec.len <= frame + lens[i]);
+    size_t at = (size_t)(rec.ptr - frame);
+    CHECK(memcmp(frame + at, "\xde\xad\xbe\xef", 4) == 0);
+    rec.ptr[0] = 0x11;
+    CHECK(frame[at] == 0x11);
+    kf_arena_free(&a);
+    free(frame);
+  }
+}
+
 /* Every strict prefix of a request must be rejected, never read past. */
 static void check_prefixes(const kf_msg *m, const uint8_t *frame, size_t n) {
   for (size_t len = 0; len < n; len++) {
@@ -578,6 +604,7 @@ static void test_all_messages(void) {
 int main(void) {
   RUN(test_produce_classic);
   RUN(test_produce_flexible);
+  RUN(test_records_are_views);
   RUN(test_truncated);
   RUN(test_hostile_lengths);
   RUN(test_api_versions_request);

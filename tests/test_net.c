@@ -13,6 +13,10 @@
  *   'M' u32 k       reply "M", then k times "m<i>" + a file part (see
  *                   multi_part), then "end": buffer and file parts spliced
  *   'P' data        another thread posts the reply back with net_post
+ *   'K' u32 ms data keep the frame itself (parked): after ms, upper-case data
+ *                   in place and reply with it, then free the frame
+ *   'S'             reply with the loop's buffer figures (net_buffer_stats)
+ *                   as "pooled count limit reading held", this frame freed
  * Each test starts from a running loop on a free port and stops it. The
  * flusher (broker/flusher.c) is tested here too: it is the loop's other
  * source of cross-thread completions.
@@ -43,6 +47,7 @@ typedef struct pending {
   net_req *req;
   uint8_t *buf;
   size_t len;
+  net_frame *frame; /* 'K': the parked frame, owned here */
   net_timer *timer;
 } pending;
 
@@ -95,6 +100,17 @@ static server *g_srv;
 static void delayed_fire(void *arg) {
   pending *p = arg;
   pending_unlink(g_srv, p);
+  if (p->frame) {
+    /* Read (and write) the frame long after the handler returned: it must
+     * still hold this request's bytes, not a later one's. */
+    uint8_t *d = p->frame->data + 5;
+    size_t n = p->frame->len - 5;
+    for (size_t i = 0; i < n; i++)
+      if (d[i] >= 'a' && d[i] <= 'z')
+        d[i] = (uint8_t)(d[i] - 'a' + 'A');
+    p->buf = make_reply(d, n, &p->len);
+    net_frame_free(p->frame);
+  }
   net_reply(p->conn, p->req, p->buf, p->len);
   free(p);
 }
@@ -121,11 +137,9 @@ static void *poster_thread(void *arg) {
   return NULL;
 }
 
-static int on_request(void *ctx, net_conn *conn, net_req *req,
-                      const uint8_t *frame, size_t len) {
-  server *s = ctx;
+static int on_bytes(server *s, net_conn *conn, net_req *req,
+                    const uint8_t *frame, size_t len) {
   size_t rlen;
-  atomic_fetch_add(&s->requests, 1);
   switch (frame[0]) {
   case 'E': {
     uint8_t *b = make_reply(frame + 1, len - 1, &rlen);
@@ -218,6 +232,39 @@ static int on_request(void *ctx, net_conn *conn, net_req *req,
   }
 }
 
+static int on_request(void *ctx, net_conn *conn, net_req *req,
+                      net_frame *frame) {
+  server *s = ctx;
+  atomic_fetch_add(&s->requests, 1);
+  if (frame->data[0] == 'K' && frame->len >= 5) {
+    pending *p = calloc(1, sizeof *p);
+    p->conn = conn;
+    p->req = req;
+    p->frame = frame;
+    p->timer =
+        net_timer_add(s->loop, get_u32(frame->data + 1), delayed_fire, p);
+    p->next = s->pend;
+    s->pend = p;
+    return 0;
+  }
+  if (frame->data[0] == 'S') {
+    net_frame_free(frame);
+    net_buffer_stats st;
+    net_loop_buffer_stats(s->loop, &st);
+    char msg[160];
+    int n = snprintf(msg, sizeof msg, "%zu %zu %zu %zu %zu", st.pooled_bytes,
+                     st.pooled_count, st.pool_limit, st.reading_bytes,
+                     st.frames_held);
+    size_t rlen;
+    uint8_t *b = make_reply(msg, (size_t)n, &rlen);
+    net_reply(conn, req, b, rlen);
+    return 0;
+  }
+  int rc = on_bytes(s, conn, req, frame->data, frame->len);
+  net_frame_free(frame);
+  return rc;
+}
+
 static void on_close(void *ctx, net_conn *conn) {
   server *s = ctx;
   /* Parked requests of this connection become invalid now. */
@@ -232,6 +279,7 @@ static void on_close(void *ctx, net_conn *conn) {
       net_timer_cancel(s->loop, p->timer);
       *pp = p->next;
       free(p->buf);
+      net_frame_free(p->frame);
       free(p);
     } else {
       p->conn = NULL; /* a poster thread still holds it */
@@ -247,11 +295,13 @@ static void *loop_thread(void *arg) {
   return NULL;
 }
 
-static int server_start(server *s, size_t max_request_bytes) {
+static int server_start_idle(server *s, size_t max_request_bytes,
+                             int pool_idle_ms) {
   memset(s, 0, sizeof *s);
   net_config cfg = {.listen_host = "127.0.0.1",
                     .listen_port = 0,
                     .max_request_bytes = max_request_bytes,
+                    .pool_idle_ms = pool_idle_ms,
                     .on_request = on_request,
                     .on_close = on_close,
                     .ctx = s};
@@ -261,6 +311,10 @@ static int server_start(server *s, size_t max_request_bytes) {
   s->port = net_loop_port(s->loop);
   g_srv = s;
   return pthread_create(&s->thread, NULL, loop_thread, s) == 0 ? 0 : -1;
+}
+
+static int server_start(server *s, size_t max_request_bytes) {
+  return server_start_idle(s, max_request_bytes, 0);
 }
 
 static void server_stop(server *s) {
@@ -906,6 +960,239 @@ static void test_slow_reader(void) {
   close(fast);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Frame ownership and buffers                                              */
+/* ------------------------------------------------------------------------ */
+
+/* Append a frame of cmd, then `pre` (plen bytes), then n lower-case
+ * letters from seed; returns its length. */
+static size_t put_pattern(uint8_t *out, char cmd, const void *pre, size_t plen,
+                          size_t n, unsigned seed) {
+  uint32_t be = htonl((uint32_t)(1 + plen + n));
+  memcpy(out, &be, 4);
+  out[4] = (uint8_t)cmd;
+  if (plen)
+    memcpy(out + 5, pre, plen);
+  for (size_t i = 0; i < n; i++)
+    out[5 + plen + i] = (uint8_t)('a' + (rand_r(&seed) % 26));
+  return 5 + plen + n;
+}
+
+static int expect_bytes(int fd, const uint8_t *want, size_t n, int upper) {
+  size_t rn;
+  uint8_t *r = recv_frame(fd, &rn);
+  int ok = r && rn == n;
+  for (size_t i = 0; ok && i < n; i++)
+    ok = r[i] == (upper ? (uint8_t)(want[i] - 'a' + 'A') : want[i]);
+  if (!ok)
+    fprintf(stderr, "  expected a %zu-byte reply, got %zu bytes%s\n", n,
+            r ? rn : 0, r && rn == n ? " that differ" : "");
+  free(r);
+  return ok;
+}
+
+static int get_stats(int fd, net_buffer_stats *st) {
+  uint8_t f[8];
+  if (send_all(fd, f, put_frame(f, 'S', NULL, 0)) < 0)
+    return -1;
+  size_t n;
+  uint8_t *b = recv_frame(fd, &n);
+  int ok = b && sscanf((char *)b, "%zu %zu %zu %zu %zu", &st->pooled_bytes,
+                       &st->pooled_count, &st->pool_limit, &st->reading_bytes,
+                       &st->frames_held) == 5;
+  free(b);
+  return ok ? 0 : -1;
+}
+
+/* Poll the stats until cond holds (or 20 s pass: a failure, not a timing
+ * figure). */
+#define WAIT_STATS(fd, st, cond)                                               \
+  do {                                                                         \
+    for (int w_ = 0; w_ < 1000; w_++) {                                        \
+      CHECK(get_stats(fd, &(st)) == 0);                                        \
+      if (cond)                                                                \
+        break;                                                                 \
+      sleep_ms(20);                                                            \
+    }                                                                          \
+  } while (0)
+
+/* A handler may keep its frame past the call (a parked request): the
+ * bytes stay that request's, writable, while later frames of the same
+ * connection arrive and are answered, whether the frame was small (copied
+ * out of the scratch buffer) or big (read into a pooled buffer). */
+static void test_parked_frames(void) {
+  enum { BIG = 300 * 1024 };
+  int fd = cli_connect(srv.port);
+  CHECK(fd >= 0);
+  uint8_t *f = malloc(4 * BIG);
+  uint32_t ms = htonl(120);
+  size_t n = 0, at_small, at_big, at_next;
+  at_small = n + 9;
+  n += put_pattern(f + n, 'K', &ms, 4, 40, 1);
+  ms = htonl(60);
+  at_big = n + 9;
+  n += put_pattern(f + n, 'K', &ms, 4, BIG, 2);
+  at_next = n + 5;
+  n += put_pattern(f + n, 'E', NULL, 0, BIG, 3);
+  n += put_frame(f + n, 'E', "after", 5);
+  CHECK(send_all(fd, f, n) == 0);
+  CHECK(expect_bytes(fd, f + at_small, 40, 1));
+  CHECK(expect_bytes(fd, f + at_big, BIG, 1));
+  CHECK(expect_bytes(fd, f + at_next, BIG, 0));
+  CHECK(expect_reply(fd, "after"));
+  free(f);
+  /* A connection reset while its frame is parked leaves the frame to the
+   * handler's on_close, which frees it: nothing stays held. (A plain close
+   * would only end the sending side: the server answers first.) */
+  int gone = cli_connect(srv.port);
+  CHECK(gone >= 0);
+  uint8_t k[64];
+  CHECK(send_all(gone, k, put_u32_frame(k, 'K', 60000, "never")) == 0);
+  net_buffer_stats st;
+  WAIT_STATS(fd, st, st.frames_held == 1);
+  CHECK_EQ_I64(st.frames_held, 1);
+  struct linger lg = {1, 0};
+  setsockopt(gone, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+  close(gone);
+  WAIT_STATS(fd, st, st.frames_held == 0);
+  CHECK_EQ_I64(st.frames_held, 0);
+  close(fd);
+}
+
+/* Small and big frames back to back, whole and cut at every kind of
+ * place (inside a size prefix right after a big frame, one byte at a
+ * time across a boundary), each answered with exactly its own bytes. */
+static void test_big_after_small(void) {
+  static const size_t sizes[] = {10,    70000,  5,      600000, 3,
+                                 65531, 65536,  2,      200000, 1048570,
+                                 1,     300000, 400000, 7};
+  enum { N = sizeof sizes / sizeof sizes[0] };
+  size_t total = 0;
+  for (int i = 0; i < N; i++)
+    total += 5 + sizes[i];
+  uint8_t *f = malloc(total);
+  size_t at[N], n = 0;
+  for (int i = 0; i < N; i++) {
+    at[i] = n + 5;
+    n += put_pattern(f + n, 'E', NULL, 0, sizes[i], 100u + (unsigned)i);
+  }
+  for (int round = 0; round < 3; round++) {
+    int fd = cli_connect(srv.port);
+    CHECK(fd >= 0);
+    if (round == 0) {
+      CHECK(send_all(fd, f, n) == 0);
+    } else if (round == 1) {
+      /* Random pieces, with pauses so the server reads them apart. */
+      unsigned seed = 7;
+      for (size_t off = 0; off < n;) {
+        size_t piece = 1 + rand_r(&seed) % 150000;
+        if (piece > n - off)
+          piece = n - off;
+        CHECK(send_all(fd, f + off, piece) == 0);
+        off += piece;
+        if (rand_r(&seed) % 4 == 0)
+          sleep_ms(2);
+      }
+    } else {
+      /* Each big frame with two bytes of the next size prefix, then the
+       * rest of the prefix, then one byte at a time into the frame. */
+      size_t off = 0;
+      for (int i = 0; i < N; i++) {
+        size_t end = at[i] + sizes[i];
+        size_t cut = i + 1 < N ? end + 2 : end;
+        CHECK(send_all(fd, f + off, cut - off) == 0);
+        off = cut;
+        sleep_ms(5);
+        for (int b = 0; b < 5 && off < n; b++) {
+          CHECK(send_all(fd, f + off, 1) == 0);
+          off++;
+          sleep_ms(1);
+        }
+      }
+      CHECK(off == n);
+    }
+    for (int i = 0; i < N; i++)
+      CHECK(expect_bytes(fd, f + at[i], sizes[i], 0));
+    CHECK(round_trip(fd, "end"));
+    close(fd);
+  }
+  free(f);
+}
+
+/* The pool: a stream of big frames reuses one buffer; whatever many
+ * parked big requests held, at most the pool's limit stays once they are
+ * answered; idle connections hold nothing; an idle pool is released. */
+static void test_frame_pool(void) {
+  server s2;
+  /* An hour: nothing is trimmed while this part runs. */
+  CHECK(server_start_idle(&s2, 1 << 20, 3600 * 1000) == 0);
+  int fd = cli_connect(s2.port);
+  CHECK(fd >= 0);
+  enum { SIZE = 900000, STREAM = 20, CONNS = 30, PARKED = 700000 };
+  uint8_t *f = malloc(SIZE + 64 * 1024);
+  for (int i = 0; i < STREAM; i++) {
+    /* Sizes that all round to the same pooled size. */
+    size_t len =
+        put_pattern(f, 'E', NULL, 0, SIZE + (size_t)i * 500, (unsigned)i);
+    CHECK(send_all(fd, f, len) == 0);
+    CHECK(expect_bytes(fd, f + 5, len - 5, 0));
+  }
+  net_buffer_stats st;
+  CHECK(get_stats(fd, &st) == 0);
+  fprintf(stderr,
+          "     %d big frames in a row: %zu pooled buffer(s), %zu bytes\n",
+          STREAM, st.pooled_count, st.pooled_bytes);
+  CHECK_EQ_I64(st.pooled_count, 1);
+  CHECK(st.pooled_bytes >= SIZE + (STREAM - 1) * 500);
+  CHECK_EQ_I64(st.frames_held, 0);
+
+  /* Many big requests parked at once, then all answered. */
+  int fds[CONNS];
+  uint32_t ms = htonl(300);
+  for (int i = 0; i < CONNS; i++) {
+    fds[i] = cli_connect(s2.port);
+    CHECK(fds[i] >= 0);
+    size_t len = put_pattern(f, 'K', &ms, 4, PARKED, 50u + (unsigned)i);
+    CHECK(send_all(fds[i], f, len) == 0);
+  }
+  for (int i = 0; i < CONNS; i++) {
+    size_t len = put_pattern(f, 'K', &ms, 4, PARKED, 50u + (unsigned)i);
+    CHECK(expect_bytes(fds[i], f + 9, len - 9, 1));
+  }
+  CHECK(get_stats(fd, &st) == 0);
+  fprintf(stderr,
+          "     after %d parked %d-byte requests: %zu bytes pooled (limit "
+          "%zu), %zu held, %zu in frames being read\n",
+          CONNS, PARKED, st.pooled_bytes, st.pool_limit, st.frames_held,
+          st.reading_bytes);
+  CHECK(st.pooled_bytes > 0);
+  CHECK(st.pooled_bytes <= st.pool_limit);
+  CHECK_EQ_I64(st.frames_held, 0);
+  CHECK_EQ_I64(st.reading_bytes, 0);
+  for (int i = 0; i < CONNS; i++)
+    close(fds[i]);
+  close(fd);
+  server_stop(&s2);
+
+  /* A short idle time: the pool empties by itself once unused. */
+  server s3;
+  CHECK(server_start_idle(&s3, 1 << 20, 50) == 0);
+  fd = cli_connect(s3.port);
+  CHECK(fd >= 0);
+  for (int i = 0; i < 3; i++) {
+    size_t len = put_pattern(f, 'E', NULL, 0, SIZE, (unsigned)i);
+    CHECK(send_all(fd, f, len) == 0);
+    CHECK(expect_bytes(fd, f + 5, SIZE, 0));
+  }
+  WAIT_STATS(fd, st, st.pooled_bytes == 0);
+  CHECK_EQ_I64(st.pooled_bytes, 0);
+  CHECK_EQ_I64(st.pooled_count, 0);
+  close(fd);
+  server_stop(&s3);
+  free(f);
+  g_srv = &srv;
+}
+
 /* Many clients doing random things at once: pipelined mixes of every
  * command cut at random points, abrupt closes with replies still parked in
  * timers and posts, half-closes, garbage. Whatever happens to them, the
@@ -933,7 +1220,7 @@ static void *chaos_client(void *argp) {
     for (int i = 0; i < nreq; i++) {
       char msg[16];
       snprintf(msg, sizeof msg, "m%d", i);
-      switch (rand_r(&a->seed) % 5) {
+      switch (rand_r(&a->seed) % 6) {
       case 0:
         n += put_frame(buf + n, 'E', msg, strlen(msg));
         break;
@@ -945,6 +1232,10 @@ static void *chaos_client(void *argp) {
         continue; /* no reply expected */
       case 3:
         n += put_frame(buf + n, 'P', msg, strlen(msg));
+        break;
+      case 4: /* the frame itself parked, answered upper-cased */
+        n += put_u32_frame(buf + n, 'K', rand_r(&a->seed) % 20, msg);
+        msg[0] = 'M';
         break;
       default:
         n += put_u32_frame(buf + n, 'B', 1000 + rand_r(&a->seed) % 50000, NULL);
@@ -1219,6 +1510,9 @@ int main(void) {
   RUN(test_inflight_limit);
   RUN(test_prefix_reserves_nothing);
   RUN(test_slow_reader);
+  RUN(test_parked_frames);
+  RUN(test_big_after_small);
+  RUN(test_frame_pool);
   RUN(test_chaos);
   RUN(test_flusher);
   server_stop(&srv);
