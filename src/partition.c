@@ -540,7 +540,7 @@ int partition_close(partition *p) {
 
 static int roll(partition *p, const nd_topic_config *cfg, int64_t now_ms) {
   segment *old = active_seg(p);
-  int rc = segment_seal(old);
+  int rc = segment_seal_unsynced(old);
   if (rc) {
     atomic_store(&p->failed, 1);
     return rc;
@@ -783,16 +783,25 @@ int partition_sync(partition *p, int64_t upto) {
     int64_t budget = p->last_sync_ns / 2;
     pthread_mutex_unlock(&p->sync_lock);
     group_commit_gather(p, expect, budget);
-    /* Segments before the active one were fdatasync'd when they rolled,
-     * so syncing the active one covers everything up to its end. The
-     * shared lock keeps retention from closing it meanwhile. */
+    /* Everything before the active segment is durable except segments
+     * sealed since the last sync (a roll leaves their fdatasync to us):
+     * those are the last ones before the active one. The shared lock
+     * keeps retention from closing any of them meanwhile. */
     pthread_rwlock_rdlock(&p->segs_lock);
     segment *seg = active_seg(p);
     int64_t target =
         atomic_load_explicit(&seg->next_offset, memory_order_acquire);
     int callers = atomic_load(&p->sync_callers);
     int64_t t0 = mono_ns();
-    int src = segment_sync(seg);
+    size_t first = p->nsegs - 1;
+    while (first > 0 && atomic_load(&p->segs[first - 1]->unsynced))
+      first--;
+    int src = 0;
+    for (size_t i = first; !src && i + 1 < p->nsegs; i++)
+      if ((src = segment_sync(p->segs[i])) == 0)
+        atomic_store(&p->segs[i]->unsynced, 0);
+    if (!src)
+      src = segment_sync(seg);
     int64_t took = mono_ns() - t0;
     pthread_rwlock_unlock(&p->segs_lock);
     pthread_mutex_lock(&p->sync_lock);

@@ -242,7 +242,7 @@ int segment_sync(segment *seg) {
   return 0;
 }
 
-int segment_seal(segment *seg) {
+static int seal(segment *seg, int sync) {
   if (!seg->active)
     return 0;
   int64_t mts = atomic_load(&seg->max_ts);
@@ -250,9 +250,14 @@ int segment_seal(segment *seg) {
   if (mts >= 0 && mts > seg->max_ts_indexed &&
       sidx_append_time(&seg->tidx, mts, (uint32_t)(next - seg->base)) == 0)
     seg->max_ts_indexed = mts;
-  int rc = segment_sync(seg);
-  if (rc)
-    return rc;
+  if (sync) {
+    int rc = segment_sync(seg);
+    if (rc)
+      return rc;
+  } else {
+    atomic_store(&seg->unsynced, 1);
+  }
+  int rc;
   char ip[PATH_MAX], tp[PATH_MAX];
   seg_path(seg, ".index", ip, sizeof ip);
   seg_path(seg, ".timeindex", tp, sizeof tp);
@@ -263,6 +268,14 @@ int segment_seal(segment *seg) {
     return nd_fail_os(-rc, "cannot trim indexes of %s", seg->path);
   seg->active = 0;
   return 0;
+}
+
+int segment_seal(segment *seg) {
+  return seal(seg, 1);
+}
+
+int segment_seal_unsynced(segment *seg) {
+  return seal(seg, 0);
 }
 
 /* ---- buffered walking over batch headers ------------------------------- */

@@ -52,6 +52,9 @@ typedef struct segment {
    * durable. Done at the segment's first sync, not at creation, so that
    * creating thousands of partitions costs no fsyncs. */
   _Atomic int dir_synced;
+  /* Sealed by segment_seal_unsynced: its tail may not be fdatasync'd yet;
+   * the partition's next sync does it (see partition_sync). */
+  _Atomic int unsynced;
 } segment;
 
 /* Fixed-width file name of a base offset: "%020lld". */
@@ -84,6 +87,10 @@ int segment_sync(segment *seg);
 
 /* Seal: final time-index entry, trim index files, fdatasync the log. */
 int segment_seal(segment *seg);
+/* The same without the fdatasync, which is left to whoever syncs the
+ * partition next: an appender that rolls must not wait for the writeback
+ * of a whole segment. Marks the segment unsynced. */
+int segment_seal_unsynced(segment *seg);
 
 /* Add the index entries for a batch about to be written at pos. */
 void segment_index_batch(segment *seg, uint64_t pos, int64_t batch_base,

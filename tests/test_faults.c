@@ -102,6 +102,58 @@ static void failed_fdatasync_is_sticky(void) {
   tmpdir_remove(dir);
 }
 
+/* A roll seals the old segment without waiting for its fdatasync (an
+ * appender, the broker's event loop among them, must not stall on the
+ * writeback of a whole segment); the next sync of the partition makes the
+ * sealed segments durable before the active one, and a failure there is
+ * as sticky as any failed sync. */
+static void roll_leaves_sync_to_next_sync(void) {
+  char *dir = tmpdir_make("rollsync");
+  nd_store *s = open_store(dir);
+  CHECK(s);
+  nd_topic_config cfg;
+  nd_topic_config_init(&cfg);
+  cfg.fsync = ND_FSYNC_NEVER;
+  cfg.segment_bytes = 2048;
+  CHECK_OK(nd_topic_create(s, "r", 1, &cfg));
+  static char val[300];
+  memset(val, 'r', sizeof val);
+  nd_record rec = {NULL, 0, val, sizeof val, NULL, 0, ND_TIMESTAMP_NOW};
+  /* Any fdatasync now fails: appends that roll must not make one. */
+  file_fault_set(FILE_FAULT_SYNC, 0, EIO, 0);
+  uint64_t syncs0 = file_sync_count();
+  for (int i = 0; i < 40; i++)
+    CHECK_OK(nd_append(s, "r", 0, &rec, 1, 0, NULL));
+  file_fault_clear();
+  CHECK_EQ_I64(file_sync_count(), syncs0);
+  nd_partition_info pi;
+  CHECK_OK(nd_partition_describe(s, "r", 0, &pi));
+  CHECK(pi.segment_count >= 5);
+  CHECK_EQ_I64(pi.recovery_point, 0);
+  /* One sync covers every sealed segment and the active one. */
+  CHECK_OK(nd_sync_partition(s, "r", 0, -1));
+  CHECK(file_sync_count() - syncs0 >= (uint64_t)pi.segment_count);
+  CHECK_OK(nd_partition_describe(s, "r", 0, &pi));
+  CHECK_EQ_I64(pi.recovery_point, pi.high_watermark);
+  uint64_t syncs1 = file_sync_count();
+  CHECK_OK(nd_sync_partition(s, "r", 0, -1)); /* nothing left to sync */
+  CHECK_EQ_I64(file_sync_count(), syncs1);
+  /* A sealed segment whose deferred sync fails fails the partition. */
+  for (int i = 0; i < 10; i++)
+    CHECK_OK(nd_append(s, "r", 0, &rec, 1, 0, NULL));
+  file_fault_set(FILE_FAULT_SYNC, 0, EIO, 0);
+  CHECK_RC(nd_sync_partition(s, "r", 0, -1), -EIO);
+  file_fault_clear();
+  CHECK_RC(nd_append(s, "r", 0, &rec, 1, 0, NULL), ND_EFAILED);
+  nd_close(s);
+  s = open_store(dir);
+  CHECK(s);
+  CHECK_OK(nd_offsets(s, "r", 0, NULL, &pi.high_watermark));
+  CHECK_EQ_I64(pi.high_watermark, 50);
+  CHECK_OK(nd_close(s));
+  tmpdir_remove(dir);
+}
+
 static void failed_topic_create_leaves_nothing(void) {
   char *dir = tmpdir_make("create");
   nd_store *s = open_store(dir);
@@ -125,5 +177,6 @@ int main(void) {
   RUN(disk_full_mid_write);
   RUN(failed_fdatasync_is_sticky);
   RUN(failed_topic_create_leaves_nothing);
+  RUN(roll_leaves_sync_to_next_sync);
   TEST_MAIN_END();
 }
