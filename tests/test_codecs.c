@@ -872,6 +872,7 @@ static void test_append_checks_compressed_records(void) {
   /* No decompressor: compressed batches go in unopened. */
   nd_options bare = {.no_background = 1};
   CHECK_OK(nd_open(dir, &bare, &s));
+  free(z);
   CHECK_OK(nd_codecs_compress_batch(bad, (size_t)n, ND_CODEC_LZ4, &z, &zlen));
   CHECK_OK(nd_append_batch(s, "c", 0, z, zlen, 0, NULL));
   CHECK_OK(nd_close(s));
