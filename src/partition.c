@@ -758,6 +758,75 @@ static void group_commit_gather(partition *p, int expect, int64_t budget) {
   }
 }
 
+/* fdatasync the active segment and the segments sealed since the last
+ * sync (a roll leaves theirs to us; they are the last ones before the
+ * active one: everything earlier is durable). *target gets the offset
+ * that is then durable. The descriptors are taken under the shared lock,
+ * which keeps retention from closing the segments, and synced after it is
+ * released: a roll takes the lock exclusively, and an appender (the
+ * broker's event loop) must never wait for a writeback. */
+static int sync_segments(partition *p, int64_t *target) {
+  struct to_sync {
+    int fd;
+    int64_t base;
+  } few[16], *v = few;
+  size_t n = 0;
+  int need_dir = 0, rc = 0;
+  pthread_rwlock_rdlock(&p->segs_lock);
+  segment *active = active_seg(p);
+  *target = atomic_load_explicit(&active->next_offset, memory_order_acquire);
+  size_t first = p->nsegs - 1;
+  while (first > 0 && atomic_load(&p->segs[first - 1]->unsynced))
+    first--;
+  size_t want = p->nsegs - first;
+  if (want > sizeof few / sizeof few[0] && !(v = malloc(want * sizeof *v))) {
+    pthread_rwlock_unlock(&p->segs_lock);
+    return nd_fail(ND_ENOMEM, "sync of %s: out of memory", p->dir);
+  }
+  for (size_t i = first; !rc && i < p->nsegs; i++) {
+    segment *seg = p->segs[i];
+    int fd = segment_fd(seg);
+    if (fd < 0) {
+      rc = fd;
+      break;
+    }
+    v[n].fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    v[n].base = seg->base;
+    segment_unfd(seg);
+    if (v[n].fd < 0)
+      rc = nd_fail_os(errno, "duplicating the descriptor of %s.log", seg->path);
+    else
+      n++;
+  }
+  /* Out of descriptors: nothing is synced and nothing is marked, so the
+   * caller may retry. Else the marks go now: if a sync below fails, the
+   * whole partition fails. */
+  for (size_t i = first; !rc && i < p->nsegs; i++) {
+    atomic_store(&p->segs[i]->unsynced, 0);
+    if (!atomic_exchange(&p->segs[i]->dir_synced, 1))
+      need_dir = 1;
+  }
+  pthread_rwlock_unlock(&p->segs_lock);
+  for (size_t i = 0; i < n; i++) {
+    int e = rc ? 0 : file_datasync(v[i].fd);
+    if (e) {
+      char path[PATH_MAX];
+      segment_name(path, sizeof path, p->dir, v[i].base, ".log");
+      rc = nd_fail_os(-e, "fdatasync %s", path);
+    }
+    close(v[i].fd);
+  }
+  if (!rc && need_dir) {
+    /* A new segment's name is durable only once its directory is. */
+    int e = file_sync_dir(p->dir);
+    if (e)
+      rc = nd_fail_os(-e, "fsync of directory %s", p->dir);
+  }
+  if (v != few)
+    free(v);
+  return rc;
+}
+
 /* Group commit: one caller at a time runs fdatasync for everything written
  * so far; callers that arrive meanwhile wait and share the next one. */
 int partition_sync(partition *p, int64_t upto) {
@@ -783,27 +852,11 @@ int partition_sync(partition *p, int64_t upto) {
     int64_t budget = p->last_sync_ns / 2;
     pthread_mutex_unlock(&p->sync_lock);
     group_commit_gather(p, expect, budget);
-    /* Everything before the active segment is durable except segments
-     * sealed since the last sync (a roll leaves their fdatasync to us):
-     * those are the last ones before the active one. The shared lock
-     * keeps retention from closing any of them meanwhile. */
-    pthread_rwlock_rdlock(&p->segs_lock);
-    segment *seg = active_seg(p);
-    int64_t target =
-        atomic_load_explicit(&seg->next_offset, memory_order_acquire);
+    int64_t target = -1;
     int callers = atomic_load(&p->sync_callers);
     int64_t t0 = mono_ns();
-    size_t first = p->nsegs - 1;
-    while (first > 0 && atomic_load(&p->segs[first - 1]->unsynced))
-      first--;
-    int src = 0;
-    for (size_t i = first; !src && i + 1 < p->nsegs; i++)
-      if ((src = segment_sync(p->segs[i])) == 0)
-        atomic_store(&p->segs[i]->unsynced, 0);
-    if (!src)
-      src = segment_sync(seg);
+    int src = sync_segments(p, &target);
     int64_t took = mono_ns() - t0;
-    pthread_rwlock_unlock(&p->segs_lock);
     pthread_mutex_lock(&p->sync_lock);
     p->last_round_callers = callers;
     p->last_sync_ns = took;
