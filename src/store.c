@@ -56,6 +56,8 @@ struct nd_store {
   int bg_running;
   pthread_mutex_t bg_lock;
   pthread_cond_t bg_cond;
+  char **trash; /* deleted topics' directories to remove (bg_lock) */
+  size_t ntrash;
   int stopping;
 };
 
@@ -87,6 +89,7 @@ static size_t find_pos(nd_store *s, const char *name, int *found) {
 }
 
 static int insert_topic(nd_store *s, topic *t) {
+  t->store = s;
   pthread_rwlock_wrlock(&s->map_lock);
   int found;
   size_t pos = find_pos(s, t->name, &found);
@@ -127,17 +130,54 @@ static topic *acquire(nd_store *s, const char *name) {
   return t;
 }
 
+/* Remove a deleted topic's renamed-away directory: in the background
+ * thread when there is one, since unlinking gigabytes of segments takes
+ * long and the caller may be an event loop (DeleteTopics in the broker).
+ * Whatever is left at close, or after a crash, goes at the next open. */
+static void trash(nd_store *s, const char *dir) {
+  char *copy = strdup(dir);
+  pthread_mutex_lock(&s->bg_lock);
+  char **nt = copy && s->bg_running && !s->stopping
+                  ? realloc(s->trash, (s->ntrash + 1) * sizeof *nt)
+                  : NULL;
+  if (nt) {
+    s->trash = nt;
+    s->trash[s->ntrash++] = copy;
+    copy = NULL;
+    pthread_cond_signal(&s->bg_cond);
+  }
+  pthread_mutex_unlock(&s->bg_lock);
+  if (!nt)
+    file_remove_tree(dir);
+  free(copy);
+}
+
+static void empty_trash(nd_store *s) {
+  pthread_mutex_lock(&s->bg_lock);
+  char **list = s->trash;
+  size_t n = s->ntrash;
+  s->trash = NULL;
+  s->ntrash = 0;
+  pthread_mutex_unlock(&s->bg_lock);
+  for (size_t i = 0; i < n; i++) {
+    file_remove_tree(list[i]);
+    free(list[i]);
+  }
+  free(list);
+}
+
 /* A deleted topic's directory was renamed away; the last holder frees the
- * partitions without persisting anything and removes the files. */
+ * partitions without persisting anything and has the files removed. */
 static void release(topic *t) {
   if (atomic_fetch_sub(&t->refs, 1) != 1)
     return;
   char dir[PATH_MAX];
   snprintf(dir, sizeof dir, "%s", t->dir);
+  nd_store *s = t->store;
   for (int32_t i = 0; i < t->nparts; i++)
     t->parts[i]->readonly = 1; /* nothing to sync or persist */
   topic_close(t);
-  file_remove_tree(dir);
+  trash(s, dir);
 }
 
 /* An operation that failed because its topic was deleted meanwhile (its
@@ -325,6 +365,7 @@ static void *background_main(void *arg) {
     if (s->stopping)
       break;
     pthread_mutex_unlock(&s->bg_lock);
+    empty_trash(s);
     nd_maintain(s, 0);
     pthread_mutex_lock(&s->bg_lock);
   }
@@ -434,7 +475,9 @@ int nd_close(nd_store *s) {
     pthread_cond_signal(&s->bg_cond);
     pthread_mutex_unlock(&s->bg_lock);
     pthread_join(s->bg, NULL);
+    s->bg_running = 0;
   }
+  empty_trash(s);
   /* Many dirty partitions: one syncfs beats an fdatasync per file. */
   size_t dirty = 0;
   for (size_t i = 0; i < s->ntopics; i++)

@@ -36,6 +36,7 @@ typedef struct topic {
    * their operations then fail with ND_ENOTOPIC, whatever the file system
    * said about the renamed-away files. */
   _Atomic int deleted;
+  void *store; /* the nd_store holding it (store.c removes its files) */
 } topic;
 
 int topic_conf_write(const char *dir, const char *name, const uint8_t id[16],

@@ -458,6 +458,49 @@ static void durability_policies(void) {
   tmpdir_remove(dir);
 }
 
+/* Entries of DIR/topics that are deleted topics' directories. */
+static int deleted_dirs(const char *dir) {
+  char path[PATH_MAX];
+  snprintf(path, sizeof path, "%s/topics", dir);
+  DIR *d = opendir(path);
+  if (!d)
+    return -1;
+  int n = 0;
+  struct dirent *e;
+  while ((e = readdir(d)))
+    n += strstr(e->d_name, ".deleted") != NULL;
+  closedir(d);
+  return n;
+}
+
+/* A deleted topic's files are removed by the background thread (an
+ * event loop calling nd_topic_delete must not wait for gigabytes to be
+ * unlinked), and whatever is left is removed by nd_close. */
+static void delete_removes_in_background(void) {
+  char *dir = tmpdir_make("trash");
+  nd_options o = {0}; /* with the background thread */
+  nd_store *s = NULL;
+  CHECK_OK(nd_open(dir, &o, &s));
+  static char val[4096];
+  nd_record r = {NULL, 0, val, sizeof val, NULL, 0, ND_TIMESTAMP_NOW};
+  for (int round = 0; round < 2; round++) {
+    CHECK_OK(nd_topic_create(s, "big", 2, NULL));
+    for (int i = 0; i < 200; i++)
+      CHECK_OK(nd_append(s, "big", i % 2, &r, 1, 0, NULL));
+    CHECK_OK(nd_topic_delete(s, "big"));
+    CHECK_RC(nd_offsets(s, "big", 0, NULL, NULL), ND_ENOTOPIC);
+    if (round == 0) {
+      /* Gone soon, without a close (bounded wait for the event). */
+      for (int i = 0; i < 500 && deleted_dirs(dir) != 0; i++)
+        usleep(10000);
+      CHECK_EQ_I64(deleted_dirs(dir), 0);
+    }
+  }
+  CHECK_OK(nd_close(s));
+  CHECK_EQ_I64(deleted_dirs(dir), 0);
+  tmpdir_remove(dir);
+}
+
 int main(void) {
   RUN(open_lock_format);
   RUN(default_dir);
@@ -468,5 +511,6 @@ int main(void) {
   RUN(unclean_reopen);
   RUN(readonly_store);
   RUN(durability_policies);
+  RUN(delete_removes_in_background);
   TEST_MAIN_END();
 }
