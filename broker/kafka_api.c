@@ -229,12 +229,15 @@ void kafka_respond_files(kafka_req *r, const void *resp, net_file *files,
    * the holes add up to the files' lengths. */
   net_file *parts = NULL;
   size_t moved = 0, file_bytes = 0;
-  int bad = b.failed || b.nholes != nfiles ||
-            (nfiles && !(parts = malloc(nfiles * sizeof *parts)));
-  for (size_t i = 0; !bad && i < nfiles; i++) {
+  const char *why = NULL;
+  if (b.failed || (nfiles && !(parts = malloc(nfiles * sizeof *parts))))
+    why = "cannot build the response (out of memory)";
+  else if (b.nholes != nfiles)
+    why = "response parts do not match its files";
+  for (size_t i = 0; !why && i < nfiles; i++) {
     int32_t id = b.holes[i].ext;
     if (id < 0 || (size_t)id >= nfiles || files[id].fd < 0) {
-      bad = 1;
+      why = "response parts do not match its files";
       break;
     }
     parts[moved] = files[id];
@@ -243,16 +246,16 @@ void kafka_respond_files(kafka_req *r, const void *resp, net_file *files,
     file_bytes += files[id].len;
     files[id].fd = -1;
   }
-  if (!bad && file_bytes != b.ext_len)
-    bad = 1;
-  if (bad || b.len - 4 + b.ext_len > INT32_MAX) {
+  if (!why && file_bytes != b.ext_len)
+    why = "response parts do not match its files";
+  if (!why && b.len - 4 + b.ext_len > INT32_MAX)
+    why = "response over 2 GiB";
+  if (why) {
     close_files(parts, moved);
     free(parts);
     close_files(files, nfiles);
     kf_buf_free(&b);
-    kafka_log(r, bad && !b.failed
-                     ? "response parts do not match its files"
-                     : "cannot build the response (out of memory)");
+    kafka_log(r, "%s", why);
     net_conn_close(r->conn, "cannot build a response");
     net_reply_none(r->conn, r->nreq);
     kafka_req_free(r);

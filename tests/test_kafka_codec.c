@@ -532,6 +532,50 @@ static void test_count_only(void) {
   kf_arena_free(&a);
 }
 
+/* A records field marked external (kf_bytes.ext) leaves a hole where its
+ * bytes go, counted in ext_len and not in the buffer: splicing the bytes
+ * in at the hole gives exactly the encoding of the same field in memory,
+ * in classic and flexible versions, between in-memory records fields. */
+static void test_external_records(void) {
+  kf_arena a = {0};
+  kafka_fetch_response *r = kf_new(&a, &kafka_fetch_response_desc);
+  kafka_fetch_response_fetchable_topic_response *t =
+      kf_new_array(&a, &kafka_fetch_response_fetchable_topic_response_desc, 1);
+  kafka_fetch_response_partition_data *ps =
+      kf_new_array(&a, &kafka_fetch_response_partition_data_desc, 3);
+  CHECK(r && t && ps);
+  static uint8_t mem0[] = "AAAAA", mem2[] = "CC", file[] = "BBBBBBB";
+  ps[0].records = (kf_bytes){mem0, 5, 0};
+  ps[1].records = (kf_bytes){NULL, 7, 1}; /* part 0 of the files */
+  ps[2].records = (kf_bytes){mem2, 2, 0};
+  t->topic = kf_s("t");
+  t->partitions.items = ps;
+  t->partitions.count = 3;
+  r->responses.items = t;
+  r->responses.count = 1;
+  for (int v = 4; v <= 16; v += 8) {
+    kf_buf count = {0}, holed = {0}, whole = {0};
+    count.count_only = 1;
+    kf_encode(&kafka_fetch_response_msg, v, r, &count);
+    kf_encode(&kafka_fetch_response_msg, v, r, &holed);
+    CHECK(!holed.failed && holed.nholes == 1 && holed.ext_len == 7);
+    CHECK_EQ_I64(count.len, holed.len);
+    CHECK_EQ_I64(count.ext_len, 7);
+    ps[1].records = (kf_bytes){file, 7, 0};
+    kf_encode(&kafka_fetch_response_msg, v, r, &whole);
+    ps[1].records = (kf_bytes){NULL, 7, 1};
+    size_t at = holed.holes[0].at;
+    CHECK_EQ_I64(holed.holes[0].ext, 0);
+    CHECK(whole.len == holed.len + 7 && at <= holed.len);
+    CHECK(memcmp(whole.data, holed.data, at) == 0);
+    CHECK(memcmp(whole.data + at, file, 7) == 0);
+    CHECK(memcmp(whole.data + at + 7, holed.data + at, holed.len - at) == 0);
+    kf_buf_free(&holed);
+    kf_buf_free(&whole);
+  }
+  kf_arena_free(&a);
+}
+
 /* Every message at every version: a default object encodes, decodes back
  * to the same bytes, and every truncation and thousands of random byte
  * flips of it decode cleanly or fail cleanly (ASan/UBSan watch the
@@ -615,6 +659,7 @@ int main(void) {
   RUN(test_encode_produce);
   RUN(test_encode_metadata_v1);
   RUN(test_count_only);
+  RUN(test_external_records);
   RUN(test_all_messages);
   TEST_MAIN_END();
 }
