@@ -885,32 +885,47 @@ int partition_sync(partition *p, int64_t upto) {
 
 /* ---- reads ------------------------------------------------------------- */
 
-int partition_read(partition *p, int64_t offset, size_t max_bytes,
-                   nd_batches *out) {
-  memset(out, 0, sizeof *out);
-  int64_t hw = atomic_load_explicit(&p->hw, memory_order_acquire);
-  int64_t ls = atomic_load_explicit(&p->log_start, memory_order_acquire);
-  out->high_watermark = hw;
-  out->log_start_offset = ls;
-  out->next_offset = offset;
-  if (offset < ls || offset > hw)
+/* Where a read from `offset` starts: *hw and *ls get the bounds it sees;
+ * returns 1 when there is nothing to read (offset is the high watermark),
+ * an error (ND_ERANGE outside the bounds), or 0 with *seg and *pos naming
+ * the batch holding offset and segs_lock held for reading: the caller
+ * reads, then unlocks. */
+static int read_start(partition *p, int64_t offset, int64_t *hw, int64_t *ls,
+                      segment **seg, uint64_t *pos) {
+  *hw = atomic_load_explicit(&p->hw, memory_order_acquire);
+  *ls = atomic_load_explicit(&p->log_start, memory_order_acquire);
+  if (offset < *ls || offset > *hw)
     return nd_fail(ND_ERANGE,
                    "offset %" PRId64 " out of range [%" PRId64 ", %" PRId64
                    "] in %s",
-                   offset, ls, hw, p->dir);
-  if (offset == hw)
-    return 0;
+                   offset, *ls, *hw, p->dir);
+  if (offset == *hw)
+    return 1;
   pthread_rwlock_rdlock(&p->segs_lock);
   size_t i = seg_index_for(p, offset);
-  segment *seg = p->segs[i];
-  if (offset >= atomic_load_explicit(&seg->next_offset, memory_order_acquire) &&
+  *seg = p->segs[i];
+  if (offset >=
+          atomic_load_explicit(&(*seg)->next_offset, memory_order_acquire) &&
       i + 1 < p->nsegs)
-    seg = p->segs[++i];
+    *seg = p->segs[++i];
+  int rc = segment_find(*seg, offset, pos);
+  if (rc)
+    pthread_rwlock_unlock(&p->segs_lock);
+  return rc;
+}
+
+int partition_read(partition *p, int64_t offset, size_t max_bytes,
+                   nd_batches *out) {
+  memset(out, 0, sizeof *out);
+  out->next_offset = offset;
+  segment *seg;
   uint64_t pos;
-  int rc = segment_find(seg, offset, &pos);
-  if (!rc)
-    rc = segment_read(seg, pos, max_bytes, hw, &out->data, &out->len,
-                      &out->next_offset);
+  int rc = read_start(p, offset, &out->high_watermark, &out->log_start_offset,
+                      &seg, &pos);
+  if (rc)
+    return rc > 0 ? 0 : rc;
+  rc = segment_read(seg, pos, max_bytes, out->high_watermark, &out->data,
+                    &out->len, &out->next_offset);
   pthread_rwlock_unlock(&p->segs_lock);
   return rc;
 }
@@ -919,29 +934,15 @@ int partition_read_file(partition *p, int64_t offset, size_t max_bytes,
                         nd_file_range *out) {
   memset(out, 0, sizeof *out);
   out->fd = -1;
-  int64_t hw = atomic_load_explicit(&p->hw, memory_order_acquire);
-  int64_t ls = atomic_load_explicit(&p->log_start, memory_order_acquire);
-  out->high_watermark = hw;
-  out->log_start_offset = ls;
   out->next_offset = offset;
-  if (offset < ls || offset > hw)
-    return nd_fail(ND_ERANGE,
-                   "offset %" PRId64 " out of range [%" PRId64 ", %" PRId64
-                   "] in %s",
-                   offset, ls, hw, p->dir);
-  if (offset == hw)
-    return 0;
-  pthread_rwlock_rdlock(&p->segs_lock);
-  size_t i = seg_index_for(p, offset);
-  segment *seg = p->segs[i];
-  if (offset >= atomic_load_explicit(&seg->next_offset, memory_order_acquire) &&
-      i + 1 < p->nsegs)
-    seg = p->segs[++i];
+  segment *seg;
   uint64_t pos, len = 0;
-  int rc = segment_find(seg, offset, &pos);
-  if (!rc)
-    rc = segment_read_range(seg, pos, max_bytes, hw, &out->fd, &len,
-                            &out->next_offset);
+  int rc = read_start(p, offset, &out->high_watermark, &out->log_start_offset,
+                      &seg, &pos);
+  if (rc)
+    return rc > 0 ? 0 : rc;
+  rc = segment_read_range(seg, pos, max_bytes, out->high_watermark, &out->fd,
+                          &len, &out->next_offset);
   pthread_rwlock_unlock(&p->segs_lock);
   if (!rc) {
     out->pos = (int64_t)pos;
