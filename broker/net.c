@@ -724,11 +724,11 @@ static ssize_t flush_file(net_conn *c, net_req *r, size_t budget) {
       continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
       return 0;
-    if (n < 0 && errno != EPIPE && errno != ECONNRESET) /* else: it left */
-      net_log("%s: closing: sendfile failed: %s", c->peer, strerror(errno));
-    else /* the file is shorter than promised: the frame cannot end */
+    if (n == 0) /* the file is shorter than promised: the frame cannot end */
       net_log("%s: closing: sendfile hit end of file with %zu bytes left",
               c->peer, f->len - r->file_sent);
+    else if (errno != EPIPE && errno != ECONNRESET) /* else: the peer left */
+      net_log("%s: closing: sendfile failed: %s", c->peer, strerror(errno));
     conn_kill(c);
     return -1;
   }
