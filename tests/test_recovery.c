@@ -452,6 +452,112 @@ static void damaged_topic_conf(void) {
   tmpdir_remove(dir);
 }
 
+/* A power cut after rolls whose fdatasync was left to the next sync (a
+ * roll does not sync the segment it seals): a child syncs part of the
+ * log, records the recovery point, appends across several more rolls and
+ * dies without closing; everything past the synced bytes, in the last
+ * synced segment and in every segment after it, is then overwritten with
+ * garbage. Recovery must keep exactly the synced records, dense and
+ * intact, and drop the rest. */
+static void power_cut_across_unsynced_rolls(void) {
+  char *dir = tmpdir_make("unsynced-rolls");
+  int fds[2];
+  CHECK(pipe(fds) == 0);
+  pid_t pid = fork();
+  if (pid == 0) {
+    nd_store *s = open_store(dir);
+    nd_topic_config cfg;
+    nd_topic_config_init(&cfg);
+    cfg.fsync = ND_FSYNC_NEVER;
+    cfg.segment_bytes = 1024;
+    if (!s || nd_topic_create(s, "r", 1, &cfg) != 0)
+      _exit(2);
+    for (int i = 0; i < 100; i++) {
+      char v[32];
+      int n = snprintf(v, sizeof v, "value-%04d", i);
+      nd_record rec = {NULL, 0, v, (size_t)n, NULL, 0, ND_TIMESTAMP_NOW};
+      if (nd_append(s, "r", 0, &rec, 1, 0, NULL) != 0)
+        _exit(3);
+      if (i == 44) { /* sync, persist the recovery point, report */
+        nd_partition_info pi;
+        if (nd_sync_partition(s, "r", 0, -1) != 0 || nd_maintain(s, 0) != 0 ||
+            nd_partition_describe(s, "r", 0, &pi) != 0 ||
+            pi.recovery_point != 45)
+          _exit(4);
+        long long total = pi.size_bytes;
+        if (write(fds[1], &total, sizeof total) != sizeof total)
+          _exit(5);
+      }
+    }
+    _exit(0); /* no nd_close: a crash */
+  }
+  close(fds[1]);
+  long long synced_bytes = -1;
+  CHECK(read(fds[0], &synced_bytes, sizeof synced_bytes) ==
+        sizeof synced_bytes);
+  close(fds[0]);
+  int st;
+  waitpid(pid, &st, 0);
+  CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  /* Walk the segments in order; garble everything past synced_bytes. */
+  char pdir[PATH_MAX], cmd[PATH_MAX + 64];
+  path_of(pdir, dir, "r", "");
+  snprintf(cmd, sizeof cmd, "ls %s | grep '\\.log$' | sort", pdir);
+  FILE *ls = popen(cmd, "r");
+  CHECK(ls);
+  char name[64];
+  long long before = 0;
+  int garbled = 0, files = 0;
+  while (fgets(name, sizeof name, ls)) {
+    name[strcspn(name, "\n")] = 0;
+    char path[PATH_MAX];
+    path_of(path, dir, "r", name);
+    size_t len;
+    uint8_t *data = read_file(path, &len);
+    CHECK(data);
+    files++;
+    long long keep = synced_bytes - before;
+    before += (long long)len;
+    if (keep >= (long long)len) {
+      free(data);
+      continue;
+    }
+    if (keep < 0)
+      keep = 0;
+    memset(data + keep, 0x5a, len - (size_t)keep);
+    CHECK_OK(write_bytes(path, data, len));
+    garbled++;
+    free(data);
+  }
+  pclose(ls);
+  CHECK(files >= 4 && garbled >= 2); /* rolls after the sync */
+  nd_store *s = open_store(dir);
+  CHECK(s);
+  int64_t hw;
+  CHECK_OK(nd_offsets(s, "r", 0, NULL, &hw));
+  CHECK_EQ_I64(hw, 45);
+  for (int64_t off = 0; off < hw; off++) {
+    nd_batches b;
+    CHECK_OK(nd_read(s, "r", 0, off, 1, &b));
+    nd_iter it;
+    nd_record_view v;
+    nd_iter_init(&it, b.data, b.len, off, NULL);
+    char want[32];
+    snprintf(want, sizeof want, "value-%04d", (int)off);
+    int ok = nd_iter_next(&it, &v) == 1 && v.offset == off &&
+             v.value_len == strlen(want) && !memcmp(v.value, want, v.value_len);
+    nd_iter_close(&it);
+    nd_free(b.data);
+    CHECK(ok);
+  }
+  nd_record rec = {NULL, 0, "after", 5, NULL, 0, ND_TIMESTAMP_NOW};
+  nd_append_info ai;
+  CHECK_OK(nd_append(s, "r", 0, &rec, 1, 0, &ai));
+  CHECK_EQ_I64(ai.base_offset, 45);
+  CHECK_OK(nd_close(s));
+  tmpdir_remove(dir);
+}
+
 int main(void) {
   RUN(torn_tail_every_byte);
   RUN(bit_flips);
@@ -462,5 +568,6 @@ int main(void) {
   RUN(recovery_reads_only_the_tail);
   RUN(negative_delta_after_clean_close);
   RUN(damaged_topic_conf);
+  RUN(power_cut_across_unsynced_rolls);
   TEST_MAIN_END();
 }
