@@ -1164,13 +1164,9 @@ int nd_read_file(nd_store *s, const char *name, int32_t p, int64_t offset,
   int rc = acquire_partition(s, name, p, &t, &part);
   if (rc)
     return rc;
+  /* A failed read holds no descriptor: segment_read_range dups last. */
   rc = unless_deleted(t, partition_read_file(part, offset, max_bytes, out));
   release(t);
-  if (rc && out->fd >= 0) {
-    close(out->fd);
-    out->fd = -1;
-    out->len = 0;
-  }
   return rc;
 }
 
