@@ -27,7 +27,9 @@
 #   nd_alive                   true while the broker process runs.
 #   nd_fail MSG                print MSG, the broker's stderr tail, exit 1.
 #   nd_check DESC CMD...       run CMD; nd_fail "DESC" if it fails.
-#   nd_skip MSG                print SKIP: MSG and exit 0 (e.g. no kcat).
+#   nd_skip MSG                print SKIP: MSG and exit 77, which ctest reports
+#                              as skipped (e.g. no kcat). Under CI=true a
+#                              skip is a failure: CI must run every test.
 #   nd_need CMD...             nd_skip unless every CMD is on PATH.
 #   nd_tmp                     a directory removed at exit ($ND_TMP).
 #   nd_on_exit CMD             run CMD (a string, eval'ed) at exit, before the
@@ -94,6 +96,9 @@ nd__stderr_tail() {
   fi
 }
 
+# ctest's SKIP_RETURN_CODE for every scripted test (tests/CMakeLists.txt).
+ND_SKIP_CODE=77
+
 nd_fail() {
   echo "FAIL: $*" >&2
   nd__stderr_tail
@@ -107,8 +112,12 @@ nd_check() {
 }
 
 nd_skip() {
+  if [ -n "${CI:-}" ]; then
+    echo "FAIL: would skip, but CI must run every test: $*" >&2
+    exit 1
+  fi
   echo "SKIP: $*"
-  exit 0
+  exit "$ND_SKIP_CODE"
 }
 
 nd_need() {
