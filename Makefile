@@ -53,8 +53,13 @@ test-tsan: $(BUILD_TSAN)/CMakeCache.txt
 	  ctest --output-on-failure -j $(JOBS) --timeout 600 \
 	  -R '^($(subst $() ,|,$(TSAN_TESTS)))$$'
 
+# Kafka's shipped server.properties sets group.initial.rebalance.delay.ms=0
+# "for a better out-of-the-box experience for development and testing"; the
+# broker's own default stays Kafka's code default, 3000 ms.
+RUN_ARGS   ?= --group-initial-delay-ms 0
+
 run: deps build
-	$(BUILD)/cli/nodata serve --data $(DATA)
+	$(BUILD)/cli/nodata serve --data $(DATA) $(RUN_ARGS)
 
 bench: deps build
 	$(BUILD)/bench/nodata-bench

@@ -266,4 +266,13 @@ with ndtest.Broker(args=["--partitions", "2"]) as b:
 assert not os.path.exists(tmp), "temp dir left behind"
 EOF
 
+# `make run` serves as Kafka's shipped server.properties does: no initial
+# rebalance delay, so a new consumer group is assigned at once.
+run_cmd=$(make -s -n -C "$ND_SOURCE_DIR" run BUILD="$ND_BUILD_DIR" DATA="$(nd_tmp)/run" |
+  grep ' serve ') || nd_fail "make -n run shows no serve command"
+case " $run_cmd " in
+*" --group-initial-delay-ms 0 "*) ;;
+*) nd_fail "make run serves with the 3 s initial rebalance delay: $run_cmd" ;;
+esac
+
 nd_pass
