@@ -574,8 +574,12 @@ int handle_offset_commit(kafka_req *r) {
         cs[n].partition = qp->partition_index;
         cs[n].offset = qp->committed_offset;
         cs[n].leader_epoch = qp->committed_leader_epoch;
-        /* A metadata string with a NUL inside cannot be kept whole. */
-        cs[n].metadata = cstr(qp->committed_metadata);
+        /* Kept byte for byte, NULs included, as Kafka keeps it. Decoded
+         * strings are NUL-terminated, so length 0 (meaning strlen) is right
+         * for an empty one too. */
+        kf_str m = qp->committed_metadata;
+        cs[n].metadata = m.len >= 0 ? m.ptr : NULL;
+        cs[n].metadata_len = m.len > 0 ? (size_t)m.len : 0;
         errs[n++] = &ps[j].error_code;
       }
     }
@@ -609,8 +613,9 @@ static void fill_committed(kafka_req *r, const char *gid, const char *topic,
   int64_t off = -1;
   int32_t epoch = -1;
   char *meta = NULL;
+  size_t meta_len = 0;
   int rc = nd_committed_offset(r->b->store, gid, topic, p->partition_index,
-                               &off, &epoch, &meta);
+                               &off, &epoch, &meta, &meta_len);
   if (rc != 0 && rc != ND_ENOTOPIC && rc != ND_ENOPARTITION) {
     p->error_code = kafka_err(rc);
     off = -1;
@@ -619,7 +624,7 @@ static void fill_committed(kafka_req *r, const char *gid, const char *topic,
   p->committed_offset = off;
   p->committed_leader_epoch = off >= 0 ? epoch : -1;
   /* Kafka answers "" (OffsetFetchResponse.NO_METADATA) when there is none. */
-  p->metadata = kafka_str(r, meta ? meta : "");
+  p->metadata = meta ? kafka_strn(r, meta, meta_len) : kf_s("");
   nd_free(meta);
 }
 
@@ -672,7 +677,9 @@ static int fetch_group(kafka_req *r, const char *gid, int all,
         p->partition_index = list[k].partition;
         p->committed_offset = list[k].offset;
         p->committed_leader_epoch = list[k].leader_epoch;
-        p->metadata = kafka_str(r, list[k].metadata ? list[k].metadata : "");
+        p->metadata = list[k].metadata ? kafka_strn(r, list[k].metadata,
+                                                    list[k].metadata_len)
+                                       : kf_s("");
       }
       t->partitions.items = ps;
       t->partitions.count = (int32_t)(j - i);

@@ -130,6 +130,10 @@ int kafka_auto_create(kafka_req *r, const char *topic);
 /* A copy of s in r's arena, as a kf_str (null for NULL). */
 kf_str kafka_str(kafka_req *r, const char *s);
 
+/* A copy of the n bytes at s (which may hold NULs) in r's arena (null for
+ * NULL). */
+kf_str kafka_strn(kafka_req *r, const char *s, size_t n);
+
 /* The calling thread's nd_errmsg() copied into r's arena, for the
  * error_message fields of responses. */
 kf_str kafka_errmsg(kafka_req *r);

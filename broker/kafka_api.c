@@ -502,14 +502,17 @@ void kafka_fini(broker *b) {
 
 /* ---- helpers for the handlers ------------------------------------------ */
 
-kf_str kafka_str(kafka_req *r, const char *s) {
+kf_str kafka_strn(kafka_req *r, const char *s, size_t n) {
   if (!s)
     return kf_null_str();
-  size_t n = strlen(s);
   kf_str out = {kf_strndup(&r->arena, s, n), (int32_t)n};
   if (!out.ptr)
     out = kf_s("");
   return out;
+}
+
+kf_str kafka_str(kafka_req *r, const char *s) {
+  return kafka_strn(r, s, s ? strlen(s) : 0);
 }
 
 kf_str kafka_errmsg(kafka_req *r) {

@@ -110,19 +110,21 @@ static char *snapshot(nd_store *s, char **first_group) {
       putf(&t, " p%lld o%lld e%lld", c->partition, (long long)c->offset,
            c->leader_epoch);
       if (c->metadata) {
-        putf(&t, " m%lld:", (long long)strlen(c->metadata), 0, 0);
-        put(&t, c->metadata, strlen(c->metadata));
+        putf(&t, " m%lld:", (long long)c->metadata_len, 0, 0);
+        put(&t, c->metadata, c->metadata_len);
       }
       put(&t, "\n", 1);
       /* The single lookup agrees with the listing. */
       int64_t off;
       int32_t epoch;
       char *meta;
+      size_t meta_len;
       FUZZ_CHECK(nd_committed_offset(s, groups[i], c->topic, c->partition, &off,
-                                     &epoch, &meta) == 0);
+                                     &epoch, &meta, &meta_len) == 0);
       FUZZ_CHECK(off == c->offset && epoch == c->leader_epoch);
       FUZZ_CHECK(!meta == !c->metadata &&
-                 (!meta || !strcmp(meta, c->metadata)));
+                 (!meta || (meta_len == c->metadata_len &&
+                            !memcmp(meta, c->metadata, meta_len + 1))));
       nd_free(meta);
     }
     nd_committed_free(list, n);

@@ -412,7 +412,11 @@ typedef struct nd_offset_commit {
   int32_t partition;
   int64_t offset;       /* the next offset the group will read */
   int32_t leader_epoch; /* as the client sent it; -1 if none */
-  const char *metadata; /* client's string, may be NULL */
+  const char *metadata; /* client's bytes, may be NULL */
+  /* Bytes of metadata, which may hold NUL bytes (Kafka keeps them). 0 with
+   * a non-NULL metadata means strlen(metadata), so a C string needs no
+   * length. */
+  size_t metadata_len;
 } nd_offset_commit;
 
 #define ND_GROUP_NAME_MAX 1024
@@ -434,11 +438,14 @@ int nd_commit_offset(nd_store *store, const char *group, const char *topic,
 
 /* The committed offset of (group, topic, partition): *offset = -1 (and
  * *metadata NULL) if the group never committed one. metadata may be NULL;
- * otherwise *metadata is a malloc'ed copy (nd_free) or NULL. leader_epoch
- * may be NULL. */
+ * otherwise *metadata is a malloc'ed copy (nd_free) of the bytes committed,
+ * with a NUL after them, or NULL if none were. *metadata_len (metadata_len
+ * may be NULL) is their length, NUL bytes inside included. leader_epoch
+ * may be NULL. Thread-safe. */
 int nd_committed_offset(nd_store *store, const char *group, const char *topic,
                         int32_t partition, int64_t *offset,
-                        int32_t *leader_epoch, char **metadata);
+                        int32_t *leader_epoch, char **metadata,
+                        size_t *metadata_len);
 
 /* One committed offset, as listed by nd_group_offsets. */
 typedef struct nd_committed {
@@ -446,7 +453,8 @@ typedef struct nd_committed {
   int32_t partition;
   int64_t offset;
   int32_t leader_epoch;
-  char *metadata; /* may be NULL */
+  char *metadata;      /* may be NULL; NUL-terminated, may hold NULs */
+  size_t metadata_len; /* bytes of metadata, before the terminating NUL */
 } nd_committed;
 
 /* Every committed offset of a group, sorted by topic then partition.

@@ -31,7 +31,8 @@ typedef struct entry {
   int64_t offset;
   int32_t epoch;
   int64_t time_ms;
-  char *metadata;
+  char *metadata; /* NUL-terminated copy; may hold NULs (meta_len says) */
+  size_t meta_len;
 } entry;
 
 struct offsets_store {
@@ -81,16 +82,14 @@ static entry *slot_for(offsets_store *os, const char *key, size_t len) {
   return &os->slots[i];
 }
 
-static uint64_t op_size(size_t group_len, size_t topic_len,
-                        const char *metadata) {
-  return 1 + 2 + group_len + 2 + topic_len + 4 + 8 + 4 + 8 + 4 +
-         (metadata ? strlen(metadata) : 0);
+static uint64_t op_size(size_t group_len, size_t topic_len, size_t meta_len) {
+  return 1 + 2 + group_len + 2 + topic_len + 4 + 8 + 4 + 8 + 4 + meta_len;
 }
 
 static uint64_t entry_op_size(const entry *e) {
   size_t g = strlen(e->key);
   size_t t = strlen(e->key + g + 1);
-  return op_size(g, t, e->metadata);
+  return op_size(g, t, e->meta_len);
 }
 
 static int grow(offsets_store *os) {
@@ -161,6 +160,7 @@ static int map_put(offsets_store *os, const char *key, size_t key_len,
   e->epoch = epoch;
   e->time_ms = time_ms;
   e->metadata = meta;
+  e->meta_len = meta ? meta_len : 0;
   os->live_bytes += entry_op_size(e);
   return 0;
 }
@@ -226,8 +226,9 @@ static void wb_bytes(wbuf *b, const void *p, size_t n) {
 
 static int wb_commit_op(wbuf *b, const char *group, size_t g, const char *topic,
                         size_t t, int32_t partition, int64_t offset,
-                        int32_t epoch, int64_t time_ms, const char *meta) {
-  if (wb_reserve(b, op_size(g, t, meta)))
+                        int32_t epoch, int64_t time_ms, const char *meta,
+                        size_t meta_len) {
+  if (wb_reserve(b, op_size(g, t, meta ? meta_len : 0)))
     return ND_ENOMEM;
   wb_u8(b, OP_COMMIT);
   wb_u16(b, (uint16_t)g);
@@ -239,9 +240,8 @@ static int wb_commit_op(wbuf *b, const char *group, size_t g, const char *topic,
   wb_u32(b, (uint32_t)epoch);
   wb_u64(b, (uint64_t)time_ms);
   if (meta) {
-    size_t m = strlen(meta);
-    wb_u32(b, (uint32_t)m);
-    wb_bytes(b, meta, m);
+    wb_u32(b, (uint32_t)meta_len);
+    wb_bytes(b, meta, meta_len);
   } else {
     wb_u32(b, UINT32_MAX);
   }
@@ -449,6 +449,12 @@ int offsets_close(offsets_store *os) {
 
 /* ---- writing ------------------------------------------------------------ */
 
+size_t offsets_meta_len(const nd_offset_commit *c) {
+  if (!c->metadata)
+    return 0;
+  return c->metadata_len ? c->metadata_len : strlen(c->metadata);
+}
+
 /* Group commit over the offsets file, as partitions do for their logs. */
 static int sync_upto(offsets_store *os, uint64_t frame) {
   int rc = 0;
@@ -510,7 +516,7 @@ int offsets_commit(offsets_store *os, const char *group,
   for (size_t i = 0; !rc && i < n; i++)
     rc = wb_commit_op(&b, group, g, c[i].topic, strlen(c[i].topic),
                       c[i].partition, c[i].offset, c[i].leader_epoch, now_ms,
-                      c[i].metadata);
+                      c[i].metadata, offsets_meta_len(&c[i]));
   if (rc) {
     free(b.p);
     return nd_fail(ND_ENOMEM, "out of memory");
@@ -524,7 +530,7 @@ int offsets_commit(offsets_store *os, const char *group,
     size_t kl = make_key(key, group, c[i].topic, c[i].partition);
     const char *m = c[i].metadata;
     if (map_put(os, key, kl, c[i].offset, c[i].leader_epoch, now_ms, m,
-                m ? strlen(m) : 0, m == NULL) != 0)
+                offsets_meta_len(&c[i]), m == NULL) != 0)
       rc = nd_fail(ND_ENOMEM, "out of memory");
   }
   pthread_mutex_unlock(&os->mu);
@@ -586,9 +592,22 @@ int offsets_delete_topic(offsets_store *os, const char *topic) {
 
 /* ---- reading ------------------------------------------------------------ */
 
+/* A copy of e's metadata with its NUL terminator (NULL for none); *fail set
+ * when out of memory. */
+static char *meta_dup(const entry *e, int *fail) {
+  if (!e->metadata)
+    return NULL;
+  char *m = malloc(e->meta_len + 1);
+  if (m)
+    memcpy(m, e->metadata, e->meta_len + 1);
+  else
+    *fail = 1;
+  return m;
+}
+
 int offsets_get(offsets_store *os, const char *group, const char *topic,
                 int32_t partition, int64_t *offset, int32_t *epoch,
-                char **metadata) {
+                char **metadata, size_t *metadata_len) {
   char key[2 * ND_TOPIC_NAME_MAX + ND_GROUP_NAME_MAX + 8];
   size_t kl = make_key(key, group, topic, partition);
   int rc = 0;
@@ -597,9 +616,12 @@ int offsets_get(offsets_store *os, const char *group, const char *topic,
   *offset = e->key ? e->offset : -1;
   if (epoch)
     *epoch = e->key ? e->epoch : -1;
+  if (metadata_len)
+    *metadata_len = e->key ? e->meta_len : 0;
   if (metadata) {
-    *metadata = NULL;
-    if (e->key && e->metadata && !(*metadata = strdup(e->metadata)))
+    int oom = 0;
+    *metadata = e->key ? meta_dup(e, &oom) : NULL;
+    if (oom)
       rc = nd_fail(ND_ENOMEM, "out of memory");
   }
   pthread_mutex_unlock(&os->mu);
@@ -632,8 +654,10 @@ int offsets_list(offsets_store *os, const char *group, nd_committed **list,
     out[k].partition = (int32_t)be32((const uint8_t *)t + strlen(t) + 1);
     out[k].offset = e->offset;
     out[k].leader_epoch = e->epoch;
-    out[k].metadata = e->metadata ? strdup(e->metadata) : NULL;
-    if (!out[k].topic || (e->metadata && !out[k].metadata))
+    int oom = 0;
+    out[k].metadata = meta_dup(e, &oom);
+    out[k].metadata_len = e->meta_len;
+    if (!out[k].topic || oom)
       rc = ND_ENOMEM;
     k++;
   }
@@ -722,7 +746,7 @@ int offsets_maintain(offsets_store *os) {
     size_t tl = strlen(t);
     rc = wb_commit_op(&b, e->key, g, t, tl,
                       (int32_t)be32((const uint8_t *)t + tl + 1), e->offset,
-                      e->epoch, e->time_ms, e->metadata);
+                      e->epoch, e->time_ms, e->metadata, e->meta_len);
     ops++;
   }
   char tmp[PATH_MAX];

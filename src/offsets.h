@@ -32,7 +32,9 @@ int offsets_commit(offsets_store *os, const char *group,
                    const nd_offset_commit *c, size_t n, int64_t now_ms);
 int offsets_get(offsets_store *os, const char *group, const char *topic,
                 int32_t partition, int64_t *offset, int32_t *epoch,
-                char **metadata);
+                char **metadata, size_t *metadata_len);
+/* The length of c's metadata: metadata_len, or strlen for 0. */
+size_t offsets_meta_len(const nd_offset_commit *c);
 int offsets_list(offsets_store *os, const char *group, nd_committed **list,
                  size_t *count);
 int offsets_groups(offsets_store *os, char ***names, size_t *count);

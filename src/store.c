@@ -1209,11 +1209,11 @@ int nd_commit_offsets(nd_store *s, const char *group,
     return rc;
   for (size_t i = 0; i < n; i++) {
     const nd_offset_commit *c = &commits[i];
-    if (c->metadata && strlen(c->metadata) > ND_OFFSET_METADATA_MAX)
+    if (offsets_meta_len(c) > ND_OFFSET_METADATA_MAX)
       return nd_fail(ND_EINVAL,
                      "offset metadata for %s/%d is %zu bytes, the limit is %d",
                      c->topic ? c->topic : "?", (int)c->partition,
-                     strlen(c->metadata), ND_OFFSET_METADATA_MAX);
+                     offsets_meta_len(c), ND_OFFSET_METADATA_MAX);
     if (c->offset < -1)
       return nd_fail(ND_EINVAL, "offset %" PRId64 " for %s/%d is negative",
                      c->offset, c->topic ? c->topic : "?", (int)c->partition);
@@ -1230,13 +1230,14 @@ int nd_commit_offsets(nd_store *s, const char *group,
 int nd_commit_offset(nd_store *s, const char *group, const char *topic_name,
                      int32_t partition_id, int64_t offset,
                      const char *metadata) {
-  nd_offset_commit c = {topic_name, partition_id, offset, -1, metadata};
+  nd_offset_commit c = {topic_name, partition_id, offset, -1, metadata, 0};
   return nd_commit_offsets(s, group, &c, 1);
 }
 
 int nd_committed_offset(nd_store *s, const char *group, const char *topic_name,
                         int32_t partition_id, int64_t *offset,
-                        int32_t *leader_epoch, char **metadata) {
+                        int32_t *leader_epoch, char **metadata,
+                        size_t *metadata_len) {
   nd_clear_error();
   if (!s || !offset || !topic_name)
     return nd_fail(ND_EINVAL, "committed_offset: store, topic, offset needed");
@@ -1247,7 +1248,7 @@ int nd_committed_offset(nd_store *s, const char *group, const char *topic_name,
     return nd_fail(ND_ETOPICNAME, "topic name longer than %d",
                    ND_TOPIC_NAME_MAX);
   return offsets_get(s->offsets, group, topic_name, partition_id, offset,
-                     leader_epoch, metadata);
+                     leader_epoch, metadata, metadata_len);
 }
 
 int nd_group_offsets(nd_store *s, const char *group, nd_committed **list,
