@@ -742,6 +742,10 @@ static int add_member(group *g, kafka_req *r, char *id) {
     }
     free(g->protocol_type);
     g->protocol_type = t;
+    /* So that the group, empty after a restart, still says what it is. A
+     * failure costs only that, so the join goes on. */
+    if (nd_group_set_protocol_type(r->b->store, g->id, t) != 0)
+      glog(g, "cannot record protocol type '%s': %s", t, nd_errmsg());
   }
   gmember **pp = &g->members;
   while (*pp)

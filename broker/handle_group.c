@@ -822,6 +822,20 @@ int handle_offset_fetch(kafka_req *r) {
 
 /* ---- ListGroups --------------------------------------------------------- */
 
+/* The protocol type of a group: what its members said, or, for a group
+ * that has had no member since the broker started, what it was before. */
+static kf_str protocol_type(kafka_req *r, const group *g, const char *gid) {
+  if (g && g->protocol_type)
+    return kafka_str(r, g->protocol_type);
+  char *t = NULL;
+  if (nd_group_protocol_type(r->b->store, gid, &t) != 0)
+    kafka_log(r, "cannot read the protocol type of group %s: %s", gid,
+              nd_errmsg());
+  kf_str out = kafka_str(r, t ? t : "");
+  nd_free(t);
+  return out;
+}
+
 static int in_filter(const char *v, const kf_str *items, int32_t n) {
   if (n <= 0)
     return 1;
@@ -866,8 +880,7 @@ int handle_list_groups(kafka_req *r) {
       if (!type_ok || !in_filter(state, sf, nsf))
         continue;
       ls[k].group_id = kafka_str(r, g->id);
-      ls[k].protocol_type =
-          kafka_str(r, g->protocol_type ? g->protocol_type : "");
+      ls[k].protocol_type = protocol_type(r, g, g->id);
       ls[k].group_state = kf_s(state);
       ls[k].group_type = kf_s("classic");
       k++;
@@ -876,7 +889,7 @@ int handle_list_groups(kafka_req *r) {
     if (group_find(gc, names[i]) || !type_ok || !in_filter("Empty", sf, nsf))
       continue;
     ls[k].group_id = kafka_str(r, names[i]);
-    ls[k].protocol_type = kf_s("");
+    ls[k].protocol_type = protocol_type(r, NULL, names[i]);
     ls[k].group_state = kf_s("Empty");
     ls[k].group_type = kf_s("classic");
     k++;
@@ -922,6 +935,7 @@ int handle_describe_groups(kafka_req *r) {
     if (!g) {
       if (has_offsets(r, gid)) {
         d->group_state = kf_s("Empty");
+        d->protocol_type = protocol_type(r, NULL, gid);
       } else {
         d->group_state = kf_s("Dead");
         /* Kafka 4 says so from v6 on; older versions show a Dead group. */
@@ -934,7 +948,7 @@ int handle_describe_groups(kafka_req *r) {
     }
     int stable = g->state == GROUP_STABLE;
     d->group_state = kf_s(group_state_name(g->state));
-    d->protocol_type = kafka_str(r, g->protocol_type ? g->protocol_type : "");
+    d->protocol_type = protocol_type(r, g, gid);
     d->protocol_data = kafka_str(r, stable && g->protocol ? g->protocol : "");
     kafka_describe_groups_response_described_group_member *ms = kf_new_array(
         &r->arena, &kafka_describe_groups_response_described_group_member_desc,

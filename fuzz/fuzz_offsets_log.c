@@ -98,6 +98,13 @@ static char *snapshot(nd_store *s, char **first_group) {
       FUZZ_CHECK(strcmp(groups[i - 1], groups[i]) < 0);
     putf(&t, "group %lld:", (long long)strlen(groups[i]), 0, 0);
     put(&t, groups[i], strlen(groups[i]));
+    char *type;
+    FUZZ_CHECK(nd_group_protocol_type(s, groups[i], &type) == 0);
+    if (type) {
+      putf(&t, " type %lld:", (long long)strlen(type), 0, 0);
+      put(&t, type, strlen(type));
+      nd_free(type);
+    }
     put(&t, "\n", 1);
     nd_committed *list;
     size_t n;
@@ -182,6 +189,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   FUZZ_CHECK(!strcmp(s1, s2));
 
   FUZZ_CHECK(nd_commit_offset(s, "g", "t", 1, 42, "meta") == 0);
+  FUZZ_CHECK(nd_group_set_protocol_type(s, "g", "consumer") == 0);
   if (first)
     FUZZ_CHECK(nd_group_delete(s, first) == 0);
   char *s3 = snapshot(s, NULL);

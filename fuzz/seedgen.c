@@ -238,7 +238,8 @@ static void gen_store_seeds(void) {
   nd_offset_commit c[3] = {{"t", 0, 5, 3, "meta", 0},
                            {"t", 1, 7, -1, NULL, 0},
                            {"t", 0, 9, 4, "m\0x", 3}};
-  if (nd_commit_offsets(s, "group-a", c, 2) != 0 ||
+  if (nd_group_set_protocol_type(s, "group-a", "consumer") != 0 ||
+      nd_commit_offsets(s, "group-a", c, 2) != 0 ||
       nd_commit_offsets(s, "group-b", c + 2, 1) != 0 ||
       nd_commit_offset(s, "group-c", "t", 1, 11, "x") != 0 ||
       nd_group_delete(s, "group-c") != 0)

@@ -469,7 +469,23 @@ void nd_committed_free(nd_committed *list, size_t count);
 int nd_group_list(nd_store *store, char ***names, size_t *count);
 void nd_names_free(char **names, size_t count);
 
-/* Forget a group's offsets, durably. Errors: ND_ENOTFOUND if it has none,
+/* Remember the protocol type of a group's members (Kafka's "consumer",
+ * "connect", …; 1 to ND_GROUP_NAME_MAX bytes), so that a group which is
+ * empty after a restart still says what it is. Setting the type it already
+ * has writes nothing, so a coordinator may call this at every rebalance.
+ * Recorded in the offsets log without an fdatasync of its own: it is
+ * durable with the group's next commit, nd_sync or nd_close. Forgotten by
+ * nd_group_delete. Errors: ND_EINVAL (bad group or type), ND_EREADONLY,
+ * -ENOSPC/-EIO. Thread-safe. */
+int nd_group_set_protocol_type(nd_store *store, const char *group,
+                               const char *type);
+
+/* The protocol type last set for `group`: *type is a malloc'ed copy
+ * (nd_free), or NULL if none was set. Errors: ND_EINVAL. Thread-safe. */
+int nd_group_protocol_type(nd_store *store, const char *group, char **type);
+
+/* Forget a group's offsets (and protocol type), durably. Errors:
+ * ND_ENOTFOUND if it has neither,
  * ND_EREADONLY, -errno. Deleting a topic forgets its offsets in every
  * group. */
 int nd_group_delete(nd_store *store, const char *group);

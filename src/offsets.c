@@ -23,6 +23,7 @@
 #define OP_COMMIT 1
 #define OP_DELETE_GROUP 2
 #define OP_DELETE_TOPIC 3
+#define OP_GROUP_TYPE 4
 #define COMPACT_MIN_BYTES (64 * 1024)
 
 typedef struct entry {
@@ -86,8 +87,25 @@ static uint64_t op_size(size_t group_len, size_t topic_len, size_t meta_len) {
   return 1 + 2 + group_len + 2 + topic_len + 4 + 8 + 4 + 8 + 4 + meta_len;
 }
 
+/* A group's protocol type is kept in the map under a key no commit can
+ * have: an empty topic name (topics are never nameless) and partition -1;
+ * the type is the entry's metadata. */
+static size_t type_key(char *buf, const char *group) {
+  return make_key(buf, group, "", -1);
+}
+
+static int is_type_entry(const entry *e) {
+  return e->key[strlen(e->key) + 1] == '\0';
+}
+
+static uint64_t type_op_size(size_t group_len, size_t type_len) {
+  return 1 + 2 + group_len + 2 + type_len;
+}
+
 static uint64_t entry_op_size(const entry *e) {
   size_t g = strlen(e->key);
+  if (is_type_entry(e))
+    return type_op_size(g, e->meta_len);
   size_t t = strlen(e->key + g + 1);
   return op_size(g, t, e->meta_len);
 }
@@ -248,6 +266,18 @@ static int wb_commit_op(wbuf *b, const char *group, size_t g, const char *topic,
   return 0;
 }
 
+static int wb_type_op(wbuf *b, const char *group, size_t g, const char *type,
+                      size_t t) {
+  if (wb_reserve(b, type_op_size(g, t)))
+    return ND_ENOMEM;
+  wb_u8(b, OP_GROUP_TYPE);
+  wb_u16(b, (uint16_t)g);
+  wb_bytes(b, group, g);
+  wb_u16(b, (uint16_t)t);
+  wb_bytes(b, type, t);
+  return 0;
+}
+
 /* Start a frame: header and version/count placeholders. */
 static int wb_frame_start(wbuf *b) {
   if (wb_reserve(b, FRAME_HEADER + 5))
@@ -317,6 +347,16 @@ static int replay_frame(offsets_store *os, const uint8_t *payload, size_t len,
     if (*k == OP_DELETE_TOPIC) {
       if (apply)
         map_remove_matching(os, 1, name);
+      continue;
+    }
+    if (*k == OP_GROUP_TYPE) {
+      lp = rc_take(&c, 2);
+      const uint8_t *t = lp ? rc_take(&c, be16(lp)) : NULL;
+      if (!t || be16(lp) == 0 || be16(lp) > ND_GROUP_NAME_MAX)
+        return -1;
+      if (apply && map_put(os, key, type_key(key, name), 0, -1, 0,
+                           (const char *)t, be16(lp), 0) != 0)
+        return -2;
       continue;
     }
     if (*k != OP_COMMIT)
@@ -445,6 +485,19 @@ int offsets_close(offsets_store *os) {
   pthread_cond_destroy(&os->sync_cond);
   free(os);
   return rc ? nd_fail_os(-rc, "fdatasync of offsets log") : 0;
+}
+
+/* A copy of e's metadata with its NUL terminator (NULL for none); *fail set
+ * when out of memory. */
+static char *meta_dup(const entry *e, int *fail) {
+  if (!e->metadata)
+    return NULL;
+  char *m = malloc(e->meta_len + 1);
+  if (m)
+    memcpy(m, e->metadata, e->meta_len + 1);
+  else
+    *fail = 1;
+  return m;
 }
 
 /* ---- writing ------------------------------------------------------------ */
@@ -590,20 +643,47 @@ int offsets_delete_topic(offsets_store *os, const char *topic) {
   return rc;
 }
 
-/* ---- reading ------------------------------------------------------------ */
-
-/* A copy of e's metadata with its NUL terminator (NULL for none); *fail set
- * when out of memory. */
-static char *meta_dup(const entry *e, int *fail) {
-  if (!e->metadata)
-    return NULL;
-  char *m = malloc(e->meta_len + 1);
-  if (m)
-    memcpy(m, e->metadata, e->meta_len + 1);
-  else
-    *fail = 1;
-  return m;
+int offsets_set_type(offsets_store *os, const char *group, const char *type) {
+  if (os->readonly)
+    return nd_fail(ND_EREADONLY, "store opened read-only");
+  char key[ND_GROUP_NAME_MAX + 8];
+  size_t kl = type_key(key, group), tl = strlen(type);
+  pthread_mutex_lock(&os->mu);
+  entry *e = slot_for(os, key, kl);
+  if (e->key && e->meta_len == tl && !memcmp(e->metadata, type, tl)) {
+    pthread_mutex_unlock(&os->mu);
+    return 0; /* the common case: every rebalance of a group says it again */
+  }
+  wbuf b = {0};
+  int rc = wb_frame_start(&b);
+  if (!rc)
+    rc = wb_type_op(&b, group, strlen(group), type, tl);
+  if (rc) {
+    rc = nd_fail(ND_ENOMEM, "out of memory");
+  } else {
+    wb_frame_finish(&b, 1);
+    uint64_t frame;
+    rc = append_frame(os, &b, &frame);
+  }
+  if (!rc && map_put(os, key, kl, 0, -1, 0, type, tl, 0) != 0)
+    rc = nd_fail(ND_ENOMEM, "out of memory");
+  pthread_mutex_unlock(&os->mu);
+  free(b.p);
+  return rc;
 }
+
+int offsets_get_type(offsets_store *os, const char *group, char **type) {
+  char key[ND_GROUP_NAME_MAX + 8];
+  size_t kl = type_key(key, group);
+  int oom = 0;
+  pthread_mutex_lock(&os->mu);
+  entry *e = slot_for(os, key, kl);
+  *type = e->key ? meta_dup(e, &oom) : NULL;
+  pthread_mutex_unlock(&os->mu);
+  return oom ? nd_fail(ND_ENOMEM, "out of memory") : 0;
+}
+
+/* ---- reading ------------------------------------------------------------ */
 
 int offsets_get(offsets_store *os, const char *group, const char *topic,
                 int32_t partition, int64_t *offset, int32_t *epoch,
@@ -641,13 +721,14 @@ int offsets_list(offsets_store *os, const char *group, nd_committed **list,
   pthread_mutex_lock(&os->mu);
   size_t n = 0;
   for (size_t i = 0; i < os->cap; i++)
-    n += os->slots[i].key && !strcmp(os->slots[i].key, group);
+    n += os->slots[i].key && !strcmp(os->slots[i].key, group) &&
+         !is_type_entry(&os->slots[i]);
   nd_committed *out = n ? calloc(n, sizeof *out) : NULL;
   size_t k = 0;
   int rc = n && !out ? ND_ENOMEM : 0;
   for (size_t i = 0; !rc && i < os->cap; i++) {
     entry *e = &os->slots[i];
-    if (!e->key || strcmp(e->key, group))
+    if (!e->key || strcmp(e->key, group) || is_type_entry(e))
       continue;
     const char *t = e->key + strlen(e->key) + 1;
     out[k].topic = strdup(t);
@@ -685,7 +766,7 @@ int offsets_groups(offsets_store *os, char ***names, size_t *count) {
   size_t n = 0;
   int rc = os->count && !out ? ND_ENOMEM : 0;
   for (size_t i = 0; !rc && i < os->cap; i++) {
-    if (!os->slots[i].key)
+    if (!os->slots[i].key || is_type_entry(&os->slots[i]))
       continue;
     int seen = 0;
     for (size_t j = 0; j < n && !seen; j++)
@@ -744,10 +825,14 @@ int offsets_maintain(offsets_store *os) {
     size_t g = strlen(e->key);
     const char *t = e->key + g + 1;
     size_t tl = strlen(t);
+    ops++;
+    if (is_type_entry(e)) {
+      rc = wb_type_op(&b, e->key, g, e->metadata, e->meta_len);
+      continue;
+    }
     rc = wb_commit_op(&b, e->key, g, t, tl,
                       (int32_t)be32((const uint8_t *)t + tl + 1), e->offset,
                       e->epoch, e->time_ms, e->metadata, e->meta_len);
-    ops++;
   }
   char tmp[PATH_MAX];
   snprintf(tmp, sizeof tmp, "%s.tmp", os->path);

@@ -9,6 +9,8 @@
  *                     i32 leader epoch, i64 commit time ms, str32 metadata
  *     2 delete group: str16 group
  *     3 delete topic: str16 topic
+ *     4 group type:   str16 group, str16 protocol type (Kafka's
+ *                     "consumer", "connect", …; the last one counts)
  *   str16: u16 length + bytes; str32: i32 length (-1 = null) + bytes
  * (all integers big-endian). One call is one frame, so it is recorded
  * whole or not at all. At open the file is replayed into a hash map and
@@ -38,6 +40,11 @@ size_t offsets_meta_len(const nd_offset_commit *c);
 int offsets_list(offsets_store *os, const char *group, nd_committed **list,
                  size_t *count);
 int offsets_groups(offsets_store *os, char ***names, size_t *count);
+/* A group's protocol type: written without a sync of its own (the next
+ * commit's covers it); nothing is written when it is unchanged. */
+int offsets_set_type(offsets_store *os, const char *group, const char *type);
+/* *type: a malloc'ed copy, or NULL if never set. */
+int offsets_get_type(offsets_store *os, const char *group, char **type);
 /* Returns ND_ENOTFOUND if the group has no offsets. */
 int offsets_delete_group(offsets_store *os, const char *group);
 int offsets_delete_topic(offsets_store *os, const char *topic);

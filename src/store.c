@@ -1267,6 +1267,32 @@ int nd_group_list(nd_store *s, char ***names, size_t *count) {
   return offsets_groups(s->offsets, names, count);
 }
 
+int nd_group_set_protocol_type(nd_store *s, const char *group,
+                               const char *type) {
+  nd_clear_error();
+  if (!s || !type)
+    return nd_fail(ND_EINVAL, "group_set_protocol_type: store, type needed");
+  if (s->readonly)
+    return nd_fail(ND_EREADONLY, "store %s opened read-only", s->dir);
+  int rc = check_group(group);
+  if (rc)
+    return rc;
+  size_t len = strlen(type);
+  if (len == 0 || len > ND_GROUP_NAME_MAX)
+    return nd_fail(ND_EINVAL, "protocol type is %zu bytes, it must be 1 to %d",
+                   len, ND_GROUP_NAME_MAX);
+  return offsets_set_type(s->offsets, group, type);
+}
+
+int nd_group_protocol_type(nd_store *s, const char *group, char **type) {
+  nd_clear_error();
+  if (!s || !type)
+    return nd_fail(ND_EINVAL, "group_protocol_type: store, type needed");
+  *type = NULL;
+  int rc = check_group(group);
+  return rc ? rc : offsets_get_type(s->offsets, group, type);
+}
+
 int nd_group_delete(nd_store *s, const char *group) {
   nd_clear_error();
   if (!s)

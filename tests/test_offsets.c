@@ -243,6 +243,71 @@ static void binary_metadata(void) {
   tmpdir_remove(dir);
 }
 
+static int type_is(nd_store *s, const char *group, const char *want) {
+  char *t = NULL;
+  if (nd_group_protocol_type(s, group, &t) != 0)
+    return 0;
+  int ok = want ? t && !strcmp(t, want) : t == NULL;
+  nd_free(t);
+  return ok;
+}
+
+/* A group's protocol type is kept beside its offsets: through a reopen and
+ * compaction, without showing as a commit, until the group is deleted. */
+static void group_protocol_type(void) {
+  char *dir = tmpdir_make("offtype");
+  nd_store *s = open_store(dir);
+  CHECK(s);
+  CHECK_OK(nd_topic_create(s, "t", 1, NULL));
+  CHECK(type_is(s, "g", NULL));
+  CHECK_OK(nd_group_set_protocol_type(s, "g", "consumer"));
+  CHECK_OK(nd_commit_offset(s, "g", "t", 0, 5, NULL));
+  CHECK(type_is(s, "g", "consumer"));
+  /* Saying it again writes nothing. */
+  char path[PATH_MAX];
+  groups_path(path, dir);
+  struct stat before, after;
+  CHECK(stat(path, &before) == 0);
+  CHECK_OK(nd_group_set_protocol_type(s, "g", "consumer"));
+  CHECK(stat(path, &after) == 0 && after.st_size == before.st_size);
+  /* It is no commit: the listings show only offsets. */
+  nd_committed *list;
+  size_t n;
+  CHECK_OK(nd_group_offsets(s, "g", &list, &n));
+  CHECK(n == 1 && !strcmp(list[0].topic, "t"));
+  nd_committed_free(list, n);
+  CHECK_OK(nd_group_set_protocol_type(s, "lonely", "connect"));
+  char **names;
+  CHECK_OK(nd_group_list(s, &names, &n));
+  CHECK(n == 1 && !strcmp(names[0], "g"));
+  nd_names_free(names, n);
+  CHECK_RC(nd_group_set_protocol_type(s, "g", ""), ND_EINVAL);
+  CHECK_RC(nd_group_set_protocol_type(s, "", "consumer"), ND_EINVAL);
+  CHECK_OK(nd_close(s));
+
+  s = open_store(dir);
+  CHECK(s);
+  CHECK(type_is(s, "g", "consumer") && type_is(s, "lonely", "connect"));
+  CHECK_OK(nd_group_set_protocol_type(s, "g", "connect"));
+  for (int i = 0; i < 3000; i++)
+    CHECK_OK(nd_commit_offset(s, "g", "t", 0, i, "filler metadata"));
+  CHECK_OK(nd_maintain(s, 0));
+  CHECK(stat(path, &after) == 0 && after.st_size < 1024);
+  CHECK_OK(nd_close(s));
+  s = open_store(dir);
+  CHECK(s);
+  CHECK(type_is(s, "g", "connect"));
+  CHECK_EQ_I64(committed(s, "g", "t", 0), 2999);
+  CHECK_OK(nd_group_delete(s, "g"));
+  CHECK(type_is(s, "g", NULL));
+  CHECK_OK(nd_close(s));
+  s = open_store(dir);
+  CHECK(s);
+  CHECK(type_is(s, "g", NULL));
+  CHECK_OK(nd_close(s));
+  tmpdir_remove(dir);
+}
+
 /* A frame whose CRC holds but whose second op is malformed is cut whole:
  * its first op must not show before the cut and vanish after the next
  * open (found by fuzz/fuzz_offsets_log.c). */
@@ -355,5 +420,6 @@ int main(void) {
   RUN(library_consumer_resumes);
   RUN(bad_frame_applies_nothing);
   RUN(binary_metadata);
+  RUN(group_protocol_type);
   TEST_MAIN_END();
 }

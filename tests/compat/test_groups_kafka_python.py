@@ -2,8 +2,9 @@
 group_id and auto-commit against `nodata serve`: it reads every message
 once, commits as it goes and on close; the committed offsets are what
 KafkaConsumer.committed() and the admin client's list_consumer_group_offsets
-report; after a broker restart a new consumer of the group resumes there
-and reads exactly what was produced since. The admin client also lists,
+report; after a broker restart the empty group is still listed and
+described as a "consumer" group, and a new consumer of the group resumes
+there and reads exactly what was produced since. The admin client also lists,
 describes and deletes the group.
 """
 import os
@@ -79,8 +80,19 @@ def main():
             ndtest.fail("describe_consumer_groups: %s" % (desc,))
         admin.close()
 
-        # Offsets survive a restart; the group resumes there.
+        # Offsets survive a restart, and so does what the group is: an
+        # empty group is still a "consumer" group, as on Kafka.
         b.restart()
+        admin = KafkaAdminClient(bootstrap_servers=b.bootstrap)
+        groups = admin.list_consumer_groups()
+        if (GROUP, "consumer") not in groups:
+            ndtest.fail("list_consumer_groups after a restart: %s" % groups)
+        desc = admin.describe_consumer_groups([GROUP])
+        if (desc[0].state, desc[0].protocol_type) != ("Empty", "consumer"):
+            ndtest.fail("describe_consumer_groups after a restart: %s"
+                        % (desc,))
+        admin.close()
+        # The group resumes where it committed.
         p.close()
         p = KafkaProducer(bootstrap_servers=b.bootstrap)
         vals2 = ["b%d" % i for i in range(40)]
