@@ -23,8 +23,6 @@
 #include <zstd.h>
 #include <zstd_errors.h>
 
-#include "error.h"
-
 #define BATCH_HEADER_SIZE 61
 #define OFF_BATCH_LENGTH 8
 #define OFF_MAGIC 16
@@ -59,7 +57,7 @@ static int obuf_init(obuf *b, size_t guess) {
   b->len = 0;
   b->cap = guess;
   if (!b->p)
-    return nd_fail(ND_ENOMEM, "codecs: cannot allocate %zu bytes", guess);
+    return nd_set_error(ND_ENOMEM, "codecs: cannot allocate %zu bytes", guess);
   return 0;
 }
 
@@ -70,15 +68,16 @@ static int obuf_reserve(obuf *b, size_t need, const char *codec) {
   if (want <= b->cap)
     return 0;
   if (need > OBUF_LIMIT - b->len || b->cap >= OBUF_LIMIT)
-    return nd_fail(ND_ETOOLARGE,
-                   "%s: decompressed data exceeds the limit of %zu bytes",
-                   codec, ND_CODECS_MAX_OUTPUT);
+    return nd_set_error(ND_ETOOLARGE,
+                        "%s: decompressed data exceeds the limit of %zu bytes",
+                        codec, ND_CODECS_MAX_OUTPUT);
   size_t ncap = b->cap;
   while (ncap < want)
     ncap = ncap > OBUF_LIMIT / 2 ? OBUF_LIMIT : ncap * 2;
   uint8_t *np = realloc(b->p, ncap);
   if (!np)
-    return nd_fail(ND_ENOMEM, "%s: cannot allocate %zu bytes", codec, ncap);
+    return nd_set_error(ND_ENOMEM, "%s: cannot allocate %zu bytes", codec,
+                        ncap);
   b->p = np;
   b->cap = ncap;
   return 0;
@@ -86,9 +85,9 @@ static int obuf_reserve(obuf *b, size_t need, const char *codec) {
 
 static int obuf_check_cap(const obuf *b, const char *codec) {
   if (b->len > ND_CODECS_MAX_OUTPUT)
-    return nd_fail(ND_ETOOLARGE,
-                   "%s: decompressed data exceeds the limit of %zu bytes",
-                   codec, ND_CODECS_MAX_OUTPUT);
+    return nd_set_error(ND_ETOOLARGE,
+                        "%s: decompressed data exceeds the limit of %zu bytes",
+                        codec, ND_CODECS_MAX_OUTPUT);
   return 0;
 }
 
@@ -111,8 +110,8 @@ static int gzip_decompress(const uint8_t *src, size_t len, obuf *o) {
   int zr = inflateInit2(&zs, 15 + 16);
   if (zr != Z_OK)
     return zr == Z_MEM_ERROR
-               ? nd_fail(ND_ENOMEM, "gzip: out of memory")
-               : nd_fail(ND_ECORRUPT, "gzip: inflateInit2: %d", zr);
+               ? nd_set_error(ND_ENOMEM, "gzip: out of memory")
+               : nd_set_error(ND_ECORRUPT, "gzip: inflateInit2: %d", zr);
   size_t ipos = 0;
   int rc = 0;
   for (;;) {
@@ -141,16 +140,16 @@ static int gzip_decompress(const uint8_t *src, size_t len, obuf *o) {
     if (zr == Z_BUF_ERROR) {
       if (o->len == o->cap)
         continue; /* only out of room: grow and go on */
-      rc = nd_fail(ND_ECORRUPT,
-                   "gzip: truncated input (%zu bytes, stream not finished)",
-                   len);
+      rc = nd_set_error(
+          ND_ECORRUPT, "gzip: truncated input (%zu bytes, stream not finished)",
+          len);
       break;
     }
     if (zr == Z_MEM_ERROR)
-      rc = nd_fail(ND_ENOMEM, "gzip: out of memory");
+      rc = nd_set_error(ND_ENOMEM, "gzip: out of memory");
     else
-      rc = nd_fail(ND_ECORRUPT, "gzip: %s at input byte %zu of %zu",
-                   zs.msg ? zs.msg : "invalid data", ipos, len);
+      rc = nd_set_error(ND_ECORRUPT, "gzip: %s at input byte %zu of %zu",
+                        zs.msg ? zs.msg : "invalid data", ipos, len);
     break;
   }
   inflateEnd(&zs);
@@ -164,8 +163,8 @@ static int gzip_compress(const uint8_t *src, size_t len, obuf *o) {
   int zr = deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8,
                         Z_DEFAULT_STRATEGY);
   if (zr != Z_OK)
-    return nd_fail(zr == Z_MEM_ERROR ? ND_ENOMEM : ND_EINVAL,
-                   "gzip: deflateInit2: %d", zr);
+    return nd_set_error(zr == Z_MEM_ERROR ? ND_ENOMEM : ND_EINVAL,
+                        "gzip: deflateInit2: %d", zr);
   int rc = 0;
   size_t bound = deflateBound(&zs, (uLong)len);
   free(o->p);
@@ -174,7 +173,7 @@ static int gzip_compress(const uint8_t *src, size_t len, obuf *o) {
   o->len = 0;
   if (!o->p) {
     deflateEnd(&zs);
-    return nd_fail(ND_ENOMEM, "gzip: cannot allocate %zu bytes", bound);
+    return nd_set_error(ND_ENOMEM, "gzip: cannot allocate %zu bytes", bound);
   }
   size_t ipos = 0;
   for (;;) {
@@ -191,12 +190,12 @@ static int gzip_compress(const uint8_t *src, size_t len, obuf *o) {
     if (zr == Z_STREAM_END)
       break;
     if (zr != Z_OK && zr != Z_BUF_ERROR) {
-      rc = nd_fail(ND_EINVAL, "gzip: deflate: %d", zr);
+      rc = nd_set_error(ND_EINVAL, "gzip: deflate: %d", zr);
       break;
     }
     if (o->len == o->cap) {
       /* deflateBound is an upper bound; this cannot happen. */
-      rc = nd_fail(ND_EINVAL, "gzip: output exceeded deflateBound");
+      rc = nd_set_error(ND_EINVAL, "gzip: output exceeded deflateBound");
       break;
     }
   }
@@ -221,18 +220,19 @@ static int snappy_raw_append(const uint8_t *src, size_t len, obuf *o,
                              size_t where) {
   size_t n;
   if (snappy_uncompressed_length((const char *)src, len, &n) != SNAPPY_OK)
-    return nd_fail(ND_ECORRUPT,
-                   "snappy: bad block length header at input byte %zu", where);
+    return nd_set_error(ND_ECORRUPT,
+                        "snappy: bad block length header at input byte %zu",
+                        where);
   if (n > ND_CODECS_MAX_OUTPUT - o->len)
-    return nd_fail(ND_ETOOLARGE,
-                   "snappy: block at input byte %zu claims %zu bytes; the "
-                   "limit is %zu",
-                   where, n, ND_CODECS_MAX_OUTPUT);
+    return nd_set_error(ND_ETOOLARGE,
+                        "snappy: block at input byte %zu claims %zu bytes; the "
+                        "limit is %zu",
+                        where, n, ND_CODECS_MAX_OUTPUT);
   /* Validate before allocating, so a 5-byte block claiming 256 MiB costs
    * nothing. */
   if (snappy_validate_compressed_buffer((const char *)src, len) != SNAPPY_OK)
-    return nd_fail(ND_ECORRUPT, "snappy: invalid block at input byte %zu",
-                   where);
+    return nd_set_error(ND_ECORRUPT, "snappy: invalid block at input byte %zu",
+                        where);
   int rc = obuf_reserve(o, n, "snappy");
   if (rc)
     return rc;
@@ -240,8 +240,8 @@ static int snappy_raw_append(const uint8_t *src, size_t len, obuf *o,
   if (snappy_uncompress((const char *)src, len, (char *)o->p + o->len,
                         &out_n) != SNAPPY_OK ||
       out_n != n)
-    return nd_fail(ND_ECORRUPT, "snappy: invalid block at input byte %zu",
-                   where);
+    return nd_set_error(ND_ECORRUPT, "snappy: invalid block at input byte %zu",
+                        where);
   o->len += n;
   return 0;
 }
@@ -262,21 +262,23 @@ static int snappy_decompress(const uint8_t *src, size_t len, obuf *o) {
   if (len < sizeof xerial_magic || memcmp(src, xerial_magic, 8) != 0)
     return snappy_raw_append(src, len, o, 0);
   if (len < XERIAL_HEADER_SIZE)
-    return nd_fail(ND_ECORRUPT,
-                   "snappy: xerial header truncated (%zu of %d bytes)", len,
-                   XERIAL_HEADER_SIZE);
+    return nd_set_error(ND_ECORRUPT,
+                        "snappy: xerial header truncated (%zu of %d bytes)",
+                        len, XERIAL_HEADER_SIZE);
   size_t pos = XERIAL_HEADER_SIZE;
   while (pos < len) {
     if (len - pos < 4)
-      return nd_fail(ND_ECORRUPT,
-                     "snappy: xerial chunk length truncated at byte %zu", pos);
+      return nd_set_error(ND_ECORRUPT,
+                          "snappy: xerial chunk length truncated at byte %zu",
+                          pos);
     uint32_t clen = be32(src + pos);
     pos += 4;
     if (clen > len - pos)
-      return nd_fail(ND_ECORRUPT,
-                     "snappy: xerial chunk at byte %zu claims %u bytes, %zu "
-                     "left",
-                     pos - 4, clen, len - pos);
+      return nd_set_error(
+          ND_ECORRUPT,
+          "snappy: xerial chunk at byte %zu claims %u bytes, %zu "
+          "left",
+          pos - 4, clen, len - pos);
     int rc = snappy_raw_append(src + pos, clen, o, pos);
     if (rc)
       return rc;
@@ -288,19 +290,19 @@ static int snappy_decompress(const uint8_t *src, size_t len, obuf *o) {
 static int snappy_compress_raw(const uint8_t *src, size_t len, obuf *o) {
   /* The block format stores the length as a 32-bit varint. */
   if (len > UINT32_MAX)
-    return nd_fail(ND_ETOOLARGE, "snappy: input of %zu bytes exceeds 4 GiB",
-                   len);
+    return nd_set_error(ND_ETOOLARGE,
+                        "snappy: input of %zu bytes exceeds 4 GiB", len);
   size_t bound = snappy_max_compressed_length(len);
   free(o->p);
   o->p = malloc(bound);
   o->cap = bound;
   o->len = 0;
   if (!o->p)
-    return nd_fail(ND_ENOMEM, "snappy: cannot allocate %zu bytes", bound);
+    return nd_set_error(ND_ENOMEM, "snappy: cannot allocate %zu bytes", bound);
   size_t out_n = bound;
   if (snappy_compress((const char *)src, len, (char *)o->p, &out_n) !=
       SNAPPY_OK)
-    return nd_fail(ND_EINVAL, "snappy: compression failed");
+    return nd_set_error(ND_EINVAL, "snappy: compression failed");
   o->len = out_n;
   return 0;
 }
@@ -313,7 +315,7 @@ static int lz4_decompress(const uint8_t *src, size_t len, obuf *o) {
   LZ4F_dctx *dctx = NULL;
   LZ4F_errorCode_t e = LZ4F_createDecompressionContext(&dctx, LZ4F_VERSION);
   if (LZ4F_isError(e))
-    return nd_fail(ND_ENOMEM, "lz4: %s", LZ4F_getErrorName(e));
+    return nd_set_error(ND_ENOMEM, "lz4: %s", LZ4F_getErrorName(e));
   size_t ipos = 0;
   size_t hint = 1;
   int rc = 0;
@@ -327,8 +329,8 @@ static int lz4_decompress(const uint8_t *src, size_t len, obuf *o) {
     hint =
         LZ4F_decompress(dctx, o->p + o->len, &out_n, src + ipos, &in_n, NULL);
     if (LZ4F_isError(hint)) {
-      rc = nd_fail(ND_ECORRUPT, "lz4: %s near input byte %zu of %zu",
-                   LZ4F_getErrorName(hint), ipos, len);
+      rc = nd_set_error(ND_ECORRUPT, "lz4: %s near input byte %zu of %zu",
+                        LZ4F_getErrorName(hint), ipos, len);
       break;
     }
     ipos += in_n;
@@ -336,12 +338,13 @@ static int lz4_decompress(const uint8_t *src, size_t len, obuf *o) {
     /* hint 0 means a frame ended; the context then expects a new frame,
      * which is how concatenated frames are read. */
     if (hint != 0 && in_n == 0 && out_n == 0 && o->len < o->cap) {
-      rc = ipos == len
-               ? nd_fail(ND_ECORRUPT,
-                         "lz4: truncated input (%zu bytes, frame not finished)",
-                         len)
-               : nd_fail(ND_ECORRUPT, "lz4: no progress at input byte %zu",
-                         ipos);
+      rc =
+          ipos == len
+              ? nd_set_error(
+                    ND_ECORRUPT,
+                    "lz4: truncated input (%zu bytes, frame not finished)", len)
+              : nd_set_error(ND_ECORRUPT, "lz4: no progress at input byte %zu",
+                             ipos);
       break;
     }
   }
@@ -363,10 +366,10 @@ static int lz4_compress(const uint8_t *src, size_t len, obuf *o) {
   o->cap = bound;
   o->len = 0;
   if (!o->p)
-    return nd_fail(ND_ENOMEM, "lz4: cannot allocate %zu bytes", bound);
+    return nd_set_error(ND_ENOMEM, "lz4: cannot allocate %zu bytes", bound);
   size_t n = LZ4F_compressFrame(o->p, bound, src, len, &prefs);
   if (LZ4F_isError(n))
-    return nd_fail(ND_EINVAL, "lz4: %s", LZ4F_getErrorName(n));
+    return nd_set_error(ND_EINVAL, "lz4: %s", LZ4F_getErrorName(n));
   o->len = n;
   return 0;
 }
@@ -378,22 +381,22 @@ static int lz4_compress(const uint8_t *src, size_t len, obuf *o) {
 static int zstd_error(size_t ret, size_t ipos, size_t len) {
   switch (ZSTD_getErrorCode(ret)) {
   case ZSTD_error_memory_allocation:
-    return nd_fail(ND_ENOMEM, "zstd: out of memory");
+    return nd_set_error(ND_ENOMEM, "zstd: out of memory");
   case ZSTD_error_frameParameter_windowTooLarge:
-    return nd_fail(ND_ETOOLARGE,
-                   "zstd: frame at input byte %zu needs a window above "
-                   "the decoder's limit",
-                   ipos);
+    return nd_set_error(ND_ETOOLARGE,
+                        "zstd: frame at input byte %zu needs a window above "
+                        "the decoder's limit",
+                        ipos);
   default:
-    return nd_fail(ND_ECORRUPT, "zstd: %s near input byte %zu of %zu",
-                   ZSTD_getErrorName(ret), ipos, len);
+    return nd_set_error(ND_ECORRUPT, "zstd: %s near input byte %zu of %zu",
+                        ZSTD_getErrorName(ret), ipos, len);
   }
 }
 
 static int zstd_decompress(const uint8_t *src, size_t len, obuf *o) {
   ZSTD_DCtx *dctx = ZSTD_createDCtx();
   if (!dctx)
-    return nd_fail(ND_ENOMEM, "zstd: cannot create a context");
+    return nd_set_error(ND_ENOMEM, "zstd: cannot create a context");
   ZSTD_inBuffer in = {src, len, 0};
   size_t ret = 1;
   int rc = 0;
@@ -415,12 +418,12 @@ static int zstd_decompress(const uint8_t *src, size_t len, obuf *o) {
     if (ret != 0 && in.pos == in_before && out.pos == out_before &&
         o->len < o->cap) {
       rc = in.pos == in.size
-               ? nd_fail(ND_ECORRUPT,
-                         "zstd: truncated input (%zu bytes, frame not "
-                         "finished)",
-                         len)
-               : nd_fail(ND_ECORRUPT, "zstd: no progress at input byte %zu",
-                         in.pos);
+               ? nd_set_error(ND_ECORRUPT,
+                              "zstd: truncated input (%zu bytes, frame not "
+                              "finished)",
+                              len)
+               : nd_set_error(ND_ECORRUPT,
+                              "zstd: no progress at input byte %zu", in.pos);
       break;
     }
   }
@@ -442,19 +445,20 @@ static size_t zstd_guess(const uint8_t *src, size_t len) {
 static int zstd_compress(const uint8_t *src, size_t len, obuf *o) {
   size_t bound = ZSTD_compressBound(len);
   if (ZSTD_isError(bound))
-    return nd_fail(ND_ETOOLARGE, "zstd: input of %zu bytes is too large", len);
+    return nd_set_error(ND_ETOOLARGE, "zstd: input of %zu bytes is too large",
+                        len);
   free(o->p);
   o->p = malloc(bound ? bound : 1);
   o->cap = bound;
   o->len = 0;
   if (!o->p)
-    return nd_fail(ND_ENOMEM, "zstd: cannot allocate %zu bytes", bound);
+    return nd_set_error(ND_ENOMEM, "zstd: cannot allocate %zu bytes", bound);
   size_t n = ZSTD_compress(o->p, bound, src, len, ZSTD_CLEVEL_DEFAULT);
   if (ZSTD_isError(n))
-    return nd_fail(ZSTD_getErrorCode(n) == ZSTD_error_memory_allocation
-                       ? ND_ENOMEM
-                       : ND_EINVAL,
-                   "zstd: %s", ZSTD_getErrorName(n));
+    return nd_set_error(ZSTD_getErrorCode(n) == ZSTD_error_memory_allocation
+                            ? ND_ENOMEM
+                            : ND_EINVAL,
+                        "zstd: %s", ZSTD_getErrorName(n));
   o->len = n;
   return 0;
 }
@@ -473,15 +477,15 @@ const char *nd_codecs_name(int codec) {
 }
 
 int nd_codecs_parse(const char *name) {
-  nd_clear_error();
+  nd_set_error(0, NULL);
   if (name)
     for (int i = 0; i <= ND_CODEC_ZSTD; i++)
       if (strcasecmp(name, codec_names[i]) == 0)
         return i;
-  return nd_fail(ND_ECODEC,
-                 "unknown compression codec '%s' (none, gzip, snappy, lz4 "
-                 "or zstd)",
-                 name ? name : "(null)");
+  return nd_set_error(ND_ECODEC,
+                      "unknown compression codec '%s' (none, gzip, snappy, lz4 "
+                      "or zstd)",
+                      name ? name : "(null)");
 }
 
 /* Hand o's bytes to the caller, shrinking the allocation when the guess
@@ -499,13 +503,13 @@ static void obuf_give(obuf *o, void **dst, size_t *dst_len) {
 
 int nd_codecs_decompress(int codec, const void *src, size_t src_len, void **dst,
                          size_t *dst_len) {
-  nd_clear_error();
+  nd_set_error(0, NULL);
   if (!dst || !dst_len || (!src && src_len))
-    return nd_fail(ND_EINVAL, "codecs: NULL argument");
+    return nd_set_error(ND_EINVAL, "codecs: NULL argument");
   *dst = NULL;
   *dst_len = 0;
   if (codec < 0 || codec > ND_CODEC_ZSTD)
-    return nd_fail(ND_ECODEC, "unknown compression codec %d", codec);
+    return nd_set_error(ND_ECODEC, "unknown compression codec %d", codec);
   /* The decoders do pointer arithmetic on src even when it is empty. */
   static const uint8_t empty[1];
   const uint8_t *in = src_len ? src : empty;
@@ -521,8 +525,9 @@ int nd_codecs_decompress(int codec, const void *src, size_t src_len, void **dst,
   case ND_CODEC_NONE:
     /* A copy, so callers need not special-case uncompressed data. */
     if (src_len > ND_CODECS_MAX_OUTPUT)
-      rc = nd_fail(ND_ETOOLARGE, "codecs: %zu bytes exceed the limit of %zu",
-                   src_len, ND_CODECS_MAX_OUTPUT);
+      rc = nd_set_error(ND_ETOOLARGE,
+                        "codecs: %zu bytes exceed the limit of %zu", src_len,
+                        ND_CODECS_MAX_OUTPUT);
     else if (src_len) {
       memcpy(o.p, in, src_len);
       o.len = src_len;
@@ -551,13 +556,13 @@ int nd_codecs_decompress(int codec, const void *src, size_t src_len, void **dst,
 
 int nd_codecs_compress(int codec, const void *src, size_t len, void **dst,
                        size_t *dst_len) {
-  nd_clear_error();
+  nd_set_error(0, NULL);
   if (!dst || !dst_len || (!src && len))
-    return nd_fail(ND_EINVAL, "codecs: NULL argument");
+    return nd_set_error(ND_EINVAL, "codecs: NULL argument");
   *dst = NULL;
   *dst_len = 0;
   if (codec < 0 || codec > ND_CODEC_ZSTD)
-    return nd_fail(ND_ECODEC, "unknown compression codec %d", codec);
+    return nd_set_error(ND_ECODEC, "unknown compression codec %d", codec);
   /* A valid pointer for the libraries even when len is 0. */
   static const uint8_t empty[1];
   const uint8_t *in = len ? src : empty;
@@ -567,7 +572,7 @@ int nd_codecs_compress(int codec, const void *src, size_t len, void **dst,
   case ND_CODEC_NONE:
     o.p = malloc(len ? len : 1);
     if (!o.p)
-      return nd_fail(ND_ENOMEM, "codecs: cannot allocate %zu bytes", len);
+      return nd_set_error(ND_ENOMEM, "codecs: cannot allocate %zu bytes", len);
     memcpy(o.p, in, len);
     o.len = o.cap = len;
     break;
@@ -594,29 +599,30 @@ int nd_codecs_compress(int codec, const void *src, size_t len, void **dst,
 
 int nd_codecs_compress_batch(const void *batch, size_t len, int codec,
                              void **out, size_t *out_len) {
-  nd_clear_error();
+  nd_set_error(0, NULL);
   if (!batch || !out || !out_len)
-    return nd_fail(ND_EINVAL, "codecs: NULL argument");
+    return nd_set_error(ND_EINVAL, "codecs: NULL argument");
   *out = NULL;
   *out_len = 0;
   const uint8_t *b = batch;
   if (len < BATCH_HEADER_SIZE)
-    return nd_fail(ND_EBATCH,
-                   "batch of %zu bytes is shorter than the %d-byte "
-                   "header",
-                   len, BATCH_HEADER_SIZE);
+    return nd_set_error(ND_EBATCH,
+                        "batch of %zu bytes is shorter than the %d-byte "
+                        "header",
+                        len, BATCH_HEADER_SIZE);
   if (b[OFF_MAGIC] != 2)
-    return nd_fail(ND_EBATCH, "batch magic is %u, want 2", b[OFF_MAGIC]);
+    return nd_set_error(ND_EBATCH, "batch magic is %u, want 2", b[OFF_MAGIC]);
   uint32_t blen = be32(b + OFF_BATCH_LENGTH);
   if ((uint64_t)blen + 12 != len)
-    return nd_fail(ND_EBATCH, "batchLength %u does not match %zu bytes given",
-                   blen, len);
+    return nd_set_error(
+        ND_EBATCH, "batchLength %u does not match %zu bytes given", blen, len);
   int have = b[OFF_ATTRIBUTES + 1] & CODEC_MASK;
   if (have != ND_CODEC_NONE)
-    return nd_fail(ND_EBATCH, "batch is already compressed (%s)",
-                   nd_codecs_name(have) ? nd_codecs_name(have) : "unknown");
+    return nd_set_error(ND_EBATCH, "batch is already compressed (%s)",
+                        nd_codecs_name(have) ? nd_codecs_name(have)
+                                             : "unknown");
   if (codec < 0 || codec > ND_CODEC_ZSTD)
-    return nd_fail(ND_ECODEC, "unknown compression codec %d", codec);
+    return nd_set_error(ND_ECODEC, "unknown compression codec %d", codec);
 
   void *z = NULL;
   size_t zlen = 0;
@@ -626,14 +632,14 @@ int nd_codecs_compress_batch(const void *batch, size_t len, int codec,
     return rc;
   if (zlen > (size_t)INT32_MAX - (BATCH_HEADER_SIZE - 12)) {
     free(z);
-    return nd_fail(ND_ETOOLARGE, "compressed batch of %zu bytes is too large",
-                   zlen);
+    return nd_set_error(ND_ETOOLARGE,
+                        "compressed batch of %zu bytes is too large", zlen);
   }
   size_t total = BATCH_HEADER_SIZE + zlen;
   uint8_t *nb = malloc(total);
   if (!nb) {
     free(z);
-    return nd_fail(ND_ENOMEM, "codecs: cannot allocate %zu bytes", total);
+    return nd_set_error(ND_ENOMEM, "codecs: cannot allocate %zu bytes", total);
   }
   memcpy(nb, b, BATCH_HEADER_SIZE);
   memcpy(nb + BATCH_HEADER_SIZE, z, zlen);

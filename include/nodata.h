@@ -14,6 +14,8 @@
  *     nd_strerror() names any of them. nd_errmsg() gives the calling thread's
  *     last failure with its context (file, offset, limit, errno text).
  *   - The library never prints, aborts or exits.
+ *   - A NULL store is ND_EINVAL for every function that takes one, except
+ *     nd_close(), for which it is a no-op.
  *   - Thread-safety: an nd_store may be used from any number of threads at
  *     once. Appends to one partition are serialised; reads run concurrently
  *     with appends and see only whole batches below the high watermark.
@@ -87,6 +89,18 @@ const char *nd_errname(int err);
  * if no call on this thread has failed. Valid until the next nodata call on
  * the same thread. */
 const char *nd_errmsg(void);
+
+/* Set the calling thread's nd_errmsg() from a printf-style format and
+ * return err, so that code extending the library (a decompressor given to
+ * nd_iter_init or in nd_options, libnodata_codecs) reports failures as the
+ * library does: `return nd_set_error(ND_ECORRUPT, "gzip: ...", ...);`.
+ * fmt NULL clears the message. Messages longer than 1023 bytes are cut.
+ * Thread-safe: each thread has its own message. */
+int nd_set_error(int err, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
 
 /* Release memory returned by this library. NULL is a no-op. */
 void nd_free(void *p);

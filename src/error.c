@@ -82,6 +82,18 @@ int nd_fail(int err, const char *fmt, ...) {
   return err;
 }
 
+int nd_set_error(int err, const char *fmt, ...) {
+  if (!fmt) {
+    nd_clear_error();
+    return err;
+  }
+  va_list ap;
+  va_start(ap, fmt);
+  set_message(fmt, ap);
+  va_end(ap);
+  return err;
+}
+
 int nd_fail_os(int errnum, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);

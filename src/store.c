@@ -190,6 +190,9 @@ static int unless_deleted(topic *t, int rc) {
 
 static int acquire_partition(nd_store *s, const char *name, int32_t p,
                              topic **t_out, partition **p_out) {
+  /* Every per-partition entry point comes through here. */
+  if (!s)
+    return nd_fail(ND_EINVAL, "store is NULL");
   topic *t = acquire(s, name);
   if (!t)
     return nd_fail(ND_ENOTOPIC, "unknown topic '%s'", name ? name : "(null)");
@@ -573,6 +576,8 @@ int nd_maintain(nd_store *s, int64_t now) {
 
 int nd_sync(nd_store *s) {
   nd_clear_error();
+  if (!s)
+    return nd_fail(ND_EINVAL, "store is NULL");
   size_t n;
   topic **ts = snapshot(s, &n);
   if (!ts)

@@ -30,4 +30,51 @@ out=$(LD_LIBRARY_PATH="$libdir" "$work/example")
 deps=$(LD_LIBRARY_PATH="$libdir" ldd "$work/example")
 grep -q "$libdir/libnodata.so" <<<"$deps" \
   || { echo "not linked against the installed libnodata.so: $deps"; exit 1; }
+# libnodata_codecs through its own pkg-config file, against the shared
+# libnodata: a gzip batch written by the library is decoded by the codecs.
+pkg-config --exists nodata_codecs || { echo "nodata_codecs.pc not installed"; exit 1; }
+test -f "$work/prefix/include/nodata_codecs.h" || { echo "nodata_codecs.h not installed"; exit 1; }
+cat >"$work/codecs.c" <<'C'
+#include <nodata.h>
+#include <nodata_codecs.h>
+#include <stdio.h>
+#include <string.h>
+
+int main(int argc, char **argv) {
+  (void)argc;
+  const char text[] = "compressed through the installed codecs";
+  void *z, *back;
+  size_t zlen, blen;
+  if (nd_codecs_compress(ND_CODEC_GZIP, text, sizeof text, &z, &zlen) != 0 ||
+      nd_codecs_decompress(ND_CODEC_GZIP, z, zlen, &back, &blen) != 0) {
+    fprintf(stderr, "codecs: %s\n", nd_errmsg());
+    return 1;
+  }
+  int same = blen == sizeof text && !memcmp(back, text, blen);
+  nd_free(z);
+  nd_free(back);
+  /* A failure leaves its message where nd_errmsg() finds it. */
+  if (nd_codecs_decompress(ND_CODEC_GZIP, "junk", 4, &back, &blen) == 0 ||
+      !strstr(nd_errmsg(), "gzip")) {
+    fprintf(stderr, "no gzip error message: '%s'\n", nd_errmsg());
+    return 1;
+  }
+  nd_store *s;
+  if (nd_open(argv[1], NULL, &s) != 0)
+    return 1;
+  int rc = nd_read(NULL, "t", 0, 0, 1, NULL);
+  printf("%s %s\n", same ? "same" : "different", nd_errname(rc));
+  return nd_close(s) == 0 ? 0 : 1;
+}
+C
+# shellcheck disable=SC2046
+"$cc" "${flags[@]}" "$work/codecs.c" $(pkg-config --cflags --libs nodata_codecs) \
+  -o "$work/codecs"
+out=$(LD_LIBRARY_PATH="$libdir" "$work/codecs" "$work/data2")
+[ "$out" = "same ND_EINVAL" ] || { echo "codecs program printed: $out"; exit 1; }
+deps=$(LD_LIBRARY_PATH="$libdir" ldd "$work/codecs")
+for lib in libnodata.so libnodata_codecs.so; do
+  grep -q "$libdir/$lib" <<<"$deps" \
+    || { echo "codecs program not linked against the installed $lib: $deps"; exit 1; }
+done
 echo "install: ok"

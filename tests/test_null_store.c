@@ -1,0 +1,187 @@
+/*
+ * test_null_store.c — every public entry point that takes a store answers a
+ * NULL store with ND_EINVAL and a message, never a crash (nd_close(NULL) is
+ * a no-op, like free). Each call runs in a child process, so a crash fails
+ * the test naming the entry point instead of ending it.
+ */
+#include <sys/wait.h>
+
+#include "nodata_zerocopy.h"
+#include "test.h"
+
+typedef struct call {
+  const char *name;
+  int (*fn)(void);
+  int want;
+} call;
+
+static nd_topic_info info;
+static nd_partition_info pinfo;
+static nd_append_info ainfo;
+static nd_batches batches;
+static nd_file_range range;
+static int64_t i64a, i64b;
+static char *str;
+static size_t len;
+
+static int c_close(void) {
+  return nd_close(NULL);
+}
+static int c_sync(void) {
+  return nd_sync(NULL);
+}
+static int c_maintain(void) {
+  return nd_maintain(NULL, 0);
+}
+static int c_topic_create(void) {
+  return nd_topic_create(NULL, "t", 1, NULL);
+}
+static int c_topic_delete(void) {
+  return nd_topic_delete(NULL, "t");
+}
+static int c_topic_add_partitions(void) {
+  return nd_topic_add_partitions(NULL, "t", 2);
+}
+static int c_topic_set_config(void) {
+  nd_topic_config cfg;
+  nd_topic_config_init(&cfg);
+  return nd_topic_set_config(NULL, "t", &cfg);
+}
+static int c_topic_describe(void) {
+  return nd_topic_describe(NULL, "t", &info);
+}
+static int c_topic_by_id(void) {
+  uint8_t id[16] = {1};
+  return nd_topic_by_id(NULL, id, &info);
+}
+static int c_topic_list(void) {
+  nd_topic_info *list;
+  return nd_topic_list(NULL, &list, &len);
+}
+static int c_append(void) {
+  nd_record r = {.value = "v", .value_len = 1};
+  return nd_append(NULL, "t", 0, &r, 1, 0, &ainfo);
+}
+static int c_append_batch(void) {
+  static uint8_t buf[128];
+  return nd_append_batch(NULL, "t", 0, buf, sizeof buf, 0, &ainfo);
+}
+static int c_sync_partition(void) {
+  return nd_sync_partition(NULL, "t", 0, -1);
+}
+static int c_partition_describe(void) {
+  return nd_partition_describe(NULL, "t", 0, &pinfo);
+}
+static int c_partition_producers(void) {
+  nd_producer_info *list;
+  return nd_partition_producers(NULL, "t", 0, &list, &len);
+}
+static int c_offsets(void) {
+  return nd_offsets(NULL, "t", 0, &i64a, &i64b);
+}
+static int c_offset_for_time(void) {
+  return nd_offset_for_time(NULL, "t", 0, 0, &i64a, &i64b);
+}
+static int c_read(void) {
+  return nd_read(NULL, "t", 0, 0, 1024, &batches);
+}
+static int c_read_file(void) {
+  return nd_read_file(NULL, "t", 0, 0, 1024, &range);
+}
+static int c_delete_records(void) {
+  return nd_delete_records(NULL, "t", 0, 0, &i64a);
+}
+static int c_commit_offsets(void) {
+  nd_offset_commit c = {"t", 0, 1, -1, NULL, 0};
+  return nd_commit_offsets(NULL, "g", &c, 1);
+}
+static int c_commit_offset(void) {
+  return nd_commit_offset(NULL, "g", "t", 0, 1, NULL);
+}
+static int c_committed_offset(void) {
+  return nd_committed_offset(NULL, "g", "t", 0, &i64a, NULL, &str, &len);
+}
+static int c_group_offsets(void) {
+  nd_committed *list;
+  return nd_group_offsets(NULL, "g", &list, &len);
+}
+static int c_group_list(void) {
+  char **names;
+  return nd_group_list(NULL, &names, &len);
+}
+static int c_group_set_protocol_type(void) {
+  return nd_group_set_protocol_type(NULL, "g", "consumer");
+}
+static int c_group_protocol_type(void) {
+  return nd_group_protocol_type(NULL, "g", &str);
+}
+static int c_group_delete(void) {
+  return nd_group_delete(NULL, "g");
+}
+
+#define CALL(n, want)                                                          \
+  { #n, c_##n, want }
+
+static const call calls[] = {
+    CALL(close, 0),
+    CALL(sync, ND_EINVAL),
+    CALL(maintain, ND_EINVAL),
+    CALL(topic_create, ND_EINVAL),
+    CALL(topic_delete, ND_EINVAL),
+    CALL(topic_add_partitions, ND_EINVAL),
+    CALL(topic_set_config, ND_EINVAL),
+    CALL(topic_describe, ND_EINVAL),
+    CALL(topic_by_id, ND_EINVAL),
+    CALL(topic_list, ND_EINVAL),
+    CALL(append, ND_EINVAL),
+    CALL(append_batch, ND_EINVAL),
+    CALL(sync_partition, ND_EINVAL),
+    CALL(partition_describe, ND_EINVAL),
+    CALL(partition_producers, ND_EINVAL),
+    CALL(offsets, ND_EINVAL),
+    CALL(offset_for_time, ND_EINVAL),
+    CALL(read, ND_EINVAL),
+    CALL(read_file, ND_EINVAL),
+    CALL(delete_records, ND_EINVAL),
+    CALL(commit_offsets, ND_EINVAL),
+    CALL(commit_offset, ND_EINVAL),
+    CALL(committed_offset, ND_EINVAL),
+    CALL(group_offsets, ND_EINVAL),
+    CALL(group_list, ND_EINVAL),
+    CALL(group_set_protocol_type, ND_EINVAL),
+    CALL(group_protocol_type, ND_EINVAL),
+    CALL(group_delete, ND_EINVAL),
+};
+
+/* The child exits with 0 when the call returned what it should and left a
+ * message (for errors), 1 otherwise; a crash shows as a signal. */
+static void null_store(void) {
+  int bad = 0;
+  for (size_t i = 0; i < sizeof calls / sizeof calls[0]; i++) {
+    const call *c = &calls[i];
+    fflush(stderr);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+      int rc = c->fn();
+      if (rc != c->want || (rc && !*nd_errmsg())) {
+        fprintf(stderr, "nd_%s(NULL, ...) returned %s (%d), want %s; '%s'\n",
+                c->name, nd_errname(rc), rc, nd_errname(c->want), nd_errmsg());
+        _exit(1);
+      }
+      _exit(0);
+    }
+    int status;
+    CHECK(waitpid(pid, &status, 0) == pid);
+    if (WIFSIGNALED(status))
+      fprintf(stderr, "nd_%s(NULL, ...) died of signal %d\n", c->name,
+              WTERMSIG(status));
+    bad += !WIFEXITED(status) || WEXITSTATUS(status) != 0;
+  }
+  CHECK_EQ_I64(bad, 0);
+}
+
+int main(void) {
+  RUN(null_store);
+  TEST_MAIN_END();
+}
