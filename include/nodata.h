@@ -323,8 +323,12 @@ int nd_append(nd_store *store, const char *topic, int32_t partition,
 /* Append one or more already-encoded RecordBatch v2 (as a Kafka client
  * sends them, compressed or not) back to back in buf[0..len). Each batch's
  * length, magic and CRC32C are checked; the base offsets are overwritten in
- * buf (so buf must be writable) and the bytes stored verbatim. For
- * LogAppendTime topics maxTimestamp and the CRC are rewritten too. For an
+ * buf (so buf must be writable) and the bytes stored verbatim. A batch's
+ * maxTimestamp is set to the largest record timestamp, as Kafka does (a
+ * client may leave it at -1), and for LogAppendTime topics to the append
+ * time; the CRC is rewritten when either changes. Inside a compressed
+ * batch that needs nd_options.decompress; without it the client's
+ * maxTimestamp is kept. For an
  * idempotent producer batch (producerId >= 0) the sequence is checked:
  * a retried batch returns ND_EDUPSEQ with info describing where the first
  * copy went; a gap returns ND_ESEQUENCE; an old epoch ND_EPRODUCERFENCED.

@@ -62,8 +62,9 @@ enum batch_status batch_check(const uint8_t *p, size_t avail, int check_crc,
 }
 
 int batch_check_record_area(const uint8_t *r, size_t len, int32_t count,
-                            const char **why) {
+                            int64_t *max_ts_delta, const char **why) {
   const uint8_t *end = r + len;
+  int64_t max_delta = INT64_MIN;
   for (int32_t i = 0; i < count; i++) {
     int64_t rec_len, ts_delta, off_delta;
     if (varint_read(&r, end, &rec_len) || rec_len < 1 || rec_len > end - r) {
@@ -80,21 +81,40 @@ int batch_check_record_area(const uint8_t *r, size_t len, int32_t count,
       *why = "record offset deltas are not 0, 1, 2, ...";
       return -1;
     }
+    if (ts_delta > max_delta)
+      max_delta = ts_delta;
     r = rec_end;
   }
   if (r != end) {
     *why = "bytes after the last record";
     return -1;
   }
+  if (max_ts_delta)
+    *max_ts_delta = max_delta;
   return 0;
 }
 
-int batch_check_records(const uint8_t *p, size_t total, const char **why) {
+int batch_check_records(const uint8_t *p, size_t total, int64_t *max_ts_delta,
+                        const char **why) {
+  if (max_ts_delta)
+    *max_ts_delta = INT64_MIN;
   if (be16(p + 21) & BATCH_ATTR_CODEC_MASK)
     return 0;
   return batch_check_record_area(p + BATCH_HEADER_SIZE,
                                  total - BATCH_HEADER_SIZE,
-                                 (int32_t)be32(p + 57), why);
+                                 (int32_t)be32(p + 57), max_ts_delta, why);
+}
+
+int batch_fix_max_timestamp(uint8_t *p, size_t total, int64_t max_ts_delta) {
+  if (max_ts_delta == INT64_MIN || (be16(p + 21) & BATCH_ATTR_LOG_APPEND_TIME))
+    return 0;
+  /* Kafka's record timestamp is baseTimestamp + delta, in wrapping int64. */
+  int64_t max_ts = (int64_t)((uint64_t)be64(p + 27) + (uint64_t)max_ts_delta);
+  if ((int64_t)be64(p + 35) == max_ts)
+    return 0;
+  put_be64(p + 35, (uint64_t)max_ts);
+  batch_update_crc(p, total);
+  return 1;
 }
 
 void batch_update_crc(uint8_t *p, size_t total) {

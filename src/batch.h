@@ -111,13 +111,21 @@ enum batch_status batch_check(const uint8_t *p, size_t avail, int check_crc,
  * inside the batch, there are exactly recordCount records, and their
  * offset deltas are 0, 1, 2, ... (Kafka rejects anything else, so a
  * record cannot claim an offset outside its batch). Returns 0, or -1 with
- * *why set. Compressed batches are not looked into here (see
- * batch_check_record_area). */
-int batch_check_records(const uint8_t *p, size_t total, const char **why);
+ * *why set. *max_ts_delta (may be NULL) gets the largest record timestamp
+ * delta. Compressed batches are not looked into here (*max_ts_delta is
+ * INT64_MIN; see batch_check_record_area). */
+int batch_check_records(const uint8_t *p, size_t total, int64_t *max_ts_delta,
+                        const char **why);
 /* The same checks on a record area: the bytes after the header, or their
  * decompressed form for a compressed batch. */
 int batch_check_record_area(const uint8_t *records, size_t len, int32_t count,
-                            const char **why);
+                            int64_t *max_ts_delta, const char **why);
+/* A client's maxTimestamp is not trusted, as Kafka does not trust it (some
+ * producers leave it at -1): set it to baseTimestamp + max_ts_delta and
+ * fix the CRC. Nothing changes for a LogAppendTime batch or when
+ * max_ts_delta is INT64_MIN (not known). Returns 1 if it rewrote the
+ * header, else 0. */
+int batch_fix_max_timestamp(uint8_t *p, size_t total, int64_t max_ts_delta);
 
 /* Recompute the CRC of a complete batch in place. */
 void batch_update_crc(uint8_t *p, size_t total);

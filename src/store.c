@@ -966,7 +966,7 @@ int nd_append(nd_store *s, const char *name, int32_t p,
  * stores one: the records must decompress and be framed like those of an
  * uncompressed batch, or a record could claim an offset outside it. */
 static int check_compressed_records(nd_store *s, const uint8_t *b, size_t total,
-                                    size_t at) {
+                                    size_t at, int64_t *max_ts_delta) {
   int codec = b[22] & BATCH_ATTR_CODEC_MASK;
   void *plain = NULL;
   size_t plain_len = 0;
@@ -984,7 +984,8 @@ static int check_compressed_records(nd_store *s, const uint8_t *b, size_t total,
                                               : "zstd");
   }
   const char *why = NULL;
-  rc = batch_check_record_area(plain, plain_len, (int32_t)be32(b + 57), &why);
+  rc = batch_check_record_area(plain, plain_len, (int32_t)be32(b + 57),
+                               max_ts_delta, &why);
   free(plain);
   if (rc)
     return nd_fail(ND_EBATCH, "batch at byte %zu (compressed): %s", at, why);
@@ -1007,7 +1008,7 @@ int nd_append_batch(nd_store *s, const char *name, int32_t p, void *buf,
   topic_config(t, &cfg);
   /* Validate everything before anything is written: a request is stored
    * whole or not at all. */
-  const uint8_t *b = buf;
+  uint8_t *b = buf;
   for (size_t q = 0; q < len;) {
     size_t total;
     const char *why;
@@ -1032,7 +1033,8 @@ int nd_append_batch(nd_store *s, const char *name, int32_t p, void *buf,
                    q, total, name, (int)cfg.max_message_bytes);
       goto out;
     }
-    if (batch_check_records(b + q, total, &why) != 0) {
+    int64_t max_ts_delta;
+    if (batch_check_records(b + q, total, &max_ts_delta, &why) != 0) {
       rc = nd_fail(ND_EBATCH, "batch at byte %zu: %s", q, why);
       goto out;
     }
@@ -1043,8 +1045,12 @@ int nd_append_batch(nd_store *s, const char *name, int32_t p, void *buf,
       goto out;
     }
     if (codec != ND_CODEC_NONE && s->opts.decompress &&
-        (rc = check_compressed_records(s, b + q, total, q)) != 0)
+        (rc = check_compressed_records(s, b + q, total, q, &max_ts_delta)) != 0)
       goto out;
+    /* Time lookups, retention and segment.ms read the header's
+     * maxTimestamp: make it the records' true maximum, as Kafka does.
+     * Without a decompressor a compressed batch keeps its own. */
+    batch_fix_max_timestamp(b + q, total, max_ts_delta);
     q += total;
   }
   int64_t sync_to = -1;

@@ -883,6 +883,97 @@ static void test_append_checks_compressed_records(void) {
   tmpdir_remove(dir);
 }
 
+/* A copy of a batch with its header maxTimestamp set to ts (CRC fixed), as
+ * a producer that leaves the field at -1 sends it. */
+static uint8_t *with_max_ts(const void *batch, size_t len, int64_t ts) {
+  uint8_t *b = malloc(len);
+  if (!b)
+    return NULL;
+  memcpy(b, batch, len);
+  for (int i = 0; i < 8; i++)
+    b[35 + i] = (uint8_t)((uint64_t)ts >> (56 - 8 * i));
+  set_be32(b + 17, nd_crc32c(0, b + 21, len - 21));
+  return b;
+}
+
+/* The stored batch at `offset`: its header maxTimestamp and CRC. */
+static int stored_max_ts(nd_store *s, int64_t offset, int64_t *ts) {
+  nd_batches b;
+  if (nd_read(s, "m", 0, offset, 1, &b) != 0 || b.len < 61)
+    return -1;
+  *ts = (int64_t)get_be64(b.data + 35);
+  int ok = batch_crc_ok(b.data, b.len);
+  nd_free(b.data);
+  return ok ? 0 : -1;
+}
+
+/* A client's maxTimestamp is recomputed from the records (Kafka does; Sarama
+ * 1.22 sends -1), for plain and compressed batches, so time lookups see the
+ * real maximum. The largest timestamp is not the last record's here. */
+static void test_append_fixes_max_timestamp(void) {
+  char *dir = tmpdir_make("max-ts");
+  nd_options o = {.no_background = 1, .decompress = nd_codecs_decompress};
+  nd_store *s = NULL;
+  CHECK_OK(nd_open(dir, &o, &s));
+  CHECK_OK(nd_topic_create(s, "m", 1, NULL));
+  nd_record recs[3] = {{NULL, 0, "a", 1, NULL, 0, 5000},
+                       {NULL, 0, "b", 1, NULL, 0, 5010},
+                       {NULL, 0, "c", 1, NULL, 0, 5005}};
+  uint8_t *plain = NULL;
+  size_t cap = 0;
+  int64_t n = batch_encode(recs, 3, 0, 0, &plain, &cap);
+  CHECK(n > 61);
+  int64_t ts, off, found_ts;
+  for (int codec = ND_CODEC_NONE; codec <= ND_CODEC_ZSTD; codec++) {
+    void *z;
+    size_t zlen;
+    CHECK_OK(nd_codecs_compress_batch(plain, (size_t)n, codec, &z, &zlen));
+    uint8_t *b = with_max_ts(z, zlen, -1);
+    free(z);
+    CHECK(b);
+    nd_append_info info;
+    CHECK_OK(nd_append_batch(s, "m", 0, b, zlen, 0, &info));
+    free(b);
+    CHECK_OK(stored_max_ts(s, info.base_offset, &ts));
+    CHECK_EQ_I64(ts, 5010);
+    /* The first record at or after 5006 is the batch's second. */
+    CHECK_OK(nd_offset_for_time(s, "m", 0, 5006, &off, &found_ts));
+    CHECK_EQ_I64(off, 1);
+    CHECK_EQ_I64(found_ts, 5010);
+    /* A too-large maxTimestamp is brought down too. */
+    CHECK_OK(nd_codecs_compress_batch(plain, (size_t)n, codec, &z, &zlen));
+    b = with_max_ts(z, zlen, 9999999);
+    free(z);
+    CHECK(b);
+    CHECK_OK(nd_append_batch(s, "m", 0, b, zlen, 0, &info));
+    free(b);
+    CHECK_OK(stored_max_ts(s, info.base_offset, &ts));
+    CHECK_EQ_I64(ts, 5010);
+  }
+  nd_partition_info pi;
+  CHECK_OK(nd_partition_describe(s, "m", 0, &pi));
+  CHECK_EQ_I64(pi.max_timestamp, 5010);
+  CHECK_OK(nd_close(s));
+  /* Without a decompressor a compressed batch cannot be looked into: its
+   * own maxTimestamp is kept. */
+  nd_options bare = {.no_background = 1};
+  CHECK_OK(nd_open(dir, &bare, &s));
+  void *z;
+  size_t zlen;
+  CHECK_OK(nd_codecs_compress_batch(plain, (size_t)n, ND_CODEC_LZ4, &z, &zlen));
+  uint8_t *b = with_max_ts(z, zlen, -1);
+  free(z);
+  CHECK(b);
+  nd_append_info info;
+  CHECK_OK(nd_append_batch(s, "m", 0, b, zlen, 0, &info));
+  free(b);
+  CHECK_OK(stored_max_ts(s, info.base_offset, &ts));
+  CHECK_EQ_I64(ts, -1);
+  CHECK_OK(nd_close(s));
+  free(plain);
+  tmpdir_remove(dir);
+}
+
 static void test_names(void) {
   for (int k = 0; k < N_CODECS; k++) {
     CHECK(strcmp(nd_codecs_name(k), codec_names[k]) == 0);
@@ -910,6 +1001,7 @@ int main(void) {
   RUN(test_bomb);
   RUN(test_compress_batch);
   RUN(test_append_checks_compressed_records);
+  RUN(test_append_fixes_max_timestamp);
   RUN(test_names);
   TEST_MAIN_END();
 }

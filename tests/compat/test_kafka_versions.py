@@ -144,13 +144,19 @@ def zigzag(n):
     return uvarint((n << 1) ^ (n >> 63))
 
 
-def record_batch(values, ts=1_700_000_000_000, pid=-1, epoch=-1, seq=-1):
+def record_batch(values, ts=1_700_000_000_000, pid=-1, epoch=-1, seq=-1,
+                 deltas=None, max_ts=None):
+    """deltas: each record's timestamp delta (default 0); max_ts: the
+    header's maxTimestamp (default the true maximum)."""
+    deltas = deltas or [0] * len(values)
+    if max_ts is None:
+        max_ts = ts + max(deltas)
     recs = b""
     for i, v in enumerate(values):
-        body = b"\x00" + zigzag(0) + zigzag(i) + zigzag(-1) + \
+        body = b"\x00" + zigzag(deltas[i]) + zigzag(i) + zigzag(-1) + \
             zigzag(len(v)) + v + zigzag(0)
         recs += zigzag(len(body)) + body
-    after_crc = struct.pack(">hiqqqhii", 0, len(values) - 1, ts, ts, pid,
+    after_crc = struct.pack(">hiqqqhii", 0, len(values) - 1, ts, max_ts, pid,
                             epoch, seq, len(values)) + recs
     crc = crc32c(after_crc)
     head = struct.pack(">ib", 0, 2) + struct.pack(">I", crc)
@@ -592,6 +598,25 @@ def main():
               "DescribeProducers partition 0: %s" % (dp[0],))
         check(dp[7][0] == UNKNOWN_TOPIC_OR_PARTITION and dp[7][1] == [],
               "DescribeProducers missing partition: %s" % (dp[7],))
+
+        # A producer that leaves the batch's maxTimestamp at -1 (Sarama
+        # 1.22): the broker recomputes it from the records, as Kafka does,
+        # so lookups by time find them. The largest is not the last here.
+        mts_tid = create_topic(c, "mts", 1)
+        base = 1_700_000_000_000
+        p, _ = produce(c, 13, mts_tid, [b"x", b"y", b"z"], ts=base,
+                       deltas=[0, 10, 5], max_ts=-1)
+        check(p["error"] == 0, "Produce with maxTimestamp -1: %s" % p)
+        lo = list_offsets(c, "mts", base + 6)
+        check(lo[1] == 0 and lo[3] == 1 and lo[2] == base + 10,
+              "ListOffsets at a time inside the batch: %s" % (lo,))
+        lo = list_offsets(c, "mts", -3)
+        check(lo[3] == 1 and lo[2] == base + 10,
+              "ListOffsets max timestamp: %s" % (lo,))
+        stored = fetch(c, 18, mts_tid, 0)["records"]
+        check(struct.unpack(">q", stored[35:43])[0] == base + 10 and
+              crc32c(stored[21:]) == struct.unpack(">I", stored[17:21])[0],
+              "stored maxTimestamp and CRC: %s" % stored[:61].hex())
 
         for v in range(13, 19):
             fp = fetch(c, v, tid, 0)
