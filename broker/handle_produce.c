@@ -15,7 +15,9 @@
  *
  * Versions 0-2 are advertised only so that librdkafka 2.0 enables its
  * codecs (kafka-protocol.md §3); they are answered UNSUPPORTED_VERSION in
- * every partition, as Kafka 4 does (KAFKA-18659).
+ * every partition, as Kafka 4 does (KAFKA-18659). zstd needs v7 (KIP-110):
+ * a zstd batch in an older request is UNSUPPORTED_COMPRESSION_TYPE, as
+ * Kafka's ProduceRequest.validateRecords answers.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +53,25 @@ static void flush_done(void *arg, int rc) {
     kafka_respond_none(r);
   else
     kafka_respond(r, ctx->resp);
+}
+
+/* Does any RecordBatch in records[0..len) say zstd? Only the codec bits of
+ * each header are read; the store checks everything else. */
+static int has_zstd_batch(const uint8_t *p, size_t len) {
+  enum { LENGTH_AT = 8, ATTRIBUTES_AT = 22, LOG_OVERHEAD = 12 };
+  size_t q = 0;
+  while (len - q > ATTRIBUTES_AT) {
+    if ((p[q + ATTRIBUTES_AT] & 7) == ND_CODEC_ZSTD)
+      return 1;
+    uint32_t batch_len = (uint32_t)p[q + LENGTH_AT] << 24 |
+                         (uint32_t)p[q + LENGTH_AT + 1] << 16 |
+                         (uint32_t)p[q + LENGTH_AT + 2] << 8 |
+                         p[q + LENGTH_AT + 3];
+    if (batch_len > len - q - LOG_OVERHEAD)
+      break;
+    q += LOG_OVERHEAD + batch_len;
+  }
+  return 0;
 }
 
 static int on_close(kafka_req *r) {
@@ -147,6 +168,13 @@ int handle_produce(kafka_req *r) {
       if (pd->records.len <= 0) {
         p->error_code = KERR_CORRUPT_MESSAGE;
         p->error_message = kafka_str(r, "no record batch");
+        continue;
+      }
+      if (r->version < 7 &&
+          has_zstd_batch(pd->records.ptr, (size_t)pd->records.len)) {
+        p->error_code = KERR_UNSUPPORTED_COMPRESSION_TYPE;
+        p->error_message =
+            kafka_str(r, "zstd batches need Produce v7 or later");
         continue;
       }
       nd_append_info ai;

@@ -21,6 +21,7 @@ import ndtest  # noqa: E402
 
 UNKNOWN_TOPIC_ID = 100
 UNKNOWN_TOPIC_OR_PARTITION = 3
+UNSUPPORTED_COMPRESSION_TYPE = 76
 
 
 def check(cond, msg):
@@ -164,6 +165,31 @@ def record_batch(values, ts=1_700_000_000_000, pid=-1, epoch=-1, seq=-1,
     return struct.pack(">qi", 0, len(batch)) + batch
 
 
+def zstd_batch(batch):
+    """record_batch's batch with its records area compressed with zstd."""
+    import zstandard
+    recs = zstandard.ZstdCompressor().compress(batch[61:])
+    after_crc = struct.pack(">h", 4) + batch[23:61] + recs
+    head = struct.pack(">ib", 0, 2) + struct.pack(">I", crc32c(after_crc))
+    body = head + after_crc
+    return batch[:8] + struct.pack(">i", len(body)) + body
+
+
+def produce_classic(c, version, name, batch):
+    """Produce v3-v8 (not flexible) of one batch to partition 0: the
+    partition's (error, base offset)."""
+    s16 = lambda t: struct.pack(">h", len(t)) + t  # noqa: E731
+    body = struct.pack(">hhi", -1, -1, 10000)  # null txn id, acks, timeout
+    body += struct.pack(">i", 1) + s16(name.encode()) + struct.pack(">i", 1)
+    body += struct.pack(">ii", 0, len(batch)) + batch
+    rd = c.call_classic(0, version, body)
+    check(rd.i32() == 1, "Produce v%d: topics" % version)
+    rd.take(rd.i16())
+    check(rd.i32() == 1, "Produce v%d: partitions" % version)
+    index, err, base = rd.i32(), rd.i16(), rd.i64()
+    return err, base
+
+
 # ---- requests --------------------------------------------------------------
 
 class Conn:
@@ -182,6 +208,18 @@ class Conn:
         rd = Reader(r)
         check(rd.i32() == self.corr, "api %d v%d: correlation id" % (key, version))
         rd.tags()  # response header v1
+        return rd
+
+    def call_classic(self, key, version, body):
+        """A non-flexible version: request header v1, response header v0."""
+        self.corr += 1
+        cid = b"versions-test"
+        msg = struct.pack(">hhih", key, version, self.corr, len(cid)) + cid
+        self.s.sendall(struct.pack(">i", len(msg) + len(body)) + msg + body)
+        r = ndtest.recv_frame(self.s, 15)
+        check(r is not None, "api %d v%d: connection closed" % (key, version))
+        rd = Reader(r)
+        check(rd.i32() == self.corr, "api %d v%d: correlation id" % (key, version))
         return rd
 
 
@@ -617,6 +655,20 @@ def main():
         check(struct.unpack(">q", stored[35:43])[0] == base + 10 and
               crc32c(stored[21:]) == struct.unpack(">I", stored[17:21])[0],
               "stored maxTimestamp and CRC: %s" % stored[:61].hex())
+
+        # zstd came with Produce v7 (KIP-110): older versions are refused
+        # with UNSUPPORTED_COMPRESSION_TYPE and store nothing, as on Kafka.
+        create_topic(c, "zs", 1)
+        z = zstd_batch(record_batch([b"zstd-1", b"zstd-2"]))
+        for v in (3, 6):
+            err, _ = produce_classic(c, v, "zs", z)
+            check(err == UNSUPPORTED_COMPRESSION_TYPE,
+                  "zstd in Produce v%d: error %d" % (v, err))
+        check(list_offsets(c, "zs", -1)[3] == 0, "a refused zstd batch was stored")
+        err, base_off = produce_classic(c, 7, "zs", z)
+        check(err == 0 and base_off == 0, "zstd in Produce v7: error %d" % err)
+        err, _ = produce_classic(c, 3, "zs", record_batch([b"plain"]))
+        check(err == 0, "uncompressed in Produce v3: error %d" % err)
 
         for v in range(13, 19):
             fp = fetch(c, v, tid, 0)
