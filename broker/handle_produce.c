@@ -14,8 +14,8 @@
  * response goes out from its completion callback.
  *
  * Versions 0-2 are advertised only so that librdkafka 2.0 enables its
- * codecs (kafka-protocol.md §3); they are answered UNSUPPORTED_VERSION in
- * every partition, as Kafka 4 does (KAFKA-18659). zstd needs v7 (KIP-110):
+ * codecs (kafka-protocol.md §3); a request at one of them never gets here:
+ * kafka_api.c closes its connection, as Kafka 4 does. zstd needs v7 (KIP-110):
  * a zstd batch in an older request is UNSUPPORTED_COMPRESSION_TYPE, as
  * Kafka's ProduceRequest.validateRecords answers.
  */
@@ -99,9 +99,7 @@ int handle_produce(kafka_req *r) {
 
   int16_t acks = req->acks;
   int16_t whole_err = 0;
-  if (r->version < 3)
-    whole_err = KERR_UNSUPPORTED_VERSION;
-  else if (acks != 0 && acks != 1 && acks != -1)
+  if (acks != 0 && acks != 1 && acks != -1)
     whole_err = KERR_INVALID_REQUIRED_ACKS;
   else if (req->transactional_id.len >= 0)
     /* Transactions are out of scope: say so rather than half-work. */

@@ -116,10 +116,6 @@ void kafka_req_free(kafka_req *r);
 void kafka_park(kafka_req *r, int (*on_close)(kafka_req *r));
 void kafka_unpark(kafka_req *r);
 
-/* Build a response of the right shape for r with every error code field at
- * the top level set to `code` and every array empty. */
-void *kafka_error_response(kafka_req *r, int16_t code);
-
 /* Kafka error code for an nd_* error. */
 int16_t kafka_err(int nd_rc);
 

@@ -9,10 +9,17 @@
  * is a table edit once the generated descriptors cover it.
  *
  * Version ranges follow kafka-protocol.md: minima low enough for
- * librdkafka 2.0's feature checks (Produce from 0, answered with
- * UNSUPPORTED_VERSION below 3 as Kafka 4 does, KAFKA-18659), maxima at
- * what Kafka 4.1's schemas define, so current clients find every version
- * they need and kafka-python infers a recent broker release.
+ * librdkafka 2.0's feature checks (Produce is advertised from 0, but only
+ * v3+ is served, as Kafka 4 does, KAFKA-18659), maxima at what Kafka 4.1's
+ * schemas define, so current clients find every version they need and
+ * kafka-python infers a recent broker release.
+ *
+ * A request at a version that is not served closes its connection with a
+ * log line, as Kafka 4 does (checked against Kafka 4.4: OffsetCommit v1,
+ * DescribeConfigs v0, Produce v0-2, Heartbeat v5, Metadata v14). An error
+ * response would be worse: versions without a top-level error field would
+ * read as success with nothing done. ApiVersions alone is answered, in the
+ * v0 layout, so that a client can retry within our range.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -78,6 +85,10 @@ static const kafka_api *find_api(int key) {
 }
 
 #define API_VERSIONS_KEY 18
+#define PRODUCE_KEY 0
+/* Produce v0-2 are advertised for librdkafka 2.0, which enables its codecs
+ * only when v0 is in range (KAFKA-18659), but never served. */
+#define PRODUCE_FIRST_SERVED 3
 
 /* ---- logging and errors ------------------------------------------------- */
 
@@ -284,19 +295,6 @@ void kafka_respond_none(kafka_req *r) {
   kafka_req_free(r);
 }
 
-void *kafka_error_response(kafka_req *r, int16_t code) {
-  const kf_struct *s = r->api->resp->body;
-  void *resp = kf_new(&r->arena, s);
-  if (!resp)
-    return NULL;
-  for (uint32_t i = 0; i < s->nfields; i++) {
-    const kf_field *f = &s->fields[i];
-    if (f->type == KF_INT16 && strcmp(f->name, "error_code") == 0)
-      memcpy((uint8_t *)resp + f->offset, &code, sizeof code);
-  }
-  return resp;
-}
-
 /* ---- ApiVersions -------------------------------------------------------- */
 
 int handle_api_versions(kafka_req *r) {
@@ -308,8 +306,12 @@ int handle_api_versions(kafka_req *r) {
   if (!resp || !keys)
     return -1;
   int32_t n = 0;
+  /* A client that guessed too high gets only ApiVersions' own range, as
+   * Kafka answers; it retries within it and then learns the rest. */
+  int guessed_high = r->version > r->api->max;
   for (size_t i = 0; i < kafka_api_count; i++) {
-    if (!kafka_apis[i].fn)
+    if (!kafka_apis[i].fn ||
+        (guessed_high && kafka_apis[i].key != API_VERSIONS_KEY))
       continue;
     keys[n].api_key = kafka_apis[i].key;
     keys[n].min_version = kafka_apis[i].min;
@@ -318,9 +320,8 @@ int handle_api_versions(kafka_req *r) {
   }
   resp->api_keys.items = keys;
   resp->api_keys.count = n;
-  if (r->version > r->api->max) {
-    /* The client guessed too high: answer in the v0 layout, which every
-     * client can read, with the list so it can retry within it. */
+  if (guessed_high) {
+    /* In the v0 layout, which every client can read. */
     resp->error_code = KERR_UNSUPPORTED_VERSION;
     r->version = 0;
   }
@@ -378,18 +379,17 @@ int kafka_handle_request(void *ctx, net_conn *conn, net_req *req,
   r->correlation_id = h->correlation_id;
   r->client_id = h->client_id;
 
-  if (version < api->min || version > api->max) {
+  int16_t served_min = key == PRODUCE_KEY ? PRODUCE_FIRST_SERVED : api->min;
+  if (version < served_min || version > api->max) {
     if (key == API_VERSIONS_KEY)
       return handle_api_versions(r);
-    kafka_log(r, "unsupported version (we serve %d-%d)", api->min, api->max);
-    void *resp = kafka_error_response(r, KERR_UNSUPPORTED_VERSION);
-    if (!resp) {
-      kafka_req_free(r);
-      net_conn_set_error(conn, "out of memory");
-      return -1;
-    }
-    kafka_respond(r, resp);
-    return 0;
+    char why[160];
+    snprintf(why, sizeof why,
+             "%s v%d is not served (v%d-%d): connection closed, as Kafka does",
+             api->name, version, served_min, api->max);
+    kafka_req_free(r);
+    net_conn_set_error(conn, why);
+    return -1;
   }
 
   /* Decoded structs can be several times larger than their bytes (a

@@ -15,8 +15,7 @@
  * views lie inside the frame; what decodes re-encodes, and the encoding
  * decodes again to the same bytes (encode(decode(encode(x))) ==
  * encode(x)); the sizing pass of kafka_respond() agrees with the bytes
- * written; an error response can be built and encoded for every key and
- * version, as the dispatcher does for unsupported versions.
+ * written.
  */
 #include <string.h>
 
@@ -73,26 +72,6 @@ static void check_reencode(const kf_msg *m, int version, const void *body) {
   kf_arena_free(&a);
 }
 
-/* What the dispatcher answers for a version outside the served range:
- * kafka_error_response() encoded at the nearest version the response
- * schema defines (resp_version() in kafka_api.c). */
-static void check_error_response(const kafka_api *api, int version) {
-  kafka_req r;
-  memset(&r, 0, sizeof r);
-  r.api = api;
-  r.version = (int16_t)version;
-  void *resp = kafka_error_response(&r, KERR_UNSUPPORTED_VERSION);
-  FUZZ_CHECK(resp != NULL);
-  int v = version;
-  if (v < api->resp->vmin)
-    v = api->resp->vmin;
-  if (v > api->resp->vmax)
-    v = api->resp->vmax;
-  kf_buf b = encode(api->resp, v, resp);
-  kf_buf_free(&b);
-  kf_arena_free(&r.arena);
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size < 8)
     return 0;
@@ -127,6 +106,5 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     FUZZ_CHECK(a.total <= (size + 1) * 1024);
     kf_arena_free(&a);
   }
-  check_error_response(api, version);
   return 0;
 }
