@@ -180,6 +180,7 @@ int handle_offset_fetch(kafka_req *r);
 int handle_list_groups(kafka_req *r);
 int handle_describe_groups(kafka_req *r);
 int handle_delete_groups(kafka_req *r);
+int handle_offset_delete(kafka_req *r);
 
 /* The group coordinator (handle_group.c): state in b->groups, committed
  * offsets replayed from the internal offsets topic at start-up. */

@@ -496,6 +496,22 @@ void nd_committed_free(nd_committed *list, size_t count);
 int nd_group_list(nd_store *store, char ***names, size_t *count);
 void nd_names_free(char **names, size_t count);
 
+/* A partition named by topic and number. */
+typedef struct nd_topic_partition {
+  const char *topic;
+  int32_t partition;
+} nd_topic_partition;
+
+/* Forget the committed offsets of n partitions of `group` (Kafka's
+ * OffsetDelete), durably: one record and one fdatasync before it returns,
+ * all or none. Partitions the group has no offset for are skipped, so
+ * deleting twice is not an error; nothing is written if none had one.
+ * The topics need not exist any more.
+ * Errors: ND_EINVAL (bad group name, NULL topic, topic name too long),
+ * ND_EREADONLY, -ENOSPC/-EIO (nothing recorded). Thread-safe. */
+int nd_delete_offsets(nd_store *store, const char *group,
+                      const nd_topic_partition *parts, size_t n);
+
 /* Forget a group's offsets, durably. Errors: ND_ENOTFOUND if it has none,
  * ND_EREADONLY, -errno. Deleting a topic forgets its offsets in every
  * group. */

@@ -9,6 +9,7 @@
  *                     i32 leader epoch, i64 commit time ms, str32 metadata
  *     2 delete group: str16 group
  *     3 delete topic: str16 topic
+ *     4 delete offset: str16 group, str16 topic, i32 partition
  *   str16: u16 length + bytes; str32: i32 length (-1 = null) + bytes
  * (all integers big-endian). One call is one frame, so it is recorded
  * whole or not at all. At open the file is replayed into a hash map and
@@ -39,6 +40,11 @@ int offsets_groups(offsets_store *os, char ***names, size_t *count);
 /* Returns ND_ENOTFOUND if the group has no offsets. */
 int offsets_delete_group(offsets_store *os, const char *group);
 int offsets_delete_topic(offsets_store *os, const char *topic);
+/* Forget the committed offsets of n partitions of group (Kafka's
+ * OffsetDelete), durably, in one frame. Partitions without an offset are
+ * skipped; nothing is written if none has one. */
+int offsets_delete_partitions(offsets_store *os, const char *group,
+                              const nd_topic_partition *parts, size_t n);
 /* Compact the file if it is mostly dead entries. */
 int offsets_maintain(offsets_store *os);
 

@@ -1394,6 +1394,23 @@ int nd_group_list(nd_store *s, char ***names, size_t *count) {
   return offsets_groups(s->offsets, names, count);
 }
 
+int nd_delete_offsets(nd_store *s, const char *group,
+                      const nd_topic_partition *parts, size_t n) {
+  nd_clear_error();
+  if (!s || (n && !parts))
+    return nd_fail(ND_EINVAL, "delete_offsets: store and partitions needed");
+  if (s->readonly)
+    return nd_fail(ND_EREADONLY, "store %s opened read-only", s->dir);
+  int rc = check_group(group);
+  if (rc || n == 0)
+    return rc;
+  for (size_t i = 0; i < n; i++)
+    if (!parts[i].topic || !*parts[i].topic ||
+        strlen(parts[i].topic) > ND_TOPIC_NAME_MAX)
+      return nd_fail(ND_EINVAL, "delete_offsets: partition %zu: bad topic", i);
+  return offsets_delete_partitions(s->offsets, group, parts, n);
+}
+
 int nd_group_delete(nd_store *s, const char *group) {
   nd_clear_error();
   if (!s)
