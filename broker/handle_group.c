@@ -883,10 +883,6 @@ int handle_list_groups(kafka_req *r) {
 
 /* ---- DescribeGroups ----------------------------------------------------- */
 
-/* READ, DELETE and DESCRIBE (AclOperation codes 3, 6, 8): all a group has,
- * and no ACLs here. */
-#define GROUP_OPERATIONS ((1 << 3) | (1 << 6) | (1 << 8))
-
 int handle_describe_groups(kafka_req *r) {
   kafka_describe_groups_request *req = r->body;
   kafka_describe_groups_response *resp =
@@ -905,7 +901,7 @@ int handle_describe_groups(kafka_req *r) {
     d->protocol_type = kf_s("");
     d->protocol_data = kf_s("");
     if (req->include_authorized_operations)
-      d->authorized_operations = GROUP_OPERATIONS;
+      d->authorized_operations = KAFKA_OPS_GROUP;
     if (!group_id_ok(gid)) {
       d->error_code = KERR_INVALID_GROUP_ID;
       d->group_state = kf_s("Dead");
