@@ -16,8 +16,8 @@
  *
  * group.c holds the state machine and JoinGroup, SyncGroup, Heartbeat and
  * LeaveGroup; handle_group.c holds FindCoordinator, OffsetCommit,
- * OffsetFetch, ListGroups, DescribeGroups and DeleteGroups, which read the
- * state through the structures below.
+ * OffsetFetch, ListGroups, DescribeGroups, DeleteGroups and OffsetDelete,
+ * which read the state through the structures below.
  */
 #ifndef ND_GROUP_H
 #define ND_GROUP_H
@@ -40,6 +40,7 @@ enum {
   KERR_GROUP_ID_NOT_FOUND = 69,
   KERR_MEMBER_ID_REQUIRED = 79,
   KERR_FENCED_INSTANCE_ID = 82,
+  KERR_GROUP_SUBSCRIBED_TO_TOPIC = 86,
 };
 
 enum group_state {

@@ -174,7 +174,6 @@ typedef struct fixed_config {
 
 static const fixed_config fixed_configs[] = {
     {"cleanup.policy", "delete"},
-    {"compression.type", "producer"},
     {"min.insync.replicas", "1"},
     {"unclean.leader.election.enable", "false"},
     {NULL, NULL},

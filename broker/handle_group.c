@@ -903,10 +903,6 @@ int handle_list_groups(kafka_req *r) {
 
 /* ---- DescribeGroups ----------------------------------------------------- */
 
-/* READ, DELETE and DESCRIBE (AclOperation codes 3, 6, 8): all a group has,
- * and no ACLs here. */
-#define GROUP_OPERATIONS ((1 << 3) | (1 << 6) | (1 << 8))
-
 int handle_describe_groups(kafka_req *r) {
   kafka_describe_groups_request *req = r->body;
   kafka_describe_groups_response *resp =
@@ -925,7 +921,7 @@ int handle_describe_groups(kafka_req *r) {
     d->protocol_type = kf_s("");
     d->protocol_data = kf_s("");
     if (req->include_authorized_operations)
-      d->authorized_operations = GROUP_OPERATIONS;
+      d->authorized_operations = KAFKA_OPS_GROUP;
     if (!group_id_ok(gid)) {
       d->error_code = KERR_INVALID_GROUP_ID;
       d->group_state = kf_s("Dead");
@@ -1040,4 +1036,135 @@ int handle_delete_groups(kafka_req *r) {
   for (int32_t i = 0; i < n; i++)
     gids[i] = cstr(req->groups_names.items[i]);
   return after_commits(r, gids, (size_t)n, delete_groups_now);
+}
+
+/* ---- OffsetDelete ------------------------------------------------------- */
+
+/* Is topic in the subscription (ConsumerProtocol, read as its v0 prefix:
+ * int16 version, then an array of int16-length strings) of any member of
+ * an active "consumer" group? As Kafka's ClassicGroup.isSubscribedToTopic:
+ * when the subscriptions cannot be read (no protocol chosen yet, or
+ * metadata that does not parse), a consumer group counts as subscribed. */
+static int group_subscribed(const group *g, const char *topic) {
+  if (!g->protocol)
+    return 1;
+  size_t tl = strlen(topic);
+  for (const gmember *m = g->members; m; m = m->next) {
+    const group_protocol *p = group_member_protocol(m, g->protocol);
+    if (!p || p->len < 6)
+      return 1;
+    const uint8_t *q = p->meta + 2, *end = p->meta + p->len;
+    int32_t n = (int32_t)((uint32_t)q[0] << 24 | (uint32_t)q[1] << 16 |
+                          (uint32_t)q[2] << 8 | q[3]);
+    q += 4;
+    for (int32_t i = 0; i < n; i++) {
+      if (end - q < 2)
+        return 1;
+      int16_t l = (int16_t)(q[0] << 8 | q[1]);
+      q += 2;
+      if (l < 0 || end - q < l)
+        return 1;
+      if ((size_t)l == tl && memcmp(q, topic, tl) == 0)
+        return 1;
+      q += l;
+    }
+  }
+  return 0;
+}
+
+/* Kafka's OffsetDelete (OffsetMetadataManager.deleteOffsets with
+ * ClassicGroup.validateOffsetDelete, KafkaApis for unknown partitions):
+ * a group neither in the coordinator nor with committed offsets is
+ * GROUP_ID_NOT_FOUND; an active group of another protocol type than
+ * "consumer" is NON_EMPTY_GROUP (top level, no topics); in an active
+ * consumer group, partitions of a subscribed topic are
+ * GROUP_SUBSCRIBED_TO_TOPIC; unknown ones UNKNOWN_TOPIC_OR_PARTITION;
+ * the rest are forgotten durably (a partition without an offset too). */
+static int offset_delete_now(kafka_req *r) {
+  kafka_offset_delete_request *req = r->body;
+  group_coord *gc = r->b->groups;
+  kafka_offset_delete_response *resp =
+      kf_new(&r->arena, &kafka_offset_delete_response_desc);
+  if (!resp)
+    return -1;
+  const char *gid = cstr(req->group_id);
+  group *g = gid ? group_find(gc, gid) : NULL;
+  int active = g && g->state != GROUP_EMPTY && g->state != GROUP_DEAD;
+  if (!group_id_ok(gid)) {
+    resp->error_code = KERR_INVALID_GROUP_ID;
+  } else if (!g || g->state == GROUP_DEAD) {
+    nd_committed *list = NULL;
+    size_t have = 0;
+    if (nd_group_offsets(r->b->store, gid, &list, &have) != 0)
+      have = 0;
+    nd_committed_free(list, have);
+    if (!have)
+      resp->error_code = KERR_GROUP_ID_NOT_FOUND;
+  } else if (active &&
+             (!g->protocol_type || strcmp(g->protocol_type, "consumer"))) {
+    resp->error_code = KERR_NON_EMPTY_GROUP;
+  }
+  if (resp->error_code) {
+    kafka_respond(r, resp);
+    return 0;
+  }
+  int32_t nt = req->topics.count > 0 ? req->topics.count : 0;
+  kafka_offset_delete_response_topic *ts =
+      kf_new_array(&r->arena, &kafka_offset_delete_response_topic_desc, nt);
+  size_t total = 0;
+  for (int32_t i = 0; i < nt; i++)
+    if (req->topics.items[i].partitions.count > 0)
+      total += (size_t)req->topics.items[i].partitions.count;
+  nd_topic_partition *del = kf_alloc(&r->arena, (total + 1) * sizeof *del);
+  if ((nt && !ts) || !del)
+    return -1;
+  size_t ndel = 0;
+  for (int32_t i = 0; i < nt; i++) {
+    kafka_offset_delete_request_topic *qt = &req->topics.items[i];
+    int32_t np = qt->partitions.count > 0 ? qt->partitions.count : 0;
+    kafka_offset_delete_response_partition *ps = kf_new_array(
+        &r->arena, &kafka_offset_delete_response_partition_desc, np);
+    if (np && !ps)
+      return -1;
+    ts[i].name = qt->name;
+    ts[i].partitions.items = ps;
+    ts[i].partitions.count = np;
+    const char *topic = cstr(qt->name);
+    nd_topic_info info;
+    int known = topic && nd_topic_describe(r->b->store, topic, &info) == 0;
+    int subscribed = known && active && group_subscribed(g, topic);
+    for (int32_t j = 0; j < np; j++) {
+      int32_t p = qt->partitions.items[j].partition_index;
+      ps[j].partition_index = p;
+      if (!known || p < 0 || p >= info.partitions)
+        ps[j].error_code = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+      else if (subscribed)
+        ps[j].error_code = KERR_GROUP_SUBSCRIBED_TO_TOPIC;
+      else
+        del[ndel++] = (nd_topic_partition){topic, p};
+    }
+  }
+  int rc = nd_delete_offsets(r->b->store, gid, del, ndel);
+  if (rc != 0) {
+    kafka_log(r, "group %s: cannot delete offsets: %s", gid, nd_errmsg());
+    for (int32_t i = 0; i < nt; i++)
+      for (int32_t j = 0; j < ts[i].partitions.count; j++)
+        if (!ts[i].partitions.items[j].error_code)
+          ts[i].partitions.items[j].error_code = kafka_err(rc);
+  } else if (ndel) {
+    kafka_log(r, "group %s: deleted the offsets of %zu partition(s)", gid,
+              ndel);
+  }
+  resp->topics.items = ts;
+  resp->topics.count = nt;
+  kafka_respond(r, resp);
+  return 0;
+}
+
+int handle_offset_delete(kafka_req *r) {
+  kafka_offset_delete_request *req = r->body;
+  const char *gid = cstr(req->group_id);
+  /* Commits of the group still on their way to disk land first, so a
+   * delete is never undone by an earlier commit. */
+  return after_commits(r, &gid, 1, offset_delete_now);
 }

@@ -16,18 +16,11 @@ typedef kafka_metadata_response_partition mpart;
 
 static const uint8_t zero_id[16];
 
-/* Every operation is allowed (there is no authorization): READ, WRITE,
- * CREATE, DELETE, ALTER, DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS, as bits
- * of Kafka's AclOperation codes. */
-#define TOPIC_OPS_ALL                                                          \
-  ((1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) | (1 << 8) |           \
-   (1 << 10) | (1 << 11))
-
 static int fill_topic(kafka_req *r, mtopic *t, const nd_topic_info *info) {
   kafka_metadata_request *req = r->body;
   int32_t node = r->b->cfg.node_id;
   if (req->include_topic_authorized_operations)
-    t->topic_authorized_operations = TOPIC_OPS_ALL;
+    t->topic_authorized_operations = KAFKA_OPS_TOPIC;
   t->error_code = 0;
   t->name = kafka_str(r, info->name);
   t->is_internal = 0; /* offsets live in libnodata, not in a topic */
@@ -71,6 +64,9 @@ int handle_metadata(kafka_req *r) {
   resp->brokers.count = 1;
   resp->cluster_id = kafka_str(r, r->k->cluster_id);
   resp->controller_id = b->cfg.node_id;
+  /* v8-10 only (the field is gone from v11, KIP-700), as Kafka. */
+  if (req->include_cluster_authorized_operations)
+    resp->cluster_authorized_operations = KAFKA_OPS_CLUSTER;
 
   /* v0: an empty list means all topics; v1+: null means all, empty none. */
   int all =

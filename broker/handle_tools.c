@@ -156,6 +156,8 @@ int handle_describe_cluster(kafka_req *r) {
   resp->endpoint_type = req->endpoint_type;
   resp->cluster_id = kafka_str(r, r->k->cluster_id);
   resp->controller_id = b->cfg.node_id;
+  if (req->include_cluster_authorized_operations)
+    resp->cluster_authorized_operations = KAFKA_OPS_CLUSTER;
   resp->brokers.items = br;
   resp->brokers.count = 1;
   kafka_respond(r, resp);

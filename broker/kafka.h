@@ -54,6 +54,24 @@ enum {
   KERR_INCONSISTENT_TOPIC_ID = 103,
 };
 
+/* Authorized operations, as Kafka answers them without an authorizer
+ * (AuthHelper.authorizedOperations with no authorizer: every operation
+ * AclEntry.supportedOperations lists for the resource type), as bits of
+ * AclOperation codes: READ 3, WRITE 4, CREATE 5, DELETE 6, ALTER 7,
+ * DESCRIBE 8, CLUSTER_ACTION 9, DESCRIBE_CONFIGS 10, ALTER_CONFIGS 11,
+ * IDEMPOTENT_WRITE 12. nodata has no ACLs, so these are always the
+ * answer when a client asks; when it does not, the field keeps the
+ * schema's INT32_MIN. */
+#define KAFKA_OPS(a) (1 << (a))
+#define KAFKA_OPS_TOPIC                                                        \
+  (KAFKA_OPS(3) | KAFKA_OPS(4) | KAFKA_OPS(5) | KAFKA_OPS(6) | KAFKA_OPS(7) |  \
+   KAFKA_OPS(8) | KAFKA_OPS(10) | KAFKA_OPS(11))
+#define KAFKA_OPS_GROUP                                                        \
+  (KAFKA_OPS(3) | KAFKA_OPS(6) | KAFKA_OPS(8) | KAFKA_OPS(10) | KAFKA_OPS(11))
+#define KAFKA_OPS_CLUSTER                                                      \
+  (KAFKA_OPS(5) | KAFKA_OPS(7) | KAFKA_OPS(8) | KAFKA_OPS(9) | KAFKA_OPS(10) | \
+   KAFKA_OPS(11) | KAFKA_OPS(12))
+
 typedef struct kafka_req kafka_req;
 typedef struct kafka_state kafka_state;
 
@@ -180,6 +198,7 @@ int handle_offset_fetch(kafka_req *r);
 int handle_list_groups(kafka_req *r);
 int handle_describe_groups(kafka_req *r);
 int handle_delete_groups(kafka_req *r);
+int handle_offset_delete(kafka_req *r);
 
 /* The group coordinator (handle_group.c): state in b->groups, committed
  * offsets replayed from the internal offsets topic at start-up. */

@@ -71,6 +71,7 @@ const kafka_api kafka_apis[] = {
     API(42, "DeleteGroups", 0, 2, delete_groups, handle_delete_groups),
     API(44, "IncrementalAlterConfigs", 0, 1, incremental_alter_configs,
         handle_incremental_alter_configs),
+    API(47, "OffsetDelete", 0, 0, offset_delete, handle_offset_delete),
     API(60, "DescribeCluster", 0, 2, describe_cluster, handle_describe_cluster),
     API(61, "DescribeProducers", 0, 0, describe_producers,
         handle_describe_producers),

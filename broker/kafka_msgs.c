@@ -2640,6 +2640,82 @@ const kf_struct kafka_describe_producers_response_desc = {
     sizeof(kafka_describe_producers_response), 2,
     kafka_describe_producers_response_fields};
 
+static const kf_field kafka_offset_delete_request_partition_fields[] = {
+    {"partition_index", KF_INT32, KF_INT32,
+     offsetof(kafka_offset_delete_request_partition, partition_index), 0, 32767,
+     -1, -1, -1, -1, -1, 0, 0LL, NULL},
+};
+const kf_struct kafka_offset_delete_request_partition_desc = {
+    "kafka_offset_delete_request_partition",
+    sizeof(kafka_offset_delete_request_partition), 1,
+    kafka_offset_delete_request_partition_fields};
+
+static const kf_field kafka_offset_delete_request_topic_fields[] = {
+    {"name", KF_STRING, KF_STRING,
+     offsetof(kafka_offset_delete_request_topic, name), 0, 32767, -1, -1, -1,
+     -1, -1, 0, 0LL, NULL},
+    {"partitions", KF_ARRAY, KF_STRUCT,
+     offsetof(kafka_offset_delete_request_topic, partitions), 0, 32767, -1, -1,
+     -1, -1, -1, 0, 0LL, &kafka_offset_delete_request_partition_desc},
+};
+const kf_struct kafka_offset_delete_request_topic_desc = {
+    "kafka_offset_delete_request_topic",
+    sizeof(kafka_offset_delete_request_topic), 2,
+    kafka_offset_delete_request_topic_fields};
+
+static const kf_field kafka_offset_delete_request_fields[] = {
+    {"group_id", KF_STRING, KF_STRING,
+     offsetof(kafka_offset_delete_request, group_id), 0, 32767, -1, -1, -1, -1,
+     -1, 0, 0LL, NULL},
+    {"topics", KF_ARRAY, KF_STRUCT,
+     offsetof(kafka_offset_delete_request, topics), 0, 32767, -1, -1, -1, -1,
+     -1, 0, 0LL, &kafka_offset_delete_request_topic_desc},
+};
+const kf_struct kafka_offset_delete_request_desc = {
+    "kafka_offset_delete_request", sizeof(kafka_offset_delete_request), 2,
+    kafka_offset_delete_request_fields};
+
+static const kf_field kafka_offset_delete_response_partition_fields[] = {
+    {"partition_index", KF_INT32, KF_INT32,
+     offsetof(kafka_offset_delete_response_partition, partition_index), 0,
+     32767, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+    {"error_code", KF_INT16, KF_INT16,
+     offsetof(kafka_offset_delete_response_partition, error_code), 0, 32767, -1,
+     -1, -1, -1, -1, 0, 0LL, NULL},
+};
+const kf_struct kafka_offset_delete_response_partition_desc = {
+    "kafka_offset_delete_response_partition",
+    sizeof(kafka_offset_delete_response_partition), 2,
+    kafka_offset_delete_response_partition_fields};
+
+static const kf_field kafka_offset_delete_response_topic_fields[] = {
+    {"name", KF_STRING, KF_STRING,
+     offsetof(kafka_offset_delete_response_topic, name), 0, 32767, -1, -1, -1,
+     -1, -1, 0, 0LL, NULL},
+    {"partitions", KF_ARRAY, KF_STRUCT,
+     offsetof(kafka_offset_delete_response_topic, partitions), 0, 32767, -1, -1,
+     -1, -1, -1, 0, 0LL, &kafka_offset_delete_response_partition_desc},
+};
+const kf_struct kafka_offset_delete_response_topic_desc = {
+    "kafka_offset_delete_response_topic",
+    sizeof(kafka_offset_delete_response_topic), 2,
+    kafka_offset_delete_response_topic_fields};
+
+static const kf_field kafka_offset_delete_response_fields[] = {
+    {"error_code", KF_INT16, KF_INT16,
+     offsetof(kafka_offset_delete_response, error_code), 0, 32767, -1, -1, -1,
+     -1, -1, 0, 0LL, NULL},
+    {"throttle_time_ms", KF_INT32, KF_INT32,
+     offsetof(kafka_offset_delete_response, throttle_time_ms), 0, 32767, -1, -1,
+     -1, -1, -1, 0, 0LL, NULL},
+    {"topics", KF_ARRAY, KF_STRUCT,
+     offsetof(kafka_offset_delete_response, topics), 0, 32767, -1, -1, -1, -1,
+     -1, 0, 0LL, &kafka_offset_delete_response_topic_desc},
+};
+const kf_struct kafka_offset_delete_response_desc = {
+    "kafka_offset_delete_response", sizeof(kafka_offset_delete_response), 3,
+    kafka_offset_delete_response_fields};
+
 const kf_msg kafka_request_header_msg = {"RequestHeader",           -1, 1, 2, 2,
                                          &kafka_request_header_desc};
 const kf_msg kafka_response_header_msg = {
@@ -2842,6 +2918,15 @@ const kf_msg kafka_describe_producers_response_msg = {
     0,
     0,
     &kafka_describe_producers_response_desc};
+const kf_msg kafka_offset_delete_request_msg = {
+    "OffsetDeleteRequest", 47, 0, 0, 32767, &kafka_offset_delete_request_desc};
+const kf_msg kafka_offset_delete_response_msg = {
+    "OffsetDeleteResponse",
+    47,
+    0,
+    0,
+    32767,
+    &kafka_offset_delete_response_desc};
 
 const kf_msg *const kafka_all_msgs[] = {
     &kafka_request_header_msg,
@@ -2900,6 +2985,8 @@ const kf_msg *const kafka_all_msgs[] = {
     &kafka_describe_log_dirs_response_msg,
     &kafka_describe_producers_request_msg,
     &kafka_describe_producers_response_msg,
+    &kafka_offset_delete_request_msg,
+    &kafka_offset_delete_response_msg,
 };
 const size_t kafka_all_msgs_count =
     sizeof kafka_all_msgs / sizeof kafka_all_msgs[0];

@@ -1251,6 +1251,48 @@ typedef struct kafka_describe_producers_response {
   } topics;
 } kafka_describe_producers_response;
 
+typedef struct kafka_offset_delete_request_partition {
+  int32_t partition_index;
+} kafka_offset_delete_request_partition;
+
+typedef struct kafka_offset_delete_request_topic {
+  kf_str name;
+  struct {
+    kafka_offset_delete_request_partition *items;
+    int32_t count;
+  } partitions;
+} kafka_offset_delete_request_topic;
+
+typedef struct kafka_offset_delete_request {
+  kf_str group_id;
+  struct {
+    kafka_offset_delete_request_topic *items;
+    int32_t count;
+  } topics;
+} kafka_offset_delete_request;
+
+typedef struct kafka_offset_delete_response_partition {
+  int32_t partition_index;
+  int16_t error_code;
+} kafka_offset_delete_response_partition;
+
+typedef struct kafka_offset_delete_response_topic {
+  kf_str name;
+  struct {
+    kafka_offset_delete_response_partition *items;
+    int32_t count;
+  } partitions;
+} kafka_offset_delete_response_topic;
+
+typedef struct kafka_offset_delete_response {
+  int16_t error_code;
+  int32_t throttle_time_ms;
+  struct {
+    kafka_offset_delete_response_topic *items;
+    int32_t count;
+  } topics;
+} kafka_offset_delete_response;
+
 extern const kf_struct kafka_request_header_desc;
 extern const kf_struct kafka_response_header_desc;
 extern const kf_struct kafka_api_versions_request_desc;
@@ -1408,6 +1450,12 @@ extern const kf_struct
     kafka_describe_producers_response_partition_response_desc;
 extern const kf_struct kafka_describe_producers_response_topic_response_desc;
 extern const kf_struct kafka_describe_producers_response_desc;
+extern const kf_struct kafka_offset_delete_request_partition_desc;
+extern const kf_struct kafka_offset_delete_request_topic_desc;
+extern const kf_struct kafka_offset_delete_request_desc;
+extern const kf_struct kafka_offset_delete_response_partition_desc;
+extern const kf_struct kafka_offset_delete_response_topic_desc;
+extern const kf_struct kafka_offset_delete_response_desc;
 
 extern const kf_msg kafka_request_header_msg;
 extern const kf_msg kafka_response_header_msg;
@@ -1465,6 +1513,8 @@ extern const kf_msg kafka_describe_log_dirs_request_msg;
 extern const kf_msg kafka_describe_log_dirs_response_msg;
 extern const kf_msg kafka_describe_producers_request_msg;
 extern const kf_msg kafka_describe_producers_response_msg;
+extern const kf_msg kafka_offset_delete_request_msg;
+extern const kf_msg kafka_offset_delete_response_msg;
 
 /* Every message above, for tests that walk them all. */
 extern const kf_msg *const kafka_all_msgs[];

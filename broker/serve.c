@@ -24,8 +24,10 @@
 #if __has_include("nodata_codecs.h")
 #include "nodata_codecs.h"
 #define ND_SERVE_DECOMPRESS nd_codecs_decompress
+#define ND_SERVE_RECOMPRESS nd_codecs_recompress_batch
 #else
 #define ND_SERVE_DECOMPRESS NULL
+#define ND_SERVE_RECOMPRESS NULL
 #endif
 
 #define EXIT_RUNTIME 1
@@ -365,6 +367,9 @@ int broker_serve_main(int argc, char **argv) {
   opts.on_append_ctx = &b;
   /* So the store's own lookups by time see inside compressed batches. */
   opts.decompress = ND_SERVE_DECOMPRESS;
+  /* Topics with a compression.type other than producer are re-encoded by
+   * the store, in the append, so every writer honours the setting. */
+  opts.recompress = ND_SERVE_RECOMPRESS;
   rc = nd_open(c->data_dir, &opts, &b.store);
   if (rc == ND_ELOCKED) {
     pid_t pid = 0;

@@ -166,6 +166,7 @@ static void open_options(nd_options *opts, unsigned flags) {
   memset(opts, 0, sizeof *opts);
   opts->flags = flags;
   opts->decompress = nd_codecs_decompress;
+  opts->recompress = nd_codecs_recompress_batch;
   /* A command runs for moments: no flusher thread; nd_close syncs. */
   opts->no_background = 1;
 }

@@ -156,12 +156,12 @@ static int gzip_decompress(const uint8_t *src, size_t len, obuf *o) {
   return rc ? rc : obuf_check_cap(o, "gzip");
 }
 
-static int gzip_compress(const uint8_t *src, size_t len, obuf *o) {
+static int gzip_compress(const uint8_t *src, size_t len, int level, obuf *o) {
   z_stream zs;
   memset(&zs, 0, sizeof zs);
-  /* librdkafka's settings: default level, gzip wrapper, 32 KiB window. */
-  int zr = deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8,
-                        Z_DEFAULT_STRATEGY);
+  /* librdkafka's settings: gzip wrapper, 32 KiB window; level -1 is
+   * zlib's default. */
+  int zr = deflateInit2(&zs, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
   if (zr != Z_OK)
     return nd_set_error(zr == Z_MEM_ERROR ? ND_ENOMEM : ND_EINVAL,
                         "gzip: deflateInit2: %d", zr);
@@ -352,7 +352,7 @@ static int lz4_decompress(const uint8_t *src, size_t len, obuf *o) {
   return rc ? rc : obuf_check_cap(o, "lz4");
 }
 
-static int lz4_compress(const uint8_t *src, size_t len, obuf *o) {
+static int lz4_compress(const uint8_t *src, size_t len, int level, obuf *o) {
   /* As librdkafka 2.0.2 writes it (FLG 0x60, BD 0x40): independent 64 KiB
    * blocks, since the Java client's KafkaLZ4BlockInputStream cannot read
    * linked ones; no content size and no checksums. */
@@ -360,6 +360,9 @@ static int lz4_compress(const uint8_t *src, size_t len, obuf *o) {
   memset(&prefs, 0, sizeof prefs);
   prefs.frameInfo.blockSizeID = LZ4F_max64KB;
   prefs.frameInfo.blockMode = LZ4F_blockIndependent;
+  /* Kafka's lz4 levels are 1-17; LZ4 itself stops at 12 (LZ4HC_CLEVEL_MAX)
+   * and treats higher ones as 12. Below 3 is the fast compressor. */
+  prefs.compressionLevel = level < 3 ? 0 : level;
   size_t bound = LZ4F_compressFrameBound(len, &prefs);
   free(o->p);
   o->p = malloc(bound);
@@ -442,7 +445,7 @@ static size_t zstd_guess(const uint8_t *src, size_t len) {
   return n < 16u * 1024 * 1024 ? (size_t)n + 1 : 16u * 1024 * 1024;
 }
 
-static int zstd_compress(const uint8_t *src, size_t len, obuf *o) {
+static int zstd_compress(const uint8_t *src, size_t len, int level, obuf *o) {
   size_t bound = ZSTD_compressBound(len);
   if (ZSTD_isError(bound))
     return nd_set_error(ND_ETOOLARGE, "zstd: input of %zu bytes is too large",
@@ -453,7 +456,7 @@ static int zstd_compress(const uint8_t *src, size_t len, obuf *o) {
   o->len = 0;
   if (!o->p)
     return nd_set_error(ND_ENOMEM, "zstd: cannot allocate %zu bytes", bound);
-  size_t n = ZSTD_compress(o->p, bound, src, len, ZSTD_CLEVEL_DEFAULT);
+  size_t n = ZSTD_compress(o->p, bound, src, len, level);
   if (ZSTD_isError(n))
     return nd_set_error(ZSTD_getErrorCode(n) == ZSTD_error_memory_allocation
                             ? ND_ENOMEM
@@ -554,8 +557,21 @@ int nd_codecs_decompress(int codec, const void *src, size_t src_len, void **dst,
   return 0;
 }
 
+/* librdkafka's default levels; lz4 at 0 is its fast compressor. */
+static int default_level(int codec) {
+  return codec == ND_CODEC_GZIP   ? Z_DEFAULT_COMPRESSION
+         : codec == ND_CODEC_ZSTD ? ZSTD_CLEVEL_DEFAULT
+                                  : 0;
+}
+
 int nd_codecs_compress(int codec, const void *src, size_t len, void **dst,
                        size_t *dst_len) {
+  return nd_codecs_compress_level(codec, default_level(codec), src, len, dst,
+                                  dst_len);
+}
+
+int nd_codecs_compress_level(int codec, int level, const void *src, size_t len,
+                             void **dst, size_t *dst_len) {
   nd_set_error(0, NULL);
   if (!dst || !dst_len || (!src && len))
     return nd_set_error(ND_EINVAL, "codecs: NULL argument");
@@ -577,16 +593,21 @@ int nd_codecs_compress(int codec, const void *src, size_t len, void **dst,
     o.len = o.cap = len;
     break;
   case ND_CODEC_GZIP:
-    rc = gzip_compress(in, len, &o);
+    if (level != Z_DEFAULT_COMPRESSION && (level < 1 || level > 9))
+      return nd_set_error(ND_EINVAL, "gzip: level %d (want -1 or 1-9)", level);
+    rc = gzip_compress(in, len, level, &o);
     break;
   case ND_CODEC_SNAPPY:
     rc = snappy_compress_raw(in, len, &o);
     break;
   case ND_CODEC_LZ4:
-    rc = lz4_compress(in, len, &o);
+    rc = lz4_compress(in, len, level, &o);
     break;
   case ND_CODEC_ZSTD:
-    rc = zstd_compress(in, len, &o);
+    if (level < ZSTD_minCLevel() || level > ZSTD_maxCLevel())
+      return nd_set_error(ND_EINVAL, "zstd: level %d (want %d-%d)", level,
+                          ZSTD_minCLevel(), ZSTD_maxCLevel());
+    rc = zstd_compress(in, len, level, &o);
     break;
   }
   if (rc) {
@@ -594,6 +615,36 @@ int nd_codecs_compress(int codec, const void *src, size_t len, void **dst,
     return rc;
   }
   obuf_give(&o, dst, dst_len);
+  return 0;
+}
+
+/* The batch whose header is hdr's with the record area z[0..zlen) encoded
+ * with codec: batchLength, attributes and CRC-32C rewritten. Takes z
+ * (freed here). */
+static int wrap_records(const uint8_t *hdr, void *z, size_t zlen, int codec,
+                        void **out, size_t *out_len) {
+  if (zlen > (size_t)INT32_MAX - (BATCH_HEADER_SIZE - 12)) {
+    free(z);
+    return nd_set_error(ND_ETOOLARGE,
+                        "compressed batch of %zu bytes is too large", zlen);
+  }
+  size_t total = BATCH_HEADER_SIZE + zlen;
+  uint8_t *nb = malloc(total);
+  if (!nb) {
+    free(z);
+    return nd_set_error(ND_ENOMEM, "codecs: cannot allocate %zu bytes", total);
+  }
+  memcpy(nb, hdr, BATCH_HEADER_SIZE);
+  memcpy(nb + BATCH_HEADER_SIZE, z, zlen);
+  free(z);
+  put_be32(nb + OFF_BATCH_LENGTH, (uint32_t)(total - 12));
+  /* attributes is a big-endian int16; the codec lives in its low byte. */
+  nb[OFF_ATTRIBUTES + 1] =
+      (uint8_t)((nb[OFF_ATTRIBUTES + 1] & ~CODEC_MASK) | codec);
+  put_be32(nb + OFF_CRC,
+           nd_crc32c(0, nb + OFF_ATTRIBUTES, total - OFF_ATTRIBUTES));
+  *out = nb;
+  *out_len = total;
   return 0;
 }
 
@@ -624,33 +675,40 @@ int nd_codecs_compress_batch(const void *batch, size_t len, int codec,
   if (codec < 0 || codec > ND_CODEC_ZSTD)
     return nd_set_error(ND_ECODEC, "unknown compression codec %d", codec);
 
-  void *z = NULL;
-  size_t zlen = 0;
-  int rc = nd_codecs_compress(codec, b + BATCH_HEADER_SIZE,
-                              len - BATCH_HEADER_SIZE, &z, &zlen);
+  return nd_codecs_recompress_batch(batch, len, codec, default_level(codec),
+                                    out, out_len);
+}
+
+int nd_codecs_recompress_batch(const void *batch, size_t len, int codec,
+                               int level, void **out, size_t *out_len) {
+  nd_set_error(0, NULL);
+  if (!batch || !out || !out_len)
+    return nd_set_error(ND_EINVAL, "codecs: NULL argument");
+  *out = NULL;
+  *out_len = 0;
+  const uint8_t *b = batch;
+  if (len < BATCH_HEADER_SIZE || b[OFF_MAGIC] != 2 ||
+      (uint64_t)be32(b + OFF_BATCH_LENGTH) + 12 != len)
+    return nd_set_error(ND_EBATCH, "not one whole RecordBatch v2 (%zu bytes)",
+                        len);
+  if (codec < 0 || codec > ND_CODEC_ZSTD)
+    return nd_set_error(ND_ECODEC, "unknown compression codec %d", codec);
+  /* Decode the record area (a copy when uncompressed), then build the new
+   * batch around it. The records' own bytes (offset and timestamp deltas,
+   * keys, values, headers) are the same whatever the codec, so the header's
+   * offsets and timestamps stay valid. */
+  int have = b[OFF_ATTRIBUTES + 1] & CODEC_MASK;
+  void *plain = NULL;
+  size_t plain_len = 0;
+  int rc = nd_codecs_decompress(have, b + BATCH_HEADER_SIZE,
+                                len - BATCH_HEADER_SIZE, &plain, &plain_len);
   if (rc)
     return rc;
-  if (zlen > (size_t)INT32_MAX - (BATCH_HEADER_SIZE - 12)) {
-    free(z);
-    return nd_set_error(ND_ETOOLARGE,
-                        "compressed batch of %zu bytes is too large", zlen);
-  }
-  size_t total = BATCH_HEADER_SIZE + zlen;
-  uint8_t *nb = malloc(total);
-  if (!nb) {
-    free(z);
-    return nd_set_error(ND_ENOMEM, "codecs: cannot allocate %zu bytes", total);
-  }
-  memcpy(nb, b, BATCH_HEADER_SIZE);
-  memcpy(nb + BATCH_HEADER_SIZE, z, zlen);
-  free(z);
-  put_be32(nb + OFF_BATCH_LENGTH, (uint32_t)(total - 12));
-  /* attributes is a big-endian int16; the codec lives in its low byte. */
-  nb[OFF_ATTRIBUTES + 1] =
-      (uint8_t)((nb[OFF_ATTRIBUTES + 1] & ~CODEC_MASK) | codec);
-  put_be32(nb + OFF_CRC,
-           nd_crc32c(0, nb + OFF_ATTRIBUTES, total - OFF_ATTRIBUTES));
-  *out = nb;
-  *out_len = total;
-  return 0;
+  void *z = NULL;
+  size_t zlen = 0;
+  rc = nd_codecs_compress_level(codec, level, plain, plain_len, &z, &zlen);
+  free(plain);
+  if (rc)
+    return rc;
+  return wrap_records(b, z, zlen, codec, out, out_len);
 }

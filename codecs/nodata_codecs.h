@@ -62,6 +62,16 @@ int nd_codecs_decompress(int codec, const void *src, size_t src_len, void **dst,
 int nd_codecs_compress(int codec, const void *src, size_t len, void **dst,
                        size_t *dst_len);
 
+/* nd_codecs_compress at a given level, in the codec's own numbering:
+ * gzip -1 (zlib's default, 6) or 1-9; lz4 below 3 is the fast compressor,
+ * 3-12 LZ4 HC (Kafka's 13-17 act as 12, LZ4's maximum); zstd its whole
+ * range (ZSTD_minCLevel()..22, Kafka's -131072..22); ignored for snappy
+ * and none. Kafka's compression.<codec>.level values pass through as
+ * they are. Errors as nd_codecs_compress, plus ND_EINVAL for a gzip or
+ * zstd level out of range. Thread-safe. */
+int nd_codecs_compress_level(int codec, int level, const void *src, size_t len,
+                             void **dst, size_t *dst_len);
+
 /* Take one uncompressed RecordBatch v2 (the 61-byte header followed by the
  * records, exactly batchLength + 12 bytes) and return a copy whose record
  * area is compressed with `codec`: attribute bits 0-2 set to the codec,
@@ -76,6 +86,21 @@ int nd_codecs_compress(int codec, const void *src, size_t len, void **dst,
  * would not fit batchLength), ND_ENOMEM, ND_EINVAL. Thread-safe. */
 int nd_codecs_compress_batch(const void *batch, size_t len, int codec,
                              void **out, size_t *out_len);
+
+/* Re-encode one whole RecordBatch v2 (compressed or not) with `codec` at
+ * `level` (as nd_codecs_compress_level): the record area is decompressed
+ * and compressed again; attributes bits 0-2, batchLength and the CRC-32C
+ * are rewritten, every other header field (offsets, timestamps, producer
+ * id, epoch and sequence) is copied unchanged. This is Kafka's
+ * broker-side recompression for a topic's compression.type, and its
+ * signature is nd_options.recompress's. The input CRC is not checked (the
+ * store has checked it). On success *out is malloc'ed, owned by the caller
+ * (free()).
+ * Errors: ND_EBATCH (not one whole batch of magic 2), ND_ECODEC,
+ * ND_ECORRUPT (the record area does not decompress), ND_ETOOLARGE,
+ * ND_ENOMEM, ND_EINVAL. Thread-safe. */
+int nd_codecs_recompress_batch(const void *batch, size_t len, int codec,
+                               int level, void **out, size_t *out_len);
 
 /* Lowercase name of a codec ("none", "gzip", "snappy", "lz4", "zstd"), or
  * NULL for an unknown value. Static string. */

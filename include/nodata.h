@@ -115,6 +115,16 @@ enum nd_fsync_policy {
   ND_FSYNC_ALWAYS = 2,   /* every append returns after fdatasync */
 };
 
+/* compression.type: how the store keeps the batches it is given.
+ * ND_COMPRESSION_PRODUCER keeps each batch as the producer compressed it;
+ * any enum nd_codec value makes the store re-encode batches whose codec
+ * differs (see nd_options.recompress). */
+#define ND_COMPRESSION_PRODUCER (-1)
+
+/* compression.gzip.level's default, as Kafka's (Deflater's
+ * DEFAULT_COMPRESSION): zlib's own default level, 6. */
+#define ND_COMPRESSION_GZIP_DEFAULT (-1)
+
 enum nd_timestamp_type {
   ND_TS_CREATE_TIME = 0,     /* keep the producer's timestamps */
   ND_TS_LOG_APPEND_TIME = 1, /* stamp batches with the store's clock */
@@ -133,6 +143,11 @@ typedef struct nd_topic_config {
   int32_t fsync;                /* enum nd_fsync_policy, default INTERVAL */
   int64_t fsync_interval_ms;    /* for ND_FSYNC_INTERVAL, default 1000 */
   int32_t timestamp_type;       /* enum nd_timestamp_type */
+  int32_t compression;          /* compression.type: ND_COMPRESSION_PRODUCER
+                                   (default) or an enum nd_codec */
+  int32_t gzip_level;           /* compression.gzip.level, 1-9, default -1 */
+  int32_t lz4_level;            /* compression.lz4.level, 1-17, default 9 */
+  int32_t zstd_level; /* compression.zstd.level, -131072..22, default 3 */
 } nd_topic_config;
 
 /* Fill cfg with the defaults listed above. */
@@ -140,7 +155,18 @@ void nd_topic_config_init(nd_topic_config *cfg);
 
 /* Set one setting by its Kafka name ("retention.ms", "fsync", ...) from its
  * text form. "fsync" takes "always", "never", "interval" or "interval=<ms>";
- * "message.timestamp.type" takes "CreateTime" or "LogAppendTime".
+ * "message.timestamp.type" takes "CreateTime" or "LogAppendTime";
+ * "compression.type" takes Kafka's "producer", "uncompressed", "gzip",
+ * "snappy", "lz4" or "zstd".
+ * Kafka's own fsync settings are another view of the fsync policy (they
+ * have no field of their own; see docs/format.md for the whole mapping):
+ * "flush.messages" 1 is fsync=always and 9223372036854775807 (Kafka's
+ * default, "never by count") leaves always for the time-based policy;
+ * other counts are refused (nodata syncs every append or by time).
+ * "flush.ms" N sets the interval (0 is taken as 1 ms) and, unless the
+ * policy is always, makes it interval; 9223372036854775807 means never.
+ * Under always, flush.ms only records what applies once flush.messages is
+ * raised again, so the outcome does not depend on the order of the two.
  * Errors: ND_ECONFIG for an unknown name or a value out of range (the
  * message names the key, the value and the accepted range). */
 int nd_topic_config_set(nd_topic_config *cfg, const char *name,
@@ -186,6 +212,15 @@ typedef struct nd_options {
    * the batch's base offset. See nd_decompress_fn below. */
   int (*decompress)(int codec, const void *src, size_t src_len, void **dst,
                     size_t *dst_len);
+  /* Re-encoder for topics whose compression.type names a codec (Kafka's
+   * broker-side recompression): given one whole RecordBatch v2, return a
+   * malloc'ed copy (released with free()) whose record area is encoded
+   * with `codec` at `level` (the topic's compression.<codec>.level; 0 for
+   * snappy and uncompressed, which have none), header fields other than
+   * attributes, batchLength and CRC unchanged. nd_codecs_recompress_batch
+   * fits. NULL: an append that would need it fails with ND_ECODEC. */
+  int (*recompress)(const void *batch, size_t len, int codec, int level,
+                    void **out, size_t *out_len);
 } nd_options;
 
 /* Open (creating if needed) the store in directory dir. opts may be NULL.
@@ -501,6 +536,22 @@ int nd_group_set_protocol_type(nd_store *store, const char *group,
 /* The protocol type last set for `group`: *type is a malloc'ed copy
  * (nd_free), or NULL if none was set. Errors: ND_EINVAL. Thread-safe. */
 int nd_group_protocol_type(nd_store *store, const char *group, char **type);
+
+/* A partition named by topic and number. */
+typedef struct nd_topic_partition {
+  const char *topic;
+  int32_t partition;
+} nd_topic_partition;
+
+/* Forget the committed offsets of n partitions of `group` (Kafka's
+ * OffsetDelete), durably: one record and one fdatasync before it returns,
+ * all or none. Partitions the group has no offset for are skipped, so
+ * deleting twice is not an error; nothing is written if none had one.
+ * The topics need not exist any more.
+ * Errors: ND_EINVAL (bad group name, NULL topic, topic name too long),
+ * ND_EREADONLY, -ENOSPC/-EIO (nothing recorded). Thread-safe. */
+int nd_delete_offsets(nd_store *store, const char *group,
+                      const nd_topic_partition *parts, size_t n);
 
 /* Forget a group's offsets (and protocol type), durably. Errors:
  * ND_ENOTFOUND if it has neither,

@@ -2,18 +2,36 @@
  * config.c — per-topic settings under their Kafka names. One table lists
  * each setting's name, field, bounds and kind, so parsing, printing and the
  * list of names stay in step.
+ *
+ * Kafka's flush.messages and flush.ms are views of the fsync policy, not
+ * settings of their own (K_FLUSH_*): they are computed from `fsync` when
+ * read and change it when set, and topic.conf does not store them, so
+ * there is one truth about when a partition is synced.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "error.h"
 
-enum kind { K_I64, K_I32, K_FSYNC, K_TSTYPE };
+enum kind {
+  K_I64,
+  K_I32,
+  K_FSYNC,
+  K_TSTYPE,
+  K_COMPRESSION,
+  K_GZIP_LEVEL, /* -1 (default) or 1-9, as Kafka's GzipCompression */
+  K_FLUSH_MESSAGES,
+  K_FLUSH_MS,
+};
+
+/* Kafka's "never" for flush.messages and flush.ms: Long.MAX_VALUE. */
+#define FLUSH_NEVER INT64_MAX
 
 struct setting {
   const char *name;
@@ -33,20 +51,33 @@ static const struct setting settings[] = {
     {"index.interval.bytes", F(index_interval_bytes), K_I32, 0, INT32_MAX},
     {"fsync", F(fsync), K_FSYNC, 0, 0},
     {"message.timestamp.type", F(timestamp_type), K_TSTYPE, 0, 1},
+    {"compression.type", F(compression), K_COMPRESSION, 0, 0},
+    {"compression.gzip.level", F(gzip_level), K_GZIP_LEVEL, -1, 9},
+    {"compression.lz4.level", F(lz4_level), K_I32, 1, 17},
+    {"compression.zstd.level", F(zstd_level), K_I32, -131072, 22},
+    {"flush.messages", 0, K_FLUSH_MESSAGES, 0, 0},
+    {"flush.ms", 0, K_FLUSH_MS, 0, 0},
 };
 #undef F
 #define NSETTINGS (sizeof settings / sizeof settings[0])
 
-static const char *const names[NSETTINGS + 1] = {
-    "segment.bytes",          "segment.ms",
-    "segment.index.bytes",    "retention.ms",
-    "retention.bytes",        "max.message.bytes",
-    "index.interval.bytes",   "fsync",
-    "message.timestamp.type", NULL};
+static const char *names[NSETTINGS + 1];
+static pthread_once_t names_once = PTHREAD_ONCE_INIT;
+
+static void names_fill(void) {
+  for (size_t i = 0; i < NSETTINGS; i++)
+    names[i] = settings[i].name;
+  names[NSETTINGS] = NULL;
+}
 
 const char *const *nd_topic_config_names(void) {
+  pthread_once(&names_once, names_fill);
   return names;
 }
+
+/* Kafka's compression.type values, indexed by enum nd_codec. */
+static const char *const codec_names[] = {"uncompressed", "gzip", "snappy",
+                                          "lz4", "zstd"};
 
 void nd_topic_config_init(nd_topic_config *cfg) {
   memset(cfg, 0, sizeof *cfg);
@@ -60,6 +91,10 @@ void nd_topic_config_init(nd_topic_config *cfg) {
   cfg->fsync = ND_FSYNC_INTERVAL;
   cfg->fsync_interval_ms = 1000;
   cfg->timestamp_type = ND_TS_CREATE_TIME;
+  cfg->compression = ND_COMPRESSION_PRODUCER;
+  cfg->gzip_level = ND_COMPRESSION_GZIP_DEFAULT;
+  cfg->lz4_level = 9;
+  cfg->zstd_level = 3;
 }
 
 static const struct setting *find(const char *name) {
@@ -96,8 +131,11 @@ int nd_topic_config_set(nd_topic_config *cfg, const char *name,
       cfg->fsync = ND_FSYNC_ALWAYS;
     } else if (!strcmp(value, "never")) {
       cfg->fsync = ND_FSYNC_NEVER;
+      cfg->fsync_interval_ms = FLUSH_NEVER; /* flush.ms shows never too */
     } else if (!strcmp(value, "interval")) {
       cfg->fsync = ND_FSYNC_INTERVAL;
+      if (cfg->fsync_interval_ms == FLUSH_NEVER)
+        cfg->fsync_interval_ms = 1000;
     } else if (!strncmp(value, "interval=", 9) &&
                parse_i64(value + 9, &v) == 0 && v >= 1) {
       cfg->fsync = ND_FSYNC_INTERVAL;
@@ -120,10 +158,60 @@ int nd_topic_config_set(nd_topic_config *cfg, const char *name,
                      "LogAppendTime",
                      value);
     return 0;
+  case K_COMPRESSION:
+    if (!strcmp(value, "producer")) {
+      cfg->compression = ND_COMPRESSION_PRODUCER;
+      return 0;
+    }
+    for (int c = ND_CODEC_NONE; c <= ND_CODEC_ZSTD; c++)
+      if (!strcmp(value, codec_names[c])) {
+        cfg->compression = c;
+        return 0;
+      }
+    /* Kafka's wording (ConfigDef.ValidString), names in Kafka's order. */
+    return nd_fail(ND_ECONFIG,
+                   "Invalid value %s for configuration compression.type: "
+                   "String must be one of: uncompressed, zstd, lz4, snappy, "
+                   "gzip, producer",
+                   value);
+  case K_FLUSH_MESSAGES:
+    if (parse_i64(value, &v) != 0 || v < 1)
+      return nd_fail(ND_ECONFIG,
+                     "flush.messages='%s': expected an integer >= 1", value);
+    if (v == 1) {
+      cfg->fsync = ND_FSYNC_ALWAYS;
+    } else if (v == FLUSH_NEVER) {
+      /* Back to the time-based policy flush.ms describes. */
+      if (cfg->fsync == ND_FSYNC_ALWAYS)
+        cfg->fsync = cfg->fsync_interval_ms == FLUSH_NEVER ? ND_FSYNC_NEVER
+                                                           : ND_FSYNC_INTERVAL;
+    } else {
+      return nd_fail(ND_ECONFIG,
+                     "flush.messages=%" PRId64 ": nodata syncs after every "
+                     "append (1) or by time (flush.ms, with "
+                     "flush.messages=9223372036854775807), not every N "
+                     "messages",
+                     v);
+    }
+    return 0;
+  case K_FLUSH_MS:
+    if (parse_i64(value, &v) != 0 || v < 0)
+      return nd_fail(ND_ECONFIG, "flush.ms='%s': expected an integer >= 0",
+                     value);
+    /* 0 (sync at every check) is the shortest interval we have. */
+    cfg->fsync_interval_ms = v < 1 ? 1 : v;
+    if (cfg->fsync != ND_FSYNC_ALWAYS)
+      cfg->fsync = v == FLUSH_NEVER ? ND_FSYNC_NEVER : ND_FSYNC_INTERVAL;
+    return 0;
+  case K_GZIP_LEVEL:
   case K_I64:
   case K_I32:
     if (parse_i64(value, &v) != 0)
       return nd_fail(ND_ECONFIG, "%s='%s': not an integer", name, value);
+    if (s->kind == K_GZIP_LEVEL && v == 0)
+      return nd_fail(ND_ECONFIG,
+                     "compression.gzip.level=0: expected -1 (default) or "
+                     "1-9");
     if (v < s->min || v > s->max)
       return nd_fail(ND_ECONFIG,
                      "%s=%" PRId64 ": out of range [%" PRId64 ", %" PRId64 "]",
@@ -154,6 +242,22 @@ int nd_topic_config_get(const nd_topic_config *cfg, const char *name, char *buf,
       n = snprintf(buf, buf_size, "never");
     else
       n = snprintf(buf, buf_size, "interval=%" PRId64, cfg->fsync_interval_ms);
+    break;
+  case K_COMPRESSION:
+    n = snprintf(buf, buf_size, "%s",
+                 cfg->compression >= ND_CODEC_NONE &&
+                         cfg->compression <= ND_CODEC_ZSTD
+                     ? codec_names[cfg->compression]
+                     : "producer");
+    break;
+  case K_FLUSH_MESSAGES:
+    n = snprintf(buf, buf_size, "%" PRId64,
+                 cfg->fsync == ND_FSYNC_ALWAYS ? (int64_t)1 : FLUSH_NEVER);
+    break;
+  case K_FLUSH_MS:
+    n = snprintf(buf, buf_size, "%" PRId64,
+                 cfg->fsync == ND_FSYNC_NEVER ? FLUSH_NEVER
+                                              : cfg->fsync_interval_ms);
     break;
   case K_TSTYPE:
     n = snprintf(buf, buf_size, "%s",
@@ -186,14 +290,14 @@ int config_validate(const nd_topic_config *cfg) {
     int64_t v;
     if (s->kind == K_I64) {
       memcpy(&v, (const char *)cfg + s->offset, sizeof v);
-    } else if (s->kind == K_I32) {
+    } else if (s->kind == K_I32 || s->kind == K_GZIP_LEVEL) {
       int32_t v32;
       memcpy(&v32, (const char *)cfg + s->offset, sizeof v32);
       v = v32;
     } else {
       continue;
     }
-    if (v < s->min || v > s->max) {
+    if (v < s->min || v > s->max || (s->kind == K_GZIP_LEVEL && v == 0)) {
       snprintf(buf, sizeof buf, "%" PRId64, v);
       return nd_fail(ND_ECONFIG,
                      "%s=%s: out of range [%" PRId64 ", %" PRId64 "]", s->name,
@@ -205,6 +309,9 @@ int config_validate(const nd_topic_config *cfg) {
   if (cfg->fsync_interval_ms < 1)
     return nd_fail(ND_ECONFIG, "fsync interval %" PRId64 " ms: must be >= 1",
                    cfg->fsync_interval_ms);
+  if (cfg->compression < ND_COMPRESSION_PRODUCER ||
+      cfg->compression > ND_CODEC_ZSTD)
+    return nd_fail(ND_ECONFIG, "compression %d unknown", (int)cfg->compression);
   if (cfg->timestamp_type != ND_TS_CREATE_TIME &&
       cfg->timestamp_type != ND_TS_LOG_APPEND_TIME)
     return nd_fail(ND_ECONFIG, "timestamp type %d unknown",
@@ -216,6 +323,11 @@ int config_format(const nd_topic_config *cfg, char *buf, size_t cap) {
   size_t used = 0;
   char val[64];
   for (size_t i = 0; i < NSETTINGS; i++) {
+    /* flush.* are views of fsync. Only the interval kept under `always`
+     * (what applies if flush.messages is raised again) needs a line. */
+    if (settings[i].kind == K_FLUSH_MESSAGES ||
+        (settings[i].kind == K_FLUSH_MS && cfg->fsync != ND_FSYNC_ALWAYS))
+      continue;
     int rc = nd_topic_config_get(cfg, settings[i].name, val, sizeof val);
     if (rc)
       return rc;

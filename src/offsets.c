@@ -24,6 +24,7 @@
 #define OP_DELETE_GROUP 2
 #define OP_DELETE_TOPIC 3
 #define OP_GROUP_TYPE 4
+#define OP_DELETE_OFFSET 5
 #define COMPACT_MIN_BYTES (64 * 1024)
 
 typedef struct entry {
@@ -181,6 +182,17 @@ static int map_put(offsets_store *os, const char *key, size_t key_len,
   e->meta_len = meta ? meta_len : 0;
   os->live_bytes += entry_op_size(e);
   return 0;
+}
+
+/* Remove the entry with this key, if there is one. Returns 1 if removed. */
+static int map_remove_key(offsets_store *os, const char *key, size_t len) {
+  if (!os->cap)
+    return 0;
+  entry *e = slot_for(os, key, len);
+  if (!e->key)
+    return 0;
+  remove_slot(os, (size_t)(e - os->slots));
+  return 1;
 }
 
 /* Remove every entry whose group (field 0) or topic (field 1) is name. */
@@ -359,25 +371,31 @@ static int replay_frame(offsets_store *os, const uint8_t *payload, size_t len,
         return -2;
       continue;
     }
-    if (*k != OP_COMMIT)
+    if (*k != OP_COMMIT && *k != OP_DELETE_OFFSET)
       return -1;
     lp = rc_take(&c, 2);
     if (!lp)
       return -1;
     uint16_t tl = be16(lp);
     const uint8_t *t = rc_take(&c, tl);
-    const uint8_t *f = rc_take(&c, 4 + 8 + 4 + 8 + 4);
+    const uint8_t *f =
+        rc_take(&c, *k == OP_DELETE_OFFSET ? 4 : 4 + 8 + 4 + 8 + 4);
     if (!t || !f || tl == 0 || tl > ND_TOPIC_NAME_MAX || memchr(t, '\0', tl))
-      return -1;
-    int32_t ml = (int32_t)be32(f + 24);
-    const uint8_t *m = NULL;
-    if (ml < -1 || (ml > 0 && !(m = rc_take(&c, (size_t)ml))))
       return -1;
     memcpy(key, name, gl);
     key[gl] = '\0';
     memcpy(key + gl + 1, t, tl);
     key[gl + 1 + tl] = '\0';
     memcpy(key + gl + tl + 2, f, 4);
+    if (*k == OP_DELETE_OFFSET) {
+      if (apply)
+        map_remove_key(os, key, gl + tl + 6);
+      continue;
+    }
+    int32_t ml = (int32_t)be32(f + 24);
+    const uint8_t *m = NULL;
+    if (ml < -1 || (ml > 0 && !(m = rc_take(&c, (size_t)ml))))
+      return -1;
     if (apply && map_put(os, key, gl + tl + 6, (int64_t)be64(f + 4),
                          (int32_t)be32(f + 12), (int64_t)be64(f + 16),
                          (const char *)m, ml > 0 ? (size_t)ml : 0, ml < 0) != 0)
@@ -683,7 +701,52 @@ int offsets_get_type(offsets_store *os, const char *group, char **type) {
   return oom ? nd_fail(ND_ENOMEM, "out of memory") : 0;
 }
 
-/* ---- reading ------------------------------------------------------------ */
+int offsets_delete_partitions(offsets_store *os, const char *group,
+                              const nd_topic_partition *parts, size_t n) {
+  if (os->readonly)
+    return nd_fail(ND_EREADONLY, "store opened read-only");
+  char key[2 * ND_TOPIC_NAME_MAX + ND_GROUP_NAME_MAX + 8];
+  size_t g = strlen(group);
+  wbuf b = {0};
+  int rc = wb_frame_start(&b);
+  uint32_t ops = 0;
+  pthread_mutex_lock(&os->mu);
+  for (size_t i = 0; !rc && i < n; i++) {
+    size_t kl = make_key(key, group, parts[i].topic, parts[i].partition);
+    if (!os->cap || !slot_for(os, key, kl)->key)
+      continue; /* nothing committed: nothing to forget */
+    size_t t = strlen(parts[i].topic);
+    if ((rc = wb_reserve(&b, 1 + 2 + g + 2 + t + 4)) != 0)
+      break;
+    wb_u8(&b, OP_DELETE_OFFSET);
+    wb_u16(&b, (uint16_t)g);
+    wb_bytes(&b, group, g);
+    wb_u16(&b, (uint16_t)t);
+    wb_bytes(&b, parts[i].topic, t);
+    wb_u32(&b, (uint32_t)parts[i].partition);
+    ops++;
+  }
+  if (rc) {
+    pthread_mutex_unlock(&os->mu);
+    free(b.p);
+    return nd_fail(ND_ENOMEM, "out of memory");
+  }
+  uint64_t frame = 0;
+  if (ops) {
+    wb_frame_finish(&b, ops);
+    rc = append_frame(os, &b, &frame);
+    for (size_t i = 0; !rc && i < n; i++) {
+      size_t kl = make_key(key, group, parts[i].topic, parts[i].partition);
+      map_remove_key(os, key, kl);
+    }
+  }
+  pthread_mutex_unlock(&os->mu);
+  free(b.p);
+  return rc || !ops ? rc : sync_upto(os, frame);
+}
+
+/* ---- reading ------------------------------------------------------------
+ */
 
 int offsets_get(offsets_store *os, const char *group, const char *topic,
                 int32_t partition, int64_t *offset, int32_t *epoch,
@@ -800,7 +863,8 @@ void nd_names_free(char **names, size_t count) {
   free(names);
 }
 
-/* ---- compaction --------------------------------------------------------- */
+/* ---- compaction ---------------------------------------------------------
+ */
 
 int offsets_maintain(offsets_store *os) {
   if (os->readonly)

@@ -11,6 +11,7 @@
  *     3 delete topic: str16 topic
  *     4 group type:   str16 group, str16 protocol type (Kafka's
  *                     "consumer", "connect", …; the last one counts)
+ *     5 delete offset: str16 group, str16 topic, i32 partition
  *   str16: u16 length + bytes; str32: i32 length (-1 = null) + bytes
  * (all integers big-endian). One call is one frame, so it is recorded
  * whole or not at all. At open the file is replayed into a hash map and
@@ -48,6 +49,11 @@ int offsets_get_type(offsets_store *os, const char *group, char **type);
 /* Returns ND_ENOTFOUND if the group has no offsets. */
 int offsets_delete_group(offsets_store *os, const char *group);
 int offsets_delete_topic(offsets_store *os, const char *topic);
+/* Forget the committed offsets of n partitions of group (Kafka's
+ * OffsetDelete), durably, in one frame. Partitions without an offset are
+ * skipped; nothing is written if none has one. */
+int offsets_delete_partitions(offsets_store *os, const char *group,
+                              const nd_topic_partition *parts, size_t n);
 /* Compact the file if it is mostly dead entries. */
 int offsets_maintain(offsets_store *os);
 

@@ -903,12 +903,122 @@ static int32_t choose_partition(topic *t, const void *key, size_t key_len) {
   return (int32_t)(atomic_fetch_add(&t->round_robin, 1) % (uint32_t)n);
 }
 
+/* ---- recompression ------------------------------------------------------ */
+
+/* The level a topic asks for when its batches are re-encoded with codec. */
+static int codec_level(const nd_topic_config *cfg, int codec) {
+  switch (codec) {
+  case ND_CODEC_GZIP:
+    return cfg->gzip_level;
+  case ND_CODEC_LZ4:
+    return cfg->lz4_level;
+  case ND_CODEC_ZSTD:
+    return cfg->zstd_level;
+  default:
+    return 0; /* snappy and uncompressed have no level */
+  }
+}
+
+/* Kafka's broker-side recompression (LogValidator): a topic whose
+ * compression.type names a codec stores every batch with that codec,
+ * re-encoding those that arrive with another one ("uncompressed" decodes
+ * them). Same-codec batches stay as sent, whatever their level, as in
+ * Kafka. Offsets, timestamps and producer fields are not touched: only the
+ * record area, attributes, batchLength and CRC change. Control batches
+ * are left alone (Kafka never compresses them).
+ * b[0..len) has been validated batch by batch. On success *out is NULL
+ * when nothing needs re-encoding, else a malloc'ed buffer of *out_len
+ * bytes holding every batch in order. Each new batch is checked against
+ * max.message.bytes again, since re-encoding may grow it (Kafka checks
+ * after recompression too). */
+static int recompress_batches(nd_store *s, const nd_topic_config *cfg,
+                              const char *name, const uint8_t *b, size_t len,
+                              uint8_t **out, size_t *out_len) {
+  *out = NULL;
+  *out_len = 0;
+  int want = cfg->compression;
+  if (want == ND_COMPRESSION_PRODUCER)
+    return 0;
+  int needed = 0;
+  for (size_t q = 0; q < len; q += (size_t)be32(b + q + 8) + 12)
+    if ((b[q + 22] & BATCH_ATTR_CODEC_MASK) != want &&
+        !(b[q + 22] & BATCH_ATTR_CONTROL))
+      needed = 1;
+  if (!needed)
+    return 0;
+  if (!s->opts.recompress) {
+    char what[32];
+    if (nd_topic_config_get(cfg, "compression.type", what, sizeof what) != 0)
+      what[0] = 0;
+    return nd_fail(ND_ECODEC,
+                   "topic '%s' has compression.type=%s and this store was "
+                   "opened without a recompressor (nd_options.recompress)",
+                   name, what);
+  }
+  uint8_t *acc = NULL;
+  size_t used = 0, cap = 0;
+  int rc = 0;
+  for (size_t q = 0; q < len && !rc;) {
+    size_t total = (size_t)be32(b + q + 8) + 12;
+    void *nb = NULL;
+    size_t nlen = total;
+    int codec = b[q + 22] & BATCH_ATTR_CODEC_MASK;
+    const uint8_t *src = b + q;
+    if (codec != want && !(b[q + 22] & BATCH_ATTR_CONTROL)) {
+      rc = s->opts.recompress(b + q, total, want, codec_level(cfg, want), &nb,
+                              &nlen);
+      if (rc) {
+        free(nb);
+        char why[256]; /* nd_fail rewrites the buffer nd_errmsg() points at */
+        snprintf(why, sizeof why, "%s", nd_errmsg());
+        rc = nd_fail(rc,
+                     "batch at byte %zu: re-encoding it for topic '%s' "
+                     "failed: %s",
+                     q, name, why);
+        break;
+      }
+      src = nb;
+      if (nlen > (size_t)cfg->max_message_bytes)
+        rc = nd_fail(ND_ETOOLARGE,
+                     "batch at byte %zu is %zu bytes once re-encoded for "
+                     "compression.type; topic '%s' allows "
+                     "max.message.bytes=%d",
+                     q, nlen, name, (int)cfg->max_message_bytes);
+    }
+    if (!rc && used + nlen > cap) {
+      size_t ncap = cap ? cap : len + 64;
+      while (ncap < used + nlen)
+        ncap *= 2;
+      uint8_t *na = realloc(acc, ncap);
+      if (!na)
+        rc = nd_fail(ND_ENOMEM, "out of memory re-encoding a batch");
+      else {
+        acc = na;
+        cap = ncap;
+      }
+    }
+    if (!rc) {
+      memcpy(acc + used, src, nlen);
+      used += nlen;
+    }
+    free(nb);
+    q += total;
+  }
+  if (rc) {
+    free(acc);
+    return rc;
+  }
+  *out = acc;
+  *out_len = used;
+  return 0;
+}
+
 /* Encode records into this thread's buffer and append them; *sync_to as
  * partition_append. */
-static int append_records(partition *part, const nd_topic_config *cfg,
-                          const char *name, const nd_record *records, size_t n,
-                          unsigned flags, nd_append_info *info,
-                          int64_t *sync_to) {
+static int append_records(nd_store *s, partition *part,
+                          const nd_topic_config *cfg, const char *name,
+                          const nd_record *records, size_t n, unsigned flags,
+                          nd_append_info *info, int64_t *sync_to) {
   scratch *sc = thread_scratch();
   if (!sc)
     return nd_fail(ND_ENOMEM, "out of memory");
@@ -923,6 +1033,17 @@ static int append_records(partition *part, const nd_topic_config *cfg,
                    "batch of %zu records is %" PRId64
                    " bytes; topic '%s' allows max.message.bytes=%d",
                    n, size, name, (int)cfg->max_message_bytes);
+  uint8_t *re = NULL;
+  size_t re_len = 0;
+  int rc =
+      recompress_batches(s, cfg, name, sc->buf, (size_t)size, &re, &re_len);
+  if (rc)
+    return rc;
+  if (re) {
+    rc = partition_append(part, cfg, re, re_len, now, flags, info, sync_to);
+    free(re);
+    return rc;
+  }
   return partition_append(part, cfg, sc->buf, (size_t)size, now, flags, info,
                           sync_to);
 }
@@ -952,7 +1073,7 @@ int nd_append(nd_store *s, const char *name, int32_t p,
     /* From before encoding until written, so a group-commit leader waits
      * for this append to share its fdatasync. */
     partition_append_begin(part);
-    rc = append_records(part, &cfg, name, records, n, flags, info, &sync_to);
+    rc = append_records(s, part, &cfg, name, records, n, flags, info, &sync_to);
     partition_append_end(part);
     if (!rc && sync_to >= 0)
       rc = partition_sync(part, sync_to);
@@ -1053,10 +1174,17 @@ int nd_append_batch(nd_store *s, const char *name, int32_t p, void *buf,
     batch_fix_max_timestamp(b + q, total, max_ts_delta);
     q += total;
   }
+  uint8_t *re = NULL;
+  size_t re_len = 0;
+  rc = recompress_batches(s, &cfg, name, b, len, &re, &re_len);
+  if (rc)
+    goto out;
   int64_t sync_to = -1;
   partition_append_begin(part);
-  rc = partition_append(part, &cfg, buf, len, now_ms(), flags, info, &sync_to);
+  rc = partition_append(part, &cfg, re ? re : buf, re ? re_len : len, now_ms(),
+                        flags, info, &sync_to);
   partition_append_end(part);
+  free(re);
   if (!rc && sync_to >= 0)
     rc = partition_sync(part, sync_to);
 out:
@@ -1302,6 +1430,23 @@ int nd_group_protocol_type(nd_store *s, const char *group, char **type) {
   *type = NULL;
   int rc = check_group(group);
   return rc ? rc : offsets_get_type(s->offsets, group, type);
+}
+
+int nd_delete_offsets(nd_store *s, const char *group,
+                      const nd_topic_partition *parts, size_t n) {
+  nd_clear_error();
+  if (!s || (n && !parts))
+    return nd_fail(ND_EINVAL, "delete_offsets: store and partitions needed");
+  if (s->readonly)
+    return nd_fail(ND_EREADONLY, "store %s opened read-only", s->dir);
+  int rc = check_group(group);
+  if (rc || n == 0)
+    return rc;
+  for (size_t i = 0; i < n; i++)
+    if (!parts[i].topic || !*parts[i].topic ||
+        strlen(parts[i].topic) > ND_TOPIC_NAME_MAX)
+      return nd_fail(ND_EINVAL, "delete_offsets: partition %zu: bad topic", i);
+  return offsets_delete_partitions(s->offsets, group, parts, n);
 }
 
 int nd_group_delete(nd_store *s, const char *group) {

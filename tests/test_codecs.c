@@ -974,6 +974,171 @@ static void test_append_fixes_max_timestamp(void) {
   tmpdir_remove(dir);
 }
 
+/* nd_codecs_recompress_batch takes a client batch of any codec to any
+ * other: header fields other than attributes' codec bits, batchLength and
+ * CRC unchanged, CRC right, every record as the client sent it. */
+static void test_recompress_batch(void) {
+  int bad = 0;
+  for (int c = 0; c < N_CLIENTS && !bad; c++)
+    for (int from = 0; from < N_CODECS && !bad; from++) {
+      char name[64];
+      snprintf(name, sizeof name, "%s-%s", clients[c], codec_names[from]);
+      manifest m;
+      if (manifest_load(name, &m) != 0) {
+        bad = 1;
+        break;
+      }
+      size_t len;
+      uint8_t *in = load_fixture(name, &len);
+      for (int to = 0; in && to < N_CODECS && !bad; to++) {
+        void *outv = NULL;
+        size_t olen = 0;
+        int level = to == ND_CODEC_GZIP ? 9 : to == ND_CODEC_LZ4 ? 9 : 0;
+        int rc = nd_codecs_recompress_batch(in, len, to, level, &outv, &olen);
+        uint8_t *out = outv;
+        int ok = rc == 0 && olen >= 61 && get_be32(out + 8) + 12 == olen &&
+                 (out[22] & 7) == to && (out[22] & ~7) == (in[22] & ~7) &&
+                 out[21] == in[21] && batch_crc_ok(out, olen) &&
+                 !memcmp(out, in, 8) && !memcmp(out + 12, in + 12, 5) &&
+                 !memcmp(out + 23, in + 23, 61 - 23);
+        char what[96];
+        snprintf(what, sizeof what, "%s -> %s", name, codec_names[to]);
+        if (ok && compare_records(out, olen, &m, what) != 0)
+          ok = 0;
+        if (!ok) {
+          fprintf(stderr, "recompress %s: rc %s, output wrong\n", what,
+                  nd_errname(rc));
+          bad = 1;
+        }
+        free(out);
+      }
+      if (!in)
+        bad = 1;
+      free(in);
+      manifest_free(&m);
+    }
+  CHECK(!bad);
+
+  /* Levels are the codec's: gzip -1 or 1-9, zstd up to 22; a higher level
+   * gives output no larger on compressible data. */
+  size_t len;
+  uint8_t *plain = load_fixture("rdkafka-none", &len);
+  CHECK(plain);
+  void *a = NULL, *z = NULL;
+  size_t alen = 0, zlen = 0;
+  CHECK_OK(nd_codecs_recompress_batch(plain, len, ND_CODEC_ZSTD, 1, &a, &alen));
+  CHECK_OK(
+      nd_codecs_recompress_batch(plain, len, ND_CODEC_ZSTD, 19, &z, &zlen));
+  CHECK(zlen <= alen);
+  free(a);
+  free(z);
+  CHECK_OK(
+      nd_codecs_recompress_batch(plain, len, ND_CODEC_GZIP, -1, &a, &alen));
+  free(a);
+  CHECK_OK(nd_codecs_recompress_batch(plain, len, ND_CODEC_LZ4, 17, &a, &alen));
+  free(a);
+  CHECK_RC(nd_codecs_recompress_batch(plain, len, ND_CODEC_GZIP, 0, &a, &alen),
+           ND_EINVAL);
+  CHECK(a == NULL);
+  CHECK_RC(nd_codecs_recompress_batch(plain, len, ND_CODEC_ZSTD, 23, &a, &alen),
+           ND_EINVAL);
+  CHECK_RC(nd_codecs_recompress_batch(plain, len, 7, 0, &a, &alen), ND_ECODEC);
+  CHECK_RC(
+      nd_codecs_recompress_batch(plain, len - 1, ND_CODEC_GZIP, -1, &a, &alen),
+      ND_EBATCH);
+  /* A record area that does not decompress. */
+  void *g = NULL;
+  size_t glen = 0;
+  CHECK_OK(nd_codecs_compress_batch(plain, len, ND_CODEC_ZSTD, &g, &glen));
+  memset((uint8_t *)g + 61, 0x5a, glen - 61);
+  CHECK_RC(nd_codecs_recompress_batch(g, glen, ND_CODEC_GZIP, -1, &a, &alen),
+           ND_ECORRUPT);
+  free(g);
+  free(plain);
+}
+
+/* The codec of every batch in a partition, as stored. */
+static int stored_codecs(nd_store *s, const char *topic, int *codecs, int max) {
+  nd_batches nb;
+  if (nd_read(s, topic, 0, 0, 1 << 20, &nb) != 0)
+    return -1;
+  int n = 0;
+  for (size_t q = 0; q + 61 <= nb.len && n < max;
+       q += (size_t)get_be32(nb.data + q + 8) + 12)
+    codecs[n++] = nb.data[q + 22] & 7;
+  nd_free(nb.data);
+  return n;
+}
+
+/* A topic's compression.type makes the store re-encode appended batches
+ * whose codec differs (Kafka's broker-side recompression), through
+ * nd_options.recompress; producer keeps them as given; offsets and
+ * records are unchanged; a store without a recompressor refuses such an
+ * append with ND_ECODEC rather than store the wrong codec. */
+static void test_append_recompresses(void) {
+  char *dir = tmpdir_make("recompress");
+  nd_options o = {.no_background = 1,
+                  .decompress = nd_codecs_decompress,
+                  .recompress = nd_codecs_recompress_batch};
+  nd_store *s = NULL;
+  CHECK_OK(nd_open(dir, &o, &s));
+  const char *types[] = {"gzip", "uncompressed", "producer"};
+  for (int t = 0; t < 3; t++) {
+    nd_topic_config cfg;
+    nd_topic_config_init(&cfg);
+    CHECK_OK(nd_topic_config_set(&cfg, "compression.type", types[t]));
+    CHECK_OK(nd_topic_create(s, types[t], 1, &cfg));
+  }
+  manifest m;
+  CHECK(manifest_load("rdkafka-lz4", &m) == 0);
+  size_t len;
+  uint8_t *lz4 = load_fixture("rdkafka-lz4", &len);
+  CHECK(lz4);
+  for (int t = 0; t < 3; t++) {
+    uint8_t *copy = malloc(len);
+    CHECK(copy);
+    memcpy(copy, lz4, len);
+    nd_append_info info;
+    CHECK_OK(nd_append_batch(s, types[t], 0, copy, len, 0, &info));
+    CHECK_EQ_I64(info.base_offset, 0);
+    free(copy);
+    nd_record r = {"k", 1, "plain", 5, NULL, 0, 1234};
+    CHECK_OK(nd_append(s, types[t], 0, &r, 1, 0, &info));
+    CHECK_EQ_I64(info.base_offset, (int64_t)m.n);
+    int codecs[4];
+    CHECK(stored_codecs(s, types[t], codecs, 4) == 2);
+    int want0 = t == 0 ? ND_CODEC_GZIP : t == 1 ? ND_CODEC_NONE : ND_CODEC_LZ4;
+    int want1 = t == 0 ? ND_CODEC_GZIP : ND_CODEC_NONE;
+    CHECK_EQ_I64(codecs[0], want0);
+    CHECK_EQ_I64(codecs[1], want1);
+    nd_batches nb;
+    CHECK_OK(nd_read(s, types[t], 0, 0, 1 << 20, &nb));
+    size_t first = (size_t)get_be32(nb.data + 8) + 12;
+    CHECK(compare_records(nb.data, first, &m, types[t]) == 0);
+    nd_free(nb.data);
+  }
+  CHECK_OK(nd_close(s));
+
+  /* Without a recompressor: refused, nothing stored; producer topics and
+   * same-codec batches need none. */
+  nd_options bare = {.no_background = 1, .decompress = nd_codecs_decompress};
+  CHECK_OK(nd_open(dir, &bare, &s));
+  int64_t hw0, hw1;
+  CHECK_OK(nd_offsets(s, "gzip", 0, NULL, &hw0));
+  CHECK_RC(nd_append_batch(s, "gzip", 0, lz4, len, 0, NULL), ND_ECODEC);
+  CHECK(strstr(nd_errmsg(), "compression.type=gzip") != NULL);
+  nd_record r = {NULL, 0, "x", 1, NULL, 0, 1};
+  CHECK_RC(nd_append(s, "gzip", 0, &r, 1, 0, NULL), ND_ECODEC);
+  CHECK_OK(nd_offsets(s, "gzip", 0, NULL, &hw1));
+  CHECK_EQ_I64(hw1, hw0);
+  CHECK_OK(nd_append(s, "uncompressed", 0, &r, 1, 0, NULL));
+  CHECK_OK(nd_append_batch(s, "producer", 0, lz4, len, 0, NULL));
+  CHECK_OK(nd_close(s));
+  free(lz4);
+  manifest_free(&m);
+  tmpdir_remove(dir);
+}
+
 static void test_names(void) {
   for (int k = 0; k < N_CODECS; k++) {
     CHECK(strcmp(nd_codecs_name(k), codec_names[k]) == 0);
@@ -1002,6 +1167,8 @@ int main(void) {
   RUN(test_compress_batch);
   RUN(test_append_checks_compressed_records);
   RUN(test_append_fixes_max_timestamp);
+  RUN(test_recompress_batch);
+  RUN(test_append_recompresses);
   RUN(test_names);
   TEST_MAIN_END();
 }

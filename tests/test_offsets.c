@@ -413,10 +413,61 @@ static void library_consumer_resumes(void) {
   tmpdir_remove(dir);
 }
 
+/* nd_delete_offsets (Kafka's OffsetDelete) forgets exactly the named
+ * partitions of one group, durably (replayed after a crash-like reopen),
+ * skips partitions never committed, and leaves other groups alone. */
+static void delete_offsets(void) {
+  char *dir = tmpdir_make("offdel");
+  nd_store *s = open_store(dir);
+  CHECK(s);
+  CHECK_OK(nd_topic_create(s, "t", 3, NULL));
+  nd_offset_commit c[3] = {{"t", 0, 10, -1, NULL, 0},
+                           {"t", 1, 11, -1, "m", 0},
+                           {"t", 2, 12, -1, NULL, 0}};
+  CHECK_OK(nd_commit_offsets(s, "g", c, 3));
+  CHECK_OK(nd_commit_offsets(s, "h", c, 3));
+  nd_topic_partition del[3] = {{"t", 0}, {"t", 1}, {"gone", 0}};
+  CHECK_OK(nd_delete_offsets(s, "g", del, 3));
+  CHECK_EQ_I64(committed(s, "g", "t", 0), -1);
+  CHECK_EQ_I64(committed(s, "g", "t", 1), -1);
+  CHECK_EQ_I64(committed(s, "g", "t", 2), 12);
+  CHECK_EQ_I64(committed(s, "h", "t", 0), 10);
+  /* Again, and for a group without offsets: nothing to do, no error. */
+  CHECK_OK(nd_delete_offsets(s, "g", del, 2));
+  CHECK_OK(nd_delete_offsets(s, "nobody", del, 1));
+  CHECK_RC(nd_delete_offsets(s, "", del, 1), ND_EINVAL);
+  nd_topic_partition bad = {NULL, 0};
+  CHECK_RC(nd_delete_offsets(s, "g", &bad, 1), ND_EINVAL);
+  /* A commit after the delete comes back. */
+  CHECK_OK(nd_commit_offset(s, "g", "t", 1, 50, NULL));
+  CHECK_OK(nd_close(s));
+  char clean[PATH_MAX];
+  snprintf(clean, sizeof clean, "%s/clean-shutdown", dir);
+  unlink(clean);
+  s = open_store(dir);
+  CHECK(s);
+  CHECK_EQ_I64(committed(s, "g", "t", 0), -1);
+  CHECK_EQ_I64(committed(s, "g", "t", 1), 50);
+  CHECK_EQ_I64(committed(s, "g", "t", 2), 12);
+  CHECK_EQ_I64(committed(s, "h", "t", 1), 11);
+  /* Compaction keeps the result. */
+  nd_topic_partition last = {"t", 2};
+  CHECK_OK(nd_delete_offsets(s, "g", &last, 1));
+  CHECK_OK(nd_maintain(s, 0));
+  CHECK_OK(nd_close(s));
+  s = open_store(dir);
+  CHECK(s);
+  CHECK_EQ_I64(committed(s, "g", "t", 2), -1);
+  CHECK_EQ_I64(committed(s, "g", "t", 1), 50);
+  CHECK_OK(nd_close(s));
+  tmpdir_remove(dir);
+}
+
 int main(void) {
   RUN(round_trip);
   RUN(crash_and_torn_tail);
   RUN(compaction);
+  RUN(delete_offsets);
   RUN(library_consumer_resumes);
   RUN(bad_frame_applies_nothing);
   RUN(binary_metadata);

@@ -501,6 +501,121 @@ static void delete_removes_in_background(void) {
   tmpdir_remove(dir);
 }
 
+/* Text of one setting of cfg (test helper). */
+static const char *cfg_text(const nd_topic_config *cfg, const char *name) {
+  static char buf[64];
+  if (nd_topic_config_get(cfg, name, buf, sizeof buf) != 0)
+    return "(error)";
+  return buf;
+}
+
+/* Kafka's compression.type (+ levels) and flush.messages / flush.ms:
+ * parsing, Kafka's ranges, flush.* as views of the fsync policy whatever
+ * the order they are set in, and a round trip through topic.conf. */
+static void kafka_topic_settings(void) {
+  nd_topic_config cfg;
+  nd_topic_config_init(&cfg);
+  CHECK(!strcmp(cfg_text(&cfg, "compression.type"), "producer"));
+  CHECK(!strcmp(cfg_text(&cfg, "compression.gzip.level"), "-1"));
+  CHECK(!strcmp(cfg_text(&cfg, "compression.lz4.level"), "9"));
+  CHECK(!strcmp(cfg_text(&cfg, "compression.zstd.level"), "3"));
+  CHECK(!strcmp(cfg_text(&cfg, "flush.messages"), "9223372036854775807"));
+  CHECK(!strcmp(cfg_text(&cfg, "flush.ms"), "1000"));
+  static const char *const codecs[] = {"uncompressed", "gzip", "snappy", "lz4",
+                                       "zstd"};
+  for (int c = 0; c < 5; c++) {
+    CHECK_OK(nd_topic_config_set(&cfg, "compression.type", codecs[c]));
+    CHECK_EQ_I64(cfg.compression, c);
+    CHECK(!strcmp(cfg_text(&cfg, "compression.type"), codecs[c]));
+  }
+  CHECK_RC(nd_topic_config_set(&cfg, "compression.type", "GZIP"), ND_ECONFIG);
+  CHECK(strstr(nd_errmsg(), "String must be one of") != NULL);
+  CHECK_RC(nd_topic_config_set(&cfg, "compression.type", "none"), ND_ECONFIG);
+  CHECK_RC(nd_topic_config_set(&cfg, "compression.gzip.level", "0"),
+           ND_ECONFIG);
+  CHECK_RC(nd_topic_config_set(&cfg, "compression.gzip.level", "10"),
+           ND_ECONFIG);
+  CHECK_OK(nd_topic_config_set(&cfg, "compression.gzip.level", "1"));
+  CHECK_RC(nd_topic_config_set(&cfg, "compression.lz4.level", "0"), ND_ECONFIG);
+  CHECK_OK(nd_topic_config_set(&cfg, "compression.lz4.level", "17"));
+  CHECK_RC(nd_topic_config_set(&cfg, "compression.zstd.level", "-131073"),
+           ND_ECONFIG);
+  CHECK_OK(nd_topic_config_set(&cfg, "compression.zstd.level", "-131072"));
+  CHECK_OK(nd_topic_config_set(&cfg, "compression.zstd.level", "22"));
+
+  /* flush.* in both orders give the same policy. */
+  const char *max = "9223372036854775807";
+  struct {
+    const char *a, *av, *b, *bv, *fsync, *msgs, *ms;
+  } cases[] = {
+      {"flush.messages", "1", "flush.ms", "250", "always", "1", "250"},
+      {"flush.messages", max, "flush.ms", "250", "interval=250", max, "250"},
+      {"flush.messages", max, "flush.ms", max, "never", max, max},
+      {"flush.messages", "1", "flush.ms", max, "always", "1", max},
+      {"flush.ms", "0", "fsync", "interval", "interval=1", max, "1"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+    for (int order = 0; order < 2; order++) {
+      nd_topic_config c;
+      nd_topic_config_init(&c);
+      if (order == 0) {
+        CHECK_OK(nd_topic_config_set(&c, cases[i].a, cases[i].av));
+        CHECK_OK(nd_topic_config_set(&c, cases[i].b, cases[i].bv));
+      } else {
+        CHECK_OK(nd_topic_config_set(&c, cases[i].b, cases[i].bv));
+        CHECK_OK(nd_topic_config_set(&c, cases[i].a, cases[i].av));
+      }
+      if (strcmp(cfg_text(&c, "fsync"), cases[i].fsync) ||
+          strcmp(cfg_text(&c, "flush.messages"), cases[i].msgs) ||
+          strcmp(cfg_text(&c, "flush.ms"), cases[i].ms)) {
+        fprintf(stderr, "case %zu order %d: fsync=%s", i, order,
+                cfg_text(&c, "fsync"));
+        fprintf(stderr, " flush.messages=%s", cfg_text(&c, "flush.messages"));
+        fprintf(stderr, " flush.ms=%s\n", cfg_text(&c, "flush.ms"));
+        CHECK(0);
+      }
+    }
+  /* Leaving always returns to the time policy flush.ms describes. */
+  nd_topic_config c;
+  nd_topic_config_init(&c);
+  CHECK_OK(nd_topic_config_set(&c, "flush.ms", max));
+  CHECK_OK(nd_topic_config_set(&c, "flush.messages", "1"));
+  CHECK_OK(nd_topic_config_set(&c, "flush.messages", max));
+  CHECK(!strcmp(cfg_text(&c, "fsync"), "never"));
+  CHECK_RC(nd_topic_config_set(&c, "flush.messages", "5"), ND_ECONFIG);
+  CHECK(strstr(nd_errmsg(), "flush.messages=5") != NULL);
+  CHECK_RC(nd_topic_config_set(&c, "flush.messages", "0"), ND_ECONFIG);
+  CHECK_RC(nd_topic_config_set(&c, "flush.ms", "-1"), ND_ECONFIG);
+
+  /* topic.conf keeps all of it, including the interval kept under always. */
+  char *dir = tmpdir_make("kafka-settings");
+  nd_store *s = open_store(dir);
+  CHECK(s);
+  nd_topic_config_init(&c);
+  CHECK_OK(nd_topic_config_set(&c, "compression.type", "zstd"));
+  CHECK_OK(nd_topic_config_set(&c, "compression.zstd.level", "-5"));
+  CHECK_OK(nd_topic_config_set(&c, "flush.ms", "250"));
+  CHECK_OK(nd_topic_config_set(&c, "flush.messages", "1"));
+  CHECK_OK(nd_topic_create(s, "k", 1, &c));
+  nd_topic_config_init(&c);
+  CHECK_OK(nd_topic_config_set(&c, "fsync", "never"));
+  CHECK_OK(nd_topic_create(s, "n", 1, &c));
+  CHECK_OK(nd_close(s));
+  s = open_store(dir);
+  CHECK(s);
+  nd_topic_info info;
+  CHECK_OK(nd_topic_describe(s, "k", &info));
+  CHECK(!strcmp(cfg_text(&info.config, "compression.type"), "zstd"));
+  CHECK_EQ_I64(info.config.zstd_level, -5);
+  CHECK(!strcmp(cfg_text(&info.config, "fsync"), "always"));
+  CHECK(!strcmp(cfg_text(&info.config, "flush.ms"), "250"));
+  CHECK_OK(nd_topic_describe(s, "n", &info));
+  CHECK(!strcmp(cfg_text(&info.config, "flush.ms"), max));
+  CHECK(!strcmp(cfg_text(&info.config, "flush.messages"), max));
+  CHECK_OK(nd_close(s));
+  tmpdir_remove(dir);
+}
+
 int main(void) {
   RUN(open_lock_format);
   RUN(default_dir);
@@ -512,5 +627,6 @@ int main(void) {
   RUN(readonly_store);
   RUN(durability_policies);
   RUN(delete_removes_in_background);
+  RUN(kafka_topic_settings);
   TEST_MAIN_END();
 }

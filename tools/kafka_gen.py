@@ -54,6 +54,7 @@ MESSAGES = [
     ("IncrementalAlterConfigs", None),
     ("DescribeLogDirs", None),
     ("DescribeProducers", None),
+    ("OffsetDelete", None),
 ]
 
 VMAX = 0x7FFF

@@ -6,7 +6,8 @@ our own codec).
 Covered: CreateTopics v7 (returns the topic id), Metadata v12/v13 by name
 and by id, Produce v13 (topic ids), Fetch v13-v18 (topic ids, flexible),
 ListOffsets v10, DeleteTopics v6 by id, DeleteRecords v2,
-OffsetForLeaderEpoch v4, DescribeCluster v2, IncrementalAlterConfigs v1,
+OffsetForLeaderEpoch v4, DescribeCluster v2 (with and without the cluster's
+authorized operations), IncrementalAlterConfigs v1,
 DescribeConfigs v4, DescribeLogDirs v4, and a deleted then re-created topic:
 the old id gets UNKNOWN_TOPIC_ID, never the new topic's data.
 """
@@ -441,8 +442,8 @@ def offset_for_leader_epoch(c, name, epoch):
     return ts[0][1][0]
 
 
-def describe_cluster(c):
-    rd = c.call(60, 2, b"\x00\x01\x00" + TAGS)
+def describe_cluster(c, ops=False):
+    rd = c.call(60, 2, (b"\x01" if ops else b"\x00") + b"\x01\x00" + TAGS)
     rd.i32()
     err, msg, etype, cluster, controller = (rd.i16(), rd.cstr(), rd.i8(),
                                             rd.cstr(), rd.i32())
@@ -452,9 +453,12 @@ def describe_cluster(c):
         r.tags()
         return out
     brokers = rd.carray(br)
-    rd.i32()
+    authorized = rd.i32()
     rd.tags()
     rd.end()
+    if ops:
+        return authorized
+    check(authorized == -2**31, "not asked, authorized ops %d" % authorized)
     return err, etype, cluster, controller, brokers
 
 
@@ -568,6 +572,12 @@ def tools(c):
     check(err == 0 and controller == 0 and len(brokers) == 1 and
           brokers[0][0] == 0 and cluster, "DescribeCluster: %s"
           % ((err, etype, cluster, controller, brokers),))
+    # Asked for: every cluster operation, as Kafka without an authorizer
+    # (CREATE, ALTER, DESCRIBE, CLUSTER_ACTION, DESCRIBE_CONFIGS,
+    # ALTER_CONFIGS, IDEMPOTENT_WRITE).
+    ops = describe_cluster(c, ops=True)
+    want = sum(1 << a for a in (5, 7, 8, 9, 10, 11, 12))
+    check(ops == want, "cluster authorized ops %d, want %d" % (ops, want))
 
     r = incremental_alter(c, 2, "vt", [("retention.ms", 0, "12345")])
     check(r[0] == 0, "IncrementalAlterConfigs SET: %s" % (r,))
