@@ -48,7 +48,8 @@ void kafka_fini(broker *b);
 int kafka_handle_request(void *ctx, net_conn *conn, net_req *req,
                          net_frame *frame);
 void kafka_conn_closed(void *ctx, net_conn *conn);
-/* nd_append_hook, called on the loop thread after appends (wakes fetches). */
+/* nd_append_hook: called by the store on the appending thread (any thread)
+ * after each append; wakes the fetches waiting on that partition. */
 void kafka_on_append(void *ctx, const char *topic, int32_t partition,
                      int64_t high_watermark);
 

@@ -8,8 +8,11 @@
  * if larger, so a consumer always makes progress (KIP-74).
  *
  * Long poll: when fewer than min_bytes are available, the request is
- * parked on the loop until an append (kafka_on_append posts a re-check) or
- * max_wait_ms (a loop timer), then answered with whatever is there.
+ * parked on the loop, indexed by every partition it reads (k->fetch_waits).
+ * An append to one of them (kafka_on_append) has it looked at again, and it
+ * is answered as soon as its partitions hold min_bytes from their fetch
+ * offsets, as Kafka does; else at max_wait_ms (a loop timer) with whatever
+ * is there. Appends to other partitions do not touch it.
  *
  * Record bytes go from the segment files to the socket with sendfile
  * (nd_read_file gives each partition's batches as a file range; the
@@ -27,6 +30,7 @@
  * holding the id of a deleted topic never reads a re-created one.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -43,8 +47,22 @@ typedef kafka_fetch_response_fetchable_topic_response ftopic;
 #define KERR_FETCH_SESSION_ID_NOT_FOUND 70
 
 typedef struct fetch_wait {
+  waiter waiter; /* in k->fetch_waits, on each partition of the request */
+  kafka_req *req;
   net_timer *timer;
 } fetch_wait;
+
+/* A parked fetch about to be answered or dropped leaves its timer and the
+ * index of waiting fetches. */
+static void unwait(kafka_req *r) {
+  fetch_wait *w = r->hctx;
+  if (!w)
+    return;
+  if (w->timer)
+    net_timer_cancel(r->b->loop, w->timer);
+  w->timer = NULL;
+  waitset_remove(r->k->fetch_waits, &w->waiter);
+}
 
 /* What a response under construction holds: copied buffers to free after
  * encoding, and file ranges to hand to the net layer. */
@@ -311,6 +329,7 @@ static int attempt(kafka_req *r, int final) {
       from_files += h.files[i].len;
     r->b->fetch_bytes_sendfile += from_files;
     r->b->fetch_bytes_copied += (uint64_t)got - from_files;
+    unwait(r);
     kafka_respond_files(r, resp, h.files, h.nfiles); /* takes the fds */
     h.nfiles = 0;
     hold_release(&h);
@@ -327,38 +346,20 @@ static void on_timeout(void *arg) {
   fetch_wait *w = r->hctx;
   w->timer = NULL;
   if (attempt(r, 1) < 0) {
+    unwait(r);
     net_conn_close(r->conn, "out of memory answering a fetch");
     kafka_respond_none(r);
   }
 }
 
 static int on_close(kafka_req *r) {
-  fetch_wait *w = r->hctx;
-  if (w && w->timer)
-    net_timer_cancel(r->b->loop, w->timer);
+  unwait(r);
   return 1;
 }
 
-int handle_fetch(kafka_req *r) {
-  int rc = attempt(r, 0);
-  if (rc != 0)
-    return rc < 0 ? -1 : 0;
-  kafka_fetch_request *req = r->body;
-  fetch_wait *w = kf_alloc(&r->arena, sizeof *w);
-  if (!w)
-    return -1;
-  r->hctx = w;
-  w->timer = net_timer_add(r->b->loop, req->max_wait_ms, on_timeout, r);
-  if (!w->timer)
-    return attempt(r, 1) < 0 ? -1 : 0;
-  kafka_park(r, on_close);
-  return 0;
-}
-
-/* Has any partition of a parked fetch moved since it was parked? A cheap
- * look at the offsets, so that an append wakes only the fetches it can
- * satisfy instead of reading for every parked consumer. */
-static int may_have_data(kafka_req *r) {
+/* Put r in the index under every partition it reads. A partition that
+ * cannot be indexed (out of memory) is left to the timer. */
+static void wait_on_partitions(kafka_req *r, fetch_wait *w) {
   kafka_fetch_request *req = r->body;
   for (int32_t i = 0; i < req->topics.count; i++) {
     kafka_fetch_request_topic *t = &req->topics.items[i];
@@ -366,34 +367,55 @@ static int may_have_data(kafka_req *r) {
     const char *name = t->topic.ptr;
     if (r->version >= 13) {
       if (nd_topic_by_id(r->b->store, t->topic_id.b, &info) != 0)
-        return 1; /* gone: answer with the error now */
+        continue;
       name = info.name;
+    } else if (!kafka_cstr_ok(t->topic)) {
+      continue;
     }
-    for (int32_t j = 0; j < t->partitions.count; j++) {
-      int64_t ls, hw;
-      if (nd_offsets(r->b->store, name, t->partitions.items[j].partition, &ls,
-                     &hw) != 0 ||
-          hw != t->partitions.items[j].fetch_offset)
-        return 1;
-    }
+    for (int32_t j = 0; j < t->partitions.count; j++)
+      waitset_add(r->k->fetch_waits, &w->waiter, name,
+                  t->partitions.items[j].partition);
   }
+}
+
+/* What the handler returns after attempt() gave rc, with r possibly in
+ * the index: out of memory drops the connection, so r leaves it. */
+static int attempted(kafka_req *r, int rc) {
+  if (rc < 0)
+    unwait(r);
+  return rc < 0 ? -1 : 0;
+}
+
+int handle_fetch(kafka_req *r) {
+  waitset *ws = r->k->fetch_waits;
+  uint64_t epoch = ws ? waitset_epoch(ws) : 0;
+  int rc = attempt(r, 0);
+  if (rc != 0)
+    return rc < 0 ? -1 : 0;
+  kafka_fetch_request *req = r->body;
+  fetch_wait *w = kf_alloc(&r->arena, sizeof *w);
+  if (!w)
+    return -1;
+  memset(w, 0, sizeof *w);
+  w->req = r;
+  r->hctx = w;
+  wait_on_partitions(r, w);
+  /* An append on another thread while attempt() read found nobody to
+   * wake: if any happened, look again, now that none can be missed. */
+  if (waitset_epoch(ws) != epoch && (rc = attempt(r, 0)) != 0)
+    return attempted(r, rc);
+  w->timer = net_timer_add(r->b->loop, req->max_wait_ms, on_timeout, r);
+  if (!w->timer)
+    return attempted(r, attempt(r, 1));
+  kafka_park(r, on_close);
   return 0;
 }
 
-void fetch_wake_all(kafka_state *k) {
-  kafka_req *r = k->parked;
-  while (r) {
-    kafka_req *next = r->next;
-    if (r->api->key == 1 && !r->dead && may_have_data(r)) {
-      fetch_wait *w = r->hctx;
-      net_timer *t = w->timer;
-      int rc = attempt(r, 0);
-      if (rc == 1 && t)
-        net_timer_cancel(k->b->loop, t);
-      /* Out of memory now: leave it to its timer. */
-    }
-    r = next;
-  }
+void fetch_wake(void *ctx, waiter *wt) {
+  (void)ctx;
+  fetch_wait *w = (fetch_wait *)((char *)wt - offsetof(fetch_wait, waiter));
+  /* Out of memory now: leave it to its timer. */
+  attempt(w->req, 0);
 }
 
 void fetch_fini(kafka_state *k) {

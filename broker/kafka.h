@@ -20,6 +20,7 @@
 
 #include "broker.h"
 #include "kafka_msgs.h"
+#include "waitset.h"
 
 /* Kafka error codes (Errors.java) that the handlers return. */
 enum {
@@ -111,10 +112,10 @@ struct kafka_req {
 
 struct kafka_state {
   broker *b;
-  kafka_req *parked;      /* requests answered later */
-  atomic_int wake_posted; /* a fetch re-check is queued on the loop */
-  /* Fetch waiters and the callback that re-checks them after appends. */
-  void (*fetch_wake)(kafka_state *k);
+  kafka_req *parked; /* requests answered later */
+  /* Parked fetches by the partitions they wait on (NULL without a loop):
+   * an append wakes only those of its partition. */
+  waitset *fetch_waits;
   int64_t next_producer_id, producer_id_limit;
   char cluster_id[32];
 };
@@ -205,7 +206,9 @@ int handle_offset_delete(kafka_req *r);
 int group_init(broker *b);
 void group_fini(broker *b);
 
-void fetch_wake_all(kafka_state *k);
+/* waitset_wake_fn for k->fetch_waits (ctx is k): look at a parked fetch
+ * again, answer it if it now has min_bytes. */
+void fetch_wake(void *ctx, waiter *w);
 void fetch_fini(kafka_state *k);
 
 /* The API table, for ApiVersions. */

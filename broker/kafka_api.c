@@ -438,27 +438,15 @@ void kafka_conn_closed(void *ctx, net_conn *conn) {
   }
 }
 
-static void wake_fetches(void *arg) {
-  kafka_state *k = arg;
-  atomic_store(&k->wake_posted, 0);
-  fetch_wake_all(k);
-}
-
 void kafka_on_append(void *ctx, const char *topic, int32_t partition,
                      int64_t high_watermark) {
-  (void)topic;
-  (void)partition;
   (void)high_watermark;
   broker *b = ctx;
   kafka_state *k = b ? b->kafka : NULL;
-  /* The store calls this from inside an append, where it must not be
-   * re-entered, possibly from another thread: just queue one re-check of
-   * the parked fetches on the loop. */
-  if (!k || !b->loop)
-    return;
-  if (atomic_exchange(&k->wake_posted, 1) == 0)
-    if (net_post(b->loop, wake_fetches, k) != 0)
-      atomic_store(&k->wake_posted, 0);
+  /* Possibly on another thread than the loop's, and inside an append:
+   * only mark the partition; its fetches are looked at on the loop. */
+  if (k && k->fetch_waits)
+    waitset_notify(k->fetch_waits, topic, partition);
 }
 
 /* ---- init --------------------------------------------------------------- */
@@ -468,7 +456,10 @@ int kafka_init(broker *b) {
   if (!k)
     return -ENOMEM;
   k->b = b;
-  atomic_init(&k->wake_posted, 0);
+  if (b->loop && waitset_new(b->loop, fetch_wake, k, &k->fetch_waits) != 0) {
+    free(k);
+    return -ENOMEM;
+  }
   /* Tools tell clusters apart by id: derive a stable one from where the
    * data lives, so two brokers on two data directories differ. */
   char real[4096], hex[65];
@@ -479,6 +470,7 @@ int kafka_init(broker *b) {
   int rc = group_init(b);
   if (rc != 0) {
     group_fini(b);
+    waitset_free(k->fetch_waits);
     free(k);
     b->kafka = NULL;
     return rc;
@@ -497,6 +489,7 @@ void kafka_fini(broker *b) {
     kafka_unpark(r);
     req_release(r);
   }
+  waitset_free(k->fetch_waits);
   free(k);
   b->kafka = NULL;
 }

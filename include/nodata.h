@@ -191,9 +191,26 @@ enum nd_open_flags {
   ND_OPEN_NOCREATE = 1 << 1, /* fail with -ENOENT if the store is missing */
 };
 
-/* Called (from the appending thread, without locks held) after new data is
- * visible in a partition. Must be quick and must not call back into the
- * store. Used by the broker to wake long-polling fetches. */
+/* Told that new records are visible in a partition; the broker uses it to
+ * wake the fetches waiting there (Kafka's long poll).
+ * When: once per successful nd_append or nd_append_batch (however many
+ * records or batches it held), after the partition's new high watermark is
+ * published, so a read from inside the hook already sees the records; for
+ * an append that waits for fdatasync (ND_APPEND_SYNC, fsync=always) before
+ * that wait, since readers see records before they are durable. Never for
+ * a failed append (nothing of it is visible).
+ * Parameters: ctx is nd_options.on_append_ctx; topic is the topic's name
+ * (borrowed for the call); partition is where the records went (the one
+ * chosen for partition -1); high_watermark is the next offset to be
+ * written after this append.
+ * Thread: called on the appending thread, so concurrently from several
+ * threads when they append, and for one partition possibly out of order
+ * (an older high watermark after a newer one).
+ * Locks: no store lock is held (the partition's append lock is released),
+ * so the hook may call the store's read functions (nd_offsets, nd_read...)
+ * without deadlock. It must be quick (the append returns only after it),
+ * must not append (it would recurse) and must not close the store or
+ * delete the topic. */
 typedef void (*nd_append_hook)(void *ctx, const char *topic, int32_t partition,
                                int64_t high_watermark);
 

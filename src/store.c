@@ -1048,6 +1048,20 @@ static int append_records(nd_store *s, partition *part,
                           sync_to);
 }
 
+/* The end of every successful append, with no lock held: tell the
+ * embedder that readers can see the records (the broker wakes the fetches
+ * waiting on the partition), then wait for fdatasync if the append asked
+ * for it. The hook comes first so that consumers are not held back by the
+ * producer's fdatasync: readers see records once the high watermark is
+ * published, synced or not. */
+static int append_done(nd_store *s, const topic *t, partition *part,
+                       const nd_append_info *info, int64_t sync_to) {
+  if (s->opts.on_append)
+    s->opts.on_append(s->opts.on_append_ctx, t->name, info->partition,
+                      info->last_offset + 1);
+  return sync_to >= 0 ? partition_sync(part, sync_to) : 0;
+}
+
 int nd_append(nd_store *s, const char *name, int32_t p,
               const nd_record *records, size_t n, unsigned flags,
               nd_append_info *info) {
@@ -1069,14 +1083,17 @@ int nd_append(nd_store *s, const char *name, int32_t p,
   } else {
     nd_topic_config cfg;
     topic_config(t, &cfg);
+    nd_append_info local;
     int64_t sync_to = -1;
+    if (!info)
+      info = &local;
     /* From before encoding until written, so a group-commit leader waits
      * for this append to share its fdatasync. */
     partition_append_begin(part);
     rc = append_records(s, part, &cfg, name, records, n, flags, info, &sync_to);
     partition_append_end(part);
-    if (!rc && sync_to >= 0)
-      rc = partition_sync(part, sync_to);
+    if (!rc)
+      rc = append_done(s, t, part, info, sync_to);
   }
   rc = unless_deleted(t, rc);
   release(t);
@@ -1179,14 +1196,17 @@ int nd_append_batch(nd_store *s, const char *name, int32_t p, void *buf,
   rc = recompress_batches(s, &cfg, name, b, len, &re, &re_len);
   if (rc)
     goto out;
+  nd_append_info local;
   int64_t sync_to = -1;
+  if (!info)
+    info = &local;
   partition_append_begin(part);
   rc = partition_append(part, &cfg, re ? re : buf, re ? re_len : len, now_ms(),
                         flags, info, &sync_to);
   partition_append_end(part);
   free(re);
-  if (!rc && sync_to >= 0)
-    rc = partition_sync(part, sync_to);
+  if (!rc)
+    rc = append_done(s, t, part, info, sync_to);
 out:
   rc = unless_deleted(t, rc);
   release(t);

@@ -4,6 +4,8 @@
 
 #include "batch.h"
 
+#include <pthread.h>
+#include <stdint.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -616,6 +618,127 @@ static void kafka_topic_settings(void) {
   tmpdir_remove(dir);
 }
 
+/* nd_options.on_append: called once per successful append, from every
+ * append path, on the appending thread, with the partition the records
+ * went to and the high watermark after them, once readers can see them
+ * (the hook reads the offsets back: that also shows it runs without the
+ * partition's locks). Failed appends call nothing. */
+typedef struct hook_call {
+  char topic[32];
+  int32_t partition;
+  int64_t hwm;
+  int64_t hw_seen; /* nd_offsets from inside the hook */
+  int same_thread;
+} hook_call;
+
+static struct {
+  nd_store *s;
+  pthread_t thread;
+  hook_call calls[16];
+  int n;
+} hooked;
+
+static void record_append(void *ctx, const char *topic, int32_t partition,
+                          int64_t hwm) {
+  if (ctx != &hooked || hooked.n == 16)
+    return;
+  hook_call *c = &hooked.calls[hooked.n++];
+  snprintf(c->topic, sizeof c->topic, "%s", topic);
+  c->partition = partition;
+  c->hwm = hwm;
+  c->hw_seen = -1;
+  if (nd_offsets(hooked.s, topic, partition, NULL, &c->hw_seen) != 0)
+    c->hw_seen = -2;
+  c->same_thread = pthread_equal(pthread_self(), hooked.thread);
+}
+
+#define CHECK_HOOK(i, t, p, h)                                                 \
+  do {                                                                         \
+    CHECK(hooked.n > (i));                                                     \
+    CHECK(strcmp(hooked.calls[i].topic, (t)) == 0);                            \
+    CHECK_EQ_I64(hooked.calls[i].partition, (p));                              \
+    CHECK_EQ_I64(hooked.calls[i].hwm, (h));                                    \
+    CHECK_EQ_I64(hooked.calls[i].hw_seen, (h));                                \
+    CHECK(hooked.calls[i].same_thread);                                        \
+  } while (0)
+
+static void *append_elsewhere(void *arg) {
+  nd_record *r = arg;
+  hooked.thread = pthread_self();
+  return (void *)(intptr_t)nd_append(hooked.s, "h", 0, r, 1, 0, NULL);
+}
+
+static void append_hook(void) {
+  char *dir = tmpdir_make("hook");
+  nd_options o = {0};
+  o.no_background = 1;
+  o.on_append = record_append;
+  o.on_append_ctx = &hooked;
+  memset(&hooked, 0, sizeof hooked);
+  hooked.thread = pthread_self();
+  CHECK_OK(nd_open(dir, &o, &hooked.s));
+  nd_store *s = hooked.s;
+  CHECK_OK(nd_topic_create(s, "h", 3, NULL));
+  CHECK_EQ_I64(hooked.n, 0);
+
+  /* nd_append to a given partition, one record then three. */
+  nd_record r[3] = {{NULL, 0, "a", 1, NULL, 0, ND_TIMESTAMP_NOW},
+                    {NULL, 0, "b", 1, NULL, 0, ND_TIMESTAMP_NOW},
+                    {NULL, 0, "c", 1, NULL, 0, ND_TIMESTAMP_NOW}};
+  CHECK_OK(nd_append(s, "h", 1, r, 1, 0, NULL));
+  CHECK_EQ_I64(hooked.n, 1);
+  CHECK_HOOK(0, "h", 1, 1);
+  CHECK_OK(nd_append(s, "h", 1, r, 3, ND_APPEND_SYNC, NULL));
+  CHECK_EQ_I64(hooked.n, 2);
+  CHECK_HOOK(1, "h", 1, 4);
+
+  /* nd_append_batch with two client batches back to back: one call, with
+   * the high watermark after both. */
+  nd_batches b;
+  CHECK_OK(nd_read(s, "h", 1, 0, 1 << 20, &b));
+  nd_batches b1;
+  CHECK_OK(nd_read(s, "h", 1, 1, 1 << 20, &b1)); /* the 3-record batch */
+  size_t len = b.len;
+  CHECK(b1.len < len);
+  uint8_t *copy = malloc(len);
+  CHECK(copy);
+  memcpy(copy, b.data, len);
+  nd_free(b.data);
+  nd_free(b1.data);
+  CHECK_OK(nd_append_batch(s, "h", 2, copy, len, 0, NULL));
+  CHECK_EQ_I64(hooked.n, 3);
+  CHECK_HOOK(2, "h", 2, 4);
+
+  /* Partition chosen by key: the hook names the one chosen. */
+  nd_record keyed = {"key-7", 5, "v", 1, NULL, 0, ND_TIMESTAMP_NOW};
+  nd_append_info ai;
+  CHECK_OK(nd_append(s, "h", -1, &keyed, 1, 0, &ai));
+  CHECK_EQ_I64(hooked.n, 4);
+  CHECK_HOOK(3, "h", ai.partition, ai.last_offset + 1);
+
+  /* Failures call nothing: no such topic or partition, a bad batch. */
+  CHECK_RC(nd_append(s, "nope", 0, r, 1, 0, NULL), ND_ENOTOPIC);
+  CHECK_RC(nd_append(s, "h", 5, r, 1, 0, NULL), ND_ENOPARTITION);
+  copy[len - 1] ^= 1;
+  CHECK_RC(nd_append_batch(s, "h", 2, copy, len, 0, NULL), ND_ECORRUPT);
+  free(copy);
+  CHECK_EQ_I64(hooked.n, 4);
+
+  /* Called on whichever thread appends. */
+  int64_t hw0;
+  CHECK_OK(nd_offsets(s, "h", 0, NULL, &hw0));
+  pthread_t th;
+  void *ret = NULL;
+  CHECK(pthread_create(&th, NULL, append_elsewhere, r) == 0);
+  pthread_join(th, &ret);
+  CHECK_EQ_I64((intptr_t)ret, 0);
+  CHECK_EQ_I64(hooked.n, 5);
+  CHECK_HOOK(4, "h", 0, hw0 + 1);
+
+  CHECK_OK(nd_close(s));
+  tmpdir_remove(dir);
+}
+
 int main(void) {
   RUN(open_lock_format);
   RUN(default_dir);
@@ -628,5 +751,6 @@ int main(void) {
   RUN(durability_policies);
   RUN(delete_removes_in_background);
   RUN(kafka_topic_settings);
+  RUN(append_hook);
   TEST_MAIN_END();
 }
