@@ -158,8 +158,15 @@ typedef void (*nd_append_hook)(void *ctx, const char *topic, int32_t partition,
                                int64_t high_watermark);
 
 typedef struct nd_options {
-  unsigned flags;           /* enum nd_open_flags */
-  int max_open_files;       /* descriptor cache size, 0 = default */
+  unsigned flags;     /* enum nd_open_flags */
+  int max_open_files; /* descriptor cache size, 0 = default */
+  /* Bound on the index mappings the store keeps (each segment has two
+   * index files, mapped while in use; idle ones are unmapped, least
+   * recently used first). 0 = default: a quarter of the kernel's
+   * vm.max_map_count (16382 under Linux's default 65530), at least 64. The
+   * process's other mappings (malloc, thread stacks, libraries) share the
+   * kernel's limit, so keep well below it. */
+  int max_mapped_indexes;
   nd_append_hook on_append; /* optional */
   void *on_append_ctx;
   /* Defaults for topics created without a config; NULL = built-ins. */

@@ -26,7 +26,7 @@ typedef struct partition {
   int32_t id;
   char dir[PATH_MAX];
   int readonly;
-  fdcache *cache; /* the store's bound on open .log descriptors */
+  seg_caches *caches; /* the store's bounds on descriptors and mappings */
 
   pthread_mutex_t append_lock;
   pthread_rwlock_t segs_lock;
@@ -64,7 +64,7 @@ typedef struct partition_recovery {
 } partition_recovery;
 
 int partition_create_dir(const char *topic_dir, int32_t id);
-int partition_open(fdcache *cache, const char *topic_dir, int32_t id,
+int partition_open(seg_caches *caches, const char *topic_dir, int32_t id,
                    const nd_topic_config *cfg, int clean, int readonly,
                    int64_t now_ms, partition **out, partition_recovery *rec);
 /* 1 if appended data is not yet fdatasync'd. */

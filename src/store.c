@@ -50,7 +50,7 @@ struct nd_store {
   size_t ntopics, cap;
   pthread_mutex_t admin_lock; /* create/delete/alter, one at a time */
   offsets_store *offsets;     /* committed consumer offsets */
-  fdcache fds;                /* bound on open .log descriptors */
+  seg_caches caches;          /* bounds on descriptors and index maps */
 
   pthread_t bg;
   int bg_running;
@@ -339,7 +339,7 @@ static int load_topics(nd_store *s, int clean) {
     }
     topic *t = NULL;
     int64_t truncated = 0;
-    rc = topic_open(&s->fds, path, clean, s->readonly, now, &t, &truncated);
+    rc = topic_open(&s->caches, path, clean, s->readonly, now, &t, &truncated);
     if (!rc) {
       rc = insert_topic(s, t);
       if (rc)
@@ -380,7 +380,7 @@ static void store_free(nd_store *s) {
   free(s->topics);
   if (s->lock_fd >= 0)
     close(s->lock_fd);
-  fdcache_destroy(&s->fds);
+  seg_caches_destroy(&s->caches);
   pthread_rwlock_destroy(&s->map_lock);
   pthread_mutex_destroy(&s->admin_lock);
   pthread_mutex_destroy(&s->bg_lock);
@@ -403,8 +403,10 @@ int nd_open(const char *dir, const nd_options *opts, nd_store **out) {
   pthread_cond_init(&s->bg_cond, NULL);
   if (opts)
     s->opts = *opts;
-  fdcache_init(&s->fds,
-               s->opts.max_open_files > 0 ? (size_t)s->opts.max_open_files : 0);
+  seg_caches_init(
+      &s->caches,
+      s->opts.max_open_files > 0 ? (size_t)s->opts.max_open_files : 0,
+      s->opts.max_mapped_indexes > 0 ? (size_t)s->opts.max_mapped_indexes : 0);
   s->readonly = (s->opts.flags & ND_OPEN_READONLY) != 0;
   if (s->opts.topic_defaults)
     s->defaults = *s->opts.topic_defaults;
@@ -654,7 +656,7 @@ int nd_topic_create(nd_store *s, const char *name, int32_t partitions,
     return rc;
   }
   topic *t = NULL;
-  rc = topic_open(&s->fds, final, 1, 0, now_ms(), &t, NULL);
+  rc = topic_open(&s->caches, final, 1, 0, now_ms(), &t, NULL);
   if (!rc && (rc = insert_topic(s, t)) != 0)
     topic_close(t);
   pthread_mutex_unlock(&s->admin_lock);
@@ -737,8 +739,8 @@ int nd_topic_add_partitions(nd_store *s, const char *name, int32_t partitions) {
     partition_recovery rec;
     rc = partition_create_dir(t->dir, i);
     if (!rc)
-      rc = partition_open(&s->fds, t->dir, i, &cfg, 1, 0, now_ms(), &parts[i],
-                          &rec);
+      rc = partition_open(&s->caches, t->dir, i, &cfg, 1, 0, now_ms(),
+                          &parts[i], &rec);
     if (!rc)
       opened = i + 1;
   }

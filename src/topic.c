@@ -134,7 +134,7 @@ int topic_conf_read(const char *dir, char name[ND_TOPIC_NAME_MAX + 1],
   return 0;
 }
 
-int topic_open(fdcache *cache, const char *dir, int clean, int readonly,
+int topic_open(seg_caches *caches, const char *dir, int clean, int readonly,
                int64_t now_ms, topic **out, int64_t *truncated_bytes) {
   topic *t = calloc(1, sizeof *t);
   if (!t)
@@ -153,7 +153,7 @@ int topic_open(fdcache *cache, const char *dir, int clean, int readonly,
   }
   for (int32_t i = 0; !rc && i < n; i++) {
     partition_recovery rec;
-    rc = partition_open(cache, dir, i, &t->cfg, clean, readonly, now_ms,
+    rc = partition_open(caches, dir, i, &t->cfg, clean, readonly, now_ms,
                         &t->parts[i], &rec);
     if (!rc) {
       t->nparts = i + 1;

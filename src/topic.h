@@ -46,7 +46,7 @@ int topic_conf_read(const char *dir, char name[ND_TOPIC_NAME_MAX + 1],
                     uint8_t id[16], int32_t *partitions, nd_topic_config *cfg);
 
 /* Open a topic directory and all its partitions. */
-int topic_open(fdcache *cache, const char *dir, int clean, int readonly,
+int topic_open(seg_caches *caches, const char *dir, int clean, int readonly,
                int64_t now_ms, topic **out, int64_t *truncated_bytes);
 /* Close partitions and free. Returns the first error. */
 int topic_close(topic *t);
