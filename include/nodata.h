@@ -223,6 +223,10 @@ typedef struct nd_topic_info {
   uint8_t id[16]; /* random UUID fixed at creation */
   int32_t partitions;
   nd_topic_config config;
+  /* 1 if the topic's partitions could not be opened when the store was
+   * (e.g. out of descriptors, mappings or disk): it is listed and can be
+   * deleted, every other use fails with ND_EFAILED and the reason. */
+  int offline;
 } nd_topic_info;
 
 /* Check a topic name against Kafka's rule: 1-249 characters of

@@ -188,11 +188,23 @@ static int unless_deleted(topic *t, int rc) {
   return rc;
 }
 
+static int offline_error(topic *t) {
+  return nd_fail(ND_EFAILED,
+                 "topic '%s' is offline: %s (delete it, or fix the cause and "
+                 "reopen the store)",
+                 t->name, t->offline);
+}
+
 static int acquire_partition(nd_store *s, const char *name, int32_t p,
                              topic **t_out, partition **p_out) {
   topic *t = acquire(s, name);
   if (!t)
     return nd_fail(ND_ENOTOPIC, "unknown topic '%s'", name ? name : "(null)");
+  if (t->offline) {
+    int rc = offline_error(t);
+    release(t);
+    return rc;
+  }
   partition *part = topic_partition(t, p);
   if (!part) {
     int32_t n = t->nparts;
@@ -339,7 +351,8 @@ static int load_topics(nd_store *s, int clean) {
     }
     topic *t = NULL;
     int64_t truncated = 0;
-    rc = topic_open(&s->caches, path, clean, s->readonly, now, &t, &truncated);
+    rc = topic_open(&s->caches, path, clean, s->readonly, 1, now, &t,
+                    &truncated);
     if (!rc) {
       rc = insert_topic(s, t);
       if (rc)
@@ -602,7 +615,8 @@ static void fill_info(topic *t, nd_topic_info *info) {
   snprintf(info->name, sizeof info->name, "%s", t->name);
   memcpy(info->id, t->id, 16);
   pthread_rwlock_rdlock(&t->lock);
-  info->partitions = t->nparts;
+  info->partitions = t->offline ? t->conf_parts : t->nparts;
+  info->offline = t->offline != NULL;
   info->config = t->cfg;
   pthread_rwlock_unlock(&t->lock);
 }
@@ -656,9 +670,15 @@ int nd_topic_create(nd_store *s, const char *name, int32_t partitions,
     return rc;
   }
   topic *t = NULL;
-  rc = topic_open(&s->caches, final, 1, 0, now_ms(), &t, NULL);
+  rc = topic_open(&s->caches, final, 1, 0, 0, now_ms(), &t, NULL);
   if (!rc && (rc = insert_topic(s, t)) != 0)
     topic_close(t);
+  if (rc && rename(final, tmp) == 0) {
+    /* Complete or nothing: unpublish what could not be opened (the
+     * caller is told the create failed) and remove it. */
+    file_sync_dir(s->topics_dir);
+    file_remove_tree(tmp);
+  }
   pthread_mutex_unlock(&s->admin_lock);
   return rc;
 }
@@ -719,6 +739,10 @@ int nd_topic_add_partitions(nd_store *s, const char *name, int32_t partitions) {
     pthread_mutex_unlock(&s->admin_lock);
     return nd_fail(ND_ENOTOPIC, "unknown topic '%s'", name ? name : "(null)");
   }
+  if (t->offline) {
+    rc = offline_error(t);
+    goto out;
+  }
   int32_t old = t->nparts;
   if (partitions <= old || partitions > 100000) {
     rc = nd_fail(ND_EINVAL,
@@ -737,6 +761,10 @@ int nd_topic_add_partitions(nd_store *s, const char *name, int32_t partitions) {
   int32_t opened = old;
   for (int32_t i = old; !rc && i < partitions; i++) {
     partition_recovery rec;
+    char pdir[PATH_MAX];
+    /* Directories past the count are leftovers of a failed grow. */
+    snprintf(pdir, sizeof pdir, "%s/%d", t->dir, (int)i);
+    file_remove_tree(pdir);
     rc = partition_create_dir(t->dir, i);
     if (!rc)
       rc = partition_open(&s->caches, t->dir, i, &cfg, 1, 0, now_ms(),
@@ -747,8 +775,15 @@ int nd_topic_add_partitions(nd_store *s, const char *name, int32_t partitions) {
   if (!rc)
     rc = topic_conf_write(t->dir, t->name, t->id, partitions, &cfg);
   if (rc) {
+    /* Nothing of a failed grow stays: the count in topic.conf is the old
+     * one, and the new directories go. */
     for (int32_t i = old; i < opened; i++)
       partition_close(parts[i]);
+    for (int32_t i = old; i < partitions; i++) {
+      char pdir[PATH_MAX];
+      snprintf(pdir, sizeof pdir, "%s/%d", t->dir, (int)i);
+      file_remove_tree(pdir);
+    }
     free(parts);
     goto out;
   }
@@ -779,6 +814,12 @@ int nd_topic_set_config(nd_store *s, const char *name,
   if (!t) {
     pthread_mutex_unlock(&s->admin_lock);
     return nd_fail(ND_ENOTOPIC, "unknown topic '%s'", name ? name : "(null)");
+  }
+  if (t->offline) {
+    rc = offline_error(t);
+    release(t);
+    pthread_mutex_unlock(&s->admin_lock);
+    return rc;
   }
   rc = topic_conf_write(t->dir, t->name, t->id, t->nparts, cfg);
   if (!rc) {
@@ -935,6 +976,11 @@ int nd_append(nd_store *s, const char *name, int32_t p,
   topic *t = acquire(s, name);
   if (!t)
     return nd_fail(ND_ENOTOPIC, "unknown topic '%s'", name ? name : "(null)");
+  if (t->offline) {
+    int rc = offline_error(t);
+    release(t);
+    return rc;
+  }
   if (p == -1)
     p = choose_partition(t, records[0].key, records[0].key_len);
   partition *part = topic_partition(t, p);
