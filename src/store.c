@@ -44,6 +44,7 @@ struct nd_store {
   int readonly;
   nd_options opts;
   nd_topic_config defaults;
+  int32_t max_topic_parts, max_store_parts; /* resolved limits */
 
   pthread_rwlock_t map_lock; /* topics, ntopics */
   topic **topics;            /* sorted by name */
@@ -421,6 +422,15 @@ int nd_open(const char *dir, const nd_options *opts, nd_store **out) {
       s->opts.max_open_files > 0 ? (size_t)s->opts.max_open_files : 0,
       s->opts.max_mapped_indexes > 0 ? (size_t)s->opts.max_mapped_indexes : 0);
   s->readonly = (s->opts.flags & ND_OPEN_READONLY) != 0;
+  /* topic.conf holds at most 1,000,000 partitions (topic_conf_read). */
+  s->max_topic_parts = s->opts.max_topic_partitions > 0
+                           ? s->opts.max_topic_partitions
+                           : ND_DEFAULT_MAX_TOPIC_PARTITIONS;
+  if (s->max_topic_parts > 1000000)
+    s->max_topic_parts = 1000000;
+  s->max_store_parts = s->opts.max_store_partitions > 0
+                           ? s->opts.max_store_partitions
+                           : ND_DEFAULT_MAX_STORE_PARTITIONS;
   if (s->opts.topic_defaults)
     s->defaults = *s->opts.topic_defaults;
   else
@@ -621,6 +631,58 @@ static void fill_info(topic *t, nd_topic_info *info) {
   pthread_rwlock_unlock(&t->lock);
 }
 
+/* Partitions of every topic (offline ones as configured). */
+static int64_t store_partitions(nd_store *s) {
+  int64_t total = 0;
+  pthread_rwlock_rdlock(&s->map_lock);
+  for (size_t i = 0; i < s->ntopics; i++) {
+    topic *t = s->topics[i];
+    pthread_rwlock_rdlock(&t->lock);
+    total += t->offline ? t->conf_parts : t->nparts;
+    pthread_rwlock_unlock(&t->lock);
+  }
+  pthread_rwlock_unlock(&s->map_lock);
+  return total;
+}
+
+/* May topic `name`, which has `current` partitions (0: new), have
+ * `wanted`? */
+static int check_limits(nd_store *s, const char *name, int32_t current,
+                        int32_t wanted) {
+  if (wanted < 1)
+    return nd_fail(ND_EINVAL, "topic '%s': %d partitions; must be at least 1",
+                   name, (int)wanted);
+  if (wanted > s->max_topic_parts)
+    return nd_fail(ND_ETOPICLIMIT,
+                   "topic '%s': %d partitions is over the limit of %d per "
+                   "topic (max_topic_partitions; nodata serve "
+                   "--max-topic-partitions)",
+                   name, (int)wanted, (int)s->max_topic_parts);
+  int64_t total = store_partitions(s);
+  if (total - current + wanted > s->max_store_parts)
+    return nd_fail(ND_ESTORELIMIT,
+                   "topic '%s': %d more partitions would make %" PRId64
+                   " in the store, over its limit of %d "
+                   "(max_store_partitions; nodata serve "
+                   "--max-store-partitions)",
+                   name, (int)(wanted - current), total - current + wanted,
+                   (int)s->max_store_parts);
+  return 0;
+}
+
+int nd_partitions_allowed(nd_store *s, const char *name, int32_t partitions) {
+  nd_clear_error();
+  if (!s || !name)
+    return nd_fail(ND_EINVAL, "store and name are required");
+  int32_t current = 0;
+  topic *t = acquire(s, name);
+  if (t) {
+    current = t->offline ? t->conf_parts : t->nparts;
+    release(t);
+  }
+  return check_limits(s, name, current, partitions);
+}
+
 int nd_topic_create(nd_store *s, const char *name, int32_t partitions,
                     const nd_topic_config *cfg_in) {
   nd_clear_error();
@@ -631,9 +693,6 @@ int nd_topic_create(nd_store *s, const char *name, int32_t partitions,
   int rc = nd_topic_name_valid(name);
   if (rc)
     return rc;
-  if (partitions < 1 || partitions > 100000)
-    return nd_fail(ND_EINVAL, "topic '%s': %d partitions; must be 1..100000",
-                   name, (int)partitions);
   nd_topic_config cfg = cfg_in ? *cfg_in : s->defaults;
   if ((rc = config_validate(&cfg)) != 0)
     return rc;
@@ -643,6 +702,11 @@ int nd_topic_create(nd_store *s, const char *name, int32_t partitions,
     release(existing);
     pthread_mutex_unlock(&s->admin_lock);
     return nd_fail(ND_ETOPICEXISTS, "topic '%s' already exists", name);
+  }
+  /* Under admin_lock: no other create or grow can slip past the limit. */
+  if ((rc = check_limits(s, name, 0, partitions)) != 0) {
+    pthread_mutex_unlock(&s->admin_lock);
+    return rc;
   }
   char hash[65], tmp[PATH_MAX], final[PATH_MAX];
   nd_topic_dirname(name, hash);
@@ -744,13 +808,15 @@ int nd_topic_add_partitions(nd_store *s, const char *name, int32_t partitions) {
     goto out;
   }
   int32_t old = t->nparts;
-  if (partitions <= old || partitions > 100000) {
+  if (partitions <= old) {
     rc = nd_fail(ND_EINVAL,
                  "topic '%s' has %d partitions; the new count %d must be "
-                 "larger (and at most 100000)",
+                 "larger",
                  name, (int)old, (int)partitions);
     goto out;
   }
+  if ((rc = check_limits(s, name, old, partitions)) != 0)
+    goto out;
   partition **parts = calloc((size_t)partitions, sizeof *parts);
   if (!parts) {
     rc = nd_fail(ND_ENOMEM, "out of memory");
