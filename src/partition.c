@@ -160,11 +160,12 @@ static int list_segments(const char *dir, int readonly, int64_t **out,
 }
 
 static partition *partition_alloc(const char *topic_dir, int32_t id) {
-  partition *p = calloc(1, sizeof *p);
+  size_t len = strlen(topic_dir) + 13; /* "/" + int32 + NUL */
+  partition *p = calloc(1, sizeof *p + len);
   if (!p)
     return NULL;
   p->id = id;
-  snprintf(p->dir, sizeof p->dir, "%s/%d", topic_dir, (int)id);
+  snprintf(p->dir, len, "%s/%d", topic_dir, (int)id);
   pthread_mutex_init(&p->append_lock, NULL);
   pthread_rwlock_init(&p->segs_lock, NULL);
   pthread_mutex_init(&p->sync_lock, NULL);

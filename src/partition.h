@@ -24,7 +24,6 @@
 
 typedef struct partition {
   int32_t id;
-  char dir[PATH_MAX];
   int readonly;
   seg_caches *caches; /* the store's bounds on descriptors and mappings */
 
@@ -54,6 +53,7 @@ typedef struct partition {
                                append_lock */
   uint8_t *scratch;         /* encode buffer, used under append_lock */
   size_t scratch_cap;
+  char dir[]; /* topic dir + "/" + id, sized to fit (see segment.path) */
 } partition;
 
 /* How an open went, for the store's recovery report. */

@@ -114,11 +114,12 @@ void seg_caches_destroy(seg_caches *c) {
 }
 
 static segment *seg_alloc(seg_caches *caches, const char *dir, int64_t base) {
-  segment *seg = calloc(1, sizeof *seg);
+  size_t len = strlen(dir) + 22; /* "/" + 20 digits + NUL */
+  segment *seg = calloc(1, sizeof *seg + len);
   if (!seg)
     return NULL;
   seg->base = base;
-  segment_name(seg->path, sizeof seg->path, dir, base, "");
+  segment_name(seg->path, len, dir, base, "");
   seg->caches = caches;
   cache_entry_init(&seg->fd_entry);
   cache_entry_init(&seg->map_entry);

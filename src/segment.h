@@ -40,7 +40,6 @@ void seg_caches_destroy(seg_caches *c);
 
 typedef struct segment {
   int64_t base;
-  char path[PATH_MAX]; /* directory + 20-digit base, without extension */
   seg_caches *caches;
   /* The .log descriptor, opened on demand under the store's bound; use it
    * only between segment_fd() and segment_unfd(). */
@@ -68,6 +67,10 @@ typedef struct segment {
   /* Sealed by segment_seal_unsynced: its tail may not be fdatasync'd yet;
    * the partition's next sync does it (see partition_sync). */
   _Atomic int unsynced;
+  /* Directory + 20-digit base, without extension; sized to fit (a fixed
+   * PATH_MAX here and in partition cost 8 KB per partition, 800 MB for
+   * 100,000 partitions). */
+  char path[];
 } segment;
 
 /* Fixed-width file name of a base offset: "%020lld". */
