@@ -382,9 +382,7 @@ int64_t segment_indexed_max_ts(segment *seg) {
   return t;
 }
 
-static int seal(segment *seg, int sync) {
-  if (!seg->active)
-    return 0;
+static int seal_pinned(segment *seg, int sync) {
   int rc = segment_final_time_entry(seg);
   if (rc)
     return rc;
@@ -405,6 +403,20 @@ static int seal(segment *seg, int sync) {
     return nd_fail_os(-rc, "cannot trim indexes of %s", seg->path);
   seg->active = 0;
   return 0;
+}
+
+static int seal(segment *seg, int sync) {
+  if (!seg->active)
+    return 0;
+  /* Pinned throughout: trimming turns a writable index into a sealed one,
+   * which is mapped differently, and a reader must not map it meanwhile
+   * (a pinned entry is never acquired or released). */
+  int rc = segment_pin_maps(seg);
+  if (rc)
+    return rc;
+  rc = seal_pinned(seg, sync);
+  segment_unpin_maps(seg);
+  return rc;
 }
 
 int segment_seal(segment *seg) {
