@@ -22,6 +22,9 @@ typedef struct broker_config {
   size_t max_request_bytes;       /* --max-request-bytes, default 100 MiB */
   int auto_create;                /* 1 unless --no-auto-create */
   int32_t default_partitions;     /* for auto-created topics, default 1 */
+  int32_t max_topic_partitions;   /* --max-topic-partitions, 0 = library's */
+  int32_t max_store_partitions;   /* --max-store-partitions, 0 = library's */
+  int32_t max_mapped_indexes;     /* --max-mapped-indexes, 0 = library's */
   int32_t node_id;                /* always 0 */
   int32_t group_initial_delay_ms; /* --group-initial-delay-ms, default 3000 */
 } broker_config;

@@ -301,8 +301,18 @@ int handle_create_topics(kafka_req *r) {
       t->error_code = err;
       continue;
     }
+    /* validateOnly checks the partition limits too, as Kafka's create
+     * policy would. */
+    int rc = req->validate_only
+                 ? nd_partitions_allowed(b->store, q->name.ptr, parts)
+                 : 0;
+    if (rc != 0) {
+      t->error_code = kafka_err(rc);
+      t->error_message = kafka_errmsg(r);
+      continue;
+    }
     if (!req->validate_only) {
-      int rc = nd_topic_create(b->store, q->name.ptr, parts, &cfg);
+      rc = nd_topic_create(b->store, q->name.ptr, parts, &cfg);
       if (rc != 0) {
         t->error_code = kafka_err(rc);
         t->error_message = kafka_errmsg(r);
@@ -450,8 +460,13 @@ int handle_create_partitions(kafka_req *r) {
         continue;
       }
     }
-    if (req->validate_only)
+    if (req->validate_only) {
+      if ((rc = nd_partitions_allowed(b->store, q->name.ptr, q->count)) != 0) {
+        t->error_code = kafka_err(rc);
+        t->error_message = kafka_errmsg(r);
+      }
       continue;
+    }
     rc = nd_topic_add_partitions(b->store, q->name.ptr, q->count);
     if (rc != 0) {
       t->error_code = rc == ND_EINVAL ? KERR_INVALID_PARTITIONS : kafka_err(rc);

@@ -60,10 +60,21 @@ static const char serve_usage[] =
     "consumer\n"
     "                         group waits for more members (default 3000,\n"
     "                         Kafka's group.initial.rebalance.delay.ms)\n"
+    "  --max-topic-partitions N\n"
+    "                         most partitions one topic may have (default\n"
+    "                         100000); more is refused: INVALID_PARTITIONS\n"
+    "  --max-store-partitions N\n"
+    "                         most partitions in all topics together\n"
+    "                         (default 200000); more: POLICY_VIOLATION\n"
+    "  --max-mapped-indexes N index files kept mapped at once, idle ones\n"
+    "                         are unmapped (default: a quarter of the\n"
+    "                         kernel's vm.max_map_count)\n"
     "\n"
     "Environment (flags win): NODATA_DATA (or NODATA_DIR), NODATA_LISTEN,\n"
     "NODATA_ADVERTISE, NODATA_MAX_REQUEST_BYTES, NODATA_AUTO_CREATE=0,\n"
-    "NODATA_PARTITIONS, NODATA_GROUP_INITIAL_DELAY_MS.\n"
+    "NODATA_PARTITIONS, NODATA_GROUP_INITIAL_DELAY_MS,\n"
+    "NODATA_MAX_TOPIC_PARTITIONS, NODATA_MAX_STORE_PARTITIONS,\n"
+    "NODATA_MAX_MAPPED_INDEXES.\n"
     "\n"
     "SIGINT or SIGTERM stops it cleanly: in-flight requests finish, data is\n"
     "synced and the store is marked cleanly shut down.\n"
@@ -162,11 +173,11 @@ static int parse_bytes(const char *s, size_t *out) {
   return 0;
 }
 
-static int parse_count(const char *s, int32_t *out) {
+static int parse_count(const char *s, long max, int32_t *out) {
   char *end;
   errno = 0;
   long v = strtol(s, &end, 10);
-  if (errno || end == s || *end || v < 1 || v > 1000000)
+  if (errno || end == s || *end || v < 1 || v > max)
     return -1;
   *out = (int32_t)v;
   return 0;
@@ -196,8 +207,19 @@ static int apply(broker_config *c, const char *name, const char *value,
     if (parse_bytes(value, &c->max_request_bytes) < 0)
       return usage_error("%s: '%s' is not a size from 1K to 2G-1", from, value);
   } else if (!strcmp(name, "partitions")) {
-    if (parse_count(value, &c->default_partitions) < 0)
+    if (parse_count(value, 1000000, &c->default_partitions) < 0)
       return usage_error("%s: '%s' is not a count from 1 to 1000000", from,
+                         value);
+  } else if (!strcmp(name, "max-topic-partitions")) {
+    if (parse_count(value, 1000000, &c->max_topic_partitions) < 0)
+      return usage_error("%s: '%s' is not a count from 1 to 1000000", from,
+                         value);
+  } else if (!strcmp(name, "max-store-partitions") ||
+             !strcmp(name, "max-mapped-indexes")) {
+    int32_t *dst =
+        name[4] == 's' ? &c->max_store_partitions : &c->max_mapped_indexes;
+    if (parse_count(value, INT32_MAX, dst) < 0)
+      return usage_error("%s: '%s' is not a count from 1 to 2147483647", from,
                          value);
   } else if (!strcmp(name, "group-initial-delay-ms")) {
     char *end;
@@ -231,6 +253,9 @@ static int parse_config(int argc, char **argv, broker_config *c) {
               {"NODATA_ADVERTISE", "advertise"},
               {"NODATA_MAX_REQUEST_BYTES", "max-request-bytes"},
               {"NODATA_PARTITIONS", "partitions"},
+              {"NODATA_MAX_TOPIC_PARTITIONS", "max-topic-partitions"},
+              {"NODATA_MAX_STORE_PARTITIONS", "max-store-partitions"},
+              {"NODATA_MAX_MAPPED_INDEXES", "max-mapped-indexes"},
               {"NODATA_GROUP_INITIAL_DELAY_MS", "group-initial-delay-ms"}};
   for (size_t i = 0; i < sizeof envs / sizeof envs[0]; i++) {
     const char *v = getenv(envs[i].env);
@@ -248,10 +273,15 @@ static int parse_config(int argc, char **argv, broker_config *c) {
       return usage_error("NODATA_AUTO_CREATE: '%s' is not 0 or 1%s", ac, "");
   }
 
-  static const char *const with_value[] = {
-      "data",       "listen",
-      "advertise",  "max-request-bytes",
-      "partitions", "group-initial-delay-ms"};
+  static const char *const with_value[] = {"data",
+                                           "listen",
+                                           "advertise",
+                                           "max-request-bytes",
+                                           "partitions",
+                                           "group-initial-delay-ms",
+                                           "max-topic-partitions",
+                                           "max-store-partitions",
+                                           "max-mapped-indexes"};
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -370,6 +400,9 @@ int broker_serve_main(int argc, char **argv) {
   /* Topics with a compression.type other than producer are re-encoded by
    * the store, in the append, so every writer honours the setting. */
   opts.recompress = ND_SERVE_RECOMPRESS;
+  opts.max_topic_partitions = c->max_topic_partitions;
+  opts.max_store_partitions = c->max_store_partitions;
+  opts.max_mapped_indexes = c->max_mapped_indexes;
   rc = nd_open(c->data_dir, &opts, &b.store);
   if (rc == ND_ELOCKED) {
     pid_t pid = 0;

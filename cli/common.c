@@ -162,6 +162,14 @@ const char *cli_data_dir(const char *flag_value) {
   return "./data";
 }
 
+/* A positive count from the environment, or 0 (the library's default). */
+static int32_t env_count(const char *name) {
+  const char *v = getenv(name);
+  char *end;
+  long n = v && *v ? strtol(v, &end, 10) : 0;
+  return n > 0 && n <= INT32_MAX && !*end ? (int32_t)n : 0;
+}
+
 static void open_options(nd_options *opts, unsigned flags) {
   memset(opts, 0, sizeof *opts);
   opts->flags = flags;
@@ -169,6 +177,10 @@ static void open_options(nd_options *opts, unsigned flags) {
   opts->recompress = nd_codecs_recompress_batch;
   /* A command runs for moments: no flusher thread; nd_close syncs. */
   opts->no_background = 1;
+  /* The same limits as `nodata serve` under the same environment. */
+  opts->max_topic_partitions = env_count("NODATA_MAX_TOPIC_PARTITIONS");
+  opts->max_store_partitions = env_count("NODATA_MAX_STORE_PARTITIONS");
+  opts->max_mapped_indexes = env_count("NODATA_MAX_MAPPED_INDEXES");
 }
 
 int cli_open_read(const char *cmd, const char *dir, nd_store **out) {

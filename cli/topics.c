@@ -54,8 +54,17 @@ static int do_list(const char *dir) {
     nd_close(st);
     return CLI_FAIL;
   }
-  for (size_t i = 0; i < n; i++)
+  /* An offline topic is named on stderr too, so that scripts reading the
+   * list keep working and an operator sees it. */
+  for (size_t i = 0; i < n; i++) {
     printf("%s\n", infos[i].name);
+    if (infos[i].offline)
+      fprintf(stderr,
+              "nodata topics: topic %s is offline (its partitions could not "
+              "be opened; 'topics describe' says why, 'topics delete' "
+              "removes it)\n",
+              infos[i].name);
+  }
   nd_free(infos);
   nd_close(st);
   return CLI_OK;

@@ -68,7 +68,9 @@ extern "C" {
   X(ND_ENOMEM, -1016, "out of memory")                                         \
   X(ND_EDUPSEQ, -1018, "duplicate producer sequence")                          \
   X(ND_ESEQUENCE, -1019, "out of order producer sequence")                     \
-  X(ND_EPRODUCERFENCED, -1020, "producer epoch is stale")
+  X(ND_EPRODUCERFENCED, -1020, "producer epoch is stale")                      \
+  X(ND_ETOPICLIMIT, -1021, "more partitions than a topic may have")            \
+  X(ND_ESTORELIMIT, -1022, "more partitions than the store may hold")
 
 enum nd_error {
 #define ND__ENUM(name, value, text) name = value,
@@ -214,9 +216,28 @@ enum nd_open_flags {
 typedef void (*nd_append_hook)(void *ctx, const char *topic, int32_t partition,
                                int64_t high_watermark);
 
+#define ND_DEFAULT_MAX_TOPIC_PARTITIONS 100000
+#define ND_DEFAULT_MAX_STORE_PARTITIONS 200000
+
 typedef struct nd_options {
-  unsigned flags;           /* enum nd_open_flags */
-  int max_open_files;       /* descriptor cache size, 0 = default */
+  unsigned flags;     /* enum nd_open_flags */
+  int max_open_files; /* descriptor cache size, 0 = default */
+  /* Bound on the index mappings the store keeps (each segment has two
+   * index files, mapped while in use; idle ones are unmapped, least
+   * recently used first). 0 = default: a quarter of the kernel's
+   * vm.max_map_count (16382 under Linux's default 65530), at least 64. The
+   * process's other mappings (malloc, thread stacks, libraries) share the
+   * kernel's limit, so keep well below it. */
+  int max_mapped_indexes;
+  /* Partition limits, enforced when a topic is created or grown (an
+   * existing store over a lowered limit still opens). Each partition
+   * costs a directory, three files, about 10 KB of memory and, while in
+   * use, a descriptor and two mappings. 0 = default:
+   * ND_DEFAULT_MAX_TOPIC_PARTITIONS per topic (at most 1,000,000, the
+   * most topic.conf accepts), ND_DEFAULT_MAX_STORE_PARTITIONS in the whole
+   * store (all topics). */
+  int32_t max_topic_partitions;
+  int32_t max_store_partitions;
   nd_append_hook on_append; /* optional */
   void *on_append_ctx;
   /* Defaults for topics created without a config; NULL = built-ins. */
@@ -282,6 +303,10 @@ typedef struct nd_topic_info {
   uint8_t id[16]; /* random UUID fixed at creation */
   int32_t partitions;
   nd_topic_config config;
+  /* 1 if the topic's partitions could not be opened when the store was
+   * (e.g. out of descriptors, mappings or disk): it is listed and can be
+   * deleted, every other use fails with ND_EFAILED and the reason. */
+  int offline;
 } nd_topic_info;
 
 /* Check a topic name against Kafka's rule: 1-249 characters of
@@ -290,8 +315,11 @@ int nd_topic_name_valid(const char *name);
 
 /* Create a topic with `partitions` (>= 1) partitions. cfg may be NULL for
  * the store's defaults. The topic directory and topic.conf are complete
- * before the topic becomes visible.
- * Errors: ND_ETOPICNAME, ND_ETOPICEXISTS, ND_EINVAL, ND_ECONFIG,
+ * before the topic becomes visible, and a create that fails leaves
+ * nothing behind (now or after a restart).
+ * Errors: ND_ETOPICNAME, ND_ETOPICEXISTS, ND_EINVAL (partitions < 1),
+ * ND_ETOPICLIMIT / ND_ESTORELIMIT (over nd_options.max_topic_partitions /
+ * max_store_partitions; the message names the limit), ND_ECONFIG,
  * ND_EREADONLY, -errno. */
 int nd_topic_create(nd_store *store, const char *name, int32_t partitions,
                     const nd_topic_config *cfg);
@@ -302,10 +330,21 @@ int nd_topic_create(nd_store *store, const char *name, int32_t partitions,
  * ND_ENOTOPIC. Errors: ND_ENOTOPIC, ND_EREADONLY, -errno. */
 int nd_topic_delete(nd_store *store, const char *name);
 
-/* Grow a topic to `partitions` partitions (never shrink).
- * Errors: ND_ENOTOPIC, ND_EINVAL (not larger), ND_EREADONLY, -errno. */
+/* Grow a topic to `partitions` partitions (never shrink). A grow that
+ * fails leaves the topic as it was.
+ * Errors: ND_ENOTOPIC, ND_EINVAL (not larger), ND_ETOPICLIMIT,
+ * ND_ESTORELIMIT, ND_EFAILED (the topic is offline), ND_EREADONLY,
+ * -errno. */
 int nd_topic_add_partitions(nd_store *store, const char *name,
                             int32_t partitions);
+
+/* Would creating topic `name` with `partitions` partitions, or growing it
+ * to that many if it exists, stay within the store's partition limits?
+ * Changes nothing (a Kafka CreateTopics with validateOnly asks this).
+ * Returns 0, ND_EINVAL (partitions < 1), ND_ETOPICLIMIT or ND_ESTORELIMIT
+ * with a message naming the limit. Thread-safe. */
+int nd_partitions_allowed(nd_store *store, const char *name,
+                          int32_t partitions);
 
 /* Replace a topic's config, persisted atomically and applied to later
  * appends. Errors: ND_ENOTOPIC, ND_ECONFIG, ND_EREADONLY, -errno. */

@@ -11,11 +11,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-static _Atomic int fault_countdown[2] = {-1, -1};
-static _Atomic int fault_err[2];
+#define FAULT_KINDS 4
+static _Atomic int fault_countdown[FAULT_KINDS] = {-1, -1, -1, -1};
+static _Atomic int fault_err[FAULT_KINDS];
 static _Atomic size_t fault_partial;
 static _Atomic uint64_t sync_calls;
 
@@ -31,8 +33,8 @@ void file_fault_set(enum file_fault_kind kind, int countdown, int err,
 }
 
 void file_fault_clear(void) {
-  atomic_store(&fault_countdown[0], -1);
-  atomic_store(&fault_countdown[1], -1);
+  for (int k = 0; k < FAULT_KINDS; k++)
+    atomic_store(&fault_countdown[k], -1);
 }
 
 /* 0: proceed; otherwise the errno to fail with. The countdown reaches -1
@@ -62,6 +64,25 @@ static int write_faulted(int fd, const void *buf, size_t len, off_t off,
     (void)n;
   }
   return err;
+}
+
+int file_create(const char *path, int flags) {
+  int err = fault_hit(FILE_FAULT_CREATE);
+  if (err)
+    return -err;
+  int fd = open(path, flags | O_CREAT | O_CLOEXEC, 0644);
+  return fd >= 0 ? fd : -errno;
+}
+
+void *file_map(int fd, size_t len, int writable) {
+  int err = fault_hit(FILE_FAULT_MAP);
+  if (err) {
+    errno = err;
+    return NULL;
+  }
+  void *m = mmap(NULL, len, writable ? PROT_READ | PROT_WRITE : PROT_READ,
+                 MAP_SHARED, fd, 0);
+  return m == MAP_FAILED ? NULL : m;
 }
 
 int file_write_all(int fd, const void *buf, size_t len) {

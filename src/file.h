@@ -12,6 +12,13 @@
 #include <sys/types.h>
 
 /* All return 0 (or a byte count where said) or -errno. */
+/* open(path, flags | O_CREAT | O_CLOEXEC, 0644): the descriptor or -errno.
+ * Used for new segment files, so that tests can fail their creation. */
+int file_create(const char *path, int flags);
+/* mmap the first len bytes of fd, shared, read-only or read-write. NULL
+ * with errno set on failure (ENOMEM when the process is out of mappings:
+ * vm.max_map_count). */
+void *file_map(int fd, size_t len, int writable);
 int file_write_all(int fd, const void *buf, size_t len);
 int file_pwrite_all(int fd, const void *buf, size_t len, off_t off);
 /* Reads up to len bytes at off; returns the count (short only at EOF). */
@@ -40,8 +47,14 @@ int file_remove_tree(const char *path);
 
 /* Test hooks. After `countdown` more successful calls of the kind, the
  * next one fails with err (and writes nothing, or `partial` bytes for a
- * write, to imitate a disk filling mid-write). countdown < 0 disables. */
-enum file_fault_kind { FILE_FAULT_WRITE, FILE_FAULT_SYNC };
+ * write, to imitate a disk filling mid-write). countdown < 0 disables.
+ * CREATE counts file_create, MAP counts file_map. */
+enum file_fault_kind {
+  FILE_FAULT_WRITE,
+  FILE_FAULT_SYNC,
+  FILE_FAULT_CREATE,
+  FILE_FAULT_MAP
+};
 void file_fault_set(enum file_fault_kind kind, int countdown, int err,
                     size_t partial);
 void file_fault_clear(void);

@@ -34,29 +34,26 @@ int sidx_open_active(sparse_index *ix, const char *path, int entry_size,
   int rc = file_truncate(fd, (off_t)(keep * (size_t)entry_size));
   if (!rc)
     rc = file_truncate(fd, (off_t)max_bytes);
-  if (rc) {
-    close(fd);
-    return rc;
-  }
-  void *m = mmap(NULL, max_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  int e = errno;
   close(fd);
-  if (m == MAP_FAILED)
-    return -e;
-  /* Entries are touched a page at a time; default readahead would zero-fill
-   * a large run of the sparse file on the first touch (milliseconds per
-   * index, measured by the benchmark). */
-  madvise(m, max_bytes, MADV_RANDOM);
-  ix->map = m;
+  if (rc)
+    return rc;
   ix->map_len = max_bytes;
   ix->writable = 1;
   atomic_store_explicit(&ix->count, keep, memory_order_release);
   return 0;
 }
 
-static int entry_is_zero(const uint8_t *e, int entry_size) {
-  for (int i = 0; i < entry_size; i++)
-    if (e[i])
+/* 1 if entry i of the file is all zeros, 0 if not, -errno. */
+static int entry_is_zero(int fd, size_t i, int entry_size) {
+  uint8_t e[TIME_ENTRY_SIZE];
+  ssize_t n = file_pread_full(fd, e, (size_t)entry_size,
+                              (off_t)(i * (size_t)entry_size));
+  if (n < 0)
+    return (int)n;
+  if (n < entry_size)
+    return -EIO;
+  for (int k = 0; k < entry_size; k++)
+    if (e[k])
       return 0;
   return 1;
 }
@@ -65,19 +62,25 @@ static int entry_is_zero(const uint8_t *e, int entry_size) {
  * preallocated size: the rest reads as zeros, and an all-zero entry is
  * never valid (entries exist only for batches after the first, so their
  * relative offset is > 0). Binary search for the start of the zero tail;
- * a zero entry elsewhere is left for the plausibility check to reject. */
-static size_t written_entries(const uint8_t *map, size_t n, int entry_size) {
-  if (n == 0 || !entry_is_zero(map + (n - 1) * (size_t)entry_size, entry_size))
-    return n;
+ * a zero entry elsewhere is left for the plausibility check to reject.
+ * After a clean close the last entry is non-zero: one pread. */
+static ssize_t written_entries(int fd, size_t n, int entry_size) {
+  if (n == 0)
+    return 0;
+  int z = entry_is_zero(fd, n - 1, entry_size);
+  if (z <= 0)
+    return z < 0 ? z : (ssize_t)n;
   size_t lo = 0, hi = n - 1; /* first zero entry in [lo, hi] */
   while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
-    if (entry_is_zero(map + mid * (size_t)entry_size, entry_size))
+    if ((z = entry_is_zero(fd, mid, entry_size)) < 0)
+      return z;
+    if (z)
       hi = mid;
     else
       lo = mid + 1;
   }
-  return lo;
+  return (ssize_t)lo;
 }
 
 int sidx_open_sealed(sparse_index *ix, const char *path, int entry_size) {
@@ -86,26 +89,15 @@ int sidx_open_sealed(sparse_index *ix, const char *path, int entry_size) {
   if (fd < 0)
     return errno == ENOENT ? 0 : -errno;
   struct stat st;
-  if (fstat(fd, &st) != 0) {
-    int e = -errno;
-    close(fd);
-    return e;
-  }
-  size_t n = (size_t)st.st_size / (size_t)entry_size;
-  if (n == 0) {
-    close(fd);
-    return 0;
-  }
-  void *m = mmap(NULL, n * (size_t)entry_size, PROT_READ, MAP_SHARED, fd, 0);
-  int e = errno;
+  ssize_t n = fstat(fd, &st) == 0
+                  ? written_entries(fd, (size_t)st.st_size / (size_t)entry_size,
+                                    entry_size)
+                  : -errno;
   close(fd);
-  if (m == MAP_FAILED)
-    return -e;
-  madvise(m, n * (size_t)entry_size, MADV_RANDOM);
-  ix->map = m;
-  ix->map_len = n * (size_t)entry_size;
-  atomic_store_explicit(&ix->count, written_entries(m, n, entry_size),
-                        memory_order_release);
+  if (n < 0)
+    return (int)n;
+  ix->map_len = (size_t)n * (size_t)entry_size;
+  atomic_store_explicit(&ix->count, (size_t)n, memory_order_release);
   return 0;
 }
 
@@ -120,16 +112,51 @@ int sidx_open_anon(sparse_index *ix, int entry_size, size_t max_bytes) {
     return -errno;
   ix->map = m;
   ix->map_len = max_bytes;
+  ix->map_bytes = max_bytes;
   ix->writable = 1;
   ix->anon = 1;
   return 0;
+}
+
+int sidx_map(sparse_index *ix, const char *path) {
+  if (ix->map || ix->anon)
+    return 0;
+  /* A sealed index is read up to its entries; a writable one is mapped
+   * whole, since appends fill it in place. */
+  size_t len =
+      ix->writable ? ix->map_len : sidx_count(ix) * (size_t)ix->entry_size;
+  if (len == 0)
+    return 0;
+  int fd = open(path, (ix->writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+  if (fd < 0)
+    return -errno;
+  void *m = file_map(fd, len, ix->writable);
+  int e = errno;
+  close(fd);
+  if (!m)
+    return -e;
+  /* Entries are touched a page at a time; default readahead would zero-fill
+   * a large run of the sparse file on the first touch (milliseconds per
+   * index, measured by the benchmark). */
+  madvise(m, len, MADV_RANDOM);
+  ix->map = m;
+  ix->map_bytes = len;
+  return 1;
+}
+
+void sidx_unmap(sparse_index *ix) {
+  if (!ix->map || ix->anon)
+    return;
+  munmap(ix->map, ix->map_bytes);
+  ix->map = NULL;
+  ix->map_bytes = 0;
 }
 
 int sidx_close(sparse_index *ix, const char *path) {
   int rc = 0;
   size_t n = sidx_count(ix);
   if (ix->map)
-    munmap(ix->map, ix->map_len);
+    munmap(ix->map, ix->map_bytes);
   if (path && ix->writable && !ix->anon) {
     int fd = open(path, O_RDWR | O_CLOEXEC);
     if (fd < 0)
@@ -141,6 +168,7 @@ int sidx_close(sparse_index *ix, const char *path) {
   }
   ix->map = NULL;
   ix->map_len = 0;
+  ix->map_bytes = 0;
   atomic_store(&ix->count, 0);
   return rc;
 }

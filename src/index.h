@@ -6,12 +6,19 @@
  *   .timeindex 12 bytes: max timestamp so far i64, relative offset u32
  *
  * While its segment is active an index file is preallocated to its maximum
- * size and mmap()ed read-write, so appending an entry is a store into the
- * page cache; the entry count is published with a release store so readers
- * can binary-search without locks. When the segment is sealed or the store
- * closes cleanly the file is trimmed to its real length. Index files are
- * derived data: an index that fails index_plausible() is rebuilt from the
- * log, never trusted.
+ * size and written through a read-write shared mapping, so appending an
+ * entry is a store into the page cache; the entry count is published with a
+ * release store so readers can binary-search without locks. When the
+ * segment is sealed or the store closes cleanly the file is trimmed to its
+ * real length. Index files are derived data: an index that fails
+ * index_plausible() is rebuilt from the log, never trusted.
+ *
+ * Mappings are a bounded resource (vm.max_map_count): an index is mapped
+ * only while its segment pins it (segment_pin_maps) and may be unmapped
+ * whenever it is not pinned (sidx_unmap). The entry count, the capacity and
+ * the file stay, so a later sidx_map finds the same entries: the shared
+ * mapping wrote them to the file's pages. Only entries, not the count, go
+ * through the mapping; the count lives here.
  */
 #ifndef ND_INDEX_H
 #define ND_INDEX_H
@@ -25,28 +32,40 @@
 
 typedef struct sparse_index {
   int entry_size;
-  uint8_t *map;         /* mapping of the file (or anonymous memory) */
-  size_t map_len;       /* bytes mapped: the capacity */
+  uint8_t *map;         /* mapping of the file (or anonymous memory);
+                           NULL while unmapped */
+  size_t map_len;       /* capacity in bytes: what appends may fill */
+  size_t map_bytes;     /* length of the mapping in place */
   _Atomic size_t count; /* entries published */
   int writable;
   int anon; /* read-only stores rebuild indexes in memory only */
 } sparse_index;
 
-/* Open path for appending, preallocated to max_bytes, keeping the first
- * `keep` entries already in the file (the rest is zeroed). */
+/* Prepare path for appending, preallocated to max_bytes, keeping the first
+ * `keep` entries already in the file (the rest is zeroed). Maps nothing:
+ * see sidx_map. */
 int sidx_open_active(sparse_index *ix, const char *path, int entry_size,
                      size_t max_bytes, size_t keep);
-/* Map an existing index read-only at its current length. A missing file
- * gives an empty index. */
+/* Count the entries of an existing index (at its current length, without
+ * a zero tail left by an unclean shutdown) with pread; maps nothing. A
+ * missing file gives an empty index. */
 int sidx_open_sealed(sparse_index *ix, const char *path, int entry_size);
+/* Map the index so its entries can be read (and, if writable, appended):
+ * a writable one at its capacity, read-write; a sealed one at its entries'
+ * length, read-only. Returns 1 if it made a mapping, 0 if none was needed
+ * (already mapped, anonymous, or no entries to read), or -errno
+ * (-ENOMEM: the process is out of mappings). */
+int sidx_map(sparse_index *ix, const char *path);
+/* Drop the mapping of a file-backed index (entries stay in the file). */
+void sidx_unmap(sparse_index *ix);
 /* An empty in-memory index of capacity max_bytes (read-only stores). */
 int sidx_open_anon(sparse_index *ix, int entry_size, size_t max_bytes);
 /* Unmap; if path is given and the index was writable, trim the file to its
  * real length first. */
 int sidx_close(sparse_index *ix, const char *path);
-/* Seal: trim the file to its real length and refuse further appends. The
- * mapping stays (readers may be searching it); pages past the new end are
- * never touched because readers stop at the entry count. */
+/* Seal: trim the file to its real length and refuse further appends. A
+ * mapping in place stays (readers may be searching it); pages past the new
+ * end are never touched because readers stop at the entry count. */
 int sidx_trim(sparse_index *ix, const char *path);
 /* Keep only the first n entries (n <= count). */
 void sidx_truncate(sparse_index *ix, size_t n);

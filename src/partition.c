@@ -160,11 +160,12 @@ static int list_segments(const char *dir, int readonly, int64_t **out,
 }
 
 static partition *partition_alloc(const char *topic_dir, int32_t id) {
-  partition *p = calloc(1, sizeof *p);
+  size_t len = strlen(topic_dir) + 13; /* "/" + int32 + NUL */
+  partition *p = calloc(1, sizeof *p + len);
   if (!p)
     return NULL;
   p->id = id;
-  snprintf(p->dir, sizeof p->dir, "%s/%d", topic_dir, (int)id);
+  snprintf(p->dir, len, "%s/%d", topic_dir, (int)id);
   pthread_mutex_init(&p->append_lock, NULL);
   pthread_rwlock_init(&p->segs_lock, NULL);
   pthread_mutex_init(&p->sync_lock, NULL);
@@ -341,14 +342,14 @@ static int producers_rebuild(partition *p, int64_t rp) {
   return 0;
 }
 
-int partition_open(fdcache *cache, const char *topic_dir, int32_t id,
+int partition_open(seg_caches *caches, const char *topic_dir, int32_t id,
                    const nd_topic_config *cfg, int clean, int readonly,
                    int64_t now_ms, partition **out, partition_recovery *rec) {
   memset(rec, 0, sizeof *rec);
   partition *p = partition_alloc(topic_dir, id);
   if (!p)
     return nd_fail(ND_ENOMEM, "out of memory");
-  p->cache = cache;
+  p->caches = caches;
   p->readonly = readonly;
   int64_t *bases = NULL;
   size_t nbases = 0;
@@ -367,7 +368,7 @@ int partition_open(fdcache *cache, const char *topic_dir, int32_t id,
 
   for (size_t i = 0; i < nbases; i++) {
     segment *seg;
-    rc = segment_open(p->cache, p->dir, bases[i], readonly, &seg);
+    rc = segment_open(p->caches, p->dir, bases[i], readonly, &seg);
     if (!rc && (rc = segs_push(p, seg)) != 0)
       segment_close(seg, 0);
     if (rc) {
@@ -388,7 +389,7 @@ int partition_open(fdcache *cache, const char *topic_dir, int32_t id,
       return 0;
     }
     segment *seg;
-    rc = segment_create(p->cache, p->dir, log_start,
+    rc = segment_create(p->caches, p->dir, log_start,
                         (size_t)cfg->segment_index_bytes, now_ms, &seg);
     if (!rc && (rc = segs_push(p, seg)) != 0)
       segment_close(seg, 1);
@@ -459,14 +460,9 @@ int partition_open(fdcache *cache, const char *topic_dir, int32_t id,
       }
       rec->rebuilt_indexes++;
     } else {
-      size_t nt = sidx_count(&seg->tidx);
-      if (nt > 0) {
-        int64_t t;
-        uint32_t r;
-        sidx_time_entry(&seg->tidx, nt - 1, &t, &r);
-        if (t > atomic_load(&seg->max_ts))
-          atomic_store(&seg->max_ts, t);
-      }
+      int64_t t = segment_indexed_max_ts(seg);
+      if (t > atomic_load(&seg->max_ts))
+        atomic_store(&seg->max_ts, t);
     }
   }
   if (first_scan < p->nsegs) {
@@ -515,14 +511,9 @@ int partition_close(partition *p) {
   int rc = 0;
   if (!p->readonly) {
     rc = partition_sync(p, -1);
-    segment *seg = active_seg(p);
-    int64_t mts = atomic_load(&seg->max_ts);
-    int64_t next = atomic_load(&seg->next_offset);
     /* Final time entry so the next open knows the segment's max timestamp
-     * without reading it. */
-    if (mts >= 0 && mts > seg->max_ts_indexed &&
-        sidx_append_time(&seg->tidx, mts, (uint32_t)(next - seg->base)) == 0)
-      seg->max_ts_indexed = mts;
+     * without reading it; without it the next open rebuilds the index. */
+    segment_final_time_entry(active_seg(p));
     int64_t hw = atomic_load(&p->hw);
     if (!rc && p->producers.count > 0)
       rc = producer_state_save(&p->producers, p->dir, hw);
@@ -546,7 +537,7 @@ static int roll(partition *p, const nd_topic_config *cfg, int64_t now_ms) {
     return rc;
   }
   segment *seg;
-  rc = segment_create(p->cache, p->dir, atomic_load(&p->hw),
+  rc = segment_create(p->caches, p->dir, atomic_load(&p->hw),
                       (size_t)cfg->segment_index_bytes, now_ms, &seg);
   if (rc)
     return rc;
@@ -656,8 +647,13 @@ static int append_write(partition *p, const nd_topic_config *cfg, uint8_t *buf,
     off += (int32_t)be32(b + 23) + 1;
     q += total;
   }
-  int fd = segment_fd(seg);
+  /* The index entries go in after the write: their mappings are pinned
+   * first, so that an append that could not index fails whole. */
+  rc = segment_pin_maps(seg);
+  int fd = rc ? rc : segment_fd(seg);
   if (fd < 0) {
+    if (!rc)
+      segment_unpin_maps(seg);
     pthread_mutex_unlock(&p->append_lock);
     return fd;
   }
@@ -669,6 +665,7 @@ static int append_write(partition *p, const nd_topic_config *cfg, uint8_t *buf,
     segment_unfd(seg);
     if (trc)
       atomic_store(&p->failed, 1);
+    segment_unpin_maps(seg);
     pthread_mutex_unlock(&p->append_lock);
     return nd_fail_os(-rc, "append to %s.log at byte %" PRIu64 " (%zu bytes)",
                       seg->path, size, len);
@@ -695,6 +692,7 @@ static int append_write(partition *p, const nd_topic_config *cfg, uint8_t *buf,
     off = last + 1;
     q += total;
   }
+  segment_unpin_maps(seg);
   atomic_store_explicit(&seg->next_offset, off, memory_order_release);
   atomic_store_explicit(&seg->size, size + len, memory_order_release);
   atomic_store_explicit(&p->hw, off, memory_order_release);

@@ -24,9 +24,8 @@
 
 typedef struct partition {
   int32_t id;
-  char dir[PATH_MAX];
   int readonly;
-  fdcache *cache; /* the store's bound on open .log descriptors */
+  seg_caches *caches; /* the store's bounds on descriptors and mappings */
 
   pthread_mutex_t append_lock;
   pthread_rwlock_t segs_lock;
@@ -54,6 +53,7 @@ typedef struct partition {
                                append_lock */
   uint8_t *scratch;         /* encode buffer, used under append_lock */
   size_t scratch_cap;
+  char dir[]; /* topic dir + "/" + id, sized to fit (see segment.path) */
 } partition;
 
 /* How an open went, for the store's recovery report. */
@@ -64,7 +64,7 @@ typedef struct partition_recovery {
 } partition_recovery;
 
 int partition_create_dir(const char *topic_dir, int32_t id);
-int partition_open(fdcache *cache, const char *topic_dir, int32_t id,
+int partition_open(seg_caches *caches, const char *topic_dir, int32_t id,
                    const nd_topic_config *cfg, int clean, int readonly,
                    int64_t now_ms, partition **out, partition_recovery *rec);
 /* 1 if appended data is not yet fdatasync'd. */

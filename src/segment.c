@@ -6,9 +6,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -31,18 +33,97 @@ void segment_log_path(const segment *seg, char *out, size_t cap) {
   seg_path(seg, ".log", out, cap);
 }
 
-static segment *seg_alloc(fdcache *cache, const char *dir, int64_t base) {
-  segment *seg = calloc(1, sizeof *seg);
+/* ---- bounded descriptors and mappings ----------------------------------- */
+
+#define SEG_OF(e, field) ((segment *)((char *)(e)-offsetof(segment, field)))
+
+static int fd_acquire(cache_entry *e) {
+  segment *seg = SEG_OF(e, fd_entry);
+  char path[PATH_MAX + 8];
+  segment_log_path(seg, path, sizeof path);
+  int fd = open(path, (seg->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+  if (fd < 0)
+    return -errno;
+  seg->fd = fd;
+  return 1;
+}
+
+static void fd_release(cache_entry *e) {
+  segment *seg = SEG_OF(e, fd_entry);
+  close(seg->fd);
+  seg->fd = -1;
+}
+
+static int maps_acquire(cache_entry *e) {
+  segment *seg = SEG_OF(e, map_entry);
+  char ip[PATH_MAX];
+  seg_path(seg, ".index", ip, sizeof ip);
+  int a = sidx_map(&seg->oidx, ip);
+  if (a < 0)
+    return a;
+  seg_path(seg, ".timeindex", ip, sizeof ip);
+  int b = sidx_map(&seg->tidx, ip);
+  if (b < 0) {
+    sidx_unmap(&seg->oidx);
+    return b;
+  }
+  return a + b;
+}
+
+static void maps_release(cache_entry *e) {
+  segment *seg = SEG_OF(e, map_entry);
+  sidx_unmap(&seg->oidx);
+  sidx_unmap(&seg->tidx);
+}
+
+/* A quarter of a kernel limit, clamped: the rest is left to the process's
+ * other users (malloc arenas, thread stacks, libraries, sockets). */
+static size_t quarter(long limit, size_t lo, size_t hi) {
+  size_t q = limit > 0 ? (size_t)limit / 4 : lo;
+  return q < lo ? lo : q > hi ? hi : q;
+}
+
+static long max_map_count(void) {
+  char buf[32];
+  int fd = open("/proc/sys/vm/max_map_count", O_RDONLY | O_CLOEXEC);
+  ssize_t n = fd >= 0 ? file_pread_full(fd, buf, sizeof buf - 1, 0) : -1;
+  if (fd >= 0)
+    close(fd);
+  if (n <= 0)
+    return 65530; /* Linux's default */
+  buf[n] = '\0';
+  return strtol(buf, NULL, 10);
+}
+
+void seg_caches_init(seg_caches *c, size_t fd_limit, size_t map_limit) {
+  if (fd_limit == 0) {
+    struct rlimit rl;
+    rlim_t soft = getrlimit(RLIMIT_NOFILE, &rl) == 0 ? rl.rlim_cur : 1024;
+    fd_limit = quarter(
+        soft == RLIM_INFINITY || soft > 65536 ? 65536 : (long)soft, 16, 16384);
+  }
+  if (map_limit == 0)
+    map_limit = quarter(max_map_count(), 64, 1 << 20);
+  rescache_init(&c->fds, fd_limit, fd_acquire, fd_release);
+  rescache_init(&c->maps, map_limit, maps_acquire, maps_release);
+}
+
+void seg_caches_destroy(seg_caches *c) {
+  rescache_destroy(&c->fds);
+  rescache_destroy(&c->maps);
+}
+
+static segment *seg_alloc(seg_caches *caches, const char *dir, int64_t base) {
+  size_t len = strlen(dir) + 22; /* "/" + 20 digits + NUL */
+  segment *seg = calloc(1, sizeof *seg + len);
   if (!seg)
     return NULL;
   seg->base = base;
-  segment_name(seg->path, sizeof seg->path, dir, base, "");
-  seg->cache = cache;
-  pthread_mutex_init(&seg->fd_lock, NULL);
+  segment_name(seg->path, len, dir, base, "");
+  seg->caches = caches;
+  cache_entry_init(&seg->fd_entry);
+  cache_entry_init(&seg->map_entry);
   seg->fd = -1;
-  seg->cache_slot = -1;
-  atomic_init(&seg->pins, 0);
-  atomic_init(&seg->last_use, 0);
   atomic_init(&seg->size, 0);
   atomic_init(&seg->next_offset, base);
   atomic_init(&seg->max_ts, -1);
@@ -52,37 +133,64 @@ static segment *seg_alloc(fdcache *cache, const char *dir, int64_t base) {
 }
 
 static void seg_free(segment *seg) {
-  fdcache_forget(seg->cache, seg);
-  pthread_mutex_destroy(&seg->fd_lock);
+  rescache_forget(&seg->caches->fds, &seg->fd_entry);
+  rescache_forget(&seg->caches->maps, &seg->map_entry);
+  cache_entry_destroy(&seg->fd_entry);
+  cache_entry_destroy(&seg->map_entry);
   free(seg);
 }
 
 int segment_fd(segment *seg) {
-  pthread_mutex_lock(&seg->fd_lock);
-  if (seg->fd >= 0) {
-    atomic_fetch_add(&seg->pins, 1);
-    atomic_store_explicit(
-        &seg->last_use,
-        atomic_fetch_add_explicit(&seg->cache->tick, 1, memory_order_relaxed),
-        memory_order_relaxed);
-    int fd = seg->fd;
-    pthread_mutex_unlock(&seg->fd_lock);
-    return fd;
-  }
-  pthread_mutex_unlock(&seg->fd_lock);
-  int fd = fdcache_open(seg->cache, seg);
-  if (fd < 0)
-    return nd_fail_os(-fd, "cannot open %s.log", seg->path);
-  return fd;
+  int rc = rescache_pin(&seg->caches->fds, &seg->fd_entry);
+  if (rc)
+    return nd_fail_os(-rc, "cannot open %s.log", seg->path);
+  return seg->fd;
 }
 
 void segment_unfd(segment *seg) {
-  atomic_fetch_sub(&seg->pins, 1);
+  rescache_unpin(&seg->fd_entry);
 }
 
-int segment_create(fdcache *cache, const char *dir, int64_t base,
+int segment_pin_maps(segment *seg) {
+  int rc = rescache_pin(&seg->caches->maps, &seg->map_entry);
+  if (rc)
+    return nd_fail_os(-rc,
+                      "cannot map index %s.index or .timeindex (this store "
+                      "maps at most %zu; the kernel's vm.max_map_count is %ld)",
+                      seg->path, seg->caches->maps.limit, max_map_count());
+  return 0;
+}
+
+void segment_unpin_maps(segment *seg) {
+  rescache_unpin(&seg->map_entry);
+}
+
+/* Unmap both indexes before they change shape (activation, close); no
+ * other thread may use them meanwhile. */
+static void forget_maps(segment *seg) {
+  rescache_forget(&seg->caches->maps, &seg->map_entry);
+}
+
+/* The .log's descriptor with the index mappings, both pinned until
+ * unpin_both(); or -errno. */
+static int pin_both(segment *seg) {
+  int rc = segment_pin_maps(seg);
+  if (rc)
+    return rc;
+  int fd = segment_fd(seg);
+  if (fd < 0)
+    segment_unpin_maps(seg);
+  return fd;
+}
+
+static void unpin_both(segment *seg) {
+  segment_unfd(seg);
+  segment_unpin_maps(seg);
+}
+
+int segment_create(seg_caches *caches, const char *dir, int64_t base,
                    size_t index_max_bytes, int64_t now_ms, segment **out) {
-  segment *seg = seg_alloc(cache, dir, base);
+  segment *seg = seg_alloc(caches, dir, base);
   if (!seg)
     return nd_fail(ND_ENOMEM, "out of memory");
   char p[PATH_MAX];
@@ -90,11 +198,10 @@ int segment_create(fdcache *cache, const char *dir, int64_t base,
   /* O_TRUNC, not O_EXCL: a leftover empty file from a crash mid-roll is
    * harmless to reuse; a non-empty one is never created over because the
    * new base is always the previous segment's end. */
-  int fd = open(p, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  int fd = file_create(p, O_RDWR | O_TRUNC);
   if (fd < 0) {
-    int e = errno;
     seg_free(seg);
-    return nd_fail_os(e, "cannot create segment %s", p);
+    return nd_fail_os(-fd, "cannot create segment %s", p);
   }
   close(fd);
   seg->created_ms = now_ms;
@@ -108,9 +215,9 @@ int segment_create(fdcache *cache, const char *dir, int64_t base,
   return 0;
 }
 
-int segment_open(fdcache *cache, const char *dir, int64_t base, int readonly,
-                 segment **out) {
-  segment *seg = seg_alloc(cache, dir, base);
+int segment_open(seg_caches *caches, const char *dir, int64_t base,
+                 int readonly, segment **out) {
+  segment *seg = seg_alloc(caches, dir, base);
   if (!seg)
     return nd_fail(ND_ENOMEM, "out of memory");
   seg->readonly = readonly;
@@ -132,9 +239,8 @@ int segment_open(fdcache *cache, const char *dir, int64_t base, int readonly,
     rc = sidx_open_sealed(&seg->tidx, ip, TIME_ENTRY_SIZE);
   }
   if (rc) {
-    sidx_close(&seg->oidx, NULL);
     seg_free(seg);
-    return nd_fail_os(-rc, "cannot map index %s", ip);
+    return nd_fail_os(-rc, "cannot read index %s", ip);
   }
   *out = seg;
   return 0;
@@ -145,6 +251,7 @@ int segment_activate(segment *seg, size_t index_max_bytes) {
   seg_path(seg, ".index", ip, sizeof ip);
   seg_path(seg, ".timeindex", tp, sizeof tp);
   size_t keep_o = sidx_count(&seg->oidx), keep_t = sidx_count(&seg->tidx);
+  forget_maps(seg);
   sidx_close(&seg->oidx, NULL);
   sidx_close(&seg->tidx, NULL);
   int rc;
@@ -163,8 +270,14 @@ int segment_activate(segment *seg, size_t index_max_bytes) {
                             index_max_bytes / 8 * 12, keep_t);
   }
   if (rc)
-    return nd_fail_os(-rc, "cannot map index of %s", seg->path);
+    return nd_fail_os(-rc, "cannot prepare the indexes of %s", seg->path);
   seg->active = 1;
+  if (keep_o == 0 && keep_t == 0) {
+    seg->bytes_since_index = atomic_load(&seg->size);
+    return 0;
+  }
+  if ((rc = segment_pin_maps(seg)) != 0)
+    return rc;
   /* Entries kept from a clean close were built by the same policy; the
    * byte counter restarts from the last entry. */
   if (keep_o > 0) {
@@ -178,6 +291,7 @@ int segment_activate(segment *seg, size_t index_max_bytes) {
     uint32_t r;
     sidx_time_entry(&seg->tidx, keep_t - 1, &seg->max_ts_indexed, &r);
   }
+  segment_unpin_maps(seg);
   return 0;
 }
 
@@ -189,6 +303,7 @@ int segment_close(segment *seg, int unlink_files) {
   seg_path(seg, ".timeindex", tp, sizeof tp);
   seg_path(seg, ".log", lp, sizeof lp);
   int trim = seg->active && !unlink_files && !seg->readonly;
+  forget_maps(seg);
   int rc = sidx_close(&seg->oidx, trim ? ip : NULL);
   int rc2 = sidx_close(&seg->tidx, trim ? tp : NULL);
   if (!rc)
@@ -242,22 +357,42 @@ int segment_sync(segment *seg) {
   return 0;
 }
 
-static int seal(segment *seg, int sync) {
-  if (!seg->active)
-    return 0;
+int segment_final_time_entry(segment *seg) {
   int64_t mts = atomic_load(&seg->max_ts);
   int64_t next = atomic_load(&seg->next_offset);
-  if (mts >= 0 && mts > seg->max_ts_indexed &&
-      sidx_append_time(&seg->tidx, mts, (uint32_t)(next - seg->base)) == 0)
+  if (mts < 0 || mts <= seg->max_ts_indexed)
+    return 0;
+  int rc = segment_pin_maps(seg);
+  if (rc)
+    return rc;
+  if (sidx_append_time(&seg->tidx, mts, (uint32_t)(next - seg->base)) == 0)
     seg->max_ts_indexed = mts;
+  segment_unpin_maps(seg);
+  return 0;
+}
+
+int64_t segment_indexed_max_ts(segment *seg) {
+  size_t nt = sidx_count(&seg->tidx);
+  if (nt == 0 || segment_pin_maps(seg) != 0)
+    return -1;
+  int64_t t;
+  uint32_t r;
+  sidx_time_entry(&seg->tidx, nt - 1, &t, &r);
+  segment_unpin_maps(seg);
+  return t;
+}
+
+static int seal_pinned(segment *seg, int sync) {
+  int rc = segment_final_time_entry(seg);
+  if (rc)
+    return rc;
   if (sync) {
-    int rc = segment_sync(seg);
+    rc = segment_sync(seg);
     if (rc)
       return rc;
   } else {
     atomic_store(&seg->unsynced, 1);
   }
-  int rc;
   char ip[PATH_MAX], tp[PATH_MAX];
   seg_path(seg, ".index", ip, sizeof ip);
   seg_path(seg, ".timeindex", tp, sizeof tp);
@@ -268,6 +403,20 @@ static int seal(segment *seg, int sync) {
     return nd_fail_os(-rc, "cannot trim indexes of %s", seg->path);
   seg->active = 0;
   return 0;
+}
+
+static int seal(segment *seg, int sync) {
+  if (!seg->active)
+    return 0;
+  /* Pinned throughout: trimming turns a writable index into a sealed one,
+   * which is mapped differently, and a reader must not map it meanwhile
+   * (a pinned entry is never acquired or released). */
+  int rc = segment_pin_maps(seg);
+  if (rc)
+    return rc;
+  rc = seal_pinned(seg, sync);
+  segment_unpin_maps(seg);
+  return rc;
 }
 
 int segment_seal(segment *seg) {
@@ -430,7 +579,11 @@ static int offset_index_plausible_fd(segment *seg, int fd, int32_t interval) {
 int segment_indexes_plausible(segment *seg, int32_t interval) {
   uint64_t size = atomic_load(&seg->size);
   int64_t next = atomic_load(&seg->next_offset);
-  if (!sidx_plausible_time(&seg->tidx, (uint32_t)(next - seg->base)))
+  if (segment_pin_maps(seg) != 0)
+    return 0;
+  int ok = sidx_plausible_time(&seg->tidx, (uint32_t)(next - seg->base));
+  segment_unpin_maps(seg);
+  if (!ok)
     return 0;
   /* Sealing and closing add a final time entry; without one the segment's
    * largest timestamp is unknown and retention could misjudge it. */
@@ -663,40 +816,40 @@ int segment_scan(segment *seg, uint64_t crc_from, int rebuild, int32_t interval,
 int segment_scan_from(segment *seg, uint64_t start_pos, int64_t start_offset,
                       uint64_t crc_from, int rebuild, int32_t interval,
                       scan_result *res) {
-  int fd = segment_fd(seg);
+  int fd = pin_both(seg);
   if (fd < 0)
     return fd;
   int rc = scan_fd(seg, fd, start_pos, start_offset, crc_from, rebuild,
                    interval, res);
-  segment_unfd(seg);
+  unpin_both(seg);
   return rc;
 }
 
 int segment_offset_index_plausible(segment *seg, int32_t interval) {
-  int fd = segment_fd(seg);
+  int fd = pin_both(seg);
   if (fd < 0)
     return 0;
   int ok = offset_index_plausible_fd(seg, fd, interval);
-  segment_unfd(seg);
+  unpin_both(seg);
   return ok;
 }
 
 int segment_find(segment *seg, int64_t offset, uint64_t *pos_out) {
-  int fd = segment_fd(seg);
+  int fd = pin_both(seg);
   if (fd < 0)
     return fd;
   int rc = find_fd(seg, fd, offset, pos_out);
-  segment_unfd(seg);
+  unpin_both(seg);
   return rc;
 }
 
 int segment_find_time(segment *seg, int64_t ts, int64_t *pos_out,
                       int64_t *batch_base) {
-  int fd = segment_fd(seg);
+  int fd = pin_both(seg);
   if (fd < 0)
     return fd;
   int rc = find_time_fd(seg, fd, ts, pos_out, batch_base);
-  segment_unfd(seg);
+  unpin_both(seg);
   return rc;
 }
 
@@ -716,7 +869,7 @@ int segment_read_range(segment *seg, uint64_t pos, size_t max_bytes,
                        int64_t end_offset, int *fd_out, uint64_t *len_out,
                        int64_t *next_offset) {
   *fd_out = -1;
-  int fd = segment_fd(seg);
+  int fd = pin_both(seg);
   if (fd < 0)
     return fd;
   int rc = range_fd(seg, fd, pos, max_bytes, end_offset, len_out, next_offset);
@@ -727,7 +880,7 @@ int segment_read_range(segment *seg, uint64_t pos, size_t max_bytes,
     if (*fd_out < 0)
       rc = nd_fail_os(errno, "duplicating the descriptor of %s.log", seg->path);
   }
-  segment_unfd(seg);
+  unpin_both(seg);
   return rc;
 }
 
@@ -736,8 +889,11 @@ int segment_walk_tail(segment *seg, int32_t interval, int64_t *end_offset,
   uint64_t size = atomic_load(&seg->size);
   uint32_t rel = 0, pos = 0;
   size_t n = sidx_count(&seg->oidx);
-  if (n > 0 && segment_offset_index_plausible(seg, interval))
+  if (n > 0 && segment_offset_index_plausible(seg, interval) &&
+      segment_pin_maps(seg) == 0) {
     sidx_offset_entry(&seg->oidx, n - 1, &rel, &pos);
+    segment_unpin_maps(seg);
+  }
   int64_t expect = seg->base + rel;
   *max_ts = -1;
   if (pos >= size) {
@@ -776,8 +932,8 @@ int segment_walk_tail(segment *seg, int32_t interval, int64_t *end_offset,
   return ok;
 }
 
-int segment_resume_point(segment *seg, int64_t offset, uint64_t *pos,
-                         int64_t *batch_offset) {
+static int resume_point(segment *seg, int64_t offset, uint64_t *pos,
+                        int64_t *batch_offset) {
   uint64_t size = atomic_load(&seg->size);
   size_t n = sidx_count(&seg->oidx);
   if (offset <= seg->base || n == 0)
@@ -831,4 +987,13 @@ int segment_resume_point(segment *seg, int64_t offset, uint64_t *pos,
   *pos = p;
   *batch_offset = seg->base + rel;
   return 1;
+}
+
+int segment_resume_point(segment *seg, int64_t offset, uint64_t *pos,
+                         int64_t *batch_offset) {
+  if (segment_pin_maps(seg) != 0)
+    return 0; /* the caller rescans from byte 0 */
+  int ok = resume_point(seg, offset, pos, batch_offset);
+  segment_unpin_maps(seg);
+  return ok;
 }

@@ -23,20 +23,32 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#include "fdcache.h"
 #include "index.h"
+#include "rescache.h"
+
+/* The store's bounds on the kernel resources segments hold. */
+typedef struct seg_caches {
+  rescache fds;  /* .log descriptors, weight 1 each */
+  rescache maps; /* index mappings, a segment's pair weighs 0 to 2 */
+} seg_caches;
+
+/* Bounds: fd_limit descriptors, map_limit mappings; 0 for the defaults (a
+ * quarter of RLIMIT_NOFILE, between 16 and 16384; a quarter of
+ * vm.max_map_count, between 64 and 1048576). */
+void seg_caches_init(seg_caches *c, size_t fd_limit, size_t map_limit);
+void seg_caches_destroy(seg_caches *c);
 
 typedef struct segment {
   int64_t base;
-  char path[PATH_MAX]; /* directory + 20-digit base, without extension */
+  seg_caches *caches;
   /* The .log descriptor, opened on demand under the store's bound; use it
    * only between segment_fd() and segment_unfd(). */
-  fdcache *cache;
-  pthread_mutex_t fd_lock;
+  cache_entry fd_entry;
   int fd;
-  _Atomic int pins;
-  _Atomic uint64_t last_use;
-  long cache_slot;
+  /* The index mappings (oidx.map, tidx.map), made on demand under the
+   * store's bound; read or append entries only between segment_pin_maps()
+   * and segment_unpin_maps(). Counts and capacities are always valid. */
+  cache_entry map_entry;
   _Atomic uint64_t size;
   _Atomic int64_t next_offset;
   _Atomic int64_t max_ts; /* largest batch maxTimestamp, -1 when empty */
@@ -55,6 +67,10 @@ typedef struct segment {
   /* Sealed by segment_seal_unsynced: its tail may not be fdatasync'd yet;
    * the partition's next sync does it (see partition_sync). */
   _Atomic int unsynced;
+  /* Directory + 20-digit base, without extension; sized to fit (a fixed
+   * PATH_MAX here and in partition cost 8 KB per partition, 800 MB for
+   * 100,000 partitions). */
+  char path[];
 } segment;
 
 /* Fixed-width file name of a base offset: "%020lld". */
@@ -62,18 +78,24 @@ void segment_name(char *out, size_t cap, const char *dir, int64_t base,
                   const char *ext);
 
 /* Create a new empty segment in dir and make it active. */
-int segment_create(fdcache *cache, const char *dir, int64_t base,
+int segment_create(seg_caches *caches, const char *dir, int64_t base,
                    size_t index_max_bytes, int64_t now_ms, segment **out);
 
-/* Open an existing segment (indexes mapped read-only, not yet trusted).
- * No descriptor is opened until one is needed. */
-int segment_open(fdcache *cache, const char *dir, int64_t base, int readonly,
-                 segment **out);
+/* Open an existing segment (index entries counted, not yet trusted). No
+ * descriptor is opened and nothing mapped until one is needed. */
+int segment_open(seg_caches *caches, const char *dir, int64_t base,
+                 int readonly, segment **out);
 
 /* The .log's descriptor, pinned until segment_unfd(); or -errno (the
  * thread's error message is set). */
 int segment_fd(segment *seg);
 void segment_unfd(segment *seg);
+
+/* Map both indexes if they are not (under the store's bound) and keep
+ * them mapped until segment_unpin_maps(). Returns 0 or -errno (the thread's
+ * error message names the index and the bound). */
+int segment_pin_maps(segment *seg);
+void segment_unpin_maps(segment *seg);
 void segment_log_path(const segment *seg, char *out, size_t cap);
 
 /* Close (and trim indexes if it was active). unlink: also delete files. */
@@ -85,6 +107,14 @@ int segment_activate(segment *seg, size_t index_max_bytes);
 /* fdatasync the .log, and on its first sync its directory entry too. */
 int segment_sync(segment *seg);
 
+/* The final time-index entry (the segment's largest timestamp at
+ * next_offset) that sealing and a clean close add, so an open knows the
+ * maximum timestamp without reading the log. Returns 0 or -errno. */
+int segment_final_time_entry(segment *seg);
+/* The timestamp of the last time-index entry, or -1 if none (or if the
+ * index cannot be mapped). */
+int64_t segment_indexed_max_ts(segment *seg);
+
 /* Seal: final time-index entry, trim index files, fdatasync the log. */
 int segment_seal(segment *seg);
 /* The same without the fdatasync, which is left to whoever syncs the
@@ -92,7 +122,8 @@ int segment_seal(segment *seg);
  * of a whole segment. Marks the segment unsynced. */
 int segment_seal_unsynced(segment *seg);
 
-/* Add the index entries for a batch about to be written at pos. */
+/* Add the index entries for a batch about to be written at pos. The maps
+ * must be pinned. */
 void segment_index_batch(segment *seg, uint64_t pos, int64_t batch_base,
                          int64_t batch_max_ts, size_t batch_size,
                          int32_t interval);

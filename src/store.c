@@ -44,13 +44,14 @@ struct nd_store {
   int readonly;
   nd_options opts;
   nd_topic_config defaults;
+  int32_t max_topic_parts, max_store_parts; /* resolved limits */
 
   pthread_rwlock_t map_lock; /* topics, ntopics */
   topic **topics;            /* sorted by name */
   size_t ntopics, cap;
   pthread_mutex_t admin_lock; /* create/delete/alter, one at a time */
   offsets_store *offsets;     /* committed consumer offsets */
-  fdcache fds;                /* bound on open .log descriptors */
+  seg_caches caches;          /* bounds on descriptors and index maps */
 
   pthread_t bg;
   int bg_running;
@@ -188,6 +189,13 @@ static int unless_deleted(topic *t, int rc) {
   return rc;
 }
 
+static int offline_error(topic *t) {
+  return nd_fail(ND_EFAILED,
+                 "topic '%s' is offline: %s (delete it, or fix the cause and "
+                 "reopen the store)",
+                 t->name, t->offline);
+}
+
 static int acquire_partition(nd_store *s, const char *name, int32_t p,
                              topic **t_out, partition **p_out) {
   /* Every per-partition entry point comes through here. */
@@ -196,6 +204,11 @@ static int acquire_partition(nd_store *s, const char *name, int32_t p,
   topic *t = acquire(s, name);
   if (!t)
     return nd_fail(ND_ENOTOPIC, "unknown topic '%s'", name ? name : "(null)");
+  if (t->offline) {
+    int rc = offline_error(t);
+    release(t);
+    return rc;
+  }
   partition *part = topic_partition(t, p);
   if (!part) {
     int32_t n = t->nparts;
@@ -342,7 +355,8 @@ static int load_topics(nd_store *s, int clean) {
     }
     topic *t = NULL;
     int64_t truncated = 0;
-    rc = topic_open(&s->fds, path, clean, s->readonly, now, &t, &truncated);
+    rc = topic_open(&s->caches, path, clean, s->readonly, 1, now, &t,
+                    &truncated);
     if (!rc) {
       rc = insert_topic(s, t);
       if (rc)
@@ -383,7 +397,7 @@ static void store_free(nd_store *s) {
   free(s->topics);
   if (s->lock_fd >= 0)
     close(s->lock_fd);
-  fdcache_destroy(&s->fds);
+  seg_caches_destroy(&s->caches);
   pthread_rwlock_destroy(&s->map_lock);
   pthread_mutex_destroy(&s->admin_lock);
   pthread_mutex_destroy(&s->bg_lock);
@@ -406,9 +420,20 @@ int nd_open(const char *dir, const nd_options *opts, nd_store **out) {
   pthread_cond_init(&s->bg_cond, NULL);
   if (opts)
     s->opts = *opts;
-  fdcache_init(&s->fds,
-               s->opts.max_open_files > 0 ? (size_t)s->opts.max_open_files : 0);
+  seg_caches_init(
+      &s->caches,
+      s->opts.max_open_files > 0 ? (size_t)s->opts.max_open_files : 0,
+      s->opts.max_mapped_indexes > 0 ? (size_t)s->opts.max_mapped_indexes : 0);
   s->readonly = (s->opts.flags & ND_OPEN_READONLY) != 0;
+  /* topic.conf holds at most 1,000,000 partitions (topic_conf_read). */
+  s->max_topic_parts = s->opts.max_topic_partitions > 0
+                           ? s->opts.max_topic_partitions
+                           : ND_DEFAULT_MAX_TOPIC_PARTITIONS;
+  if (s->max_topic_parts > 1000000)
+    s->max_topic_parts = 1000000;
+  s->max_store_parts = s->opts.max_store_partitions > 0
+                           ? s->opts.max_store_partitions
+                           : ND_DEFAULT_MAX_STORE_PARTITIONS;
   if (s->opts.topic_defaults)
     s->defaults = *s->opts.topic_defaults;
   else
@@ -605,9 +630,62 @@ static void fill_info(topic *t, nd_topic_info *info) {
   snprintf(info->name, sizeof info->name, "%s", t->name);
   memcpy(info->id, t->id, 16);
   pthread_rwlock_rdlock(&t->lock);
-  info->partitions = t->nparts;
+  info->partitions = t->offline ? t->conf_parts : t->nparts;
+  info->offline = t->offline != NULL;
   info->config = t->cfg;
   pthread_rwlock_unlock(&t->lock);
+}
+
+/* Partitions of every topic (offline ones as configured). */
+static int64_t store_partitions(nd_store *s) {
+  int64_t total = 0;
+  pthread_rwlock_rdlock(&s->map_lock);
+  for (size_t i = 0; i < s->ntopics; i++) {
+    topic *t = s->topics[i];
+    pthread_rwlock_rdlock(&t->lock);
+    total += t->offline ? t->conf_parts : t->nparts;
+    pthread_rwlock_unlock(&t->lock);
+  }
+  pthread_rwlock_unlock(&s->map_lock);
+  return total;
+}
+
+/* May topic `name`, which has `current` partitions (0: new), have
+ * `wanted`? */
+static int check_limits(nd_store *s, const char *name, int32_t current,
+                        int32_t wanted) {
+  if (wanted < 1)
+    return nd_fail(ND_EINVAL, "topic '%s': %d partitions; must be at least 1",
+                   name, (int)wanted);
+  if (wanted > s->max_topic_parts)
+    return nd_fail(ND_ETOPICLIMIT,
+                   "topic '%s': %d partitions is over the limit of %d per "
+                   "topic (max_topic_partitions; nodata serve "
+                   "--max-topic-partitions)",
+                   name, (int)wanted, (int)s->max_topic_parts);
+  int64_t total = store_partitions(s);
+  if (total - current + wanted > s->max_store_parts)
+    return nd_fail(ND_ESTORELIMIT,
+                   "topic '%s': %d more partitions would make %" PRId64
+                   " in the store, over its limit of %d "
+                   "(max_store_partitions; nodata serve "
+                   "--max-store-partitions)",
+                   name, (int)(wanted - current), total - current + wanted,
+                   (int)s->max_store_parts);
+  return 0;
+}
+
+int nd_partitions_allowed(nd_store *s, const char *name, int32_t partitions) {
+  nd_clear_error();
+  if (!s || !name)
+    return nd_fail(ND_EINVAL, "store and name are required");
+  int32_t current = 0;
+  topic *t = acquire(s, name);
+  if (t) {
+    current = t->offline ? t->conf_parts : t->nparts;
+    release(t);
+  }
+  return check_limits(s, name, current, partitions);
 }
 
 int nd_topic_create(nd_store *s, const char *name, int32_t partitions,
@@ -620,9 +698,6 @@ int nd_topic_create(nd_store *s, const char *name, int32_t partitions,
   int rc = nd_topic_name_valid(name);
   if (rc)
     return rc;
-  if (partitions < 1 || partitions > 100000)
-    return nd_fail(ND_EINVAL, "topic '%s': %d partitions; must be 1..100000",
-                   name, (int)partitions);
   nd_topic_config cfg = cfg_in ? *cfg_in : s->defaults;
   if ((rc = config_validate(&cfg)) != 0)
     return rc;
@@ -632,6 +707,11 @@ int nd_topic_create(nd_store *s, const char *name, int32_t partitions,
     release(existing);
     pthread_mutex_unlock(&s->admin_lock);
     return nd_fail(ND_ETOPICEXISTS, "topic '%s' already exists", name);
+  }
+  /* Under admin_lock: no other create or grow can slip past the limit. */
+  if ((rc = check_limits(s, name, 0, partitions)) != 0) {
+    pthread_mutex_unlock(&s->admin_lock);
+    return rc;
   }
   char hash[65], tmp[PATH_MAX], final[PATH_MAX];
   nd_topic_dirname(name, hash);
@@ -659,9 +739,15 @@ int nd_topic_create(nd_store *s, const char *name, int32_t partitions,
     return rc;
   }
   topic *t = NULL;
-  rc = topic_open(&s->fds, final, 1, 0, now_ms(), &t, NULL);
+  rc = topic_open(&s->caches, final, 1, 0, 0, now_ms(), &t, NULL);
   if (!rc && (rc = insert_topic(s, t)) != 0)
     topic_close(t);
+  if (rc && rename(final, tmp) == 0) {
+    /* Complete or nothing: unpublish what could not be opened (the
+     * caller is told the create failed) and remove it. */
+    file_sync_dir(s->topics_dir);
+    file_remove_tree(tmp);
+  }
   pthread_mutex_unlock(&s->admin_lock);
   return rc;
 }
@@ -722,14 +808,20 @@ int nd_topic_add_partitions(nd_store *s, const char *name, int32_t partitions) {
     pthread_mutex_unlock(&s->admin_lock);
     return nd_fail(ND_ENOTOPIC, "unknown topic '%s'", name ? name : "(null)");
   }
+  if (t->offline) {
+    rc = offline_error(t);
+    goto out;
+  }
   int32_t old = t->nparts;
-  if (partitions <= old || partitions > 100000) {
+  if (partitions <= old) {
     rc = nd_fail(ND_EINVAL,
                  "topic '%s' has %d partitions; the new count %d must be "
-                 "larger (and at most 100000)",
+                 "larger",
                  name, (int)old, (int)partitions);
     goto out;
   }
+  if ((rc = check_limits(s, name, old, partitions)) != 0)
+    goto out;
   partition **parts = calloc((size_t)partitions, sizeof *parts);
   if (!parts) {
     rc = nd_fail(ND_ENOMEM, "out of memory");
@@ -740,18 +832,29 @@ int nd_topic_add_partitions(nd_store *s, const char *name, int32_t partitions) {
   int32_t opened = old;
   for (int32_t i = old; !rc && i < partitions; i++) {
     partition_recovery rec;
+    char pdir[PATH_MAX];
+    /* Directories past the count are leftovers of a failed grow. */
+    snprintf(pdir, sizeof pdir, "%s/%d", t->dir, (int)i);
+    file_remove_tree(pdir);
     rc = partition_create_dir(t->dir, i);
     if (!rc)
-      rc = partition_open(&s->fds, t->dir, i, &cfg, 1, 0, now_ms(), &parts[i],
-                          &rec);
+      rc = partition_open(&s->caches, t->dir, i, &cfg, 1, 0, now_ms(),
+                          &parts[i], &rec);
     if (!rc)
       opened = i + 1;
   }
   if (!rc)
     rc = topic_conf_write(t->dir, t->name, t->id, partitions, &cfg);
   if (rc) {
+    /* Nothing of a failed grow stays: the count in topic.conf is the old
+     * one, and the new directories go. */
     for (int32_t i = old; i < opened; i++)
       partition_close(parts[i]);
+    for (int32_t i = old; i < partitions; i++) {
+      char pdir[PATH_MAX];
+      snprintf(pdir, sizeof pdir, "%s/%d", t->dir, (int)i);
+      file_remove_tree(pdir);
+    }
     free(parts);
     goto out;
   }
@@ -782,6 +885,12 @@ int nd_topic_set_config(nd_store *s, const char *name,
   if (!t) {
     pthread_mutex_unlock(&s->admin_lock);
     return nd_fail(ND_ENOTOPIC, "unknown topic '%s'", name ? name : "(null)");
+  }
+  if (t->offline) {
+    rc = offline_error(t);
+    release(t);
+    pthread_mutex_unlock(&s->admin_lock);
+    return rc;
   }
   rc = topic_conf_write(t->dir, t->name, t->id, t->nparts, cfg);
   if (!rc) {
@@ -1073,6 +1182,11 @@ int nd_append(nd_store *s, const char *name, int32_t p,
   topic *t = acquire(s, name);
   if (!t)
     return nd_fail(ND_ENOTOPIC, "unknown topic '%s'", name ? name : "(null)");
+  if (t->offline) {
+    int rc = offline_error(t);
+    release(t);
+    return rc;
+  }
   if (p == -1)
     p = choose_partition(t, records[0].key, records[0].key_len);
   partition *part = topic_partition(t, p);

@@ -134,8 +134,9 @@ int topic_conf_read(const char *dir, char name[ND_TOPIC_NAME_MAX + 1],
   return 0;
 }
 
-int topic_open(fdcache *cache, const char *dir, int clean, int readonly,
-               int64_t now_ms, topic **out, int64_t *truncated_bytes) {
+int topic_open(seg_caches *caches, const char *dir, int clean, int readonly,
+               int allow_offline, int64_t now_ms, topic **out,
+               int64_t *truncated_bytes) {
   topic *t = calloc(1, sizeof *t);
   if (!t)
     return nd_fail(ND_ENOMEM, "out of memory");
@@ -146,6 +147,7 @@ int topic_open(fdcache *cache, const char *dir, int clean, int readonly,
   atomic_init(&t->deleted, 0);
   int32_t n = 0;
   int rc = topic_conf_read(dir, t->name, t->id, &n, &t->cfg);
+  t->conf_parts = n;
   if (!rc) {
     t->parts = calloc((size_t)n, sizeof *t->parts);
     if (!t->parts)
@@ -153,13 +155,21 @@ int topic_open(fdcache *cache, const char *dir, int clean, int readonly,
   }
   for (int32_t i = 0; !rc && i < n; i++) {
     partition_recovery rec;
-    rc = partition_open(cache, dir, i, &t->cfg, clean, readonly, now_ms,
+    rc = partition_open(caches, dir, i, &t->cfg, clean, readonly, now_ms,
                         &t->parts[i], &rec);
     if (!rc) {
       t->nparts = i + 1;
       if (truncated_bytes)
         *truncated_bytes += rec.truncated_bytes;
     }
+  }
+  if (rc && allow_offline && t->parts && (t->offline = strdup(nd_errmsg()))) {
+    /* One topic that cannot be opened must not take the store down: keep
+     * it visible (to be deleted or repaired), with nothing open. */
+    for (int32_t i = 0; i < t->nparts; i++)
+      partition_close(t->parts[i]);
+    t->nparts = 0;
+    rc = 0;
   }
   if (rc) {
     topic_close(t);
@@ -177,6 +187,7 @@ int topic_close(topic *t) {
       rc = r;
   }
   free(t->parts);
+  free(t->offline);
   pthread_rwlock_destroy(&t->lock);
   free(t);
   return rc;

@@ -36,7 +36,13 @@ typedef struct topic {
    * their operations then fail with ND_ENOTOPIC, whatever the file system
    * said about the renamed-away files. */
   _Atomic int deleted;
-  void *store; /* the nd_store holding it (store.c removes its files) */
+  /* Set (malloc'ed) when the topic's partitions could not be opened at
+   * nd_open: the topic is listed with its configured partition count and
+   * can be deleted, but every partition operation fails with ND_EFAILED
+   * and this reason; the rest of the store is unaffected. */
+  char *offline;
+  int32_t conf_parts; /* partitions named by topic.conf */
+  void *store;        /* the nd_store holding it (store.c removes its files) */
 } topic;
 
 int topic_conf_write(const char *dir, const char *name, const uint8_t id[16],
@@ -45,9 +51,13 @@ int topic_conf_write(const char *dir, const char *name, const uint8_t id[16],
 int topic_conf_read(const char *dir, char name[ND_TOPIC_NAME_MAX + 1],
                     uint8_t id[16], int32_t *partitions, nd_topic_config *cfg);
 
-/* Open a topic directory and all its partitions. */
-int topic_open(fdcache *cache, const char *dir, int clean, int readonly,
-               int64_t now_ms, topic **out, int64_t *truncated_bytes);
+/* Open a topic directory and all its partitions. If a partition fails to
+ * open and allow_offline is set, the topic opens offline (see
+ * topic.offline) instead of failing; a topic.conf that cannot be read
+ * fails either way. */
+int topic_open(seg_caches *caches, const char *dir, int clean, int readonly,
+               int allow_offline, int64_t now_ms, topic **out,
+               int64_t *truncated_bytes);
 /* Close partitions and free. Returns the first error. */
 int topic_close(topic *t);
 

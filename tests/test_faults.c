@@ -173,10 +173,116 @@ static void failed_topic_create_leaves_nothing(void) {
   tmpdir_remove(dir);
 }
 
+/* Entries of DIR/topics (each a published or leftover topic directory), or
+ * of a topic's directory when topic is given. */
+static int topic_dirs(const char *dir, const char *topic) {
+  char path[PATH_MAX], hash[65] = "";
+  if (topic)
+    nd_topic_dirname(topic, hash);
+  snprintf(path, sizeof path, "%s/topics/%s", dir, hash);
+  DIR *d = opendir(path);
+  if (!d)
+    return -1;
+  int n = 0;
+  struct dirent *e;
+  while ((e = readdir(d)))
+    n += e->d_name[0] != '.';
+  closedir(d);
+  return n;
+}
+
+/* Opening the new partitions fails after topic.conf is written and the
+ * directory published (as mapping their indexes did once the kernel's
+ * vm.max_map_count ran out): the caller is told, and nothing stays. */
+static void failed_partition_open_leaves_nothing(void) {
+  char *dir = tmpdir_make("create-open");
+  nd_store *s = open_store(dir);
+  CHECK(s);
+  file_fault_set(FILE_FAULT_CREATE, 5, ENFILE, 0);
+  CHECK_RC(nd_topic_create(s, "half", 10, NULL), -ENFILE);
+  file_fault_clear();
+  nd_topic_info info;
+  CHECK_RC(nd_topic_describe(s, "half", &info), ND_ENOTOPIC);
+  CHECK_EQ_I64(topic_dirs(dir, NULL), 0);
+  CHECK_OK(nd_close(s));
+  s = open_store(dir);
+  CHECK(s);
+  CHECK_RC(nd_topic_describe(s, "half", &info), ND_ENOTOPIC);
+  /* Growing a topic: the same, for the partitions it adds. */
+  CHECK_OK(nd_topic_create(s, "grow", 2, NULL));
+  file_fault_set(FILE_FAULT_CREATE, 3, ENFILE, 0);
+  CHECK_RC(nd_topic_add_partitions(s, "grow", 10), -ENFILE);
+  file_fault_clear();
+  CHECK_OK(nd_topic_describe(s, "grow", &info));
+  CHECK_EQ_I64(info.partitions, 2);
+  CHECK_EQ_I64(topic_dirs(dir, "grow"), 3); /* 0, 1, topic.conf */
+  CHECK_OK(nd_close(s));
+  s = open_store(dir);
+  CHECK(s);
+  CHECK_OK(nd_topic_describe(s, "grow", &info));
+  CHECK_EQ_I64(info.partitions, 2);
+  CHECK_OK(nd_topic_add_partitions(s, "grow", 4));
+  CHECK_OK(nd_close(s));
+  tmpdir_remove(dir);
+}
+
+/* A topic whose partitions cannot be opened does not take the store down:
+ * open, list and delete work, the other topics serve, and that topic's
+ * operations say why it is offline. */
+static void unopenable_topic_goes_offline(void) {
+  char *dir = tmpdir_make("offline");
+  nd_store *s = open_store(dir);
+  CHECK(s);
+  CHECK_OK(nd_topic_create(s, "good", 1, NULL));
+  CHECK_OK(nd_topic_create(s, "bad", 3, NULL));
+  CHECK_OK(nd_close(s));
+  /* Partition 2 of "bad" lost its files (as after a crash while growing):
+   * opening it needs a new segment, and that creation fails. */
+  char hash[65], path[PATH_MAX + 100];
+  nd_topic_dirname("bad", hash);
+  snprintf(path, sizeof path, "rm -rf %s/topics/%s/2", dir, hash);
+  CHECK_EQ_I64(system(path), 0);
+  file_fault_set(FILE_FAULT_CREATE, 0, EMFILE, 0);
+  s = open_store(dir);
+  file_fault_clear();
+  CHECK(s);
+  nd_topic_info *list;
+  size_t n;
+  CHECK_OK(nd_topic_list(s, &list, &n));
+  CHECK_EQ_I64(n, 2);
+  int offline = 0;
+  for (size_t i = 0; i < n; i++)
+    if (!strcmp(list[i].name, "bad")) {
+      offline = list[i].offline;
+      CHECK_EQ_I64(list[i].partitions, 3);
+    }
+  nd_free(list);
+  CHECK(offline);
+  nd_record rec = {NULL, 0, "v", 1, NULL, 0, ND_TIMESTAMP_NOW};
+  CHECK_OK(nd_append(s, "good", 0, &rec, 1, 0, NULL));
+  CHECK_RC(nd_append(s, "bad", 0, &rec, 1, 0, NULL), ND_EFAILED);
+  CHECK(strstr(nd_errmsg(), "offline") && strstr(nd_errmsg(), "segment"));
+  CHECK_RC(nd_append(s, "bad", -1, &rec, 1, 0, NULL), ND_EFAILED);
+  int64_t hw;
+  CHECK_RC(nd_offsets(s, "bad", 1, NULL, &hw), ND_EFAILED);
+  CHECK_OK(nd_topic_delete(s, "bad"));
+  CHECK_OK(nd_close(s));
+  s = open_store(dir);
+  CHECK(s);
+  nd_topic_info info;
+  CHECK_RC(nd_topic_describe(s, "bad", &info), ND_ENOTOPIC);
+  CHECK_OK(nd_offsets(s, "good", 0, NULL, &hw));
+  CHECK_EQ_I64(hw, 1);
+  CHECK_OK(nd_close(s));
+  tmpdir_remove(dir);
+}
+
 int main(void) {
   RUN(disk_full_mid_write);
   RUN(failed_fdatasync_is_sticky);
   RUN(failed_topic_create_leaves_nothing);
+  RUN(failed_partition_open_leaves_nothing);
+  RUN(unopenable_topic_goes_offline);
   RUN(roll_leaves_sync_to_next_sync);
   TEST_MAIN_END();
 }

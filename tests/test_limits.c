@@ -1,5 +1,6 @@
-/* Descriptor bounds: many partitions under a small descriptor limit, both
- * the store's own bound and the process's RLIMIT_NOFILE. */
+/* Descriptor and mapping bounds: many partitions under a small descriptor
+ * limit, both the store's own bound and the process's RLIMIT_NOFILE, and
+ * under a small bound on index mappings (vm.max_map_count's stand-in). */
 #include "test.h"
 
 #include <pthread.h>
@@ -62,6 +63,57 @@ static void store_bound(void) {
   tmpdir_remove(dir);
 }
 
+/* Mappings of this store's index files in /proc/self/maps. */
+static int index_maps(const char *dir) {
+  FILE *f = fopen("/proc/self/maps", "r");
+  if (!f)
+    return -1;
+  char line[8192];
+  int n = 0;
+  while (fgets(line, sizeof line, f))
+    n += strstr(line, dir) && strstr(line, "index");
+  fclose(f);
+  return n;
+}
+
+/* Every index entry a lookup or an append needs is mapped on demand and
+ * idle ones are unmapped: 60 partitions with several indexed segments each
+ * never hold more than the bound. */
+static void map_bound(void) {
+  char *dir = tmpdir_make("mapbound");
+  nd_options o = {.no_background = 1, .max_mapped_indexes = 8};
+  nd_store *s;
+  CHECK_OK(nd_open(dir, &o, &s));
+  nd_topic_config cfg;
+  nd_topic_config_init(&cfg);
+  cfg.segment_bytes = 400;      /* several segments per partition */
+  cfg.index_interval_bytes = 1; /* an entry for every batch but the first */
+  CHECK_OK(nd_topic_create(s, "wide", 60, &cfg));
+  int after_create = index_maps(dir);
+  CHECK_OK(churn(s, "wide", 60, 6));
+  int during = index_maps(dir);
+  fprintf(stderr,
+          "index mappings with 60 partitions, bound 8: %d after "
+          "create, %d after appends and reads\n",
+          after_create, during);
+  CHECK(after_create <= 8);
+  CHECK(during <= 8);
+  CHECK_OK(nd_close(s));
+  CHECK_EQ_I64(index_maps(dir), 0);
+  /* Reopen (clean) and look every record up through the bound. */
+  CHECK_OK(nd_open(dir, &o, &s));
+  for (int p = 0; p < 60; p++)
+    for (int r = 0; r < 6; r++) {
+      nd_batches b;
+      CHECK_OK(nd_read(s, "wide", p, r, 1, &b));
+      CHECK(b.len > 0 && b.next_offset == r + 1);
+      nd_free(b.data);
+    }
+  CHECK(index_maps(dir) <= 8);
+  CHECK_OK(nd_close(s));
+  tmpdir_remove(dir);
+}
+
 static void process_limit(void) {
   /* The descriptor logic does not depend on the file system, and 10,000
    * partitions cost minutes of metadata I/O on a slow disk: use tmpfs
@@ -116,29 +168,44 @@ struct racer {
   _Atomic int errors;
 };
 
+/* Threads 0 and 1 read offsets spread over the partitions (lookups through
+ * the indexes); threads 2 and 3 also append to their own partitions. */
 static void *race_reads(void *arg) {
   struct racer *r = arg;
   for (int i = 0; i < 2000; i++) {
     int p = (i * 7 + r->id) % 40;
+    if (r->id >= 2 && i % 4 == 0) {
+      int q = (i / 4 % 10) * 4 + r->id; /* 2, 3, 6, 7...: never shared */
+      nd_record rec = {NULL, 0, "y", 1, NULL, 0, ND_TIMESTAMP_NOW};
+      if (nd_append(r->s, "race", q, &rec, 1, 0, NULL) != 0)
+        atomic_fetch_add(&r->errors, 1);
+    }
     nd_batches b;
-    if (nd_read(r->s, "race", p, 0, 1000, &b) != 0 || b.len == 0)
+    if (nd_read(r->s, "race", p, i % 20, 1000, &b) != 0 || b.len == 0)
       atomic_fetch_add(&r->errors, 1);
     nd_free(b.data);
   }
   return NULL;
 }
 
-/* Readers on many threads force evictions of each other's descriptors. */
+/* Readers and writers on many threads force evictions of each other's
+ * descriptors and index mappings. */
 static void eviction_race(void) {
   char *dir = tmpdir_make("fdrace");
-  nd_options o = {.no_background = 1, .max_open_files = 4};
+  nd_options o = {
+      .no_background = 1, .max_open_files = 4, .max_mapped_indexes = 4};
   nd_store *s;
   CHECK_OK(nd_open(dir, &o, &s));
-  CHECK_OK(nd_topic_create(s, "race", 40, NULL));
-  for (int p = 0; p < 40; p++) {
-    nd_record rec = {NULL, 0, "x", 1, NULL, 0, ND_TIMESTAMP_NOW};
-    CHECK_OK(nd_append(s, "race", p, &rec, 1, 0, NULL));
-  }
+  nd_topic_config cfg;
+  nd_topic_config_init(&cfg);
+  cfg.segment_bytes = 1000;
+  cfg.index_interval_bytes = 1;
+  CHECK_OK(nd_topic_create(s, "race", 40, &cfg));
+  for (int p = 0; p < 40; p++)
+    for (int i = 0; i < 20; i++) {
+      nd_record rec = {NULL, 0, "x", 1, NULL, 0, ND_TIMESTAMP_NOW};
+      CHECK_OK(nd_append(s, "race", p, &rec, 1, 0, NULL));
+    }
   struct racer rs[4];
   pthread_t t[4];
   for (int i = 0; i < 4; i++) {
@@ -157,6 +224,7 @@ static void eviction_race(void) {
 
 int main(void) {
   RUN(store_bound);
+  RUN(map_bound);
   RUN(process_limit);
   RUN(eviction_race);
   TEST_MAIN_END();

@@ -739,7 +739,43 @@ static void append_hook(void) {
   tmpdir_remove(dir);
 }
 
+/* Partition limits per topic and per store, on create and on grow, with
+ * messages naming the limit; nothing is created by a refused call. */
+static void partition_limits(void) {
+  char *dir = tmpdir_make("limits");
+  nd_options o = {
+      .no_background = 1, .max_topic_partitions = 4, .max_store_partitions = 6};
+  nd_store *s;
+  CHECK_OK(nd_open(dir, &o, &s));
+  CHECK_RC(nd_topic_create(s, "a", 5, NULL), ND_ETOPICLIMIT);
+  CHECK(strstr(nd_errmsg(), "limit of 4 per topic"));
+  CHECK_RC(nd_topic_create(s, "a", 0, NULL), ND_EINVAL);
+  CHECK_OK(nd_topic_create(s, "a", 4, NULL));
+  CHECK_RC(nd_topic_create(s, "b", 3, NULL), ND_ESTORELIMIT);
+  CHECK(strstr(nd_errmsg(), "limit of 6"));
+  nd_topic_info info;
+  CHECK_RC(nd_topic_describe(s, "b", &info), ND_ENOTOPIC);
+  CHECK_OK(nd_partitions_allowed(s, "b", 2));
+  CHECK_RC(nd_partitions_allowed(s, "b", 3), ND_ESTORELIMIT);
+  CHECK_OK(nd_topic_create(s, "b", 2, NULL));
+  CHECK_RC(nd_topic_add_partitions(s, "b", 3), ND_ESTORELIMIT);
+  CHECK_RC(nd_topic_add_partitions(s, "a", 5), ND_ETOPICLIMIT);
+  CHECK_OK(nd_topic_describe(s, "b", &info));
+  CHECK_EQ_I64(info.partitions, 2);
+  CHECK_OK(nd_topic_delete(s, "a"));
+  CHECK_OK(nd_topic_add_partitions(s, "b", 4));
+  CHECK_OK(nd_close(s));
+  /* The defaults: 100,000 per topic, refused before anything is made. */
+  CHECK_OK(nd_open(dir, NULL, &s));
+  CHECK_RC(
+      nd_topic_create(s, "huge", ND_DEFAULT_MAX_TOPIC_PARTITIONS + 1, NULL),
+      ND_ETOPICLIMIT);
+  CHECK_OK(nd_close(s));
+  tmpdir_remove(dir);
+}
+
 int main(void) {
+  RUN(partition_limits);
   RUN(open_lock_format);
   RUN(default_dir);
   RUN(topics_lifecycle);
