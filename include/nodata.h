@@ -150,6 +150,10 @@ typedef struct nd_topic_config {
   int32_t gzip_level;           /* compression.gzip.level, 1-9, default -1 */
   int32_t lz4_level;            /* compression.lz4.level, 1-17, default 9 */
   int32_t zstd_level; /* compression.zstd.level, -131072..22, default 3 */
+  /* delete.retention.ms, default 1 day: how long a compacted topic keeps
+   * tombstones. Kafka accepts it on every topic and a delete-policy topic
+   * ignores it; until nodata compacts, every topic is one of those. */
+  int64_t delete_retention_ms;
 } nd_topic_config;
 
 /* Fill cfg with the defaults listed above. */

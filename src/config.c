@@ -57,6 +57,7 @@ static const struct setting settings[] = {
     {"compression.zstd.level", F(zstd_level), K_I32, -131072, 22},
     {"flush.messages", 0, K_FLUSH_MESSAGES, 0, 0},
     {"flush.ms", 0, K_FLUSH_MS, 0, 0},
+    {"delete.retention.ms", F(delete_retention_ms), K_I64, 0, INT64_MAX},
 };
 #undef F
 #define NSETTINGS (sizeof settings / sizeof settings[0])
@@ -95,6 +96,7 @@ void nd_topic_config_init(nd_topic_config *cfg) {
   cfg->gzip_level = ND_COMPRESSION_GZIP_DEFAULT;
   cfg->lz4_level = 9;
   cfg->zstd_level = 3;
+  cfg->delete_retention_ms = 24LL * 3600 * 1000;
 }
 
 static const struct setting *find(const char *name) {

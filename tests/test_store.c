@@ -523,6 +523,10 @@ static void kafka_topic_settings(void) {
   CHECK(!strcmp(cfg_text(&cfg, "compression.zstd.level"), "3"));
   CHECK(!strcmp(cfg_text(&cfg, "flush.messages"), "9223372036854775807"));
   CHECK(!strcmp(cfg_text(&cfg, "flush.ms"), "1000"));
+  /* Accepted on every topic, as Kafka does (librdkafka's 0081 creates
+   * topics with it); a delete-policy topic ignores it. */
+  CHECK(!strcmp(cfg_text(&cfg, "delete.retention.ms"), "86400000"));
+  CHECK_RC(nd_topic_config_set(&cfg, "delete.retention.ms", "-1"), ND_ECONFIG);
   static const char *const codecs[] = {"uncompressed", "gzip", "snappy", "lz4",
                                        "zstd"};
   for (int c = 0; c < 5; c++) {
@@ -598,6 +602,7 @@ static void kafka_topic_settings(void) {
   CHECK_OK(nd_topic_config_set(&c, "compression.zstd.level", "-5"));
   CHECK_OK(nd_topic_config_set(&c, "flush.ms", "250"));
   CHECK_OK(nd_topic_config_set(&c, "flush.messages", "1"));
+  CHECK_OK(nd_topic_config_set(&c, "delete.retention.ms", "900"));
   CHECK_OK(nd_topic_create(s, "k", 1, &c));
   nd_topic_config_init(&c);
   CHECK_OK(nd_topic_config_set(&c, "fsync", "never"));
@@ -609,6 +614,7 @@ static void kafka_topic_settings(void) {
   CHECK_OK(nd_topic_describe(s, "k", &info));
   CHECK(!strcmp(cfg_text(&info.config, "compression.type"), "zstd"));
   CHECK_EQ_I64(info.config.zstd_level, -5);
+  CHECK_EQ_I64(info.config.delete_retention_ms, 900);
   CHECK(!strcmp(cfg_text(&info.config, "fsync"), "always"));
   CHECK(!strcmp(cfg_text(&info.config, "flush.ms"), "250"));
   CHECK_OK(nd_topic_describe(s, "n", &info));
