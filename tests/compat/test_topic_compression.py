@@ -139,6 +139,13 @@ def main():
             if got.source != want_src or got.is_read_only:
                 ndtest.fail("compression.type=%s: source %s read-only %s"
                             % (v, got.source, got.is_read_only))
+        # librdkafka's 0081 creates topics with compression.type and
+        # delete.retention.ms together; Kafka accepts both on any topic.
+        create(admin, "ct-dr", {"compression.type": "lz4",
+                                "delete.retention.ms": "900"})
+        got = describe(admin, "ct-dr")["delete.retention.ms"]
+        if got.value != "900":
+            ndtest.fail("delete.retention.ms described as %s" % got.value)
         err = create(admin, "ct-bad", {"compression.type": "brotli"},
                      "INVALID_CONFIG")
         if "String must be one of" not in err.str():
