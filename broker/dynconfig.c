@@ -504,7 +504,13 @@ static void apply_all(broker *b, dyn_state *d) {
   const char *v;
   v = effective(b, d, find_bconf("auto.create.topics.enable"), &src, buf,
                 sizeof buf);
-  b->cfg.auto_create = v && !strcasecmp(v, "true");
+  /* A value edited by hand into broker.conf may not parse: the flag (or
+   * built-in default) stays in force then. */
+  b->cfg.auto_create = d->stat.auto_create;
+  b->cfg.default_partitions = d->stat.default_partitions;
+  b->cfg.group_initial_delay_ms = d->stat.group_initial_delay_ms;
+  if (v && (!strcasecmp(v, "true") || !strcasecmp(v, "false")))
+    b->cfg.auto_create = !strcasecmp(v, "true");
   v = effective(b, d, find_bconf("num.partitions"), &src, buf, sizeof buf);
   int64_t x;
   if (v && !parse_i64(v, &x) && x >= 1 && x <= 1000000)
