@@ -27,7 +27,16 @@ typedef struct broker_config {
   int32_t max_mapped_indexes;     /* --max-mapped-indexes, 0 = library's */
   int32_t node_id;                /* always 0 */
   int32_t group_initial_delay_ms; /* --group-initial-delay-ms, default 3000 */
+  unsigned explicit_set;          /* BC_SET_*: given by a flag or variable */
 } broker_config;
+
+/* Which settings the command line or environment gave (DescribeConfigs
+ * calls those STATIC_BROKER_CONFIG, the others DEFAULT_CONFIG). */
+enum {
+  BC_SET_AUTO_CREATE = 1 << 0,
+  BC_SET_PARTITIONS = 1 << 1,
+  BC_SET_GROUP_DELAY = 1 << 2,
+};
 
 typedef struct flusher flusher;
 
@@ -38,6 +47,7 @@ typedef struct broker {
   flusher *flusher;
   void *kafka;  /* protocol-layer state, owned by kafka_api.c */
   void *groups; /* group coordinator state, owned by group.c */
+  void *dyn;    /* dynamic broker and group configs, owned by dynconfig.c */
   /* Record bytes Fetch answered with, by how they left (loop thread only;
    * printed at shutdown). */
   uint64_t fetch_bytes_sendfile, fetch_bytes_copied;

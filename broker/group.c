@@ -378,13 +378,20 @@ static int64_t rebalance_timeout(const group *g) {
   return t;
 }
 
+/* group.initial.rebalance.delay.ms, read at each use: it is a dynamic
+ * broker config (dynconfig.c). */
+static int64_t initial_delay_ms(const group_coord *gc) {
+  int32_t d = gc->b->cfg.group_initial_delay_ms;
+  return d > 0 ? d : 0;
+}
+
 static void join_timer(void *arg) {
   group *g = arg;
   g->join_timer = NULL;
   if (g->initial_delay && g->new_member_added && g->initial_remaining_ms > 0) {
     /* Members are still arriving: wait one more delay, within the
      * rebalance timeout. */
-    int64_t d = g->gc->initial_delay_ms;
+    int64_t d = initial_delay_ms(g->gc);
     if (d > g->initial_remaining_ms)
       d = g->initial_remaining_ms;
     g->initial_remaining_ms -= d;
@@ -416,13 +423,13 @@ static void prepare_rebalance(group *g, const char *why) {
     }
   }
   int64_t timeout = rebalance_timeout(g);
-  if (g->state == GROUP_EMPTY && g->gc->initial_delay_ms > 0) {
+  if (g->state == GROUP_EMPTY && initial_delay_ms(g->gc) > 0) {
     g->initial_delay = 1;
     g->new_member_added = 0;
-    g->initial_remaining_ms = timeout > g->gc->initial_delay_ms
-                                  ? timeout - g->gc->initial_delay_ms
+    g->initial_remaining_ms = timeout > initial_delay_ms(g->gc)
+                                  ? timeout - initial_delay_ms(g->gc)
                                   : 0;
-    set_join_timer(g, g->gc->initial_delay_ms);
+    set_join_timer(g, initial_delay_ms(g->gc));
   } else {
     g->initial_delay = 0;
     set_join_timer(g, timeout);
@@ -1144,8 +1151,6 @@ int group_init(broker *b) {
   if (!gc)
     return -ENOMEM;
   gc->b = b;
-  gc->initial_delay_ms =
-      b->cfg.group_initial_delay_ms > 0 ? b->cfg.group_initial_delay_ms : 0;
   int rc = committer_start(b, &gc->committer);
   if (rc != 0) {
     free(gc);

@@ -122,7 +122,6 @@ struct group_coord {
   broker *b;
   group **buckets;
   size_t nbuckets, ngroups;
-  int64_t initial_delay_ms;
   committer *committer; /* OffsetCommit's fdatasyncs, off the loop */
 };
 

@@ -291,8 +291,7 @@ int handle_create_topics(kafka_req *r) {
       t->error_message = kafka_str(r, buf);
       continue;
     }
-    nd_topic_config cfg;
-    nd_topic_config_init(&cfg);
+    nd_topic_config cfg = *kafka_topic_defaults(b);
     int16_t err = 0;
     for (int32_t j = 0; j < q->configs.count && !err; j++)
       err = kafka_apply_config(r, &cfg, q->configs.items[j].name,
@@ -333,8 +332,7 @@ int handle_create_topics(kafka_req *r) {
         nc);
     if (nc && !cs)
       return -1;
-    nd_topic_config defaults;
-    nd_topic_config_init(&defaults);
+    const nd_topic_config defaults = *kafka_topic_defaults(b);
     for (int32_t j = 0; j < nc; j++) {
       char val[128], dval[128];
       cs[j].name = kf_s(names[j]);
@@ -483,18 +481,17 @@ int handle_create_partitions(kafka_req *r) {
 
 /* ---- DescribeConfigs ---------------------------------------------------- */
 
-enum { RES_TOPIC = 2, RES_BROKER = 4, RES_BROKER_LOGGER = 8 };
+enum { RES_TOPIC = 2, RES_BROKER = 4, RES_BROKER_LOGGER = 8, RES_GROUP = 32 };
 enum {
   SRC_TOPIC = 1,
-  SRC_STATIC_BROKER = 4,
   SRC_DEFAULT = 5,
 };
 enum { CT_STRING = 2, CT_INT = 3, CT_LONG = 5, CT_BOOLEAN = 1 };
 
 typedef kafka_describe_configs_response_resource_result dc_entry;
 
-static int wanted(const kafka_describe_configs_request_resource *q,
-                  const char *name) {
+int kafka_config_wanted(const kafka_describe_configs_request_resource *q,
+                        const char *name) {
   if (q->configuration_keys.count < 0)
     return 1;
   for (int32_t i = 0; i < q->configuration_keys.count; i++) {
@@ -565,7 +562,7 @@ static int describe_topic(kafka_req *r,
   nd_topic_config defaults;
   nd_topic_config_init(&defaults);
   for (int32_t i = 0; names[i]; i++) {
-    if (!wanted(q, names[i]))
+    if (!kafka_config_wanted(q, names[i]))
       continue;
     char val[128], dval[128];
     if (nd_topic_config_get(&info.config, names[i], val, sizeof val) != 0)
@@ -576,41 +573,9 @@ static int describe_topic(kafka_req *r,
               strcmp(val, dval) ? SRC_TOPIC : SRC_DEFAULT, 0);
   }
   for (int32_t i = 0; i < nfixed; i++)
-    if (wanted(q, fixed_configs[i].name))
+    if (kafka_config_wanted(q, fixed_configs[i].name))
       set_entry(r, req, &es[n++], fixed_configs[i].name, fixed_configs[i].value,
                 SRC_DEFAULT, 1);
-  res->configs.items = es;
-  res->configs.count = n;
-  return 0;
-}
-
-static int describe_broker(kafka_req *r,
-                           const kafka_describe_configs_request *req,
-                           const kafka_describe_configs_request_resource *q,
-                           kafka_describe_configs_response_result *res) {
-  broker *b = r->b;
-  char node[16], parts[16], maxreq[32];
-  snprintf(node, sizeof node, "%d", b->cfg.node_id);
-  snprintf(parts, sizeof parts, "%d",
-           b->cfg.default_partitions > 0 ? b->cfg.default_partitions : 1);
-  snprintf(maxreq, sizeof maxreq, "%zu", b->cfg.max_request_bytes);
-  const char *kv[][2] = {
-      {"broker.id", node},
-      {"node.id", node},
-      {"log.dirs", b->cfg.data_dir ? b->cfg.data_dir : ""},
-      {"auto.create.topics.enable", b->cfg.auto_create ? "true" : "false"},
-      {"num.partitions", parts},
-      {"default.replication.factor", "1"},
-      {"socket.request.max.bytes", maxreq},
-  };
-  int32_t cap = (int32_t)(sizeof kv / sizeof kv[0]), n = 0;
-  dc_entry *es = kf_new_array(
-      &r->arena, &kafka_describe_configs_response_resource_result_desc, cap);
-  if (!es)
-    return -1;
-  for (int32_t i = 0; i < cap; i++)
-    if (wanted(q, kv[i][0]))
-      set_entry(r, req, &es[n++], kv[i][0], kv[i][1], SRC_STATIC_BROKER, 1);
   res->configs.items = es;
   res->configs.count = n;
   return 0;
@@ -640,15 +605,9 @@ int handle_describe_configs(kafka_req *r) {
     int rc = 0;
     if (q->resource_type == RES_TOPIC) {
       rc = describe_topic(r, req, q, res);
-    } else if (q->resource_type == RES_BROKER) {
-      char node[16];
-      snprintf(node, sizeof node, "%d", r->b->cfg.node_id);
-      if (q->resource_name.len && strcmp(q->resource_name.ptr, node) != 0) {
-        res->error_code = KERR_INVALID_REQUEST;
-        res->error_message = kafka_str(r, "unknown broker id (this is node 0)");
-        continue;
-      }
-      rc = describe_broker(r, req, q, res);
+    } else if (q->resource_type == RES_BROKER ||
+               q->resource_type == RES_GROUP) {
+      rc = dynconfig_describe(r, req, q, res);
     } else if (q->resource_type == RES_BROKER_LOGGER) {
       res->configs.count = 0;
     } else {

@@ -10,8 +10,9 @@
  * above 0 gets UNKNOWN_LEADER_EPOCH like a broker that has not seen that
  * epoch yet.
  *
- * Broker configs come from `nodata serve` flags and are read-only here:
- * altering one is INVALID_CONFIG with a message that says so.
+ * BROKER and GROUP resources are dynconfig.c's (dynamic broker configs,
+ * group configs); a resource named twice in one request is INVALID_REQUEST
+ * for both, as Kafka answers.
  */
 #include <limits.h>
 #include <stdio.h>
@@ -23,7 +24,7 @@
 
 #define KERR_UNKNOWN_LEADER_EPOCH 74
 
-enum { RES_TOPIC = 2, RES_BROKER = 4 };
+enum { RES_TOPIC = 2, RES_BROKER = 4, RES_GROUP = 32 };
 
 /* ---- DeleteRecords ------------------------------------------------------ */
 
@@ -166,12 +167,6 @@ int handle_describe_cluster(kafka_req *r) {
 
 /* ---- AlterConfigs / IncrementalAlterConfigs ----------------------------- */
 
-static int16_t broker_read_only(kafka_req *r, kf_str *msg) {
-  *msg = kafka_str(r, "broker configs are read-only: they are the flags of "
-                      "`nodata serve`");
-  return KERR_INVALID_CONFIG;
-}
-
 /* Set one config in cfg; Kafka settings that have a single possible value
  * here are accepted at it (see handle_admin.c). */
 static int16_t set_one(kafka_req *r, nd_topic_config *cfg, kf_str name,
@@ -181,10 +176,9 @@ static int16_t set_one(kafka_req *r, nd_topic_config *cfg, kf_str name,
     return KERR_INVALID_CONFIG;
   }
   if (value.len < 0) {
-    /* null: back to the default */
-    nd_topic_config def;
+    /* null: back to the default, which is the broker's (log.* configs) */
+    nd_topic_config def = *kafka_topic_defaults(r->b);
     char buf[128];
-    nd_topic_config_init(&def);
     if (nd_topic_config_get(&def, name.ptr, buf, sizeof buf) != 0 ||
         nd_topic_config_set(cfg, name.ptr, buf) != 0) {
       *msg = kafka_errmsg(r);
@@ -246,6 +240,30 @@ static int16_t alter_topic(kafka_req *r, const char *topic, int incremental,
   return 0;
 }
 
+static int same_resource(int8_t t1, kf_str n1, int8_t t2, kf_str n2) {
+  return t1 == t2 && n1.len == n2.len &&
+         (n1.len <= 0 || !memcmp(n1.ptr, n2.ptr, (size_t)n1.len));
+}
+
+/* One resource of AlterConfigs (incremental 0) or IncrementalAlterConfigs
+ * (1); `twice` when the request names it more than once. */
+static int16_t alter_resource(kafka_req *r, int8_t type, kf_str name,
+                              int incremental, const void *configs, int32_t n,
+                              int validate, int twice, kf_str *msg) {
+  if (n < 0)
+    n = 0;
+  if (twice) {
+    *msg = kafka_str(r, "Each resource must appear at most once.");
+    return KERR_INVALID_REQUEST;
+  }
+  if (type == RES_BROKER || type == RES_GROUP)
+    return dynconfig_alter(r, type, name, incremental, configs, n, validate,
+                           msg);
+  if (type != RES_TOPIC || !kafka_cstr_ok(name))
+    return KERR_INVALID_REQUEST;
+  return alter_topic(r, name.ptr, incremental, configs, n, validate, msg);
+}
+
 int handle_alter_configs(kafka_req *r) {
   kafka_alter_configs_request *req = r->body;
   kafka_alter_configs_response *resp =
@@ -262,15 +280,14 @@ int handle_alter_configs(kafka_req *r) {
     rs[i].resource_type = q->resource_type;
     rs[i].resource_name = q->resource_name;
     rs[i].error_message = kf_null_str();
-    if (q->resource_type == RES_BROKER)
-      rs[i].error_code = broker_read_only(r, &rs[i].error_message);
-    else if (q->resource_type != RES_TOPIC || !kafka_cstr_ok(q->resource_name))
-      rs[i].error_code = KERR_INVALID_REQUEST;
-    else
-      rs[i].error_code =
-          alter_topic(r, q->resource_name.ptr, 0, q->configs.items,
-                      q->configs.count > 0 ? q->configs.count : 0,
-                      req->validate_only, &rs[i].error_message);
+    int twice = 0;
+    for (int32_t j = 0; j < n; j++)
+      twice |= j != i && same_resource(q->resource_type, q->resource_name,
+                                       req->resources.items[j].resource_type,
+                                       req->resources.items[j].resource_name);
+    rs[i].error_code = alter_resource(
+        r, q->resource_type, q->resource_name, 0, q->configs.items,
+        q->configs.count, req->validate_only, twice, &rs[i].error_message);
   }
   resp->responses.items = rs;
   resp->responses.count = n;
@@ -298,15 +315,14 @@ int handle_incremental_alter_configs(kafka_req *r) {
     rs[i].resource_type = q->resource_type;
     rs[i].resource_name = q->resource_name;
     rs[i].error_message = kf_null_str();
-    if (q->resource_type == RES_BROKER)
-      rs[i].error_code = broker_read_only(r, &rs[i].error_message);
-    else if (q->resource_type != RES_TOPIC || !kafka_cstr_ok(q->resource_name))
-      rs[i].error_code = KERR_INVALID_REQUEST;
-    else
-      rs[i].error_code =
-          alter_topic(r, q->resource_name.ptr, 1, q->configs.items,
-                      q->configs.count > 0 ? q->configs.count : 0,
-                      req->validate_only, &rs[i].error_message);
+    int twice = 0;
+    for (int32_t j = 0; j < n; j++)
+      twice |= j != i && same_resource(q->resource_type, q->resource_name,
+                                       req->resources.items[j].resource_type,
+                                       req->resources.items[j].resource_name);
+    rs[i].error_code = alter_resource(
+        r, q->resource_type, q->resource_name, 1, q->configs.items,
+        q->configs.count, req->validate_only, twice, &rs[i].error_message);
   }
   resp->responses.items = rs;
   resp->responses.count = n;

@@ -163,6 +163,33 @@ static inline int kafka_cstr_ok(kf_str s) {
 int16_t kafka_apply_config(kafka_req *r, nd_topic_config *cfg, kf_str name,
                            kf_str value, kf_str *msg);
 
+/* Does DescribeConfigs resource q ask for config `name` (or for all)? */
+int kafka_config_wanted(const kafka_describe_configs_request_resource *q,
+                        const char *name);
+
+/* Dynamic broker and group configs (dynconfig.c). dynconfig_init reads
+ * DATA/broker.conf and applies it to b->cfg (after the flags were parsed,
+ * before requests are served); 0, ND_ECORRUPT (message on stderr) or
+ * -errno. dynconfig_fini frees the state. */
+int dynconfig_init(broker *b);
+void dynconfig_fini(broker *b);
+/* The config a new topic starts from: libnodata's defaults overlaid with
+ * the broker-level log.* settings. Valid until the next config change. */
+const nd_topic_config *kafka_topic_defaults(broker *b);
+/* AlterConfigs (incremental 0: configs are
+ * kafka_alter_configs_request_alterable_config) or IncrementalAlterConfigs
+ * (1: kafka_incremental_alter_configs_request_alterable_config) on one
+ * BROKER or GROUP resource. Persists and applies unless validate_only.
+ * Returns 0 or a Kafka error code with *msg set. */
+int16_t dynconfig_alter(kafka_req *r, int8_t type, kf_str name, int incremental,
+                        const void *configs, int32_t n, int validate_only,
+                        kf_str *msg);
+/* DescribeConfigs of one BROKER or GROUP resource into res; -1 only when
+ * out of memory. */
+int dynconfig_describe(kafka_req *r, const kafka_describe_configs_request *req,
+                       const kafka_describe_configs_request_resource *q,
+                       kafka_describe_configs_response_result *res);
+
 /* The host and port clients are told to connect to. */
 const char *kafka_advertised_host(broker *b);
 int kafka_advertised_port(broker *b);

@@ -151,7 +151,7 @@ int kafka_auto_create(kafka_req *r, const char *topic) {
     return ND_ENOTOPIC;
   int32_t n =
       r->b->cfg.default_partitions > 0 ? r->b->cfg.default_partitions : 1;
-  int rc = nd_topic_create(r->b->store, topic, n, NULL);
+  int rc = nd_topic_create(r->b->store, topic, n, kafka_topic_defaults(r->b));
   if (rc == 0)
     kafka_log(r, "created topic %s with %d partition(s)", topic, n);
   return rc == ND_ETOPICEXISTS ? 0 : rc;
@@ -471,10 +471,13 @@ int kafka_init(broker *b) {
   nd_topic_dirname(realpath(dir, real) ? real : dir, hex);
   snprintf(k->cluster_id, sizeof k->cluster_id, "nodata-%.22s", hex);
   b->kafka = k;
-  int rc = group_init(b);
+  int rc = dynconfig_init(b);
+  if (rc == 0)
+    rc = group_init(b);
   if (rc != 0) {
     group_fini(b);
     waitset_free(k->fetch_waits);
+    dynconfig_fini(b);
     free(k);
     b->kafka = NULL;
     return rc;
@@ -488,6 +491,7 @@ void kafka_fini(broker *b) {
     return;
   fetch_fini(k);
   group_fini(b);
+  dynconfig_fini(b);
   while (k->parked) {
     kafka_req *r = k->parked;
     kafka_unpark(r);

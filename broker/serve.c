@@ -210,6 +210,7 @@ static int apply(broker_config *c, const char *name, const char *value,
     if (parse_count(value, 1000000, &c->default_partitions) < 0)
       return usage_error("%s: '%s' is not a count from 1 to 1000000", from,
                          value);
+    c->explicit_set |= BC_SET_PARTITIONS;
   } else if (!strcmp(name, "max-topic-partitions")) {
     if (parse_count(value, 1000000, &c->max_topic_partitions) < 0)
       return usage_error("%s: '%s' is not a count from 1 to 1000000", from,
@@ -229,6 +230,7 @@ static int apply(broker_config *c, const char *name, const char *value,
       return usage_error("%s: '%s' is not a delay from 0 to 300000 ms", from,
                          value);
     c->group_initial_delay_ms = (int32_t)v;
+    c->explicit_set |= BC_SET_GROUP_DELAY;
   }
   return 0;
 }
@@ -271,6 +273,7 @@ static int parse_config(int argc, char **argv, broker_config *c) {
       c->auto_create = 1;
     else
       return usage_error("NODATA_AUTO_CREATE: '%s' is not 0 or 1%s", ac, "");
+    c->explicit_set |= BC_SET_AUTO_CREATE;
   }
 
   static const char *const with_value[] = {"data",
@@ -290,6 +293,7 @@ static int parse_config(int argc, char **argv, broker_config *c) {
     }
     if (!strcmp(a, "--no-auto-create")) {
       c->auto_create = 0;
+      c->explicit_set |= BC_SET_AUTO_CREATE;
       continue;
     }
     if (strncmp(a, "--", 2) != 0)

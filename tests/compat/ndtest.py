@@ -234,6 +234,16 @@ def skip(msg):
     sys.exit(SKIP_CODE)
 
 
+def stop_clean(broker):
+    """Stop broker and fail unless it exited 0 with no sanitizer report."""
+    code = broker.stop()
+    if code != 0:
+        fail("nodata serve exited with %s" % code)
+    err = broker.stderr()
+    if "Sanitizer" in err or "runtime error" in err:
+        fail("sanitizer report:\n%s" % err[-4000:])
+
+
 def passed():
     print("PASS: %s" % os.path.basename(sys.argv[0]))
     sys.exit(0)

@@ -254,11 +254,11 @@ def create_topic(c, name, parts):
     return t["id"]
 
 
-def metadata(c, version, topics):
+def metadata(c, version, topics, auto_create=False):
     """topics: list of (topic_id or None, name or None)."""
     body = carray([(tid or b"\x00" * 16) + cstr(name) + TAGS
                    for tid, name in topics])
-    body += b"\x00" + b"\x00" + TAGS  # no auto create, no topic ops
+    body += (b"\x01" if auto_create else b"\x00") + b"\x00" + TAGS  # no ops
     rd = c.call(3, version, body)
     rd.i32()
     brokers = rd.carray(lambda r: (r.i32(), r.cstr(), r.i32(), r.cstr(),
@@ -462,11 +462,14 @@ def describe_cluster(c, ops=False):
     return err, etype, cluster, controller, brokers
 
 
-def incremental_alter(c, rtype, name, configs):
+def incremental_alter(c, rtype, name, configs, validate_only=False):
+    """IncrementalAlterConfigs v1 of one resource: (error, message, type,
+    name). configs are (name, op, value): SET 0, DELETE 1, APPEND 2,
+    SUBTRACT 3."""
     body = carray([struct.pack(">b", rtype) + cstr(name) +
                    carray([cstr(k) + struct.pack(">b", op) + cstr(v) + TAGS
                            for k, op, v in configs]) + TAGS])
-    body += b"\x00" + TAGS
+    body += struct.pack(">b", 1 if validate_only else 0) + TAGS
     rd = c.call(44, 1, body)
     rd.i32()
 
@@ -480,9 +483,12 @@ def incremental_alter(c, rtype, name, configs):
     return res[0]
 
 
-def describe_configs(c, name, keys):
-    body = carray([struct.pack(">b", 2) + cstr(name) +
-                   carray([cstr(k) for k in keys]) + TAGS])
+def describe_configs(c, name, keys, rtype=2):
+    """DescribeConfigs v4 of one resource (a topic unless rtype says
+    otherwise), with synonyms; keys None asks for every config."""
+    body = carray([struct.pack(">b", rtype) + cstr(name) +
+                   (carray([cstr(k) for k in keys]) if keys is not None
+                    else b"\x00") + TAGS])
     body += b"\x01\x00" + TAGS  # synonyms, no documentation
     rd = c.call(32, 4, body)
     rd.i32()
@@ -591,8 +597,9 @@ def tools(c):
     check(d["configs"][0]["source"] == 5, "after DELETE: %s" % d)
     r = incremental_alter(c, 2, "vt", [("no.such.config", 0, "1")])
     check(r[0] == 40 and r[1], "bad config: %s" % (r,))
-    r = incremental_alter(c, 4, "0", [("log.retention.ms", 0, "1")])
-    check(r[0] == 40 and "read-only" in r[1], "broker config: %s" % (r,))
+    r = incremental_alter(c, 4, "0", [("log.dirs", 0, "/elsewhere")])
+    check(r[0] == 42 and "Cannot update these configs dynamically" in r[1]
+          and "log.dirs" in r[1], "read-only broker config: %s" % (r,))
 
     dirs = describe_log_dirs(c)
     check(len(dirs) == 1 and dirs[0]["error"] == 0, "log dirs: %s" % dirs)
@@ -736,4 +743,5 @@ def main():
     ndtest.passed()
 
 
-main()
+if __name__ == "__main__":
+    main()
