@@ -242,6 +242,7 @@ static void gen_store_seeds(void) {
       nd_commit_offsets(s, "group-a", c, 2) != 0 ||
       nd_commit_offsets(s, "group-b", c + 2, 1) != 0 ||
       nd_commit_offset(s, "group-c", "t", 1, 11, "x") != 0 ||
+      nd_delete_offsets(s, "group-a", &(nd_topic_partition){"t", 1}, 1) != 0 ||
       nd_group_delete(s, "group-c") != 0)
     die("commit");
   if (nd_close(s) != 0)
