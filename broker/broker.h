@@ -53,6 +53,12 @@ typedef struct broker {
   uint64_t fetch_bytes_sendfile, fetch_bytes_copied;
 } broker;
 
+/* Replace the file at path with data[0..len) so that a crash leaves the
+ * old contents or the new, and the new survive power loss once this
+ * returns 0 (atomic_file.c). Returns 0 or -errno; on failure the old file
+ * is untouched. */
+int broker_write_atomic(const char *path, const void *data, size_t len);
+
 /* Protocol layer (kafka_api.c). kafka_init runs after the store and loop
  * exist and before the loop runs; kafka_fini after the loop has stopped. */
 int kafka_init(broker *b);

@@ -319,9 +319,9 @@ static const char *type_error(int type, const char *value) {
 
 /* ---- broker.conf -------------------------------------------------------- */
 
-static int conf_path(broker *b, char *buf, size_t n, const char *suffix) {
-  int w = snprintf(buf, n, "%s/broker.conf%s",
-                   b->cfg.data_dir ? b->cfg.data_dir : ".", suffix);
+static int conf_path(broker *b, char *buf, size_t n) {
+  int w = snprintf(buf, n, "%s/broker.conf",
+                   b->cfg.data_dir ? b->cfg.data_dir : ".");
   return w > 0 && (size_t)w < n ? 0 : -ENAMETOOLONG;
 }
 
@@ -364,21 +364,10 @@ static int decode(char *s) {
   return 0;
 }
 
-static int fsync_dir(const char *dir) {
-  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0)
-    return -errno;
-  int rc = fsync(fd) == 0 ? 0 : -errno;
-  close(fd);
-  return rc;
-}
-
 /* Write every entry of d to DATA/broker.conf atomically. */
 static int conf_save(broker *b, const dyn_state *d) {
-  char path[4096], tmp[4112];
-  int rc = conf_path(b, path, sizeof path, "");
-  if (rc == 0)
-    rc = conf_path(b, tmp, sizeof tmp, ".tmp");
+  char path[4096];
+  int rc = conf_path(b, path, sizeof path);
   if (rc)
     return rc;
   char *text = NULL;
@@ -406,37 +395,15 @@ static int conf_save(broker *b, const dyn_state *d) {
     free(text);
     return -ENOMEM;
   }
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    rc = -errno;
-  } else {
-    size_t off = 0;
-    while (rc == 0 && off < len) {
-      ssize_t w = write(fd, text + off, len - off);
-      if (w < 0 && errno != EINTR)
-        rc = -errno;
-      else if (w > 0)
-        off += (size_t)w;
-    }
-    if (rc == 0 && fsync(fd) != 0)
-      rc = -errno;
-    close(fd);
-    if (rc == 0 && rename(tmp, path) != 0)
-      rc = -errno;
-    if (rc != 0)
-      unlink(tmp);
-  }
+  rc = broker_write_atomic(path, text, len);
   free(text);
-  /* The rename is durable only once the directory is. */
-  if (rc == 0)
-    rc = fsync_dir(b->cfg.data_dir ? b->cfg.data_dir : ".");
   return rc;
 }
 
 /* Read DATA/broker.conf into d; a missing file is an empty one. */
 static int conf_load(broker *b, dyn_state *d) {
   char path[4096];
-  int rc = conf_path(b, path, sizeof path, "");
+  int rc = conf_path(b, path, sizeof path);
   if (rc)
     return rc;
   FILE *f = fopen(path, "r");

@@ -635,24 +635,12 @@ static int pid_path(broker *b, char *buf, size_t n) {
 
 /* Persist `limit` as the first id the next run may hand out. */
 static int pid_save(broker *b, int64_t limit) {
-  char path[4096], tmp[4112];
+  char path[4096];
   if (pid_path(b, path, sizeof path))
     return -ENAMETOOLONG;
-  snprintf(tmp, sizeof tmp, "%s.tmp", path);
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0)
-    return -errno;
   char line[32];
   int len = snprintf(line, sizeof line, "%" PRId64 "\n", limit);
-  int rc = 0;
-  if (write(fd, line, (size_t)len) != len || fdatasync(fd) != 0)
-    rc = errno ? -errno : -EIO;
-  close(fd);
-  if (rc == 0 && rename(tmp, path) != 0)
-    rc = -errno;
-  if (rc != 0)
-    unlink(tmp);
-  return rc;
+  return broker_write_atomic(path, line, (size_t)len);
 }
 
 static int64_t pid_load(broker *b) {
