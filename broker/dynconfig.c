@@ -595,16 +595,16 @@ typedef struct alter_op {
   int8_t op;
 } alter_op;
 
-/* "Set(a, b)" as Kafka's messages print a set of names. */
+/* "[a, b]" as Kafka 4.4 prints a set of names in its messages. */
 static kf_str name_set(kafka_req *r, const char *what, const char **names,
                        int n) {
   char buf[1024];
-  int w = snprintf(buf, sizeof buf, "%s: Set(", what);
+  int w = snprintf(buf, sizeof buf, "%s: [", what);
   for (int i = 0; i < n && w < (int)sizeof buf; i++)
     w += snprintf(buf + w, sizeof buf - (size_t)w, "%s%s", i ? ", " : "",
                   names[i]);
   if (w < (int)sizeof buf)
-    snprintf(buf + w, sizeof buf - (size_t)w, ")");
+    snprintf(buf + w, sizeof buf - (size_t)w, "]");
   return kafka_str(r, buf);
 }
 
@@ -731,12 +731,13 @@ static int16_t check_group(kafka_req *r, const kvset *s, kf_str *msg) {
       return KERR_INVALID_CONFIG;
     }
     if (g->type == T_INT && (g->lo_name || g->hi_name)) {
-      if (g->lo_name && v < g->lo)
-        snprintf(buf, sizeof buf, "%s must be greater than or equal to %s",
-                 name, g->lo_name);
-      else if (v > g->hi)
-        snprintf(buf, sizeof buf, "%s must be less than or equal to %s", name,
-                 g->hi_name);
+      /* Kafka's text (checked against Kafka 4.4): the bounds are the
+       * broker's group.*.min/max settings, shown by value. */
+      if ((g->lo_name && v < g->lo) || v > g->hi)
+        snprintf(buf, sizeof buf,
+                 "%s must be in the range %" PRId64 " to %" PRId64
+                 " inclusive.",
+                 name, g->lo_name ? g->lo : g->at_least, g->hi);
       else
         continue;
       *msg = kafka_str(r, buf);
