@@ -38,9 +38,40 @@ int sidx_open_active(sparse_index *ix, const char *path, int entry_size,
   if (rc)
     return rc;
   ix->map_len = max_bytes;
+  ix->reserved = keep * (size_t)entry_size; /* written, so allocated */
   ix->writable = 1;
   atomic_store_explicit(&ix->count, keep, memory_order_release);
   return 0;
+}
+
+int sidx_reserve(sparse_index *ix, const char *path) {
+  size_t es = (size_t)ix->entry_size;
+  size_t from = sidx_count(ix) * es;
+  if (ix->anon || from + es <= ix->reserved)
+    return 0;
+  if (!ix->writable || from + es > ix->map_len)
+    return -ENOSPC;
+  /* Up to a page boundary: the unit the mapping faults in. The zeros land
+   * past the published entries, where no reader looks. */
+  static const uint8_t zeros[4096];
+  long ps = sysconf(_SC_PAGESIZE);
+  size_t page = ps > 0 ? (size_t)ps : sizeof zeros;
+  size_t end = (from + es + page - 1) / page * page;
+  if (end > ix->map_len)
+    end = ix->map_len;
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0)
+    return -errno;
+  int rc = 0;
+  for (size_t at = from; at < end && !rc;) {
+    size_t n = end - at < sizeof zeros ? end - at : sizeof zeros;
+    rc = file_pwrite_all(fd, zeros, n, (off_t)at);
+    at += n;
+  }
+  close(fd);
+  if (!rc)
+    ix->reserved = end;
+  return rc;
 }
 
 /* 1 if entry i of the file is all zeros, 0 if not, -errno. */

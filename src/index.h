@@ -10,8 +10,17 @@
  * entry is a store into the page cache; the entry count is published with a
  * release store so readers can binary-search without locks. When the
  * segment is sealed or the store closes cleanly the file is trimmed to its
- * real length. Index files are derived data: an index that fails
- * index_plausible() is rebuilt from the log, never trusted.
+ * real length.
+ *
+ * The preallocation is sparse: it costs no disk until entries are written.
+ * A store into a page the file system has no block for faults, and on a
+ * full file system that fault is a SIGBUS, not an error. So the writer
+ * gives each page a block before its first entry lands there, with an
+ * ordinary pwrite of zeros (sidx_reserve): a full disk then is an ENOSPC
+ * the writer can handle (by skipping the entry: the index is sparse and
+ * derived, a missing entry only makes a lookup scan further). Index files are
+ * derived data: an index that fails index_plausible() is rebuilt from the log,
+ * never trusted.
  *
  * Mappings are a bounded resource (vm.max_map_count): an index is mapped
  * only while its segment pins it (segment_pin_maps) and may be unmapped
@@ -36,6 +45,7 @@ typedef struct sparse_index {
                            NULL while unmapped */
   size_t map_len;       /* capacity in bytes: what appends may fill */
   size_t map_bytes;     /* length of the mapping in place */
+  size_t reserved;      /* bytes from the start known to have blocks */
   _Atomic size_t count; /* entries published */
   int writable;
   int anon; /* read-only stores rebuild indexes in memory only */
@@ -56,6 +66,10 @@ int sidx_open_sealed(sparse_index *ix, const char *path, int entry_size);
  * (already mapped, anonymous, or no entries to read), or -errno
  * (-ENOMEM: the process is out of mappings). */
 int sidx_map(sparse_index *ix, const char *path);
+/* Make sure the bytes of the next entry are backed by the file system
+ * (see above) before it is appended to the writable index at path: 0, or
+ * -errno (-ENOSPC on a full file system) and nothing may be appended. */
+int sidx_reserve(sparse_index *ix, const char *path);
 /* Drop the mapping of a file-backed index (entries stay in the file). */
 void sidx_unmap(sparse_index *ix);
 /* An empty in-memory index of capacity max_bytes (read-only stores). */

@@ -317,14 +317,25 @@ int segment_close(segment *seg, int unlink_files) {
   return rc;
 }
 
+/* Give the next entry of an index its blocks (see index.h). On failure
+ * (a full disk) the entry is skipped: the appended batch stays, and a
+ * later batch retries, so the index only gets sparser while space lacks. */
+static int reserve_entry(segment *seg, sparse_index *ix, const char *ext) {
+  char path[PATH_MAX];
+  seg_path(seg, ext, path, sizeof path);
+  return sidx_reserve(ix, path);
+}
+
 void segment_index_batch(segment *seg, uint64_t pos, int64_t batch_base,
                          int64_t batch_max_ts, size_t batch_size,
                          int32_t interval) {
-  if (pos > 0 && seg->bytes_since_index >= (uint64_t)interval) {
+  if (pos > 0 && seg->bytes_since_index >= (uint64_t)interval &&
+      reserve_entry(seg, &seg->oidx, ".index") == 0) {
     uint32_t rel = (uint32_t)(batch_base - seg->base);
     if (sidx_append_offset(&seg->oidx, rel, (uint32_t)pos) == 0) {
       int64_t mts = atomic_load_explicit(&seg->max_ts, memory_order_relaxed);
       if (mts > seg->max_ts_indexed &&
+          reserve_entry(seg, &seg->tidx, ".timeindex") == 0 &&
           sidx_append_time(&seg->tidx, mts, rel) == 0)
         seg->max_ts_indexed = mts;
     }
@@ -365,10 +376,16 @@ int segment_final_time_entry(segment *seg) {
   int rc = segment_pin_maps(seg);
   if (rc)
     return rc;
-  if (sidx_append_time(&seg->tidx, mts, (uint32_t)(next - seg->base)) == 0)
+  /* Unlike the sparse entries this one may not be skipped: a sealed
+   * segment's maximum timestamp is read back from it (retention by time,
+   * lookups by time), so without blocks for it the seal fails. */
+  rc = reserve_entry(seg, &seg->tidx, ".timeindex");
+  if (rc)
+    rc = nd_fail_os(-rc, "cannot extend %s.timeindex", seg->path);
+  else if (sidx_append_time(&seg->tidx, mts, (uint32_t)(next - seg->base)) == 0)
     seg->max_ts_indexed = mts;
   segment_unpin_maps(seg);
-  return 0;
+  return rc;
 }
 
 int64_t segment_indexed_max_ts(segment *seg) {
