@@ -9,6 +9,11 @@ Broker: an acks=all producer on the same kind of file system gets
 KAFKA_STORAGE_ERROR, the broker stays up and answers metadata, nothing
 acknowledged is lost, and after a topic is deleted producing works again.
 
+Broker, small batches: with the file system filled by hand to leave a few
+KiB, one-record produces cross index pages; the broker must answer
+KAFKA_STORAGE_ERROR, not die of SIGBUS (a store into a sparse index page
+with no block behind it), and resume once the filler is gone.
+
 Mounting needs root (CI runs as root); elsewhere the test says SKIP.
 """
 import os
@@ -148,6 +153,80 @@ def broker_full():
                   "error; recovered" % len(acked))
 
 
+def fill_fs(path, leftover):
+    """Fill the file system holding path until ENOSPC, then give back all
+    but `leftover` bytes."""
+    size = 0
+    with open(path, "wb", buffering=0) as f:
+        chunk = b"\0" * 65536
+        while len(chunk) >= 512:
+            try:
+                size += f.write(chunk)
+            except OSError:
+                chunk = chunk[:len(chunk) // 2]
+        os.fsync(f.fileno())
+        f.truncate(max(0, size - leftover))
+        os.fsync(f.fileno())
+
+
+def broker_full_small_batches(leftover_kib):
+    with SmallFs("2m") as fs:
+        with ndtest.Broker(data_dir=os.path.join(fs.dir, "data")) as b:
+            admin = AdminClient({"bootstrap.servers": b.bootstrap})
+            for f in admin.create_topics([NewTopic("t", 1, 1)]).values():
+                f.result(10)
+            p = Producer({"bootstrap.servers": b.bootstrap, "acks": "all",
+                          "linger.ms": 0, "message.timeout.ms": 10000,
+                          "retries": 0})
+            acked, errors = {}, []
+
+            def cb(err, msg):
+                if err:
+                    errors.append(err)
+                else:
+                    acked[msg.offset()] = msg.value()
+            p.produce("t", value=b"first", on_delivery=cb)
+            p.flush(10)
+            filler = os.path.join(fs.dir, "filler")
+            fill_fs(filler, leftover_kib * 1024)
+            for i in range(2000):
+                p.produce("t", value=b"v%06d" % i + b"." * 1000, on_delivery=cb)
+                p.flush(10)
+                if errors or not b.alive():
+                    break
+            check(b.alive(), "broker died on a full disk (%d KiB left): %s"
+                  % (leftover_kib, b.stderr()[-500:]))
+            check(errors, "the disk never filled")
+            codes = {e.code() for e in errors}
+            check(codes == {KafkaError.KAFKA_STORAGE_ERROR},
+                  "errors were %s, not KAFKA_STORAGE_ERROR" % codes)
+            os.unlink(filler)
+            ok = []
+            p.produce("t", value=b"after",
+                      on_delivery=lambda e, m: ok.append((e, m.offset())))
+            p.flush(10)
+            check(ok and ok[0][0] is None, "produce after freeing space: %s" % ok)
+            c = Consumer({"bootstrap.servers": b.bootstrap, "group.id": "x",
+                          "enable.partition.eof": True})
+            c.assign([TopicPartition("t", 0, 0)])
+            seen = {}
+            while True:
+                m = c.poll(5)
+                check(m is not None, "consume timed out")
+                if m.error():
+                    if m.error().code() == KafkaError._PARTITION_EOF:
+                        break
+                    ndtest.fail(str(m.error()))
+                seen[m.offset()] = m.value()
+            c.close()
+            for off, v in acked.items():
+                check(seen.get(off) == v, "acknowledged offset %d lost" % off)
+            print("broker, %d KiB left: %d acknowledged, then storage errors; "
+                  "recovered" % (leftover_kib, len(acked)))
+
+
 library_full()
 broker_full()
+for kib in (4, 8, 12, 16):
+    broker_full_small_batches(kib)
 ndtest.passed()
