@@ -307,7 +307,7 @@ int cli_open_write(const char *cmd, const char *dir, int create,
   /* Ask first so that a held directory is reported without nd_open
    * creating anything. */
   pid_t pid = 0;
-  if (nd_lock_holder(dir, &pid) == 0 && pid > 0) {
+  if (nd_lock_holder(dir, &pid) == 0 && pid != 0) {
     cli_held_message(cmd, dir, pid);
     return CLI_FAIL;
   }

@@ -694,7 +694,7 @@ static int repair(verifier *v, char **topics, size_t ntopics) {
     return CLI_DAMAGED;
   }
   pid_t pid = 0;
-  if (nd_lock_holder(v->dir, &pid) == 0 && pid > 0) {
+  if (nd_lock_holder(v->dir, &pid) == 0 && pid != 0) {
     cli_held_message("verify", v->dir, pid);
     return CLI_FAIL;
   }
@@ -780,7 +780,7 @@ int cli_verify_main(int argc, char **argv) {
     goto out;
   }
   pid_t pid = 0;
-  v.live = nd_lock_holder(v.dir, &pid) == 0 && pid > 0;
+  v.live = nd_lock_holder(v.dir, &pid) == 0 && pid != 0;
   ret = run_checks(&v, topics, ntopics);
   if (ret == 0) {
     summary(&v);

@@ -292,8 +292,13 @@ int nd_sync(nd_store *store);
  * The background thread calls this; tests call it directly. */
 int nd_maintain(nd_store *store, int64_t now_ms);
 
-/* The pid recorded in DIR/nodata.lock by the process holding the store, or
- * 0 if none. For tools that want to say who holds a directory. */
+/* Whether a process holds the store in DIR, for tools that want to say
+ * who: *pid is 0 if none, the holder's pid (from DIR/nodata.lock, or from
+ * the kernel's lock table if that file was removed), or -1 if it is held
+ * by a process whose pid cannot be found. The lock is an flock on the
+ * directory itself (and, for older versions, on nodata.lock), so deleting
+ * nodata.lock does not free the store. Returns 0, or -errno if DIR cannot
+ * be opened (a missing DIR is not held: 0). Thread-safe. */
 int nd_lock_holder(const char *dir, pid_t *pid);
 
 /* ------------------------------------------------------------------------ */

@@ -4,7 +4,11 @@
  * clean-shutdown files, the topic registry, background maintenance.
  *
  * Directory layout (docs/format.md has the full description):
- *   nodata.lock     flock()ed by the writer; holds its pid
+ *   .               the directory itself is flock()ed by the writer: a
+ *                   directory holding a store cannot be unlinked from
+ *                   under it, as a lock file can
+ *   nodata.lock     holds the writer's pid; also flock()ed, for older
+ *                   versions of nodata, which lock only this file
  *   FORMAT          "nodata 1\n"
  *   clean-shutdown  present only between a clean close and the next open
  *   topics/<sha256(name)>/topic.conf, topics/<sha256(name)>/<p>/...
@@ -23,6 +27,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -40,7 +45,8 @@
 struct nd_store {
   char dir[PATH_MAX];
   char topics_dir[PATH_MAX];
-  int lock_fd;
+  int lock_fd;     /* nodata.lock */
+  int dir_lock_fd; /* the data directory: the lock that counts */
   int readonly;
   nd_options opts;
   nd_topic_config defaults;
@@ -250,40 +256,95 @@ static int read_lock_pid(const char *path, pid_t *pid) {
   return 0;
 }
 
+/* The pid holding an flock on the inode of `fd`, from /proc/locks (the
+ * lock file may have been removed), or 0. */
+static pid_t flock_owner(int fd) {
+  struct stat st;
+  FILE *f = fstat(fd, &st) == 0 ? fopen("/proc/locks", "re") : NULL;
+  if (!f)
+    return 0;
+  char line[256];
+  pid_t found = 0;
+  while (!found && fgets(line, sizeof line, f)) {
+    long pid;
+    unsigned maj, min;
+    unsigned long long ino;
+    if (sscanf(line, "%*d: FLOCK %*s %*s %ld %x:%x:%llu", &pid, &maj, &min,
+               &ino) == 4 &&
+        ino == (unsigned long long)st.st_ino && makedev(maj, min) == st.st_dev)
+      found = (pid_t)pid;
+  }
+  fclose(f);
+  return found;
+}
+
+/* 1 if another open file description holds an flock on fd's file. */
+static int flock_held(int fd) {
+  if (flock(fd, LOCK_SH | LOCK_NB) == 0) {
+    flock(fd, LOCK_UN);
+    return 0;
+  }
+  return 1;
+}
+
 int nd_lock_holder(const char *dir, pid_t *pid) {
   char path[PATH_MAX];
   *pid = 0;
   snprintf(path, sizeof path, "%s/nodata.lock", dir);
+  int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0)
+    return errno == ENOENT ? 0 : nd_fail_os(errno, "cannot open %s", dir);
+  int held = flock_held(dfd);
   int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return errno == ENOENT ? 0 : nd_fail_os(errno, "cannot open %s", path);
-  if (flock(fd, LOCK_SH | LOCK_NB) == 0) {
-    flock(fd, LOCK_UN);
-    close(fd);
-    return 0;
+  if (fd < 0 && errno != ENOENT) {
+    int e = errno;
+    close(dfd);
+    return nd_fail_os(e, "cannot open %s", path);
   }
-  close(fd);
-  return read_lock_pid(path, pid);
+  if (!held && fd >= 0)
+    held = flock_held(fd); /* an older nodata locks only the file */
+  if (held) {
+    read_lock_pid(path, pid);
+    if (*pid <= 0)
+      *pid = flock_owner(dfd);
+    if (*pid <= 0)
+      *pid = -1;
+  }
+  if (fd >= 0)
+    close(fd);
+  close(dfd);
+  return 0;
 }
 
+static int lock_busy(nd_store *s) {
+  pid_t pid;
+  nd_lock_holder(s->dir, &pid);
+  if (pid > 0)
+    return nd_fail(ND_ELOCKED, "data directory %s is in use by pid %d", s->dir,
+                   (int)pid);
+  return nd_fail(ND_ELOCKED, "data directory %s is in use by another process",
+                 s->dir);
+}
+
+/* The directory itself is the lock: nodata.lock can be deleted by a
+ * cleanup script or a restore while the writer runs, and a second writer
+ * would then lock a new file and share the store (issue 15). The file is
+ * still locked too, so older versions see the store as held. */
 static int take_lock(nd_store *s) {
   char path[PATH_MAX];
   snprintf(path, sizeof path, "%s/nodata.lock", s->dir);
+  s->dir_lock_fd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (s->dir_lock_fd < 0)
+    return nd_fail_os(errno, "cannot open %s", s->dir);
+  if (flock(s->dir_lock_fd, LOCK_EX | LOCK_NB) != 0)
+    return errno == EWOULDBLOCK ? lock_busy(s)
+                                : nd_fail_os(errno, "cannot lock %s", s->dir);
   s->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (s->lock_fd < 0)
     return nd_fail_os(errno, "cannot open %s", path);
-  if (flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0) {
-    int e = errno;
-    close(s->lock_fd);
-    s->lock_fd = -1;
-    if (e == EWOULDBLOCK) {
-      pid_t pid;
-      read_lock_pid(path, &pid);
-      return nd_fail(ND_ELOCKED, "data directory %s is in use by pid %d",
-                     s->dir, (int)pid);
-    }
-    return nd_fail_os(e, "cannot lock %s", path);
-  }
+  if (flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0)
+    return errno == EWOULDBLOCK ? lock_busy(s)
+                                : nd_fail_os(errno, "cannot lock %s", path);
   char text[32];
   int n = snprintf(text, sizeof text, "%d\n", (int)getpid());
   int rc = file_truncate(s->lock_fd, 0);
@@ -397,6 +458,8 @@ static void store_free(nd_store *s) {
   free(s->topics);
   if (s->lock_fd >= 0)
     close(s->lock_fd);
+  if (s->dir_lock_fd >= 0)
+    close(s->dir_lock_fd);
   seg_caches_destroy(&s->caches);
   pthread_rwlock_destroy(&s->map_lock);
   pthread_mutex_destroy(&s->admin_lock);
@@ -414,6 +477,7 @@ int nd_open(const char *dir, const nd_options *opts, nd_store **out) {
   if (!s)
     return nd_fail(ND_ENOMEM, "out of memory");
   s->lock_fd = -1;
+  s->dir_lock_fd = -1;
   pthread_rwlock_init(&s->map_lock, NULL);
   pthread_mutex_init(&s->admin_lock, NULL);
   pthread_mutex_init(&s->bg_lock, NULL);
