@@ -316,3 +316,27 @@ def api_versions(bootstrap, timeout=10):
         k, lo, hi = struct.unpack(">hhh", r[10 + 6 * i:16 + 6 * i])
         out[k] = (lo, hi)
     return out
+
+
+def read_partition(bootstrap, topic, partition=0, timeout=10):
+    """Every record of one partition, from offset 0 to its end, read with
+    confluent-kafka (librdkafka): {offset: value}. Fails the test on a
+    consumer error or when nothing arrives for `timeout` seconds."""
+    from confluent_kafka import Consumer, KafkaError, TopicPartition
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "ndtest-read",
+                  "enable.auto.commit": False, "enable.partition.eof": True})
+    c.assign([TopicPartition(topic, partition, 0)])
+    seen = {}
+    try:
+        while True:
+            m = c.poll(timeout)
+            if m is None:
+                fail("reading %s/%d: nothing for %ss" % (topic, partition,
+                                                          timeout))
+            if m.error():
+                if m.error().code() == KafkaError._PARTITION_EOF:
+                    return seen
+                fail("reading %s/%d: %s" % (topic, partition, m.error()))
+            seen[m.offset()] = m.value()
+    finally:
+        c.close()

@@ -28,7 +28,7 @@ import ndtest  # noqa: E402
 if os.geteuid() != 0:
     ndtest.skip("mounting a small tmpfs needs root")
 ndtest.require("confluent_kafka")
-from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition  # noqa: E402
+from confluent_kafka import KafkaError, Producer  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
 NODATA = ndtest.nodata_bin()
@@ -133,19 +133,7 @@ def broker_full():
             p.produce("t", value=b"after", on_delivery=lambda e, m: ok.append((e, m.offset())))
             p.flush(10)
             check(ok and ok[0][0] is None, "produce after freeing space: %s" % ok)
-            c = Consumer({"bootstrap.servers": b.bootstrap, "group.id": "x",
-                          "enable.partition.eof": True})
-            c.assign([TopicPartition("t", 0, 0)])
-            seen = {}
-            while True:
-                m = c.poll(5)
-                check(m is not None, "consume timed out")
-                if m.error():
-                    if m.error().code() == KafkaError._PARTITION_EOF:
-                        break
-                    ndtest.fail(str(m.error()))
-                seen[m.offset()] = m.value()
-            c.close()
+            seen = ndtest.read_partition(b.bootstrap, "t")
             for off, v in acked.items():
                 check(seen.get(off) == v, "acknowledged offset %d lost" % off)
             check(sorted(seen) == list(range(len(seen))), "offsets not dense")
@@ -206,19 +194,7 @@ def broker_full_small_batches(leftover_kib):
                       on_delivery=lambda e, m: ok.append((e, m.offset())))
             p.flush(10)
             check(ok and ok[0][0] is None, "produce after freeing space: %s" % ok)
-            c = Consumer({"bootstrap.servers": b.bootstrap, "group.id": "x",
-                          "enable.partition.eof": True})
-            c.assign([TopicPartition("t", 0, 0)])
-            seen = {}
-            while True:
-                m = c.poll(5)
-                check(m is not None, "consume timed out")
-                if m.error():
-                    if m.error().code() == KafkaError._PARTITION_EOF:
-                        break
-                    ndtest.fail(str(m.error()))
-                seen[m.offset()] = m.value()
-            c.close()
+            seen = ndtest.read_partition(b.bootstrap, "t")
             for off, v in acked.items():
                 check(seen.get(off) == v, "acknowledged offset %d lost" % off)
             print("broker, %d KiB left: %d acknowledged, then storage errors; "

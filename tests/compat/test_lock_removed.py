@@ -15,7 +15,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ndtest  # noqa: E402
 
 ndtest.require("confluent_kafka")
-from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition  # noqa: E402
+from confluent_kafka import Producer  # noqa: E402
 
 
 def check(cond, msg):
@@ -54,19 +54,7 @@ with ndtest.Broker() as a:
           "the refusal does not name the holder: %r" % b.stderr())
     b.close()
     acked.update(produce(a.bootstrap, [b"b%04d" % i for i in range(500)]))
-    c = Consumer({"bootstrap.servers": a.bootstrap, "group.id": "g",
-                  "enable.partition.eof": True})
-    c.assign([TopicPartition("t", 0, 0)])
-    seen = {}
-    while True:
-        m = c.poll(10)
-        check(m is not None, "consume timed out")
-        if m.error():
-            if m.error().code() == KafkaError._PARTITION_EOF:
-                break
-            ndtest.fail(str(m.error()))
-        seen[m.offset()] = m.value()
-    c.close()
+    seen = ndtest.read_partition(a.bootstrap, "t")
     check(seen == acked, "%d acknowledged, %d read back identical"
           % (len(acked), sum(seen.get(o) == v for o, v in acked.items())))
     ndtest.stop_clean(a)
