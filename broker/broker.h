@@ -25,10 +25,15 @@ typedef struct broker_config {
   int32_t max_topic_partitions;   /* --max-topic-partitions, 0 = library's */
   int32_t max_store_partitions;   /* --max-store-partitions, 0 = library's */
   int32_t max_mapped_indexes;     /* --max-mapped-indexes, 0 = library's */
+  int32_t min_segment_bytes;      /* --min-segment-bytes, default Kafka's */
   int32_t node_id;                /* always 0 */
   int32_t group_initial_delay_ms; /* --group-initial-delay-ms, default 3000 */
   unsigned explicit_set;          /* BC_SET_*: given by a flag or variable */
 } broker_config;
+
+/* Kafka 4's least segment.bytes (KIP-1030): a client may not make a
+ * partition roll at every record. */
+#define BROKER_MIN_SEGMENT_BYTES (1 << 20)
 
 /* Which settings the command line or environment gave (DescribeConfigs
  * calls those STATIC_BROKER_CONFIG, the others DEFAULT_CONFIG). */

@@ -651,6 +651,8 @@ static int16_t check_broker(kafka_req *r, const kvset *s, int level,
       nd_topic_config_init(&scratch);
       if (nd_topic_config_set(&scratch, c->topic, value) != 0)
         why = nd_errmsg();
+      else if (kafka_check_segment_bytes(r, name, value, msg))
+        return KERR_INVALID_REQUEST; /* same words, Kafka's broker code */
     }
     if (!why && c->mode == M_LIVE && c->type == T_INT) {
       int64_t v = 0;

@@ -162,6 +162,11 @@ static inline int kafka_cstr_ok(kf_str s) {
  * error code with *msg set to say why. */
 int16_t kafka_apply_config(kafka_req *r, nd_topic_config *cfg, kf_str name,
                            kf_str value, kf_str *msg);
+/* INVALID_CONFIG with Kafka's message if `name` is segment.bytes or
+ * log.segment.bytes and `value` is below the broker's least segment size
+ * (--min-segment-bytes, Kafka's 1 MiB by default); 0 otherwise. */
+int16_t kafka_check_segment_bytes(kafka_req *r, const char *name,
+                                  const char *value, kf_str *msg);
 
 /* Does DescribeConfigs resource q ask for config `name` (or for all)? */
 int kafka_config_wanted(const kafka_describe_configs_request_resource *q,

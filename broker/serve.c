@@ -69,12 +69,15 @@ static const char serve_usage[] =
     "  --max-mapped-indexes N index files kept mapped at once, idle ones\n"
     "                         are unmapped (default: a quarter of the\n"
     "                         kernel's vm.max_map_count)\n"
+    "  --min-segment-bytes N  least segment.bytes a client may set (default\n"
+    "                         1048576, Kafka 4's minimum; lower it only\n"
+    "                         for tests that need frequent rolls)\n"
     "\n"
     "Environment (flags win): NODATA_DATA (or NODATA_DIR), NODATA_LISTEN,\n"
     "NODATA_ADVERTISE, NODATA_MAX_REQUEST_BYTES, NODATA_AUTO_CREATE=0,\n"
     "NODATA_PARTITIONS, NODATA_GROUP_INITIAL_DELAY_MS,\n"
     "NODATA_MAX_TOPIC_PARTITIONS, NODATA_MAX_STORE_PARTITIONS,\n"
-    "NODATA_MAX_MAPPED_INDEXES.\n"
+    "NODATA_MAX_MAPPED_INDEXES, NODATA_MIN_SEGMENT_BYTES.\n"
     "\n"
     "SIGINT or SIGTERM stops it cleanly: in-flight requests finish, data is\n"
     "synced and the store is marked cleanly shut down.\n"
@@ -216,9 +219,12 @@ static int apply(broker_config *c, const char *name, const char *value,
       return usage_error("%s: '%s' is not a count from 1 to 1000000", from,
                          value);
   } else if (!strcmp(name, "max-store-partitions") ||
-             !strcmp(name, "max-mapped-indexes")) {
+             !strcmp(name, "max-mapped-indexes") ||
+             !strcmp(name, "min-segment-bytes")) {
     int32_t *dst =
-        name[4] == 's' ? &c->max_store_partitions : &c->max_mapped_indexes;
+        !strcmp(name, "max-store-partitions") ? &c->max_store_partitions
+        : !strcmp(name, "max-mapped-indexes") ? &c->max_mapped_indexes
+                                              : &c->min_segment_bytes;
     if (parse_count(value, INT32_MAX, dst) < 0)
       return usage_error("%s: '%s' is not a count from 1 to 2147483647", from,
                          value);
@@ -245,6 +251,7 @@ static int parse_config(int argc, char **argv, broker_config *c) {
   c->default_partitions = 1;
   c->node_id = 0;
   c->group_initial_delay_ms = 3000;
+  c->min_segment_bytes = BROKER_MIN_SEGMENT_BYTES;
   int advertise_set = 0, rc;
 
   static const struct {
@@ -258,6 +265,7 @@ static int parse_config(int argc, char **argv, broker_config *c) {
               {"NODATA_MAX_TOPIC_PARTITIONS", "max-topic-partitions"},
               {"NODATA_MAX_STORE_PARTITIONS", "max-store-partitions"},
               {"NODATA_MAX_MAPPED_INDEXES", "max-mapped-indexes"},
+              {"NODATA_MIN_SEGMENT_BYTES", "min-segment-bytes"},
               {"NODATA_GROUP_INITIAL_DELAY_MS", "group-initial-delay-ms"}};
   for (size_t i = 0; i < sizeof envs / sizeof envs[0]; i++) {
     const char *v = getenv(envs[i].env);
@@ -284,7 +292,8 @@ static int parse_config(int argc, char **argv, broker_config *c) {
                                            "group-initial-delay-ms",
                                            "max-topic-partitions",
                                            "max-store-partitions",
-                                           "max-mapped-indexes"};
+                                           "max-mapped-indexes",
+                                           "min-segment-bytes"};
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "-h") || !strcmp(a, "--help")) {

@@ -47,10 +47,10 @@ int sidx_open_active(sparse_index *ix, const char *path, int entry_size,
 int sidx_reserve(sparse_index *ix, const char *path) {
   size_t es = (size_t)ix->entry_size;
   size_t from = sidx_count(ix) * es;
-  if (ix->anon || from + es <= ix->reserved)
+  /* Nothing to back when the index is full: the append says so itself. */
+  if (ix->anon || from + es <= ix->reserved || !ix->writable ||
+      from + es > ix->map_len)
     return 0;
-  if (!ix->writable || from + es > ix->map_len)
-    return -ENOSPC;
   /* Up to a page boundary: the unit the mapping faults in. The zeros land
    * past the published entries, where no reader looks. */
   static const uint8_t zeros[4096];

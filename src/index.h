@@ -67,8 +67,9 @@ int sidx_open_sealed(sparse_index *ix, const char *path, int entry_size);
  * (-ENOMEM: the process is out of mappings). */
 int sidx_map(sparse_index *ix, const char *path);
 /* Make sure the bytes of the next entry are backed by the file system
- * (see above) before it is appended to the writable index at path: 0, or
- * -errno (-ENOSPC on a full file system) and nothing may be appended. */
+ * (see above) before it is appended to the writable index at path: 0
+ * (also when the index is full or not writable: the append then refuses),
+ * or -errno (-ENOSPC on a full file system) and nothing may be appended. */
 int sidx_reserve(sparse_index *ix, const char *path);
 /* Drop the mapping of a file-backed index (entries stay in the file). */
 void sidx_unmap(sparse_index *ix);

@@ -142,6 +142,10 @@ int rescache_pin(rescache *c, cache_entry *e) {
       e->slot = (long)c->count;
       c->held[c->count++] = e;
       c->used += (size_t)w;
+      /* An entry may weigh more than the one unit made room for (a
+       * segment's index pair is two mappings): stay within the bound. */
+      while (c->used > c->limit && evict_one(c, e) == 0) {
+      }
     }
     atomic_fetch_add_explicit(&c->acquired, 1, memory_order_relaxed);
   }

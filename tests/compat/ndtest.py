@@ -340,3 +340,9 @@ def read_partition(bootstrap, topic, partition=0, timeout=10):
             seen[m.offset()] = m.value()
     finally:
         c.close()
+
+
+def topic_dir(topic):
+    """The directory name of a topic under DATA/topics: sha256 of its name."""
+    import hashlib
+    return hashlib.sha256(topic.encode()).hexdigest()

@@ -118,7 +118,9 @@ def consume_kafka_python(bs, extra):
 
 
 def main():
-    with ndtest.Broker() as b:
+    # 256 KiB segments, below Kafka's 1 MiB minimum, so that responses
+    # cross segments often: the broker's test-only floor allows them.
+    with ndtest.Broker(args=["--min-segment-bytes", "262144"]) as b:
         bs = b.bootstrap
         admin = AdminClient({"bootstrap.servers": bs})
         admin.create_topics([NewTopic(
