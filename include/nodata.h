@@ -223,6 +223,21 @@ typedef void (*nd_append_hook)(void *ctx, const char *topic, int32_t partition,
 #define ND_DEFAULT_MAX_TOPIC_PARTITIONS 100000
 #define ND_DEFAULT_MAX_STORE_PARTITIONS 200000
 
+/* How much a message from the store matters (nd_options.on_log). */
+enum nd_log_level {
+  ND_LOG_ERROR = 0, /* data is unavailable until someone acts */
+  ND_LOG_WARN = 1,  /* damage found and worked around, nothing lost */
+  ND_LOG_INFO = 2,  /* recovery and maintenance worth a line */
+};
+
+/* Receives what the store has to say outside the result of a call: damage
+ * found and worked around, recovery, repairs. msg is one line without a
+ * newline, valid only during the call. Called from whichever thread met
+ * the event (a caller's, or the background thread), possibly with store
+ * locks held: it must be thread-safe, return promptly and not call back
+ * into the store. */
+typedef void (*nd_log_fn)(void *ctx, int level, const char *msg);
+
 typedef struct nd_options {
   unsigned flags;     /* enum nd_open_flags */
   int max_open_files; /* descriptor cache size, 0 = default */
@@ -244,6 +259,8 @@ typedef struct nd_options {
   int32_t max_store_partitions;
   nd_append_hook on_append; /* optional */
   void *on_append_ctx;
+  nd_log_fn on_log; /* optional: NULL says nothing */
+  void *on_log_ctx;
   /* Defaults for topics created without a config; NULL = built-ins. */
   const nd_topic_config *topic_defaults;
   /* Run the background flusher and retention thread (default on). Tests

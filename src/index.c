@@ -263,21 +263,29 @@ void sidx_time_entry(const sparse_index *ix, size_t i, int64_t *ts,
   *rel = be32(p + 8);
 }
 
-uint32_t sidx_lookup_offset(const sparse_index *ix, uint32_t rel) {
+int sidx_lookup_entry(const sparse_index *ix, uint32_t rel, uint32_t *erel,
+                      uint32_t *epos) {
   size_t lo = 0, hi = sidx_count(ix); /* answer in [lo, hi) */
-  uint32_t pos = 0;
+  int found = 0;
   while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
     uint32_t r, p;
     sidx_offset_entry(ix, mid, &r, &p);
     if (r <= rel) {
-      pos = p;
+      *erel = r;
+      *epos = p;
+      found = 1;
       lo = mid + 1;
     } else {
       hi = mid;
     }
   }
-  return pos;
+  return found;
+}
+
+uint32_t sidx_lookup_offset(const sparse_index *ix, uint32_t rel) {
+  uint32_t erel, epos;
+  return sidx_lookup_entry(ix, rel, &erel, &epos) ? epos : 0;
 }
 
 int sidx_last_within(const sparse_index *ix, uint32_t max_pos, uint64_t rel_end,

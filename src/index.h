@@ -104,6 +104,10 @@ void sidx_time_entry(const sparse_index *ix, size_t i, int64_t *ts,
                      uint32_t *rel);
 
 /* Position of the last entry whose relative offset is <= rel (0 if none). */
+/* The last entry with relative offset <= rel into *erel, *epos: 1, or 0
+ * if there is none (the batch is then found from byte 0). */
+int sidx_lookup_entry(const sparse_index *ix, uint32_t rel, uint32_t *erel,
+                      uint32_t *epos);
 uint32_t sidx_lookup_offset(const sparse_index *ix, uint32_t rel);
 /* The last entry with position <= max_pos and relative offset < rel_end:
  * returns 1 and sets *rel and *pos, or 0 when no entry qualifies. */

@@ -308,6 +308,11 @@ int segment_close(segment *seg, int unlink_files) {
   int rc2 = sidx_close(&seg->tidx, trim ? tp : NULL);
   if (!rc)
     rc = rc2;
+  if (atomic_load(&seg->index_bad) && !unlink_files && !seg->readonly) {
+    /* Missing indexes fail the open's plausibility check: rebuilt. */
+    unlink(ip);
+    unlink(tp);
+  }
   if (unlink_files) {
     unlink(lp);
     unlink(ip);
@@ -609,13 +614,45 @@ int segment_indexes_plausible(segment *seg, int32_t interval) {
   return segment_offset_index_plausible(seg, interval);
 }
 
-/* Walk headers from start_pos until the batch holding `offset`. */
+/* Where to start walking headers for relative offset rel: the position of
+ * the last offset-index entry at or below it, with the base offset the
+ * batch there must have in *expect; or byte 0 (*expect -1) when there is
+ * no entry or the index is distrusted. */
+static uint64_t index_start(segment *seg, uint32_t rel, int64_t *expect) {
+  uint32_t erel, epos;
+  *expect = -1;
+  if (atomic_load_explicit(&seg->index_bad, memory_order_relaxed) ||
+      !sidx_lookup_entry(&seg->oidx, rel, &erel, &epos))
+    return 0;
+  *expect = seg->base + (int64_t)erel;
+  return epos;
+}
+
+/* Does the header h at an index-given position start the batch the entry
+ * named? If not, distrust the index (see segment.h) and say so. */
+static int index_entry_holds(segment *seg, const uint8_t *h, int64_t expect,
+                             uint64_t pos) {
+  if ((int64_t)be64(h) == expect && h[16] == BATCH_MAGIC &&
+      (int32_t)be32(h + 8) >= BATCH_HEADER_SIZE - BATCH_LOG_OVERHEAD)
+    return 1;
+  if (!atomic_exchange(&seg->index_bad, 1))
+    nd_log(&seg->caches->log, ND_LOG_WARN,
+           "%s.index: the entry for offset %" PRId64 " does not point at its "
+           "batch (byte %" PRIu64 "); reading this segment without its "
+           "index until the index is rebuilt at the next open",
+           seg->path, expect, pos);
+  return 0;
+}
+
+/* Walk headers from the index's nearest entry until the batch holding
+ * `offset`. */
 static int find_fd(segment *seg, int fd, int64_t offset, uint64_t *pos_out) {
   uint64_t size = atomic_load_explicit(&seg->size, memory_order_acquire);
   if (offset < seg->base)
     return nd_fail(ND_ERANGE, "offset %" PRId64 " below segment base %" PRId64,
                    offset, seg->base);
-  uint64_t pos = sidx_lookup_offset(&seg->oidx, (uint32_t)(offset - seg->base));
+  int64_t expect;
+  uint64_t pos = index_start(seg, (uint32_t)(offset - seg->base), &expect);
   reader r = {.fd = fd};
   int err = 0, rc = ND_ERANGE;
   while (pos < size) {
@@ -624,6 +661,12 @@ static int find_fd(segment *seg, int fd, int64_t offset, uint64_t *pos_out) {
       rc = err ? err : ND_ECORRUPT;
       break;
     }
+    if (expect >= 0 && !index_entry_holds(seg, h, expect, pos)) {
+      pos = 0;
+      expect = -1;
+      continue;
+    }
+    expect = -1;
     int64_t base = (int64_t)be64(h);
     int64_t last = batch_last_offset(h);
     int32_t len = (int32_t)be32(h + 8);
@@ -658,9 +701,8 @@ static int find_time_fd(segment *seg, int fd, int64_t ts, int64_t *pos_out,
                         int64_t *batch_base) {
   uint64_t size = atomic_load_explicit(&seg->size, memory_order_acquire);
   int64_t rel = sidx_lookup_time_before(&seg->tidx, ts);
-  uint64_t pos = 0;
-  if (rel > 0)
-    pos = sidx_lookup_offset(&seg->oidx, (uint32_t)rel);
+  int64_t expect = -1;
+  uint64_t pos = rel > 0 ? index_start(seg, (uint32_t)rel, &expect) : 0;
   reader r = {.fd = fd};
   int err = 0;
   *pos_out = -1;
@@ -668,6 +710,12 @@ static int find_time_fd(segment *seg, int fd, int64_t ts, int64_t *pos_out,
     const uint8_t *h = reader_get(&r, pos, BATCH_HEADER_SIZE, 8192, &err);
     if (!h)
       break;
+    if (expect >= 0 && !index_entry_holds(seg, h, expect, pos)) {
+      pos = 0;
+      expect = -1;
+      continue;
+    }
+    expect = -1;
     int32_t len = (int32_t)be32(h + 8);
     if (len < BATCH_HEADER_SIZE - BATCH_LOG_OVERHEAD) {
       err = ND_ECORRUPT;
@@ -775,6 +823,7 @@ static int range_fd(segment *seg, int fd, uint64_t pos, size_t max_bytes,
       end_offset > seg->base ? (uint64_t)(end_offset - seg->base) : 0;
   uint32_t rel, ipos;
   if (limit <= UINT32_MAX &&
+      !atomic_load_explicit(&seg->index_bad, memory_order_relaxed) &&
       sidx_last_within(&seg->oidx, (uint32_t)limit, rel_end, &rel, &ipos) &&
       ipos > pos) {
     walk = ipos;
@@ -791,9 +840,10 @@ static int range_fd(segment *seg, int fd, uint64_t pos, size_t max_bytes,
       break;
     }
     int64_t base = (int64_t)be64(h);
-    if (walk_base >= 0 && base != walk_base) {
-      rc = ND_ECORRUPT; /* the index does not point at a batch start */
-      break;
+    if (walk_base >= 0 && !index_entry_holds(seg, h, walk_base, walk)) {
+      walk = end = pos; /* walk the range from its start instead */
+      walk_base = next = -1;
+      continue;
     }
     walk_base = -1;
     /* Bytes past the high watermark the caller saw may already be in the

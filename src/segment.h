@@ -23,6 +23,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "error.h"
 #include "index.h"
 #include "rescache.h"
 
@@ -30,6 +31,7 @@
 typedef struct seg_caches {
   rescache fds;  /* .log descriptors, weight 1 each */
   rescache maps; /* index mappings, a segment's pair weighs 0 to 2 */
+  nd_logger log; /* the store's nd_options.on_log, for what segments see */
 } seg_caches;
 
 /* Bounds: fd_limit descriptors, map_limit mappings; 0 for the defaults (a
@@ -59,6 +61,11 @@ typedef struct segment {
   sparse_index tidx;
   int active;
   int readonly;
+  /* An offset-index entry was found not to name the batch it claims (a
+   * plausible but wrong entry, e.g. a bit flip): lookups in this segment
+   * walk from byte 0 from now on, and close removes the index files so
+   * the next open rebuilds them from the log. */
+  _Atomic int index_bad;
   /* 0 for a segment created by this process until its directory entry is
    * fsynced: fdatasync of the file alone does not make a new file's name
    * durable. Done at the segment's first sync, not at creation, so that

@@ -488,6 +488,7 @@ int nd_open(const char *dir, const nd_options *opts, nd_store **out) {
       &s->caches,
       s->opts.max_open_files > 0 ? (size_t)s->opts.max_open_files : 0,
       s->opts.max_mapped_indexes > 0 ? (size_t)s->opts.max_mapped_indexes : 0);
+  s->caches.log = (nd_logger){s->opts.on_log, s->opts.on_log_ctx};
   s->readonly = (s->opts.flags & ND_OPEN_READONLY) != 0;
   /* topic.conf holds at most 1,000,000 partitions (topic_conf_read). */
   s->max_topic_parts = s->opts.max_topic_partitions > 0
