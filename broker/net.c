@@ -47,6 +47,8 @@
  */
 #include "net.h"
 
+#include "logline.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -212,15 +214,8 @@ int64_t net_now_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void net_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void net_log(const char *fmt, ...) {
-  char line[512];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(line, sizeof line, fmt, ap);
-  va_end(ap);
-  fprintf(stderr, "nodata: %s\n", line);
-}
+/* The network layer's lines share the broker's flood limit. */
+#define net_log broker_log
 
 /* ------------------------------------------------------------------------ */
 /* Timers                                                                   */

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "broker.h"
+#include "logline.h"
 #if __has_include("nodata_codecs.h")
 #include "nodata_codecs.h"
 #define ND_SERVE_DECOMPRESS nd_codecs_decompress
@@ -241,6 +242,17 @@ static int apply(broker_config *c, const char *name, const char *value,
   return 0;
 }
 
+/* What the store reports outside the calls' results (damage worked
+ * around, recovery) goes to the broker's log. */
+static void serve_store_log(void *ctx, int level, const char *msg) {
+  (void)ctx;
+  broker_log("%s: %s",
+             level == ND_LOG_ERROR  ? "error"
+             : level == ND_LOG_WARN ? "warning"
+                                    : "info",
+             msg);
+}
+
 static int parse_config(int argc, char **argv, broker_config *c) {
   memset(c, 0, sizeof *c);
   c->data_dir = "./data";
@@ -416,6 +428,7 @@ int broker_serve_main(int argc, char **argv) {
   opts.max_topic_partitions = c->max_topic_partitions;
   opts.max_store_partitions = c->max_store_partitions;
   opts.max_mapped_indexes = c->max_mapped_indexes;
+  opts.on_log = serve_store_log;
   rc = nd_open(c->data_dir, &opts, &b.store);
   if (rc == ND_ELOCKED) {
     pid_t pid = 0;

@@ -170,6 +170,17 @@ static int32_t env_count(const char *name) {
   return n > 0 && n <= INT32_MAX && !*end ? (int32_t)n : 0;
 }
 
+/* What the store reports outside the calls' results (damage worked
+ * around, recovery) is worth seeing on the terminal too. */
+static void cli_store_log(void *ctx, int level, const char *msg) {
+  (void)ctx;
+  fprintf(stderr, "nodata: %s: %s\n",
+          level == ND_LOG_ERROR  ? "error"
+          : level == ND_LOG_WARN ? "warning"
+                                 : "info",
+          msg);
+}
+
 static void open_options(nd_options *opts, unsigned flags) {
   memset(opts, 0, sizeof *opts);
   opts->flags = flags;
@@ -181,6 +192,7 @@ static void open_options(nd_options *opts, unsigned flags) {
   opts->max_topic_partitions = env_count("NODATA_MAX_TOPIC_PARTITIONS");
   opts->max_store_partitions = env_count("NODATA_MAX_STORE_PARTITIONS");
   opts->max_mapped_indexes = env_count("NODATA_MAX_MAPPED_INDEXES");
+  opts->on_log = cli_store_log;
 }
 
 int cli_open_read(const char *cmd, const char *dir, nd_store **out) {
