@@ -34,6 +34,7 @@
 
 #include "group.h"
 #include "kafka.h"
+#include "logline.h"
 
 #define API(key, name, lo, hi, msg, fn)                                        \
   {                                                                            \
@@ -99,9 +100,8 @@ void kafka_log(kafka_req *r, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
-  fprintf(stderr, "nodata: %s: %s v%d: %s\n",
-          r && r->conn ? net_conn_peer(r->conn) : "-",
-          r && r->api ? r->api->name : "?", r ? r->version : -1, msg);
+  broker_log("%s: %s v%d: %s", r && r->conn ? net_conn_peer(r->conn) : "-",
+             r && r->api ? r->api->name : "?", r ? r->version : -1, msg);
 }
 
 int16_t kafka_err(int rc) {
@@ -140,6 +140,16 @@ int16_t kafka_err(int rc) {
   case -EIO:
   case -EDQUOT:
   case -EROFS:
+  /* Storage the broker cannot reach right now: a permission changed under
+   * it (a roll creates files), or the process is out of mappings,
+   * descriptors or memory. Clients retry KAFKA_STORAGE_ERROR; they give
+   * up on UNKNOWN_SERVER_ERROR, which these were answered with before. */
+  case -EACCES:
+  case -EPERM:
+  case -ENOMEM:
+  case -EMFILE:
+  case -ENFILE:
+  case ND_ENOMEM:
     return KERR_KAFKA_STORAGE_ERROR;
   default:
     return KERR_UNKNOWN_SERVER_ERROR;
