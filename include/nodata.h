@@ -482,9 +482,10 @@ typedef struct nd_record_error {
  * nd_append_batch fail with ND_ETIMESTAMP, in order, with the range they
  * were checked against: [*min_timestamp, *max_timestamp] (either pointer
  * may be NULL). Returns their number and points *list at them (NULL when
- * 0); 0 after any other outcome. Ownership: the array belongs to the
- * calling thread, valid until its next nodata call. Never fails.
- * Thread-safety: per thread, like nd_errmsg(). */
+ * 0); 0 after any other outcome. Should memory run out while listing
+ * them the list is cut short; the append fails all the same. Ownership: the
+ * array belongs to the calling thread, valid until its next nodata call. Never
+ * fails. Thread-safety: per thread, like nd_errmsg(). */
 size_t nd_record_errors(const nd_record_error **list, int64_t *min_timestamp,
                         int64_t *max_timestamp);
 

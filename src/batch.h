@@ -112,7 +112,8 @@ enum batch_status batch_check(const uint8_t *p, size_t avail, int check_crc,
  * ts - now > after_max, both differences in wrapping 64-bit arithmetic as
  * Java computes them, so that a timestamp near INT64_MIN is refused even
  * with before_max = INT64_MAX; -1 (no timestamp) is never refused. Each
- * refused record is added to the thread's nd_record_errors() list. */
+ * refused record is counted in bad and added to the thread's
+ * nd_record_errors() list (while memory lasts). */
 typedef struct ts_check {
   int64_t now, before_max, after_max;
   size_t bad; /* records refused so far */

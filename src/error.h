@@ -23,7 +23,8 @@ void nd_clear_error(void);
 
 /* The calling thread's nd_record_errors() list: empty it and set the
  * range it is checked against, then add one refused record. _add returns
- * -1 when out of memory (the list stays as it was). */
+ * -1 when out of memory (the list stays as it was; callers still count
+ * the record). */
 void record_errors_reset(int64_t lo, int64_t hi);
 int record_errors_add(int32_t batch_index, int64_t offset, int64_t timestamp);
 
