@@ -19,6 +19,8 @@
  * a zstd batch in an older request is UNSUPPORTED_COMPRESSION_TYPE, as
  * Kafka's ProduceRequest.validateRecords answers.
  */
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -55,13 +57,15 @@ static void flush_done(void *arg, int rc) {
     kafka_respond(r, ctx->resp);
 }
 
-/* Does any RecordBatch in records[0..len) say zstd? Only the codec bits of
- * each header are read; the store checks everything else. */
-static int has_zstd_batch(const uint8_t *p, size_t len) {
+/* Does any RecordBatch in records[0..len) have (attributes & mask) ==
+ * want? Only the low attribute byte of each header is read; the store
+ * checks everything else. */
+static int has_batch_attr(const uint8_t *p, size_t len, uint8_t mask,
+                          uint8_t want) {
   enum { LENGTH_AT = 8, ATTRIBUTES_AT = 22, LOG_OVERHEAD = 12 };
   size_t q = 0;
   while (len - q > ATTRIBUTES_AT) {
-    if ((p[q + ATTRIBUTES_AT] & 7) == ND_CODEC_ZSTD)
+    if ((p[q + ATTRIBUTES_AT] & mask) == want)
       return 1;
     uint32_t batch_len = (uint32_t)p[q + LENGTH_AT] << 24 |
                          (uint32_t)p[q + LENGTH_AT + 1] << 16 |
@@ -72,6 +76,69 @@ static int has_zstd_batch(const uint8_t *p, size_t len) {
     q += LOG_OVERHEAD + batch_len;
   }
   return 0;
+}
+
+enum { ATTR_CODEC = 0x07, ATTR_TRANSACTIONAL = 0x10 };
+
+/* The one place that decides whether a request may write transactional
+ * batches; its error goes to every partition, as Kafka answers before
+ * looking at topics (KafkaApis.handleProduceRequest). nodata has no
+ * transactions yet, so every producer is "without a transaction":
+ * - a transactional.id is refused outright (rather than half-working);
+ * - a transactional batch (attribute bit 4) without one is what Kafka 4.4
+ *   refuses for a producer that never began a transaction: a request with
+ *   transactional records needs a transactional.id it is authorised for,
+ *   and no id is never authorised: TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+ *   no message (checked against the real broker). Stored, such a batch
+ *   would belong to a transaction no marker ever ends.
+ * The transactions work replaces the first rule with the coordinator's
+ * state of the producer. */
+static int16_t produce_txn_error(const kafka_produce_request *req) {
+  if (req->transactional_id.len >= 0)
+    return KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+  for (int32_t i = 0; i < req->topic_data.count; i++) {
+    const kafka_produce_request_topic_produce_data *td =
+        &req->topic_data.items[i];
+    for (int32_t j = 0; j < td->partition_data.count; j++) {
+      const kafka_produce_request_partition_produce_data *pd =
+          &td->partition_data.items[j];
+      if (pd->records.len > 0 &&
+          has_batch_attr(pd->records.ptr, (size_t)pd->records.len,
+                         ATTR_TRANSACTIONAL, ATTR_TRANSACTIONAL))
+        return KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+    }
+  }
+  return 0;
+}
+
+/* Kafka's per-record answer to ND_ETIMESTAMP (RecordValidationException):
+ * one record_errors entry per refused record and a fixed error_message. */
+static void timestamp_errors(kafka_req *r, ppart *p) {
+  const nd_record_error *e;
+  int64_t lo, hi;
+  size_t n = nd_record_errors(&e, &lo, &hi);
+  p->error_message = kafka_str(
+      r, "One or more records have been rejected due to invalid timestamp");
+  kafka_produce_response_batch_index_and_error_message *items =
+      n ? kf_new_array(
+              &r->arena,
+              &kafka_produce_response_batch_index_and_error_message_desc,
+              (int32_t)n)
+        : NULL;
+  if (!items)
+    return;
+  for (size_t i = 0; i < n; i++) {
+    char msg[256];
+    snprintf(msg, sizeof msg,
+             "Timestamp %" PRId64 " of message with offset %" PRId64
+             " is out of range. The timestamp should be within [%" PRId64
+             ", %" PRId64 "]",
+             e[i].timestamp, e[i].offset, lo, hi);
+    items[i].batch_index = e[i].batch_index;
+    items[i].batch_index_error_message = kafka_str(r, msg);
+  }
+  p->record_errors.items = items;
+  p->record_errors.count = (int32_t)n;
 }
 
 static int on_close(kafka_req *r) {
@@ -98,12 +165,9 @@ int handle_produce(kafka_req *r) {
   resp->responses.count = nt;
 
   int16_t acks = req->acks;
-  int16_t whole_err = 0;
-  if (acks != 0 && acks != 1 && acks != -1)
+  int16_t whole_err = produce_txn_error(req);
+  if (!whole_err && acks != 0 && acks != 1 && acks != -1)
     whole_err = KERR_INVALID_REQUIRED_ACKS;
-  else if (req->transactional_id.len >= 0)
-    /* Transactions are out of scope: say so rather than half-work. */
-    whole_err = KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
 
   /* Flushes are requested after every append is done so that a fast
    * completion cannot answer before later partitions are written. */
@@ -169,7 +233,8 @@ int handle_produce(kafka_req *r) {
         continue;
       }
       if (r->version < 7 &&
-          has_zstd_batch(pd->records.ptr, (size_t)pd->records.len)) {
+          has_batch_attr(pd->records.ptr, (size_t)pd->records.len, ATTR_CODEC,
+                         ND_CODEC_ZSTD)) {
         p->error_code = KERR_UNSUPPORTED_COMPRESSION_TYPE;
         p->error_message =
             kafka_str(r, "zstd batches need Produce v7 or later");
@@ -184,6 +249,11 @@ int handle_produce(kafka_req *r) {
       if (rc != 0) {
         p->error_code = kafka_err(rc);
         p->error_message = kafka_errmsg(r);
+        if (rc == ND_ETIMESTAMP)
+          timestamp_errors(r, p);
+        if (rc == ND_ECONTROL || rc == ND_ETIMESTAMP)
+          /* Kafka's record validation answers with the log start. */
+          nd_offsets(b->store, name, pd->index, &p->log_start_offset, NULL);
         if (p->error_code == KERR_KAFKA_STORAGE_ERROR ||
             p->error_code == KERR_UNKNOWN_SERVER_ERROR)
           kafka_log(r, "append to %s/%d failed: %s", name, pd->index,

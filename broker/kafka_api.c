@@ -126,6 +126,10 @@ int16_t kafka_err(int rc) {
     return KERR_INVALID_CONFIG;
   case ND_ECODEC:
     return KERR_UNSUPPORTED_COMPRESSION_TYPE;
+  case ND_ECONTROL:
+    return KERR_INVALID_RECORD;
+  case ND_ETIMESTAMP:
+    return KERR_INVALID_TIMESTAMP;
   case ND_ETOPICLIMIT:
     return KERR_INVALID_PARTITIONS;
   case ND_ESTORELIMIT:

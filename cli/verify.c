@@ -9,7 +9,14 @@
  *   - every index entry against the log: an offset entry must name the
  *     position and base offset of a real batch; a time entry must sit at a
  *     batch boundary (or the segment end) and carry a timestamp no lower
- *     than any earlier batch's, or lookups by time would skip records.
+ *     than any earlier batch's, or lookups by time would skip records;
+ *   - control batches (transaction markers): one is legitimate only as the
+ *     end of a transaction its producer opened earlier in the partition
+ *     (a transactional batch with no marker since). Any other was written
+ *     by a client through a nodata that did not refuse them, and makes
+ *     librdkafka consumers stop at its offset and kafka-python return it
+ *     as a record. Repair leaves it in place: cutting the log there would
+ *     drop every later record.
  *
  * Repair leans on the library's own recovery instead of a second
  * implementation of it: without the clean-shutdown marker and without a
@@ -44,7 +51,9 @@ static const char verify_usage[] =
     "the files directly and changing nothing:\n"
     "  - every batch's length, magic byte and CRC-32C, and that offsets\n"
     "    continue without gaps from batch to batch and segment to segment;\n"
-    "  - every .index and .timeindex entry against its .log.\n"
+    "  - every .index and .timeindex entry against its .log;\n"
+    "  - control batches (transaction markers) that end no transaction:\n"
+    "    a client wrote them, and consumers stop or misread there.\n"
     "Each problem is printed as \"damaged: FILE: byte N: what\", then a\n"
     "summary. verify works while `nodata serve` runs.\n"
     "\n"
@@ -79,6 +88,10 @@ typedef struct vpart {
   int64_t lost_from; /* first offset that repair would drop */
   int index_damaged; /* index files found inconsistent */
   int hints_damaged; /* recovery-point or log-start-offset unreadable */
+  int stray_markers; /* control batches outside any transaction */
+  /* Producers with a transactional batch and no marker after it yet. */
+  int64_t *open_txns;
+  size_t n_open_txns, cap_open_txns;
 } vpart;
 
 typedef struct verifier {
@@ -226,6 +239,7 @@ static int cmp_names(const void *a, const void *b) {
 /* ---- checking one segment ------------------------------------------------ */
 
 typedef struct segcheck {
+  vpart *p;
   verifier *v;
   const char *log_path;
   const char *index_path;
@@ -287,6 +301,45 @@ static void check_time_entries(segcheck *c, int64_t upto) {
   }
 }
 
+enum { ATTR_TRANSACTIONAL = 0x10, ATTR_CONTROL = 0x20 };
+
+/* Track the open transactions of c's partition through batch b, and report
+ * a control batch that ends none. */
+static void check_markers(segcheck *c, const seg_batch *b) {
+  vpart *p = c->p;
+  size_t k = 0;
+  while (k < p->n_open_txns && p->open_txns[k] != b->producer_id)
+    k++;
+  int open = k < p->n_open_txns;
+  if (b->attributes & ATTR_CONTROL) {
+    if (open) {
+      p->open_txns[k] = p->open_txns[--p->n_open_txns];
+      return;
+    }
+    damaged(c->v,
+            "%s: byte %" PRIu64 ": control batch (a transaction marker) at "
+            "offset %" PRId64 " from producer %" PRId64
+            ", which has no open transaction here: a client wrote it; "
+            "librdkafka consumers stop at this offset and kafka-python "
+            "returns it as a record (--repair leaves it: cutting the log "
+            "there would drop every later record)",
+            c->log_path, b->pos, b->base, b->producer_id);
+    p->stray_markers++;
+    return;
+  }
+  if (!(b->attributes & ATTR_TRANSACTIONAL) || open)
+    return;
+  if (p->n_open_txns == p->cap_open_txns) {
+    size_t cap = p->cap_open_txns ? p->cap_open_txns * 2 : 8;
+    int64_t *n = realloc(p->open_txns, cap * sizeof *n);
+    if (!n)
+      return; /* a later marker of this producer is then reported */
+    p->open_txns = n;
+    p->cap_open_txns = cap;
+  }
+  p->open_txns[p->n_open_txns++] = b->producer_id;
+}
+
 static int on_batch(void *arg, const seg_batch *b, const uint8_t *bytes) {
   (void)bytes;
   segcheck *c = arg;
@@ -325,6 +378,7 @@ static int on_batch(void *arg, const seg_batch *b, const uint8_t *bytes) {
                     off, pos, b->base);
     c->oi++;
   }
+  check_markers(c, b);
   check_time_entries(c, b->base);
   if (b->max_ts > c->max_ts)
     c->max_ts = b->max_ts;
@@ -340,6 +394,7 @@ static int check_segment(verifier *v, vpart *p, size_t i, int64_t *expect) {
   seg_path(p, i, ".index", ip, sizeof ip);
   seg_path(p, i, ".timeindex", tp, sizeof tp);
   segcheck c = {.v = v,
+                .p = p,
                 .log_path = lp,
                 .index_path = ip,
                 .time_path = tp,
@@ -643,8 +698,10 @@ static void summary(const verifier *v) {
 }
 
 static void free_parts(verifier *v) {
-  for (size_t i = 0; i < v->nparts; i++)
+  for (size_t i = 0; i < v->nparts; i++) {
     free(v->parts[i].bases);
+    free(v->parts[i].open_txns);
+  }
   v->nparts = 0;
 }
 
@@ -681,6 +738,11 @@ static void print_plan(const verifier *v) {
              "(no records are dropped)\n",
              p->topic, (int)p->id);
     }
+    if (p->stray_markers)
+      printf("repair: topic %s partition %d: leaves its %d stray control "
+             "batch%s in place\n",
+             p->topic, (int)p->id, p->stray_markers,
+             p->stray_markers == 1 ? "" : "es");
   }
   fflush(stdout);
 }

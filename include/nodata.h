@@ -70,7 +70,9 @@ extern "C" {
   X(ND_ESEQUENCE, -1019, "out of order producer sequence")                     \
   X(ND_EPRODUCERFENCED, -1020, "producer epoch is stale")                      \
   X(ND_ETOPICLIMIT, -1021, "more partitions than a topic may have")            \
-  X(ND_ESTORELIMIT, -1022, "more partitions than the store may hold")
+  X(ND_ESTORELIMIT, -1022, "more partitions than the store may hold")          \
+  X(ND_ECONTROL, -1023, "control batch not allowed")                           \
+  X(ND_ETIMESTAMP, -1024, "record timestamp out of range")
 
 enum nd_error {
 #define ND__ENUM(name, value, text) name = value,
@@ -154,6 +156,13 @@ typedef struct nd_topic_config {
    * tombstones. Kafka accepts it on every topic and a delete-policy topic
    * ignores it; until nodata compacts, every topic is one of those. */
   int64_t delete_retention_ms;
+  /* message.timestamp.before.max.ms / after.max.ms, defaults
+   * 9223372036854775807 and 3600000 (1 hour), as Kafka 4's: on a CreateTime
+   * topic an append fails with ND_ETIMESTAMP if a record's timestamp is
+   * more than before_max_ms older or after_max_ms newer than the store's
+   * clock (see nd_append_batch). Both >= 0. */
+  int64_t timestamp_before_max_ms;
+  int64_t timestamp_after_max_ms;
 } nd_topic_config;
 
 /* Fill cfg with the defaults listed above. */
@@ -416,6 +425,13 @@ enum nd_append_flags {
   ND_APPEND_NOSYNC = 1 << 1, /* never wait for fdatasync (the caller will
                                 call nd_sync_partition), even if the policy
                                 is ND_FSYNC_ALWAYS */
+  /* nd_append_batch only: the caller writes control batches (transaction
+   * markers) on purpose. Without it a batch with the control attribute
+   * (bit 5) is ND_ECONTROL: consumers treat such a batch as a marker, so
+   * one written by a client or an embedder by mistake makes librdkafka stop
+   * at its offset and kafka-python hand it out as a record. Nothing in
+   * nodata passes it yet; the transactions work will, for its markers. */
+  ND_APPEND_CONTROL = 1 << 2,
 };
 
 typedef struct nd_append_info {
@@ -429,10 +445,12 @@ typedef struct nd_append_info {
 /* Append n >= 1 records to (topic, partition) as one RecordBatch v2.
  * partition -1 picks one: murmur2 of the first record's key modulo the
  * partition count (Kafka's default partitioner), or round robin without a
- * key. info may be NULL.
+ * key. info may be NULL. Explicit timestamps are checked against the
+ * topic's message.timestamp.{before,after}.max.ms as nd_append_batch's.
  * Errors: ND_ENOTOPIC, ND_ENOPARTITION, ND_ETOOLARGE (the message names
- * the batch size and max.message.bytes), ND_EFAILED, ND_EREADONLY,
- * -ENOSPC/-EIO (nothing of the batch is visible). */
+ * the batch size and max.message.bytes), ND_ETIMESTAMP (see
+ * nd_record_errors), ND_EFAILED, ND_EREADONLY, -ENOSPC/-EIO (nothing of
+ * the batch is visible). */
 int nd_append(nd_store *store, const char *topic, int32_t partition,
               const nd_record *records, size_t n, unsigned flags,
               nd_append_info *info);
@@ -452,12 +470,46 @@ int nd_append(nd_store *store, const char *topic, int32_t partition,
  * Every record's framing and offset delta is checked (a record cannot
  * claim an offset outside its batch); inside a compressed batch only when
  * the store was opened with nd_options.decompress, as the broker does.
+ * A control batch (attribute bit 5: a transaction marker) is refused with
+ * ND_ECONTROL unless flags has ND_APPEND_CONTROL, as Kafka refuses them
+ * from clients. Transactional batches (bit 4) are stored: the library keeps
+ * no transaction state, and the broker decides whether a producer may send
+ * them.
+ * On a CreateTime topic every record's timestamp (inside compressed
+ * batches too, when nd_options.decompress is set) must lie within
+ * [now - message.timestamp.before.max.ms, now + message.timestamp.after.
+ * max.ms] by the store's clock, computed in wrapping 64-bit arithmetic as
+ * Kafka's LogValidator does; -1 (no timestamp) is always accepted. If not,
+ * nothing is stored, the call fails with ND_ETIMESTAMP, nd_errmsg() gives
+ * Kafka's text for the first such record and nd_record_errors() lists them
+ * all. LogAppendTime topics are not checked (the store stamps the time).
  * Errors: ND_EBATCH / ND_ECORRUPT (message names the byte offset and what
  * is wrong; ND_ECORRUPT also for a record area that does not decompress),
- * ND_ETOOLARGE, ND_ECODEC, and those of nd_append. */
+ * ND_ECONTROL, ND_ETIMESTAMP, ND_ETOOLARGE, ND_ECODEC, and those of
+ * nd_append. */
 int nd_append_batch(nd_store *store, const char *topic, int32_t partition,
                     void *buf, size_t len, unsigned flags,
                     nd_append_info *info);
+
+/* One record an append refused on its own (ND_ETIMESTAMP). */
+typedef struct nd_record_error {
+  int32_t batch_index; /* position of the record in its batch, from 0 */
+  int64_t offset;      /* baseOffset + offsetDelta as the batch was given
+                          (Kafka's "offset" in its message; 0-based for a
+                          client's batch) */
+  int64_t timestamp;   /* the record's timestamp */
+} nd_record_error;
+
+/* The records that made the calling thread's last nd_append or
+ * nd_append_batch fail with ND_ETIMESTAMP, in order, with the range they
+ * were checked against: [*min_timestamp, *max_timestamp] (either pointer
+ * may be NULL). Returns their number and points *list at them (NULL when
+ * 0); 0 after any other outcome. Should memory run out while listing
+ * them the list is cut short; the append fails all the same. Ownership: the
+ * array belongs to the calling thread, valid until its next nodata call. Never
+ * fails. Thread-safety: per thread, like nd_errmsg(). */
+size_t nd_record_errors(const nd_record_error **list, int64_t *min_timestamp,
+                        int64_t *max_timestamp);
 
 /* Make the partition durable up to and including `offset` (-1: everything
  * appended so far). Concurrent callers share one fdatasync (group commit).

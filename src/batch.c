@@ -61,8 +61,16 @@ enum batch_status batch_check(const uint8_t *p, size_t avail, int check_crc,
   return BATCH_VALID;
 }
 
-int batch_check_record_area(const uint8_t *r, size_t len, int32_t count,
-                            int64_t *max_ts_delta, const char **why) {
+int ts_check_refuses(const ts_check *tc, int64_t ts) {
+  if (ts == -1)
+    return 0;
+  int64_t diff = sub_wrap(tc->now, ts);
+  return diff > tc->before_max || sub_wrap(0, diff) > tc->after_max;
+}
+
+int batch_check_record_area(const uint8_t *hdr, const uint8_t *r, size_t len,
+                            int32_t count, int64_t *max_ts_delta, ts_check *tc,
+                            const char **why) {
   const uint8_t *end = r + len;
   int64_t max_delta = INT64_MIN;
   for (int32_t i = 0; i < count; i++) {
@@ -83,6 +91,14 @@ int batch_check_record_area(const uint8_t *r, size_t len, int32_t count,
     }
     if (ts_delta > max_delta)
       max_delta = ts_delta;
+    if (tc) {
+      int64_t ts = add_wrap((int64_t)be64(hdr + 27), ts_delta);
+      if (ts_check_refuses(tc, ts)) {
+        /* Out of memory, the list is short but the count is right. */
+        tc->bad++;
+        (void)record_errors_add(i, add_wrap((int64_t)be64(hdr), off_delta), ts);
+      }
+    }
     r = rec_end;
   }
   if (r != end) {
@@ -95,14 +111,14 @@ int batch_check_record_area(const uint8_t *r, size_t len, int32_t count,
 }
 
 int batch_check_records(const uint8_t *p, size_t total, int64_t *max_ts_delta,
-                        const char **why) {
+                        ts_check *tc, const char **why) {
   if (max_ts_delta)
     *max_ts_delta = INT64_MIN;
   if (be16(p + 21) & BATCH_ATTR_CODEC_MASK)
     return 0;
-  return batch_check_record_area(p + BATCH_HEADER_SIZE,
+  return batch_check_record_area(p, p + BATCH_HEADER_SIZE,
                                  total - BATCH_HEADER_SIZE,
-                                 (int32_t)be32(p + 57), max_ts_delta, why);
+                                 (int32_t)be32(p + 57), max_ts_delta, tc, why);
 }
 
 int batch_fix_max_timestamp(uint8_t *p, size_t total, int64_t max_ts_delta) {

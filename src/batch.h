@@ -107,6 +107,21 @@ enum batch_status {
 enum batch_status batch_check(const uint8_t *p, size_t avail, int check_crc,
                               size_t *total, const char **why);
 
+/* Kafka's bounds on CreateTime record timestamps (LogValidator's
+ * validateTimestamp): a record is refused when now - ts > before_max or
+ * ts - now > after_max, both differences in wrapping 64-bit arithmetic as
+ * Java computes them, so that a timestamp near INT64_MIN is refused even
+ * with before_max = INT64_MAX; -1 (no timestamp) is never refused. Each
+ * refused record is counted in bad and added to the thread's
+ * nd_record_errors() list (while memory lasts). */
+typedef struct ts_check {
+  int64_t now, before_max, after_max;
+  size_t bad; /* records refused so far */
+} ts_check;
+
+/* 1 if a record with timestamp ts is out of tc's bounds. */
+int ts_check_refuses(const ts_check *tc, int64_t ts);
+
 /* For an uncompressed batch from a client: every record's framing stays
  * inside the batch, there are exactly recordCount records, and their
  * offset deltas are 0, 1, 2, ... (Kafka rejects anything else, so a
@@ -115,11 +130,13 @@ enum batch_status batch_check(const uint8_t *p, size_t avail, int check_crc,
  * delta. Compressed batches are not looked into here (*max_ts_delta is
  * INT64_MIN; see batch_check_record_area). */
 int batch_check_records(const uint8_t *p, size_t total, int64_t *max_ts_delta,
-                        const char **why);
-/* The same checks on a record area: the bytes after the header, or their
- * decompressed form for a compressed batch. */
-int batch_check_record_area(const uint8_t *records, size_t len, int32_t count,
-                            int64_t *max_ts_delta, const char **why);
+                        ts_check *tc, const char **why);
+/* The same checks on a record area: the bytes after the header at hdr, or
+ * their decompressed form for a compressed batch. With tc, every record's
+ * timestamp is also checked (see ts_check). */
+int batch_check_record_area(const uint8_t *hdr, const uint8_t *records,
+                            size_t len, int32_t count, int64_t *max_ts_delta,
+                            ts_check *tc, const char **why);
 /* A client's maxTimestamp is not trusted, as Kafka does not trust it (some
  * producers leave it at -1): set it to baseTimestamp + max_ts_delta and
  * fix the CRC. Nothing changes for a LogAppendTime batch or when

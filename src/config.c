@@ -58,6 +58,10 @@ static const struct setting settings[] = {
     {"flush.messages", 0, K_FLUSH_MESSAGES, 0, 0},
     {"flush.ms", 0, K_FLUSH_MS, 0, 0},
     {"delete.retention.ms", F(delete_retention_ms), K_I64, 0, INT64_MAX},
+    {"message.timestamp.before.max.ms", F(timestamp_before_max_ms), K_I64, 0,
+     INT64_MAX},
+    {"message.timestamp.after.max.ms", F(timestamp_after_max_ms), K_I64, 0,
+     INT64_MAX},
 };
 #undef F
 #define NSETTINGS (sizeof settings / sizeof settings[0])
@@ -97,6 +101,9 @@ void nd_topic_config_init(nd_topic_config *cfg) {
   cfg->lz4_level = 9;
   cfg->zstd_level = 3;
   cfg->delete_retention_ms = 24LL * 3600 * 1000;
+  /* Kafka 4's defaults: no limit into the past, one hour into the future. */
+  cfg->timestamp_before_max_ms = INT64_MAX;
+  cfg->timestamp_after_max_ms = 3600LL * 1000;
 }
 
 static const struct setting *find(const char *name) {

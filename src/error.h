@@ -18,7 +18,8 @@ int nd_fail(int err, const char *fmt, ...) ND_PRINTF(2, 3);
 /* Like nd_fail for an OS error: returns -errnum and appends strerror. */
 int nd_fail_os(int errnum, const char *fmt, ...) ND_PRINTF(2, 3);
 
-/* Clear the calling thread's message (start of each public call). */
+/* Clear the calling thread's message and record errors (start of each
+ * public call). */
 void nd_clear_error(void);
 
 /* Where a store's messages go: nd_options.on_log and its context. */
@@ -31,5 +32,12 @@ typedef struct nd_logger {
  * The callback may run with store locks held (nodata.h says so). */
 void nd_log(const nd_logger *lg, int level, const char *fmt, ...)
     ND_PRINTF(3, 4);
+
+/* The calling thread's nd_record_errors() list: empty it and set the
+ * range it is checked against, then add one refused record. _add returns
+ * -1 when out of memory (the list stays as it was; callers still count
+ * the record). */
+void record_errors_reset(int64_t lo, int64_t hi);
+int record_errors_add(int32_t batch_index, int64_t offset, int64_t timestamp);
 
 #endif

@@ -1187,6 +1187,39 @@ static int recompress_batches(nd_store *s, const nd_topic_config *cfg,
   return 0;
 }
 
+/* The topic's bounds on record timestamps as of now, or NULL when they do
+ * not apply (LogAppendTime: the store stamps its own time). Starts the
+ * thread's nd_record_errors() list. */
+static ts_check *ts_check_start(ts_check *tc, const nd_topic_config *cfg,
+                                int64_t now) {
+  if (cfg->timestamp_type == ND_TS_LOG_APPEND_TIME)
+    return NULL;
+  tc->now = now;
+  tc->before_max = cfg->timestamp_before_max_ms;
+  tc->after_max = cfg->timestamp_after_max_ms;
+  tc->bad = 0;
+  record_errors_reset(sub_wrap(now, tc->before_max),
+                      add_wrap(now, tc->after_max));
+  return tc;
+}
+
+/* ND_ETIMESTAMP in Kafka's words for the first refused record. */
+static int ts_check_fail(const ts_check *tc) {
+  const nd_record_error *e;
+  int64_t lo, hi;
+  if (nd_record_errors(&e, &lo, &hi) == 0) /* out of memory listing them */
+    return nd_fail(ND_ETIMESTAMP,
+                   "%zu record timestamps are out of range. The timestamp "
+                   "should be within [%" PRId64 ", %" PRId64 "]",
+                   tc->bad, lo, hi);
+  return nd_fail(ND_ETIMESTAMP,
+                 "Timestamp %" PRId64 " of message with offset %" PRId64
+                 " is out of range. The timestamp should be within [%" PRId64
+                 ", %" PRId64 "] (%zu record%s refused)",
+                 e->timestamp, e->offset, lo, hi, tc->bad,
+                 tc->bad == 1 ? "" : "s");
+}
+
 /* Encode records into this thread's buffer and append them; *sync_to as
  * partition_append. */
 static int append_records(nd_store *s, partition *part,
@@ -1207,6 +1240,18 @@ static int append_records(nd_store *s, partition *part,
                    "batch of %zu records is %" PRId64
                    " bytes; topic '%s' allows max.message.bytes=%d",
                    n, size, name, (int)cfg->max_message_bytes);
+  /* The records' own timestamps, without walking the encoded batch; the
+   * clock's (ND_TIMESTAMP_NOW) are within any bounds. */
+  ts_check tcs, *tc = ts_check_start(&tcs, cfg, now);
+  for (size_t i = 0; tc && i < n; i++) {
+    int64_t ts = records[i].timestamp;
+    if (ts == ND_TIMESTAMP_NOW || !ts_check_refuses(tc, ts))
+      continue;
+    tc->bad++;
+    (void)record_errors_add((int32_t)i, (int64_t)i, ts);
+  }
+  if (tc && tc->bad)
+    return ts_check_fail(tc);
   uint8_t *re = NULL;
   size_t re_len = 0;
   int rc =
@@ -1283,7 +1328,8 @@ int nd_append(nd_store *s, const char *name, int32_t p,
  * stores one: the records must decompress and be framed like those of an
  * uncompressed batch, or a record could claim an offset outside it. */
 static int check_compressed_records(nd_store *s, const uint8_t *b, size_t total,
-                                    size_t at, int64_t *max_ts_delta) {
+                                    size_t at, int64_t *max_ts_delta,
+                                    ts_check *tc) {
   int codec = b[22] & BATCH_ATTR_CODEC_MASK;
   void *plain = NULL;
   size_t plain_len = 0;
@@ -1301,8 +1347,8 @@ static int check_compressed_records(nd_store *s, const uint8_t *b, size_t total,
                                               : "zstd");
   }
   const char *why = NULL;
-  rc = batch_check_record_area(plain, plain_len, (int32_t)be32(b + 57),
-                               max_ts_delta, &why);
+  rc = batch_check_record_area(b, plain, plain_len, (int32_t)be32(b + 57),
+                               max_ts_delta, tc, &why);
   free(plain);
   if (rc)
     return nd_fail(ND_EBATCH, "batch at byte %zu (compressed): %s", at, why);
@@ -1323,6 +1369,8 @@ int nd_append_batch(nd_store *s, const char *name, int32_t p, void *buf,
     return rc;
   nd_topic_config cfg;
   topic_config(t, &cfg);
+  int64_t now = now_ms();
+  ts_check tcs, *tc = ts_check_start(&tcs, &cfg, now);
   /* Validate everything before anything is written: a request is stored
    * whole or not at all. */
   uint8_t *b = buf;
@@ -1350,8 +1398,16 @@ int nd_append_batch(nd_store *s, const char *name, int32_t p, void *buf,
                    q, total, name, (int)cfg.max_message_bytes);
       goto out;
     }
+    if ((b[q + 22] & BATCH_ATTR_CONTROL) && !(flags & ND_APPEND_CONTROL)) {
+      /* Kafka's words (LogValidator): a marker is the broker's to write. */
+      rc = nd_fail(ND_ECONTROL,
+                   "Clients are not allowed to write control records in "
+                   "topic partition %s-%d",
+                   name, (int)p);
+      goto out;
+    }
     int64_t max_ts_delta;
-    if (batch_check_records(b + q, total, &max_ts_delta, &why) != 0) {
+    if (batch_check_records(b + q, total, &max_ts_delta, tc, &why) != 0) {
       rc = nd_fail(ND_EBATCH, "batch at byte %zu: %s", q, why);
       goto out;
     }
@@ -1362,13 +1418,18 @@ int nd_append_batch(nd_store *s, const char *name, int32_t p, void *buf,
       goto out;
     }
     if (codec != ND_CODEC_NONE && s->opts.decompress &&
-        (rc = check_compressed_records(s, b + q, total, q, &max_ts_delta)) != 0)
+        (rc = check_compressed_records(s, b + q, total, q, &max_ts_delta,
+                                       tc)) != 0)
       goto out;
     /* Time lookups, retention and segment.ms read the header's
      * maxTimestamp: make it the records' true maximum, as Kafka does.
      * Without a decompressor a compressed batch keeps its own. */
     batch_fix_max_timestamp(b + q, total, max_ts_delta);
     q += total;
+  }
+  if (tc && tc->bad) {
+    rc = ts_check_fail(tc);
+    goto out;
   }
   uint8_t *re = NULL;
   size_t re_len = 0;
@@ -1380,7 +1441,7 @@ int nd_append_batch(nd_store *s, const char *name, int32_t p, void *buf,
   if (!info)
     info = &local;
   partition_append_begin(part);
-  rc = partition_append(part, &cfg, re ? re : buf, re ? re_len : len, now_ms(),
+  rc = partition_append(part, &cfg, re ? re : buf, re ? re_len : len, now,
                         flags, info, &sync_to);
   partition_append_end(part);
   free(re);

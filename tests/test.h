@@ -130,6 +130,16 @@ static inline void tmpdir_remove(char *path) {
   free(path);
 }
 
+/* Open (creating) the store at dir without background threads, so a test
+ * decides when things happen; NULL after printing why. */
+static inline nd_store *test_open_store(const char *dir) {
+  nd_options o = {.no_background = 1};
+  nd_store *s = NULL;
+  if (nd_open(dir, &o, &s) != 0)
+    fprintf(stderr, "nd_open(%s): %s\n", dir, nd_errmsg());
+  return s;
+}
+
 /* Read a whole file into a malloc'ed buffer. */
 static inline uint8_t *read_file(const char *path, size_t *len) {
   FILE *f = fopen(path, "rb");

@@ -35,6 +35,10 @@
 #   nd_on_exit CMD             run CMD (a string, eval'ed) at exit, before the
 #                              broker is stopped.
 #   nd_pass                    print PASS and exit 0.
+#   nd_expect STATUS DESC CMD...  run CMD (stdin /dev/null) into $ND_TMP/cmd.out
+#                              and cmd.err; nd_fail unless it exits STATUS.
+#   nd_out_has DESC REGEX      nd_fail unless $ND_TMP/cmd.out matches REGEX.
+#   nd_topic_dir DATA TOPIC    the topic's directory in a data directory.
 #
 # Cleanup is automatic: an EXIT/INT/TERM trap stops any broker still running
 # (SIGTERM, then SIGKILL) and removes temp dirs. Do not replace the trap;
@@ -131,6 +135,24 @@ nd_pass() {
   echo "PASS: $(basename "$0")"
   exit 0
 }
+
+nd_expect() {
+  local want=$1 desc=$2
+  shift 2
+  local got=0
+  "$@" >"$ND_TMP/cmd.out" 2>"$ND_TMP/cmd.err" </dev/null || got=$?
+  if [ "$got" -ne "$want" ]; then
+    cat "$ND_TMP/cmd.out" "$ND_TMP/cmd.err" >&2
+    nd_fail "$desc: exit status $got, want $want"
+  fi
+}
+
+nd_out_has() {
+  grep -q -- "$2" "$ND_TMP/cmd.out" ||
+    nd_fail "$1: output lacks '$2': $(cat "$ND_TMP/cmd.out" "$ND_TMP/cmd.err")"
+}
+
+nd_topic_dir() { echo "$1/topics/$(printf '%s' "$2" | sha256sum | cut -c1-64)"; }
 
 # Wait for pid $1 to exit, up to $2 seconds; 0 if it did.
 nd__wait_gone() {

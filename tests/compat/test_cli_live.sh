@@ -19,16 +19,7 @@ unset NODATA_DATA
 BG=""
 nd_on_exit '[ -n "$BG" ] && kill -KILL $BG 2>/dev/null'
 
-expect() {
-  local want=$1 desc=$2
-  shift 2
-  local got=0
-  "$@" >"$ND_TMP/cmd.out" 2>"$ND_TMP/cmd.err" </dev/null || got=$?
-  if [ "$got" -ne "$want" ]; then
-    cat "$ND_TMP/cmd.out" "$ND_TMP/cmd.err" >&2
-    nd_fail "$desc: exit status $got, want $want"
-  fi
-}
+expect() { nd_expect "$@"; }
 # Background consumers run without a `timeout` wrapper: timeout forwards
 # a signal to its whole process group, and a second signal landing while
 # LeakSanitizer inspects the exiting process (ASan builds) hangs it. The

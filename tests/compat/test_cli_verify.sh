@@ -14,18 +14,9 @@ D=$ND_TMP/data
 export NODATA_DIR=$D
 unset NODATA_DATA
 
-expect() {
-  local want=$1 desc=$2
-  shift 2
-  local got=0
-  "$@" >"$ND_TMP/cmd.out" 2>"$ND_TMP/cmd.err" </dev/null || got=$?
-  if [ "$got" -ne "$want" ]; then
-    cat "$ND_TMP/cmd.out" "$ND_TMP/cmd.err" >&2
-    nd_fail "$desc: exit status $got, want $want"
-  fi
-}
-out_has() { grep -q -- "$2" "$ND_TMP/cmd.out" || nd_fail "$1: output lacks '$2': $(cat "$ND_TMP/cmd.out" "$ND_TMP/cmd.err")"; }
-tdir() { echo "$1/topics/$(printf '%s' "$2" | sha256sum | cut -c1-64)"; }
+expect() { nd_expect "$@"; }
+out_has() { nd_out_has "$@"; }
+tdir() { nd_topic_dir "$@"; }
 flip() { # flip FILE BYTE: invert one bit
   python3 - "$1" "$2" <<'EOF'
 import sys

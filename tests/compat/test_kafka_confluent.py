@@ -201,4 +201,5 @@ def main():
     ndtest.passed()
 
 
-main()
+if __name__ == "__main__":
+    main()

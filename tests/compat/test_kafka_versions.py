@@ -291,6 +291,16 @@ def metadata(c, version, topics, auto_create=False):
     return ts
 
 
+def produce_partition(r):
+    """One partition of a flexible ProduceResponse (v9+)."""
+    p = {"index": r.i32(), "error": r.i16(), "base": r.i64(),
+         "append_time": r.i64(), "log_start": r.i64(),
+         "record_errors": r.carray(lambda q: (q.i32(), q.cstr(), q.tags())),
+         "message": r.cstr()}
+    r.tags()
+    return p
+
+
 def produce(c, version, topic_id, values, **producer):
     batch = record_batch(values, **producer)
     body = cstr(None) + struct.pack(">hi", -1, 10000)
@@ -299,17 +309,8 @@ def produce(c, version, topic_id, values, **producer):
     body += TAGS
     rd = c.call(0, version, body)
 
-    def part(r):
-        p = {"index": r.i32(), "error": r.i16(), "base": r.i64(),
-             "append_time": r.i64(), "log_start": r.i64(),
-             "record_errors": r.carray(lambda q: (q.i32(), q.cstr(),
-                                                  q.tags())),
-             "message": r.cstr()}
-        r.tags()
-        return p
-
     def topic(r):
-        t = {"id": r.uuid(), "partitions": r.carray(part)}
+        t = {"id": r.uuid(), "partitions": r.carray(produce_partition)}
         r.tags()
         return t
     ts = rd.carray(topic)

@@ -8,16 +8,7 @@ set -u
 . "$(dirname "$0")/lib.sh"
 
 # expect STATUS DESC CMD...: run CMD, which must exit with STATUS.
-expect() {
-  local want=$1 desc=$2
-  shift 2
-  local got=0
-  "$@" >"$ND_TMP/cmd.out" 2>"$ND_TMP/cmd.err" </dev/null || got=$?
-  if [ "$got" -ne "$want" ]; then
-    cat "$ND_TMP/cmd.out" "$ND_TMP/cmd.err" >&2
-    nd_fail "$desc: exit status $got, want $want"
-  fi
-}
+expect() { nd_expect "$@"; }
 
 # ---- the command line -------------------------------------------------
 expect 0 "nodata --help" "$NODATA_BIN" --help
