@@ -14,6 +14,10 @@ KiB, one-record produces cross index pages; the broker must answer
 KAFKA_STORAGE_ERROR, not die of SIGBUS (a store into a sparse index page
 with no block behind it), and resume once the filler is gone.
 
+Committed offsets on a full disk: OffsetCommit fails with the retriable
+KAFKA_STORAGE_ERROR, the last committed offset stays readable, and commits
+work again once there is space.
+
 Mounting needs root (CI runs as root); elsewhere the test says SKIP.
 """
 import os
@@ -28,7 +32,8 @@ import ndtest  # noqa: E402
 if os.geteuid() != 0:
     ndtest.skip("mounting a small tmpfs needs root")
 ndtest.require("confluent_kafka")
-from confluent_kafka import KafkaError, Producer  # noqa: E402
+from confluent_kafka import (Consumer, KafkaError, KafkaException,  # noqa: E402
+                             Producer, TopicPartition)
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
 NODATA = ndtest.nodata_bin()
@@ -201,8 +206,44 @@ def broker_full_small_batches(leftover_kib):
                   "recovered" % (leftover_kib, len(acked)))
 
 
+def commits_full():
+    with SmallFs("2m") as fs:
+        with ndtest.Broker(data_dir=os.path.join(fs.dir, "data")) as b:
+            p = Producer({"bootstrap.servers": b.bootstrap})
+            p.produce("t", value=b"x", partition=0)
+            p.flush(10)
+            c = Consumer({"bootstrap.servers": b.bootstrap, "group.id": "g",
+                          "enable.auto.commit": False})
+            c.commit(offsets=[TopicPartition("t", 0, 1)], asynchronous=False)
+            filler = os.path.join(fs.dir, "filler")
+            fill_fs(filler, 0)
+            last, err = 1, None
+            for i in range(2, 5000):
+                try:
+                    c.commit(offsets=[TopicPartition("t", 0, i)],
+                             asynchronous=False)
+                    last = i
+                except KafkaException as e:
+                    err = e.args[0]
+                    break
+            check(err is not None, "the offsets log never filled")
+            check(err.code() == KafkaError.KAFKA_STORAGE_ERROR,
+                  "commit on a full disk: %s" % err)
+            check(b.alive(), "broker died committing on a full disk")
+            got = c.committed([TopicPartition("t", 0)], timeout=10)[0].offset
+            check(got == last, "committed %s, last acknowledged %s" % (got, last))
+            os.unlink(filler)
+            c.commit(offsets=[TopicPartition("t", 0, 99999)], asynchronous=False)
+            got = c.committed([TopicPartition("t", 0)], timeout=10)[0].offset
+            check(got == 99999, "commit after freeing space: %s" % got)
+            c.close()
+            print("commits: %d acknowledged, then KAFKA_STORAGE_ERROR; "
+                  "recovered" % last)
+
+
 library_full()
 broker_full()
+commits_full()
 for kib in (4, 8, 12, 16):
     broker_full_small_batches(kib)
 ndtest.passed()
