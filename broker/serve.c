@@ -333,6 +333,13 @@ static int parse_config(int argc, char **argv, broker_config *c) {
   return 0;
 }
 
+/* What the store did on its own (a torn tail cut, a partition or topic
+ * taken offline): one line on stderr each, whole (stdio locks the stream). */
+static void store_log(void *ctx, const char *msg) {
+  (void)ctx;
+  fprintf(stderr, "nodata serve: %s\n", msg);
+}
+
 static const char *fmt_addr(const char *host, int port, char *buf, size_t cap) {
   if (strchr(host, ':'))
     snprintf(buf, cap, "[%s]:%d", host, port);
@@ -407,6 +414,7 @@ int broker_serve_main(int argc, char **argv) {
   opts.max_topic_partitions = c->max_topic_partitions;
   opts.max_store_partitions = c->max_store_partitions;
   opts.max_mapped_indexes = c->max_mapped_indexes;
+  opts.log = store_log;
   rc = nd_open(c->data_dir, &opts, &b.store);
   if (rc == ND_ELOCKED) {
     pid_t pid = 0;

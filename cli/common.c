@@ -170,9 +170,16 @@ static int32_t env_count(const char *name) {
   return n > 0 && n <= INT32_MAX && !*end ? (int32_t)n : 0;
 }
 
+/* What the store did on its own (a torn tail cut, something offline). */
+static void store_log(void *ctx, const char *msg) {
+  (void)ctx;
+  fprintf(stderr, "nodata: %s\n", msg);
+}
+
 static void open_options(nd_options *opts, unsigned flags) {
   memset(opts, 0, sizeof *opts);
   opts->flags = flags;
+  opts->log = store_log;
   opts->decompress = nd_codecs_decompress;
   opts->recompress = nd_codecs_recompress_batch;
   /* A command runs for moments: no flusher thread; nd_close syncs. */

@@ -107,3 +107,14 @@ int nd_fail_os(int errnum, const char *fmt, ...) {
 void nd_free(void *p) {
   free(p);
 }
+
+void nd_log(const nd_logger *lg, const char *fmt, ...) {
+  if (!lg || !lg->fn)
+    return;
+  char line[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(line, sizeof line, fmt, ap);
+  va_end(ap);
+  lg->fn(lg->ctx, line);
+}

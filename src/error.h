@@ -20,4 +20,13 @@ int nd_fail_os(int errnum, const char *fmt, ...) ND_PRINTF(2, 3);
 /* Clear the calling thread's message (start of each public call). */
 void nd_clear_error(void);
 
+/* Where the store reports what it did on its own (nd_options.log). */
+typedef struct nd_logger {
+  void (*fn)(void *ctx, const char *msg);
+  void *ctx;
+} nd_logger;
+
+/* Format one line and hand it to the logger; no-op without one. */
+void nd_log(const nd_logger *lg, const char *fmt, ...) ND_PRINTF(2, 3);
+
 #endif

@@ -144,6 +144,39 @@ int sidx_map(sparse_index *ix, const char *path) {
   return 1;
 }
 
+int sidx_load(sparse_index *ix, const char *path) {
+  if (ix->map || ix->anon || ix->writable)
+    return sidx_map(ix, path);
+  size_t len = sidx_count(ix) * (size_t)ix->entry_size;
+  if (len == 0)
+    return 0;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return -errno;
+  /* Private memory, not a mapping of the file: a writer may trim or cut
+   * the file at any moment, and a mapped page past its end is SIGBUS. */
+  void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                 -1, 0);
+  if (m == MAP_FAILED) {
+    int e = errno;
+    close(fd);
+    return -e;
+  }
+  ssize_t n = file_pread_full(fd, m, len, 0);
+  close(fd);
+  if (n < 0) {
+    munmap(m, len);
+    return (int)n;
+  }
+  /* Cut short meanwhile: keep the whole entries that were read. */
+  if ((size_t)n < len)
+    atomic_store_explicit(&ix->count, (size_t)n / (size_t)ix->entry_size,
+                          memory_order_release);
+  ix->map = m;
+  ix->map_bytes = len;
+  return 1;
+}
+
 void sidx_unmap(sparse_index *ix) {
   if (!ix->map || ix->anon)
     return;

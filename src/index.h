@@ -56,6 +56,11 @@ int sidx_open_sealed(sparse_index *ix, const char *path, int entry_size);
  * (already mapped, anonymous, or no entries to read), or -errno
  * (-ENOMEM: the process is out of mappings). */
 int sidx_map(sparse_index *ix, const char *path);
+/* For read-only stores: like sidx_map, but a sealed index's entries are
+ * read with pread into private memory, so that a writer trimming or
+ * cutting the file meanwhile can never fault a reader (fewer entries may
+ * then be kept). Released by sidx_unmap like a mapping. */
+int sidx_load(sparse_index *ix, const char *path);
 /* Drop the mapping of a file-backed index (entries stay in the file). */
 void sidx_unmap(sparse_index *ix);
 /* An empty in-memory index of capacity max_bytes (read-only stores). */
