@@ -455,9 +455,29 @@ static int check_segment(verifier *v, vpart *p, size_t i, int64_t *expect) {
   return 0;
 }
 
+/* Beside a live writer the directory listing can miss a segment created
+ * while it was read, though it holds one created after it: if the segment
+ * that should come next exists now, take it into the list. */
+static void relist_missing(vpart *p, size_t i, int64_t expect) {
+  char lp[PATH_MAX + 32];
+  struct stat st;
+  snprintf(lp, sizeof lp, "%s/%020" PRId64 ".log", p->dir, expect);
+  if (stat(lp, &st) != 0)
+    return;
+  int64_t *nb = realloc(p->bases, (p->nsegs + 1) * sizeof *nb);
+  if (!nb)
+    return;
+  p->bases = nb;
+  memmove(nb + i + 1, nb + i, (p->nsegs - i) * sizeof *nb);
+  nb[i] = expect;
+  p->nsegs++;
+}
+
 static int check_partition(verifier *v, vpart *p) {
   int64_t expect = p->nsegs ? p->bases[0] : 0;
   for (size_t i = 0; i < p->nsegs; i++) {
+    if (v->live && i > 0 && p->bases[i] > expect)
+      relist_missing(p, i, expect);
     int rc = check_segment(v, p, i, &expect);
     if (rc)
       return rc;

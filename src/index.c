@@ -43,15 +43,17 @@ int sidx_open_active(sparse_index *ix, const char *path, int entry_size,
   return 0;
 }
 
-/* 1 if entry i of the file is all zeros, 0 if not, -errno. */
+/* 1 if entry i of the file is all zeros or missing, 0 if not, -errno. */
 static int entry_is_zero(int fd, size_t i, int entry_size) {
   uint8_t e[TIME_ENTRY_SIZE];
   ssize_t n = file_pread_full(fd, e, (size_t)entry_size,
                               (off_t)(i * (size_t)entry_size));
   if (n < 0)
     return (int)n;
+  /* Past the end: the file was trimmed since it was measured (a writer's
+   * roll, beside a read-only open); no entry there, as in a zero tail. */
   if (n < entry_size)
-    return -EIO;
+    return 1;
   for (int k = 0; k < entry_size; k++)
     if (e[k])
       return 0;
