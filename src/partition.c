@@ -304,6 +304,13 @@ static int recover_from(partition *p, size_t first, int64_t rp,
     atomic_store(&seg->next_offset, res.next_offset);
     atomic_store(&seg->max_ts, res.max_ts);
     uint64_t size = atomic_load(&seg->size);
+    if (res.valid_end > size) {
+      /* Grown since it was measured: a live writer appended (a read-only
+       * open). The scan read those batches whole; keep size and end in
+       * step, or reads would look for offsets past the size. */
+      atomic_store(&seg->size, res.valid_end);
+      size = res.valid_end;
+    }
     int last = i + 1 == p->nsegs;
     if (res.valid_end < size) {
       const char *why = res.why ? res.why : "bytes after the last batch";
