@@ -41,6 +41,19 @@ static int fill_topic(kafka_req *r, mtopic *t, const nd_topic_info *info) {
     parts[p].isr_nodes.items = nodes;
     parts[p].isr_nodes.count = 1;
     parts[p].offline_replicas.count = 0;
+    /* An offline partition (damaged synced data, a bad topic.conf) looks
+     * as in Kafka when its only replica's log directory failed: no
+     * leader, the replica listed offline. Its produce and fetch answer
+     * KAFKA_STORAGE_ERROR. */
+    if ((info->offline || info->offline_partitions > 0) &&
+        (info->offline ||
+         nd_partition_describe(r->b->store, info->name, p,
+                               &(nd_partition_info){0}) == ND_EFAILED)) {
+      parts[p].error_code = KERR_LEADER_NOT_AVAILABLE;
+      parts[p].leader_id = -1;
+      parts[p].offline_replicas.items = nodes;
+      parts[p].offline_replicas.count = 1;
+    }
   }
   t->partitions.items = parts;
   t->partitions.count = info->partitions;

@@ -64,6 +64,13 @@ static int do_list(const char *dir) {
               "be opened; 'topics describe' says why, 'topics delete' "
               "removes it)\n",
               infos[i].name);
+    else if (infos[i].offline_partitions)
+      fprintf(stderr,
+              "nodata topics: topic %s has %d offline partition%s (damaged "
+              "data; 'nodata verify' shows where, 'nodata verify --repair' "
+              "cuts it)\n",
+              infos[i].name, (int)infos[i].offline_partitions,
+              infos[i].offline_partitions == 1 ? "" : "s");
   }
   nd_free(infos);
   nd_close(st);

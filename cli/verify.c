@@ -21,14 +21,16 @@
  * Repair leans on the library's own recovery instead of a second
  * implementation of it: without the clean-shutdown marker and without a
  * partition's recovery-point file, nd_open rescans that partition from its
- * first segment, truncates at the first invalid byte (dropping later
- * segments) and rebuilds every index. Verify states beforehand what that
- * drops, runs it, and verifies again.
+ * first segment, truncates at the first invalid byte and rebuilds every
+ * index. Verify states beforehand what that drops, copies the bytes from
+ * the first bad one and moves the later segments into a quarantine
+ * directory (the library would delete them), runs it, warns of committed
+ * offsets past the new end, and verifies again.
  *
  * Beside a running writer the last segment of a partition may end in a
- * batch still being written; that is not reported as damage. Index files
- * are read before their log, so every entry seen names bytes already
- * written.
+ * batch still being written, and its last index entry may be half
+ * written; neither is reported as damage. Index files are read before
+ * their log, so every entry seen names bytes already written.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -39,13 +41,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "segfile.h"
 
 static const char verify_usage[] =
-    "usage: nodata verify [--repair] [--data DIR] [TOPIC ...]\n"
+    "usage: nodata verify [--repair [--quarantine DIR]] [--data DIR] "
+    "[TOPIC ...]\n"
     "\n"
     "Check the stored data of every topic (or the TOPICs named), reading\n"
     "the files directly and changing nothing:\n"
@@ -55,13 +59,20 @@ static const char verify_usage[] =
     "  - control batches (transaction markers) that end no transaction:\n"
     "    a client wrote them, and consumers stop or misread there.\n"
     "Each problem is printed as \"damaged: FILE: byte N: what\", then a\n"
-    "summary. verify works while `nodata serve` runs.\n"
+    "summary; a consumer group's committed offset past where a repair\n"
+    "would end the log is printed as a warning. verify works while\n"
+    "`nodata serve` runs.\n"
     "\n"
     "  --repair     after checking, say what will be dropped, then truncate\n"
-    "               each damaged log at its first bad byte (removing the\n"
-    "               partition's later segments: a log has no holes) and\n"
-    "               rebuild the indexes, and verify again. Needs the data\n"
+    "               each damaged log at its first bad byte (moving the\n"
+    "               partition's later segments aside: a log has no holes)\n"
+    "               and rebuild the indexes, and verify again. Brings a\n"
+    "               partition the broker took offline back. Needs the data\n"
     "               directory to itself (stop the broker first).\n"
+    "  --quarantine DIR\n"
+    "               where --repair puts what it drops (the bytes from the\n"
+    "               first bad one, and the later segments whole); default\n"
+    "               DATA/quarantine/<UTC time>/<topic>-<partition>/\n"
     "  --data DIR   data directory (default $NODATA_DATA, $NODATA_DIR,\n"
     "               else ./data)\n"
     "\n"
@@ -252,6 +263,8 @@ typedef struct segcheck {
   const uint8_t *tidx;
   size_t tn, ti;
   int index_bad; /* problems printed for this segment's indexes */
+  int in_flight; /* the live writer's segment: its last entries may be
+                    half written */
   int log_bad;
   uint64_t bad_pos;
   int64_t records;
@@ -267,6 +280,11 @@ static void index_problem(segcheck *c, const char *path, size_t entry,
    * and a rebuild fixes all of them. */
   int bit = esize == 8 ? 1 : 2;
   if (c->index_bad & bit)
+    return;
+  /* The writer stores an entry byte by byte after its batch, one append
+   * at a time: in its segment, only the last entry read can be partly
+   * written, and it is not damage. */
+  if (c->in_flight && entry + 1 == (esize == 8 ? c->on : c->tn))
     return;
   c->index_bad |= bit;
   char msg[256];
@@ -400,7 +418,8 @@ static int check_segment(verifier *v, vpart *p, size_t i, int64_t *expect) {
                 .time_path = tp,
                 .base = p->bases[i],
                 .expect = p->bases[i],
-                .max_ts = -1};
+                .max_ts = -1,
+                .in_flight = v->live && i + 1 == p->nsegs};
   if (i > 0 && p->bases[i] != *expect) {
     damaged(v,
             "%s: byte 0: the segment starts at offset %" PRId64
@@ -491,9 +510,29 @@ static int check_segment(verifier *v, vpart *p, size_t i, int64_t *expect) {
   return 0;
 }
 
+/* Beside a live writer the directory listing can miss a segment created
+ * while it was read, though it holds one created after it: if the segment
+ * that should come next exists now, take it into the list. */
+static void relist_missing(vpart *p, size_t i, int64_t expect) {
+  char lp[PATH_MAX + 32];
+  struct stat st;
+  snprintf(lp, sizeof lp, "%s/%020" PRId64 ".log", p->dir, expect);
+  if (stat(lp, &st) != 0)
+    return;
+  int64_t *nb = realloc(p->bases, (p->nsegs + 1) * sizeof *nb);
+  if (!nb)
+    return;
+  p->bases = nb;
+  memmove(nb + i + 1, nb + i, (p->nsegs - i) * sizeof *nb);
+  nb[i] = expect;
+  p->nsegs++;
+}
+
 static int check_partition(verifier *v, vpart *p) {
   int64_t expect = p->nsegs ? p->bases[0] : 0;
   for (size_t i = 0; i < p->nsegs; i++) {
+    if (v->live && i > 0 && p->bases[i] > expect)
+      relist_missing(p, i, expect);
     int rc = check_segment(v, p, i, &expect);
     if (rc)
       return rc;
@@ -642,8 +681,55 @@ static void check_offsets_log(verifier *v) {
   fclose(f);
 }
 
+static vpart *find_part(verifier *v, const char *topic, int32_t id) {
+  for (size_t i = 0; i < v->nparts; i++)
+    if (v->parts[i].id == id && !strcmp(v->parts[i].topic, topic))
+      return &v->parts[i];
+  return NULL;
+}
+
+/* Committed offsets past the end a partition has (or will have after the
+ * repair): the group's consumers would silently skip that many of the
+ * next records written. end_of gives the end, or -1 to skip. */
+static void check_committed(verifier *v, nd_store *s,
+                            int64_t (*end_of)(verifier *, nd_store *,
+                                              const char *, int32_t),
+                            const char *when) {
+  char **groups = NULL;
+  size_t ng = 0;
+  if (nd_group_list(s, &groups, &ng) != 0)
+    return;
+  for (size_t g = 0; g < ng; g++) {
+    nd_committed *list = NULL;
+    size_t n = 0;
+    if (nd_group_offsets(s, groups[g], &list, &n) != 0)
+      continue;
+    for (size_t i = 0; i < n; i++) {
+      int64_t end = end_of(v, s, list[i].topic, list[i].partition);
+      if (end >= 0 && list[i].offset > end)
+        printf("warning: group %s, topic %s partition %d: committed offset "
+               "%" PRId64 " is past the end of the log %s (%" PRId64
+               "); its consumers would skip the next %" PRId64
+               " records written (reset the group's offset)\n",
+               groups[g], list[i].topic, (int)list[i].partition, list[i].offset,
+               when, end, list[i].offset - end);
+    }
+    nd_committed_free(list, n);
+  }
+  nd_names_free(groups, ng);
+}
+
+/* The end a damaged partition keeps after the repair. */
+static int64_t end_after_repair(verifier *v, nd_store *s, const char *topic,
+                                int32_t id) {
+  (void)s;
+  vpart *p = find_part(v, topic, id);
+  return p && p->log_damaged ? p->lost_from : -1;
+}
+
 /* What only the library checks in full (topic.conf: every key, the id,
- * the name's hash): a read-only open, whose error names file and line. */
+ * the name's hash; a recovery point past the log's end): a read-only
+ * open, which takes such topics and partitions offline, saying why. */
 static void check_with_library(verifier *v) {
   nd_options o = {.flags = ND_OPEN_READONLY | ND_OPEN_NOCREATE,
                   .no_background = 1};
@@ -653,6 +739,36 @@ static void check_with_library(verifier *v) {
     damaged(v, "%s", nd_errmsg());
     v->unrepairable++;
   }
+  nd_topic_info *infos = NULL;
+  size_t n = 0;
+  if (!rc && nd_topic_list(s, &infos, &n) == 0) {
+    for (size_t i = 0; i < n; i++) {
+      if (!infos[i].offline && !infos[i].offline_partitions)
+        continue;
+      for (int32_t p = 0; p < infos[i].partitions; p++) {
+        nd_partition_info pi;
+        if (nd_partition_describe(s, infos[i].name, p, &pi) != ND_EFAILED)
+          continue;
+        vpart *vp = find_part(v, infos[i].name, p);
+        if (infos[i].offline) {
+          const char *why = strstr(nd_errmsg(), " is offline: ");
+          damaged(v, "%s", why ? why + 13 : nd_errmsg());
+          v->unrepairable++;
+          break;
+        }
+        /* Damage this walk found already is reported; anything else the
+         * library saw (a recovery point past the end) is repaired by
+         * rescanning the partition. */
+        if (vp && !vp->log_damaged) {
+          damaged(v, "%s", nd_errmsg());
+          vp->hints_damaged = 1;
+        }
+      }
+    }
+    nd_free(infos);
+  }
+  if (!rc)
+    check_committed(v, s, end_after_repair, "after the repair");
   nd_close(s);
 }
 
@@ -747,7 +863,135 @@ static void print_plan(const verifier *v) {
   fflush(stdout);
 }
 
-static int repair(verifier *v, char **topics, size_t ntopics) {
+/* ---- quarantine: what repair drops is moved aside, not deleted -------- */
+
+static int mkdirs(const char *path) {
+  char buf[PATH_MAX];
+  snprintf(buf, sizeof buf, "%s", path);
+  for (char *q = buf + 1;; q++) {
+    if (*q && *q != '/')
+      continue;
+    char c = *q;
+    *q = '\0';
+    if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+      return -errno;
+    if (!c)
+      return 0;
+    *q = c;
+  }
+}
+
+/* Copy bytes [from, end of file) of src to dst. */
+static int copy_from(const char *src, uint64_t from, const char *dst) {
+  FILE *in = fopen(src, "rb");
+  if (!in)
+    return -errno;
+  FILE *out = fopen(dst, "wb");
+  if (!out) {
+    int e = errno;
+    fclose(in);
+    return -e;
+  }
+  int rc = fseeko(in, (off_t)from, SEEK_SET) == 0 ? 0 : -errno;
+  char buf[65536];
+  size_t n;
+  while (!rc && (n = fread(buf, 1, sizeof buf, in)) > 0)
+    if (fwrite(buf, 1, n, out) != n)
+      rc = -EIO;
+  if (!rc && ferror(in))
+    rc = -EIO;
+  fclose(in);
+  if ((fflush(out) != 0 || fsync(fileno(out)) != 0) && !rc)
+    rc = -errno;
+  fclose(out);
+  return rc;
+}
+
+/* Move src into dir (a copy then unlink across file systems). */
+static int move_into(const char *src, const char *dir) {
+  const char *base = strrchr(src, '/');
+  char dst[PATH_MAX + 64];
+  snprintf(dst, sizeof dst, "%s/%s", dir, base ? base + 1 : src);
+  if (rename(src, dst) == 0)
+    return 0;
+  if (errno == ENOENT)
+    return 0; /* an index that was never written */
+  if (errno != EXDEV)
+    return -errno;
+  int rc = copy_from(src, 0, dst);
+  return rc ? rc : (unlink(src) == 0 ? 0 : -errno);
+}
+
+static int count_records(void *arg, const seg_batch *b, const uint8_t *bytes) {
+  (void)bytes;
+  *(int64_t *)arg += b->count;
+  return 0;
+}
+
+/* Say exactly what leaves partition p, and put it in qdir: the bytes of
+ * the damaged segment from its first bad byte, and the later segments
+ * whole (with their indexes). The log is then cut by the library. */
+static int quarantine(const vpart *p, const char *qdir) {
+  char dest[PATH_MAX + 300];
+  snprintf(dest, sizeof dest, "%s/%s-%d", qdir, p->topic, (int)p->id);
+  int rc = mkdirs(dest);
+  if (rc) {
+    cli_error("verify", "cannot create %s: %s", dest, strerror(-rc));
+    return CLI_FAIL;
+  }
+  char lp[PATH_MAX + 32], tail[PATH_MAX + 400];
+  struct stat st;
+  seg_path(p, p->bad_seg, ".log", lp, sizeof lp);
+  if (stat(lp, &st) == 0 && (uint64_t)st.st_size > p->bad_pos) {
+    const char *base = strrchr(lp, '/') + 1;
+    snprintf(tail, sizeof tail, "%s/%s.from-byte-%" PRIu64, dest, base,
+             p->bad_pos);
+    printf("repair: topic %s partition %d: drops %s bytes %" PRIu64 "..%" PRIu64
+           " (offsets %" PRId64 " on, unreadable from there): copied to %s\n",
+           p->topic, (int)p->id, lp, p->bad_pos, (uint64_t)st.st_size,
+           p->lost_from, tail);
+    if ((rc = copy_from(lp, p->bad_pos, tail)) != 0) {
+      cli_error("verify", "cannot copy to %s: %s", tail, strerror(-rc));
+      return CLI_FAIL;
+    }
+  }
+  for (size_t k = p->bad_seg + 1; k < p->nsegs; k++) {
+    seg_path(p, k, ".log", lp, sizeof lp);
+    seg_walk w;
+    int64_t records = 0;
+    if (seg_walk_log(lp, count_records, &records, &w, NULL, NULL) != 0)
+      memset(&w, 0, sizeof w);
+    printf("repair: topic %s partition %d: drops %s bytes 0..%" PRIu64
+           " (offsets %" PRId64 "..%" PRId64 ", %" PRId64
+           " records): moved to %s\n",
+           p->topic, (int)p->id, lp, w.file_size, p->bases[k],
+           p->bases[k] + records - 1, records, dest);
+    const char *exts[] = {".log", ".index", ".timeindex"};
+    for (int e = 0; e < 3; e++) {
+      seg_path(p, k, exts[e], lp, sizeof lp);
+      if ((rc = move_into(lp, dest)) != 0) {
+        cli_error("verify", "cannot move %s to %s: %s", lp, dest,
+                  strerror(-rc));
+        return CLI_FAIL;
+      }
+    }
+  }
+  fflush(stdout);
+  return 0;
+}
+
+/* The end a repaired partition has now. */
+static int64_t end_now(verifier *v, nd_store *s, const char *topic,
+                       int32_t id) {
+  vpart *p = find_part(v, topic, id);
+  int64_t hw = -1;
+  if (!p || !p->log_damaged || nd_offsets(s, topic, id, NULL, &hw) != 0)
+    return -1;
+  return hw;
+}
+
+static int repair(verifier *v, char **topics, size_t ntopics,
+                  const char *qdir_opt) {
   if (v->unrepairable) {
     cli_error("verify",
               "cannot repair: %d problem%s outside the segment files (see "
@@ -761,6 +1005,20 @@ static int repair(verifier *v, char **topics, size_t ntopics) {
     return CLI_FAIL;
   }
   print_plan(v);
+  char qdir[PATH_MAX + 64];
+  if (qdir_opt) {
+    snprintf(qdir, sizeof qdir, "%s", qdir_opt);
+  } else {
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    char stamp[32];
+    strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+    snprintf(qdir, sizeof qdir, "%s/quarantine/%s", v->dir, stamp);
+  }
+  for (size_t i = 0; i < v->nparts; i++)
+    if (v->parts[i].log_damaged && quarantine(&v->parts[i], qdir))
+      return CLI_FAIL;
   char path[PATH_MAX + 32];
   snprintf(path, sizeof path, "%s/clean-shutdown", v->dir);
   if (unlink(path) != 0 && errno != ENOENT) {
@@ -785,6 +1043,7 @@ static int repair(verifier *v, char **topics, size_t ntopics) {
   nd_store *st;
   if (cli_open_write("verify", v->dir, 0, &st))
     return CLI_FAIL;
+  check_committed(v, st, end_now, "now");
   if (cli_close("verify", st))
     return CLI_FAIL;
   free_parts(v);
@@ -802,6 +1061,7 @@ int cli_verify_main(int argc, char **argv) {
   cli_opts_init(&o, "verify", argc, argv);
   const char *data = NULL;
   int do_repair = 0;
+  const char *quarantine_dir = NULL;
   char **topics = calloc((size_t)argc + 1, sizeof *topics);
   size_t ntopics = 0;
   if (!topics)
@@ -823,6 +1083,8 @@ int cli_verify_main(int argc, char **argv) {
       data = o.val;
     } else if (cli_flag(&o, NULL, "--repair")) {
       do_repair = 1;
+    } else if (cli_value(&o, NULL, "--quarantine")) {
+      quarantine_dir = o.val;
     } else {
       ret = cli_unknown(&o);
       goto out;
@@ -849,7 +1111,7 @@ int cli_verify_main(int argc, char **argv) {
     if (!v.problems)
       ret = CLI_OK;
     else if (do_repair)
-      ret = repair(&v, topics, ntopics);
+      ret = repair(&v, topics, ntopics, quarantine_dir);
     else {
       printf("run `nodata verify --repair` to truncate damaged logs at the "
              "first bad byte and rebuild indexes\n");

@@ -239,12 +239,16 @@ enum nd_log_level {
   ND_LOG_INFO = 2,  /* recovery and maintenance worth a line */
 };
 
-/* Receives what the store has to say outside the result of a call: damage
- * found and worked around, recovery, repairs. msg is one line without a
- * newline, valid only during the call. Called from whichever thread met
- * the event (a caller's, or the background thread), possibly with store
- * locks held: it must be thread-safe, return promptly and not call back
- * into the store. */
+/* Receives what the store decides on its own that an operator must hear
+ * about, one line (no newline) each, naming the file, the byte position
+ * and the reason: a torn tail cut by recovery (WARN), a partition taken
+ * offline for damage in synced data or a topic for a bad topic.conf
+ * (ERROR), a missing FORMAT file accepted (WARN), an index entry found
+ * wrong and worked around (WARN). msg is valid only during the call.
+ * Called from whichever thread met the event (nd_open, a caller's, or the
+ * background thread), possibly from several at once and with store locks
+ * held: it must be thread-safe, return promptly and not call back into
+ * the store. */
 typedef void (*nd_log_fn)(void *ctx, int level, const char *msg);
 
 typedef struct nd_options {
@@ -295,10 +299,18 @@ typedef struct nd_options {
  * A writable open takes an exclusive lock on DIR/nodata.lock and fails
  * with ND_ELOCKED naming the holder's pid if another process has it. After
  * an unclean shutdown every partition is recovered from its recovery point
- * (the torn tail is truncated, indexes rebuilt). On success *out owns the
- * store; release it with nd_close().
- * Errors: ND_ELOCKED, ND_EFORMAT (unknown FORMAT file), ND_ECORRUPT (a
- * damaged topic.conf: the message names it), -errno. */
+ * (the torn, unsynced tail is truncated, indexes rebuilt). Damage the store
+ * must not repair on its own does not fail the open: a partition with
+ * invalid bytes in data that had been synced goes offline (nothing is cut
+ * or deleted), a topic whose topic.conf does not parse goes offline
+ * (nd_topic_info.offline, .offline_partitions; nd_options.log is told).
+ * A missing FORMAT file beside topic directories is written again when
+ * every topic.conf there reads as this format. A read-only open
+ * (ND_OPEN_READONLY) changes nothing, maps no file and may run beside a
+ * writer: what the writer is still writing is not taken for damage.
+ * On success *out owns the store; release it with nd_close().
+ * Errors: ND_ELOCKED, ND_EFORMAT (unknown FORMAT file, or a missing one
+ * beside topics that do not read as this format), -errno. */
 int nd_open(const char *dir, const nd_options *opts, nd_store **out);
 
 /* Sync every partition, stop background work, mark a clean shutdown and
@@ -338,10 +350,16 @@ typedef struct nd_topic_info {
   uint8_t id[16]; /* random UUID fixed at creation */
   int32_t partitions;
   nd_topic_config config;
-  /* 1 if the topic's partitions could not be opened when the store was
-   * (e.g. out of descriptors, mappings or disk): it is listed and can be
-   * deleted, every other use fails with ND_EFAILED and the reason. */
+  /* 1 if the topic could not be opened when the store was (its
+   * topic.conf does not parse, or it ran out of descriptors, mappings or
+   * disk): it is listed and can be deleted, every other use fails with
+   * ND_EFAILED and the reason. */
   int offline;
+  /* Partitions of an online topic that are offline: recovery found damage
+   * in data that had been synced (docs/format.md, "Open, recovery,
+   * close"). Each such partition answers every call with ND_EFAILED and a
+   * message naming the file and byte; the others serve normally. */
+  int32_t offline_partitions;
 } nd_topic_info;
 
 /* Check a topic name against Kafka's rule: 1-249 characters of
@@ -534,7 +552,9 @@ typedef struct nd_partition_info {
   int64_t max_timestamp; /* -1 when empty */
 } nd_partition_info;
 
-/* Offsets and sizes of one partition. Errors: ND_ENOTOPIC, ND_ENOPARTITION */
+/* Offsets and sizes of one partition. Errors: ND_ENOTOPIC, ND_ENOPARTITION,
+ * ND_EFAILED (the topic or the partition is offline; the message says
+ * why, naming the file and byte). */
 int nd_partition_describe(nd_store *store, const char *topic, int32_t partition,
                           nd_partition_info *info);
 

@@ -75,14 +75,18 @@ int sidx_reserve(sparse_index *ix, const char *path) {
 }
 
 /* 1 if entry i of the file is all zeros, 0 if not, -errno. */
+
+/* 1 if entry i of the file is all zeros or missing, 0 if not, -errno. */
 static int entry_is_zero(int fd, size_t i, int entry_size) {
   uint8_t e[TIME_ENTRY_SIZE];
   ssize_t n = file_pread_full(fd, e, (size_t)entry_size,
                               (off_t)(i * (size_t)entry_size));
   if (n < 0)
     return (int)n;
+  /* Past the end: the file was trimmed since it was measured (a writer's
+   * roll, beside a read-only open); no entry there, as in a zero tail. */
   if (n < entry_size)
-    return -EIO;
+    return 1;
   for (int k = 0; k < entry_size; k++)
     if (e[k])
       return 0;
@@ -170,6 +174,39 @@ int sidx_map(sparse_index *ix, const char *path) {
    * a large run of the sparse file on the first touch (milliseconds per
    * index, measured by the benchmark). */
   madvise(m, len, MADV_RANDOM);
+  ix->map = m;
+  ix->map_bytes = len;
+  return 1;
+}
+
+int sidx_load(sparse_index *ix, const char *path) {
+  if (ix->map || ix->anon || ix->writable)
+    return sidx_map(ix, path);
+  size_t len = sidx_count(ix) * (size_t)ix->entry_size;
+  if (len == 0)
+    return 0;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return -errno;
+  /* Private memory, not a mapping of the file: a writer may trim or cut
+   * the file at any moment, and a mapped page past its end is SIGBUS. */
+  void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                 -1, 0);
+  if (m == MAP_FAILED) {
+    int e = errno;
+    close(fd);
+    return -e;
+  }
+  ssize_t n = file_pread_full(fd, m, len, 0);
+  close(fd);
+  if (n < 0) {
+    munmap(m, len);
+    return (int)n;
+  }
+  /* Cut short meanwhile: keep the whole entries that were read. */
+  if ((size_t)n < len)
+    atomic_store_explicit(&ix->count, (size_t)n / (size_t)ix->entry_size,
+                          memory_order_release);
   ix->map = m;
   ix->map_bytes = len;
   return 1;

@@ -71,6 +71,12 @@ int sidx_map(sparse_index *ix, const char *path);
  * (also when the index is full or not writable: the append then refuses),
  * or -errno (-ENOSPC on a full file system) and nothing may be appended. */
 int sidx_reserve(sparse_index *ix, const char *path);
+
+/* For read-only stores: like sidx_map, but a sealed index's entries are
+ * read with pread into private memory, so that a writer trimming or
+ * cutting the file meanwhile can never fault a reader (fewer entries may
+ * then be kept). Released by sidx_unmap like a mapping. */
+int sidx_load(sparse_index *ix, const char *path);
 /* Drop the mapping of a file-backed index (entries stay in the file). */
 void sidx_unmap(sparse_index *ix);
 /* An empty in-memory index of capacity max_bytes (read-only stores). */

@@ -185,6 +185,7 @@ static void partition_free(partition *p) {
     segment_close(p->segs[i], 0);
   free(p->segs);
   free(p->scratch);
+  free(p->offline);
   producer_state_free(&p->producers);
   pthread_mutex_destroy(&p->append_lock);
   pthread_rwlock_destroy(&p->segs_lock);
@@ -203,11 +204,20 @@ int partition_create_dir(const char *topic_dir, int32_t id) {
 
 /* ---- open and recovery -------------------------------------------------- */
 
-/* Cut the log at segment i, byte valid_end; later segments are deleted. */
+/* Cut the unsynced tail at segment i, byte valid_end; later segments are
+ * deleted. A writable store says so through its logger. */
 static int truncate_at(partition *p, size_t i, uint64_t valid_end,
-                       partition_recovery *rec) {
+                       const char *why, partition_recovery *rec) {
   segment *seg = p->segs[i];
   uint64_t size = atomic_load(&seg->size);
+  if (!p->readonly && (valid_end < size || i + 1 < p->nsegs))
+    nd_log(p->log, ND_LOG_WARN,
+           "recovery: %s.log: byte %" PRIu64 ": %s; cutting the unsynced "
+           "tail from offset %" PRId64 " (%" PRIu64
+           " bytes of this segment, %zu later segment%s)",
+           seg->path, valid_end, why, atomic_load(&seg->next_offset),
+           size - valid_end, p->nsegs - i - 1,
+           p->nsegs - i - 1 == 1 ? "" : "s");
   if (valid_end < size) {
     if (p->readonly) {
       atomic_store(&seg->size, valid_end);
@@ -232,18 +242,45 @@ static int truncate_at(partition *p, size_t i, uint64_t valid_end,
   return 0;
 }
 
+/* Invalid bytes recovery met inside synced data. */
+typedef struct damage {
+  char file[PATH_MAX];
+  uint64_t pos;
+  int64_t offset; /* the offset the bytes there should have held */
+  char why[160];
+} damage;
+
+static int synced_damage(damage *d, const segment *seg, uint64_t pos,
+                         int64_t offset, const char *why) {
+  snprintf(d->file, sizeof d->file, "%s.log", seg->path);
+  d->pos = pos;
+  d->offset = offset;
+  snprintf(d->why, sizeof d->why, "%s", why);
+  return 1;
+}
+
 /* Scan segments [first, n) with CRC checks, rebuilding their indexes and
- * truncating at the first invalid byte. */
+ * truncating the unsynced tail at the first invalid byte. Invalid bytes
+ * holding offsets below synced_end are not a torn tail but damage: then
+ * nothing is cut, *d says where, and the result is 1. */
 static int recover_from(partition *p, size_t first, int64_t rp,
-                        const nd_topic_config *cfg, partition_recovery *rec) {
+                        int64_t synced_end, const nd_topic_config *cfg,
+                        partition_recovery *rec, damage *d) {
   rec->recovered = 1;
   for (size_t i = first; i < p->nsegs; i++) {
     segment *seg = p->segs[i];
     int64_t expect =
         i > first ? atomic_load(&p->segs[i - 1]->next_offset) : seg->base;
     if (seg->base != expect) {
+      char why[96];
+      snprintf(why, sizeof why,
+               "the segment starts at offset %" PRId64 ", expected %" PRId64,
+               seg->base, expect);
+      if (expect < synced_end)
+        return synced_damage(d, seg, 0, expect, why);
       /* A gap or overlap between segments: keep what precedes it. */
-      return truncate_at(p, i - 1, atomic_load(&p->segs[i - 1]->size), rec);
+      return truncate_at(p, i - 1, atomic_load(&p->segs[i - 1]->size), why,
+                         rec);
     }
     int rc = segment_activate(seg, (size_t)cfg->segment_index_bytes);
     if (rc)
@@ -267,10 +304,20 @@ static int recover_from(partition *p, size_t first, int64_t rp,
     atomic_store(&seg->next_offset, res.next_offset);
     atomic_store(&seg->max_ts, res.max_ts);
     uint64_t size = atomic_load(&seg->size);
+    if (res.valid_end > size) {
+      /* Grown since it was measured: a live writer appended (a read-only
+       * open). The scan read those batches whole; keep size and end in
+       * step, or reads would look for offsets past the size. */
+      atomic_store(&seg->size, res.valid_end);
+      size = res.valid_end;
+    }
     int last = i + 1 == p->nsegs;
     if (res.valid_end < size) {
+      const char *why = res.why ? res.why : "bytes after the last batch";
+      if ((!last || res.why) && res.next_offset < synced_end)
+        return synced_damage(d, seg, res.valid_end, res.next_offset, why);
       if (!last || res.why) {
-        rc = truncate_at(p, i, res.valid_end, rec);
+        rc = truncate_at(p, i, res.valid_end, why, rec);
         if (rc)
           return rc;
       }
@@ -342,7 +389,30 @@ static int producers_rebuild(partition *p, int64_t rp) {
   return 0;
 }
 
-int partition_open(seg_caches *caches, const char *topic_dir, int32_t id,
+/* Take the partition offline for damage d: close its segments without
+ * touching their files (an active one's indexes are trimmed back as at a
+ * clean close; they are derived data). */
+static int go_offline(partition *p, const damage *d, int64_t synced_end) {
+  char msg[PATH_MAX + 512];
+  snprintf(msg, sizeof msg,
+           "damage in synced data: %s: byte %" PRIu64 ": %s (offset %" PRId64
+           "; offsets below %" PRId64
+           " had been synced). Nothing was deleted; `nodata verify` shows "
+           "the damage and `nodata verify --repair` cuts the log there",
+           d->file, d->pos, d->why, d->offset, synced_end);
+  char *text = strdup(msg);
+  if (!text)
+    return nd_fail(ND_ENOMEM, "out of memory");
+  for (size_t i = 0; i < p->nsegs; i++)
+    segment_close(p->segs[i], 0);
+  p->nsegs = 0;
+  p->offline = text;
+  p->readonly = 1;
+  return 0;
+}
+
+int partition_open(seg_caches *caches, const nd_logger *log,
+                   const char *topic_dir, int32_t id,
                    const nd_topic_config *cfg, int clean, int readonly,
                    int64_t now_ms, partition **out, partition_recovery *rec) {
   memset(rec, 0, sizeof *rec);
@@ -350,21 +420,24 @@ int partition_open(seg_caches *caches, const char *topic_dir, int32_t id,
   if (!p)
     return nd_fail(ND_ENOMEM, "out of memory");
   p->caches = caches;
+  p->log = log;
   p->readonly = readonly;
+  /* The recovery point before the segment list: beside a live writer
+   * (a read-only open) every byte below it is then in a listed segment. */
+  int64_t log_start = 0, rp = 0;
+  int rc = read_offset_file(p->dir, RECOVERY_POINT_FILE, &rp);
+  int have_rp = rc == 0;
+  rc = read_offset_file(p->dir, LOG_START_FILE, &log_start);
+  if (rc == ND_ECORRUPT)
+    log_start = 0; /* recomputed from the segments below */
+  p->log_start_persisted = log_start;
   int64_t *bases = NULL;
   size_t nbases = 0;
-  int rc = list_segments(p->dir, readonly, &bases, &nbases);
+  rc = list_segments(p->dir, readonly, &bases, &nbases);
   if (rc) {
     partition_free(p);
     return rc;
   }
-  int64_t log_start = 0, rp = 0;
-  rc = read_offset_file(p->dir, LOG_START_FILE, &log_start);
-  if (rc == ND_ECORRUPT)
-    log_start = 0; /* recomputed from the segments below */
-  rc = read_offset_file(p->dir, RECOVERY_POINT_FILE, &rp);
-  int have_rp = rc == 0;
-  p->log_start_persisted = log_start;
 
   for (size_t i = 0; i < nbases; i++) {
     segment *seg;
@@ -465,10 +538,33 @@ int partition_open(seg_caches *caches, const char *topic_dir, int32_t id,
         atomic_store(&seg->max_ts, t);
     }
   }
+  /* Synced data, which recovery must never cut: everything below the
+   * recovery point, and after a clean close every segment before the last
+   * (close syncs them all). */
+  int64_t synced_end = have_rp ? rp : -1;
+  if (clean && p->segs[p->nsegs - 1]->base > synced_end)
+    synced_end = p->segs[p->nsegs - 1]->base;
+  damage dmg;
   if (first_scan < p->nsegs) {
-    rc = recover_from(p, first_scan, have_rp ? rp : -1, cfg, rec);
-    if (rc) {
-      partition_free(p);
+    rc = recover_from(p, first_scan, have_rp ? rp : -1, synced_end, cfg, rec,
+                      &dmg);
+    if (rc == 0 && atomic_load(&active_seg(p)->next_offset) < synced_end) {
+      segment *end = active_seg(p);
+      char why[96];
+      snprintf(why, sizeof why,
+               "the log ends here, at offset %" PRId64 ", before the "
+               "recovery point",
+               atomic_load(&end->next_offset));
+      rc = synced_damage(&dmg, end, atomic_load(&end->size),
+                         atomic_load(&end->next_offset), why);
+    }
+    if (rc == 1)
+      rc = go_offline(p, &dmg, synced_end);
+    if (rc || p->offline) {
+      if (rc)
+        partition_free(p);
+      else
+        *out = p;
       return rc;
     }
   }

@@ -17,6 +17,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "error.h"
 #include "nodata.h"
 #include "nodata_zerocopy.h"
 #include "producer.h"
@@ -51,7 +52,13 @@ typedef struct partition {
 
   producer_state producers; /* idempotent producer sequences, under
                                append_lock */
-  uint8_t *scratch;         /* encode buffer, used under append_lock */
+  /* Set (malloc'ed) when the open found invalid bytes in data that had
+   * been synced: the partition holds no segments, every operation fails
+   * with ND_EFAILED and this reason, and nothing on disk was changed. It
+   * is also readonly, so sync, maintenance and close skip it. */
+  char *offline;
+  const nd_logger *log; /* the store's (recovery events) */
+  uint8_t *scratch;     /* encode buffer, used under append_lock */
   size_t scratch_cap;
   char dir[]; /* topic dir + "/" + id, sized to fit (see segment.path) */
 } partition;
@@ -64,7 +71,13 @@ typedef struct partition_recovery {
 } partition_recovery;
 
 int partition_create_dir(const char *topic_dir, int32_t id);
-int partition_open(seg_caches *caches, const char *topic_dir, int32_t id,
+/* Open (and after an unclean shutdown recover) a partition. Invalid bytes
+ * past the recovery point are a torn tail: cut, and logged. Invalid bytes
+ * in synced data (below the recovery point, or in a segment before the
+ * last after a clean shutdown) are damage: the partition opens offline
+ * (partition.offline) and nothing is changed on disk. */
+int partition_open(seg_caches *caches, const nd_logger *log,
+                   const char *topic_dir, int32_t id,
                    const nd_topic_config *cfg, int clean, int readonly,
                    int64_t now_ms, partition **out, partition_recovery *rec);
 /* 1 if appended data is not yet fdatasync'd. */

@@ -57,12 +57,14 @@ static void fd_release(cache_entry *e) {
 static int maps_acquire(cache_entry *e) {
   segment *seg = SEG_OF(e, map_entry);
   char ip[PATH_MAX];
+  int (*map)(sparse_index *, const char *) =
+      seg->readonly ? sidx_load : sidx_map;
   seg_path(seg, ".index", ip, sizeof ip);
-  int a = sidx_map(&seg->oidx, ip);
+  int a = map(&seg->oidx, ip);
   if (a < 0)
     return a;
   seg_path(seg, ".timeindex", ip, sizeof ip);
-  int b = sidx_map(&seg->tidx, ip);
+  int b = map(&seg->tidx, ip);
   if (b < 0) {
     sidx_unmap(&seg->oidx);
     return b;

@@ -49,6 +49,7 @@ struct nd_store {
   int dir_lock_fd; /* the data directory: the lock that counts */
   int readonly;
   nd_options opts;
+  nd_logger logger; /* opts.on_log */
   nd_topic_config defaults;
   int32_t max_topic_parts, max_store_parts; /* resolved limits */
 
@@ -202,6 +203,11 @@ static int offline_error(topic *t) {
                  t->name, t->offline);
 }
 
+static int partition_offline_error(topic *t, int32_t p, partition *part) {
+  return nd_fail(ND_EFAILED, "topic '%s' partition %d is offline: %s", t->name,
+                 (int)p, part->offline);
+}
+
 static int acquire_partition(nd_store *s, const char *name, int32_t p,
                              topic **t_out, partition **p_out) {
   /* Every per-partition entry point comes through here. */
@@ -222,6 +228,11 @@ static int acquire_partition(nd_store *s, const char *name, int32_t p,
     return nd_fail(ND_ENOPARTITION,
                    "topic '%s' has no partition %d (it has %d)", name, (int)p,
                    (int)n);
+  }
+  if (part->offline) {
+    int rc = partition_offline_error(t, p, part);
+    release(t);
+    return rc;
   }
   *t_out = t;
   *p_out = part;
@@ -355,18 +366,63 @@ static int take_lock(nd_store *s) {
   return 0;
 }
 
+/* 1 if every topic directory in tp holds a topic.conf that starts as
+ * this format writes it ("# nodata topic", then name=): a lost FORMAT file
+ * is then safely written again. 0 names the first one that does not in
+ * *bad. */
+static int topics_look_like_v1(const char *tp, char *bad, size_t cap) {
+  DIR *d = opendir(tp);
+  if (!d) {
+    snprintf(bad, cap, "%s (%s)", tp, strerror(errno));
+    return 0;
+  }
+  int ok = 1;
+  struct dirent *e;
+  while (ok && (e = readdir(d)) != NULL) {
+    if (e->d_name[0] == '.')
+      continue;
+    char path[PATH_MAX], *text = NULL;
+    snprintf(path, sizeof path, "%s/%.200s/topic.conf", tp, e->d_name);
+    size_t len = strlen(e->d_name);
+    if (len != 64) {
+      /* Leftovers of an interrupted create or delete are this format's. */
+      ok = (len > 8 && !strcmp(e->d_name + len - 8, ".deleted")) ||
+           (len > 9 && !strcmp(e->d_name + len - 9, ".creating"));
+    } else {
+      ok = file_read_all(path, &text, NULL) == 0 &&
+           !strncmp(text, "# nodata topic\nname=", 20);
+      free(text);
+    }
+    if (!ok)
+      snprintf(bad, cap, "%s", path);
+  }
+  closedir(d);
+  return ok;
+}
+
 static int check_format(nd_store *s, int *is_new) {
   char path[PATH_MAX], *text;
   snprintf(path, sizeof path, "%s/FORMAT", s->dir);
   int rc = file_read_all(path, &text, NULL);
   if (rc == -ENOENT) {
-    /* A directory without FORMAT is new only if it holds no topics. */
-    char tp[PATH_MAX];
+    /* A directory without FORMAT is new only if it holds no topics; one
+     * whose topics are all this format's lost only the FORMAT file. */
+    char tp[PATH_MAX], bad[PATH_MAX + 64];
     struct stat st;
     snprintf(tp, sizeof tp, "%s/topics", s->dir);
-    if (stat(tp, &st) == 0)
-      return nd_fail(ND_EFORMAT, "%s is missing but %s exists", path, tp);
-    *is_new = 1;
+    if (stat(tp, &st) == 0) {
+      if (!topics_look_like_v1(tp, bad, sizeof bad))
+        return nd_fail(ND_EFORMAT,
+                       "%s is missing and %s is not a nodata 1 topic, so "
+                       "this may be another format's store",
+                       path, bad);
+      nd_log(&s->logger, ND_LOG_WARN,
+             "%s is missing, but every topic in %s is a nodata 1 topic: %s",
+             path, tp,
+             s->readonly ? "reading it as nodata 1" : "writing it again");
+    } else {
+      *is_new = 1;
+    }
     if (s->readonly)
       return 0;
     rc = file_write_atomic(path, FORMAT_TEXT, strlen(FORMAT_TEXT));
@@ -416,9 +472,9 @@ static int load_topics(nd_store *s, int clean) {
     }
     topic *t = NULL;
     int64_t truncated = 0;
-    rc = topic_open(&s->caches, path, clean, s->readonly, 1, now, &t,
-                    &truncated);
-    if (!rc) {
+    rc = topic_open(&s->caches, &s->logger, path, clean, s->readonly, 1, now,
+                    &t, &truncated);
+    if (!rc && t) {
       rc = insert_topic(s, t);
       if (rc)
         topic_close(t);
@@ -484,11 +540,12 @@ int nd_open(const char *dir, const nd_options *opts, nd_store **out) {
   pthread_cond_init(&s->bg_cond, NULL);
   if (opts)
     s->opts = *opts;
+  s->logger = (nd_logger){s->opts.on_log, s->opts.on_log_ctx};
   seg_caches_init(
       &s->caches,
       s->opts.max_open_files > 0 ? (size_t)s->opts.max_open_files : 0,
       s->opts.max_mapped_indexes > 0 ? (size_t)s->opts.max_mapped_indexes : 0);
-  s->caches.log = (nd_logger){s->opts.on_log, s->opts.on_log_ctx};
+  s->caches.log = s->logger;
   s->readonly = (s->opts.flags & ND_OPEN_READONLY) != 0;
   /* topic.conf holds at most 1,000,000 partitions (topic_conf_read). */
   s->max_topic_parts = s->opts.max_topic_partitions > 0
@@ -697,6 +754,8 @@ static void fill_info(topic *t, nd_topic_info *info) {
   pthread_rwlock_rdlock(&t->lock);
   info->partitions = t->offline ? t->conf_parts : t->nparts;
   info->offline = t->offline != NULL;
+  for (int32_t i = 0; i < t->nparts; i++)
+    info->offline_partitions += t->parts[i]->offline != NULL;
   info->config = t->cfg;
   pthread_rwlock_unlock(&t->lock);
 }
@@ -804,7 +863,7 @@ int nd_topic_create(nd_store *s, const char *name, int32_t partitions,
     return rc;
   }
   topic *t = NULL;
-  rc = topic_open(&s->caches, final, 1, 0, 0, now_ms(), &t, NULL);
+  rc = topic_open(&s->caches, &s->logger, final, 1, 0, 0, now_ms(), &t, NULL);
   if (!rc && (rc = insert_topic(s, t)) != 0)
     topic_close(t);
   if (rc && rename(final, tmp) == 0) {
@@ -903,8 +962,8 @@ int nd_topic_add_partitions(nd_store *s, const char *name, int32_t partitions) {
     file_remove_tree(pdir);
     rc = partition_create_dir(t->dir, i);
     if (!rc)
-      rc = partition_open(&s->caches, t->dir, i, &cfg, 1, 0, now_ms(),
-                          &parts[i], &rec);
+      rc = partition_open(&s->caches, &s->logger, t->dir, i, &cfg, 1, 0,
+                          now_ms(), &parts[i], &rec);
     if (!rc)
       opened = i + 1;
   }
@@ -1304,6 +1363,8 @@ int nd_append(nd_store *s, const char *name, int32_t p,
   if (!part) {
     rc = nd_fail(ND_ENOPARTITION, "topic '%s' has no partition %d", name,
                  (int)p);
+  } else if (part->offline) {
+    rc = partition_offline_error(t, p, part);
   } else {
     nd_topic_config cfg;
     topic_config(t, &cfg);

@@ -70,10 +70,12 @@ int topic_conf_read(const char *dir, char name[ND_TOPIC_NAME_MAX + 1],
   }
   nd_topic_config_init(cfg);
   int have_name = 0, have_id = 0, have_parts = 0, line_no = 0;
-  char *save = NULL;
   rc = 0;
-  for (char *line = strtok_r(text, "\n", &save); line;
-       line = strtok_r(NULL, "\n", &save)) {
+  /* Line by line, empty ones counted, so errors name the right line. */
+  for (char *line = text, *next; line && *line; line = next) {
+    next = strchr(line, '\n');
+    if (next)
+      *next++ = '\0';
     line_no++;
     if (line[0] == '#' || line[0] == '\0')
       continue;
@@ -134,9 +136,42 @@ int topic_conf_read(const char *dir, char name[ND_TOPIC_NAME_MAX + 1],
   return 0;
 }
 
-int topic_open(seg_caches *caches, const char *dir, int clean, int readonly,
-               int allow_offline, int64_t now_ms, topic **out,
-               int64_t *truncated_bytes) {
+/* The name and partition count of a topic.conf that does not parse, if
+ * its name line is intact and matches the directory: enough to list the
+ * topic as offline. Returns 0 when found. */
+static int conf_salvage(const char *dir, char name[ND_TOPIC_NAME_MAX + 1],
+                        int32_t *partitions) {
+  char path[PATH_MAX];
+  snprintf(path, sizeof path, "%s/topic.conf", dir);
+  char *text;
+  if (file_read_all(path, &text, NULL) != 0)
+    return -1;
+  int found = 0;
+  *partitions = 0;
+  for (char *line = text, *next; line && *line; line = next) {
+    next = strchr(line, '\n');
+    if (next)
+      *next++ = '\0';
+    if (!strncmp(line, "name=", 5) && nd_topic_name_valid(line + 5) == 0) {
+      char expect[65];
+      nd_topic_dirname(line + 5, expect);
+      const char *base = strrchr(dir, '/');
+      if (!strcmp(base ? base + 1 : dir, expect)) {
+        snprintf(name, ND_TOPIC_NAME_MAX + 1, "%s", line + 5);
+        found = 1;
+      }
+    } else if (!strncmp(line, "partitions=", 11)) {
+      long v = strtol(line + 11, NULL, 10);
+      *partitions = v >= 1 && v <= 1000000 ? (int32_t)v : 0;
+    }
+  }
+  free(text);
+  return found ? 0 : -1;
+}
+
+int topic_open(seg_caches *caches, const nd_logger *log, const char *dir,
+               int clean, int readonly, int allow_offline, int64_t now_ms,
+               topic **out, int64_t *truncated_bytes) {
   topic *t = calloc(1, sizeof *t);
   if (!t)
     return nd_fail(ND_ENOMEM, "out of memory");
@@ -147,6 +182,28 @@ int topic_open(seg_caches *caches, const char *dir, int clean, int readonly,
   atomic_init(&t->deleted, 0);
   int32_t n = 0;
   int rc = topic_conf_read(dir, t->name, t->id, &n, &t->cfg);
+  if (rc == ND_ECORRUPT && allow_offline) {
+    /* One bad topic.conf takes that topic offline, not the store. */
+    char *why = strdup(nd_errmsg());
+    if (why && conf_salvage(dir, t->name, &n) == 0) {
+      nd_log(log, ND_LOG_ERROR, "topic '%s' is offline: %s", t->name, why);
+      nd_topic_config_init(&t->cfg);
+      t->offline = why;
+      t->conf_parts = n;
+      *out = t;
+      return 0;
+    }
+    if (why) {
+      nd_log(log, ND_LOG_ERROR,
+             "topic directory %s skipped: %s (its topic.conf does not "
+             "name it)",
+             dir, why);
+      free(why);
+      topic_close(t);
+      *out = NULL;
+      return 0;
+    }
+  }
   t->conf_parts = n;
   if (!rc) {
     t->parts = calloc((size_t)n, sizeof *t->parts);
@@ -155,10 +212,13 @@ int topic_open(seg_caches *caches, const char *dir, int clean, int readonly,
   }
   for (int32_t i = 0; !rc && i < n; i++) {
     partition_recovery rec;
-    rc = partition_open(caches, dir, i, &t->cfg, clean, readonly, now_ms,
+    rc = partition_open(caches, log, dir, i, &t->cfg, clean, readonly, now_ms,
                         &t->parts[i], &rec);
     if (!rc) {
       t->nparts = i + 1;
+      if (t->parts[i]->offline)
+        nd_log(log, ND_LOG_ERROR, "topic '%s' partition %d is offline: %s",
+               t->name, (int)i, t->parts[i]->offline);
       if (truncated_bytes)
         *truncated_bytes += rec.truncated_bytes;
     }

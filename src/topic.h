@@ -51,13 +51,15 @@ int topic_conf_write(const char *dir, const char *name, const uint8_t id[16],
 int topic_conf_read(const char *dir, char name[ND_TOPIC_NAME_MAX + 1],
                     uint8_t id[16], int32_t *partitions, nd_topic_config *cfg);
 
-/* Open a topic directory and all its partitions. If a partition fails to
- * open and allow_offline is set, the topic opens offline (see
- * topic.offline) instead of failing; a topic.conf that cannot be read
- * fails either way. */
-int topic_open(seg_caches *caches, const char *dir, int clean, int readonly,
-               int allow_offline, int64_t now_ms, topic **out,
-               int64_t *truncated_bytes);
+/* Open a topic directory and all its partitions. If allow_offline is set,
+ * a partition that fails to open, or a topic.conf that does not parse,
+ * makes the topic open offline (see topic.offline) instead of failing; a
+ * topic.conf too damaged to name its topic leaves *out NULL (the directory
+ * is skipped, and logged). A partition with damaged synced data opens
+ * offline on its own (partition.offline), the rest of the topic serves. */
+int topic_open(seg_caches *caches, const nd_logger *log, const char *dir,
+               int clean, int readonly, int allow_offline, int64_t now_ms,
+               topic **out, int64_t *truncated_bytes);
 /* Close partitions and free. Returns the first error. */
 int topic_close(topic *t);
 
