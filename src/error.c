@@ -104,6 +104,17 @@ int nd_fail_os(int errnum, const char *fmt, ...) {
   return -errnum;
 }
 
+void nd_log(const nd_options *opts, int level, const char *fmt, ...) {
+  if (!opts || !opts->on_log)
+    return;
+  char line[2048];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(line, sizeof line, fmt, ap);
+  va_end(ap);
+  opts->on_log(opts->on_log_ctx, level, line);
+}
+
 void nd_free(void *p) {
   free(p);
 }

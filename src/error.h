@@ -20,4 +20,9 @@ int nd_fail_os(int errnum, const char *fmt, ...) ND_PRINTF(2, 3);
 /* Clear the calling thread's message (start of each public call). */
 void nd_clear_error(void);
 
+/* Format a line and hand it to opts->on_log, if there is one (see
+ * nd_log_fn); a no-op for NULL opts. Lines longer than 2 KiB are cut. */
+void nd_log(const nd_options *opts, int level, const char *fmt, ...)
+    ND_PRINTF(3, 4);
+
 #endif
