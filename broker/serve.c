@@ -102,6 +102,18 @@ static void on_stop_signal(int sig) {
     net_loop_stop(l);
 }
 
+/* What the store reports on its own (damage found in a file and what it
+ * cost, a torn tail cut after a crash): one line each on stderr, like the
+ * broker's other messages. */
+static void on_store_log(void *ctx, int level, const char *msg) {
+  (void)ctx;
+  fprintf(stderr, "nodata serve: %s: %s\n",
+          level == ND_LOG_ERROR  ? "error"
+          : level == ND_LOG_WARN ? "warning"
+                                 : "info",
+          msg);
+}
+
 static int usage_error(const char *fmt, const char *a, const char *b) {
   fprintf(stderr, "nodata serve: ");
   fprintf(stderr, fmt, a, b);
@@ -399,6 +411,7 @@ int broker_serve_main(int argc, char **argv) {
   memset(&opts, 0, sizeof opts);
   opts.on_append = kafka_on_append;
   opts.on_append_ctx = &b;
+  opts.on_log = on_store_log;
   /* So the store's own lookups by time see inside compressed batches. */
   opts.decompress = ND_SERVE_DECOMPRESS;
   /* Topics with a compression.type other than producer are re-encoded by
