@@ -291,8 +291,10 @@ typedef struct nd_options {
  * A writable open takes an exclusive lock on DIR/nodata.lock and fails
  * with ND_ELOCKED naming the holder's pid if another process has it. After
  * an unclean shutdown every partition is recovered from its recovery point
- * (the torn tail is truncated, indexes rebuilt). On success *out owns the
- * store; release it with nd_close().
+ * (the torn tail is truncated, indexes rebuilt). Damage in the committed
+ * offsets (DATA/groups/offsets.log) costs only the damaged frames: it is
+ * reported through opts->on_log and does not fail the open. On success
+ * *out owns the store; release it with nd_close().
  * Errors: ND_ELOCKED, ND_EFORMAT (unknown FORMAT file), ND_ECORRUPT (a
  * damaged topic.conf: the message names it), -errno. */
 int nd_open(const char *dir, const nd_options *opts, nd_store **out);
