@@ -803,7 +803,10 @@ static int replay(offsets_store *os) {
     }
     /* Without a rewrite (disk full?) the file still works: the next frame
      * is appended after the last valid one, and the damage is met (and
-     * told) again at the next open. */
+     * told) again at the next open. The link would not stay a copy of the
+     * damaged file: it shares the inode that is cut and appended to. */
+    if (kept)
+      unlink(keep);
     nd_log(os->opts, ND_LOG_WARN,
            "%s; the file is used as it is and the damage will be met "
            "again at the next open",

@@ -597,14 +597,15 @@ static uint8_t *commit_frames(const char *dir, size_t *len, size_t *at) {
   return b;
 }
 
-/* Put the damaged bytes in place, open (writable), check what survived,
- * close; then again: the damage was rewritten away, nothing is told and
- * the same offsets show. The log of the first open stays for the caller. */
+/* Put the damaged bytes in place (b NULL: the file as it is), open
+ * (writable), check what survived, close; then again: the damage was
+ * rewritten away, nothing is told and the same offsets show. The log of
+ * the first open stays for the caller. */
 static int survives(const char *dir, const uint8_t *b, size_t n,
                     unsigned lost) {
   char path[PATH_MAX];
   groups_path(path, dir);
-  if (!write_bytes(path, b, n))
+  if (b && !write_bytes(path, b, n))
     return 0;
   nd_store *s = open_logged(dir, 0);
   int ok = s && groups_survive(s, lost);
@@ -795,6 +796,54 @@ static void checkpoint_damage(void) {
   tmpdir_remove(dir);
 }
 
+/* When the rewrite that drops damage fails (here: its tmp path is a
+ * directory), the file is used as it is: the invalid tail is cut, the
+ * damaged frame stays, new commits go after the last valid frame, and the
+ * next open meets the damage again and rewrites it. */
+static void rewrite_fails(void) {
+  char *dir = two_rounds("offnorewrite");
+  CHECK(dir);
+  size_t len, at[2 * NGROUPS + 1];
+  uint8_t *orig = commit_frames(dir, &len, at);
+  CHECK(orig);
+  const size_t mid = NGROUPS + 2;
+  uint8_t *b = malloc(len + 40);
+  memcpy(b, orig, len);
+  b[at[mid + 1] - 1] ^= 0x01;
+  memset(b + len, 0x77, 40);
+  char path[PATH_MAX], tmp[PATH_MAX + 8], kept[PATH_MAX + 16];
+  groups_path(path, dir);
+  snprintf(tmp, sizeof tmp, "%s.tmp", path);
+  snprintf(kept, sizeof kept, "%s.damaged", path);
+  CHECK(write_bytes(path, b, len + 40));
+  CHECK(mkdir(tmp, 0755) == 0);
+  nd_store *s = open_logged(dir, 0);
+  CHECK(s);
+  CHECK(logged(ND_LOG_WARN, "cannot rewrite"));
+  CHECK(groups_survive(s, 1u << mid));
+  CHECK_OK(nd_commit_offset(s, "late", "t", 0, 77, NULL));
+  CHECK_OK(nd_close(s));
+  CHECK(access(kept, F_OK) != 0);
+  size_t n;
+  uint8_t *now = read_file(path, &n);
+  CHECK(now && n > len && !memcmp(now, b, len));
+  free(now);
+  CHECK(rmdir(tmp) == 0);
+  char want[128];
+  snprintf(want, sizeof want, "bytes %zu-%zu are a frame that fails", at[mid],
+           at[mid + 1]);
+  CHECK(survives(dir, NULL, 0, 1u << mid));
+  CHECK(logged(ND_LOG_WARN, want));
+  CHECK(logged(ND_LOG_INFO, "rewritten without the damaged bytes"));
+  s = open_store(dir);
+  CHECK(s);
+  CHECK_EQ_I64(committed(s, "late", "t", 0), 77);
+  CHECK_OK(nd_close(s));
+  free(b);
+  free(orig);
+  tmpdir_remove(dir);
+}
+
 /* A form-1 frame (files written before form 2): u32 length, u32 CRC. */
 static size_t form1_commit(uint8_t *f, const char *group, int32_t partition,
                            int64_t offset) {
@@ -876,6 +925,7 @@ int main(void) {
   RUN(damaged_frames_cost_only_themselves);
   RUN(torn_append_any_prefix);
   RUN(checkpoint_damage);
+  RUN(rewrite_fails);
   RUN(form1_file);
   TEST_MAIN_END();
 }
