@@ -639,10 +639,12 @@ static void log_damage(offsets_store *os, const uint8_t *d, const damage *dm,
 
 enum { F_VALID, F_CHECKSUM, F_TORN, F_NONE };
 
+enum { FORM1_NO, FORM1_AT_BOUNDARY, FORM1_RESYNC };
+
 /* What starts at pos: a frame of form 2 whose header checks (whole or
  * cut by the end of the file, payload checksum right or wrong), a form-1
- * frame whose checksum holds (only where form 1 may still occur), or
- * nothing recognisable. *flen: the frame's whole length. */
+ * frame whose checksum holds (form1: only where form 1 may still occur),
+ * or nothing recognisable. *flen: the frame's whole length. */
 static int frame_at(const uint8_t *d, size_t len, size_t pos, int form1,
                     size_t *flen, int *form) {
   size_t left = len - pos;
@@ -659,11 +661,16 @@ static int frame_at(const uint8_t *d, size_t len, size_t pos, int form1,
   }
   if (form1 && left >= FRAME1_HEADER + 5) {
     uint32_t plen = be32(h);
-    /* The version byte first: it rules out most positions cheaply when
-     * resynchronising through a file of form 1. */
-    if (h[FRAME1_HEADER] == PAYLOAD_VERSION && plen >= 5 &&
+    const uint8_t *payload = h + FRAME1_HEADER;
+    /* Cheap tests first. Resynchronising tries every byte, and a form-1
+     * header has nothing but its checksum to check in full: the CRC of a
+     * length read from damaged bytes, at each position, would make
+     * loading quadratic (a file of 0x01 bytes: a 16 MiB CRC per byte), so
+     * there the ops must parse first, which damaged bytes fail early. */
+    if (payload[0] == PAYLOAD_VERSION && plen >= 5 &&
         plen <= left - FRAME1_HEADER &&
-        nd_crc32c(0, h + FRAME1_HEADER, plen) == be32(h + 4)) {
+        (form1 != FORM1_RESYNC || parse_ops(payload, plen, NULL, NULL) == 0) &&
+        nd_crc32c(0, payload, plen) == be32(h + 4)) {
       *form = 1;
       *flen = FRAME1_HEADER + (size_t)plen;
       return F_VALID;
@@ -708,12 +715,14 @@ static int load_frames(offsets_store *os, const uint8_t *d, size_t len,
   int seen2 = 0; /* no form-1 frame follows one of form 2 */
   while (pos < len) {
     size_t flen;
-    int form, k = frame_at(d, len, pos, !seen2, &flen, &form);
+    int form, k = frame_at(d, len, pos, seen2 ? FORM1_NO : FORM1_AT_BOUNDARY,
+                           &flen, &form);
     if (k == F_TORN)
       break;
     if (k == F_NONE) {
       size_t q = pos + 1;
-      while (q < len && frame_at(d, len, q, !seen2, &flen, &form) == F_NONE)
+      while (q < len && frame_at(d, len, q, seen2 ? FORM1_NO : FORM1_RESYNC,
+                                 &flen, &form) == F_NONE)
         q++;
       if (q == len)
         break;
@@ -743,7 +752,7 @@ static int load_frames(offsets_store *os, const uint8_t *d, size_t len,
     int form;
     ld->torn = pos == ld->end_valid &&
                (len - pos < FRAME_HEADER || all_zero(d + pos, len - pos) ||
-                frame_at(d, len, pos, 0, &flen, &form) == F_TORN);
+                frame_at(d, len, pos, FORM1_NO, &flen, &form) == F_TORN);
     if (!ld->torn)
       note_damage(ld, pos, len, 0, DMG_BYTES);
   }
