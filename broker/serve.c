@@ -102,18 +102,6 @@ static void on_stop_signal(int sig) {
     net_loop_stop(l);
 }
 
-/* What the store reports on its own (damage found in a file and what it
- * cost, a torn tail cut after a crash): one line each on stderr, like the
- * broker's other messages. */
-static void on_store_log(void *ctx, int level, const char *msg) {
-  (void)ctx;
-  fprintf(stderr, "nodata serve: %s: %s\n",
-          level == ND_LOG_ERROR  ? "error"
-          : level == ND_LOG_WARN ? "warning"
-                                 : "info",
-          msg);
-}
-
 static int usage_error(const char *fmt, const char *a, const char *b) {
   fprintf(stderr, "nodata serve: ");
   fprintf(stderr, fmt, a, b);
@@ -245,6 +233,17 @@ static int apply(broker_config *c, const char *name, const char *value,
     c->explicit_set |= BC_SET_GROUP_DELAY;
   }
   return 0;
+}
+
+/* What the store reports outside the calls' results (damage worked
+ * around, recovery) goes to stderr, as the broker's other lines. */
+static void serve_store_log(void *ctx, int level, const char *msg) {
+  (void)ctx;
+  fprintf(stderr, "nodata: %s: %s\n",
+          level == ND_LOG_ERROR  ? "error"
+          : level == ND_LOG_WARN ? "warning"
+                                 : "info",
+          msg);
 }
 
 static int parse_config(int argc, char **argv, broker_config *c) {
@@ -411,7 +410,6 @@ int broker_serve_main(int argc, char **argv) {
   memset(&opts, 0, sizeof opts);
   opts.on_append = kafka_on_append;
   opts.on_append_ctx = &b;
-  opts.on_log = on_store_log;
   /* So the store's own lookups by time see inside compressed batches. */
   opts.decompress = ND_SERVE_DECOMPRESS;
   /* Topics with a compression.type other than producer are re-encoded by
@@ -420,6 +418,7 @@ int broker_serve_main(int argc, char **argv) {
   opts.max_topic_partitions = c->max_topic_partitions;
   opts.max_store_partitions = c->max_store_partitions;
   opts.max_mapped_indexes = c->max_mapped_indexes;
+  opts.on_log = serve_store_log;
   rc = nd_open(c->data_dir, &opts, &b.store);
   if (rc == ND_ELOCKED) {
     pid_t pid = 0;

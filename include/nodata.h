@@ -220,28 +220,23 @@ enum nd_open_flags {
 typedef void (*nd_append_hook)(void *ctx, const char *topic, int32_t partition,
                                int64_t high_watermark);
 
-/* How much a message given to nd_log_fn matters. */
-enum nd_log_level {
-  ND_LOG_ERROR = 0, /* something failed and was not worked around */
-  ND_LOG_WARN = 1,  /* damage found and worked around: data was lost */
-  ND_LOG_INFO = 2,  /* a normal event worth a line (a torn tail cut) */
-};
-
-/* Told about what the store does on its own that an operator should know:
- * damage found in a file and what it cost, a torn tail cut after a crash.
- * Failures of calls are not logged: they are returned (nd_errmsg).
- * Parameters: ctx is nd_options.on_log_ctx; level is an nd_log_level; msg
- * is one line without a trailing newline, naming the file and the byte
- * position (borrowed for the call).
- * When: today while nd_open loads the committed-offsets log (see
- * docs/format.md, "groups/offsets.log").
- * Thread: called on the thread that runs the store operation (nd_open), with
- * no store lock held; it must not call back into the store being opened.
- * NULL (the default): nothing is reported, the library never prints. */
-typedef void (*nd_log_fn)(void *ctx, int level, const char *msg);
-
 #define ND_DEFAULT_MAX_TOPIC_PARTITIONS 100000
 #define ND_DEFAULT_MAX_STORE_PARTITIONS 200000
+
+/* How much a message from the store matters (nd_options.on_log). */
+enum nd_log_level {
+  ND_LOG_ERROR = 0, /* data is unavailable until someone acts */
+  ND_LOG_WARN = 1,  /* damage worked around; the line says what it cost */
+  ND_LOG_INFO = 2,  /* recovery and maintenance worth a line */
+};
+
+/* Receives what the store has to say outside the result of a call: damage
+ * found and worked around, recovery, repairs. msg is one line without a
+ * newline, valid only during the call. Called from whichever thread met
+ * the event (a caller's, or the background thread), possibly with store
+ * locks held: it must be thread-safe, return promptly and not call back
+ * into the store. */
+typedef void (*nd_log_fn)(void *ctx, int level, const char *msg);
 
 typedef struct nd_options {
   unsigned flags;     /* enum nd_open_flags */
@@ -264,7 +259,7 @@ typedef struct nd_options {
   int32_t max_store_partitions;
   nd_append_hook on_append; /* optional */
   void *on_append_ctx;
-  nd_log_fn on_log; /* optional; see nd_log_fn */
+  nd_log_fn on_log; /* optional: NULL says nothing */
   void *on_log_ctx;
   /* Defaults for topics created without a config; NULL = built-ins. */
   const nd_topic_config *topic_defaults;

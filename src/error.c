@@ -104,15 +104,15 @@ int nd_fail_os(int errnum, const char *fmt, ...) {
   return -errnum;
 }
 
-void nd_log(const nd_options *opts, int level, const char *fmt, ...) {
-  if (!opts || !opts->on_log)
+void nd_log(const nd_logger *lg, int level, const char *fmt, ...) {
+  if (!lg || !lg->fn)
     return;
-  char line[2048];
+  char line[1024];
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(line, sizeof line, fmt, ap);
   va_end(ap);
-  opts->on_log(opts->on_log_ctx, level, line);
+  lg->fn(lg->ctx, level, line);
 }
 
 void nd_free(void *p) {

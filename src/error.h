@@ -1,4 +1,5 @@
-/* error.h — setting the per-thread error message that nd_errmsg() returns. */
+/* error.h — setting the per-thread error message that nd_errmsg() returns,
+ * and the store's log (nd_options.on_log). */
 #ifndef ND_ERROR_H
 #define ND_ERROR_H
 
@@ -20,9 +21,15 @@ int nd_fail_os(int errnum, const char *fmt, ...) ND_PRINTF(2, 3);
 /* Clear the calling thread's message (start of each public call). */
 void nd_clear_error(void);
 
-/* Format a line and hand it to opts->on_log, if there is one (see
- * nd_log_fn); a no-op for NULL opts. Lines longer than 2 KiB are cut. */
-void nd_log(const nd_options *opts, int level, const char *fmt, ...)
+/* Where a store's messages go: nd_options.on_log and its context. */
+typedef struct nd_logger {
+  nd_log_fn fn;
+  void *ctx;
+} nd_logger;
+
+/* Format one line and hand it to lg (nothing if lg or its fn is NULL).
+ * The callback may run with store locks held (nodata.h says so). */
+void nd_log(const nd_logger *lg, int level, const char *fmt, ...)
     ND_PRINTF(3, 4);
 
 #endif

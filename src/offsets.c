@@ -42,7 +42,7 @@ typedef struct entry {
 } entry;
 
 struct offsets_store {
-  const nd_options *opts; /* the store's, for on_log */
+  nd_logger log; /* the store's nd_options.on_log */
   char dir[PATH_MAX];
   char path[PATH_MAX];
   int fd;
@@ -524,7 +524,7 @@ typedef struct damage {
 } damage;
 
 typedef struct text {
-  char s[1600];
+  char s[1000]; /* nd_log cuts lines at 1023 bytes */
   size_t n;
 } text;
 
@@ -554,7 +554,7 @@ static void tx_name(text *t, const uint8_t *p, size_t n) {
 typedef struct describer {
   offsets_store *os;
   text *t;
-  uint32_t ops;
+  uint32_t ops, more; /* ops named, ops only counted */
 } describer;
 
 static void tx_in_effect(text *t, offsets_store *os, const char *key,
@@ -569,8 +569,12 @@ static void tx_in_effect(text *t, offsets_store *os, const char *key,
 static int describe_op(void *ctx, const op *o) {
   describer *ds = ctx;
   text *t = ds->t;
-  if (ds->ops++ >= OPS_DESCRIBED)
+  /* Room is kept for the sentence that says what the loss means. */
+  if (ds->ops >= OPS_DESCRIBED || t->n > sizeof t->s - 300) {
+    ds->more++;
     return 0;
+  }
+  ds->ops++;
   char key[KEY_MAX];
   tx_add(t, "%s", ds->ops > 1 ? "; " : "");
   switch (o->kind) {
@@ -623,16 +627,16 @@ static void log_damage(offsets_store *os, const uint8_t *d, const damage *dm,
                : "whose checksum holds but whose ops do not parse",
            how,
            dm->kind == DMG_CHECKSUM ? "appears to hold (unchecked)" : "holds");
-    describer ds = {os, &t, 0};
+    describer ds = {os, &t, 0, 0};
     int r = parse_ops(payload, plen, describe_op, &ds);
-    if (ds.ops > OPS_DESCRIBED)
-      tx_add(&t, "; and %" PRIu32 " more ops", ds.ops - OPS_DESCRIBED);
+    if (ds.more)
+      tx_add(&t, "; and %" PRIu32 " more ops", ds.more);
     if (r)
       tx_add(&t, "%sops that do not parse", ds.ops ? "; then " : "");
   }
   tx_add(&t, ". A lost commit leaves the one before it (or none) in effect; "
              "a lost delete leaves what it deleted");
-  nd_log(os->opts, ND_LOG_WARN, "%s", t.s);
+  nd_log(&os->log, ND_LOG_WARN, "%s", t.s);
 }
 
 /* ---- loading ------------------------------------------------------------ */
@@ -775,12 +779,12 @@ static int replay(offsets_store *os) {
     for (size_t i = 0; i < ld.ndmg; i++)
       log_damage(os, d, &ld.dmg[i], ld.dmg[i].from >= ld.end_valid);
     if (ld.dmg_total > ld.ndmg)
-      nd_log(os->opts, ND_LOG_WARN,
+      nd_log(&os->log, ND_LOG_WARN,
              "%s: %zu more damaged ranges skipped (%" PRIu64
              " damaged bytes in all)",
              os->path, ld.dmg_total - ld.ndmg, ld.dmg_bytes);
     if (ld.torn)
-      nd_log(os->opts, ND_LOG_INFO,
+      nd_log(&os->log, ND_LOG_INFO,
              "%s: the %zu bytes from byte %zu are a write cut short by a "
              "crash (an incomplete frame, or zeros)%s",
              os->path, len - ld.end_valid, ld.end_valid,
@@ -805,7 +809,7 @@ static int replay(offsets_store *os) {
     if (write_checkpoint(os, &size) == 0) {
       os->file_size = size;
       if (ld.dmg_total)
-        nd_log(os->opts, ND_LOG_INFO,
+        nd_log(&os->log, ND_LOG_INFO,
                "%s: rewritten without the damaged bytes%s%s", os->path,
                kept ? "; the damaged file is kept as " : "", kept ? keep : "");
       return 0;
@@ -816,7 +820,7 @@ static int replay(offsets_store *os) {
      * damaged file: it shares the inode that is cut and appended to. */
     if (kept)
       unlink(keep);
-    nd_log(os->opts, ND_LOG_WARN,
+    nd_log(&os->log, ND_LOG_WARN,
            "%s; the file is used as it is and the damage will be met "
            "again at the next open",
            nd_errmsg());
@@ -842,12 +846,13 @@ static int replay(offsets_store *os) {
 
 /* ---- open / close ------------------------------------------------------- */
 
-int offsets_open(const char *dir, int readonly, const nd_options *opts,
+int offsets_open(const char *dir, int readonly, const nd_logger *log,
                  offsets_store **out) {
   offsets_store *os = calloc(1, sizeof *os);
   if (!os)
     return nd_fail(ND_ENOMEM, "out of memory");
-  os->opts = opts;
+  if (log)
+    os->log = *log;
   os->fd = -1;
   os->readonly = readonly;
   snprintf(os->dir, sizeof os->dir, "%s", dir);

@@ -49,12 +49,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "error.h"
 #include "nodata.h"
 
 typedef struct offsets_store offsets_store;
 
-/* opts: the store's options, kept for on_log (must outlive the store). */
-int offsets_open(const char *dir, int readonly, const nd_options *opts,
+/* log: where damage found while loading is told (copied; may be NULL). */
+int offsets_open(const char *dir, int readonly, const nd_logger *log,
                  offsets_store **out);
 int offsets_close(offsets_store *os);
 int offsets_commit(offsets_store *os, const char *group,

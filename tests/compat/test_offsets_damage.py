@@ -96,7 +96,7 @@ def main():
                 ndtest.fail("%s: committed %r, want %r" % (g, got, want))
         err = b.stderr()
         line = [ln for ln in err.splitlines()
-                if "nodata serve: warning:" in ln and "offsets.log" in ln]
+                if "warning:" in ln and "offsets.log" in ln]
         if not line:
             ndtest.fail("no warning about offsets.log on stderr:\n%s" % err)
         if "bytes %d-%d" % (start, end) not in line[0] or \
