@@ -17,6 +17,8 @@
  *     librdkafka consumers stop at its offset and kafka-python return it
  *     as a record. Repair leaves it in place: cutting the log there would
  *     drop every later record.
+ * The committed-offsets log is checked by the library's read-only open,
+ * which reports each damaged range through nd_options.on_log.
  *
  * Repair leans on the library's own recovery instead of a second
  * implementation of it: without the clean-shutdown marker and without a
@@ -58,6 +60,9 @@ static const char verify_usage[] =
     "  - every .index and .timeindex entry against its .log;\n"
     "  - control batches (transaction markers) that end no transaction:\n"
     "    a client wrote them, and consumers stop or misread there.\n"
+    "  - the committed consumer offsets (groups/offsets.log): each damaged\n"
+    "    range, with the commits it held; --repair rewrites the file\n"
+    "    without it, keeping the damaged file as offsets.log.damaged.\n"
     "Each problem is printed as \"damaged: FILE: byte N: what\", then a\n"
     "summary; a consumer group's committed offset past where a repair\n"
     "would end the log is printed as a warning. verify works while\n"
@@ -644,41 +649,16 @@ static void check_offset_file(verifier *v, vpart *p, const char *name) {
             buf);
 }
 
-/* DATA/groups/offsets.log: frames of u32 length, u32 CRC-32C of the
- * payload, payload (docs/format.md, src/offsets.h). Names the byte where
- * the first torn or corrupt frame starts; opening the store read-write
- * (as --repair does) cuts the log there. */
-static void check_offsets_log(verifier *v) {
-  char path[PATH_MAX + 32];
-  snprintf(path, sizeof path, "%s/groups/offsets.log", v->dir);
-  FILE *f = fopen(path, "rb");
-  if (!f)
+/* The read-only open reports through on_log what it skips in
+ * DATA/groups/offsets.log (docs/format.md): a damaged range, naming the
+ * bytes, or a torn tail. Each is damage (a writable open, as --repair
+ * makes, rewrites the damage away and cuts the tail), except a torn tail
+ * beside a running writer: that is a commit being appended. */
+static void library_log(void *ctx, int level, const char *msg) {
+  verifier *v = ctx;
+  if (level == ND_LOG_INFO && v->live)
     return;
-  uint64_t pos = 0;
-  uint8_t head[8];
-  for (;;) {
-    size_t got = fread(head, 1, sizeof head, f);
-    if (got == 0)
-      break;
-    uint32_t len = (uint32_t)head[0] << 24 | (uint32_t)head[1] << 16 |
-                   (uint32_t)head[2] << 8 | head[3];
-    uint32_t crc = (uint32_t)head[4] << 24 | (uint32_t)head[5] << 16 |
-                   (uint32_t)head[6] << 8 | head[7];
-    uint8_t *payload =
-        got == sizeof head && len <= (64u << 20) ? malloc(len ? len : 1) : NULL;
-    int ok = payload && fread(payload, 1, len, f) == len &&
-             nd_crc32c(0, payload, len) == crc;
-    free(payload);
-    if (!ok) {
-      damaged(v,
-              "%s: byte %" PRIu64 ": torn or corrupt frame (committed "
-              "offsets from here on are lost)",
-              path, pos);
-      break;
-    }
-    pos += sizeof head + len;
-  }
-  fclose(f);
+  damaged(v, "%s", msg);
 }
 
 static vpart *find_part(verifier *v, const char *topic, int32_t id) {
@@ -728,11 +708,14 @@ static int64_t end_after_repair(verifier *v, nd_store *s, const char *topic,
 }
 
 /* What only the library checks in full (topic.conf: every key, the id,
- * the name's hash; a recovery point past the log's end): a read-only
- * open, which takes such topics and partitions offline, saying why. */
+ * the name's hash; a recovery point past the log's end; the committed-
+ * offsets log): a read-only open, which takes such topics and partitions
+ * offline, saying why, and reports damaged offsets-log ranges. */
 static void check_with_library(verifier *v) {
   nd_options o = {.flags = ND_OPEN_READONLY | ND_OPEN_NOCREATE,
-                  .no_background = 1};
+                  .no_background = 1,
+                  .on_log = library_log,
+                  .on_log_ctx = v};
   nd_store *s = NULL;
   int rc = nd_open(v->dir, &o, &s);
   if (rc == ND_ECORRUPT) {
@@ -791,7 +774,6 @@ static int run_checks(verifier *v, char **topics, size_t ntopics) {
     check_offset_file(v, &v->parts[i], "recovery-point");
     check_offset_file(v, &v->parts[i], "log-start-offset");
   }
-  check_offsets_log(v);
   check_with_library(v);
   progress_end(&v->pr);
   return 0;

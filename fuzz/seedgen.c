@@ -292,6 +292,33 @@ static void gen_store_seeds(void) {
   seed_flagged("offsets_log", "commits-torn", 0, olog, olen - 3);
   seed_flagged("offsets_log", "commits-fix-crc", 1, olog, olen);
   seed_flagged("offsets_log", "empty", 0, "", 0);
+  /* Damage the loader skips: a flipped bit in the third frame, zeros over
+   * the second frame's header and some of its payload, garbage appended. */
+  size_t at[4] = {0}, nf = 0;
+  for (size_t pos = 0; nf < 4 && pos + 16 <= olen;
+       pos += 16 + be32(olog + pos + 4))
+    at[nf++] = pos;
+  if (nf < 4)
+    die("the offsets log has fewer than four frames");
+  uint8_t *dmg = malloc(olen + 16);
+  memcpy(dmg, olog, olen);
+  dmg[at[2] + 24] ^= 0x08;
+  seed_flagged("offsets_log", "commits-bitflip", 0, dmg, olen);
+  if (!file_write_atomic(path, dmg, olen)) {
+    /* Opening the damaged file rewrites it as a checkpoint. */
+    nd_close(open_store());
+    size_t clen;
+    uint8_t *ckpt = slurp(path, &clen);
+    seed_flagged("offsets_log", "checkpoint", 0, ckpt, clen);
+    free(ckpt);
+  }
+  memcpy(dmg, olog, olen);
+  memset(dmg + at[1], 0, at[2] - at[1] - 4);
+  seed_flagged("offsets_log", "commits-zero-hole", 0, dmg, olen);
+  memcpy(dmg, olog, olen);
+  memcpy(dmg + olen, "\x89OFS-garbage--!", 16);
+  seed_flagged("offsets_log", "commits-garbage-appended", 0, dmg, olen + 16);
+  free(dmg);
   free(olog);
   file_remove_tree(store_dir);
 }

@@ -235,7 +235,7 @@ typedef void (*nd_append_hook)(void *ctx, const char *topic, int32_t partition,
 /* How much a message from the store matters (nd_options.on_log). */
 enum nd_log_level {
   ND_LOG_ERROR = 0, /* data is unavailable until someone acts */
-  ND_LOG_WARN = 1,  /* damage found and worked around, nothing lost */
+  ND_LOG_WARN = 1,  /* damage worked around; the line says what it cost */
   ND_LOG_INFO = 2,  /* recovery and maintenance worth a line */
 };
 
@@ -244,11 +244,12 @@ enum nd_log_level {
  * and the reason: a torn tail cut by recovery (WARN), a partition taken
  * offline for damage in synced data or a topic for a bad topic.conf
  * (ERROR), a missing FORMAT file accepted (WARN), an index entry found
- * wrong and worked around (WARN). msg is valid only during the call.
- * Called from whichever thread met the event (nd_open, a caller's, or the
- * background thread), possibly from several at once and with store locks
- * held: it must be thread-safe, return promptly and not call back into
- * the store. */
+ * wrong and worked around (WARN), damaged committed-offsets frames
+ * skipped, with the commits they held (WARN; a torn last frame: INFO).
+ * msg is valid only during the call. Called from whichever thread met the
+ * event (nd_open, a caller's, or the background thread), possibly from
+ * several at once and with store locks held: it must be thread-safe,
+ * return promptly and not call back into the store. */
 typedef void (*nd_log_fn)(void *ctx, int level, const char *msg);
 
 typedef struct nd_options {
@@ -303,7 +304,9 @@ typedef struct nd_options {
  * must not repair on its own does not fail the open: a partition with
  * invalid bytes in data that had been synced goes offline (nothing is cut
  * or deleted), a topic whose topic.conf does not parse goes offline
- * (nd_topic_info.offline, .offline_partitions; nd_options.log is told).
+ * (nd_topic_info.offline, .offline_partitions; nd_options.on_log is
+ * told). Damage in the committed offsets (DATA/groups/offsets.log) costs
+ * only the damaged frames and is reported the same way.
  * A missing FORMAT file beside topic directories is written again when
  * every topic.conf there reads as this format. A read-only open
  * (ND_OPEN_READONLY) changes nothing, maps no file and may run beside a

@@ -8,6 +8,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,8 +19,11 @@
 #include "error.h"
 #include "file.h"
 
-#define FRAME_HEADER 8
-#define FRAME_VERSION 1
+#define FRAME_MAGIC 0x894F4653u /* "\x89OFS" */
+#define FRAME_HEADER 16         /* form 2 */
+#define FRAME1_HEADER 8         /* form 1, read only */
+#define PAYLOAD_VERSION 1
+#define CHECKPOINT_FRAME_BYTES 4096
 #define OP_COMMIT 1
 #define OP_DELETE_GROUP 2
 #define OP_DELETE_TOPIC 3
@@ -38,6 +42,7 @@ typedef struct entry {
 } entry;
 
 struct offsets_store {
+  nd_logger log; /* the store's nd_options.on_log */
   char dir[PATH_MAX];
   char path[PATH_MAX];
   int fd;
@@ -218,6 +223,7 @@ static int map_remove_matching(offsets_store *os, int field, const char *name) {
 typedef struct wbuf {
   uint8_t *p;
   size_t len, cap;
+  size_t frame; /* where the frame being built starts */
 } wbuf;
 
 static int wb_reserve(wbuf *b, size_t n) {
@@ -290,21 +296,92 @@ static int wb_type_op(wbuf *b, const char *group, size_t g, const char *type,
   return 0;
 }
 
-/* Start a frame: header and version/count placeholders. */
+/* Start a frame (form 2) at the end of b: header and version/count
+ * placeholders, filled in by wb_frame_finish. */
 static int wb_frame_start(wbuf *b) {
   if (wb_reserve(b, FRAME_HEADER + 5))
     return ND_ENOMEM;
-  b->len = FRAME_HEADER;
-  wb_u8(b, FRAME_VERSION);
+  b->frame = b->len;
+  b->len += FRAME_HEADER;
+  wb_u8(b, PAYLOAD_VERSION);
   wb_u32(b, 0);
   return 0;
 }
 
 static void wb_frame_finish(wbuf *b, uint32_t ops) {
-  put_be32(b->p + FRAME_HEADER + 1, ops);
-  size_t payload = b->len - FRAME_HEADER;
-  put_be32(b->p, (uint32_t)payload);
-  put_be32(b->p + 4, nd_crc32c(0, b->p + FRAME_HEADER, payload));
+  uint8_t *h = b->p + b->frame;
+  size_t payload = b->len - b->frame - FRAME_HEADER;
+  put_be32(h + FRAME_HEADER + 1, ops);
+  put_be32(h, FRAME_MAGIC);
+  put_be32(h + 4, (uint32_t)payload);
+  put_be32(h + 8, nd_crc32c(0, h + FRAME_HEADER, payload));
+  put_be32(h + 12, nd_crc32c(0, h, 12));
+}
+
+/* A live entry as the op that recreates it. */
+static int wb_entry_op(wbuf *b, const entry *e) {
+  size_t g = strlen(e->key);
+  if (is_type_entry(e))
+    return wb_type_op(b, e->key, g, e->metadata, e->meta_len);
+  const char *t = e->key + g + 1;
+  size_t tl = strlen(t);
+  return wb_commit_op(b, e->key, g, t, tl,
+                      (int32_t)be32((const uint8_t *)t + tl + 1), e->offset,
+                      e->epoch, e->time_ms, e->metadata, e->meta_len);
+}
+
+static int cmp_entry_group(const void *a, const void *b) {
+  return strcmp((*(const entry *const *)a)->key,
+                (*(const entry *const *)b)->key);
+}
+
+/* The live entries as frames, one group per frame and at most
+ * CHECKPOINT_FRAME_BYTES of ops in each, so that damage to one frame of a
+ * rewritten file costs only the entries in it. */
+static int wb_checkpoint(offsets_store *os, wbuf *b) {
+  entry **v = malloc((os->count ? os->count : 1) * sizeof *v);
+  if (!v)
+    return ND_ENOMEM;
+  size_t n = 0;
+  for (size_t i = 0; i < os->cap; i++)
+    if (os->slots[i].key)
+      v[n++] = &os->slots[i];
+  qsort(v, n, sizeof *v, cmp_entry_group);
+  int rc = 0;
+  uint32_t ops = 0;
+  for (size_t i = 0; !rc && i < n; i++) {
+    if (ops && (strcmp(v[i]->key, v[i - 1]->key) != 0 ||
+                b->len - b->frame >= CHECKPOINT_FRAME_BYTES)) {
+      wb_frame_finish(b, ops);
+      ops = 0;
+    }
+    if (!ops && (rc = wb_frame_start(b)) != 0)
+      break;
+    rc = wb_entry_op(b, v[i]);
+    ops++;
+  }
+  if (!rc && ops)
+    wb_frame_finish(b, ops);
+  free(v);
+  return rc;
+}
+
+/* Replace the file with a checkpoint of the map (tmp, fsync, rename,
+ * fsync dir: a crash leaves the old file or the new one, never a mix).
+ * *size: the new file's length. */
+static int write_checkpoint(offsets_store *os, uint64_t *size) {
+  wbuf b = {0};
+  int rc = wb_checkpoint(os, &b);
+  if (rc) {
+    free(b.p);
+    return nd_fail(ND_ENOMEM, "out of memory");
+  }
+  rc = file_write_atomic(os->path, b.p, b.len);
+  free(b.p);
+  if (rc)
+    return nd_fail_os(-rc, "cannot rewrite %s", os->path);
+  *size = b.len;
+  return 0;
 }
 
 /* ---- replay ------------------------------------------------------------- */
@@ -324,84 +401,366 @@ static const uint8_t *rc_take(rcur *c, size_t n) {
   return r;
 }
 
-/* Parse one frame's ops; with apply, also make them. A frame is applied
- * only after a dry run has parsed all of it, so a frame that is cut
- * below never leaves some of its ops in the map. */
-static int replay_frame(offsets_store *os, const uint8_t *payload, size_t len,
-                        int apply) {
+/* One op as parsed; the names point into the frame, without NUL. */
+typedef struct op {
+  uint8_t kind;
+  const uint8_t *name; /* the group; the topic of OP_DELETE_TOPIC */
+  uint16_t name_len;
+  const uint8_t *topic; /* OP_COMMIT, OP_DELETE_OFFSET; the type of op 4 */
+  uint16_t topic_len;
+  int32_t partition, epoch;
+  int64_t offset, time_ms;
+  const uint8_t *meta;
+  int32_t meta_len; /* -1: null */
+} op;
+
+typedef int (*op_fn)(void *ctx, const op *o);
+
+/* Parse one payload's ops, handing each to fn (NULL: only check).
+ * Returns 0 if all of it parses, -1 at the first malformed op (fn has seen
+ * the ones before it), or fn's first nonzero result. */
+static int parse_ops(const uint8_t *payload, size_t len, op_fn fn, void *ctx) {
   rcur c = {payload, payload + len, 0};
   const uint8_t *h = rc_take(&c, 5);
-  if (!h || h[0] != FRAME_VERSION)
+  if (!h || h[0] != PAYLOAD_VERSION)
     return -1;
   uint32_t ops = be32(h + 1);
-  char key[ND_GROUP_NAME_MAX + ND_TOPIC_NAME_MAX + 8];
   for (uint32_t i = 0; i < ops; i++) {
-    const uint8_t *k = rc_take(&c, 1);
-    if (!k)
-      return -1;
-    const uint8_t *lp = rc_take(&c, 2);
+    op o = {0};
+    const uint8_t *k = rc_take(&c, 1), *lp = rc_take(&c, 2);
     if (!lp)
       return -1;
-    uint16_t gl = be16(lp);
-    const uint8_t *g = rc_take(&c, gl);
-    if (!g || gl == 0 || gl > ND_GROUP_NAME_MAX)
+    o.kind = *k;
+    o.name_len = be16(lp);
+    o.name = rc_take(&c, o.name_len);
+    if (!o.name || o.name_len == 0 || o.name_len > ND_GROUP_NAME_MAX ||
+        memchr(o.name, '\0', o.name_len))
       return -1;
-    char name[ND_GROUP_NAME_MAX + 1];
-    memcpy(name, g, gl);
-    name[gl] = '\0';
-    if (memchr(name, '\0', gl))
-      return -1;
-    if (*k == OP_DELETE_GROUP) {
-      if (apply)
-        map_remove_matching(os, 0, name);
-      continue;
-    }
-    if (*k == OP_DELETE_TOPIC) {
-      if (apply)
-        map_remove_matching(os, 1, name);
-      continue;
-    }
-    if (*k == OP_GROUP_TYPE) {
+    int named = o.kind == OP_COMMIT || o.kind == OP_DELETE_OFFSET;
+    if (named || o.kind == OP_GROUP_TYPE) {
       lp = rc_take(&c, 2);
-      const uint8_t *t = lp ? rc_take(&c, be16(lp)) : NULL;
-      if (!t || be16(lp) == 0 || be16(lp) > ND_GROUP_NAME_MAX)
+      o.topic_len = lp ? be16(lp) : 0;
+      o.topic = lp ? rc_take(&c, o.topic_len) : NULL;
+      if (!o.topic || o.topic_len == 0 ||
+          o.topic_len > (named ? ND_TOPIC_NAME_MAX : ND_GROUP_NAME_MAX) ||
+          (named && memchr(o.topic, '\0', o.topic_len)))
         return -1;
-      if (apply && map_put(os, key, type_key(key, name), 0, -1, 0,
-                           (const char *)t, be16(lp), 0) != 0)
-        return -2;
-      continue;
+    } else if (o.kind != OP_DELETE_GROUP && o.kind != OP_DELETE_TOPIC) {
+      return -1;
     }
-    if (*k != OP_COMMIT && *k != OP_DELETE_OFFSET)
-      return -1;
-    lp = rc_take(&c, 2);
-    if (!lp)
-      return -1;
-    uint16_t tl = be16(lp);
-    const uint8_t *t = rc_take(&c, tl);
-    const uint8_t *f =
-        rc_take(&c, *k == OP_DELETE_OFFSET ? 4 : 4 + 8 + 4 + 8 + 4);
-    if (!t || !f || tl == 0 || tl > ND_TOPIC_NAME_MAX || memchr(t, '\0', tl))
-      return -1;
-    memcpy(key, name, gl);
-    key[gl] = '\0';
-    memcpy(key + gl + 1, t, tl);
-    key[gl + 1 + tl] = '\0';
-    memcpy(key + gl + tl + 2, f, 4);
-    if (*k == OP_DELETE_OFFSET) {
-      if (apply)
-        map_remove_key(os, key, gl + tl + 6);
-      continue;
+    if (named) {
+      const uint8_t *f = rc_take(&c, o.kind == OP_COMMIT ? 28 : 4);
+      if (!f)
+        return -1;
+      o.partition = (int32_t)be32(f);
+      o.meta_len = -1;
+      if (o.kind == OP_COMMIT) {
+        o.offset = (int64_t)be64(f + 4);
+        o.epoch = (int32_t)be32(f + 12);
+        o.time_ms = (int64_t)be64(f + 16);
+        o.meta_len = (int32_t)be32(f + 24);
+        if (o.meta_len < -1 ||
+            (o.meta_len > 0 && !(o.meta = rc_take(&c, (size_t)o.meta_len))))
+          return -1;
+      }
     }
-    int32_t ml = (int32_t)be32(f + 24);
-    const uint8_t *m = NULL;
-    if (ml < -1 || (ml > 0 && !(m = rc_take(&c, (size_t)ml))))
-      return -1;
-    if (apply && map_put(os, key, gl + tl + 6, (int64_t)be64(f + 4),
-                         (int32_t)be32(f + 12), (int64_t)be64(f + 16),
-                         (const char *)m, ml > 0 ? (size_t)ml : 0, ml < 0) != 0)
-      return -2;
+    int r = fn ? fn(ctx, &o) : 0;
+    if (r)
+      return r;
   }
   return c.p == c.end ? 0 : -1;
+}
+
+/* The map key of a commit or offset delete. */
+static size_t op_key(char *key, const op *o) {
+  memcpy(key, o->name, o->name_len);
+  key[o->name_len] = '\0';
+  memcpy(key + o->name_len + 1, o->topic, o->topic_len);
+  key[o->name_len + 1 + o->topic_len] = '\0';
+  put_be32((uint8_t *)key + o->name_len + o->topic_len + 2,
+           (uint32_t)o->partition);
+  return (size_t)o->name_len + o->topic_len + 6;
+}
+
+#define KEY_MAX (ND_GROUP_NAME_MAX + ND_TOPIC_NAME_MAX + 8)
+
+static int apply_op(void *ctx, const op *o) {
+  offsets_store *os = ctx;
+  char key[KEY_MAX], name[ND_GROUP_NAME_MAX + 1];
+  memcpy(name, o->name, o->name_len);
+  name[o->name_len] = '\0';
+  switch (o->kind) {
+  case OP_DELETE_GROUP:
+  case OP_DELETE_TOPIC:
+    map_remove_matching(os, o->kind == OP_DELETE_GROUP ? 0 : 1, name);
+    return 0;
+  case OP_GROUP_TYPE:
+    return map_put(os, key, type_key(key, name), 0, -1, 0,
+                   (const char *)o->topic, o->topic_len, 0)
+               ? -2
+               : 0;
+  case OP_DELETE_OFFSET:
+    map_remove_key(os, key, op_key(key, o));
+    return 0;
+  default:
+    return map_put(os, key, op_key(key, o), o->offset, o->epoch, o->time_ms,
+                   (const char *)o->meta,
+                   o->meta_len > 0 ? (size_t)o->meta_len : 0, o->meta_len < 0)
+               ? -2
+               : 0;
+  }
+}
+
+/* ---- damage: found while loading, told through nd_options.on_log -------- */
+
+enum { DMG_BYTES, DMG_CHECKSUM, DMG_OPS };
+#define DAMAGE_LOGGED 16 /* ranges described one by one; the rest counted */
+#define OPS_DESCRIBED 8  /* ops of a damaged frame named in its message */
+
+typedef struct damage {
+  size_t from, to;
+  size_t hdr; /* DMG_CHECKSUM, DMG_OPS: the frame's header length */
+  int kind;
+} damage;
+
+typedef struct text {
+  char s[1000]; /* nd_log cuts lines at 1023 bytes */
+  size_t n;
+} text;
+
+static void tx_add(text *t, const char *fmt, ...) ND_PRINTF(2, 3);
+static void tx_add(text *t, const char *fmt, ...) {
+  if (t->n >= sizeof t->s - 1)
+    return;
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(t->s + t->n, sizeof t->s - t->n, fmt, ap);
+  va_end(ap);
+  t->n = n < 0 ? t->n : t->n + (size_t)n;
+  if (t->n >= sizeof t->s - 1)
+    t->n = sizeof t->s - 1;
+}
+
+/* A name from an unchecked frame: quoted, bytes outside printable ASCII
+ * escaped, long ones shortened. */
+static void tx_name(text *t, const uint8_t *p, size_t n) {
+  tx_add(t, "'");
+  for (size_t i = 0; i < n && i < 64; i++)
+    tx_add(t, p[i] >= 0x20 && p[i] < 0x7f && p[i] != '\'' ? "%c" : "\\x%02x",
+           p[i]);
+  tx_add(t, n > 64 ? "...'" : "'");
+}
+
+typedef struct describer {
+  offsets_store *os;
+  text *t;
+  uint32_t ops, more; /* ops named, ops only counted */
+} describer;
+
+static void tx_in_effect(text *t, offsets_store *os, const char *key,
+                         size_t kl) {
+  entry *e = slot_for(os, key, kl);
+  if (e->key)
+    tx_add(t, " (now %" PRId64 ")", e->offset);
+  else
+    tx_add(t, " (now none)");
+}
+
+static int describe_op(void *ctx, const op *o) {
+  describer *ds = ctx;
+  text *t = ds->t;
+  /* Room is kept for the sentence that says what the loss means. */
+  if (ds->ops >= OPS_DESCRIBED || t->n > sizeof t->s - 300) {
+    ds->more++;
+    return 0;
+  }
+  ds->ops++;
+  char key[KEY_MAX];
+  tx_add(t, "%s", ds->ops > 1 ? "; " : "");
+  switch (o->kind) {
+  case OP_DELETE_GROUP:
+    tx_add(t, "delete of group ");
+    tx_name(t, o->name, o->name_len);
+    break;
+  case OP_DELETE_TOPIC:
+    tx_add(t, "delete of the offsets of topic ");
+    tx_name(t, o->name, o->name_len);
+    break;
+  case OP_GROUP_TYPE:
+    tx_add(t, "protocol type of group ");
+    tx_name(t, o->name, o->name_len);
+    break;
+  default:
+    tx_add(t, "%s group ", o->kind == OP_COMMIT ? "commit" : "offset delete");
+    tx_name(t, o->name, o->name_len);
+    tx_add(t, " topic ");
+    tx_name(t, o->topic, o->topic_len);
+    tx_add(t, " partition %" PRId32, o->partition);
+    if (o->kind == OP_COMMIT)
+      tx_add(t, " offset %" PRId64, o->offset);
+    tx_in_effect(t, ds->os, key, op_key(key, o));
+  }
+  return 0;
+}
+
+/* One line for each damaged range, naming the file, the bytes and, where a
+ * frame's header survived, what its ops appear to have been. Called after
+ * the whole file is loaded, so "now" is what the store shows. */
+static void log_damage(offsets_store *os, const uint8_t *d, const damage *dm,
+                       int at_end) {
+  /* Nothing valid after it: a write cut short by a power cut can look
+   * like this (a frame's size reached the disk before all its bytes), so
+   * the message does not claim more than it knows. */
+  const char *how = at_end ? " at the end (a write cut short by a crash, or "
+                             "damage); dropped"
+                           : "; skipped, the frames after them are used";
+  text t = {{0}, 0};
+  tx_add(&t, "%s: bytes %zu-%zu ", os->path, dm->from, dm->to);
+  if (dm->kind == DMG_BYTES) {
+    tx_add(&t, "hold no valid frame%s. What they held is unknown", how);
+  } else {
+    const uint8_t *payload = d + dm->from + dm->hdr;
+    size_t plen = dm->to - dm->from - dm->hdr;
+    tx_add(&t, "are a frame %s%s. It %s: ",
+           dm->kind == DMG_CHECKSUM
+               ? "that fails its checksum"
+               : "whose checksum holds but whose ops do not parse",
+           how,
+           dm->kind == DMG_CHECKSUM ? "appears to hold (unchecked)" : "holds");
+    describer ds = {os, &t, 0, 0};
+    int r = parse_ops(payload, plen, describe_op, &ds);
+    if (ds.more)
+      tx_add(&t, "; and %" PRIu32 " more ops", ds.more);
+    if (r)
+      tx_add(&t, "%sops that do not parse", ds.ops ? "; then " : "");
+  }
+  tx_add(&t, ". A lost commit leaves the one before it (or none) in effect; "
+             "a lost delete leaves what it deleted");
+  nd_log(&os->log, ND_LOG_WARN, "%s", t.s);
+}
+
+/* ---- loading ------------------------------------------------------------ */
+
+enum { F_VALID, F_CHECKSUM, F_TORN, F_NONE };
+
+enum { FORM1_NO, FORM1_AT_BOUNDARY, FORM1_RESYNC };
+
+/* What starts at pos: a frame of form 2 whose header checks (whole or
+ * cut by the end of the file, payload checksum right or wrong), a form-1
+ * frame whose checksum holds (form1: only where form 1 may still occur),
+ * or nothing recognisable. *flen: the frame's whole length. */
+static int frame_at(const uint8_t *d, size_t len, size_t pos, int form1,
+                    size_t *flen, int *form) {
+  size_t left = len - pos;
+  const uint8_t *h = d + pos;
+  if (left >= FRAME_HEADER && be32(h) == FRAME_MAGIC &&
+      nd_crc32c(0, h, 12) == be32(h + 12)) {
+    uint32_t plen = be32(h + 4);
+    *form = 2;
+    *flen = FRAME_HEADER + (size_t)plen;
+    if (plen > left - FRAME_HEADER)
+      return F_TORN;
+    return nd_crc32c(0, h + FRAME_HEADER, plen) == be32(h + 8) ? F_VALID
+                                                               : F_CHECKSUM;
+  }
+  if (form1 && left >= FRAME1_HEADER + 5) {
+    uint32_t plen = be32(h);
+    const uint8_t *payload = h + FRAME1_HEADER;
+    /* Cheap tests first. Resynchronising tries every byte, and a form-1
+     * header has nothing but its checksum to check in full: the CRC of a
+     * length read from damaged bytes, at each position, would make
+     * loading quadratic (a file of 0x01 bytes: a 16 MiB CRC per byte), so
+     * there the ops must parse first, which damaged bytes fail early. */
+    if (payload[0] == PAYLOAD_VERSION && plen >= 5 &&
+        plen <= left - FRAME1_HEADER &&
+        (form1 != FORM1_RESYNC || parse_ops(payload, plen, NULL, NULL) == 0) &&
+        nd_crc32c(0, payload, plen) == be32(h + 4)) {
+      *form = 1;
+      *flen = FRAME1_HEADER + (size_t)plen;
+      return F_VALID;
+    }
+  }
+  return F_NONE;
+}
+
+static int all_zero(const uint8_t *p, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (p[i])
+      return 0;
+  return 1;
+}
+
+typedef struct loaded {
+  damage dmg[DAMAGE_LOGGED];
+  size_t ndmg, dmg_total; /* described, found */
+  uint64_t dmg_bytes;
+  size_t end_valid; /* end of the last frame applied */
+  int form1;        /* frames of form 1 were met */
+  int torn;         /* the bytes after end_valid are a torn write */
+} loaded;
+
+static void note_damage(loaded *ld, size_t from, size_t to, size_t hdr,
+                        int kind) {
+  if (ld->ndmg < DAMAGE_LOGGED)
+    ld->dmg[ld->ndmg++] = (damage){from, to, hdr, kind};
+  ld->dmg_total++;
+  ld->dmg_bytes += to - from;
+}
+
+/* Apply every valid frame of d to the map. A frame that fails its
+ * checksum, or whose ops do not parse, is skipped whole (its header gave
+ * its length); bytes that start no frame are skipped up to the next
+ * position where one starts (resynchronisation). What follows the last
+ * valid frame is a torn write if it is a frame cut by the end of the file,
+ * zeros, or shorter than a header. */
+static int load_frames(offsets_store *os, const uint8_t *d, size_t len,
+                       loaded *ld) {
+  size_t pos = 0;
+  int seen2 = 0; /* no form-1 frame follows one of form 2 */
+  while (pos < len) {
+    size_t flen;
+    int form, k = frame_at(d, len, pos, seen2 ? FORM1_NO : FORM1_AT_BOUNDARY,
+                           &flen, &form);
+    if (k == F_TORN)
+      break;
+    if (k == F_NONE) {
+      size_t q = pos + 1;
+      while (q < len && frame_at(d, len, q, seen2 ? FORM1_NO : FORM1_RESYNC,
+                                 &flen, &form) == F_NONE)
+        q++;
+      if (q == len)
+        break;
+      note_damage(ld, pos, q, 0, DMG_BYTES);
+      pos = q;
+      continue;
+    }
+    seen2 |= form == 2;
+    ld->form1 |= form == 1;
+    size_t hdr = form == 2 ? FRAME_HEADER : FRAME1_HEADER;
+    const uint8_t *payload = d + pos + hdr;
+    size_t plen = flen - hdr;
+    int r = -1;
+    if (k == F_VALID && (r = parse_ops(payload, plen, NULL, NULL)) == 0)
+      r = parse_ops(payload, plen, apply_op, os);
+    if (r == -2)
+      return nd_fail(ND_ENOMEM, "out of memory loading %s", os->path);
+    if (r == 0)
+      ld->end_valid = pos + flen;
+    else
+      note_damage(ld, pos, pos + flen, hdr,
+                  k == F_VALID ? DMG_OPS : DMG_CHECKSUM);
+    pos += flen;
+  }
+  if (pos < len) {
+    size_t flen;
+    int form;
+    ld->torn = pos == ld->end_valid &&
+               (len - pos < FRAME_HEADER || all_zero(d + pos, len - pos) ||
+                frame_at(d, len, pos, FORM1_NO, &flen, &form) == F_TORN);
+    if (!ld->torn)
+      note_damage(ld, pos, len, 0, DMG_BYTES);
+  }
+  return 0;
 }
 
 static int replay(offsets_store *os) {
@@ -412,48 +771,88 @@ static int replay(offsets_store *os) {
     return 0;
   if (rc)
     return nd_fail_os(-rc, "cannot read %s", os->path);
-  size_t pos = 0;
   const uint8_t *d = (const uint8_t *)data;
-  while (pos + FRAME_HEADER <= len) {
-    uint32_t plen = be32(d + pos);
-    if (plen > len - pos - FRAME_HEADER ||
-        nd_crc32c(0, d + pos + FRAME_HEADER, plen) != be32(d + pos + 4))
-      break;
-    int r = replay_frame(os, d + pos + FRAME_HEADER, plen, 0);
-    if (r == 0)
-      r = replay_frame(os, d + pos + FRAME_HEADER, plen, 1);
-    if (r == -2) {
-      free(data);
-      return nd_fail(ND_ENOMEM, "out of memory loading %s", os->path);
-    }
-    if (r != 0)
-      break;
-    pos += FRAME_HEADER + plen;
+  loaded ld;
+  memset(&ld, 0, sizeof ld);
+  rc = load_frames(os, d, len, &ld);
+  if (!rc) {
+    for (size_t i = 0; i < ld.ndmg; i++)
+      log_damage(os, d, &ld.dmg[i], ld.dmg[i].from >= ld.end_valid);
+    if (ld.dmg_total > ld.ndmg)
+      nd_log(&os->log, ND_LOG_WARN,
+             "%s: %zu more damaged ranges skipped (%" PRIu64
+             " damaged bytes in all)",
+             os->path, ld.dmg_total - ld.ndmg, ld.dmg_bytes);
+    if (ld.torn)
+      nd_log(&os->log, ND_LOG_INFO,
+             "%s: the %zu bytes from byte %zu are a write cut short by a "
+             "crash (an incomplete frame, or zeros)%s",
+             os->path, len - ld.end_valid, ld.end_valid,
+             os->readonly ? "" : "; cut");
   }
   free(data);
-  os->file_size = pos;
-  if (pos < len && !os->readonly) {
-    /* A torn or corrupt tail: what follows the last whole frame was never
-     * acknowledged (commits return after their frame is synced). */
+  os->file_size = len;
+  if (rc || os->readonly)
+    return rc;
+  if (ld.dmg_total || ld.form1) {
+    /* The damaged bytes go in a rewrite, not by cutting the file there:
+     * frames after them are valid. The damaged file is kept (a hard link
+     * to it survives the rename) for whoever wants to look at it. */
+    char keep[PATH_MAX + 16];
+    snprintf(keep, sizeof keep, "%s.damaged", os->path);
+    int kept = 0;
+    if (ld.dmg_total) {
+      unlink(keep);
+      kept = link(os->path, keep) == 0;
+    }
+    uint64_t size;
+    if (write_checkpoint(os, &size) == 0) {
+      os->file_size = size;
+      if (ld.dmg_total)
+        nd_log(&os->log, ND_LOG_INFO,
+               "%s: rewritten without the damaged bytes%s%s", os->path,
+               kept ? "; the damaged file is kept as " : "", kept ? keep : "");
+      return 0;
+    }
+    /* Without a rewrite (disk full?) the file still works: the next frame
+     * is appended after the last valid one, and the damage is met (and
+     * told) again at the next open. The link would not stay a copy of the
+     * damaged file: it shares the inode that is cut and appended to. */
+    if (kept)
+      unlink(keep);
+    nd_log(&os->log, ND_LOG_WARN,
+           "%s; the file is used as it is and the damage will be met "
+           "again at the next open",
+           nd_errmsg());
+  }
+  if (ld.end_valid < len) {
+    /* Nothing valid follows the last valid frame: cut the rest, or a
+     * frame appended after it could be swallowed by a torn frame's
+     * length. */
     int fd = open(os->path, O_RDWR | O_CLOEXEC);
     if (fd < 0)
       return nd_fail_os(errno, "cannot open %s", os->path);
-    rc = file_truncate(fd, (off_t)pos);
+    rc = file_truncate(fd, (off_t)ld.end_valid);
     if (!rc)
       rc = file_datasync(fd);
     close(fd);
     if (rc)
-      return nd_fail_os(-rc, "cannot truncate %s at byte %zu", os->path, pos);
+      return nd_fail_os(-rc, "cannot truncate %s at byte %zu", os->path,
+                        ld.end_valid);
+    os->file_size = ld.end_valid;
   }
   return 0;
 }
 
 /* ---- open / close ------------------------------------------------------- */
 
-int offsets_open(const char *dir, int readonly, offsets_store **out) {
+int offsets_open(const char *dir, int readonly, const nd_logger *log,
+                 offsets_store **out) {
   offsets_store *os = calloc(1, sizeof *os);
   if (!os)
     return nd_fail(ND_ENOMEM, "out of memory");
+  if (log)
+    os->log = *log;
   os->fd = -1;
   os->readonly = readonly;
   snprintf(os->dir, sizeof os->dir, "%s", dir);
@@ -879,35 +1278,8 @@ int offsets_maintain(offsets_store *os) {
   pthread_mutex_lock(&os->sync_mu);
   while (os->syncing)
     pthread_cond_wait(&os->sync_cond, &os->sync_mu);
-  wbuf b = {0};
-  int rc = wb_frame_start(&b);
-  uint32_t ops = 0;
-  for (size_t i = 0; !rc && i < os->cap; i++) {
-    entry *e = &os->slots[i];
-    if (!e->key)
-      continue;
-    size_t g = strlen(e->key);
-    const char *t = e->key + g + 1;
-    size_t tl = strlen(t);
-    ops++;
-    if (is_type_entry(e)) {
-      rc = wb_type_op(&b, e->key, g, e->metadata, e->meta_len);
-      continue;
-    }
-    rc = wb_commit_op(&b, e->key, g, t, tl,
-                      (int32_t)be32((const uint8_t *)t + tl + 1), e->offset,
-                      e->epoch, e->time_ms, e->metadata, e->meta_len);
-  }
-  char tmp[PATH_MAX];
-  snprintf(tmp, sizeof tmp, "%s.tmp", os->path);
-  if (!rc) {
-    wb_frame_finish(&b, ops);
-    rc = file_write_atomic(os->path, b.p, b.len);
-    if (rc)
-      rc = nd_fail_os(-rc, "cannot compact %s", os->path);
-  } else {
-    rc = nd_fail(ND_ENOMEM, "out of memory");
-  }
+  uint64_t size;
+  int rc = write_checkpoint(os, &size);
   if (!rc) {
     int fd = open(os->path, O_RDWR | O_CLOEXEC);
     if (fd < 0) {
@@ -918,11 +1290,10 @@ int offsets_maintain(offsets_store *os) {
     } else {
       close(os->fd);
       os->fd = fd;
-      os->file_size = b.len;
+      os->file_size = size;
       os->synced = os->written; /* the new file was fsynced whole */
     }
   }
-  free(b.p);
   pthread_mutex_unlock(&os->sync_mu);
   pthread_mutex_unlock(&os->mu);
   return rc;

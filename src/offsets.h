@@ -1,8 +1,15 @@
 /*
  * offsets.h — committed consumer-group offsets, in DATA/groups/.
  *
- * offsets.log is an append-only sequence of frames:
- *   u32 length of payload | u32 CRC-32C of payload | payload
+ * offsets.log is an append-only sequence of frames. Frames of form 2 (all
+ * that is written):
+ *   u32 magic 0x894F4653 ("\x89OFS") | u32 payload length |
+ *   u32 CRC-32C of the payload | u32 CRC-32C of the 12 bytes before it |
+ *   payload
+ * Frames of form 1 (files written before form 2; read, never written):
+ *   u32 payload length | u32 CRC-32C of payload | payload
+ * The magic read as a form-1 length is over 2 GiB, which no form-1 frame
+ * has, so the two forms are told apart frame by frame.
  *   payload: u8 version (1), u32 op count, ops
  *   op: u8 kind
  *     1 commit:       str16 group, str16 topic, i32 partition, i64 offset,
@@ -14,10 +21,27 @@
  *     5 delete offset: str16 group, str16 topic, i32 partition
  *   str16: u16 length + bytes; str32: i32 length (-1 = null) + bytes
  * (all integers big-endian). One call is one frame, so it is recorded
- * whole or not at all. At open the file is replayed into a hash map and
- * cut at the first torn or corrupt frame. When the file grows past four
- * times what the live entries need, it is rewritten as one frame (tmp,
- * fsync, rename, fsync dir) by the background maintenance.
+ * whole or not at all.
+ *
+ * Loading replays the frames into a hash map. Damage costs only the
+ * damaged frames: a frame whose payload fails its checksum (or whose ops
+ * do not parse) is skipped whole, its length vouched for by the header
+ * checksum; bytes that start no frame are skipped up to the next position
+ * where a frame header checks (resynchronisation). A skipped commit leaves
+ * the previous commit of that partition in effect (an offset regression),
+ * a skipped delete leaves what it deleted. Each damaged range is told
+ * through nd_options.on_log (file, bytes, the ops it appears to hold); a
+ * writable open then rewrites the file without it, keeping the damaged
+ * file as offsets.log.damaged. What follows the last valid frame is a
+ * torn write when it is a frame cut by the end of the file, zeros, or
+ * shorter than a header: it is cut (logged at info level).
+ *
+ * The file is rewritten from the map (a checkpoint: tmp, fsync, rename,
+ * fsync dir) when it grows past four times what the live entries need
+ * (background maintenance), when damage was found, and when it holds
+ * frames of form 1. A checkpoint has a frame per group, of at most
+ * CHECKPOINT_FRAME_BYTES of ops, so damage to it costs one group's
+ * entries in that frame, not every group's.
  */
 #ifndef ND_OFFSETS_H
 #define ND_OFFSETS_H
@@ -25,11 +49,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "error.h"
 #include "nodata.h"
 
 typedef struct offsets_store offsets_store;
 
-int offsets_open(const char *dir, int readonly, offsets_store **out);
+/* log: where damage found while loading is told (copied; may be NULL). */
+int offsets_open(const char *dir, int readonly, const nd_logger *log,
+                 offsets_store **out);
 int offsets_close(offsets_store *os);
 int offsets_commit(offsets_store *os, const char *group,
                    const nd_offset_commit *c, size_t n, int64_t now_ms);

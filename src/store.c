@@ -599,7 +599,8 @@ int nd_open(const char *dir, const nd_options *opts, nd_store **out) {
   if (!rc) {
     char groups[PATH_MAX];
     snprintf(groups, sizeof groups, "%s/groups", dir);
-    rc = offsets_open(groups, s->readonly, &s->offsets);
+    nd_logger log = {s->opts.on_log, s->opts.on_log_ctx};
+    rc = offsets_open(groups, s->readonly, &log, &s->offsets);
   }
   if (!rc && !s->readonly && !s->opts.no_background) {
     if (pthread_create(&s->bg, NULL, background_main, s) != 0)

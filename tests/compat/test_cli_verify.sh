@@ -5,7 +5,8 @@
 # file and byte named) and `verify --repair` says what it drops, fixes it,
 # and leaves every record before the damage readable. A damaged topic.conf
 # is found (named with its line) and refused by --repair; a damaged
-# recovery point and a torn committed-offsets log are found and repaired.
+# recovery point and a torn committed-offsets log are found and repaired,
+# and a damaged frame in that log costs only itself.
 set -u
 . "$(dirname "$0")/lib.sh"
 
@@ -145,7 +146,7 @@ mkdir -p "$D/groups"
 printf '\0\0\0\x10garbage' >>"$D/groups/offsets.log"
 expect 3 "verify hints" "$N" verify
 out_has "recovery point" "damaged: $P0/recovery-point: not an offset"
-out_has "offsets log" "damaged: $D/groups/offsets.log: byte 0: torn or corrupt frame"
+out_has "offsets log" "damaged: $D/groups/offsets.log: the 11 bytes from byte 0 are a write cut short"
 expect 0 "repair hints" "$N" verify --repair
 out_has "hints repaired" "no damage found"
 expect 0 "records kept after the hint repair" "$N" consume v -p 0
@@ -159,5 +160,70 @@ expect 3 "verify beside a broker" "$N" verify
 expect 1 "repair beside a broker" "$N" verify --repair
 grep -q "held by pid $ND_PID (nodata serve" "$ND_TMP/cmd.err" || nd_fail "repair held: $(cat "$ND_TMP/cmd.err")"
 nd_stop
+
+# ---- one damaged frame in the committed-offsets log --------------------------
+# In the frame form written now (2) and the older one (1): verify names the
+# damaged bytes; --repair rewrites the file without them, keeping the
+# frames after the damage and the damaged file beside it. (Before, verify
+# said "byte N: torn or corrupt frame" and the repair cut the file there,
+# dropping every later group's offsets.)
+# write_log FORM: commits of groups grp-0, grp-1, grp-2 (topic v, partition
+# 0), one frame each, a bit flipped in grp-1's; prints that frame's byte
+# range "FROM-TO".
+write_log() {
+  python3 - "$D/groups/offsets.log" "$1" <<'EOF'
+import struct, sys
+
+def crc32c(data):
+    crc = 0xFFFFFFFF
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82F63B78 & -(crc & 1))
+    return crc ^ 0xFFFFFFFF
+
+def commit(group, offset):
+    g = group.encode()
+    op = (bytes([1]) + struct.pack(">H", len(g)) + g + struct.pack(">H", 1)
+          + b"v" + struct.pack(">iqiqi", 0, offset, -1, 0, -1))
+    return bytes([1]) + struct.pack(">I", 1) + op
+
+def frame(payload, form):
+    if form == 1:
+        return struct.pack(">II", len(payload), crc32c(payload)) + payload
+    head = struct.pack(">III", 0x894F4653, len(payload), crc32c(payload))
+    return head + struct.pack(">I", crc32c(head)) + payload
+
+path, form = sys.argv[1], int(sys.argv[2])
+frames = [frame(commit("grp-%d" % i, 100 + i), form) for i in range(3)]
+start = len(frames[0])
+data = bytearray(b"".join(frames))
+data[start + len(frames[1]) - 5] ^= 0x01
+with open(path, "wb") as f:
+    f.write(data)
+print("%d-%d" % (start, start + len(frames[1])))
+EOF
+}
+
+for form in 1 2; do
+  rm -rf "$D" && cp -a "$ND_TMP/pristine" "$D"
+  mkdir -p "$D/groups"
+  range=$(write_log $form) || nd_fail "form $form: cannot write the log"
+  cp "$D/groups/offsets.log" "$ND_TMP/damaged"
+  expect 3 "form $form: verify" "$N" verify
+  if [ $form = 2 ]; then
+    out_has "form 2: damage" "damaged: $D/groups/offsets.log: bytes $range are a frame that fails its checksum"
+    out_has "form 2: what was lost" "commit group 'grp-1' topic 'v' partition 0 offset 101 (now none)"
+  else
+    out_has "form 1: damage" "damaged: $D/groups/offsets.log: bytes $range hold no valid frame"
+  fi
+  expect 0 "form $form: repair" "$N" verify --repair
+  out_has "form $form: repaired" "no damage found"
+  expect 0 "form $form: verify after the repair" "$N" verify
+  # The groups after the damage are still there; the damaged file is kept.
+  grep -q "grp-2" "$D/groups/offsets.log" || nd_fail "form $form: the repair dropped grp-2"
+  grep -q "grp-0" "$D/groups/offsets.log" || nd_fail "form $form: the repair dropped grp-0"
+  cmp -s "$ND_TMP/damaged" "$D/groups/offsets.log.damaged" || nd_fail "form $form: the damaged file was not kept"
+done
 
 nd_pass
