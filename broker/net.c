@@ -45,15 +45,17 @@
  * Loop-wide memory bound (max_buffered_bytes): the loop counts what
  * connections make it hold — buffers of frames arriving, frames handed to
  * handlers and not yet freed, reply buffers not yet written, bytes read
- * ahead (stash) — and at the bound stops reading from every connection
- * (EPOLLIN off; they wait on `paused`) until the count falls back below
- * 7/8 of it. Writing goes on, and requests being handled finish, which is
- * what brings the count down; nobody is closed for it. One connection is
- * exempt: the one whose frame in progress is the oldest (the head of the
- * `partial` list) may go on reading that frame, so that when frames
- * arriving hold all the memory, one of them still completes and the loop
- * cannot stall. The loop therefore holds at most the bound plus one
- * request (max_request_bytes), plus the pool and the scratch buffer.
+ * ahead (stash) — and a connection that holds any of that is not read
+ * (EPOLLIN off; it waits on `paused`) while the count is at the bound. A
+ * connection holding nothing may still be read up to a quarter over it
+ * (budget_allows says why). Writing goes on, and requests being handled finish,
+ * which is what brings the count down; nobody is closed for it. One
+ * connection is exempt: the one whose frame in progress is the oldest (the
+ * head of the `partial` list) may go on reading that frame, so that when
+ * frames arriving hold all the memory, one of them still completes and
+ * the loop cannot stall. The loop therefore holds at most 5/4 of the
+ * bound plus one request (max_request_bytes), plus the pool and the
+ * scratch buffer.
  *
  * Timeouts (idle_ms, Kafka's connections.max.idle.ms): connections sit in
  * `lru` by their last byte read or written; a periodic sweep closes those
@@ -271,7 +273,7 @@ struct net_loop {
   net_timer *sweep_timer;
   /* Bytes counted against max_buffered_bytes. */
   size_t reading_bytes, frame_bytes, reply_bytes, stash_bytes;
-  int over; /* at the bound, until it drains to 7/8 */
+  int paused_kinds; /* 1: holders are paused, 2: others are */
   pthread_mutex_t post_mu;
   struct net_post_item *post_head, *post_tail;
 };
@@ -361,18 +363,32 @@ static size_t buffered(const net_loop *l) {
   return l->reading_bytes + l->frame_bytes + l->reply_bytes + l->stash_bytes;
 }
 
-/* At the memory bound? Once there, until it drains to 7/8 of it, so that
- * connections are not switched on and off for every freed buffer. */
-static int over_budget(net_loop *l) {
+/* Does c hold memory the bound counts: a frame arriving, requests being
+ * handled or replies unsent, bytes read ahead? */
+static int conn_holds(const net_conn *c) {
+  return c->rbuf || c->hdr_len || c->stash || c->inflight;
+}
+
+/* The frame of the connection exempt from the bound (below). */
+static size_t exempt_bytes(const net_loop *l) {
+  return l->partial.head ? l->partial.head->rbuf_counted : 0;
+}
+
+/* Does the memory bound let c be read? A connection holding memory, only
+ * below the bound. One holding nothing, up to a quarter over it (not
+ * counting the exempt frame), so that small requests from other clients
+ * (heartbeats, metadata, a produce) are served while some sit on big
+ * frames; once it holds memory it stops in turn. The connection with the
+ * oldest frame in progress always may, so that one frame completes when
+ * frames arriving hold all the memory. */
+static int budget_allows(const net_conn *c) {
+  const net_loop *l = c->loop;
   size_t max = l->cfg.max_buffered_bytes;
-  if (!max)
-    return 0;
-  size_t b = buffered(l);
-  if (l->over && b <= max - max / 8)
-    l->over = 0;
-  else if (!l->over && b >= max)
-    l->over = 1;
-  return l->over;
+  if (!max || l->partial.head == c)
+    return 1;
+  if (conn_holds(c))
+    return buffered(l) < max;
+  return buffered(l) - exempt_bytes(l) < max + max / 4;
 }
 
 /* Count c's frame buffer as it is now. */
@@ -979,10 +995,8 @@ static int conn_may_read_own(const net_conn *c) {
          c->unsent <= NET_MAX_UNSENT && c->inflight < NET_MAX_INFLIGHT;
 }
 
-/* At the memory bound only the oldest frame in progress goes on. */
 static int conn_may_read(const net_conn *c) {
-  return conn_may_read_own(c) &&
-         (!over_budget(c->loop) || c->loop->partial.head == c);
+  return conn_may_read_own(c) && budget_allows(c);
 }
 
 /* Recompute epoll interest and apply a pending graceful close. */
@@ -1000,10 +1014,12 @@ static void conn_update(net_conn *c) {
   net_loop *l = c->loop;
   if (!conn_may_read(c)) {
     /* Woken by paused_wake() once the loop holds less. */
-    if (conn_may_read_own(c))
+    if (conn_may_read_own(c)) {
       list_add(&l->paused, c, L_PAUSED);
-    else
+      l->paused_kinds |= conn_holds(c) ? 1 : 2;
+    } else {
       list_del(&l->paused, c, L_PAUSED);
+    }
   } else {
     list_del(&l->paused, c, L_PAUSED);
     ev |= EPOLLIN;
@@ -1625,8 +1641,9 @@ static void on_accept(net_loop *l) {
       l->accept_full = 1;
       listener_set(l, 0);
       if (log_due(&l->full_logged_ms))
-        net_log("%zu connections open, the most allowed (max.connections); "
-                "new ones wait in the listen backlog until one closes",
+        net_log("%zu connections open, the most allowed (max.connections, "
+                "or what ulimit -n leaves); new ones wait in the listen "
+                "backlog until one closes",
                 l->nconns);
       return;
     }
@@ -1760,19 +1777,28 @@ static void sweep(void *arg) {
   l->sweep_timer = net_timer_add(l, sweep_every(l), sweep, l);
 }
 
-/* Connections paused at the memory bound read again once it drained; and
- * whichever now holds the oldest frame in progress may go on with it. */
+/* Connections paused at the memory bound are looked at again once the
+ * loop holds less than some of them wait for (conn_update decides); and
+ * whichever now has the oldest frame in progress may go on with it. */
 static void paused_wake(net_loop *l) {
   if (!l->paused.n)
     return;
-  if (over_budget(l)) {
-    net_conn *h = l->partial.head;
-    if (h && h->paused.in)
-      conn_update(h);
+  net_conn *h = l->partial.head;
+  if (h && h->paused.in)
+    conn_update(h);
+  size_t max = l->cfg.max_buffered_bytes, b = buffered(l);
+  if (!((l->paused_kinds & 1) && b < max) &&
+      !((l->paused_kinds & 2) && b - exempt_bytes(l) < max + max / 4))
     return;
+  /* Those still paused register again, with what they hold now. */
+  l->paused_kinds = 0;
+  net_conn *c = l->paused.head;
+  for (size_t n = l->paused.n; n && c; n--) {
+    net_conn *next = c->paused.next;
+    list_del(&l->paused, c, L_PAUSED);
+    conn_update(c);
+    c = next;
   }
-  for (size_t n = l->paused.n; n && l->paused.head; n--)
-    conn_update(l->paused.head);
 }
 
 /* ------------------------------------------------------------------------ */

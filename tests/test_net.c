@@ -1692,6 +1692,10 @@ static void test_memory_bound(void) {
           N, FRAME >> 20, st.buffered_bytes >> 10, BOUND >> 10, st.paused);
   CHECK(st.buffered_bytes <= (size_t)BOUND + FRAME + (1 << 20));
   CHECK(st.paused >= 1);
+  /* Meanwhile small requests of other clients are served. */
+  int other = cli_connect(s2.port);
+  CHECK(other >= 0 && round_trip(other, "small requests go on"));
+  close(other);
   pthread_t th[N];
   for (int i = 0; i < N; i++)
     CHECK(pthread_create(&th[i], NULL, finish_frame, &bs[i]) == 0);
