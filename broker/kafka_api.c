@@ -198,6 +198,24 @@ void kafka_unpark(kafka_req *r) {
   r->parked = 0;
 }
 
+int kafka_held_elsewhere(kafka_req *r) {
+  (void)r;
+  return 0;
+}
+
+void kafka_answer_parked(kafka_req *r, int (*answer)(kafka_req *r, void *arg),
+                         void *arg) {
+  if (r->dead) {
+    kafka_respond_none(r); /* frees it */
+    return;
+  }
+  kafka_unpark(r);
+  if (answer(r, arg) != 0) {
+    net_conn_close(r->conn, "out of memory answering a request");
+    kafka_respond_none(r);
+  }
+}
+
 /* The version the response body is encoded at: the request's, or for a
  * version outside what we know, the nearest one the schema defines. */
 static int resp_version(const kafka_req *r) {
