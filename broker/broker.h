@@ -115,6 +115,9 @@ int worker_start(broker *b, worker **out);
 void worker_stop(worker *w);
 int worker_submit(worker *w, void (*fn)(void *arg), void (*done)(void *arg),
                   void *arg);
+/* Has w work in hand? Loop thread only; jobs are only submitted there, so
+ * an idle worker stays idle while the loop does something itself. */
+int worker_busy(const worker *w);
 
 /* serve.c: `nodata serve` with its flags (argv[0] is "serve"). Returns the
  * process exit status. */

@@ -420,15 +420,46 @@ int handle_create_topics(kafka_req *r) {
   }
   if (!to_create)
     return topics_answer(job);
-  kafka_park(r, kafka_held_elsewhere);
-  if (worker_submit(b->worker, topics_create, topics_created, job) != 0) {
-    kafka_unpark(r);
-    return -1;
-  }
-  return 0;
+  return kafka_run_on_worker(r, topics_create, topics_created, job);
 }
 
 /* ---- DeleteTopics ------------------------------------------------------- */
+
+/* As CreateTopics: found on the loop, deleted on the worker thread (every
+ * segment file of every partition goes). */
+typedef struct delete_job {
+  kafka_req *r;
+  kafka_delete_topics_response *resp;
+} delete_job;
+
+static void topics_delete(void *arg) {
+  delete_job *j = arg;
+  for (int32_t i = 0; i < j->resp->responses.count; i++) {
+    kafka_delete_topics_response_deletable_topic_result *t =
+        &j->resp->responses.items[i];
+    if (t->error_code)
+      continue;
+    int rc = nd_topic_delete(j->r->b->store, t->name.ptr);
+    if (rc != 0) {
+      t->error_code = kafka_err(rc);
+      t->error_message = kafka_errmsg(j->r);
+    } else {
+      /* libnodata also forgets the topic's committed offsets. */
+      fprintf(stderr, "nodata: deleted topic %s\n", t->name.ptr);
+    }
+  }
+}
+
+static int deleted_answer(kafka_req *r, void *arg) {
+  delete_job *j = arg;
+  kafka_respond(r, j->resp);
+  return 0;
+}
+
+static void topics_deleted(void *arg) {
+  delete_job *j = arg;
+  kafka_answer_parked(j->r, deleted_answer, j);
+}
 
 int handle_delete_topics(kafka_req *r) {
   kafka_delete_topics_request *req = r->body;
@@ -446,6 +477,7 @@ int handle_delete_topics(kafka_req *r) {
       &r->arena, &kafka_delete_topics_response_deletable_topic_result_desc, n);
   if (n && !res)
     return -1;
+  int32_t to_delete = 0;
   for (int32_t i = 0; i < n; i++) {
     kafka_delete_topics_response_deletable_topic_result *t = &res[i];
     kf_str name =
@@ -470,22 +502,62 @@ int handle_delete_topics(kafka_req *r) {
     }
     t->name = name;
     memcpy(t->topic_id.b, info.id, 16);
-    rc = nd_topic_delete(b->store, name.ptr);
-    if (rc != 0) {
-      t->error_code = kafka_err(rc);
-      t->error_message = kafka_errmsg(r);
-    } else {
-      /* libnodata also forgets the topic's committed offsets. */
-      kafka_log(r, "deleted topic %s", name.ptr);
-    }
+    to_delete++;
   }
   resp->responses.items = res;
   resp->responses.count = n;
-  kafka_respond(r, resp);
-  return 0;
+  if (!to_delete) {
+    kafka_respond(r, resp);
+    return 0;
+  }
+  delete_job *job = kf_alloc(&r->arena, sizeof *job);
+  if (!job)
+    return -1;
+  *job = (delete_job){.r = r, .resp = resp};
+  return kafka_run_on_worker(r, topics_delete, topics_deleted, job);
 }
 
 /* ---- CreatePartitions --------------------------------------------------- */
+
+/* As CreateTopics: checked on the loop, the partitions made on the worker
+ * thread. */
+typedef struct parts_job {
+  kafka_req *r;
+  kafka_create_partitions_response *resp;
+  uint8_t *add; /* per topic: 1 to add its partitions */
+} parts_job;
+
+static void parts_create(void *arg) {
+  parts_job *j = arg;
+  kafka_req *r = j->r;
+  kafka_create_partitions_request *req = r->body;
+  for (int32_t i = 0; i < j->resp->results.count; i++) {
+    kafka_create_partitions_request_topic *q = &req->topics.items[i];
+    kafka_create_partitions_response_topic_result *t =
+        &j->resp->results.items[i];
+    if (!j->add[i])
+      continue;
+    int rc = nd_topic_add_partitions(r->b->store, q->name.ptr, q->count);
+    if (rc != 0) {
+      t->error_code = rc == ND_EINVAL ? KERR_INVALID_PARTITIONS : kafka_err(rc);
+      t->error_message = kafka_errmsg(r);
+    } else {
+      fprintf(stderr, "nodata: topic %s now has %d partitions\n", q->name.ptr,
+              q->count);
+    }
+  }
+}
+
+static int parts_answer(kafka_req *r, void *arg) {
+  parts_job *j = arg;
+  kafka_respond(r, j->resp);
+  return 0;
+}
+
+static void parts_created(void *arg) {
+  parts_job *j = arg;
+  kafka_answer_parked(j->r, parts_answer, j);
+}
 
 int handle_create_partitions(kafka_req *r) {
   kafka_create_partitions_request *req = r->body;
@@ -497,8 +569,13 @@ int handle_create_partitions(kafka_req *r) {
   int32_t n = req->topics.count > 0 ? req->topics.count : 0;
   kafka_create_partitions_response_topic_result *res = kf_new_array(
       &r->arena, &kafka_create_partitions_response_topic_result_desc, n);
-  if (n && !res)
+  parts_job *job = kf_alloc(&r->arena, sizeof *job);
+  uint8_t *add = kf_alloc(&r->arena, (size_t)(n ? n : 1));
+  if ((n && !res) || !job || !add)
     return -1;
+  memset(add, 0, (size_t)(n ? n : 1));
+  *job = (parts_job){.r = r, .resp = resp, .add = add};
+  int32_t to_add = 0;
   for (int32_t i = 0; i < n; i++) {
     kafka_create_partitions_request_topic *q = &req->topics.items[i];
     kafka_create_partitions_response_topic_result *t = &res[i];
@@ -543,18 +620,16 @@ int handle_create_partitions(kafka_req *r) {
       }
       continue;
     }
-    rc = nd_topic_add_partitions(b->store, q->name.ptr, q->count);
-    if (rc != 0) {
-      t->error_code = rc == ND_EINVAL ? KERR_INVALID_PARTITIONS : kafka_err(rc);
-      t->error_message = kafka_errmsg(r);
-    } else {
-      kafka_log(r, "topic %s now has %d partitions", q->name.ptr, q->count);
-    }
+    add[i] = 1;
+    to_add++;
   }
   resp->results.items = res;
   resp->results.count = n;
-  kafka_respond(r, resp);
-  return 0;
+  if (!to_add) {
+    kafka_respond(r, resp);
+    return 0;
+  }
+  return kafka_run_on_worker(r, parts_create, parts_created, job);
 }
 
 /* ---- DescribeConfigs ---------------------------------------------------- */

@@ -247,10 +247,5 @@ int handle_metadata(kafka_req *r) {
     return answer_named(r, j);
   j->partitions = b->cfg.default_partitions > 0 ? b->cfg.default_partitions : 1;
   j->cfg = *kafka_topic_defaults(b);
-  kafka_park(r, kafka_held_elsewhere);
-  if (worker_submit(b->worker, create_run, create_done, j) != 0) {
-    kafka_unpark(r);
-    return -1;
-  }
-  return 0;
+  return kafka_run_on_worker(r, create_run, create_done, j);
 }

@@ -33,6 +33,7 @@ struct worker {
   job *todo, **todo_tail;
   job *done, **done_tail;
   int stopping;
+  size_t pending; /* submitted, done() not run yet (loop thread only) */
 };
 
 /* On the loop thread: answer what finished. */
@@ -45,6 +46,7 @@ static void drain(void *arg) {
   pthread_mutex_unlock(&w->mu);
   while (j) {
     job *next = j->next;
+    w->pending--;
     j->done(j->arg);
     free(j);
     j = next;
@@ -124,6 +126,10 @@ void worker_stop(worker *w) {
   free(w);
 }
 
+int worker_busy(const worker *w) {
+  return w && w->pending > 0;
+}
+
 int worker_submit(worker *w, void (*fn)(void *arg), void (*done)(void *arg),
                   void *arg) {
   if (!w) {
@@ -137,6 +143,7 @@ int worker_submit(worker *w, void (*fn)(void *arg), void (*done)(void *arg),
   j->fn = fn;
   j->done = done;
   j->arg = arg;
+  w->pending++;
   pthread_mutex_lock(&w->mu);
   *w->todo_tail = j;
   w->todo_tail = &j->next;

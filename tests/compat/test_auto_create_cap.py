@@ -6,14 +6,18 @@ one Metadata request auto-creates a bounded number of topics.
   while the big request has none yet); the big request creates exactly
   100 topics and answers LEADER_NOT_AVAILABLE (retriable) for the others;
   the same request again creates the next 100.
-- CreateTopics of one topic with 5,000 partitions: another client is
-  answered meanwhile, then the topic exists with all its partitions.
+- meanwhile a Produce to a new topic is answered UNKNOWN_TOPIC_OR_PARTITION
+  (retriable) rather than waiting for the store's topic lock;
+- CreateTopics of one topic with 5,000 partitions, then CreatePartitions
+  of 5,000 more: another client is answered meanwhile, then the topic
+  has all its partitions.
 
 Ordering, not durations: once the broker has begun creating (a topic
 directory appears), the other client's reply must arrive before the big
-request's. Auto-created topics get 20 partitions each (--partitions), so
+request's. Auto-created topics get 10 partitions each (--partitions), so
 that the creation outlasts that round trip on any disk.
 """
+import hashlib
 import os
 import socket
 import struct
@@ -27,7 +31,10 @@ CAP = 100
 LEADER_NOT_AVAILABLE = 5
 
 
-from test_kafka_versions import check  # noqa: E402
+import test_kafka_versions as kv  # noqa: E402
+
+check = kv.check
+UNKNOWN_TOPIC_OR_PARTITION = 3
 
 def string(s):
     b = s.encode()
@@ -52,14 +59,14 @@ def answered_meanwhile(port, big):
     return got == b""
 
 
-def wait_started(data_dir, before):
-    """Until the store has more topic directories than `before`."""
-    d = os.path.join(data_dir, "topics")
+def wait_started(d, before):
+    """Until directory d has more entries than `before` (topic directories
+    in DATA/topics, partitions in a topic's)."""
     for _ in range(6000):
         if os.path.isdir(d) and len(os.listdir(d)) > before:
             return
         time.sleep(0.01)
-    ndtest.fail("no topic directory appeared")
+    ndtest.fail("nothing new appeared in %s" % d)
 
 
 def metadata_v1(s, names, corr):
@@ -97,6 +104,16 @@ def parse_metadata_v1(r):
     return out
 
 
+def admin_reply_ok(s, corr, what):
+    """The one result of a CreateTopics v2 / CreatePartitions v1 reply
+    (name, error, message) has no error."""
+    r = ndtest.recv_frame(s, 600)
+    check(r is not None, "no %s reply" % what)
+    (c, _thr, n, nl) = struct.unpack(">iiih", r[:14])
+    (err,) = struct.unpack(">h", r[14 + nl:16 + nl])
+    check(c == corr and n == 1 and err == 0, "%s error %d" % (what, err))
+
+
 def topic_count(port):
     s = socket.create_connection(("127.0.0.1", port), timeout=60)
     ndtest.kafka_request(s, 3, 1, 5, struct.pack(">i", -1))
@@ -105,13 +122,22 @@ def topic_count(port):
     return len(parse_metadata_v1(r))
 
 
-with ndtest.Broker(args=["--partitions", "20"]) as b:
+with ndtest.Broker(args=["--partitions", "10"]) as b:
     names = ["auto-%05d" % i for i in range(5000)]
     big = socket.create_connection(("127.0.0.1", b.port), timeout=60)
     metadata_v1(big, names, 1)
-    wait_started(b.data_dir, 0)
+    topics = os.path.join(b.data_dir, "topics")
+    wait_started(topics, 0)
     check(answered_meanwhile(b.port, big),
           "another client waited for a Metadata naming 5,000 new topics")
+    # A produce to a new topic meanwhile is not made to wait for the
+    # store's topic creation either: retriable, and created on its
+    # client's metadata refresh.
+    c = kv.Conn(b.port)
+    err, _ = kv.produce_classic(c, 3, "fresh", kv.record_batch([b"v"]))
+    check(err == UNKNOWN_TOPIC_OR_PARTITION and answered_meanwhile(b.port, big),
+          "a produce to a new topic waited for the creation (error %d)" % err)
+    c.s.close()
     r = ndtest.recv_frame(big, 600)
     check(r is not None, "no Metadata reply")
     got = parse_metadata_v1(r)
@@ -121,30 +147,34 @@ with ndtest.Broker(args=["--partitions", "20"]) as b:
           % (len(ok), len(later)))
     check(len(ok) == CAP and len(later) == 5000 - CAP,
           "want %d created and the rest LEADER_NOT_AVAILABLE" % CAP)
-    ok = [n for n in names if got[n] == (0, 20)]
-    check(len(ok) == CAP, "want %d topics of 20 partitions" % CAP)
+    ok = [n for n in names if got[n] == (0, 10)]
+    check(len(ok) == CAP, "want %d topics of 10 partitions" % CAP)
     check(ok == names[:CAP], "the first %d named are the ones created" % CAP)
     check(topic_count(b.port) == CAP, "topics in the store")
     metadata_v1(big, names, 2)
     got = parse_metadata_v1(ndtest.recv_frame(big, 600))
-    check(sum(1 for n in names if got[n] == (0, 20)) == 2 * CAP,
+    check(sum(1 for n in names if got[n] == (0, 10)) == 2 * CAP,
           "a retry creates the next %d" % CAP)
 
-    # CreateTopics v2: one topic with 5,000 partitions.
-    body = struct.pack(">i", 1) + string("wide") + struct.pack(
-        ">ihii", 5000, 1, 0, 0) + struct.pack(">ib", 600000, 0)
-    ndtest.kafka_request(big, 19, 2, 3, body)
-    wait_started(b.data_dir, 2 * CAP)
-    check(answered_meanwhile(b.port, big),
-          "another client waited for a CreateTopics of 5,000 partitions")
-    r = ndtest.recv_frame(big, 600)
-    check(r is not None, "no CreateTopics reply")
-    (corr, _thr, n, nl) = struct.unpack(">iiih", r[:14])
-    (err,) = struct.unpack(">h", r[14 + nl:16 + nl])
-    check(corr == 3 and n == 1 and err == 0, "CreateTopics error %d" % err)
-    metadata_v1(big, ["wide"], 4)
-    got = parse_metadata_v1(ndtest.recv_frame(big, 600))
-    check(got["wide"] == (0, 5000), "wide: %s" % (got["wide"],))
+    # CreateTopics v2 of one topic with 5,000 partitions, then
+    # CreatePartitions v1 of 5,000 more.
+    wide = os.path.join(topics, hashlib.sha256(b"wide").hexdigest())
+    steps = [(19, 2, ">ihii", (5000, 1, 0, 0), "CreateTopics", topics,
+              2 * CAP, 5000),
+             (37, 1, ">ii", (10000, -1), "CreatePartitions", wide,
+              5001, 10000)]  # 5001: topic.conf and 5,000 partitions
+    for corr, (key, ver, fmt, args, what, d, before, want) in \
+            enumerate(steps, 3):
+        body = struct.pack(">i", 1) + string("wide") + struct.pack(
+            fmt, *args) + struct.pack(">ib", 600000, 0)
+        ndtest.kafka_request(big, key, ver, corr, body)
+        wait_started(d, before)
+        check(answered_meanwhile(b.port, big),
+              "another client waited for a %s of 5,000 partitions" % what)
+        admin_reply_ok(big, corr, what)
+        metadata_v1(big, ["wide"], 10 + corr)
+        got = parse_metadata_v1(ndtest.recv_frame(big, 600))
+        check(got["wide"] == (0, want), "wide: %s" % (got["wide"],))
     big.close()
     ndtest.stop_clean(b)
 ndtest.passed()
