@@ -1589,6 +1589,7 @@ static void test_max_per_ip(void) {
   CHECK(net_parse_ip_limits("127.0.0.2:3, [::1]:9", &ip, &nip, why,
                             sizeof why) == 0);
   CHECK_EQ_I64((int64_t)nip, 2);
+  free(ip);
   CHECK(net_parse_ip_limits("127.0.0.2", &ip, &nip, why, sizeof why) < 0);
   CHECK(net_parse_ip_limits("127.0.0.2:x", &ip, &nip, why, sizeof why) < 0);
   CHECK(strstr(why, "For input string") != NULL);

@@ -1,5 +1,6 @@
 """test_connections.py — what `nodata serve` does against clients that hold
-connections, memory or descriptors, with raw sockets and confluent-kafka:
+connections, memory or descriptors, with raw sockets (produces as
+test_kafka_versions.py writes them):
 
 - connections.max.idle.ms (NODATA_CONNECTIONS_MAX_IDLE_MS): an idle
   connection is closed; so is one trickling a 100 MB request, once the
@@ -31,9 +32,6 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ndtest  # noqa: E402
 
-ndtest.require("confluent_kafka")
-from confluent_kafka import Producer  # noqa: E402
-
 import test_kafka_versions as kv  # noqa: E402
 
 MB = 1 << 20
@@ -61,12 +59,11 @@ def api_versions_ok(s, corr=7):
     return r is not None and struct.unpack(">i", r[:4])[0] == corr
 
 
-def produce_one(bootstrap, topic):
-    p = Producer({"bootstrap.servers": bootstrap, "message.timeout.ms": 60000})
-    got = []
-    p.produce(topic, b"v", callback=lambda err, msg: got.append(err))
-    p.flush(90)
-    return got == [None], got
+def produce_one(c, topic):
+    """Produce v3 of one record on kv.Conn c (a new topic is created);
+    (ok, error code)."""
+    err, _ = kv.produce_classic(c, 3, topic, kv.record_batch([b"v"]))
+    return err == 0, err
 
 
 def peak_rss(b, threads):
@@ -118,7 +115,8 @@ def idle_timeout():
 
 def trickled_big_requests():
     with ndtest.Broker(env=ENV) as b:
-        check(produce_one(b.bootstrap, "before")[0], "first produce")
+        c = kv.Conn(b.port)
+        check(produce_one(c, "before")[0], "first produce")
         base = b.rss_kb() >> 10
         socks = []
 
@@ -137,7 +135,7 @@ def trickled_big_requests():
         for t in ts:
             t.start()
         time.sleep(0.5)
-        ok, why = produce_one(b.bootstrap, "beside")
+        ok, why = produce_one(kv.Conn(b.port), "beside")
         peak = peak_rss(b, ts)
         print("ten connections inside 100 MB requests: broker RSS %d MiB at "
               "most (%d MiB before)" % (peak, base))
@@ -188,12 +186,8 @@ def unread_responses():
 def descriptor_limit():
     with ndtest.Broker(env=ENV, nofile=256) as b:
         err = b.stderr()
-        p = Producer({"bootstrap.servers": b.bootstrap,
-                      "message.timeout.ms": 60000})
-        got = []
-        p.produce("first", b"1", callback=lambda e, m: got.append(e))
-        p.flush(60)
-        check(got == [None], "first produce: %s" % got)
+        c = kv.Conn(b.port)
+        check(produce_one(c, "first")[0], "first produce")
         pid = b.pid
         flood = []
         for i in range(300):
@@ -201,11 +195,9 @@ def descriptor_limit():
             flood.append(s)
         # The producer's connection is one of those accepted: it goes on,
         # and the store still has descriptors for new topics.
-        for t in ("second", "third"):
-            p.produce(t, b"2", callback=lambda e, m: got.append(e))
-            p.flush(60)
-        check(got == [None, None, None], "produces beside 300 connections "
-              "under a descriptor limit of 256: %s" % got)
+        got = [produce_one(c, t)[1] for t in ("second", "third")]
+        check(got == [0, 0], "produces beside 300 connections under a "
+              "descriptor limit of 256: errors %s" % got)
         # Without a cap the broker takes every descriptor for connections,
         # and only its pauses after EMFILE let a produce find one.
         fds = len(os.listdir("/proc/%d/fd" % pid))
@@ -254,7 +246,7 @@ def per_ip_caps():
             extra.close()
             for s in ok:
                 s.close()
-        check(produce_one(b.bootstrap, "t")[0], "produce from 127.0.0.1")
+        check(produce_one(admin, "t")[0], "produce from 127.0.0.1")
         check("address already has the configured maximum of" in b.stderr(),
               "no log line for the refusal:\n" + b.stderr())
         # Kafka's refusals of bad values.
