@@ -50,12 +50,14 @@
  * connection holding nothing may still be read up to a quarter over it
  * (budget_allows says why). Writing goes on, and requests being handled finish,
  * which is what brings the count down; nobody is closed for it. One
- * connection is exempt: the one whose frame in progress is the oldest (the
- * head of the `partial` list) may go on reading that frame, so that when
- * frames arriving hold all the memory, one of them still completes and
- * the loop cannot stall. The loop therefore holds at most 5/4 of the
- * bound plus one request (max_request_bytes), plus the pool and the
- * scratch buffer.
+ * connection at a time is exempt (`exempt`): among the oldest frames in
+ * progress (the head of the `partial` list), one whose connection has no
+ * request in the queue may finish that frame, so that when frames
+ * arriving hold all the memory, one of them still completes and the loop
+ * cannot stall. A connection with requests queued is never exempt: its
+ * frame would only add a reply to those its client is not reading. The
+ * loop therefore holds at most 5/4 of the bound plus one request
+ * (max_request_bytes), plus the pool and the scratch buffer.
  *
  * Timeouts (idle_ms, Kafka's connections.max.idle.ms): connections sit in
  * `lru` by their last byte read or written; a periodic sweep closes those
@@ -274,6 +276,7 @@ struct net_loop {
   /* Bytes counted against max_buffered_bytes. */
   size_t reading_bytes, frame_bytes, reply_bytes, stash_bytes;
   int paused_kinds; /* 1: holders are paused, 2: others are */
+  net_conn *exempt; /* may finish its frame whatever the bound */
   pthread_mutex_t post_mu;
   struct net_post_item *post_head, *post_tail;
 };
@@ -371,20 +374,19 @@ static int conn_holds(const net_conn *c) {
 
 /* The frame of the connection exempt from the bound (below). */
 static size_t exempt_bytes(const net_loop *l) {
-  return l->partial.head ? l->partial.head->rbuf_counted : 0;
+  return l->exempt ? l->exempt->rbuf_counted : 0;
 }
 
 /* Does the memory bound let c be read? A connection holding memory, only
  * below the bound. One holding nothing, up to a quarter over it (not
  * counting the exempt frame), so that small requests from other clients
  * (heartbeats, metadata, a produce) are served while some sit on big
- * frames; once it holds memory it stops in turn. The connection with the
- * oldest frame in progress always may, so that one frame completes when
- * frames arriving hold all the memory. */
+ * frames; once it holds memory it stops in turn. The exempt connection
+ * always may (see the top of the file). */
 static int budget_allows(const net_conn *c) {
   const net_loop *l = c->loop;
   size_t max = l->cfg.max_buffered_bytes;
-  if (!max || l->partial.head == c)
+  if (!max || l->exempt == c)
     return 1;
   if (conn_holds(c))
     return buffered(l) < max;
@@ -964,6 +966,8 @@ static void conn_free(net_conn *c) {
   list_del(&l->lru, c, L_LRU);
   list_del(&l->partial, c, L_PARTIAL);
   list_del(&l->paused, c, L_PAUSED);
+  if (l->exempt == c)
+    l->exempt = NULL;
   ip_release(l, c->ip);
   if (c->prev)
     c->prev->next = c->next;
@@ -1299,8 +1303,10 @@ static void dispatch(net_conn *c, net_fbuf *fb, size_t total) {
   fb->f.len = total - 4;
   l->frames_held++;
   l->frame_bytes += fb->cap;
-  /* Whatever arrives next starts a new frame's time. */
+  /* Whatever arrives next starts a new frame's time, and is not exempt. */
   list_del(&l->partial, c, L_PARTIAL);
+  if (l->exempt == c)
+    l->exempt = NULL;
   net_req *r = calloc(1, sizeof *r);
   if (!r) {
     net_log("%s: closing: out of memory", c->peer);
@@ -1777,15 +1783,30 @@ static void sweep(void *arg) {
   l->sweep_timer = net_timer_add(l, sweep_every(l), sweep, l);
 }
 
+/* At the bound with no exempt connection: pick one of the oldest frames in
+ * progress whose connection has no request queued (a few are looked at:
+ * this runs every iteration). */
+static void exempt_pick(net_loop *l) {
+  size_t max = l->cfg.max_buffered_bytes;
+  if (l->exempt || !max || buffered(l) < max)
+    return;
+  net_conn *c = l->partial.head;
+  for (int i = 0; c && i < 64; i++, c = c->partial.next)
+    if (!c->dead && !c->inflight) {
+      l->exempt = c;
+      if (c->paused.in)
+        conn_update(c);
+      return;
+    }
+}
+
 /* Connections paused at the memory bound are looked at again once the
  * loop holds less than some of them wait for (conn_update decides); and
- * whichever now has the oldest frame in progress may go on with it. */
+ * an exempt one may go on with its frame. */
 static void paused_wake(net_loop *l) {
   if (!l->paused.n)
     return;
-  net_conn *h = l->partial.head;
-  if (h && h->paused.in)
-    conn_update(h);
+  exempt_pick(l);
   size_t max = l->cfg.max_buffered_bytes, b = buffered(l);
   if (!((l->paused_kinds & 1) && b < max) &&
       !((l->paused_kinds & 2) && b - exempt_bytes(l) < max + max / 4))
