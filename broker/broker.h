@@ -28,7 +28,16 @@ typedef struct broker_config {
   int32_t min_segment_bytes;      /* --min-segment-bytes, default Kafka's */
   int32_t node_id;                /* always 0 */
   int32_t group_initial_delay_ms; /* --group-initial-delay-ms, default 3000 */
-  unsigned explicit_set;          /* BC_SET_*: given by a flag or variable */
+  /* Connections (net.h says what each does). */
+  int64_t idle_ms;                /* connections.max.idle.ms, 600000 */
+  int64_t queued_max_bytes;       /* queued.max.request.bytes, -1 = none */
+  int64_t max_connections;        /* max.connections, INT32_MAX */
+  int64_t max_connections_per_ip; /* max.connections.per.ip, INT32_MAX */
+  const char *per_ip_overrides;   /* max.connections.per.ip.overrides */
+  /* What descriptors allow beside the store's and Fetch's: caps
+   * max.connections (serve.c). 0 = no such cap. */
+  int64_t fd_max_connections;
+  unsigned explicit_set; /* BC_SET_*: given by a flag or variable */
 } broker_config;
 
 /* Kafka 4's least segment.bytes (KIP-1030): a client may not make a
@@ -41,18 +50,30 @@ enum {
   BC_SET_AUTO_CREATE = 1 << 0,
   BC_SET_PARTITIONS = 1 << 1,
   BC_SET_GROUP_DELAY = 1 << 2,
+  BC_SET_MAX_CONNECTIONS = 1 << 3,
+  BC_SET_MAX_PER_IP = 1 << 4,
+  BC_SET_PER_IP_OVERRIDES = 1 << 5,
+  BC_SET_IDLE = 1 << 6,
+  BC_SET_QUEUED_BYTES = 1 << 7,
 };
 
+/* The default of queued.max.request.bytes: Kafka's is -1 (no bound),
+ * which lets a few clients announcing big requests hold any amount of
+ * memory; nodata bounds it. */
+#define BC_QUEUED_MAX_BYTES_DEFAULT ((int64_t)256 << 20)
+
 typedef struct flusher flusher;
+typedef struct worker worker;
 
 typedef struct broker {
   broker_config cfg;
   nd_store *store;
   net_loop *loop;
   flusher *flusher;
-  void *kafka;  /* protocol-layer state, owned by kafka_api.c */
-  void *groups; /* group coordinator state, owned by group.c */
-  void *dyn;    /* dynamic broker and group configs, owned by dynconfig.c */
+  worker *worker; /* admin work off the loop (worker.c) */
+  void *kafka;    /* protocol-layer state, owned by kafka_api.c */
+  void *groups;   /* group coordinator state, owned by group.c */
+  void *dyn;      /* dynamic broker and group configs, owned by dynconfig.c */
   /* Record bytes Fetch answered with, by how they left (loop thread only;
    * printed at shutdown). */
   uint64_t fetch_bytes_sendfile, fetch_bytes_copied;
@@ -88,6 +109,20 @@ void flusher_stop(flusher *f);
  * arrive while a sync runs share the next one. Returns 0 or -ENOMEM. */
 int flusher_request(flusher *f, const char *topic, int32_t partition,
                     int64_t offset, void (*done)(void *arg, int rc), void *arg);
+
+/* Worker (worker.c): a thread for admin work too slow for the loop
+ * (creating topics). worker_submit (loop thread) runs fn(arg) on that
+ * thread, then done(arg) on the loop thread; with w NULL both run now.
+ * Returns 0 or -ENOMEM (nothing runs then). worker_stop finishes the
+ * queue and runs the last done()s on the calling thread: call it after
+ * net_loop_run() has returned, on the thread that ran it. */
+int worker_start(broker *b, worker **out);
+void worker_stop(worker *w);
+int worker_submit(worker *w, void (*fn)(void *arg), void (*done)(void *arg),
+                  void *arg);
+/* Has w work in hand? Loop thread only; jobs are only submitted there, so
+ * an idle worker stays idle while the loop does something itself. */
+int worker_busy(const worker *w);
 
 /* serve.c: `nodata serve` with its flags (argv[0] is "serve"). Returns the
  * process exit status. */

@@ -10,7 +10,7 @@
  * default. Each known broker config is one row of `bconfs`, saying what
  * nodata does with it:
  *  - LIVE: applied at once (auto-create, partitions of new topics, the
- *    initial rebalance delay);
+ *    initial rebalance delay, the connection caps);
  *  - TOPIC: the broker-wide default of a topic setting (log.retention.ms
  *    for retention.ms, ...). topic.conf stores a topic's whole config, so
  *    these apply to topics created afterwards, and to a topic setting
@@ -42,6 +42,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,9 +110,9 @@ static const bconf bconfs[] = {
     {"num.replica.fetchers", T_INT, M_STORED, "1", NULL, 0},
     {"num.recovery.threads.per.data.dir", T_INT, M_STORED, "2", NULL, 0},
     {"log.cleaner.threads", T_INT, M_STORED, "1", NULL, 0},
-    {"max.connections", T_INT, M_STORED, "2147483647", NULL, 0},
-    {"max.connections.per.ip", T_INT, M_STORED, "2147483647", NULL, 0},
-    {"max.connections.per.ip.overrides", T_STRING, M_STORED, "", NULL, 0},
+    {"max.connections", T_INT, M_LIVE, "2147483647", NULL, 0},
+    {"max.connections.per.ip", T_INT, M_LIVE, "2147483647", NULL, 0},
+    {"max.connections.per.ip.overrides", T_STRING, M_LIVE, "", NULL, 0},
     {"max.connection.creation.rate", T_INT, M_STORED, "2147483647", NULL, 0},
     {"producer.id.expiration.ms", T_INT, M_STORED, "86400000", NULL, 0},
     {"metric.reporters", T_LIST, M_STORED, "", NULL, 0},
@@ -133,6 +134,9 @@ static const bconf bconfs[] = {
     {"listeners", T_LIST, M_READONLY, NULL, NULL, 0},
     {"advertised.listeners", T_LIST, M_READONLY, NULL, NULL, 0},
     {"socket.request.max.bytes", T_INT, M_READONLY, NULL, NULL, 0},
+    {"connections.max.idle.ms", T_LONG, M_READONLY, "600000", NULL, 0},
+    /* Kafka's default is -1, no bound (broker.h says why not here). */
+    {"queued.max.request.bytes", T_LONG, M_READONLY, "268435456", NULL, 0},
     {"default.replication.factor", T_INT, M_READONLY, "1", NULL, 0},
     {"offsets.topic.replication.factor", T_INT, M_READONLY, "1", NULL, 0},
     {"process.roles", T_LIST, M_READONLY, "broker,controller", NULL, 0},
@@ -469,6 +473,39 @@ static int conf_load(broker *b, dyn_state *d) {
 static const char *effective(broker *b, const dyn_state *d, const bconf *c,
                              int *src, char *buf, size_t n);
 
+/* The connection caps to the loop: the configured ones, max.connections
+ * no higher than descriptors allow. A value that does not parse (edited
+ * by hand into broker.conf) leaves that cap off. */
+static void apply_limits(broker *b, dyn_state *d) {
+  char buf[128];
+  int src;
+  int64_t conns = INT32_MAX, per_ip = INT32_MAX, x;
+  const char *v =
+      effective(b, d, find_bconf("max.connections"), &src, buf, sizeof buf);
+  if (v && !parse_i64(v, &x) && x > 0)
+    conns = x;
+  v = effective(b, d, find_bconf("max.connections.per.ip"), &src, buf,
+                sizeof buf);
+  if (v && !parse_i64(v, &x) && x >= 0)
+    per_ip = x;
+  if (b->cfg.fd_max_connections > 0 && b->cfg.fd_max_connections < conns)
+    conns = b->cfg.fd_max_connections;
+  net_limits lim = {
+      .max_connections = conns >= INT32_MAX ? SIZE_MAX : (size_t)conns,
+      .max_per_ip = per_ip >= INT32_MAX ? SIZE_MAX : (size_t)per_ip};
+  net_ip_limit *ip = NULL;
+  char why[300];
+  v = effective(b, d, find_bconf("max.connections.per.ip.overrides"), &src, buf,
+                sizeof buf);
+  if (v && net_parse_ip_limits(v, &ip, &lim.nip, why, sizeof why) < 0)
+    fprintf(stderr, "nodata serve: max.connections.per.ip.overrides: %s\n",
+            why);
+  lim.ip = ip;
+  if (b->loop && net_loop_set_limits(b->loop, &lim) != 0)
+    fprintf(stderr, "nodata serve: no memory to change connection limits\n");
+  free(ip);
+}
+
 static void apply_all(broker *b, dyn_state *d) {
   char buf[128];
   int src;
@@ -490,6 +527,7 @@ static void apply_all(broker *b, dyn_state *d) {
                 sizeof buf);
   if (v && !parse_i64(v, &x) && x >= 0 && x <= INT32_MAX)
     b->cfg.group_initial_delay_ms = (int32_t)x;
+  apply_limits(b, d);
   nd_topic_config_init(&d->topic_defaults);
   for (size_t i = 0; i < NBCONFS; i++) {
     if (bconfs[i].mode != M_TOPIC)
@@ -516,6 +554,29 @@ static const char *static_value(broker *b, const dyn_state *d, const bconf *c,
     snprintf(buf, n, "%d", s->group_initial_delay_ms);
     return buf;
   }
+  static const struct {
+    const char *name;
+    unsigned bit;
+    size_t off;
+  } nums[] = {
+      {"max.connections", BC_SET_MAX_CONNECTIONS,
+       offsetof(broker_config, max_connections)},
+      {"max.connections.per.ip", BC_SET_MAX_PER_IP,
+       offsetof(broker_config, max_connections_per_ip)},
+      {"connections.max.idle.ms", BC_SET_IDLE,
+       offsetof(broker_config, idle_ms)},
+      {"queued.max.request.bytes", BC_SET_QUEUED_BYTES,
+       offsetof(broker_config, queued_max_bytes)},
+  };
+  for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++)
+    if (!strcmp(c->name, nums[i].name) && (s->explicit_set & nums[i].bit)) {
+      snprintf(buf, n, "%" PRId64,
+               *(const int64_t *)(const void *)((const char *)s + nums[i].off));
+      return buf;
+    }
+  if (!strcmp(c->name, "max.connections.per.ip.overrides") &&
+      (s->explicit_set & BC_SET_PER_IP_OVERRIDES))
+    return s->per_ip_overrides;
   if (!strcmp(c->name, "log.dirs"))
     return b->cfg.data_dir ? b->cfg.data_dir : ".";
   if (!strcmp(c->name, "socket.request.max.bytes")) {
@@ -618,6 +679,50 @@ static int is_listener_security(const char *name) {
          !strcmp(name, "ssl.key.password");
 }
 
+/* Kafka's own checks of the connection caps (DynamicConnectionQuota), in
+ * its words (checked against Kafka 4.4). Returns NULL when fine; `buf`
+ * when it holds the whole message; else the reason for the usual
+ * "Invalid value" message. */
+static const char *check_connection_limit(const kvset *s, const char *name,
+                                          const char *value, char *buf,
+                                          size_t n) {
+  int64_t v = 0;
+  if (!strcmp(name, "max.connections") && !parse_i64(value, &v) && v == 0) {
+    snprintf(buf, n,
+             "Invalid value org.apache.kafka.common.config.ConfigException: "
+             "Invalid max.connections 0 for configuration Invalid dynamic "
+             "configuration");
+    return buf;
+  }
+  if (!strcmp(name, "max.connections.per.ip") && !parse_i64(value, &v) &&
+      v == 0) {
+    const char *o = kv_get(s, "max.connections.per.ip.overrides");
+    if (!o || !*o) {
+      snprintf(buf, n,
+               "requirement failed: max.connections.per.ip can be set to "
+               "zero only if max.connections.per.ip.overrides property is "
+               "set.");
+      return buf;
+    }
+  }
+  if (!strcmp(name, "max.connections.per.ip.overrides")) {
+    net_ip_limit *ip = NULL;
+    size_t nip = 0;
+    char why[300];
+    if (net_parse_ip_limits(value, &ip, &nip, why, sizeof why) < 0) {
+      snprintf(buf, n,
+               strncmp(why, "For input", 9)
+                   ? "Error parsing configuration property "
+                     "'max.connections.per.ip.overrides': %s"
+                   : "%s",
+               why);
+      return buf;
+    }
+    free(ip);
+  }
+  return NULL;
+}
+
 /* The broker checks of DynamicBrokerConfig.validateConfigs on the level's
  * new settings. */
 static int16_t check_broker(kafka_req *r, const kvset *s, int level,
@@ -665,6 +770,13 @@ static int16_t check_broker(kafka_req *r, const kvset *s, int level,
         why = "Value must be at least 1 (and at most 1000000 here)";
       else if (v < 0)
         why = "Value must be at least 0";
+    }
+    if (!why && (why = check_connection_limit(s, name, value, buf,
+                                              sizeof buf)) != NULL) {
+      if (why == buf) { /* Kafka's whole message */
+        *msg = kafka_str(r, buf);
+        return KERR_INVALID_REQUEST;
+      }
     }
     if (!why && c->mode == M_FIXED && strcmp(value, c->dflt)) {
       snprintf(buf, sizeof buf,

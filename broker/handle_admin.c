@@ -238,6 +238,95 @@ int16_t kafka_check_segment_bytes(kafka_req *r, const char *name,
 
 /* ---- CreateTopics ------------------------------------------------------- */
 
+/* Topics are checked on the loop, created on the worker thread (a
+ * directory, files and fsyncs per partition: a minute for 2,000 topics on
+ * an ordinary disk, which the loop must not wait for) while the request is
+ * parked, and the answer is finished back on the loop. */
+typedef struct topics_job {
+  kafka_req *r;
+  kafka_create_topics_response *resp;
+  nd_topic_config *cfg; /* per topic */
+  int32_t *parts;       /* per topic: partitions to create, 0 = none */
+} topics_job;
+
+static void topics_create(void *arg) {
+  topics_job *j = arg;
+  kafka_req *r = j->r;
+  kafka_create_topics_request *req = r->body;
+  for (int32_t i = 0; i < j->resp->topics.count; i++) {
+    kafka_create_topics_response_creatable_topic_result *t =
+        &j->resp->topics.items[i];
+    const char *name = req->topics.items[i].name.ptr;
+    if (!j->parts[i])
+      continue;
+    int rc = nd_topic_create(r->b->store, name, j->parts[i], &j->cfg[i]);
+    if (rc != 0) {
+      /* The arena is this thread's while the request is parked. A name
+       * given twice finds its first entry created. */
+      t->error_code = kafka_err(rc);
+      t->error_message = kafka_errmsg(r);
+      if (rc == ND_ETOPICEXISTS) {
+        char buf[300];
+        snprintf(buf, sizeof buf, "Topic '%s' already exists.", name);
+        t->error_message = kafka_str(r, buf);
+      }
+      t->num_partitions = t->replication_factor = -1;
+      continue;
+    }
+    fprintf(stderr, "nodata: created topic %s with %d partition(s)\n", name,
+            j->parts[i]);
+    nd_topic_info info;
+    if (nd_topic_describe(r->b->store, name, &info) == 0)
+      memcpy(t->topic_id.b, info.id, 16);
+  }
+}
+
+/* Each topic that is (or would be) created is answered with its config. */
+static int topics_answer(topics_job *j) {
+  kafka_req *r = j->r;
+  broker *b = r->b;
+  const char *const *names = nd_topic_config_names();
+  int32_t nc = 0;
+  while (names[nc])
+    nc++;
+  const nd_topic_config defaults = *kafka_topic_defaults(b);
+  for (int32_t i = 0; i < j->resp->topics.count; i++) {
+    kafka_create_topics_response_creatable_topic_result *t =
+        &j->resp->topics.items[i];
+    if (t->error_code)
+      continue;
+    kafka_create_topics_response_creatable_topic_configs *cs = kf_new_array(
+        &r->arena, &kafka_create_topics_response_creatable_topic_configs_desc,
+        nc);
+    if (nc && !cs)
+      return -1;
+    for (int32_t k = 0; k < nc; k++) {
+      char val[128], dval[128];
+      cs[k].name = kf_s(names[k]);
+      if (nd_topic_config_get(&j->cfg[i], names[k], val, sizeof val) != 0)
+        val[0] = 0;
+      if (nd_topic_config_get(&defaults, names[k], dval, sizeof dval) != 0)
+        dval[0] = 0;
+      cs[k].value = kafka_str(r, val);
+      cs[k].config_source = strcmp(val, dval) ? 1 : 5;
+    }
+    t->configs.items = cs;
+    t->configs.count = nc;
+  }
+  kafka_respond(r, j->resp);
+  return 0;
+}
+
+static int topics_answer_parked(kafka_req *r, void *arg) {
+  (void)r;
+  return topics_answer(arg);
+}
+
+static void topics_created(void *arg) {
+  topics_job *j = arg;
+  kafka_answer_parked(j->r, topics_answer_parked, j);
+}
+
 int handle_create_topics(kafka_req *r) {
   kafka_create_topics_request *req = r->body;
   broker *b = r->b;
@@ -252,6 +341,17 @@ int handle_create_topics(kafka_req *r) {
     return -1;
   resp->topics.items = res;
   resp->topics.count = nt;
+  topics_job *job = kf_alloc(&r->arena, sizeof *job);
+  if (!job)
+    return -1;
+  job->r = r;
+  job->resp = resp;
+  job->cfg = kf_alloc(&r->arena, (size_t)(nt ? nt : 1) * sizeof *job->cfg);
+  job->parts = kf_alloc(&r->arena, (size_t)(nt ? nt : 1) * sizeof *job->parts);
+  if (!job->cfg || !job->parts)
+    return -1;
+  memset(job->parts, 0, (size_t)(nt ? nt : 1) * sizeof *job->parts);
+  int32_t to_create = 0;
   for (int32_t i = 0; i < nt; i++) {
     kafka_create_topics_request_creatable_topic *q = &req->topics.items[i];
     kafka_create_topics_response_creatable_topic_result *t = &res[i];
@@ -312,11 +412,12 @@ int handle_create_topics(kafka_req *r) {
       t->error_message = kafka_str(r, buf);
       continue;
     }
-    nd_topic_config cfg = *kafka_topic_defaults(b);
+    nd_topic_config *cfg = &job->cfg[i];
+    *cfg = *kafka_topic_defaults(b);
     int16_t err = 0;
-    for (int32_t j = 0; j < q->configs.count && !err; j++)
-      err = kafka_apply_config(r, &cfg, q->configs.items[j].name,
-                               q->configs.items[j].value, &t->error_message);
+    for (int32_t k = 0; k < q->configs.count && !err; k++)
+      err = kafka_apply_config(r, cfg, q->configs.items[k].name,
+                               q->configs.items[k].value, &t->error_message);
     if (err) {
       t->error_code = err;
       continue;
@@ -332,46 +433,54 @@ int handle_create_topics(kafka_req *r) {
       continue;
     }
     if (!req->validate_only) {
-      rc = nd_topic_create(b->store, q->name.ptr, parts, &cfg);
-      if (rc != 0) {
-        t->error_code = kafka_err(rc);
-        t->error_message = kafka_errmsg(r);
-        continue;
-      }
-      kafka_log(r, "created topic %s with %d partition(s)", q->name.ptr, parts);
-      if (nd_topic_describe(b->store, q->name.ptr, &info) == 0)
-        memcpy(t->topic_id.b, info.id, 16);
+      job->parts[i] = parts;
+      to_create++;
     }
     t->num_partitions = parts;
     t->replication_factor = 1;
-    const char *const *names = nd_topic_config_names();
-    int32_t nc = 0;
-    while (names[nc])
-      nc++;
-    kafka_create_topics_response_creatable_topic_configs *cs = kf_new_array(
-        &r->arena, &kafka_create_topics_response_creatable_topic_configs_desc,
-        nc);
-    if (nc && !cs)
-      return -1;
-    const nd_topic_config defaults = *kafka_topic_defaults(b);
-    for (int32_t j = 0; j < nc; j++) {
-      char val[128], dval[128];
-      cs[j].name = kf_s(names[j]);
-      if (nd_topic_config_get(&cfg, names[j], val, sizeof val) != 0)
-        val[0] = 0;
-      if (nd_topic_config_get(&defaults, names[j], dval, sizeof dval) != 0)
-        dval[0] = 0;
-      cs[j].value = kafka_str(r, val);
-      cs[j].config_source = strcmp(val, dval) ? 1 : 5;
-    }
-    t->configs.items = cs;
-    t->configs.count = nc;
   }
-  kafka_respond(r, resp);
-  return 0;
+  if (!to_create)
+    return topics_answer(job);
+  return kafka_run_on_worker(r, topics_create, topics_created, job);
 }
 
 /* ---- DeleteTopics ------------------------------------------------------- */
+
+/* As CreateTopics: found on the loop, deleted on the worker thread (every
+ * segment file of every partition goes). */
+typedef struct delete_job {
+  kafka_req *r;
+  kafka_delete_topics_response *resp;
+} delete_job;
+
+static void topics_delete(void *arg) {
+  delete_job *j = arg;
+  for (int32_t i = 0; i < j->resp->responses.count; i++) {
+    kafka_delete_topics_response_deletable_topic_result *t =
+        &j->resp->responses.items[i];
+    if (t->error_code)
+      continue;
+    int rc = nd_topic_delete(j->r->b->store, t->name.ptr);
+    if (rc != 0) {
+      t->error_code = kafka_err(rc);
+      t->error_message = kafka_errmsg(j->r);
+    } else {
+      /* libnodata also forgets the topic's committed offsets. */
+      fprintf(stderr, "nodata: deleted topic %s\n", t->name.ptr);
+    }
+  }
+}
+
+static int deleted_answer(kafka_req *r, void *arg) {
+  delete_job *j = arg;
+  kafka_respond(r, j->resp);
+  return 0;
+}
+
+static void topics_deleted(void *arg) {
+  delete_job *j = arg;
+  kafka_answer_parked(j->r, deleted_answer, j);
+}
 
 int handle_delete_topics(kafka_req *r) {
   kafka_delete_topics_request *req = r->body;
@@ -389,6 +498,7 @@ int handle_delete_topics(kafka_req *r) {
       &r->arena, &kafka_delete_topics_response_deletable_topic_result_desc, n);
   if (n && !res)
     return -1;
+  int32_t to_delete = 0;
   for (int32_t i = 0; i < n; i++) {
     kafka_delete_topics_response_deletable_topic_result *t = &res[i];
     kf_str name =
@@ -413,22 +523,62 @@ int handle_delete_topics(kafka_req *r) {
     }
     t->name = name;
     memcpy(t->topic_id.b, info.id, 16);
-    rc = nd_topic_delete(b->store, name.ptr);
-    if (rc != 0) {
-      t->error_code = kafka_err(rc);
-      t->error_message = kafka_errmsg(r);
-    } else {
-      /* libnodata also forgets the topic's committed offsets. */
-      kafka_log(r, "deleted topic %s", name.ptr);
-    }
+    to_delete++;
   }
   resp->responses.items = res;
   resp->responses.count = n;
-  kafka_respond(r, resp);
-  return 0;
+  if (!to_delete) {
+    kafka_respond(r, resp);
+    return 0;
+  }
+  delete_job *job = kf_alloc(&r->arena, sizeof *job);
+  if (!job)
+    return -1;
+  *job = (delete_job){.r = r, .resp = resp};
+  return kafka_run_on_worker(r, topics_delete, topics_deleted, job);
 }
 
 /* ---- CreatePartitions --------------------------------------------------- */
+
+/* As CreateTopics: checked on the loop, the partitions made on the worker
+ * thread. */
+typedef struct parts_job {
+  kafka_req *r;
+  kafka_create_partitions_response *resp;
+  uint8_t *add; /* per topic: 1 to add its partitions */
+} parts_job;
+
+static void parts_create(void *arg) {
+  parts_job *j = arg;
+  kafka_req *r = j->r;
+  kafka_create_partitions_request *req = r->body;
+  for (int32_t i = 0; i < j->resp->results.count; i++) {
+    kafka_create_partitions_request_topic *q = &req->topics.items[i];
+    kafka_create_partitions_response_topic_result *t =
+        &j->resp->results.items[i];
+    if (!j->add[i])
+      continue;
+    int rc = nd_topic_add_partitions(r->b->store, q->name.ptr, q->count);
+    if (rc != 0) {
+      t->error_code = rc == ND_EINVAL ? KERR_INVALID_PARTITIONS : kafka_err(rc);
+      t->error_message = kafka_errmsg(r);
+    } else {
+      fprintf(stderr, "nodata: topic %s now has %d partitions\n", q->name.ptr,
+              q->count);
+    }
+  }
+}
+
+static int parts_answer(kafka_req *r, void *arg) {
+  parts_job *j = arg;
+  kafka_respond(r, j->resp);
+  return 0;
+}
+
+static void parts_created(void *arg) {
+  parts_job *j = arg;
+  kafka_answer_parked(j->r, parts_answer, j);
+}
 
 int handle_create_partitions(kafka_req *r) {
   kafka_create_partitions_request *req = r->body;
@@ -440,8 +590,13 @@ int handle_create_partitions(kafka_req *r) {
   int32_t n = req->topics.count > 0 ? req->topics.count : 0;
   kafka_create_partitions_response_topic_result *res = kf_new_array(
       &r->arena, &kafka_create_partitions_response_topic_result_desc, n);
-  if (n && !res)
+  parts_job *job = kf_alloc(&r->arena, sizeof *job);
+  uint8_t *add = kf_alloc(&r->arena, (size_t)(n ? n : 1));
+  if ((n && !res) || !job || !add)
     return -1;
+  memset(add, 0, (size_t)(n ? n : 1));
+  *job = (parts_job){.r = r, .resp = resp, .add = add};
+  int32_t to_add = 0;
   for (int32_t i = 0; i < n; i++) {
     kafka_create_partitions_request_topic *q = &req->topics.items[i];
     kafka_create_partitions_response_topic_result *t = &res[i];
@@ -486,18 +641,16 @@ int handle_create_partitions(kafka_req *r) {
       }
       continue;
     }
-    rc = nd_topic_add_partitions(b->store, q->name.ptr, q->count);
-    if (rc != 0) {
-      t->error_code = rc == ND_EINVAL ? KERR_INVALID_PARTITIONS : kafka_err(rc);
-      t->error_message = kafka_errmsg(r);
-    } else {
-      kafka_log(r, "topic %s now has %d partitions", q->name.ptr, q->count);
-    }
+    add[i] = 1;
+    to_add++;
   }
   resp->results.items = res;
   resp->results.count = n;
-  kafka_respond(r, resp);
-  return 0;
+  if (!to_add) {
+    kafka_respond(r, resp);
+    return 0;
+  }
+  return kafka_run_on_worker(r, parts_create, parts_created, job);
 }
 
 /* ---- DescribeConfigs ---------------------------------------------------- */

@@ -4,12 +4,25 @@
  * the partition.
  *
  * Topics the client names and we lack are created when the broker
- * auto-creates topics and the request allows it (v4+ field, true before).
+ * auto-creates topics and the request allows it (v4+ field, true before),
+ * at most METADATA_CREATE_MAX per request: creating a topic costs a
+ * directory, files and fsyncs per partition, so one request naming 30,000
+ * new topics would keep the disk busy for minutes. The others are answered
+ * LEADER_NOT_AVAILABLE, as Kafka answers topics whose creation is under
+ * way (it creates them asynchronously); clients retry, and each retry
+ * creates the next ones. The creation itself runs on the worker thread
+ * (worker.c) while the request is parked, so the loop serves everyone else
+ * meanwhile; the answer is built once the topics exist.
  * v10+ carries topic ids; v12+ may name a topic by id only.
  */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "kafka.h"
+
+/* Topics one Metadata request may auto-create (see the top). */
+#define METADATA_CREATE_MAX 100
 
 typedef kafka_metadata_response_topic mtopic;
 typedef kafka_metadata_response_partition mpart;
@@ -60,7 +73,20 @@ static int fill_topic(kafka_req *r, mtopic *t, const nd_topic_info *info) {
   return 0;
 }
 
-int handle_metadata(kafka_req *r) {
+/* What a Metadata request's auto-creation carries to the worker. */
+typedef struct create_job {
+  kafka_req *r;
+  int32_t n;         /* topics to create */
+  const char **name; /* [n], views into the request */
+  int *rc;           /* [n], nd_topic_create's */
+  int32_t partitions;
+  nd_topic_config cfg;
+  int8_t *state; /* per requested topic: CREATE_* */
+} create_job;
+
+enum { CREATE_NONE, CREATE_TRIED, CREATE_LATER };
+
+static kafka_metadata_response *new_response(kafka_req *r) {
   kafka_metadata_request *req = r->body;
   broker *b = r->b;
   kafka_metadata_response *resp =
@@ -68,7 +94,7 @@ int handle_metadata(kafka_req *r) {
   kafka_metadata_response_broker *br =
       kf_new_array(&r->arena, &kafka_metadata_response_broker_desc, 1);
   if (!resp || !br)
-    return -1;
+    return NULL;
   br->node_id = b->cfg.node_id;
   br->host = kafka_str(r, kafka_advertised_host(b));
   br->port = kafka_advertised_port(b);
@@ -80,46 +106,55 @@ int handle_metadata(kafka_req *r) {
   /* v8-10 only (the field is gone from v11, KIP-700), as Kafka. */
   if (req->include_cluster_authorized_operations)
     resp->cluster_authorized_operations = KAFKA_OPS_CLUSTER;
+  return resp;
+}
 
-  /* v0: an empty list means all topics; v1+: null means all, empty none. */
-  int all =
-      req->topics.count < 0 || (r->version == 0 && req->topics.count == 0);
-  if (all) {
-    nd_topic_info *infos = NULL;
-    size_t n = 0;
-    if (nd_topic_list(b->store, &infos, &n) != 0) {
-      kafka_log(r, "listing topics failed: %s", nd_errmsg());
-      n = 0;
-    }
-    mtopic *ts = kf_new_array(&r->arena, &kafka_metadata_response_topic_desc,
-                              (int32_t)n);
-    if (n && !ts) {
+static int answer_all(kafka_req *r) {
+  broker *b = r->b;
+  kafka_metadata_response *resp = new_response(r);
+  if (!resp)
+    return -1;
+  nd_topic_info *infos = NULL;
+  size_t n = 0;
+  if (nd_topic_list(b->store, &infos, &n) != 0) {
+    kafka_log(r, "listing topics failed: %s", nd_errmsg());
+    n = 0;
+  }
+  mtopic *ts =
+      kf_new_array(&r->arena, &kafka_metadata_response_topic_desc, (int32_t)n);
+  if (n && !ts) {
+    nd_free(infos);
+    return -1;
+  }
+  for (size_t i = 0; i < n; i++)
+    if (fill_topic(r, &ts[i], &infos[i])) {
       nd_free(infos);
       return -1;
     }
-    for (size_t i = 0; i < n; i++)
-      if (fill_topic(r, &ts[i], &infos[i])) {
-        nd_free(infos);
-        return -1;
-      }
-    nd_free(infos);
-    resp->topics.items = ts;
-    resp->topics.count = (int32_t)n;
-    kafka_respond(r, resp);
-    return 0;
-  }
+  nd_free(infos);
+  resp->topics.items = ts;
+  resp->topics.count = (int32_t)n;
+  kafka_respond(r, resp);
+  return 0;
+}
 
+/* The named topics as they are now; j says which ones auto-creation
+ * tried (NULL: none). */
+static int answer_named(kafka_req *r, const create_job *j) {
+  kafka_metadata_request *req = r->body;
+  broker *b = r->b;
+  kafka_metadata_response *resp = new_response(r);
   int32_t n = req->topics.count;
   mtopic *ts = kf_new_array(&r->arena, &kafka_metadata_response_topic_desc, n);
-  if (n && !ts)
+  if (!resp || (n && !ts))
     return -1;
-  /* allow_auto_topic_creation defaults to true in versions without it. */
-  int may_create = b->cfg.auto_create && req->allow_auto_topic_creation;
+  int32_t k = 0; /* j's topic for request topic i */
   for (int32_t i = 0; i < n; i++) {
     kafka_metadata_request_topic *q = &req->topics.items[i];
     mtopic *t = &ts[i];
     nd_topic_info info;
     int rc;
+    int8_t state = j ? j->state[i] : CREATE_NONE;
     if (q->name.len < 0) {
       /* Lookup by id (v12+). */
       t->topic_id = q->topic_id;
@@ -140,10 +175,14 @@ int handle_metadata(kafka_req *r) {
         continue;
       }
       rc = nd_topic_describe(b->store, q->name.ptr, &info);
-      if (rc == ND_ENOTOPIC && may_create) {
-        rc = kafka_auto_create(r, q->name.ptr);
-        if (rc == 0)
-          rc = nd_topic_describe(b->store, q->name.ptr, &info);
+      if (state == CREATE_TRIED) {
+        int crc = j->rc[k++];
+        if (rc == ND_ENOTOPIC && crc != 0)
+          rc = crc;
+      }
+      if (rc == ND_ENOTOPIC && state == CREATE_LATER) {
+        t->error_code = KERR_LEADER_NOT_AVAILABLE;
+        continue;
       }
       if (rc != 0) {
         t->error_code = kafka_err(rc);
@@ -157,4 +196,69 @@ int handle_metadata(kafka_req *r) {
   resp->topics.count = n;
   kafka_respond(r, resp);
   return 0;
+}
+
+/* On the worker thread. */
+static void create_run(void *arg) {
+  create_job *j = arg;
+  for (int32_t i = 0; i < j->n; i++) {
+    int rc =
+        nd_topic_create(j->r->b->store, j->name[i], j->partitions, &j->cfg);
+    j->rc[i] = rc == ND_ETOPICEXISTS ? 0 : rc;
+    if (rc == 0)
+      fprintf(stderr, "nodata: created topic %s with %d partition(s)\n",
+              j->name[i], j->partitions);
+  }
+}
+
+static int answer_created(kafka_req *r, void *arg) {
+  return answer_named(r, arg);
+}
+
+/* Back on the loop thread. */
+static void create_done(void *arg) {
+  create_job *j = arg;
+  kafka_answer_parked(j->r, answer_created, j);
+}
+
+int handle_metadata(kafka_req *r) {
+  kafka_metadata_request *req = r->body;
+  broker *b = r->b;
+  /* v0: an empty list means all topics; v1+: null means all, empty none. */
+  if (req->topics.count < 0 || (r->version == 0 && req->topics.count == 0))
+    return answer_all(r);
+  /* allow_auto_topic_creation defaults to true in versions without it. */
+  int32_t n = req->topics.count;
+  if (!b->cfg.auto_create || !req->allow_auto_topic_creation || n == 0)
+    return answer_named(r, NULL);
+  create_job *j = kf_alloc(&r->arena, sizeof *j);
+  if (!j)
+    return -1;
+  memset(j, 0, sizeof *j);
+  j->r = r;
+  j->state = kf_alloc(&r->arena, (size_t)n);
+  j->name = kf_alloc(&r->arena, (size_t)n * sizeof *j->name);
+  j->rc = kf_alloc(&r->arena, (size_t)n * sizeof *j->rc);
+  if (!j->state || !j->name || !j->rc)
+    return -1;
+  for (int32_t i = 0; i < n; i++) {
+    kafka_metadata_request_topic *q = &req->topics.items[i];
+    nd_topic_info info;
+    j->state[i] = CREATE_NONE;
+    if (q->name.len < 0 || !kafka_cstr_ok(q->name) ||
+        nd_topic_name_valid(q->name.ptr) != 0 ||
+        nd_topic_describe(b->store, q->name.ptr, &info) != ND_ENOTOPIC)
+      continue;
+    if (j->n == METADATA_CREATE_MAX) {
+      j->state[i] = CREATE_LATER;
+      continue;
+    }
+    j->state[i] = CREATE_TRIED;
+    j->name[j->n++] = q->name.ptr;
+  }
+  if (j->n == 0)
+    return answer_named(r, j);
+  j->partitions = b->cfg.default_partitions > 0 ? b->cfg.default_partitions : 1;
+  j->cfg = *kafka_topic_defaults(b);
+  return kafka_run_on_worker(r, create_run, create_done, j);
 }

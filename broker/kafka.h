@@ -135,12 +135,25 @@ void kafka_respond_none(kafka_req *r);
 void kafka_req_free(kafka_req *r);
 void kafka_park(kafka_req *r, int (*on_close)(kafka_req *r));
 void kafka_unpark(kafka_req *r);
+/* For a request parked while another thread works for it (worker.c):
+ * kafka_held_elsewhere is its on_close (the request stays until that work
+ * is done); kafka_answer_parked, called on the loop once it is, runs
+ * answer(r, arg) to build and send the reply (returning -1 closes the
+ * connection unanswered), or only frees r if its connection closed. */
+int kafka_held_elsewhere(kafka_req *r);
+/* Park r and run fn(arg) on the worker thread, then done(arg) on the loop
+ * (which answers with kafka_answer_parked). 0, or -1 when out of memory
+ * (r is not parked then). */
+int kafka_run_on_worker(kafka_req *r, void (*fn)(void *arg),
+                        void (*done)(void *arg), void *arg);
+void kafka_answer_parked(kafka_req *r, int (*answer)(kafka_req *r, void *arg),
+                         void *arg);
 
 /* Kafka error code for an nd_* error. */
 int16_t kafka_err(int nd_rc);
 
 /* Create `topic` if the broker auto-creates topics (0 if it exists now),
- * else ND_ENOTOPIC. */
+ * else ND_ENOTOPIC (also while the worker thread is creating topics). */
 int kafka_auto_create(kafka_req *r, const char *topic);
 
 /* A copy of s in r's arena, as a kf_str (null for NULL). */

@@ -163,6 +163,12 @@ int16_t kafka_err(int rc) {
 int kafka_auto_create(kafka_req *r, const char *topic) {
   if (!r->b->cfg.auto_create)
     return ND_ENOTOPIC;
+  /* The store creates topics one at a time: while the worker creates
+   * (Metadata's auto-creation, CreateTopics), creating here would hold the
+   * loop until it is done. UNKNOWN_TOPIC_OR_PARTITION is retriable, and
+   * the client's metadata refresh creates the topic on the worker. */
+  if (worker_busy(r->b->worker))
+    return ND_ENOTOPIC;
   int32_t n =
       r->b->cfg.default_partitions > 0 ? r->b->cfg.default_partitions : 1;
   int rc = nd_topic_create(r->b->store, topic, n, kafka_topic_defaults(r->b));
@@ -210,6 +216,34 @@ void kafka_unpark(kafka_req *r) {
     r->next->prev = r->prev;
   r->prev = r->next = NULL;
   r->parked = 0;
+}
+
+int kafka_held_elsewhere(kafka_req *r) {
+  (void)r;
+  return 0;
+}
+
+int kafka_run_on_worker(kafka_req *r, void (*fn)(void *arg),
+                        void (*done)(void *arg), void *arg) {
+  kafka_park(r, kafka_held_elsewhere);
+  if (worker_submit(r->b->worker, fn, done, arg) != 0) {
+    kafka_unpark(r);
+    return -1;
+  }
+  return 0;
+}
+
+void kafka_answer_parked(kafka_req *r, int (*answer)(kafka_req *r, void *arg),
+                         void *arg) {
+  if (r->dead) {
+    kafka_respond_none(r); /* frees it */
+    return;
+  }
+  kafka_unpark(r);
+  if (answer(r, arg) != 0) {
+    net_conn_close(r->conn, "out of memory answering a request");
+    kafka_respond_none(r);
+  }
 }
 
 /* The version the response body is encoded at: the request's, or for a

@@ -42,6 +42,40 @@
  * requests, so a client that never reads its socket costs at most that
  * much and never slows anyone else (writes never block the loop).
  *
+ * Loop-wide memory bound (max_buffered_bytes): the loop counts what
+ * connections make it hold — buffers of frames arriving, frames handed to
+ * handlers and not yet freed, reply buffers not yet written, bytes read
+ * ahead (stash) — and a connection that holds any of that is not read
+ * (EPOLLIN off; it waits on `paused`) while the count is at the bound. A
+ * connection holding nothing may still be read up to a quarter over it
+ * (budget_allows says why). Writing goes on, and requests being handled finish,
+ * which is what brings the count down; nobody is closed for it. One
+ * connection at a time is exempt (`exempt`): among the oldest frames in
+ * progress (the head of the `partial` list), one whose connection has no
+ * request in the queue may finish that frame, so that when frames
+ * arriving hold all the memory, one of them still completes and the loop
+ * cannot stall. A connection with requests queued is never exempt: its
+ * frame would only add a reply to those its client is not reading. The
+ * loop therefore holds at most 5/4 of the bound plus one request
+ * (max_request_bytes), plus the pool and the scratch buffer.
+ *
+ * Timeouts (idle_ms, Kafka's connections.max.idle.ms): connections sit in
+ * `lru` by their last byte read or written; a periodic sweep closes those
+ * idle for idle_ms, silently as Kafka does (one summary line per sweep),
+ * unless a request of theirs is still being handled (a parked fetch, a
+ * join). A frame in progress must also arrive whole within idle_ms of its
+ * first byte (`partial`, oldest first): Kafka keeps a connection that
+ * trickles a 100 MB frame a byte at a time open for as long as bytes come,
+ * which lets a few clients pin memory for ever; here that closes the
+ * connection, with a log line.
+ *
+ * Connection caps (net_limits): at max_connections the listener leaves
+ * EPOLLIN off and new connections wait in the kernel's backlog (Kafka's
+ * acceptor blocks the same way) until one closes; a client address at its
+ * cap (per_ip, counted in a small hash table) gets its new connection
+ * closed right after accept, with a rate-limited log line in Kafka's
+ * words.
+ *
  * Connections are never freed inside a callback: closing marks them dead
  * and the loop reaps them at the end of the iteration, after on_close.
  */
@@ -93,6 +127,10 @@
 #define NET_MAX_EVENTS 256
 #define NET_IOV_MAX 64
 #define NET_ACCEPT_PAUSE_MS 100
+/* Warnings that could repeat per connection are logged at most this
+ * often. */
+#define NET_LOG_EVERY_MS 10000
+#define NET_IP_BUCKETS 1024
 
 enum req_state { REQ_PENDING, REQ_READY, REQ_NONE };
 
@@ -128,10 +166,36 @@ enum close_mode {
   CLOSE_AFTER_ALL,   /* once every request is answered and sent */
 };
 
+/* Connections from one client address. */
+typedef struct ip_count {
+  struct ip_count *next;
+  int family;
+  uint8_t addr[16];
+  size_t n;
+} ip_count;
+
+/* An intrusive doubly-linked list of connections (lru, partial, paused). */
+typedef struct conn_link {
+  net_conn *prev, *next;
+  int in;
+} conn_link;
+
+typedef struct conn_list {
+  net_conn *head, *tail;
+  size_t n;
+} conn_list;
+
 struct net_conn {
   net_loop *loop;
   net_conn *prev, *next; /* all live connections */
   net_conn *dead_next;   /* reap list */
+  /* by last activity; frames in progress by first byte; paused at the
+   * memory bound (see the top of the file) */
+  conn_link lru, partial, paused;
+  int64_t active_ms, frame_ms;
+  size_t unanswered; /* requests whose handler has not answered yet */
+  size_t rbuf_counted;
+  ip_count *ip;
   int fd;
   uint32_t events; /* current epoll interest */
   int dead;
@@ -181,7 +245,9 @@ struct net_loop {
   int lfd;
   int evfd;
   int port;
-  int listening; /* lfd registered for EPOLLIN */
+  int listening;   /* lfd registered for EPOLLIN */
+  int accept_full; /* not accepting: at max_connections */
+  int64_t now;     /* this iteration's net_now_ms() */
   atomic_int stop;
   int draining;
   int64_t drain_deadline;
@@ -201,6 +267,18 @@ struct net_loop {
   size_t nheap, capheap;
   uint64_t timer_seq;
   net_timer *accept_timer;
+  /* Limits (see the top of the file). */
+  size_t max_connections, max_per_ip;
+  net_ip_limit *ip_limits;
+  size_t nip_limits;
+  ip_count *ips[NET_IP_BUCKETS];
+  int64_t full_logged_ms, per_ip_logged_ms;
+  conn_list lru, partial, paused;
+  net_timer *sweep_timer;
+  /* Bytes counted against max_buffered_bytes. */
+  size_t reading_bytes, frame_bytes, reply_bytes, stash_bytes;
+  int paused_kinds; /* 1: holders are paused, 2: others are */
+  net_conn *exempt; /* may finish its frame whatever the bound */
   pthread_mutex_t post_mu;
   struct net_post_item *post_head, *post_tail;
 };
@@ -216,6 +294,296 @@ int64_t net_now_ms(void) {
 
 /* The network layer's lines share the broker's flood limit. */
 #define net_log broker_log
+
+/* For warnings that could come once per connection: 1 when the last one
+ * of its kind was logged long enough ago. */
+static int log_due(int64_t *last) {
+  int64_t now = net_now_ms();
+  if (*last && now - *last < NET_LOG_EVERY_MS)
+    return 0;
+  *last = now;
+  return 1;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Connection lists and the memory bound                                    */
+/* ------------------------------------------------------------------------ */
+
+#define LINK(c, off) ((conn_link *)((char *)(c) + (off)))
+#define L_LRU offsetof(net_conn, lru)
+#define L_PARTIAL offsetof(net_conn, partial)
+#define L_PAUSED offsetof(net_conn, paused)
+
+/* Append c (no-op if it is in already). */
+static void list_add(conn_list *L, net_conn *c, size_t off) {
+  conn_link *k = LINK(c, off);
+  if (k->in)
+    return;
+  k->in = 1;
+  k->next = NULL;
+  k->prev = L->tail;
+  if (L->tail)
+    LINK(L->tail, off)->next = c;
+  else
+    L->head = c;
+  L->tail = c;
+  L->n++;
+}
+
+static void list_del(conn_list *L, net_conn *c, size_t off) {
+  conn_link *k = LINK(c, off);
+  if (!k->in)
+    return;
+  if (k->prev)
+    LINK(k->prev, off)->next = k->next;
+  else
+    L->head = k->next;
+  if (k->next)
+    LINK(k->next, off)->prev = k->prev;
+  else
+    L->tail = k->prev;
+  k->in = 0;
+  k->prev = k->next = NULL;
+  L->n--;
+}
+
+/* A byte went in or out: c is not idle. */
+static void conn_touch(net_conn *c) {
+  net_loop *l = c->loop;
+  c->active_ms = l->now;
+  if (l->lru.tail != c) {
+    list_del(&l->lru, c, L_LRU);
+    list_add(&l->lru, c, L_LRU);
+  }
+}
+
+static size_t buffered(const net_loop *l) {
+  return l->reading_bytes + l->frame_bytes + l->reply_bytes + l->stash_bytes;
+}
+
+/* Does c hold memory the bound counts: a frame arriving, requests being
+ * handled or replies unsent, bytes read ahead? */
+static int conn_holds(const net_conn *c) {
+  return c->rbuf || c->hdr_len || c->stash || c->inflight;
+}
+
+/* The frame of the connection exempt from the bound (below). */
+static size_t exempt_bytes(const net_loop *l) {
+  return l->exempt ? l->exempt->rbuf_counted : 0;
+}
+
+/* Does the memory bound let c be read? A connection holding memory, only
+ * below the bound. One holding nothing, up to a quarter over it (not
+ * counting the exempt frame), so that small requests from other clients
+ * (heartbeats, metadata, a produce) are served while some sit on big
+ * frames; once it holds memory it stops in turn. The exempt connection
+ * always may (see the top of the file). */
+static int budget_allows(const net_conn *c) {
+  const net_loop *l = c->loop;
+  size_t max = l->cfg.max_buffered_bytes;
+  if (!max || l->exempt == c)
+    return 1;
+  if (conn_holds(c))
+    return buffered(l) < max;
+  return buffered(l) - exempt_bytes(l) < max + max / 4;
+}
+
+/* Count c's frame buffer as it is now. */
+static void rbuf_count(net_conn *c) {
+  size_t cap = c->rbuf ? c->rbuf->cap : 0;
+  c->loop->reading_bytes = c->loop->reading_bytes - c->rbuf_counted + cap;
+  c->rbuf_counted = cap;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Connection caps                                                          */
+/* ------------------------------------------------------------------------ */
+
+static void listener_set(net_loop *l, int on) {
+  if (l->lfd < 0 || l->listening == on)
+    return;
+  struct epoll_event e = {.events = on ? EPOLLIN : 0, .data.ptr = &tag_listen};
+  if (epoll_ctl(l->epfd, EPOLL_CTL_MOD, l->lfd, &e) == 0)
+    l->listening = on;
+}
+
+/* The client address of a peer; an IPv4 client of an IPv6 listener
+ * counts as its IPv4 address. Returns 0, or -1 for other families. */
+static int peer_addr(const struct sockaddr_storage *ss, int *family,
+                     uint8_t addr[16]) {
+  memset(addr, 0, 16);
+  if (ss->ss_family == AF_INET) {
+    *family = AF_INET;
+    memcpy(addr, &((const struct sockaddr_in *)ss)->sin_addr, 4);
+    return 0;
+  }
+  if (ss->ss_family != AF_INET6)
+    return -1;
+  const uint8_t *a = ((const struct sockaddr_in6 *)ss)->sin6_addr.s6_addr;
+  static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  if (memcmp(a, mapped, 12) == 0) {
+    *family = AF_INET;
+    memcpy(addr, a + 12, 4);
+  } else {
+    *family = AF_INET6;
+    memcpy(addr, a, 16);
+  }
+  return 0;
+}
+
+static size_t ip_hash(int family, const uint8_t addr[16]) {
+  uint64_t h = 1469598103934665603ull ^ (uint64_t)family;
+  for (int i = 0; i < 16; i++)
+    h = (h ^ addr[i]) * 1099511628211ull;
+  return (size_t)(h % NET_IP_BUCKETS);
+}
+
+/* The count of connections from this address, created at 0 if missing;
+ * NULL when out of memory (the connection is then not counted). */
+static ip_count *ip_get(net_loop *l, int family, const uint8_t addr[16]) {
+  ip_count **pp = &l->ips[ip_hash(family, addr)];
+  for (ip_count *e = *pp; e; e = e->next)
+    if (e->family == family && memcmp(e->addr, addr, 16) == 0)
+      return e;
+  ip_count *e = calloc(1, sizeof *e);
+  if (!e)
+    return NULL;
+  e->family = family;
+  memcpy(e->addr, addr, 16);
+  e->next = *pp;
+  *pp = e;
+  return e;
+}
+
+/* Drop an entry whose count is 0. */
+static void ip_forget(net_loop *l, ip_count *e) {
+  if (!e || e->n)
+    return;
+  for (ip_count **pp = &l->ips[ip_hash(e->family, e->addr)]; *pp;
+       pp = &(*pp)->next)
+    if (*pp == e) {
+      *pp = e->next;
+      free(e);
+      return;
+    }
+}
+
+static void ip_release(net_loop *l, ip_count *e) {
+  if (!e)
+    return;
+  e->n--;
+  ip_forget(l, e);
+}
+
+static size_t ip_cap(const net_loop *l, int family, const uint8_t addr[16]) {
+  for (size_t i = 0; i < l->nip_limits; i++)
+    if (l->ip_limits[i].family == family &&
+        memcmp(l->ip_limits[i].addr, addr, 16) == 0)
+      return l->ip_limits[i].max;
+  return l->max_per_ip;
+}
+
+int net_loop_set_limits(net_loop *loop, const net_limits *lim) {
+  net_loop *l = loop;
+  net_ip_limit *ip = NULL;
+  if (lim->nip) {
+    ip = malloc(lim->nip * sizeof *ip);
+    if (!ip)
+      return -ENOMEM;
+    memcpy(ip, lim->ip, lim->nip * sizeof *ip);
+  }
+  free(l->ip_limits);
+  l->ip_limits = ip;
+  l->nip_limits = lim->nip;
+  l->max_connections = lim->max_connections;
+  l->max_per_ip = lim->max_per_ip;
+  if (l->accept_full && l->nconns < l->max_connections) {
+    l->accept_full = 0;
+    if (!l->accept_timer && !l->draining)
+      listener_set(l, 1);
+  }
+  return 0;
+}
+
+size_t net_loop_connections(const net_loop *loop) {
+  return loop->nconns;
+}
+
+/* One "host:count" of max.connections.per.ip.overrides. */
+static int parse_ip_limit(char *item, net_ip_limit **out, size_t *n, char *why,
+                          size_t whylen) {
+  char *colon = strrchr(item, ':');
+  if (!colon || colon == item) {
+    snprintf(why, whylen, "'%s' is not host:count", item);
+    return -1;
+  }
+  *colon = 0;
+  char *host = item, *num = colon + 1, *end;
+  errno = 0;
+  long long v = strtoll(num, &end, 10);
+  if (errno || end == num || *end || v < 0) {
+    snprintf(why, whylen, "For input string: \"%s\"", num);
+    return -1;
+  }
+  size_t hl = strlen(host);
+  if (hl >= 2 && host[0] == '[' && host[hl - 1] == ']') {
+    host[hl - 1] = 0;
+    host++;
+  }
+  struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
+  int gai = getaddrinfo(host, NULL, &hints, &res);
+  if (gai != 0) {
+    snprintf(why, whylen, "cannot resolve host '%s': %s", host,
+             gai_strerror(gai));
+    return -1;
+  }
+  for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+    net_ip_limit e = {.max = (size_t)v};
+    if (peer_addr((const struct sockaddr_storage *)(void *)ai->ai_addr,
+                  &e.family, e.addr) < 0)
+      continue;
+    net_ip_limit *grown = realloc(*out, (*n + 1) * sizeof *grown);
+    if (!grown) {
+      freeaddrinfo(res);
+      snprintf(why, whylen, "out of memory");
+      return -1;
+    }
+    *out = grown;
+    (*out)[(*n)++] = e;
+  }
+  freeaddrinfo(res);
+  return 0;
+}
+
+int net_parse_ip_limits(const char *text, net_ip_limit **out, size_t *n,
+                        char *why, size_t whylen) {
+  *out = NULL;
+  *n = 0;
+  char *copy = strdup(text ? text : "");
+  if (!copy) {
+    snprintf(why, whylen, "out of memory");
+    return -1;
+  }
+  int rc = 0;
+  char *save = NULL;
+  for (char *t = strtok_r(copy, ",", &save); t && rc == 0;
+       t = strtok_r(NULL, ",", &save)) {
+    while (*t == ' ')
+      t++;
+    size_t tl = strlen(t);
+    while (tl && t[tl - 1] == ' ')
+      t[--tl] = 0;
+    if (*t)
+      rc = parse_ip_limit(t, out, n, why, whylen);
+  }
+  free(copy);
+  if (rc) {
+    free(*out);
+    *out = NULL;
+    *n = 0;
+  }
+  return rc;
+}
 
 /* ------------------------------------------------------------------------ */
 /* Timers                                                                   */
@@ -487,6 +855,7 @@ void net_frame_free(net_frame *frame) {
   net_fbuf *b = (net_fbuf *)frame;
   net_loop *l = b->loop;
   l->frames_held--;
+  l->frame_bytes -= b->cap;
   pool_put(l, b);
 }
 
@@ -499,6 +868,9 @@ void net_loop_buffer_stats(const net_loop *loop, net_buffer_stats *out) {
   for (const net_conn *c = loop->conns; c; c = c->next)
     if (c->rbuf)
       out->reading_bytes += c->rbuf->cap;
+  out->buffered_bytes = buffered(loop);
+  out->buffered_limit = loop->cfg.max_buffered_bytes;
+  out->paused = loop->paused.n;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -537,6 +909,7 @@ static void files_close(net_loop *l, net_file *files, size_t n) {
 }
 
 static void req_free(net_loop *l, net_req *r) {
+  l->reply_bytes -= r->len - r->sent;
   free(r->buf);
   files_close(l, r->files, r->nfiles);
   free(r);
@@ -577,10 +950,20 @@ static void conn_free(net_conn *c) {
       pp = &(*pp)->ready_next;
     *pp = c->ready_next;
   }
-  if (c->rbuf)
+  if (c->rbuf) {
     pool_put(l, c->rbuf);
+    c->rbuf = NULL;
+    rbuf_count(c);
+  }
+  l->stash_bytes -= c->stash_len;
   free(c->stash);
   close(c->fd);
+  list_del(&l->lru, c, L_LRU);
+  list_del(&l->partial, c, L_PARTIAL);
+  list_del(&l->paused, c, L_PAUSED);
+  if (l->exempt == c)
+    l->exempt = NULL;
+  ip_release(l, c->ip);
   if (c->prev)
     c->prev->next = c->next;
   else
@@ -589,6 +972,11 @@ static void conn_free(net_conn *c) {
     c->next->prev = c->prev;
   l->nconns--;
   free(c);
+  if (l->accept_full && l->nconns < l->max_connections) {
+    l->accept_full = 0;
+    if (!l->accept_timer && !l->draining)
+      listener_set(l, 1);
+  }
 }
 
 static void reap(net_loop *l) {
@@ -600,9 +988,14 @@ static void reap(net_loop *l) {
   }
 }
 
-static int conn_may_read(const net_conn *c) {
+/* May c be read, the memory bound aside? */
+static int conn_may_read_own(const net_conn *c) {
   return !c->dead && !c->close_mode && !c->read_eof && !c->loop->draining &&
          c->unsent <= NET_MAX_UNSENT && c->inflight < NET_MAX_INFLIGHT;
+}
+
+static int conn_may_read(const net_conn *c) {
+  return conn_may_read_own(c) && budget_allows(c);
 }
 
 /* Recompute epoll interest and apply a pending graceful close. */
@@ -617,7 +1010,17 @@ static void conn_update(net_conn *c) {
     return;
   }
   uint32_t ev = 0;
-  if (conn_may_read(c)) {
+  net_loop *l = c->loop;
+  if (!conn_may_read(c)) {
+    /* Woken by paused_wake() once the loop holds less. */
+    if (conn_may_read_own(c)) {
+      list_add(&l->paused, c, L_PAUSED);
+      l->paused_kinds |= conn_holds(c) ? 1 : 2;
+    } else {
+      list_del(&l->paused, c, L_PAUSED);
+    }
+  } else {
+    list_del(&l->paused, c, L_PAUSED);
     ev |= EPOLLIN;
     if (c->stash && !c->in_ready) {
       /* epoll will not report bytes that already left the socket. */
@@ -683,8 +1086,11 @@ static ssize_t flush_buffers(net_conn *c, net_req *r) {
         if (part > left)
           part = left;
         q->sent += part;
+        c->loop->reply_bytes -= part;
         left -= part;
       }
+      if (n > 0)
+        conn_touch(c);
       return n;
     }
     if (errno == EINTR)
@@ -706,6 +1112,7 @@ static ssize_t flush_file(net_conn *c, net_req *r, size_t budget) {
   for (;;) {
     ssize_t n = sendfile(c->fd, f->fd, &off, want);
     if (n > 0) {
+      conn_touch(c);
       r->file_sent += (size_t)n;
       r->file_left -= (size_t)n;
       if (r->file_sent == f->len) {
@@ -780,6 +1187,7 @@ static void req_answer(net_conn *c, net_req *r, int state, uint8_t *buf,
     return;
   }
   r->state = state;
+  c->unanswered--;
   r->buf = buf;
   r->len = buf ? len : 0;
   /* Empty parts send nothing: drop them here so that a sendfile of 0
@@ -815,6 +1223,7 @@ static void req_answer(net_conn *c, net_req *r, int state, uint8_t *buf,
     }
     r->file_left += files[i].len;
   }
+  l->reply_bytes += r->len;
   c->unsent += req_unsent(r);
   if (c->dead)
     return; /* freed with the connection */
@@ -888,6 +1297,11 @@ static void dispatch(net_conn *c, net_fbuf *fb, size_t total) {
   fb->f.data = fb->b + 4;
   fb->f.len = total - 4;
   l->frames_held++;
+  l->frame_bytes += fb->cap;
+  /* Whatever arrives next starts a new frame's time, and is not exempt. */
+  list_del(&l->partial, c, L_PARTIAL);
+  if (l->exempt == c)
+    l->exempt = NULL;
   net_req *r = calloc(1, sizeof *r);
   if (!r) {
     net_log("%s: closing: out of memory", c->peer);
@@ -896,6 +1310,7 @@ static void dispatch(net_conn *c, net_fbuf *fb, size_t total) {
     return;
   }
   r->state = REQ_PENDING;
+  c->unanswered++;
   if (c->qtail)
     c->qtail->next = r;
   else
@@ -964,6 +1379,7 @@ static int rbuf_reserve(net_conn *c, size_t want) {
     return -1;
   }
   c->rbuf = nb;
+  rbuf_count(c);
   return 0;
 }
 
@@ -973,6 +1389,7 @@ static int rbuf_start(net_conn *c, size_t total, const uint8_t *p, size_t n) {
   c->rneed = total;
   c->rlen = 0;
   c->rbuf = pool_take(c->loop, total);
+  rbuf_count(c);
   if (rbuf_reserve(c, n) < 0)
     return -1;
   memcpy(c->rbuf->b, p, n);
@@ -995,6 +1412,7 @@ static void rbuf_dispatch(net_conn *c) {
   size_t total = c->rneed;
   c->rbuf = NULL;
   c->rlen = c->rneed = 0;
+  rbuf_count(c);
   dispatch(c, fb, total);
 }
 
@@ -1079,6 +1497,7 @@ static void stash_rest(net_conn *c, const uint8_t *p, size_t n) {
     return;
   }
   memcpy(s, p, n);
+  c->loop->stash_bytes += n - c->stash_len;
   free(c->stash);
   c->stash = s;
   c->stash_len = n;
@@ -1117,6 +1536,7 @@ static void conn_on_readable(net_conn *c) {
     size_t len = c->stash_len;
     c->stash = NULL;
     c->stash_len = 0;
+    l->stash_bytes -= len;
     size_t used = consume(c, s, len);
     stash_rest(c, s + used, len - used);
     free(s);
@@ -1140,6 +1560,8 @@ static void conn_on_readable(net_conn *c) {
         conn_kill(c);
       break;
     }
+    if (n > 0)
+      conn_touch(c);
     if (n == 0) {
       /* The peer may only have shut its sending side: answer what it has
        * asked, then close. */
@@ -1161,6 +1583,11 @@ static void conn_on_readable(net_conn *c) {
     if ((size_t)n < want)
       break; /* the socket is empty; skip the EAGAIN round trip */
   }
+  /* A frame begun by this read must arrive whole within idle_ms. */
+  if ((c->rbuf || c->hdr_len) && !c->dead && !c->partial.in) {
+    c->frame_ms = l->now;
+    list_add(&l->partial, c, L_PARTIAL);
+  }
   conn_update(c);
 }
 
@@ -1173,6 +1600,8 @@ static void conn_on_event(net_conn *c, uint32_t ev) {
     } else if (ev & (EPOLLERR | EPOLLHUP)) {
       conn_kill(c);
       return;
+    } else {
+      conn_update(c); /* paused at the memory bound since last asked */
     }
   }
   if (!c->dead && (ev & EPOLLOUT))
@@ -1201,15 +1630,24 @@ static void format_peer(const struct sockaddr_storage *ss, char *out,
 static void accept_resume(void *arg) {
   net_loop *l = arg;
   l->accept_timer = NULL;
-  if (l->lfd >= 0 && !l->listening && !l->draining) {
-    struct epoll_event e = {.events = EPOLLIN, .data.ptr = &tag_listen};
-    if (epoll_ctl(l->epfd, EPOLL_CTL_MOD, l->lfd, &e) == 0)
-      l->listening = 1;
-  }
+  if (!l->draining && !l->accept_full)
+    listener_set(l, 1);
 }
 
 static void on_accept(net_loop *l) {
   for (int i = 0; i < 256; i++) {
+    if (l->nconns >= l->max_connections) {
+      /* Kafka's acceptor waits for a free slot the same way: the kernel
+       * keeps completing handshakes into the backlog meanwhile. */
+      l->accept_full = 1;
+      listener_set(l, 0);
+      if (log_due(&l->full_logged_ms))
+        net_log("%zu connections open, the most allowed (max.connections, "
+                "or what ulimit -n leaves); new ones wait in the listen "
+                "backlog until one closes",
+                l->nconns);
+      return;
+    }
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
     int fd = accept4(l->lfd, (struct sockaddr *)&ss, &sl,
@@ -1223,14 +1661,32 @@ static void on_accept(net_loop *l) {
          * pause accepting instead of spinning. */
         net_log("accept: %s; pausing new connections for %d ms",
                 strerror(errno), NET_ACCEPT_PAUSE_MS);
-        struct epoll_event e = {.events = 0, .data.ptr = &tag_listen};
-        if (epoll_ctl(l->epfd, EPOLL_CTL_MOD, l->lfd, &e) == 0)
-          l->listening = 0;
+        listener_set(l, 0);
         if (!l->accept_timer)
           l->accept_timer =
               net_timer_add(l, NET_ACCEPT_PAUSE_MS, accept_resume, l);
       }
       return;
+    }
+    int family;
+    uint8_t addr[16];
+    ip_count *ipc = NULL;
+    if (peer_addr(&ss, &family, addr) == 0) {
+      ipc = ip_get(l, family, addr);
+      size_t cap = ip_cap(l, family, addr);
+      if (ipc && ipc->n >= cap) {
+        close(fd);
+        ip_forget(l, ipc);
+        if (log_due(&l->per_ip_logged_ms)) {
+          char peer[64];
+          format_peer(&ss, peer, sizeof peer);
+          net_log("%s: rejected connection: address already has the "
+                  "configured maximum of %zu connections "
+                  "(max.connections.per.ip)",
+                  peer, cap);
+        }
+        continue;
+      }
     }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -1240,6 +1696,7 @@ static void on_accept(net_loop *l) {
     net_conn *c = calloc(1, sizeof *c);
     if (!c) {
       close(fd);
+      ip_forget(l, ipc);
       continue;
     }
     c->loop = l;
@@ -1250,13 +1707,113 @@ static void on_accept(net_loop *l) {
     if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &e) < 0) {
       close(fd);
       free(c);
+      ip_forget(l, ipc);
       continue;
     }
+    c->ip = ipc;
+    if (ipc)
+      ipc->n++;
+    conn_touch(c);
     c->next = l->conns;
     if (l->conns)
       l->conns->prev = c;
     l->conns = c;
     l->nconns++;
+  }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Timeouts and the memory bound                                            */
+/* ------------------------------------------------------------------------ */
+
+static int64_t sweep_every(const net_loop *l) {
+  int64_t t = l->cfg.idle_ms / 8;
+  return t < 10 ? 10 : t > 1000 ? 1000 : t;
+}
+
+/* Close what has been idle for idle_ms, and frames in progress for that
+ * long (see the top of the file). */
+static void sweep(void *arg) {
+  net_loop *l = arg;
+  l->sweep_timer = NULL;
+  int64_t now = net_now_ms(), idle = l->cfg.idle_ms;
+  size_t closed = 0;
+  for (net_conn *c = l->lru.head, *next; c && c->active_ms + idle <= now;
+       c = next) {
+    next = c->lru.next;
+    if (c->unanswered && !c->dead) {
+      /* Waiting on us, not idle: a parked fetch or join. */
+      c->active_ms = now;
+      list_del(&l->lru, c, L_LRU);
+      list_add(&l->lru, c, L_LRU);
+      continue;
+    }
+    list_del(&l->lru, c, L_LRU);
+    if (!c->dead) {
+      conn_kill(c);
+      closed++;
+    }
+  }
+  if (closed)
+    net_log("closed %zu connection(s) idle for %" PRId64
+            " ms (connections.max.idle.ms)",
+            closed, idle);
+  for (net_conn *c = l->partial.head, *next; c && c->frame_ms + idle <= now;
+       c = next) {
+    next = c->partial.next;
+    list_del(&l->partial, c, L_PARTIAL);
+    if (c->dead)
+      continue;
+    if (c->rbuf)
+      net_log("%s: closing: a %zu-byte request is not complete %" PRId64
+              " ms after its first byte (%zu bytes came; "
+              "connections.max.idle.ms)",
+              c->peer, c->rneed - 4, now - c->frame_ms, c->rlen - 4);
+    else
+      net_log("%s: closing: a request's size is not complete %" PRId64
+              " ms after its first byte (connections.max.idle.ms)",
+              c->peer, now - c->frame_ms);
+    conn_kill(c);
+  }
+  l->sweep_timer = net_timer_add(l, sweep_every(l), sweep, l);
+}
+
+/* At the bound with no exempt connection: pick one of the oldest frames in
+ * progress whose connection has no request queued (a few are looked at:
+ * this runs every iteration). */
+static void exempt_pick(net_loop *l) {
+  size_t max = l->cfg.max_buffered_bytes;
+  if (l->exempt || !max || buffered(l) < max)
+    return;
+  net_conn *c = l->partial.head;
+  for (int i = 0; c && i < 64; i++, c = c->partial.next)
+    if (!c->dead && !c->inflight) {
+      l->exempt = c;
+      if (c->paused.in)
+        conn_update(c);
+      return;
+    }
+}
+
+/* Connections paused at the memory bound are looked at again once the
+ * loop holds less than some of them wait for (conn_update decides); and
+ * an exempt one may go on with its frame. */
+static void paused_wake(net_loop *l) {
+  if (!l->paused.n)
+    return;
+  exempt_pick(l);
+  size_t max = l->cfg.max_buffered_bytes, b = buffered(l);
+  if (!((l->paused_kinds & 1) && b < max) &&
+      !((l->paused_kinds & 2) && b - exempt_bytes(l) < max + max / 4))
+    return;
+  /* Those still paused register again, with what they hold now. */
+  l->paused_kinds = 0;
+  net_conn *c = l->paused.head;
+  for (size_t n = l->paused.n; n && c; n--) {
+    net_conn *next = c->paused.next;
+    list_del(&l->paused, c, L_PAUSED);
+    conn_update(c);
+    c = next;
   }
 }
 
@@ -1323,6 +1880,8 @@ int net_loop_new(const net_config *cfg, net_loop **out) {
   if (l->cfg.max_request_bytes > INT32_MAX)
     l->cfg.max_request_bytes = INT32_MAX;
   l->epfd = l->lfd = l->evfd = -1;
+  l->max_connections = l->max_per_ip = SIZE_MAX;
+  l->now = net_now_ms();
   atomic_init(&l->stop, 0);
   pthread_mutex_init(&l->post_mu, NULL);
   int err = -ENOMEM;
@@ -1350,6 +1909,11 @@ int net_loop_new(const net_config *cfg, net_loop **out) {
     goto fail;
   }
   l->listening = 1;
+  if (l->cfg.idle_ms > 0 &&
+      !(l->sweep_timer = net_timer_add(l, sweep_every(l), sweep, l))) {
+    err = -ENOMEM;
+    goto fail;
+  }
   *out = l;
   return 0;
 fail:
@@ -1385,6 +1949,7 @@ int net_loop_run(net_loop *loop) {
     if (!l->draining && atomic_load(&l->stop))
       start_drain(l);
     reap(l);
+    paused_wake(l); /* closed connections gave memory back */
     if (l->draining && (!l->conns || net_now_ms() >= l->drain_deadline))
       break;
     int timeout = (l->ready || l->flushq) ? 0 : timers_timeout(l);
@@ -1396,6 +1961,7 @@ int net_loop_run(net_loop *loop) {
         timeout = (int)d;
     }
     int n = epoll_wait(l->epfd, evs, NET_MAX_EVENTS, timeout);
+    l->now = net_now_ms();
     if (n < 0) {
       if (errno == EINTR)
         continue;
@@ -1418,6 +1984,7 @@ int net_loop_run(net_loop *loop) {
     net_loop_run_posted(l);
     timers_run(l);
     run_flushes(l);
+    paused_wake(l);
     /* One pass only: whatever resumes again waits for the next round. */
     net_conn *ready = l->ready;
     l->ready = NULL;
@@ -1446,6 +2013,7 @@ void net_loop_free(net_loop *loop) {
   reap(l);
   /* After reap: closing connections give their buffers back. */
   pool_free_all(l);
+  free(l->ip_limits);
   for (size_t i = 0; i < l->nheap; i++)
     free(l->heap[i]);
   free(l->heap);

@@ -17,6 +17,14 @@
  * request lives. Big frames are read straight into pooled buffers, so a
  * stream of large requests costs neither copies nor fresh pages; the pool
  * is bounded and released when idle (net.c says how).
+ *
+ * Limits (net.c says how each works): connections idle for idle_ms are
+ * closed, and so is one whose request has not arrived whole idle_ms after
+ * its first byte; the number of connections, in all and per client
+ * address, is capped (net_limits); the memory held by requests being read,
+ * by requests being handled and by replies not yet written is bounded
+ * loop-wide (max_buffered_bytes): over it, connections stop being read
+ * until it drains, instead of anyone being closed.
  */
 #ifndef ND_BROKER_NET_H
 #define ND_BROKER_NET_H
@@ -58,6 +66,15 @@ typedef struct net_config {
   const char *listen_host; /* "127.0.0.1" */
   int listen_port;         /* 0 = pick a free port (see net_loop_port) */
   size_t max_request_bytes;
+  /* Close a connection with no byte read or written for this long and no
+   * request being handled, or whose request has not arrived whole this
+   * long after its first byte (Kafka's connections.max.idle.ms); 0 =
+   * never. */
+  int64_t idle_ms;
+  /* Stop reading from connections while the loop holds this many bytes of
+   * requests (arriving or being handled) and unwritten replies (Kafka's
+   * queued.max.request.bytes); 0 = no bound. */
+  size_t max_buffered_bytes;
   /* Free frame buffers kept for reuse are released after this long
    * unused; 0 = NET_POOL_IDLE_MS_DEFAULT. */
   int pool_idle_ms;
@@ -66,8 +83,43 @@ typedef struct net_config {
   void *ctx;
 } net_config;
 
+/* A per-address exception to max_per_ip (Kafka's
+ * max.connections.per.ip.overrides). */
+typedef struct net_ip_limit {
+  int family; /* AF_INET or AF_INET6 */
+  uint8_t addr[16];
+  size_t max;
+} net_ip_limit;
+
+/* Caps on connections (Kafka's max.connections, max.connections.per.ip,
+ * max.connections.per.ip.overrides). SIZE_MAX = no cap (the default). At
+ * max_connections the loop stops accepting: new connections wait in the
+ * listen backlog until one closes. A client address at its cap has its
+ * new connections accepted and closed at once, as Kafka does. */
+typedef struct net_limits {
+  size_t max_connections;
+  size_t max_per_ip;
+  const net_ip_limit *ip; /* copied */
+  size_t nip;
+} net_limits;
+
+/* Parse Kafka's max.connections.per.ip.overrides ("host:count,..."; a
+ * host is an IP address or a name, resolved now; an IPv6 address may be
+ * bracketed). *out is malloc'ed (NULL when empty), the caller frees it.
+ * Returns 0, or -1 with why[] set. Blocks while a name resolves. */
+int net_parse_ip_limits(const char *text, net_ip_limit **out, size_t *n,
+                        char *why, size_t whylen);
+
 /* Create the loop and bind the listening socket. Errors: -errno. */
 int net_loop_new(const net_config *cfg, net_loop **out);
+
+/* Replace the connection caps; existing connections stay open. Loop
+ * thread only (or before net_loop_run). Returns 0 or -ENOMEM (nothing
+ * changed then). */
+int net_loop_set_limits(net_loop *loop, const net_limits *lim);
+
+/* Connections open now. Loop thread only. */
+size_t net_loop_connections(const net_loop *loop);
 
 /* The port actually bound (useful with listen_port 0). */
 int net_loop_port(const net_loop *loop);
@@ -94,6 +146,11 @@ typedef struct net_buffer_stats {
   size_t pool_limit;    /* the most pooled_bytes may reach */
   size_t reading_bytes; /* buffers of frames still arriving */
   size_t frames_held;   /* frames handed to handlers, not yet freed */
+  /* What max_buffered_bytes bounds: buffers of frames arriving and held by
+   * handlers, unwritten reply buffers, bytes read ahead. */
+  size_t buffered_bytes;
+  size_t buffered_limit; /* max_buffered_bytes, 0 = none */
+  size_t paused;         /* connections not read until that drains */
 } net_buffer_stats;
 void net_loop_buffer_stats(const net_loop *loop, net_buffer_stats *out);
 

@@ -39,6 +39,10 @@ static const char serve_usage[] =
     "                    [--advertise HOST:PORT] [--max-request-bytes N]\n"
     "                    [--no-auto-create] [--partitions N]\n"
     "                    [--group-initial-delay-ms MS]\n"
+    "                    [--max-connections N] [--max-connections-per-ip N]\n"
+    "                    [--max-connections-per-ip-overrides LIST]\n"
+    "                    [--connections-max-idle-ms MS]\n"
+    "                    [--queued-max-request-bytes N]\n"
     "\n"
     "Run a single-node Kafka-protocol broker on the data directory. Kafka\n"
     "clients (librdkafka, kcat, kafka-python, Java) connect to it unchanged.\n"
@@ -73,12 +77,35 @@ static const char serve_usage[] =
     "  --min-segment-bytes N  least segment.bytes a client may set (default\n"
     "                         1048576, Kafka 4's minimum; lower it only\n"
     "                         for tests that need frequent rolls)\n"
+    "  --max-connections N    connections open at once (Kafka's\n"
+    "                         max.connections; default: what `ulimit -n`\n"
+    "                         leaves beside the store, about half of it);\n"
+    "                         more wait in the listen backlog\n"
+    "  --max-connections-per-ip N\n"
+    "                         connections from one address (default no\n"
+    "                         cap); more are closed at once\n"
+    "  --max-connections-per-ip-overrides HOST:N,...\n"
+    "                         other caps for some addresses\n"
+    "  --connections-max-idle-ms MS\n"
+    "                         close connections idle this long, and\n"
+    "                         requests not arrived whole this long after\n"
+    "                         their first byte (default 600000; 0 never)\n"
+    "  --queued-max-request-bytes N\n"
+    "                         memory for requests and unsent replies of\n"
+    "                         all connections; over it, no connection is\n"
+    "                         read until it drains (default 256M; -1 no\n"
+    "                         bound; K, M, G suffixes)\n"
     "\n"
     "Environment (flags win): NODATA_DATA (or NODATA_DIR), NODATA_LISTEN,\n"
     "NODATA_ADVERTISE, NODATA_MAX_REQUEST_BYTES, NODATA_AUTO_CREATE=0,\n"
     "NODATA_PARTITIONS, NODATA_GROUP_INITIAL_DELAY_MS,\n"
     "NODATA_MAX_TOPIC_PARTITIONS, NODATA_MAX_STORE_PARTITIONS,\n"
-    "NODATA_MAX_MAPPED_INDEXES, NODATA_MIN_SEGMENT_BYTES.\n"
+    "NODATA_MAX_MAPPED_INDEXES, NODATA_MIN_SEGMENT_BYTES,\n"
+    "NODATA_MAX_CONNECTIONS,\n"
+    "NODATA_MAX_CONNECTIONS_PER_IP, NODATA_MAX_CONNECTIONS_PER_IP_OVERRIDES,\n"
+    "NODATA_CONNECTIONS_MAX_IDLE_MS, NODATA_QUEUED_MAX_REQUEST_BYTES.\n"
+    "max.connections* can also be changed while it runs (kafka-configs\n"
+    "--alter --entity-type brokers).\n"
     "\n"
     "SIGINT or SIGTERM stops it cleanly: in-flight requests finish, data is\n"
     "synced and the store is marked cleanly shut down.\n"
@@ -229,6 +256,46 @@ static int apply(broker_config *c, const char *name, const char *value,
     if (parse_count(value, INT32_MAX, dst) < 0)
       return usage_error("%s: '%s' is not a count from 1 to 2147483647", from,
                          value);
+  } else if (!strcmp(name, "max-connections") ||
+             !strcmp(name, "max-connections-per-ip")) {
+    int per_ip = name[15] == '-';
+    int32_t v = 0;
+    if (!strcmp(value, "0") && per_ip) {
+      v = 0; /* only the overrides' addresses (checked below) */
+    } else if (parse_count(value, INT32_MAX, &v) < 0) {
+      return usage_error("%s: '%s' is not a count from 1 to 2147483647", from,
+                         value);
+    }
+    *(per_ip ? &c->max_connections_per_ip : &c->max_connections) = v;
+    c->explicit_set |= per_ip ? BC_SET_MAX_PER_IP : BC_SET_MAX_CONNECTIONS;
+  } else if (!strcmp(name, "max-connections-per-ip-overrides")) {
+    net_ip_limit *ip = NULL;
+    size_t n = 0;
+    char why[300];
+    if (net_parse_ip_limits(value, &ip, &n, why, sizeof why) < 0)
+      return usage_error("%s: %s", from, why);
+    free(ip);
+    c->per_ip_overrides = value;
+    c->explicit_set |= BC_SET_PER_IP_OVERRIDES;
+  } else if (!strcmp(name, "connections-max-idle-ms")) {
+    char *end;
+    errno = 0;
+    long long v = strtoll(value, &end, 10);
+    if (errno || end == value || *end || v < 0 || v > INT32_MAX)
+      return usage_error("%s: '%s' is not a time from 0 to 2147483647 ms", from,
+                         value);
+    c->idle_ms = v;
+    c->explicit_set |= BC_SET_IDLE;
+  } else if (!strcmp(name, "queued-max-request-bytes")) {
+    size_t v;
+    if (!strcmp(value, "-1"))
+      c->queued_max_bytes = -1;
+    else if (parse_bytes(value, &v) == 0)
+      c->queued_max_bytes = (int64_t)v;
+    else
+      return usage_error("%s: '%s' is not -1 or a size from 1K to 2G-1", from,
+                         value);
+    c->explicit_set |= BC_SET_QUEUED_BYTES;
   } else if (!strcmp(name, "group-initial-delay-ms")) {
     char *end;
     errno = 0;
@@ -264,6 +331,11 @@ static int parse_config(int argc, char **argv, broker_config *c) {
   c->node_id = 0;
   c->group_initial_delay_ms = 3000;
   c->min_segment_bytes = BROKER_MIN_SEGMENT_BYTES;
+  c->idle_ms = 600000;
+  c->queued_max_bytes = BC_QUEUED_MAX_BYTES_DEFAULT;
+  c->max_connections = INT32_MAX;
+  c->max_connections_per_ip = INT32_MAX;
+  c->per_ip_overrides = "";
   int advertise_set = 0, rc;
 
   static const struct {
@@ -278,7 +350,14 @@ static int parse_config(int argc, char **argv, broker_config *c) {
               {"NODATA_MAX_STORE_PARTITIONS", "max-store-partitions"},
               {"NODATA_MAX_MAPPED_INDEXES", "max-mapped-indexes"},
               {"NODATA_MIN_SEGMENT_BYTES", "min-segment-bytes"},
-              {"NODATA_GROUP_INITIAL_DELAY_MS", "group-initial-delay-ms"}};
+
+              {"NODATA_GROUP_INITIAL_DELAY_MS", "group-initial-delay-ms"},
+              {"NODATA_MAX_CONNECTIONS", "max-connections"},
+              {"NODATA_MAX_CONNECTIONS_PER_IP", "max-connections-per-ip"},
+              {"NODATA_MAX_CONNECTIONS_PER_IP_OVERRIDES",
+               "max-connections-per-ip-overrides"},
+              {"NODATA_CONNECTIONS_MAX_IDLE_MS", "connections-max-idle-ms"},
+              {"NODATA_QUEUED_MAX_REQUEST_BYTES", "queued-max-request-bytes"}};
   for (size_t i = 0; i < sizeof envs / sizeof envs[0]; i++) {
     const char *v = getenv(envs[i].env);
     if (v && *v &&
@@ -305,7 +384,12 @@ static int parse_config(int argc, char **argv, broker_config *c) {
                                            "max-topic-partitions",
                                            "max-store-partitions",
                                            "max-mapped-indexes",
-                                           "min-segment-bytes"};
+                                           "min-segment-bytes",
+                                           "max-connections",
+                                           "max-connections-per-ip",
+                                           "max-connections-per-ip-overrides",
+                                           "connections-max-idle-ms",
+                                           "queued-max-request-bytes"};
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -340,6 +424,10 @@ static int parse_config(int argc, char **argv, broker_config *c) {
     if (!known)
       return usage_error("unknown flag '%s'%s", a, "");
   }
+  if (c->max_connections_per_ip == 0 && !*c->per_ip_overrides)
+    return usage_error("max.connections.per.ip can be 0 only with "
+                       "max.connections.per.ip.overrides%s%s",
+                       "", "");
   if (!advertise_set) {
     c->advertise_port = c->listen_port;
     /* A wildcard address is no place to send clients to. */
@@ -352,6 +440,26 @@ static int parse_config(int argc, char **argv, broker_config *c) {
     }
   }
   return 0;
+}
+
+/* How many connections the descriptor limit allows: the store's
+ * descriptor cache and Fetch's file parts may each take a quarter of it
+ * (src/segment.c, handle_fetch.c), and the process needs a few of its own
+ * (listener, epoll, eventfd, directories, the offsets log). Accepting
+ * beyond that would leave produces failing for want of a descriptor. */
+static int64_t fd_connection_cap(void) {
+  struct rlimit rl;
+  int64_t n = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < INT32_MAX
+                  ? (int64_t)rl.rlim_cur
+                  : INT32_MAX;
+  int64_t capped = n > 65536 ? 65536 : n;
+  int64_t store = capped / 4 < 16      ? 16
+                  : capped / 4 > 16384 ? 16384
+                                       : capped / 4;
+  int64_t fetch = capped / 4 < 16 ? 16 : capped / 4;
+  int64_t own = 64;
+  int64_t left = n - store - fetch - own;
+  return left < 8 ? 8 : left;
 }
 
 static const char *fmt_addr(const char *host, int port, char *buf, size_t cap) {
@@ -393,6 +501,15 @@ int broker_serve_main(int argc, char **argv) {
     rl.rlim_cur = rl.rlim_max;
     setrlimit(RLIMIT_NOFILE, &rl);
   }
+  c->fd_max_connections = fd_connection_cap();
+  if ((c->explicit_set & BC_SET_MAX_CONNECTIONS) &&
+      c->fd_max_connections < c->max_connections)
+    fprintf(stderr,
+            "nodata serve: at most %" PRId64
+            " connections at once: the descriptor limit (ulimit -n) "
+            "leaves that beside the store's; more wait in the listen "
+            "backlog\n",
+            c->fd_max_connections);
 
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
@@ -450,6 +567,10 @@ int broker_serve_main(int argc, char **argv) {
   net_config nc = {.listen_host = c->listen_host,
                    .listen_port = c->listen_port,
                    .max_request_bytes = c->max_request_bytes,
+                   .idle_ms = c->idle_ms,
+                   .max_buffered_bytes = c->queued_max_bytes > 0
+                                             ? (size_t)c->queued_max_bytes
+                                             : 0,
                    .on_request = kafka_handle_request,
                    .on_close = kafka_conn_closed,
                    .ctx = &b};
@@ -472,9 +593,18 @@ int broker_serve_main(int argc, char **argv) {
     nd_close(b.store);
     return EXIT_RUNTIME;
   }
+  if ((rc = worker_start(&b, &b.worker)) < 0) {
+    fprintf(stderr, "nodata serve: cannot start the worker thread: %s\n",
+            strerror(-rc));
+    flusher_stop(b.flusher);
+    net_loop_free(b.loop);
+    nd_close(b.store);
+    return EXIT_RUNTIME;
+  }
   if ((rc = kafka_init(&b)) < 0) {
     fprintf(stderr, "nodata serve: cannot start the protocol layer: %s\n",
             nd_strerror(rc));
+    worker_stop(b.worker);
     flusher_stop(b.flusher);
     net_loop_free(b.loop);
     nd_close(b.store);
@@ -502,6 +632,8 @@ int broker_serve_main(int argc, char **argv) {
    * the protocol state, then the store (sync + clean-shutdown mark). */
   flusher_stop(b.flusher);
   b.flusher = NULL;
+  worker_stop(b.worker);
+  b.worker = NULL;
   kafka_fini(&b);
   g_loop = NULL;
   rc = nd_close(b.store);

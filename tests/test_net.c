@@ -295,26 +295,45 @@ static void *loop_thread(void *arg) {
   return NULL;
 }
 
-static int server_start_idle(server *s, size_t max_request_bytes,
-                             int pool_idle_ms) {
+/* Start a server with cfg's settings (the callbacks and address are the
+ * test's) and limits lim (NULL: none); g_srv points to it. */
+static int server_start_cfg(server *s, net_config cfg, const net_limits *lim) {
   memset(s, 0, sizeof *s);
-  net_config cfg = {.listen_host = "127.0.0.1",
-                    .listen_port = 0,
-                    .max_request_bytes = max_request_bytes,
-                    .pool_idle_ms = pool_idle_ms,
-                    .on_request = on_request,
-                    .on_close = on_close,
-                    .ctx = s};
+  cfg.listen_host = "127.0.0.1";
+  cfg.listen_port = 0;
+  cfg.on_request = on_request;
+  cfg.on_close = on_close;
+  cfg.ctx = s;
   int rc = net_loop_new(&cfg, &s->loop);
   if (rc < 0)
     return rc;
+  if (lim && net_loop_set_limits(s->loop, lim) != 0)
+    return -1;
   s->port = net_loop_port(s->loop);
   g_srv = s;
   return pthread_create(&s->thread, NULL, loop_thread, s) == 0 ? 0 : -1;
 }
 
+static int server_start_idle(server *s, size_t max_request_bytes,
+                             int pool_idle_ms) {
+  net_config cfg = {.max_request_bytes = max_request_bytes,
+                    .pool_idle_ms = pool_idle_ms};
+  return server_start_cfg(s, cfg, NULL);
+}
+
 static int server_start(server *s, size_t max_request_bytes) {
   return server_start_idle(s, max_request_bytes, 0);
+}
+
+/* A second server with limits (g_srv points to it until server_stop and
+ * g_srv = &srv). */
+static int server_start_limited(server *s, size_t max_request_bytes,
+                                int64_t idle_ms, size_t max_buffered,
+                                const net_limits *lim) {
+  net_config cfg = {.max_request_bytes = max_request_bytes,
+                    .idle_ms = idle_ms,
+                    .max_buffered_bytes = max_buffered};
+  return server_start_cfg(s, cfg, lim);
 }
 
 static void server_stop(server *s) {
@@ -343,7 +362,8 @@ static void sleep_ms(int ms) {
   nanosleep(&ts, NULL);
 }
 
-static int cli_connect(int port) {
+/* A client connection, from loopback address `from` (NULL: any). */
+static int cli_connect_from(int port, const char *from) {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0)
     return -1;
@@ -352,13 +372,20 @@ static int cli_connect(int port) {
   setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  struct sockaddr_in b = {.sin_family = AF_INET};
   struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
+  if ((from && (inet_pton(AF_INET, from, &b.sin_addr) != 1 ||
+                bind(fd, (struct sockaddr *)&b, sizeof b) < 0)) ||
+      connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
     close(fd);
     return -1;
   }
   return fd;
+}
+
+static int cli_connect(int port) {
+  return cli_connect_from(port, NULL);
 }
 
 static int send_all(int fd, const void *p, size_t n) {
@@ -468,6 +495,44 @@ static int settle_closes(atomic_int *closes) {
     last = now;
   }
   return last;
+}
+
+/* The loop's buffer figures, read on the loop thread (a connection's 'S'
+ * request would not be read while the loop is at its memory bound). */
+typedef struct stats_ask {
+  net_loop *loop;
+  net_buffer_stats st;
+  size_t conns;
+  atomic_int done;
+} stats_ask;
+
+static void stats_on_loop(void *arg) {
+  stats_ask *a = arg;
+  net_loop_buffer_stats(a->loop, &a->st);
+  a->conns = net_loop_connections(a->loop);
+  atomic_store(&a->done, 1);
+}
+
+static int loop_stats(net_loop *loop, net_buffer_stats *st, size_t *conns) {
+  stats_ask a = {.loop = loop};
+  atomic_init(&a.done, 0);
+  if (net_post(loop, stats_on_loop, &a) != 0)
+    return -1;
+  for (int i = 0; i < 2000 && !atomic_load(&a.done); i++)
+    sleep_ms(5);
+  if (!atomic_load(&a.done))
+    return -1;
+  *st = a.st;
+  if (conns)
+    *conns = a.conns;
+  return 0;
+}
+
+/* 1 if nothing at all has arrived on fd (and it is open). */
+static int nothing_yet(int fd) {
+  uint8_t b[1];
+  ssize_t r = recv(fd, b, 1, MSG_DONTWAIT | MSG_PEEK);
+  return r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
 static long rss_kb(void) {
@@ -1439,6 +1504,214 @@ static void on_sigusr1(int sig) {
   net_loop_stop(sig_loop);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Limits: idle connections, trickled frames, caps, the memory bound        */
+/* ------------------------------------------------------------------------ */
+
+/* connections.max.idle.ms: an idle connection is closed; one waiting for
+ * an answer is not; one trickling a frame is, idle_ms after the frame's
+ * first byte, though bytes keep coming. */
+static void test_idle_timeout(void) {
+  server s2;
+  CHECK(server_start_limited(&s2, 1 << 20, 300, 0, NULL) == 0);
+  int idle = cli_connect(s2.port);
+  int waiting = cli_connect(s2.port);
+  int trickle = cli_connect(s2.port);
+  CHECK(idle >= 0 && waiting >= 0 && trickle >= 0);
+  CHECK(round_trip(idle, "then nothing"));
+  uint8_t f[64];
+  /* Answered after five times the idle time: still served. */
+  CHECK(send_all(waiting, f, put_u32_frame(f, 'D', 1500, "slow")) == 0);
+  uint8_t hdr[5];
+  uint32_t be = htonl(1000);
+  memcpy(hdr, &be, 4);
+  hdr[4] = 'E';
+  CHECK(send_all(trickle, hdr, 5) == 0);
+  int sent = 0, trickle_closed = 0;
+  for (; sent < 990 && !trickle_closed; sent++) {
+    sleep_ms(20);
+    trickle_closed = send(trickle, "x", 1, MSG_NOSIGNAL) < 0 ||
+                     (!nothing_yet(trickle) && wait_closed(trickle));
+  }
+  CHECK(trickle_closed);
+  fprintf(stderr, "     trickled frame closed after %d of its 999 bytes\n",
+          sent);
+  CHECK(wait_closed(idle));
+  CHECK(expect_reply(waiting, "slow"));
+  close(idle);
+  close(waiting);
+  close(trickle);
+  server_stop(&s2);
+  g_srv = &srv;
+}
+
+/* max.connections: the next connection waits in the backlog (not
+ * refused, not served) while the others keep working, and is served once
+ * one closes. */
+static void test_max_connections(void) {
+  server s2;
+  net_limits lim = {.max_connections = 3, .max_per_ip = SIZE_MAX};
+  CHECK(server_start_limited(&s2, 1 << 20, 0, 0, &lim) == 0);
+  int fds[3];
+  for (int i = 0; i < 3; i++) {
+    fds[i] = cli_connect(s2.port);
+    CHECK(fds[i] >= 0 && round_trip(fds[i], "in"));
+  }
+  int late = cli_connect(s2.port);
+  CHECK(late >= 0);
+  uint8_t f[64];
+  CHECK(send_all(late, f, put_frame(f, 'E', "late", 4)) == 0);
+  for (int i = 0; i < 3; i++)
+    CHECK(round_trip(fds[i], "still served"));
+  net_buffer_stats st;
+  size_t conns = 0;
+  CHECK(loop_stats(s2.loop, &st, &conns) == 0);
+  CHECK_EQ_I64((int64_t)conns, 3);
+  CHECK(nothing_yet(late));
+  close(fds[1]);
+  CHECK(expect_reply(late, "late"));
+  CHECK(round_trip(fds[0], "after"));
+  close(fds[0]);
+  close(fds[2]);
+  close(late);
+  server_stop(&s2);
+  g_srv = &srv;
+}
+
+/* max.connections.per.ip and its overrides: the address at its cap has its
+ * next connection closed at once; other addresses and the connections
+ * already open are not affected. */
+static void test_max_per_ip(void) {
+  server s2;
+  net_ip_limit *ip = NULL;
+  size_t nip = 0;
+  char why[200];
+  CHECK(net_parse_ip_limits("127.0.0.2:3, [::1]:9", &ip, &nip, why,
+                            sizeof why) == 0);
+  CHECK_EQ_I64((int64_t)nip, 2);
+  free(ip);
+  CHECK(net_parse_ip_limits("127.0.0.2", &ip, &nip, why, sizeof why) < 0);
+  CHECK(net_parse_ip_limits("127.0.0.2:x", &ip, &nip, why, sizeof why) < 0);
+  CHECK(strstr(why, "For input string") != NULL);
+  CHECK(net_parse_ip_limits("127.0.0.2:3", &ip, &nip, why, sizeof why) == 0);
+  net_limits lim = {
+      .max_connections = SIZE_MAX, .max_per_ip = 2, .ip = ip, .nip = nip};
+  CHECK(server_start_limited(&s2, 1 << 20, 0, 0, &lim) == 0);
+  free(ip);
+  int a[3], b[4];
+  for (int i = 0; i < 3; i++)
+    CHECK((a[i] = cli_connect_from(s2.port, "127.0.0.1")) >= 0);
+  for (int i = 0; i < 4; i++)
+    CHECK((b[i] = cli_connect_from(s2.port, "127.0.0.2")) >= 0);
+  for (int i = 0; i < 2; i++)
+    CHECK(round_trip(a[i], "a"));
+  for (int i = 0; i < 3; i++)
+    CHECK(round_trip(b[i], "b"));
+  CHECK(wait_closed(a[2]));
+  CHECK(wait_closed(b[3]));
+  /* A freed slot is usable again. */
+  close(a[0]);
+  sleep_ms(50);
+  int again = -1;
+  for (int i = 0; i < 100 && again < 0; i++) {
+    int fd = cli_connect_from(s2.port, "127.0.0.1");
+    if (fd >= 0 && round_trip(fd, "again"))
+      again = fd;
+    else if (fd >= 0)
+      close(fd), sleep_ms(20);
+  }
+  CHECK(again >= 0);
+  CHECK(round_trip(a[1], "a"));
+  close(again);
+  for (int i = 1; i < 3; i++)
+    close(a[i]);
+  for (int i = 0; i < 4; i++)
+    close(b[i]);
+  server_stop(&s2);
+  g_srv = &srv;
+}
+
+typedef struct big_sender {
+  int fd;
+  size_t total, sent; /* of the frame's payload after 'E' */
+  uint8_t *payload;
+  int ok;
+} big_sender;
+
+static void *finish_frame(void *arg) {
+  big_sender *b = arg;
+  b->ok = send_all(b->fd, b->payload + b->sent, b->total - b->sent) == 0;
+  size_t n = 0;
+  uint8_t *r = b->ok ? recv_frame(b->fd, &n) : NULL;
+  b->ok = r && n == b->total && memcmp(r, b->payload, n) == 0;
+  free(r);
+  return NULL;
+}
+
+/* The memory bound: clients inside big frames stop being read once the
+ * loop holds max_buffered_bytes (one may run over it by its frame), and
+ * when they all finish, every frame completes: no one is closed, nothing
+ * stalls. */
+static void test_memory_bound(void) {
+  enum { N = 6, FRAME = 8 << 20, BOUND = 4 << 20 };
+  server s2;
+  CHECK(server_start_limited(&s2, 16 << 20, 0, BOUND, NULL) == 0);
+  big_sender bs[N];
+  for (int i = 0; i < N; i++) {
+    bs[i] = (big_sender){.fd = cli_connect(s2.port), .total = FRAME - 1};
+    CHECK(bs[i].fd >= 0);
+    bs[i].payload = malloc(FRAME);
+    for (size_t k = 0; k < FRAME; k++)
+      bs[i].payload[k] = (uint8_t)('a' + (k * 7 + (size_t)i) % 26);
+    uint8_t hdr[5];
+    uint32_t be = htonl(FRAME);
+    memcpy(hdr, &be, 4);
+    hdr[4] = 'E';
+    CHECK(send_all(bs[i].fd, hdr, 5) == 0);
+  }
+  /* Push as much as the server takes, until nobody gets anything in. */
+  for (int quiet = 0; quiet < 20;) {
+    int moved = 0;
+    for (int i = 0; i < N; i++) {
+      size_t want = bs[i].total - bs[i].sent - 1; /* never the last byte */
+      ssize_t w = want ? send(bs[i].fd, bs[i].payload + bs[i].sent, want,
+                              MSG_DONTWAIT | MSG_NOSIGNAL)
+                       : 0;
+      if (w > 0) {
+        bs[i].sent += (size_t)w;
+        moved = 1;
+      }
+    }
+    quiet = moved ? 0 : quiet + 1;
+    sleep_ms(20);
+  }
+  net_buffer_stats st;
+  CHECK(loop_stats(s2.loop, &st, NULL) == 0);
+  fprintf(stderr,
+          "     %d clients inside %d MiB frames: the loop holds %zu KiB "
+          "(bound %d KiB), %zu paused\n",
+          N, FRAME >> 20, st.buffered_bytes >> 10, BOUND >> 10, st.paused);
+  CHECK(st.buffered_bytes <= (size_t)BOUND + FRAME + (1 << 20));
+  CHECK(st.paused >= 1);
+  /* Meanwhile small requests of other clients are served. */
+  int other = cli_connect(s2.port);
+  CHECK(other >= 0 && round_trip(other, "small requests go on"));
+  close(other);
+  pthread_t th[N];
+  for (int i = 0; i < N; i++)
+    CHECK(pthread_create(&th[i], NULL, finish_frame, &bs[i]) == 0);
+  for (int i = 0; i < N; i++) {
+    pthread_join(th[i], NULL);
+    CHECK(bs[i].ok);
+    close(bs[i].fd);
+    free(bs[i].payload);
+  }
+  CHECK(loop_stats(s2.loop, &st, NULL) == 0);
+  CHECK_EQ_I64((int64_t)st.paused, 0);
+  server_stop(&s2);
+  g_srv = &srv;
+}
+
 static void test_stop_with_open_connections(void) {
   server s2;
   CHECK(server_start(&s2, 1 << 20) == 0);
@@ -1516,6 +1789,10 @@ int main(void) {
   RUN(test_chaos);
   RUN(test_flusher);
   server_stop(&srv);
+  RUN(test_idle_timeout);
+  RUN(test_max_connections);
+  RUN(test_max_per_ip);
+  RUN(test_memory_bound);
   RUN(test_stop_with_open_connections);
   tmpdir_remove(dir);
   TEST_MAIN_END();

@@ -16,11 +16,13 @@ sets NODATA_BIN to the nodata binary):
     # temp dir; b.exit_code holds its status
     ndtest.passed()
 
-Broker(data_dir=None, args=(), port=0, start=True)
+Broker(data_dir=None, args=(), port=0, start=True, env=None, nofile=None)
     data_dir   None = a fresh temp dir, removed at the end; a path you give
                is kept.
     args       extra `nodata serve` flags, e.g. ["--no-auto-create"].
     port       0 = a free port; the real one is read from the start-up line.
+    env        variables added to the broker's environment (NODATA_*).
+    nofile     its descriptor limit (soft and hard RLIMIT_NOFILE).
   .start(timeout=10)   start it and wait for the start-up line (raises
                        BrokerError with its stderr if it exits or is silent)
   .stop(timeout=15)    SIGTERM, wait, SIGKILL if needed; returns the exit
@@ -46,6 +48,9 @@ Also:
                 client_id="ndtest")  send one request (header v1)
   recv_frame(sock, timeout=10)        one response frame (bytes after the
                                       size prefix) or None if closed
+  closed_by_peer(sock, timeout=10)    True once the broker closed sock
+                                      (EOF or reset), False if it is still
+                                      open after timeout
   api_versions(bootstrap)             raw ApiVersions v0: {key: (min, max)}
 
 Every broker started here is also stopped at interpreter exit (atexit) and
@@ -67,7 +72,8 @@ import tempfile
 import time
 
 __all__ = ["Broker", "BrokerError", "require", "skip", "passed", "fail",
-           "kafka_request", "recv_frame", "api_versions", "nodata_bin"]
+           "kafka_request", "recv_frame", "closed_by_peer", "api_versions",
+           "nodata_bin"]
 
 _LINE = re.compile(r"listening on (\S+):(\d+)")
 _live = set()
@@ -94,8 +100,11 @@ def _pdeathsig():
 
 
 class Broker:
-    def __init__(self, data_dir=None, args=(), port=0, start=True):
+    def __init__(self, data_dir=None, args=(), port=0, start=True, env=None,
+                 nofile=None):
         self.bin = nodata_bin()
+        self.env = dict(os.environ, **(env or {}))
+        self.nofile = nofile
         self._tmp = tempfile.mkdtemp(prefix="nd-compat-")
         self._own_data = data_dir is None
         self.data_dir = data_dir or os.path.join(self._tmp, "data")
@@ -121,7 +130,8 @@ class Broker:
         with open(self._out, "wb") as out, open(self._err, "ab") as err:
             self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
                                          stdout=out, stderr=err,
-                                         preexec_fn=_pdeathsig)
+                                         env=self.env,
+                                         preexec_fn=self._preexec)
         _live.add(self)
         deadline = time.monotonic() + timeout
         while True:
@@ -141,6 +151,13 @@ class Broker:
                 raise BrokerError("nodata serve printed no start-up line in "
                                   "%ss:\n%s" % (timeout, self.stderr()))
             time.sleep(0.05)
+
+    def _preexec(self):
+        _pdeathsig()
+        if self.nofile:
+            import resource
+            resource.setrlimit(resource.RLIMIT_NOFILE,
+                               (self.nofile, self.nofile))
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
@@ -298,6 +315,20 @@ def recv_frame(sock, timeout=10):
         return _recv_exact(sock, n)
     except ConnectionResetError:
         return None
+
+
+def closed_by_peer(sock, timeout=10):
+    """Read and drop until the broker closes sock: True on EOF or a reset,
+    False if it is still open after timeout."""
+    sock.settimeout(timeout)
+    try:
+        while True:
+            if not sock.recv(65536):
+                return True
+    except (ConnectionResetError, BrokenPipeError):
+        return True
+    except socket.timeout:
+        return False
 
 
 def api_versions(bootstrap, timeout=10):
