@@ -100,7 +100,10 @@ void kafka_log(kafka_req *r, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
-  broker_log("%s: %s v%d: %s", r && r->conn ? net_conn_peer(r->conn) : "-",
+  /* A dead request's connection is gone (an answer from another thread
+   * can outlive it): its peer cannot be read any more. */
+  broker_log("%s: %s v%d: %s",
+             r && r->conn && !r->dead ? net_conn_peer(r->conn) : "-",
              r && r->api ? r->api->name : "?", r ? r->version : -1, msg);
 }
 
