@@ -207,6 +207,9 @@ class Totals:
         self.unexplained = 0
         self.beyond_end = {"tall": 0, "tone": 0}
         self.fresh_segment = 0
+        self.in_compaction = 0
+        self.compacted = 0
+        self.offsets_inode = None
         self.producer_fatal = 0
         self.first_problem = None
 
@@ -255,10 +258,11 @@ def check_commits(bootstrap, groups, r):
                 tot.beyond_end[g.topic] += 1
 
 
-def newest_segments_small(data):
-    """Partitions whose newest segment holds less than one 4 KiB page: the
-    crash came just after a roll."""
-    n = 0
+def after_crash(data):
+    """What the crash interrupted, seen from the files before recovery:
+    partitions whose newest segment holds less than one 4 KiB page (the
+    crash came just after a roll), a compaction of offsets.log under way
+    (its tmp file is there) or done since the last crash (a new inode)."""
     top = os.path.join(data, "topics")
     for t in os.listdir(top):
         for p in os.listdir(os.path.join(top, t)):
@@ -267,8 +271,21 @@ def newest_segments_small(data):
                 continue
             logs = sorted(f for f in os.listdir(d) if f.endswith(".log"))
             if len(logs) > 1 and os.path.getsize(os.path.join(d, logs[-1])) < 4096:
-                n += 1
-    return n
+                tot.fresh_segment += 1
+    log = os.path.join(data, "groups", "offsets.log")
+    if os.path.exists(log + ".tmp"):
+        tot.in_compaction += 1
+    if os.path.exists(log):
+        ino = os.stat(log).st_ino
+        if tot.offsets_inode is not None and ino != tot.offsets_inode:
+            tot.compacted += 1
+        tot.offsets_inode = ino
+
+
+def segments(data):
+    top = os.path.join(data, "topics")
+    return sum(1 for _, _, files in os.walk(top)
+               for f in files if f.endswith(".log"))
 
 
 def verify(bootstrap, final=False):
@@ -378,7 +395,7 @@ try:
         if kind == "power":
             fs.umount()
             fs.mount()
-        tot.fresh_segment += newest_segments_small(broker.data_dir)
+        after_crash(broker.data_dir)
         broker.start(timeout=60)
         # A commit under way at the crash may wait for the new broker.
         for g in groups:
@@ -409,8 +426,9 @@ try:
           "acks=1: %d acked, %d lost (%d with kill -9 only), %d duplicates; "
           "gaps %d; offsets delivered twice %d; commits acked %d, "
           "regressions %d, unexplained %d, beyond log end %d (acks=all) "
-          "%d (acks=1); crashes just after a roll %d; delivery failures %d; "
-          "producer fatal errors %d"
+          "%d (acks=1); %d segments, crashes just after a roll %d; offsets.log "
+          "compacted between crashes %d, crashes during its compaction %d; "
+          "delivery failures %d; producer fatal errors %d"
           % (seed, rounds, nkill, npower,
              sum(len(acks.of("tall", p)) for p in range(PARTITIONS)),
              tot.all.lost, tot.all.duplicates, tot.all.moved,
@@ -419,7 +437,9 @@ try:
              tot.all.gaps + tot.one.gaps, tot.all.twice + tot.one.twice,
              sum(g.commits for g in groups), tot.regressions,
              tot.unexplained, tot.beyond_end["tall"],
-             tot.beyond_end["tone"], tot.fresh_segment, len(acks.failed),
+             tot.beyond_end["tone"], segments(broker.data_dir),
+             tot.fresh_segment, tot.compacted, tot.in_compaction,
+             len(acks.failed),
              tot.producer_fatal),
           flush=True)
     if acks.failed:
