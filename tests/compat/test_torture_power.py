@@ -28,14 +28,23 @@ delivery reports:
             duplicates are possible (a retry of a request whose answer
             the crash ate: acks=1 cannot be idempotent) and are counted;
   both:     offsets dense, no offset delivered twice.
+Right after each restart, too, every partition of the acks=all topic must
+end after the last offset acknowledged before the crash; if not, the files
+as the crash left them are printed (recovery point, last segments).
 One summary line gives the figures. Seeded: ND_TORTURE_SEED repeats a run;
 ND_POWER_TORTURE_ROUNDS rounds (default 10, 6 under ND_SANITIZE), half kill,
 half power, in a seeded order; ND_POWER_TORTURE_VERIFY_EVERY (default 10).
+ND_POWER_TORTURE_COMPACTIONS=1 adds a kafka-python committer with 1 KiB of
+metadata per commit, so offsets.log is compacted about every second and
+crashes are also triggered as a compaction begins (off by default: under
+that load the groups stall now and then, see tests/README.md).
 """
 import fcntl
+import hashlib
 import os
 import random
 import shutil
+import signal
 import struct
 import subprocess
 import sys
@@ -52,8 +61,13 @@ if os.geteuid() != 0:
 for tool in ("mkfs.ext4", "mount", "umount"):
     if shutil.which(tool) is None:
         ndtest.skip("%s is not installed" % tool)
-from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition  # noqa: E402
+from confluent_kafka import (Consumer, KafkaError, KafkaException,  # noqa: E402
+                             Producer, TopicPartition)
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
+metadata_committer = os.environ.get("ND_POWER_TORTURE_COMPACTIONS") == "1"
+if metadata_committer:
+    kafka = ndtest.require("kafka")
+    import kafka.errors  # noqa: E402
 
 EXT4_IOC_SHUTDOWN = 0x8004587D        # _IOR('X', 125, __u32)
 EXT4_GOING_FLAGS_NOLOGFLUSH = 2
@@ -126,25 +140,22 @@ class Ext4Image:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-class Group(threading.Thread):
-    """One consumer in its own group, consuming a topic and committing
-    what it consumed after every poll, synchronously; it records the last
-    commit the broker acknowledged and those sent after it. hold() stops
-    it between two commits."""
+KafkaErrors = kafka.errors.KafkaError if metadata_committer else KafkaException
 
-    def __init__(self, bootstrap, topic):
+
+class Committer(threading.Thread):
+    """Commits offsets for a group in a loop, synchronously, and records
+    per partition the last commit the broker acknowledged and those sent
+    after it. hold() stops it between two commits. A subclass gives
+    next_commit() ({partition: offset}, or nothing) and commit(offsets),
+    which returns the partitions acknowledged and raises if the request
+    failed."""
+
+    consumes = True   # its offsets are positions it consumed up to
+
+    def __init__(self, topic, group):
         super().__init__(daemon=True)
-        self.topic, self.group = topic, GROUPS[topic]
-        self.c = Consumer({"bootstrap.servers": bootstrap,
-                           "group.id": self.group,
-                           "enable.auto.commit": False,
-                           "auto.offset.reset": "latest",
-                           "session.timeout.ms": 6000,
-                           "heartbeat.interval.ms": 500,
-                           "reconnect.backoff.ms": 20,
-                           "reconnect.backoff.max.ms": 200,
-                           "log_level": 2})
-        self.c.subscribe([topic])
+        self.topic, self.group = topic, group
         self.lock = threading.Lock()
         self.acked = {}      # partition -> last acknowledged commit
         self.since = {}      # partition -> commits sent after it
@@ -160,27 +171,23 @@ class Group(threading.Thread):
                 time.sleep(0.01)
                 continue
             self.idle.clear()
-            pos = {}
-            for m in self.c.consume(num_messages=200, timeout=0.05):
-                if not m.error():
-                    pos[m.partition()] = m.offset() + 1
+            pos = self.next_commit()
             if not pos:
                 continue
             with self.lock:
                 for p, off in pos.items():
                     self.since.setdefault(p, set()).add(off)
             try:
-                res = self.c.commit(offsets=[TopicPartition(self.topic, p, o)
-                                             for p, o in pos.items()],
-                                    asynchronous=False)
-            except KafkaException:
+                ok = self.commit(pos)
+            except Exception as e:   # the request failed: not acknowledged
+                if not isinstance(e, (KafkaException, KafkaErrors)):
+                    raise
                 continue
             with self.lock:
-                for tp in res:
-                    if tp.error is None:
-                        self.acked[tp.partition] = tp.offset
-                        self.since[tp.partition] = set()
-                        self.commits += 1
+                for p in ok:
+                    self.acked[p] = pos[p]
+                    self.since[p] = set()
+                    self.commits += 1
 
     def hold(self, timeout=60):
         self.held.set()
@@ -194,8 +201,74 @@ class Group(threading.Thread):
 
     def stop(self):
         self.done = True
-        self.join(30)
-        self.c.close()
+        self.join(15)
+        if not self.is_alive():   # closing a client still in use could hang
+            self.c.close()
+
+
+class Group(Committer):
+    """A consumer group member (confluent-kafka) that commits what it
+    consumed after every poll."""
+
+    def __init__(self, bootstrap, topic):
+        super().__init__(topic, GROUPS[topic])
+        self.c = Consumer({"bootstrap.servers": bootstrap,
+                           "group.id": self.group,
+                           "enable.auto.commit": False,
+                           "auto.offset.reset": "latest",
+                           "session.timeout.ms": 6000,
+                           "heartbeat.interval.ms": 500,
+                           "reconnect.backoff.ms": 20,
+                           "reconnect.backoff.max.ms": 200,
+                           "log_level": 2})
+        self.c.subscribe([topic])
+
+    def next_commit(self):
+        pos = {}
+        for m in self.c.consume(num_messages=200, timeout=0.05):
+            if not m.error():
+                pos[m.partition()] = m.offset() + 1
+        return pos
+
+    def commit(self, pos):
+        res = self.c.commit(offsets=[TopicPartition(self.topic, p, o)
+                                     for p, o in pos.items()],
+                            asynchronous=False)
+        return [tp.partition for tp in res if tp.error is None]
+
+
+class MetaCommitter(Committer):
+    """Commits without consuming (a group with no members, as Kafka's
+    standalone consumers do; kafka-python, which sends commit metadata),
+    each commit with 1 KiB of metadata, so that offsets.log grows past its
+    compaction threshold often and crashes also land while it is being
+    rewritten."""
+
+    consumes = False
+
+    def __init__(self, bootstrap, topic):
+        super().__init__(topic, "gmeta")
+        self.c = kafka.KafkaConsumer(bootstrap_servers=bootstrap,
+                                     group_id=self.group,
+                                     enable_auto_commit=False,
+                                     reconnect_backoff_ms=20,
+                                     reconnect_backoff_max_ms=200)
+        self.tps = [kafka.TopicPartition(topic, p) for p in range(PARTITIONS)]
+        self.c.assign(self.tps)
+        self.k = 0
+
+    def next_commit(self):
+        # About 50 commits a second: offsets.log passes its compaction
+        # threshold about once a second without crowding out the groups.
+        time.sleep(0.02)
+        self.k += 1
+        return {tp.partition: self.k for tp in self.tps}
+
+    def commit(self, pos):
+        self.c.commit({tp: kafka.OffsetAndMetadata(
+            pos[tp.partition], "m%d-" % pos[tp.partition] + "x" * 1024)
+            for tp in self.tps})
+        return list(pos)
 
 
 class Totals:
@@ -208,6 +281,7 @@ class Totals:
         self.beyond_end = {"tall": 0, "tone": 0}
         self.fresh_segment = 0
         self.in_compaction = 0
+        self.cut_at_compaction = 0
         self.compacted = 0
         self.offsets_inode = None
         self.producer_fatal = 0
@@ -254,7 +328,7 @@ def check_commits(bootstrap, groups, r):
                          "acknowledged %s, sent since %s: %s"
                          % (r, cuts[-1], g.group, g.topic, p, off, want,
                             sorted(since.get(p, ())), kind))
-            if off > ends[p]:
+            if g.consumes and off > ends[p]:
                 tot.beyond_end[g.topic] += 1
 
 
@@ -280,6 +354,59 @@ def after_crash(data):
         if tot.offsets_inode is not None and ino != tot.offsets_inode:
             tot.compacted += 1
         tot.offsets_inode = ino
+
+
+def tail_view(data, topic):
+    """For each partition of topic, as the crash left it (before recovery):
+    the recovery point and the last segments, each with its size and what
+    a walk of its batch headers finds; printed when a crash lost
+    acknowledged records."""
+    d = os.path.join(data, "topics", hashlib.sha256(topic.encode()).hexdigest())
+    out = {}
+    for p in range(PARTITIONS):
+        pd = os.path.join(d, str(p))
+        try:
+            with open(os.path.join(pd, "recovery-point")) as f:
+                rp = f.read().strip()
+        except OSError:
+            rp = None
+        logs = sorted(f for f in os.listdir(pd) if f.endswith(".log"))
+        segs = []
+        for name in logs[-3:]:
+            with open(os.path.join(pd, name), "rb") as f:
+                b = f.read()
+            pos, first, last = 0, None, None
+            while pos + 61 <= len(b):
+                base, length = struct.unpack_from(">qi", b, pos)
+                if length < 49 or b[pos + 16] != 2 or pos + 12 + length > len(b):
+                    break
+                first = base if first is None else first
+                last = base + struct.unpack_from(">i", b, pos + 23)[0]
+                pos += 12 + length
+            segs.append("%s: %d bytes, batches %s..%s end at byte %d"
+                        % (name, len(b), first, last, pos))
+        out[p] = "recovery-point %s; %s" % (rp, "; ".join(segs))
+    return out
+
+
+def check_acked_end(bootstrap, view, r):
+    """Right after a restart: a partition of the acks=all topic must end
+    after the last offset acknowledged before the crash."""
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "torture-check",
+                  "log_level": 2})
+    try:
+        for p in range(PARTITIONS):
+            got = acks.of("tall", p)
+            top = max((o for o, _ in got.values()), default=-1)
+            end = c.get_watermark_offsets(TopicPartition("tall", p),
+                                          timeout=30)[1]
+            if end <= top:
+                tot.note("round %d (%s): tall/%d ends at %d after the "
+                         "restart, offset %d was acknowledged before the "
+                         "crash; as the crash left it: %s"
+                         % (r, cuts[-1], p, end, top, view[p]))
+    finally:
+        c.close()
 
 
 def segments(data):
@@ -318,6 +445,8 @@ def payload(n):
     return (b"%08x" % ((n * 2654435761) & 0xFFFFFFFF)) * 12
 
 
+# A SIGTERM (ctest, a user) must still unmount: exit through the finally.
+signal.signal(signal.SIGTERM, lambda *_: sys.exit("power torture: SIGTERM"))
 fs = Ext4Image()
 broker = groups = None
 try:
@@ -347,7 +476,8 @@ try:
         except BufferError:
             return None
         except KafkaException as e:
-            if not e.args[0].fatal():
+            err = e.args[0]
+            if not err.fatal() and err.code() != KafkaError._FATAL:
                 raise
             # An idempotent producer gives up when the broker forgot what
             # it had acknowledged (a sequence gap, an unknown producer):
@@ -359,8 +489,11 @@ try:
             prod[t] = Producer(conf[t])
             return None
     groups = [Group(broker.bootstrap, t) for t in TOPICS]
+    if metadata_committer:
+        groups.append(MetaCommitter(broker.bootstrap, "tall"))
     for g in groups:
         g.start()
+    compacting = os.path.join(broker.data_dir, "groups", "offsets.log.tmp")
     n = 0
     for r, kind in enumerate(kinds):
         # Tagged with the crashes before it was produced: it can only
@@ -379,6 +512,9 @@ try:
                 until = time.monotonic() + rng.uniform(0.05, 0.6)
             elif until is None and time.monotonic() > joined:
                 ndtest.fail("round %d: the groups made no commit in 60s" % r)
+            elif until is not None and os.path.exists(compacting):
+                tot.cut_at_compaction += 1
+                break   # crash now, while offsets.log is being rewritten
             for _ in range(4):
                 for t in TOPICS:
                     guard(t, lambda p: p.produce(
@@ -396,7 +532,11 @@ try:
             fs.umount()
             fs.mount()
         after_crash(broker.data_dir)
+        view = tail_view(broker.data_dir, "tall")
+        for t in TOPICS:   # reports that came before the crash
+            guard(t, lambda p: p.poll(0))
         broker.start(timeout=60)
+        check_acked_end(broker.bootstrap, view, r)
         # A commit under way at the crash may wait for the new broker.
         for g in groups:
             g.hold()
@@ -427,7 +567,8 @@ try:
           "gaps %d; offsets delivered twice %d; commits acked %d, "
           "regressions %d, unexplained %d, beyond log end %d (acks=all) "
           "%d (acks=1); %d segments, crashes just after a roll %d; offsets.log "
-          "compacted between crashes %d, crashes during its compaction %d; "
+          "compacted between crashes %d, crashes as its compaction began %d, "
+          "its tmp file there after the crash %d; "
           "delivery failures %d; producer fatal errors %d"
           % (seed, rounds, nkill, npower,
              sum(len(acks.of("tall", p)) for p in range(PARTITIONS)),
@@ -438,7 +579,8 @@ try:
              sum(g.commits for g in groups), tot.regressions,
              tot.unexplained, tot.beyond_end["tall"],
              tot.beyond_end["tone"], segments(broker.data_dir),
-             tot.fresh_segment, tot.compacted, tot.in_compaction,
+             tot.fresh_segment, tot.compacted, tot.cut_at_compaction,
+             tot.in_compaction,
              len(acks.failed),
              tot.producer_fatal),
           flush=True)
