@@ -12,14 +12,12 @@ delivery report gave, byte-identical; offsets are dense. Seeded
 import os
 import random
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ndtest  # noqa: E402
-
-ndtest.require("confluent_kafka")
-from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition  # noqa: E402
+import torture  # noqa: E402
+from confluent_kafka import Producer  # noqa: E402
 
 seed = int(os.environ.get("ND_TORTURE_SEED", str(int(time.time()))))
 rounds = int(os.environ.get("ND_BROKER_TORTURE_ROUNDS", "60"))
@@ -27,59 +25,15 @@ rng = random.Random(seed)
 print("broker torture: seed %d, %d rounds (ND_TORTURE_SEED=%d repeats)"
       % (seed, rounds, seed), flush=True)
 
-acked = {}          # offset -> value
-failed = []
-lock = threading.Lock()
-
-
-def on_delivery(err, msg):
-    with lock:
-        if err is not None:
-            failed.append(str(err))
-        else:
-            acked[msg.offset()] = msg.value()
-
-
-def read_all(bootstrap, hw_at_least):
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "torture-check",
-                  "enable.auto.commit": False, "enable.partition.eof": True,
-                  "auto.offset.reset": "earliest"})
-    c.assign([TopicPartition("tort", 0, 0)])
-    seen = {}
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        m = c.poll(1.0)
-        if m is None:
-            continue
-        if m.error():
-            if m.error().code() == KafkaError._PARTITION_EOF:
-                if len(seen) >= hw_at_least:
-                    break
-                continue
-            ndtest.fail("consume error: %s" % m.error())
-        if m.offset() in seen:
-            ndtest.fail("offset %d delivered twice" % m.offset())
-        seen[m.offset()] = m.value()
-    c.close()
-    return seen
+acks = torture.Acks()
 
 
 def verify(bootstrap):
-    with lock:
-        want = dict(acked)
-    top = max(want) + 1 if want else 0
-    seen = read_all(bootstrap, top)
-    offsets = sorted(seen)
-    if offsets != list(range(len(offsets))):
-        ndtest.fail("offsets are not dense from 0: %s..." % offsets[:10])
-    for off, val in want.items():
-        if seen.get(off) != val:
-            ndtest.fail("acknowledged offset %d: stored %r, acknowledged %r"
-                        % (off, seen.get(off), val))
-    values = list(seen.values())
-    if len(values) != len(set(values)):
-        ndtest.fail("a message was stored twice")
-    return len(seen)
+    f = torture.compare(torture.read_partition(bootstrap, "tort", 0),
+                        acks.of("tort", 0))
+    if f.first_problem:
+        ndtest.fail("%s; first: %s" % (f, f.first_problem))
+    return f.records
 
 
 with ndtest.Broker() as b:
@@ -96,7 +50,7 @@ with ndtest.Broker() as b:
             for _ in range(10):
                 try:
                     p.produce("tort", value=b"r%d-m%d" % (r, n), partition=0,
-                              on_delivery=on_delivery)
+                              on_delivery=acks.on_delivery)
                     n += 1
                 except BufferError:
                     break
@@ -110,11 +64,12 @@ with ndtest.Broker() as b:
     left = p.flush(60)
     if left:
         ndtest.fail("%d messages never delivered" % left)
-    if failed:
-        ndtest.fail("%d deliveries failed, first: %s" % (len(failed), failed[0]))
+    if acks.failed:
+        ndtest.fail("%d deliveries failed, first: %s"
+                    % (len(acks.failed), acks.failed[0]))
     stored = verify(b.bootstrap)
     print("broker torture: %d kills, %d messages acknowledged, %d stored"
-          % (rounds, len(acked), stored), flush=True)
-    if len(acked) != n:
-        ndtest.fail("produced %d, acknowledged %d" % (n, len(acked)))
+          % (rounds, acks.count(), stored), flush=True)
+    if acks.count() != n:
+        ndtest.fail("produced %d, acknowledged %d" % (n, acks.count()))
 ndtest.passed()
