@@ -1280,6 +1280,16 @@ int offsets_maintain(offsets_store *os) {
     pthread_cond_wait(&os->sync_cond, &os->sync_mu);
   uint64_t size;
   int rc = write_checkpoint(os, &size);
+  struct stat now, old;
+  if (rc && stat(os->path, &now) == 0 && fstat(os->fd, &old) == 0 &&
+      (now.st_ino != old.st_ino || now.st_dev != old.st_dev)) {
+    /* The rename happened but the directory's fsync failed: appending to
+     * the old descriptor would write to an unlinked file, and the new
+     * name is not known durable. A failed sync is sticky here as for
+     * partitions: commits fail until the store is reopened, which reads
+     * whichever file the name holds (both have every commit so far). */
+    os->failed = 1;
+  }
   if (!rc) {
     int fd = open(os->path, O_RDWR | O_CLOEXEC);
     if (fd < 0) {
