@@ -414,18 +414,25 @@ static void sealed_segment_cut_after_clean_close(void) {
   tmpdir_remove(dir);
 }
 
+/* The name of partition r/0's last .log file, into name. */
+static int last_log_name(const char *dir, char *name, size_t cap) {
+  char pdir[PATH_MAX], cmd[PATH_MAX + 64];
+  path_of(pdir, dir, "r", "");
+  snprintf(cmd, sizeof cmd, "ls %s | grep '\\.log$' | sort | tail -1", pdir);
+  FILE *ls = popen(cmd, "r");
+  int ok = ls && fgets(name, (int)cap, ls);
+  if (ls)
+    pclose(ls);
+  name[strcspn(name, "\n")] = '\0';
+  return ok ? 0 : -1;
+}
 /* A bit flip below the recovery point, then an unclean stop: the scan
  * from the recovery point's segment meets it; it is not a torn tail. */
 static void bit_flip_below_recovery_point(void) {
   char *dir = tmpdir_make("flip-rp");
   CHECK(fill_segments(dir) >= 4);
-  char pdir[PATH_MAX], cmd[PATH_MAX + 64], name[64] = "";
-  path_of(pdir, dir, "r", "");
-  snprintf(cmd, sizeof cmd, "ls %s | grep '\\.log$' | sort | tail -1", pdir);
-  FILE *ls = popen(cmd, "r");
-  CHECK(ls && fgets(name, sizeof name, ls));
-  pclose(ls);
-  name[strcspn(name, "\n")] = '\0';
+  char name[64] = "";
+  CHECK(last_log_name(dir, name, sizeof name) == 0);
   char log[PATH_MAX];
   path_of(log, dir, "r", name);
   size_t len;
@@ -453,13 +460,8 @@ static void bit_flip_below_recovery_point(void) {
 static void torn_tail_is_logged(void) {
   char *dir = tmpdir_make("torn-log");
   CHECK(fill_segments(dir) >= 2);
-  char pdir[PATH_MAX], cmd[PATH_MAX + 64], name[64] = "";
-  path_of(pdir, dir, "r", "");
-  snprintf(cmd, sizeof cmd, "ls %s | grep '\\.log$' | sort | tail -1", pdir);
-  FILE *ls = popen(cmd, "r");
-  CHECK(ls && fgets(name, sizeof name, ls));
-  pclose(ls);
-  name[strcspn(name, "\n")] = '\0';
+  char name[64] = "";
+  CHECK(last_log_name(dir, name, sizeof name) == 0);
   char log[PATH_MAX];
   path_of(log, dir, "r", name);
   struct stat st;
