@@ -21,6 +21,7 @@
 #include <sys/statvfs.h>
 
 #include "kafka.h"
+#include "logline.h"
 
 #define KERR_UNKNOWN_LEADER_EPOCH 74
 
@@ -169,7 +170,8 @@ int handle_describe_cluster(kafka_req *r) {
 
 /* Set one config in cfg; Kafka settings that have a single possible value
  * here are accepted at it (see handle_admin.c). */
-static int16_t set_one(kafka_req *r, nd_topic_config *cfg, kf_str name,
+static int16_t set_one(kafka_req *r, nd_topic_config *cfg,
+                       const nd_topic_config *defaults, kf_str name,
                        kf_str value, kf_str *msg) {
   if (!kafka_cstr_ok(name)) {
     *msg = kafka_str(r, "config name is null");
@@ -177,7 +179,7 @@ static int16_t set_one(kafka_req *r, nd_topic_config *cfg, kf_str name,
   }
   if (value.len < 0) {
     /* null: back to the default, which is the broker's (log.* configs) */
-    nd_topic_config def = *kafka_topic_defaults(r->b);
+    nd_topic_config def = *defaults;
     char buf[128];
     if (nd_topic_config_get(&def, name.ptr, buf, sizeof buf) != 0 ||
         nd_topic_config_set(cfg, name.ptr, buf) != 0) {
@@ -189,7 +191,8 @@ static int16_t set_one(kafka_req *r, nd_topic_config *cfg, kf_str name,
   return kafka_apply_config(r, cfg, name, value, msg);
 }
 
-static int16_t alter_topic(kafka_req *r, const char *topic, int incremental,
+static int16_t alter_topic(kafka_req *r, const nd_topic_config *defaults,
+                           const char *topic, int incremental,
                            const void *configs, int32_t n, int validate,
                            kf_str *msg) {
   nd_topic_info info;
@@ -207,10 +210,10 @@ static int16_t alter_topic(kafka_req *r, const char *topic, int incremental,
       int16_t err;
       switch (cs[i].config_operation) {
       case 0: /* SET */
-        err = set_one(r, &cfg, cs[i].name, cs[i].value, msg);
+        err = set_one(r, &cfg, defaults, cs[i].name, cs[i].value, msg);
         break;
       case 1: /* DELETE: back to the default */
-        err = set_one(r, &cfg, cs[i].name, kf_null_str(), msg);
+        err = set_one(r, &cfg, defaults, cs[i].name, kf_null_str(), msg);
         break;
       default: /* APPEND, SUBTRACT: only for list configs; we have none */
         *msg = kafka_str(r, "APPEND and SUBTRACT apply to list configs only");
@@ -224,7 +227,7 @@ static int16_t alter_topic(kafka_req *r, const char *topic, int incremental,
     nd_topic_config_init(&cfg);
     const kafka_alter_configs_request_alterable_config *cs = configs;
     for (int32_t i = 0; i < n; i++) {
-      int16_t err = set_one(r, &cfg, cs[i].name, cs[i].value, msg);
+      int16_t err = set_one(r, &cfg, defaults, cs[i].name, cs[i].value, msg);
       if (err)
         return err;
     }
@@ -236,7 +239,9 @@ static int16_t alter_topic(kafka_req *r, const char *topic, int incremental,
     *msg = kafka_errmsg(r);
     return kafka_err(rc);
   }
-  kafka_log(r, "topic %s: config changed", topic);
+  /* Maybe on the worker thread: the connection is the loop's to read. */
+  broker_log("%s v%d: topic %s: config changed", r->api->name, r->version,
+             topic);
   return 0;
 }
 
@@ -247,9 +252,10 @@ static int same_resource(int8_t t1, kf_str n1, int8_t t2, kf_str n2) {
 
 /* One resource of AlterConfigs (incremental 0) or IncrementalAlterConfigs
  * (1); `twice` when the request names it more than once. */
-static int16_t alter_resource(kafka_req *r, int8_t type, kf_str name,
-                              int incremental, const void *configs, int32_t n,
-                              int validate, int twice, kf_str *msg) {
+static int16_t alter_resource(kafka_req *r, const nd_topic_config *defaults,
+                              int8_t type, kf_str name, int incremental,
+                              const void *configs, int32_t n, int validate,
+                              int twice, kf_str *msg) {
   if (n < 0)
     n = 0;
   if (twice) {
@@ -261,7 +267,76 @@ static int16_t alter_resource(kafka_req *r, int8_t type, kf_str name,
                            msg);
   if (type != RES_TOPIC || !kafka_cstr_ok(name))
     return KERR_INVALID_REQUEST;
-  return alter_topic(r, name.ptr, incremental, configs, n, validate, msg);
+  return alter_topic(r, defaults, name.ptr, incremental, configs, n, validate,
+                     msg);
+}
+
+/* A request with only topic resources is handled on the worker thread:
+ * changing a topic's config takes the store's admin lock, which a
+ * creation of many partitions holds for seconds, and the event loop must
+ * not wait for it. Broker and group resources change state the loop owns
+ * (connection caps, group settings), so such requests stay on the loop;
+ * they are quick unless they also name a topic. */
+typedef void alter_fill(kafka_req *r, void *resp,
+                        const nd_topic_config *defaults);
+
+typedef struct alter_job {
+  kafka_req *r;
+  void *resp;
+  alter_fill *fill;
+  nd_topic_config defaults; /* copied on the loop, which may change them */
+} alter_job;
+
+static void alter_run(void *arg) {
+  alter_job *j = arg;
+  j->fill(j->r, j->resp, &j->defaults);
+}
+
+static int alter_answer(kafka_req *r, void *arg) {
+  alter_job *j = arg;
+  kafka_respond(r, j->resp);
+  return 0;
+}
+
+static void alter_done(void *arg) {
+  alter_job *j = arg;
+  kafka_answer_parked(j->r, alter_answer, j);
+}
+
+static int alter_dispatch(kafka_req *r, void *resp, int only_topics,
+                          alter_fill *fill) {
+  if (!only_topics) {
+    fill(r, resp, kafka_topic_defaults(r->b));
+    kafka_respond(r, resp);
+    return 0;
+  }
+  alter_job *j = kf_alloc(&r->arena, sizeof *j);
+  if (!j)
+    return -1;
+  *j = (alter_job){.r = r,
+                   .resp = resp,
+                   .fill = fill,
+                   .defaults = *kafka_topic_defaults(r->b)};
+  return kafka_run_on_worker(r, alter_run, alter_done, j);
+}
+
+static void fill_alter(kafka_req *r, void *out,
+                       const nd_topic_config *defaults) {
+  kafka_alter_configs_request *req = r->body;
+  kafka_alter_configs_response *resp = out;
+  int32_t n = resp->responses.count;
+  kafka_alter_configs_response_resource_response *rs = resp->responses.items;
+  for (int32_t i = 0; i < n; i++) {
+    kafka_alter_configs_request_resource *q = &req->resources.items[i];
+    int twice = 0;
+    for (int32_t j = 0; j < n; j++)
+      twice |= j != i && same_resource(q->resource_type, q->resource_name,
+                                       req->resources.items[j].resource_type,
+                                       req->resources.items[j].resource_name);
+    rs[i].error_code = alter_resource(
+        r, defaults, q->resource_type, q->resource_name, 0, q->configs.items,
+        q->configs.count, req->validate_only, twice, &rs[i].error_message);
+  }
 }
 
 int handle_alter_configs(kafka_req *r) {
@@ -275,24 +350,39 @@ int handle_alter_configs(kafka_req *r) {
       &r->arena, &kafka_alter_configs_response_resource_response_desc, n);
   if (n && !rs)
     return -1;
+  int only_topics = 1;
   for (int32_t i = 0; i < n; i++) {
     kafka_alter_configs_request_resource *q = &req->resources.items[i];
     rs[i].resource_type = q->resource_type;
     rs[i].resource_name = q->resource_name;
     rs[i].error_message = kf_null_str();
+    only_topics &= q->resource_type == RES_TOPIC;
+  }
+  resp->responses.items = rs;
+  resp->responses.count = n;
+  return alter_dispatch(r, resp, only_topics && !req->validate_only,
+                        fill_alter);
+}
+
+static void fill_incremental(kafka_req *r, void *out,
+                             const nd_topic_config *defaults) {
+  kafka_incremental_alter_configs_request *req = r->body;
+  kafka_incremental_alter_configs_response *resp = out;
+  int32_t n = resp->responses.count;
+  kafka_incremental_alter_configs_response_alter_configs_resource_response *rs =
+      resp->responses.items;
+  for (int32_t i = 0; i < n; i++) {
+    kafka_incremental_alter_configs_request_alter_configs_resource *q =
+        &req->resources.items[i];
     int twice = 0;
     for (int32_t j = 0; j < n; j++)
       twice |= j != i && same_resource(q->resource_type, q->resource_name,
                                        req->resources.items[j].resource_type,
                                        req->resources.items[j].resource_name);
     rs[i].error_code = alter_resource(
-        r, q->resource_type, q->resource_name, 0, q->configs.items,
+        r, defaults, q->resource_type, q->resource_name, 1, q->configs.items,
         q->configs.count, req->validate_only, twice, &rs[i].error_message);
   }
-  resp->responses.items = rs;
-  resp->responses.count = n;
-  kafka_respond(r, resp);
-  return 0;
 }
 
 int handle_incremental_alter_configs(kafka_req *r) {
@@ -309,25 +399,19 @@ int handle_incremental_alter_configs(kafka_req *r) {
           n);
   if (n && !rs)
     return -1;
+  int only_topics = 1;
   for (int32_t i = 0; i < n; i++) {
     kafka_incremental_alter_configs_request_alter_configs_resource *q =
         &req->resources.items[i];
     rs[i].resource_type = q->resource_type;
     rs[i].resource_name = q->resource_name;
     rs[i].error_message = kf_null_str();
-    int twice = 0;
-    for (int32_t j = 0; j < n; j++)
-      twice |= j != i && same_resource(q->resource_type, q->resource_name,
-                                       req->resources.items[j].resource_type,
-                                       req->resources.items[j].resource_name);
-    rs[i].error_code = alter_resource(
-        r, q->resource_type, q->resource_name, 1, q->configs.items,
-        q->configs.count, req->validate_only, twice, &rs[i].error_message);
+    only_topics &= q->resource_type == RES_TOPIC;
   }
   resp->responses.items = rs;
   resp->responses.count = n;
-  kafka_respond(r, resp);
-  return 0;
+  return alter_dispatch(r, resp, only_topics && !req->validate_only,
+                        fill_incremental);
 }
 
 /* ---- DescribeLogDirs ---------------------------------------------------- */

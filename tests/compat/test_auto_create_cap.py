@@ -10,7 +10,10 @@ one Metadata request auto-creates a bounded number of topics.
   (retriable) rather than waiting for the store's topic lock;
 - CreateTopics of one topic with 5,000 partitions, then CreatePartitions
   of 5,000 more: another client is answered meanwhile, then the topic
-  has all its partitions.
+  has all its partitions;
+- an AlterConfigs of another topic sent during that CreateTopics waits
+  for the store's admin lock on the worker thread, not on the event loop:
+  a third client is still answered, and the change is made.
 
 Ordering, not durations: once the broker has begun creating (a topic
 directory appears), the other client's reply must arrive before the big
@@ -114,6 +117,13 @@ def admin_reply_ok(s, corr, what):
     check(c == corr and n == 1 and err == 0, "%s error %d" % (what, err))
 
 
+def alter_retention(s, topic, corr):
+    """AlterConfigs v0 setting retention.ms of one topic."""
+    body = (struct.pack(">ib", 1, 2) + string(topic) + struct.pack(">i", 1)
+            + string("retention.ms") + string("123456") + struct.pack(">b", 0))
+    ndtest.kafka_request(s, 33, 0, corr, body)
+
+
 def topic_count(port):
     s = socket.create_connection(("127.0.0.1", port), timeout=60)
     ndtest.kafka_request(s, 3, 1, 5, struct.pack(">i", -1))
@@ -171,7 +181,19 @@ with ndtest.Broker(args=["--partitions", "10"]) as b:
         wait_started(d, before)
         check(answered_meanwhile(b.port, big),
               "another client waited for a %s of 5,000 partitions" % what)
+        alt = None
+        if key == 19:
+            alt = socket.create_connection(("127.0.0.1", b.port), timeout=60)
+            alter_retention(alt, names[0], 99)
+            check(answered_meanwhile(b.port, big),
+                  "an AlterConfigs waiting for the CreateTopics held the "
+                  "event loop")
         admin_reply_ok(big, corr, what)
+        if alt:
+            r = ndtest.recv_frame(alt, 600)
+            check(r is not None and struct.unpack(">iiih", r[:14])[::3]
+                  == (99, 0), "AlterConfigs reply %r" % (r[:16],))
+            alt.close()
         metadata_v1(big, ["wide"], 10 + corr)
         got = parse_metadata_v1(ndtest.recv_frame(big, 600))
         check(got["wide"] == (0, want), "wide: %s" % (got["wide"],))
