@@ -57,25 +57,36 @@ static void flush_done(void *arg, int rc) {
     kafka_respond(r, ctx->resp);
 }
 
-/* Does any RecordBatch in records[0..len) have (attributes & mask) ==
- * want? Only the low attribute byte of each header is read; the store
- * checks everything else. */
-static int has_batch_attr(const uint8_t *p, size_t len, uint8_t mask,
-                          uint8_t want) {
+/* How many whole RecordBatches in records[0..len) have (attributes &
+ * mask) == want, counting up to `most`. A batch counts when its header
+ * reaches the attributes and its length fits in what is left, as Kafka's
+ * batch iterator sees batches; only those bytes are read, the store checks
+ * everything else. */
+static int batches_with(const uint8_t *p, size_t len, uint8_t mask,
+                        uint8_t want, int most) {
   enum { LENGTH_AT = 8, ATTRIBUTES_AT = 22, LOG_OVERHEAD = 12 };
   size_t q = 0;
-  while (len - q > ATTRIBUTES_AT) {
-    if ((p[q + ATTRIBUTES_AT] & mask) == want)
-      return 1;
+  int n = 0;
+  while (n < most && len - q > ATTRIBUTES_AT) {
     uint32_t batch_len = (uint32_t)p[q + LENGTH_AT] << 24 |
                          (uint32_t)p[q + LENGTH_AT + 1] << 16 |
                          (uint32_t)p[q + LENGTH_AT + 2] << 8 |
                          p[q + LENGTH_AT + 3];
-    if (batch_len > len - q - LOG_OVERHEAD)
+    int whole = batch_len <= len - q - LOG_OVERHEAD;
+    /* The first batch's attributes count even when it is cut short: the
+     * store refuses it, but the request-level checks come first. */
+    if ((whole || q == 0) && (p[q + ATTRIBUTES_AT] & mask) == want)
+      n++;
+    if (!whole)
       break;
     q += LOG_OVERHEAD + batch_len;
   }
-  return 0;
+  return n;
+}
+
+static int has_batch_attr(const uint8_t *p, size_t len, uint8_t mask,
+                          uint8_t want) {
+  return batches_with(p, len, mask, want, 1) > 0;
 }
 
 enum { ATTR_CODEC = 0x07, ATTR_TRANSACTIONAL = 0x10 };
@@ -227,9 +238,23 @@ int handle_produce(kafka_req *r) {
         p->error_code = terr;
         continue;
       }
-      if (pd->records.len <= 0) {
-        p->error_code = KERR_CORRUPT_MESSAGE;
-        p->error_message = kafka_str(r, "no record batch");
+      /* Kafka's ProduceRequest.validateRecords: from v3 (the first
+       * version served) exactly one batch per partition. */
+      int nbatches =
+          pd->records.len > 0
+              ? batches_with(pd->records.ptr, (size_t)pd->records.len, 0, 0, 2)
+              : 0;
+      if (nbatches != 1) {
+        char msg[160];
+        snprintf(msg, sizeof msg,
+                 nbatches ? "Produce requests with version %d are only "
+                            "allowed to contain exactly one record batch per "
+                            "partition"
+                          : "Produce requests with version %d must have at "
+                            "least one record batch per partition",
+                 r->version);
+        p->error_code = KERR_INVALID_RECORD;
+        p->error_message = kafka_str(r, msg);
         continue;
       }
       if (r->version < 7 &&

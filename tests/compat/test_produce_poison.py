@@ -19,7 +19,10 @@ answered as Kafka 4.4 answers them (each checked against the real broker):
   confluent-kafka Producer with explicit timestamps (too old, too far
   ahead: delivery error INVALID_TIMESTAMP; inside: delivered), a gzip batch
   refused record by record in Kafka's words, LogAppendTime topics not
-  checked, and the settings through AdminClient (describe, alter).
+  checked, and the settings through AdminClient (describe, alter);
+- two batches for one partition, or none: INVALID_RECORD, as Kafka 4.4
+  answers from Produce v3 (before: both batches stored; none was
+  CORRUPT_MESSAGE).
 """
 import os
 import re
@@ -308,12 +311,38 @@ def timestamps(b, admin, c):
           "90 minutes ahead under a 2-hour default: %s" % results.get("x"))
 
 
+def one_batch_per_partition(b, admin, c):
+    """Produce v3+ carries exactly one batch per partition: two batches
+    (the second could hide anything the first's checks passed) and none
+    are INVALID_RECORD, as Kafka 4.4 answers (compared with it: 87 for
+    both at v3, v7, v8); nothing of a refused partition is stored."""
+    t = "one-batch"
+    create(admin, t)
+    now = now_ms()
+    two = batch([b"a"], now) + batch([b"b"], now)
+    (name, p), = produce(c, [(t, two)])
+    check(p["error"] == INVALID_RECORD and p["base"] == -1 and
+          "exactly one record batch" in (p["message"] or ""),
+          "two batches in one partition: %s" % p)
+    (name, p), = produce(c, [(t, b"")])
+    check(p["error"] == INVALID_RECORD and
+          "at least one record batch" in (p["message"] or ""),
+          "no batch: %s" % p)
+    for v in (3, 7, 8):
+        err, _ = kv.produce_classic(c, v, t, two)
+        check(err == INVALID_RECORD, "v%d two batches: error %d" % (v, err))
+    (name, p), = produce(c, [(t, batch([b"c"], now))])
+    check(p["error"] == 0 and p["base"] == 0, "one batch: %s" % p)
+    consume_confluent(b.bootstrap, t, [b"c"])
+
+
 def main():
     with ndtest.Broker() as b:
         admin = AdminClient({"bootstrap.servers": b.bootstrap})
         c = kv.Conn(b.port)
         poison_batches(b, admin, c)
         timestamps(b, admin, c)
+        one_batch_per_partition(b, admin, c)
         ndtest.stop_clean(b)
     ndtest.passed()
 
