@@ -8,7 +8,8 @@ build_pkgs=(gcc clang make cmake pkg-config
             zlib1g-dev libsnappy-dev liblz4-dev libzstd-dev)
 test_pkgs=(kcat librdkafka-dev python3 python3-confluent-kafka python3-kafka
            python3-snappy python3-lz4 python3-zstandard
-           libsqlite3-dev redis-server libclang-rt-14-dev valgrind clang-format)
+           libsqlite3-dev redis-server libclang-rt-14-dev valgrind clang-format
+           e2fsprogs)
 
 want=("${build_pkgs[@]}")
 case "${1:-all}" in
@@ -18,6 +19,12 @@ case "${1:-all}" in
 esac
 
 missing=()
+# Apache Kafka for the differential tests (tests/kafka/pom.xml): any Java
+# 17+ and Maven will do, so Debian's only when there is none.
+if [ "${1:-all}" != build ]; then
+  command -v java >/dev/null || want+=(openjdk-17-jdk-headless)
+  command -v mvn >/dev/null || want+=(maven)
+fi
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
 done

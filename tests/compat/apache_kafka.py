@@ -1,0 +1,140 @@
+"""apache_kafka.py — a real Apache Kafka broker for the tests, the oracle
+nodata is compared with.
+
+ApacheKafka() resolves org.apache.kafka:kafka_2.13 (tests/kafka/pom.xml)
+with Maven into ~/.m2 (the first run downloads it, later ones reuse it),
+formats a single-node KRaft log directory in a temp dir, starts the broker
+on free 127.0.0.1 ports, waits until it answers ApiVersions, and stops it
+by its PID (also at interpreter exit, like ndtest's brokers).
+
+    with ApacheKafka() as k:
+        k.bootstrap  # "127.0.0.1:PORT"
+"""
+import atexit
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+
+import ndtest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+POM = os.path.join(HERE, "..", "kafka", "pom.xml")
+_live = set()
+
+
+def classpath():
+    """The broker's classpath, from ~/.m2 (resolved on first use)."""
+    if not shutil.which("mvn") or not shutil.which("java"):
+        ndtest.skip("Apache Kafka needs java and mvn")
+    out = os.path.join(tempfile.mkdtemp(prefix="nd-kafka-cp-"), "cp")
+    r = subprocess.run(["mvn", "-q", "-B", "-f", POM,
+                        "dependency:build-classpath",
+                        "-Dmdep.outputFile=" + out],
+                       capture_output=True, timeout=900)
+    if r.returncode != 0:
+        ndtest.fail("resolving Apache Kafka with Maven failed:\n%s"
+                    % (r.stdout + r.stderr).decode(errors="replace")[-3000:])
+    with open(out) as f:
+        cp = f.read().strip()
+    shutil.rmtree(os.path.dirname(out))
+    return cp
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ApacheKafka:
+    def __init__(self, extra_props=()):
+        self.dir = tempfile.mkdtemp(prefix="nd-kafka-")
+        cp = classpath()
+        port, ctl = _free_port(), _free_port()
+        while ctl == port:
+            ctl = _free_port()
+        props = os.path.join(self.dir, "server.properties")
+        with open(props, "w") as f:
+            f.write("\n".join([
+                "process.roles=broker,controller",
+                "node.id=1",
+                "controller.quorum.bootstrap.servers=127.0.0.1:%d" % ctl,
+                "listeners=PLAINTEXT://127.0.0.1:%d,CONTROLLER://127.0.0.1:%d"
+                % (port, ctl),
+                "advertised.listeners=PLAINTEXT://127.0.0.1:%d" % port,
+                "controller.listener.names=CONTROLLER",
+                "listener.security.protocol.map="
+                "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+                "log.dirs=" + os.path.join(self.dir, "logs"),
+                "num.partitions=1",
+                "offsets.topic.replication.factor=1",
+                "offsets.topic.num.partitions=1",
+                "transaction.state.log.replication.factor=1",
+                "transaction.state.log.min.isr=1",
+                "share.coordinator.state.topic.replication.factor=1",
+                "share.coordinator.state.topic.min.isr=1",
+                "group.initial.rebalance.delay.ms=0",
+            ] + list(extra_props)) + "\n")
+        java = ["java", "-Xmx512m", "-XX:+UseG1GC", "-cp", cp]
+        self.log = os.path.join(self.dir, "kafka.log")
+        r = subprocess.run(java + ["kafka.tools.StorageTool", "format",
+                                   "-t", "MkU3OEVBNTcwNTJENDM2Qg",
+                                   "-c", props, "--standalone"],
+                           capture_output=True, timeout=300)
+        if r.returncode != 0:
+            ndtest.fail("formatting Kafka's log dir failed:\n%s"
+                        % (r.stdout + r.stderr).decode(errors="replace"))
+        with open(self.log, "wb") as out:
+            self.proc = subprocess.Popen(java + ["kafka.Kafka", props],
+                                         stdin=subprocess.DEVNULL,
+                                         stdout=out, stderr=subprocess.STDOUT)
+        _live.add(self)
+        self.bootstrap = "127.0.0.1:%d" % port
+        deadline = time.monotonic() + 180
+        while True:
+            if self.proc.poll() is not None:
+                self.close()
+                ndtest.fail("Apache Kafka exited with %d:\n%s"
+                            % (self.proc.returncode, self._tail()))
+            try:
+                ndtest.api_versions(self.bootstrap, timeout=5)
+                break
+            except (OSError, ndtest.BrokerError):
+                if time.monotonic() > deadline:
+                    self.close()
+                    ndtest.fail("Apache Kafka did not answer in 180 s:\n%s"
+                                % self._tail())
+                time.sleep(0.3)
+
+    def _tail(self):
+        try:
+            with open(self.log, errors="replace") as f:
+                return f.read()[-3000:]
+        except OSError:
+            return ""
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        _live.discard(self)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+@atexit.register
+def _stop_all():
+    for k in list(_live):
+        k.close()
