@@ -51,8 +51,8 @@ def _free_port():
 
 class ApacheKafka:
     def __init__(self, extra_props=()):
+        cp = classpath()  # first: a failure here leaves no temp dir
         self.dir = tempfile.mkdtemp(prefix="nd-kafka-")
-        cp = classpath()
         port, ctl = _free_port(), _free_port()
         while ctl == port:
             ctl = _free_port()
