@@ -9,8 +9,13 @@ by its PID (also at interpreter exit, like ndtest's brokers).
 
     with ApacheKafka() as k:
         k.bootstrap  # "127.0.0.1:PORT"
+
+ApacheKafka(wait=False) returns as soon as the JVM is started; call
+k.wait() before using k.bootstrap. A test overlaps Kafka's start (seconds)
+with its nodata half that way.
 """
 import atexit
+import hashlib
 import os
 import shutil
 import socket
@@ -25,21 +30,42 @@ POM = os.path.join(HERE, "..", "kafka", "pom.xml")
 _live = set()
 
 
-def classpath():
-    """The broker's classpath, from ~/.m2 (resolved on first use)."""
+def classpath(pom=POM):
+    """The classpath of a Maven project's dependencies (Kafka's by default),
+    from ~/.m2: resolved with Maven on first use, then remembered in
+    ~/.m2/nodata-classpath/ under the hash of the pom, as long as every
+    jar it names is still there."""
     if not shutil.which("mvn") or not shutil.which("java"):
         ndtest.skip("Apache Kafka needs java and mvn")
+    with open(pom, "rb") as f:
+        key = hashlib.sha256(f.read()).hexdigest()[:16]
+    cache = os.path.join(os.path.expanduser("~"), ".m2", "nodata-classpath",
+                         key)
+    try:
+        with open(cache) as f:
+            cp = f.read().strip()
+        if cp and all(os.path.exists(j) for j in cp.split(os.pathsep)):
+            return cp
+    except OSError:
+        pass
     out = os.path.join(tempfile.mkdtemp(prefix="nd-kafka-cp-"), "cp")
-    r = subprocess.run(["mvn", "-q", "-B", "-f", POM,
+    r = subprocess.run(["mvn", "-q", "-B", "-f", pom,
                         "dependency:build-classpath",
                         "-Dmdep.outputFile=" + out],
                        capture_output=True, timeout=900)
     if r.returncode != 0:
-        ndtest.fail("resolving Apache Kafka with Maven failed:\n%s"
-                    % (r.stdout + r.stderr).decode(errors="replace")[-3000:])
+        ndtest.fail("resolving %s with Maven failed:\n%s"
+                    % (pom, (r.stdout + r.stderr).decode(
+                        errors="replace")[-3000:]))
     with open(out) as f:
         cp = f.read().strip()
     shutil.rmtree(os.path.dirname(out))
+    # Written whole, then renamed: tests resolve in parallel.
+    os.makedirs(os.path.dirname(cache), exist_ok=True)
+    tmp = "%s.%d" % (cache, os.getpid())
+    with open(tmp, "w") as f:
+        f.write(cp)
+    os.replace(tmp, cache)
     return cp
 
 
@@ -50,7 +76,7 @@ def _free_port():
 
 
 class ApacheKafka:
-    def __init__(self, extra_props=()):
+    def __init__(self, extra_props=(), wait=True):
         cp = classpath()  # first: a failure here leaves no temp dir
         self.dir = tempfile.mkdtemp(prefix="nd-kafka-")
         port, ctl = _free_port(), _free_port()
@@ -93,6 +119,11 @@ class ApacheKafka:
                                          stdout=out, stderr=subprocess.STDOUT)
         _live.add(self)
         self.bootstrap = "127.0.0.1:%d" % port
+        if wait:
+            self.wait()
+
+    def wait(self):
+        """Return once the broker answers ApiVersions; fail after 180 s."""
         deadline = time.monotonic() + 180
         while True:
             if self.proc.poll() is not None:

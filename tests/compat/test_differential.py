@@ -18,7 +18,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ndtest  # noqa: E402
-from apache_kafka import ApacheKafka  # noqa: E402
+import differential  # noqa: E402
 
 ndtest.require("confluent_kafka")
 from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
@@ -89,17 +89,6 @@ def scenario(bootstrap):
     return seen
 
 
-with ApacheKafka() as kafka:
-    want = scenario(kafka.bootstrap)
-with ndtest.Broker(args=["--group-initial-delay-ms", "0"]) as b:
-    got = scenario(b.bootstrap)
-    ndtest.stop_clean(b)
-
-for part in want:
-    if got[part] != want[part]:
-        diffs = [(w, g) for w, g in zip(want[part], got[part]) if w != g]
-        ndtest.fail("%s differs from Apache Kafka: %d vs %d entries; first "
-                    "differences (Kafka, nodata): %s"
-                    % (part, len(want[part]), len(got[part]), diffs[:3]))
-    print("%s: %d entries, the same on both" % (part, len(want[part])))
+want, got = differential.run_both(scenario)
+differential.compare(want, got, what="confluent-kafka (Debian's librdkafka)")
 ndtest.passed()

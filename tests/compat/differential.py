@@ -1,0 +1,112 @@
+"""differential.py — run one scenario against Apache Kafka and against
+nodata in the same test run, and compare what the client observed.
+
+A scenario is a function of a bootstrap address returning plain data
+(dicts, lists, strings, numbers; for an external program, its JSON
+output). run_both() runs it on both brokers; compare() walks the two
+results and fails naming every path where they differ.
+
+A difference may be intended (node id, cluster id, replication). Such a
+path is accepted only when the difference is documented: pass
+documented={"path regex": "phrase"} and the phrase must appear in
+docs/protocol.md, so an undocumented exception fails the test.
+
+    want, got = differential.run_both(scenario)
+    differential.compare(want, got, documented={
+        r"^metadata\\.cluster_id$": "cluster id differs"})
+"""
+import json
+import os
+import re
+import subprocess
+
+import ndtest
+from apache_kafka import ApacheKafka
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PROTOCOL_DOC = os.path.join(HERE, "..", "..", "docs", "protocol.md")
+
+# Kafka's shipped server.properties sets the initial rebalance delay to 0
+# (ApacheKafka does too); nodata is started the same way.
+NODATA_ARGS = ["--group-initial-delay-ms", "0"]
+
+
+def run_both(scenario, nodata_args=(), kafka_props=()):
+    """Run scenario(bootstrap) on Apache Kafka and on nodata serve; return
+    (kafka_result, nodata_result). Kafka's JVM boots while the nodata half
+    runs; both brokers are stopped before this returns."""
+    kafka = ApacheKafka(extra_props=kafka_props, wait=False)
+    try:
+        with ndtest.Broker(args=NODATA_ARGS + list(nodata_args)) as b:
+            got = scenario(b.bootstrap)
+            ndtest.stop_clean(b)
+        kafka.wait()
+        want = scenario(kafka.bootstrap)
+    finally:
+        kafka.close()
+    return want, got
+
+
+def run_program(cmd, bootstrap, timeout=300, env=None):
+    """Run an external scenario program (cmd + [bootstrap]) that prints one
+    JSON document on stdout; return it decoded."""
+    r = subprocess.run(list(cmd) + [bootstrap], capture_output=True,
+                       timeout=timeout,
+                       env=dict(os.environ, **(env or {})))
+    out = r.stdout.decode(errors="replace")
+    if r.returncode != 0:
+        ndtest.fail("%s against %s: exit %d\nstdout:\n%s\nstderr:\n%s"
+                    % (" ".join(cmd), bootstrap, r.returncode, out[-3000:],
+                       r.stderr.decode(errors="replace")[-5000:]))
+    try:
+        return json.loads(out)
+    except ValueError as e:
+        ndtest.fail("%s printed no JSON (%s):\n%s" % (" ".join(cmd), e,
+                                                      out[-3000:]))
+
+
+def _walk(want, got, path, out):
+    if isinstance(want, dict) and isinstance(got, dict):
+        for k in sorted(set(want) | set(got), key=str):
+            sub = "%s.%s" % (path, k) if path else str(k)
+            if k not in got:
+                out.append((sub, want[k], "<missing>"))
+            elif k not in want:
+                out.append((sub, "<missing>", got[k]))
+            else:
+                _walk(want[k], got[k], sub, out)
+    elif isinstance(want, (list, tuple)) and isinstance(got, (list, tuple)):
+        if len(want) != len(got):
+            out.append((path + ".length", len(want), len(got)))
+        for i, (w, g) in enumerate(zip(want, got)):
+            _walk(w, g, "%s[%d]" % (path, i), out)
+    elif want != got:
+        out.append((path, want, got))
+
+
+def differences(want, got):
+    """Every (path, kafka_value, nodata_value) where the two differ."""
+    out = []
+    _walk(want, got, "", out)
+    return out
+
+
+def compare(want, got, documented=None, what="scenario"):
+    """Fail unless want (Kafka's) and got (nodata's) are the same, except at
+    paths matching a key of documented whose phrase docs/protocol.md
+    contains. Prints a one-line summary on success."""
+    documented = documented or {}
+    with open(PROTOCOL_DOC) as f:
+        doc = f.read()
+    for rx, phrase in documented.items():
+        if phrase not in doc:
+            ndtest.fail("%s: the difference at /%s/ is not documented: "
+                        "docs/protocol.md lacks %r" % (what, rx, phrase))
+    diffs = [d for d in differences(want, got)
+             if not any(re.search(rx, d[0]) for rx in documented)]
+    if diffs:
+        lines = ["  %s: Kafka %r, nodata %r" % d for d in diffs[:20]]
+        ndtest.fail("%s: %d difference(s) from Apache Kafka:\n%s"
+                    % (what, len(diffs), "\n".join(lines)))
+    print("%s: the same on Apache Kafka and nodata (%d documented "
+          "exception(s))" % (what, len(documented)))
