@@ -69,7 +69,7 @@ def run(cp, bootstrap, what):
          "-Dorg.slf4j.simpleLogger.log.org.apache.kafka.clients."
          "NetworkClient=debug",
          PROG, bootstrap],
-        capture_output=True, timeout=600)
+        capture_output=True, timeout=240)  # under ctest's 300 s
     out = r.stdout.decode(errors="replace")
     err = r.stderr.decode(errors="replace")
     def succeeded():
