@@ -47,6 +47,28 @@ enum {
   TS_EARLIEST_PENDING_UPLOAD = -6,
 };
 
+/* The first ListOffsets version that knows a special timestamp: Kafka 4.4
+ * answers UNSUPPORTED_VERSION for one asked at an older version, and for a
+ * negative timestamp it does not know at all, before it looks the topic
+ * up. */
+static int timestamp_known(int64_t ts, int version) {
+  switch (ts) {
+  case TS_LATEST:
+  case TS_EARLIEST:
+    return 1;
+  case TS_MAX_TIMESTAMP:
+    return version >= 7; /* KIP-734 */
+  case TS_EARLIEST_LOCAL:
+    return version >= 8; /* KIP-405 */
+  case TS_LATEST_TIERED:
+    return version >= 9; /* KIP-1005 */
+  case TS_EARLIEST_PENDING_UPLOAD:
+    return version >= 11; /* KIP-1023 */
+  default:
+    return ts >= 0;
+  }
+}
+
 /* Kafka answers a time lookup with the exact record. A store opened
  * without a decompressor can only look inside uncompressed batches and
  * then answers with the batch holding the record, so look inside that
@@ -75,10 +97,6 @@ static void list_one(kafka_req *r, const char *topic, int32_t partition,
                      kafka_list_offsets_response_partition_response *p) {
   nd_store *st = r->b->store;
   int64_t ls, hw;
-  p->partition_index = partition;
-  p->timestamp = -1;
-  p->offset = -1;
-  p->leader_epoch = 0;
   int rc = nd_offsets(st, topic, partition, &ls, &hw);
   if (rc != 0) {
     p->error_code = kafka_err(rc);
@@ -93,11 +111,9 @@ static void list_one(kafka_req *r, const char *topic, int32_t partition,
     p->offset = ls;
     return;
   case TS_LATEST_TIERED:
-    /* Nothing is tiered: Kafka answers -1 when no segment was uploaded. */
-    return;
   case TS_EARLIEST_PENDING_UPLOAD:
-    /* Everything is local and "pending": the local log start. */
-    p->offset = ls;
+    /* Nothing is tiered: Kafka 4.4 answers -1 for both on a topic without
+     * remote storage (nothing was uploaded, nothing is pending upload). */
     return;
   case TS_MAX_TIMESTAMP: {
     nd_partition_info pi;
@@ -112,10 +128,7 @@ static void list_one(kafka_req *r, const char *topic, int32_t partition,
     break;
   }
   default:
-    if (ts < 0) {
-      p->error_code = KERR_INVALID_REQUEST;
-      return;
-    }
+    break; /* a time: timestamp_known() let no other negative one in */
   }
   int64_t off = -1, when = -1;
   rc = nd_offset_for_time(st, topic, partition, ts, &off, &when);
@@ -151,13 +164,19 @@ int handle_list_offsets(kafka_req *r) {
     ts[i].partitions.items = ps;
     ts[i].partitions.count = np;
     for (int32_t j = 0; j < np; j++) {
-      if (!kafka_cstr_ok(qt->name)) {
-        ps[j].partition_index = qt->partitions.items[j].partition_index;
+      int64_t when = qt->partitions.items[j].timestamp;
+      ps[j].partition_index = qt->partitions.items[j].partition_index;
+      ps[j].timestamp = -1;
+      ps[j].offset = -1;
+      if (!timestamp_known(when, r->version))
+        ps[j].error_code = KERR_UNSUPPORTED_VERSION;
+      else if (!kafka_cstr_ok(qt->name))
         ps[j].error_code = KERR_UNKNOWN_TOPIC_OR_PARTITION;
-        continue;
-      }
-      list_one(r, qt->name.ptr, qt->partitions.items[j].partition_index,
-               qt->partitions.items[j].timestamp, &ps[j]);
+      else
+        list_one(r, qt->name.ptr, ps[j].partition_index, when, &ps[j]);
+      /* Kafka's epoch is 0 (our only one) with an offset, -1 without one:
+       * errors, nothing tiered, no record at or after the time. */
+      ps[j].leader_epoch = ps[j].offset >= 0 ? 0 : -1;
     }
   }
   resp->topics.items = ts;

@@ -54,6 +54,7 @@ enum {
   KERR_RESOURCE_NOT_FOUND = 91,
   KERR_UNKNOWN_TOPIC_ID = 100,
   KERR_INCONSISTENT_TOPIC_ID = 103,
+  KERR_REBOOTSTRAP_REQUIRED = 129,
 };
 
 /* Authorized operations, as Kafka answers them without an authorizer

@@ -10,8 +10,9 @@
  *
  * Version ranges follow kafka-protocol.md: minima low enough for
  * librdkafka 2.0's feature checks (Produce is advertised from 0, but only
- * v3+ is served, as Kafka 4 does, KAFKA-18659), maxima at what Kafka 4.1's
- * schemas define, so current clients find every version they need and
+ * v3+ is served, as Kafka 4 does, KAFKA-18659), maxima at what Kafka 4.4
+ * (the release kafka_msgs.h was generated from) advertises, so current
+ * clients, the Java client included, negotiate their newest version and
  * kafka-python infers a recent broker release.
  *
  * A request at a version that is not served closes its connection with a
@@ -45,7 +46,7 @@
 const kafka_api kafka_apis[] = {
     API(0, "Produce", 0, 13, produce, handle_produce),
     API(1, "Fetch", 4, 18, fetch, handle_fetch),
-    API(2, "ListOffsets", 1, 10, list_offsets, handle_list_offsets),
+    API(2, "ListOffsets", 1, 11, list_offsets, handle_list_offsets),
     API(3, "Metadata", 0, 13, metadata, handle_metadata),
     API(8, "OffsetCommit", 2, 10, offset_commit, handle_offset_commit),
     API(9, "OffsetFetch", 1, 10, offset_fetch, handle_offset_fetch),
@@ -56,7 +57,7 @@ const kafka_api kafka_apis[] = {
     API(14, "SyncGroup", 0, 5, sync_group, handle_sync_group),
     API(15, "DescribeGroups", 0, 6, describe_groups, handle_describe_groups),
     API(16, "ListGroups", 0, 5, list_groups, handle_list_groups),
-    API(18, "ApiVersions", 0, 4, api_versions, handle_api_versions),
+    API(18, "ApiVersions", 0, 5, api_versions, handle_api_versions),
     API(19, "CreateTopics", 2, 7, create_topics, handle_create_topics),
     API(20, "DeleteTopics", 1, 6, delete_topics, handle_delete_topics),
     API(21, "DeleteRecords", 0, 2, delete_records, handle_delete_records),
@@ -65,11 +66,11 @@ const kafka_api kafka_apis[] = {
         handle_offset_for_leader_epoch),
     API(32, "DescribeConfigs", 1, 4, describe_configs, handle_describe_configs),
     API(33, "AlterConfigs", 0, 2, alter_configs, handle_alter_configs),
-    API(35, "DescribeLogDirs", 1, 4, describe_log_dirs,
+    API(35, "DescribeLogDirs", 1, 5, describe_log_dirs,
         handle_describe_log_dirs),
     API(37, "CreatePartitions", 0, 3, create_partitions,
         handle_create_partitions),
-    API(42, "DeleteGroups", 0, 2, delete_groups, handle_delete_groups),
+    API(42, "DeleteGroups", 0, 3, delete_groups, handle_delete_groups),
     API(44, "IncrementalAlterConfigs", 0, 1, incremental_alter_configs,
         handle_incremental_alter_configs),
     API(47, "OffsetDelete", 0, 0, offset_delete, handle_offset_delete),
@@ -353,9 +354,41 @@ void kafka_respond_none(kafka_req *r) {
 
 /* ---- ApiVersions -------------------------------------------------------- */
 
+/* ApiVersions v5 (KIP-1242) names the cluster and node the client means to
+ * reach, both or neither. Kafka 4.4 answers INVALID_REQUEST when only one
+ * is given (a null ClusterId counts as not given, an empty one as given) and
+ * REBOOTSTRAP_REQUIRED when they are not this broker's, so that a client
+ * whose address now reaches another broker re-bootstraps; the connection
+ * stays open. Returns that error, or 0. */
+static int16_t expected_node_error(kafka_req *r) {
+  /* A version above ours was not decoded (no body): it gets the v0 answer. */
+  if (r->version < 5 || r->version > r->api->max || !r->body)
+    return KERR_NONE;
+  const kafka_api_versions_request *req = r->body;
+  int has_cluster = req->cluster_id.ptr && req->cluster_id.len >= 0;
+  int has_node = req->node_id != -1;
+  if (has_cluster != has_node)
+    return KERR_INVALID_REQUEST;
+  if (has_cluster && ((size_t)req->cluster_id.len != strlen(r->k->cluster_id) ||
+                      memcmp(req->cluster_id.ptr, r->k->cluster_id,
+                             (size_t)req->cluster_id.len) != 0 ||
+                      req->node_id != r->b->cfg.node_id))
+    return KERR_REBOOTSTRAP_REQUIRED;
+  return KERR_NONE;
+}
+
 int handle_api_versions(kafka_req *r) {
   kafka_api_versions_response *resp =
       kf_new(&r->arena, &kafka_api_versions_response_desc);
+  int16_t refused = expected_node_error(r);
+  if (refused) {
+    /* As Kafka: the error and no API keys. */
+    if (!resp)
+      return -1;
+    resp->error_code = refused;
+    kafka_respond(r, resp);
+    return 0;
+  }
   kafka_api_versions_response_api_version *keys =
       kf_new_array(&r->arena, &kafka_api_versions_response_api_version_desc,
                    (int32_t)kafka_api_count);

@@ -37,9 +37,15 @@ static const kf_field kafka_api_versions_request_fields[] = {
     {"client_software_version", KF_STRING, KF_STRING,
      offsetof(kafka_api_versions_request, client_software_version), 3, 32767,
      -1, -1, -1, -1, -1, 0, 0LL, NULL},
+    {"cluster_id", KF_STRING, KF_STRING,
+     offsetof(kafka_api_versions_request, cluster_id), 5, 32767, 5, 32767, -1,
+     -1, -1, 0, 1LL, NULL},
+    {"node_id", KF_INT32, KF_INT32,
+     offsetof(kafka_api_versions_request, node_id), 5, 32767, -1, -1, -1, -1,
+     -1, 0, -1LL, NULL},
 };
 const kf_struct kafka_api_versions_request_desc = {
-    "kafka_api_versions_request", sizeof(kafka_api_versions_request), 2,
+    "kafka_api_versions_request", sizeof(kafka_api_versions_request), 4,
     kafka_api_versions_request_fields};
 
 static const kf_field kafka_api_versions_response_api_version_fields[] = {
@@ -1964,10 +1970,14 @@ static const kf_field
          offsetof(kafka_delete_groups_response_deletable_group_result,
                   error_code),
          0, 32767, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+        {"error_message", KF_STRING, KF_STRING,
+         offsetof(kafka_delete_groups_response_deletable_group_result,
+                  error_message),
+         3, 32767, 3, 32767, -1, -1, -1, 0, 1LL, NULL},
 };
 const kf_struct kafka_delete_groups_response_deletable_group_result_desc = {
     "kafka_delete_groups_response_deletable_group_result",
-    sizeof(kafka_delete_groups_response_deletable_group_result), 2,
+    sizeof(kafka_delete_groups_response_deletable_group_result), 3,
     kafka_delete_groups_response_deletable_group_result_fields};
 
 static const kf_field kafka_delete_groups_response_fields[] = {
@@ -2508,10 +2518,13 @@ static const kf_field kafka_describe_log_dirs_response_result_fields[] = {
     {"usable_bytes", KF_INT64, KF_INT64,
      offsetof(kafka_describe_log_dirs_response_result, usable_bytes), 4, 32767,
      -1, -1, -1, -1, -1, 0, -1LL, NULL},
+    {"is_cordoned", KF_BOOL, KF_BOOL,
+     offsetof(kafka_describe_log_dirs_response_result, is_cordoned), 5, 32767,
+     -1, -1, -1, -1, -1, 0, 0LL, NULL},
 };
 const kf_struct kafka_describe_log_dirs_response_result_desc = {
     "kafka_describe_log_dirs_response_result",
-    sizeof(kafka_describe_log_dirs_response_result), 5,
+    sizeof(kafka_describe_log_dirs_response_result), 6,
     kafka_describe_log_dirs_response_result_fields};
 
 static const kf_field kafka_describe_log_dirs_response_fields[] = {
@@ -2721,9 +2734,9 @@ const kf_msg kafka_request_header_msg = {"RequestHeader",           -1, 1, 2, 2,
 const kf_msg kafka_response_header_msg = {
     "ResponseHeader", -1, 0, 1, 1, &kafka_response_header_desc};
 const kf_msg kafka_api_versions_request_msg = {
-    "ApiVersionsRequest", 18, 0, 4, 3, &kafka_api_versions_request_desc};
+    "ApiVersionsRequest", 18, 0, 5, 3, &kafka_api_versions_request_desc};
 const kf_msg kafka_api_versions_response_msg = {
-    "ApiVersionsResponse", 18, 0, 4, 3, &kafka_api_versions_response_desc};
+    "ApiVersionsResponse", 18, 0, 5, 3, &kafka_api_versions_response_desc};
 const kf_msg kafka_metadata_request_msg = {
     "MetadataRequest", 3, 0, 13, 9, &kafka_metadata_request_desc};
 const kf_msg kafka_metadata_response_msg = {
@@ -2737,9 +2750,9 @@ const kf_msg kafka_fetch_request_msg = {"FetchRequest",           1, 4, 18, 12,
 const kf_msg kafka_fetch_response_msg = {
     "FetchResponse", 1, 4, 18, 12, &kafka_fetch_response_desc};
 const kf_msg kafka_list_offsets_request_msg = {
-    "ListOffsetsRequest", 2, 1, 10, 6, &kafka_list_offsets_request_desc};
+    "ListOffsetsRequest", 2, 1, 11, 6, &kafka_list_offsets_request_desc};
 const kf_msg kafka_list_offsets_response_msg = {
-    "ListOffsetsResponse", 2, 1, 10, 6, &kafka_list_offsets_response_desc};
+    "ListOffsetsResponse", 2, 1, 11, 6, &kafka_list_offsets_response_desc};
 const kf_msg kafka_create_topics_request_msg = {
     "CreateTopicsRequest", 19, 2, 7, 5, &kafka_create_topics_request_desc};
 const kf_msg kafka_create_topics_response_msg = {
@@ -2837,9 +2850,9 @@ const kf_msg kafka_list_groups_request_msg = {
 const kf_msg kafka_list_groups_response_msg = {
     "ListGroupsResponse", 16, 0, 5, 3, &kafka_list_groups_response_desc};
 const kf_msg kafka_delete_groups_request_msg = {
-    "DeleteGroupsRequest", 42, 0, 2, 2, &kafka_delete_groups_request_desc};
+    "DeleteGroupsRequest", 42, 0, 3, 2, &kafka_delete_groups_request_desc};
 const kf_msg kafka_delete_groups_response_msg = {
-    "DeleteGroupsResponse", 42, 0, 2, 2, &kafka_delete_groups_response_desc};
+    "DeleteGroupsResponse", 42, 0, 3, 2, &kafka_delete_groups_response_desc};
 const kf_msg kafka_delete_records_request_msg = {
     "DeleteRecordsRequest", 21, 0, 2, 2, &kafka_delete_records_request_desc};
 const kf_msg kafka_delete_records_response_msg = {
@@ -2894,14 +2907,14 @@ const kf_msg kafka_describe_log_dirs_request_msg = {
     "DescribeLogDirsRequest",
     35,
     1,
-    4,
+    5,
     2,
     &kafka_describe_log_dirs_request_desc};
 const kf_msg kafka_describe_log_dirs_response_msg = {
     "DescribeLogDirsResponse",
     35,
     1,
-    4,
+    5,
     2,
     &kafka_describe_log_dirs_response_desc};
 const kf_msg kafka_describe_producers_request_msg = {

@@ -217,6 +217,55 @@ static void test_api_versions_request(void) {
   check_prefixes(&kafka_api_versions_request_msg, f, sizeof f);
 }
 
+/* ApiVersions v5 (Kafka 4.4, KIP-1242) as the Java client 4.4 sends it to
+ * a known node: ClusterId and NodeId after the software name and version.
+ * The same body at v4 stops before them: they take the schema defaults
+ * (null, -1), which the broker reads as "nothing expected". */
+static void test_api_versions_v5_request(void) {
+  static const uint8_t f[] = {
+      0x00, 0x12, 0x00, 0x05, 0x00, 0x00, 0x00, 0x07, 0x00,
+      0x01, 'j',  0x00, /* header tags */
+      0x12, 'a',  'p',  'a',  'c',  'h',  'e',  '-',  'k',
+      'a',  'f',  'k',  'a',  '-',  'j',  'a',  'v',  'a', /* software name */
+      0x06, '4',  '.',  '4',  '.',  '0', /* software version */
+      0x04, 'c',  'i',  'd',             /* ClusterId "cid" */
+      0x00, 0x00, 0x00, 0x00,            /* NodeId 0 */
+      0x00};
+  kf_arena a = {0};
+  kafka_request_header *h;
+  kafka_api_versions_request *req =
+      decode_frame(&kafka_api_versions_request_msg, f, sizeof f, &a, &h);
+  CHECK(req);
+  CHECK_EQ_I64(h->request_api_version, 5);
+  CHECK(str_is(req->client_software_name, "apache-kafka-java"));
+  CHECK(str_is(req->client_software_version, "4.4.0"));
+  CHECK(str_is(req->cluster_id, "cid"));
+  CHECK_EQ_I64(req->node_id, 0);
+  check_prefixes(&kafka_api_versions_request_msg, f, sizeof f);
+
+  /* Null ClusterId (compact length 0), NodeId -1. */
+  uint8_t n[sizeof f - 3];
+  memcpy(n, f, 36);
+  n[36] = 0x00;
+  memset(n + 37, 0xff, 4);
+  n[41] = 0x00;
+  req = decode_frame(&kafka_api_versions_request_msg, n, sizeof n, &a, &h);
+  CHECK(req);
+  CHECK_EQ_I64(req->cluster_id.len, -1);
+  CHECK_EQ_I64(req->node_id, -1);
+
+  /* v4: the fields do not exist; their defaults. */
+  uint8_t v4[37];
+  memcpy(v4, f, 36);
+  v4[3] = 0x04;
+  v4[36] = 0x00;
+  req = decode_frame(&kafka_api_versions_request_msg, v4, sizeof v4, &a, &h);
+  CHECK(req);
+  CHECK_EQ_I64(req->cluster_id.len, -1);
+  CHECK_EQ_I64(req->node_id, -1);
+  kf_arena_free(&a);
+}
+
 /* Metadata v12: a topic named by id only (null name), and flags. */
 static void test_metadata_v12(void) {
   static const uint8_t f[] = {
@@ -416,6 +465,61 @@ static void test_encode_api_versions(void) {
   CHECK_EQ_I64(back->zk_migration_ready, 1);
   CHECK_EQ_I64(back->api_keys.count, 2);
   CHECK_EQ_I64(back->api_keys.items[1].max_version, 13);
+  kf_buf_free(&b);
+  kf_arena_free(&a);
+}
+
+/* DeleteGroups v3 adds a nullable ErrorMessage per group, DescribeLogDirs
+ * v5 an IsCordoned bool per directory: both written only from v3/v5. */
+static void test_encode_kafka44_fields(void) {
+  kf_arena a = {0};
+  kf_buf b = {0};
+  kafka_delete_groups_response *dg =
+      kf_new(&a, &kafka_delete_groups_response_desc);
+  kafka_delete_groups_response_deletable_group_result *g = kf_new_array(
+      &a, &kafka_delete_groups_response_deletable_group_result_desc, 1);
+  CHECK(dg && g);
+  CHECK_EQ_I64(g->error_message.len, -1); /* the schema's default: null */
+  g->group_id = kf_s("g");
+  g->error_code = 69;
+  dg->results.items = g;
+  dg->results.count = 1;
+  kf_encode(&kafka_delete_groups_response_msg, 3, dg, &b);
+  static const uint8_t dg3[] = {0,    0,   0,    0,    0x02,
+                                0x02, 'g', 0x00, 0x45, 0x00 /* null message */,
+                                0x00, 0x00};
+  CHECK(buf_is(&b, dg3, sizeof dg3));
+  kf_buf_free(&b);
+  kf_encode(&kafka_delete_groups_response_msg, 2, dg, &b);
+  static const uint8_t dg2[] = {0,   0,    0,    0,    0x02, 0x02,
+                                'g', 0x00, 0x45, 0x00, 0x00};
+  CHECK(buf_is(&b, dg2, sizeof dg2));
+  kf_buf_free(&b);
+
+  kafka_describe_log_dirs_response *ld =
+      kf_new(&a, &kafka_describe_log_dirs_response_desc);
+  kafka_describe_log_dirs_response_result *d =
+      kf_new_array(&a, &kafka_describe_log_dirs_response_result_desc, 1);
+  CHECK(ld && d);
+  d->log_dir = kf_s("/d");
+  d->topics.count = 0;
+  d->total_bytes = 7;
+  d->usable_bytes = 3;
+  d->is_cordoned = 1;
+  ld->results.items = d;
+  ld->results.count = 1;
+  kf_encode(&kafka_describe_log_dirs_response_msg, 5, ld, &b);
+  static const uint8_t ld5[] = {
+      0,    0,   0,   0,    0, 0, /* throttle, error */
+      0x02, 0,   0,               /* 1 result, error 0 */
+      0x03, '/', 'd', 0x01,       /* dir, no topics */
+      0,    0,   0,   0,    0, 0, 0, 7,    0,
+      0,    0,   0,   0,    0, 0, 3, 0x01, /* IsCordoned */
+      0x00, 0x00};
+  CHECK(buf_is(&b, ld5, sizeof ld5));
+  kf_buf_free(&b);
+  kf_encode(&kafka_describe_log_dirs_response_msg, 4, ld, &b);
+  CHECK_EQ_I64(b.len, sizeof ld5 - 1); /* v4: no IsCordoned */
   kf_buf_free(&b);
   kf_arena_free(&a);
 }
@@ -652,6 +756,8 @@ int main(void) {
   RUN(test_truncated);
   RUN(test_hostile_lengths);
   RUN(test_api_versions_request);
+  RUN(test_api_versions_v5_request);
+  RUN(test_encode_kafka44_fields);
   RUN(test_metadata_v12);
   RUN(test_metadata_v0_defaults);
   RUN(test_fetch);

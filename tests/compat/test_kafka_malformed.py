@@ -4,7 +4,7 @@ client keeps working beside it.
 - random bytes, a truncated frame, a frame whose body is cut short, a 2 GiB
   size prefix, an unknown API key: the broker closes that connection (or
   answers) and keeps serving;
-- ApiVersions v5 (above our v4): error 35 and ApiVersions' own range, in
+- ApiVersions v6 (above our v5): error 35 and ApiVersions' own range, in
   the v0 layout, connection kept;
 - every other API at its max + 1 and its min - 1, and Produce v0-2
   (advertised for librdkafka's feature checks): the connection is closed
@@ -151,20 +151,20 @@ def main():
 
         s = connect(b)
         table = api_versions_v0(s, 1)
-        check(table.get(18) == (0, 4), "ApiVersions range %s" % (table.get(18),))
+        check(table.get(18) == (0, 5), "ApiVersions range %s" % (table.get(18),))
         check(table.get(0, (9, 9))[0] == 0, "Produce min %s" % (table.get(0),))
 
-        # ApiVersions v5: error 35 and only ApiVersions' own range, v0
+        # ApiVersions v6: error 35 and only ApiVersions' own range, v0
         # layout, header v0, connection kept: as Kafka answers.
-        flexible_request(s, 18, 5, 2, b"\x00\x00\x00")
+        flexible_request(s, 18, 6, 2, b"\x00\x00\x00")
         r = ndtest.recv_frame(s)
-        check(r is not None, "ApiVersions v5: connection closed")
+        check(r is not None, "ApiVersions v6: connection closed")
         corr, err, n = struct.unpack(">ihi", r[:10])
-        check(corr == 2 and err == 35, "ApiVersions v5: corr %d err %d"
+        check(corr == 2 and err == 35, "ApiVersions v6: corr %d err %d"
               % (corr, err))
         check(n == 1 and struct.unpack(">hhh", r[10:16]) == (18,) + table[18],
-              "ApiVersions v5 list: %s" % r[10:].hex())
-        check(len(r) == 10 + 6 * n, "ApiVersions v5 is not in the v0 layout")
+              "ApiVersions v6 list: %s" % r[10:].hex())
+        check(len(r) == 10 + 6 * n, "ApiVersions v6 is not in the v0 layout")
         api_versions_v0(s, 3)  # the connection is still usable
         s.close()
 

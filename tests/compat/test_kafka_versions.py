@@ -1,6 +1,6 @@
 """test_kafka_versions.py — versions no client on this machine sends,
-written by hand from Kafka 4.1's schemas and answered by `nodata serve`;
-every response is read field by field by the small decoder below (not by
+written by hand from Kafka's schemas and answered by `nodata serve`; every
+response is read field by field by the small decoder below (not by
 our own codec).
 
 Covered: CreateTopics v7 (returns the topic id), Metadata v12/v13 by name
@@ -8,7 +8,10 @@ and by id, Produce v13 (topic ids), Fetch v13-v18 (topic ids, flexible),
 ListOffsets v10, DeleteTopics v6 by id, DeleteRecords v2,
 OffsetForLeaderEpoch v4, DescribeCluster v2 (with and without the cluster's
 authorized operations), IncrementalAlterConfigs v1,
-DescribeConfigs v4, DescribeLogDirs v4, and a deleted then re-created topic:
+DescribeConfigs v4, DescribeLogDirs v4, Kafka 4.4's new versions as Kafka
+4.4 answers them (ApiVersions v5 with the expected cluster and node of
+KIP-1242, ListOffsets v11 and which special timestamps each version knows,
+DeleteGroups v3, DescribeLogDirs v5), and a deleted then re-created topic:
 the old id gets UNKNOWN_TOPIC_ID, never the new topic's data.
 """
 import os
@@ -23,6 +26,8 @@ import ndtest  # noqa: E402
 UNKNOWN_TOPIC_ID = 100
 UNKNOWN_TOPIC_OR_PARTITION = 3
 UNSUPPORTED_COMPRESSION_TYPE = 76
+UNSUPPORTED_VERSION = 35
+GROUP_ID_NOT_FOUND = 69
 
 
 def check(cond, msg):
@@ -254,8 +259,9 @@ def create_topic(c, name, parts):
     return t["id"]
 
 
-def metadata(c, version, topics, auto_create=False):
-    """topics: list of (topic_id or None, name or None)."""
+def metadata(c, version, topics, auto_create=False, cluster=False):
+    """topics: list of (topic_id or None, name or None). With cluster, also
+    the cluster id."""
     body = carray([(tid or b"\x00" * 16) + cstr(name) + TAGS
                    for tid, name in topics])
     body += (b"\x01" if auto_create else b"\x00") + b"\x00" + TAGS  # no ops
@@ -263,7 +269,7 @@ def metadata(c, version, topics, auto_create=False):
     rd.i32()
     brokers = rd.carray(lambda r: (r.i32(), r.cstr(), r.i32(), r.cstr(),
                                    r.tags())[:4])
-    cluster = rd.cstr()
+    cluster_id = rd.cstr()
     controller = rd.i32()
 
     def part(r):
@@ -285,10 +291,10 @@ def metadata(c, version, topics, auto_create=False):
     rd.end()
     check(len(brokers) == 1 and brokers[0][0] == 0, "brokers %s" % brokers)
     check(controller == 0, "controller %d" % controller)
-    check(cluster, "no cluster id")
+    check(cluster_id, "no cluster id")
     if version >= 13:
         check(top_error == 0, "Metadata v13 error %d" % top_error)
-    return ts
+    return (ts, cluster_id) if cluster else ts
 
 
 def produce_partition(r):
@@ -360,12 +366,16 @@ def fetch(c, version, topic_id, offset, max_wait=0):
     return ts[0]["partitions"][0]
 
 
-def list_offsets(c, name, ts):
+def list_offsets(c, name, ts, version=10):
+    """ListOffsets v6+ (flexible) of partition 0: (partition, error,
+    timestamp, offset, leader epoch)."""
     body = struct.pack(">ib", -1, 0)
     body += carray([cstr(name) + carray([struct.pack(">iiq", 0, -1, ts) +
                                          TAGS]) + TAGS])
-    body += struct.pack(">i", 5000) + TAGS
-    rd = c.call(2, 10, body)
+    if version >= 10:
+        body += struct.pack(">i", 5000)  # TimeoutMs
+    body += TAGS
+    rd = c.call(2, version, body)
     rd.i32()
 
     def p(r):
@@ -517,8 +527,8 @@ def describe_configs(c, name, keys, rtype=2):
     return rs[0]
 
 
-def describe_log_dirs(c):
-    rd = c.call(35, 4, b"\x00" + TAGS)  # all topics
+def describe_log_dirs(c, version=4):
+    rd = c.call(35, version, b"\x00" + TAGS)  # all topics
     rd.i32()
     check(rd.i16() == 0, "DescribeLogDirs error")
 
@@ -535,12 +545,111 @@ def describe_log_dirs(c):
     def result(r):
         out = {"error": r.i16(), "dir": r.cstr(), "topics": r.carray(topic),
                "total": r.i64(), "usable": r.i64()}
+        if version >= 5:
+            out["cordoned"] = r.i8()
         r.tags()
         return out
     rs = rd.carray(result)
     rd.tags()
     rd.end()
     return rs
+
+
+def api_versions_v5(c, cluster, node):
+    """ApiVersions v5 (KIP-1242) naming the cluster and node the client
+    means to reach: (error, {api key: (min, max)}, throttle, tags)."""
+    body = cstr("versions-test") + cstr("1") + cstr(cluster)
+    body += struct.pack(">i", node) + TAGS
+    c.corr += 1
+    cid = b"versions-test"
+    msg = struct.pack(">hhih", 18, 5, c.corr, len(cid)) + cid + TAGS + body
+    c.s.sendall(struct.pack(">i", len(msg)) + msg)
+    r = ndtest.recv_frame(c.s, 15)
+    check(r is not None, "ApiVersions v5: connection closed")
+    rd = Reader(r)
+    check(rd.i32() == c.corr, "ApiVersions v5: correlation id")
+    # Response header v0 (ApiVersions' own exception), body flexible.
+    err = rd.i16()
+    keys = rd.carray(lambda q: (q.i16(), q.i16(), q.i16(), q.tags())[:3])
+    throttle = rd.i32()
+    tags = rd.tags()
+    rd.end()
+    return err, {k: (lo, hi) for k, lo, hi in keys}, throttle, tags
+
+
+def delete_groups(c, groups, version=3):
+    """DeleteGroups v2+ (flexible): [(group, error[, message])]."""
+    rd = c.call(42, version, carray([cstr(g) for g in groups]) + TAGS)
+    rd.i32()
+
+    def res(r):
+        out = (r.cstr(), r.i16()) + ((r.cstr(),) if version >= 3 else ())
+        r.tags()
+        return out
+    rs = rd.carray(res)
+    rd.tags()
+    rd.end()
+    return sorted(rs)
+
+
+def kafka44(c, cluster):
+    """The versions Kafka 4.4 added to APIs we serve, answered as Kafka 4.4
+    answers them (each checked against a Kafka 4.4 broker)."""
+    # ApiVersions v5: nothing named, or this cluster and node: the table.
+    for named in ((None, -1), (cluster, 0)):
+        err, table, throttle, _ = api_versions_v5(c, *named)
+        check(err == 0 and throttle == 0, "ApiVersions v5 %s: error %d"
+              % (named, err))
+        for key, rng in ((18, (0, 5)), (2, (1, 11)), (35, (1, 5)),
+                         (42, (0, 3))):
+            check(table.get(key) == rng, "ApiVersions v5: api %d is %s, "
+                  "want %s" % (key, table.get(key), rng))
+    # Another cluster or node: REBOOTSTRAP_REQUIRED and no API keys; only
+    # one of the two: INVALID_REQUEST (an empty cluster id is one named).
+    for named, want in (((cluster + "x", 0), 129), ((cluster, 1), 129),
+                        (("", 0), 129), ((cluster, -1), 42),
+                        ((None, 0), 42), (("", -1), 42)):
+        got = api_versions_v5(c, *named)
+        check(got == (want, {}, 0, {}), "ApiVersions v5 %s: %s, want "
+              "error %d and nothing else" % (named, got, want))
+    # The connection stays usable, as on Kafka.
+    check(api_versions_v5(c, None, -1)[0] == 0, "ApiVersions v5 after errors")
+
+    # ListOffsets v11: EARLIEST_PENDING_UPLOAD (-6, KIP-1023) is -1 with
+    # epoch -1 when nothing is tiered; older versions, and timestamps no
+    # version knows, get UNSUPPORTED_VERSION, even for an unknown topic.
+    check(list_offsets(c, "vt", -6, 11) == (0, 0, -1, -1, -1),
+          "ListOffsets v11 -6: %s" % (list_offsets(c, "vt", -6, 11),))
+    check(list_offsets(c, "nosuch", -6, 11)[1] == UNKNOWN_TOPIC_OR_PARTITION,
+          "ListOffsets v11 -6, unknown topic")
+    check(list_offsets(c, "vt", -5, 11) == (0, 0, -1, -1, -1),
+          "ListOffsets v11 -5: %s" % (list_offsets(c, "vt", -5, 11),))
+    check(list_offsets(c, "vt", -1, 11) == (0, 0, -1, 4, 0),
+          "ListOffsets v11 latest: %s" % (list_offsets(c, "vt", -1, 11),))
+    for v, ts in ((10, -6), (11, -7), (11, -100), (8, -5), (7, -4),
+                  (6, -3)):
+        for topic in ("vt", "nosuch"):
+            got = list_offsets(c, topic, ts, v)
+            check(got == (0, UNSUPPORTED_VERSION, -1, -1, -1),
+                  "ListOffsets v%d %d on %s: %s" % (v, ts, topic, got))
+    for v, ts, off in ((7, -3, 0), (8, -4, 0), (9, -5, -1)):
+        got = list_offsets(c, "vt", ts, v)
+        check(got[1] == 0 and got[3] == off, "ListOffsets v%d %d: %s"
+              % (v, ts, got))
+
+    # DeleteGroups v3 adds ErrorMessage: Kafka 4.4 leaves it null, errors
+    # included (GROUP_ID_NOT_FOUND here).
+    got = delete_groups(c, ["no-such-group"])
+    check(got == [("no-such-group", GROUP_ID_NOT_FOUND, None)],
+          "DeleteGroups v3: %s" % got)
+
+    # DescribeLogDirs v5 adds IsCordoned: never, nodata cannot cordon.
+    d5 = describe_log_dirs(c, 5)
+    d4 = describe_log_dirs(c, 4)
+    check(len(d5) == 1 and d5[0]["error"] == 0 and d5[0]["cordoned"] == 0,
+          "DescribeLogDirs v5: %s" % d5)
+    check(d5[0]["dir"] == d4[0]["dir"] and d5[0]["topics"] == d4[0]["topics"],
+          "DescribeLogDirs v5 differs from v4: %s / %s" % (d5, d4))
 
 
 def describe_producers(c, name, partitions):
@@ -623,7 +732,7 @@ def main():
         tid = create_topic(c, "vt", 2)
 
         for v in (12, 13):
-            ts = metadata(c, v, [(None, "vt")])
+            ts, cluster = metadata(c, v, [(None, "vt")], cluster=True)
             check(len(ts) == 1 and ts[0]["error"] == 0 and
                   ts[0]["id"] == tid and len(ts[0]["partitions"]) == 2,
                   "Metadata v%d by name: %s" % (v, ts))
@@ -717,6 +826,7 @@ def main():
         check(lo[3] == 0 and lo[2] == 1_700_000_000_000,
               "max timestamp: %s" % (lo,))
 
+        kafka44(c, cluster)
         tools(c)
         fp = fetch(c, 18, tid, 0)
         check(fp["error"] == 1 and fp["log_start"] == 2,
