@@ -158,6 +158,10 @@ int handle_list_offsets(kafka_req *r) {
       }
       list_one(r, qt->name.ptr, qt->partitions.items[j].partition_index,
                qt->partitions.items[j].timestamp, &ps[j]);
+      /* No offset (nothing at or after the time, nothing tiered, an
+       * error): no epoch either, as Kafka answers. */
+      if (ps[j].offset < 0)
+        ps[j].leader_epoch = -1;
     }
   }
   resp->topics.items = ts;
