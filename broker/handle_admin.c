@@ -664,7 +664,24 @@ enum {
   SRC_TOPIC = 1,
   SRC_DEFAULT = 5,
 };
-enum { CT_STRING = 2, CT_INT = 3, CT_LONG = 5, CT_BOOLEAN = 1 };
+enum { CT_STRING = 2, CT_INT = 3, CT_LONG = 5, CT_BOOLEAN = 1, CT_LIST = 7 };
+
+/* The topic configs Kafka's LogConfig declares as INT or LIST: clients
+ * (the Java Admin's ConfigEntry.type()) show the declared type, which the
+ * value alone cannot tell (an INT and a LONG look the same). */
+static const char *const int_configs[] = {
+    "segment.bytes",         "segment.index.bytes",    "index.interval.bytes",
+    "max.message.bytes",     "min.insync.replicas",    "compression.gzip.level",
+    "compression.lz4.level", "compression.zstd.level", NULL,
+};
+static const char *const list_configs[] = {"cleanup.policy", NULL};
+
+static int in_list(const char *const *list, const char *name) {
+  for (; *list; list++)
+    if (strcmp(*list, name) == 0)
+      return 1;
+  return 0;
+}
 
 typedef kafka_describe_configs_response_resource_result dc_entry;
 
@@ -680,7 +697,11 @@ int kafka_config_wanted(const kafka_describe_configs_request_resource *q,
   return 0;
 }
 
-static int config_type(const char *value) {
+static int config_type(const char *name, const char *value) {
+  if (in_list(int_configs, name))
+    return CT_INT;
+  if (in_list(list_configs, name))
+    return CT_LIST;
   if (!*value)
     return CT_STRING;
   char *end;
@@ -700,7 +721,7 @@ static void set_entry(kafka_req *r, const kafka_describe_configs_request *req,
   e->read_only = (uint8_t)read_only;
   e->config_source = (int8_t)source;
   e->is_sensitive = 0;
-  e->config_type = (int8_t)config_type(value);
+  e->config_type = (int8_t)config_type(name, value);
   e->documentation = kf_null_str();
   if (req->include_synonyms) {
     kafka_describe_configs_response_synonym *s = kf_new_array(
