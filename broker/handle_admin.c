@@ -293,6 +293,10 @@ static int topics_answer(topics_job *j) {
   int32_t nc = 0;
   while (names[nc])
     nc++;
+  /* The fixed settings too, as DescribeConfigs lists them: Kafka's answer
+   * names every topic config. */
+  const int32_t nfixed =
+      (int32_t)(sizeof fixed_configs / sizeof fixed_configs[0]) - 1;
   const nd_topic_config defaults = *kafka_topic_defaults(b);
   for (int32_t i = 0; i < j->resp->topics.count; i++) {
     kafka_create_topics_response_creatable_topic_result *t =
@@ -301,8 +305,8 @@ static int topics_answer(topics_job *j) {
       continue;
     kafka_create_topics_response_creatable_topic_configs *cs = kf_new_array(
         &r->arena, &kafka_create_topics_response_creatable_topic_configs_desc,
-        nc);
-    if (nc && !cs)
+        nc + nfixed);
+    if (!cs)
       return -1;
     for (int32_t k = 0; k < nc; k++) {
       char val[128], dval[128];
@@ -314,8 +318,14 @@ static int topics_answer(topics_job *j) {
       cs[k].value = kafka_str(r, val);
       cs[k].config_source = strcmp(val, dval) ? 1 : 5;
     }
+    for (int32_t k = 0; k < nfixed; k++) {
+      cs[nc + k].name = kf_s(fixed_configs[k].name);
+      cs[nc + k].value = kf_s(fixed_configs[k].value);
+      cs[nc + k].config_source = 5;
+      cs[nc + k].read_only = 1;
+    }
     t->configs.items = cs;
-    t->configs.count = nc;
+    t->configs.count = nc + nfixed;
   }
   kafka_respond(r, j->resp);
   return 0;
