@@ -723,9 +723,49 @@ static int config_type(const char *name, const char *value) {
   return CT_LONG;
 }
 
+/* The broker config behind each topic config, as Kafka 4.4 names it in
+ * the synonyms of a topic config (LogConfig's synonyms): listed at its
+ * default after the topic's own override. "" where Kafka lists none (its
+ * broker configs there have no default: log.retention.ms, log.roll.ms,
+ * log.flush.interval.ms). A config not here (nodata's `fsync`) is its own
+ * one synonym. */
+static const struct {
+  const char *topic, *broker;
+} broker_synonyms[] = {
+    {"cleanup.policy", "log.cleanup.policy"},
+    {"compression.type", "compression.type"},
+    {"compression.gzip.level", "compression.gzip.level"},
+    {"compression.lz4.level", "compression.lz4.level"},
+    {"compression.zstd.level", "compression.zstd.level"},
+    {"delete.retention.ms", "log.cleaner.delete.retention.ms"},
+    {"flush.messages", "log.flush.interval.messages"},
+    {"flush.ms", ""},
+    {"index.interval.bytes", "log.index.interval.bytes"},
+    {"max.message.bytes", "message.max.bytes"},
+    {"message.timestamp.after.max.ms", "log.message.timestamp.after.max.ms"},
+    {"message.timestamp.before.max.ms", "log.message.timestamp.before.max.ms"},
+    {"message.timestamp.type", "log.message.timestamp.type"},
+    {"min.insync.replicas", "min.insync.replicas"},
+    {"retention.bytes", "log.retention.bytes"},
+    {"retention.ms", ""},
+    {"segment.bytes", "log.segment.bytes"},
+    {"segment.index.bytes", "log.index.size.max.bytes"},
+    {"segment.ms", ""},
+    {"unclean.leader.election.enable", "unclean.leader.election.enable"},
+};
+
+static const char *broker_synonym(const char *topic_config) {
+  for (size_t i = 0; i < sizeof broker_synonyms / sizeof broker_synonyms[0];
+       i++)
+    if (strcmp(broker_synonyms[i].topic, topic_config) == 0)
+      return broker_synonyms[i].broker;
+  return NULL;
+}
+
+/* One entry; dvalue is the built-in default (the broker synonym's value). */
 static void set_entry(kafka_req *r, const kafka_describe_configs_request *req,
                       dc_entry *e, const char *name, const char *value,
-                      int source, int read_only) {
+                      const char *dvalue, int source, int read_only) {
   e->name = kf_s(name);
   e->value = kafka_str(r, value);
   e->read_only = (uint8_t)read_only;
@@ -733,17 +773,26 @@ static void set_entry(kafka_req *r, const kafka_describe_configs_request *req,
   e->is_sensitive = 0;
   e->config_type = (int8_t)config_type(name, value);
   e->documentation = kf_null_str();
-  if (req->include_synonyms) {
-    kafka_describe_configs_response_synonym *s = kf_new_array(
-        &r->arena, &kafka_describe_configs_response_synonym_desc, 1);
-    if (s) {
-      s->name = e->name;
-      s->value = e->value;
-      s->source = (int8_t)source;
-      e->synonyms.items = s;
-      e->synonyms.count = 1;
-    }
+  if (!req->include_synonyms)
+    return;
+  kafka_describe_configs_response_synonym *s =
+      kf_new_array(&r->arena, &kafka_describe_configs_response_synonym_desc, 2);
+  if (!s)
+    return;
+  const char *bname = broker_synonym(name);
+  int32_t n = 0;
+  if (source == SRC_TOPIC || !bname) {
+    s[n].name = e->name;
+    s[n].value = e->value;
+    s[n++].source = (int8_t)source;
   }
+  if (bname && *bname) {
+    s[n].name = kf_s(bname);
+    s[n].value = kafka_str(r, dvalue);
+    s[n++].source = SRC_DEFAULT;
+  }
+  e->synonyms.items = s;
+  e->synonyms.count = n;
 }
 
 static int describe_topic(kafka_req *r,
@@ -778,13 +827,13 @@ static int describe_topic(kafka_req *r,
       continue;
     if (nd_topic_config_get(&defaults, names[i], dval, sizeof dval) != 0)
       dval[0] = 0;
-    set_entry(r, req, &es[n++], names[i], val,
+    set_entry(r, req, &es[n++], names[i], val, dval,
               strcmp(val, dval) ? SRC_TOPIC : SRC_DEFAULT, 0);
   }
   for (int32_t i = 0; i < nfixed; i++)
     if (kafka_config_wanted(q, fixed_configs[i].name))
       set_entry(r, req, &es[n++], fixed_configs[i].name, fixed_configs[i].value,
-                SRC_DEFAULT, 1);
+                fixed_configs[i].value, SRC_DEFAULT, 1);
   res->configs.items = es;
   res->configs.count = n;
   return 0;

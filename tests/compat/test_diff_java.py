@@ -66,16 +66,16 @@ DOCUMENTED = {
     # to Metadata, which has no eligible leader replicas.
     r"^topics\.describe_\w+\.partitions\[\d+\]\.(elr|last_known_elr)$":
         "DescribeTopicPartitions is not served",
-    # Kafka lists the broker configs behind a topic config as its synonyms.
-    r"^configs\.describe_\w+\..+\.synonyms(\.length|\[\d+\]\.\w+)$":
-        "the topic config itself as its one synonym",
-    # nodata's own defaults.
+    # nodata's own defaults (the value, and its broker synonym's).
     r"^(topics\.create\.(jt-default|jp|jg|jlat)\.config|"
     r"configs\.describe_jt_(after_alter|final))\.segment\.bytes\.value$":
         "`segment.bytes` defaults to 134217728",
+    r"^configs\.describe_jt\w*\.segment\.bytes\.synonyms\[\d\]\.value$":
+        "`segment.bytes` defaults to 134217728",
     r"\.flush\.ms\.value$": "`flush.ms` defaults to 1000",
     # Kafka's storage format sets the cluster's min.insync.replicas.
-    r"\.min\.insync\.replicas\.(source|is_default)$":
+    r"\.min\.insync\.replicas\.(source|is_default|"
+    r"synonyms(\.length|\[\d\]\.\w+))$":
         "cluster-wide `min.insync.replicas=1`",
     r"\.(cleanup\.policy|min\.insync\.replicas|"
     r"unclean\.leader\.election\.enable)\.is_read_only$":
