@@ -18,10 +18,11 @@ no build step); it prints one JSON document of everything the client saw:
   timestamp); a LogAppendTime topic;
 - consumer with assign(): every record (offset, key, value, headers,
   timestamp and its type, leader epoch, sizes), beginning/endOffsets,
-  offsetsForTimes, seek, seekToBeginning/End, a seek past the end;
+  offsetsForTimes, seek by offset and by time, seekToBeginning/End, a
+  seek past the end;
 - a classic-protocol group of two static members (range assignor): the
   rebalance listener's events of each member, commitSync, committed();
-  listGroups, describeConsumerGroups (state, members, assignment,
+  listGroups, listConsumerGroups, describeConsumerGroups (state, members, assignment,
   protocol), listConsumerGroupOffsets, and the errors of a live group
   (alter offsets, delete offsets of a subscribed topic, delete group);
 - alterConsumerGroupOffsets, deleteConsumerGroupOffsets, deleteConsumerGroups;

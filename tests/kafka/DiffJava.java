@@ -491,6 +491,10 @@ public class DiffJava {
             c.put("position_after_seek_to_end", k.position(p1));
             k.seekToBeginning(List.of(p1));
             c.put("position_after_seek_to_beginning", k.position(p1));
+            // Seek by time: offsetsForTimes, then seek to what it found.
+            OffsetAndTimestamp at = k.offsetsForTimes(Map.of(p1, T0 + 45_500)).get(p1);
+            k.seek(p1, at.offset());
+            c.put("after_seek_by_time", firstRecord(k));
             k.seek(p1, 1000);
             // Past the end: auto.offset.reset=earliest brings it back.
             c.put("after_seek_past_end", firstRecord(k));
@@ -574,6 +578,18 @@ public class DiffJava {
         return l;
     }
 
+    // The Admin's older listConsumerGroups (deprecated in 4.x, still used).
+    @SuppressWarnings({"deprecation", "removal"})
+    static Object listConsumerGroups(Admin admin) throws Exception {
+        List<Object> l = new ArrayList<>();
+        for (ConsumerGroupListing g : admin.listConsumerGroups().all().get())
+            l.add(map("group_id", g.groupId(), "simple", g.isSimpleConsumerGroup(),
+                    "state", String.valueOf(g.groupState().orElse(null)),
+                    "type", String.valueOf(g.type().orElse(null))));
+        l.sort(Comparator.comparing(Object::toString));
+        return l;
+    }
+
     static void group(Admin admin) throws Exception {
         Map<String, Object> g = new LinkedHashMap<>();
         List<TopicPartition> jg = parts("jg", 5);
@@ -632,6 +648,7 @@ public class DiffJava {
 
             g.put("list_groups", listGroups(admin, new ListGroupsOptions()));
             g.put("list_consumer_groups", listGroups(admin, ListGroupsOptions.forConsumerGroups()));
+            g.put("list_consumer_groups_deprecated", listConsumerGroups(admin));
             g.put("list_stable_groups", listGroups(admin, new ListGroupsOptions()
                     .inGroupStates(Set.of(GroupState.STABLE))));
             g.put("describe", describeGroups(admin, "jgroup", "jsimple", "jmissing"));
