@@ -308,6 +308,10 @@ static int topics_answer(topics_job *j) {
   int32_t nc = 0;
   while (names[nc])
     nc++;
+  /* The fixed settings too, as DescribeConfigs lists them: Kafka's answer
+   * names every topic config. */
+  const int32_t nfixed =
+      (int32_t)(sizeof fixed_configs / sizeof fixed_configs[0]) - 1;
   const nd_topic_config defaults = *kafka_topic_defaults(b);
   for (int32_t i = 0; i < j->resp->topics.count; i++) {
     kafka_create_topics_response_creatable_topic_result *t =
@@ -316,8 +320,8 @@ static int topics_answer(topics_job *j) {
       continue;
     kafka_create_topics_response_creatable_topic_configs *cs = kf_new_array(
         &r->arena, &kafka_create_topics_response_creatable_topic_configs_desc,
-        nc);
-    if (nc && !cs)
+        nc + nfixed);
+    if (!cs)
       return -1;
     for (int32_t k = 0; k < nc; k++) {
       char val[128], dval[128];
@@ -329,8 +333,14 @@ static int topics_answer(topics_job *j) {
       cs[k].value = kafka_str(r, val);
       cs[k].config_source = strcmp(val, dval) ? 1 : 5;
     }
+    for (int32_t k = 0; k < nfixed; k++) {
+      cs[nc + k].name = kf_s(fixed_configs[k].name);
+      cs[nc + k].value = kf_s(fixed_configs[k].value);
+      cs[nc + k].config_source = 5;
+      cs[nc + k].read_only = 1;
+    }
     t->configs.items = cs;
-    t->configs.count = nc;
+    t->configs.count = nc + nfixed;
   }
   kafka_respond(r, j->resp);
   return 0;
@@ -679,7 +689,24 @@ enum {
   SRC_TOPIC = 1,
   SRC_DEFAULT = 5,
 };
-enum { CT_STRING = 2, CT_INT = 3, CT_LONG = 5, CT_BOOLEAN = 1 };
+enum { CT_STRING = 2, CT_INT = 3, CT_LONG = 5, CT_BOOLEAN = 1, CT_LIST = 7 };
+
+/* The topic configs Kafka's LogConfig declares as INT or LIST: clients
+ * (the Java Admin's ConfigEntry.type()) show the declared type, which the
+ * value alone cannot tell (an INT and a LONG look the same). */
+static const char *const int_configs[] = {
+    "segment.bytes",         "segment.index.bytes",    "index.interval.bytes",
+    "max.message.bytes",     "min.insync.replicas",    "compression.gzip.level",
+    "compression.lz4.level", "compression.zstd.level", NULL,
+};
+static const char *const list_configs[] = {"cleanup.policy", NULL};
+
+static int in_list(const char *const *list, const char *name) {
+  for (; *list; list++)
+    if (strcmp(*list, name) == 0)
+      return 1;
+  return 0;
+}
 
 typedef kafka_describe_configs_response_resource_result dc_entry;
 
@@ -695,7 +722,11 @@ int kafka_config_wanted(const kafka_describe_configs_request_resource *q,
   return 0;
 }
 
-static int config_type(const char *value) {
+static int config_type(const char *name, const char *value) {
+  if (in_list(int_configs, name))
+    return CT_INT;
+  if (in_list(list_configs, name))
+    return CT_LIST;
   if (!*value)
     return CT_STRING;
   char *end;
@@ -707,27 +738,76 @@ static int config_type(const char *value) {
   return CT_LONG;
 }
 
+/* The broker config behind each topic config, as Kafka 4.4 names it in
+ * the synonyms of a topic config (LogConfig's synonyms): listed at its
+ * default after the topic's own override. "" where Kafka lists none (its
+ * broker configs there have no default: log.retention.ms, log.roll.ms,
+ * log.flush.interval.ms). A config not here (nodata's `fsync`) is its own
+ * one synonym. */
+static const struct {
+  const char *topic, *broker;
+} broker_synonyms[] = {
+    {"cleanup.policy", "log.cleanup.policy"},
+    {"compression.type", "compression.type"},
+    {"compression.gzip.level", "compression.gzip.level"},
+    {"compression.lz4.level", "compression.lz4.level"},
+    {"compression.zstd.level", "compression.zstd.level"},
+    {"delete.retention.ms", "log.cleaner.delete.retention.ms"},
+    {"flush.messages", "log.flush.interval.messages"},
+    {"flush.ms", ""},
+    {"index.interval.bytes", "log.index.interval.bytes"},
+    {"max.message.bytes", "message.max.bytes"},
+    {"message.timestamp.after.max.ms", "log.message.timestamp.after.max.ms"},
+    {"message.timestamp.before.max.ms", "log.message.timestamp.before.max.ms"},
+    {"message.timestamp.type", "log.message.timestamp.type"},
+    {"min.insync.replicas", "min.insync.replicas"},
+    {"retention.bytes", "log.retention.bytes"},
+    {"retention.ms", ""},
+    {"segment.bytes", "log.segment.bytes"},
+    {"segment.index.bytes", "log.index.size.max.bytes"},
+    {"segment.ms", ""},
+    {"unclean.leader.election.enable", "unclean.leader.election.enable"},
+};
+
+static const char *broker_synonym(const char *topic_config) {
+  for (size_t i = 0; i < sizeof broker_synonyms / sizeof broker_synonyms[0];
+       i++)
+    if (strcmp(broker_synonyms[i].topic, topic_config) == 0)
+      return broker_synonyms[i].broker;
+  return NULL;
+}
+
+/* One entry; dvalue is the built-in default (the broker synonym's value). */
 static void set_entry(kafka_req *r, const kafka_describe_configs_request *req,
                       dc_entry *e, const char *name, const char *value,
-                      int source, int read_only) {
+                      const char *dvalue, int source, int read_only) {
   e->name = kf_s(name);
   e->value = kafka_str(r, value);
   e->read_only = (uint8_t)read_only;
   e->config_source = (int8_t)source;
   e->is_sensitive = 0;
-  e->config_type = (int8_t)config_type(value);
+  e->config_type = (int8_t)config_type(name, value);
   e->documentation = kf_null_str();
-  if (req->include_synonyms) {
-    kafka_describe_configs_response_synonym *s = kf_new_array(
-        &r->arena, &kafka_describe_configs_response_synonym_desc, 1);
-    if (s) {
-      s->name = e->name;
-      s->value = e->value;
-      s->source = (int8_t)source;
-      e->synonyms.items = s;
-      e->synonyms.count = 1;
-    }
+  if (!req->include_synonyms)
+    return;
+  kafka_describe_configs_response_synonym *s =
+      kf_new_array(&r->arena, &kafka_describe_configs_response_synonym_desc, 2);
+  if (!s)
+    return;
+  const char *bname = broker_synonym(name);
+  int32_t n = 0;
+  if (source == SRC_TOPIC || !bname) {
+    s[n].name = e->name;
+    s[n].value = e->value;
+    s[n++].source = (int8_t)source;
   }
+  if (bname && *bname) {
+    s[n].name = kf_s(bname);
+    s[n].value = kafka_str(r, dvalue);
+    s[n++].source = SRC_DEFAULT;
+  }
+  e->synonyms.items = s;
+  e->synonyms.count = n;
 }
 
 static int describe_topic(kafka_req *r,
@@ -762,13 +842,13 @@ static int describe_topic(kafka_req *r,
       continue;
     if (nd_topic_config_get(&defaults, names[i], dval, sizeof dval) != 0)
       dval[0] = 0;
-    set_entry(r, req, &es[n++], names[i], val,
+    set_entry(r, req, &es[n++], names[i], val, dval,
               strcmp(val, dval) ? SRC_TOPIC : SRC_DEFAULT, 0);
   }
   for (int32_t i = 0; i < nfixed; i++)
     if (kafka_config_wanted(q, fixed_configs[i].name))
       set_entry(r, req, &es[n++], fixed_configs[i].name, fixed_configs[i].value,
-                SRC_DEFAULT, 1);
+                fixed_configs[i].value, SRC_DEFAULT, 1);
   res->configs.items = es;
   res->configs.count = n;
   return 0;

@@ -20,9 +20,10 @@ esac
 
 missing=()
 # Apache Kafka for the differential tests (tests/kafka/pom.xml): any Java
-# 17+ and Maven will do, so Debian's only when there is none.
+# 17+ and Maven will do, so Debian's only when there is none. A JDK, not a
+# JRE: tests/kafka/DiffJava.java runs by source launch, which compiles.
 if [ "${1:-all}" != build ]; then
-  command -v java >/dev/null || want+=(openjdk-17-jdk-headless)
+  command -v javac >/dev/null || want+=(openjdk-17-jdk-headless)
   command -v mvn >/dev/null || want+=(maven)
 fi
 for p in "${want[@]}"; do

@@ -738,6 +738,11 @@ static int append_write(partition *p, const nd_topic_config *cfg, uint8_t *buf,
     uint8_t *b = buf + q;
     size_t total = (size_t)be32(b + 8) + BATCH_LOG_OVERHEAD;
     put_be64(b, (uint64_t)off);
+    /* The partition leader epoch is the leader's, not the client's (Kafka's
+     * leader stamps its own; producers send -1). One node, one epoch: 0,
+     * the epoch Metadata and OffsetForLeaderEpoch give. Consumers take a
+     * record's epoch from here and commit it. Outside the CRC. */
+    put_be32(b + 12, 0);
     if (cfg->timestamp_type == ND_TS_LOG_APPEND_TIME)
       batch_set_log_append_time(b, total, now_ms);
     off += (int32_t)be32(b + 23) + 1;

@@ -674,6 +674,39 @@ static void *append_elsewhere(void *arg) {
   return (void *)(intptr_t)nd_append(hooked.s, "h", 0, r, 1, 0, NULL);
 }
 
+/* A client's batch carries partitionLeaderEpoch -1 (producers do not
+ * know it); the store writes the leader's, 0, as Kafka's leader does, so
+ * consumers see each record's leader epoch and commit it. The field is
+ * outside the CRC: the stored batch stays valid. */
+static void leader_epoch_stamped(void) {
+  char *dir = tmpdir_make("epoch");
+  nd_store *s = open_store(dir);
+  CHECK(s);
+  CHECK_OK(nd_topic_create(s, "t", 1, NULL));
+  nd_record r = {"k", 1, "v", 1, NULL, 0, 1700000000000};
+  uint8_t *buf = NULL;
+  size_t cap = 0;
+  int64_t size = batch_encode(&r, 1, 0, 0, &buf, &cap);
+  CHECK(size > 0);
+  put_be32(buf + 12, (uint32_t)-1);
+  for (int i = 0; i < 2; i++)
+    CHECK_OK(nd_append_batch(s, "t", 0, buf, (size_t)size, 0, NULL));
+  nd_batches nb;
+  CHECK_OK(nd_read(s, "t", 0, 0, 1 << 20, &nb));
+  CHECK_EQ_I64((int64_t)nb.len, 2 * size);
+  for (size_t q = 0; q < nb.len; q += (size_t)size) {
+    CHECK_EQ_I64((int32_t)be32(nb.data + q + 12), 0);
+    size_t total;
+    const char *why;
+    CHECK(batch_check(nb.data + q, nb.len - q, 1, &total, &why) == BATCH_VALID);
+    CHECK_EQ_I64((int64_t)total, size);
+  }
+  nd_free(nb.data);
+  free(buf);
+  CHECK_OK(nd_close(s));
+  tmpdir_remove(dir);
+}
+
 static void append_hook(void) {
   char *dir = tmpdir_make("hook");
   nd_options o = {0};
@@ -794,5 +827,6 @@ int main(void) {
   RUN(delete_removes_in_background);
   RUN(kafka_topic_settings);
   RUN(append_hook);
+  RUN(leader_epoch_stamped);
   TEST_MAIN_END();
 }
