@@ -26,11 +26,6 @@ def outcome(fut, timeout=30):
         return e.args[0].name()
 
 
-def die(msg):
-    sys.stderr.write(msg + "\n")
-    sys.exit(1)
-
-
 admin = AdminClient({"bootstrap.servers": BS})
 
 # Admin: topics, configs, partitions, and their error paths.
@@ -57,16 +52,12 @@ out["create_partitions_fewer"] = outcome(admin.create_partitions(
     [NewPartitions(spec.CFG, 2)])[spec.CFG])
 out["create_partitions_missing"] = outcome(admin.create_partitions(
     [NewPartitions(spec.MISSING, 2)])[spec.MISSING])
-# Kafka's metadata follows its controller a moment later: wait for it.
-deadline = time.monotonic() + 30
+deadline = spec.Deadline(30)
 while True:
     md = admin.list_topics(timeout=30)
-    ts = md.topics
-    if (all(t in ts for t in (spec.CFG, spec.DATA, spec.GRP))
-            and len(ts[spec.CFG].partitions) == 4):
+    if spec.topics_ready({t: len(v.partitions) for t, v in md.topics.items()}):
         break
-    if time.monotonic() > deadline:
-        die("topics not in Metadata: %r" % sorted(ts))
+    deadline.check("topics not in Metadata: %r" % sorted(md.topics))
     time.sleep(0.2)
 out["metadata"] = {
     t: sorted((p.id, p.leader == md.brokers[p.leader].id
@@ -90,7 +81,7 @@ for ci, codec in enumerate(spec.CODECS):
         p.produce(spec.DATA, key=key, value=value, partition=part,
                   headers=headers, timestamp=ts, on_delivery=cb)
     if p.flush(30) != 0:
-        die("flush left records")
+        spec.die("flush left records")
 out["delivery"] = sorted(delivery, key=lambda d: (d[2], d[3]))
 
 # Consume: assign from the start, every partition to its end.
@@ -104,12 +95,12 @@ def read(c, parts):
     while len(eof) < parts:
         m = c.poll(30)
         if m is None:
-            die("nothing for 30 s")
+            spec.die("nothing for 30 s")
         if m.error():
             if m.error().code() == KafkaError._PARTITION_EOF:
                 eof.add(m.partition())
                 continue
-            die(str(m.error()))
+            spec.die(str(m.error()))
         got.append((m.partition(), m.offset(), spec.hexs(m.key()),
                     spec.hexs(m.value()),
                     [(k, spec.hexs(v)) for k, v in m.headers() or []],
@@ -123,7 +114,7 @@ out["records"] = read(c, 3)
 c.assign([TopicPartition(spec.DATA, 1, 0)])
 first = c.poll(30)
 if first is None or first.error() or first.offset() != 0:
-    die("partition 1 from 0: %r" % (first and first.error()))
+    spec.die("partition 1 from 0: %r" % (first and first.error()))
 c.seek(TopicPartition(spec.DATA, 1, 7))
 out["after_seek"] = read(c, 1)
 out["offsets_for_times"] = [
@@ -161,15 +152,14 @@ members = [Consumer({"bootstrap.servers": BS, "group.id": spec.GROUP,
                      "client.id": "member-%d" % i}) for i in range(2)]
 for m in members:
     m.subscribe([spec.GRP])
-deadline = time.monotonic() + 60
+deadline = spec.Deadline(60)
 while True:
     for m in members:
         m.poll(0.2)
     a = [sorted(tp.partition for tp in m.assignment()) for m in members]
-    if all(a) and sum(len(x) for x in a) == 4:
+    if spec.assigned(a):
         break
-    if time.monotonic() > deadline:
-        die("no stable assignment: %r" % a)
+    deadline.check("no stable assignment: %r" % a)
 out["assignment"] = sorted(a)
 for m, parts in zip(members, a):
     m.commit(offsets=[TopicPartition(spec.GRP, q, 10 + q) for q in parts],
