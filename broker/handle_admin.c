@@ -358,7 +358,7 @@ int handle_create_topics(kafka_req *r) {
     t->name = q->name;
     t->num_partitions = -1;
     t->replication_factor = -1;
-    t->configs.count = -1; /* null unless we describe the topic */
+    t->configs.count = -1;            /* null unless we describe the topic */
     t->error_message = kf_null_str(); /* Kafka's default, as it answers */
     if (!kafka_cstr_ok(q->name)) {
       t->error_code = KERR_INVALID_TOPIC_EXCEPTION;
@@ -700,7 +700,7 @@ enum {
   SRC_TOPIC = 1,
   SRC_DEFAULT = 5,
 };
-enum { CT_STRING = 2, CT_INT = 3, CT_LONG = 5, CT_BOOLEAN = 1 };
+enum { CT_BOOLEAN = 1, CT_STRING = 2, CT_INT = 3, CT_LONG = 5, CT_LIST = 7 };
 
 typedef kafka_describe_configs_response_resource_result dc_entry;
 
@@ -716,7 +716,40 @@ int kafka_config_wanted(const kafka_describe_configs_request_resource *q,
   return 0;
 }
 
-static int config_type(const char *value) {
+/* Kafka's ConfigType of a topic config (LogConfig's definitions), which
+ * clients show and may parse by; other names are guessed from the value. */
+static const struct {
+  const char *name;
+  int type;
+} topic_config_types[] = {
+    {"segment.bytes", CT_INT},
+    {"segment.ms", CT_LONG},
+    {"segment.index.bytes", CT_INT},
+    {"retention.ms", CT_LONG},
+    {"retention.bytes", CT_LONG},
+    {"max.message.bytes", CT_INT},
+    {"index.interval.bytes", CT_INT},
+    {"message.timestamp.type", CT_STRING},
+    {"compression.type", CT_STRING},
+    {"compression.gzip.level", CT_INT},
+    {"compression.lz4.level", CT_INT},
+    {"compression.zstd.level", CT_INT},
+    {"flush.messages", CT_LONG},
+    {"flush.ms", CT_LONG},
+    {"delete.retention.ms", CT_LONG},
+    {"message.timestamp.before.max.ms", CT_LONG},
+    {"message.timestamp.after.max.ms", CT_LONG},
+    {"cleanup.policy", CT_LIST},
+    {"min.insync.replicas", CT_INT},
+    {"unclean.leader.election.enable", CT_BOOLEAN},
+    {"fsync", CT_STRING}, /* nodata's own */
+};
+
+static int config_type(const char *name, const char *value) {
+  for (size_t i = 0;
+       i < sizeof topic_config_types / sizeof topic_config_types[0]; i++)
+    if (strcmp(topic_config_types[i].name, name) == 0)
+      return topic_config_types[i].type;
   if (!*value)
     return CT_STRING;
   char *end;
@@ -736,7 +769,7 @@ static void set_entry(kafka_req *r, const kafka_describe_configs_request *req,
   e->read_only = (uint8_t)read_only;
   e->config_source = (int8_t)source;
   e->is_sensitive = 0;
-  e->config_type = (int8_t)config_type(value);
+  e->config_type = (int8_t)config_type(name, value);
   e->documentation = kf_null_str();
   if (req->include_synonyms) {
     kafka_describe_configs_response_synonym *s = kf_new_array(
