@@ -134,10 +134,7 @@ for (const m of members) {
   await m.run({ eachMessage: async () => {} })
 }
 const parts = m => m.assignment().map(a => a.partition).sort()
-await S.until(60, () => members.every(m => parts(m).length) &&
-  members.reduce((n, m) => n + parts(m).length, 0) === 4,
-() => 'no stable assignment: ' + JSON.stringify(members.map(parts)))
-out.assignment = members.map(parts).sort()
+out.assignment = await S.assigned(members, parts)
 S.step('commit')
 for (const m of members) {
   await m.commitOffsets(parts(m).map(q => ({ topic: S.GRP, partition: q, offset: `${10 + q}` })))

@@ -58,3 +58,12 @@ export async function until (seconds, cond, what) {
     await sleep(200)
   }
 }
+
+// Wait until the members' assignments (parts(m): a member's partitions of
+// GRP) cover GRP's 4 partitions, each member having some; returns them.
+export async function assigned (members, parts) {
+  await until(60, () => members.every(m => parts(m).length) &&
+    members.reduce((n, m) => n + parts(m).length, 0) === 4,
+  () => 'no stable assignment: ' + JSON.stringify(members.map(parts)))
+  return members.map(parts).sort()
+}
