@@ -387,10 +387,16 @@ int handle_create_topics(kafka_req *r) {
     t->name = q->name;
     t->num_partitions = -1;
     t->replication_factor = -1;
-    t->configs.count = -1; /* null unless we describe the topic */
-    if (!kafka_cstr_ok(q->name) || nd_topic_name_valid(q->name.ptr) != 0) {
+    t->configs.count = -1;            /* null unless we describe the topic */
+    t->error_message = kf_null_str(); /* Kafka's default, as it answers */
+    if (!kafka_cstr_ok(q->name)) {
       t->error_code = KERR_INVALID_TOPIC_EXCEPTION;
-      t->error_message = kafka_errmsg(r);
+      continue;
+    }
+    kf_str why = kafka_topic_name_error(r, q->name.ptr);
+    if (why.ptr) {
+      t->error_code = KERR_INVALID_TOPIC_EXCEPTION;
+      t->error_message = why;
       continue;
     }
     nd_topic_info info;
@@ -433,10 +439,14 @@ int handle_create_topics(kafka_req *r) {
       continue;
     }
     if (q->replication_factor != -1 && q->replication_factor != 1) {
-      char buf[160];
+      /* Kafka 4.4's text (its ReplicationControlManager), one broker. */
+      char buf[300];
       snprintf(buf, sizeof buf,
-               "Replication factor: %d larger than available brokers: 1.",
-               q->replication_factor);
+               "Unable to replicate the partition %d time(s): The target "
+               "replication factor of %d cannot be reached because only 1 "
+               "broker(s) are registered or some brokers have all their log "
+               "directories cordoned.",
+               q->replication_factor, q->replication_factor);
       t->error_code = KERR_INVALID_REPLICATION_FACTOR;
       t->error_message = kafka_str(r, buf);
       continue;
@@ -574,7 +584,8 @@ int handle_delete_topics(kafka_req *r) {
 typedef struct parts_job {
   kafka_req *r;
   kafka_create_partitions_response *resp;
-  uint8_t *add; /* per topic: 1 to add its partitions */
+  uint8_t *add; /* per result: 1 to add its partitions */
+  int32_t *src; /* per result: its topic in the request */
 } parts_job;
 
 static void parts_create(void *arg) {
@@ -582,7 +593,7 @@ static void parts_create(void *arg) {
   kafka_req *r = j->r;
   kafka_create_partitions_request *req = r->body;
   for (int32_t i = 0; i < j->resp->results.count; i++) {
-    kafka_create_partitions_request_topic *q = &req->topics.items[i];
+    kafka_create_partitions_request_topic *q = &req->topics.items[j->src[i]];
     kafka_create_partitions_response_topic_result *t =
         &j->resp->results.items[i];
     if (!j->add[i])
@@ -621,14 +632,37 @@ int handle_create_partitions(kafka_req *r) {
       &r->arena, &kafka_create_partitions_response_topic_result_desc, n);
   parts_job *job = kf_alloc(&r->arena, sizeof *job);
   uint8_t *add = kf_alloc(&r->arena, (size_t)(n ? n : 1));
-  if ((n && !res) || !job || !add)
+  int32_t *src = kf_alloc(&r->arena, (size_t)(n ? n : 1) * sizeof *src);
+  if ((n && !res) || !job || !add || !src)
     return -1;
   memset(add, 0, (size_t)(n ? n : 1));
-  *job = (parts_job){.r = r, .resp = resp, .add = add};
+  *job = (parts_job){.r = r, .resp = resp, .add = add, .src = src};
+  /* A topic named twice is not grown at all: as Kafka's ControllerApis,
+   * it gets one INVALID_REQUEST result, after the others. */
+  int32_t m = 0, ndup = 0;
+  for (int32_t pass = 0; pass < 2; pass++)
+    for (int32_t i = 0; i < n; i++) {
+      int dup = 0, first = 1;
+      for (int32_t j = 0; j < n; j++)
+        if (j != i && kafka_str_eq(req->topics.items[j].name,
+                                   req->topics.items[i].name)) {
+          dup = 1;
+          first = first && j > i;
+        }
+      if (pass == 0 && !dup)
+        src[m++] = i;
+      if (pass == 1 && dup && first) {
+        src[m] = i;
+        res[m].name = req->topics.items[i].name;
+        res[m].error_code = KERR_INVALID_REQUEST;
+        res[m++].error_message = kafka_str(r, "Duplicate topic name.");
+        ndup++;
+      }
+    }
   int32_t to_add = 0;
-  for (int32_t i = 0; i < n; i++) {
-    kafka_create_partitions_request_topic *q = &req->topics.items[i];
-    kafka_create_partitions_response_topic_result *t = &res[i];
+  for (int32_t k = 0; k < m - ndup; k++) {
+    kafka_create_partitions_request_topic *q = &req->topics.items[src[k]];
+    kafka_create_partitions_response_topic_result *t = &res[k];
     t->name = q->name;
     nd_topic_info info;
     int rc;
@@ -638,15 +672,21 @@ int handle_create_partitions(kafka_req *r) {
     }
     if ((rc = nd_topic_describe(b->store, q->name.ptr, &info)) != 0) {
       t->error_code = kafka_err(rc);
-      t->error_message = kafka_errmsg(r);
+      /* Kafka gives no message for an unknown topic here. */
+      t->error_message = rc == ND_ENOTOPIC ? kf_null_str() : kafka_errmsg(r);
       continue;
     }
     if (q->count <= info.partitions) {
-      char buf[200];
-      snprintf(buf, sizeof buf,
-               "Topic currently has %d partitions, which is higher than or "
-               "equal to the requested %d.",
-               info.partitions, q->count);
+      /* Kafka 4.4's texts (ReplicationControlManager). */
+      char buf[400];
+      if (q->count == info.partitions)
+        snprintf(buf, sizeof buf, "Topic already has %d partition(s).",
+                 info.partitions);
+      else
+        snprintf(buf, sizeof buf,
+                 "The topic %s currently has %d partition(s); %d would not "
+                 "be an increase.",
+                 q->name.ptr, info.partitions, q->count);
       t->error_code = KERR_INVALID_PARTITIONS;
       t->error_message = kafka_str(r, buf);
       continue;
@@ -670,11 +710,11 @@ int handle_create_partitions(kafka_req *r) {
       }
       continue;
     }
-    add[i] = 1;
+    add[k] = 1;
     to_add++;
   }
   resp->results.items = res;
-  resp->results.count = n;
+  resp->results.count = m;
   if (!to_add) {
     kafka_respond(r, resp);
     return 0;
@@ -689,24 +729,7 @@ enum {
   SRC_TOPIC = 1,
   SRC_DEFAULT = 5,
 };
-enum { CT_STRING = 2, CT_INT = 3, CT_LONG = 5, CT_BOOLEAN = 1, CT_LIST = 7 };
-
-/* The topic configs Kafka's LogConfig declares as INT or LIST: clients
- * (the Java Admin's ConfigEntry.type()) show the declared type, which the
- * value alone cannot tell (an INT and a LONG look the same). */
-static const char *const int_configs[] = {
-    "segment.bytes",         "segment.index.bytes",    "index.interval.bytes",
-    "max.message.bytes",     "min.insync.replicas",    "compression.gzip.level",
-    "compression.lz4.level", "compression.zstd.level", NULL,
-};
-static const char *const list_configs[] = {"cleanup.policy", NULL};
-
-static int in_list(const char *const *list, const char *name) {
-  for (; *list; list++)
-    if (strcmp(*list, name) == 0)
-      return 1;
-  return 0;
-}
+enum { CT_BOOLEAN = 1, CT_STRING = 2, CT_INT = 3, CT_LONG = 5, CT_LIST = 7 };
 
 typedef kafka_describe_configs_response_resource_result dc_entry;
 
@@ -722,11 +745,40 @@ int kafka_config_wanted(const kafka_describe_configs_request_resource *q,
   return 0;
 }
 
+/* Kafka's ConfigType of a topic config (LogConfig's definitions), which
+ * clients show and may parse by; other names are guessed from the value. */
+static const struct {
+  const char *name;
+  int type;
+} topic_config_types[] = {
+    {"segment.bytes", CT_INT},
+    {"segment.ms", CT_LONG},
+    {"segment.index.bytes", CT_INT},
+    {"retention.ms", CT_LONG},
+    {"retention.bytes", CT_LONG},
+    {"max.message.bytes", CT_INT},
+    {"index.interval.bytes", CT_INT},
+    {"message.timestamp.type", CT_STRING},
+    {"compression.type", CT_STRING},
+    {"compression.gzip.level", CT_INT},
+    {"compression.lz4.level", CT_INT},
+    {"compression.zstd.level", CT_INT},
+    {"flush.messages", CT_LONG},
+    {"flush.ms", CT_LONG},
+    {"delete.retention.ms", CT_LONG},
+    {"message.timestamp.before.max.ms", CT_LONG},
+    {"message.timestamp.after.max.ms", CT_LONG},
+    {"cleanup.policy", CT_LIST},
+    {"min.insync.replicas", CT_INT},
+    {"unclean.leader.election.enable", CT_BOOLEAN},
+    {"fsync", CT_STRING}, /* nodata's own */
+};
+
 static int config_type(const char *name, const char *value) {
-  if (in_list(int_configs, name))
-    return CT_INT;
-  if (in_list(list_configs, name))
-    return CT_LIST;
+  for (size_t i = 0;
+       i < sizeof topic_config_types / sizeof topic_config_types[0]; i++)
+    if (strcmp(topic_config_types[i].name, name) == 0)
+      return topic_config_types[i].type;
   if (!*value)
     return CT_STRING;
   char *end;
@@ -815,10 +867,23 @@ static int describe_topic(kafka_req *r,
                           const kafka_describe_configs_request_resource *q,
                           kafka_describe_configs_response_result *res) {
   nd_topic_info info;
-  int rc = nd_topic_describe(r->b->store, q->resource_name.ptr, &info);
+  const char *name = q->resource_name.ptr;
+  /* Kafka's topic results carry "" when nothing is wrong (the field's
+   * default), and for an unknown topic too. */
+  res->error_message = kafka_str(r, "");
+  /* Kafka checks the name first: a bad one is not merely unknown. */
+  kf_str why = kafka_topic_name_error(r, name);
+  if (why.ptr) {
+    res->error_code = KERR_INVALID_TOPIC_EXCEPTION;
+    res->error_message = why;
+    return 0;
+  }
+  int rc = nd_topic_describe(r->b->store, name, &info);
   if (rc != 0) {
     res->error_code = kafka_err(rc);
-    res->error_message = kafka_errmsg(r);
+    /* Kafka's answer for an unknown topic has an empty message. */
+    if (rc != ND_ENOTOPIC)
+      res->error_message = kafka_errmsg(r);
     return 0;
   }
   const char *const *names = nd_topic_config_names();

@@ -170,6 +170,12 @@ static int answer_named(kafka_req *r, const create_job *j) {
       }
     } else {
       t->name = q->name;
+      /* Kafka fills in the operations of every topic it names in the
+       * answer, those with an error too (KafkaApis sets them after the
+       * lookup), and clients decode them: kafka-python's admin fails on
+       * the "not asked for" value when it asked. */
+      if (req->include_topic_authorized_operations)
+        t->topic_authorized_operations = KAFKA_OPS_TOPIC;
       if (!kafka_cstr_ok(q->name) || nd_topic_name_valid(q->name.ptr) != 0) {
         t->error_code = KERR_INVALID_TOPIC_EXCEPTION;
         continue;

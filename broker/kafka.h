@@ -173,6 +173,16 @@ static inline int kafka_cstr_ok(kf_str s) {
   return s.ptr && s.len >= 0 && (size_t)s.len == __builtin_strlen(s.ptr);
 }
 
+/* Are a and b the same string (two nulls are)? */
+static inline int kafka_str_eq(kf_str a, kf_str b) {
+  return a.len == b.len &&
+         (a.len <= 0 || __builtin_memcmp(a.ptr, b.ptr, (size_t)a.len) == 0);
+}
+
+/* Kafka's message for a topic name it refuses (its Topic.validate:
+ * "Topic name is invalid: ..."), or a null string if name is valid. */
+kf_str kafka_topic_name_error(kafka_req *r, const char *name);
+
 /* Apply one topic setting from a request to cfg. Returns 0, or a Kafka
  * error code with *msg set to say why. */
 int16_t kafka_apply_config(kafka_req *r, nd_topic_config *cfg, kf_str name,

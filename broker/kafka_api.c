@@ -606,6 +606,30 @@ kf_str kafka_errmsg(kafka_req *r) {
   return m && *m ? kafka_str(r, m) : kf_null_str();
 }
 
+kf_str kafka_topic_name_error(kafka_req *r, const char *name) {
+  if (nd_topic_name_valid(name) == 0)
+    return kf_null_str();
+  /* nd_topic_name_valid's rules are Kafka's; only the words differ. */
+  char buf[600];
+  size_t len = strlen(name);
+  if (len == 0)
+    snprintf(buf, sizeof buf, "the empty string is not allowed");
+  else if (!strcmp(name, ".") || !strcmp(name, ".."))
+    snprintf(buf, sizeof buf, "'%s' is not allowed", name);
+  else if (len > ND_TOPIC_NAME_MAX)
+    snprintf(buf, sizeof buf,
+             "the length of '%s' is longer than the max allowed length %d",
+             name, ND_TOPIC_NAME_MAX);
+  else
+    snprintf(buf, sizeof buf,
+             "'%s' contains one or more characters other than ASCII "
+             "alphanumerics, '.', '_' and '-'",
+             name);
+  char msg[640];
+  snprintf(msg, sizeof msg, "Topic name is invalid: %s", buf);
+  return kafka_str(r, msg);
+}
+
 const char *kafka_advertised_host(broker *b) {
   if (b->cfg.advertise_host[0])
     return b->cfg.advertise_host;

@@ -25,6 +25,14 @@ missing=()
 if [ "${1:-all}" != build ]; then
   command -v javac >/dev/null || want+=(openjdk-17-jdk-headless)
   command -v mvn >/dev/null || want+=(maven)
+  # The PyPI clients' venv (tests/compat/pyvenv.py), and the npm clients
+  # (tests/compat/jsdeps.py): @confluentinc/kafka-javascript builds its
+  # bundled librdkafka with node-gyp against these libraries when its
+  # prebuilt binary (on GitHub) cannot be fetched. Any Node 20.19+ will
+  # do (@platformatic/kafka's floor), so Debian's only when there is none.
+  want+=(python3-venv g++ make libssl-dev libsasl2-dev libcurl4-openssl-dev)
+  command -v node >/dev/null || want+=(nodejs)
+  command -v npm >/dev/null || want+=(npm)
 fi
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")

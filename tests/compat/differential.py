@@ -15,6 +15,8 @@ exception fails the test.
     want, got = differential.run_both(scenario)
     differential.compare(want, got, documented={
         r"^metadata\\.cluster_id$": "cluster id differs"})
+
+compare_program(cmd, what) does both for a program printing JSON.
 """
 import json
 import os
@@ -64,6 +66,13 @@ def run_program(cmd, bootstrap, timeout=300, env=None):
     except ValueError as e:
         ndtest.fail("%s printed no JSON (%s):\n%s" % (" ".join(cmd), e,
                                                       out[-3000:]))
+
+
+def compare_program(cmd, what, documented=None, **run_both_args):
+    """The whole test of a scenario program: run cmd + [bootstrap] on both
+    brokers (run_both, run_program) and compare what it printed."""
+    want, got = run_both(lambda bs: run_program(cmd, bs), **run_both_args)
+    compare(want, got, documented=documented, what=what)
 
 
 def _walk(want, got, path, out):

@@ -1,0 +1,36 @@
+"""test_diff_py_aiokafka.py — aiokafka from PyPI (the newest;
+tests/python/requirements.txt) against Apache Kafka 4.4 and nodata in the
+same run; what the client observes must be the same, field by field
+(issue 16).
+
+scenarios/py_aiokafka.py runs in the venv of pyvenv.py and does
+scenarios/spec.py's steps:
+- admin: create a topic with configs; describe those configs (value,
+  read-only, source, sensitive, synonyms; the result's error and
+  message); grow it with CreatePartitions; the Metadata shape; the errors,
+  with the broker's messages, of creating an existing topic, a bad name,
+  a replication factor of 3, the same or fewer partitions, partitions of
+  an unknown topic; DescribeConfigs of an unknown topic and a bad name;
+- one idempotent acks=all producer per codec (none, gzip, snappy, lz4,
+  zstd), keys, headers, timestamps, a null value: the record metadata;
+- a consumer assigned from the beginning (every record: offsets, keys,
+  values, headers, timestamp types and timestamps), end offsets, a seek,
+  offsets_for_times;
+- DeleteRecords (the new low watermark), beginning_offsets after it;
+- a group of two members with the range assignor: the assignment, commit
+  and committed(), the whole DescribeGroups answer but for members' ids
+  and assignments (state, protocol, authorized operations, client ids
+  and hosts), ListGroups, OffsetFetch through the admin client.
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ndtest  # noqa: E402
+import differential  # noqa: E402
+import pyvenv  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+cmd = [pyvenv.python(), os.path.join(HERE, "scenarios", "py_aiokafka.py")]
+differential.compare_program(cmd, "aiokafka (PyPI)")
+ndtest.passed()
