@@ -289,6 +289,10 @@ static int topics_answer(topics_job *j) {
   int32_t nc = 0;
   while (names[nc])
     nc++;
+  /* The fixed configs too, as DescribeConfigs lists them: Kafka answers
+   * with every topic config, cleanup.policy among them. */
+  int32_t nfixed =
+      (int32_t)(sizeof fixed_configs / sizeof fixed_configs[0]) - 1;
   const nd_topic_config defaults = *kafka_topic_defaults(b);
   for (int32_t i = 0; i < j->resp->topics.count; i++) {
     kafka_create_topics_response_creatable_topic_result *t =
@@ -297,8 +301,8 @@ static int topics_answer(topics_job *j) {
       continue;
     kafka_create_topics_response_creatable_topic_configs *cs = kf_new_array(
         &r->arena, &kafka_create_topics_response_creatable_topic_configs_desc,
-        nc);
-    if (nc && !cs)
+        nc + nfixed);
+    if (!cs)
       return -1;
     for (int32_t k = 0; k < nc; k++) {
       char val[128], dval[128];
@@ -310,8 +314,14 @@ static int topics_answer(topics_job *j) {
       cs[k].value = kafka_str(r, val);
       cs[k].config_source = strcmp(val, dval) ? 1 : 5;
     }
+    for (int32_t k = 0; k < nfixed; k++) {
+      cs[nc + k].name = kf_s(fixed_configs[k].name);
+      cs[nc + k].value = kf_s(fixed_configs[k].value);
+      cs[nc + k].read_only = 1;
+      cs[nc + k].config_source = 5;
+    }
     t->configs.items = cs;
-    t->configs.count = nc;
+    t->configs.count = nc + nfixed;
   }
   kafka_respond(r, j->resp);
   return 0;
