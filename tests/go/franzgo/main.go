@@ -28,8 +28,10 @@ import (
 const (
 	topic = "fg"
 	parts = 3
-	t0    = int64(1_700_000_000_000)
 )
+
+// t0 is the base of the records' timestamps (out.T0).
+var t0 = out.T0
 
 var ctx = context.Background()
 
@@ -265,7 +267,7 @@ func produce(boot string, seen map[string]any) {
 			for _, r := range cl.ProduceSync(ctx, recs...) {
 				rep := map[string]any{"acks": a.name, "codec": c.name,
 					"err": out.Err(r.Err), "partition": r.Record.Partition,
-					"timestamp": r.Record.Timestamp.UnixMilli()}
+					"timestamp": r.Record.Timestamp.UnixMilli() - t0}
 				if a.name != "none" {
 					// With acks=0 nothing answers, so the offset is
 					// whatever the client makes up; not compared.
@@ -314,7 +316,7 @@ func recordShape(r *kgo.Record) map[string]any {
 	m := map[string]any{"topic": r.Topic, "partition": r.Partition,
 		"offset": r.Offset, "key": string(r.Key),
 		"value": out.Bytes(r.Value), "headers": hs,
-		"timestamp":      r.Timestamp.UnixMilli(),
+		"timestamp":      r.Timestamp.UnixMilli() - t0,
 		"timestamp_type": r.Attrs.TimestampType(),
 		"compression":    r.Attrs.CompressionType(),
 		"transactional":  r.Attrs.IsTransactional()}
@@ -487,7 +489,11 @@ func listed(lo kadm.ListedOffsets, err error) any {
 	}
 	var r []any
 	lo.Each(func(o kadm.ListedOffset) {
-		r = append(r, []any{o.Topic, o.Partition, o.Offset, o.Timestamp,
+		ts := o.Timestamp
+		if ts >= 0 {
+			ts -= t0
+		}
+		r = append(r, []any{o.Topic, o.Partition, o.Offset, ts,
 			out.Err(o.Err)})
 	})
 	sort.Slice(r, func(i, j int) bool {

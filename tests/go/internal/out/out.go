@@ -6,8 +6,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"time"
 	"unicode/utf8"
 )
+
+// T0 is the base of the records' timestamps, which the programs record
+// relative to it. It is now, not a fixed past time: Kafka deletes records
+// older than retention.ms (its first check runs 30 s after start), so old
+// timestamps would make what a scenario reads depend on when it runs.
+var T0 = time.Now().Truncate(time.Second).UnixMilli()
 
 // Print writes v as one indented JSON document on stdout (map keys sorted,
 // so a run's output is deterministic).
