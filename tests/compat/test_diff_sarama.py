@@ -14,7 +14,8 @@ The scenario (tests/go/sarama/main.go) covers:
   and from the newest (then a new record), high watermarks, an offset out
   of range;
 - a ConsumerGroup of two members with BalanceStrategyRange: the claims
-  each session got, what each read;
+  each session got, what each read, DescribeConsumerGroups (an unknown
+  group too) and ListConsumerGroups;
 - OffsetManager commits read back by a new OffsetManager and by
   ListConsumerGroupOffsets (an unknown group too);
 - DeleteRecords (in range, past the end, an unknown topic) and the offsets

@@ -368,6 +368,7 @@ func groups(addrs []string, seen map[string]any) {
 	wait("the rebalance", func() bool {
 		return len(h["a"]) >= 2 && len(h["b"]) >= 1
 	})
+	describeGroup(addrs, group, seen)
 	cancel()
 	wg.Wait()
 	for _, g := range members {
@@ -375,6 +376,39 @@ func groups(addrs []string, seen map[string]any) {
 	}
 	seen["group_assigned"] = h
 	seen["group_read"] = read
+}
+
+// describeGroup records the group as ClusterAdmin describes and lists
+// it, members by client id (their member ids differ between brokers).
+func describeGroup(addrs []string, group string, seen map[string]any) {
+	adm, err := sarama.NewClusterAdmin(addrs, config("sarama-admin-group"))
+	out.Check(err)
+	defer adm.Close()
+	ds, err := adm.DescribeConsumerGroups([]string{group, "sa-nobody"})
+	out.Check(err)
+	var groups []any
+	for _, d := range ds {
+		var members []any
+		for _, m := range d.Members {
+			a, err := m.GetMemberAssignment()
+			out.Check(err)
+			members = append(members, map[string]any{
+				"client_id": m.ClientId, "assigned": a.Topics,
+				"has_member_id": m.MemberId != ""})
+		}
+		sort.Slice(members, func(i, j int) bool {
+			return members[i].(map[string]any)["client_id"].(string) <
+				members[j].(map[string]any)["client_id"].(string)
+		})
+		groups = append(groups, map[string]any{"group": d.GroupId,
+			"err": kerr(d.Err), "state": d.State,
+			"protocol_type": d.ProtocolType, "protocol": d.Protocol,
+			"members": members})
+	}
+	seen["describe_groups"] = groups
+	listed, err := adm.ListConsumerGroups()
+	out.Check(err)
+	seen["list_groups"] = listed
 }
 
 func offsetBlocks(r *sarama.OffsetFetchResponse, err error) any {
