@@ -435,7 +435,9 @@ int handle_create_topics(kafka_req *r) {
       parts = b->cfg.default_partitions > 0 ? b->cfg.default_partitions : 1;
     if (parts <= 0) {
       t->error_code = KERR_INVALID_PARTITIONS;
-      t->error_message = kafka_str(r, "number of partitions must be >= 1");
+      /* Kafka's words (ReplicationControlManager), which tools show. */
+      t->error_message = kafka_str(
+          r, "Number of partitions was set to an invalid non-positive value.");
       continue;
     }
     if (q->replication_factor != -1 && q->replication_factor != 1) {

@@ -104,7 +104,8 @@ def differences(want, got):
 def compare(want, got, documented=None, what="scenario"):
     """Fail unless want (Kafka's) and got (nodata's) are the same, except at
     paths matching a key of documented whose phrase docs/protocol.md
-    contains. Prints a one-line summary on success."""
+    contains. Prints a one-line summary on success. With ND_DIFF_DUMP=DIR
+    in the environment both documents are also written to DIR."""
     documented = documented or {}
     with open(PROTOCOL_DOC) as f:
         doc = " ".join(f.read().split())  # a phrase may span lines
@@ -112,6 +113,12 @@ def compare(want, got, documented=None, what="scenario"):
         if " ".join(phrase.split()) not in doc:
             ndtest.fail("%s: the difference at /%s/ is not documented: "
                         "docs/protocol.md lacks %r" % (what, rx, phrase))
+    dump = os.environ.get("ND_DIFF_DUMP")
+    if dump:  # a directory: both documents, to read a failure in full
+        for name, doc_ in (("kafka", want), ("nodata", got)):
+            with open(os.path.join(dump, "%s.%s.json" % (
+                    re.sub(r"\W+", "_", what), name)), "w") as f:
+                json.dump(doc_, f, indent=1, sort_keys=True, default=repr)
     diffs = [d for d in differences(want, got)
              if not any(re.search(rx, d[0]) for rx in documented)]
     if diffs:

@@ -99,13 +99,6 @@ def config_maps(doc):
 
 
 want, got = differential.run_both(scenario)
-if os.environ.get("ND_DIFF_DUMP"):
-    # Both documents, to read a difference at leisure.
-    import json
-    for name, doc in (("kafka", want), ("nodata", got)):
-        with open("%s.%s.json" % (os.environ["ND_DIFF_DUMP"], name), "w") as f:
-            json.dump(doc, f, indent=1, sort_keys=True)
-
 # The config names each broker has alone must be the known ones; the rest
 # is compared entry by entry.
 for (path, w), (_, g) in zip(config_maps(want), config_maps(got)):
