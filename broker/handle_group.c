@@ -614,9 +614,13 @@ static void fill_committed(kafka_req *r, const char *gid, const char *topic,
   int32_t epoch = -1;
   char *meta = NULL;
   size_t meta_len = 0;
-  int rc = nd_committed_offset(r->b->store, gid, topic, p->partition_index,
-                               &off, &epoch, &meta, &meta_len);
-  if (rc != 0 && rc != ND_ENOTOPIC && rc != ND_ENOPARTITION) {
+  /* A group id nodata cannot store has no commits, as in Kafka. */
+  int rc = !group_id_ok(gid) ? ND_ENOTFOUND
+                             : nd_committed_offset(r->b->store, gid, topic,
+                                                   p->partition_index, &off,
+                                                   &epoch, &meta, &meta_len);
+  if (rc != 0 && rc != ND_ENOTOPIC && rc != ND_ENOPARTITION &&
+      rc != ND_ENOTFOUND) {
     p->error_code = kafka_err(rc);
     off = -1;
     epoch = -1;
@@ -633,8 +637,14 @@ static void fill_committed(kafka_req *r, const char *gid, const char *topic,
 static int fetch_group(kafka_req *r, const char *gid, int all,
                        const kafka_offset_fetch_request_topics *qts,
                        int32_t nqt, kafka_offset_fetch_response_group *out) {
-  if (!group_id_ok(gid)) {
+  /* Only a null id is invalid: Kafka answers "" (and any id) as a group,
+   * one without commits when nodata could not have stored them. */
+  if (!gid) {
     out->error_code = KERR_INVALID_GROUP_ID;
+    out->topics.count = 0;
+    return 0;
+  }
+  if (all && !group_id_ok(gid)) {
     out->topics.count = 0;
     return 0;
   }
@@ -922,14 +932,16 @@ int handle_describe_groups(kafka_req *r) {
     d->protocol_data = kf_s("");
     if (req->include_authorized_operations)
       d->authorized_operations = KAFKA_OPS_GROUP;
-    if (!group_id_ok(gid)) {
+    if (!gid) {
       d->error_code = KERR_INVALID_GROUP_ID;
       d->group_state = kf_s("Dead");
       continue;
     }
-    group *g = group_find(r->b->groups, gid);
+    /* "" or an id too long to store: a group that does not exist (Kafka
+     * answers so; only null is invalid). */
+    group *g = group_id_ok(gid) ? group_find(r->b->groups, gid) : NULL;
     if (!g) {
-      if (has_offsets(r, gid)) {
+      if (group_id_ok(gid) && has_offsets(r, gid)) {
         d->group_state = kf_s("Empty");
         d->protocol_type = protocol_type(r, NULL, gid);
       } else {
@@ -999,7 +1011,8 @@ static int delete_groups_now(kafka_req *r) {
     const char *gid = cstr(req->groups_names.items[i]);
     rs[i].group_id = req->groups_names.items[i];
     if (!group_id_ok(gid)) {
-      rs[i].error_code = KERR_INVALID_GROUP_ID;
+      /* Kafka: null is invalid, "" and any other id not found. */
+      rs[i].error_code = gid ? KERR_GROUP_ID_NOT_FOUND : KERR_INVALID_GROUP_ID;
       continue;
     }
     group *g = group_find(gc, gid);
