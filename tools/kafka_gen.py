@@ -55,6 +55,9 @@ MESSAGES = [
     ("DescribeLogDirs", None),
     ("DescribeProducers", None),
     ("OffsetDelete", None),
+    ("DescribeAcls", None),
+    ("CreateAcls", None),
+    ("DeleteAcls", None),
 ]
 
 VMAX = 0x7FFF
