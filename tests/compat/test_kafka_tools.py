@@ -8,8 +8,8 @@ lag, --reset-offsets --to-earliest --execute), kafka-configs (--alter,
 --describe), kafka-get-offsets (latest, earliest), kafka-delete-records,
 kafka-producer-perf-test (every record sent, its MB/sec summary, no
 error) and kafka-consumer-perf-test (in a group: every record read, the
-MB it adds up to), and kafka-dump-log on nodata's own segment and index files (they are
-Kafka's formats).
+MB it adds up to), and kafka-dump-log on nodata's own segment and index
+files (they are Kafka's formats).
 """
 import hashlib
 import json
