@@ -24,7 +24,7 @@ MirrorMaker 2 (issue 16 §4, docs/migrate-to-kafka.md), as a user does it:
   are read again; the test prints how many;
 - records produced to nodata after the group moved still reach it;
 - MirrorMaker 2 logged no ERROR against nodata (the guide's settings
-  work), and nodata logged no failure.
+  work), made no topic or group on nodata, and nodata logged no failure.
 
 Everything is stopped at the end: MirrorMaker 2, both brokers.
 """
@@ -414,6 +414,13 @@ with ndtest.Broker(args=["--group-initial-delay-ms", "0"]) as b:
               if re.search(r"\b(ERROR|FATAL)\b", line)]
     check(not errors, "MirrorMaker 2 logged errors:\n%s\n...\n%s"
           % ("\n".join(errors[:20]), log[-4000:]))
+    # MirrorMaker only reads nodata: no topic or group of its own there.
+    topics = set(admin.list_topics(timeout=10).topics)
+    check(topics == set(TOPICS) | {"scratch"},
+          "topics on nodata after the migration: %s" % sorted(topics))
+    groups = sorted(g.id for g in admin.list_groups(timeout=10))
+    check(groups == [GROUP], "groups on nodata after the migration: %s"
+          % groups)
     ndtest.stop_clean(b)
     for line in b.stderr().splitlines():
         check(not re.search(r"error|fail", line, re.I),
