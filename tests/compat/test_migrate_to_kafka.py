@@ -45,7 +45,8 @@ from apache_kafka import ApacheKafka, classpath  # noqa: E402
 ndtest.require("confluent_kafka")
 from confluent_kafka import (Consumer, KafkaError, Producer,  # noqa: E402
                              TopicPartition)
-from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
+from confluent_kafka.admin import (AdminClient, ConfigResource,  # noqa: E402
+                                   NewTopic)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MIRROR_POM = os.path.join(HERE, "..", "kafka", "mirror", "pom.xml")
@@ -228,7 +229,6 @@ def committed(bootstrap):
 
 def topic_configs(bootstrap):
     """The settings of TOPICS that are not defaults: {topic: {name: value}}."""
-    from confluent_kafka.admin import ConfigResource
     a = AdminClient({"bootstrap.servers": bootstrap})
     fs = a.describe_configs([ConfigResource("topic", t) for t in TOPICS])
     return {r.name: {n: e.value for n, e in f.result(30).items()
