@@ -5,9 +5,10 @@
  * none is configured (AclApis): error 54 SECURITY_DISABLED on the whole
  * response for DescribeAcls, on every creation and every filter for the
  * other two, with Kafka 4.4's texts, which differ: "No Authorizer is
- * configured on the broker" for DescribeAcls and CreateAcls, "No
- * Authorizer is configured." for DeleteAcls (tests/compat/test_acls.py
- * compares them with the real broker). Serving them (rather than
+ * configured on the broker" for DescribeAcls, "No Authorizer is
+ * configured." for CreateAcls and DeleteAcls (tests/compat/test_acls.py
+ * compares them with the real broker, on the wire and through
+ * kafka-acls). Serving them (rather than
  * leaving them out of ApiVersions) matters to clients that list ACLs as a
  * matter of course: MirrorMaker 2's topic ACL sync treats
  * SECURITY_DISABLED as "nothing to copy" but logs an ERROR every
@@ -16,8 +17,8 @@
  */
 #include "kafka.h"
 
-#define NO_AUTHORIZER "No Authorizer is configured on the broker"
-#define NO_AUTHORIZER_DELETE "No Authorizer is configured."
+#define NO_AUTHORIZER_DESCRIBE "No Authorizer is configured on the broker"
+#define NO_AUTHORIZER "No Authorizer is configured."
 
 int handle_describe_acls(kafka_req *r) {
   kafka_describe_acls_response *resp =
@@ -25,7 +26,7 @@ int handle_describe_acls(kafka_req *r) {
   if (!resp)
     return -1;
   resp->error_code = KERR_SECURITY_DISABLED;
-  resp->error_message = kf_s(NO_AUTHORIZER);
+  resp->error_message = kf_s(NO_AUTHORIZER_DESCRIBE);
   resp->resources.count = 0;
   kafka_respond(r, resp);
   return 0;
@@ -61,7 +62,7 @@ int handle_delete_acls(kafka_req *r) {
     return -1;
   for (int32_t i = 0; i < n; i++) {
     res[i].error_code = KERR_SECURITY_DISABLED;
-    res[i].error_message = kf_s(NO_AUTHORIZER_DELETE);
+    res[i].error_message = kf_s(NO_AUTHORIZER);
     res[i].matching_acls.count = 0;
   }
   resp->filter_results.items = res;
