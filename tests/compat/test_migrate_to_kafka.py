@@ -414,6 +414,10 @@ with ndtest.Broker(args=["--group-initial-delay-ms", "0"]) as b:
               if re.search(r"\b(ERROR|FATAL)\b", line)]
     check(not errors, "MirrorMaker 2 logged errors:\n%s\n...\n%s"
           % ("\n".join(errors[:20]), log[-4000:]))
+    # Its topic ACL sync asked nodata and took the answer (SECURITY_DISABLED,
+    # as from Kafka without an authorizer) for "no ACLs to copy".
+    check("No ACL authorizer is configured on the source" in log,
+          "MirrorMaker 2 did not log that nodata has no ACLs to copy")
     # MirrorMaker only reads nodata: no topic or group of its own there.
     topics = set(admin.list_topics(timeout=10).topics)
     check(topics == set(TOPICS) | {"scratch"},
