@@ -12,10 +12,14 @@ MirrorMaker 2 (issue 16 §4, docs/migrate-to-kafka.md), as a user does it:
   settings made on nodata (retention.ms; flush.messages, but not nodata's
   own fsync, which Kafka refuses), scratch does not; every record (key,
   value, headers, timestamp, partition) is there in nodata's order at
-  nodata's offsets;
+  nodata's offsets, but for audit, whose first 5 records were deleted on
+  nodata (DeleteRecords) before the move: MirrorMaker copies from the log
+  start, so Kafka numbers its records from 0;
 - billing's committed offsets were translated, never past what the group
   had processed on nodata, and exactly where the group had read a
-  partition to its end (orders/0);
+  partition to its end (orders/0). MirrorMaker may leave a partition
+  untranslated (orders/2, committed at 0, now and then is): the consumer
+  then starts at auto.offset.reset, "earliest" as the guide says;
 - billing resumes on Kafka and reads every record it had not processed,
   and nothing else but what MirrorMaker 2's offset translation allows:
   it is at-least-once (OffsetSyncStore.translateDownstream, KAFKA-12468):
@@ -33,6 +37,8 @@ import os
 import re
 import shutil
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -43,8 +49,8 @@ import ndtest  # noqa: E402
 from apache_kafka import ApacheKafka, classpath  # noqa: E402
 
 ndtest.require("confluent_kafka")
-from confluent_kafka import (Consumer, KafkaError, Producer,  # noqa: E402
-                             TopicPartition)
+from confluent_kafka import (OFFSET_BEGINNING, Consumer,  # noqa: E402
+                             KafkaError, Producer, TopicPartition)
 from confluent_kafka.admin import (AdminClient, ConfigResource,  # noqa: E402
                                    NewTopic)
 
@@ -62,6 +68,10 @@ N1, N2, N3 = 40, 15, 5
 # one, part of others, nothing of orders/2.
 PROCESSED = {("orders", 0): N1, ("orders", 1): 25, ("orders", 2): 0,
              ("audit", 0): 13}
+# Records deleted on nodata before the move (DeleteRecords): MirrorMaker
+# copies from the log start, so Kafka numbers audit's records from 0 and
+# its offsets are nodata's minus 5 (docs/migrate-to-kafka.md, "Offsets").
+DELETED = {("audit", 0): 5}
 # Topic settings made on nodata, which MirrorMaker copies to Kafka.
 CONFIGS = {"orders": {"retention.ms": "1209600000"},
            "audit": {"flush.messages": "1"}}
@@ -174,17 +184,36 @@ def produce(bootstrap, first, count, skip=()):
         ndtest.fail("producing to nodata: %s" % errors[:3])
 
 
-def expected(topic, p, start, end):
-    """What a consumer sees of records start..end-1 of a partition."""
-    return [(i, r["key"], r["value"], r["headers"], (1, r["timestamp"]))
+def expected(topic, p, start, end, shift=0):
+    """What a consumer sees of records start..end-1 of a partition, at
+    their offsets minus shift."""
+    return [(i - shift, r["key"], r["value"], r["headers"],
+             (1, r["timestamp"]))
             for i, r in ((i, record(topic, p, i)) for i in range(start, end))]
 
 
+def delete_records(bootstrap, topic, part, before):
+    """DeleteRecords v0 by hand (confluent-kafka 1.7 has no call for it);
+    returns the partition's new low watermark."""
+    name = topic.encode()
+    body = struct.pack(">ih", 1, len(name)) + name + \
+        struct.pack(">iiqi", 1, part, before, 30000)
+    host, port = bootstrap.rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=30) as sk:
+        ndtest.kafka_request(sk, 21, 0, 7, body)
+        r = ndtest.recv_frame(sk, 30)
+    at = 4 + 4 + 4 + 2 + len(name) + 4
+    _, low, err = struct.unpack_from(">iqh", r, at)
+    check(err == 0, "DeleteRecords on %s/%d: error %d" % (topic, part, err))
+    return low
+
+
 def read_all(bootstrap, topic, part):
-    """Every record of a partition: (offset, key, value, headers, ts)."""
+    """Every record of a partition from its log start: (offset, key,
+    value, headers, ts)."""
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": "nd-read",
                   "enable.auto.commit": False, "enable.partition.eof": True})
-    c.assign([TopicPartition(topic, part, 0)])
+    c.assign([TopicPartition(topic, part, OFFSET_BEGINNING)])
     out = []
     try:
         while True:
@@ -264,6 +293,10 @@ with ndtest.Broker(args=["--group-initial-delay-ms", "0"]) as b:
                                   [("scratch", 2)]]).values():
         f.result(30)
     produce(b.bootstrap, 0, N1)
+    for (t, q), n in DELETED.items():
+        check(delete_records(b.bootstrap, t, q, n) == n,
+              "%s/%d's log start after DeleteRecords" % (t, q))
+    shift = {tp: DELETED.get(tp, 0) for tp in PROCESSED}
 
     # billing processes part of each partition on nodata, then commits
     # where it got to and leaves (a consumer that is shut down for the
@@ -274,7 +307,7 @@ with ndtest.Broker(args=["--group-initial-delay-ms", "0"]) as b:
     c.subscribe(list(TOPICS))
     got = set()
     deadline = time.monotonic() + 60
-    while len(got) < N1 * sum(TOPICS.values()):
+    while len(got) < N1 * sum(TOPICS.values()) - sum(DELETED.values()):
         m = c.poll(1)
         if m is not None and not m.error():
             got.add((m.topic(), m.partition(), m.offset()))
@@ -292,7 +325,8 @@ with ndtest.Broker(args=["--group-initial-delay-ms", "0"]) as b:
     mm = MirrorMaker(tmp, b.bootstrap, kafka.bootstrap)
     t_mm = time.monotonic()
     wait_for("orders and audit on Kafka with nodata's %d records" % N1,
-             lambda: all(end_offsets(kafka.bootstrap, t, n) == [N1] * n
+             lambda: all(end_offsets(kafka.bootstrap, t, n) ==
+                         [N1 - shift[(t, q)] for q in range(n)]
                          for t, n in TOPICS.items()), mm)
     print("MirrorMaker 2 mirrored the first records in %.0f s"
           % (time.monotonic() - t_mm))
@@ -304,7 +338,7 @@ with ndtest.Broker(args=["--group-initial-delay-ms", "0"]) as b:
     ends = {tp: N1 + (0 if tp == ("orders", 0) else N2) for tp in PROCESSED}
     wait_for("the records produced during mirroring on Kafka",
              lambda: all(end_offsets(kafka.bootstrap, t, n) ==
-                         [ends[(t, q)] for q in range(n)]
+                         [ends[(t, q)] - shift[(t, q)] for q in range(n)]
                          for t, n in TOPICS.items()), mm)
 
     # The group's offsets, translated (MirrorCheckpointConnector) and
@@ -312,9 +346,11 @@ with ndtest.Broker(args=["--group-initial-delay-ms", "0"]) as b:
     last = {}
 
     def synced():
-        last["offsets"] = o = committed(kafka.bootstrap)
-        return o if all(v >= 0 for v in o.values()) and \
-            o[("orders", 0)] == N1 else None
+        o = committed(kafka.bootstrap)
+        if o != last.get("offsets"):
+            print("  billing's offsets on Kafka: %s" % sorted(o.items()))
+        last["offsets"] = o
+        return o if o[("orders", 0)] == N1 else None
     t_sync = time.monotonic()
     translated = wait_for(
         "billing's committed offsets on Kafka, orders/0 at its end (%d)"
@@ -323,11 +359,19 @@ with ndtest.Broker(args=["--group-initial-delay-ms", "0"]) as b:
           % (time.monotonic() - t_sync))
     print("offsets on nodata %s, translated on Kafka %s"
           % (sorted(PROCESSED.items()), sorted(translated.items())))
+    # A partition MirrorMaker could not translate (no offset sync kept at
+    # or below the commit: OffsetSyncStore's javadoc) has no offset on
+    # Kafka, and the consumer starts where auto.offset.reset says: the
+    # guide's "earliest" reads it whole, again.
+    # MirrorMaker may still translate it before the consumer joins: then
+    # the consumer starts there, also never past the commit.
+    untranslated = sorted(tp for tp, o in translated.items() if o < 0)
     for tp, o in translated.items():
-        check(o <= PROCESSED[tp],
+        check(o <= PROCESSED[tp] - shift[tp],
               "billing's offset of %s/%d on Kafka is %d, past the %d it "
-              "committed on nodata: records it never processed would be "
-              "lost" % (tp[0], tp[1], o, PROCESSED[tp]))
+              "committed on nodata (%d on Kafka): records it never "
+              "processed would be lost" % (tp[0], tp[1], o, PROCESSED[tp],
+                                           PROCESSED[tp] - shift[tp]))
 
     kmeta = AdminClient({"bootstrap.servers": kafka.bootstrap}).list_topics(
         timeout=10).topics
@@ -349,10 +393,11 @@ with ndtest.Broker(args=["--group-initial-delay-ms", "0"]) as b:
           "scratch was mirrored although not listed: %s" % sorted(kmeta))
     for t, n in TOPICS.items():
         for q in range(n):
+            k = shift[(t, q)]
             src = read_all(b.bootstrap, t, q)
-            want = expected(t, q, 0, ends[(t, q)])
-            check(src == want, "%s/%d on nodata is not what was produced"
-                  % (t, q))
+            check(src == expected(t, q, k, ends[(t, q)]),
+                  "%s/%d on nodata is not what was produced" % (t, q))
+            src = expected(t, q, k, ends[(t, q)], shift=k)  # Kafka's view
             dst = read_all(kafka.bootstrap, t, q)
             if dst != src:
                 diff = next(i for i, (x, y) in enumerate(zip(dst + [None] * 9,
@@ -361,32 +406,41 @@ with ndtest.Broker(args=["--group-initial-delay-ms", "0"]) as b:
                             " Kafka %r, nodata %r" % (t, q, diff,
                                                       dst[diff:diff + 1],
                                                       src[diff:diff + 1]))
-    print("every record of orders and audit on Kafka, in order, offsets, "
-          "keys, values, headers and timestamps equal")
+    print("every record of orders and audit on Kafka, in order, keys, "
+          "values, headers and timestamps equal, offsets too (audit's "
+          "less the %d deleted on nodata)" % DELETED[("audit", 0)])
 
     # The cut-over: billing resumes on Kafka; producers still write to
     # nodata and MirrorMaker carries their records over.
     c = Consumer({"bootstrap.servers": kafka.bootstrap, "group.id": GROUP,
                   "enable.auto.commit": False,
-                  # a lost translation must not pass for a resume
-                  "auto.offset.reset": "latest"})
+                  # as the guide says: an untranslated partition is read
+                  # from its start
+                  "auto.offset.reset": "earliest"})
     c.subscribe(list(TOPICS))
-    want = {tp: ends[tp] + N3 - translated[tp] for tp in translated}
+    before3 = {tp: ends[tp] - shift[tp] for tp in translated}  # Kafka's
     reads = {tp: [] for tp in translated}
+
+    def reached(tp, end):
+        """Has billing read tp up to end (a Kafka offset)?"""
+        if reads[tp]:
+            return reads[tp][-1][0] + 1 >= end
+        return translated[tp] >= end  # it started there
     produced3 = False
     deadline = time.monotonic() + 120
-    while any(len(reads[tp]) < n for tp, n in want.items()):
+    while not all(reached(tp, n + N3) for tp, n in before3.items()):
         mm.check_alive()
         m = c.poll(0.5)
         if m is not None and not m.error():
             reads[(m.topic(), m.partition())].append(seen(m))
         if not produced3 and c.assignment() and \
-                all(len(reads[tp]) >= n - N3 for tp, n in want.items()):
+                all(reached(tp, n) for tp, n in before3.items()):
             produce(b.bootstrap, ends, N3)
             produced3 = True
         check(time.monotonic() < deadline,
-              "billing on Kafka read %s of %s records in 120 s"
-              % ({k: len(v) for k, v in reads.items()}, want))
+              "billing on Kafka read %s records in 120 s, to offsets %s"
+              % ({k: len(v) for k, v in reads.items()},
+                 {k: n + N3 for k, n in before3.items()}))
     extra = c.poll(3)  # anything more would be a duplicate or a stray
     check(extra is None or extra.error(),
           "billing read more than the remaining records: %r"
@@ -398,17 +452,23 @@ with ndtest.Broker(args=["--group-initial-delay-ms", "0"]) as b:
 
     repeats = 0
     for (t, q), got in reads.items():
-        start = translated[(t, q)]
-        check(got == expected(t, q, start, ends[(t, q)] + N3),
+        start, k = translated[(t, q)], shift[(t, q)]
+        if start < 0 and got:  # untranslated when looked at
+            start = got[0][0]
+            check(start <= PROCESSED[(t, q)] - k,
+                  "billing started %s/%d on Kafka at %d, past its commit"
+                  % (t, q, start))
+        check(got == expected(t, q, start + k, ends[(t, q)] + N3, shift=k),
               "billing on Kafka read %s/%d from offset %s, %d records, "
               "wanted offsets %d..%d"
               % (t, q, got[0][0] if got else None, len(got), start,
-                 ends[(t, q)] + N3 - 1))
-        repeats += PROCESSED[(t, q)] - start
+                 ends[(t, q)] + N3 - k - 1))
+        repeats += PROCESSED[(t, q)] - k - start
     print("billing resumed on Kafka: every record after its commits, the "
           "%d produced after the move too; %d record(s) read again "
-          "(between MirrorMaker's last offset sync and the commit)"
-          % (N3 * sum(TOPICS.values()), repeats))
+          "(between MirrorMaker's last offset sync and the commit; "
+          "partitions without a translated offset: %s)"
+          % (N3 * sum(TOPICS.values()), repeats, untranslated or "none"))
 
     errors = [line for line in log.splitlines()
               if re.search(r"\b(ERROR|FATAL)\b", line)]
