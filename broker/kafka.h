@@ -45,6 +45,7 @@ enum {
   KERR_DUPLICATE_SEQUENCE_NUMBER = 46,
   KERR_INVALID_PRODUCER_EPOCH = 47,
   KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED = 53,
+  KERR_SECURITY_DISABLED = 54,
   KERR_KAFKA_STORAGE_ERROR = 56,
   KERR_POLICY_VIOLATION = 44,
   KERR_UNKNOWN_PRODUCER_ID = 59,
@@ -246,6 +247,9 @@ int handle_alter_configs(kafka_req *r);
 int handle_incremental_alter_configs(kafka_req *r);
 int handle_describe_log_dirs(kafka_req *r);
 int handle_describe_producers(kafka_req *r);
+int handle_describe_acls(kafka_req *r);
+int handle_create_acls(kafka_req *r);
+int handle_delete_acls(kafka_req *r);
 int handle_find_coordinator(kafka_req *r);
 int handle_join_group(kafka_req *r);
 int handle_sync_group(kafka_req *r);

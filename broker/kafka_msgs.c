@@ -2729,6 +2729,253 @@ const kf_struct kafka_offset_delete_response_desc = {
     "kafka_offset_delete_response", sizeof(kafka_offset_delete_response), 3,
     kafka_offset_delete_response_fields};
 
+static const kf_field kafka_describe_acls_request_fields[] = {
+    {"resource_type_filter", KF_INT8, KF_INT8,
+     offsetof(kafka_describe_acls_request, resource_type_filter), 0, 32767, -1,
+     -1, -1, -1, -1, 0, 0LL, NULL},
+    {"resource_name_filter", KF_STRING, KF_STRING,
+     offsetof(kafka_describe_acls_request, resource_name_filter), 0, 32767, 0,
+     32767, -1, -1, -1, 0, 0LL, NULL},
+    {"pattern_type_filter", KF_INT8, KF_INT8,
+     offsetof(kafka_describe_acls_request, pattern_type_filter), 1, 32767, -1,
+     -1, -1, -1, -1, 0, 3LL, NULL},
+    {"principal_filter", KF_STRING, KF_STRING,
+     offsetof(kafka_describe_acls_request, principal_filter), 0, 32767, 0,
+     32767, -1, -1, -1, 0, 0LL, NULL},
+    {"host_filter", KF_STRING, KF_STRING,
+     offsetof(kafka_describe_acls_request, host_filter), 0, 32767, 0, 32767, -1,
+     -1, -1, 0, 0LL, NULL},
+    {"operation", KF_INT8, KF_INT8,
+     offsetof(kafka_describe_acls_request, operation), 0, 32767, -1, -1, -1, -1,
+     -1, 0, 0LL, NULL},
+    {"permission_type", KF_INT8, KF_INT8,
+     offsetof(kafka_describe_acls_request, permission_type), 0, 32767, -1, -1,
+     -1, -1, -1, 0, 0LL, NULL},
+};
+const kf_struct kafka_describe_acls_request_desc = {
+    "kafka_describe_acls_request", sizeof(kafka_describe_acls_request), 7,
+    kafka_describe_acls_request_fields};
+
+static const kf_field kafka_describe_acls_response_acl_description_fields[] = {
+    {"principal", KF_STRING, KF_STRING,
+     offsetof(kafka_describe_acls_response_acl_description, principal), 0,
+     32767, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+    {"host", KF_STRING, KF_STRING,
+     offsetof(kafka_describe_acls_response_acl_description, host), 0, 32767, -1,
+     -1, -1, -1, -1, 0, 0LL, NULL},
+    {"operation", KF_INT8, KF_INT8,
+     offsetof(kafka_describe_acls_response_acl_description, operation), 0,
+     32767, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+    {"permission_type", KF_INT8, KF_INT8,
+     offsetof(kafka_describe_acls_response_acl_description, permission_type), 0,
+     32767, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+};
+const kf_struct kafka_describe_acls_response_acl_description_desc = {
+    "kafka_describe_acls_response_acl_description",
+    sizeof(kafka_describe_acls_response_acl_description), 4,
+    kafka_describe_acls_response_acl_description_fields};
+
+static const kf_field kafka_describe_acls_response_resource_fields[] = {
+    {"resource_type", KF_INT8, KF_INT8,
+     offsetof(kafka_describe_acls_response_resource, resource_type), 0, 32767,
+     -1, -1, -1, -1, -1, 0, 0LL, NULL},
+    {"resource_name", KF_STRING, KF_STRING,
+     offsetof(kafka_describe_acls_response_resource, resource_name), 0, 32767,
+     -1, -1, -1, -1, -1, 0, 0LL, NULL},
+    {"pattern_type", KF_INT8, KF_INT8,
+     offsetof(kafka_describe_acls_response_resource, pattern_type), 1, 32767,
+     -1, -1, -1, -1, -1, 0, 3LL, NULL},
+    {"acls", KF_ARRAY, KF_STRUCT,
+     offsetof(kafka_describe_acls_response_resource, acls), 0, 32767, -1, -1,
+     -1, -1, -1, 0, 0LL, &kafka_describe_acls_response_acl_description_desc},
+};
+const kf_struct kafka_describe_acls_response_resource_desc = {
+    "kafka_describe_acls_response_resource",
+    sizeof(kafka_describe_acls_response_resource), 4,
+    kafka_describe_acls_response_resource_fields};
+
+static const kf_field kafka_describe_acls_response_fields[] = {
+    {"throttle_time_ms", KF_INT32, KF_INT32,
+     offsetof(kafka_describe_acls_response, throttle_time_ms), 0, 32767, -1, -1,
+     -1, -1, -1, 0, 0LL, NULL},
+    {"error_code", KF_INT16, KF_INT16,
+     offsetof(kafka_describe_acls_response, error_code), 0, 32767, -1, -1, -1,
+     -1, -1, 0, 0LL, NULL},
+    {"error_message", KF_STRING, KF_STRING,
+     offsetof(kafka_describe_acls_response, error_message), 0, 32767, 0, 32767,
+     -1, -1, -1, 0, 0LL, NULL},
+    {"resources", KF_ARRAY, KF_STRUCT,
+     offsetof(kafka_describe_acls_response, resources), 0, 32767, -1, -1, -1,
+     -1, -1, 0, 0LL, &kafka_describe_acls_response_resource_desc},
+};
+const kf_struct kafka_describe_acls_response_desc = {
+    "kafka_describe_acls_response", sizeof(kafka_describe_acls_response), 4,
+    kafka_describe_acls_response_fields};
+
+static const kf_field kafka_create_acls_request_acl_creation_fields[] = {
+    {"resource_type", KF_INT8, KF_INT8,
+     offsetof(kafka_create_acls_request_acl_creation, resource_type), 0, 32767,
+     -1, -1, -1, -1, -1, 0, 0LL, NULL},
+    {"resource_name", KF_STRING, KF_STRING,
+     offsetof(kafka_create_acls_request_acl_creation, resource_name), 0, 32767,
+     -1, -1, -1, -1, -1, 0, 0LL, NULL},
+    {"resource_pattern_type", KF_INT8, KF_INT8,
+     offsetof(kafka_create_acls_request_acl_creation, resource_pattern_type), 1,
+     32767, -1, -1, -1, -1, -1, 0, 3LL, NULL},
+    {"principal", KF_STRING, KF_STRING,
+     offsetof(kafka_create_acls_request_acl_creation, principal), 0, 32767, -1,
+     -1, -1, -1, -1, 0, 0LL, NULL},
+    {"host", KF_STRING, KF_STRING,
+     offsetof(kafka_create_acls_request_acl_creation, host), 0, 32767, -1, -1,
+     -1, -1, -1, 0, 0LL, NULL},
+    {"operation", KF_INT8, KF_INT8,
+     offsetof(kafka_create_acls_request_acl_creation, operation), 0, 32767, -1,
+     -1, -1, -1, -1, 0, 0LL, NULL},
+    {"permission_type", KF_INT8, KF_INT8,
+     offsetof(kafka_create_acls_request_acl_creation, permission_type), 0,
+     32767, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+};
+const kf_struct kafka_create_acls_request_acl_creation_desc = {
+    "kafka_create_acls_request_acl_creation",
+    sizeof(kafka_create_acls_request_acl_creation), 7,
+    kafka_create_acls_request_acl_creation_fields};
+
+static const kf_field kafka_create_acls_request_fields[] = {
+    {"creations", KF_ARRAY, KF_STRUCT,
+     offsetof(kafka_create_acls_request, creations), 0, 32767, -1, -1, -1, -1,
+     -1, 0, 0LL, &kafka_create_acls_request_acl_creation_desc},
+};
+const kf_struct kafka_create_acls_request_desc = {
+    "kafka_create_acls_request", sizeof(kafka_create_acls_request), 1,
+    kafka_create_acls_request_fields};
+
+static const kf_field kafka_create_acls_response_acl_creation_result_fields[] =
+    {
+        {"error_code", KF_INT16, KF_INT16,
+         offsetof(kafka_create_acls_response_acl_creation_result, error_code),
+         0, 32767, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+        {"error_message", KF_STRING, KF_STRING,
+         offsetof(kafka_create_acls_response_acl_creation_result,
+                  error_message),
+         0, 32767, 0, 32767, -1, -1, -1, 0, 0LL, NULL},
+};
+const kf_struct kafka_create_acls_response_acl_creation_result_desc = {
+    "kafka_create_acls_response_acl_creation_result",
+    sizeof(kafka_create_acls_response_acl_creation_result), 2,
+    kafka_create_acls_response_acl_creation_result_fields};
+
+static const kf_field kafka_create_acls_response_fields[] = {
+    {"throttle_time_ms", KF_INT32, KF_INT32,
+     offsetof(kafka_create_acls_response, throttle_time_ms), 0, 32767, -1, -1,
+     -1, -1, -1, 0, 0LL, NULL},
+    {"results", KF_ARRAY, KF_STRUCT,
+     offsetof(kafka_create_acls_response, results), 0, 32767, -1, -1, -1, -1,
+     -1, 0, 0LL, &kafka_create_acls_response_acl_creation_result_desc},
+};
+const kf_struct kafka_create_acls_response_desc = {
+    "kafka_create_acls_response", sizeof(kafka_create_acls_response), 2,
+    kafka_create_acls_response_fields};
+
+static const kf_field kafka_delete_acls_request_filter_fields[] = {
+    {"resource_type_filter", KF_INT8, KF_INT8,
+     offsetof(kafka_delete_acls_request_filter, resource_type_filter), 0, 32767,
+     -1, -1, -1, -1, -1, 0, 0LL, NULL},
+    {"resource_name_filter", KF_STRING, KF_STRING,
+     offsetof(kafka_delete_acls_request_filter, resource_name_filter), 0, 32767,
+     0, 32767, -1, -1, -1, 0, 0LL, NULL},
+    {"pattern_type_filter", KF_INT8, KF_INT8,
+     offsetof(kafka_delete_acls_request_filter, pattern_type_filter), 1, 32767,
+     -1, -1, -1, -1, -1, 0, 3LL, NULL},
+    {"principal_filter", KF_STRING, KF_STRING,
+     offsetof(kafka_delete_acls_request_filter, principal_filter), 0, 32767, 0,
+     32767, -1, -1, -1, 0, 0LL, NULL},
+    {"host_filter", KF_STRING, KF_STRING,
+     offsetof(kafka_delete_acls_request_filter, host_filter), 0, 32767, 0,
+     32767, -1, -1, -1, 0, 0LL, NULL},
+    {"operation", KF_INT8, KF_INT8,
+     offsetof(kafka_delete_acls_request_filter, operation), 0, 32767, -1, -1,
+     -1, -1, -1, 0, 0LL, NULL},
+    {"permission_type", KF_INT8, KF_INT8,
+     offsetof(kafka_delete_acls_request_filter, permission_type), 0, 32767, -1,
+     -1, -1, -1, -1, 0, 0LL, NULL},
+};
+const kf_struct kafka_delete_acls_request_filter_desc = {
+    "kafka_delete_acls_request_filter",
+    sizeof(kafka_delete_acls_request_filter), 7,
+    kafka_delete_acls_request_filter_fields};
+
+static const kf_field kafka_delete_acls_request_fields[] = {
+    {"filters", KF_ARRAY, KF_STRUCT,
+     offsetof(kafka_delete_acls_request, filters), 0, 32767, -1, -1, -1, -1, -1,
+     0, 0LL, &kafka_delete_acls_request_filter_desc},
+};
+const kf_struct kafka_delete_acls_request_desc = {
+    "kafka_delete_acls_request", sizeof(kafka_delete_acls_request), 1,
+    kafka_delete_acls_request_fields};
+
+static const kf_field kafka_delete_acls_response_matching_acl_fields[] = {
+    {"error_code", KF_INT16, KF_INT16,
+     offsetof(kafka_delete_acls_response_matching_acl, error_code), 0, 32767,
+     -1, -1, -1, -1, -1, 0, 0LL, NULL},
+    {"error_message", KF_STRING, KF_STRING,
+     offsetof(kafka_delete_acls_response_matching_acl, error_message), 0, 32767,
+     0, 32767, -1, -1, -1, 0, 0LL, NULL},
+    {"resource_type", KF_INT8, KF_INT8,
+     offsetof(kafka_delete_acls_response_matching_acl, resource_type), 0, 32767,
+     -1, -1, -1, -1, -1, 0, 0LL, NULL},
+    {"resource_name", KF_STRING, KF_STRING,
+     offsetof(kafka_delete_acls_response_matching_acl, resource_name), 0, 32767,
+     -1, -1, -1, -1, -1, 0, 0LL, NULL},
+    {"pattern_type", KF_INT8, KF_INT8,
+     offsetof(kafka_delete_acls_response_matching_acl, pattern_type), 1, 32767,
+     -1, -1, -1, -1, -1, 0, 3LL, NULL},
+    {"principal", KF_STRING, KF_STRING,
+     offsetof(kafka_delete_acls_response_matching_acl, principal), 0, 32767, -1,
+     -1, -1, -1, -1, 0, 0LL, NULL},
+    {"host", KF_STRING, KF_STRING,
+     offsetof(kafka_delete_acls_response_matching_acl, host), 0, 32767, -1, -1,
+     -1, -1, -1, 0, 0LL, NULL},
+    {"operation", KF_INT8, KF_INT8,
+     offsetof(kafka_delete_acls_response_matching_acl, operation), 0, 32767, -1,
+     -1, -1, -1, -1, 0, 0LL, NULL},
+    {"permission_type", KF_INT8, KF_INT8,
+     offsetof(kafka_delete_acls_response_matching_acl, permission_type), 0,
+     32767, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+};
+const kf_struct kafka_delete_acls_response_matching_acl_desc = {
+    "kafka_delete_acls_response_matching_acl",
+    sizeof(kafka_delete_acls_response_matching_acl), 9,
+    kafka_delete_acls_response_matching_acl_fields};
+
+static const kf_field kafka_delete_acls_response_filter_result_fields[] = {
+    {"error_code", KF_INT16, KF_INT16,
+     offsetof(kafka_delete_acls_response_filter_result, error_code), 0, 32767,
+     -1, -1, -1, -1, -1, 0, 0LL, NULL},
+    {"error_message", KF_STRING, KF_STRING,
+     offsetof(kafka_delete_acls_response_filter_result, error_message), 0,
+     32767, 0, 32767, -1, -1, -1, 0, 0LL, NULL},
+    {"matching_acls", KF_ARRAY, KF_STRUCT,
+     offsetof(kafka_delete_acls_response_filter_result, matching_acls), 0,
+     32767, -1, -1, -1, -1, -1, 0, 0LL,
+     &kafka_delete_acls_response_matching_acl_desc},
+};
+const kf_struct kafka_delete_acls_response_filter_result_desc = {
+    "kafka_delete_acls_response_filter_result",
+    sizeof(kafka_delete_acls_response_filter_result), 3,
+    kafka_delete_acls_response_filter_result_fields};
+
+static const kf_field kafka_delete_acls_response_fields[] = {
+    {"throttle_time_ms", KF_INT32, KF_INT32,
+     offsetof(kafka_delete_acls_response, throttle_time_ms), 0, 32767, -1, -1,
+     -1, -1, -1, 0, 0LL, NULL},
+    {"filter_results", KF_ARRAY, KF_STRUCT,
+     offsetof(kafka_delete_acls_response, filter_results), 0, 32767, -1, -1, -1,
+     -1, -1, 0, 0LL, &kafka_delete_acls_response_filter_result_desc},
+};
+const kf_struct kafka_delete_acls_response_desc = {
+    "kafka_delete_acls_response", sizeof(kafka_delete_acls_response), 2,
+    kafka_delete_acls_response_fields};
+
 const kf_msg kafka_request_header_msg = {"RequestHeader",           -1, 1, 2, 2,
                                          &kafka_request_header_desc};
 const kf_msg kafka_response_header_msg = {
@@ -2940,6 +3187,18 @@ const kf_msg kafka_offset_delete_response_msg = {
     0,
     32767,
     &kafka_offset_delete_response_desc};
+const kf_msg kafka_describe_acls_request_msg = {
+    "DescribeAclsRequest", 29, 1, 3, 2, &kafka_describe_acls_request_desc};
+const kf_msg kafka_describe_acls_response_msg = {
+    "DescribeAclsResponse", 29, 1, 3, 2, &kafka_describe_acls_response_desc};
+const kf_msg kafka_create_acls_request_msg = {
+    "CreateAclsRequest", 30, 1, 3, 2, &kafka_create_acls_request_desc};
+const kf_msg kafka_create_acls_response_msg = {
+    "CreateAclsResponse", 30, 1, 3, 2, &kafka_create_acls_response_desc};
+const kf_msg kafka_delete_acls_request_msg = {
+    "DeleteAclsRequest", 31, 1, 3, 2, &kafka_delete_acls_request_desc};
+const kf_msg kafka_delete_acls_response_msg = {
+    "DeleteAclsResponse", 31, 1, 3, 2, &kafka_delete_acls_response_desc};
 
 const kf_msg *const kafka_all_msgs[] = {
     &kafka_request_header_msg,
@@ -3000,6 +3259,12 @@ const kf_msg *const kafka_all_msgs[] = {
     &kafka_describe_producers_response_msg,
     &kafka_offset_delete_request_msg,
     &kafka_offset_delete_response_msg,
+    &kafka_describe_acls_request_msg,
+    &kafka_describe_acls_response_msg,
+    &kafka_create_acls_request_msg,
+    &kafka_create_acls_response_msg,
+    &kafka_delete_acls_request_msg,
+    &kafka_delete_acls_response_msg,
 };
 const size_t kafka_all_msgs_count =
     sizeof kafka_all_msgs / sizeof kafka_all_msgs[0];

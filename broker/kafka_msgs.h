@@ -1305,6 +1305,119 @@ typedef struct kafka_offset_delete_response {
   } topics;
 } kafka_offset_delete_response;
 
+typedef struct kafka_describe_acls_request {
+  int8_t resource_type_filter;
+  kf_str resource_name_filter;
+  int8_t pattern_type_filter;
+  kf_str principal_filter;
+  kf_str host_filter;
+  int8_t operation;
+  int8_t permission_type;
+} kafka_describe_acls_request;
+
+typedef struct kafka_describe_acls_response_acl_description {
+  kf_str principal;
+  kf_str host;
+  int8_t operation;
+  int8_t permission_type;
+} kafka_describe_acls_response_acl_description;
+
+typedef struct kafka_describe_acls_response_resource {
+  int8_t resource_type;
+  kf_str resource_name;
+  int8_t pattern_type;
+  struct {
+    kafka_describe_acls_response_acl_description *items;
+    int32_t count;
+  } acls;
+} kafka_describe_acls_response_resource;
+
+typedef struct kafka_describe_acls_response {
+  int32_t throttle_time_ms;
+  int16_t error_code;
+  kf_str error_message;
+  struct {
+    kafka_describe_acls_response_resource *items;
+    int32_t count;
+  } resources;
+} kafka_describe_acls_response;
+
+typedef struct kafka_create_acls_request_acl_creation {
+  int8_t resource_type;
+  kf_str resource_name;
+  int8_t resource_pattern_type;
+  kf_str principal;
+  kf_str host;
+  int8_t operation;
+  int8_t permission_type;
+} kafka_create_acls_request_acl_creation;
+
+typedef struct kafka_create_acls_request {
+  struct {
+    kafka_create_acls_request_acl_creation *items;
+    int32_t count;
+  } creations;
+} kafka_create_acls_request;
+
+typedef struct kafka_create_acls_response_acl_creation_result {
+  int16_t error_code;
+  kf_str error_message;
+} kafka_create_acls_response_acl_creation_result;
+
+typedef struct kafka_create_acls_response {
+  int32_t throttle_time_ms;
+  struct {
+    kafka_create_acls_response_acl_creation_result *items;
+    int32_t count;
+  } results;
+} kafka_create_acls_response;
+
+typedef struct kafka_delete_acls_request_filter {
+  int8_t resource_type_filter;
+  kf_str resource_name_filter;
+  int8_t pattern_type_filter;
+  kf_str principal_filter;
+  kf_str host_filter;
+  int8_t operation;
+  int8_t permission_type;
+} kafka_delete_acls_request_filter;
+
+typedef struct kafka_delete_acls_request {
+  struct {
+    kafka_delete_acls_request_filter *items;
+    int32_t count;
+  } filters;
+} kafka_delete_acls_request;
+
+typedef struct kafka_delete_acls_response_matching_acl {
+  int16_t error_code;
+  kf_str error_message;
+  int8_t resource_type;
+  kf_str resource_name;
+  int8_t pattern_type;
+  kf_str principal;
+  kf_str host;
+  int8_t operation;
+  int8_t permission_type;
+} kafka_delete_acls_response_matching_acl;
+
+typedef struct kafka_delete_acls_response_filter_result {
+  int16_t error_code;
+  kf_str error_message;
+  struct {
+    kafka_delete_acls_response_matching_acl *items;
+    int32_t count;
+  } matching_acls;
+} kafka_delete_acls_response_filter_result;
+
+typedef struct kafka_delete_acls_response {
+  int32_t throttle_time_ms;
+  struct {
+    kafka_delete_acls_response_filter_result *items;
+    int32_t count;
+  } filter_results;
+} kafka_delete_acls_response;
+
 extern const kf_struct kafka_request_header_desc;
 extern const kf_struct kafka_response_header_desc;
 extern const kf_struct kafka_api_versions_request_desc;
@@ -1468,6 +1581,19 @@ extern const kf_struct kafka_offset_delete_request_desc;
 extern const kf_struct kafka_offset_delete_response_partition_desc;
 extern const kf_struct kafka_offset_delete_response_topic_desc;
 extern const kf_struct kafka_offset_delete_response_desc;
+extern const kf_struct kafka_describe_acls_request_desc;
+extern const kf_struct kafka_describe_acls_response_acl_description_desc;
+extern const kf_struct kafka_describe_acls_response_resource_desc;
+extern const kf_struct kafka_describe_acls_response_desc;
+extern const kf_struct kafka_create_acls_request_acl_creation_desc;
+extern const kf_struct kafka_create_acls_request_desc;
+extern const kf_struct kafka_create_acls_response_acl_creation_result_desc;
+extern const kf_struct kafka_create_acls_response_desc;
+extern const kf_struct kafka_delete_acls_request_filter_desc;
+extern const kf_struct kafka_delete_acls_request_desc;
+extern const kf_struct kafka_delete_acls_response_matching_acl_desc;
+extern const kf_struct kafka_delete_acls_response_filter_result_desc;
+extern const kf_struct kafka_delete_acls_response_desc;
 
 extern const kf_msg kafka_request_header_msg;
 extern const kf_msg kafka_response_header_msg;
@@ -1527,6 +1653,12 @@ extern const kf_msg kafka_describe_producers_request_msg;
 extern const kf_msg kafka_describe_producers_response_msg;
 extern const kf_msg kafka_offset_delete_request_msg;
 extern const kf_msg kafka_offset_delete_response_msg;
+extern const kf_msg kafka_describe_acls_request_msg;
+extern const kf_msg kafka_describe_acls_response_msg;
+extern const kf_msg kafka_create_acls_request_msg;
+extern const kf_msg kafka_create_acls_response_msg;
+extern const kf_msg kafka_delete_acls_request_msg;
+extern const kf_msg kafka_delete_acls_response_msg;
 
 /* Every message above, for tests that walk them all. */
 extern const kf_msg *const kafka_all_msgs[];

@@ -65,6 +65,9 @@ MESSAGES = [
     ("DescribeLogDirs", None),
     ("DescribeProducers", None),
     ("OffsetDelete", None),
+    ("DescribeAcls", None),
+    ("CreateAcls", None),
+    ("DeleteAcls", None),
 ]
 
 VMAX = 0x7FFF

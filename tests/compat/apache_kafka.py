@@ -54,6 +54,7 @@ def classpath(pom=POM):
                         "-Dmdep.outputFile=" + out],
                        capture_output=True, timeout=900)
     if r.returncode != 0:
+        shutil.rmtree(os.path.dirname(out), ignore_errors=True)
         ndtest.fail("resolving %s with Maven failed:\n%s"
                     % (pom, (r.stdout + r.stderr).decode(
                         errors="replace")[-3000:]))

@@ -6,8 +6,10 @@ kafka-topics (create, describe), kafka-console-producer with keys,
 kafka-console-consumer in a group, kafka-consumer-groups (--describe with
 lag, --reset-offsets --to-earliest --execute), kafka-configs (--alter,
 --describe), kafka-get-offsets (latest, earliest), kafka-delete-records,
-and kafka-dump-log on nodata's own segment and index files (they are
-Kafka's formats).
+kafka-producer-perf-test (every record sent, its MB/sec summary, no
+error) and kafka-consumer-perf-test (in a group: every record read, the
+MB it adds up to), and kafka-dump-log on nodata's own segment and index
+files (they are Kafka's formats).
 """
 import hashlib
 import json
@@ -24,7 +26,7 @@ from apache_kafka import classpath  # noqa: E402
 CP = classpath()
 
 
-def tool(cls, *args, stdin=None):
+def tool(cls, *args, stdin=None, with_err=False):
     r = subprocess.run(["java", "-Xmx256m", "-cp", CP, cls] + list(args),
                        input=stdin, capture_output=True, timeout=120)
     out = r.stdout.decode(errors="replace")
@@ -33,7 +35,7 @@ def tool(cls, *args, stdin=None):
     if r.returncode != 0:
         ndtest.fail("%s %s: exit %d\n%s\n%s" % (cls, " ".join(args),
                                                 r.returncode, out, err))
-    return out
+    return (out, err) if with_err else out
 
 
 def check(cond, what, out):
@@ -91,8 +93,8 @@ with ndtest.Broker(args=["--group-initial-delay-ms", "0"]) as b:
                "topics", "--entity-name", "tt")
     check("retention.ms=123456" in out, "kafka-configs --describe", out)
 
-    def offsets(*extra):
-        out = tool(T + "GetOffsetShell", *bs, "--topic", "tt", *extra)
+    def offsets(*extra, topic="tt"):
+        out = tool(T + "GetOffsetShell", *bs, "--topic", topic, *extra)
         return {int(p): int(o) for _, p, o in
                 (line.split(":") for line in out.splitlines() if line)}
     latest = offsets()
@@ -109,6 +111,35 @@ with ndtest.Broker(args=["--group-initial-delay-ms", "0"]) as b:
     check(earliest == {0: 1, 1: 0, 2: 0}, "earliest after delete-records: %s"
           % earliest, "")
 
+    # kafka-producer-perf-test and kafka-consumer-perf-test, small counts.
+    tool(T + "TopicCommand", *bs, "--create", "--topic", "perf",
+         "--partitions", "3")
+    out, err = tool(T + "ProducerPerformance", *bs, "--topic", "perf",
+                    "--num-records", "3000", "--record-size", "100",
+                    "--throughput", "-1", "--command-property", "acks=all",
+                    with_err=True)
+    check(re.search(r"^3000 records sent, [\d.]+ records/sec \([\d.]+ "
+                    r"MB/sec\), [\d.]+ ms avg latency", out, re.M) and
+          not re.search(r"error|exception", out + err, re.I),
+          "kafka-producer-perf-test: all 3000 sent, a MB/sec line, no errors",
+          out + err)
+    perf = offsets(topic="perf")
+    check(sorted(perf) == [0, 1, 2] and sum(perf.values()) == 3000,
+          "perf's partitions after the producer test: %s" % perf, "")
+    out, err = tool(T + "ConsumerPerformance", *bs, "--topic", "perf",
+                    "--num-records", "3000", "--group", "perf-cg",
+                    "--timeout", "60000", with_err=True)
+    lines = [line for line in out.splitlines() if line.strip()]
+    row = dict(zip((h.strip() for h in lines[0].split(",")),
+                   (v.strip() for v in lines[-1].split(",")))) \
+        if len(lines) == 2 else {}
+    check(row.get("data.consumed.in.nMsg") == "3000" and
+          row.get("data.consumed.in.MB") == "%.4f" % (3000 * 100 / 2**20)
+          and float(row.get("MB.sec", "0")) > 0 and
+          not re.search(r"error|exception", out + err, re.I),
+          "kafka-consumer-perf-test: all 3000 records (%.4f MB) read, no "
+          "errors" % (3000 * 100 / 2**20), out + err)
+
     ndtest.stop_clean(b)
     part = os.path.join(b.data_dir, "topics",
                         hashlib.sha256(b"tt").hexdigest(), "1")
@@ -120,5 +151,6 @@ with ndtest.Broker(args=["--group-initial-delay-ms", "0"]) as b:
           "isvalid: true" in out and "isvalid: false" not in out,
           "kafka-dump-log of a nodata segment", out)
 print("kafka-topics, console producer/consumer, consumer-groups, configs, "
-      "get-offsets, delete-records and dump-log all work against nodata")
+      "get-offsets, delete-records, producer/consumer perf-test and "
+      "dump-log all work against nodata")
 ndtest.passed()
