@@ -329,10 +329,7 @@ int nd_default_dir(char *buf, size_t buf_size);
 int nd_sync(nd_store *store);
 
 /* Run one round of background work now: interval flushes that are due,
- * time-based segment rolls, retention (whole segments past retention.ms or
- * over retention.bytes; the active one is rolled first once it is past
- * retention itself, as Kafka does, so an idle partition empties). now_ms =
- * 0 means the real clock.
+ * time-based segment rolls, retention. now_ms = 0 means the real clock.
  * The background thread calls this; tests call it directly. */
 int nd_maintain(nd_store *store, int64_t now_ms);
 

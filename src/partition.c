@@ -1198,17 +1198,6 @@ int partition_delete_records(partition *p, int64_t offset, int64_t *new_start) {
   return rc;
 }
 
-/* Whether segment s is past retention, by time (its newest record) or by
- * size (the partition is at least retention.bytes without it); total is
- * the size of s and every segment after it. */
-static int past_retention(const nd_topic_config *cfg, segment *s, int64_t total,
-                          int64_t now_ms) {
-  int64_t ssize = (int64_t)atomic_load(&s->size);
-  return (cfg->retention_ms >= 0 &&
-          now_ms - atomic_load(&s->max_ts) > cfg->retention_ms) ||
-         (cfg->retention_bytes >= 0 && total - ssize >= cfg->retention_bytes);
-}
-
 int partition_maintain(partition *p, const nd_topic_config *cfg,
                        int64_t now_ms) {
   if (p->readonly)
@@ -1248,25 +1237,22 @@ int partition_maintain(partition *p, const nd_topic_config *cfg,
     if (r && !rc)
       rc = r;
   }
-  /* Retention: whole segments, oldest first. */
+  /* Retention: whole sealed segments, oldest first. */
   size_t k = 0;
   int64_t total = 0;
   for (size_t i = 0; i < p->nsegs; i++)
     total += (int64_t)atomic_load(&p->segs[i]->size);
-  while (k < p->nsegs && past_retention(cfg, p->segs[k], total, now_ms)) {
-    total -= (int64_t)atomic_load(&p->segs[k]->size);
+  while (k + 1 < p->nsegs) {
+    segment *s = p->segs[k];
+    int64_t ssize = (int64_t)atomic_load(&s->size);
+    int by_time = cfg->retention_ms >= 0 &&
+                  now_ms - atomic_load(&s->max_ts) > cfg->retention_ms;
+    int by_size =
+        cfg->retention_bytes >= 0 && total - ssize >= cfg->retention_bytes;
+    if (!by_time && !by_size)
+      break;
+    total -= ssize;
     k++;
-  }
-  /* The active segment too, as Kafka's retention does: once every record
-   * in it is past retention it is rolled and deleted, so a partition no
-   * one writes to empties (log start = log end) instead of keeping its
-   * last segment until a roll that only an append would bring. */
-  if (k == p->nsegs) {
-    int r = atomic_load(&p->segs[k - 1]->size) > 0 ? roll(p, cfg, now_ms) : 0;
-    if (r && !rc)
-      rc = r;
-    if (r || p->nsegs == k) /* not rolled, or empty: it stays active */
-      k--;
   }
   if (k) {
     int r = drop_head(p, k);
