@@ -28,7 +28,17 @@ import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.KafkaFuture;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.acl.AccessControlEntry;
+import org.apache.kafka.common.acl.AclBinding;
+import org.apache.kafka.common.acl.AclBindingFilter;
+import org.apache.kafka.common.acl.AclOperation;
+import org.apache.kafka.common.acl.AclPermissionType;
+import org.apache.kafka.common.errors.SecurityDisabledException;
+import org.apache.kafka.common.resource.PatternType;
+import org.apache.kafka.common.resource.ResourcePattern;
+import org.apache.kafka.common.resource.ResourceType;
 import org.apache.kafka.common.config.ConfigResource;
 import org.apache.kafka.common.protocol.ApiKeys;
 import org.apache.kafka.common.serialization.StringDeserializer;
@@ -40,6 +50,18 @@ public class JavaClientVersions {
   static void ok(String step) {
     System.out.println("ok " + step);
     System.out.flush();
+  }
+
+  /* A call both brokers refuse for want of an authorizer. */
+  static void disabled(String step, KafkaFuture<?> f) throws Exception {
+    try {
+      f.get();
+      throw new IllegalStateException(step + " succeeded without an authorizer");
+    } catch (java.util.concurrent.ExecutionException e) {
+      if (!(e.getCause() instanceof SecurityDisabledException))
+        throw e;
+    }
+    ok(step);
   }
 
   public static void main(String[] args) throws Exception {
@@ -148,6 +170,15 @@ public class JavaClientVersions {
       ok("DeleteRecords");
       admin.deleteTopics(List.of(topic)).all().get();
       ok("DeleteTopics");
+      // No authorizer on either broker: each ACL call is answered
+      // SECURITY_DISABLED, which is all this needs (the version it is sent at).
+      AclBinding binding = new AclBinding(
+          new ResourcePattern(ResourceType.TOPIC, topic, PatternType.LITERAL),
+          new AccessControlEntry("User:alice", "*", AclOperation.READ,
+              AclPermissionType.ALLOW));
+      disabled("DescribeAcls", admin.describeAcls(AclBindingFilter.ANY).values());
+      disabled("CreateAcls", admin.createAcls(List.of(binding)).all());
+      disabled("DeleteAcls", admin.deleteAcls(List.of(AclBindingFilter.ANY)).all());
     }
   }
 }
