@@ -11,7 +11,7 @@ TSAN_TESTS  = test_threads test_limits test_offsets test_producer test_store tes
 JOBS       ?= $(shell nproc)
 DATA       ?= ./data
 
-.PHONY: all deps build build-san test test-fast test-san test-tsan run bench fuzz format clean install
+.PHONY: all deps build build-san test test-fast test-san test-tsan run bench bench-kafka fuzz format clean install
 
 all: build
 
@@ -63,6 +63,11 @@ run: deps build
 
 bench: deps build
 	$(BUILD)/bench/nodata-bench
+
+# nodata serve against Apache Kafka 4.4 on this machine, same clients, one
+# run (bench/broker/README.md). Debian's python3: it has confluent_kafka.
+bench-kafka: deps build
+	NODATA_BUILD=$(BUILD) /usr/bin/python3 bench/broker/vs-kafka.py $(BENCH_ARGS)
 
 fuzz: deps
 	FUZZ_SECONDS=$(FUZZ_SECONDS) JOBS=$(JOBS) BUILD_FUZZ=build-fuzz sh fuzz/run.sh

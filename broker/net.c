@@ -105,6 +105,9 @@
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef __GLIBC__
+#include <malloc.h> /* malloc_trim */
+#endif
 
 #define NET_SCRATCH_BYTES (256 * 1024)
 /* A frame this big (or with this much still to arrive) costs more to copy
@@ -768,18 +771,31 @@ static void pool_trim(void *arg) {
   net_loop *l = arg;
   l->pool_timer = NULL;
   int64_t now = net_now_ms(), idle = pool_idle_ms(l), next = INT64_MAX;
+  int freed = 0;
   net_fbuf **pp = &l->pool;
   while (*pp) {
     net_fbuf *b = *pp;
     if (now - b->pooled_ms >= idle) {
       pool_unlink(l, pp);
       free(b);
+      freed = 1;
       continue;
     }
     if (b->pooled_ms + idle < next)
       next = b->pooled_ms + idle;
     pp = &b->next;
   }
+#ifdef __GLIBC__
+  /* free() keeps these MB-sized buffers in the heap (below glibc's mmap
+   * threshold, which grows as big blocks are freed), so RSS stayed at its
+   * peak for the broker's life: 4 MB at start, 19 MB after one acks=all
+   * burst on an fsync=always topic (parked requests keep their frames).
+   * Giving the free pages back is one madvise pass, after an idle period. */
+  if (freed)
+    malloc_trim(0);
+#else
+  (void)freed;
+#endif
   if (l->pool)
     l->pool_timer = net_timer_add(l, next - now, pool_trim, l);
 }

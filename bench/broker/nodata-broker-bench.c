@@ -45,6 +45,8 @@
 
 /* ---- options ------------------------------------------------------------- */
 
+#define MAX_KV 16 /* --topic-config, --client-config */
+
 enum {
   CASE_PRODUCE = 1 << 0,
   CASE_CONSUME = 1 << 1,
@@ -68,6 +70,14 @@ static struct {
   double lat_warm;       /* ...a warm-up at the same rate, reported apart */
   double lat_rate;       /* offered msgs/s */
   int idle_conns;
+  const char *acks; /* produce and e2e cases (latency picks its own) */
+  /* Client mode (--client): one workload against a broker someone else
+   * started, for bench/broker/vs-kafka.py; its topics get these configs. */
+  const char *client;
+  const char *topic_cfg[MAX_KV];
+  int n_topic_cfg;
+  const char *client_cfg[MAX_KV]; /* librdkafka properties for every client */
+  int n_client_cfg;
 } opt;
 
 #define SMALL 100
@@ -319,6 +329,16 @@ static rd_kafka_conf_t *kconf(const char *bootstrap, ...) {
       fail("rdkafka conf %s=%s: %s", k, v, err);
   }
   va_end(ap);
+  for (int i = 0; bootstrap && i < opt.n_client_cfg; i++) {
+    char kv[256];
+    snprintf(kv, sizeof kv, "%s", opt.client_cfg[i]);
+    char *eq = strchr(kv, '=');
+    if (!eq)
+      fail("client config '%s' is not KEY=VALUE", kv);
+    *eq = 0;
+    if (rd_kafka_conf_set(c, kv, eq + 1, err, sizeof err))
+      fail("rdkafka conf %s: %s", opt.client_cfg[i], err);
+  }
   return c;
 }
 
@@ -379,6 +399,16 @@ static void topic_create(int t, const char *topic, int parts,
     fail("NewTopic %s: %s", topic, err);
   if (fsync && rd_kafka_NewTopic_set_config(nt, "fsync", fsync))
     fail("NewTopic %s: fsync=%s refused", topic, fsync);
+  for (int i = 0; i < opt.n_topic_cfg; i++) {
+    char kv[256];
+    snprintf(kv, sizeof kv, "%s", opt.topic_cfg[i]);
+    char *eq = strchr(kv, '=');
+    if (!eq)
+      fail("topic config '%s' is not KEY=VALUE", kv);
+    *eq = 0;
+    if (rd_kafka_NewTopic_set_config(nt, kv, eq + 1))
+      fail("NewTopic %s: %s refused", topic, opt.topic_cfg[i]);
+  }
   rd_kafka_queue_t *q = rd_kafka_queue_new(T.admin);
   rd_kafka_CreateTopics(T.admin, &nt, 1, NULL, q);
   admin_wait(q, "CreateTopics", topic, 0);
@@ -471,7 +501,7 @@ static void flush_or_fail(rd_kafka_t *rk, dr_state *s, long want,
 static stat_t kafka_produce(int t, const char *topic, int parts, size_t size,
                             long n) {
   dr_state s = {0};
-  rd_kafka_conf_t *c = kconf(kbootstrap(t), "acks", "1", (char *)NULL);
+  rd_kafka_conf_t *c = kconf(kbootstrap(t), "acks", opt.acks, (char *)NULL);
   rd_kafka_conf_set_dr_msg_cb(c, dr_cb);
   rd_kafka_conf_set_opaque(c, &s);
   rd_kafka_t *rk = knew(RD_KAFKA_PRODUCER, c);
@@ -704,7 +734,7 @@ static stat_t kafka_e2e(int t, const char *topic, double rate) {
          rd_kafka_err2str(rd_kafka_last_error()));
 
   dr_state s = {0};
-  rd_kafka_conf_t *c = kconf(kbootstrap(t), "acks", "1", "linger.ms", "0",
+  rd_kafka_conf_t *c = kconf(kbootstrap(t), "acks", opt.acks, "linger.ms", "0",
                              "socket.nagle.disable", "true", (char *)NULL);
   rd_kafka_conf_set_dr_msg_cb(c, dr_cb);
   rd_kafka_conf_set_opaque(c, &s);
@@ -1621,6 +1651,167 @@ static void report(const rss_fig *nd, const rss_fig *rd) {
          n_unmeasured);
 }
 
+/* ---- client mode --------------------------------------------------------- */
+
+/* --client BOOTSTRAP --run WHAT: one workload of the cases above against a
+ * broker this program did not start (vs-kafka.py starts nodata serve and
+ * Apache Kafka and runs the same client against each), printed as one
+ * "result" line for a script to read. The topic is made fresh with
+ * CreateTopics (and --topic-config) and deleted after. */
+static struct {
+  const char *run;
+  size_t size;
+  long count;
+  int parts;
+  double rate;
+  const char *tag;
+} C = {NULL, SMALL, 100000, 1, 10000, "x"};
+
+static void client_result(const char *what, const stat_t *s) {
+  printf("result %s rps=%.1f mbps=%.3f p50_ms=%.4f p99_ms=%.4f "
+         "warm_max_ms=%.4f\n",
+         what, s->rps, s->mbps, s->p50_ms, s->p99_ms, s->cold_ms);
+  fflush(stdout);
+}
+
+static void quiet_log_cb(const rd_kafka_t *rk, int level, const char *fac,
+                         const char *line) {
+  (void)rk, (void)level, (void)fac, (void)line;
+}
+
+static void quiet_error_cb(rd_kafka_t *rk, int err, const char *reason,
+                           void *opaque) {
+  (void)rk, (void)err, (void)reason, (void)opaque;
+}
+
+/* Start to first acknowledged produce: started before (or as) the broker
+ * is, this connects with a 10 ms reconnect backoff, creates a topic
+ * (retrying until the broker takes it: a starting broker refuses
+ * connections, then may answer that it is not ready yet) and produces one
+ * message with acks=all. Prints CLOCK_MONOTONIC at the delivery report, so
+ * the caller subtracts the time it exec'd the broker. */
+static void client_first_ack(const char *topic) {
+  uint64_t deadline = now_ns() + 180000000000ull;
+  /* librdkafka's first admin request waits ~0.5 s on its own timers when
+   * it starts before the broker listens (measured: CreateTopics done 527 ms
+   * after the exec of a broker that listened at 5 ms), so wait for the
+   * port with plain connects every millisecond first, then start it. */
+  const char *colon = strrchr(opt.client, ':');
+  int port = colon ? atoi(colon + 1) : 0;
+  for (;;) {
+    int fd = tcp_connect(port);
+    if (fd >= 0) {
+      close(fd);
+      break;
+    }
+    if (now_ns() > deadline)
+      fail("first-ack: nothing listens on %s", opt.client);
+    struct timespec ms = {0, 1000000};
+    nanosleep(&ms, NULL);
+  }
+  rd_kafka_conf_t *c = kconf(opt.client, "reconnect.backoff.ms", "10",
+                             "reconnect.backoff.max.ms", "10", "acks", "all",
+                             "linger.ms", "0", "socket.nagle.disable", "true",
+                             "log.connection.close", "false", (char *)NULL);
+  /* A refused connection is expected here, not worth a line. */
+  rd_kafka_conf_set_log_cb(c, quiet_log_cb);
+  rd_kafka_conf_set_error_cb(c, quiet_error_cb);
+  dr_state s = {0};
+  rd_kafka_conf_set_dr_msg_cb(c, dr_cb);
+  rd_kafka_conf_set_opaque(c, &s);
+  rd_kafka_t *rk = knew(RD_KAFKA_PRODUCER, c);
+  for (int tries = 0;; tries++) {
+    char err[256];
+    rd_kafka_NewTopic_t *nt =
+        rd_kafka_NewTopic_new(topic, 1, 1, err, sizeof err);
+    if (!nt)
+      fail("NewTopic %s: %s", topic, err);
+    rd_kafka_AdminOptions_t *ao =
+        rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+    rd_kafka_AdminOptions_set_request_timeout(ao, 5000, err, sizeof err);
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_CreateTopics(rk, &nt, 1, ao, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 10000);
+    rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR__TIMED_OUT;
+    if (ev) {
+      e = rd_kafka_event_error(ev);
+      size_t n = 0;
+      const rd_kafka_topic_result_t **tr =
+          e ? NULL
+            : rd_kafka_CreateTopics_result_topics(
+                  rd_kafka_event_CreateTopics_result(ev), &n);
+      if (n)
+        e = rd_kafka_topic_result_error(tr[0]);
+      rd_kafka_event_destroy(ev);
+    }
+    rd_kafka_queue_destroy(q);
+    rd_kafka_AdminOptions_destroy(ao);
+    rd_kafka_NewTopic_destroy(nt);
+    if (!e || e == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
+      break;
+    if (now_ns() > deadline)
+      fail("first-ack: CreateTopics %s: %s after %d tries", topic,
+           rd_kafka_err2name(e), tries + 1);
+    sleep_ms(10);
+  }
+  rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+  for (;;) {
+    atomic_store(&s.done, 0);
+    atomic_store(&s.errors, 0);
+    produce_one(rk, rkt, 0, 0, SMALL, NULL);
+    while (!atomic_load(&s.done))
+      rd_kafka_poll(rk, 1);
+    if (!atomic_load(&s.errors))
+      break;
+    /* A new topic's leader may not be known to the broker's own metadata
+     * for a moment (Kafka: NOT_LEADER_OR_FOLLOWER); try again. */
+    if (now_ns() > deadline)
+      fail("first-ack: produce: %s",
+           rd_kafka_err2name((rd_kafka_resp_err_t)atomic_load(&s.first_err)));
+    sleep_ms(10);
+  }
+  uint64_t t = now_ns();
+  printf("result first-ack monotonic_ns=%" PRIu64 "\n", t);
+  fflush(stdout);
+  rd_kafka_topic_destroy(rkt);
+  rd_kafka_destroy(rk);
+}
+
+static int client_main(void) {
+  char topic[128];
+  snprintf(topic, sizeof topic, "vk-%s-%s", C.run, C.tag);
+  if (!strcmp(C.run, "first-ack")) {
+    client_first_ack(topic);
+    return 0;
+  }
+  snprintf(T.bootstrap, sizeof T.bootstrap, "%s", opt.client);
+  T.admin = knew(RD_KAFKA_PRODUCER, kconf(T.bootstrap, (char *)NULL));
+  stat_t s;
+  if (!strcmp(C.run, "produce")) {
+    topic_create(T_NODATA, topic, C.parts, NULL);
+    s = kafka_produce(T_NODATA, topic, C.parts, C.size, C.count);
+  } else if (!strcmp(C.run, "consume")) {
+    topic_create(T_NODATA, topic, C.parts, NULL);
+    kafka_produce(T_NODATA, topic, C.parts, C.size, C.count);
+    /* + 1: the producer's warm-up message */
+    s = kafka_consume(T_NODATA, topic, C.parts, C.size, C.count + 1);
+  } else if (!strcmp(C.run, "latency")) {
+    topic_create(T_NODATA, topic, 1, NULL);
+    s = kafka_latency(T_NODATA, topic, opt.acks);
+  } else if (!strcmp(C.run, "e2e")) {
+    topic_create(T_NODATA, topic, 1, NULL);
+    s = kafka_e2e(T_NODATA, topic, C.rate);
+  } else {
+    fprintf(stderr, PROG ": unknown --run '%s'\n", C.run);
+    return 2;
+  }
+  topic_delete(T_NODATA, topic);
+  client_result(C.run, &s);
+  rd_kafka_destroy(T.admin);
+  T.admin = NULL;
+  return 0;
+}
+
 /* ---- main ---------------------------------------------------------------- */
 
 static void usage(FILE *f) {
@@ -1637,7 +1828,13 @@ static void usage(FILE *f) {
           "  --redis PATH   redis-server (default: from PATH; skipped if "
           "missing)\n"
           "  --dir DIR      where the scratch directory goes (default $TMPDIR "
-          "or /tmp)\n");
+          "or /tmp)\n"
+          "client mode, one workload against a running broker (vs-kafka.py):\n"
+          "  " PROG " --client HOST:PORT --run produce|consume|latency|e2e|"
+          "first-ack\n"
+          "       [--size B] [--count N] [--parts P] [--acks A] [--rate R]\n"
+          "       [--secs S] [--warm S] [--tag T] [--topic-config K=V]...\n"
+          "       [--client-config K=V]...\n");
 }
 
 static void default_nodata(void) {
@@ -1694,11 +1891,24 @@ static unsigned parse_cases(const char *s) {
   return c;
 }
 
+/* --topic-config and --client-config: up to MAX_KV KEY=VALUE each. */
+static int add_kv(const char **list, int *n, const char *kv) {
+  if (*n == MAX_KV || !strchr(kv, '=')) {
+    fprintf(stderr, PROG ": '%s': not KEY=VALUE, or more than 16\n", kv);
+    return -1;
+  }
+  list[(*n)++] = kv;
+  return 0;
+}
+
 int main(int argc, char **argv) {
   opt.runs = 3;
   opt.cases = CASE_ALL;
   opt.lat_rate = 10000;
   opt.idle_conns = 1000;
+  opt.acks = "1";
+  opt.lat_secs = 3;
+  opt.lat_warm = 0.5;
   int runs_set = 0;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
@@ -1721,6 +1931,44 @@ int main(int argc, char **argv) {
     } else if (!strcmp(a, "--dir") && v) {
       opt.dir = v;
       i++;
+    } else if (!strcmp(a, "--client") && v) {
+      opt.client = v;
+      i++;
+    } else if (!strcmp(a, "--run") && v) {
+      C.run = v;
+      i++;
+    } else if (!strcmp(a, "--size") && v) {
+      C.size = (size_t)atol(v);
+      i++;
+    } else if (!strcmp(a, "--count") && v) {
+      C.count = atol(v);
+      i++;
+    } else if (!strcmp(a, "--parts") && v) {
+      C.parts = atoi(v);
+      i++;
+    } else if (!strcmp(a, "--acks") && v) {
+      opt.acks = v;
+      i++;
+    } else if (!strcmp(a, "--rate") && v) {
+      C.rate = opt.lat_rate = atof(v);
+      i++;
+    } else if (!strcmp(a, "--secs") && v) {
+      opt.lat_secs = atof(v);
+      i++;
+    } else if (!strcmp(a, "--warm") && v) {
+      opt.lat_warm = atof(v);
+      i++;
+    } else if (!strcmp(a, "--tag") && v) {
+      C.tag = v;
+      i++;
+    } else if (!strcmp(a, "--topic-config") && v) {
+      if (add_kv(opt.topic_cfg, &opt.n_topic_cfg, v))
+        return 2;
+      i++;
+    } else if (!strcmp(a, "--client-config") && v) {
+      if (add_kv(opt.client_cfg, &opt.n_client_cfg, v))
+        return 2;
+      i++;
     } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
       usage(stdout);
       return 0;
@@ -1729,6 +1977,19 @@ int main(int argc, char **argv) {
       usage(stderr);
       return 2;
     }
+  }
+  if (opt.client || C.run) {
+    if (!opt.client || !C.run || C.size < 1 || C.size > LARGE || C.count < 1 ||
+        C.parts < 1 || C.rate <= 0 || opt.lat_secs <= 0 || opt.lat_warm < 0) {
+      fprintf(stderr,
+              PROG ": client mode needs --client and --run, sizes "
+                   "1..%d, positive counts and rates\n",
+              LARGE);
+      return 2;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    pool_init();
+    return client_main();
   }
   if (opt.runs < 1 || opt.runs > MAX_RUNS) {
     fprintf(stderr, PROG ": --runs must be 1..%d\n", MAX_RUNS);

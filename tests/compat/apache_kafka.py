@@ -12,7 +12,10 @@ by its PID (also at interpreter exit, like ndtest's brokers).
 
 ApacheKafka(wait=False) returns as soon as the JVM is started; call
 k.wait() before using k.bootstrap. A test overlaps Kafka's start (seconds)
-with its nodata half that way.
+with its nodata half that way. ApacheKafka(start=False) only formats the
+log directory; k.start() then starts the server and records the
+time.monotonic_ns() it did so in k.started_ns (the benchmark times the
+server's start apart from the one-time format step).
 """
 import atexit
 import hashlib
@@ -77,7 +80,7 @@ def _free_port():
 
 
 class ApacheKafka:
-    def __init__(self, extra_props=(), wait=True):
+    def __init__(self, extra_props=(), wait=True, start=True):
         cp = classpath()  # first: a failure here leaves no temp dir
         self.dir = tempfile.mkdtemp(prefix="nd-kafka-")
         port, ctl = _free_port(), _free_port()
@@ -105,21 +108,30 @@ class ApacheKafka:
                 "share.coordinator.state.topic.min.isr=1",
                 "group.initial.rebalance.delay.ms=0",
             ] + list(extra_props)) + "\n")
-        java = ["java", "-Xmx512m", "-XX:+UseG1GC", "-cp", cp]
+        self.java = ["java", "-Xmx512m", "-XX:+UseG1GC", "-cp", cp]
+        self.props = props
         self.log = os.path.join(self.dir, "kafka.log")
-        r = subprocess.run(java + ["kafka.tools.StorageTool", "format",
-                                   "-t", "MkU3OEVBNTcwNTJENDM2Qg",
-                                   "-c", props, "--standalone"],
+        self.proc = None
+        self.bootstrap = "127.0.0.1:%d" % port
+        _live.add(self)
+        r = subprocess.run(self.java + ["kafka.tools.StorageTool", "format",
+                                        "-t", "MkU3OEVBNTcwNTJENDM2Qg",
+                                        "-c", props, "--standalone"],
                            capture_output=True, timeout=300)
         if r.returncode != 0:
+            self.close()
             ndtest.fail("formatting Kafka's log dir failed:\n%s"
                         % (r.stdout + r.stderr).decode(errors="replace"))
+        if start:
+            self.start(wait)
+
+    def start(self, wait=True):
         with open(self.log, "wb") as out:
-            self.proc = subprocess.Popen(java + ["kafka.Kafka", props],
+            self.started_ns = time.monotonic_ns()
+            self.proc = subprocess.Popen(self.java + ["kafka.Kafka",
+                                                      self.props],
                                          stdin=subprocess.DEVNULL,
                                          stdout=out, stderr=subprocess.STDOUT)
-        _live.add(self)
-        self.bootstrap = "127.0.0.1:%d" % port
         if wait:
             self.wait()
 
@@ -149,7 +161,7 @@ class ApacheKafka:
             return ""
 
     def close(self):
-        if self.proc.poll() is None:
+        if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             try:
                 self.proc.wait(60)
