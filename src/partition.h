@@ -70,6 +70,21 @@ typedef struct partition_recovery {
   int64_t rebuilt_indexes;
 } partition_recovery;
 
+/* Files beside the segments: the offset below which everything was
+ * fdatasync'd, and the durable log start. */
+#define RECOVERY_POINT_FILE "recovery-point"
+#define LOG_START_FILE "log-start-offset"
+
+/* Shared by partition.c and recovery.c (the open lives in recovery.c). */
+partition *partition_alloc(const char *topic_dir, int32_t id);
+void partition_free(partition *p);
+int segs_push(partition *p, segment *seg);
+/* Index of the segment holding offset: last with base <= offset. */
+size_t seg_index_for(partition *p, int64_t offset);
+static inline segment *active_seg(partition *p) {
+  return p->segs[p->nsegs - 1];
+}
+
 int partition_create_dir(const char *topic_dir, int32_t id);
 /* Open (and after an unclean shutdown recover) a partition. Invalid bytes
  * past the recovery point are a torn tail: cut, and logged. Invalid bytes
