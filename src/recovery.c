@@ -125,11 +125,20 @@ static int truncate_at(partition *p, size_t i, uint64_t valid_end,
                           seg->path, valid_end);
       atomic_store(&seg->size, valid_end);
     }
-    rec->truncated_bytes += (int64_t)(size - valid_end);
+    rec->info.bytes_truncated += (int64_t)(size - valid_end);
   }
   for (size_t j = i + 1; j < p->nsegs; j++) {
-    rec->truncated_bytes += (int64_t)atomic_load(&p->segs[j]->size);
+    rec->info.bytes_truncated += (int64_t)atomic_load(&p->segs[j]->size);
+    rec->info.segments_deleted++;
     segment_close(p->segs[j], !p->readonly);
+  }
+  if (valid_end < size || i + 1 < p->nsegs) {
+    const char *base = strrchr(seg->path, '/');
+    snprintf(rec->info.cut_file, sizeof rec->info.cut_file, "%s.log",
+             base ? base + 1 : seg->path);
+    rec->info.cut_position = (int64_t)valid_end;
+    rec->info.cut_offset = atomic_load(&seg->next_offset);
+    snprintf(rec->info.reason, sizeof rec->info.reason, "%s", why);
   }
   p->nsegs = i + 1;
   return 0;
@@ -193,7 +202,8 @@ static int recover_from(partition *p, size_t first, int64_t rp,
                            cfg->index_interval_bytes, &res);
     if (rc)
       return rc;
-    rec->rebuilt_indexes++;
+    rec->info.segments_scanned++;
+    rec->info.indexes_rebuilt++;
     atomic_store(&seg->next_offset, res.next_offset);
     atomic_store(&seg->max_ts, res.max_ts);
     uint64_t size = atomic_load(&seg->size);
@@ -230,7 +240,8 @@ static int recover_from(partition *p, size_t first, int64_t rp,
 /* Bring the producer state up to the high watermark: load the snapshot
  * and walk the batch headers after it (or, without a usable snapshot, those
  * of the active segment: older producers would have expired anyway). */
-static int producers_rebuild(partition *p, int64_t rp) {
+static int producers_rebuild(partition *p, int64_t rp,
+                             partition_recovery *rec) {
   int64_t upto = -1;
   producer_state_load(&p->producers, p->dir, &upto);
   int64_t hw = atomic_load(&p->hw);
@@ -243,6 +254,7 @@ static int producers_rebuild(partition *p, int64_t rp) {
   if (upto < 0 || upto > hw || upto < p->segs[0]->base) {
     producer_state_free(&p->producers);
     upto = last->base;
+    rec->info.producer_state_rebuilt = 1;
   }
   size_t i = seg_index_for(p, upto);
   for (; i < p->nsegs; i++) {
@@ -261,6 +273,7 @@ static int producers_rebuild(partition *p, int64_t rp) {
     while (pos < size) {
       if (file_pread_full(fd, h, sizeof h, (off_t)pos) != (ssize_t)sizeof h)
         break;
+      rec->info.producer_batches++;
       int64_t base = (int64_t)be64(h);
       int64_t last_off = batch_last_offset(h);
       int64_t pid = (int64_t)be64(h + 43);
@@ -285,7 +298,8 @@ static int producers_rebuild(partition *p, int64_t rp) {
 /* Take the partition offline for damage d: close its segments without
  * touching their files (an active one's indexes are trimmed back as at a
  * clean close; they are derived data). */
-static int go_offline(partition *p, const damage *d, int64_t synced_end) {
+static int go_offline(partition *p, const damage *d, int64_t synced_end,
+                      partition_recovery *rec) {
   char msg[PATH_MAX + 512];
   snprintf(msg, sizeof msg,
            "damage in synced data: %s: byte %" PRIu64 ": %s (offset %" PRId64
@@ -293,6 +307,11 @@ static int go_offline(partition *p, const damage *d, int64_t synced_end) {
            " had been synced). Nothing was deleted; `nodata verify` shows "
            "the damage and `nodata verify --repair` cuts the log there",
            d->file, d->pos, d->why, d->offset, synced_end);
+  const char *base = strrchr(d->file, '/');
+  snprintf(rec->info.reason, sizeof rec->info.reason,
+           "damage in synced data: %s: byte %" PRIu64 ": %s",
+           base ? base + 1 : d->file, d->pos, d->why);
+  rec->info.offline = 1;
   char *text = strdup(msg);
   if (!text)
     return nd_fail(ND_ENOMEM, "out of memory");
@@ -309,6 +328,9 @@ int partition_open(seg_caches *caches, const nd_logger *log,
                    const nd_topic_config *cfg, int clean, int readonly,
                    int64_t now_ms, partition **out, partition_recovery *rec) {
   memset(rec, 0, sizeof *rec);
+  rec->info.partition = id;
+  rec->info.cut_position = -1;
+  rec->info.cut_offset = -1;
   partition *p = partition_alloc(topic_dir, id);
   if (!p)
     return nd_fail(ND_ENOMEM, "out of memory");
@@ -424,7 +446,7 @@ int partition_open(seg_caches *caches, const nd_logger *log,
         partition_free(p);
         return rc;
       }
-      rec->rebuilt_indexes++;
+      rec->info.indexes_rebuilt++;
     } else {
       int64_t t = segment_indexed_max_ts(seg);
       if (t > atomic_load(&seg->max_ts))
@@ -452,7 +474,7 @@ int partition_open(seg_caches *caches, const nd_logger *log,
                          atomic_load(&end->next_offset), why);
     }
     if (rc == 1)
-      rc = go_offline(p, &dmg, synced_end);
+      rc = go_offline(p, &dmg, synced_end, rec);
     if (rc || p->offline) {
       if (rc)
         partition_free(p);
@@ -477,11 +499,50 @@ int partition_open(seg_caches *caches, const nd_logger *log,
   int64_t synced = clean && !rec->recovered ? hw : (rp < hw ? rp : hw);
   atomic_store(&p->synced, synced);
   p->rp_persisted = have_rp ? rp : -1;
-  rc = producers_rebuild(p, have_rp ? rp : -1);
+  rc = producers_rebuild(p, have_rp ? rp : -1, rec);
   if (rc) {
     partition_free(p);
     return nd_fail(rc, "out of memory rebuilding producer state of %s", p->dir);
   }
   *out = p;
   return 0;
+}
+
+/* ---- the store's recovery report ---------------------------------------- */
+
+int recovery_log_add(recovery_log *rl, const char *topic, int32_t id,
+                     const partition_recovery *rec) {
+  const nd_recovery_partition *r = &rec->info;
+  nd_recovery_stats *st = &rl->stats;
+  st->partitions++;
+  int worked = rec->recovered || r->indexes_rebuilt || r->bytes_truncated ||
+               r->segments_deleted || r->producer_batches ||
+               r->producer_state_rebuilt || r->offline;
+  if (!worked)
+    return 0;
+  if (rl->count == rl->cap) {
+    size_t cap = rl->cap ? rl->cap * 2 : 8;
+    nd_recovery_partition *n = realloc(rl->parts, cap * sizeof *n);
+    if (!n)
+      return nd_fail(ND_ENOMEM, "out of memory");
+    rl->parts = n;
+    rl->cap = cap;
+  }
+  nd_recovery_partition *e = &rl->parts[rl->count++];
+  *e = *r;
+  snprintf(e->topic, sizeof e->topic, "%s", topic);
+  e->partition = id;
+  st->partitions_recovered++;
+  st->partitions_offline += r->offline;
+  st->segments_scanned += r->segments_scanned;
+  st->indexes_rebuilt += r->indexes_rebuilt;
+  st->bytes_truncated += r->bytes_truncated;
+  st->segments_deleted += r->segments_deleted;
+  st->producer_batches += r->producer_batches;
+  return 0;
+}
+
+void recovery_log_free(recovery_log *rl) {
+  free(rl->parts);
+  memset(rl, 0, sizeof *rl);
 }
