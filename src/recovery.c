@@ -1,5 +1,99 @@
 /*
  * recovery.c — open of a partition and crash recovery (see partition.h).
+ *
+ * The question an open answers is which bytes of the partition's files
+ * are the log. A crash (process or power) can leave the newest segment
+ * with a half-written batch, a file size that grew before its data did
+ * (zeros), index entries for batches that never reached the disk, or none
+ * for batches that did, and rolls whose new segment exists while the old
+ * one's last writes were lost. Recovery must find the longest prefix made
+ * of whole, valid batches, serve nothing past it, and never delete data
+ * that was acknowledged as durable.
+ *
+ * What it trusts, and why:
+ *   - The recovery point (DIR/recovery-point): every offset below it was
+ *     fdatasync'd before the file was written, so those bytes are on disk
+ *     as written unless the disk itself broke. It is a hint: lost, damaged
+ *     or stale, recovery only scans more (from the first segment).
+ *   - The clean-shutdown marker (store-level): nd_close synced everything
+ *     and wrote indexes and the recovery point last, so a clean open need
+ *     not read record data.
+ *   - Segment file names (20-digit base offsets) and their order.
+ *   - Nothing else without a check: index files are derived data, tested
+ *     for plausibility and rebuilt when they fail; the log-start file,
+ *     when unreadable, is recomputed from the first segment.
+ *
+ * What it checks, in this order (partition_open):
+ *   1. Read the recovery point first, then list the segments: beside a
+ *      live writer (a read-only open) every byte below the point is then
+ *      in a listed segment. Leftover "*.deleted" files of an interrupted
+ *      retention are removed.
+ *   2. Every segment before the one to scan must end exactly where the
+ *      next begins, and the last one at the recovery point. This walks only
+ *      the batch headers after each segment's last index entry
+ *      (segment_walk_tail), so a clean open of thousands of partitions
+ *      reads a few KB each. A segment that fails is treated as after a
+ *      crash, and everything after it with it.
+ *   3. The index files of the segments not scanned must be plausible
+ *      (ordered, in bounds, the last entry names a real batch); otherwise
+ *      they are rebuilt from the log.
+ *   4. After an unclean shutdown (or a failed step 2), the scan: from the
+ *      last index entry at or below the recovery point in its segment
+ *      (segment_resume_point; byte 0 without one) to the end of the log,
+ *      every batch is read whole and checked: header sane, offsets dense
+ *      (each batch starts at the previous one's last offset + 1), CRC-32C
+ *      over the batch. Indexes are rebuilt as appends would have built
+ *      them. Consecutive segments must meet without gap or overlap.
+ *   5. The producer state (idempotent producers' last sequences) is the
+ *      snapshot plus the batch headers after it; without a usable snapshot,
+ *      the headers of the active segment (older producers would have
+ *      expired anyway).
+ *
+ * What it cuts, and what it refuses to cut. The scan stops at the first
+ * invalid byte. If the offset there is at or past the recovery point (and,
+ * after a clean close, in the last segment), the bytes are an unsynced
+ * tail that no caller was told is durable: the segment is truncated there
+ * and every later segment deleted (truncate_at), and a WARN line names the
+ * file, byte and reason. If the offset is below it, the bytes had been
+ * synced: that is damage, not a torn write. The partition opens offline
+ * (go_offline), every call on it fails naming file and byte, and nothing
+ * on disk changes; `nodata verify --repair` cuts with the operator's
+ * consent. A log that ends before the recovery point is damage too.
+ *
+ * Why a torn record is never served: the high watermark is the offset
+ * after the last batch the scan (or, on a clean open, the header walk
+ * ending exactly at the recorded end) accepted, and reads never go past
+ * it; the bytes after it are truncated before the first append, so an
+ * append never lands behind garbage that a later scan would stop at. A
+ * read-only open cuts nothing on disk; it clamps the segment's size in
+ * memory instead.
+ *
+ * Compared with Kafka's LogLoader (storage/.../log/LogLoader.java): the
+ * shape is the same — a clean-shutdown marker skips recovery, and after an
+ * unclean one the segments from the recovery point's on are recovered
+ * (LogSegment.recover: batch validity including CRC, indexes rebuilt,
+ * producer state rebuilt) and the first invalid byte truncates that
+ * segment and deletes all later ones. The differences:
+ *   - Kafka recovers whole segments from their base offset; nodata resumes
+ *     inside the segment at the last index entry below the recovery point,
+ *     so an unclean open reads the unsynced tail, not the whole segment.
+ *   - Kafka trusts a clean shutdown entirely (it sanity-checks index files
+ *     only); nodata still walks each segment's tail headers and checks the
+ *     segments are contiguous, which catches a sealed segment cut after a
+ *     clean close.
+ *   - Kafka does not tell flushed from unflushed invalid bytes inside the
+ *     segments it recovers: whatever is invalid there is truncated, with
+ *     every later segment. nodata never cuts below the recovery point; it
+ *     takes the partition offline instead, since cutting synced data
+ *     would silently drop acknowledged records.
+ *   - Kafka keeps a producer snapshot per segment and rebuilds up to each
+ *     recovered segment; nodata keeps one snapshot and reads headers after
+ *     it.
+ *   - Kafka logs each recovered segment; nodata logs each cut (WARN) and
+ *     keeps what it did per partition (partition_recovery: segments
+ *     scanned, indexes rebuilt, bytes and segments cut and where, producer
+ *     batches read, offline and why), which the store gathers into its
+ *     report (recovery_log, nd_recovery_report) and `nodata serve` logs.
  */
 #include "partition.h"
 
