@@ -858,6 +858,19 @@ static int report_entry(nd_store *s, const char *topic, int32_t part,
   return found;
 }
 
+/* Open dir; *e gets the report's entry for partition 0 of "r". NULL if
+ * the open fails or there is no such entry. */
+static nd_store *open_reported(const char *dir, nd_recovery_stats *st,
+                               nd_recovery_partition *e) {
+  nd_store *s = open_store(dir);
+  if (s && report_entry(s, "r", 0, st, e) != 0) {
+    fprintf(stderr, "no recovery report entry for r/0\n");
+    nd_close(s);
+    return NULL;
+  }
+  return s;
+}
+
 /* Every field of entry e against want, but the reason (checked apart) and
  * producer_batches when want's is -1. */
 static void check_entry(const nd_recovery_partition *e,
@@ -909,11 +922,10 @@ static void report_names_the_cut(void) {
   CHECK_OK(write_bytes(log, orig, last + 10));
   free(orig);
   make_unclean(dir);
-  nd_store *s = open_store(dir);
-  CHECK(s);
   nd_recovery_stats st;
   nd_recovery_partition e;
-  CHECK_OK(report_entry(s, "r", 0, &st, &e));
+  nd_store *s = open_reported(dir, &st, &e);
+  CHECK(s);
   /* No recovery point and no snapshot: the producer state was rebuilt by
    * reading every surviving batch header of the active segment. */
   nd_recovery_partition want = {.segments_scanned = 1,
@@ -950,11 +962,10 @@ static void report_names_rebuilt_index(void) {
   char idx[PATH_MAX], tidx[PATH_MAX];
   index_paths(dir, idx, tidx);
   CHECK(unlink(idx) == 0 && unlink(tidx) == 0);
-  nd_store *s = open_store(dir);
-  CHECK(s);
   nd_recovery_stats st;
   nd_recovery_partition e;
-  CHECK_OK(report_entry(s, "r", 0, &st, &e));
+  nd_store *s = open_reported(dir, &st, &e);
+  CHECK(s);
   CHECK(st.clean_shutdown && st.partitions_recovered == 1);
   nd_recovery_partition want = {.indexes_rebuilt = 1,
                                 .cut_position = -1,
@@ -1003,11 +1014,10 @@ static void report_names_deleted_segments(void) {
   int64_t later = 0;
   for (int i = 2; i < n; i++)
     later += sizes[i];
-  nd_store *s = open_store(dir);
-  CHECK(s);
   nd_recovery_stats st;
   nd_recovery_partition e;
-  CHECK_OK(report_entry(s, "r", 0, &st, &e));
+  nd_store *s = open_reported(dir, &st, &e);
+  CHECK(s);
   /* Scanned from the first segment (no recovery point) to the cut. */
   nd_recovery_partition want = {.segments_scanned = 2,
                                 .indexes_rebuilt = 2,
@@ -1039,11 +1049,10 @@ static void report_names_offline(void) {
   char *dir = tmpdir_make("report-off");
   char name[64] = "";
   flip_below_recovery_point(dir, name, sizeof name);
-  nd_store *s = open_store(dir);
-  CHECK(s);
   nd_recovery_stats st;
   nd_recovery_partition e;
-  CHECK_OK(report_entry(s, "r", 0, &st, &e));
+  nd_store *s = open_reported(dir, &st, &e);
+  CHECK(s);
   CHECK_EQ_I64(e.offline, 1);
   CHECK(strstr(e.reason, name) && strstr(e.reason, "CRC"));
   CHECK_EQ_I64(e.bytes_truncated, 0);
