@@ -320,6 +320,53 @@ static void serve_store_log(void *ctx, int level, const char *msg) {
              msg);
 }
 
+/* What recovery did when the store was opened, so an operator learns
+ * what a crash cost: one line per partition that needed work (the WARN
+ * lines from the store say the same per cut, but only for cuts) and a
+ * summary. */
+static void log_recovery(nd_store *store) {
+  nd_recovery_stats st;
+  nd_recovery_partition *parts = NULL;
+  size_t n = 0;
+  if (nd_recovery_report(store, &st, &parts, &n) != 0) {
+    broker_log("warning: no recovery report: %s", nd_errmsg());
+    return;
+  }
+  for (size_t i = 0; i < n; i++) {
+    const nd_recovery_partition *r = &parts[i];
+    if (r->offline) {
+      broker_log("info: recovery: topic '%s' partition %d: offline: %s",
+                 r->topic, (int)r->partition, r->reason);
+      continue;
+    }
+    char cut[384] = "nothing cut";
+    if (r->cut_file[0])
+      snprintf(cut, sizeof cut,
+               "cut %" PRId64 " bytes at %s byte %" PRId64 " (offset %" PRId64
+               " on; %d later segments deleted): %s",
+               r->bytes_truncated, r->cut_file, r->cut_position, r->cut_offset,
+               (int)r->segments_deleted, r->reason);
+    broker_log("info: recovery: topic '%s' partition %d: %d segments "
+               "scanned, %d indexes rebuilt, %s; producer state %s "
+               "(%" PRId64 " batch headers read)",
+               r->topic, (int)r->partition, (int)r->segments_scanned,
+               (int)r->indexes_rebuilt, cut,
+               r->producer_state_rebuilt ? "rebuilt" : "loaded",
+               r->producer_batches);
+  }
+  nd_free(parts);
+  if (st.partitions == 0)
+    return; /* a new or empty store: nothing to recover */
+  broker_log("info: recovery: %s shutdown before; %d of %d partitions "
+             "needed work: %" PRId64 " segments scanned, %" PRId64
+             " indexes rebuilt, %" PRId64 " bytes cut, %d segments "
+             "deleted, %d partitions offline",
+             st.clean_shutdown ? "clean" : "unclean",
+             (int)st.partitions_recovered, (int)st.partitions,
+             st.segments_scanned, st.indexes_rebuilt, st.bytes_truncated,
+             (int)st.segments_deleted, (int)st.partitions_offline);
+}
+
 static int parse_config(int argc, char **argv, broker_config *c) {
   memset(c, 0, sizeof *c);
   c->data_dir = "./data";
@@ -563,6 +610,7 @@ int broker_serve_main(int argc, char **argv) {
             c->data_dir, *msg ? msg : nd_strerror(rc));
     return EXIT_RUNTIME;
   }
+  log_recovery(b.store);
 
   net_config nc = {.listen_host = c->listen_host,
                    .listen_port = c->listen_port,

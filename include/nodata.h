@@ -342,11 +342,74 @@ int nd_maintain(nd_store *store, int64_t now_ms);
  * be opened (a missing DIR is not held: 0). Thread-safe. */
 int nd_lock_holder(const char *dir, pid_t *pid);
 
+/* The longest topic name (Kafka's limit). */
+#define ND_TOPIC_NAME_MAX 249
+
+/* What recovery did to one partition when the store was opened: an entry
+ * exists for every partition that needed more than a clean open's checks
+ * (its tail was scanned, bytes were cut, an index was rebuilt, producer
+ * state was read back from the log, or it went offline). */
+typedef struct nd_recovery_partition {
+  char topic[ND_TOPIC_NAME_MAX + 1];
+  int32_t partition;
+  /* Segments read batch by batch with CRC checks (after an unclean
+   * shutdown: from the recovery point on). */
+  int32_t segments_scanned;
+  /* Segments whose offset and time indexes were rebuilt from the log
+   * (scanned ones, and sealed ones whose index files were missing or
+   * failed the plausibility check). */
+  int32_t indexes_rebuilt;
+  /* Bytes cut from the log: the torn tail of cut_file plus every later
+   * segment, which was deleted whole (segments_deleted of them). */
+  int64_t bytes_truncated;
+  int32_t segments_deleted;
+  /* Where the cut was made: the segment file's name in the partition
+   * directory ("00000000000000000000.log"; "" if nothing was cut), the
+   * byte position it now ends at, and the first offset no longer in the
+   * log (the new high watermark). */
+  char cut_file[32];
+  int64_t cut_position;
+  int64_t cut_offset;
+  /* Why recovery cut there, or why the partition is offline ("" if
+   * neither). */
+  char reason[192];
+  /* Batch headers read to bring the idempotent-producer state up to the
+   * high watermark, and 1 if there was no usable producer-state snapshot,
+   * so the state was rebuilt from the active segment alone. */
+  int64_t producer_batches;
+  int producer_state_rebuilt;
+  /* 1 if the partition is offline: invalid bytes in data that had been
+   * synced (nothing was cut; see nd_topic_info.offline_partitions). */
+  int offline;
+} nd_recovery_partition;
+
+/* Totals over every partition the store opened (nd_open). */
+typedef struct nd_recovery_stats {
+  int clean_shutdown;           /* 1 if the last close was clean */
+  int32_t partitions;           /* partitions opened */
+  int32_t partitions_recovered; /* those with an nd_recovery_partition */
+  int32_t partitions_offline;
+  int64_t segments_scanned;
+  int64_t indexes_rebuilt;
+  int64_t bytes_truncated;
+  int32_t segments_deleted;
+  int64_t producer_batches;
+} nd_recovery_stats;
+
+/* What the open of this store did to recover it, so an operator can be
+ * told what a crash cost: totals in *stats, and if parts is not NULL one
+ * entry per partition that needed work in *parts (a malloc'ed array owned
+ * by the caller, nd_free; *count may be 0 with *parts NULL), in the order
+ * the partitions were opened. The report is fixed when nd_open returns
+ * (partitions added later are not in it); a clean open reports zeros and
+ * no entries. stats, or parts with count, may be NULL to skip them.
+ * Errors: ND_EINVAL (NULL store), ND_ENOMEM. Thread-safe. */
+int nd_recovery_report(nd_store *store, nd_recovery_stats *stats,
+                       nd_recovery_partition **parts, size_t *count);
+
 /* ------------------------------------------------------------------------ */
 /* Topics                                                                   */
 /* ------------------------------------------------------------------------ */
-
-#define ND_TOPIC_NAME_MAX 249
 
 typedef struct nd_topic_info {
   char name[ND_TOPIC_NAME_MAX + 1];

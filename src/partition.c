@@ -1,10 +1,10 @@
 /*
- * partition.c — segments of one partition: open and recovery, append with
- * roll, group commit, reads, retention (see partition.h).
+ * partition.c — segments of one partition: append with roll, group commit,
+ * reads, retention (see partition.h). Open and crash recovery are in
+ * recovery.c.
  */
 #include "partition.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -20,8 +20,6 @@
 #include "error.h"
 #include "file.h"
 
-#define RECOVERY_POINT_FILE "recovery-point"
-#define LOG_START_FILE "log-start-offset"
 /* How often a changed recovery point is written out. It only bounds how
  * much a recovery rescans, so it need not follow every fdatasync. */
 #define RP_PERSIST_INTERVAL_MS 2000
@@ -29,23 +27,6 @@
 #define GROUP_COMMIT_WAIT_NS 200000L
 
 /* ---- small helpers ------------------------------------------------------ */
-
-static int read_offset_file(const char *dir, const char *name, int64_t *out) {
-  char path[PATH_MAX], *text = NULL;
-  snprintf(path, sizeof path, "%s/%s", dir, name);
-  int rc = file_read_all(path, &text, NULL);
-  if (rc)
-    return rc;
-  char *end;
-  errno = 0;
-  long long v = strtoll(text, &end, 10);
-  int ok = !errno && end != text && (*end == '\n' || *end == '\0') && v >= 0;
-  free(text);
-  if (!ok)
-    return ND_ECORRUPT;
-  *out = v;
-  return 0;
-}
 
 /* The log start is durable (reads below it must stay refused after a
  * crash); the recovery point is a hint: if it is lost, recovery scans more. */
@@ -61,17 +42,13 @@ static int write_offset_file(const char *dir, const char *name, int64_t v) {
   return 0;
 }
 
-static segment *active_seg(partition *p) {
-  return p->segs[p->nsegs - 1];
-}
-
 /* Producer sequence numbers wrap from INT32_MAX to 0. */
 static int32_t seq_add(int32_t seq, int32_t n) {
   int64_t v = (int64_t)seq + n;
   return (int32_t)(v > INT32_MAX ? v - (int64_t)INT32_MAX - 1 : v);
 }
 
-static int segs_push(partition *p, segment *seg) {
+int segs_push(partition *p, segment *seg) {
   if (p->nsegs == p->segs_cap) {
     size_t cap = p->segs_cap ? p->segs_cap * 2 : 4;
     segment **n = realloc(p->segs, cap * sizeof *n);
@@ -85,7 +62,7 @@ static int segs_push(partition *p, segment *seg) {
 }
 
 /* Index of the segment holding offset: last with base <= offset. */
-static size_t seg_index_for(partition *p, int64_t offset) {
+size_t seg_index_for(partition *p, int64_t offset) {
   size_t lo = 0, hi = p->nsegs;
   while (hi - lo > 1) {
     size_t mid = lo + (hi - lo) / 2;
@@ -97,69 +74,7 @@ static size_t seg_index_for(partition *p, int64_t offset) {
   return lo;
 }
 
-static int cmp_i64(const void *a, const void *b) {
-  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-  return x < y ? -1 : x > y;
-}
-
-/* Base offsets of the .log files in dir, sorted; removes leftovers of
- * interrupted operations (*.tmp, *.deleted) unless readonly. */
-static int list_segments(const char *dir, int readonly, int64_t **out,
-                         size_t *count) {
-  DIR *d = opendir(dir);
-  if (!d && errno == ENOENT && !readonly) {
-    /* topic.conf names more partitions than there are directories (a
-     * crash while partitions were added): an empty partition. */
-    if (mkdir(dir, 0755) == 0 || errno == EEXIST)
-      d = opendir(dir);
-  }
-  if (!d && errno == ENOENT && readonly) {
-    *out = NULL;
-    *count = 0;
-    return 0;
-  }
-  if (!d)
-    return nd_fail_os(errno, "cannot open partition directory %s", dir);
-  int64_t *bases = NULL;
-  size_t n = 0, cap = 0;
-  struct dirent *e;
-  while ((e = readdir(d)) != NULL) {
-    const char *name = e->d_name;
-    size_t len = strlen(name);
-    if (len > 8 && !strcmp(name + len - 8, ".deleted") && !readonly) {
-      char path[PATH_MAX];
-      snprintf(path, sizeof path, "%s/%s", dir, name);
-      unlink(path);
-      continue;
-    }
-    if (len != 24 || strcmp(name + 20, ".log"))
-      continue;
-    int digits = 1;
-    for (int i = 0; i < 20; i++)
-      digits &= name[i] >= '0' && name[i] <= '9';
-    if (!digits)
-      continue;
-    if (n == cap) {
-      cap = cap ? cap * 2 : 8;
-      int64_t *nb = realloc(bases, cap * sizeof *nb);
-      if (!nb) {
-        free(bases);
-        closedir(d);
-        return nd_fail(ND_ENOMEM, "out of memory");
-      }
-      bases = nb;
-    }
-    bases[n++] = strtoll(name, NULL, 10);
-  }
-  closedir(d);
-  if (n > 1)
-    qsort(bases, n, sizeof *bases, cmp_i64);
-  *out = bases;
-  *count = n;
-  return 0;
-}
-
-static partition *partition_alloc(const char *topic_dir, int32_t id) {
+partition *partition_alloc(const char *topic_dir, int32_t id) {
   size_t len = strlen(topic_dir) + 13; /* "/" + int32 + NUL */
   partition *p = calloc(1, sizeof *p + len);
   if (!p)
@@ -180,7 +95,7 @@ static partition *partition_alloc(const char *topic_dir, int32_t id) {
   return p;
 }
 
-static void partition_free(partition *p) {
+void partition_free(partition *p) {
   for (size_t i = 0; i < p->nsegs; i++)
     segment_close(p->segs[i], 0);
   free(p->segs);
@@ -199,397 +114,6 @@ int partition_create_dir(const char *topic_dir, int32_t id) {
   snprintf(dir, sizeof dir, "%s/%d", topic_dir, (int)id);
   if (mkdir(dir, 0755) != 0 && errno != EEXIST)
     return nd_fail_os(errno, "cannot create %s", dir);
-  return 0;
-}
-
-/* ---- open and recovery -------------------------------------------------- */
-
-/* Cut the unsynced tail at segment i, byte valid_end; later segments are
- * deleted. A writable store says so through its logger. */
-static int truncate_at(partition *p, size_t i, uint64_t valid_end,
-                       const char *why, partition_recovery *rec) {
-  segment *seg = p->segs[i];
-  uint64_t size = atomic_load(&seg->size);
-  if (!p->readonly && (valid_end < size || i + 1 < p->nsegs))
-    nd_log(p->log, ND_LOG_WARN,
-           "recovery: %s.log: byte %" PRIu64 ": %s; cutting the unsynced "
-           "tail from offset %" PRId64 " (%" PRIu64
-           " bytes of this segment, %zu later segment%s)",
-           seg->path, valid_end, why, atomic_load(&seg->next_offset),
-           size - valid_end, p->nsegs - i - 1,
-           p->nsegs - i - 1 == 1 ? "" : "s");
-  if (valid_end < size) {
-    if (p->readonly) {
-      atomic_store(&seg->size, valid_end);
-    } else {
-      int fd = segment_fd(seg);
-      if (fd < 0)
-        return fd;
-      int rc = file_truncate(fd, (off_t)valid_end);
-      segment_unfd(seg);
-      if (rc)
-        return nd_fail_os(-rc, "cannot truncate %s.log to %" PRIu64 " bytes",
-                          seg->path, valid_end);
-      atomic_store(&seg->size, valid_end);
-    }
-    rec->truncated_bytes += (int64_t)(size - valid_end);
-  }
-  for (size_t j = i + 1; j < p->nsegs; j++) {
-    rec->truncated_bytes += (int64_t)atomic_load(&p->segs[j]->size);
-    segment_close(p->segs[j], !p->readonly);
-  }
-  p->nsegs = i + 1;
-  return 0;
-}
-
-/* Invalid bytes recovery met inside synced data. */
-typedef struct damage {
-  char file[PATH_MAX];
-  uint64_t pos;
-  int64_t offset; /* the offset the bytes there should have held */
-  char why[160];
-} damage;
-
-static int synced_damage(damage *d, const segment *seg, uint64_t pos,
-                         int64_t offset, const char *why) {
-  snprintf(d->file, sizeof d->file, "%s.log", seg->path);
-  d->pos = pos;
-  d->offset = offset;
-  snprintf(d->why, sizeof d->why, "%s", why);
-  return 1;
-}
-
-/* Scan segments [first, n) with CRC checks, rebuilding their indexes and
- * truncating the unsynced tail at the first invalid byte. Invalid bytes
- * holding offsets below synced_end are not a torn tail but damage: then
- * nothing is cut, *d says where, and the result is 1. */
-static int recover_from(partition *p, size_t first, int64_t rp,
-                        int64_t synced_end, const nd_topic_config *cfg,
-                        partition_recovery *rec, damage *d) {
-  rec->recovered = 1;
-  for (size_t i = first; i < p->nsegs; i++) {
-    segment *seg = p->segs[i];
-    int64_t expect =
-        i > first ? atomic_load(&p->segs[i - 1]->next_offset) : seg->base;
-    if (seg->base != expect) {
-      char why[96];
-      snprintf(why, sizeof why,
-               "the segment starts at offset %" PRId64 ", expected %" PRId64,
-               seg->base, expect);
-      if (expect < synced_end)
-        return synced_damage(d, seg, 0, expect, why);
-      /* A gap or overlap between segments: keep what precedes it. */
-      return truncate_at(p, i - 1, atomic_load(&p->segs[i - 1]->size), why,
-                         rec);
-    }
-    int rc = segment_activate(seg, (size_t)cfg->segment_index_bytes);
-    if (rc)
-      return rc;
-    /* Below the recovery point everything was fdatasync'd: resume at the
-     * last index entry there, so recovery reads the unsynced tail, not
-     * the whole segment. */
-    uint64_t start = 0;
-    int64_t start_off = seg->base;
-    if (i == first && rp > seg->base &&
-        !segment_resume_point(seg, rp, &start, &start_off)) {
-      start = 0;
-      start_off = seg->base;
-    }
-    scan_result res;
-    rc = segment_scan_from(seg, start, start_off, start, 1,
-                           cfg->index_interval_bytes, &res);
-    if (rc)
-      return rc;
-    rec->rebuilt_indexes++;
-    atomic_store(&seg->next_offset, res.next_offset);
-    atomic_store(&seg->max_ts, res.max_ts);
-    uint64_t size = atomic_load(&seg->size);
-    if (res.valid_end > size) {
-      /* Grown since it was measured: a live writer appended (a read-only
-       * open). The scan read those batches whole; keep size and end in
-       * step, or reads would look for offsets past the size. */
-      atomic_store(&seg->size, res.valid_end);
-      size = res.valid_end;
-    }
-    int last = i + 1 == p->nsegs;
-    if (res.valid_end < size) {
-      const char *why = res.why ? res.why : "bytes after the last batch";
-      if ((!last || res.why) && res.next_offset < synced_end)
-        return synced_damage(d, seg, res.valid_end, res.next_offset, why);
-      if (!last || res.why) {
-        rc = truncate_at(p, i, res.valid_end, why, rec);
-        if (rc)
-          return rc;
-      }
-      last = 1;
-    }
-    if (!last) {
-      rc = segment_seal(seg);
-      if (rc)
-        return rc;
-    } else {
-      break;
-    }
-  }
-  return 0;
-}
-
-/* Bring the producer state up to the high watermark: load the snapshot
- * and walk the batch headers after it (or, without a usable snapshot, those
- * of the active segment: older producers would have expired anyway). */
-static int producers_rebuild(partition *p, int64_t rp) {
-  int64_t upto = -1;
-  producer_state_load(&p->producers, p->dir, &upto);
-  int64_t hw = atomic_load(&p->hw);
-  segment *last = active_seg(p);
-  /* The state is saved before every recovery point is written whenever
-   * there is any, so with a recovery point and no state file there was
-   * none as of that point: only the batches after it can add some. */
-  if (upto < 0 && rp >= 0)
-    upto = rp;
-  if (upto < 0 || upto > hw || upto < p->segs[0]->base) {
-    producer_state_free(&p->producers);
-    upto = last->base;
-  }
-  size_t i = seg_index_for(p, upto);
-  for (; i < p->nsegs; i++) {
-    segment *seg = p->segs[i];
-    uint64_t pos = 0;
-    int64_t seg_end = atomic_load(&seg->next_offset);
-    if (upto >= seg_end)
-      continue;
-    if (upto > seg->base && segment_find(seg, upto, &pos) != 0)
-      return 0; /* best effort: state is an optimisation of retries */
-    uint64_t size = atomic_load(&seg->size);
-    uint8_t h[BATCH_HEADER_SIZE];
-    int fd = segment_fd(seg);
-    if (fd < 0)
-      return 0;
-    while (pos < size) {
-      if (file_pread_full(fd, h, sizeof h, (off_t)pos) != (ssize_t)sizeof h)
-        break;
-      int64_t base = (int64_t)be64(h);
-      int64_t last_off = batch_last_offset(h);
-      int64_t pid = (int64_t)be64(h + 43);
-      int32_t seq = (int32_t)be32(h + 53);
-      int32_t count = (int32_t)be32(h + 57);
-      if (pid >= 0 && seq >= 0 && base >= upto && count > 0) {
-        int64_t last_seq = (int64_t)seq + count - 1;
-        if (last_seq > INT32_MAX)
-          last_seq -= (int64_t)INT32_MAX + 1;
-        if (producer_record(&p->producers, pid, (int16_t)be16(h + 51), seq,
-                            (int32_t)last_seq, base, last_off,
-                            (int64_t)be64(h + 35)) != 0)
-          return ND_ENOMEM;
-      }
-      pos += (uint64_t)be32(h + 8) + BATCH_LOG_OVERHEAD;
-    }
-    segment_unfd(seg);
-  }
-  return 0;
-}
-
-/* Take the partition offline for damage d: close its segments without
- * touching their files (an active one's indexes are trimmed back as at a
- * clean close; they are derived data). */
-static int go_offline(partition *p, const damage *d, int64_t synced_end) {
-  char msg[PATH_MAX + 512];
-  snprintf(msg, sizeof msg,
-           "damage in synced data: %s: byte %" PRIu64 ": %s (offset %" PRId64
-           "; offsets below %" PRId64
-           " had been synced). Nothing was deleted; `nodata verify` shows "
-           "the damage and `nodata verify --repair` cuts the log there",
-           d->file, d->pos, d->why, d->offset, synced_end);
-  char *text = strdup(msg);
-  if (!text)
-    return nd_fail(ND_ENOMEM, "out of memory");
-  for (size_t i = 0; i < p->nsegs; i++)
-    segment_close(p->segs[i], 0);
-  p->nsegs = 0;
-  p->offline = text;
-  p->readonly = 1;
-  return 0;
-}
-
-int partition_open(seg_caches *caches, const nd_logger *log,
-                   const char *topic_dir, int32_t id,
-                   const nd_topic_config *cfg, int clean, int readonly,
-                   int64_t now_ms, partition **out, partition_recovery *rec) {
-  memset(rec, 0, sizeof *rec);
-  partition *p = partition_alloc(topic_dir, id);
-  if (!p)
-    return nd_fail(ND_ENOMEM, "out of memory");
-  p->caches = caches;
-  p->log = log;
-  p->readonly = readonly;
-  /* The recovery point before the segment list: beside a live writer
-   * (a read-only open) every byte below it is then in a listed segment. */
-  int64_t log_start = 0, rp = 0;
-  int rc = read_offset_file(p->dir, RECOVERY_POINT_FILE, &rp);
-  int have_rp = rc == 0;
-  rc = read_offset_file(p->dir, LOG_START_FILE, &log_start);
-  if (rc == ND_ECORRUPT)
-    log_start = 0; /* recomputed from the segments below */
-  p->log_start_persisted = log_start;
-  int64_t *bases = NULL;
-  size_t nbases = 0;
-  rc = list_segments(p->dir, readonly, &bases, &nbases);
-  if (rc) {
-    partition_free(p);
-    return rc;
-  }
-
-  for (size_t i = 0; i < nbases; i++) {
-    segment *seg;
-    rc = segment_open(p->caches, p->dir, bases[i], readonly, &seg);
-    if (!rc && (rc = segs_push(p, seg)) != 0)
-      segment_close(seg, 0);
-    if (rc) {
-      free(bases);
-      partition_free(p);
-      return rc;
-    }
-  }
-  free(bases);
-
-  if (p->nsegs == 0) {
-    if (readonly) {
-      /* Nothing on disk yet (a writer may create it): an empty log. */
-      atomic_store(&p->hw, log_start);
-      atomic_store(&p->log_start, log_start);
-      atomic_store(&p->synced, log_start);
-      *out = p;
-      return 0;
-    }
-    segment *seg;
-    rc = segment_create(p->caches, p->dir, log_start,
-                        (size_t)cfg->segment_index_bytes, now_ms, &seg);
-    if (!rc && (rc = segs_push(p, seg)) != 0)
-      segment_close(seg, 1);
-    if (rc) {
-      partition_free(p);
-      return rc;
-    }
-    atomic_store(&p->hw, log_start);
-    atomic_store(&p->log_start, log_start);
-    atomic_store(&p->synced, log_start);
-    p->rp_persisted = -1;
-    *out = p;
-    return 0;
-  }
-
-  /* Sealed segments end where the next begins. */
-  for (size_t i = 0; i + 1 < p->nsegs; i++)
-    atomic_store(&p->segs[i]->next_offset, p->segs[i + 1]->base);
-
-  size_t first_scan = p->nsegs; /* no scan */
-  if (!clean || !have_rp) {
-    first_scan = 0;
-    if (have_rp)
-      first_scan = seg_index_for(p, rp);
-  }
-  /* Each segment before the scan must end exactly where the next one
-   * begins, and the last one at the recovery point: checked by walking the
-   * batch headers after each segment's last index entry (a clean open reads
-   * no record data). A segment that fails is recovered like after a crash,
-   * and everything after it with it. */
-  for (size_t i = 0; i < first_scan && i < p->nsegs; i++) {
-    segment *seg = p->segs[i];
-    int64_t end, mts;
-    int ok = segment_walk_tail(seg, cfg->index_interval_bytes, &end, &mts);
-    if (ok < 0) {
-      partition_free(p);
-      return ok;
-    }
-    int last = i + 1 == p->nsegs;
-    if (ok && !last && end != p->segs[i + 1]->base)
-      ok = 0;
-    if (ok && last && have_rp && end != rp)
-      ok = 0;
-    if (!ok) {
-      first_scan = i;
-      break;
-    }
-    atomic_store(&seg->next_offset, end);
-    if (mts > atomic_load(&seg->max_ts))
-      atomic_store(&seg->max_ts, mts);
-  }
-  /* Sealed segments keep their index files; they are rebuilt only if they
-   * fail the plausibility check. Their maximum timestamp is the last
-   * time-index entry (sealing adds it). */
-  for (size_t i = 0; i < p->nsegs && i < first_scan; i++) {
-    segment *seg = p->segs[i];
-    /* Read-only stores rebuild into memory (segment_activate). */
-    if (!segment_indexes_plausible(seg, cfg->index_interval_bytes)) {
-      rc = segment_activate(seg, (size_t)cfg->segment_index_bytes);
-      scan_result res;
-      if (!rc)
-        rc = segment_scan(seg, UINT64_MAX, 1, cfg->index_interval_bytes, &res);
-      if (!rc && i + 1 < p->nsegs)
-        rc = segment_seal(seg);
-      if (rc) {
-        partition_free(p);
-        return rc;
-      }
-      rec->rebuilt_indexes++;
-    } else {
-      int64_t t = segment_indexed_max_ts(seg);
-      if (t > atomic_load(&seg->max_ts))
-        atomic_store(&seg->max_ts, t);
-    }
-  }
-  /* Synced data, which recovery must never cut: everything below the
-   * recovery point, and after a clean close every segment before the last
-   * (close syncs them all). */
-  int64_t synced_end = have_rp ? rp : -1;
-  if (clean && p->segs[p->nsegs - 1]->base > synced_end)
-    synced_end = p->segs[p->nsegs - 1]->base;
-  damage dmg;
-  if (first_scan < p->nsegs) {
-    rc = recover_from(p, first_scan, have_rp ? rp : -1, synced_end, cfg, rec,
-                      &dmg);
-    if (rc == 0 && atomic_load(&active_seg(p)->next_offset) < synced_end) {
-      segment *end = active_seg(p);
-      char why[96];
-      snprintf(why, sizeof why,
-               "the log ends here, at offset %" PRId64 ", before the "
-               "recovery point",
-               atomic_load(&end->next_offset));
-      rc = synced_damage(&dmg, end, atomic_load(&end->size),
-                         atomic_load(&end->next_offset), why);
-    }
-    if (rc == 1)
-      rc = go_offline(p, &dmg, synced_end);
-    if (rc || p->offline) {
-      if (rc)
-        partition_free(p);
-      else
-        *out = p;
-      return rc;
-    }
-  }
-  segment *last = active_seg(p);
-  /* The last segment's indexes become writable (preallocated, mapped
-   * read-write) at its first append, not here: opening thousands of
-   * partitions stays cheap. */
-  int64_t hw = atomic_load(&last->next_offset);
-  if (log_start < p->segs[0]->base)
-    log_start = p->segs[0]->base;
-  if (log_start > hw)
-    log_start = hw;
-  atomic_store(&p->hw, hw);
-  atomic_store(&p->log_start, log_start);
-  /* After recovery every surviving byte was read back from the file, but
-   * only what was fdatasync'd is known durable; a clean close synced all. */
-  int64_t synced = clean && !rec->recovered ? hw : (rp < hw ? rp : hw);
-  atomic_store(&p->synced, synced);
-  p->rp_persisted = have_rp ? rp : -1;
-  rc = producers_rebuild(p, have_rp ? rp : -1);
-  if (rc) {
-    partition_free(p);
-    return nd_fail(rc, "out of memory rebuilding producer state of %s", p->dir);
-  }
-  *out = p;
   return 0;
 }
 

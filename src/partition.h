@@ -63,12 +63,41 @@ typedef struct partition {
   char dir[]; /* topic dir + "/" + id, sized to fit (see segment.path) */
 } partition;
 
-/* How an open went, for the store's recovery report. */
+/* How an open went, for the store's recovery report (nd_recovery_report);
+ * info.topic is left for the caller to fill. */
 typedef struct partition_recovery {
-  int recovered;           /* 1 if a scan ran */
-  int64_t truncated_bytes; /* bytes cut from torn or corrupt tails */
-  int64_t rebuilt_indexes;
+  int recovered; /* 1 if a scan ran */
+  nd_recovery_partition info;
 } partition_recovery;
+
+/* The store's recovery report, filled while nd_open opens the partitions
+ * and read-only afterwards. */
+typedef struct recovery_log {
+  nd_recovery_stats stats;
+  nd_recovery_partition *parts; /* those that needed work */
+  size_t count, cap;
+} recovery_log;
+
+/* Count partition `id` of `topic` in rl, listing it if rec says recovery
+ * did anything to it. Errors: ND_ENOMEM. */
+int recovery_log_add(recovery_log *rl, const char *topic, int32_t id,
+                     const partition_recovery *rec);
+void recovery_log_free(recovery_log *rl);
+
+/* Files beside the segments: the offset below which everything was
+ * fdatasync'd, and the durable log start. */
+#define RECOVERY_POINT_FILE "recovery-point"
+#define LOG_START_FILE "log-start-offset"
+
+/* Shared by partition.c and recovery.c (the open lives in recovery.c). */
+partition *partition_alloc(const char *topic_dir, int32_t id);
+void partition_free(partition *p);
+int segs_push(partition *p, segment *seg);
+/* Index of the segment holding offset: last with base <= offset. */
+size_t seg_index_for(partition *p, int64_t offset);
+static inline segment *active_seg(partition *p) {
+  return p->segs[p->nsegs - 1];
+}
 
 int partition_create_dir(const char *topic_dir, int32_t id);
 /* Open (and after an unclean shutdown recover) a partition. Invalid bytes

@@ -59,6 +59,7 @@ struct nd_store {
   pthread_mutex_t admin_lock; /* create/delete/alter, one at a time */
   offsets_store *offsets;     /* committed consumer offsets */
   seg_caches caches;          /* bounds on descriptors and index maps */
+  recovery_log recovery;      /* what nd_open's recovery did; fixed after */
 
   pthread_t bg;
   int bg_running;
@@ -456,6 +457,7 @@ static int load_topics(nd_store *s, int clean) {
   struct dirent *e;
   int rc = 0;
   int64_t now = now_ms();
+  s->recovery.stats.clean_shutdown = clean;
   while (!rc && (e = readdir(d)) != NULL) {
     const char *name = e->d_name;
     if (name[0] == '.' && (!name[1] || (name[1] == '.' && !name[2])))
@@ -471,9 +473,8 @@ static int load_topics(nd_store *s, int clean) {
       continue;
     }
     topic *t = NULL;
-    int64_t truncated = 0;
     rc = topic_open(&s->caches, &s->logger, path, clean, s->readonly, 1, now,
-                    &t, &truncated);
+                    &t, &s->recovery);
     if (!rc && t) {
       rc = insert_topic(s, t);
       if (rc)
@@ -517,6 +518,7 @@ static void store_free(nd_store *s) {
   if (s->dir_lock_fd >= 0)
     close(s->dir_lock_fd);
   seg_caches_destroy(&s->caches);
+  recovery_log_free(&s->recovery);
   pthread_rwlock_destroy(&s->map_lock);
   pthread_mutex_destroy(&s->admin_lock);
   pthread_mutex_destroy(&s->bg_lock);
@@ -1779,4 +1781,27 @@ int nd_group_delete(nd_store *s, const char *group) {
     return nd_fail(ND_EREADONLY, "store %s opened read-only", s->dir);
   int rc = check_group(group);
   return rc ? rc : offsets_delete_group(s->offsets, group);
+}
+
+int nd_recovery_report(nd_store *s, nd_recovery_stats *stats,
+                       nd_recovery_partition **parts, size_t *count) {
+  nd_clear_error();
+  if (!s || (parts && !count) || (!parts && count))
+    return nd_fail(ND_EINVAL, "nd_recovery_report: NULL store or count");
+  /* Written only during nd_open, so no lock is needed to read it. */
+  if (stats)
+    *stats = s->recovery.stats;
+  if (parts) {
+    *parts = NULL;
+    *count = 0;
+    size_t n = s->recovery.count;
+    if (n) {
+      *parts = malloc(n * sizeof **parts);
+      if (!*parts)
+        return nd_fail(ND_ENOMEM, "out of memory");
+      memcpy(*parts, s->recovery.parts, n * sizeof **parts);
+      *count = n;
+    }
+  }
+  return 0;
 }

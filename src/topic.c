@@ -171,7 +171,7 @@ static int conf_salvage(const char *dir, char name[ND_TOPIC_NAME_MAX + 1],
 
 int topic_open(seg_caches *caches, const nd_logger *log, const char *dir,
                int clean, int readonly, int allow_offline, int64_t now_ms,
-               topic **out, int64_t *truncated_bytes) {
+               topic **out, recovery_log *report) {
   topic *t = calloc(1, sizeof *t);
   if (!t)
     return nd_fail(ND_ENOMEM, "out of memory");
@@ -219,8 +219,8 @@ int topic_open(seg_caches *caches, const nd_logger *log, const char *dir,
       if (t->parts[i]->offline)
         nd_log(log, ND_LOG_ERROR, "topic '%s' partition %d is offline: %s",
                t->name, (int)i, t->parts[i]->offline);
-      if (truncated_bytes)
-        *truncated_bytes += rec.truncated_bytes;
+      if (report)
+        rc = recovery_log_add(report, t->name, i, &rec);
     }
   }
   if (rc && allow_offline && t->parts && (t->offline = strdup(nd_errmsg()))) {

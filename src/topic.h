@@ -56,10 +56,11 @@ int topic_conf_read(const char *dir, char name[ND_TOPIC_NAME_MAX + 1],
  * makes the topic open offline (see topic.offline) instead of failing; a
  * topic.conf too damaged to name its topic leaves *out NULL (the directory
  * is skipped, and logged). A partition with damaged synced data opens
- * offline on its own (partition.offline), the rest of the topic serves. */
+ * offline on its own (partition.offline), the rest of the topic serves.
+ * report, if not NULL, is told what recovery did to each partition. */
 int topic_open(seg_caches *caches, const nd_logger *log, const char *dir,
                int clean, int readonly, int allow_offline, int64_t now_ms,
-               topic **out, int64_t *truncated_bytes);
+               topic **out, recovery_log *report);
 /* Close partitions and free. Returns the first error. */
 int topic_close(topic *t);
 

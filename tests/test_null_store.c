@@ -33,6 +33,10 @@ static int c_sync(void) {
 static int c_maintain(void) {
   return nd_maintain(NULL, 0);
 }
+static int c_recovery_report(void) {
+  nd_recovery_stats st;
+  return nd_recovery_report(NULL, &st, NULL, NULL);
+}
 static int c_topic_create(void) {
   return nd_topic_create(NULL, "t", 1, NULL);
 }
@@ -126,6 +130,7 @@ static const call calls[] = {
     CALL(close, 0),
     CALL(sync, ND_EINVAL),
     CALL(maintain, ND_EINVAL),
+    CALL(recovery_report, ND_EINVAL),
     CALL(topic_create, ND_EINVAL),
     CALL(topic_delete, ND_EINVAL),
     CALL(topic_add_partitions, ND_EINVAL),

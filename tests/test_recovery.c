@@ -178,12 +178,17 @@ static void bit_flips(void) {
   tmpdir_remove(dir);
 }
 
+/* The index files of partition 0's first segment. */
+static void index_paths(const char *dir, char *idx, char *tidx) {
+  path_of(idx, dir, "r", "00000000000000000000.index");
+  path_of(tidx, dir, "r", "00000000000000000000.timeindex");
+}
+
 static void damaged_indexes(void) {
   char *dir = tmpdir_make("idx");
   CHECK(fill(dir) > 0);
   char idx[PATH_MAX], tidx[PATH_MAX];
-  path_of(idx, dir, "r", "00000000000000000000.index");
-  path_of(tidx, dir, "r", "00000000000000000000.timeindex");
+  index_paths(dir, idx, tidx);
   size_t len;
   uint8_t *good = read_file(idx, &len);
   CHECK(good && len >= 16); /* interval 64 bytes: several entries */
@@ -426,13 +431,11 @@ static int last_log_name(const char *dir, char *name, size_t cap) {
   name[strcspn(name, "\n")] = '\0';
   return ok ? 0 : -1;
 }
-/* A bit flip below the recovery point, then an unclean stop: the scan
- * from the recovery point's segment meets it; it is not a torn tail. */
-static void bit_flip_below_recovery_point(void) {
-  char *dir = tmpdir_make("flip-rp");
+/* Segments, a bit flipped in the last batch of partition 0 (below its
+ * recovery point), then an unclean stop; name gets the damaged file. */
+static void flip_below_recovery_point(const char *dir, char *name, size_t cap) {
   CHECK(fill_segments(dir) >= 4);
-  char name[64] = "";
-  CHECK(last_log_name(dir, name, sizeof name) == 0);
+  CHECK(last_log_name(dir, name, cap) == 0);
   char log[PATH_MAX];
   path_of(log, dir, "r", name);
   size_t len;
@@ -444,6 +447,14 @@ static void bit_flip_below_recovery_point(void) {
   char p[PATH_MAX];
   snprintf(p, sizeof p, "%s/clean-shutdown", dir);
   CHECK(unlink(p) == 0);
+}
+
+/* A bit flip below the recovery point, then an unclean stop: the scan
+ * from the recovery point's segment meets it; it is not a torn tail. */
+static void bit_flip_below_recovery_point(void) {
+  char *dir = tmpdir_make("flip-rp");
+  char name[64] = "";
+  flip_below_recovery_point(dir, name, sizeof name);
   char before[4096], after[4096];
   log_sizes(dir, before, sizeof before);
   nd_store *s = open_logged(dir);
@@ -827,6 +838,231 @@ static void readonly_index_cut_under_reader(void) {
   tmpdir_remove(dir);
 }
 
+/* ---- the recovery report (nd_recovery_report) ---------------------------- */
+
+/* The report's entry for partition `part` of topic `topic`, copied into
+ * *out; 0 if found. */
+static int report_entry(nd_store *s, const char *topic, int32_t part,
+                        nd_recovery_stats *st, nd_recovery_partition *out) {
+  nd_recovery_partition *parts = NULL;
+  size_t n = 0;
+  if (nd_recovery_report(s, st, &parts, &n) != 0)
+    return -1;
+  int found = -1;
+  for (size_t i = 0; i < n; i++)
+    if (!strcmp(parts[i].topic, topic) && parts[i].partition == part) {
+      *out = parts[i];
+      found = 0;
+    }
+  nd_free(parts);
+  return found;
+}
+
+/* Open dir; *e gets the report's entry for partition 0 of "r". NULL if
+ * the open fails or there is no such entry. */
+static nd_store *open_reported(const char *dir, nd_recovery_stats *st,
+                               nd_recovery_partition *e) {
+  nd_store *s = open_store(dir);
+  if (s && report_entry(s, "r", 0, st, e) != 0) {
+    fprintf(stderr, "no recovery report entry for r/0\n");
+    nd_close(s);
+    return NULL;
+  }
+  return s;
+}
+
+/* Every field of entry e against want, but the reason (checked apart) and
+ * producer_batches when want's is -1. */
+static void check_entry(const nd_recovery_partition *e,
+                        const nd_recovery_partition *want) {
+  CHECK_EQ_I64(e->segments_scanned, want->segments_scanned);
+  CHECK_EQ_I64(e->indexes_rebuilt, want->indexes_rebuilt);
+  CHECK_EQ_I64(e->bytes_truncated, want->bytes_truncated);
+  CHECK_EQ_I64(e->segments_deleted, want->segments_deleted);
+  CHECK(!strcmp(e->cut_file, want->cut_file));
+  CHECK_EQ_I64(e->cut_position, want->cut_position);
+  CHECK_EQ_I64(e->cut_offset, want->cut_offset);
+  CHECK_EQ_I64(e->producer_state_rebuilt, want->producer_state_rebuilt);
+  if (want->producer_batches >= 0)
+    CHECK_EQ_I64(e->producer_batches, want->producer_batches);
+  CHECK_EQ_I64(e->offline, want->offline);
+}
+
+/* A clean open reports nothing: no entries, zero totals. */
+static void check_clean_report(nd_store *s, int32_t partitions) {
+  nd_recovery_stats st;
+  nd_recovery_partition *parts = (nd_recovery_partition *)1;
+  size_t n = 99;
+  CHECK_OK(nd_recovery_report(s, &st, &parts, &n));
+  CHECK(parts == NULL);
+  CHECK_EQ_I64(n, 0);
+  CHECK_EQ_I64(st.clean_shutdown, 1);
+  CHECK_EQ_I64(st.partitions, partitions);
+  CHECK_EQ_I64(st.partitions_recovered, 0);
+  CHECK_EQ_I64(st.partitions_offline, 0);
+  CHECK_EQ_I64(st.segments_scanned, 0);
+  CHECK_EQ_I64(st.indexes_rebuilt, 0);
+  CHECK_EQ_I64(st.bytes_truncated, 0);
+  CHECK_EQ_I64(st.segments_deleted, 0);
+  CHECK_EQ_I64(st.producer_batches, 0);
+}
+
+/* A torn last batch: the report names the file, the byte it now ends at,
+ * the first offset lost and how many bytes went; the next (clean) open
+ * reports nothing. */
+static void report_names_the_cut(void) {
+  char *dir = tmpdir_make("report-cut");
+  size_t last = fill(dir);
+  CHECK(last > 0);
+  char log[PATH_MAX];
+  path_of(log, dir, "r", "00000000000000000000.log");
+  size_t len;
+  uint8_t *orig = read_file(log, &len);
+  CHECK(orig && len > last + 10);
+  CHECK_OK(write_bytes(log, orig, last + 10));
+  free(orig);
+  make_unclean(dir);
+  nd_recovery_stats st;
+  nd_recovery_partition e;
+  nd_store *s = open_reported(dir, &st, &e);
+  CHECK(s);
+  /* No recovery point and no snapshot: the producer state was rebuilt by
+   * reading every surviving batch header of the active segment. */
+  nd_recovery_partition want = {.segments_scanned = 1,
+                                .indexes_rebuilt = 1,
+                                .bytes_truncated = 10,
+                                .cut_file = "00000000000000000000.log",
+                                .cut_position = (int64_t)last,
+                                .cut_offset = (BATCHES - 1) * PER_BATCH,
+                                .producer_state_rebuilt = 1,
+                                .producer_batches = BATCHES - 1};
+  check_entry(&e, &want);
+  CHECK(e.reason[0] != '\0');
+  CHECK(!st.clean_shutdown && st.partitions == 1 &&
+        st.partitions_recovered == 1 && st.bytes_truncated == 10 &&
+        st.segments_scanned == 1 && st.indexes_rebuilt == 1);
+  /* The copy is the caller's; a stats-only call needs no list. */
+  CHECK_OK(nd_recovery_report(s, &st, NULL, NULL));
+  CHECK_EQ_I64(st.bytes_truncated, 10);
+  CHECK_RC(nd_recovery_report(NULL, &st, NULL, NULL), ND_EINVAL);
+  nd_recovery_partition *parts;
+  CHECK_RC(nd_recovery_report(s, &st, &parts, NULL), ND_EINVAL);
+  CHECK_OK(nd_close(s));
+  s = open_store(dir);
+  CHECK(s);
+  check_clean_report(s, 1);
+  CHECK_OK(nd_close(s));
+  tmpdir_remove(dir);
+}
+
+/* Lost index files after a clean close: rebuilt, and said so; nothing cut. */
+static void report_names_rebuilt_index(void) {
+  char *dir = tmpdir_make("report-idx");
+  CHECK(fill(dir) > 0);
+  char idx[PATH_MAX], tidx[PATH_MAX];
+  index_paths(dir, idx, tidx);
+  CHECK(unlink(idx) == 0 && unlink(tidx) == 0);
+  nd_recovery_stats st;
+  nd_recovery_partition e;
+  nd_store *s = open_reported(dir, &st, &e);
+  CHECK(s);
+  CHECK(st.clean_shutdown && st.partitions_recovered == 1);
+  nd_recovery_partition want = {.indexes_rebuilt = 1,
+                                .cut_position = -1,
+                                .cut_offset = -1,
+                                .producer_batches = 0};
+  check_entry(&e, &want);
+  CHECK(e.reason[0] == '\0');
+  CHECK_OK(nd_close(s));
+  tmpdir_remove(dir);
+}
+
+/* Names and sizes of partition 0's .log files, in order; returns count. */
+static int log_files(const char *dir, char names[][32], int64_t *sizes,
+                     int max) {
+  char pdir[PATH_MAX], cmd[PATH_MAX + 64];
+  path_of(pdir, dir, "r", "");
+  snprintf(cmd, sizeof cmd, "cd %s && stat -c '%%n %%s' *.log | sort", pdir);
+  FILE *f = popen(cmd, "r");
+  int n = 0;
+  long long size;
+  while (f && n < max && fscanf(f, "%31s %lld", names[n], &size) == 2)
+    sizes[n++] = size;
+  if (f)
+    pclose(f);
+  return n;
+}
+
+/* Garbage after a middle segment with no recovery point (nothing known
+ * synced): the cut is made there and every later segment is deleted; the
+ * report counts them and their bytes. The other partitions were only
+ * scanned from their recovery points. */
+static void report_names_deleted_segments(void) {
+  char *dir = tmpdir_make("report-segs");
+  CHECK(fill_segments(dir) >= 4);
+  char names[64][32];
+  int64_t sizes[64];
+  int n = log_files(dir, names, sizes, 64);
+  CHECK(n >= 4);
+  char log[PATH_MAX];
+  path_of(log, dir, "r", names[1]);
+  FILE *f = fopen(log, "ab");
+  CHECK(f);
+  fwrite("\x00\x00\x00\x00\x00\x00\x00\x2a\x00\x00\x10\x00", 1, 12, f);
+  fclose(f);
+  make_unclean(dir);
+  int64_t later = 0;
+  for (int i = 2; i < n; i++)
+    later += sizes[i];
+  nd_recovery_stats st;
+  nd_recovery_partition e;
+  nd_store *s = open_reported(dir, &st, &e);
+  CHECK(s);
+  /* Scanned from the first segment (no recovery point) to the cut. */
+  nd_recovery_partition want = {.segments_scanned = 2,
+                                .indexes_rebuilt = 2,
+                                .bytes_truncated = 12 + later,
+                                .segments_deleted = n - 2,
+                                .cut_position = sizes[1],
+                                .cut_offset = strtoll(names[2], NULL, 10),
+                                .producer_state_rebuilt = 1,
+                                .producer_batches = -1};
+  snprintf(want.cut_file, sizeof want.cut_file, "%s", names[1]);
+  check_entry(&e, &want);
+  CHECK(st.partitions == 3 && st.partitions_recovered == 3 &&
+        st.bytes_truncated == 12 + later && st.segments_deleted == n - 2);
+  nd_recovery_partition o;
+  CHECK_OK(report_entry(s, "o", 0, &st, &o));
+  CHECK_EQ_I64(o.bytes_truncated, 0);
+  CHECK_EQ_I64(o.segments_scanned, 1);
+  CHECK(o.cut_file[0] == '\0');
+  int64_t hw;
+  CHECK_OK(nd_offsets(s, "r", 0, NULL, &hw));
+  CHECK_EQ_I64(hw, e.cut_offset);
+  CHECK_OK(nd_close(s));
+  tmpdir_remove(dir);
+}
+
+/* Damage below the recovery point: the partition is offline, the report
+ * says so and why, and that nothing was cut. */
+static void report_names_offline(void) {
+  char *dir = tmpdir_make("report-off");
+  char name[64] = "";
+  flip_below_recovery_point(dir, name, sizeof name);
+  nd_recovery_stats st;
+  nd_recovery_partition e;
+  nd_store *s = open_reported(dir, &st, &e);
+  CHECK(s);
+  CHECK_EQ_I64(e.offline, 1);
+  CHECK(strstr(e.reason, name) && strstr(e.reason, "CRC"));
+  CHECK_EQ_I64(e.bytes_truncated, 0);
+  CHECK(e.cut_file[0] == '\0');
+  CHECK_EQ_I64(st.partitions_offline, 1);
+  CHECK_EQ_I64(st.bytes_truncated, 0);
+  CHECK_OK(nd_close(s));
+  tmpdir_remove(dir);
+}
+
 int main(void) {
   RUN(torn_tail_every_byte);
   RUN(bit_flips);
@@ -843,5 +1079,9 @@ int main(void) {
   RUN(negative_delta_after_clean_close);
   RUN(damaged_topic_conf);
   RUN(power_cut_across_unsynced_rolls);
+  RUN(report_names_the_cut);
+  RUN(report_names_rebuilt_index);
+  RUN(report_names_deleted_segments);
+  RUN(report_names_offline);
   TEST_MAIN_END();
 }
