@@ -3,7 +3,12 @@
  * NULL store with ND_EINVAL and a message, never a crash (nd_close(NULL) is
  * a no-op, like free). Each call runs in a child process, so a crash fails
  * the test naming the entry point instead of ending it.
+ *
+ * The list of calls is checked against the public headers: every function
+ * declared there with an `nd_store *` parameter must be in it (and nothing
+ * else), so a new entry point cannot be added without its NULL check.
  */
+#include <ctype.h>
 #include <sys/wait.h>
 
 #include "nodata_zerocopy.h"
@@ -41,6 +46,9 @@ static int c_topic_delete(void) {
 }
 static int c_topic_add_partitions(void) {
   return nd_topic_add_partitions(NULL, "t", 2);
+}
+static int c_partitions_allowed(void) {
+  return nd_partitions_allowed(NULL, "t", 1);
 }
 static int c_topic_set_config(void) {
   nd_topic_config cfg;
@@ -115,6 +123,10 @@ static int c_group_set_protocol_type(void) {
 static int c_group_protocol_type(void) {
   return nd_group_protocol_type(NULL, "g", &str);
 }
+static int c_delete_offsets(void) {
+  nd_topic_partition tp = {"t", 0};
+  return nd_delete_offsets(NULL, "g", &tp, 1);
+}
 static int c_group_delete(void) {
   return nd_group_delete(NULL, "g");
 }
@@ -129,6 +141,7 @@ static const call calls[] = {
     CALL(topic_create, ND_EINVAL),
     CALL(topic_delete, ND_EINVAL),
     CALL(topic_add_partitions, ND_EINVAL),
+    CALL(partitions_allowed, ND_EINVAL),
     CALL(topic_set_config, ND_EINVAL),
     CALL(topic_describe, ND_EINVAL),
     CALL(topic_by_id, ND_EINVAL),
@@ -150,14 +163,17 @@ static const call calls[] = {
     CALL(group_list, ND_EINVAL),
     CALL(group_set_protocol_type, ND_EINVAL),
     CALL(group_protocol_type, ND_EINVAL),
+    CALL(delete_offsets, ND_EINVAL),
     CALL(group_delete, ND_EINVAL),
 };
+
+#define NCALLS (sizeof calls / sizeof calls[0])
 
 /* The child exits with 0 when the call returned what it should and left a
  * message (for errors), 1 otherwise; a crash shows as a signal. */
 static void null_store(void) {
   int bad = 0;
-  for (size_t i = 0; i < sizeof calls / sizeof calls[0]; i++) {
+  for (size_t i = 0; i < NCALLS; i++) {
     const call *c = &calls[i];
     fflush(stderr);
     pid_t pid = fork();
@@ -181,7 +197,155 @@ static void null_store(void) {
   CHECK_EQ_I64(bad, 0);
 }
 
+/* ---- the list against the headers --------------------------------------- */
+
+static char *read_text(const char *path) {
+  FILE *f = fopen(path, "r");
+  if (!f)
+    return NULL;
+  size_t cap = 1 << 16, used = 0, n;
+  char *buf = malloc(cap);
+  while (buf && (n = fread(buf + used, 1, cap - used - 1, f)) > 0) {
+    used += n;
+    if (used + 1 == cap) {
+      char *nb = realloc(buf, cap *= 2);
+      if (!nb)
+        free(buf);
+      buf = nb;
+    }
+  }
+  fclose(f);
+  if (buf)
+    buf[used] = 0;
+  return buf;
+}
+
+/* Blanks comments and preprocessor lines, so only declarations remain. */
+static void strip(char *s) {
+  for (char *p = s; *p; p++) {
+    if (p[0] == '/' && p[1] == '*') {
+      char *e = strstr(p + 2, "*/");
+      char *end = e ? e + 2 : p + strlen(p);
+      memset(p, ' ', (size_t)(end - p));
+      p = end - 1;
+    } else if (p[0] == '/' && p[1] == '/') {
+      while (*p && *p != '\n')
+        *p++ = ' ';
+      p--;
+    } else if (*p == '#' && (p == s || p[-1] == '\n')) {
+      /* Through continuation lines. */
+      while (*p && !(*p == '\n' && p[-1] != '\\'))
+        *p++ = ' ';
+      p--;
+    }
+  }
+}
+
+/* Does decl (one declaration) have a parameter of type `nd_store *`? Not
+ * `nd_store **`: nd_open makes a store. */
+static int takes_store(const char *open) {
+  for (const char *q = strstr(open, "nd_store"); q;
+       q = strstr(q + 1, "nd_store")) {
+    const char *r = q + 8;
+    if (isalnum((unsigned char)*r) || *r == '_')
+      continue;
+    while (isspace((unsigned char)*r))
+      r++;
+    if (*r++ != '*')
+      continue;
+    while (isspace((unsigned char)*r))
+      r++;
+    if (*r != '*')
+      return 1;
+  }
+  return 0;
+}
+
+/* Adds to names[] (without "nd_") every function text declares with an
+ * `nd_store *` parameter. */
+static void store_functions(char *text, char names[][64], size_t *n,
+                            size_t cap) {
+  strip(text);
+  char *decl = text;
+  for (char *p = text;; p++) {
+    if (*p && *p != ';' && *p != '{' && *p != '}')
+      continue;
+    char end = *p;
+    *p = 0;
+    char *open = strchr(decl, '(');
+    if (open && takes_store(open)) {
+      char *e = open;
+      while (e > decl && isspace((unsigned char)e[-1]))
+        e--;
+      char *b = e;
+      while (b > decl && (isalnum((unsigned char)b[-1]) || b[-1] == '_'))
+        b--;
+      if (e - b > 3 && !strncmp(b, "nd_", 3) && *n < cap) {
+        snprintf(names[*n], 64, "%.*s", (int)(e - b - 3), b + 3);
+        (*n)++;
+      }
+    }
+    if (!end)
+      break;
+    decl = p + 1;
+  }
+}
+
+static int in_list(char names[][64], size_t n, const char *name) {
+  for (size_t i = 0; i < n; i++)
+    if (!strcmp(names[i], name))
+      return 1;
+  return 0;
+}
+
+/* calls[] holds exactly the headers' functions taking an nd_store *. */
+static void list_matches_headers(void) {
+  const char *src = getenv("ND_SOURCE_DIR");
+  CHECK(src != NULL);
+  if (!src)
+    return;
+  static const char *headers[] = {"include/nodata.h",
+                                  "include/nodata_zerocopy.h"};
+  char names[128][64];
+  size_t n = 0;
+  for (size_t h = 0; h < sizeof headers / sizeof headers[0]; h++) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", src, headers[h]);
+    char *text = read_text(path);
+    if (!text)
+      fprintf(stderr, "cannot read %s\n", path);
+    CHECK(text != NULL);
+    if (text)
+      store_functions(text, names, &n, sizeof names / sizeof names[0]);
+    free(text);
+  }
+  CHECK(n >= 20); /* the parser found the entry points at all */
+  char listed[NCALLS][64];
+  for (size_t i = 0; i < NCALLS; i++)
+    snprintf(listed[i], sizeof listed[i], "%s", calls[i].name);
+  int missing = 0, stale = 0;
+  for (size_t i = 0; i < n; i++)
+    if (!in_list(listed, NCALLS, names[i])) {
+      fprintf(stderr,
+              "nd_%s takes an nd_store * but test_null_store.c does not "
+              "call it\n",
+              names[i]);
+      missing++;
+    }
+  for (size_t i = 0; i < NCALLS; i++)
+    if (!in_list(names, n, listed[i])) {
+      fprintf(stderr,
+              "test_null_store.c calls nd_%s, which no public header "
+              "declares with an nd_store * parameter\n",
+              listed[i]);
+      stale++;
+    }
+  CHECK_EQ_I64(missing, 0);
+  CHECK_EQ_I64(stale, 0);
+}
+
 int main(void) {
   RUN(null_store);
+  RUN(list_matches_headers);
   TEST_MAIN_END();
 }
