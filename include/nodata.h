@@ -16,6 +16,8 @@
  *   - The library never prints, aborts or exits.
  *   - A NULL store is ND_EINVAL for every function that takes one, except
  *     nd_close(), for which it is a no-op.
+ *   - Every function that writes answers ND_EREADONLY on a store opened
+ *     with ND_OPEN_READONLY, and changes nothing.
  *   - Thread-safety: an nd_store may be used from any number of threads at
  *     once. Appends to one partition are serialised; reads run concurrently
  *     with appends and see only whole batches below the high watermark.

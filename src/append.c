@@ -1,0 +1,430 @@
+/*
+ * append.c — the append path's public entry points: nd_append (records
+ * encoded here), nd_append_batch (client batches validated as Kafka's
+ * LogValidator does) and nd_sync_partition, with the broker-side
+ * recompression of compression.type. Entered through store.h's helpers,
+ * as every public entry point is.
+ */
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "batch.h"
+#include "error.h"
+#include "store.h"
+
+/* ---- append ------------------------------------------------------------- */
+
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+
+typedef struct scratch {
+  uint8_t *buf;
+  size_t cap;
+} scratch;
+
+static void scratch_free(void *p) {
+  scratch *sc = p;
+  free(sc->buf);
+  free(sc);
+}
+
+static void scratch_key_init(void) {
+  pthread_key_create(&scratch_key, scratch_free);
+}
+
+/* A per-thread encode buffer, so appends neither allocate per call nor
+ * encode under the partition's lock. */
+static scratch *thread_scratch(void) {
+  pthread_once(&scratch_once, scratch_key_init);
+  scratch *sc = pthread_getspecific(scratch_key);
+  if (!sc) {
+    sc = calloc(1, sizeof *sc);
+    if (sc && pthread_setspecific(scratch_key, sc) != 0) {
+      free(sc);
+      sc = NULL;
+    }
+  }
+  return sc;
+}
+
+static int32_t choose_partition(topic *t, const void *key, size_t key_len) {
+  int32_t n;
+  pthread_rwlock_rdlock(&t->lock);
+  n = t->nparts;
+  pthread_rwlock_unlock(&t->lock);
+  if (key)
+    return nd_partition_for_key(key, key_len, n);
+  return (int32_t)(atomic_fetch_add(&t->round_robin, 1) % (uint32_t)n);
+}
+
+/* ---- recompression ------------------------------------------------------ */
+
+/* The level a topic asks for when its batches are re-encoded with codec. */
+static int codec_level(const nd_topic_config *cfg, int codec) {
+  switch (codec) {
+  case ND_CODEC_GZIP:
+    return cfg->gzip_level;
+  case ND_CODEC_LZ4:
+    return cfg->lz4_level;
+  case ND_CODEC_ZSTD:
+    return cfg->zstd_level;
+  default:
+    return 0; /* snappy and uncompressed have no level */
+  }
+}
+
+/* Kafka's broker-side recompression (LogValidator): a topic whose
+ * compression.type names a codec stores every batch with that codec,
+ * re-encoding those that arrive with another one ("uncompressed" decodes
+ * them). Same-codec batches stay as sent, whatever their level, as in
+ * Kafka. Offsets, timestamps and producer fields are not touched: only the
+ * record area, attributes, batchLength and CRC change. Control batches
+ * are left alone (Kafka never compresses them).
+ * b[0..len) has been validated batch by batch. On success *out is NULL
+ * when nothing needs re-encoding, else a malloc'ed buffer of *out_len
+ * bytes holding every batch in order. Each new batch is checked against
+ * max.message.bytes again, since re-encoding may grow it (Kafka checks
+ * after recompression too). */
+static int recompress_batches(nd_store *s, const nd_topic_config *cfg,
+                              const char *name, const uint8_t *b, size_t len,
+                              uint8_t **out, size_t *out_len) {
+  *out = NULL;
+  *out_len = 0;
+  int want = cfg->compression;
+  if (want == ND_COMPRESSION_PRODUCER)
+    return 0;
+  int needed = 0;
+  for (size_t q = 0; q < len; q += (size_t)be32(b + q + 8) + 12)
+    if ((b[q + 22] & BATCH_ATTR_CODEC_MASK) != want &&
+        !(b[q + 22] & BATCH_ATTR_CONTROL))
+      needed = 1;
+  if (!needed)
+    return 0;
+  if (!s->opts.recompress) {
+    char what[32];
+    if (nd_topic_config_get(cfg, "compression.type", what, sizeof what) != 0)
+      what[0] = 0;
+    return nd_fail(ND_ECODEC,
+                   "topic '%s' has compression.type=%s and this store was "
+                   "opened without a recompressor (nd_options.recompress)",
+                   name, what);
+  }
+  uint8_t *acc = NULL;
+  size_t used = 0, cap = 0;
+  int rc = 0;
+  for (size_t q = 0; q < len && !rc;) {
+    size_t total = (size_t)be32(b + q + 8) + 12;
+    void *nb = NULL;
+    size_t nlen = total;
+    int codec = b[q + 22] & BATCH_ATTR_CODEC_MASK;
+    const uint8_t *src = b + q;
+    if (codec != want && !(b[q + 22] & BATCH_ATTR_CONTROL)) {
+      rc = s->opts.recompress(b + q, total, want, codec_level(cfg, want), &nb,
+                              &nlen);
+      if (rc) {
+        free(nb);
+        char why[256]; /* nd_fail rewrites the buffer nd_errmsg() points at */
+        snprintf(why, sizeof why, "%s", nd_errmsg());
+        rc = nd_fail(rc,
+                     "batch at byte %zu: re-encoding it for topic '%s' "
+                     "failed: %s",
+                     q, name, why);
+        break;
+      }
+      src = nb;
+      if (nlen > (size_t)cfg->max_message_bytes)
+        rc = nd_fail(ND_ETOOLARGE,
+                     "batch at byte %zu is %zu bytes once re-encoded for "
+                     "compression.type; topic '%s' allows "
+                     "max.message.bytes=%d",
+                     q, nlen, name, (int)cfg->max_message_bytes);
+    }
+    if (!rc && used + nlen > cap) {
+      size_t ncap = cap ? cap : len + 64;
+      while (ncap < used + nlen)
+        ncap *= 2;
+      uint8_t *na = realloc(acc, ncap);
+      if (!na)
+        rc = nd_fail(ND_ENOMEM, "out of memory re-encoding a batch");
+      else {
+        acc = na;
+        cap = ncap;
+      }
+    }
+    if (!rc) {
+      memcpy(acc + used, src, nlen);
+      used += nlen;
+    }
+    free(nb);
+    q += total;
+  }
+  if (rc) {
+    free(acc);
+    return rc;
+  }
+  *out = acc;
+  *out_len = used;
+  return 0;
+}
+
+/* The topic's bounds on record timestamps as of now, or NULL when they do
+ * not apply (LogAppendTime: the store stamps its own time). Starts the
+ * thread's nd_record_errors() list. */
+static ts_check *ts_check_start(ts_check *tc, const nd_topic_config *cfg,
+                                int64_t now) {
+  if (cfg->timestamp_type == ND_TS_LOG_APPEND_TIME)
+    return NULL;
+  tc->now = now;
+  tc->before_max = cfg->timestamp_before_max_ms;
+  tc->after_max = cfg->timestamp_after_max_ms;
+  tc->bad = 0;
+  record_errors_reset(sub_wrap(now, tc->before_max),
+                      add_wrap(now, tc->after_max));
+  return tc;
+}
+
+/* ND_ETIMESTAMP in Kafka's words for the first refused record. */
+static int ts_check_fail(const ts_check *tc) {
+  const nd_record_error *e;
+  int64_t lo, hi;
+  if (nd_record_errors(&e, &lo, &hi) == 0) /* out of memory listing them */
+    return nd_fail(ND_ETIMESTAMP,
+                   "%zu record timestamps are out of range. The timestamp "
+                   "should be within [%" PRId64 ", %" PRId64 "]",
+                   tc->bad, lo, hi);
+  return nd_fail(ND_ETIMESTAMP,
+                 "Timestamp %" PRId64 " of message with offset %" PRId64
+                 " is out of range. The timestamp should be within [%" PRId64
+                 ", %" PRId64 "] (%zu record%s refused)",
+                 e->timestamp, e->offset, lo, hi, tc->bad,
+                 tc->bad == 1 ? "" : "s");
+}
+
+/* Encode records into this thread's buffer and append them; *sync_to as
+ * partition_append. */
+static int append_records(nd_store *s, partition *part,
+                          const nd_topic_config *cfg, const char *name,
+                          const nd_record *records, size_t n, unsigned flags,
+                          nd_append_info *info, int64_t *sync_to) {
+  scratch *sc = thread_scratch();
+  if (!sc)
+    return nd_fail(ND_ENOMEM, "out of memory");
+  int64_t now = store_now_ms();
+  int64_t size = batch_encode(records, n, now,
+                              cfg->timestamp_type == ND_TS_LOG_APPEND_TIME,
+                              &sc->buf, &sc->cap);
+  if (size < 0)
+    return (int)size;
+  if (size > cfg->max_message_bytes)
+    return nd_fail(ND_ETOOLARGE,
+                   "batch of %zu records is %" PRId64
+                   " bytes; topic '%s' allows max.message.bytes=%d",
+                   n, size, name, (int)cfg->max_message_bytes);
+  /* The records' own timestamps, without walking the encoded batch; the
+   * clock's (ND_TIMESTAMP_NOW) are within any bounds. */
+  ts_check tcs, *tc = ts_check_start(&tcs, cfg, now);
+  for (size_t i = 0; tc && i < n; i++) {
+    int64_t ts = records[i].timestamp;
+    if (ts == ND_TIMESTAMP_NOW || !ts_check_refuses(tc, ts))
+      continue;
+    tc->bad++;
+    (void)record_errors_add((int32_t)i, (int64_t)i, ts);
+  }
+  if (tc && tc->bad)
+    return ts_check_fail(tc);
+  uint8_t *re = NULL;
+  size_t re_len = 0;
+  int rc =
+      recompress_batches(s, cfg, name, sc->buf, (size_t)size, &re, &re_len);
+  if (rc)
+    return rc;
+  if (re) {
+    rc = partition_append(part, cfg, re, re_len, now, flags, info, sync_to);
+    free(re);
+    return rc;
+  }
+  return partition_append(part, cfg, sc->buf, (size_t)size, now, flags, info,
+                          sync_to);
+}
+
+/* The end of every successful append, with no lock held: tell the
+ * embedder that readers can see the records (the broker wakes the fetches
+ * waiting on the partition), then wait for fdatasync if the append asked
+ * for it. The hook comes first so that consumers are not held back by the
+ * producer's fdatasync: readers see records once the high watermark is
+ * published, synced or not. */
+static int append_done(nd_store *s, const topic *t, partition *part,
+                       const nd_append_info *info, int64_t sync_to) {
+  if (s->opts.on_append)
+    s->opts.on_append(s->opts.on_append_ctx, t->name, info->partition,
+                      info->last_offset + 1);
+  return sync_to >= 0 ? partition_sync(part, sync_to) : 0;
+}
+
+int nd_append(nd_store *s, const char *name, int32_t p,
+              const nd_record *records, size_t n, unsigned flags,
+              nd_append_info *info) {
+  if (!records || n == 0)
+    return nd_fail(ND_EINVAL, "%s: at least one record needed", __func__);
+  topic *t = NULL;
+  int rc = store_enter_topic(s, __func__, ENTRY_WRITE, name, &t);
+  if (rc)
+    return rc;
+  /* The partition is chosen once the topic is held: -1 picks it by key. */
+  if (p == -1)
+    p = choose_partition(t, records[0].key, records[0].key_len);
+  partition *part = NULL;
+  if ((rc = store_partition(t, p, &part)) == 0) {
+    nd_topic_config cfg;
+    topic_config(t, &cfg);
+    nd_append_info local;
+    int64_t sync_to = -1;
+    if (!info)
+      info = &local;
+    /* From before encoding until written, so a group-commit leader waits
+     * for this append to share its fdatasync. */
+    partition_append_begin(part);
+    rc = append_records(s, part, &cfg, name, records, n, flags, info, &sync_to);
+    partition_append_end(part);
+    if (!rc)
+      rc = append_done(s, t, part, info, sync_to);
+  }
+  return store_leave(t, rc);
+}
+
+/* A compressed client batch, looked into as Kafka's broker does before it
+ * stores one: the records must decompress and be framed like those of an
+ * uncompressed batch, or a record could claim an offset outside it. */
+static int check_compressed_records(nd_store *s, const uint8_t *b, size_t total,
+                                    size_t at, int64_t *max_ts_delta,
+                                    ts_check *tc) {
+  int codec = b[22] & BATCH_ATTR_CODEC_MASK;
+  void *plain = NULL;
+  size_t plain_len = 0;
+  int rc = s->opts.decompress(codec, b + BATCH_HEADER_SIZE,
+                              total - BATCH_HEADER_SIZE, &plain, &plain_len);
+  if (rc) {
+    free(plain);
+    if (rc != ND_ECODEC && rc != ND_ETOOLARGE && rc != ND_ENOMEM)
+      rc = ND_ECORRUPT;
+    return nd_fail(rc, "batch at byte %zu: its %s records do not decompress",
+                   at,
+                   codec == ND_CODEC_GZIP     ? "gzip"
+                   : codec == ND_CODEC_SNAPPY ? "snappy"
+                   : codec == ND_CODEC_LZ4    ? "lz4"
+                                              : "zstd");
+  }
+  const char *why = NULL;
+  rc = batch_check_record_area(b, plain, plain_len, (int32_t)be32(b + 57),
+                               max_ts_delta, tc, &why);
+  free(plain);
+  if (rc)
+    return nd_fail(ND_EBATCH, "batch at byte %zu (compressed): %s", at, why);
+  return 0;
+}
+
+int nd_append_batch(nd_store *s, const char *name, int32_t p, void *buf,
+                    size_t len, unsigned flags, nd_append_info *info) {
+  if (!buf || len == 0)
+    return nd_fail(ND_EINVAL, "%s: bytes needed", __func__);
+  topic *t = NULL;
+  partition *part = NULL;
+  int rc = store_enter_partition(s, __func__, ENTRY_WRITE, name, p, &t, &part);
+  if (rc)
+    return rc;
+  nd_topic_config cfg;
+  topic_config(t, &cfg);
+  int64_t now = store_now_ms();
+  ts_check tcs, *tc = ts_check_start(&tcs, &cfg, now);
+  /* Validate everything before anything is written: a request is stored
+   * whole or not at all. */
+  uint8_t *b = buf;
+  for (size_t q = 0; q < len;) {
+    size_t total;
+    const char *why;
+    enum batch_status st = batch_check(b + q, len - q, 1, &total, &why);
+    if (st != BATCH_VALID) {
+      rc = nd_fail(st == BATCH_SHORT ? ND_EBATCH : ND_ECORRUPT,
+                   "batch at byte %zu of %zu: %s", q, len, why);
+      goto out;
+    }
+    int32_t count = (int32_t)be32(b + q + 57);
+    int32_t last_delta = (int32_t)be32(b + q + 23);
+    if (count < 1 || last_delta != count - 1) {
+      rc = nd_fail(ND_EBATCH,
+                   "batch at byte %zu: %d records but last offset delta %d", q,
+                   (int)count, (int)last_delta);
+      goto out;
+    }
+    if (total > (size_t)cfg.max_message_bytes) {
+      rc = nd_fail(ND_ETOOLARGE,
+                   "batch at byte %zu is %zu bytes; topic '%s' allows "
+                   "max.message.bytes=%d",
+                   q, total, name, (int)cfg.max_message_bytes);
+      goto out;
+    }
+    if ((b[q + 22] & BATCH_ATTR_CONTROL) && !(flags & ND_APPEND_CONTROL)) {
+      /* Kafka's words (LogValidator): a marker is the broker's to write. */
+      rc = nd_fail(ND_ECONTROL,
+                   "Clients are not allowed to write control records in "
+                   "topic partition %s-%d",
+                   name, (int)p);
+      goto out;
+    }
+    int64_t max_ts_delta;
+    if (batch_check_records(b + q, total, &max_ts_delta, tc, &why) != 0) {
+      rc = nd_fail(ND_EBATCH, "batch at byte %zu: %s", q, why);
+      goto out;
+    }
+    int codec = b[q + 22] & BATCH_ATTR_CODEC_MASK;
+    if (codec > ND_CODEC_ZSTD) {
+      rc = nd_fail(ND_ECODEC, "batch at byte %zu: compression codec %d", q,
+                   codec);
+      goto out;
+    }
+    if (codec != ND_CODEC_NONE && s->opts.decompress &&
+        (rc = check_compressed_records(s, b + q, total, q, &max_ts_delta,
+                                       tc)) != 0)
+      goto out;
+    /* Time lookups, retention and segment.ms read the header's
+     * maxTimestamp: make it the records' true maximum, as Kafka does.
+     * Without a decompressor a compressed batch keeps its own. */
+    batch_fix_max_timestamp(b + q, total, max_ts_delta);
+    q += total;
+  }
+  if (tc && tc->bad) {
+    rc = ts_check_fail(tc);
+    goto out;
+  }
+  uint8_t *re = NULL;
+  size_t re_len = 0;
+  rc = recompress_batches(s, &cfg, name, b, len, &re, &re_len);
+  if (rc)
+    goto out;
+  nd_append_info local;
+  int64_t sync_to = -1;
+  if (!info)
+    info = &local;
+  partition_append_begin(part);
+  rc = partition_append(part, &cfg, re ? re : buf, re ? re_len : len, now,
+                        flags, info, &sync_to);
+  partition_append_end(part);
+  free(re);
+  if (!rc)
+    rc = append_done(s, t, part, info, sync_to);
+out:
+  return store_leave(t, rc);
+}
+
+int nd_sync_partition(nd_store *s, const char *name, int32_t p,
+                      int64_t offset) {
+  topic *t = NULL;
+  partition *part = NULL;
+  int rc = store_enter_partition(s, __func__, ENTRY_READ, name, p, &t, &part);
+  if (rc)
+    return rc;
+  return store_leave(t, partition_sync(part, offset < 0 ? -1 : offset + 1));
+}
