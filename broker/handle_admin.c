@@ -1028,8 +1028,10 @@ int handle_init_producer_id(kafka_req *r) {
   resp->producer_epoch = -1;
   if (req->transactional_id.len >= 0) {
     resp->error_code = KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
-    kafka_log(r, "transactional producer refused: transactions are not "
-                 "supported");
+    kafka_log(r,
+              "transactional producer refused: transactions are not "
+              "supported; answered " KAFKA_ERR_FMT,
+              KAFKA_ERR_ARGS(resp->error_code));
   } else {
     /* Without a transactional id Kafka always hands out a fresh id with
      * epoch 0, whatever id and epoch the request names (clients differ in

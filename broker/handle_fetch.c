@@ -44,8 +44,6 @@
 typedef kafka_fetch_response_partition_data fpart;
 typedef kafka_fetch_response_fetchable_topic_response ftopic;
 
-#define KERR_FETCH_SESSION_ID_NOT_FOUND 70
-
 typedef struct fetch_wait {
   waiter waiter; /* in k->fetch_waits, on each partition of the request */
   kafka_req *req;

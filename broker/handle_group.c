@@ -1026,8 +1026,10 @@ static int delete_groups_now(kafka_req *r) {
       continue;
     }
     if (rc != 0 && rc != ND_ENOTFOUND) {
-      kafka_log(r, "group %s: cannot delete its offsets: %s", gid, nd_errmsg());
       rs[i].error_code = kafka_err(rc);
+      kafka_log(
+          r, "group %s: cannot delete its offsets: %s; answered " KAFKA_ERR_FMT,
+          gid, nd_errmsg(), KAFKA_ERR_ARGS(rs[i].error_code));
       continue;
     }
     if (g)
@@ -1159,7 +1161,8 @@ static int offset_delete_now(kafka_req *r) {
   }
   int rc = nd_delete_offsets(r->b->store, gid, del, ndel);
   if (rc != 0) {
-    kafka_log(r, "group %s: cannot delete offsets: %s", gid, nd_errmsg());
+    kafka_log(r, "group %s: cannot delete offsets: %s; answered " KAFKA_ERR_FMT,
+              gid, nd_errmsg(), KAFKA_ERR_ARGS(kafka_err(rc)));
     for (int32_t i = 0; i < nt; i++)
       for (int32_t j = 0; j < ts[i].partitions.count; j++)
         if (!ts[i].partitions.items[j].error_code)

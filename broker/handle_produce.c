@@ -46,7 +46,8 @@ static void flush_done(void *arg, int rc) {
   if (rc != 0 && w->part) {
     w->part->error_code = KERR_KAFKA_STORAGE_ERROR;
     if (!r->dead)
-      kafka_log(r, "fdatasync failed: %s", nd_strerror(rc));
+      kafka_log(r, "fdatasync failed: %s; answered " KAFKA_ERR_FMT,
+                nd_strerror(rc), KAFKA_ERR_ARGS(w->part->error_code));
   }
   if (--ctx->pending > 0)
     return;
@@ -281,8 +282,9 @@ int handle_produce(kafka_req *r) {
           nd_offsets(b->store, name, pd->index, &p->log_start_offset, NULL);
         if (p->error_code == KERR_KAFKA_STORAGE_ERROR ||
             p->error_code == KERR_UNKNOWN_SERVER_ERROR)
-          kafka_log(r, "append to %s/%d failed: %s", name, pd->index,
-                    nd_errmsg());
+          kafka_log(r, "append to %s/%d failed: %s; answered " KAFKA_ERR_FMT,
+                    name, pd->index, nd_errmsg(),
+                    KAFKA_ERR_ARGS(p->error_code));
         continue;
       }
       p->base_offset = ai.base_offset;

@@ -19,44 +19,9 @@
 #include <stdatomic.h>
 
 #include "broker.h"
+#include "kafka_errors.h"
 #include "kafka_msgs.h"
 #include "waitset.h"
-
-/* Kafka error codes (Errors.java) that the handlers return. */
-enum {
-  KERR_UNKNOWN_SERVER_ERROR = -1,
-  KERR_NONE = 0,
-  KERR_OFFSET_OUT_OF_RANGE = 1,
-  KERR_CORRUPT_MESSAGE = 2,
-  KERR_UNKNOWN_TOPIC_OR_PARTITION = 3,
-  KERR_LEADER_NOT_AVAILABLE = 5,
-  KERR_REQUEST_TIMED_OUT = 7,
-  KERR_MESSAGE_TOO_LARGE = 10,
-  KERR_INVALID_TOPIC_EXCEPTION = 17,
-  KERR_INVALID_REQUIRED_ACKS = 21,
-  KERR_UNSUPPORTED_VERSION = 35,
-  KERR_TOPIC_ALREADY_EXISTS = 36,
-  KERR_INVALID_PARTITIONS = 37,
-  KERR_INVALID_REPLICATION_FACTOR = 38,
-  KERR_INVALID_REPLICA_ASSIGNMENT = 39,
-  KERR_INVALID_CONFIG = 40,
-  KERR_INVALID_REQUEST = 42,
-  KERR_OUT_OF_ORDER_SEQUENCE_NUMBER = 45,
-  KERR_DUPLICATE_SEQUENCE_NUMBER = 46,
-  KERR_INVALID_PRODUCER_EPOCH = 47,
-  KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED = 53,
-  KERR_SECURITY_DISABLED = 54,
-  KERR_KAFKA_STORAGE_ERROR = 56,
-  KERR_POLICY_VIOLATION = 44,
-  KERR_UNKNOWN_PRODUCER_ID = 59,
-  KERR_INVALID_TIMESTAMP = 32,
-  KERR_UNSUPPORTED_COMPRESSION_TYPE = 76,
-  KERR_INVALID_RECORD = 87,
-  KERR_RESOURCE_NOT_FOUND = 91,
-  KERR_UNKNOWN_TOPIC_ID = 100,
-  KERR_INCONSISTENT_TOPIC_ID = 103,
-  KERR_REBOOTSTRAP_REQUIRED = 129,
-};
 
 /* Authorized operations, as Kafka answers them without an authorizer
  * (AuthHelper.authorizedOperations with no authorizer: every operation
@@ -151,7 +116,7 @@ int kafka_run_on_worker(kafka_req *r, void (*fn)(void *arg),
 void kafka_answer_parked(kafka_req *r, int (*answer)(kafka_req *r, void *arg),
                          void *arg);
 
-/* Kafka error code for an nd_* error. */
+/* Kafka error code for an nd_* error (kafka_errors.c). */
 int16_t kafka_err(int nd_rc);
 
 /* Create `topic` if the broker auto-creates topics (0 if it exists now),
