@@ -123,6 +123,33 @@ int16_t kafka_err(int nd_rc);
  * else ND_ENOTOPIC (also while the worker thread is creating topics). */
 int kafka_auto_create(kafka_req *r, const char *topic);
 
+/* How kafka_topic_resolve looks a topic up (flags). */
+enum {
+  /* By its 16-byte id (the versions that name topics by id), not by name. */
+  KAFKA_TOPIC_BY_ID = 1,
+  /* A name breaking Kafka's rule (nd_topic_name_valid) is
+   * INVALID_TOPIC_EXCEPTION; without this flag it is looked up, and so
+   * unknown. */
+  KAFKA_TOPIC_VALIDATE = 2,
+  /* An unknown name is created if the broker auto-creates topics
+   * (kafka_auto_create). */
+  KAFKA_TOPIC_AUTO_CREATE = 4,
+};
+
+/* The one topic lookup of the handlers: the topic a request names, by id
+ * (`id`, with KAFKA_TOPIC_BY_ID) or by `name`, into *info, and its name
+ * into *name_out (NULL allowed): the request's own string, or a copy in
+ * r's arena when looked up by id, so valid until r is freed. Returns
+ * KERR_NONE or the Kafka error to answer: UNKNOWN_TOPIC_ID for an unknown
+ * id; for a name that is no usable C string (null, NUL inside),
+ * `bad_name` (the handlers differ, as Kafka's do);
+ * INVALID_TOPIC_EXCEPTION (KAFKA_TOPIC_VALIDATE); else kafka_err() of the
+ * lookup (UNKNOWN_TOPIC_OR_PARTITION, or what auto-creation failed with).
+ * Loop thread; KAFKA_TOPIC_AUTO_CREATE may create the topic there. */
+int16_t kafka_topic_resolve(kafka_req *r, int flags, kf_str name,
+                            const uint8_t id[16], int16_t bad_name,
+                            nd_topic_info *info, const char **name_out);
+
 /* A copy of s in r's arena, as a kf_str (null for NULL). */
 kf_str kafka_str(kafka_req *r, const char *s);
 

@@ -128,6 +128,35 @@ int kafka_auto_create(kafka_req *r, const char *topic) {
   return rc == ND_ETOPICEXISTS ? 0 : rc;
 }
 
+int16_t kafka_topic_resolve(kafka_req *r, int flags, kf_str name,
+                            const uint8_t id[16], int16_t bad_name,
+                            nd_topic_info *info, const char **name_out) {
+  nd_store *store = r->b->store;
+  const char *found = NULL;
+  int16_t err = KERR_NONE;
+  if (flags & KAFKA_TOPIC_BY_ID) {
+    if (nd_topic_by_id(store, id, info) != 0)
+      err = KERR_UNKNOWN_TOPIC_ID;
+    else
+      found = kafka_str(r, info->name).ptr; /* "" if out of memory */
+  } else if (!kafka_cstr_ok(name)) {
+    err = bad_name;
+  } else if ((flags & KAFKA_TOPIC_VALIDATE) &&
+             nd_topic_name_valid(name.ptr) != 0) {
+    err = KERR_INVALID_TOPIC_EXCEPTION;
+  } else {
+    int rc = nd_topic_describe(store, name.ptr, info);
+    if (rc == ND_ENOTOPIC && (flags & KAFKA_TOPIC_AUTO_CREATE) &&
+        (rc = kafka_auto_create(r, name.ptr)) == 0)
+      rc = nd_topic_describe(store, name.ptr, info);
+    err = kafka_err(rc);
+    found = name.ptr;
+  }
+  if (name_out)
+    *name_out = err ? NULL : found;
+  return err;
+}
+
 /* ---- request life ------------------------------------------------------- */
 
 /* The arena, then the frame its views point into. */
