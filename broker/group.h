@@ -152,5 +152,6 @@ int handle_offset_fetch(kafka_req *r);
 int handle_list_groups(kafka_req *r);
 int handle_describe_groups(kafka_req *r);
 int handle_delete_groups(kafka_req *r);
+int handle_offset_delete(kafka_req *r);
 
 #endif

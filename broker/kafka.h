@@ -242,22 +242,8 @@ int handle_describe_producers(kafka_req *r);
 int handle_describe_acls(kafka_req *r);
 int handle_create_acls(kafka_req *r);
 int handle_delete_acls(kafka_req *r);
-int handle_find_coordinator(kafka_req *r);
-int handle_join_group(kafka_req *r);
-int handle_sync_group(kafka_req *r);
-int handle_heartbeat(kafka_req *r);
-int handle_leave_group(kafka_req *r);
-int handle_offset_commit(kafka_req *r);
-int handle_offset_fetch(kafka_req *r);
-int handle_list_groups(kafka_req *r);
-int handle_describe_groups(kafka_req *r);
-int handle_delete_groups(kafka_req *r);
-int handle_offset_delete(kafka_req *r);
-
-/* The group coordinator (handle_group.c): state in b->groups, committed
- * offsets replayed from the internal offsets topic at start-up. */
-int group_init(broker *b);
-void group_fini(broker *b);
+/* The group coordinator's handlers and lifecycle are declared with it, in
+ * group.h. */
 
 /* waitset_wake_fn for k->fetch_waits (ctx is k): look at a parked fetch
  * again, answer it if it now has min_bytes. */
