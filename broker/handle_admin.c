@@ -550,7 +550,7 @@ int handle_delete_topics(kafka_req *r) {
       t->topic_id = req->topics.items[i].topic_id;
     t->error_code = kafka_topic_resolve(
         r, by_id ? KAFKA_TOPIC_BY_ID : 0, name, t->topic_id.b,
-        KERR_INVALID_TOPIC_EXCEPTION, &info, &found);
+        KERR_INVALID_TOPIC_EXCEPTION, &info, &r->arena, &found);
     /* A usable name asked for is answered with, found or not; a topic
      * asked for by id is named only if found. */
     if (!by_id && kafka_cstr_ok(name))

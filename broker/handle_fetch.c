@@ -225,7 +225,7 @@ static int64_t build(kafka_req *r, kf_arena *a, kafka_fetch_response **out,
     nd_topic_info info;
     if (r->version >= 13) {
       terr = kafka_topic_resolve(r, KAFKA_TOPIC_BY_ID, qt->topic,
-                                 qt->topic_id.b, 0, &info, &name);
+                                 qt->topic_id.b, 0, &info, a, &name);
     } else if (!kafka_cstr_ok(qt->topic)) {
       terr = KERR_UNKNOWN_TOPIC_OR_PARTITION;
     } else {
@@ -363,7 +363,7 @@ static void wait_on_partitions(kafka_req *r, fetch_wait *w) {
     const char *name = t->topic.ptr;
     if (r->version >= 13) {
       if (kafka_topic_resolve(r, KAFKA_TOPIC_BY_ID, t->topic, t->topic_id.b, 0,
-                              &info, &name) != KERR_NONE)
+                              &info, NULL, &name) != KERR_NONE)
         continue;
     } else if (!kafka_cstr_ok(t->topic)) {
       continue;

@@ -547,7 +547,7 @@ int handle_offset_commit(kafka_req *r) {
     if (!terr)
       terr = kafka_topic_resolve(
           r, r->version >= 10 ? KAFKA_TOPIC_BY_ID : 0, qt->name, qt->topic_id.b,
-          KERR_UNKNOWN_TOPIC_OR_PARTITION, &info, &topic);
+          KERR_UNKNOWN_TOPIC_OR_PARTITION, &info, &r->arena, &topic);
     for (int32_t j = 0; j < np; j++) {
       kafka_offset_commit_request_partition *qp = &qt->partitions.items[j];
       ps[j].partition_index = qp->partition_index;
@@ -702,7 +702,7 @@ static int fetch_group(kafka_req *r, const char *gid, int all,
     if (r->version >= 10) {
       nd_topic_info info;
       terr = kafka_topic_resolve(r, KAFKA_TOPIC_BY_ID, q->name, q->topic_id.b,
-                                 0, &info, &topic);
+                                 0, &info, &r->arena, &topic);
     }
     int32_t np =
         q->partition_indexes.count > 0 ? q->partition_indexes.count : 0;

@@ -164,7 +164,7 @@ static int answer_named(kafka_req *r, const create_job *j) {
         continue;
       }
       t->error_code = kafka_topic_resolve(r, KAFKA_TOPIC_BY_ID, q->name,
-                                          q->topic_id.b, 0, &info, NULL);
+                                          q->topic_id.b, 0, &info, NULL, NULL);
       if (t->error_code)
         continue;
     } else {

@@ -214,7 +214,8 @@ int handle_produce(kafka_req *r) {
           r,
           r->version >= 13 ? KAFKA_TOPIC_BY_ID
                            : KAFKA_TOPIC_VALIDATE | KAFKA_TOPIC_AUTO_CREATE,
-          td->name, td->topic_id.b, KERR_INVALID_TOPIC_EXCEPTION, &info, &name);
+          td->name, td->topic_id.b, KERR_INVALID_TOPIC_EXCEPTION, &info,
+          &r->arena, &name);
     int policy = terr ? ND_FSYNC_INTERVAL : info.config.fsync;
 
     for (int32_t j = 0; j < np; j++) {

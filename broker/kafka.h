@@ -138,8 +138,12 @@ enum {
 
 /* The one topic lookup of the handlers: the topic a request names, by id
  * (`id`, with KAFKA_TOPIC_BY_ID) or by `name`, into *info, and its name
- * into *name_out (NULL allowed): the request's own string, or a copy in
- * r's arena when looked up by id, so valid until r is freed. Returns
+ * into *name_out (NULL allowed; NULL on error). By name that is the
+ * request's own string. By id it is copied into `arena`: r->arena to keep
+ * it until r is freed, a shorter-lived arena for a lookup repeated while
+ * r is parked (a long-poll Fetch builds each attempt in its own), or NULL
+ * for info->name itself, valid while *info is (out of memory gives "",
+ * an unknown topic, as before). Returns
  * KERR_NONE or the Kafka error to answer: UNKNOWN_TOPIC_ID for an unknown
  * id; for a name that is no usable C string (null, NUL inside),
  * `bad_name` (the handlers differ, as Kafka's do);
@@ -148,7 +152,8 @@ enum {
  * Loop thread; KAFKA_TOPIC_AUTO_CREATE may create the topic there. */
 int16_t kafka_topic_resolve(kafka_req *r, int flags, kf_str name,
                             const uint8_t id[16], int16_t bad_name,
-                            nd_topic_info *info, const char **name_out);
+                            nd_topic_info *info, kf_arena *arena,
+                            const char **name_out);
 
 /* A copy of s in r's arena, as a kf_str (null for NULL). */
 kf_str kafka_str(kafka_req *r, const char *s);

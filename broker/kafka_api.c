@@ -130,15 +130,18 @@ int kafka_auto_create(kafka_req *r, const char *topic) {
 
 int16_t kafka_topic_resolve(kafka_req *r, int flags, kf_str name,
                             const uint8_t id[16], int16_t bad_name,
-                            nd_topic_info *info, const char **name_out) {
+                            nd_topic_info *info, kf_arena *arena,
+                            const char **name_out) {
   nd_store *store = r->b->store;
   const char *found = NULL;
   int16_t err = KERR_NONE;
   if (flags & KAFKA_TOPIC_BY_ID) {
     if (nd_topic_by_id(store, id, info) != 0)
       err = KERR_UNKNOWN_TOPIC_ID;
-    else
-      found = kafka_str(r, info->name).ptr; /* "" if out of memory */
+    else if (!arena)
+      found = info->name;
+    else if (!(found = kf_strndup(arena, info->name, strlen(info->name))))
+      found = "";
   } else if (!kafka_cstr_ok(name)) {
     err = bad_name;
   } else if ((flags & KAFKA_TOPIC_VALIDATE) &&
