@@ -26,23 +26,6 @@
 
 #include "kafka.h"
 
-/* Kafka error codes the coordinator answers with (Errors.java). */
-enum {
-  KERR_OFFSET_METADATA_TOO_LARGE = 12,
-  KERR_COORDINATOR_NOT_AVAILABLE = 15,
-  KERR_ILLEGAL_GENERATION = 22,
-  KERR_INCONSISTENT_GROUP_PROTOCOL = 23,
-  KERR_INVALID_GROUP_ID = 24,
-  KERR_UNKNOWN_MEMBER_ID = 25,
-  KERR_INVALID_SESSION_TIMEOUT = 26,
-  KERR_REBALANCE_IN_PROGRESS = 27,
-  KERR_NON_EMPTY_GROUP = 68,
-  KERR_GROUP_ID_NOT_FOUND = 69,
-  KERR_MEMBER_ID_REQUIRED = 79,
-  KERR_FENCED_INSTANCE_ID = 82,
-  KERR_GROUP_SUBSCRIBED_TO_TOPIC = 86,
-};
-
 enum group_state {
   GROUP_EMPTY,
   GROUP_PREPARING_REBALANCE,
@@ -169,5 +152,6 @@ int handle_offset_fetch(kafka_req *r);
 int handle_list_groups(kafka_req *r);
 int handle_describe_groups(kafka_req *r);
 int handle_delete_groups(kafka_req *r);
+int handle_offset_delete(kafka_req *r);
 
 #endif

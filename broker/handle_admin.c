@@ -525,7 +525,6 @@ static void topics_deleted(void *arg) {
 
 int handle_delete_topics(kafka_req *r) {
   kafka_delete_topics_request *req = r->body;
-  broker *b = r->b;
   kafka_delete_topics_response *resp =
       kf_new(&r->arena, &kafka_delete_topics_response_desc);
   if (!resp)
@@ -545,24 +544,21 @@ int handle_delete_topics(kafka_req *r) {
     kf_str name =
         by_state ? req->topics.items[i].name : req->topic_names.items[i];
     nd_topic_info info;
-    int rc;
-    if (by_state && name.len < 0) {
+    int by_id = by_state && name.len < 0;
+    const char *found;
+    if (by_id)
       t->topic_id = req->topics.items[i].topic_id;
-      rc = nd_topic_by_id(b->store, t->topic_id.b, &info);
-      if (rc != 0) {
-        t->error_code = KERR_UNKNOWN_TOPIC_ID;
-        continue;
-      }
-      name = kafka_str(r, info.name);
-    } else if (!kafka_cstr_ok(name)) {
-      t->error_code = KERR_INVALID_TOPIC_EXCEPTION;
-      continue;
-    } else if ((rc = nd_topic_describe(b->store, name.ptr, &info)) != 0) {
+    t->error_code = kafka_topic_resolve(
+        r, by_id ? KAFKA_TOPIC_BY_ID : 0, name, t->topic_id.b,
+        KERR_INVALID_TOPIC_EXCEPTION, &info, &r->arena, &found);
+    /* A usable name asked for is answered with, found or not; a topic
+     * asked for by id is named only if found. */
+    if (!by_id && kafka_cstr_ok(name))
       t->name = name;
-      t->error_code = kafka_err(rc);
+    else if (t->error_code == KERR_NONE)
+      t->name = kf_s(found);
+    if (t->error_code)
       continue;
-    }
-    t->name = name;
     memcpy(t->topic_id.b, info.id, 16);
     to_delete++;
   }
@@ -1028,8 +1024,10 @@ int handle_init_producer_id(kafka_req *r) {
   resp->producer_epoch = -1;
   if (req->transactional_id.len >= 0) {
     resp->error_code = KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
-    kafka_log(r, "transactional producer refused: transactions are not "
-                 "supported");
+    kafka_log(r,
+              "transactional producer refused: transactions are not "
+              "supported; answered " KAFKA_ERR_FMT,
+              KAFKA_ERR_ARGS(resp->error_code));
   } else {
     /* Without a transactional id Kafka always hands out a fresh id with
      * epoch 0, whatever id and epoch the request names (clients differ in

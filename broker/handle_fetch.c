@@ -44,8 +44,6 @@
 typedef kafka_fetch_response_partition_data fpart;
 typedef kafka_fetch_response_fetchable_topic_response ftopic;
 
-#define KERR_FETCH_SESSION_ID_NOT_FOUND 70
-
 typedef struct fetch_wait {
   waiter waiter; /* in k->fetch_waits, on each partition of the request */
   kafka_req *req;
@@ -226,10 +224,8 @@ static int64_t build(kafka_req *r, kf_arena *a, kafka_fetch_response **out,
     const char *name = NULL;
     nd_topic_info info;
     if (r->version >= 13) {
-      if (nd_topic_by_id(b->store, qt->topic_id.b, &info) != 0)
-        terr = KERR_UNKNOWN_TOPIC_ID;
-      else
-        name = kf_strndup(a, info.name, strlen(info.name));
+      terr = kafka_topic_resolve(r, KAFKA_TOPIC_BY_ID, qt->topic,
+                                 qt->topic_id.b, 0, &info, a, &name);
     } else if (!kafka_cstr_ok(qt->topic)) {
       terr = KERR_UNKNOWN_TOPIC_OR_PARTITION;
     } else {
@@ -366,9 +362,9 @@ static void wait_on_partitions(kafka_req *r, fetch_wait *w) {
     nd_topic_info info;
     const char *name = t->topic.ptr;
     if (r->version >= 13) {
-      if (nd_topic_by_id(r->b->store, t->topic_id.b, &info) != 0)
+      if (kafka_topic_resolve(r, KAFKA_TOPIC_BY_ID, t->topic, t->topic_id.b, 0,
+                              &info, NULL, &name) != KERR_NONE)
         continue;
-      name = info.name;
     } else if (!kafka_cstr_ok(t->topic)) {
       continue;
     }

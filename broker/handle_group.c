@@ -544,19 +544,10 @@ int handle_offset_commit(kafka_req *r) {
     nd_topic_info info;
     const char *topic = NULL;
     int16_t terr = gerr;
-    if (!terr) {
-      if (r->version >= 10) {
-        if (nd_topic_by_id(r->b->store, qt->topic_id.b, &info) == 0)
-          topic = kafka_str(r, info.name).ptr;
-        else
-          terr = KERR_UNKNOWN_TOPIC_ID;
-      } else if (cstr(qt->name) &&
-                 nd_topic_describe(r->b->store, qt->name.ptr, &info) == 0) {
-        topic = qt->name.ptr;
-      } else {
-        terr = KERR_UNKNOWN_TOPIC_OR_PARTITION;
-      }
-    }
+    if (!terr)
+      terr = kafka_topic_resolve(
+          r, r->version >= 10 ? KAFKA_TOPIC_BY_ID : 0, qt->name, qt->topic_id.b,
+          KERR_UNKNOWN_TOPIC_OR_PARTITION, &info, &r->arena, &topic);
     for (int32_t j = 0; j < np; j++) {
       kafka_offset_commit_request_partition *qp = &qt->partitions.items[j];
       ps[j].partition_index = qp->partition_index;
@@ -710,10 +701,8 @@ static int fetch_group(kafka_req *r, const char *gid, int all,
     int16_t terr = 0;
     if (r->version >= 10) {
       nd_topic_info info;
-      if (nd_topic_by_id(r->b->store, q->topic_id.b, &info) == 0)
-        topic = kafka_str(r, info.name).ptr;
-      else
-        terr = KERR_UNKNOWN_TOPIC_ID;
+      terr = kafka_topic_resolve(r, KAFKA_TOPIC_BY_ID, q->name, q->topic_id.b,
+                                 0, &info, &r->arena, &topic);
     }
     int32_t np =
         q->partition_indexes.count > 0 ? q->partition_indexes.count : 0;
@@ -1026,8 +1015,10 @@ static int delete_groups_now(kafka_req *r) {
       continue;
     }
     if (rc != 0 && rc != ND_ENOTFOUND) {
-      kafka_log(r, "group %s: cannot delete its offsets: %s", gid, nd_errmsg());
       rs[i].error_code = kafka_err(rc);
+      kafka_log(
+          r, "group %s: cannot delete its offsets: %s; answered " KAFKA_ERR_FMT,
+          gid, nd_errmsg(), KAFKA_ERR_ARGS(rs[i].error_code));
       continue;
     }
     if (g)
@@ -1159,7 +1150,8 @@ static int offset_delete_now(kafka_req *r) {
   }
   int rc = nd_delete_offsets(r->b->store, gid, del, ndel);
   if (rc != 0) {
-    kafka_log(r, "group %s: cannot delete offsets: %s", gid, nd_errmsg());
+    kafka_log(r, "group %s: cannot delete offsets: %s; answered " KAFKA_ERR_FMT,
+              gid, nd_errmsg(), KAFKA_ERR_ARGS(kafka_err(rc)));
     for (int32_t i = 0; i < nt; i++)
       for (int32_t j = 0; j < ts[i].partitions.count; j++)
         if (!ts[i].partitions.items[j].error_code)

@@ -163,11 +163,10 @@ static int answer_named(kafka_req *r, const create_job *j) {
         t->error_code = KERR_INVALID_REQUEST;
         continue;
       }
-      rc = nd_topic_by_id(b->store, q->topic_id.b, &info);
-      if (rc != 0) {
-        t->error_code = KERR_UNKNOWN_TOPIC_ID;
+      t->error_code = kafka_topic_resolve(r, KAFKA_TOPIC_BY_ID, q->name,
+                                          q->topic_id.b, 0, &info, NULL, NULL);
+      if (t->error_code)
         continue;
-      }
     } else {
       t->name = q->name;
       /* Kafka fills in the operations of every topic it names in the

@@ -46,7 +46,8 @@ static void flush_done(void *arg, int rc) {
   if (rc != 0 && w->part) {
     w->part->error_code = KERR_KAFKA_STORAGE_ERROR;
     if (!r->dead)
-      kafka_log(r, "fdatasync failed: %s", nd_strerror(rc));
+      kafka_log(r, "fdatasync failed: %s; answered " KAFKA_ERR_FMT,
+                nd_strerror(rc), KAFKA_ERR_ARGS(w->part->error_code));
   }
   if (--ctx->pending > 0)
     return;
@@ -208,24 +209,13 @@ int handle_produce(kafka_req *r) {
     int16_t terr = whole_err;
     const char *name = NULL;
     nd_topic_info info;
-    if (!terr) {
-      if (r->version >= 13) {
-        if (nd_topic_by_id(b->store, td->topic_id.b, &info) != 0)
-          terr = KERR_UNKNOWN_TOPIC_ID;
-        else
-          name = kafka_str(r, info.name).ptr;
-      } else if (!kafka_cstr_ok(td->name) ||
-                 nd_topic_name_valid(td->name.ptr) != 0) {
-        terr = KERR_INVALID_TOPIC_EXCEPTION;
-      } else {
-        name = td->name.ptr;
-        int rc = nd_topic_describe(b->store, name, &info);
-        if (rc == ND_ENOTOPIC && (rc = kafka_auto_create(r, name)) == 0)
-          rc = nd_topic_describe(b->store, name, &info);
-        if (rc != 0)
-          terr = kafka_err(rc);
-      }
-    }
+    if (!terr)
+      terr = kafka_topic_resolve(
+          r,
+          r->version >= 13 ? KAFKA_TOPIC_BY_ID
+                           : KAFKA_TOPIC_VALIDATE | KAFKA_TOPIC_AUTO_CREATE,
+          td->name, td->topic_id.b, KERR_INVALID_TOPIC_EXCEPTION, &info,
+          &r->arena, &name);
     int policy = terr ? ND_FSYNC_INTERVAL : info.config.fsync;
 
     for (int32_t j = 0; j < np; j++) {
@@ -281,8 +271,9 @@ int handle_produce(kafka_req *r) {
           nd_offsets(b->store, name, pd->index, &p->log_start_offset, NULL);
         if (p->error_code == KERR_KAFKA_STORAGE_ERROR ||
             p->error_code == KERR_UNKNOWN_SERVER_ERROR)
-          kafka_log(r, "append to %s/%d failed: %s", name, pd->index,
-                    nd_errmsg());
+          kafka_log(r, "append to %s/%d failed: %s; answered " KAFKA_ERR_FMT,
+                    name, pd->index, nd_errmsg(),
+                    KAFKA_ERR_ARGS(p->error_code));
         continue;
       }
       p->base_offset = ai.base_offset;

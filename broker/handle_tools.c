@@ -23,8 +23,6 @@
 #include "kafka.h"
 #include "logline.h"
 
-#define KERR_UNKNOWN_LEADER_EPOCH 74
-
 enum { RES_TOPIC = 2, RES_BROKER = 4, RES_GROUP = 32 };
 
 /* ---- DeleteRecords ------------------------------------------------------ */

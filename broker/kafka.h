@@ -19,44 +19,9 @@
 #include <stdatomic.h>
 
 #include "broker.h"
+#include "kafka_errors.h"
 #include "kafka_msgs.h"
 #include "waitset.h"
-
-/* Kafka error codes (Errors.java) that the handlers return. */
-enum {
-  KERR_UNKNOWN_SERVER_ERROR = -1,
-  KERR_NONE = 0,
-  KERR_OFFSET_OUT_OF_RANGE = 1,
-  KERR_CORRUPT_MESSAGE = 2,
-  KERR_UNKNOWN_TOPIC_OR_PARTITION = 3,
-  KERR_LEADER_NOT_AVAILABLE = 5,
-  KERR_REQUEST_TIMED_OUT = 7,
-  KERR_MESSAGE_TOO_LARGE = 10,
-  KERR_INVALID_TOPIC_EXCEPTION = 17,
-  KERR_INVALID_REQUIRED_ACKS = 21,
-  KERR_UNSUPPORTED_VERSION = 35,
-  KERR_TOPIC_ALREADY_EXISTS = 36,
-  KERR_INVALID_PARTITIONS = 37,
-  KERR_INVALID_REPLICATION_FACTOR = 38,
-  KERR_INVALID_REPLICA_ASSIGNMENT = 39,
-  KERR_INVALID_CONFIG = 40,
-  KERR_INVALID_REQUEST = 42,
-  KERR_OUT_OF_ORDER_SEQUENCE_NUMBER = 45,
-  KERR_DUPLICATE_SEQUENCE_NUMBER = 46,
-  KERR_INVALID_PRODUCER_EPOCH = 47,
-  KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED = 53,
-  KERR_SECURITY_DISABLED = 54,
-  KERR_KAFKA_STORAGE_ERROR = 56,
-  KERR_POLICY_VIOLATION = 44,
-  KERR_UNKNOWN_PRODUCER_ID = 59,
-  KERR_INVALID_TIMESTAMP = 32,
-  KERR_UNSUPPORTED_COMPRESSION_TYPE = 76,
-  KERR_INVALID_RECORD = 87,
-  KERR_RESOURCE_NOT_FOUND = 91,
-  KERR_UNKNOWN_TOPIC_ID = 100,
-  KERR_INCONSISTENT_TOPIC_ID = 103,
-  KERR_REBOOTSTRAP_REQUIRED = 129,
-};
 
 /* Authorized operations, as Kafka answers them without an authorizer
  * (AuthHelper.authorizedOperations with no authorizer: every operation
@@ -151,12 +116,44 @@ int kafka_run_on_worker(kafka_req *r, void (*fn)(void *arg),
 void kafka_answer_parked(kafka_req *r, int (*answer)(kafka_req *r, void *arg),
                          void *arg);
 
-/* Kafka error code for an nd_* error. */
+/* Kafka error code for an nd_* error (kafka_errors.c). */
 int16_t kafka_err(int nd_rc);
 
 /* Create `topic` if the broker auto-creates topics (0 if it exists now),
  * else ND_ENOTOPIC (also while the worker thread is creating topics). */
 int kafka_auto_create(kafka_req *r, const char *topic);
+
+/* How kafka_topic_resolve looks a topic up (flags). */
+enum {
+  /* By its 16-byte id (the versions that name topics by id), not by name. */
+  KAFKA_TOPIC_BY_ID = 1,
+  /* A name breaking Kafka's rule (nd_topic_name_valid) is
+   * INVALID_TOPIC_EXCEPTION; without this flag it is looked up, and so
+   * unknown. */
+  KAFKA_TOPIC_VALIDATE = 2,
+  /* An unknown name is created if the broker auto-creates topics
+   * (kafka_auto_create). */
+  KAFKA_TOPIC_AUTO_CREATE = 4,
+};
+
+/* The one topic lookup of the handlers: the topic a request names, by id
+ * (`id`, with KAFKA_TOPIC_BY_ID) or by `name`, into *info, and its name
+ * into *name_out (NULL allowed; NULL on error). By name that is the
+ * request's own string. By id it is copied into `arena`: r->arena to keep
+ * it until r is freed, a shorter-lived arena for a lookup repeated while
+ * r is parked (a long-poll Fetch builds each attempt in its own), or NULL
+ * for info->name itself, valid while *info is (out of memory gives "",
+ * an unknown topic, as before). Returns
+ * KERR_NONE or the Kafka error to answer: UNKNOWN_TOPIC_ID for an unknown
+ * id; for a name that is no usable C string (null, NUL inside),
+ * `bad_name` (the handlers differ, as Kafka's do);
+ * INVALID_TOPIC_EXCEPTION (KAFKA_TOPIC_VALIDATE); else kafka_err() of the
+ * lookup (UNKNOWN_TOPIC_OR_PARTITION, or what auto-creation failed with).
+ * Loop thread; KAFKA_TOPIC_AUTO_CREATE may create the topic there. */
+int16_t kafka_topic_resolve(kafka_req *r, int flags, kf_str name,
+                            const uint8_t id[16], int16_t bad_name,
+                            nd_topic_info *info, kf_arena *arena,
+                            const char **name_out);
 
 /* A copy of s in r's arena, as a kf_str (null for NULL). */
 kf_str kafka_str(kafka_req *r, const char *s);
@@ -250,22 +247,8 @@ int handle_describe_producers(kafka_req *r);
 int handle_describe_acls(kafka_req *r);
 int handle_create_acls(kafka_req *r);
 int handle_delete_acls(kafka_req *r);
-int handle_find_coordinator(kafka_req *r);
-int handle_join_group(kafka_req *r);
-int handle_sync_group(kafka_req *r);
-int handle_heartbeat(kafka_req *r);
-int handle_leave_group(kafka_req *r);
-int handle_offset_commit(kafka_req *r);
-int handle_offset_fetch(kafka_req *r);
-int handle_list_groups(kafka_req *r);
-int handle_describe_groups(kafka_req *r);
-int handle_delete_groups(kafka_req *r);
-int handle_offset_delete(kafka_req *r);
-
-/* The group coordinator (handle_group.c): state in b->groups, committed
- * offsets replayed from the internal offsets topic at start-up. */
-int group_init(broker *b);
-void group_fini(broker *b);
+/* The group coordinator's handlers and lifecycle are declared with it, in
+ * group.h. */
 
 /* waitset_wake_fn for k->fetch_waits (ctx is k): look at a parked fetch
  * again, answer it if it now has min_bytes. */

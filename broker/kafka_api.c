@@ -111,62 +111,6 @@ void kafka_log(kafka_req *r, const char *fmt, ...) {
              r && r->api ? r->api->name : "?", r ? r->version : -1, msg);
 }
 
-int16_t kafka_err(int rc) {
-  switch (rc) {
-  case 0:
-    return KERR_NONE;
-  case ND_ECORRUPT:
-  case ND_EBATCH:
-    return KERR_CORRUPT_MESSAGE;
-  case ND_ETOOLARGE:
-    return KERR_MESSAGE_TOO_LARGE;
-  case ND_ETOPICNAME:
-    return KERR_INVALID_TOPIC_EXCEPTION;
-  case ND_ENOTOPIC:
-  case ND_ENOPARTITION:
-    return KERR_UNKNOWN_TOPIC_OR_PARTITION;
-  case ND_ERANGE:
-    return KERR_OFFSET_OUT_OF_RANGE;
-  case ND_ETOPICEXISTS:
-    return KERR_TOPIC_ALREADY_EXISTS;
-  case ND_ECONFIG:
-    return KERR_INVALID_CONFIG;
-  case ND_ECODEC:
-    return KERR_UNSUPPORTED_COMPRESSION_TYPE;
-  case ND_ECONTROL:
-    return KERR_INVALID_RECORD;
-  case ND_ETIMESTAMP:
-    return KERR_INVALID_TIMESTAMP;
-  case ND_ETOPICLIMIT:
-    return KERR_INVALID_PARTITIONS;
-  case ND_ESTORELIMIT:
-    return KERR_POLICY_VIOLATION;
-  case ND_ESEQUENCE:
-    return KERR_OUT_OF_ORDER_SEQUENCE_NUMBER;
-  case ND_EPRODUCERFENCED:
-    return KERR_INVALID_PRODUCER_EPOCH;
-  case ND_EFAILED:
-  case ND_EREADONLY:
-  case -ENOSPC:
-  case -EIO:
-  case -EDQUOT:
-  case -EROFS:
-  /* Storage the broker cannot reach right now: a permission changed under
-   * it (a roll creates files), or the process is out of mappings,
-   * descriptors or memory. Clients retry KAFKA_STORAGE_ERROR; they give
-   * up on UNKNOWN_SERVER_ERROR, which these were answered with before. */
-  case -EACCES:
-  case -EPERM:
-  case -ENOMEM:
-  case -EMFILE:
-  case -ENFILE:
-  case ND_ENOMEM:
-    return KERR_KAFKA_STORAGE_ERROR;
-  default:
-    return KERR_UNKNOWN_SERVER_ERROR;
-  }
-}
-
 int kafka_auto_create(kafka_req *r, const char *topic) {
   if (!r->b->cfg.auto_create)
     return ND_ENOTOPIC;
@@ -182,6 +126,38 @@ int kafka_auto_create(kafka_req *r, const char *topic) {
   if (rc == 0)
     kafka_log(r, "created topic %s with %d partition(s)", topic, n);
   return rc == ND_ETOPICEXISTS ? 0 : rc;
+}
+
+int16_t kafka_topic_resolve(kafka_req *r, int flags, kf_str name,
+                            const uint8_t id[16], int16_t bad_name,
+                            nd_topic_info *info, kf_arena *arena,
+                            const char **name_out) {
+  nd_store *store = r->b->store;
+  const char *found = NULL;
+  int16_t err = KERR_NONE;
+  if (flags & KAFKA_TOPIC_BY_ID) {
+    if (nd_topic_by_id(store, id, info) != 0)
+      err = KERR_UNKNOWN_TOPIC_ID;
+    else if (!arena)
+      found = info->name;
+    else if (!(found = kf_strndup(arena, info->name, strlen(info->name))))
+      found = "";
+  } else if (!kafka_cstr_ok(name)) {
+    err = bad_name;
+  } else if ((flags & KAFKA_TOPIC_VALIDATE) &&
+             nd_topic_name_valid(name.ptr) != 0) {
+    err = KERR_INVALID_TOPIC_EXCEPTION;
+  } else {
+    int rc = nd_topic_describe(store, name.ptr, info);
+    if (rc == ND_ENOTOPIC && (flags & KAFKA_TOPIC_AUTO_CREATE) &&
+        (rc = kafka_auto_create(r, name.ptr)) == 0)
+      rc = nd_topic_describe(store, name.ptr, info);
+    err = kafka_err(rc);
+    found = name.ptr;
+  }
+  if (name_out)
+    *name_out = err ? NULL : found;
+  return err;
 }
 
 /* ---- request life ------------------------------------------------------- */

@@ -29,15 +29,15 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ndtest  # noqa: E402
+from kafka_errors import (  # noqa: E402
+    LEADER_NOT_AVAILABLE, UNKNOWN_TOPIC_OR_PARTITION)
 
 CAP = 100
-LEADER_NOT_AVAILABLE = 5
 
 
 import test_kafka_versions as kv  # noqa: E402
 
 check = kv.check
-UNKNOWN_TOPIC_OR_PARTITION = 3
 
 def string(s):
     b = s.encode()

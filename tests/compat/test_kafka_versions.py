@@ -22,12 +22,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ndtest  # noqa: E402
-
-UNKNOWN_TOPIC_ID = 100
-UNKNOWN_TOPIC_OR_PARTITION = 3
-UNSUPPORTED_COMPRESSION_TYPE = 76
-UNSUPPORTED_VERSION = 35
-GROUP_ID_NOT_FOUND = 69
+from kafka_errors import (  # noqa: E402
+    GROUP_ID_NOT_FOUND, UNKNOWN_TOPIC_ID, UNKNOWN_TOPIC_OR_PARTITION,
+    UNSUPPORTED_COMPRESSION_TYPE, UNSUPPORTED_VERSION)
 
 
 def check(cond, msg):

@@ -96,9 +96,10 @@ def produce(c, parts, txn_id=None):
     return out
 
 
-def init_producer_id(c):
-    """InitProducerId v4 without transactional.id: (error, id, epoch)."""
-    body = kv.cstr(None) + struct.pack(">iqh", 60000, -1, -1) + kv.TAGS
+def init_producer_id(c, txn_id=None):
+    """InitProducerId v4, without transactional.id unless txn_id is given:
+    (error, id, epoch)."""
+    body = kv.cstr(txn_id) + struct.pack(">iqh", 60000, -1, -1) + kv.TAGS
     rd = c.call(22, 4, body)
     rd.i32()
     err, pid, epoch = rd.i16(), rd.i64(), rd.i16()
@@ -177,6 +178,12 @@ def poison_batches(b, admin, c):
     # request, good batches and unknown topics included.
     err, pid, epoch = init_producer_id(c)
     check(err == 0 and pid >= 0, "InitProducerId %s %s" % (err, pid))
+    # A transactional producer is refused, and the broker's log line names
+    # the error it answered with as NAME(code) (broker/kafka_errors.h).
+    err, _, _ = init_producer_id(c, "tx-1")
+    check(err == TXN_AUTH_FAILED, "transactional InitProducerId: %s" % err)
+    check("answered TRANSACTIONAL_ID_AUTHORIZATION_FAILED(53)" in b.stderr(),
+          "log does not name the error: %r" % b.stderr()[-1000:])
     for what, bb in (
             ("with an idempotent producer id",
              batch([b"txn"], now, TRANSACTIONAL, pid=pid, epoch=epoch,
