@@ -389,7 +389,7 @@ typedef struct nd_recovery_partition {
 typedef struct nd_recovery_stats {
   int clean_shutdown;           /* 1 if the last close was clean */
   int32_t partitions;           /* partitions opened */
-  int32_t partitions_recovered; /* those with an nd_recovery_partition */
+  int32_t partitions_recovered; /* those recovery did work on */
   int32_t partitions_offline;
   int64_t segments_scanned;
   int64_t indexes_rebuilt;
@@ -404,8 +404,11 @@ typedef struct nd_recovery_stats {
  * by the caller, nd_free; *count may be 0 with *parts NULL), in the order
  * the partitions were opened. The report is fixed when nd_open returns
  * (partitions added later are not in it); a clean open reports zeros and
- * no entries. stats, or parts with count, may be NULL to skip them.
- * Errors: ND_EINVAL (NULL store), ND_ENOMEM. Thread-safe. */
+ * no entries. The totals are complete; an entry that could not be
+ * allocated during the open is left out of *parts (then *count <
+ * partitions_recovered) rather than failing the open. stats, or parts with
+ * count, may be NULL to skip them. Errors: ND_EINVAL (NULL store), ND_ENOMEM.
+ * Thread-safe. */
 int nd_recovery_report(nd_store *store, nd_recovery_stats *stats,
                        nd_recovery_partition **parts, size_t *count);
 

@@ -79,9 +79,10 @@ typedef struct recovery_log {
 } recovery_log;
 
 /* Count partition `id` of `topic` in rl, listing it if rec says recovery
- * did anything to it. Errors: ND_ENOMEM. */
-int recovery_log_add(recovery_log *rl, const char *topic, int32_t id,
-                     const partition_recovery *rec);
+ * did anything to it. The report is diagnostics: out of memory, the
+ * entry is left out (the totals still count it), never the open failed. */
+void recovery_log_add(recovery_log *rl, const char *topic, int32_t id,
+                      const partition_recovery *rec);
 void recovery_log_free(recovery_log *rl);
 
 /* Files beside the segments: the offset below which everything was

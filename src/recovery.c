@@ -604,8 +604,8 @@ int partition_open(seg_caches *caches, const nd_logger *log,
 
 /* ---- the store's recovery report ---------------------------------------- */
 
-int recovery_log_add(recovery_log *rl, const char *topic, int32_t id,
-                     const partition_recovery *rec) {
+void recovery_log_add(recovery_log *rl, const char *topic, int32_t id,
+                      const partition_recovery *rec) {
   const nd_recovery_partition *r = &rec->info;
   nd_recovery_stats *st = &rl->stats;
   st->partitions++;
@@ -613,19 +613,7 @@ int recovery_log_add(recovery_log *rl, const char *topic, int32_t id,
                r->segments_deleted || r->producer_batches ||
                r->producer_state_rebuilt || r->offline;
   if (!worked)
-    return 0;
-  if (rl->count == rl->cap) {
-    size_t cap = rl->cap ? rl->cap * 2 : 8;
-    nd_recovery_partition *n = realloc(rl->parts, cap * sizeof *n);
-    if (!n)
-      return nd_fail(ND_ENOMEM, "out of memory");
-    rl->parts = n;
-    rl->cap = cap;
-  }
-  nd_recovery_partition *e = &rl->parts[rl->count++];
-  *e = *r;
-  snprintf(e->topic, sizeof e->topic, "%s", topic);
-  e->partition = id;
+    return;
   st->partitions_recovered++;
   st->partitions_offline += r->offline;
   st->segments_scanned += r->segments_scanned;
@@ -633,7 +621,18 @@ int recovery_log_add(recovery_log *rl, const char *topic, int32_t id,
   st->bytes_truncated += r->bytes_truncated;
   st->segments_deleted += r->segments_deleted;
   st->producer_batches += r->producer_batches;
-  return 0;
+  if (rl->count == rl->cap) {
+    size_t cap = rl->cap ? rl->cap * 2 : 8;
+    nd_recovery_partition *n = realloc(rl->parts, cap * sizeof *n);
+    if (!n)
+      return; /* a healthy partition must not go offline for its report */
+    rl->parts = n;
+    rl->cap = cap;
+  }
+  nd_recovery_partition *e = &rl->parts[rl->count++];
+  *e = *r;
+  snprintf(e->topic, sizeof e->topic, "%s", topic);
+  e->partition = id;
 }
 
 void recovery_log_free(recovery_log *rl) {

@@ -220,7 +220,7 @@ int topic_open(seg_caches *caches, const nd_logger *log, const char *dir,
         nd_log(log, ND_LOG_ERROR, "topic '%s' partition %d is offline: %s",
                t->name, (int)i, t->parts[i]->offline);
       if (report)
-        rc = recovery_log_add(report, t->name, i, &rec);
+        recovery_log_add(report, t->name, i, &rec);
     }
   }
   if (rc && allow_offline && t->parts && (t->offline = strdup(nd_errmsg()))) {
