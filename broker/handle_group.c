@@ -935,10 +935,15 @@ int handle_describe_groups(kafka_req *r) {
         d->protocol_type = protocol_type(r, NULL, gid);
       } else {
         d->group_state = kf_s("Dead");
-        /* Kafka 4 says so from v6 on; older versions show a Dead group. */
+        /* Kafka 4 says so from v6 on, in its words (GroupIdNotFound's
+         * "Group %s not found."); older versions show a Dead group. */
         if (r->version >= 6) {
+          size_t len = strlen(gid) + sizeof "Group  not found.";
+          char *msg = kf_alloc(&r->arena, len);
           d->error_code = KERR_GROUP_ID_NOT_FOUND;
-          d->error_message = kafka_str(r, "group not found");
+          if (msg)
+            snprintf(msg, len, "Group %s not found.", gid);
+          d->error_message = msg ? kf_s(msg) : kf_null_str();
         }
       }
       continue;

@@ -5,7 +5,7 @@ byte as Apache Kafka 4.4 answers them.
 Kafka refuses only a null group id there; "" or any other id is a group,
 one that does not exist: DeleteGroups says GROUP_ID_NOT_FOUND,
 DescribeGroups a Dead group (error NONE before v6), OffsetFetch offset -1
-with no error. Requests are written by hand and the response bytes of the
+with no error; DescribeGroups v6 GROUP_ID_NOT_FOUND. Flexible versions too. Requests are written by hand and the response bytes of the
 two brokers compared (throttle 0 on both). An unknown ordinary group is in
 each request as the control.
 """
@@ -29,6 +29,22 @@ def s16(x):
 
 def arr(items):
     return struct.pack(">i", len(items)) + b"".join(items)
+
+
+def cstr(x):  # compact string; lengths here stay below 128 * 128
+    b = x.encode()
+    n = len(b) + 1
+    return (bytes([n]) if n < 128 else bytes([n & 0x7F | 0x80, n >> 7])) + b
+
+
+def carr(items):  # compact array of fewer than 127 items
+    return bytes([len(items) + 1]) + b"".join(items)
+
+
+def flexible(s, key, version, cid, body):
+    """A flexible request (header v2: v1's and an empty tag section)."""
+    ndtest.kafka_request(s, key, version, cid, b"\x00" + body + b"\x00")
+    return ndtest.recv_frame(s).hex()
 
 
 def scenario(bootstrap):
@@ -69,6 +85,12 @@ def scenario(bootstrap):
                                  arr([struct.pack(">i", 0)])])
             ndtest.kafka_request(s, 9, 1, 10 + cid, body)
             seen["offset_fetch_v1[%d]" % cid] = ndtest.recv_frame(s).hex()
+        # The flexible versions: DescribeGroups v6 answers a group that
+        # does not exist with GROUP_ID_NOT_FOUND and a message.
+        seen["delete_groups_v2"] = flexible(
+            s, 42, 2, 4, carr([cstr(g) for g in ids]))
+        seen["describe_groups_v6"] = flexible(
+            s, 15, 6, 5, carr([cstr(g) for g in ids]) + b"\x00")
     return seen
 
 
