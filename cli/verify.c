@@ -1,7 +1,8 @@
 /*
  * verify.c — `nodata verify [TOPIC...] [--repair]`.
  *
- * Reads every segment file directly (see segfile.h) rather than through
+ * Reads every segment file directly (nd_log_walk, nd_index_read) rather
+ * than through
  * nd_open: an open would quietly truncate a damaged tail, and verify's job
  * is to say what is wrong and where before anything changes. It checks
  *   - every batch: length, magic, counts, CRC-32C, and that offsets run on
@@ -47,7 +48,6 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "segfile.h"
 
 static const char verify_usage[] =
     "usage: nodata verify [--repair [--quarantine DIR]] [--data DIR] "
@@ -174,7 +174,7 @@ static int add_partition(verifier *v, const char *topic, const char *tdir,
   while ((e = readdir(d)) != NULL) {
     const char *name = e->d_name;
     if (strlen(name) != 24 || strcmp(name + 20, ".log") ||
-        seg_base_from_name(name) < 0)
+        nd_segment_base(name) < 0)
       continue;
     if (p->nsegs == cap) {
       cap = cap ? cap * 2 : 8;
@@ -185,7 +185,7 @@ static int add_partition(verifier *v, const char *topic, const char *tdir,
       }
       p->bases = nb;
     }
-    p->bases[p->nsegs++] = seg_base_from_name(name);
+    p->bases[p->nsegs++] = nd_segment_base(name);
     char lp[PATH_MAX + 32];
     struct stat st;
     snprintf(lp, sizeof lp, "%s/%s", p->dir, name);
@@ -263,9 +263,9 @@ typedef struct segcheck {
   int64_t base;
   int64_t expect; /* base offset the next batch must have */
   int64_t max_ts; /* largest maxTimestamp of the batches so far */
-  const uint8_t *oidx;
+  const nd_index_entry *oidx;
   size_t on, oi;
-  const uint8_t *tidx;
+  const nd_index_entry *tidx;
   size_t tn, ti;
   int index_bad; /* problems printed for this segment's indexes */
   int in_flight; /* the live writer's segment: its last entries may be
@@ -304,9 +304,9 @@ static void index_problem(segcheck *c, const char *path, size_t entry,
 /* Time entries at relative offsets up to and including `upto`. */
 static void check_time_entries(segcheck *c, int64_t upto) {
   while (c->ti < c->tn) {
-    const uint8_t *e = c->tidx + c->ti * 12;
-    int64_t ts = (int64_t)seg_be64(e);
-    int64_t off = c->base + seg_be32(e + 8);
+    const nd_index_entry *e = &c->tidx[c->ti];
+    int64_t ts = e->timestamp;
+    int64_t off = e->offset;
     if (off > upto)
       break;
     if (off < upto)
@@ -324,17 +324,15 @@ static void check_time_entries(segcheck *c, int64_t upto) {
   }
 }
 
-enum { ATTR_TRANSACTIONAL = 0x10, ATTR_CONTROL = 0x20 };
-
 /* Track the open transactions of c's partition through batch b, and report
  * a control batch that ends none. */
-static void check_markers(segcheck *c, const seg_batch *b) {
+static void check_markers(segcheck *c, const nd_batch_info *b) {
   vpart *p = c->p;
   size_t k = 0;
   while (k < p->n_open_txns && p->open_txns[k] != b->producer_id)
     k++;
   int open = k < p->n_open_txns;
-  if (b->attributes & ATTR_CONTROL) {
+  if (b->attributes & ND_BATCH_ATTR_CONTROL) {
     if (open) {
       p->open_txns[k] = p->open_txns[--p->n_open_txns];
       return;
@@ -346,11 +344,11 @@ static void check_markers(segcheck *c, const seg_batch *b) {
             "librdkafka consumers stop at this offset and kafka-python "
             "returns it as a record (--repair leaves it: cutting the log "
             "there would drop every later record)",
-            c->log_path, b->pos, b->base, b->producer_id);
+            c->log_path, b->pos, b->base_offset, b->producer_id);
     p->stray_markers++;
     return;
   }
-  if (!(b->attributes & ATTR_TRANSACTIONAL) || open)
+  if (!(b->attributes & ND_BATCH_ATTR_TRANSACTIONAL) || open)
     return;
   if (p->n_open_txns == p->cap_open_txns) {
     size_t cap = p->cap_open_txns ? p->cap_open_txns * 2 : 8;
@@ -363,14 +361,16 @@ static void check_markers(segcheck *c, const seg_batch *b) {
   p->open_txns[p->n_open_txns++] = b->producer_id;
 }
 
-static int on_batch(void *arg, const seg_batch *b, const uint8_t *bytes) {
+static int on_batch(void *arg, const nd_batch_info *b, const void *bytes) {
   (void)bytes;
   segcheck *c = arg;
-  if (b->base != c->expect) {
+  c->v->done += b->size;
+  progress_update(&c->v->pr, c->v->done);
+  if (b->base_offset != c->expect) {
     damaged(c->v,
             "%s: byte %" PRIu64 ": the batch there starts at offset %" PRId64
             ", expected %" PRId64 " (offsets must continue without gaps)",
-            c->log_path, b->pos, b->base, c->expect);
+            c->log_path, b->pos, b->base_offset, c->expect);
     c->log_bad = 1;
     c->bad_pos = b->pos;
     return 1;
@@ -379,35 +379,46 @@ static int on_batch(void *arg, const seg_batch *b, const uint8_t *bytes) {
     damaged(c->v,
             "%s: byte %" PRIu64 ": CRC-32C mismatch in the batch of offsets "
             "%" PRId64 "..%" PRId64 " (%" PRIu64 " bytes)",
-            c->log_path, b->pos, b->base, b->last, b->size);
+            c->log_path, b->pos, b->base_offset, b->last_offset, b->size);
     c->log_bad = 1;
     c->bad_pos = b->pos;
     return 1;
   }
   while (c->oi < c->on) {
-    const uint8_t *e = c->oidx + c->oi * 8;
-    uint64_t pos = seg_be32(e + 4);
-    int64_t off = c->base + seg_be32(e);
+    uint64_t pos = c->oidx[c->oi].position;
+    int64_t off = c->oidx[c->oi].offset;
     if (pos > b->pos)
       break;
     if (pos < b->pos)
       index_problem(
           c, c->index_path, c->oi, 8,
           "points to byte %" PRIu64 ", which is not the start of a batch", pos);
-    else if (off != b->base)
+    else if (off != b->base_offset)
       index_problem(c, c->index_path, c->oi, 8,
                     "says offset %" PRId64 " is at byte %" PRIu64
                     ", but the batch there starts at offset %" PRId64,
-                    off, pos, b->base);
+                    off, pos, b->base_offset);
     c->oi++;
   }
   check_markers(c, b);
-  check_time_entries(c, b->base);
-  if (b->max_ts > c->max_ts)
-    c->max_ts = b->max_ts;
-  c->expect = b->last + 1;
-  c->records += b->count;
+  check_time_entries(c, b->base_offset);
+  if (b->max_timestamp > c->max_ts)
+    c->max_ts = b->max_timestamp;
+  c->expect = b->last_offset + 1;
+  c->records += b->record_count;
   return 0;
+}
+
+/* An index file's entries; a missing one has none (it was never written,
+ * or a crash lost it: the log is what matters). 0, or the library's code
+ * after printing it. */
+static int read_index(const char *path, nd_index_entry **e, size_t *n) {
+  int rc = nd_index_read(path, e, n, NULL);
+  if (rc == -ENOENT)
+    return 0;
+  if (rc)
+    cli_lib_error("verify", rc, NULL);
+  return rc;
 }
 
 /* Check segment i of p; returns 0, or -errno if a file cannot be read. */
@@ -437,24 +448,19 @@ static int check_segment(verifier *v, vpart *p, size_t i, int64_t *expect) {
     return 0;
   }
   /* Indexes first: every entry read then names bytes already written. */
-  uint8_t *ob = NULL, *tb = NULL;
-  size_t oslots, tslots;
-  int rc = seg_read_index(ip, 8, &ob, &c.on, &oslots);
-  if (rc < 0) {
-    cli_error("verify", "cannot read %s: %s", ip, strerror(-rc));
+  nd_index_entry *ob = NULL, *tb = NULL;
+  int rc = read_index(ip, &ob, &c.on);
+  if (rc)
     return rc;
-  }
-  rc = seg_read_index(tp, 12, &tb, &c.tn, &tslots);
-  if (rc < 0) {
-    free(ob);
-    cli_error("verify", "cannot read %s: %s", tp, strerror(-rc));
+  rc = read_index(tp, &tb, &c.tn);
+  if (rc) {
+    nd_free(ob);
     return rc;
   }
   c.oidx = ob;
   c.tidx = tb;
   for (size_t k = 1; k < c.tn; k++) {
-    int64_t a = (int64_t)seg_be64(tb + (k - 1) * 12),
-            b = (int64_t)seg_be64(tb + k * 12);
+    int64_t a = tb[k - 1].timestamp, b = tb[k].timestamp;
     if (b < a) {
       index_problem(&c, tp, k, 12,
                     "has timestamp %" PRId64
@@ -463,25 +469,25 @@ static int check_segment(verifier *v, vpart *p, size_t i, int64_t *expect) {
       break;
     }
   }
-  seg_walk w;
-  rc = seg_walk_log(lp, on_batch, &c, &w, &v->pr, &v->done);
+  nd_walk_result w;
+  rc = nd_log_walk(lp, 0, on_batch, &c, &w);
   if (rc) {
-    free(ob);
-    free(tb);
-    cli_error("verify", "cannot read %s: %s", lp, strerror(-rc));
+    nd_free(ob);
+    nd_free(tb);
+    cli_lib_error("verify", rc, NULL);
     return rc;
   }
   v->segments++;
   v->batches += w.batches;
   v->records += c.records;
   int last = i + 1 == p->nsegs;
-  if (!c.log_bad && w.bad_pos >= 0) {
-    if (last && v->live && w.short_tail) {
+  if (!c.log_bad && w.stop != ND_WALK_END && w.stop != ND_WALK_CALLER) {
+    if (last && v->live && w.stop == ND_WALK_TORN) {
       /* The writer is appending this batch right now. */
     } else {
-      damaged(v, "%s: byte %" PRId64 ": %s", lp, w.bad_pos, w.why);
+      damaged(v, "%s: byte %" PRId64 ": %s", lp, w.stop_pos, w.why);
       c.log_bad = 1;
-      c.bad_pos = (uint64_t)w.bad_pos;
+      c.bad_pos = (uint64_t)w.stop_pos;
     }
   }
   if (c.log_bad) {
@@ -492,26 +498,25 @@ static int check_segment(verifier *v, vpart *p, size_t i, int64_t *expect) {
   } else {
     /* Entries past the last batch point at nothing. */
     if (c.oi < c.on) {
-      const uint8_t *e = ob + c.oi * 8;
+      const nd_index_entry *e = &ob[c.oi];
       index_problem(&c, ip, c.oi, 8,
-                    "points to byte %u (offset %" PRId64
+                    "points to byte %" PRIu64 " (offset %" PRId64
                     "), past the last batch (the log has %" PRIu64 " bytes)",
-                    seg_be32(e + 4), c.base + seg_be32(e), w.end);
+                    e->position, e->offset, w.end);
     }
     check_time_entries(&c, c.expect);
     if (c.ti < c.tn) {
-      const uint8_t *e = tb + c.ti * 12;
       index_problem(&c, tp, c.ti, 12,
                     "names offset %" PRId64
                     ", past the end of the log (%" PRId64 ")",
-                    c.base + seg_be32(e + 8), c.expect);
+                    tb[c.ti].offset, c.expect);
     }
   }
   if (c.index_bad)
     p->index_damaged++;
   *expect = c.expect;
-  free(ob);
-  free(tb);
+  nd_free(ob);
+  nd_free(tb);
   return 0;
 }
 
@@ -904,9 +909,9 @@ static int move_into(const char *src, const char *dir) {
   return rc ? rc : (unlink(src) == 0 ? 0 : -errno);
 }
 
-static int count_records(void *arg, const seg_batch *b, const uint8_t *bytes) {
+static int count_records(void *arg, const nd_batch_info *b, const void *bytes) {
   (void)bytes;
-  *(int64_t *)arg += b->count;
+  *(int64_t *)arg += b->record_count;
   return 0;
 }
 
@@ -939,9 +944,9 @@ static int quarantine(const vpart *p, const char *qdir) {
   }
   for (size_t k = p->bad_seg + 1; k < p->nsegs; k++) {
     seg_path(p, k, ".log", lp, sizeof lp);
-    seg_walk w;
+    nd_walk_result w;
     int64_t records = 0;
-    if (seg_walk_log(lp, count_records, &records, &w, NULL, NULL) != 0)
+    if (nd_log_walk(lp, 0, count_records, &records, &w) != 0)
       memset(&w, 0, sizeof w);
     printf("repair: topic %s partition %d: drops %s bytes 0..%" PRIu64
            " (offsets %" PRId64 "..%" PRId64 ", %" PRId64
