@@ -1029,6 +1029,139 @@ int64_t nd_segment_base(const char *path);
 const char *nd_codec_name(int attributes);
 
 /* ------------------------------------------------------------------------ */
+/* Verify and repair a data directory                                       */
+/* ------------------------------------------------------------------------ */
+
+/* nd_verify reads a data directory's files as they are on disk (it does
+ * not take the store's lock, so it works beside a running writer) and
+ * reports every problem it finds through a callback, each with its file,
+ * byte position and offset. It checks every batch (length, magic, counts,
+ * CRC-32C), that offsets continue without gaps from batch to batch and
+ * segment to segment, every .index/.timeindex entry against its .log,
+ * control batches that end no transaction (a client wrote them), the
+ * recovery-point and log-start-offset hints, and through a read-only
+ * nd_open what only the store checks in full (FORMAT, topic.conf, the
+ * committed-offsets log). Beside a running writer, a batch cut short at
+ * the very end of a partition's last segment, and that segment's last
+ * index entry, are writes in progress, not damage.
+ *
+ * With ND_VERIFY_REPAIR it then repairs exactly as recovery would,
+ * because it is recovery: for each damaged partition it moves what will
+ * be lost into a quarantine directory (the bytes of the damaged segment
+ * from its first bad one, and the later segments whole, as a log has no
+ * holes), drops the clean-shutdown marker and the partition's recovery
+ * point, and opens the store for writing, which rescans those partitions,
+ * truncates each at its first bad byte and rebuilds their indexes (and
+ * rewrites a damaged committed-offsets log without the damaged range).
+ * Then it checks again. ND_VERIFY_DRY_RUN reports the same findings and
+ * the repair's plan and changes nothing. */
+
+enum nd_verify_event_kind {
+  ND_VERIFY_DAMAGE = 0,   /* a problem on disk (see enum nd_verify_damage) */
+  ND_VERIFY_WARNING = 1,  /* not damage, but worth acting on: a consumer
+                             group's committed offset past a log's end */
+  ND_VERIFY_CHECKED = 2,  /* a check pass ended: stats says what it read */
+  ND_VERIFY_PLAN = 3,     /* what the repair will do to one partition
+                             (dry run: would do); nothing changed yet */
+  ND_VERIFY_ACTION = 4,   /* what the repair did: bytes copied, segments
+                             moved into the quarantine directory */
+  ND_VERIFY_REPAIRED = 5, /* the repair's open and close are done; the
+                             check after it follows */
+};
+
+/* What an ND_VERIFY_DAMAGE event found. */
+enum nd_verify_damage {
+  ND_DAMAGE_BATCH = 0,   /* a batch that is not valid: CRC, magic, length,
+                            counts; or offsets that skip or go back */
+  ND_DAMAGE_TORN = 1,    /* a batch cut short by the end of its file */
+  ND_DAMAGE_GAP = 2,     /* a segment that does not start where the one
+                            before it ends (a segment file is missing) */
+  ND_DAMAGE_INDEX = 3,   /* an index entry that does not match the log;
+                            repair rebuilds the index, no record is lost */
+  ND_DAMAGE_MARKER = 4,  /* a control batch ending no transaction; left in
+                            place by repair (cutting there would drop
+                            every later record) */
+  ND_DAMAGE_HINT = 5,    /* recovery-point or log-start-offset unreadable,
+                            or a recovery point past the log's end */
+  ND_DAMAGE_STORE = 6,   /* outside the segment files (FORMAT, topic.conf,
+                            a partition directory): needs a hand; a repair
+                            refuses to start */
+  ND_DAMAGE_OFFSETS = 7, /* a damaged range of the committed-offsets log */
+};
+
+typedef struct nd_verify_stats {
+  int32_t topics;
+  int32_t partitions;
+  int64_t segments;
+  int64_t batches;
+  int64_t records;
+  uint64_t bytes;   /* segment bytes read */
+  int problems;     /* ND_VERIFY_DAMAGE events of the last check pass */
+  int unrepairable; /* of which ND_DAMAGE_STORE */
+  int live;         /* another process held the directory (a writer) */
+  int repaired;     /* a repair ran (not in a dry run) */
+} nd_verify_stats;
+
+/* One event. Pointers are valid during the callback only. */
+typedef struct nd_verify_event {
+  int kind;          /* enum nd_verify_event_kind */
+  int damage;        /* ND_VERIFY_DAMAGE: enum nd_verify_damage */
+  int repairable;    /* ND_VERIFY_DAMAGE: a repair fixes it */
+  const char *topic; /* the partition's topic, or NULL */
+  int32_t partition; /* or -1 */
+  const char *file;  /* the file concerned, or NULL */
+  int64_t pos;       /* byte position in file, or -1 */
+  int64_t offset;    /* DAMAGE: the first offset a repair drops (-1 if
+                        none); PLAN: likewise; WARNING: the committed
+                        offset; else -1 */
+  const char *text;  /* the whole finding or step, one line, no prefix */
+  const nd_verify_stats *stats; /* ND_VERIFY_CHECKED: that pass's counts */
+} nd_verify_event;
+
+typedef void (*nd_verify_fn)(void *ctx, const nd_verify_event *ev);
+
+enum nd_verify_flags {
+  ND_VERIFY_REPAIR = 1 << 0,  /* after checking, repair what was found */
+  ND_VERIFY_DRY_RUN = 1 << 1, /* with ND_VERIFY_REPAIR: report the plan
+                                 only; nothing on disk changes */
+};
+
+typedef struct nd_verify_options {
+  const char *const *topics; /* check only these (NULL: every topic) */
+  size_t ntopics;
+  unsigned flags;             /* enum nd_verify_flags */
+  const char *quarantine_dir; /* where a repair puts what it drops; NULL:
+                                 DIR/quarantine/<UTC time>; a topic's
+                                 partition gets <topic>-<partition>/ */
+  nd_verify_fn on_event;      /* may be NULL */
+  void *ctx;
+  /* Called as segment bytes are read (done of total), may be NULL. */
+  void (*on_progress)(void *ctx, uint64_t done, uint64_t total);
+  /* Options for the stores verify opens (decompress, limits, on_log for
+   * the repair's open); flags and no_background are verify's own. May be
+   * NULL. */
+  const nd_options *open_options;
+} nd_verify_options;
+
+/* Verify the data directory dir, and with ND_VERIFY_REPAIR repair it, as
+ * described above. opts may be NULL (check everything, no events);
+ * stats (may be NULL) gets the last check pass's counts: after a repair,
+ * those of the check that follows it, so stats->problems is what is still
+ * wrong. Damage is not an error: the call returns 0 and the events and
+ * stats describe it.
+ * Errors: ND_EINVAL (NULL dir, unknown flags), -ENOENT (no directory),
+ * ND_ENOTOPIC (a topic named in opts that has no directory), ND_EFORMAT
+ * (FORMAT names an unknown format), ND_ELOCKED (a repair while another
+ * process holds the directory; nothing changed), ND_ECORRUPT (a repair
+ * asked for with ND_DAMAGE_STORE damage present; nothing changed), -errno
+ * for files that cannot be read, or moved during a repair, ND_ENOMEM; and
+ * those of nd_open for the repair's open.
+ * Thread-safety: no state is shared between calls; a repair needs the
+ * directory to itself (it opens the store for writing). */
+int nd_verify(const char *dir, const nd_verify_options *opts,
+              nd_verify_stats *stats);
+
+/* ------------------------------------------------------------------------ */
 /* Utilities exposed for tools and tests                                    */
 /* ------------------------------------------------------------------------ */
 
