@@ -18,8 +18,8 @@
 #include "cli.h"
 
 static const char verify_usage[] =
-    "usage: nodata verify [--repair [--dry-run] [--quarantine DIR]] "
-    "[--data DIR] [TOPIC ...]\n"
+    "usage: nodata verify [--repair [--dry-run] [--quarantine DIR]]\n"
+    "                     [--data DIR] [TOPIC ...]\n"
     "\n"
     "Check the stored data of every topic (or the TOPICs named), reading\n"
     "the files directly and changing nothing:\n"
@@ -54,6 +54,7 @@ static const char verify_usage[] =
     "Examples:\n"
     "  nodata verify\n"
     "  nodata verify orders payments --data /var/lib/nodata\n"
+    "  nodata verify --repair --dry-run orders\n"
     "  nodata verify --repair orders\n"
     "\n"
     "Exit status: 0 no damage (or all of it repaired), 1 runtime failure\n"
