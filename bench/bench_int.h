@@ -114,7 +114,7 @@ int topic_make(nd_store *s, const char *topic, int32_t partitions,
 
 /* The exact bytes nodata stores for `n` records appended `batch` at a time
  * (so the raw write() peer writes the same bytes in the same chunks):
- * encoded through a scratch store, read back. *lens gets each batch's
+ * encoded by nd_batch_encode at their base offsets. *lens gets each batch's
  * length, *nbatches their count. Caller frees *buf and *lens with free(). */
 int encode_batches(const bench_opts *o, const bench_data *d, size_t batch,
                    size_t n, uint8_t **buf, size_t *len, size_t **lens,

@@ -66,6 +66,10 @@ void cli_error(const char *cmd, const char *fmt, ...)
 /* Print the library's last error for a failed call: nd_errmsg() if set,
  * else nd_strerror(rc), after an optional prefix. Returns 1. */
 int cli_lib_error(const char *cmd, int rc, const char *what);
+/* The options every command opens the store with (codecs, the same
+ * partition limits as `nodata serve`, the store's log on stderr, no
+ * background thread), and flags. */
+void cli_open_options(nd_options *opts, unsigned flags);
 
 /* Integer value of a flag within [min, max]; prints a usage error and
  * returns -1 otherwise. */

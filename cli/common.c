@@ -181,7 +181,7 @@ static void cli_store_log(void *ctx, int level, const char *msg) {
           msg);
 }
 
-static void open_options(nd_options *opts, unsigned flags) {
+void cli_open_options(nd_options *opts, unsigned flags) {
   memset(opts, 0, sizeof *opts);
   opts->flags = flags;
   opts->decompress = nd_codecs_decompress;
@@ -204,7 +204,7 @@ int cli_open_read(const char *cmd, const char *dir, nd_store **out) {
     return CLI_FAIL;
   }
   nd_options opts;
-  open_options(&opts, ND_OPEN_READONLY);
+  cli_open_options(&opts, ND_OPEN_READONLY);
   int rc = nd_open(dir, &opts, out);
   if (rc)
     return cli_lib_error(cmd, rc, NULL);
@@ -324,7 +324,7 @@ int cli_open_write(const char *cmd, const char *dir, int create,
     return CLI_FAIL;
   }
   nd_options opts;
-  open_options(&opts, create ? 0 : ND_OPEN_NOCREATE);
+  cli_open_options(&opts, create ? 0 : ND_OPEN_NOCREATE);
   int rc = nd_open(dir, &opts, out);
   if (rc == ND_ELOCKED) {
     nd_lock_holder(dir, &pid);

@@ -11,7 +11,6 @@
 
 #include "cli.h"
 #include "nodata_codecs.h"
-#include "segfile.h"
 
 static const char inspect_usage[] =
     "usage: nodata inspect [--records] PATH\n"
@@ -63,24 +62,25 @@ static void print_record(const nd_record_view *r) {
   fputs("]}\n", f);
 }
 
-static int on_batch(void *arg, const seg_batch *b, const uint8_t *bytes) {
+static int on_batch(void *arg, const nd_batch_info *b, const void *bytes) {
   ictx *c = arg;
   char mt[40];
-  cli_format_time(b->max_ts, mt, sizeof mt);
-  printf("batch pos=%" PRIu64 " base=%" PRId64 " last=%" PRId64
-         " count=%d size=%" PRIu64 " crc=%s compression=%s base_ts=%" PRId64
-         " max_ts=%" PRId64 " (%s) producer=%" PRId64
-         " epoch=%d seq=%d%s%s%s\n",
-         b->pos, b->base, b->last, (int)b->count, b->size,
-         b->crc_ok ? "ok" : "BAD", seg_codec_name(b->attributes), b->base_ts,
-         b->max_ts, mt, b->producer_id, (int)b->producer_epoch,
-         (int)b->base_sequence, b->attributes & 0x08 ? " log-append-time" : "",
-         b->attributes & 0x10 ? " transactional" : "",
-         b->attributes & 0x20 ? " control" : "");
+  cli_format_time(b->max_timestamp, mt, sizeof mt);
+  printf(
+      "batch pos=%" PRIu64 " base=%" PRId64 " last=%" PRId64
+      " count=%d size=%" PRIu64 " crc=%s compression=%s base_ts=%" PRId64
+      " max_ts=%" PRId64 " (%s) producer=%" PRId64 " epoch=%d seq=%d%s%s%s\n",
+      b->pos, b->base_offset, b->last_offset, (int)b->record_count, b->size,
+      b->crc_ok ? "ok" : "BAD", nd_codec_name(b->attributes), b->base_timestamp,
+      b->max_timestamp, mt, b->producer_id, (int)b->producer_epoch,
+      (int)b->base_sequence,
+      b->attributes & ND_BATCH_ATTR_LOG_APPEND_TIME ? " log-append-time" : "",
+      b->attributes & ND_BATCH_ATTR_TRANSACTIONAL ? " transactional" : "",
+      b->attributes & ND_BATCH_ATTR_CONTROL ? " control" : "");
   if (c->first < 0)
-    c->first = b->base;
-  c->last = b->last;
-  c->nrecords += b->count;
+    c->first = b->base_offset;
+  c->last = b->last_offset;
+  c->nrecords += b->record_count;
   if (c->records && b->crc_ok) {
     nd_iter it;
     nd_iter_init(&it, bytes, (size_t)b->size, 0, nd_codecs_decompress);
@@ -100,16 +100,17 @@ static int on_batch(void *arg, const seg_batch *b, const uint8_t *bytes) {
 
 static int inspect_log(const char *path, int records) {
   ictx c = {.records = records, .first = -1, .last = -1};
-  seg_walk w;
-  int64_t base = seg_base_from_name(path);
+  nd_walk_result w;
+  int64_t base = nd_segment_base(path);
   printf("file %s\n", path);
-  int rc = seg_walk_log(path, on_batch, &c, &w, NULL, NULL);
+  int rc = nd_log_walk(path, 0, on_batch, &c, &w);
   if (rc) {
-    cli_error("inspect", "cannot read %s: %s", path, strerror(-rc));
+    cli_lib_error("inspect", rc, NULL);
     return CLI_FAIL;
   }
-  if (w.bad_pos >= 0)
-    printf("damaged at byte %" PRId64 ": %s\n", w.bad_pos, w.why);
+  int damaged = w.stop != ND_WALK_END && w.stop != ND_WALK_CALLER;
+  if (damaged)
+    printf("damaged at byte %" PRId64 ": %s\n", w.stop_pos, w.why);
   printf("summary: %" PRId64 " batches, %" PRId64 " records, ", w.batches,
          c.nrecords);
   if (c.first >= 0)
@@ -122,50 +123,39 @@ static int inspect_log(const char *path, int records) {
     printf(", %" PRId64 " with a BAD CRC", w.crc_bad);
   printf("\n");
   fflush(stdout);
-  if (w.bad_pos >= 0 || w.crc_bad || c.decode_errors)
+  if (damaged || w.crc_bad || c.decode_errors)
     return CLI_DAMAGED;
   return CLI_OK;
 }
 
 static int inspect_index(const char *path, int time) {
-  int esize = time ? 12 : 8;
-  uint8_t *buf;
+  nd_index_entry *e;
   size_t n, slots;
-  int rc = seg_read_index(path, esize, &buf, &n, &slots);
+  int rc = nd_index_read(path, &e, &n, &slots);
   if (rc) {
-    cli_error("inspect", "cannot read %s: %s", path,
-              rc == 1 ? "no such file" : strerror(-rc));
+    cli_lib_error("inspect", rc, NULL);
     return CLI_FAIL;
   }
-  int64_t base = seg_base_from_name(path);
-  if (base < 0)
-    base = 0;
   printf("file %s\n", path);
   int bad = 0;
-  int64_t prev_ts = INT64_MIN;
-  uint32_t prev_rel = 0, prev_pos = 0;
   for (size_t i = 0; i < n; i++) {
-    const uint8_t *e = buf + i * (size_t)esize;
+    const nd_index_entry *x = &e[i], *prev = i ? &e[i - 1] : NULL;
     if (time) {
-      int64_t ts = (int64_t)seg_be64(e);
-      uint32_t rel = seg_be32(e + 8);
       char t[40];
-      cli_format_time(ts, t, sizeof t);
-      int order = i == 0 || (ts >= prev_ts && rel >= prev_rel);
+      cli_format_time(x->timestamp, t, sizeof t);
+      int order = !prev || (x->timestamp >= prev->timestamp &&
+                            x->relative >= prev->relative);
       printf("entry %zu timestamp=%" PRId64 " (%s) rel=%u offset=%" PRId64
              "%s\n",
-             i, ts, t, rel, base + rel, order ? "" : " OUT-OF-ORDER");
+             i, x->timestamp, t, x->relative, x->offset,
+             order ? "" : " OUT-OF-ORDER");
       bad |= !order;
-      prev_ts = ts;
-      prev_rel = rel;
     } else {
-      uint32_t rel = seg_be32(e), pos = seg_be32(e + 4);
-      int order = i == 0 || (rel > prev_rel && pos > prev_pos);
-      printf("entry %zu rel=%u offset=%" PRId64 " pos=%u%s\n", i, rel,
-             base + rel, pos, order ? "" : " OUT-OF-ORDER");
+      int order = !prev || (x->relative > prev->relative &&
+                            x->position > prev->position);
+      printf("entry %zu rel=%u offset=%" PRId64 " pos=%" PRIu64 "%s\n", i,
+             x->relative, x->offset, x->position, order ? "" : " OUT-OF-ORDER");
       bad |= !order;
-      prev_rel = rel;
-      prev_pos = pos;
     }
   }
   printf("summary: %zu entries", n);
@@ -174,7 +164,7 @@ static int inspect_index(const char *path, int time) {
            "a store not closed cleanly)",
            slots - n);
   printf("\n");
-  free(buf);
+  nd_free(e);
   return bad ? CLI_DAMAGED : CLI_OK;
 }
 

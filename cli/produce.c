@@ -8,7 +8,7 @@
  * to one partition per batch, rotating (Kafka's sticky partitioner), so a
  * change of target partition closes the batch.
  *
- * Compressed batches are encoded here (RecordBatch v2, then
+ * Compressed batches are encoded by the library (nd_batch_encode, then
  * nd_codecs_compress_batch) and stored with nd_append_batch, exactly as a
  * Kafka client's would be.
  */
@@ -26,7 +26,6 @@
 
 #define BATCH_MAX_RECORDS 1000
 #define BATCH_MAX_BYTES (1 << 20)
-#define BATCH_HEADER 61
 
 static const char produce_usage[] =
     "usage: nodata produce TOPIC [-p N] [-k KEY] [-H KEY=VALUE ...]\n"
@@ -96,8 +95,6 @@ typedef struct producer {
   size_t arena_len, arena_cap;
   size_t batch_bytes;
   nd_record *views;
-  uint8_t *enc;
-  size_t enc_cap;
   uint64_t produced;
 } producer;
 
@@ -116,105 +113,6 @@ static int arena_put(producer *p, const void *data, size_t n, int64_t *off) {
   *off = (int64_t)p->arena_len;
   p->arena_len += n;
   return 0;
-}
-
-/* ---- RecordBatch v2 encoding (for compressed batches) -------------------- */
-
-static size_t zz_size(int64_t v) {
-  uint64_t u = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
-  size_t n = 1;
-  while (u >= 0x80) {
-    u >>= 7;
-    n++;
-  }
-  return n;
-}
-
-static uint8_t *zz_put(uint8_t *q, int64_t v) {
-  uint64_t u = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
-  while (u >= 0x80) {
-    *q++ = (uint8_t)(u | 0x80);
-    u >>= 7;
-  }
-  *q++ = (uint8_t)u;
-  return q;
-}
-
-static uint8_t *be_put(uint8_t *q, uint64_t v, int bytes) {
-  for (int i = bytes - 1; i >= 0; i--)
-    *q++ = (uint8_t)(v >> (8 * i));
-  return q;
-}
-
-static size_t bytes_field_size(const void *p, size_t n) {
-  return p ? zz_size((int64_t)n) + n : zz_size(-1);
-}
-
-static uint8_t *bytes_field_put(uint8_t *q, const void *p, size_t n) {
-  if (!p)
-    return zz_put(q, -1);
-  q = zz_put(q, (int64_t)n);
-  memcpy(q, p, n);
-  return q + n;
-}
-
-/* The body of one record after its length varint. */
-static size_t record_body_size(const nd_record *r, int32_t delta) {
-  size_t n = 1 + zz_size(0) + zz_size(delta);
-  n += bytes_field_size(r->key, r->key_len);
-  n += bytes_field_size(r->value, r->value_len);
-  n += zz_size((int64_t)r->header_count);
-  for (size_t i = 0; i < r->header_count; i++) {
-    n += zz_size((int64_t)r->headers[i].key_len) + r->headers[i].key_len;
-    n += bytes_field_size(r->headers[i].value, r->headers[i].value_len);
-  }
-  return n;
-}
-
-/* One uncompressed batch of recs into p->enc; returns its length or 0. */
-static size_t encode_batch(producer *p, const nd_record *recs, size_t n,
-                           int64_t now) {
-  size_t total = BATCH_HEADER;
-  for (size_t i = 0; i < n; i++) {
-    size_t b = record_body_size(&recs[i], (int32_t)i);
-    total += zz_size((int64_t)b) + b;
-  }
-  if (total > p->enc_cap) {
-    uint8_t *e = realloc(p->enc, total);
-    if (!e)
-      return 0;
-    p->enc = e;
-    p->enc_cap = total;
-  }
-  uint8_t *q = p->enc;
-  q = be_put(q, 0, 8);                      /* baseOffset */
-  q = be_put(q, (uint64_t)(total - 12), 4); /* batchLength */
-  q = be_put(q, (uint64_t)-1, 4);           /* partitionLeaderEpoch */
-  *q++ = 2;                                 /* magic */
-  q = be_put(q, 0, 4);                      /* crc: set by compress */
-  q = be_put(q, 0, 2);                      /* attributes */
-  q = be_put(q, (uint64_t)(n - 1), 4);      /* lastOffsetDelta */
-  q = be_put(q, (uint64_t)now, 8);          /* baseTimestamp */
-  q = be_put(q, (uint64_t)now, 8);          /* maxTimestamp */
-  q = be_put(q, (uint64_t)-1, 8);           /* producerId */
-  q = be_put(q, (uint64_t)-1, 2);           /* producerEpoch */
-  q = be_put(q, (uint64_t)-1, 4);           /* baseSequence */
-  q = be_put(q, (uint64_t)n, 4);            /* recordCount */
-  for (size_t i = 0; i < n; i++) {
-    const nd_record *r = &recs[i];
-    q = zz_put(q, (int64_t)record_body_size(r, (int32_t)i));
-    *q++ = 0; /* attributes */
-    q = zz_put(q, 0);
-    q = zz_put(q, (int64_t)i);
-    q = bytes_field_put(q, r->key, r->key_len);
-    q = bytes_field_put(q, r->value, r->value_len);
-    q = zz_put(q, (int64_t)r->header_count);
-    for (size_t h = 0; h < r->header_count; h++) {
-      q = bytes_field_put(q, r->headers[h].key, r->headers[h].key_len);
-      q = bytes_field_put(q, r->headers[h].value, r->headers[h].value_len);
-    }
-  }
-  return (size_t)(q - p->enc);
 }
 
 static int64_t wall_ms(void) {
@@ -249,13 +147,14 @@ static int flush_batch(producer *p) {
   if (p->codec == ND_CODEC_NONE) {
     rc = nd_append(p->st, p->topic, p->target, v, p->nrecs, 0, &info);
   } else {
-    size_t len = encode_batch(p, v, p->nrecs, wall_ms());
-    void *out = NULL;
-    size_t out_len = 0;
-    rc = len ? nd_codecs_compress_batch(p->enc, len, p->codec, &out, &out_len)
-             : ND_ENOMEM;
+    void *enc = NULL, *out = NULL;
+    size_t len = 0, out_len = 0;
+    rc = nd_batch_encode(v, p->nrecs, 0, wall_ms(), 0, &enc, &len);
+    if (!rc)
+      rc = nd_codecs_compress_batch(enc, len, p->codec, &out, &out_len);
     if (!rc)
       rc = nd_append_batch(p->st, p->topic, p->target, out, out_len, 0, &info);
+    nd_free(enc);
     free(out);
   }
   if (rc) {
@@ -510,7 +409,9 @@ int cli_produce_main(int argc, char **argv) {
   size_t limit = (size_t)info.config.max_message_bytes;
   if (limit > BATCH_MAX_BYTES)
     limit = BATCH_MAX_BYTES;
-  p.batch_limit = limit > BATCH_HEADER + 64 ? limit - BATCH_HEADER - 64 : 64;
+  p.batch_limit = limit > ND_BATCH_HEADER_SIZE + 64
+                      ? limit - ND_BATCH_HEADER_SIZE - 64
+                      : 64;
   progress pr;
   progress_init(&pr, "produce", known ? total : 0, 1);
   uint64_t done = 0;
@@ -527,7 +428,6 @@ int cli_produce_main(int argc, char **argv) {
   free(p.recs);
   free(p.arena);
   free(p.views);
-  free(p.enc);
   ret = err ? CLI_FAIL : CLI_OK;
 close_ins:
   for (size_t i = 0; i < nins; i++)

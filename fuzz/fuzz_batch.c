@@ -16,7 +16,6 @@
  */
 #include <string.h>
 
-#include "batch.h"
 #include "fuzz.h"
 #include "nodata_codecs.h"
 
@@ -35,33 +34,27 @@ static void check_offsets(const uint8_t *p, size_t n) {
    * a walk from the start finds batches. */
   int crc_everywhere = n <= 8192;
   for (size_t i = 0; i < n; i++) {
-    size_t total = 0, total_nocrc = 0;
-    const char *why = NULL;
-    enum batch_status st =
-        batch_check(p + i, n - i, crc_everywhere, &total, &why);
-    if (st == BATCH_VALID) {
-      FUZZ_CHECK(total >= BATCH_HEADER_SIZE && total <= n - i);
-      const char *why2 = NULL;
-      FUZZ_CHECK(batch_check(p + i, n - i, 0, &total_nocrc, &why2) ==
-                 BATCH_VALID);
-      FUZZ_CHECK(total_nocrc == total);
-      batch_header h;
-      batch_header_decode(p + i, &h);
-      FUZZ_CHECK(h.magic == BATCH_MAGIC && h.record_count >= 0 &&
+    nd_batch_info h, h2;
+    int st = nd_batch_check(p + i, n - i, crc_everywhere, &h);
+    if (st == 0) {
+      size_t total = (size_t)h.size;
+      FUZZ_CHECK(total >= ND_BATCH_HEADER_SIZE && total <= n - i);
+      FUZZ_CHECK(nd_batch_check(p + i, n - i, 0, &h2) == 0);
+      FUZZ_CHECK(h2.size == h.size);
+      FUZZ_CHECK(h.magic == 2 && h.record_count >= 0 &&
                  h.last_offset_delta >= 0 &&
-                 (size_t)h.length + BATCH_LOG_OVERHEAD == total);
+                 (size_t)h.length + ND_BATCH_LOG_OVERHEAD == total);
     } else {
-      FUZZ_CHECK(st == BATCH_SHORT || st == BATCH_INVALID);
-      FUZZ_CHECK(why != NULL);
+      FUZZ_CHECK(st == 1 || st == ND_EBATCH);
+      FUZZ_CHECK(st == 1 || *nd_errmsg() != '\0');
     }
   }
   size_t pos = 0;
   while (pos < n) {
-    size_t total;
-    const char *why;
-    if (batch_check(p + pos, n - pos, 1, &total, &why) != BATCH_VALID)
+    nd_batch_info h;
+    if (nd_batch_check(p + pos, n - pos, 1, &h) != 0)
       break;
-    pos += total;
+    pos += (size_t)h.size;
   }
 }
 
@@ -189,25 +182,24 @@ static void expect_records(const uint8_t *batch, size_t len,
 }
 
 static void round_trip(const uint8_t *p, size_t n) {
-  size_t total;
-  const char *why;
-  if (batch_check(p, n, 1, &total, &why) != BATCH_VALID)
+  nd_batch_info h;
+  if (nd_batch_check(p, n, 1, &h) != 0)
     return;
+  size_t total = (size_t)h.size;
   owned_record recs[MAX_ROUND_TRIP];
   size_t count = collect(p, total, recs);
   if (!count)
     return;
-  uint8_t *buf = NULL;
-  size_t cap = 0;
   /* now = INT64_MIN keeps a record whose timestamp happens to be
    * ND_TIMESTAMP_NOW at that value instead of the clock's. */
   nd_record plain[MAX_ROUND_TRIP];
   for (size_t i = 0; i < count; i++)
     plain[i] = recs[i].rec;
-  int64_t len = batch_encode(plain, count, INT64_MIN, 0, &buf, &cap);
-  FUZZ_CHECK(len >= BATCH_HEADER_SIZE);
-  FUZZ_CHECK(batch_check(buf, (size_t)len, 1, &total, &why) == BATCH_VALID &&
-             total == (size_t)len);
+  void *buf = NULL;
+  size_t len = 0;
+  FUZZ_CHECK(nd_batch_encode(plain, count, 0, INT64_MIN, 0, &buf, &len) == 0);
+  FUZZ_CHECK(len >= ND_BATCH_HEADER_SIZE);
+  FUZZ_CHECK(nd_batch_check(buf, len, 1, &h) == 0 && h.size == len);
   expect_records(buf, (size_t)len, recs, count);
   for (int codec = ND_CODEC_GZIP; codec <= ND_CODEC_ZSTD; codec++) {
     void *z = NULL;
@@ -216,12 +208,11 @@ static void round_trip(const uint8_t *p, size_t n) {
     if (rc == ND_ETOOLARGE)
       continue;
     FUZZ_CHECK(rc == 0);
-    FUZZ_CHECK(batch_check(z, zlen, 1, &total, &why) == BATCH_VALID &&
-               total == zlen);
+    FUZZ_CHECK(nd_batch_check(z, zlen, 1, &h) == 0 && h.size == zlen);
     expect_records(z, zlen, recs, count);
     free(z);
   }
-  free(buf);
+  nd_free(buf);
   free_owned(recs, count);
 }
 

@@ -20,7 +20,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "batch.h"
+#include "bytes.h"
 #include "fuzz.h"
 #include "nodata.h"
 

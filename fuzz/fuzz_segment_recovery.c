@@ -30,7 +30,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "batch.h"
+#include "bytes.h"
 #include "fuzz.h"
 #include "nodata.h"
 #include "nodata_codecs.h"
@@ -92,12 +92,12 @@ static void clear_partition(void) {
 static void make_dense(uint8_t *p, size_t n) {
   size_t pos = 0;
   int64_t next = 0;
-  while (n - pos >= BATCH_HEADER_SIZE) {
+  while (n - pos >= ND_BATCH_HEADER_SIZE) {
     uint32_t len = be32(p + pos + 8);
     if (len < 49 || len > n - pos - 12)
       return;
     put_be64(p + pos, (uint64_t)next);
-    next = add_wrap(batch_last_offset(p + pos), 1);
+    next = (int64_t)((uint64_t)batch_last_offset(p + pos) + 1);
     pos += (size_t)len + 12;
   }
 }
@@ -122,12 +122,10 @@ static void read_all(nd_store *s, int64_t log_start, int64_t hw, int strict) {
     size_t pos = 0;
     int64_t expect = INT64_MIN;
     while (strict && pos < b.len) {
-      size_t total;
-      const char *why;
-      if (batch_check(b.data + pos, b.len - pos, 1, &total, &why) !=
-          BATCH_VALID) {
+      nd_batch_info bi;
+      if (nd_batch_check(b.data + pos, b.len - pos, 1, &bi) != 0) {
         fprintf(stderr, "read at %lld: bad batch at byte %zu of %zu: %s\n",
-                (long long)off, pos, b.len, why);
+                (long long)off, pos, b.len, nd_errmsg());
         FUZZ_CHECK(!"nd_read returned an invalid batch");
       }
       int64_t base = (int64_t)be64(b.data + pos);
@@ -136,8 +134,8 @@ static void read_all(nd_store *s, int64_t log_start, int64_t hw, int strict) {
         FUZZ_CHECK(base <= off && off <= last);
       else
         FUZZ_CHECK(base == expect);
-      expect = add_wrap(last, 1);
-      pos += total;
+      expect = (int64_t)((uint64_t)last + 1);
+      pos += (size_t)bi.size;
     }
     if (strict)
       FUZZ_CHECK(b.next_offset == expect && b.next_offset <= hw);

@@ -7,8 +7,8 @@
  * config.
  *
  * Checked: a file that parses names the topic its directory is named
- * after, a partition count in range and a config that config_validate()
- * accepts, and writing it back with topic_conf_write() and reading that
+ * after, a partition count in range and a config that nd_test_config_validate()
+ * accepts, and writing it back with nd_test_topic_conf_write() and reading that
  * gives the same topic; every value nd_topic_config_set accepts leaves a
  * valid config; nd_topic_config_get never overruns a small buffer, and
  * its text sets the same value again; config_format's text parses back to
@@ -18,9 +18,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "config.h"
 #include "fuzz.h"
-#include "topic.h"
+#include "nodata_testing.h"
 
 static char topic_dir[PATH_MAX];
 static char conf_path[PATH_MAX];
@@ -38,7 +37,7 @@ static void setup(void) {
 }
 
 static void format(const nd_topic_config *cfg, char *buf, size_t cap) {
-  int n = config_format(cfg, buf, cap);
+  int n = nd_test_config_format(cfg, buf, cap);
   FUZZ_CHECK(n > 0 && (size_t)n < cap && strlen(buf) == (size_t)n);
 }
 
@@ -48,7 +47,7 @@ static void check_conf_file(const uint8_t *data, size_t size) {
   uint8_t id[16];
   int32_t parts = 0;
   nd_topic_config cfg;
-  int rc = topic_conf_read(topic_dir, name, id, &parts, &cfg);
+  int rc = nd_test_topic_conf_read(topic_dir, name, id, &parts, &cfg);
   if (rc) {
     FUZZ_CHECK(rc == ND_ECORRUPT || rc < 0);
     FUZZ_CHECK(*nd_errmsg() != '\0');
@@ -56,13 +55,14 @@ static void check_conf_file(const uint8_t *data, size_t size) {
   }
   FUZZ_CHECK(strcmp(name, "t") == 0);
   FUZZ_CHECK(parts >= 1 && parts <= 1000000);
-  FUZZ_CHECK(config_validate(&cfg) == 0);
-  FUZZ_CHECK(topic_conf_write(topic_dir, name, id, parts, &cfg) == 0);
+  FUZZ_CHECK(nd_test_config_validate(&cfg) == 0);
+  FUZZ_CHECK(nd_test_topic_conf_write(topic_dir, name, id, parts, &cfg) == 0);
   char name2[ND_TOPIC_NAME_MAX + 1];
   uint8_t id2[16];
   int32_t parts2 = 0;
   nd_topic_config cfg2;
-  FUZZ_CHECK(topic_conf_read(topic_dir, name2, id2, &parts2, &cfg2) == 0);
+  FUZZ_CHECK(nd_test_topic_conf_read(topic_dir, name2, id2, &parts2, &cfg2) ==
+             0);
   FUZZ_CHECK(!strcmp(name, name2) && !memcmp(id, id2, 16) && parts == parts2);
   char a[2048], b[2048];
   format(&cfg, a, sizeof a);
@@ -99,7 +99,7 @@ static void check_settings(const uint8_t *data, size_t size) {
   text[size] = 0;
   nd_topic_config cfg;
   nd_topic_config_init(&cfg);
-  FUZZ_CHECK(config_validate(&cfg) == 0);
+  FUZZ_CHECK(nd_test_config_validate(&cfg) == 0);
   char *save = NULL;
   for (char *line = strtok_r(text, "\n", &save); line;
        line = strtok_r(NULL, "\n", &save)) {
@@ -117,7 +117,7 @@ static void check_settings(const uint8_t *data, size_t size) {
       format(&cfg, after, sizeof after);
       FUZZ_CHECK(!strcmp(before, after) && cfg.fsync_interval_ms == interval);
     }
-    FUZZ_CHECK(config_validate(&cfg) == 0);
+    FUZZ_CHECK(nd_test_config_validate(&cfg) == 0);
   }
   free(text);
   check_get(&cfg, size ? data[0] % 40 + 1 : 64);

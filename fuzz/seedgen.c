@@ -19,12 +19,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "batch.h"
-#include "file.h"
+#include "bytes.h"
+#include "fuzz.h"
 #include "kafka.h"
 #include "nodata.h"
 #include "nodata_codecs.h"
-#include "topic.h"
+#include "nodata_testing.h"
 
 static const char *out_root;
 static const char *fixtures;
@@ -59,12 +59,18 @@ static void seed_flagged(const char *target, const char *name, uint8_t flags,
 }
 
 static uint8_t *slurp(const char *path, size_t *len) {
-  char *data;
-  if (file_read_all(path, &data, len) != 0) {
-    fprintf(stderr, "seedgen: cannot read %s\n", path);
-    exit(1);
+  FILE *f = fopen(path, "rb");
+  uint8_t *data = NULL;
+  long n = -1;
+  if (f && fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 &&
+      fseek(f, 0, SEEK_SET) == 0 && (data = malloc((size_t)n + 1)) != NULL &&
+      fread(data, 1, (size_t)n, f) == (size_t)n) {
+    fclose(f);
+    *len = (size_t)n;
+    return data;
   }
-  return (uint8_t *)data;
+  fprintf(stderr, "seedgen: cannot read %s\n", path);
+  exit(1);
 }
 
 static uint8_t *fixture(const char *name, size_t *len) {
@@ -89,12 +95,11 @@ static uint8_t *small_batch(int log_append_time, size_t *len) {
       {NULL, 0, "v2", 2, NULL, 0, 1700000000001},
       {"k3", 2, NULL, 0, h, 1, 1699999999999},
   };
-  uint8_t *buf = NULL;
-  size_t cap = 0;
-  int64_t n = batch_encode(r, 3, 1700000000000, log_append_time, &buf, &cap);
-  if (n < 0)
-    die("batch_encode");
-  *len = (size_t)n;
+  void *buf = NULL;
+  if (nd_batch_encode(r, 3, 0, 1700000000000,
+                      log_append_time ? ND_BATCH_LOG_APPEND_TIME : 0, &buf,
+                      len) != 0)
+    die("nd_batch_encode");
   return buf;
 }
 
@@ -110,11 +115,11 @@ static void gen_batch_and_codecs(void) {
     snprintf(name, sizeof name, "%s", fixture_names[i]);
     seed_flagged("batch", name, 0, b, n);
     /* The compressed record area alone, for the codecs target. */
-    int codec = be16(b + 21) & BATCH_ATTR_CODEC_MASK;
-    if (n > BATCH_HEADER_SIZE) {
+    int codec = be16(b + 21) & ND_BATCH_ATTR_CODEC_MASK;
+    if (n > ND_BATCH_HEADER_SIZE) {
       uint8_t sel = (uint8_t)(codec + 1);
-      seed_flagged("codecs", name, sel, b + BATCH_HEADER_SIZE,
-                   n - BATCH_HEADER_SIZE);
+      seed_flagged("codecs", name, sel, b + ND_BATCH_HEADER_SIZE,
+                   n - ND_BATCH_HEADER_SIZE);
     }
     if (i < 5) {
       all = realloc(all, all_len + n);
@@ -144,8 +149,8 @@ static void gen_batch_and_codecs(void) {
     seed_flagged("batch", name, 0, z, zlen);
     free(z);
     /* The raw codec stream of the record area, and of nothing. */
-    if (nd_codecs_compress(codec, b + BATCH_HEADER_SIZE, n - BATCH_HEADER_SIZE,
-                           &z, &zlen) != 0)
+    if (nd_codecs_compress(codec, b + ND_BATCH_HEADER_SIZE,
+                           n - ND_BATCH_HEADER_SIZE, &z, &zlen) != 0)
       die("compress");
     snprintf(name, sizeof name, "records-%s", nd_codecs_name(codec));
     seed_flagged("codecs", name, (uint8_t)(codec + 1), z, zlen);
@@ -207,7 +212,7 @@ static uint8_t *part_file(const char *name, size_t *len) {
 static void gen_store_seeds(void) {
   snprintf(store_dir, sizeof store_dir, "%s/nodata-seedgen-%d",
            getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
-  file_remove_tree(store_dir);
+  fuzz_rm_rf(store_dir);
   nd_store *s = open_store();
   nd_topic_config cfg;
   nd_topic_config_init(&cfg);
@@ -304,7 +309,8 @@ static void gen_store_seeds(void) {
   memcpy(dmg, olog, olen);
   dmg[at[2] + 24] ^= 0x08;
   seed_flagged("offsets_log", "commits-bitflip", 0, dmg, olen);
-  if (!file_write_atomic(path, dmg, olen)) {
+  fuzz_write_file(path, dmg, olen);
+  {
     /* Opening the damaged file rewrites it as a checkpoint. */
     nd_close(open_store());
     size_t clen;
@@ -320,7 +326,7 @@ static void gen_store_seeds(void) {
   seed_flagged("offsets_log", "commits-garbage-appended", 0, dmg, olen + 16);
   free(dmg);
   free(olog);
-  file_remove_tree(store_dir);
+  fuzz_rm_rf(store_dir);
 }
 
 /* ---- topic.conf ---------------------------------------------------------- */
@@ -352,8 +358,8 @@ static void gen_topic_conf(void) {
       nd_topic_config_set(&cfg, "segment.bytes", "14");
       nd_topic_config_set(&cfg, "max.message.bytes", "2147483647");
     }
-    if (topic_conf_write(dir, "t", id, i * 7 + 1, &cfg) != 0)
-      die("topic_conf_write");
+    if (nd_test_topic_conf_write(dir, "t", id, i * 7 + 1, &cfg) != 0)
+      die("nd_test_topic_conf_write");
     size_t n;
     uint8_t *text = slurp(path, &n);
     char name[32];
@@ -376,7 +382,7 @@ static void gen_topic_conf(void) {
     snprintf(name, sizeof name, "lines-%zu", i);
     seed("topic_conf", name, odd[i], strlen(odd[i]));
   }
-  file_remove_tree(parent);
+  fuzz_rm_rf(parent);
 }
 
 /* ---- Kafka requests ----------------------------------------------------- */

@@ -860,6 +860,308 @@ int nd_iter_next(nd_iter *it, nd_record_view *rec);
 void nd_iter_close(nd_iter *it);
 
 /* ------------------------------------------------------------------------ */
+/* Batches and segment files, for tools                                     */
+/* ------------------------------------------------------------------------ */
+
+/* What `nodata inspect`, `nodata produce --compression`, the benchmarks and
+ * the fuzzers need to build and read RecordBatch v2 bytes and segment files
+ * without a private copy of the format. The layout is in docs/format.md:
+ *
+ *    0 baseOffset i64        8 batchLength i32 (bytes after this field)
+ *   12 partitionLeaderEpoch  16 magic i8 = 2      17 crc u32 (CRC-32C of
+ *   21..end)                 21 attributes i16    23 lastOffsetDelta i32
+ *   27 baseTimestamp i64     35 maxTimestamp i64  43 producerId i64
+ *   51 producerEpoch i16     53 baseSequence i32  57 recordCount i32
+ *   61 records
+ *
+ * None of these calls takes a store; all are thread-safe (they share no
+ * state) and report failures through nd_errmsg() as the rest of the API. */
+
+#define ND_BATCH_HEADER_SIZE 61  /* bytes before the first record */
+#define ND_BATCH_LOG_OVERHEAD 12 /* baseOffset + batchLength */
+#define ND_BATCH_ATTR_CODEC_MASK 0x07
+#define ND_BATCH_ATTR_LOG_APPEND_TIME 0x08
+#define ND_BATCH_ATTR_TRANSACTIONAL 0x10
+#define ND_BATCH_ATTR_CONTROL 0x20
+
+/* Every header field of one batch, decoded. */
+typedef struct nd_batch_info {
+  uint64_t pos;  /* byte position in the file (nd_log_walk), else 0 */
+  uint64_t size; /* whole batch: 12 + batchLength */
+  int64_t base_offset;
+  int64_t last_offset; /* baseOffset + lastOffsetDelta (wrapping) */
+  int32_t length;      /* batchLength */
+  int32_t leader_epoch;
+  int8_t magic;
+  uint32_t crc; /* as stored */
+  int16_t attributes;
+  int32_t last_offset_delta;
+  int64_t base_timestamp;
+  int64_t max_timestamp;
+  int64_t producer_id;
+  int16_t producer_epoch;
+  int32_t base_sequence;
+  int32_t record_count;
+  int crc_ok; /* the stored CRC matches the bytes (when they were checked) */
+} nd_batch_info;
+
+enum nd_batch_encode_flags {
+  /* Stamp every record with now_ms and set the LogAppendTime attribute,
+   * as a LogAppendTime topic stores batches. */
+  ND_BATCH_LOG_APPEND_TIME = 1 << 0,
+};
+
+/* Encode n >= 1 records as one uncompressed RecordBatch v2 with the given
+ * base offset, exactly as nd_append stores them at that offset: leader
+ * epoch 0, no producer (id -1, epoch -1, sequence -1), record timestamps
+ * as given (ND_TIMESTAMP_NOW becomes now_ms), baseTimestamp and
+ * maxTimestamp their minimum and maximum, the CRC set. A batch meant for
+ * nd_append_batch may use base offset 0 (the store overwrites it); to
+ * compress it, hand it to nd_codecs_compress_batch.
+ * Ownership: on success *out is allocated by the library (release it with
+ * nd_free()) and holds *out_len bytes; on failure *out is NULL.
+ * Errors: ND_EINVAL (NULL arguments, n == 0 or above INT32_MAX, a header
+ * with a NULL key or a header count with a NULL array), ND_ETOOLARGE (the
+ * batch would exceed 2 GiB), ND_ENOMEM. */
+int nd_batch_encode(const nd_record *records, size_t n, int64_t base_offset,
+                    int64_t now_ms, unsigned flags, void **out,
+                    size_t *out_len);
+
+/* Check the bytes at data[0..len) that should start with a batch, as the
+ * store checks what it is given and what it recovers: batchLength at least
+ * 49, magic 2, recordCount and lastOffsetDelta not negative, and, with
+ * check_crc, the CRC-32C. info (may be NULL) gets the header fields once
+ * 61 bytes are there (crc_ok says whether the CRC was checked and
+ * matched).
+ * Returns 0 for a whole valid batch (info->size is its length), 1 when
+ * data ends before the batch does (a torn tail, or more bytes to read:
+ * info->size, if the header was there, says how many the batch needs), or
+ * ND_EBATCH with nd_errmsg() saying what is wrong. */
+int nd_batch_check(const void *data, size_t len, int check_crc,
+                   nd_batch_info *info);
+
+/* Recompute and store the CRC-32C of the whole batch at batch[0..len),
+ * after a tool or test changed fields it covers (attributes onwards).
+ * Errors: ND_EINVAL (NULL, or len below the header size or not the
+ * batch's own 12 + batchLength). */
+int nd_batch_set_crc(void *batch, size_t len);
+
+/* Why nd_log_walk stopped. */
+enum nd_walk_stop {
+  ND_WALK_END = 0,        /* the end of the file, after a whole batch */
+  ND_WALK_TORN = 1,       /* a batch (or its header) cut short by the end of
+                             the file: a torn tail */
+  ND_WALK_BAD_LENGTH = 2, /* batchLength below the 49-byte minimum */
+  ND_WALK_BAD_MAGIC = 3,  /* magic byte not 2 */
+  ND_WALK_BAD_COUNT = 4,  /* negative recordCount or lastOffsetDelta */
+  ND_WALK_BAD_CRC = 5,    /* a CRC mismatch (with ND_WALK_STOP_CRC) */
+  ND_WALK_BACKWARDS = 6,  /* a batch starts below the previous one's next
+                             offset (with ND_WALK_CHECK_ORDER) */
+  ND_WALK_CALLER = 7,     /* the callback asked to stop */
+};
+
+enum nd_walk_flags {
+  /* Stop at the first batch whose CRC does not match (it is not given to
+   * the callback). Without it such a batch goes to the callback with
+   * crc_ok 0 and the walk goes on: its length still frames the next. */
+  ND_WALK_STOP_CRC = 1 << 0,
+  /* Stop at a batch whose base offset is below the previous batch's last
+   * offset + 1 (offsets must never go backwards within a log). */
+  ND_WALK_CHECK_ORDER = 1 << 1,
+};
+
+/* Where and why a walk ended. */
+typedef struct nd_walk_result {
+  uint64_t file_size;
+  uint64_t end;     /* position after the last batch given to the callback */
+  int64_t batches;  /* batches given to the callback */
+  int64_t crc_bad;  /* of which with a bad CRC */
+  int stop;         /* enum nd_walk_stop */
+  int64_t stop_pos; /* byte position of the batch that stopped it, or -1 */
+  char why[200];    /* what was wrong there, in words ("" at ND_WALK_END) */
+} nd_walk_result;
+
+/* Called with each batch a walk reads: info's fields, and bytes, the
+ * whole batch (info->size bytes, valid only during the call). Return
+ * non-zero to stop the walk (ND_WALK_CALLER). */
+typedef int (*nd_batch_fn)(void *ctx, const nd_batch_info *info,
+                           const void *bytes);
+
+/* Walk the batches of one segment .log file as it is on disk, without a
+ * store: safe on a directory a broker holds, and it changes nothing. Every
+ * batch with a sane header is given to fn (may be NULL); the walk stops at
+ * the end of the file, at a header that cannot frame a batch, or as flags
+ * and fn say, and *result says where and why (a damaged file is not an
+ * error: the result describes it). result must not be NULL.
+ * Errors: ND_EINVAL (NULL path or result), -errno when the file cannot be
+ * opened or read, ND_ENOMEM. */
+int nd_log_walk(const char *path, unsigned flags, nd_batch_fn fn, void *ctx,
+                nd_walk_result *result);
+
+/* One entry of an index file. */
+typedef struct nd_index_entry {
+  uint32_t relative; /* offset - the segment's base offset, as stored */
+  int64_t offset;    /* the segment's base offset + relative */
+  uint64_t position; /* .index: byte position in the .log; else 0 */
+  int64_t timestamp; /* .timeindex: the timestamp; else -1 */
+} nd_index_entry;
+
+/* Read the entries of a segment's .index (8-byte entries: relative offset,
+ * .log position) or .timeindex (12 bytes: timestamp, relative offset), told
+ * apart by the name's extension; the base offset comes from the name
+ * (nd_segment_base). An active segment's index files are preallocated
+ * and read as zeros past the last entry; no real entry is all zeros, so
+ * the first all-zero entry ends the list: *count entries are returned,
+ * *slots (may be NULL) counts the file's whole entries.
+ * Ownership: *entries is allocated by the library (nd_free()); NULL when
+ * *count is 0. Errors: ND_EINVAL (NULL arguments, a name that is neither),
+ * -ENOENT for a missing file, other -errno, ND_ENOMEM. */
+int nd_index_read(const char *path, nd_index_entry **entries, size_t *count,
+                  size_t *slots);
+
+/* The base offset in a segment file's name (twenty digits, then '.', as
+ * in 00000000000000000042.log; a leading directory is ignored), or
+ * ND_EINVAL if the name is not one. */
+int64_t nd_segment_base(const char *path);
+
+/* Name of the codec in attributes' low three bits: "none", "gzip",
+ * "snappy", "lz4", "zstd", or "unknown". Static string. */
+const char *nd_codec_name(int attributes);
+
+/* ------------------------------------------------------------------------ */
+/* Verify and repair a data directory                                       */
+/* ------------------------------------------------------------------------ */
+
+/* nd_verify reads a data directory's files as they are on disk (it does
+ * not take the store's lock, so it works beside a running writer) and
+ * reports every problem it finds through a callback, each with its file,
+ * byte position and offset. It checks every batch (length, magic, counts,
+ * CRC-32C), that offsets continue without gaps from batch to batch and
+ * segment to segment, every .index/.timeindex entry against its .log,
+ * control batches that end no transaction (a client wrote them), the
+ * recovery-point and log-start-offset hints, and through a read-only
+ * nd_open what only the store checks in full (FORMAT, topic.conf, the
+ * committed-offsets log). Beside a running writer, a batch cut short at
+ * the very end of a partition's last segment, and that segment's last
+ * index entry, are writes in progress, not damage.
+ *
+ * With ND_VERIFY_REPAIR it then repairs exactly as recovery would,
+ * because it is recovery: for each damaged partition it moves what will
+ * be lost into a quarantine directory (the bytes of the damaged segment
+ * from its first bad one, and the later segments whole, as a log has no
+ * holes), drops the clean-shutdown marker and the partition's recovery
+ * point, and opens the store for writing, which rescans those partitions,
+ * truncates each at its first bad byte and rebuilds their indexes (and
+ * rewrites a damaged committed-offsets log without the damaged range).
+ * Then it checks again. ND_VERIFY_DRY_RUN reports the same findings and
+ * the repair's plan and changes nothing. */
+
+enum nd_verify_event_kind {
+  ND_VERIFY_DAMAGE = 0,   /* a problem on disk (see enum nd_verify_damage) */
+  ND_VERIFY_WARNING = 1,  /* not damage, but worth acting on: a consumer
+                             group's committed offset past a log's end */
+  ND_VERIFY_CHECKED = 2,  /* a check pass ended: stats says what it read */
+  ND_VERIFY_PLAN = 3,     /* what the repair will do to one partition
+                             (dry run: would do); nothing changed yet */
+  ND_VERIFY_ACTION = 4,   /* what the repair did: bytes copied, segments
+                             moved into the quarantine directory */
+  ND_VERIFY_REPAIRED = 5, /* the repair's open and close are done; the
+                             check after it follows */
+};
+
+/* What an ND_VERIFY_DAMAGE event found. */
+enum nd_verify_damage {
+  ND_DAMAGE_BATCH = 0,   /* a batch that is not valid: CRC, magic, length,
+                            counts; or offsets that skip or go back */
+  ND_DAMAGE_TORN = 1,    /* a batch cut short by the end of its file */
+  ND_DAMAGE_GAP = 2,     /* a segment that does not start where the one
+                            before it ends (a segment file is missing) */
+  ND_DAMAGE_INDEX = 3,   /* an index entry that does not match the log;
+                            repair rebuilds the index, no record is lost */
+  ND_DAMAGE_MARKER = 4,  /* a control batch ending no transaction; left in
+                            place by repair (cutting there would drop
+                            every later record) */
+  ND_DAMAGE_HINT = 5,    /* recovery-point or log-start-offset unreadable,
+                            or a recovery point past the log's end */
+  ND_DAMAGE_STORE = 6,   /* outside the segment files (FORMAT, topic.conf,
+                            a partition directory): needs a hand; a repair
+                            refuses to start */
+  ND_DAMAGE_OFFSETS = 7, /* a damaged range of the committed-offsets log */
+};
+
+typedef struct nd_verify_stats {
+  int32_t topics;
+  int32_t partitions;
+  int64_t segments;
+  int64_t batches;
+  int64_t records;
+  uint64_t bytes;   /* segment bytes read */
+  int problems;     /* ND_VERIFY_DAMAGE events of the last check pass */
+  int unrepairable; /* of which ND_DAMAGE_STORE */
+  int live;         /* another process held the directory (a writer) */
+  int repaired;     /* a repair ran (not in a dry run) */
+} nd_verify_stats;
+
+/* One event. Pointers are valid during the callback only. */
+typedef struct nd_verify_event {
+  int kind;          /* enum nd_verify_event_kind */
+  int damage;        /* ND_VERIFY_DAMAGE: enum nd_verify_damage */
+  int repairable;    /* ND_VERIFY_DAMAGE: a repair fixes it */
+  const char *topic; /* the partition's topic, or NULL */
+  int32_t partition; /* or -1 */
+  const char *file;  /* the file concerned, or NULL */
+  int64_t pos;       /* byte position in file, or -1 */
+  int64_t offset;    /* DAMAGE: the first offset a repair drops (-1 if
+                        none); PLAN: likewise; WARNING: the committed
+                        offset; else -1 */
+  const char *text;  /* the whole finding or step, one line, no prefix */
+  const nd_verify_stats *stats; /* ND_VERIFY_CHECKED: that pass's counts */
+} nd_verify_event;
+
+typedef void (*nd_verify_fn)(void *ctx, const nd_verify_event *ev);
+
+enum nd_verify_flags {
+  ND_VERIFY_REPAIR = 1 << 0,  /* after checking, repair what was found */
+  ND_VERIFY_DRY_RUN = 1 << 1, /* with ND_VERIFY_REPAIR: report the plan
+                                 only; nothing on disk changes */
+};
+
+typedef struct nd_verify_options {
+  const char *const *topics; /* check only these (NULL: every topic) */
+  size_t ntopics;
+  unsigned flags;             /* enum nd_verify_flags */
+  const char *quarantine_dir; /* where a repair puts what it drops; NULL:
+                                 DIR/quarantine/<UTC time>; a topic's
+                                 partition gets <topic>-<partition>/ */
+  nd_verify_fn on_event;      /* may be NULL */
+  void *ctx;
+  /* Called as segment bytes are read (done of total), may be NULL. */
+  void (*on_progress)(void *ctx, uint64_t done, uint64_t total);
+  /* Options for the stores verify opens (decompress, limits, on_log for
+   * the repair's open); flags and no_background are verify's own. May be
+   * NULL. */
+  const nd_options *open_options;
+} nd_verify_options;
+
+/* Verify the data directory dir, and with ND_VERIFY_REPAIR repair it, as
+ * described above. opts may be NULL (check everything, no events);
+ * stats (may be NULL) gets the last check pass's counts: after a repair,
+ * those of the check that follows it, so stats->problems is what is still
+ * wrong. Damage is not an error: the call returns 0 and the events and
+ * stats describe it.
+ * Errors: ND_EINVAL (NULL dir, unknown flags), -ENOENT (no directory),
+ * ND_ENOTOPIC (a topic named in opts that has no directory), ND_EFORMAT
+ * (FORMAT names an unknown format), ND_ELOCKED (a repair while another
+ * process holds the directory; nothing changed), ND_ECORRUPT (a repair
+ * asked for with ND_DAMAGE_STORE damage present; nothing changed), -errno
+ * for files that cannot be read, or moved during a repair, ND_ENOMEM; and
+ * those of nd_open for the repair's open.
+ * Thread-safety: no state is shared between calls; a repair needs the
+ * directory to itself (it opens the store for writing). */
+int nd_verify(const char *dir, const nd_verify_options *opts,
+              nd_verify_stats *stats);
+
+/* ------------------------------------------------------------------------ */
 /* Utilities exposed for tools and tests                                    */
 /* ------------------------------------------------------------------------ */
 

@@ -136,11 +136,8 @@ int topic_conf_read(const char *dir, char name[ND_TOPIC_NAME_MAX + 1],
   return 0;
 }
 
-/* The name and partition count of a topic.conf that does not parse, if
- * its name line is intact and matches the directory: enough to list the
- * topic as offline. Returns 0 when found. */
-static int conf_salvage(const char *dir, char name[ND_TOPIC_NAME_MAX + 1],
-                        int32_t *partitions) {
+int topic_conf_salvage(const char *dir, char name[ND_TOPIC_NAME_MAX + 1],
+                       int32_t *partitions) {
   char path[PATH_MAX];
   snprintf(path, sizeof path, "%s/topic.conf", dir);
   char *text;
@@ -185,7 +182,7 @@ int topic_open(seg_caches *caches, const nd_logger *log, const char *dir,
   if (rc == ND_ECORRUPT && allow_offline) {
     /* One bad topic.conf takes that topic offline, not the store. */
     char *why = strdup(nd_errmsg());
-    if (why && conf_salvage(dir, t->name, &n) == 0) {
+    if (why && topic_conf_salvage(dir, t->name, &n) == 0) {
       nd_log(log, ND_LOG_ERROR, "topic '%s' is offline: %s", t->name, why);
       nd_topic_config_init(&t->cfg);
       t->offline = why;

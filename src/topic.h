@@ -50,6 +50,12 @@ int topic_conf_write(const char *dir, const char *name, const uint8_t id[16],
 /* Parse DIR/topic.conf. Errors: ND_ECORRUPT naming the file and line. */
 int topic_conf_read(const char *dir, char name[ND_TOPIC_NAME_MAX + 1],
                     uint8_t id[16], int32_t *partitions, nd_topic_config *cfg);
+/* The name and partition count of a topic.conf that does not parse, if
+ * its name line is intact and matches the directory: enough to list the
+ * topic as offline (nd_open) and to check its segments (nd_verify).
+ * Returns 0 when found, -1 if not. */
+int topic_conf_salvage(const char *dir, char name[ND_TOPIC_NAME_MAX + 1],
+                       int32_t *partitions);
 
 /* Open a topic directory and all its partitions. If allow_offline is set,
  * a partition that fails to open, or a topic.conf that does not parse,

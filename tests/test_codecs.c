@@ -5,7 +5,6 @@
  */
 #include "test.h"
 
-#include "batch.h"
 #include "nodata_codecs.h"
 
 #define N_CODECS 5
@@ -828,9 +827,11 @@ static void test_append_checks_compressed_records(void) {
   nd_record recs[3] = {{NULL, 0, "one", 3, NULL, 0, 1000},
                        {NULL, 0, "two", 3, NULL, 0, 1001},
                        {NULL, 0, "three", 5, NULL, 0, 1002}};
-  uint8_t *plain = NULL;
-  size_t cap = 0;
-  int64_t n = batch_encode(recs, 3, 1000, 0, &plain, &cap);
+  void *enc = NULL;
+  size_t enc_len = 0;
+  CHECK_OK(nd_batch_encode(recs, 3, 0, 1000, 0, &enc, &enc_len));
+  uint8_t *plain = enc;
+  int64_t n = (int64_t)enc_len;
   CHECK(n > 61);
   for (int codec = ND_CODEC_GZIP; codec <= ND_CODEC_ZSTD; codec++) {
     void *z;
@@ -879,7 +880,7 @@ static void test_append_checks_compressed_records(void) {
   free(z);
   free(g);
   free(bad);
-  free(plain);
+  nd_free(plain);
   tmpdir_remove(dir);
 }
 
@@ -919,9 +920,11 @@ static void test_append_fixes_max_timestamp(void) {
   nd_record recs[3] = {{NULL, 0, "a", 1, NULL, 0, 5000},
                        {NULL, 0, "b", 1, NULL, 0, 5010},
                        {NULL, 0, "c", 1, NULL, 0, 5005}};
-  uint8_t *plain = NULL;
-  size_t cap = 0;
-  int64_t n = batch_encode(recs, 3, 0, 0, &plain, &cap);
+  void *enc = NULL;
+  size_t enc_len = 0;
+  CHECK_OK(nd_batch_encode(recs, 3, 0, 0, 0, &enc, &enc_len));
+  uint8_t *plain = enc;
+  int64_t n = (int64_t)enc_len;
   CHECK(n > 61);
   int64_t ts, off, found_ts;
   for (int codec = ND_CODEC_NONE; codec <= ND_CODEC_ZSTD; codec++) {
@@ -970,7 +973,7 @@ static void test_append_fixes_max_timestamp(void) {
   CHECK_OK(stored_max_ts(s, info.base_offset, &ts));
   CHECK_EQ_I64(ts, -1);
   CHECK_OK(nd_close(s));
-  free(plain);
+  nd_free(plain);
   tmpdir_remove(dir);
 }
 

@@ -9,7 +9,7 @@
  */
 #include "test.h"
 
-#include "batch.h"
+#include "bytes.h"
 
 static char logged[4096];
 static int nlogged;

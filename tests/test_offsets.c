@@ -3,7 +3,7 @@
  * deletion, compaction. */
 #include "test.h"
 
-#include "batch.h"
+#include "bytes.h"
 
 #include <sys/wait.h>
 

@@ -5,7 +5,7 @@
 
 #include <time.h>
 
-#include "batch.h"
+#include "bytes.h"
 
 static int64_t wall_ms(void) {
   struct timespec ts;
@@ -20,13 +20,13 @@ static uint8_t *make_batch(const int64_t *ts, size_t n, uint16_t attrs,
   nd_record r[8];
   for (size_t i = 0; i < n; i++)
     r[i] = (nd_record){"k", 1, "v", 1, NULL, 0, ts[i]};
-  uint8_t *buf = NULL;
-  size_t cap = 0;
-  int64_t size = batch_encode(r, n, 0, 0, &buf, &cap);
-  if (size < 0)
+  void *enc = NULL;
+  size_t size = 0;
+  if (nd_batch_encode(r, n, 0, 0, 0, &enc, &size) != 0)
     return NULL;
+  uint8_t *buf = enc;
   put_be16(buf + 21, (uint16_t)(be16(buf + 21) | attrs));
-  batch_update_crc(buf, (size_t)size);
+  nd_batch_set_crc(buf, (size_t)size);
   *len = (size_t)size;
   return buf;
 }
@@ -45,7 +45,7 @@ static void control_batches(void) {
   int64_t now = wall_ms();
   int64_t ts[2] = {now, now};
   size_t len;
-  uint8_t *b = make_batch(ts, 2, BATCH_ATTR_CONTROL, &len);
+  uint8_t *b = make_batch(ts, 2, ND_BATCH_ATTR_CONTROL, &len);
   CHECK(b);
   CHECK_RC(nd_append_batch(s, "t", 0, b, len, 0, NULL), ND_ECONTROL);
   CHECK(strcmp(nd_errmsg(), "Clients are not allowed to write control "
@@ -64,16 +64,16 @@ static void control_batches(void) {
   CHECK_EQ_I64(end_offset(s, "t"), 0);
   free(two);
   /* Also with the transactional bit, as a real marker has. */
-  put_be16(b + 21, BATCH_ATTR_CONTROL | BATCH_ATTR_TRANSACTIONAL);
-  batch_update_crc(b, len);
+  put_be16(b + 21, ND_BATCH_ATTR_CONTROL | ND_BATCH_ATTR_TRANSACTIONAL);
+  nd_batch_set_crc(b, len);
   CHECK_RC(nd_append_batch(s, "t", 0, b, len, 0, NULL), ND_ECONTROL);
   /* A marker writer says so; readers skip the batch. */
   CHECK_OK(nd_append_batch(s, "t", 0, g, glen, 0, NULL));
   CHECK_OK(nd_append_batch(s, "t", 0, b, len, ND_APPEND_CONTROL, NULL));
   CHECK_EQ_I64(end_offset(s, "t"), 3);
   /* A transactional batch is the broker's to judge: stored. */
-  put_be16(g + 21, BATCH_ATTR_TRANSACTIONAL);
-  batch_update_crc(g, glen);
+  put_be16(g + 21, ND_BATCH_ATTR_TRANSACTIONAL);
+  nd_batch_set_crc(g, glen);
   CHECK_OK(nd_append_batch(s, "t", 0, g, glen, 0, NULL));
   CHECK_EQ_I64(end_offset(s, "t"), 4);
   free(g);

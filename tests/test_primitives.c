@@ -3,9 +3,7 @@
  * varints at their edges, and the topic name rule. */
 #include "test.h"
 
-#include "batch.h"
-#include "crc32c.h"
-#include "hash.h"
+#include "nodata_testing.h"
 
 static void crc32c_vectors(void) {
   /* RFC 3720 B.4 and the common "123456789" check value. */
@@ -28,10 +26,10 @@ static void crc32c_vectors(void) {
   for (size_t off = 0; off < 9; off++)
     for (size_t len = 0; len + off <= 10000;
          len += len < 300 ? 13 : (len < 3000 ? 257 : 61)) {
-      uint32_t sw = crc32c_sw(0, buf + off, len);
+      uint32_t sw = nd_test_crc32c_sw(0, buf + off, len);
 #if defined(__x86_64__)
-      if (crc32c_hw_available())
-        CHECK_EQ_I64(crc32c_hw(0, buf + off, len), sw);
+      if (nd_test_crc32c_hw_available())
+        CHECK_EQ_I64(nd_test_crc32c_hw(0, buf + off, len), sw);
 #endif
       CHECK_EQ_I64(nd_crc32c(nd_crc32c(0, buf + off, len / 2),
                              buf + off + len / 2, len - len / 2),
@@ -76,32 +74,32 @@ static void varint_edges(void) {
   size_t sizes[] = {1, 1, 1, 1, 1, 2, 2, 2, 2, 5, 5, 10, 10, 2, 2};
   for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
     uint8_t buf[16];
-    size_t n = varint_write(buf, vals[i]);
+    size_t n = nd_test_varint_write(buf, vals[i]);
     CHECK_EQ_I64(n, sizes[i]);
-    CHECK_EQ_I64(varint_size(vals[i]), n);
+    CHECK_EQ_I64(nd_test_varint_size(vals[i]), n);
     const uint8_t *p = buf;
     int64_t back;
-    CHECK_OK(varint_read(&p, buf + n, &back));
+    CHECK_OK(nd_test_varint_read(&p, buf + n, &back));
     CHECK_EQ_I64(back, vals[i]);
     CHECK(p == buf + n);
     /* Any truncation fails rather than reading past the end. */
     for (size_t cut = 0; cut < n; cut++) {
       p = buf;
-      CHECK(varint_read(&p, buf + cut, &back) == -1);
+      CHECK(nd_test_varint_read(&p, buf + cut, &back) == -1);
     }
   }
   /* Known encodings: zigzag(-1) = 1, zigzag(1) = 2, 300 -> d8 04. */
   uint8_t b[4];
-  varint_write(b, -1);
+  nd_test_varint_write(b, -1);
   CHECK_EQ_I64(b[0], 1);
-  varint_write(b, 300);
+  nd_test_varint_write(b, 300);
   CHECK(b[0] == 0xd8 && b[1] == 0x04);
   /* Eleven continuation bytes are rejected. */
   uint8_t over[11];
   memset(over, 0xff, sizeof over);
   const uint8_t *p = over;
   int64_t v;
-  CHECK(varint_read(&p, over + sizeof over, &v) == -1);
+  CHECK(nd_test_varint_read(&p, over + sizeof over, &v) == -1);
 }
 
 static void topic_names(void) {

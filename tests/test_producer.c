@@ -4,7 +4,7 @@
 
 #include <sys/wait.h>
 
-#include "batch.h"
+#include "bytes.h"
 
 static nd_store *open_store(const char *dir) {
   nd_options o = {.no_background = 1};
@@ -30,7 +30,7 @@ static uint8_t *producer_batch(nd_store *s, int64_t pid, int16_t epoch,
   put_be64(b.data + 43, (uint64_t)pid);
   put_be16(b.data + 51, (uint16_t)epoch);
   put_be32(b.data + 53, (uint32_t)seq);
-  batch_update_crc(b.data, b.len);
+  nd_batch_set_crc(b.data, b.len);
   *len = b.len;
   return b.data;
 }

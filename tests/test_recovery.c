@@ -6,7 +6,7 @@
 #include <pthread.h>
 #include <sys/wait.h>
 
-#include "batch.h"
+#include "bytes.h"
 
 #define BATCHES 6
 #define PER_BATCH 5
@@ -600,7 +600,7 @@ static void negative_delta_after_clean_close(void) {
   /* A CRC-valid batch whose last offset delta is -3, and a recovery point
    * that agrees with it: nothing but the field's sign gives it away. */
   put_be32(data + last + 23, (uint32_t)-3);
-  batch_update_crc(data + last, len - last);
+  nd_batch_set_crc(data + last, len - last);
   CHECK_OK(write_bytes(log, data, len));
   char rp[PATH_MAX], text[32];
   path_of(rp, dir, "r", "recovery-point");

@@ -5,7 +5,6 @@
 
 #include <time.h>
 
-#include "batch.h"
 #include "nodata_zerocopy.h"
 
 static nd_store *open_store(const char *dir) {

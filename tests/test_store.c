@@ -2,7 +2,7 @@
  * partitioning, errors, clean and unclean reopen. */
 #include "test.h"
 
-#include "batch.h"
+#include "bytes.h"
 
 #include <pthread.h>
 #include <stdint.h>
@@ -320,11 +320,11 @@ static void append_errors(void) {
    * attributes and timestamp delta take one byte each before it. */
   CHECK_EQ_I64(copy[64], 0);
   copy[64] = 6; /* zigzag(3) */
-  batch_update_crc(copy, b.len);
+  nd_batch_set_crc(copy, b.len);
   CHECK_RC(nd_append_batch(s, "small", 0, copy, b.len, 0, NULL), ND_EBATCH);
   CHECK(strstr(nd_errmsg(), "offset deltas") != NULL);
   copy[64] = 0;
-  batch_update_crc(copy, b.len);
+  nd_batch_set_crc(copy, b.len);
   copy[16] = 1;
   CHECK_RC(nd_append_batch(s, "small", 0, copy, b.len, 0, NULL), ND_ECORRUPT);
   CHECK(strstr(nd_errmsg(), "magic") != NULL);
@@ -684,9 +684,11 @@ static void leader_epoch_stamped(void) {
   CHECK(s);
   CHECK_OK(nd_topic_create(s, "t", 1, NULL));
   nd_record r = {"k", 1, "v", 1, NULL, 0, 1700000000000};
-  uint8_t *buf = NULL;
-  size_t cap = 0;
-  int64_t size = batch_encode(&r, 1, 0, 0, &buf, &cap);
+  void *enc = NULL;
+  size_t enc_len = 0;
+  CHECK_OK(nd_batch_encode(&r, 1, 0, 0, 0, &enc, &enc_len));
+  uint8_t *buf = enc;
+  int64_t size = (int64_t)enc_len;
   CHECK(size > 0);
   put_be32(buf + 12, (uint32_t)-1);
   for (int i = 0; i < 2; i++)
@@ -696,13 +698,12 @@ static void leader_epoch_stamped(void) {
   CHECK_EQ_I64((int64_t)nb.len, 2 * size);
   for (size_t q = 0; q < nb.len; q += (size_t)size) {
     CHECK_EQ_I64((int32_t)be32(nb.data + q + 12), 0);
-    size_t total;
-    const char *why;
-    CHECK(batch_check(nb.data + q, nb.len - q, 1, &total, &why) == BATCH_VALID);
-    CHECK_EQ_I64((int64_t)total, size);
+    nd_batch_info bi;
+    CHECK_OK(nd_batch_check(nb.data + q, nb.len - q, 1, &bi));
+    CHECK_EQ_I64((int64_t)bi.size, size);
   }
   nd_free(nb.data);
-  free(buf);
+  nd_free(buf);
   CHECK_OK(nd_close(s));
   tmpdir_remove(dir);
 }

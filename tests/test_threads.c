@@ -5,7 +5,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-#include "file.h"
+#include "nodata_testing.h"
 #include "nodata_zerocopy.h"
 
 #define TOTAL 20000
@@ -165,13 +165,13 @@ static void group_commit(void) {
   nd_topic_config_init(&cfg);
   cfg.fsync = ND_FSYNC_ALWAYS;
   CHECK_OK(nd_topic_create(r.s, "gc", 1, &cfg));
-  uint64_t before = file_sync_count();
+  uint64_t before = nd_test_sync_count();
   pthread_t t[GC_THREADS];
   for (int i = 0; i < GC_THREADS; i++)
     pthread_create(&t[i], NULL, durable_appender, &r);
   for (int i = 0; i < GC_THREADS; i++)
     pthread_join(t[i], NULL);
-  uint64_t syncs = file_sync_count() - before;
+  uint64_t syncs = nd_test_sync_count() - before;
   CHECK_EQ_I64(atomic_load(&r.errors), 0);
   int64_t hw;
   CHECK_OK(nd_offsets(r.s, "gc", 0, NULL, &hw));

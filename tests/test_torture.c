@@ -25,7 +25,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
-#include "batch.h"
+#include "bytes.h"
 
 #define PARTS 2
 
@@ -157,8 +157,8 @@ static int64_t durable_end(const char *dir, int p, int64_t last, char *path) {
   if (!data)
     return -1;
   int64_t pos = 0;
-  while ((size_t)pos + BATCH_HEADER_SIZE <= len) {
-    size_t total = (size_t)be32(data + pos + 8) + BATCH_LOG_OVERHEAD;
+  while ((size_t)pos + ND_BATCH_HEADER_SIZE <= len) {
+    size_t total = (size_t)be32(data + pos + 8) + ND_BATCH_LOG_OVERHEAD;
     int64_t end = batch_last_offset(data + pos);
     if ((size_t)pos + total > len)
       break;

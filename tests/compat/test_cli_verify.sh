@@ -3,7 +3,8 @@
 # store verifies clean (exit 0); a flipped bit, a truncated tail, a
 # damaged index and a gap between segments are each found (exit 3, the
 # file and byte named) and `verify --repair` says what it drops, fixes it,
-# and leaves every record before the damage readable. A damaged topic.conf
+# and leaves every record before the damage readable; `--repair --dry-run`
+# reports the same findings and plan and changes no byte. A damaged topic.conf
 # is found (named with its line) and refused by --repair; a damaged
 # recovery point and a torn committed-offsets log are found and repaired,
 # and a damaged frame in that log costs only itself.
@@ -79,10 +80,29 @@ read -r pos base last < <(batches "$seg" | sed -n 3p)
 flip "$seg" $((pos + 70))
 expect 3 "verify flipped bit" "$N" verify
 out_has "flip" "damaged: $seg: byte $pos: CRC-32C mismatch"
+grep '^damaged: ' "$ND_TMP/cmd.out" >"$ND_TMP/found.verify"
+# --repair --dry-run: the same findings and the plan, and not one byte of
+# the data directory changed.
+snap() { (cd "$D" && find . -type f | LC_ALL=C sort | xargs -r cksum); }
+snap >"$ND_TMP/before"
+expect 3 "repair dry run" "$N" verify --repair --dry-run
+out_has "dry-run plan" "repair: topic v partition 0: will drop [0-9]* bytes, offsets $base onwards: truncate $seg at byte $pos"
+out_has "dry-run says so" "repair: dry run, nothing changed"
+grep '^damaged: ' "$ND_TMP/cmd.out" >"$ND_TMP/found.dry"
+cmp -s "$ND_TMP/found.verify" "$ND_TMP/found.dry" || nd_fail "dry run findings differ: $(diff "$ND_TMP/found.verify" "$ND_TMP/found.dry")"
+snap >"$ND_TMP/after"
+cmp -s "$ND_TMP/before" "$ND_TMP/after" || nd_fail "--dry-run changed the data directory: $(diff "$ND_TMP/before" "$ND_TMP/after")"
+[ ! -d "$D/quarantine" ] || nd_fail "--dry-run made a quarantine directory"
+expect 2 "dry run alone" "$N" verify --dry-run
 expect 3 "inspect flipped bit" "$N" inspect "$seg"
 out_has "inspect flip" "pos=$pos .*crc=BAD"
 expect 1 "consume refuses the corrupt batch" "$N" consume v -p 0
 expect 0 "repair flipped bit" "$N" verify --repair
+# The repair fixed what the dry run found: its first check reported the
+# same lines, the check after it reports none.
+sed -n '/^repair: done/q;/^damaged: /p' "$ND_TMP/cmd.out" >"$ND_TMP/found.repair"
+cmp -s "$ND_TMP/found.dry" "$ND_TMP/found.repair" || nd_fail "repair found other damage than the dry run: $(diff "$ND_TMP/found.dry" "$ND_TMP/found.repair")"
+sed -n '/^repair: done/,$p' "$ND_TMP/cmd.out" | grep -q '^damaged: ' && nd_fail "damage left after the repair"
 out_has "repair plan" "repair: topic v partition 0: will drop [0-9]* bytes, offsets $base onwards: truncate $seg at byte $pos and the [0-9]* later segment"
 out_has "repair result" "repair: done"
 expect 0 "verify after repair" "$N" verify
