@@ -123,6 +123,25 @@ void logmap_release(cache_entry *e) {
 
 /* ---- the reader ---------------------------------------------------------- */
 
+/* Where records lie in batches a reader has looked into: the position of
+ * every RPOS_STRIDE-th record, learnt while skipping to a record, so the
+ * next lookup in the same batch skips at most RPOS_STRIDE - 1 records
+ * instead of half the batch (with 1000-record batches that is ~55 KB of
+ * memory touched, 5 us when the batch is not in the CPU cache). Keyed by
+ * (segment, byte position): stored batches never change, so an entry
+ * never goes stale. Bounded: when half the slots are taken the table is
+ * emptied, so a reader keeps at most RPOS_SLOTS / 2 batches' positions
+ * (4096 batches; 1 MiB with 1000-record batches). */
+#define RPOS_STRIDE 16
+#define RPOS_SLOTS 8192
+
+typedef struct rpos {
+  int64_t seg_base; /* INT64_MIN: a free slot */
+  uint64_t pos;
+  uint32_t n, cap; /* positions known, room for */
+  uint32_t *at;    /* at[i]: record i * RPOS_STRIDE, from the record area */
+} rpos;
+
 struct nd_reader {
   topic *t;
   partition *p;
@@ -147,6 +166,8 @@ struct nd_reader {
   size_t buf_cap;
   void *inflated; /* the batch's records, decompressed */
   record_hdrs hdrs;
+  rpos *rtab; /* RPOS_SLOTS, allocated at the first lookup that needs it */
+  size_t rused;
 };
 
 #define NO_HINT UINT64_MAX
@@ -380,6 +401,47 @@ static int locate(nd_reader *r, int64_t offset, uint64_t hint,
   return 0;
 }
 
+static void rpos_clear(nd_reader *r) {
+  for (size_t i = 0; i < RPOS_SLOTS; i++) {
+    free(r->rtab[i].at);
+    r->rtab[i] = (rpos){.seg_base = INT64_MIN};
+  }
+  r->rused = 0;
+}
+
+/* The positions known for the current batch, a new empty entry, or NULL
+ * (out of memory: the lookup then skips from the batch's start). */
+static rpos *rpos_find(nd_reader *r) {
+  if (!r->rtab) {
+    r->rtab = calloc(RPOS_SLOTS, sizeof *r->rtab);
+    if (!r->rtab)
+      return NULL;
+    for (size_t i = 0; i < RPOS_SLOTS; i++)
+      r->rtab[i].seg_base = INT64_MIN;
+  }
+  uint64_t h = (r->batch_pos ^ (uint64_t)r->seg_base * 0x9e3779b97f4a7c15u) *
+               0xff51afd7ed558ccdu;
+  size_t i = (size_t)(h >> 32) & (RPOS_SLOTS - 1);
+  for (; r->rtab[i].seg_base != INT64_MIN; i = (i + 1) & (RPOS_SLOTS - 1))
+    if (r->rtab[i].seg_base == r->seg_base && r->rtab[i].pos == r->batch_pos)
+      return &r->rtab[i];
+  if (r->rused >= RPOS_SLOTS / 2) {
+    rpos_clear(r);
+    i = (size_t)(h >> 32) & (RPOS_SLOTS - 1);
+  }
+  /* Room for every record the area could hold (at least 7 bytes each)
+   * and the count claims, whichever is less. */
+  size_t most = (size_t)(r->rec_end - r->rec_start) / 7 + 1;
+  size_t count = be32(r->batch + 57);
+  size_t cap = (count < most ? count : most) / RPOS_STRIDE + 1;
+  uint32_t *at = malloc(cap * sizeof *at);
+  if (!at)
+    return NULL;
+  r->rtab[i] = (rpos){r->seg_base, r->batch_pos, 0, (uint32_t)cap, at};
+  r->rused++;
+  return &r->rtab[i];
+}
+
 static int decode_fail(nd_reader *r, int err, const char *why) {
   int64_t base = r->batch ? (int64_t)be64(r->batch) : -1;
   drop_batch(r);
@@ -423,15 +485,26 @@ int nd_reader_get(nd_reader *r, int64_t offset, nd_record_view *rec) {
   if (rc)
     return rc;
   /* Records are normally dense (offset delta = position): skip that many
-   * by their lengths, then check the one found; if the batch has gaps,
-   * decode from its start. */
+   * by their lengths, from the nearest known position, then check the one
+   * found; if the batch has gaps, decode from its start. */
   const uint8_t *q = r->rec_start;
   int64_t k = offset - (int64_t)be64(r->batch);
+  rpos *rp = k >= RPOS_STRIDE ? rpos_find(r) : NULL;
+  int64_t i = 0;
+  if (rp && rp->n) {
+    int64_t j = k / RPOS_STRIDE < rp->n ? k / RPOS_STRIDE : rp->n - 1;
+    q = r->rec_start + rp->at[j];
+    i = j * RPOS_STRIDE;
+  }
+  for (; i <= k && q; i++) {
+    if (rp && i % RPOS_STRIDE == 0 && i / RPOS_STRIDE == rp->n &&
+        rp->n < rp->cap)
+      rp->at[rp->n++] = (uint32_t)(q - r->rec_start);
+    if (i < k && record_skip(&q, r->rec_end))
+      q = NULL;
+  }
   int err;
   const char *why = NULL;
-  for (int64_t i = 0; i < k && q; i++)
-    if (record_skip(&q, r->rec_end))
-      q = NULL;
   if (q) {
     why = record_decode(r->batch, &q, r->rec_end, rec, &r->hdrs, &err);
     if (!why && rec->offset == offset)
@@ -531,5 +604,8 @@ void nd_reader_close(nd_reader *r) {
   store_release(r->t);
   free(r->buf);
   free(r->hdrs.v);
+  if (r->rtab)
+    rpos_clear(r);
+  free(r->rtab);
   free(r);
 }

@@ -17,6 +17,7 @@
 
 #define VLEN 100
 #define PER_BATCH 10
+#define MAX_PER 250 /* records per batch at most, in append_n */
 
 static void value_of(int64_t off, char *v) {
   memset(v, '.', VLEN);
@@ -27,8 +28,8 @@ static void value_of(int64_t off, char *v) {
 /* Append n records starting at offset `first` in batches of per. */
 static int append_n(nd_store *s, const char *t, int64_t first, int64_t n,
                     int per) {
-  char vals[PER_BATCH * 4][VLEN], keys[PER_BATCH * 4][24];
-  nd_record recs[PER_BATCH * 4];
+  static char vals[MAX_PER][VLEN], keys[MAX_PER][24];
+  static nd_record recs[MAX_PER];
   for (int64_t i = 0; i < n; i += per) {
     int k = (int)(n - i < per ? n - i : per);
     for (int j = 0; j < k; j++) {
@@ -199,6 +200,41 @@ static void view_outlives_segment(void) {
   CHECK(is_record(&rec, N + 4));
   nd_reader_close(r);
   nd_reader_close(NULL);
+  CHECK_OK(nd_close(s));
+  tmpdir_remove(dir);
+}
+
+/* Lookups deep into large batches go through the reader's table of
+ * record positions (every 16th record, learnt while skipping): every
+ * offset of batches of 250, in an order that visits each batch many times
+ * from both ends; then more batches than the table holds, so it is
+ * emptied and refilled on the way. */
+static void large_batches(void) {
+  char *dir = tmpdir_make("reader-big");
+  nd_store *s = test_open_store(dir);
+  CHECK(s);
+  CHECK_OK(nd_topic_create(s, "t", 1, NULL));
+  CHECK_OK(append_n(s, "t", 0, 5000, 250));
+  CHECK_OK(append_n(s, "t", 5000, 5000 * 20, 20));
+  nd_reader *r;
+  nd_record_view rec;
+  CHECK_OK(nd_reader_open(s, "t", 0, 0, NULL, &r));
+  for (int64_t i = 0; i < 5000; i++) {
+    int64_t o = (i * 4099) % 5000; /* 4099 is prime to 5000 */
+    CHECK_OK(nd_reader_get(r, o, &rec));
+    CHECK(is_record(&rec, o));
+  }
+  for (int pass = 0; pass < 2; pass++)
+    for (int64_t b = 0; b < 5000; b++) {
+      int64_t o = 5000 + b * 20 + 19 - pass * 2; /* 19 (17 on pass 2) */
+      CHECK_OK(nd_reader_get(r, o, &rec));
+      CHECK(is_record(&rec, o));
+    }
+  for (int64_t o = 4999; o >= 0; o -= 13) {
+    CHECK_OK(nd_reader_get(r, o, &rec));
+    CHECK(is_record(&rec, o));
+  }
+  nd_reader_close(r);
   CHECK_OK(nd_close(s));
   tmpdir_remove(dir);
 }
@@ -456,6 +492,7 @@ int main(void) {
   RUN(lookup_every_offset);
   RUN(sequential);
   RUN(view_outlives_segment);
+  RUN(large_batches);
   RUN(compressed);
   RUN(verify_flag);
   RUN(readonly_store);
