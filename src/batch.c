@@ -396,9 +396,11 @@ int nd_iter_next(nd_iter *it, nd_record_view *rec) {
     }
     /* The header array lives in the iterator (its public layout). */
     record_hdrs hdrs = {it->hdrs, it->hdrs_cap};
+    record_batch rb;
+    record_batch_init(&rb, it->batch);
     int err;
     const char *why =
-        record_decode(it->batch, &it->rec, it->rec_end, rec, &hdrs, &err);
+        record_decode(&rb, &it->rec, it->rec_end, rec, &hdrs, &err);
     it->hdrs = hdrs.v;
     it->hdrs_cap = hdrs.cap;
     if (why)

@@ -152,6 +152,7 @@ struct nd_reader {
   logmap *map; /* the mapping the batch below lies in (a reference) */
   /* The batch last entered: where it is and what is in it. */
   const uint8_t *batch; /* NULL when none */
+  record_batch rb;      /* what its records share */
   size_t batch_total;
   int64_t seg_base; /* of the segment holding it */
   uint64_t batch_pos;
@@ -273,8 +274,8 @@ static int find_batch(nd_reader *r, segment *seg, int fd, uint64_t size,
 /* The first call of every reader entry point, as store_enter is of the
  * store's: clears the thread's error, refuses NULL arguments and a
  * deleted topic. */
-static int reader_enter(nd_reader *r, const nd_record_view *rec,
-                        const char *fn) {
+static inline int reader_enter(nd_reader *r, const nd_record_view *rec,
+                               const char *fn) {
   nd_clear_error();
   if (!r || !rec)
     return nd_fail(ND_EINVAL, "%s: %s is NULL", fn, r ? "rec" : "reader");
@@ -395,6 +396,7 @@ static int locate(nd_reader *r, int64_t offset, uint64_t hint,
   r->seg_base = seg_base;
   r->batch_pos = pos;
   r->batch_last = batch_last_offset(b);
+  record_batch_init(&r->rb, b);
   /* The sequential state (rec, remaining) is nd_reader_next's to set:
    * drop_batch zeroed it, so a lookup that moved to another batch makes
    * the next nd_reader_next find its position again. */
@@ -506,13 +508,13 @@ int nd_reader_get(nd_reader *r, int64_t offset, nd_record_view *rec) {
   int err;
   const char *why = NULL;
   if (q) {
-    why = record_decode(r->batch, &q, r->rec_end, rec, &r->hdrs, &err);
+    why = record_decode(&r->rb, &q, r->rec_end, rec, &r->hdrs, &err);
     if (!why && rec->offset == offset)
       return 0;
   }
   q = r->rec_start;
   while (q < r->rec_end) {
-    why = record_decode(r->batch, &q, r->rec_end, rec, &r->hdrs, &err);
+    why = record_decode(&r->rb, &q, r->rec_end, rec, &r->hdrs, &err);
     if (why)
       return decode_fail(r, err, why);
     if (rec->offset == offset)
@@ -570,7 +572,7 @@ int nd_reader_next(nd_reader *r, nd_record_view *rec) {
     }
     int err;
     const char *why =
-        record_decode(r->batch, &r->rec, r->rec_end, rec, &r->hdrs, &err);
+        record_decode(&r->rb, &r->rec, r->rec_end, rec, &r->hdrs, &err);
     if (why)
       return decode_fail(r, err, why);
     r->remaining--;
