@@ -191,6 +191,7 @@ typedef struct bench_results {
    * sequential decoded read and the random lookups. */
   int have_peers;
   figure pe_app[PEER_NSYS], pe_seq[PEER_NSYS], pe_lk[PEER_NSYS];
+  figure pe_lk_cold; /* nodata's lookups with a new reader */
 
   int have_open;
   int open_partitions;

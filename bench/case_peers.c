@@ -18,6 +18,11 @@
  *   LMDB          peer_lmdb.c (MDB_NOSYNC, MDB_APPEND, reused read txn)
  *   SQLite        peer_sqlite.c (WAL, synchronous=OFF, rowid lookups)
  *
+ * nodata's lookups are also timed with a new reader, before the warm-up:
+ * a reader learns where records lie in the batches it looks into (see
+ * lookup.c), so that row is what a lookup costs in a batch it has not
+ * visited yet.
+ *
  * Every lookup checks it got a 100-byte value (and nodata's, the offset
  * asked for), so no system is timed returning nothing.
  */
@@ -270,9 +275,47 @@ static int sys_get(peers *p, int sys, int64_t k, size_t *len) {
 /* ---- one run of one system ------------------------------------------------
  */
 
+/* Time nkeys lookups of keys by sys. */
+static int time_lookups(peers *p, int sys, const int64_t *keys, size_t nkeys,
+                        lat_buf *lat, run_stat *st) {
+  size_t len;
+  lat->n = 0;
+  uint64_t t0 = bench_now_ns();
+  for (size_t i = 0; i < nkeys; i++) {
+    uint64_t a = bench_now_ns();
+    if (sys_get(p, sys, keys[i], &len))
+      return -1;
+    uint64_t b = bench_now_ns();
+    if (len != BENCH_VALUE_SIZE)
+      return bench_fail("lookup returned the wrong record", ND_ECORRUPT);
+    if (lat_add(lat, b - a))
+      return -1;
+  }
+  *st = stat_of(nkeys, 0, bench_now_ns() - t0, lat);
+  st->bps = -1;
+  return 0;
+}
+
+/* nodata's lookups with a reader that has looked into no batch yet (its
+ * table of record positions empty): what the first lookup in each batch
+ * costs. A reader of its own, so the warm figure is not helped by it. */
+static int nodata_cold(peers *p, const int64_t *keys, size_t nkeys,
+                       lat_buf *lat, run_stat *cold) {
+  nd_reader *warm = p->rd;
+  int rc = nd_reader_open(p->s, BENCH_TOPIC, 0, 0, NULL, &p->rd);
+  if (rc) {
+    p->rd = warm;
+    return bench_fail("nd_reader_open", rc);
+  }
+  rc = time_lookups(p, PEER_NODATA, keys, nkeys, lat, cold);
+  nd_reader_close(p->rd);
+  p->rd = warm;
+  return rc;
+}
+
 static int sys_run(peers *p, int sys, const int64_t *keys, size_t nkeys,
                    size_t warm, lat_buf *lat, run_stat *app, run_stat *seq,
-                   run_stat *lk) {
+                   run_stat *lk, run_stat *cold) {
   if (sys_build(p, sys, lat, app))
     return -1;
   uint64_t records = 0, bytes = 0;
@@ -285,24 +328,14 @@ static int sys_run(peers *p, int sys, const int64_t *keys, size_t nkeys,
   *seq = stat_of(records, bytes, bench_now_ns() - t0, NULL);
   if (records != p->n || bytes != (uint64_t)p->n * BENCH_VALUE_SIZE)
     return bench_fail("sequential read: record count", ND_ECORRUPT);
+  if (sys == PEER_NODATA && nodata_cold(p, keys, nkeys, lat, cold))
+    return -1;
   size_t len;
   for (size_t i = 0; i < warm; i++)
     if (sys_get(p, sys, keys[nkeys - 1 - i], &len))
       return -1;
-  lat->n = 0;
-  t0 = bench_now_ns();
-  for (size_t i = 0; i < nkeys; i++) {
-    uint64_t a = bench_now_ns();
-    if (sys_get(p, sys, keys[i], &len))
-      return -1;
-    uint64_t b = bench_now_ns();
-    if (len != BENCH_VALUE_SIZE)
-      return bench_fail("lookup returned the wrong record", ND_ECORRUPT);
-    if (lat_add(lat, b - a))
-      return -1;
-  }
-  *lk = stat_of(nkeys, 0, bench_now_ns() - t0, lat);
-  lk->bps = -1;
+  if (time_lookups(p, sys, keys, nkeys, lat, lk))
+    return -1;
   sys_close(p, sys);
   return 0;
 }
@@ -324,7 +357,7 @@ int case_peers(const bench_opts *o, const bench_data *d, bench_results *r) {
   peers p = {.n = o->quick ? 20000 : 2000000, .d = d, .raw_fd = -1};
   size_t nkeys = o->quick ? 2000 : 100000, warm = o->quick ? 500 : 10000;
   int64_t *keys = malloc(nkeys * sizeof *keys);
-  run_stat *st = calloc((size_t)runs * PEER_NSYS * 3, sizeof *st);
+  run_stat *st = calloc((size_t)runs * PEER_NSYS * 4, sizeof *st);
   run_stat *col = calloc((size_t)runs, sizeof *col);
   lat_buf lat = {0};
   p.raw_pos = malloc(p.n * sizeof *p.raw_pos);
@@ -342,27 +375,34 @@ int case_peers(const bench_opts *o, const bench_data *d, bench_results *r) {
          sqlite_peer_version());
   for (int run = 0; run < runs; run++)
     for (int sys = 0; sys < PEER_NSYS; sys++) {
-      run_stat *s3 = &st[((size_t)run * PEER_NSYS + (size_t)sys) * 3];
+      run_stat *s4 = &st[((size_t)run * PEER_NSYS + (size_t)sys) * 4];
       fs_settle(p.dir);
-      if (sys_run(&p, sys, keys, nkeys, warm, &lat, &s3[0], &s3[1], &s3[2]))
+      if (sys_run(&p, sys, keys, nkeys, warm, &lat, &s4[0], &s4[1], &s4[2],
+                  &s4[3]))
         goto out;
     }
-  for (int k = 0; k < 3; k++)
+  for (int k = 0; k < 4; k++)
     for (int sys = 0; sys < PEER_NSYS; sys++) {
       for (int run = 0; run < runs; run++)
-        col[run] = st[((size_t)run * PEER_NSYS + (size_t)sys) * 3 + (size_t)k];
+        col[run] = st[((size_t)run * PEER_NSYS + (size_t)sys) * 4 + (size_t)k];
       figure f = figure_of(col, runs);
       if (k == 0)
         r->pe_app[sys] = f;
       else if (k == 1)
         r->pe_seq[sys] = f;
-      else
+      else if (k == 2)
         r->pe_lk[sys] = f;
+      else if (sys == PEER_NODATA)
+        r->pe_lk_cold = f;
     }
   r->pe_app[PEER_NODATA_COPY].ok = 0; /* it appends nothing of its own */
   print_table("peers: append, batches of 1000, no fsync", r->pe_app, 1);
   print_table("peers: sequential read, every record decoded", r->pe_seq, 0);
   print_table("peers: random lookup by offset, warm", r->pe_lk, 1);
+  char x[32];
+  print_row("nodata, new reader (no positions)", &r->pe_lk_cold,
+            fmt_ratio(x, sizeof x, r->pe_lk_cold.rps, r->pe_lk[PEER_LMDB].rps),
+            NULL);
   printf("(vs LMDB: records/s or lookups/s over LMDB's; append latency is "
          "per batch of 1000, lookup latency per lookup)\n");
   r->have_peers = 1;
