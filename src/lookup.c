@@ -69,7 +69,8 @@ static logmap *logmap_new(segment *seg, uint64_t need, int *err) {
     len = LOGMAP_STEP;
   logmap *lm = malloc(sizeof *lm);
   if (!lm) {
-    *err = nd_fail(ND_ENOMEM, "out of memory");
+    /* -errno, as rescache callbacks answer (see reader_map) */
+    *err = nd_fail_os(ENOMEM, "mapping %s.log", seg->path);
     return NULL;
   }
   int fd = segment_fd(seg);
