@@ -34,6 +34,8 @@ static const struct {
      "random nd_read / nd_offset_for_time vs SQLite "
      "SELECT"},
     {"open", CASE_OPEN, "nd_open with 1000 partitions, clean and unclean"},
+    {"peers", CASE_PEERS,
+     "2M records: append, ordered read, lookups vs LMDB, raw, SQLite"},
 };
 #define NCASES (sizeof case_names / sizeof case_names[0])
 
@@ -90,8 +92,8 @@ static void target(verdicts *v, const char *what, const char *measured,
 static void summary(const bench_opts *o, const bench_results *r) {
   verdicts v = {0, 0};
   char m[64];
-  printf("\n== summary: issue 3 targets (medians of %d run%s%s) ==\n", o->runs,
-         o->runs == 1 ? "" : "s",
+  printf("\n== summary: issue 3 and 17 targets (medians of %d run%s%s) ==\n",
+         o->runs, o->runs == 1 ? "" : "s",
          o->quick ? ", --quick: sizes too small to mean anything" : "");
   printf("%-46s %18s %12s   %s\n", "target", "measured", "goal", "verdict");
   if (r->have_append) {
@@ -128,6 +130,21 @@ static void summary(const bench_opts *o, const bench_results *r) {
     snprintf(m, sizeof m, "%.2f us", r->lk_off.p99_us);
     target(&v, "random lookup by offset, warm, p99", m, "<= 10 us",
            r->lk_off.p99_us <= 10);
+  }
+  if (r->have_peers) {
+    /* Issue 17's targets, measured beside LMDB in the same run. */
+    const figure *lk = &r->pe_lk[PEER_NODATA], *lm = &r->pe_lk[PEER_LMDB];
+    const figure *sq = &r->pe_seq[PEER_NODATA], *sl = &r->pe_seq[PEER_LMDB];
+    snprintf(m, sizeof m, "%.2f us", lk->p99_us);
+    target(&v, "peers: lookup by offset (nd_reader), p99", m, "<= 5 us",
+           lk->p99_us <= 5);
+    double x = lk->rps / lm->rps;
+    snprintf(m, sizeof m, "%.2fx", x);
+    target(&v, "peers: lookups/s vs LMDB", m, ">= 0.50x", x >= 0.5);
+    x = sq->rps / sl->rps;
+    snprintf(m, sizeof m, "%.2fx", x);
+    target(&v, "peers: sequential decoded read vs LMDB", m, ">= 1.00x",
+           x >= 1.0);
   }
   if (r->have_open) {
     char what[64];
@@ -243,6 +260,8 @@ int nd_bench_main(int argc, char **argv) {
     rc = case_read_lookup(&o, &d, &r);
   if (!rc && (o.cases & CASE_OPEN))
     rc = case_open(&o, &d, &r);
+  if (!rc && (o.cases & CASE_PEERS))
+    rc = case_peers(&o, &d, &r);
   data_free(&d);
   if (!rc)
     summary(&o, &r);

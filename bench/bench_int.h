@@ -27,7 +27,8 @@ enum bench_case {
   CASE_READ = 1 << 2,
   CASE_LOOKUP = 1 << 3,
   CASE_OPEN = 1 << 4,
-  CASE_ALL = (1 << 5) - 1,
+  CASE_PEERS = 1 << 5,
+  CASE_ALL = (1 << 6) - 1,
 };
 
 typedef struct bench_opts {
@@ -137,9 +138,40 @@ void sqlite_peer_close(sqlite_peer *p);
 void sqlite_peer_remove(const char *path);
 const char *sqlite_peer_version(void);
 
+/* ---- the LMDB peer (peer_lmdb.c; built when liblmdb is found) ---------- */
+
+typedef struct lmdb_peer lmdb_peer;
+
+/* An environment in directory dir (which must exist), MDB_NOSYNC, one
+ * MDB_INTEGERKEY database of offset -> value. */
+int lmdb_peer_open(const char *dir, lmdb_peer **out);
+/* Put recs as offsets first.. in one write transaction (MDB_APPEND). */
+int lmdb_peer_append(lmdb_peer *p, int64_t first, const nd_record *recs,
+                     size_t n);
+/* mdb_get of one offset in the reused read transaction. */
+int lmdb_peer_get(lmdb_peer *p, int64_t offset, size_t *len);
+/* Walk every record with a cursor; adds to *records and *bytes. */
+int lmdb_peer_scan(lmdb_peer *p, uint64_t *records, uint64_t *bytes);
+void lmdb_peer_close(lmdb_peer *p);
+const char *lmdb_peer_version(void);
+
+/* Walk every row in offset order (SELECT offset, value ... ORDER BY
+ * offset); adds to *records and *bytes. */
+int sqlite_peer_scan(sqlite_peer *p, uint64_t *records, uint64_t *bytes);
+
 /* ---- figures for the summary -------------------------------------------- */
 
 #define BENCH_NBATCH 3
+
+/* The systems of the peer workload, in the order they run. */
+enum peer_sys {
+  PEER_NODATA,      /* nd_append; nd_reader_next; nd_reader_get */
+  PEER_NODATA_COPY, /* the same store: nd_read + nd_iter */
+  PEER_RAW,         /* one file of [u32 len][value], in-memory index */
+  PEER_LMDB,
+  PEER_SQLITE,
+  PEER_NSYS
+};
 
 typedef struct bench_results {
   int have_append;
@@ -154,6 +186,12 @@ typedef struct bench_results {
 
   int have_lookup;
   figure lk_off, lk_time, lk_sql;
+
+  /* The peer workload (case_peers.c): per system, appends, the
+   * sequential decoded read and the random lookups. */
+  int have_peers;
+  figure pe_app[PEER_NSYS], pe_seq[PEER_NSYS], pe_lk[PEER_NSYS];
+  figure pe_lk_cold; /* nodata's lookups with a new reader */
 
   int have_open;
   int open_partitions;
@@ -170,6 +208,7 @@ int case_durable(const bench_opts *o, const bench_data *d, bench_results *r);
 int case_read_lookup(const bench_opts *o, const bench_data *d,
                      bench_results *r);
 int case_open(const bench_opts *o, const bench_data *d, bench_results *r);
+int case_peers(const bench_opts *o, const bench_data *d, bench_results *r);
 
 /* Table output shared by the cases. */
 void print_header(const char *title, const char *extra1, const char *extra2);

@@ -104,6 +104,21 @@ int sqlite_peer_get(sqlite_peer *p, int64_t offset, size_t *len) {
   return 0;
 }
 
+int sqlite_peer_scan(sqlite_peer *p, uint64_t *records, uint64_t *bytes) {
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(p->db, "SELECT offset, value FROM log ORDER BY offset",
+                         -1, &st, NULL))
+    return sql_fail(p->db, "prepare scan");
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    const void *v = sqlite3_column_blob(st, 1);
+    *bytes += v ? (uint64_t)sqlite3_column_bytes(st, 1) : 0;
+    (*records)++;
+  }
+  sqlite3_finalize(st);
+  return rc == SQLITE_DONE ? 0 : sql_fail(p->db, "scan");
+}
+
 void sqlite_peer_close(sqlite_peer *p) {
   if (!p)
     return;

@@ -1162,6 +1162,103 @@ int nd_verify(const char *dir, const nd_verify_options *opts,
               nd_verify_stats *stats);
 
 /* ------------------------------------------------------------------------ */
+/* Readers: point lookups and in-place sequential reads                     */
+/* ------------------------------------------------------------------------ */
+
+/* What a read guarantees. A batch's CRC-32C is checked when the batch is
+ * written (nd_append computes it; nd_append_batch checks the client's),
+ * by recovery at open for every byte past the last point known durable
+ * (the recovery point: a torn or half-written tail is found and cut
+ * there), by nd_iter for every batch it decodes, by nd_reader when opened
+ * with ND_READER_VERIFY, and by `nodata verify` over whole logs. nd_read,
+ * nd_read_file and a reader without ND_READER_VERIFY check each batch's
+ * framing (length, magic, offsets, record bounds: never a read outside the
+ * batch) but not its CRC: a byte changed on disk after it was synced (bit
+ * rot, a tool writing into the file) is then returned as stored. The CRC
+ * is left to the consumer (Kafka clients check it, as nd_iter does) and
+ * to verify, because checking it on every lookup would cost a pass over
+ * the whole batch (up to 1 MB) to return one record — the cost LMDB and
+ * SQLite do not pay either, as they keep no checksum at all. */
+
+/* A read handle on one partition, for point lookups by offset and
+ * sequential reads that decode records in place, without copying batches:
+ * the records are read through a read-only mapping of the segment file
+ * (on a store opened with ND_OPEN_READONLY, through pread into a buffer
+ * of the reader's, so that another process cutting a file can never
+ * fault this one).
+ *
+ * Lifetime of views: the nd_record_view a call fills points into the
+ * mapping (or into the reader's buffers for a compressed batch or a
+ * read-only store) and stays valid until the next call on the same
+ * reader, nd_reader_release or nd_reader_close. The reader holds a
+ * reference on the mapping its last view points into, so that retention,
+ * nd_delete_records or a roll deleting or unmapping the segment
+ * meanwhile never invalidates a view: the bytes are unmapped when the
+ * reader moves on. An idle reader should be released (nd_reader_release)
+ * so that it holds no deleted segment's pages.
+ *
+ * Thread-safety: a reader is used by one thread at a time (it may move
+ * between threads); any number of readers, on any partitions, run
+ * concurrently with each other and with appends, and see only whole
+ * batches below the high watermark of the moment of each call. A reader
+ * holds a reference on its topic: if the topic is deleted, calls fail
+ * with ND_ENOTOPIC and its files are removed once the reader is closed.
+ * Every reader must be closed before nd_close of its store. */
+typedef struct nd_reader nd_reader;
+
+enum nd_reader_flags {
+  /* Check each batch's CRC-32C before returning a record from it: once
+   * per batch entered, so a sequential reader pays it once per batch but
+   * a random lookup pays it on the whole batch every time. */
+  ND_READER_VERIFY = 1 << 0,
+};
+
+/* Open a reader on (topic, partition). flags: enum nd_reader_flags.
+ * decompress (may be NULL) decodes compressed batches; without it a
+ * record in a compressed batch is ND_ECODEC. *out is the caller's, freed
+ * by nd_reader_close. Errors: ND_EINVAL (NULL store or out, unknown
+ * flags), ND_ENOTOPIC, ND_ENOPARTITION, ND_EFAILED (offline), ND_ENOMEM.
+ * Thread-safe. */
+int nd_reader_open(nd_store *store, const char *topic, int32_t partition,
+                   unsigned flags, nd_decompress_fn decompress,
+                   nd_reader **out);
+
+/* The record at `offset` into *rec (see "Lifetime of views" above).
+ * Costs an index search, a walk of a few batch headers and a skip over
+ * the records before it in its batch (by their length prefixes), or a
+ * decompression of the batch (kept for the next lookup in the same
+ * batch). A control record (a transaction marker) is returned with
+ * rec->is_control set. Does not move the sequential position.
+ * Errors: ND_ERANGE when offset is below the log start or at or above the
+ * high watermark (the message gives both bounds), ND_ENOTFOUND when the
+ * batch holding offset has no record with it, ND_ECORRUPT (framing, or
+ * the CRC with ND_READER_VERIFY; the message names the file and byte),
+ * ND_ECODEC, ND_ENOTOPIC (deleted), ND_EINVAL (NULL reader or rec),
+ * ND_ENOMEM, -errno (mapping or reading the file). */
+int nd_reader_get(nd_reader *r, int64_t offset, nd_record_view *rec);
+
+/* Set the sequential position: the next nd_reader_next returns the first
+ * record at or after `offset`. Errors: ND_ERANGE (below the log start or
+ * above the high watermark), ND_EINVAL, ND_ENOTOPIC. */
+int nd_reader_seek(nd_reader *r, int64_t offset);
+
+/* The next record at or after the sequential position (0 after open,
+ * nd_reader_seek to move), skipping control records as nd_iter does.
+ * Returns 1 with *rec filled, 0 at the high watermark (call again later
+ * to read what was appended since), or a negative code: ND_ERANGE when
+ * retention or nd_delete_records removed the position (seek to the log
+ * start to go on), and the errors of nd_reader_get. After an error the
+ * position is unchanged. */
+int nd_reader_next(nd_reader *r, nd_record_view *rec);
+
+/* Drop the reader's hold on the last mapping and batch (views become
+ * invalid), keeping its position and buffers. NULL is a no-op. */
+void nd_reader_release(nd_reader *r);
+
+/* Release and free the reader. NULL is a no-op. */
+void nd_reader_close(nd_reader *r);
+
+/* ------------------------------------------------------------------------ */
 /* Utilities exposed for tools and tests                                    */
 /* ------------------------------------------------------------------------ */
 

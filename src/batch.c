@@ -4,6 +4,7 @@
  * files after a crash) are only read through length-checked steps.
  */
 #include "batch.h"
+#include "record.h"
 
 #include <limits.h>
 #include <stdlib.h>
@@ -386,24 +387,6 @@ static int iter_next_batch(nd_iter *it) {
   }
 }
 
-static int read_bytes(const uint8_t **p, const uint8_t *end,
-                      const uint8_t **out, size_t *len) {
-  int64_t n;
-  if (varint_read(p, end, &n))
-    return -1;
-  if (n < 0) {
-    *out = NULL;
-    *len = 0;
-    return n == -1 ? 0 : -1;
-  }
-  if ((uint64_t)n > (uint64_t)(end - *p))
-    return -1;
-  *out = *p;
-  *len = (size_t)n;
-  *p += n;
-  return 0;
-}
-
 int nd_iter_next(nd_iter *it, nd_record_view *rec) {
   for (;;) {
     if (it->remaining == 0) {
@@ -411,60 +394,18 @@ int nd_iter_next(nd_iter *it, nd_record_view *rec) {
       if (rc <= 0)
         return rc;
     }
-    const uint8_t *b = it->batch;
-    const uint8_t *p = it->rec;
-    int64_t len;
-    if (varint_read(&p, it->rec_end, &len) || len < 0 || len > it->rec_end - p)
-      return iter_fail(it, ND_ECORRUPT, "record length out of bounds");
-    const uint8_t *end = p + len;
-    int64_t ts_delta, off_delta, nh;
-    if (p >= end)
-      return iter_fail(it, ND_ECORRUPT, "empty record");
-    p++; /* record attributes, unused */
-    if (varint_read(&p, end, &ts_delta) || varint_read(&p, end, &off_delta) ||
-        off_delta < 0 || off_delta > INT32_MAX)
-      return iter_fail(it, ND_ECORRUPT, "bad record timestamp/offset delta");
-    if (read_bytes(&p, end, &rec->key, &rec->key_len) ||
-        read_bytes(&p, end, &rec->value, &rec->value_len))
-      return iter_fail(it, ND_ECORRUPT, "bad record key or value length");
-    if (varint_read(&p, end, &nh) || nh < 0 || nh > (end - p) / 2)
-      return iter_fail(it, ND_ECORRUPT, "bad record header count");
-    if ((size_t)nh > it->hdrs_cap) {
-      nd_header *nhd = realloc(it->hdrs, (size_t)nh * sizeof *nhd);
-      if (!nhd)
-        return iter_fail(it, ND_ENOMEM, "out of memory for headers");
-      it->hdrs = nhd;
-      it->hdrs_cap = (size_t)nh;
-    }
-    for (int64_t h = 0; h < nh; h++) {
-      const uint8_t *k, *v;
-      size_t kl, vl;
-      if (read_bytes(&p, end, &k, &kl) || !k || read_bytes(&p, end, &v, &vl))
-        return iter_fail(it, ND_ECORRUPT, "bad record header");
-      it->hdrs[h].key = (const char *)k;
-      it->hdrs[h].key_len = kl;
-      it->hdrs[h].value = v;
-      it->hdrs[h].value_len = vl;
-    }
-    it->rec = end;
+    /* The header array lives in the iterator (its public layout). */
+    record_hdrs hdrs = {it->hdrs, it->hdrs_cap};
+    record_batch rb;
+    record_batch_init(&rb, it->batch);
+    int err;
+    const char *why =
+        record_decode(&rb, &it->rec, it->rec_end, rec, &hdrs, &err);
+    it->hdrs = hdrs.v;
+    it->hdrs_cap = hdrs.cap;
+    if (why)
+      return iter_fail(it, err, why);
     it->remaining--;
-    int16_t attr = (int16_t)be16(b + 21);
-    rec->offset = add_wrap((int64_t)be64(b), off_delta);
-    rec->timestamp_type = (attr & BATCH_ATTR_LOG_APPEND_TIME)
-                              ? ND_TS_LOG_APPEND_TIME
-                              : ND_TS_CREATE_TIME;
-    rec->timestamp = rec->timestamp_type == ND_TS_LOG_APPEND_TIME
-                         ? (int64_t)be64(b + 35)
-                         : add_wrap((int64_t)be64(b + 27), ts_delta);
-    rec->headers = nh ? it->hdrs : NULL;
-    rec->header_count = (size_t)nh;
-    rec->batch_base_offset = (int64_t)be64(b);
-    rec->codec = attr & BATCH_ATTR_CODEC_MASK;
-    rec->producer_id = (int64_t)be64(b + 43);
-    rec->is_control = (attr & BATCH_ATTR_CONTROL) != 0;
-    if (it->remaining == 0 && it->rec != it->rec_end) {
-      /* Trailing bytes after the last record: tolerated, as Kafka does. */
-    }
     if (rec->offset < it->min_offset || rec->is_control)
       continue;
     return 1;

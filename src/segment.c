@@ -18,6 +18,7 @@
 #include "batch.h"
 #include "error.h"
 #include "file.h"
+#include "lookup.h"
 
 void segment_name(char *out, size_t cap, const char *dir, int64_t base,
                   const char *ext) {
@@ -108,11 +109,14 @@ void seg_caches_init(seg_caches *c, size_t fd_limit, size_t map_limit) {
     map_limit = quarter(max_map_count(), 64, 1 << 20);
   rescache_init(&c->fds, fd_limit, fd_acquire, fd_release);
   rescache_init(&c->maps, map_limit, maps_acquire, maps_release);
+  rescache_init(&c->logmaps, logmap_limit(map_limit), logmap_acquire,
+                logmap_release);
 }
 
 void seg_caches_destroy(seg_caches *c) {
   rescache_destroy(&c->fds);
   rescache_destroy(&c->maps);
+  rescache_destroy(&c->logmaps);
 }
 
 static segment *seg_alloc(seg_caches *caches, const char *dir, int64_t base) {
@@ -125,6 +129,9 @@ static segment *seg_alloc(seg_caches *caches, const char *dir, int64_t base) {
   seg->caches = caches;
   cache_entry_init(&seg->fd_entry);
   cache_entry_init(&seg->map_entry);
+  cache_entry_init(&seg->lmap_entry);
+  pthread_mutex_init(&seg->lmap_lock, NULL);
+  atomic_init(&seg->lmap, NULL);
   seg->fd = -1;
   atomic_init(&seg->size, 0);
   atomic_init(&seg->next_offset, base);
@@ -137,8 +144,11 @@ static segment *seg_alloc(seg_caches *caches, const char *dir, int64_t base) {
 static void seg_free(segment *seg) {
   rescache_forget(&seg->caches->fds, &seg->fd_entry);
   rescache_forget(&seg->caches->maps, &seg->map_entry);
+  rescache_forget(&seg->caches->logmaps, &seg->lmap_entry);
   cache_entry_destroy(&seg->fd_entry);
   cache_entry_destroy(&seg->map_entry);
+  cache_entry_destroy(&seg->lmap_entry);
+  pthread_mutex_destroy(&seg->lmap_lock);
   free(seg);
 }
 
@@ -616,11 +626,7 @@ int segment_indexes_plausible(segment *seg, int32_t interval) {
   return segment_offset_index_plausible(seg, interval);
 }
 
-/* Where to start walking headers for relative offset rel: the position of
- * the last offset-index entry at or below it, with the base offset the
- * batch there must have in *expect; or byte 0 (*expect -1) when there is
- * no entry or the index is distrusted. */
-static uint64_t index_start(segment *seg, uint32_t rel, int64_t *expect) {
+uint64_t segment_index_start(segment *seg, uint32_t rel, int64_t *expect) {
   uint32_t erel, epos;
   *expect = -1;
   if (atomic_load_explicit(&seg->index_bad, memory_order_relaxed) ||
@@ -630,10 +636,8 @@ static uint64_t index_start(segment *seg, uint32_t rel, int64_t *expect) {
   return epos;
 }
 
-/* Does the header h at an index-given position start the batch the entry
- * named? If not, distrust the index (see segment.h) and say so. */
-static int index_entry_holds(segment *seg, const uint8_t *h, int64_t expect,
-                             uint64_t pos) {
+int segment_index_entry_holds(segment *seg, const uint8_t *h, int64_t expect,
+                              uint64_t pos) {
   if ((int64_t)be64(h) == expect && h[16] == BATCH_MAGIC &&
       (int32_t)be32(h + 8) >= BATCH_HEADER_SIZE - BATCH_LOG_OVERHEAD)
     return 1;
@@ -654,7 +658,8 @@ static int find_fd(segment *seg, int fd, int64_t offset, uint64_t *pos_out) {
     return nd_fail(ND_ERANGE, "offset %" PRId64 " below segment base %" PRId64,
                    offset, seg->base);
   int64_t expect;
-  uint64_t pos = index_start(seg, (uint32_t)(offset - seg->base), &expect);
+  uint64_t pos =
+      segment_index_start(seg, (uint32_t)(offset - seg->base), &expect);
   reader r = {.fd = fd};
   int err = 0, rc = ND_ERANGE;
   while (pos < size) {
@@ -663,7 +668,7 @@ static int find_fd(segment *seg, int fd, int64_t offset, uint64_t *pos_out) {
       rc = err ? err : ND_ECORRUPT;
       break;
     }
-    if (expect >= 0 && !index_entry_holds(seg, h, expect, pos)) {
+    if (expect >= 0 && !segment_index_entry_holds(seg, h, expect, pos)) {
       pos = 0;
       expect = -1;
       continue;
@@ -704,7 +709,7 @@ static int find_time_fd(segment *seg, int fd, int64_t ts, int64_t *pos_out,
   uint64_t size = atomic_load_explicit(&seg->size, memory_order_acquire);
   int64_t rel = sidx_lookup_time_before(&seg->tidx, ts);
   int64_t expect = -1;
-  uint64_t pos = rel > 0 ? index_start(seg, (uint32_t)rel, &expect) : 0;
+  uint64_t pos = rel > 0 ? segment_index_start(seg, (uint32_t)rel, &expect) : 0;
   reader r = {.fd = fd};
   int err = 0;
   *pos_out = -1;
@@ -712,7 +717,7 @@ static int find_time_fd(segment *seg, int fd, int64_t ts, int64_t *pos_out,
     const uint8_t *h = reader_get(&r, pos, BATCH_HEADER_SIZE, 8192, &err);
     if (!h)
       break;
-    if (expect >= 0 && !index_entry_holds(seg, h, expect, pos)) {
+    if (expect >= 0 && !segment_index_entry_holds(seg, h, expect, pos)) {
       pos = 0;
       expect = -1;
       continue;
@@ -842,7 +847,7 @@ static int range_fd(segment *seg, int fd, uint64_t pos, size_t max_bytes,
       break;
     }
     int64_t base = (int64_t)be64(h);
-    if (walk_base >= 0 && !index_entry_holds(seg, h, walk_base, walk)) {
+    if (walk_base >= 0 && !segment_index_entry_holds(seg, h, walk_base, walk)) {
       walk = end = pos; /* walk the range from its start instead */
       walk_base = next = -1;
       continue;

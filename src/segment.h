@@ -29,9 +29,10 @@
 
 /* The store's bounds on the kernel resources segments hold. */
 typedef struct seg_caches {
-  rescache fds;  /* .log descriptors, weight 1 each */
-  rescache maps; /* index mappings, a segment's pair weighs 0 to 2 */
-  nd_logger log; /* the store's nd_options.on_log, for what segments see */
+  rescache fds;     /* .log descriptors, weight 1 each */
+  rescache maps;    /* index mappings, a segment's pair weighs 0 to 2 */
+  rescache logmaps; /* .log mappings for readers (lookup.h), weight 1 */
+  nd_logger log;    /* the store's nd_options.on_log, for what segments see */
 } seg_caches;
 
 /* Bounds: fd_limit descriptors, map_limit mappings; 0 for the defaults (a
@@ -51,6 +52,13 @@ typedef struct segment {
    * store's bound; read or append entries only between segment_pin_maps()
    * and segment_unpin_maps(). Counts and capacities are always valid. */
   cache_entry map_entry;
+  /* The .log mapped read-only for nd_reader (lookup.h), made on demand
+   * under the store's bound; readers take references of their own, so
+   * eviction, a remap or deleting the segment never unmaps bytes a
+   * reader's view points into. lmap_lock guards swapping it. */
+  cache_entry lmap_entry;
+  pthread_mutex_t lmap_lock;
+  struct logmap *_Atomic lmap;
   _Atomic uint64_t size;
   _Atomic int64_t next_offset;
   _Atomic int64_t max_ts; /* largest batch maxTimestamp, -1 when empty */
@@ -178,6 +186,16 @@ int segment_walk_tail(segment *seg, int32_t interval, int64_t *end_offset,
 int segment_indexes_plausible(segment *seg, int32_t interval);
 /* The offset-index half of that check (needs only the size). */
 int segment_offset_index_plausible(segment *seg, int32_t interval);
+
+/* Where to start walking headers for relative offset rel: the position of
+ * the last offset-index entry at or below it, with the base offset the
+ * batch there must have in *expect; or byte 0 (*expect -1) when there is
+ * no entry or the index is distrusted. The maps must be pinned. */
+uint64_t segment_index_start(segment *seg, uint32_t rel, int64_t *expect);
+/* Does the header h at an index-given position start the batch the entry
+ * named? If not, the index is distrusted from now on (logged once). */
+int segment_index_entry_holds(segment *seg, const uint8_t *h, int64_t expect,
+                              uint64_t pos);
 
 /* Position and header of the batch holding `offset` (base <= offset <
  * next_offset). Errors: ND_ERANGE, ND_ECORRUPT, -errno. */

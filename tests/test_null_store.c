@@ -102,6 +102,12 @@ static int c_read(nd_store *s) {
 static int c_read_file(nd_store *s) {
   return nd_read_file(s, "t", 0, 0, 1024, &range);
 }
+static int c_reader_open(nd_store *s) {
+  nd_reader *r = NULL;
+  int rc = nd_reader_open(s, "t", 0, 0, NULL, &r);
+  nd_reader_close(r);
+  return rc;
+}
 static int c_delete_records(nd_store *s) {
   return nd_delete_records(s, "t", 0, 0, &i64a);
 }
@@ -162,6 +168,7 @@ static const call calls[] = {
     CALL(offset_for_time, ND_EINVAL, 0),
     CALL(read, ND_EINVAL, 0),
     CALL(read_file, ND_EINVAL, 0),
+    CALL(reader_open, ND_EINVAL, 0),
     CALL(delete_records, ND_EINVAL, ND_EREADONLY),
     CALL(commit_offsets, ND_EINVAL, ND_EREADONLY),
     CALL(commit_offset, ND_EINVAL, ND_EREADONLY),
