@@ -97,7 +97,6 @@
  */
 #include "partition.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -136,12 +135,13 @@ static int cmp_i64(const void *a, const void *b) {
  * interrupted operations (*.tmp, *.deleted) unless readonly. */
 static int list_segments(const char *dir, int readonly, int64_t **out,
                          size_t *count) {
-  DIR *d = opendir(dir);
+  file_dir *d = file_dir_open(dir);
   if (!d && errno == ENOENT && !readonly) {
     /* topic.conf names more partitions than there are directories (a
      * crash while partitions were added): an empty partition. */
-    if (mkdir(dir, 0755) == 0 || errno == EEXIST)
-      d = opendir(dir);
+    int e = file_mkdir(dir);
+    if (e == 0 || e == -EEXIST)
+      d = file_dir_open(dir);
   }
   if (!d && errno == ENOENT && readonly) {
     *out = NULL;
@@ -152,14 +152,13 @@ static int list_segments(const char *dir, int readonly, int64_t **out,
     return nd_fail_os(errno, "cannot open partition directory %s", dir);
   int64_t *bases = NULL;
   size_t n = 0, cap = 0;
-  struct dirent *e;
-  while ((e = readdir(d)) != NULL) {
-    const char *name = e->d_name;
+  const char *name;
+  while ((name = file_dir_next(d)) != NULL) {
     size_t len = strlen(name);
     if (len > 8 && !strcmp(name + len - 8, ".deleted") && !readonly) {
       char path[PATH_MAX];
       snprintf(path, sizeof path, "%s/%s", dir, name);
-      unlink(path);
+      file_unlink(path);
       continue;
     }
     if (len != 24 || strcmp(name + 20, ".log"))
@@ -174,14 +173,14 @@ static int list_segments(const char *dir, int readonly, int64_t **out,
       int64_t *nb = realloc(bases, cap * sizeof *nb);
       if (!nb) {
         free(bases);
-        closedir(d);
+        file_dir_close(d);
         return nd_fail(ND_ENOMEM, "out of memory");
       }
       bases = nb;
     }
     bases[n++] = strtoll(name, NULL, 10);
   }
-  closedir(d);
+  file_dir_close(d);
   if (n > 1)
     qsort(bases, n, sizeof *bases, cmp_i64);
   *out = bases;

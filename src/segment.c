@@ -41,16 +41,16 @@ static int fd_acquire(cache_entry *e) {
   segment *seg = SEG_OF(e, fd_entry);
   char path[PATH_MAX + 8];
   segment_log_path(seg, path, sizeof path);
-  int fd = open(path, (seg->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+  int fd = file_open(path, seg->readonly ? O_RDONLY : O_RDWR);
   if (fd < 0)
-    return -errno;
+    return fd;
   seg->fd = fd;
   return 1;
 }
 
 static void fd_release(cache_entry *e) {
   segment *seg = SEG_OF(e, fd_entry);
-  close(seg->fd);
+  file_close(seg->fd);
   seg->fd = -1;
 }
 
@@ -87,10 +87,9 @@ static size_t quarter(long limit, size_t lo, size_t hi) {
 
 static long max_map_count(void) {
   char buf[32];
-  int fd = open("/proc/sys/vm/max_map_count", O_RDONLY | O_CLOEXEC);
+  int fd = file_open("/proc/sys/vm/max_map_count", O_RDONLY);
   ssize_t n = fd >= 0 ? file_pread_full(fd, buf, sizeof buf - 1, 0) : -1;
-  if (fd >= 0)
-    close(fd);
+  file_close(fd);
   if (n <= 0)
     return 65530; /* Linux's default */
   buf[n] = '\0';
@@ -205,7 +204,7 @@ int segment_create(seg_caches *caches, const char *dir, int64_t base,
     seg_free(seg);
     return nd_fail_os(-fd, "cannot create segment %s", p);
   }
-  close(fd);
+  file_close(fd);
   seg->created_ms = now_ms;
   atomic_store(&seg->dir_synced, 0);
   int rc = segment_activate(seg, index_max_bytes);
@@ -226,10 +225,10 @@ int segment_open(seg_caches *caches, const char *dir, int64_t base,
   char p[PATH_MAX];
   seg_path(seg, ".log", p, sizeof p);
   struct stat st;
-  if (stat(p, &st) != 0) {
-    int e = errno;
+  int e = file_stat(p, &st);
+  if (e) {
     seg_free(seg);
-    return nd_fail_os(e, "cannot open segment %s", p);
+    return nd_fail_os(-e, "cannot open segment %s", p);
   }
   atomic_store(&seg->size, (uint64_t)st.st_size);
   seg->created_ms = (int64_t)st.st_mtim.tv_sec * 1000;
@@ -312,13 +311,13 @@ int segment_close(segment *seg, int unlink_files) {
     rc = rc2;
   if (atomic_load(&seg->index_bad) && !unlink_files && !seg->readonly) {
     /* Missing indexes fail the open's plausibility check: rebuilt. */
-    unlink(ip);
-    unlink(tp);
+    file_unlink(ip);
+    file_unlink(tp);
   }
   if (unlink_files) {
-    unlink(lp);
-    unlink(ip);
-    unlink(tp);
+    file_unlink(lp);
+    file_unlink(ip);
+    file_unlink(tp);
   }
   seg_free(seg);
   return rc;
@@ -500,8 +499,9 @@ static int scan_fd(segment *seg, int fd, uint64_t start_pos,
   res->max_ts = start_pos ? atomic_load(&seg->max_ts) : -1;
   uint64_t file_size;
   struct stat st;
-  if (fstat(fd, &st) != 0)
-    return nd_fail_os(errno, "stat %s.log", seg->path);
+  int e = file_fstat(fd, &st);
+  if (e)
+    return nd_fail_os(-e, "stat %s.log", seg->path);
   file_size = (uint64_t)st.st_size;
   if (rebuild && start_pos == 0) {
     sidx_reset(&seg->oidx);
@@ -945,9 +945,12 @@ int segment_read_range(segment *seg, uint64_t pos, size_t max_bytes,
   if (!rc && *len_out > 0) {
     /* A descriptor of its own: the cache may close the segment's one, and
      * retention may unlink the file, while the caller is still sending. */
-    *fd_out = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-    if (*fd_out < 0)
-      rc = nd_fail_os(errno, "duplicating the descriptor of %s.log", seg->path);
+    *fd_out = file_dup(fd);
+    if (*fd_out < 0) {
+      rc = nd_fail_os(-*fd_out, "duplicating the descriptor of %s.log",
+                      seg->path);
+      *fd_out = -1;
+    }
   }
   unpin_both(seg);
   return rc;
