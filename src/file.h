@@ -8,8 +8,8 @@
  *     table, as SQLite's aSyscall / test_vfs): disk full mid-write, EIO on
  *     sync, a rename or mkdir refused, mmap out of mappings...;
  *   - a test can simulate a power cut that loses exactly what was not made
- *     durable: unsynced writes (torn, zeroed or garbage), unsynced renames,
- *     creates, unlinks and mkdirs (the crash recorder, below).
+ *     durable: unsynced writes (lost, torn, or read back as zeros), unsynced
+ * renames, creates, unlinks and mkdirs (the crash recorder, below).
  *
  * Every call returns 0 (or the descriptor / byte count where said) or
  * -errno, and on failure also leaves errno set, so that a call site written
@@ -163,7 +163,7 @@ uint64_t file_sync_count(void);
  * file_crash_cut then undoes what was not durable, as a power cut may
  * leave it: per file, the unsynced changes survive up to a random point,
  * the next one may be torn at a random byte, and what is lost of an
- * extending write may read back as zeros or garbage; pages of a writable
+ * extending write may read back as zeros; pages of a writable
  * mapping survive or not one by one; the unsynced name changes survive up
  * to a random point of their (journal) order and are undone after it: a
  * rename goes back, a replaced or unlinked file comes back, a created
@@ -184,7 +184,7 @@ int file_crash_frozen(void);
 typedef struct {
   uint64_t data_ops_lost; /* writes, truncates, maps undone */
   uint64_t data_ops_torn; /* writes kept in part */
-  uint64_t garbled;       /* extending writes lost as zeros or garbage */
+  uint64_t zeroed;        /* extending writes lost as zeros */
   uint64_t names_lost;    /* name changes undone */
   uint64_t renames_lost;  /* of which renames */
   uint64_t pages_lost;    /* pages of writable maps restored */
