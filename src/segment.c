@@ -792,6 +792,9 @@ static int read_fd(segment *seg, int fd, uint64_t pos, size_t max_bytes,
           file_pread_full(fd, buf + want, total - want, (off_t)(pos + want));
       if (m < 0 || (size_t)m < total - want) {
         free(buf);
+        if (m < 0) /* an I/O error is not damage */
+          return nd_fail_os((int)-m, "reading %s.log at byte %" PRIu64,
+                            seg->path, pos + want);
         return nd_fail(ND_ECORRUPT, "%s.log: short read at byte %" PRIu64,
                        seg->path, pos + want);
       }
