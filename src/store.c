@@ -526,9 +526,13 @@ int nd_open(const char *dir, const nd_options *opts, nd_store **out) {
       rc = nd_fail_os(-rc, "cannot create %s", s->topics_dir);
     else
       rc = 0;
-    /* From here on the store may change: a crash must not look clean. */
-    if (!rc && file_unlink(clean_path) == 0)
+    /* From here on the store may change: a crash must not look clean. A
+     * marker that cannot be removed would make it look clean: no open. */
+    int u = rc ? 0 : file_unlink(clean_path);
+    if (!rc && u == 0)
       rc = file_sync_dir(dir);
+    else if (u && u != -ENOENT)
+      rc = nd_fail_os(-u, "cannot remove %s", clean_path);
     if (rc < 0 && rc > -4096 && !*nd_errmsg())
       rc = nd_fail_os(-rc, "cannot sync %s", dir);
   }
