@@ -18,6 +18,7 @@
 #include "error.h"
 #include "file.h"
 #include "hash.h"
+#include "layout.h"
 #include "store.h"
 
 int nd_maintain(nd_store *s, int64_t now) {
@@ -163,7 +164,7 @@ int nd_topic_create(nd_store *s, const char *name, int32_t partitions,
   }
   char hash[65], tmp[PATH_MAX], final[PATH_MAX];
   nd_topic_dirname(name, hash);
-  snprintf(tmp, sizeof tmp, "%s/%s.creating", s->topics_dir, hash);
+  snprintf(tmp, sizeof tmp, "%s/%s" LAYOUT_CREATING, s->topics_dir, hash);
   snprintf(final, sizeof final, "%s/%s", s->topics_dir, hash);
   uint8_t id[16];
   file_remove_tree(tmp);
@@ -220,7 +221,7 @@ int nd_topic_delete(nd_store *s, const char *name) {
   char tag[37];
   uuid_random(r);
   uuid_format(r, tag);
-  snprintf(gone, sizeof gone, "%s.%.8s.deleted", t->dir, tag);
+  snprintf(gone, sizeof gone, "%s.%.8s" LAYOUT_DELETED, t->dir, tag);
   if ((rc = file_rename(t->dir, gone)) != 0)
     rc = nd_fail_os(-rc, "cannot rename %s", t->dir);
   if (!rc) {

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "file_crash.h"
+#include "layout.h"
 
 /* ---- fault table -------------------------------------------------------- */
 
@@ -514,7 +515,7 @@ static void dirname_of(const char *path, char *out, size_t cap) {
 static int write_tmp_and_rename(const char *path, const void *data, size_t len,
                                 int durable) {
   char tmp[PATH_MAX];
-  if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
+  if (snprintf(tmp, sizeof tmp, "%s" LAYOUT_TMP, path) >= (int)sizeof tmp)
     return -ENAMETOOLONG;
   int fd = file_open(tmp, O_WRONLY | O_CREAT | O_TRUNC);
   if (fd < 0)

@@ -18,6 +18,7 @@
 #include "batch.h"
 #include "error.h"
 #include "file.h"
+#include "layout.h"
 
 #define FRAME_MAGIC 0x894F4653u /* "\x89OFS" */
 #define FRAME_HEADER 16         /* form 2 */
@@ -799,7 +800,7 @@ static int replay(offsets_store *os) {
      * frames after them are valid. The damaged file is kept (a hard link
      * to it survives the rename) for whoever wants to look at it. */
     char keep[PATH_MAX + 16];
-    snprintf(keep, sizeof keep, "%s.damaged", os->path);
+    snprintf(keep, sizeof keep, "%s" LAYOUT_DAMAGED, os->path);
     int kept = 0;
     if (ld.dmg_total) {
       file_unlink(keep);
@@ -856,7 +857,7 @@ int offsets_open(const char *dir, int readonly, const nd_logger *log,
   os->fd = -1;
   os->readonly = readonly;
   snprintf(os->dir, sizeof os->dir, "%s", dir);
-  snprintf(os->path, sizeof os->path, "%s/offsets.log", dir);
+  snprintf(os->path, sizeof os->path, "%s/" LAYOUT_OFFSETS_LOG, dir);
   pthread_mutex_init(&os->mu, NULL);
   pthread_mutex_init(&os->sync_mu, NULL);
   pthread_cond_init(&os->sync_cond, NULL);
@@ -864,7 +865,7 @@ int offsets_open(const char *dir, int readonly, const nd_logger *log,
   if (!readonly && (rc = file_mkdir(dir)) != 0)
     rc = rc == -EEXIST ? 0 : nd_fail_os(-rc, "cannot create %s", dir);
   char tmp[PATH_MAX];
-  snprintf(tmp, sizeof tmp, "%s.tmp", os->path);
+  snprintf(tmp, sizeof tmp, "%s" LAYOUT_TMP, os->path);
   if (!rc && !readonly)
     file_unlink(tmp); /* an interrupted compaction; the old file is whole */
   if (!rc)

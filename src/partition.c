@@ -19,6 +19,7 @@
 #include "batch.h"
 #include "error.h"
 #include "file.h"
+#include "layout.h"
 
 /* How often a changed recovery point is written out. It only bounds how
  * much a recovery rescans, so it need not follow every fdatasync. */
@@ -436,7 +437,7 @@ static int sync_segments(partition *p, int64_t *target) {
     int e = rc ? 0 : file_datasync(v[i].fd);
     if (e) {
       char path[PATH_MAX];
-      segment_name(path, sizeof path, p->dir, v[i].base, ".log");
+      segment_name(path, sizeof path, p->dir, v[i].base, LAYOUT_LOG);
       rc = nd_fail_os(-e, "fdatasync %s", path);
     }
     file_close(v[i].fd);

@@ -108,6 +108,7 @@
 #include "batch.h"
 #include "error.h"
 #include "file.h"
+#include "layout.h"
 
 static int read_offset_file(const char *dir, const char *name, int64_t *out) {
   char path[PATH_MAX], *text = NULL;
@@ -155,16 +156,17 @@ static int list_segments(const char *dir, int readonly, int64_t **out,
   const char *name;
   while ((name = file_dir_next(d)) != NULL) {
     size_t len = strlen(name);
-    if (len > 8 && !strcmp(name + len - 8, ".deleted") && !readonly) {
+    if (layout_has_suffix(name, LAYOUT_DELETED) && !readonly) {
       char path[PATH_MAX];
       snprintf(path, sizeof path, "%s/%s", dir, name);
       file_unlink(path);
       continue;
     }
-    if (len != 24 || strcmp(name + 20, ".log"))
+    if (len != LAYOUT_SEGMENT_DIGITS + strlen(LAYOUT_LOG) ||
+        strcmp(name + LAYOUT_SEGMENT_DIGITS, LAYOUT_LOG))
       continue;
     int digits = 1;
-    for (int i = 0; i < 20; i++)
+    for (int i = 0; i < LAYOUT_SEGMENT_DIGITS; i++)
       digits &= name[i] >= '0' && name[i] <= '9';
     if (!digits)
       continue;
@@ -227,7 +229,7 @@ static int truncate_at(partition *p, size_t i, uint64_t valid_end,
   }
   if (valid_end < size || i + 1 < p->nsegs) {
     const char *base = strrchr(seg->path, '/');
-    snprintf(rec->info.cut_file, sizeof rec->info.cut_file, "%s.log",
+    snprintf(rec->info.cut_file, sizeof rec->info.cut_file, "%s" LAYOUT_LOG,
              base ? base + 1 : seg->path);
     rec->info.cut_position = (int64_t)valid_end;
     rec->info.cut_offset = atomic_load(&seg->next_offset);
@@ -247,7 +249,7 @@ typedef struct damage {
 
 static int synced_damage(damage *d, const segment *seg, uint64_t pos,
                          int64_t offset, const char *why) {
-  snprintf(d->file, sizeof d->file, "%s.log", seg->path);
+  snprintf(d->file, sizeof d->file, "%s" LAYOUT_LOG, seg->path);
   d->pos = pos;
   d->offset = offset;
   snprintf(d->why, sizeof d->why, "%s", why);

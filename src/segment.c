@@ -18,10 +18,12 @@
 #include "batch.h"
 #include "error.h"
 #include "file.h"
+#include "layout.h"
 
 void segment_name(char *out, size_t cap, const char *dir, int64_t base,
                   const char *ext) {
-  snprintf(out, cap, "%s/%020" PRId64 "%s", dir, base, ext);
+  snprintf(out, cap, "%s/%0*" PRId64 "%s", dir, LAYOUT_SEGMENT_DIGITS, base,
+           ext);
 }
 
 static void seg_path(const segment *seg, const char *ext, char *out,
@@ -30,7 +32,7 @@ static void seg_path(const segment *seg, const char *ext, char *out,
 }
 
 void segment_log_path(const segment *seg, char *out, size_t cap) {
-  seg_path(seg, ".log", out, cap);
+  seg_path(seg, LAYOUT_LOG, out, cap);
 }
 
 /* ---- bounded descriptors and mappings ----------------------------------- */
@@ -59,11 +61,11 @@ static int maps_acquire(cache_entry *e) {
   char ip[PATH_MAX];
   int (*map)(sparse_index *, const char *) =
       seg->readonly ? sidx_load : sidx_map;
-  seg_path(seg, ".index", ip, sizeof ip);
+  seg_path(seg, LAYOUT_INDEX, ip, sizeof ip);
   int a = map(&seg->oidx, ip);
   if (a < 0)
     return a;
-  seg_path(seg, ".timeindex", ip, sizeof ip);
+  seg_path(seg, LAYOUT_TIMEINDEX, ip, sizeof ip);
   int b = map(&seg->tidx, ip);
   if (b < 0) {
     sidx_unmap(&seg->oidx);
@@ -195,7 +197,7 @@ int segment_create(seg_caches *caches, const char *dir, int64_t base,
   if (!seg)
     return nd_fail(ND_ENOMEM, "out of memory");
   char p[PATH_MAX];
-  seg_path(seg, ".log", p, sizeof p);
+  seg_path(seg, LAYOUT_LOG, p, sizeof p);
   /* O_TRUNC, not O_EXCL: a leftover empty file from a crash mid-roll is
    * harmless to reuse; a non-empty one is never created over because the
    * new base is always the previous segment's end. */
@@ -223,7 +225,7 @@ int segment_open(seg_caches *caches, const char *dir, int64_t base,
     return nd_fail(ND_ENOMEM, "out of memory");
   seg->readonly = readonly;
   char p[PATH_MAX];
-  seg_path(seg, ".log", p, sizeof p);
+  seg_path(seg, LAYOUT_LOG, p, sizeof p);
   struct stat st;
   int e = file_stat(p, &st);
   if (e) {
@@ -233,10 +235,10 @@ int segment_open(seg_caches *caches, const char *dir, int64_t base,
   atomic_store(&seg->size, (uint64_t)st.st_size);
   seg->created_ms = (int64_t)st.st_mtim.tv_sec * 1000;
   char ip[PATH_MAX];
-  seg_path(seg, ".index", ip, sizeof ip);
+  seg_path(seg, LAYOUT_INDEX, ip, sizeof ip);
   int rc = sidx_open_sealed(&seg->oidx, ip, OFFSET_ENTRY_SIZE);
   if (!rc) {
-    seg_path(seg, ".timeindex", ip, sizeof ip);
+    seg_path(seg, LAYOUT_TIMEINDEX, ip, sizeof ip);
     rc = sidx_open_sealed(&seg->tidx, ip, TIME_ENTRY_SIZE);
   }
   if (rc) {
@@ -249,8 +251,8 @@ int segment_open(seg_caches *caches, const char *dir, int64_t base,
 
 int segment_activate(segment *seg, size_t index_max_bytes) {
   char ip[PATH_MAX], tp[PATH_MAX];
-  seg_path(seg, ".index", ip, sizeof ip);
-  seg_path(seg, ".timeindex", tp, sizeof tp);
+  seg_path(seg, LAYOUT_INDEX, ip, sizeof ip);
+  seg_path(seg, LAYOUT_TIMEINDEX, tp, sizeof tp);
   size_t keep_o = sidx_count(&seg->oidx), keep_t = sidx_count(&seg->tidx);
   forget_maps(seg);
   sidx_close(&seg->oidx, NULL);
@@ -300,9 +302,9 @@ int segment_close(segment *seg, int unlink_files) {
   if (!seg)
     return 0;
   char ip[PATH_MAX], tp[PATH_MAX], lp[PATH_MAX];
-  seg_path(seg, ".index", ip, sizeof ip);
-  seg_path(seg, ".timeindex", tp, sizeof tp);
-  seg_path(seg, ".log", lp, sizeof lp);
+  seg_path(seg, LAYOUT_INDEX, ip, sizeof ip);
+  seg_path(seg, LAYOUT_TIMEINDEX, tp, sizeof tp);
+  seg_path(seg, LAYOUT_LOG, lp, sizeof lp);
   int trim = seg->active && !unlink_files && !seg->readonly;
   forget_maps(seg);
   int rc = sidx_close(&seg->oidx, trim ? ip : NULL);
@@ -336,12 +338,12 @@ void segment_index_batch(segment *seg, uint64_t pos, int64_t batch_base,
                          int64_t batch_max_ts, size_t batch_size,
                          int32_t interval) {
   if (pos > 0 && seg->bytes_since_index >= (uint64_t)interval &&
-      reserve_entry(seg, &seg->oidx, ".index") == 0) {
+      reserve_entry(seg, &seg->oidx, LAYOUT_INDEX) == 0) {
     uint32_t rel = (uint32_t)(batch_base - seg->base);
     if (sidx_append_offset(&seg->oidx, rel, (uint32_t)pos) == 0) {
       int64_t mts = atomic_load_explicit(&seg->max_ts, memory_order_relaxed);
       if (mts > seg->max_ts_indexed &&
-          reserve_entry(seg, &seg->tidx, ".timeindex") == 0 &&
+          reserve_entry(seg, &seg->tidx, LAYOUT_TIMEINDEX) == 0 &&
           sidx_append_time(&seg->tidx, mts, rel) == 0)
         seg->max_ts_indexed = mts;
     }
@@ -385,7 +387,7 @@ int segment_final_time_entry(segment *seg) {
   /* Unlike the sparse entries this one may not be skipped: a sealed
    * segment's maximum timestamp is read back from it (retention by time,
    * lookups by time), so without blocks for it the seal fails. */
-  rc = reserve_entry(seg, &seg->tidx, ".timeindex");
+  rc = reserve_entry(seg, &seg->tidx, LAYOUT_TIMEINDEX);
   if (rc)
     rc = nd_fail_os(-rc, "cannot extend %s.timeindex", seg->path);
   else if (sidx_append_time(&seg->tidx, mts, (uint32_t)(next - seg->base)) == 0)
@@ -417,8 +419,8 @@ static int seal_pinned(segment *seg, int sync) {
     atomic_store(&seg->unsynced, 1);
   }
   char ip[PATH_MAX], tp[PATH_MAX];
-  seg_path(seg, ".index", ip, sizeof ip);
-  seg_path(seg, ".timeindex", tp, sizeof tp);
+  seg_path(seg, LAYOUT_INDEX, ip, sizeof ip);
+  seg_path(seg, LAYOUT_TIMEINDEX, tp, sizeof tp);
   rc = sidx_trim(&seg->oidx, ip);
   if (!rc)
     rc = sidx_trim(&seg->tidx, tp);

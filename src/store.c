@@ -5,7 +5,8 @@
  * themselves are in api.c and append.c, the background thread in
  * background.c.
  *
- * Directory layout (docs/format.md has the full description):
+ * Directory layout (layout.h names every file; docs/format.md has the
+ * full description):
  *   .               the directory itself is flock()ed by the writer: a
  *                   directory holding a store cannot be unlinked from
  *                   under it, as a lock file can
@@ -31,6 +32,7 @@
 
 #include "error.h"
 #include "file.h"
+#include "layout.h"
 #include "store.h"
 
 #define FORMAT_TEXT "nodata 1\n"
@@ -262,7 +264,7 @@ static int flock_held(int fd) {
 int nd_lock_holder(const char *dir, pid_t *pid) {
   char path[PATH_MAX];
   *pid = 0;
-  snprintf(path, sizeof path, "%s/nodata.lock", dir);
+  snprintf(path, sizeof path, "%s/" LAYOUT_LOCK, dir);
   int dfd = file_open(dir, O_RDONLY | O_DIRECTORY);
   if (dfd < 0)
     return dfd == -ENOENT ? 0 : nd_fail_os(-dfd, "cannot open %s", dir);
@@ -302,7 +304,7 @@ static int lock_busy(nd_store *s) {
  * still locked too, so older versions see the store as held. */
 static int take_lock(nd_store *s) {
   char path[PATH_MAX];
-  snprintf(path, sizeof path, "%s/nodata.lock", s->dir);
+  snprintf(path, sizeof path, "%s/" LAYOUT_LOCK, s->dir);
   int rc = s->dir_lock_fd = file_open(s->dir, O_RDONLY | O_DIRECTORY);
   if (rc < 0) {
     s->dir_lock_fd = -1;
@@ -345,12 +347,12 @@ static int topics_look_like_v1(const char *tp, char *bad, size_t cap) {
     if (name[0] == '.')
       continue;
     char path[PATH_MAX], *text = NULL;
-    snprintf(path, sizeof path, "%s/%.200s/topic.conf", tp, name);
+    snprintf(path, sizeof path, "%s/%.200s/" LAYOUT_TOPIC_CONF, tp, name);
     size_t len = strlen(name);
     if (len != 64) {
       /* Leftovers of an interrupted create or delete are this format's. */
-      ok = (len > 8 && !strcmp(name + len - 8, ".deleted")) ||
-           (len > 9 && !strcmp(name + len - 9, ".creating"));
+      ok = layout_has_suffix(name, LAYOUT_DELETED) ||
+           layout_has_suffix(name, LAYOUT_CREATING);
     } else {
       ok = file_read_all(path, &text, NULL) == 0 &&
            !strncmp(text, "# nodata topic\nname=", 20);
@@ -365,14 +367,14 @@ static int topics_look_like_v1(const char *tp, char *bad, size_t cap) {
 
 static int check_format(nd_store *s, int *is_new) {
   char path[PATH_MAX], *text;
-  snprintf(path, sizeof path, "%s/FORMAT", s->dir);
+  snprintf(path, sizeof path, "%s/" LAYOUT_FORMAT, s->dir);
   int rc = file_read_all(path, &text, NULL);
   if (rc == -ENOENT) {
     /* A directory without FORMAT is new only if it holds no topics; one
      * whose topics are all this format's lost only the FORMAT file. */
     char tp[PATH_MAX], bad[PATH_MAX + 64];
     struct stat st;
-    snprintf(tp, sizeof tp, "%s/topics", s->dir);
+    snprintf(tp, sizeof tp, "%s/" LAYOUT_TOPICS, s->dir);
     if (file_stat(tp, &st) == 0) {
       if (!topics_look_like_v1(tp, bad, sizeof bad))
         return nd_fail(ND_EFORMAT,
@@ -426,8 +428,8 @@ static int load_topics(nd_store *s, int clean) {
     size_t len = strlen(name);
     if (len != 64) {
       /* Leftovers of an interrupted create or delete. */
-      if (!s->readonly && ((len > 8 && !strcmp(name + len - 8, ".deleted")) ||
-                           (len > 9 && !strcmp(name + len - 9, ".creating"))))
+      if (!s->readonly && (layout_has_suffix(name, LAYOUT_DELETED) ||
+                           layout_has_suffix(name, LAYOUT_CREATING)))
         file_remove_tree(path);
       continue;
     }
@@ -501,7 +503,7 @@ int nd_open(const char *dir, const nd_options *opts, nd_store **out) {
     store_free(s);
     return nd_fail(ND_EINVAL, "data directory path too long");
   }
-  snprintf(s->topics_dir, sizeof s->topics_dir, "%s/topics", dir);
+  snprintf(s->topics_dir, sizeof s->topics_dir, "%s/" LAYOUT_TOPICS, dir);
 
   int rc = 0;
   struct stat st;
@@ -519,7 +521,7 @@ int nd_open(const char *dir, const nd_options *opts, nd_store **out) {
   if (!rc)
     rc = check_format(s, &is_new);
   char clean_path[PATH_MAX];
-  snprintf(clean_path, sizeof clean_path, "%s/clean-shutdown", dir);
+  snprintf(clean_path, sizeof clean_path, "%s/" LAYOUT_CLEAN_SHUTDOWN, dir);
   int clean = is_new || file_exists(clean_path) == 1;
   if (!rc && !s->readonly) {
     if ((rc = file_mkdir(s->topics_dir)) != 0 && rc != -EEXIST)
@@ -540,7 +542,7 @@ int nd_open(const char *dir, const nd_options *opts, nd_store **out) {
     rc = load_topics(s, clean);
   if (!rc) {
     char groups[PATH_MAX];
-    snprintf(groups, sizeof groups, "%s/groups", dir);
+    snprintf(groups, sizeof groups, "%s/" LAYOUT_GROUPS, dir);
     nd_logger log = {s->opts.on_log, s->opts.on_log_ctx};
     rc = offsets_open(groups, s->readonly, &log, &s->offsets);
   }
@@ -582,7 +584,7 @@ int nd_close(nd_store *s) {
     rc = orc;
   if (!rc && !s->readonly) {
     char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/clean-shutdown", s->dir);
+    snprintf(path, sizeof path, "%s/" LAYOUT_CLEAN_SHUTDOWN, s->dir);
     rc = file_write_atomic(path, "", 0);
     if (rc)
       rc = nd_fail_os(-rc, "cannot write %s", path);
