@@ -9,13 +9,16 @@
  * Each round opens the store with the recorder on and runs a random
  * workload: appends to an fsync=always topic (acknowledged on return),
  * appends to an fsync=never topic (acknowledged only when a later nd_sync
- * returns 0), topic creation (acknowledged on return), offset commits
+ * returns 0), topic creation and growth, DeleteRecords (the log start is
+ * durable: whole segments unlinked, reads below it refused; all
+ * acknowledged on return), offset commits
  * (durable on return, per nodata.h), background work (nd_maintain: hint
  * files renamed into place without a sync). The machine stops after a random
  * number of changing file-system calls (every later one fails with EIO, so the
  * round also exercises the error paths of a dead disk), the store is
  * closed as it can be, and the power cut is applied. Then the store is
- * reopened (recovery) and must hold every acknowledged record,
+ * reopened (recovery) and must hold every acknowledged record above the
+ * acknowledged log start,
  * byte-identical at its offset, dense offsets, no record that was not
  * written at its offset, every acknowledged topic, and every acknowledged
  * commit. What recovery kept beyond the acknowledged ends is acknowledged
@@ -49,14 +52,16 @@ static size_t value_for(int topic, int p, int64_t off, char *buf, size_t cap) {
 
 /* Every record of (name, p) below its high watermark is the one written
  * at its offset. The high watermark, or -1 after printing why not. */
-static int64_t verify_partition(nd_store *s, const char *name, int topic,
-                                int p) {
+static int64_t verify_partition(nd_store *s, const char *name, int topic, int p,
+                                int64_t *log_start) {
   int64_t ls, hw;
-  if (nd_offsets(s, name, p, &ls, &hw) != 0 || ls != 0) {
+  if (nd_offsets(s, name, p, &ls, &hw) != 0) {
     fprintf(stderr, "%s/%d: offsets: %s\n", name, p, nd_errmsg());
     return -1;
   }
-  int64_t off = 0;
+  if (log_start)
+    *log_start = ls;
+  int64_t off = ls;
   while (off < hw) {
     nd_batches b;
     if (nd_read(s, name, p, off, 64 * 1024, &b) != 0) {
@@ -114,6 +119,11 @@ typedef struct {
   /* Acknowledged: must survive. -1: nothing yet. */
   int64_t always[PARTS], never[PARTS], commit;
   int64_t never_pending[PARTS];
+  /* DeleteRecords on "always": the acknowledged log start, and the
+   * highest asked for (a call that failed may still have happened). */
+  int64_t log_start[PARTS], log_start_asked[PARTS];
+  /* Partitions of "grow": acknowledged, and the most asked for. */
+  int32_t grown, grow_asked;
   int created;   /* topics c0 .. c<created-1> acknowledged */
   int creating;  /* the create that may or may not have happened */
   int64_t clock; /* nd_maintain's, moved on so that hints are due */
@@ -123,7 +133,7 @@ static void workload(nd_store *s, model *m, unsigned *seed, int actions) {
   for (int i = 0; i < actions; i++) {
     int p = (int)(rand_r(seed) % PARTS), n = 1 + (int)(rand_r(seed) % 20);
     int64_t last;
-    switch (rand_r(seed) % 11) {
+    switch (rand_r(seed) % 13) {
     case 0:
     case 1:
     case 2:
@@ -155,6 +165,24 @@ static void workload(nd_store *s, model *m, unsigned *seed, int actions) {
         }
       }
       break;
+    case 10: {
+      int64_t ls, hw, got;
+      if (nd_offsets(s, "always", p, &ls, &hw) != 0 || hw == ls)
+        break;
+      int64_t to = ls + 1 + (int64_t)(rand_r(seed) % (uint64_t)(hw - ls));
+      if (to > m->log_start_asked[p])
+        m->log_start_asked[p] = to;
+      if (nd_delete_records(s, "always", p, to, &got) == 0)
+        m->log_start[p] = got;
+      break;
+    }
+    case 11:
+      if (m->grown < 6) {
+        m->grow_asked = m->grown + 1;
+        if (nd_topic_add_partitions(s, "grow", m->grown + 1) == 0)
+          m->grown++;
+      }
+      break;
     case 9:
       /* Background work: interval flushes, and the recovery point and
        * producer state written as hints (renamed into place, unsynced). */
@@ -175,8 +203,18 @@ static void workload(nd_store *s, model *m, unsigned *seed, int actions) {
 static int check_after(nd_store *s, model *m, int round) {
   int ok = 1;
   for (int p = 0; p < PARTS; p++) {
-    int64_t hw = verify_partition(s, "always", 0, p);
-    int64_t hn = verify_partition(s, "never", 1, p);
+    int64_t ls = -1;
+    int64_t hw = verify_partition(s, "always", 0, p, &ls);
+    int64_t hn = verify_partition(s, "never", 1, p, NULL);
+    if (hw >= 0 && (ls < m->log_start[p] || ls > m->log_start_asked[p])) {
+      fprintf(stderr,
+              "round %d partition %d: log start %lld, acknowledged %lld, "
+              "asked up to %lld\n",
+              round, p, (long long)ls, (long long)m->log_start[p],
+              (long long)m->log_start_asked[p]);
+      ok = 0;
+    }
+    m->log_start[p] = m->log_start_asked[p] = ls;
     if (hw <= m->always[p] || hn <= m->never[p]) {
       fprintf(stderr,
               "round %d partition %d: always hw %lld (acked %lld), never hw "
@@ -213,6 +251,14 @@ static int check_after(nd_store *s, model *m, int round) {
     }
     m->creating = 0;
   }
+  nd_topic_info gi = {0};
+  if (nd_topic_describe(s, "grow", &gi) != 0 || gi.offline ||
+      gi.partitions < m->grown || gi.partitions > m->grow_asked) {
+    fprintf(stderr, "round %d: grow has %d partitions, acknowledged %d: %s\n",
+            round, (int)gi.partitions, (int)m->grown, nd_errmsg());
+    ok = 0;
+  }
+  m->grown = m->grow_asked = gi.partitions;
   int64_t got = -1;
   if (nd_committed_offset(s, "g", "always", 0, &got, NULL, NULL, NULL) != 0 ||
       got < m->commit) {
@@ -248,9 +294,13 @@ static void powercut(void) {
   CHECK_OK(nd_topic_create(s, "always", PARTS, &cfg));
   cfg.fsync = ND_FSYNC_NEVER;
   CHECK_OK(nd_topic_create(s, "never", PARTS, &cfg));
+  CHECK_OK(nd_topic_create(s, "grow", 1, NULL));
   CHECK_OK(nd_close(s));
 
-  model m = {.commit = -1, .clock = (int64_t)time(NULL) * 1000};
+  model m = {.commit = -1,
+             .clock = (int64_t)time(NULL) * 1000,
+             .grown = 1,
+             .grow_asked = 1};
   for (int p = 0; p < PARTS; p++)
     m.always[p] = m.never[p] = m.never_pending[p] = -1;
   file_crash_stats total = {0};
