@@ -120,10 +120,10 @@ int file_read_all(const char *path, char **out, size_t *len);
 /* One counter per kind of call. After `countdown` more successful calls of
  * the kind, the next one fails with err and changes nothing (a WRITE writes
  * `partial` bytes first, to imitate a disk filling mid-write; an OPEN or
- * CREATE creates nothing). countdown < 0 disables; a fault fires once. The
- * calls of each kind are counted whether or not a fault is set, so a test
- * can run a workload once, read file_fault_calls, and then fail each of
- * its calls in turn. */
+ * CREATE creates nothing). countdown < 0 disables; a fault fires once, in
+ * whichever thread makes that call. The calls of each kind are counted
+ * whether or not a fault is set, so a test can run a workload once, read
+ * file_fault_calls, and then fail each of its calls in turn. */
 enum file_fault_kind {
   FILE_FAULT_WRITE,    /* file_write_all, file_pwrite_all */
   FILE_FAULT_SYNC,     /* file_datasync, file_sync_dir, file_sync_fs */
@@ -143,7 +143,8 @@ enum file_fault_kind {
 void file_fault_set(enum file_fault_kind kind, int countdown, int err,
                     size_t partial);
 void file_fault_clear(void);
-/* Calls of the kind made so far (faulted ones included). */
+/* Calls of the kind made so far by the calling thread (faulted ones
+ * included): a test runs its workload on one thread to count it. */
 uint64_t file_fault_calls(enum file_fault_kind kind);
 /* "write", "sync", ... for messages. */
 const char *file_fault_name(enum file_fault_kind kind);
