@@ -364,7 +364,99 @@ static void powercut(void) {
     tmpdir_remove(tmp);
 }
 
+/* ---- the recorder itself ------------------------------------------------ */
+
+static int slurp(const char *path, char *buf, size_t cap) {
+  int fd = file_open(path, O_RDONLY);
+  if (fd < 0)
+    return -1;
+  ssize_t n = file_pread_full(fd, buf, cap - 1, 0);
+  file_close(fd);
+  buf[n > 0 ? n : 0] = '\0';
+  return n < 0 ? -1 : (int)n;
+}
+
+/* One scene, cut with `seed`: old files written and synced before the
+ * recording, then, recorded: an atomic replace, a hint replace, a synced
+ * file in a new unsynced name, a new unsynced directory, an unlink. */
+typedef struct {
+  int atomic_new, hint_old, hint_new, hint_partial, synced_gone, dir_gone,
+      unlinked_back, bad;
+} outcome;
+
+static void scene(const char *tmp, unsigned seed, outcome *o) {
+  char d[PATH_MAX], a[PATH_MAX], h[PATH_MAX], f[PATH_MAX], nd[PATH_MAX],
+      u[PATH_MAX], bk[PATH_MAX], buf[64];
+  snprintf(d, sizeof d, "%s/scene%u", tmp, seed);
+  snprintf(bk, sizeof bk, "%s/backup%u", tmp, seed);
+  snprintf(a, sizeof a, "%s/atomic", d);
+  snprintf(h, sizeof h, "%s/hint", d);
+  snprintf(f, sizeof f, "%s/fresh", d);
+  snprintf(nd, sizeof nd, "%s/newdir", d);
+  snprintf(u, sizeof u, "%s/doomed", d);
+  if (file_mkdir(d) || file_mkdir(bk) || file_write_atomic(a, "old", 3) ||
+      file_write_atomic(h, "old hint", 8) || file_write_atomic(u, "u", 1)) {
+    o->bad++;
+    return;
+  }
+  file_crash_record(bk);
+  int ok = file_write_atomic(a, "new", 3) == 0 &&
+           file_write_replace(h, "new hint", 8) == 0;
+  int fd = file_create(f, O_WRONLY);
+  ok = ok && fd >= 0 && file_write_all(fd, "x", 1) == 0 &&
+       file_datasync(fd) == 0;
+  file_close(fd);
+  ok = ok && file_mkdir(nd) == 0 && file_unlink(u) == 0;
+  file_crash_cut(seed, NULL);
+  if (!ok) {
+    o->bad++;
+    return;
+  }
+  /* Durable: the atomic replace, always. */
+  if (slurp(a, buf, sizeof buf) == 3 && !strcmp(buf, "new"))
+    o->atomic_new++;
+  else
+    o->bad++;
+  /* A hint: the old one, the new one, or a torn/zeroed new one. */
+  int n = slurp(h, buf, sizeof buf);
+  if (n == 8 && !memcmp(buf, "old hint", 8))
+    o->hint_old++;
+  else if (n == 8 && !memcmp(buf, "new hint", 8))
+    o->hint_new++;
+  else if (n >= 0 && n <= 8 && !strncmp(buf, "new hint", strlen(buf)))
+    o->hint_partial++;
+  else
+    o->bad++;
+  o->synced_gone += file_exists(f) == 0;
+  o->dir_gone += file_exists(nd) == 0;
+  o->unlinked_back += file_exists(u) == 1;
+}
+
+/* What the cut does, scene by scene: what was made durable always stays,
+ * and each kind of undurable change is lost in some cuts and kept in
+ * others. */
+static void recorder_model(void) {
+  char *tmp = tmpdir_make("recorder");
+  CHECK(tmp);
+  outcome o = {0};
+  for (unsigned seed = 1; seed <= 40; seed++)
+    scene(tmp, seed, &o);
+  fprintf(stderr,
+          "recorder: atomic new %d; hint old %d new %d torn %d; synced file "
+          "gone %d; dir gone %d; unlinked back %d; bad %d\n",
+          o.atomic_new, o.hint_old, o.hint_new, o.hint_partial, o.synced_gone,
+          o.dir_gone, o.unlinked_back, o.bad);
+  CHECK_EQ_I64(o.bad, 0);
+  CHECK_EQ_I64(o.atomic_new, 40);
+  CHECK(o.hint_old > 0 && o.hint_new > 0 && o.hint_partial > 0);
+  CHECK(o.synced_gone > 0 && o.synced_gone < 40);
+  CHECK(o.dir_gone > 0 && o.dir_gone < 40);
+  CHECK(o.unlinked_back > 0 && o.unlinked_back < 40);
+  tmpdir_remove(tmp);
+}
+
 int main(void) {
+  RUN(recorder_model);
   RUN(powercut);
   TEST_MAIN_END();
 }
