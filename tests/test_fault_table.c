@@ -1,6 +1,7 @@
 /*
  * Every kind of file-system call failed, in turn, at many points of one
- * workload (file.h's fault table, as SQLite's aSyscall): open, create,
+ * workload (src/file.c's fault table through nodata_testing_io.h, as SQLite's
+ * aSyscall): open, create,
  * read, write (part written), sync, truncate, map, rename, link, unlink,
  * mkdir, stat, lock.
  *
@@ -27,7 +28,7 @@
 
 #include <time.h>
 
-#include "file.h"
+#include "nodata_testing_io.h"
 
 #define APPENDS 30
 #define PICKS 8
@@ -189,14 +190,14 @@ static int verify(run *r) {
   return ok;
 }
 
-static const int kind_err[FILE_FAULT_KINDS] = {
-    [FILE_FAULT_WRITE] = ENOSPC,   [FILE_FAULT_SYNC] = EIO,
-    [FILE_FAULT_CREATE] = EMFILE,  [FILE_FAULT_MAP] = ENOMEM,
-    [FILE_FAULT_OPEN] = ENFILE,    [FILE_FAULT_READ] = EIO,
-    [FILE_FAULT_TRUNCATE] = EFBIG, [FILE_FAULT_RENAME] = ENOSPC,
-    [FILE_FAULT_UNLINK] = EBUSY,   [FILE_FAULT_MKDIR] = EDQUOT,
-    [FILE_FAULT_LINK] = EMLINK,    [FILE_FAULT_STAT] = EOVERFLOW,
-    [FILE_FAULT_LOCK] = ENOLCK};
+static const int kind_err[ND_TEST_IO_KINDS] = {
+    [ND_TEST_IO_WRITE] = ENOSPC,   [ND_TEST_IO_SYNC] = EIO,
+    [ND_TEST_IO_CREATE] = EMFILE,  [ND_TEST_IO_MAP] = ENOMEM,
+    [ND_TEST_IO_OPEN] = ENFILE,    [ND_TEST_IO_READ] = EIO,
+    [ND_TEST_IO_TRUNCATE] = EFBIG, [ND_TEST_IO_RENAME] = ENOSPC,
+    [ND_TEST_IO_UNLINK] = EBUSY,   [ND_TEST_IO_MKDIR] = EDQUOT,
+    [ND_TEST_IO_LINK] = EMLINK,    [ND_TEST_IO_STAT] = EOVERFLOW,
+    [ND_TEST_IO_LOCK] = ENOLCK};
 
 static void each_kind_each_point(void) {
   char *tmp = tmpdir_make("faulttable");
@@ -204,18 +205,18 @@ static void each_kind_each_point(void) {
   char dir[PATH_MAX];
   /* Count the calls of each kind one workload makes. */
   snprintf(dir, sizeof dir, "%s/count", tmp);
-  uint64_t before[FILE_FAULT_KINDS], calls[FILE_FAULT_KINDS];
-  for (int k = 0; k < FILE_FAULT_KINDS; k++)
-    before[k] = file_fault_calls(k);
+  uint64_t before[ND_TEST_IO_KINDS], calls[ND_TEST_IO_KINDS];
+  for (int k = 0; k < ND_TEST_IO_KINDS; k++)
+    before[k] = nd_test_io_calls(k);
   run c = {.dir = dir, .acked = {-1, -1}, .commit = -1};
   workload(&c);
-  for (int k = 0; k < FILE_FAULT_KINDS; k++)
-    calls[k] = file_fault_calls(k) - before[k];
+  for (int k = 0; k < ND_TEST_IO_KINDS; k++)
+    calls[k] = nd_test_io_calls(k) - before[k];
   CHECK(verify(&c));
   int runs = 0;
-  for (int k = 0; k < FILE_FAULT_KINDS; k++) {
+  for (int k = 0; k < ND_TEST_IO_KINDS; k++) {
     /* A link is made only for damaged offsets: link_fails_damage_kept. */
-    if (k == FILE_FAULT_LINK)
+    if (k == ND_TEST_IO_LINK)
       continue;
     /* Every other kind is reached by the workload, or it has a gap. */
     CHECK(calls[k] > 0);
@@ -224,29 +225,29 @@ static void each_kind_each_point(void) {
     for (uint64_t j = 0; j < picks; j++) {
       /* Spread over the workload: first call, last call, between. */
       uint64_t at = picks > 1 ? j * (calls[k] - 1) / (picks - 1) : 0;
-      snprintf(dir, sizeof dir, "%s/%s-%llu", tmp, file_fault_name(k),
+      snprintf(dir, sizeof dir, "%s/%s-%llu", tmp, nd_test_io_kind_name(k),
                (unsigned long long)at);
       run r = {.dir = dir, .err = kind_err[k], .acked = {-1, -1}, .commit = -1};
-      uint64_t base = file_fault_calls(k);
-      file_fault_set(k, (int)at, r.err, 5);
+      uint64_t base = nd_test_io_calls(k);
+      nd_test_io_fault_set(k, (int)at, r.err, 5);
       workload(&r);
-      file_fault_clear();
+      nd_test_io_fault_clear();
       runs++;
-      if (file_fault_calls(k) <= base + at)
+      if (nd_test_io_calls(k) <= base + at)
         fprintf(stderr, "%s fault at call %llu did not fire: %llu calls\n",
-                file_fault_name(k), (unsigned long long)at,
-                (unsigned long long)(file_fault_calls(k) - base));
-      CHECK(file_fault_calls(k) > base + at); /* it fired */
+                nd_test_io_kind_name(k), (unsigned long long)at,
+                (unsigned long long)(nd_test_io_calls(k) - base));
+      CHECK(nd_test_io_calls(k) > base + at); /* it fired */
       if (r.seen) {
         reached_caller++;
         if (!r.precise)
           fprintf(stderr, "%s fault at call %llu: imprecise error: %s\n",
-                  file_fault_name(k), (unsigned long long)at, r.first);
+                  nd_test_io_kind_name(k), (unsigned long long)at, r.first);
         CHECK(r.precise);
       }
       if (!verify(&r)) {
         fprintf(stderr, "%s fault at call %llu (%s) lost data\n",
-                file_fault_name(k), (unsigned long long)at,
+                nd_test_io_kind_name(k), (unsigned long long)at,
                 r.seen ? r.first : "no error seen");
         CHECK(0);
       }
@@ -254,7 +255,7 @@ static void each_kind_each_point(void) {
     fprintf(stderr,
             "%-8s %4llu calls, %llu failed in turn, %d reached the "
             "caller\n",
-            file_fault_name(k), (unsigned long long)calls[k],
+            nd_test_io_kind_name(k), (unsigned long long)calls[k],
             (unsigned long long)picks, reached_caller);
     CHECK(reached_caller > 0);
   }
@@ -290,15 +291,15 @@ static int open_damaged_offsets(const char *dir, int fail_link) {
   if (f)
     fclose(f);
   free(b);
-  uint64_t links = file_fault_calls(FILE_FAULT_LINK);
+  uint64_t links = nd_test_io_calls(ND_TEST_IO_LINK);
   if (fail_link)
-    file_fault_set(FILE_FAULT_LINK, 0, EMLINK, 0);
+    nd_test_io_fault_set(ND_TEST_IO_LINK, 0, EMLINK, 0);
   s = test_open_store(dir);
-  file_fault_clear();
+  nd_test_io_fault_clear();
   int64_t got = -1;
   ok = ok && s &&
        nd_committed_offset(s, "b", "t", 0, &got, NULL, NULL, NULL) == 0 &&
-       got == 3 && file_fault_calls(FILE_FAULT_LINK) > links;
+       got == 3 && nd_test_io_calls(ND_TEST_IO_LINK) > links;
   if (!s || nd_close(s) != 0 || !ok)
     return -1;
   struct stat st;

@@ -2,8 +2,8 @@
  * Simulated power cuts that lose more than the tail of the newest .log:
  * unsynced renames, creates, unlinks and mkdirs, hint files (recovery
  * point, producer state), index writes (pwrite and mmap), torn and
- * zeroed data — whatever file.c's crash recorder finds not yet durable
- * (file.h, "crash recorder"; the model is POSIX's: data durable after
+ * zeroed data — whatever the library's crash recorder (src/file.c) finds not
+ * yet durable (nodata_testing_io.h; the model is POSIX's: data durable after
  * fdatasync of the file, names after fsync of their directory).
  *
  * Each round opens the store with the recorder on and runs a random
@@ -33,7 +33,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "file.h"
+#include "nodata_testing_io.h"
 
 #define PARTS 2
 #define MAX_CREATED 12
@@ -303,27 +303,27 @@ static void powercut(void) {
              .grow_asked = 1};
   for (int p = 0; p < PARTS; p++)
     m.always[p] = m.never[p] = m.never_pending[p] = -1;
-  file_crash_stats total = {0};
+  nd_test_crash_stats total = {0};
   int frozen_mid = 0;
   for (int round = 0; round < rounds && !nd_test_current_failed; round++) {
     char backup[PATH_MAX];
     snprintf(backup, sizeof backup, "%s/backup%d", tmp, round);
     CHECK(mkdir(backup, 0755) == 0);
-    CHECK_OK(file_crash_record(backup));
+    CHECK_OK(nd_test_crash_record(backup));
     /* Anywhere from before the open to well into the workload. */
-    file_crash_freeze_after(1 + rand_r(&seed) % 600);
+    nd_test_crash_freeze_after(1 + rand_r(&seed) % 600);
     nd_options o = {.no_background = round % 2 == 0};
     s = NULL;
     if (nd_open(dir, &o, &s) == 0) {
       workload(s, &m, &seed, 40 + (int)(rand_r(&seed) % 80));
-      frozen_mid += file_crash_frozen();
-      file_crash_freeze_after(0); /* the power goes, if it had not */
-      nd_close(s);                /* as far as a dead disk lets it */
+      frozen_mid += nd_test_crash_frozen();
+      nd_test_crash_freeze_after(0); /* the power goes, if it had not */
+      nd_close(s);                   /* as far as a dead disk lets it */
     } else {
       frozen_mid++;
     }
-    file_crash_stats st;
-    CHECK_OK(file_crash_cut(rand_r(&seed), &st));
+    nd_test_crash_stats st;
+    CHECK_OK(nd_test_crash_cut(rand_r(&seed), &st));
     total.data_ops_lost += st.data_ops_lost;
     total.data_ops_torn += st.data_ops_torn;
     total.zeroed += st.zeroed;
@@ -367,13 +367,13 @@ static void powercut(void) {
 /* ---- the recorder itself ------------------------------------------------ */
 
 static int slurp(const char *path, char *buf, size_t cap) {
-  int fd = file_open(path, O_RDONLY);
-  if (fd < 0)
+  FILE *f = fopen(path, "rb");
+  if (!f)
     return -1;
-  ssize_t n = file_pread_full(fd, buf, cap - 1, 0);
-  file_close(fd);
-  buf[n > 0 ? n : 0] = '\0';
-  return n < 0 ? -1 : (int)n;
+  size_t n = fread(buf, 1, cap - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  return (int)n;
 }
 
 /* One scene, cut with `seed`: old files written and synced before the
@@ -394,20 +394,19 @@ static void scene(const char *tmp, unsigned seed, outcome *o) {
   snprintf(f, sizeof f, "%s/fresh", d);
   snprintf(nd, sizeof nd, "%s/newdir", d);
   snprintf(u, sizeof u, "%s/doomed", d);
-  if (file_mkdir(d) || file_mkdir(bk) || file_write_atomic(a, "old", 3) ||
-      file_write_atomic(h, "old hint", 8) || file_write_atomic(u, "u", 1)) {
+  if (nd_test_io_mkdir(d) || nd_test_io_mkdir(bk) ||
+      nd_test_io_write_atomic(a, "old", 3) ||
+      nd_test_io_write_atomic(h, "old hint", 8) ||
+      nd_test_io_write_atomic(u, "u", 1)) {
     o->bad++;
     return;
   }
-  file_crash_record(bk);
-  int ok = file_write_atomic(a, "new", 3) == 0 &&
-           file_write_replace(h, "new hint", 8) == 0;
-  int fd = file_create(f, O_WRONLY);
-  ok = ok && fd >= 0 && file_write_all(fd, "x", 1) == 0 &&
-       file_datasync(fd) == 0;
-  file_close(fd);
-  ok = ok && file_mkdir(nd) == 0 && file_unlink(u) == 0;
-  file_crash_cut(seed, NULL);
+  nd_test_crash_record(bk);
+  int ok = nd_test_io_write_atomic(a, "new", 3) == 0 &&
+           nd_test_io_write_replace(h, "new hint", 8) == 0;
+  ok = ok && nd_test_io_write_new_synced(f, "x", 1) == 0;
+  ok = ok && nd_test_io_mkdir(nd) == 0 && nd_test_io_unlink(u) == 0;
+  nd_test_crash_cut(seed, NULL);
   if (!ok) {
     o->bad++;
     return;
@@ -427,9 +426,9 @@ static void scene(const char *tmp, unsigned seed, outcome *o) {
     o->hint_partial++;
   else
     o->bad++;
-  o->synced_gone += file_exists(f) == 0;
-  o->dir_gone += file_exists(nd) == 0;
-  o->unlinked_back += file_exists(u) == 1;
+  o->synced_gone += access(f, F_OK) != 0;
+  o->dir_gone += access(nd, F_OK) != 0;
+  o->unlinked_back += access(u, F_OK) == 0;
 }
 
 /* What the cut does, scene by scene: what was made durable always stays,
