@@ -8,14 +8,16 @@
  *     table, as SQLite's aSyscall / test_vfs): disk full mid-write, EIO on
  *     sync, a rename or mkdir refused, mmap out of mappings...;
  *   - a test can simulate a power cut that loses exactly what was not made
- *     durable: unsynced writes (lost, torn, or read back as zeros), unsynced
- * renames, creates, unlinks and mkdirs (the crash recorder, below).
+ *     durable: unsynced writes (lost, torn, or read back as zeros),
+ *     unsynced renames, creates, unlinks and mkdirs (the crash recorder,
+ *     below).
  *
  * Every call returns 0 (or the descriptor / byte count where said) or
  * -errno, and on failure also leaves errno set, so that a call site written
  * against POSIX reads the same after the swap. Descriptors are opened
- * O_CLOEXEC. All calls are thread-safe (the fault table and the recorder
- * are atomics and a mutex).
+ * O_CLOEXEC. All calls are thread-safe (the fault table is atomics, the
+ * recorder takes a mutex, the call counts are per thread); a file_dir is
+ * used by one thread at a time.
  */
 #ifndef ND_FILE_H
 #define ND_FILE_H
