@@ -18,6 +18,7 @@
 #include "error.h"
 #include "file.h"
 #include "hash.h"
+#include "layout.h"
 #include "store.h"
 
 int nd_maintain(nd_store *s, int64_t now) {
@@ -163,22 +164,22 @@ int nd_topic_create(nd_store *s, const char *name, int32_t partitions,
   }
   char hash[65], tmp[PATH_MAX], final[PATH_MAX];
   nd_topic_dirname(name, hash);
-  snprintf(tmp, sizeof tmp, "%s/%s.creating", s->topics_dir, hash);
+  snprintf(tmp, sizeof tmp, "%s/%s" LAYOUT_CREATING, s->topics_dir, hash);
   snprintf(final, sizeof final, "%s/%s", s->topics_dir, hash);
   uint8_t id[16];
   file_remove_tree(tmp);
   rc = uuid_random(id);
   if (rc)
     rc = nd_fail_os(-rc, "cannot get random bytes for the topic id");
-  if (!rc && mkdir(tmp, 0755) != 0)
-    rc = nd_fail_os(errno, "cannot create %s", tmp);
+  if (!rc && (rc = file_mkdir(tmp)) != 0)
+    rc = nd_fail_os(-rc, "cannot create %s", tmp);
   for (int32_t i = 0; !rc && i < partitions; i++)
     rc = partition_create_dir(tmp, i);
   if (!rc)
     rc = topic_conf_write(tmp, name, id, partitions, &cfg);
   /* The topic appears whole or not at all: one rename publishes it. */
-  if (!rc && rename(tmp, final) != 0)
-    rc = nd_fail_os(errno, "cannot rename %s to %s", tmp, final);
+  if (!rc && (rc = file_rename(tmp, final)) != 0)
+    rc = nd_fail_os(-rc, "cannot rename %s to %s", tmp, final);
   if (!rc && (rc = file_sync_dir(s->topics_dir)) != 0)
     rc = nd_fail_os(-rc, "cannot sync %s", s->topics_dir);
   if (rc) {
@@ -191,7 +192,7 @@ int nd_topic_create(nd_store *s, const char *name, int32_t partitions,
                   NULL);
   if (!rc && (rc = store_insert_topic(s, t)) != 0)
     topic_close(t);
-  if (rc && rename(final, tmp) == 0) {
+  if (rc && file_rename(final, tmp) == 0) {
     /* Complete or nothing: unpublish what could not be opened (the
      * caller is told the create failed) and remove it. */
     file_sync_dir(s->topics_dir);
@@ -220,9 +221,9 @@ int nd_topic_delete(nd_store *s, const char *name) {
   char tag[37];
   uuid_random(r);
   uuid_format(r, tag);
-  snprintf(gone, sizeof gone, "%s.%.8s.deleted", t->dir, tag);
-  if (rename(t->dir, gone) != 0)
-    rc = nd_fail_os(errno, "cannot rename %s", t->dir);
+  snprintf(gone, sizeof gone, "%s.%.8s" LAYOUT_DELETED, t->dir, tag);
+  if ((rc = file_rename(t->dir, gone)) != 0)
+    rc = nd_fail_os(-rc, "cannot rename %s", t->dir);
   if (!rc) {
     memmove(s->topics + pos, s->topics + pos + 1,
             (s->ntopics - pos - 1) * sizeof *s->topics);

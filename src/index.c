@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -27,14 +26,14 @@ int sidx_open_active(sparse_index *ix, const char *path, int entry_size,
     max_bytes = (size_t)entry_size;
   if (keep * (size_t)entry_size > max_bytes)
     keep = max_bytes / (size_t)entry_size;
-  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  int fd = file_open(path, O_RDWR | O_CREAT);
   if (fd < 0)
-    return -errno;
+    return fd;
   /* Trim then extend: bytes past the kept entries read as zeros. */
   int rc = file_truncate(fd, (off_t)(keep * (size_t)entry_size));
   if (!rc)
     rc = file_truncate(fd, (off_t)max_bytes);
-  close(fd);
+  file_close(fd);
   if (rc)
     return rc;
   ix->map_len = max_bytes;
@@ -59,16 +58,16 @@ int sidx_reserve(sparse_index *ix, const char *path) {
   size_t end = (from + es + page - 1) / page * page;
   if (end > ix->map_len)
     end = ix->map_len;
-  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  int fd = file_open(path, O_WRONLY);
   if (fd < 0)
-    return -errno;
+    return fd;
   int rc = 0;
   for (size_t at = from; at < end && !rc;) {
     size_t n = end - at < sizeof zeros ? end - at : sizeof zeros;
     rc = file_pwrite_all(fd, zeros, n, (off_t)at);
     at += n;
   }
-  close(fd);
+  file_close(fd);
   if (!rc)
     ix->reserved = end;
   return rc;
@@ -120,15 +119,16 @@ static ssize_t written_entries(int fd, size_t n, int entry_size) {
 
 int sidx_open_sealed(sparse_index *ix, const char *path, int entry_size) {
   sidx_init(ix, entry_size);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  int fd = file_open(path, O_RDONLY);
   if (fd < 0)
-    return errno == ENOENT ? 0 : -errno;
+    return fd == -ENOENT ? 0 : fd;
   struct stat st;
-  ssize_t n = fstat(fd, &st) == 0
+  int e = file_fstat(fd, &st);
+  ssize_t n = e == 0
                   ? written_entries(fd, (size_t)st.st_size / (size_t)entry_size,
                                     entry_size)
-                  : -errno;
-  close(fd);
+                  : e;
+  file_close(fd);
   if (n < 0)
     return (int)n;
   ix->map_len = (size_t)n * (size_t)entry_size;
@@ -141,9 +141,8 @@ int sidx_open_anon(sparse_index *ix, int entry_size, size_t max_bytes) {
   max_bytes -= max_bytes % (size_t)entry_size;
   if (max_bytes < (size_t)entry_size)
     max_bytes = (size_t)entry_size;
-  void *m = mmap(NULL, max_bytes, PROT_READ | PROT_WRITE,
-                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (m == MAP_FAILED)
+  void *m = file_map_anon(max_bytes);
+  if (!m)
     return -errno;
   ix->map = m;
   ix->map_len = max_bytes;
@@ -162,18 +161,18 @@ int sidx_map(sparse_index *ix, const char *path) {
       ix->writable ? ix->map_len : sidx_count(ix) * (size_t)ix->entry_size;
   if (len == 0)
     return 0;
-  int fd = open(path, (ix->writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+  int fd = file_open(path, ix->writable ? O_RDWR : O_RDONLY);
   if (fd < 0)
-    return -errno;
+    return fd;
   void *m = file_map(fd, len, ix->writable);
   int e = errno;
-  close(fd);
+  file_close(fd);
   if (!m)
     return -e;
   /* Entries are touched a page at a time; default readahead would zero-fill
    * a large run of the sparse file on the first touch (milliseconds per
    * index, measured by the benchmark). */
-  madvise(m, len, MADV_RANDOM);
+  file_advise_random(m, len);
   ix->map = m;
   ix->map_bytes = len;
   return 1;
@@ -185,22 +184,21 @@ int sidx_load(sparse_index *ix, const char *path) {
   size_t len = sidx_count(ix) * (size_t)ix->entry_size;
   if (len == 0)
     return 0;
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  int fd = file_open(path, O_RDONLY);
   if (fd < 0)
-    return -errno;
+    return fd;
   /* Private memory, not a mapping of the file: a writer may trim or cut
    * the file at any moment, and a mapped page past its end is SIGBUS. */
-  void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                 -1, 0);
-  if (m == MAP_FAILED) {
+  void *m = file_map_anon(len);
+  if (!m) {
     int e = errno;
-    close(fd);
+    file_close(fd);
     return -e;
   }
   ssize_t n = file_pread_full(fd, m, len, 0);
-  close(fd);
+  file_close(fd);
   if (n < 0) {
-    munmap(m, len);
+    file_unmap(m, len);
     return (int)n;
   }
   /* Cut short meanwhile: keep the whole entries that were read. */
@@ -215,7 +213,7 @@ int sidx_load(sparse_index *ix, const char *path) {
 void sidx_unmap(sparse_index *ix) {
   if (!ix->map || ix->anon)
     return;
-  munmap(ix->map, ix->map_bytes);
+  file_unmap(ix->map, ix->map_bytes);
   ix->map = NULL;
   ix->map_bytes = 0;
 }
@@ -224,14 +222,14 @@ int sidx_close(sparse_index *ix, const char *path) {
   int rc = 0;
   size_t n = sidx_count(ix);
   if (ix->map)
-    munmap(ix->map, ix->map_bytes);
+    file_unmap(ix->map, ix->map_bytes);
   if (path && ix->writable && !ix->anon) {
-    int fd = open(path, O_RDWR | O_CLOEXEC);
+    int fd = file_open(path, O_RDWR);
     if (fd < 0)
-      rc = -errno;
+      rc = fd;
     else {
       rc = file_truncate(fd, (off_t)(n * (size_t)ix->entry_size));
-      close(fd);
+      file_close(fd);
     }
   }
   ix->map = NULL;
@@ -247,11 +245,11 @@ int sidx_trim(sparse_index *ix, const char *path) {
     return 0;
   }
   ix->writable = 0;
-  int fd = open(path, O_RDWR | O_CLOEXEC);
+  int fd = file_open(path, O_RDWR);
   if (fd < 0)
-    return -errno;
+    return fd;
   int rc = file_truncate(fd, (off_t)(sidx_count(ix) * (size_t)ix->entry_size));
-  close(fd);
+  file_close(fd);
   return rc;
 }
 

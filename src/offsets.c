@@ -18,6 +18,7 @@
 #include "batch.h"
 #include "error.h"
 #include "file.h"
+#include "layout.h"
 
 #define FRAME_MAGIC 0x894F4653u /* "\x89OFS" */
 #define FRAME_HEADER 16         /* form 2 */
@@ -799,11 +800,11 @@ static int replay(offsets_store *os) {
      * frames after them are valid. The damaged file is kept (a hard link
      * to it survives the rename) for whoever wants to look at it. */
     char keep[PATH_MAX + 16];
-    snprintf(keep, sizeof keep, "%s.damaged", os->path);
+    snprintf(keep, sizeof keep, "%s" LAYOUT_DAMAGED, os->path);
     int kept = 0;
     if (ld.dmg_total) {
-      unlink(keep);
-      kept = link(os->path, keep) == 0;
+      file_unlink(keep);
+      kept = file_link(os->path, keep) == 0;
     }
     uint64_t size;
     if (write_checkpoint(os, &size) == 0) {
@@ -819,7 +820,7 @@ static int replay(offsets_store *os) {
      * told) again at the next open. The link would not stay a copy of the
      * damaged file: it shares the inode that is cut and appended to. */
     if (kept)
-      unlink(keep);
+      file_unlink(keep);
     nd_log(&os->log, ND_LOG_WARN,
            "%s; the file is used as it is and the damage will be met "
            "again at the next open",
@@ -829,13 +830,13 @@ static int replay(offsets_store *os) {
     /* Nothing valid follows the last valid frame: cut the rest, or a
      * frame appended after it could be swallowed by a torn frame's
      * length. */
-    int fd = open(os->path, O_RDWR | O_CLOEXEC);
+    int fd = file_open(os->path, O_RDWR);
     if (fd < 0)
-      return nd_fail_os(errno, "cannot open %s", os->path);
+      return nd_fail_os(-fd, "cannot open %s", os->path);
     rc = file_truncate(fd, (off_t)ld.end_valid);
     if (!rc)
       rc = file_datasync(fd);
-    close(fd);
+    file_close(fd);
     if (rc)
       return nd_fail_os(-rc, "cannot truncate %s at byte %zu", os->path,
                         ld.end_valid);
@@ -856,25 +857,27 @@ int offsets_open(const char *dir, int readonly, const nd_logger *log,
   os->fd = -1;
   os->readonly = readonly;
   snprintf(os->dir, sizeof os->dir, "%s", dir);
-  snprintf(os->path, sizeof os->path, "%s/offsets.log", dir);
+  snprintf(os->path, sizeof os->path, "%s/" LAYOUT_OFFSETS_LOG, dir);
   pthread_mutex_init(&os->mu, NULL);
   pthread_mutex_init(&os->sync_mu, NULL);
   pthread_cond_init(&os->sync_cond, NULL);
   int rc = 0;
-  if (!readonly && mkdir(dir, 0755) != 0 && errno != EEXIST)
-    rc = nd_fail_os(errno, "cannot create %s", dir);
+  if (!readonly && (rc = file_mkdir(dir)) != 0)
+    rc = rc == -EEXIST ? 0 : nd_fail_os(-rc, "cannot create %s", dir);
   char tmp[PATH_MAX];
-  snprintf(tmp, sizeof tmp, "%s.tmp", os->path);
+  snprintf(tmp, sizeof tmp, "%s" LAYOUT_TMP, os->path);
   if (!rc && !readonly)
-    unlink(tmp); /* an interrupted compaction; the old file is whole */
+    file_unlink(tmp); /* an interrupted compaction; the old file is whole */
   if (!rc)
     rc = grow(os) ? nd_fail(ND_ENOMEM, "out of memory") : 0;
   if (!rc)
     rc = replay(os);
   if (!rc && !readonly) {
-    os->fd = open(os->path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (os->fd < 0)
-      rc = nd_fail_os(errno, "cannot open %s", os->path);
+    os->fd = file_open(os->path, O_RDWR | O_CREAT);
+    if (os->fd < 0) {
+      rc = nd_fail_os(-os->fd, "cannot open %s", os->path);
+      os->fd = -1;
+    }
   }
   if (rc) {
     offsets_close(os);
@@ -891,7 +894,7 @@ int offsets_close(offsets_store *os) {
   if (os->fd >= 0) {
     if (os->synced < os->written)
       rc = file_datasync(os->fd);
-    close(os->fd);
+    file_close(os->fd);
   }
   for (size_t i = 0; i < os->cap; i++)
     if (os->slots[i].key)
@@ -1281,7 +1284,7 @@ int offsets_maintain(offsets_store *os) {
   uint64_t size;
   int rc = write_checkpoint(os, &size);
   struct stat now, old;
-  if (rc && stat(os->path, &now) == 0 && fstat(os->fd, &old) == 0 &&
+  if (rc && file_stat(os->path, &now) == 0 && file_fstat(os->fd, &old) == 0 &&
       (now.st_ino != old.st_ino || now.st_dev != old.st_dev)) {
     /* The rename happened but the directory's fsync failed: appending to
      * the old descriptor would write to an unlinked file, and the new
@@ -1291,14 +1294,14 @@ int offsets_maintain(offsets_store *os) {
     os->failed = 1;
   }
   if (!rc) {
-    int fd = open(os->path, O_RDWR | O_CLOEXEC);
+    int fd = file_open(os->path, O_RDWR);
     if (fd < 0) {
       /* The compacted file is in place but cannot be reopened: stop
        * writing rather than append to the unlinked old file. */
       os->failed = 1;
-      rc = nd_fail_os(errno, "cannot reopen %s", os->path);
+      rc = nd_fail_os(-fd, "cannot reopen %s", os->path);
     } else {
-      close(os->fd);
+      file_close(os->fd);
       os->fd = fd;
       os->file_size = size;
       os->synced = os->written; /* the new file was fsynced whole */

@@ -19,6 +19,7 @@
 #include "batch.h"
 #include "error.h"
 #include "file.h"
+#include "layout.h"
 
 /* How often a changed recovery point is written out. It only bounds how
  * much a recovery rescans, so it need not follow every fdatasync. */
@@ -112,8 +113,9 @@ void partition_free(partition *p) {
 int partition_create_dir(const char *topic_dir, int32_t id) {
   char dir[PATH_MAX];
   snprintf(dir, sizeof dir, "%s/%d", topic_dir, (int)id);
-  if (mkdir(dir, 0755) != 0 && errno != EEXIST)
-    return nd_fail_os(errno, "cannot create %s", dir);
+  int rc = file_mkdir(dir);
+  if (rc && rc != -EEXIST)
+    return nd_fail_os(-rc, "cannot create %s", dir);
   return 0;
 }
 
@@ -413,11 +415,12 @@ static int sync_segments(partition *p, int64_t *target) {
       rc = fd;
       break;
     }
-    v[n].fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    v[n].fd = file_dup(fd);
     v[n].base = seg->base;
     segment_unfd(seg);
     if (v[n].fd < 0)
-      rc = nd_fail_os(errno, "duplicating the descriptor of %s.log", seg->path);
+      rc = nd_fail_os(-v[n].fd, "duplicating the descriptor of %s.log",
+                      seg->path);
     else
       n++;
   }
@@ -434,10 +437,10 @@ static int sync_segments(partition *p, int64_t *target) {
     int e = rc ? 0 : file_datasync(v[i].fd);
     if (e) {
       char path[PATH_MAX];
-      segment_name(path, sizeof path, p->dir, v[i].base, ".log");
+      segment_name(path, sizeof path, p->dir, v[i].base, LAYOUT_LOG);
       rc = nd_fail_os(-e, "fdatasync %s", path);
     }
-    close(v[i].fd);
+    file_close(v[i].fd);
   }
   if (!rc && need_dir) {
     /* A new segment's name is durable only once its directory is. */

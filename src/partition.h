@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "layout.h"
 #include "nodata.h"
 #include "nodata_zerocopy.h"
 #include "producer.h"
@@ -86,9 +87,9 @@ void recovery_log_add(recovery_log *rl, const char *topic, int32_t id,
 void recovery_log_free(recovery_log *rl);
 
 /* Files beside the segments: the offset below which everything was
- * fdatasync'd, and the durable log start. */
-#define RECOVERY_POINT_FILE "recovery-point"
-#define LOG_START_FILE "log-start-offset"
+ * fdatasync'd (a hint), and the durable log start (layout.h). */
+#define RECOVERY_POINT_FILE LAYOUT_RECOVERY_POINT
+#define LOG_START_FILE LAYOUT_LOG_START
 
 /* Shared by partition.c and recovery.c (the open lives in recovery.c). */
 partition *partition_alloc(const char *topic_dir, int32_t id);

@@ -12,6 +12,7 @@
 
 #include "error.h"
 #include "file.h"
+#include "layout.h"
 
 /* Beyond this many producers the least recently active one is forgotten,
  * as Kafka expires idle producer ids; a forgotten producer's next batch is
@@ -117,7 +118,7 @@ int producer_state_save(const producer_state *ps, const char *dir,
     used += (size_t)snprintf(text + used, cap - used, "\n");
   }
   char path[PATH_MAX];
-  snprintf(path, sizeof path, "%s/producer-state", dir);
+  snprintf(path, sizeof path, "%s/" LAYOUT_PRODUCER_STATE, dir);
   /* Derived data: a lost or torn file is rebuilt from the log. */
   int rc = file_write_replace(path, text, used);
   free(text);
@@ -126,7 +127,7 @@ int producer_state_save(const producer_state *ps, const char *dir,
 
 int producer_state_load(producer_state *ps, const char *dir, int64_t *upto) {
   char path[PATH_MAX], *text;
-  snprintf(path, sizeof path, "%s/producer-state", dir);
+  snprintf(path, sizeof path, "%s/" LAYOUT_PRODUCER_STATE, dir);
   *upto = -1;
   if (file_read_all(path, &text, NULL) != 0)
     return 0; /* missing: rebuilt from the log */

@@ -97,7 +97,6 @@
  */
 #include "partition.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -109,6 +108,7 @@
 #include "batch.h"
 #include "error.h"
 #include "file.h"
+#include "layout.h"
 
 static int read_offset_file(const char *dir, const char *name, int64_t *out) {
   char path[PATH_MAX], *text = NULL;
@@ -136,12 +136,13 @@ static int cmp_i64(const void *a, const void *b) {
  * interrupted operations (*.tmp, *.deleted) unless readonly. */
 static int list_segments(const char *dir, int readonly, int64_t **out,
                          size_t *count) {
-  DIR *d = opendir(dir);
+  file_dir *d = file_dir_open(dir);
   if (!d && errno == ENOENT && !readonly) {
     /* topic.conf names more partitions than there are directories (a
      * crash while partitions were added): an empty partition. */
-    if (mkdir(dir, 0755) == 0 || errno == EEXIST)
-      d = opendir(dir);
+    int e = file_mkdir(dir);
+    if (e == 0 || e == -EEXIST)
+      d = file_dir_open(dir);
   }
   if (!d && errno == ENOENT && readonly) {
     *out = NULL;
@@ -152,20 +153,20 @@ static int list_segments(const char *dir, int readonly, int64_t **out,
     return nd_fail_os(errno, "cannot open partition directory %s", dir);
   int64_t *bases = NULL;
   size_t n = 0, cap = 0;
-  struct dirent *e;
-  while ((e = readdir(d)) != NULL) {
-    const char *name = e->d_name;
+  const char *name;
+  while ((name = file_dir_next(d)) != NULL) {
     size_t len = strlen(name);
-    if (len > 8 && !strcmp(name + len - 8, ".deleted") && !readonly) {
+    if (layout_has_suffix(name, LAYOUT_DELETED) && !readonly) {
       char path[PATH_MAX];
       snprintf(path, sizeof path, "%s/%s", dir, name);
-      unlink(path);
+      file_unlink(path);
       continue;
     }
-    if (len != 24 || strcmp(name + 20, ".log"))
+    if (len != LAYOUT_SEGMENT_DIGITS + strlen(LAYOUT_LOG) ||
+        strcmp(name + LAYOUT_SEGMENT_DIGITS, LAYOUT_LOG))
       continue;
     int digits = 1;
-    for (int i = 0; i < 20; i++)
+    for (int i = 0; i < LAYOUT_SEGMENT_DIGITS; i++)
       digits &= name[i] >= '0' && name[i] <= '9';
     if (!digits)
       continue;
@@ -174,14 +175,14 @@ static int list_segments(const char *dir, int readonly, int64_t **out,
       int64_t *nb = realloc(bases, cap * sizeof *nb);
       if (!nb) {
         free(bases);
-        closedir(d);
+        file_dir_close(d);
         return nd_fail(ND_ENOMEM, "out of memory");
       }
       bases = nb;
     }
     bases[n++] = strtoll(name, NULL, 10);
   }
-  closedir(d);
+  file_dir_close(d);
   if (n > 1)
     qsort(bases, n, sizeof *bases, cmp_i64);
   *out = bases;
@@ -228,7 +229,7 @@ static int truncate_at(partition *p, size_t i, uint64_t valid_end,
   }
   if (valid_end < size || i + 1 < p->nsegs) {
     const char *base = strrchr(seg->path, '/');
-    snprintf(rec->info.cut_file, sizeof rec->info.cut_file, "%s.log",
+    snprintf(rec->info.cut_file, sizeof rec->info.cut_file, "%s" LAYOUT_LOG,
              base ? base + 1 : seg->path);
     rec->info.cut_position = (int64_t)valid_end;
     rec->info.cut_offset = atomic_load(&seg->next_offset);
@@ -248,7 +249,7 @@ typedef struct damage {
 
 static int synced_damage(damage *d, const segment *seg, uint64_t pos,
                          int64_t offset, const char *why) {
-  snprintf(d->file, sizeof d->file, "%s.log", seg->path);
+  snprintf(d->file, sizeof d->file, "%s" LAYOUT_LOG, seg->path);
   d->pos = pos;
   d->offset = offset;
   snprintf(d->why, sizeof d->why, "%s", why);

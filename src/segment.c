@@ -19,10 +19,12 @@
 #include "error.h"
 #include "file.h"
 #include "lookup.h"
+#include "layout.h"
 
 void segment_name(char *out, size_t cap, const char *dir, int64_t base,
                   const char *ext) {
-  snprintf(out, cap, "%s/%020" PRId64 "%s", dir, base, ext);
+  snprintf(out, cap, "%s/%0*" PRId64 "%s", dir, LAYOUT_SEGMENT_DIGITS, base,
+           ext);
 }
 
 static void seg_path(const segment *seg, const char *ext, char *out,
@@ -31,7 +33,7 @@ static void seg_path(const segment *seg, const char *ext, char *out,
 }
 
 void segment_log_path(const segment *seg, char *out, size_t cap) {
-  seg_path(seg, ".log", out, cap);
+  seg_path(seg, LAYOUT_LOG, out, cap);
 }
 
 /* ---- bounded descriptors and mappings ----------------------------------- */
@@ -42,16 +44,16 @@ static int fd_acquire(cache_entry *e) {
   segment *seg = SEG_OF(e, fd_entry);
   char path[PATH_MAX + 8];
   segment_log_path(seg, path, sizeof path);
-  int fd = open(path, (seg->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+  int fd = file_open(path, seg->readonly ? O_RDONLY : O_RDWR);
   if (fd < 0)
-    return -errno;
+    return fd;
   seg->fd = fd;
   return 1;
 }
 
 static void fd_release(cache_entry *e) {
   segment *seg = SEG_OF(e, fd_entry);
-  close(seg->fd);
+  file_close(seg->fd);
   seg->fd = -1;
 }
 
@@ -60,11 +62,11 @@ static int maps_acquire(cache_entry *e) {
   char ip[PATH_MAX];
   int (*map)(sparse_index *, const char *) =
       seg->readonly ? sidx_load : sidx_map;
-  seg_path(seg, ".index", ip, sizeof ip);
+  seg_path(seg, LAYOUT_INDEX, ip, sizeof ip);
   int a = map(&seg->oidx, ip);
   if (a < 0)
     return a;
-  seg_path(seg, ".timeindex", ip, sizeof ip);
+  seg_path(seg, LAYOUT_TIMEINDEX, ip, sizeof ip);
   int b = map(&seg->tidx, ip);
   if (b < 0) {
     sidx_unmap(&seg->oidx);
@@ -88,10 +90,9 @@ static size_t quarter(long limit, size_t lo, size_t hi) {
 
 static long max_map_count(void) {
   char buf[32];
-  int fd = open("/proc/sys/vm/max_map_count", O_RDONLY | O_CLOEXEC);
+  int fd = file_open("/proc/sys/vm/max_map_count", O_RDONLY);
   ssize_t n = fd >= 0 ? file_pread_full(fd, buf, sizeof buf - 1, 0) : -1;
-  if (fd >= 0)
-    close(fd);
+  file_close(fd);
   if (n <= 0)
     return 65530; /* Linux's default */
   buf[n] = '\0';
@@ -206,7 +207,7 @@ int segment_create(seg_caches *caches, const char *dir, int64_t base,
   if (!seg)
     return nd_fail(ND_ENOMEM, "out of memory");
   char p[PATH_MAX];
-  seg_path(seg, ".log", p, sizeof p);
+  seg_path(seg, LAYOUT_LOG, p, sizeof p);
   /* O_TRUNC, not O_EXCL: a leftover empty file from a crash mid-roll is
    * harmless to reuse; a non-empty one is never created over because the
    * new base is always the previous segment's end. */
@@ -215,7 +216,7 @@ int segment_create(seg_caches *caches, const char *dir, int64_t base,
     seg_free(seg);
     return nd_fail_os(-fd, "cannot create segment %s", p);
   }
-  close(fd);
+  file_close(fd);
   seg->created_ms = now_ms;
   atomic_store(&seg->dir_synced, 0);
   int rc = segment_activate(seg, index_max_bytes);
@@ -234,20 +235,20 @@ int segment_open(seg_caches *caches, const char *dir, int64_t base,
     return nd_fail(ND_ENOMEM, "out of memory");
   seg->readonly = readonly;
   char p[PATH_MAX];
-  seg_path(seg, ".log", p, sizeof p);
+  seg_path(seg, LAYOUT_LOG, p, sizeof p);
   struct stat st;
-  if (stat(p, &st) != 0) {
-    int e = errno;
+  int e = file_stat(p, &st);
+  if (e) {
     seg_free(seg);
-    return nd_fail_os(e, "cannot open segment %s", p);
+    return nd_fail_os(-e, "cannot open segment %s", p);
   }
   atomic_store(&seg->size, (uint64_t)st.st_size);
   seg->created_ms = (int64_t)st.st_mtim.tv_sec * 1000;
   char ip[PATH_MAX];
-  seg_path(seg, ".index", ip, sizeof ip);
+  seg_path(seg, LAYOUT_INDEX, ip, sizeof ip);
   int rc = sidx_open_sealed(&seg->oidx, ip, OFFSET_ENTRY_SIZE);
   if (!rc) {
-    seg_path(seg, ".timeindex", ip, sizeof ip);
+    seg_path(seg, LAYOUT_TIMEINDEX, ip, sizeof ip);
     rc = sidx_open_sealed(&seg->tidx, ip, TIME_ENTRY_SIZE);
   }
   if (rc) {
@@ -260,8 +261,8 @@ int segment_open(seg_caches *caches, const char *dir, int64_t base,
 
 int segment_activate(segment *seg, size_t index_max_bytes) {
   char ip[PATH_MAX], tp[PATH_MAX];
-  seg_path(seg, ".index", ip, sizeof ip);
-  seg_path(seg, ".timeindex", tp, sizeof tp);
+  seg_path(seg, LAYOUT_INDEX, ip, sizeof ip);
+  seg_path(seg, LAYOUT_TIMEINDEX, tp, sizeof tp);
   size_t keep_o = sidx_count(&seg->oidx), keep_t = sidx_count(&seg->tidx);
   forget_maps(seg);
   sidx_close(&seg->oidx, NULL);
@@ -311,9 +312,9 @@ int segment_close(segment *seg, int unlink_files) {
   if (!seg)
     return 0;
   char ip[PATH_MAX], tp[PATH_MAX], lp[PATH_MAX];
-  seg_path(seg, ".index", ip, sizeof ip);
-  seg_path(seg, ".timeindex", tp, sizeof tp);
-  seg_path(seg, ".log", lp, sizeof lp);
+  seg_path(seg, LAYOUT_INDEX, ip, sizeof ip);
+  seg_path(seg, LAYOUT_TIMEINDEX, tp, sizeof tp);
+  seg_path(seg, LAYOUT_LOG, lp, sizeof lp);
   int trim = seg->active && !unlink_files && !seg->readonly;
   forget_maps(seg);
   int rc = sidx_close(&seg->oidx, trim ? ip : NULL);
@@ -322,13 +323,13 @@ int segment_close(segment *seg, int unlink_files) {
     rc = rc2;
   if (atomic_load(&seg->index_bad) && !unlink_files && !seg->readonly) {
     /* Missing indexes fail the open's plausibility check: rebuilt. */
-    unlink(ip);
-    unlink(tp);
+    file_unlink(ip);
+    file_unlink(tp);
   }
   if (unlink_files) {
-    unlink(lp);
-    unlink(ip);
-    unlink(tp);
+    file_unlink(lp);
+    file_unlink(ip);
+    file_unlink(tp);
   }
   seg_free(seg);
   return rc;
@@ -347,12 +348,12 @@ void segment_index_batch(segment *seg, uint64_t pos, int64_t batch_base,
                          int64_t batch_max_ts, size_t batch_size,
                          int32_t interval) {
   if (pos > 0 && seg->bytes_since_index >= (uint64_t)interval &&
-      reserve_entry(seg, &seg->oidx, ".index") == 0) {
+      reserve_entry(seg, &seg->oidx, LAYOUT_INDEX) == 0) {
     uint32_t rel = (uint32_t)(batch_base - seg->base);
     if (sidx_append_offset(&seg->oidx, rel, (uint32_t)pos) == 0) {
       int64_t mts = atomic_load_explicit(&seg->max_ts, memory_order_relaxed);
       if (mts > seg->max_ts_indexed &&
-          reserve_entry(seg, &seg->tidx, ".timeindex") == 0 &&
+          reserve_entry(seg, &seg->tidx, LAYOUT_TIMEINDEX) == 0 &&
           sidx_append_time(&seg->tidx, mts, rel) == 0)
         seg->max_ts_indexed = mts;
     }
@@ -396,7 +397,7 @@ int segment_final_time_entry(segment *seg) {
   /* Unlike the sparse entries this one may not be skipped: a sealed
    * segment's maximum timestamp is read back from it (retention by time,
    * lookups by time), so without blocks for it the seal fails. */
-  rc = reserve_entry(seg, &seg->tidx, ".timeindex");
+  rc = reserve_entry(seg, &seg->tidx, LAYOUT_TIMEINDEX);
   if (rc)
     rc = nd_fail_os(-rc, "cannot extend %s.timeindex", seg->path);
   else if (sidx_append_time(&seg->tidx, mts, (uint32_t)(next - seg->base)) == 0)
@@ -428,8 +429,8 @@ static int seal_pinned(segment *seg, int sync) {
     atomic_store(&seg->unsynced, 1);
   }
   char ip[PATH_MAX], tp[PATH_MAX];
-  seg_path(seg, ".index", ip, sizeof ip);
-  seg_path(seg, ".timeindex", tp, sizeof tp);
+  seg_path(seg, LAYOUT_INDEX, ip, sizeof ip);
+  seg_path(seg, LAYOUT_TIMEINDEX, tp, sizeof tp);
   rc = sidx_trim(&seg->oidx, ip);
   if (!rc)
     rc = sidx_trim(&seg->tidx, tp);
@@ -510,8 +511,9 @@ static int scan_fd(segment *seg, int fd, uint64_t start_pos,
   res->max_ts = start_pos ? atomic_load(&seg->max_ts) : -1;
   uint64_t file_size;
   struct stat st;
-  if (fstat(fd, &st) != 0)
-    return nd_fail_os(errno, "stat %s.log", seg->path);
+  int e = file_fstat(fd, &st);
+  if (e)
+    return nd_fail_os(-e, "stat %s.log", seg->path);
   file_size = (uint64_t)st.st_size;
   if (rebuild && start_pos == 0) {
     sidx_reset(&seg->oidx);
@@ -797,6 +799,9 @@ static int read_fd(segment *seg, int fd, uint64_t pos, size_t max_bytes,
           file_pread_full(fd, buf + want, total - want, (off_t)(pos + want));
       if (m < 0 || (size_t)m < total - want) {
         free(buf);
+        if (m < 0) /* an I/O error is not damage */
+          return nd_fail_os((int)-m, "reading %s.log at byte %" PRIu64,
+                            seg->path, pos + want);
         return nd_fail(ND_ECORRUPT, "%s.log: short read at byte %" PRIu64,
                        seg->path, pos + want);
       }
@@ -950,9 +955,12 @@ int segment_read_range(segment *seg, uint64_t pos, size_t max_bytes,
   if (!rc && *len_out > 0) {
     /* A descriptor of its own: the cache may close the segment's one, and
      * retention may unlink the file, while the caller is still sending. */
-    *fd_out = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-    if (*fd_out < 0)
-      rc = nd_fail_os(errno, "duplicating the descriptor of %s.log", seg->path);
+    *fd_out = file_dup(fd);
+    if (*fd_out < 0) {
+      rc = nd_fail_os(-*fd_out, "duplicating the descriptor of %s.log",
+                      seg->path);
+      *fd_out = -1;
+    }
   }
   unpin_both(seg);
   return rc;

@@ -5,7 +5,8 @@
  * themselves are in api.c and append.c, the background thread in
  * background.c.
  *
- * Directory layout (docs/format.md has the full description):
+ * Directory layout (layout.h names every file; docs/format.md has the
+ * full description):
  *   .               the directory itself is flock()ed by the writer: a
  *                   directory holding a store cannot be unlinked from
  *                   under it, as a lock file can
@@ -19,13 +20,11 @@
  * reference counted, so a topic deleted while another thread appends to it
  * is freed by whoever drops the last reference.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <time.h>
@@ -33,6 +32,7 @@
 
 #include "error.h"
 #include "file.h"
+#include "layout.h"
 #include "store.h"
 
 #define FORMAT_TEXT "nodata 1\n"
@@ -219,22 +219,6 @@ int store_leave(topic *t, int rc) {
 
 /* ---- open / close ------------------------------------------------------- */
 
-static int mkdir_p(const char *path) {
-  char buf[PATH_MAX];
-  snprintf(buf, sizeof buf, "%s", path);
-  for (char *q = buf + 1; *q; q++) {
-    if (*q != '/')
-      continue;
-    *q = '\0';
-    if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-      return -errno;
-    *q = '/';
-  }
-  if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-    return -errno;
-  return 0;
-}
-
 static int read_lock_pid(const char *path, pid_t *pid) {
   char *text;
   *pid = 0;
@@ -249,12 +233,13 @@ static int read_lock_pid(const char *path, pid_t *pid) {
  * lock file may have been removed), or 0. */
 static pid_t flock_owner(int fd) {
   struct stat st;
-  FILE *f = fstat(fd, &st) == 0 ? fopen("/proc/locks", "re") : NULL;
-  if (!f)
+  char *text = NULL;
+  if (file_fstat(fd, &st) != 0 || file_read_all("/proc/locks", &text, NULL))
     return 0;
-  char line[256];
   pid_t found = 0;
-  while (!found && fgets(line, sizeof line, f)) {
+  for (char *line = text, *nl; !found && line && *line;
+       line = nl ? nl + 1 : NULL) {
+    nl = strchr(line, '\n');
     long pid;
     unsigned maj, min;
     unsigned long long ino;
@@ -263,14 +248,14 @@ static pid_t flock_owner(int fd) {
         ino == (unsigned long long)st.st_ino && makedev(maj, min) == st.st_dev)
       found = (pid_t)pid;
   }
-  fclose(f);
+  free(text);
   return found;
 }
 
 /* 1 if another open file description holds an flock on fd's file. */
 static int flock_held(int fd) {
-  if (flock(fd, LOCK_SH | LOCK_NB) == 0) {
-    flock(fd, LOCK_UN);
+  if (file_lock(fd, 0) == 0) {
+    file_unlock(fd);
     return 0;
   }
   return 1;
@@ -279,16 +264,15 @@ static int flock_held(int fd) {
 int nd_lock_holder(const char *dir, pid_t *pid) {
   char path[PATH_MAX];
   *pid = 0;
-  snprintf(path, sizeof path, "%s/nodata.lock", dir);
-  int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  snprintf(path, sizeof path, "%s/" LAYOUT_LOCK, dir);
+  int dfd = file_open(dir, O_RDONLY | O_DIRECTORY);
   if (dfd < 0)
-    return errno == ENOENT ? 0 : nd_fail_os(errno, "cannot open %s", dir);
+    return dfd == -ENOENT ? 0 : nd_fail_os(-dfd, "cannot open %s", dir);
   int held = flock_held(dfd);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0 && errno != ENOENT) {
-    int e = errno;
-    close(dfd);
-    return nd_fail_os(e, "cannot open %s", path);
+  int fd = file_open(path, O_RDONLY);
+  if (fd < 0 && fd != -ENOENT) {
+    file_close(dfd);
+    return nd_fail_os(-fd, "cannot open %s", path);
   }
   if (!held && fd >= 0)
     held = flock_held(fd); /* an older nodata locks only the file */
@@ -299,9 +283,8 @@ int nd_lock_holder(const char *dir, pid_t *pid) {
     if (*pid <= 0)
       *pid = -1;
   }
-  if (fd >= 0)
-    close(fd);
-  close(dfd);
+  file_close(fd);
+  file_close(dfd);
   return 0;
 }
 
@@ -321,22 +304,26 @@ static int lock_busy(nd_store *s) {
  * still locked too, so older versions see the store as held. */
 static int take_lock(nd_store *s) {
   char path[PATH_MAX];
-  snprintf(path, sizeof path, "%s/nodata.lock", s->dir);
-  s->dir_lock_fd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (s->dir_lock_fd < 0)
-    return nd_fail_os(errno, "cannot open %s", s->dir);
-  if (flock(s->dir_lock_fd, LOCK_EX | LOCK_NB) != 0)
-    return errno == EWOULDBLOCK ? lock_busy(s)
-                                : nd_fail_os(errno, "cannot lock %s", s->dir);
-  s->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (s->lock_fd < 0)
-    return nd_fail_os(errno, "cannot open %s", path);
-  if (flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0)
-    return errno == EWOULDBLOCK ? lock_busy(s)
-                                : nd_fail_os(errno, "cannot lock %s", path);
+  snprintf(path, sizeof path, "%s/" LAYOUT_LOCK, s->dir);
+  int rc = s->dir_lock_fd = file_open(s->dir, O_RDONLY | O_DIRECTORY);
+  if (rc < 0) {
+    s->dir_lock_fd = -1;
+    return nd_fail_os(-rc, "cannot open %s", s->dir);
+  }
+  if ((rc = file_lock(s->dir_lock_fd, 1)) != 0)
+    return rc == -EWOULDBLOCK ? lock_busy(s)
+                              : nd_fail_os(-rc, "cannot lock %s", s->dir);
+  rc = s->lock_fd = file_open(path, O_RDWR | O_CREAT);
+  if (rc < 0) {
+    s->lock_fd = -1;
+    return nd_fail_os(-rc, "cannot open %s", path);
+  }
+  if ((rc = file_lock(s->lock_fd, 1)) != 0)
+    return rc == -EWOULDBLOCK ? lock_busy(s)
+                              : nd_fail_os(-rc, "cannot lock %s", path);
   char text[32];
   int n = snprintf(text, sizeof text, "%d\n", (int)getpid());
-  int rc = file_truncate(s->lock_fd, 0);
+  rc = file_truncate(s->lock_fd, 0);
   if (!rc)
     rc = file_pwrite_all(s->lock_fd, text, (size_t)n, 0);
   if (rc)
@@ -349,23 +336,23 @@ static int take_lock(nd_store *s) {
  * is then safely written again. 0 names the first one that does not in
  * *bad. */
 static int topics_look_like_v1(const char *tp, char *bad, size_t cap) {
-  DIR *d = opendir(tp);
+  file_dir *d = file_dir_open(tp);
   if (!d) {
     snprintf(bad, cap, "%s (%s)", tp, strerror(errno));
     return 0;
   }
   int ok = 1;
-  struct dirent *e;
-  while (ok && (e = readdir(d)) != NULL) {
-    if (e->d_name[0] == '.')
+  const char *name;
+  while (ok && (name = file_dir_next(d)) != NULL) {
+    if (name[0] == '.')
       continue;
     char path[PATH_MAX], *text = NULL;
-    snprintf(path, sizeof path, "%s/%.200s/topic.conf", tp, e->d_name);
-    size_t len = strlen(e->d_name);
+    snprintf(path, sizeof path, "%s/%.200s/" LAYOUT_TOPIC_CONF, tp, name);
+    size_t len = strlen(name);
     if (len != 64) {
       /* Leftovers of an interrupted create or delete are this format's. */
-      ok = (len > 8 && !strcmp(e->d_name + len - 8, ".deleted")) ||
-           (len > 9 && !strcmp(e->d_name + len - 9, ".creating"));
+      ok = layout_has_suffix(name, LAYOUT_DELETED) ||
+           layout_has_suffix(name, LAYOUT_CREATING);
     } else {
       ok = file_read_all(path, &text, NULL) == 0 &&
            !strncmp(text, "# nodata topic\nname=", 20);
@@ -374,21 +361,21 @@ static int topics_look_like_v1(const char *tp, char *bad, size_t cap) {
     if (!ok)
       snprintf(bad, cap, "%s", path);
   }
-  closedir(d);
+  file_dir_close(d);
   return ok;
 }
 
 static int check_format(nd_store *s, int *is_new) {
   char path[PATH_MAX], *text;
-  snprintf(path, sizeof path, "%s/FORMAT", s->dir);
+  snprintf(path, sizeof path, "%s/" LAYOUT_FORMAT, s->dir);
   int rc = file_read_all(path, &text, NULL);
   if (rc == -ENOENT) {
     /* A directory without FORMAT is new only if it holds no topics; one
      * whose topics are all this format's lost only the FORMAT file. */
     char tp[PATH_MAX], bad[PATH_MAX + 64];
     struct stat st;
-    snprintf(tp, sizeof tp, "%s/topics", s->dir);
-    if (stat(tp, &st) == 0) {
+    snprintf(tp, sizeof tp, "%s/" LAYOUT_TOPICS, s->dir);
+    if (file_stat(tp, &st) == 0) {
       if (!topics_look_like_v1(tp, bad, sizeof bad))
         return nd_fail(ND_EFORMAT,
                        "%s is missing and %s is not a nodata 1 topic, so "
@@ -425,27 +412,24 @@ static int check_format(nd_store *s, int *is_new) {
 }
 
 static int load_topics(nd_store *s, int clean) {
-  DIR *d = opendir(s->topics_dir);
+  file_dir *d = file_dir_open(s->topics_dir);
   if (!d) {
     if (errno == ENOENT && s->readonly)
       return 0;
     return nd_fail_os(errno, "cannot open %s", s->topics_dir);
   }
-  struct dirent *e;
+  const char *name;
   int rc = 0;
   int64_t now = store_now_ms();
   s->recovery.stats.clean_shutdown = clean;
-  while (!rc && (e = readdir(d)) != NULL) {
-    const char *name = e->d_name;
-    if (name[0] == '.' && (!name[1] || (name[1] == '.' && !name[2])))
-      continue;
+  while (!rc && (name = file_dir_next(d)) != NULL) {
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/%s", s->topics_dir, name);
     size_t len = strlen(name);
     if (len != 64) {
       /* Leftovers of an interrupted create or delete. */
-      if (!s->readonly && ((len > 8 && !strcmp(name + len - 8, ".deleted")) ||
-                           (len > 9 && !strcmp(name + len - 9, ".creating"))))
+      if (!s->readonly && (layout_has_suffix(name, LAYOUT_DELETED) ||
+                           layout_has_suffix(name, LAYOUT_CREATING)))
         file_remove_tree(path);
       continue;
     }
@@ -458,7 +442,7 @@ static int load_topics(nd_store *s, int clean) {
         topic_close(t);
     }
   }
-  closedir(d);
+  file_dir_close(d);
   return rc;
 }
 
@@ -467,10 +451,8 @@ static void store_free(nd_store *s) {
   for (size_t i = 0; i < s->ntopics; i++)
     topic_close(s->topics[i]);
   free(s->topics);
-  if (s->lock_fd >= 0)
-    close(s->lock_fd);
-  if (s->dir_lock_fd >= 0)
-    close(s->dir_lock_fd);
+  file_close(s->lock_fd);
+  file_close(s->dir_lock_fd);
   seg_caches_destroy(&s->caches);
   recovery_log_free(&s->recovery);
   pthread_rwlock_destroy(&s->map_lock);
@@ -521,14 +503,14 @@ int nd_open(const char *dir, const nd_options *opts, nd_store **out) {
     store_free(s);
     return nd_fail(ND_EINVAL, "data directory path too long");
   }
-  snprintf(s->topics_dir, sizeof s->topics_dir, "%s/topics", dir);
+  snprintf(s->topics_dir, sizeof s->topics_dir, "%s/" LAYOUT_TOPICS, dir);
 
   int rc = 0;
   struct stat st;
-  if (stat(dir, &st) != 0) {
-    if (errno != ENOENT || s->readonly || (s->opts.flags & ND_OPEN_NOCREATE))
-      rc = nd_fail_os(errno, "cannot open data directory %s", dir);
-    else if ((rc = mkdir_p(dir)) != 0)
+  if ((rc = file_stat(dir, &st)) != 0) {
+    if (rc != -ENOENT || s->readonly || (s->opts.flags & ND_OPEN_NOCREATE))
+      rc = nd_fail_os(-rc, "cannot open data directory %s", dir);
+    else if ((rc = file_mkdir_p(dir)) != 0)
       rc = nd_fail_os(-rc, "cannot create data directory %s", dir);
   } else if (!S_ISDIR(st.st_mode)) {
     rc = nd_fail(-ENOTDIR, "%s is not a directory", dir);
@@ -539,14 +521,20 @@ int nd_open(const char *dir, const nd_options *opts, nd_store **out) {
   if (!rc)
     rc = check_format(s, &is_new);
   char clean_path[PATH_MAX];
-  snprintf(clean_path, sizeof clean_path, "%s/clean-shutdown", dir);
-  int clean = is_new || access(clean_path, F_OK) == 0;
+  snprintf(clean_path, sizeof clean_path, "%s/" LAYOUT_CLEAN_SHUTDOWN, dir);
+  int clean = is_new || file_exists(clean_path) == 1;
   if (!rc && !s->readonly) {
-    if (mkdir(s->topics_dir, 0755) != 0 && errno != EEXIST)
-      rc = nd_fail_os(errno, "cannot create %s", s->topics_dir);
-    /* From here on the store may change: a crash must not look clean. */
-    if (!rc && unlink(clean_path) == 0)
+    if ((rc = file_mkdir(s->topics_dir)) != 0 && rc != -EEXIST)
+      rc = nd_fail_os(-rc, "cannot create %s", s->topics_dir);
+    else
+      rc = 0;
+    /* From here on the store may change: a crash must not look clean. A
+     * marker that cannot be removed would make it look clean: no open. */
+    int u = rc ? 0 : file_unlink(clean_path);
+    if (!rc && u == 0)
       rc = file_sync_dir(dir);
+    else if (u && u != -ENOENT)
+      rc = nd_fail_os(-u, "cannot remove %s", clean_path);
     if (rc < 0 && rc > -4096 && !*nd_errmsg())
       rc = nd_fail_os(-rc, "cannot sync %s", dir);
   }
@@ -554,7 +542,7 @@ int nd_open(const char *dir, const nd_options *opts, nd_store **out) {
     rc = load_topics(s, clean);
   if (!rc) {
     char groups[PATH_MAX];
-    snprintf(groups, sizeof groups, "%s/groups", dir);
+    snprintf(groups, sizeof groups, "%s/" LAYOUT_GROUPS, dir);
     nd_logger log = {s->opts.on_log, s->opts.on_log_ctx};
     rc = offsets_open(groups, s->readonly, &log, &s->offsets);
   }
@@ -596,7 +584,7 @@ int nd_close(nd_store *s) {
     rc = orc;
   if (!rc && !s->readonly) {
     char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/clean-shutdown", s->dir);
+    snprintf(path, sizeof path, "%s/" LAYOUT_CLEAN_SHUTDOWN, s->dir);
     rc = file_write_atomic(path, "", 0);
     if (rc)
       rc = nd_fail_os(-rc, "cannot write %s", path);

@@ -13,6 +13,7 @@
 #include "error.h"
 #include "file.h"
 #include "hash.h"
+#include "layout.h"
 
 int nd_topic_name_valid(const char *name) {
   if (!name)
@@ -48,7 +49,7 @@ int topic_conf_write(const char *dir, const char *name, const uint8_t id[16],
   int m = config_format(cfg, text + n, sizeof text - (size_t)n);
   if (m < 0)
     return m;
-  snprintf(path, sizeof path, "%s/topic.conf", dir);
+  snprintf(path, sizeof path, "%s/" LAYOUT_TOPIC_CONF, dir);
   int rc = file_write_atomic(path, text, (size_t)(n + m));
   if (rc)
     return nd_fail_os(-rc, "cannot write %s", path);
@@ -58,7 +59,7 @@ int topic_conf_write(const char *dir, const char *name, const uint8_t id[16],
 int topic_conf_read(const char *dir, char name[ND_TOPIC_NAME_MAX + 1],
                     uint8_t id[16], int32_t *partitions, nd_topic_config *cfg) {
   char path[PATH_MAX];
-  snprintf(path, sizeof path, "%s/topic.conf", dir);
+  snprintf(path, sizeof path, "%s/" LAYOUT_TOPIC_CONF, dir);
   char *text;
   size_t len;
   int rc = file_read_all(path, &text, &len);
@@ -139,7 +140,7 @@ int topic_conf_read(const char *dir, char name[ND_TOPIC_NAME_MAX + 1],
 int topic_conf_salvage(const char *dir, char name[ND_TOPIC_NAME_MAX + 1],
                        int32_t *partitions) {
   char path[PATH_MAX];
-  snprintf(path, sizeof path, "%s/topic.conf", dir);
+  snprintf(path, sizeof path, "%s/" LAYOUT_TOPIC_CONF, dir);
   char *text;
   if (file_read_all(path, &text, NULL) != 0)
     return -1;
