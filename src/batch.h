@@ -47,8 +47,11 @@
  *     why (enum batch_stop), where (stop_pos: the first byte not accepted)
  *     and in words (why: a static string). A clean end is BATCH_STOP_END:
  *     the last batch ended exactly at the walk's end. A file shorter than
- *     the end it was given ends the walk where the file ends (a batch cut
- *     there is BATCH_STOP_TORN). A memory walk over a prefix of a longer
+ *     the end it was given ends the walk where a read meets the file's
+ *     end: a header cut there is BATCH_STOP_TORN, and so is a batch the
+ *     walk reads whole; an fd walk below the CRC level reads only headers
+ *     and takes a whole header at its word (the caller vouches for the
+ *     bytes below end). A memory walk over a prefix of a longer
  *     log (end set past the bytes given) stops with BATCH_STOP_MEMORY when
  *     the next batch runs past the bytes in memory, with its size in
  *     c->size when known, so the caller can read the rest. A failed read
