@@ -588,20 +588,6 @@ static void cursor_batch_larger_than_buffer(void) {
   free(l.data);
 }
 
-/* Read system calls this process has made so far (the kernel's count). */
-static long long read_calls(void) {
-  FILE *f = fopen("/proc/self/io", "r");
-  if (!f)
-    return -1;
-  char line[128];
-  long long v = -1;
-  while (fgets(line, sizeof line, f))
-    if (sscanf(line, "syscr: %lld", &v) == 1)
-      break;
-  fclose(f);
-  return v;
-}
-
 /* The buffer is refilled only when the next header (or whole batch) is not
  * in it: walking 1000 small batches through 8 KB reads about once per
  * 8 KB, not once per batch, and a CRC walk through 1 MB reads once. */
@@ -612,7 +598,7 @@ static void cursor_reads_per_buffer(void) {
   CHECK(dir);
   int fd = log_file(dir, &l, l.len);
   CHECK(fd >= 0);
-  long long idle0 = read_calls(), idle1 = read_calls();
+  long long idle0 = test_proc_io("syscr"), idle1 = test_proc_io("syscr");
   CHECK(idle0 >= 0 && idle1 >= idle0);
   long long cost = idle1 - idle0; /* reading the count itself */
   uint64_t biggest = 0;
@@ -621,17 +607,17 @@ static void cursor_reads_per_buffer(void) {
   static uint8_t buf[8192];
   batch_cursor c;
   batch_cursor_fd(&c, fd, 0, l.len, buf, sizeof buf, BATCH_LEVEL_SANE);
-  long long before = read_calls();
+  long long before = test_proc_io("syscr");
   CHECK_EQ_I64(walk(&c, &l, 0, 0), l.n);
-  long long reads = read_calls() - before - cost;
+  long long reads = test_proc_io("syscr") - before - cost;
   batch_cursor_close(&c);
   /* Each read covers at least 8 KB less one batch of new bytes. */
   CHECK(reads >= 1 && reads <= (long long)(l.len / (8192 - biggest)) + 2);
   CHECK(reads * 8 < l.n);
   batch_cursor_fd(&c, fd, 0, l.len, NULL, 1 << 20, BATCH_LEVEL_CRC);
-  before = read_calls();
+  before = test_proc_io("syscr");
   CHECK_EQ_I64(walk(&c, &l, 0, 1), l.n);
-  reads = read_calls() - before - cost;
+  reads = test_proc_io("syscr") - before - cost;
   batch_cursor_close(&c);
   CHECK_EQ_I64(reads, 1);
   close(fd);
