@@ -13,19 +13,19 @@
 #include "file.h"
 
 void batch_header_decode(const uint8_t *p, batch_header *h) {
-  h->base_offset = (int64_t)be64(p);
-  h->length = (int32_t)be32(p + 8);
-  h->leader_epoch = (int32_t)be32(p + 12);
-  h->magic = (int8_t)p[16];
-  h->crc = be32(p + 17);
-  h->attributes = (int16_t)be16(p + 21);
-  h->last_offset_delta = (int32_t)be32(p + 23);
-  h->base_timestamp = (int64_t)be64(p + 27);
-  h->max_timestamp = (int64_t)be64(p + 35);
-  h->producer_id = (int64_t)be64(p + 43);
-  h->producer_epoch = (int16_t)be16(p + 51);
-  h->base_sequence = (int32_t)be32(p + 53);
-  h->record_count = (int32_t)be32(p + 57);
+  h->base_offset = batch_base_offset(p);
+  h->length = batch_length(p);
+  h->leader_epoch = batch_leader_epoch(p);
+  h->magic = (int8_t)batch_magic(p);
+  h->crc = batch_crc(p);
+  h->attributes = batch_attributes(p);
+  h->last_offset_delta = batch_last_offset_delta(p);
+  h->base_timestamp = batch_base_timestamp(p);
+  h->max_timestamp = batch_max_timestamp(p);
+  h->producer_id = batch_producer_id(p);
+  h->producer_epoch = batch_producer_epoch(p);
+  h->base_sequence = batch_base_sequence(p);
+  h->record_count = batch_record_count(p);
 }
 
 /* ---- validity ------------------------------------------------------------ */
@@ -306,11 +306,12 @@ int batch_check_record_area(const uint8_t *hdr, const uint8_t *r, size_t len,
     if (ts_delta > max_delta)
       max_delta = ts_delta;
     if (tc) {
-      int64_t ts = add_wrap((int64_t)be64(hdr + 27), ts_delta);
+      int64_t ts = add_wrap(batch_base_timestamp(hdr), ts_delta);
       if (ts_check_refuses(tc, ts)) {
         /* Out of memory, the list is short but the count is right. */
         tc->bad++;
-        (void)record_errors_add(i, add_wrap((int64_t)be64(hdr), off_delta), ts);
+        (void)record_errors_add(i, add_wrap(batch_base_offset(hdr), off_delta),
+                                ts);
       }
     }
     r = rec_end;
@@ -328,33 +329,34 @@ int batch_check_records(const uint8_t *p, size_t total, int64_t *max_ts_delta,
                         ts_check *tc, const char **why) {
   if (max_ts_delta)
     *max_ts_delta = INT64_MIN;
-  if (be16(p + 21) & BATCH_ATTR_CODEC_MASK)
+  if (batch_codec(p))
     return 0;
   return batch_check_record_area(p, p + BATCH_HEADER_SIZE,
                                  total - BATCH_HEADER_SIZE,
-                                 (int32_t)be32(p + 57), max_ts_delta, tc, why);
+                                 batch_record_count(p), max_ts_delta, tc, why);
 }
 
 int batch_fix_max_timestamp(uint8_t *p, size_t total, int64_t max_ts_delta) {
-  if (max_ts_delta == INT64_MIN || (be16(p + 21) & BATCH_ATTR_LOG_APPEND_TIME))
+  if (max_ts_delta == INT64_MIN || batch_is_log_append_time(p))
     return 0;
   /* Kafka's record timestamp is baseTimestamp + delta, in wrapping int64. */
-  int64_t max_ts = (int64_t)((uint64_t)be64(p + 27) + (uint64_t)max_ts_delta);
-  if ((int64_t)be64(p + 35) == max_ts)
+  int64_t max_ts = add_wrap(batch_base_timestamp(p), max_ts_delta);
+  if (batch_max_timestamp(p) == max_ts)
     return 0;
-  put_be64(p + 35, (uint64_t)max_ts);
+  put_be64(p + BATCH_AT_MAX_TIMESTAMP, (uint64_t)max_ts);
   batch_update_crc(p, total);
   return 1;
 }
 
 void batch_update_crc(uint8_t *p, size_t total) {
-  put_be32(p + 17, nd_crc32c(0, p + 21, total - 21));
+  put_be32(p + BATCH_AT_CRC,
+           nd_crc32c(0, p + BATCH_AT_ATTRIBUTES, total - BATCH_AT_ATTRIBUTES));
 }
 
 void batch_set_log_append_time(uint8_t *p, size_t total, int64_t ts) {
-  uint16_t attr = be16(p + 21);
-  put_be16(p + 21, attr | BATCH_ATTR_LOG_APPEND_TIME);
-  put_be64(p + 35, (uint64_t)ts);
+  uint16_t attr = (uint16_t)batch_attributes(p);
+  put_be16(p + BATCH_AT_ATTRIBUTES, attr | BATCH_ATTR_LOG_APPEND_TIME);
+  put_be64(p + BATCH_AT_MAX_TIMESTAMP, (uint64_t)ts);
   batch_update_crc(p, total);
 }
 
@@ -456,18 +458,19 @@ int64_t batch_encode(const nd_record *recs, size_t n, int64_t now_ms,
     *cap = total;
   }
   uint8_t *p = *buf;
-  put_be64(p, 0);
-  put_be32(p + 8, (uint32_t)(total - BATCH_LOG_OVERHEAD));
-  put_be32(p + 12, 0);
-  p[16] = BATCH_MAGIC;
-  put_be16(p + 21, log_append_time ? BATCH_ATTR_LOG_APPEND_TIME : 0);
-  put_be32(p + 23, (uint32_t)(n - 1));
-  put_be64(p + 27, (uint64_t)base_ts);
-  put_be64(p + 35, (uint64_t)max_ts);
-  put_be64(p + 43, (uint64_t)-1);
-  put_be16(p + 51, (uint16_t)-1);
-  put_be32(p + 53, (uint32_t)-1);
-  put_be32(p + 57, (uint32_t)n);
+  put_be64(p + BATCH_AT_BASE_OFFSET, 0);
+  put_be32(p + BATCH_AT_LENGTH, (uint32_t)(total - BATCH_LOG_OVERHEAD));
+  put_be32(p + BATCH_AT_LEADER_EPOCH, 0);
+  p[BATCH_AT_MAGIC] = BATCH_MAGIC;
+  put_be16(p + BATCH_AT_ATTRIBUTES,
+           log_append_time ? BATCH_ATTR_LOG_APPEND_TIME : 0);
+  put_be32(p + BATCH_AT_LAST_OFFSET_DELTA, (uint32_t)(n - 1));
+  put_be64(p + BATCH_AT_BASE_TIMESTAMP, (uint64_t)base_ts);
+  put_be64(p + BATCH_AT_MAX_TIMESTAMP, (uint64_t)max_ts);
+  put_be64(p + BATCH_AT_PRODUCER_ID, (uint64_t)-1);
+  put_be16(p + BATCH_AT_PRODUCER_EPOCH, (uint16_t)-1);
+  put_be32(p + BATCH_AT_BASE_SEQUENCE, (uint32_t)-1);
+  put_be32(p + BATCH_AT_RECORD_COUNT, (uint32_t)n);
   uint8_t *w = p + BATCH_HEADER_SIZE;
   for (size_t i = 0; i < n; i++) {
     const nd_record *r = &recs[i];
@@ -544,7 +547,7 @@ void nd_iter_close(nd_iter *it) {
 }
 
 static int iter_fail(nd_iter *it, int err, const char *what) {
-  int64_t base = it->batch ? (int64_t)be64(it->batch) : -1;
+  int64_t base = it->batch ? batch_base_offset(it->batch) : -1;
   size_t pos = it->pos;
   it->pos = it->len;
   it->remaining = 0;
@@ -557,7 +560,7 @@ static int iter_fail(nd_iter *it, int err, const char *what) {
 static int iter_next_batch(nd_iter *it) {
   for (;;) {
     if (it->batch) {
-      it->pos += BATCH_LOG_OVERHEAD + be32(it->batch + 8);
+      it->pos += (size_t)batch_size(it->batch);
       it->batch = NULL;
     }
     free(it->inflated);
@@ -573,11 +576,11 @@ static int iter_next_batch(nd_iter *it) {
     it->batch = p;
     if (st != BATCH_VALID)
       return iter_fail(it, ND_ECORRUPT, why);
-    int32_t count = (int32_t)be32(p + 57);
+    int32_t count = batch_record_count(p);
     int64_t last = batch_last_offset(p);
     if (count == 0 || last < it->min_offset)
       continue;
-    int codec = be16(p + 21) & BATCH_ATTR_CODEC_MASK;
+    int codec = batch_codec(p);
     if (codec == ND_CODEC_NONE) {
       it->rec = p + BATCH_HEADER_SIZE;
       it->rec_end = p + total;
@@ -662,19 +665,19 @@ int nd_iter_next(nd_iter *it, nd_record_view *rec) {
     }
     it->rec = end;
     it->remaining--;
-    int16_t attr = (int16_t)be16(b + 21);
-    rec->offset = add_wrap((int64_t)be64(b), off_delta);
+    int16_t attr = batch_attributes(b);
+    rec->offset = add_wrap(batch_base_offset(b), off_delta);
     rec->timestamp_type = (attr & BATCH_ATTR_LOG_APPEND_TIME)
                               ? ND_TS_LOG_APPEND_TIME
                               : ND_TS_CREATE_TIME;
     rec->timestamp = rec->timestamp_type == ND_TS_LOG_APPEND_TIME
-                         ? (int64_t)be64(b + 35)
-                         : add_wrap((int64_t)be64(b + 27), ts_delta);
+                         ? batch_max_timestamp(b)
+                         : add_wrap(batch_base_timestamp(b), ts_delta);
     rec->headers = nh ? it->hdrs : NULL;
     rec->header_count = (size_t)nh;
-    rec->batch_base_offset = (int64_t)be64(b);
+    rec->batch_base_offset = batch_base_offset(b);
     rec->codec = attr & BATCH_ATTR_CODEC_MASK;
-    rec->producer_id = (int64_t)be64(b + 43);
+    rec->producer_id = batch_producer_id(b);
     rec->is_control = (attr & BATCH_ATTR_CONTROL) != 0;
     if (it->remaining == 0 && it->rec != it->rec_end) {
       /* Trailing bytes after the last record: tolerated, as Kafka does. */

@@ -17,8 +17,11 @@
  * negative; in a log, base offsets also ascend. Which of these a reader
  * checks is its validation level (enum batch_check). One function in
  * batch.c decides them, used by the batch cursor and by batch_check();
- * every reader of .log bytes or of a client's batches goes through one of
- * the two, so nothing else decides validity.
+ * every reader of .log bytes or of a client's batches in the library goes
+ * through one of the two (nd_iter too), so nothing else decides validity.
+ * Code outside the library that peeks at a batch (the broker's
+ * request-level checks, the codecs) decides nothing for the store: every
+ * batch is checked here before it is stored.
  *
  * The batch cursor: one walker over batches back to back, used for every
  * walk of .log bytes (recovery, reads, offset and time lookups, index
