@@ -143,7 +143,8 @@ void batch_cursor_close(batch_cursor *c) {
  * bytes there (fewer than need only where the bytes end: the memory given,
  * or the file). An fd walk reads when the window does not hold them: the
  * caller's buffer full (up to the end) when that holds them, else exactly
- * those bytes into the big buffer. NULL with *err on a failed read. */
+ * those bytes into the big buffer. *err (0 on entry) is set when a read or
+ * an allocation fails. */
 static const uint8_t *window(batch_cursor *c, uint64_t pos, size_t need,
                              size_t *have, int *err) {
   uint64_t win_end = c->win_pos + c->win_len;
@@ -151,6 +152,8 @@ static const uint8_t *window(batch_cursor *c, uint64_t pos, size_t need,
       (pos + need <= win_end || win_end >= c->eof)) {
     uint64_t in = win_end - pos;
     *have = in < need ? (size_t)in : need;
+    if (!c->win)
+      return NULL; /* an empty memory walk: no pointer arithmetic on NULL */
     return c->win + (pos - c->win_pos);
   }
   uint64_t left = c->end > pos ? c->end - pos : 0;
@@ -224,7 +227,7 @@ int batch_cursor_next(batch_cursor *c) {
   size_t have;
   int err = 0;
   const uint8_t *h = window(c, pos, need, &have, &err);
-  if (!h)
+  if (err)
     return cursor_io(c, err);
   int mem = c->fd < 0;
   if (have < need) {
@@ -245,7 +248,7 @@ int batch_cursor_next(batch_cursor *c) {
     return cursor_stop(c, st, why);
   if (mem || (c->checks & BATCH_CHECK_CRC)) {
     h = window(c, pos, (size_t)size, &have, &err);
-    if (!h)
+    if (err)
       return cursor_io(c, err);
     if (have < size)
       return mem ? cursor_stop(c, BATCH_STOP_MEMORY,
@@ -267,7 +270,7 @@ int batch_cursor_load(batch_cursor *c) {
   size_t have;
   int err = 0;
   const uint8_t *p = window(c, c->pos, (size_t)c->size, &have, &err);
-  if (!p)
+  if (err)
     return err;
   if (have < c->size)
     return ND_ECORRUPT;

@@ -512,6 +512,13 @@ static void cursor_zero_length(void) {
     CHECK_EQ_I64(c.stop_pos, 0);
     CHECK(c.batch == NULL);
     batch_cursor_close(&c);
+    /* Nothing in memory yet of a log that goes on: read more. */
+    batch_cursor_mem(&c, NULL, 0, levels[k]);
+    c.end = 100;
+    CHECK_EQ_I64(batch_cursor_next(&c), 0);
+    CHECK_EQ_I64(c.stop, BATCH_STOP_MEMORY);
+    CHECK_EQ_I64(c.stop_pos, 0);
+    CHECK_EQ_I64(c.size, 0);
   }
   log_img l;
   CHECK_OK(log_make(&l, 3, 10, -1, 0));
