@@ -232,7 +232,8 @@ void batch_header_decode(const uint8_t *p, batch_header *h);
 
 /* ---- validity ------------------------------------------------------------ */
 
-/* What a walk checks of each batch: a level, optionally with DENSE. */
+/* What a walk checks of each batch: a level, optionally with DENSE.
+ * FRAME is always checked: without it there is no next batch. */
 enum batch_check {
   BATCH_CHECK_FRAME = 1 << 0,  /* batchLength >= 49, magic 2, complete */
   BATCH_CHECK_FIELDS = 1 << 1, /* recordCount, lastOffsetDelta >= 0 */
