@@ -97,9 +97,10 @@ static int recompress_batches(nd_store *s, const nd_topic_config *cfg,
   if (want == ND_COMPRESSION_PRODUCER)
     return 0;
   int needed = 0;
-  for (size_t q = 0; q < len; q += (size_t)be32(b + q + 8) + 12)
-    if ((b[q + 22] & BATCH_ATTR_CODEC_MASK) != want &&
-        !(b[q + 22] & BATCH_ATTR_CONTROL))
+  batch_cursor c;
+  for (batch_cursor_mem(&c, b, len, BATCH_LEVEL_HEADER);
+       batch_cursor_next(&c) == 1;)
+    if (batch_codec(c.batch) != want && !batch_is_control(c.batch))
       needed = 1;
   if (!needed)
     return 0;
@@ -115,14 +116,14 @@ static int recompress_batches(nd_store *s, const nd_topic_config *cfg,
   uint8_t *acc = NULL;
   size_t used = 0, cap = 0;
   int rc = 0;
-  for (size_t q = 0; q < len && !rc;) {
-    size_t total = (size_t)be32(b + q + 8) + 12;
+  for (batch_cursor_mem(&c, b, len, BATCH_LEVEL_HEADER);
+       !rc && batch_cursor_next(&c) == 1;) {
+    size_t q = (size_t)c.pos, total = (size_t)c.size;
     void *nb = NULL;
     size_t nlen = total;
-    int codec = b[q + 22] & BATCH_ATTR_CODEC_MASK;
-    const uint8_t *src = b + q;
-    if (codec != want && !(b[q + 22] & BATCH_ATTR_CONTROL)) {
-      rc = s->opts.recompress(b + q, total, want, codec_level(cfg, want), &nb,
+    const uint8_t *src = c.batch;
+    if (batch_codec(src) != want && !batch_is_control(src)) {
+      rc = s->opts.recompress(src, total, want, codec_level(cfg, want), &nb,
                               &nlen);
       if (rc) {
         free(nb);
@@ -159,7 +160,6 @@ static int recompress_batches(nd_store *s, const nd_topic_config *cfg,
       used += nlen;
     }
     free(nb);
-    q += total;
   }
   if (rc) {
     free(acc);
@@ -301,7 +301,7 @@ int nd_append(nd_store *s, const char *name, int32_t p,
 static int check_compressed_records(nd_store *s, const uint8_t *b, size_t total,
                                     size_t at, int64_t *max_ts_delta,
                                     ts_check *tc) {
-  int codec = b[22] & BATCH_ATTR_CODEC_MASK;
+  int codec = batch_codec(b);
   void *plain = NULL;
   size_t plain_len = 0;
   int rc = s->opts.decompress(codec, b + BATCH_HEADER_SIZE,
@@ -318,7 +318,7 @@ static int check_compressed_records(nd_store *s, const uint8_t *b, size_t total,
                                               : "zstd");
   }
   const char *why = NULL;
-  rc = batch_check_record_area(b, plain, plain_len, (int32_t)be32(b + 57),
+  rc = batch_check_record_area(b, plain, plain_len, batch_record_count(b),
                                max_ts_delta, tc, &why);
   free(plain);
   if (rc)
@@ -342,17 +342,19 @@ int nd_append_batch(nd_store *s, const char *name, int32_t p, void *buf,
   /* Validate everything before anything is written: a request is stored
    * whole or not at all. */
   uint8_t *b = buf;
-  for (size_t q = 0; q < len;) {
-    size_t total;
-    const char *why;
-    enum batch_status st = batch_check(b + q, len - q, 1, &total, &why);
-    if (st != BATCH_VALID) {
-      rc = nd_fail(st == BATCH_SHORT ? ND_EBATCH : ND_ECORRUPT,
-                   "batch at byte %zu of %zu: %s", q, len, why);
+  batch_cursor c;
+  for (batch_cursor_mem(&c, buf, len, BATCH_LEVEL_CLIENT);;) {
+    if (batch_cursor_next(&c) != 1) {
+      if (c.stop == BATCH_STOP_END)
+        break;
+      rc = nd_fail(c.stop == BATCH_STOP_TORN ? ND_EBATCH : ND_ECORRUPT,
+                   "batch at byte %" PRIu64 " of %zu: %s", c.stop_pos, len,
+                   c.why);
       goto out;
     }
-    int32_t count = (int32_t)be32(b + q + 57);
-    int32_t last_delta = (int32_t)be32(b + q + 23);
+    size_t q = (size_t)c.pos, total = (size_t)c.size;
+    int32_t count = batch_record_count(c.batch);
+    int32_t last_delta = batch_last_offset_delta(c.batch);
     if (count < 1 || last_delta != count - 1) {
       rc = nd_fail(ND_EBATCH,
                    "batch at byte %zu: %d records but last offset delta %d", q,
@@ -366,7 +368,7 @@ int nd_append_batch(nd_store *s, const char *name, int32_t p, void *buf,
                    q, total, name, (int)cfg.max_message_bytes);
       goto out;
     }
-    if ((b[q + 22] & BATCH_ATTR_CONTROL) && !(flags & ND_APPEND_CONTROL)) {
+    if (batch_is_control(c.batch) && !(flags & ND_APPEND_CONTROL)) {
       /* Kafka's words (LogValidator): a marker is the broker's to write. */
       rc = nd_fail(ND_ECONTROL,
                    "Clients are not allowed to write control records in "
@@ -375,11 +377,12 @@ int nd_append_batch(nd_store *s, const char *name, int32_t p, void *buf,
       goto out;
     }
     int64_t max_ts_delta;
+    const char *why;
     if (batch_check_records(b + q, total, &max_ts_delta, tc, &why) != 0) {
       rc = nd_fail(ND_EBATCH, "batch at byte %zu: %s", q, why);
       goto out;
     }
-    int codec = b[q + 22] & BATCH_ATTR_CODEC_MASK;
+    int codec = batch_codec(c.batch);
     if (codec > ND_CODEC_ZSTD) {
       rc = nd_fail(ND_ECODEC, "batch at byte %zu: compression codec %d", q,
                    codec);
@@ -391,9 +394,9 @@ int nd_append_batch(nd_store *s, const char *name, int32_t p, void *buf,
       goto out;
     /* Time lookups, retention and segment.ms read the header's
      * maxTimestamp: make it the records' true maximum, as Kafka does.
-     * Without a decompressor a compressed batch keeps its own. */
+     * Without a decompressor a compressed batch keeps its own. The cursor
+     * has judged this batch already and will not look at it again. */
     batch_fix_max_timestamp(b + q, total, max_ts_delta);
-    q += total;
   }
   if (tc && tc->bad) {
     rc = ts_check_fail(tc);

@@ -11,55 +11,272 @@
 #include <string.h>
 
 #include "error.h"
+#include "file.h"
 
 void batch_header_decode(const uint8_t *p, batch_header *h) {
-  h->base_offset = (int64_t)be64(p);
-  h->length = (int32_t)be32(p + 8);
-  h->leader_epoch = (int32_t)be32(p + 12);
-  h->magic = (int8_t)p[16];
-  h->crc = be32(p + 17);
-  h->attributes = (int16_t)be16(p + 21);
-  h->last_offset_delta = (int32_t)be32(p + 23);
-  h->base_timestamp = (int64_t)be64(p + 27);
-  h->max_timestamp = (int64_t)be64(p + 35);
-  h->producer_id = (int64_t)be64(p + 43);
-  h->producer_epoch = (int16_t)be16(p + 51);
-  h->base_sequence = (int32_t)be32(p + 53);
-  h->record_count = (int32_t)be32(p + 57);
+  h->base_offset = batch_base_offset(p);
+  h->length = batch_length(p);
+  h->leader_epoch = batch_leader_epoch(p);
+  h->magic = (int8_t)batch_magic(p);
+  h->crc = batch_crc(p);
+  h->attributes = batch_attributes(p);
+  h->last_offset_delta = batch_last_offset_delta(p);
+  h->base_timestamp = batch_base_timestamp(p);
+  h->max_timestamp = batch_max_timestamp(p);
+  h->producer_id = batch_producer_id(p);
+  h->producer_epoch = batch_producer_epoch(p);
+  h->base_sequence = batch_base_sequence(p);
+  h->record_count = batch_record_count(p);
+}
+
+/* ---- validity ------------------------------------------------------------ */
+
+/* The one place batch validity is decided (see batch.h), up to the CRC,
+ * which needs the whole batch. h holds min(left, 61) bytes, where left is
+ * what the walk's range holds from h on. Checks in the documented order;
+ * on BATCH_STOP_NONE *size is the batch's size (<= left, >= 61). */
+static batch_stop judge(const uint8_t *h, uint64_t left, unsigned checks,
+                        int have_expect, int64_t expect, uint64_t *size,
+                        const char **why) {
+  *size = 0;
+  if (left < BATCH_AT_MAGIC + 1) {
+    *why = "truncated batch header";
+    return BATCH_STOP_TORN;
+  }
+  if (batch_length(h) < BATCH_HEADER_SIZE - BATCH_LOG_OVERHEAD) {
+    *why = "batch length below the 49-byte minimum";
+    return BATCH_STOP_LENGTH;
+  }
+  if (batch_magic(h) != BATCH_MAGIC) {
+    *why = "magic byte is not 2";
+    return BATCH_STOP_MAGIC;
+  }
+  *size = batch_size(h);
+  if (*size > left) {
+    *why = "batch cut short";
+    return BATCH_STOP_TORN;
+  }
+  if ((checks & BATCH_CHECK_FIELDS) && !batch_header_sane(h)) {
+    *why = "negative record count or last offset delta";
+    return BATCH_STOP_FIELDS;
+  }
+  if ((checks & (BATCH_CHECK_ORDER | BATCH_CHECK_DENSE)) && have_expect) {
+    int64_t base = batch_base_offset(h);
+    int dense = (checks & BATCH_CHECK_DENSE) != 0;
+    if (base < expect || (dense && base != expect)) {
+      *why = dense ? "batch base offset breaks the offset sequence"
+                   : "batch base offset below the previous batch's end";
+      return base < expect ? BATCH_STOP_BACKWARDS : BATCH_STOP_GAP;
+    }
+  }
+  return BATCH_STOP_NONE;
+}
+
+static int crc_matches(const uint8_t *p, uint64_t size) {
+  return nd_crc32c(0, p + BATCH_AT_ATTRIBUTES,
+                   (size_t)size - BATCH_AT_ATTRIBUTES) == batch_crc(p);
 }
 
 enum batch_status batch_check(const uint8_t *p, size_t avail, int check_crc,
                               size_t *total, const char **why) {
-  if (avail < BATCH_LOG_OVERHEAD + 5) {
-    *why = "truncated batch header";
+  uint64_t size;
+  batch_stop st =
+      judge(p, avail, BATCH_CHECK_FRAME | BATCH_CHECK_FIELDS, 0, 0, &size, why);
+  if (st == BATCH_STOP_TORN)
     return BATCH_SHORT;
-  }
-  int32_t length = (int32_t)be32(p + 8);
-  if (length < BATCH_HEADER_SIZE - BATCH_LOG_OVERHEAD) {
-    *why = "batch length below the 49-byte minimum";
+  if (st != BATCH_STOP_NONE)
     return BATCH_INVALID;
-  }
-  if (p[16] != BATCH_MAGIC) {
-    *why = "magic byte is not 2";
-    return BATCH_INVALID;
-  }
-  size_t size = (size_t)length + BATCH_LOG_OVERHEAD;
-  if (size > avail) {
-    *why = "batch cut short";
-    return BATCH_SHORT;
-  }
-  int32_t count = (int32_t)be32(p + 57);
-  int32_t last_delta = (int32_t)be32(p + 23);
-  if (count < 0 || last_delta < 0) {
-    *why = "negative record count or last offset delta";
-    return BATCH_INVALID;
-  }
-  if (check_crc && nd_crc32c(0, p + 21, size - 21) != be32(p + 17)) {
+  if (check_crc && !crc_matches(p, size)) {
     *why = "CRC-32C mismatch";
     return BATCH_INVALID;
   }
-  *total = size;
+  *total = (size_t)size;
   return BATCH_VALID;
+}
+
+/* ---- the batch cursor ------------------------------------------------------
+ */
+
+static void cursor_init(batch_cursor *c, unsigned checks) {
+  memset(c, 0, sizeof *c);
+  c->checks = checks | BATCH_CHECK_FRAME;
+  c->fd = -1;
+}
+
+void batch_cursor_mem(batch_cursor *c, const void *data, size_t len,
+                      unsigned checks) {
+  cursor_init(c, checks);
+  c->end = len;
+  c->win = data;
+  c->win_len = len;
+  c->eof = len; /* the window is all there is: never refilled */
+}
+
+void batch_cursor_fd(batch_cursor *c, int fd, uint64_t pos, uint64_t end,
+                     void *buf, size_t cap, unsigned checks) {
+  cursor_init(c, checks);
+  c->fd = fd;
+  c->pos = c->next_pos = pos;
+  c->end = end;
+  c->buf = buf;
+  c->cap = cap;
+  c->eof = UINT64_MAX; /* not known yet */
+}
+
+void batch_cursor_expect(batch_cursor *c, int64_t offset) {
+  c->expect = offset;
+  c->have_expect = 1;
+}
+
+void batch_cursor_close(batch_cursor *c) {
+  if (c->buf_owned)
+    free(c->buf);
+  free(c->big);
+  c->buf = c->big = NULL;
+  c->buf_owned = 0;
+  c->cap = c->big_cap = 0;
+  c->win = NULL;
+  c->win_len = 0;
+  c->batch = NULL;
+}
+
+/* Bytes [pos, pos + need) of the walk: a pointer to pos, with *have the
+ * bytes there (fewer than need only where the bytes end: the memory given,
+ * or the file). An fd walk reads when the window does not hold them: the
+ * caller's buffer full (up to the end) when that holds them, else exactly
+ * those bytes into the big buffer. *err (0 on entry) is set when a read or
+ * an allocation fails. */
+static const uint8_t *window(batch_cursor *c, uint64_t pos, size_t need,
+                             size_t *have, int *err) {
+  uint64_t win_end = c->win_pos + c->win_len;
+  if (pos >= c->win_pos && pos <= win_end &&
+      (pos + need <= win_end || win_end >= c->eof)) {
+    uint64_t in = win_end - pos;
+    *have = in < need ? (size_t)in : need;
+    if (!c->win)
+      return NULL; /* an empty memory walk: no pointer arithmetic on NULL */
+    return c->win + (pos - c->win_pos);
+  }
+  uint64_t left = c->end > pos ? c->end - pos : 0;
+  size_t want = c->cap < left ? c->cap : (size_t)left;
+  if (want < need)
+    want = need;
+  uint8_t *dst;
+  if (want <= c->cap) {
+    if (!c->buf) {
+      if (!(c->buf = malloc(c->cap))) {
+        *err = ND_ENOMEM;
+        return NULL;
+      }
+      c->buf_owned = 1;
+    }
+    dst = c->buf;
+  } else {
+    if (want > c->big_cap) {
+      uint8_t *nb = realloc(c->big, want);
+      if (!nb) {
+        *err = ND_ENOMEM;
+        return NULL;
+      }
+      c->big = nb;
+      c->big_cap = want;
+    }
+    dst = c->big;
+  }
+  ssize_t n = file_pread_full(c->fd, dst, want, (off_t)pos);
+  if (n < 0) {
+    c->win_len = 0; /* the buffer's bytes are gone */
+    *err = (int)n;
+    return NULL;
+  }
+  c->win = dst;
+  c->win_pos = pos;
+  c->win_len = (size_t)n;
+  if ((size_t)n < want)
+    c->eof = pos + (uint64_t)n;
+  *have = (size_t)n < need ? (size_t)n : need;
+  return dst;
+}
+
+static int cursor_stop(batch_cursor *c, batch_stop why_code, const char *why) {
+  c->batch = NULL;
+  c->stop = why_code;
+  c->stop_pos = c->pos;
+  c->why = why;
+  return 0;
+}
+
+static int cursor_io(batch_cursor *c, int err) {
+  c->batch = NULL;
+  c->stop = BATCH_STOP_IO;
+  c->stop_pos = c->pos;
+  c->why = err == ND_ENOMEM ? "out of memory" : "read error";
+  return err;
+}
+
+int batch_cursor_next(batch_cursor *c) {
+  if (c->stop != BATCH_STOP_NONE && c->stop != BATCH_STOP_IO)
+    return 0;
+  c->stop = BATCH_STOP_NONE;
+  c->batch = NULL;
+  uint64_t pos = c->pos = c->next_pos;
+  c->size = 0;
+  if (pos >= c->end)
+    return cursor_stop(c, BATCH_STOP_END, "end of the log");
+  uint64_t left = c->end - pos;
+  size_t need = left < BATCH_HEADER_SIZE ? (size_t)left : BATCH_HEADER_SIZE;
+  size_t have;
+  int err = 0;
+  const uint8_t *h = window(c, pos, need, &have, &err);
+  if (err)
+    return cursor_io(c, err);
+  int mem = c->fd < 0;
+  if (have < need) {
+    if (mem) { /* more of the log than was given: the caller reads on */
+      if (have >= BATCH_LOG_OVERHEAD)
+        c->size = batch_size(h);
+      return cursor_stop(c, BATCH_STOP_MEMORY,
+                         "batch runs past the bytes in memory");
+    }
+    left = have; /* the file ends before the walk's end */
+  }
+  uint64_t size;
+  const char *why;
+  batch_stop st =
+      judge(h, left, c->checks, c->have_expect, c->expect, &size, &why);
+  c->size = size;
+  if (st != BATCH_STOP_NONE)
+    return cursor_stop(c, st, why);
+  if (mem || (c->checks & BATCH_CHECK_CRC)) {
+    h = window(c, pos, (size_t)size, &have, &err);
+    if (err)
+      return cursor_io(c, err);
+    if (have < size)
+      return mem ? cursor_stop(c, BATCH_STOP_MEMORY,
+                               "batch runs past the bytes in memory")
+                 : cursor_stop(c, BATCH_STOP_TORN, "batch cut short");
+    if ((c->checks & BATCH_CHECK_CRC) && !crc_matches(h, size))
+      return cursor_stop(c, BATCH_STOP_CRC, "CRC-32C mismatch");
+  }
+  c->batch = h;
+  c->next_pos = pos + size;
+  c->expect = batch_next_offset(h);
+  c->have_expect = 1;
+  return 1;
+}
+
+int batch_cursor_load(batch_cursor *c) {
+  if (!c->batch)
+    return ND_EINVAL;
+  size_t have;
+  int err = 0;
+  const uint8_t *p = window(c, c->pos, (size_t)c->size, &have, &err);
+  if (err)
+    return err;
+  if (have < c->size)
+    return ND_ECORRUPT;
+  c->batch = p;
+  return 0;
 }
 
 int ts_check_refuses(const ts_check *tc, int64_t ts) {
@@ -93,11 +310,12 @@ int batch_check_record_area(const uint8_t *hdr, const uint8_t *r, size_t len,
     if (ts_delta > max_delta)
       max_delta = ts_delta;
     if (tc) {
-      int64_t ts = add_wrap((int64_t)be64(hdr + 27), ts_delta);
+      int64_t ts = add_wrap(batch_base_timestamp(hdr), ts_delta);
       if (ts_check_refuses(tc, ts)) {
         /* Out of memory, the list is short but the count is right. */
         tc->bad++;
-        (void)record_errors_add(i, add_wrap((int64_t)be64(hdr), off_delta), ts);
+        (void)record_errors_add(i, add_wrap(batch_base_offset(hdr), off_delta),
+                                ts);
       }
     }
     r = rec_end;
@@ -115,33 +333,34 @@ int batch_check_records(const uint8_t *p, size_t total, int64_t *max_ts_delta,
                         ts_check *tc, const char **why) {
   if (max_ts_delta)
     *max_ts_delta = INT64_MIN;
-  if (be16(p + 21) & BATCH_ATTR_CODEC_MASK)
+  if (batch_codec(p))
     return 0;
   return batch_check_record_area(p, p + BATCH_HEADER_SIZE,
                                  total - BATCH_HEADER_SIZE,
-                                 (int32_t)be32(p + 57), max_ts_delta, tc, why);
+                                 batch_record_count(p), max_ts_delta, tc, why);
 }
 
 int batch_fix_max_timestamp(uint8_t *p, size_t total, int64_t max_ts_delta) {
-  if (max_ts_delta == INT64_MIN || (be16(p + 21) & BATCH_ATTR_LOG_APPEND_TIME))
+  if (max_ts_delta == INT64_MIN || batch_is_log_append_time(p))
     return 0;
   /* Kafka's record timestamp is baseTimestamp + delta, in wrapping int64. */
-  int64_t max_ts = (int64_t)((uint64_t)be64(p + 27) + (uint64_t)max_ts_delta);
-  if ((int64_t)be64(p + 35) == max_ts)
+  int64_t max_ts = add_wrap(batch_base_timestamp(p), max_ts_delta);
+  if (batch_max_timestamp(p) == max_ts)
     return 0;
-  put_be64(p + 35, (uint64_t)max_ts);
+  put_be64(p + BATCH_AT_MAX_TIMESTAMP, (uint64_t)max_ts);
   batch_update_crc(p, total);
   return 1;
 }
 
 void batch_update_crc(uint8_t *p, size_t total) {
-  put_be32(p + 17, nd_crc32c(0, p + 21, total - 21));
+  put_be32(p + BATCH_AT_CRC,
+           nd_crc32c(0, p + BATCH_AT_ATTRIBUTES, total - BATCH_AT_ATTRIBUTES));
 }
 
 void batch_set_log_append_time(uint8_t *p, size_t total, int64_t ts) {
-  uint16_t attr = be16(p + 21);
-  put_be16(p + 21, attr | BATCH_ATTR_LOG_APPEND_TIME);
-  put_be64(p + 35, (uint64_t)ts);
+  uint16_t attr = (uint16_t)batch_attributes(p);
+  put_be16(p + BATCH_AT_ATTRIBUTES, attr | BATCH_ATTR_LOG_APPEND_TIME);
+  put_be64(p + BATCH_AT_MAX_TIMESTAMP, (uint64_t)ts);
   batch_update_crc(p, total);
 }
 
@@ -243,18 +462,19 @@ int64_t batch_encode(const nd_record *recs, size_t n, int64_t now_ms,
     *cap = total;
   }
   uint8_t *p = *buf;
-  put_be64(p, 0);
-  put_be32(p + 8, (uint32_t)(total - BATCH_LOG_OVERHEAD));
-  put_be32(p + 12, 0);
-  p[16] = BATCH_MAGIC;
-  put_be16(p + 21, log_append_time ? BATCH_ATTR_LOG_APPEND_TIME : 0);
-  put_be32(p + 23, (uint32_t)(n - 1));
-  put_be64(p + 27, (uint64_t)base_ts);
-  put_be64(p + 35, (uint64_t)max_ts);
-  put_be64(p + 43, (uint64_t)-1);
-  put_be16(p + 51, (uint16_t)-1);
-  put_be32(p + 53, (uint32_t)-1);
-  put_be32(p + 57, (uint32_t)n);
+  put_be64(p + BATCH_AT_BASE_OFFSET, 0);
+  put_be32(p + BATCH_AT_LENGTH, (uint32_t)(total - BATCH_LOG_OVERHEAD));
+  put_be32(p + BATCH_AT_LEADER_EPOCH, 0);
+  p[BATCH_AT_MAGIC] = BATCH_MAGIC;
+  put_be16(p + BATCH_AT_ATTRIBUTES,
+           log_append_time ? BATCH_ATTR_LOG_APPEND_TIME : 0);
+  put_be32(p + BATCH_AT_LAST_OFFSET_DELTA, (uint32_t)(n - 1));
+  put_be64(p + BATCH_AT_BASE_TIMESTAMP, (uint64_t)base_ts);
+  put_be64(p + BATCH_AT_MAX_TIMESTAMP, (uint64_t)max_ts);
+  put_be64(p + BATCH_AT_PRODUCER_ID, (uint64_t)-1);
+  put_be16(p + BATCH_AT_PRODUCER_EPOCH, (uint16_t)-1);
+  put_be32(p + BATCH_AT_BASE_SEQUENCE, (uint32_t)-1);
+  put_be32(p + BATCH_AT_RECORD_COUNT, (uint32_t)n);
   uint8_t *w = p + BATCH_HEADER_SIZE;
   for (size_t i = 0; i < n; i++) {
     const nd_record *r = &recs[i];
@@ -331,7 +551,7 @@ void nd_iter_close(nd_iter *it) {
 }
 
 static int iter_fail(nd_iter *it, int err, const char *what) {
-  int64_t base = it->batch ? (int64_t)be64(it->batch) : -1;
+  int64_t base = it->batch ? batch_base_offset(it->batch) : -1;
   size_t pos = it->pos;
   it->pos = it->len;
   it->remaining = 0;
@@ -344,7 +564,7 @@ static int iter_fail(nd_iter *it, int err, const char *what) {
 static int iter_next_batch(nd_iter *it) {
   for (;;) {
     if (it->batch) {
-      it->pos += BATCH_LOG_OVERHEAD + be32(it->batch + 8);
+      it->pos += (size_t)batch_size(it->batch);
       it->batch = NULL;
     }
     free(it->inflated);
@@ -360,11 +580,11 @@ static int iter_next_batch(nd_iter *it) {
     it->batch = p;
     if (st != BATCH_VALID)
       return iter_fail(it, ND_ECORRUPT, why);
-    int32_t count = (int32_t)be32(p + 57);
+    int32_t count = batch_record_count(p);
     int64_t last = batch_last_offset(p);
     if (count == 0 || last < it->min_offset)
       continue;
-    int codec = be16(p + 21) & BATCH_ATTR_CODEC_MASK;
+    int codec = batch_codec(p);
     if (codec == ND_CODEC_NONE) {
       it->rec = p + BATCH_HEADER_SIZE;
       it->rec_end = p + total;

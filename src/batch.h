@@ -9,9 +9,60 @@
  *   51 producerEpoch i16     53 baseSequence i32  57 recordCount i32
  *   61 records (zigzag-varint framed; compressed as one blob if codec != 0)
  *
- * A batch is valid when it is complete, batchLength >= 49, magic == 2, the
- * CRC matches, and recordCount / lastOffsetDelta are sane. Recovery and
- * nd_append_batch both use batch_check(); nothing else decides validity.
+ * Only batch.h and batch.c know these byte offsets: everything else reads
+ * and writes header fields through the batch_* accessors below.
+ *
+ * Validity. A batch is valid when it is complete, batchLength >= 49,
+ * magic == 2, the CRC matches, and recordCount / lastOffsetDelta are not
+ * negative; in a log, base offsets also ascend. Which of these a reader
+ * checks is its validation level (enum batch_check). One function in
+ * batch.c decides them, used by the batch cursor and by batch_check();
+ * every reader of .log bytes or of a client's batches in the library goes
+ * through one of the two (nd_iter too), so nothing else decides validity.
+ * Code outside the library that peeks at a batch (the broker's
+ * request-level checks, the codecs) decides nothing for the store: every
+ * batch is checked here before it is stored.
+ *
+ * The batch cursor: one walker over batches back to back, used for every
+ * walk of .log bytes (recovery, reads, offset and time lookups, index
+ * rebuild, producer state, the tail walk of a clean open) and of batches
+ * in memory (a client's request, append's passes).
+ *
+ *   - Two sources, one contract. batch_cursor_fd() walks [pos, end) of a
+ *     file through a buffer the caller sizes (and may provide, e.g. on its
+ *     stack): one pread fills it, and it is refilled only when the next
+ *     header (or, when the whole batch is needed, the next batch) is not
+ *     already in it; a batch larger than the buffer is read whole into a
+ *     second, malloc'ed buffer only when the whole batch is needed.
+ *     batch_cursor_mem() walks bytes already in memory, without copying.
+ *   - batch_cursor_next() yields one batch at a time: its position, size
+ *     and a pointer to its bytes. The header (61 bytes) is always there;
+ *     the whole batch is there in a memory walk, at the CRC level, and
+ *     after batch_cursor_load(). The pointer is valid until the next call
+ *     on the cursor. Positions are file positions (fd) or indexes into
+ *     the caller's bytes (memory).
+ *   - The checks (a level, plus BATCH_CHECK_DENSE for a log whose offsets
+ *     must follow each other exactly) are made in this order: framing
+ *     (enough bytes for batchLength and magic, batchLength >= 49, magic 2,
+ *     the whole batch before the end), fields, offset order, CRC. They may
+ *     be changed between batches (recovery checks CRCs from a position).
+ *   - At the first batch that fails, or at the end, the walk stops and says
+ *     why (enum batch_stop), where (stop_pos: the first byte not accepted)
+ *     and in words (why: a static string). A clean end is BATCH_STOP_END:
+ *     the last batch ended exactly at the walk's end. A file shorter than
+ *     the end it was given ends the walk where a read meets the file's
+ *     end: a header cut there is BATCH_STOP_TORN, and so is a batch the
+ *     walk reads whole; an fd walk below the CRC level reads only headers
+ *     and takes a whole header at its word (the caller vouches for the
+ *     bytes below end). A memory walk over a prefix of a longer
+ *     log (end set past the bytes given) stops with BATCH_STOP_MEMORY when
+ *     the next batch runs past the bytes in memory, with its size in
+ *     c->size when known, so the caller can read the rest. A failed read
+ *     or allocation is not a finding: next() returns its negative code
+ *     (BATCH_STOP_IO).
+ *   - Not thread-safe: a cursor belongs to one thread. It holds no lock
+ *     and never writes; the caller keeps the file's bytes below `end`
+ *     stable (as segment.h's published size does).
  */
 #ifndef ND_BATCH_H
 #define ND_BATCH_H
@@ -79,20 +130,226 @@ static inline int64_t add_wrap(int64_t a, int64_t b) {
 static inline int64_t sub_wrap(int64_t a, int64_t b) {
   return (int64_t)((uint64_t)a - (uint64_t)b);
 }
+/* ---- header fields ------------------------------------------------------
+ * Accessors of the header at p (61 bytes there). They read what the bytes
+ * say: whether that is valid is the cursor's or batch_check()'s to say. */
+
+enum {
+  BATCH_AT_BASE_OFFSET = 0,
+  BATCH_AT_LENGTH = 8,
+  BATCH_AT_LEADER_EPOCH = 12,
+  BATCH_AT_MAGIC = 16,
+  BATCH_AT_CRC = 17,
+  BATCH_AT_ATTRIBUTES = 21, /* the CRC covers from here to the end */
+  BATCH_AT_LAST_OFFSET_DELTA = 23,
+  BATCH_AT_BASE_TIMESTAMP = 27,
+  BATCH_AT_MAX_TIMESTAMP = 35,
+  BATCH_AT_PRODUCER_ID = 43,
+  BATCH_AT_PRODUCER_EPOCH = 51,
+  BATCH_AT_BASE_SEQUENCE = 53,
+  BATCH_AT_RECORD_COUNT = 57,
+};
+
+static inline int64_t batch_base_offset(const uint8_t *p) {
+  return (int64_t)be64(p + BATCH_AT_BASE_OFFSET);
+}
+/* batchLength: the bytes after this field. */
+static inline int32_t batch_length(const uint8_t *p) {
+  return (int32_t)be32(p + BATCH_AT_LENGTH);
+}
+/* The whole batch's size, 12 + batchLength (meaningful once framed). */
+static inline uint64_t batch_size(const uint8_t *p) {
+  return (uint64_t)be32(p + BATCH_AT_LENGTH) + BATCH_LOG_OVERHEAD;
+}
+static inline int32_t batch_leader_epoch(const uint8_t *p) {
+  return (int32_t)be32(p + BATCH_AT_LEADER_EPOCH);
+}
+static inline int batch_magic(const uint8_t *p) {
+  return (int8_t)p[BATCH_AT_MAGIC];
+}
+static inline uint32_t batch_crc(const uint8_t *p) {
+  return be32(p + BATCH_AT_CRC);
+}
+static inline int16_t batch_attributes(const uint8_t *p) {
+  return (int16_t)be16(p + BATCH_AT_ATTRIBUTES);
+}
+static inline int batch_codec(const uint8_t *p) {
+  return batch_attributes(p) & BATCH_ATTR_CODEC_MASK;
+}
+static inline int batch_is_control(const uint8_t *p) {
+  return (batch_attributes(p) & BATCH_ATTR_CONTROL) != 0;
+}
+static inline int batch_is_log_append_time(const uint8_t *p) {
+  return (batch_attributes(p) & BATCH_ATTR_LOG_APPEND_TIME) != 0;
+}
+static inline int32_t batch_last_offset_delta(const uint8_t *p) {
+  return (int32_t)be32(p + BATCH_AT_LAST_OFFSET_DELTA);
+}
+static inline int64_t batch_base_timestamp(const uint8_t *p) {
+  return (int64_t)be64(p + BATCH_AT_BASE_TIMESTAMP);
+}
+static inline int64_t batch_max_timestamp(const uint8_t *p) {
+  return (int64_t)be64(p + BATCH_AT_MAX_TIMESTAMP);
+}
+static inline int64_t batch_producer_id(const uint8_t *p) {
+  return (int64_t)be64(p + BATCH_AT_PRODUCER_ID);
+}
+static inline int16_t batch_producer_epoch(const uint8_t *p) {
+  return (int16_t)be16(p + BATCH_AT_PRODUCER_EPOCH);
+}
+static inline int32_t batch_base_sequence(const uint8_t *p) {
+  return (int32_t)be32(p + BATCH_AT_BASE_SEQUENCE);
+}
+static inline int32_t batch_record_count(const uint8_t *p) {
+  return (int32_t)be32(p + BATCH_AT_RECORD_COUNT);
+}
 /* Last offset of the batch at p: baseOffset + lastOffsetDelta. */
 static inline int64_t batch_last_offset(const uint8_t *p) {
-  return add_wrap((int64_t)be64(p), (int32_t)be32(p + 23));
+  return add_wrap(batch_base_offset(p), batch_last_offset_delta(p));
+}
+/* The offset after the batch: where the next one must start. */
+static inline int64_t batch_next_offset(const uint8_t *p) {
+  return add_wrap(batch_last_offset(p), 1);
+}
+
+/* The fields the store writes into a batch it appends (outside the CRC). */
+static inline void batch_set_base_offset(uint8_t *p, int64_t v) {
+  put_be64(p + BATCH_AT_BASE_OFFSET, (uint64_t)v);
+}
+static inline void batch_set_leader_epoch(uint8_t *p, int32_t v) {
+  put_be32(p + BATCH_AT_LEADER_EPOCH, (uint32_t)v);
 }
 
 /* Header fields that must hold even where the CRC is not checked (below
  * the recovery point, the header walk of a clean open): a negative record
  * count or last offset delta would move offsets backwards. */
 static inline int batch_header_sane(const uint8_t *p) {
-  return (int32_t)be32(p + 57) >= 0 && (int32_t)be32(p + 23) >= 0;
+  return batch_record_count(p) >= 0 && batch_last_offset_delta(p) >= 0;
 }
 
 /* Decode the 61-byte header at p (caller ensures 61 bytes). */
 void batch_header_decode(const uint8_t *p, batch_header *h);
+
+/* ---- validity ------------------------------------------------------------ */
+
+/* What a walk checks of each batch: a level, optionally with DENSE.
+ * FRAME is always checked: without it there is no next batch. */
+enum batch_check {
+  BATCH_CHECK_FRAME = 1 << 0,  /* batchLength >= 49, magic 2, complete */
+  BATCH_CHECK_FIELDS = 1 << 1, /* recordCount, lastOffsetDelta >= 0 */
+  BATCH_CHECK_ORDER = 1 << 2,  /* base offset >= the expected one */
+  BATCH_CHECK_DENSE = 1 << 3,  /* base offset == the expected one */
+  BATCH_CHECK_CRC = 1 << 4,    /* CRC-32C over attributes..end */
+  /* The levels. HEADER is what a read of bytes known valid needs to find
+   * its way (bytes below a segment's published size are whole batches);
+   * SANE what a walk that reads no record data can check; CRC everything. */
+  BATCH_LEVEL_HEADER = BATCH_CHECK_FRAME,
+  BATCH_LEVEL_SANE = BATCH_CHECK_FRAME | BATCH_CHECK_FIELDS | BATCH_CHECK_ORDER,
+  BATCH_LEVEL_CRC = BATCH_LEVEL_SANE | BATCH_CHECK_CRC,
+  /* A client's batches: offsets are not assigned yet, so not ordered. */
+  BATCH_LEVEL_CLIENT = BATCH_CHECK_FRAME | BATCH_CHECK_FIELDS | BATCH_CHECK_CRC,
+};
+
+/* Why a walk stopped. */
+typedef enum batch_stop {
+  BATCH_STOP_NONE = 0, /* not stopped */
+  BATCH_STOP_END,      /* the last batch ended exactly at the end */
+  /* Findings: the bytes at stop_pos are not a batch the checks accept. */
+  BATCH_STOP_TORN,      /* the end comes inside the header or the batch */
+  BATCH_STOP_LENGTH,    /* batchLength below 49 */
+  BATCH_STOP_MAGIC,     /* magic is not 2 */
+  BATCH_STOP_FIELDS,    /* negative recordCount or lastOffsetDelta */
+  BATCH_STOP_BACKWARDS, /* base offset below the expected one */
+  BATCH_STOP_GAP,       /* DENSE: base offset above the expected one */
+  BATCH_STOP_CRC,       /* CRC-32C mismatch */
+  /* Not findings. */
+  BATCH_STOP_MEMORY, /* memory walk: the batch runs past the bytes given */
+  BATCH_STOP_IO,     /* a read or an allocation failed: see next()'s code */
+} batch_stop;
+
+/* 1 if the stop is a finding about the bytes (TORN .. CRC). */
+static inline int batch_stop_is_finding(batch_stop s) {
+  return s >= BATCH_STOP_TORN && s <= BATCH_STOP_CRC;
+}
+
+typedef struct batch_cursor {
+  /* The current batch, after next() returned 1: its bytes (the header at
+   * least, see the contract above), position and size (12 + batchLength).
+   * After a stop: pos is stop_pos, and size the size the header there
+   * claims when it could be read (else 0). */
+  const uint8_t *batch;
+  uint64_t pos;
+  uint64_t size;
+  /* Why and where the walk stopped (BATCH_STOP_NONE while walking). */
+  batch_stop stop;
+  uint64_t stop_pos;
+  const char *why;
+  /* What is checked (enum batch_check); may change between batches. */
+  unsigned checks;
+  /* Where the walk ends: the file or log position after the last byte it
+   * may read. A memory walk's end is the length given; set it higher for
+   * a prefix of a longer log (see BATCH_STOP_MEMORY). */
+  uint64_t end;
+  /* private */
+  int fd; /* -1: memory walk */
+  uint64_t next_pos;
+  int64_t expect; /* ORDER/DENSE: the next base offset, if have_expect */
+  int have_expect;
+  const uint8_t *win; /* bytes [win_pos, win_pos + win_len) */
+  uint64_t win_pos;
+  size_t win_len;
+  uint64_t eof; /* where the bytes end (memory, or a short read); else max */
+  uint8_t *buf; /* fd walk: the caller's buffer, or a malloc'ed one */
+  size_t cap;
+  int buf_owned;
+  uint8_t *big; /* fd walk: for whole batches larger than buf */
+  size_t big_cap;
+} batch_cursor;
+
+/* Walk the batches in data[0, len) (positions are indexes into data),
+ * checking `checks` (enum batch_check). The bytes are borrowed, not
+ * copied, until the walk ends; every batch yielded is whole in them. */
+void batch_cursor_mem(batch_cursor *c, const void *data, size_t len,
+                      unsigned checks);
+
+/* Walk the batches in [pos, end) of the file fd, checking `checks`,
+ * reading through buf of cap bytes (the caller's, borrowed; or, when buf
+ * is NULL, a malloc'ed one of cap bytes made at the first read). What
+ * does not fit in cap bytes (a whole batch at the CRC level, a header when
+ * cap < 61) is read into a malloc'ed buffer of its size. The descriptor is
+ * borrowed. Call batch_cursor_close() after. */
+void batch_cursor_fd(batch_cursor *c, int fd, uint64_t pos, uint64_t end,
+                     void *buf, size_t cap, unsigned checks);
+
+/* With ORDER or DENSE: the base offset the next batch must have (DENSE)
+ * or at least have (ORDER). Without a call, the first batch's is not
+ * checked; after each batch it is that batch's last offset + 1. */
+void batch_cursor_expect(batch_cursor *c, int64_t offset);
+
+/* Where the next batch starts (before the first next(): the start). */
+static inline uint64_t batch_cursor_next_pos(const batch_cursor *c) {
+  return c->next_pos;
+}
+
+/* Move to the next batch. Returns 1 (c->batch, c->pos, c->size describe
+ * it), 0 when the walk stopped (c->stop, c->stop_pos, c->why say why; a
+ * stopped cursor stays stopped), or a negative code when a read or an
+ * allocation failed: -errno from pread, ND_ENOMEM (c->stop is then
+ * BATCH_STOP_IO; calling again retries the same batch). Sets no error
+ * message (see batch_cursor_load). */
+int batch_cursor_next(batch_cursor *c);
+
+/* Make the whole current batch available at c->batch (an fd walk below
+ * the CRC level holds only its header). Returns 0, or a negative code:
+ * as next(), ND_ECORRUPT when the file now ends inside the batch (it was
+ * framed against the end, so the file shrank), ND_EINVAL without a
+ * current batch. Like next(), it sets no error message: the caller, who
+ * knows the file, does. */
+int batch_cursor_load(batch_cursor *c);
+
+/* Free what the cursor allocated (not the caller's buffer). Safe to call
+ * twice and on a memory walk. */
+void batch_cursor_close(batch_cursor *c);
 
 /* Result of checking bytes that should start with a batch. */
 enum batch_status {
@@ -101,9 +358,10 @@ enum batch_status {
   BATCH_INVALID = 2,
 };
 
-/* Check the batch at p with `avail` bytes available. On BATCH_VALID,
- * *total is its full size (12 + batchLength). Otherwise *why names the
- * problem (static string). Checks the CRC when check_crc. */
+/* Check the one batch at p with `avail` bytes available: framing and
+ * fields, and the CRC when check_crc (the cursor's checks, without offset
+ * order). On BATCH_VALID, *total is its full size (12 + batchLength).
+ * Otherwise *why names the problem (static string). */
 enum batch_status batch_check(const uint8_t *p, size_t avail, int check_crc,
                               size_t *total, const char **why);
 

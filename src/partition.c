@@ -187,12 +187,19 @@ static int append_write(partition *p, const nd_topic_config *cfg, uint8_t *buf,
                    p->dir);
   }
   int64_t hw = atomic_load_explicit(&p->hw, memory_order_relaxed);
-  /* Count offsets first: the roll decision needs the last offset. */
+  /* Count offsets first: the roll decision needs the last offset. The
+   * callers checked the batches (nd_append_batch) or made them (nd_append);
+   * this walk frames them once more, so that the later passes may trust
+   * the framing, and refuses the append if it does not hold. */
   int64_t next = hw;
-  for (size_t q = 0; q < len;) {
-    size_t total = (size_t)be32(buf + q + 8) + BATCH_LOG_OVERHEAD;
-    next += (int32_t)be32(buf + q + 23) + 1;
-    q += total;
+  batch_cursor c;
+  batch_cursor_mem(&c, buf, len, BATCH_LEVEL_HEADER);
+  while (batch_cursor_next(&c) == 1)
+    next += batch_last_offset_delta(c.batch) + 1;
+  if (c.stop != BATCH_STOP_END) {
+    pthread_mutex_unlock(&p->append_lock);
+    return nd_fail(ND_EBATCH, "append to %s: batch at byte %" PRIu64 ": %s",
+                   p->dir, c.stop_pos, c.why);
   }
   segment *seg = active_seg(p);
   int rc = 0;
@@ -222,18 +229,19 @@ static int append_write(partition *p, const nd_topic_config *cfg, uint8_t *buf,
   }
   /* Idempotent producers: a retried batch is answered with its first
    * copy's offsets, a gap or an old epoch is refused; nothing is written. */
-  for (size_t q = 0; q < len;) {
-    const uint8_t *b = buf + q;
-    int64_t pid = (int64_t)be64(b + 43);
-    int32_t seq = (int32_t)be32(b + 53);
+  for (batch_cursor_mem(&c, buf, len, BATCH_LEVEL_HEADER);
+       batch_cursor_next(&c) == 1;) {
+    const uint8_t *b = c.batch;
+    int64_t pid = batch_producer_id(b);
+    int32_t seq = batch_base_sequence(b);
     if (pid >= 0 && seq >= 0) {
       producer_batch dup;
-      int32_t last_seq = seq_add(seq, (int32_t)be32(b + 57) - 1);
+      int32_t last_seq = seq_add(seq, batch_record_count(b) - 1);
       enum producer_verdict v = producer_check(
-          &p->producers, pid, (int16_t)be16(b + 51), seq, last_seq, &dup);
+          &p->producers, pid, batch_producer_epoch(b), seq, last_seq, &dup);
       if (v != PRODUCER_OK) {
         pthread_mutex_unlock(&p->append_lock);
-        if (v == PRODUCER_DUPLICATE && len == (size_t)be32(b + 8) + 12) {
+        if (v == PRODUCER_DUPLICATE && len == c.size) {
           if (info) {
             info->partition = p->id;
             info->base_offset = dup.base_offset;
@@ -250,29 +258,27 @@ static int append_write(partition *p, const nd_topic_config *cfg, uint8_t *buf,
           return nd_fail(ND_EPRODUCERFENCED,
                          "producer %" PRId64 " epoch %d is older than the "
                          "current one",
-                         pid, (int)(int16_t)be16(b + 51));
+                         pid, (int)batch_producer_epoch(b));
         return nd_fail(ND_ESEQUENCE,
                        "producer %" PRId64 " sequence %d out of order in %s",
                        pid, (int)seq, p->dir);
       }
     }
-    q += (size_t)be32(b + 8) + BATCH_LOG_OVERHEAD;
   }
   int64_t max_ts = -1;
   int64_t off = hw;
-  for (size_t q = 0; q < len;) {
-    uint8_t *b = buf + q;
-    size_t total = (size_t)be32(b + 8) + BATCH_LOG_OVERHEAD;
-    put_be64(b, (uint64_t)off);
+  for (batch_cursor_mem(&c, buf, len, BATCH_LEVEL_HEADER);
+       batch_cursor_next(&c) == 1;) {
+    uint8_t *b = buf + c.pos; /* the caller's bytes, ours to stamp */
+    batch_set_base_offset(b, off);
     /* The partition leader epoch is the leader's, not the client's (Kafka's
      * leader stamps its own; producers send -1). One node, one epoch: 0,
      * the epoch Metadata and OffsetForLeaderEpoch give. Consumers take a
      * record's epoch from here and commit it. Outside the CRC. */
-    put_be32(b + 12, 0);
+    batch_set_leader_epoch(b, 0);
     if (cfg->timestamp_type == ND_TS_LOG_APPEND_TIME)
-      batch_set_log_append_time(b, total, now_ms);
-    off += (int32_t)be32(b + 23) + 1;
-    q += total;
+      batch_set_log_append_time(b, (size_t)c.size, now_ms);
+    off += batch_last_offset_delta(b) + 1;
   }
   /* The index entries go in after the write: their mappings are pinned
    * first, so that an append that could not index fails whole. */
@@ -299,25 +305,24 @@ static int append_write(partition *p, const nd_topic_config *cfg, uint8_t *buf,
   }
   segment_unfd(seg);
   off = hw;
-  for (size_t q = 0; q < len;) {
-    uint8_t *b = buf + q;
-    size_t total = (size_t)be32(b + 8) + BATCH_LOG_OVERHEAD;
-    int64_t mts = (int64_t)be64(b + 35);
-    segment_index_batch(seg, size + q, off, mts, total,
+  for (batch_cursor_mem(&c, buf, len, BATCH_LEVEL_HEADER);
+       batch_cursor_next(&c) == 1;) {
+    const uint8_t *b = c.batch;
+    int64_t mts = batch_max_timestamp(b);
+    segment_index_batch(seg, size + c.pos, off, mts, (size_t)c.size,
                         cfg->index_interval_bytes);
     if (mts > max_ts)
       max_ts = mts;
-    int64_t pid = (int64_t)be64(b + 43);
-    int32_t seq = (int32_t)be32(b + 53);
-    int64_t last = off + (int32_t)be32(b + 23);
+    int64_t pid = batch_producer_id(b);
+    int32_t seq = batch_base_sequence(b);
+    int64_t last = off + batch_last_offset_delta(b);
     if (pid >= 0 && seq >= 0 &&
-        producer_record(&p->producers, pid, (int16_t)be16(b + 51), seq,
-                        seq_add(seq, (int32_t)be32(b + 57) - 1), off, last,
+        producer_record(&p->producers, pid, batch_producer_epoch(b), seq,
+                        seq_add(seq, batch_record_count(b) - 1), off, last,
                         mts) != 0) {
       /* Only retry detection is lost; the data is stored. */
     }
     off = last + 1;
-    q += total;
   }
   segment_unpin_maps(seg);
   atomic_store_explicit(&seg->next_offset, off, memory_order_release);
@@ -615,7 +620,7 @@ int partition_offset_for_time(partition *p, int64_t ts,
     nd_iter_close(&it);
     if (*offset < 0) {
       *offset = base < ls ? ls : base;
-      *timestamp = (int64_t)be64(buf + 35);
+      *timestamp = batch_max_timestamp(buf);
     }
     break;
   }

@@ -361,30 +361,35 @@ static int producers_rebuild(partition *p, int64_t rp,
     if (upto > seg->base && segment_find(seg, upto, &pos) != 0)
       return 0; /* best effort: state is an optimisation of retries */
     uint64_t size = atomic_load(&seg->size);
-    uint8_t h[BATCH_HEADER_SIZE];
     int fd = segment_fd(seg);
     if (fd < 0)
       return 0;
-    while (pos < size) {
-      if (file_pread_full(fd, h, sizeof h, (off_t)pos) != (ssize_t)sizeof h)
-        break;
+    /* Headers only, through a small buffer: one read per few KB of log,
+     * not one per batch. */
+    uint8_t buf[8192];
+    batch_cursor c;
+    batch_cursor_fd(&c, fd, pos, size, buf, sizeof buf, BATCH_LEVEL_HEADER);
+    while (batch_cursor_next(&c) == 1) {
+      const uint8_t *h = c.batch;
       rec->info.producer_batches++;
-      int64_t base = (int64_t)be64(h);
-      int64_t last_off = batch_last_offset(h);
-      int64_t pid = (int64_t)be64(h + 43);
-      int32_t seq = (int32_t)be32(h + 53);
-      int32_t count = (int32_t)be32(h + 57);
+      int64_t base = batch_base_offset(h);
+      int64_t pid = batch_producer_id(h);
+      int32_t seq = batch_base_sequence(h);
+      int32_t count = batch_record_count(h);
       if (pid >= 0 && seq >= 0 && base >= upto && count > 0) {
         int64_t last_seq = (int64_t)seq + count - 1;
         if (last_seq > INT32_MAX)
           last_seq -= (int64_t)INT32_MAX + 1;
-        if (producer_record(&p->producers, pid, (int16_t)be16(h + 51), seq,
-                            (int32_t)last_seq, base, last_off,
-                            (int64_t)be64(h + 35)) != 0)
+        if (producer_record(&p->producers, pid, batch_producer_epoch(h), seq,
+                            (int32_t)last_seq, base, batch_last_offset(h),
+                            batch_max_timestamp(h)) != 0) {
+          batch_cursor_close(&c);
+          segment_unfd(seg);
           return ND_ENOMEM;
+        }
       }
-      pos += (uint64_t)be32(h + 8) + BATCH_LOG_OVERHEAD;
     }
+    batch_cursor_close(&c);
     segment_unfd(seg);
   }
   return 0;

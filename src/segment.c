@@ -462,45 +462,22 @@ int segment_seal_unsynced(segment *seg) {
   return seal(seg, 0);
 }
 
-/* ---- buffered walking over batch headers ------------------------------- */
+/* ---- walking the .log: every walk is a batch cursor (batch.h) ---------- */
 
-typedef struct reader {
-  int fd;
-  uint8_t *buf;
-  size_t cap;
-  uint64_t start; /* file position of buf[0] */
-  size_t len;
-} reader;
+/* Buffer sizes of the walks: a recovery scan reads record data (CRCs) in
+ * large reads; header walks (lookups, tail walks) read a few KB. */
+#define SCAN_CHUNK (1 << 20)
+#define HEADER_CHUNK 8192
 
-/* Make [pos, pos+need) available in r->buf; returns a pointer to pos, or
- * NULL with *short_read set when the file ends first, or on error (*err). */
-static const uint8_t *reader_get(reader *r, uint64_t pos, size_t need,
-                                 size_t chunk, int *err) {
-  if (pos >= r->start && pos + need <= r->start + r->len)
-    return r->buf + (pos - r->start);
-  size_t want = need > chunk ? need : chunk;
-  if (want > r->cap) {
-    uint8_t *nb = realloc(r->buf, want);
-    if (!nb) {
-      *err = ND_ENOMEM;
-      return NULL;
-    }
-    r->buf = nb;
-    r->cap = want;
-  }
-  ssize_t n = file_pread_full(r->fd, r->buf, want, (off_t)pos);
-  if (n < 0) {
-    *err = (int)n;
-    return NULL;
-  }
-  r->start = pos;
-  r->len = (size_t)n;
-  if ((size_t)n < need)
-    return NULL;
-  return r->buf;
+/* A failed read or allocation in a walk of seg's .log at pos. */
+static int walk_fail(const segment *seg, int err, uint64_t pos) {
+  if (err == ND_ENOMEM)
+    return nd_fail(err, "out of memory walking %s.log", seg->path);
+  return nd_fail_os(-err, "reading %s.log at byte %" PRIu64, seg->path, pos);
 }
 
-/* Walk batches from start_pos (whose batch must start at start_offset).
+/* Walk batches from start_pos (whose batch must start at start_offset),
+ * dense, with CRCs from crc_from on.
  * rebuild: from 0 the indexes are emptied first; from a resume point the
  * caller has cut them back to it (segment_resume_point). */
 static int scan_fd(segment *seg, int fd, uint64_t start_pos,
@@ -522,94 +499,78 @@ static int scan_fd(segment *seg, int fd, uint64_t start_pos,
     seg->max_ts_indexed = INT64_MIN;
     atomic_store(&seg->max_ts, -1);
   }
-  reader r = {.fd = fd};
-  uint64_t pos = start_pos;
-  int err = 0;
-  while (pos < file_size) {
-    const uint8_t *h = reader_get(&r, pos, BATCH_HEADER_SIZE, 1 << 20, &err);
-    if (!h) {
-      if (err)
-        break;
-      res->why = "truncated batch header";
+  batch_cursor c;
+  batch_cursor_fd(&c, fd, start_pos, file_size, NULL, SCAN_CHUNK,
+                  BATCH_LEVEL_SANE | BATCH_CHECK_DENSE);
+  batch_cursor_expect(&c, start_offset);
+  int rc;
+  for (;;) {
+    if (batch_cursor_next_pos(&c) >= crc_from)
+      c.checks |= BATCH_CHECK_CRC;
+    if ((rc = batch_cursor_next(&c)) != 1)
       break;
-    }
-    size_t total;
-    const char *why;
-    enum batch_status stt = batch_check(h, BATCH_HEADER_SIZE, 0, &total, &why);
-    int32_t length = (int32_t)be32(h + 8);
-    if (stt == BATCH_INVALID) {
-      res->why = why;
-      break;
-    }
-    total = (size_t)length + BATCH_LOG_OVERHEAD;
-    if (pos + total > file_size) {
-      res->why = "batch cut short";
-      break;
-    }
-    int64_t base = (int64_t)be64(h);
-    if (!batch_header_sane(h)) {
-      res->why = "negative record count or last offset delta";
-      break;
-    }
-    if (base != res->next_offset) {
-      res->why = "batch base offset breaks the offset sequence";
-      break;
-    }
-    if (pos >= crc_from) {
-      const uint8_t *b = reader_get(&r, pos, total, 1 << 20, &err);
-      if (!b) {
-        if (!err)
-          res->why = "batch cut short";
-        break;
-      }
-      if (batch_check(b, total, 1, &total, &why) != BATCH_VALID) {
-        res->why = why;
-        break;
-      }
-      h = b;
-    }
-    int64_t last = batch_last_offset(h);
-    int64_t mts = (int64_t)be64(h + 35);
+    int64_t mts = batch_max_timestamp(c.batch);
     if (rebuild)
-      segment_index_batch(seg, pos, base, mts, total, interval);
+      segment_index_batch(seg, c.pos, batch_base_offset(c.batch), mts,
+                          (size_t)c.size, interval);
     if (mts > res->max_ts)
       res->max_ts = mts;
-    res->next_offset = last + 1;
+    res->next_offset = batch_next_offset(c.batch);
     res->batches++;
-    pos += total;
   }
-  free(r.buf);
-  if (err)
-    return nd_fail_os(-err, "reading %s.log at byte %" PRIu64, seg->path, pos);
-  res->valid_end = pos;
+  batch_cursor_close(&c);
+  if (rc < 0)
+    return walk_fail(seg, rc, c.stop_pos);
+  res->valid_end = c.stop_pos;
+  if (c.stop != BATCH_STOP_END)
+    res->why = c.why;
   if (!rebuild && res->max_ts > atomic_load(&seg->max_ts))
     atomic_store(&seg->max_ts, res->max_ts);
   return 0;
+}
+
+/* The batch at pos of a .log that ends at end, checked at the HEADER
+ * level with one pread of its header. Returns 1 with *base and *bytes (its
+ * size), 0 if no batch starts there (*bytes is then the size its header
+ * claims when that runs past the end, else 0), or a negative code for a
+ * failed read (no message set). */
+static int header_at(int fd, uint64_t pos, uint64_t end, int64_t *base,
+                     uint64_t *bytes) {
+  uint8_t h[BATCH_HEADER_SIZE];
+  batch_cursor c;
+  batch_cursor_fd(&c, fd, pos, end, h, sizeof h, BATCH_LEVEL_HEADER);
+  int rc = batch_cursor_next(&c);
+  if (rc == 1)
+    *base = batch_base_offset(c.batch);
+  *bytes = c.size;
+  batch_cursor_close(&c);
+  return rc;
 }
 
 static int offset_index_plausible_fd(segment *seg, int fd, int32_t interval) {
   uint64_t size = atomic_load(&seg->size);
   if (!sidx_plausible_offset(&seg->oidx, size))
     return 0;
-  uint8_t h[BATCH_HEADER_SIZE];
   size_t n = sidx_count(&seg->oidx);
+  int64_t base;
+  uint64_t first;
   if (n == 0) {
     /* Empty is right only if the policy never asked for an entry: fewer
      * than two batches, or a first batch smaller than the interval. A lost
-     * index file would otherwise turn lookups into whole-segment walks. */
+     * index file would otherwise turn lookups into whole-segment walks.
+     * A first batch cut short by the end counts at the size it claims. */
     if (size == 0)
       return 1;
-    if (file_pread_full(fd, h, sizeof h, 0) != (ssize_t)sizeof h)
+    if (size < BATCH_HEADER_SIZE || header_at(fd, 0, size, &base, &first) < 0 ||
+        first == 0)
       return 0;
-    uint64_t first = (uint64_t)be32(h + 8) + BATCH_LOG_OVERHEAD;
     return first >= size || first < (uint64_t)interval;
   }
   /* The last offset entry must name a batch that really starts there. */
   uint32_t rel, pos;
   sidx_offset_entry(&seg->oidx, n - 1, &rel, &pos);
-  if (file_pread_full(fd, h, sizeof h, (off_t)pos) != (ssize_t)sizeof h)
-    return 0;
-  return (int64_t)be64(h) == seg->base + rel && h[16] == BATCH_MAGIC;
+  return header_at(fd, pos, size, &base, &first) == 1 &&
+         base == seg->base + rel;
 }
 
 int segment_indexes_plausible(segment *seg, int32_t interval) {
@@ -638,10 +599,62 @@ uint64_t segment_index_start(segment *seg, uint32_t rel, int64_t *expect) {
   return epos;
 }
 
+/* A header walk (HEADER level, below the published size) that starts at
+ * an index-given position: the lookups' walk. */
+typedef struct index_walk {
+  batch_cursor c;
+  segment *seg;
+  int fd;
+  int64_t expect;   /* base offset the entry named; -1 once checked */
+  uint64_t restart; /* where to walk from if the entry does not hold */
+  int restarted;
+  uint8_t buf[HEADER_CHUNK];
+} index_walk;
+
+/* Walk [pos, end) of seg's .log; with expect >= 0 the batch at pos must
+ * have that base offset (else the walk restarts at restart). */
+static void index_walk_start(index_walk *w, segment *seg, int fd, uint64_t pos,
+                             int64_t expect, uint64_t restart, uint64_t end) {
+  w->seg = seg;
+  w->fd = fd;
+  w->expect = expect;
+  w->restart = restart;
+  w->restarted = 0;
+  batch_cursor_fd(&w->c, fd, pos, end, w->buf, sizeof w->buf,
+                  BATCH_LEVEL_HEADER);
+}
+
+/* batch_cursor_next for an index walk. When its first batch is not the one
+ * the entry named, the index is distrusted (see segment.h), which is said
+ * once, and the walk restarts without it. */
+static int index_walk_next(index_walk *w) {
+  for (;;) {
+    int got = batch_cursor_next(&w->c);
+    int64_t expect = w->expect;
+    if (expect < 0 || got < 0 || (got == 0 && w->c.stop == BATCH_STOP_END))
+      return got;
+    w->expect = -1;
+    if (got == 1 && batch_base_offset(w->c.batch) == expect)
+      return got;
+    segment *seg = w->seg;
+    if (!atomic_exchange(&seg->index_bad, 1))
+      nd_log(&seg->caches->log, ND_LOG_WARN,
+             "%s.index: the entry for offset %" PRId64 " does not point at "
+             "its batch (byte %" PRIu64 "); reading this segment without its "
+             "index until the index is rebuilt at the next open",
+             seg->path, expect, w->c.pos);
+    uint64_t end = w->c.end;
+    batch_cursor_close(&w->c);
+    batch_cursor_fd(&w->c, w->fd, w->restart, end, w->buf, sizeof w->buf,
+                    BATCH_LEVEL_HEADER);
+    w->restarted = 1;
+  }
+}
+
 int segment_index_entry_holds(segment *seg, const uint8_t *h, int64_t expect,
                               uint64_t pos) {
-  if ((int64_t)be64(h) == expect && h[16] == BATCH_MAGIC &&
-      (int32_t)be32(h + 8) >= BATCH_HEADER_SIZE - BATCH_LOG_OVERHEAD)
+  if (batch_base_offset(h) == expect && batch_magic(h) == BATCH_MAGIC &&
+      batch_length(h) >= BATCH_HEADER_SIZE - BATCH_LOG_OVERHEAD)
     return 1;
   if (!atomic_exchange(&seg->index_bad, 1))
     nd_log(&seg->caches->log, ND_LOG_WARN,
@@ -660,49 +673,38 @@ static int find_fd(segment *seg, int fd, int64_t offset, uint64_t *pos_out) {
     return nd_fail(ND_ERANGE, "offset %" PRId64 " below segment base %" PRId64,
                    offset, seg->base);
   int64_t expect;
-  uint64_t pos =
-      segment_index_start(seg, (uint32_t)(offset - seg->base), &expect);
-  reader r = {.fd = fd};
-  int err = 0, rc = ND_ERANGE;
-  while (pos < size) {
-    const uint8_t *h = reader_get(&r, pos, BATCH_HEADER_SIZE, 8192, &err);
-    if (!h) {
-      rc = err ? err : ND_ECORRUPT;
+  uint64_t pos = segment_index_start(seg, (uint32_t)(offset - seg->base), &expect);
+  index_walk w;
+  index_walk_start(&w, seg, fd, pos, expect, 0, size);
+  batch_cursor *cur = &w.c;
+  int rc;
+  for (;;) {
+    int got = index_walk_next(&w);
+    if (got <= 0) {
+      rc = got < 0                       ? got
+           : cur->stop == BATCH_STOP_END ? ND_ERANGE
+                                         : ND_ECORRUPT;
       break;
     }
-    if (expect >= 0 && !segment_index_entry_holds(seg, h, expect, pos)) {
-      pos = 0;
-      expect = -1;
-      continue;
-    }
-    expect = -1;
-    int64_t base = (int64_t)be64(h);
-    int64_t last = batch_last_offset(h);
-    int32_t len = (int32_t)be32(h + 8);
-    if (len < BATCH_HEADER_SIZE - BATCH_LOG_OVERHEAD) {
-      rc = ND_ECORRUPT;
-      break;
-    }
-    if (base > offset) {
+    if (batch_base_offset(cur->batch) > offset) {
       rc = ND_ECORRUPT; /* the index pointed past the offset */
       break;
     }
-    if (last >= offset) {
-      *pos_out = pos;
+    if (batch_last_offset(cur->batch) >= offset) {
+      *pos_out = cur->pos;
       rc = 0;
       break;
     }
-    pos += (uint64_t)len + BATCH_LOG_OVERHEAD;
   }
-  free(r.buf);
+  batch_cursor_close(cur);
   if (rc == ND_ECORRUPT)
     return nd_fail(rc, "%s.log: batch headers inconsistent near byte %" PRIu64,
-                   seg->path, pos);
+                   seg->path, cur->pos);
   if (rc == ND_ERANGE)
     return nd_fail(rc, "offset %" PRId64 " not in segment %s", offset,
                    seg->path);
-  if (rc < 0 && rc != ND_ERANGE && rc > -4096)
-    return nd_fail_os(-rc, "reading %s.log", seg->path);
+  if (rc < 0)
+    return walk_fail(seg, rc, cur->pos);
   return rc;
 }
 
@@ -712,37 +714,35 @@ static int find_time_fd(segment *seg, int fd, int64_t ts, int64_t *pos_out,
   int64_t rel = sidx_lookup_time_before(&seg->tidx, ts);
   int64_t expect = -1;
   uint64_t pos = rel > 0 ? segment_index_start(seg, (uint32_t)rel, &expect) : 0;
-  reader r = {.fd = fd};
+  index_walk w;
+  index_walk_start(&w, seg, fd, pos, expect, 0, size);
+  batch_cursor *cur = &w.c;
   int err = 0;
   *pos_out = -1;
-  while (pos < size) {
-    const uint8_t *h = reader_get(&r, pos, BATCH_HEADER_SIZE, 8192, &err);
-    if (!h)
-      break;
-    if (expect >= 0 && !segment_index_entry_holds(seg, h, expect, pos)) {
-      pos = 0;
-      expect = -1;
-      continue;
-    }
-    expect = -1;
-    int32_t len = (int32_t)be32(h + 8);
-    if (len < BATCH_HEADER_SIZE - BATCH_LOG_OVERHEAD) {
-      err = ND_ECORRUPT;
+  for (;;) {
+    int got = index_walk_next(&w);
+    if (got < 0) {
+      err = got;
       break;
     }
-    if ((int64_t)be64(h + 35) >= ts) {
-      *pos_out = (int64_t)pos;
-      *batch_base = (int64_t)be64(h);
+    if (got == 0) {
+      /* A log cut short ends the search; a bad header is corruption. */
+      if (cur->stop != BATCH_STOP_END && cur->stop != BATCH_STOP_TORN)
+        err = ND_ECORRUPT;
       break;
     }
-    pos += (uint64_t)len + BATCH_LOG_OVERHEAD;
+    if (batch_max_timestamp(cur->batch) >= ts) {
+      *pos_out = (int64_t)cur->pos;
+      *batch_base = batch_base_offset(cur->batch);
+      break;
+    }
   }
-  free(r.buf);
+  batch_cursor_close(cur);
   if (err == ND_ECORRUPT)
     return nd_fail(err, "%s.log: bad batch header at byte %" PRIu64, seg->path,
-                   pos);
+                   cur->pos);
   if (err)
-    return nd_fail_os(-err, "reading %s.log", seg->path);
+    return walk_fail(seg, err, cur->pos);
   return 0;
 }
 
@@ -772,43 +772,47 @@ static int read_fd(segment *seg, int fd, uint64_t pos, size_t max_bytes,
                    seg->path);
   }
   /* Keep whole batches only; if the first batch is larger than max_bytes,
-   * read it whole so the reader makes progress. */
+   * read it whole so the reader makes progress. The walk's end is the
+   * segment's: a batch that runs past the bytes read is not corrupt. */
+  batch_cursor c;
+  batch_cursor_mem(&c, buf, want, BATCH_LEVEL_HEADER);
+  c.end = size - pos;
   size_t used = 0;
   int64_t next = -1;
-  while (used + BATCH_LOG_OVERHEAD <= want) {
+  while (batch_cursor_next(&c) == 1) {
     /* Bytes past the high watermark the caller saw may already be in the
      * file (the size is published first): never return them. */
-    if ((int64_t)be64(buf + used) >= end_offset)
+    if (batch_base_offset(c.batch) >= end_offset)
       break;
-    size_t total = (size_t)be32(buf + used + 8) + BATCH_LOG_OVERHEAD;
-    if (total < BATCH_HEADER_SIZE || pos + used + total > size) {
+    next = batch_next_offset(c.batch);
+    used = (size_t)(c.pos + c.size);
+  }
+  if (batch_stop_is_finding(c.stop)) {
+    free(buf);
+    return nd_fail(ND_ECORRUPT, "%s.log: %s at byte %" PRIu64, seg->path, c.why,
+                   pos + c.stop_pos);
+  }
+  if (c.stop == BATCH_STOP_MEMORY && used == 0 && c.size > want &&
+      batch_base_offset(buf) < end_offset) {
+    size_t total = (size_t)c.size;
+    uint8_t *nb = realloc(buf, total);
+    if (!nb) {
       free(buf);
-      return nd_fail(ND_ECORRUPT, "%s.log: bad batch length at byte %" PRIu64,
-                     seg->path, pos + used);
+      return nd_fail(ND_ENOMEM, "read: cannot allocate %zu bytes", total);
     }
-    if (used + total > want) {
-      if (used > 0)
-        break;
-      uint8_t *nb = realloc(buf, total);
-      if (!nb) {
-        free(buf);
-        return nd_fail(ND_ENOMEM, "read: cannot allocate %zu bytes", total);
-      }
-      buf = nb;
-      ssize_t m =
-          file_pread_full(fd, buf + want, total - want, (off_t)(pos + want));
-      if (m < 0 || (size_t)m < total - want) {
-        free(buf);
-        if (m < 0) /* an I/O error is not damage */
-          return nd_fail_os((int)-m, "reading %s.log at byte %" PRIu64,
-                            seg->path, pos + want);
-        return nd_fail(ND_ECORRUPT, "%s.log: short read at byte %" PRIu64,
-                       seg->path, pos + want);
-      }
-      want = total;
+    buf = nb;
+    ssize_t m =
+        file_pread_full(fd, buf + want, total - want, (off_t)(pos + want));
+    if (m < 0 || (size_t)m < total - want) {
+      free(buf);
+      if (m < 0) /* an I/O error is not damage */
+        return nd_fail_os((int)-m, "reading %s.log at byte %" PRIu64,
+                          seg->path, pos + want);
+      return nd_fail(ND_ECORRUPT, "%s.log: short read at byte %" PRIu64,
+                     seg->path, pos + want);
     }
-    next = add_wrap(batch_last_offset(buf + used), 1);
-    used += total;
+    next = batch_next_offset(buf);
+    used = total;
   }
   *out = buf;
   *out_len = used;
@@ -841,46 +845,46 @@ static int range_fd(segment *seg, int fd, uint64_t pos, size_t max_bytes,
     walk = ipos;
     walk_base = seg->base + (int64_t)rel;
   }
-  reader r = {.fd = fd};
-  int err = 0, rc = 0;
+  /* A bad entry: walk the range from its start instead. */
+  index_walk w;
+  index_walk_start(&w, seg, fd, walk, walk_base, pos, size);
+  batch_cursor *cur = &w.c;
+  int rc = 0;
   uint64_t end = walk;
   int64_t next = walk_base;
-  while (walk < size) {
-    const uint8_t *h = reader_get(&r, walk, BATCH_HEADER_SIZE, 8192, &err);
-    if (!h) {
-      rc = err ? err : ND_ECORRUPT;
+  for (;;) {
+    int got = index_walk_next(&w);
+    if (w.restarted) { /* from pos now: nothing accepted yet */
+      w.restarted = 0;
+      end = pos;
+      next = -1;
+    }
+    if (got < 0) {
+      rc = got;
       break;
     }
-    int64_t base = (int64_t)be64(h);
-    if (walk_base >= 0 && !segment_index_entry_holds(seg, h, walk_base, walk)) {
-      walk = end = pos; /* walk the range from its start instead */
-      walk_base = next = -1;
-      continue;
+    if (got == 0) {
+      if (cur->stop != BATCH_STOP_END)
+        rc = ND_ECORRUPT;
+      break;
     }
-    walk_base = -1;
     /* Bytes past the high watermark the caller saw may already be in the
      * file (the size is published first): never return them. */
-    if (base >= end_offset)
+    if (batch_base_offset(cur->batch) >= end_offset)
       break;
-    uint64_t total = (uint64_t)be32(h + 8) + BATCH_LOG_OVERHEAD;
-    if (total < BATCH_HEADER_SIZE || walk + total > size) {
-      rc = ND_ECORRUPT;
-      break;
-    }
     /* The first batch goes whole even when it is larger than max_bytes,
      * so that the reader makes progress. */
-    if (walk + total > limit && walk > pos)
+    if (cur->pos + cur->size > limit && cur->pos > pos)
       break;
-    next = add_wrap(batch_last_offset(h), 1);
-    walk += total;
-    end = walk;
+    next = batch_next_offset(cur->batch);
+    end = cur->pos + cur->size;
   }
-  free(r.buf);
+  batch_cursor_close(cur);
   if (rc == ND_ECORRUPT)
     return nd_fail(rc, "%s.log: bad batch header at byte %" PRIu64, seg->path,
-                   walk);
+                   cur->pos);
   if (rc)
-    return nd_fail_os(-rc, "reading %s.log at byte %" PRIu64, seg->path, walk);
+    return walk_fail(seg, rc, cur->pos);
   *len_out = end - pos;
   if (next_offset && next >= 0)
     *next_offset = next;
@@ -985,33 +989,23 @@ int segment_walk_tail(segment *seg, int32_t interval, int64_t *end_offset,
   int fd = segment_fd(seg);
   if (fd < 0)
     return fd;
-  reader r = {.fd = fd};
-  uint64_t q = pos;
-  int ok = 1, err = 0;
-  while (q < size) {
-    const uint8_t *h = reader_get(&r, q, BATCH_HEADER_SIZE, 8192, &err);
-    if (!h) {
-      ok = 0;
-      break;
-    }
-    int32_t len = (int32_t)be32(h + 8);
-    if ((int64_t)be64(h) != expect || h[16] != BATCH_MAGIC ||
-        len < BATCH_HEADER_SIZE - BATCH_LOG_OVERHEAD || !batch_header_sane(h) ||
-        q + (uint64_t)len + BATCH_LOG_OVERHEAD > size) {
-      ok = 0;
-      break;
-    }
-    expect = add_wrap(batch_last_offset(h), 1);
-    if ((int64_t)be64(h + 35) > *max_ts)
-      *max_ts = (int64_t)be64(h + 35);
-    q += (uint64_t)len + BATCH_LOG_OVERHEAD;
+  uint8_t buf[HEADER_CHUNK];
+  batch_cursor c;
+  batch_cursor_fd(&c, fd, pos, size, buf, sizeof buf,
+                  BATCH_LEVEL_SANE | BATCH_CHECK_DENSE);
+  batch_cursor_expect(&c, expect);
+  int got;
+  while ((got = batch_cursor_next(&c)) == 1) {
+    expect = batch_next_offset(c.batch);
+    if (batch_max_timestamp(c.batch) > *max_ts)
+      *max_ts = batch_max_timestamp(c.batch);
   }
-  free(r.buf);
+  batch_cursor_close(&c);
   segment_unfd(seg);
-  if (err)
-    return nd_fail_os(-err, "reading %s.log", seg->path);
+  if (got < 0)
+    return walk_fail(seg, got, c.pos);
   *end_offset = expect;
-  return ok;
+  return c.stop == BATCH_STOP_END;
 }
 
 static int resume_point(segment *seg, int64_t offset, uint64_t *pos,
@@ -1041,11 +1035,12 @@ static int resume_point(segment *seg, int64_t offset, uint64_t *pos,
   sidx_truncate(&seg->oidx, k + 1);
   uint32_t rel, p;
   sidx_offset_entry(&seg->oidx, k, &rel, &p);
-  uint8_t h[BATCH_HEADER_SIZE];
+  int64_t base;
+  uint64_t bytes;
   int fd = segment_fd(seg);
   int ok = fd >= 0 && sidx_plausible_offset(&seg->oidx, size) &&
-           file_pread_full(fd, h, sizeof h, (off_t)p) == (ssize_t)sizeof h &&
-           (int64_t)be64(h) == seg->base + rel && h[16] == BATCH_MAGIC;
+           header_at(fd, p, size, &base, &bytes) == 1 &&
+           base == seg->base + rel;
   if (fd >= 0)
     segment_unfd(seg);
   size_t nt = sidx_count(&seg->tidx), kt = 0;

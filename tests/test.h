@@ -140,6 +140,23 @@ static inline nd_store *test_open_store(const char *dir) {
   return s;
 }
 
+/* A counter of this process's I/O from /proc/self/io ("rchar": bytes read
+ * through read/pread, "syscr": read system calls), or -1. */
+static inline long long test_proc_io(const char *key) {
+  FILE *f = fopen("/proc/self/io", "r");
+  if (!f)
+    return -1;
+  char line[128];
+  size_t klen = strlen(key);
+  long long v = -1;
+  while (fgets(line, sizeof line, f))
+    if (!strncmp(line, key, klen) && line[klen] == ':' &&
+        sscanf(line + klen + 1, "%lld", &v) == 1)
+      break;
+  fclose(f);
+  return v;
+}
+
 /* Read a whole file into a malloc'ed buffer. */
 static inline uint8_t *read_file(const char *path, size_t *len) {
   FILE *f = fopen(path, "rb");

@@ -534,20 +534,6 @@ static void damaged_hint_files(void) {
   tmpdir_remove(dir);
 }
 
-/* Bytes this process has read through read/pread so far. */
-static long long bytes_read(void) {
-  FILE *f = fopen("/proc/self/io", "r");
-  if (!f)
-    return -1;
-  char line[128];
-  long long v = -1;
-  while (fgets(line, sizeof line, f))
-    if (sscanf(line, "rchar: %lld", &v) == 1)
-      break;
-  fclose(f);
-  return v;
-}
-
 /* Recovery after a crash reads the unsynced tail, not the segment: with
  * 8 MB in the active segment and one batch after the recovery point, the
  * unclean open reads well under 1 MB (counted by the kernel, not timed). */
@@ -572,9 +558,9 @@ static void recovery_reads_only_the_tail(void) {
   int st;
   waitpid(pid, &st, 0);
   CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-  long long before = bytes_read();
+  long long before = test_proc_io("rchar");
   s = open_store(dir);
-  long long read = bytes_read() - before;
+  long long read = test_proc_io("rchar") - before;
   CHECK(s);
   int64_t hw;
   CHECK_OK(nd_offsets(s, "r", 0, NULL, &hw));
