@@ -16,8 +16,6 @@
  * ILLEGAL_GENERATION, or GROUP_ID_NOT_FOUND from v9 on, as Kafka 4 does.
  */
 #include <errno.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,20 +86,19 @@ int handle_find_coordinator(kafka_req *r) {
   return 0;
 }
 
-/* ---- the committer threads ---------------------------------------------- */
+/* ---- the committer ------------------------------------------------------ */
 
 /* nd_commit_offsets fdatasyncs before it returns, and the loop must not
- * wait for a disk: commits go to COMMIT_LANES threads and come back to the
- * loop to be answered; the request is parked meanwhile and its arena holds
- * the job. A group always goes to the same lane, which works in arrival
- * order, so a group's later commit never lands before an earlier one.
- * Lanes of different groups overlap, and libnodata lets concurrent commits
- * share one fdatasync; commits of one group queued behind each other are
- * written as one. */
-#define COMMIT_LANES 4
+ * wait for a disk: commits go to the worker's commit lanes (worker.c) and
+ * come back to the loop to be answered; the request is parked meanwhile
+ * and its arena holds the job. A group always goes to the same lane, which
+ * works in arrival order, so a group's later commit never lands before an
+ * earlier one. Lanes of different groups overlap, and libnodata lets
+ * concurrent commits share one fdatasync; commits of one group queued
+ * behind each other are written as one. */
 
 typedef struct commit_job {
-  struct commit_job *next;
+  worker_job job; /* first: a worker_job * is a commit_job * */
   kafka_req *r;
   void *resp;
   const char *gid;
@@ -109,8 +106,6 @@ typedef struct commit_job {
   int16_t **errs;
   size_t n;
   uint64_t seq; /* submission order, for readers waiting on it */
-  int rc;
-  char msg[256];
 } commit_job;
 
 /* A group with commits queued or running, and how far they got. Loop
@@ -136,22 +131,9 @@ typedef struct commit_waiter {
 
 #define INFLIGHT_BUCKETS 64
 
-typedef struct commit_lane {
-  committer *c;
-  pthread_t thread;
-  pthread_cond_t cv;
-  commit_job *todo, **todo_tail;
-  int started;
-} commit_lane;
-
+/* Loop thread only: the threads are the worker's. */
 struct committer {
   broker *b;
-  pthread_mutex_t mu; /* every queue; held only to link and unlink */
-  commit_lane lanes[COMMIT_LANES];
-  commit_job *done, **done_tail;
-  int stop;
-  atomic_int posted; /* a drain is queued on the loop */
-  /* loop thread only */
   uint64_t seq;
   inflight *inflight[INFLIGHT_BUCKETS];
   commit_waiter *waiters, *waiters_tail; /* in arrival order */
@@ -210,108 +192,77 @@ static void waiters_run(committer *c) {
   }
 }
 
+/* The job's msg is the library's message, taken on the thread that ran
+ * the commit (nd_errmsg() is per thread). */
 static void commit_answer(commit_job *j) {
-  if (j->rc != 0) {
-    kafka_log(j->r, "group %s: commit failed: %s", j->gid, j->msg);
-    int16_t e = kafka_err(j->rc);
+  if (j->job.rc != 0) {
+    int16_t e = kafka_err(j->job.rc);
+    kafka_log(j->r, "group %s: commit failed: %s; answered " KAFKA_ERR_FMT,
+              j->gid, j->job.msg, KAFKA_ERR_ARGS(e));
     for (size_t k = 0; k < j->n; k++)
       *j->errs[k] = e;
   }
   kafka_respond(j->r, j->resp);
 }
 
-static void commit_drain(void *arg) {
-  committer *c = arg;
-  atomic_store(&c->posted, 0);
-  pthread_mutex_lock(&c->mu);
-  commit_job *j = c->done;
-  c->done = NULL;
-  c->done_tail = &c->done;
-  pthread_mutex_unlock(&c->mu);
-  while (j) {
-    commit_job *next = j->next;
-    inflight **pp = inflight_slot(c, j->gid);
-    inflight *f = *pp;
-    if (f) {
-      f->last_done = j->seq;
-      if (--f->pending == 0) {
-        *pp = f->next;
-        free(f->gid);
-        free(f);
-      }
+/* Loop thread: one commit finished. */
+static void commit_done(worker_job *wj) {
+  commit_job *j = (commit_job *)wj;
+  committer *c = wj->ctx;
+  inflight **pp = inflight_slot(c, j->gid);
+  inflight *f = *pp;
+  if (f) {
+    f->last_done = j->seq;
+    if (--f->pending == 0) {
+      *pp = f->next;
+      free(f->gid);
+      free(f);
     }
-    commit_answer(j); /* frees j with its request */
-    j = next;
   }
+  commit_answer(j); /* frees j with its request */
   waiters_run(c);
 }
 
 static void commit_one(broker *b, commit_job *j) {
-  j->rc = nd_commit_offsets(b->store, j->gid, j->cs, j->n);
-  if (j->rc != 0)
-    snprintf(j->msg, sizeof j->msg, "%s", nd_errmsg());
+  worker_job_result(&j->job, nd_commit_offsets(b->store, j->gid, j->cs, j->n));
 }
 
-/* Commit a lane's queue: runs of jobs of one group as one call (in order,
- * so the later offset of a partition wins), each job alone if that fails. */
-static void commit_batch(broker *b, commit_job *list) {
-  while (list) {
-    commit_job *end = list->next;
-    size_t n = list->n;
-    while (end && strcmp(end->gid, list->gid) == 0) {
-      n += end->n;
-      end = end->next;
+/* Lane thread: the n commits queued together, runs of jobs of one group
+ * as one call (in order, so the later offset of a partition wins), each
+ * job alone if that fails. */
+static void commit_run(worker_job *first, size_t n) {
+  committer *c = first->ctx;
+  commit_job *list = (commit_job *)first;
+  while (n > 0) {
+    commit_job *end = list;
+    size_t k = 0, total = 0;
+    while (k < n && strcmp(end->gid, list->gid) == 0) {
+      total += end->n;
+      k++;
+      end = (commit_job *)end->job.next; /* not read once k == n */
     }
-    nd_offset_commit *all = list->next != end ? malloc(n * sizeof *all) : NULL;
+    nd_offset_commit *all = k > 1 ? malloc(total * sizeof *all) : NULL;
     int rc = -1;
     if (all) {
-      size_t k = 0;
-      for (commit_job *j = list; j != end; j = j->next) {
-        memcpy(all + k, j->cs, j->n * sizeof *all);
-        k += j->n;
+      size_t off = 0;
+      commit_job *j = list;
+      for (size_t i = 0; i < k; i++, j = (commit_job *)j->job.next) {
+        memcpy(all + off, j->cs, j->n * sizeof *all);
+        off += j->n;
       }
-      rc = nd_commit_offsets(b->store, list->gid, all, n);
+      rc = nd_commit_offsets(c->b->store, list->gid, all, total);
       free(all);
     }
-    for (commit_job *j = list; j != end; j = j->next) {
+    commit_job *j = list;
+    for (size_t i = 0; i < k; i++, j = (commit_job *)j->job.next) {
       if (rc == 0)
-        j->rc = 0;
+        worker_job_result(&j->job, 0);
       else
-        commit_one(b, j);
+        commit_one(c->b, j);
     }
     list = end;
+    n -= k;
   }
-}
-
-static void *commit_thread(void *arg) {
-  commit_lane *l = arg;
-  committer *c = l->c;
-  pthread_mutex_lock(&c->mu);
-  for (;;) {
-    while (!l->todo && !c->stop)
-      pthread_cond_wait(&l->cv, &c->mu);
-    commit_job *list = l->todo;
-    if (!list)
-      break; /* stopping, nothing left */
-    l->todo = NULL;
-    l->todo_tail = &l->todo;
-    pthread_mutex_unlock(&c->mu);
-    commit_batch(c->b, list);
-    commit_job *last = list;
-    while (last->next)
-      last = last->next;
-    pthread_mutex_lock(&c->mu);
-    *c->done_tail = list;
-    c->done_tail = &last->next;
-    if (!c->stop && atomic_exchange(&c->posted, 1) == 0) {
-      pthread_mutex_unlock(&c->mu);
-      if (net_post(c->b->loop, commit_drain, c) != 0)
-        atomic_store(&c->posted, 0); /* answered at stop, at the latest */
-      pthread_mutex_lock(&c->mu);
-    }
-  }
-  pthread_mutex_unlock(&c->mu);
-  return NULL;
 }
 
 int committer_start(broker *b, committer **out) {
@@ -319,37 +270,14 @@ int committer_start(broker *b, committer **out) {
   if (!c)
     return -ENOMEM;
   c->b = b;
-  c->done_tail = &c->done;
-  atomic_init(&c->posted, 0);
-  pthread_mutex_init(&c->mu, NULL);
-  for (int i = 0; i < COMMIT_LANES; i++) {
-    commit_lane *l = &c->lanes[i];
-    l->c = c;
-    l->todo_tail = &l->todo;
-    pthread_cond_init(&l->cv, NULL);
-    /* Without a thread (no loop, or none could start) the lane commits
-     * on the loop: slower, still correct. */
-    if (b->loop && pthread_create(&l->thread, NULL, commit_thread, l) == 0)
-      l->started = 1;
-  }
   *out = c;
   return 0;
 }
 
+/* After worker_stop: every commit has been answered by then. */
 void committer_stop(committer *c) {
   if (!c)
     return;
-  pthread_mutex_lock(&c->mu);
-  c->stop = 1;
-  for (int i = 0; i < COMMIT_LANES; i++)
-    pthread_cond_signal(&c->lanes[i].cv);
-  pthread_mutex_unlock(&c->mu);
-  for (int i = 0; i < COMMIT_LANES; i++)
-    if (c->lanes[i].started)
-      pthread_join(c->lanes[i].thread, NULL);
-  /* The loop has stopped: answer (that is, free) what is left here. The
-   * drain posted last, if any, is dropped with the loop's queue. */
-  commit_drain(c);
   for (int i = 0; i < INFLIGHT_BUCKETS; i++)
     while (c->inflight[i]) {
       inflight *f = c->inflight[i];
@@ -357,51 +285,48 @@ void committer_stop(committer *c) {
       free(f->gid);
       free(f);
     }
-  for (int i = 0; i < COMMIT_LANES; i++)
-    pthread_cond_destroy(&c->lanes[i].cv);
-  pthread_mutex_destroy(&c->mu);
   free(c);
 }
 
 static int commit_closed(kafka_req *r) {
   (void)r;
-  return 0; /* the committer holds it; kafka_respond frees it */
+  return 0; /* the worker holds it; kafka_respond frees it */
 }
 
-/* Queue the job on its group's lane, or commit here if the lane has no
- * thread. */
+/* Queue the job on its group's lane (which, without a worker, commits
+ * here), or commit here if it cannot be tracked. */
 static void commit_submit(committer *c, commit_job *j) {
-  commit_lane *l = c ? &c->lanes[gid_hash(j->gid) % COMMIT_LANES] : NULL;
-  if (!l || !l->started) {
-    commit_one(j->r->b, j);
-    commit_answer(j);
-    return;
-  }
-  inflight **pp = inflight_slot(c, j->gid);
-  if (!*pp) {
+  j->job.run = commit_run;
+  j->job.done = commit_done;
+  j->job.ctx = c;
+  inflight **pp = c ? inflight_slot(c, j->gid) : NULL;
+  if (c && !*pp) {
     inflight *f = calloc(1, sizeof *f);
     char *gid = strdup(j->gid);
     if (!f || !gid) {
-      /* Cannot track it: commit on the loop instead. */
       free(f);
       free(gid);
-      commit_one(j->r->b, j);
-      commit_answer(j);
-      return;
+      pp = NULL;
+    } else {
+      f->gid = gid;
+      *pp = f;
+      f->last_done = c->seq; /* everything before is done */
     }
-    f->gid = gid;
-    *pp = f;
-    f->last_done = c->seq; /* everything before is done */
+  }
+  if (!pp) {
+    /* Cannot track it: commit on the loop instead. */
+    commit_one(j->r->b, j);
+    commit_answer(j);
+    return;
   }
   j->seq = ++c->seq;
   (*pp)->pending++;
   (*pp)->last_submitted = j->seq;
   kafka_park(j->r, commit_closed);
-  pthread_mutex_lock(&c->mu);
-  *l->todo_tail = j;
-  l->todo_tail = &j->next;
-  pthread_cond_signal(&l->cv);
-  pthread_mutex_unlock(&c->mu);
+  worker_queue(c->b->worker,
+               WORKER_LANE_COMMIT +
+                   (int)(gid_hash(j->gid) % WORKER_COMMIT_LANES),
+               &j->job);
 }
 
 static int waiter_closed(kafka_req *r) {
