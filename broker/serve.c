@@ -668,7 +668,8 @@ int broker_serve_main(int argc, char **argv) {
   net_loop_run(b.loop);
 
   /* Reverse order: no more requests, then the worker's queued jobs
-   * (syncs, commits, admin), then the protocol state, then the store (sync + clean-shutdown mark). */
+   * (syncs, commits, admin), then the protocol state, then the store
+   * (sync + clean-shutdown mark). */
   worker_stop(b.worker);
   b.worker = NULL;
   kafka_fini(&b);
