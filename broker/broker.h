@@ -2,7 +2,7 @@
  * broker.h — what the parts of `nodata serve` share: its configuration, the
  * store, the event loop and the worker, and the entry points between the
  * network layer (net.c, serve.c, worker.c) and the Kafka protocol layer
- * (kafka_*.c, handle_*.c, group.c).
+ * (kafka_*.c, handle_*.c, coordinator*.c).
  */
 #ifndef ND_BROKER_H
 #define ND_BROKER_H
@@ -70,7 +70,7 @@ typedef struct broker {
   net_loop *loop;
   worker *worker; /* work off the loop: admin, syncs, commits (worker.c) */
   void *kafka;    /* protocol-layer state, owned by kafka_api.c */
-  void *groups;   /* group coordinator state, owned by group.c */
+  void *groups;   /* group coordinator state, owned by coordinator.c */
   void *dyn;      /* dynamic broker and group configs, owned by dynconfig.c */
   /* Record bytes Fetch answered with, by how they left (loop thread only;
    * printed at shutdown). */
