@@ -402,7 +402,7 @@ static int16_t alter_topic(kafka_req *r, const nd_topic_config *defaults,
     *msg = kafka_errmsg(r);
     return kafka_err(rc);
   }
-  /* Maybe on the worker thread: the connection is the loop's to read. */
+  /* Maybe on the worker's admin lane: the connection is the loop's to read. */
   broker_log("%s v%d: topic %s: config changed", r->api->name, r->version,
              topic);
   return 0;
@@ -434,7 +434,7 @@ static int16_t alter_resource(kafka_req *r, const nd_topic_config *defaults,
                      msg);
 }
 
-/* A request with only topic resources is handled on the worker thread:
+/* A request with only topic resources is handled on the worker's admin lane:
  * changing a topic's config takes the store's admin lock, which a
  * creation of many partitions holds for seconds, and the event loop must
  * not wait for it. Broker and group resources change state the loop owns

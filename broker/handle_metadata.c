@@ -10,7 +10,7 @@
  * new topics would keep the disk busy for minutes. The others are answered
  * LEADER_NOT_AVAILABLE, as Kafka answers topics whose creation is under
  * way (it creates them asynchronously); clients retry, and each retry
- * creates the next ones. The creation itself runs on the worker thread
+ * creates the next ones. The creation itself runs on the worker's admin lane
  * (worker.c) while the request is parked, so the loop serves everyone else
  * meanwhile; the answer is built once the topics exist.
  * v10+ carries topic ids; v12+ may name a topic by id only.
@@ -208,7 +208,7 @@ static int answer_named(kafka_req *r, const create_job *j) {
   return 0;
 }
 
-/* On the worker thread. */
+/* On the worker's admin lane. */
 static void create_run(void *arg) {
   create_job *j = arg;
   for (int32_t i = 0; i < j->n; i++) {

@@ -17,7 +17,7 @@
 
 /* ---- CreateTopics ------------------------------------------------------- */
 
-/* Topics are checked on the loop, created on the worker thread (a
+/* Topics are checked on the loop, created on the worker's admin lane (a
  * directory, files and fsyncs per partition: a minute for 2,000 topics on
  * an ordinary disk, which the loop must not wait for) while the request is
  * parked, and the answer is finished back on the loop. */
@@ -248,7 +248,7 @@ int handle_create_topics(kafka_req *r) {
 
 /* ---- DeleteTopics ------------------------------------------------------- */
 
-/* As CreateTopics: found on the loop, deleted on the worker thread (every
+/* As CreateTopics: found on the loop, deleted on the worker's admin lane (every
  * segment file of every partition goes). */
 typedef struct delete_job {
   kafka_req *r;
@@ -338,8 +338,8 @@ int handle_delete_topics(kafka_req *r) {
 
 /* ---- CreatePartitions --------------------------------------------------- */
 
-/* As CreateTopics: checked on the loop, the partitions made on the worker
- * thread. */
+/* As CreateTopics: checked on the loop, the partitions made on the
+ * worker's admin lane. */
 typedef struct parts_job {
   kafka_req *r;
   kafka_create_partitions_response *resp;

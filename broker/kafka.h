@@ -108,7 +108,7 @@ void kafka_unpark(kafka_req *r);
  * answer(r, arg) to build and send the reply (returning -1 closes the
  * connection unanswered), or only frees r if its connection closed. */
 int kafka_held_elsewhere(kafka_req *r);
-/* Park r and run fn(arg) on the worker thread, then done(arg) on the loop
+/* Park r and run fn(arg) on the worker's admin lane, then done(arg) on the loop
  * (which answers with kafka_answer_parked). 0, or -1 when out of memory
  * (r is not parked then). */
 int kafka_run_on_worker(kafka_req *r, void (*fn)(void *arg),
@@ -120,7 +120,7 @@ void kafka_answer_parked(kafka_req *r, int (*answer)(kafka_req *r, void *arg),
 int16_t kafka_err(int nd_rc);
 
 /* Create `topic` if the broker auto-creates topics (0 if it exists now),
- * else ND_ENOTOPIC (also while the worker thread is creating topics). */
+ * else ND_ENOTOPIC (also while the worker's admin lane is creating topics). */
 int kafka_auto_create(kafka_req *r, const char *topic);
 
 /* How kafka_topic_resolve looks a topic up (flags). */
