@@ -1,8 +1,8 @@
 /*
  * broker.h — what the parts of `nodata serve` share: its configuration, the
- * store, the event loop and the flusher, and the entry points between the
- * network layer (net.c, serve.c, flusher.c) and the Kafka protocol layer
- * (kafka_*.c, handle_*.c, group.c).
+ * store, the event loop and the worker, and the entry points between the
+ * network layer (net.c, serve.c, worker.c) and the Kafka protocol layer
+ * (kafka_*.c, handle_*.c, coordinator*.c).
  */
 #ifndef ND_BROKER_H
 #define ND_BROKER_H
@@ -62,17 +62,15 @@ enum {
  * memory; nodata bounds it. */
 #define BC_QUEUED_MAX_BYTES_DEFAULT ((int64_t)256 << 20)
 
-typedef struct flusher flusher;
 typedef struct worker worker;
 
 typedef struct broker {
   broker_config cfg;
   nd_store *store;
   net_loop *loop;
-  flusher *flusher;
-  worker *worker; /* admin work off the loop (worker.c) */
+  worker *worker; /* work off the loop: admin, syncs, commits (worker.c) */
   void *kafka;    /* protocol-layer state, owned by kafka_api.c */
-  void *groups;   /* group coordinator state, owned by group.c */
+  void *groups;   /* group coordinator state, owned by coordinator.c */
   void *dyn;      /* dynamic broker and group configs, owned by dynconfig.c */
   /* Record bytes Fetch answered with, by how they left (loop thread only;
    * printed at shutdown). */
@@ -98,31 +96,67 @@ void kafka_conn_closed(void *ctx, net_conn *conn);
 void kafka_on_append(void *ctx, const char *topic, int32_t partition,
                      int64_t high_watermark);
 
-/* Flusher (flusher.c): a thread that makes appended data durable with
- * group commit and reports back on the loop thread. */
-int flusher_start(broker *b, flusher **out);
-/* Completes pending requests and joins. Call after net_loop_run() has
- * returned, on the thread that ran it: the last done() calls run there. */
-void flusher_stop(flusher *f);
-/* Ask for (topic, partition) to be durable up to offset; done(arg, rc) runs
- * later on the loop thread with rc from nd_sync_partition. Requests that
- * arrive while a sync runs share the next one. Returns 0 or -ENOMEM. */
-int flusher_request(flusher *f, const char *topic, int32_t partition,
-                    int64_t offset, void (*done)(void *arg, int rc), void *arg);
+/* Worker (worker.c, whose top says why it is built so): lanes of threads
+ * for work the loop must not wait for, completions back on the loop.
+ * Lanes: ADMIN (one job at a time, in submission order), SYNC (acks=all
+ * fdatasyncs, gathered: group commit), COMMIT + i (OffsetCommits, a group
+ * always on one lane). A slow job on one lane never delays another. */
+enum {
+  WORKER_LANE_ADMIN,
+  WORKER_LANE_SYNC,
+  WORKER_LANE_COMMIT,
+  WORKER_COMMIT_LANES = 4,
+  WORKER_LANES = WORKER_LANE_COMMIT + WORKER_COMMIT_LANES
+};
 
-/* Worker (worker.c): a thread for admin work too slow for the loop
- * (creating topics). worker_submit (loop thread) runs fn(arg) on that
- * thread, then done(arg) on the loop thread; with w NULL both run now.
- * Returns 0 or -ENOMEM (nothing runs then). worker_stop finishes the
- * queue and runs the last done()s on the calling thread: call it after
- * net_loop_run() has returned, on the thread that ran it. */
+/* A job, embedded in the caller's own struct (so queuing never fails). The
+ * caller sets run, done and ctx; the worker owns next and lane until done
+ * runs. */
+typedef struct worker_job {
+  struct worker_job *next;
+  /* On the lane's thread: this job and the n - 1 queued right behind it
+   * with the same run (reached through ->next; n is 1 on the admin lane).
+   * Record each job's result with worker_job_result; do not touch next. */
+  void (*run)(struct worker_job *first, size_t n);
+  /* On the loop thread, once run has returned; may free the job. */
+  void (*done)(struct worker_job *j);
+  void *ctx; /* the caller's */
+  int rc;    /* set by worker_job_result */
+  int lane;  /* the worker's */
+  /* The library's message for rc (nd_errmsg() of the lane's thread), or
+   * nd_strerror(rc) when it had none; "" when rc is 0. */
+  char msg[256];
+} worker_job;
+
+/* Start the lanes; -errno if a thread could not start (nothing runs then).
+ * Call on the loop's thread with b->loop and b->store set. */
 int worker_start(broker *b, worker **out);
+/* Finish every lane's queue, join, and run the last done()s on the calling
+ * thread: call after net_loop_run() has returned, on the thread that ran
+ * it. w may be NULL. */
 void worker_stop(worker *w);
+/* Loop thread: queue j on lane. With w NULL (embedded tests) or a lane
+ * without a thread, run(j, 1) and done(j) run now on the caller's thread. */
+void worker_queue(worker *w, int lane, worker_job *j);
+/* Lane thread, inside run: j's result is rc; for rc != 0 the library's
+ * message is copied into j->msg here, where nd_errmsg() is this thread's. */
+void worker_job_result(worker_job *j, int rc);
+/* Has lane queued or running jobs whose done() has not run? Loop thread
+ * only; jobs are only queued there, so an idle lane stays idle while the
+ * loop does something itself. */
+int worker_busy(const worker *w, int lane);
+
+/* Admin lane: fn(arg) on its thread, then done(arg) on the loop thread.
+ * Returns 0 or -ENOMEM (nothing runs then). */
 int worker_submit(worker *w, void (*fn)(void *arg), void (*done)(void *arg),
                   void *arg);
-/* Has w work in hand? Loop thread only; jobs are only submitted there, so
- * an idle worker stays idle while the loop does something itself. */
-int worker_busy(const worker *w);
+/* Sync lane: make (topic, partition) durable up to offset (-1: everything
+ * appended so far); done(arg, rc, msg) runs later on the loop thread with
+ * nd_sync_partition's rc and the library's message for it. Syncs queued
+ * while one runs share the next fdatasync of their partition. Returns 0
+ * or -ENOMEM. topic is copied. */
+int worker_sync(broker *b, const char *topic, int32_t partition, int64_t offset,
+                void (*done)(void *arg, int rc, const char *msg), void *arg);
 
 /* serve.c: `nodata serve` with its flags (argv[0] is "serve"). Returns the
  * process exit status. */

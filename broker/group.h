@@ -14,10 +14,11 @@
  * kept here: libnodata stores them (nd_commit_offsets), so a group that
  * only commits ("simple" consumers, generation -1) needs no state at all.
  *
- * group.c holds the state machine and JoinGroup, SyncGroup, Heartbeat and
- * LeaveGroup; handle_group.c holds FindCoordinator, OffsetCommit,
- * OffsetFetch, ListGroups, DescribeGroups, DeleteGroups and OffsetDelete,
- * which read the state through the structures below.
+ * coordinator.c holds the state machine and JoinGroup, SyncGroup,
+ * Heartbeat and LeaveGroup; coordinator_groups.c FindCoordinator,
+ * ListGroups and DescribeGroups; coordinator_offsets.c the committed
+ * offsets (OffsetCommit, OffsetFetch, OffsetDelete, DeleteGroups). They
+ * read the state through the structures below.
  */
 #ifndef ND_GROUP_H
 #define ND_GROUP_H
@@ -112,9 +113,9 @@ struct group_coord {
 int group_init(broker *b);
 void group_fini(broker *b);
 
-/* The threads that make OffsetCommits durable (handle_group.c). Stop them
- * after the loop has stopped: they finish the queued commits, whose
- * requests are then freed. */
+/* The committer (coordinator_offsets.c): OffsetCommits made durable on
+ * the worker's commit lanes. Stop it after worker_stop: every commit has
+ * been answered by then. */
 int committer_start(broker *b, committer **out);
 void committer_stop(committer *c);
 
@@ -124,7 +125,15 @@ static inline int group_id_ok(const char *gid) {
   return gid && *gid && __builtin_strlen(gid) <= ND_GROUP_NAME_MAX;
 }
 
-/* Lookups for the handlers in handle_group.c. */
+/* A request's string as a C string, NULL for a null one. */
+static inline const char *group_cstr(kf_str s) {
+  return kafka_cstr_ok(s) ? s.ptr : NULL;
+}
+
+/* Has the group committed offsets? (coordinator_offsets.c) */
+int group_has_offsets(kafka_req *r, const char *gid);
+
+/* Lookups for the handlers in coordinator_*.c. */
 group *group_find(group_coord *gc, const char *id);
 gmember *group_find_member(const group *g, const char *member_id);
 gmember *group_find_instance(const group *g, const char *instance_id);

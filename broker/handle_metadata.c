@@ -10,14 +10,19 @@
  * new topics would keep the disk busy for minutes. The others are answered
  * LEADER_NOT_AVAILABLE, as Kafka answers topics whose creation is under
  * way (it creates them asynchronously); clients retry, and each retry
- * creates the next ones. The creation itself runs on the worker thread
+ * creates the next ones. The creation itself runs on the worker's admin lane
  * (worker.c) while the request is parked, so the loop serves everyone else
  * meanwhile; the answer is built once the topics exist.
  * v10+ carries topic ids; v12+ may name a topic by id only.
+ *
+ * Also the broker's description of itself: DescribeCluster and
+ * DescribeLogDirs (the one log directory, its partitions' sizes).
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 
 #include "kafka.h"
 
@@ -203,7 +208,7 @@ static int answer_named(kafka_req *r, const create_job *j) {
   return 0;
 }
 
-/* On the worker thread. */
+/* On the worker's admin lane. */
 static void create_run(void *arg) {
   create_job *j = arg;
   for (int32_t i = 0; i < j->n; i++) {
@@ -266,4 +271,126 @@ int handle_metadata(kafka_req *r) {
   j->partitions = b->cfg.default_partitions > 0 ? b->cfg.default_partitions : 1;
   j->cfg = *kafka_topic_defaults(b);
   return kafka_run_on_worker(r, create_run, create_done, j);
+}
+
+/* ---- DescribeCluster ---------------------------------------------------- */
+
+int handle_describe_cluster(kafka_req *r) {
+  kafka_describe_cluster_request *req = r->body;
+  broker *b = r->b;
+  kafka_describe_cluster_response *resp =
+      kf_new(&r->arena, &kafka_describe_cluster_response_desc);
+  kafka_describe_cluster_response_broker *br =
+      kf_new_array(&r->arena, &kafka_describe_cluster_response_broker_desc, 1);
+  if (!resp || !br)
+    return -1;
+  br->broker_id = b->cfg.node_id;
+  br->host = kafka_str(r, kafka_advertised_host(b));
+  br->port = kafka_advertised_port(b);
+  br->rack = kf_null_str();
+  resp->endpoint_type = req->endpoint_type;
+  resp->cluster_id = kafka_str(r, r->k->cluster_id);
+  resp->controller_id = b->cfg.node_id;
+  if (req->include_cluster_authorized_operations)
+    resp->cluster_authorized_operations = KAFKA_OPS_CLUSTER;
+  resp->brokers.items = br;
+  resp->brokers.count = 1;
+  kafka_respond(r, resp);
+  return 0;
+}
+
+/* ---- DescribeLogDirs ---------------------------------------------------- */
+
+typedef kafka_describe_log_dirs_response_topic ld_topic;
+typedef kafka_describe_log_dirs_response_partition ld_part;
+
+static int fill_log_topic(kafka_req *r, ld_topic *t, const char *name,
+                          const int32_t *want, int32_t nwant, int32_t nparts) {
+  int32_t n = want ? nwant : nparts;
+  ld_part *ps = kf_new_array(
+      &r->arena, &kafka_describe_log_dirs_response_partition_desc, n);
+  if (n && !ps)
+    return -1;
+  int32_t k = 0;
+  for (int32_t i = 0; i < n; i++) {
+    int32_t p = want ? want[i] : i;
+    nd_partition_info pi;
+    if (nd_partition_describe(r->b->store, name, p, &pi) != 0)
+      continue; /* Kafka leaves out partitions it does not host */
+    ps[k].partition_index = p;
+    ps[k].partition_size = pi.size_bytes;
+    ps[k].offset_lag = 0;
+    ps[k].is_future_key = 0;
+    k++;
+  }
+  t->name = kafka_str(r, name);
+  t->partitions.items = ps;
+  t->partitions.count = k;
+  return 0;
+}
+
+int handle_describe_log_dirs(kafka_req *r) {
+  kafka_describe_log_dirs_request *req = r->body;
+  broker *b = r->b;
+  kafka_describe_log_dirs_response *resp =
+      kf_new(&r->arena, &kafka_describe_log_dirs_response_desc);
+  kafka_describe_log_dirs_response_result *res =
+      kf_new_array(&r->arena, &kafka_describe_log_dirs_response_result_desc, 1);
+  if (!resp || !res)
+    return -1;
+  char dir[PATH_MAX];
+  const char *data = b->cfg.data_dir ? b->cfg.data_dir : ".";
+  if (!realpath(data, dir))
+    snprintf(dir, sizeof dir, "%s", data);
+  res->log_dir = kafka_str(r, dir);
+  struct statvfs vfs;
+  if (statvfs(data, &vfs) == 0) {
+    res->total_bytes = (int64_t)vfs.f_blocks * (int64_t)vfs.f_frsize;
+    res->usable_bytes = (int64_t)vfs.f_bavail * (int64_t)vfs.f_frsize;
+  }
+  if (req->topics.count < 0) {
+    nd_topic_info *infos = NULL;
+    size_t n = 0;
+    if (nd_topic_list(b->store, &infos, &n) != 0)
+      n = 0;
+    ld_topic *ts = kf_new_array(
+        &r->arena, &kafka_describe_log_dirs_response_topic_desc, (int32_t)n);
+    if (n && !ts) {
+      nd_free(infos);
+      return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+      if (fill_log_topic(r, &ts[i], infos[i].name, NULL, 0,
+                         infos[i].partitions)) {
+        nd_free(infos);
+        return -1;
+      }
+    nd_free(infos);
+    res->topics.items = ts;
+    res->topics.count = (int32_t)n;
+  } else {
+    int32_t n = req->topics.count, k = 0;
+    ld_topic *ts = kf_new_array(
+        &r->arena, &kafka_describe_log_dirs_response_topic_desc, n);
+    if (n && !ts)
+      return -1;
+    for (int32_t i = 0; i < n; i++) {
+      kafka_describe_log_dirs_request_describable_log_dir_topic *q =
+          &req->topics.items[i];
+      nd_topic_info info;
+      if (!kafka_cstr_ok(q->topic) ||
+          nd_topic_describe(b->store, q->topic.ptr, &info) != 0)
+        continue;
+      if (fill_log_topic(r, &ts[k++], q->topic.ptr, q->partitions.items,
+                         q->partitions.count > 0 ? q->partitions.count : 0,
+                         info.partitions))
+        return -1;
+    }
+    res->topics.items = ts;
+    res->topics.count = k;
+  }
+  resp->results.items = res;
+  resp->results.count = 1;
+  kafka_respond(r, resp);
+  return 0;
 }

@@ -9,9 +9,9 @@
  *   acks=all  answered once every written partition is fdatasync'd, unless
  *             the topic's fsync policy is `never` (an explicit opt-out).
  * A topic with fsync=always is synced before any response, whatever acks.
- * Appends never fsync on the loop thread (ND_APPEND_NOSYNC): the flusher
- * thread does it, sharing one fdatasync among concurrent requests, and the
- * response goes out from its completion callback.
+ * Appends never fsync on the loop thread (ND_APPEND_NOSYNC): the worker's
+ * sync lane does it (worker.c), sharing one fdatasync among concurrent
+ * requests, and the response goes out from its completion callback.
  *
  * Versions 0-2 are advertised only so that librdkafka 2.0 enables its
  * codecs (kafka-protocol.md §3); a request at one of them never gets here:
@@ -39,15 +39,16 @@ typedef struct flush_wait {
   ppart *part;
 } flush_wait;
 
-static void flush_done(void *arg, int rc) {
+/* msg: the library's words for rc, captured where the sync ran. */
+static void flush_done(void *arg, int rc, const char *msg) {
   flush_wait *w = arg;
   kafka_req *r = w->r;
   produce_ctx *ctx = r->hctx;
   if (rc != 0 && w->part) {
     w->part->error_code = KERR_KAFKA_STORAGE_ERROR;
     if (!r->dead)
-      kafka_log(r, "fdatasync failed: %s; answered " KAFKA_ERR_FMT,
-                nd_strerror(rc), KAFKA_ERR_ARGS(w->part->error_code));
+      kafka_log(r, "fdatasync failed: %s; answered " KAFKA_ERR_FMT, msg,
+                KAFKA_ERR_ARGS(w->part->error_code));
   }
   if (--ctx->pending > 0)
     return;
@@ -299,15 +300,7 @@ int handle_produce(kafka_req *r) {
     }
   }
 
-  if (nsync == 0 || !b->flusher) {
-    /* No flusher (embedded tests): sync here. */
-    for (size_t i = 0; i < nsync; i++) {
-      int rc = nd_sync_partition(b->store, syncs[i].topic, syncs[i].partition,
-                                 syncs[i].offset);
-      if (rc != 0)
-        syncs[i].part->error_code = KERR_KAFKA_STORAGE_ERROR;
-    }
-    free(syncs);
+  if (nsync == 0) {
     if (acks == 0)
       kafka_respond_none(r);
     else
@@ -323,8 +316,8 @@ int handle_produce(kafka_req *r) {
       w->r = r;
       w->part = syncs[i].part;
       ctx->pending++;
-      if (flusher_request(b->flusher, syncs[i].topic, syncs[i].partition,
-                          syncs[i].offset, flush_done, w) == 0)
+      if (worker_sync(b, syncs[i].topic, syncs[i].partition, syncs[i].offset,
+                      flush_done, w) == 0)
         continue;
       ctx->pending--;
     }
@@ -332,7 +325,7 @@ int handle_produce(kafka_req *r) {
   }
   free(syncs);
   flush_wait self = {r, NULL};
-  flush_done(&self, 0);
+  flush_done(&self, 0, "");
   return 0;
 
 oom:

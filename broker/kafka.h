@@ -108,7 +108,7 @@ void kafka_unpark(kafka_req *r);
  * answer(r, arg) to build and send the reply (returning -1 closes the
  * connection unanswered), or only frees r if its connection closed. */
 int kafka_held_elsewhere(kafka_req *r);
-/* Park r and run fn(arg) on the worker thread, then done(arg) on the loop
+/* Park r and run fn(arg) on the worker's admin lane, then done(arg) on the loop
  * (which answers with kafka_answer_parked). 0, or -1 when out of memory
  * (r is not parked then). */
 int kafka_run_on_worker(kafka_req *r, void (*fn)(void *arg),
@@ -120,7 +120,7 @@ void kafka_answer_parked(kafka_req *r, int (*answer)(kafka_req *r, void *arg),
 int16_t kafka_err(int nd_rc);
 
 /* Create `topic` if the broker auto-creates topics (0 if it exists now),
- * else ND_ENOTOPIC (also while the worker thread is creating topics). */
+ * else ND_ENOTOPIC (also while the worker's admin lane is creating topics). */
 int kafka_auto_create(kafka_req *r, const char *topic);
 
 /* How kafka_topic_resolve looks a topic up (flags). */
@@ -181,6 +181,14 @@ static inline int kafka_str_eq(kf_str a, kf_str b) {
  * "Topic name is invalid: ..."), or a null string if name is valid. */
 kf_str kafka_topic_name_error(kafka_req *r, const char *name);
 
+/* Kafka topic settings that cannot change anything on one node, accepted
+ * at their only value and listed read-only (handle_configs.c); the list
+ * ends with {NULL, NULL}. */
+typedef struct kafka_fixed_config {
+  const char *name, *value;
+} kafka_fixed_config;
+extern const kafka_fixed_config kafka_fixed_configs[];
+
 /* Apply one topic setting from a request to cfg. Returns 0, or a Kafka
  * error code with *msg set to say why. */
 int16_t kafka_apply_config(kafka_req *r, nd_topic_config *cfg, kf_str name,
@@ -227,23 +235,30 @@ void kafka_log(kafka_req *r, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /* Handlers. */
-int handle_api_versions(kafka_req *r);
+int handle_api_versions(kafka_req *r); /* kafka_api.c */
+/* handle_metadata.c: the cluster and its topics */
 int handle_metadata(kafka_req *r);
+int handle_describe_cluster(kafka_req *r);
+int handle_describe_log_dirs(kafka_req *r);
+/* handle_produce.c, handle_fetch.c */
 int handle_produce(kafka_req *r);
 int handle_fetch(kafka_req *r);
+/* handle_offsets.c: a partition's log offsets */
 int handle_list_offsets(kafka_req *r);
+int handle_offset_for_leader_epoch(kafka_req *r);
+int handle_delete_records(kafka_req *r);
+/* handle_topics.c */
 int handle_create_topics(kafka_req *r);
 int handle_delete_topics(kafka_req *r);
 int handle_create_partitions(kafka_req *r);
+/* handle_configs.c */
 int handle_describe_configs(kafka_req *r);
-int handle_init_producer_id(kafka_req *r);
-int handle_delete_records(kafka_req *r);
-int handle_offset_for_leader_epoch(kafka_req *r);
-int handle_describe_cluster(kafka_req *r);
 int handle_alter_configs(kafka_req *r);
 int handle_incremental_alter_configs(kafka_req *r);
-int handle_describe_log_dirs(kafka_req *r);
+/* handle_producers.c */
+int handle_init_producer_id(kafka_req *r);
 int handle_describe_producers(kafka_req *r);
+/* handle_acls.c */
 int handle_describe_acls(kafka_req *r);
 int handle_create_acls(kafka_req *r);
 int handle_delete_acls(kafka_req *r);

@@ -118,7 +118,7 @@ int kafka_auto_create(kafka_req *r, const char *topic) {
    * (Metadata's auto-creation, CreateTopics), creating here would hold the
    * loop until it is done. UNKNOWN_TOPIC_OR_PARTITION is retriable, and
    * the client's metadata refresh creates the topic on the worker. */
-  if (worker_busy(r->b->worker))
+  if (worker_busy(r->b->worker, WORKER_LANE_ADMIN))
     return ND_ENOTOPIC;
   int32_t n =
       r->b->cfg.default_partitions > 0 ? r->b->cfg.default_partitions : 1;

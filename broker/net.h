@@ -2,8 +2,8 @@
  * net.h — the broker's network layer: one epoll event loop thread that owns
  * every connection, timer and request handler, so handlers and the group
  * coordinator need no locks. Disk writes to the page cache happen on the
- * loop; fdatasync happens on a flusher thread that hands results back with
- * net_post() (an eventfd wakes the loop).
+ * loop; fdatasync happens on the worker's lanes (worker.c), which hand
+ * results back with net_post() (an eventfd wakes the loop).
  *
  * Framing: each request is an int32 big-endian size then that many bytes.
  * A size <= 0 or above the configured maximum closes the connection with
@@ -208,7 +208,7 @@ void *net_conn_data(const net_conn *conn);
 int net_post(net_loop *loop, void (*fn)(void *arg), void *arg);
 
 /* Run the functions posted so far, on the calling thread. Only for after
- * net_loop_run() has returned, on the thread that ran it (the flusher's
+ * net_loop_run() has returned, on the thread that ran it (the worker's
  * last completions arrive then). */
 void net_loop_run_posted(net_loop *loop);
 

@@ -1,6 +1,6 @@
 /*
  * serve.c — `nodata serve`: flags and environment, then the store, the
- * event loop, the flusher and the protocol layer, in that order, and a
+ * event loop, the worker and the protocol layer, in that order, and a
  * clean shutdown in the reverse order on SIGINT/SIGTERM.
  *
  * The start-up line goes to stdout and is flushed at once: scripts (and
@@ -634,17 +634,9 @@ int broker_serve_main(int argc, char **argv) {
   if (advertise_follows_port)
     c->advertise_port = c->listen_port;
 
-  if ((rc = flusher_start(&b, &b.flusher)) < 0) {
-    fprintf(stderr, "nodata serve: cannot start the flusher thread: %s\n",
-            strerror(-rc));
-    net_loop_free(b.loop);
-    nd_close(b.store);
-    return EXIT_RUNTIME;
-  }
   if ((rc = worker_start(&b, &b.worker)) < 0) {
-    fprintf(stderr, "nodata serve: cannot start the worker thread: %s\n",
+    fprintf(stderr, "nodata serve: cannot start the worker threads: %s\n",
             strerror(-rc));
-    flusher_stop(b.flusher);
     net_loop_free(b.loop);
     nd_close(b.store);
     return EXIT_RUNTIME;
@@ -653,7 +645,6 @@ int broker_serve_main(int argc, char **argv) {
     fprintf(stderr, "nodata serve: cannot start the protocol layer: %s\n",
             nd_strerror(rc));
     worker_stop(b.worker);
-    flusher_stop(b.flusher);
     net_loop_free(b.loop);
     nd_close(b.store);
     return EXIT_RUNTIME;
@@ -676,10 +667,9 @@ int broker_serve_main(int argc, char **argv) {
 
   net_loop_run(b.loop);
 
-  /* Reverse order: no more requests, then the syncs still queued, then
-   * the protocol state, then the store (sync + clean-shutdown mark). */
-  flusher_stop(b.flusher);
-  b.flusher = NULL;
+  /* Reverse order: no more requests, then the worker's queued jobs
+   * (syncs, commits, admin), then the protocol state, then the store
+   * (sync + clean-shutdown mark). */
   worker_stop(b.worker);
   b.worker = NULL;
   kafka_fini(&b);

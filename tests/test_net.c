@@ -18,8 +18,8 @@
  *   'S'             reply with the loop's buffer figures (net_buffer_stats)
  *                   as "pooled count limit reading held", this frame freed
  * Each test starts from a running loop on a free port and stops it. The
- * flusher (broker/flusher.c) is tested here too: it is the loop's other
- * source of cross-thread completions.
+ * worker (broker/worker.c), the loop's other source of cross-thread
+ * completions, has its own test: test_worker.c.
  */
 #include <arpa/inet.h>
 #include <malloc.h>
@@ -1374,130 +1374,6 @@ static void test_chaos(void) {
   close(fd);
 }
 
-/* ------------------------------------------------------------------------ */
-/* The flusher                                                              */
-/* ------------------------------------------------------------------------ */
-
-typedef struct flush_check {
-  atomic_int done;
-  atomic_int bad_rc;
-  atomic_int wrong_thread;
-  atomic_int notopic;
-  pthread_t loop_thread;
-} flush_check;
-
-typedef struct flush_arg {
-  flush_check *fc;
-  int want_rc;
-} flush_arg;
-
-static void flush_done(void *arg, int rc) {
-  flush_arg *a = arg;
-  if (!pthread_equal(pthread_self(), a->fc->loop_thread))
-    atomic_fetch_add(&a->fc->wrong_thread, 1);
-  if (rc != a->want_rc)
-    atomic_fetch_add(&a->fc->bad_rc, 1);
-  if (rc == ND_ENOTOPIC)
-    atomic_fetch_add(&a->fc->notopic, 1);
-  atomic_fetch_add(&a->fc->done, 1);
-  free(a);
-}
-
-typedef struct flush_round {
-  flusher *f;
-  flush_check *fc;
-  int n;
-} flush_round;
-
-/* On the loop thread, as the produce handler would. */
-static void flush_issue(void *arg) {
-  flush_round *fr = arg;
-  for (int i = 0; i < fr->n; i++) {
-    flush_arg *a = calloc(1, sizeof *a);
-    a->fc = fr->fc;
-    int missing = i == fr->n - 1;
-    a->want_rc = missing ? ND_ENOTOPIC : 0;
-    if (flusher_request(fr->f, missing ? "no-such-topic" : "t", i % 2,
-                        i % 3 == 0 ? -1 : i / 2, flush_done, a) != 0)
-      abort();
-  }
-}
-
-static int append_some(nd_store *st, int32_t partition, int n) {
-  for (int i = 0; i < n; i++) {
-    nd_record rec = {
-        .value = "v", .value_len = 1, .timestamp = ND_TIMESTAMP_NOW};
-    int rc = nd_append(st, "t", partition, &rec, 1, ND_APPEND_NOSYNC, NULL);
-    if (rc)
-      return rc;
-  }
-  return 0;
-}
-
-static void test_flusher(void) {
-  char *dir = tmpdir_make("flusher");
-  CHECK(dir);
-  broker b;
-  memset(&b, 0, sizeof b);
-  nd_options opts = {.no_background = 1};
-  CHECK_OK(nd_open(dir, &opts, &b.store));
-  nd_topic_config cfg;
-  nd_topic_config_init(&cfg);
-  cfg.fsync = ND_FSYNC_NEVER; /* only the flusher syncs */
-  CHECK_OK(nd_topic_create(b.store, "t", 2, &cfg));
-  CHECK_OK(append_some(b.store, 0, 60));
-  CHECK_OK(append_some(b.store, 1, 60));
-
-  /* On the running loop: every done runs on the loop thread, with the rc
-   * of its partition's sync. */
-  b.loop = srv.loop;
-  flusher *f;
-  CHECK_OK(flusher_start(&b, &f));
-  flush_check fc;
-  memset(&fc, 0, sizeof fc);
-  fc.loop_thread = srv.thread;
-  flush_round fr = {f, &fc, 101};
-  CHECK(net_post(srv.loop, flush_issue, &fr) == 0);
-  for (int i = 0; i < 1000 && atomic_load(&fc.done) < fr.n; i++)
-    sleep_ms(5);
-  CHECK_EQ_I64(atomic_load(&fc.done), fr.n);
-  CHECK_EQ_I64(atomic_load(&fc.bad_rc), 0);
-  CHECK_EQ_I64(atomic_load(&fc.wrong_thread), 0);
-  CHECK_EQ_I64(atomic_load(&fc.notopic), 1);
-  nd_partition_info pi;
-  for (int32_t p = 0; p < 2; p++) {
-    CHECK_OK(nd_partition_describe(b.store, "t", p, &pi));
-    CHECK_EQ_I64(pi.recovery_point, 60);
-  }
-
-  /* After the loop has stopped, flusher_stop still completes everything
-   * queued, on the thread that stops it. A loop that never runs stands
-   * for a stopped one. */
-  net_config nc = {.listen_host = "127.0.0.1", .on_request = on_request};
-  net_loop *idle;
-  CHECK_OK(net_loop_new(&nc, &idle));
-  /* The first flusher posts to the running loop; swap it out first. */
-  net_loop_stop(idle);
-  CHECK(net_loop_run(idle) == 0);
-  flusher_stop(f);
-  b.loop = idle;
-  CHECK_OK(append_some(b.store, 0, 5));
-  CHECK_OK(flusher_start(&b, &f));
-  memset(&fc, 0, sizeof fc);
-  fc.loop_thread = pthread_self();
-  flush_round fr2 = {f, &fc, 31};
-  flush_issue(&fr2);
-  flusher_stop(f);
-  CHECK_EQ_I64(atomic_load(&fc.done), fr2.n);
-  CHECK_EQ_I64(atomic_load(&fc.bad_rc), 0);
-  CHECK_EQ_I64(atomic_load(&fc.wrong_thread), 0);
-  CHECK_OK(nd_partition_describe(b.store, "t", 0, &pi));
-  CHECK_EQ_I64(pi.recovery_point, 65);
-  net_loop_free(idle);
-  CHECK_OK(nd_close(b.store));
-  tmpdir_remove(dir);
-}
-
 static net_loop *sig_loop;
 static void on_sigusr1(int sig) {
   (void)sig;
@@ -1787,7 +1663,6 @@ int main(void) {
   RUN(test_big_after_small);
   RUN(test_frame_pool);
   RUN(test_chaos);
-  RUN(test_flusher);
   server_stop(&srv);
   RUN(test_idle_timeout);
   RUN(test_max_connections);

@@ -1,9 +1,10 @@
 /*
- * handle_group.c — FindCoordinator, OffsetCommit, OffsetFetch, ListGroups,
- * DescribeGroups and DeleteGroups. The group state they check lives in
- * group.c; committed offsets live in libnodata (DATA/groups/), so an
- * OffsetCommit is durable (fdatasync'd) before it is answered and survives
- * kill -9.
+ * coordinator_offsets.c — a group's committed offsets: OffsetCommit,
+ * OffsetFetch, OffsetDelete and DeleteGroups (which deletes them), and the
+ * committer that makes commits durable off the loop. The group state they
+ * check lives in coordinator.c; committed offsets live in libnodata
+ * (DATA/groups/), so an OffsetCommit is durable (fdatasync'd) before it is
+ * answered and survives kill -9.
  *
  * Commit checks follow Kafka 4's classic groups: generation -1 commits
  * ("simple" consumers, admin tools) need an Empty or unknown group; any
@@ -16,8 +17,6 @@
  * ILLEGAL_GENERATION, or GROUP_ID_NOT_FOUND from v9 on, as Kafka 4 does.
  */
 #include <errno.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,83 +24,19 @@
 
 #include "group.h"
 
-static const char *cstr(kf_str s) {
-  return kafka_cstr_ok(s) ? s.ptr : NULL;
-}
-
-/* ---- FindCoordinator ---------------------------------------------------- */
-
-static void coordinator(kafka_req *r, int8_t type, kf_str key, int16_t *err,
-                        kf_str *msg, int32_t *node, kf_str *host,
-                        int32_t *port) {
-  *node = -1;
-  *host = kf_s("");
-  *port = -1;
-  *msg = kf_null_str();
-  if (type != 0) {
-    /* Not COORDINATOR_NOT_AVAILABLE: a client would wait for a
-     * coordinator that never comes. */
-    *err = KERR_INVALID_REQUEST;
-    *msg = kf_s(type == 1   ? "transactions are not supported by nodata"
-                : type == 2 ? "share groups are not supported by nodata"
-                            : "unknown coordinator key type");
-    return;
-  }
-  if (!kafka_cstr_ok(key) || key.len == 0) {
-    *err = KERR_INVALID_GROUP_ID;
-    *msg = kf_s("empty group id");
-    return;
-  }
-  *err = 0;
-  *node = r->b->cfg.node_id;
-  *host = kafka_str(r, kafka_advertised_host(r->b));
-  *port = kafka_advertised_port(r->b);
-}
-
-int handle_find_coordinator(kafka_req *r) {
-  kafka_find_coordinator_request *req = r->body;
-  kafka_find_coordinator_response *resp =
-      kf_new(&r->arena, &kafka_find_coordinator_response_desc);
-  if (!resp)
-    return -1;
-  if (r->version < 4) {
-    coordinator(r, r->version >= 1 ? req->key_type : 0, req->key,
-                &resp->error_code, &resp->error_message, &resp->node_id,
-                &resp->host, &resp->port);
-  } else {
-    int32_t n =
-        req->coordinator_keys.count > 0 ? req->coordinator_keys.count : 0;
-    kafka_find_coordinator_response_coordinator *cs = kf_new_array(
-        &r->arena, &kafka_find_coordinator_response_coordinator_desc, n);
-    if (n && !cs)
-      return -1;
-    for (int32_t i = 0; i < n; i++) {
-      cs[i].key = req->coordinator_keys.items[i];
-      coordinator(r, req->key_type, cs[i].key, &cs[i].error_code,
-                  &cs[i].error_message, &cs[i].node_id, &cs[i].host,
-                  &cs[i].port);
-    }
-    resp->coordinators.items = cs;
-    resp->coordinators.count = n;
-  }
-  kafka_respond(r, resp);
-  return 0;
-}
-
-/* ---- the committer threads ---------------------------------------------- */
+/* ---- the committer ------------------------------------------------------ */
 
 /* nd_commit_offsets fdatasyncs before it returns, and the loop must not
- * wait for a disk: commits go to COMMIT_LANES threads and come back to the
- * loop to be answered; the request is parked meanwhile and its arena holds
- * the job. A group always goes to the same lane, which works in arrival
- * order, so a group's later commit never lands before an earlier one.
- * Lanes of different groups overlap, and libnodata lets concurrent commits
- * share one fdatasync; commits of one group queued behind each other are
- * written as one. */
-#define COMMIT_LANES 4
+ * wait for a disk: commits go to the worker's commit lanes (worker.c) and
+ * come back to the loop to be answered; the request is parked meanwhile
+ * and its arena holds the job. A group always goes to the same lane, which
+ * works in arrival order, so a group's later commit never lands before an
+ * earlier one. Lanes of different groups overlap, and libnodata lets
+ * concurrent commits share one fdatasync; commits of one group queued
+ * behind each other are written as one. */
 
 typedef struct commit_job {
-  struct commit_job *next;
+  worker_job job; /* first: a worker_job * is a commit_job * */
   kafka_req *r;
   void *resp;
   const char *gid;
@@ -109,8 +44,6 @@ typedef struct commit_job {
   int16_t **errs;
   size_t n;
   uint64_t seq; /* submission order, for readers waiting on it */
-  int rc;
-  char msg[256];
 } commit_job;
 
 /* A group with commits queued or running, and how far they got. Loop
@@ -136,22 +69,9 @@ typedef struct commit_waiter {
 
 #define INFLIGHT_BUCKETS 64
 
-typedef struct commit_lane {
-  committer *c;
-  pthread_t thread;
-  pthread_cond_t cv;
-  commit_job *todo, **todo_tail;
-  int started;
-} commit_lane;
-
+/* Loop thread only: the threads are the worker's. */
 struct committer {
   broker *b;
-  pthread_mutex_t mu; /* every queue; held only to link and unlink */
-  commit_lane lanes[COMMIT_LANES];
-  commit_job *done, **done_tail;
-  int stop;
-  atomic_int posted; /* a drain is queued on the loop */
-  /* loop thread only */
   uint64_t seq;
   inflight *inflight[INFLIGHT_BUCKETS];
   commit_waiter *waiters, *waiters_tail; /* in arrival order */
@@ -210,108 +130,77 @@ static void waiters_run(committer *c) {
   }
 }
 
+/* The job's msg is the library's message, taken on the thread that ran
+ * the commit (nd_errmsg() is per thread). */
 static void commit_answer(commit_job *j) {
-  if (j->rc != 0) {
-    kafka_log(j->r, "group %s: commit failed: %s", j->gid, j->msg);
-    int16_t e = kafka_err(j->rc);
+  if (j->job.rc != 0) {
+    int16_t e = kafka_err(j->job.rc);
+    kafka_log(j->r, "group %s: commit failed: %s; answered " KAFKA_ERR_FMT,
+              j->gid, j->job.msg, KAFKA_ERR_ARGS(e));
     for (size_t k = 0; k < j->n; k++)
       *j->errs[k] = e;
   }
   kafka_respond(j->r, j->resp);
 }
 
-static void commit_drain(void *arg) {
-  committer *c = arg;
-  atomic_store(&c->posted, 0);
-  pthread_mutex_lock(&c->mu);
-  commit_job *j = c->done;
-  c->done = NULL;
-  c->done_tail = &c->done;
-  pthread_mutex_unlock(&c->mu);
-  while (j) {
-    commit_job *next = j->next;
-    inflight **pp = inflight_slot(c, j->gid);
-    inflight *f = *pp;
-    if (f) {
-      f->last_done = j->seq;
-      if (--f->pending == 0) {
-        *pp = f->next;
-        free(f->gid);
-        free(f);
-      }
+/* Loop thread: one commit finished. */
+static void commit_done(worker_job *wj) {
+  commit_job *j = (commit_job *)wj;
+  committer *c = wj->ctx;
+  inflight **pp = inflight_slot(c, j->gid);
+  inflight *f = *pp;
+  if (f) {
+    f->last_done = j->seq;
+    if (--f->pending == 0) {
+      *pp = f->next;
+      free(f->gid);
+      free(f);
     }
-    commit_answer(j); /* frees j with its request */
-    j = next;
   }
+  commit_answer(j); /* frees j with its request */
   waiters_run(c);
 }
 
 static void commit_one(broker *b, commit_job *j) {
-  j->rc = nd_commit_offsets(b->store, j->gid, j->cs, j->n);
-  if (j->rc != 0)
-    snprintf(j->msg, sizeof j->msg, "%s", nd_errmsg());
+  worker_job_result(&j->job, nd_commit_offsets(b->store, j->gid, j->cs, j->n));
 }
 
-/* Commit a lane's queue: runs of jobs of one group as one call (in order,
- * so the later offset of a partition wins), each job alone if that fails. */
-static void commit_batch(broker *b, commit_job *list) {
-  while (list) {
-    commit_job *end = list->next;
-    size_t n = list->n;
-    while (end && strcmp(end->gid, list->gid) == 0) {
-      n += end->n;
-      end = end->next;
+/* Lane thread: the n commits queued together, runs of jobs of one group
+ * as one call (in order, so the later offset of a partition wins), each
+ * job alone if that fails. */
+static void commit_run(worker_job *first, size_t n) {
+  committer *c = first->ctx;
+  commit_job *list = (commit_job *)first;
+  while (n > 0) {
+    commit_job *end = list;
+    size_t k = 0, total = 0;
+    while (k < n && strcmp(end->gid, list->gid) == 0) {
+      total += end->n;
+      k++;
+      end = (commit_job *)end->job.next; /* not read once k == n */
     }
-    nd_offset_commit *all = list->next != end ? malloc(n * sizeof *all) : NULL;
+    nd_offset_commit *all = k > 1 ? malloc(total * sizeof *all) : NULL;
     int rc = -1;
     if (all) {
-      size_t k = 0;
-      for (commit_job *j = list; j != end; j = j->next) {
-        memcpy(all + k, j->cs, j->n * sizeof *all);
-        k += j->n;
+      size_t off = 0;
+      commit_job *j = list;
+      for (size_t i = 0; i < k; i++, j = (commit_job *)j->job.next) {
+        memcpy(all + off, j->cs, j->n * sizeof *all);
+        off += j->n;
       }
-      rc = nd_commit_offsets(b->store, list->gid, all, n);
+      rc = nd_commit_offsets(c->b->store, list->gid, all, total);
       free(all);
     }
-    for (commit_job *j = list; j != end; j = j->next) {
+    commit_job *j = list;
+    for (size_t i = 0; i < k; i++, j = (commit_job *)j->job.next) {
       if (rc == 0)
-        j->rc = 0;
+        worker_job_result(&j->job, 0);
       else
-        commit_one(b, j);
+        commit_one(c->b, j);
     }
     list = end;
+    n -= k;
   }
-}
-
-static void *commit_thread(void *arg) {
-  commit_lane *l = arg;
-  committer *c = l->c;
-  pthread_mutex_lock(&c->mu);
-  for (;;) {
-    while (!l->todo && !c->stop)
-      pthread_cond_wait(&l->cv, &c->mu);
-    commit_job *list = l->todo;
-    if (!list)
-      break; /* stopping, nothing left */
-    l->todo = NULL;
-    l->todo_tail = &l->todo;
-    pthread_mutex_unlock(&c->mu);
-    commit_batch(c->b, list);
-    commit_job *last = list;
-    while (last->next)
-      last = last->next;
-    pthread_mutex_lock(&c->mu);
-    *c->done_tail = list;
-    c->done_tail = &last->next;
-    if (!c->stop && atomic_exchange(&c->posted, 1) == 0) {
-      pthread_mutex_unlock(&c->mu);
-      if (net_post(c->b->loop, commit_drain, c) != 0)
-        atomic_store(&c->posted, 0); /* answered at stop, at the latest */
-      pthread_mutex_lock(&c->mu);
-    }
-  }
-  pthread_mutex_unlock(&c->mu);
-  return NULL;
 }
 
 int committer_start(broker *b, committer **out) {
@@ -319,37 +208,14 @@ int committer_start(broker *b, committer **out) {
   if (!c)
     return -ENOMEM;
   c->b = b;
-  c->done_tail = &c->done;
-  atomic_init(&c->posted, 0);
-  pthread_mutex_init(&c->mu, NULL);
-  for (int i = 0; i < COMMIT_LANES; i++) {
-    commit_lane *l = &c->lanes[i];
-    l->c = c;
-    l->todo_tail = &l->todo;
-    pthread_cond_init(&l->cv, NULL);
-    /* Without a thread (no loop, or none could start) the lane commits
-     * on the loop: slower, still correct. */
-    if (b->loop && pthread_create(&l->thread, NULL, commit_thread, l) == 0)
-      l->started = 1;
-  }
   *out = c;
   return 0;
 }
 
+/* After worker_stop: every commit has been answered by then. */
 void committer_stop(committer *c) {
   if (!c)
     return;
-  pthread_mutex_lock(&c->mu);
-  c->stop = 1;
-  for (int i = 0; i < COMMIT_LANES; i++)
-    pthread_cond_signal(&c->lanes[i].cv);
-  pthread_mutex_unlock(&c->mu);
-  for (int i = 0; i < COMMIT_LANES; i++)
-    if (c->lanes[i].started)
-      pthread_join(c->lanes[i].thread, NULL);
-  /* The loop has stopped: answer (that is, free) what is left here. The
-   * drain posted last, if any, is dropped with the loop's queue. */
-  commit_drain(c);
   for (int i = 0; i < INFLIGHT_BUCKETS; i++)
     while (c->inflight[i]) {
       inflight *f = c->inflight[i];
@@ -357,51 +223,48 @@ void committer_stop(committer *c) {
       free(f->gid);
       free(f);
     }
-  for (int i = 0; i < COMMIT_LANES; i++)
-    pthread_cond_destroy(&c->lanes[i].cv);
-  pthread_mutex_destroy(&c->mu);
   free(c);
 }
 
 static int commit_closed(kafka_req *r) {
   (void)r;
-  return 0; /* the committer holds it; kafka_respond frees it */
+  return 0; /* the worker holds it; kafka_respond frees it */
 }
 
-/* Queue the job on its group's lane, or commit here if the lane has no
- * thread. */
+/* Queue the job on its group's lane (which, without a worker, commits
+ * here), or commit here if it cannot be tracked. */
 static void commit_submit(committer *c, commit_job *j) {
-  commit_lane *l = c ? &c->lanes[gid_hash(j->gid) % COMMIT_LANES] : NULL;
-  if (!l || !l->started) {
-    commit_one(j->r->b, j);
-    commit_answer(j);
-    return;
-  }
-  inflight **pp = inflight_slot(c, j->gid);
-  if (!*pp) {
+  j->job.run = commit_run;
+  j->job.done = commit_done;
+  j->job.ctx = c;
+  inflight **pp = c ? inflight_slot(c, j->gid) : NULL;
+  if (c && !*pp) {
     inflight *f = calloc(1, sizeof *f);
     char *gid = strdup(j->gid);
     if (!f || !gid) {
-      /* Cannot track it: commit on the loop instead. */
       free(f);
       free(gid);
-      commit_one(j->r->b, j);
-      commit_answer(j);
-      return;
+      pp = NULL;
+    } else {
+      f->gid = gid;
+      *pp = f;
+      f->last_done = c->seq; /* everything before is done */
     }
-    f->gid = gid;
-    *pp = f;
-    f->last_done = c->seq; /* everything before is done */
+  }
+  if (!pp) {
+    /* Cannot track it: commit on the loop instead. */
+    commit_one(j->r->b, j);
+    commit_answer(j);
+    return;
   }
   j->seq = ++c->seq;
   (*pp)->pending++;
   (*pp)->last_submitted = j->seq;
   kafka_park(j->r, commit_closed);
-  pthread_mutex_lock(&c->mu);
-  *l->todo_tail = j;
-  l->todo_tail = &j->next;
-  pthread_cond_signal(&l->cv);
-  pthread_mutex_unlock(&c->mu);
+  worker_queue(c->b->worker,
+               WORKER_LANE_COMMIT +
+                   (int)(gid_hash(j->gid) % WORKER_COMMIT_LANES),
+               &j->job);
 }
 
 static int waiter_closed(kafka_req *r) {
@@ -456,8 +319,7 @@ static int after_commits(kafka_req *r, const char **gids, size_t n,
 
 /* ---- OffsetCommit ------------------------------------------------------- */
 
-/* Has the group committed offsets? */
-static int has_offsets(kafka_req *r, const char *gid) {
+int group_has_offsets(kafka_req *r, const char *gid) {
   nd_committed *list = NULL;
   size_t count = 0;
   if (nd_group_offsets(r->b->store, gid, &list, &count) != 0)
@@ -475,7 +337,7 @@ static int16_t commit_check(kafka_req *r, const char *gid, int32_t gen,
       return 0;
     /* A group known only by its offsets (e.g. after a restart) is an
      * Empty group, as Kafka loads it from its offsets topic. */
-    if (has_offsets(r, gid))
+    if (group_has_offsets(r, gid))
       return KERR_UNKNOWN_MEMBER_ID;
     return r->version >= 9 ? KERR_GROUP_ID_NOT_FOUND : KERR_ILLEGAL_GENERATION;
   }
@@ -503,9 +365,10 @@ int handle_offset_commit(kafka_req *r) {
       kf_new(&r->arena, &kafka_offset_commit_response_desc);
   if (!resp)
     return -1;
-  const char *gid = cstr(req->group_id);
-  const char *member_id = cstr(req->member_id);
-  const char *inst = r->version >= 7 ? cstr(req->group_instance_id) : NULL;
+  const char *gid = group_cstr(req->group_id);
+  const char *member_id = group_cstr(req->member_id);
+  const char *inst =
+      r->version >= 7 ? group_cstr(req->group_instance_id) : NULL;
   int16_t gerr;
   if (!group_id_ok(gid))
     gerr = KERR_INVALID_GROUP_ID;
@@ -697,7 +560,7 @@ static int fetch_group(kafka_req *r, const char *gid, int all,
     return -1;
   for (int32_t i = 0; i < nqt; i++) {
     const kafka_offset_fetch_request_topics *q = &qts[i];
-    const char *topic = cstr(q->name);
+    const char *topic = group_cstr(q->name);
     int16_t terr = 0;
     if (r->version >= 10) {
       nd_topic_info info;
@@ -746,7 +609,7 @@ static int offset_fetch_now(kafka_req *r) {
       kafka_offset_fetch_request_group *q = &req->groups.items[i];
       out[i].group_id = q->group_id;
       int32_t nq = q->topics.count > 0 ? q->topics.count : 0;
-      if (fetch_group(r, cstr(q->group_id), q->topics.count < 0,
+      if (fetch_group(r, group_cstr(q->group_id), q->topics.count < 0,
                       q->topics.items, nq, &out[i]) != 0)
         return -1;
     }
@@ -770,7 +633,7 @@ static int offset_fetch_now(kafka_req *r) {
   }
   kafka_offset_fetch_response_group one;
   memset(&one, 0, sizeof one);
-  if (fetch_group(r, cstr(req->group_id), req->topics.count < 0, qts, nq,
+  if (fetch_group(r, group_cstr(req->group_id), req->topics.count < 0, qts, nq,
                   &one) != 0)
     return -1;
   resp->error_code = one.error_code;
@@ -807,7 +670,7 @@ static int offset_fetch_now(kafka_req *r) {
 int handle_offset_fetch(kafka_req *r) {
   kafka_offset_fetch_request *req = r->body;
   if (r->version < 8) {
-    const char *gid = cstr(req->group_id);
+    const char *gid = group_cstr(req->group_id);
     return after_commits(r, &gid, 1, offset_fetch_now);
   }
   int32_t n = req->groups.count > 0 ? req->groups.count : 0;
@@ -815,176 +678,8 @@ int handle_offset_fetch(kafka_req *r) {
   if (!gids)
     return -1;
   for (int32_t i = 0; i < n; i++)
-    gids[i] = cstr(req->groups.items[i].group_id);
+    gids[i] = group_cstr(req->groups.items[i].group_id);
   return after_commits(r, gids, (size_t)n, offset_fetch_now);
-}
-
-/* ---- ListGroups --------------------------------------------------------- */
-
-/* The protocol type of a group: what its members said, or, for a group
- * that has had no member since the broker started, what it was before. */
-static kf_str protocol_type(kafka_req *r, const group *g, const char *gid) {
-  if (g && g->protocol_type)
-    return kafka_str(r, g->protocol_type);
-  char *t = NULL;
-  if (nd_group_protocol_type(r->b->store, gid, &t) != 0)
-    kafka_log(r, "cannot read the protocol type of group %s: %s", gid,
-              nd_errmsg());
-  kf_str out = kafka_str(r, t ? t : "");
-  nd_free(t);
-  return out;
-}
-
-static int in_filter(const char *v, const kf_str *items, int32_t n) {
-  if (n <= 0)
-    return 1;
-  for (int32_t i = 0; i < n; i++)
-    if (kafka_cstr_ok(items[i]) && strcasecmp(items[i].ptr, v) == 0)
-      return 1;
-  return 0;
-}
-
-int handle_list_groups(kafka_req *r) {
-  kafka_list_groups_request *req = r->body;
-  group_coord *gc = r->b->groups;
-  kafka_list_groups_response *resp =
-      kf_new(&r->arena, &kafka_list_groups_response_desc);
-  if (!resp)
-    return -1;
-  /* Groups known only by their committed offsets are Empty, as Kafka
-   * shows groups it loaded from its offsets topic. */
-  char **names = NULL;
-  size_t nnames = 0;
-  int rc = nd_group_list(r->b->store, &names, &nnames);
-  if (rc != 0) {
-    kafka_log(r, "cannot list groups with offsets: %s", nd_errmsg());
-    names = NULL;
-    nnames = 0;
-  }
-  size_t cap = gc->ngroups + nnames;
-  kafka_list_groups_response_listed_group *ls = kf_new_array(
-      &r->arena, &kafka_list_groups_response_listed_group_desc, (int32_t)cap);
-  if (cap && !ls) {
-    nd_names_free(names, nnames);
-    return -1;
-  }
-  int32_t k = 0;
-  const kf_str *sf = req->states_filter.items, *tf = req->types_filter.items;
-  int32_t nsf = r->version >= 4 ? req->states_filter.count : 0;
-  int32_t ntf = r->version >= 5 ? req->types_filter.count : 0;
-  int type_ok = in_filter("classic", tf, ntf);
-  for (size_t i = 0; i < gc->nbuckets; i++)
-    for (group *g = gc->buckets[i]; g; g = g->hnext) {
-      const char *state = group_state_name(g->state);
-      if (!type_ok || !in_filter(state, sf, nsf))
-        continue;
-      ls[k].group_id = kafka_str(r, g->id);
-      ls[k].protocol_type = protocol_type(r, g, g->id);
-      ls[k].group_state = kf_s(state);
-      ls[k].group_type = kf_s("classic");
-      k++;
-    }
-  for (size_t i = 0; i < nnames; i++) {
-    if (group_find(gc, names[i]) || !type_ok || !in_filter("Empty", sf, nsf))
-      continue;
-    ls[k].group_id = kafka_str(r, names[i]);
-    ls[k].protocol_type = protocol_type(r, NULL, names[i]);
-    ls[k].group_state = kf_s("Empty");
-    ls[k].group_type = kf_s("classic");
-    k++;
-  }
-  nd_names_free(names, nnames);
-  resp->groups.items = ls;
-  resp->groups.count = k;
-  kafka_respond(r, resp);
-  return 0;
-}
-
-/* ---- DescribeGroups ----------------------------------------------------- */
-
-int handle_describe_groups(kafka_req *r) {
-  kafka_describe_groups_request *req = r->body;
-  kafka_describe_groups_response *resp =
-      kf_new(&r->arena, &kafka_describe_groups_response_desc);
-  if (!resp)
-    return -1;
-  int32_t n = req->groups.count > 0 ? req->groups.count : 0;
-  kafka_describe_groups_response_described_group *ds = kf_new_array(
-      &r->arena, &kafka_describe_groups_response_described_group_desc, n);
-  if (n && !ds)
-    return -1;
-  for (int32_t i = 0; i < n; i++) {
-    kafka_describe_groups_response_described_group *d = &ds[i];
-    const char *gid = cstr(req->groups.items[i]);
-    d->group_id = req->groups.items[i];
-    d->protocol_type = kf_s("");
-    d->protocol_data = kf_s("");
-    if (req->include_authorized_operations)
-      d->authorized_operations = KAFKA_OPS_GROUP;
-    if (!gid) {
-      d->error_code = KERR_INVALID_GROUP_ID;
-      d->group_state = kf_s("Dead");
-      continue;
-    }
-    /* "" or an id too long to store: a group that does not exist (Kafka
-     * answers so; only null is invalid). */
-    group *g = group_id_ok(gid) ? group_find(r->b->groups, gid) : NULL;
-    if (!g) {
-      if (group_id_ok(gid) && has_offsets(r, gid)) {
-        d->group_state = kf_s("Empty");
-        d->protocol_type = protocol_type(r, NULL, gid);
-      } else {
-        d->group_state = kf_s("Dead");
-        /* Kafka 4 says so from v6 on, in its words (GroupIdNotFound's
-         * "Group %s not found."); older versions show a Dead group. */
-        if (r->version >= 6) {
-          size_t len = strlen(gid) + sizeof "Group  not found.";
-          char *msg = kf_alloc(&r->arena, len);
-          d->error_code = KERR_GROUP_ID_NOT_FOUND;
-          if (msg)
-            snprintf(msg, len, "Group %s not found.", gid);
-          d->error_message = msg ? kf_s(msg) : kf_null_str();
-        }
-      }
-      continue;
-    }
-    int stable = g->state == GROUP_STABLE;
-    d->group_state = kf_s(group_state_name(g->state));
-    d->protocol_type = protocol_type(r, g, gid);
-    d->protocol_data = kafka_str(r, stable && g->protocol ? g->protocol : "");
-    kafka_describe_groups_response_described_group_member *ms = kf_new_array(
-        &r->arena, &kafka_describe_groups_response_described_group_member_desc,
-        g->nmembers);
-    if (g->nmembers && !ms)
-      return -1;
-    int32_t k = 0;
-    for (gmember *m = g->members; m; m = m->next, k++) {
-      ms[k].member_id = kafka_str(r, m->id);
-      ms[k].group_instance_id = kafka_str(r, m->instance_id);
-      ms[k].client_id = kafka_str(r, m->client_id ? m->client_id : "");
-      ms[k].client_host = kafka_str(r, m->client_host ? m->client_host : "");
-      ms[k].member_metadata.len = 0;
-      ms[k].member_assignment.len = 0;
-      /* Metadata and assignment belong to a settled generation only. */
-      if (!stable)
-        continue;
-      const group_protocol *p = group_member_protocol(m, g->protocol);
-      if (p) {
-        ms[k].member_metadata.ptr = p->meta;
-        ms[k].member_metadata.len = p->len;
-      }
-      if (m->assignment) {
-        ms[k].member_assignment.ptr = m->assignment;
-        ms[k].member_assignment.len = m->assignment_len;
-      }
-    }
-    d->members.items = ms;
-    d->members.count = k;
-  }
-  resp->groups.items = ds;
-  resp->groups.count = n;
-  kafka_respond(r, resp);
-  return 0;
 }
 
 /* ---- DeleteGroups ------------------------------------------------------- */
@@ -1002,7 +697,7 @@ static int delete_groups_now(kafka_req *r) {
   if (n && !rs)
     return -1;
   for (int32_t i = 0; i < n; i++) {
-    const char *gid = cstr(req->groups_names.items[i]);
+    const char *gid = group_cstr(req->groups_names.items[i]);
     rs[i].group_id = req->groups_names.items[i];
     if (!group_id_ok(gid)) {
       /* Kafka: null is invalid, "" and any other id not found. */
@@ -1043,7 +738,7 @@ int handle_delete_groups(kafka_req *r) {
   if (!gids)
     return -1;
   for (int32_t i = 0; i < n; i++)
-    gids[i] = cstr(req->groups_names.items[i]);
+    gids[i] = group_cstr(req->groups_names.items[i]);
   return after_commits(r, gids, (size_t)n, delete_groups_now);
 }
 
@@ -1096,7 +791,7 @@ static int offset_delete_now(kafka_req *r) {
       kf_new(&r->arena, &kafka_offset_delete_response_desc);
   if (!resp)
     return -1;
-  const char *gid = cstr(req->group_id);
+  const char *gid = group_cstr(req->group_id);
   group *g = gid ? group_find(gc, gid) : NULL;
   int active = g && g->state != GROUP_EMPTY && g->state != GROUP_DEAD;
   if (!group_id_ok(gid)) {
@@ -1138,7 +833,7 @@ static int offset_delete_now(kafka_req *r) {
     ts[i].name = qt->name;
     ts[i].partitions.items = ps;
     ts[i].partitions.count = np;
-    const char *topic = cstr(qt->name);
+    const char *topic = group_cstr(qt->name);
     nd_topic_info info;
     int known = topic && nd_topic_describe(r->b->store, topic, &info) == 0;
     int subscribed = known && active && group_subscribed(g, topic);
@@ -1173,7 +868,7 @@ static int offset_delete_now(kafka_req *r) {
 
 int handle_offset_delete(kafka_req *r) {
   kafka_offset_delete_request *req = r->body;
-  const char *gid = cstr(req->group_id);
+  const char *gid = group_cstr(req->group_id);
   /* Commits of the group still on their way to disk land first, so a
    * delete is never undone by an earlier commit. */
   return after_commits(r, &gid, 1, offset_delete_now);

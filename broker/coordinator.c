@@ -1,5 +1,5 @@
 /*
- * group.c — the classic group coordinator: group state, rebalances,
+ * coordinator.c — the classic group coordinator: group state, rebalances,
  * sessions, and the JoinGroup, SyncGroup, Heartbeat and LeaveGroup
  * handlers. See group.h for the states.
  *

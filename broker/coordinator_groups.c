@@ -1,0 +1,239 @@
+/*
+ * coordinator_groups.c — finding and describing groups: FindCoordinator,
+ * ListGroups and DescribeGroups. They read the group state of
+ * coordinator.c and, for groups known only by their committed offsets
+ * (after a restart, or "simple" consumers), libnodata's record of them.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "group.h"
+
+/* ---- FindCoordinator ---------------------------------------------------- */
+
+static void coordinator(kafka_req *r, int8_t type, kf_str key, int16_t *err,
+                        kf_str *msg, int32_t *node, kf_str *host,
+                        int32_t *port) {
+  *node = -1;
+  *host = kf_s("");
+  *port = -1;
+  *msg = kf_null_str();
+  if (type != 0) {
+    /* Not COORDINATOR_NOT_AVAILABLE: a client would wait for a
+     * coordinator that never comes. */
+    *err = KERR_INVALID_REQUEST;
+    *msg = kf_s(type == 1   ? "transactions are not supported by nodata"
+                : type == 2 ? "share groups are not supported by nodata"
+                            : "unknown coordinator key type");
+    return;
+  }
+  if (!kafka_cstr_ok(key) || key.len == 0) {
+    *err = KERR_INVALID_GROUP_ID;
+    *msg = kf_s("empty group id");
+    return;
+  }
+  *err = 0;
+  *node = r->b->cfg.node_id;
+  *host = kafka_str(r, kafka_advertised_host(r->b));
+  *port = kafka_advertised_port(r->b);
+}
+
+int handle_find_coordinator(kafka_req *r) {
+  kafka_find_coordinator_request *req = r->body;
+  kafka_find_coordinator_response *resp =
+      kf_new(&r->arena, &kafka_find_coordinator_response_desc);
+  if (!resp)
+    return -1;
+  if (r->version < 4) {
+    coordinator(r, r->version >= 1 ? req->key_type : 0, req->key,
+                &resp->error_code, &resp->error_message, &resp->node_id,
+                &resp->host, &resp->port);
+  } else {
+    int32_t n =
+        req->coordinator_keys.count > 0 ? req->coordinator_keys.count : 0;
+    kafka_find_coordinator_response_coordinator *cs = kf_new_array(
+        &r->arena, &kafka_find_coordinator_response_coordinator_desc, n);
+    if (n && !cs)
+      return -1;
+    for (int32_t i = 0; i < n; i++) {
+      cs[i].key = req->coordinator_keys.items[i];
+      coordinator(r, req->key_type, cs[i].key, &cs[i].error_code,
+                  &cs[i].error_message, &cs[i].node_id, &cs[i].host,
+                  &cs[i].port);
+    }
+    resp->coordinators.items = cs;
+    resp->coordinators.count = n;
+  }
+  kafka_respond(r, resp);
+  return 0;
+}
+
+/* ---- ListGroups --------------------------------------------------------- */
+
+/* The protocol type of a group: what its members said, or, for a group
+ * that has had no member since the broker started, what it was before. */
+static kf_str protocol_type(kafka_req *r, const group *g, const char *gid) {
+  if (g && g->protocol_type)
+    return kafka_str(r, g->protocol_type);
+  char *t = NULL;
+  if (nd_group_protocol_type(r->b->store, gid, &t) != 0)
+    kafka_log(r, "cannot read the protocol type of group %s: %s", gid,
+              nd_errmsg());
+  kf_str out = kafka_str(r, t ? t : "");
+  nd_free(t);
+  return out;
+}
+
+static int in_filter(const char *v, const kf_str *items, int32_t n) {
+  if (n <= 0)
+    return 1;
+  for (int32_t i = 0; i < n; i++)
+    if (kafka_cstr_ok(items[i]) && strcasecmp(items[i].ptr, v) == 0)
+      return 1;
+  return 0;
+}
+
+int handle_list_groups(kafka_req *r) {
+  kafka_list_groups_request *req = r->body;
+  group_coord *gc = r->b->groups;
+  kafka_list_groups_response *resp =
+      kf_new(&r->arena, &kafka_list_groups_response_desc);
+  if (!resp)
+    return -1;
+  /* Groups known only by their committed offsets are Empty, as Kafka
+   * shows groups it loaded from its offsets topic. */
+  char **names = NULL;
+  size_t nnames = 0;
+  int rc = nd_group_list(r->b->store, &names, &nnames);
+  if (rc != 0) {
+    kafka_log(r, "cannot list groups with offsets: %s", nd_errmsg());
+    names = NULL;
+    nnames = 0;
+  }
+  size_t cap = gc->ngroups + nnames;
+  kafka_list_groups_response_listed_group *ls = kf_new_array(
+      &r->arena, &kafka_list_groups_response_listed_group_desc, (int32_t)cap);
+  if (cap && !ls) {
+    nd_names_free(names, nnames);
+    return -1;
+  }
+  int32_t k = 0;
+  const kf_str *sf = req->states_filter.items, *tf = req->types_filter.items;
+  int32_t nsf = r->version >= 4 ? req->states_filter.count : 0;
+  int32_t ntf = r->version >= 5 ? req->types_filter.count : 0;
+  int type_ok = in_filter("classic", tf, ntf);
+  for (size_t i = 0; i < gc->nbuckets; i++)
+    for (group *g = gc->buckets[i]; g; g = g->hnext) {
+      const char *state = group_state_name(g->state);
+      if (!type_ok || !in_filter(state, sf, nsf))
+        continue;
+      ls[k].group_id = kafka_str(r, g->id);
+      ls[k].protocol_type = protocol_type(r, g, g->id);
+      ls[k].group_state = kf_s(state);
+      ls[k].group_type = kf_s("classic");
+      k++;
+    }
+  for (size_t i = 0; i < nnames; i++) {
+    if (group_find(gc, names[i]) || !type_ok || !in_filter("Empty", sf, nsf))
+      continue;
+    ls[k].group_id = kafka_str(r, names[i]);
+    ls[k].protocol_type = protocol_type(r, NULL, names[i]);
+    ls[k].group_state = kf_s("Empty");
+    ls[k].group_type = kf_s("classic");
+    k++;
+  }
+  nd_names_free(names, nnames);
+  resp->groups.items = ls;
+  resp->groups.count = k;
+  kafka_respond(r, resp);
+  return 0;
+}
+
+/* ---- DescribeGroups ----------------------------------------------------- */
+
+int handle_describe_groups(kafka_req *r) {
+  kafka_describe_groups_request *req = r->body;
+  kafka_describe_groups_response *resp =
+      kf_new(&r->arena, &kafka_describe_groups_response_desc);
+  if (!resp)
+    return -1;
+  int32_t n = req->groups.count > 0 ? req->groups.count : 0;
+  kafka_describe_groups_response_described_group *ds = kf_new_array(
+      &r->arena, &kafka_describe_groups_response_described_group_desc, n);
+  if (n && !ds)
+    return -1;
+  for (int32_t i = 0; i < n; i++) {
+    kafka_describe_groups_response_described_group *d = &ds[i];
+    const char *gid = group_cstr(req->groups.items[i]);
+    d->group_id = req->groups.items[i];
+    d->protocol_type = kf_s("");
+    d->protocol_data = kf_s("");
+    if (req->include_authorized_operations)
+      d->authorized_operations = KAFKA_OPS_GROUP;
+    if (!gid) {
+      d->error_code = KERR_INVALID_GROUP_ID;
+      d->group_state = kf_s("Dead");
+      continue;
+    }
+    /* "" or an id too long to store: a group that does not exist (Kafka
+     * answers so; only null is invalid). */
+    group *g = group_id_ok(gid) ? group_find(r->b->groups, gid) : NULL;
+    if (!g) {
+      if (group_id_ok(gid) && group_has_offsets(r, gid)) {
+        d->group_state = kf_s("Empty");
+        d->protocol_type = protocol_type(r, NULL, gid);
+      } else {
+        d->group_state = kf_s("Dead");
+        /* Kafka 4 says so from v6 on, in its words (GroupIdNotFound's
+         * "Group %s not found."); older versions show a Dead group. */
+        if (r->version >= 6) {
+          size_t len = strlen(gid) + sizeof "Group  not found.";
+          char *msg = kf_alloc(&r->arena, len);
+          d->error_code = KERR_GROUP_ID_NOT_FOUND;
+          if (msg)
+            snprintf(msg, len, "Group %s not found.", gid);
+          d->error_message = msg ? kf_s(msg) : kf_null_str();
+        }
+      }
+      continue;
+    }
+    int stable = g->state == GROUP_STABLE;
+    d->group_state = kf_s(group_state_name(g->state));
+    d->protocol_type = protocol_type(r, g, gid);
+    d->protocol_data = kafka_str(r, stable && g->protocol ? g->protocol : "");
+    kafka_describe_groups_response_described_group_member *ms = kf_new_array(
+        &r->arena, &kafka_describe_groups_response_described_group_member_desc,
+        g->nmembers);
+    if (g->nmembers && !ms)
+      return -1;
+    int32_t k = 0;
+    for (gmember *m = g->members; m; m = m->next, k++) {
+      ms[k].member_id = kafka_str(r, m->id);
+      ms[k].group_instance_id = kafka_str(r, m->instance_id);
+      ms[k].client_id = kafka_str(r, m->client_id ? m->client_id : "");
+      ms[k].client_host = kafka_str(r, m->client_host ? m->client_host : "");
+      ms[k].member_metadata.len = 0;
+      ms[k].member_assignment.len = 0;
+      /* Metadata and assignment belong to a settled generation only. */
+      if (!stable)
+        continue;
+      const group_protocol *p = group_member_protocol(m, g->protocol);
+      if (p) {
+        ms[k].member_metadata.ptr = p->meta;
+        ms[k].member_metadata.len = p->len;
+      }
+      if (m->assignment) {
+        ms[k].member_assignment.ptr = m->assignment;
+        ms[k].member_assignment.len = m->assignment_len;
+      }
+    }
+    d->members.items = ms;
+    d->members.count = k;
+  }
+  resp->groups.items = ds;
+  resp->groups.count = n;
+  kafka_respond(r, resp);
+  return 0;
+}
