@@ -1,7 +1,8 @@
 /*
  * file.h — the engine's only layer of file-system calls. Nothing else in
  * src/ calls open, mmap, rename, unlink, mkdir, stat, ftruncate, fsync,
- * opendir, flock, pread or pwrite itself; everything goes through here, so
+ * opendir, flock, pread or pwrite itself (file_crash.c, the recorder, aside;
+ * tests/src_fs_calls.cmake keeps it so); everything goes through here, so
  * that:
  *   - EINTR and short transfers are handled once;
  *   - a test can fail the Nth call of any kind with a chosen errno (a fault

@@ -45,6 +45,8 @@
  *   groups/offsets.log   SYNCED   frames, fdatasync'd per commit (offsets.h)
  *   groups/offsets.log.damaged    a hard link to a damaged offsets.log,
  *                                 kept for whoever wants to look
+ *   quarantine/<UTC time>/         what nd_verify's repair took out of
+ *                                 the log (verify.c); never read back
  *   any.tmp              the temporary of a file_write_atomic/_replace;
  *                        a leftover is removed or overwritten
  */
@@ -72,6 +74,7 @@
 #define LAYOUT_GROUPS "groups"
 #define LAYOUT_OFFSETS_LOG "offsets.log"
 #define LAYOUT_DAMAGED ".damaged"
+#define LAYOUT_QUARANTINE "quarantine"
 #define LAYOUT_TMP ".tmp"
 
 /* 1 if name ends with suffix and has something before it. */

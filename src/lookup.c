@@ -39,7 +39,6 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "batch.h"
 #include "error.h"
@@ -79,10 +78,10 @@ static logmap *logmap_new(segment *seg, uint64_t need, int *err) {
     *err = fd;
     return NULL;
   }
-  void *m = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+  void *m = file_map(fd, len, 0);
   int e = errno;
   segment_unfd(seg);
-  if (m == MAP_FAILED) {
+  if (!m) {
     free(lm);
     *err = nd_fail_os(e, "cannot map %s.log (%zu bytes)", seg->path, len);
     return NULL;
@@ -96,7 +95,7 @@ static logmap *logmap_new(segment *seg, uint64_t need, int *err) {
 static void logmap_unref(logmap *lm) {
   if (lm &&
       atomic_fetch_sub_explicit(&lm->refs, 1, memory_order_acq_rel) == 1) {
-    munmap((void *)lm->base, lm->len);
+    file_unmap((void *)lm->base, lm->len);
     free(lm);
   }
 }

@@ -13,23 +13,97 @@
 #include "topic.h"
 
 /* The testing enum names file.c's kinds by value. */
-_Static_assert((int)ND_TEST_FAULT_WRITE == (int)FILE_FAULT_WRITE &&
-                   (int)ND_TEST_FAULT_SYNC == (int)FILE_FAULT_SYNC &&
-                   (int)ND_TEST_FAULT_CREATE == (int)FILE_FAULT_CREATE &&
-                   (int)ND_TEST_FAULT_MAP == (int)FILE_FAULT_MAP,
-               "nd_test_fault must match enum file_fault_kind");
+_Static_assert((int)ND_TEST_IO_WRITE == (int)FILE_FAULT_WRITE &&
+                   (int)ND_TEST_IO_SYNC == (int)FILE_FAULT_SYNC &&
+                   (int)ND_TEST_IO_CREATE == (int)FILE_FAULT_CREATE &&
+                   (int)ND_TEST_IO_MAP == (int)FILE_FAULT_MAP &&
+                   (int)ND_TEST_IO_OPEN == (int)FILE_FAULT_OPEN &&
+                   (int)ND_TEST_IO_READ == (int)FILE_FAULT_READ &&
+                   (int)ND_TEST_IO_TRUNCATE == (int)FILE_FAULT_TRUNCATE &&
+                   (int)ND_TEST_IO_RENAME == (int)FILE_FAULT_RENAME &&
+                   (int)ND_TEST_IO_UNLINK == (int)FILE_FAULT_UNLINK &&
+                   (int)ND_TEST_IO_MKDIR == (int)FILE_FAULT_MKDIR &&
+                   (int)ND_TEST_IO_LINK == (int)FILE_FAULT_LINK &&
+                   (int)ND_TEST_IO_STAT == (int)FILE_FAULT_STAT &&
+                   (int)ND_TEST_IO_LOCK == (int)FILE_FAULT_LOCK &&
+                   (int)ND_TEST_IO_KINDS == (int)FILE_FAULT_KINDS,
+               "nd_test_io_kind must match enum file_fault_kind");
+_Static_assert(sizeof(nd_test_crash_stats) == sizeof(file_crash_stats),
+               "nd_test_crash_stats must match file_crash_stats");
 
-void nd_test_fault_set(enum nd_test_fault kind, int countdown, int err,
-                       size_t partial) {
+void nd_test_io_fault_set(enum nd_test_io_kind kind, int countdown, int err,
+                          size_t partial) {
   file_fault_set((enum file_fault_kind)kind, countdown, err, partial);
 }
 
-void nd_test_fault_clear(void) {
+void nd_test_io_fault_clear(void) {
   file_fault_clear();
+}
+
+uint64_t nd_test_io_calls(enum nd_test_io_kind kind) {
+  return file_fault_calls((enum file_fault_kind)kind);
+}
+
+const char *nd_test_io_kind_name(enum nd_test_io_kind kind) {
+  return file_fault_name((enum file_fault_kind)kind);
 }
 
 uint64_t nd_test_sync_count(void) {
   return file_sync_count();
+}
+
+int nd_test_crash_record(const char *backup_dir) {
+  return file_crash_record(backup_dir);
+}
+
+void nd_test_crash_freeze_after(uint64_t ops) {
+  file_crash_freeze_after(ops);
+}
+
+int nd_test_crash_frozen(void) {
+  return file_crash_frozen();
+}
+
+int nd_test_crash_cut(unsigned seed, nd_test_crash_stats *st) {
+  file_crash_stats fs;
+  int rc = file_crash_cut(seed, &fs);
+  if (st)
+    *st = (nd_test_crash_stats){fs.data_ops_lost, fs.data_ops_torn,
+                                fs.zeroed,        fs.names_lost,
+                                fs.renames_lost,  fs.pages_lost};
+  return rc;
+}
+
+void nd_test_crash_stop(void) {
+  file_crash_stop();
+}
+
+int nd_test_io_mkdir(const char *path) {
+  return file_mkdir(path);
+}
+
+int nd_test_io_write_atomic(const char *path, const void *data, size_t len) {
+  return file_write_atomic(path, data, len);
+}
+
+int nd_test_io_write_replace(const char *path, const void *data, size_t len) {
+  return file_write_replace(path, data, len);
+}
+
+int nd_test_io_write_new_synced(const char *path, const void *data,
+                                size_t len) {
+  int fd = file_create(path, O_WRONLY | O_EXCL);
+  if (fd < 0)
+    return fd;
+  int rc = file_write_all(fd, data, len);
+  if (!rc)
+    rc = file_datasync(fd);
+  file_close(fd);
+  return rc;
+}
+
+int nd_test_io_unlink(const char *path) {
+  return file_unlink(path);
 }
 
 uint32_t nd_test_crc32c_sw(uint32_t crc, const void *buf, size_t len) {

@@ -39,7 +39,6 @@
  * written; neither is reported as damage. Index files are read before
  * their log, so every entry seen names bytes already written.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -54,11 +53,9 @@
 
 #include "error.h"
 #include "file.h"
+#include "layout.h"
 #include "partition.h"
 #include "topic.h"
-
-/* The store's marker of a clean close (store.c). */
-#define CLEAN_SHUTDOWN_FILE "clean-shutdown"
 
 typedef struct vpart {
   char topic[ND_TOPIC_NAME_MAX + 1];
@@ -135,7 +132,8 @@ static int cmp_i64(const void *a, const void *b) {
 
 static void seg_path(const vpart *p, size_t i, const char *ext, char *out,
                      size_t cap) {
-  snprintf(out, cap, "%s/%020" PRId64 "%s", p->dir, p->bases[i], ext);
+  snprintf(out, cap, "%s/%0*" PRId64 "%s", p->dir, LAYOUT_SEGMENT_DIGITS,
+           p->bases[i], ext);
 }
 
 /* ---- collecting what to check ------------------------------------------- */
@@ -155,24 +153,24 @@ static int add_partition(verifier *v, const char *tname, const char *tdir,
   snprintf(p->topic, sizeof p->topic, "%s", tname);
   p->id = id;
   snprintf(p->dir, sizeof p->dir, "%s/%d", tdir, (int)id);
-  DIR *d = opendir(p->dir);
+  file_dir *d = file_dir_open(p->dir);
   if (!d) {
     event(v, ND_VERIFY_DAMAGE, ND_DAMAGE_STORE, p, p->dir, -1, -1,
           "%s: partition directory missing (%s)", p->dir, strerror(errno));
     return 0;
   }
   size_t cap = 0;
-  struct dirent *e;
-  while ((e = readdir(d)) != NULL) {
-    const char *name = e->d_name;
-    if (strlen(name) != 24 || strcmp(name + 20, ".log") ||
+  const char *name;
+  while ((name = file_dir_next(d)) != NULL) {
+    if (strlen(name) != LAYOUT_SEGMENT_DIGITS + strlen(LAYOUT_LOG) ||
+        strcmp(name + LAYOUT_SEGMENT_DIGITS, LAYOUT_LOG) ||
         nd_segment_base(name) < 0)
       continue;
     if (p->nsegs == cap) {
       cap = cap ? cap * 2 : 8;
       int64_t *nb = realloc(p->bases, cap * sizeof *nb);
       if (!nb) {
-        closedir(d);
+        file_dir_close(d);
         free(p->bases);
         return nd_fail(ND_ENOMEM, "out of memory");
       }
@@ -182,10 +180,10 @@ static int add_partition(verifier *v, const char *tname, const char *tdir,
     char lp[PATH_MAX + 32];
     struct stat st;
     snprintf(lp, sizeof lp, "%s/%s", p->dir, name);
-    if (stat(lp, &st) == 0)
+    if (file_stat(lp, &st) == 0)
       p->bytes += (uint64_t)st.st_size;
   }
-  closedir(d);
+  file_dir_close(d);
   if (p->nsegs)
     qsort(p->bases, p->nsegs, sizeof *p->bases, cmp_i64);
   v->total += p->bytes;
@@ -508,8 +506,9 @@ static int check_segment(verifier *v, vpart *p, size_t i, int64_t *expect) {
 static void relist_missing(vpart *p, size_t i, int64_t expect) {
   char lp[PATH_MAX + 32];
   struct stat st;
-  snprintf(lp, sizeof lp, "%s/%020" PRId64 ".log", p->dir, expect);
-  if (stat(lp, &st) != 0)
+  snprintf(lp, sizeof lp, "%s/%0*" PRId64 LAYOUT_LOG, p->dir,
+           LAYOUT_SEGMENT_DIGITS, expect);
+  if (file_stat(lp, &st) != 0)
     return;
   int64_t *nb = realloc(p->bases, (p->nsegs + 1) * sizeof *nb);
   if (!nb)
@@ -539,7 +538,7 @@ static int check_partition(verifier *v, vpart *p) {
 
 static int collect(verifier *v) {
   char tdir[PATH_MAX];
-  snprintf(tdir, sizeof tdir, "%s/topics", v->dir);
+  snprintf(tdir, sizeof tdir, "%s/" LAYOUT_TOPICS, v->dir);
   if (v->o.ntopics) {
     for (size_t i = 0; i < v->o.ntopics; i++) {
       const char *name = v->o.topics[i];
@@ -549,7 +548,7 @@ static int collect(verifier *v) {
       nd_topic_dirname(name, hash);
       snprintf(path, sizeof path, "%s/%s", tdir, hash);
       struct stat st;
-      if (stat(path, &st) != 0)
+      if (file_stat(path, &st) != 0)
         return nd_fail(ND_ENOTOPIC, "unknown topic %s", name);
       int rc = add_topic_dir(v, path);
       if (rc)
@@ -557,7 +556,7 @@ static int collect(verifier *v) {
     }
     return 0;
   }
-  DIR *d = opendir(tdir);
+  file_dir *d = file_dir_open(tdir);
   if (!d) {
     if (errno == ENOENT)
       return 0; /* a new, empty store */
@@ -566,9 +565,9 @@ static int collect(verifier *v) {
   char **names = NULL;
   size_t n = 0, cap = 0;
   int rc = 0;
-  struct dirent *e;
-  while (!rc && (e = readdir(d)) != NULL) {
-    if (!is_topic_hash(e->d_name))
+  const char *name;
+  while (!rc && (name = file_dir_next(d)) != NULL) {
+    if (!is_topic_hash(name))
       continue;
     if (n == cap) {
       cap = cap ? cap * 2 : 16;
@@ -579,12 +578,12 @@ static int collect(verifier *v) {
       }
       names = nn;
     }
-    if (!(names[n] = strdup(e->d_name)))
+    if (!(names[n] = strdup(name)))
       rc = nd_fail(ND_ENOMEM, "out of memory");
     else
       n++;
   }
-  closedir(d);
+  file_dir_close(d);
   if (n)
     qsort(names, n, sizeof *names, cmp_names);
   for (size_t i = 0; i < n; i++) {
@@ -599,39 +598,33 @@ static int collect(verifier *v) {
 }
 
 static int check_format_file(verifier *v) {
-  char path[PATH_MAX + 16], buf[64] = "";
-  snprintf(path, sizeof path, "%s/FORMAT", v->dir);
-  FILE *f = fopen(path, "r");
-  if (!f) {
+  char path[PATH_MAX + 16], *buf = NULL;
+  snprintf(path, sizeof path, "%s/" LAYOUT_FORMAT, v->dir);
+  int rc = file_read_all(path, &buf, NULL);
+  if (rc) {
     char tp[PATH_MAX + 16];
     struct stat st;
-    snprintf(tp, sizeof tp, "%s/topics", v->dir);
-    if (stat(tp, &st) == 0)
-      event(v, ND_VERIFY_DAMAGE, ND_DAMAGE_STORE, NULL, path, -1, -1,
-            "%s: missing", path);
+    snprintf(tp, sizeof tp, "%s/" LAYOUT_TOPICS, v->dir);
+    if (file_stat(tp, &st) == 0)
+      event(v, ND_VERIFY_DAMAGE, ND_DAMAGE_STORE, NULL, path, -1, -1, "%s: %s",
+            path, rc == -ENOENT ? "missing" : strerror(-rc));
     return 0;
   }
-  size_t n = fread(buf, 1, sizeof buf - 1, f);
-  fclose(f);
-  buf[n] = '\0';
   if (strcmp(buf, "nodata 1\n"))
-    return nd_fail(ND_EFORMAT, "%s: unknown data format \"%.*s\"", path,
-                   (int)strcspn(buf, "\n"), buf);
-  return 0;
+    rc = nd_fail(ND_EFORMAT, "%s: unknown data format \"%.*s\"", path,
+                 (int)strcspn(buf, "\n"), buf);
+  free(buf);
+  return rc;
 }
 
 /* Small offset files beside the segments: present ones must hold one
  * non-negative decimal offset. They are hints (repair rewrites them), but
  * a damaged one means something wrote where it should not. */
 static void check_offset_file(verifier *v, vpart *p, const char *name) {
-  char path[PATH_MAX + 32], buf[64];
+  char path[PATH_MAX + 32], *buf = NULL;
   snprintf(path, sizeof path, "%s/%s", p->dir, name);
-  FILE *f = fopen(path, "r");
-  if (!f)
+  if (file_read_all(path, &buf, NULL) != 0)
     return;
-  size_t n = fread(buf, 1, sizeof buf - 1, f);
-  fclose(f);
-  buf[n] = '\0';
   char *end;
   errno = 0;
   long long val = strtoll(buf, &end, 10);
@@ -642,6 +635,7 @@ static void check_offset_file(verifier *v, vpart *p, const char *name) {
   if (errno || end == buf || (*end != '\n' && *end) || val < 0)
     event(v, ND_VERIFY_DAMAGE, ND_DAMAGE_HINT, p, path, 0, -1,
           "%s: not an offset (\"%.*s\")", path, (int)strcspn(buf, "\n"), buf);
+  free(buf);
 }
 
 /* The read-only open reports through on_log what it skips in
@@ -820,7 +814,7 @@ static int run_checks(verifier *v) {
 
 static uint64_t file_size_or_0(const char *path) {
   struct stat st;
-  return stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
+  return file_stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
 }
 
 /* Say what the repair will change, partition by partition. */
@@ -829,12 +823,12 @@ static void plan(verifier *v) {
     const vpart *p = &v->parts[i];
     if (p->log_damaged) {
       char lp[PATH_MAX + 32];
-      seg_path(p, p->bad_seg, ".log", lp, sizeof lp);
+      seg_path(p, p->bad_seg, LAYOUT_LOG, lp, sizeof lp);
       uint64_t size = file_size_or_0(lp);
       uint64_t drop = size > p->bad_pos ? size - p->bad_pos : 0;
       for (size_t k = p->bad_seg + 1; k < p->nsegs; k++) {
         char kp[PATH_MAX + 32];
-        seg_path(p, k, ".log", kp, sizeof kp);
+        seg_path(p, k, LAYOUT_LOG, kp, sizeof kp);
         drop += file_size_or_0(kp);
       }
       size_t later = p->nsegs - p->bad_seg - 1;
@@ -867,30 +861,19 @@ static void plan(verifier *v) {
 }
 
 static int mkdirs(const char *path) {
-  char buf[PATH_MAX];
-  snprintf(buf, sizeof buf, "%s", path);
-  for (char *q = buf + 1;; q++) {
-    if (*q && *q != '/')
-      continue;
-    char c = *q;
-    *q = '\0';
-    if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-      return nd_fail_os(errno, "cannot create %s", buf);
-    if (!c)
-      return 0;
-    *q = c;
-  }
+  int rc = file_mkdir_p(path);
+  return rc ? nd_fail_os(-rc, "cannot create %s", path) : 0;
 }
 
 /* Copy bytes [from, end of file) of src to dst, synced. */
 static int copy_from(const char *src, uint64_t from, const char *dst) {
-  int in = open(src, O_RDONLY | O_CLOEXEC);
+  int in = file_open(src, O_RDONLY);
   if (in < 0)
-    return nd_fail_os(errno, "cannot open %s", src);
-  int out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    return nd_fail_os(-in, "cannot open %s", src);
+  int out = file_open(dst, O_WRONLY | O_CREAT | O_TRUNC);
   if (out < 0) {
-    int rc = nd_fail_os(errno, "cannot create %s", dst);
-    close(in);
+    int rc = nd_fail_os(-out, "cannot create %s", dst);
+    file_close(in);
     return rc;
   }
   static const size_t chunk = 1 << 16;
@@ -910,8 +893,8 @@ static int copy_from(const char *src, uint64_t from, const char *dst) {
   if (!rc && (rc = file_datasync(out)) != 0)
     rc = nd_fail_os(-rc, "cannot sync %s", dst);
   free(buf);
-  close(in);
-  close(out);
+  file_close(in);
+  file_close(out);
   return rc;
 }
 
@@ -920,15 +903,14 @@ static int move_into(const char *src, const char *dir) {
   const char *base = strrchr(src, '/');
   char dst[PATH_MAX + 64];
   snprintf(dst, sizeof dst, "%s/%s", dir, base ? base + 1 : src);
-  if (rename(src, dst) == 0)
-    return 0;
-  if (errno == ENOENT)
-    return 0; /* an index that was never written */
-  if (errno != EXDEV)
-    return nd_fail_os(errno, "cannot move %s to %s", src, dir);
-  int rc = copy_from(src, 0, dst);
-  if (!rc && unlink(src) != 0)
-    rc = nd_fail_os(errno, "cannot remove %s", src);
+  int rc = file_rename(src, dst);
+  if (rc == 0 || rc == -ENOENT)
+    return 0; /* ENOENT: an index that was never written */
+  if (rc != -EXDEV)
+    return nd_fail_os(-rc, "cannot move %s to %s", src, dir);
+  rc = copy_from(src, 0, dst);
+  if (!rc && (rc = file_unlink(src)) != 0)
+    rc = nd_fail_os(-rc, "cannot remove %s", src);
   return rc;
 }
 
@@ -948,7 +930,7 @@ static int quarantine(verifier *v, const vpart *p, const char *qdir) {
   if (rc)
     return rc;
   char lp[PATH_MAX + 32], tail[PATH_MAX + 400];
-  seg_path(p, p->bad_seg, ".log", lp, sizeof lp);
+  seg_path(p, p->bad_seg, LAYOUT_LOG, lp, sizeof lp);
   uint64_t size = file_size_or_0(lp);
   if (size > p->bad_pos) {
     const char *base = strrchr(lp, '/') + 1;
@@ -962,7 +944,7 @@ static int quarantine(verifier *v, const vpart *p, const char *qdir) {
       return rc;
   }
   for (size_t k = p->bad_seg + 1; k < p->nsegs; k++) {
-    seg_path(p, k, ".log", lp, sizeof lp);
+    seg_path(p, k, LAYOUT_LOG, lp, sizeof lp);
     nd_walk_result w;
     int64_t records = 0;
     if (nd_log_walk(lp, 0, count_records, &records, &w) != 0)
@@ -973,7 +955,7 @@ static int quarantine(verifier *v, const vpart *p, const char *qdir) {
           " records): moved to %s",
           p->topic, (int)p->id, lp, w.file_size, p->bases[k],
           p->bases[k] + records - 1, records, dest);
-    const char *exts[] = {".log", ".index", ".timeindex"};
+    const char *exts[] = {LAYOUT_LOG, LAYOUT_INDEX, LAYOUT_TIMEINDEX};
     for (int e = 0; e < 3; e++) {
       seg_path(p, k, exts[e], lp, sizeof lp);
       if ((rc = move_into(lp, dest)) != 0)
@@ -984,8 +966,9 @@ static int quarantine(verifier *v, const vpart *p, const char *qdir) {
 }
 
 static int unlink_if_there(const char *path) {
-  if (unlink(path) != 0 && errno != ENOENT)
-    return nd_fail_os(errno, "cannot remove %s", path);
+  int rc = file_unlink(path);
+  if (rc && rc != -ENOENT)
+    return nd_fail_os(-rc, "cannot remove %s", path);
   return 0;
 }
 
@@ -1021,7 +1004,7 @@ static int repair(verifier *v) {
     gmtime_r(&now, &tm);
     char stamp[32];
     strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
-    snprintf(qdir, sizeof qdir, "%s/quarantine/%s", v->dir, stamp);
+    snprintf(qdir, sizeof qdir, "%s/" LAYOUT_QUARANTINE "/%s", v->dir, stamp);
   }
   int rc = 0;
   for (size_t i = 0; !rc && i < v->nparts; i++)
@@ -1031,7 +1014,7 @@ static int repair(verifier *v) {
    * the open rescans that partition from its first segment; an unreadable
    * log start is recomputed from the first segment. */
   char path[PATH_MAX + 32];
-  snprintf(path, sizeof path, "%s/%s", v->dir, CLEAN_SHUTDOWN_FILE);
+  snprintf(path, sizeof path, "%s/" LAYOUT_CLEAN_SHUTDOWN, v->dir);
   if (!rc)
     rc = unlink_if_there(path);
   for (size_t i = 0; !rc && i < v->nparts; i++) {
@@ -1080,13 +1063,14 @@ int nd_verify(const char *dir, const nd_verify_options *opts,
     return nd_fail(ND_EINVAL, "nd_verify: %zu topics but a NULL list",
                    v.o.ntopics);
   struct stat st;
-  if (stat(dir, &st) != 0)
-    return nd_fail_os(errno, "no data directory at %s", dir);
+  int rc = file_stat(dir, &st);
+  if (rc)
+    return nd_fail_os(-rc, "no data directory at %s", dir);
   if (!S_ISDIR(st.st_mode))
     return nd_fail(-ENOTDIR, "%s is not a directory", dir);
   pid_t pid = 0;
   v.st.live = nd_lock_holder(dir, &pid) == 0 && pid != 0;
-  int rc = run_checks(&v);
+  rc = run_checks(&v);
   if (!rc && v.st.problems && (v.o.flags & ND_VERIFY_REPAIR))
     rc = repair(&v);
   if (stats)

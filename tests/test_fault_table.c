@@ -1,6 +1,6 @@
 /*
  * Every kind of file-system call failed, in turn, at many points of one
- * workload (src/file.c's fault table through nodata_testing_io.h, as SQLite's
+ * workload (src/file.c's fault table through nodata_testing.h, as SQLite's
  * aSyscall): open, create,
  * read, write (part written), sync, truncate, map, rename, link, unlink,
  * mkdir, stat, lock.
@@ -28,7 +28,7 @@
 
 #include <time.h>
 
-#include "nodata_testing_io.h"
+#include "nodata_testing.h"
 
 #define APPENDS 30
 #define PICKS 8

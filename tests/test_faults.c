@@ -32,12 +32,12 @@ static void disk_full_mid_write(void) {
   CHECK_OK(nd_append(s, "f", 0, &r, 1, 0, NULL));
   int64_t size = log_size(dir, "f");
   /* The next write stores 7 bytes, then the disk is full. */
-  nd_test_fault_set(ND_TEST_FAULT_WRITE, 0, ENOSPC, 7);
+  nd_test_io_fault_set(ND_TEST_IO_WRITE, 0, ENOSPC, 7);
   r.value = "second";
   r.value_len = 6;
   CHECK_RC(nd_append(s, "f", 0, &r, 1, 0, NULL), -ENOSPC);
   CHECK(strstr(nd_errmsg(), ".log") && strstr(nd_errmsg(), "No space"));
-  nd_test_fault_clear();
+  nd_test_io_fault_clear();
   CHECK_EQ_I64(log_size(dir, "f"), size); /* the 7 bytes were cut */
   int64_t hw;
   CHECK_OK(nd_offsets(s, "f", 0, NULL, &hw));
@@ -77,10 +77,10 @@ static void failed_fdatasync_is_sticky(void) {
   CHECK_OK(nd_topic_create(s, "other", 1, &cfg));
   nd_record r = {NULL, 0, "ok", 2, NULL, 0, ND_TIMESTAMP_NOW};
   CHECK_OK(nd_append(s, "d", 0, &r, 1, 0, NULL));
-  nd_test_fault_set(ND_TEST_FAULT_SYNC, 0, EIO, 0);
+  nd_test_io_fault_set(ND_TEST_IO_SYNC, 0, EIO, 0);
   CHECK_RC(nd_append(s, "d", 0, &r, 1, 0, NULL), -EIO);
   CHECK(strstr(nd_errmsg(), "fdatasync") != NULL);
-  nd_test_fault_clear();
+  nd_test_io_fault_clear();
   /* After a failed fdatasync the kernel may have dropped the pages: the
    * partition refuses appends instead of pretending. */
   CHECK_RC(nd_append(s, "d", 0, &r, 1, 0, NULL), ND_EFAILED);
@@ -120,11 +120,11 @@ static void roll_leaves_sync_to_next_sync(void) {
   memset(val, 'r', sizeof val);
   nd_record rec = {NULL, 0, val, sizeof val, NULL, 0, ND_TIMESTAMP_NOW};
   /* Any fdatasync now fails: appends that roll must not make one. */
-  nd_test_fault_set(ND_TEST_FAULT_SYNC, 0, EIO, 0);
+  nd_test_io_fault_set(ND_TEST_IO_SYNC, 0, EIO, 0);
   uint64_t syncs0 = nd_test_sync_count();
   for (int i = 0; i < 40; i++)
     CHECK_OK(nd_append(s, "r", 0, &rec, 1, 0, NULL));
-  nd_test_fault_clear();
+  nd_test_io_fault_clear();
   CHECK_EQ_I64(nd_test_sync_count(), syncs0);
   nd_partition_info pi;
   CHECK_OK(nd_partition_describe(s, "r", 0, &pi));
@@ -141,9 +141,9 @@ static void roll_leaves_sync_to_next_sync(void) {
   /* A sealed segment whose deferred sync fails fails the partition. */
   for (int i = 0; i < 10; i++)
     CHECK_OK(nd_append(s, "r", 0, &rec, 1, 0, NULL));
-  nd_test_fault_set(ND_TEST_FAULT_SYNC, 0, EIO, 0);
+  nd_test_io_fault_set(ND_TEST_IO_SYNC, 0, EIO, 0);
   CHECK_RC(nd_sync_partition(s, "r", 0, -1), -EIO);
-  nd_test_fault_clear();
+  nd_test_io_fault_clear();
   CHECK_RC(nd_append(s, "r", 0, &rec, 1, 0, NULL), ND_EFAILED);
   nd_close(s);
   s = open_store(dir);
@@ -159,9 +159,9 @@ static void failed_topic_create_leaves_nothing(void) {
   nd_store *s = open_store(dir);
   CHECK(s);
   /* topic.conf cannot be written: no topic appears, now or after reopen. */
-  nd_test_fault_set(ND_TEST_FAULT_WRITE, 0, ENOSPC, 0);
+  nd_test_io_fault_set(ND_TEST_IO_WRITE, 0, ENOSPC, 0);
   CHECK_RC(nd_topic_create(s, "half", 2, NULL), -ENOSPC);
-  nd_test_fault_clear();
+  nd_test_io_fault_clear();
   nd_topic_info info;
   CHECK_RC(nd_topic_describe(s, "half", &info), ND_ENOTOPIC);
   CHECK_OK(nd_close(s));
@@ -198,9 +198,9 @@ static void failed_partition_open_leaves_nothing(void) {
   char *dir = tmpdir_make("create-open");
   nd_store *s = open_store(dir);
   CHECK(s);
-  nd_test_fault_set(ND_TEST_FAULT_CREATE, 5, ENFILE, 0);
+  nd_test_io_fault_set(ND_TEST_IO_CREATE, 5, ENFILE, 0);
   CHECK_RC(nd_topic_create(s, "half", 10, NULL), -ENFILE);
-  nd_test_fault_clear();
+  nd_test_io_fault_clear();
   nd_topic_info info;
   CHECK_RC(nd_topic_describe(s, "half", &info), ND_ENOTOPIC);
   CHECK_EQ_I64(topic_dirs(dir, NULL), 0);
@@ -210,9 +210,9 @@ static void failed_partition_open_leaves_nothing(void) {
   CHECK_RC(nd_topic_describe(s, "half", &info), ND_ENOTOPIC);
   /* Growing a topic: the same, for the partitions it adds. */
   CHECK_OK(nd_topic_create(s, "grow", 2, NULL));
-  nd_test_fault_set(ND_TEST_FAULT_CREATE, 3, ENFILE, 0);
+  nd_test_io_fault_set(ND_TEST_IO_CREATE, 3, ENFILE, 0);
   CHECK_RC(nd_topic_add_partitions(s, "grow", 10), -ENFILE);
-  nd_test_fault_clear();
+  nd_test_io_fault_clear();
   CHECK_OK(nd_topic_describe(s, "grow", &info));
   CHECK_EQ_I64(info.partitions, 2);
   CHECK_EQ_I64(topic_dirs(dir, "grow"), 3); /* 0, 1, topic.conf */
@@ -242,9 +242,9 @@ static void unopenable_topic_goes_offline(void) {
   nd_topic_dirname("bad", hash);
   snprintf(path, sizeof path, "rm -rf %s/topics/%s/2", dir, hash);
   CHECK_EQ_I64(system(path), 0);
-  nd_test_fault_set(ND_TEST_FAULT_CREATE, 0, EMFILE, 0);
+  nd_test_io_fault_set(ND_TEST_IO_CREATE, 0, EMFILE, 0);
   s = open_store(dir);
-  nd_test_fault_clear();
+  nd_test_io_fault_clear();
   CHECK(s);
   nd_topic_info *list;
   size_t n;
@@ -297,9 +297,9 @@ static void compaction_sync_failures_lose_no_commit(void) {
     CHECK_OK(nd_topic_create(s, "t", 2, NULL));
     for (int i = 0; i < 3000; i++)
       CHECK_OK(nd_commit_offset(s, "g", "t", 0, i, "some metadata"));
-    nd_test_fault_set(ND_TEST_FAULT_SYNC, k, EIO, 0);
+    nd_test_io_fault_set(ND_TEST_IO_SYNC, k, EIO, 0);
     nd_maintain(s, 0); /* may fail: the sync it needs is refused */
-    nd_test_fault_clear();
+    nd_test_io_fault_clear();
     int rc = nd_commit_offset(s, "g", "t", 1, 777, NULL);
     nd_close(s);
     s = open_store(dir);

@@ -3,7 +3,7 @@
  * unsynced renames, creates, unlinks and mkdirs, hint files (recovery
  * point, producer state), index writes (pwrite and mmap), torn and
  * zeroed data — whatever the library's crash recorder (src/file.c) finds not
- * yet durable (nodata_testing_io.h; the model is POSIX's: data durable after
+ * yet durable (nodata_testing.h; the model is POSIX's: data durable after
  * fdatasync of the file, names after fsync of their directory).
  *
  * Each round opens the store with the recorder on and runs a random
@@ -33,7 +33,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "nodata_testing_io.h"
+#include "nodata_testing.h"
 
 #define PARTS 2
 #define MAX_CREATED 12

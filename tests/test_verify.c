@@ -1,8 +1,12 @@
 /* nd_verify: findings with their file, byte and offset; a dry run that
  * reports the same findings and the plan and changes no byte on disk; a
  * repair that cuts exactly where the damage starts, quarantines what it
- * drops, and leaves nothing to find; the refusals. Only nodata.h. */
+ * drops, and leaves nothing to find; the refusals; a repair whose file
+ * calls fail (nodata_testing.h's fault table) says which and loses
+ * nothing. */
 #include "test.h"
+
+#include "nodata_testing.h"
 
 #include <sys/stat.h>
 
@@ -173,24 +177,50 @@ static void healthy(void) {
 /* A flipped bit in the middle of partition 0: found with its file, byte
  * and the first offset a repair drops; a dry run reports the same and
  * changes nothing; the repair cuts there and nowhere else. */
+/* After a repair that cut partition 0 at offset lost: every record before
+ * the damage is still there, and only those; partition 1 untouched. Then
+ * qdir is removed. */
+static void repaired_ends(const char *dir, const char *qdir, int64_t lost) {
+  nd_store *s = test_open_store(dir);
+  CHECK(s);
+  int64_t lo = -1, hi = -1;
+  CHECK_OK(nd_offsets(s, "t", 0, &lo, &hi));
+  CHECK_EQ_I64(hi, lost);
+  CHECK_OK(nd_offsets(s, "t", 1, &lo, &hi));
+  CHECK_EQ_I64(hi, 5);
+  CHECK_OK(nd_close(s));
+  char cmd[PATH_MAX + 16];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", qdir);
+  CHECK(system(cmd) == 0);
+}
+
+/* Flip a bit in the third batch of partition 0's second segment (seg):
+ * *bad is that batch's position there, *lost its base offset. */
+static void flip_bit(const char *dir, char *seg, size_t cap, uint64_t *bad,
+                     int64_t *lost) {
+  CHECK_OK(nth_log(dir, 1, seg, cap));
+  walk w = {0};
+  nd_walk_result wr;
+  CHECK_OK(nd_log_walk(seg, 0, note, &w, &wr));
+  CHECK(w.n >= 3);
+  *bad = w.pos[2];
+  *lost = w.base[2];
+  int fd = open(seg, O_RDWR);
+  uint8_t b;
+  CHECK(pread(fd, &b, 1, (off_t)*bad + 70) == 1);
+  b ^= 0x10;
+  CHECK(pwrite(fd, &b, 1, (off_t)*bad + 70) == 1);
+  close(fd);
+}
+
 static void flipped_bit_dry_run_and_repair(void) {
   char *dir;
   make_store(&dir);
   CHECK(dir);
   char seg[PATH_MAX];
-  CHECK_OK(nth_log(dir, 1, seg, sizeof seg));
-  walk w = {0};
-  nd_walk_result wr;
-  CHECK_OK(nd_log_walk(seg, 0, note, &w, &wr));
-  CHECK(w.n >= 3);
-  uint64_t bad = w.pos[2];
-  int64_t lost = w.base[2];
-  int fd = open(seg, O_RDWR);
-  uint8_t b;
-  CHECK(pread(fd, &b, 1, (off_t)bad + 70) == 1);
-  b ^= 0x10;
-  CHECK(pwrite(fd, &b, 1, (off_t)bad + 70) == 1);
-  close(fd);
+  uint64_t bad;
+  int64_t lost;
+  flip_bit(dir, seg, sizeof seg, &bad, &lost);
 
   seen plain, dry, rep;
   nd_verify_stats st;
@@ -242,18 +272,7 @@ static void flipped_bit_dry_run_and_repair(void) {
   snprintf(qtail, sizeof qtail, "%s/t-0/%s.from-byte-%llu", qdir, base,
            (unsigned long long)bad);
   CHECK(stat(qtail, &sb) == 0 && sb.st_size > 0);
-  /* Every record before the damage is still there, and only those. */
-  nd_store *s = test_open_store(dir);
-  CHECK(s);
-  int64_t lo = -1, hi = -1;
-  CHECK_OK(nd_offsets(s, "t", 0, &lo, &hi));
-  CHECK_EQ_I64(hi, lost);
-  CHECK_OK(nd_offsets(s, "t", 1, &lo, &hi));
-  CHECK_EQ_I64(hi, 5);
-  CHECK_OK(nd_close(s));
-  char cmd[PATH_MAX + 16];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", qdir);
-  CHECK(system(cmd) == 0);
+  repaired_ends(dir, qdir, lost);
   tmpdir_remove(dir);
 }
 
@@ -358,10 +377,186 @@ static void refusals(void) {
   tmpdir_remove(dir);
 }
 
+/* ---- repair under file-system faults ------------------------------------ */
+
+/* Partition 0's .log files as they were before a repair: name and bytes. */
+typedef struct logs {
+  int n;
+  char name[32][64];
+  uint8_t *bytes[32];
+  size_t len[32];
+} logs;
+
+static void logs_take(const char *dir, logs *l) {
+  memset(l, 0, sizeof *l);
+  char path[PATH_MAX];
+  while (l->n < 32 && nth_log(dir, l->n, path, sizeof path) == 0) {
+    snprintf(l->name[l->n], sizeof l->name[l->n], "%s", strrchr(path, '/') + 1);
+    CHECK((l->bytes[l->n] = read_file(path, &l->len[l->n])) != NULL);
+    l->n++;
+  }
+  CHECK(l->n >= 4);
+}
+
+static void logs_free(logs *l) {
+  for (int i = 0; i < l->n; i++)
+    free(l->bytes[i]);
+}
+
+/* 1 if path holds exactly len bytes equal to want. */
+static int holds(const char *path, const uint8_t *want, size_t len) {
+  size_t n = 0;
+  uint8_t *got = read_file(path, &n);
+  int same = got && n == len && !memcmp(got, want, len);
+  free(got);
+  return same;
+}
+
+/* Nothing lost: every byte of every .log of partition 0 is still there,
+ * whole in the partition or moved to qdir, or, for the damaged segment
+ * (seg, bad: a repair cut it), its head in place and its tail copied. */
+static void nothing_lost(const char *dir, const logs *l, const char *qdir,
+                         const char *seg, uint64_t bad, const char *what) {
+  char pd[PATH_MAX], path[PATH_MAX * 2], tail[PATH_MAX * 2];
+  part_dir(dir, 0, pd, sizeof pd);
+  const char *segname = strrchr(seg, '/') + 1;
+  for (int i = 0; i < l->n; i++) {
+    snprintf(path, sizeof path, "%s/%s", pd, l->name[i]);
+    if (holds(path, l->bytes[i], l->len[i]))
+      continue;
+    if (!strcmp(l->name[i], segname)) {
+      snprintf(tail, sizeof tail, "%s/t-0/%s.from-byte-%llu", qdir, segname,
+               (unsigned long long)bad);
+      if (holds(path, l->bytes[i], bad) &&
+          holds(tail, l->bytes[i] + bad, l->len[i] - bad))
+        continue;
+    } else {
+      snprintf(path, sizeof path, "%s/t-0/%s", qdir, l->name[i]);
+      if (holds(path, l->bytes[i], l->len[i]))
+        continue;
+    }
+    fprintf(stderr, "%s: %s lost or changed\n", what, l->name[i]);
+    CHECK(0);
+  }
+}
+
+/* One call of the repair fails: the error names the call's file and the
+ * errno, no byte of the log is lost, and a second repair, unhindered,
+ * finishes the job (the first one's half-done moves included). Also the
+ * quarantine's copy-then-unlink path, taken when the rename answers EXDEV
+ * (a quarantine on another file system). */
+typedef struct repair_fault {
+  enum nd_test_io_kind kind;
+  int countdown, err;
+  enum nd_test_io_kind kind2; /* a second fault, or ND_TEST_IO_KINDS */
+  int err2;
+  const char *says; /* in the message, before the file's name */
+  int file;         /* which file it names: below */
+} repair_fault;
+/* The file the message names: the quarantine directory, the copy of the
+ * damaged segment's tail, the first later segment's .log or .index, the
+ * clean-shutdown marker; none (the repair succeeds). */
+enum { F_QDIR, F_TAIL, F_SEG2, F_SEG2_INDEX, F_MARKER, F_NONE };
+
+static void repair_fails(const repair_fault *f) {
+  char *dir;
+  make_store(&dir);
+  CHECK(dir);
+  char seg[PATH_MAX], seg2[PATH_MAX], qdir[PATH_MAX];
+  uint64_t bad;
+  int64_t lost;
+  flip_bit(dir, seg, sizeof seg, &bad, &lost);
+  CHECK_OK(nth_log(dir, 2, seg2, sizeof seg2));
+  snprintf(qdir, sizeof qdir, "%s-quarantine", dir);
+  logs l;
+  logs_take(dir, &l);
+
+  char name[PATH_MAX * 2];
+  switch (f->file) {
+  case F_QDIR:
+    snprintf(name, sizeof name, "cannot create %s/t-0", qdir);
+    break;
+  case F_TAIL:
+    snprintf(name, sizeof name, "%s %s/t-0/%s.from-byte-%llu", f->says, qdir,
+             strrchr(seg, '/') + 1, (unsigned long long)bad);
+    break;
+  case F_SEG2:
+    snprintf(name, sizeof name, "%s %s", f->says, seg2);
+    break;
+  case F_SEG2_INDEX:
+    snprintf(name, sizeof name, "%s %.*s.index", f->says,
+             (int)(strlen(seg2) - 4), seg2);
+    break;
+  case F_MARKER:
+    snprintf(name, sizeof name, "%s %s/clean-shutdown", f->says, dir);
+    break;
+  default:
+    name[0] = '\0';
+  }
+  seen s;
+  nd_verify_stats st;
+  nd_test_io_fault_set(f->kind, f->countdown, f->err, 0);
+  if (f->kind2 != ND_TEST_IO_KINDS)
+    nd_test_io_fault_set(f->kind2, 0, f->err2, 0);
+  int rc = verify(dir, ND_VERIFY_REPAIR, qdir, &s, &st);
+  nd_test_io_fault_clear();
+  int err = f->kind2 != ND_TEST_IO_KINDS ? f->err2 : f->err;
+  if (f->file == F_NONE) {
+    /* EXDEV alone: the copy path does the move, and the repair is done. */
+    CHECK_OK(rc);
+    CHECK(st.repaired);
+  } else {
+    CHECK_RC(rc, -err);
+    if (!strstr(nd_errmsg(), name) || !strstr(nd_errmsg(), strerror(err)))
+      fprintf(stderr, "want \"%s: %s\", got \"%s\"\n", name, strerror(err),
+              nd_errmsg());
+    CHECK(strstr(nd_errmsg(), name) != NULL);
+    CHECK(strstr(nd_errmsg(), strerror(err)) != NULL);
+    CHECK_EQ_I64(s.n[ND_VERIFY_REPAIRED], 0); /* recovery did not run */
+    nothing_lost(dir, &l, qdir, seg, bad, "after the failed repair");
+    /* Again, unhindered. */
+    CHECK_OK(verify(dir, ND_VERIFY_REPAIR, qdir, &s, &st));
+  }
+  CHECK_EQ_I64(st.problems, 0);
+  nothing_lost(dir, &l, qdir, seg, bad, "after the repair");
+  struct stat sb;
+  CHECK(stat(seg, &sb) == 0 && (uint64_t)sb.st_size == bad);
+  repaired_ends(dir, qdir, lost);
+  logs_free(&l);
+  tmpdir_remove(dir);
+}
+
+static void repair_under_faults(void) {
+  const enum nd_test_io_kind none = ND_TEST_IO_KINDS;
+  const repair_fault faults[] = {
+      /* the quarantine directory cannot be made */
+      {ND_TEST_IO_MKDIR, 0, EACCES, none, 0, "", F_QDIR},
+      /* the damaged segment's tail: disk full copying it, or its sync */
+      {ND_TEST_IO_WRITE, 0, ENOSPC, none, 0, "cannot write", F_TAIL},
+      {ND_TEST_IO_SYNC, 0, EIO, none, 0, "cannot sync", F_TAIL},
+      /* moving the later segments: the first one's .log; its .index,
+       * once its .log has moved (a segment split across places) */
+      {ND_TEST_IO_RENAME, 0, EIO, none, 0, "cannot move", F_SEG2},
+      {ND_TEST_IO_RENAME, 1, EIO, none, 0, "cannot move", F_SEG2_INDEX},
+      /* on another file system: copied, then the unlink fails */
+      {ND_TEST_IO_RENAME, 0, EXDEV, ND_TEST_IO_UNLINK, EIO, "cannot remove",
+       F_SEG2},
+      {ND_TEST_IO_RENAME, 0, EXDEV, none, 0, "", F_NONE},
+      /* the clean-shutdown marker cannot be removed */
+      {ND_TEST_IO_UNLINK, 0, EPERM, none, 0, "cannot remove", F_MARKER},
+  };
+  for (size_t i = 0; i < sizeof faults / sizeof *faults; i++) {
+    fprintf(stderr, "  fault %zu: %s\n", i,
+            nd_test_io_kind_name(faults[i].kind));
+    repair_fails(&faults[i]);
+  }
+}
+
 int main(void) {
   RUN(healthy);
   RUN(flipped_bit_dry_run_and_repair);
   RUN(torn_tail_and_index);
   RUN(refusals);
+  RUN(repair_under_faults);
   TEST_MAIN_END();
 }
