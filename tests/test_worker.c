@@ -420,10 +420,10 @@ static void test_sync_error_message(void) {
   fail_check f;
   memset(&f, 0, sizeof f);
   fail_ctx c = {&g, &f};
-  nd_test_fault_set(ND_TEST_FAULT_SYNC, 0, EIO, 0);
+  nd_test_io_fault_set(ND_TEST_IO_SYNC, 0, EIO, 0);
   CHECK_OK(run_on_loop(&g, fail_issue, &c));
   CHECK(wait_for(&f.done, 1));
-  nd_test_fault_clear();
+  nd_test_io_fault_clear();
   CHECK_EQ_I64(f.rc, -EIO);
   /* The library's words (what failed, on which file, why), not only
    * nd_strerror(rc); and not the loop thread's nd_errmsg(). */
@@ -715,16 +715,16 @@ static void test_served_faults(void) {
     ok_before = produce_one(fd, &a);
     /* The next fdatasync anywhere fails: the one the sync lane makes for
      * this acks=all produce (nothing else syncs t, and nothing else runs). */
-    nd_test_fault_set(ND_TEST_FAULT_SYNC, 0, EIO, 0);
+    nd_test_io_fault_set(ND_TEST_IO_SYNC, 0, EIO, 0);
     synced_err = produce_one(fd, &a);
-    nd_test_fault_clear();
+    nd_test_io_fault_clear();
     /* A partition whose fdatasync failed takes no more appends. */
     ok_after = produce_one(fd, &a);
     commit_ok = commit_one(fd, &a);
     /* The next write fails: the commit's, on a commit lane. */
-    nd_test_fault_set(ND_TEST_FAULT_WRITE, 0, EIO, 0);
+    nd_test_io_fault_set(ND_TEST_IO_WRITE, 0, EIO, 0);
     commit_err = commit_one(fd, &a);
-    nd_test_fault_clear();
+    nd_test_io_fault_clear();
     close(fd);
   }
   kf_arena_free(&a);
