@@ -81,22 +81,22 @@ static void walk_finding(const batch_cursor *c, const uint8_t *h,
   switch (c->stop) {
   case BATCH_STOP_TORN:
     if (c->size)
-      stop(w, ND_WALK_TORN, c->stop_pos,
+      stop(w, walk_stop_of(c->stop), c->stop_pos,
            "batch cut short: its header says %" PRIu64 " bytes, %" PRIu64
            " are left in the file",
            c->size, left);
     else
-      stop(w, ND_WALK_TORN, c->stop_pos,
+      stop(w, walk_stop_of(c->stop), c->stop_pos,
            "batch header cut short: %" PRIu64 " bytes left, a header needs %d",
            left, BATCH_HEADER_SIZE);
     return;
   case BATCH_STOP_FIELDS:
-    stop(w, ND_WALK_BAD_COUNT, c->stop_pos,
+    stop(w, walk_stop_of(c->stop), c->stop_pos,
          "negative record count (%d) or last offset delta (%d)",
          (int)b.record_count, (int)b.last_offset_delta);
     return;
   case BATCH_STOP_CRC:
-    stop(w, ND_WALK_BAD_CRC, c->stop_pos,
+    stop(w, walk_stop_of(c->stop), c->stop_pos,
          "CRC-32C mismatch in the batch of offsets %" PRId64 "..%" PRId64
          " (%" PRIu64 " bytes)",
          b.base_offset, b.last_offset, c->size);
