@@ -23,6 +23,7 @@
 #include "batchinfo.h"
 #include "error.h"
 #include "file.h"
+#include "index.h"
 
 /* The walk's buffer: one pread per 1 MiB of batches, so a multi-gigabyte
  * segment costs one buffer, not its size in memory. */
@@ -280,7 +281,7 @@ int nd_index_read(const char *path, nd_index_entry **entries, size_t *count,
   int64_t base = nd_segment_base(path);
   if (base < 0)
     return (int)base;
-  size_t esize = time ? 12 : 8;
+  size_t esize = time ? TIME_ENTRY_SIZE : OFFSET_ENTRY_SIZE;
   uint64_t size;
   int fd = open_sized(path, &size);
   if (fd < 0)
@@ -315,12 +316,12 @@ int nd_index_read(const char *path, nd_index_entry **entries, size_t *count,
     const uint8_t *e = raw + i * esize;
     nd_index_entry *x = &out[i];
     if (time) {
-      x->timestamp = (int64_t)be64(e);
-      x->relative = be32(e + 8);
+      sidx_decode_time(e, &x->timestamp, &x->relative);
       x->position = 0;
     } else {
-      x->relative = be32(e);
-      x->position = be32(e + 4);
+      uint32_t pos;
+      sidx_decode_offset(e, &x->relative, &pos);
+      x->position = pos;
       x->timestamp = -1;
     }
     x->offset = base + x->relative;
