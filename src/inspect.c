@@ -131,8 +131,7 @@ static int walk_cursor(batch_cursor *c, const uint8_t *mem, unsigned flags,
       /* The file ended inside a batch whose header it held: it was cut
        * while this walk read it. */
       stop(w, ND_WALK_TORN, c->pos,
-           "batch cut short: the file ended "
-           "while it was read");
+           "batch cut short: the file ended while it was read");
       return 0;
     }
     nd_batch_info b;
