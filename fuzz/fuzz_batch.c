@@ -11,11 +11,15 @@
  * Checked: batch_check at every byte offset agrees with itself with and
  * without the CRC and never claims more bytes than it was given; the
  * iterator never reads outside its buffers (every byte it hands out is
- * read); and the records of the first batch survive a trip through
- * batch_encode and nd_codecs_compress_batch with every codec unchanged.
+ * read); the public walk (nd_log_walk_mem: the batch cursor) and
+ * nd_batch_check agree on every input, batch by batch and on the finding
+ * that stops the walk, with each walk flag; and the records of the first batch
+ * survive a trip through batch_encode and nd_codecs_compress_batch with every
+ * codec unchanged.
  */
 #include <string.h>
 
+#include "bytes.h"
 #include "fuzz.h"
 #include "nodata_codecs.h"
 
@@ -56,6 +60,88 @@ static void check_offsets(const uint8_t *p, size_t n) {
       break;
     pos += (size_t)h.size;
   }
+}
+
+/* What the walk gave its callback, in order (bounded). */
+#define MAX_WALKED 4096
+typedef struct walked {
+  size_t n;
+  uint64_t pos[MAX_WALKED], size[MAX_WALKED];
+  int crc_ok[MAX_WALKED];
+  const uint8_t *bytes[MAX_WALKED];
+} walked;
+
+static int on_walked(void *ctx, const nd_batch_info *b, const void *bytes) {
+  walked *w = ctx;
+  if (w->n < MAX_WALKED) {
+    w->pos[w->n] = b->pos;
+    w->size[w->n] = b->size;
+    w->crc_ok[w->n] = b->crc_ok;
+    w->bytes[w->n] = bytes;
+  }
+  w->n++;
+  return 0;
+}
+
+/* The walk (the batch cursor, through nd_log_walk_mem) and nd_batch_check
+ * (batch_check) agree on every input, with each flag: the walk yields
+ * exactly the batches nd_batch_check accepts back to back from the start,
+ * with their CRC verdict, and stops where nd_batch_check stops, with the
+ * finding its answer names (1: torn; ND_EBATCH: the header field that is
+ * wrong, else the CRC), or at offsets going backwards when asked. */
+static void walk_agrees(const uint8_t *p, size_t n, unsigned flags) {
+  static walked w;
+  w.n = 0;
+  nd_walk_result r;
+  FUZZ_CHECK(nd_log_walk_mem(p, n, flags, on_walked, &w, &r) == 0);
+  FUZZ_CHECK(r.file_size == n && r.batches == (int64_t)w.n);
+  int stop_crc = (flags & ND_WALK_STOP_CRC) != 0;
+  size_t pos = 0, k = 0;
+  int64_t crc_bad = 0, next = 0;
+  int want = ND_WALK_END;
+  while (pos < n) {
+    nd_batch_info h;
+    int st = nd_batch_check(p + pos, n - pos, stop_crc, &h);
+    if (st == 1) {
+      want = ND_WALK_TORN;
+      break;
+    }
+    if (st != 0) {
+      FUZZ_CHECK(st == ND_EBATCH);
+      /* Which check failed, from the same bytes (the frame before the
+       * fields before the CRC: batch.h's order). */
+      const uint8_t *b = p + pos;
+      int32_t length = (int32_t)be32(b + 8);
+      if (length < ND_BATCH_HEADER_SIZE - ND_BATCH_LOG_OVERHEAD)
+        want = ND_WALK_BAD_LENGTH;
+      else if (b[16] != 2)
+        want = ND_WALK_BAD_MAGIC;
+      else if (h.record_count < 0 || h.last_offset_delta < 0)
+        want = ND_WALK_BAD_COUNT;
+      else
+        want = ND_WALK_BAD_CRC;
+      break;
+    }
+    if ((flags & ND_WALK_CHECK_ORDER) && k > 0 && h.base_offset < next) {
+      want = ND_WALK_BACKWARDS;
+      break;
+    }
+    nd_batch_info c;
+    int crc_ok = nd_batch_check(p + pos, (size_t)h.size, 1, &c) == 0;
+    crc_bad += !crc_ok;
+    if (k < MAX_WALKED) {
+      FUZZ_CHECK(k < w.n && w.pos[k] == pos && w.size[k] == h.size);
+      FUZZ_CHECK(w.crc_ok[k] == crc_ok && w.bytes[k] == p + pos);
+    }
+    next = (int64_t)((uint64_t)h.last_offset + 1);
+    pos += (size_t)h.size;
+    k++;
+  }
+  FUZZ_CHECK(w.n == k && r.crc_bad == crc_bad);
+  FUZZ_CHECK(r.stop == want);
+  FUZZ_CHECK(r.end == (uint64_t)pos);
+  FUZZ_CHECK(r.stop_pos == (want == ND_WALK_END ? -1 : (int64_t)pos));
+  FUZZ_CHECK((want == ND_WALK_END) == (r.why[0] == '\0'));
 }
 
 static void iterate(const uint8_t *p, size_t n, int64_t min_offset,
@@ -227,6 +313,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (flags & 1)
     fuzz_fix_batch_crcs(p, n);
   check_offsets(p, n);
+  walk_agrees(p, n, 0);
+  walk_agrees(p, n, ND_WALK_STOP_CRC);
+  walk_agrees(p, n, ND_WALK_CHECK_ORDER);
   iterate(p, n, (int64_t)(flags >> 2) - 1,
           (flags & 2) ? NULL : nd_codecs_decompress);
   round_trip(p, n);

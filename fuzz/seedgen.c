@@ -106,7 +106,7 @@ static uint8_t *small_batch(int log_append_time, size_t *len) {
 /* ---- batch and codecs --------------------------------------------------- */
 
 static void gen_batch_and_codecs(void) {
-  size_t all_len = 0;
+  size_t all_len = 0, first_len = 0;
   uint8_t *all = NULL;
   for (size_t i = 0; i < NFIXTURES; i++) {
     size_t n;
@@ -122,6 +122,8 @@ static void gen_batch_and_codecs(void) {
                    n - ND_BATCH_HEADER_SIZE);
     }
     if (i < 5) {
+      if (i == 0)
+        first_len = n;
       all = realloc(all, all_len + n);
       memcpy(all + all_len, b, n);
       all_len += n;
@@ -133,6 +135,37 @@ static void gen_batch_and_codecs(void) {
   seed_flagged("batch", "rdkafka-all-torn", 1, all, all_len - 100);
   seed_flagged("batch", "rdkafka-all-min-offset", 4 * 20, all, all_len);
   seed_flagged("batch", "rdkafka-all-no-decompressor", 2, all, all_len);
+  /* The same log damaged once per finding of the walk (fuzz_batch holds
+   * the walk to nd_batch_check on each): a record byte of the second
+   * batch (its CRC), its record count, magic and batchLength. */
+  static const struct {
+    const char *name;
+    size_t at;
+    uint8_t val;
+  } dmg[] = {{"rdkafka-all-bad-crc", 70, 0},
+             {"rdkafka-all-bad-count", 57, 0xff},
+             {"rdkafka-all-bad-magic", 16, 3},
+             {"rdkafka-all-bad-length", 8, 0xff}};
+  uint8_t *d = malloc(all_len);
+  if (!d)
+    die("malloc");
+  for (size_t k = 0; k < sizeof dmg / sizeof dmg[0]; k++) {
+    memcpy(d, all, all_len);
+    d[first_len + dmg[k].at] =
+        dmg[k].val ? dmg[k].val : d[first_len + dmg[k].at] ^ 1;
+    seed_flagged("batch", dmg[k].name, 0, d, all_len);
+  }
+  /* Ascending offsets, as in a log (a client's batches all start at 0):
+   * the walk's order check then passes them. */
+  memcpy(d, all, all_len);
+  int64_t next = 0;
+  for (size_t pos = 0; pos + ND_BATCH_HEADER_SIZE <= all_len;) {
+    put_be64(d + pos, (uint64_t)next);
+    next += (int64_t)be32(d + pos + 23) + 1;
+    pos += (size_t)be32(d + pos + 8) + ND_BATCH_LOG_OVERHEAD;
+  }
+  seed_flagged("batch", "rdkafka-all-ascending", 0, d, all_len);
+  free(d);
   free(all);
 
   size_t n;

@@ -998,6 +998,16 @@ typedef int (*nd_batch_fn)(void *ctx, const nd_batch_info *info,
 int nd_log_walk(const char *path, unsigned flags, nd_batch_fn fn, void *ctx,
                 nd_walk_result *result);
 
+/* The same walk over batches already in memory, data[0..len) laid out as
+ * a .log file is (a segment read whole, a fetch response's records, a
+ * fuzzer's input): the same checks, findings and callback, with positions
+ * indexes into data and result->file_size = len. The bytes are borrowed
+ * for the call only; fn's bytes point into data.
+ * Errors: ND_EINVAL (NULL result, NULL data with len > 0, unknown flags).
+ * Thread-safe: shares no state. */
+int nd_log_walk_mem(const void *data, size_t len, unsigned flags,
+                    nd_batch_fn fn, void *ctx, nd_walk_result *result);
+
 /* One entry of an index file. */
 typedef struct nd_index_entry {
   uint32_t relative; /* offset - the segment's base offset, as stored */

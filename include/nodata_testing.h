@@ -152,6 +152,79 @@ int nd_test_config_format(const nd_topic_config *cfg, char *buf, size_t cap);
  * ND_ECONFIG naming the field. */
 int nd_test_config_validate(const nd_topic_config *cfg);
 
+/* ---- the batch cursor (src/batch.h), for its unit test ------------------
+ * The public walks are nd_log_walk and nd_log_walk_mem. What only the
+ * cursor under them has (the buffer a file walk reads through and its
+ * size, where a walk starts and ends, the validation levels and DENSE, a
+ * batch read by its header and loaded later, a read error as a code) is
+ * reached through this thin wrapper of batch_cursor_*, so the test holds
+ * the cursor to its contract (batch.h) without including src/. Values are
+ * batch.h's (checked at build time). Not thread-safe: a cursor belongs to
+ * one thread, as batch.h says. */
+
+enum nd_test_check {
+  ND_TEST_CHECK_FRAME = 1 << 0,
+  ND_TEST_CHECK_FIELDS = 1 << 1,
+  ND_TEST_CHECK_ORDER = 1 << 2,
+  ND_TEST_CHECK_DENSE = 1 << 3,
+  ND_TEST_CHECK_CRC = 1 << 4,
+  ND_TEST_LEVEL_HEADER = ND_TEST_CHECK_FRAME,
+  ND_TEST_LEVEL_SANE =
+      ND_TEST_CHECK_FRAME | ND_TEST_CHECK_FIELDS | ND_TEST_CHECK_ORDER,
+  ND_TEST_LEVEL_CRC = ND_TEST_LEVEL_SANE | ND_TEST_CHECK_CRC,
+  ND_TEST_LEVEL_CLIENT =
+      ND_TEST_CHECK_FRAME | ND_TEST_CHECK_FIELDS | ND_TEST_CHECK_CRC,
+};
+
+/* batch.h's enum batch_stop, in its order. */
+enum nd_test_stop {
+  ND_TEST_STOP_NONE,
+  ND_TEST_STOP_END,
+  ND_TEST_STOP_TORN,
+  ND_TEST_STOP_LENGTH,
+  ND_TEST_STOP_MAGIC,
+  ND_TEST_STOP_FIELDS,
+  ND_TEST_STOP_BACKWARDS,
+  ND_TEST_STOP_GAP,
+  ND_TEST_STOP_CRC,
+  ND_TEST_STOP_MEMORY,
+  ND_TEST_STOP_IO,
+};
+
+/* A cursor and what it says: batch, pos, size, stop, stop_pos and why are
+ * batch_cursor's fields of the same names, copied after every call. The
+ * cursor itself lives in impl (no allocation: a memory walk needs no
+ * close, as batch.h allows). */
+typedef struct nd_test_cursor {
+  const uint8_t *batch;
+  uint64_t pos, size;
+  int stop; /* enum nd_test_stop */
+  uint64_t stop_pos;
+  const char *why;
+  union {
+    uint64_t u;
+    void *p;
+    unsigned char bytes[256];
+  } impl;
+} nd_test_cursor;
+
+/* batch_cursor_mem over data[0, len), with the walk's end at end (len, or
+ * more for a prefix of a longer log: ND_TEST_STOP_MEMORY). */
+void nd_test_cursor_mem(nd_test_cursor *c, const void *data, size_t len,
+                        uint64_t end, unsigned checks);
+/* batch_cursor_fd: [pos, end) of fd through buf of cap bytes (NULL: the
+ * cursor's own). Borrows fd and buf; nd_test_cursor_close() after. */
+void nd_test_cursor_fd(nd_test_cursor *c, int fd, uint64_t pos, uint64_t end,
+                       void *buf, size_t cap, unsigned checks);
+/* batch_cursor_expect: the base offset the next batch must have. */
+void nd_test_cursor_expect(nd_test_cursor *c, int64_t offset);
+/* batch_cursor_next: 1, 0 (stopped), or a negative code (read error). */
+int nd_test_cursor_next(nd_test_cursor *c);
+/* batch_cursor_load: the whole current batch at c->batch; 0 or a code. */
+int nd_test_cursor_load(nd_test_cursor *c);
+/* batch_cursor_close: frees what the cursor allocated; safe twice. */
+void nd_test_cursor_close(nd_test_cursor *c);
+
 #ifdef __cplusplus
 }
 #endif

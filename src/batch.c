@@ -72,7 +72,7 @@ static batch_stop judge(const uint8_t *h, uint64_t left, unsigned checks,
   return BATCH_STOP_NONE;
 }
 
-static int crc_matches(const uint8_t *p, uint64_t size) {
+int batch_crc_ok(const uint8_t *p, uint64_t size) {
   return nd_crc32c(0, p + BATCH_AT_ATTRIBUTES,
                    (size_t)size - BATCH_AT_ATTRIBUTES) == batch_crc(p);
 }
@@ -86,7 +86,7 @@ enum batch_status batch_check(const uint8_t *p, size_t avail, int check_crc,
     return BATCH_SHORT;
   if (st != BATCH_STOP_NONE)
     return BATCH_INVALID;
-  if (check_crc && !crc_matches(p, size)) {
+  if (check_crc && !batch_crc_ok(p, size)) {
     *why = "CRC-32C mismatch";
     return BATCH_INVALID;
   }
@@ -255,7 +255,7 @@ int batch_cursor_next(batch_cursor *c) {
       return mem ? cursor_stop(c, BATCH_STOP_MEMORY,
                                "batch runs past the bytes in memory")
                  : cursor_stop(c, BATCH_STOP_TORN, "batch cut short");
-    if ((c->checks & BATCH_CHECK_CRC) && !crc_matches(h, size))
+    if ((c->checks & BATCH_CHECK_CRC) && !batch_crc_ok(h, size))
       return cursor_stop(c, BATCH_STOP_CRC, "CRC-32C mismatch");
   }
   c->batch = h;

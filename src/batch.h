@@ -351,6 +351,11 @@ int batch_cursor_load(batch_cursor *c);
  * twice and on a memory walk. */
 void batch_cursor_close(batch_cursor *c);
 
+/* 1 if the CRC-32C stored in the whole, framed batch at p (size bytes)
+ * matches its bytes: the CRC check of the cursor and batch_check(), for a
+ * walker that reports a CRC mismatch without stopping (nd_log_walk). */
+int batch_crc_ok(const uint8_t *p, uint64_t size);
+
 /* Result of checking bytes that should start with a batch. */
 enum batch_status {
   BATCH_VALID = 0,

@@ -93,8 +93,7 @@ int nd_batch_set_crc(void *batch, size_t len) {
   nd_clear_error();
   if (!batch)
     return nd_fail(ND_EINVAL, "nd_batch_set_crc: NULL batch");
-  if (len < BATCH_HEADER_SIZE ||
-      (uint64_t)be32((const uint8_t *)batch + 8) + BATCH_LOG_OVERHEAD != len)
+  if (len < BATCH_HEADER_SIZE || batch_size(batch) != len)
     return nd_fail(ND_EINVAL,
                    "nd_batch_set_crc: %zu bytes are not one whole batch", len);
   batch_update_crc(batch, len);

@@ -284,18 +284,24 @@ int sidx_append_time(sparse_index *ix, int64_t ts, uint32_t rel) {
   return 0;
 }
 
-void sidx_offset_entry(const sparse_index *ix, size_t i, uint32_t *rel,
-                       uint32_t *pos) {
-  const uint8_t *p = ix->map + i * OFFSET_ENTRY_SIZE;
+void sidx_decode_offset(const uint8_t *p, uint32_t *rel, uint32_t *pos) {
   *rel = be32(p);
   *pos = be32(p + 4);
 }
 
-void sidx_time_entry(const sparse_index *ix, size_t i, int64_t *ts,
-                     uint32_t *rel) {
-  const uint8_t *p = ix->map + i * TIME_ENTRY_SIZE;
+void sidx_decode_time(const uint8_t *p, int64_t *ts, uint32_t *rel) {
   *ts = (int64_t)be64(p);
   *rel = be32(p + 8);
+}
+
+void sidx_offset_entry(const sparse_index *ix, size_t i, uint32_t *rel,
+                       uint32_t *pos) {
+  sidx_decode_offset(ix->map + i * OFFSET_ENTRY_SIZE, rel, pos);
+}
+
+void sidx_time_entry(const sparse_index *ix, size_t i, int64_t *ts,
+                     uint32_t *rel) {
+  sidx_decode_time(ix->map + i * TIME_ENTRY_SIZE, ts, rel);
 }
 
 int sidx_lookup_entry(const sparse_index *ix, uint32_t rel, uint32_t *erel,

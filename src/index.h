@@ -104,6 +104,12 @@ static inline int sidx_full(const sparse_index *ix) {
 int sidx_append_offset(sparse_index *ix, uint32_t rel_offset, uint32_t pos);
 int sidx_append_time(sparse_index *ix, int64_t ts, uint32_t rel_offset);
 
+/* The fields of one entry from its bytes as the files store them
+ * (OFFSET_ENTRY_SIZE or TIME_ENTRY_SIZE bytes at p): for the index's own
+ * reads and for nd_index_read, which reads the files without a store. */
+void sidx_decode_offset(const uint8_t *p, uint32_t *rel, uint32_t *pos);
+void sidx_decode_time(const uint8_t *p, int64_t *ts, uint32_t *rel);
+
 void sidx_offset_entry(const sparse_index *ix, size_t i, uint32_t *rel,
                        uint32_t *pos);
 void sidx_time_entry(const sparse_index *ix, size_t i, int64_t *ts,

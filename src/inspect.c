@@ -5,9 +5,9 @@
  * the store would silently truncate at open, and work beside a broker that
  * holds the directory, so nothing here locks, writes or repairs.
  *
- * The walk applies the store's own header checks (batch_check: length,
- * magic, counts) through batch.c, reading the file in 1 MiB chunks so a
- * multi-gigabyte segment costs one buffer, not its size in memory.
+ * The walk is the store's own: batch.c's cursor decides what a valid batch
+ * is (length, magic, counts, order, CRC) and says why it stopped; this
+ * file only renames its stop reasons for the public API and words them.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,43 +23,11 @@
 #include "batchinfo.h"
 #include "error.h"
 #include "file.h"
+#include "index.h"
 
+/* The walk's buffer: one pread per 1 MiB of batches, so a multi-gigabyte
+ * segment costs one buffer, not its size in memory. */
 #define CHUNK (1u << 20)
-
-/* The same chunked reader as segment.c's scan; both give way to the one
- * batch cursor (issue 17) when it lands in batch.c. */
-typedef struct reader {
-  int fd;
-  uint8_t *buf;
-  size_t cap;
-  uint64_t start; /* file position of buf[0] */
-  size_t len;
-} reader;
-
-/* [pos, pos+need) in memory; NULL at end of file (*err 0) or on error. */
-static const uint8_t *reader_get(reader *r, uint64_t pos, size_t need,
-                                 int *err) {
-  if (pos >= r->start && pos + need <= r->start + r->len)
-    return r->buf + (pos - r->start);
-  size_t want = need > CHUNK ? need : CHUNK;
-  if (want > r->cap) {
-    uint8_t *nb = realloc(r->buf, want);
-    if (!nb) {
-      *err = nd_fail(ND_ENOMEM, "cannot allocate %zu bytes", want);
-      return NULL;
-    }
-    r->buf = nb;
-    r->cap = want;
-  }
-  ssize_t n = file_pread_full(r->fd, r->buf, want, (off_t)pos);
-  if (n < 0) {
-    *err = nd_fail_os((int)-n, "read at byte %" PRIu64, pos);
-    return NULL;
-  }
-  r->start = pos;
-  r->len = (size_t)n;
-  return (size_t)n < need ? NULL : r->buf;
-}
 
 static void stop(nd_walk_result *w, int why, uint64_t pos, const char *fmt, ...)
     ND_PRINTF(4, 5);
@@ -74,90 +42,143 @@ static void stop(nd_walk_result *w, int why, uint64_t pos, const char *fmt,
   va_end(ap);
 }
 
-/* Walk fd's batches into w; returns 0 or a negative code. */
-static int walk_fd(int fd, unsigned flags, nd_batch_fn fn, void *ctx,
-                   nd_walk_result *w) {
-  reader r = {.fd = fd};
-  uint64_t pos = 0;
-  int64_t next = INT64_MIN; /* offset the next batch may start at */
-  int err = 0;
-  while (pos < w->file_size) {
-    uint64_t left = w->file_size - pos;
-    const uint8_t *h = reader_get(&r, pos, BATCH_HEADER_SIZE, &err);
-    if (!h) {
-      if (!err)
-        stop(w, ND_WALK_TORN, pos,
-             "batch header cut short: %" PRIu64
-             " bytes left, a header needs %d",
-             left, BATCH_HEADER_SIZE);
-      break;
-    }
-    nd_batch_info b;
+/* The public finding for the cursor's stop reason: one definition of a
+ * valid batch (batch.c's), only renamed for the public API. */
+static int walk_stop_of(batch_stop s) {
+  switch (s) {
+  case BATCH_STOP_NONE:
+  case BATCH_STOP_END:
+    return ND_WALK_END;
+  case BATCH_STOP_LENGTH:
+    return ND_WALK_BAD_LENGTH;
+  case BATCH_STOP_MAGIC:
+    return ND_WALK_BAD_MAGIC;
+  case BATCH_STOP_FIELDS:
+    return ND_WALK_BAD_COUNT;
+  case BATCH_STOP_CRC:
+    return ND_WALK_BAD_CRC;
+  /* GAP needs BATCH_CHECK_DENSE, which a public walk never asks for. */
+  case BATCH_STOP_BACKWARDS:
+  case BATCH_STOP_GAP:
+    return ND_WALK_BACKWARDS;
+  /* MEMORY cannot happen (a memory walk ends at the bytes it is given);
+   * IO is returned as a code, not a finding. */
+  case BATCH_STOP_TORN:
+  case BATCH_STOP_MEMORY:
+  case BATCH_STOP_IO:
+    break;
+  }
+  return ND_WALK_TORN;
+}
+
+/* Put the cursor's finding into w, in words a person reads (the header's
+ * numbers where they explain it). */
+static void walk_finding(const batch_cursor *c, const uint8_t *h,
+                         int64_t prev_next, nd_walk_result *w) {
+  uint64_t left = w->file_size - c->stop_pos;
+  nd_batch_info b = {0};
+  if (h)
     batch_info_fill(h, &b);
-    b.pos = pos;
-    if (b.length < BATCH_HEADER_SIZE - BATCH_LOG_OVERHEAD) {
-      stop(w, ND_WALK_BAD_LENGTH, pos,
-           "batch length %d is below the 49-byte minimum", (int)b.length);
-      break;
-    }
-    if (b.magic != BATCH_MAGIC) {
-      stop(w, ND_WALK_BAD_MAGIC, pos, "magic byte is %d, not 2", h[16]);
-      break;
-    }
-    if (!batch_header_sane(h)) {
-      stop(w, ND_WALK_BAD_COUNT, pos,
-           "negative record count (%d) or last offset delta (%d)",
-           (int)b.record_count, (int)b.last_offset_delta);
-      break;
-    }
-    if (b.size > left) {
-      stop(w, ND_WALK_TORN, pos,
+  switch (c->stop) {
+  case BATCH_STOP_TORN:
+    if (c->size)
+      stop(w, walk_stop_of(c->stop), c->stop_pos,
            "batch cut short: its header says %" PRIu64 " bytes, %" PRIu64
            " are left in the file",
-           b.size, left);
-      break;
+           c->size, left);
+    else
+      stop(w, walk_stop_of(c->stop), c->stop_pos,
+           "batch header cut short: %" PRIu64 " bytes left, a header needs %d",
+           left, BATCH_HEADER_SIZE);
+    return;
+  case BATCH_STOP_FIELDS:
+    stop(w, walk_stop_of(c->stop), c->stop_pos,
+         "negative record count (%d) or last offset delta (%d)",
+         (int)b.record_count, (int)b.last_offset_delta);
+    return;
+  case BATCH_STOP_CRC:
+    stop(w, walk_stop_of(c->stop), c->stop_pos,
+         "CRC-32C mismatch in the batch of offsets %" PRId64 "..%" PRId64
+         " (%" PRIu64 " bytes)",
+         b.base_offset, b.last_offset, c->size);
+    return;
+  case BATCH_STOP_BACKWARDS:
+  case BATCH_STOP_GAP:
+    stop(w, walk_stop_of(c->stop), c->stop_pos,
+         "the batch starts at offset %" PRId64
+         ", below the previous batch's end (%" PRId64 ")",
+         b.base_offset, prev_next);
+    return;
+  default:
+    stop(w, walk_stop_of(c->stop), c->stop_pos, "%s", c->why);
+  }
+}
+
+/* Walk the batches c yields into w (c set up by the caller, over a file
+ * or memory); returns 0 or a negative code. The cursor checks what flags
+ * ask: framing and fields always, offset order with CHECK_ORDER, the CRC
+ * with STOP_CRC (the batch is then not yielded). Without STOP_CRC a batch
+ * whose CRC does not match is still given to fn, so the CRC is checked
+ * here, by batch.c's own test, on the whole batch. */
+static int walk_cursor(batch_cursor *c, const uint8_t *mem, unsigned flags,
+                       nd_batch_fn fn, void *ctx, nd_walk_result *w) {
+  int64_t prev_next = 0;
+  int rc;
+  while ((rc = batch_cursor_next(c)) == 1) {
+    if (!(flags & ND_WALK_STOP_CRC) && (rc = batch_cursor_load(c)) != 0) {
+      if (rc != ND_ECORRUPT)
+        break;
+      /* The file ended inside a batch whose header it held: it was cut
+       * while this walk read it. */
+      stop(w, ND_WALK_TORN, c->pos,
+           "batch cut short: the file ended while it was read");
+      return 0;
     }
-    if ((flags & ND_WALK_CHECK_ORDER) && next != INT64_MIN &&
-        b.base_offset < next) {
-      stop(w, ND_WALK_BACKWARDS, pos,
-           "the batch starts at offset %" PRId64
-           ", below the previous batch's end (%" PRId64 ")",
-           b.base_offset, next);
-      break;
-    }
-    const uint8_t *bytes = reader_get(&r, pos, (size_t)b.size, &err);
-    if (!bytes) {
-      if (!err) /* the file shrank under us: a tail cut while we read */
-        stop(w, ND_WALK_TORN, pos, "the file ended while it was read");
-      break;
-    }
-    size_t total;
-    const char *why;
-    b.crc_ok =
-        batch_check(bytes, (size_t)b.size, 1, &total, &why) == BATCH_VALID;
-    if (!b.crc_ok && (flags & ND_WALK_STOP_CRC)) {
-      stop(w, ND_WALK_BAD_CRC, pos,
-           "CRC-32C mismatch in the batch of offsets %" PRId64 "..%" PRId64
-           " (%" PRIu64 " bytes)",
-           b.base_offset, b.last_offset, b.size);
-      break;
-    }
+    nd_batch_info b;
+    batch_info_fill(c->batch, &b);
+    b.pos = c->pos;
+    b.crc_ok = (flags & ND_WALK_STOP_CRC) || batch_crc_ok(c->batch, c->size);
     w->batches++;
     if (!b.crc_ok)
       w->crc_bad++;
-    pos += b.size;
-    w->end = pos;
-    next = add_wrap(b.last_offset, 1);
-    if (fn && fn(ctx, &b, bytes)) {
-      if (pos < w->file_size) {
+    w->end = c->pos + c->size;
+    prev_next = batch_next_offset(c->batch);
+    if (fn && fn(ctx, &b, c->batch)) {
+      if (w->end < w->file_size) {
         w->stop = ND_WALK_CALLER;
         w->stop_pos = (int64_t)b.pos;
       }
-      break;
+      return 0;
     }
   }
-  free(r.buf);
-  return err;
+  if (rc < 0)
+    return rc == ND_ENOMEM
+               ? nd_fail(ND_ENOMEM, "out of memory walking the batches")
+               : nd_fail_os(-rc, "read at byte %" PRIu64, c->pos);
+  if (c->stop == BATCH_STOP_END)
+    return 0;
+  /* The header at the stop, for the message: the cursor yields no batch
+   * it refused. A whole header is there for every finding but TORN. */
+  uint8_t hb[BATCH_HEADER_SIZE];
+  const uint8_t *h = NULL;
+  if (w->file_size - c->stop_pos >= BATCH_HEADER_SIZE) {
+    if (mem)
+      h = mem + c->stop_pos;
+    else if (file_pread_full(c->fd, hb, sizeof hb, (off_t)c->stop_pos) ==
+             (ssize_t)sizeof hb)
+      h = hb;
+  }
+  walk_finding(c, h, prev_next, w);
+  return 0;
+}
+
+static unsigned cursor_checks(unsigned flags) {
+  unsigned checks = BATCH_CHECK_FRAME | BATCH_CHECK_FIELDS;
+  if (flags & ND_WALK_CHECK_ORDER)
+    checks |= BATCH_CHECK_ORDER;
+  if (flags & ND_WALK_STOP_CRC)
+    checks |= BATCH_CHECK_CRC;
+  return checks;
 }
 
 /* Open path read-only and take its size: the descriptor, or a negative
@@ -190,8 +211,31 @@ int nd_log_walk(const char *path, unsigned flags, nd_batch_fn fn, void *ctx,
   int fd = open_sized(path, &result->file_size);
   if (fd < 0)
     return fd;
-  int rc = walk_fd(fd, flags, fn, ctx, result);
+  batch_cursor c;
+  batch_cursor_fd(&c, fd, 0, result->file_size, NULL, CHUNK,
+                  cursor_checks(flags));
+  int rc = walk_cursor(&c, NULL, flags, fn, ctx, result);
+  batch_cursor_close(&c);
   close(fd);
+  return rc;
+}
+
+int nd_log_walk_mem(const void *data, size_t len, unsigned flags,
+                    nd_batch_fn fn, void *ctx, nd_walk_result *result) {
+  nd_clear_error();
+  if (!result)
+    return nd_fail(ND_EINVAL, "nd_log_walk_mem: NULL result");
+  memset(result, 0, sizeof *result);
+  result->stop_pos = -1;
+  if (!data && len)
+    return nd_fail(ND_EINVAL, "nd_log_walk_mem: NULL data");
+  if (flags & ~(unsigned)(ND_WALK_STOP_CRC | ND_WALK_CHECK_ORDER))
+    return nd_fail(ND_EINVAL, "nd_log_walk_mem: unknown flags 0x%x", flags);
+  result->file_size = len;
+  batch_cursor c;
+  batch_cursor_mem(&c, data, len, cursor_checks(flags));
+  int rc = walk_cursor(&c, data, flags, fn, ctx, result);
+  batch_cursor_close(&c);
   return rc;
 }
 
@@ -236,7 +280,7 @@ int nd_index_read(const char *path, nd_index_entry **entries, size_t *count,
   int64_t base = nd_segment_base(path);
   if (base < 0)
     return (int)base;
-  size_t esize = time ? 12 : 8;
+  size_t esize = time ? TIME_ENTRY_SIZE : OFFSET_ENTRY_SIZE;
   uint64_t size;
   int fd = open_sized(path, &size);
   if (fd < 0)
@@ -271,12 +315,12 @@ int nd_index_read(const char *path, nd_index_entry **entries, size_t *count,
     const uint8_t *e = raw + i * esize;
     nd_index_entry *x = &out[i];
     if (time) {
-      x->timestamp = (int64_t)be64(e);
-      x->relative = be32(e + 8);
+      sidx_decode_time(e, &x->timestamp, &x->relative);
       x->position = 0;
     } else {
-      x->relative = be32(e);
-      x->position = be32(e + 4);
+      uint32_t pos;
+      sidx_decode_offset(e, &x->relative, &pos);
+      x->position = pos;
       x->timestamp = -1;
     }
     x->offset = base + x->relative;

@@ -57,16 +57,14 @@ typedef struct record_batch {
 } record_batch;
 
 static inline void record_batch_init(record_batch *rb, const uint8_t *b) {
-  int16_t attr = (int16_t)be16(b + 21);
-  rb->base_offset = (int64_t)be64(b);
-  rb->base_timestamp = (int64_t)be64(b + 27);
-  rb->max_timestamp = (int64_t)be64(b + 35);
-  rb->producer_id = (int64_t)be64(b + 43);
-  rb->timestamp_type = (attr & BATCH_ATTR_LOG_APPEND_TIME)
-                           ? ND_TS_LOG_APPEND_TIME
-                           : ND_TS_CREATE_TIME;
-  rb->codec = attr & BATCH_ATTR_CODEC_MASK;
-  rb->is_control = (attr & BATCH_ATTR_CONTROL) != 0;
+  rb->base_offset = batch_base_offset(b);
+  rb->base_timestamp = batch_base_timestamp(b);
+  rb->max_timestamp = batch_max_timestamp(b);
+  rb->producer_id = batch_producer_id(b);
+  rb->timestamp_type =
+      batch_is_log_append_time(b) ? ND_TS_LOG_APPEND_TIME : ND_TS_CREATE_TIME;
+  rb->codec = batch_codec(b);
+  rb->is_control = batch_is_control(b);
 }
 
 /* A growable array of header views, owned by whoever decodes. */

@@ -152,3 +152,76 @@ int nd_test_config_format(const nd_topic_config *cfg, char *buf, size_t cap) {
 int nd_test_config_validate(const nd_topic_config *cfg) {
   return config_validate(cfg);
 }
+
+/* ---- the batch cursor, for its unit test -------------------------------- */
+
+_Static_assert((int)ND_TEST_CHECK_FRAME == BATCH_CHECK_FRAME &&
+                   (int)ND_TEST_CHECK_FIELDS == BATCH_CHECK_FIELDS &&
+                   (int)ND_TEST_CHECK_ORDER == BATCH_CHECK_ORDER &&
+                   (int)ND_TEST_CHECK_DENSE == BATCH_CHECK_DENSE &&
+                   (int)ND_TEST_CHECK_CRC == BATCH_CHECK_CRC &&
+                   (int)ND_TEST_LEVEL_HEADER == BATCH_LEVEL_HEADER &&
+                   (int)ND_TEST_LEVEL_SANE == BATCH_LEVEL_SANE &&
+                   (int)ND_TEST_LEVEL_CRC == BATCH_LEVEL_CRC &&
+                   (int)ND_TEST_LEVEL_CLIENT == BATCH_LEVEL_CLIENT,
+               "nd_test_check and batch.h's enum batch_check differ");
+_Static_assert((int)ND_TEST_STOP_NONE == BATCH_STOP_NONE &&
+                   (int)ND_TEST_STOP_END == BATCH_STOP_END &&
+                   (int)ND_TEST_STOP_TORN == BATCH_STOP_TORN &&
+                   (int)ND_TEST_STOP_LENGTH == BATCH_STOP_LENGTH &&
+                   (int)ND_TEST_STOP_MAGIC == BATCH_STOP_MAGIC &&
+                   (int)ND_TEST_STOP_FIELDS == BATCH_STOP_FIELDS &&
+                   (int)ND_TEST_STOP_BACKWARDS == BATCH_STOP_BACKWARDS &&
+                   (int)ND_TEST_STOP_GAP == BATCH_STOP_GAP &&
+                   (int)ND_TEST_STOP_CRC == BATCH_STOP_CRC &&
+                   (int)ND_TEST_STOP_MEMORY == BATCH_STOP_MEMORY &&
+                   (int)ND_TEST_STOP_IO == BATCH_STOP_IO,
+               "nd_test_stop and batch.h's enum batch_stop differ");
+_Static_assert(sizeof(batch_cursor) <= sizeof(((nd_test_cursor *)0)->impl),
+               "nd_test_cursor's impl is too small for a batch_cursor");
+
+static batch_cursor *test_cursor(nd_test_cursor *c) {
+  return (batch_cursor *)(void *)c->impl.bytes;
+}
+
+/* Copy what the cursor says into the wrapper's fields. */
+static int test_cursor_sync(nd_test_cursor *c, int rc) {
+  const batch_cursor *bc = test_cursor(c);
+  c->batch = bc->batch;
+  c->pos = bc->pos;
+  c->size = bc->size;
+  c->stop = (int)bc->stop;
+  c->stop_pos = bc->stop_pos;
+  c->why = bc->why;
+  return rc;
+}
+
+void nd_test_cursor_mem(nd_test_cursor *c, const void *data, size_t len,
+                        uint64_t end, unsigned checks) {
+  batch_cursor_mem(test_cursor(c), data, len, checks);
+  test_cursor(c)->end = end;
+  test_cursor_sync(c, 0);
+}
+
+void nd_test_cursor_fd(nd_test_cursor *c, int fd, uint64_t pos, uint64_t end,
+                       void *buf, size_t cap, unsigned checks) {
+  batch_cursor_fd(test_cursor(c), fd, pos, end, buf, cap, checks);
+  test_cursor_sync(c, 0);
+}
+
+void nd_test_cursor_expect(nd_test_cursor *c, int64_t offset) {
+  batch_cursor_expect(test_cursor(c), offset);
+}
+
+int nd_test_cursor_next(nd_test_cursor *c) {
+  return test_cursor_sync(c, batch_cursor_next(test_cursor(c)));
+}
+
+int nd_test_cursor_load(nd_test_cursor *c) {
+  return test_cursor_sync(c, batch_cursor_load(test_cursor(c)));
+}
+
+void nd_test_cursor_close(nd_test_cursor *c) {
+  batch_cursor_close(test_cursor(c));
+  test_cursor_sync(c, 0);
+}

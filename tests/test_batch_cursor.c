@@ -1,13 +1,24 @@
-/* The batch cursor (batch.h) through its contract: every source and buffer
- * size, torn tails, bad CRCs at each level, offsets going backwards, empty
- * input, batches larger than the buffer, read counts and read errors. */
+/* The batch cursor (src/batch.h) through its contract: every source and
+ * buffer size, torn tails, bad CRCs at each level, offsets going
+ * backwards, empty input, batches larger than the buffer, read counts and
+ * read errors. Through the public API only: nd_batch_encode builds the
+ * logs, nd_batch_check and nd_log_walk are held to the cursor, and the
+ * cursor itself is reached through nodata_testing.h's nd_test_cursor_*
+ * (what only it exposes: buffer sizes, levels, memory prefixes). */
 #include "test.h"
 
-#include <sys/uio.h>
+#include "bytes.h"
+#include "nodata_testing.h"
 
-#include "batch.h"
-#include "crc32c.h"
-#include "hash.h"
+/* Header field positions (nodata.h, "Batches and segment files"). */
+#define AT_LENGTH 8
+#define AT_MAGIC 16
+#define AT_CRC 17
+#define AT_RECORD_COUNT 57
+
+static int stop_is_finding(int s) {
+  return s >= ND_TEST_STOP_TORN && s <= ND_TEST_STOP_CRC;
+}
 
 /* ---- the batch cursor ---------------------------------------------------- */
 
@@ -29,8 +40,6 @@ static int log_make(log_img *l, int n, size_t vlen, int big_at,
   static uint8_t val[1 << 16];
   memset(l, 0, sizeof *l);
   int64_t off = 0;
-  uint8_t *b = NULL;
-  size_t cap = 0;
   for (int i = 0; i < n && i < LOG_MAX; i++) {
     size_t cnt = (size_t)(i % 3 + 1);
     size_t len = i == big_at ? big_len : vlen;
@@ -38,23 +47,25 @@ static int log_make(log_img *l, int n, size_t vlen, int big_at,
     nd_record recs[3];
     for (size_t k = 0; k < cnt; k++)
       recs[k] = (nd_record){NULL, 0, val, len, NULL, 0, 1000 + i};
-    int64_t sz = batch_encode(recs, cnt, 0, 0, &b, &cap);
-    uint8_t *nd = sz > 0 ? realloc(l->data, l->len + (size_t)sz) : NULL;
+    void *b = NULL;
+    size_t sz = 0;
+    if (nd_batch_encode(recs, cnt, off, 0, 0, &b, &sz) != 0)
+      return -1;
+    uint8_t *nd = realloc(l->data, l->len + sz);
     if (!nd) {
-      free(b);
+      nd_free(b);
       return -1;
     }
-    batch_set_base_offset(b, off);
-    memcpy(nd + l->len, b, (size_t)sz);
+    memcpy(nd + l->len, b, sz);
+    nd_free(b);
     l->data = nd;
     l->pos[i] = l->len;
     l->size[i] = (uint64_t)sz;
     l->base[i] = off;
-    l->len += (size_t)sz;
+    l->len += sz;
     l->n++;
     off += (int64_t)cnt;
   }
-  free(b);
   return 0;
 }
 
@@ -77,13 +88,13 @@ static int log_file(const char *dir, const log_img *l, size_t len) {
  * be the image's next one from `first` on (position, size, and its bytes:
  * the whole batch when `whole`, else the header); -1 at the first that is
  * not, or the negative code next() returned. */
-static int walk(batch_cursor *c, const log_img *l, int first, int whole) {
+static int walk(nd_test_cursor *c, const log_img *l, int first, int whole) {
   int n = 0, rc;
-  while ((rc = batch_cursor_next(c)) == 1) {
+  while ((rc = nd_test_cursor_next(c)) == 1) {
     int i = first + n;
     if (i >= l->n || c->pos != l->pos[i] || c->size != l->size[i] ||
         memcmp(c->batch, l->data + l->pos[i],
-               whole ? (size_t)l->size[i] : BATCH_HEADER_SIZE) != 0)
+               whole ? (size_t)l->size[i] : ND_BATCH_HEADER_SIZE) != 0)
       return -1;
     n++;
   }
@@ -91,8 +102,8 @@ static int walk(batch_cursor *c, const log_img *l, int first, int whole) {
 }
 
 static const unsigned levels[] = {
-    BATCH_LEVEL_HEADER, BATCH_LEVEL_SANE, BATCH_LEVEL_CRC,
-    BATCH_LEVEL_SANE | BATCH_CHECK_DENSE, BATCH_LEVEL_CLIENT};
+    ND_TEST_LEVEL_HEADER, ND_TEST_LEVEL_SANE, ND_TEST_LEVEL_CRC,
+    ND_TEST_LEVEL_SANE | ND_TEST_CHECK_DENSE, ND_TEST_LEVEL_CLIENT};
 #define NLEVELS (sizeof levels / sizeof levels[0])
 
 /* Every level, from files through buffers of every size (the caller's or
@@ -110,32 +121,32 @@ static void cursor_walks_whole_logs(void) {
   for (size_t k = 0; k < NLEVELS; k++) {
     for (size_t j = 0; j < sizeof caps / sizeof caps[0]; j++) {
       for (int own = 0; own < 2; own++) {
-        batch_cursor c;
-        batch_cursor_fd(&c, fd, 0, l.len, own ? NULL : mine, caps[j],
-                        levels[k]);
-        int whole = (levels[k] & BATCH_CHECK_CRC) != 0;
+        nd_test_cursor c;
+        nd_test_cursor_fd(&c, fd, 0, l.len, own ? NULL : mine, caps[j],
+                          levels[k]);
+        int whole = (levels[k] & ND_TEST_CHECK_CRC) != 0;
         CHECK_EQ_I64(walk(&c, &l, 0, whole), l.n);
-        CHECK_EQ_I64(c.stop, BATCH_STOP_END);
+        CHECK_EQ_I64(c.stop, ND_TEST_STOP_END);
         CHECK_EQ_I64(c.stop_pos, l.len);
         CHECK(c.batch == NULL);
         /* A stopped cursor stays stopped. */
-        CHECK_EQ_I64(batch_cursor_next(&c), 0);
-        CHECK_EQ_I64(c.stop, BATCH_STOP_END);
-        batch_cursor_close(&c);
-        batch_cursor_close(&c); /* twice is safe */
+        CHECK_EQ_I64(nd_test_cursor_next(&c), 0);
+        CHECK_EQ_I64(c.stop, ND_TEST_STOP_END);
+        nd_test_cursor_close(&c);
+        nd_test_cursor_close(&c); /* twice is safe */
       }
     }
-    batch_cursor c;
-    batch_cursor_mem(&c, l.data, l.len, levels[k]);
+    nd_test_cursor c;
+    nd_test_cursor_mem(&c, l.data, l.len, l.len, levels[k]);
     CHECK_EQ_I64(walk(&c, &l, 0, 1), l.n);
-    CHECK_EQ_I64(c.stop, BATCH_STOP_END);
+    CHECK_EQ_I64(c.stop, ND_TEST_STOP_END);
     CHECK_EQ_I64(c.stop_pos, l.len);
     /* From batch 5, with the offset it must have. */
-    batch_cursor_fd(&c, fd, l.pos[5], l.len, NULL, 4096, levels[k]);
-    batch_cursor_expect(&c, l.base[5]);
+    nd_test_cursor_fd(&c, fd, l.pos[5], l.len, NULL, 4096, levels[k]);
+    nd_test_cursor_expect(&c, l.base[5]);
     CHECK_EQ_I64(walk(&c, &l, 5, 0), l.n - 5);
-    CHECK_EQ_I64(c.stop, BATCH_STOP_END);
-    batch_cursor_close(&c);
+    CHECK_EQ_I64(c.stop, ND_TEST_STOP_END);
+    nd_test_cursor_close(&c);
   }
   close(fd);
   tmpdir_remove(dir);
@@ -159,33 +170,32 @@ static void cursor_torn_tail(void) {
     const char *why =
         cuts[j] < 17 ? "truncated batch header" : "batch cut short";
     for (size_t k = 0; k < NLEVELS; k++) {
-      batch_cursor c;
-      batch_cursor_fd(&c, fd, 0, len, NULL, 64, levels[k]);
+      nd_test_cursor c;
+      nd_test_cursor_fd(&c, fd, 0, len, NULL, 64, levels[k]);
       CHECK_EQ_I64(walk(&c, &l, 0, 0), last);
-      CHECK_EQ_I64(c.stop, BATCH_STOP_TORN);
+      CHECK_EQ_I64(c.stop, ND_TEST_STOP_TORN);
       CHECK_EQ_I64(c.stop_pos, l.pos[last]);
       CHECK(!strcmp(c.why, why));
       /* The size the header claims, once its length could be read. */
       CHECK_EQ_I64(c.size, cuts[j] < 17 ? 0 : l.size[last]);
-      batch_cursor_close(&c);
+      nd_test_cursor_close(&c);
       /* Told the log is longer than the file: the file's end cuts the
        * walk where it reads. Below the CRC level only headers are read:
        * a batch whose header is whole is taken at its word, up to the end
        * the caller gave. */
-      batch_cursor_fd(&c, fd, 0, l.len, NULL, 4096, levels[k]);
-      int reads_whole = (levels[k] & BATCH_CHECK_CRC) || cuts[j] < 61;
+      nd_test_cursor_fd(&c, fd, 0, l.len, NULL, 4096, levels[k]);
+      int reads_whole = (levels[k] & ND_TEST_CHECK_CRC) || cuts[j] < 61;
       CHECK_EQ_I64(walk(&c, &l, 0, 0), reads_whole ? last : last + 1);
-      CHECK_EQ_I64(c.stop, reads_whole ? BATCH_STOP_TORN : BATCH_STOP_END);
+      CHECK_EQ_I64(c.stop, reads_whole ? ND_TEST_STOP_TORN : ND_TEST_STOP_END);
       CHECK_EQ_I64(c.stop_pos, reads_whole ? l.pos[last] : l.len);
-      batch_cursor_close(&c);
-      batch_cursor_mem(&c, l.data, len, levels[k]);
+      nd_test_cursor_close(&c);
+      nd_test_cursor_mem(&c, l.data, len, len, levels[k]);
       CHECK_EQ_I64(walk(&c, &l, 0, 1), last);
-      CHECK_EQ_I64(c.stop, BATCH_STOP_TORN);
+      CHECK_EQ_I64(c.stop, ND_TEST_STOP_TORN);
       CHECK_EQ_I64(c.stop_pos, l.pos[last]);
-      batch_cursor_mem(&c, l.data, len, levels[k]);
-      c.end = l.len; /* the log goes on: read more */
+      nd_test_cursor_mem(&c, l.data, len, l.len, levels[k]);
       CHECK_EQ_I64(walk(&c, &l, 0, 1), last);
-      CHECK_EQ_I64(c.stop, BATCH_STOP_MEMORY);
+      CHECK_EQ_I64(c.stop, ND_TEST_STOP_MEMORY);
       CHECK_EQ_I64(c.stop_pos, l.pos[last]);
       CHECK_EQ_I64(c.size, cuts[j] < 12 ? 0 : l.size[last]);
     }
@@ -201,8 +211,29 @@ static void cursor_torn_tail(void) {
  * (or at the end when all are). */
 typedef void (*log_mutate)(uint8_t *data, const log_img *l);
 
+/* nd_log_walk's finding for the cursor's stop (the library's table, in
+ * inspect.c, written out again: the test's expectation). */
+static int walk_stop_of(int stop) {
+  switch (stop) {
+  case ND_TEST_STOP_TORN:
+    return ND_WALK_TORN;
+  case ND_TEST_STOP_LENGTH:
+    return ND_WALK_BAD_LENGTH;
+  case ND_TEST_STOP_MAGIC:
+    return ND_WALK_BAD_MAGIC;
+  case ND_TEST_STOP_FIELDS:
+    return ND_WALK_BAD_COUNT;
+  case ND_TEST_STOP_BACKWARDS:
+    return ND_WALK_BACKWARDS;
+  case ND_TEST_STOP_CRC:
+    return ND_WALK_BAD_CRC;
+  default:
+    return ND_WALK_END;
+  }
+}
+
 static int walk_changed(const char *dir, const log_img *l, log_mutate mutate,
-                        const int want[NLEVELS], const batch_stop stop[NLEVELS],
+                        const int want[NLEVELS], const int stop[NLEVELS],
                         int *failed_level) {
   log_img m = *l;
   m.data = malloc(l->len);
@@ -215,16 +246,31 @@ static int walk_changed(const char *dir, const log_img *l, log_mutate mutate,
   for (size_t k = 0; !bad && k < NLEVELS; k++) {
     uint64_t at = want[k] < m.n ? m.pos[want[k]] : m.len;
     for (int src = 0; !bad && src < 3; src++) {
-      batch_cursor c;
+      nd_test_cursor c;
       if (src == 2)
-        batch_cursor_mem(&c, m.data, m.len, levels[k]);
+        nd_test_cursor_mem(&c, m.data, m.len, m.len, levels[k]);
       else
-        batch_cursor_fd(&c, fd, 0, m.len, NULL, src ? 100 : 1 << 20, levels[k]);
+        nd_test_cursor_fd(&c, fd, 0, m.len, NULL, src ? 100 : 1 << 20,
+                          levels[k]);
       /* Yielded batches are compared with the changed bytes. */
       int got = walk(&c, &m, 0, src == 2);
       bad = got != want[k] || c.stop != stop[k] || c.stop_pos != at ||
-            (batch_stop_is_finding(c.stop) && !c.why);
-      batch_cursor_close(&c);
+            (stop_is_finding(c.stop) && !c.why);
+      nd_test_cursor_close(&c);
+    }
+    /* The public walk is this cursor at SANE (CHECK_ORDER) and at CRC
+     * (with STOP_CRC): the same batches and finding, renamed. */
+    unsigned flags = levels[k] == ND_TEST_LEVEL_SANE ? ND_WALK_CHECK_ORDER
+                     : levels[k] == ND_TEST_LEVEL_CRC
+                         ? ND_WALK_CHECK_ORDER | ND_WALK_STOP_CRC
+                         : 0;
+    if (!bad && flags) {
+      char path[PATH_MAX];
+      snprintf(path, sizeof path, "%s/walk.log", dir);
+      nd_walk_result w;
+      bad = nd_log_walk(path, flags, NULL, NULL, &w) != 0 ||
+            w.batches != want[k] || w.stop != walk_stop_of(stop[k]) ||
+            w.stop_pos != (want[k] < m.n ? (int64_t)at : -1);
     }
     if (bad)
       *failed_level = (int)k;
@@ -237,30 +283,30 @@ static int walk_changed(const char *dir, const log_img *l, log_mutate mutate,
 
 /* Bits flipped in batch 3: its records, then its CRC field. */
 static void flip_records(uint8_t *d, const log_img *l) {
-  d[l->pos[3] + BATCH_HEADER_SIZE + 2] ^= 0x10;
+  d[l->pos[3] + ND_BATCH_HEADER_SIZE + 2] ^= 0x10;
 }
 static void flip_crc(uint8_t *d, const log_img *l) {
-  d[l->pos[3] + BATCH_AT_CRC + 3] ^= 0x01;
+  d[l->pos[3] + AT_CRC + 3] ^= 0x01;
 }
 /* Batch 5 starts at batch 4's base: offsets go backwards. */
 static void offsets_backwards(uint8_t *d, const log_img *l) {
-  batch_set_base_offset(d + l->pos[5], l->base[4]);
+  put_be64(d + l->pos[5], (uint64_t)l->base[4]);
 }
 /* Batches 5 and later 10 offsets higher: a gap, still ascending. */
 static void offsets_gap(uint8_t *d, const log_img *l) {
   for (int i = 5; i < l->n; i++)
-    batch_set_base_offset(d + l->pos[i], l->base[i] + 10);
+    put_be64(d + l->pos[i], (uint64_t)(l->base[i] + 10));
 }
 static void length_48(uint8_t *d, const log_img *l) {
-  put_be32(d + l->pos[3] + BATCH_AT_LENGTH, 48);
+  put_be32(d + l->pos[3] + AT_LENGTH, 48);
 }
 static void magic_1(uint8_t *d, const log_img *l) {
-  d[l->pos[3] + BATCH_AT_MAGIC] = 1;
+  d[l->pos[3] + AT_MAGIC] = 1;
 }
 /* Negative record count: the framing holds, the fields do not (and the
  * CRC no longer matches, which FIELDS, checked first, reports). */
 static void count_negative(uint8_t *d, const log_img *l) {
-  put_be32(d + l->pos[3] + BATCH_AT_RECORD_COUNT, (uint32_t)-1);
+  put_be32(d + l->pos[3] + AT_RECORD_COUNT, (uint32_t)-1);
 }
 
 /* Each finding is reported by exactly the levels that check it, at the
@@ -271,46 +317,46 @@ static void cursor_findings_by_level(void) {
   CHECK_OK(log_make(&l, 10, 40, -1, 0));
   char *dir = tmpdir_make("cursor");
   CHECK(dir);
-  const batch_stop E = BATCH_STOP_END;
+  const int E = ND_TEST_STOP_END;
   int n = l.n, lvl = -1;
   struct {
     const char *name;
     log_mutate fn;
     int want[NLEVELS];
-    batch_stop stop[NLEVELS];
+    int stop[NLEVELS];
   } cases[] = {
       {"flip_records",
        flip_records,
        {n, n, 3, n, 3},
-       {E, E, BATCH_STOP_CRC, E, BATCH_STOP_CRC}},
+       {E, E, ND_TEST_STOP_CRC, E, ND_TEST_STOP_CRC}},
       {"flip_crc",
        flip_crc,
        {n, n, 3, n, 3},
-       {E, E, BATCH_STOP_CRC, E, BATCH_STOP_CRC}},
+       {E, E, ND_TEST_STOP_CRC, E, ND_TEST_STOP_CRC}},
       {"offsets_backwards",
        offsets_backwards,
        {n, 5, 5, 5, n},
-       {E, BATCH_STOP_BACKWARDS, BATCH_STOP_BACKWARDS, BATCH_STOP_BACKWARDS,
-        E}},
+       {E, ND_TEST_STOP_BACKWARDS, ND_TEST_STOP_BACKWARDS,
+        ND_TEST_STOP_BACKWARDS, E}},
       {"offsets_gap",
        offsets_gap,
        {n, n, n, 5, n},
-       {E, E, E, BATCH_STOP_GAP, E}},
+       {E, E, E, ND_TEST_STOP_GAP, E}},
       {"length_48",
        length_48,
        {3, 3, 3, 3, 3},
-       {BATCH_STOP_LENGTH, BATCH_STOP_LENGTH, BATCH_STOP_LENGTH,
-        BATCH_STOP_LENGTH, BATCH_STOP_LENGTH}},
+       {ND_TEST_STOP_LENGTH, ND_TEST_STOP_LENGTH, ND_TEST_STOP_LENGTH,
+        ND_TEST_STOP_LENGTH, ND_TEST_STOP_LENGTH}},
       {"magic_1",
        magic_1,
        {3, 3, 3, 3, 3},
-       {BATCH_STOP_MAGIC, BATCH_STOP_MAGIC, BATCH_STOP_MAGIC, BATCH_STOP_MAGIC,
-        BATCH_STOP_MAGIC}},
+       {ND_TEST_STOP_MAGIC, ND_TEST_STOP_MAGIC, ND_TEST_STOP_MAGIC,
+        ND_TEST_STOP_MAGIC, ND_TEST_STOP_MAGIC}},
       {"count_negative",
        count_negative,
        {n, 3, 3, 3, 3},
-       {E, BATCH_STOP_FIELDS, BATCH_STOP_FIELDS, BATCH_STOP_FIELDS,
-        BATCH_STOP_FIELDS}},
+       {E, ND_TEST_STOP_FIELDS, ND_TEST_STOP_FIELDS, ND_TEST_STOP_FIELDS,
+        ND_TEST_STOP_FIELDS}},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     int bad =
@@ -319,19 +365,18 @@ static void cursor_findings_by_level(void) {
       fprintf(stderr, "case %s: level %d wrong\n", cases[i].name, lvl);
     CHECK(!bad);
   }
-  /* batch_check is the same judge on one batch. */
+  /* nd_batch_check (batch_check) is the same judge on one batch. */
   uint8_t *b = malloc(l.size[3]);
   CHECK(b);
   memcpy(b, l.data + l.pos[3], l.size[3]);
-  size_t total;
-  const char *why;
-  CHECK_EQ_I64(batch_check(b, l.size[3], 1, &total, &why), BATCH_VALID);
-  CHECK_EQ_I64(total, l.size[3]);
-  CHECK_EQ_I64(batch_check(b, l.size[3] - 1, 1, &total, &why), BATCH_SHORT);
-  b[BATCH_HEADER_SIZE + 2] ^= 0x10;
-  CHECK_EQ_I64(batch_check(b, l.size[3], 0, &total, &why), BATCH_VALID);
-  CHECK_EQ_I64(batch_check(b, l.size[3], 1, &total, &why), BATCH_INVALID);
-  CHECK(!strcmp(why, "CRC-32C mismatch"));
+  nd_batch_info info;
+  CHECK_EQ_I64(nd_batch_check(b, l.size[3], 1, &info), 0);
+  CHECK_EQ_I64(info.size, l.size[3]);
+  CHECK_EQ_I64(nd_batch_check(b, l.size[3] - 1, 1, &info), 1);
+  b[ND_BATCH_HEADER_SIZE + 2] ^= 0x10;
+  CHECK_EQ_I64(nd_batch_check(b, l.size[3], 0, &info), 0);
+  CHECK_EQ_I64(nd_batch_check(b, l.size[3], 1, &info), ND_EBATCH);
+  CHECK(strstr(nd_errmsg(), "CRC-32C mismatch") != NULL);
   free(b);
   tmpdir_remove(dir);
   free(l.data);
@@ -340,19 +385,18 @@ static void cursor_findings_by_level(void) {
 /* Nothing to walk: an empty buffer, an empty file, a walk that starts at
  * its end, and an empty file the caller thought held bytes. */
 static void cursor_zero_length(void) {
-  batch_cursor c;
+  nd_test_cursor c;
   for (size_t k = 0; k < NLEVELS; k++) {
-    batch_cursor_mem(&c, NULL, 0, levels[k]);
-    CHECK_EQ_I64(batch_cursor_next(&c), 0);
-    CHECK_EQ_I64(c.stop, BATCH_STOP_END);
+    nd_test_cursor_mem(&c, NULL, 0, 0, levels[k]);
+    CHECK_EQ_I64(nd_test_cursor_next(&c), 0);
+    CHECK_EQ_I64(c.stop, ND_TEST_STOP_END);
     CHECK_EQ_I64(c.stop_pos, 0);
     CHECK(c.batch == NULL);
-    batch_cursor_close(&c);
+    nd_test_cursor_close(&c);
     /* Nothing in memory yet of a log that goes on: read more. */
-    batch_cursor_mem(&c, NULL, 0, levels[k]);
-    c.end = 100;
-    CHECK_EQ_I64(batch_cursor_next(&c), 0);
-    CHECK_EQ_I64(c.stop, BATCH_STOP_MEMORY);
+    nd_test_cursor_mem(&c, NULL, 0, 100, levels[k]);
+    CHECK_EQ_I64(nd_test_cursor_next(&c), 0);
+    CHECK_EQ_I64(c.stop, ND_TEST_STOP_MEMORY);
     CHECK_EQ_I64(c.stop_pos, 0);
     CHECK_EQ_I64(c.size, 0);
   }
@@ -362,30 +406,30 @@ static void cursor_zero_length(void) {
   CHECK(dir);
   int fd = log_file(dir, &l, 0);
   CHECK(fd >= 0);
-  batch_cursor_fd(&c, fd, 0, 0, NULL, 4096, BATCH_LEVEL_CRC);
-  CHECK_EQ_I64(batch_cursor_next(&c), 0);
-  CHECK_EQ_I64(c.stop, BATCH_STOP_END);
-  batch_cursor_close(&c);
-  batch_cursor_fd(&c, fd, 0, l.len, NULL, 4096, BATCH_LEVEL_HEADER);
-  CHECK_EQ_I64(batch_cursor_next(&c), 0);
-  CHECK_EQ_I64(c.stop, BATCH_STOP_TORN);
+  nd_test_cursor_fd(&c, fd, 0, 0, NULL, 4096, ND_TEST_LEVEL_CRC);
+  CHECK_EQ_I64(nd_test_cursor_next(&c), 0);
+  CHECK_EQ_I64(c.stop, ND_TEST_STOP_END);
+  nd_test_cursor_close(&c);
+  nd_test_cursor_fd(&c, fd, 0, l.len, NULL, 4096, ND_TEST_LEVEL_HEADER);
+  CHECK_EQ_I64(nd_test_cursor_next(&c), 0);
+  CHECK_EQ_I64(c.stop, ND_TEST_STOP_TORN);
   CHECK(!strcmp(c.why, "truncated batch header"));
-  batch_cursor_close(&c);
+  nd_test_cursor_close(&c);
   close(fd);
   fd = log_file(dir, &l, l.len);
   CHECK(fd >= 0);
-  batch_cursor_fd(&c, fd, l.pos[2], l.pos[2], NULL, 4096, BATCH_LEVEL_CRC);
-  CHECK_EQ_I64(batch_cursor_next(&c), 0);
-  CHECK_EQ_I64(c.stop, BATCH_STOP_END);
+  nd_test_cursor_fd(&c, fd, l.pos[2], l.pos[2], NULL, 4096, ND_TEST_LEVEL_CRC);
+  CHECK_EQ_I64(nd_test_cursor_next(&c), 0);
+  CHECK_EQ_I64(c.stop, ND_TEST_STOP_END);
   CHECK_EQ_I64(c.stop_pos, l.pos[2]);
-  batch_cursor_close(&c);
+  nd_test_cursor_close(&c);
   close(fd);
   tmpdir_remove(dir);
   free(l.data);
 }
 
 /* A 60 KB batch through a 4 KB buffer: below the CRC level the walk reads
- * its header only and batch_cursor_load() brings the whole batch; at the
+ * its header only and nd_test_cursor_load() brings the whole batch; at the
  * CRC level it is read whole. A memory walk holding only part of it says
  * so with its size, so the caller can read the rest. */
 static void cursor_batch_larger_than_buffer(void) {
@@ -397,34 +441,33 @@ static void cursor_batch_larger_than_buffer(void) {
   int fd = log_file(dir, &l, l.len);
   CHECK(fd >= 0);
   static uint8_t small[4096];
-  batch_cursor c;
-  batch_cursor_fd(&c, fd, 0, l.len, small, sizeof small, BATCH_LEVEL_SANE);
+  nd_test_cursor c;
+  nd_test_cursor_fd(&c, fd, 0, l.len, small, sizeof small, ND_TEST_LEVEL_SANE);
   int i = 0;
-  while (batch_cursor_next(&c) == 1) {
+  while (nd_test_cursor_next(&c) == 1) {
     CHECK_EQ_I64(c.size, l.size[i]);
-    CHECK_OK(batch_cursor_load(&c));
+    CHECK_OK(nd_test_cursor_load(&c));
     CHECK_MEM(c.batch, l.data + l.pos[i], l.size[i]);
     i++;
   }
   CHECK_EQ_I64(i, l.n);
-  CHECK_EQ_I64(c.stop, BATCH_STOP_END);
-  CHECK_EQ_I64(batch_cursor_load(&c), ND_EINVAL); /* no current batch */
-  batch_cursor_close(&c);
-  batch_cursor_fd(&c, fd, 0, l.len, small, sizeof small, BATCH_LEVEL_CRC);
+  CHECK_EQ_I64(c.stop, ND_TEST_STOP_END);
+  CHECK_EQ_I64(nd_test_cursor_load(&c), ND_EINVAL); /* no current batch */
+  nd_test_cursor_close(&c);
+  nd_test_cursor_fd(&c, fd, 0, l.len, small, sizeof small, ND_TEST_LEVEL_CRC);
   CHECK_EQ_I64(walk(&c, &l, 0, 1), l.n);
-  batch_cursor_close(&c);
+  nd_test_cursor_close(&c);
   /* Memory: the first 4 KB of the log, which goes on. */
-  batch_cursor_mem(&c, l.data, 4096, BATCH_LEVEL_CRC);
-  c.end = l.len;
+  nd_test_cursor_mem(&c, l.data, 4096, l.len, ND_TEST_LEVEL_CRC);
   CHECK_EQ_I64(walk(&c, &l, 0, 1), 2);
-  CHECK_EQ_I64(c.stop, BATCH_STOP_MEMORY);
+  CHECK_EQ_I64(c.stop, ND_TEST_STOP_MEMORY);
   CHECK_EQ_I64(c.stop_pos, l.pos[2]);
   CHECK_EQ_I64(c.size, l.size[2]);
   /* ... and 100 bytes of the big batch alone. */
-  batch_cursor_mem(&c, l.data + l.pos[2], 100, BATCH_LEVEL_HEADER);
-  c.end = l.size[2];
-  CHECK_EQ_I64(batch_cursor_next(&c), 0);
-  CHECK_EQ_I64(c.stop, BATCH_STOP_MEMORY);
+  nd_test_cursor_mem(&c, l.data + l.pos[2], 100, l.size[2],
+                     ND_TEST_LEVEL_HEADER);
+  CHECK_EQ_I64(nd_test_cursor_next(&c), 0);
+  CHECK_EQ_I64(c.stop, ND_TEST_STOP_MEMORY);
   CHECK_EQ_I64(c.size, l.size[2]);
   close(fd);
   tmpdir_remove(dir);
@@ -448,20 +491,20 @@ static void cursor_reads_per_buffer(void) {
   for (int i = 0; i < l.n; i++)
     biggest = l.size[i] > biggest ? l.size[i] : biggest;
   static uint8_t buf[8192];
-  batch_cursor c;
-  batch_cursor_fd(&c, fd, 0, l.len, buf, sizeof buf, BATCH_LEVEL_SANE);
+  nd_test_cursor c;
+  nd_test_cursor_fd(&c, fd, 0, l.len, buf, sizeof buf, ND_TEST_LEVEL_SANE);
   long long before = test_proc_io("syscr");
   CHECK_EQ_I64(walk(&c, &l, 0, 0), l.n);
   long long reads = test_proc_io("syscr") - before - cost;
-  batch_cursor_close(&c);
+  nd_test_cursor_close(&c);
   /* Each read covers at least 8 KB less one batch of new bytes. */
   CHECK(reads >= 1 && reads <= (long long)(l.len / (8192 - biggest)) + 2);
   CHECK(reads * 8 < l.n);
-  batch_cursor_fd(&c, fd, 0, l.len, NULL, 1 << 20, BATCH_LEVEL_CRC);
+  nd_test_cursor_fd(&c, fd, 0, l.len, NULL, 1 << 20, ND_TEST_LEVEL_CRC);
   before = test_proc_io("syscr");
   CHECK_EQ_I64(walk(&c, &l, 0, 1), l.n);
   reads = test_proc_io("syscr") - before - cost;
-  batch_cursor_close(&c);
+  nd_test_cursor_close(&c);
   CHECK_EQ_I64(reads, 1);
   close(fd);
   tmpdir_remove(dir);
@@ -475,13 +518,13 @@ static void cursor_read_error(void) {
   CHECK(dir);
   int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   CHECK(fd >= 0);
-  batch_cursor c;
-  batch_cursor_fd(&c, fd, 0, 1000, NULL, 4096, BATCH_LEVEL_CRC);
-  CHECK_EQ_I64(batch_cursor_next(&c), -EISDIR);
-  CHECK_EQ_I64(c.stop, BATCH_STOP_IO);
-  CHECK(!batch_stop_is_finding(c.stop));
+  nd_test_cursor c;
+  nd_test_cursor_fd(&c, fd, 0, 1000, NULL, 4096, ND_TEST_LEVEL_CRC);
+  CHECK_EQ_I64(nd_test_cursor_next(&c), -EISDIR);
+  CHECK_EQ_I64(c.stop, ND_TEST_STOP_IO);
+  CHECK(!stop_is_finding(c.stop));
   CHECK(c.batch == NULL);
-  batch_cursor_close(&c);
+  nd_test_cursor_close(&c);
   close(fd);
   tmpdir_remove(dir);
 }

@@ -1,7 +1,7 @@
-/* nd_log_walk, nd_index_read, nd_segment_base: reading a segment's files
- * as they are on disk, for `nodata inspect` and `nodata verify`. Logs are
- * built from nd_batch_encode's bytes, then damaged one way at a time; the
- * index files come from a real store. Only nodata.h is included. */
+/* nd_log_walk, nd_log_walk_mem, nd_index_read, nd_segment_base: reading a
+ * segment's files as they are on disk, for `nodata inspect` and `nodata
+ * verify`. Logs are built from nd_batch_encode's bytes, then damaged one way at
+ * a time; the index files come from a real store. Only nodata.h is included. */
 #include "test.h"
 
 #include <fcntl.h>
@@ -192,6 +192,73 @@ static int note(void *ctx, const nd_batch_info *b, const void *bytes) {
   return 0;
 }
 
+/* Walk bytes from a file and from memory with the same flags; 1 if the
+ * two results and the batches each gave its callback are the same. */
+static int walks_agree(const char *path, const uint8_t *p, size_t n,
+                       unsigned flags, nd_walk_result *w) {
+  seen a = {0}, b = {0};
+  nd_walk_result wm;
+  write_bytes(path, p, n);
+  if (nd_log_walk(path, flags, on_batch, &a, w) != 0 ||
+      nd_log_walk_mem(p, n, flags, on_batch, &b, &wm) != 0)
+    return 0;
+  return w->file_size == wm.file_size && w->end == wm.end &&
+         w->batches == wm.batches && w->crc_bad == wm.crc_bad &&
+         w->stop == wm.stop && w->stop_pos == wm.stop_pos &&
+         !strcmp(w->why, wm.why) && a.n == b.n &&
+         !memcmp(a.base, b.base, sizeof a.base) &&
+         !memcmp(a.pos, b.pos, sizeof a.pos) &&
+         !memcmp(a.crc_ok, b.crc_ok, sizeof a.crc_ok) && a.bytes_wrong == 0 &&
+         b.bytes_wrong == 0;
+}
+
+/* nd_log_walk_mem is the file walk over bytes in memory: for every cut of
+ * a three-batch log, and every header byte of its middle batch set to
+ * 0xff, with each flag, both report the same stop, position, words and
+ * batches. The cuts also pin the finding at each length: a clean end on a
+ * batch boundary, else TORN at the batch the cut falls in. */
+static void walk_mem_matches_file(void) {
+  char *dir = tmpdir_make("walkmem");
+  char path[PATH_MAX];
+  snprintf(path, sizeof path, "%s/00000000000000000000.log", dir);
+  uint8_t buf[4096], bad[4096];
+  size_t at[3];
+  size_t len = three_batches(buf, sizeof buf, at);
+  CHECK(len > 0);
+  const unsigned flags[] = {0, ND_WALK_STOP_CRC, ND_WALK_CHECK_ORDER};
+  nd_walk_result w;
+  int disagree = 0;
+  for (size_t f = 0; f < 3; f++) {
+    for (size_t cut = 0; cut <= len; cut++) {
+      if (!walks_agree(path, buf, cut, flags[f], &w)) {
+        fprintf(stderr, "flags %u, cut at %zu: the walks disagree\n", flags[f],
+                cut);
+        disagree++;
+      }
+      int boundary = cut == 0 || cut == at[1] || cut == at[2] || cut == len;
+      CHECK_EQ_I64(w.stop, boundary ? ND_WALK_END : ND_WALK_TORN);
+    }
+    for (size_t k = 0; k < ND_BATCH_HEADER_SIZE; k++) {
+      memcpy(bad, buf, len);
+      bad[at[1] + k] = 0xff;
+      if (!walks_agree(path, bad, len, flags[f], &w)) {
+        fprintf(stderr, "flags %u, header byte %zu: the walks disagree\n",
+                flags[f], k);
+        disagree++;
+      }
+    }
+  }
+  CHECK_EQ_I64(disagree, 0);
+  /* Nothing to walk, and the arguments it refuses. */
+  CHECK_OK(nd_log_walk_mem(NULL, 0, 0, NULL, NULL, &w));
+  CHECK_EQ_I64(w.stop, ND_WALK_END);
+  CHECK_EQ_I64(w.batches, 0);
+  CHECK_EQ_I64(nd_log_walk_mem(NULL, 1, 0, NULL, NULL, &w), ND_EINVAL);
+  CHECK_EQ_I64(nd_log_walk_mem(buf, len, 1u << 7, NULL, NULL, &w), ND_EINVAL);
+  CHECK_EQ_I64(nd_log_walk_mem(buf, len, 0, NULL, NULL, NULL), ND_EINVAL);
+  tmpdir_remove(dir);
+}
+
 /* Index entries of a store's segment name real batches. */
 static void index_entries(void) {
   char *dir = tmpdir_make("index");
@@ -271,6 +338,7 @@ static void segment_names(void) {
 
 int main(void) {
   RUN(walk_clean_and_damaged);
+  RUN(walk_mem_matches_file);
   RUN(index_entries);
   RUN(segment_names);
   TEST_MAIN_END();
