@@ -184,14 +184,14 @@ static unsigned cursor_checks(unsigned flags) {
 /* Open path read-only and take its size: the descriptor, or a negative
  * code with the message set. */
 static int open_sized(const char *path, uint64_t *size) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  int fd = file_open(path, O_RDONLY);
   if (fd < 0)
-    return nd_fail_os(errno, "cannot open %s", path);
+    return nd_fail_os(-fd, "cannot open %s", path);
   struct stat st;
-  if (fstat(fd, &st) != 0) {
-    int rc = nd_fail_os(errno, "cannot stat %s", path);
-    close(fd);
-    return rc;
+  int err = file_fstat(fd, &st);
+  if (err) {
+    file_close(fd);
+    return nd_fail_os(-err, "cannot stat %s", path);
   }
   *size = (uint64_t)st.st_size;
   return fd;
@@ -216,7 +216,7 @@ int nd_log_walk(const char *path, unsigned flags, nd_batch_fn fn, void *ctx,
                   cursor_checks(flags));
   int rc = walk_cursor(&c, NULL, flags, fn, ctx, result);
   batch_cursor_close(&c);
-  close(fd);
+  file_close(fd);
   return rc;
 }
 
@@ -288,11 +288,11 @@ int nd_index_read(const char *path, nd_index_entry **entries, size_t *count,
   size_t len = (size_t)size;
   uint8_t *raw = len ? malloc(len) : NULL;
   if (len && !raw) {
-    close(fd);
+    file_close(fd);
     return nd_fail(ND_ENOMEM, "cannot allocate %zu bytes for %s", len, path);
   }
   ssize_t got = len ? file_pread_full(fd, raw, len, 0) : 0;
-  close(fd);
+  file_close(fd);
   if (got < 0) {
     free(raw);
     return nd_fail_os((int)-got, "cannot read %s", path);
