@@ -18,8 +18,8 @@
 #include "batch.h"
 #include "error.h"
 #include "file.h"
-#include "lookup.h"
 #include "layout.h"
+#include "lookup.h"
 
 void segment_name(char *out, size_t cap, const char *dir, int64_t base,
                   const char *ext) {
@@ -673,7 +673,8 @@ static int find_fd(segment *seg, int fd, int64_t offset, uint64_t *pos_out) {
     return nd_fail(ND_ERANGE, "offset %" PRId64 " below segment base %" PRId64,
                    offset, seg->base);
   int64_t expect;
-  uint64_t pos = segment_index_start(seg, (uint32_t)(offset - seg->base), &expect);
+  uint64_t pos =
+      segment_index_start(seg, (uint32_t)(offset - seg->base), &expect);
   index_walk w;
   index_walk_start(&w, seg, fd, pos, expect, 0, size);
   batch_cursor *cur = &w.c;
@@ -806,8 +807,8 @@ static int read_fd(segment *seg, int fd, uint64_t pos, size_t max_bytes,
     if (m < 0 || (size_t)m < total - want) {
       free(buf);
       if (m < 0) /* an I/O error is not damage */
-        return nd_fail_os((int)-m, "reading %s.log at byte %" PRIu64,
-                          seg->path, pos + want);
+        return nd_fail_os((int)-m, "reading %s.log at byte %" PRIu64, seg->path,
+                          pos + want);
       return nd_fail(ND_ECORRUPT, "%s.log: short read at byte %" PRIu64,
                      seg->path, pos + want);
     }
