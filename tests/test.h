@@ -157,6 +157,55 @@ static inline long long test_proc_io(const char *key) {
   return v;
 }
 
+/* The value a test wrote at `off` of one partition, into buf (cap bytes):
+ * its length. ctx is the test's. */
+typedef size_t (*test_value_fn)(void *ctx, int64_t off, char *buf, size_t cap);
+
+/* Read (topic, p) from its log start to its high watermark and check that
+ * every record is at its offset with the value value() gives. Returns the
+ * high watermark (and *log_start, may be NULL), or -1 after printing the
+ * first difference. */
+static inline int64_t test_check_records(nd_store *s, const char *topic,
+                                         int32_t p, test_value_fn value,
+                                         void *ctx, int64_t *log_start) {
+  int64_t ls, hw;
+  if (nd_offsets(s, topic, p, &ls, &hw) != 0) {
+    fprintf(stderr, "%s/%d: offsets: %s\n", topic, p, nd_errmsg());
+    return -1;
+  }
+  if (log_start)
+    *log_start = ls;
+  int64_t off = ls;
+  while (off < hw) {
+    nd_batches b;
+    if (nd_read(s, topic, p, off, 64 * 1024, &b) != 0) {
+      fprintf(stderr, "read %s/%d@%lld: %s\n", topic, p, (long long)off,
+              nd_errmsg());
+      return -1;
+    }
+    nd_iter it;
+    nd_record_view v;
+    nd_iter_init(&it, b.data, b.len, off, NULL);
+    int rc;
+    while ((rc = nd_iter_next(&it, &v)) == 1) {
+      char want[256];
+      size_t n = value(ctx, off, want, sizeof want);
+      if (v.offset != off || v.value_len != n || memcmp(v.value, want, n)) {
+        fprintf(stderr, "%s/%d offset %lld: wrong record (got offset %lld)\n",
+                topic, p, (long long)off, (long long)v.offset);
+        rc = -1;
+        break;
+      }
+      off++;
+    }
+    nd_iter_close(&it);
+    nd_free(b.data);
+    if (rc < 0)
+      return -1;
+  }
+  return hw;
+}
+
 /* Read a whole file into a malloc'ed buffer. */
 static inline uint8_t *read_file(const char *path, size_t *len) {
   FILE *f = fopen(path, "rb");

@@ -50,46 +50,21 @@ static size_t value_for(int topic, int p, int64_t off, char *buf, size_t cap) {
   return len;
 }
 
+typedef struct part_ref {
+  int topic, p;
+} part_ref;
+
+static size_t part_value(void *ctx, int64_t off, char *buf, size_t cap) {
+  const part_ref *r = ctx;
+  return value_for(r->topic, r->p, off, buf, cap);
+}
+
 /* Every record of (name, p) below its high watermark is the one written
  * at its offset. The high watermark, or -1 after printing why not. */
 static int64_t verify_partition(nd_store *s, const char *name, int topic, int p,
                                 int64_t *log_start) {
-  int64_t ls, hw;
-  if (nd_offsets(s, name, p, &ls, &hw) != 0) {
-    fprintf(stderr, "%s/%d: offsets: %s\n", name, p, nd_errmsg());
-    return -1;
-  }
-  if (log_start)
-    *log_start = ls;
-  int64_t off = ls;
-  while (off < hw) {
-    nd_batches b;
-    if (nd_read(s, name, p, off, 64 * 1024, &b) != 0) {
-      fprintf(stderr, "read %s/%d@%lld: %s\n", name, p, (long long)off,
-              nd_errmsg());
-      return -1;
-    }
-    nd_iter it;
-    nd_record_view v;
-    nd_iter_init(&it, b.data, b.len, off, NULL);
-    int rc;
-    while ((rc = nd_iter_next(&it, &v)) == 1) {
-      char want[200];
-      size_t n = value_for(topic, p, off, want, sizeof want);
-      if (v.offset != off || v.value_len != n || memcmp(v.value, want, n)) {
-        fprintf(stderr, "%s/%d offset %lld: wrong record (got offset %lld)\n",
-                name, p, (long long)off, (long long)v.offset);
-        rc = -1;
-        break;
-      }
-      off++;
-    }
-    nd_iter_close(&it);
-    nd_free(b.data);
-    if (rc < 0)
-      return -1;
-  }
-  return hw;
+  part_ref r = {topic, p};
+  return test_check_records(s, name, p, part_value, &r, log_start);
 }
 
 static int append_some(nd_store *s, const char *name, int topic, int p, int n,

@@ -50,40 +50,16 @@ static nd_store *open_store(const char *dir) {
   return s;
 }
 
-/* Check every record of partition p below its high watermark. Returns the
- * high watermark, or -1 on any mismatch. */
+static size_t part_value(void *ctx, int64_t off, char *buf, size_t cap) {
+  return value_for(*(const int *)ctx, off, buf, cap);
+}
+
+/* Check every record of partition p below its high watermark, which must
+ * start at 0. Returns the high watermark, or -1 on any mismatch. */
 static int64_t verify_partition(nd_store *s, int p) {
-  int64_t ls, hw;
-  if (nd_offsets(s, "t", p, &ls, &hw) != 0 || ls != 0)
-    return -1;
-  int64_t off = 0;
-  while (off < hw) {
-    nd_batches b;
-    if (nd_read(s, "t", p, off, 64 * 1024, &b) != 0) {
-      fprintf(stderr, "read p%d@%lld: %s\n", p, (long long)off, nd_errmsg());
-      return -1;
-    }
-    nd_iter it;
-    nd_record_view v;
-    nd_iter_init(&it, b.data, b.len, off, NULL);
-    int rc;
-    while ((rc = nd_iter_next(&it, &v)) == 1) {
-      char want[160];
-      size_t n = value_for(p, off, want, sizeof want);
-      if (v.offset != off || v.value_len != n || memcmp(v.value, want, n)) {
-        fprintf(stderr, "p%d offset %lld: wrong record (got offset %lld)\n", p,
-                (long long)off, (long long)v.offset);
-        rc = -1;
-        break;
-      }
-      off++;
-    }
-    nd_iter_close(&it);
-    nd_free(b.data);
-    if (rc < 0)
-      return -1;
-  }
-  return hw;
+  int64_t ls;
+  int64_t hw = test_check_records(s, "t", p, part_value, &p, &ls);
+  return hw >= 0 && ls != 0 ? -1 : hw;
 }
 
 static atomic_int reader_stop;
