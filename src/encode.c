@@ -59,7 +59,7 @@ int nd_batch_encode(const nd_record *records, size_t n, int64_t base_offset,
   }
   /* baseOffset is outside the CRC: setting it keeps the CRC valid, as the
    * store's own assignment of offsets does. */
-  put_be64(buf, (uint64_t)base_offset);
+  batch_set_base_offset(buf, base_offset);
   *out = buf;
   *out_len = (size_t)size;
   return 0;
