@@ -8,6 +8,8 @@ same producer keeps producing after the restart.
 The broker advertises the proxy's port, so every client connection after
 bootstrap goes through the proxy too.
 """
+import collections
+import logging
 import os
 import socket
 import sys
@@ -22,8 +24,28 @@ from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition  # no
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
 
+# The producer's idempotence and connection log (librdkafka's debug
+# contexts eos and broker), kept in memory and printed only when a check
+# fails: a stall under load then shows where the producer was waiting.
+client_log = collections.deque(maxlen=400)
+
+
+class KeepLog(logging.Handler):
+    def emit(self, record):
+        client_log.append(self.format(record))
+
+
+producer_log = logging.getLogger("idempotent-producer")
+producer_log.setLevel(logging.DEBUG)
+producer_log.addHandler(KeepLog())
+producer_log.propagate = False
+
+
 def check(cond, msg):
     if not cond:
+        if client_log:
+            sys.stderr.write("--- producer log, last %d lines ---\n%s\n"
+                             % (len(client_log), "\n".join(client_log)))
         ndtest.fail(msg)
 
 
@@ -80,9 +102,18 @@ class ChaosProxy(threading.Thread):
         with self.lock:
             conns, self.conns = self.conns, []
         for s in conns:
+            # shutdown() first: close() alone does not end a socket that a
+            # pump thread is blocked in recv() on (the kernel keeps it open
+            # until that call returns), so the client saw no disconnect
+            # while the proxy dropped what it sent next — an InitProducerId
+            # lost that way left the producer waiting out its 60 s timeout.
             try:
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
                              b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            try:
                 s.close()
             except OSError:
                 pass
@@ -130,7 +161,8 @@ def main():
                       "acks": "all", "linger.ms": 1,
                       "message.send.max.retries": 1000000,
                       "retry.backoff.ms": 20,
-                      "message.timeout.ms": 60000})
+                      "message.timeout.ms": 60000,
+                      "debug": "eos,broker"}, logger=producer_log)
         acked = []
         errors = []
 
