@@ -600,8 +600,9 @@ typedef struct nd_record_error {
 size_t nd_record_errors(const nd_record_error **list, int64_t *min_timestamp,
                         int64_t *max_timestamp);
 
-/* Make the partition durable up to and including `offset` (-1: everything
- * appended so far). Concurrent callers share one fdatasync (group commit).
+/* Make the partition durable up to and including `offset` (-1, or an
+ * offset at or past the high watermark: everything appended so far).
+ * Concurrent callers share one fdatasync (group commit).
  * Errors: ND_ENOTOPIC, ND_ENOPARTITION, ND_EFAILED, -EIO. */
 int nd_sync_partition(nd_store *store, const char *topic, int32_t partition,
                       int64_t offset);

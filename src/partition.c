@@ -463,8 +463,13 @@ static int sync_segments(partition *p, int64_t *target) {
 int partition_sync(partition *p, int64_t upto) {
   if (p->readonly)
     return 0;
-  if (upto < 0)
-    upto = atomic_load(&p->hw);
+  /* Nothing past the high watermark exists to be made durable: a caller
+   * asking for more (an offset it never got, a partition still empty) is
+   * given everything appended so far. Without the bound the loop below
+   * would sync again and again, waiting for offsets no one will write. */
+  int64_t hw = atomic_load(&p->hw);
+  if (upto < 0 || upto > hw)
+    upto = hw;
   int rc = 0;
   pthread_mutex_lock(&p->sync_lock);
   atomic_fetch_add(&p->sync_callers, 1);
