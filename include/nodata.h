@@ -74,7 +74,8 @@ extern "C" {
   X(ND_ETOPICLIMIT, -1021, "more partitions than a topic may have")            \
   X(ND_ESTORELIMIT, -1022, "more partitions than the store may hold")          \
   X(ND_ECONTROL, -1023, "control batch not allowed")                           \
-  X(ND_ETIMESTAMP, -1024, "record timestamp out of range")
+  X(ND_ETIMESTAMP, -1024, "record timestamp out of range")                     \
+  X(ND_EBUSY, -1025, "store still in use")
 
 enum nd_error {
 #define ND__ENUM(name, value, text) name = value,
@@ -320,7 +321,11 @@ int nd_open(const char *dir, const nd_options *opts, nd_store **out);
 
 /* Sync every partition, stop background work, mark a clean shutdown and
  * free the store. Returns the first error met while syncing (the store is
- * freed regardless). NULL is a no-op. No other thread may be using it. */
+ * freed regardless). NULL is a no-op. No other thread may be using it.
+ * While any nd_reader of the store is open, nd_close refuses with
+ * ND_EBUSY and changes nothing (as SQLite's close refuses while
+ * statements are open): a reader's views point into the store's
+ * mappings, so freeing them under it would be a use after free. */
 int nd_close(nd_store *store);
 
 /* The default data directory for quick use: $NODATA_DIR if set, else the

@@ -143,6 +143,7 @@ typedef struct rpos {
 } rpos;
 
 struct nd_reader {
+  nd_store *s; /* counts this reader in s->readers */
   topic *t;
   partition *p;
   unsigned flags;
@@ -497,6 +498,8 @@ int nd_reader_open(nd_store *s, const char *name, int32_t part, unsigned flags,
   r->decompress = decompress;
   r->copy = s->readonly;
   r->next_offset = atomic_load(&p->log_start);
+  r->s = s;
+  atomic_fetch_add(&s->readers, 1);
   *out = r;
   return 0;
 }
@@ -633,5 +636,6 @@ void nd_reader_close(nd_reader *r) {
   if (r->rtab)
     rpos_clear(r);
   free(r->rtab);
+  atomic_fetch_sub(&r->s->readers, 1);
   free(r);
 }

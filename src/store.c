@@ -560,6 +560,12 @@ int nd_close(nd_store *s) {
   if (!s)
     return 0;
   nd_clear_error();
+  long readers = atomic_load(&s->readers);
+  if (readers)
+    return nd_fail(ND_EBUSY,
+                   "nd_close of %s: %ld reader(s) still open; close them "
+                   "first (nothing was closed)",
+                   s->dir, readers);
   store_background_stop(s);
   store_empty_trash(s);
   /* Many dirty partitions: one syncfs beats an fdatasync per file. */

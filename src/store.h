@@ -17,6 +17,7 @@
 
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "nodata.h"
 #include "offsets.h"
@@ -49,6 +50,7 @@ struct nd_store {
   char **trash; /* deleted topics' directories to remove (bg_lock) */
   size_t ntrash;
   int stopping;
+  atomic_long readers; /* nd_reader handles open: nd_close waits for none */
 };
 
 /* The wall clock in milliseconds since the epoch. */

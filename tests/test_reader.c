@@ -422,6 +422,31 @@ static void deleted_topic(void) {
   tmpdir_remove(dir);
 }
 
+/* nd_close while a reader is open refuses (ND_EBUSY) and changes
+ * nothing: the reader's view and the store stay usable; after the last
+ * reader is closed, nd_close closes. */
+static void close_with_reader_open(void) {
+  char *dir = tmpdir_make("reader-busy");
+  nd_store *s = small_segments(dir, 100);
+  CHECK(s);
+  nd_reader *r1, *r2;
+  nd_record_view rec;
+  CHECK_OK(nd_reader_open(s, "t", 0, 0, NULL, &r1));
+  CHECK_OK(nd_reader_open(s, "t", 0, 0, NULL, &r2));
+  CHECK_OK(nd_reader_get(r1, 42, &rec));
+  CHECK_RC(nd_close(s), ND_EBUSY);
+  CHECK(strstr(nd_errmsg(), "2 reader(s) still open") != NULL);
+  CHECK(is_record(&rec, 42)); /* the view survived the refused close */
+  nd_reader_close(r1);
+  CHECK_RC(nd_close(s), ND_EBUSY);
+  CHECK_OK(nd_reader_get(r2, 7, &rec));
+  CHECK(is_record(&rec, 7));
+  CHECK_OK(append_n(s, "t", 100, 1, 1)); /* still open for writing */
+  nd_reader_close(r2);
+  CHECK_OK(nd_close(s));
+  tmpdir_remove(dir);
+}
+
 /* ---- concurrency ----------------------------------------------------------
  */
 
@@ -497,6 +522,7 @@ int main(void) {
   RUN(verify_flag);
   RUN(readonly_store);
   RUN(deleted_topic);
+  RUN(close_with_reader_open);
   RUN(concurrent_appends);
   TEST_MAIN_END();
 }
