@@ -624,6 +624,17 @@ static void index_walk_start(index_walk *w, segment *seg, int fd, uint64_t pos,
                   BATCH_LEVEL_HEADER);
 }
 
+/* An index entry did not lead to the batch it names: distrust the index
+ * (see segment.h) and say so once per segment. */
+static void index_distrust(segment *seg, int64_t expect, uint64_t pos) {
+  if (!atomic_exchange(&seg->index_bad, 1))
+    nd_log(&seg->caches->log, ND_LOG_WARN,
+           "%s.index: the entry for offset %" PRId64 " does not point at its "
+           "batch (byte %" PRIu64 "); reading this segment without its "
+           "index until the index is rebuilt at the next open",
+           seg->path, expect, pos);
+}
+
 /* batch_cursor_next for an index walk. When its first batch is not the one
  * the entry named, the index is distrusted (see segment.h), which is said
  * once, and the walk restarts without it. */
@@ -636,13 +647,7 @@ static int index_walk_next(index_walk *w) {
     w->expect = -1;
     if (got == 1 && batch_base_offset(w->c.batch) == expect)
       return got;
-    segment *seg = w->seg;
-    if (!atomic_exchange(&seg->index_bad, 1))
-      nd_log(&seg->caches->log, ND_LOG_WARN,
-             "%s.index: the entry for offset %" PRId64 " does not point at "
-             "its batch (byte %" PRIu64 "); reading this segment without its "
-             "index until the index is rebuilt at the next open",
-             seg->path, expect, w->c.pos);
+    index_distrust(w->seg, expect, w->c.pos);
     uint64_t end = w->c.end;
     batch_cursor_close(&w->c);
     batch_cursor_fd(&w->c, w->fd, w->restart, end, w->buf, sizeof w->buf,
@@ -656,12 +661,7 @@ int segment_index_entry_holds(segment *seg, const uint8_t *h, int64_t expect,
   if (batch_base_offset(h) == expect && batch_magic(h) == BATCH_MAGIC &&
       batch_length(h) >= BATCH_HEADER_SIZE - BATCH_LOG_OVERHEAD)
     return 1;
-  if (!atomic_exchange(&seg->index_bad, 1))
-    nd_log(&seg->caches->log, ND_LOG_WARN,
-           "%s.index: the entry for offset %" PRId64 " does not point at its "
-           "batch (byte %" PRIu64 "); reading this segment without its "
-           "index until the index is rebuilt at the next open",
-           seg->path, expect, pos);
+  index_distrust(seg, expect, pos);
   return 0;
 }
 
