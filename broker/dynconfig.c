@@ -20,7 +20,7 @@
  *    tools that set them keep working;
  *  - READONLY: refused with INVALID_REQUEST "Cannot update these configs
  *    dynamically", as Kafka refuses its non-dynamic configs;
- *  - FIXED: one value only (log.cleanup.policy=delete: no compaction).
+ *  - FIXED: one value only (min.insync.replicas=1: one replica).
  * A name nodata does not know is accepted and stored, as Kafka accepts
  * custom configs on a broker.
  *
@@ -101,7 +101,7 @@ static const bconf bconfs[] = {
     {"compression.lz4.level", T_INT, M_TOPIC, NULL, "compression.lz4.level", 0},
     {"compression.zstd.level", T_INT, M_TOPIC, NULL, "compression.zstd.level",
      0},
-    {"log.cleanup.policy", T_LIST, M_FIXED, "delete", NULL, 0},
+    {"log.cleanup.policy", T_LIST, M_TOPIC, NULL, "cleanup.policy", 0},
     {"min.insync.replicas", T_INT, M_FIXED, "1", NULL, 0},
     {"unclean.leader.election.enable", T_BOOL, M_STORED, "false", NULL, 0},
     {"background.threads", T_INT, M_STORED, "10", NULL, 0},

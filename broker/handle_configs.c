@@ -27,7 +27,6 @@ enum { RES_TOPIC = 2, RES_BROKER = 4, RES_BROKER_LOGGER = 8, RES_GROUP = 32 };
 /* ---- topic configs ------------------------------------------------------ */
 
 const kafka_fixed_config kafka_fixed_configs[] = {
-    {"cleanup.policy", "delete"},
     {"min.insync.replicas", "1"},
     {"unclean.leader.election.enable", "false"},
     {NULL, NULL},
@@ -96,7 +95,14 @@ enum {
   SRC_TOPIC = 1,
   SRC_DEFAULT = 5,
 };
-enum { CT_BOOLEAN = 1, CT_STRING = 2, CT_INT = 3, CT_LONG = 5, CT_LIST = 7 };
+enum {
+  CT_BOOLEAN = 1,
+  CT_STRING = 2,
+  CT_INT = 3,
+  CT_LONG = 5,
+  CT_DOUBLE = 6,
+  CT_LIST = 7
+};
 
 typedef kafka_describe_configs_response_resource_result dc_entry;
 
@@ -136,6 +142,9 @@ static const struct {
     {"message.timestamp.before.max.ms", CT_LONG},
     {"message.timestamp.after.max.ms", CT_LONG},
     {"cleanup.policy", CT_LIST},
+    {"min.cleanable.dirty.ratio", CT_DOUBLE},
+    {"min.compaction.lag.ms", CT_LONG},
+    {"max.compaction.lag.ms", CT_LONG},
     {"min.insync.replicas", CT_INT},
     {"unclean.leader.election.enable", CT_BOOLEAN},
     {"fsync", CT_STRING}, /* nodata's own */
@@ -175,10 +184,13 @@ static const struct {
     {"flush.messages", "log.flush.interval.messages"},
     {"flush.ms", ""},
     {"index.interval.bytes", "log.index.interval.bytes"},
+    {"max.compaction.lag.ms", "log.cleaner.max.compaction.lag.ms"},
     {"max.message.bytes", "message.max.bytes"},
     {"message.timestamp.after.max.ms", "log.message.timestamp.after.max.ms"},
     {"message.timestamp.before.max.ms", "log.message.timestamp.before.max.ms"},
     {"message.timestamp.type", "log.message.timestamp.type"},
+    {"min.cleanable.dirty.ratio", "log.cleaner.min.cleanable.ratio"},
+    {"min.compaction.lag.ms", "log.cleaner.min.compaction.lag.ms"},
     {"min.insync.replicas", "min.insync.replicas"},
     {"retention.bytes", "log.retention.bytes"},
     {"retention.ms", ""},

@@ -54,6 +54,7 @@ int16_t kafka_err(int rc) {
   case ND_ECODEC:
     return KERR_UNSUPPORTED_COMPRESSION_TYPE;
   case ND_ECONTROL:
+  case ND_ENOKEY:
     return KERR_INVALID_RECORD;
   case ND_ETIMESTAMP:
     return KERR_INVALID_TIMESTAMP;

@@ -75,7 +75,8 @@ extern "C" {
   X(ND_ESTORELIMIT, -1022, "more partitions than the store may hold")          \
   X(ND_ECONTROL, -1023, "control batch not allowed")                           \
   X(ND_ETIMESTAMP, -1024, "record timestamp out of range")                     \
-  X(ND_EBUSY, -1025, "store still in use")
+  X(ND_EBUSY, -1025, "store still in use")                                     \
+  X(ND_ENOKEY, -1026, "record without a key on a compacted topic")
 
 enum nd_error {
 #define ND__ENUM(name, value, text) name = value,
@@ -137,6 +138,15 @@ enum nd_timestamp_type {
   ND_TS_LOG_APPEND_TIME = 1, /* stamp batches with the store's clock */
 };
 
+/* cleanup.policy: what happens to a partition's old segments. Delete
+ * removes whole segments by retention.ms/retention.bytes; compact keeps
+ * the latest record of each key (see nd_clean and docs/compaction.md);
+ * both do both. */
+enum nd_cleanup_policy {
+  ND_CLEANUP_DELETE = 1,
+  ND_CLEANUP_COMPACT = 2,
+};
+
 /* Per-topic settings. Initialise with nd_topic_config_init() and change
  * fields directly or by Kafka-style name with nd_topic_config_set(). */
 typedef struct nd_topic_config {
@@ -156,8 +166,8 @@ typedef struct nd_topic_config {
   int32_t lz4_level;            /* compression.lz4.level, 1-17, default 9 */
   int32_t zstd_level; /* compression.zstd.level, -131072..22, default 3 */
   /* delete.retention.ms, default 1 day: how long a compacted topic keeps
-   * tombstones. Kafka accepts it on every topic and a delete-policy topic
-   * ignores it; until nodata compacts, every topic is one of those. */
+   * a tombstone (a record with a null value) once the cleaner has cleaned
+   * past it. A delete-only topic ignores it, as Kafka's does. */
   int64_t delete_retention_ms;
   /* message.timestamp.before.max.ms / after.max.ms, defaults
    * 9223372036854775807 and 3600000 (1 hour), as Kafka 4's: on a CreateTime
@@ -166,6 +176,21 @@ typedef struct nd_topic_config {
    * clock (see nd_append_batch). Both >= 0. */
   int64_t timestamp_before_max_ms;
   int64_t timestamp_after_max_ms;
+  /* cleanup.policy: a mask of enum nd_cleanup_policy, default DELETE;
+   * text "delete", "compact", "compact,delete" (Kafka's list). A topic
+   * with COMPACT refuses records without a key (ND_ENOKEY). */
+  int32_t cleanup_policy;
+  /* min.cleanable.dirty.ratio, default 0.5, in [0, 1]: the cleaner
+   * cleans a partition once its dirty bytes (written since the last
+   * cleaning) are at least this share of its cleanable bytes. */
+  double min_cleanable_dirty_ratio;
+  /* min.compaction.lag.ms, default 0: a record stays uncompacted at
+   * least this long after its timestamp. max.compaction.lag.ms, default
+   * 9223372036854775807, >= 1: a record older than this is made
+   * eligible whatever the dirty ratio (the active segment rolls for it
+   * as for segment.ms). min <= max. */
+  int64_t min_compaction_lag_ms;
+  int64_t max_compaction_lag_ms;
 } nd_topic_config;
 
 /* Fill cfg with the defaults listed above. */
@@ -297,6 +322,20 @@ typedef struct nd_options {
    * fits. NULL: an append that would need it fails with ND_ECODEC. */
   int (*recompress)(const void *batch, size_t len, int codec, int level,
                     void **out, size_t *out_len);
+  /* The log cleaner (nd_clean), Kafka's log.cleaner.* settings:
+   * cleaner_threads: 0 = 1 thread, < 0 = none (nd_clean by hand; also
+   * none with no_background or a read-only store);
+   * cleaner_dedupe_buffer_bytes: memory for the key -> offset map of one
+   * pass, 0 = 128 MiB (Kafka's default), allocated only as large as the
+   * dirty part needs;
+   * cleaner_io_max_bytes_per_second: read + write rate the cleaner keeps
+   * under, 0 = unlimited;
+   * cleaner_backoff_ms: how long the cleaner sleeps when no partition is
+   * dirty enough, 0 = 15000 (Kafka's). */
+  int cleaner_threads;
+  int64_t cleaner_dedupe_buffer_bytes;
+  int64_t cleaner_io_max_bytes_per_second;
+  int64_t cleaner_backoff_ms;
 } nd_options;
 
 /* Open (creating if needed) the store in directory dir. opts may be NULL.

@@ -28,6 +28,8 @@ enum kind {
   K_GZIP_LEVEL, /* -1 (default) or 1-9, as Kafka's GzipCompression */
   K_FLUSH_MESSAGES,
   K_FLUSH_MS,
+  K_POLICY, /* cleanup.policy: a list of delete and compact */
+  K_RATIO,  /* a double in [0, 1] */
 };
 
 /* Kafka's "never" for flush.messages and flush.ms: Long.MAX_VALUE. */
@@ -62,6 +64,10 @@ static const struct setting settings[] = {
      INT64_MAX},
     {"message.timestamp.after.max.ms", F(timestamp_after_max_ms), K_I64, 0,
      INT64_MAX},
+    {"cleanup.policy", F(cleanup_policy), K_POLICY, 0, 0},
+    {"min.cleanable.dirty.ratio", F(min_cleanable_dirty_ratio), K_RATIO, 0, 1},
+    {"min.compaction.lag.ms", F(min_compaction_lag_ms), K_I64, 0, INT64_MAX},
+    {"max.compaction.lag.ms", F(max_compaction_lag_ms), K_I64, 1, INT64_MAX},
 };
 #undef F
 #define NSETTINGS (sizeof settings / sizeof settings[0])
@@ -104,6 +110,56 @@ void nd_topic_config_init(nd_topic_config *cfg) {
   /* Kafka 4's defaults: no limit into the past, one hour into the future. */
   cfg->timestamp_before_max_ms = INT64_MAX;
   cfg->timestamp_after_max_ms = 3600LL * 1000;
+  cfg->cleanup_policy = ND_CLEANUP_DELETE;
+  cfg->min_cleanable_dirty_ratio = 0.5;
+  cfg->min_compaction_lag_ms = 0;
+  cfg->max_compaction_lag_ms = INT64_MAX;
+}
+
+/* cleanup.policy: Kafka's list type, comma-separated, spaces around items
+ * ignored; each item once, from {delete, compact}. */
+static int parse_policy(const char *value, int32_t *out) {
+  int32_t policy = 0;
+  const char *p = value;
+  for (;;) {
+    while (*p == ' ')
+      p++;
+    const char *end = p;
+    while (*end && *end != ',')
+      end++;
+    const char *last = end;
+    while (last > p && last[-1] == ' ')
+      last--;
+    size_t n = (size_t)(last - p);
+    int32_t bit = n == 6 && !strncmp(p, "delete", 6)    ? ND_CLEANUP_DELETE
+                  : n == 7 && !strncmp(p, "compact", 7) ? ND_CLEANUP_COMPACT
+                                                        : 0;
+    if (!bit || (policy & bit))
+      return nd_fail(ND_ECONFIG,
+                     "Invalid value %s for configuration cleanup.policy: "
+                     "expected a list of distinct items from [compact, "
+                     "delete]",
+                     value);
+    policy |= bit;
+    if (!*end)
+      break;
+    p = end + 1;
+  }
+  *out = policy;
+  return 0;
+}
+
+static int parse_ratio(const char *name, const char *value, double *out) {
+  char *end;
+  errno = 0;
+  double v = strtod(value, &end);
+  if (!*value || errno || *end || !(v >= 0.0 && v <= 1.0))
+    return nd_fail(ND_ECONFIG,
+                   "Invalid value %s for configuration %s: Value must be "
+                   "between 0 and 1",
+                   value, name);
+  *out = v;
+  return 0;
 }
 
 static const struct setting *find(const char *name) {
@@ -212,6 +268,15 @@ int nd_topic_config_set(nd_topic_config *cfg, const char *name,
     if (cfg->fsync != ND_FSYNC_ALWAYS)
       cfg->fsync = v == FLUSH_NEVER ? ND_FSYNC_NEVER : ND_FSYNC_INTERVAL;
     return 0;
+  case K_POLICY:
+    return parse_policy(value, &cfg->cleanup_policy);
+  case K_RATIO: {
+    double d = 0;
+    if (parse_ratio(name, value, &d))
+      return ND_ECONFIG;
+    memcpy(field, &d, sizeof d);
+    return 0;
+  }
   case K_GZIP_LEVEL:
   case K_I64:
   case K_I32:
@@ -273,6 +338,30 @@ int nd_topic_config_get(const nd_topic_config *cfg, const char *name, char *buf,
                  cfg->timestamp_type == ND_TS_LOG_APPEND_TIME ? "LogAppendTime"
                                                               : "CreateTime");
     break;
+  case K_POLICY:
+    n = snprintf(buf, buf_size, "%s",
+                 cfg->cleanup_policy == ND_CLEANUP_COMPACT ? "compact"
+                 : cfg->cleanup_policy ==
+                         (ND_CLEANUP_COMPACT | ND_CLEANUP_DELETE)
+                     ? "compact,delete"
+                     : "delete");
+    break;
+  case K_RATIO: {
+    double d;
+    memcpy(&d, field, sizeof d);
+    n = snprintf(buf, buf_size, "%.17g", d);
+    /* The shortest text that reads back as the same double, as Java's
+     * Double.toString gives ("0.5", not "0.50000000000000000"). */
+    for (int prec = 1; prec < 17 && n > 0; prec++) {
+      char t[40];
+      snprintf(t, sizeof t, "%.*g", prec, d);
+      if (strtod(t, NULL) == d) {
+        n = snprintf(buf, buf_size, "%s", t);
+        break;
+      }
+    }
+    break;
+  }
   case K_I64: {
     int64_t v;
     memcpy(&v, field, sizeof v);
@@ -325,6 +414,20 @@ int config_validate(const nd_topic_config *cfg) {
       cfg->timestamp_type != ND_TS_LOG_APPEND_TIME)
     return nd_fail(ND_ECONFIG, "timestamp type %d unknown",
                    (int)cfg->timestamp_type);
+  if (cfg->cleanup_policy < ND_CLEANUP_DELETE ||
+      cfg->cleanup_policy > (ND_CLEANUP_DELETE | ND_CLEANUP_COMPACT))
+    return nd_fail(ND_ECONFIG, "cleanup policy %d unknown",
+                   (int)cfg->cleanup_policy);
+  if (!(cfg->min_cleanable_dirty_ratio >= 0.0 &&
+        cfg->min_cleanable_dirty_ratio <= 1.0))
+    return nd_fail(ND_ECONFIG,
+                   "min.cleanable.dirty.ratio=%g: must be between 0 and 1",
+                   cfg->min_cleanable_dirty_ratio);
+  if (cfg->min_compaction_lag_ms > cfg->max_compaction_lag_ms)
+    return nd_fail(ND_ECONFIG,
+                   "conflict topic config setting max.compaction.lag.ms "
+                   "(%" PRId64 ") < min.compaction.lag.ms (%" PRId64 ")",
+                   cfg->max_compaction_lag_ms, cfg->min_compaction_lag_ms);
   return 0;
 }
 

@@ -94,8 +94,11 @@ def refusals(c):
     m = alter(c, "0", [("background.threads", APPEND, "1")],
               want=INVALID_CONFIG)
     check("append is not allowed" in m, m)
-    alter(c, "0", [("log.cleanup.policy", APPEND, "compact")],
-          want=INVALID_CONFIG)
+    # A list config takes APPEND (as Kafka's does).
+    alter(c, "0", [("log.cleanup.policy", APPEND, "compact")], want=0)
+    alter(c, "0", [("log.cleanup.policy", SET, "delete")], want=0)
+    alter(c, "0", [("log.cleanup.policy", SET, "shred")],
+          want=INVALID_REQUEST)
     alter(c, "1", [("num.partitions", SET, "2")], want=INVALID_REQUEST)
     m = alter(c, "", [("sasl.kerberos.min.time.before.relogin", SET, "1")],
               want=INVALID_REQUEST)
