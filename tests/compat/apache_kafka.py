@@ -21,7 +21,6 @@ import atexit
 import hashlib
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -74,9 +73,7 @@ def classpath(pom=POM):
 
 
 def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return ndtest.free_port()
 
 
 class ApacheKafka:

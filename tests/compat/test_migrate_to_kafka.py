@@ -36,7 +36,6 @@ import atexit
 import os
 import re
 import shutil
-import signal
 import socket
 import struct
 import subprocess
@@ -146,13 +145,7 @@ class MirrorMaker:
                         % (self.proc.returncode, self.text()[-5000:]))
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        ndtest.terminate(self.proc, 60)
 
 
 def record(topic, p, i):
