@@ -366,29 +366,6 @@ static int16_t set_one(kafka_req *r, nd_topic_config *cfg,
   return kafka_apply_config(r, cfg, name, value, msg);
 }
 
-/* The items of a list config's text: trimmed, split at commas; at most
- * max of them. Returns how many. */
-static int list_items(const char *text, char items[][32], int max) {
-  int n = 0;
-  const char *p = text;
-  while (*p) {
-    while (*p == ' ' || *p == '\t')
-      p++;
-    const char *end = p;
-    while (*end && *end != ',')
-      end++;
-    const char *last = end;
-    while (last > p && (last[-1] == ' ' || last[-1] == '\t'))
-      last--;
-    if (n < max)
-      snprintf(items[n++], sizeof items[0], "%.*s", (int)(last - p), p);
-    if (!*end)
-      break;
-    p = end + 1;
-  }
-  return n;
-}
-
 /* IncrementalAlterConfigs' APPEND and SUBTRACT, as Kafka's
  * (ConfigAdminManager): only on a LIST config; they apply to the current
  * effective value (the default when the topic has no override), APPEND
@@ -408,25 +385,16 @@ static int16_t list_op(kafka_req *r, nd_topic_config *cfg, kf_str name,
     *msg = kafka_str(r, buf);
     return KERR_INVALID_CONFIG;
   }
-  char cur[128], items[8][32], ops[8][32], out[256];
+  char cur[128];
   if (nd_topic_config_get(cfg, name.ptr, cur, sizeof cur) != 0) {
     *msg = kafka_errmsg(r);
     return KERR_INVALID_CONFIG;
   }
-  int n = list_items(cur, items, 8);
-  int nops = kafka_cstr_ok(value) ? list_items(value.ptr, ops, 8) : 0;
-  size_t used = 0;
-  out[0] = 0;
-  for (int i = 0; i < n + (append ? nops : 0); i++) {
-    const char *it = i < n ? items[i] : ops[i - n];
-    int skip = 0;
-    for (int j = 0; j < nops && !append; j++)
-      skip |= !strcmp(it, ops[j]);
-    for (int j = 0; j < i && i >= n && !skip; j++) /* APPEND: once each */
-      skip |= !strcmp(it, j < n ? items[j] : ops[j - n]);
-    if (!skip && used < sizeof out)
-      used += (size_t)snprintf(out + used, sizeof out - used, "%s%s",
-                               used ? "," : "", it);
+  const char *out =
+      kafka_list_op(r, cur, kafka_cstr_ok(value) ? value.ptr : "", append);
+  if (!out) {
+    *msg = kafka_str(r, "out of memory");
+    return KERR_UNKNOWN_SERVER_ERROR;
   }
   return kafka_apply_config(r, cfg, name, kf_s(out), msg);
 }
