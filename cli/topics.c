@@ -110,6 +110,24 @@ static int do_create(const char *dir, const char *name, int32_t partitions,
   return CLI_OK;
 }
 
+/* Open the store (to write, or only to read) and describe topic `name`
+ * into *info; on failure say why and return CLI_FAIL, store closed. */
+static int open_topic(const char *dir, const char *name, int write,
+                      nd_store **st, nd_topic_info *info) {
+  if (write ? cli_open_write("topics", dir, 0, st)
+            : cli_open_read("topics", dir, st))
+    return CLI_FAIL;
+  int rc = nd_topic_describe(*st, name, info);
+  if (rc == 0)
+    return CLI_OK;
+  if (rc == ND_ENOTOPIC)
+    cli_error("topics", "unknown topic %s", name);
+  else
+    cli_lib_error("topics", rc, "describe");
+  nd_close(*st);
+  return CLI_FAIL;
+}
+
 /* The settings `topics alter` was given: KEY=VALUE to set, KEY (value
  * NULL) back to its default, applied in order. */
 typedef struct cfg_change {
@@ -119,18 +137,10 @@ typedef struct cfg_change {
 static int do_alter(const char *dir, const char *name, const cfg_change *ch,
                     size_t n) {
   nd_store *st;
-  if (cli_open_write("topics", dir, 0, &st))
-    return CLI_FAIL;
   nd_topic_info info;
-  int rc = nd_topic_describe(st, name, &info);
-  if (rc) {
-    if (rc == ND_ENOTOPIC)
-      cli_error("topics", "unknown topic %s", name);
-    else
-      cli_lib_error("topics", rc, "alter");
-    nd_close(st);
+  if (open_topic(dir, name, 1, &st, &info))
     return CLI_FAIL;
-  }
+  int rc;
   nd_topic_config def;
   nd_topic_config_init(&def);
   for (size_t i = 0; i < n; i++) {
@@ -162,18 +172,10 @@ static int do_alter(const char *dir, const char *name, const cfg_change *ch,
 
 static int do_describe(const char *dir, const char *name) {
   nd_store *st;
-  if (cli_open_read("topics", dir, &st))
-    return CLI_FAIL;
   nd_topic_info info;
-  int rc = nd_topic_describe(st, name, &info);
-  if (rc) {
-    if (rc == ND_ENOTOPIC)
-      cli_error("topics", "unknown topic %s", name);
-    else
-      cli_lib_error("topics", rc, "describe");
-    nd_close(st);
+  if (open_topic(dir, name, 0, &st, &info))
     return CLI_FAIL;
-  }
+  int rc;
   printf("topic: %s\n", info.name);
   printf("id: ");
   for (int i = 0; i < 16; i++)
