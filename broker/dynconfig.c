@@ -492,6 +492,16 @@ static int conf_load(broker *b, dyn_state *d) {
       rc = ND_ECORRUPT;
       break;
     }
+    const bconf *c = level == L_GROUP ? NULL : find_bconf(rest);
+    if (c && c->mode == M_READONLY) {
+      /* Stored by a nodata that took it live (log.cleaner.threads was
+       * "stored and ignored"); its flag says what is in force now. */
+      fprintf(stderr,
+              "nodata serve: %s line %d: %s is read-only now, ignored "
+              "(use its flag)\n",
+              path, lineno, rest);
+      continue;
+    }
     rc = entry_add(d, level, group, rest, eq + 1);
   }
   free(line);

@@ -18,11 +18,13 @@ flags. The expected texts, types and read-only flags are Apache Kafka
   (an auto-created topic is compacted and refuses a keyless record), kept
   across a restart;
 - flag errors: the dedupe buffer under 1 MiB per thread (Kafka's check),
-  a value that does not parse.
+  a value that does not parse; a log.cleaner.threads an older nodata kept
+  in broker.conf is ignored (with a line on stderr), the flag wins.
 """
 import os
 import subprocess
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ndtest  # noqa: E402
@@ -151,12 +153,22 @@ def flag_errors():
         check(r.returncode == 2 and msg in err,
               "%s: exit %d, %r" % (args, r.returncode, err))
     # Kafka's log.cleaner.threads=0 (no cleaner) with any buffer is fine.
-    with ndtest.Broker(args=["--log-cleaner-threads", "0",
-                             "--log-cleaner-dedupe-buffer-size", "1K"]) as b:
-        c = kv.Conn(b.port)
-        check(tdc.value(c, "log.cleaner.threads") == ("0", STATIC),
-              "threads 0")
-        ndtest.stop_clean(b)
+    # A value an older nodata stored in broker.conf (it took
+    # log.cleaner.threads live and ignored it) is ignored, and said so.
+    with tempfile.TemporaryDirectory() as tmp:
+        data = os.path.join(tmp, "data")
+        os.makedirs(data)
+        with open(os.path.join(data, "broker.conf"), "w") as f:
+            f.write("broker log.cleaner.threads=3\n")
+        with ndtest.Broker(data_dir=data, args=[
+                "--log-cleaner-threads", "0",
+                "--log-cleaner-dedupe-buffer-size", "1K"]) as b:
+            c = kv.Conn(b.port)
+            check(tdc.value(c, "log.cleaner.threads") == ("0", STATIC),
+                  "threads 0: %s" % (tdc.value(c, "log.cleaner.threads"),))
+            check("log.cleaner.threads is read-only now, ignored" in
+                  b.stderr(), "stderr: %s" % b.stderr())
+            ndtest.stop_clean(b)
 
 
 def main():
