@@ -85,7 +85,9 @@ def produce(c, topic, b):
 
 
 def create(c, name, configs):
-    """CreateTopics v7 of one topic, 1 partition: (error, message)."""
+    """CreateTopics v7 of one topic, 1 partition: (error, message, the
+    six settings as the response lists them: value, read-only, source,
+    sensitive)."""
     body = kv.carray([kv.cstr(name) + struct.pack(">ih", 1, 1) +
                       kv.carray([]) +
                       kv.carray([kv.cstr(k) + kv.cstr(v) + kv.TAGS
@@ -95,15 +97,16 @@ def create(c, name, configs):
     rd.i32()
 
     def topic(r):
-        t = (r.cstr(), r.uuid(), r.i16(), r.cstr(), r.i32(), r.i16())
-        r.carray(lambda q: (q.cstr(), q.cstr(), q.i8(), q.i8(), q.i8(),
-                            q.tags()))
+        t = (r.cstr(), r.uuid(), r.i16(), r.cstr(), r.i32(), r.i16(),
+             r.carray(lambda q: (q.cstr(), q.cstr(), q.i8(), q.i8(), q.i8(),
+                                 q.tags())[:5]))
         r.tags()
         return t
     ts = rd.carray(topic)
     rd.tags()
     rd.end()
-    return ts[0][2], ts[0][3]
+    return ts[0][2], ts[0][3], sorted(e for e in ts[0][6] or []
+                                      if e[0] in SIX)
 
 
 def describe(c, name):
