@@ -37,7 +37,15 @@ typedef struct broker_config {
   /* What descriptors allow beside the store's and Fetch's: caps
    * max.connections (serve.c). 0 = no such cap. */
   int64_t fd_max_connections;
-  unsigned explicit_set; /* BC_SET_*: given by a flag or variable */
+  /* The log cleaner, Kafka's log.cleaner.* (read at start, passed to
+   * nd_options; docs/serve.md): */
+  int cleaner_enable;           /* log.cleaner.enable, default 1 */
+  int32_t cleaner_threads;      /* log.cleaner.threads, default 1 */
+  int64_t cleaner_dedupe_bytes; /* log.cleaner.dedupe.buffer.size */
+  double cleaner_io_max;        /* log.cleaner.io.max.bytes.per.second */
+  const char *cleaner_io_text;  /* ... as given */
+  int64_t cleaner_backoff_ms;   /* log.cleaner.backoff.ms, 15000 */
+  unsigned explicit_set;        /* BC_SET_*: given by a flag or variable */
 } broker_config;
 
 /* Kafka 4's least segment.bytes (KIP-1030): a client may not make a
@@ -55,6 +63,11 @@ enum {
   BC_SET_PER_IP_OVERRIDES = 1 << 5,
   BC_SET_IDLE = 1 << 6,
   BC_SET_QUEUED_BYTES = 1 << 7,
+  BC_SET_CLEANER_ENABLE = 1 << 8,
+  BC_SET_CLEANER_THREADS = 1 << 9,
+  BC_SET_CLEANER_DEDUPE = 1 << 10,
+  BC_SET_CLEANER_IO = 1 << 11,
+  BC_SET_CLEANER_BACKOFF = 1 << 12,
 };
 
 /* The default of queued.max.request.bytes: Kafka's is -1 (no bound),

@@ -62,7 +62,15 @@ enum {
   SRC_GROUP = 8,
 };
 /* ConfigType values. */
-enum { T_BOOL = 1, T_STRING = 2, T_INT = 3, T_LONG = 5, T_LIST = 7, T_PWD = 9 };
+enum {
+  T_BOOL = 1,
+  T_STRING = 2,
+  T_INT = 3,
+  T_LONG = 5,
+  T_DOUBLE = 6,
+  T_LIST = 7,
+  T_PWD = 9
+};
 enum { M_LIVE, M_TOPIC, M_STORED, M_READONLY, M_FIXED };
 /* Levels an entry lives at. */
 enum { L_BROKER, L_DEFAULT, L_GROUP };
@@ -102,6 +110,25 @@ static const bconf bconfs[] = {
     {"compression.zstd.level", T_INT, M_TOPIC, NULL, "compression.zstd.level",
      0},
     {"log.cleanup.policy", T_LIST, M_TOPIC, NULL, "cleanup.policy", 0},
+    {"log.cleaner.min.cleanable.ratio", T_DOUBLE, M_TOPIC, NULL,
+     "min.cleanable.dirty.ratio", 0},
+    {"log.cleaner.min.compaction.lag.ms", T_LONG, M_TOPIC, NULL,
+     "min.compaction.lag.ms", 0},
+    {"log.cleaner.max.compaction.lag.ms", T_LONG, M_TOPIC, NULL,
+     "max.compaction.lag.ms", 0},
+    {"log.cleaner.delete.retention.ms", T_LONG, M_TOPIC, NULL,
+     "delete.retention.ms", 0},
+    /* The cleaner's own settings go to nd_options when the store opens
+     * (flags of nodata serve); Kafka changes all but log.cleaner.enable
+     * live, nodata refuses a live change as Kafka refuses its read-only
+     * configs (docs/protocol.md). */
+    {"log.cleaner.enable", T_BOOL, M_READONLY, "true", NULL, 0},
+    {"log.cleaner.threads", T_INT, M_READONLY, "1", NULL, 0},
+    {"log.cleaner.dedupe.buffer.size", T_LONG, M_READONLY, "134217728", NULL,
+     0},
+    {"log.cleaner.io.max.bytes.per.second", T_DOUBLE, M_READONLY,
+     "1.7976931348623157E308", NULL, 0},
+    {"log.cleaner.backoff.ms", T_LONG, M_READONLY, "15000", NULL, 0},
     {"min.insync.replicas", T_INT, M_FIXED, "1", NULL, 0},
     {"unclean.leader.election.enable", T_BOOL, M_STORED, "false", NULL, 0},
     {"background.threads", T_INT, M_STORED, "10", NULL, 0},
@@ -109,7 +136,6 @@ static const bconf bconfs[] = {
     {"num.network.threads", T_INT, M_STORED, "3", NULL, 0},
     {"num.replica.fetchers", T_INT, M_STORED, "1", NULL, 0},
     {"num.recovery.threads.per.data.dir", T_INT, M_STORED, "2", NULL, 0},
-    {"log.cleaner.threads", T_INT, M_STORED, "1", NULL, 0},
     {"max.connections", T_INT, M_LIVE, "2147483647", NULL, 0},
     {"max.connections.per.ip", T_INT, M_LIVE, "2147483647", NULL, 0},
     {"max.connections.per.ip.overrides", T_STRING, M_LIVE, "", NULL, 0},
@@ -316,6 +342,13 @@ static const char *type_error(int type, const char *value) {
     return NULL;
   case T_LONG:
     return parse_i64(value, &v) ? "Not a number of type LONG" : NULL;
+  case T_DOUBLE: {
+    char *end;
+    errno = 0;
+    double d = strtod(value, &end);
+    return !*value || errno || *end || d != d ? "Not a number of type DOUBLE"
+                                              : NULL;
+  }
   case T_BOOL:
     return strcasecmp(value, "true") && strcasecmp(value, "false")
                ? "Expected value to be either true or false"
@@ -459,6 +492,16 @@ static int conf_load(broker *b, dyn_state *d) {
       rc = ND_ECORRUPT;
       break;
     }
+    const bconf *c = level == L_GROUP ? NULL : find_bconf(rest);
+    if (c && c->mode == M_READONLY) {
+      /* Stored by a nodata that took it live (log.cleaner.threads was
+       * "stored and ignored"); its flag says what is in force now. */
+      fprintf(stderr,
+              "nodata serve: %s line %d: %s is read-only now, ignored "
+              "(use its flag)\n",
+              path, lineno, rest);
+      continue;
+    }
     rc = entry_add(d, level, group, rest, eq + 1);
   }
   free(line);
@@ -577,6 +620,27 @@ static const char *static_value(broker *b, const dyn_state *d, const bconf *c,
   if (!strcmp(c->name, "max.connections.per.ip.overrides") &&
       (s->explicit_set & BC_SET_PER_IP_OVERRIDES))
     return s->per_ip_overrides;
+  if (!strcmp(c->name, "log.cleaner.enable") &&
+      (s->explicit_set & BC_SET_CLEANER_ENABLE))
+    return s->cleaner_enable ? "true" : "false";
+  if (!strcmp(c->name, "log.cleaner.threads") &&
+      (s->explicit_set & BC_SET_CLEANER_THREADS)) {
+    snprintf(buf, n, "%" PRId32, s->cleaner_threads);
+    return buf;
+  }
+  if (!strcmp(c->name, "log.cleaner.dedupe.buffer.size") &&
+      (s->explicit_set & BC_SET_CLEANER_DEDUPE)) {
+    snprintf(buf, n, "%" PRId64, s->cleaner_dedupe_bytes);
+    return buf;
+  }
+  if (!strcmp(c->name, "log.cleaner.backoff.ms") &&
+      (s->explicit_set & BC_SET_CLEANER_BACKOFF)) {
+    snprintf(buf, n, "%" PRId64, s->cleaner_backoff_ms);
+    return buf;
+  }
+  if (!strcmp(c->name, "log.cleaner.io.max.bytes.per.second") &&
+      (s->explicit_set & BC_SET_CLEANER_IO))
+    return s->cleaner_io_text; /* as given */
   if (!strcmp(c->name, "log.dirs"))
     return b->cfg.data_dir ? b->cfg.data_dir : ".";
   if (!strcmp(c->name, "socket.request.max.bytes")) {
@@ -723,6 +787,22 @@ static const char *check_connection_limit(const kvset *s, const char *name,
   return NULL;
 }
 
+/* msg with the config name `from` (where it stands as a name: after a
+ * space or quote, before a colon or quote) replaced by `to`, into buf. */
+static const char *renamed(const char *msg, const char *from, const char *to,
+                           char *buf, size_t cap) {
+  size_t fl = strlen(from);
+  for (const char *p = strstr(msg, from); p; p = strstr(p + 1, from)) {
+    char before = p > msg ? p[-1] : ' ', after = p[fl];
+    if ((before == ' ' || before == '\'') && (after == ':' || after == '\'')) {
+      snprintf(buf, cap, "%.*s%s%s", (int)(p - msg), msg, to, p + fl);
+      return buf;
+    }
+  }
+  snprintf(buf, cap, "%s", msg);
+  return buf;
+}
+
 /* The broker checks of DynamicBrokerConfig.validateConfigs on the level's
  * new settings. */
 static int16_t check_broker(kafka_req *r, const kvset *s, int level,
@@ -758,9 +838,14 @@ static int16_t check_broker(kafka_req *r, const kvset *s, int level,
     if (!why && c->mode == M_TOPIC) {
       nd_topic_config scratch;
       nd_topic_config_init(&scratch);
-      if (nd_topic_config_set(&scratch, c->topic, value) != 0)
-        why = nd_errmsg();
-      else if (kafka_check_segment_bytes(r, name, value, msg))
+      if (nd_topic_config_set(&scratch, c->topic, value) != 0) {
+        /* The library's message is Kafka's for the topic config: named
+         * after the broker config here, as Kafka names it. */
+        *msg =
+            kafka_str(r, renamed(nd_errmsg(), c->topic, name, buf, sizeof buf));
+        return KERR_INVALID_REQUEST;
+      }
+      if (kafka_check_segment_bytes(r, name, value, msg))
         return KERR_INVALID_REQUEST; /* same words, Kafka's broker code */
     }
     if (!why && c->mode == M_LIVE && c->type == T_INT) {
@@ -895,9 +980,8 @@ static int in_list(const char *list, const char *item) {
   return 0;
 }
 
-/* APPEND or SUBTRACT items of `arg` (comma-separated) on `old`. */
-static const char *list_op(kafka_req *r, const char *old, const char *arg,
-                           int append) {
+const char *kafka_list_op(kafka_req *r, const char *old, const char *arg,
+                          int append) {
   size_t cap = strlen(old ? old : "") + strlen(arg) + 2;
   char *out = kf_alloc(&r->arena, cap);
   char *oldc = kf_strndup(&r->arena, old ? old : "", strlen(old ? old : ""));
@@ -1029,9 +1113,16 @@ int16_t dynconfig_alter(kafka_req *r, int8_t type, kf_str name, int incremental,
         *msg = kafka_str(r, buf);
         return KERR_INVALID_CONFIG;
       }
+      /* Unset at this level: the config's built-in default, as Kafka's
+       * ConfigAdminManager takes it (a topic default's is the library's). */
       const char *old = kv_get(&s, k);
+      nd_topic_config def;
+      nd_topic_config_init(&def);
+      if (!old && c->mode == M_TOPIC &&
+          nd_topic_config_get(&def, c->topic, buf, sizeof buf) == 0)
+        old = buf;
       const char *nv =
-          list_op(r, old ? old : c->dflt, v, ops[i].op == OP_APPEND);
+          kafka_list_op(r, old ? old : c->dflt, v, ops[i].op == OP_APPEND);
       if (!nv)
         return KERR_UNKNOWN_SERVER_ERROR;
       kv_put(&s, k, nv);

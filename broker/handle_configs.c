@@ -366,6 +366,39 @@ static int16_t set_one(kafka_req *r, nd_topic_config *cfg,
   return kafka_apply_config(r, cfg, name, value, msg);
 }
 
+/* IncrementalAlterConfigs' APPEND and SUBTRACT, as Kafka's
+ * (ConfigAdminManager): only on a LIST config; they apply to the current
+ * effective value (the default when the topic has no override), APPEND
+ * adding the items not there yet, in order, SUBTRACT removing those
+ * named (unknown ones are ignored). The result is validated as a SET. */
+static int16_t list_op(kafka_req *r, nd_topic_config *cfg, kf_str name,
+                       kf_str value, int append, kf_str *msg) {
+  char buf[256];
+  if (!kafka_cstr_ok(name)) {
+    *msg = kafka_str(r, "config name is null");
+    return KERR_INVALID_CONFIG;
+  }
+  if (config_type(name.ptr, "") != CT_LIST) {
+    snprintf(buf, sizeof buf,
+             "Can't %s to key %s because its type is not LIST.",
+             append ? "APPEND" : "SUBTRACT", name.ptr);
+    *msg = kafka_str(r, buf);
+    return KERR_INVALID_CONFIG;
+  }
+  char cur[128];
+  if (nd_topic_config_get(cfg, name.ptr, cur, sizeof cur) != 0) {
+    *msg = kafka_errmsg(r);
+    return KERR_INVALID_CONFIG;
+  }
+  const char *out =
+      kafka_list_op(r, cur, kafka_cstr_ok(value) ? value.ptr : "", append);
+  if (!out) {
+    *msg = kafka_str(r, "out of memory");
+    return KERR_UNKNOWN_SERVER_ERROR;
+  }
+  return kafka_apply_config(r, cfg, name, kf_s(out), msg);
+}
+
 static int16_t alter_topic(kafka_req *r, const nd_topic_config *defaults,
                            const char *topic, int incremental,
                            const void *configs, int32_t n, int validate,
@@ -390,9 +423,14 @@ static int16_t alter_topic(kafka_req *r, const nd_topic_config *defaults,
       case 1: /* DELETE: back to the default */
         err = set_one(r, &cfg, defaults, cs[i].name, kf_null_str(), msg);
         break;
-      default: /* APPEND, SUBTRACT: only for list configs; we have none */
-        *msg = kafka_str(r, "APPEND and SUBTRACT apply to list configs only");
-        err = KERR_INVALID_CONFIG;
+      case 2: /* APPEND */
+      case 3: /* SUBTRACT */
+        err = list_op(r, &cfg, cs[i].name, cs[i].value,
+                      cs[i].config_operation == 2, msg);
+        break;
+      default:
+        *msg = kafka_str(r, "unknown config operation");
+        err = KERR_INVALID_REQUEST;
       }
       if (err)
         return err;

@@ -124,14 +124,19 @@ static int16_t produce_txn_error(const kafka_produce_request *req) {
   return 0;
 }
 
-/* Kafka's per-record answer to ND_ETIMESTAMP (RecordValidationException):
- * one record_errors entry per refused record and a fixed error_message. */
-static void timestamp_errors(kafka_req *r, ppart *p) {
+/* Kafka's per-record answer to ND_ETIMESTAMP and ND_ENOKEY
+ * (RecordValidationException): one record_errors entry per refused record
+ * in its own words, and an error_message that for timestamps is fixed and
+ * otherwise (InvalidRecordException) counts the errors and shows the
+ * first three as Java prints a RecordError list. */
+static void record_errors(kafka_req *r, ppart *p, const char *topic,
+                          int32_t partition, int rc) {
   const nd_record_error *e;
   int64_t lo, hi;
   size_t n = nd_record_errors(&e, &lo, &hi);
-  p->error_message = kafka_str(
-      r, "One or more records have been rejected due to invalid timestamp");
+  if (rc == ND_ETIMESTAMP)
+    p->error_message = kafka_str(
+        r, "One or more records have been rejected due to invalid timestamp");
   kafka_produce_response_batch_index_and_error_message *items =
       n ? kf_new_array(
               &r->arena,
@@ -140,15 +145,35 @@ static void timestamp_errors(kafka_req *r, ppart *p) {
         : NULL;
   if (!items)
     return;
+  char head[1024];
+  int used = snprintf(head, sizeof head,
+                      "One or more records have been rejected due to %zu "
+                      "record errors in total, and only showing the first "
+                      "three errors at most: [",
+                      n);
   for (size_t i = 0; i < n; i++) {
     char msg[256];
-    snprintf(msg, sizeof msg,
-             "Timestamp %" PRId64 " of message with offset %" PRId64
-             " is out of range. The timestamp should be within [%" PRId64
-             ", %" PRId64 "]",
-             e[i].timestamp, e[i].offset, lo, hi);
+    if (e[i].error == ND_ENOKEY)
+      snprintf(msg, sizeof msg,
+               "Compacted topic cannot accept message without key in topic "
+               "partition %s-%d",
+               topic, (int)partition);
+    else
+      snprintf(msg, sizeof msg,
+               "Timestamp %" PRId64 " of message with offset %" PRId64
+               " is out of range. The timestamp should be within [%" PRId64
+               ", %" PRId64 "]",
+               e[i].timestamp, e[i].offset, lo, hi);
     items[i].batch_index = e[i].batch_index;
     items[i].batch_index_error_message = kafka_str(r, msg);
+    if (i < 3 && used > 0 && (size_t)used < sizeof head)
+      used += snprintf(head + used, sizeof head - (size_t)used,
+                       "%sRecordError(batchIndex=%d, message='%s')",
+                       i ? ", " : "", (int)e[i].batch_index, msg);
+  }
+  if (rc != ND_ETIMESTAMP && used > 0 && (size_t)used < sizeof head) {
+    snprintf(head + used, sizeof head - (size_t)used, "]");
+    p->error_message = kafka_str(r, head);
   }
   p->record_errors.items = items;
   p->record_errors.count = (int32_t)n;
@@ -265,9 +290,9 @@ int handle_produce(kafka_req *r) {
       if (rc != 0) {
         p->error_code = kafka_err(rc);
         p->error_message = kafka_errmsg(r);
-        if (rc == ND_ETIMESTAMP)
-          timestamp_errors(r, p);
-        if (rc == ND_ECONTROL || rc == ND_ETIMESTAMP)
+        if (rc == ND_ETIMESTAMP || rc == ND_ENOKEY)
+          record_errors(r, p, name, pd->index, rc);
+        if (rc == ND_ECONTROL || rc == ND_ETIMESTAMP || rc == ND_ENOKEY)
           /* Kafka's record validation answers with the log start. */
           nd_offsets(b->store, name, pd->index, &p->log_start_offset, NULL);
         if (p->error_code == KERR_KAFKA_STORAGE_ERROR ||

@@ -93,6 +93,21 @@ static int topics_answer(topics_job *j) {
         dval[0] = 0;
       cs[k].value = kafka_str(r, val);
       cs[k].config_source = strcmp(val, dval) ? 1 : 5;
+      /* A setting the request gave is answered as given (" compact ,
+       * delete ", "1" for a ratio), set on the topic, as Kafka 4.4 echoes
+       * it; DescribeConfigs shows the value as read. */
+      const kafka_create_topics_request_creatable_topic *q =
+          &((kafka_create_topics_request *)r->body)->topics.items[i];
+      for (int32_t g = q->configs.count - 1; g >= 0; g--) {
+        const kafka_create_topics_request_creatable_topic_config *qc =
+            &q->configs.items[g];
+        if (kafka_cstr_ok(qc->name) && kafka_cstr_ok(qc->value) &&
+            !strcmp(qc->name.ptr, names[k])) {
+          cs[k].value = qc->value;
+          cs[k].config_source = 1;
+          break;
+        }
+      }
     }
     for (int32_t k = 0; k < nfixed; k++) {
       cs[nc + k].name = kf_s(kafka_fixed_configs[k].name);

@@ -220,6 +220,12 @@ const nd_topic_config *kafka_topic_defaults(broker *b);
 int16_t dynconfig_alter(kafka_req *r, int8_t type, kf_str name, int incremental,
                         const void *configs, int32_t n, int validate_only,
                         kf_str *msg);
+/* IncrementalAlterConfigs' APPEND (append 1) or SUBTRACT on a list
+ * config's value: old's comma-separated items plus those of arg not in it
+ * yet, or old's without those in arg. Allocated in r's arena; NULL when
+ * out of memory. */
+const char *kafka_list_op(kafka_req *r, const char *old, const char *arg,
+                          int append);
 /* DescribeConfigs of one BROKER or GROUP resource into res; -1 only when
  * out of memory. */
 int dynconfig_describe(kafka_req *r, const kafka_describe_configs_request *req,

@@ -43,6 +43,11 @@ static const char serve_usage[] =
     "                    [--max-connections-per-ip-overrides LIST]\n"
     "                    [--connections-max-idle-ms MS]\n"
     "                    [--queued-max-request-bytes N]\n"
+    "                    [--log-cleaner-enable true|false]\n"
+    "                    [--log-cleaner-threads N]\n"
+    "                    [--log-cleaner-dedupe-buffer-size N]\n"
+    "                    [--log-cleaner-io-max-bytes-per-second N]\n"
+    "                    [--log-cleaner-backoff-ms MS]\n"
     "\n"
     "Run a single-node Kafka-protocol broker on the data directory. Kafka\n"
     "clients (librdkafka, kcat, kafka-python, Java) connect to it unchanged.\n"
@@ -95,6 +100,25 @@ static const char serve_usage[] =
     "                         all connections; over it, no connection is\n"
     "                         read until it drains (default 256M; -1 no\n"
     "                         bound; K, M, G suffixes)\n"
+    "  --log-cleaner-enable true|false\n"
+    "                         run the log cleaner, which compacts topics\n"
+    "                         with cleanup.policy=compact (default true)\n"
+    "  --log-cleaner-threads N\n"
+    "                         cleaner threads (default 1; 0 none)\n"
+    "  --log-cleaner-dedupe-buffer-size N\n"
+    "                         memory for the key map of all cleaner\n"
+    "                         threads, at least 1M each (default 128M;\n"
+    "                         K, M, G suffixes)\n"
+    "  --log-cleaner-io-max-bytes-per-second N\n"
+    "                         read + write rate the cleaner keeps under\n"
+    "                         (default no limit)\n"
+    "  --log-cleaner-backoff-ms MS\n"
+    "                         sleep when nothing is dirty enough (default\n"
+    "                         15000)\n"
+    "  The topic defaults log.cleanup.policy, log.cleaner.min.cleanable.\n"
+    "  ratio, log.cleaner.{min,max}.compaction.lag.ms and log.cleaner.\n"
+    "  delete.retention.ms are set while it runs (kafka-configs --alter\n"
+    "  --entity-type brokers), as log.retention.ms is.\n"
     "\n"
     "Environment (flags win): NODATA_DATA (or NODATA_DIR), NODATA_LISTEN,\n"
     "NODATA_ADVERTISE, NODATA_MAX_REQUEST_BYTES, NODATA_AUTO_CREATE=0,\n"
@@ -103,7 +127,11 @@ static const char serve_usage[] =
     "NODATA_MAX_MAPPED_INDEXES, NODATA_MIN_SEGMENT_BYTES,\n"
     "NODATA_MAX_CONNECTIONS,\n"
     "NODATA_MAX_CONNECTIONS_PER_IP, NODATA_MAX_CONNECTIONS_PER_IP_OVERRIDES,\n"
-    "NODATA_CONNECTIONS_MAX_IDLE_MS, NODATA_QUEUED_MAX_REQUEST_BYTES.\n"
+    "NODATA_CONNECTIONS_MAX_IDLE_MS, NODATA_QUEUED_MAX_REQUEST_BYTES,\n"
+    "NODATA_LOG_CLEANER_ENABLE, NODATA_LOG_CLEANER_THREADS,\n"
+    "NODATA_LOG_CLEANER_DEDUPE_BUFFER_SIZE,\n"
+    "NODATA_LOG_CLEANER_IO_MAX_BYTES_PER_SECOND,\n"
+    "NODATA_LOG_CLEANER_BACKOFF_MS.\n"
     "max.connections* can also be changed while it runs (kafka-configs\n"
     "--alter --entity-type brokers).\n"
     "\n"
@@ -204,6 +232,25 @@ static int parse_bytes(const char *s, size_t *out) {
   return 0;
 }
 
+/* A byte count of 0 or more with an optional K/M/G (binary) suffix,
+ * without parse_bytes' 2 GiB cap. */
+static int parse_size64(const char *s, int64_t *out) {
+  char *end;
+  errno = 0;
+  long long v = strtoll(s, &end, 10);
+  if (errno || end == s || v < 0)
+    return -1;
+  int shift = !*end                          ? 0
+              : (*end == 'k' || *end == 'K') ? 10
+              : (*end == 'm' || *end == 'M') ? 20
+              : (*end == 'g' || *end == 'G') ? 30
+                                             : -1;
+  if (shift < 0 || (*end && end[1]) || v > (INT64_MAX >> shift))
+    return -1;
+  *out = (int64_t)v << shift;
+  return 0;
+}
+
 static int parse_count(const char *s, long max, int32_t *out) {
   char *end;
   errno = 0;
@@ -296,6 +343,41 @@ static int apply(broker_config *c, const char *name, const char *value,
       return usage_error("%s: '%s' is not -1 or a size from 1K to 2G-1", from,
                          value);
     c->explicit_set |= BC_SET_QUEUED_BYTES;
+  } else if (!strcmp(name, "log-cleaner-enable")) {
+    if (strcmp(value, "true") && strcmp(value, "false"))
+      return usage_error("%s: '%s' is not true or false", from, value);
+    c->cleaner_enable = !strcmp(value, "true");
+    c->explicit_set |= BC_SET_CLEANER_ENABLE;
+  } else if (!strcmp(name, "log-cleaner-threads")) {
+    char *end;
+    errno = 0;
+    long v = strtol(value, &end, 10);
+    if (errno || end == value || *end || v < 0 || v > 64)
+      return usage_error("%s: '%s' is not a count from 0 to 64", from, value);
+    c->cleaner_threads = (int32_t)v;
+    c->explicit_set |= BC_SET_CLEANER_THREADS;
+  } else if (!strcmp(name, "log-cleaner-dedupe-buffer-size")) {
+    if (parse_size64(value, &c->cleaner_dedupe_bytes) < 0)
+      return usage_error("%s: '%s' is not a size (K, M, G suffixes)", from,
+                         value);
+    c->explicit_set |= BC_SET_CLEANER_DEDUPE;
+  } else if (!strcmp(name, "log-cleaner-io-max-bytes-per-second")) {
+    char *end;
+    errno = 0;
+    double v = strtod(value, &end);
+    if (errno || end == value || *end || !(v > 0))
+      return usage_error("%s: '%s' is not a rate above 0", from, value);
+    c->cleaner_io_max = v;
+    c->cleaner_io_text = value;
+    c->explicit_set |= BC_SET_CLEANER_IO;
+  } else if (!strcmp(name, "log-cleaner-backoff-ms")) {
+    char *end;
+    errno = 0;
+    long long v = strtoll(value, &end, 10);
+    if (errno || end == value || *end || v < 0)
+      return usage_error("%s: '%s' is not a time of 0 ms or more", from, value);
+    c->cleaner_backoff_ms = v;
+    c->explicit_set |= BC_SET_CLEANER_BACKOFF;
   } else if (!strcmp(name, "group-initial-delay-ms")) {
     char *end;
     errno = 0;
@@ -383,6 +465,12 @@ static int parse_config(int argc, char **argv, broker_config *c) {
   c->max_connections = INT32_MAX;
   c->max_connections_per_ip = INT32_MAX;
   c->per_ip_overrides = "";
+  c->cleaner_enable = 1;
+  c->cleaner_threads = 1;
+  c->cleaner_dedupe_bytes = (int64_t)128 << 20;
+  c->cleaner_io_max = 1.7976931348623157e308; /* Kafka's: Double.MAX_VALUE */
+  c->cleaner_io_text = "1.7976931348623157E308";
+  c->cleaner_backoff_ms = 15000;
   int advertise_set = 0, rc;
 
   static const struct {
@@ -404,7 +492,14 @@ static int parse_config(int argc, char **argv, broker_config *c) {
               {"NODATA_MAX_CONNECTIONS_PER_IP_OVERRIDES",
                "max-connections-per-ip-overrides"},
               {"NODATA_CONNECTIONS_MAX_IDLE_MS", "connections-max-idle-ms"},
-              {"NODATA_QUEUED_MAX_REQUEST_BYTES", "queued-max-request-bytes"}};
+              {"NODATA_QUEUED_MAX_REQUEST_BYTES", "queued-max-request-bytes"},
+              {"NODATA_LOG_CLEANER_ENABLE", "log-cleaner-enable"},
+              {"NODATA_LOG_CLEANER_THREADS", "log-cleaner-threads"},
+              {"NODATA_LOG_CLEANER_DEDUPE_BUFFER_SIZE",
+               "log-cleaner-dedupe-buffer-size"},
+              {"NODATA_LOG_CLEANER_IO_MAX_BYTES_PER_SECOND",
+               "log-cleaner-io-max-bytes-per-second"},
+              {"NODATA_LOG_CLEANER_BACKOFF_MS", "log-cleaner-backoff-ms"}};
   for (size_t i = 0; i < sizeof envs / sizeof envs[0]; i++) {
     const char *v = getenv(envs[i].env);
     if (v && *v &&
@@ -422,21 +517,27 @@ static int parse_config(int argc, char **argv, broker_config *c) {
     c->explicit_set |= BC_SET_AUTO_CREATE;
   }
 
-  static const char *const with_value[] = {"data",
-                                           "listen",
-                                           "advertise",
-                                           "max-request-bytes",
-                                           "partitions",
-                                           "group-initial-delay-ms",
-                                           "max-topic-partitions",
-                                           "max-store-partitions",
-                                           "max-mapped-indexes",
-                                           "min-segment-bytes",
-                                           "max-connections",
-                                           "max-connections-per-ip",
-                                           "max-connections-per-ip-overrides",
-                                           "connections-max-idle-ms",
-                                           "queued-max-request-bytes"};
+  static const char *const with_value[] = {
+      "data",
+      "listen",
+      "advertise",
+      "max-request-bytes",
+      "partitions",
+      "group-initial-delay-ms",
+      "max-topic-partitions",
+      "max-store-partitions",
+      "max-mapped-indexes",
+      "min-segment-bytes",
+      "max-connections",
+      "max-connections-per-ip",
+      "max-connections-per-ip-overrides",
+      "connections-max-idle-ms",
+      "queued-max-request-bytes",
+      "log-cleaner-enable",
+      "log-cleaner-threads",
+      "log-cleaner-dedupe-buffer-size",
+      "log-cleaner-io-max-bytes-per-second",
+      "log-cleaner-backoff-ms"};
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -471,6 +572,12 @@ static int parse_config(int argc, char **argv, broker_config *c) {
     if (!known)
       return usage_error("unknown flag '%s'%s", a, "");
   }
+  /* Kafka's check (LogCleaner), in its words. */
+  if (c->cleaner_enable && c->cleaner_threads > 0 &&
+      c->cleaner_dedupe_bytes / c->cleaner_threads < (1 << 20))
+    return usage_error("log.cleaner.dedupe.buffer.size must be at least 1MB "
+                       "per cleaner thread%s%s",
+                       "", "");
   if (c->max_connections_per_ip == 0 && !*c->per_ip_overrides)
     return usage_error("max.connections.per.ip can be 0 only with "
                        "max.connections.per.ip.overrides%s%s",
@@ -593,6 +700,19 @@ int broker_serve_main(int argc, char **argv) {
   opts.max_store_partitions = c->max_store_partitions;
   opts.max_mapped_indexes = c->max_mapped_indexes;
   opts.on_log = serve_store_log;
+  /* Kafka's log.cleaner.* in the library's terms: no cleaner is -1
+   * threads; a backoff of 0 would mean the library's default, so 1 ms;
+   * a rate at or above 2^63 (Kafka's default is Double.MAX_VALUE) is no
+   * limit. */
+  opts.cleaner_threads =
+      c->cleaner_enable && c->cleaner_threads > 0 ? c->cleaner_threads : -1;
+  opts.cleaner_dedupe_buffer_bytes = c->cleaner_dedupe_bytes;
+  opts.cleaner_io_max_bytes_per_second = c->cleaner_io_max >= 9.2e18 ? 0
+                                         : c->cleaner_io_max < 1
+                                             ? 1
+                                             : (int64_t)c->cleaner_io_max;
+  opts.cleaner_backoff_ms =
+      c->cleaner_backoff_ms > 0 ? c->cleaner_backoff_ms : 1;
   rc = nd_open(c->data_dir, &opts, &b.store);
   if (rc == ND_ELOCKED) {
     pid_t pid = 0;

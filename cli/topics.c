@@ -1,5 +1,5 @@
 /*
- * topics.c — `nodata topics list|create|describe|delete`.
+ * topics.c — `nodata topics list|create|alter|describe|delete`.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -12,6 +12,8 @@ static const char topics_usage[] =
     "usage: nodata topics list [--data DIR]\n"
     "       nodata topics create NAME [-p N] [--config KEY=VALUE ...]\n"
     "                                 [--if-not-exists] [--data DIR]\n"
+    "       nodata topics alter NAME [--config KEY=VALUE ...]\n"
+    "                                [--delete-config KEY ...] [--data DIR]\n"
     "       nodata topics describe NAME [--data DIR]\n"
     "       nodata topics delete NAME [--data DIR]\n"
     "\n"
@@ -19,6 +21,7 @@ static const char topics_usage[] =
     "\n"
     "  list       names of all topics, one a line\n"
     "  create     a new topic with N partitions (default 1)\n"
+    "  alter      change settings of a topic; the others keep their values\n"
     "  describe   partitions (log start, end offset, size, segments, last\n"
     "             timestamp) and every config setting\n"
     "  delete     remove a topic and all its data\n"
@@ -27,15 +30,20 @@ static const char topics_usage[] =
     "  -c, --config KEY=VALUE    a topic setting; repeatable. Keys:\n"
     "                            segment.bytes, retention.ms, fsync, ...\n"
     "                            (describe lists them all)\n"
+    "  --delete-config KEY       alter: back to the default; repeatable\n"
     "  --if-not-exists           create: succeed if the topic exists\n"
     "  --data DIR                data directory (default $NODATA_DATA,\n"
     "                            $NODATA_DIR, else ./data)\n"
     "\n"
     "list and describe only read, so they work while `nodata serve` runs;\n"
-    "create and delete need the directory to themselves.\n"
+    "create, alter and delete need the directory to themselves (with a\n"
+    "broker running, use a Kafka admin tool: kafka-configs --alter).\n"
     "\n"
     "Examples:\n"
     "  nodata topics create orders -p 3 --config retention.ms=86400000\n"
+    "  nodata topics create state --config cleanup.policy=compact\n"
+    "  nodata topics alter orders --config cleanup.policy=compact,delete \\\n"
+    "                             --delete-config retention.ms\n"
     "  nodata topics describe orders\n"
     "  nodata topics list --data /var/lib/nodata\n"
     "\n"
@@ -102,20 +110,72 @@ static int do_create(const char *dir, const char *name, int32_t partitions,
   return CLI_OK;
 }
 
-static int do_describe(const char *dir, const char *name) {
-  nd_store *st;
-  if (cli_open_read("topics", dir, &st))
+/* Open the store (to write, or only to read) and describe topic `name`
+ * into *info; on failure say why and return CLI_FAIL, store closed. */
+static int open_topic(const char *dir, const char *name, int write,
+                      nd_store **st, nd_topic_info *info) {
+  if (write ? cli_open_write("topics", dir, 0, st)
+            : cli_open_read("topics", dir, st))
     return CLI_FAIL;
+  int rc = nd_topic_describe(*st, name, info);
+  if (rc == 0)
+    return CLI_OK;
+  if (rc == ND_ENOTOPIC)
+    cli_error("topics", "unknown topic %s", name);
+  else
+    cli_lib_error("topics", rc, "describe");
+  nd_close(*st);
+  return CLI_FAIL;
+}
+
+/* The settings `topics alter` was given: KEY=VALUE to set, KEY (value
+ * NULL) back to its default, applied in order. */
+typedef struct cfg_change {
+  const char *key, *value;
+} cfg_change;
+
+static int do_alter(const char *dir, const char *name, const cfg_change *ch,
+                    size_t n) {
+  nd_store *st;
   nd_topic_info info;
-  int rc = nd_topic_describe(st, name, &info);
-  if (rc) {
-    if (rc == ND_ENOTOPIC)
-      cli_error("topics", "unknown topic %s", name);
-    else
-      cli_lib_error("topics", rc, "describe");
+  if (open_topic(dir, name, 1, &st, &info))
+    return CLI_FAIL;
+  int rc;
+  nd_topic_config def;
+  nd_topic_config_init(&def);
+  for (size_t i = 0; i < n; i++) {
+    char v[128];
+    const char *value = ch[i].value;
+    if (!value) {
+      nd_topic_config_get(&def, ch[i].key, v, sizeof v); /* key checked */
+      value = v;
+    }
+    nd_topic_config_set(&info.config, ch[i].key, value); /* checked too */
+  }
+  /* What only the whole config can say (min.compaction.lag.ms above
+   * max.compaction.lag.ms) is the library's to refuse here. */
+  if ((rc = nd_topic_set_config(st, name, &info.config)) != 0) {
+    cli_lib_error("topics", rc, "alter");
     nd_close(st);
     return CLI_FAIL;
   }
+  if (cli_close("topics", st))
+    return CLI_FAIL;
+  printf("altered topic %s:\n", name);
+  for (size_t i = 0; i < n; i++) {
+    char v[128];
+    if (nd_topic_config_get(&info.config, ch[i].key, v, sizeof v) == 0)
+      printf("  %s=%s%s\n", ch[i].key, v, ch[i].value ? "" : " (default)");
+  }
+  return CLI_OK;
+}
+
+static int do_describe(const char *dir, const char *name) {
+  nd_store *st;
+  nd_topic_info info;
+  if (open_topic(dir, name, 0, &st, &info))
+    return CLI_FAIL;
+  int rc;
   printf("topic: %s\n", info.name);
   printf("id: ");
   for (int i = 0; i < 16; i++)
@@ -172,9 +232,14 @@ int cli_topics_main(int argc, char **argv) {
   cli_opts_init(&o, "topics", argc, argv);
   const char *data = NULL, *action = NULL, *name = NULL;
   int64_t partitions = 1;
-  int if_not_exists = 0, have_p = 0, have_cfg = 0;
-  nd_topic_config cfg;
+  int if_not_exists = 0, have_p = 0, have_cfg = 0, have_del = 0;
+  nd_topic_config cfg, scratch;
   nd_topic_config_init(&cfg);
+  nd_topic_config_init(&scratch);
+  enum { MAX_CHANGES = 64 };
+  cfg_change changes[MAX_CHANGES];
+  char keys[MAX_CHANGES][128];
+  size_t nchanges = 0;
   while (cli_next(&o)) {
     if (cli_positional(&o)) {
       if (!action)
@@ -198,12 +263,24 @@ int cli_topics_main(int argc, char **argv) {
       if (!eq || eq == o.val)
         return cli_usage_error("topics", "bad --config '%s': want KEY=VALUE",
                                o.val);
-      char key[128];
-      snprintf(key, sizeof key, "%.*s", (int)(eq - o.val), o.val);
+      if (nchanges == MAX_CHANGES)
+        return cli_usage_error("topics", "more than %d settings", MAX_CHANGES);
+      char *key = keys[nchanges];
+      snprintf(key, sizeof keys[0], "%.*s", (int)(eq - o.val), o.val);
       if (nd_topic_config_set(&cfg, key, eq + 1) != 0)
         return cli_usage_error("topics", "bad --config %s: %s", o.val,
                                nd_errmsg());
+      changes[nchanges++] = (cfg_change){key, eq + 1};
       have_cfg = 1;
+    } else if (cli_value(&o, NULL, "--delete-config")) {
+      char v[128];
+      if (nchanges == MAX_CHANGES)
+        return cli_usage_error("topics", "more than %d settings", MAX_CHANGES);
+      if (nd_topic_config_get(&scratch, o.val, v, sizeof v) != 0)
+        return cli_usage_error("topics", "bad --delete-config %s: %s", o.val,
+                               nd_errmsg());
+      changes[nchanges++] = (cfg_change){o.val, NULL};
+      have_del = 1;
     } else if (cli_flag(&o, NULL, "--if-not-exists")) {
       if_not_exists = 1;
     } else {
@@ -213,19 +290,29 @@ int cli_topics_main(int argc, char **argv) {
   if (o.bad)
     return CLI_USAGE;
   if (!action)
-    return cli_usage_error("topics",
-                           "missing action: list, create, describe or delete");
-  int is_create = !strcmp(action, "create");
-  if ((have_p || have_cfg || if_not_exists) && !is_create)
-    return cli_usage_error("topics", "-p, --config and --if-not-exists are "
-                                     "for `topics create`");
+    return cli_usage_error("topics", "missing action: list, create, alter, "
+                                     "describe or delete");
+  int is_create = !strcmp(action, "create"),
+      is_alter = !strcmp(action, "alter");
+  if ((have_p || if_not_exists) && !is_create)
+    return cli_usage_error("topics", "-p and --if-not-exists are for "
+                                     "`topics create`");
+  if (have_cfg && !is_create && !is_alter)
+    return cli_usage_error("topics", "--config is for `topics create` and "
+                                     "`topics alter`");
+  if (have_del && !is_alter)
+    return cli_usage_error("topics", "--delete-config is for `topics alter`");
+  if (is_alter && !nchanges)
+    return cli_usage_error("topics", "alter needs --config or "
+                                     "--delete-config");
   const char *dir = cli_data_dir(data);
   if (!strcmp(action, "list")) {
     if (name)
       return cli_usage_error("topics", "unexpected argument '%s'", name);
     return do_list(dir);
   }
-  if (!is_create && strcmp(action, "describe") && strcmp(action, "delete"))
+  if (!is_create && !is_alter && strcmp(action, "describe") &&
+      strcmp(action, "delete"))
     return cli_usage_error("topics", "unknown action '%s'", action);
   if (!name)
     return cli_usage_error("topics", "%s needs a topic NAME", action);
@@ -234,6 +321,8 @@ int cli_topics_main(int argc, char **argv) {
                            nd_errmsg());
   if (is_create)
     return do_create(dir, name, (int32_t)partitions, &cfg, if_not_exists);
+  if (is_alter)
+    return do_alter(dir, name, changes, nchanges);
   if (!strcmp(action, "describe"))
     return do_describe(dir, name);
   return do_delete(dir, name);

@@ -141,10 +141,15 @@ enum nd_timestamp_type {
 /* cleanup.policy: what happens to a partition's old segments. Delete
  * removes whole segments by retention.ms/retention.bytes; compact keeps
  * the latest record of each key (see nd_clean and docs/compaction.md);
- * both do both. */
+ * both do both; neither (0, Kafka's empty list) keeps everything.
+ * ND_CLEANUP_DELETE_FIRST changes no behaviour: it records that the text
+ * listed delete before compact ("delete,compact"), so the setting reads
+ * back in the order it was written, as Kafka keeps a list config's order.
+ * Test the other two bits with &, never compare the whole value. */
 enum nd_cleanup_policy {
   ND_CLEANUP_DELETE = 1,
   ND_CLEANUP_COMPACT = 2,
+  ND_CLEANUP_DELETE_FIRST = 4,
 };
 
 /* Per-topic settings. Initialise with nd_topic_config_init() and change
@@ -177,8 +182,10 @@ typedef struct nd_topic_config {
   int64_t timestamp_before_max_ms;
   int64_t timestamp_after_max_ms;
   /* cleanup.policy: a mask of enum nd_cleanup_policy, default DELETE;
-   * text "delete", "compact", "compact,delete" (Kafka's list). A topic
-   * with COMPACT refuses records without a key (ND_ENOKEY). */
+   * text Kafka's list: "delete", "compact", "compact,delete",
+   * "delete,compact" or "" (neither); items are trimmed and duplicates
+   * dropped, as Kafka 4.4 does. A topic with COMPACT refuses records
+   * without a key (ND_ENOKEY); records already stored stay. */
   int32_t cleanup_policy;
   /* min.cleanable.dirty.ratio, default 0.5, in [0, 1]: the cleaner
    * cleans a partition once its dirty bytes (written since the last
@@ -580,10 +587,15 @@ typedef struct nd_append_info {
  * partition count (Kafka's default partitioner), or round robin without a
  * key. info may be NULL. Explicit timestamps are checked against the
  * topic's message.timestamp.{before,after}.max.ms as nd_append_batch's.
+ * On a topic whose cleanup.policy has compact every record needs a key
+ * (key != NULL; an empty key is a key), as Kafka requires.
  * Errors: ND_ENOTOPIC, ND_ENOPARTITION, ND_ETOOLARGE (the message names
  * the batch size and max.message.bytes), ND_ETIMESTAMP (see
- * nd_record_errors), ND_EFAILED, ND_EREADONLY, -ENOSPC/-EIO (nothing of
- * the batch is visible). */
+ * nd_record_errors), ND_ENOKEY (a record without a key on a compacted
+ * topic: nothing is written; the message names the topic, partition and
+ * the first such record's index in the batch, nd_record_errors() lists
+ * them all), ND_EFAILED, ND_EREADONLY, -ENOSPC/-EIO (nothing of the batch
+ * is visible). */
 int nd_append(nd_store *store, const char *topic, int32_t partition,
               const nd_record *records, size_t n, unsigned flags,
               nd_append_info *info);
@@ -616,28 +628,43 @@ int nd_append(nd_store *store, const char *topic, int32_t partition,
  * nothing is stored, the call fails with ND_ETIMESTAMP, nd_errmsg() gives
  * Kafka's text for the first such record and nd_record_errors() lists them
  * all. LogAppendTime topics are not checked (the store stamps the time).
+ * On a topic whose cleanup.policy has compact, every record must have a
+ * key (key length >= 0), inside compressed batches too: else ND_ENOKEY,
+ * nothing stored, nd_errmsg() names the topic, partition and the first
+ * keyless record's index in its batch, nd_record_errors() lists them all
+ * (a request with both keyless records and bad timestamps fails with
+ * ND_ETIMESTAMP and lists both kinds, as Kafka answers). Looking into a
+ * compressed batch needs nd_options.decompress: without it a compressed
+ * batch for a compacted topic is refused with ND_ECODEC, since a keyless
+ * record could not be seen (and the cleaner could not keep it).
  * Errors: ND_EBATCH / ND_ECORRUPT (message names the byte offset and what
  * is wrong; ND_ECORRUPT also for a record area that does not decompress),
- * ND_ECONTROL, ND_ETIMESTAMP, ND_ETOOLARGE, ND_ECODEC, and those of
- * nd_append. */
+ * ND_ECONTROL, ND_ETIMESTAMP, ND_ENOKEY, ND_ETOOLARGE, ND_ECODEC, and
+ * those of nd_append. */
 int nd_append_batch(nd_store *store, const char *topic, int32_t partition,
                     void *buf, size_t len, unsigned flags,
                     nd_append_info *info);
 
-/* One record an append refused on its own (ND_ETIMESTAMP). */
+/* One record an append refused on its own (ND_ETIMESTAMP, ND_ENOKEY). */
 typedef struct nd_record_error {
   int32_t batch_index; /* position of the record in its batch, from 0 */
   int64_t offset;      /* baseOffset + offsetDelta as the batch was given
                           (Kafka's "offset" in its message; 0-based for a
                           client's batch) */
   int64_t timestamp;   /* the record's timestamp */
+  int32_t error;       /* why: ND_ETIMESTAMP (out of range) or ND_ENOKEY
+                          (no key, on a compacted topic) */
 } nd_record_error;
 
 /* The records that made the calling thread's last nd_append or
- * nd_append_batch fail with ND_ETIMESTAMP, in order, with the range they
- * were checked against: [*min_timestamp, *max_timestamp] (either pointer
- * may be NULL). Returns their number and points *list at them (NULL when
- * 0); 0 after any other outcome. Should memory run out while listing
+ * nd_append_batch fail with ND_ETIMESTAMP or ND_ENOKEY, in order, each
+ * with its own reason (a batch may have both kinds: the append fails with
+ * ND_ETIMESTAMP then, as Kafka answers INVALID_TIMESTAMP; a record with
+ * neither key nor a good timestamp is listed once, for its key), with the
+ * range timestamps were checked against: [*min_timestamp,
+ * *max_timestamp] (either pointer may be NULL; meaningless when the topic
+ * is LogAppendTime). Returns their number and points *list at them (NULL
+ * when 0); 0 after any other outcome. Should memory run out while listing
  * them the list is cut short; the append fails all the same. Ownership: the
  * array belongs to the calling thread, valid until its next nodata call. Never
  * fails. Thread-safety: per thread, like nd_errmsg(). */

@@ -170,27 +170,55 @@ static int recompress_batches(nd_store *s, const nd_topic_config *cfg,
   return 0;
 }
 
-/* The topic's bounds on record timestamps as of now, or NULL when they do
- * not apply (LogAppendTime: the store stamps its own time). Starts the
- * thread's nd_record_errors() list. */
+/* The topic's checks of each record as of now, or NULL when none applies:
+ * its bounds on record timestamps (not under LogAppendTime: the store
+ * stamps its own time) and, on a compacted topic, that every record has a
+ * key. Starts the thread's nd_record_errors() list. */
 static ts_check *ts_check_start(ts_check *tc, const nd_topic_config *cfg,
                                 int64_t now) {
-  if (cfg->timestamp_type == ND_TS_LOG_APPEND_TIME)
-    return NULL;
   tc->now = now;
   tc->before_max = cfg->timestamp_before_max_ms;
   tc->after_max = cfg->timestamp_after_max_ms;
-  tc->bad = 0;
+  tc->bad = tc->keyless = 0;
+  tc->check_ts = cfg->timestamp_type != ND_TS_LOG_APPEND_TIME;
+  tc->need_key = (cfg->cleanup_policy & ND_CLEANUP_COMPACT) != 0;
   record_errors_reset(sub_wrap(now, tc->before_max),
                       add_wrap(now, tc->after_max));
-  return tc;
+  return tc->check_ts || tc->need_key ? tc : NULL;
+}
+
+/* The first refused record of either kind, for the messages below. */
+static const nd_record_error *first_refused(int error) {
+  const nd_record_error *e;
+  size_t n = nd_record_errors(&e, NULL, NULL);
+  for (size_t i = 0; i < n; i++)
+    if (e[i].error == error)
+      return &e[i];
+  return NULL;
+}
+
+/* ND_ENOKEY in Kafka's words (LogValidator.validateKey), with where. */
+static int keyless_fail(const ts_check *tc, const char *name, int32_t p) {
+  const nd_record_error *e = first_refused(ND_ENOKEY);
+  if (!e) /* out of memory listing them */
+    return nd_fail(ND_ENOKEY,
+                   "Compacted topic cannot accept message without key in "
+                   "topic partition %s-%d (%zu records refused)",
+                   name, (int)p, tc->keyless);
+  return nd_fail(ND_ENOKEY,
+                 "Compacted topic cannot accept message without key in "
+                 "topic partition %s-%d: the record at index %d of its batch "
+                 "has none (%zu record%s refused)",
+                 name, (int)p, (int)e->batch_index, tc->keyless,
+                 tc->keyless == 1 ? "" : "s");
 }
 
 /* ND_ETIMESTAMP in Kafka's words for the first refused record. */
 static int ts_check_fail(const ts_check *tc) {
-  const nd_record_error *e;
+  const nd_record_error *e = first_refused(ND_ETIMESTAMP);
   int64_t lo, hi;
-  if (nd_record_errors(&e, &lo, &hi) == 0) /* out of memory listing them */
+  nd_record_errors(NULL, &lo, &hi);
+  if (!e) /* out of memory listing them */
     return nd_fail(ND_ETIMESTAMP,
                    "%zu record timestamps are out of range. The timestamp "
                    "should be within [%" PRId64 ", %" PRId64 "]",
@@ -203,9 +231,9 @@ static int ts_check_fail(const ts_check *tc) {
                  tc->bad == 1 ? "" : "s");
 }
 
-/* Encode records into this thread's buffer and append them; *sync_to as
- * partition_append. */
-static int append_records(nd_store *s, partition *part,
+/* Encode records into this thread's buffer and append them to partition
+ * p; *sync_to as partition_append. */
+static int append_records(nd_store *s, partition *part, int32_t p,
                           const nd_topic_config *cfg, const char *name,
                           const nd_record *records, size_t n, unsigned flags,
                           nd_append_info *info, int64_t *sync_to) {
@@ -223,18 +251,26 @@ static int append_records(nd_store *s, partition *part,
                    "batch of %zu records is %" PRId64
                    " bytes; topic '%s' allows max.message.bytes=%d",
                    n, size, name, (int)cfg->max_message_bytes);
-  /* The records' own timestamps, without walking the encoded batch; the
-   * clock's (ND_TIMESTAMP_NOW) are within any bounds. */
+  /* The records' own keys and timestamps, without walking the encoded
+   * batch; the clock's (ND_TIMESTAMP_NOW) are within any bounds. A record
+   * without a key is refused for that alone, as Kafka checks the key
+   * first. */
   ts_check tcs, *tc = ts_check_start(&tcs, cfg, now);
   for (size_t i = 0; tc && i < n; i++) {
     int64_t ts = records[i].timestamp;
-    if (ts == ND_TIMESTAMP_NOW || !ts_check_refuses(tc, ts))
-      continue;
-    tc->bad++;
-    (void)record_errors_add((int32_t)i, (int64_t)i, ts);
+    if (tc->need_key && !records[i].key) {
+      tc->keyless++;
+      (void)record_errors_add(ND_ENOKEY, (int32_t)i, (int64_t)i, ts);
+    } else if (tc->check_ts && ts != ND_TIMESTAMP_NOW &&
+               ts_check_refuses(tc, ts)) {
+      tc->bad++;
+      (void)record_errors_add(ND_ETIMESTAMP, (int32_t)i, (int64_t)i, ts);
+    }
   }
   if (tc && tc->bad)
     return ts_check_fail(tc);
+  if (tc && tc->keyless)
+    return keyless_fail(tc, name, p);
   uint8_t *re = NULL;
   size_t re_len = 0;
   int rc =
@@ -287,7 +323,8 @@ int nd_append(nd_store *s, const char *name, int32_t p,
     /* From before encoding until written, so a group-commit leader waits
      * for this append to share its fdatasync. */
     partition_append_begin(part);
-    rc = append_records(s, part, &cfg, name, records, n, flags, info, &sync_to);
+    rc = append_records(s, part, p, &cfg, name, records, n, flags, info,
+                        &sync_to);
     partition_append_end(part);
     if (!rc)
       rc = append_done(s, t, part, info, sync_to);
@@ -388,6 +425,17 @@ int nd_append_batch(nd_store *s, const char *name, int32_t p, void *buf,
                    codec);
       goto out;
     }
+    if (codec != ND_CODEC_NONE && !s->opts.decompress && tc && tc->need_key) {
+      /* Its keys cannot be seen, and one keyless record stored would be
+       * one the cleaner cannot place: refused rather than trusted. */
+      rc = nd_fail(ND_ECODEC,
+                   "batch at byte %zu: topic '%s' is compacted and its "
+                   "records need keys, but this store was opened without a "
+                   "decompressor (nd_options.decompress) to look at the "
+                   "keys of a compressed batch",
+                   q, name);
+      goto out;
+    }
     if (codec != ND_CODEC_NONE && s->opts.decompress &&
         (rc = check_compressed_records(s, b + q, total, q, &max_ts_delta,
                                        tc)) != 0)
@@ -400,6 +448,10 @@ int nd_append_batch(nd_store *s, const char *name, int32_t p, void *buf,
   }
   if (tc && tc->bad) {
     rc = ts_check_fail(tc);
+    goto out;
+  }
+  if (tc && tc->keyless) {
+    rc = keyless_fail(tc, name, p);
     goto out;
   }
   uint8_t *re = NULL;

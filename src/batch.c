@@ -309,13 +309,20 @@ int batch_check_record_area(const uint8_t *hdr, const uint8_t *r, size_t len,
     }
     if (ts_delta > max_delta)
       max_delta = ts_delta;
-    if (tc) {
+    int64_t key_len = 0;
+    if (tc && tc->need_key &&
+        (varint_read(&q, rec_end, &key_len) == 0 && key_len < 0)) {
+      /* Out of memory, the list is short but the count is right. */
+      tc->keyless++;
+      (void)record_errors_add(ND_ENOKEY, i,
+                              add_wrap(batch_base_offset(hdr), off_delta),
+                              add_wrap(batch_base_timestamp(hdr), ts_delta));
+    } else if (tc && tc->check_ts) {
       int64_t ts = add_wrap(batch_base_timestamp(hdr), ts_delta);
       if (ts_check_refuses(tc, ts)) {
-        /* Out of memory, the list is short but the count is right. */
         tc->bad++;
-        (void)record_errors_add(i, add_wrap(batch_base_offset(hdr), off_delta),
-                                ts);
+        (void)record_errors_add(
+            ND_ETIMESTAMP, i, add_wrap(batch_base_offset(hdr), off_delta), ts);
       }
     }
     r = rec_end;

@@ -379,7 +379,12 @@ enum batch_status batch_check(const uint8_t *p, size_t avail, int check_crc,
  * nd_record_errors() list (while memory lasts). */
 typedef struct ts_check {
   int64_t now, before_max, after_max;
-  size_t bad; /* records refused so far */
+  size_t bad;     /* records refused for their timestamp so far */
+  int check_ts;   /* 0: timestamps are not checked (LogAppendTime) */
+  int need_key;   /* a compacted topic: a record without a key is refused
+                     (ND_ENOKEY), before its timestamp is looked at, as
+                     Kafka's LogValidator orders its checks */
+  size_t keyless; /* records refused for a null key so far */
 } ts_check;
 
 /* 1 if a record with timestamp ts is out of tc's bounds. */
@@ -396,7 +401,8 @@ int batch_check_records(const uint8_t *p, size_t total, int64_t *max_ts_delta,
                         ts_check *tc, const char **why);
 /* The same checks on a record area: the bytes after the header at hdr, or
  * their decompressed form for a compressed batch. With tc, every record's
- * timestamp is also checked (see ts_check). */
+ * key (need_key) and timestamp (check_ts) are also checked (see
+ * ts_check). */
 int batch_check_record_area(const uint8_t *hdr, const uint8_t *records,
                             size_t len, int32_t count, int64_t *max_ts_delta,
                             ts_check *tc, const char **why);

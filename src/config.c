@@ -10,6 +10,7 @@
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -116,48 +117,133 @@ void nd_topic_config_init(nd_topic_config *cfg) {
   cfg->max_compaction_lag_ms = INT64_MAX;
 }
 
-/* cleanup.policy: Kafka's list type, comma-separated, spaces around items
- * ignored; each item once, from {delete, compact}. */
+/* Java's Double.toString of d, which Kafka prints in its messages and
+ * DescribeConfigs: the shortest digits that read back as d, "1.0" not
+ * "1", and m.mmmE-n outside [1e-3, 1e7). */
+static void java_double(double d, char *buf, size_t cap) {
+  char t[40];
+  int prec = 1;
+  for (; prec < 17; prec++) {
+    snprintf(t, sizeof t, "%.*e", prec - 1, d);
+    if (strtod(t, NULL) == d)
+      break;
+  }
+  snprintf(t, sizeof t, "%.*e", prec - 1, d);
+  if (d != d || d - d != 0) { /* NaN, infinities: what %e says */
+    snprintf(buf, cap, "%s", t);
+    return;
+  }
+  /* t is [-]D[.DDD]e[+-]XX: split into sign, digits and exponent. */
+  const char *p = t;
+  int neg = *p == '-';
+  p += neg;
+  char digits[24];
+  size_t nd = 0;
+  for (; *p && *p != 'e'; p++)
+    if (*p != '.' && nd + 1 < sizeof digits)
+      digits[nd++] = *p;
+  digits[nd] = 0;
+  int exp = atoi(p + 1);
+  while (nd > 1 && digits[nd - 1] == '0')
+    digits[--nd] = 0;
+  double a = d < 0 ? -d : d;
+  size_t used = 0;
+  char out[64];
+  if (neg)
+    out[used++] = '-';
+  if (a == 0 || (a >= 1e-3 && a < 1e7)) {
+    if (exp < 0) { /* 0.000DDD */
+      used += (size_t)snprintf(out + used, sizeof out - used, "0.");
+      for (int i = -1; i > exp; i--)
+        out[used++] = '0';
+      used += (size_t)snprintf(out + used, sizeof out - used, "%s", digits);
+    } else { /* DDD.DDD, at least one digit after the point */
+      for (int i = 0; i <= exp; i++)
+        out[used++] = (size_t)i < nd ? digits[i] : '0';
+      out[used++] = '.';
+      if ((size_t)exp + 1 < nd)
+        used += (size_t)snprintf(out + used, sizeof out - used, "%s",
+                                 digits + exp + 1);
+      else
+        out[used++] = '0';
+    }
+    out[used] = 0;
+  } else {
+    snprintf(out + used, sizeof out - used, "%c.%sE%d", digits[0],
+             nd > 1 ? digits + 1 : "0", exp);
+  }
+  snprintf(buf, cap, "%s", out);
+}
+
+/* cleanup.policy: Kafka's list type (ConfigDef LIST with ValidList): the
+ * value trimmed, split at commas with the spaces around them, each item
+ * one of compact and delete; an empty value is the empty list (neither),
+ * an empty item an error; a repeated item counts once, and which came
+ * first is kept (ND_CLEANUP_DELETE_FIRST). Kafka's messages. */
 static int parse_policy(const char *value, int32_t *out) {
   int32_t policy = 0;
-  const char *p = value;
-  for (;;) {
-    while (*p == ' ')
-      p++;
-    const char *end = p;
-    while (*end && *end != ',')
-      end++;
-    const char *last = end;
-    while (last > p && last[-1] == ' ')
+  const char *p = value, *end = value + strlen(value);
+  while (p < end && isspace((unsigned char)*p))
+    p++;
+  while (end > p && isspace((unsigned char)end[-1]))
+    end--;
+  while (p < end) {
+    const char *comma = memchr(p, ',', (size_t)(end - p));
+    const char *item_end = comma ? comma : end, *last = item_end;
+    while (last > p && isspace((unsigned char)last[-1]))
       last--;
     size_t n = (size_t)(last - p);
+    if (n == 0)
+      return nd_fail(ND_ECONFIG,
+                     "Configuration 'cleanup.policy' values must not be "
+                     "empty.");
     int32_t bit = n == 6 && !strncmp(p, "delete", 6)    ? ND_CLEANUP_DELETE
                   : n == 7 && !strncmp(p, "compact", 7) ? ND_CLEANUP_COMPACT
                                                         : 0;
-    if (!bit || (policy & bit))
+    if (!bit)
       return nd_fail(ND_ECONFIG,
-                     "Invalid value %s for configuration cleanup.policy: "
-                     "expected a list of distinct items from [compact, "
-                     "delete]",
-                     value);
+                     "Invalid value %.*s for configuration cleanup.policy: "
+                     "String must be one of: compact, delete",
+                     (int)n, p);
+    if (bit == ND_CLEANUP_COMPACT && !(policy & ND_CLEANUP_COMPACT) &&
+        (policy & ND_CLEANUP_DELETE))
+      policy |= ND_CLEANUP_DELETE_FIRST;
     policy |= bit;
-    if (!*end)
+    if (!comma)
       break;
-    p = end + 1;
+    p = comma + 1;
+    while (p < end && isspace((unsigned char)*p))
+      p++;
+    if (p == end) /* "compact," ends in an empty item */
+      return nd_fail(ND_ECONFIG,
+                     "Configuration 'cleanup.policy' values must not be "
+                     "empty.");
   }
   *out = policy;
   return 0;
 }
 
+/* A double in [0, 1], in Kafka's words (ConfigDef DOUBLE with
+ * Range.between(0, 1)); the range message prints the parsed value as
+ * Java does ("2" is "2.0"). */
 static int parse_ratio(const char *name, const char *value, double *out) {
   char *end;
   errno = 0;
   double v = strtod(value, &end);
-  if (!*value || errno || *end || !(v >= 0.0 && v <= 1.0))
+  while (*end && isspace((unsigned char)*end))
+    end++;
+  if (!*value || errno || *end || v != v)
     return nd_fail(ND_ECONFIG,
-                   "Invalid value %s for configuration %s: Value must be "
-                   "between 0 and 1",
+                   "Invalid value %s for configuration %s: Not a number of "
+                   "type DOUBLE",
                    value, name);
+  if (v < 0.0 || v > 1.0) {
+    char shown[40];
+    java_double(v, shown, sizeof shown);
+    return nd_fail(ND_ECONFIG,
+                   "Invalid value %s for configuration %s: Value must be %s",
+                   shown, name, v < 0.0 ? "at least 0" : "no more than 1");
+  }
   *out = v;
   return 0;
 }
@@ -280,16 +366,22 @@ int nd_topic_config_set(nd_topic_config *cfg, const char *name,
   case K_GZIP_LEVEL:
   case K_I64:
   case K_I32:
+    /* Kafka's words (ConfigDef's parse and Range validators). */
     if (parse_i64(value, &v) != 0)
-      return nd_fail(ND_ECONFIG, "%s='%s': not an integer", name, value);
+      return nd_fail(ND_ECONFIG,
+                     "Invalid value %s for configuration %s: Not a number "
+                     "of type %s",
+                     value, name, s->kind == K_I64 ? "LONG" : "INT");
     if (s->kind == K_GZIP_LEVEL && v == 0)
       return nd_fail(ND_ECONFIG,
                      "compression.gzip.level=0: expected -1 (default) or "
                      "1-9");
     if (v < s->min || v > s->max)
       return nd_fail(ND_ECONFIG,
-                     "%s=%" PRId64 ": out of range [%" PRId64 ", %" PRId64 "]",
-                     name, v, s->min, s->max);
+                     "Invalid value %" PRId64 " for configuration %s: Value "
+                     "must be %s %" PRId64,
+                     v, name, v < s->min ? "at least" : "no more than",
+                     v < s->min ? s->min : s->max);
     if (s->kind == K_I64)
       memcpy(field, &v, sizeof(int64_t));
     else {
@@ -338,28 +430,23 @@ int nd_topic_config_get(const nd_topic_config *cfg, const char *name, char *buf,
                  cfg->timestamp_type == ND_TS_LOG_APPEND_TIME ? "LogAppendTime"
                                                               : "CreateTime");
     break;
-  case K_POLICY:
+  case K_POLICY: {
+    int32_t pol = cfg->cleanup_policy;
+    int both = (pol & ND_CLEANUP_COMPACT) && (pol & ND_CLEANUP_DELETE);
     n = snprintf(buf, buf_size, "%s",
-                 cfg->cleanup_policy == ND_CLEANUP_COMPACT ? "compact"
-                 : cfg->cleanup_policy ==
-                         (ND_CLEANUP_COMPACT | ND_CLEANUP_DELETE)
-                     ? "compact,delete"
-                     : "delete");
+                 both ? (pol & ND_CLEANUP_DELETE_FIRST ? "delete,compact"
+                                                       : "compact,delete")
+                 : pol & ND_CLEANUP_COMPACT ? "compact"
+                 : pol & ND_CLEANUP_DELETE  ? "delete"
+                                            : "");
     break;
+  }
   case K_RATIO: {
     double d;
+    char t[40];
     memcpy(&d, field, sizeof d);
-    n = snprintf(buf, buf_size, "%.17g", d);
-    /* The shortest text that reads back as the same double, as Java's
-     * Double.toString gives ("0.5", not "0.50000000000000000"). */
-    for (int prec = 1; prec < 17 && n > 0; prec++) {
-      char t[40];
-      snprintf(t, sizeof t, "%.*g", prec, d);
-      if (strtod(t, NULL) == d) {
-        n = snprintf(buf, buf_size, "%s", t);
-        break;
-      }
-    }
+    java_double(d, t, sizeof t); /* as Kafka describes it: "1.0", "0.5" */
+    n = snprintf(buf, buf_size, "%s", t);
     break;
   }
   case K_I64: {
@@ -398,8 +485,9 @@ int config_validate(const nd_topic_config *cfg) {
     if (v < s->min || v > s->max || (s->kind == K_GZIP_LEVEL && v == 0)) {
       snprintf(buf, sizeof buf, "%" PRId64, v);
       return nd_fail(ND_ECONFIG,
-                     "%s=%s: out of range [%" PRId64 ", %" PRId64 "]", s->name,
-                     buf, s->min, s->max);
+                     "Invalid value %s for configuration %s: Value must be "
+                     "in [%" PRId64 ", %" PRId64 "]",
+                     buf, s->name, s->min, s->max);
     }
   }
   if (cfg->fsync < ND_FSYNC_NEVER || cfg->fsync > ND_FSYNC_ALWAYS)
@@ -414,8 +502,9 @@ int config_validate(const nd_topic_config *cfg) {
       cfg->timestamp_type != ND_TS_LOG_APPEND_TIME)
     return nd_fail(ND_ECONFIG, "timestamp type %d unknown",
                    (int)cfg->timestamp_type);
-  if (cfg->cleanup_policy < ND_CLEANUP_DELETE ||
-      cfg->cleanup_policy > (ND_CLEANUP_DELETE | ND_CLEANUP_COMPACT))
+  if (cfg->cleanup_policy < 0 ||
+      cfg->cleanup_policy >
+          (ND_CLEANUP_DELETE | ND_CLEANUP_COMPACT | ND_CLEANUP_DELETE_FIRST))
     return nd_fail(ND_ECONFIG, "cleanup policy %d unknown",
                    (int)cfg->cleanup_policy);
   if (!(cfg->min_cleanable_dirty_ratio >= 0.0 &&
@@ -424,10 +513,10 @@ int config_validate(const nd_topic_config *cfg) {
                    "min.cleanable.dirty.ratio=%g: must be between 0 and 1",
                    cfg->min_cleanable_dirty_ratio);
   if (cfg->min_compaction_lag_ms > cfg->max_compaction_lag_ms)
-    return nd_fail(ND_ECONFIG,
-                   "conflict topic config setting max.compaction.lag.ms "
-                   "(%" PRId64 ") < min.compaction.lag.ms (%" PRId64 ")",
-                   cfg->max_compaction_lag_ms, cfg->min_compaction_lag_ms);
+    return nd_fail(ND_ECONFIG, /* Kafka's words (LogConfig) */
+                   "conflict topic config setting min.compaction.lag.ms "
+                   "(%" PRId64 ") > max.compaction.lag.ms (%" PRId64 ")",
+                   cfg->min_compaction_lag_ms, cfg->max_compaction_lag_ms);
   return 0;
 }
 

@@ -99,7 +99,8 @@ void record_errors_reset(int64_t lo, int64_t hi) {
   rec_errs.hi = hi;
 }
 
-int record_errors_add(int32_t batch_index, int64_t offset, int64_t timestamp) {
+int record_errors_add(int error, int32_t batch_index, int64_t offset,
+                      int64_t timestamp) {
   if (rec_errs.n == rec_errs.cap) {
     pthread_once(&rec_once, rec_key_make);
     size_t cap = rec_errs.cap ? rec_errs.cap * 2 : 16;
@@ -112,6 +113,7 @@ int record_errors_add(int32_t batch_index, int64_t offset, int64_t timestamp) {
       pthread_setspecific(rec_key, ni);
   }
   nd_record_error *e = &rec_errs.items[rec_errs.n++];
+  e->error = error;
   e->batch_index = batch_index;
   e->offset = offset;
   e->timestamp = timestamp;

@@ -38,6 +38,7 @@ void nd_log(const nd_logger *lg, int level, const char *fmt, ...)
  * -1 when out of memory (the list stays as it was; callers still count
  * the record). */
 void record_errors_reset(int64_t lo, int64_t hi);
-int record_errors_add(int32_t batch_index, int64_t offset, int64_t timestamp);
+int record_errors_add(int error, int32_t batch_index, int64_t offset,
+                      int64_t timestamp);
 
 #endif

@@ -51,8 +51,8 @@ KAFKA_ONLY = [
     "errors.deadletterqueue.group.enable", "file.delete.delay.ms",
     "follower.replication.throttled.replicas",
     "leader.replication.throttled.replicas", "local.retention.bytes",
-    "local.retention.ms", "max.decompressed.message.bytes", "preallocate",
-    "remote.copy.lag.bytes",
+    "local.retention.ms", "max.decompressed.message.bytes",
+    "preallocate", "remote.copy.lag.bytes",
     "remote.copy.lag.ms", "remote.log.copy.disable",
     "remote.log.delete.on.disable", "remote.storage.enable",
     "segment.jitter.ms",
@@ -77,7 +77,7 @@ DOCUMENTED = {
     r"\.min\.insync\.replicas\.(source|is_default|"
     r"synonyms(\.length|\[\d\]\.\w+))$":
         "cluster-wide `min.insync.replicas=1`",
-    r"\.(cleanup\.policy|min\.insync\.replicas|"
+    r"\.(min\.insync\.replicas|"
     r"unclean\.leader\.election\.enable)\.is_read_only$":
         "accepted at their only value and shown read-only",
 }
