@@ -13,6 +13,8 @@
  * `nodata serve` with real Kafka clients. */
 #include "test.h"
 
+#include <time.h>
+
 #include "nodata_codecs.h"
 #include "nodata_testing.h"
 #include "nodata_zerocopy.h"
@@ -25,8 +27,19 @@ static const int64_t LIVE[] = {1, 3, 10, 12, 25, 26, 27, 30, 31, 32};
 #define NLIVE (sizeof LIVE / sizeof LIVE[0])
 #define HW 33
 
+/* Bytes of '.' after each value's "v<offset>": 0 in the C tests; `--make
+ * DIR PAD` sets it, so that the broker test's fetches are large enough
+ * for the broker to send them from the file (sendfile). */
+#define MAX_PAD 8192
+static size_t value_pad;
+
+/* Record timestamps: ts_base + 10 * offset. 1000 in the C tests; `--make`
+ * sets it to about an hour ago (and prints it), so that retention.ms
+ * (7 days) does not delete the broker test's segments from 1970. */
+static int64_t ts_base = 1000;
+
 static int64_t ts_of(int64_t off) {
-  return 1000 + 10 * off;
+  return ts_base + 10 * off;
 }
 
 /* A batch at base with records at the given offsets (n may be 0). */
@@ -35,10 +48,12 @@ static int put_batch(FILE *f, int64_t base, const int64_t *offs, size_t n,
                      int64_t max_ts, int codec) {
   nd_record recs[8];
   int32_t deltas[8];
-  char keys[8][16], vals[8][16];
+  static char keys[8][16], vals[8][16 + MAX_PAD];
   for (size_t i = 0; i < n; i++) {
     snprintf(keys[i], sizeof keys[i], "k%lld", (long long)offs[i]);
-    snprintf(vals[i], sizeof vals[i], "v%lld", (long long)offs[i]);
+    int len = snprintf(vals[i], 16, "v%lld", (long long)offs[i]);
+    memset(vals[i] + len, '.', value_pad);
+    vals[i][len + value_pad] = '\0';
     recs[i] = (nd_record){.key = keys[i],
                           .key_len = strlen(keys[i]),
                           .value = vals[i],
@@ -521,7 +536,12 @@ static void active_segment_gap_is_damage(void) {
 }
 
 int main(int argc, char **argv) {
-  if (argc == 3 && !strcmp(argv[1], "--make")) {
+  if ((argc == 3 || argc == 4) && !strcmp(argv[1], "--make")) {
+    value_pad = argc == 4 ? (size_t)atoi(argv[3]) : 0;
+    if (value_pad > MAX_PAD)
+      value_pad = MAX_PAD;
+    ts_base = ((int64_t)time(NULL) - 3600) * 1000;
+    printf("%lld\n", (long long)ts_base);
     if (make_store(argv[2], ND_CLEANUP_COMPACT, ND_CODEC_NONE) != 0) {
       fprintf(stderr, "cannot make the store in %s: %s\n", argv[2],
               nd_errmsg());
