@@ -1137,7 +1137,11 @@ enum nd_verify_damage {
                             damage: a compacted log has them) */
   ND_DAMAGE_TORN = 1,    /* a batch cut short by the end of its file */
   ND_DAMAGE_GAP = 2,     /* a segment that starts below where the one
-                            before it ends (overlapping segments) */
+                            before it ends (overlapping segments), or
+                            above where that one was sealed (its final
+                            time-index entry: a segment file is missing;
+                            a hole the cleaner left ends at the next
+                            segment's base) */
   ND_DAMAGE_INDEX = 3,   /* an index entry that does not match the log;
                             repair rebuilds the index, no record is lost */
   ND_DAMAGE_MARKER = 4,  /* a control batch ending no transaction; left in

@@ -409,8 +409,12 @@ static int read_index(const char *path, nd_index_entry **e, size_t *n) {
 }
 
 /* Check segment i of p; returns 0, or a negative code if a file cannot be
- * read. */
-static int check_segment(verifier *v, vpart *p, size_t i, int64_t *expect) {
+ * read. *expect: where the batches of segment i - 1 ended (in: the least
+ * base segment i may have), then where its own end. *sealed_end: -1, or
+ * where segment i - 1 says it ends when that is below segment i's base
+ * (then a segment file between them is missing), then the same of i. */
+static int check_segment(verifier *v, vpart *p, size_t i, int64_t *expect,
+                         int64_t *sealed_end) {
   char lp[PATH_MAX + 32], ip[PATH_MAX + 32], tp[PATH_MAX + 32];
   seg_path(p, i, ".log", lp, sizeof lp);
   seg_path(p, i, ".index", ip, sizeof ip);
@@ -426,8 +430,10 @@ static int check_segment(verifier *v, vpart *p, size_t i, int64_t *expect) {
                 .in_flight = v->st.live && i + 1 == p->nsegs,
                 .dense = i + 1 == p->nsegs};
   /* A segment may start above where the one before it ends: the cleaner
-   * removed that one's last batches (a hole). Only an overlap is wrong. */
-  if (i > 0 && p->bases[i] < *expect) {
+   * removed that one's last batches (a hole). An overlap is wrong, and so
+   * is a start above where the one before was sealed. */
+  if (i > 0 && (p->bases[i] < *expect ||
+                (*sealed_end >= 0 && p->bases[i] > *sealed_end))) {
     event(v, ND_VERIFY_DAMAGE, ND_DAMAGE_GAP, p, lp, 0, *expect,
           "%s: byte 0: the segment starts at offset %" PRId64
           " but the one before it ends at %" PRId64,
@@ -497,10 +503,18 @@ static int check_segment(verifier *v, vpart *p, size_t i, int64_t *expect) {
                     e->position, e->offset, w.end);
     }
     /* A sealed segment ends at the next one's base (its final time
-     * entry is there), above its last batch when that ends in a hole. */
+     * entry is there), above its last batch when that ends in a hole the
+     * cleaner left. A final entry right after its last batch says it was
+     * sealed there: the segment that began there is missing, which the
+     * next segment's check reports. */
     int64_t end = c.expect;
-    if (!last && p->bases[i + 1] > end)
-      end = p->bases[i + 1];
+    *sealed_end = -1;
+    if (!last && p->bases[i + 1] > end) {
+      if (c.tn > 0 && tb[c.tn - 1].offset == end)
+        *sealed_end = end;
+      else
+        end = p->bases[i + 1];
+    }
     check_time_entries(&c, end);
     if (c.ti < c.tn)
       index_problem(&c, tp, c.ti, 12,
@@ -536,11 +550,11 @@ static void relist_missing(vpart *p, size_t i, int64_t expect) {
 }
 
 static int check_partition(verifier *v, vpart *p) {
-  int64_t expect = p->nsegs ? p->bases[0] : 0;
+  int64_t expect = p->nsegs ? p->bases[0] : 0, sealed_end = -1;
   for (size_t i = 0; i < p->nsegs; i++) {
     if (v->st.live && i > 0 && p->bases[i] > expect)
       relist_missing(p, i, expect);
-    int rc = check_segment(v, p, i, &expect);
+    int rc = check_segment(v, p, i, &expect, &sealed_end);
     if (rc)
       return rc;
     if (p->log_damaged)
