@@ -242,6 +242,7 @@ static int find_batch(nd_reader *r, segment *seg, int fd, uint64_t size,
                       int64_t offset, uint64_t hint, uint64_t *pos_out,
                       size_t *size_out) {
   int64_t expect = -1;
+  int64_t next = atomic_load_explicit(&seg->next_offset, memory_order_acquire);
   uint64_t start = hint;
   if (start == NO_HINT) {
     start = 0;
@@ -267,6 +268,16 @@ static int find_batch(nd_reader *r, segment *seg, int fd, uint64_t size,
         break; /* the index entry is wrong: walk from the segment's start */
       expect = -1;
       if (batch_last_offset(h) >= offset) {
+        /* After a hole, a batch must still lie below the segment's end
+         * (see segment_find): else its baseOffset is damaged. */
+        if (batch_base_offset(h) > offset && batch_base_offset(h) >= next) {
+          batch_cursor_close(&c);
+          return nd_fail(ND_ECORRUPT,
+                         "%s.log: batch at byte %" PRIu64
+                         " claims offset %" PRId64
+                         ", past the segment's end %" PRId64,
+                         seg->path, pos, batch_base_offset(h), next);
+        }
         *pos_out = pos;
         *size_out = (size_t)c.size;
         batch_cursor_close(&c);

@@ -675,6 +675,9 @@ int segment_index_entry_holds(segment *seg, const uint8_t *h, int64_t expect,
  * one holding the next existing offset (segment.h). */
 static int find_fd(segment *seg, int fd, int64_t offset, uint64_t *pos_out) {
   uint64_t size = atomic_load_explicit(&seg->size, memory_order_acquire);
+  /* Batches appended after this load start at or above it; a caller's
+   * offset below it is held by a batch before them. */
+  int64_t next = atomic_load_explicit(&seg->next_offset, memory_order_acquire);
   if (offset < seg->base)
     return nd_fail(ND_ERANGE, "offset %" PRId64 " below segment base %" PRId64,
                    offset, seg->base);
@@ -694,6 +697,14 @@ static int find_fd(segment *seg, int fd, int64_t offset, uint64_t *pos_out) {
       break;
     }
     if (batch_last_offset(cur->batch) >= offset) {
+      /* After a hole, a batch must still lie below the segment's end: a
+       * base past it is a damaged header (baseOffset is outside the CRC),
+       * not the next existing offset. */
+      int64_t base = batch_base_offset(cur->batch);
+      if (base > offset && base >= next) {
+        rc = ND_ECORRUPT;
+        break;
+      }
       *pos_out = cur->pos;
       rc = 0;
       break;
