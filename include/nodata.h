@@ -722,7 +722,9 @@ int nd_offsets(nd_store *store, const char *topic, int32_t partition,
                int64_t *log_start, int64_t *high_watermark);
 
 /* First offset whose record timestamp is >= ts_ms (Kafka's ListOffsets by
- * time). *offset and *timestamp get -1 when no record is that late.
+ * time): of a record that exists, on a compacted log whose batches may
+ * still carry the timestamps of records cleaned away (docs/format.md).
+ * *offset and *timestamp get -1 when no record is that late.
  * Errors: ND_ENOTOPIC, ND_ENOPARTITION, -EIO, ND_ECORRUPT. */
 int nd_offset_for_time(nd_store *store, const char *topic, int32_t partition,
                        int64_t ts_ms, int64_t *offset, int64_t *timestamp);
@@ -738,10 +740,14 @@ typedef struct nd_batches {
 
 /* Read whole batches starting with the one that holds `offset`, up to
  * max_bytes (at least one batch is returned even if it is larger, so a
- * reader always makes progress). offset == high watermark returns zero
- * bytes. Errors: ND_ERANGE when offset is below the log start or above the
- * high watermark (the message gives both bounds), ND_ENOTOPIC,
- * ND_ENOPARTITION, -EIO, ND_ECORRUPT. */
+ * reader always makes progress). On a compacted log an offset in a hole
+ * reads from the first batch whose last offset is >= it (the batch
+ * holding the next existing offset, as Kafka's Fetch answers), which may
+ * hold no record at all (docs/format.md); nothing but holes up to the
+ * high watermark reads as zero bytes, as offset == high watermark does. Errors:
+ * ND_ERANGE when offset is below the log start or above the high watermark (the
+ * message gives both bounds), ND_ENOTOPIC, ND_ENOPARTITION, -EIO, ND_ECORRUPT.
+ */
 int nd_read(nd_store *store, const char *topic, int32_t partition,
             int64_t offset, size_t max_bytes, nd_batches *out);
 
@@ -1154,10 +1160,15 @@ enum nd_verify_event_kind {
 /* What an ND_VERIFY_DAMAGE event found. */
 enum nd_verify_damage {
   ND_DAMAGE_BATCH = 0,   /* a batch that is not valid: CRC, magic, length,
-                            counts; or offsets that skip or go back */
+                            counts; or offsets that go back (holes are not
+                            damage: a compacted log has them) */
   ND_DAMAGE_TORN = 1,    /* a batch cut short by the end of its file */
-  ND_DAMAGE_GAP = 2,     /* a segment that does not start where the one
-                            before it ends (a segment file is missing) */
+  ND_DAMAGE_GAP = 2,     /* a segment that starts below where the one
+                            before it ends (overlapping segments), or
+                            above where that one was sealed (its final
+                            time-index entry: a segment file is missing;
+                            a hole the cleaner left ends at the next
+                            segment's base) */
   ND_DAMAGE_INDEX = 3,   /* an index entry that does not match the log;
                             repair rebuilds the index, no record is lost */
   ND_DAMAGE_MARKER = 4,  /* a control batch ending no transaction; left in
@@ -1312,15 +1323,19 @@ int nd_reader_open(nd_store *store, const char *topic, int32_t partition,
  * batch). A control record (a transaction marker) is returned with
  * rec->is_control set. Does not move the sequential position.
  * Errors: ND_ERANGE when offset is below the log start or at or above the
- * high watermark (the message gives both bounds), ND_ENOTFOUND when the
- * batch holding offset has no record with it, ND_ECORRUPT (framing, or
+ * high watermark (the message gives both bounds), ND_ENOTFOUND when no
+ * record has that offset: a compacted log has holes (docs/format.md), and
+ * a point lookup in one does not answer with another offset's record
+ * (nd_reader_seek there and nd_reader_next give the next existing record,
+ * as a Kafka consumer seeking there sees), ND_ECORRUPT (framing, or
  * the CRC with ND_READER_VERIFY; the message names the file and byte),
  * ND_ECODEC, ND_ENOTOPIC (deleted), ND_EINVAL (NULL reader or rec),
  * ND_ENOMEM, -errno (mapping or reading the file). */
 int nd_reader_get(nd_reader *r, int64_t offset, nd_record_view *rec);
 
 /* Set the sequential position: the next nd_reader_next returns the first
- * record at or after `offset`. Errors: ND_ERANGE (below the log start or
+ * record at or after `offset` (past any hole and empty batch the cleaner
+ * left). Errors: ND_ERANGE (below the log start or
  * above the high watermark), ND_EINVAL, ND_ENOTOPIC. */
 int nd_reader_seek(nd_reader *r, int64_t offset);
 

@@ -225,6 +225,23 @@ int nd_test_cursor_load(nd_test_cursor *c);
 /* batch_cursor_close: frees what the cursor allocated; safe twice. */
 void nd_test_cursor_close(nd_test_cursor *c);
 
+/* ---- batches as the cleaner leaves them -------------------------------- */
+
+/* One uncompressed batch at base_offset as a cleaned log holds it
+ * (docs/format.md): record i at offset delta deltas[i] (increasing; NULL
+ * for 0, 1, ...), lastOffsetDelta last_delta (at least the last record's;
+ * a cleaned batch keeps the one it had), the producer fields given (-1,
+ * -1, -1 for none). n may be 0: an empty batch, as Kafka keeps an
+ * idempotent producer's last batch, with baseTimestamp = maxTimestamp =
+ * max_ts. With n > 0, max_ts >= 0 overrides the maxTimestamp (a batch
+ * that still carries the timestamp of a record cleaned away). CRC set.
+ * *out is the library's (nd_free). Errors: ND_EINVAL, ND_ENOMEM. */
+int nd_test_batch_encode_sparse(const nd_record *recs, size_t n,
+                                const int32_t *deltas, int32_t last_delta,
+                                int64_t base_offset, int64_t producer_id,
+                                int16_t producer_epoch, int32_t base_sequence,
+                                int64_t max_ts, void **out, size_t *out_len);
+
 #ifdef __cplusplus
 }
 #endif

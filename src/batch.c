@@ -419,8 +419,11 @@ static size_t bytes_field_size(const void *p, size_t len) {
   return p ? varint_size((int64_t)len) + len : 1;
 }
 
-int64_t batch_encode(const nd_record *recs, size_t n, int64_t now_ms,
-                     int log_append_time, uint8_t **buf, size_t *cap) {
+/* batch_encode, with record i at offset delta deltas[i] when deltas is
+ * given (else i); lastOffsetDelta is the last record's. */
+static int64_t encode(const nd_record *recs, size_t n, const int32_t *deltas,
+                      int64_t now_ms, int log_append_time, uint8_t **buf,
+                      size_t *cap) {
   if (!recs || n == 0 || n > INT32_MAX)
     return nd_fail(ND_EINVAL, "append: need 1 to 2^31-1 records, got %zu", n);
   int64_t base_ts = INT64_MAX, max_ts = INT64_MIN;
@@ -441,9 +444,9 @@ int64_t batch_encode(const nd_record *recs, size_t n, int64_t now_ms,
     int64_t ts = r->timestamp == ND_TIMESTAMP_NOW || log_append_time
                      ? now_ms
                      : r->timestamp;
+    int64_t delta = deltas ? deltas[i] : (int64_t)i;
     uint64_t body = 1 + varint_size(sub_wrap(ts, base_ts)) +
-                    varint_size((int64_t)i) +
-                    bytes_field_size(r->key, r->key_len) +
+                    varint_size(delta) + bytes_field_size(r->key, r->key_len) +
                     bytes_field_size(r->value, r->value_len) +
                     varint_size((int64_t)r->header_count);
     if (r->header_count && !r->headers)
@@ -475,7 +478,8 @@ int64_t batch_encode(const nd_record *recs, size_t n, int64_t now_ms,
   p[BATCH_AT_MAGIC] = BATCH_MAGIC;
   put_be16(p + BATCH_AT_ATTRIBUTES,
            log_append_time ? BATCH_ATTR_LOG_APPEND_TIME : 0);
-  put_be32(p + BATCH_AT_LAST_OFFSET_DELTA, (uint32_t)(n - 1));
+  put_be32(p + BATCH_AT_LAST_OFFSET_DELTA,
+           (uint32_t)(deltas ? deltas[n - 1] : (int32_t)(n - 1)));
   put_be64(p + BATCH_AT_BASE_TIMESTAMP, (uint64_t)base_ts);
   put_be64(p + BATCH_AT_MAX_TIMESTAMP, (uint64_t)max_ts);
   put_be64(p + BATCH_AT_PRODUCER_ID, (uint64_t)-1);
@@ -488,8 +492,9 @@ int64_t batch_encode(const nd_record *recs, size_t n, int64_t now_ms,
     int64_t ts = r->timestamp == ND_TIMESTAMP_NOW || log_append_time
                      ? now_ms
                      : r->timestamp;
+    int64_t delta = deltas ? deltas[i] : (int64_t)i;
     int64_t body = 1 + (int64_t)varint_size(sub_wrap(ts, base_ts)) +
-                   (int64_t)varint_size((int64_t)i) +
+                   (int64_t)varint_size(delta) +
                    (int64_t)bytes_field_size(r->key, r->key_len) +
                    (int64_t)bytes_field_size(r->value, r->value_len) +
                    (int64_t)varint_size((int64_t)r->header_count);
@@ -501,7 +506,7 @@ int64_t batch_encode(const nd_record *recs, size_t n, int64_t now_ms,
     w += varint_write(w, body);
     *w++ = 0;
     w += varint_write(w, sub_wrap(ts, base_ts));
-    w += varint_write(w, (int64_t)i);
+    w += varint_write(w, delta);
     if (r->key) {
       w += varint_write(w, (int64_t)r->key_len);
       memcpy(w, r->key, r->key_len);
@@ -533,6 +538,20 @@ int64_t batch_encode(const nd_record *recs, size_t n, int64_t now_ms,
   }
   batch_update_crc(p, (size_t)total);
   return (int64_t)total;
+}
+
+int64_t batch_encode(const nd_record *recs, size_t n, int64_t now_ms,
+                     int log_append_time, uint8_t **buf, size_t *cap) {
+  return encode(recs, n, NULL, now_ms, log_append_time, buf, cap);
+}
+
+int64_t batch_encode_deltas(const nd_record *recs, size_t n,
+                            const int32_t *deltas, int64_t now_ms,
+                            uint8_t **buf, size_t *cap) {
+  for (size_t i = 0; deltas && i < n; i++)
+    if (deltas[i] < 0 || (i > 0 && deltas[i] <= deltas[i - 1]))
+      return nd_fail(ND_EINVAL, "record %zu: offset deltas must increase", i);
+  return encode(recs, n, deltas, now_ms, 0, buf, cap);
 }
 
 /* ---- iterator ---------------------------------------------------------- */

@@ -426,6 +426,14 @@ void batch_set_log_append_time(uint8_t *p, size_t total, int64_t ts);
 int64_t batch_encode(const nd_record *recs, size_t n, int64_t now_ms,
                      int log_append_time, uint8_t **buf, size_t *cap);
 
+/* batch_encode with record i at offset delta deltas[i] (increasing, >= 0;
+ * lastOffsetDelta is the last one), as a cleaned batch keeps its records'
+ * offsets: for tests that build a cleaned log by hand (nodata_testing.h).
+ * ND_EINVAL if the deltas do not increase. */
+int64_t batch_encode_deltas(const nd_record *recs, size_t n,
+                            const int32_t *deltas, int64_t now_ms,
+                            uint8_t **buf, size_t *cap);
+
 /* Zigzag varints, as records use them. */
 size_t varint_size(int64_t v);
 size_t varint_write(uint8_t *p, int64_t v);

@@ -226,10 +226,12 @@ static const uint8_t *bytes_at(nd_reader *r, segment *seg, int fd, uint64_t pos,
   return NULL;
 }
 
-/* Position and size of the batch holding offset in seg, walking headers
- * from hint (a batch start at or before it) or from the offset index's
- * entry. The walk is the batch cursor's, at the SANE level: the bytes below
- * the published size are whole batches (lookup.c's header), so a header
+/* Position and size of the first batch in seg whose last offset is >=
+ * offset (the batch holding it, or after a hole the next one: segment.h),
+ * walking headers from hint (a batch start at or before it) or from the
+ * offset index's entry; 1 when the segment has none (offset is in a hole
+ * at its end). The walk is the batch cursor's, at the SANE level: the bytes
+ * below the published size are whole batches (lookup.c's header), so a header
  * the cursor refuses there is damage, reported as ND_ECORRUPT. In map mode
  * the cursor walks the mapping itself (no copy: a memory cursor is a few
  * stores and the same header checks the old loop made); in copy mode it
@@ -240,6 +242,7 @@ static int find_batch(nd_reader *r, segment *seg, int fd, uint64_t size,
                       int64_t offset, uint64_t hint, uint64_t *pos_out,
                       size_t *size_out) {
   int64_t expect = -1;
+  int64_t next = atomic_load_explicit(&seg->next_offset, memory_order_acquire);
   uint64_t start = hint;
   if (start == NO_HINT) {
     start = 0;
@@ -264,9 +267,17 @@ static int find_batch(nd_reader *r, segment *seg, int fd, uint64_t size,
       if (expect >= 0 && !segment_index_entry_holds(seg, h, expect, pos))
         break; /* the index entry is wrong: walk from the segment's start */
       expect = -1;
-      if (batch_base_offset(h) > offset)
-        break; /* a batch past the offset: the offset is not in a batch */
       if (batch_last_offset(h) >= offset) {
+        /* After a hole, a batch must still lie below the segment's end
+         * (see segment_find): else its baseOffset is damaged. */
+        if (batch_base_offset(h) > offset && batch_base_offset(h) >= next) {
+          batch_cursor_close(&c);
+          return nd_fail(ND_ECORRUPT,
+                         "%s.log: batch at byte %" PRIu64
+                         " claims offset %" PRId64
+                         ", past the segment's end %" PRId64,
+                         seg->path, pos, batch_base_offset(h), next);
+        }
         *pos_out = pos;
         *size_out = (size_t)c.size;
         batch_cursor_close(&c);
@@ -286,10 +297,7 @@ static int find_batch(nd_reader *r, segment *seg, int fd, uint64_t size,
       continue;
     }
     if (c.stop == BATCH_STOP_END)
-      return nd_fail(ND_ECORRUPT,
-                     "%s.log: offset %" PRId64 " not found below "
-                     "byte %" PRIu64,
-                     seg->path, offset, size);
+      return 1;
     return nd_fail(ND_ECORRUPT,
                    "%s.log: bad batch header at byte %" PRIu64
                    " looking for offset %" PRId64 "%s%s",
@@ -324,9 +332,11 @@ static void drop_batch(nd_reader *r) {
   r->remaining = 0;
 }
 
-/* Make the batch holding `offset` current: returns 0, 1 when offset is
- * the high watermark (nothing there yet), or an error. hint: where the
- * batch starts at the earliest in the segment whose base is hint_seg. */
+/* Make the batch holding `offset` current, or after a hole the batch
+ * holding the next existing offset (segment.h): returns 0, 1 when offset
+ * is the high watermark (nothing there yet) or only a hole lies between
+ * it and the high watermark, or an error. hint: where the batch starts at
+ * the earliest in the segment whose base is hint_seg. */
 static int locate(nd_reader *r, int64_t offset, uint64_t hint,
                   int64_t hint_seg) {
   partition *p = r->p;
@@ -348,21 +358,38 @@ static int locate(nd_reader *r, int64_t offset, uint64_t hint,
   if (offset >= atomic_load_explicit(&seg->next_offset, memory_order_acquire) &&
       i + 1 < p->nsegs)
     seg = p->segs[++i];
-  uint64_t size = atomic_load_explicit(&seg->size, memory_order_acquire);
-  int fd = -1, rc;
-  if (r->copy)
-    rc = fd = segment_fd(seg);
-  else
-    rc = reader_map(r, seg, size);
-  if (rc < 0) {
-    pthread_rwlock_unlock(&p->segs_lock);
-    return rc;
-  }
-  if (seg->base != hint_seg || hint >= size)
-    hint = NO_HINT;
-  uint64_t pos = 0;
+  uint64_t size, pos = 0;
   size_t total = 0;
-  rc = find_batch(r, seg, fd, size, offset, hint, &pos, &total);
+  int fd = -1, rc;
+  for (int64_t want = offset;;) {
+    size = atomic_load_explicit(&seg->size, memory_order_acquire);
+    if (r->copy)
+      rc = fd = segment_fd(seg);
+    else
+      rc = reader_map(r, seg, size);
+    if (rc < 0) {
+      pthread_rwlock_unlock(&p->segs_lock);
+      return rc;
+    }
+    if (seg->base != hint_seg || hint >= size)
+      hint = NO_HINT;
+    rc = find_batch(r, seg, fd, size, want, hint, &pos, &total);
+    if (rc != 1 || i + 1 >= p->nsegs)
+      break;
+    /* A hole at the segment's end: the next existing offset is in a
+     * later segment. */
+    if (fd >= 0)
+      segment_unfd(seg);
+    fd = -1;
+    seg = p->segs[++i];
+    want = seg->base;
+  }
+  if (rc == 1) { /* only a hole up to the high watermark */
+    if (fd >= 0)
+      segment_unfd(seg);
+    pthread_rwlock_unlock(&p->segs_lock);
+    return 1;
+  }
   const uint8_t *b = NULL;
   if (!rc) {
     if (r->copy && total > r->buf_cap) {
@@ -509,8 +536,18 @@ int nd_reader_get(nd_reader *r, int64_t offset, nd_record_view *rec) {
   if (rc)
     return rc;
   rc = locate(r, offset, NO_HINT, -1);
-  if (rc == 1)
+  int64_t hw = atomic_load_explicit(&r->p->hw, memory_order_acquire);
+  if (rc == 1 && offset >= hw)
     return out_of_range(r, offset, atomic_load(&r->p->log_start), offset);
+  /* A point lookup answers for its offset only: in a hole the cleaner left
+   * (no batch holds it), the record is gone. nd_reader_seek there and
+   * nd_reader_next give the next existing record, as a Kafka consumer
+   * seeking there sees. */
+  if (rc == 1 || (!rc && offset < batch_base_offset(r->batch)))
+    return nd_fail(ND_ENOTFOUND,
+                   "%s: no record at offset %" PRId64
+                   " (removed by cleaning: a hole in the log)",
+                   r->p->dir, offset);
   if (rc)
     return rc;
   /* Records are normally dense (offset delta = position): skip that many
@@ -596,6 +633,10 @@ int nd_reader_next(nd_reader *r, nd_record_view *rec) {
        * passed over below. */
       r->rec = r->rec_start;
       r->remaining = batch_record_count(r->batch);
+      if (r->remaining <= 0) { /* an empty batch (segment.h): move on */
+        r->next_offset = r->batch_last + 1;
+        continue;
+      }
     }
     int err;
     const char *why =

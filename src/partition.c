@@ -522,10 +522,12 @@ int partition_sync(partition *p, int64_t upto) {
 /* ---- reads ------------------------------------------------------------- */
 
 /* Where a read from `offset` starts: *hw and *ls get the bounds it sees;
- * returns 1 when there is nothing to read (offset is the high watermark),
- * an error (ND_ERANGE outside the bounds), or 0 with *seg and *pos naming
- * the batch holding offset and segs_lock held for reading: the caller
- * reads, then unlocks. */
+ * returns 1 when there is nothing to read (offset is the high watermark,
+ * or only a hole lies between it and the high watermark), an error
+ * (ND_ERANGE outside the bounds), or 0 with *seg and *pos naming the
+ * first batch whose last offset is >= offset (the batch holding it, or
+ * after a hole the next one, as Kafka's Fetch answers) and segs_lock held
+ * for reading: the caller reads, then unlocks. */
 static int read_start(partition *p, int64_t offset, int64_t *hw, int64_t *ls,
                       segment **seg, uint64_t *pos) {
   *hw = atomic_load_explicit(&p->hw, memory_order_acquire);
@@ -545,6 +547,16 @@ static int read_start(partition *p, int64_t offset, int64_t *hw, int64_t *ls,
       i + 1 < p->nsegs)
     *seg = p->segs[++i];
   int rc = segment_find(*seg, offset, pos);
+  /* A hole at the segment's end (segment.h): the next existing offset is
+   * in a later segment. */
+  while (rc == ND_ERANGE && i + 1 < p->nsegs) {
+    *seg = p->segs[++i];
+    rc = segment_find(*seg, (*seg)->base, pos);
+  }
+  if (rc == ND_ERANGE) {
+    nd_clear_error();
+    rc = 1;
+  }
   if (rc)
     pthread_rwlock_unlock(&p->segs_lock);
   return rc;
@@ -587,17 +599,40 @@ int partition_read_file(partition *p, int64_t offset, size_t max_bytes,
   return rc;
 }
 
+/* In the batch at buf (whole), the first record at or above ls with a
+ * timestamp >= ts: 1 with *offset and *timestamp, 0 if none (the records
+ * that had such timestamps were cleaned away, or the batch is empty), or
+ * a negative code when its records cannot be read (compressed, no codec). */
+static int batch_first_at_time(const uint8_t *buf, size_t len, int64_t ts,
+                               int64_t ls, nd_decompress_fn decompress,
+                               int64_t *offset, int64_t *timestamp) {
+  nd_iter it;
+  nd_iter_init(&it, buf, len, ls, decompress);
+  nd_record_view r;
+  int got;
+  while ((got = nd_iter_next(&it, &r)) == 1) {
+    if (r.timestamp >= ts) {
+      *offset = r.offset;
+      *timestamp = r.timestamp;
+      break;
+    }
+  }
+  nd_iter_close(&it);
+  return got;
+}
+
 int partition_offset_for_time(partition *p, int64_t ts,
                               nd_decompress_fn decompress, int64_t *offset,
                               int64_t *timestamp) {
   *offset = -1;
   *timestamp = -1;
   int64_t ls = atomic_load(&p->log_start);
+  int64_t hw = atomic_load(&p->hw);
   int rc = 0;
   uint8_t *buf = NULL;
   size_t len = 0;
   pthread_rwlock_rdlock(&p->segs_lock);
-  for (size_t i = 0; i < p->nsegs; i++) {
+  for (size_t i = 0; i < p->nsegs && *offset < 0; i++) {
     segment *seg = p->segs[i];
     if (atomic_load(&seg->max_ts) < ts || atomic_load(&seg->next_offset) <= ls)
       continue;
@@ -605,29 +640,32 @@ int partition_offset_for_time(partition *p, int64_t ts,
     rc = segment_find_time(seg, ts, &pos, &base);
     if (rc || pos < 0)
       continue;
-    rc = segment_read(seg, (uint64_t)pos, 1, INT64_MAX, &buf, &len, NULL);
+    /* The batch's maxTimestamp is >= ts: find its first such record. On a
+     * cleaned log that record may be gone (a batch keeps its
+     * maxTimestamp, an empty one too), so the answer is the first
+     * EXISTING record with a timestamp >= ts, in a later batch or
+     * segment if need be, as Kafka's lookup walks on. A batch that cannot
+     * be decoded (compressed, no codec) answers with its base offset, the
+     * conservative answer. */
+    for (uint64_t at = (uint64_t)pos; *offset < 0;) {
+      free(buf);
+      buf = NULL;
+      rc = segment_read(seg, at, 1, hw, &buf, &len, NULL);
+      if (rc || len == 0)
+        break;
+      if (batch_max_timestamp(buf) >= ts && batch_record_count(buf) > 0 &&
+          batch_last_offset(buf) >= ls &&
+          batch_first_at_time(buf, len, ts, ls, decompress, offset, timestamp) <
+              0) {
+        nd_clear_error();
+        int64_t b = batch_base_offset(buf);
+        *offset = b < ls ? ls : b;
+        *timestamp = batch_max_timestamp(buf);
+      }
+      at += len;
+    }
     if (rc)
       break;
-    /* The batch's maxTimestamp is >= ts: find its first such record. If
-     * it cannot be decoded (compressed, no codec), its base offset is the
-     * conservative answer. */
-    nd_iter it;
-    nd_iter_init(&it, buf, len, ls, decompress);
-    nd_record_view r;
-    int got;
-    while ((got = nd_iter_next(&it, &r)) == 1) {
-      if (r.timestamp >= ts) {
-        *offset = r.offset;
-        *timestamp = r.timestamp;
-        break;
-      }
-    }
-    nd_iter_close(&it);
-    if (*offset < 0) {
-      *offset = base < ls ? ls : base;
-      *timestamp = batch_max_timestamp(buf);
-    }
-    break;
   }
   pthread_rwlock_unlock(&p->segs_lock);
   free(buf);

@@ -28,8 +28,9 @@
  *      live writer (a read-only open) every byte below the point is then
  *      in a listed segment. Leftover "*.deleted" files of an interrupted
  *      retention are removed.
- *   2. Every segment before the one to scan must end exactly where the
- *      next begins, and the last one at the recovery point. This walks only
+ *   2. Every segment before the one to scan must end where the next
+ *      begins or below it (in a hole the cleaner left), and the last one
+ *      exactly at the recovery point. This walks only
  *      the batch headers after each segment's last index entry
  *      (segment_walk_tail), so a clean open of thousands of partitions
  *      reads a few KB each. A segment that fails is treated as after a
@@ -40,10 +41,16 @@
  *   4. After an unclean shutdown (or a failed step 2), the scan: from the
  *      last index entry at or below the recovery point in its segment
  *      (segment_resume_point; byte 0 without one) to the end of the log,
- *      every batch is read whole and checked: header sane, offsets dense
- *      (each batch starts at the previous one's last offset + 1), CRC-32C
- *      over the batch. Indexes are rebuilt as appends would have built
- *      them. Consecutive segments must meet without gap or overlap.
+ *      every batch is read whole and checked: header sane, offsets
+ *      increasing (each batch starts above the previous one's last offset;
+ *      not necessarily right after it: a cleaned log has holes, see
+ *      segment.h; in the last segment, the active one, which the cleaner
+ *      never rewrites, right after it, since a gap there can only be a
+ *      damaged baseOffset, which the CRC does not cover), CRC-32C over the
+ *      batch. Indexes are rebuilt as appends
+ *      would have built them. Consecutive segments must not overlap; a gap
+ *      between them is a hole when hole_between() says the cleaner can
+ *      have left it, else the previous segment's lost tail.
  *   5. The producer state (idempotent producers' last sequences) is the
  *      snapshot plus the batch headers after it; without a usable snapshot,
  *      the headers of the active segment (older producers would have
@@ -256,6 +263,23 @@ static int synced_damage(damage *d, const segment *seg, uint64_t pos,
   return 1;
 }
 
+/* Whether a gap between two segments, ending at `next_base`, is a hole
+ * the cleaner left rather than a lost tail. Within a segment a crash
+ * cannot leave a valid batch after a gap (lost bytes read as zeros or
+ * end the file), so the scan takes any increase of offsets there; but
+ * when a segment's unsynced tail is lost while the next segment's file
+ * survived (the roll made it), the next segment starts above where the
+ * previous one now ends, just as after cleaning. Told apart by what can
+ * have been cleaned: a gap wholly in synced data is never a lost tail;
+ * above the recovery point it is a hole only on a compacted topic (the
+ * recovery point file lags the syncs the cleaner's swap made). Kafka's
+ * recovery checks neither and keeps both. */
+static int hole_between(const nd_topic_config *cfg, int64_t next_base,
+                        int64_t synced_end) {
+  return next_base <= synced_end ||
+         (cfg->cleanup_policy & ND_CLEANUP_COMPACT) != 0;
+}
+
 /* Scan segments [first, n) with CRC checks, rebuilding their indexes and
  * truncating the unsynced tail at the first invalid byte. Invalid bytes
  * holding offsets below synced_end are not a torn tail but damage: then
@@ -293,7 +317,8 @@ static int recover_from(partition *p, size_t first, int64_t rp,
       start_off = seg->base;
     }
     scan_result res;
-    rc = segment_scan_from(seg, start, start_off, start, 1,
+    /* The last segment is the active one, never cleaned: dense. */
+    rc = segment_scan_from(seg, start, start_off, start, 1, i + 1 == p->nsegs,
                            cfg->index_interval_bytes, &res);
     if (rc)
       return rc;
@@ -322,6 +347,13 @@ static int recover_from(partition *p, size_t first, int64_t rp,
       last = 1;
     }
     if (!last) {
+      /* A segment that ends in a hole the cleaner left ends at the next
+       * one's base (segment.h), before sealing writes its final time
+       * entry there. */
+      int64_t next_base = p->segs[i + 1]->base;
+      if (next_base > res.next_offset &&
+          hole_between(cfg, next_base, synced_end))
+        atomic_store(&seg->next_offset, next_base);
       rc = segment_seal(seg);
       if (rc)
         return rc;
@@ -375,9 +407,13 @@ static int producers_rebuild(partition *p, int64_t rp,
       int64_t base = batch_base_offset(h);
       int64_t pid = batch_producer_id(h);
       int32_t seq = batch_base_sequence(h);
-      int32_t count = batch_record_count(h);
-      if (pid >= 0 && seq >= 0 && base >= upto && count > 0) {
-        int64_t last_seq = (int64_t)seq + count - 1;
+      /* The last sequence is baseSequence + lastOffsetDelta, as Kafka's
+       * lastSequence(): a cleaned batch keeps its lastOffsetDelta with
+       * fewer records, and an empty one still carries its producer's
+       * state (which is why the cleaner keeps it). */
+      int32_t delta = batch_last_offset_delta(h);
+      if (pid >= 0 && seq >= 0 && base >= upto && delta >= 0) {
+        int64_t last_seq = (int64_t)seq + delta;
         if (last_seq > INT32_MAX)
           last_seq -= (int64_t)INT32_MAX + 1;
         if (producer_record(&p->producers, pid, batch_producer_epoch(h), seq,
@@ -511,13 +547,17 @@ int partition_open(seg_caches *caches, const nd_logger *log,
   for (size_t i = 0; i < first_scan && i < p->nsegs; i++) {
     segment *seg = p->segs[i];
     int64_t end, mts;
-    int ok = segment_walk_tail(seg, cfg->index_interval_bytes, &end, &mts);
+    int ok = segment_walk_tail(seg, cfg->index_interval_bytes,
+                               i + 1 == p->nsegs, &end, &mts);
     if (ok < 0) {
       partition_free(p);
       return ok;
     }
     int last = i + 1 == p->nsegs;
-    if (ok && !last && end != p->segs[i + 1]->base)
+    /* A cleaned segment may end in a hole, below the next one's base
+     * (segment.h): only an overlap is wrong. Its next offset stays the
+     * next base, set above. */
+    if (ok && !last && end > p->segs[i + 1]->base)
       ok = 0;
     if (ok && last && have_rp && end != rp)
       ok = 0;
@@ -525,7 +565,8 @@ int partition_open(seg_caches *caches, const nd_logger *log,
       first_scan = i;
       break;
     }
-    atomic_store(&seg->next_offset, end);
+    if (last)
+      atomic_store(&seg->next_offset, end);
     if (mts > atomic_load(&seg->max_ts))
       atomic_store(&seg->max_ts, mts);
   }

@@ -476,13 +476,14 @@ static int walk_fail(const segment *seg, int err, uint64_t pos) {
   return nd_fail_os(-err, "reading %s.log at byte %" PRIu64, seg->path, pos);
 }
 
-/* Walk batches from start_pos (whose batch must start at start_offset),
- * dense, with CRCs from crc_from on.
+/* Walk batches from start_pos (whose batch must start at or above
+ * start_offset, or at it when dense), offsets increasing (dense: each
+ * right after the one before), with CRCs from crc_from on.
  * rebuild: from 0 the indexes are emptied first; from a resume point the
  * caller has cut them back to it (segment_resume_point). */
 static int scan_fd(segment *seg, int fd, uint64_t start_pos,
                    int64_t start_offset, uint64_t crc_from, int rebuild,
-                   int32_t interval, scan_result *res) {
+                   int dense, int32_t interval, scan_result *res) {
   memset(res, 0, sizeof *res);
   res->next_offset = start_offset;
   res->max_ts = start_pos ? atomic_load(&seg->max_ts) : -1;
@@ -500,8 +501,12 @@ static int scan_fd(segment *seg, int fd, uint64_t start_pos,
     atomic_store(&seg->max_ts, -1);
   }
   batch_cursor c;
+  /* Offsets must increase, not follow each other: a cleaned segment has
+   * holes (segment.h). The active segment is never cleaned, and there a
+   * gap is damage: baseOffset is outside the CRC, and a flipped bit in it
+   * would otherwise pass as a hole. */
   batch_cursor_fd(&c, fd, start_pos, file_size, NULL, SCAN_CHUNK,
-                  BATCH_LEVEL_SANE | BATCH_CHECK_DENSE);
+                  BATCH_LEVEL_SANE | (dense ? BATCH_CHECK_DENSE : 0));
   batch_cursor_expect(&c, start_offset);
   int rc;
   for (;;) {
@@ -665,10 +670,14 @@ int segment_index_entry_holds(segment *seg, const uint8_t *h, int64_t expect,
   return 0;
 }
 
-/* Walk headers from the index's nearest entry until the batch holding
- * `offset`. */
+/* Walk headers from the index's nearest entry until the first batch whose
+ * last offset is >= `offset`: the batch holding it, or after a hole the
+ * one holding the next existing offset (segment.h). */
 static int find_fd(segment *seg, int fd, int64_t offset, uint64_t *pos_out) {
   uint64_t size = atomic_load_explicit(&seg->size, memory_order_acquire);
+  /* Batches appended after this load start at or above it; a caller's
+   * offset below it is held by a batch before them. */
+  int64_t next = atomic_load_explicit(&seg->next_offset, memory_order_acquire);
   if (offset < seg->base)
     return nd_fail(ND_ERANGE, "offset %" PRId64 " below segment base %" PRId64,
                    offset, seg->base);
@@ -687,11 +696,15 @@ static int find_fd(segment *seg, int fd, int64_t offset, uint64_t *pos_out) {
                                          : ND_ECORRUPT;
       break;
     }
-    if (batch_base_offset(cur->batch) > offset) {
-      rc = ND_ECORRUPT; /* the index pointed past the offset */
-      break;
-    }
     if (batch_last_offset(cur->batch) >= offset) {
+      /* After a hole, a batch must still lie below the segment's end: a
+       * base past it is a damaged header (baseOffset is outside the CRC),
+       * not the next existing offset. */
+      int64_t base = batch_base_offset(cur->batch);
+      if (base > offset && base >= next) {
+        rc = ND_ECORRUPT;
+        break;
+      }
       *pos_out = cur->pos;
       rc = 0;
       break;
@@ -702,8 +715,8 @@ static int find_fd(segment *seg, int fd, int64_t offset, uint64_t *pos_out) {
     return nd_fail(rc, "%s.log: batch headers inconsistent near byte %" PRIu64,
                    seg->path, cur->pos);
   if (rc == ND_ERANGE)
-    return nd_fail(rc, "offset %" PRId64 " not in segment %s", offset,
-                   seg->path);
+    return nd_fail(rc, "no batch at or after offset %" PRId64 " in %s.log",
+                   offset, seg->path);
   if (rc < 0)
     return walk_fail(seg, rc, cur->pos);
   return rc;
@@ -894,16 +907,17 @@ static int range_fd(segment *seg, int fd, uint64_t pos, size_t max_bytes,
 
 int segment_scan(segment *seg, uint64_t crc_from, int rebuild, int32_t interval,
                  scan_result *res) {
-  return segment_scan_from(seg, 0, seg->base, crc_from, rebuild, interval, res);
+  return segment_scan_from(seg, 0, seg->base, crc_from, rebuild, 0, interval,
+                           res);
 }
 
 int segment_scan_from(segment *seg, uint64_t start_pos, int64_t start_offset,
-                      uint64_t crc_from, int rebuild, int32_t interval,
-                      scan_result *res) {
+                      uint64_t crc_from, int rebuild, int dense,
+                      int32_t interval, scan_result *res) {
   int fd = pin_both(seg);
   if (fd < 0)
     return fd;
-  int rc = scan_fd(seg, fd, start_pos, start_offset, crc_from, rebuild,
+  int rc = scan_fd(seg, fd, start_pos, start_offset, crc_from, rebuild, dense,
                    interval, res);
   unpin_both(seg);
   return rc;
@@ -971,8 +985,8 @@ int segment_read_range(segment *seg, uint64_t pos, size_t max_bytes,
   return rc;
 }
 
-int segment_walk_tail(segment *seg, int32_t interval, int64_t *end_offset,
-                      int64_t *max_ts) {
+int segment_walk_tail(segment *seg, int32_t interval, int dense,
+                      int64_t *end_offset, int64_t *max_ts) {
   uint64_t size = atomic_load(&seg->size);
   uint32_t rel = 0, pos = 0;
   size_t n = sidx_count(&seg->oidx);
@@ -993,7 +1007,7 @@ int segment_walk_tail(segment *seg, int32_t interval, int64_t *end_offset,
   uint8_t buf[HEADER_CHUNK];
   batch_cursor c;
   batch_cursor_fd(&c, fd, pos, size, buf, sizeof buf,
-                  BATCH_LEVEL_SANE | BATCH_CHECK_DENSE);
+                  BATCH_LEVEL_SANE | (dense ? BATCH_CHECK_DENSE : 0));
   batch_cursor_expect(&c, expect);
   int got;
   while ((got = batch_cursor_next(&c)) == 1) {

@@ -2,8 +2,20 @@
  * segment.h — one log segment: NNNNNNNNNNNNNNNNNNNN.log (batches back to
  * back) with its .index and .timeindex (see index.h), named by base offset.
  *
- * Invariants: bytes [0, size) of the .log are whole, valid batches with
- * dense offsets [base, next_offset). Only the partition's appender writes;
+ * Invariants: bytes [0, size) of the .log are whole, valid batches whose
+ * offsets increase within [base, next_offset): each batch's base offset is
+ * above the previous batch's last offset, and the first batch's is >= base.
+ * They need not be dense. A segment the cleaner rewrote keeps every
+ * surviving batch's base offset and lastOffsetDelta, so it has holes:
+ * between batches, inside batches (records removed, offset deltas kept),
+ * before its first batch (base may be below it) and after its last one (a
+ * sealed segment's next_offset is the next segment's base, whatever its
+ * last batch); a batch may hold no record at all (an idempotent producer's
+ * last batch, kept for its sequence). Every reader treats a hole as "the
+ * next existing offset", as Kafka does. The active (last) segment is never
+ * cleaned, so its offsets are dense from its base: recovery and verify
+ * check that there, where a gap can only be a damaged baseOffset (outside
+ * the CRC). Only the partition's appender writes;
  * it publishes size and next_offset with release stores after the bytes and
  * index entries are in place, so readers need no lock to read below them.
  *
@@ -13,7 +25,11 @@
  * entry (batch base, position) and, if the maximum timestamp seen so far grew,
  * a time entry (max timestamp of all earlier batches, batch base). Sealing
  * adds a final time entry at next_offset, so the last time entry of a sealed
- * segment holds its maximum timestamp.
+ * segment holds its maximum timestamp. Entries name batches, never offsets
+ * in between, so on a cleaned segment every entry points at a batch that
+ * exists (an empty batch is one: it keeps its header, maxTimestamp
+ * included); the cleaner writes a rewritten segment's indexes by this same
+ * policy over the batches it keeps, so a rebuild from the .log equals them.
  */
 #ifndef ND_SEGMENT_H
 #define ND_SEGMENT_H
@@ -152,17 +168,21 @@ typedef struct scan_result {
   const char *why; /* why it stopped early, NULL at a clean end */
 } scan_result;
 
-/* Walk batches from position 0, checking length, magic, offset density
- * (each batch must start at the previous batch's last offset + 1) and, at
- * positions >= crc_from, the CRC. If rebuild, the indexes are rebuilt as
- * appends would have built them. Stops at the first invalid byte. */
+/* Walk batches from position 0, checking length, magic, offset order
+ * (each batch must start above the previous batch's last offset; holes
+ * are allowed, see the invariants) and, at positions >= crc_from, the CRC. If
+ * rebuild, the indexes are rebuilt as appends would have built them. Stops at
+ * the first invalid byte. */
 int segment_scan(segment *seg, uint64_t crc_from, int rebuild, int32_t interval,
                  scan_result *res);
 
-/* segment_scan from a resume point (see segment_resume_point). */
+/* segment_scan from a resume point (see segment_resume_point). dense:
+ * also check that offsets are dense from start_offset on (the active
+ * segment, which the cleaner never rewrites: there a gap can only be a
+ * damaged baseOffset, which the CRC does not cover). */
 int segment_scan_from(segment *seg, uint64_t start_pos, int64_t start_offset,
-                      uint64_t crc_from, int rebuild, int32_t interval,
-                      scan_result *res);
+                      uint64_t crc_from, int rebuild, int dense,
+                      int32_t interval, scan_result *res);
 
 /* Where recovery can start in an active segment instead of byte 0: the last
  * offset-index entry at or below `offset` (the recovery point), if the
@@ -175,10 +195,12 @@ int segment_resume_point(segment *seg, int64_t offset, uint64_t *pos,
 
 /* Walk the batch headers from the last plausible offset-index entry to the
  * end of the file. Returns 1 if they end exactly at the file's end with
- * dense offsets (then *end_offset is the offset after the last batch and
+ * increasing offsets, dense ones if `dense` (as segment_scan_from) (then
+ * *end_offset is the offset after the last batch, or the entry's offset
+ * when no batch follows it, and
  * *max_ts the largest maxTimestamp seen), 0 if not, or -errno. */
-int segment_walk_tail(segment *seg, int32_t interval, int64_t *end_offset,
-                      int64_t *max_ts);
+int segment_walk_tail(segment *seg, int32_t interval, int dense,
+                      int64_t *end_offset, int64_t *max_ts);
 
 /* 1 if the indexes are consistent with the log (cheap checks: ordering,
  * bounds, and the last offset entry names a real batch); 0 if they must
@@ -197,8 +219,12 @@ uint64_t segment_index_start(segment *seg, uint32_t rel, int64_t *expect);
 int segment_index_entry_holds(segment *seg, const uint8_t *h, int64_t expect,
                               uint64_t pos);
 
-/* Position and header of the batch holding `offset` (base <= offset <
- * next_offset). Errors: ND_ERANGE, ND_ECORRUPT, -errno. */
+/* Position of the first batch whose last offset is >= `offset` (>= the
+ * segment's base): the batch holding it, or, when offset is in a hole, the
+ * batch holding the next existing offset. ND_ERANGE when the segment has
+ * none (offset in the hole after its last batch, or an empty segment: the
+ * caller goes on with the next segment). Errors: ND_ERANGE, ND_ECORRUPT,
+ * -errno. */
 int segment_find(segment *seg, int64_t offset, uint64_t *pos);
 
 /* Position of the first batch whose maxTimestamp >= ts, or -1 if none; on

@@ -6,6 +6,8 @@
  */
 #include "nodata_testing.h"
 
+#include <stdlib.h>
+
 #include "batch.h"
 #include "config.h"
 #include "crc32c.h"
@@ -224,4 +226,48 @@ int nd_test_cursor_load(nd_test_cursor *c) {
 void nd_test_cursor_close(nd_test_cursor *c) {
   batch_cursor_close(test_cursor(c));
   test_cursor_sync(c, 0);
+}
+
+int nd_test_batch_encode_sparse(const nd_record *recs, size_t n,
+                                const int32_t *deltas, int32_t last_delta,
+                                int64_t base_offset, int64_t producer_id,
+                                int16_t producer_epoch, int32_t base_sequence,
+                                int64_t max_ts, void **out, size_t *out_len) {
+  *out = NULL;
+  *out_len = 0;
+  uint8_t *buf = NULL;
+  size_t cap = 0;
+  int64_t size;
+  if (n == 0) { /* an empty batch: the header alone */
+    if (!(buf = calloc(1, BATCH_HEADER_SIZE)))
+      return ND_ENOMEM;
+    size = BATCH_HEADER_SIZE;
+    put_be32(buf + BATCH_AT_LENGTH, BATCH_HEADER_SIZE - BATCH_LOG_OVERHEAD);
+    buf[BATCH_AT_MAGIC] = BATCH_MAGIC;
+    put_be64(buf + BATCH_AT_BASE_TIMESTAMP, (uint64_t)max_ts);
+    put_be64(buf + BATCH_AT_MAX_TIMESTAMP, (uint64_t)max_ts);
+  } else {
+    size = batch_encode_deltas(recs, n, deltas, 0, &buf, &cap);
+    if (size < 0) {
+      free(buf);
+      return (int)size;
+    }
+    int32_t top = deltas ? deltas[n - 1] : (int32_t)n - 1;
+    if (last_delta < top) {
+      free(buf);
+      return ND_EINVAL;
+    }
+    if (max_ts >= 0)
+      put_be64(buf + BATCH_AT_MAX_TIMESTAMP, (uint64_t)max_ts);
+  }
+  batch_set_base_offset(buf, base_offset);
+  put_be32(buf + BATCH_AT_LAST_OFFSET_DELTA, (uint32_t)last_delta);
+  put_be64(buf + BATCH_AT_PRODUCER_ID, (uint64_t)producer_id);
+  put_be16(buf + BATCH_AT_PRODUCER_EPOCH, (uint16_t)producer_epoch);
+  put_be32(buf + BATCH_AT_BASE_SEQUENCE, (uint32_t)base_sequence);
+  put_be32(buf + BATCH_AT_RECORD_COUNT, (uint32_t)n);
+  batch_update_crc(buf, (size_t)size);
+  *out = buf;
+  *out_len = (size_t)size;
+  return 0;
 }

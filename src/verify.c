@@ -7,8 +7,12 @@
  * a damaged tail, and verify's job is to say what is wrong and where
  * before anything changes. The walk uses the public segment readers
  * (nd_log_walk, nd_index_read: the store's own header checks) and checks
- *   - every batch: length, magic, counts, CRC-32C, and that offsets run on
- *     without gaps from one batch and one segment to the next;
+ *   - every batch: length, magic, counts, CRC-32C, and that offsets
+ *     increase from one batch and one segment to the next (not that they
+ *     are dense: a hole the cleaner left, an empty batch, a segment whose
+ *     base is below its first batch are not findings; docs/format.md),
+ *     except in the last segment, the active one, which the cleaner never
+ *     rewrites: there a gap is a damaged baseOffset (outside the CRC);
  *   - every index entry against the log: an offset entry must name the
  *     position and base offset of a real batch; a time entry must sit at a
  *     batch boundary (or the segment end) and carry a timestamp no lower
@@ -239,7 +243,7 @@ typedef struct segcheck {
   const char *index_path;
   const char *time_path;
   int64_t base;
-  int64_t expect; /* base offset the next batch must have */
+  int64_t expect; /* base offset the next batch must have at least */
   int64_t max_ts; /* largest maxTimestamp of the batches so far */
   const nd_index_entry *oidx;
   size_t on, oi;
@@ -248,6 +252,8 @@ typedef struct segcheck {
   int index_bad; /* problems reported for this segment's indexes */
   int in_flight; /* the live writer's segment: its last entries may be
                     half written */
+  int dense;     /* the last (active) segment, which the cleaner never
+                    rewrites: its offsets must be dense */
   int log_bad;
   uint64_t bad_pos;
   int64_t records;
@@ -348,12 +354,14 @@ static int on_batch(void *arg, const nd_batch_info *b, const void *bytes) {
   (void)bytes;
   segcheck *c = arg;
   progress(c->v, b->size);
-  if (b->base_offset != c->expect) {
+  if (b->base_offset < c->expect || (c->dense && b->base_offset != c->expect)) {
     event(c->v, ND_VERIFY_DAMAGE, ND_DAMAGE_BATCH, c->p, c->log_path,
           (int64_t)b->pos, c->expect,
           "%s: byte %" PRIu64 ": the batch there starts at offset %" PRId64
-          ", expected %" PRId64 " (offsets must continue without gaps)",
-          c->log_path, b->pos, b->base_offset, c->expect);
+          ", expected %" PRId64 "%s",
+          c->log_path, b->pos, b->base_offset, c->expect,
+          c->dense ? " (the active segment's offsets run on without gaps)"
+                   : " or above (offsets must increase)");
     c->log_bad = 1;
     c->bad_pos = b->pos;
     return 1;
@@ -401,8 +409,12 @@ static int read_index(const char *path, nd_index_entry **e, size_t *n) {
 }
 
 /* Check segment i of p; returns 0, or a negative code if a file cannot be
- * read. */
-static int check_segment(verifier *v, vpart *p, size_t i, int64_t *expect) {
+ * read. *expect: where the batches of segment i - 1 ended (in: the least
+ * base segment i may have), then where its own end. *sealed_end: -1, or
+ * where segment i - 1 says it ends when that is below segment i's base
+ * (then a segment file between them is missing), then the same of i. */
+static int check_segment(verifier *v, vpart *p, size_t i, int64_t *expect,
+                         int64_t *sealed_end) {
   char lp[PATH_MAX + 32], ip[PATH_MAX + 32], tp[PATH_MAX + 32];
   seg_path(p, i, ".log", lp, sizeof lp);
   seg_path(p, i, ".index", ip, sizeof ip);
@@ -415,8 +427,13 @@ static int check_segment(verifier *v, vpart *p, size_t i, int64_t *expect) {
                 .base = p->bases[i],
                 .expect = p->bases[i],
                 .max_ts = -1,
-                .in_flight = v->st.live && i + 1 == p->nsegs};
-  if (i > 0 && p->bases[i] != *expect) {
+                .in_flight = v->st.live && i + 1 == p->nsegs,
+                .dense = i + 1 == p->nsegs};
+  /* A segment may start above where the one before it ends: the cleaner
+   * removed that one's last batches (a hole). An overlap is wrong, and so
+   * is a start above where the one before was sealed. */
+  if (i > 0 && (p->bases[i] < *expect ||
+                (*sealed_end >= 0 && p->bases[i] > *sealed_end))) {
     event(v, ND_VERIFY_DAMAGE, ND_DAMAGE_GAP, p, lp, 0, *expect,
           "%s: byte 0: the segment starts at offset %" PRId64
           " but the one before it ends at %" PRId64,
@@ -485,12 +502,25 @@ static int check_segment(verifier *v, vpart *p, size_t i, int64_t *expect) {
                     "), past the last batch (the log has %" PRIu64 " bytes)",
                     e->position, e->offset, w.end);
     }
-    check_time_entries(&c, c.expect);
+    /* A sealed segment ends at the next one's base (its final time
+     * entry is there), above its last batch when that ends in a hole the
+     * cleaner left. A final entry right after its last batch says it was
+     * sealed there: the segment that began there is missing, which the
+     * next segment's check reports. */
+    int64_t end = c.expect;
+    *sealed_end = -1;
+    if (!last && p->bases[i + 1] > end) {
+      if (c.tn > 0 && tb[c.tn - 1].offset == end)
+        *sealed_end = end;
+      else
+        end = p->bases[i + 1];
+    }
+    check_time_entries(&c, end);
     if (c.ti < c.tn)
       index_problem(&c, tp, c.ti, 12,
                     "names offset %" PRId64
                     ", past the end of the log (%" PRId64 ")",
-                    tb[c.ti].offset, c.expect);
+                    tb[c.ti].offset, end);
   }
   if (c.index_bad)
     p->index_damaged++;
@@ -520,11 +550,11 @@ static void relist_missing(vpart *p, size_t i, int64_t expect) {
 }
 
 static int check_partition(verifier *v, vpart *p) {
-  int64_t expect = p->nsegs ? p->bases[0] : 0;
+  int64_t expect = p->nsegs ? p->bases[0] : 0, sealed_end = -1;
   for (size_t i = 0; i < p->nsegs; i++) {
     if (v->st.live && i > 0 && p->bases[i] > expect)
       relist_missing(p, i, expect);
-    int rc = check_segment(v, p, i, &expect);
+    int rc = check_segment(v, p, i, &expect, &sealed_end);
     if (rc)
       return rc;
     if (p->log_damaged)

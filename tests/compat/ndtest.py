@@ -76,7 +76,7 @@ import time
 
 __all__ = ["Broker", "BrokerError", "require", "skip", "passed", "fail",
            "kafka_request", "recv_frame", "closed_by_peer", "api_versions",
-           "nodata_bin", "free_port", "terminate"]
+           "nodata_bin", "free_port", "terminate", "consume_to_end"]
 
 _LINE = re.compile(r"listening on (\S+):(\d+)")
 _live = set()
@@ -372,28 +372,41 @@ def api_versions(bootstrap, timeout=10):
     return out
 
 
-def read_partition(bootstrap, topic, partition=0, timeout=10):
-    """Every record of one partition, from offset 0 to its end, read with
-    confluent-kafka (librdkafka): {offset: value}. Fails the test on a
-    consumer error or when nothing arrives for `timeout` seconds."""
+def consume_to_end(bootstrap, topic, partition=0, start=0, conf=None,
+                   timeout=10):
+    """The messages of one partition from offset `start` until the
+    consumer reaches its end (EOF), read with confluent-kafka
+    (librdkafka), in order. conf adds consumer settings. Fails the test
+    on a consumer error or when nothing arrives for `timeout` seconds."""
     from confluent_kafka import Consumer, KafkaError, TopicPartition
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "ndtest-read",
-                  "enable.auto.commit": False, "enable.partition.eof": True})
-    c.assign([TopicPartition(topic, partition, 0)])
-    seen = {}
+    c = Consumer(dict({"bootstrap.servers": bootstrap,
+                       "group.id": "ndtest-read", "enable.auto.commit": False,
+                       "enable.partition.eof": True}, **(conf or {})))
+    c.assign([TopicPartition(topic, partition, start)])
+    out = []
     try:
         while True:
             m = c.poll(timeout)
             if m is None:
-                fail("reading %s/%d: nothing for %ss" % (topic, partition,
-                                                          timeout))
+                fail("reading %s/%d from %d: nothing for %ss after %d "
+                     "messages" % (topic, partition, start, timeout,
+                                   len(out)))
             if m.error():
                 if m.error().code() == KafkaError._PARTITION_EOF:
-                    return seen
+                    return out
                 fail("reading %s/%d: %s" % (topic, partition, m.error()))
-            seen[m.offset()] = m.value()
+            out.append(m)
     finally:
         c.close()
+
+
+def read_partition(bootstrap, topic, partition=0, timeout=10):
+    """Every record of one partition, from offset 0 to its end, read with
+    confluent-kafka (librdkafka): {offset: value}. Fails the test on a
+    consumer error or when nothing arrives for `timeout` seconds."""
+    return {m.offset(): m.value()
+            for m in consume_to_end(bootstrap, topic, partition, 0,
+                                    timeout=timeout)}
 
 
 def topic_dir(topic):
