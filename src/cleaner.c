@@ -364,6 +364,26 @@ static int lag_due(const seg_ref *v, size_t n, int64_t first_dirty,
   return 0;
 }
 
+/* Whether the partition wants cleaning: its dirty ratio reached
+ * min.cleanable.dirty.ratio, a dirty record passed max.compaction.lag.ms,
+ * or a kept tombstone's delete horizon passed. */
+static int clean_due(partition *p, const seg_ref *v, size_t n,
+                     int64_t first_dirty, int64_t clean_b, int64_t dirty_b,
+                     const nd_topic_config *cfg, int64_t now_ms) {
+  if (!n)
+    return 0;
+  pthread_mutex_lock(&p->clean_stat_lock);
+  int64_t horizon = p->tomb_horizon_ms;
+  pthread_mutex_unlock(&p->clean_stat_lock);
+  if (horizon > 0 && now_ms >= horizon)
+    return 1;
+  if (dirty_b <= 0)
+    return 0;
+  double ratio = (double)dirty_b / (double)(clean_b + dirty_b);
+  return ratio >= cfg->min_cleanable_dirty_ratio ||
+         lag_due(v, n, first_dirty, cfg, now_ms);
+}
+
 /* ---- reading batches ---------------------------------------------------- */
 
 /* Walk every whole batch of a segment's .log with fn, which returns 0 to
@@ -464,6 +484,7 @@ static int raw_next(const uint8_t **pp, const uint8_t *end, raw_record *r) {
 /* ---- pass 1: the offset map --------------------------------------------- */
 
 typedef struct map_ctx {
+  const _Atomic int *stop; /* the store is closing */
   offset_map *map;
   int64_t from;    /* first dirty offset */
   int64_t map_end; /* offset after the last batch taken */
@@ -477,6 +498,8 @@ static int map_batch(void *vctx, const uint8_t *b, size_t len) {
   map_ctx *m = vctx;
   if (m->full)
     return 1;
+  if (m->stop && atomic_load(m->stop))
+    return nd_fail(ND_EFAILED, "cleaning stopped: the store is closing");
   int64_t next = batch_next_offset(b);
   if (next <= m->from)
     return 0;
@@ -550,6 +573,7 @@ typedef struct out_seg {
 } out_seg;
 
 typedef struct rewrite_ctx {
+  const _Atomic int *stop;
   const offset_map *map;
   int64_t map_end;
   int64_t now_ms;
@@ -655,6 +679,8 @@ static int keep_record(const rewrite_ctx *w, int64_t off, const raw_record *r,
 static int rewrite_batch(void *vctx, const uint8_t *b, size_t len) {
   rewrite_ctx *w = vctx;
   nd_clean_stats *st = w->st;
+  if (w->stop && atomic_load(w->stop))
+    return nd_fail(ND_EFAILED, "cleaning stopped: the store is closing");
   int32_t count = batch_record_count(b);
   st->records_in += count;
   if (batch_is_control(b)) {
@@ -897,7 +923,6 @@ static int swap_group(partition *p, const seg_ref *v, size_t n,
     rc = segment_open(p->caches, p->dir, bases[0], 0, &ns);
   if (!rc) {
     atomic_store(&ns->next_offset, v[n - 1].end);
-    ns->holes_below = v[n - 1].end;
     atomic_store(&ns->max_ts, new_max_ts);
     p->segs[at] = ns;
     memmove(p->segs + at + 1, p->segs + at + n,
@@ -970,9 +995,10 @@ static int producers_last(partition *p, prod_last **out, size_t *n) {
 }
 
 static int clean_pass(partition *p, const nd_topic_config *cfg,
-                      const nd_options *opts, int64_t now_ms, offset_map *map,
-                      int64_t from, int64_t cl_end, throttle *th,
-                      nd_clean_stats *st, int64_t *map_end, int64_t *codec_kept,
+                      const nd_options *opts, const _Atomic int *stop,
+                      int64_t now_ms, offset_map *map, int64_t from,
+                      int64_t cl_end, throttle *th, nd_clean_stats *st,
+                      int64_t *map_end, int64_t *codec_kept,
                       int64_t *min_horizon) {
   seg_ref *v;
   size_t n;
@@ -981,7 +1007,7 @@ static int clean_pass(partition *p, const nd_topic_config *cfg,
     return rc;
   while (n && v[n - 1].base >= cl_end)
     n--;
-  map_ctx m = {map, from, from, 0, 0, 0, opts->decompress, 0};
+  map_ctx m = {stop, map, from, from, 0, 0, 0, opts->decompress, 0};
   offset_map_clear(map);
   for (size_t i = 0; i < n && !m.full; i++) {
     if (v[i].end <= from)
@@ -1006,8 +1032,16 @@ static int clean_pass(partition *p, const nd_topic_config *cfg,
    * get holes (recovery must know). */
   if (m.map_end > from)
     rc = checkpoint_write(p->dir, from, m.map_end);
-  rewrite_ctx w = {map,  m.map_end, now_ms, cfg, opts, prods, nprods,
-                   NULL, th,        st,     0,   0,    NULL,  0};
+  rewrite_ctx w = {.stop = stop,
+                   .map = map,
+                   .map_end = m.map_end,
+                   .now_ms = now_ms,
+                   .cfg = cfg,
+                   .opts = opts,
+                   .prods = prods,
+                   .nprods = nprods,
+                   .th = th,
+                   .st = st};
   size_t i = 0;
   while (!rc && i < n && v[i].base < m.map_end) {
     size_t upto = i;
@@ -1046,7 +1080,8 @@ static int clean_pass(partition *p, const nd_topic_config *cfg,
 
 int partition_clean(partition *p, const char *tname, const nd_topic_config *cfg,
                     const nd_options *opts, const nd_logger *log,
-                    int64_t now_ms, unsigned flags, nd_clean_stats *stats) {
+                    const _Atomic int *stop, int64_t now_ms, unsigned flags,
+                    nd_clean_stats *stats) {
   nd_clean_stats st;
   memset(&st, 0, sizeof st);
   if (stats)
@@ -1074,14 +1109,8 @@ int partition_clean(partition *p, const char *tname, const nd_topic_config *cfg,
     first_dirty = v[0].base;
   dirty_bytes(v, n, first_dirty, &clean_b, &dirty_b);
   int64_t cl_end = n ? v[n - 1].end : 0;
-  double ratio = clean_b + dirty_b ? (double)dirty_b / (clean_b + dirty_b) : 0;
-  pthread_mutex_lock(&p->clean_stat_lock);
-  int64_t horizon = p->tomb_horizon_ms;
-  pthread_mutex_unlock(&p->clean_stat_lock);
-  int horizon_due = horizon > 0 && now_ms >= horizon;
-  int due = (flags & ND_CLEAN_FORCE) || horizon_due ||
-            (dirty_b > 0 && (ratio >= cfg->min_cleanable_dirty_ratio ||
-                             lag_due(v, n, first_dirty, cfg, now_ms)));
+  int due = (flags & ND_CLEAN_FORCE) ||
+            clean_due(p, v, n, first_dirty, clean_b, dirty_b, cfg, now_ms);
   free(v);
   if (!n || !due) {
     pthread_mutex_unlock(&p->clean_lock);
@@ -1102,8 +1131,8 @@ int partition_clean(partition *p, const char *tname, const nd_topic_config *cfg,
    * horizon passed) it rewrites the clean part for the tombstones. */
   while (!rc) {
     int64_t map_end = first_dirty;
-    rc = clean_pass(p, cfg, opts, now_ms, &map, first_dirty, cl_end, &th, &st,
-                    &map_end, &codec_kept, &min_horizon);
+    rc = clean_pass(p, cfg, opts, stop, now_ms, &map, first_dirty, cl_end, &th,
+                    &st, &map_end, &codec_kept, &min_horizon);
     if (rc)
       break;
     st.passes++;
@@ -1182,6 +1211,133 @@ void partition_clean_status(partition *p, const nd_topic_config *cfg,
   pthread_mutex_unlock(&p->clean_stat_lock);
 }
 
+int partition_clean_due(partition *p, const nd_topic_config *cfg,
+                        int64_t now_ms, double *score) {
+  *score = 0;
+  if (!(cfg->cleanup_policy & ND_CLEANUP_COMPACT) || p->offline ||
+      p->readonly || atomic_load(&p->failed))
+    return 0;
+  int64_t first_dirty = first_dirty_of(p);
+  seg_ref *v;
+  size_t n;
+  if (cleanable_refs(p, cfg, now_ms, &v, &n))
+    return 0;
+  if (n && first_dirty < v[0].base)
+    first_dirty = v[0].base;
+  int64_t clean_b, dirty_b;
+  dirty_bytes(v, n, first_dirty, &clean_b, &dirty_b);
+  int due = clean_due(p, v, n, first_dirty, clean_b, dirty_b, cfg, now_ms);
+  double ratio =
+      clean_b + dirty_b ? (double)dirty_b / (double)(clean_b + dirty_b) : 0;
+  /* Due for another reason than the ratio: ahead of any ratio. */
+  *score = due && ratio < cfg->min_cleanable_dirty_ratio ? 2 : ratio;
+  free(v);
+  return due;
+}
+
+/* ---- the cleaner threads -------------------------------------------------
+ * Each round cleans the partition most due (partition_clean_due); a round
+ * that cleaned something is followed at once by another, otherwise the
+ * thread sleeps cleaner_backoff_ms. They are apart from the maintenance
+ * thread so that a long cleaning never delays flushes or retention. */
+
+/* Clean the partition most due; 1 if one was cleaned. */
+static int cleaner_round(nd_store *s) {
+  int64_t now = store_now_ms();
+  size_t n;
+  topic **ts = store_snapshot(s, &n);
+  if (!ts)
+    return 0;
+  topic *best_t = NULL;
+  partition *best = NULL;
+  double best_score = -1;
+  for (size_t i = 0; i < n; i++) {
+    nd_topic_config cfg;
+    topic_config(ts[i], &cfg);
+    if (!(cfg.cleanup_policy & ND_CLEANUP_COMPACT) || ts[i]->offline)
+      continue;
+    for (int32_t k = 0;; k++) {
+      partition *p = topic_partition(ts[i], k);
+      if (!p)
+        break;
+      double score;
+      if (partition_clean_due(p, &cfg, now, &score) && score > best_score) {
+        best_score = score;
+        best = p;
+        best_t = ts[i];
+      }
+    }
+  }
+  int cleaned = 0;
+  if (best && !atomic_load(&s->cleaner_stop)) {
+    nd_topic_config cfg;
+    topic_config(best_t, &cfg);
+    nd_clean_stats st;
+    int rc = partition_clean(best, best_t->name, &cfg, &s->opts, &s->logger,
+                             &s->cleaner_stop, now, 0, &st);
+    if (rc && !atomic_load(&s->cleaner_stop))
+      nd_log(&s->logger, ND_LOG_ERROR, "cleaner: %s-%d: %s", best_t->name,
+             (int)best->id, nd_errmsg());
+    cleaned = !rc && st.cleaned;
+  }
+  for (size_t i = 0; i < n; i++)
+    store_release(ts[i]);
+  free(ts);
+  return cleaned;
+}
+
+static void *cleaner_main(void *arg) {
+  nd_store *s = arg;
+  int64_t backoff =
+      s->opts.cleaner_backoff_ms > 0 ? s->opts.cleaner_backoff_ms : 15000;
+  while (!atomic_load(&s->cleaner_stop)) {
+    if (cleaner_round(s))
+      continue;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += (time_t)(backoff / 1000);
+    ts.tv_nsec += (long)(backoff % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+      ts.tv_sec++;
+      ts.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&s->bg_lock);
+    if (!atomic_load(&s->cleaner_stop))
+      pthread_cond_timedwait(&s->cleaner_cond, &s->bg_lock, &ts);
+    pthread_mutex_unlock(&s->bg_lock);
+  }
+  return NULL;
+}
+
+int store_cleaner_start(nd_store *s) {
+  if (s->opts.cleaner_threads < 0)
+    return 0;
+  int want = s->opts.cleaner_threads > 0 ? s->opts.cleaner_threads : 1;
+  s->cleaners = calloc((size_t)want, sizeof *s->cleaners);
+  if (!s->cleaners)
+    return nd_fail(ND_ENOMEM, "out of memory");
+  for (int i = 0; i < want; i++) {
+    if (pthread_create(&s->cleaners[i], NULL, cleaner_main, s) != 0) {
+      store_cleaner_stop(s);
+      return nd_fail(ND_ENOMEM, "cannot start the cleaner thread");
+    }
+    s->ncleaners++;
+  }
+  return 0;
+}
+
+void store_cleaner_stop(nd_store *s) {
+  pthread_mutex_lock(&s->bg_lock);
+  atomic_store(&s->cleaner_stop, 1);
+  pthread_cond_broadcast(&s->cleaner_cond);
+  pthread_mutex_unlock(&s->bg_lock);
+  for (int i = 0; i < s->ncleaners; i++)
+    pthread_join(s->cleaners[i], NULL);
+  free(s->cleaners);
+  s->cleaners = NULL;
+  s->ncleaners = 0;
+}
+
 /* ---- public entry points ------------------------------------------------ */
 
 int nd_clean(nd_store *s, const char *name, int32_t part, int64_t now_ms,
@@ -1197,8 +1353,8 @@ int nd_clean(nd_store *s, const char *name, int32_t part, int64_t now_ms,
     now_ms = store_now_ms();
   nd_topic_config cfg;
   topic_config(t, &cfg);
-  rc = partition_clean(p, t->name, &cfg, &s->opts, &s->logger, now_ms, flags,
-                       stats);
+  rc = partition_clean(p, t->name, &cfg, &s->opts, &s->logger, NULL, now_ms,
+                       flags, stats);
   return store_leave(t, rc);
 }
 

@@ -190,7 +190,14 @@ int64_t cleaner_holes_below(const char *dir);
 /* Clean one partition (nd_clean without the entry checks). */
 int partition_clean(partition *p, const char *tname, const nd_topic_config *cfg,
                     const nd_options *opts, const nd_logger *log,
-                    int64_t now_ms, unsigned flags, nd_clean_stats *stats);
+                    const _Atomic int *stop, int64_t now_ms, unsigned flags,
+                    nd_clean_stats *stats);
+/* The same choice the cleaner thread makes: 1 if the partition is due
+ * for cleaning now, with *score (its dirty ratio; 2 when due by
+ * max.compaction.lag.ms or a tombstone horizon below the ratio) to pick
+ * the most due. */
+int partition_clean_due(partition *p, const nd_topic_config *cfg,
+                        int64_t now_ms, double *score);
 /* The cleaner's view of the partition (nd_clean_describe). */
 void partition_clean_status(partition *p, const nd_topic_config *cfg,
                             int64_t now_ms, nd_clean_status *st);
