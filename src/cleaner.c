@@ -88,45 +88,51 @@ static void throttle_add(throttle *t, int64_t n) {
 }
 
 /* ---- checkpoint ----------------------------------------------------------
- * DIR/cleaner-checkpoint: "<first dirty offset> <holes below>\n". The
- * first is where the next cleaning's map starts; the second bounds the
- * segments the cleaner may have rewritten: only segments whose base is
- * below it may have offset holes, which recovery then accepts (elsewhere
- * a hole is a lost write). Written atomically (synced), and before a pass
- * swaps anything the second moves up to the pass's end. A lost or
- * damaged file reads as 0 0: everything dirty, no holes expected. */
+ * DIR/cleaner-checkpoint: "<first dirty offset> <holes below> <last clean
+ * ms>\n". The first is where the next cleaning's map starts; the second
+ * bounds the segments the cleaner may have rewritten: only segments whose
+ * base is below it may have offset holes, which recovery then accepts
+ * (elsewhere a hole is a lost write); the third is when the partition was
+ * last cleaned (for `nodata topics describe`, which runs in another
+ * process). Written atomically (synced), and before a pass swaps anything
+ * the second moves up to the pass's end. A lost or damaged file reads as
+ * 0 0 0: everything dirty, no holes expected, never cleaned. */
 
-static void checkpoint_read(const char *dir, int64_t *first_dirty,
-                            int64_t *holes_below) {
+typedef struct checkpoint {
+  int64_t first_dirty, holes_below, last_clean_ms;
+} checkpoint;
+
+static checkpoint checkpoint_read(const char *dir) {
   char path[PATH_MAX], *text = NULL;
   snprintf(path, sizeof path, "%s/%s", dir, LAYOUT_CLEANER_CHECKPOINT);
-  *first_dirty = *holes_below = 0;
+  checkpoint c = {0, 0, 0};
   if (file_read_all(path, &text, NULL) != 0)
-    return;
-  long long a, b;
+    return c;
+  long long a, b, t;
   char nl;
-  if (sscanf(text, "%lld %lld%c", &a, &b, &nl) == 3 && nl == '\n' && a >= 0 &&
-      b >= a) {
-    *first_dirty = a;
-    *holes_below = b;
-  }
+  if (sscanf(text, "%lld %lld %lld%c", &a, &b, &t, &nl) == 4 && nl == '\n' &&
+      a >= 0 && b >= a && t >= 0)
+    c = (checkpoint){a, b, t};
   free(text);
+  return c;
 }
 
-static int checkpoint_write(const char *dir, int64_t first_dirty,
-                            int64_t holes_below) {
-  char path[PATH_MAX], text[64];
+/* holes_below never goes down: a pass that failed after its commit has
+ * holes up to its end once the next open rolls it forward. */
+static int checkpoint_write(const char *dir, checkpoint c) {
+  int64_t had = checkpoint_read(dir).holes_below;
+  if (had > c.holes_below)
+    c.holes_below = had;
+  char path[PATH_MAX], text[96];
   snprintf(path, sizeof path, "%s/%s", dir, LAYOUT_CLEANER_CHECKPOINT);
-  int n = snprintf(text, sizeof text, "%" PRId64 " %" PRId64 "\n", first_dirty,
-                   holes_below);
+  int n = snprintf(text, sizeof text, "%" PRId64 " %" PRId64 " %" PRId64 "\n",
+                   c.first_dirty, c.holes_below, c.last_clean_ms);
   int rc = file_write_atomic(path, text, (size_t)n);
   return rc ? nd_fail_os(-rc, "cannot write %s", path) : 0;
 }
 
 int64_t cleaner_holes_below(const char *dir) {
-  int64_t fd, hb;
-  checkpoint_read(dir, &fd, &hb);
-  return hb;
+  return checkpoint_read(dir).holes_below;
 }
 
 /* ---- swap manifest and its roll-forward --------------------------------- */
@@ -355,8 +361,9 @@ static int cleanable_refs(partition *p, const nd_topic_config *cfg,
 static int64_t first_dirty_of(partition *p) {
   pthread_mutex_lock(&p->clean_stat_lock);
   if (p->first_dirty < 0) {
-    int64_t hb;
-    checkpoint_read(p->dir, &p->first_dirty, &hb);
+    checkpoint c = checkpoint_read(p->dir);
+    p->first_dirty = c.first_dirty;
+    p->last_clean_ms = c.last_clean_ms;
   }
   int64_t fd = p->first_dirty;
   pthread_mutex_unlock(&p->clean_stat_lock);
@@ -1067,8 +1074,12 @@ static int clean_pass(partition *p, const nd_topic_config *cfg,
   }
   /* Before anything is swapped: the segments up to the map's end may
    * get holes (recovery must know). */
-  if (m.map_end > from)
-    rc = checkpoint_write(p->dir, from, m.map_end);
+  if (m.map_end > from) {
+    pthread_mutex_lock(&p->clean_stat_lock);
+    checkpoint c = {from, m.map_end, p->last_clean_ms};
+    pthread_mutex_unlock(&p->clean_stat_lock);
+    rc = checkpoint_write(p->dir, c);
+  }
   rewrite_ctx w = {.stop = stop,
                    .map = map,
                    .map_end = m.map_end,
@@ -1184,11 +1195,13 @@ int partition_clean(partition *p, const char *tname, const nd_topic_config *cfg,
     int progress = map_end > first_dirty;
     if (progress) {
       first_dirty = map_end;
-      rc = checkpoint_write(p->dir, first_dirty, first_dirty);
-      pthread_mutex_lock(&p->clean_stat_lock);
-      p->first_dirty = first_dirty;
-      pthread_mutex_unlock(&p->clean_stat_lock);
     }
+    rc = checkpoint_write(p->dir,
+                          (checkpoint){first_dirty, first_dirty, now_ms});
+    pthread_mutex_lock(&p->clean_stat_lock);
+    p->first_dirty = first_dirty;
+    p->last_clean_ms = now_ms;
+    pthread_mutex_unlock(&p->clean_stat_lock);
     if (!progress || first_dirty >= cl_end)
       break;
   }
