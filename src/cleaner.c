@@ -1333,7 +1333,7 @@ static int cleaner_round(nd_store *s) {
     nd_clean_stats st;
     int rc = partition_clean(best, best_t->name, &cfg, &s->opts, &s->logger,
                              &s->cleaner_stop, now, 0, &st);
-    if (rc && !atomic_load(&s->cleaner_stop))
+    if (rc && !atomic_load(&s->cleaner_stop) && !atomic_load(&best_t->deleted))
       nd_log(&s->logger, ND_LOG_ERROR, "cleaner: %s-%d: %s", best_t->name,
              (int)best->id, nd_errmsg());
     cleaned = !rc && st.cleaned;

@@ -712,6 +712,31 @@ static void test_thread(void) {
   tmpdir_remove(dir);
 }
 
+/* cleaner_io_max_bytes_per_second: a cleaning takes at least as long as
+ * its bytes take at that rate (a lower bound: never flaky when slow). */
+static void test_io_throttle(void) {
+  char *dir = tmpdir_make("clean-io");
+  nd_options o = {.no_background = 1,
+                  .cleaner_io_max_bytes_per_second = 100 * 1000};
+  nd_store *s = open_store(dir, &o);
+  nd_topic_config c;
+  compact_config(&c);
+  CHECK_OK(nd_topic_create(s, "t", 1, &c));
+  model m = {0};
+  CHECK_OK(append_keys(s, "t", &m, 200, 10, T0));
+  roll(s, "t");
+  nd_clean_stats st;
+  CHECK_OK(nd_clean(s, "t", 0, T0 + 10000, 0, &st));
+  CHECK(st.cleaned);
+  /* Read twice (map, rewrite), written once: at least in + out. */
+  int64_t bytes = st.bytes_in + st.bytes_out;
+  CHECK(bytes > 20000);
+  CHECK(st.duration_us >= bytes * 1000000 / o.cleaner_io_max_bytes_per_second);
+  CHECK_OK(nd_close(s));
+  free(m.r);
+  tmpdir_remove(dir);
+}
+
 int main(void) {
   RUN(test_latest_per_key);
   RUN(test_not_compacted);
@@ -726,5 +751,6 @@ int main(void) {
   RUN(test_reader_during_swap);
   RUN(test_race_delete);
   RUN(test_thread);
+  RUN(test_io_throttle);
   TEST_MAIN_END();
 }
