@@ -759,6 +759,82 @@ int nd_delete_records(nd_store *store, const char *topic, int32_t partition,
                       int64_t offset, int64_t *new_log_start);
 
 /* ------------------------------------------------------------------------ */
+/* Log compaction (cleanup.policy=compact; docs/compaction.md)              */
+/* ------------------------------------------------------------------------ */
+
+/* What one cleaning of one partition did (nd_clean). */
+typedef struct nd_clean_stats {
+  int cleaned;                /* 0 if there was nothing (cleanable) to do */
+  int32_t passes;             /* offset-map passes (a large dirty part takes
+                                 several when the dedupe buffer is full) */
+  int32_t segments_in;        /* sealed segments rewritten */
+  int32_t segments_out;       /* segments they became (small ones grouped) */
+  int64_t bytes_in;           /* bytes of the segments rewritten */
+  int64_t bytes_out;          /* bytes of the segments that replaced them */
+  int64_t records_in;         /* records read in the rewritten segments */
+  int64_t records_kept;       /* records written back */
+  int64_t keys;               /* distinct keys in the dirty part */
+  int64_t tombstones_removed; /* tombstones past delete.retention.ms */
+  int64_t first_dirty_before; /* the cleaner checkpoint before... */
+  int64_t first_dirty_after;  /* ...and after (everything below is clean) */
+  int64_t duration_us;
+} nd_clean_stats;
+
+enum nd_clean_flags {
+  /* Clean even if the dirty ratio is below min.cleanable.dirty.ratio
+   * (still never the active segment, nor records younger than
+   * min.compaction.lag.ms). */
+  ND_CLEAN_FORCE = 1 << 0,
+};
+
+/* Compact one partition of a topic whose cleanup.policy has COMPACT, now,
+ * on the caller's thread: in the sealed segments (never the active one),
+ * keep only the latest record of each key, drop tombstones whose
+ * delete.retention.ms has passed since they were first cleaned, keep
+ * transaction markers and the last batch of each idempotent producer
+ * (empty if need be) so its sequence state survives. Offsets never
+ * change: the log gets holes. Rewritten segments replace the old ones
+ * crash-safely (docs/format.md, "Cleaning"): after a crash at any point
+ * the partition holds either the old or the new segments. Readers are
+ * never blocked and a reader positioned in an old segment keeps reading
+ * it. The store's cleaner thread calls this for the dirtiest partition;
+ * an embedder with nd_options.no_background or cleaner_threads < 0 calls
+ * it by hand. now_ms = 0 means the real clock. stats may be NULL.
+ * A compressed batch is cleaned through nd_options.decompress and
+ * recompress, in its own codec; without them (or for a codec they do not
+ * know) it is kept whole, and that is logged once.
+ * Returns 0 (stats->cleaned 0 when the partition was not due, not
+ * compacted, or had nothing cleanable), or ND_ENOTOPIC, ND_ENOPARTITION,
+ * ND_EREADONLY, ND_EFAILED (the partition failed, or the store is
+ * closing), ND_ECORRUPT (a batch that does not decode), ND_ENOMEM,
+ * -errno, each with a message naming the file. On an error before the
+ * swap's commit nothing on disk changed; after it the partition serves
+ * the cleaned segments and the next open finishes the swap.
+ * Thread-safe: one cleaning of a partition at a time (a second waits). */
+int nd_clean(nd_store *store, const char *topic, int32_t partition,
+             int64_t now_ms, unsigned flags, nd_clean_stats *stats);
+
+/* The cleaner's view of one partition (nodata topics describe). */
+typedef struct nd_clean_status {
+  int compacted;              /* cleanup.policy has COMPACT */
+  int64_t first_dirty_offset; /* the cleaner checkpoint: below it clean */
+  int64_t clean_bytes;        /* sealed bytes below first_dirty_offset */
+  int64_t dirty_bytes;        /* sealed bytes from it on */
+  double dirty_ratio;         /* dirty / (clean + dirty), 0 when empty */
+  int64_t last_clean_ms;      /* when it was last cleaned (the now_ms the
+                                 cleaning ran with), 0 never; kept in the
+                                 cleaner checkpoint, so also for a store
+                                 opened read-only beside the cleaner */
+  nd_clean_stats last;        /* what the last cleaning of this process
+                                 did (zeros if none) */
+} nd_clean_status;
+
+/* Describe the cleaner's state of one partition. Errors: ND_ENOTOPIC,
+ * ND_ENOPARTITION, ND_EFAILED. Thread-safe. */
+int nd_clean_describe(nd_store *store, const char *topic, int32_t partition,
+                      nd_clean_status *status);
+
+/* ------------------------------------------------------------------------ */
 /* Committed consumer offsets                                               */
 /* ------------------------------------------------------------------------ */
 

@@ -272,11 +272,12 @@ static int synced_damage(damage *d, const segment *seg, uint64_t pos,
  * previous one now ends, just as after cleaning. Told apart by what can
  * have been cleaned: a gap wholly in synced data is never a lost tail;
  * above the recovery point it is a hole only on a compacted topic (the
- * recovery point file lags the syncs the cleaner's swap made). Kafka's
- * recovery checks neither and keeps both. */
+ * recovery point file lags the syncs the cleaner's swap made) or below
+ * the cleaner checkpoint's "holes below" (a topic cleaned, then switched
+ * to delete). Kafka's recovery checks neither and keeps both. */
 static int hole_between(const nd_topic_config *cfg, int64_t next_base,
-                        int64_t synced_end) {
-  return next_base <= synced_end ||
+                        int64_t synced_end, int64_t cleaned_below) {
+  return next_base <= synced_end || next_base <= cleaned_below ||
          (cfg->cleanup_policy & ND_CLEANUP_COMPACT) != 0;
 }
 
@@ -352,7 +353,7 @@ static int recover_from(partition *p, size_t first, int64_t rp,
        * entry there. */
       int64_t next_base = p->segs[i + 1]->base;
       if (next_base > res.next_offset &&
-          hole_between(cfg, next_base, synced_end))
+          hole_between(cfg, next_base, synced_end, cleaner_holes_below(p->dir)))
         atomic_store(&seg->next_offset, next_base);
       rc = segment_seal(seg);
       if (rc)
@@ -484,6 +485,13 @@ int partition_open(seg_caches *caches, const nd_logger *log,
   p->log_start_persisted = log_start;
   int64_t *bases = NULL;
   size_t nbases = 0;
+  /* A cleaning a crash interrupted: finished or undone before the
+   * segments are listed (cleaner.c). */
+  rc = cleaner_recover(p->dir, readonly, log);
+  if (rc) {
+    partition_free(p);
+    return rc;
+  }
   rc = list_segments(p->dir, readonly, &bases, &nbases);
   if (rc) {
     partition_free(p);
