@@ -52,6 +52,8 @@ Also:
                                       (EOF or reset), False if it is still
                                       open after timeout
   api_versions(bootstrap)             raw ApiVersions v0: {key: (min, max)}
+  read_topic(bootstrap, topic)        every record of a topic and the
+                                      offsets it spans (confluent-kafka)
 
 Every broker started here is also stopped at interpreter exit (atexit) and
 dies with the thread that started it (PR_SET_PDEATHSIG; start brokers from
@@ -371,6 +373,42 @@ def read_partition(bootstrap, topic, partition=0, timeout=10):
             seen[m.offset()] = m.value()
     finally:
         c.close()
+
+
+def read_topic(bootstrap, topic, timeout=60):
+    """Every record of every partition of a topic, from each one's log
+    start to its end, read with confluent-kafka: ([(partition, offset,
+    key, value)], offsets spanned). On a compacted topic the span less
+    the records is what a cleaner removed. Fails the test on a consumer
+    error or when the partitions are not read whole in `timeout` s."""
+    from confluent_kafka import Consumer, KafkaError, TopicPartition
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "ndtest-read",
+                  "enable.auto.commit": False, "enable.partition.eof": True})
+    try:
+        todo, span, out = set(), 0, []
+        for q in c.list_topics(topic, 10).topics[topic].partitions:
+            lo, hi = c.get_watermark_offsets(TopicPartition(topic, q), 10)
+            span += hi - lo
+            if hi > lo:
+                todo.add(q)
+        c.assign([TopicPartition(topic, q, 0) for q in todo])
+        deadline = time.monotonic() + timeout
+        while todo and time.monotonic() < deadline:
+            m = c.poll(1)
+            if m is None:
+                continue
+            if m.error():
+                if m.error().code() != KafkaError._PARTITION_EOF:
+                    fail("reading %s: %s" % (topic, m.error()))
+                todo.discard(m.partition())
+            else:
+                out.append((m.partition(), m.offset(), m.key(), m.value()))
+    finally:
+        c.close()
+    if todo:
+        fail("reading %s: partitions %s not read to their end in %ss"
+             % (topic, sorted(todo), timeout))
+    return out, span
 
 
 def topic_dir(topic):

@@ -52,7 +52,7 @@ from apache_kafka import classpath  # noqa: E402
 from jvm import Jvm  # noqa: E402
 
 ndtest.require("confluent_kafka")
-from confluent_kafka import Consumer, KafkaError, TopicPartition  # noqa: E402
+from confluent_kafka import Consumer, TopicPartition  # noqa: E402
 from confluent_kafka.admin import (AdminClient, ConfigResource,  # noqa: E402
                                    NewTopic)
 
@@ -190,36 +190,6 @@ def end_offset(bootstrap, topic):
         c.close()
 
 
-def holes(bootstrap, topic):
-    """(records, offsets spanned) of a topic's partitions read whole: the
-    difference is what a cleaner removed."""
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "nd-holes",
-                  "enable.auto.commit": False, "enable.partition.eof": True})
-    meta = c.list_topics(topic, 10).topics[topic].partitions
-    spans, todo, records = 0, set(meta), 0
-    for p in meta:
-        lo, hi = c.get_watermark_offsets(TopicPartition(topic, p), 10)
-        spans += hi - lo
-        if hi == lo:
-            todo.discard(p)
-    c.assign([TopicPartition(topic, p, 0) for p in todo])
-    deadline = time.monotonic() + 60
-    while todo and time.monotonic() < deadline:
-        m = c.poll(1)
-        if m is None:
-            continue
-        if m.error():
-            check(m.error().code() == KafkaError._PARTITION_EOF,
-                  "reading %s: %s" % (topic, m.error()))
-            todo.discard(m.partition())
-        else:
-            records += 1
-    c.close()
-    check(not todo, "reading %s: partitions %s not read to their end in "
-          "60 s" % (topic, sorted(todo)))
-    return records, spans
-
-
 def main():
     tmp = tempfile.mkdtemp(prefix="nd-connect-")
     atexit.register(shutil.rmtree, tmp, True)
@@ -336,9 +306,9 @@ def main():
               % end_offset(b.bootstrap, "lines"))
         rc = w.stop()
         for topic in INTERNAL.values():
-            records, spans = holes(b.bootstrap, topic)
+            records, span = ndtest.read_topic(b.bootstrap, topic)
             print("%s: %d records in %d offsets (%d cleaned away)"
-                  % (topic, records, spans, spans - records))
+                  % (topic, len(records), span, span - len(records)))
         print("worker 2 stopped (exit %s)" % rc)
         ndtest.stop_clean(b)
     print("took %.0f s" % (time.monotonic() - START))
