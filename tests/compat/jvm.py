@@ -12,7 +12,6 @@ is stopped at interpreter exit. Every wait fails the test with the end of
 the log when the program exited or the time ran out.
 """
 import atexit
-import signal
 import subprocess
 import time
 
@@ -75,15 +74,8 @@ class Jvm:
             time.sleep(interval)
 
     def stop(self, timeout=60):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
         _live.discard(self)
-        return self.proc.returncode
+        return ndtest.terminate(self.proc, timeout)
 
     def kill9(self):
         if self.proc.poll() is None:

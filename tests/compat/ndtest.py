@@ -46,14 +46,17 @@ Also:
   passed(), fail(msg)
   kafka_request(sock, api_key, api_version, correlation_id, body=b"",
                 client_id="ndtest")  send one request (header v1)
+  read_topic(bootstrap, topic)        every record of a topic and the
+                                      offsets it spans (confluent-kafka)
   recv_frame(sock, timeout=10)        one response frame (bytes after the
                                       size prefix) or None if closed
   closed_by_peer(sock, timeout=10)    True once the broker closed sock
                                       (EOF or reset), False if it is still
                                       open after timeout
   api_versions(bootstrap)             raw ApiVersions v0: {key: (min, max)}
-  read_topic(bootstrap, topic)        every record of a topic and the
-                                      offsets it spans (confluent-kafka)
+  free_port()                         a TCP port free on 127.0.0.1
+  terminate(proc, timeout=60)         SIGTERM a Popen, SIGKILL after
+                                      timeout; its exit status
 
 Every broker started here is also stopped at interpreter exit (atexit) and
 dies with the thread that started it (PR_SET_PDEATHSIG; start brokers from
@@ -75,7 +78,7 @@ import time
 
 __all__ = ["Broker", "BrokerError", "require", "skip", "passed", "fail",
            "kafka_request", "recv_frame", "closed_by_peer", "api_versions",
-           "nodata_bin"]
+           "nodata_bin", "free_port", "terminate"]
 
 _LINE = re.compile(r"listening on (\S+):(\d+)")
 _live = set()
@@ -261,6 +264,26 @@ def stop_clean(broker):
     err = broker.stderr()
     if "Sanitizer" in err or "runtime error" in err:
         fail("sanitizer report:\n%s" % err[-4000:])
+
+
+def free_port():
+    """A TCP port free on 127.0.0.1 now (for a server the test starts)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def terminate(proc, timeout=60):
+    """Stop a subprocess.Popen the test started: SIGTERM, wait up to
+    timeout seconds, then SIGKILL. Returns its exit status."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
 
 
 def passed():

@@ -39,7 +39,6 @@ import atexit
 import json
 import os
 import shutil
-import socket
 import sys
 import tempfile
 import time
@@ -92,12 +91,6 @@ plugin.discovery=only_scan
 def check(cond, msg):
     if not cond:
         ndtest.fail(msg)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Worker(Jvm):
@@ -206,7 +199,7 @@ def main():
         props = os.path.join(tmp, "worker.properties")
         with open(props, "w") as f:
             f.write(WORKER.format(bootstrap=b.bootstrap, group=GROUP,
-                                  rest=free_port(), **INTERNAL))
+                                  rest=ndtest.free_port(), **INTERNAL))
             for purpose in INTERNAL:
                 for k, v in CLEANING.items():
                     f.write("%s.storage.%s=%s\n" % (purpose, k, v))
