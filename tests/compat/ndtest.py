@@ -48,6 +48,8 @@ Also:
                 client_id="ndtest")  send one request (header v1)
   read_topic(bootstrap, topic)        every record of a topic and the
                                       offsets it spans (confluent-kafka)
+  wait_cleaned(bootstrap, topic)      read_topic once a cleaner removed
+                                      some, or after 30 s
   recv_frame(sock, timeout=10)        one response frame (bytes after the
                                       size prefix) or None if closed
   closed_by_peer(sock, timeout=10)    True once the broker closed sock
@@ -432,6 +434,19 @@ def read_topic(bootstrap, topic, timeout=60):
         fail("reading %s: partitions %s not read to their end in %ss"
              % (topic, sorted(todo), timeout))
     return out, span
+
+
+def wait_cleaned(bootstrap, topic, timeout=30):
+    """Give a log cleaner up to timeout seconds to remove records from a
+    compacted topic, for tests that must pass with or without one:
+    returns (records, offsets spanned) once some are gone, or as they are
+    at the timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        records, span = read_topic(bootstrap, topic)
+        if len(records) < span or time.monotonic() > deadline:
+            return records, span
+        time.sleep(1)
 
 
 def topic_dir(topic):
