@@ -21,9 +21,11 @@ worker against `nodata serve`:
 - the source's config is replaced (a second record under the same key in
   the config topic) and the source goes on from its stored position:
   lines appended then reach the sink once;
+- a third connector is made and deleted (tombstones in the config topic);
 - the worker is stopped, nodata restarted on the same data, lines appended
-  while both were down, the worker started again: it finds both connectors
-  and the source's newest config in the config topic (nothing posted again),
+  while both were down, the worker started again: it finds the two
+  connectors, not the deleted one, and the source's newest config in the
+  config topic (nothing posted again),
   the source resumes from its stored position, and the sink file ends with
   exactly the new lines, once; `lines` holds each line once (a source
   re-reading its file from the start would double it).
@@ -256,6 +258,20 @@ def main():
         check(sink_lines(out) == a + b_, "after the source's new config, "
               "the sink file: %s" % sink_lines(out))
 
+        # A connector made and deleted: tombstones for its keys in the
+        # config topic (delete.retention.ms 1000: a cleaner may drop them
+        # and what they delete); it must not come back after the restart.
+        w.put_config("gone", {"connector.class": "org.apache.kafka.connect."
+                              "file.FileStreamSinkConnector",
+                              "tasks.max": "1", "topics": "lines",
+                              "file": os.path.join(tmp, "gone.txt")})
+        w.wait_for("connector gone running", lambda: w.running("gone"))
+        status, body = w.rest("DELETE", "/connectors/gone")
+        check(status == 204, "DELETE /connectors/gone: %s %s"
+              % (status, body))
+        w.wait_for("connector gone deleted", lambda: sorted(
+            w.get("/connectors") or []) == ["sink", "src"])
+
         # The restarted worker reads cleaned topics when a cleaner has been
         # at them by then (not required): up to 30 s for the config topic.
         t = time.monotonic()
@@ -275,7 +291,11 @@ def main():
         b.restart()
         append(src, c_)
         w = Worker(tmp, props, 2)
-        w.wait_for("the worker's connectors, from the config topic",
+        # A worker reads each internal topic to its end offset before it
+        # serves: a partition whose last records were cleaned away (offsets
+        # below the end but no batch left to fetch) holds it here forever.
+        w.wait_for("the worker's connectors, from the config topic (the "
+                   "worker waits for every internal topic read to its end)",
                    lambda: sorted(w.get("/connectors") or []) ==
                    ["sink", "src"], timeout=180)
         print("worker and nodata restarted, worker 2 up in %.0f s"
