@@ -46,6 +46,10 @@ Also:
   passed(), fail(msg)
   kafka_request(sock, api_key, api_version, correlation_id, body=b"",
                 client_id="ndtest")  send one request (header v1)
+  read_topic(bootstrap, topic)        every record of a topic and the
+                                      offsets it spans (confluent-kafka)
+  wait_cleaned(bootstrap, topic)      read_topic once a cleaner removed
+                                      some, or after 30 s
   recv_frame(sock, timeout=10)        one response frame (bytes after the
                                       size prefix) or None if closed
   closed_by_peer(sock, timeout=10)    True once the broker closed sock
@@ -407,6 +411,53 @@ def read_partition(bootstrap, topic, partition=0, timeout=10):
     return {m.offset(): m.value()
             for m in consume_to_end(bootstrap, topic, partition, 0,
                                     timeout=timeout)}
+def read_topic(bootstrap, topic, timeout=60):
+    """Every record of every partition of a topic, from each one's log
+    start to its end, read with confluent-kafka: ([(partition, offset,
+    key, value)], offsets spanned). On a compacted topic the span less
+    the records is what a cleaner removed. Fails the test on a consumer
+    error or when the partitions are not read whole in `timeout` s."""
+    from confluent_kafka import Consumer, KafkaError, TopicPartition
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "ndtest-read",
+                  "enable.auto.commit": False, "enable.partition.eof": True})
+    try:
+        todo, span, out = set(), 0, []
+        for q in c.list_topics(topic, 10).topics[topic].partitions:
+            lo, hi = c.get_watermark_offsets(TopicPartition(topic, q), 10)
+            span += hi - lo
+            if hi > lo:
+                todo.add(q)
+        c.assign([TopicPartition(topic, q, 0) for q in todo])
+        deadline = time.monotonic() + timeout
+        while todo and time.monotonic() < deadline:
+            m = c.poll(1)
+            if m is None:
+                continue
+            if m.error():
+                if m.error().code() != KafkaError._PARTITION_EOF:
+                    fail("reading %s: %s" % (topic, m.error()))
+                todo.discard(m.partition())
+            else:
+                out.append((m.partition(), m.offset(), m.key(), m.value()))
+    finally:
+        c.close()
+    if todo:
+        fail("reading %s: partitions %s not read to their end in %ss"
+             % (topic, sorted(todo), timeout))
+    return out, span
+
+
+def wait_cleaned(bootstrap, topic, timeout=30):
+    """Give a log cleaner up to timeout seconds to remove records from a
+    compacted topic, for tests that must pass with or without one:
+    returns (records, offsets spanned) once some are gone, or as they are
+    at the timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        records, span = read_topic(bootstrap, topic)
+        if len(records) < span or time.monotonic() > deadline:
+            return records, span
+        time.sleep(1)
 
 
 def topic_dir(topic):
