@@ -411,6 +411,8 @@ def read_partition(bootstrap, topic, partition=0, timeout=10):
     return {m.offset(): m.value()
             for m in consume_to_end(bootstrap, topic, partition, 0,
                                     timeout=timeout)}
+
+
 def read_topic(bootstrap, topic, timeout=60):
     """Every record of every partition of a topic, from each one's log
     start to its end, read with confluent-kafka: ([(partition, offset,
