@@ -726,6 +726,73 @@ int nd_delete_records(nd_store *store, const char *topic, int32_t partition,
                       int64_t offset, int64_t *new_log_start);
 
 /* ------------------------------------------------------------------------ */
+/* Log compaction (cleanup.policy=compact; docs/compaction.md)              */
+/* ------------------------------------------------------------------------ */
+
+/* What one cleaning of one partition did (nd_clean). */
+typedef struct nd_clean_stats {
+  int cleaned;                /* 0 if there was nothing (cleanable) to do */
+  int32_t passes;             /* offset-map passes (a large dirty part takes
+                                 several when the dedupe buffer is full) */
+  int32_t segments_in;        /* sealed segments rewritten */
+  int32_t segments_out;       /* segments they became (small ones grouped) */
+  int64_t bytes_in;           /* bytes of the segments rewritten */
+  int64_t bytes_out;          /* bytes of the segments that replaced them */
+  int64_t records_in;         /* records read in the rewritten segments */
+  int64_t records_kept;       /* records written back */
+  int64_t keys;               /* distinct keys in the dirty part */
+  int64_t tombstones_removed; /* tombstones past delete.retention.ms */
+  int64_t first_dirty_before; /* the cleaner checkpoint before... */
+  int64_t first_dirty_after;  /* ...and after (everything below is clean) */
+  int64_t duration_us;
+} nd_clean_stats;
+
+enum nd_clean_flags {
+  /* Clean even if the dirty ratio is below min.cleanable.dirty.ratio
+   * (still never the active segment, nor records younger than
+   * min.compaction.lag.ms). */
+  ND_CLEAN_FORCE = 1 << 0,
+};
+
+/* Compact one partition of a topic whose cleanup.policy has COMPACT, now,
+ * on the caller's thread: in the sealed segments (never the active one),
+ * keep only the latest record of each key, drop tombstones whose
+ * delete.retention.ms has passed since they were first cleaned, keep
+ * transaction markers and the last batch of each idempotent producer
+ * (empty if need be) so its sequence state survives. Offsets never
+ * change: the log gets holes. Rewritten segments replace the old ones
+ * crash-safely (docs/format.md, "Cleaning"): after a crash at any point
+ * the partition holds either the old or the new segments. Readers are
+ * never blocked and a reader positioned in an old segment keeps reading
+ * it. The store's cleaner thread calls this for the dirtiest partition;
+ * an embedder with nd_options.no_background or cleaner_threads < 0 calls
+ * it by hand. now_ms = 0 means the real clock. stats may be NULL.
+ * Returns 0 (stats->cleaned 0 when the partition was not dirty enough or
+ * not compacted), or ND_ENOTOPIC, ND_ENOPARTITION, ND_EREADONLY,
+ * ND_EFAILED, ND_ECODEC (a compressed batch and no codec hooks in
+ * nd_options), ND_ENOMEM, -errno (nothing on disk changed). Thread-safe:
+ * one cleaning of a partition at a time (a second waits). */
+int nd_clean(nd_store *store, const char *topic, int32_t partition,
+             int64_t now_ms, unsigned flags, nd_clean_stats *stats);
+
+/* The cleaner's view of one partition (nodata topics describe). */
+typedef struct nd_clean_status {
+  int compacted;              /* cleanup.policy has COMPACT */
+  int64_t first_dirty_offset; /* the cleaner checkpoint: below it clean */
+  int64_t clean_bytes;        /* sealed bytes below first_dirty_offset */
+  int64_t dirty_bytes;        /* sealed bytes from it on */
+  double dirty_ratio;         /* dirty / (clean + dirty), 0 when empty */
+  int64_t last_clean_ms;      /* when it was last cleaned, 0 never (this
+                                 process's uptime only) */
+  nd_clean_stats last;        /* what that cleaning did */
+} nd_clean_status;
+
+/* Describe the cleaner's state of one partition. Errors: ND_ENOTOPIC,
+ * ND_ENOPARTITION, ND_EFAILED. Thread-safe. */
+int nd_clean_describe(nd_store *store, const char *topic, int32_t partition,
+                      nd_clean_status *status);
+
+/* ------------------------------------------------------------------------ */
 /* Committed consumer offsets                                               */
 /* ------------------------------------------------------------------------ */
 

@@ -38,6 +38,18 @@
  *           recovery-point    HINT     decimal offset (recovery.c)
  *           log-start-offset  SYNCED   decimal offset (partition.c)
  *           producer-state    HINT     text (producer.h)
+ *           cleaner-checkpoint SYNCED  "<first dirty> <holes below>":
+ *                                      where the next cleaning starts, and
+ *                                      below which segments may have
+ *                                      offset holes (cleaner.c)
+ *           cleaner-swap      SYNCED   the swap manifest, the commit point
+ *                                      of a cleaning (cleaner.c,
+ *                                      docs/format.md "Cleaning")
+ *           cleaning/         cleaned segments being written:
+ *               <base>.log    LOG, fdatasync'd before cleaner-swap is
+ *                             written; moved into the partition by the
+ *                             swap; removed at open without cleaner-swap
+ *               <base>.index, <base>.timeindex   DERIVED, likewise
  *   topics/<hash>.creating/              a topic being created; published
  *                                        by one rename (api.c)
  *   topics/<hash>.<tag>.deleted/         a deleted topic, removed by the
@@ -71,6 +83,9 @@
 #define LAYOUT_RECOVERY_POINT "recovery-point"
 #define LAYOUT_LOG_START "log-start-offset"
 #define LAYOUT_PRODUCER_STATE "producer-state"
+#define LAYOUT_CLEANER_CHECKPOINT "cleaner-checkpoint"
+#define LAYOUT_CLEANER_SWAP "cleaner-swap"
+#define LAYOUT_CLEANING_DIR "cleaning"
 #define LAYOUT_GROUPS "groups"
 #define LAYOUT_OFFSETS_LOG "offsets.log"
 #define LAYOUT_DAMAGED ".damaged"

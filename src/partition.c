@@ -86,6 +86,9 @@ partition *partition_alloc(const char *topic_dir, int32_t id) {
   pthread_rwlock_init(&p->segs_lock, NULL);
   pthread_mutex_init(&p->sync_lock, NULL);
   pthread_cond_init(&p->sync_cond, NULL);
+  pthread_mutex_init(&p->clean_lock, NULL);
+  pthread_mutex_init(&p->clean_stat_lock, NULL);
+  p->first_dirty = -1;
   atomic_init(&p->hw, 0);
   atomic_init(&p->log_start, 0);
   atomic_init(&p->synced, 0);
@@ -107,6 +110,8 @@ void partition_free(partition *p) {
   pthread_rwlock_destroy(&p->segs_lock);
   pthread_mutex_destroy(&p->sync_lock);
   pthread_cond_destroy(&p->sync_cond);
+  pthread_mutex_destroy(&p->clean_lock);
+  pthread_mutex_destroy(&p->clean_stat_lock);
   free(p);
 }
 
@@ -215,10 +220,10 @@ static int append_write(partition *p, const nd_topic_config *cfg, uint8_t *buf,
     }
   }
   uint64_t size = atomic_load_explicit(&seg->size, memory_order_relaxed);
-  if (size > 0 &&
-      (size + len > (uint64_t)cfg->segment_bytes || sidx_full(&seg->oidx) ||
-       sidx_full(&seg->tidx) || now_ms - seg->created_ms >= cfg->segment_ms ||
-       next - seg->base > (int64_t)UINT32_MAX)) {
+  if (size > 0 && (size + len > (uint64_t)cfg->segment_bytes ||
+                   sidx_full(&seg->oidx) || sidx_full(&seg->tidx) ||
+                   now_ms - seg->created_ms >= partition_roll_ms(cfg) ||
+                   next - seg->base > (int64_t)UINT32_MAX)) {
     rc = roll(p, cfg, now_ms);
     if (rc) {
       pthread_mutex_unlock(&p->append_lock);
@@ -545,8 +550,16 @@ static int read_start(partition *p, int64_t offset, int64_t *hw, int64_t *ls,
       i + 1 < p->nsegs)
     *seg = p->segs[++i];
   int rc = segment_find(*seg, offset, pos);
+  /* A cleaned segment may hold nothing at or after offset (a hole at its
+   * end, or no batch left): the next existing offset is in a later one. */
+  while (rc == ND_ERANGE && i + 1 < p->nsegs) {
+    *seg = p->segs[++i];
+    rc = segment_find(*seg, (*seg)->base, pos);
+  }
   if (rc)
     pthread_rwlock_unlock(&p->segs_lock);
+  if (rc == ND_ERANGE && i + 1 == p->nsegs)
+    return 1; /* a hole up to the high watermark: nothing to read yet */
   return rc;
 }
 
@@ -676,8 +689,7 @@ int partition_describe(partition *p, nd_partition_info *info) {
 
 /* ---- retention and log start ------------------------------------------- */
 
-/* Remove sealed segments [0, k) from the list and delete their files. */
-static int drop_head(partition *p, size_t k) {
+static int drop_head_locked(partition *p, size_t k) {
   if (k == 0)
     return 0;
   segment **gone = malloc(k * sizeof *gone);
@@ -700,6 +712,20 @@ static int drop_head(partition *p, size_t k) {
   for (size_t i = 0; i < k; i++)
     segment_close(gone[i], 1);
   free(gone);
+  return rc;
+}
+
+/* Remove sealed segments [0, k) from the list and delete their files.
+ * While the cleaner is reading them (clean_lock held) nothing is dropped:
+ * the log start is what reads obey, and the next maintenance round drops
+ * the segments below it (partition_maintain). */
+static int drop_head(partition *p, size_t k) {
+  if (k == 0)
+    return 0;
+  if (pthread_mutex_trylock(&p->clean_lock) != 0)
+    return 0;
+  int rc = drop_head_locked(p, k);
+  pthread_mutex_unlock(&p->clean_lock);
   return rc;
 }
 
@@ -769,17 +795,22 @@ int partition_maintain(partition *p, const nd_topic_config *cfg,
   pthread_mutex_lock(&p->append_lock);
   segment *seg = active_seg(p);
   if (atomic_load(&seg->size) > 0 &&
-      now_ms - seg->created_ms >= cfg->segment_ms) {
+      now_ms - seg->created_ms >= partition_roll_ms(cfg)) {
     int r = roll(p, cfg, now_ms);
     if (r && !rc)
       rc = r;
   }
-  /* Retention: whole sealed segments, oldest first. */
+  /* Retention: whole sealed segments, oldest first; for a topic that only
+   * compacts, just those DeleteRecords put below the log start while the
+   * cleaner held them (drop_head). */
   size_t k = 0;
   int64_t total = 0;
-  for (size_t i = 0; i < p->nsegs; i++)
+  int64_t ls = atomic_load(&p->log_start);
+  while (k + 1 < p->nsegs && p->segs[k + 1]->base <= ls)
+    k++;
+  for (size_t i = k; i < p->nsegs; i++)
     total += (int64_t)atomic_load(&p->segs[i]->size);
-  while (k + 1 < p->nsegs) {
+  while ((cfg->cleanup_policy & ND_CLEANUP_DELETE) && k + 1 < p->nsegs) {
     segment *s = p->segs[k];
     int64_t ssize = (int64_t)atomic_load(&s->size);
     int by_time = cfg->retention_ms >= 0 &&

@@ -53,6 +53,22 @@ typedef struct partition {
 
   producer_state producers; /* idempotent producer sequences, under
                                append_lock */
+  /* The log cleaner (cleaner.c). clean_lock is held for a whole cleaning
+   * of this partition; whatever frees sealed segments (retention,
+   * DeleteRecords) takes it with trylock and, finding it held, leaves the
+   * segments for a later round, so the cleaner never reads a freed
+   * segment. clean_stat_lock guards the figures below, which describe
+   * reads without waiting for a cleaning. */
+  pthread_mutex_t clean_lock;
+  pthread_mutex_t clean_stat_lock;
+  int64_t first_dirty;   /* the cleaner checkpoint, -1 until read */
+  int64_t last_clean_ms; /* 0: not cleaned by this process */
+  nd_clean_stats last_clean;
+  int clean_codec_warned; /* a compressed batch kept whole was logged */
+  /* The earliest delete horizon of the tombstones the last cleaning
+   * kept, 0 if none: past it the partition is due for cleaning however
+   * little is dirty (Kafka's latestDeleteHorizon). This process only. */
+  int64_t tomb_horizon_ms;
   /* Set (malloc'ed) when the open found invalid bytes in data that had
    * been synced: the partition holds no segments, every operation fails
    * with ND_EFAILED and this reason, and nothing on disk was changed. It
@@ -148,5 +164,42 @@ int partition_delete_records(partition *p, int64_t offset, int64_t *new_start);
 /* Interval flush, time-based roll, retention, recovery-point persistence. */
 int partition_maintain(partition *p, const nd_topic_config *cfg,
                        int64_t now_ms);
+
+/* ---- the log cleaner (cleaner.c) ---------------------------------------- */
+
+/* How old the active segment may get before it rolls: segment.ms, and
+ * for a compacted topic at most max.compaction.lag.ms (as Kafka's
+ * LogConfig.maxSegmentMs), so that no record stays out of the cleaner's
+ * reach longer than that. */
+static inline int64_t partition_roll_ms(const nd_topic_config *cfg) {
+  if ((cfg->cleanup_policy & ND_CLEANUP_COMPACT) &&
+      cfg->max_compaction_lag_ms < cfg->segment_ms)
+    return cfg->max_compaction_lag_ms;
+  return cfg->segment_ms;
+}
+
+/* Finish or undo a swap a crash interrupted (docs/format.md, "Cleaning"):
+ * with a swap manifest, roll the swap forward; without one, remove the
+ * cleaner's unfinished files. Called by partition_open before it lists
+ * the segments; does nothing on a read-only open (which then reads the
+ * old segments, still whole until the manifest is written). */
+int cleaner_recover(const char *dir, int readonly, const nd_logger *log);
+/* Segments with a base below this may have offset holes (the cleaner
+ * rewrote them); 0 when none (cleaner-checkpoint). */
+int64_t cleaner_holes_below(const char *dir);
+/* Clean one partition (nd_clean without the entry checks). */
+int partition_clean(partition *p, const char *tname, const nd_topic_config *cfg,
+                    const nd_options *opts, const nd_logger *log,
+                    const _Atomic int *stop, int64_t now_ms, unsigned flags,
+                    nd_clean_stats *stats);
+/* The same choice the cleaner thread makes: 1 if the partition is due
+ * for cleaning now, with *score (its dirty ratio; 2 when due by
+ * max.compaction.lag.ms or a tombstone horizon below the ratio) to pick
+ * the most due. */
+int partition_clean_due(partition *p, const nd_topic_config *cfg,
+                        int64_t now_ms, double *score);
+/* The cleaner's view of the partition (nd_clean_describe). */
+void partition_clean_status(partition *p, const nd_topic_config *cfg,
+                            int64_t now_ms, nd_clean_status *st);
 
 #endif

@@ -322,6 +322,10 @@ static int recover_from(partition *p, size_t first, int64_t rp,
       last = 1;
     }
     if (!last) {
+      /* A cleaned segment's range ends where the next begins, holes
+       * included. */
+      if (seg->holes_below)
+        atomic_store(&seg->next_offset, p->segs[i + 1]->base);
       rc = segment_seal(seg);
       if (rc)
         return rc;
@@ -448,6 +452,13 @@ int partition_open(seg_caches *caches, const nd_logger *log,
   p->log_start_persisted = log_start;
   int64_t *bases = NULL;
   size_t nbases = 0;
+  /* A cleaning a crash interrupted: finished or undone before the
+   * segments are listed (cleaner.c). */
+  rc = cleaner_recover(p->dir, readonly, log);
+  if (rc) {
+    partition_free(p);
+    return rc;
+  }
   rc = list_segments(p->dir, readonly, &bases, &nbases);
   if (rc) {
     partition_free(p);
@@ -493,9 +504,14 @@ int partition_open(seg_caches *caches, const nd_logger *log,
     return 0;
   }
 
-  /* Sealed segments end where the next begins. */
-  for (size_t i = 0; i + 1 < p->nsegs; i++)
+  /* Sealed segments end where the next begins; the cleaner may have
+   * left holes in them. */
+  int64_t holes = cleaner_holes_below(p->dir);
+  for (size_t i = 0; i + 1 < p->nsegs; i++) {
     atomic_store(&p->segs[i]->next_offset, p->segs[i + 1]->base);
+    if (p->segs[i]->base < holes)
+      p->segs[i]->holes_below = p->segs[i + 1]->base;
+  }
 
   size_t first_scan = p->nsegs; /* no scan */
   if (!clean || !have_rp) {
@@ -517,7 +533,10 @@ int partition_open(seg_caches *caches, const nd_logger *log,
       return ok;
     }
     int last = i + 1 == p->nsegs;
-    if (ok && !last && end != p->segs[i + 1]->base)
+    /* A cleaned segment may end below the next one's base (a hole). */
+    if (ok && !last &&
+        (seg->holes_below ? end > p->segs[i + 1]->base
+                          : end != p->segs[i + 1]->base))
       ok = 0;
     if (ok && last && have_rp && end != rp)
       ok = 0;
@@ -525,7 +544,8 @@ int partition_open(seg_caches *caches, const nd_logger *log,
       first_scan = i;
       break;
     }
-    atomic_store(&seg->next_offset, end);
+    if (last)
+      atomic_store(&seg->next_offset, end);
     if (mts > atomic_load(&seg->max_ts))
       atomic_store(&seg->max_ts, mts);
   }

@@ -476,6 +476,24 @@ static int walk_fail(const segment *seg, int err, uint64_t pos) {
   return nd_fail_os(-err, "reading %s.log at byte %" PRIu64, seg->path, pos);
 }
 
+/* What a recovery walk checks: dense offsets, or for a sealed segment
+ * (holes_below set) increasing ones. */
+static unsigned seg_walk_checks(const segment *seg) {
+  return seg->holes_below > 0 ? BATCH_LEVEL_SANE
+                              : BATCH_LEVEL_SANE | BATCH_CHECK_DENSE;
+}
+
+/* A sealed segment's batch reaching its next segment's base: the walk
+ * stops there, as at any invalid byte. */
+static int past_holes_bound(const segment *seg, batch_cursor *c) {
+  if (seg->holes_below <= 0 || batch_next_offset(c->batch) <= seg->holes_below)
+    return 0;
+  c->stop = BATCH_STOP_GAP;
+  c->stop_pos = c->pos;
+  c->why = "batch reaches past the next segment's base offset";
+  return 1;
+}
+
 /* Walk batches from start_pos (whose batch must start at start_offset),
  * dense, with CRCs from crc_from on.
  * rebuild: from 0 the indexes are emptied first; from a resume point the
@@ -501,13 +519,15 @@ static int scan_fd(segment *seg, int fd, uint64_t start_pos,
   }
   batch_cursor c;
   batch_cursor_fd(&c, fd, start_pos, file_size, NULL, SCAN_CHUNK,
-                  BATCH_LEVEL_SANE | BATCH_CHECK_DENSE);
+                  seg_walk_checks(seg));
   batch_cursor_expect(&c, start_offset);
   int rc;
   for (;;) {
     if (batch_cursor_next_pos(&c) >= crc_from)
       c.checks |= BATCH_CHECK_CRC;
     if ((rc = batch_cursor_next(&c)) != 1)
+      break;
+    if (past_holes_bound(seg, &c))
       break;
     int64_t mts = batch_max_timestamp(c.batch);
     if (rebuild)
@@ -687,10 +707,8 @@ static int find_fd(segment *seg, int fd, int64_t offset, uint64_t *pos_out) {
                                          : ND_ECORRUPT;
       break;
     }
-    if (batch_base_offset(cur->batch) > offset) {
-      rc = ND_ECORRUPT; /* the index pointed past the offset */
-      break;
-    }
+    /* The first batch ending at or after offset: after cleaning, offset
+     * may be in a hole before it. */
     if (batch_last_offset(cur->batch) >= offset) {
       *pos_out = cur->pos;
       rc = 0;
@@ -992,11 +1010,10 @@ int segment_walk_tail(segment *seg, int32_t interval, int64_t *end_offset,
     return fd;
   uint8_t buf[HEADER_CHUNK];
   batch_cursor c;
-  batch_cursor_fd(&c, fd, pos, size, buf, sizeof buf,
-                  BATCH_LEVEL_SANE | BATCH_CHECK_DENSE);
+  batch_cursor_fd(&c, fd, pos, size, buf, sizeof buf, seg_walk_checks(seg));
   batch_cursor_expect(&c, expect);
   int got;
-  while ((got = batch_cursor_next(&c)) == 1) {
+  while ((got = batch_cursor_next(&c)) == 1 && !past_holes_bound(seg, &c)) {
     expect = batch_next_offset(c.batch);
     if (batch_max_timestamp(c.batch) > *max_ts)
       *max_ts = batch_max_timestamp(c.batch);

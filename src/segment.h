@@ -82,6 +82,11 @@ typedef struct segment {
   /* Sealed by segment_seal_unsynced: its tail may not be fdatasync'd yet;
    * the partition's next sync does it (see partition_sync). */
   _Atomic int unsynced;
+  /* Not 0 for a sealed segment, whose offsets may have holes (the
+   * cleaner removed records): its scans then check that offsets increase
+   * and stay below this (the next segment's base) instead of that they
+   * are dense. The active segment is never cleaned: 0, dense. */
+  int64_t holes_below;
   /* Directory + 20-digit base, without extension; sized to fit (a fixed
    * PATH_MAX here and in partition cost 8 KB per partition, 800 MB for
    * 100,000 partitions). */

@@ -459,6 +459,7 @@ static void store_free(nd_store *s) {
   pthread_mutex_destroy(&s->admin_lock);
   pthread_mutex_destroy(&s->bg_lock);
   pthread_cond_destroy(&s->bg_cond);
+  pthread_cond_destroy(&s->cleaner_cond);
   free(s);
 }
 
@@ -476,6 +477,7 @@ int nd_open(const char *dir, const nd_options *opts, nd_store **out) {
   pthread_mutex_init(&s->admin_lock, NULL);
   pthread_mutex_init(&s->bg_lock, NULL);
   pthread_cond_init(&s->bg_cond, NULL);
+  pthread_cond_init(&s->cleaner_cond, NULL);
   if (opts)
     s->opts = *opts;
   s->logger = (nd_logger){s->opts.on_log, s->opts.on_log_ctx};
@@ -548,7 +550,11 @@ int nd_open(const char *dir, const nd_options *opts, nd_store **out) {
   }
   if (!rc && !s->readonly && !s->opts.no_background)
     rc = store_background_start(s);
+  if (!rc && !s->readonly && !s->opts.no_background)
+    rc = store_cleaner_start(s);
   if (rc) {
+    store_cleaner_stop(s);
+    store_background_stop(s);
     store_free(s);
     return rc;
   }
@@ -566,6 +572,7 @@ int nd_close(nd_store *s) {
                    "nd_close of %s: %ld reader(s) still open; close them "
                    "first (nothing was closed)",
                    s->dir, readers);
+  store_cleaner_stop(s);
   store_background_stop(s);
   store_empty_trash(s);
   /* Many dirty partitions: one syncfs beats an fdatasync per file. */

@@ -51,6 +51,13 @@ struct nd_store {
   size_t ntrash;
   int stopping;
   atomic_long readers; /* nd_reader handles open: nd_close waits for none */
+
+  /* The cleaner threads (cleaner.c): they wait on cleaner_cond under
+   * bg_lock; cleaner_stop also stops a cleaning under way. */
+  pthread_t *cleaners;
+  int ncleaners;
+  pthread_cond_t cleaner_cond;
+  _Atomic int cleaner_stop;
 };
 
 /* The wall clock in milliseconds since the epoch. */
@@ -125,6 +132,11 @@ int store_background_start(nd_store *s);
 void store_background_stop(nd_store *s);
 /* Has a deleted topic's renamed-away directory removed. */
 void store_trash(nd_store *s, const char *dir);
+/* Start the cleaner threads (nd_options.cleaner_threads; none when < 0)
+ * and stop them (a cleaning under way is abandoned: nothing of it was
+ * committed, or it is whole). cleaner.c. */
+int store_cleaner_start(nd_store *s);
+void store_cleaner_stop(nd_store *s);
 /* Removes every directory handed to store_trash so far. */
 void store_empty_trash(nd_store *s);
 

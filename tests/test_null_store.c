@@ -111,6 +111,13 @@ static int c_reader_open(nd_store *s) {
 static int c_delete_records(nd_store *s) {
   return nd_delete_records(s, "t", 0, 0, &i64a);
 }
+static int c_clean(nd_store *s) {
+  return nd_clean(s, "t", 0, 0, 0, NULL);
+}
+static int c_clean_describe(nd_store *s) {
+  static nd_clean_status st;
+  return nd_clean_describe(s, "t", 0, &st);
+}
 static int c_commit_offsets(nd_store *s) {
   nd_offset_commit c = {"t", 0, 1, -1, NULL, 0};
   return nd_commit_offsets(s, "g", &c, 1);
@@ -170,6 +177,8 @@ static const call calls[] = {
     CALL(read_file, ND_EINVAL, 0),
     CALL(reader_open, ND_EINVAL, 0),
     CALL(delete_records, ND_EINVAL, ND_EREADONLY),
+    CALL(clean, ND_EINVAL, ND_EREADONLY),
+    CALL(clean_describe, ND_EINVAL, 0),
     CALL(commit_offsets, ND_EINVAL, ND_EREADONLY),
     CALL(commit_offset, ND_EINVAL, ND_EREADONLY),
     CALL(committed_offset, ND_EINVAL, 0),
