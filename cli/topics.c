@@ -20,7 +20,8 @@ static const char topics_usage[] =
     "  list       names of all topics, one a line\n"
     "  create     a new topic with N partitions (default 1)\n"
     "  describe   partitions (log start, end offset, size, segments, last\n"
-    "             timestamp) and every config setting\n"
+    "             timestamp; for a compacted topic also the dirty ratio and\n"
+    "             the last cleaning) and every config setting\n"
     "  delete     remove a topic and all its data\n"
     "\n"
     "  -p, --partitions N        partitions of a new topic (default 1)\n"
@@ -122,8 +123,12 @@ static int do_describe(const char *dir, const char *name) {
     printf("%02x%s", info.id[i],
            i == 3 || i == 5 || i == 7 || i == 9 ? "-" : "");
   printf("\npartitions: %d\n", (int)info.partitions);
-  printf("%-9s  %12s  %12s  %12s  %8s  %s\n", "PARTITION", "LOG-START",
-         "END-OFFSET", "SIZE", "SEGMENTS", "LAST-TIMESTAMP");
+  /* A compacted topic also shows the cleaner's view: the share of its
+   * sealed bytes written since the last cleaning, and when that was. */
+  int compacted = (info.config.cleanup_policy & ND_CLEANUP_COMPACT) != 0;
+  printf("%-9s  %12s  %12s  %12s  %8s  %-*s%s\n", "PARTITION", "LOG-START",
+         "END-OFFSET", "SIZE", "SEGMENTS", compacted ? 24 : 0, "LAST-TIMESTAMP",
+         compacted ? "  DIRTY-RATIO  LAST-CLEAN" : "");
   for (int32_t p = 0; p < info.partitions; p++) {
     nd_partition_info pi;
     rc = nd_partition_describe(st, name, p, &pi);
@@ -134,9 +139,17 @@ static int do_describe(const char *dir, const char *name) {
     }
     char ts[40];
     cli_format_time(pi.max_timestamp, ts, sizeof ts);
-    printf("%-9d  %12" PRId64 "  %12" PRId64 "  %12" PRId64 "  %8d  %s\n",
+    printf("%-9d  %12" PRId64 "  %12" PRId64 "  %12" PRId64 "  %8d  %-*s",
            (int)p, pi.log_start_offset, pi.high_watermark, pi.size_bytes,
-           (int)pi.segment_count, ts);
+           (int)pi.segment_count, compacted ? 24 : 0, ts);
+    nd_clean_status cs;
+    if (compacted && nd_clean_describe(st, name, p, &cs) == 0) {
+      char when[40];
+      cli_format_time(cs.last_clean_ms > 0 ? cs.last_clean_ms : -1, when,
+                      sizeof when);
+      printf("  %11.2f  %s", cs.dirty_ratio, when);
+    }
+    printf("\n");
   }
   printf("config:\n");
   for (const char *const *k = nd_topic_config_names(); *k; k++) {

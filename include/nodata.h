@@ -782,9 +782,12 @@ typedef struct nd_clean_status {
   int64_t clean_bytes;        /* sealed bytes below first_dirty_offset */
   int64_t dirty_bytes;        /* sealed bytes from it on */
   double dirty_ratio;         /* dirty / (clean + dirty), 0 when empty */
-  int64_t last_clean_ms;      /* when it was last cleaned, 0 never (this
-                                 process's uptime only) */
-  nd_clean_stats last;        /* what that cleaning did */
+  int64_t last_clean_ms;      /* when it was last cleaned (the now_ms the
+                                 cleaning ran with), 0 never; kept in the
+                                 cleaner checkpoint, so also for a store
+                                 opened read-only beside the cleaner */
+  nd_clean_stats last;        /* what the last cleaning of this process
+                                 did (zeros if none) */
 } nd_clean_status;
 
 /* Describe the cleaner's state of one partition. Errors: ND_ENOTOPIC,

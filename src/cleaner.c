@@ -88,63 +88,89 @@ static void throttle_add(throttle *t, int64_t n) {
 }
 
 /* ---- checkpoint ----------------------------------------------------------
- * DIR/cleaner-checkpoint: "<first dirty offset> <holes below>\n". The
- * first is where the next cleaning's map starts; the second bounds the
- * segments the cleaner may have rewritten: only segments whose base is
- * below it may have offset holes, which recovery then accepts (elsewhere
- * a hole is a lost write). Written atomically (synced), and before a pass
- * swaps anything the second moves up to the pass's end. A lost or
- * damaged file reads as 0 0: everything dirty, no holes expected. */
+ * DIR/cleaner-checkpoint: "<first dirty offset> <holes below> <last clean
+ * ms>\n". The first is where the next cleaning's map starts; the second
+ * bounds the segments the cleaner may have rewritten: only segments whose
+ * base is below it may have offset holes, which recovery then accepts
+ * (elsewhere a hole is a lost write); the third is when the partition was
+ * last cleaned (for `nodata topics describe`, which runs in another
+ * process). Written atomically (synced), and before a pass swaps anything
+ * the second moves up to the pass's end. A lost or damaged file reads as
+ * 0 0 0: everything dirty, no holes expected, never cleaned. */
 
-static void checkpoint_read(const char *dir, int64_t *first_dirty,
-                            int64_t *holes_below) {
+typedef struct checkpoint {
+  int64_t first_dirty, holes_below, last_clean_ms;
+} checkpoint;
+
+static checkpoint checkpoint_read(const char *dir) {
   char path[PATH_MAX], *text = NULL;
   snprintf(path, sizeof path, "%s/%s", dir, LAYOUT_CLEANER_CHECKPOINT);
-  *first_dirty = *holes_below = 0;
+  checkpoint c = {0, 0, 0};
   if (file_read_all(path, &text, NULL) != 0)
-    return;
-  long long a, b;
+    return c;
+  long long a, b, t;
   char nl;
-  if (sscanf(text, "%lld %lld%c", &a, &b, &nl) == 3 && nl == '\n' && a >= 0 &&
-      b >= a) {
-    *first_dirty = a;
-    *holes_below = b;
-  }
+  if (sscanf(text, "%lld %lld %lld%c", &a, &b, &t, &nl) == 4 && nl == '\n' &&
+      a >= 0 && b >= a && t >= 0)
+    c = (checkpoint){a, b, t};
   free(text);
+  return c;
 }
 
-static int checkpoint_write(const char *dir, int64_t first_dirty,
-                            int64_t holes_below) {
-  char path[PATH_MAX], text[64];
+/* holes_below never goes down: a pass that failed after its commit has
+ * holes up to its end once the next open rolls it forward. */
+static int checkpoint_write(const char *dir, checkpoint c) {
+  int64_t had = checkpoint_read(dir).holes_below;
+  if (had > c.holes_below)
+    c.holes_below = had;
+  char path[PATH_MAX], text[96];
   snprintf(path, sizeof path, "%s/%s", dir, LAYOUT_CLEANER_CHECKPOINT);
-  int n = snprintf(text, sizeof text, "%" PRId64 " %" PRId64 "\n", first_dirty,
-                   holes_below);
+  int n = snprintf(text, sizeof text, "%" PRId64 " %" PRId64 " %" PRId64 "\n",
+                   c.first_dirty, c.holes_below, c.last_clean_ms);
   int rc = file_write_atomic(path, text, (size_t)n);
   return rc ? nd_fail_os(-rc, "cannot write %s", path) : 0;
 }
 
 int64_t cleaner_holes_below(const char *dir) {
-  int64_t fd, hb;
-  checkpoint_read(dir, &fd, &hb);
-  return hb;
+  return checkpoint_read(dir).holes_below;
 }
 
 /* ---- swap manifest and its roll-forward --------------------------------- */
 
-/* "nodata cleaner-swap 1\n<b0> <b1> ... <bk>\ncrc <crc32c of line 2>\n" */
-static int manifest_write(const char *dir, const int64_t *bases, size_t n) {
-  size_t cap = 64 + n * 22;
+/* A pass's swap: every group it rewrote. bases[i] is an old segment's
+ * base; first[i] says it starts a group (whose cleaned segment takes its
+ * name), the others of the group are replaced by it. */
+typedef struct swap_list {
+  int64_t *bases;
+  uint8_t *first;
+  size_t n;
+} swap_list;
+
+static void swap_list_free(swap_list *l) {
+  free(l->bases);
+  free(l->first);
+  memset(l, 0, sizeof *l);
+}
+
+/* "nodata cleaner-swap 1\n", one line per group "<b0> <b1> ... <bk>\n",
+ * then "crc <crc32c of the group lines>\n". */
+static int manifest_write(const char *dir, const swap_list *l) {
+  size_t cap = 64 + l->n * 22;
   char *text = malloc(cap);
   if (!text)
     return nd_fail(ND_ENOMEM, "out of memory");
   int len = snprintf(text, cap, "nodata cleaner-swap 1\n");
-  int line = len;
-  for (size_t i = 0; i < n; i++)
-    len += snprintf(text + len, cap - (size_t)len, "%s%" PRId64, i ? " " : "",
-                    bases[i]);
+  int body = len;
+  for (size_t i = 0; i < l->n; i++)
+    len += snprintf(text + len, cap - (size_t)len, "%s%" PRId64,
+                    i == 0        ? ""
+                    : l->first[i] ? "\n"
+                                  : " ",
+                    l->bases[i]);
+  len += snprintf(text + len, cap - (size_t)len, "\n");
   uint32_t crc =
-      nd_crc32c(0, (const uint8_t *)text + line, (size_t)(len - line));
-  len += snprintf(text + len, cap - (size_t)len, "\ncrc %08x\n", crc);
+      nd_crc32c(0, (const uint8_t *)text + body, (size_t)(len - body));
+  len += snprintf(text + len, cap - (size_t)len, "crc %08x\n", crc);
   char path[PATH_MAX];
   snprintf(path, sizeof path, "%s/%s", dir, LAYOUT_CLEANER_SWAP);
   int rc = file_write_atomic(path, text, (size_t)len);
@@ -152,51 +178,54 @@ static int manifest_write(const char *dir, const int64_t *bases, size_t n) {
   return rc ? nd_fail_os(-rc, "cannot write %s", path) : 0;
 }
 
-/* 0 with the bases, 1 if there is no manifest, or an error (a manifest
+/* 0 with the list, 1 if there is no manifest, or an error (a manifest
  * that does not parse: written atomically, it cannot be torn, so that is
  * damage the operator must see). */
-static int manifest_read(const char *dir, int64_t **bases, size_t *n) {
+static int manifest_read(const char *dir, swap_list *l) {
   char path[PATH_MAX], *text = NULL;
   snprintf(path, sizeof path, "%s/%s", dir, LAYOUT_CLEANER_SWAP);
-  *bases = NULL;
-  *n = 0;
+  memset(l, 0, sizeof *l);
   int rc = file_read_all(path, &text, NULL);
   if (rc == -ENOENT)
     return 1;
   if (rc)
     return nd_fail_os(-rc, "cannot read %s", path);
   const char *head = "nodata cleaner-swap 1\n";
-  char *line = strncmp(text, head, strlen(head)) ? NULL : text + strlen(head);
-  char *nl = line ? strchr(line, '\n') : NULL;
+  char *body = strncmp(text, head, strlen(head)) ? NULL : text + strlen(head);
+  char *tail = body ? strstr(body, "crc ") : NULL;
   unsigned crc = 0;
-  if (!nl || sscanf(nl + 1, "crc %x", &crc) != 1 ||
-      nd_crc32c(0, (const uint8_t *)line, (size_t)(nl - line)) != crc) {
+  if (!tail || tail == body || tail[-1] != '\n' ||
+      sscanf(tail, "crc %x", &crc) != 1 ||
+      nd_crc32c(0, (const uint8_t *)body, (size_t)(tail - body)) != crc) {
     free(text);
     return nd_fail(ND_ECORRUPT, "%s does not parse or fails its CRC", path);
   }
   size_t cap = 1;
-  for (char *c = line; c < nl; c++)
-    cap += *c == ' ';
-  int64_t *v = malloc(cap * sizeof *v);
-  if (!v) {
+  for (char *c = body; c < tail; c++)
+    cap += *c == ' ' || *c == '\n';
+  l->bases = malloc(cap * sizeof *l->bases);
+  l->first = malloc(cap);
+  if (!l->bases || !l->first) {
     free(text);
+    swap_list_free(l);
     return nd_fail(ND_ENOMEM, "out of memory");
   }
-  char *p = line;
-  while (p < nl && *n < cap) {
+  int starts = 1;
+  for (char *p = body; p < tail && l->n < cap;) {
     char *end;
     long long b = strtoll(p, &end, 10);
-    if (end == p || b < 0)
+    if (end == p || b < 0 || (*end != ' ' && *end != '\n'))
       break;
-    v[(*n)++] = b;
-    p = end + (*end == ' ');
+    l->bases[l->n] = b;
+    l->first[l->n++] = (uint8_t)starts;
+    starts = *end == '\n';
+    p = end + 1;
   }
   free(text);
-  if (*n == 0) {
-    free(v);
+  if (l->n == 0 || !l->first[0]) {
+    swap_list_free(l);
     return nd_fail(ND_ECORRUPT, "%s names no segment", path);
   }
-  *bases = v;
   return 0;
 }
 
@@ -226,13 +255,14 @@ static int swap_move(const char *dir, int64_t b0) {
   return 0;
 }
 
-/* Unlink the replaced segments b1..bk (already gone is fine). */
-static int swap_unlink(const char *dir, const int64_t *bases, size_t n) {
+/* Unlink the replaced segments, all but each group's first (already
+ * gone is fine). */
+static int swap_unlink(const char *dir, const swap_list *l) {
   int rc = 0;
-  for (size_t i = 1; i < n; i++)
-    for (size_t x = 0; x < 3; x++) {
+  for (size_t i = 0; i < l->n; i++)
+    for (size_t x = 0; !l->first[i] && x < 3; x++) {
       char path[PATH_MAX];
-      segment_name(path, sizeof path, dir, bases[i], seg_exts[x]);
+      segment_name(path, sizeof path, dir, l->bases[i], seg_exts[x]);
       int e = file_unlink(path);
       if (e && e != -ENOENT && !rc)
         rc = nd_fail_os(-e, "cannot unlink %s", path);
@@ -261,23 +291,24 @@ static int swap_finish(const char *dir) {
 int cleaner_recover(const char *dir, int readonly, const nd_logger *log) {
   if (readonly)
     return 0;
-  int64_t *bases;
-  size_t n;
-  int rc = manifest_read(dir, &bases, &n);
+  swap_list l;
+  int rc = manifest_read(dir, &l);
   if (rc < 0)
     return rc;
   if (rc == 0) {
-    rc = swap_move(dir, bases[0]);
+    for (size_t i = 0; !rc && i < l.n; i++)
+      if (l.first[i])
+        rc = swap_move(dir, l.bases[i]);
     if (!rc)
-      rc = swap_unlink(dir, bases, n);
+      rc = swap_unlink(dir, &l);
     if (!rc)
       rc = swap_finish(dir);
     if (!rc)
       nd_log(log, ND_LOG_INFO,
-             "%s: finished a cleaner swap a crash interrupted (segment "
-             "%020" PRId64 " and %zu more replaced)",
-             dir, bases[0], n - 1);
-    free(bases);
+             "%s: finished a cleaner swap a crash interrupted (%zu segments "
+             "from %020" PRId64 " replaced)",
+             dir, l.n, l.bases[0]);
+    swap_list_free(&l);
     if (rc)
       return rc;
   }
@@ -330,8 +361,9 @@ static int cleanable_refs(partition *p, const nd_topic_config *cfg,
 static int64_t first_dirty_of(partition *p) {
   pthread_mutex_lock(&p->clean_stat_lock);
   if (p->first_dirty < 0) {
-    int64_t hb;
-    checkpoint_read(p->dir, &p->first_dirty, &hb);
+    checkpoint c = checkpoint_read(p->dir);
+    p->first_dirty = c.first_dirty;
+    p->last_clean_ms = c.last_clean_ms;
   }
   int64_t fd = p->first_dirty;
   pthread_mutex_unlock(&p->clean_stat_lock);
@@ -888,65 +920,77 @@ static int write_group(partition *p, const seg_ref *v, size_t n, rewrite_ctx *w,
   return 0;
 }
 
-/* Commit and swap the group v[0..n) for the cleaned segment (closed:
- * reopened from its final name). On failure before the commit nothing
- * changed; after it, what the disk holds is rolled forward at the next
- * open, and the partition keeps serving whichever segments it has. */
-static int swap_group(partition *p, const seg_ref *v, size_t n,
-                      int64_t new_max_ts) {
-  int64_t *bases = malloc(n * sizeof *bases);
+/* One group of a pass: old segments v[at .. at + k), cleaned into a
+ * segment (written and closed) whose largest timestamp is max_ts. */
+typedef struct group {
+  size_t at, k;
+  segment *ns; /* sealed, in DIR/cleaning/ until the swap moves it */
+} group;
+
+/* Commit and swap every group of a pass at once, so that a pass is
+ * all-or-nothing: after a crash at any point the partition holds its old
+ * segments or all the new ones, and so does the running process whatever
+ * fails after the commit: each cleaned segment's object is made before it
+ * and names its files where they are (DIR/cleaning/ until its move, DIR
+ * after), so a failed move leaves a segment that still reads whole, and
+ * the next open finishes the move. On failure before the commit nothing
+ * changed. */
+static int swap_pass(partition *p, const seg_ref *v, group *g, size_t ng) {
+  size_t n = g[ng - 1].at + g[ng - 1].k - g[0].at;
+  swap_list l = {malloc(n * sizeof *l.bases), malloc(n), 0};
   segment **old = malloc(n * sizeof *old);
-  if (!bases || !old) {
-    free(bases);
+  if (!l.bases || !l.first || !old) {
+    swap_list_free(&l);
     free(old);
     return nd_fail(ND_ENOMEM, "out of memory");
   }
-  for (size_t i = 0; i < n; i++) {
-    bases[i] = v[i].base;
-    old[i] = v[i].seg;
-  }
-  int rc = manifest_write(p->dir, bases, n);
+  for (size_t j = 0; j < ng; j++)
+    for (size_t i = g[j].at; i < g[j].at + g[j].k; i++) {
+      l.first[l.n] = i == g[j].at;
+      old[l.n] = v[i].seg;
+      l.bases[l.n++] = v[i].base;
+    }
+  int rc = manifest_write(p->dir, &l);
   if (rc) {
-    free(bases);
+    swap_list_free(&l);
     free(old);
     return rc;
   }
-  /* Committed. The renames and the list change together, so that no one
-   * looks a segment up between them. */
+  /* Committed. The moves and the list change together, so that no one
+   * looks a segment up between them: readers take segs_lock, and the
+   * appender reads the list under append_lock alone (partition.h). */
+  pthread_mutex_lock(&p->append_lock);
   pthread_rwlock_wrlock(&p->segs_lock);
   size_t at = 0;
   while (at < p->nsegs && p->segs[at] != old[0])
     at++;
-  rc = swap_move(p->dir, bases[0]);
-  segment *ns = NULL;
-  if (!rc)
-    rc = segment_open(p->caches, p->dir, bases[0], 0, &ns);
-  if (!rc) {
-    atomic_store(&ns->next_offset, v[n - 1].end);
-    atomic_store(&ns->max_ts, new_max_ts);
+  for (size_t j = 0; j < ng; j++) {
+    segment *ns = g[j].ns;
+    int e = rc ? 0 : swap_move(p->dir, ns->base);
+    if (!rc && !e) /* the final name is shorter: it fits */
+      segment_name(ns->path, strlen(ns->path) + 1, p->dir, ns->base, "");
+    else if (!rc)
+      rc = e;
     p->segs[at] = ns;
-    memmove(p->segs + at + 1, p->segs + at + n,
-            (p->nsegs - at - n) * sizeof *p->segs);
-    p->nsegs -= n - 1;
+    g[j].ns = NULL;
+    memmove(p->segs + at + 1, p->segs + at + g[j].k,
+            (p->nsegs - at - g[j].k) * sizeof *p->segs);
+    p->nsegs -= g[j].k - 1;
+    at++;
   }
   pthread_rwlock_unlock(&p->segs_lock);
-  if (rc) {
-    /* The old segments serve on; the manifest finishes the swap at the
-     * next open. */
-    free(bases);
-    free(old);
-    return rc;
-  }
+  pthread_mutex_unlock(&p->append_lock);
+  /* The replaced segments: their paths may name the new files now, so
+   * they are closed without touching files by name. */
   for (size_t i = 0; i < n; i++) {
-    /* Their paths may name the new file now: close without touching
-     * files by name. */
     atomic_store(&old[i]->index_bad, 0);
     segment_close(old[i], 0);
   }
-  rc = swap_unlink(p->dir, bases, n);
+  if (!rc)
+    rc = swap_unlink(p->dir, &l);
   if (!rc)
     rc = swap_finish(p->dir);
-  free(bases);
+  swap_list_free(&l);
   free(old);
   return rc;
 }
@@ -1030,8 +1074,12 @@ static int clean_pass(partition *p, const nd_topic_config *cfg,
   }
   /* Before anything is swapped: the segments up to the map's end may
    * get holes (recovery must know). */
-  if (m.map_end > from)
-    rc = checkpoint_write(p->dir, from, m.map_end);
+  if (m.map_end > from) {
+    pthread_mutex_lock(&p->clean_stat_lock);
+    checkpoint c = {from, m.map_end, p->last_clean_ms};
+    pthread_mutex_unlock(&p->clean_stat_lock);
+    rc = checkpoint_write(p->dir, c);
+  }
   rewrite_ctx w = {.stop = stop,
                    .map = map,
                    .map_end = m.map_end,
@@ -1042,30 +1090,38 @@ static int clean_pass(partition *p, const nd_topic_config *cfg,
                    .nprods = nprods,
                    .th = th,
                    .st = st};
-  size_t i = 0;
-  while (!rc && i < n && v[i].base < m.map_end) {
-    size_t upto = i;
-    while (upto < n && v[upto].base < m.map_end)
-      upto++;
+  /* Write every group, then swap them all (swap_pass). */
+  size_t upto = 0;
+  while (upto < n && v[upto].base < m.map_end)
+    upto++;
+  group *g = malloc((upto ? upto : 1) * sizeof *g);
+  size_t ng = 0;
+  if (!g && !rc)
+    rc = nd_fail(ND_ENOMEM, "out of memory");
+  for (size_t i = 0; !rc && i < upto;) {
     size_t k = group_len(v + i, upto - i, cfg);
     segment *ns;
     rc = write_group(p, v + i, k, &w, &ns);
     if (rc)
       break;
-    int64_t mts = atomic_load(&ns->max_ts);
-    segment_close(ns, 0);
-    rc = swap_group(p, v + i, k, mts);
-    if (rc)
-      break;
-    st->segments_in += (int32_t)k;
-    st->segments_out++;
+    atomic_store(&ns->next_offset, v[i + k - 1].end);
+    g[ng++] = (group){i, k, ns};
     i += k;
   }
+  if (!rc && ng)
+    rc = swap_pass(p, v, g, ng);
+  if (!rc) {
+    st->segments_in += (int32_t)upto;
+    st->segments_out += (int32_t)ng;
+  }
+  for (size_t j = 0; j < ng; j++)
+    if (g[j].ns) /* not swapped in: uncommitted */
+      segment_close(g[j].ns, 1);
+  free(g);
   if (rc) {
-    /* Nothing committed of this group: its files go. */
-    char tmp[PATH_MAX];
+    /* Uncommitted (no manifest): the cleaned files go. */
+    char tmp[PATH_MAX], path[PATH_MAX];
     tmp_dir(p, tmp, sizeof tmp);
-    char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/%s", p->dir, LAYOUT_CLEANER_SWAP);
     if (file_exists(path) == 0)
       file_remove_tree(tmp);
@@ -1139,11 +1195,13 @@ int partition_clean(partition *p, const char *tname, const nd_topic_config *cfg,
     int progress = map_end > first_dirty;
     if (progress) {
       first_dirty = map_end;
-      rc = checkpoint_write(p->dir, first_dirty, first_dirty);
-      pthread_mutex_lock(&p->clean_stat_lock);
-      p->first_dirty = first_dirty;
-      pthread_mutex_unlock(&p->clean_stat_lock);
     }
+    rc = checkpoint_write(p->dir,
+                          (checkpoint){first_dirty, first_dirty, now_ms});
+    pthread_mutex_lock(&p->clean_stat_lock);
+    p->first_dirty = first_dirty;
+    p->last_clean_ms = now_ms;
+    pthread_mutex_unlock(&p->clean_stat_lock);
     if (!progress || first_dirty >= cl_end)
       break;
   }

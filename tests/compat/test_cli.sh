@@ -114,6 +114,14 @@ grep -q 'retention.ms=3600000' "$ND_TMP/cmd.out" || nd_fail "describe: config"
 grep -q 'segment.bytes=1048576' "$ND_TMP/cmd.out" || nd_fail "describe: config 2"
 [ "$(grep -c '^[0-2]  ' "$ND_TMP/cmd.out")" -eq 3 ] || nd_fail "describe: want 3 partition rows: $(cat "$ND_TMP/cmd.out")"
 grep -q 'LOG-START.*END-OFFSET.*SIZE.*SEGMENTS' "$ND_TMP/cmd.out" || nd_fail "describe: header"
+# A compacted topic shows the cleaner's columns (values: test_cleaner.c).
+expect 0 "topics create compacted" "$N" topics create kv --config cleanup.policy=compact
+expect 0 "topics describe compacted" "$N" topics describe kv
+grep -q 'SEGMENTS.*LAST-TIMESTAMP *DIRTY-RATIO  LAST-CLEAN$' "$ND_TMP/cmd.out" || nd_fail "describe compacted: header: $(cat "$ND_TMP/cmd.out")"
+grep -q '^0 .* 0\.00  -$' "$ND_TMP/cmd.out" || nd_fail "describe compacted: row: $(cat "$ND_TMP/cmd.out")"
+expect 0 "topics describe delete-only" "$N" topics describe events
+! grep -q DIRTY-RATIO "$ND_TMP/cmd.out" || nd_fail "describe: cleaner columns on a delete topic"
+expect 0 "topics delete compacted" "$N" topics delete kv
 expect 1 "describe unknown" "$N" topics describe nope
 err_has "describe unknown" "unknown topic nope"
 expect 0 "topics delete" "$N" topics delete other
