@@ -212,8 +212,12 @@ def snapshot(bootstrap, topic, w, recs):
     """What a consumer sees of a cleaned topic besides its records."""
     t0 = w.t0
     seen = {"records": [(o, k, v, ts - t0) for o, k, v, ts in recs]}
+    # fetch.wait.max.ms 10: after each re-assign librdkafka's next Fetch
+    # waits for the long poll in flight; nodata holds it the whole 500 ms
+    # where Kafka answers at once (not compaction's: a plain topic too).
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": "diff-compact",
-                  "enable.auto.commit": False, "enable.partition.eof": True})
+                  "enable.auto.commit": False, "enable.partition.eof": True,
+                  "fetch.wait.max.ms": 10})
     lo, hi = c.get_watermark_offsets(TopicPartition(topic, 0), timeout=30)
     seen["watermarks"] = (lo, hi)
     have = {r[0] for r in recs}
