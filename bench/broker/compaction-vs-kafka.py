@@ -65,6 +65,14 @@ KAFKA_LOG4J = os.path.join(HERE, "kafka-log", "log4j2.properties")
 TOPIC = "cmp"
 LAT_TOPIC = "steady"
 BACKOFF_MS = 200
+# The steady producer's topic. "default": each broker's own, which is not
+# the same durability: nodata answers acks=all once the record is
+# fdatasync'd (docs/protocol.md, "Durability of Produce"), Kafka's single
+# replica from the page cache. "durable": both fdatasync before answering
+# (nodata fsync=always, Kafka flush.messages=1), as vs-kafka.py's durable.
+STEADY_CFG = {"default": {"nodata": {}, "kafka": {}},
+              "durable": {"nodata": {"fsync": "always"},
+                          "kafka": {"flush.messages": "1"}}}
 MIB = 1 << 20
 
 
@@ -297,7 +305,7 @@ class Bench:
         admin = AdminClient({"bootstrap.servers": bs})
         fs = admin.create_topics([
             NewTopic(TOPIC, 1, 1, config=self.topic_cfg("delete")),
-            NewTopic(LAT_TOPIC, 1, 1)])
+            NewTopic(LAT_TOPIC, 1, 1, config=STEADY_CFG[a.steady][b])])
         for f in fs.values():
             f.result(60)
         r = self.res[b] = {}
@@ -529,6 +537,9 @@ def main():
     ap.add_argument("--record-bytes", type=int, default=100)
     ap.add_argument("--rate", type=float, default=1000,
                     help="the steady producer's msgs/s (default 1000)")
+    ap.add_argument("--steady", choices=tuple(STEADY_CFG), default="default",
+                    help="the steady producer topic's durability (default: "
+                    "each broker's own; durable: fdatasync on both)")
     ap.add_argument("--idle", type=float, default=5,
                     help="seconds of the steady producer before cleaning")
     ap.add_argument("--timeout", type=int, default=900,
@@ -546,9 +557,10 @@ def main():
     b = Bench(a)
     b.seg_bytes = max(MIB, a.keys * a.updates * a.record_bytes // 16)
     log("compaction-vs-kafka: %d keys x %d updates x ~%d B (%.0f MB), "
-        "segment.bytes %d, steady producer %g msgs/s acks=all"
+        "segment.bytes %d, steady producer %g msgs/s acks=all, %s topic"
         % (a.keys, a.updates, a.record_bytes,
-           a.keys * a.updates * a.record_bytes / 1e6, b.seg_bytes, a.rate))
+           a.keys * a.updates * a.record_bytes / 1e6, b.seg_bytes, a.rate,
+           a.steady))
     signal.signal(signal.SIGTERM, lambda *x: sys.exit(1))
     t = time.monotonic()
     try:
