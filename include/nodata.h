@@ -767,11 +767,17 @@ enum nd_clean_flags {
  * it. The store's cleaner thread calls this for the dirtiest partition;
  * an embedder with nd_options.no_background or cleaner_threads < 0 calls
  * it by hand. now_ms = 0 means the real clock. stats may be NULL.
- * Returns 0 (stats->cleaned 0 when the partition was not dirty enough or
- * not compacted), or ND_ENOTOPIC, ND_ENOPARTITION, ND_EREADONLY,
- * ND_EFAILED, ND_ECODEC (a compressed batch and no codec hooks in
- * nd_options), ND_ENOMEM, -errno (nothing on disk changed). Thread-safe:
- * one cleaning of a partition at a time (a second waits). */
+ * A compressed batch is cleaned through nd_options.decompress and
+ * recompress, in its own codec; without them (or for a codec they do not
+ * know) it is kept whole, and that is logged once.
+ * Returns 0 (stats->cleaned 0 when the partition was not due, not
+ * compacted, or had nothing cleanable), or ND_ENOTOPIC, ND_ENOPARTITION,
+ * ND_EREADONLY, ND_EFAILED (the partition failed, or the store is
+ * closing), ND_ECORRUPT (a batch that does not decode), ND_ENOMEM,
+ * -errno, each with a message naming the file. On an error before the
+ * swap's commit nothing on disk changed; after it the partition serves
+ * the cleaned segments and the next open finishes the swap.
+ * Thread-safe: one cleaning of a partition at a time (a second waits). */
 int nd_clean(nd_store *store, const char *topic, int32_t partition,
              int64_t now_ms, unsigned flags, nd_clean_stats *stats);
 

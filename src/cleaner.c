@@ -58,6 +58,7 @@
 #define BATCH_ATTR_DELETE_HORIZON 0x40
 #define DEFAULT_DEDUPE_BYTES ((int64_t)128 << 20)
 #define WRITE_CHUNK ((size_t)1 << 20)
+#define HEADER_WALK_BYTES 8192
 
 static int64_t mono_us(void) {
   struct timespec t;
@@ -511,6 +512,33 @@ static int raw_next(const uint8_t **pp, const uint8_t *end, raw_record *r) {
   r->headers = p;
   *pp = rend;
   return 0;
+}
+
+/* Records in the batches of v[0..n) ending at or after first_dirty, from
+ * their headers; or an error. */
+static int64_t count_records(const seg_ref *v, size_t n, int64_t first_dirty) {
+  int64_t total = 0;
+  uint8_t buf[HEADER_WALK_BYTES];
+  for (size_t i = 0; i < n; i++) {
+    if (v[i].end <= first_dirty)
+      continue;
+    int fd = segment_fd(v[i].seg);
+    if (fd < 0)
+      return fd;
+    batch_cursor c;
+    batch_cursor_fd(&c, fd, 0, v[i].size, buf, sizeof buf, BATCH_LEVEL_HEADER);
+    int got;
+    while ((got = batch_cursor_next(&c)) == 1)
+      if (batch_next_offset(c.batch) > first_dirty)
+        total += batch_record_count(c.batch);
+    uint64_t at = c.pos;
+    batch_cursor_close(&c);
+    segment_unfd(v[i].seg);
+    if (got < 0)
+      return nd_fail_os(-got, "reading %s.log at byte %" PRIu64, v[i].seg->path,
+                        at);
+  }
+  return total;
 }
 
 /* ---- pass 1: the offset map --------------------------------------------- */
@@ -1167,20 +1195,21 @@ int partition_clean(partition *p, const char *tname, const nd_topic_config *cfg,
   int64_t cl_end = n ? v[n - 1].end : 0;
   int due = (flags & ND_CLEAN_FORCE) ||
             clean_due(p, v, n, first_dirty, clean_b, dirty_b, cfg, now_ms);
+  /* The map is sized to the dirty part's records, counted from the batch
+   * headers (a walk that reads no record data). */
+  int64_t records = due ? count_records(v, n, first_dirty) : 0;
   free(v);
-  if (!n || !due) {
+  if (!n || !due || records < 0) {
     pthread_mutex_unlock(&p->clean_lock);
     if (stats)
       *stats = st;
-    return 0;
+    return records < 0 ? (int)records : 0;
   }
-  /* The map for the dirty part's records, counted from the batch headers
-   * would cost a walk: its bytes bound it (a record takes >= 7 bytes). */
   int64_t budget = opts->cleaner_dedupe_buffer_bytes > 0
                        ? opts->cleaner_dedupe_buffer_bytes
                        : DEFAULT_DEDUPE_BYTES;
   offset_map map;
-  rc = offset_map_init(&map, dirty_b / 7 + 1, budget);
+  rc = offset_map_init(&map, records + 1, budget);
   throttle th = {opts->cleaner_io_max_bytes_per_second, mono_us(), 0};
   int64_t codec_kept = 0, min_horizon = 0;
   /* One pass at least: with nothing dirty (forced, or a tombstone
@@ -1333,7 +1362,7 @@ static int cleaner_round(nd_store *s) {
     nd_clean_stats st;
     int rc = partition_clean(best, best_t->name, &cfg, &s->opts, &s->logger,
                              &s->cleaner_stop, now, 0, &st);
-    if (rc && !atomic_load(&s->cleaner_stop))
+    if (rc && !atomic_load(&s->cleaner_stop) && !atomic_load(&best_t->deleted))
       nd_log(&s->logger, ND_LOG_ERROR, "cleaner: %s-%d: %s", best_t->name,
              (int)best->id, nd_errmsg());
     cleaned = !rc && st.cleaned;

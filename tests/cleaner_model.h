@@ -235,4 +235,14 @@ static int64_t roll(nd_store *s, const char *t) {
   return hw;
 }
 
+/* The end of a test: close the store (then nd_verify its directory, if
+ * verify), free the model, remove the directory. */
+static inline void finish(nd_store *s, char *dir, model *m, int verify) {
+  CHECK(nd_close(s) == 0);
+  if (verify)
+    CHECK(verify_clean(dir) == 0);
+  free(m->r);
+  tmpdir_remove(dir);
+}
+
 #endif

@@ -86,11 +86,8 @@ static void test_latest_per_key(void) {
   s = open_store(dir, NULL);
   CHECK(s != NULL);
   CHECK_OK(check_log(s, "t", &want));
-  CHECK_OK(nd_close(s));
-  CHECK_OK(verify_clean(dir));
-  free(m.r);
   free(want.r);
-  tmpdir_remove(dir);
+  finish(s, dir, &m, 1);
 }
 
 static void test_not_compacted(void) {
@@ -109,9 +106,7 @@ static void test_not_compacted(void) {
   CHECK_OK(check_log(s, "t", &m));
   CHECK_RC(nd_clean(s, "nope", 0, 0, 0, &st), ND_ENOTOPIC);
   CHECK_RC(nd_clean(s, "t", 3, 0, 0, &st), ND_ENOPARTITION);
-  CHECK_OK(nd_close(s));
-  free(m.r);
-  tmpdir_remove(dir);
+  finish(s, dir, &m, 0);
 }
 
 /* Tombstones stay at the first cleaning, and go at a cleaning after
@@ -149,11 +144,8 @@ static void test_tombstones(void) {
   want = model_clean(&m, end, 1);
   CHECK_EQ_I64((int64_t)want.n, 3);
   CHECK_OK(check_log(s, "t", &want));
-  CHECK_OK(nd_close(s));
-  CHECK_OK(verify_clean(dir));
-  free(m.r);
   free(want.r);
-  tmpdir_remove(dir);
+  finish(s, dir, &m, 1);
 }
 
 /* min.cleanable.dirty.ratio: a little new data is not worth a cleaning,
@@ -186,10 +178,8 @@ static void test_dirty_ratio(void) {
   CHECK(st.cleaned);
   model want = model_clean(&m, end, 0);
   CHECK_OK(check_log(s, "t", &want));
-  CHECK_OK(nd_close(s));
-  free(m.r);
   free(want.r);
-  tmpdir_remove(dir);
+  finish(s, dir, &m, 0);
 }
 
 /* A dedupe buffer far smaller than the keys: several passes, the same
@@ -212,11 +202,8 @@ static void test_small_map(void) {
   model want = model_clean(&m, end, 0);
   CHECK_EQ_I64((int64_t)want.n, 100);
   CHECK_OK(check_log(s, "t", &want));
-  CHECK_OK(nd_close(s));
-  CHECK_OK(verify_clean(dir));
-  free(m.r);
   free(want.r);
-  tmpdir_remove(dir);
+  finish(s, dir, &m, 1);
 }
 
 /* min.compaction.lag.ms keeps young segments out; max.compaction.lag.ms
@@ -286,10 +273,8 @@ static void test_lags(void) {
   CHECK_OK(nd_partition_describe(s, "t", 0, &a));
   CHECK_EQ_I64(a.log_start_offset, 0);
   CHECK_EQ_I64(a.segment_count, b.segment_count);
-  CHECK_OK(nd_close(s));
-  free(m.r);
   free(want.r);
-  tmpdir_remove(dir);
+  finish(s, dir, &m, 0);
 }
 
 /* The active segment is never cleaned, however superseded. */
@@ -306,9 +291,7 @@ static void test_active_never(void) {
   CHECK_OK(nd_clean(s, "t", 0, T0 + 100000, ND_CLEAN_FORCE, &st));
   CHECK(!st.cleaned);
   CHECK_OK(check_log(s, "t", &m));
-  CHECK_OK(nd_close(s));
-  free(m.r);
-  tmpdir_remove(dir);
+  finish(s, dir, &m, 0);
 }
 
 /* Cleaned segments are small: the next cleaning groups them. */
@@ -340,11 +323,8 @@ static void test_grouping(void) {
   CHECK_OK(nd_close(s));
   s = open_store(dir, NULL);
   CHECK_OK(check_log(s, "t", &want));
-  CHECK_OK(nd_close(s));
-  CHECK_OK(verify_clean(dir));
-  free(m.r);
   free(want.r);
-  tmpdir_remove(dir);
+  finish(s, dir, &m, 1);
 }
 
 /* One record from producer pid at sequence seq, key `key`. */
@@ -427,11 +407,8 @@ static void test_producer_state(void) {
   free(want.r);
   want = model_clean(&m, end, 0);
   CHECK_OK(check_log(s, "t", &want));
-  CHECK_OK(nd_close(s));
-  CHECK_OK(verify_clean(dir));
-  free(m.r);
   free(want.r);
-  tmpdir_remove(dir);
+  finish(s, dir, &m, 1);
 }
 
 /* Compressed batches are cleaned through the codec hooks and written
@@ -569,10 +546,8 @@ static void test_reader_during_swap(void) {
     CHECK(v.value_len == vl && !memcmp(v.value, vb, vl));
   }
   nd_reader_close(r);
-  CHECK_OK(nd_close(s));
-  free(m.r);
   free(want.r);
-  tmpdir_remove(dir);
+  finish(s, dir, &m, 0);
 }
 
 /* nd_clean on its own thread against DeleteRecords and retention on
@@ -654,10 +629,7 @@ static void test_race_delete(void) {
     off = b.next_offset;
     nd_free(b.data);
   }
-  CHECK_OK(nd_close(s));
-  CHECK_OK(verify_clean(dir));
-  free(m.r);
-  tmpdir_remove(dir);
+  finish(s, dir, &m, 1);
 }
 
 /* The store's cleaner thread cleans a dirty partition on its own and
@@ -706,10 +678,31 @@ static void test_thread(void) {
   pthread_mutex_unlock(&seen.lock);
   model want = model_clean(&m, end, 0);
   CHECK_OK(check_log(s, "t", &want));
-  CHECK_OK(nd_close(s));
-  free(m.r);
   free(want.r);
-  tmpdir_remove(dir);
+  finish(s, dir, &m, 0);
+}
+
+/* cleaner_io_max_bytes_per_second: a cleaning takes at least as long as
+ * its bytes take at that rate (a lower bound: never flaky when slow). */
+static void test_io_throttle(void) {
+  char *dir = tmpdir_make("clean-io");
+  nd_options o = {.no_background = 1,
+                  .cleaner_io_max_bytes_per_second = 100 * 1000};
+  nd_store *s = open_store(dir, &o);
+  nd_topic_config c;
+  compact_config(&c);
+  CHECK_OK(nd_topic_create(s, "t", 1, &c));
+  model m = {0};
+  CHECK_OK(append_keys(s, "t", &m, 200, 10, T0));
+  roll(s, "t");
+  nd_clean_stats st;
+  CHECK_OK(nd_clean(s, "t", 0, T0 + 10000, 0, &st));
+  CHECK(st.cleaned);
+  /* Read twice (map, rewrite), written once: at least in + out. */
+  int64_t bytes = st.bytes_in + st.bytes_out;
+  CHECK(bytes > 20000);
+  CHECK(st.duration_us >= bytes * 1000000 / o.cleaner_io_max_bytes_per_second);
+  finish(s, dir, &m, 0);
 }
 
 int main(void) {
@@ -726,5 +719,6 @@ int main(void) {
   RUN(test_reader_during_swap);
   RUN(test_race_delete);
   RUN(test_thread);
+  RUN(test_io_throttle);
   TEST_MAIN_END();
 }

@@ -29,7 +29,7 @@ static void make_template(void) {
   compact_config(&c);
   c.segment_bytes = 2048;
   CHECK_OK(nd_topic_create(s, "t", 1, &c));
-  CHECK_OK(append_keys(s, "t", &m, 80, 8, T0));
+  CHECK_OK(append_keys(s, "t", &m, 45, 8, T0));
   int tomb[2] = {1, 1}, keys[2] = {2, 5};
   CHECK_OK(append_batch(s, "t", &m, keys, tomb, 2, T0 + 100));
   end = roll(s, "t");
@@ -156,6 +156,7 @@ static void test_io_fault_everywhere(void) {
     CHECK_OK(nd_clean(s, "t", 0, T0 + 10000, ND_CLEAN_FORCE, &st));
     uint64_t calls = nd_test_io_calls(kind) - before;
     nd_close(s);
+
     for (uint64_t i = 0; i < calls; i++) {
       copy_template(work);
       s = open_store(work, NULL);
