@@ -11,7 +11,7 @@ TSAN_TESTS  = test_threads test_limits test_offsets test_producer test_store tes
 JOBS       ?= $(shell nproc)
 DATA       ?= ./data
 
-.PHONY: all deps build build-san test test-fast test-san test-tsan run bench bench-kafka fuzz format clean install
+.PHONY: all deps build build-san test test-fast test-san test-tsan run bench bench-kafka bench-compaction fuzz format clean install
 
 all: build
 
@@ -68,6 +68,11 @@ bench: deps build
 # run (bench/broker/README.md). Debian's python3: it has confluent_kafka.
 bench-kafka: deps build
 	NODATA_BUILD=$(BUILD) /usr/bin/python3 bench/broker/vs-kafka.py $(BENCH_ARGS)
+
+# The log cleaner against Kafka's (bench/broker/README.md); BENCH_ARGS=--gb
+# for the 1 GB partition.
+bench-compaction: deps build
+	NODATA_BUILD=$(BUILD) /usr/bin/python3 bench/broker/compaction-vs-kafka.py $(BENCH_ARGS)
 
 fuzz: deps
 	FUZZ_SECONDS=$(FUZZ_SECONDS) JOBS=$(JOBS) BUILD_FUZZ=build-fuzz sh fuzz/run.sh

@@ -15,7 +15,10 @@ k.wait() before using k.bootstrap. A test overlaps Kafka's start (seconds)
 with its nodata half that way. ApacheKafka(start=False) only formats the
 log directory; k.start() then starts the server and records the
 time.monotonic_ns() it did so in k.started_ns (the benchmark times the
-server's start apart from the one-time format step).
+server's start apart from the one-time format step). pom= and jvm_args=
+run Kafka from another Maven project's jars with more JVM options (the
+compaction benchmark adds a logging backend); k.restart() stops it
+cleanly and starts it again on the same directory and ports.
 """
 import atexit
 import hashlib
@@ -77,8 +80,9 @@ def _free_port():
 
 
 class ApacheKafka:
-    def __init__(self, extra_props=(), wait=True, start=True):
-        cp = classpath()  # first: a failure here leaves no temp dir
+    def __init__(self, extra_props=(), wait=True, start=True, pom=POM,
+                 jvm_args=()):
+        cp = classpath(pom)  # first: a failure here leaves no temp dir
         self.dir = tempfile.mkdtemp(prefix="nd-kafka-")
         port, ctl = _free_port(), _free_port()
         while ctl == port:
@@ -105,7 +109,8 @@ class ApacheKafka:
                 "share.coordinator.state.topic.min.isr=1",
                 "group.initial.rebalance.delay.ms=0",
             ] + list(extra_props)) + "\n")
-        self.java = ["java", "-Xmx512m", "-XX:+UseG1GC", "-cp", cp]
+        self.java = ["java", "-Xmx512m", "-XX:+UseG1GC"] + list(jvm_args) + [
+            "-cp", cp]
         self.props = props
         self.log = os.path.join(self.dir, "kafka.log")
         self.proc = None
@@ -149,6 +154,23 @@ class ApacheKafka:
                     ndtest.fail("Apache Kafka did not answer in 180 s:\n%s"
                                 % self._tail())
                 time.sleep(0.3)
+
+    @property
+    def pid(self):
+        return self.proc.pid if self.proc else None
+
+    def restart(self):
+        """Stop the broker (SIGTERM: a clean shutdown) and start it again
+        on the same log directory and ports; return once it answers."""
+        self.proc.terminate()
+        try:
+            self.proc.wait(60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        # Its log is truncated by start(): keep the first run's apart.
+        os.replace(self.log, self.log + ".%d" % self.proc.pid)
+        self.start(wait=True)
 
     def _tail(self):
         try:
