@@ -203,8 +203,12 @@ class Bench:
 
     def start(self):
         # Kafka's JVM boots while nodata is started.
+        props = ["log.cleaner.backoff.ms=%d" % BACKOFF_MS]
+        if self.a.cleaner_io_max:
+            props.append("log.cleaner.io.max.bytes.per.second=%d"
+                         % self.a.cleaner_io_max)
         self.kafka = apache_kafka.ApacheKafka(
-            extra_props=["log.cleaner.backoff.ms=%d" % BACKOFF_MS],
+            extra_props=props,
             pom=KAFKA_POM, wait=False,
             jvm_args=["-Dlog4j2.configurationFile=" + KAFKA_LOG4J])
         port = apache_kafka._free_port()
@@ -212,13 +216,10 @@ class Bench:
         self.nd_log = os.path.join(self.root, "nodata.log")
         args = [self.a.nodata, "serve", "--listen", "127.0.0.1:%d" % port,
                 "--data", self.nd_data]
-        helptext = subprocess.run([self.a.nodata, "serve", "--help"],
-                                  capture_output=True, text=True).stdout
-        if "--log-cleaner-backoff-ms" in helptext:
-            args += ["--log-cleaner-backoff-ms", str(BACKOFF_MS)]
-        else:
-            log("note: this nodata serve has no --log-cleaner-backoff-ms; "
-                "its cleaner keeps its default backoff")
+        args += ["--log-cleaner-backoff-ms", str(BACKOFF_MS)]
+        if self.a.cleaner_io_max:
+            args += ["--log-cleaner-io-max-bytes-per-second",
+                     str(self.a.cleaner_io_max)]
         with open(self.nd_log, "wb") as out:
             self.nd = subprocess.Popen(args, stdin=subprocess.DEVNULL,
                                        stdout=out, stderr=subprocess.STDOUT)
@@ -532,6 +533,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--gb", action="store_true",
                     help="the 1 GB run: 1,000,000 keys x 10 updates")
+    ap.add_argument("--cleaner-io-max", type=int, default=0,
+                    help="both cleaners' log.cleaner.io.max.bytes.per."
+                    "second (default: unlimited, as Kafka's)")
     ap.add_argument("--keys", type=int, default=100000)
     ap.add_argument("--updates", type=int, default=10)
     ap.add_argument("--record-bytes", type=int, default=100)
