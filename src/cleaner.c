@@ -383,17 +383,35 @@ static void dirty_bytes(const seg_ref *v, size_t n, int64_t first_dirty,
   }
 }
 
-/* A dirty segment holds a record older than max.compaction.lag.ms (its
- * newest is: then so are all). */
+/* The maxTimestamp of a segment's first batch (Kafka's
+ * getFirstBatchTimestamp), or -1 if it cannot be read. */
+static int64_t first_batch_ts(segment *seg) {
+  uint8_t h[BATCH_HEADER_SIZE];
+  int fd = segment_fd(seg);
+  if (fd < 0)
+    return -1;
+  ssize_t got = file_pread_full(fd, h, sizeof h, 0);
+  segment_unfd(seg);
+  if (got != (ssize_t)sizeof h || batch_magic(h) != 2)
+    return -1;
+  return batch_max_timestamp(h);
+}
+
+/* max.compaction.lag.ms, as Kafka's LogCleanerManager judges it: due when
+ * the first batch of a dirty sealed segment is older than the lag (its
+ * records have waited that long to be compacted). */
 static int lag_due(const seg_ref *v, size_t n, int64_t first_dirty,
                    const nd_topic_config *cfg, int64_t now_ms) {
   if (cfg->max_compaction_lag_ms <= 0 ||
       cfg->max_compaction_lag_ms == INT64_MAX)
     return 0;
-  for (size_t i = 0; i < n; i++)
-    if (v[i].end > first_dirty && v[i].size > 0 && v[i].max_ts >= 0 &&
-        now_ms - v[i].max_ts > cfg->max_compaction_lag_ms)
+  for (size_t i = 0; i < n; i++) {
+    if (v[i].end <= first_dirty || v[i].size == 0)
+      continue;
+    int64_t ts = first_batch_ts(v[i].seg);
+    if (ts > 0 && now_ms - ts > cfg->max_compaction_lag_ms)
       return 1;
+  }
   return 0;
 }
 
