@@ -286,6 +286,31 @@ int ts_check_refuses(const ts_check *tc, int64_t ts) {
   return diff > tc->before_max || sub_wrap(0, diff) > tc->after_max;
 }
 
+int batch_record_area(const uint8_t *b, size_t len, nd_decompress_fn dec,
+                      const uint8_t **area, size_t *area_len, void **owned) {
+  *owned = NULL;
+  int codec = batch_codec(b);
+  if (codec == ND_CODEC_NONE) {
+    *area = b + BATCH_HEADER_SIZE;
+    *area_len = len - BATCH_HEADER_SIZE;
+    return 0;
+  }
+  if (!dec)
+    return ND_ECODEC;
+  void *out = NULL;
+  size_t out_len = 0;
+  int rc = dec(codec, b + BATCH_HEADER_SIZE, len - BATCH_HEADER_SIZE, &out,
+               &out_len);
+  if (rc) {
+    free(out);
+    return rc;
+  }
+  *owned = out;
+  *area = out;
+  *area_len = out_len;
+  return 0;
+}
+
 int batch_check_record_area(const uint8_t *hdr, const uint8_t *r, size_t len,
                             int32_t count, int64_t *max_ts_delta, ts_check *tc,
                             const char **why) {
@@ -610,24 +635,15 @@ static int iter_next_batch(nd_iter *it) {
     int64_t last = batch_last_offset(p);
     if (count == 0 || last < it->min_offset)
       continue;
-    int codec = batch_codec(p);
-    if (codec == ND_CODEC_NONE) {
-      it->rec = p + BATCH_HEADER_SIZE;
-      it->rec_end = p + total;
-    } else {
-      if (!it->decompress)
-        return iter_fail(it, ND_ECODEC,
-                         "compressed batch and no decompressor given");
-      void *out = NULL;
-      size_t out_len = 0;
-      int rc = it->decompress(codec, p + BATCH_HEADER_SIZE,
-                              total - BATCH_HEADER_SIZE, &out, &out_len);
-      if (rc)
-        return iter_fail(it, rc, "cannot decompress the records");
-      it->inflated = out;
-      it->rec = out;
-      it->rec_end = (const uint8_t *)out + out_len;
-    }
+    size_t area_len;
+    int rc = batch_record_area(p, total, it->decompress, &it->rec, &area_len,
+                               &it->inflated);
+    if (rc)
+      return iter_fail(it, rc,
+                       rc == ND_ECODEC && !it->decompress
+                           ? "compressed batch and no decompressor given"
+                           : "cannot decompress the records");
+    it->rec_end = it->rec + area_len;
     it->remaining = count;
     return 1;
   }

@@ -399,6 +399,13 @@ int ts_check_refuses(const ts_check *tc, int64_t ts);
  * INT64_MIN; see batch_check_record_area). */
 int batch_check_records(const uint8_t *p, size_t total, int64_t *max_ts_delta,
                         ts_check *tc, const char **why);
+/* The record area of the whole batch b (len bytes): in place when it is
+ * uncompressed, else inflated by dec into *owned, which the caller frees
+ * with free() (NULL when nothing was allocated). Returns 0, ND_ECODEC for
+ * a compressed batch and no dec (nothing set but *owned), or dec's error
+ * with its message. */
+int batch_record_area(const uint8_t *b, size_t len, nd_decompress_fn dec,
+                      const uint8_t **area, size_t *area_len, void **owned);
 /* The same checks on a record area: the bytes after the header at hdr, or
  * their decompressed form for a compressed batch. With tc, every record's
  * key (need_key) and timestamp (check_ts) are also checked (see

@@ -481,28 +481,6 @@ static int walk_segment(segment *seg, uint64_t size, throttle *th, batch_fn fn,
   return 0;
 }
 
-/* The record area of a batch, decompressed if need be (*owned to free). */
-static int record_area(const uint8_t *b, size_t len, nd_decompress_fn dec,
-                       const uint8_t **area, size_t *area_len, void **owned) {
-  *owned = NULL;
-  *area = b + BATCH_HEADER_SIZE;
-  *area_len = len - BATCH_HEADER_SIZE;
-  int codec = batch_codec(b);
-  if (codec == ND_CODEC_NONE)
-    return 0;
-  if (!dec)
-    return ND_ECODEC;
-  void *out = NULL;
-  size_t out_len = 0;
-  int rc = dec(codec, *area, *area_len, &out, &out_len);
-  if (rc)
-    return rc;
-  *owned = out;
-  *area = out;
-  *area_len = out_len;
-  return 0;
-}
-
 /* One record's fields, in place. */
 typedef struct raw_record {
   const uint8_t *start, *end; /* the whole record, length varint first */
@@ -601,7 +579,7 @@ static int map_batch(void *vctx, const uint8_t *b, size_t len) {
   const uint8_t *area;
   size_t alen;
   void *owned;
-  int rc = record_area(b, len, m->dec, &area, &alen, &owned);
+  int rc = batch_record_area(b, len, m->dec, &area, &alen, &owned);
   if (rc == ND_ECODEC) {
     /* Kept whole by the rewrite: its keys are not in the map, so older
      * records of those keys elsewhere stay too (nothing lost). */
@@ -770,7 +748,7 @@ static int rewrite_batch(void *vctx, const uint8_t *b, size_t len) {
   const uint8_t *area;
   size_t alen;
   void *owned;
-  int rc = record_area(b, len, w->opts->decompress, &area, &alen, &owned);
+  int rc = batch_record_area(b, len, w->opts->decompress, &area, &alen, &owned);
   if (rc == ND_ECODEC ||
       (!rc && batch_codec(b) != ND_CODEC_NONE && !w->opts->recompress)) {
     free(owned);

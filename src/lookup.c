@@ -420,29 +420,20 @@ static int locate(nd_reader *r, int64_t offset, uint64_t hint,
     return nd_fail(ND_ECORRUPT, "%s at byte %" PRIu64 ": %s", path, pos, why);
   free(r->inflated);
   r->inflated = NULL;
-  int codec = batch_codec(b);
-  if (codec == ND_CODEC_NONE) {
-    r->rec_start = b + BATCH_HEADER_SIZE;
-    r->rec_end = b + total;
-  } else {
-    if (!r->decompress)
-      return nd_fail(ND_ECODEC,
-                     "%s/%020" PRId64 ".log at byte %" PRIu64
-                     ": compressed batch (codec %d) and no decompressor given",
-                     p->dir, seg_base, pos, codec);
-    void *out = NULL;
-    size_t out_len = 0;
-    rc = r->decompress(codec, b + BATCH_HEADER_SIZE, total - BATCH_HEADER_SIZE,
-                       &out, &out_len);
-    if (rc)
-      return nd_fail(rc,
-                     "%s/%020" PRId64 ".log at byte %" PRIu64
-                     ": cannot decompress the records: %s",
-                     p->dir, seg_base, pos, nd_errmsg());
-    r->inflated = out;
-    r->rec_start = out;
-    r->rec_end = (const uint8_t *)out + out_len;
-  }
+  size_t area_len;
+  rc = batch_record_area(b, total, r->decompress, &r->rec_start, &area_len,
+                         &r->inflated);
+  if (rc == ND_ECODEC && !r->decompress)
+    return nd_fail(ND_ECODEC,
+                   "%s/%020" PRId64 ".log at byte %" PRIu64
+                   ": compressed batch (codec %d) and no decompressor given",
+                   p->dir, seg_base, pos, batch_codec(b));
+  if (rc)
+    return nd_fail(rc,
+                   "%s/%020" PRId64 ".log at byte %" PRIu64
+                   ": cannot decompress the records: %s",
+                   p->dir, seg_base, pos, nd_errmsg());
+  r->rec_end = r->rec_start + area_len;
   r->batch = b;
   r->batch_total = total;
   r->seg_base = seg_base;
