@@ -76,7 +76,11 @@ extern "C" {
   X(ND_ECONTROL, -1023, "control batch not allowed")                           \
   X(ND_ETIMESTAMP, -1024, "record timestamp out of range")                     \
   X(ND_EBUSY, -1025, "store still in use")                                     \
-  X(ND_ENOKEY, -1026, "record without a key on a compacted topic")
+  X(ND_ENOKEY, -1026, "record without a key on a compacted topic")             \
+  X(ND_ETXNSTATE, -1027, "invalid transaction state")                          \
+  X(ND_ETXNTIMEOUT, -1028, "transaction timeout out of range")                 \
+  X(ND_EPRODUCERID, -1029, "producer id not that of the transactional id")     \
+  X(ND_ECONCURRENTTXN, -1030, "transaction being completed")
 
 enum nd_error {
 #define ND__ENUM(name, value, text) name = value,
