@@ -682,6 +682,22 @@ size_t nd_record_errors(const nd_record_error **list, int64_t *min_timestamp,
 int nd_sync_partition(nd_store *store, const char *topic, int32_t partition,
                       int64_t offset);
 
+/* Write a transaction marker (a control batch: COMMIT when commit is
+ * non-zero, else ABORT, in Kafka's EndTransactionMarker form, carrying
+ * coordinator_epoch) for producer (producer_id, producer_epoch) to one
+ * partition, ending the producer's transaction there. The marker is
+ * fdatasync'd before return when flags has ND_APPEND_SYNC; otherwise the
+ * caller syncs (nd_sync_partition), as a coordinator ending a transaction
+ * on many partitions syncs each once. *offset (may be NULL) gets the
+ * marker's offset. A transaction coordinator's call (the broker's, or
+ * nd_txn_*); nothing else should end a producer's transaction.
+ * Errors: ND_EINVAL (negative producer id or epoch), and those of
+ * nd_append_batch. Thread-safe. */
+int nd_txn_write_marker(nd_store *store, const char *topic, int32_t partition,
+                        int64_t producer_id, int16_t producer_epoch, int commit,
+                        int32_t coordinator_epoch, unsigned flags,
+                        int64_t *offset);
+
 /* Kafka's default partitioner: murmur2(key) & 0x7fffffff % partitions. */
 int32_t nd_partition_for_key(const void *key, size_t key_len,
                              int32_t partitions);

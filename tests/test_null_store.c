@@ -83,6 +83,9 @@ static int c_append_batch(nd_store *s) {
 static int c_sync_partition(nd_store *s) {
   return nd_sync_partition(s, "t", 0, -1);
 }
+static int c_txn_write_marker(nd_store *s) {
+  return nd_txn_write_marker(s, "t", 0, 1, 0, 1, 0, 0, &i64a);
+}
 static int c_partition_describe(nd_store *s) {
   return nd_partition_describe(s, "t", 0, &pinfo);
 }
@@ -169,6 +172,7 @@ static const call calls[] = {
     CALL(append, ND_EINVAL, ND_EREADONLY),
     CALL(append_batch, ND_EINVAL, ND_EREADONLY),
     CALL(sync_partition, ND_EINVAL, 0),
+    CALL(txn_write_marker, ND_EINVAL, ND_EREADONLY),
     CALL(partition_describe, ND_EINVAL, 0),
     CALL(partition_producers, ND_EINVAL, 0),
     CALL(offsets, ND_EINVAL, 0),

@@ -129,7 +129,44 @@ static void sequences(void) {
   tmpdir_remove(dir);
 }
 
+/* A transaction marker is Kafka's EndTransactionMarker: one control
+ * record, key version 0 + type (1 COMMIT, 0 ABORT), value version 0 +
+ * coordinator epoch, in a batch of the producer's id and epoch. */
+static void markers(void) {
+  char *dir = tmpdir_make("marker");
+  nd_store *s = open_store(dir);
+  CHECK(s);
+  CHECK_OK(nd_topic_create(s, "m", 1, NULL));
+  int64_t off;
+  CHECK_OK(nd_txn_write_marker(s, "m", 0, 77, 3, 1, 9, ND_APPEND_SYNC, &off));
+  CHECK_EQ_I64(off, 0);
+  CHECK_OK(nd_txn_write_marker(s, "m", 0, 77, 3, 0, 9, 0, &off));
+  CHECK_EQ_I64(off, 1);
+  CHECK_RC(nd_txn_write_marker(s, "m", 0, -1, 0, 1, 0, 0, &off), ND_EINVAL);
+  CHECK_EQ_I64(off, -1);
+  nd_batches b;
+  CHECK_OK(nd_read(s, "m", 0, 0, 1 << 20, &b));
+  CHECK_EQ_I64(be16(b.data + 21), 0x30); /* transactional, control */
+  CHECK_EQ_I64(be16(b.data + 51), 3);
+  nd_free(b.data);
+  nd_reader *r;
+  CHECK_OK(nd_reader_open(s, "m", 0, 0, NULL, &r));
+  static const uint8_t value[6] = {0, 0, 0, 0, 0, 9};
+  for (int type = 1; type >= 0; type--) {
+    nd_record_view v;
+    CHECK_OK(nd_reader_get(r, 1 - type, &v));
+    uint8_t key[4] = {0, 0, 0, (uint8_t)type};
+    CHECK(v.is_control && v.producer_id == 77);
+    CHECK(v.key_len == 4 && memcmp(v.key, key, 4) == 0);
+    CHECK(v.value_len == 6 && memcmp(v.value, value, 6) == 0);
+  }
+  nd_reader_close(r);
+  CHECK_OK(nd_close(s));
+  tmpdir_remove(dir);
+}
+
 int main(void) {
   RUN(sequences);
+  RUN(markers);
   TEST_MAIN_END();
 }
