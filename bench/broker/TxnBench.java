@@ -12,9 +12,10 @@
 // beginTransaction; RECORDS records of BYTES random bytes (no key) to each
 // of BATCHES partitions (i, i+1, ... modulo the topic's partitions, i the
 // thread's number); flush(); commitTransaction()
-// — or abortTransaction() for every ABORT_EVERY-th (0: never). linger.ms
-// is long and batch.size large, so each partition's records of a
-// transaction are exactly one batch, sent by the flush(). LIMIT is "Ns"
+// — or abortTransaction() for every ABORT_EVERY-th (0: never). batch.size
+// is 1 MiB and linger.ms the client's default (5 ms): the records of a
+// partition, sent within microseconds, make one batch, which the
+// batch_bytes_avg line (the producer's batch-size-avg metric) shows. LIMIT is "Ns"
 // (each thread first runs 3 transactions that are not counted, then all
 // run N seconds) or a number of transactions per thread (all counted: a
 // fill). Prints, one per line:
@@ -33,6 +34,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.Map;
 import java.util.Properties;
 import java.util.Random;
 import java.util.concurrent.CyclicBarrier;
@@ -42,6 +44,8 @@ import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.Metric;
+import org.apache.kafka.common.MetricName;
 import org.apache.kafka.common.TopicPartition;
 
 public class TxnBench {
@@ -105,6 +109,7 @@ public class TxnBench {
     AtomicLong txns = new AtomicLong(), aborted = new AtomicLong();
     AtomicLong nrecords = new AtomicLong(), nbytes = new AtomicLong();
     String[] ver = {"?"};
+    double[] batchAvg = {0};
     Throwable[] failed = {null};
     // Timed: every thread runs WARMUP transactions (metadata fetched, the
     // JIT warm), then all start the measured window at the same instant.
@@ -127,7 +132,6 @@ public class TxnBench {
                 Properties p = new Properties();
                 p.put("bootstrap.servers", bootstrap);
                 p.put("transactional.id", prefix + "-" + id);
-                p.put("linger.ms", "60000");
                 p.put("batch.size", "1048576");
                 p.put("key.serializer", "org.apache.kafka.common.serialization.ByteArraySerializer");
                 p.put(
@@ -165,6 +169,10 @@ public class TxnBench {
                   }
                   synchronized (ver) { // known once a transaction has run
                     ver[0] = version(prod);
+                    for (Map.Entry<MetricName, ? extends Metric> m : prod.metrics().entrySet())
+                      if (m.getKey().group().equals("producer-metrics")
+                          && m.getKey().name().equals("batch-size-avg"))
+                        batchAvg[0] = Math.max(batchAvg[0], (Double) m.getValue().metricValue());
                   }
                 } catch (Throwable e) {
                   synchronized (failed) {
@@ -188,6 +196,7 @@ public class TxnBench {
     System.out.println("txn_p50_ms " + pct(txnNs, 0.50));
     System.out.println("txn_p99_ms " + pct(txnNs, 0.99));
     System.out.println("version " + ver[0]);
+    System.out.println("batch_bytes_avg " + batchAvg[0]);
   }
 
   static void consume(String[] args) {

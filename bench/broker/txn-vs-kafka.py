@@ -19,8 +19,10 @@ For each durability (--durability, both by default), with its own Kafka:
    a fresh topic of B + P - 1 partitions; P producer threads (--producers,
    1), each with its own transactional.id, run transactions back to back
    for --seconds (after 3 that are not counted): R records (--records, 10) of
-   --bytes (100) to each of B partitions (one batch each: linger.ms is long,
-   batch.size large), flush(), commitTransaction(). Figures: committed
+   --bytes (100) to each of B partitions (one batch each: batch.size is
+   large and the records of a partition are sent within the client's
+   linger.ms of 5 ms; the producer's batch-size-avg is printed to show
+   it), flush(), commitTransaction(). Figures: committed
    transactions/s, records/s, MB/s (10^6 B of payload), p50/p99 of
    commitTransaction() alone and of the whole transaction.
 2. read_committed consume: a topic of 10 partitions filled by 4 producers
@@ -167,7 +169,7 @@ class Bench:
         t = self.topic(b, dur, size + a.producers - 1)
         r = self.client("produce", self.bootstrap[b], t, size, a.records,
                         a.bytes, "%ds" % a.seconds, a.producers,
-                        "%s-%s" % (t, b), 0)
+                        "%s-%s" % (t, b), 0, *a.client_args)
         s = float(r["seconds"])
         txns = int(r["txns"])
         row = "%d batch%s" % (size, "" if size == 1 else "es")
@@ -179,6 +181,8 @@ class Bench:
             self.note(dur, row + ": " + k.replace("_ms", " ms").replace(
                 "_", " "), b, float(r[k]))
         self.note(dur, "transaction protocol version", b, r["version"])
+        self.note(dur, row + ": batch bytes (avg)", b,
+                  float(r["batch_bytes_avg"]))
         log("  %s %s: %d txns in %.1f s, %.0f txns/s, commit p50 %.2f ms, "
             "p99 %.2f ms, txn p50 %.2f ms (V%s)"
             % (b, row, txns, s, txns / s, float(r["commit_p50_ms"]),
@@ -276,6 +280,10 @@ def main():
         HERE, "..", "..", "build")
     ap.add_argument("--nodata", default=os.path.join(default_build, "cli",
                                                      "nodata"))
+    ap.add_argument("--client-arg", dest="client_args", action="append",
+                    default=[], metavar="NAME=VALUE",
+                    help="one more producer config of the produce case "
+                    "(repeat it)")
     ap.add_argument("--nodata-arg", dest="nodata_args", action="append",
                     default=[], help="one more argument to nodata serve "
                     "(repeat it)")
