@@ -1,0 +1,456 @@
+/*
+ * Transactions at the partition level: transactional batches open their
+ * producer's transaction, markers close it, the last stable offset (LSO)
+ * follows the earliest open transaction, read_committed reads stop at it,
+ * ABORT markers fill the aborted-transaction index (.txnindex), and all of
+ * it is rebuilt the same after a clean close, a kill -9 and a lost or
+ * damaged index file.
+ */
+#include "test.h"
+
+#include <glob.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "nodata_zerocopy.h"
+#include "txn_batches.h"
+
+static nd_store *open_store(const char *dir) {
+  nd_options o = {.no_background = 1};
+  nd_store *s = NULL;
+  if (nd_open(dir, &o, &s) != 0)
+    fprintf(stderr, "nd_open(%s): %s\n", dir, nd_errmsg());
+  return s;
+}
+
+static int64_t lso_of(nd_store *s, const char *t, int32_t p) {
+  nd_partition_info pi;
+  if (nd_partition_describe(s, t, p, &pi) != 0)
+    return -2;
+  return pi.last_stable_offset;
+}
+
+/* A marker; its offset, or -1 when nothing was written, -2 on error. */
+static int64_t marker(nd_store *s, const char *t, int32_t p, int64_t pid,
+                      int16_t epoch, int commit) {
+  int64_t off;
+  if (nd_txn_write_marker(s, t, p, pid, epoch, commit, 0, 0, &off) != 0)
+    return -2;
+  return off;
+}
+
+/* The aborted list of [from, upto) as text, "pid:first-last ..." */
+static void aborted_text(nd_store *s, const char *t, int32_t p, int64_t from,
+                         int64_t upto, char *out, size_t cap) {
+  nd_aborted_txn *l = NULL;
+  size_t n = 0;
+  out[0] = 0;
+  if (nd_aborted_txns(s, t, p, from, upto, &l, &n) != 0) {
+    snprintf(out, cap, "error: %s", nd_errmsg());
+    return;
+  }
+  size_t used = 0;
+  for (size_t i = 0; i < n && used < cap; i++)
+    used += (size_t)snprintf(out + used, cap - used, "%s%lld:%lld-%lld",
+                             i ? " " : "", (long long)l[i].producer_id,
+                             (long long)l[i].first_offset,
+                             (long long)l[i].last_offset);
+  nd_free(l);
+}
+
+#define CHECK_ABORTED(s, t, p, from, upto, want)                               \
+  do {                                                                         \
+    char got_[512];                                                            \
+    aborted_text(s, t, p, from, upto, got_, sizeof got_);                      \
+    if (strcmp(got_, want) != 0) {                                             \
+      fprintf(stderr, "%s:%d: aborted [%lld, %lld): got '%s', want '%s'\n",    \
+              __FILE__, __LINE__, (long long)(from), (long long)(upto), got_,  \
+              want);                                                           \
+      nd_test_current_failed = 1;                                              \
+      return;                                                                  \
+    }                                                                          \
+  } while (0)
+
+/* The single partition directory of the store's single topic. */
+static int part_dir(const char *dir, char *out, size_t cap) {
+  char pat[PATH_MAX];
+  snprintf(pat, sizeof pat, "%s/topics/*/0", dir);
+  glob_t g;
+  if (glob(pat, 0, NULL, &g) != 0 || g.gl_pathc != 1) {
+    globfree(&g);
+    return -1;
+  }
+  snprintf(out, cap, "%s", g.gl_pathv[0]);
+  globfree(&g);
+  return 0;
+}
+
+/* How many files of the partition end with ext. */
+static int count_files(const char *pdir, const char *ext) {
+  char pat[PATH_MAX];
+  snprintf(pat, sizeof pat, "%s/*%s", pdir, ext);
+  glob_t g;
+  int n = glob(pat, 0, NULL, &g) == 0 ? (int)g.gl_pathc : 0;
+  globfree(&g);
+  return n;
+}
+
+/* Two producers, interleaved, in one partition:
+ *   0 A1 (pid 1)   1 B1 (pid 2)   2 A2   3 COMMIT(1)   4 B2
+ *   5 ABORT(2)     6 plain        7 A3   8 ABORT(1)
+ * LSO at each step, and what read_committed returns. */
+static void lso_moves(void) {
+  char *dir = tmpdir_make("txlso");
+  nd_store *s = open_store(dir);
+  CHECK(s);
+  CHECK_OK(nd_topic_create(s, "t", 1, NULL));
+  int64_t off;
+  CHECK_EQ_I64(lso_of(s, "t", 0), 0);
+  CHECK_OK(txn_append(s, "t", 0, 1, 0, 0, 1, "A1", 2, &off));
+  CHECK_EQ_I64(off, 0); /* offsets 0-1 */
+  CHECK_EQ_I64(lso_of(s, "t", 0), 0);
+  CHECK_OK(txn_append(s, "t", 0, 2, 0, 0, 1, "B1", 1, &off));
+  CHECK_EQ_I64(off, 2);
+  CHECK_OK(txn_append(s, "t", 0, 1, 0, 2, 1, "A2", 1, &off));
+  CHECK_EQ_I64(off, 3);
+  CHECK_EQ_I64(lso_of(s, "t", 0), 0);
+  /* nd_read_committed: nothing at or past the LSO. */
+  nd_batches b;
+  CHECK_OK(nd_read_committed(s, "t", 0, 0, 1 << 20, &b));
+  CHECK_EQ_I64(b.len, 0);
+  CHECK_EQ_I64(b.last_stable_offset, 0);
+  CHECK_EQ_I64(b.high_watermark, 4);
+  nd_free(b.data);
+  nd_producer_info *pl;
+  size_t pn;
+  CHECK_OK(nd_partition_producers(s, "t", 0, &pl, &pn));
+  CHECK_EQ_I64(pn, 2);
+  for (size_t i = 0; i < pn; i++)
+    CHECK_EQ_I64(pl[i].txn_start_offset, pl[i].producer_id == 1 ? 0 : 2);
+  nd_free(pl);
+  CHECK_EQ_I64(marker(s, "t", 0, 1, 0, 1), 4); /* commit A */
+  CHECK_EQ_I64(lso_of(s, "t", 0), 2);          /* B is still open at 2 */
+  CHECK_OK(nd_read_committed(s, "t", 0, 0, 1 << 20, &b));
+  CHECK_EQ_I64(b.next_offset, 2); /* the batch at 0-1 only */
+  CHECK_EQ_I64(b.last_stable_offset, 2);
+  nd_free(b.data);
+  nd_file_range fr;
+  CHECK_OK(nd_read_file_committed(s, "t", 0, 0, 1 << 20, &fr));
+  CHECK_EQ_I64(fr.next_offset, 2);
+  CHECK_EQ_I64(fr.last_stable_offset, 2);
+  if (fr.fd >= 0)
+    close(fr.fd);
+  /* At the LSO and past it: zero bytes, not an error. */
+  CHECK_OK(nd_read_committed(s, "t", 0, 2, 1 << 20, &b));
+  CHECK_EQ_I64(b.len, 0);
+  nd_free(b.data);
+  CHECK_OK(nd_read_committed(s, "t", 0, 4, 1 << 20, &b));
+  CHECK_EQ_I64(b.len, 0);
+  nd_free(b.data);
+  CHECK_OK(nd_read_file_committed(s, "t", 0, 3, 1 << 20, &fr));
+  CHECK_EQ_I64(fr.len, 0);
+  CHECK_EQ_I64(fr.fd, -1);
+  CHECK_OK(txn_append(s, "t", 0, 2, 0, 1, 1, "B2", 1, &off));
+  CHECK_EQ_I64(off, 5);
+  CHECK_EQ_I64(marker(s, "t", 0, 2, 0, 0), 6); /* abort B */
+  CHECK_EQ_I64(lso_of(s, "t", 0), 7);
+  CHECK_OK(nd_partition_producers(s, "t", 0, &pl, &pn));
+  for (size_t i = 0; i < pn; i++)
+    CHECK_EQ_I64(pl[i].txn_start_offset, -1);
+  nd_free(pl);
+  /* A non-transactional producer does not hold the LSO back. */
+  CHECK_OK(txn_append(s, "t", 0, 3, 0, 0, 0, "plain", 1, &off));
+  CHECK_EQ_I64(off, 7);
+  CHECK_EQ_I64(lso_of(s, "t", 0), 8);
+  CHECK_OK(txn_append(s, "t", 0, 1, 0, 3, 1, "A3", 1, &off));
+  CHECK_EQ_I64(off, 8);
+  CHECK_EQ_I64(lso_of(s, "t", 0), 8);
+  CHECK_OK(nd_read_committed(s, "t", 0, 0, 1 << 20, &b));
+  CHECK_EQ_I64(b.next_offset, 8);
+  nd_free(b.data);
+  CHECK_EQ_I64(marker(s, "t", 0, 1, 0, 0), 9); /* abort A's second */
+  CHECK_EQ_I64(lso_of(s, "t", 0), 10);
+  CHECK_OK(nd_read_committed(s, "t", 0, 0, 1 << 20, &b));
+  CHECK_EQ_I64(b.next_offset, 10);
+  nd_free(b.data);
+  CHECK_ABORTED(s, "t", 0, 0, 10, "2:2-6 1:8-9");
+  CHECK_OK(nd_close(s));
+  tmpdir_remove(dir);
+}
+
+/* Markers: idempotent (no open transaction: nothing written), fenced
+ * below the producer's epoch, and a higher epoch (Transactions V2's bump)
+ * taken by the producer. A plain batch from a producer with an open
+ * transaction is refused, as Kafka refuses it. */
+static void marker_rules(void) {
+  char *dir = tmpdir_make("txmark");
+  nd_store *s = open_store(dir);
+  CHECK(s);
+  CHECK_OK(nd_topic_create(s, "t", 1, NULL));
+  int64_t off;
+  CHECK_EQ_I64(marker(s, "t", 0, 5, 1, 1), -1);
+  CHECK_EQ_I64(marker(s, "t", 0, 5, 1, 0), -1);
+  int64_t hw;
+  CHECK_OK(nd_offsets(s, "t", 0, NULL, &hw));
+  CHECK_EQ_I64(hw, 0);
+  CHECK_OK(txn_append(s, "t", 0, 5, 1, 0, 1, "x", 1, &off));
+  CHECK_RC(txn_append(s, "t", 0, 5, 1, 1, 0, "plain", 1, &off), ND_ETXNSTATE);
+  CHECK_RC(nd_txn_write_marker(s, "t", 0, 5, 0, 1, 0, 0, &off),
+           ND_EPRODUCERFENCED);
+  CHECK_EQ_I64(lso_of(s, "t", 0), 0);
+  /* V2: the marker carries the bumped epoch. */
+  CHECK_EQ_I64(marker(s, "t", 0, 5, 2, 1), 1);
+  CHECK_EQ_I64(lso_of(s, "t", 0), 2);
+  CHECK_EQ_I64(marker(s, "t", 0, 5, 2, 1), -1); /* a retried marker */
+  nd_producer_info *pl;
+  size_t pn;
+  CHECK_OK(nd_partition_producers(s, "t", 0, &pl, &pn));
+  CHECK_EQ_I64(pn, 1);
+  CHECK_EQ_I64(pl[0].producer_epoch, 2);
+  CHECK_EQ_I64(pl[0].last_sequence, -1);
+  CHECK_EQ_I64(pl[0].last_offset, 1);
+  nd_free(pl);
+  /* The old epoch is fenced by the partition now. */
+  CHECK_RC(txn_append(s, "t", 0, 5, 1, 1, 1, "zombie", 1, &off),
+           ND_EPRODUCERFENCED);
+  CHECK_OK(txn_append(s, "t", 0, 5, 2, 0, 1, "y", 1, &off));
+  CHECK_EQ_I64(off, 2);
+  CHECK_OK(nd_offsets(s, "t", 0, NULL, &hw));
+  CHECK_EQ_I64(hw, 3);
+  CHECK_OK(nd_close(s));
+  tmpdir_remove(dir);
+}
+
+/* Kafka's rule for the aborted list of a fetch: lastOffset >= from and
+ * firstOffset < upto, sorted by first offset. Layout:
+ *   0-1 T1(pid 1)  2 T2(pid 2)  3 ABORT(2)  4 ABORT(1)  5 T3(pid 3)
+ *   6 COMMIT(3)    7 T4(pid 4)  8 ABORT(4) */
+static void aborted_ranges(void) {
+  char *dir = tmpdir_make("txabr");
+  nd_store *s = open_store(dir);
+  CHECK(s);
+  CHECK_OK(nd_topic_create(s, "t", 1, NULL));
+  int64_t off;
+  CHECK_OK(txn_append(s, "t", 0, 1, 0, 0, 1, "a", 2, &off));
+  CHECK_OK(txn_append(s, "t", 0, 2, 0, 0, 1, "b", 1, &off));
+  CHECK_EQ_I64(marker(s, "t", 0, 2, 0, 0), 3);
+  CHECK_EQ_I64(marker(s, "t", 0, 1, 0, 0), 4);
+  CHECK_OK(txn_append(s, "t", 0, 3, 0, 0, 1, "c", 1, &off));
+  CHECK_EQ_I64(marker(s, "t", 0, 3, 0, 1), 6);
+  CHECK_OK(txn_append(s, "t", 0, 4, 0, 0, 1, "d", 1, &off));
+  CHECK_EQ_I64(marker(s, "t", 0, 4, 0, 0), 8);
+  CHECK_ABORTED(s, "t", 0, 0, 9, "1:0-4 2:2-3 4:7-8");
+  CHECK_ABORTED(s, "t", 0, 0, 1, "1:0-4");
+  CHECK_ABORTED(s, "t", 0, 0, 2, "1:0-4");
+  CHECK_ABORTED(s, "t", 0, 0, 3, "1:0-4 2:2-3");
+  CHECK_ABORTED(s, "t", 0, 4, 9, "1:0-4 4:7-8");
+  CHECK_ABORTED(s, "t", 0, 5, 9, "4:7-8");
+  CHECK_ABORTED(s, "t", 0, 5, 7, "");
+  CHECK_ABORTED(s, "t", 0, 8, 9, "4:7-8");
+  CHECK_ABORTED(s, "t", 0, 9, 100, "");
+  CHECK_OK(nd_close(s));
+  tmpdir_remove(dir);
+}
+
+/* A log with open and aborted transactions across several segments,
+ * left open: pid 1 open from offset 2 (in the first segment), pid 3
+ * aborted, pid 4 committed. Returns the high watermark or -1. */
+static int64_t build_log(nd_store *s, int snapshot_midway) {
+  nd_topic_config cfg;
+  nd_topic_config_init(&cfg);
+  cfg.segment_bytes = 300; /* a few batches per segment */
+  if (nd_topic_create(s, "t", 1, &cfg) != 0)
+    return -1;
+  int64_t off;
+  int32_t seq1 = 0, seq3 = 0;
+  if (txn_append(s, "t", 0, 9, 0, 0, 0, "p", 1, &off) ||
+      txn_append(s, "t", 0, 3, 0, seq3++, 1, "x", 1, &off) ||
+      txn_append(s, "t", 0, 1, 0, seq1++, 1, "open", 1, &off))
+    return -1;
+  for (int i = 0; i < 6; i++) {
+    /* A producer-state snapshot (and recovery point) here: a recovery
+     * walks from it, keeping the index entries before it. */
+    if (snapshot_midway && i == 3 && (nd_sync(s) || nd_maintain(s, 0)))
+      return -1;
+    char tag[16];
+    snprintf(tag, sizeof tag, "r%d", i);
+    if (txn_append(s, "t", 0, 3, 0, seq3, 1, tag, 2, &off) ||
+        (seq3 += 2, marker(s, "t", 0, 3, 0, i % 2) < 0) ||
+        txn_append(s, "t", 0, 3, 0, seq3++, 1, tag, 1, &off) ||
+        txn_append(s, "t", 0, 1, 0, seq1++, 1, "more", 1, &off))
+      return -1;
+  }
+  if (marker(s, "t", 0, 3, 0, 0) < 0)
+    return -1;
+  int64_t hw;
+  if (nd_offsets(s, "t", 0, NULL, &hw) != 0)
+    return -1;
+  return hw;
+}
+
+#define WANT_ABORTED "3:1-5 3:11-15 3:21-25 3:31-33"
+
+static void check_built(nd_store *s, int64_t hw) {
+  CHECK_EQ_I64(lso_of(s, "t", 0), 2);
+  int64_t h;
+  CHECK_OK(nd_offsets(s, "t", 0, NULL, &h));
+  CHECK_EQ_I64(h, hw);
+  CHECK_ABORTED(s, "t", 0, 0, hw, WANT_ABORTED);
+  nd_producer_info *pl;
+  size_t pn;
+  CHECK_OK(nd_partition_producers(s, "t", 0, &pl, &pn));
+  int open = 0;
+  for (size_t i = 0; i < pn; i++)
+    if (pl[i].producer_id == 1) {
+      CHECK_EQ_I64(pl[i].txn_start_offset, 2);
+      open = 1;
+    } else {
+      CHECK_EQ_I64(pl[i].txn_start_offset, -1);
+    }
+  nd_free(pl);
+  CHECK(open);
+  /* And it goes on from there: closing pid 1 moves the LSO to the end. */
+  CHECK(marker(s, "t", 0, 1, 0, 1) == hw);
+  CHECK_EQ_I64(lso_of(s, "t", 0), hw + 1);
+}
+
+static void reopen_clean(void) {
+  char *dir = tmpdir_make("txclean");
+  nd_store *s = open_store(dir);
+  CHECK(s);
+  int64_t hw = build_log(s, 0);
+  CHECK(hw > 0);
+  nd_partition_info pi;
+  CHECK_OK(nd_partition_describe(s, "t", 0, &pi));
+  CHECK(pi.segment_count > 3);
+  CHECK_ABORTED(s, "t", 0, 0, hw, WANT_ABORTED);
+  CHECK_OK(nd_close(s));
+  s = open_store(dir);
+  CHECK(s);
+  check_built(s, hw);
+  if (nd_test_current_failed)
+    return;
+  CHECK_OK(nd_close(s));
+  tmpdir_remove(dir);
+}
+
+/* kill -9 after the appends: the state is rebuilt from the snapshot (or
+ * none) and the header walk. */
+static void reopen_killed(void) {
+  char *dir = tmpdir_make("txkill");
+  pid_t child = fork();
+  if (child == 0) {
+    nd_store *cs = open_store(dir);
+    int64_t hw = cs ? build_log(cs, 1) : -1;
+    _exit(hw > 0 ? 0 : 1);
+  }
+  int st;
+  waitpid(child, &st, 0);
+  CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  nd_store *s = open_store(dir);
+  CHECK(s);
+  int64_t hw;
+  CHECK_OK(nd_offsets(s, "t", 0, NULL, &hw));
+  check_built(s, hw);
+  if (nd_test_current_failed)
+    return;
+  CHECK_OK(nd_close(s));
+  tmpdir_remove(dir);
+}
+
+/* The .txnindex files are derived: deleted or cut by hand they come back
+ * from the log, found by the entry counts of the producer-state snapshot,
+ * or (keep_state 0) because the snapshot is gone too while index files
+ * remain. */
+static void index_rebuilt_case(int keep_state) {
+  char *dir = tmpdir_make("txidx");
+  nd_store *s = open_store(dir);
+  CHECK(s);
+  int64_t hw = build_log(s, 0);
+  CHECK(hw > 0);
+  CHECK_OK(nd_close(s));
+  char pdir[PATH_MAX], path[PATH_MAX + 32];
+  CHECK_OK(part_dir(dir, pdir, sizeof pdir));
+  int files = count_files(pdir, ".txnindex");
+  CHECK(files >= 3);
+  char pat[PATH_MAX + 16];
+  snprintf(pat, sizeof pat, "%s/*.txnindex", pdir);
+  glob_t g;
+  CHECK(glob(pat, 0, NULL, &g) == 0);
+  CHECK(unlink(g.gl_pathv[0]) == 0);
+  CHECK(truncate(g.gl_pathv[1], 20) == 0);
+  globfree(&g);
+  if (!keep_state) {
+    snprintf(path, sizeof path, "%s/producer-state", pdir);
+    CHECK(unlink(path) == 0);
+  }
+  s = open_store(dir);
+  CHECK(s);
+  CHECK_EQ_I64(count_files(pdir, ".txnindex"), files);
+  check_built(s, hw);
+  if (nd_test_current_failed)
+    return;
+  CHECK_OK(nd_close(s));
+  tmpdir_remove(dir);
+}
+
+static void index_rebuilt(void) {
+  index_rebuilt_case(1);
+}
+
+static void index_and_state_rebuilt(void) {
+  index_rebuilt_case(0);
+}
+
+/* Every .txnindex has its .log. */
+static int orphans(const char *pdir) {
+  char pat[PATH_MAX + 16];
+  snprintf(pat, sizeof pat, "%s/*.txnindex", pdir);
+  glob_t g;
+  int n = 0;
+  if (glob(pat, 0, NULL, &g) != 0)
+    return 0;
+  for (size_t i = 0; i < g.gl_pathc; i++) {
+    char log[PATH_MAX + 16];
+    snprintf(log, sizeof log, "%.*s.log",
+             (int)(strlen(g.gl_pathv[i]) - strlen(".txnindex")), g.gl_pathv[i]);
+    struct stat st;
+    n += stat(log, &st) != 0;
+  }
+  globfree(&g);
+  return n;
+}
+
+/* Retention and DeleteRecords remove a segment's .txnindex with it. */
+static void retention_drops_index(void) {
+  char *dir = tmpdir_make("txret");
+  nd_store *s = open_store(dir);
+  CHECK(s);
+  int64_t hw = build_log(s, 0);
+  CHECK(hw > 0);
+  char pdir[PATH_MAX];
+  CHECK_OK(part_dir(dir, pdir, sizeof pdir));
+  int before = count_files(pdir, ".txnindex");
+  CHECK(before >= 2);
+  int64_t ls;
+  CHECK_OK(nd_delete_records(s, "t", 0, 12, &ls));
+  CHECK(count_files(pdir, ".txnindex") < before);
+  CHECK_EQ_I64(orphans(pdir), 0);
+  /* What is left answers as before for what is left. */
+  CHECK_ABORTED(s, "t", 0, 12, hw, "3:11-15 3:21-25 3:31-33");
+  CHECK_OK(nd_close(s));
+  tmpdir_remove(dir);
+}
+
+int main(void) {
+  RUN(lso_moves);
+  RUN(marker_rules);
+  RUN(aborted_ranges);
+  RUN(reopen_clean);
+  RUN(reopen_killed);
+  RUN(index_rebuilt);
+  RUN(index_and_state_rebuilt);
+  RUN(retention_drops_index);
+  TEST_MAIN_END();
+}
