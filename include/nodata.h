@@ -1451,6 +1451,13 @@ enum nd_reader_flags {
    * per batch entered, so a sequential reader pays it once per batch but
    * a random lookup pays it on the whole batch every time. */
   ND_READER_VERIFY = 1 << 0,
+  /* Kafka's read_committed isolation for nd_reader_next: it stops at the
+   * last stable offset (returns 0 there, as at the high watermark; call
+   * again once the transactions there are decided) and skips the records
+   * of aborted transactions, found in the aborted-transaction index
+   * (nd_aborted_txns), as well as control records. nd_reader_get and
+   * nd_reader_seek are not restricted. */
+  ND_READER_COMMITTED = 1 << 1,
 };
 
 /* Open a reader on (topic, partition). flags: enum nd_reader_flags.
@@ -1487,8 +1494,10 @@ int nd_reader_get(nd_reader *r, int64_t offset, nd_record_view *rec);
 int nd_reader_seek(nd_reader *r, int64_t offset);
 
 /* The next record at or after the sequential position (0 after open,
- * nd_reader_seek to move), skipping control records as nd_iter does.
- * Returns 1 with *rec filled, 0 at the high watermark (call again later
+ * nd_reader_seek to move), skipping control records as nd_iter does (and,
+ * with ND_READER_COMMITTED, aborted transactions' records).
+ * Returns 1 with *rec filled, 0 at the high watermark (with
+ * ND_READER_COMMITTED: at the last stable offset; call again later
  * to read what was appended since), or a negative code: ND_ERANGE when
  * retention or nd_delete_records removed the position (seek to the log
  * start to go on), and the errors of nd_reader_get. After an error the

@@ -443,6 +443,62 @@ static void retention_drops_index(void) {
   tmpdir_remove(dir);
 }
 
+/* The values nd_reader_next gives from the reader's position, joined by
+ * spaces, until it returns 0. */
+static int read_all(nd_reader *r, char *out, size_t cap) {
+  nd_record_view v;
+  int rc;
+  size_t used = 0;
+  out[0] = 0;
+  while ((rc = nd_reader_next(r, &v)) == 1 && used < cap)
+    used += (size_t)snprintf(out + used, cap - used, "%s%.*s", used ? " " : "",
+                             (int)v.value_len, (const char *)v.value);
+  return rc;
+}
+
+/* ND_READER_COMMITTED: aborted transactions' records skipped (also when
+ * interleaved with a committed one of another producer), control records
+ * skipped, and the read stops at the LSO until the open transaction is
+ * decided. A reader without the flag sees everything. */
+static void reader_committed(void) {
+  char *dir = tmpdir_make("txrd");
+  nd_store *s = open_store(dir);
+  CHECK(s);
+  CHECK_OK(nd_topic_create(s, "t", 1, NULL));
+  int64_t off;
+  CHECK_OK(txn_append(s, "t", 0, 1, 0, 0, 1, "ab", 2, &off));  /* 0-1 */
+  CHECK_OK(txn_append(s, "t", 0, 2, 0, 0, 1, "ok", 2, &off));  /* 2-3 */
+  CHECK_OK(txn_append(s, "t", 0, 1, 0, 2, 1, "ab2", 1, &off)); /* 4 */
+  CHECK_OK(txn_append(s, "t", 0, 9, 0, 0, 0, "plain", 1, &off));
+  CHECK_EQ_I64(marker(s, "t", 0, 1, 0, 0), 6);
+  CHECK_EQ_I64(marker(s, "t", 0, 2, 0, 1), 7);
+  CHECK_OK(txn_append(s, "t", 0, 1, 0, 3, 1, "late", 1, &off));  /* 8 */
+  CHECK_OK(txn_append(s, "t", 0, 9, 0, 1, 0, "after", 1, &off)); /* 9 */
+  nd_reader *r, *all;
+  CHECK_OK(nd_reader_open(s, "t", 0, ND_READER_COMMITTED, NULL, &r));
+  CHECK_OK(nd_reader_open(s, "t", 0, 0, NULL, &all));
+  char got[512];
+  CHECK_OK(read_all(r, got, sizeof got));
+  CHECK(strcmp(got, "ok-0 ok-1 plain-0") == 0);
+  CHECK_OK(read_all(all, got, sizeof got));
+  CHECK(strcmp(got, "ab-0 ab-1 ok-0 ok-1 ab2-0 plain-0 late-0 after-0") == 0);
+  /* Still stopped at the LSO (8). */
+  CHECK_OK(read_all(r, got, sizeof got));
+  CHECK(strcmp(got, "") == 0);
+  CHECK_EQ_I64(marker(s, "t", 0, 1, 0, 1), 10);
+  CHECK_OK(read_all(r, got, sizeof got));
+  CHECK(strcmp(got, "late-0 after-0") == 0);
+  /* From the start again, and from inside the aborted transaction. */
+  CHECK_OK(nd_reader_seek(r, 1));
+  CHECK_OK(read_all(r, got, sizeof got));
+  CHECK(strcmp(got, "ok-0 ok-1 plain-0 late-0 after-0") == 0);
+  nd_reader_close(r);
+  nd_reader_close(all);
+  CHECK_RC(nd_reader_open(s, "t", 0, 1u << 5, NULL, &r), ND_EINVAL);
+  CHECK_OK(nd_close(s));
+  tmpdir_remove(dir);
+}
+
 int main(void) {
   RUN(lso_moves);
   RUN(marker_rules);
@@ -452,5 +508,6 @@ int main(void) {
   RUN(index_rebuilt);
   RUN(index_and_state_rebuilt);
   RUN(retention_drops_index);
+  RUN(reader_committed);
   TEST_MAIN_END();
 }
