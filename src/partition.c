@@ -138,6 +138,14 @@ void partition_assume_synced(partition *p) {
 }
 
 static int txnindexes_sync(partition *p);
+static int snapshot_save(partition *p);
+
+int partition_snapshot_save(partition *p) {
+  int rc = txnindexes_sync(p);
+  if (!rc && p->producers.count > 0)
+    rc = snapshot_save(p);
+  return rc;
+}
 
 /* Save the producer-state snapshot, valid up to the high watermark, with
  * the count of each segment's aborted-transaction entries (producer.h).
@@ -184,9 +192,7 @@ int partition_close(partition *p) {
     segment_final_time_entry(active_seg(p));
     int64_t hw = atomic_load(&p->hw);
     if (!rc)
-      rc = txnindexes_sync(p);
-    if (!rc && p->producers.count > 0)
-      rc = snapshot_save(p);
+      rc = partition_snapshot_save(p);
     if (!rc && atomic_load(&p->synced) >= hw && p->rp_persisted != hw)
       rc = write_offset_file(p->dir, RECOVERY_POINT_FILE, hw);
     int64_t ls = atomic_load(&p->log_start);
@@ -682,6 +688,8 @@ static int read_start(partition *p, int64_t offset, int64_t *hw, int64_t *ls,
       atomic_load_explicit(&p->txn_first_open, memory_order_acquire);
   *lso = first < *hw ? first : *hw;
   *ls = atomic_load_explicit(&p->log_start, memory_order_acquire);
+  if (*lso < *ls) /* DeleteRecords past an open transaction, as Kafka */
+    *lso = *ls;
   if (offset < *ls || offset > *hw)
     return nd_fail(ND_ERANGE,
                    "offset %" PRId64 " out of range [%" PRId64 ", %" PRId64
@@ -783,7 +791,11 @@ int64_t partition_lso(partition *p) {
   int64_t hw = atomic_load_explicit(&p->hw, memory_order_acquire);
   int64_t first =
       atomic_load_explicit(&p->txn_first_open, memory_order_acquire);
-  return first < hw ? first : hw;
+  int64_t ls = atomic_load_explicit(&p->log_start, memory_order_acquire);
+  int64_t lso = first < hw ? first : hw;
+  /* Kafka's UnifiedLog moves the first unstable offset up to the log
+   * start when DeleteRecords or retention passes it. */
+  return lso < ls ? ls : lso;
 }
 
 static int cmp_aborted(const void *a, const void *b) {
@@ -797,11 +809,11 @@ static int cmp_aborted(const void *a, const void *b) {
  * firstOffset < upto; an entry whose lastStableOffset >= upto ends the
  * search (a transaction aborted later began at or after that LSO, so at
  * or after upto). */
-int partition_aborted_txns(partition *p, int64_t from, int64_t upto,
-                           nd_aborted_txn **list, size_t *count) {
+int partition_aborted_collect(partition *p, int64_t from, int64_t upto,
+                              txn_aborted **list, size_t *count) {
   *list = NULL;
   *count = 0;
-  nd_aborted_txn *out = NULL;
+  txn_aborted *out = NULL;
   size_t n = 0, cap = 0;
   int rc = 0, done = 0;
   pthread_rwlock_rdlock(&p->segs_lock);
@@ -814,7 +826,7 @@ int partition_aborted_txns(partition *p, int64_t from, int64_t upto,
       if (e->last >= from && e->first < upto) {
         if (n == cap) {
           size_t ncap = cap ? cap * 2 : 8;
-          nd_aborted_txn *v = realloc(out, ncap * sizeof *v);
+          txn_aborted *v = realloc(out, ncap * sizeof *v);
           if (!v) {
             rc = nd_fail(ND_ENOMEM, "out of memory");
             done = 1;
@@ -823,7 +835,7 @@ int partition_aborted_txns(partition *p, int64_t from, int64_t upto,
           out = v;
           cap = ncap;
         }
-        out[n++] = (nd_aborted_txn){e->pid, e->first, e->last};
+        out[n++] = *e;
       }
       if (e->lso >= upto) {
         done = 1;
@@ -837,6 +849,28 @@ int partition_aborted_txns(partition *p, int64_t from, int64_t upto,
     free(out);
     return rc;
   }
+  *list = out;
+  *count = n;
+  return 0;
+}
+
+int partition_aborted_txns(partition *p, int64_t from, int64_t upto,
+                           nd_aborted_txn **list, size_t *count) {
+  txn_aborted *v;
+  size_t n;
+  *list = NULL;
+  *count = 0;
+  int rc = partition_aborted_collect(p, from, upto, &v, &n);
+  if (rc || n == 0)
+    return rc;
+  nd_aborted_txn *out = malloc(n * sizeof *out);
+  if (!out) {
+    free(v);
+    return nd_fail(ND_ENOMEM, "out of memory");
+  }
+  for (size_t i = 0; i < n; i++)
+    out[i] = (nd_aborted_txn){v[i].pid, v[i].first, v[i].last};
+  free(v);
   if (n > 1)
     qsort(out, n, sizeof *out, cmp_aborted);
   *list = out;
@@ -950,6 +984,8 @@ int partition_describe(partition *p, nd_partition_info *info) {
   int64_t first = atomic_load(&p->txn_first_open);
   info->last_stable_offset =
       first < info->high_watermark ? first : info->high_watermark;
+  if (info->last_stable_offset < info->log_start_offset)
+    info->last_stable_offset = info->log_start_offset;
   pthread_rwlock_rdlock(&p->segs_lock);
   info->segment_count = (int32_t)p->nsegs;
   for (size_t i = 0; i < p->nsegs; i++) {
@@ -1052,12 +1088,9 @@ int partition_maintain(partition *p, const nd_topic_config *cfg,
       now_ms - p->rp_persisted_ms >= RP_PERSIST_INTERVAL_MS) {
     /* Producer state first: a recovery point without a state file must
      * mean there was no state (see producers_rebuild). */
-    int r = txnindexes_sync(p);
-    if (!r && p->producers.count > 0) {
-      pthread_mutex_lock(&p->append_lock);
-      r = snapshot_save(p);
-      pthread_mutex_unlock(&p->append_lock);
-    }
+    pthread_mutex_lock(&p->append_lock);
+    int r = partition_snapshot_save(p);
+    pthread_mutex_unlock(&p->append_lock);
     if (!r)
       r = write_offset_file(p->dir, RECOVERY_POINT_FILE, synced);
     if (!r) {

@@ -165,6 +165,11 @@ int partition_offset_for_time(partition *p, int64_t ts,
                               nd_decompress_fn decompress, int64_t *offset,
                               int64_t *timestamp);
 int partition_describe(partition *p, nd_partition_info *info);
+/* fdatasync the .txnindex files written since their last sync, then
+ * save the producer-state snapshot (valid up to the high watermark, with
+ * each segment's index entry count) if there are producers. Under
+ * append_lock, or with no append possible. */
+int partition_snapshot_save(partition *p);
 /* The last stable offset: the first offset of the earliest open
  * transaction, else the high watermark. */
 int64_t partition_lso(partition *p);
@@ -173,6 +178,10 @@ int partition_read_committed(partition *p, int64_t offset, size_t max_bytes,
                              nd_batches *out);
 int partition_read_file_committed(partition *p, int64_t offset,
                                   size_t max_bytes, nd_file_range *out);
+/* The index entries nd_aborted_txns would give, as stored (with their
+ * lastStableOffset), in marker order; *list malloc'ed. */
+int partition_aborted_collect(partition *p, int64_t from, int64_t upto,
+                              txn_aborted **list, size_t *count);
 /* nd_aborted_txns for one partition. */
 int partition_aborted_txns(partition *p, int64_t from, int64_t upto,
                            nd_aborted_txn **list, size_t *count);

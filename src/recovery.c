@@ -499,6 +499,17 @@ static int producers_rebuild(partition *p, int64_t rp,
     if (rc)
       return rc;
   }
+  /* The cleaner cleans only below the LSO, so every transaction with a
+   * batch below the end of what it cleaned was decided then; it may have
+   * removed the marker (KIP-534) once the transaction's batches there
+   * were gone, leaving a walk from before it to find a transaction that
+   * never ends. One whose batches all lie there is closed. */
+  int64_t cleaned = cleaner_holes_below(p->dir);
+  for (size_t k = 0; k < p->producers.count; k++) {
+    producer_entry *e = &p->producers.entries[k];
+    if (e->txn_first >= 0 && e->last_offset < cleaned)
+      e->txn_first = -1;
+  }
   atomic_store(&p->txn_first_open, producer_first_open(&p->producers, -1));
   return 0;
 }

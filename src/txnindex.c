@@ -46,7 +46,7 @@ int txnindex_decode(const uint8_t *p, txn_aborted *e) {
   return p[0] == 0 && p[1] == 0 ? 0 : -1;
 }
 
-static int push(txn_list *l, const txn_aborted *e) {
+int txnindex_push(txn_list *l, const txn_aborted *e) {
   if (l->n == l->cap) {
     size_t cap = l->cap ? l->cap * 2 : 4;
     txn_aborted *v = realloc(l->v, cap * sizeof *v);
@@ -93,7 +93,7 @@ int txnindex_load(txn_list *l, const char *seg_path, int64_t base,
         e.last < base || e.last >= next_offset || e.first >= e.last ||
         e.first < 0 || e.pid < 0 || e.last <= prev)
       break;
-    if ((rc = push(l, &e)) != 0)
+    if ((rc = txnindex_push(l, &e)) != 0)
       break;
     prev = e.last;
   }
@@ -107,7 +107,7 @@ int txnindex_load(txn_list *l, const char *seg_path, int64_t base,
 
 int txnindex_add(txn_list *l, const char *seg_path, const txn_aborted *e,
                  int readonly) {
-  if (push(l, e) != 0)
+  if (txnindex_push(l, e) != 0)
     return nd_fail(ND_ENOMEM, "out of memory");
   if (readonly)
     return 0;

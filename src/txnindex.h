@@ -56,6 +56,8 @@ int txnindex_add(txn_list *l, const char *seg_path, const txn_aborted *e,
 /* Drop the entries with lastOffset >= offset, in memory and in the file
  * (removed when nothing is left). */
 int txnindex_truncate(txn_list *l, const char *seg_path, int64_t offset);
+/* Add an entry in memory only (ND_ENOMEM). */
+int txnindex_push(txn_list *l, const txn_aborted *e);
 /* Replace the file with the entries of l (the cleaner's new segments). */
 int txnindex_write(const txn_list *l, const char *seg_path);
 /* fdatasync the file if entries were added since the last sync. */

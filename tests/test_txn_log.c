@@ -437,6 +437,15 @@ static void retention_drops_index(void) {
   CHECK_OK(nd_delete_records(s, "t", 0, 12, &ls));
   CHECK(count_files(pdir, ".txnindex") < before);
   CHECK_EQ_I64(orphans(pdir), 0);
+  /* DeleteRecords moves by the high watermark, not the LSO (Kafka's
+   * UnifiedLog), and the LSO is then never below the log start. */
+  CHECK_EQ_I64(ls, 12);
+  CHECK_EQ_I64(lso_of(s, "t", 0), 12);
+  nd_batches b;
+  CHECK_OK(nd_read_committed(s, "t", 0, 12, 1 << 20, &b));
+  CHECK_EQ_I64(b.last_stable_offset, 12);
+  CHECK_EQ_I64(b.len, 0);
+  nd_free(b.data);
   /* What is left answers as before for what is left. */
   CHECK_ABORTED(s, "t", 0, 12, hw, "3:11-15 3:21-25 3:31-33");
   CHECK_OK(nd_close(s));
@@ -499,6 +508,149 @@ static void reader_committed(void) {
   tmpdir_remove(dir);
 }
 
+/* A keyed batch: n records, keys "k<key0 + i>", values "<tag>-<i>". */
+static int kappend(nd_store *s, int64_t pid, int32_t seq, int txn,
+                   const char *tag, int key0, int64_t *base) {
+  nd_record r;
+  char k[16], v[32];
+  snprintf(k, sizeof k, "k%d", key0);
+  snprintf(v, sizeof v, "%s-0", tag);
+  r = (nd_record){k, strlen(k), v, strlen(v), NULL, 0, ND_TIMESTAMP_NOW};
+  void *out = NULL;
+  size_t len;
+  if (nd_batch_encode(&r, 1, 0, 0, 0, &out, &len) != 0)
+    return -1;
+  uint8_t *b = out;
+  put_be16(b + 21, (uint16_t)(be16(b + 21) | (txn ? 0x10 : 0)));
+  put_be64(b + 43, (uint64_t)pid);
+  put_be16(b + 51, 0);
+  put_be32(b + 53, (uint32_t)seq);
+  nd_batch_set_crc(b, len);
+  nd_append_info ai;
+  int rc = nd_append_batch(s, "c", 0, b, len, 0, &ai);
+  nd_free(b);
+  if (!rc && base)
+    *base = ai.base_offset;
+  return rc;
+}
+
+static int compact_topic(nd_store *s) {
+  nd_topic_config c;
+  nd_topic_config_init(&c);
+  if (nd_topic_config_set(&c, "cleanup.policy", "compact"))
+    return -1;
+  c.segment_bytes = 100; /* about a batch a segment */
+  c.delete_retention_ms = 100;
+  c.timestamp_before_max_ms = INT64_MAX;
+  c.timestamp_after_max_ms = INT64_MAX;
+  return nd_topic_create(s, "c", 1, &c);
+}
+
+/* Whether offset holds a record (1), is a hole (0), or error (-1). */
+static int present(nd_store *s, int64_t off) {
+  nd_reader *r;
+  if (nd_reader_open(s, "c", 0, 0, NULL, &r))
+    return -1;
+  nd_record_view v;
+  int rc = nd_reader_get(r, off, &v);
+  nd_reader_close(r);
+  return rc == 0 ? 1 : rc == ND_ENOTFOUND ? 0 : -1;
+}
+
+/* The cleaner and transactions (Kafka's LogCleaner): an aborted
+ * transaction's records go and do not supersede older committed records
+ * of their keys; its ABORT marker stays while a batch of it was seen,
+ * with its index entry carried into the cleaned segment, then gets a
+ * delete horizon and goes once it has passed (KIP-534); a COMMIT marker
+ * whose data stays, stays. Layout:
+ *   0 C k0 (pid 1, txn)  1 COMMIT(1)  2 A k0 (pid 2, txn)  3 ABORT(2)
+ *   4 B k3 (pid 2, txn)  5 COMMIT(2)  6 P k1 (pid 9)  7 Q k2 (pid 9) */
+static void cleaner_txns(void) {
+  char *dir = tmpdir_make("txcl");
+  nd_store *s = open_store(dir);
+  CHECK(s);
+  CHECK_OK(compact_topic(s));
+  int64_t off;
+  CHECK_OK(kappend(s, 1, 0, 1, "C", 0, &off));
+  CHECK(marker(s, "c", 0, 1, 0, 1) == 1);
+  CHECK_OK(kappend(s, 2, 0, 1, "A", 0, &off));
+  CHECK(marker(s, "c", 0, 2, 0, 0) == 3);
+  CHECK_OK(kappend(s, 2, 1, 1, "B", 3, &off));
+  CHECK(marker(s, "c", 0, 2, 0, 1) == 5);
+  CHECK_OK(kappend(s, 9, 0, 0, "P", 1, &off));
+  CHECK_OK(kappend(s, 9, 1, 0, "Q", 2, &off));
+  CHECK_EQ_I64(off, 7);
+  nd_partition_info pi;
+  CHECK_OK(nd_partition_describe(s, "c", 0, &pi));
+  CHECK(pi.segment_count >= 5);
+  nd_clean_stats st;
+  CHECK_OK(nd_clean(s, "c", 0, 1000, ND_CLEAN_FORCE, &st));
+  CHECK(st.cleaned);
+  nd_reader *r;
+  char got[512];
+  CHECK_OK(nd_reader_open(s, "c", 0, 0, NULL, &r));
+  CHECK_OK(read_all(r, got, sizeof got));
+  nd_reader_close(r);
+  /* A-0 is gone, and C-0, older but committed, is k0's value. */
+  CHECK(strcmp(got, "C-0 B-0 P-0") == 0 || strcmp(got, "C-0 B-0 P-0 Q-0") == 0);
+  CHECK_EQ_I64(present(s, 2), 0);
+  CHECK_EQ_I64(present(s, 3), 1);
+  CHECK_EQ_I64(present(s, 1), 1);
+  CHECK_ABORTED(s, "c", 0, 0, 8, "2:2-3");
+  /* Again: no batch of the aborted transaction is left, so its marker
+   * gets a delete horizon (now + delete.retention.ms) and its entry goes. */
+  CHECK_OK(nd_clean(s, "c", 0, 2000, ND_CLEAN_FORCE, &st));
+  CHECK_EQ_I64(present(s, 3), 1);
+  CHECK_ABORTED(s, "c", 0, 0, 8, "");
+  CHECK_OK(nd_clean(s, "c", 0, 2050, ND_CLEAN_FORCE, &st));
+  CHECK_EQ_I64(present(s, 3), 1); /* the horizon (2100) has not passed */
+  CHECK_OK(nd_clean(s, "c", 0, 3000, ND_CLEAN_FORCE, &st));
+  CHECK_EQ_I64(present(s, 3), 0);
+  /* The commit markers stay with their transactions' data. */
+  CHECK_EQ_I64(present(s, 1), 1);
+  CHECK_EQ_I64(present(s, 5), 1);
+  CHECK_EQ_I64(lso_of(s, "c", 0), 8);
+  /* And the store reopens to the same state, uncleanly too. */
+  CHECK_OK(nd_close(s));
+  s = open_store(dir);
+  CHECK(s);
+  CHECK_EQ_I64(lso_of(s, "c", 0), 8);
+  CHECK_ABORTED(s, "c", 0, 0, 8, "");
+  CHECK_OK(nd_close(s));
+  tmpdir_remove(dir);
+}
+
+/* Nothing at or after the LSO is cleaned: an open transaction's records
+ * may yet be aborted (Kafka's firstUncleanableOffset). Layout:
+ *   0 D k0 (pid 9)  1 O k0 (pid 4, txn, stays open)  2.. k0 again */
+static void cleaner_stops_at_lso(void) {
+  char *dir = tmpdir_make("txcllso");
+  nd_store *s = open_store(dir);
+  CHECK(s);
+  CHECK_OK(compact_topic(s));
+  int64_t off;
+  CHECK_OK(kappend(s, 9, 0, 0, "D", 0, &off));
+  CHECK_OK(kappend(s, 4, 0, 1, "O", 0, &off));
+  for (int i = 0; i < 6; i++)
+    CHECK_OK(kappend(s, 9, 1 + i, 0, "E", 0, &off));
+  CHECK_EQ_I64(lso_of(s, "c", 0), 1);
+  nd_clean_stats st;
+  CHECK_OK(nd_clean(s, "c", 0, 1000, ND_CLEAN_FORCE, &st));
+  /* Only the segment below offset 1 could be cleaned, and in it D-0 is
+   * the latest k0 the cleaner may know of. */
+  for (int64_t o = 0; o <= 7; o++)
+    CHECK_EQ_I64(present(s, o), 1);
+  /* Aborted, then cleaned: O-0 goes, the E-0s but the last too. */
+  CHECK(marker(s, "c", 0, 4, 0, 0) == 8);
+  CHECK_OK(kappend(s, 9, 7, 0, "F", 1, &off));
+  CHECK_OK(nd_clean(s, "c", 0, 2000, ND_CLEAN_FORCE, &st));
+  CHECK_EQ_I64(present(s, 0), 0);
+  CHECK_EQ_I64(present(s, 1), 0);
+  CHECK_EQ_I64(present(s, 7), 1);
+  CHECK_OK(nd_close(s));
+  tmpdir_remove(dir);
+}
+
 int main(void) {
   RUN(lso_moves);
   RUN(marker_rules);
@@ -509,5 +661,7 @@ int main(void) {
   RUN(index_and_state_rebuilt);
   RUN(retention_drops_index);
   RUN(reader_committed);
+  RUN(cleaner_txns);
+  RUN(cleaner_stops_at_lso);
   TEST_MAIN_END();
 }

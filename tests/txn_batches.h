@@ -8,6 +8,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "bytes.h"
 #include "nodata.h"
@@ -34,7 +35,9 @@ static inline uint8_t *txn_batch(int64_t pid, int16_t epoch, int32_t seq,
     }
   }
   void *out = NULL;
-  if (nd_batch_encode(r, (size_t)n, 0, 0, 0, &out, len) != 0)
+  /* Stamped now: retention by time must not take the segments. */
+  if (nd_batch_encode(r, (size_t)n, 0, (int64_t)time(NULL) * 1000, 0, &out,
+                      len) != 0)
     return NULL;
   uint8_t *b = out;
   put_be16(b + 21, (uint16_t)(be16(b + 21) | (txn ? 0x10 : 0)));
