@@ -651,6 +651,95 @@ static void cleaner_stops_at_lso(void) {
   tmpdir_remove(dir);
 }
 
+typedef struct findings {
+  int index_damage, other_damage;
+  char first[512];
+} findings;
+
+static void on_finding(void *ctx, const nd_verify_event *ev) {
+  findings *f = ctx;
+  if (ev->kind != ND_VERIFY_DAMAGE)
+    return;
+  if (ev->damage == ND_DAMAGE_INDEX && strstr(ev->text, ".txnindex"))
+    f->index_damage++;
+  else
+    f->other_damage++;
+  if (!f->first[0])
+    snprintf(f->first, sizeof f->first, "%s", ev->text);
+}
+
+static int verify(const char *dir, unsigned flags, findings *f,
+                  nd_verify_stats *st) {
+  memset(f, 0, sizeof *f);
+  nd_verify_options o = {.flags = flags, .on_event = on_finding, .ctx = f};
+  return nd_verify(dir, &o, st);
+}
+
+/* nd_verify checks each .txnindex against the ABORT markers: an entry
+ * naming no marker, and a marker without its entry, are reported, and
+ * repair rebuilds the index. A cleaned log (markers whose aborted batches
+ * are gone) is healthy. */
+static void verify_txnindex(void) {
+  char *dir = tmpdir_make("txver");
+  nd_store *s = open_store(dir);
+  CHECK(s);
+  int64_t hw = build_log(s, 0);
+  CHECK(hw > 0);
+  CHECK_OK(nd_close(s));
+  findings f;
+  nd_verify_stats st;
+  CHECK_OK(verify(dir, 0, &f, &st));
+  CHECK_EQ_I64(st.problems, 0);
+  char pdir[PATH_MAX], pat[PATH_MAX + 16];
+  CHECK_OK(part_dir(dir, pdir, sizeof pdir));
+  snprintf(pat, sizeof pat, "%s/*.txnindex", pdir);
+  glob_t g;
+  CHECK(glob(pat, 0, NULL, &g) == 0 && g.gl_pathc >= 2);
+  /* An entry whose lastOffset names no marker (byte 25 is in lastOffset's
+   * low bytes), and a file gone. */
+  FILE *fp = fopen(g.gl_pathv[0], "r+b");
+  CHECK(fp);
+  CHECK(fseek(fp, 25, SEEK_SET) == 0 && fputc(0x7f, fp) != EOF);
+  fclose(fp);
+  CHECK(unlink(g.gl_pathv[1]) == 0);
+  globfree(&g);
+  CHECK_OK(verify(dir, 0, &f, &st));
+  CHECK_EQ_I64(f.index_damage, 2);
+  CHECK_EQ_I64(f.other_damage, 0);
+  CHECK(strstr(f.first, "names no ABORT marker") != NULL);
+  CHECK_OK(verify(dir, ND_VERIFY_REPAIR, &f, &st));
+  CHECK_EQ_I64(st.problems, 0);
+  s = open_store(dir);
+  CHECK(s);
+  check_built(s, hw);
+  if (nd_test_current_failed)
+    return;
+  CHECK_OK(nd_close(s));
+  tmpdir_remove(dir);
+
+  /* After the cleaner removed aborted batches. */
+  dir = tmpdir_make("txver2");
+  s = open_store(dir);
+  CHECK(s);
+  CHECK_OK(compact_topic(s));
+  int64_t off;
+  CHECK_OK(kappend(s, 2, 0, 1, "A", 0, &off));
+  CHECK(marker(s, "c", 0, 2, 0, 0) == 1);
+  CHECK_OK(kappend(s, 2, 1, 1, "B", 3, &off));
+  CHECK(marker(s, "c", 0, 2, 0, 1) == 3);
+  CHECK_OK(kappend(s, 9, 0, 0, "P", 1, &off));
+  CHECK_OK(kappend(s, 9, 1, 0, "Q", 2, &off));
+  nd_clean_stats cst;
+  CHECK_OK(nd_clean(s, "c", 0, 1000, ND_CLEAN_FORCE, &cst));
+  CHECK_EQ_I64(present(s, 0), 0);
+  CHECK_OK(nd_close(s));
+  CHECK_OK(verify(dir, 0, &f, &st));
+  if (st.problems)
+    fprintf(stderr, "first finding: %s\n", f.first);
+  CHECK_EQ_I64(st.problems, 0);
+  tmpdir_remove(dir);
+}
+
 int main(void) {
   RUN(lso_moves);
   RUN(marker_rules);
@@ -663,5 +752,6 @@ int main(void) {
   RUN(reader_committed);
   RUN(cleaner_txns);
   RUN(cleaner_stops_at_lso);
+  RUN(verify_txnindex);
   TEST_MAIN_END();
 }
