@@ -88,6 +88,18 @@ const uint8_t *fl_take(fl_cur *c, size_t n) {
   return r;
 }
 
+int fl_payload_start(fl_cur *c, const uint8_t *p, size_t n, uint8_t version,
+                     uint32_t *ops) {
+  c->p = p;
+  c->end = p + n;
+  c->bad = 0;
+  const uint8_t *h = fl_take(c, 5);
+  if (!h || h[0] != version)
+    return -1;
+  *ops = be32(h + 1);
+  return 0;
+}
+
 /* ---- damage text -------------------------------------------------------- */
 
 void fl_text_add(fl_text *t, const char *fmt, ...) {

@@ -72,6 +72,10 @@ typedef struct fl_cur {
   int bad;
 } fl_cur;
 const uint8_t *fl_take(fl_cur *c, size_t n);
+/* A reader over payload p[0..n) past its version and op count: 0, or -1
+ * if it is too short or of another version. */
+int fl_payload_start(fl_cur *c, const uint8_t *p, size_t n, uint8_t version,
+                     uint32_t *ops);
 
 /* A damage message being built (nd_log cuts lines at 1023 bytes). */
 typedef struct fl_text {

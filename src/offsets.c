@@ -314,11 +314,10 @@ typedef int (*op_fn)(void *ctx, const op *o);
  * Returns 0 if all of it parses, -1 at the first malformed op (fn has seen
  * the ones before it), or fn's first nonzero result. */
 static int parse_ops(const uint8_t *payload, size_t len, op_fn fn, void *ctx) {
-  fl_cur c = {payload, payload + len, 0};
-  const uint8_t *h = fl_take(&c, 5);
-  if (!h || h[0] != PAYLOAD_VERSION)
+  fl_cur c;
+  uint32_t ops;
+  if (fl_payload_start(&c, payload, len, PAYLOAD_VERSION, &ops))
     return -1;
-  uint32_t ops = be32(h + 1);
   for (uint32_t i = 0; i < ops; i++) {
     op o = {0};
     const uint8_t *k = fl_take(&c, 1), *lp = fl_take(&c, 2);

@@ -1,0 +1,531 @@
+/*
+ * test_txn_coord.c — the transaction coordinator (nd_txn_*, nodata.h):
+ * Kafka's transitions and errors for InitProducerId, AddPartitionsToTxn,
+ * AddOffsetsToTxn, TxnOffsetCommit and EndTxn (V1 and V2), fencing at the
+ * coordinator and at the partition (the append check), pending offsets,
+ * durability across reopen, the producer-id counter, expiry, the
+ * embedder's handle, and a crash at every file operation of an EndTxn.
+ */
+#include "test.h"
+
+#include <sys/stat.h>
+#include <time.h>
+
+#include "nodata_testing.h"
+
+#define TID "app-1"
+
+static char *dir;
+
+static nd_store *open_store(void) {
+  return test_open_store(dir);
+}
+
+/* A store in a fresh directory with topics a (2 partitions) and b (1). */
+static nd_store *fresh(void) {
+  tmpdir_remove(dir);
+  dir = tmpdir_make("txn");
+  nd_store *s = open_store();
+  if (s &&
+      (nd_topic_create(s, "a", 2, NULL) || nd_topic_create(s, "b", 1, NULL)))
+    return NULL;
+  return s;
+}
+
+/* One transactional batch of producer (pid, epoch) from base sequence seq
+ * holding value v, appended to (topic, p) with flags. */
+static int txn_append(nd_store *s, const char *topic, int32_t p, int64_t pid,
+                      int16_t epoch, int32_t seq, const char *v,
+                      unsigned flags) {
+  nd_record r = {
+      .value = v, .value_len = strlen(v), .timestamp = ND_TIMESTAMP_NOW};
+  void *buf;
+  size_t len;
+  int rc = nd_batch_encode(&r, 1, 0, 0, 0, &buf, &len);
+  if (rc)
+    return rc;
+  uint8_t *b = buf;
+  b[22] |= ND_BATCH_ATTR_TRANSACTIONAL;
+  for (int i = 0; i < 8; i++)
+    b[43 + i] = (uint8_t)((uint64_t)pid >> (56 - 8 * i));
+  b[51] = (uint8_t)((uint16_t)epoch >> 8);
+  b[52] = (uint8_t)epoch;
+  for (int i = 0; i < 4; i++)
+    b[53 + i] = (uint8_t)((uint32_t)seq >> (24 - 8 * i));
+  nd_batch_set_crc(b, len);
+  rc = nd_append_batch(s, topic, p, b, len, flags, NULL);
+  nd_free(buf);
+  return rc;
+}
+
+/* What a partition holds, batch by batch. */
+typedef struct seen {
+  int n;
+  int64_t offset[64];
+  int control[64]; /* 0 data, 1 ABORT marker, 2 COMMIT marker */
+  int64_t pid[64];
+  int16_t epoch[64];
+} seen;
+
+static int collect(void *ctx, const nd_batch_info *bi, const void *batch) {
+  seen *sn = ctx;
+  if (sn->n >= 64)
+    return 1;
+  const uint8_t *b = batch;
+  int i = sn->n++;
+  sn->offset[i] = bi->base_offset;
+  sn->pid[i] = bi->producer_id;
+  sn->epoch[i] = bi->producer_epoch;
+  /* A marker's one record: its key (version i16, type i16) starts after
+   * five one-byte fields (length, attributes, deltas, key length). */
+  sn->control[i] = bi->attributes & ND_BATCH_ATTR_CONTROL ? 1 + b[69] : 0;
+  return 0;
+}
+
+static int read_all(nd_store *s, const char *topic, int32_t p, seen *sn) {
+  memset(sn, 0, sizeof *sn);
+  nd_batches bs;
+  int rc = nd_read(s, topic, p, 0, 1 << 20, &bs);
+  if (rc)
+    return rc;
+  nd_walk_result wr;
+  rc = nd_log_walk_mem(bs.data, bs.len, 0, collect, sn, &wr);
+  nd_free(bs.data);
+  return rc;
+}
+
+static int64_t committed(nd_store *s, const char *g, const char *t, int32_t p) {
+  int64_t off = -2;
+  if (nd_committed_offset(s, g, t, p, &off, NULL, NULL, NULL) != 0)
+    return -3;
+  return off;
+}
+
+/* ---- InitProducerId ------------------------------------------------------ */
+
+static void test_init(void) {
+  nd_store *s = fresh();
+  CHECK(s);
+  int64_t pid, pid2;
+  int16_t ep;
+  CHECK_RC(nd_txn_init_producer(s, TID, 0, -1, -1, 0, 0, &pid, &ep),
+           ND_ETXNTIMEOUT);
+  CHECK_RC(nd_txn_init_producer(s, TID, 900001, -1, -1, 0, 0, &pid, &ep),
+           ND_ETXNTIMEOUT);
+  CHECK_RC(nd_txn_init_producer(s, "", 1000, -1, -1, 0, 0, &pid, &ep),
+           ND_EINVAL);
+  CHECK_OK(nd_txn_init_producer(s, TID, 60000, -1, -1, 0, 0, &pid, &ep));
+  CHECK(pid >= 0);
+  CHECK_EQ_I64(ep, 0);
+  nd_txn_info ti;
+  CHECK_OK(nd_txn_describe(s, TID, &ti));
+  CHECK_EQ_I64(ti.state, ND_TXN_EMPTY);
+  CHECK_EQ_I64(ti.producer_id, pid);
+  CHECK_EQ_I64(ti.timeout_ms, 60000);
+  CHECK_EQ_I64(ti.start_ms, -1);
+  CHECK_EQ_I64(ti.version, 1);
+  CHECK(!strcmp(nd_txn_state_name(ti.state), "Empty"));
+  nd_txn_info_free(&ti, 1);
+  /* Again without KIP-360: the epoch is bumped, the id kept. */
+  CHECK_OK(nd_txn_init_producer(s, TID, 60000, -1, -1, 0, 0, &pid2, &ep));
+  CHECK_EQ_I64(pid2, pid);
+  CHECK_EQ_I64(ep, 1);
+  /* KIP-360: the current identity is bumped; the one before it is a retry
+   * and gets the current back; anything else is fenced. */
+  CHECK_OK(nd_txn_init_producer(s, TID, 60000, pid, 1, 0, 0, &pid2, &ep));
+  CHECK_EQ_I64(ep, 2);
+  CHECK_OK(nd_txn_init_producer(s, TID, 60000, pid, 1, 0, 0, &pid2, &ep));
+  CHECK_EQ_I64(pid2, pid);
+  CHECK_EQ_I64(ep, 2);
+  CHECK_RC(nd_txn_init_producer(s, TID, 60000, pid, 0, 0, 0, &pid2, &ep),
+           ND_EPRODUCERFENCED);
+  CHECK_RC(nd_txn_init_producer(s, TID, 60000, pid + 100, 2, 0, 0, &pid2, &ep),
+           ND_EPRODUCERFENCED);
+  /* Another id gets another producer id. */
+  CHECK_OK(nd_txn_init_producer(s, "other", 1000, -1, -1, 0, 0, &pid2, &ep));
+  CHECK(pid2 != pid);
+  nd_txn_info *l;
+  size_t n;
+  CHECK_OK(nd_txn_list(s, &l, &n));
+  CHECK_EQ_I64(n, 2);
+  CHECK(!strcmp(l[0].transactional_id, TID));
+  CHECK(!strcmp(l[1].transactional_id, "other"));
+  nd_txn_info_free(l, n);
+  CHECK_RC(nd_txn_describe(s, "nobody", &ti), ND_ENOTFOUND);
+  CHECK_OK(nd_close(s));
+}
+
+/* ---- V1: AddPartitionsToTxn, the append check, EndTxn ------------------- */
+
+static void test_v1_commit_abort(void) {
+  nd_store *s = fresh();
+  CHECK(s);
+  int64_t pid, np;
+  int16_t ep, ne;
+  CHECK_OK(nd_txn_init_producer(s, TID, 60000, -1, -1, 0, 1000, &pid, &ep));
+  nd_topic_partition parts[] = {{"a", 0}, {"a", 1}};
+  /* Not added yet: the partition refuses the batch (KIP-890 part 1). */
+  CHECK_RC(txn_append(s, "a", 0, pid, ep, 0, "x", 0), ND_ETXNSTATE);
+  CHECK_RC(txn_append(s, "a", 0, pid + 999, ep, 0, "x", 0), ND_EPRODUCERID);
+  CHECK_RC(nd_txn_add_partitions(s, TID, pid + 1, ep, parts, 2, 0, 2000),
+           ND_EPRODUCERID);
+  CHECK_RC(nd_txn_add_partitions(s, TID, pid, ep + 1, parts, 2, 0, 2000),
+           ND_EPRODUCERFENCED);
+  CHECK_RC(nd_txn_add_partitions(s, "nobody", pid, ep, parts, 2, 0, 2000),
+           ND_ENOTFOUND);
+  nd_topic_partition bad = {"nope", 0}, badp = {"a", 7};
+  CHECK_RC(nd_txn_add_partitions(s, TID, pid, ep, &bad, 1, 0, 2000),
+           ND_ENOTOPIC);
+  CHECK_RC(nd_txn_add_partitions(s, TID, pid, ep, &badp, 1, 0, 2000),
+           ND_ENOPARTITION);
+  CHECK_RC(nd_txn_add_partitions(s, TID, pid, ep, parts, 1, ND_TXN_VERIFY_ONLY,
+                                 2000),
+           ND_ETXNSTATE);
+  CHECK_OK(nd_txn_add_partitions(s, TID, pid, ep, parts, 2, 0, 2000));
+  CHECK_OK(nd_txn_add_partitions(s, TID, pid, ep, parts, 2, ND_TXN_VERIFY_ONLY,
+                                 2000));
+  nd_txn_info ti;
+  CHECK_OK(nd_txn_describe(s, TID, &ti));
+  CHECK_EQ_I64(ti.state, ND_TXN_ONGOING);
+  CHECK_EQ_I64(ti.start_ms, 2000);
+  CHECK_EQ_I64(ti.partition_count, 2);
+  nd_txn_info_free(&ti, 1);
+  CHECK_OK(txn_append(s, "a", 0, pid, ep, 0, "v0", 0));
+  CHECK_OK(txn_append(s, "a", 1, pid, ep, 0, "v1", 0));
+  CHECK_RC(txn_append(s, "b", 0, pid, ep, 0, "x", 0), ND_ETXNSTATE);
+  /* Commit of the Ongoing transaction: markers, epoch kept (V1). */
+  CHECK_RC(nd_txn_end(s, TID, pid, ep + 1, 1, 0, 3000, &np, &ne),
+           ND_EPRODUCERFENCED);
+  CHECK_OK(nd_txn_end(s, TID, pid, ep, 1, 0, 3000, &np, &ne));
+  CHECK_EQ_I64(np, pid);
+  CHECK_EQ_I64(ne, ep);
+  seen sn;
+  for (int32_t p = 0; p < 2; p++) {
+    CHECK_OK(read_all(s, "a", p, &sn));
+    CHECK_EQ_I64(sn.n, 2);
+    CHECK_EQ_I64(sn.control[0], 0);
+    CHECK_EQ_I64(sn.control[1], 2); /* COMMIT */
+    CHECK_EQ_I64(sn.pid[1], pid);
+    CHECK_EQ_I64(sn.epoch[1], ep);
+  }
+  CHECK_OK(read_all(s, "b", 0, &sn));
+  CHECK_EQ_I64(sn.n, 0);
+  CHECK_OK(nd_txn_describe(s, TID, &ti));
+  CHECK_EQ_I64(ti.state, ND_TXN_COMPLETE_COMMIT);
+  CHECK_EQ_I64(ti.partition_count, 0);
+  CHECK_EQ_I64(ti.start_ms, -1);
+  nd_txn_info_free(&ti, 1);
+  /* After the end the partition refuses the producer's batches until it
+   * is added again: nothing lands after the marker. */
+  CHECK_RC(txn_append(s, "a", 0, pid, ep, 1, "late", 0), ND_ETXNSTATE);
+  /* A retried commit succeeds; an abort now, or a commit of nothing, is
+   * INVALID_TXN_STATE (V1). */
+  CHECK_OK(nd_txn_end(s, TID, pid, ep, 1, 0, 3100, NULL, NULL));
+  CHECK_RC(nd_txn_end(s, TID, pid, ep, 0, 0, 3100, NULL, NULL), ND_ETXNSTATE);
+  /* Abort: an ABORT marker on the one partition. */
+  CHECK_OK(nd_txn_add_partitions(s, TID, pid, ep, parts, 1, 0, 4000));
+  CHECK_OK(txn_append(s, "a", 0, pid, ep, 1, "v2", 0));
+  CHECK_OK(nd_txn_end(s, TID, pid, ep, 0, 0, 5000, NULL, NULL));
+  CHECK_OK(read_all(s, "a", 0, &sn));
+  CHECK_EQ_I64(sn.n, 4);
+  CHECK_EQ_I64(sn.control[3], 1); /* ABORT */
+  CHECK_OK(read_all(s, "a", 1, &sn));
+  CHECK_EQ_I64(sn.n, 2);
+  CHECK_OK(nd_txn_end(s, TID, pid, ep, 0, 0, 5100, NULL, NULL));
+  CHECK_RC(nd_txn_end(s, TID, pid, ep, 1, 0, 5100, NULL, NULL), ND_ETXNSTATE);
+  /* Empty (after an init): neither commit nor abort in V1. */
+  CHECK_OK(nd_txn_init_producer(s, TID, 60000, -1, -1, 0, 6000, &pid, &ep));
+  CHECK_RC(nd_txn_end(s, TID, pid, ep, 1, 0, 6000, NULL, NULL), ND_ETXNSTATE);
+  CHECK_RC(nd_txn_end(s, TID, pid, ep, 0, 0, 6000, NULL, NULL), ND_ETXNSTATE);
+  CHECK_OK(nd_close(s));
+}
+
+/* ---- fencing ------------------------------------------------------------- */
+
+static void test_fencing(void) {
+  nd_store *s = fresh();
+  CHECK(s);
+  int64_t pid, pid2;
+  int16_t ep, ep2;
+  CHECK_OK(nd_txn_init_producer(s, TID, 60000, -1, -1, 0, 0, &pid, &ep));
+  nd_topic_partition tp = {"a", 0};
+  CHECK_OK(nd_txn_add_partitions(s, TID, pid, ep, &tp, 1, 0, 0));
+  CHECK_OK(txn_append(s, "a", 0, pid, ep, 0, "zombie", 0));
+  /* A new instance: the open transaction is aborted with the epoch bumped
+   * (the marker carries it), then bumped again for the new producer. */
+  CHECK_OK(nd_txn_init_producer(s, TID, 60000, -1, -1, 0, 0, &pid2, &ep2));
+  CHECK_EQ_I64(pid2, pid);
+  CHECK_EQ_I64(ep2, ep + 2);
+  seen sn;
+  CHECK_OK(read_all(s, "a", 0, &sn));
+  CHECK_EQ_I64(sn.n, 2);
+  CHECK_EQ_I64(sn.control[1], 1);
+  CHECK_EQ_I64(sn.epoch[1], ep + 1);
+  /* The zombie is refused everywhere: init, add, end, the partition. */
+  CHECK_RC(nd_txn_init_producer(s, TID, 60000, pid, ep, 0, 0, &pid2, &ep2),
+           ND_EPRODUCERFENCED);
+  CHECK_RC(nd_txn_add_partitions(s, TID, pid, ep, &tp, 1, 0, 0),
+           ND_EPRODUCERFENCED);
+  CHECK_RC(nd_txn_end(s, TID, pid, ep, 1, 0, 0, NULL, NULL),
+           ND_EPRODUCERFENCED);
+  CHECK_RC(nd_txn_add_offsets(s, TID, pid, ep, "g", 0), ND_EPRODUCERFENCED);
+  CHECK_RC(txn_append(s, "a", 0, pid, ep, 1, "zombie2", ND_APPEND_TXN_ADD),
+           ND_EPRODUCERFENCED);
+  CHECK_OK(read_all(s, "a", 0, &sn));
+  CHECK_EQ_I64(sn.n, 2);
+  CHECK_OK(nd_close(s));
+}
+
+/* ---- V2 ------------------------------------------------------------------ */
+
+static void test_v2(void) {
+  nd_store *s = fresh();
+  CHECK(s);
+  int64_t pid, np;
+  int16_t ep, ne;
+  CHECK_OK(
+      nd_txn_init_producer(s, TID, 60000, -1, -1, ND_TXN_V2, 0, &pid, &ep));
+  /* Abort of an Empty transaction is allowed in V2, and bumps. */
+  CHECK_OK(nd_txn_end(s, TID, pid, ep, 0, ND_TXN_V2, 0, &np, &ne));
+  CHECK_EQ_I64(np, pid);
+  CHECK_EQ_I64(ne, ep + 1);
+  ep = ne;
+  /* Commit of nothing is not. */
+  CHECK_RC(nd_txn_end(s, TID, pid, ep, 1, ND_TXN_V2, 0, &np, &ne),
+           ND_ETXNSTATE);
+  /* Implicit add through the append. */
+  CHECK_OK(txn_append(s, "b", 0, pid, ep, 0, "v", ND_APPEND_TXN_ADD));
+  nd_txn_info ti;
+  CHECK_OK(nd_txn_describe(s, TID, &ti));
+  CHECK_EQ_I64(ti.state, ND_TXN_ONGOING);
+  CHECK_EQ_I64(ti.partition_count, 1);
+  CHECK_EQ_I64(ti.version, 2);
+  nd_txn_info_free(&ti, 1);
+  CHECK_OK(nd_txn_end(s, TID, pid, ep, 1, ND_TXN_V2, 0, &np, &ne));
+  CHECK_EQ_I64(ne, ep + 1);
+  seen sn;
+  CHECK_OK(read_all(s, "b", 0, &sn));
+  CHECK_EQ_I64(sn.n, 2);
+  CHECK_EQ_I64(sn.control[1], 2);
+  CHECK_EQ_I64(sn.epoch[1], ep + 1); /* the marker carries the new epoch */
+  /* A retry of that commit (with the epoch before the bump) succeeds and
+   * gives the new identity again; an abort retry does not. */
+  CHECK_OK(nd_txn_end(s, TID, pid, ep, 1, ND_TXN_V2, 0, &np, &ne));
+  CHECK_EQ_I64(ne, ep + 1);
+  CHECK_RC(nd_txn_end(s, TID, pid, ep, 0, ND_TXN_V2, 0, &np, &ne),
+           ND_ETXNSTATE);
+  /* The old epoch is fenced at the partition. */
+  CHECK_RC(txn_append(s, "b", 0, pid, ep, 1, "old", ND_APPEND_TXN_ADD),
+           ND_EPRODUCERFENCED);
+  ep = ne;
+  /* The new epoch starts a new transaction at sequence 0. */
+  CHECK_OK(txn_append(s, "b", 0, pid, ep, 0, "w", ND_APPEND_TXN_ADD));
+  CHECK_OK(nd_txn_end(s, TID, pid, ep, 0, ND_TXN_V2, 0, &np, &ne));
+  CHECK_OK(read_all(s, "b", 0, &sn));
+  CHECK_EQ_I64(sn.n, 4);
+  CHECK_EQ_I64(sn.control[3], 1);
+  CHECK_EQ_I64(sn.epoch[3], ep + 1);
+  CHECK_OK(nd_close(s));
+}
+
+/* ---- offsets ------------------------------------------------------------- */
+
+static void test_offsets(void) {
+  nd_store *s = fresh();
+  CHECK(s);
+  int64_t pid;
+  int16_t ep;
+  CHECK_OK(nd_txn_init_producer(s, TID, 60000, -1, -1, 0, 0, &pid, &ep));
+  nd_offset_commit oc = {"a", 1, 42, 3, "meta", 0};
+  /* V1: the group must be added first. */
+  CHECK_RC(nd_txn_commit_offsets(s, TID, pid, ep, "g", &oc, 1, 0, 0),
+           ND_ETXNSTATE);
+  CHECK_OK(nd_txn_add_offsets(s, TID, pid, ep, "g", 0));
+  CHECK_OK(nd_txn_commit_offsets(s, TID, pid, ep, "g", &oc, 1, 0, 0));
+  oc.offset = 43; /* a later one replaces it */
+  CHECK_OK(nd_txn_commit_offsets(s, TID, pid, ep, "g", &oc, 1, 0, 0));
+  CHECK_EQ_I64(nd_txn_offsets_pending(s, "g", "a", 1), 1);
+  CHECK_EQ_I64(nd_txn_offsets_pending(s, "g", "a", 0), 0);
+  CHECK_EQ_I64(nd_txn_offsets_pending(s, "h", "a", 1), 0);
+  CHECK_EQ_I64(committed(s, "g", "a", 1), -1); /* invisible until commit */
+  /* Pending offsets survive a reopen. */
+  CHECK_OK(nd_close(s));
+  s = open_store();
+  CHECK(s);
+  CHECK_EQ_I64(nd_txn_offsets_pending(s, "g", "a", 1), 1);
+  CHECK_OK(nd_txn_end(s, TID, pid, ep, 1, 0, 0, NULL, NULL));
+  CHECK_EQ_I64(committed(s, "g", "a", 1), 43);
+  CHECK_EQ_I64(nd_txn_offsets_pending(s, "g", "a", 1), 0);
+  /* Abort drops them. */
+  CHECK_OK(nd_txn_add_offsets(s, TID, pid, ep, "g", 0));
+  oc.offset = 99;
+  CHECK_OK(nd_txn_commit_offsets(s, TID, pid, ep, "g", &oc, 1, 0, 0));
+  CHECK_OK(nd_txn_end(s, TID, pid, ep, 0, 0, 0, NULL, NULL));
+  CHECK_EQ_I64(committed(s, "g", "a", 1), 43);
+  CHECK_EQ_I64(nd_txn_offsets_pending(s, "g", "a", 1), 0);
+  /* V2 adds the group itself. */
+  CHECK_OK(
+      nd_txn_init_producer(s, "v2", 60000, -1, -1, ND_TXN_V2, 0, &pid, &ep));
+  oc.offset = 7;
+  CHECK_OK(nd_txn_commit_offsets(s, "v2", pid, ep, "g2", &oc, 1, ND_TXN_V2, 0));
+  CHECK_OK(nd_txn_end(s, "v2", pid, ep, 1, ND_TXN_V2, 0, NULL, NULL));
+  CHECK_EQ_I64(committed(s, "g2", "a", 1), 7);
+  CHECK_OK(nd_close(s));
+}
+
+/* ---- durability and the producer-id counter ------------------------------ */
+
+static void test_reopen(void) {
+  nd_store *s = fresh();
+  CHECK(s);
+  int64_t pid, pid2, ids[3];
+  int16_t ep;
+  CHECK_OK(
+      nd_txn_init_producer(s, TID, 12345, -1, -1, ND_TXN_V2, 100, &pid, &ep));
+  nd_topic_partition tp[] = {{"a", 1}, {"b", 0}};
+  CHECK_OK(nd_txn_add_partitions(s, TID, pid, ep, tp, 2, 0, 200));
+  CHECK_OK(nd_txn_add_offsets(s, TID, pid, ep, "grp", 300));
+  for (int i = 0; i < 3; i++)
+    CHECK_OK(nd_producer_id_new(s, &ids[i]));
+  CHECK_OK(nd_close(s));
+  s = open_store();
+  CHECK(s);
+  nd_txn_info ti;
+  CHECK_OK(nd_txn_describe(s, TID, &ti));
+  CHECK_EQ_I64(ti.state, ND_TXN_ONGOING);
+  CHECK_EQ_I64(ti.producer_id, pid);
+  CHECK_EQ_I64(ti.producer_epoch, ep);
+  CHECK_EQ_I64(ti.timeout_ms, 12345);
+  CHECK_EQ_I64(ti.start_ms, 200);
+  CHECK_EQ_I64(ti.last_update_ms, 300);
+  CHECK_EQ_I64(ti.version, 2);
+  CHECK_EQ_I64(ti.partition_count, 2);
+  CHECK(!strcmp(ti.partitions[0].topic, "a"));
+  CHECK_EQ_I64(ti.partitions[0].partition, 1);
+  CHECK_EQ_I64(ti.group_count, 1);
+  CHECK(!strcmp(ti.groups[0], "grp"));
+  nd_txn_info_free(&ti, 1);
+  /* The transaction goes on after the reopen. */
+  CHECK_OK(txn_append(s, "b", 0, pid, ep, 0, "after", 0));
+  /* Ids never repeat across a reopen. */
+  CHECK_OK(nd_producer_id_new(s, &pid2));
+  CHECK(pid2 > ids[2] && pid2 > pid);
+  CHECK_OK(nd_close(s));
+  /* A data directory the broker's counter used: the library starts above
+   * it. */
+  s = fresh();
+  CHECK(s);
+  CHECK_OK(nd_close(s));
+  char path[4200];
+  snprintf(path, sizeof path, "%s/broker-producer-ids", dir);
+  FILE *f = fopen(path, "w");
+  CHECK(f);
+  fprintf(f, "5000000\n");
+  fclose(f);
+  /* The transactions dir exists but holds no limit yet. */
+  snprintf(path, sizeof path, "%s/transactions/txn.log", dir);
+  unlink(path);
+  s = open_store();
+  CHECK(s);
+  CHECK_OK(nd_producer_id_new(s, &pid2));
+  CHECK(pid2 >= 5000000);
+  CHECK_OK(nd_close(s));
+}
+
+/* ---- expiry -------------------------------------------------------------- */
+
+static void test_expire(void) {
+  nd_store *s = fresh();
+  CHECK(s);
+  int64_t pid;
+  int16_t ep;
+  CHECK_OK(nd_txn_init_producer(s, TID, 1000, -1, -1, 0, 10000, &pid, &ep));
+  nd_topic_partition tp = {"a", 0};
+  CHECK_OK(nd_txn_add_partitions(s, TID, pid, ep, &tp, 1, 0, 10000));
+  CHECK_OK(txn_append(s, "a", 0, pid, ep, 0, "slow", 0));
+  int aborted = -1;
+  CHECK_OK(nd_txn_expire(s, 10900, &aborted)); /* not yet */
+  CHECK_EQ_I64(aborted, 0);
+  CHECK_OK(nd_txn_expire(s, 11001, &aborted));
+  CHECK_EQ_I64(aborted, 1);
+  nd_txn_info ti;
+  CHECK_OK(nd_txn_describe(s, TID, &ti));
+  CHECK_EQ_I64(ti.state, ND_TXN_COMPLETE_ABORT);
+  CHECK_EQ_I64(ti.producer_epoch, ep + 1); /* the producer is fenced */
+  nd_txn_info_free(&ti, 1);
+  seen sn;
+  CHECK_OK(read_all(s, "a", 0, &sn));
+  CHECK_EQ_I64(sn.n, 2);
+  CHECK_EQ_I64(sn.control[1], 1);
+  CHECK_EQ_I64(sn.epoch[1], ep + 1);
+  CHECK_RC(nd_txn_end(s, TID, pid, ep, 1, 0, 12000, NULL, NULL),
+           ND_EPRODUCERFENCED);
+  CHECK_RC(txn_append(s, "a", 0, pid, ep, 1, "late", 0), ND_EPRODUCERFENCED);
+  /* Idle past transactional_id_expiration_ms (7 days): forgotten, for
+   * good (also after a reopen). */
+  CHECK_OK(nd_txn_expire(s, 11001 + 604800000LL, &aborted));
+  CHECK_OK(nd_txn_expire(s, 11002 + 604800000LL, &aborted));
+  CHECK_RC(nd_txn_describe(s, TID, &ti), ND_ENOTFOUND);
+  CHECK_OK(nd_close(s));
+  s = open_store();
+  CHECK(s);
+  CHECK_RC(nd_txn_describe(s, TID, &ti), ND_ENOTFOUND);
+  CHECK_OK(nd_close(s));
+}
+
+/* ---- the embedder's handle ---------------------------------------------- */
+
+static void test_handle(void) {
+  nd_store *s = fresh();
+  CHECK(s);
+  nd_txn *t, *t2;
+  CHECK_OK(nd_txn_open(s, TID, 0, &t));
+  nd_record r = {.value = "r", .value_len = 1, .timestamp = ND_TIMESTAMP_NOW};
+  CHECK_OK(nd_txn_append(t, "a", 0, &r, 1, NULL));
+  CHECK_OK(nd_txn_append(t, "a", 0, &r, 1, NULL));
+  CHECK_OK(nd_txn_append(t, "b", 0, &r, 1, NULL));
+  nd_offset_commit oc = {"a", 0, 5, -1, NULL, 0};
+  CHECK_OK(nd_txn_send_offsets(t, "grp", &oc, 1));
+  CHECK_EQ_I64(committed(s, "grp", "a", 0), -1);
+  CHECK_OK(nd_txn_commit(t));
+  CHECK_EQ_I64(committed(s, "grp", "a", 0), 5);
+  seen sn;
+  CHECK_OK(read_all(s, "a", 0, &sn));
+  CHECK_EQ_I64(sn.n, 3);
+  CHECK_EQ_I64(sn.control[2], 2);
+  /* The next transaction: sequences start again (new epoch). */
+  CHECK_OK(nd_txn_append(t, "a", 0, &r, 1, NULL));
+  CHECK_OK(nd_txn_abort(t));
+  CHECK_OK(read_all(s, "a", 0, &sn));
+  CHECK_EQ_I64(sn.n, 5);
+  CHECK_EQ_I64(sn.control[4], 1);
+  /* A second handle fences the first and aborts its transaction. */
+  CHECK_OK(nd_txn_append(t, "a", 1, &r, 1, NULL));
+  CHECK_OK(nd_txn_open(s, TID, 0, &t2));
+  CHECK_RC(nd_txn_append(t, "a", 1, &r, 1, NULL), ND_EPRODUCERFENCED);
+  CHECK_RC(nd_txn_commit(t), ND_EPRODUCERFENCED);
+  CHECK_OK(read_all(s, "a", 1, &sn));
+  CHECK_EQ_I64(sn.n, 2);
+  CHECK_EQ_I64(sn.control[1], 1);
+  nd_txn_close(t);
+  CHECK_OK(nd_txn_append(t2, "a", 1, &r, 1, NULL));
+  nd_txn_close(t2); /* aborts */
+  CHECK_OK(read_all(s, "a", 1, &sn));
+  CHECK_EQ_I64(sn.n, 4);
+  CHECK_EQ_I64(sn.control[3], 1);
+  nd_txn_close(NULL);
+  CHECK_OK(nd_close(s));
+}
+
+int main(void) {
+  RUN(test_init);
+  RUN(test_v1_commit_abort);
+  RUN(test_fencing);
+  RUN(test_v2);
+  RUN(test_offsets);
+  RUN(test_reopen);
+  RUN(test_expire);
+  RUN(test_handle);
+  tmpdir_remove(dir);
+  TEST_MAIN_END();
+}
