@@ -8,6 +8,7 @@
  */
 #include "test.h"
 
+#include <pthread.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -517,6 +518,98 @@ static void test_handle(void) {
   CHECK_OK(nd_close(s));
 }
 
+/* ---- appends racing ends ------------------------------------------------- */
+
+typedef struct racer {
+  nd_store *s;
+  int32_t partition;
+  _Atomic int *stop;
+  int appended;
+} racer;
+
+/* Appends transactional batches (V1: to a partition the ender added) to
+ * a-<partition> whenever the transaction is Ongoing; ND_ETXNSTATE (ended
+ * meanwhile) is retried. */
+static void *race_append(void *arg) {
+  racer *r = arg;
+  int32_t seq = 0;
+  while (!*r->stop) {
+    nd_txn_info ti;
+    if (nd_txn_describe(r->s, TID, &ti) != 0)
+      break;
+    int64_t pid = ti.producer_id;
+    int16_t ep = ti.producer_epoch;
+    int ongoing = ti.state == ND_TXN_ONGOING;
+    nd_txn_info_free(&ti, 1);
+    if (!ongoing) {
+      sched_yield();
+      continue;
+    }
+    int rc = txn_append(r->s, "a", r->partition, pid, ep, seq, "r", 0);
+    if (rc == 0) {
+      seq++;
+      r->appended++;
+    } else if (rc != ND_ETXNSTATE) {
+      fprintf(stderr, "append: %s\n", nd_errmsg());
+      break;
+    }
+  }
+  return NULL;
+}
+
+/* 1 if the newest batch of a-p is a marker (or there is none). */
+static int ends_with_marker(nd_store *s, int32_t p) {
+  nd_partition_info pi;
+  if (nd_partition_describe(s, "a", p, &pi) != 0)
+    return 0;
+  if (pi.high_watermark == 0)
+    return 1;
+  nd_batches bs;
+  if (nd_read(s, "a", p, pi.high_watermark - 1, 1 << 16, &bs) != 0)
+    return 0;
+  seen sn;
+  memset(&sn, 0, sizeof sn);
+  nd_walk_result wr;
+  nd_log_walk_mem(bs.data, bs.len, 0, collect, &sn, &wr);
+  nd_free(bs.data);
+  return sn.n > 0 && sn.control[sn.n - 1] != 0;
+}
+
+/* EndTxn racing appends of its producer (V1: the epoch stays, so only the
+ * coordinator's lock keeps a batch checked before the end from landing
+ * after the marker): after each end, before the next add, every
+ * partition's newest batch is the marker. */
+static void test_threads_end_vs_append(void) {
+  nd_store *s = fresh();
+  CHECK(s);
+  int64_t pid;
+  int16_t ep;
+  CHECK_OK(nd_txn_init_producer(s, TID, 60000, -1, -1, 0, 0, &pid, &ep));
+  _Atomic int stop = 0;
+  racer rs[2] = {{s, 0, &stop, 0}, {s, 1, &stop, 0}};
+  pthread_t th[2];
+  for (int i = 0; i < 2; i++)
+    CHECK(pthread_create(&th[i], NULL, race_append, &rs[i]) == 0);
+  nd_topic_partition tp[] = {{"a", 0}, {"a", 1}};
+  int bad = 0;
+  for (int i = 0; i < 100 && !bad; i++) {
+    CHECK_OK(nd_txn_add_partitions(s, TID, pid, ep, tp, 2, 0, 0));
+    for (int k = 0; k < 20; k++)
+      sched_yield();
+    CHECK_OK(nd_txn_end(s, TID, pid, ep, i % 3 != 0, 0, 0, NULL, NULL));
+    for (int k = 0; k < 20; k++)
+      sched_yield();
+    for (int32_t p = 0; p < 2; p++)
+      bad += !ends_with_marker(s, p);
+  }
+  stop = 1;
+  for (int i = 0; i < 2; i++)
+    pthread_join(th[i], NULL);
+  CHECK_EQ_I64(bad, 0);
+  CHECK(rs[0].appended > 0 && rs[1].appended > 0);
+  CHECK_OK(nd_close(s));
+}
+
 int main(void) {
   RUN(test_init);
   RUN(test_v1_commit_abort);
@@ -526,6 +619,7 @@ int main(void) {
   RUN(test_reopen);
   RUN(test_expire);
   RUN(test_handle);
+  RUN(test_threads_end_vs_append);
   tmpdir_remove(dir);
   TEST_MAIN_END();
 }
