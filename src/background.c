@@ -3,8 +3,8 @@
  * nd_maintain (retention, segment.ms rolls, the periodic flush, offsets
  * compaction) and removes the directories of deleted topics, so neither
  * runs on the caller's thread; every transaction_abort_check_ms it aborts
- * timed-out transactions (nd_txn_expire). Read-only stores and stores opened with
- * no_background have none: their embedder calls nd_maintain itself.
+ * timed-out transactions (nd_txn_expire). Read-only stores and stores opened
+ * with no_background have none: their embedder calls nd_maintain itself.
  */
 #include <pthread.h>
 #include <stdlib.h>
