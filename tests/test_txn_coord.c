@@ -8,6 +8,7 @@
  */
 #include "test.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -610,6 +611,98 @@ static void test_threads_end_vs_append(void) {
   CHECK_OK(nd_close(s));
 }
 
+/* ---- epoch exhaustion ---------------------------------------------------- */
+
+static size_t put(uint8_t *p, uint64_t v, int bytes) {
+  for (int i = 0; i < bytes; i++)
+    p[i] = (uint8_t)(v >> (8 * (bytes - 1 - i)));
+  return (size_t)bytes;
+}
+
+/* transactions/txn.log holding one id in state Empty at (pid, epoch) with
+ * transaction version ver and the producer-id limit 1000, as format.md
+ * describes the file (reaching epoch 32766 by bumps would take 32766
+ * fdatasyncs). */
+static int write_state(const char *id, int64_t pid, int16_t epoch, int ver) {
+  uint8_t f[512];
+  size_t n = 16;
+  n += put(f + n, 1, 1);
+  n += put(f + n, 2, 4); /* two ops */
+  n += put(f + n, 3, 1); /* producer ids */
+  n += put(f + n, 1000, 8);
+  n += put(f + n, 1, 1); /* state */
+  n += put(f + n, strlen(id), 2);
+  memcpy(f + n, id, strlen(id));
+  n += strlen(id);
+  n += put(f + n, (uint64_t)pid, 8);
+  n += put(f + n, (uint16_t)epoch, 2);
+  n += put(f + n, UINT64_MAX, 8);
+  n += put(f + n, 0xffff, 2);
+  n += put(f + n, ND_TXN_EMPTY, 1);
+  n += put(f + n, 60000, 4);
+  n += put(f + n, UINT64_MAX, 8);
+  n += put(f + n, 1, 8);
+  n += put(f + n, (uint64_t)ver, 1);
+  n += put(f + n, 0, 4);
+  n += put(f + n, 0, 4);
+  n += put(f + n, 0, 4);
+  put(f, 0x89545853u, 4);
+  put(f + 4, n - 16, 4);
+  put(f + 8, nd_crc32c(0, f + 16, n - 16), 4);
+  put(f + 12, nd_crc32c(0, f, 12), 4);
+  char path[4200];
+  snprintf(path, sizeof path, "%s/transactions/txn.log", dir);
+  FILE *fp = fopen(path, "w");
+  if (!fp)
+    return -1;
+  int ok = fwrite(f, 1, n, fp) == n;
+  return fclose(fp) == 0 && ok ? 0 : -1;
+}
+
+static void test_epoch_exhaustion(void) {
+  nd_store *s = fresh();
+  CHECK(s);
+  CHECK_OK(nd_close(s));
+  CHECK(write_state(TID, 77, 32765, 1) == 0);
+  s = open_store();
+  CHECK(s);
+  int64_t pid, np;
+  int16_t ep, ne;
+  CHECK_OK(nd_txn_init_producer(s, TID, 60000, -1, -1, 0, 0, &pid, &ep));
+  CHECK_EQ_I64(pid, 77);
+  CHECK_EQ_I64(ep, 32766);
+  /* Exhausted: a new producer id, epoch 0; a KIP-360 retry naming the
+   * old identity gets the new one. */
+  CHECK_OK(nd_txn_init_producer(s, TID, 60000, 77, 32766, 0, 0, &pid, &ep));
+  CHECK(pid != 77 && pid >= 1000);
+  CHECK_EQ_I64(ep, 0);
+  CHECK_OK(nd_txn_init_producer(s, TID, 60000, 77, 32766, 0, 0, &np, &ne));
+  CHECK_EQ_I64(np, pid);
+  CHECK_EQ_I64(ne, 0);
+  CHECK_OK(nd_close(s));
+  /* V2: the end that uses the last epoch rotates the producer id; its
+   * retry (old id, epoch 32766) answers with the new identity; the old id
+   * is fenced at the partition. */
+  CHECK(write_state(TID, 88, 32766, 2) == 0);
+  s = open_store();
+  CHECK(s);
+  CHECK_OK(txn_append(s, "b", 0, 88, 32766, 0, "v", ND_APPEND_TXN_ADD));
+  CHECK_OK(nd_txn_end(s, TID, 88, 32766, 1, ND_TXN_V2, 0, &np, &ne));
+  CHECK(np != 88);
+  CHECK_EQ_I64(ne, 0);
+  seen sn;
+  CHECK_OK(read_all(s, "b", 0, &sn));
+  CHECK_EQ_I64(sn.n, 2);
+  CHECK_EQ_I64(sn.epoch[1], 32767); /* the marker: the bumped epoch */
+  CHECK_OK(nd_txn_end(s, TID, 88, 32766, 1, ND_TXN_V2, 0, &pid, &ep));
+  CHECK_EQ_I64(pid, np);
+  CHECK_EQ_I64(ep, 0);
+  CHECK_RC(txn_append(s, "b", 0, 88, 32766, 1, "zombie", ND_APPEND_TXN_ADD),
+           ND_EPRODUCERFENCED);
+  CHECK_OK(txn_append(s, "b", 0, np, 0, 0, "new", ND_APPEND_TXN_ADD));
+  CHECK_OK(nd_close(s));
+}
+
 int main(void) {
   RUN(test_init);
   RUN(test_v1_commit_abort);
@@ -620,6 +713,7 @@ int main(void) {
   RUN(test_expire);
   RUN(test_handle);
   RUN(test_threads_end_vs_append);
+  RUN(test_epoch_exhaustion);
   tmpdir_remove(dir);
   TEST_MAIN_END();
 }
