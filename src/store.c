@@ -553,9 +553,16 @@ int nd_open(const char *dir, const nd_options *opts, nd_store **out) {
       rc = txn_coord_open(s, s->dir, s->readonly, &log, &s->txn);
   }
   /* Transactions a crash left between their commit point and their end
-   * are finished before anyone can read (design rule 2). */
-  if (!rc && !s->readonly)
-    rc = txn_coord_recover(s);
+   * are finished before anyone can read (design rule 2). One that cannot
+   * be (a full disk) stays Prepare*: its partitions keep it open (not
+   * visible to read_committed readers) until nd_txn_expire or a retried
+   * EndTxn finishes it, which is better than a store that cannot open. */
+  if (!rc && !s->readonly && txn_coord_recover(s) != 0) {
+    nd_log(&s->logger, ND_LOG_WARN,
+           "%s; the transaction stays prepared and is finished later",
+           nd_errmsg());
+    nd_clear_error();
+  }
   if (!rc && !s->readonly && !s->opts.no_background)
     rc = store_background_start(s);
   if (!rc && !s->readonly && !s->opts.no_background)

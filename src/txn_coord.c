@@ -1580,7 +1580,7 @@ int txn_coord_recover(nd_store *s) {
   size_t n;
   txn_entry **v = snapshot(s->txn, &n);
   int rc = 0;
-  for (size_t i = 0; !rc && i < n; i++) {
+  for (size_t i = 0; i < n; i++) {
     txn_entry *e = v[i];
     pthread_mutex_lock(&e->mu);
     int st = e->st.state;
@@ -1590,7 +1590,9 @@ int txn_coord_recover(nd_store *s) {
              " epoch %d that a crash interrupted (%zu partitions)",
              e->id, st == ND_TXN_PREPARE_COMMIT ? "commit" : "abort", e->st.pid,
              (int)e->st.epoch, e->st.nparts);
-      rc = complete(s, e, store_now_ms());
+      int r = complete(s, e, store_now_ms());
+      if (r && !rc)
+        rc = r;
     }
     pthread_mutex_unlock(&e->mu);
   }
