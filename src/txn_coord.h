@@ -53,5 +53,7 @@ int txn_coord_append_begin(nd_store *s, const char *topic_name,
                            int32_t partition_id, int64_t pid, int16_t epoch,
                            unsigned flags, txn_entry **held);
 void txn_coord_append_end(txn_entry *held);
+/* nd_test_txn_unchecked: the append check off (on != 0), process-wide. */
+void txn_coord_set_unchecked(int on);
 
 #endif

@@ -764,6 +764,270 @@ static void test_epoch_exhaustion(void) {
   CHECK_OK(nd_close(s));
 }
 
+/* ---- read_committed through the handle ---------------------------------- */
+
+/* The values a read_committed reader of a-<p> returns now, concatenated. */
+static int committed_values(nd_store *s, int32_t p, char *out, size_t cap) {
+  nd_reader *r;
+  int rc = nd_reader_open(s, "a", p, ND_READER_COMMITTED, NULL, &r);
+  if (rc)
+    return rc;
+  out[0] = '\0';
+  nd_record_view v;
+  while ((rc = nd_reader_next(r, &v)) == 1)
+    if (strlen(out) + v.value_len < cap)
+      strncat(out, (const char *)v.value, v.value_len);
+  nd_reader_close(r);
+  return rc;
+}
+
+/* What a transaction appends is invisible to read_committed readers until
+ * it commits (the open transaction holds the LSO back), then all of it is
+ * visible at once; an aborted one never is. */
+static void test_handle_read_committed(void) {
+  nd_store *s = fresh();
+  CHECK(s);
+  nd_txn *t;
+  CHECK_OK(nd_txn_open(s, TID, 0, &t));
+  nd_record r1 = {.value = "A", .value_len = 1, .timestamp = ND_TIMESTAMP_NOW};
+  nd_record r2 = {.value = "B", .value_len = 1, .timestamp = ND_TIMESTAMP_NOW};
+  nd_record r3 = {.value = "C", .value_len = 1, .timestamp = ND_TIMESTAMP_NOW};
+  CHECK_OK(nd_txn_append(t, "a", 0, &r1, 1, NULL));
+  CHECK_OK(nd_append(s, "a", 0, &r2, 1, 0, NULL)); /* not transactional */
+  char got[64];
+  CHECK_OK(committed_values(s, 0, got, sizeof got));
+  CHECK(!strcmp(got, "")); /* the LSO is at A: B waits behind it */
+  nd_partition_info pi;
+  CHECK_OK(nd_partition_describe(s, "a", 0, &pi));
+  CHECK_EQ_I64(pi.last_stable_offset, 0);
+  CHECK_OK(nd_txn_commit(t));
+  CHECK_OK(committed_values(s, 0, got, sizeof got));
+  CHECK(!strcmp(got, "AB"));
+  CHECK_OK(nd_txn_append(t, "a", 0, &r3, 1, NULL));
+  CHECK_OK(nd_txn_abort(t));
+  CHECK_OK(nd_append(s, "a", 0, &r2, 1, 0, NULL));
+  CHECK_OK(committed_values(s, 0, got, sizeof got));
+  CHECK(!strcmp(got, "ABB")); /* C was aborted */
+  nd_txn_close(t);
+  CHECK_OK(nd_close(s));
+}
+
+/* ---- rule 4: a stray open transaction ------------------------------------ */
+
+/* A partition holding an open transaction the coordinator does not know
+ * (only damage to txn.log can make one: here the file is replaced by a
+ * state without it) gets an ABORT marker at open, with a warning, so its
+ * LSO moves again. */
+static void test_stray_aborted_at_open(void) {
+  nd_store *s = fresh();
+  CHECK(s);
+  int64_t pid;
+  int16_t ep;
+  CHECK_OK(nd_txn_init_producer(s, TID, 60000, -1, -1, 0, 0, &pid, &ep));
+  nd_topic_partition tp = {"a", 1};
+  CHECK_OK(nd_txn_add_partitions(s, TID, pid, ep, &tp, 1, 0, 0));
+  CHECK_OK(txn_append(s, "a", 1, pid, ep, 0, "stray", 0));
+  CHECK_OK(nd_close(s));
+  CHECK(write_state(TID, pid, ep, 1) == 0); /* Empty: the add is lost */
+  logged[0] = '\0';
+  nd_options o = {.no_background = 1, .on_log = keep_log};
+  CHECK_OK(nd_open(dir, &o, &s));
+  CHECK(strstr(logged, "a-1") && strstr(logged, "aborting"));
+  seen sn;
+  CHECK_OK(read_all(s, "a", 1, &sn));
+  CHECK_EQ_I64(sn.n, 2);
+  CHECK_EQ_I64(sn.control[1], 1);
+  nd_partition_info pi;
+  CHECK_OK(nd_partition_describe(s, "a", 1, &pi));
+  CHECK_EQ_I64(pi.last_stable_offset, pi.high_watermark);
+  CHECK_OK(nd_close(s));
+  /* Nothing left to abort: the next open says nothing. */
+  logged[0] = '\0';
+  CHECK_OK(nd_open(dir, &o, &s));
+  CHECK(!strstr(logged, "aborting"));
+  CHECK_OK(nd_close(s));
+}
+
+/* ---- I/O faults during an EndTxn ---------------------------------------- */
+
+/* A transaction over a-0, a-1, b-0 with an offset for group g, ready to
+ * commit; *pid, *ep its producer. */
+static nd_store *ready_txn(int64_t *pid, int16_t *ep) {
+  nd_store *s = fresh();
+  nd_topic_partition tp[] = {{"a", 0}, {"a", 1}, {"b", 0}};
+  nd_offset_commit oc = {"a", 0, 11, -1, NULL, 0};
+  if (!s || nd_txn_init_producer(s, TID, 60000, -1, -1, 0, 0, pid, ep) ||
+      nd_txn_add_partitions(s, TID, *pid, *ep, tp, 3, 0, 0) ||
+      nd_txn_add_offsets(s, TID, *pid, *ep, "g", 0) ||
+      nd_txn_commit_offsets(s, TID, *pid, *ep, "g", &oc, 1, 0, 0))
+    return NULL;
+  for (int i = 0; i < 3; i++)
+    if (txn_append(s, tp[i].topic, tp[i].partition, *pid, *ep, 0, "d", 0))
+      return NULL;
+  return nd_sync(s) ? NULL : s;
+}
+
+/* Every partition holds its data and exactly one marker of kind want (2
+ * COMMIT, 1 ABORT) after it; the offset is committed iff a commit. */
+static void check_ended(nd_store *s, int want) {
+  static const char *const topics[] = {"a", "a", "b"};
+  static const int32_t parts[] = {0, 1, 0};
+  for (int i = 0; i < 3; i++) {
+    seen sn;
+    CHECK_OK(read_all(s, topics[i], parts[i], &sn));
+    CHECK_EQ_I64(sn.n, 2);
+    CHECK_EQ_I64(sn.control[0], 0);
+    CHECK_EQ_I64(sn.control[1], want);
+  }
+  CHECK_EQ_I64(committed(s, "g", "a", 0), want == 2 ? 11 : -1);
+}
+
+/* The k-th call of kind in nd_txn_end fails: the end reports it (an
+ * error with a message), a retry on the same store or after a reopen
+ * commits, and the result is whole: every marker once, the offset. */
+static void fault_round(enum nd_test_io_kind kind, int k, int err) {
+  int64_t pid;
+  int16_t ep;
+  nd_store *s = ready_txn(&pid, &ep);
+  CHECK(s);
+  nd_test_io_fault_set(kind, k, err, 0);
+  int rc = nd_txn_end(s, TID, pid, ep, 1, 0, 0, NULL, NULL);
+  nd_test_io_fault_clear();
+  CHECK(rc != 0);
+  CHECK(*nd_errmsg());
+  /* The client retries; a failed file may refuse until a reopen. */
+  rc = nd_txn_end(s, TID, pid, ep, 1, 0, 0, NULL, NULL);
+  CHECK(rc == 0 || rc == ND_EFAILED);
+  nd_close(s);
+  s = open_store();
+  CHECK(s);
+  nd_txn_info ti;
+  CHECK_OK(nd_txn_describe(s, TID, &ti));
+  int st = ti.state;
+  nd_txn_info_free(&ti, 1);
+  if (st != ND_TXN_COMPLETE_COMMIT) {
+    CHECK_EQ_I64(st, ND_TXN_ONGOING);
+    CHECK_OK(nd_txn_end(s, TID, pid, ep, 1, 0, 0, NULL, NULL));
+  }
+  check_ended(s, 2);
+  CHECK_OK(nd_close(s));
+}
+
+static void test_io_faults(void) {
+  static const enum nd_test_io_kind kinds[] = {ND_TEST_IO_WRITE,
+                                               ND_TEST_IO_SYNC};
+  for (size_t i = 0; i < 2; i++) {
+    int64_t pid;
+    int16_t ep;
+    nd_store *s = ready_txn(&pid, &ep);
+    CHECK(s);
+    uint64_t before = nd_test_io_calls(kinds[i]);
+    CHECK_OK(nd_txn_end(s, TID, pid, ep, 1, 0, 0, NULL, NULL));
+    uint64_t n = nd_test_io_calls(kinds[i]) - before;
+    CHECK_OK(nd_close(s));
+    CHECK(n >= 2);
+    for (uint64_t k = 0; k < n; k++) {
+      int failed = nd_test_current_failed;
+      fault_round(kinds[i], (int)k, k % 2 ? ENOSPC : EIO);
+      if (nd_test_current_failed && !failed) {
+        fprintf(stderr, "  %s call %llu of %llu\n",
+                nd_test_io_kind_name(kinds[i]), (unsigned long long)k,
+                (unsigned long long)n);
+        return;
+      }
+    }
+  }
+}
+
+/* ---- a crash at every file operation of an EndTxn ------------------------ */
+
+/* One round: a transaction over a-0, a-1, b-0 with offsets, the machine
+ * stops after `ops` changing calls of its nd_txn_end, power cut, reopen.
+ * Either the commit point was durable (every partition has the COMMIT
+ * marker, the offset is committed, the state CompleteCommit) or it was
+ * not (still Ongoing, no marker anywhere, no offset; an abort then ends
+ * it) — never a mix. *done: the end returned 0 before the machine
+ * stopped. */
+static void crash_round(uint64_t ops, unsigned seed, int *reached) {
+  nd_store *s = fresh();
+  CHECK(s);
+  int64_t pid;
+  int16_t ep;
+  CHECK_OK(nd_txn_init_producer(s, TID, 60000, -1, -1, 0, 0, &pid, &ep));
+  nd_topic_partition tp[] = {{"a", 0}, {"a", 1}, {"b", 0}};
+  CHECK_OK(nd_txn_add_partitions(s, TID, pid, ep, tp, 3, 0, 0));
+  CHECK_OK(nd_txn_add_offsets(s, TID, pid, ep, "g", 0));
+  nd_offset_commit oc = {"a", 0, 11, -1, NULL, 0};
+  CHECK_OK(nd_txn_commit_offsets(s, TID, pid, ep, "g", &oc, 1, 0, 0));
+  for (int i = 0; i < 3; i++)
+    CHECK_OK(txn_append(s, tp[i].topic, tp[i].partition, pid, ep, 0, "d", 0));
+  CHECK_OK(nd_sync(s));
+  char backup[4200];
+  snprintf(backup, sizeof backup, "%s-bk", dir);
+  mkdir(backup, 0755);
+  CHECK_OK(nd_test_crash_record(backup));
+  nd_test_crash_freeze_after(ops);
+  int rc = nd_txn_end(s, TID, pid, ep, 1, 0, 0, NULL, NULL);
+  *reached = rc == 0 && !nd_test_crash_frozen();
+  nd_test_crash_freeze_after(0);
+  nd_close(s);
+  CHECK_OK(nd_test_crash_cut(seed, NULL));
+  char cmd[8500];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", backup);
+  CHECK(system(cmd) == 0);
+  s = open_store();
+  CHECK(s);
+  nd_txn_info ti;
+  CHECK_OK(nd_txn_describe(s, TID, &ti));
+  int st = ti.state;
+  nd_txn_info_free(&ti, 1);
+  int markers = 0;
+  for (int i = 0; i < 3; i++) {
+    seen sn;
+    CHECK_OK(read_all(s, tp[i].topic, tp[i].partition, &sn));
+    CHECK(sn.n >= 1 && sn.control[0] == 0); /* the data is there */
+    markers += sn.n == 2 && sn.control[1] == 2;
+    CHECK(sn.n <= 2);
+  }
+  if (st == ND_TXN_COMPLETE_COMMIT) {
+    CHECK_EQ_I64(markers, 3);
+    CHECK_EQ_I64(committed(s, "g", "a", 0), 11);
+  } else {
+    CHECK(!*reached); /* an acknowledged commit must survive */
+    CHECK_EQ_I64(st, ND_TXN_ONGOING);
+    CHECK_EQ_I64(markers, 0);
+    CHECK_EQ_I64(committed(s, "g", "a", 0), -1);
+    CHECK_OK(nd_txn_end(s, TID, pid, ep, 0, 0, 0, NULL, NULL));
+    for (int i = 0; i < 3; i++) {
+      seen sn;
+      CHECK_OK(read_all(s, tp[i].topic, tp[i].partition, &sn));
+      CHECK(sn.n == 2 && sn.control[1] == 1);
+    }
+    CHECK_EQ_I64(committed(s, "g", "a", 0), -1);
+  }
+  CHECK_OK(nd_close(s));
+}
+
+static void test_crash_every_op(void) {
+  unsigned seed = (unsigned)time(NULL);
+  const char *env = getenv("ND_TXN_CRASH_SEED");
+  if (env)
+    seed = (unsigned)strtoul(env, NULL, 10);
+  fprintf(stderr, "crash seed %u (ND_TXN_CRASH_SEED)\n", seed);
+  int reached = 0, committed_seen = 0;
+  for (uint64_t ops = 0; !reached && ops < 200; ops++) {
+    int before = nd_test_current_failed;
+    crash_round(ops, seed + (unsigned)ops, &reached);
+    if (nd_test_current_failed && !before) {
+      fprintf(stderr, "  at operation %llu\n", (unsigned long long)ops);
+      return;
+    }
+    committed_seen += reached;
+  }
+  CHECK(reached); /* the loop went past the end's last operation */
+  (void)committed_seen;
+}
+
 int main(void) {
   RUN(test_init);
   RUN(test_v1_commit_abort);
@@ -776,6 +1040,10 @@ int main(void) {
   RUN(test_threads_end_vs_append);
   RUN(test_epoch_exhaustion);
   RUN(test_damage);
+  RUN(test_handle_read_committed);
+  RUN(test_stray_aborted_at_open);
+  RUN(test_io_faults);
+  RUN(test_crash_every_op);
   tmpdir_remove(dir);
   TEST_MAIN_END();
 }
