@@ -103,6 +103,18 @@ static int64_t committed(nd_store *s, const char *g, const char *t, int32_t p) {
   return off;
 }
 
+/* TID's producer (timeout, at now) with an Ongoing transaction holding one
+ * batch `tag` in a-<p>. */
+static int one_batch_txn(nd_store *s, int32_t p, const char *tag,
+                         int32_t timeout, int64_t now, int64_t *pid,
+                         int16_t *ep) {
+  nd_topic_partition tp = {"a", p};
+  int rc = nd_txn_init_producer(s, TID, timeout, -1, -1, 0, now, pid, ep);
+  if (!rc)
+    rc = nd_txn_add_partitions(s, TID, *pid, *ep, &tp, 1, 0, now);
+  return rc ? rc : txn_append(s, "a", p, *pid, *ep, 0, tag, 0);
+}
+
 /* ---- InitProducerId ------------------------------------------------------ */
 
 static void test_init(void) {
@@ -249,10 +261,8 @@ static void test_fencing(void) {
   CHECK(s);
   int64_t pid, pid2;
   int16_t ep, ep2;
-  CHECK_OK(nd_txn_init_producer(s, TID, 60000, -1, -1, 0, 0, &pid, &ep));
+  CHECK_OK(one_batch_txn(s, 0, "zombie", 60000, 0, &pid, &ep));
   nd_topic_partition tp = {"a", 0};
-  CHECK_OK(nd_txn_add_partitions(s, TID, pid, ep, &tp, 1, 0, 0));
-  CHECK_OK(txn_append(s, "a", 0, pid, ep, 0, "zombie", 0));
   /* A new instance: the open transaction is aborted with the epoch bumped
    * (the marker carries it), then bumped again for the new producer. */
   CHECK_OK(nd_txn_init_producer(s, TID, 60000, -1, -1, 0, 0, &pid2, &ep2));
@@ -441,10 +451,7 @@ static void test_expire(void) {
   CHECK(s);
   int64_t pid;
   int16_t ep;
-  CHECK_OK(nd_txn_init_producer(s, TID, 1000, -1, -1, 0, 10000, &pid, &ep));
-  nd_topic_partition tp = {"a", 0};
-  CHECK_OK(nd_txn_add_partitions(s, TID, pid, ep, &tp, 1, 0, 10000));
-  CHECK_OK(txn_append(s, "a", 0, pid, ep, 0, "slow", 0));
+  CHECK_OK(one_batch_txn(s, 0, "slow", 1000, 10000, &pid, &ep));
   int aborted = -1;
   CHECK_OK(nd_txn_expire(s, 10900, &aborted)); /* not yet */
   CHECK_EQ_I64(aborted, 0);
@@ -823,10 +830,7 @@ static void test_stray_aborted_at_open(void) {
   CHECK(s);
   int64_t pid;
   int16_t ep;
-  CHECK_OK(nd_txn_init_producer(s, TID, 60000, -1, -1, 0, 0, &pid, &ep));
-  nd_topic_partition tp = {"a", 1};
-  CHECK_OK(nd_txn_add_partitions(s, TID, pid, ep, &tp, 1, 0, 0));
-  CHECK_OK(txn_append(s, "a", 1, pid, ep, 0, "stray", 0));
+  CHECK_OK(one_batch_txn(s, 1, "stray", 60000, 0, &pid, &ep));
   CHECK_OK(nd_close(s));
   CHECK(write_state(TID, pid, ep, 1) == 0); /* Empty: the add is lost */
   logged[0] = '\0';
