@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "nodata_testing.h"
 
@@ -479,6 +480,33 @@ static void test_expire(void) {
   s = open_store();
   CHECK(s);
   CHECK_RC(nd_txn_describe(s, TID, &ti), ND_ENOTFOUND);
+  CHECK_OK(nd_close(s));
+}
+
+/* The background thread runs the timeout check every
+ * transaction_abort_check_ms: an abandoned transaction is aborted without
+ * anyone calling nd_txn_expire. */
+static void test_expire_in_background(void) {
+  nd_store *s = fresh();
+  CHECK(s);
+  CHECK_OK(nd_close(s));
+  nd_options o = {.transaction_abort_check_ms = 20};
+  CHECK_OK(nd_open(dir, &o, &s));
+  int64_t pid;
+  int16_t ep;
+  CHECK_OK(one_batch_txn(s, 0, "abandoned", 1, 0, &pid, &ep));
+  int st = ND_TXN_ONGOING;
+  /* Waits for the event, not for a time: bounded only so that a broken
+   * background thread fails the test instead of hanging it. */
+  for (int i = 0; i < 6000 && st == ND_TXN_ONGOING; i++) {
+    nd_txn_info ti;
+    CHECK_OK(nd_txn_describe(s, TID, &ti));
+    st = ti.state;
+    nd_txn_info_free(&ti, 1);
+    if (st == ND_TXN_ONGOING)
+      usleep(10000);
+  }
+  CHECK_EQ_I64(st, ND_TXN_COMPLETE_ABORT);
   CHECK_OK(nd_close(s));
 }
 
@@ -1040,6 +1068,7 @@ int main(void) {
   RUN(test_offsets);
   RUN(test_reopen);
   RUN(test_expire);
+  RUN(test_expire_in_background);
   RUN(test_handle);
   RUN(test_threads_end_vs_append);
   RUN(test_epoch_exhaustion);
