@@ -45,6 +45,12 @@ typedef struct broker_config {
   double cleaner_io_max;        /* log.cleaner.io.max.bytes.per.second */
   const char *cleaner_io_text;  /* ... as given */
   int64_t cleaner_backoff_ms;   /* log.cleaner.backoff.ms, 15000 */
+  /* Transactions (issue 19; read at start, passed to nd_options): */
+  int64_t txn_max_timeout_ms;    /* transaction.max.timeout.ms, 900000 */
+  int64_t txn_id_expiration_ms;  /* transactional.id.expiration.ms, 7 d */
+  int64_t txn_abort_check_ms;    /* transaction.abort.timed.out.transaction.
+                                    cleanup.interval.ms, 10000 */
+  int transaction_version;       /* finalized transaction.version, 1 or 2 */
   unsigned explicit_set;        /* BC_SET_*: given by a flag or variable */
 } broker_config;
 
@@ -68,6 +74,9 @@ enum {
   BC_SET_CLEANER_DEDUPE = 1 << 10,
   BC_SET_CLEANER_IO = 1 << 11,
   BC_SET_CLEANER_BACKOFF = 1 << 12,
+  BC_SET_TXN_MAX_TIMEOUT = 1 << 13,
+  BC_SET_TXN_ID_EXPIRATION = 1 << 14,
+  BC_SET_TXN_ABORT_CHECK = 1 << 15,
 };
 
 /* The default of queued.max.request.bytes: Kafka's is -1 (no bound),

@@ -235,6 +235,8 @@ int dynconfig_describe(kafka_req *r, const kafka_describe_configs_request *req,
 /* The host and port clients are told to connect to. */
 const char *kafka_advertised_host(broker *b);
 int kafka_advertised_port(broker *b);
+/* The finalized transaction.version: 1 or 2 (2 unless configured). */
+int kafka_transaction_version(broker *b);
 
 /* One log line on stderr, prefixed with the client address. */
 void kafka_log(kafka_req *r, const char *fmt, ...)

@@ -356,6 +356,46 @@ static int16_t expected_node_error(kafka_req *r) {
   return KERR_NONE;
 }
 
+/* The transaction.version feature (KIP-890, KIP-1022), as a fresh Kafka
+ * 4.4 KRaft cluster answers: supported 0-2, finalized at 2 (or at what
+ * --transaction-version says), so that clients able to speak
+ * Transactions V2 (the Java producer 4.x) do, and older ones use V1. A
+ * v3 request gets no supported feature whose minimum is 0, as Kafka
+ * leaves them out for v3 (older clients choked on a range starting at 0,
+ * KIP-1022); the finalized level is sent at every version from 3. No
+ * other feature means anything here, and none is listed. The epoch is 0:
+ * clients take the finalized set of the highest epoch they have seen,
+ * starting from -1. */
+static int add_features(kafka_req *r, kafka_api_versions_response *resp) {
+  if (r->version < 3)
+    return 0;
+  static const char name[] = "transaction.version";
+  kf_str kname = {name, (int32_t)(sizeof name - 1)};
+  if (r->version >= 4) {
+    kafka_api_versions_response_supported_feature_key *sup = kf_new_array(
+        &r->arena, &kafka_api_versions_response_supported_feature_key_desc, 1);
+    if (!sup)
+      return -1;
+    sup->name = kname;
+    sup->min_version = 0;
+    sup->max_version = 2;
+    resp->supported_features.items = sup;
+    resp->supported_features.count = 1;
+  }
+  kafka_api_versions_response_finalized_feature_key *fin = kf_new_array(
+      &r->arena, &kafka_api_versions_response_finalized_feature_key_desc, 1);
+  if (!fin)
+    return -1;
+  int16_t level = (int16_t)kafka_transaction_version(r->b);
+  fin->name = kname;
+  fin->min_version_level = level;
+  fin->max_version_level = level;
+  resp->finalized_features.items = fin;
+  resp->finalized_features.count = 1;
+  resp->finalized_features_epoch = 0;
+  return 0;
+}
+
 int handle_api_versions(kafka_req *r) {
   kafka_api_versions_response *resp =
       kf_new(&r->arena, &kafka_api_versions_response_desc);
@@ -388,6 +428,8 @@ int handle_api_versions(kafka_req *r) {
   }
   resp->api_keys.items = keys;
   resp->api_keys.count = n;
+  if (!guessed_high && add_features(r, resp) < 0)
+    return -1;
   if (guessed_high) {
     /* In the v0 layout, which every client can read. */
     resp->error_code = KERR_UNSUPPORTED_VERSION;
@@ -615,6 +657,10 @@ const char *kafka_advertised_host(broker *b) {
   if (b->cfg.listen_host[0])
     return b->cfg.listen_host;
   return "127.0.0.1";
+}
+
+int kafka_transaction_version(broker *b) {
+  return b->cfg.transaction_version == 1 ? 1 : 2;
 }
 
 int kafka_advertised_port(broker *b) {
