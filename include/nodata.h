@@ -689,9 +689,15 @@ int nd_sync_partition(nd_store *store, const char *topic, int32_t partition,
  * fdatasync'd before return when flags has ND_APPEND_SYNC; otherwise the
  * caller syncs (nd_sync_partition), as a coordinator ending a transaction
  * on many partitions syncs each once. *offset (may be NULL) gets the
- * marker's offset. A transaction coordinator's call (the broker's, or
- * nd_txn_*); nothing else should end a producer's transaction.
- * Errors: ND_EINVAL (negative producer id or epoch), and those of
+ * marker's offset. Idempotent: when the producer has no open transaction
+ * in the partition nothing is written and *offset is -1 (a coordinator
+ * finishing an ending after a crash writes markers again). The marker
+ * carries producer_epoch, which may be above the producer's (Kafka's
+ * Transactions V2 bump, or fencing): the producer's epoch becomes it. A
+ * transaction coordinator's call (the broker's, or nd_txn_*); nothing
+ * else should end a producer's transaction.
+ * Errors: ND_EINVAL (negative producer id or epoch), ND_EPRODUCERFENCED
+ * (producer_epoch below the producer's in this partition), and those of
  * nd_append_batch. Thread-safe. */
 int nd_txn_write_marker(nd_store *store, const char *topic, int32_t partition,
                         int64_t producer_id, int16_t producer_epoch, int commit,
@@ -712,7 +718,9 @@ typedef struct nd_partition_info {
   int64_t recovery_point; /* everything below is fdatasync'd */
   int64_t size_bytes;     /* sum of segment file sizes */
   int32_t segment_count;
-  int64_t max_timestamp; /* -1 when empty */
+  int64_t max_timestamp;      /* -1 when empty */
+  int64_t last_stable_offset; /* LSO: first offset of the earliest open
+                                 transaction, else the high watermark */
 } nd_partition_info;
 
 /* Offsets and sizes of one partition. Errors: ND_ENOTOPIC, ND_ENOPARTITION,
@@ -721,13 +729,17 @@ typedef struct nd_partition_info {
 int nd_partition_describe(nd_store *store, const char *topic, int32_t partition,
                           nd_partition_info *info);
 
-/* An idempotent producer the partition knows (Kafka DescribeProducers). */
+/* An idempotent producer the partition knows (Kafka DescribeProducers).
+ * last_sequence is -1 when a transaction marker with a newer epoch was its
+ * last write (its sequences start again). */
 typedef struct nd_producer_info {
   int64_t producer_id;
   int16_t producer_epoch;
-  int32_t last_sequence;  /* of its newest stored batch */
-  int64_t last_offset;    /* of its newest stored batch */
-  int64_t last_timestamp; /* maxTimestamp of its newest stored batch */
+  int32_t last_sequence;    /* of its newest stored batch */
+  int64_t last_offset;      /* of its newest stored batch */
+  int64_t last_timestamp;   /* maxTimestamp of its newest stored batch */
+  int64_t txn_start_offset; /* first offset of its open transaction, -1
+                               (DescribeProducers' currentTxnStartOffset) */
 } nd_producer_info;
 
 /* The idempotent producers whose sequences the partition tracks, in a
@@ -755,7 +767,8 @@ typedef struct nd_batches {
   size_t len;             /* bytes of whole RecordBatch v2, back to back */
   int64_t high_watermark; /* at the time of the read */
   int64_t log_start_offset;
-  int64_t next_offset; /* offset after the last batch returned */
+  int64_t next_offset;        /* offset after the last batch returned */
+  int64_t last_stable_offset; /* at the time of the read */
 } nd_batches;
 
 /* Read whole batches starting with the one that holds `offset`, up to
@@ -770,6 +783,44 @@ typedef struct nd_batches {
  */
 int nd_read(nd_store *store, const char *topic, int32_t partition,
             int64_t offset, size_t max_bytes, nd_batches *out);
+
+/* Transactions at the partition level. A transactional batch (attribute
+ * bit 4) of producer P opens P's transaction in the partition if none is
+ * open; a transaction marker (nd_txn_write_marker) closes it. The last
+ * stable offset (LSO) is the first offset of the earliest open
+ * transaction, else the high watermark: below it every transactional
+ * record is decided (Kafka's read_committed isolation reads only there).
+ * The state is derived from the log and rebuilt at open after a crash. */
+
+/* nd_read ending at the last stable offset (Kafka's read_committed
+ * Fetch): no batch at or past the LSO is returned, and offset >= LSO (up
+ * to the high watermark) reads zero bytes. Records of aborted
+ * transactions below the LSO are returned as stored: the reader drops
+ * them with the list nd_aborted_txns gives, as a Kafka consumer does
+ * (or use nd_reader with ND_READER_COMMITTED). out->last_stable_offset is
+ * the LSO the read obeyed. Errors: those of nd_read. Thread-safe. */
+int nd_read_committed(nd_store *store, const char *topic, int32_t partition,
+                      int64_t offset, size_t max_bytes, nd_batches *out);
+
+/* An aborted transaction in a partition (Kafka's FetchResponse
+ * AbortedTransaction and .txnindex entry). */
+typedef struct nd_aborted_txn {
+  int64_t producer_id;
+  int64_t first_offset; /* its first batch in this partition */
+  int64_t last_offset;  /* its ABORT marker */
+} nd_aborted_txn;
+
+/* The aborted transactions of a partition with last_offset >= from and
+ * first_offset < upto (what a read_committed Fetch from `from` whose
+ * answer ends before `upto` must return: Kafka's
+ * collectAbortedTransactions), sorted by first_offset, from the
+ * per-segment aborted-transaction index (.txnindex, kept in memory: no
+ * log scan). *list is malloc'ed, owned by the caller (nd_free); NULL when
+ * *count is 0. Errors: ND_EINVAL (NULL list or count), ND_ENOTOPIC,
+ * ND_ENOPARTITION, ND_EFAILED (offline), ND_ENOMEM. Thread-safe. */
+int nd_aborted_txns(nd_store *store, const char *topic, int32_t partition,
+                    int64_t from, int64_t upto, nd_aborted_txn **list,
+                    size_t *count);
 
 /* Move the log start offset forward to `offset` (Kafka DeleteRecords):
  * whole segments below it are deleted, reads below it fail with ND_ERANGE.
@@ -1400,6 +1451,13 @@ enum nd_reader_flags {
    * per batch entered, so a sequential reader pays it once per batch but
    * a random lookup pays it on the whole batch every time. */
   ND_READER_VERIFY = 1 << 0,
+  /* Kafka's read_committed isolation for nd_reader_next: it stops at the
+   * last stable offset (returns 0 there, as at the high watermark; call
+   * again once the transactions there are decided) and skips the records
+   * of aborted transactions, found in the aborted-transaction index
+   * (nd_aborted_txns), as well as control records. nd_reader_get and
+   * nd_reader_seek are not restricted. */
+  ND_READER_COMMITTED = 1 << 1,
 };
 
 /* Open a reader on (topic, partition). flags: enum nd_reader_flags.
@@ -1436,8 +1494,10 @@ int nd_reader_get(nd_reader *r, int64_t offset, nd_record_view *rec);
 int nd_reader_seek(nd_reader *r, int64_t offset);
 
 /* The next record at or after the sequential position (0 after open,
- * nd_reader_seek to move), skipping control records as nd_iter does.
- * Returns 1 with *rec filled, 0 at the high watermark (call again later
+ * nd_reader_seek to move), skipping control records as nd_iter does (and,
+ * with ND_READER_COMMITTED, aborted transactions' records).
+ * Returns 1 with *rec filled, 0 at the high watermark (with
+ * ND_READER_COMMITTED: at the last stable offset; call again later
  * to read what was appended since), or a negative code: ND_ERANGE when
  * retention or nd_delete_records removed the position (seek to the log
  * start to go on), and the errors of nd_reader_get. After an error the

@@ -468,7 +468,8 @@ int nd_append_batch(nd_store *s, const char *name, int32_t p, void *buf,
                         flags, info, &sync_to);
   partition_append_end(part);
   free(re);
-  if (!rc)
+  /* A marker with nothing to end wrote nothing (base_offset -1). */
+  if (!rc && info->base_offset >= 0)
     rc = append_done(s, t, part, info, sync_to);
 out:
   return store_leave(t, rc);

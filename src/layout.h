@@ -35,6 +35,11 @@
  *                                      (batch.h, segment.h)
  *           <base>.index      DERIVED  8-byte entries (index.h)
  *           <base>.timeindex  DERIVED  12-byte entries (index.h)
+ *           <base>.txnindex   DERIVED  34-byte aborted-transaction entries,
+ *                                      only where the segment holds an
+ *                                      ABORT marker (txnindex.h); synced
+ *                                      before the producer-state snapshot
+ *                                      that covers it is written
  *           recovery-point    HINT     decimal offset (recovery.c)
  *           log-start-offset  SYNCED   decimal offset (partition.c)
  *           producer-state    HINT     text (producer.h)
@@ -81,6 +86,7 @@
 #define LAYOUT_LOG ".log"
 #define LAYOUT_INDEX ".index"
 #define LAYOUT_TIMEINDEX ".timeindex"
+#define LAYOUT_TXNINDEX ".txnindex"
 #define LAYOUT_RECOVERY_POINT "recovery-point"
 #define LAYOUT_LOG_START "log-start-offset"
 #define LAYOUT_PRODUCER_STATE "producer-state"

@@ -105,6 +105,18 @@ static int c_read(nd_store *s) {
 static int c_read_file(nd_store *s) {
   return nd_read_file(s, "t", 0, 0, 1024, &range);
 }
+static int c_read_committed(nd_store *s) {
+  return nd_read_committed(s, "t", 0, 0, 1024, &batches);
+}
+static int c_read_file_committed(nd_store *s) {
+  return nd_read_file_committed(s, "t", 0, 0, 1024, &range);
+}
+static int c_aborted_txns(nd_store *s) {
+  nd_aborted_txn *list = NULL;
+  int rc = nd_aborted_txns(s, "t", 0, 0, 100, &list, &len);
+  nd_free(list);
+  return rc;
+}
 static int c_reader_open(nd_store *s) {
   nd_reader *r = NULL;
   int rc = nd_reader_open(s, "t", 0, 0, NULL, &r);
@@ -179,6 +191,9 @@ static const call calls[] = {
     CALL(offset_for_time, ND_EINVAL, 0),
     CALL(read, ND_EINVAL, 0),
     CALL(read_file, ND_EINVAL, 0),
+    CALL(read_committed, ND_EINVAL, 0),
+    CALL(read_file_committed, ND_EINVAL, 0),
+    CALL(aborted_txns, ND_EINVAL, 0),
     CALL(reader_open, ND_EINVAL, 0),
     CALL(delete_records, ND_EINVAL, ND_EREADONLY),
     CALL(clean, ND_EINVAL, ND_EREADONLY),
