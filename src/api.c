@@ -20,6 +20,7 @@
 #include "hash.h"
 #include "layout.h"
 #include "store.h"
+#include "txn_coord.h"
 
 int nd_maintain(nd_store *s, int64_t now) {
   int rc = store_enter(s, __func__, ENTRY_READ);
@@ -48,6 +49,8 @@ int nd_maintain(nd_store *s, int64_t now) {
   }
   free(ts);
   int r = offsets_maintain(s->offsets);
+  if (!r)
+    r = txn_coord_maintain(s->txn);
   return rc ? rc : r;
 }
 

@@ -63,6 +63,9 @@
  *   groups/offsets.log   SYNCED   frames, fdatasync'd per commit (offsets.h)
  *   groups/offsets.log.damaged    a hard link to a damaged offsets.log,
  *                                 kept for whoever wants to look
+ *   transactions/txn.log SYNCED   frames, fdatasync'd per transition of a
+ *                                 transactional id (txn_coord.h)
+ *   transactions/txn.log.damaged  as groups/offsets.log.damaged
  *   quarantine/<UTC time>/         what nd_verify's repair took out of
  *                                 the log (verify.c); never read back
  *   any.tmp              the temporary of a file_write_atomic/_replace;
@@ -95,6 +98,8 @@
 #define LAYOUT_CLEANING_DIR "cleaning"
 #define LAYOUT_GROUPS "groups"
 #define LAYOUT_OFFSETS_LOG "offsets.log"
+#define LAYOUT_TRANSACTIONS "transactions"
+#define LAYOUT_TXN_LOG "txn.log"
 #define LAYOUT_DAMAGED ".damaged"
 #define LAYOUT_QUARANTINE "quarantine"
 #define LAYOUT_TMP ".tmp"

@@ -12,6 +12,7 @@
 
 #include "bytes.h"
 #include "nodata.h"
+#include "nodata_testing.h"
 
 /* n records "<tag>-<i>" (keys "k<i % keys>" when keys > 0) in one batch
  * of producer pid/epoch from sequence seq; transactional unless txn is 0.
@@ -34,6 +35,10 @@ static inline uint8_t *txn_batch(int64_t pid, int16_t epoch, int32_t seq,
       r[i].key_len = strlen(ks[i]);
     }
   }
+  /* These producers have no transactional id: the partition level is
+   * tested without the coordinator's append check (test_txn_coord.c
+   * tests that). */
+  nd_test_txn_unchecked(1);
   void *out = NULL;
   /* Stamped now: retention by time must not take the segments. */
   if (nd_batch_encode(r, (size_t)n, 0, (int64_t)time(NULL) * 1000, 0, &out,
