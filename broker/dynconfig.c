@@ -131,8 +131,7 @@ static const bconf bconfs[] = {
     {"log.cleaner.backoff.ms", T_LONG, M_READONLY, "15000", NULL, 0},
     /* Read only in Kafka too: the flags --transaction-* (docs/serve.md). */
     {"transaction.max.timeout.ms", T_INT, M_READONLY, "900000", NULL, 0},
-    {"transactional.id.expiration.ms", T_INT, M_READONLY, "604800000", NULL,
-     0},
+    {"transactional.id.expiration.ms", T_INT, M_READONLY, "604800000", NULL, 0},
     {"transaction.abort.timed.out.transaction.cleanup.interval.ms", T_INT,
      M_READONLY, "10000", NULL, 0},
     {"min.insync.replicas", T_INT, M_FIXED, "1", NULL, 0},

@@ -64,6 +64,13 @@ const kafka_api kafka_apis[] = {
     API(22, "InitProducerId", 0, 5, init_producer_id, handle_init_producer_id),
     API(23, "OffsetForLeaderEpoch", 2, 4, offset_for_leader_epoch,
         handle_offset_for_leader_epoch),
+    API(24, "AddPartitionsToTxn", 0, 5, add_partitions_to_txn,
+        handle_add_partitions_to_txn),
+    API(25, "AddOffsetsToTxn", 0, 4, add_offsets_to_txn,
+        handle_add_offsets_to_txn),
+    API(26, "EndTxn", 0, 5, end_txn, handle_end_txn),
+    API(28, "TxnOffsetCommit", 0, 6, txn_offset_commit,
+        handle_txn_offset_commit),
     API(29, "DescribeAcls", 1, 3, describe_acls, handle_describe_acls),
     API(30, "CreateAcls", 1, 3, create_acls, handle_create_acls),
     API(31, "DeleteAcls", 1, 3, delete_acls, handle_delete_acls),
@@ -80,6 +87,10 @@ const kafka_api kafka_apis[] = {
     API(60, "DescribeCluster", 0, 2, describe_cluster, handle_describe_cluster),
     API(61, "DescribeProducers", 0, 0, describe_producers,
         handle_describe_producers),
+    API(65, "DescribeTransactions", 0, 0, describe_transactions,
+        handle_describe_transactions),
+    API(66, "ListTransactions", 0, 2, list_transactions,
+        handle_list_transactions),
 };
 const size_t kafka_api_count = sizeof kafka_apis / sizeof kafka_apis[0];
 
@@ -208,8 +219,13 @@ int kafka_held_elsewhere(kafka_req *r) {
 
 int kafka_run_on_worker(kafka_req *r, void (*fn)(void *arg),
                         void (*done)(void *arg), void *arg) {
+  return kafka_run_on_lane(r, WORKER_LANE_ADMIN, fn, done, arg);
+}
+
+int kafka_run_on_lane(kafka_req *r, int lane, void (*fn)(void *arg),
+                      void (*done)(void *arg), void *arg) {
   kafka_park(r, kafka_held_elsewhere);
-  if (worker_submit(r->b->worker, fn, done, arg) != 0) {
+  if (worker_submit_on(r->b->worker, lane, fn, done, arg) != 0) {
     kafka_unpark(r);
     return -1;
   }

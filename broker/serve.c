@@ -150,7 +150,8 @@ static const char serve_usage[] =
     "NODATA_LOG_CLEANER_DEDUPE_BUFFER_SIZE,\n"
     "NODATA_LOG_CLEANER_IO_MAX_BYTES_PER_SECOND,\n"
     "NODATA_LOG_CLEANER_BACKOFF_MS, NODATA_TRANSACTION_VERSION,\n"
-    "NODATA_TRANSACTION_MAX_TIMEOUT_MS, NODATA_TRANSACTIONAL_ID_EXPIRATION_MS,\n"
+    "NODATA_TRANSACTION_MAX_TIMEOUT_MS, "
+    "NODATA_TRANSACTIONAL_ID_EXPIRATION_MS,\n"
     "NODATA_TRANSACTION_ABORT_CHECK_MS.\n"
     "max.connections* can also be changed while it runs (kafka-configs\n"
     "--alter --entity-type brokers).\n"
@@ -413,8 +414,8 @@ static int apply(broker_config *c, const char *name, const char *value,
     errno = 0;
     long long v = strtoll(value, &end, 10);
     if (errno || end == value || *end || v < 1 || v > INT32_MAX)
-      return usage_error("%s: '%s' is not a time from 1 to 2147483647 ms",
-                         from, value);
+      return usage_error("%s: '%s' is not a time from 1 to 2147483647 ms", from,
+                         value);
     *(which == 0   ? &c->txn_max_timeout_ms
       : which == 1 ? &c->txn_id_expiration_ms
                    : &c->txn_abort_check_ms) = v;
@@ -522,37 +523,37 @@ static int parse_config(int argc, char **argv, broker_config *c) {
 
   static const struct {
     const char *env, *name;
-  } envs[] = {{"NODATA_DIR", "data"},
-              {"NODATA_DATA", "data"}, /* wins over NODATA_DIR */
-              {"NODATA_LISTEN", "listen"},
-              {"NODATA_ADVERTISE", "advertise"},
-              {"NODATA_MAX_REQUEST_BYTES", "max-request-bytes"},
-              {"NODATA_PARTITIONS", "partitions"},
-              {"NODATA_MAX_TOPIC_PARTITIONS", "max-topic-partitions"},
-              {"NODATA_MAX_STORE_PARTITIONS", "max-store-partitions"},
-              {"NODATA_MAX_MAPPED_INDEXES", "max-mapped-indexes"},
-              {"NODATA_MIN_SEGMENT_BYTES", "min-segment-bytes"},
+  } envs[] = {
+      {"NODATA_DIR", "data"},
+      {"NODATA_DATA", "data"}, /* wins over NODATA_DIR */
+      {"NODATA_LISTEN", "listen"},
+      {"NODATA_ADVERTISE", "advertise"},
+      {"NODATA_MAX_REQUEST_BYTES", "max-request-bytes"},
+      {"NODATA_PARTITIONS", "partitions"},
+      {"NODATA_MAX_TOPIC_PARTITIONS", "max-topic-partitions"},
+      {"NODATA_MAX_STORE_PARTITIONS", "max-store-partitions"},
+      {"NODATA_MAX_MAPPED_INDEXES", "max-mapped-indexes"},
+      {"NODATA_MIN_SEGMENT_BYTES", "min-segment-bytes"},
 
-              {"NODATA_GROUP_INITIAL_DELAY_MS", "group-initial-delay-ms"},
-              {"NODATA_MAX_CONNECTIONS", "max-connections"},
-              {"NODATA_MAX_CONNECTIONS_PER_IP", "max-connections-per-ip"},
-              {"NODATA_MAX_CONNECTIONS_PER_IP_OVERRIDES",
-               "max-connections-per-ip-overrides"},
-              {"NODATA_CONNECTIONS_MAX_IDLE_MS", "connections-max-idle-ms"},
-              {"NODATA_QUEUED_MAX_REQUEST_BYTES", "queued-max-request-bytes"},
-              {"NODATA_LOG_CLEANER_ENABLE", "log-cleaner-enable"},
-              {"NODATA_LOG_CLEANER_THREADS", "log-cleaner-threads"},
-              {"NODATA_LOG_CLEANER_DEDUPE_BUFFER_SIZE",
-               "log-cleaner-dedupe-buffer-size"},
-              {"NODATA_LOG_CLEANER_IO_MAX_BYTES_PER_SECOND",
-               "log-cleaner-io-max-bytes-per-second"},
-              {"NODATA_LOG_CLEANER_BACKOFF_MS", "log-cleaner-backoff-ms"},
-              {"NODATA_TRANSACTION_VERSION", "transaction-version"},
-              {"NODATA_TRANSACTION_MAX_TIMEOUT_MS", "transaction-max-timeout-ms"},
-              {"NODATA_TRANSACTIONAL_ID_EXPIRATION_MS",
-               "transactional-id-expiration-ms"},
-              {"NODATA_TRANSACTION_ABORT_CHECK_MS",
-               "transaction-abort-check-ms"}};
+      {"NODATA_GROUP_INITIAL_DELAY_MS", "group-initial-delay-ms"},
+      {"NODATA_MAX_CONNECTIONS", "max-connections"},
+      {"NODATA_MAX_CONNECTIONS_PER_IP", "max-connections-per-ip"},
+      {"NODATA_MAX_CONNECTIONS_PER_IP_OVERRIDES",
+       "max-connections-per-ip-overrides"},
+      {"NODATA_CONNECTIONS_MAX_IDLE_MS", "connections-max-idle-ms"},
+      {"NODATA_QUEUED_MAX_REQUEST_BYTES", "queued-max-request-bytes"},
+      {"NODATA_LOG_CLEANER_ENABLE", "log-cleaner-enable"},
+      {"NODATA_LOG_CLEANER_THREADS", "log-cleaner-threads"},
+      {"NODATA_LOG_CLEANER_DEDUPE_BUFFER_SIZE",
+       "log-cleaner-dedupe-buffer-size"},
+      {"NODATA_LOG_CLEANER_IO_MAX_BYTES_PER_SECOND",
+       "log-cleaner-io-max-bytes-per-second"},
+      {"NODATA_LOG_CLEANER_BACKOFF_MS", "log-cleaner-backoff-ms"},
+      {"NODATA_TRANSACTION_VERSION", "transaction-version"},
+      {"NODATA_TRANSACTION_MAX_TIMEOUT_MS", "transaction-max-timeout-ms"},
+      {"NODATA_TRANSACTIONAL_ID_EXPIRATION_MS",
+       "transactional-id-expiration-ms"},
+      {"NODATA_TRANSACTION_ABORT_CHECK_MS", "transaction-abort-check-ms"}};
   for (size_t i = 0; i < sizeof envs / sizeof envs[0]; i++) {
     const char *v = getenv(envs[i].env);
     if (v && *v &&
@@ -770,6 +771,9 @@ int broker_serve_main(int argc, char **argv) {
                                              : (int64_t)c->cleaner_io_max;
   opts.cleaner_backoff_ms =
       c->cleaner_backoff_ms > 0 ? c->cleaner_backoff_ms : 1;
+  opts.transaction_max_timeout_ms = c->txn_max_timeout_ms;
+  opts.transactional_id_expiration_ms = c->txn_id_expiration_ms;
+  opts.transaction_abort_check_ms = c->txn_abort_check_ms;
   rc = nd_open(c->data_dir, &opts, &b.store);
   if (rc == ND_ELOCKED) {
     pid_t pid = 0;
