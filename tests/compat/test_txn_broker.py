@@ -17,6 +17,14 @@ away); they do not measure speed.
 2. The log: one line for a fenced producer's request (naming its
 transactional id) and one for a transaction the coordinator aborts at its
 timeout (the check every 200 ms here).
+
+3. The settings: ApiVersions finalizes transaction.version 2 (supported
+0-2), or 1 with --transaction-version 1, where a Produce v12 to a
+partition never added is verified as V1 (TRANSACTION_ABORTABLE) instead
+of adding it; --transaction-max-timeout-ms bounds InitProducerId's
+timeout; DescribeConfigs of broker 0 describes the three transaction
+settings read-only, as given (STATIC_BROKER_CONFIG) or at Kafka's
+defaults.
 """
 import time
 import os
@@ -37,6 +45,67 @@ WOKEN_WITHIN_S = 60
 def check(cond, msg):
     if not cond:
         ndtest.fail(msg)
+
+
+def features(c):
+    """ApiVersions v5's supported and finalized features:
+    ({name: (min, max)}, {name: (min, max)})."""
+    err, _, _, tags = tp.kv.api_versions_v5(c, None, -1)
+    check(err == 0, "ApiVersions v5: %d" % err)
+
+    def table(raw, swap):
+        if raw is None:
+            return {}
+        rd = tp.kv.Reader(raw)
+        rows = rd.carray(tp.tagged(lambda r: (r.cstr(), r.i16(), r.i16())))
+        return {n: (b, a) if swap else (a, b) for n, a, b in rows}
+    return table(tags.get(0), False), table(tags.get(2), True)
+
+
+def broker_configs(c, names):
+    got = tp.kv.describe_configs(c, "0", names, rtype=4)
+    return {x["name"]: (x["value"], x["read_only"], x["source"])
+            for x in got["configs"]}
+
+
+TXN_CONFIGS = ["transaction.max.timeout.ms", "transactional.id.expiration.ms",
+               "transaction.abort.timed.out.transaction.cleanup.interval.ms"]
+
+
+def settings():
+    with ndtest.Broker() as b:
+        c = tp.kv.Conn(b.port)
+        sup, fin = features(c)
+        check(sup == {"transaction.version": (0, 2)} and
+              fin == {"transaction.version": (2, 2)},
+              "features by default: %s %s" % (sup, fin))
+        check(broker_configs(c, TXN_CONFIGS) == {
+            "transaction.max.timeout.ms": ("900000", 1, 5),
+            "transactional.id.expiration.ms": ("604800000", 1, 5),
+            "transaction.abort.timed.out.transaction.cleanup.interval.ms":
+                ("10000", 1, 5)}, "default transaction configs: %s"
+              % broker_configs(c, TXN_CONFIGS))
+        ndtest.stop_clean(b)
+    with ndtest.Broker(args=["--transaction-version", "1",
+                             "--transaction-max-timeout-ms", "5000"]) as b:
+        t = tp.Txn(b.bootstrap)
+        sup, fin = features(t.c)
+        check(fin == {"transaction.version": (1, 1)},
+              "--transaction-version 1: finalized %s" % fin)
+        check(broker_configs(t.c, TXN_CONFIGS[:1]) == {
+            "transaction.max.timeout.ms": ("5000", 1, 4)},
+              "transaction.max.timeout.ms from the flag: %s"
+              % broker_configs(t.c, TXN_CONFIGS[:1]))
+        check(t.init_pid("tx-long", timeout=5001)[0] == 50,
+              "a timeout above --transaction-max-timeout-ms")
+        e, pid, epoch = t.init_pid("tx-v1", timeout=5000)
+        check(e == 0, "InitProducerId at the maximum: %d" % e)
+        tp.kv.create_topic(t.c, "v1only", 1)
+        got = t.produce_flex(12, "tx-v1", "v1only", 0,
+                             tp.txn_batch([b"x"], pid, epoch, 0))
+        check(got[0] == 120, "Produce v12 to a partition not added, "
+              "transaction.version 1: %s" % (got,))
+        ndtest.stop_clean(b)
 
 
 def main():
@@ -113,6 +182,7 @@ def main():
               b.stderr() and "timed out" in b.stderr(),
               "no log line for the timed-out transaction:\n%s" % b.stderr())
         ndtest.stop_clean(b)
+    settings()
     ndtest.passed()
 
 
