@@ -13,10 +13,13 @@ reads past it; a second producer with the same transactional.id fences
 the first (its commit fails with the error librdkafka reports), and its
 open transaction is aborted. Then what each isolation level reads from
 each partition (values and their order), the committed offsets of the
-group, the last stable offsets (ListOffsets at read_committed), and the
-errors the fenced producer saw.
+group, the last stable offsets (ListOffsets at read_committed), the
+errors the fenced producer saw, and what kcat reads of each partition at
+both isolation levels.
 """
 import os
+import shutil
+import subprocess
 import sys
 import time
 
@@ -50,6 +53,19 @@ def consume(bootstrap, isolation, want, timeout=60):
         got[m.partition()].append(m.value().decode())
     c.close()
     return got
+
+
+def kcat(bootstrap, partition, isolation):
+    """The values kcat reads from the start of a partition to its end."""
+    if not shutil.which("kcat"):
+        ndtest.skip("kcat is not installed")
+    r = subprocess.run(["kcat", "-C", "-b", bootstrap, "-t", TOPIC, "-p",
+                        str(partition), "-o", "beginning", "-e", "-q",
+                        "-X", "isolation.level=" + isolation, "-f", "%s\n"],
+                       capture_output=True, timeout=120)
+    if r.returncode != 0:
+        ndtest.fail("kcat against %s: %s" % (bootstrap, r.stderr.decode()))
+    return r.stdout.decode().split()
 
 
 def producer(bootstrap, tid):
@@ -135,6 +151,9 @@ def scenario(bootstrap):
                                                  60, cached=False)
                         for q in (0, 1)]
     lc.close()
+    out["kcat"] = {"%s-%d" % (iso, q): kcat(bootstrap, q, iso)
+                   for iso in ("read_committed", "read_uncommitted")
+                   for q in (0, 1)}
     return out
 
 
