@@ -198,6 +198,7 @@ typedef struct {
   int16_t epoch;
   int verify_only;
   nd_topic_partition *parts;
+  int *prc; /* verify_only: each partition's result */
   size_t n;
   apt_topic *topics; /* the answer, shaped like the request */
   int32_t ntopics;
@@ -218,10 +219,23 @@ static int apt_call(txn_work *w) {
     apt_txn *t = &aw->txns[i];
     if (t->pre_err)
       continue;
-    t->rc = nd_txn_add_partitions(w->r->b->store, t->tid, t->pid, t->epoch,
-                                  t->parts, t->n,
-                                  t->verify_only ? ND_TXN_VERIFY_ONLY : 0, 0);
-    snprintf(t->msg, sizeof t->msg, "%s", t->rc ? nd_errmsg() : "");
+    if (!t->verify_only) {
+      t->rc = nd_txn_add_partitions(w->r->b->store, t->tid, t->pid, t->epoch,
+                                    t->parts, t->n, 0, 0);
+      snprintf(t->msg, sizeof t->msg, "%s", t->rc ? nd_errmsg() : "");
+      continue;
+    }
+    /* Kafka verifies each partition: those in the transaction are
+     * answered NONE, the others TRANSACTION_ABORTABLE. */
+    for (size_t k = 0; k < t->n; k++) {
+      t->prc[k] =
+          nd_txn_add_partitions(w->r->b->store, t->tid, t->pid, t->epoch,
+                                &t->parts[k], 1, ND_TXN_VERIFY_ONLY, 0);
+      if (t->prc[k] && !t->rc) {
+        t->rc = t->prc[k];
+        snprintf(t->msg, sizeof t->msg, "%s", nd_errmsg());
+      }
+    }
   }
   return 0;
 }
@@ -248,7 +262,8 @@ static int apt_prepare(kafka_req *r, apt_txn *t, kf_str tid, int64_t pid,
   for (int32_t i = 0; i < nq; i++)
     total += qts[i].partitions.count > 0 ? (size_t)qts[i].partitions.count : 0;
   t->parts = kf_alloc(&r->arena, (total ? total : 1) * sizeof *t->parts);
-  if (!t->parts)
+  t->prc = kf_alloc(&r->arena, (total ? total : 1) * sizeof *t->prc);
+  if (!t->parts || !t->prc)
     return -1;
   int unknown = 0;
   for (int32_t i = 0; i < nq; i++) {
@@ -291,12 +306,21 @@ static void apt_finish(kafka_req *r, apt_txn *t) {
   int16_t err = t->pre_err ? t->pre_err : txn_err(r, t->rc, 2);
   if (!t->pre_err && t->rc)
     txn_log_for(r, t->tid, t->msg, err);
+  size_t k = 0; /* parts[] holds the known partitions in answer order */
   for (int32_t i = 0; i < t->ntopics; i++) {
     apt_part *ps = t->topics[i].results_by_partition.items;
-    for (int32_t j = 0; j < t->topics[i].results_by_partition.count; j++)
-      if (!(t->pre_err == KERR_OPERATION_NOT_ATTEMPTED &&
-            ps[j].partition_error_code))
-        ps[j].partition_error_code = err;
+    for (int32_t j = 0; j < t->topics[i].results_by_partition.count; j++) {
+      if (t->pre_err == KERR_OPERATION_NOT_ATTEMPTED &&
+          ps[j].partition_error_code)
+        continue;
+      if (t->verify_only && !t->pre_err && k < t->n) {
+        int rc = t->prc[k++];
+        ps[j].partition_error_code =
+            rc == ND_ETXNSTATE ? KERR_TRANSACTION_ABORTABLE : txn_err(r, rc, 2);
+        continue;
+      }
+      ps[j].partition_error_code = err;
+    }
   }
 }
 

@@ -156,6 +156,23 @@ class Txn:
         res = rarr(rd, lambda r: (rstr(r), rarr(r, lambda q: (q.i32(), q.i16()))))
         return sorted((t, p, e) for t, ps in res for p, e in ps)
 
+    def add_partitions_v4(self, txns, version=4):
+        """The batched (broker) form: txns [(tid, pid, epoch, verify_only,
+        [(topic, [partitions])])]: (error, sorted [(tid, topic, part,
+        error)])."""
+        body = kv.carray([
+            kv.cstr(tid) + i64(pid) + i16(epoch) + i8(verify) + kv.carray(
+                [kv.cstr(t) + kv.carray([i32(p) for p in ps]) + TAGS
+                 for t, ps in topics]) + TAGS
+            for tid, pid, epoch, verify, topics in txns])
+        rd = self.flex(24, version, body)
+        rd.i32()
+        err = rd.i16()
+        res = rd.carray(tagged(lambda r: (r.cstr(), flex_topics(
+            r, lambda q: (q.i32(), q.i16())))))
+        return err, sorted((tid, t, p, e) for tid, ts in res
+                           for t, ps in ts for p, e in ps)
+
     def add_offsets(self, tid, pid, epoch, group, version=1):
         rd = self.classic(25, version, s16(tid) + i64(pid) + i16(epoch) +
                           s16(group))
@@ -387,6 +404,14 @@ def scenario(bootstrap):
     out["add_unknown_tid"] = t.add_partitions("tx-never", pid, epoch,
                                               [("txp", [0])])
     out["add"] = t.add_partitions("tx-a", pid, epoch, [("txp", [0, 1])])
+    # The broker form (v4+, KIP-890): verify_only checks, else adds.
+    out["add_v4"] = t.add_partitions_v4([
+        ("tx-a", pid, epoch, 1, [("txp", [0, 1])]),
+        ("tx-b-none", 5, 0, 1, [("txp", [0])])])
+    out["add_v4_not_in"] = t.add_partitions_v4([
+        ("tx-a", pid, epoch, 1, [("txq", [0])])])
+    out["add_v4_mixed"] = t.add_partitions_v4([
+        ("tx-a", pid, epoch, 1, [("txp", [0]), ("txq", [0])])])
 
     # Produce.
     out["produce"] = t.produce3("tx-a", "txp", 0,
