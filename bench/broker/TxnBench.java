@@ -12,20 +12,21 @@
 // beginTransaction; RECORDS records of BYTES random bytes (no key) to each
 // of BATCHES partitions (i, i+1, ... modulo the topic's partitions, i the
 // thread's number); flush(); commitTransaction()
-// — or abortTransaction() for every ABORT_EVERY-th (0: never). batch.size
-// is 1 MiB and linger.ms the client's default (5 ms): the records of a
-// partition, sent within microseconds, make one batch, which the
-// batch_bytes_avg line (the producer's batch-size-avg metric) shows. LIMIT is "Ns"
-// (each thread first runs 3 transactions that are not counted, then all
-// run N seconds) or a number of transactions per thread (all counted: a
-// fill). Prints, one per line:
+// — or abortTransaction() for every ABORT_EVERY-th (0: never).
+// batch.size is 1 MiB and linger.ms the client's default (5 ms): the
+// records of a partition, sent within microseconds, make one batch, which
+// the batch_bytes_avg line (the producer's batch-size-avg) shows. LIMIT is
+// "Ns" (each thread first runs 3 transactions that are not counted, then
+// all run N seconds) or a number of transactions per thread (all counted:
+// a fill). Prints, one per line:
 //   txns N / aborted N / records N / bytes N / seconds S
 //   commit_p50_ms X / commit_p99_ms X   (commitTransaction() alone)
 //   txn_p50_ms X / txn_p99_ms X         (beginTransaction to commit return)
 //   version V  (the producer's transaction protocol: 1 or 2, KIP-890)
+//   batch_bytes_avg X
 // consume: a consumer (no group) assigned partitions 0..PARTITIONS-1, from
 // the beginning, isolation.level ISOLATION, until it has EXPECTED records;
-// prints records, bytes, seconds (from the first poll to the last record).
+// prints records, bytes, seconds (from its start to the last record).
 // The NAME=VALUE pairs are added to the client's config. Exits 1 with
 // "error ..." on any failure.
 
