@@ -11,7 +11,7 @@ TSAN_TESTS  = test_threads test_limits test_offsets test_producer test_store tes
 JOBS       ?= $(shell nproc)
 DATA       ?= ./data
 
-.PHONY: all deps build build-san test test-fast test-san test-tsan run bench bench-kafka bench-compaction fuzz format clean install
+.PHONY: all deps build build-san test test-fast test-san test-tsan run bench bench-kafka bench-compaction bench-txn fuzz format clean install
 
 all: build
 
@@ -73,6 +73,11 @@ bench-kafka: deps build
 # for the 1 GB partition.
 bench-compaction: deps build
 	NODATA_BUILD=$(BUILD) /usr/bin/python3 bench/broker/compaction-vs-kafka.py $(BENCH_ARGS)
+
+# Transactions against Kafka's (bench/broker/README.md): produce with 1, 10,
+# 100 batches a transaction and read_committed consume, both durabilities.
+bench-txn: deps build
+	NODATA_BUILD=$(BUILD) /usr/bin/python3 bench/broker/txn-vs-kafka.py $(BENCH_ARGS)
 
 fuzz: deps
 	FUZZ_SECONDS=$(FUZZ_SECONDS) JOBS=$(JOBS) BUILD_FUZZ=build-fuzz sh fuzz/run.sh
