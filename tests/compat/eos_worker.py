@@ -95,8 +95,8 @@ def retry(call, what, tries=40):
 
 def producer():
     return Producer(client_conf(**{
-        "transactional.id": conf["tid"], "transaction.timeout.ms": 15000,
-        "linger.ms": 2, "message.timeout.ms": 15000,
+        "transactional.id": conf["tid"], "transaction.timeout.ms": 60000,
+        "linger.ms": 2, "message.timeout.ms": 60000,
         "enable.idempotence": True, "acks": "all"}))
 
 
