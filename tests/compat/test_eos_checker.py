@@ -196,6 +196,16 @@ class Worker:
         self.journals.append(path)
         return self.proc
 
+    def restart_dead(self):
+        """Start again a client that exited on its own (a fatal error the
+        journal names); one that cannot run at all fails the test."""
+        self.deaths = getattr(self, "deaths", 0) + 1
+        if self.deaths > 100:
+            with open(self.journals[-1].replace(".journal", ".err")) as f:
+                ndtest.fail("%s exited 100 times; last: %s"
+                            % (self.tid, f.read()[-2000:]))
+        self.start()
+
     def ready(self, timeout=90):
         """Wait until the current incarnation journaled R."""
         deadline = time.monotonic() + timeout
@@ -538,7 +548,7 @@ def run(tmp, tgt, workers):
             for w in workers:   # a client that died on its own: again
                 if w.proc.poll() is not None:
                     restarts += 1
-                    w.start()
+                    w.restart_dead()
             time.sleep(0.05)
         time.sleep(rng.uniform(0.2, 1.2))
         kind = rng.choices(kinds, weights)[0]
@@ -604,7 +614,7 @@ def run(tmp, tgt, workers):
         for w in transforms:
             if w.proc.poll() is not None:
                 restarts += 1
-                w.start()
+                w.restart_dead()
         time.sleep(1)
     for w in transforms + readers:
         if w.proc.poll() is None:
