@@ -66,15 +66,19 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ndtest  # noqa: E402
 import torture  # noqa: E402
+import apache_kafka  # noqa: E402
 from confluent_kafka import (Consumer, KafkaError, KafkaException,  # noqa: E402
                              TopicPartition)
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 WORKER = os.path.join(HERE, "eos_worker.py")
+JAVA_WORKER = os.path.join(HERE, "..", "kafka", "EosProducer.java")
+JAVA_CP = apache_kafka.classpath(os.path.join(HERE, "..", "kafka", "java-client",
+                                 "pom.xml"))
 PRODUCED = {"ta": 3, "tb": 2, "in": 2}     # topic -> partitions
 TOPICS = dict(PRODUCED, out=2)
-NPRODUCERS, NTRANSFORMS, NREADERS = 4, 2, 2
+NPRODUCERS, NJAVA, NTRANSFORMS, NREADERS = 4, 1, 2, 2
 
 seed = int(os.environ.get("ND_EOS_SEED", str(int(time.time()))))
 target = os.environ.get("ND_EOS_TARGET", "nodata")
@@ -147,8 +151,7 @@ class NodataTarget:
 
 class KafkaTarget:
     def __init__(self):
-        from apache_kafka import ApacheKafka
-        self.k = ApacheKafka(extra_props=[
+        self.k = apache_kafka.ApacheKafka(extra_props=[
             "transaction.state.log.num.partitions=1",
             "transaction.abort.timed.out.transaction.cleanup.interval.ms="
             "2000"])
@@ -165,6 +168,12 @@ class KafkaTarget:
         pass
 
     def close(self):
+        if os.environ.get("ND_EOS_KEEP"):
+            self.k.proc.terminate()
+            self.k.proc.wait()
+            apache_kafka._live.discard(self.k)   # (its atexit removes it)
+            print("eos checker: Kafka's directory kept in %s" % self.k.dir)
+            return
         self.k.close()
 
 
@@ -188,8 +197,17 @@ class Worker:
                 "seed": seeds.randrange(1 << 30), "topics": (
                     TOPICS if self.role == "reader" else PRODUCED)}
         err = open(os.path.join(self.tmp, "%s.%d.err" % (self.tid, inc)), "wb")
+        if self.role == "jproducer":
+            cmd = ["java", "-Xmx128m", "-XX:+UseSerialGC",
+                   "-XX:TieredStopAtLevel=1",
+                   "-Dorg.slf4j.simpleLogger.defaultLogLevel=error",
+                   "-cp", JAVA_CP, JAVA_WORKER, self.bootstrap, self.tid,
+                   str(inc), str(conf["seed"]), path,
+                   ",".join("%s:%d" % tp for tp in sorted(PRODUCED.items()))]
+        else:
+            cmd = [sys.executable, WORKER, self.role, json.dumps(conf), path]
         self.proc = subprocess.Popen(
-            [sys.executable, WORKER, self.role, json.dumps(conf), path],
+            cmd,
             stdin=subprocess.DEVNULL, stdout=err, stderr=err,
             preexec_fn=ndtest._pdeathsig)
         err.close()
@@ -387,10 +405,12 @@ def check(final, eof, hw, producers, transforms, readers, gofs):
         if len(locs) > 1:
             bad.add("duplicate", "%r at %s" % (v, locs[:4]))
     fig = {"committed": 0, "aborted": 0, "unknown": 0,
-           "unknown_visible": 0, "records": 0}
+           "unknown_visible": 0, "records": 0, "java": 0}
     for t in txns:
         st = t.status()
         fig[st] += 1
+        if st == "committed" and "/jproducer-" in t.key[0]:
+            fig["java"] += 1
         seen = [r for r in t.recs if r[-1] in where]
         fig["records"] += len(t.recs)
         if st == "unknown" and seen:
@@ -403,9 +423,12 @@ def check(final, eof, hw, producers, transforms, readers, gofs):
                         seen[0][-1], where[seen[0][-1]]))
         elif st == "committed" and len(seen) < len(t.recs):
             lost = [r for r in t.recs if r[-1] not in where]
+            tp_, p = lost[0][0], lost[0][1]
             bad.add("lost write", "committed transaction %s: %d of %d "
-                    "values missing, e.g. %r" % (t.key, len(lost),
-                                                 len(t.recs), lost[0]))
+                    "values missing, e.g. %r, delivered at offset %s; "
+                    "%s/%d ends at %d" % (
+                        t.key, len(lost), len(t.recs), lost[0],
+                        t.offsets.get(lost[0][-1]), tp_, p, hw[(tp_, p)]))
         if seen and len(seen) < len(t.recs) and st != "committed":
             bad.add("torn", "%s transaction %s: %d of %d values visible"
                     % (st, t.key, len(seen), len(t.recs)))
@@ -493,7 +516,7 @@ def check(final, eof, hw, producers, transforms, readers, gofs):
                                            off, where[v][0]))
     fig["reads"] = reads
     # A fenced zombie is what the test wants: counted apart.
-    fig["fatal"] = [f for f in fatal + xfatal if "FENCED" not in f]
+    fig["fatal"] = [f for f in fatal + xfatal if "fenced" not in f.lower()]
     fig["fenced"] = len(fatal + xfatal) - len(fig["fatal"])
     return fig
 
@@ -521,7 +544,8 @@ def run(tmp, tgt, workers):
     bootstrap = tgt.bootstrap
     create_topics(bootstrap)
     producers = [Worker("producer", i, tmp, bootstrap)
-                 for i in range(NPRODUCERS)]
+                 for i in range(NPRODUCERS)] + [
+        Worker("jproducer", i, tmp, bootstrap) for i in range(NJAVA)]
     transforms = [Worker("transform", i, tmp, bootstrap)
                   for i in range(NTRANSFORMS)]
     readers = [Worker("reader", i, tmp, bootstrap) for i in range(NREADERS)]
@@ -553,6 +577,9 @@ def run(tmp, tgt, workers):
         time.sleep(rng.uniform(0.2, 1.2))
         kind = rng.choices(kinds, weights)[0]
         crashes[kind] += 1
+        with open(os.path.join(tmp, "crashes.log"), "a") as f:
+            f.write("%s round %d: %s\n" % (
+                time.strftime("%H:%M:%S", time.gmtime()), r, kind))
         if kind in ("kill", "power"):
             tgt.crash(kind)
         else:
@@ -634,13 +661,13 @@ def run(tmp, tgt, workers):
         print("eos checker: client fatal error: %s" % f, flush=True)
     print("eos checker summary: seed %d, %s, %d crashes (%d broker kill -9, "
           "%d power cuts, %d client kill -9, %d zombies: %d fenced); "
-          "transactions %d committed, %d aborted, %d unknown (%d of them "
-          "visible); %d records checked, %d read during the run; transform: "
+          "transactions %d committed (%d by Java, V2), %d aborted, %d unknown "
+          "(%d of them visible); %d records checked, %d read during the run; transform: "
           "%d transactions committed, %d records exactly once; client "
           "restarts %d, fatal client errors %d, clients fenced %d; anomalies %d (%s); %.0f s"
           % (seed, target, ncrashes, crashes["kill"], crashes["power"],
              crashes["client-kill"], crashes["zombie"], fenced,
-             fig["committed"], fig["aborted"], fig["unknown"],
+             fig["committed"], fig["java"], fig["aborted"], fig["unknown"],
              fig["unknown_visible"], fig["records"], fig["reads"],
              fig["xcommitted"], fig["transformed"], restarts,
              len(fig["fatal"]), fig["fenced"], bad.total(),
