@@ -290,11 +290,15 @@ def read_all(bootstrap, timeout=120):
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": "eos-final",
                   "enable.auto.commit": False, "enable.partition.eof": True,
                   "isolation.level": "read_committed", "log_level": 2})
+    # librdkafka's watermark query (ListOffsets) honours isolation.level:
+    # read_uncommitted for the high watermark, not the LSO.
+    u = Consumer({"bootstrap.servers": bootstrap, "group.id": "eos-final",
+                  "isolation.level": "read_uncommitted", "log_level": 2})
     out, eof, hw = {}, {}, {}
     try:
         tps = [(t, p) for t, n in sorted(TOPICS.items()) for p in range(n)]
         for t, p in tps:
-            hw[(t, p)] = c.get_watermark_offsets(TopicPartition(t, p),
+            hw[(t, p)] = u.get_watermark_offsets(TopicPartition(t, p),
                                                  timeout=30)[1]
             out[(t, p)] = []
         c.assign([TopicPartition(t, p, 0) for t, p in tps])
@@ -323,6 +327,7 @@ def read_all(bootstrap, timeout=120):
                 eof[k] = out[k][-1][0] + 1 if out[k] else 0
     finally:
         c.close()
+        u.close()
     return out, eof, hw
 
 
