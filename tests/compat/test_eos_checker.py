@@ -1,14 +1,16 @@
 """test_eos_checker.py — an exactly-once checker in the style of Jepsen's
 Kafka workload: transactional producers, consume-transform-produce
 workers and read_committed readers, all separate client processes
-(tests/compat/eos_worker.py, confluent-kafka), under random crashes of the
-broker and of the clients; then every anomaly Jepsen defines for Kafka is
-looked for, and none is allowed.
+(tests/compat/eos_worker.py, confluent-kafka; tests/kafka/EosProducer.java),
+under random crashes of the broker and of the clients; then every anomaly
+Jepsen defines for Kafka is looked for, and none is allowed.
 
 Load (kept up across every crash):
-  - 4 transactional producers, each writing transactions of 1-21 unique
-    values to a random set of partitions of "ta" (3), "tb" (2) and "in"
-    (2), committing 70% and aborting 30% at random; each journals the
+  - 4 transactional producers (confluent-kafka: Transactions V1) and one
+    Java producer (kafka-clients 4.4: Transactions V2 where the broker
+    offers it), each writing transactions of 1-21 unique values to a
+    random set of partitions of "ta" (3), "tb" (2) and "in" (2),
+    committing 70% and aborting 30% at random; each journals the
     intent, the commit or abort request and the known outcome (an outcome
     a crash ate is "unknown": all or nothing allowed; a transaction never
     asked to commit must stay invisible);

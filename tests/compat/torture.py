@@ -9,6 +9,10 @@ partition back whole, and the comparison of the two.
     f = torture.compare(log, acks.of(topic, p))
     f.lost, f.moved, f.duplicates, f.gaps, f.twice   # see Figures
 
+Power cuts (root): Ext4Image() makes and mounts a sparse ext4 image (.dir;
+.power_cut() stops the file system as a power cut would, .umount(),
+.mount(), .close()); freeze(pid) stops every thread of the broker first.
+
 Values must be unique per partition: a value names its record, so a record
 acknowledged at one offset and stored at another, or stored twice, is seen.
 """
