@@ -292,17 +292,13 @@ def read_all(bootstrap, timeout=120):
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": "eos-final",
                   "enable.auto.commit": False, "enable.partition.eof": True,
                   "isolation.level": "read_committed", "log_level": 2})
-    # librdkafka's watermark query (ListOffsets) honours isolation.level:
-    # read_uncommitted for the high watermark, not the LSO.
-    u = Consumer({"bootstrap.servers": bootstrap, "group.id": "eos-final",
-                  "isolation.level": "read_uncommitted", "log_level": 2})
     out, eof, hw = {}, {}, {}
     try:
         tps = [(t, p) for t, n in sorted(TOPICS.items()) for p in range(n)]
-        for t, p in tps:
-            hw[(t, p)] = u.get_watermark_offsets(TopicPartition(t, p),
-                                                 timeout=30)[1]
-            out[(t, p)] = []
+        for t in TOPICS:
+            for p, h in high_watermarks(bootstrap, t).items():
+                hw[(t, p)] = h
+                out[(t, p)] = []
         c.assign([TopicPartition(t, p, 0) for t, p in tps])
         deadline = time.monotonic() + timeout
         while len(eof) < len(tps) and time.monotonic() < deadline:
@@ -320,8 +316,8 @@ def read_all(bootstrap, timeout=120):
             if len(eof) == len(tps) and any(eof[k] < hw[k] for k in tps):
                 # Reached an LSO below the high watermark: wait a little
                 # for a transaction still being completed.
-                if time.monotonic() + 60 < deadline:
-                    deadline = time.monotonic() + 60
+                if time.monotonic() + 30 < deadline:
+                    deadline = time.monotonic() + 30
                 time.sleep(0.5)
                 eof = {k: v for k, v in eof.items() if v >= hw[k]}
         for k in tps:
@@ -329,8 +325,20 @@ def read_all(bootstrap, timeout=120):
                 eof[k] = out[k][-1][0] + 1 if out[k] else 0
     finally:
         c.close()
-        u.close()
     return out, eof, hw
+
+
+def high_watermarks(bootstrap, topic):
+    """{partition: high watermark} of topic (read_uncommitted: librdkafka's
+    watermark query honours isolation.level, and would give the LSO)."""
+    u = Consumer({"bootstrap.servers": bootstrap, "group.id": "eos-final",
+                  "isolation.level": "read_uncommitted", "log_level": 2})
+    try:
+        return {p: u.get_watermark_offsets(TopicPartition(topic, p),
+                                           timeout=30)[1]
+                for p in range(TOPICS[topic])}
+    finally:
+        u.close()
 
 
 def group_offsets(bootstrap):
@@ -638,11 +646,11 @@ def run(tmp, tgt, workers):
             code = old.wait()
         fenced += code == 4
     # The workers drain "in".
-    deadline = time.monotonic() + 180
+    deadline = time.monotonic() + 120
     while True:
-        final, eof, hw = read_all(bootstrap)
+        ends = high_watermarks(bootstrap, "in")
         gofs = group_offsets(bootstrap)
-        if all(gofs.get(p) == eof[("in", p)] for p in range(TOPICS["in"])) \
+        if all(gofs.get(p) == ends[p] for p in range(TOPICS["in"])) \
                 or time.monotonic() > deadline:
             break
         for w in transforms:
