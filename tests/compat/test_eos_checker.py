@@ -582,8 +582,14 @@ def run(tmp, tgt, workers):
         base, deadline = counter.update(producers), time.monotonic() + 120
         while counter.update(producers) <= base:
             if time.monotonic() > deadline:
-                ndtest.fail("round %d: no transaction committed in 120 s"
-                            % r)
+                w = producers[0]
+                with open(w.journals[-1].replace(".journal", ".err"),
+                          errors="replace") as f:
+                    err = f.read()[-1500:]
+                ndtest.fail("round %d: no transaction committed in 120 s; "
+                            "%s's journal ends %r, its stderr:\n%s"
+                            % (r, w.tid, list(journal_lines(
+                                w.journals[-1]))[-2:], err))
             for w in workers:   # a client that died on its own: again
                 if w.proc.poll() is not None:
                     restarts += 1
