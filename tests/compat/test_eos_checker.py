@@ -53,7 +53,11 @@ of a run (thread and process timing differ); ND_EOS_KINDS=zombie,kill
 those crashes; ND_EOS_KEEP=1 keeps the journals; ND_EOS_CRASHES (default 60,
 24 under ND_SANITIZE); ND_EOS_TARGET=kafka runs it against Apache Kafka
 (tests/compat/apache_kafka.py; kill -9 and client crashes only) instead
-of nodata serve. See tests/README.md for the long run and its figures.
+of nodata serve. See tests/README.md for the long run and its figures:
+seed 20261205, 500 crashes (185 broker kill -9, 164 power cuts, 106 client
+kill -9, 45 zombies, all fenced): 48,228 transactions committed (9,976 by
+the Java V2 producer), 20,706 aborted, 80 unknown; 460,812 records checked;
+0 anomalies; 561 s. The default run (60 crashes) takes about a minute.
 """
 import bisect
 import json
