@@ -40,16 +40,13 @@ metadata per commit, so offsets.log is compacted about every second and
 crashes are also triggered as a compaction begins (off by default: under
 that load the groups stall now and then, see tests/README.md).
 """
-import fcntl
 import hashlib
 import os
 import random
 import shutil
 import signal
 import struct
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 
@@ -70,8 +67,6 @@ if metadata_committer:
     kafka = ndtest.require("kafka")
     import kafka.errors  # noqa: E402
 
-EXT4_IOC_SHUTDOWN = 0x8004587D        # _IOR('X', 125, __u32)
-EXT4_GOING_FLAGS_NOLOGFLUSH = 2
 TOPICS = {"tall": "all", "tone": "1"}  # topic -> acks
 GROUPS = {"tall": "gall", "tone": "gone"}
 PARTITIONS = 2
@@ -89,56 +84,6 @@ print("power torture: seed %d, %d rounds (ND_TORTURE_SEED=%d repeats)"
 
 cuts = []           # kind of each crash so far, in order
 acks = torture.Acks()
-
-
-def sh(*cmd):
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    if r.returncode != 0:
-        raise RuntimeError("%s: %s" % (" ".join(cmd), r.stderr.strip()))
-
-
-class Ext4Image:
-    """A sparse ext4 image mounted on a temp dir; unmounted by close()
-    whatever happened."""
-
-    def __init__(self, size="2G"):
-        self.tmp = tempfile.mkdtemp(prefix="nd-power-")
-        self.img = os.path.join(self.tmp, "fs.img")
-        self.dir = os.path.join(self.tmp, "mnt")
-        os.mkdir(self.dir)
-        sh("truncate", "-s", size, self.img)
-        sh("mkfs.ext4", "-q", "-b", "4096", self.img)
-        self.mount()
-
-    def mounted(self):
-        return os.path.ismount(self.dir)
-
-    def mount(self):
-        sh("mount", "-o", "loop", self.img, self.dir)
-
-    def power_cut(self):
-        fd = os.open(self.dir, os.O_RDONLY)
-        try:
-            fcntl.ioctl(fd, EXT4_IOC_SHUTDOWN,
-                        struct.pack("I", EXT4_GOING_FLAGS_NOLOGFLUSH))
-        finally:
-            os.close(fd)
-
-    def umount(self):
-        # A lazy unmount would leave the old mount alive beside the next
-        # one on the same image: only a real one will do between rounds.
-        for _ in range(50):
-            if subprocess.run(["umount", self.dir]).returncode == 0:
-                return
-            time.sleep(0.1)
-        raise RuntimeError("cannot unmount %s" % self.dir)
-
-    def close(self):
-        if self.mounted():
-            subprocess.run(["umount", self.dir])
-        if self.mounted():
-            subprocess.run(["umount", "-l", self.dir])
-        shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 KafkaErrors = kafka.errors.KafkaError if metadata_committer else KafkaException
@@ -297,29 +242,6 @@ class Totals:
 tot = Totals()
 
 
-def freeze(pid):
-    """SIGSTOP the broker and wait until every thread has stopped, before
-    the power cut. An fdatasync that races EXT4_IOC_SHUTDOWN can return 0
-    although its data never reached the device (seen: the broker's log
-    showed a sync returning 1.4 ms after the cut began, and the records it
-    acknowledged were gone after the remount). A real power cut stops the
-    CPU too, so no answer may leave after it: a stopped broker sends
-    none."""
-    os.kill(pid, signal.SIGSTOP)
-    for _ in range(60000):
-        states = []
-        for t in os.listdir("/proc/%d/task" % pid):
-            try:
-                with open("/proc/%d/task/%s/stat" % (pid, t)) as f:
-                    states.append(f.read().rsplit(")", 1)[1].split()[0])
-            except OSError:
-                pass   # a thread that just exited
-        if all(st in "Tt" for st in states):
-            return
-        time.sleep(0.001)
-    ndtest.fail("the broker's threads did not stop: %s" % states)
-
-
 def check_commits(bootstrap, groups, r):
     """The committed offsets after a crash, against what the groups were
     told (groups held)."""
@@ -471,7 +393,7 @@ def payload(n):
 
 # A SIGTERM (ctest, a user) must still unmount: exit through the finally.
 signal.signal(signal.SIGTERM, lambda *_: sys.exit("power torture: SIGTERM"))
-fs = Ext4Image()
+fs = torture.Ext4Image()
 broker = groups = None
 try:
     # 16 KiB segments are below Kafka's 1 MiB floor: allowed for this test.
@@ -551,7 +473,7 @@ try:
             for t in TOPICS:
                 guard(t, lambda p: p.poll(0.001))
         if kind == "power":
-            freeze(broker.pid)
+            torture.freeze(broker.pid)
             fs.power_cut()
         broker.kill9()
         cuts.append(kind)
