@@ -142,17 +142,20 @@ class ApacheKafka:
         deadline = time.monotonic() + 180
         while True:
             if self.proc.poll() is not None:
+                # The tail first: close() removes the directory it is in.
+                tail = self._tail()
                 self.close()
                 ndtest.fail("Apache Kafka exited with %d:\n%s"
-                            % (self.proc.returncode, self._tail()))
+                            % (self.proc.returncode, tail))
             try:
                 ndtest.api_versions(self.bootstrap, timeout=5)
                 break
             except (OSError, ndtest.BrokerError):
                 if time.monotonic() > deadline:
+                    tail = self._tail()
                     self.close()
                     ndtest.fail("Apache Kafka did not answer in 180 s:\n%s"
-                                % self._tail())
+                                % tail)
                 time.sleep(0.3)
 
     @property
