@@ -347,6 +347,19 @@ typedef struct nd_options {
   int64_t cleaner_dedupe_buffer_bytes;
   int64_t cleaner_io_max_bytes_per_second;
   int64_t cleaner_backoff_ms;
+  /* The transaction coordinator (nd_txn_*), Kafka's settings:
+   * transaction_max_timeout_ms: the largest timeout nd_txn_init_producer
+   * accepts (transaction.max.timeout.ms), 0 = 900000;
+   * transactional_id_expiration_ms: a transactional id idle this long in
+   * a completed state is forgotten (transactional.id.expiration.ms), 0 =
+   * 604800000 (7 days);
+   * transaction_abort_check_ms: how often the background thread aborts
+   * timed-out transactions and forgets expired ids (Kafka's
+   * transaction.abort.timed.out.transaction.cleanup.interval.ms), 0 =
+   * 10000. */
+  int64_t transaction_max_timeout_ms;
+  int64_t transactional_id_expiration_ms;
+  int64_t transaction_abort_check_ms;
 } nd_options;
 
 /* Open (creating if needed) the store in directory dir. opts may be NULL.
@@ -576,6 +589,10 @@ enum nd_append_flags {
    * at its offset and kafka-python hand it out as a record. Nothing in
    * nodata passes it yet; the transactions work will, for its markers. */
   ND_APPEND_CONTROL = 1 << 2,
+  /* nd_append_batch only: a transactional batch adds its partition to its
+   * producer's transaction (Transactions V2, KIP-890) instead of requiring
+   * that it was added (nd_txn_add_partitions). */
+  ND_APPEND_TXN_ADD = 1 << 3,
 };
 
 typedef struct nd_append_info {
@@ -621,9 +638,16 @@ int nd_append(nd_store *store, const char *topic, int32_t partition,
  * the store was opened with nd_options.decompress, as the broker does.
  * A control batch (attribute bit 5: a transaction marker) is refused with
  * ND_ECONTROL unless flags has ND_APPEND_CONTROL, as Kafka refuses them
- * from clients. Transactional batches (bit 4) are stored: the library keeps
- * no transaction state, and the broker decides whether a producer may send
- * them.
+ * from clients. A transactional batch (bit 4, not a control batch) is
+ * checked against the transaction coordinator (nd_txn_*) under the
+ * transaction's lock, held until the batch is in the log (not across the
+ * sync), so no batch can land after the transaction's marker: its producer
+ * id must be the current one of a transactional id (else ND_EPRODUCERID),
+ * with the current epoch (else ND_EPRODUCERFENCED), in an Ongoing
+ * transaction to which this partition was added (else ND_ETXNSTATE);
+ * with ND_APPEND_TXN_ADD the partition is added (and the transaction
+ * begun) durably first, as Transactions V2 does. Every batch of one call
+ * must then carry the same producer id and epoch (else ND_EBATCH).
  * On a CreateTime topic every record's timestamp (inside compressed
  * batches too, when nd_options.decompress is set) must lie within
  * [now - message.timestamp.before.max.ms, now + message.timestamp.after.
@@ -689,9 +713,15 @@ int nd_sync_partition(nd_store *store, const char *topic, int32_t partition,
  * fdatasync'd before return when flags has ND_APPEND_SYNC; otherwise the
  * caller syncs (nd_sync_partition), as a coordinator ending a transaction
  * on many partitions syncs each once. *offset (may be NULL) gets the
- * marker's offset. A transaction coordinator's call (the broker's, or
- * nd_txn_*); nothing else should end a producer's transaction.
- * Errors: ND_EINVAL (negative producer id or epoch), and those of
+ * marker's offset. Idempotent: when the producer has no open transaction
+ * in the partition nothing is written and *offset is -1 (a coordinator
+ * finishing an ending after a crash writes markers again). The marker
+ * carries producer_epoch, which may be above the producer's (Kafka's
+ * Transactions V2 bump, or fencing): the producer's epoch becomes it. A
+ * transaction coordinator's call (the broker's, or nd_txn_*); nothing
+ * else should end a producer's transaction.
+ * Errors: ND_EINVAL (negative producer id or epoch), ND_EPRODUCERFENCED
+ * (producer_epoch below the producer's in this partition), and those of
  * nd_append_batch. Thread-safe. */
 int nd_txn_write_marker(nd_store *store, const char *topic, int32_t partition,
                         int64_t producer_id, int16_t producer_epoch, int commit,
@@ -712,7 +742,9 @@ typedef struct nd_partition_info {
   int64_t recovery_point; /* everything below is fdatasync'd */
   int64_t size_bytes;     /* sum of segment file sizes */
   int32_t segment_count;
-  int64_t max_timestamp; /* -1 when empty */
+  int64_t max_timestamp;      /* -1 when empty */
+  int64_t last_stable_offset; /* LSO: first offset of the earliest open
+                                 transaction, else the high watermark */
 } nd_partition_info;
 
 /* Offsets and sizes of one partition. Errors: ND_ENOTOPIC, ND_ENOPARTITION,
@@ -721,13 +753,17 @@ typedef struct nd_partition_info {
 int nd_partition_describe(nd_store *store, const char *topic, int32_t partition,
                           nd_partition_info *info);
 
-/* An idempotent producer the partition knows (Kafka DescribeProducers). */
+/* An idempotent producer the partition knows (Kafka DescribeProducers).
+ * last_sequence is -1 when a transaction marker with a newer epoch was its
+ * last write (its sequences start again). */
 typedef struct nd_producer_info {
   int64_t producer_id;
   int16_t producer_epoch;
-  int32_t last_sequence;  /* of its newest stored batch */
-  int64_t last_offset;    /* of its newest stored batch */
-  int64_t last_timestamp; /* maxTimestamp of its newest stored batch */
+  int32_t last_sequence;    /* of its newest stored batch */
+  int64_t last_offset;      /* of its newest stored batch */
+  int64_t last_timestamp;   /* maxTimestamp of its newest stored batch */
+  int64_t txn_start_offset; /* first offset of its open transaction, -1
+                               (DescribeProducers' currentTxnStartOffset) */
 } nd_producer_info;
 
 /* The idempotent producers whose sequences the partition tracks, in a
@@ -755,7 +791,8 @@ typedef struct nd_batches {
   size_t len;             /* bytes of whole RecordBatch v2, back to back */
   int64_t high_watermark; /* at the time of the read */
   int64_t log_start_offset;
-  int64_t next_offset; /* offset after the last batch returned */
+  int64_t next_offset;        /* offset after the last batch returned */
+  int64_t last_stable_offset; /* at the time of the read */
 } nd_batches;
 
 /* Read whole batches starting with the one that holds `offset`, up to
@@ -770,6 +807,44 @@ typedef struct nd_batches {
  */
 int nd_read(nd_store *store, const char *topic, int32_t partition,
             int64_t offset, size_t max_bytes, nd_batches *out);
+
+/* Transactions at the partition level. A transactional batch (attribute
+ * bit 4) of producer P opens P's transaction in the partition if none is
+ * open; a transaction marker (nd_txn_write_marker) closes it. The last
+ * stable offset (LSO) is the first offset of the earliest open
+ * transaction, else the high watermark: below it every transactional
+ * record is decided (Kafka's read_committed isolation reads only there).
+ * The state is derived from the log and rebuilt at open after a crash. */
+
+/* nd_read ending at the last stable offset (Kafka's read_committed
+ * Fetch): no batch at or past the LSO is returned, and offset >= LSO (up
+ * to the high watermark) reads zero bytes. Records of aborted
+ * transactions below the LSO are returned as stored: the reader drops
+ * them with the list nd_aborted_txns gives, as a Kafka consumer does
+ * (or use nd_reader with ND_READER_COMMITTED). out->last_stable_offset is
+ * the LSO the read obeyed. Errors: those of nd_read. Thread-safe. */
+int nd_read_committed(nd_store *store, const char *topic, int32_t partition,
+                      int64_t offset, size_t max_bytes, nd_batches *out);
+
+/* An aborted transaction in a partition (Kafka's FetchResponse
+ * AbortedTransaction and .txnindex entry). */
+typedef struct nd_aborted_txn {
+  int64_t producer_id;
+  int64_t first_offset; /* its first batch in this partition */
+  int64_t last_offset;  /* its ABORT marker */
+} nd_aborted_txn;
+
+/* The aborted transactions of a partition with last_offset >= from and
+ * first_offset < upto (what a read_committed Fetch from `from` whose
+ * answer ends before `upto` must return: Kafka's
+ * collectAbortedTransactions), sorted by first_offset, from the
+ * per-segment aborted-transaction index (.txnindex, kept in memory: no
+ * log scan). *list is malloc'ed, owned by the caller (nd_free); NULL when
+ * *count is 0. Errors: ND_EINVAL (NULL list or count), ND_ENOTOPIC,
+ * ND_ENOPARTITION, ND_EFAILED (offline), ND_ENOMEM. Thread-safe. */
+int nd_aborted_txns(nd_store *store, const char *topic, int32_t partition,
+                    int64_t from, int64_t upto, nd_aborted_txn **list,
+                    size_t *count);
 
 /* Move the log start offset forward to `offset` (Kafka DeleteRecords):
  * whole segments below it are deleted, reads below it fail with ND_ERANGE.
@@ -957,6 +1032,207 @@ int nd_delete_offsets(nd_store *store, const char *group,
  * ND_EREADONLY, -errno. Deleting a topic forgets its offsets in every
  * group. */
 int nd_group_delete(nd_store *store, const char *group);
+
+/* ---- the transaction coordinator ----------------------------------------
+ * Kafka's transaction protocol (KIP-98, KIP-360, KIP-447, KIP-890) on one
+ * node: the coordinator's state lives in DATA/transactions/txn.log, each
+ * transition fdatasync'd before the call returns. Completion is
+ * synchronous: nd_txn_end returns once every marker (and, for a commit,
+ * the transaction's group offsets) is durable. docs/transactions.md has
+ * the design. Every call is thread-safe; calls for one transactional id
+ * are serialised by its lock, which an append of its producer's
+ * transactional batch also takes (see nd_append_batch). Times are ms since
+ * the epoch; now_ms 0 = the store's clock. */
+
+/* A new producer id from the store's durable counter: never repeats, also
+ * across restarts (reserved in blocks of 1000, each block durable before
+ * its first id is handed out; the first block starts above the value in
+ * DATA/broker-producer-ids, the broker's earlier counter, if that file
+ * exists). For idempotent producers; nd_txn_init_producer takes its ids
+ * here too. Errors: ND_EINVAL (NULL argument), ND_EREADONLY, ND_EFAILED,
+ * -errno. */
+int nd_producer_id_new(nd_store *store, int64_t *producer_id);
+
+/* A transaction's state (Kafka's TransactionState). */
+enum nd_txn_state {
+  ND_TXN_EMPTY = 0,
+  ND_TXN_ONGOING = 1,
+  ND_TXN_PREPARE_COMMIT = 2,
+  ND_TXN_PREPARE_ABORT = 3,
+  ND_TXN_COMPLETE_COMMIT = 4,
+  ND_TXN_COMPLETE_ABORT = 5,
+  ND_TXN_DEAD = 6,
+  ND_TXN_PREPARE_EPOCH_FENCE = 7,
+};
+
+/* Kafka's name of a state ("Empty", "Ongoing", "PrepareCommit", ...);
+ * "Unknown" for a value outside the enum. Static string. */
+const char *nd_txn_state_name(int state);
+
+enum nd_txn_flags {
+  /* The client speaks Transactions V2 (KIP-890): nd_txn_end bumps the
+   * epoch (the markers carry the new one), an abort of an Empty
+   * transaction is allowed, nd_txn_commit_offsets adds its group. */
+  ND_TXN_V2 = 1 << 0,
+  /* nd_txn_add_partitions only checks that the partitions are in the
+   * Ongoing transaction (KIP-890 part 1 verification), adding none. */
+  ND_TXN_VERIFY_ONLY = 1 << 1,
+};
+
+/* InitProducerId with a transactional id (Kafka's
+ * TransactionCoordinator.handleInitProducerId): a new id gets a new
+ * producer id, epoch 0; a known one gets its epoch bumped (its Ongoing
+ * transaction is aborted first, with the epoch bumped for the markers, so
+ * the earlier holder is fenced everywhere); an exhausted epoch (32766)
+ * gets a new producer id, epoch 0. expected_pid/expected_epoch (KIP-360;
+ * -1 when the client sends none): the current identity is bumped, the
+ * one before it (a retry whose answer was lost) gets the current one
+ * back, anything else is ND_EPRODUCERFENCED. flags: ND_TXN_V2 records
+ * the client's transaction version. *producer_id and *producer_epoch: the
+ * producer's identity from now on. Errors: ND_EINVAL (empty id or NULL
+ * out-pointers), ND_ETXNTIMEOUT (timeout_ms <= 0 or above
+ * transaction_max_timeout_ms), ND_EPRODUCERFENCED, ND_ECONCURRENTTXN (a
+ * transaction of this id could not be completed: an earlier I/O error),
+ * ND_EREADONLY, ND_EFAILED, -errno. */
+int nd_txn_init_producer(nd_store *store, const char *transactional_id,
+                         int32_t timeout_ms, int64_t expected_pid,
+                         int16_t expected_epoch, unsigned flags, int64_t now_ms,
+                         int64_t *producer_id, int16_t *producer_epoch);
+
+/* AddPartitionsToTxn: the n partitions join the transaction (begun if it
+ * was not Ongoing), all or none, durably before return (atomicity rule:
+ * a partition is listed before any of the transaction's data reaches
+ * it). With ND_TXN_VERIFY_ONLY nothing is added: every partition must be
+ * in the Ongoing transaction already. Errors: ND_EINVAL, ND_ENOTFOUND
+ * (unknown transactional id), ND_EPRODUCERID (not its producer id),
+ * ND_EPRODUCERFENCED (not its epoch), ND_ECONCURRENTTXN (the transaction
+ * is being completed, as Kafka answers CONCURRENT_TRANSACTIONS),
+ * ND_ETXNSTATE (ND_TXN_VERIFY_ONLY and a partition not in it),
+ * ND_ENOTOPIC, ND_ENOPARTITION, ND_EREADONLY, ND_EFAILED, -errno. */
+int nd_txn_add_partitions(nd_store *store, const char *transactional_id,
+                          int64_t producer_id, int16_t producer_epoch,
+                          const nd_topic_partition *parts, size_t n,
+                          unsigned flags, int64_t now_ms);
+
+/* AddOffsetsToTxn: group's offsets (nd_txn_commit_offsets) will be
+ * committed with the transaction; begins it if it was not Ongoing.
+ * Errors: as nd_txn_add_partitions (ND_EINVAL for a bad group name). */
+int nd_txn_add_offsets(nd_store *store, const char *transactional_id,
+                       int64_t producer_id, int16_t producer_epoch,
+                       const char *group, int64_t now_ms);
+
+/* TxnOffsetCommit: the n offsets are pending until the transaction
+ * commits (invisible to nd_committed_offset; dropped on abort), durable
+ * with the transaction's state before return; a later one for the same
+ * partition replaces the earlier. The group must have been added with
+ * nd_txn_add_offsets (else ND_ETXNSTATE), unless flags has ND_TXN_V2,
+ * which adds it. Errors: those of nd_txn_add_offsets, ND_ETXNSTATE (not
+ * Ongoing), and nd_commit_offsets' argument checks. */
+int nd_txn_commit_offsets(nd_store *store, const char *transactional_id,
+                          int64_t producer_id, int16_t producer_epoch,
+                          const char *group, const nd_offset_commit *commits,
+                          size_t n, unsigned flags, int64_t now_ms);
+
+/* 1 if (group, topic, partition) has offsets pending in a transaction not
+ * yet complete (OffsetFetch with require_stable answers
+ * UNSTABLE_OFFSET_COMMIT), 0 if not, ND_EINVAL for NULL arguments. */
+int nd_txn_offsets_pending(nd_store *store, const char *group,
+                           const char *topic, int32_t partition);
+
+/* EndTxn: commit (commit != 0) or abort the transaction. In order, each
+ * durable before the next: the state PrepareCommit/PrepareAbort (the
+ * commit point), a marker on every partition of the transaction
+ * (nd_txn_write_marker, synced), for a commit the pending group offsets
+ * (nd_commit_offsets), then CompleteCommit/CompleteAbort. A crash after
+ * the commit point is finished by the next nd_open; before it the
+ * transaction is still Ongoing (and times out). With ND_TXN_V2 the epoch
+ * is bumped (markers carry the new one; an exhausted epoch gives a new
+ * producer id) and an Empty or completed transaction may be aborted;
+ * *new_pid and *new_epoch (either may be NULL) get the producer's identity
+ * from now on. A retried end of a completed transaction with the same
+ * result succeeds (V2: the retry names the epoch before the bump), as
+ * does one of a transaction left Prepare* by an I/O error (it is
+ * completed now). Errors: ND_EINVAL, ND_ENOTFOUND, ND_EPRODUCERID,
+ * ND_EPRODUCERFENCED, ND_ETXNSTATE (e.g. commit of an aborted or Empty
+ * transaction), ND_EREADONLY, ND_EFAILED, -errno (the transaction then
+ * stays Prepare*, finished by a retry, nd_txn_expire or the next open). */
+int nd_txn_end(nd_store *store, const char *transactional_id,
+               int64_t producer_id, int16_t producer_epoch, int commit,
+               unsigned flags, int64_t now_ms, int64_t *new_pid,
+               int16_t *new_epoch);
+
+/* A transactional id's state, as DescribeTransactions tells it. */
+typedef struct nd_txn_info {
+  char *transactional_id;
+  int state; /* enum nd_txn_state */
+  int64_t producer_id;
+  int16_t producer_epoch;
+  int32_t timeout_ms;
+  int64_t start_ms;               /* -1 when not Ongoing */
+  int64_t last_update_ms;         /* the last transition */
+  nd_topic_partition *partitions; /* topic names malloc'ed inside */
+  size_t partition_count;
+  char **groups; /* groups added (AddOffsetsToTxn) */
+  size_t group_count;
+  int version; /* transaction version: 1 or 2 */
+} nd_txn_info;
+
+/* DescribeTransactions: *info gets a copy (free with
+ * nd_txn_info_free(info, 1); the struct itself stays the caller's).
+ * Errors: ND_EINVAL, ND_ENOTFOUND (unknown id), ND_ENOMEM. */
+int nd_txn_describe(nd_store *store, const char *transactional_id,
+                    nd_txn_info *info);
+/* ListTransactions: every known transactional id, sorted by id (the
+ * broker filters by state, producer id, duration). *list malloc'ed
+ * (nd_txn_info_free(*list, *count)), NULL when *count is 0. */
+int nd_txn_list(nd_store *store, nd_txn_info **list, size_t *count);
+/* Frees what the entries hold and, unless count is 1 and list came from
+ * the caller (nd_txn_describe), the array: pass the array nd_txn_list
+ * gave, or one nd_txn_info filled by nd_txn_describe. NULL is a no-op. */
+void nd_txn_info_free(nd_txn_info *list, size_t count);
+
+/* Abort every Ongoing transaction older than its timeout (with an epoch
+ * bump: its producer is fenced), finish transactions left Prepare* by an
+ * I/O error, and forget ids idle in a completed state longer than
+ * transactional_id_expiration_ms, now. The background thread does this
+ * every transaction_abort_check_ms; for embedders with no_background and
+ * for tests. *aborted (may be NULL): transactions aborted. Errors: the
+ * first failure (the rest are still tried), ND_EREADONLY is not one (a
+ * read-only store has nothing to do: 0). */
+int nd_txn_expire(nd_store *store, int64_t now_ms, int *aborted);
+
+/* ---- the embedder's transactions over the calls above ----
+ * A handle is used by one thread at a time. */
+typedef struct nd_txn nd_txn;
+
+/* Become the producer of transactional_id (Transactions V2), fencing any
+ * earlier holder and aborting its open transaction. The first
+ * nd_txn_append or nd_txn_send_offsets begins a transaction. timeout_ms
+ * 0 = 60000 (Kafka's producer default). *out: free with nd_txn_close.
+ * Errors: those of nd_txn_init_producer, ND_ENOMEM. */
+int nd_txn_open(nd_store *store, const char *transactional_id,
+                int32_t timeout_ms, nd_txn **out);
+/* Append n >= 1 records to (topic, partition) in the transaction as one
+ * batch (sequence numbers kept by the handle; the partition joins the
+ * transaction). info may be NULL. Errors: those of nd_append_batch;
+ * ND_EPRODUCERFENCED once another nd_txn_open (or the timeout) fenced
+ * this handle. */
+int nd_txn_append(nd_txn *txn, const char *topic, int32_t partition,
+                  const nd_record *records, size_t n, nd_append_info *info);
+/* Commit group's offsets with the transaction (consume-transform-produce:
+ * the offsets of what was consumed). Errors: those of
+ * nd_txn_commit_offsets. */
+int nd_txn_send_offsets(nd_txn *txn, const char *group,
+                        const nd_offset_commit *commits, size_t n);
+/* Commit (abort) the transaction: durable on return, visible to
+ * read_committed readers. A transaction with nothing in it commits
+ * trivially. The handle may begin the next one. Errors: those of
+ * nd_txn_end. */
+int nd_txn_commit(nd_txn *txn);
+int nd_txn_abort(nd_txn *txn);
+/* Abort an open transaction (errors ignored: the timeout aborts it
+ * otherwise) and free. NULL is a no-op. */
+void nd_txn_close(nd_txn *txn);
 
 /* ------------------------------------------------------------------------ */
 /* Decoding records                                                         */
@@ -1400,6 +1676,13 @@ enum nd_reader_flags {
    * per batch entered, so a sequential reader pays it once per batch but
    * a random lookup pays it on the whole batch every time. */
   ND_READER_VERIFY = 1 << 0,
+  /* Kafka's read_committed isolation for nd_reader_next: it stops at the
+   * last stable offset (returns 0 there, as at the high watermark; call
+   * again once the transactions there are decided) and skips the records
+   * of aborted transactions, found in the aborted-transaction index
+   * (nd_aborted_txns), as well as control records. nd_reader_get and
+   * nd_reader_seek are not restricted. */
+  ND_READER_COMMITTED = 1 << 1,
 };
 
 /* Open a reader on (topic, partition). flags: enum nd_reader_flags.
@@ -1436,8 +1719,10 @@ int nd_reader_get(nd_reader *r, int64_t offset, nd_record_view *rec);
 int nd_reader_seek(nd_reader *r, int64_t offset);
 
 /* The next record at or after the sequential position (0 after open,
- * nd_reader_seek to move), skipping control records as nd_iter does.
- * Returns 1 with *rec filled, 0 at the high watermark (call again later
+ * nd_reader_seek to move), skipping control records as nd_iter does (and,
+ * with ND_READER_COMMITTED, aborted transactions' records).
+ * Returns 1 with *rec filled, 0 at the high watermark (with
+ * ND_READER_COMMITTED: at the last stable offset; call again later
  * to read what was appended since), or a negative code: ND_ERANGE when
  * retention or nd_delete_records removed the position (seek to the log
  * start to go on), and the errors of nd_reader_get. After an error the

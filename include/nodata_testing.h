@@ -109,6 +109,16 @@ int nd_test_io_write_replace(const char *path, const void *data, size_t len);
 int nd_test_io_write_new_synced(const char *path, const void *data, size_t len);
 int nd_test_io_unlink(const char *path);
 
+/* ---- the transaction coordinator (src/txn_coord.c) ---------------------- */
+
+/* on != 0: nd_append_batch stores transactional batches without checking
+ * them against the transaction coordinator, as before the library had
+ * one, for the partition level's own tests, which write batches of
+ * producers no transactional id has; nd_open then leaves the open
+ * transactions it finds alone (no abort of those the coordinator does
+ * not know). Process-wide; 0 restores both. */
+void nd_test_txn_unchecked(int on);
+
 /* ---- primitives ---------------------------------------------------------- */
 
 /* The portable CRC-32C, whatever the CPU. Same contract as nd_crc32c. */

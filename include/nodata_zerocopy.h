@@ -26,7 +26,8 @@ typedef struct nd_file_range {
   size_t len;  /* bytes of whole RecordBatch v2, back to back */
   int64_t high_watermark;
   int64_t log_start_offset;
-  int64_t next_offset; /* offset after the last batch in the range */
+  int64_t next_offset;        /* offset after the last batch in the range */
+  int64_t last_stable_offset; /* at the time of the read */
 } nd_file_range;
 
 /* The batches nd_read would return for the same arguments (like nd_read, a
@@ -45,6 +46,13 @@ typedef struct nd_file_range {
  * nd_read. */
 int nd_read_file(nd_store *store, const char *topic, int32_t partition,
                  int64_t offset, size_t max_bytes, nd_file_range *out);
+
+/* nd_read_file ending at the last stable offset, as nd_read_committed:
+ * no batch at or past the LSO is in the range. Errors and thread-safety:
+ * as nd_read_file. */
+int nd_read_file_committed(nd_store *store, const char *topic,
+                           int32_t partition, int64_t offset, size_t max_bytes,
+                           nd_file_range *out);
 
 #if defined(__GNUC__)
 #pragma GCC visibility pop

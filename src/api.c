@@ -20,6 +20,7 @@
 #include "hash.h"
 #include "layout.h"
 #include "store.h"
+#include "txn_coord.h"
 
 int nd_maintain(nd_store *s, int64_t now) {
   int rc = store_enter(s, __func__, ENTRY_READ);
@@ -48,6 +49,8 @@ int nd_maintain(nd_store *s, int64_t now) {
   }
   free(ts);
   int r = offsets_maintain(s->offsets);
+  if (!r)
+    r = txn_coord_maintain(s->txn);
   return rc ? rc : r;
 }
 
@@ -462,32 +465,73 @@ int nd_offset_for_time(nd_store *s, const char *name, int32_t p, int64_t ts,
   return rc;
 }
 
-int nd_read(nd_store *s, const char *name, int32_t p, int64_t offset,
-            size_t max_bytes, nd_batches *out) {
+static int read_entry(nd_store *s, const char *fn, const char *name, int32_t p,
+                      int64_t offset, size_t max_bytes, int committed,
+                      nd_batches *out) {
   if (!out)
-    return nd_fail(ND_EINVAL, "%s: out is NULL", __func__);
+    return nd_fail(ND_EINVAL, "%s: out is NULL", fn);
   memset(out, 0, sizeof *out);
   topic *t = NULL;
   partition *part = NULL;
-  int rc = store_enter_partition(s, __func__, ENTRY_READ, name, p, &t, &part);
+  int rc = store_enter_partition(s, fn, ENTRY_READ, name, p, &t, &part);
   if (rc)
     return rc;
-  return store_leave(t, partition_read(part, offset, max_bytes, out));
+  return store_leave(
+      t, committed ? partition_read_committed(part, offset, max_bytes, out)
+                   : partition_read(part, offset, max_bytes, out));
 }
 
-int nd_read_file(nd_store *s, const char *name, int32_t p, int64_t offset,
-                 size_t max_bytes, nd_file_range *out) {
+int nd_read(nd_store *s, const char *name, int32_t p, int64_t offset,
+            size_t max_bytes, nd_batches *out) {
+  return read_entry(s, __func__, name, p, offset, max_bytes, 0, out);
+}
+
+int nd_read_committed(nd_store *s, const char *name, int32_t p, int64_t offset,
+                      size_t max_bytes, nd_batches *out) {
+  return read_entry(s, __func__, name, p, offset, max_bytes, 1, out);
+}
+
+static int read_file_entry(nd_store *s, const char *fn, const char *name,
+                           int32_t p, int64_t offset, size_t max_bytes,
+                           int committed, nd_file_range *out) {
   if (!out)
-    return nd_fail(ND_EINVAL, "%s: out is NULL", __func__);
+    return nd_fail(ND_EINVAL, "%s: out is NULL", fn);
   memset(out, 0, sizeof *out);
   out->fd = -1;
   topic *t = NULL;
   partition *part = NULL;
-  int rc = store_enter_partition(s, __func__, ENTRY_READ, name, p, &t, &part);
+  int rc = store_enter_partition(s, fn, ENTRY_READ, name, p, &t, &part);
   if (rc)
     return rc;
   /* A failed read holds no descriptor: segment_read_range dups last. */
-  return store_leave(t, partition_read_file(part, offset, max_bytes, out));
+  return store_leave(
+      t, committed ? partition_read_file_committed(part, offset, max_bytes, out)
+                   : partition_read_file(part, offset, max_bytes, out));
+}
+
+int nd_read_file(nd_store *s, const char *name, int32_t p, int64_t offset,
+                 size_t max_bytes, nd_file_range *out) {
+  return read_file_entry(s, __func__, name, p, offset, max_bytes, 0, out);
+}
+
+int nd_read_file_committed(nd_store *s, const char *name, int32_t p,
+                           int64_t offset, size_t max_bytes,
+                           nd_file_range *out) {
+  return read_file_entry(s, __func__, name, p, offset, max_bytes, 1, out);
+}
+
+int nd_aborted_txns(nd_store *s, const char *name, int32_t p, int64_t from,
+                    int64_t upto, nd_aborted_txn **list, size_t *count) {
+  if (!list || !count)
+    return nd_fail(ND_EINVAL, "%s: list and count are required", __func__);
+  *list = NULL;
+  *count = 0;
+  topic *t = NULL;
+  partition *part = NULL;
+  int rc = store_enter_partition(s, __func__, ENTRY_READ, name, p, &t, &part);
+  if (rc)
+    return rc;
+  return store_leave(t, partition_aborted_txns(part, from, upto, list, count));
 }
 
 int nd_delete_records(nd_store *s, const char *name, int32_t p, int64_t offset,

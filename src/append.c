@@ -14,6 +14,7 @@
 #include "batch.h"
 #include "error.h"
 #include "store.h"
+#include "txn_coord.h"
 
 /* ---- append ------------------------------------------------------------- */
 
@@ -363,6 +364,28 @@ static int check_compressed_records(nd_store *s, const uint8_t *b, size_t total,
   return 0;
 }
 
+/* The producer of a transactional batch at byte at: the first one's, and
+ * every later one's must be the same (the coordinator checks one). */
+static int txn_batch_identity(const uint8_t *b, size_t at, int64_t *pid,
+                              int16_t *epoch) {
+  int64_t bp = batch_producer_id(b);
+  int16_t be = batch_producer_epoch(b);
+  if (bp < 0 || be < 0)
+    return nd_fail(ND_EBATCH,
+                   "batch at byte %zu: transactional without a producer id "
+                   "and epoch",
+                   at);
+  if (*pid >= 0 && (bp != *pid || be != *epoch))
+    return nd_fail(ND_EBATCH,
+                   "batch at byte %zu: transactional batches of one append "
+                   "must be of one producer (%" PRId64
+                   " epoch %d, then %" PRId64 " epoch %d)",
+                   at, *pid, (int)*epoch, bp, (int)be);
+  *pid = bp;
+  *epoch = be;
+  return 0;
+}
+
 int nd_append_batch(nd_store *s, const char *name, int32_t p, void *buf,
                     size_t len, unsigned flags, nd_append_info *info) {
   if (!buf || len == 0)
@@ -376,6 +399,8 @@ int nd_append_batch(nd_store *s, const char *name, int32_t p, void *buf,
   topic_config(t, &cfg);
   int64_t now = store_now_ms();
   ts_check tcs, *tc = ts_check_start(&tcs, &cfg, now);
+  int64_t txn_pid = -1; /* the producer of the transactional batches */
+  int16_t txn_epoch = -1;
   /* Validate everything before anything is written: a request is stored
    * whole or not at all. */
   uint8_t *b = buf;
@@ -405,6 +430,10 @@ int nd_append_batch(nd_store *s, const char *name, int32_t p, void *buf,
                    q, total, name, (int)cfg.max_message_bytes);
       goto out;
     }
+    if ((batch_attributes(c.batch) & BATCH_ATTR_TRANSACTIONAL) &&
+        !batch_is_control(c.batch) &&
+        (rc = txn_batch_identity(c.batch, q, &txn_pid, &txn_epoch)) != 0)
+      goto out;
     if (batch_is_control(c.batch) && !(flags & ND_APPEND_CONTROL)) {
       /* Kafka's words (LogValidator): a marker is the broker's to write. */
       rc = nd_fail(ND_ECONTROL,
@@ -463,12 +492,25 @@ int nd_append_batch(nd_store *s, const char *name, int32_t p, void *buf,
   int64_t sync_to = -1;
   if (!info)
     info = &local;
+  /* A transactional batch is checked against its transaction under the
+   * transaction's lock, held until the batch is in the log: the
+   * coordinator's end takes the same lock, so no batch lands after the
+   * marker (design rule 3). */
+  txn_entry *held = NULL;
+  if (txn_pid >= 0 &&
+      (rc = txn_coord_append_begin(s, name, p, txn_pid, txn_epoch, flags,
+                                   &held)) != 0) {
+    free(re);
+    goto out;
+  }
   partition_append_begin(part);
   rc = partition_append(part, &cfg, re ? re : buf, re ? re_len : len, now,
                         flags, info, &sync_to);
   partition_append_end(part);
+  txn_coord_append_end(held);
   free(re);
-  if (!rc)
+  /* A marker with nothing to end wrote nothing (base_offset -1). */
+  if (!rc && info->base_offset >= 0)
     rc = append_done(s, t, part, info, sync_to);
 out:
   return store_leave(t, rc);

@@ -2,8 +2,9 @@
  * background.c — the store's maintenance thread: every 100 ms it runs
  * nd_maintain (retention, segment.ms rolls, the periodic flush, offsets
  * compaction) and removes the directories of deleted topics, so neither
- * runs on the caller's thread. Read-only stores and stores opened with
- * no_background have none: their embedder calls nd_maintain itself.
+ * runs on the caller's thread; every transaction_abort_check_ms it aborts
+ * timed-out transactions (nd_txn_expire). Read-only stores and stores opened
+ * with no_background have none: their embedder calls nd_maintain itself.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -15,6 +16,8 @@
 #include "store.h"
 
 #define MAINTAIN_PERIOD_MS 100
+/* Kafka's transaction.abort.timed.out.transaction.cleanup.interval.ms. */
+#define TXN_ABORT_CHECK_MS 10000
 
 /* Remove a deleted topic's renamed-away directory: in the background
  * thread when there is one, since unlinking gigabytes of segments takes
@@ -57,6 +60,10 @@ void store_empty_trash(nd_store *s) {
 
 static void *background_main(void *arg) {
   nd_store *s = arg;
+  int64_t txn_check = s->opts.transaction_abort_check_ms
+                          ? s->opts.transaction_abort_check_ms
+                          : TXN_ABORT_CHECK_MS;
+  int64_t txn_last = store_now_ms();
   pthread_mutex_lock(&s->bg_lock);
   while (!s->stopping) {
     struct timespec ts;
@@ -72,6 +79,12 @@ static void *background_main(void *arg) {
     pthread_mutex_unlock(&s->bg_lock);
     store_empty_trash(s);
     nd_maintain(s, 0);
+    int64_t now = store_now_ms();
+    if (now - txn_last >= txn_check) {
+      /* Kafka's abort of timed-out transactions, on its period. */
+      txn_last = now;
+      nd_txn_expire(s, now, NULL);
+    }
     pthread_mutex_lock(&s->bg_lock);
   }
   pthread_mutex_unlock(&s->bg_lock);

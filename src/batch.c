@@ -438,6 +438,22 @@ int varint_read(const uint8_t **pp, const uint8_t *end, int64_t *out) {
   return -1;
 }
 
+int batch_control_type(const uint8_t *b, size_t len) {
+  if (len < BATCH_HEADER_SIZE || batch_codec(b) != 0)
+    return -1;
+  const uint8_t *p = b + BATCH_HEADER_SIZE, *end = b + len;
+  int64_t v;
+  /* length, attributes (1 byte), timestampDelta, offsetDelta, keyLength */
+  if (varint_read(&p, end, &v) || p >= end)
+    return -1;
+  p++;
+  if (varint_read(&p, end, &v) || varint_read(&p, end, &v) ||
+      varint_read(&p, end, &v) || v < 4 || end - p < 4)
+    return -1;
+  int type = (int)be16(p + 2);
+  return be16(p) == 0 && (type == 0 || type == 1) ? type : -1;
+}
+
 /* ---- encoding ---------------------------------------------------------- */
 
 static size_t bytes_field_size(const void *p, size_t len) {

@@ -179,6 +179,9 @@ static inline int batch_codec(const uint8_t *p) {
 static inline int batch_is_control(const uint8_t *p) {
   return (batch_attributes(p) & BATCH_ATTR_CONTROL) != 0;
 }
+static inline int batch_is_transactional(const uint8_t *p) {
+  return (batch_attributes(p) & BATCH_ATTR_TRANSACTIONAL) != 0;
+}
 static inline int batch_is_log_append_time(const uint8_t *p) {
   return (batch_attributes(p) & BATCH_ATTR_LOG_APPEND_TIME) != 0;
 }
@@ -447,5 +450,9 @@ size_t varint_write(uint8_t *p, int64_t v);
 /* Read one zigzag varint (at most 10 bytes) from [*p, end). Returns 0 and
  * advances *p, or -1 if truncated or overlong. */
 int varint_read(const uint8_t **p, const uint8_t *end, int64_t *out);
+/* The type of the transaction marker in the whole control batch b (len
+ * bytes): 0 ABORT, 1 COMMIT (Kafka's EndTransactionMarker key), or -1 when
+ * its first record is not a marker key. */
+int batch_control_type(const uint8_t *b, size_t len);
 
 #endif

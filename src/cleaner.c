@@ -230,8 +230,11 @@ static int manifest_read(const char *dir, swap_list *l) {
   return 0;
 }
 
+/* The .log last; every file before it may be missing from cleaning/
+ * (then the old one is removed: it described the old .log). */
 static const char *const seg_exts[] = {LAYOUT_INDEX, LAYOUT_TIMEINDEX,
-                                       LAYOUT_LOG};
+                                       LAYOUT_TXNINDEX, LAYOUT_LOG};
+#define SEG_EXTS (sizeof seg_exts / sizeof seg_exts[0])
 
 /* Move the cleaned b0 from DIR/cleaning into DIR: the index files first,
  * the .log last, so that once the new .log is in place its indexes are
@@ -244,11 +247,11 @@ static int swap_move(const char *dir, int64_t b0) {
   int e = file_exists(from);
   if (e <= 0)
     return e < 0 ? nd_fail_os(-e, "stat %s", from) : 0;
-  for (size_t i = 0; i < 3; i++) {
+  for (size_t i = 0; i < SEG_EXTS; i++) {
     segment_name(from, sizeof from, tmp, b0, seg_exts[i]);
     segment_name(to, sizeof to, dir, b0, seg_exts[i]);
     e = file_rename(from, to);
-    if (e == -ENOENT && i < 2)
+    if (e == -ENOENT && i + 1 < SEG_EXTS)
       e = file_unlink(to) == -ENOENT ? 0 : 0;
     if (e)
       return nd_fail_os(-e, "cannot rename %s to %s", from, to);
@@ -261,7 +264,7 @@ static int swap_move(const char *dir, int64_t b0) {
 static int swap_unlink(const char *dir, const swap_list *l) {
   int rc = 0;
   for (size_t i = 0; i < l->n; i++)
-    for (size_t x = 0; !l->first[i] && x < 3; x++) {
+    for (size_t x = 0; !l->first[i] && x < SEG_EXTS; x++) {
       char path[PATH_MAX];
       segment_name(path, sizeof path, dir, l->bases[i], seg_exts[x]);
       int e = file_unlink(path);
@@ -340,9 +343,15 @@ static int cleanable_refs(partition *p, const nd_topic_config *cfg,
     pthread_rwlock_unlock(&p->segs_lock);
     return nd_fail(ND_ENOMEM, "out of memory");
   }
+  /* Kafka's firstUncleanableOffset includes the first unstable offset:
+   * nothing at or after the LSO is cleaned (an open transaction's records
+   * may yet be aborted), so a segment ending past it is left whole. */
+  int64_t lso = partition_lso(p);
   size_t k = 0;
   for (; k < n; k++) {
     segment *s = p->segs[k];
+    if (p->segs[k + 1]->base > lso)
+      break;
     int64_t mts = atomic_load(&s->max_ts);
     if (cfg->min_compaction_lag_ms > 0 &&
         now_ms - mts < cfg->min_compaction_lag_ms)
@@ -537,6 +546,156 @@ static int64_t count_records(const seg_ref *v, size_t n, int64_t first_dirty) {
   return total;
 }
 
+/* ---- transactions (Kafka's CleanedTransactionMetadata) ------------------
+ * What a cleaning knows of the transactions it walks through: the aborted
+ * transactions of the segments it reads (from their .txnindex), taken in
+ * by first offset as the walk passes it. A batch of a producer with an
+ * aborted transaction under way is that transaction's: dropped (and
+ * never put in the offset map). A transaction marker may go when the walk
+ * saw no batch of its transaction (the data is gone), once its delete
+ * horizon (set the first time it is found so) has passed (KIP-534); an
+ * ABORT marker that stays keeps its index entry, carried into the
+ * cleaned segment's .txnindex. The state spans a whole pass (Kafka keeps
+ * it per group of segments; a transaction crossing groups then keeps its
+ * marker in nodata where Kafka would let it go). */
+
+typedef struct txn_abort_open {
+  txn_aborted t;
+  int observed; /* a batch of it was walked */
+} txn_abort_open;
+
+typedef struct txn_track {
+  partition *p;
+  txn_aborted *ab; /* collected, by first offset from `next` on */
+  size_t nab, next, abcap;
+  txn_abort_open *open; /* aborted transactions under way, by producer */
+  size_t nopen, opencap;
+  int64_t *committed; /* producers with a batch of a transaction under way
+                         that is not aborted */
+  size_t ncommitted, comcap;
+  txn_list *out; /* the cleaned segment's index, NULL in the map pass */
+} txn_track;
+
+static void track_free(txn_track *t) {
+  free(t->ab);
+  free(t->open);
+  free(t->committed);
+}
+
+static int cmp_first(const void *a, const void *b) {
+  int64_t x = ((const txn_aborted *)a)->first,
+          y = ((const txn_aborted *)b)->first;
+  return x < y ? -1 : x > y;
+}
+
+static int grow(void **v, size_t *cap, size_t n, size_t size) {
+  if (n < *cap)
+    return 0;
+  size_t nc = *cap ? *cap * 2 : 8;
+  void *nv = realloc(*v, nc * size);
+  if (!nv)
+    return nd_fail(ND_ENOMEM, "out of memory");
+  *v = nv;
+  *cap = nc;
+  return 0;
+}
+
+/* Take in the aborted transactions that can hold batches of [base, end)
+ * (Kafka's collectAbortedTransactions of the segment's range). */
+static int track_collect(txn_track *t, int64_t base, int64_t end) {
+  txn_aborted *v;
+  size_t n;
+  int rc = partition_aborted_collect(t->p, base, end, &v, &n);
+  for (size_t i = 0; !rc && i < n; i++) {
+    int dup = 0;
+    for (size_t j = 0; j < t->nab && !dup; j++)
+      dup = t->ab[j].pid == v[i].pid && t->ab[j].first == v[i].first;
+    if (!dup && !(rc = grow((void **)&t->ab, &t->abcap, t->nab, sizeof *v)))
+      t->ab[t->nab++] = v[i];
+  }
+  free(v);
+  if (!rc && t->nab > t->next + 1)
+    qsort(t->ab + t->next, t->nab - t->next, sizeof *t->ab, cmp_first);
+  return rc;
+}
+
+static txn_abort_open *open_abort(txn_track *t, int64_t pid) {
+  for (size_t i = 0; i < t->nopen; i++)
+    if (t->open[i].t.pid == pid)
+      return &t->open[i];
+  return NULL;
+}
+
+/* Aborted transactions whose first offset is at or below `offset` are
+ * under way. */
+static int track_consume(txn_track *t, int64_t offset) {
+  while (t->next < t->nab && t->ab[t->next].first <= offset) {
+    const txn_aborted *a = &t->ab[t->next++];
+    if (open_abort(t, a->pid))
+      continue;
+    int rc = grow((void **)&t->open, &t->opencap, t->nopen, sizeof *t->open);
+    if (rc)
+      return rc;
+    t->open[t->nopen++] = (txn_abort_open){*a, 0};
+  }
+  return 0;
+}
+
+/* A data batch: 1 if it belongs to an aborted transaction (drop it), 0 if
+ * not, or an error. */
+static int track_batch(txn_track *t, const uint8_t *b) {
+  int rc = track_consume(t, batch_last_offset(b));
+  if (rc || !batch_is_transactional(b))
+    return rc;
+  int64_t pid = batch_producer_id(b);
+  txn_abort_open *o = open_abort(t, pid);
+  if (o) {
+    o->observed = 1;
+    return 1;
+  }
+  for (size_t i = 0; i < t->ncommitted; i++)
+    if (t->committed[i] == pid)
+      return 0;
+  if ((rc = grow((void **)&t->committed, &t->comcap, t->ncommitted,
+                 sizeof *t->committed)) != 0)
+    return rc;
+  t->committed[t->ncommitted++] = pid;
+  return 0;
+}
+
+/* A control batch: 1 if the marker may go (no batch of its transaction
+ * was walked), 0 if it stays, or an error. An ABORT marker that stays
+ * puts its entry into the cleaned index. */
+static int track_control(txn_track *t, const uint8_t *b, size_t len) {
+  int rc = track_consume(t, batch_last_offset(b));
+  if (rc)
+    return rc;
+  int type = batch_control_type(b, len);
+  int64_t pid = batch_producer_id(b);
+  if (type == 0) {
+    txn_abort_open *o = open_abort(t, pid);
+    if (!o)
+      return 1;
+    txn_abort_open gone = *o;
+    *o = t->open[--t->nopen];
+    if (!gone.observed)
+      return 1;
+    if (t->out && txnindex_push(t->out, &gone.t) != 0)
+      return nd_fail(ND_ENOMEM, "out of memory");
+    return 0;
+  }
+  if (type == 1) {
+    for (size_t i = 0; i < t->ncommitted; i++)
+      if (t->committed[i] == pid) {
+        t->committed[i] = t->committed[--t->ncommitted];
+        return 0;
+      }
+    return 1;
+  }
+  /* Not a marker (an emptied control batch): nothing to keep it for. */
+  return 1;
+}
+
 /* ---- pass 1: the offset map --------------------------------------------- */
 
 typedef struct map_ctx {
@@ -548,6 +707,7 @@ typedef struct map_ctx {
   int64_t records, keys_before;
   nd_decompress_fn dec;
   int codec_skipped;
+  txn_track *txn;
 } map_ctx;
 
 static int map_batch(void *vctx, const uint8_t *b, size_t len) {
@@ -560,7 +720,13 @@ static int map_batch(void *vctx, const uint8_t *b, size_t len) {
   if (next <= m->from)
     return 0;
   int32_t count = batch_record_count(b);
-  if (batch_is_control(b) || count == 0) {
+  int rc = batch_is_control(b) ? track_control(m->txn, b, len)
+                               : track_batch(m->txn, b);
+  if (rc < 0)
+    return rc;
+  /* An aborted transaction's records go: they must not hide older
+   * records of their keys (Kafka leaves them out of the map too). */
+  if (batch_is_control(b) || count == 0 || (rc == 1 && !batch_is_control(b))) {
     m->map_end = next;
     return 0;
   }
@@ -579,7 +745,7 @@ static int map_batch(void *vctx, const uint8_t *b, size_t len) {
   const uint8_t *area;
   size_t alen;
   void *owned;
-  int rc = batch_record_area(b, len, m->dec, &area, &alen, &owned);
+  rc = batch_record_area(b, len, m->dec, &area, &alen, &owned);
   if (rc == ND_ECODEC) {
     /* Kept whole by the rewrite: its keys are not in the map, so older
      * records of those keys elsewhere stay too (nothing lost). */
@@ -645,6 +811,7 @@ typedef struct rewrite_ctx {
   int64_t min_horizon; /* earliest horizon of kept tombstones, 0 none */
   uint8_t *scratch;    /* the rebuilt batch */
   size_t scratch_cap;
+  txn_track *txn;
 } rewrite_ctx;
 
 static int out_flush(out_seg *o, throttle *th) {
@@ -733,6 +900,40 @@ static int keep_record(const rewrite_ctx *w, int64_t off, const raw_record *r,
   return !*expired;
 }
 
+/* Kafka's RETAIN_EMPTY: the header alone, uncompressed, timestamps both
+ * the batch's maxTimestamp (DefaultRecordBatch.writeEmptyHeader). */
+static int write_empty(rewrite_ctx *w, const uint8_t *b) {
+  int rc = scratch_fit(w, BATCH_HEADER_SIZE);
+  if (rc)
+    return rc;
+  memcpy(w->scratch, b, BATCH_HEADER_SIZE);
+  int64_t mts = batch_max_timestamp(b);
+  put_be32(w->scratch + BATCH_AT_LENGTH,
+           BATCH_HEADER_SIZE - BATCH_LOG_OVERHEAD);
+  put_be16(w->scratch + BATCH_AT_ATTRIBUTES,
+           (uint16_t)(batch_attributes(b) &
+                      ~(BATCH_ATTR_CODEC_MASK | BATCH_ATTR_DELETE_HORIZON)));
+  put_be64(w->scratch + BATCH_AT_BASE_TIMESTAMP, (uint64_t)mts);
+  put_be64(w->scratch + BATCH_AT_MAX_TIMESTAMP, (uint64_t)mts);
+  put_be32(w->scratch + BATCH_AT_RECORD_COUNT, 0);
+  batch_update_crc(w->scratch, BATCH_HEADER_SIZE);
+  return out_batch(w->out, w->scratch, BATCH_HEADER_SIZE, w->th);
+}
+
+/* A batch none of whose records stays: dropped, unless it is the last
+ * batch of its producer (kept empty, so the producer's sequence and epoch
+ * survive) or the log's last batch. The log's last batch stays too,
+ * empty: Kafka never cleans the end of a log (its active segment holds
+ * the last batch, as it rolls only on append); nodata also rolls an idle
+ * segment on segment.ms, and without this header a consumer positioned
+ * before the end would find no batch up to the high watermark and fetch
+ * there forever. */
+static int drop_batch(rewrite_ctx *w, const uint8_t *b) {
+  if (!is_last_of_producer(w, b) && batch_next_offset(b) < w->log_end)
+    return 0;
+  return write_empty(w, b);
+}
+
 static int rewrite_batch(void *vctx, const uint8_t *b, size_t len) {
   rewrite_ctx *w = vctx;
   nd_clean_stats *st = w->st;
@@ -740,8 +941,21 @@ static int rewrite_batch(void *vctx, const uint8_t *b, size_t len) {
     return nd_fail(ND_EFAILED, "cleaning stopped: the store is closing");
   int32_t count = batch_record_count(b);
   st->records_in += count;
-  if (batch_is_control(b)) {
-    /* Transaction markers stay (see docs/compaction.md). */
+  int ctl = batch_is_control(b);
+  int16_t attrs = batch_attributes(b);
+  int has_horizon = (attrs & BATCH_ATTR_DELETE_HORIZON) != 0;
+  int64_t horizon = has_horizon ? batch_base_timestamp(b) : -1;
+  /* Transactions (Kafka's checkBatchRetention): an aborted transaction's
+   * batch goes whole; a marker whose transaction left no batch here goes
+   * once its delete horizon has passed, and is given one if it has none. */
+  int can = ctl ? track_control(w->txn, b, len) : track_batch(w->txn, b);
+  if (can < 0)
+    return can;
+  int discard = ctl ? can && has_horizon && w->now_ms >= horizon : can;
+  int mark_horizon = ctl && can && !has_horizon;
+  if (discard)
+    return drop_batch(w, b);
+  if (ctl && !mark_horizon) {
     st->records_kept += count;
     return out_batch(w->out, b, len, w->th);
   }
@@ -762,9 +976,6 @@ static int rewrite_batch(void *vctx, const uint8_t *b, size_t len) {
                    batch_base_offset(b));
   int64_t base = batch_base_offset(b);
   int log_append = batch_is_log_append_time(b);
-  int16_t attrs = batch_attributes(b);
-  int has_horizon = (attrs & BATCH_ATTR_DELETE_HORIZON) != 0;
-  int64_t horizon = has_horizon ? batch_base_timestamp(b) : -1;
   int64_t base_ts = batch_base_timestamp(b);
   /* First walk: which records stay. */
   const uint8_t *p = area, *end = area + alen;
@@ -779,8 +990,8 @@ static int rewrite_batch(void *vctx, const uint8_t *b, size_t len) {
       return nd_fail(ND_ECORRUPT, "bad record in the batch at offset %" PRId64,
                      base);
     }
-    int expired;
-    if (!keep_record(w, base + r.off_delta, &r, horizon, &expired)) {
+    int expired = 0;
+    if (!ctl && !keep_record(w, base + r.off_delta, &r, horizon, &expired)) {
       st->tombstones_removed += expired;
       continue;
     }
@@ -791,9 +1002,9 @@ static int rewrite_batch(void *vctx, const uint8_t *b, size_t len) {
     if (ts > max_ts)
       max_ts = ts;
   }
-  int set_horizon = tombstones && !has_horizon;
+  int set_horizon = (tombstones || mark_horizon) && !has_horizon;
   st->records_kept += kept;
-  if (tombstones) {
+  if (tombstones || mark_horizon) {
     int64_t h = set_horizon ? w->now_ms + w->cfg->delete_retention_ms : horizon;
     if (!w->min_horizon || h < w->min_horizon)
       w->min_horizon = h;
@@ -804,29 +1015,7 @@ static int rewrite_batch(void *vctx, const uint8_t *b, size_t len) {
   }
   if (kept == 0) {
     free(owned);
-    /* The log's last batch stays too, empty: Kafka never cleans the end
-     * of a log (its active segment holds the last batch, as it rolls
-     * only on append); nodata also rolls an idle segment on segment.ms,
-     * and without this header a consumer positioned before the end would
-     * find no batch up to the high watermark and fetch there forever. */
-    if (!is_last_of_producer(w, b) && batch_next_offset(b) < w->log_end)
-      return 0;
-    /* Kafka's RETAIN_EMPTY: the header alone, uncompressed, timestamps
-     * both the batch's maxTimestamp (DefaultRecordBatch.writeEmptyHeader). */
-    if ((rc = scratch_fit(w, BATCH_HEADER_SIZE)) != 0)
-      return rc;
-    memcpy(w->scratch, b, BATCH_HEADER_SIZE);
-    int64_t mts = batch_max_timestamp(b);
-    put_be32(w->scratch + BATCH_AT_LENGTH,
-             BATCH_HEADER_SIZE - BATCH_LOG_OVERHEAD);
-    put_be16(w->scratch + BATCH_AT_ATTRIBUTES,
-             (uint16_t)(attrs &
-                        ~(BATCH_ATTR_CODEC_MASK | BATCH_ATTR_DELETE_HORIZON)));
-    put_be64(w->scratch + BATCH_AT_BASE_TIMESTAMP, (uint64_t)mts);
-    put_be64(w->scratch + BATCH_AT_MAX_TIMESTAMP, (uint64_t)mts);
-    put_be32(w->scratch + BATCH_AT_RECORD_COUNT, 0);
-    batch_update_crc(w->scratch, BATCH_HEADER_SIZE);
-    return out_batch(w->out, w->scratch, BATCH_HEADER_SIZE, w->th);
+    return drop_batch(w, b);
   }
   /* Rebuild: the survivors, re-encoded when the base timestamp moves to
    * the delete horizon (their timestamps stay: the deltas change). */
@@ -845,7 +1034,7 @@ static int rewrite_batch(void *vctx, const uint8_t *b, size_t len) {
     raw_record r;
     raw_next(&p, end, &r);
     int expired;
-    if (!keep_record(w, base + r.off_delta, &r, horizon, &expired))
+    if (!ctl && !keep_record(w, base + r.off_delta, &r, horizon, &expired))
       continue;
     if (new_base_ts == base_ts) {
       memcpy(o + pos, r.start, (size_t)(r.end - r.start));
@@ -927,8 +1116,11 @@ static int write_group(partition *p, const seg_ref *v, size_t n, rewrite_ctx *w,
   if (!o.buf)
     rc = nd_fail(ND_ENOMEM, "out of memory");
   w->out = &o;
+  w->txn->out = &ns->aborted;
   for (size_t i = 0; !rc && i < n; i++) {
-    rc = walk_segment(v[i].seg, v[i].size, w->th, rewrite_batch, w);
+    rc = track_collect(w->txn, v[i].base, v[i].end);
+    if (!rc)
+      rc = walk_segment(v[i].seg, v[i].size, w->th, rewrite_batch, w);
     if (!rc)
       w->st->bytes_in += (int64_t)v[i].size;
   }
@@ -936,10 +1128,19 @@ static int write_group(partition *p, const seg_ref *v, size_t n, rewrite_ctx *w,
     rc = out_flush(&o, w->th);
   free(o.buf);
   w->out = NULL;
+  w->txn->out = NULL;
   if (!rc) {
     atomic_store(&ns->size, o.file_pos);
     atomic_store(&ns->next_offset, v[n - 1].end);
     rc = segment_seal(ns);
+  }
+  /* The entries of the ABORT markers kept, durable before the swap's
+   * commit point as the .log is. */
+  if (!rc && ns->aborted.n) {
+    rc = txnindex_write(&ns->aborted, ns->path);
+    ns->aborted.dirty = 1;
+    if (!rc)
+      rc = txnindex_sync(&ns->aborted, ns->path);
   }
   if (rc) {
     segment_close(ns, 1);
@@ -1056,7 +1257,10 @@ static int producers_last(partition *p, prod_last **out, size_t *n) {
   for (size_t i = 0; v && i < c; i++) {
     const producer_entry *e = &p->producers.entries[i];
     v[i].pid = e->pid;
-    v[i].last_offset = e->batches[e->n - 1].last_offset;
+    /* Kafka's lastRecordsOfActiveProducers: its last data batch stays,
+     * even emptied (its sequence); after a marker's epoch bump it keeps
+     * no batch, and the marker (its epoch) stays instead. */
+    v[i].last_offset = e->n ? e->batches[e->n - 1].last_offset : e->last_offset;
   }
   pthread_mutex_unlock(&p->append_lock);
   if (c && !v)
@@ -1081,19 +1285,24 @@ static int clean_pass(partition *p, const nd_topic_config *cfg,
     return rc;
   while (n && v[n - 1].base >= cl_end)
     n--;
-  map_ctx m = {stop, map, from, from, 0, 0, 0, opts->decompress, 0};
+  txn_track mt = {.p = p};
+  map_ctx m = {stop, map, from, from, 0, 0, 0, opts->decompress, 0, &mt};
   offset_map_clear(map);
   for (size_t i = 0; i < n && !m.full; i++) {
     if (v[i].end <= from)
       continue;
-    rc = walk_segment(v[i].seg, v[i].size, th, map_batch, &m);
+    rc = track_collect(&mt, v[i].base, v[i].end);
+    if (!rc)
+      rc = walk_segment(v[i].seg, v[i].size, th, map_batch, &m);
     if (rc) {
+      track_free(&mt);
       free(v);
       return rc;
     }
     if (!m.full)
       m.map_end = v[i].end;
   }
+  track_free(&mt);
   st->keys += (int64_t)map->used;
   *map_end = m.map_end;
   prod_last *prods = NULL;
@@ -1110,7 +1319,9 @@ static int clean_pass(partition *p, const nd_topic_config *cfg,
     pthread_mutex_unlock(&p->clean_stat_lock);
     rc = checkpoint_write(p->dir, c);
   }
-  rewrite_ctx w = {.stop = stop,
+  txn_track wt = {.p = p};
+  rewrite_ctx w = {.txn = &wt,
+                   .stop = stop,
                    .map = map,
                    .map_end = m.map_end,
                    .now_ms = now_ms,
@@ -1141,6 +1352,14 @@ static int clean_pass(partition *p, const nd_topic_config *cfg,
   }
   if (!rc && ng)
     rc = swap_pass(p, v, g, ng);
+  if (!rc && ng) {
+    /* The snapshot counts each segment's aborted-transaction entries:
+     * renew it for the new segments, or the next unclean open would find
+     * the counts off and rebuild the whole state from the log. */
+    pthread_mutex_lock(&p->append_lock);
+    rc = partition_snapshot_save(p);
+    pthread_mutex_unlock(&p->append_lock);
+  }
   if (!rc) {
     st->segments_in += (int32_t)upto;
     st->segments_out += (int32_t)ng;
@@ -1159,6 +1378,7 @@ static int clean_pass(partition *p, const nd_topic_config *cfg,
   }
   *codec_kept += w.codec_kept;
   *min_horizon = w.min_horizon;
+  track_free(&wt);
   free(w.scratch);
   free(prods);
   free(v);

@@ -35,6 +35,11 @@
  *                                      (batch.h, segment.h)
  *           <base>.index      DERIVED  8-byte entries (index.h)
  *           <base>.timeindex  DERIVED  12-byte entries (index.h)
+ *           <base>.txnindex   DERIVED  34-byte aborted-transaction entries,
+ *                                      only where the segment holds an
+ *                                      ABORT marker (txnindex.h); synced
+ *                                      before the producer-state snapshot
+ *                                      that covers it is written
  *           recovery-point    HINT     decimal offset (recovery.c)
  *           log-start-offset  SYNCED   decimal offset (partition.c)
  *           producer-state    HINT     text (producer.h)
@@ -58,6 +63,9 @@
  *   groups/offsets.log   SYNCED   frames, fdatasync'd per commit (offsets.h)
  *   groups/offsets.log.damaged    a hard link to a damaged offsets.log,
  *                                 kept for whoever wants to look
+ *   transactions/txn.log SYNCED   frames, fdatasync'd per transition of a
+ *                                 transactional id (txn_coord.h)
+ *   transactions/txn.log.damaged  as groups/offsets.log.damaged
  *   quarantine/<UTC time>/         what nd_verify's repair took out of
  *                                 the log (verify.c); never read back
  *   any.tmp              the temporary of a file_write_atomic/_replace;
@@ -81,6 +89,7 @@
 #define LAYOUT_LOG ".log"
 #define LAYOUT_INDEX ".index"
 #define LAYOUT_TIMEINDEX ".timeindex"
+#define LAYOUT_TXNINDEX ".txnindex"
 #define LAYOUT_RECOVERY_POINT "recovery-point"
 #define LAYOUT_LOG_START "log-start-offset"
 #define LAYOUT_PRODUCER_STATE "producer-state"
@@ -89,6 +98,8 @@
 #define LAYOUT_CLEANING_DIR "cleaning"
 #define LAYOUT_GROUPS "groups"
 #define LAYOUT_OFFSETS_LOG "offsets.log"
+#define LAYOUT_TRANSACTIONS "transactions"
+#define LAYOUT_TXN_LOG "txn.log"
 #define LAYOUT_DAMAGED ".damaged"
 #define LAYOUT_QUARANTINE "quarantine"
 #define LAYOUT_TMP ".tmp"

@@ -168,6 +168,13 @@ struct nd_reader {
   size_t buf_cap;
   void *inflated; /* the batch's records, decompressed */
   record_hdrs hdrs;
+  /* ND_READER_COMMITTED: the aborted transactions that can hold a batch
+   * based in [ab_from, ab_upto) (nd_aborted_txns of that range, read
+   * after ab_upto was the LSO: every transaction beginning below it was
+   * decided and its ABORT marker indexed). */
+  nd_aborted_txn *ab;
+  size_t nab;
+  int64_t ab_from, ab_upto;
   rpos *rtab; /* RPOS_SLOTS, allocated at the first lookup that needs it */
   size_t rused;
 };
@@ -496,9 +503,10 @@ static int decode_fail(nd_reader *r, int err, const char *why) {
 
 int nd_reader_open(nd_store *s, const char *name, int32_t part, unsigned flags,
                    nd_decompress_fn decompress, nd_reader **out) {
-  int rc = store_enter_args(s, __func__, ENTRY_READ,
-                            out && !(flags & ~(unsigned)ND_READER_VERIFY),
-                            out ? "unknown flags" : "out is NULL");
+  int rc = store_enter_args(
+      s, __func__, ENTRY_READ,
+      out && !(flags & ~(unsigned)(ND_READER_VERIFY | ND_READER_COMMITTED)),
+      out ? "unknown flags" : "out is NULL");
   if (rc)
     return rc;
   *out = NULL;
@@ -600,11 +608,45 @@ int nd_reader_seek(nd_reader *r, int64_t offset) {
   return 0;
 }
 
+/* ND_READER_COMMITTED: 1 if the transactional batch r->batch belongs to
+ * an aborted transaction. A producer's transactions in a partition do not
+ * overlap, so the batch is aborted iff an aborted transaction of its
+ * producer spans its base offset: the same records Kafka's consumer drops
+ * with its aborted-producer set (Fetcher's nextFetchedBatch). */
+static int batch_aborted(nd_reader *r, int64_t lso, int *err) {
+  int64_t base = batch_base_offset(r->batch);
+  int64_t pid = batch_producer_id(r->batch);
+  *err = 0;
+  if (base < r->ab_from || base >= r->ab_upto) {
+    nd_free(r->ab);
+    r->ab = NULL;
+    r->nab = 0;
+    r->ab_from = r->ab_upto = 0;
+    int rc = partition_aborted_txns(r->p, base, lso, &r->ab, &r->nab);
+    if (rc) {
+      *err = rc;
+      return 0;
+    }
+    r->ab_from = base;
+    r->ab_upto = lso;
+  }
+  for (size_t i = 0; i < r->nab; i++)
+    if (r->ab[i].producer_id == pid && r->ab[i].first_offset <= base &&
+        base <= r->ab[i].last_offset)
+      return 1;
+  return 0;
+}
+
 int nd_reader_next(nd_reader *r, nd_record_view *rec) {
   int rc = reader_enter(r, rec, __func__);
   if (rc)
     return rc;
+  int committed = (r->flags & ND_READER_COMMITTED) != 0;
+  /* Read once per call: the batches below it are decided. */
+  int64_t lso = committed ? partition_lso(r->p) : INT64_MAX;
   for (;;) {
+    if (committed && r->remaining == 0 && r->next_offset >= lso)
+      return 0;
     if (r->remaining == 0) {
       /* The next batch starts where this one ends, in the same segment
        * unless it was the last there. */
@@ -622,10 +664,24 @@ int nd_reader_next(nd_reader *r, nd_record_view *rec) {
       /* From the batch's first record (locate may have kept the batch a
        * lookup or an earlier pass left); those below the position are
        * passed over below. */
+      if (committed && batch_base_offset(r->batch) >= lso)
+        return 0; /* past a hole, at or after the LSO */
       r->rec = r->rec_start;
       r->remaining = batch_record_count(r->batch);
-      if (r->remaining <= 0) { /* an empty batch (segment.h): move on */
-        r->next_offset = r->batch_last + 1;
+      int aborted = 0;
+      if (committed && r->remaining > 0 &&
+          (batch_attributes(r->batch) & BATCH_ATTR_TRANSACTIONAL) &&
+          !batch_is_control(r->batch)) {
+        aborted = batch_aborted(r, lso, &rc);
+        if (rc)
+          return rc;
+      }
+      if (r->remaining <= 0 || aborted) {
+        /* An empty batch (segment.h), or an aborted transaction's: move
+         * on. */
+        r->remaining = 0;
+        if (r->next_offset <= r->batch_last)
+          r->next_offset = r->batch_last + 1;
         continue;
       }
     }
@@ -665,6 +721,7 @@ void nd_reader_close(nd_reader *r) {
   store_release(r->t);
   free(r->buf);
   free(r->hdrs.v);
+  nd_free(r->ab);
   if (r->rtab)
     rpos_clear(r);
   free(r->rtab);

@@ -1,7 +1,8 @@
 /*
  * offsets.h — committed consumer-group offsets, in DATA/groups/.
  *
- * offsets.log is an append-only sequence of frames. Frames of form 2 (all
+ * offsets.log is an append-only sequence of frames (framelog.h: its code
+ * is shared with the transaction coordinator's log). Frames of form 2 (all
  * that is written):
  *   u32 magic 0x894F4653 ("\x89OFS") | u32 payload length |
  *   u32 CRC-32C of the payload | u32 CRC-32C of the 12 bytes before it |

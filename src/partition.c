@@ -88,6 +88,8 @@ partition *partition_alloc(const char *topic_dir, int32_t id) {
   pthread_cond_init(&p->sync_cond, NULL);
   pthread_mutex_init(&p->clean_lock, NULL);
   pthread_mutex_init(&p->clean_stat_lock, NULL);
+  pthread_mutex_init(&p->txn_lock, NULL);
+  atomic_init(&p->txn_first_open, INT64_MAX);
   p->first_dirty = -1;
   atomic_init(&p->hw, 0);
   atomic_init(&p->log_start, 0);
@@ -112,6 +114,7 @@ void partition_free(partition *p) {
   pthread_cond_destroy(&p->sync_cond);
   pthread_mutex_destroy(&p->clean_lock);
   pthread_mutex_destroy(&p->clean_stat_lock);
+  pthread_mutex_destroy(&p->txn_lock);
   free(p);
 }
 
@@ -134,6 +137,52 @@ void partition_assume_synced(partition *p) {
     atomic_store(&p->synced, atomic_load(&p->hw));
 }
 
+static int txnindexes_sync(partition *p);
+static int snapshot_save(partition *p);
+
+int partition_snapshot_save(partition *p) {
+  int rc = txnindexes_sync(p);
+  if (!rc && p->producers.count > 0)
+    rc = snapshot_save(p);
+  return rc;
+}
+
+/* Save the producer-state snapshot, valid up to the high watermark, with
+ * the count of each segment's aborted-transaction entries (producer.h).
+ * Under append_lock, or with no append possible (close). */
+static int snapshot_save(partition *p) {
+  producer_txn_count few[8], *c = few;
+  size_t n = 0, cap = 8;
+  int rc = 0;
+  pthread_rwlock_rdlock(&p->segs_lock);
+  pthread_mutex_lock(&p->txn_lock);
+  for (size_t i = 0; i < p->nsegs && !rc; i++) {
+    if (p->segs[i]->aborted.n == 0)
+      continue;
+    if (n == cap) {
+      cap *= 2;
+      producer_txn_count *nc =
+          c == few ? malloc(cap * sizeof *nc) : realloc(c, cap * sizeof *nc);
+      if (!nc) {
+        rc = nd_fail(ND_ENOMEM, "out of memory");
+        break;
+      }
+      if (c == few)
+        memcpy(nc, few, sizeof few);
+      c = nc;
+    }
+    c[n++] =
+        (producer_txn_count){p->segs[i]->base, (int64_t)p->segs[i]->aborted.n};
+  }
+  pthread_mutex_unlock(&p->txn_lock);
+  pthread_rwlock_unlock(&p->segs_lock);
+  if (!rc)
+    rc = producer_state_save(&p->producers, p->dir, atomic_load(&p->hw), c, n);
+  if (c != few)
+    free(c);
+  return rc;
+}
+
 int partition_close(partition *p) {
   int rc = 0;
   if (!p->readonly) {
@@ -142,8 +191,8 @@ int partition_close(partition *p) {
      * without reading it; without it the next open rebuilds the index. */
     segment_final_time_entry(active_seg(p));
     int64_t hw = atomic_load(&p->hw);
-    if (!rc && p->producers.count > 0)
-      rc = producer_state_save(&p->producers, p->dir, hw);
+    if (!rc)
+      rc = partition_snapshot_save(p);
     if (!rc && atomic_load(&p->synced) >= hw && p->rp_persisted != hw)
       rc = write_offset_file(p->dir, RECOVERY_POINT_FILE, hw);
     int64_t ls = atomic_load(&p->log_start);
@@ -151,6 +200,20 @@ int partition_close(partition *p) {
       rc = write_offset_file(p->dir, LOG_START_FILE, ls);
   }
   partition_free(p);
+  return rc;
+}
+
+/* fdatasync the .txnindex files written since their last sync: before a
+ * producer-state snapshot (or recovery point) that covers their entries is
+ * written, since recovery trusts the entries below the snapshot. */
+static int txnindexes_sync(partition *p) {
+  int rc = 0;
+  pthread_rwlock_rdlock(&p->segs_lock);
+  pthread_mutex_lock(&p->txn_lock);
+  for (size_t i = 0; i < p->nsegs && !rc; i++)
+    rc = txnindex_sync(&p->segs[i]->aborted, p->segs[i]->path);
+  pthread_mutex_unlock(&p->txn_lock);
+  pthread_rwlock_unlock(&p->segs_lock);
   return rc;
 }
 
@@ -174,6 +237,67 @@ static int roll(partition *p, const nd_topic_config *cfg, int64_t now_ms) {
   if (rc)
     segment_close(seg, 1);
   return rc;
+}
+
+/* The transaction checks of batch b from a producer, before anything is
+ * written (Kafka's ProducerAppendInfo): 0 to go on, 1 for a marker that
+ * has nothing to end (alone: the caller writes nothing), or an error. */
+static int txn_check(partition *p, const uint8_t *b, int alone) {
+  int64_t pid = batch_producer_id(b);
+  const producer_entry *e = producer_find(&p->producers, pid);
+  if (batch_is_control(b)) {
+    if (e && batch_producer_epoch(b) < e->epoch)
+      return nd_fail(ND_EPRODUCERFENCED,
+                     "transaction marker of producer %" PRId64
+                     " has epoch %d, older than its current %d in %s",
+                     pid, (int)batch_producer_epoch(b), (int)e->epoch, p->dir);
+    return alone && (!e || e->txn_first < 0) ? 1 : 0;
+  }
+  if (!batch_is_transactional(b) && e && e->txn_first >= 0)
+    /* Kafka's words (ProducerAppendInfo.checkProducerEpoch's sibling). */
+    return nd_fail(ND_ETXNSTATE,
+                   "Expected transactional write from producer %" PRId64
+                   " at offset %" PRId64 " in partition %s",
+                   pid, atomic_load(&p->hw), p->dir);
+  return 0;
+}
+
+int partition_txn_note(partition *p, segment *seg, const uint8_t *h, size_t len,
+                       int64_t base) {
+  int64_t pid = batch_producer_id(h);
+  int16_t epoch = batch_producer_epoch(h);
+  if (pid < 0)
+    return 0;
+  if (batch_is_control(h)) {
+    int type = batch_control_type(h, len);
+    int64_t first;
+    if (type < 0)
+      return 0; /* not a marker: no transaction to end */
+    if (producer_txn_end(&p->producers, pid, epoch, base, &first) != 0)
+      return nd_fail(ND_ENOMEM, "out of memory");
+    if (first < 0)
+      return 0;
+    int64_t open = producer_first_open(&p->producers, -1);
+    atomic_store(&p->txn_first_open, open);
+    if (type != 0)
+      return 0;
+    /* Kafka's AbortedTxn.lastStableOffset: the LSO once this one is
+     * complete (ProducerStateManager.lastStableOffset). */
+    txn_aborted a = {pid, first, base, open == INT64_MAX ? base + 1 : open};
+    pthread_mutex_lock(&p->txn_lock);
+    int rc = txnindex_add(&seg->aborted, seg->path, &a, p->readonly);
+    pthread_mutex_unlock(&p->txn_lock);
+    return rc;
+  }
+  if (!batch_is_transactional(h))
+    return 0;
+  int opened =
+      producer_txn_batch(&p->producers, pid, epoch, base, batch_last_offset(h));
+  if (opened < 0)
+    return nd_fail(ND_ENOMEM, "out of memory");
+  if (opened && base < atomic_load(&p->txn_first_open))
+    atomic_store(&p->txn_first_open, base);
+  return 0;
 }
 
 /* The append proper; *sync_to gets the offset to make durable before
@@ -239,7 +363,23 @@ static int append_write(partition *p, const nd_topic_config *cfg, uint8_t *buf,
     const uint8_t *b = c.batch;
     int64_t pid = batch_producer_id(b);
     int32_t seq = batch_base_sequence(b);
-    if (pid >= 0 && seq >= 0) {
+    int rc_txn = pid >= 0 ? txn_check(p, b, len == c.size) : 0;
+    if (rc_txn) {
+      pthread_mutex_unlock(&p->append_lock);
+      if (rc_txn == 1) {
+        /* A marker for a producer with no open transaction here: nothing
+         * to end, nothing written (markers are idempotent). */
+        if (info) {
+          info->partition = p->id;
+          info->base_offset = info->last_offset = -1;
+          info->log_append_time = -1;
+          info->log_start_offset = atomic_load(&p->log_start);
+        }
+        return 0;
+      }
+      return rc_txn;
+    }
+    if (pid >= 0 && seq >= 0 && !batch_is_control(b)) {
       producer_batch dup;
       int32_t last_seq = seq_add(seq, batch_record_count(b) - 1);
       enum producer_verdict v = producer_check(
@@ -321,11 +461,17 @@ static int append_write(partition *p, const nd_topic_config *cfg, uint8_t *buf,
     int64_t pid = batch_producer_id(b);
     int32_t seq = batch_base_sequence(b);
     int64_t last = off + batch_last_offset_delta(b);
-    if (pid >= 0 && seq >= 0 &&
+    if (pid >= 0 && seq >= 0 && !batch_is_control(b) &&
         producer_record(&p->producers, pid, batch_producer_epoch(b), seq,
                         seq_add(seq, batch_record_count(b) - 1), off, last,
                         mts) != 0) {
       /* Only retry detection is lost; the data is stored. */
+    }
+    if (pid >= 0 && partition_txn_note(p, seg, b, (size_t)c.size, off) != 0) {
+      /* Out of memory or a failed .txnindex write: the batch is stored;
+       * the state is rebuilt from the log at the next open, and
+       * nd_verify reports a missing index entry. */
+      nd_clear_error();
     }
     off = last + 1;
   }
@@ -534,9 +680,16 @@ int partition_sync(partition *p, int64_t upto) {
  * after a hole the next one, as Kafka's Fetch answers) and segs_lock held
  * for reading: the caller reads, then unlocks. */
 static int read_start(partition *p, int64_t offset, int64_t *hw, int64_t *ls,
-                      segment **seg, uint64_t *pos) {
+                      int64_t *lso, segment **seg, uint64_t *pos) {
   *hw = atomic_load_explicit(&p->hw, memory_order_acquire);
+  /* After the high watermark: an append stores the open transaction's
+   * first offset before the high watermark that shows its batch. */
+  int64_t first =
+      atomic_load_explicit(&p->txn_first_open, memory_order_acquire);
+  *lso = first < *hw ? first : *hw;
   *ls = atomic_load_explicit(&p->log_start, memory_order_acquire);
+  if (*lso < *ls) /* DeleteRecords past an open transaction, as Kafka */
+    *lso = *ls;
   if (offset < *ls || offset > *hw)
     return nd_fail(ND_ERANGE,
                    "offset %" PRId64 " out of range [%" PRId64 ", %" PRId64
@@ -567,41 +720,162 @@ static int read_start(partition *p, int64_t offset, int64_t *hw, int64_t *ls,
   return rc;
 }
 
-int partition_read(partition *p, int64_t offset, size_t max_bytes,
-                   nd_batches *out) {
+static int read_batches(partition *p, int64_t offset, size_t max_bytes,
+                        int committed, nd_batches *out) {
   memset(out, 0, sizeof *out);
   out->next_offset = offset;
   segment *seg;
   uint64_t pos;
   int rc = read_start(p, offset, &out->high_watermark, &out->log_start_offset,
-                      &seg, &pos);
+                      &out->last_stable_offset, &seg, &pos);
   if (rc)
     return rc > 0 ? 0 : rc;
-  rc = segment_read(seg, pos, max_bytes, out->high_watermark, &out->data,
-                    &out->len, &out->next_offset);
+  int64_t end = committed ? out->last_stable_offset : out->high_watermark;
+  if (offset >= end) {
+    pthread_rwlock_unlock(&p->segs_lock);
+    return 0;
+  }
+  rc = segment_read(seg, pos, max_bytes, end, &out->data, &out->len,
+                    &out->next_offset);
   pthread_rwlock_unlock(&p->segs_lock);
   return rc;
 }
 
-int partition_read_file(partition *p, int64_t offset, size_t max_bytes,
-                        nd_file_range *out) {
+int partition_read(partition *p, int64_t offset, size_t max_bytes,
+                   nd_batches *out) {
+  return read_batches(p, offset, max_bytes, 0, out);
+}
+
+int partition_read_committed(partition *p, int64_t offset, size_t max_bytes,
+                             nd_batches *out) {
+  return read_batches(p, offset, max_bytes, 1, out);
+}
+
+static int read_range(partition *p, int64_t offset, size_t max_bytes,
+                      int committed, nd_file_range *out) {
   memset(out, 0, sizeof *out);
   out->fd = -1;
   out->next_offset = offset;
   segment *seg;
   uint64_t pos, len = 0;
   int rc = read_start(p, offset, &out->high_watermark, &out->log_start_offset,
-                      &seg, &pos);
+                      &out->last_stable_offset, &seg, &pos);
   if (rc)
     return rc > 0 ? 0 : rc;
-  rc = segment_read_range(seg, pos, max_bytes, out->high_watermark, &out->fd,
-                          &len, &out->next_offset);
+  int64_t end = committed ? out->last_stable_offset : out->high_watermark;
+  if (offset >= end) {
+    pthread_rwlock_unlock(&p->segs_lock);
+    return 0;
+  }
+  rc = segment_read_range(seg, pos, max_bytes, end, &out->fd, &len,
+                          &out->next_offset);
   pthread_rwlock_unlock(&p->segs_lock);
   if (!rc) {
     out->pos = (int64_t)pos;
     out->len = (size_t)len;
   }
   return rc;
+}
+
+int partition_read_file(partition *p, int64_t offset, size_t max_bytes,
+                        nd_file_range *out) {
+  return read_range(p, offset, max_bytes, 0, out);
+}
+
+int partition_read_file_committed(partition *p, int64_t offset,
+                                  size_t max_bytes, nd_file_range *out) {
+  return read_range(p, offset, max_bytes, 1, out);
+}
+
+int64_t partition_lso(partition *p) {
+  int64_t hw = atomic_load_explicit(&p->hw, memory_order_acquire);
+  int64_t first =
+      atomic_load_explicit(&p->txn_first_open, memory_order_acquire);
+  int64_t ls = atomic_load_explicit(&p->log_start, memory_order_acquire);
+  int64_t lso = first < hw ? first : hw;
+  /* Kafka's UnifiedLog moves the first unstable offset up to the log
+   * start when DeleteRecords or retention passes it. */
+  return lso < ls ? ls : lso;
+}
+
+static int cmp_aborted(const void *a, const void *b) {
+  const nd_aborted_txn *x = a, *y = b;
+  return (x->first_offset > y->first_offset) -
+         (x->first_offset < y->first_offset);
+}
+
+/* Kafka's collectAbortedTransactions: from the segment that can hold a
+ * marker at or after `from` on, every entry with lastOffset >= from and
+ * firstOffset < upto; an entry whose lastStableOffset >= upto ends the
+ * search (a transaction aborted later began at or after that LSO, so at
+ * or after upto). */
+int partition_aborted_collect(partition *p, int64_t from, int64_t upto,
+                              txn_aborted **list, size_t *count) {
+  *list = NULL;
+  *count = 0;
+  txn_aborted *out = NULL;
+  size_t n = 0, cap = 0;
+  int rc = 0, done = 0;
+  pthread_rwlock_rdlock(&p->segs_lock);
+  pthread_mutex_lock(&p->txn_lock);
+  for (size_t i = p->nsegs ? seg_index_for(p, from) : 0; i < p->nsegs && !done;
+       i++) {
+    const txn_list *l = &p->segs[i]->aborted;
+    for (size_t j = 0; j < l->n; j++) {
+      const txn_aborted *e = &l->v[j];
+      if (e->last >= from && e->first < upto) {
+        if (n == cap) {
+          size_t ncap = cap ? cap * 2 : 8;
+          txn_aborted *v = realloc(out, ncap * sizeof *v);
+          if (!v) {
+            rc = nd_fail(ND_ENOMEM, "out of memory");
+            done = 1;
+            break;
+          }
+          out = v;
+          cap = ncap;
+        }
+        out[n++] = *e;
+      }
+      if (e->lso >= upto) {
+        done = 1;
+        break;
+      }
+    }
+  }
+  pthread_mutex_unlock(&p->txn_lock);
+  pthread_rwlock_unlock(&p->segs_lock);
+  if (rc) {
+    free(out);
+    return rc;
+  }
+  *list = out;
+  *count = n;
+  return 0;
+}
+
+int partition_aborted_txns(partition *p, int64_t from, int64_t upto,
+                           nd_aborted_txn **list, size_t *count) {
+  txn_aborted *v;
+  size_t n;
+  *list = NULL;
+  *count = 0;
+  int rc = partition_aborted_collect(p, from, upto, &v, &n);
+  if (rc || n == 0)
+    return rc;
+  nd_aborted_txn *out = malloc(n * sizeof *out);
+  if (!out) {
+    free(v);
+    return nd_fail(ND_ENOMEM, "out of memory");
+  }
+  for (size_t i = 0; i < n; i++)
+    out[i] = (nd_aborted_txn){v[i].pid, v[i].first, v[i].last};
+  free(v);
+  if (n > 1)
+    qsort(out, n, sizeof *out, cmp_aborted);
+  *list = out;
+  *count = n;
+  return 0;
 }
 
 /* In the batch at buf (whole), the first record at or above ls with a
@@ -687,9 +961,11 @@ int partition_producers(partition *p, nd_producer_info **list, size_t *count) {
     const producer_entry *e = &p->producers.entries[i];
     out[i].producer_id = e->pid;
     out[i].producer_epoch = e->epoch;
-    out[i].last_sequence = e->batches[e->n - 1].last_seq;
-    out[i].last_offset = e->batches[e->n - 1].last_offset;
+    /* No batch kept after a marker bumped its epoch. */
+    out[i].last_sequence = e->n ? e->batches[e->n - 1].last_seq : -1;
+    out[i].last_offset = e->last_offset;
     out[i].last_timestamp = e->last_ts;
+    out[i].txn_start_offset = e->txn_first;
   }
   pthread_mutex_unlock(&p->append_lock);
   if (n && !out)
@@ -705,6 +981,11 @@ int partition_describe(partition *p, nd_partition_info *info) {
   info->log_start_offset = atomic_load(&p->log_start);
   info->recovery_point = atomic_load(&p->synced);
   info->max_timestamp = -1;
+  int64_t first = atomic_load(&p->txn_first_open);
+  info->last_stable_offset =
+      first < info->high_watermark ? first : info->high_watermark;
+  if (info->last_stable_offset < info->log_start_offset)
+    info->last_stable_offset = info->log_start_offset;
   pthread_rwlock_rdlock(&p->segs_lock);
   info->segment_count = (int32_t)p->nsegs;
   for (size_t i = 0; i < p->nsegs; i++) {
@@ -807,12 +1088,9 @@ int partition_maintain(partition *p, const nd_topic_config *cfg,
       now_ms - p->rp_persisted_ms >= RP_PERSIST_INTERVAL_MS) {
     /* Producer state first: a recovery point without a state file must
      * mean there was no state (see producers_rebuild). */
-    int r = 0;
-    if (p->producers.count > 0) {
-      pthread_mutex_lock(&p->append_lock);
-      r = producer_state_save(&p->producers, p->dir, atomic_load(&p->hw));
-      pthread_mutex_unlock(&p->append_lock);
-    }
+    pthread_mutex_lock(&p->append_lock);
+    int r = partition_snapshot_save(p);
+    pthread_mutex_unlock(&p->append_lock);
     if (!r)
       r = write_offset_file(p->dir, RECOVERY_POINT_FILE, synced);
     if (!r) {

@@ -53,6 +53,12 @@ typedef struct partition {
 
   producer_state producers; /* idempotent producer sequences, under
                                append_lock */
+  /* Transactions: the first offset of the earliest open transaction,
+   * INT64_MAX when none is open (written under append_lock, before the
+   * high watermark that makes its batch visible). LSO = min(this, hw). */
+  _Atomic int64_t txn_first_open;
+  /* Guards every segment's aborted-transaction list (segment.aborted). */
+  pthread_mutex_t txn_lock;
   /* The log cleaner (cleaner.c). clean_lock is held for a whole cleaning
    * of this partition; whatever frees sealed segments (retention,
    * DeleteRecords) takes it with trylock and, finding it held, leaves the
@@ -159,6 +165,32 @@ int partition_offset_for_time(partition *p, int64_t ts,
                               nd_decompress_fn decompress, int64_t *offset,
                               int64_t *timestamp);
 int partition_describe(partition *p, nd_partition_info *info);
+/* fdatasync the .txnindex files written since their last sync, then
+ * save the producer-state snapshot (valid up to the high watermark, with
+ * each segment's index entry count) if there are producers. Under
+ * append_lock, or with no append possible. */
+int partition_snapshot_save(partition *p);
+/* The last stable offset: the first offset of the earliest open
+ * transaction, else the high watermark. */
+int64_t partition_lso(partition *p);
+/* As partition_read / _read_file, ending before the LSO (committed). */
+int partition_read_committed(partition *p, int64_t offset, size_t max_bytes,
+                             nd_batches *out);
+int partition_read_file_committed(partition *p, int64_t offset,
+                                  size_t max_bytes, nd_file_range *out);
+/* The index entries nd_aborted_txns would give, as stored (with their
+ * lastStableOffset), in marker order; *list malloc'ed. */
+int partition_aborted_collect(partition *p, int64_t from, int64_t upto,
+                              txn_aborted **list, size_t *count);
+/* nd_aborted_txns for one partition. */
+int partition_aborted_txns(partition *p, int64_t from, int64_t upto,
+                           nd_aborted_txn **list, size_t *count);
+/* Record the transaction effects of the batch h (header; len bytes of it
+ * readable at h, whole for a control batch) at offset base, which is in
+ * segment seg: opens or closes its producer's transaction, and for an
+ * ABORT marker adds the index entry. Under append_lock (or at open). */
+int partition_txn_note(partition *p, segment *seg, const uint8_t *h, size_t len,
+                       int64_t base);
 int partition_producers(partition *p, nd_producer_info **list, size_t *count);
 int partition_delete_records(partition *p, int64_t offset, int64_t *new_start);
 /* Interval flush, time-based roll, retention, recovery-point persistence. */

@@ -19,7 +19,7 @@
  * simply accepted. */
 #define PRODUCERS_MAX 4096
 
-static producer_entry *find(const producer_state *ps, int64_t pid) {
+producer_entry *producer_find(const producer_state *ps, int64_t pid) {
   for (size_t i = 0; i < ps->count; i++)
     if (ps->entries[i].pid == pid)
       return &ps->entries[i];
@@ -33,11 +33,13 @@ static int32_t next_seq(int32_t seq) {
 enum producer_verdict producer_check(const producer_state *ps, int64_t pid,
                                      int16_t epoch, int32_t first_seq,
                                      int32_t last_seq, producer_batch *dup) {
-  const producer_entry *e = find(ps, pid);
-  if (!e || e->n == 0)
+  const producer_entry *e = producer_find(ps, pid);
+  if (!e)
     return PRODUCER_OK;
   if (epoch < e->epoch)
     return PRODUCER_FENCED;
+  if (e->n == 0) /* a marker bumped the epoch: sequences start again */
+    return PRODUCER_OK;
   if (epoch > e->epoch)
     return first_seq == 0 ? PRODUCER_OK : PRODUCER_OUT_OF_ORDER;
   for (int i = 0; i < e->n; i++) {
@@ -52,32 +54,42 @@ enum producer_verdict producer_check(const producer_state *ps, int64_t pid,
   return PRODUCER_OK;
 }
 
+/* A new entry for pid: a free slot, or the least recently active
+ * producer's without an open transaction. */
+static producer_entry *entry_new(producer_state *ps, int64_t pid) {
+  producer_entry *e = NULL;
+  if (ps->count >= PRODUCERS_MAX) {
+    for (size_t i = 0; i < ps->count; i++)
+      if (ps->entries[i].txn_first < 0 &&
+          (!e || ps->entries[i].last_offset < e->last_offset))
+        e = &ps->entries[i];
+  }
+  if (!e) {
+    /* Under the bound, or every producer has a transaction open: those
+     * are never forgotten, so the state grows past the bound. */
+    if (ps->count == ps->cap) {
+      size_t cap = ps->cap ? ps->cap * 2 : 4;
+      producer_entry *n = realloc(ps->entries, cap * sizeof *n);
+      if (!n)
+        return NULL;
+      ps->entries = n;
+      ps->cap = cap;
+    }
+    e = &ps->entries[ps->count++];
+  }
+  memset(e, 0, sizeof *e);
+  e->pid = pid;
+  e->txn_first = -1;
+  e->last_offset = -1;
+  return e;
+}
+
 int producer_record(producer_state *ps, int64_t pid, int16_t epoch,
                     int32_t first_seq, int32_t last_seq, int64_t base,
                     int64_t last, int64_t ts) {
-  producer_entry *e = find(ps, pid);
-  if (!e) {
-    if (ps->count == PRODUCERS_MAX) {
-      size_t oldest = 0;
-      for (size_t i = 1; i < ps->count; i++)
-        if (ps->entries[i].batches[ps->entries[i].n - 1].last_offset <
-            ps->entries[oldest].batches[ps->entries[oldest].n - 1].last_offset)
-          oldest = i;
-      e = &ps->entries[oldest];
-    } else {
-      if (ps->count == ps->cap) {
-        size_t cap = ps->cap ? ps->cap * 2 : 4;
-        producer_entry *n = realloc(ps->entries, cap * sizeof *n);
-        if (!n)
-          return ND_ENOMEM;
-        ps->entries = n;
-        ps->cap = cap;
-      }
-      e = &ps->entries[ps->count++];
-    }
-    memset(e, 0, sizeof *e);
-    e->pid = pid;
-  }
+  producer_entry *e = producer_find(ps, pid);
+  if (!e && !(e = entry_new(ps, pid)))
+    return ND_ENOMEM;
   if (epoch != e->epoch)
     e->n = 0;
   e->epoch = epoch;
@@ -88,7 +100,49 @@ int producer_record(producer_state *ps, int64_t pid, int16_t epoch,
   }
   e->batches[e->n++] = (producer_batch){first_seq, last_seq, base, last};
   e->last_ts = ts;
+  e->last_offset = last;
   return 0;
+}
+
+int producer_txn_batch(producer_state *ps, int64_t pid, int16_t epoch,
+                       int64_t base, int64_t last) {
+  producer_entry *e = producer_find(ps, pid);
+  if (!e) {
+    /* A transactional batch without sequence numbers (Kafka refuses
+     * those; a log written otherwise still gets its LSO right). */
+    if (!(e = entry_new(ps, pid)))
+      return -1;
+    e->epoch = epoch;
+    e->last_offset = last;
+  }
+  if (e->txn_first >= 0)
+    return 0;
+  e->txn_first = base;
+  return 1;
+}
+
+int producer_txn_end(producer_state *ps, int64_t pid, int16_t epoch,
+                     int64_t offset, int64_t *first) {
+  producer_entry *e = producer_find(ps, pid);
+  *first = -1;
+  if (!e && !(e = entry_new(ps, pid)))
+    return ND_ENOMEM;
+  *first = e->txn_first;
+  e->txn_first = -1;
+  if (epoch != e->epoch)
+    e->n = 0; /* Kafka's maybeUpdateProducerEpoch */
+  e->epoch = epoch;
+  e->last_offset = offset;
+  return 0;
+}
+
+int64_t producer_first_open(const producer_state *ps, int64_t skip_pid) {
+  int64_t m = INT64_MAX;
+  for (size_t i = 0; i < ps->count; i++)
+    if (ps->entries[i].txn_first >= 0 && ps->entries[i].pid != skip_pid &&
+        ps->entries[i].txn_first < m)
+      m = ps->entries[i].txn_first;
+  return m;
 }
 
 void producer_state_free(producer_state *ps) {
@@ -96,19 +150,21 @@ void producer_state_free(producer_state *ps) {
   memset(ps, 0, sizeof *ps);
 }
 
-int producer_state_save(const producer_state *ps, const char *dir,
-                        int64_t upto) {
-  size_t cap = 64 + ps->count * (48 + PRODUCER_BATCHES_KEPT * 96);
+int producer_state_save(const producer_state *ps, const char *dir, int64_t upto,
+                        const producer_txn_count *counts, size_t ncounts) {
+  size_t cap =
+      64 + ps->count * (96 + PRODUCER_BATCHES_KEPT * 96) + ncounts * 64;
   char *text = malloc(cap);
   if (!text)
     return ND_ENOMEM;
   size_t used =
-      (size_t)snprintf(text, cap, "producer-state 2 %" PRId64 "\n", upto);
+      (size_t)snprintf(text, cap, "producer-state 3 %" PRId64 "\n", upto);
   for (size_t i = 0; i < ps->count; i++) {
     const producer_entry *e = &ps->entries[i];
-    used += (size_t)snprintf(text + used, cap - used,
-                             "%" PRId64 " %d %" PRId64 " %d", e->pid,
-                             (int)e->epoch, e->last_ts, e->n);
+    used += (size_t)snprintf(
+        text + used, cap - used,
+        "%" PRId64 " %d %" PRId64 " %" PRId64 " %" PRId64 " %d", e->pid,
+        (int)e->epoch, e->last_ts, e->txn_first, e->last_offset, e->n);
     for (int j = 0; j < e->n; j++)
       used += (size_t)snprintf(text + used, cap - used,
                                " %" PRId32 " %" PRId32 " %" PRId64 " %" PRId64,
@@ -117,6 +173,10 @@ int producer_state_save(const producer_state *ps, const char *dir,
                                e->batches[j].last_offset);
     used += (size_t)snprintf(text + used, cap - used, "\n");
   }
+  for (size_t i = 0; i < ncounts; i++)
+    used += (size_t)snprintf(text + used, cap - used,
+                             "txnindex %" PRId64 " %" PRId64 "\n",
+                             counts[i].base, counts[i].count);
   char path[PATH_MAX];
   snprintf(path, sizeof path, "%s/" LAYOUT_PRODUCER_STATE, dir);
   /* Derived data: a lost or torn file is rebuilt from the log. */
@@ -125,27 +185,55 @@ int producer_state_save(const producer_state *ps, const char *dir,
   return rc ? nd_fail_os(-rc, "cannot write %s", path) : 0;
 }
 
-int producer_state_load(producer_state *ps, const char *dir, int64_t *upto) {
+int producer_state_load(producer_state *ps, const char *dir, int64_t *upto,
+                        producer_txn_count **counts, size_t *ncounts) {
   char path[PATH_MAX], *text;
   snprintf(path, sizeof path, "%s/" LAYOUT_PRODUCER_STATE, dir);
   *upto = -1;
+  *counts = NULL;
+  *ncounts = 0;
+  size_t ccap = 0;
   if (file_read_all(path, &text, NULL) != 0)
     return 0; /* missing: rebuilt from the log */
   char *save = NULL;
   char *line = strtok_r(text, "\n", &save);
   long long v;
-  /* Another version (an older build's) is simply rebuilt from the log. */
-  int ok = line && sscanf(line, "producer-state 2 %lld", &v) == 1 && v >= 0;
+  /* Another version (an older build's, without transactions) is rebuilt
+   * from the log. */
+  int ok = line && sscanf(line, "producer-state 3 %lld", &v) == 1 && v >= 0;
   int64_t valid = ok ? v : -1;
   while (ok && (line = strtok_r(NULL, "\n", &save)) != NULL) {
-    long long pid, ts;
+    long long pid, ts, first, lastoff;
     int epoch, n, used;
-    if (sscanf(line, "%lld %d %lld %d%n", &pid, &epoch, &ts, &n, &used) != 4 ||
-        n < 1 || n > PRODUCER_BATCHES_KEPT || epoch < INT16_MIN ||
-        epoch > INT16_MAX) {
+    if (sscanf(line, "txnindex %lld %lld", &first, &lastoff) == 2) {
+      if (*ncounts == ccap) {
+        ccap = ccap ? ccap * 2 : 8;
+        producer_txn_count *c = realloc(*counts, ccap * sizeof *c);
+        if (!c) {
+          ok = 0;
+          break;
+        }
+        *counts = c;
+      }
+      (*counts)[(*ncounts)++] = (producer_txn_count){first, lastoff};
+      continue;
+    }
+    if (sscanf(line, "%lld %d %lld %lld %lld %d%n", &pid, &epoch, &ts, &first,
+               &lastoff, &n, &used) != 6 ||
+        n < 0 || n > PRODUCER_BATCHES_KEPT || epoch < INT16_MIN ||
+        epoch > INT16_MAX || pid < 0 || first < -1 || producer_find(ps, pid)) {
       ok = 0;
       break;
     }
+    producer_entry *e = entry_new(ps, pid);
+    if (!e) {
+      ok = 0;
+      break;
+    }
+    e->epoch = (int16_t)epoch;
+    e->last_ts = ts;
+    e->txn_first = first;
+    e->last_offset = lastoff;
     const char *p = line + used;
     for (int j = 0; ok && j < n; j++) {
       long long fs, ls, base, last;
@@ -157,16 +245,18 @@ int producer_state_load(producer_state *ps, const char *dir, int64_t *upto) {
         break;
       }
       p += k;
-      if (producer_record(ps, pid, (int16_t)epoch, (int32_t)fs, (int32_t)ls,
-                          base, last, ts) != 0)
-        ok = 0;
+      e->batches[e->n++] =
+          (producer_batch){(int32_t)fs, (int32_t)ls, base, last};
     }
   }
   free(text);
   if (!ok) {
-    /* A damaged file is derived data: drop it and rebuild from the log. */
+    /* Another version, or damaged: derived data, rebuilt from the log. */
     producer_state_free(ps);
-    return 0;
+    free(*counts);
+    *counts = NULL;
+    *ncounts = 0;
+    return 1;
   }
   *upto = valid;
   return 0;

@@ -366,23 +366,80 @@ static int recover_from(partition *p, size_t first, int64_t rp,
 }
 
 /* Bring the producer state up to the high watermark: load the snapshot
- * and walk the batch headers after it (or, without a usable snapshot, those
- * of the active segment: older producers would have expired anyway). */
+ * and walk the batch headers after it. Without a usable snapshot the walk
+ * starts at the first segment: an open transaction may have begun
+ * anywhere. The aborted-transaction index of each segment is loaded, its
+ * entries at or after where the walk starts dropped, and the walk adds
+ * them again (txnindex.h). */
+/* 1 if the .txnindex entries below upto are those the snapshot vouches
+ * for: each segment holds as many as counted (a listed segment that is
+ * gone was removed by retention). */
+static int txn_counts_match(partition *p, int64_t upto,
+                            const producer_txn_count *c, size_t n) {
+  for (size_t i = 0; i < p->nsegs; i++) {
+    const segment *seg = p->segs[i];
+    int64_t want = 0, have = 0;
+    for (size_t j = 0; j < n; j++)
+      if (c[j].base == seg->base)
+        want = c[j].count;
+    for (size_t j = 0; j < seg->aborted.n; j++)
+      if (seg->aborted.v[j].last < upto)
+        have++;
+    if (have != want)
+      return 0;
+  }
+  return 1;
+}
+
 static int producers_rebuild(partition *p, int64_t rp,
                              partition_recovery *rec) {
   int64_t upto = -1;
-  producer_state_load(&p->producers, p->dir, &upto);
+  producer_txn_count *counts = NULL;
+  size_t ncounts = 0;
+  int unusable =
+      producer_state_load(&p->producers, p->dir, &upto, &counts, &ncounts) == 1;
+  int have_file = upto >= 0;
   int64_t hw = atomic_load(&p->hw);
-  segment *last = active_seg(p);
+  int any_entries = 0;
+  for (size_t i = 0; i < p->nsegs; i++) {
+    segment *seg = p->segs[i];
+    int64_t end = atomic_load(&seg->next_offset);
+    if (txnindex_load(&seg->aborted, seg->path, seg->base, end, p->readonly)) {
+      free(counts);
+      return ND_ENOMEM;
+    }
+    any_entries |= seg->aborted.n > 0;
+  }
   /* The state is saved before every recovery point is written whenever
    * there is any, so with a recovery point and no state file there was
-   * none as of that point: only the batches after it can add some. */
-  if (upto < 0 && rp >= 0)
+   * none as of that point: only the batches after it can add some. A
+   * file that exists but cannot be used says nothing of the kind, nor do
+   * aborted-transaction entries, which only a producer can have left. */
+  if (upto < 0 && rp >= 0 && !unusable && !any_entries)
     upto = rp;
+  /* Index files that disagree with the snapshot (lost, cut or damaged
+   * by hand or a crash): rebuilt with the state from the whole log. */
+  if (have_file && upto >= 0 && upto <= hw &&
+      !txn_counts_match(p, upto, counts, ncounts))
+    upto = -1;
+  free(counts);
   if (upto < 0 || upto > hw || upto < p->segs[0]->base) {
     producer_state_free(&p->producers);
-    upto = last->base;
+    upto = p->segs[0]->base;
     rec->info.producer_state_rebuilt = 1;
+  }
+  for (size_t i = 0; i < p->nsegs; i++) {
+    segment *seg = p->segs[i];
+    if (atomic_load(&seg->next_offset) <= upto)
+      continue;
+    /* Entries the walk below adds again (or that a crash left past the
+     * log's end). */
+    if (p->readonly) {
+      while (seg->aborted.n && seg->aborted.v[seg->aborted.n - 1].last >= upto)
+        seg->aborted.n--;
+    } else if (txnindex_truncate(&seg->aborted, seg->path, upto) != 0) {
+      nd_clear_error(); /* derived data: the memory copy is right */
+    }
   }
   size_t i = seg_index_for(p, upto);
   for (; i < p->nsegs; i++) {
@@ -402,7 +459,8 @@ static int producers_rebuild(partition *p, int64_t rp,
     uint8_t buf[8192];
     batch_cursor c;
     batch_cursor_fd(&c, fd, pos, size, buf, sizeof buf, BATCH_LEVEL_HEADER);
-    while (batch_cursor_next(&c) == 1) {
+    int rc = 0;
+    while (!rc && batch_cursor_next(&c) == 1) {
       const uint8_t *h = c.batch;
       rec->info.producer_batches++;
       int64_t base = batch_base_offset(h);
@@ -413,22 +471,46 @@ static int producers_rebuild(partition *p, int64_t rp,
        * fewer records, and an empty one still carries its producer's
        * state (which is why the cleaner keeps it). */
       int32_t delta = batch_last_offset_delta(h);
-      if (pid >= 0 && seq >= 0 && base >= upto && delta >= 0) {
+      if (pid < 0 || base < upto || delta < 0)
+        continue;
+      if (seq >= 0 && !batch_is_control(h)) {
         int64_t last_seq = (int64_t)seq + delta;
         if (last_seq > INT32_MAX)
           last_seq -= (int64_t)INT32_MAX + 1;
         if (producer_record(&p->producers, pid, batch_producer_epoch(h), seq,
                             (int32_t)last_seq, base, batch_last_offset(h),
-                            batch_max_timestamp(h)) != 0) {
-          batch_cursor_close(&c);
-          segment_unfd(seg);
-          return ND_ENOMEM;
-        }
+                            batch_max_timestamp(h)) != 0)
+          rc = ND_ENOMEM;
       }
+      /* A marker's type is in its record: read the (small) batch whole. */
+      if (!rc && batch_is_control(h) && batch_cursor_load(&c) != 0) {
+        nd_clear_error();
+        continue;
+      }
+      int trc =
+          rc ? 0 : partition_txn_note(p, seg, c.batch, (size_t)c.size, base);
+      if (trc == ND_ENOMEM)
+        rc = trc;
+      else if (trc)
+        nd_clear_error(); /* a .txnindex not written: verify reports it */
     }
     batch_cursor_close(&c);
     segment_unfd(seg);
+    if (rc)
+      return rc;
   }
+  /* The cleaner cleans only below the LSO, so every transaction with a
+   * batch below the end of what it cleaned was decided then; it may have
+   * removed the marker (KIP-534) once the transaction's batches there
+   * were gone, leaving a walk from before it to find a transaction that
+   * never ends. One whose batches all lie there is closed. */
+  int64_t cleaned = cleaner_holes_below(p->dir);
+  for (size_t k = 0; k < p->producers.count; k++) {
+    producer_entry *e = &p->producers.entries[k];
+    if (e->txn_first >= 0 && e->last_offset < cleaned)
+      e->txn_first = -1;
+  }
+  atomic_store(&p->txn_first_open, producer_first_open(&p->producers, -1));
   return 0;
 }
 

@@ -150,6 +150,7 @@ static void seg_free(segment *seg) {
   cache_entry_destroy(&seg->map_entry);
   cache_entry_destroy(&seg->lmap_entry);
   pthread_mutex_destroy(&seg->lmap_lock);
+  txnindex_free(&seg->aborted);
   free(seg);
 }
 
@@ -327,9 +328,12 @@ int segment_close(segment *seg, int unlink_files) {
     file_unlink(tp);
   }
   if (unlink_files) {
+    char xp[PATH_MAX];
+    seg_path(seg, LAYOUT_TXNINDEX, xp, sizeof xp);
     file_unlink(lp);
     file_unlink(ip);
     file_unlink(tp);
+    file_unlink(xp);
   }
   seg_free(seg);
   return rc;

@@ -42,6 +42,7 @@
 #include "error.h"
 #include "index.h"
 #include "rescache.h"
+#include "txnindex.h"
 
 /* The store's bounds on the kernel resources segments hold. */
 typedef struct seg_caches {
@@ -98,6 +99,9 @@ typedef struct segment {
   /* Sealed by segment_seal_unsynced: its tail may not be fdatasync'd yet;
    * the partition's next sync does it (see partition_sync). */
   _Atomic int unsynced;
+  /* The aborted transactions whose ABORT marker is in this segment
+   * (txnindex.h), under the partition's txn_lock. */
+  txn_list aborted;
   /* Directory + 20-digit base, without extension; sized to fit (a fixed
    * PATH_MAX here and in partition cost 8 KB per partition, 800 MB for
    * 100,000 partitions). */

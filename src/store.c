@@ -34,6 +34,7 @@
 #include "file.h"
 #include "layout.h"
 #include "store.h"
+#include "txn_coord.h"
 
 #define FORMAT_TEXT "nodata 1\n"
 
@@ -447,6 +448,7 @@ static int load_topics(nd_store *s, int clean) {
 }
 
 static void store_free(nd_store *s) {
+  txn_coord_close(s->txn);
   offsets_close(s->offsets);
   for (size_t i = 0; i < s->ntopics; i++)
     topic_close(s->topics[i]);
@@ -547,6 +549,19 @@ int nd_open(const char *dir, const nd_options *opts, nd_store **out) {
     snprintf(groups, sizeof groups, "%s/" LAYOUT_GROUPS, dir);
     nd_logger log = {s->opts.on_log, s->opts.on_log_ctx};
     rc = offsets_open(groups, s->readonly, &log, &s->offsets);
+    if (!rc)
+      rc = txn_coord_open(s, s->dir, s->readonly, &log, &s->txn);
+  }
+  /* Transactions a crash left between their commit point and their end
+   * are finished before anyone can read (design rule 2). One that cannot
+   * be (a full disk) stays Prepare*: its partitions keep it open (not
+   * visible to read_committed readers) until nd_txn_expire or a retried
+   * EndTxn finishes it, which is better than a store that cannot open. */
+  if (!rc && !s->readonly && txn_coord_recover(s) != 0) {
+    nd_log(&s->logger, ND_LOG_WARN,
+           "%s; the transaction stays prepared and is finished later",
+           nd_errmsg());
+    nd_clear_error();
   }
   if (!rc && !s->readonly && !s->opts.no_background)
     rc = store_background_start(s);
@@ -593,6 +608,10 @@ int nd_close(nd_store *s) {
   s->ntopics = 0;
   int orc = offsets_close(s->offsets);
   s->offsets = NULL;
+  int trc = txn_coord_close(s->txn);
+  s->txn = NULL;
+  if (!orc)
+    orc = trc;
   if (!rc)
     rc = orc;
   if (!rc && !s->readonly) {

@@ -40,6 +40,7 @@ struct nd_store {
   size_t ntopics, cap;
   pthread_mutex_t admin_lock; /* create/delete/alter, one at a time */
   offsets_store *offsets;     /* committed consumer offsets */
+  struct txn_coord *txn;      /* the transaction coordinator (txn_coord.h) */
   seg_caches caches;          /* bounds on descriptors and index maps */
   recovery_log recovery;      /* what nd_open's recovery did; fixed after */
 

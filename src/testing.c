@@ -13,6 +13,7 @@
 #include "crc32c.h"
 #include "file.h"
 #include "topic.h"
+#include "txn_coord.h"
 
 /* The testing enum names file.c's kinds by value. */
 _Static_assert((int)ND_TEST_IO_WRITE == (int)FILE_FAULT_WRITE &&
@@ -270,4 +271,8 @@ int nd_test_batch_encode_sparse(const nd_record *recs, size_t n,
   *out = buf;
   *out_len = (size_t)size;
   return 0;
+}
+
+void nd_test_txn_unchecked(int on) {
+  txn_coord_set_unchecked(on);
 }

@@ -65,6 +65,7 @@ int nd_txn_write_marker(nd_store *store, const char *name, int32_t p,
   rc = nd_append_batch(store, name, p, b, len,
                        (flags & ND_APPEND_SYNC) | ND_APPEND_CONTROL, &info);
   nd_free(buf);
+  /* base_offset -1: no open transaction, nothing written. */
   if (rc == 0 && offset)
     *offset = info.base_offset;
   return rc;

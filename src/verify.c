@@ -23,7 +23,15 @@
  *     by a client through a nodata that did not refuse them, and makes
  *     librdkafka consumers stop at its offset and kafka-python return it
  *     as a record. Repair leaves it in place: cutting the log there would
- *     drop every later record.
+ *     drop every later record. Below the end of what the cleaner cleaned
+ *     (cleaner-checkpoint) a marker may have lost its transaction's
+ *     batches to the cleaning (aborted records, KIP-534): not a finding;
+ *   - the aborted-transaction index (.txnindex) against the markers: each
+ *     entry must name an ABORT marker of its producer at its lastOffset,
+ *     with a firstOffset at or below the transaction's first batch still
+ *     in the log; each ABORT marker that ends a transaction whose batches
+ *     the walk saw must have its entry. Repair drops the producer-state
+ *     file too, so that the open rebuilds both from the whole log.
  * What only the store checks in full (topic.conf: every key, the id, the
  * name's hash; a recovery point past the log's end; the committed-offsets
  * log) comes from a read-only nd_open, whose on_log lines and offline
@@ -55,6 +63,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "batch.h"
 #include "error.h"
 #include "file.h"
 #include "layout.h"
@@ -76,8 +85,11 @@ typedef struct vpart {
   int index_damaged; /* index files found inconsistent */
   int hints_damaged; /* recovery-point or log-start-offset unreadable */
   int stray_markers; /* control batches outside any transaction */
-  /* Producers with a transactional batch and no marker after it yet. */
-  int64_t *open_txns;
+  int txn_damaged;   /* .txnindex files that disagree with the markers */
+  int64_t cleaned;   /* cleaner-checkpoint's holes-below: cleaned below */
+  /* Producers with a transactional batch and no marker after it yet, and
+   * that transaction's first offset. */
+  int64_t *open_txns, *open_first;
   size_t n_open_txns, cap_open_txns;
 } vpart;
 
@@ -157,6 +169,7 @@ static int add_partition(verifier *v, const char *tname, const char *tdir,
   snprintf(p->topic, sizeof p->topic, "%s", tname);
   p->id = id;
   snprintf(p->dir, sizeof p->dir, "%s/%d", tdir, (int)id);
+  p->cleaned = cleaner_holes_below(p->dir);
   file_dir *d = file_dir_open(p->dir);
   if (!d) {
     event(v, ND_VERIFY_DAMAGE, ND_DAMAGE_STORE, p, p->dir, -1, -1,
@@ -257,6 +270,10 @@ typedef struct segcheck {
   int log_bad;
   uint64_t bad_pos;
   int64_t records;
+  /* The ABORT markers of this segment: (pid, first, marker offset); first
+   * is -1 for one that ended no transaction the walk saw. */
+  txn_aborted *aborts;
+  size_t naborts, cap_aborts;
 } segcheck;
 
 static void index_problem(segcheck *c, const char *path, size_t entry,
@@ -308,17 +325,37 @@ static void check_time_entries(segcheck *c, int64_t upto) {
 
 /* Track the open transactions of c's partition through batch b, and report
  * a control batch that ends none. */
-static void check_markers(segcheck *c, const nd_batch_info *b) {
+static void note_abort(segcheck *c, int64_t pid, int64_t first, int64_t last) {
+  if (c->naborts == c->cap_aborts) {
+    size_t cap = c->cap_aborts ? c->cap_aborts * 2 : 8;
+    txn_aborted *n = realloc(c->aborts, cap * sizeof *n);
+    if (!n)
+      return; /* its entry is then reported as naming no marker */
+    c->aborts = n;
+    c->cap_aborts = cap;
+  }
+  c->aborts[c->naborts++] = (txn_aborted){pid, first, last, 0};
+}
+
+static void check_markers(segcheck *c, const nd_batch_info *b,
+                          const void *bytes) {
   vpart *p = c->p;
   size_t k = 0;
   while (k < p->n_open_txns && p->open_txns[k] != b->producer_id)
     k++;
   int open = k < p->n_open_txns;
   if (b->attributes & ND_BATCH_ATTR_CONTROL) {
+    int type = batch_control_type(bytes, (size_t)b->size);
+    if (type == 0)
+      note_abort(c, b->producer_id, open ? p->open_first[k] : -1,
+                 b->base_offset);
     if (open) {
       p->open_txns[k] = p->open_txns[--p->n_open_txns];
+      p->open_first[k] = p->open_first[p->n_open_txns];
       return;
     }
+    if (b->base_offset < p->cleaned)
+      return; /* its transaction's batches were cleaned away */
     event(c->v, ND_VERIFY_DAMAGE, ND_DAMAGE_MARKER, p, c->log_path,
           (int64_t)b->pos, -1,
           "%s: byte %" PRIu64 ": control batch (a transaction marker) at "
@@ -336,11 +373,15 @@ static void check_markers(segcheck *c, const nd_batch_info *b) {
   if (p->n_open_txns == p->cap_open_txns) {
     size_t cap = p->cap_open_txns ? p->cap_open_txns * 2 : 8;
     int64_t *n = realloc(p->open_txns, cap * sizeof *n);
-    if (!n)
+    if (n)
+      p->open_txns = n;
+    int64_t *f = n ? realloc(p->open_first, cap * sizeof *f) : NULL;
+    if (!f)
       return; /* a later marker of this producer is then reported */
-    p->open_txns = n;
+    p->open_first = f;
     p->cap_open_txns = cap;
   }
+  p->open_first[p->n_open_txns] = b->base_offset;
   p->open_txns[p->n_open_txns++] = b->producer_id;
 }
 
@@ -351,7 +392,6 @@ static void progress(verifier *v, uint64_t add) {
 }
 
 static int on_batch(void *arg, const nd_batch_info *b, const void *bytes) {
-  (void)bytes;
   segcheck *c = arg;
   progress(c->v, b->size);
   if (b->base_offset < c->expect || (c->dense && b->base_offset != c->expect)) {
@@ -392,7 +432,7 @@ static int on_batch(void *arg, const nd_batch_info *b, const void *bytes) {
                     off, pos, b->base_offset);
     c->oi++;
   }
-  check_markers(c, b);
+  check_markers(c, b, bytes);
   check_time_entries(c, b->base_offset);
   if (b->max_timestamp > c->max_ts)
     c->max_ts = b->max_timestamp;
@@ -408,6 +448,69 @@ static int read_index(const char *path, nd_index_entry **e, size_t *n) {
   return rc == -ENOENT ? 0 : rc;
 }
 
+/* The segment's .txnindex against the ABORT markers its walk found. */
+static void check_txnindex(verifier *v, vpart *p, segcheck *c,
+                           const char *path) {
+  char *text = NULL;
+  size_t len = 0;
+  if (file_read_all(path, &text, &len) != 0)
+    len = 0; /* missing: no entries */
+  const uint8_t *u = (const uint8_t *)text;
+  int bad = 0;
+  char why[256] = "";
+  size_t at = 0;
+  if (len % TXNINDEX_ENTRY_SIZE) {
+    snprintf(why, sizeof why,
+             "%zu bytes, not a whole number of %d-byte "
+             "entries",
+             len, TXNINDEX_ENTRY_SIZE);
+    bad = 1;
+    at = len - len % TXNINDEX_ENTRY_SIZE;
+  }
+  size_t n = len / TXNINDEX_ENTRY_SIZE;
+  for (size_t i = 0; !bad && i < n; i++) {
+    txn_aborted e;
+    size_t k = 0;
+    int ok = txnindex_decode(u + i * TXNINDEX_ENTRY_SIZE, &e) == 0;
+    while (ok && k < c->naborts &&
+           (c->aborts[k].last != e.last || c->aborts[k].pid != e.pid))
+      k++;
+    at = i * TXNINDEX_ENTRY_SIZE;
+    if (!ok || k == c->naborts) {
+      snprintf(why, sizeof why,
+               "entry %zu (producer %" PRId64 ", offsets %" PRId64 "..%" PRId64
+               ") names no ABORT marker of its producer",
+               i, e.pid, e.first, e.last);
+      bad = 1;
+    } else if (c->aborts[k].first >= 0 && e.first > c->aborts[k].first) {
+      snprintf(why, sizeof why,
+               "entry %zu (producer %" PRId64 ") starts at %" PRId64
+               ", after the transaction's batch at %" PRId64,
+               i, e.pid, e.first, c->aborts[k].first);
+      bad = 1;
+    } else {
+      c->aborts[k].lso = 1; /* found */
+    }
+  }
+  for (size_t k = 0; !bad && k < c->naborts; k++)
+    if (c->aborts[k].first >= 0 && !c->aborts[k].lso) {
+      snprintf(why, sizeof why,
+               "no entry for the aborted transaction of "
+               "producer %" PRId64 " (offsets %" PRId64 "..%" PRId64 ")",
+               c->aborts[k].pid, c->aborts[k].first, c->aborts[k].last);
+      at = len;
+      bad = 1;
+    }
+  free(text);
+  if (!bad)
+    return;
+  event(v, ND_VERIFY_DAMAGE, ND_DAMAGE_INDEX, p, path, (int64_t)at, -1,
+        "%s: byte %zu: %s (read_committed consumers would be given the "
+        "wrong aborted transactions)",
+        path, at, why);
+  p->txn_damaged++;
+}
+
 /* Check segment i of p; returns 0, or a negative code if a file cannot be
  * read. *expect: where the batches of segment i - 1 ended (in: the least
  * base segment i may have), then where its own end. *sealed_end: -1, or
@@ -415,10 +518,12 @@ static int read_index(const char *path, nd_index_entry **e, size_t *n) {
  * (then a segment file between them is missing), then the same of i. */
 static int check_segment(verifier *v, vpart *p, size_t i, int64_t *expect,
                          int64_t *sealed_end) {
-  char lp[PATH_MAX + 32], ip[PATH_MAX + 32], tp[PATH_MAX + 32];
+  char lp[PATH_MAX + 32], ip[PATH_MAX + 32], tp[PATH_MAX + 32],
+      xp[PATH_MAX + 32];
   seg_path(p, i, ".log", lp, sizeof lp);
   seg_path(p, i, ".index", ip, sizeof ip);
   seg_path(p, i, ".timeindex", tp, sizeof tp);
+  seg_path(p, i, LAYOUT_TXNINDEX, xp, sizeof xp);
   segcheck c = {.v = v,
                 .p = p,
                 .log_path = lp,
@@ -524,6 +629,10 @@ static int check_segment(verifier *v, vpart *p, size_t i, int64_t *expect,
   }
   if (c.index_bad)
     p->index_damaged++;
+  /* Beside a live writer the index may trail its segment's markers. */
+  if (!c.log_bad && !c.in_flight)
+    check_txnindex(v, p, &c, xp);
+  free(c.aborts);
   *expect = c.expect;
   nd_free(ob);
   nd_free(tb);
@@ -807,6 +916,7 @@ static void free_parts(verifier *v) {
   for (size_t i = 0; i < v->nparts; i++) {
     free(v->parts[i].bases);
     free(v->parts[i].open_txns);
+    free(v->parts[i].open_first);
   }
   v->nparts = 0;
 }
@@ -875,7 +985,7 @@ static void plan(verifier *v) {
             "topic %s partition %d: will drop %" PRIu64 " bytes, offsets "
             "%" PRId64 " onwards: %s%s; then rebuild its indexes",
             p->topic, (int)p->id, drop, p->lost_from, what, rest);
-    } else if (p->index_damaged) {
+    } else if (p->index_damaged || p->txn_damaged) {
       event(v, ND_VERIFY_PLAN, 0, p, NULL, -1, -1,
             "topic %s partition %d: will rebuild its indexes (no records "
             "are dropped)",
@@ -1049,10 +1159,16 @@ static int repair(verifier *v) {
     rc = unlink_if_there(path);
   for (size_t i = 0; !rc && i < v->nparts; i++) {
     const vpart *p = &v->parts[i];
-    if (!p->log_damaged && !p->index_damaged && !p->hints_damaged)
+    if (!p->log_damaged && !p->index_damaged && !p->hints_damaged &&
+        !p->txn_damaged)
       continue;
     snprintf(path, sizeof path, "%s/%s", p->dir, RECOVERY_POINT_FILE);
     rc = unlink_if_there(path);
+    /* Without a snapshot (and a recovery point) the open rebuilds the
+     * producer state and every .txnindex from the whole log. */
+    snprintf(path, sizeof path, "%s/%s", p->dir, LAYOUT_PRODUCER_STATE);
+    if (!rc && p->txn_damaged)
+      rc = unlink_if_there(path);
     snprintf(path, sizeof path, "%s/%s", p->dir, LOG_START_FILE);
     if (!rc && p->hints_damaged)
       rc = unlink_if_there(path);

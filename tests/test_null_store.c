@@ -105,6 +105,18 @@ static int c_read(nd_store *s) {
 static int c_read_file(nd_store *s) {
   return nd_read_file(s, "t", 0, 0, 1024, &range);
 }
+static int c_read_committed(nd_store *s) {
+  return nd_read_committed(s, "t", 0, 0, 1024, &batches);
+}
+static int c_read_file_committed(nd_store *s) {
+  return nd_read_file_committed(s, "t", 0, 0, 1024, &range);
+}
+static int c_aborted_txns(nd_store *s) {
+  nd_aborted_txn *list = NULL;
+  int rc = nd_aborted_txns(s, "t", 0, 0, 100, &list, &len);
+  nd_free(list);
+  return rc;
+}
 static int c_reader_open(nd_store *s) {
   nd_reader *r = NULL;
   int rc = nd_reader_open(s, "t", 0, 0, NULL, &r);
@@ -152,6 +164,45 @@ static int c_delete_offsets(nd_store *s) {
 static int c_group_delete(nd_store *s) {
   return nd_group_delete(s, "g");
 }
+static int c_producer_id_new(nd_store *s) {
+  return nd_producer_id_new(s, &i64a);
+}
+static int c_txn_init_producer(nd_store *s) {
+  int16_t e;
+  return nd_txn_init_producer(s, "x", 1000, -1, -1, 0, 0, &i64a, &e);
+}
+static int c_txn_add_partitions(nd_store *s) {
+  nd_topic_partition tp = {"t", 0};
+  return nd_txn_add_partitions(s, "x", 1, 0, &tp, 1, 0, 0);
+}
+static int c_txn_add_offsets(nd_store *s) {
+  return nd_txn_add_offsets(s, "x", 1, 0, "g", 0);
+}
+static int c_txn_commit_offsets(nd_store *s) {
+  nd_offset_commit c = {"t", 0, 1, -1, NULL, 0};
+  return nd_txn_commit_offsets(s, "x", 1, 0, "g", &c, 1, 0, 0);
+}
+static int c_txn_offsets_pending(nd_store *s) {
+  return nd_txn_offsets_pending(s, "g", "t", 0);
+}
+static int c_txn_end(nd_store *s) {
+  return nd_txn_end(s, "x", 1, 0, 1, 0, 0, NULL, NULL);
+}
+static int c_txn_describe(nd_store *s) {
+  nd_txn_info ti;
+  return nd_txn_describe(s, "x", &ti);
+}
+static int c_txn_list(nd_store *s) {
+  nd_txn_info *l;
+  return nd_txn_list(s, &l, &len);
+}
+static int c_txn_expire(nd_store *s) {
+  return nd_txn_expire(s, 0, NULL);
+}
+static int c_txn_open(nd_store *s) {
+  nd_txn *t;
+  return nd_txn_open(s, "x", 0, &t);
+}
 
 #define CALL(n, want, want_ro)                                                 \
   { #n, c_##n, want, want_ro }
@@ -179,6 +230,9 @@ static const call calls[] = {
     CALL(offset_for_time, ND_EINVAL, 0),
     CALL(read, ND_EINVAL, 0),
     CALL(read_file, ND_EINVAL, 0),
+    CALL(read_committed, ND_EINVAL, 0),
+    CALL(read_file_committed, ND_EINVAL, 0),
+    CALL(aborted_txns, ND_EINVAL, 0),
     CALL(reader_open, ND_EINVAL, 0),
     CALL(delete_records, ND_EINVAL, ND_EREADONLY),
     CALL(clean, ND_EINVAL, ND_EREADONLY),
@@ -192,6 +246,17 @@ static const call calls[] = {
     CALL(group_protocol_type, ND_EINVAL, 0),
     CALL(delete_offsets, ND_EINVAL, ND_EREADONLY),
     CALL(group_delete, ND_EINVAL, ND_EREADONLY),
+    CALL(producer_id_new, ND_EINVAL, ND_EREADONLY),
+    CALL(txn_init_producer, ND_EINVAL, ND_EREADONLY),
+    CALL(txn_add_partitions, ND_EINVAL, ND_EREADONLY),
+    CALL(txn_add_offsets, ND_EINVAL, ND_EREADONLY),
+    CALL(txn_commit_offsets, ND_EINVAL, ND_EREADONLY),
+    CALL(txn_offsets_pending, ND_EINVAL, 0),
+    CALL(txn_end, ND_EINVAL, ND_EREADONLY),
+    CALL(txn_describe, ND_EINVAL, ND_ENOTFOUND),
+    CALL(txn_list, ND_EINVAL, 0),
+    CALL(txn_expire, ND_EINVAL, 0),
+    CALL(txn_open, ND_EINVAL, ND_EREADONLY),
 };
 
 #define NCALLS (sizeof calls / sizeof calls[0])

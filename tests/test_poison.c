@@ -71,11 +71,17 @@ static void control_batches(void) {
   CHECK_OK(nd_append_batch(s, "t", 0, g, glen, 0, NULL));
   CHECK_OK(nd_append_batch(s, "t", 0, b, len, ND_APPEND_CONTROL, NULL));
   CHECK_EQ_I64(end_offset(s, "t"), 3);
-  /* A transactional batch is the broker's to judge: stored. */
+  /* A transactional batch is judged by the transaction coordinator
+   * (test_txn_coord.c): without a producer id it is malformed, with one
+   * no transactional id has it is refused; nothing is stored. */
   put_be16(g + 21, ND_BATCH_ATTR_TRANSACTIONAL);
   nd_batch_set_crc(g, glen);
-  CHECK_OK(nd_append_batch(s, "t", 0, g, glen, 0, NULL));
-  CHECK_EQ_I64(end_offset(s, "t"), 4);
+  CHECK_RC(nd_append_batch(s, "t", 0, g, glen, 0, NULL), ND_EBATCH);
+  put_be64(g + 43, 12345);
+  put_be16(g + 51, 0);
+  nd_batch_set_crc(g, glen);
+  CHECK_RC(nd_append_batch(s, "t", 0, g, glen, 0, NULL), ND_EPRODUCERID);
+  CHECK_EQ_I64(end_offset(s, "t"), 3);
   free(g);
   free(b);
   CHECK_OK(nd_close(s));

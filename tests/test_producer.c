@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 
 #include "bytes.h"
+#include "txn_batches.h"
 
 static nd_store *open_store(const char *dir) {
   nd_options o = {.no_background = 1};
@@ -138,14 +139,22 @@ static void markers(void) {
   CHECK(s);
   CHECK_OK(nd_topic_create(s, "m", 1, NULL));
   int64_t off;
+  /* A marker ends an open transaction: none is open yet, nothing is
+   * written (markers are idempotent). */
   CHECK_OK(nd_txn_write_marker(s, "m", 0, 77, 3, 1, 9, ND_APPEND_SYNC, &off));
+  CHECK_EQ_I64(off, -1);
+  CHECK_OK(txn_append(s, "m", 0, 77, 3, 0, 1, "c", 1, &off));
   CHECK_EQ_I64(off, 0);
-  CHECK_OK(nd_txn_write_marker(s, "m", 0, 77, 3, 0, 9, 0, &off));
+  CHECK_OK(nd_txn_write_marker(s, "m", 0, 77, 3, 1, 9, ND_APPEND_SYNC, &off));
   CHECK_EQ_I64(off, 1);
+  CHECK_OK(txn_append(s, "m", 0, 77, 3, 1, 1, "a", 1, &off));
+  CHECK_EQ_I64(off, 2);
+  CHECK_OK(nd_txn_write_marker(s, "m", 0, 77, 3, 0, 9, 0, &off));
+  CHECK_EQ_I64(off, 3);
   CHECK_RC(nd_txn_write_marker(s, "m", 0, -1, 0, 1, 0, 0, &off), ND_EINVAL);
   CHECK_EQ_I64(off, -1);
   nd_batches b;
-  CHECK_OK(nd_read(s, "m", 0, 0, 1 << 20, &b));
+  CHECK_OK(nd_read(s, "m", 0, 1, 1 << 20, &b));
   CHECK_EQ_I64(be16(b.data + 21), 0x30); /* transactional, control */
   CHECK_EQ_I64(be16(b.data + 51), 3);
   nd_free(b.data);
@@ -154,7 +163,7 @@ static void markers(void) {
   static const uint8_t value[6] = {0, 0, 0, 0, 0, 9};
   for (int type = 1; type >= 0; type--) {
     nd_record_view v;
-    CHECK_OK(nd_reader_get(r, 1 - type, &v));
+    CHECK_OK(nd_reader_get(r, type ? 1 : 3, &v));
     uint8_t key[4] = {0, 0, 0, (uint8_t)type};
     CHECK(v.is_control && v.producer_id == 77);
     CHECK(v.key_len == 4 && memcmp(v.key, key, 4) == 0);

@@ -244,6 +244,21 @@ batches=$("$N" inspect "$f" | grep -c '^batch ')
 expect 0 "consume 25000" "$N" consume big -p 2
 cmp -s "$ND_TMP/cmd.out" "$ND_TMP/big.txt" || nd_fail "25000 records did not round-trip"
 
+# A .txnindex (Kafka's 34-byte AbortedTxn entries, docs/format.md): two
+# entries shown field by field; a cut entry makes it damaged (exit 3).
+x=$ND_TMP/00000000000000000000.txnindex
+/usr/bin/python3 -c '
+import struct, sys
+e = lambda pid, first, last, lso: struct.pack(">hqqqq", 0, pid, first, last, lso)
+open(sys.argv[1], "wb").write(e(7, 2, 5, 6) + e(9, 8, 11, 12))' "$x"
+expect 0 "inspect txnindex" "$N" inspect "$x"
+grep -qx 'entry 1 version=0 producer=9 first=8 last=11 lso=12' "$ND_TMP/cmd.out" ||
+  nd_fail "inspect txnindex: $(cat "$ND_TMP/cmd.out")"
+grep -qx 'summary: 2 entries' "$ND_TMP/cmd.out" || nd_fail "inspect txnindex summary: $(cat "$ND_TMP/cmd.out")"
+printf 'abc' >>"$x"
+expect 3 "inspect cut txnindex" "$N" inspect "$x"
+grep -q 'then 3 bytes of a cut entry' "$ND_TMP/cmd.out" || nd_fail "inspect cut txnindex: $(cat "$ND_TMP/cmd.out")"
+
 # Pipelines: consume | head ends quietly and successfully.
 set -o pipefail
 "$N" consume big -p 2 2>"$ND_TMP/pipe.err" | head -n 3 >/dev/null || nd_fail "consume | head: exit status $?"
