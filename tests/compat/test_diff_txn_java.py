@@ -37,7 +37,12 @@ Each run checks, in what it prints:
 - fencing: a second producer with the same transactional id aborts the
   first's open transaction, the first's next send and commit fail
   (InvalidProducerEpochException, as Kafka 4.4 answers), the second
-  commits; ListTransactions' states.
+  commits;
+- a transaction left open past its transaction.timeout.ms (2 s; both
+  coordinators check every second): the coordinator aborts it (state,
+  epoch), the producer's commit then fails, a new producer's transaction
+  commits, and only its record is read read_committed;
+- ListTransactions' states.
 
 Takes about 2-3 minutes: six JVM runs and two Kafka starts (each beside
 nodata's half).
@@ -65,13 +70,21 @@ def scenario(clients):
         bootstrap) for name, client in clients}
 
 
-want, got = differential.run_both(scenario([("v2", "v2"), ("v1", "v1")]))
+# The coordinators look for timed-out transactions every second, not 10.
+KAFKA_PROPS = [
+    "transaction.abort.timed.out.transaction.cleanup.interval.ms=1000"]
+NODATA_ARGS = ["--transaction-abort-check-ms", "1000"]
+
+want, got = differential.run_both(scenario([("v2", "v2"), ("v1", "v1")]),
+                                  kafka_props=KAFKA_PROPS,
+                                  nodata_args=NODATA_ARGS)
 # The 4.x client speaks V1 to a broker that finalizes transaction.version
 # 1: Kafka's storage formatted so, nodata started so.
 want1, got1 = differential.run_both(
     scenario([("v2client_tv1", "v2")]),
     kafka_format=["--feature", "transaction.version=1"],
-    nodata_args=["--transaction-version", "1"])
+    kafka_props=KAFKA_PROPS,
+    nodata_args=NODATA_ARGS + ["--transaction-version", "1"])
 want.update(want1)
 got.update(got1)
 # Kafka itself must show what the scenario is about, or the comparison

@@ -44,6 +44,7 @@ public class TxnJava {
             commitAbort();
             consumeTransformProduce();
             fencing();
+            timeout();
             listTransactions();
         }
         System.out.println(json(out, ""));
@@ -229,7 +230,8 @@ public class TxnJava {
                 new NewTopic(t("tb"), 2, (short) 1),
                 new NewTopic(t("in"), 2, (short) 1),
                 new NewTopic(t("out"), 2, (short) 1),
-                new NewTopic(t("f"), 1, (short) 1))).all().get();
+                new NewTopic(t("f"), 1, (short) 1),
+                new NewTopic(t("to"), 1, (short) 1))).all().get();
         // The transaction.version the broker finalizes decides which
         // protocol a 4.x client speaks (a 3.9 client speaks V1 anyway).
         FeatureMetadata f = admin.describeFeatures().featureMetadata().get();
@@ -455,6 +457,49 @@ public class TxnJava {
         p1.close(Duration.ZERO);
         o.put("read_committed", readAll("read_committed", List.of(f0)));
         o.put("read_uncommitted", readAll("read_uncommitted", List.of(f0)));
+    }
+
+    // A transaction left open past its transaction.timeout.ms is aborted by
+    // the coordinator (whose check runs every second in this test: Kafka's
+    // transaction.abort.timed.out.transaction.cleanup.interval.ms, nodata's
+    // --transaction-abort-check-ms), with an epoch bump that fences the
+    // producer; a later transaction of a new producer commits.
+    static void timeout() throws Exception {
+        Map<String, Object> o = new LinkedHashMap<>();
+        out.put("timeout", o);
+        TopicPartition to0 = new TopicPartition(t("to"), 0);
+        Properties pp = props("transactional.id", t("tx-t"), "transaction.timeout.ms", "2000");
+        KafkaProducer<String, String> p = new KafkaProducer<>(pp, new StringSerializer(),
+                new StringSerializer());
+        p.initTransactions();
+        p.beginTransaction();
+        o.put("sent", p.send(new ProducerRecord<>(t("to"), 0, "k", "late")).get().offset());
+        o.put("open", describe(t("tx-t")));
+        long deadline = System.nanoTime() + 60_000_000_000L;
+        Object d;
+        while (true) {
+            d = describe(t("tx-t"));
+            if (!(d instanceof Map) || !"Ongoing".equals(((Map<?, ?>) d).get("state"))
+                    || System.nanoTime() > deadline)
+                break;
+            Thread.sleep(200);
+        }
+        o.put("expired", d);
+        o.put("commit_after_expiry", error(() -> {
+            p.commitTransaction();
+            return null;
+        }));
+        p.close(Duration.ZERO);
+        try (KafkaProducer<String, String> p2 = txProducer(t("tx-t"))) {
+            p2.initTransactions();
+            p2.beginTransaction();
+            o.put("p2_sent", p2.send(new ProducerRecord<>(t("to"), 0, "k", "ok")).get()
+                    .offset());
+            p2.commitTransaction();
+            o.put("p2_committed", describe(t("tx-t")));
+        }
+        o.put("read_committed", readAll("read_committed", List.of(to0)));
+        o.put("read_uncommitted", readAll("read_uncommitted", List.of(to0)));
     }
 
     static void listTransactions() throws Exception {
