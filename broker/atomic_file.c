@@ -1,10 +1,11 @@
 /*
- * atomic_file.c — the broker's own small state files (broker.conf,
- * broker-producer-ids) replaced whole: write a temporary beside the file,
- * fdatasync it, rename it over the file, fsync the directory. A crash at
- * any point leaves the old file or the new one, never a mix; the directory
- * fsync makes the rename itself survive power loss. (libnodata has the
- * same for its own files, but the broker uses only the public header.)
+ * atomic_file.c — the broker's own small state file (broker.conf; the
+ * producer id counter is the library's now) replaced whole: write a
+ * temporary beside the file, fdatasync it, rename it over the file, fsync
+ * the directory. A crash at any point leaves the old file or the new one,
+ * never a mix; the directory fsync makes the rename itself survive power
+ * loss. (libnodata has the same for its own files, but the broker uses
+ * only the public header.)
  */
 #include <errno.h>
 #include <fcntl.h>

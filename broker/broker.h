@@ -45,6 +45,12 @@ typedef struct broker_config {
   double cleaner_io_max;        /* log.cleaner.io.max.bytes.per.second */
   const char *cleaner_io_text;  /* ... as given */
   int64_t cleaner_backoff_ms;   /* log.cleaner.backoff.ms, 15000 */
+  /* Transactions (issue 19; read at start, passed to nd_options): */
+  int64_t txn_max_timeout_ms;   /* transaction.max.timeout.ms, 900000 */
+  int64_t txn_id_expiration_ms; /* transactional.id.expiration.ms, 7 d */
+  int64_t txn_abort_check_ms;   /* transaction.abort.timed.out.transaction.
+                                   cleanup.interval.ms, 10000 */
+  int transaction_version;      /* finalized transaction.version, 1 or 2 */
   unsigned explicit_set;        /* BC_SET_*: given by a flag or variable */
 } broker_config;
 
@@ -68,6 +74,9 @@ enum {
   BC_SET_CLEANER_DEDUPE = 1 << 10,
   BC_SET_CLEANER_IO = 1 << 11,
   BC_SET_CLEANER_BACKOFF = 1 << 12,
+  BC_SET_TXN_MAX_TIMEOUT = 1 << 13,
+  BC_SET_TXN_ID_EXPIRATION = 1 << 14,
+  BC_SET_TXN_ABORT_CHECK = 1 << 15,
 };
 
 /* The default of queued.max.request.bytes: Kafka's is -1 (no bound),
@@ -113,13 +122,17 @@ void kafka_on_append(void *ctx, const char *topic, int32_t partition,
  * for work the loop must not wait for, completions back on the loop.
  * Lanes: ADMIN (one job at a time, in submission order), SYNC (acks=all
  * fdatasyncs, gathered: group commit), COMMIT + i (OffsetCommits, a group
- * always on one lane). A slow job on one lane never delays another. */
+ * always on one lane), TXN + i (the transaction coordinator's calls, one
+ * at a time, a transactional id always on one lane: handle_txn.c). A slow
+ * job on one lane never delays another. */
 enum {
-  WORKER_LANE_ADMIN,
-  WORKER_LANE_SYNC,
-  WORKER_LANE_COMMIT,
+  WORKER_LANE_ADMIN = 0,
+  WORKER_LANE_SYNC = 1,
+  WORKER_LANE_COMMIT = 2,
   WORKER_COMMIT_LANES = 4,
-  WORKER_LANES = WORKER_LANE_COMMIT + WORKER_COMMIT_LANES
+  WORKER_LANE_TXN = WORKER_LANE_COMMIT + WORKER_COMMIT_LANES,
+  WORKER_TXN_LANES = 4,
+  WORKER_LANES = WORKER_LANE_TXN + WORKER_TXN_LANES
 };
 
 /* A job, embedded in the caller's own struct (so queuing never fails). The
@@ -163,6 +176,9 @@ int worker_busy(const worker *w, int lane);
  * Returns 0 or -ENOMEM (nothing runs then). */
 int worker_submit(worker *w, void (*fn)(void *arg), void (*done)(void *arg),
                   void *arg);
+/* The same on another lane that takes jobs one at a time (ADMIN, TXN + i). */
+int worker_submit_on(worker *w, int lane, void (*fn)(void *arg),
+                     void (*done)(void *arg), void *arg);
 /* Sync lane: make (topic, partition) durable up to offset (-1: everything
  * appended so far); done(arg, rc, msg) runs later on the loop thread with
  * nd_sync_partition's rc and the library's message for it. Syncs queued

@@ -20,16 +20,17 @@ static void coordinator(kafka_req *r, int8_t type, kf_str key, int16_t *err,
   *host = kf_s("");
   *port = -1;
   *msg = kf_null_str();
-  if (type != 0) {
+  if (type != 0 && type != 1) {
     /* Not COORDINATOR_NOT_AVAILABLE: a client would wait for a
      * coordinator that never comes. */
     *err = KERR_INVALID_REQUEST;
-    *msg = kf_s(type == 1   ? "transactions are not supported by nodata"
-                : type == 2 ? "share groups are not supported by nodata"
-                            : "unknown coordinator key type");
+    *msg = kf_s(type == 2 ? "share groups are not supported by nodata"
+                          : "unknown coordinator key type");
     return;
   }
-  if (!kafka_cstr_ok(key) || key.len == 0) {
+  /* Type 1, a transactional id: node 0 coordinates every one, "" too
+   * (Kafka 4.4 answers it; InitProducerId refuses it). */
+  if (type == 0 && (!kafka_cstr_ok(key) || key.len == 0)) {
     *err = KERR_INVALID_GROUP_ID;
     *msg = kf_s("empty group id");
     return;

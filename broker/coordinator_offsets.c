@@ -328,9 +328,8 @@ int group_has_offsets(kafka_req *r, const char *gid) {
   return count > 0;
 }
 
-/* Who may commit into group_id: 0 or the error for every partition. */
-static int16_t commit_check(kafka_req *r, const char *gid, int32_t gen,
-                            const char *member_id, const char *inst) {
+int16_t group_commit_check(kafka_req *r, const char *gid, int32_t gen,
+                           const char *member_id, const char *inst, int txn) {
   group *g = group_find(r->b->groups, gid);
   if (!g) {
     if (gen < 0)
@@ -339,7 +338,10 @@ static int16_t commit_check(kafka_req *r, const char *gid, int32_t gen,
      * Empty group, as Kafka loads it from its offsets topic. */
     if (group_has_offsets(r, gid))
       return KERR_UNKNOWN_MEMBER_ID;
-    return r->version >= 9 ? KERR_GROUP_ID_NOT_FOUND : KERR_ILLEGAL_GENERATION;
+    /* OffsetMetadataManager.validateTransactionalOffsetCommit: an unknown
+     * group with a generation. */
+    return !txn && r->version >= 9 ? KERR_GROUP_ID_NOT_FOUND
+                                   : KERR_ILLEGAL_GENERATION;
   }
   if (gen < 0 && g->state == GROUP_EMPTY)
     return 0;
@@ -350,12 +352,16 @@ static int16_t commit_check(kafka_req *r, const char *gid, int32_t gen,
       return err;
     if (gen != g->generation)
       return KERR_ILLEGAL_GENERATION;
-  } else {
+  } else if (!txn) {
     return KERR_UNKNOWN_MEMBER_ID; /* only members commit into a live group */
   }
-  if (g->state == GROUP_COMPLETING_REBALANCE)
+  /* A transactional commit with generation -1 may come from outside a
+   * live group, and a rebalance does not stop it (ClassicGroup.
+   * validateOffsetCommit with isTransactional). */
+  if (!txn && g->state == GROUP_COMPLETING_REBALANCE)
     return KERR_REBALANCE_IN_PROGRESS;
-  group_touch(m);
+  if (m)
+    group_touch(m);
   return 0;
 }
 
@@ -373,8 +379,8 @@ int handle_offset_commit(kafka_req *r) {
   if (!group_id_ok(gid))
     gerr = KERR_INVALID_GROUP_ID;
   else
-    gerr = commit_check(r, gid, req->generation_id_or_member_epoch,
-                        member_id ? member_id : "", inst);
+    gerr = group_commit_check(r, gid, req->generation_id_or_member_epoch,
+                              member_id ? member_id : "", inst, 0);
 
   int32_t nt = req->topics.count > 0 ? req->topics.count : 0;
   kafka_offset_commit_response_topic *ts =
@@ -462,8 +468,27 @@ int handle_offset_commit(kafka_req *r) {
 typedef kafka_offset_fetch_response_topics of_topic;
 typedef kafka_offset_fetch_response_partitions of_part;
 
+/* OffsetFetch v7+ with require_stable (KIP-447): a partition with offsets
+ * pending in an open transaction is UNSTABLE_OFFSET_COMMIT (offset -1),
+ * as Kafka answers, so the consumer retries until the transaction ends
+ * rather than start from an offset about to change. */
+static int unstable(kafka_req *r, const char *gid, const char *topic,
+                    of_part *p) {
+  const kafka_offset_fetch_request *req = r->body;
+  if (r->version < 7 || !req->require_stable ||
+      nd_txn_offsets_pending(r->b->store, gid, topic, p->partition_index) != 1)
+    return 0;
+  p->error_code = KERR_UNSTABLE_OFFSET_COMMIT;
+  p->committed_offset = -1;
+  p->committed_leader_epoch = -1;
+  p->metadata = kf_s("");
+  return 1;
+}
+
 static void fill_committed(kafka_req *r, const char *gid, const char *topic,
                            of_part *p) {
+  if (group_id_ok(gid) && unstable(r, gid, topic, p))
+    return;
   int64_t off = -1;
   int32_t epoch = -1;
   char *meta = NULL;
@@ -544,6 +569,7 @@ static int fetch_group(kafka_req *r, const char *gid, int all,
         p->metadata = list[k].metadata ? kafka_strn(r, list[k].metadata,
                                                     list[k].metadata_len)
                                        : kf_s("");
+        unstable(r, gid, list[i].topic, p);
       }
       t->partitions.items = ps;
       t->partitions.count = (int32_t)(j - i);

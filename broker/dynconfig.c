@@ -129,6 +129,11 @@ static const bconf bconfs[] = {
     {"log.cleaner.io.max.bytes.per.second", T_DOUBLE, M_READONLY,
      "1.7976931348623157E308", NULL, 0},
     {"log.cleaner.backoff.ms", T_LONG, M_READONLY, "15000", NULL, 0},
+    /* Read only in Kafka too: the flags --transaction-* (docs/serve.md). */
+    {"transaction.max.timeout.ms", T_INT, M_READONLY, "900000", NULL, 0},
+    {"transactional.id.expiration.ms", T_INT, M_READONLY, "604800000", NULL, 0},
+    {"transaction.abort.timed.out.transaction.cleanup.interval.ms", T_INT,
+     M_READONLY, "10000", NULL, 0},
     {"min.insync.replicas", T_INT, M_FIXED, "1", NULL, 0},
     {"unclean.leader.election.enable", T_BOOL, M_STORED, "false", NULL, 0},
     {"background.threads", T_INT, M_STORED, "10", NULL, 0},
@@ -610,6 +615,12 @@ static const char *static_value(broker *b, const dyn_state *d, const bconf *c,
        offsetof(broker_config, idle_ms)},
       {"queued.max.request.bytes", BC_SET_QUEUED_BYTES,
        offsetof(broker_config, queued_max_bytes)},
+      {"transaction.max.timeout.ms", BC_SET_TXN_MAX_TIMEOUT,
+       offsetof(broker_config, txn_max_timeout_ms)},
+      {"transactional.id.expiration.ms", BC_SET_TXN_ID_EXPIRATION,
+       offsetof(broker_config, txn_id_expiration_ms)},
+      {"transaction.abort.timed.out.transaction.cleanup.interval.ms",
+       BC_SET_TXN_ABORT_CHECK, offsetof(broker_config, txn_abort_check_ms)},
   };
   for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++)
     if (!strcmp(c->name, nums[i].name) && (s->explicit_set & nums[i].bit)) {

@@ -132,6 +132,12 @@ static inline const char *group_cstr(kf_str s) {
 
 /* Has the group committed offsets? (coordinator_offsets.c) */
 int group_has_offsets(kafka_req *r, const char *gid);
+/* Who may commit into group gid (Kafka's ClassicGroup.validateOffsetCommit):
+ * 0 or the error for every partition. txn: a TxnOffsetCommit, which Kafka
+ * lets in with generation -1 from outside a live group and during a
+ * rebalance. Touches the committing member. Loop thread. */
+int16_t group_commit_check(kafka_req *r, const char *gid, int32_t gen,
+                           const char *member_id, const char *inst, int txn);
 
 /* Lookups for the handlers in coordinator_*.c. */
 group *group_find(group_coord *gc, const char *id);

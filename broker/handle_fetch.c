@@ -28,6 +28,15 @@
  *
  * v13+ names topics by id; an unknown id gets UNKNOWN_TOPIC_ID, so a client
  * holding the id of a deleted topic never reads a re-created one.
+ *
+ * isolation_level 1 (read_committed): batches end at the last stable
+ * offset (nd_read_file_committed / nd_read_committed, the same zero-copy
+ * path), and the partition's aborted transactions overlapping what is
+ * returned are listed (nd_aborted_txns, Kafka's
+ * collectAbortedTransactions) so the client drops their records. Every
+ * answer carries the last stable offset, at both levels, as Kafka's do.
+ * A transaction's marker is an append, so the store's append hook wakes
+ * the read_committed fetches waiting on its partition when the LSO moves.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -129,15 +138,19 @@ static size_t fetch_files_max(void) {
  * ND_ENOMEM when the hold cannot grow. */
 static int read_partition(kafka_req *r, fetch_hold *h, const char *name,
                           int32_t partition, int64_t offset, size_t limit,
-                          fpart *p, nd_batches *nb) {
+                          int committed, fpart *p, nd_batches *nb) {
   broker *b = r->b;
   memset(nb, 0, sizeof *nb);
   size_t queued = b->loop ? net_loop_files_open(b->loop) : 0;
   if (queued + h->nfiles < fetch_files_max()) {
     nd_file_range fr;
-    int rc = nd_read_file(b->store, name, partition, offset, limit, &fr);
+    int rc = committed
+                 ? nd_read_file_committed(b->store, name, partition, offset,
+                                          limit, &fr)
+                 : nd_read_file(b->store, name, partition, offset, limit, &fr);
     if (rc != -EMFILE && rc != -ENFILE) {
       nb->high_watermark = fr.high_watermark;
+      nb->last_stable_offset = fr.last_stable_offset;
       nb->log_start_offset = fr.log_start_offset;
       nb->next_offset = fr.next_offset;
       nb->len = fr.len;
@@ -167,7 +180,9 @@ static int read_partition(kafka_req *r, fetch_hold *h, const char *name,
       return 0;
     }
   }
-  int rc = nd_read(b->store, name, partition, offset, limit, nb);
+  int rc = committed
+               ? nd_read_committed(b->store, name, partition, offset, limit, nb)
+               : nd_read(b->store, name, partition, offset, limit, nb);
   if (rc != 0 || nb->len == 0) {
     nd_free(nb->data);
     nb->data = NULL;
@@ -181,13 +196,52 @@ static int read_partition(kafka_req *r, fetch_hold *h, const char *name,
   return 0;
 }
 
+/* The last stable offset of a partition, for the answers that read no
+ * batches. */
+static int lso_of(kafka_req *r, const char *name, int32_t partition,
+                  int64_t *ls, int64_t *hw, int64_t *lso) {
+  nd_partition_info pi;
+  int rc = nd_partition_describe(r->b->store, name, partition, &pi);
+  if (rc == 0) {
+    *ls = pi.log_start_offset;
+    *hw = pi.high_watermark;
+    *lso = pi.last_stable_offset;
+  }
+  return rc;
+}
+
+/* Kafka's aborted_transactions of a read_committed answer: the aborted
+ * transactions that overlap the offsets from the fetch offset up to the
+ * end of what is returned. */
+static int aborted_of(kafka_req *r, kf_arena *a, const char *name,
+                      int32_t partition, int64_t from, int64_t upto, fpart *p) {
+  nd_aborted_txn *list = NULL;
+  size_t n = 0;
+  int rc = nd_aborted_txns(r->b->store, name, partition, from, upto, &list, &n);
+  if (rc != 0)
+    return rc;
+  kafka_fetch_response_aborted_transaction *at = kf_new_array(
+      a, &kafka_fetch_response_aborted_transaction_desc, (int32_t)n);
+  if (n && !at) {
+    nd_free(list);
+    return ND_ENOMEM;
+  }
+  for (size_t i = 0; i < n; i++) {
+    at[i].producer_id = list[i].producer_id;
+    at[i].first_offset = list[i].first_offset;
+  }
+  nd_free(list);
+  p->aborted_transactions.items = at;
+  p->aborted_transactions.count = (int32_t)n;
+  return 0;
+}
+
 /* Build the response into `a`. Returns the record bytes it holds, or -1
  * when out of memory; *has_error is set when any partition has an error
  * (answered at once: waiting would not change it). */
 static int64_t build(kafka_req *r, kf_arena *a, kafka_fetch_response **out,
                      int *has_error, fetch_hold *h) {
   kafka_fetch_request *req = r->body;
-  broker *b = r->b;
   kafka_fetch_response *resp = kf_new(a, &kafka_fetch_response_desc);
   if (!resp)
     return -1;
@@ -207,6 +261,7 @@ static int64_t build(kafka_req *r, kf_arena *a, kafka_fetch_response **out,
   resp->responses.count = nt;
   int64_t max_bytes = req->max_bytes > 0 ? req->max_bytes : INT32_MAX;
   int64_t total = 0;
+  int committed = req->isolation_level == 1;
 
   for (int32_t i = 0; i < nt; i++) {
     kafka_fetch_request_topic *qt = &req->topics.items[i];
@@ -239,9 +294,11 @@ static int64_t build(kafka_req *r, kf_arena *a, kafka_fetch_response **out,
       p->high_watermark = -1;
       p->last_stable_offset = -1;
       p->log_start_offset = -1;
-      p->aborted_transactions.count = 0;
+      /* Kafka: null at read_uncommitted, a list at read_committed. */
+      p->aborted_transactions.count = committed ? 0 : -1;
       p->records.len = 0;
       if (terr || !name) {
+        p->aborted_transactions.count = -1;
         p->error_code = terr ? terr : KERR_UNKNOWN_TOPIC_OR_PARTITION;
         *has_error = 1;
         continue;
@@ -249,42 +306,57 @@ static int64_t build(kafka_req *r, kf_arena *a, kafka_fetch_response **out,
       int64_t limit = qp->partition_max_bytes > 0 ? qp->partition_max_bytes : 0;
       if (limit > max_bytes - total)
         limit = max_bytes - total;
-      int64_t ls = -1, hw = -1;
+      int64_t ls = -1, hw = -1, lso = -1;
       if (limit <= 0 && total > 0) {
         /* The response is full: report offsets only. */
-        int rc = nd_offsets(b->store, name, qp->partition, &ls, &hw);
+        int rc = lso_of(r, name, qp->partition, &ls, &hw, &lso);
         if (rc != 0) {
           p->error_code = kafka_err(rc);
           *has_error = 1;
           continue;
         }
         p->high_watermark = hw;
-        p->last_stable_offset = hw;
+        p->last_stable_offset = lso;
         p->log_start_offset = ls;
         continue;
       }
       nd_batches nb;
       size_t nfiles = h->nfiles, nbufs = h->nbufs;
       int rc = read_partition(r, h, name, qp->partition, qp->fetch_offset,
-                              limit > 0 ? (size_t)limit : 1, p, &nb);
+                              limit > 0 ? (size_t)limit : 1, committed, p, &nb);
       if (rc == ND_ENOMEM)
         return -1;
       if (rc != 0) {
+        p->aborted_transactions.count = -1;
         p->error_code = kafka_err(rc);
         *has_error = 1;
-        if (nd_offsets(b->store, name, qp->partition, &ls, &hw) == 0) {
+        if (lso_of(r, name, qp->partition, &ls, &hw, &lso) == 0) {
           p->high_watermark = hw;
-          p->last_stable_offset = hw;
+          p->last_stable_offset = lso;
           p->log_start_offset = ls;
         }
         continue;
       }
       p->high_watermark = nb.high_watermark;
-      p->last_stable_offset = nb.high_watermark;
+      p->last_stable_offset = nb.last_stable_offset;
       p->log_start_offset = nb.log_start_offset;
       if (nb.len == 0)
         continue;
-      if (total > 0 && (int64_t)nb.len > max_bytes - total) {
+      /* Without its aborted transactions a read_committed client would
+       * take aborted records for committed ones: no records then. */
+      int no_aborted = 0;
+      if (committed &&
+          (no_aborted = aborted_of(r, a, name, qp->partition, qp->fetch_offset,
+                                   nb.next_offset, p)) != 0) {
+        if (no_aborted == ND_ENOMEM)
+          return -1;
+        kafka_log(r, "%s/%d: cannot list aborted transactions: %s", name,
+                  qp->partition, nd_errmsg());
+        p->error_code = kafka_err(no_aborted);
+        p->aborted_transactions.count = -1;
+        *has_error = 1;
+      }
+      if (no_aborted || (total > 0 && (int64_t)nb.len > max_bytes - total)) {
         /* Only the first batch may exceed the limit: give back what this
          * partition took (it is the last thing held). */
         if (h->nfiles > nfiles) {

@@ -78,19 +78,25 @@ static void exact_time(nd_store *st, const char *topic, int32_t partition,
   nd_free(nb.data);
 }
 
+/* At read_committed (isolation_level 1) the latest offset is the last
+ * stable offset and a lookup by time finds only offsets below it, as
+ * Kafka's Partition.fetchOffsetForTimestamp bounds them by its "last
+ * fetchable offset"; at read_uncommitted by the high watermark. */
 static void list_one(kafka_req *r, const char *topic, int32_t partition,
-                     int64_t ts,
+                     int64_t ts, int committed,
                      kafka_list_offsets_response_partition_response *p) {
   nd_store *st = r->b->store;
-  int64_t ls, hw;
-  int rc = nd_offsets(st, topic, partition, &ls, &hw);
+  nd_partition_info pi;
+  int rc = nd_partition_describe(st, topic, partition, &pi);
   if (rc != 0) {
     p->error_code = kafka_err(rc);
     return;
   }
+  int64_t ls = pi.log_start_offset, hw = pi.high_watermark;
+  int64_t fetchable = committed ? pi.last_stable_offset : hw;
   switch (ts) {
   case TS_LATEST:
-    p->offset = hw;
+    p->offset = fetchable;
     return;
   case TS_EARLIEST:
   case TS_EARLIEST_LOCAL:
@@ -101,18 +107,11 @@ static void list_one(kafka_req *r, const char *topic, int32_t partition,
     /* Nothing is tiered: Kafka 4.4 answers -1 for both on a topic without
      * remote storage (nothing was uploaded, nothing is pending upload). */
     return;
-  case TS_MAX_TIMESTAMP: {
-    nd_partition_info pi;
-    rc = nd_partition_describe(st, topic, partition, &pi);
-    if (rc != 0) {
-      p->error_code = kafka_err(rc);
-      return;
-    }
+  case TS_MAX_TIMESTAMP:
     if (pi.max_timestamp < 0 || hw == ls)
       return;
     ts = pi.max_timestamp;
     break;
-  }
   default:
     break; /* a time: timestamp_known() let no other negative one in */
   }
@@ -124,6 +123,8 @@ static void list_one(kafka_req *r, const char *topic, int32_t partition,
   }
   if (off >= 0)
     exact_time(st, topic, partition, ts, &off, &when);
+  if (off >= fetchable)
+    off = -1;
   p->offset = off;
   p->timestamp = off >= 0 ? when : -1;
 }
@@ -159,7 +160,8 @@ int handle_list_offsets(kafka_req *r) {
       else if (!kafka_cstr_ok(qt->name))
         ps[j].error_code = KERR_UNKNOWN_TOPIC_OR_PARTITION;
       else
-        list_one(r, qt->name.ptr, ps[j].partition_index, when, &ps[j]);
+        list_one(r, qt->name.ptr, ps[j].partition_index, when,
+                 r->version >= 2 && req->isolation_level == 1, &ps[j]);
       /* Kafka's epoch is 0 (our only one) with an offset, -1 without one:
        * errors, nothing tiered, no record at or after the time. */
       ps[j].leader_epoch = ps[j].offset >= 0 ? 0 : -1;

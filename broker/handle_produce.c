@@ -94,21 +94,17 @@ static int has_batch_attr(const uint8_t *p, size_t len, uint8_t mask,
 enum { ATTR_CODEC = 0x07, ATTR_TRANSACTIONAL = 0x10 };
 
 /* The one place that decides whether a request may write transactional
- * batches; its error goes to every partition, as Kafka answers before
- * looking at topics (KafkaApis.handleProduceRequest). nodata has no
- * transactions yet, so every producer is "without a transaction":
- * - a transactional.id is refused outright (rather than half-working);
- * - a transactional batch (attribute bit 4) without one is what Kafka 4.4
- *   refuses for a producer that never began a transaction: a request with
- *   transactional records needs a transactional.id it is authorised for,
- *   and no id is never authorised: TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
- *   no message (checked against the real broker). Stored, such a batch
- *   would belong to a transaction no marker ever ends.
- * The transactions work replaces the first rule with the coordinator's
- * state of the producer. */
+ * batches at all; its error goes to every partition, as Kafka answers
+ * before looking at topics (KafkaApis.handleProduceRequest). A request
+ * with transactional records (attribute bit 4) needs a transactional.id
+ * it is authorised for, and no id is never authorised:
+ * TRANSACTIONAL_ID_AUTHORIZATION_FAILED, no message (checked against the
+ * real broker). With an id, each batch is checked against the
+ * coordinator's state of its producer by the append (txn_append_flags,
+ * txn_append_error). */
 static int16_t produce_txn_error(const kafka_produce_request *req) {
   if (req->transactional_id.len >= 0)
-    return KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+    return 0;
   for (int32_t i = 0; i < req->topic_data.count; i++) {
     const kafka_produce_request_topic_produce_data *td =
         &req->topic_data.items[i];
@@ -177,6 +173,35 @@ static void record_errors(kafka_req *r, ppart *p, const char *topic,
   }
   p->record_errors.items = items;
   p->record_errors.count = (int32_t)n;
+}
+
+/* How a transactional batch joins its producer's transaction: a
+ * Transactions V2 client (KIP-890 part 2: Produce v12+, with
+ * transaction.version 2 finalized) adds its partition by producing to it;
+ * an older one must have added it with AddPartitionsToTxn, which the
+ * append verifies (KIP-890 part 1), as Kafka decides by the version
+ * (AddPartitionsToTxnManager.produceRequestVersionToTransactionSupported
+ * Operation). */
+static unsigned txn_append_flags(kafka_req *r) {
+  return r->version >= 12 && kafka_transaction_version(r->b) >= 2
+             ? ND_APPEND_TXN_ADD
+             : 0;
+}
+
+/* Kafka's answer to a transactional batch the coordinator refused, for
+ * this Produce version (AddPartitionsToTxnManager): a batch outside its
+ * producer's transaction is TRANSACTION_ABORTABLE from v11 (the producer
+ * aborts and goes on) and INVALID_TXN_STATE before; a producer id that is
+ * not its transactional id's is INVALID_PRODUCER_ID_MAPPING; an old epoch
+ * is INVALID_PRODUCER_EPOCH at every version (kafka_err), as Kafka turns
+ * PRODUCER_FENCED into it for Produce. */
+static int16_t txn_append_error(kafka_req *r, int rc) {
+  if (rc == ND_ETXNSTATE)
+    return r->version >= 11 ? KERR_TRANSACTION_ABORTABLE
+                            : KERR_INVALID_TXN_STATE;
+  if (rc == ND_EPRODUCERID || rc == ND_ENOTFOUND)
+    return KERR_INVALID_PRODUCER_ID_MAPPING;
+  return kafka_err(rc);
 }
 
 static int on_close(kafka_req *r) {
@@ -283,13 +308,28 @@ int handle_produce(kafka_req *r) {
       }
       nd_append_info ai;
       memset(&ai, 0, sizeof ai);
-      int rc = nd_append_batch(b->store, name, pd->index, pd->records.ptr,
-                               (size_t)pd->records.len, ND_APPEND_NOSYNC, &ai);
+      int txn = req->transactional_id.len >= 0 &&
+                has_batch_attr(pd->records.ptr, (size_t)pd->records.len,
+                               ATTR_TRANSACTIONAL, ATTR_TRANSACTIONAL);
+      int rc = nd_append_batch(
+          b->store, name, pd->index, pd->records.ptr, (size_t)pd->records.len,
+          ND_APPEND_NOSYNC | (txn ? txn_append_flags(r) : 0), &ai);
       if (rc == ND_EDUPSEQ)
         rc = 0; /* a retry of a stored batch: acknowledge the first copy */
       if (rc != 0) {
-        p->error_code = kafka_err(rc);
-        p->error_message = kafka_errmsg(r);
+        p->error_code = txn_append_error(r, rc);
+        /* Kafka's transaction verification answers without a message. */
+        p->error_message =
+            txn && (rc == ND_ETXNSTATE || rc == ND_EPRODUCERID ||
+                    rc == ND_ENOTFOUND || rc == ND_EPRODUCERFENCED)
+                ? kf_null_str()
+                : kafka_errmsg(r);
+        if (txn && rc == ND_EPRODUCERFENCED)
+          kafka_log(r,
+                    "transactional id %s: producer fenced: %s; "
+                    "answered " KAFKA_ERR_FMT,
+                    req->transactional_id.ptr, nd_errmsg(),
+                    KAFKA_ERR_ARGS(p->error_code));
         if (rc == ND_ETIMESTAMP || rc == ND_ENOKEY)
           record_errors(r, p, name, pd->index, rc);
         if (rc == ND_ECONTROL || rc == ND_ETIMESTAMP || rc == ND_ENOKEY)

@@ -3,10 +3,10 @@
  * DescribeProducers.
  *
  * Producer ids (always a new one with epoch 0, as Kafka does for a
- * producer without a transactional id) are handed out from a counter
- * persisted in DATA/broker-producer-ids in blocks (written atomically before a
- * block is used), so ids never repeat across restarts and the store's
- * per-producer sequence state never meets a recycled id.
+ * producer without a transactional id) come from the store's durable
+ * counter (nd_producer_id_new), so ids never repeat across restarts and the
+ * store's per-producer sequence state never meets a recycled id. A
+ * transactional id's producer is the coordinator's (handle_txn.c).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -19,93 +19,42 @@
 
 /* ---- InitProducerId ----------------------------------------------------- */
 
-#define PID_BLOCK 1000
-
-static int pid_path(broker *b, char *buf, size_t n) {
-  int w = snprintf(buf, n, "%s/broker-producer-ids",
-                   b->cfg.data_dir ? b->cfg.data_dir : ".");
-  return w > 0 && (size_t)w < n ? 0 : -1;
-}
-
-/* Persist `limit` as the first id the next run may hand out. */
-static int pid_save(broker *b, int64_t limit) {
-  char path[4096];
-  if (pid_path(b, path, sizeof path))
-    return -ENAMETOOLONG;
-  char line[32];
-  int len = snprintf(line, sizeof line, "%" PRId64 "\n", limit);
-  return broker_write_atomic(path, line, (size_t)len);
-}
-
-static int64_t pid_load(broker *b) {
-  char path[4096];
-  if (pid_path(b, path, sizeof path))
-    return -1;
-  FILE *f = fopen(path, "r");
-  if (!f)
-    return -1;
-  long long v = -1;
-  if (fscanf(f, "%lld", &v) != 1)
-    v = -1;
-  fclose(f);
-  return v;
-}
-
-static int64_t pid_next(kafka_req *r) {
-  kafka_state *k = r->k;
-  if (k->next_producer_id == 0) {
-    int64_t v = pid_load(r->b);
-    /* Without a saved counter, start above anything an earlier run could
-     * have handed out at fewer than 1000 ids a second. */
-    k->next_producer_id = v > 0 ? v : (int64_t)time(NULL) * 1000;
-    k->producer_id_limit = k->next_producer_id;
-  }
-  if (k->next_producer_id >= k->producer_id_limit) {
-    int rc = pid_save(r->b, k->next_producer_id + PID_BLOCK);
-    if (rc != 0) {
-      kafka_log(r, "cannot persist the producer id counter: %s",
-                nd_strerror(rc));
-      return -1;
-    }
-    k->producer_id_limit = k->next_producer_id + PID_BLOCK;
-  }
-  return k->next_producer_id++;
-}
-
 int handle_init_producer_id(kafka_req *r) {
   kafka_init_producer_id_request *req = r->body;
+  if (req->transactional_id.len >= 0)
+    return handle_init_producer_id_txn(r); /* handle_txn.c */
   kafka_init_producer_id_response *resp =
       kf_new(&r->arena, &kafka_init_producer_id_response_desc);
   if (!resp)
     return -1;
   resp->producer_id = -1;
   resp->producer_epoch = -1;
-  if (req->transactional_id.len >= 0) {
-    resp->error_code = KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
-    kafka_log(r,
-              "transactional producer refused: transactions are not "
-              "supported; answered " KAFKA_ERR_FMT,
-              KAFKA_ERR_ARGS(resp->error_code));
+  /* Without a transactional id Kafka always hands out a fresh id with
+   * epoch 0, whatever id and epoch the request names (clients differ in
+   * what they send there), and so do we. The id comes from the store's
+   * durable counter, shared with the transactional ids' producers. It
+   * reserves ids in blocks, so the call writes only once a block. */
+  int64_t pid = -1;
+  int rc = nd_producer_id_new(r->b->store, &pid);
+  if (rc != 0) {
+    resp->error_code = kafka_err(rc);
+    kafka_log(r, "cannot hand out a producer id: %s; answered " KAFKA_ERR_FMT,
+              nd_errmsg(), KAFKA_ERR_ARGS(resp->error_code));
   } else {
-    /* Without a transactional id Kafka always hands out a fresh id with
-     * epoch 0, whatever id and epoch the request names (clients differ in
-     * what they send there), and so do we. */
-    int64_t pid = pid_next(r);
-    if (pid < 0) {
-      resp->error_code = KERR_KAFKA_STORAGE_ERROR;
-    } else {
-      resp->producer_id = pid;
-      resp->producer_epoch = 0;
-    }
+    resp->producer_id = pid;
+    resp->producer_epoch = 0;
   }
   kafka_respond(r, resp);
   return 0;
 }
+
 /* ---- DescribeProducers -------------------------------------------------- */
 
-/* The idempotent producers each asked-for partition knows, from libnodata's
- * per-partition producer state. No transactions: coordinator epoch -1 and
- * no open transaction (current_txn_start_offset -1). */
+/* The producers each asked-for partition knows, from libnodata's
+ * per-partition producer state, with the first offset of a producer's
+ * open transaction there (current_txn_start_offset, -1 without one).
+ * The coordinator epoch is -1: nodata's one coordinator never moves, and
+ * the partition does not keep the epoch its markers carried. */
 int handle_describe_producers(kafka_req *r) {
   kafka_describe_producers_request *req = r->body;
   kafka_describe_producers_response *resp =
@@ -150,7 +99,7 @@ int handle_describe_producers(kafka_req *r) {
         st[k].last_sequence = list[k].last_sequence;
         st[k].last_timestamp = list[k].last_timestamp;
         st[k].coordinator_epoch = -1;
-        st[k].current_txn_start_offset = -1;
+        st[k].current_txn_start_offset = list[k].txn_start_offset;
       }
       nd_free(list);
       ps[j].active_producers.items = st;

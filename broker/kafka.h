@@ -84,7 +84,6 @@ struct kafka_state {
   /* Parked fetches by the partitions they wait on (NULL without a loop):
    * an append wakes only those of its partition. */
   waitset *fetch_waits;
-  int64_t next_producer_id, producer_id_limit;
   char cluster_id[32];
 };
 
@@ -113,6 +112,9 @@ int kafka_held_elsewhere(kafka_req *r);
  * (r is not parked then). */
 int kafka_run_on_worker(kafka_req *r, void (*fn)(void *arg),
                         void (*done)(void *arg), void *arg);
+/* The same on a given lane that runs jobs one at a time (worker_submit_on). */
+int kafka_run_on_lane(kafka_req *r, int lane, void (*fn)(void *arg),
+                      void (*done)(void *arg), void *arg);
 void kafka_answer_parked(kafka_req *r, int (*answer)(kafka_req *r, void *arg),
                          void *arg);
 
@@ -235,6 +237,8 @@ int dynconfig_describe(kafka_req *r, const kafka_describe_configs_request *req,
 /* The host and port clients are told to connect to. */
 const char *kafka_advertised_host(broker *b);
 int kafka_advertised_port(broker *b);
+/* The finalized transaction.version: 1 or 2 (2 unless configured). */
+int kafka_transaction_version(broker *b);
 
 /* One log line on stderr, prefixed with the client address. */
 void kafka_log(kafka_req *r, const char *fmt, ...)
@@ -264,6 +268,14 @@ int handle_incremental_alter_configs(kafka_req *r);
 /* handle_producers.c */
 int handle_init_producer_id(kafka_req *r);
 int handle_describe_producers(kafka_req *r);
+/* handle_txn.c: the transaction APIs over the library's coordinator */
+int handle_init_producer_id_txn(kafka_req *r);
+int handle_add_partitions_to_txn(kafka_req *r);
+int handle_add_offsets_to_txn(kafka_req *r);
+int handle_end_txn(kafka_req *r);
+int handle_txn_offset_commit(kafka_req *r);
+int handle_describe_transactions(kafka_req *r);
+int handle_list_transactions(kafka_req *r);
 /* handle_acls.c */
 int handle_describe_acls(kafka_req *r);
 int handle_create_acls(kafka_req *r);

@@ -64,6 +64,13 @@ const kafka_api kafka_apis[] = {
     API(22, "InitProducerId", 0, 5, init_producer_id, handle_init_producer_id),
     API(23, "OffsetForLeaderEpoch", 2, 4, offset_for_leader_epoch,
         handle_offset_for_leader_epoch),
+    API(24, "AddPartitionsToTxn", 0, 5, add_partitions_to_txn,
+        handle_add_partitions_to_txn),
+    API(25, "AddOffsetsToTxn", 0, 4, add_offsets_to_txn,
+        handle_add_offsets_to_txn),
+    API(26, "EndTxn", 0, 5, end_txn, handle_end_txn),
+    API(28, "TxnOffsetCommit", 0, 6, txn_offset_commit,
+        handle_txn_offset_commit),
     API(29, "DescribeAcls", 1, 3, describe_acls, handle_describe_acls),
     API(30, "CreateAcls", 1, 3, create_acls, handle_create_acls),
     API(31, "DeleteAcls", 1, 3, delete_acls, handle_delete_acls),
@@ -80,6 +87,10 @@ const kafka_api kafka_apis[] = {
     API(60, "DescribeCluster", 0, 2, describe_cluster, handle_describe_cluster),
     API(61, "DescribeProducers", 0, 0, describe_producers,
         handle_describe_producers),
+    API(65, "DescribeTransactions", 0, 0, describe_transactions,
+        handle_describe_transactions),
+    API(66, "ListTransactions", 0, 2, list_transactions,
+        handle_list_transactions),
 };
 const size_t kafka_api_count = sizeof kafka_apis / sizeof kafka_apis[0];
 
@@ -208,8 +219,13 @@ int kafka_held_elsewhere(kafka_req *r) {
 
 int kafka_run_on_worker(kafka_req *r, void (*fn)(void *arg),
                         void (*done)(void *arg), void *arg) {
+  return kafka_run_on_lane(r, WORKER_LANE_ADMIN, fn, done, arg);
+}
+
+int kafka_run_on_lane(kafka_req *r, int lane, void (*fn)(void *arg),
+                      void (*done)(void *arg), void *arg) {
   kafka_park(r, kafka_held_elsewhere);
-  if (worker_submit(r->b->worker, fn, done, arg) != 0) {
+  if (worker_submit_on(r->b->worker, lane, fn, done, arg) != 0) {
     kafka_unpark(r);
     return -1;
   }
@@ -356,6 +372,46 @@ static int16_t expected_node_error(kafka_req *r) {
   return KERR_NONE;
 }
 
+/* The transaction.version feature (KIP-890, KIP-1022), as a fresh Kafka
+ * 4.4 KRaft cluster answers: supported 0-2, finalized at 2 (or at what
+ * --transaction-version says), so that clients able to speak
+ * Transactions V2 (the Java producer 4.x) do, and older ones use V1. A
+ * v3 request gets no supported feature whose minimum is 0, as Kafka
+ * leaves them out for v3 (older clients choked on a range starting at 0,
+ * KIP-1022); the finalized level is sent at every version from 3. No
+ * other feature means anything here, and none is listed. The epoch is 0:
+ * clients take the finalized set of the highest epoch they have seen,
+ * starting from -1. */
+static int add_features(kafka_req *r, kafka_api_versions_response *resp) {
+  if (r->version < 3)
+    return 0;
+  static const char name[] = "transaction.version";
+  kf_str kname = {name, (int32_t)(sizeof name - 1)};
+  if (r->version >= 4) {
+    kafka_api_versions_response_supported_feature_key *sup = kf_new_array(
+        &r->arena, &kafka_api_versions_response_supported_feature_key_desc, 1);
+    if (!sup)
+      return -1;
+    sup->name = kname;
+    sup->min_version = 0;
+    sup->max_version = 2;
+    resp->supported_features.items = sup;
+    resp->supported_features.count = 1;
+  }
+  kafka_api_versions_response_finalized_feature_key *fin = kf_new_array(
+      &r->arena, &kafka_api_versions_response_finalized_feature_key_desc, 1);
+  if (!fin)
+    return -1;
+  int16_t level = (int16_t)kafka_transaction_version(r->b);
+  fin->name = kname;
+  fin->min_version_level = level;
+  fin->max_version_level = level;
+  resp->finalized_features.items = fin;
+  resp->finalized_features.count = 1;
+  resp->finalized_features_epoch = 0;
+  return 0;
+}
+
 int handle_api_versions(kafka_req *r) {
   kafka_api_versions_response *resp =
       kf_new(&r->arena, &kafka_api_versions_response_desc);
@@ -388,6 +444,8 @@ int handle_api_versions(kafka_req *r) {
   }
   resp->api_keys.items = keys;
   resp->api_keys.count = n;
+  if (!guessed_high && add_features(r, resp) < 0)
+    return -1;
   if (guessed_high) {
     /* In the v0 layout, which every client can read. */
     resp->error_code = KERR_UNSUPPORTED_VERSION;
@@ -615,6 +673,10 @@ const char *kafka_advertised_host(broker *b) {
   if (b->cfg.listen_host[0])
     return b->cfg.listen_host;
   return "127.0.0.1";
+}
+
+int kafka_transaction_version(broker *b) {
+  return b->cfg.transaction_version == 1 ? 1 : 2;
 }
 
 int kafka_advertised_port(broker *b) {

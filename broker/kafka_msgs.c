@@ -2976,6 +2976,450 @@ const kf_struct kafka_delete_acls_response_desc = {
     "kafka_delete_acls_response", sizeof(kafka_delete_acls_response), 2,
     kafka_delete_acls_response_fields};
 
+static const kf_field kafka_add_partitions_to_txn_request_topic_fields[] = {
+    {"name", KF_STRING, KF_STRING,
+     offsetof(kafka_add_partitions_to_txn_request_topic, name), 0, 32767, -1,
+     -1, -1, -1, -1, 0, 0LL, NULL},
+    {"partitions", KF_ARRAY, KF_INT32,
+     offsetof(kafka_add_partitions_to_txn_request_topic, partitions), 0, 32767,
+     -1, -1, -1, -1, -1, 0, 0LL, NULL},
+};
+const kf_struct kafka_add_partitions_to_txn_request_topic_desc = {
+    "kafka_add_partitions_to_txn_request_topic",
+    sizeof(kafka_add_partitions_to_txn_request_topic), 2,
+    kafka_add_partitions_to_txn_request_topic_fields};
+
+static const kf_field kafka_add_partitions_to_txn_request_transaction_fields[] =
+    {
+        {"transactional_id", KF_STRING, KF_STRING,
+         offsetof(kafka_add_partitions_to_txn_request_transaction,
+                  transactional_id),
+         4, 32767, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+        {"producer_id", KF_INT64, KF_INT64,
+         offsetof(kafka_add_partitions_to_txn_request_transaction, producer_id),
+         4, 32767, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+        {"producer_epoch", KF_INT16, KF_INT16,
+         offsetof(kafka_add_partitions_to_txn_request_transaction,
+                  producer_epoch),
+         4, 32767, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+        {"verify_only", KF_BOOL, KF_BOOL,
+         offsetof(kafka_add_partitions_to_txn_request_transaction, verify_only),
+         4, 32767, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+        {"topics", KF_ARRAY, KF_STRUCT,
+         offsetof(kafka_add_partitions_to_txn_request_transaction, topics), 4,
+         32767, -1, -1, -1, -1, -1, 0, 0LL,
+         &kafka_add_partitions_to_txn_request_topic_desc},
+};
+const kf_struct kafka_add_partitions_to_txn_request_transaction_desc = {
+    "kafka_add_partitions_to_txn_request_transaction",
+    sizeof(kafka_add_partitions_to_txn_request_transaction), 5,
+    kafka_add_partitions_to_txn_request_transaction_fields};
+
+static const kf_field kafka_add_partitions_to_txn_request_fields[] = {
+    {"transactions", KF_ARRAY, KF_STRUCT,
+     offsetof(kafka_add_partitions_to_txn_request, transactions), 4, 32767, -1,
+     -1, -1, -1, -1, 0, 0LL,
+     &kafka_add_partitions_to_txn_request_transaction_desc},
+    {"v3_and_below_transactional_id", KF_STRING, KF_STRING,
+     offsetof(kafka_add_partitions_to_txn_request,
+              v3_and_below_transactional_id),
+     0, 3, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+    {"v3_and_below_producer_id", KF_INT64, KF_INT64,
+     offsetof(kafka_add_partitions_to_txn_request, v3_and_below_producer_id), 0,
+     3, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+    {"v3_and_below_producer_epoch", KF_INT16, KF_INT16,
+     offsetof(kafka_add_partitions_to_txn_request, v3_and_below_producer_epoch),
+     0, 3, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+    {"v3_and_below_topics", KF_ARRAY, KF_STRUCT,
+     offsetof(kafka_add_partitions_to_txn_request, v3_and_below_topics), 0, 3,
+     -1, -1, -1, -1, -1, 0, 0LL,
+     &kafka_add_partitions_to_txn_request_topic_desc},
+};
+const kf_struct kafka_add_partitions_to_txn_request_desc = {
+    "kafka_add_partitions_to_txn_request",
+    sizeof(kafka_add_partitions_to_txn_request), 5,
+    kafka_add_partitions_to_txn_request_fields};
+
+static const kf_field
+    kafka_add_partitions_to_txn_response_partition_result_fields[] = {
+        {"partition_index", KF_INT32, KF_INT32,
+         offsetof(kafka_add_partitions_to_txn_response_partition_result,
+                  partition_index),
+         0, 32767, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+        {"partition_error_code", KF_INT16, KF_INT16,
+         offsetof(kafka_add_partitions_to_txn_response_partition_result,
+                  partition_error_code),
+         0, 32767, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+};
+const kf_struct kafka_add_partitions_to_txn_response_partition_result_desc = {
+    "kafka_add_partitions_to_txn_response_partition_result",
+    sizeof(kafka_add_partitions_to_txn_response_partition_result), 2,
+    kafka_add_partitions_to_txn_response_partition_result_fields};
+
+static const kf_field
+    kafka_add_partitions_to_txn_response_topic_result_fields[] = {
+        {"name", KF_STRING, KF_STRING,
+         offsetof(kafka_add_partitions_to_txn_response_topic_result, name), 0,
+         32767, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+        {"results_by_partition", KF_ARRAY, KF_STRUCT,
+         offsetof(kafka_add_partitions_to_txn_response_topic_result,
+                  results_by_partition),
+         0, 32767, -1, -1, -1, -1, -1, 0, 0LL,
+         &kafka_add_partitions_to_txn_response_partition_result_desc},
+};
+const kf_struct kafka_add_partitions_to_txn_response_topic_result_desc = {
+    "kafka_add_partitions_to_txn_response_topic_result",
+    sizeof(kafka_add_partitions_to_txn_response_topic_result), 2,
+    kafka_add_partitions_to_txn_response_topic_result_fields};
+
+static const kf_field kafka_add_partitions_to_txn_response_result_fields[] = {
+    {"transactional_id", KF_STRING, KF_STRING,
+     offsetof(kafka_add_partitions_to_txn_response_result, transactional_id), 4,
+     32767, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+    {"topic_results", KF_ARRAY, KF_STRUCT,
+     offsetof(kafka_add_partitions_to_txn_response_result, topic_results), 4,
+     32767, -1, -1, -1, -1, -1, 0, 0LL,
+     &kafka_add_partitions_to_txn_response_topic_result_desc},
+};
+const kf_struct kafka_add_partitions_to_txn_response_result_desc = {
+    "kafka_add_partitions_to_txn_response_result",
+    sizeof(kafka_add_partitions_to_txn_response_result), 2,
+    kafka_add_partitions_to_txn_response_result_fields};
+
+static const kf_field kafka_add_partitions_to_txn_response_fields[] = {
+    {"throttle_time_ms", KF_INT32, KF_INT32,
+     offsetof(kafka_add_partitions_to_txn_response, throttle_time_ms), 0, 32767,
+     -1, -1, -1, -1, -1, 0, 0LL, NULL},
+    {"error_code", KF_INT16, KF_INT16,
+     offsetof(kafka_add_partitions_to_txn_response, error_code), 4, 32767, -1,
+     -1, -1, -1, -1, 0, 0LL, NULL},
+    {"results_by_transaction", KF_ARRAY, KF_STRUCT,
+     offsetof(kafka_add_partitions_to_txn_response, results_by_transaction), 4,
+     32767, -1, -1, -1, -1, -1, 0, 0LL,
+     &kafka_add_partitions_to_txn_response_result_desc},
+    {"results_by_topic_v3_and_below", KF_ARRAY, KF_STRUCT,
+     offsetof(kafka_add_partitions_to_txn_response,
+              results_by_topic_v3_and_below),
+     0, 3, -1, -1, -1, -1, -1, 0, 0LL,
+     &kafka_add_partitions_to_txn_response_topic_result_desc},
+};
+const kf_struct kafka_add_partitions_to_txn_response_desc = {
+    "kafka_add_partitions_to_txn_response",
+    sizeof(kafka_add_partitions_to_txn_response), 4,
+    kafka_add_partitions_to_txn_response_fields};
+
+static const kf_field kafka_add_offsets_to_txn_request_fields[] = {
+    {"transactional_id", KF_STRING, KF_STRING,
+     offsetof(kafka_add_offsets_to_txn_request, transactional_id), 0, 32767, -1,
+     -1, -1, -1, -1, 0, 0LL, NULL},
+    {"producer_id", KF_INT64, KF_INT64,
+     offsetof(kafka_add_offsets_to_txn_request, producer_id), 0, 32767, -1, -1,
+     -1, -1, -1, 0, 0LL, NULL},
+    {"producer_epoch", KF_INT16, KF_INT16,
+     offsetof(kafka_add_offsets_to_txn_request, producer_epoch), 0, 32767, -1,
+     -1, -1, -1, -1, 0, 0LL, NULL},
+    {"group_id", KF_STRING, KF_STRING,
+     offsetof(kafka_add_offsets_to_txn_request, group_id), 0, 32767, -1, -1, -1,
+     -1, -1, 0, 0LL, NULL},
+};
+const kf_struct kafka_add_offsets_to_txn_request_desc = {
+    "kafka_add_offsets_to_txn_request",
+    sizeof(kafka_add_offsets_to_txn_request), 4,
+    kafka_add_offsets_to_txn_request_fields};
+
+static const kf_field kafka_add_offsets_to_txn_response_fields[] = {
+    {"throttle_time_ms", KF_INT32, KF_INT32,
+     offsetof(kafka_add_offsets_to_txn_response, throttle_time_ms), 0, 32767,
+     -1, -1, -1, -1, -1, 0, 0LL, NULL},
+    {"error_code", KF_INT16, KF_INT16,
+     offsetof(kafka_add_offsets_to_txn_response, error_code), 0, 32767, -1, -1,
+     -1, -1, -1, 0, 0LL, NULL},
+};
+const kf_struct kafka_add_offsets_to_txn_response_desc = {
+    "kafka_add_offsets_to_txn_response",
+    sizeof(kafka_add_offsets_to_txn_response), 2,
+    kafka_add_offsets_to_txn_response_fields};
+
+static const kf_field kafka_end_txn_request_fields[] = {
+    {"transactional_id", KF_STRING, KF_STRING,
+     offsetof(kafka_end_txn_request, transactional_id), 0, 32767, -1, -1, -1,
+     -1, -1, 0, 0LL, NULL},
+    {"producer_id", KF_INT64, KF_INT64,
+     offsetof(kafka_end_txn_request, producer_id), 0, 32767, -1, -1, -1, -1, -1,
+     0, 0LL, NULL},
+    {"producer_epoch", KF_INT16, KF_INT16,
+     offsetof(kafka_end_txn_request, producer_epoch), 0, 32767, -1, -1, -1, -1,
+     -1, 0, 0LL, NULL},
+    {"committed", KF_BOOL, KF_BOOL, offsetof(kafka_end_txn_request, committed),
+     0, 32767, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+};
+const kf_struct kafka_end_txn_request_desc = {"kafka_end_txn_request",
+                                              sizeof(kafka_end_txn_request), 4,
+                                              kafka_end_txn_request_fields};
+
+static const kf_field kafka_end_txn_response_fields[] = {
+    {"throttle_time_ms", KF_INT32, KF_INT32,
+     offsetof(kafka_end_txn_response, throttle_time_ms), 0, 32767, -1, -1, -1,
+     -1, -1, 0, 0LL, NULL},
+    {"error_code", KF_INT16, KF_INT16,
+     offsetof(kafka_end_txn_response, error_code), 0, 32767, -1, -1, -1, -1, -1,
+     0, 0LL, NULL},
+    {"producer_id", KF_INT64, KF_INT64,
+     offsetof(kafka_end_txn_response, producer_id), 5, 32767, -1, -1, -1, -1,
+     -1, 0, -1LL, NULL},
+    {"producer_epoch", KF_INT16, KF_INT16,
+     offsetof(kafka_end_txn_response, producer_epoch), 5, 32767, -1, -1, -1, -1,
+     -1, 0, -1LL, NULL},
+};
+const kf_struct kafka_end_txn_response_desc = {
+    "kafka_end_txn_response", sizeof(kafka_end_txn_response), 4,
+    kafka_end_txn_response_fields};
+
+static const kf_field kafka_txn_offset_commit_request_partition_fields[] = {
+    {"partition_index", KF_INT32, KF_INT32,
+     offsetof(kafka_txn_offset_commit_request_partition, partition_index), 0,
+     32767, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+    {"committed_offset", KF_INT64, KF_INT64,
+     offsetof(kafka_txn_offset_commit_request_partition, committed_offset), 0,
+     32767, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+    {"committed_leader_epoch", KF_INT32, KF_INT32,
+     offsetof(kafka_txn_offset_commit_request_partition,
+              committed_leader_epoch),
+     2, 32767, -1, -1, -1, -1, -1, 0, -1LL, NULL},
+    {"committed_metadata", KF_STRING, KF_STRING,
+     offsetof(kafka_txn_offset_commit_request_partition, committed_metadata), 0,
+     32767, 0, 32767, -1, -1, -1, 0, 0LL, NULL},
+};
+const kf_struct kafka_txn_offset_commit_request_partition_desc = {
+    "kafka_txn_offset_commit_request_partition",
+    sizeof(kafka_txn_offset_commit_request_partition), 4,
+    kafka_txn_offset_commit_request_partition_fields};
+
+static const kf_field kafka_txn_offset_commit_request_topic_fields[] = {
+    {"name", KF_STRING, KF_STRING,
+     offsetof(kafka_txn_offset_commit_request_topic, name), 0, 5, -1, -1, -1,
+     -1, -1, 0, 0LL, NULL},
+    {"topic_id", KF_UUID, KF_UUID,
+     offsetof(kafka_txn_offset_commit_request_topic, topic_id), 6, 32767, -1,
+     -1, -1, -1, -1, 0, 0LL, NULL},
+    {"partitions", KF_ARRAY, KF_STRUCT,
+     offsetof(kafka_txn_offset_commit_request_topic, partitions), 0, 32767, -1,
+     -1, -1, -1, -1, 0, 0LL, &kafka_txn_offset_commit_request_partition_desc},
+};
+const kf_struct kafka_txn_offset_commit_request_topic_desc = {
+    "kafka_txn_offset_commit_request_topic",
+    sizeof(kafka_txn_offset_commit_request_topic), 3,
+    kafka_txn_offset_commit_request_topic_fields};
+
+static const kf_field kafka_txn_offset_commit_request_fields[] = {
+    {"transactional_id", KF_STRING, KF_STRING,
+     offsetof(kafka_txn_offset_commit_request, transactional_id), 0, 32767, -1,
+     -1, -1, -1, -1, 0, 0LL, NULL},
+    {"group_id", KF_STRING, KF_STRING,
+     offsetof(kafka_txn_offset_commit_request, group_id), 0, 32767, -1, -1, -1,
+     -1, -1, 0, 0LL, NULL},
+    {"producer_id", KF_INT64, KF_INT64,
+     offsetof(kafka_txn_offset_commit_request, producer_id), 0, 32767, -1, -1,
+     -1, -1, -1, 0, 0LL, NULL},
+    {"producer_epoch", KF_INT16, KF_INT16,
+     offsetof(kafka_txn_offset_commit_request, producer_epoch), 0, 32767, -1,
+     -1, -1, -1, -1, 0, 0LL, NULL},
+    {"generation_id_or_member_epoch", KF_INT32, KF_INT32,
+     offsetof(kafka_txn_offset_commit_request, generation_id_or_member_epoch),
+     3, 32767, -1, -1, -1, -1, -1, 0, -1LL, NULL},
+    {"member_id", KF_STRING, KF_STRING,
+     offsetof(kafka_txn_offset_commit_request, member_id), 3, 32767, -1, -1, -1,
+     -1, -1, 0, 0LL, NULL},
+    {"group_instance_id", KF_STRING, KF_STRING,
+     offsetof(kafka_txn_offset_commit_request, group_instance_id), 3, 32767, 3,
+     32767, -1, -1, -1, 0, 1LL, NULL},
+    {"topics", KF_ARRAY, KF_STRUCT,
+     offsetof(kafka_txn_offset_commit_request, topics), 0, 32767, -1, -1, -1,
+     -1, -1, 0, 0LL, &kafka_txn_offset_commit_request_topic_desc},
+};
+const kf_struct kafka_txn_offset_commit_request_desc = {
+    "kafka_txn_offset_commit_request", sizeof(kafka_txn_offset_commit_request),
+    8, kafka_txn_offset_commit_request_fields};
+
+static const kf_field kafka_txn_offset_commit_response_partition_fields[] = {
+    {"partition_index", KF_INT32, KF_INT32,
+     offsetof(kafka_txn_offset_commit_response_partition, partition_index), 0,
+     32767, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+    {"error_code", KF_INT16, KF_INT16,
+     offsetof(kafka_txn_offset_commit_response_partition, error_code), 0, 32767,
+     -1, -1, -1, -1, -1, 0, 0LL, NULL},
+};
+const kf_struct kafka_txn_offset_commit_response_partition_desc = {
+    "kafka_txn_offset_commit_response_partition",
+    sizeof(kafka_txn_offset_commit_response_partition), 2,
+    kafka_txn_offset_commit_response_partition_fields};
+
+static const kf_field kafka_txn_offset_commit_response_topic_fields[] = {
+    {"name", KF_STRING, KF_STRING,
+     offsetof(kafka_txn_offset_commit_response_topic, name), 0, 5, -1, -1, -1,
+     -1, -1, 0, 0LL, NULL},
+    {"topic_id", KF_UUID, KF_UUID,
+     offsetof(kafka_txn_offset_commit_response_topic, topic_id), 6, 32767, -1,
+     -1, -1, -1, -1, 0, 0LL, NULL},
+    {"partitions", KF_ARRAY, KF_STRUCT,
+     offsetof(kafka_txn_offset_commit_response_topic, partitions), 0, 32767, -1,
+     -1, -1, -1, -1, 0, 0LL, &kafka_txn_offset_commit_response_partition_desc},
+};
+const kf_struct kafka_txn_offset_commit_response_topic_desc = {
+    "kafka_txn_offset_commit_response_topic",
+    sizeof(kafka_txn_offset_commit_response_topic), 3,
+    kafka_txn_offset_commit_response_topic_fields};
+
+static const kf_field kafka_txn_offset_commit_response_fields[] = {
+    {"throttle_time_ms", KF_INT32, KF_INT32,
+     offsetof(kafka_txn_offset_commit_response, throttle_time_ms), 0, 32767, -1,
+     -1, -1, -1, -1, 0, 0LL, NULL},
+    {"topics", KF_ARRAY, KF_STRUCT,
+     offsetof(kafka_txn_offset_commit_response, topics), 0, 32767, -1, -1, -1,
+     -1, -1, 0, 0LL, &kafka_txn_offset_commit_response_topic_desc},
+};
+const kf_struct kafka_txn_offset_commit_response_desc = {
+    "kafka_txn_offset_commit_response",
+    sizeof(kafka_txn_offset_commit_response), 2,
+    kafka_txn_offset_commit_response_fields};
+
+static const kf_field kafka_describe_transactions_request_fields[] = {
+    {"transactional_ids", KF_ARRAY, KF_STRING,
+     offsetof(kafka_describe_transactions_request, transactional_ids), 0, 32767,
+     -1, -1, -1, -1, -1, 0, 0LL, NULL},
+};
+const kf_struct kafka_describe_transactions_request_desc = {
+    "kafka_describe_transactions_request",
+    sizeof(kafka_describe_transactions_request), 1,
+    kafka_describe_transactions_request_fields};
+
+static const kf_field kafka_describe_transactions_response_topic_data_fields[] =
+    {
+        {"topic", KF_STRING, KF_STRING,
+         offsetof(kafka_describe_transactions_response_topic_data, topic), 0,
+         32767, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+        {"partitions", KF_ARRAY, KF_INT32,
+         offsetof(kafka_describe_transactions_response_topic_data, partitions),
+         0, 32767, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+};
+const kf_struct kafka_describe_transactions_response_topic_data_desc = {
+    "kafka_describe_transactions_response_topic_data",
+    sizeof(kafka_describe_transactions_response_topic_data), 2,
+    kafka_describe_transactions_response_topic_data_fields};
+
+static const kf_field
+    kafka_describe_transactions_response_transaction_state_fields[] = {
+        {"error_code", KF_INT16, KF_INT16,
+         offsetof(kafka_describe_transactions_response_transaction_state,
+                  error_code),
+         0, 32767, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+        {"transactional_id", KF_STRING, KF_STRING,
+         offsetof(kafka_describe_transactions_response_transaction_state,
+                  transactional_id),
+         0, 32767, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+        {"transaction_state", KF_STRING, KF_STRING,
+         offsetof(kafka_describe_transactions_response_transaction_state,
+                  transaction_state),
+         0, 32767, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+        {"transaction_timeout_ms", KF_INT32, KF_INT32,
+         offsetof(kafka_describe_transactions_response_transaction_state,
+                  transaction_timeout_ms),
+         0, 32767, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+        {"transaction_start_time_ms", KF_INT64, KF_INT64,
+         offsetof(kafka_describe_transactions_response_transaction_state,
+                  transaction_start_time_ms),
+         0, 32767, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+        {"producer_id", KF_INT64, KF_INT64,
+         offsetof(kafka_describe_transactions_response_transaction_state,
+                  producer_id),
+         0, 32767, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+        {"producer_epoch", KF_INT16, KF_INT16,
+         offsetof(kafka_describe_transactions_response_transaction_state,
+                  producer_epoch),
+         0, 32767, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+        {"topics", KF_ARRAY, KF_STRUCT,
+         offsetof(kafka_describe_transactions_response_transaction_state,
+                  topics),
+         0, 32767, -1, -1, -1, -1, -1, 0, 0LL,
+         &kafka_describe_transactions_response_topic_data_desc},
+};
+const kf_struct kafka_describe_transactions_response_transaction_state_desc = {
+    "kafka_describe_transactions_response_transaction_state",
+    sizeof(kafka_describe_transactions_response_transaction_state), 8,
+    kafka_describe_transactions_response_transaction_state_fields};
+
+static const kf_field kafka_describe_transactions_response_fields[] = {
+    {"throttle_time_ms", KF_INT32, KF_INT32,
+     offsetof(kafka_describe_transactions_response, throttle_time_ms), 0, 32767,
+     -1, -1, -1, -1, -1, 0, 0LL, NULL},
+    {"transaction_states", KF_ARRAY, KF_STRUCT,
+     offsetof(kafka_describe_transactions_response, transaction_states), 0,
+     32767, -1, -1, -1, -1, -1, 0, 0LL,
+     &kafka_describe_transactions_response_transaction_state_desc},
+};
+const kf_struct kafka_describe_transactions_response_desc = {
+    "kafka_describe_transactions_response",
+    sizeof(kafka_describe_transactions_response), 2,
+    kafka_describe_transactions_response_fields};
+
+static const kf_field kafka_list_transactions_request_fields[] = {
+    {"state_filters", KF_ARRAY, KF_STRING,
+     offsetof(kafka_list_transactions_request, state_filters), 0, 32767, -1, -1,
+     -1, -1, -1, 0, 0LL, NULL},
+    {"producer_id_filters", KF_ARRAY, KF_INT64,
+     offsetof(kafka_list_transactions_request, producer_id_filters), 0, 32767,
+     -1, -1, -1, -1, -1, 0, 0LL, NULL},
+    {"duration_filter", KF_INT64, KF_INT64,
+     offsetof(kafka_list_transactions_request, duration_filter), 1, 32767, -1,
+     -1, -1, -1, -1, 0, -1LL, NULL},
+    {"transactional_id_pattern", KF_STRING, KF_STRING,
+     offsetof(kafka_list_transactions_request, transactional_id_pattern), 2,
+     32767, 2, 32767, -1, -1, -1, 0, 1LL, NULL},
+};
+const kf_struct kafka_list_transactions_request_desc = {
+    "kafka_list_transactions_request", sizeof(kafka_list_transactions_request),
+    4, kafka_list_transactions_request_fields};
+
+static const kf_field
+    kafka_list_transactions_response_transaction_state_fields[] = {
+        {"transactional_id", KF_STRING, KF_STRING,
+         offsetof(kafka_list_transactions_response_transaction_state,
+                  transactional_id),
+         0, 32767, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+        {"producer_id", KF_INT64, KF_INT64,
+         offsetof(kafka_list_transactions_response_transaction_state,
+                  producer_id),
+         0, 32767, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+        {"transaction_state", KF_STRING, KF_STRING,
+         offsetof(kafka_list_transactions_response_transaction_state,
+                  transaction_state),
+         0, 32767, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+};
+const kf_struct kafka_list_transactions_response_transaction_state_desc = {
+    "kafka_list_transactions_response_transaction_state",
+    sizeof(kafka_list_transactions_response_transaction_state), 3,
+    kafka_list_transactions_response_transaction_state_fields};
+
+static const kf_field kafka_list_transactions_response_fields[] = {
+    {"throttle_time_ms", KF_INT32, KF_INT32,
+     offsetof(kafka_list_transactions_response, throttle_time_ms), 0, 32767, -1,
+     -1, -1, -1, -1, 0, 0LL, NULL},
+    {"error_code", KF_INT16, KF_INT16,
+     offsetof(kafka_list_transactions_response, error_code), 0, 32767, -1, -1,
+     -1, -1, -1, 0, 0LL, NULL},
+    {"unknown_state_filters", KF_ARRAY, KF_STRING,
+     offsetof(kafka_list_transactions_response, unknown_state_filters), 0,
+     32767, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+    {"transaction_states", KF_ARRAY, KF_STRUCT,
+     offsetof(kafka_list_transactions_response, transaction_states), 0, 32767,
+     -1, -1, -1, -1, -1, 0, 0LL,
+     &kafka_list_transactions_response_transaction_state_desc},
+};
+const kf_struct kafka_list_transactions_response_desc = {
+    "kafka_list_transactions_response",
+    sizeof(kafka_list_transactions_response), 4,
+    kafka_list_transactions_response_fields};
+
 const kf_msg kafka_request_header_msg = {"RequestHeader",           -1, 1, 2, 2,
                                          &kafka_request_header_desc};
 const kf_msg kafka_response_header_msg = {
@@ -3199,6 +3643,80 @@ const kf_msg kafka_delete_acls_request_msg = {
     "DeleteAclsRequest", 31, 1, 3, 2, &kafka_delete_acls_request_desc};
 const kf_msg kafka_delete_acls_response_msg = {
     "DeleteAclsResponse", 31, 1, 3, 2, &kafka_delete_acls_response_desc};
+const kf_msg kafka_add_partitions_to_txn_request_msg = {
+    "AddPartitionsToTxnRequest",
+    24,
+    0,
+    5,
+    3,
+    &kafka_add_partitions_to_txn_request_desc};
+const kf_msg kafka_add_partitions_to_txn_response_msg = {
+    "AddPartitionsToTxnResponse",
+    24,
+    0,
+    5,
+    3,
+    &kafka_add_partitions_to_txn_response_desc};
+const kf_msg kafka_add_offsets_to_txn_request_msg = {
+    "AddOffsetsToTxnRequest",
+    25,
+    0,
+    4,
+    3,
+    &kafka_add_offsets_to_txn_request_desc};
+const kf_msg kafka_add_offsets_to_txn_response_msg = {
+    "AddOffsetsToTxnResponse",
+    25,
+    0,
+    4,
+    3,
+    &kafka_add_offsets_to_txn_response_desc};
+const kf_msg kafka_end_txn_request_msg = {
+    "EndTxnRequest", 26, 0, 5, 3, &kafka_end_txn_request_desc};
+const kf_msg kafka_end_txn_response_msg = {
+    "EndTxnResponse", 26, 0, 5, 3, &kafka_end_txn_response_desc};
+const kf_msg kafka_txn_offset_commit_request_msg = {
+    "TxnOffsetCommitRequest",
+    28,
+    0,
+    6,
+    3,
+    &kafka_txn_offset_commit_request_desc};
+const kf_msg kafka_txn_offset_commit_response_msg = {
+    "TxnOffsetCommitResponse",
+    28,
+    0,
+    6,
+    3,
+    &kafka_txn_offset_commit_response_desc};
+const kf_msg kafka_describe_transactions_request_msg = {
+    "DescribeTransactionsRequest",
+    65,
+    0,
+    0,
+    0,
+    &kafka_describe_transactions_request_desc};
+const kf_msg kafka_describe_transactions_response_msg = {
+    "DescribeTransactionsResponse",
+    65,
+    0,
+    0,
+    0,
+    &kafka_describe_transactions_response_desc};
+const kf_msg kafka_list_transactions_request_msg = {
+    "ListTransactionsRequest",
+    66,
+    0,
+    2,
+    0,
+    &kafka_list_transactions_request_desc};
+const kf_msg kafka_list_transactions_response_msg = {
+    "ListTransactionsResponse",
+    66,
+    0,
+    2,
+    0,
+    &kafka_list_transactions_response_desc};
 
 const kf_msg *const kafka_all_msgs[] = {
     &kafka_request_header_msg,
@@ -3265,6 +3783,18 @@ const kf_msg *const kafka_all_msgs[] = {
     &kafka_create_acls_response_msg,
     &kafka_delete_acls_request_msg,
     &kafka_delete_acls_response_msg,
+    &kafka_add_partitions_to_txn_request_msg,
+    &kafka_add_partitions_to_txn_response_msg,
+    &kafka_add_offsets_to_txn_request_msg,
+    &kafka_add_offsets_to_txn_response_msg,
+    &kafka_end_txn_request_msg,
+    &kafka_end_txn_response_msg,
+    &kafka_txn_offset_commit_request_msg,
+    &kafka_txn_offset_commit_response_msg,
+    &kafka_describe_transactions_request_msg,
+    &kafka_describe_transactions_response_msg,
+    &kafka_list_transactions_request_msg,
+    &kafka_list_transactions_response_msg,
 };
 const size_t kafka_all_msgs_count =
     sizeof kafka_all_msgs / sizeof kafka_all_msgs[0];

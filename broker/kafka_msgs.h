@@ -1418,6 +1418,220 @@ typedef struct kafka_delete_acls_response {
   } filter_results;
 } kafka_delete_acls_response;
 
+typedef struct kafka_add_partitions_to_txn_request_topic {
+  kf_str name;
+  struct {
+    int32_t *items;
+    int32_t count;
+  } partitions;
+} kafka_add_partitions_to_txn_request_topic;
+
+typedef struct kafka_add_partitions_to_txn_request_transaction {
+  kf_str transactional_id;
+  int64_t producer_id;
+  int16_t producer_epoch;
+  uint8_t verify_only;
+  struct {
+    kafka_add_partitions_to_txn_request_topic *items;
+    int32_t count;
+  } topics;
+} kafka_add_partitions_to_txn_request_transaction;
+
+typedef struct kafka_add_partitions_to_txn_request {
+  struct {
+    kafka_add_partitions_to_txn_request_transaction *items;
+    int32_t count;
+  } transactions;
+  kf_str v3_and_below_transactional_id;
+  int64_t v3_and_below_producer_id;
+  int16_t v3_and_below_producer_epoch;
+  struct {
+    kafka_add_partitions_to_txn_request_topic *items;
+    int32_t count;
+  } v3_and_below_topics;
+} kafka_add_partitions_to_txn_request;
+
+typedef struct kafka_add_partitions_to_txn_response_partition_result {
+  int32_t partition_index;
+  int16_t partition_error_code;
+} kafka_add_partitions_to_txn_response_partition_result;
+
+typedef struct kafka_add_partitions_to_txn_response_topic_result {
+  kf_str name;
+  struct {
+    kafka_add_partitions_to_txn_response_partition_result *items;
+    int32_t count;
+  } results_by_partition;
+} kafka_add_partitions_to_txn_response_topic_result;
+
+typedef struct kafka_add_partitions_to_txn_response_result {
+  kf_str transactional_id;
+  struct {
+    kafka_add_partitions_to_txn_response_topic_result *items;
+    int32_t count;
+  } topic_results;
+} kafka_add_partitions_to_txn_response_result;
+
+typedef struct kafka_add_partitions_to_txn_response {
+  int32_t throttle_time_ms;
+  int16_t error_code;
+  struct {
+    kafka_add_partitions_to_txn_response_result *items;
+    int32_t count;
+  } results_by_transaction;
+  struct {
+    kafka_add_partitions_to_txn_response_topic_result *items;
+    int32_t count;
+  } results_by_topic_v3_and_below;
+} kafka_add_partitions_to_txn_response;
+
+typedef struct kafka_add_offsets_to_txn_request {
+  kf_str transactional_id;
+  int64_t producer_id;
+  int16_t producer_epoch;
+  kf_str group_id;
+} kafka_add_offsets_to_txn_request;
+
+typedef struct kafka_add_offsets_to_txn_response {
+  int32_t throttle_time_ms;
+  int16_t error_code;
+} kafka_add_offsets_to_txn_response;
+
+typedef struct kafka_end_txn_request {
+  kf_str transactional_id;
+  int64_t producer_id;
+  int16_t producer_epoch;
+  uint8_t committed;
+} kafka_end_txn_request;
+
+typedef struct kafka_end_txn_response {
+  int32_t throttle_time_ms;
+  int16_t error_code;
+  int64_t producer_id;
+  int16_t producer_epoch;
+} kafka_end_txn_response;
+
+typedef struct kafka_txn_offset_commit_request_partition {
+  int32_t partition_index;
+  int64_t committed_offset;
+  int32_t committed_leader_epoch;
+  kf_str committed_metadata;
+} kafka_txn_offset_commit_request_partition;
+
+typedef struct kafka_txn_offset_commit_request_topic {
+  kf_str name;
+  kf_uuid topic_id;
+  struct {
+    kafka_txn_offset_commit_request_partition *items;
+    int32_t count;
+  } partitions;
+} kafka_txn_offset_commit_request_topic;
+
+typedef struct kafka_txn_offset_commit_request {
+  kf_str transactional_id;
+  kf_str group_id;
+  int64_t producer_id;
+  int16_t producer_epoch;
+  int32_t generation_id_or_member_epoch;
+  kf_str member_id;
+  kf_str group_instance_id;
+  struct {
+    kafka_txn_offset_commit_request_topic *items;
+    int32_t count;
+  } topics;
+} kafka_txn_offset_commit_request;
+
+typedef struct kafka_txn_offset_commit_response_partition {
+  int32_t partition_index;
+  int16_t error_code;
+} kafka_txn_offset_commit_response_partition;
+
+typedef struct kafka_txn_offset_commit_response_topic {
+  kf_str name;
+  kf_uuid topic_id;
+  struct {
+    kafka_txn_offset_commit_response_partition *items;
+    int32_t count;
+  } partitions;
+} kafka_txn_offset_commit_response_topic;
+
+typedef struct kafka_txn_offset_commit_response {
+  int32_t throttle_time_ms;
+  struct {
+    kafka_txn_offset_commit_response_topic *items;
+    int32_t count;
+  } topics;
+} kafka_txn_offset_commit_response;
+
+typedef struct kafka_describe_transactions_request {
+  struct {
+    kf_str *items;
+    int32_t count;
+  } transactional_ids;
+} kafka_describe_transactions_request;
+
+typedef struct kafka_describe_transactions_response_topic_data {
+  kf_str topic;
+  struct {
+    int32_t *items;
+    int32_t count;
+  } partitions;
+} kafka_describe_transactions_response_topic_data;
+
+typedef struct kafka_describe_transactions_response_transaction_state {
+  int16_t error_code;
+  kf_str transactional_id;
+  kf_str transaction_state;
+  int32_t transaction_timeout_ms;
+  int64_t transaction_start_time_ms;
+  int64_t producer_id;
+  int16_t producer_epoch;
+  struct {
+    kafka_describe_transactions_response_topic_data *items;
+    int32_t count;
+  } topics;
+} kafka_describe_transactions_response_transaction_state;
+
+typedef struct kafka_describe_transactions_response {
+  int32_t throttle_time_ms;
+  struct {
+    kafka_describe_transactions_response_transaction_state *items;
+    int32_t count;
+  } transaction_states;
+} kafka_describe_transactions_response;
+
+typedef struct kafka_list_transactions_request {
+  struct {
+    kf_str *items;
+    int32_t count;
+  } state_filters;
+  struct {
+    int64_t *items;
+    int32_t count;
+  } producer_id_filters;
+  int64_t duration_filter;
+  kf_str transactional_id_pattern;
+} kafka_list_transactions_request;
+
+typedef struct kafka_list_transactions_response_transaction_state {
+  kf_str transactional_id;
+  int64_t producer_id;
+  kf_str transaction_state;
+} kafka_list_transactions_response_transaction_state;
+
+typedef struct kafka_list_transactions_response {
+  int32_t throttle_time_ms;
+  int16_t error_code;
+  struct {
+    kf_str *items;
+    int32_t count;
+  } unknown_state_filters;
+  struct {
+    kafka_list_transactions_response_transaction_state *items;
+    int32_t count;
+  } transaction_states;
+} kafka_list_transactions_response;
+
 extern const kf_struct kafka_request_header_desc;
 extern const kf_struct kafka_response_header_desc;
 extern const kf_struct kafka_api_versions_request_desc;
@@ -1594,6 +1808,32 @@ extern const kf_struct kafka_delete_acls_request_desc;
 extern const kf_struct kafka_delete_acls_response_matching_acl_desc;
 extern const kf_struct kafka_delete_acls_response_filter_result_desc;
 extern const kf_struct kafka_delete_acls_response_desc;
+extern const kf_struct kafka_add_partitions_to_txn_request_topic_desc;
+extern const kf_struct kafka_add_partitions_to_txn_request_transaction_desc;
+extern const kf_struct kafka_add_partitions_to_txn_request_desc;
+extern const kf_struct
+    kafka_add_partitions_to_txn_response_partition_result_desc;
+extern const kf_struct kafka_add_partitions_to_txn_response_topic_result_desc;
+extern const kf_struct kafka_add_partitions_to_txn_response_result_desc;
+extern const kf_struct kafka_add_partitions_to_txn_response_desc;
+extern const kf_struct kafka_add_offsets_to_txn_request_desc;
+extern const kf_struct kafka_add_offsets_to_txn_response_desc;
+extern const kf_struct kafka_end_txn_request_desc;
+extern const kf_struct kafka_end_txn_response_desc;
+extern const kf_struct kafka_txn_offset_commit_request_partition_desc;
+extern const kf_struct kafka_txn_offset_commit_request_topic_desc;
+extern const kf_struct kafka_txn_offset_commit_request_desc;
+extern const kf_struct kafka_txn_offset_commit_response_partition_desc;
+extern const kf_struct kafka_txn_offset_commit_response_topic_desc;
+extern const kf_struct kafka_txn_offset_commit_response_desc;
+extern const kf_struct kafka_describe_transactions_request_desc;
+extern const kf_struct kafka_describe_transactions_response_topic_data_desc;
+extern const kf_struct
+    kafka_describe_transactions_response_transaction_state_desc;
+extern const kf_struct kafka_describe_transactions_response_desc;
+extern const kf_struct kafka_list_transactions_request_desc;
+extern const kf_struct kafka_list_transactions_response_transaction_state_desc;
+extern const kf_struct kafka_list_transactions_response_desc;
 
 extern const kf_msg kafka_request_header_msg;
 extern const kf_msg kafka_response_header_msg;
@@ -1659,6 +1899,18 @@ extern const kf_msg kafka_create_acls_request_msg;
 extern const kf_msg kafka_create_acls_response_msg;
 extern const kf_msg kafka_delete_acls_request_msg;
 extern const kf_msg kafka_delete_acls_response_msg;
+extern const kf_msg kafka_add_partitions_to_txn_request_msg;
+extern const kf_msg kafka_add_partitions_to_txn_response_msg;
+extern const kf_msg kafka_add_offsets_to_txn_request_msg;
+extern const kf_msg kafka_add_offsets_to_txn_response_msg;
+extern const kf_msg kafka_end_txn_request_msg;
+extern const kf_msg kafka_end_txn_response_msg;
+extern const kf_msg kafka_txn_offset_commit_request_msg;
+extern const kf_msg kafka_txn_offset_commit_response_msg;
+extern const kf_msg kafka_describe_transactions_request_msg;
+extern const kf_msg kafka_describe_transactions_response_msg;
+extern const kf_msg kafka_list_transactions_request_msg;
+extern const kf_msg kafka_list_transactions_response_msg;
 
 /* Every message above, for tests that walk them all. */
 extern const kf_msg *const kafka_all_msgs[];

@@ -48,6 +48,10 @@ static const char serve_usage[] =
     "                    [--log-cleaner-dedupe-buffer-size N]\n"
     "                    [--log-cleaner-io-max-bytes-per-second N]\n"
     "                    [--log-cleaner-backoff-ms MS]\n"
+    "                    [--transaction-version 1|2]\n"
+    "                    [--transaction-max-timeout-ms MS]\n"
+    "                    [--transactional-id-expiration-ms MS]\n"
+    "                    [--transaction-abort-check-ms MS]\n"
     "\n"
     "Run a single-node Kafka-protocol broker on the data directory. Kafka\n"
     "clients (librdkafka, kcat, kafka-python, Java) connect to it unchanged.\n"
@@ -115,6 +119,20 @@ static const char serve_usage[] =
     "  --log-cleaner-backoff-ms MS\n"
     "                         sleep when nothing is dirty enough (default\n"
     "                         15000)\n"
+    "  --transaction-version 1|2\n"
+    "                         the transaction.version feature finalized for\n"
+    "                         clients (default 2, as Kafka 4.4: clients that\n"
+    "                         can speak Transactions V2, KIP-890, do; 1\n"
+    "                         makes every client use V1)\n"
+    "  --transaction-max-timeout-ms MS\n"
+    "                         longest transaction.timeout.ms a producer may\n"
+    "                         ask for (default 900000)\n"
+    "  --transactional-id-expiration-ms MS\n"
+    "                         a transactional id idle this long is forgotten\n"
+    "                         (default 604800000, 7 days)\n"
+    "  --transaction-abort-check-ms MS\n"
+    "                         how often transactions past their timeout are\n"
+    "                         looked for and aborted (default 10000)\n"
     "  The topic defaults log.cleanup.policy, log.cleaner.min.cleanable.\n"
     "  ratio, log.cleaner.{min,max}.compaction.lag.ms and log.cleaner.\n"
     "  delete.retention.ms are set while it runs (kafka-configs --alter\n"
@@ -131,7 +149,10 @@ static const char serve_usage[] =
     "NODATA_LOG_CLEANER_ENABLE, NODATA_LOG_CLEANER_THREADS,\n"
     "NODATA_LOG_CLEANER_DEDUPE_BUFFER_SIZE,\n"
     "NODATA_LOG_CLEANER_IO_MAX_BYTES_PER_SECOND,\n"
-    "NODATA_LOG_CLEANER_BACKOFF_MS.\n"
+    "NODATA_LOG_CLEANER_BACKOFF_MS, NODATA_TRANSACTION_VERSION,\n"
+    "NODATA_TRANSACTION_MAX_TIMEOUT_MS, "
+    "NODATA_TRANSACTIONAL_ID_EXPIRATION_MS,\n"
+    "NODATA_TRANSACTION_ABORT_CHECK_MS.\n"
     "max.connections* can also be changed while it runs (kafka-configs\n"
     "--alter --entity-type brokers).\n"
     "\n"
@@ -378,6 +399,29 @@ static int apply(broker_config *c, const char *name, const char *value,
       return usage_error("%s: '%s' is not a time of 0 ms or more", from, value);
     c->cleaner_backoff_ms = v;
     c->explicit_set |= BC_SET_CLEANER_BACKOFF;
+  } else if (!strcmp(name, "transaction-version")) {
+    if (strcmp(value, "1") && strcmp(value, "2"))
+      return usage_error("%s: '%s' is not 1 or 2", from, value);
+    c->transaction_version = value[0] - '0';
+  } else if (!strcmp(name, "transaction-max-timeout-ms") ||
+             !strcmp(name, "transactional-id-expiration-ms") ||
+             !strcmp(name, "transaction-abort-check-ms")) {
+    /* Kafka's bounds: at least 1 ms, and the timeouts are ints. */
+    int which = !strcmp(name, "transaction-max-timeout-ms")       ? 0
+                : !strcmp(name, "transactional-id-expiration-ms") ? 1
+                                                                  : 2;
+    char *end;
+    errno = 0;
+    long long v = strtoll(value, &end, 10);
+    if (errno || end == value || *end || v < 1 || v > INT32_MAX)
+      return usage_error("%s: '%s' is not a time from 1 to 2147483647 ms", from,
+                         value);
+    *(which == 0   ? &c->txn_max_timeout_ms
+      : which == 1 ? &c->txn_id_expiration_ms
+                   : &c->txn_abort_check_ms) = v;
+    c->explicit_set |= which == 0   ? BC_SET_TXN_MAX_TIMEOUT
+                       : which == 1 ? BC_SET_TXN_ID_EXPIRATION
+                                    : BC_SET_TXN_ABORT_CHECK;
   } else if (!strcmp(name, "group-initial-delay-ms")) {
     char *end;
     errno = 0;
@@ -471,35 +515,45 @@ static int parse_config(int argc, char **argv, broker_config *c) {
   c->cleaner_io_max = 1.7976931348623157e308; /* Kafka's: Double.MAX_VALUE */
   c->cleaner_io_text = "1.7976931348623157E308";
   c->cleaner_backoff_ms = 15000;
+  c->txn_max_timeout_ms = 900000;
+  c->txn_id_expiration_ms = 604800000;
+  c->txn_abort_check_ms = 10000;
+  c->transaction_version = 2;
   int advertise_set = 0, rc;
 
   static const struct {
     const char *env, *name;
-  } envs[] = {{"NODATA_DIR", "data"},
-              {"NODATA_DATA", "data"}, /* wins over NODATA_DIR */
-              {"NODATA_LISTEN", "listen"},
-              {"NODATA_ADVERTISE", "advertise"},
-              {"NODATA_MAX_REQUEST_BYTES", "max-request-bytes"},
-              {"NODATA_PARTITIONS", "partitions"},
-              {"NODATA_MAX_TOPIC_PARTITIONS", "max-topic-partitions"},
-              {"NODATA_MAX_STORE_PARTITIONS", "max-store-partitions"},
-              {"NODATA_MAX_MAPPED_INDEXES", "max-mapped-indexes"},
-              {"NODATA_MIN_SEGMENT_BYTES", "min-segment-bytes"},
+  } envs[] = {
+      {"NODATA_DIR", "data"},
+      {"NODATA_DATA", "data"}, /* wins over NODATA_DIR */
+      {"NODATA_LISTEN", "listen"},
+      {"NODATA_ADVERTISE", "advertise"},
+      {"NODATA_MAX_REQUEST_BYTES", "max-request-bytes"},
+      {"NODATA_PARTITIONS", "partitions"},
+      {"NODATA_MAX_TOPIC_PARTITIONS", "max-topic-partitions"},
+      {"NODATA_MAX_STORE_PARTITIONS", "max-store-partitions"},
+      {"NODATA_MAX_MAPPED_INDEXES", "max-mapped-indexes"},
+      {"NODATA_MIN_SEGMENT_BYTES", "min-segment-bytes"},
 
-              {"NODATA_GROUP_INITIAL_DELAY_MS", "group-initial-delay-ms"},
-              {"NODATA_MAX_CONNECTIONS", "max-connections"},
-              {"NODATA_MAX_CONNECTIONS_PER_IP", "max-connections-per-ip"},
-              {"NODATA_MAX_CONNECTIONS_PER_IP_OVERRIDES",
-               "max-connections-per-ip-overrides"},
-              {"NODATA_CONNECTIONS_MAX_IDLE_MS", "connections-max-idle-ms"},
-              {"NODATA_QUEUED_MAX_REQUEST_BYTES", "queued-max-request-bytes"},
-              {"NODATA_LOG_CLEANER_ENABLE", "log-cleaner-enable"},
-              {"NODATA_LOG_CLEANER_THREADS", "log-cleaner-threads"},
-              {"NODATA_LOG_CLEANER_DEDUPE_BUFFER_SIZE",
-               "log-cleaner-dedupe-buffer-size"},
-              {"NODATA_LOG_CLEANER_IO_MAX_BYTES_PER_SECOND",
-               "log-cleaner-io-max-bytes-per-second"},
-              {"NODATA_LOG_CLEANER_BACKOFF_MS", "log-cleaner-backoff-ms"}};
+      {"NODATA_GROUP_INITIAL_DELAY_MS", "group-initial-delay-ms"},
+      {"NODATA_MAX_CONNECTIONS", "max-connections"},
+      {"NODATA_MAX_CONNECTIONS_PER_IP", "max-connections-per-ip"},
+      {"NODATA_MAX_CONNECTIONS_PER_IP_OVERRIDES",
+       "max-connections-per-ip-overrides"},
+      {"NODATA_CONNECTIONS_MAX_IDLE_MS", "connections-max-idle-ms"},
+      {"NODATA_QUEUED_MAX_REQUEST_BYTES", "queued-max-request-bytes"},
+      {"NODATA_LOG_CLEANER_ENABLE", "log-cleaner-enable"},
+      {"NODATA_LOG_CLEANER_THREADS", "log-cleaner-threads"},
+      {"NODATA_LOG_CLEANER_DEDUPE_BUFFER_SIZE",
+       "log-cleaner-dedupe-buffer-size"},
+      {"NODATA_LOG_CLEANER_IO_MAX_BYTES_PER_SECOND",
+       "log-cleaner-io-max-bytes-per-second"},
+      {"NODATA_LOG_CLEANER_BACKOFF_MS", "log-cleaner-backoff-ms"},
+      {"NODATA_TRANSACTION_VERSION", "transaction-version"},
+      {"NODATA_TRANSACTION_MAX_TIMEOUT_MS", "transaction-max-timeout-ms"},
+      {"NODATA_TRANSACTIONAL_ID_EXPIRATION_MS",
+       "transactional-id-expiration-ms"},
+      {"NODATA_TRANSACTION_ABORT_CHECK_MS", "transaction-abort-check-ms"}};
   for (size_t i = 0; i < sizeof envs / sizeof envs[0]; i++) {
     const char *v = getenv(envs[i].env);
     if (v && *v &&
@@ -537,7 +591,11 @@ static int parse_config(int argc, char **argv, broker_config *c) {
       "log-cleaner-threads",
       "log-cleaner-dedupe-buffer-size",
       "log-cleaner-io-max-bytes-per-second",
-      "log-cleaner-backoff-ms"};
+      "log-cleaner-backoff-ms",
+      "transaction-version",
+      "transaction-max-timeout-ms",
+      "transactional-id-expiration-ms",
+      "transaction-abort-check-ms"};
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -713,6 +771,9 @@ int broker_serve_main(int argc, char **argv) {
                                              : (int64_t)c->cleaner_io_max;
   opts.cleaner_backoff_ms =
       c->cleaner_backoff_ms > 0 ? c->cleaner_backoff_ms : 1;
+  opts.transaction_max_timeout_ms = c->txn_max_timeout_ms;
+  opts.transactional_id_expiration_ms = c->txn_id_expiration_ms;
+  opts.transaction_abort_check_ms = c->txn_abort_check_ms;
   rc = nd_open(c->data_dir, &opts, &b.store);
   if (rc == ND_ELOCKED) {
     pid_t pid = 0;

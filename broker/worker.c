@@ -32,6 +32,10 @@
  *     goes to the same lane (by a hash of its id), so its commits land in
  *     arrival order and queued ones are merged into one write; commits of
  *     other groups go to other lanes and overlap.
+ *   - WORKER_LANE_TXN + i (WORKER_TXN_LANES of them): the transaction
+ *     coordinator's calls (handle_txn.c), each fdatasync'd and EndTxn's
+ *     markers too; a transactional id always goes to the same lane, so a
+ *     producer's requests are done in order, one at a time.
  * A lane is a thread with a FIFO queue. It takes everything queued and
  * walks it in order; on a gathering lane (sync, commit), consecutive jobs
  * with the same run function go to one run(first, n) call (the jobs after
@@ -168,7 +172,8 @@ int worker_start(broker *b, worker **out) {
     lane *l = &w->lanes[i];
     l->w = w;
     l->todo_tail = &l->todo;
-    l->gather = i != WORKER_LANE_ADMIN;
+    /* The admin and txn lanes run each job alone (worker_submit_on). */
+    l->gather = i != WORKER_LANE_ADMIN && i < WORKER_LANE_TXN;
     pthread_cond_init(&l->cv, NULL);
     if (rc == 0) {
       rc = pthread_create(&l->thread, NULL, lane_main, l);
@@ -249,6 +254,11 @@ static void admin_done(worker_job *j) {
 
 int worker_submit(worker *w, void (*fn)(void *arg), void (*done)(void *arg),
                   void *arg) {
+  return worker_submit_on(w, WORKER_LANE_ADMIN, fn, done, arg);
+}
+
+int worker_submit_on(worker *w, int lane_id, void (*fn)(void *arg),
+                     void (*done)(void *arg), void *arg) {
   admin_job *a = calloc(1, sizeof *a);
   if (!a)
     return -ENOMEM;
@@ -257,7 +267,7 @@ int worker_submit(worker *w, void (*fn)(void *arg), void (*done)(void *arg),
   a->fn = fn;
   a->done = done;
   a->arg = arg;
-  worker_queue(w, WORKER_LANE_ADMIN, &a->job);
+  worker_queue(w, lane_id, &a->job);
   return 0;
 }
 

@@ -1186,9 +1186,10 @@ int nd_txn_describe(nd_store *store, const char *transactional_id,
  * broker filters by state, producer id, duration). *list malloc'ed
  * (nd_txn_info_free(*list, *count)), NULL when *count is 0. */
 int nd_txn_list(nd_store *store, nd_txn_info **list, size_t *count);
-/* Frees what the entries hold and, unless count is 1 and list came from
- * the caller (nd_txn_describe), the array: pass the array nd_txn_list
- * gave, or one nd_txn_info filled by nd_txn_describe. NULL is a no-op. */
+/* Frees what the count entries hold, and the array itself when it is one
+ * nd_txn_list gave (the library remembers those): pass nd_txn_list's
+ * array and count, or a struct filled by nd_txn_describe and 1 (the
+ * struct stays the caller's, emptied). NULL is a no-op. Thread-safe. */
 void nd_txn_info_free(nd_txn_info *list, size_t count);
 
 /* Abort every Ongoing transaction older than its timeout (with an epoch

@@ -243,6 +243,14 @@ static int roll(partition *p, const nd_topic_config *cfg, int64_t now_ms) {
  * written (Kafka's ProducerAppendInfo): 0 to go on, 1 for a marker that
  * has nothing to end (alone: the caller writes nothing), or an error. */
 static int txn_check(partition *p, const uint8_t *b, int alone) {
+  /* Only a marker, or a plain batch while some transaction is open here,
+   * needs the producer's entry: an idempotent producer's append does not
+   * pay a second search of the state. */
+  if (!batch_is_control(b) &&
+      (batch_is_transactional(b) ||
+       atomic_load_explicit(&p->txn_first_open, memory_order_relaxed) ==
+           INT64_MAX))
+    return 0;
   int64_t pid = batch_producer_id(b);
   const producer_entry *e = producer_find(&p->producers, pid);
   if (batch_is_control(b)) {
@@ -253,7 +261,7 @@ static int txn_check(partition *p, const uint8_t *b, int alone) {
                      pid, (int)batch_producer_epoch(b), (int)e->epoch, p->dir);
     return alone && (!e || e->txn_first < 0) ? 1 : 0;
   }
-  if (!batch_is_transactional(b) && e && e->txn_first >= 0)
+  if (e && e->txn_first >= 0)
     /* Kafka's words (ProducerAppendInfo.checkProducerEpoch's sibling). */
     return nd_fail(ND_ETXNSTATE,
                    "Expected transactional write from producer %" PRId64

@@ -51,10 +51,12 @@
  *      would have built them. Consecutive segments must not overlap; a gap
  *      between them is a hole when hole_between() says the cleaner can
  *      have left it, else the previous segment's lost tail.
- *   5. The producer state (idempotent producers' last sequences) is the
- *      snapshot plus the batch headers after it; without a usable snapshot,
- *      the headers of the active segment (older producers would have
- *      expired anyway).
+ *   5. The producer state (idempotent producers' last sequences, open
+ *      transactions) is the snapshot plus the batch headers after it;
+ *      without a usable snapshot, or when the aborted-transaction index
+ *      files disagree with the entry counts it holds, the headers of the
+ *      whole log (a transaction still open may have begun anywhere), and
+ *      the .txnindex files are rebuilt with it (txnindex.h).
  *
  * What it cuts, and what it refuses to cut. The scan stops at the first
  * invalid byte. If the offset there is at or past the recovery point (and,

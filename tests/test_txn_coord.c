@@ -498,12 +498,14 @@ static void test_expire_in_background(void) {
   int st = ND_TXN_ONGOING;
   /* Waits for the event, not for a time: bounded only so that a broken
    * background thread fails the test instead of hanging it. */
-  for (int i = 0; i < 6000 && st == ND_TXN_ONGOING; i++) {
+  for (int i = 0;
+       i < 6000 && (st == ND_TXN_ONGOING || st == ND_TXN_PREPARE_ABORT); i++) {
     nd_txn_info ti;
     CHECK_OK(nd_txn_describe(s, TID, &ti));
     st = ti.state;
     nd_txn_info_free(&ti, 1);
-    if (st == ND_TXN_ONGOING)
+    /* PrepareAbort: seen while the background thread writes markers. */
+    if (st == ND_TXN_ONGOING || st == ND_TXN_PREPARE_ABORT)
       usleep(10000);
   }
   CHECK_EQ_I64(st, ND_TXN_COMPLETE_ABORT);
@@ -917,6 +919,8 @@ static void check_ended(nd_store *s, int want) {
 /* The k-th call of kind in nd_txn_end fails: the end reports it (an
  * error with a message), a retry on the same store or after a reopen
  * commits, and the result is whole: every marker once, the offset. */
+static int prepared_seen; /* rounds that left the end past its commit point */
+
 static void fault_round(enum nd_test_io_kind kind, int k, int err) {
   int64_t pid;
   int16_t ep;
@@ -927,15 +931,27 @@ static void fault_round(enum nd_test_io_kind kind, int k, int err) {
   nd_test_io_fault_clear();
   CHECK(rc != 0);
   CHECK(*nd_errmsg());
+  nd_txn_info ti;
+  CHECK_OK(nd_txn_describe(s, TID, &ti));
+  int st = ti.state;
+  nd_txn_info_free(&ti, 1);
+  if (st == ND_TXN_PREPARE_COMMIT) {
+    /* Past its commit point: being completed (Kafka's
+     * CONCURRENT_TRANSACTIONS), and no abort of it. */
+    nd_topic_partition tp = {"b", 0};
+    prepared_seen++;
+    CHECK_RC(nd_txn_add_partitions(s, TID, pid, ep, &tp, 1, 0, 0),
+             ND_ECONCURRENTTXN);
+    CHECK_RC(nd_txn_end(s, TID, pid, ep, 0, 0, 0, NULL, NULL), ND_ETXNSTATE);
+  }
   /* The client retries; a failed file may refuse until a reopen. */
   rc = nd_txn_end(s, TID, pid, ep, 1, 0, 0, NULL, NULL);
   CHECK(rc == 0 || rc == ND_EFAILED);
   nd_close(s);
   s = open_store();
   CHECK(s);
-  nd_txn_info ti;
   CHECK_OK(nd_txn_describe(s, TID, &ti));
-  int st = ti.state;
+  st = ti.state;
   nd_txn_info_free(&ti, 1);
   if (st != ND_TXN_COMPLETE_COMMIT) {
     CHECK_EQ_I64(st, ND_TXN_ONGOING);
@@ -969,6 +985,7 @@ static void test_io_faults(void) {
       }
     }
   }
+  CHECK(prepared_seen > 0); /* some faults hit after the commit point */
 }
 
 /* ---- a crash at every file operation of an EndTxn ------------------------ */

@@ -68,6 +68,12 @@ MESSAGES = [
     ("DescribeAcls", None),
     ("CreateAcls", None),
     ("DeleteAcls", None),
+    ("AddPartitionsToTxn", None),
+    ("AddOffsetsToTxn", None),
+    ("EndTxn", None),
+    ("TxnOffsetCommit", None),
+    ("DescribeTransactions", None),
+    ("ListTransactions", None),
 ]
 
 VMAX = 0x7FFF

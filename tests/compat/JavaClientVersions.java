@@ -1,5 +1,6 @@
 // JavaClientVersions.java — the Apache Kafka Java client (Admin, an
-// idempotent Producer, a classic-protocol Consumer group) against one
+// idempotent Producer, a transactional Producer, a classic-protocol
+// Consumer group) against one
 // broker, using every API nodata serves that the client has a call for.
 // Run by tests/compat/test_java_client_versions.py as a single-file source
 // program: java -cp <kafka-clients classpath> JavaClientVersions.java
@@ -23,6 +24,7 @@ import org.apache.kafka.clients.admin.NewPartitions;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.admin.OffsetSpec;
 import org.apache.kafka.clients.admin.RecordsToDelete;
+import org.apache.kafka.clients.consumer.ConsumerGroupMetadata;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
@@ -163,6 +165,35 @@ public class JavaClientVersions {
       ok("DeleteGroups");
       admin.describeProducers(List.of(tp0)).all().get();
       ok("DescribeProducers");
+      // A transactional producer: a commit with a group's offsets, an
+      // abort. The 4.4 client speaks Transactions V2 to a broker that
+      // finalizes transaction.version 2 (both do): partitions and the
+      // group join through Produce and TxnOffsetCommit, with no
+      // AddPartitionsToTxn or AddOffsetsToTxn.
+      String txTopic = topic + "-tx";
+      admin.createTopics(List.of(new NewTopic(txTopic, 1, (short) 1))).all().get();
+      Properties tp = new Properties();
+      tp.put("bootstrap.servers", bootstrap);
+      tp.put("transactional.id", "jcv-tx");
+      tp.put("key.serializer", StringSerializer.class.getName());
+      tp.put("value.serializer", StringSerializer.class.getName());
+      try (KafkaProducer<String, String> p = new KafkaProducer<>(tp)) {
+        p.initTransactions();
+        p.beginTransaction();
+        p.send(new ProducerRecord<>(txTopic, 0, "k", "committed")).get();
+        p.sendOffsetsToTransaction(
+            Map.of(new TopicPartition(txTopic, 0), new OffsetAndMetadata(1)),
+            new ConsumerGroupMetadata(group + "-tx"));
+        p.commitTransaction();
+        p.beginTransaction();
+        p.send(new ProducerRecord<>(txTopic, 0, "k", "aborted")).get();
+        p.abortTransaction();
+      }
+      ok("transactions");
+      admin.describeTransactions(List.of("jcv-tx")).all().get();
+      ok("DescribeTransactions");
+      admin.listTransactions().all().get();
+      ok("ListTransactions");
       admin.describeLogDirs(admin.describeCluster().nodes().get().stream()
           .map(n -> n.id()).toList()).allDescriptions().get();
       ok("DescribeLogDirs");

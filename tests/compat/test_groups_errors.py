@@ -4,7 +4,8 @@ LeaveGroup, OffsetCommit, OffsetFetch, FindCoordinator, ListGroups,
 DescribeGroups, DeleteGroups) and every response read field by field by the
 small decoder below, not by the broker's codec.
 
-Covered: FindCoordinator v0/v3/v4 (batched keys; transactions refused);
+Covered: FindCoordinator v0/v3/v4 (batched keys; transactional ids at node 0,
+  share groups refused);
 JoinGroup v5 MEMBER_ID_REQUIRED then a join with the handed-out id, the
 leader getting the member list; SyncGroup v3; Heartbeat v3 with stale
 generation and unknown member; OffsetCommit for an unknown group (v2:
@@ -631,9 +632,14 @@ def main():
                "FindCoordinator v%d" % v)
             if v >= 1:
                 eq(msg, None, "FindCoordinator v%d error message" % v)
+        # A transactional id (key type 1) is coordinated by node 0 too;
+        # share groups (type 2) are not served.
         err, msg, node, host, port = find_coordinator(c, 3, "txn", 1)
-        eq(err, INVALID_REQUEST, "FindCoordinator for a transaction")
-        check(msg and "transaction" in msg, "FindCoordinator txn message")
+        eq((err, msg, node, host, port), (NONE, None, 0, "127.0.0.1", b.port),
+           "FindCoordinator for a transaction")
+        err, msg, node, host, port = find_coordinator(c, 3, "share", 2)
+        eq(err, INVALID_REQUEST, "FindCoordinator for a share group")
+        check(msg and "share" in msg, "FindCoordinator share group message")
         coords = find_coordinators_v4(c, ["g1", "g2"])
         eq(coords, [("g1", 0, "127.0.0.1", b.port, NONE, None),
                     ("g2", 0, "127.0.0.1", b.port, NONE, None)],

@@ -96,10 +96,10 @@ def produce(c, parts, txn_id=None):
     return out
 
 
-def init_producer_id(c, txn_id=None):
-    """InitProducerId v4, without transactional.id unless txn_id is given:
-    (error, id, epoch)."""
-    body = kv.cstr(txn_id) + struct.pack(">iqh", 60000, -1, -1) + kv.TAGS
+def init_producer_id(c, txn_id=None, expect=(-1, -1)):
+    """InitProducerId v4, without transactional.id unless txn_id is given,
+    with KIP-360's expected producer id and epoch: (error, id, epoch)."""
+    body = kv.cstr(txn_id) + struct.pack(">iqh", 60000, *expect) + kv.TAGS
     rd = c.call(22, 4, body)
     rd.i32()
     err, pid, epoch = rd.i16(), rd.i64(), rd.i16()
@@ -178,11 +178,14 @@ def poison_batches(b, admin, c):
     # request, good batches and unknown topics included.
     err, pid, epoch = init_producer_id(c)
     check(err == 0 and pid >= 0, "InitProducerId %s %s" % (err, pid))
-    # A transactional producer is refused, and the broker's log line names
-    # the error it answered with as NAME(code) (broker/kafka_errors.h).
-    err, _, _ = init_producer_id(c, "tx-1")
-    check(err == TXN_AUTH_FAILED, "transactional InitProducerId: %s" % err)
-    check("answered TRANSACTIONAL_ID_AUTHORIZATION_FAILED(53)" in b.stderr(),
+    # A transactional producer that names an identity it never had is
+    # fenced, and the broker's log line names the error it answered with
+    # as NAME(code) (broker/kafka_errors.h).
+    err, tpid, tepoch = init_producer_id(c, "tx-1")
+    check(err == 0, "transactional InitProducerId: %s" % err)
+    err, _, _ = init_producer_id(c, "tx-1", (tpid, tepoch + 5))
+    check(err == 90, "InitProducerId with a wrong epoch: %s" % err)
+    check("answered PRODUCER_FENCED(90)" in b.stderr(),
           "log does not name the error: %r" % b.stderr()[-1000:])
     for what, bb in (
             ("with an idempotent producer id",
