@@ -24,8 +24,8 @@ The scenario, on each broker:
 
 What is compared: those checks (each must hold on Kafka too), not the
 counts of transactions or of aborted copies, which depend on timing (they
-are printed). Takes about 60-90 s: two brokers, and after the kill the
-group waits out the killed member's 6 s session.
+are printed). Takes about 40 s: two brokers, and after the kill the group
+waits out the killed member's 6 s session.
 """
 import os
 import shutil

@@ -22,7 +22,7 @@ scenarios/py_confluent_txn.py runs in the venv of pyvenv.py:
   next produce and commit fail with the fatal _FENCED; what each
   isolation level reads.
 
-Takes about 20-30 s, most of it Apache Kafka's start.
+Takes about 30 s, most of it Apache Kafka's start.
 """
 import os
 import sys

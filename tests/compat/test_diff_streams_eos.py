@@ -34,8 +34,8 @@ The same run with processing.guarantee=at_least_once gives Kafka's own
 counts too high (k0 119 instead of 102: input counted again after a
 kill), so exact counts are what exactly_once_v2 adds.
 
-Takes about 2-3 minutes (77 s on Kafka alone): eight Streams starts, each
-waiting out the killed member's 6 s session.
+Takes about 80-110 s: eight Streams starts, each waiting out the killed
+member's 6 s session.
 """
 import os
 import random

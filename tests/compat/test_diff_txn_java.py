@@ -3,8 +3,7 @@ Kafka 4.4 and nodata, compared field by field (issue 19): kafka-clients
 4.4 (Transactions V2) and 3.9 (V1 only) on brokers that finalize
 transaction.version 2. See txn_java.py for the scenario.
 
-Takes about 2-3 minutes: four JVM runs, Kafka's start beside nodata's
-half.
+Takes about 80 s: four JVM runs, Kafka's start beside nodata's half.
 """
 import os
 import sys

@@ -5,8 +5,7 @@ formatted with --feature transaction.version=1, nodata started with
 --transaction-version 1), where it speaks V1. See txn_java.py for the
 scenario.
 
-Takes about 1-2 minutes: two JVM runs, Kafka's start beside nodata's
-half.
+Takes about 40 s: two JVM runs, Kafka's start beside nodata's half.
 """
 import os
 import sys
