@@ -17,7 +17,10 @@ log directory; k.start() then starts the server and records the
 time.monotonic_ns() it did so in k.started_ns (the benchmark times the
 server's start apart from the one-time format step). pom= and jvm_args=
 run Kafka from another Maven project's jars with more JVM options (the
-compaction benchmark adds a logging backend); k.restart() stops it
+compaction benchmark adds a logging backend); format_args are added to
+the storage format command (["--feature", "transaction.version=1"]
+finalizes a feature at a level other than the release's default);
+k.restart() stops it
 cleanly and starts it again on the same directory and ports.
 """
 import atexit
@@ -81,7 +84,7 @@ def _free_port():
 
 class ApacheKafka:
     def __init__(self, extra_props=(), wait=True, start=True, pom=POM,
-                 jvm_args=()):
+                 jvm_args=(), format_args=()):
         cp = classpath(pom)  # first: a failure here leaves no temp dir
         self.dir = tempfile.mkdtemp(prefix="nd-kafka-")
         port, ctl = _free_port(), _free_port()
@@ -118,7 +121,8 @@ class ApacheKafka:
         _live.add(self)
         r = subprocess.run(self.java + ["kafka.tools.StorageTool", "format",
                                         "-t", "MkU3OEVBNTcwNTJENDM2Qg",
-                                        "-c", props, "--standalone"],
+                                        "-c", props, "--standalone"] +
+                           list(format_args),
                            capture_output=True, timeout=300)
         if r.returncode != 0:
             self.close()

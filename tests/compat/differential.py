@@ -34,14 +34,17 @@ PROTOCOL_DOC = os.path.join(HERE, "..", "..", "docs", "protocol.md")
 NODATA_ARGS = ["--group-initial-delay-ms", "0"]
 
 
-def run_both(scenario, nodata_args=(), kafka_props=(), with_broker=False):
+def run_both(scenario, nodata_args=(), kafka_props=(), with_broker=False,
+             kafka_format=()):
     """Run scenario(bootstrap) on Apache Kafka and on nodata serve; return
     (kafka_result, nodata_result). Kafka's JVM boots while the nodata half
     runs; both brokers are stopped before this returns. with_broker=True
     calls scenario(bootstrap, broker) instead, broker being the
     ndtest.Broker or the ApacheKafka (both have .restart(), .pid), for a
-    scenario that restarts the broker or looks at its process."""
-    kafka = ApacheKafka(extra_props=kafka_props, wait=False)
+    scenario that restarts the broker or looks at its process.
+    kafka_format: arguments added to Kafka's storage format (features)."""
+    kafka = ApacheKafka(extra_props=kafka_props, wait=False,
+                        format_args=kafka_format)
     try:
         with ndtest.Broker(args=NODATA_ARGS + list(nodata_args)) as b:
             got = scenario(b.bootstrap, b) if with_broker else \
