@@ -1168,7 +1168,9 @@ typedef struct nd_txn_info {
   int64_t producer_id;
   int16_t producer_epoch;
   int32_t timeout_ms;
-  int64_t start_ms;               /* -1 when not Ongoing */
+  int64_t start_ms;               /* start of the open transaction, or of
+                                     the last one after its end (as Kafka);
+                                     -1 before the first, after an init */
   int64_t last_update_ms;         /* the last transition */
   nd_topic_partition *partitions; /* topic names malloc'ed inside */
   size_t partition_count;

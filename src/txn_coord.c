@@ -108,10 +108,11 @@ static void tstate_free(tstate *t) {
   t->nparts = t->ngroups = t->npend = 0;
 }
 
-/* The transaction's contents go: what a completed or new state keeps. */
+/* The transaction's contents go: what a completed or new state keeps.
+ * The start time stays, as Kafka's txnStartTimestamp does: DescribeTransactions
+ * shows it after the end, and only InitProducerId resets it. */
 static void tstate_clear_txn(tstate *t) {
   tstate_free(t);
-  t->start_ms = -1;
 }
 
 static char *dup_n(const void *p, size_t n) {
@@ -1283,7 +1284,7 @@ static int info_fill(nd_txn_info *o, const txn_entry *e) {
   o->producer_id = t->pid;
   o->producer_epoch = t->epoch;
   o->timeout_ms = t->timeout_ms;
-  o->start_ms = t->state == ND_TXN_ONGOING ? t->start_ms : -1;
+  o->start_ms = t->start_ms;
   o->last_update_ms = t->last_ms;
   o->version = t->version;
   int oom = !o->transactional_id;
