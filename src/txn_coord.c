@@ -797,22 +797,101 @@ static int apply_offsets(nd_store *s, const tstate *t) {
   return 0;
 }
 
+/* ---- syncing the markers ----------------------------------------------- */
+
+/* At most this many fdatasyncs of markers in flight at once: the disk
+ * merges concurrent flushes into fewer device cache flushes (and a
+ * journal commit serves several), so n partitions cost a few sync
+ * latencies instead of n; more threads than this buy little on one disk. */
+#define MARKER_SYNC_THREADS 8
+
+typedef struct mark_sync {
+  nd_store *s;
+  const nd_topic_partition *parts;
+  const int64_t *off; /* -1: nothing written there */
+  size_t n;
+  _Atomic size_t next;
+  pthread_mutex_t mu; /* rc and msg */
+  int rc;
+  char msg[256];
+} mark_sync;
+
+static void *mark_sync_run(void *arg) {
+  mark_sync *m = arg;
+  for (;;) {
+    size_t i = atomic_fetch_add(&m->next, 1);
+    if (i >= m->n)
+      break;
+    if (m->off[i] < 0)
+      continue;
+    int rc = nd_sync_partition(m->s, m->parts[i].topic, m->parts[i].partition,
+                               m->off[i]);
+    if (rc == ND_ENOTOPIC || rc == ND_ENOPARTITION)
+      rc = 0; /* deleted meanwhile: nothing left to keep */
+    if (rc) {
+      pthread_mutex_lock(&m->mu);
+      if (!m->rc) {
+        m->rc = rc;
+        snprintf(m->msg, sizeof m->msg, "%s", nd_errmsg());
+      }
+      pthread_mutex_unlock(&m->mu);
+    }
+  }
+  return NULL;
+}
+
+/* Make the markers at off[i] of parts[i] durable, the fdatasyncs running
+ * concurrently (the calling thread takes a share too). Returns after every
+ * one has finished, so the caller's next frame (Complete*) is written only
+ * once every marker is durable (rule 2). */
+static int sync_markers(nd_store *s, const nd_topic_partition *parts,
+                        const int64_t *off, size_t n) {
+  mark_sync m = {.s = s, .parts = parts, .off = off, .n = n};
+  atomic_init(&m.next, 0);
+  pthread_mutex_init(&m.mu, NULL);
+  size_t todo = 0;
+  for (size_t i = 0; i < n; i++)
+    todo += off[i] >= 0;
+  pthread_t th[MARKER_SYNC_THREADS - 1];
+  size_t nth = 0;
+  /* Threads only when there are several syncs: one runs here. If a thread
+   * cannot be made, the others (and this one) do its share. */
+  while (nth + 1 < todo && nth < MARKER_SYNC_THREADS - 1 &&
+         pthread_create(&th[nth], NULL, mark_sync_run, &m) == 0)
+    nth++;
+  mark_sync_run(&m);
+  for (size_t i = 0; i < nth; i++)
+    pthread_join(th[i], NULL);
+  pthread_mutex_destroy(&m.mu);
+  if (m.rc)
+    return nd_fail(m.rc, "%s", m.msg);
+  return 0;
+}
+
 /* Finish a transaction in PrepareCommit/PrepareAbort (e locked): a marker
- * to every partition (with the state's epoch: the bumped one), each
- * partition synced, the offsets of a commit, then Complete*. Markers are
- * idempotent, so a retry after a failure or a crash repeats nothing
- * visible. */
+ * to every partition (with the state's epoch: the bumped one), then the
+ * partitions synced together (sync_markers), the offsets of a commit,
+ * then Complete*. Markers are idempotent, so a retry after a failure or a
+ * crash repeats nothing visible. */
 static int complete(nd_store *s, txn_entry *e, int64_t now) {
   const tstate *t = &e->st;
   int commit = t->state == ND_TXN_PREPARE_COMMIT;
-  for (size_t i = 0; i < t->nparts; i++) {
-    int64_t off;
-    int rc = nd_txn_write_marker(s, t->parts[i].topic, t->parts[i].partition,
-                                 t->pid, t->epoch, commit, 0, 0, &off);
-    if (rc == ND_ENOTOPIC || rc == ND_ENOPARTITION)
-      continue; /* deleted meanwhile: nothing left to end */
-    if (!rc && off >= 0)
-      rc = nd_sync_partition(s, t->parts[i].topic, t->parts[i].partition, off);
+  if (t->nparts) {
+    int64_t *offs = malloc(t->nparts * sizeof *offs);
+    if (!offs)
+      return nd_fail(ND_ENOMEM, "out of memory");
+    int rc = 0;
+    for (size_t i = 0; !rc && i < t->nparts; i++) {
+      rc = nd_txn_write_marker(s, t->parts[i].topic, t->parts[i].partition,
+                               t->pid, t->epoch, commit, 0, 0, &offs[i]);
+      if (rc == ND_ENOTOPIC || rc == ND_ENOPARTITION) {
+        rc = 0; /* deleted meanwhile: nothing left to end */
+        offs[i] = -1;
+      }
+    }
+    if (!rc)
+      rc = sync_markers(s, t->parts, offs, t->nparts);
+    free(offs);
     if (rc)
       return rc;
   }
