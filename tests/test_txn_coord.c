@@ -988,6 +988,48 @@ static void test_io_faults(void) {
   CHECK(prepared_seen > 0); /* some faults hit after the commit point */
 }
 
+/* ---- the append check among many ids ------------------------------------ */
+
+#define IDS 100
+
+/* The append check finds each producer among many transactional ids (the
+ * coordinator's producer id index), after the transitions that made the
+ * ids and after a reopen (the index rebuilt from txn.log); an old epoch is
+ * fenced and a producer id no id has is refused. */
+static void test_many_ids(void) {
+  nd_store *s = fresh();
+  CHECK(s);
+  int64_t pid[IDS], maxpid = 0;
+  int16_t ep[IDS];
+  char id[IDS][16];
+  for (int i = 0; i < IDS; i++) {
+    snprintf(id[i], sizeof id[i], "many-%d", i);
+    CHECK_OK(
+        nd_txn_init_producer(s, id[i], 60000, -1, -1, 0, 0, &pid[i], &ep[i]));
+    if (pid[i] > maxpid)
+      maxpid = pid[i];
+  }
+  for (int i = 0; i < IDS; i++) /* V2: each append adds its partition */
+    CHECK_OK(
+        txn_append(s, "a", i % 2, pid[i], ep[i], 0, "v", ND_APPEND_TXN_ADD));
+  for (int i = 0; i < IDS; i++)
+    CHECK_OK(txn_append(s, "a", i % 2, pid[i], ep[i], 1, "w", 0));
+  CHECK_RC(txn_append(s, "a", 0, pid[0], (int16_t)(ep[0] + 1), 2, "x", 0),
+           ND_EPRODUCERFENCED);
+  CHECK_RC(txn_append(s, "a", 0, maxpid + 1000, 0, 0, "x", 0), ND_EPRODUCERID);
+  CHECK_OK(nd_close(s));
+  s = open_store();
+  CHECK(s);
+  for (int i = IDS - 1; i >= 0; i--)
+    CHECK_OK(txn_append(s, "a", i % 2, pid[i], ep[i], 2, "y", 0));
+  CHECK_RC(txn_append(s, "a", 0, maxpid + 1000, 0, 0, "x", 0), ND_EPRODUCERID);
+  for (int i = 0; i < IDS; i++)
+    CHECK_OK(nd_txn_end(s, id[i], pid[i], ep[i], 1, 0, 0, NULL, NULL));
+  CHECK_RC(txn_append(s, "a", 0, pid[IDS - 1], ep[IDS - 1], 3, "z", 0),
+           ND_ETXNSTATE);
+  CHECK_OK(nd_close(s));
+}
+
 /* ---- an end over more partitions than marker-sync threads ---------------- */
 
 #define MANY 20
@@ -1175,6 +1217,7 @@ int main(void) {
   RUN(test_stray_aborted_at_open);
   RUN(test_io_faults);
   RUN(test_many_partitions);
+  RUN(test_many_ids);
   RUN(test_crash_every_op);
   tmpdir_remove(dir);
   TEST_MAIN_END();
