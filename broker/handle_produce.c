@@ -29,9 +29,30 @@
 typedef kafka_produce_response_partition_produce_response ppart;
 typedef kafka_produce_response_topic_produce_response ptopic;
 
+/* A partition whose append waits for the transaction's adds (txn_adds). */
+typedef struct deferred {
+  const char *topic;
+  int policy;
+  kafka_produce_request_partition_produce_data *pd;
+  kafka_produce_response_partition_produce_response *p;
+} deferred;
+
+/* A partition to fdatasync before the answer. part NULL: durability
+ * wanted but nobody waits (acks=0). */
+typedef struct want_sync {
+  const char *topic;
+  int32_t partition;
+  int64_t offset;
+  kafka_produce_response_partition_produce_response *part;
+} want_sync;
+
 typedef struct produce_ctx {
   int pending; /* flushes not yet completed, +1 while they are queued */
   void *resp;
+  want_sync *syncs; /* malloc'ed, freed once the flushes are queued */
+  size_t nsync, capsync;
+  deferred *defs; /* malloc'ed, freed once appended */
+  size_t ndef, capdef;
 } produce_ctx;
 
 typedef struct flush_wait {
@@ -209,14 +230,216 @@ static int on_close(kafka_req *r) {
   return 0; /* flush callbacks still hold it; they free it */
 }
 
-int handle_produce(kafka_req *r) {
+/* Grow a malloc'ed array by one element; the new one, NULL when out of
+ * memory. */
+static void *grow(void **v, size_t *n, size_t *cap, size_t size) {
+  if (*n == *cap) {
+    size_t c = *cap ? *cap * 2 : 8;
+    void *nv = realloc(*v, c * size);
+    if (!nv)
+      return NULL;
+    *v = nv;
+    *cap = c;
+  }
+  return (char *)*v + (*n)++ * size;
+}
+
+/* Append one partition's batch and note its sync; -1 when out of memory. */
+static int append_part(kafka_req *r, produce_ctx *ctx, const char *name,
+                       int policy,
+                       kafka_produce_request_partition_produce_data *pd,
+                       ppart *p) {
   kafka_produce_request *req = r->body;
   broker *b = r->b;
+  nd_append_info ai;
+  memset(&ai, 0, sizeof ai);
+  int txn = req->transactional_id.len >= 0 &&
+            has_batch_attr(pd->records.ptr, (size_t)pd->records.len,
+                           ATTR_TRANSACTIONAL, ATTR_TRANSACTIONAL);
+  int rc = nd_append_batch(
+      b->store, name, pd->index, pd->records.ptr, (size_t)pd->records.len,
+      ND_APPEND_NOSYNC | (txn ? txn_append_flags(r) : 0), &ai);
+  if (rc == ND_EDUPSEQ)
+    rc = 0; /* a retry of a stored batch: acknowledge the first copy */
+  if (rc != 0) {
+    p->error_code = txn_append_error(r, rc);
+    /* Kafka's transaction verification answers without a message. */
+    p->error_message = txn && (rc == ND_ETXNSTATE || rc == ND_EPRODUCERID ||
+                               rc == ND_ENOTFOUND || rc == ND_EPRODUCERFENCED)
+                           ? kf_null_str()
+                           : kafka_errmsg(r);
+    if (txn && rc == ND_EPRODUCERFENCED)
+      kafka_log(r,
+                "transactional id %s: producer fenced: %s; "
+                "answered " KAFKA_ERR_FMT,
+                req->transactional_id.ptr, nd_errmsg(),
+                KAFKA_ERR_ARGS(p->error_code));
+    if (rc == ND_ETIMESTAMP || rc == ND_ENOKEY)
+      record_errors(r, p, name, pd->index, rc);
+    if (rc == ND_ECONTROL || rc == ND_ETIMESTAMP || rc == ND_ENOKEY)
+      /* Kafka's record validation answers with the log start. */
+      nd_offsets(b->store, name, pd->index, &p->log_start_offset, NULL);
+    if (p->error_code == KERR_KAFKA_STORAGE_ERROR ||
+        p->error_code == KERR_UNKNOWN_SERVER_ERROR)
+      kafka_log(r, "append to %s/%d failed: %s; answered " KAFKA_ERR_FMT, name,
+                pd->index, nd_errmsg(), KAFKA_ERR_ARGS(p->error_code));
+    return 0;
+  }
+  p->base_offset = ai.base_offset;
+  p->log_append_time_ms = ai.log_append_time;
+  p->log_start_offset = ai.log_start_offset;
+  int16_t acks = req->acks;
+  if (policy == ND_FSYNC_ALWAYS || (acks == -1 && policy != ND_FSYNC_NEVER)) {
+    want_sync *w =
+        grow((void **)&ctx->syncs, &ctx->nsync, &ctx->capsync, sizeof *w);
+    if (!w)
+      return -1;
+    *w = (want_sync){name, pd->index, ai.last_offset, p};
+  }
+  return 0;
+}
+
+/* Every append is done: queue the syncs (requested only now, so that a
+ * fast completion cannot answer before later partitions are written), or
+ * answer. */
+static void produce_finish(kafka_req *r, produce_ctx *ctx) {
+  kafka_produce_request *req = r->body;
+  if (ctx->nsync == 0) {
+    if (req->acks == 0)
+      kafka_respond_none(r);
+    else
+      kafka_respond(r, ctx->resp);
+    return;
+  }
+  ctx->pending = 1; /* held until every request is queued */
+  kafka_park(r, on_close);
+  for (size_t i = 0; i < ctx->nsync; i++) {
+    want_sync *s = &ctx->syncs[i];
+    flush_wait *w = kf_alloc(&r->arena, sizeof *w);
+    if (w) {
+      w->r = r;
+      w->part = s->part;
+      ctx->pending++;
+      if (worker_sync(r->b, s->topic, s->partition, s->offset, flush_done, w) ==
+          0)
+        continue;
+      ctx->pending--;
+    }
+    s->part->error_code = KERR_KAFKA_STORAGE_ERROR;
+  }
+  free(ctx->syncs);
+  ctx->syncs = NULL;
+  flush_wait self = {r, NULL};
+  flush_done(&self, 0, "");
+}
+
+/* ---- a Transactions V2 request's partitions join at once ---------------- */
+
+/* Rule 1 of docs/transactions.md: a partition joins its transaction
+ * durably before its data. A V2 producer adds partitions by producing;
+ * done batch by batch (ND_APPEND_TXN_ADD) that is one synced coordinator
+ * frame per new partition, serially, on the loop. Instead the request's
+ * transactional partitions are added with one nd_txn_add_partitions (one
+ * frame, one fdatasync) on the transactional id's lane, then appended on
+ * the loop. Every V2 transactional request takes that road, even one
+ * adding nothing, so that a producer's requests are appended in arrival
+ * order (the lane runs its jobs one at a time): a later request may not
+ * overtake an earlier one and break its sequence numbers. The appends
+ * keep ND_APPEND_TXN_ADD: should the batched add fail (fenced, a
+ * transaction being completed, a batch of another producer), each batch
+ * is checked and answered on its own, as before. */
+typedef struct txn_adds {
+  kafka_req *r;
+  const char *tid;
+  int64_t pid;
+  int16_t epoch;
+  nd_topic_partition *parts; /* r's arena */
+  size_t n;
+} txn_adds;
+
+enum { BATCH_PRODUCER_ID_AT = 43, BATCH_EPOCH_AT = 51, BATCH_HEADER = 61 };
+
+static uint64_t be(const uint8_t *p, int n) {
+  uint64_t v = 0;
+  for (int i = 0; i < n; i++)
+    v = v << 8 | p[i];
+  return v;
+}
+
+static void adds_run(void *arg) {
+  txn_adds *a = arg;
+  if (a->n)
+    (void)nd_txn_add_partitions(a->r->b->store, a->tid, a->pid, a->epoch,
+                                a->parts, a->n, 0, 0);
+}
+
+static int adds_resume(kafka_req *r, void *arg) {
+  (void)arg;
+  produce_ctx *ctx = r->hctx;
+  int rc = 0;
+  for (size_t i = 0; !rc && i < ctx->ndef; i++) {
+    deferred *d = &ctx->defs[i];
+    rc = append_part(r, ctx, d->topic, d->policy, d->pd, d->p);
+  }
+  free(ctx->defs);
+  ctx->defs = NULL;
+  if (rc) {
+    free(ctx->syncs);
+    ctx->syncs = NULL;
+    return -1;
+  }
+  produce_finish(r, ctx);
+  return 0;
+}
+
+static void adds_done(void *arg) {
+  txn_adds *a = arg;
+  if (a->r->dead) { /* kafka_answer_parked only frees r */
+    produce_ctx *ctx = a->r->hctx;
+    free(ctx->defs);
+    free(ctx->syncs);
+  }
+  kafka_answer_parked(a->r, adds_resume, a);
+}
+
+/* Add the deferred partitions of one producer (the first batch's) on the
+ * lane, then append them all. -1 when out of memory. */
+static int adds_submit(kafka_req *r, produce_ctx *ctx) {
+  kafka_produce_request *req = r->body;
+  txn_adds *a = kf_alloc(&r->arena, sizeof *a);
+  nd_topic_partition *parts = kf_alloc(&r->arena, ctx->ndef * sizeof *parts);
+  if (!a || !parts)
+    return -1;
+  memset(a, 0, sizeof *a);
+  a->r = r;
+  a->tid = req->transactional_id.ptr;
+  a->parts = parts;
+  for (size_t i = 0; i < ctx->ndef; i++) {
+    const kf_bytes *rec = &ctx->defs[i].pd->records;
+    if (rec->len < BATCH_HEADER)
+      continue; /* the store refuses it */
+    int64_t pid = (int64_t)be(rec->ptr + BATCH_PRODUCER_ID_AT, 8);
+    int16_t epoch = (int16_t)be(rec->ptr + BATCH_EPOCH_AT, 2);
+    if (!a->n) {
+      a->pid = pid;
+      a->epoch = epoch;
+    } else if (pid != a->pid || epoch != a->epoch) {
+      continue; /* checked on its own by the append */
+    }
+    parts[a->n++] =
+        (nd_topic_partition){ctx->defs[i].topic, ctx->defs[i].pd->index};
+  }
+  return kafka_run_on_lane(r, kafka_txn_lane(a->tid), adds_run, adds_done, a);
+}
+
+int handle_produce(kafka_req *r) {
+  kafka_produce_request *req = r->body;
   kafka_produce_response *resp =
       kf_new(&r->arena, &kafka_produce_response_desc);
   produce_ctx *ctx = kf_alloc(&r->arena, sizeof *ctx);
   if (!resp || !ctx)
     return -1;
+  memset(ctx, 0, sizeof *ctx);
   ctx->resp = resp;
   r->hctx = ctx;
   int32_t nt = req->topic_data.count > 0 ? req->topic_data.count : 0;
@@ -231,17 +454,11 @@ int handle_produce(kafka_req *r) {
   int16_t whole_err = produce_txn_error(req);
   if (!whole_err && acks != 0 && acks != 1 && acks != -1)
     whole_err = KERR_INVALID_REQUIRED_ACKS;
-
-  /* Flushes are requested after every append is done so that a fast
-   * completion cannot answer before later partitions are written. */
-  typedef struct {
-    const char *topic;
-    int32_t partition;
-    int64_t offset;
-    ppart *part; /* NULL: durability wanted but nobody waits (acks=0) */
-  } want_sync;
-  size_t nsync = 0, capsync = 0;
-  want_sync *syncs = NULL;
+  /* A V2 transactional request: its transactional batches wait for one
+   * add of all their partitions (txn_adds). */
+  int defer = !whole_err && kafka_cstr_ok(req->transactional_id) &&
+              req->transactional_id.len > 0 &&
+              (txn_append_flags(r) & ND_APPEND_TXN_ADD);
 
   for (int32_t i = 0; i < nt; i++) {
     kafka_produce_request_topic_produce_data *td = &req->topic_data.items[i];
@@ -306,94 +523,33 @@ int handle_produce(kafka_req *r) {
             kafka_str(r, "zstd batches need Produce v7 or later");
         continue;
       }
-      nd_append_info ai;
-      memset(&ai, 0, sizeof ai);
-      int txn = req->transactional_id.len >= 0 &&
-                has_batch_attr(pd->records.ptr, (size_t)pd->records.len,
-                               ATTR_TRANSACTIONAL, ATTR_TRANSACTIONAL);
-      int rc = nd_append_batch(
-          b->store, name, pd->index, pd->records.ptr, (size_t)pd->records.len,
-          ND_APPEND_NOSYNC | (txn ? txn_append_flags(r) : 0), &ai);
-      if (rc == ND_EDUPSEQ)
-        rc = 0; /* a retry of a stored batch: acknowledge the first copy */
-      if (rc != 0) {
-        p->error_code = txn_append_error(r, rc);
-        /* Kafka's transaction verification answers without a message. */
-        p->error_message =
-            txn && (rc == ND_ETXNSTATE || rc == ND_EPRODUCERID ||
-                    rc == ND_ENOTFOUND || rc == ND_EPRODUCERFENCED)
-                ? kf_null_str()
-                : kafka_errmsg(r);
-        if (txn && rc == ND_EPRODUCERFENCED)
-          kafka_log(r,
-                    "transactional id %s: producer fenced: %s; "
-                    "answered " KAFKA_ERR_FMT,
-                    req->transactional_id.ptr, nd_errmsg(),
-                    KAFKA_ERR_ARGS(p->error_code));
-        if (rc == ND_ETIMESTAMP || rc == ND_ENOKEY)
-          record_errors(r, p, name, pd->index, rc);
-        if (rc == ND_ECONTROL || rc == ND_ETIMESTAMP || rc == ND_ENOKEY)
-          /* Kafka's record validation answers with the log start. */
-          nd_offsets(b->store, name, pd->index, &p->log_start_offset, NULL);
-        if (p->error_code == KERR_KAFKA_STORAGE_ERROR ||
-            p->error_code == KERR_UNKNOWN_SERVER_ERROR)
-          kafka_log(r, "append to %s/%d failed: %s; answered " KAFKA_ERR_FMT,
-                    name, pd->index, nd_errmsg(),
-                    KAFKA_ERR_ARGS(p->error_code));
+      if (defer && pd->index >= 0 && pd->index < info.partitions &&
+          has_batch_attr(pd->records.ptr, (size_t)pd->records.len,
+                         ATTR_TRANSACTIONAL, ATTR_TRANSACTIONAL)) {
+        deferred *d =
+            grow((void **)&ctx->defs, &ctx->ndef, &ctx->capdef, sizeof *d);
+        if (!d)
+          goto oom;
+        *d = (deferred){name, policy, pd, p};
         continue;
       }
-      p->base_offset = ai.base_offset;
-      p->log_append_time_ms = ai.log_append_time;
-      p->log_start_offset = ai.log_start_offset;
-      int durable =
-          policy == ND_FSYNC_ALWAYS || (acks == -1 && policy != ND_FSYNC_NEVER);
-      if (durable) {
-        if (nsync == capsync) {
-          size_t cap = capsync ? capsync * 2 : 8;
-          want_sync *ns = realloc(syncs, cap * sizeof *ns);
-          if (!ns)
-            goto oom;
-          syncs = ns;
-          capsync = cap;
-        }
-        syncs[nsync].topic = name;
-        syncs[nsync].partition = pd->index;
-        syncs[nsync].offset = ai.last_offset;
-        syncs[nsync].part = p;
-        nsync++;
-      }
+      if (append_part(r, ctx, name, policy, pd, p))
+        goto oom;
     }
   }
 
-  if (nsync == 0) {
-    if (acks == 0)
-      kafka_respond_none(r);
-    else
-      kafka_respond(r, resp);
-    return 0;
+  if (ctx->ndef) {
+    if (adds_submit(r, ctx) == 0)
+      return 0;
+    goto oom;
   }
-
-  ctx->pending = 1; /* held until every request is queued */
-  kafka_park(r, on_close);
-  for (size_t i = 0; i < nsync; i++) {
-    flush_wait *w = kf_alloc(&r->arena, sizeof *w);
-    if (w) {
-      w->r = r;
-      w->part = syncs[i].part;
-      ctx->pending++;
-      if (worker_sync(b, syncs[i].topic, syncs[i].partition, syncs[i].offset,
-                      flush_done, w) == 0)
-        continue;
-      ctx->pending--;
-    }
-    syncs[i].part->error_code = KERR_KAFKA_STORAGE_ERROR;
-  }
-  free(syncs);
-  flush_wait self = {r, NULL};
-  flush_done(&self, 0, "");
+  produce_finish(r, ctx);
   return 0;
 
 oom:
-  free(syncs);
+  free(ctx->syncs);
+  free(ctx->defs);
+  ctx->syncs = NULL;
+  ctx->defs = NULL;
   return -1;
 }

@@ -69,11 +69,14 @@ static uint64_t tid_hash(const char *s) {
   return h;
 }
 
+int kafka_txn_lane(const char *tid) {
+  return WORKER_LANE_TXN + (int)(tid_hash(tid) % WORKER_TXN_LANES);
+}
+
 /* Park r and run w->call on tid's lane; w lives in r's arena. */
 static int txn_submit(kafka_req *r, txn_work *w) {
   w->r = r;
-  int lane = WORKER_LANE_TXN + (int)(tid_hash(w->tid) % WORKER_TXN_LANES);
-  return kafka_run_on_lane(r, lane, work_run, work_done, w);
+  return kafka_run_on_lane(r, kafka_txn_lane(w->tid), work_run, work_done, w);
 }
 
 static int64_t now_ms(void) {

@@ -117,6 +117,9 @@ int kafka_run_on_lane(kafka_req *r, int lane, void (*fn)(void *arg),
                       void (*done)(void *arg), void *arg);
 void kafka_answer_parked(kafka_req *r, int (*answer)(kafka_req *r, void *arg),
                          void *arg);
+/* The worker lane of a transactional id (handle_txn.c): every call for the
+ * id runs there, in arrival order, Produce's partition adds included. */
+int kafka_txn_lane(const char *tid);
 
 /* Kafka error code for an nd_* error (kafka_errors.c). */
 int16_t kafka_err(int nd_rc);

@@ -82,6 +82,16 @@ struct txn_coord {
   size_t n, cap;
   pthread_mutex_t pid_mu; /* nd_producer_id_new, across its sync */
   int64_t next_pid, pid_limit;
+  /* The append check's producer id -> entry index (c->mu): every producer
+   * id an entry has held (current or previous) since open, open
+   * addressing. Only ever added to: a producer id comes from the counter
+   * and belongs to one transactional id for good, so a stale slot still
+   * names the right entry, whose state says what the id is now. */
+  struct pid_slot {
+    int64_t pid; /* -1: free */
+    txn_entry *e;
+  } * pidx;
+  size_t pidx_n, pidx_cap; /* cap: a power of 2, or 0 */
 };
 
 /* ---- state -------------------------------------------------------------- */
@@ -366,6 +376,87 @@ static txn_entry *entry_find(txn_coord *c, const char *id) {
   return found ? c->v[pos] : NULL;
 }
 
+static size_t pid_home(int64_t pid, size_t cap) {
+  uint64_t h = (uint64_t)pid * 0x9e3779b97f4a7c15ull;
+  return (size_t)(h >> 32) & (cap - 1);
+}
+
+static void pidx_place(struct pid_slot *v, size_t cap, int64_t pid,
+                       txn_entry *e) {
+  size_t i = pid_home(pid, cap);
+  while (v[i].pid >= 0 && v[i].pid != pid)
+    i = (i + 1) & (cap - 1);
+  v[i].pid = pid;
+  v[i].e = e;
+}
+
+/* Note that pid is (or was) e's; c->mu held. Out of memory leaves it out:
+ * a miss falls back to the scan (append_find), so the index is only ever
+ * a shortcut. */
+static void pidx_put(txn_coord *c, int64_t pid, txn_entry *e) {
+  if (pid < 0)
+    return;
+  if ((c->pidx_n + 1) * 2 > c->pidx_cap) {
+    size_t cap = c->pidx_cap ? c->pidx_cap * 2 : 64;
+    struct pid_slot *v = malloc(cap * sizeof *v);
+    if (!v)
+      return;
+    for (size_t i = 0; i < cap; i++)
+      v[i].pid = -1;
+    for (size_t i = 0; i < c->pidx_cap; i++)
+      if (c->pidx[i].pid >= 0)
+        pidx_place(v, cap, c->pidx[i].pid, c->pidx[i].e);
+    free(c->pidx);
+    c->pidx = v;
+    c->pidx_cap = cap;
+  }
+  size_t i = pid_home(pid, c->pidx_cap);
+  while (c->pidx[i].pid >= 0 && c->pidx[i].pid != pid)
+    i = (i + 1) & (c->pidx_cap - 1);
+  if (c->pidx[i].pid < 0)
+    c->pidx_n++;
+  c->pidx[i].pid = pid;
+  c->pidx[i].e = e;
+}
+
+static txn_entry *pidx_get(const txn_coord *c, int64_t pid) {
+  if (!c->pidx_cap || pid < 0)
+    return NULL;
+  for (size_t i = pid_home(pid, c->pidx_cap); c->pidx[i].pid >= 0;
+       i = (i + 1) & (c->pidx_cap - 1))
+    if (c->pidx[i].pid == pid)
+      return c->pidx[i].e;
+  return NULL;
+}
+
+/* The entry of an append's producer id (c->mu held): *e the live entry
+ * whose current producer id it is, else *rotated when a live entry had it
+ * before. The index answers; a miss scans every entry, so what is found
+ * never depends on the index being complete. */
+static void append_find(txn_coord *c, int64_t pid, txn_entry **e,
+                        int *rotated) {
+  txn_entry *x = pidx_get(c, pid);
+  if (x && x->st.state != ND_TXN_DEAD) {
+    if (x->st.pid == pid) {
+      *e = x;
+      return;
+    }
+    if (x->st.prev_pid == pid) {
+      *rotated = 1;
+      return;
+    }
+  }
+  for (size_t i = 0; i < c->n && !*e; i++) {
+    const tstate *t = &c->v[i]->st;
+    if (t->state == ND_TXN_DEAD)
+      continue;
+    if (t->pid == pid)
+      *e = c->v[i];
+    else if (t->prev_pid == pid)
+      *rotated = 1;
+  }
+}
+
 /* ---- replay ------------------------------------------------------------- */
 
 static const char *take_str16(fl_cur *cur, size_t *len) {
@@ -503,6 +594,8 @@ static int payload_fn(void *ctx, const uint8_t *p, size_t len, int apply) {
     } else {
       e->st = t;
       e->frame_bytes = len + FL_HEADER;
+      pidx_put(c, t.pid, e);
+      pidx_put(c, t.prev_pid, e);
     }
   }
   return cur.p == cur.end ? 0 : -1;
@@ -606,6 +699,7 @@ int txn_coord_close(txn_coord *c) {
     free(c->v[i]);
   }
   free(c->v);
+  free(c->pidx);
   pthread_mutex_destroy(&c->mu);
   pthread_mutex_destroy(&c->pid_mu);
   free(c);
@@ -647,6 +741,8 @@ static int commit_state(txn_coord *c, txn_entry *e, tstate *ns) {
     e->st = *ns;
     *ns = old;
     e->frame_bytes = b.len;
+    pidx_put(c, e->st.pid, e);
+    pidx_put(c, e->st.prev_pid, e);
   }
   pthread_mutex_unlock(&c->mu);
   free(b.p);
@@ -798,22 +894,101 @@ static int apply_offsets(nd_store *s, const tstate *t) {
   return 0;
 }
 
+/* ---- syncing the markers ----------------------------------------------- */
+
+/* At most this many fdatasyncs of markers in flight at once: the disk
+ * merges concurrent flushes into fewer device cache flushes (and a
+ * journal commit serves several), so n partitions cost a few sync
+ * latencies instead of n; more threads than this buy little on one disk. */
+#define MARKER_SYNC_THREADS 8
+
+typedef struct mark_sync {
+  nd_store *s;
+  const nd_topic_partition *parts;
+  const int64_t *off; /* -1: nothing written there */
+  size_t n;
+  _Atomic size_t next;
+  pthread_mutex_t mu; /* rc and msg */
+  int rc;
+  char msg[256];
+} mark_sync;
+
+static void *mark_sync_run(void *arg) {
+  mark_sync *m = arg;
+  for (;;) {
+    size_t i = atomic_fetch_add(&m->next, 1);
+    if (i >= m->n)
+      break;
+    if (m->off[i] < 0)
+      continue;
+    int rc = nd_sync_partition(m->s, m->parts[i].topic, m->parts[i].partition,
+                               m->off[i]);
+    if (rc == ND_ENOTOPIC || rc == ND_ENOPARTITION)
+      rc = 0; /* deleted meanwhile: nothing left to keep */
+    if (rc) {
+      pthread_mutex_lock(&m->mu);
+      if (!m->rc) {
+        m->rc = rc;
+        snprintf(m->msg, sizeof m->msg, "%s", nd_errmsg());
+      }
+      pthread_mutex_unlock(&m->mu);
+    }
+  }
+  return NULL;
+}
+
+/* Make the markers at off[i] of parts[i] durable, the fdatasyncs running
+ * concurrently (the calling thread takes a share too). Returns after every
+ * one has finished, so the caller's next frame (Complete*) is written only
+ * once every marker is durable (rule 2). */
+static int sync_markers(nd_store *s, const nd_topic_partition *parts,
+                        const int64_t *off, size_t n) {
+  mark_sync m = {.s = s, .parts = parts, .off = off, .n = n};
+  atomic_init(&m.next, 0);
+  pthread_mutex_init(&m.mu, NULL);
+  size_t todo = 0;
+  for (size_t i = 0; i < n; i++)
+    todo += off[i] >= 0;
+  pthread_t th[MARKER_SYNC_THREADS - 1];
+  size_t nth = 0;
+  /* Threads only when there are several syncs: one runs here. If a thread
+   * cannot be made, the others (and this one) do its share. */
+  while (nth + 1 < todo && nth < MARKER_SYNC_THREADS - 1 &&
+         pthread_create(&th[nth], NULL, mark_sync_run, &m) == 0)
+    nth++;
+  mark_sync_run(&m);
+  for (size_t i = 0; i < nth; i++)
+    pthread_join(th[i], NULL);
+  pthread_mutex_destroy(&m.mu);
+  if (m.rc)
+    return nd_fail(m.rc, "%s", m.msg);
+  return 0;
+}
+
 /* Finish a transaction in PrepareCommit/PrepareAbort (e locked): a marker
- * to every partition (with the state's epoch: the bumped one), each
- * partition synced, the offsets of a commit, then Complete*. Markers are
- * idempotent, so a retry after a failure or a crash repeats nothing
- * visible. */
+ * to every partition (with the state's epoch: the bumped one), then the
+ * partitions synced together (sync_markers), the offsets of a commit,
+ * then Complete*. Markers are idempotent, so a retry after a failure or a
+ * crash repeats nothing visible. */
 static int complete(nd_store *s, txn_entry *e, int64_t now) {
   const tstate *t = &e->st;
   int commit = t->state == ND_TXN_PREPARE_COMMIT;
-  for (size_t i = 0; i < t->nparts; i++) {
-    int64_t off;
-    int rc = nd_txn_write_marker(s, t->parts[i].topic, t->parts[i].partition,
-                                 t->pid, t->epoch, commit, 0, 0, &off);
-    if (rc == ND_ENOTOPIC || rc == ND_ENOPARTITION)
-      continue; /* deleted meanwhile: nothing left to end */
-    if (!rc && off >= 0)
-      rc = nd_sync_partition(s, t->parts[i].topic, t->parts[i].partition, off);
+  if (t->nparts) {
+    int64_t *offs = malloc(t->nparts * sizeof *offs);
+    if (!offs)
+      return nd_fail(ND_ENOMEM, "out of memory");
+    int rc = 0;
+    for (size_t i = 0; !rc && i < t->nparts; i++) {
+      rc = nd_txn_write_marker(s, t->parts[i].topic, t->parts[i].partition,
+                               t->pid, t->epoch, commit, 0, 0, &offs[i]);
+      if (rc == ND_ENOTOPIC || rc == ND_ENOPARTITION) {
+        rc = 0; /* deleted meanwhile: nothing left to end */
+        offs[i] = -1;
+      }
+    }
+    if (!rc)
+      rc = sync_markers(s, t->parts, offs, t->nparts);
+    free(offs);
     if (rc)
       return rc;
   }
@@ -1434,19 +1609,8 @@ int txn_coord_append_begin(nd_store *s, const char *tname, int32_t tpart,
     return 0;
   txn_entry *e = NULL;
   int rotated = 0;
-  /* A scan: the producer ids of transactional ids are few next to the
-   * batches, and it finds what a map would, without one more structure
-   * to keep in step with every transition. */
   pthread_mutex_lock(&c->mu);
-  for (size_t i = 0; i < c->n && !e; i++) {
-    const tstate *t = &c->v[i]->st;
-    if (t->state == ND_TXN_DEAD)
-      continue;
-    if (t->pid == pid)
-      e = c->v[i];
-    else if (t->prev_pid == pid)
-      rotated = 1;
-  }
+  append_find(c, pid, &e, &rotated);
   pthread_mutex_unlock(&c->mu);
   if (!e && !rotated)
     return nd_fail(ND_EPRODUCERID,

@@ -988,6 +988,129 @@ static void test_io_faults(void) {
   CHECK(prepared_seen > 0); /* some faults hit after the commit point */
 }
 
+/* ---- the append check among many ids ------------------------------------ */
+
+#define IDS 100
+
+/* The append check finds each producer among many transactional ids (the
+ * coordinator's producer id index), after the transitions that made the
+ * ids and after a reopen (the index rebuilt from txn.log); an old epoch is
+ * fenced and a producer id no id has is refused. */
+static void test_many_ids(void) {
+  nd_store *s = fresh();
+  CHECK(s);
+  int64_t pid[IDS], maxpid = 0;
+  int16_t ep[IDS];
+  char id[IDS][16];
+  for (int i = 0; i < IDS; i++) {
+    snprintf(id[i], sizeof id[i], "many-%d", i);
+    CHECK_OK(
+        nd_txn_init_producer(s, id[i], 60000, -1, -1, 0, 0, &pid[i], &ep[i]));
+    if (pid[i] > maxpid)
+      maxpid = pid[i];
+  }
+  for (int i = 0; i < IDS; i++) /* V2: each append adds its partition */
+    CHECK_OK(
+        txn_append(s, "a", i % 2, pid[i], ep[i], 0, "v", ND_APPEND_TXN_ADD));
+  for (int i = 0; i < IDS; i++)
+    CHECK_OK(txn_append(s, "a", i % 2, pid[i], ep[i], 1, "w", 0));
+  CHECK_RC(txn_append(s, "a", 0, pid[0], (int16_t)(ep[0] + 1), 2, "x", 0),
+           ND_EPRODUCERFENCED);
+  CHECK_RC(txn_append(s, "a", 0, maxpid + 1000, 0, 0, "x", 0), ND_EPRODUCERID);
+  CHECK_OK(nd_close(s));
+  s = open_store();
+  CHECK(s);
+  for (int i = IDS - 1; i >= 0; i--)
+    CHECK_OK(txn_append(s, "a", i % 2, pid[i], ep[i], 2, "y", 0));
+  CHECK_RC(txn_append(s, "a", 0, maxpid + 1000, 0, 0, "x", 0), ND_EPRODUCERID);
+  for (int i = 0; i < IDS; i++)
+    CHECK_OK(nd_txn_end(s, id[i], pid[i], ep[i], 1, 0, 0, NULL, NULL));
+  CHECK_RC(txn_append(s, "a", 0, pid[IDS - 1], ep[IDS - 1], 3, "z", 0),
+           ND_ETXNSTATE);
+  CHECK_OK(nd_close(s));
+}
+
+/* ---- an end over more partitions than marker-sync threads ---------------- */
+
+#define MANY 20
+
+/* A transaction over m-0..m-19, ended (commit) with the k-th fdatasync of
+ * the end failing: the markers are synced concurrently, yet any one
+ * failing keeps the transaction PrepareCommit (CompleteCommit only after
+ * every marker is durable, rule 2), and the retry finishes it with one
+ * COMMIT marker per partition. k < 0: no fault. *syncs:
+ * the fdatasyncs of a faultless end. */
+static void many_round(int k, uint64_t *syncs) {
+  nd_store *s = fresh();
+  CHECK(s);
+  CHECK_OK(nd_topic_create(s, "m", MANY, NULL));
+  int64_t pid;
+  int16_t ep;
+  CHECK_OK(nd_txn_init_producer(s, TID, 60000, -1, -1, 0, 0, &pid, &ep));
+  nd_topic_partition tp[MANY];
+  for (int i = 0; i < MANY; i++)
+    tp[i] = (nd_topic_partition){"m", i};
+  CHECK_OK(nd_txn_add_partitions(s, TID, pid, ep, tp, MANY, 0, 0));
+  for (int i = 0; i < MANY; i++)
+    CHECK_OK(txn_append(s, "m", i, pid, ep, 0, "d", 0));
+  CHECK_OK(nd_sync(s));
+  uint64_t before = nd_test_sync_count(); /* every thread's */
+  if (k >= 0)
+    nd_test_io_fault_set(ND_TEST_IO_SYNC, k, EIO, 0);
+  int rc = nd_txn_end(s, TID, pid, ep, 1, 0, 0, NULL, NULL);
+  nd_test_io_fault_clear();
+  if (syncs)
+    *syncs = nd_test_sync_count() - before;
+  nd_txn_info ti;
+  CHECK_OK(nd_txn_describe(s, TID, &ti));
+  int st = ti.state;
+  nd_txn_info_free(&ti, 1);
+  if (k < 0) {
+    CHECK_OK(rc);
+  } else {
+    CHECK(rc != 0);
+    CHECK(st != ND_TXN_COMPLETE_COMMIT);
+  }
+  /* The retry (a failed file may refuse until a reopen). */
+  if (st != ND_TXN_COMPLETE_COMMIT) {
+    rc = nd_txn_end(s, TID, pid, ep, 1, 0, 0, NULL, NULL);
+    CHECK(rc == 0 || rc == ND_EFAILED);
+    if (rc) {
+      nd_close(s); /* the failed partition's error again */
+      s = open_store();
+      CHECK(s);
+      CHECK_OK(nd_txn_describe(s, TID, &ti));
+      st = ti.state;
+      nd_txn_info_free(&ti, 1);
+      if (st == ND_TXN_ONGOING)
+        CHECK_OK(nd_txn_end(s, TID, pid, ep, 1, 0, 0, NULL, NULL));
+    }
+  }
+  for (int i = 0; i < MANY; i++) {
+    seen sn;
+    CHECK_OK(read_all(s, "m", i, &sn));
+    CHECK_EQ_I64(sn.n, 2);
+    CHECK_EQ_I64(sn.control[1], 2);
+  }
+  CHECK_OK(nd_close(s));
+}
+
+static void test_many_partitions(void) {
+  uint64_t n = 0;
+  many_round(-1, &n);
+  CHECK(n >= MANY); /* a sync per partition, and the coordinator's */
+  /* The last sync is Complete's own frame (test_io_faults has it). */
+  for (uint64_t k = 0; k + 1 < n; k++) {
+    int failed = nd_test_current_failed;
+    many_round((int)k, NULL);
+    if (nd_test_current_failed && !failed) {
+      fprintf(stderr, "  sync %llu of %llu\n", (unsigned long long)k,
+              (unsigned long long)n);
+      return;
+    }
+  }
+}
+
 /* ---- a crash at every file operation of an EndTxn ------------------------ */
 
 /* One round: a transaction over a-0, a-1, b-0 with offsets, the machine
@@ -1093,6 +1216,8 @@ int main(void) {
   RUN(test_handle_read_committed);
   RUN(test_stray_aborted_at_open);
   RUN(test_io_faults);
+  RUN(test_many_partitions);
+  RUN(test_many_ids);
   RUN(test_crash_every_op);
   tmpdir_remove(dir);
   TEST_MAIN_END();
