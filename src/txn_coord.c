@@ -905,7 +905,7 @@ static int apply_offsets(nd_store *s, const tstate *t) {
 typedef struct mark_sync {
   nd_store *s;
   const nd_topic_partition *parts;
-  const int64_t *off; /* -1: nothing written there */
+  const int64_t *off; /* -1: no marker written now */
   size_t n;
   _Atomic size_t next;
   pthread_mutex_t mu; /* rc and msg */
@@ -919,8 +919,11 @@ static void *mark_sync_run(void *arg) {
     size_t i = atomic_fetch_add(&m->next, 1);
     if (i >= m->n)
       break;
-    if (m->off[i] < 0)
-      continue;
+    /* off -1: no marker written now. A retry (or the completion at open)
+     * finds the marker an earlier attempt wrote and writes none, but that
+     * one may not be durable yet: sync up to the high watermark all the
+     * same (free when it is), or Complete* could outlive a lost marker and
+     * rule 4 would abort committed data at the next open. */
     int rc = nd_sync_partition(m->s, m->parts[i].topic, m->parts[i].partition,
                                m->off[i]);
     if (rc == ND_ENOTOPIC || rc == ND_ENOPARTITION)
@@ -946,14 +949,11 @@ static int sync_markers(nd_store *s, const nd_topic_partition *parts,
   mark_sync m = {.s = s, .parts = parts, .off = off, .n = n};
   atomic_init(&m.next, 0);
   pthread_mutex_init(&m.mu, NULL);
-  size_t todo = 0;
-  for (size_t i = 0; i < n; i++)
-    todo += off[i] >= 0;
   pthread_t th[MARKER_SYNC_THREADS - 1];
   size_t nth = 0;
   /* Threads only when there are several syncs: one runs here. If a thread
    * cannot be made, the others (and this one) do its share. */
-  while (nth + 1 < todo && nth < MARKER_SYNC_THREADS - 1 &&
+  while (nth + 1 < n && nth < MARKER_SYNC_THREADS - 1 &&
          pthread_create(&th[nth], NULL, mark_sync_run, &m) == 0)
     nth++;
   mark_sync_run(&m);
