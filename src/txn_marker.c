@@ -9,28 +9,13 @@
  *   record value version i16 = 0, coordinatorEpoch i32
  */
 #include <stdint.h>
-#include <string.h>
 
+#include "batch.h"
 #include "error.h"
 #include "nodata.h"
 #include "store.h"
 
 enum { MARKER_ABORT = 0, MARKER_COMMIT = 1 };
-
-static void put_be16(uint8_t *p, uint16_t v) {
-  p[0] = (uint8_t)(v >> 8);
-  p[1] = (uint8_t)v;
-}
-
-static void put_be32(uint8_t *p, uint32_t v) {
-  put_be16(p, (uint16_t)(v >> 16));
-  put_be16(p + 2, (uint16_t)v);
-}
-
-static void put_be64(uint8_t *p, uint64_t v) {
-  put_be32(p, (uint32_t)(v >> 32));
-  put_be32(p + 4, (uint32_t)v);
-}
 
 int nd_txn_write_marker(nd_store *store, const char *name, int32_t p,
                         int64_t producer_id, int16_t producer_epoch, int commit,
@@ -57,9 +42,10 @@ int nd_txn_write_marker(nd_store *store, const char *name, int32_t p,
   if (rc)
     return rc;
   uint8_t *b = buf;
-  put_be16(b + 21, ND_BATCH_ATTR_TRANSACTIONAL | ND_BATCH_ATTR_CONTROL);
-  put_be64(b + 43, (uint64_t)producer_id);
-  put_be16(b + 51, (uint16_t)producer_epoch);
+  put_be16(b + BATCH_AT_ATTRIBUTES,
+           ND_BATCH_ATTR_TRANSACTIONAL | ND_BATCH_ATTR_CONTROL);
+  put_be64(b + BATCH_AT_PRODUCER_ID, (uint64_t)producer_id);
+  put_be16(b + BATCH_AT_PRODUCER_EPOCH, (uint16_t)producer_epoch);
   nd_batch_set_crc(b, len);
   nd_append_info info;
   rc = nd_append_batch(store, name, p, b, len,
