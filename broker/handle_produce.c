@@ -68,8 +68,8 @@ static void flush_done(void *arg, int rc, const char *msg) {
   if (rc != 0 && w->part) {
     w->part->error_code = KERR_KAFKA_STORAGE_ERROR;
     if (!r->dead)
-      kafka_log(r, "fdatasync failed: %s; answered " KAFKA_ERR_FMT, msg,
-                KAFKA_ERR_ARGS(w->part->error_code));
+      kafka_log(r, BLOG_ERROR, "fdatasync failed: %s; answered " KAFKA_ERR_FMT,
+                msg, KAFKA_ERR_ARGS(w->part->error_code));
   }
   if (--ctx->pending > 0)
     return;
@@ -269,7 +269,7 @@ static int append_part(kafka_req *r, produce_ctx *ctx, const char *name,
                            ? kf_null_str()
                            : kafka_errmsg(r);
     if (txn && rc == ND_EPRODUCERFENCED)
-      kafka_log(r,
+      kafka_log(r, BLOG_WARN,
                 "transactional id %s: producer fenced: %s; "
                 "answered " KAFKA_ERR_FMT,
                 req->transactional_id.ptr, nd_errmsg(),
@@ -281,7 +281,8 @@ static int append_part(kafka_req *r, produce_ctx *ctx, const char *name,
       nd_offsets(b->store, name, pd->index, &p->log_start_offset, NULL);
     if (p->error_code == KERR_KAFKA_STORAGE_ERROR ||
         p->error_code == KERR_UNKNOWN_SERVER_ERROR)
-      kafka_log(r, "append to %s/%d failed: %s; answered " KAFKA_ERR_FMT, name,
+      kafka_log(r, BLOG_ERROR,
+                "append to %s/%d failed: %s; answered " KAFKA_ERR_FMT, name,
                 pd->index, nd_errmsg(), KAFKA_ERR_ARGS(p->error_code));
     return 0;
   }

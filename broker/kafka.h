@@ -21,6 +21,7 @@
 #include "broker.h"
 #include "kafka_errors.h"
 #include "kafka_msgs.h"
+#include "logline.h"
 #include "waitset.h"
 
 /* Authorized operations, as Kafka answers them without an authorizer
@@ -64,6 +65,9 @@ struct kafka_req {
   int16_t version;
   int32_t correlation_id;
   kf_str client_id;
+  /* The connection's peer, copied on arrival so a line logged from the
+   * worker (or after the connection closed) can still name the client. */
+  char peer[64];
   kf_arena arena;
   net_frame *frame; /* the request's bytes; records/bytes point into it */
   void *body;       /* the decoded request */
@@ -243,9 +247,20 @@ int kafka_advertised_port(broker *b);
 /* The finalized transaction.version: 1 or 2 (2 unless configured). */
 int kafka_transaction_version(broker *b);
 
-/* One log line on stderr, prefixed with the client address. */
-void kafka_log(kafka_req *r, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+/* One log line at `level` (logline.h's BLOG_*) naming the client (its
+ * address and client id) and the request; the component follows the API
+ * (group, txn, admin, telemetry, kafka). extra are more JSON fields. */
+void kafka_logx(kafka_req *r, int level, const blog_field *extra, size_t nextra,
+                const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+#define kafka_log(r, level, ...) kafka_logx(r, level, NULL, 0, __VA_ARGS__)
+/* A refused topic operation (`what`: "create topic", ...) with its error
+ * and message, at WARN (TOPIC_ALREADY_EXISTS at INFO); nothing if code is
+ * 0. */
+void kafka_log_refusal(kafka_req *r, const char *what, kf_str topic,
+                       int16_t code, kf_str msg);
+/* The same with the topic as a field. */
+#define kafka_log_topic(r, level, topic, ...)                                  \
+  kafka_logx(r, level, &BLOG_STR("topic", topic), 1, __VA_ARGS__)
 
 /* Handlers. */
 int handle_api_versions(kafka_req *r); /* kafka_api.c */
