@@ -54,6 +54,7 @@ typedef struct kafka_api {
   int16_t min, max; /* advertised */
   const kf_msg *req, *resp;
   kafka_handler_fn fn;
+  int hidden; /* served but left out of ApiVersions, as Kafka does */
 } kafka_api;
 
 struct kafka_req {
@@ -89,6 +90,7 @@ struct kafka_state {
    * an append wakes only those of its partition. */
   waitset *fetch_waits;
   char cluster_id[32];
+  struct telemetry_state *telemetry; /* handle_telemetry.c, loop only */
 };
 
 /* Encode `resp` (a struct of r->api->resp at r->version) with its response
@@ -262,7 +264,12 @@ void kafka_log_refusal(kafka_req *r, const char *what, kf_str topic,
 #define kafka_log_topic(r, level, topic, ...)                                  \
   kafka_logx(r, level, &BLOG_STR("topic", topic), 1, __VA_ARGS__)
 
+/* handle_telemetry.c: frees its KIP-714 client instances. */
+void telemetry_fini(kafka_state *k);
+
 /* Handlers. */
+int handle_get_telemetry_subscriptions(kafka_req *r);
+int handle_push_telemetry(kafka_req *r);
 int handle_api_versions(kafka_req *r); /* kafka_api.c */
 /* handle_metadata.c: the cluster and its topics */
 int handle_metadata(kafka_req *r);

@@ -40,7 +40,13 @@
 #define API(key, name, lo, hi, msg, fn)                                        \
   {                                                                            \
     key, name, lo, hi, &kafka_##msg##_request_msg,                             \
-        &kafka_##msg##_response_msg, fn                                        \
+        &kafka_##msg##_response_msg, fn, 0                                     \
+  }
+
+#define API_HIDDEN(key, name, lo, hi, msg, fn)                                 \
+  {                                                                            \
+    key, name, lo, hi, &kafka_##msg##_request_msg,                             \
+        &kafka_##msg##_response_msg, fn, 1                                     \
   }
 
 const kafka_api kafka_apis[] = {
@@ -91,6 +97,12 @@ const kafka_api kafka_apis[] = {
         handle_describe_transactions),
     API(66, "ListTransactions", 0, 2, list_transactions,
         handle_list_transactions),
+    /* Kafka 4.4 without a telemetry exporter plugin answers these but does
+     * not advertise them (handle_telemetry.c). */
+    API_HIDDEN(71, "GetTelemetrySubscriptions", 0, 0,
+               get_telemetry_subscriptions, handle_get_telemetry_subscriptions),
+    API_HIDDEN(72, "PushTelemetry", 0, 0, push_telemetry,
+               handle_push_telemetry),
 };
 const size_t kafka_api_count = sizeof kafka_apis / sizeof kafka_apis[0];
 
@@ -515,7 +527,7 @@ int handle_api_versions(kafka_req *r) {
    * Kafka answers; it retries within it and then learns the rest. */
   int guessed_high = r->version > r->api->max;
   for (size_t i = 0; i < kafka_api_count; i++) {
-    if (!kafka_apis[i].fn ||
+    if (!kafka_apis[i].fn || kafka_apis[i].hidden ||
         (guessed_high && kafka_apis[i].key != API_VERSIONS_KEY))
       continue;
     keys[n].api_key = kafka_apis[i].key;
@@ -693,6 +705,7 @@ void kafka_fini(broker *b) {
   if (!k)
     return;
   fetch_fini(k);
+  telemetry_fini(k);
   group_fini(b);
   dynconfig_fini(b);
   while (k->parked) {
