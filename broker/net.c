@@ -1367,8 +1367,7 @@ static int frame_size_ok(net_conn *c, const uint8_t hdr[4], size_t *total) {
   if (size <= 0 || (size_t)size > c->loop->cfg.max_request_bytes) {
     net_log_peer(BLOG_WARN, c->peer,
                  "closing: request size %" PRId32
-                 " out of range (1..%zu bytes, "
-                 "--max-request-bytes)",
+                 " out of range (1..%zu bytes): over --max-request-bytes",
                  size, c->loop->cfg.max_request_bytes);
     conn_kill(c);
     return -1;

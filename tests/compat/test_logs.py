@@ -10,9 +10,10 @@ cares about, with its facts:
 - topic create, config change (old -> new), partitions added, delete,
   each naming the client (client id and address) that asked;
 - refused requests with the reason, at WARN: a create with replication
-  factor 3, a partition count that is no increase, a request version that
-  is not served, a request over --max-request-bytes; a flood of one refusal
-  held back by the limiter;
+  factor 3, a partition count that is no increase, a record over the
+  topic's max.message.bytes, a request version that is not served, a
+  request over --max-request-bytes; a flood of one refusal held back by
+  the limiter;
 - crash recovery of a partition with the bytes cut (WARN), also as JSON
   fields;
 - disk nearly full: once per crossing, not once per check.
@@ -137,6 +138,19 @@ def text_events():
                  r"add partitions to topic lt refused: INVALID_PARTITIONS"
                  r"\(37\): The topic lt currently has 5 partition\(s\); 2 "
                  r"would not be an increase", "the refused partitions")
+        # Records refused: larger than the topic's max.message.bytes.
+        done(a.create_topics([NewTopic("big", 1, 1, config={
+            "max.message.bytes": "1000"})]))
+        p = Producer({"bootstrap.servers": b.bootstrap,
+                      "client.id": "big-producer", "retries": 0})
+        errs = []
+        p.produce("big", value=b"x" * 5000,
+                  on_delivery=lambda e, m: errs.append(e))
+        p.flush(30)
+        check(errs and errs[0] is not None, "the large record was stored")
+        wait_for(b, mark, r"WARN  kafka: 127\.0\.0\.1:\d+ "
+                 r"client_id=big-producer: Produce v\d+: produce to big/0 "
+                 r"refused: MESSAGE_TOO_LARGE\(10\): ", "the refused record")
         done(a.delete_topics(["lt"]))
         wait_for(b, mark, r"INFO  admin: " + who + r"DeleteTopics v\d+: "
                  r"deleted topic lt$", "the delete")
@@ -156,8 +170,8 @@ def text_events():
         ndtest.closed_by_peer(s, 15)
         s.close()
         wait_for(b, mark, r"WARN  net: 127\.0\.0\.1:\d+: closing: request size "
-                 r"2097152 out of range \(1\.\.1048576 bytes, "
-                 r"--max-request-bytes\)", "the oversized request")
+                 r"2097152 out of range \(1\.\.1048576 bytes\): over "
+                 r"--max-request-bytes", "the oversized request")
 
         mark = len(b.stderr())
         ndtest.stop_clean(b)
