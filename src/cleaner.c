@@ -1130,7 +1130,7 @@ static int write_group(partition *p, const seg_ref *v, size_t n, rewrite_ctx *w,
   w->out = NULL;
   w->txn->out = NULL;
   if (!rc) {
-    atomic_store(&ns->size, o.file_pos);
+    segment_set_size(ns, o.file_pos);
     atomic_store(&ns->next_offset, v[n - 1].end);
     rc = segment_seal(ns);
   }
@@ -1140,7 +1140,7 @@ static int write_group(partition *p, const seg_ref *v, size_t n, rewrite_ctx *w,
     rc = txnindex_write(&ns->aborted, ns->path);
     ns->aborted.dirty = 1;
     if (!rc)
-      rc = txnindex_sync(&ns->aborted, ns->path);
+      rc = txnindex_sync(&ns->aborted, ns->path, &ns->caches->log);
   }
   if (rc) {
     segment_close(ns, 1);
@@ -1489,6 +1489,14 @@ int partition_clean(partition *p, const char *tname, const nd_topic_config *cfg,
     pthread_mutex_unlock(&p->clean_stat_lock);
   }
   pthread_mutex_unlock(&p->clean_lock);
+  /* What a stop abandoned is no failure: nothing of it was committed. */
+  if (rc && !(stop && atomic_load(stop)))
+    STATS_ADD(log, cleaner_errors, 1);
+  STATS_ADD(log, cleaner_passes, (uint64_t)st.passes);
+  STATS_ADD(log, cleaner_bytes_read, (uint64_t)st.bytes_in);
+  STATS_ADD(log, cleaner_bytes_written, (uint64_t)st.bytes_out);
+  STATS_ADD(log, cleaner_records_removed,
+            (uint64_t)(st.records_in - st.records_kept));
   if (stats)
     *stats = st;
   return rc;
