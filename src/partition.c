@@ -1028,38 +1028,41 @@ enum drop_why {
   DROP_DELETE_RECORDS
 };
 
-static const char *drop_why_name(int why) {
-  switch (why) {
-  case DROP_RETENTION_MS:
-    return "retention.ms";
-  case DROP_RETENTION_BYTES:
-    return "retention.bytes";
-  case DROP_DELETE_RECORDS:
-    return "DeleteRecords";
-  default:
-    return "below the log start";
-  }
+/* Whose segments go and why, for the log line of each (drop_head). */
+typedef struct drop_ctx {
+  const char *topic;
+  const uint8_t *why;         /* per segment; NULL: all DROP_DELETE_RECORDS */
+  const nd_topic_config *cfg; /* the limits breached (retention) */
+} drop_ctx;
+
+/* Segment seg (its .log bytes) is gone: counted and logged with the
+ * reason and the limit it broke. */
+static void drop_report(partition *p, const drop_ctx *d, int why,
+                        const segment *seg, uint64_t bytes) {
+  STATS_ADD(p->log, retention_segments, 1);
+  STATS_ADD(p->log, retention_bytes, bytes);
+  char reason[128];
+  int64_t ls = atomic_load(&p->log_start);
+  if (why == DROP_RETENTION_MS)
+    snprintf(reason, sizeof reason,
+             "retention.ms=%" PRId64 " breached (largest timestamp %" PRId64
+             ")",
+             d->cfg->retention_ms, atomic_load(&seg->max_ts));
+  else if (why == DROP_RETENTION_BYTES)
+    snprintf(reason, sizeof reason, "retention.bytes=%" PRId64 " breached",
+             d->cfg->retention_bytes);
+  else
+    snprintf(reason, sizeof reason, "%s (log start offset %" PRId64 ")",
+             why == DROP_DELETE_RECORDS ? "DeleteRecords"
+                                        : "below the log start",
+             ls);
+  nd_log(p->log, ND_LOG_INFO,
+         "deleted segment %s-%d base offset %" PRId64 " (%" PRIu64
+         " bytes): %s",
+         d->topic ? d->topic : p->dir, (int)p->id, seg->base, bytes, reason);
 }
 
-/* Segments [0, k) are gone (files deleted): counted and logged, one line
- * each. why[i] says why segment i went (enum drop_why); NULL: all for
- * DeleteRecords. */
-static void drop_report(partition *p, const char *topic, size_t k,
-                        const int64_t *base, const uint64_t *bytes,
-                        const uint8_t *why) {
-  for (size_t i = 0; i < k; i++) {
-    STATS_ADD(p->log, retention_segments, 1);
-    STATS_ADD(p->log, retention_bytes, bytes[i]);
-    nd_log(p->log, ND_LOG_INFO,
-           "deleted segment %s-%d base offset %" PRId64 " (%" PRIu64
-           " bytes): %s",
-           topic ? topic : p->dir, (int)p->id, base[i], bytes[i],
-           drop_why_name(why ? why[i] : DROP_DELETE_RECORDS));
-  }
-}
-
-static int drop_head_locked(partition *p, size_t k, const char *topic,
-                            const uint8_t *why) {
+static int drop_head_locked(partition *p, size_t k, const drop_ctx *d) {
   if (k == 0)
     return 0;
   segment **gone = malloc(k * sizeof *gone);
@@ -1079,19 +1082,13 @@ static int drop_head_locked(partition *p, size_t k, const char *topic,
       write_offset_file(p->dir, LOG_START_FILE, atomic_load(&p->log_start));
   if (!rc)
     p->log_start_persisted = atomic_load(&p->log_start);
-  int64_t *base = malloc(k * sizeof *base);
-  uint64_t *bytes = malloc(k * sizeof *bytes);
   for (size_t i = 0; i < k; i++) {
-    if (base && bytes) {
-      base[i] = gone[i]->base;
-      bytes[i] = atomic_load(&gone[i]->size);
-    }
+    /* Reported before the close, which frees the segment; its files are
+     * unlinked right after, whatever happens. */
+    drop_report(p, d, d->why ? d->why[i] : DROP_DELETE_RECORDS, gone[i],
+                atomic_load(&gone[i]->size));
     segment_close(gone[i], 1);
   }
-  if (base && bytes) /* out of memory: deleted all the same, unreported */
-    drop_report(p, topic, k, base, bytes, why);
-  free(base);
-  free(bytes);
   free(gone);
   return rc;
 }
@@ -1100,13 +1097,12 @@ static int drop_head_locked(partition *p, size_t k, const char *topic,
  * While the cleaner is reading them (clean_lock held) nothing is dropped:
  * the log start is what reads obey, and the next maintenance round drops
  * the segments below it (partition_maintain). */
-static int drop_head(partition *p, size_t k, const char *topic,
-                     const uint8_t *why) {
+static int drop_head(partition *p, size_t k, const drop_ctx *d) {
   if (k == 0)
     return 0;
   if (pthread_mutex_trylock(&p->clean_lock) != 0)
     return 0;
-  int rc = drop_head_locked(p, k, topic, why);
+  int rc = drop_head_locked(p, k, d);
   pthread_mutex_unlock(&p->clean_lock);
   return rc;
 }
@@ -1137,7 +1133,7 @@ int partition_delete_records(partition *p, const char *topic, int64_t offset,
     while (k + 1 < p->nsegs && atomic_load(&p->segs[k]->next_offset) <= offset)
       k++;
     if (!rc)
-      rc = drop_head(p, k, topic, NULL);
+      rc = drop_head(p, k, &(drop_ctx){topic, NULL, NULL});
   }
   if (new_start)
     *new_start = atomic_load(&p->log_start);
@@ -1211,7 +1207,7 @@ int partition_maintain(partition *p, const char *topic,
     k++;
   }
   if (k) {
-    int r = drop_head(p, k, topic, why);
+    int r = drop_head(p, k, &(drop_ctx){topic, why, cfg});
     if (r && !rc)
       rc = r;
   }

@@ -54,8 +54,7 @@ static void observe_sync(const nd_logger *lg, const char *kind,
   if (st->slow_fsync_us < 0 || us > st->slow_fsync_us) {
     atomic_fetch_add_explicit(&st->fsync_slow, 1, memory_order_relaxed);
     nd_log(lg, ND_LOG_WARN,
-           "slow %s of %s: %" PRId64 ".%03d ms (slow_fsync_ms is %" PRId64
-           ")%s",
+           "slow %s %s: %" PRId64 ".%03d ms (slow_fsync_ms is %" PRId64 ")%s",
            kind, what, us / 1000, (int)(us % 1000),
            st->slow_fsync_us < 0 ? (int64_t)-1 : st->slow_fsync_us / 1000,
            rc ? ", and it failed" : "");
@@ -71,8 +70,8 @@ static int run_sync(int how, int fd, const char *path) {
 }
 
 static int timed_sync(const nd_logger *lg, int how, int fd, const char *what) {
-  static const char *const kind[] = {"fdatasync", "fsync of directory",
-                                     "syncfs"};
+  static const char *const kind[] = {"fdatasync of", "fsync of directory",
+                                     "syncfs of"};
   if (!lg || !lg->stats)
     return run_sync(how, fd, what);
   int64_t t0 = mono_us();

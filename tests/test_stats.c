@@ -222,7 +222,7 @@ static void retention_is_counted(void) {
   CHECK_EQ_I64(b.retention_segments_deleted, 2);
   CHECK_EQ_I64(b.retention_bytes_deleted, 2 * one);
   CHECK_EQ_I64(b.log_bytes, total - 2 * one);
-  CHECK_EQ_I64(count_lines(": DeleteRecords"), 2);
+  CHECK_EQ_I64(count_lines(": DeleteRecords (log start offset 2)"), 2);
   char line[128];
   snprintf(line, sizeof line,
            "2 deleted segment t-0 base offset 1 (%lld bytes)", (long long)one);
@@ -238,7 +238,9 @@ static void retention_is_counted(void) {
   CHECK_EQ_I64(c.retention_segments_deleted - b.retention_segments_deleted, 1);
   CHECK_EQ_I64(c.retention_bytes_deleted - b.retention_bytes_deleted, one);
   CHECK_EQ_I64(count_lines("base offset 2 "), 1);
-  CHECK_EQ_I64(count_lines(": retention.bytes"), 1);
+  snprintf(line, sizeof line, ": retention.bytes=%lld breached",
+           (long long)(3 * one));
+  CHECK_EQ_I64(count_lines(line), 1);
   CHECK_EQ_I64(c.log_bytes, part_size(s, "t"));
 
   /* retention.ms: every record is from 1970; all sealed segments go (3
@@ -251,7 +253,8 @@ static void retention_is_counted(void) {
   nd_store_stats d = stats_of(s);
   CHECK_EQ_I64(d.retention_segments_deleted - c.retention_segments_deleted, 2);
   CHECK_EQ_I64(d.retention_bytes_deleted - c.retention_bytes_deleted, 2 * one);
-  CHECK_EQ_I64(count_lines(": retention.ms"), 2);
+  CHECK_EQ_I64(
+      count_lines(": retention.ms=1000 breached (largest timestamp 100"), 2);
   CHECK_EQ_I64(d.log_bytes, one);
   CHECK_EQ_I64(d.segments_rolled, SEGS - 1);
   CHECK_EQ_I64(d.delete_records_calls, 1);
