@@ -519,8 +519,7 @@ typedef struct nd_store_stats {
    * txn.log, every fsync of a partition's or the topics' directory, and
    * the syncfs of nd_close, with its latency in microseconds. Not in it:
    * the small files replaced atomically (topic.conf, the recovery point,
-   * the cleaner checkpoint, FORMAT, clean-shutdown), the cleaner's
-   * directory fsyncs during a swap, and nd_verify's. */
+   * the cleaner checkpoint, FORMAT, clean-shutdown) and nd_verify's. */
   nd_histogram fsync_latency_us;
   uint64_t fsync_errors; /* of those, the ones that failed */
   uint64_t fsync_slow;   /* those over nd_options.slow_fsync_ms (each also

@@ -275,19 +275,19 @@ static int swap_unlink(const char *dir, const swap_list *l) {
 }
 
 /* After the moves: make them durable, then drop the manifest. */
-static int swap_finish(const char *dir) {
+static int swap_finish(const char *dir, const nd_logger *lg) {
   char path[PATH_MAX];
   snprintf(path, sizeof path, "%s/%s", dir, LAYOUT_CLEANING_DIR);
-  int e = file_sync_dir(path);
+  int e = stats_sync_dir(lg, path);
   if (e && e != -ENOENT)
     return nd_fail_os(-e, "fsync of directory %s", path);
-  if ((e = file_sync_dir(dir)) != 0)
+  if ((e = stats_sync_dir(lg, dir)) != 0)
     return nd_fail_os(-e, "fsync of directory %s", dir);
   snprintf(path, sizeof path, "%s/%s", dir, LAYOUT_CLEANER_SWAP);
   e = file_unlink(path);
   if (e && e != -ENOENT)
     return nd_fail_os(-e, "cannot unlink %s", path);
-  if ((e = file_sync_dir(dir)) != 0)
+  if ((e = stats_sync_dir(lg, dir)) != 0)
     return nd_fail_os(-e, "fsync of directory %s", dir);
   return 0;
 }
@@ -306,7 +306,7 @@ int cleaner_recover(const char *dir, int readonly, const nd_logger *log) {
     if (!rc)
       rc = swap_unlink(dir, &l);
     if (!rc)
-      rc = swap_finish(dir);
+      rc = swap_finish(dir, log);
     if (!rc)
       nd_log(log, ND_LOG_INFO,
              "%s: finished a cleaner swap a crash interrupted (%zu segments "
@@ -1220,7 +1220,7 @@ static int swap_pass(partition *p, const seg_ref *v, group *g, size_t ng) {
   if (!rc)
     rc = swap_unlink(p->dir, &l);
   if (!rc)
-    rc = swap_finish(p->dir);
+    rc = swap_finish(p->dir, p->log);
   swap_list_free(&l);
   free(old);
   return rc;
