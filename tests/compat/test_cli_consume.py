@@ -10,7 +10,8 @@ and -G GROUP, on records a Kafka client wrote through `nodata serve`.
    A bad token or escape is a usage error (exit 2).
 2. -o N past the log end: said on stderr (exit 0, nothing printed);
    with -f it waits and prints the record at offset N once it is written,
-   not the ones before it.
+   not the ones before it. -o N below the log start (records deleted with
+   DeleteRecords): said on stderr, and it starts at the log start.
 3. -G GROUP: runs with -n continue where the previous one committed; the
    committed offsets are those a Kafka AdminClient then reads through the
    broker, and a Kafka consumer of the group resumes there; a committed
@@ -20,6 +21,8 @@ and -G GROUP, on records a Kafka client wrote through `nodata serve`.
    error.
 """
 import os
+import socket
+import struct
 import subprocess
 import sys
 
@@ -56,6 +59,22 @@ def produce(bootstrap, topic, records):
     check(p.flush(30) == 0, "produce: messages left unsent")
 
 
+def delete_records(bootstrap, topic, partition, before):
+    """DeleteRecords v0: records below `before` go; checks no error."""
+    host, port = bootstrap.split(":")
+    t = topic.encode()
+    body = (struct.pack(">ih", 1, len(t)) + t +
+            struct.pack(">iiq", 1, partition, before) + struct.pack(">i", 30000))
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        ndtest.kafka_request(sock, 21, 0, 7, body)
+        resp = ndtest.recv_frame(sock, 30)
+    # corr id, throttle, 1 topic (name), 1 partition: index, low wm, error
+    off = 4 + 4 + 4 + 2 + len(t) + 4
+    index, low, err = struct.unpack_from(">iqh", resp, off)
+    check(err == 0 and low == before, "DeleteRecords: error %d, low %d" % (
+        err, low))
+
+
 def committed(bootstrap, group, topic, parts):
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": group,
                   "enable.auto.commit": False})
@@ -69,8 +88,8 @@ def committed(bootstrap, group, topic, parts):
 def main(b):
     data = b.data_dir
     admin = AdminClient({"bootstrap.servers": b.bootstrap})
-    for f in admin.create_topics([NewTopic("fmt", 1, 1), NewTopic("grp", 2, 1)]
-                                 ).values():
+    for f in admin.create_topics([NewTopic("fmt", 1, 1), NewTopic("grp", 2, 1),
+                                  NewTopic("del", 1, 1)]).values():
         f.result(30)
     produce(b.bootstrap, "fmt", [
         (0, b"k1", b"v1", [("h1", b"a"), ("h2", None)]),
@@ -82,6 +101,9 @@ def main(b):
     produce(b.bootstrap, "grp",
             [(0, None, b"a%d" % i, None) for i in range(10)] +
             [(1, None, b"b%d" % i, None) for i in range(5)])
+
+    produce(b.bootstrap, "del", [(0, None, b"d%d" % i, None) for i in range(4)])
+    delete_records(b.bootstrap, "del", 0, 2)
 
     # -G while the broker holds the directory: refused, saying what to do.
     r = run("consume", "grp", "-G", "g1", ok=(1,), data=data)
@@ -137,6 +159,11 @@ def main(b):
         ndtest.fail("-o 7 -f never printed offset 7")
     check(follow.returncode == 0 and out == b"7 r7\n",
           "-o 7 -f: exit %d, %r" % (follow.returncode, out))
+
+    r = run("consume", "del", "-o", "0", data=data)
+    check(r.stdout == b"d2\nd3\n", "-o 0 below the log start: %r" % r.stdout)
+    check(b"partition 0: offset 0 is below the log start 2" in r.stderr and
+          b"starting at 2" in r.stderr, "-o 0 below the start: %r" % r.stderr)
 
     # ---- 3. -G -----------------------------------------------------------------
     r = run("consume", "grp", "-G", "g1", "-f", ok=(2,), data=data)
