@@ -58,6 +58,7 @@
 #include "framelog.h"
 #include "layout.h"
 #include "nodata.h"
+#include "store.h"
 #include "topic.h"
 
 #define COPY_CHUNK (1u << 20)
@@ -635,14 +636,9 @@ int nd_backup(const char *dir, const char *dest, const nd_backup_options *opts,
   }
   if (rc)
     return nd_fail_os(-rc, "cannot read %s", fpath);
-  if (flen != 9 || memcmp(format, "nodata 1\n", 9)) {
-    char shown[64];
-    snprintf(shown, sizeof shown, "%s", format);
-    shown[strcspn(shown, "\n")] = '\0';
+  if ((rc = store_format_check(fpath, format)) != 0) {
     free(format);
-    return nd_fail(ND_EFORMAT,
-                   "%s says \"%s\"; this build of nodata reads \"nodata 1\"",
-                   fpath, shown);
+    return rc;
   }
   if ((rc = prepare_dest(&b)) != 0) {
     free(format);

@@ -68,6 +68,7 @@
 #include "file.h"
 #include "layout.h"
 #include "partition.h"
+#include "store.h"
 #include "topic.h"
 
 typedef struct vpart {
@@ -711,9 +712,7 @@ static int check_format_file(verifier *v) {
             path, rc == -ENOENT ? "missing" : strerror(-rc));
     return 0;
   }
-  if (strcmp(buf, "nodata 1\n"))
-    rc = nd_fail(ND_EFORMAT, "%s: unknown data format \"%.*s\"", path,
-                 (int)strcspn(buf, "\n"), buf);
+  rc = store_format_check(path, buf);
   free(buf);
   return rc;
 }
