@@ -1696,8 +1696,9 @@ typedef struct nd_backup_options {
  * Errors: ND_EINVAL (NULL or empty path), -ENOENT (no dir), ND_EFORMAT
  * (dir has no FORMAT or names another format), -EEXIST (dest not empty),
  * ND_ECORRUPT (a partition directory named by topic.conf is missing),
- * ND_EFAILED (a partition's files kept changing for 20 s), -errno for
- * files that cannot be read or written, ND_ENOMEM.
+ * ND_EFAILED (a partition's files kept changing for 20 s, or, with no
+ * writer, a cleaner swap a crash interrupted: open the store once),
+ * -errno for files that cannot be read or written, ND_ENOMEM.
  * Thread-safety: no state is shared between calls. */
 int nd_backup(const char *dir, const char *dest, const nd_backup_options *opts,
               nd_backup_stats *stats);

@@ -341,8 +341,10 @@ static int snap_open(const char *dir, psnap *s) {
 }
 
 /* The partition's files at one point (see the top of this file). 1 when
- * the directory is gone. */
-static int snapshot(const char *dir, psnap *out) {
+ * the directory is gone. A swap in progress is waited for while a writer
+ * holds the store (store_dir); without one, cleaner-swap was left by a
+ * crash, and only an open of the store finishes that swap. */
+static int snapshot(const char *store_dir, const char *dir, psnap *out) {
   struct timespec pause = {0, SNAPSHOT_PAUSE_NS};
   for (int tries = 0; tries < SNAPSHOT_TRIES; tries++) {
     if (tries)
@@ -355,6 +357,14 @@ static int snapshot(const char *dir, psnap *out) {
       return rc;
     if (a.swapping) {
       snap_free(&a);
+      pid_t pid = 0;
+      if (nd_lock_holder(store_dir, &pid) == 0 && pid == 0)
+        return nd_fail(ND_EFAILED,
+                       "%s/" LAYOUT_CLEANER_SWAP ": a cleaning swap "
+                       "interrupted by a crash, which the next open of the "
+                       "store finishes; open it once (nodata serve, or "
+                       "nodata verify --repair) before a backup",
+                       dir);
       continue;
     }
     rc = snap_open(dir, &a);
@@ -516,7 +526,7 @@ static int copy_topic(backup *b, const char *hash) {
     snprintf(dp, sizeof dp, "%s/%d", ddir, (int)i);
     snprintf(prel, sizeof prel, "%s/%d", rel, (int)i);
     psnap s;
-    rc = snapshot(sp, &s);
+    rc = snapshot(b->src, sp, &s);
     if (rc == 1) {
       struct stat st;
       if (file_stat(sdir, &st) == -ENOENT) {
