@@ -10,6 +10,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "cli.h"
@@ -101,6 +102,13 @@ int cli_backup_main(int argc, char **argv) {
     return CLI_FAIL;
   }
   cli_quiet_sigpipe();
+  /* Every segment of a partition is opened at once (its snapshot): raise
+   * the soft descriptor limit to the hard one, as `nodata serve` does. */
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
   nd_backup_options bo = {.on_item = on_item};
   nd_backup_stats bs;
   double t0 = cli_now();

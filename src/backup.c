@@ -327,6 +327,12 @@ static int snap_open(const char *dir, psnap *s) {
     if (f->fd < 0) {
       int err = -f->fd;
       f->fd = -1;
+      if (err == EMFILE)
+        return nd_fail_os(err,
+                          "cannot open %s: the %zu files of a partition are "
+                          "opened at once; raise the descriptor limit "
+                          "(ulimit -n)",
+                          path, s->n);
       return nd_fail_os(err, "cannot open %s", path);
     }
     struct stat st;

@@ -396,8 +396,8 @@ static void beside_a_writer(void) {
       break;
     }
     cut_seen += it.log_cut > 0;
-    nd_verify_stats vs;
-    int64_t end_r, end_c;
+    nd_verify_stats vs = {0};
+    int64_t end_r = -1, end_c = -1;
     if (nd_verify(dest, NULL, &vs) != 0 || vs.problems ||
         check_copy(dest, "r", &end_r) || check_copy(dest, "c", &end_c) ||
         end_r < hw_r || end_c < hw_c) {
