@@ -36,6 +36,8 @@ static const command commands[] = {
      cli_inspect_main},
     {"verify", "check CRCs and indexes; --repair truncates damage",
      cli_verify_main},
+    {"backup", "copy the data directory beside a running broker",
+     cli_backup_main},
 #ifdef ND_HAVE_BENCH
     {"bench", "run the storage engine benchmark", cli_bench_main},
 #endif

@@ -1726,6 +1726,80 @@ int nd_verify(const char *dir, const nd_verify_options *opts,
               nd_verify_stats *stats);
 
 /* ------------------------------------------------------------------------ */
+/* Backup                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/* nd_backup copies the data directory dir into dest while a writer (a
+ * broker) may be using dir: it takes no lock and changes nothing there.
+ * The copy is consistent per partition: each partition's log is copied
+ * as of one point in time during the call (sealed segments whole, the
+ * active segment up to its last whole batch with a good CRC at that
+ * point), never torn. Partitions are copied one after the other, so the
+ * copy is not a snapshot across partitions (nor is a file-system
+ * snapshot of a Kafka broker's log directories). The committed consumer
+ * offsets and the transaction coordinator's state are copied first, up
+ * to their last whole frame: a committed offset is never past the end
+ * copied of its partition, and a transaction with no marker in a
+ * partition's copy is aborted when the copy is first opened. topic.conf,
+ * log-start-offset, the cleaner checkpoint, broker.conf and FORMAT are
+ * copied; indexes, producer state and recovery points are left out, so
+ * the first open of the copy rescans every partition, checks every
+ * batch's CRC and rebuilds them. Every file and directory written is
+ * fsynced; FORMAT is written last. Restore: open (or `nodata serve`) the
+ * copy, or check it first with nd_verify. */
+
+enum nd_backup_item_kind {
+  ND_BACKUP_PARTITION = 0, /* a partition copied */
+  ND_BACKUP_FILE = 1,      /* another file copied (offsets.log, txn.log,
+                              broker.conf, ...) */
+  ND_BACKUP_SKIPPED = 2,   /* a topic left out: deleted during the call */
+};
+
+/* What was copied. Pointers are valid during the callback only. */
+typedef struct nd_backup_item {
+  int kind;             /* enum nd_backup_item_kind */
+  const char *topic;    /* PARTITION, SKIPPED: the topic; else NULL */
+  int32_t partition;    /* PARTITION: its id; else -1 */
+  const char *path;     /* relative to dir: "topics/<hash>/0",
+                           "groups/offsets.log", ... */
+  int64_t start_offset; /* PARTITION: the log start offset copied */
+  int64_t end_offset;   /* PARTITION: the offset after the last record
+                           copied (the high watermark at its point) */
+  int64_t segments;     /* PARTITION: segment files copied */
+  uint64_t bytes;       /* bytes written */
+  uint64_t cut;         /* bytes of the source left out at the end: an
+                           append in progress */
+  const char *text;     /* SKIPPED: why; else NULL */
+} nd_backup_item;
+
+typedef struct nd_backup_stats {
+  int32_t topics;
+  int32_t partitions;
+  int64_t segments;
+  int32_t files;   /* other than segments and topic.conf */
+  int32_t skipped; /* topics left out */
+  uint64_t bytes;  /* written, all files together */
+} nd_backup_stats;
+
+typedef struct nd_backup_options {
+  void (*on_item)(void *ctx, const nd_backup_item *item); /* may be NULL */
+  void *ctx;
+} nd_backup_options;
+
+/* Copy the data directory dir into dest (created; it must not exist or be
+ * an empty directory), as described above. opts and stats may be NULL.
+ * On failure what was copied stays in dest, without FORMAT.
+ * Errors: ND_EINVAL (NULL or empty path), -ENOENT (no dir), ND_EFORMAT
+ * (dir has no FORMAT or names another format), -EEXIST (dest not empty),
+ * ND_ECORRUPT (a partition directory named by topic.conf is missing),
+ * ND_EFAILED (a partition's files kept changing for 20 s, or, with no
+ * writer, a cleaner swap a crash interrupted: open the store once),
+ * -errno for files that cannot be read or written, ND_ENOMEM.
+ * Thread-safety: no state is shared between calls. */
+int nd_backup(const char *dir, const char *dest, const nd_backup_options *opts,
+              nd_backup_stats *stats);
+
+/* ------------------------------------------------------------------------ */
 /* Readers: point lookups and in-place sequential reads                     */
 /* ------------------------------------------------------------------------ */
 

@@ -287,6 +287,31 @@ static int load_frames(framelog *fl, const uint8_t *d, size_t len, loaded *ld) {
   return 0;
 }
 
+/* For a copy of a live file (nd_backup): where its last whole frame
+ * ends when what follows is an append in progress, i.e. fewer bytes than
+ * a header, or a form-2 header that checks with a payload the end cuts.
+ * Anything else (form-1 frames, damage) is the loader's to tell: len.
+ * The magic is the first frame's, so no owner is needed. */
+size_t fl_whole_frames(const uint8_t *d, size_t len) {
+  if (len < FL_HEADER || nd_crc32c(0, d, 12) != be32(d + 12))
+    return len;
+  uint32_t magic = be32(d);
+  size_t pos = 0;
+  while (pos < len) {
+    const uint8_t *h = d + pos;
+    size_t left = len - pos;
+    if (left < FL_HEADER)
+      return pos;
+    if (be32(h) != magic || nd_crc32c(0, h, 12) != be32(h + 12))
+      return len;
+    uint32_t plen = be32(h + 4);
+    if (plen > left - FL_HEADER)
+      return pos;
+    pos += FL_HEADER + (size_t)plen;
+  }
+  return len;
+}
+
 /* The owner's state as a checkpoint file; *size its length. */
 static int write_checkpoint(framelog *fl, uint64_t *size) {
   fl_buf b = {0};

@@ -328,9 +328,17 @@ static int take_lock(nd_store *s) {
   if ((rc = file_lock(s->lock_fd, 1)) != 0)
     return rc == -EWOULDBLOCK ? lock_busy(s)
                               : nd_fail_os(-rc, "cannot lock %s", path);
+  return 0;
+}
+
+/* The holder's pid in nodata.lock, once FORMAT says the store is this
+ * format's: a directory of another (newer) format is left as it was. */
+static int write_lock_pid(nd_store *s) {
+  char path[PATH_MAX];
+  snprintf(path, sizeof path, "%s/" LAYOUT_LOCK, s->dir);
   char text[32];
   int n = snprintf(text, sizeof text, "%d\n", (int)getpid());
-  rc = file_truncate(s->lock_fd, 0);
+  int rc = file_truncate(s->lock_fd, 0);
   if (!rc)
     rc = file_pwrite_all(s->lock_fd, text, (size_t)n, 0);
   if (rc)
@@ -402,20 +410,20 @@ static int check_format(nd_store *s, int *is_new) {
   }
   if (rc)
     return nd_fail_os(-rc, "cannot read %s", path);
-  int ok = strcmp(text, FORMAT_TEXT) == 0;
-  if (!ok) {
-    char shown[64];
-    snprintf(shown, sizeof shown, "%s", text);
-    char *nl = strchr(shown, '\n');
-    if (nl)
-      *nl = '\0';
-    free(text);
-    return nd_fail(ND_EFORMAT,
-                   "%s says \"%s\"; this build of nodata reads \"nodata 1\"",
-                   path, shown);
-  }
+  rc = store_format_check(path, text);
   free(text);
-  return 0;
+  return rc;
+}
+
+int store_format_check(const char *path, const char *text) {
+  if (strcmp(text, FORMAT_TEXT) == 0)
+    return 0;
+  char shown[64];
+  snprintf(shown, sizeof shown, "%s", text);
+  shown[strcspn(shown, "\n")] = '\0';
+  return nd_fail(ND_EFORMAT,
+                 "%s says \"%s\"; this build of nodata reads \"nodata 1\"",
+                 path, shown);
 }
 
 static int load_topics(nd_store *s, int clean) {
@@ -531,6 +539,8 @@ int nd_open(const char *dir, const nd_options *opts, nd_store **out) {
   int is_new = 0;
   if (!rc)
     rc = check_format(s, &is_new);
+  if (!rc && !s->readonly)
+    rc = write_lock_pid(s);
   char clean_path[PATH_MAX];
   snprintf(clean_path, sizeof clean_path, "%s/" LAYOUT_CLEAN_SHUTDOWN, dir);
   int clean = is_new || file_exists(clean_path) == 1;

@@ -146,4 +146,9 @@ void store_cleaner_stop(nd_store *s);
 /* Removes every directory handed to store_trash so far. */
 void store_empty_trash(nd_store *s);
 
+/* 0 if text, the content of the FORMAT file at path, names the format
+ * this build reads; else ND_EFORMAT saying what it names (nd_open,
+ * nd_verify and nd_backup refuse a newer store with the same words). */
+int store_format_check(const char *path, const char *text);
+
 #endif
