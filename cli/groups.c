@@ -147,12 +147,25 @@ static void fmt_i64(char *buf, size_t cap, int64_t v) {
     snprintf(buf, cap, "%" PRId64, v);
 }
 
+static int group_cmp(const void *a, const void *b) {
+  return strcmp(((const gr_group *)a)->name, ((const gr_group *)b)->name);
+}
+
+/* The groups sorted by name, as a data directory lists them, whatever
+ * order a broker answers in. */
+static int list_groups(gr_backend *b, gr_group **g, size_t *n) {
+  if (b->list(b, g, n))
+    return CLI_FAIL;
+  qsort(*g, *n, sizeof **g, group_cmp);
+  return CLI_OK;
+}
+
 /* ---- list ---------------------------------------------------------------- */
 
 static int do_list(gr_backend *b, int state) {
   gr_group *g = NULL;
   size_t n = 0;
-  if (b->list(b, &g, &n))
+  if (list_groups(b, &g, &n))
     return CLI_FAIL;
   int w = 25;
   for (size_t i = 0; i < n; i++)
@@ -339,7 +352,7 @@ static int do_describe(gr_backend *b, const char *group, int all, int members,
     return describe_one(b, group, members, verbose, state, &header_done);
   gr_group *g = NULL;
   size_t n = 0;
-  if (b->list(b, &g, &n))
+  if (list_groups(b, &g, &n))
     return CLI_FAIL;
   int rc = CLI_OK;
   /* One table per group, each with its header, as Kafka's tool prints. */
@@ -387,7 +400,7 @@ static int lag_one(gr_backend *b, const char *group, int gw) {
 static int do_lag(gr_backend *b, const char *group) {
   gr_group *g = NULL;
   size_t n = 0;
-  if (!group && b->list(b, &g, &n))
+  if (!group && list_groups(b, &g, &n))
     return CLI_FAIL;
   int gw = wider(15, group ? group : "");
   for (size_t i = 0; i < n; i++)
@@ -675,7 +688,7 @@ static int do_reset(gr_backend *b, const char *group, int all,
     return reset_one(b, group, ro, &header_done);
   gr_group *g = NULL;
   size_t n = 0;
-  if (b->list(b, &g, &n))
+  if (list_groups(b, &g, &n))
     return CLI_FAIL;
   int rc = CLI_OK;
   for (size_t i = 0; i < n && !rc; i++)
