@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli.h"
 #include "groups.h"
@@ -62,6 +63,26 @@ static int k_wait(kafka_backend *k, const char *what, rd_kafka_event_t **ev) {
   }
   *ev = e;
   return CLI_OK;
+}
+
+/* Kafka answers a group call with NOT_COORDINATOR,
+ * COORDINATOR_NOT_AVAILABLE or COORDINATOR_LOAD_IN_PROGRESS while its
+ * group coordinator moves or starts (a new cluster's first group creates
+ * __consumer_offsets). Kafka's admin client retries those; librdkafka 2.0
+ * returns them, so the caller retries (sleeping 200 ms) until *deadline
+ * (set on the first call). */
+static int coordinator_busy(rd_kafka_resp_err_t e, double *deadline) {
+  if (e != RD_KAFKA_RESP_ERR_NOT_COORDINATOR &&
+      e != RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE &&
+      e != RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS)
+    return 0;
+  if (*deadline == 0)
+    *deadline = cli_now() + GR_TIMEOUT_MS / 1000.0;
+  if (cli_now() > *deadline)
+    return 0;
+  struct timespec ts = {0, 200 * 1000 * 1000};
+  nanosleep(&ts, NULL);
+  return 1;
 }
 
 static rd_kafka_AdminOptions_t *k_options(kafka_backend *k,
@@ -134,7 +155,9 @@ static void copy_partitions(const rd_kafka_topic_partition_list_t *l,
 static int k_describe(gr_backend *b, const char *group, gr_group *out,
                       int *found) {
   kafka_backend *k = K(b);
+  double deadline = 0;
   memset(out, 0, sizeof *out);
+again:;
   rd_kafka_AdminOptions_t *o =
       k_options(k, RD_KAFKA_ADMIN_OP_DESCRIBECONSUMERGROUPS);
   const char *groups[] = {group};
@@ -152,6 +175,10 @@ static int k_describe(gr_backend *b, const char *group, gr_group *out,
     return k_fail(k, "describe the group", "no description in the answer");
   }
   const rd_kafka_error_t *err = rd_kafka_ConsumerGroupDescription_error(d[0]);
+  if (err && coordinator_busy(rd_kafka_error_code(err), &deadline)) {
+    rd_kafka_event_destroy(ev);
+    goto again;
+  }
   if (err) {
     int rc = k_fail(k, "describe the group", rd_kafka_error_string(err));
     rd_kafka_event_destroy(ev);
@@ -198,6 +225,8 @@ static int k_describe(gr_backend *b, const char *group, gr_group *out,
 static int k_committed(gr_backend *b, const char *group, gr_offset **out,
                        size_t *n) {
   kafka_backend *k = K(b);
+  double deadline = 0;
+again:;
   rd_kafka_AdminOptions_t *o =
       k_options(k, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS);
   rd_kafka_ListConsumerGroupOffsets_t *req =
@@ -212,6 +241,12 @@ static int k_committed(gr_backend *b, const char *group, gr_offset **out,
   const rd_kafka_group_result_t **gr =
       rd_kafka_ListConsumerGroupOffsets_result_groups(
           rd_kafka_event_ListConsumerGroupOffsets_result(ev), &cnt);
+  if (cnt == 1 && rd_kafka_group_result_error(gr[0]) &&
+      coordinator_busy(rd_kafka_error_code(rd_kafka_group_result_error(gr[0])),
+                       &deadline)) {
+    rd_kafka_event_destroy(ev);
+    goto again;
+  }
   if (cnt != 1 || rd_kafka_group_result_error(gr[0])) {
     int rc = k_fail(
         k, "read the group's offsets",
@@ -308,6 +343,8 @@ static int k_partitions(gr_backend *b, const char *topic, int32_t *n) {
 static int k_alter(gr_backend *b, const char *group, const gr_offset *list,
                    size_t n) {
   kafka_backend *k = K(b);
+  double deadline = 0;
+again:;
   rd_kafka_topic_partition_list_t *l =
       rd_kafka_topic_partition_list_new((int)n);
   for (size_t i = 0; i < n; i++)
@@ -329,6 +366,18 @@ static int k_alter(gr_backend *b, const char *group, const gr_offset *list,
       rd_kafka_AlterConsumerGroupOffsets_result_groups(
           rd_kafka_event_AlterConsumerGroupOffsets_result(ev), &cnt);
   int rc = CLI_OK;
+  const rd_kafka_topic_partition_list_t *pl =
+      cnt == 1 ? rd_kafka_group_result_partitions(gr[0]) : NULL;
+  rd_kafka_resp_err_t first =
+      cnt != 1 ? 0
+      : rd_kafka_group_result_error(gr[0])
+          ? rd_kafka_error_code(rd_kafka_group_result_error(gr[0]))
+      : pl && pl->cnt ? pl->elems[0].err
+                      : 0;
+  if (coordinator_busy(first, &deadline)) {
+    rd_kafka_event_destroy(ev);
+    goto again;
+  }
   if (cnt != 1) {
     rc = k_fail(k, "commit the offsets", "no group in the answer");
   } else if (rd_kafka_group_result_error(gr[0])) {
@@ -336,8 +385,6 @@ static int k_alter(gr_backend *b, const char *group, const gr_offset *list,
                 rd_kafka_error_string(rd_kafka_group_result_error(gr[0])));
   } else {
     /* A refused partition is reported per partition, not for the group. */
-    const rd_kafka_topic_partition_list_t *pl =
-        rd_kafka_group_result_partitions(gr[0]);
     for (int i = 0; pl && i < pl->cnt && !rc; i++)
       if (pl->elems[i].err) {
         char what[300];
@@ -352,6 +399,8 @@ static int k_alter(gr_backend *b, const char *group, const gr_offset *list,
 
 static int k_remove(gr_backend *b, const char *group) {
   kafka_backend *k = K(b);
+  double deadline = 0;
+again:;
   rd_kafka_DeleteGroup_t *dg = rd_kafka_DeleteGroup_new(group);
   rd_kafka_AdminOptions_t *o = k_options(k, RD_KAFKA_ADMIN_OP_DELETEGROUPS);
   rd_kafka_DeleteGroups(k->rk, &dg, 1, o, k->q);
@@ -364,6 +413,12 @@ static int k_remove(gr_backend *b, const char *group) {
   const rd_kafka_group_result_t **gr = rd_kafka_DeleteGroups_result_groups(
       rd_kafka_event_DeleteGroups_result(ev), &cnt);
   int rc = CLI_OK;
+  if (cnt == 1 && rd_kafka_group_result_error(gr[0]) &&
+      coordinator_busy(rd_kafka_error_code(rd_kafka_group_result_error(gr[0])),
+                       &deadline)) {
+    rd_kafka_event_destroy(ev);
+    goto again;
+  }
   if (cnt != 1) {
     rc = k_fail(k, "delete the group", "no group in the answer");
   } else if (rd_kafka_group_result_error(gr[0])) {
@@ -404,7 +459,11 @@ int gr_open_kafka(const char *bootstrap, gr_backend **out) {
   if (rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, err,
                         sizeof err) != RD_KAFKA_CONF_OK ||
       rd_kafka_conf_set(conf, "client.id", "nodata-groups", err, sizeof err) !=
-          RD_KAFKA_CONF_OK) {
+          RD_KAFKA_CONF_OK ||
+      /* The log end offset is the high watermark, as Kafka's tool shows
+       * it, not the last stable offset a read_committed reader gets. */
+      rd_kafka_conf_set(conf, "isolation.level", "read_uncommitted", err,
+                        sizeof err) != RD_KAFKA_CONF_OK) {
     rd_kafka_conf_destroy(conf);
     free(k);
     return cli_usage_error("groups", "bad --bootstrap '%s': %s", bootstrap,
@@ -412,9 +471,10 @@ int gr_open_kafka(const char *bootstrap, gr_backend **out) {
   }
   rd_kafka_conf_set_opaque(conf, k);
   rd_kafka_conf_set_log_cb(conf, k_log);
-  /* A producer handle: it joins no group, so it cannot disturb the groups
-   * it looks at. rd_kafka_new owns conf on success. */
-  k->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+  /* A consumer handle without group.id: it joins no group, so it cannot
+   * disturb the groups it looks at (and isolation.level is a consumer
+   * property). rd_kafka_new owns conf on success. */
+  k->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
   if (!k->rk) {
     rd_kafka_conf_destroy(conf);
     free(k);

@@ -42,6 +42,7 @@ BASE_TS = 1700000000000  # record i of t1: BASE_TS + i s, partition i % 3
 # 7 s after BASE_TS, with a zone so that the machine's TZ does not matter.
 DATETIME = "2023-11-14T22:13:27.000Z"
 LATE = "2031-01-01T00:00:00.000Z"
+WHERE = ["nodata"]  # the broker the scenario runs on, for messages
 
 
 def cli(*args, bootstrap=None, data=None, rc=0):
@@ -55,8 +56,8 @@ def cli(*args, bootstrap=None, data=None, rc=0):
     r = subprocess.run(cmd, capture_output=True, timeout=120)
     out, err = r.stdout.decode(), r.stderr.decode()
     if r.returncode != rc:
-        ndtest.fail("%s: exit %d, want %d\nstdout:\n%s\nstderr:\n%s"
-                    % (" ".join(cmd), r.returncode, rc, out, err))
+        ndtest.fail("on %s: %s: exit %d, want %d\nstdout:\n%s\nstderr:\n%s"
+                    % (WHERE[0], " ".join(cmd), r.returncode, rc, out, err))
     return out, err
 
 
@@ -121,7 +122,7 @@ def committed(bs, group, parts):
 
 def check(cond, what, detail=""):
     if not cond:
-        ndtest.fail("%s\n%s" % (what, detail))
+        ndtest.fail("on %s: %s\n%s" % (WHERE[0], what, detail))
 
 
 T1 = [("t1", p) for p in range(3)]
@@ -134,10 +135,14 @@ def plan_of(out):
 
 def scenario(bs, broker):
     on_kafka = isinstance(broker, ApacheKafka)
+    WHERE[0] = "Apache Kafka" if on_kafka else "nodata"
     res, tool = {}, {}
     admin = AdminClient({"bootstrap.servers": bs})
-    for f in admin.create_topics([NewTopic("t1", 3, 1),
-                                  NewTopic("t2", 1, 1)]).values():
+    # The records carry 2023 timestamps: without retention.ms=-1 Kafka's
+    # first retention check (30 s after its start) deletes them midway.
+    keep = {"retention.ms": "-1"}
+    for f in admin.create_topics([NewTopic("t1", 3, 1, config=keep),
+                                  NewTopic("t2", 1, 1, config=keep)]).values():
         f.result()
     p = Producer({"bootstrap.servers": bs})
     for i in range(30):
@@ -200,6 +205,10 @@ def scenario(bs, broker):
         rows = {(r[1], r[2]): r[3] for r in table(out)["rows"]}
         check(rows == {("t1", "0"): "10", ("t1", "1"): "4"},
               "describe --data beside the broker", out)
+        out, _ = cli("list", "--state", data=broker.data_dir)
+        check(table(out)["rows"] == [["g1", "Unknown"]],
+              "beside a broker the data directory cannot know the members",
+              out)
         _, err = cli("reset-offsets", "g1", "--topic", "t1", "--to-earliest",
                      "--execute", data=broker.data_dir, rc=1)
         check("--bootstrap" in err and "held by pid" in err,
@@ -311,6 +320,19 @@ def data_dir_phase(broker, res):
     cli("delete", "g3", data=d, rc=1)
     cli("reset-offsets", "g4", "--topic", "t1:1", "--to-offset", "6",
         "--execute", data=d)
+    # Usage errors: exit 2, nothing changed.
+    for args in (["reset-offsets", "g1", "--topic", "t1"],
+                 ["reset-offsets", "g1", "--to-earliest"],
+                 ["reset-offsets", "g1", "--all-topics", "--to-earliest",
+                  "--to-latest"],
+                 ["reset-offsets", "g1", "--all-topics", "--to-datetime",
+                  "yesterday"],
+                 ["reset-offsets", "g1", "--topic", "t1:x", "--to-earliest"],
+                 ["describe"], ["delete"], ["frobnicate"],
+                 ["list", "--bootstrap", "127.0.0.1:1"]):
+        cli(*args, data=d, rc=2)
+    cli("reset-offsets", "g1", "--topic", "nosuch", "--to-earliest",
+        "--execute", data=d, rc=1)
     out, _ = cli("list", data=d)
     check(out.split() == ["g1", "g4"], "list --data after delete", out)
     broker.start()
