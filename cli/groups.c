@@ -239,7 +239,8 @@ static int collect_rows(gr_backend *b, const gr_group *g,
   return CLI_OK;
 }
 
-/* Describe one group; *found = 0 when it does not exist. */
+/* Print one group's table (offsets, --members or --state), its header
+ * unless *header_done; an unknown group is an error, as in Kafka 4. */
 static int describe_one(gr_backend *b, const char *name, int members,
                         int verbose, int state, int *header_done) {
   gr_group g;
@@ -251,7 +252,6 @@ static int describe_one(gr_backend *b, const char *name, int members,
     cli_error("groups", "group %s not found", name);
     return CLI_FAIL;
   }
-  int rc = CLI_OK;
   int gw = wider(15, g.name);
   if (state) {
     if (!*header_done)
@@ -342,7 +342,7 @@ static int describe_one(gr_backend *b, const char *name, int members,
             g.name);
   gr_group_clear(&g);
   *header_done = 1;
-  return rc;
+  return CLI_OK;
 }
 
 static int do_describe(gr_backend *b, const char *group, int all, int members,
