@@ -32,6 +32,8 @@ static const command commands[] = {
      cli_topics_main},
     {"produce", "append records, one per input line", cli_produce_main},
     {"consume", "print records; -f follows new ones", cli_consume_main},
+    {"groups", "list, describe, reset or delete consumer groups",
+     cli_groups_main},
     {"inspect", "dump a segment, offset index or time index file",
      cli_inspect_main},
     {"verify", "check CRCs and indexes; --repair truncates damage",
