@@ -7,7 +7,7 @@ BUILD      ?= build
 BUILD_SAN  ?= build-san
 BUILD_TSAN ?= build-tsan
 # The library tests that race threads against each other.
-TSAN_TESTS  = test_threads test_limits test_offsets test_producer test_store test_waitset test_reader test_worker test_cleaner test_txn_log test_txn_coord
+TSAN_TESTS  = test_threads test_limits test_offsets test_producer test_store test_waitset test_reader test_worker test_cleaner test_txn_log test_txn_coord test_stats
 JOBS       ?= $(shell nproc)
 DATA       ?= ./data
 
@@ -82,8 +82,13 @@ bench-txn: deps build
 fuzz: deps
 	FUZZ_SECONDS=$(FUZZ_SECONDS) JOBS=$(JOBS) BUILD_FUZZ=build-fuzz sh fuzz/run.sh
 
+# `make install` puts the program in PREFIX/bin, the libraries, headers,
+# pkg-config files and the systemd unit (dist/) under PREFIX (default
+# /usr/local, or the prefix the build was configured with), staged under
+# DESTDIR when set (packaging: the unit still names PREFIX/bin/nodata).
+PREFIX     ?=
 install: build
-	cmake --install $(BUILD)
+	DESTDIR='$(DESTDIR)' cmake --install $(BUILD) $(if $(PREFIX),--prefix '$(PREFIX)')
 
 format:
 	git ls-files '*.c' '*.h' | xargs clang-format -i

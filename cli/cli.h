@@ -29,6 +29,8 @@ int cli_produce_main(int argc, char **argv);
 int cli_consume_main(int argc, char **argv);
 int cli_inspect_main(int argc, char **argv);
 int cli_verify_main(int argc, char **argv);
+int cli_backup_main(int argc, char **argv);
+int cli_groups_main(int argc, char **argv);
 int cli_bench_main(int argc, char **argv);
 
 /* ---- flags ---------------------------------------------------------------

@@ -28,13 +28,18 @@ typedef struct command {
 static const command commands[] = {
     {"serve", "run the Kafka-protocol broker on a data directory",
      broker_serve_main},
-    {"topics", "list, create, describe or delete topics", cli_topics_main},
+    {"topics", "list, create, alter, describe, where or delete topics",
+     cli_topics_main},
     {"produce", "append records, one per input line", cli_produce_main},
     {"consume", "print records; -f follows new ones", cli_consume_main},
+    {"groups", "list, describe, reset or delete consumer groups",
+     cli_groups_main},
     {"inspect", "dump a segment, offset index or time index file",
      cli_inspect_main},
     {"verify", "check CRCs and indexes; --repair truncates damage",
      cli_verify_main},
+    {"backup", "copy the data directory beside a running broker",
+     cli_backup_main},
 #ifdef ND_HAVE_BENCH
     {"bench", "run the storage engine benchmark", cli_bench_main},
 #endif

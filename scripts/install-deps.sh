@@ -5,11 +5,14 @@
 set -euo pipefail
 
 build_pkgs=(gcc clang make cmake pkg-config
-            zlib1g-dev libsnappy-dev liblz4-dev libzstd-dev)
-test_pkgs=(kcat librdkafka-dev python3 python3-confluent-kafka python3-kafka
+            zlib1g-dev libsnappy-dev liblz4-dev libzstd-dev
+            librdkafka-dev)  # nodata groups --bootstrap (cli/groups_kafka.c)
+# systemd: systemd-analyze, which checks dist/nodata.service
+# (tests/compat/test_systemd_unit.sh); it needs no systemd running.
+test_pkgs=(kcat python3 python3-confluent-kafka python3-kafka
            python3-snappy python3-lz4 python3-zstandard
            libsqlite3-dev liblmdb-dev redis-server libclang-rt-14-dev valgrind clang-format
-           e2fsprogs)
+           e2fsprogs systemd)
 
 want=("${build_pkgs[@]}")
 case "${1:-all}" in

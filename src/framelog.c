@@ -18,6 +18,7 @@
 #include "batch.h"
 #include "file.h"
 #include "layout.h"
+#include "stats.h"
 
 #define FRAME1_HEADER 8  /* form 1, read only */
 #define DAMAGE_LOGGED 16 /* ranges described one by one; the rest counted */
@@ -286,6 +287,31 @@ static int load_frames(framelog *fl, const uint8_t *d, size_t len, loaded *ld) {
   return 0;
 }
 
+/* For a copy of a live file (nd_backup): where its last whole frame
+ * ends when what follows is an append in progress, i.e. fewer bytes than
+ * a header, or a form-2 header that checks with a payload the end cuts.
+ * Anything else (form-1 frames, damage) is the loader's to tell: len.
+ * The magic is the first frame's, so no owner is needed. */
+size_t fl_whole_frames(const uint8_t *d, size_t len) {
+  if (len < FL_HEADER || nd_crc32c(0, d, 12) != be32(d + 12))
+    return len;
+  uint32_t magic = be32(d);
+  size_t pos = 0;
+  while (pos < len) {
+    const uint8_t *h = d + pos;
+    size_t left = len - pos;
+    if (left < FL_HEADER)
+      return pos;
+    if (be32(h) != magic || nd_crc32c(0, h, 12) != be32(h + 12))
+      return len;
+    uint32_t plen = be32(h + 4);
+    if (plen > left - FL_HEADER)
+      return pos;
+    pos += FL_HEADER + (size_t)plen;
+  }
+  return len;
+}
+
 /* The owner's state as a checkpoint file; *size its length. */
 static int write_checkpoint(framelog *fl, uint64_t *size) {
   fl_buf b = {0};
@@ -373,7 +399,7 @@ static int replay(framelog *fl) {
       return nd_fail_os(-fd, "cannot open %s", fl->path);
     rc = file_truncate(fd, (off_t)ld.end_valid);
     if (!rc)
-      rc = file_datasync(fd);
+      rc = stats_datasync(&fl->log, fd, fl->path);
     file_close(fd);
     if (rc)
       return nd_fail_os(-rc, "cannot truncate %s at byte %zu", fl->path,
@@ -419,7 +445,7 @@ int fl_close(framelog *fl) {
   int rc = 0;
   if (fl->fd >= 0) {
     if (fl->synced < atomic_load(&fl->written))
-      rc = file_datasync(fl->fd);
+      rc = stats_datasync(&fl->log, fl->fd, fl->path);
     file_close(fl->fd);
     fl->fd = -1;
   }
@@ -464,7 +490,7 @@ int fl_sync(framelog *fl, uint64_t frame) {
     uint64_t target = atomic_load(&fl->written);
     int fd = fl->fd;
     pthread_mutex_unlock(&fl->sync_mu);
-    int src = file_datasync(fd);
+    int src = stats_datasync(&fl->log, fd, fl->path);
     pthread_mutex_lock(&fl->sync_mu);
     fl->syncing = 0;
     pthread_cond_broadcast(&fl->sync_cond);

@@ -139,4 +139,9 @@ int fl_sync(framelog *fl, uint64_t frame);
  * the new one. */
 int fl_rewrite(framelog *fl);
 
+/* The end of the last whole frame of d[0..len), a copy of a frame log
+ * taken while it is appended to: the bytes of a frame being written are
+ * left out; anything else is kept (len). */
+size_t fl_whole_frames(const uint8_t *d, size_t len);
+
 #endif

@@ -44,6 +44,12 @@ int64_t store_now_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int64_t store_mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* ---- topic registry ---------------------------------------------------- */
 
 size_t store_find_pos(nd_store *s, const char *name, int *found) {
@@ -322,9 +328,17 @@ static int take_lock(nd_store *s) {
   if ((rc = file_lock(s->lock_fd, 1)) != 0)
     return rc == -EWOULDBLOCK ? lock_busy(s)
                               : nd_fail_os(-rc, "cannot lock %s", path);
+  return 0;
+}
+
+/* The holder's pid in nodata.lock, once FORMAT says the store is this
+ * format's: a directory of another (newer) format is left as it was. */
+static int write_lock_pid(nd_store *s) {
+  char path[PATH_MAX];
+  snprintf(path, sizeof path, "%s/" LAYOUT_LOCK, s->dir);
   char text[32];
   int n = snprintf(text, sizeof text, "%d\n", (int)getpid());
-  rc = file_truncate(s->lock_fd, 0);
+  int rc = file_truncate(s->lock_fd, 0);
   if (!rc)
     rc = file_pwrite_all(s->lock_fd, text, (size_t)n, 0);
   if (rc)
@@ -396,20 +410,20 @@ static int check_format(nd_store *s, int *is_new) {
   }
   if (rc)
     return nd_fail_os(-rc, "cannot read %s", path);
-  int ok = strcmp(text, FORMAT_TEXT) == 0;
-  if (!ok) {
-    char shown[64];
-    snprintf(shown, sizeof shown, "%s", text);
-    char *nl = strchr(shown, '\n');
-    if (nl)
-      *nl = '\0';
-    free(text);
-    return nd_fail(ND_EFORMAT,
-                   "%s says \"%s\"; this build of nodata reads \"nodata 1\"",
-                   path, shown);
-  }
+  rc = store_format_check(path, text);
   free(text);
-  return 0;
+  return rc;
+}
+
+int store_format_check(const char *path, const char *text) {
+  if (strcmp(text, FORMAT_TEXT) == 0)
+    return 0;
+  char shown[64];
+  snprintf(shown, sizeof shown, "%s", text);
+  shown[strcspn(shown, "\n")] = '\0';
+  return nd_fail(ND_EFORMAT,
+                 "%s says \"%s\"; this build of nodata reads \"nodata 1\"",
+                 path, shown);
 }
 
 static int load_topics(nd_store *s, int clean) {
@@ -482,7 +496,8 @@ int nd_open(const char *dir, const nd_options *opts, nd_store **out) {
   pthread_cond_init(&s->cleaner_cond, NULL);
   if (opts)
     s->opts = *opts;
-  s->logger = (nd_logger){s->opts.on_log, s->opts.on_log_ctx};
+  stats_init(&s->stats, s->opts.slow_fsync_ms);
+  s->logger = (nd_logger){s->opts.on_log, s->opts.on_log_ctx, &s->stats};
   seg_caches_init(
       &s->caches,
       s->opts.max_open_files > 0 ? (size_t)s->opts.max_open_files : 0,
@@ -524,6 +539,8 @@ int nd_open(const char *dir, const nd_options *opts, nd_store **out) {
   int is_new = 0;
   if (!rc)
     rc = check_format(s, &is_new);
+  if (!rc && !s->readonly)
+    rc = write_lock_pid(s);
   char clean_path[PATH_MAX];
   snprintf(clean_path, sizeof clean_path, "%s/" LAYOUT_CLEAN_SHUTDOWN, dir);
   int clean = is_new || file_exists(clean_path) == 1;
@@ -536,21 +553,21 @@ int nd_open(const char *dir, const nd_options *opts, nd_store **out) {
      * marker that cannot be removed would make it look clean: no open. */
     int u = rc ? 0 : file_unlink(clean_path);
     if (!rc && u == 0)
-      rc = file_sync_dir(dir);
+      rc = stats_sync_dir(&s->logger, dir);
     else if (u && u != -ENOENT)
       rc = nd_fail_os(-u, "cannot remove %s", clean_path);
     if (rc < 0 && rc > -4096 && !*nd_errmsg())
       rc = nd_fail_os(-rc, "cannot sync %s", dir);
   }
+  int64_t recovery_start = store_mono_ms();
   if (!rc)
     rc = load_topics(s, clean);
   if (!rc) {
     char groups[PATH_MAX];
     snprintf(groups, sizeof groups, "%s/" LAYOUT_GROUPS, dir);
-    nd_logger log = {s->opts.on_log, s->opts.on_log_ctx};
-    rc = offsets_open(groups, s->readonly, &log, &s->offsets);
+    rc = offsets_open(groups, s->readonly, &s->logger, &s->offsets);
     if (!rc)
-      rc = txn_coord_open(s, s->dir, s->readonly, &log, &s->txn);
+      rc = txn_coord_open(s, s->dir, s->readonly, &s->logger, &s->txn);
   }
   /* Transactions a crash left between their commit point and their end
    * are finished before anyone can read (design rule 2). One that cannot
@@ -563,6 +580,7 @@ int nd_open(const char *dir, const nd_options *opts, nd_store **out) {
            nd_errmsg());
     nd_clear_error();
   }
+  s->recovery_ms = store_mono_ms() - recovery_start;
   if (!rc && !s->readonly && !s->opts.no_background)
     rc = store_background_start(s);
   if (!rc && !s->readonly && !s->opts.no_background)
@@ -595,7 +613,7 @@ int nd_close(nd_store *s) {
   for (size_t i = 0; i < s->ntopics; i++)
     for (int32_t p = 0; p < s->topics[i]->nparts; p++)
       dirty += (size_t)partition_dirty(s->topics[i]->parts[p]);
-  if (dirty > 8 && file_sync_fs(s->dir) == 0)
+  if (dirty > 8 && stats_sync_fs(&s->logger, s->dir) == 0)
     for (size_t i = 0; i < s->ntopics; i++)
       for (int32_t p = 0; p < s->topics[i]->nparts; p++)
         partition_assume_synced(s->topics[i]->parts[p]);

@@ -265,3 +265,61 @@ void topic_config(topic *t, nd_topic_config *cfg) {
   *cfg = t->cfg;
   pthread_rwlock_unlock(&t->lock);
 }
+
+static int is_topic_hash(const char *s) {
+  if (strlen(s) != 64)
+    return 0;
+  for (int i = 0; i < 64; i++)
+    if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+      return 0;
+  return 1;
+}
+
+static int cmp_names(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void topic_dirs_free(char **names, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    free(names[i]);
+  free(names);
+}
+
+int topic_dirs_list(const char *tp, char ***names_out, size_t *n_out) {
+  *names_out = NULL;
+  *n_out = 0;
+  file_dir *d = file_dir_open(tp);
+  if (!d)
+    return errno == ENOENT ? -ENOENT : nd_fail_os(errno, "cannot open %s", tp);
+  char **names = NULL;
+  size_t n = 0, cap = 0;
+  int rc = 0;
+  const char *name;
+  while (!rc && (name = file_dir_next(d)) != NULL) {
+    if (!is_topic_hash(name))
+      continue;
+    if (n == cap) {
+      cap = cap ? cap * 2 : 16;
+      char **nn = realloc(names, cap * sizeof *nn);
+      if (!nn) {
+        rc = nd_fail(ND_ENOMEM, "out of memory");
+        break;
+      }
+      names = nn;
+    }
+    if (!(names[n] = strdup(name)))
+      rc = nd_fail(ND_ENOMEM, "out of memory");
+    else
+      n++;
+  }
+  file_dir_close(d);
+  if (rc) {
+    topic_dirs_free(names, n);
+    return rc;
+  }
+  if (n)
+    qsort(names, n, sizeof *names, cmp_names);
+  *names_out = names;
+  *n_out = n;
+  return 0;
+}

@@ -76,4 +76,12 @@ partition *topic_partition(topic *t, int32_t p);
 /* Snapshot of the config. */
 void topic_config(topic *t, nd_topic_config *cfg);
 
+/* The topic directories in tp (DATA/topics): names of 64 lowercase hex
+ * characters, so not the .creating/.deleted leftovers, sorted. *names
+ * and each name are malloc'ed (topic_dirs_free). -ENOENT when tp does not
+ * exist (nothing allocated), else 0 or an nd_fail code. Used by the tools
+ * that read a data directory without opening the store (verify, backup). */
+int topic_dirs_list(const char *tp, char ***names, size_t *n);
+void topic_dirs_free(char **names, size_t n);
+
 #endif

@@ -68,6 +68,7 @@
 #include "file.h"
 #include "layout.h"
 #include "partition.h"
+#include "store.h"
 #include "topic.h"
 
 typedef struct vpart {
@@ -232,19 +233,6 @@ static int add_topic_dir(verifier *v, const char *tdir) {
       return rc;
   }
   return 0;
-}
-
-static int is_topic_hash(const char *s) {
-  if (strlen(s) != 64)
-    return 0;
-  for (int i = 0; i < 64; i++)
-    if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-      return 0;
-  return 1;
-}
-
-static int cmp_names(const void *a, const void *b) {
-  return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 /* ---- checking one segment ------------------------------------------------ */
@@ -695,44 +683,19 @@ static int collect(verifier *v) {
     }
     return 0;
   }
-  file_dir *d = file_dir_open(tdir);
-  if (!d) {
-    if (errno == ENOENT)
-      return 0; /* a new, empty store */
-    return nd_fail_os(errno, "cannot open %s", tdir);
-  }
-  char **names = NULL;
-  size_t n = 0, cap = 0;
-  int rc = 0;
-  const char *name;
-  while (!rc && (name = file_dir_next(d)) != NULL) {
-    if (!is_topic_hash(name))
-      continue;
-    if (n == cap) {
-      cap = cap ? cap * 2 : 16;
-      char **nn = realloc(names, cap * sizeof *nn);
-      if (!nn) {
-        rc = nd_fail(ND_ENOMEM, "out of memory");
-        break;
-      }
-      names = nn;
-    }
-    if (!(names[n] = strdup(name)))
-      rc = nd_fail(ND_ENOMEM, "out of memory");
-    else
-      n++;
-  }
-  file_dir_close(d);
-  if (n)
-    qsort(names, n, sizeof *names, cmp_names);
-  for (size_t i = 0; i < n; i++) {
+  char **names;
+  size_t n;
+  int rc = topic_dirs_list(tdir, &names, &n);
+  if (rc == -ENOENT)
+    return 0; /* a new, empty store */
+  if (rc)
+    return rc;
+  for (size_t i = 0; i < n && !rc; i++) {
     char path[PATH_MAX + 80];
     snprintf(path, sizeof path, "%s/%s", tdir, names[i]);
-    if (!rc)
-      rc = add_topic_dir(v, path);
-    free(names[i]);
+    rc = add_topic_dir(v, path);
   }
-  free(names);
+  topic_dirs_free(names, n);
   return rc;
 }
 
@@ -749,9 +712,7 @@ static int check_format_file(verifier *v) {
             path, rc == -ENOENT ? "missing" : strerror(-rc));
     return 0;
   }
-  if (strcmp(buf, "nodata 1\n"))
-    rc = nd_fail(ND_EFORMAT, "%s: unknown data format \"%.*s\"", path,
-                 (int)strcspn(buf, "\n"), buf);
+  rc = store_format_check(path, buf);
   free(buf);
   return rc;
 }

@@ -423,13 +423,16 @@ def read_topic(bootstrap, topic, timeout=60):
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": "ndtest-read",
                   "enable.auto.commit": False, "enable.partition.eof": True})
     try:
-        todo, span, out = set(), 0, []
+        todo, span, out, start = set(), 0, [], {}
         for q in c.list_topics(topic, 10).topics[topic].partitions:
             lo, hi = c.get_watermark_offsets(TopicPartition(topic, q), 10)
             span += hi - lo
             if hi > lo:
                 todo.add(q)
-        c.assign([TopicPartition(topic, q, 0) for q in todo])
+                start[q] = lo
+        # From the log start: offset 0 is out of range once retention or
+        # DeleteRecords moved it, and the consumer would skip to the end.
+        c.assign([TopicPartition(topic, q, start[q]) for q in todo])
         deadline = time.monotonic() + timeout
         while todo and time.monotonic() < deadline:
             m = c.poll(1)

@@ -77,4 +77,19 @@ for lib in libnodata.so libnodata_codecs.so; do
   grep -q "$libdir/$lib" <<<"$deps" \
     || { echo "codecs program not linked against the installed $lib: $deps"; exit 1; }
 done
+# The program is on the PATH once PREFIX/bin is (README: `make install`),
+# and the README's command-line block runs as written with it, in a
+# directory of its own (its ./data).
+test -x "$work/prefix/bin/nodata" || { echo "nodata not installed in PREFIX/bin"; exit 1; }
+found=$(PATH="$work/prefix/bin:$PATH" command -v nodata)
+[ "$found" = "$work/prefix/bin/nodata" ] || { echo "nodata on the PATH is '$found'"; exit 1; }
+awk '/^```sh$/{on=1; buf=""; next} /^```$/{if(on && buf ~ /nodata topics create/) {printf "%s", buf; exit} on=0; next} on{buf=buf $0 "\n"}' \
+  "$ND_SOURCE_DIR/README.md" >"$work/readme-cli.sh"
+grep -q 'nodata consume' "$work/readme-cli.sh" || { echo "no nodata block in README.md"; exit 1; }
+mkdir "$work/cli"
+out=$(cd "$work/cli" && PATH="$work/prefix/bin:$PATH" bash -e "$work/readme-cli.sh" </dev/null 2>&1) \
+  || { echo "the README's nodata commands failed: $out"; exit 1; }
+for want in '"value":"hello"' '"value":"world"'; do
+  grep -q "$want" <<<"$out" || { echo "README's consume printed no $want: $out"; exit 1; }
+done
 echo "install: ok"
