@@ -45,7 +45,8 @@ static void glog(const group *g, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
-  fprintf(stderr, "nodata: group %s: %s\n", g->id, msg);
+  blog(BLOG_INFO, "group", &BLOG_STR("group", g->id), 1, "group %s: %s", g->id,
+       msg);
 }
 
 static const char *const state_names[] = {
@@ -827,8 +828,8 @@ int handle_join_group(kafka_req *r) {
   }
   if (req->session_timeout_ms < GROUP_MIN_SESSION_MS ||
       req->session_timeout_ms > GROUP_MAX_SESSION_MS) {
-    kafka_log(r, "group %s: session timeout %d ms is outside %d-%d", gid,
-              req->session_timeout_ms, GROUP_MIN_SESSION_MS,
+    kafka_log(r, BLOG_WARN, "group %s: session timeout %d ms is outside %d-%d",
+              gid, req->session_timeout_ms, GROUP_MIN_SESSION_MS,
               GROUP_MAX_SESSION_MS);
     join_error(r, KERR_INVALID_SESSION_TIMEOUT, member_id);
     return 0;
@@ -1070,8 +1071,8 @@ static int16_t leave_one(kafka_req *r, group *g, const char *member_id,
       return KERR_UNKNOWN_MEMBER_ID;
   }
   const char *why = kafka_cstr_ok(reason) && reason.len ? reason.ptr : NULL;
-  kafka_log(r, "group %s: member %s leaves%s%s", g->id, m->id, why ? ": " : "",
-            why ? why : "");
+  kafka_log(r, BLOG_INFO, "group %s: member %s leaves%s%s", g->id, m->id,
+            why ? ": " : "", why ? why : "");
   member_free(g, m, KERR_UNKNOWN_MEMBER_ID);
   *left = 1;
   return 0;

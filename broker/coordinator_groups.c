@@ -80,8 +80,8 @@ static kf_str protocol_type(kafka_req *r, const group *g, const char *gid) {
     return kafka_str(r, g->protocol_type);
   char *t = NULL;
   if (nd_group_protocol_type(r->b->store, gid, &t) != 0)
-    kafka_log(r, "cannot read the protocol type of group %s: %s", gid,
-              nd_errmsg());
+    kafka_log(r, BLOG_ERROR, "cannot read the protocol type of group %s: %s",
+              gid, nd_errmsg());
   kf_str out = kafka_str(r, t ? t : "");
   nd_free(t);
   return out;
@@ -109,7 +109,8 @@ int handle_list_groups(kafka_req *r) {
   size_t nnames = 0;
   int rc = nd_group_list(r->b->store, &names, &nnames);
   if (rc != 0) {
-    kafka_log(r, "cannot list groups with offsets: %s", nd_errmsg());
+    kafka_log(r, BLOG_ERROR, "cannot list groups with offsets: %s",
+              nd_errmsg());
     names = NULL;
     nnames = 0;
   }

@@ -135,8 +135,9 @@ static void waiters_run(committer *c) {
 static void commit_answer(commit_job *j) {
   if (j->job.rc != 0) {
     int16_t e = kafka_err(j->job.rc);
-    kafka_log(j->r, "group %s: commit failed: %s; answered " KAFKA_ERR_FMT,
-              j->gid, j->job.msg, KAFKA_ERR_ARGS(e));
+    kafka_log(j->r, BLOG_ERROR,
+              "group %s: commit failed: %s; answered " KAFKA_ERR_FMT, j->gid,
+              j->job.msg, KAFKA_ERR_ARGS(e));
     for (size_t k = 0; k < j->n; k++)
       *j->errs[k] = e;
   }
@@ -743,13 +744,14 @@ static int delete_groups_now(kafka_req *r) {
     if (rc != 0 && rc != ND_ENOTFOUND) {
       rs[i].error_code = kafka_err(rc);
       kafka_log(
-          r, "group %s: cannot delete its offsets: %s; answered " KAFKA_ERR_FMT,
+          r, BLOG_ERROR,
+          "group %s: cannot delete its offsets: %s; answered " KAFKA_ERR_FMT,
           gid, nd_errmsg(), KAFKA_ERR_ARGS(rs[i].error_code));
       continue;
     }
     if (g)
       group_forget(gc, g);
-    kafka_log(r, "group %s deleted", gid);
+    kafka_log(r, BLOG_INFO, "group %s deleted", gid);
   }
   resp->results.items = rs;
   resp->results.count = n;
@@ -876,15 +878,16 @@ static int offset_delete_now(kafka_req *r) {
   }
   int rc = nd_delete_offsets(r->b->store, gid, del, ndel);
   if (rc != 0) {
-    kafka_log(r, "group %s: cannot delete offsets: %s; answered " KAFKA_ERR_FMT,
+    kafka_log(r, BLOG_ERROR,
+              "group %s: cannot delete offsets: %s; answered " KAFKA_ERR_FMT,
               gid, nd_errmsg(), KAFKA_ERR_ARGS(kafka_err(rc)));
     for (int32_t i = 0; i < nt; i++)
       for (int32_t j = 0; j < ts[i].partitions.count; j++)
         if (!ts[i].partitions.items[j].error_code)
           ts[i].partitions.items[j].error_code = kafka_err(rc);
   } else if (ndel) {
-    kafka_log(r, "group %s: deleted the offsets of %zu partition(s)", gid,
-              ndel);
+    kafka_log(r, BLOG_INFO, "group %s: deleted the offsets of %zu partition(s)",
+              gid, ndel);
   }
   resp->topics.items = ts;
   resp->topics.count = nt;

@@ -50,6 +50,7 @@
 #include <unistd.h>
 
 #include "kafka.h"
+#include "logline.h"
 
 enum { RES_BROKER = 4, RES_GROUP = 32 };
 enum { OP_SET = 0, OP_DELETE = 1, OP_APPEND = 2, OP_SUBTRACT = 3 };
@@ -483,17 +484,15 @@ static int conf_load(broker *b, dyn_state *d) {
     }
     char *eq = rest ? strchr(rest, '=') : NULL;
     if (level < 0 || !eq || eq == rest) {
-      fprintf(stderr,
-              "nodata serve: %s line %d: not 'broker|default|group "
-              "[GROUP] NAME=VALUE'\n",
-              path, lineno);
+      blog_error("config",
+                 "%s line %d: not 'broker|default|group [GROUP] NAME=VALUE'",
+                 path, lineno);
       rc = ND_ECORRUPT;
       break;
     }
     *eq = 0;
     if (decode(rest) || decode(eq + 1) || (group && decode(group))) {
-      fprintf(stderr, "nodata serve: %s line %d: bad %%-escape\n", path,
-              lineno);
+      blog_error("config", "%s line %d: bad %%-escape", path, lineno);
       rc = ND_ECORRUPT;
       break;
     }
@@ -501,10 +500,9 @@ static int conf_load(broker *b, dyn_state *d) {
     if (c && c->mode == M_READONLY) {
       /* Stored by a nodata that took it live (log.cleaner.threads was
        * "stored and ignored"); its flag says what is in force now. */
-      fprintf(stderr,
-              "nodata serve: %s line %d: %s is read-only now, ignored "
-              "(use its flag)\n",
-              path, lineno, rest);
+      blog_warn("config",
+                "%s line %d: %s is read-only now, ignored (use its flag)", path,
+                lineno, rest);
       continue;
     }
     rc = entry_add(d, level, group, rest, eq + 1);
@@ -546,11 +544,10 @@ static void apply_limits(broker *b, dyn_state *d) {
   v = effective(b, d, find_bconf("max.connections.per.ip.overrides"), &src, buf,
                 sizeof buf);
   if (v && net_parse_ip_limits(v, &ip, &lim.nip, why, sizeof why) < 0)
-    fprintf(stderr, "nodata serve: max.connections.per.ip.overrides: %s\n",
-            why);
+    blog_error("config", "max.connections.per.ip.overrides: %s", why);
   lim.ip = ip;
   if (b->loop && net_loop_set_limits(b->loop, &lim) != 0)
-    fprintf(stderr, "nodata serve: no memory to change connection limits\n");
+    blog_error("config", "no memory to change connection limits");
   free(ip);
 }
 
@@ -1165,7 +1162,7 @@ int16_t dynconfig_alter(kafka_req *r, int8_t type, kf_str name, int incremental,
     snprintf(buf, sizeof buf, "cannot write %s/broker.conf: %s",
              b->cfg.data_dir ? b->cfg.data_dir : ".", strerror(-rc));
     *msg = kafka_str(r, buf);
-    kafka_log(r, "%s", buf);
+    kafka_log(r, BLOG_ERROR, "%s", buf);
     return KERR_KAFKA_STORAGE_ERROR;
   }
   for (size_t i = 0; i < d->n; i++)
@@ -1173,7 +1170,7 @@ int16_t dynconfig_alter(kafka_req *r, int8_t type, kf_str name, int incremental,
   free(d->e);
   *d = nd;
   apply_all(b, d);
-  kafka_log(r, "%s %s%s%s: configs changed",
+  kafka_log(r, BLOG_INFO, "%s %s%s%s: configs changed",
             level == L_GROUP ? "group" : "broker", level == L_GROUP ? "" : "\"",
             name.ptr, level == L_GROUP ? "" : "\"");
   return 0;

@@ -452,9 +452,22 @@ static int16_t alter_topic(kafka_req *r, const nd_topic_config *defaults,
     *msg = kafka_errmsg(r);
     return kafka_err(rc);
   }
-  /* Maybe on the worker's admin lane: the connection is the loop's to read. */
-  broker_log("%s v%d: topic %s: config changed", r->api->name, r->version,
-             topic);
+  /* What changed, old -> new, so the line alone tells the story. */
+  char changes[400] = "";
+  size_t cl = 0;
+  const char *const *names = nd_topic_config_names();
+  for (size_t k = 0; names[k] && cl < sizeof changes; k++) {
+    char was[128], now[128];
+    if (nd_topic_config_get(&info.config, names[k], was, sizeof was) != 0 ||
+        nd_topic_config_get(&cfg, names[k], now, sizeof now) != 0 ||
+        !strcmp(was, now))
+      continue;
+    int w = snprintf(changes + cl, sizeof changes - cl, "%s%s %s -> %s",
+                     cl ? ", " : "", names[k], was, now);
+    cl += w > 0 ? (size_t)w : 0;
+  }
+  kafka_log_topic(r, BLOG_INFO, topic, "topic %s: config changed: %s", topic,
+                  cl ? changes : "no value differs");
   return 0;
 }
 

@@ -350,8 +350,8 @@ static int64_t build(kafka_req *r, kf_arena *a, kafka_fetch_response **out,
                                    nb.next_offset, p)) != 0) {
         if (no_aborted == ND_ENOMEM)
           return -1;
-        kafka_log(r, "%s/%d: cannot list aborted transactions: %s", name,
-                  qp->partition, nd_errmsg());
+        kafka_log(r, BLOG_ERROR, "%s/%d: cannot list aborted transactions: %s",
+                  name, qp->partition, nd_errmsg());
         p->error_code = kafka_err(no_aborted);
         p->aborted_transactions.count = -1;
         *has_error = 1;

@@ -122,7 +122,7 @@ static int answer_all(kafka_req *r) {
   nd_topic_info *infos = NULL;
   size_t n = 0;
   if (nd_topic_list(b->store, &infos, &n) != 0) {
-    kafka_log(r, "listing topics failed: %s", nd_errmsg());
+    kafka_log(r, BLOG_ERROR, "listing topics failed: %s", nd_errmsg());
     n = 0;
   }
   mtopic *ts =
@@ -216,8 +216,9 @@ static void create_run(void *arg) {
         nd_topic_create(j->r->b->store, j->name[i], j->partitions, &j->cfg);
     j->rc[i] = rc == ND_ETOPICEXISTS ? 0 : rc;
     if (rc == 0)
-      fprintf(stderr, "nodata: created topic %s with %d partition(s)\n",
-              j->name[i], j->partitions);
+      kafka_log_topic(j->r, BLOG_INFO, j->name[i],
+                      "created topic %s with %d partition(s)", j->name[i],
+                      j->partitions);
   }
 }
 

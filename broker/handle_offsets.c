@@ -216,7 +216,7 @@ int handle_delete_records(kafka_req *r) {
         continue;
       }
       ps[j].low_watermark = ls;
-      kafka_log(r, "%s/%d: records before %lld deleted", q->name.ptr,
+      kafka_log(r, BLOG_INFO, "%s/%d: records before %lld deleted", q->name.ptr,
                 qp->partition_index, (long long)ls);
     }
   }

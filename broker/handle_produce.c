@@ -68,8 +68,8 @@ static void flush_done(void *arg, int rc, const char *msg) {
   if (rc != 0 && w->part) {
     w->part->error_code = KERR_KAFKA_STORAGE_ERROR;
     if (!r->dead)
-      kafka_log(r, "fdatasync failed: %s; answered " KAFKA_ERR_FMT, msg,
-                KAFKA_ERR_ARGS(w->part->error_code));
+      kafka_log(r, BLOG_ERROR, "fdatasync failed: %s; answered " KAFKA_ERR_FMT,
+                msg, KAFKA_ERR_ARGS(w->part->error_code));
   }
   if (--ctx->pending > 0)
     return;
@@ -244,6 +244,15 @@ static void *grow(void **v, size_t *n, size_t *cap, size_t size) {
   return (char *)*v + (*n)++ * size;
 }
 
+/* Errors that refuse the records themselves (too large, damaged, bad
+ * timestamps or keys), as opposed to retriable or transactional states. */
+static int refused_data(int16_t code) {
+  return code == KERR_MESSAGE_TOO_LARGE || code == KERR_RECORD_LIST_TOO_LARGE ||
+         code == KERR_CORRUPT_MESSAGE || code == KERR_INVALID_RECORD ||
+         code == KERR_INVALID_TIMESTAMP || code == KERR_POLICY_VIOLATION ||
+         code == KERR_UNSUPPORTED_COMPRESSION_TYPE;
+}
+
 /* Append one partition's batch and note its sync; -1 when out of memory. */
 static int append_part(kafka_req *r, produce_ctx *ctx, const char *name,
                        int policy,
@@ -269,7 +278,7 @@ static int append_part(kafka_req *r, produce_ctx *ctx, const char *name,
                            ? kf_null_str()
                            : kafka_errmsg(r);
     if (txn && rc == ND_EPRODUCERFENCED)
-      kafka_log(r,
+      kafka_log(r, BLOG_WARN,
                 "transactional id %s: producer fenced: %s; "
                 "answered " KAFKA_ERR_FMT,
                 req->transactional_id.ptr, nd_errmsg(),
@@ -279,9 +288,19 @@ static int append_part(kafka_req *r, produce_ctx *ctx, const char *name,
     if (rc == ND_ECONTROL || rc == ND_ETIMESTAMP || rc == ND_ENOKEY)
       /* Kafka's record validation answers with the log start. */
       nd_offsets(b->store, name, pd->index, &p->log_start_offset, NULL);
+    if (refused_data(p->error_code)) {
+      /* What the client sent was refused: an operator wants to see why a
+       * producer's records do not arrive (the limiter holds a flood). */
+      blog_field f[2] = {BLOG_STR("topic", name),
+                         BLOG_NUM("partition", pd->index)};
+      kafka_logx(r, BLOG_WARN, f, 2,
+                 "produce to %s/%d refused: " KAFKA_ERR_FMT ": %s", name,
+                 pd->index, KAFKA_ERR_ARGS(p->error_code), nd_errmsg());
+    }
     if (p->error_code == KERR_KAFKA_STORAGE_ERROR ||
         p->error_code == KERR_UNKNOWN_SERVER_ERROR)
-      kafka_log(r, "append to %s/%d failed: %s; answered " KAFKA_ERR_FMT, name,
+      kafka_log(r, BLOG_ERROR,
+                "append to %s/%d failed: %s; answered " KAFKA_ERR_FMT, name,
                 pd->index, nd_errmsg(), KAFKA_ERR_ARGS(p->error_code));
     return 0;
   }

@@ -38,7 +38,8 @@ int handle_init_producer_id(kafka_req *r) {
   int rc = nd_producer_id_new(r->b->store, &pid);
   if (rc != 0) {
     resp->error_code = kafka_err(rc);
-    kafka_log(r, "cannot hand out a producer id: %s; answered " KAFKA_ERR_FMT,
+    kafka_log(r, BLOG_ERROR,
+              "cannot hand out a producer id: %s; answered " KAFKA_ERR_FMT,
               nd_errmsg(), KAFKA_ERR_ARGS(resp->error_code));
   } else {
     resp->producer_id = pid;

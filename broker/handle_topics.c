@@ -52,8 +52,8 @@ static void topics_create(void *arg) {
       t->num_partitions = t->replication_factor = -1;
       continue;
     }
-    fprintf(stderr, "nodata: created topic %s with %d partition(s)\n", name,
-            j->parts[i]);
+    kafka_log_topic(r, BLOG_INFO, name, "created topic %s with %d partition(s)",
+                    name, j->parts[i]);
     nd_topic_info info;
     if (nd_topic_describe(r->b->store, name, &info) == 0)
       memcpy(t->topic_id.b, info.id, 16);
@@ -64,6 +64,10 @@ static void topics_create(void *arg) {
 static int topics_answer(topics_job *j) {
   kafka_req *r = j->r;
   broker *b = r->b;
+  for (int32_t i = 0; i < j->resp->topics.count; i++)
+    kafka_log_refusal(r, "create topic", j->resp->topics.items[i].name,
+                      j->resp->topics.items[i].error_code,
+                      j->resp->topics.items[i].error_message);
   const char *const *names = nd_topic_config_names();
   int32_t nc = 0;
   while (names[nc])
@@ -283,13 +287,23 @@ static void topics_delete(void *arg) {
       t->error_message = kafka_errmsg(j->r);
     } else {
       /* libnodata also forgets the topic's committed offsets. */
-      fprintf(stderr, "nodata: deleted topic %s\n", t->name.ptr);
+      kafka_log_topic(j->r, BLOG_INFO, t->name.ptr, "deleted topic %s",
+                      t->name.ptr);
     }
   }
 }
 
+static void delete_log_refusals(kafka_req *r,
+                                kafka_delete_topics_response *resp) {
+  for (int32_t i = 0; i < resp->responses.count; i++)
+    kafka_log_refusal(r, "delete topic", resp->responses.items[i].name,
+                      resp->responses.items[i].error_code,
+                      resp->responses.items[i].error_message);
+}
+
 static int deleted_answer(kafka_req *r, void *arg) {
   delete_job *j = arg;
+  delete_log_refusals(r, j->resp);
   kafka_respond(r, j->resp);
   return 0;
 }
@@ -341,6 +355,7 @@ int handle_delete_topics(kafka_req *r) {
   resp->responses.items = res;
   resp->responses.count = n;
   if (!to_delete) {
+    delete_log_refusals(r, resp);
     kafka_respond(r, resp);
     return 0;
   }
@@ -377,14 +392,23 @@ static void parts_create(void *arg) {
       t->error_code = rc == ND_EINVAL ? KERR_INVALID_PARTITIONS : kafka_err(rc);
       t->error_message = kafka_errmsg(r);
     } else {
-      fprintf(stderr, "nodata: topic %s now has %d partitions\n", q->name.ptr,
-              q->count);
+      kafka_log_topic(r, BLOG_INFO, q->name.ptr,
+                      "topic %s now has %d partitions", q->name.ptr, q->count);
     }
   }
 }
 
+static void parts_log_refusals(kafka_req *r,
+                               kafka_create_partitions_response *resp) {
+  for (int32_t i = 0; i < resp->results.count; i++)
+    kafka_log_refusal(r, "add partitions to topic", resp->results.items[i].name,
+                      resp->results.items[i].error_code,
+                      resp->results.items[i].error_message);
+}
+
 static int parts_answer(kafka_req *r, void *arg) {
   parts_job *j = arg;
+  parts_log_refusals(r, j->resp);
   kafka_respond(r, j->resp);
   return 0;
 }
@@ -490,6 +514,7 @@ int handle_create_partitions(kafka_req *r) {
   resp->results.items = res;
   resp->results.count = m;
   if (!to_add) {
+    parts_log_refusals(r, resp);
     kafka_respond(r, resp);
     return 0;
   }

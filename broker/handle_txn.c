@@ -110,11 +110,12 @@ static void txn_log_for(kafka_req *r, const char *tid, const char *msg,
                         int16_t err) {
   if (err == KERR_PRODUCER_FENCED || err == KERR_INVALID_PRODUCER_EPOCH)
     kafka_log(
-        r, "transactional id %s: producer fenced: %s; answered " KAFKA_ERR_FMT,
+        r, BLOG_WARN,
+        "transactional id %s: producer fenced: %s; answered " KAFKA_ERR_FMT,
         tid, msg, KAFKA_ERR_ARGS(err));
   else if (err == KERR_KAFKA_STORAGE_ERROR || err == KERR_UNKNOWN_SERVER_ERROR)
-    kafka_log(r, "transactional id %s: %s; answered " KAFKA_ERR_FMT, tid, msg,
-              KAFKA_ERR_ARGS(err));
+    kafka_log(r, BLOG_ERROR, "transactional id %s: %s; answered " KAFKA_ERR_FMT,
+              tid, msg, KAFKA_ERR_ARGS(err));
 }
 
 static void txn_log(kafka_req *r, txn_work *w, int16_t err) {
@@ -779,7 +780,7 @@ int handle_list_transactions(kafka_req *r) {
     if (has_re)
       regfree(&re);
     resp->error_code = kafka_err(rc);
-    kafka_log(r, "cannot list transactions: %s", nd_errmsg());
+    kafka_log(r, BLOG_ERROR, "cannot list transactions: %s", nd_errmsg());
     kafka_respond(r, resp);
     return 0;
   }

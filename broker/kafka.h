@@ -21,6 +21,7 @@
 #include "broker.h"
 #include "kafka_errors.h"
 #include "kafka_msgs.h"
+#include "logline.h"
 #include "waitset.h"
 
 /* Authorized operations, as Kafka answers them without an authorizer
@@ -53,6 +54,7 @@ typedef struct kafka_api {
   int16_t min, max; /* advertised */
   const kf_msg *req, *resp;
   kafka_handler_fn fn;
+  int hidden; /* served but left out of ApiVersions, as Kafka does */
 } kafka_api;
 
 struct kafka_req {
@@ -64,6 +66,9 @@ struct kafka_req {
   int16_t version;
   int32_t correlation_id;
   kf_str client_id;
+  /* The connection's peer, copied on arrival so a line logged from the
+   * worker (or after the connection closed) can still name the client. */
+  char peer[64];
   kf_arena arena;
   net_frame *frame; /* the request's bytes; records/bytes point into it */
   void *body;       /* the decoded request */
@@ -85,6 +90,7 @@ struct kafka_state {
    * an append wakes only those of its partition. */
   waitset *fetch_waits;
   char cluster_id[32];
+  struct telemetry_state *telemetry; /* handle_telemetry.c, loop only */
 };
 
 /* Encode `resp` (a struct of r->api->resp at r->version) with its response
@@ -243,11 +249,27 @@ int kafka_advertised_port(broker *b);
 /* The finalized transaction.version: 1 or 2 (2 unless configured). */
 int kafka_transaction_version(broker *b);
 
-/* One log line on stderr, prefixed with the client address. */
-void kafka_log(kafka_req *r, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+/* One log line at `level` (logline.h's BLOG_*) naming the client (its
+ * address and client id) and the request; the component follows the API
+ * (group, txn, admin, telemetry, kafka). extra are more JSON fields. */
+void kafka_logx(kafka_req *r, int level, const blog_field *extra, size_t nextra,
+                const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+#define kafka_log(r, level, ...) kafka_logx(r, level, NULL, 0, __VA_ARGS__)
+/* A refused topic operation (`what`: "create topic", ...) with its error
+ * and message, at WARN (TOPIC_ALREADY_EXISTS at INFO); nothing if code is
+ * 0. */
+void kafka_log_refusal(kafka_req *r, const char *what, kf_str topic,
+                       int16_t code, kf_str msg);
+/* The same with the topic as a field. */
+#define kafka_log_topic(r, level, topic, ...)                                  \
+  kafka_logx(r, level, &BLOG_STR("topic", topic), 1, __VA_ARGS__)
+
+/* handle_telemetry.c: frees its KIP-714 client instances. */
+void telemetry_fini(kafka_state *k);
 
 /* Handlers. */
+int handle_get_telemetry_subscriptions(kafka_req *r);
+int handle_push_telemetry(kafka_req *r);
 int handle_api_versions(kafka_req *r); /* kafka_api.c */
 /* handle_metadata.c: the cluster and its topics */
 int handle_metadata(kafka_req *r);

@@ -40,7 +40,13 @@
 #define API(key, name, lo, hi, msg, fn)                                        \
   {                                                                            \
     key, name, lo, hi, &kafka_##msg##_request_msg,                             \
-        &kafka_##msg##_response_msg, fn                                        \
+        &kafka_##msg##_response_msg, fn, 0                                     \
+  }
+
+#define API_HIDDEN(key, name, lo, hi, msg, fn)                                 \
+  {                                                                            \
+    key, name, lo, hi, &kafka_##msg##_request_msg,                             \
+        &kafka_##msg##_response_msg, fn, 1                                     \
   }
 
 const kafka_api kafka_apis[] = {
@@ -91,6 +97,12 @@ const kafka_api kafka_apis[] = {
         handle_describe_transactions),
     API(66, "ListTransactions", 0, 2, list_transactions,
         handle_list_transactions),
+    /* Kafka 4.4 without a telemetry exporter plugin answers these but does
+     * not advertise them (handle_telemetry.c). */
+    API_HIDDEN(71, "GetTelemetrySubscriptions", 0, 0,
+               get_telemetry_subscriptions, handle_get_telemetry_subscriptions),
+    API_HIDDEN(72, "PushTelemetry", 0, 0, push_telemetry,
+               handle_push_telemetry),
 };
 const size_t kafka_api_count = sizeof kafka_apis / sizeof kafka_apis[0];
 
@@ -109,17 +121,97 @@ static const kafka_api *find_api(int key) {
 
 /* ---- logging and errors ------------------------------------------------- */
 
-void kafka_log(kafka_req *r, const char *fmt, ...) {
-  char msg[512];
+/* The component of a request's lines: what an operator filters by. */
+static const char *api_component(int key) {
+  switch (key) {
+  case 8:
+  case 9:
+  case 10:
+  case 11:
+  case 12:
+  case 13:
+  case 14:
+  case 15:
+  case 16:
+  case 42:
+  case 47:
+  case 68:
+  case 69:
+    return "group";
+  case 22:
+  case 24:
+  case 25:
+  case 26:
+  case 28:
+  case 61:
+  case 65:
+  case 66:
+    return "txn";
+  case 19:
+  case 20:
+  case 21:
+  case 33:
+  case 37:
+  case 44:
+    return "admin";
+  case 71:
+  case 72:
+    return "telemetry";
+  default:
+    return "kafka";
+  }
+}
+
+void kafka_logx(kafka_req *r, int level, const blog_field *extra, size_t nextra,
+                const char *fmt, ...) {
+  if (!blog_enabled(level))
+    return;
+  char msg[512], who[400];
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
-  /* A dead request's connection is gone (an answer from another thread
-   * can outlive it): its peer cannot be read any more. */
-  broker_log("%s: %s v%d: %s",
-             r && r->conn && !r->dead ? net_conn_peer(r->conn) : "-",
-             r && r->api ? r->api->name : "?", r ? r->version : -1, msg);
+  /* r->peer, not the connection's: this may run on the worker, or after
+   * the connection closed. */
+  const char *peer = r && r->peer[0] ? r->peer : "-";
+  int idlen = r && r->client_id.ptr && r->client_id.len > 0
+                  ? (r->client_id.len > 200 ? 200 : r->client_id.len)
+                  : 0;
+  const char *api = r && r->api ? r->api->name : "?";
+  int version = r ? r->version : -1;
+  if (idlen)
+    snprintf(who, sizeof who, "%s client_id=%.*s", peer, idlen,
+             r->client_id.ptr);
+  else
+    snprintf(who, sizeof who, "%s", peer);
+  blog_field f[12];
+  size_t nf = 0;
+  f[nf++] = BLOG_STR("client_addr", peer);
+  if (idlen)
+    f[nf++] = BLOG_STRN("client_id", r->client_id.ptr, idlen);
+  f[nf++] = BLOG_STR("api", api);
+  f[nf++] = BLOG_NUM("api_version", version);
+  for (size_t i = 0; i < nextra && nf < sizeof f / sizeof f[0]; i++)
+    f[nf++] = extra[i];
+  blog(level, api_component(r && r->api ? r->api->key : -1), f, nf,
+       "%s: %s v%d: %s", who, api, version, msg);
+}
+
+void kafka_log_refusal(kafka_req *r, const char *what, kf_str topic,
+                       int16_t code, kf_str msg) {
+  if (!code)
+    return;
+  /* An existing topic is what idempotent tooling meets on every run. */
+  int level = code == KERR_TOPIC_ALREADY_EXISTS ? BLOG_INFO : BLOG_WARN;
+  int tl = topic.ptr && topic.len > 0 ? (topic.len > 255 ? 255 : topic.len) : 0;
+  int ml = msg.ptr && msg.len > 0 ? (msg.len > 300 ? 300 : msg.len) : 0;
+  blog_field f[2] = {BLOG_STRN("topic", tl ? topic.ptr : "", tl),
+                     BLOG_STR("error", kafka_err_name(code)
+                                           ? kafka_err_name(code)
+                                           : "UNKNOWN")};
+  kafka_logx(r, level, f, 2, "%s %.*s refused: " KAFKA_ERR_FMT "%s%.*s", what,
+             tl, tl ? topic.ptr : "", KAFKA_ERR_ARGS(code), ml ? ": " : "", ml,
+             ml ? msg.ptr : "");
 }
 
 int kafka_auto_create(kafka_req *r, const char *topic) {
@@ -135,7 +227,8 @@ int kafka_auto_create(kafka_req *r, const char *topic) {
       r->b->cfg.default_partitions > 0 ? r->b->cfg.default_partitions : 1;
   int rc = nd_topic_create(r->b->store, topic, n, kafka_topic_defaults(r->b));
   if (rc == 0)
-    kafka_log(r, "created topic %s with %d partition(s)", topic, n);
+    kafka_log_topic(r, BLOG_INFO, topic,
+                    "created topic %s with %d partition(s)", topic, n);
   return rc == ND_ETOPICEXISTS ? 0 : rc;
 }
 
@@ -318,7 +411,7 @@ void kafka_respond_files(kafka_req *r, const void *resp, net_file *files,
     free(parts);
     close_files(files, nfiles);
     kf_buf_free(&b);
-    kafka_log(r, "%s", why);
+    kafka_log(r, BLOG_ERROR, "%s", why);
     net_conn_close(r->conn, "cannot build a response");
     net_reply_none(r->conn, r->nreq);
     kafka_req_free(r);
@@ -434,7 +527,7 @@ int handle_api_versions(kafka_req *r) {
    * Kafka answers; it retries within it and then learns the rest. */
   int guessed_high = r->version > r->api->max;
   for (size_t i = 0; i < kafka_api_count; i++) {
-    if (!kafka_apis[i].fn ||
+    if (!kafka_apis[i].fn || kafka_apis[i].hidden ||
         (guessed_high && kafka_apis[i].key != API_VERSIONS_KEY))
       continue;
     keys[n].api_key = kafka_apis[i].key;
@@ -492,6 +585,7 @@ int kafka_handle_request(void *ctx, net_conn *conn, net_req *req,
   r->nreq = req;
   r->api = api;
   r->version = (int16_t)version;
+  snprintf(r->peer, sizeof r->peer, "%s", net_conn_peer(conn));
 
   kf_cur c = {frame, frame + len};
   int flex = version >= api->req->flex_min;
@@ -611,6 +705,7 @@ void kafka_fini(broker *b) {
   if (!k)
     return;
   fetch_fini(k);
+  telemetry_fini(k);
   group_fini(b);
   dynconfig_fini(b);
   while (k->parked) {

@@ -3420,6 +3420,84 @@ const kf_struct kafka_list_transactions_response_desc = {
     sizeof(kafka_list_transactions_response), 4,
     kafka_list_transactions_response_fields};
 
+static const kf_field kafka_get_telemetry_subscriptions_request_fields[] = {
+    {"client_instance_id", KF_UUID, KF_UUID,
+     offsetof(kafka_get_telemetry_subscriptions_request, client_instance_id), 0,
+     32767, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+};
+const kf_struct kafka_get_telemetry_subscriptions_request_desc = {
+    "kafka_get_telemetry_subscriptions_request",
+    sizeof(kafka_get_telemetry_subscriptions_request), 1,
+    kafka_get_telemetry_subscriptions_request_fields};
+
+static const kf_field kafka_get_telemetry_subscriptions_response_fields[] = {
+    {"throttle_time_ms", KF_INT32, KF_INT32,
+     offsetof(kafka_get_telemetry_subscriptions_response, throttle_time_ms), 0,
+     32767, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+    {"error_code", KF_INT16, KF_INT16,
+     offsetof(kafka_get_telemetry_subscriptions_response, error_code), 0, 32767,
+     -1, -1, -1, -1, -1, 0, 0LL, NULL},
+    {"client_instance_id", KF_UUID, KF_UUID,
+     offsetof(kafka_get_telemetry_subscriptions_response, client_instance_id),
+     0, 32767, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+    {"subscription_id", KF_INT32, KF_INT32,
+     offsetof(kafka_get_telemetry_subscriptions_response, subscription_id), 0,
+     32767, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+    {"accepted_compression_types", KF_ARRAY, KF_INT8,
+     offsetof(kafka_get_telemetry_subscriptions_response,
+              accepted_compression_types),
+     0, 32767, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+    {"push_interval_ms", KF_INT32, KF_INT32,
+     offsetof(kafka_get_telemetry_subscriptions_response, push_interval_ms), 0,
+     32767, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+    {"telemetry_max_bytes", KF_INT32, KF_INT32,
+     offsetof(kafka_get_telemetry_subscriptions_response, telemetry_max_bytes),
+     0, 32767, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+    {"delta_temporality", KF_BOOL, KF_BOOL,
+     offsetof(kafka_get_telemetry_subscriptions_response, delta_temporality), 0,
+     32767, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+    {"requested_metrics", KF_ARRAY, KF_STRING,
+     offsetof(kafka_get_telemetry_subscriptions_response, requested_metrics), 0,
+     32767, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+};
+const kf_struct kafka_get_telemetry_subscriptions_response_desc = {
+    "kafka_get_telemetry_subscriptions_response",
+    sizeof(kafka_get_telemetry_subscriptions_response), 9,
+    kafka_get_telemetry_subscriptions_response_fields};
+
+static const kf_field kafka_push_telemetry_request_fields[] = {
+    {"client_instance_id", KF_UUID, KF_UUID,
+     offsetof(kafka_push_telemetry_request, client_instance_id), 0, 32767, -1,
+     -1, -1, -1, -1, 0, 0LL, NULL},
+    {"subscription_id", KF_INT32, KF_INT32,
+     offsetof(kafka_push_telemetry_request, subscription_id), 0, 32767, -1, -1,
+     -1, -1, -1, 0, 0LL, NULL},
+    {"terminating", KF_BOOL, KF_BOOL,
+     offsetof(kafka_push_telemetry_request, terminating), 0, 32767, -1, -1, -1,
+     -1, -1, 0, 0LL, NULL},
+    {"compression_type", KF_INT8, KF_INT8,
+     offsetof(kafka_push_telemetry_request, compression_type), 0, 32767, -1, -1,
+     -1, -1, -1, 0, 0LL, NULL},
+    {"metrics", KF_BYTES, KF_BYTES,
+     offsetof(kafka_push_telemetry_request, metrics), 0, 32767, -1, -1, -1, -1,
+     -1, 0, 0LL, NULL},
+};
+const kf_struct kafka_push_telemetry_request_desc = {
+    "kafka_push_telemetry_request", sizeof(kafka_push_telemetry_request), 5,
+    kafka_push_telemetry_request_fields};
+
+static const kf_field kafka_push_telemetry_response_fields[] = {
+    {"throttle_time_ms", KF_INT32, KF_INT32,
+     offsetof(kafka_push_telemetry_response, throttle_time_ms), 0, 32767, -1,
+     -1, -1, -1, -1, 0, 0LL, NULL},
+    {"error_code", KF_INT16, KF_INT16,
+     offsetof(kafka_push_telemetry_response, error_code), 0, 32767, -1, -1, -1,
+     -1, -1, 0, 0LL, NULL},
+};
+const kf_struct kafka_push_telemetry_response_desc = {
+    "kafka_push_telemetry_response", sizeof(kafka_push_telemetry_response), 2,
+    kafka_push_telemetry_response_fields};
+
 const kf_msg kafka_request_header_msg = {"RequestHeader",           -1, 1, 2, 2,
                                          &kafka_request_header_desc};
 const kf_msg kafka_response_header_msg = {
@@ -3717,6 +3795,24 @@ const kf_msg kafka_list_transactions_response_msg = {
     2,
     0,
     &kafka_list_transactions_response_desc};
+const kf_msg kafka_get_telemetry_subscriptions_request_msg = {
+    "GetTelemetrySubscriptionsRequest",
+    71,
+    0,
+    0,
+    0,
+    &kafka_get_telemetry_subscriptions_request_desc};
+const kf_msg kafka_get_telemetry_subscriptions_response_msg = {
+    "GetTelemetrySubscriptionsResponse",
+    71,
+    0,
+    0,
+    0,
+    &kafka_get_telemetry_subscriptions_response_desc};
+const kf_msg kafka_push_telemetry_request_msg = {
+    "PushTelemetryRequest", 72, 0, 0, 0, &kafka_push_telemetry_request_desc};
+const kf_msg kafka_push_telemetry_response_msg = {
+    "PushTelemetryResponse", 72, 0, 0, 0, &kafka_push_telemetry_response_desc};
 
 const kf_msg *const kafka_all_msgs[] = {
     &kafka_request_header_msg,
@@ -3795,6 +3891,10 @@ const kf_msg *const kafka_all_msgs[] = {
     &kafka_describe_transactions_response_msg,
     &kafka_list_transactions_request_msg,
     &kafka_list_transactions_response_msg,
+    &kafka_get_telemetry_subscriptions_request_msg,
+    &kafka_get_telemetry_subscriptions_response_msg,
+    &kafka_push_telemetry_request_msg,
+    &kafka_push_telemetry_response_msg,
 };
 const size_t kafka_all_msgs_count =
     sizeof kafka_all_msgs / sizeof kafka_all_msgs[0];

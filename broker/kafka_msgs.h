@@ -1632,6 +1632,41 @@ typedef struct kafka_list_transactions_response {
   } transaction_states;
 } kafka_list_transactions_response;
 
+typedef struct kafka_get_telemetry_subscriptions_request {
+  kf_uuid client_instance_id;
+} kafka_get_telemetry_subscriptions_request;
+
+typedef struct kafka_get_telemetry_subscriptions_response {
+  int32_t throttle_time_ms;
+  int16_t error_code;
+  kf_uuid client_instance_id;
+  int32_t subscription_id;
+  struct {
+    int8_t *items;
+    int32_t count;
+  } accepted_compression_types;
+  int32_t push_interval_ms;
+  int32_t telemetry_max_bytes;
+  uint8_t delta_temporality;
+  struct {
+    kf_str *items;
+    int32_t count;
+  } requested_metrics;
+} kafka_get_telemetry_subscriptions_response;
+
+typedef struct kafka_push_telemetry_request {
+  kf_uuid client_instance_id;
+  int32_t subscription_id;
+  uint8_t terminating;
+  int8_t compression_type;
+  kf_bytes metrics;
+} kafka_push_telemetry_request;
+
+typedef struct kafka_push_telemetry_response {
+  int32_t throttle_time_ms;
+  int16_t error_code;
+} kafka_push_telemetry_response;
+
 extern const kf_struct kafka_request_header_desc;
 extern const kf_struct kafka_response_header_desc;
 extern const kf_struct kafka_api_versions_request_desc;
@@ -1834,6 +1869,10 @@ extern const kf_struct kafka_describe_transactions_response_desc;
 extern const kf_struct kafka_list_transactions_request_desc;
 extern const kf_struct kafka_list_transactions_response_transaction_state_desc;
 extern const kf_struct kafka_list_transactions_response_desc;
+extern const kf_struct kafka_get_telemetry_subscriptions_request_desc;
+extern const kf_struct kafka_get_telemetry_subscriptions_response_desc;
+extern const kf_struct kafka_push_telemetry_request_desc;
+extern const kf_struct kafka_push_telemetry_response_desc;
 
 extern const kf_msg kafka_request_header_msg;
 extern const kf_msg kafka_response_header_msg;
@@ -1911,6 +1950,10 @@ extern const kf_msg kafka_describe_transactions_request_msg;
 extern const kf_msg kafka_describe_transactions_response_msg;
 extern const kf_msg kafka_list_transactions_request_msg;
 extern const kf_msg kafka_list_transactions_response_msg;
+extern const kf_msg kafka_get_telemetry_subscriptions_request_msg;
+extern const kf_msg kafka_get_telemetry_subscriptions_response_msg;
+extern const kf_msg kafka_push_telemetry_request_msg;
+extern const kf_msg kafka_push_telemetry_response_msg;
 
 /* Every message above, for tests that walk them all. */
 extern const kf_msg *const kafka_all_msgs[];

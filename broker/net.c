@@ -295,8 +295,12 @@ int64_t net_now_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* The network layer's lines share the broker's flood limit. */
-#define net_log broker_log
+/* The network layer's lines share the broker's flood limit; a line about
+ * one connection carries its address as a field. */
+#define net_log(level, ...) blog(level, "net", NULL, 0, __VA_ARGS__)
+#define net_log_peer(level, peer, fmt, ...)                                    \
+  blog(level, "net", &BLOG_STR("client_addr", peer), 1, "%s: " fmt, peer,      \
+       __VA_ARGS__)
 
 /* For warnings that could come once per connection: 1 when the last one
  * of its kind was logged long enough ago. */
@@ -1143,10 +1147,12 @@ static ssize_t flush_file(net_conn *c, net_req *r, size_t budget) {
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
       return 0;
     if (n == 0) /* the file is shorter than promised: the frame cannot end */
-      net_log("%s: closing: sendfile hit end of file with %zu bytes left",
-              c->peer, f->len - r->file_sent);
+      net_log_peer(BLOG_WARN, c->peer,
+                   "closing: sendfile hit end of file with %zu bytes left",
+                   f->len - r->file_sent);
     else if (errno != EPIPE && errno != ECONNRESET) /* else: the peer left */
-      net_log("%s: closing: sendfile failed: %s", c->peer, strerror(errno));
+      net_log_peer(BLOG_WARN, c->peer, "closing: sendfile failed: %s",
+                   strerror(errno));
     conn_kill(c);
     return -1;
   }
@@ -1197,7 +1203,8 @@ static void req_answer(net_conn *c, net_req *r, int state, uint8_t *buf,
   if (r->state != REQ_PENDING) {
     /* A second answer for one request is a handler bug; dropping it keeps
      * the stream well-formed. */
-    net_log("%s: ignoring a second reply to one request", c->peer);
+    net_log_peer(BLOG_ERROR, c->peer, "%s",
+                 "ignoring a second reply to one request");
     free(buf);
     files_close(l, files, nfiles);
     return;
@@ -1226,7 +1233,8 @@ static void req_answer(net_conn *c, net_req *r, int state, uint8_t *buf,
   for (size_t i = 0; i < nfiles; i++) {
     /* Parts out of order or past the buffer would garble the stream. */
     if (files[i].at > r->len || (i && files[i].at < files[i - 1].at)) {
-      net_log("%s: closing: reply with misplaced file parts", c->peer);
+      net_log_peer(BLOG_ERROR, c->peer, "%s",
+                   "closing: reply with misplaced file parts");
       r->state = REQ_NONE;
       free(buf);
       r->buf = NULL;
@@ -1284,7 +1292,7 @@ void net_reply_none(net_conn *conn, net_req *req) {
 
 void net_conn_close(net_conn *conn, const char *why) {
   if (why && *why && !conn->dead && !conn->close_mode)
-    net_log("%s: closing: %s", conn->peer, why);
+    net_log_peer(BLOG_WARN, conn->peer, "closing: %s", why);
   if (!conn->close_mode || conn->close_mode == CLOSE_AFTER_ALL)
     conn->close_mode = CLOSE_AFTER_READY;
   conn_update(conn);
@@ -1320,7 +1328,7 @@ static void dispatch(net_conn *c, net_fbuf *fb, size_t total) {
     l->exempt = NULL;
   net_req *r = calloc(1, sizeof *r);
   if (!r) {
-    net_log("%s: closing: out of memory", c->peer);
+    net_log_peer(BLOG_ERROR, c->peer, "%s", "closing: out of memory");
     net_frame_free(&fb->f);
     conn_kill(c);
     return;
@@ -1342,8 +1350,8 @@ static void dispatch(net_conn *c, net_fbuf *fb, size_t total) {
   if (rc < 0) {
     /* A handler that already called net_conn_close has logged why. */
     if (!c->dead && !c->close_mode)
-      net_log("%s: closing: %s", c->peer,
-              c->error[0] ? c->error : "malformed request");
+      net_log_peer(BLOG_WARN, c->peer, "closing: %s",
+                   c->error[0] ? c->error : "malformed request");
     /* The request that failed gets no answer; ones before it still do. */
     if (r && !c->dead && r->state == REQ_PENDING)
       net_reply_none(c, r);
@@ -1357,8 +1365,10 @@ static int frame_size_ok(net_conn *c, const uint8_t hdr[4], size_t *total) {
   int32_t size = (int32_t)((uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 |
                            (uint32_t)hdr[2] << 8 | hdr[3]);
   if (size <= 0 || (size_t)size > c->loop->cfg.max_request_bytes) {
-    net_log("%s: closing: request size %" PRId32 " out of range (1..%zu bytes)",
-            c->peer, size, c->loop->cfg.max_request_bytes);
+    net_log_peer(BLOG_WARN, c->peer,
+                 "closing: request size %" PRId32
+                 " out of range (1..%zu bytes): over --max-request-bytes",
+                 size, c->loop->cfg.max_request_bytes);
     conn_kill(c);
     return -1;
   }
@@ -1367,7 +1377,8 @@ static int frame_size_ok(net_conn *c, const uint8_t hdr[4], size_t *total) {
 }
 
 static void no_memory(net_conn *c, size_t total) {
-  net_log("%s: closing: no memory for a %zu-byte request", c->peer, total);
+  net_log_peer(BLOG_ERROR, c->peer, "closing: no memory for a %zu-byte request",
+               total);
   conn_kill(c);
 }
 
@@ -1508,7 +1519,7 @@ static void stash_rest(net_conn *c, const uint8_t *p, size_t n) {
     return;
   uint8_t *s = malloc(n);
   if (!s) {
-    net_log("%s: closing: out of memory", c->peer);
+    net_log_peer(BLOG_ERROR, c->peer, "%s", "closing: out of memory");
     conn_kill(c);
     return;
   }
@@ -1658,7 +1669,8 @@ static void on_accept(net_loop *l) {
       l->accept_full = 1;
       listener_set(l, 0);
       if (log_due(&l->full_logged_ms))
-        net_log("%zu connections open, the most allowed (max.connections, "
+        net_log(BLOG_WARN,
+                "%zu connections open, the most allowed (max.connections, "
                 "or what ulimit -n leaves); new ones wait in the listen "
                 "backlog until one closes",
                 l->nconns);
@@ -1675,7 +1687,7 @@ static void on_accept(net_loop *l) {
           errno == ENOMEM) {
         /* Level-triggered epoll would report the listener again at once;
          * pause accepting instead of spinning. */
-        net_log("accept: %s; pausing new connections for %d ms",
+        net_log(BLOG_WARN, "accept: %s; pausing new connections for %d ms",
                 strerror(errno), NET_ACCEPT_PAUSE_MS);
         listener_set(l, 0);
         if (!l->accept_timer)
@@ -1696,10 +1708,11 @@ static void on_accept(net_loop *l) {
         if (log_due(&l->per_ip_logged_ms)) {
           char peer[64];
           format_peer(&ss, peer, sizeof peer);
-          net_log("%s: rejected connection: address already has the "
-                  "configured maximum of %zu connections "
-                  "(max.connections.per.ip)",
-                  peer, cap);
+          net_log_peer(BLOG_WARN, peer,
+                       "rejected connection: address already has the "
+                       "configured maximum of %zu connections "
+                       "(max.connections.per.ip)",
+                       cap);
         }
         continue;
       }
@@ -1771,7 +1784,8 @@ static void sweep(void *arg) {
     }
   }
   if (closed)
-    net_log("closed %zu connection(s) idle for %" PRId64
+    net_log(BLOG_INFO,
+            "closed %zu connection(s) idle for %" PRId64
             " ms (connections.max.idle.ms)",
             closed, idle);
   for (net_conn *c = l->partial.head, *next; c && c->frame_ms + idle <= now;
@@ -1781,14 +1795,16 @@ static void sweep(void *arg) {
     if (c->dead)
       continue;
     if (c->rbuf)
-      net_log("%s: closing: a %zu-byte request is not complete %" PRId64
-              " ms after its first byte (%zu bytes came; "
-              "connections.max.idle.ms)",
-              c->peer, c->rneed - 4, now - c->frame_ms, c->rlen - 4);
+      net_log_peer(BLOG_WARN, c->peer,
+                   "closing: a %zu-byte request is not complete %" PRId64
+                   " ms after its first byte (%zu bytes came; "
+                   "connections.max.idle.ms)",
+                   c->rneed - 4, now - c->frame_ms, c->rlen - 4);
     else
-      net_log("%s: closing: a request's size is not complete %" PRId64
-              " ms after its first byte (connections.max.idle.ms)",
-              c->peer, now - c->frame_ms);
+      net_log_peer(BLOG_WARN, c->peer,
+                   "closing: a request's size is not complete %" PRId64
+                   " ms after its first byte (connections.max.idle.ms)",
+                   now - c->frame_ms);
     conn_kill(c);
   }
   l->sweep_timer = net_timer_add(l, sweep_every(l), sweep, l);
@@ -1981,7 +1997,7 @@ int net_loop_run(net_loop *loop) {
     if (n < 0) {
       if (errno == EINTR)
         continue;
-      net_log("epoll_wait: %s", strerror(errno));
+      net_log(BLOG_ERROR, "epoll_wait: %s", strerror(errno));
       break;
     }
     for (int i = 0; i < n; i++) {

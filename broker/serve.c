@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "broker.h"
@@ -52,6 +54,11 @@ static const char serve_usage[] =
     "                    [--transaction-max-timeout-ms MS]\n"
     "                    [--transactional-id-expiration-ms MS]\n"
     "                    [--transaction-abort-check-ms MS]\n"
+    "                    [--log-level error|warn|info|debug]\n"
+    "                    [--log-format text|json]\n"
+    "                    [--disk-free-warn-percent P]\n"
+    "                    [--disk-free-warn-bytes N]\n"
+    "                    [--disk-check-interval-ms MS]\n"
     "\n"
     "Run a single-node Kafka-protocol broker on the data directory. Kafka\n"
     "clients (librdkafka, kcat, kafka-python, Java) connect to it unchanged.\n"
@@ -133,6 +140,21 @@ static const char serve_usage[] =
     "  --transaction-abort-check-ms MS\n"
     "                         how often transactions past their timeout are\n"
     "                         looked for and aborted (default 10000)\n"
+    "  --log-level error|warn|info|debug\n"
+    "                         least severe log line written to stderr\n"
+    "                         (default info)\n"
+    "  --log-format text|json log lines as text (timestamp, level,\n"
+    "                         component, message) or one JSON object per\n"
+    "                         line with the same and structured fields\n"
+    "                         (default text)\n"
+    "  --disk-free-warn-percent P, --disk-free-warn-bytes N\n"
+    "                         warn once when the data directory's file\n"
+    "                         system has less than P %% (default 5) or N\n"
+    "                         bytes (default 1G; K, M, G suffixes) free,\n"
+    "                         and again after it recovered\n"
+    "  --disk-check-interval-ms MS\n"
+    "                         how often free space is checked (default\n"
+    "                         10000)\n"
     "  The topic defaults log.cleanup.policy, log.cleaner.min.cleanable.\n"
     "  ratio, log.cleaner.{min,max}.compaction.lag.ms and log.cleaner.\n"
     "  delete.retention.ms are set while it runs (kafka-configs --alter\n"
@@ -152,7 +174,9 @@ static const char serve_usage[] =
     "NODATA_LOG_CLEANER_BACKOFF_MS, NODATA_TRANSACTION_VERSION,\n"
     "NODATA_TRANSACTION_MAX_TIMEOUT_MS, "
     "NODATA_TRANSACTIONAL_ID_EXPIRATION_MS,\n"
-    "NODATA_TRANSACTION_ABORT_CHECK_MS.\n"
+    "NODATA_TRANSACTION_ABORT_CHECK_MS, NODATA_LOG_LEVEL, NODATA_LOG_FORMAT,\n"
+    "NODATA_DISK_FREE_WARN_PERCENT, NODATA_DISK_FREE_WARN_BYTES,\n"
+    "NODATA_DISK_CHECK_INTERVAL_MS.\n"
     "max.connections* can also be changed while it runs (kafka-configs\n"
     "--alter --entity-type brokers).\n"
     "\n"
@@ -170,6 +194,18 @@ static const char serve_usage[] =
     "directory is in use), 2 usage error.\n";
 
 static net_loop *volatile g_loop;
+
+/* Logging and the free-space watch: serve.c's alone, so kept here rather
+ * than in broker_config. */
+static struct {
+  int level, json;
+  int free_pct;       /* warn below this % free */
+  int64_t free_bytes; /* or below this many bytes free */
+  int64_t check_ms;   /* between checks */
+  int low;            /* below a threshold at the last check */
+  net_timer *timer;
+  const char *dir;
+} g_log = {BLOG_INFO, 0, 5, (int64_t)1 << 30, 10000, 0, NULL, NULL};
 static volatile sig_atomic_t g_stop_requested;
 
 /* Installed before the store opens, so a SIGTERM during a long recovery
@@ -422,6 +458,34 @@ static int apply(broker_config *c, const char *name, const char *value,
     c->explicit_set |= which == 0   ? BC_SET_TXN_MAX_TIMEOUT
                        : which == 1 ? BC_SET_TXN_ID_EXPIRATION
                                     : BC_SET_TXN_ABORT_CHECK;
+  } else if (!strcmp(name, "log-level")) {
+    if ((g_log.level = blog_parse_level(value)) < 0)
+      return usage_error("%s: '%s' is not error, warn, info or debug", from,
+                         value);
+  } else if (!strcmp(name, "log-format")) {
+    if (strcmp(value, "text") && strcmp(value, "json"))
+      return usage_error("%s: '%s' is not text or json", from, value);
+    g_log.json = !strcmp(value, "json");
+  } else if (!strcmp(name, "disk-free-warn-percent")) {
+    char *end;
+    errno = 0;
+    long v = strtol(value, &end, 10);
+    if (errno || end == value || *end || v < 0 || v > 100)
+      return usage_error("%s: '%s' is not a percentage from 0 to 100", from,
+                         value);
+    g_log.free_pct = (int)v;
+  } else if (!strcmp(name, "disk-free-warn-bytes")) {
+    if (parse_size64(value, &g_log.free_bytes) < 0)
+      return usage_error("%s: '%s' is not a size (K, M, G suffixes)", from,
+                         value);
+  } else if (!strcmp(name, "disk-check-interval-ms")) {
+    char *end;
+    errno = 0;
+    long long v = strtoll(value, &end, 10);
+    if (errno || end == value || *end || v < 100 || v > 86400000)
+      return usage_error("%s: '%s' is not a time from 100 to 86400000 ms", from,
+                         value);
+    g_log.check_ms = v;
   } else if (!strcmp(name, "group-initial-delay-ms")) {
     char *end;
     errno = 0;
@@ -439,11 +503,11 @@ static int apply(broker_config *c, const char *name, const char *value,
  * around, recovery) goes to the broker's log. */
 static void serve_store_log(void *ctx, int level, const char *msg) {
   (void)ctx;
-  broker_log("%s: %s",
-             level == ND_LOG_ERROR  ? "error"
-             : level == ND_LOG_WARN ? "warning"
-                                    : "info",
-             msg);
+  /* nd_log_level's numbers are logline's (ERROR 0, WARN 1, INFO 2). */
+  blog(level < BLOG_ERROR   ? BLOG_ERROR
+       : level > BLOG_DEBUG ? BLOG_DEBUG
+                            : level,
+       "store", NULL, 0, "%s", msg);
 }
 
 /* What recovery did when the store was opened, so an operator learns
@@ -455,14 +519,16 @@ static void log_recovery(nd_store *store) {
   nd_recovery_partition *parts = NULL;
   size_t n = 0;
   if (nd_recovery_report(store, &st, &parts, &n) != 0) {
-    broker_log("warning: no recovery report: %s", nd_errmsg());
+    blog_warn("recovery", "no recovery report: %s", nd_errmsg());
     return;
   }
   for (size_t i = 0; i < n; i++) {
     const nd_recovery_partition *r = &parts[i];
     if (r->offline) {
-      broker_log("info: recovery: topic '%s' partition %d: offline: %s",
-                 r->topic, (int)r->partition, r->reason);
+      blog_field f[2] = {BLOG_STR("topic", r->topic),
+                         BLOG_NUM("partition", r->partition)};
+      blog(BLOG_ERROR, "recovery", f, 2, "topic '%s' partition %d: offline: %s",
+           r->topic, (int)r->partition, r->reason);
       continue;
     }
     char cut[384] = "nothing cut";
@@ -472,25 +538,34 @@ static void log_recovery(nd_store *store) {
                " on; %d later segments deleted): %s",
                r->bytes_truncated, r->cut_file, r->cut_position, r->cut_offset,
                (int)r->segments_deleted, r->reason);
-    broker_log("info: recovery: topic '%s' partition %d: %d segments "
-               "scanned, %d indexes rebuilt, %s; producer state %s "
-               "(%" PRId64 " batch headers read)",
-               r->topic, (int)r->partition, (int)r->segments_scanned,
-               (int)r->indexes_rebuilt, cut,
-               r->producer_state_rebuilt ? "rebuilt" : "loaded",
-               r->producer_batches);
+    blog_field f[5] = {BLOG_STR("topic", r->topic),
+                       BLOG_NUM("partition", r->partition),
+                       BLOG_NUM("bytes_cut", r->bytes_truncated),
+                       BLOG_NUM("indexes_rebuilt", r->indexes_rebuilt),
+                       BLOG_NUM("segments_scanned", r->segments_scanned)};
+    blog(r->bytes_truncated || r->segments_deleted ? BLOG_WARN : BLOG_INFO,
+         "recovery", f, 5,
+         "topic '%s' partition %d: %d segments scanned, %d indexes rebuilt, "
+         "%s; producer state %s (%" PRId64 " batch headers read)",
+         r->topic, (int)r->partition, (int)r->segments_scanned,
+         (int)r->indexes_rebuilt, cut,
+         r->producer_state_rebuilt ? "rebuilt" : "loaded", r->producer_batches);
   }
   nd_free(parts);
   if (st.partitions == 0)
     return; /* a new or empty store: nothing to recover */
-  broker_log("info: recovery: %s shutdown before; %d of %d partitions "
-             "needed work: %" PRId64 " segments scanned, %" PRId64
-             " indexes rebuilt, %" PRId64 " bytes cut, %d segments "
-             "deleted, %d partitions offline",
-             st.clean_shutdown ? "clean" : "unclean",
-             (int)st.partitions_recovered, (int)st.partitions,
-             st.segments_scanned, st.indexes_rebuilt, st.bytes_truncated,
-             (int)st.segments_deleted, (int)st.partitions_offline);
+  blog_field f[3] = {BLOG_NUM("clean_shutdown", st.clean_shutdown),
+                     BLOG_NUM("bytes_cut", st.bytes_truncated),
+                     BLOG_NUM("partitions_offline", st.partitions_offline)};
+  blog(BLOG_INFO, "recovery", f, 3,
+       "%s shutdown before; %d of %d partitions "
+       "needed work: %" PRId64 " segments scanned, %" PRId64
+       " indexes rebuilt, %" PRId64 " bytes cut, %d segments "
+       "deleted, %d partitions offline",
+       st.clean_shutdown ? "clean" : "unclean", (int)st.partitions_recovered,
+       (int)st.partitions, st.segments_scanned, st.indexes_rebuilt,
+       st.bytes_truncated, (int)st.segments_deleted,
+       (int)st.partitions_offline);
 }
 
 static int parse_config(int argc, char **argv, broker_config *c) {
@@ -553,7 +628,12 @@ static int parse_config(int argc, char **argv, broker_config *c) {
       {"NODATA_TRANSACTION_MAX_TIMEOUT_MS", "transaction-max-timeout-ms"},
       {"NODATA_TRANSACTIONAL_ID_EXPIRATION_MS",
        "transactional-id-expiration-ms"},
-      {"NODATA_TRANSACTION_ABORT_CHECK_MS", "transaction-abort-check-ms"}};
+      {"NODATA_TRANSACTION_ABORT_CHECK_MS", "transaction-abort-check-ms"},
+      {"NODATA_LOG_LEVEL", "log-level"},
+      {"NODATA_LOG_FORMAT", "log-format"},
+      {"NODATA_DISK_FREE_WARN_PERCENT", "disk-free-warn-percent"},
+      {"NODATA_DISK_FREE_WARN_BYTES", "disk-free-warn-bytes"},
+      {"NODATA_DISK_CHECK_INTERVAL_MS", "disk-check-interval-ms"}};
   for (size_t i = 0; i < sizeof envs / sizeof envs[0]; i++) {
     const char *v = getenv(envs[i].env);
     if (v && *v &&
@@ -595,7 +675,12 @@ static int parse_config(int argc, char **argv, broker_config *c) {
       "transaction-version",
       "transaction-max-timeout-ms",
       "transactional-id-expiration-ms",
-      "transaction-abort-check-ms"};
+      "transaction-abort-check-ms",
+      "log-level",
+      "log-format",
+      "disk-free-warn-percent",
+      "disk-free-warn-bytes",
+      "disk-check-interval-ms"};
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -682,6 +767,72 @@ static const char *fmt_addr(const char *host, int port, char *buf, size_t cap) {
   return buf;
 }
 
+/* The start-up line an operator reads first: what runs, on what, and the
+ * settings in effect (flags, environment and their defaults alike). */
+static void log_start(broker *b, const char *addr, const char *adv,
+                      const char *dir) {
+  const broker_config *c = &b->cfg;
+  char qmax[32];
+  if (c->queued_max_bytes < 0)
+    snprintf(qmax, sizeof qmax, "none");
+  else
+    snprintf(qmax, sizeof qmax, "%" PRId64, c->queued_max_bytes);
+  blog_field f[6] = {BLOG_STR("version", ND_VERSION_STRING),
+                     BLOG_NUM("data_format", ND_FORMAT_VERSION),
+                     BLOG_STR("data_dir", dir),
+                     BLOG_STR("listen", addr),
+                     BLOG_STR("advertise", adv),
+                     BLOG_NUM("pid", getpid())};
+  blog(BLOG_INFO, "serve", f, 6,
+       "nodata %s (data format %d) started in %s, listening on %s, "
+       "advertised as %s, pid %ld",
+       ND_VERSION_STRING, ND_FORMAT_VERSION, dir, addr, adv, (long)getpid());
+  blog(BLOG_INFO, "serve", NULL, 0,
+       "settings: auto.create.topics.enable=%s num.partitions=%d "
+       "max.request.bytes=%zu max.connections=%" PRId64
+       " (descriptors allow %" PRId64 ") connections.max.idle.ms=%" PRId64
+       " queued.max.request.bytes=%s log.cleaner.enable=%s "
+       "log.cleaner.threads=%d transaction.version=%d "
+       "group.initial.rebalance.delay.ms=%d log.level=%s log.format=%s "
+       "disk.free.warn=%d%%/%" PRId64 " bytes every %" PRId64 " ms",
+       c->auto_create ? "true" : "false", (int)c->default_partitions,
+       c->max_request_bytes, c->max_connections, c->fd_max_connections,
+       c->idle_ms, qmax, c->cleaner_enable ? "true" : "false",
+       (int)c->cleaner_threads, c->transaction_version,
+       (int)c->group_initial_delay_ms, blog_level_name(g_log.level),
+       g_log.json ? "json" : "text", g_log.free_pct, g_log.free_bytes,
+       g_log.check_ms);
+}
+
+/* Free space of the data directory's file system, checked on the loop
+ * every g_log.check_ms: one WARN when it falls below either threshold and
+ * one INFO when it is above both again, not a line per check. */
+static void disk_check(void *arg) {
+  net_loop *loop = arg;
+  g_log.timer = NULL;
+  struct statvfs sv;
+  if (g_log.dir && statvfs(g_log.dir, &sv) == 0 && sv.f_blocks > 0) {
+    uint64_t unit = sv.f_frsize ? sv.f_frsize : sv.f_bsize;
+    uint64_t avail = (uint64_t)sv.f_bavail * unit;
+    uint64_t total = (uint64_t)sv.f_blocks * unit;
+    double pct = 100.0 * (double)avail / (double)total;
+    int low = pct < g_log.free_pct || avail < (uint64_t)g_log.free_bytes;
+    if (low != g_log.low) {
+      blog_field f[3] = {BLOG_NUM("free_bytes", avail),
+                         BLOG_NUM("total_bytes", total),
+                         BLOG_STR("data_dir", g_log.dir)};
+      blog(low ? BLOG_WARN : BLOG_INFO, "serve", f, 3,
+           "disk %s: %" PRIu64 " MiB free of %" PRIu64
+           " MiB (%.1f %%) on the file system of %s (warn below %d %% or "
+           "%" PRId64 " MiB)",
+           low ? "nearly full" : "space recovered", avail >> 20, total >> 20,
+           pct, g_log.dir, g_log.free_pct, g_log.free_bytes >> 20);
+      g_log.low = low;
+    }
+  }
+  g_log.timer = net_timer_add(loop, g_log.check_ms, disk_check, loop);
+}
+
 int broker_serve_main(int argc, char **argv) {
   /* Large short-lived buffers (a Fetch's read and response buffers) are
    * freed as soon as their request is answered; with glibc's defaults
@@ -700,6 +851,9 @@ int broker_serve_main(int argc, char **argv) {
     return 0; /* --help */
   if (rc > 0)
     return rc;
+  blog_setup(g_log.level, g_log.json);
+  struct timespec t_start;
+  clock_gettime(CLOCK_MONOTONIC, &t_start);
   broker_config *c = &b.cfg;
   /* With --listen HOST:0 and no --advertise, clients must be told the
    * port actually bound. */
@@ -716,12 +870,12 @@ int broker_serve_main(int argc, char **argv) {
   c->fd_max_connections = fd_connection_cap();
   if ((c->explicit_set & BC_SET_MAX_CONNECTIONS) &&
       c->fd_max_connections < c->max_connections)
-    fprintf(stderr,
-            "nodata serve: at most %" PRId64
-            " connections at once: the descriptor limit (ulimit -n) "
-            "leaves that beside the store's; more wait in the listen "
-            "backlog\n",
-            c->fd_max_connections);
+    blog_warn("serve",
+              "at most %" PRId64
+              " connections at once: the descriptor limit (ulimit -n) "
+              "leaves that beside the store's; more wait in the listen "
+              "backlog",
+              c->fd_max_connections);
 
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
@@ -738,9 +892,9 @@ int broker_serve_main(int argc, char **argv) {
   struct addrinfo *res = NULL;
   int gai = getaddrinfo(c->listen_host, NULL, &hints, &res);
   if (gai != 0) {
-    fprintf(stderr, "nodata serve: cannot listen on %s: %s\n",
-            fmt_addr(c->listen_host, c->listen_port, addr, sizeof addr),
-            gai == EAI_SYSTEM ? strerror(errno) : gai_strerror(gai));
+    blog_error("serve", "cannot listen on %s: %s",
+               fmt_addr(c->listen_host, c->listen_port, addr, sizeof addr),
+               gai == EAI_SYSTEM ? strerror(errno) : gai_strerror(gai));
     return EXIT_RUNTIME;
   }
   freeaddrinfo(res);
@@ -778,17 +932,17 @@ int broker_serve_main(int argc, char **argv) {
   if (rc == ND_ELOCKED) {
     pid_t pid = 0;
     if (nd_lock_holder(c->data_dir, &pid) == 0 && pid > 0)
-      fprintf(stderr, "nodata serve: data directory %s is in use by pid %ld\n",
-              c->data_dir, (long)pid);
+      blog_error("serve", "data directory %s is in use by pid %ld", c->data_dir,
+                 (long)pid);
     else
-      fprintf(stderr, "nodata serve: data directory %s is in use: %s\n",
-              c->data_dir, nd_errmsg());
+      blog_error("serve", "data directory %s is in use: %s", c->data_dir,
+                 nd_errmsg());
     return EXIT_RUNTIME;
   }
   if (rc < 0) {
     const char *msg = nd_errmsg();
-    fprintf(stderr, "nodata serve: cannot open data directory %s: %s\n",
-            c->data_dir, *msg ? msg : nd_strerror(rc));
+    blog_error("serve", "cannot open data directory %s: %s", c->data_dir,
+               *msg ? msg : nd_strerror(rc));
     return EXIT_RUNTIME;
   }
   log_recovery(b.store);
@@ -805,9 +959,9 @@ int broker_serve_main(int argc, char **argv) {
                    .ctx = &b};
   rc = net_loop_new(&nc, &b.loop);
   if (rc < 0) {
-    fprintf(stderr, "nodata serve: cannot listen on %s: %s\n",
-            fmt_addr(c->listen_host, c->listen_port, addr, sizeof addr),
-            strerror(-rc));
+    blog_error("serve", "cannot listen on %s: %s",
+               fmt_addr(c->listen_host, c->listen_port, addr, sizeof addr),
+               strerror(-rc));
     nd_close(b.store);
     return EXIT_RUNTIME;
   }
@@ -816,15 +970,13 @@ int broker_serve_main(int argc, char **argv) {
     c->advertise_port = c->listen_port;
 
   if ((rc = worker_start(&b, &b.worker)) < 0) {
-    fprintf(stderr, "nodata serve: cannot start the worker threads: %s\n",
-            strerror(-rc));
+    blog_error("serve", "cannot start the worker threads: %s", strerror(-rc));
     net_loop_free(b.loop);
     nd_close(b.store);
     return EXIT_RUNTIME;
   }
   if ((rc = kafka_init(&b)) < 0) {
-    fprintf(stderr, "nodata serve: cannot start the protocol layer: %s\n",
-            nd_strerror(rc));
+    blog_error("serve", "cannot start the protocol layer: %s", nd_strerror(rc));
     worker_stop(b.worker);
     net_loop_free(b.loop);
     nd_close(b.store);
@@ -845,8 +997,19 @@ int broker_serve_main(int argc, char **argv) {
     printf(", advertised as %s", adv);
   printf("\n");
   fflush(stdout);
+  log_start(&b, addr, adv, dir);
+  g_log.dir = dir;
+  disk_check(b.loop);
 
   net_loop_run(b.loop);
+  struct timespec t_stop;
+  clock_gettime(CLOCK_MONOTONIC, &t_stop);
+  blog_info("serve", "stopping%s: finishing in-flight requests, syncing",
+            g_stop_requested ? " (SIGINT or SIGTERM)" : "");
+  if (g_log.timer) {
+    net_timer_cancel(b.loop, g_log.timer);
+    g_log.timer = NULL;
+  }
 
   /* Reverse order: no more requests, then the worker's queued jobs
    * (syncs, commits, admin), then the protocol state, then the store
@@ -858,14 +1021,22 @@ int broker_serve_main(int argc, char **argv) {
   rc = nd_close(b.store);
   net_loop_free(b.loop);
   if (rc < 0) {
-    fprintf(stderr, "nodata serve: closing the store failed: %s\n",
-            nd_errmsg());
+    blog_error("serve", "closing the store failed: %s", nd_errmsg());
     return EXIT_RUNTIME;
   }
-  fprintf(stderr,
-          "nodata serve: stopped cleanly (fetch sent %" PRIu64
-          " record bytes from segment files with sendfile, %" PRIu64
-          " copied)\n",
-          b.fetch_bytes_sendfile, b.fetch_bytes_copied);
+  struct timespec t_end;
+  clock_gettime(CLOCK_MONOTONIC, &t_end);
+  int64_t up_ms = (t_stop.tv_sec - t_start.tv_sec) * 1000 +
+                  (t_stop.tv_nsec - t_start.tv_nsec) / 1000000;
+  int64_t stop_ms = (t_end.tv_sec - t_stop.tv_sec) * 1000 +
+                    (t_end.tv_nsec - t_stop.tv_nsec) / 1000000;
+  blog_field f[2] = {BLOG_NUM("uptime_ms", up_ms),
+                     BLOG_NUM("shutdown_ms", stop_ms)};
+  blog(BLOG_INFO, "serve", f, 2,
+       "stopped cleanly after %" PRId64 ".%03d s up; the shutdown took %" PRId64
+       " ms (fetch sent %" PRIu64
+       " record bytes from segment files with sendfile, %" PRIu64 " copied)",
+       up_ms / 1000, (int)(up_ms % 1000), stop_ms, b.fetch_bytes_sendfile,
+       b.fetch_bytes_copied);
   return 0;
 }

@@ -74,6 +74,8 @@ MESSAGES = [
     ("TxnOffsetCommit", None),
     ("DescribeTransactions", None),
     ("ListTransactions", None),
+    ("GetTelemetrySubscriptions", None),
+    ("PushTelemetry", None),
 ]
 
 VMAX = 0x7FFF

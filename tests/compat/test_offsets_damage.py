@@ -96,7 +96,7 @@ def main():
                 ndtest.fail("%s: committed %r, want %r" % (g, got, want))
         err = b.stderr()
         line = [ln for ln in err.splitlines()
-                if "warning:" in ln and "offsets.log" in ln]
+                if " WARN  store: " in ln and "offsets.log" in ln]
         if not line:
             ndtest.fail("no warning about offsets.log on stderr:\n%s" % err)
         if "bytes %d-%d" % (start, end) not in line[0] or \
@@ -110,7 +110,7 @@ def main():
         if committed(b.bootstrap, "grp-gamma") != want_last:
             ndtest.fail("grp-gamma changed after a second restart")
         ndtest.stop_clean(b)
-        if "warning" in b.stderr()[seen:]:
+        if " WARN " in b.stderr()[seen:]:
             ndtest.fail("a warning after the rewrite:\n%s"
                         % b.stderr()[seen:])
     ndtest.passed()

@@ -58,7 +58,7 @@ with ndtest.Broker(args=["--min-segment-bytes", "4096"]) as b:
 
     # ---- a clean restart: the summary alone ------------------------------
     err = start(b)
-    check("info: recovery: clean shutdown before; 0 of 2 partitions "
+    check("INFO  recovery: clean shutdown before; 0 of 2 partitions "
           "needed work: 0 segments scanned, 0 indexes rebuilt, 0 bytes cut"
           in err, "clean start: no summary line: %r" % err)
     check("recovery: topic" not in err,
@@ -77,7 +77,8 @@ with ndtest.Broker(args=["--min-segment-bytes", "4096"]) as b:
     os.unlink(os.path.join(b.data_dir, "clean-shutdown"))
     err = start(b)
     name = os.path.basename(newest)
-    m = re.search(r"info: recovery: topic 'r' partition 0: 1 segments "
+    # A partition that lost bytes is a WARN line; the summary is INFO.
+    m = re.search(r"WARN  recovery: topic 'r' partition 0: 1 segments "
                   r"scanned, 1 indexes rebuilt, cut 17 bytes at %s byte "
                   r"(\d+) \(offset (\d+) on; 0 later segments deleted\): "
                   % re.escape(name), err)
@@ -86,7 +87,7 @@ with ndtest.Broker(args=["--min-segment-bytes", "4096"]) as b:
           "the line names byte %s offset %s, want %d and 300"
           % (m.group(1), m.group(2), size))
     # Partition 1 was only scanned from its recovery point (empty log).
-    check("info: recovery: unclean shutdown before; " in err and
+    check("INFO  recovery: unclean shutdown before; " in err and
           " 17 bytes cut, 0 segments deleted, 0 partitions offline" in err,
           "torn tail: summary line: %r" % err)
     check(os.path.getsize(newest) == size, "the torn bytes were not cut")
