@@ -24,12 +24,14 @@ with what the clients did:
 - process and disk metrics are there and plausible;
 - HTTP: /health 200 "ok", /ready 200, 404, 405 (with Allow), 400 for a
   malformed request line, 431 for a head over 8 KiB, keep-alive, HEAD; a
-  half-sent request on one connection does not hold another's scrape; and
+  half-sent request on one connection does not hold another's scrape; 150
+  seeded random or mangled requests leave the listener serving; and
   after all of that the Kafka side still produces and consumes;
 - /ready is 503 naming the topic when a topic is offline (its topic.conf
   does not parse), and nodata_partitions_offline counts it.
 """
 import os
+import random
 import re
 import socket
 import struct
@@ -168,6 +170,28 @@ check(st == 200 and body == b"" and int(hdrs["content-length"]) > 0,
 data = exchange(HTTP, b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
                 b"GET /ready HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
 check(data.count(b"HTTP/1.1 200 OK") == 2, "pipelined keep-alive: %r" % data)
+# Random bytes and mangled requests (seeded): each is answered 400/431 or
+# closed, and the listener goes on.
+rnd = random.Random(20)
+for i in range(150):
+    base = b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"
+    if i % 3 == 0:
+        junk = bytes(rnd.randrange(256) for _ in range(rnd.randrange(1, 400)))
+    else:
+        junk = bytearray(base)
+        for _ in range(rnd.randrange(1, 6)):
+            junk[rnd.randrange(len(junk))] = rnd.randrange(256)
+        junk = bytes(junk)
+    with socket.create_connection(HTTP, timeout=10) as s:
+        s.sendall(junk + b"\r\n\r\n")
+        s.shutdown(socket.SHUT_WR)
+        try:
+            while s.recv(65536):
+                pass
+        except ConnectionResetError:
+            pass
+st, _, _ = http(HTTP, "/health")
+check(st == 200, "/health after junk: %d" % st)
 # A client that sends half a request and stops must not hold the others.
 half = socket.create_connection(HTTP, timeout=10)
 half.sendall(b"GET /metr")
