@@ -26,6 +26,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -495,6 +496,90 @@ static void render_store(sbuf *s, nd_store *store) {
   nd_free(topics);
 }
 
+/* What the library counts (nd_store_stats_get): fsyncs, group commit,
+ * appends, retention, the cleaner, recovery, and its gauges. */
+static void render_store_stats(sbuf *s, nd_store *store) {
+#ifndef ND_LATENCY_BUCKETS /* TEMP until the stats part is merged */
+  (void)s, (void)store;
+}
+#else
+  nd_store_stats st;
+  if (nd_store_stats_get(store, &st) != 0)
+    return;
+  help(s, "nodata_fsync_duration_seconds", "histogram",
+       "fdatasync/syncfs calls of the store (log data, indexes, offsets and "
+       "transaction logs) and how long each took.");
+  hist_series(s, "nodata_fsync_duration_seconds", "", nd_latency_bounds_us,
+              st.fsync_latency_us.buckets, st.fsync_latency_us.count,
+              (double)st.fsync_latency_us.sum / 1e6, 1e-6);
+  help(s, "nodata_group_commit_batch_size", "histogram",
+       "Appends one log fdatasync made durable (group commit).");
+  hist_series(s, "nodata_group_commit_batch_size", "", nd_batch_size_bounds,
+              st.group_commit_appends.buckets, st.group_commit_appends.count,
+              (double)st.group_commit_appends.sum, 1);
+  static const struct {
+    const char *name, *help;
+    size_t off;
+  } counters[] = {
+#define C(name, field, text) {name, text, offsetof(nd_store_stats, field)}
+      C("nodata_fsync_errors_total", fsync_errors, "fsyncs that failed."),
+      C("nodata_fsync_slow_total", fsync_slow,
+        "fsyncs slower than the slow-fsync threshold (each is also logged)."),
+      C("nodata_appends_total", appends,
+        "Appends the store took (any writer: Produce, the CLI, markers)."),
+      C("nodata_appended_records_total", appended_records,
+        "Records those appends stored."),
+      C("nodata_appended_bytes_total", appended_bytes,
+        "Bytes those appends stored."),
+      C("nodata_append_errors_total", append_errors, "Appends refused."),
+      C("nodata_segments_rolled_total", segments_rolled,
+        "New segments started."),
+      C("nodata_retention_segments_deleted_total", retention_segments_deleted,
+        "Segments deleted by retention (time, size) and DeleteRecords."),
+      C("nodata_retention_bytes_deleted_total", retention_bytes_deleted,
+        "Bytes those deletions freed."),
+      C("nodata_delete_records_total", delete_records_calls,
+        "DeleteRecords calls."),
+      C("nodata_cleaner_passes_total", cleaner_passes,
+        "Log cleaner passes done."),
+      C("nodata_cleaner_read_bytes_total", cleaner_bytes_read,
+        "Bytes the log cleaner read."),
+      C("nodata_cleaner_written_bytes_total", cleaner_bytes_written,
+        "Bytes the log cleaner wrote."),
+      C("nodata_cleaner_records_removed_total", cleaner_records_removed,
+        "Records the log cleaner dropped (older values, expired "
+        "tombstones)."),
+      C("nodata_cleaner_errors_total", cleaner_errors,
+        "Log cleaner passes that failed."),
+#undef C
+  };
+  for (size_t i = 0; i < sizeof counters / sizeof counters[0]; i++)
+    counter(s, counters[i].name, counters[i].help,
+            *(const uint64_t *)((const char *)&st + counters[i].off));
+  gauge(s, "nodata_recovery_partitions",
+        "Partitions the recovery at start did work on.",
+        (double)st.recovery_partitions);
+  gauge(s, "nodata_recovery_truncated_bytes",
+        "Torn tail bytes the recovery at start cut.",
+        (double)st.recovery_bytes_truncated);
+  gauge(s, "nodata_recovery_indexes_rebuilt",
+        "Indexes the recovery at start rebuilt.",
+        (double)st.recovery_indexes_rebuilt);
+  gauge(s, "nodata_recovery_duration_seconds",
+        "How long the recovery at start took.",
+        (double)st.recovery_ms / 1e3);
+  gauge(s, "nodata_log_bytes", "Bytes of all segment files.",
+        (double)st.log_bytes);
+  gauge(s, "nodata_store_open_files",
+        "Descriptors the store's file cache holds.", (double)st.open_files);
+  gauge(s, "nodata_store_mapped_indexes", "Index mappings the store holds.",
+        (double)st.mapped_indexes);
+  gauge(s, "nodata_transactions_open",
+        "Ongoing transactions in the transaction coordinator.",
+        (double)st.transactions_open);
+}
+#endif
+
 int metrics_render(nd_store *store, const char *data_dir, int state, char **out,
                    size_t *len) {
   int64_t t0 = metrics_now_ns();
@@ -508,8 +593,10 @@ int metrics_render(nd_store *store, const char *data_dir, int state, char **out,
         metrics_ready(store, state, why, sizeof why));
   render_process(&s, data_dir);
   render_requests(&s);
-  if (store && state != METRICS_RECOVERING)
+  if (store && state != METRICS_RECOVERING) {
     render_store(&s, store);
+    render_store_stats(&s, store);
+  }
   gauge(&s, "nodata_scrape_duration_seconds",
         "How long rendering this page took.",
         (double)(metrics_now_ns() - t0) / 1e9);
@@ -586,7 +673,7 @@ static const char *reason(int status) {
   return "Unknown";
 }
 
-/* Queue a response; body is copied unless owned (then taken). */
+/* Queue a response: the head and (unless HEAD) a copy of body. */
 static void respond(http_conn *c, int status, const char *ctype,
                     const char *body, size_t blen, int head, int close_after,
                     const char *extra) {
