@@ -170,7 +170,9 @@ static void counter(sbuf *s, const char *name, const char *text, uint64_t v) {
 
 /* One histogram's series, from per-bucket counts (cumulated here) with
  * bounds in `unit`s scaled by `scale` (1e-6 for us -> seconds). labels is
- * "" or `k="v",...` without braces. */
+ * "" or `k="v",...` without braces. The counts are read one by one while
+ * observations go on, so count may lag the buckets: +Inf and _count are
+ * the larger of the two, so the buckets never decrease. */
 static void hist_series(sbuf *s, const char *name, const char *labels,
                         const int64_t *bounds, const uint64_t *buckets,
                         uint64_t count, double sum, double scale) {
@@ -181,6 +183,9 @@ static void hist_series(sbuf *s, const char *name, const char *labels,
     sb_printf(s, "%s_bucket{%s%sle=\"%.9g\"} %" PRIu64 "\n", name, labels, sep,
               (double)bounds[i] * scale, cum);
   }
+  cum += buckets[METRICS_BUCKETS - 1];
+  if (count < cum)
+    count = cum;
   sb_printf(s, "%s_bucket{%s%sle=\"+Inf\"} %" PRIu64 "\n", name, labels, sep,
             count);
   sb_printf(s, "%s_sum%s%s%s", name, *labels ? "{" : "", labels,
@@ -288,14 +293,9 @@ static void render_requests(sbuf *s) {
       uint64_t n = atomic_load_explicit(&h->count, memory_order_acquire);
       if (!n)
         continue;
-      uint64_t b[METRICS_BUCKETS], sum = 0;
+      uint64_t b[METRICS_BUCKETS];
       for (int j = 0; j < METRICS_BUCKETS; j++)
-        sum += b[j] =
-            atomic_load_explicit(&h->buckets[j], memory_order_relaxed);
-      /* Buckets may run ahead of count (a request being counted now):
-       * +Inf must equal _count and not lie below the last bucket. */
-      if (sum > n)
-        n = sum;
+        b[j] = atomic_load_explicit(&h->buckets[j], memory_order_relaxed);
       char labels[96];
       snprintf(labels, sizeof labels, "api=\"%s\",version=\"%d\"",
                kafka_apis[i].name, v);
@@ -521,7 +521,8 @@ static void render_store_stats(sbuf *s, nd_store *store) {
     const char *name, *help;
     size_t off;
   } counters[] = {
-#define C(name, field, text) {name, text, offsetof(nd_store_stats, field)}
+#define C(name, field, text)                                                   \
+  { name, text, offsetof(nd_store_stats, field) }
       C("nodata_fsync_errors_total", fsync_errors, "fsyncs that failed."),
       C("nodata_fsync_slow_total", fsync_slow,
         "fsyncs slower than the slow-fsync threshold (each is also logged)."),
@@ -566,8 +567,7 @@ static void render_store_stats(sbuf *s, nd_store *store) {
         "Indexes the recovery at start rebuilt.",
         (double)st.recovery_indexes_rebuilt);
   gauge(s, "nodata_recovery_duration_seconds",
-        "How long the recovery at start took.",
-        (double)st.recovery_ms / 1e3);
+        "How long the recovery at start took.", (double)st.recovery_ms / 1e3);
   gauge(s, "nodata_log_bytes", "Bytes of all segment files.",
         (double)st.log_bytes);
   gauge(s, "nodata_store_open_files",
