@@ -430,7 +430,8 @@ static void render_groups(sbuf *s, nd_store *store, part_row *rows, size_t n) {
         continue;
       for (size_t i = 0; i < nc; i++) {
         part_row key = {.topic = list[i].topic, .partition = list[i].partition};
-        part_row *r = bsearch(&key, rows, n, sizeof *rows, row_cmp);
+        /* (bsearch's base must not be NULL, even for n 0.) */
+        part_row *r = n ? bsearch(&key, rows, n, sizeof *rows, row_cmp) : NULL;
         if (!r || !r->ok || list[i].offset < 0)
           continue;
         int64_t v = list[i].offset;
