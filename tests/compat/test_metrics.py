@@ -32,7 +32,6 @@ with what the clients did:
 """
 import os
 import random
-import re
 import socket
 import struct
 import subprocess
@@ -144,9 +143,8 @@ def wait_for(what, fn, timeout=15):
 
 b = ndtest.Broker(args=["--http", "127.0.0.1:0", "--no-auto-create",
                         "--group-initial-delay-ms", "0"])
-m = re.search(r"http on (\S+):(\d+) ", b.stdout())
-check(m, "start-up says where http listens: %r" % b.stdout())
-HTTP = (m.group(1), int(m.group(2)))
+check(b.http, "start-up says where http listens: %r" % b.stdout())
+HTTP = b.http
 
 # ---- health, readiness, HTTP errors --------------------------------------
 st, _, body = http(HTTP, "/health")
@@ -345,8 +343,7 @@ conf = os.path.join(b.data_dir, "topics", ndtest.topic_dir(TOPIC),
 with open(conf, "a") as f:
     f.write("retention.ms=-7\n")
 b.start()
-m = re.search(r"http on (\S+):(\d+) ", b.stdout())
-HTTP = (m.group(1), int(m.group(2)))
+HTTP = b.http
 st, _, body = http(HTTP, "/ready")
 check(st == 503 and TOPIC.encode() in body,
       "/ready with an offline topic: %d %r" % (st, body))
