@@ -7,7 +7,7 @@ BUILD      ?= build
 BUILD_SAN  ?= build-san
 BUILD_TSAN ?= build-tsan
 # The library tests that race threads against each other.
-TSAN_TESTS  = test_threads test_limits test_offsets test_producer test_store test_waitset test_reader test_worker test_cleaner test_txn_log test_txn_coord
+TSAN_TESTS  = test_threads test_limits test_offsets test_producer test_store test_waitset test_reader test_worker test_cleaner test_txn_log test_txn_coord test_stats
 JOBS       ?= $(shell nproc)
 DATA       ?= ./data
 

@@ -25,8 +25,9 @@
 
 static const char consume_usage[] =
     "usage: nodata consume TOPIC [-p N] [-o START] [-n COUNT] [-f]\n"
-    "                      [--format text|json] [--key-delimiter C]\n"
-    "                      [--null-delimited] [--data DIR]\n"
+    "                      [-G GROUP] [--format text|json|FMT] [--null TEXT]\n"
+    "                      [--key-delimiter C] [--null-delimited] [--data "
+    "DIR]\n"
     "\n"
     "Print the records of a topic (every partition, or -p N), partition\n"
     "by partition in offset order, then exit; with -f keep waiting for new\n"
@@ -37,18 +38,41 @@ static const char consume_usage[] =
     "                            beginning   the log start (default)\n"
     "                            end         after the last record (with -f:\n"
     "                                        only new records)\n"
-    "                            OFFSET      that offset (clamped to the log)\n"
+    "                            OFFSET      that offset; below the log "
+    "start:\n"
+    "                                        the log start, said on stderr;\n"
+    "                                        past the end: said on stderr,\n"
+    "                                        and -f waits for that offset\n"
     "                            -N          the last N records\n"
     "                            @MS         the first record with timestamp\n"
     "                                        >= MS (milliseconds since 1970)\n"
     "  -n, --count COUNT       stop after COUNT records in all\n"
     "  -f, --follow            wait for new records (stop with Ctrl-C)\n"
-    "  --format text|json      text (default): the value, one record a line;\n"
-    "                          json: one object a line (below)\n"
+    "  -G, --group GROUP       consume as consumer group GROUP: each\n"
+    "                          partition starts at GROUP's committed offset\n"
+    "                          (none, or outside the log: at -o, default\n"
+    "                          beginning), and the offset after the last\n"
+    "                          record printed is committed after each batch\n"
+    "                          read and at exit (-n, Ctrl-C, end), once the\n"
+    "                          output is flushed: at least once. Needs the\n"
+    "                          data directory to itself, so no -f; with a\n"
+    "                          broker running use a Kafka client (kcat -G)\n"
+    "  --format text|json|FMT  text (default): the value, one record a line;\n"
+    "                          json: one object a line (below); FMT: kcat's\n"
+    "                          -f format (below)\n"
+    "  --null TEXT             text and FMT: what a null key, value or header\n"
+    "                          value prints as (default \"null\", as Kafka's\n"
+    "                          console consumer; an empty one prints nothing)\n"
     "  -K, --key-delimiter C   text: print KEY C VALUE\n"
     "  -z, --null-delimited    text: end records with NUL, not a newline\n"
     "  --data DIR              data directory (default $NODATA_DATA,\n"
     "                          $NODATA_DIR, else ./data)\n"
+    "\n"
+    "FMT, as kcat -f: %t topic, %p partition, %o offset, %k key, %s value,\n"
+    "%K key length and %S value length (-1 for null, 0 for empty: the exact\n"
+    "way to tell them apart), %T timestamp (ms since 1970), %h headers as\n"
+    "k=v,k=v, %% a percent sign; escapes \\n \\r \\t \\\\ \\xXX. Nothing is\n"
+    "added: end FMT with \\n for one record a line.\n"
     "\n"
     "JSON output: {\"topic\":\"t\",\"partition\":0,\"offset\":5,\n"
     "\"timestamp\":1700000000000,\"key\":KEY,\"value\":VALUE,\n"
@@ -56,15 +80,18 @@ static const char consume_usage[] =
     "is null for a null field, a JSON string when the bytes are valid\n"
     "UTF-8, and otherwise {\"base64\":\"...\"} holding the raw bytes in\n"
     "standard padded base64 (RFC 4648), so every value can be recovered\n"
-    "exactly. Text output writes the raw bytes (a null value as nothing).\n"
+    "exactly. Text output writes the raw bytes (a null value as --null).\n"
     "\n"
-    "consume only reads: it works while `nodata serve` or a producer runs.\n"
+    "consume only reads (but for -G's commits): it works while `nodata\n"
+    "serve` or a producer runs.\n"
     "\n"
     "Examples:\n"
     "  nodata consume events\n"
     "  nodata consume events -p 0 -o -10 --format json\n"
     "  nodata consume events -o end -f | grep ERROR\n"
     "  nodata consume events -o @1700000000000 -n 5\n"
+    "  nodata consume events --format '%p/%o %T key=%k (%K) %s\\n'\n"
+    "  nodata consume events -G billing -n 100   # the next 100, committed\n"
     "\n"
     "Exit status: 0 ok (also when the output pipe closes), 1 runtime\n"
     "failure (unknown topic, unreadable data), 2 usage error.\n";
@@ -80,12 +107,17 @@ enum start_kind {
 typedef struct part_state {
   int32_t id;
   int64_t next;
-  int64_t stop; /* without -f: the end offset when the command started */
+  int64_t stop;      /* without -f: the end offset when the command started */
+  int64_t committed; /* -G: the offset last committed (-1: none) */
 } part_state;
 
 typedef struct consumer {
   const char *topic;
   int json;
+  const char *fmt;       /* --format with %-tokens (checked), or NULL */
+  const char *null_text; /* a null key or value in text and FMT output */
+  const char *group;     /* -G GROUP, or NULL */
+  int commit_failed;
   int key_delim; /* -1: none */
   int rec_delim;
   int64_t remaining; /* -1: no limit */
@@ -98,17 +130,146 @@ static void on_signal(int sig) {
   g_stop = 1;
 }
 
+/* Raw bytes, or the --null text for a null field. */
+static void put_bytes(const consumer *c, const void *p, size_t n, FILE *f) {
+  if (p)
+    fwrite(p, 1, n, f);
+  else
+    fputs(c->null_text, f);
+}
+
+/* One format escape at *s (after the backslash): the byte it stands for,
+ * or -1 when it is none of kcat's (\n \r \t \\ \xXX). */
+static int fmt_escape(const char **s) {
+  const char *p = *s;
+  switch (*p) {
+  case 'n':
+    *s = p + 1;
+    return '\n';
+  case 'r':
+    *s = p + 1;
+    return '\r';
+  case 't':
+    *s = p + 1;
+    return '\t';
+  case '\\':
+    *s = p + 1;
+    return '\\';
+  case 'x': {
+    int v = 0, n = 0;
+    for (p++; n < 2; p++, n++) {
+      int d = *p >= '0' && *p <= '9'   ? *p - '0'
+              : *p >= 'a' && *p <= 'f' ? *p - 'a' + 10
+              : *p >= 'A' && *p <= 'F' ? *p - 'A' + 10
+                                       : -1;
+      if (d < 0)
+        break;
+      v = v * 16 + d;
+    }
+    if (n == 0)
+      return -1;
+    *s = p;
+    return v;
+  }
+  default:
+    return -1;
+  }
+}
+
+/* NULL if fmt is a valid --format FMT, else what is wrong with it. */
+static const char *fmt_check(const char *fmt) {
+  static char why[96];
+  for (const char *s = fmt; *s; s++) {
+    if (*s == '%') {
+      if (!s[1] || !strchr("tpoksKSTh%", s[1])) {
+        snprintf(why, sizeof why, "unknown token %%%.1s", s[1] ? s + 1 : "");
+        return why;
+      }
+      s++;
+    } else if (*s == '\\') {
+      const char *e = s + 1;
+      if (fmt_escape(&e) < 0) {
+        snprintf(why, sizeof why, "unknown escape \\%.1s", s[1] ? s + 1 : "");
+        return why;
+      }
+      s = e - 1;
+    }
+  }
+  return NULL;
+}
+
+/* kcat's -f: %t topic, %p partition, %o offset, %k key, %s value, %K and
+ * %S their lengths (-1 for null), %T timestamp (ms), %h headers as
+ * k=v,k=v, %% a percent sign; \n \r \t \\ \xXX. */
+static void print_format(const consumer *c, int32_t part,
+                         const nd_record_view *r) {
+  FILE *f = stdout;
+  for (const char *s = c->fmt; *s; s++) {
+    if (*s == '\\') {
+      const char *e = s + 1;
+      putc(fmt_escape(&e), f); /* checked by fmt_check */
+      s = e - 1;
+      continue;
+    }
+    if (*s != '%') {
+      putc(*s, f);
+      continue;
+    }
+    switch (*++s) {
+    case 't':
+      fputs(c->topic, f);
+      break;
+    case 'p':
+      fprintf(f, "%d", (int)part);
+      break;
+    case 'o':
+      fprintf(f, "%" PRId64, r->offset);
+      break;
+    case 'k':
+      put_bytes(c, r->key, r->key_len, f);
+      break;
+    case 's':
+      put_bytes(c, r->value, r->value_len, f);
+      break;
+    case 'K':
+      fprintf(f, "%lld", r->key ? (long long)r->key_len : -1LL);
+      break;
+    case 'S':
+      fprintf(f, "%lld", r->value ? (long long)r->value_len : -1LL);
+      break;
+    case 'T':
+      fprintf(f, "%" PRId64, r->timestamp);
+      break;
+    case 'h':
+      for (size_t i = 0; i < r->header_count; i++) {
+        const nd_header *h = &r->headers[i];
+        if (i)
+          putc(',', f);
+        fwrite(h->key, 1, h->key_len, f);
+        putc('=', f);
+        put_bytes(c, h->value, h->value_len, f);
+      }
+      break;
+    default:
+      putc('%', f);
+      break;
+    }
+  }
+}
+
 static void print_record(const consumer *c, int32_t part,
                          const nd_record_view *r) {
   FILE *f = stdout;
+  if (c->fmt) {
+    print_format(c, part, r);
+    return;
+  }
   if (!c->json) {
     if (c->key_delim >= 0) {
-      if (r->key)
-        fwrite(r->key, 1, r->key_len, f);
+      put_bytes(c, r->key, r->key_len, f);
       putc(c->key_delim, f);
     }
-    if (r->value)
-      fwrite(r->value, 1, r->value_len, f);
+    put_bytes(c, r->value, r->value_len, f);
     putc(c->rec_delim, f);
     return;
   }
@@ -139,6 +300,24 @@ static void corrupt_error(int rc) {
                     "`nodata verify --repair` truncates it\n");
 }
 
+/* -G: commit ps->next as GROUP's offset for the partition, once what was
+ * read before it is out of our hands (stdout flushed): at least once, as
+ * a Kafka consumer committing after processing. */
+static int commit_position(consumer *c, nd_store *st, part_state *ps) {
+  if (!c->group || ps->next == ps->committed || c->commit_failed)
+    return 0;
+  if (fflush(stdout) != 0 || ferror(stdout))
+    return 0; /* not delivered: leave it to be read again */
+  int rc = nd_commit_offset(st, c->group, c->topic, ps->id, ps->next, NULL);
+  if (rc) {
+    c->commit_failed = 1;
+    cli_lib_error("consume", rc, "committing the group's offset");
+    return -1;
+  }
+  ps->committed = ps->next;
+  return 0;
+}
+
 /* Read partition ps from ps->next up to `upto`. Returns 1 if records were
  * read, 0 if none, -1 on error (printed), 2 when the output is gone or the
  * count is reached. */
@@ -150,7 +329,9 @@ static int drain(consumer *c, nd_store *st, part_state *ps, int64_t upto) {
     int rc = nd_read(st, c->topic, ps->id, ps->next, READ_BYTES, &b);
     if (rc == ND_ERANGE) {
       int64_t ls, hw;
-      if (nd_offsets(st, c->topic, ps->id, &ls, &hw) == 0 && ps->next < ls) {
+      if (nd_offsets(st, c->topic, ps->id, &ls, &hw) == 0 && ps->next > hw)
+        break; /* -o N -f past the end: not written yet */
+      if (rc == ND_ERANGE && ps->next < ls) {
         /* Retention moved the log start past us: carry on from it. */
         cli_error("consume",
                   "partition %d: offset %" PRId64
@@ -203,6 +384,8 @@ static int drain(consumer *c, nd_store *st, part_state *ps, int64_t upto) {
     nd_free(b.data);
     if (ferror(stdout))
       return 2;
+    if (commit_position(c, st, ps))
+      return -1;
     if (done)
       return 2;
   }
@@ -210,7 +393,8 @@ static int drain(consumer *c, nd_store *st, part_state *ps, int64_t upto) {
 }
 
 static int start_offset(nd_store *st, const char *topic, int32_t p,
-                        enum start_kind kind, int64_t arg, int64_t *out) {
+                        enum start_kind kind, int64_t arg, int follow,
+                        int64_t *out) {
   int64_t ls, hw;
   int rc = nd_offsets(st, topic, p, &ls, &hw);
   if (rc)
@@ -239,10 +423,26 @@ static int start_offset(nd_store *st, const char *topic, int32_t p,
     break;
   }
   }
+  if (kind == START_OFFSET && o < ls)
+    cli_error("consume",
+              "partition %d: offset %" PRId64 " is below the log start %" PRId64
+              " (deleted by retention or never written); starting at %" PRId64,
+              (int)p, o, ls, ls);
   if (o < ls)
     o = ls;
-  if (o > hw)
+  if (kind == START_OFFSET && o > hw) {
+    /* Kafka would reset such a position; a user who asked for offset N
+     * wants N: say that it is not there yet, and with -f wait for it. */
+    cli_error("consume",
+              "partition %d: offset %" PRId64 " is past the log end %" PRId64
+              "%s",
+              (int)p, o, hw,
+              follow ? "; waiting for it" : ": nothing to read (-f waits)");
+    if (!follow)
+      o = hw;
+  } else if (o > hw) {
     o = hw;
+  }
   *out = o;
   return 0;
 }
@@ -259,8 +459,10 @@ int cli_consume_main(int argc, char **argv) {
   const char *data = NULL, *topic = NULL;
   int64_t part = -1, count = -1, start_arg = 0;
   enum start_kind kind = START_BEGIN;
-  int follow = 0;
-  consumer c = {.key_delim = -1, .rec_delim = '\n', .remaining = -1};
+  int follow = 0, have_o = 0;
+  const char *group = NULL;
+  consumer c = {
+      .key_delim = -1, .rec_delim = '\n', .remaining = -1, .null_text = "null"};
   while (cli_next(&o)) {
     if (cli_positional(&o)) {
       if (topic)
@@ -274,8 +476,14 @@ int cli_consume_main(int argc, char **argv) {
     } else if (cli_value(&o, "-p", "--partition")) {
       if (cli_parse_i64("consume", "--partition", o.val, 0, INT32_MAX, &part))
         return CLI_USAGE;
+    } else if (cli_value(&o, "-G", "--group")) {
+      if (!*o.val || strlen(o.val) > ND_GROUP_NAME_MAX)
+        return cli_usage_error("consume", "bad --group: want 1 to %d bytes",
+                               ND_GROUP_NAME_MAX);
+      group = o.val;
     } else if (cli_value(&o, "-o", "--offset")) {
       const char *v = o.val;
+      have_o = 1;
       if (!strcmp(v, "beginning") || !strcmp(v, "earliest")) {
         kind = START_BEGIN;
       } else if (!strcmp(v, "end") || !strcmp(v, "latest")) {
@@ -308,13 +516,24 @@ int cli_consume_main(int argc, char **argv) {
     } else if (cli_flag(&o, "-f", "--follow")) {
       follow = 1;
     } else if (cli_value(&o, NULL, "--format")) {
+      const char *why;
+      c.json = 0;
+      c.fmt = NULL;
       if (!strcmp(o.val, "json"))
         c.json = 1;
       else if (!strcmp(o.val, "text"))
         c.json = 0;
-      else
+      else if (!strchr(o.val, '%'))
         return cli_usage_error("consume",
-                               "bad --format '%s': want text or json", o.val);
+                               "bad --format '%s': want text, json or a "
+                               "format with %%-tokens such as '%%k %%s\\n'",
+                               o.val);
+      else if ((why = fmt_check(o.val)) != NULL)
+        return cli_usage_error("consume", "bad --format '%s': %s", o.val, why);
+      else
+        c.fmt = o.val;
+    } else if (cli_value(&o, NULL, "--null")) {
+      c.null_text = o.val;
     } else if (cli_value(&o, "-K", "--key-delimiter")) {
       if (strlen(o.val) != 1)
         return cli_usage_error(
@@ -330,14 +549,36 @@ int cli_consume_main(int argc, char **argv) {
     return CLI_USAGE;
   if (!topic)
     return cli_usage_error("consume", "missing TOPIC");
+  if (group && follow)
+    return cli_usage_error(
+        "consume", "-G and -f do not go together: a group commits offsets, "
+                   "which needs the data directory to itself, so nothing "
+                   "could append while it waits (follow as a group through "
+                   "`nodata serve` with a Kafka client: kcat -G)");
   c.topic = topic;
   c.remaining = count;
+  c.group = group;
   const char *dir = cli_data_dir(data);
   cli_quiet_sigpipe();
 
   nd_store *st;
-  if (cli_open_read("consume", dir, &st))
+  if (group) {
+    pid_t holder = 0;
+    if (nd_lock_holder(dir, &holder) == 0 && holder != 0) {
+      cli_held_message("consume", dir, holder);
+      cli_error("consume",
+                "-G commits the group's offsets, which needs the data "
+                "directory to itself: consume as group %s through the "
+                "broker with a Kafka client (kcat -b HOST:PORT -G %s %s), "
+                "or stop the broker",
+                group, group, topic);
+      return CLI_FAIL;
+    }
+    if (cli_open_write("consume", dir, 0, &st))
+      return CLI_FAIL;
+  } else if (cli_open_read("consume", dir, &st)) {
     return CLI_FAIL;
+  }
   nd_topic_info info;
   int rc = nd_topic_describe(st, topic, &info);
   if (rc) {
@@ -361,19 +602,49 @@ int cli_consume_main(int argc, char **argv) {
     nd_close(st);
     return CLI_FAIL;
   }
-  int ret = CLI_OK;
+  int ret = CLI_OK, positioned = 0;
   int64_t pause_ms = FOLLOW_MIN_SLEEP_MS;
   progress pr;
   progress_init(&pr, "consume", 0, 0);
   for (size_t i = 0; i < np; i++) {
     ps[i].id = part >= 0 ? (int32_t)part : (int32_t)i;
+    ps[i].committed = -1;
     int64_t ls;
-    if (start_offset(st, topic, ps[i].id, kind, start_arg, &ps[i].next) ||
-        nd_offsets(st, topic, ps[i].id, &ls, &ps[i].stop)) {
+    if (nd_offsets(st, topic, ps[i].id, &ls, &ps[i].stop)) {
+      ret = CLI_FAIL;
+      goto out;
+    }
+    if (group) {
+      /* The group's committed offset wins; -o is where a partition
+       * without a usable one starts (Kafka's auto.offset.reset, here
+       * earliest unless -o says otherwise). */
+      int64_t off = -1;
+      rc = nd_committed_offset(st, group, topic, ps[i].id, &off, NULL, NULL,
+                               NULL);
+      if (rc) {
+        ret = cli_lib_error("consume", rc, "reading the group's offset");
+        goto out;
+      }
+      ps[i].committed = off;
+      if (off >= ls && off <= ps[i].stop) {
+        ps[i].next = off;
+        continue;
+      }
+      if (off >= 0)
+        cli_error("consume",
+                  "partition %d: group %s's committed offset %" PRId64
+                  " is outside the log (%" PRId64 " to %" PRId64
+                  "); starting at %s",
+                  (int)ps[i].id, group, off, ls, ps[i].stop,
+                  have_o ? "-o" : "the log start (earliest)");
+    }
+    if (start_offset(st, topic, ps[i].id, kind, start_arg, follow,
+                     &ps[i].next)) {
       ret = CLI_FAIL;
       goto out;
     }
   }
+  positioned = 1;
   if (follow) {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -446,9 +717,20 @@ int cli_consume_main(int argc, char **argv) {
 out:
   progress_end(&pr);
   fflush(stdout);
+  /* -G: the positions reached, also after -n or Ctrl-C; not on a failed
+   * read (the position is that of the bad batch, which is committed
+   * already) nor when the output is gone (what was written last may not
+   * have been read). */
+  for (size_t i = 0; st && group && positioned && i < np; i++)
+    if (commit_position(&c, st, &ps[i]))
+      ret = CLI_FAIL;
   free(ps);
-  if (st)
+  if (st && group) {
+    if (cli_close("consume", st))
+      ret = CLI_FAIL;
+  } else if (st) {
     nd_close(st);
+  }
   if (cli_stdout_gone())
     return CLI_OK;
   if (ret == CLI_OK && ferror(stdout)) {

@@ -28,7 +28,8 @@ typedef struct command {
 static const command commands[] = {
     {"serve", "run the Kafka-protocol broker on a data directory",
      broker_serve_main},
-    {"topics", "list, create, describe or delete topics", cli_topics_main},
+    {"topics", "list, create, alter, describe, where or delete topics",
+     cli_topics_main},
     {"produce", "append records, one per input line", cli_produce_main},
     {"consume", "print records; -f follows new ones", cli_consume_main},
     {"inspect", "dump a segment, offset index or time index file",

@@ -5,8 +5,14 @@
  *
  * Records of one batch share a partition. With no -p, a keyed record goes
  * where Kafka's default partitioner sends its key, and unkeyed records go
- * to one partition per batch, rotating (Kafka's sticky partitioner), so a
- * change of target partition closes the batch.
+ * to one partition per batch, rotating (Kafka's sticky partitioner). As in
+ * a Kafka producer's record accumulator, each partition has its own open
+ * batch, appended when full, when the input pauses (linger.ms=0: nothing
+ * waits for input that is not there), at the end, or when all open
+ * batches hold 32 MiB (buffer.memory). Keyed input spread over partitions
+ * thus makes full batches, not one batch per change of partition. The
+ * offsets are still printed in input order: each record keeps its place
+ * in a queue that is printed as far as its batches are appended.
  *
  * Compressed batches are encoded by the library (nd_batch_encode, then
  * nd_codecs_compress_batch) and stored with nd_append_batch, exactly as a
@@ -14,6 +20,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +33,9 @@
 
 #define BATCH_MAX_RECORDS 1000
 #define BATCH_MAX_BYTES (1 << 20)
+/* At most this much waits in the open batches of all partitions (Kafka's
+ * buffer.memory default). */
+#define PENDING_MAX_BYTES (32u << 20)
 
 static const char produce_usage[] =
     "usage: nodata produce TOPIC [-p N] [-k KEY] [-H KEY=VALUE ...]\n"
@@ -53,7 +63,11 @@ static const char produce_usage[] =
     "  --data DIR              data directory (default $NODATA_DATA,\n"
     "                          $NODATA_DIR, else ./data)\n"
     "\n"
-    "Records are appended in batches of up to 1,000 records or 1 MiB.\n"
+    "Records are gathered per partition, as a Kafka producer does, and\n"
+    "appended in batches of up to 1,000 records or 1 MiB (within the\n"
+    "topic's max.message.bytes); a partition's batch is appended when full,\n"
+    "when the input pauses (a pipe fed line by line is stored as it comes)\n"
+    "and at the end. The offsets are printed in input order.\n"
     "Producing needs the data directory to itself: while `nodata serve`\n"
     "runs, produce through it with a Kafka client instead.\n"
     "\n"
@@ -67,11 +81,28 @@ static const char produce_usage[] =
     "record too large), 2 usage error.\n";
 
 typedef struct pending {
-  int64_t key_off; /* into arena, -1 = null key */
+  int64_t key_off; /* into the batch's arena, -1 = null key */
   size_t key_len;
   int64_t val_off;
   size_t val_len;
+  uint64_t qpos; /* its place in the input order (producer.q) */
 } pending;
+
+/* The records gathered for one partition: its open batch. */
+typedef struct pbatch {
+  pending *recs;
+  size_t nrecs, recs_cap;
+  uint8_t *arena;
+  size_t arena_len, arena_cap;
+  size_t bytes;    /* estimated encoded size */
+  int has_unkeyed; /* closing it moves the sticky partition on */
+} pbatch;
+
+/* A record in input order, until its offset is printed. */
+typedef struct order {
+  int32_t partition;
+  int64_t offset; /* -1 until its batch is appended */
+} order;
 
 typedef struct producer {
   nd_store *st;
@@ -86,32 +117,49 @@ typedef struct producer {
   const nd_header *headers;
   size_t nheaders;
   size_t headers_bytes;
-  /* the batch being collected */
-  int32_t target;
-  int has_unkeyed;
-  pending *recs;
-  size_t nrecs;
-  uint8_t *arena;
-  size_t arena_len, arena_cap;
-  size_t batch_bytes;
+  pbatch *open;         /* one per partition */
+  size_t pending_bytes; /* in all open batches */
+  size_t pending_recs;
+  /* Offsets are printed in input order: the records not printed yet,
+   * q[q_head] to q[q_head + q_len - 1]; q[0] is record number q_first of
+   * the input. */
+  order *q;
+  size_t q_head, q_len, q_cap;
+  uint64_t q_first;
   nd_record *views;
+  size_t views_cap;
   uint64_t produced;
 } producer;
 
-static int arena_put(producer *p, const void *data, size_t n, int64_t *off) {
-  if (p->arena_len + n > p->arena_cap) {
-    size_t cap = p->arena_cap ? p->arena_cap : 1 << 16;
-    while (cap < p->arena_len + n)
+static int grow(void **p, size_t *cap, size_t need, size_t size) {
+  if (need <= *cap)
+    return 0;
+  size_t c = *cap ? *cap : 64;
+  while (c < need)
+    c *= 2;
+  void *n = realloc(*p, c * size);
+  if (!n)
+    return -1;
+  *p = n;
+  *cap = c;
+  return 0;
+}
+
+static int arena_put(pbatch *b, const void *data, size_t n, int64_t *off) {
+  if (b->arena_len + n > b->arena_cap) {
+    size_t cap = b->arena_cap ? b->arena_cap : 1 << 12;
+    while (cap < b->arena_len + n)
       cap *= 2;
-    uint8_t *a = realloc(p->arena, cap);
+    uint8_t *a = realloc(b->arena, cap);
     if (!a)
       return -1;
-    p->arena = a;
-    p->arena_cap = cap;
+    b->arena = a;
+    b->arena_cap = cap;
   }
-  memcpy(p->arena + p->arena_len, data, n);
-  *off = (int64_t)p->arena_len;
-  p->arena_len += n;
+  if (n)
+    memcpy(b->arena + b->arena_len, data, n);
+  *off = (int64_t)b->arena_len;
+  b->arena_len += n;
   return 0;
 }
 
@@ -121,21 +169,41 @@ static int64_t wall_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int flush_batch(producer *p) {
-  if (p->nrecs == 0)
+/* Print "partition P offset O" for the records at the head of the input
+ * order whose batches are appended. */
+static void print_ready(producer *p) {
+  while (p->q_len && p->q[p->q_head].offset >= 0) {
+    const order *r = &p->q[p->q_head];
+    if (p->printing)
+      printf("partition %d offset %" PRId64 "\n", (int)r->partition, r->offset);
+    p->q_head++;
+    p->q_len--;
+  }
+  /* Keep the queue no larger than twice what waits in it. */
+  if (p->q_head > p->q_len) {
+    memmove(p->q, p->q + p->q_head, p->q_len * sizeof *p->q);
+    p->q_first += p->q_head;
+    p->q_head = 0;
+  }
+  if (p->printing && fflush(stdout) != 0 && cli_stdout_gone())
+    p->printing = 0; /* keep appending: the input is what matters */
+}
+
+static int flush_batch(producer *p, int32_t part) {
+  pbatch *b = &p->open[part];
+  if (b->nrecs == 0)
     return 0;
-  nd_record *v = realloc(p->views, p->nrecs * sizeof *v);
-  if (!v) {
+  if (grow((void **)&p->views, &p->views_cap, b->nrecs, sizeof *p->views)) {
     cli_error("produce", "out of memory");
     return -1;
   }
-  p->views = v;
-  for (size_t i = 0; i < p->nrecs; i++) {
-    const pending *r = &p->recs[i];
+  nd_record *v = p->views;
+  for (size_t i = 0; i < b->nrecs; i++) {
+    const pending *r = &b->recs[i];
     v[i] = (nd_record){
-        .key = r->key_off >= 0 ? p->arena + r->key_off : NULL,
+        .key = r->key_off >= 0 ? b->arena + r->key_off : NULL,
         .key_len = r->key_len,
-        .value = p->arena + r->val_off,
+        .value = b->arena + r->val_off,
         .value_len = r->val_len,
         .headers = p->headers,
         .header_count = p->nheaders,
@@ -145,15 +213,15 @@ static int flush_batch(producer *p) {
   nd_append_info info;
   int rc;
   if (p->codec == ND_CODEC_NONE) {
-    rc = nd_append(p->st, p->topic, p->target, v, p->nrecs, 0, &info);
+    rc = nd_append(p->st, p->topic, part, v, b->nrecs, 0, &info);
   } else {
     void *enc = NULL, *out = NULL;
     size_t len = 0, out_len = 0;
-    rc = nd_batch_encode(v, p->nrecs, 0, wall_ms(), 0, &enc, &len);
+    rc = nd_batch_encode(v, b->nrecs, 0, wall_ms(), 0, &enc, &len);
     if (!rc)
       rc = nd_codecs_compress_batch(enc, len, p->codec, &out, &out_len);
     if (!rc)
-      rc = nd_append_batch(p->st, p->topic, p->target, out, out_len, 0, &info);
+      rc = nd_append_batch(p->st, p->topic, part, out, out_len, 0, &info);
     nd_free(enc);
     free(out);
   }
@@ -161,20 +229,31 @@ static int flush_batch(producer *p) {
     cli_lib_error("produce", rc, "append");
     return -1;
   }
-  if (!p->quiet && p->printing) {
-    for (size_t i = 0; i < p->nrecs; i++)
-      printf("partition %d offset %" PRId64 "\n", (int)info.partition,
-             info.base_offset + (int64_t)i);
-    if (fflush(stdout) != 0 && cli_stdout_gone())
-      p->printing = 0; /* keep appending: the input is what matters */
+  p->produced += b->nrecs;
+  p->pending_bytes -= b->bytes;
+  p->pending_recs -= b->nrecs;
+  if (!p->quiet) {
+    for (size_t i = 0; i < b->nrecs; i++)
+      p->q[b->recs[i].qpos - p->q_first].offset = info.base_offset + (int64_t)i;
+    print_ready(p);
   }
-  p->produced += p->nrecs;
-  if (p->has_unkeyed && p->fixed_partition < 0)
+  /* Kafka's sticky partitioner moves on when a batch of unkeyed records
+   * is complete. */
+  if (b->has_unkeyed && p->fixed_partition < 0)
     p->sticky = (p->sticky + 1) % p->partitions;
-  p->nrecs = 0;
-  p->arena_len = 0;
-  p->batch_bytes = 0;
-  p->has_unkeyed = 0;
+  b->nrecs = 0;
+  b->arena_len = 0;
+  b->bytes = 0;
+  b->has_unkeyed = 0;
+  return 0;
+}
+
+/* Every open batch, in partition order: at the end of the input, when it
+ * pauses, and when the open batches hold too much. */
+static int flush_all(producer *p) {
+  for (int32_t i = 0; i < p->partitions && p->pending_recs; i++)
+    if (flush_batch(p, i))
+      return -1;
   return 0;
 }
 
@@ -185,45 +264,71 @@ static int add_record(producer *p, const uint8_t *key, size_t klen,
     target = key ? nd_partition_for_key(key, klen, p->partitions) : p->sticky;
   /* Varints and the record header: 30 bytes is an upper bound. */
   size_t est = klen + vlen + p->headers_bytes + 30;
-  if (p->nrecs > 0 && (target != p->target || p->nrecs >= BATCH_MAX_RECORDS ||
-                       p->batch_bytes + est > p->batch_limit)) {
-    if (flush_batch(p))
-      return -1;
-    if (p->fixed_partition < 0 && !key)
-      target = p->sticky;
-  }
   if (est > p->batch_limit) {
     /* Store what came before it, so the offsets printed are the truth. */
-    if (flush_batch(p))
+    if (flush_all(p))
       return -1;
     cli_error("produce",
               "record %" PRIu64 " is %zu bytes, above the topic's limit of "
               "about %zu (max.message.bytes)",
-              p->produced + p->nrecs + 1, klen + vlen, p->batch_limit);
+              p->produced + 1, klen + vlen, p->batch_limit);
     return -1;
   }
-  if (p->nrecs % 256 == 0) {
-    pending *r = realloc(p->recs, (p->nrecs + 256) * sizeof *r);
-    if (!r) {
-      cli_error("produce", "out of memory");
+  pbatch *b = &p->open[target];
+  if (b->nrecs > 0 &&
+      (b->nrecs >= BATCH_MAX_RECORDS || b->bytes + est > p->batch_limit)) {
+    if (flush_batch(p, target))
       return -1;
+    if (p->fixed_partition < 0 && !key) {
+      target = p->sticky;
+      b = &p->open[target];
     }
-    p->recs = r;
   }
-  pending *r = &p->recs[p->nrecs];
+  if (grow((void **)&b->recs, &b->recs_cap, b->nrecs + 1, sizeof *b->recs))
+    goto oom;
+  pending *r = &b->recs[b->nrecs];
+  if (!p->quiet) {
+    size_t at = p->q_head + p->q_len;
+    if (grow((void **)&p->q, &p->q_cap, at + 1, sizeof *p->q))
+      goto oom;
+    p->q[at] = (order){target, -1};
+    p->q_len++;
+    r->qpos = p->q_first + at;
+  }
   r->key_off = -1;
   r->key_len = klen;
   r->val_len = vlen;
-  if ((key && arena_put(p, key, klen, &r->key_off)) ||
-      arena_put(p, val, vlen, &r->val_off)) {
-    cli_error("produce", "out of memory");
-    return -1;
-  }
-  p->target = target;
-  p->has_unkeyed |= key == NULL;
-  p->nrecs++;
-  p->batch_bytes += est;
+  if ((key && arena_put(b, key, klen, &r->key_off)) ||
+      arena_put(b, val, vlen, &r->val_off))
+    goto oom;
+  b->has_unkeyed |= key == NULL;
+  b->nrecs++;
+  b->bytes += est;
+  p->pending_bytes += est;
+  p->pending_recs++;
+  /* Kafka's buffer.memory: a bound on what waits in open batches. */
+  if (p->pending_bytes > PENDING_MAX_BYTES)
+    return flush_all(p);
   return 0;
+oom:
+  cli_error("produce", "out of memory");
+  return -1;
+}
+
+/* Would reading the input now wait? Then what is gathered goes out first,
+ * as a producer with linger.ms=0 sends what it has when the application
+ * pauses: a pipe fed a line at a time still gets each record stored (and
+ * its offset printed) as it comes. */
+static int input_idle(FILE *in, int can_wait) {
+  if (!can_wait)
+    return 0;
+#ifdef __GLIBC__
+  /* Lines still in stdio's buffer are no pause (glibc's FILE is public). */
+  if (in->_IO_read_ptr < in->_IO_read_end)
+    return 0;
+#endif
+  struct pollfd pfd = {.fd = fileno(in), .events = POLLIN};
+  return poll(&pfd, 1, 0) == 0;
 }
 
 /* Every record of one input stream. */
@@ -237,6 +342,8 @@ static int produce_stream(producer *p, FILE *in, int delim, int key_delim,
   size_t fixed_len = fixed_key ? strlen(fixed_key) : 0;
   /* Someone typing wants each offset as soon as the line is entered. */
   int interactive = isatty(fileno(in));
+  struct stat sb;
+  int can_wait = fstat(fileno(in), &sb) != 0 || !S_ISREG(sb.st_mode);
   while ((n = getdelim(&line, &cap, delim, in)) >= 0) {
     *bytes_done += (uint64_t)n;
     size_t len = (size_t)n;
@@ -257,7 +364,7 @@ static int produce_stream(producer *p, FILE *in, int delim, int key_delim,
       }
     }
     if (add_record(p, key, klen, val, vlen) ||
-        (interactive && flush_batch(p))) {
+        ((interactive || input_idle(in, can_wait)) && flush_all(p))) {
       rc = -1;
       break;
     }
@@ -406,6 +513,12 @@ int cli_produce_main(int argc, char **argv) {
       .nheaders = nheaders,
       .headers_bytes = headers_bytes,
   };
+  p.open = calloc((size_t)info.partitions, sizeof *p.open);
+  if (!p.open) {
+    cli_error("produce", "out of memory");
+    nd_close(st);
+    goto close_ins;
+  }
   size_t limit = (size_t)info.config.max_message_bytes;
   if (limit > BATCH_MAX_BYTES)
     limit = BATCH_MAX_BYTES;
@@ -421,12 +534,16 @@ int cli_produce_main(int argc, char **argv) {
         produce_stream(&p, ins[i], nul ? '\0' : '\n',
                        kdelim ? (unsigned char)kdelim[0] : -1, key, &pr, &done);
   if (!err)
-    err = flush_batch(&p);
+    err = flush_all(&p);
   progress_end(&pr);
   if (cli_close("produce", st))
     err = 1;
-  free(p.recs);
-  free(p.arena);
+  for (int32_t i = 0; p.open && i < p.partitions; i++) {
+    free(p.open[i].recs);
+    free(p.open[i].arena);
+  }
+  free(p.open);
+  free(p.q);
   free(p.views);
   ret = err ? CLI_FAIL : CLI_OK;
 close_ins:

@@ -12,22 +12,30 @@ static const char topics_usage[] =
     "usage: nodata topics list [--data DIR]\n"
     "       nodata topics create NAME [-p N] [--config KEY=VALUE ...]\n"
     "                                 [--if-not-exists] [--data DIR]\n"
-    "       nodata topics alter NAME [--config KEY=VALUE ...]\n"
+    "       nodata topics alter NAME [--partitions N] [--config KEY=VALUE "
+    "...]\n"
     "                                [--delete-config KEY ...] [--data DIR]\n"
     "       nodata topics describe NAME [--data DIR]\n"
+    "       nodata topics where NAME [-p N] [--data DIR]\n"
     "       nodata topics delete NAME [--data DIR]\n"
     "\n"
     "Manage the topics of a data directory, without a broker.\n"
     "\n"
     "  list       names of all topics, one a line\n"
     "  create     a new topic with N partitions (default 1)\n"
-    "  alter      change settings of a topic; the others keep their values\n"
-    "  describe   partitions (log start, end offset, size, segments, last\n"
-    "             timestamp; for a compacted topic also the dirty ratio and\n"
-    "             the last cleaning) and every config setting\n"
+    "  alter      change settings of a topic (the others keep their values)\n"
+    "             and/or grow it to N partitions (never fewer: records are\n"
+    "             not moved, so keys hash to other partitions from then on)\n"
+    "  describe   its directory, partitions (log start, end offset, size,\n"
+    "             segments, last timestamp; for a compacted topic also the\n"
+    "             dirty ratio and the last cleaning) and every config setting\n"
+    "  where      the topic's directory (with -p N: partition N's), where\n"
+    "             its segment files are for `nodata inspect`\n"
     "  delete     remove a topic and all its data\n"
     "\n"
-    "  -p, --partitions N        partitions of a new topic (default 1)\n"
+    "  -p, --partitions N        create: partitions of the new topic\n"
+    "                            (default 1); alter: the new total, larger\n"
+    "                            than now; where: the partition\n"
     "  -c, --config KEY=VALUE    a topic setting; repeatable. Keys:\n"
     "                            segment.bytes, retention.ms, fsync, ...\n"
     "                            (describe lists them all)\n"
@@ -36,16 +44,20 @@ static const char topics_usage[] =
     "  --data DIR                data directory (default $NODATA_DATA,\n"
     "                            $NODATA_DIR, else ./data)\n"
     "\n"
-    "list and describe only read, so they work while `nodata serve` runs;\n"
-    "create, alter and delete need the directory to themselves (with a\n"
-    "broker running, use a Kafka admin tool: kafka-configs --alter).\n"
+    "list, describe and where only read, so they work while `nodata serve`\n"
+    "runs; create, alter and delete need the directory to themselves (with\n"
+    "a broker running, use a Kafka admin tool: kafka-configs --alter,\n"
+    "kafka-topics --alter --partitions).\n"
     "\n"
     "Examples:\n"
     "  nodata topics create orders -p 3 --config retention.ms=86400000\n"
     "  nodata topics create state --config cleanup.policy=compact\n"
     "  nodata topics alter orders --config cleanup.policy=compact,delete \\\n"
     "                             --delete-config retention.ms\n"
+    "  nodata topics alter orders --partitions 6\n"
     "  nodata topics describe orders\n"
+    "  nodata inspect $(nodata topics where orders -p "
+    "0)/00000000000000000000.log\n"
     "  nodata topics list --data /var/lib/nodata\n"
     "\n"
     "Exit status: 0 ok, 1 runtime failure (unknown topic, directory held),\n"
@@ -135,13 +147,41 @@ typedef struct cfg_change {
   const char *key, *value;
 } cfg_change;
 
+/* Kafka's refusal of a CreatePartitions that is no increase (4.4's
+ * ReplicationControlManager texts, as the broker answers). */
+static int no_increase(const char *name, int32_t now, int32_t want) {
+  if (want == now)
+    cli_error("topics", "Topic already has %d partition(s).", (int)now);
+  else
+    cli_error("topics",
+              "The topic %s currently has %d partition(s); %d would not be an "
+              "increase.",
+              name, (int)now, (int)want);
+  return CLI_FAIL;
+}
+
+/* Settings first, then partitions: everything is checked before either
+ * changes, so a refused alter (a bad partition count, a limit, settings
+ * that conflict) changes nothing. */
 static int do_alter(const char *dir, const char *name, const cfg_change *ch,
-                    size_t n) {
+                    size_t n, int32_t partitions) {
   nd_store *st;
   nd_topic_info info;
   if (open_topic(dir, name, 1, &st, &info))
     return CLI_FAIL;
   int rc;
+  int32_t before = info.partitions;
+  if (partitions > 0) {
+    if (partitions <= before) {
+      nd_close(st);
+      return no_increase(name, before, partitions);
+    }
+    if ((rc = nd_partitions_allowed(st, name, partitions)) != 0) {
+      cli_lib_error("topics", rc, "alter");
+      nd_close(st);
+      return CLI_FAIL;
+    }
+  }
   nd_topic_config def;
   nd_topic_config_init(&def);
   for (size_t i = 0; i < n; i++) {
@@ -155,14 +195,23 @@ static int do_alter(const char *dir, const char *name, const cfg_change *ch,
   }
   /* What only the whole config can say (min.compaction.lag.ms above
    * max.compaction.lag.ms) is the library's to refuse here. */
-  if ((rc = nd_topic_set_config(st, name, &info.config)) != 0) {
+  if (n && (rc = nd_topic_set_config(st, name, &info.config)) != 0) {
     cli_lib_error("topics", rc, "alter");
+    nd_close(st);
+    return CLI_FAIL;
+  }
+  if (partitions > 0 &&
+      (rc = nd_topic_add_partitions(st, name, partitions)) != 0) {
+    cli_lib_error("topics", rc,
+                  n ? "alter (the settings were changed)" : "alter");
     nd_close(st);
     return CLI_FAIL;
   }
   if (cli_close("topics", st))
     return CLI_FAIL;
   printf("altered topic %s:\n", name);
+  if (partitions > 0)
+    printf("  partitions: %d -> %d\n", (int)before, (int)partitions);
   for (size_t i = 0; i < n; i++) {
     char v[128];
     if (nd_topic_config_get(&info.config, ch[i].key, v, sizeof v) == 0)
@@ -182,7 +231,10 @@ static int do_describe(const char *dir, const char *name) {
   for (int i = 0; i < 16; i++)
     printf("%02x%s", info.id[i],
            i == 3 || i == 5 || i == 7 || i == 9 ? "-" : "");
-  printf("\npartitions: %d\n", (int)info.partitions);
+  char tdir[65];
+  nd_topic_dirname(name, tdir);
+  printf("\ndirectory: %s/topics/%s\n", dir, tdir);
+  printf("partitions: %d\n", (int)info.partitions);
   /* A compacted topic also shows the cleaner's view: the share of its
    * sealed bytes written since the last cleaning, and when that was. */
   int compacted = (info.config.cleanup_policy & ND_CLEANUP_COMPACT) != 0;
@@ -218,6 +270,29 @@ static int do_describe(const char *dir, const char *name) {
       printf("  %s=%s\n", *k, v);
   }
   nd_close(st);
+  return CLI_OK;
+}
+
+/* The directory a topic's files are in is the SHA-256 of its name
+ * (docs/format.md), which nobody can type: say it, for `inspect`. */
+static int do_where(const char *dir, const char *name, int64_t partition) {
+  nd_store *st;
+  nd_topic_info info;
+  if (open_topic(dir, name, 0, &st, &info))
+    return CLI_FAIL;
+  nd_close(st);
+  if (partition >= info.partitions) {
+    cli_error("topics", "topic %s has %d partition%s: no partition %" PRId64,
+              name, (int)info.partitions, info.partitions == 1 ? "" : "s",
+              partition);
+    return CLI_FAIL;
+  }
+  char tdir[65];
+  nd_topic_dirname(name, tdir);
+  if (partition >= 0)
+    printf("%s/topics/%s/%" PRId64 "\n", dir, tdir, partition);
+  else
+    printf("%s/topics/%s\n", dir, tdir);
   return CLI_OK;
 }
 
@@ -266,8 +341,10 @@ int cli_topics_main(int argc, char **argv) {
       return CLI_OK;
     } else if (cli_value(&o, NULL, "--data")) {
       data = o.val;
-    } else if (cli_value(&o, "-p", "--partitions")) {
-      if (cli_parse_i64("topics", "--partitions", o.val, 1, 1000000,
+    } else if (cli_value(&o, "-p", "--partitions") ||
+               cli_value(&o, NULL, "--partition")) {
+      /* where: a partition number (0..); create, alter: a count. */
+      if (cli_parse_i64("topics", "--partitions", o.val, 0, 1000000,
                         &partitions))
         return CLI_USAGE;
       have_p = 1;
@@ -304,19 +381,25 @@ int cli_topics_main(int argc, char **argv) {
     return CLI_USAGE;
   if (!action)
     return cli_usage_error("topics", "missing action: list, create, alter, "
-                                     "describe or delete");
+                                     "describe, where or delete");
   int is_create = !strcmp(action, "create"),
-      is_alter = !strcmp(action, "alter");
-  if ((have_p || if_not_exists) && !is_create)
-    return cli_usage_error("topics", "-p and --if-not-exists are for "
-                                     "`topics create`");
+      is_alter = !strcmp(action, "alter"), is_where = !strcmp(action, "where");
+  if (have_p && !is_create && !is_alter && !is_where)
+    return cli_usage_error("topics", "-p is for `topics create`, `alter` and "
+                                     "`where`");
+  if (have_p && !is_where && partitions < 1)
+    return cli_usage_error("topics", "bad value '0' for --partitions: want "
+                                     "an integer from 1 to 1000000");
+  if (if_not_exists && !is_create)
+    return cli_usage_error("topics", "--if-not-exists is for `topics "
+                                     "create`");
   if (have_cfg && !is_create && !is_alter)
     return cli_usage_error("topics", "--config is for `topics create` and "
                                      "`topics alter`");
   if (have_del && !is_alter)
     return cli_usage_error("topics", "--delete-config is for `topics alter`");
-  if (is_alter && !nchanges)
-    return cli_usage_error("topics", "alter needs --config or "
+  if (is_alter && !nchanges && !have_p)
+    return cli_usage_error("topics", "alter needs --partitions, --config or "
                                      "--delete-config");
   const char *dir = cli_data_dir(data);
   if (!strcmp(action, "list")) {
@@ -324,7 +407,7 @@ int cli_topics_main(int argc, char **argv) {
       return cli_usage_error("topics", "unexpected argument '%s'", name);
     return do_list(dir);
   }
-  if (!is_create && !is_alter && strcmp(action, "describe") &&
+  if (!is_create && !is_alter && !is_where && strcmp(action, "describe") &&
       strcmp(action, "delete"))
     return cli_usage_error("topics", "unknown action '%s'", action);
   if (!name)
@@ -335,7 +418,10 @@ int cli_topics_main(int argc, char **argv) {
   if (is_create)
     return do_create(dir, name, (int32_t)partitions, &cfg, if_not_exists);
   if (is_alter)
-    return do_alter(dir, name, changes, nchanges);
+    return do_alter(dir, name, changes, nchanges,
+                    have_p ? (int32_t)partitions : 0);
+  if (is_where)
+    return do_where(dir, name, have_p ? partitions : -1);
   if (!strcmp(action, "describe"))
     return do_describe(dir, name);
   return do_delete(dir, name);

@@ -360,6 +360,12 @@ typedef struct nd_options {
   int64_t transaction_max_timeout_ms;
   int64_t transactional_id_expiration_ms;
   int64_t transaction_abort_check_ms;
+  /* An fdatasync, directory fsync or syncfs of the store's files that
+   * takes longer than this many milliseconds counts in
+   * nd_store_stats.fsync_slow and is logged at ND_LOG_WARN naming the file
+   * and the time (a failing disk shows here first). 0 = 1000; < 0 counts
+   * and logs every sync (for tracing a disk's latency). */
+  int slow_fsync_ms;
 } nd_options;
 
 /* Open (creating if needed) the store in directory dir. opts may be NULL.
@@ -479,6 +485,96 @@ typedef struct nd_recovery_stats {
  * Thread-safe. */
 int nd_recovery_report(nd_store *store, nd_recovery_stats *stats,
                        nd_recovery_partition **parts, size_t *count);
+
+/* ------------------------------------------------------------------------ */
+/* Statistics                                                               */
+/* ------------------------------------------------------------------------ */
+
+/* Histogram slots: ND_LATENCY_BUCKETS - 1 upper bounds (inclusive) and a
+ * last slot for everything above them (+Inf). */
+#define ND_LATENCY_BUCKETS 16
+/* Upper bounds of the latency slots in microseconds: 50, 100, 250, 500,
+ * 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000,
+ * 2500000. */
+extern const int64_t nd_latency_bounds_us[ND_LATENCY_BUCKETS - 1];
+/* Upper bounds of the group-commit batch-size slots: 1, 2, 4, ..., 16384. */
+extern const int64_t nd_batch_size_bounds[ND_LATENCY_BUCKETS - 1];
+
+/* Observations of one quantity. buckets[i] counts those <= bound i and
+ * above bound i - 1 (per slot, NOT cumulative: an exporter to Prometheus
+ * sums them into `le` buckets); buckets[ND_LATENCY_BUCKETS - 1] those
+ * above the last bound. The fields are read one by one without a lock, so
+ * while observations go on, count, sum and the buckets' total may differ
+ * by the few observations under way; each is exact once they stop. */
+typedef struct nd_histogram {
+  uint64_t count; /* observations */
+  uint64_t sum;   /* their sum (microseconds, or appends) */
+  uint64_t buckets[ND_LATENCY_BUCKETS];
+} nd_histogram;
+
+/* What the store did since nd_open (counters: monotonic, never reset, of
+ * this open only) and what it holds now (gauges). */
+typedef struct nd_store_stats {
+  /* Every fdatasync of log segments, .txnindex files, offsets.log and
+   * txn.log, every fsync of a partition's or the topics' directory, and
+   * the syncfs of nd_close, with its latency in microseconds. Not in it:
+   * the small files replaced atomically (topic.conf, the recovery point,
+   * the cleaner checkpoint, FORMAT, clean-shutdown) and nd_verify's. */
+  nd_histogram fsync_latency_us;
+  uint64_t fsync_errors; /* of those, the ones that failed */
+  uint64_t fsync_slow;   /* those over nd_options.slow_fsync_ms (each also
+                            logged at ND_LOG_WARN with the file) */
+  /* Group commit: for each sync of a partition's log that followed appends,
+   * how many nd_append / nd_append_batch calls (on that partition) since
+   * the previous sync it made durable; slots nd_batch_size_bounds. */
+  nd_histogram group_commit_appends;
+  /* nd_append / nd_append_batch calls that succeeded (a duplicate of an
+   * idempotent producer's batch, answered without writing, counts), the
+   * records they stored (offsets assigned) and the bytes of batches
+   * written to the log (after any recompression), all partitions; and the
+   * calls that failed for any reason. */
+  uint64_t appends, appended_records, appended_bytes;
+  uint64_t append_errors;
+  /* New active segments made by size, segment.ms or an index filling up. */
+  uint64_t segments_rolled;
+  /* Whole segments deleted by retention.ms, retention.bytes, DeleteRecords
+   * (nd_delete_records) or for lying below the log start, and their
+   * .log bytes; each is logged at ND_LOG_INFO with the topic-partition,
+   * base offset, bytes and reason. */
+  uint64_t retention_segments_deleted, retention_bytes_deleted;
+  uint64_t delete_records_calls; /* nd_delete_records on a partition */
+  /* The cleaner (nd_clean and its threads): offset-map passes
+   * (nd_clean_stats.passes), bytes of segments read and written, records
+   * removed (read minus kept), and cleanings that failed (one stopped by
+   * nd_close is not a failure). */
+  uint64_t cleaner_passes, cleaner_bytes_read, cleaner_bytes_written,
+      cleaner_records_removed, cleaner_errors;
+  /* nd_open's recovery (nd_recovery_report's totals): partitions it did
+   * work on, torn-tail bytes cut, indexes rebuilt; and how long the open
+   * took to load and recover the topics, the committed offsets and the
+   * transactions, in milliseconds (also for a clean open). */
+  uint64_t recovery_partitions;
+  uint64_t recovery_bytes_truncated;
+  uint64_t recovery_indexes_rebuilt;
+  int64_t recovery_ms;
+  /* Gauges. topics and partitions include those offline;
+   * partitions_offline counts partitions opened offline for damage, those
+   * of an offline topic (as many as its topic.conf names) and those failed
+   * after an I/O error. */
+  int32_t topics, partitions, partitions_offline;
+  int64_t log_bytes;         /* .log bytes of every segment open */
+  int64_t open_files;        /* segment descriptors the store's cache holds
+                                (nd_options.max_open_files bounds them) */
+  int64_t mapped_indexes;    /* index mappings held (max_mapped_indexes) */
+  int64_t transactions_open; /* transactions Ongoing or Prepare* */
+} nd_store_stats;
+
+/* Fill *out with the store's statistics. Cheap enough to call at every
+ * scrape: atomic counters (the append path's sharded by thread), no I/O,
+ * a walk of the topic map reading two words per partition for the
+ * gauges, and of the transaction table under its lock. Thread-safe;
+ * also on a read-only store. Errors: ND_EINVAL (NULL store or out). */
+int nd_store_stats_get(nd_store *store, nd_store_stats *out);
 
 /* ------------------------------------------------------------------------ */
 /* Topics                                                                   */

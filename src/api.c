@@ -41,7 +41,7 @@ int nd_maintain(nd_store *s, int64_t now) {
       partition *part = topic_partition(ts[i], p);
       if (!part)
         break;
-      int r = partition_maintain(part, &cfg, now);
+      int r = partition_maintain(part, ts[i]->name, &cfg, now);
       if (r && !rc)
         rc = r;
     }
@@ -183,7 +183,7 @@ int nd_topic_create(nd_store *s, const char *name, int32_t partitions,
   /* The topic appears whole or not at all: one rename publishes it. */
   if (!rc && (rc = file_rename(tmp, final)) != 0)
     rc = nd_fail_os(-rc, "cannot rename %s to %s", tmp, final);
-  if (!rc && (rc = file_sync_dir(s->topics_dir)) != 0)
+  if (!rc && (rc = stats_sync_dir(&s->logger, s->topics_dir)) != 0)
     rc = nd_fail_os(-rc, "cannot sync %s", s->topics_dir);
   if (rc) {
     file_remove_tree(tmp);
@@ -198,7 +198,7 @@ int nd_topic_create(nd_store *s, const char *name, int32_t partitions,
   if (rc && file_rename(final, tmp) == 0) {
     /* Complete or nothing: unpublish what could not be opened (the
      * caller is told the create failed) and remove it. */
-    file_sync_dir(s->topics_dir);
+    stats_sync_dir(&s->logger, s->topics_dir);
     file_remove_tree(tmp);
   }
   pthread_mutex_unlock(&s->admin_lock);
@@ -236,7 +236,7 @@ int nd_topic_delete(nd_store *s, const char *name) {
   }
   pthread_rwlock_unlock(&s->map_lock);
   if (!rc) {
-    file_sync_dir(s->topics_dir);
+    stats_sync_dir(&s->logger, s->topics_dir);
     store_release(t);
     /* A topic created later under the same name starts with no offsets. */
     rc = offsets_delete_topic(s->offsets, name);
@@ -541,7 +541,8 @@ int nd_delete_records(nd_store *s, const char *name, int32_t p, int64_t offset,
   int rc = store_enter_partition(s, __func__, ENTRY_WRITE, name, p, &t, &part);
   if (rc)
     return rc;
-  return store_leave(t, partition_delete_records(part, offset, new_log_start));
+  return store_leave(
+      t, partition_delete_records(part, t->name, offset, new_log_start));
 }
 
 /* ---- committed offsets -------------------------------------------------- */

@@ -301,15 +301,24 @@ static int append_done(nd_store *s, const topic *t, partition *part,
   return sync_to >= 0 ? partition_sync(part, sync_to) : 0;
 }
 
+/* Every nd_append / nd_append_batch on a store ends here: counted as an
+ * append or an append error (stats.h). */
+static int append_count(nd_store *s, int rc) {
+  if (s)
+    stats_append(&s->logger, rc);
+  return rc;
+}
+
 int nd_append(nd_store *s, const char *name, int32_t p,
               const nd_record *records, size_t n, unsigned flags,
               nd_append_info *info) {
   if (!records || n == 0)
-    return nd_fail(ND_EINVAL, "%s: at least one record needed", __func__);
+    return append_count(
+        s, nd_fail(ND_EINVAL, "%s: at least one record needed", __func__));
   topic *t = NULL;
   int rc = store_enter_topic(s, __func__, ENTRY_WRITE, name, &t);
   if (rc)
-    return rc;
+    return append_count(s, rc);
   /* The partition is chosen once the topic is held: -1 picks it by key. */
   if (p == -1)
     p = choose_partition(t, records[0].key, records[0].key_len);
@@ -330,7 +339,7 @@ int nd_append(nd_store *s, const char *name, int32_t p,
     if (!rc)
       rc = append_done(s, t, part, info, sync_to);
   }
-  return store_leave(t, rc);
+  return append_count(s, store_leave(t, rc));
 }
 
 /* A compressed client batch, looked into as Kafka's broker does before it
@@ -389,12 +398,12 @@ static int txn_batch_identity(const uint8_t *b, size_t at, int64_t *pid,
 int nd_append_batch(nd_store *s, const char *name, int32_t p, void *buf,
                     size_t len, unsigned flags, nd_append_info *info) {
   if (!buf || len == 0)
-    return nd_fail(ND_EINVAL, "%s: bytes needed", __func__);
+    return append_count(s, nd_fail(ND_EINVAL, "%s: bytes needed", __func__));
   topic *t = NULL;
   partition *part = NULL;
   int rc = store_enter_partition(s, __func__, ENTRY_WRITE, name, p, &t, &part);
   if (rc)
-    return rc;
+    return append_count(s, rc);
   nd_topic_config cfg;
   topic_config(t, &cfg);
   int64_t now = store_now_ms();
@@ -513,7 +522,7 @@ int nd_append_batch(nd_store *s, const char *name, int32_t p, void *buf,
   if (!rc && info->base_offset >= 0)
     rc = append_done(s, t, part, info, sync_to);
 out:
-  return store_leave(t, rc);
+  return append_count(s, store_leave(t, rc));
 }
 
 int nd_sync_partition(nd_store *s, const char *name, int32_t p,

@@ -275,19 +275,19 @@ static int swap_unlink(const char *dir, const swap_list *l) {
 }
 
 /* After the moves: make them durable, then drop the manifest. */
-static int swap_finish(const char *dir) {
+static int swap_finish(const char *dir, const nd_logger *lg) {
   char path[PATH_MAX];
   snprintf(path, sizeof path, "%s/%s", dir, LAYOUT_CLEANING_DIR);
-  int e = file_sync_dir(path);
+  int e = stats_sync_dir(lg, path);
   if (e && e != -ENOENT)
     return nd_fail_os(-e, "fsync of directory %s", path);
-  if ((e = file_sync_dir(dir)) != 0)
+  if ((e = stats_sync_dir(lg, dir)) != 0)
     return nd_fail_os(-e, "fsync of directory %s", dir);
   snprintf(path, sizeof path, "%s/%s", dir, LAYOUT_CLEANER_SWAP);
   e = file_unlink(path);
   if (e && e != -ENOENT)
     return nd_fail_os(-e, "cannot unlink %s", path);
-  if ((e = file_sync_dir(dir)) != 0)
+  if ((e = stats_sync_dir(lg, dir)) != 0)
     return nd_fail_os(-e, "fsync of directory %s", dir);
   return 0;
 }
@@ -306,7 +306,7 @@ int cleaner_recover(const char *dir, int readonly, const nd_logger *log) {
     if (!rc)
       rc = swap_unlink(dir, &l);
     if (!rc)
-      rc = swap_finish(dir);
+      rc = swap_finish(dir, log);
     if (!rc)
       nd_log(log, ND_LOG_INFO,
              "%s: finished a cleaner swap a crash interrupted (%zu segments "
@@ -1130,7 +1130,7 @@ static int write_group(partition *p, const seg_ref *v, size_t n, rewrite_ctx *w,
   w->out = NULL;
   w->txn->out = NULL;
   if (!rc) {
-    atomic_store(&ns->size, o.file_pos);
+    segment_set_size(ns, o.file_pos);
     atomic_store(&ns->next_offset, v[n - 1].end);
     rc = segment_seal(ns);
   }
@@ -1140,7 +1140,7 @@ static int write_group(partition *p, const seg_ref *v, size_t n, rewrite_ctx *w,
     rc = txnindex_write(&ns->aborted, ns->path);
     ns->aborted.dirty = 1;
     if (!rc)
-      rc = txnindex_sync(&ns->aborted, ns->path);
+      rc = txnindex_sync(&ns->aborted, ns->path, &ns->caches->log);
   }
   if (rc) {
     segment_close(ns, 1);
@@ -1220,7 +1220,7 @@ static int swap_pass(partition *p, const seg_ref *v, group *g, size_t ng) {
   if (!rc)
     rc = swap_unlink(p->dir, &l);
   if (!rc)
-    rc = swap_finish(p->dir);
+    rc = swap_finish(p->dir, p->log);
   swap_list_free(&l);
   free(old);
   return rc;
@@ -1489,6 +1489,14 @@ int partition_clean(partition *p, const char *tname, const nd_topic_config *cfg,
     pthread_mutex_unlock(&p->clean_stat_lock);
   }
   pthread_mutex_unlock(&p->clean_lock);
+  /* What a stop abandoned is no failure: nothing of it was committed. */
+  if (rc && !(stop && atomic_load(stop)))
+    STATS_ADD(log, cleaner_errors, 1);
+  STATS_ADD(log, cleaner_passes, (uint64_t)st.passes);
+  STATS_ADD(log, cleaner_bytes_read, (uint64_t)st.bytes_in);
+  STATS_ADD(log, cleaner_bytes_written, (uint64_t)st.bytes_out);
+  STATS_ADD(log, cleaner_records_removed,
+            (uint64_t)(st.records_in - st.records_kept));
   if (stats)
     *stats = st;
   return rc;

@@ -22,10 +22,13 @@ int nd_fail_os(int errnum, const char *fmt, ...) ND_PRINTF(2, 3);
  * public call). */
 void nd_clear_error(void);
 
-/* Where a store's messages go: nd_options.on_log and its context. */
+/* Where a store's messages go: nd_options.on_log and its context; and
+ * its counters (stats.h), which travel with the logger because every part
+ * of the engine already holds it. NULL stats: nothing is counted. */
 typedef struct nd_logger {
   nd_log_fn fn;
   void *ctx;
+  struct store_stats *stats;
 } nd_logger;
 
 /* Format one line and hand it to lg (nothing if lg or its fn is NULL).

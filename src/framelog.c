@@ -18,6 +18,7 @@
 #include "batch.h"
 #include "file.h"
 #include "layout.h"
+#include "stats.h"
 
 #define FRAME1_HEADER 8  /* form 1, read only */
 #define DAMAGE_LOGGED 16 /* ranges described one by one; the rest counted */
@@ -373,7 +374,7 @@ static int replay(framelog *fl) {
       return nd_fail_os(-fd, "cannot open %s", fl->path);
     rc = file_truncate(fd, (off_t)ld.end_valid);
     if (!rc)
-      rc = file_datasync(fd);
+      rc = stats_datasync(&fl->log, fd, fl->path);
     file_close(fd);
     if (rc)
       return nd_fail_os(-rc, "cannot truncate %s at byte %zu", fl->path,
@@ -419,7 +420,7 @@ int fl_close(framelog *fl) {
   int rc = 0;
   if (fl->fd >= 0) {
     if (fl->synced < atomic_load(&fl->written))
-      rc = file_datasync(fl->fd);
+      rc = stats_datasync(&fl->log, fl->fd, fl->path);
     file_close(fl->fd);
     fl->fd = -1;
   }
@@ -464,7 +465,7 @@ int fl_sync(framelog *fl, uint64_t frame) {
     uint64_t target = atomic_load(&fl->written);
     int fd = fl->fd;
     pthread_mutex_unlock(&fl->sync_mu);
-    int src = file_datasync(fd);
+    int src = stats_datasync(&fl->log, fd, fl->path);
     pthread_mutex_lock(&fl->sync_mu);
     fl->syncing = 0;
     pthread_cond_broadcast(&fl->sync_cond);

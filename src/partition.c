@@ -20,6 +20,7 @@
 #include "error.h"
 #include "file.h"
 #include "layout.h"
+#include "stats.h"
 
 /* How often a changed recovery point is written out. It only bounds how
  * much a recovery rescans, so it need not follow every fdatasync. */
@@ -211,7 +212,7 @@ static int txnindexes_sync(partition *p) {
   pthread_rwlock_rdlock(&p->segs_lock);
   pthread_mutex_lock(&p->txn_lock);
   for (size_t i = 0; i < p->nsegs && !rc; i++)
-    rc = txnindex_sync(&p->segs[i]->aborted, p->segs[i]->path);
+    rc = txnindex_sync(&p->segs[i]->aborted, p->segs[i]->path, p->log);
   pthread_mutex_unlock(&p->txn_lock);
   pthread_rwlock_unlock(&p->segs_lock);
   return rc;
@@ -236,6 +237,8 @@ static int roll(partition *p, const nd_topic_config *cfg, int64_t now_ms) {
   pthread_rwlock_unlock(&p->segs_lock);
   if (rc)
     segment_close(seg, 1);
+  else
+    STATS_ADD(p->log, segments_rolled, 1);
   return rc;
 }
 
@@ -488,6 +491,9 @@ static int append_write(partition *p, const nd_topic_config *cfg, uint8_t *buf,
   atomic_store_explicit(&seg->size, size + len, memory_order_release);
   atomic_store_explicit(&p->hw, off, memory_order_release);
   pthread_mutex_unlock(&p->append_lock);
+  /* Counted after the lock: the counters are the scrape's, not the log's. */
+  atomic_fetch_add_explicit(&p->appends_unsynced, 1, memory_order_relaxed);
+  stats_stored(p->log, (uint64_t)(off - hw), len);
 
   if (info) {
     info->partition = p->id;
@@ -598,17 +604,17 @@ static int sync_segments(partition *p, int64_t *target) {
   }
   pthread_rwlock_unlock(&p->segs_lock);
   for (size_t i = 0; i < n; i++) {
-    int e = rc ? 0 : file_datasync(v[i].fd);
-    if (e) {
-      char path[PATH_MAX];
+    char path[PATH_MAX];
+    if (!rc)
       segment_name(path, sizeof path, p->dir, v[i].base, LAYOUT_LOG);
+    int e = rc ? 0 : stats_datasync(p->log, v[i].fd, path);
+    if (e)
       rc = nd_fail_os(-e, "fdatasync %s", path);
-    }
     file_close(v[i].fd);
   }
   if (!rc && need_dir) {
     /* A new segment's name is durable only once its directory is. */
-    int e = file_sync_dir(p->dir);
+    int e = stats_sync_dir(p->log, p->dir);
     if (e)
       rc = nd_fail_os(-e, "fsync of directory %s", p->dir);
   }
@@ -649,8 +655,13 @@ int partition_sync(partition *p, int64_t upto) {
     group_commit_gather(p, expect, budget);
     int64_t target = -1;
     int callers = atomic_load(&p->sync_callers);
+    /* Taken before the sync: appends after this point are not in it. */
+    uint64_t batch =
+        atomic_exchange_explicit(&p->appends_unsynced, 0, memory_order_relaxed);
     int64_t t0 = mono_ns();
     int src = sync_segments(p, &target);
+    if (!src && batch && p->log && p->log->stats)
+      stats_hist_add(&p->log->stats->group_commit, nd_batch_size_bounds, batch);
     int64_t took = mono_ns() - t0;
     pthread_mutex_lock(&p->sync_lock);
     p->last_round_callers = callers;
@@ -1008,7 +1019,50 @@ int partition_describe(partition *p, nd_partition_info *info) {
 
 /* ---- retention and log start ------------------------------------------- */
 
-static int drop_head_locked(partition *p, size_t k) {
+/* Why a segment was deleted, for the log line an operator reads when data
+ * disappears (Kafka logs each deletion with its breach). */
+enum drop_why {
+  DROP_LOG_START,
+  DROP_RETENTION_MS,
+  DROP_RETENTION_BYTES,
+  DROP_DELETE_RECORDS
+};
+
+/* Whose segments go and why, for the log line of each (drop_head). */
+typedef struct drop_ctx {
+  const char *topic;
+  const uint8_t *why;         /* per segment; NULL: all DROP_DELETE_RECORDS */
+  const nd_topic_config *cfg; /* the limits breached (retention) */
+} drop_ctx;
+
+/* Segment seg (its .log bytes) is gone: counted and logged with the
+ * reason and the limit it broke. */
+static void drop_report(partition *p, const drop_ctx *d, int why,
+                        const segment *seg, uint64_t bytes) {
+  STATS_ADD(p->log, retention_segments, 1);
+  STATS_ADD(p->log, retention_bytes, bytes);
+  char reason[128];
+  int64_t ls = atomic_load(&p->log_start);
+  if (why == DROP_RETENTION_MS)
+    snprintf(reason, sizeof reason,
+             "retention.ms=%" PRId64 " breached (largest timestamp %" PRId64
+             ")",
+             d->cfg->retention_ms, atomic_load(&seg->max_ts));
+  else if (why == DROP_RETENTION_BYTES)
+    snprintf(reason, sizeof reason, "retention.bytes=%" PRId64 " breached",
+             d->cfg->retention_bytes);
+  else
+    snprintf(reason, sizeof reason, "%s (log start offset %" PRId64 ")",
+             why == DROP_DELETE_RECORDS ? "DeleteRecords"
+                                        : "below the log start",
+             ls);
+  nd_log(p->log, ND_LOG_INFO,
+         "deleted segment %s-%d base offset %" PRId64 " (%" PRIu64
+         " bytes): %s",
+         d->topic ? d->topic : p->dir, (int)p->id, seg->base, bytes, reason);
+}
+
+static int drop_head_locked(partition *p, size_t k, const drop_ctx *d) {
   if (k == 0)
     return 0;
   segment **gone = malloc(k * sizeof *gone);
@@ -1028,8 +1082,13 @@ static int drop_head_locked(partition *p, size_t k) {
       write_offset_file(p->dir, LOG_START_FILE, atomic_load(&p->log_start));
   if (!rc)
     p->log_start_persisted = atomic_load(&p->log_start);
-  for (size_t i = 0; i < k; i++)
+  for (size_t i = 0; i < k; i++) {
+    /* Reported before the close, which frees the segment; its files are
+     * unlinked right after, whatever happens. */
+    drop_report(p, d, d->why ? d->why[i] : DROP_DELETE_RECORDS, gone[i],
+                atomic_load(&gone[i]->size));
     segment_close(gone[i], 1);
+  }
   free(gone);
   return rc;
 }
@@ -1038,19 +1097,21 @@ static int drop_head_locked(partition *p, size_t k) {
  * While the cleaner is reading them (clean_lock held) nothing is dropped:
  * the log start is what reads obey, and the next maintenance round drops
  * the segments below it (partition_maintain). */
-static int drop_head(partition *p, size_t k) {
+static int drop_head(partition *p, size_t k, const drop_ctx *d) {
   if (k == 0)
     return 0;
   if (pthread_mutex_trylock(&p->clean_lock) != 0)
     return 0;
-  int rc = drop_head_locked(p, k);
+  int rc = drop_head_locked(p, k, d);
   pthread_mutex_unlock(&p->clean_lock);
   return rc;
 }
 
-int partition_delete_records(partition *p, int64_t offset, int64_t *new_start) {
+int partition_delete_records(partition *p, const char *topic, int64_t offset,
+                             int64_t *new_start) {
   if (p->readonly)
     return nd_fail(ND_EREADONLY, "store opened read-only");
+  STATS_ADD(p->log, delete_records_calls, 1);
   pthread_mutex_lock(&p->append_lock);
   int64_t hw = atomic_load(&p->hw);
   if (offset < 0)
@@ -1072,7 +1133,7 @@ int partition_delete_records(partition *p, int64_t offset, int64_t *new_start) {
     while (k + 1 < p->nsegs && atomic_load(&p->segs[k]->next_offset) <= offset)
       k++;
     if (!rc)
-      rc = drop_head(p, k);
+      rc = drop_head(p, k, &(drop_ctx){topic, NULL, NULL});
   }
   if (new_start)
     *new_start = atomic_load(&p->log_start);
@@ -1080,8 +1141,8 @@ int partition_delete_records(partition *p, int64_t offset, int64_t *new_start) {
   return rc;
 }
 
-int partition_maintain(partition *p, const nd_topic_config *cfg,
-                       int64_t now_ms) {
+int partition_maintain(partition *p, const char *topic,
+                       const nd_topic_config *cfg, int64_t now_ms) {
   if (p->readonly)
     return 0;
   int rc = 0;
@@ -1126,6 +1187,12 @@ int partition_maintain(partition *p, const nd_topic_config *cfg,
     k++;
   for (size_t i = k; i < p->nsegs; i++)
     total += (int64_t)atomic_load(&p->segs[i]->size);
+  /* calloc'ed: the segments below the log start are DROP_LOG_START (0). */
+  uint8_t *why = calloc(p->nsegs, 1);
+  if (!why) {
+    pthread_mutex_unlock(&p->append_lock);
+    return nd_fail(ND_ENOMEM, "out of memory");
+  }
   while ((cfg->cleanup_policy & ND_CLEANUP_DELETE) && k + 1 < p->nsegs) {
     segment *s = p->segs[k];
     int64_t ssize = (int64_t)atomic_load(&s->size);
@@ -1135,14 +1202,16 @@ int partition_maintain(partition *p, const nd_topic_config *cfg,
         cfg->retention_bytes >= 0 && total - ssize >= cfg->retention_bytes;
     if (!by_time && !by_size)
       break;
+    why[k] = by_time ? DROP_RETENTION_MS : DROP_RETENTION_BYTES;
     total -= ssize;
     k++;
   }
   if (k) {
-    int r = drop_head(p, k);
+    int r = drop_head(p, k, &(drop_ctx){topic, why, cfg});
     if (r && !rc)
       rc = r;
   }
+  free(why);
   pthread_mutex_unlock(&p->append_lock);
   return rc;
 }

@@ -50,6 +50,8 @@ typedef struct partition {
   _Atomic int sync_callers; /* threads inside partition_sync */
   int last_round_callers;   /* under sync_lock: callers at the last sync */
   int64_t last_sync_ns;     /* under sync_lock: how long it took */
+  /* Appends since the last sync began: the group-commit batch size. */
+  _Atomic uint64_t appends_unsynced;
 
   producer_state producers; /* idempotent producer sequences, under
                                append_lock */
@@ -192,10 +194,13 @@ int partition_aborted_txns(partition *p, int64_t from, int64_t upto,
 int partition_txn_note(partition *p, segment *seg, const uint8_t *h, size_t len,
                        int64_t base);
 int partition_producers(partition *p, nd_producer_info **list, size_t *count);
-int partition_delete_records(partition *p, int64_t offset, int64_t *new_start);
-/* Interval flush, time-based roll, retention, recovery-point persistence. */
-int partition_maintain(partition *p, const nd_topic_config *cfg,
-                       int64_t now_ms);
+/* topic names the partition in the log line of each segment deleted. */
+int partition_delete_records(partition *p, const char *topic, int64_t offset,
+                             int64_t *new_start);
+/* Interval flush, time-based roll, retention, recovery-point persistence;
+ * each segment deleted is counted (stats.h) and logged naming topic. */
+int partition_maintain(partition *p, const char *topic,
+                       const nd_topic_config *cfg, int64_t now_ms);
 
 /* ---- the log cleaner (cleaner.c) ---------------------------------------- */
 

@@ -217,7 +217,7 @@ static int truncate_at(partition *p, size_t i, uint64_t valid_end,
            p->nsegs - i - 1 == 1 ? "" : "s");
   if (valid_end < size) {
     if (p->readonly) {
-      atomic_store(&seg->size, valid_end);
+      segment_set_size(seg, valid_end);
     } else {
       int fd = segment_fd(seg);
       if (fd < 0)
@@ -227,7 +227,7 @@ static int truncate_at(partition *p, size_t i, uint64_t valid_end,
       if (rc)
         return nd_fail_os(-rc, "cannot truncate %s.log to %" PRIu64 " bytes",
                           seg->path, valid_end);
-      atomic_store(&seg->size, valid_end);
+      segment_set_size(seg, valid_end);
     }
     rec->info.bytes_truncated += (int64_t)(size - valid_end);
   }
@@ -334,7 +334,7 @@ static int recover_from(partition *p, size_t first, int64_t rp,
       /* Grown since it was measured: a live writer appended (a read-only
        * open). The scan read those batches whole; keep size and end in
        * step, or reads would look for offsets past the size. */
-      atomic_store(&seg->size, res.valid_end);
+      segment_set_size(seg, res.valid_end);
       size = res.valid_end;
     }
     int last = i + 1 == p->nsegs;

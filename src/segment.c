@@ -20,6 +20,7 @@
 #include "file.h"
 #include "layout.h"
 #include "lookup.h"
+#include "stats.h"
 
 void segment_name(char *out, size_t cap, const char *dir, int64_t base,
                   const char *ext) {
@@ -243,7 +244,7 @@ int segment_open(seg_caches *caches, const char *dir, int64_t base,
     seg_free(seg);
     return nd_fail_os(-e, "cannot open segment %s", p);
   }
-  atomic_store(&seg->size, (uint64_t)st.st_size);
+  segment_set_size(seg, (uint64_t)st.st_size);
   seg->created_ms = (int64_t)st.st_mtim.tv_sec * 1000;
   char ip[PATH_MAX];
   seg_path(seg, LAYOUT_INDEX, ip, sizeof ip);
@@ -309,6 +310,12 @@ int segment_activate(segment *seg, size_t index_max_bytes) {
   return 0;
 }
 
+void segment_set_size(segment *seg, uint64_t size) {
+  uint64_t old = atomic_exchange(&seg->size, size);
+  STATS_ADD(seg->caches ? &seg->caches->log : NULL, log_bytes,
+            (int64_t)size - (int64_t)old);
+}
+
 int segment_close(segment *seg, int unlink_files) {
   if (!seg)
     return 0;
@@ -318,6 +325,7 @@ int segment_close(segment *seg, int unlink_files) {
   seg_path(seg, LAYOUT_LOG, lp, sizeof lp);
   int trim = seg->active && !unlink_files && !seg->readonly;
   forget_maps(seg);
+  segment_set_size(seg, 0); /* its bytes leave the store's log_bytes */
   int rc = sidx_close(&seg->oidx, trim ? ip : NULL);
   int rc2 = sidx_close(&seg->tidx, trim ? tp : NULL);
   if (!rc)
@@ -372,17 +380,20 @@ int segment_sync(segment *seg) {
   int fd = segment_fd(seg);
   if (fd < 0)
     return fd;
-  int rc = file_datasync(fd);
+  char what[PATH_MAX + 8];
+  snprintf(what, sizeof what, "%s.log", seg->path);
+  const nd_logger *lg = seg->caches ? &seg->caches->log : NULL;
+  int rc = stats_datasync(lg, fd, what);
   segment_unfd(seg);
   if (rc)
-    return nd_fail_os(-rc, "fdatasync %s.log", seg->path);
+    return nd_fail_os(-rc, "fdatasync %s", what);
   if (!atomic_load(&seg->dir_synced)) {
     char dir[PATH_MAX];
     snprintf(dir, sizeof dir, "%s", seg->path);
     char *slash = strrchr(dir, '/');
     if (slash)
       *slash = '\0';
-    rc = file_sync_dir(dir);
+    rc = stats_sync_dir(lg, dir);
     if (rc)
       return nd_fail_os(-rc, "fsync of directory %s", dir);
     atomic_store(&seg->dir_synced, 1);

@@ -133,6 +133,11 @@ int segment_pin_maps(segment *seg);
 void segment_unpin_maps(segment *seg);
 void segment_log_path(const segment *seg, char *out, size_t cap);
 
+/* Set the .log's size (an open, a truncation, a cleaner's rewrite),
+ * keeping the store's log_bytes (stats.h) in step. Appends store the size
+ * themselves and count it with stats_stored. */
+void segment_set_size(segment *seg, uint64_t size);
+
 /* Close (and trim indexes if it was active). unlink: also delete files. */
 int segment_close(segment *seg, int unlink_files);
 

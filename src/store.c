@@ -44,6 +44,12 @@ int64_t store_now_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int64_t store_mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* ---- topic registry ---------------------------------------------------- */
 
 size_t store_find_pos(nd_store *s, const char *name, int *found) {
@@ -482,7 +488,8 @@ int nd_open(const char *dir, const nd_options *opts, nd_store **out) {
   pthread_cond_init(&s->cleaner_cond, NULL);
   if (opts)
     s->opts = *opts;
-  s->logger = (nd_logger){s->opts.on_log, s->opts.on_log_ctx};
+  stats_init(&s->stats, s->opts.slow_fsync_ms);
+  s->logger = (nd_logger){s->opts.on_log, s->opts.on_log_ctx, &s->stats};
   seg_caches_init(
       &s->caches,
       s->opts.max_open_files > 0 ? (size_t)s->opts.max_open_files : 0,
@@ -536,21 +543,21 @@ int nd_open(const char *dir, const nd_options *opts, nd_store **out) {
      * marker that cannot be removed would make it look clean: no open. */
     int u = rc ? 0 : file_unlink(clean_path);
     if (!rc && u == 0)
-      rc = file_sync_dir(dir);
+      rc = stats_sync_dir(&s->logger, dir);
     else if (u && u != -ENOENT)
       rc = nd_fail_os(-u, "cannot remove %s", clean_path);
     if (rc < 0 && rc > -4096 && !*nd_errmsg())
       rc = nd_fail_os(-rc, "cannot sync %s", dir);
   }
+  int64_t recovery_start = store_mono_ms();
   if (!rc)
     rc = load_topics(s, clean);
   if (!rc) {
     char groups[PATH_MAX];
     snprintf(groups, sizeof groups, "%s/" LAYOUT_GROUPS, dir);
-    nd_logger log = {s->opts.on_log, s->opts.on_log_ctx};
-    rc = offsets_open(groups, s->readonly, &log, &s->offsets);
+    rc = offsets_open(groups, s->readonly, &s->logger, &s->offsets);
     if (!rc)
-      rc = txn_coord_open(s, s->dir, s->readonly, &log, &s->txn);
+      rc = txn_coord_open(s, s->dir, s->readonly, &s->logger, &s->txn);
   }
   /* Transactions a crash left between their commit point and their end
    * are finished before anyone can read (design rule 2). One that cannot
@@ -563,6 +570,7 @@ int nd_open(const char *dir, const nd_options *opts, nd_store **out) {
            nd_errmsg());
     nd_clear_error();
   }
+  s->recovery_ms = store_mono_ms() - recovery_start;
   if (!rc && !s->readonly && !s->opts.no_background)
     rc = store_background_start(s);
   if (!rc && !s->readonly && !s->opts.no_background)
@@ -595,7 +603,7 @@ int nd_close(nd_store *s) {
   for (size_t i = 0; i < s->ntopics; i++)
     for (int32_t p = 0; p < s->topics[i]->nparts; p++)
       dirty += (size_t)partition_dirty(s->topics[i]->parts[p]);
-  if (dirty > 8 && file_sync_fs(s->dir) == 0)
+  if (dirty > 8 && stats_sync_fs(&s->logger, s->dir) == 0)
     for (size_t i = 0; i < s->ntopics; i++)
       for (int32_t p = 0; p < s->topics[i]->nparts; p++)
         partition_assume_synced(s->topics[i]->parts[p]);

@@ -22,6 +22,7 @@
 #include "nodata.h"
 #include "offsets.h"
 #include "partition.h"
+#include "stats.h"
 #include "topic.h"
 
 struct nd_store {
@@ -43,6 +44,8 @@ struct nd_store {
   struct txn_coord *txn;      /* the transaction coordinator (txn_coord.h) */
   seg_caches caches;          /* bounds on descriptors and index maps */
   recovery_log recovery;      /* what nd_open's recovery did; fixed after */
+  int64_t recovery_ms;        /* how long it took; fixed after */
+  store_stats stats;          /* nd_store_stats_get; logger.stats */
 
   pthread_t bg;
   int bg_running;
@@ -63,6 +66,8 @@ struct nd_store {
 
 /* The wall clock in milliseconds since the epoch. */
 int64_t store_now_ms(void);
+/* A monotonic clock in milliseconds, for durations. */
+int64_t store_mono_ms(void);
 
 /* ---- entry helpers (store.c) ------------------------------------------- */
 

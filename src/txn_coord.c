@@ -688,6 +688,18 @@ int txn_coord_open(nd_store *s, const char *data_dir, int readonly,
   return 0;
 }
 
+int64_t txn_coord_open_count(txn_coord *c) {
+  int64_t n = 0;
+  pthread_mutex_lock(&c->mu);
+  for (size_t i = 0; i < c->n; i++) {
+    int st = c->v[i]->st.state;
+    n += st == ND_TXN_ONGOING || st == ND_TXN_PREPARE_COMMIT ||
+         st == ND_TXN_PREPARE_ABORT || st == ND_TXN_PREPARE_EPOCH_FENCE;
+  }
+  pthread_mutex_unlock(&c->mu);
+  return n;
+}
+
 int txn_coord_close(txn_coord *c) {
   if (!c)
     return 0;

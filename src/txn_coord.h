@@ -43,6 +43,9 @@ int txn_coord_open(nd_store *s, const char *data_dir, int readonly,
  * as the design's rule 2 says. */
 int txn_coord_recover(nd_store *s);
 int txn_coord_close(txn_coord *c);
+/* Transactions not yet complete (Ongoing or Prepare*): a walk of the
+ * table under the coordinator's lock, for nd_store_stats_get. */
+int64_t txn_coord_open_count(txn_coord *c);
 /* Rewrite txn.log when it has grown past four times its live state. */
 int txn_coord_maintain(txn_coord *c);
 

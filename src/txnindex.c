@@ -12,6 +12,7 @@
 #include "error.h"
 #include "file.h"
 #include "layout.h"
+#include "stats.h"
 
 static void path_of(char *out, size_t cap, const char *seg_path) {
   snprintf(out, cap, "%s" LAYOUT_TXNINDEX, seg_path);
@@ -137,7 +138,7 @@ int txnindex_truncate(txn_list *l, const char *seg_path, int64_t offset) {
   return txnindex_write(l, seg_path);
 }
 
-int txnindex_sync(txn_list *l, const char *seg_path) {
+int txnindex_sync(txn_list *l, const char *seg_path, const nd_logger *lg) {
   if (!l->dirty)
     return 0;
   char path[PATH_MAX];
@@ -149,7 +150,7 @@ int txnindex_sync(txn_list *l, const char *seg_path) {
   }
   if (fd < 0)
     return nd_fail_os(-fd, "cannot open %s", path);
-  int rc = file_datasync(fd);
+  int rc = stats_datasync(lg, fd, path);
   file_close(fd);
   if (rc)
     return nd_fail_os(-rc, "fdatasync %s", path);

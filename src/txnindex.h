@@ -26,6 +26,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "error.h"
+
 #define TXNINDEX_ENTRY_SIZE 34
 
 typedef struct txn_aborted {
@@ -61,7 +63,7 @@ int txnindex_push(txn_list *l, const txn_aborted *e);
 /* Replace the file with the entries of l (the cleaner's new segments). */
 int txnindex_write(const txn_list *l, const char *seg_path);
 /* fdatasync the file if entries were added since the last sync. */
-int txnindex_sync(txn_list *l, const char *seg_path);
+int txnindex_sync(txn_list *l, const char *seg_path, const nd_logger *lg);
 void txnindex_free(txn_list *l);
 /* Encode/decode one 34-byte entry (verify.c, inspect.c). */
 void txnindex_encode(uint8_t *p, const txn_aborted *e);

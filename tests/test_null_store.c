@@ -44,6 +44,10 @@ static int c_recovery_report(nd_store *s) {
   nd_recovery_stats st;
   return nd_recovery_report(s, &st, NULL, NULL);
 }
+static int c_store_stats_get(nd_store *s) {
+  nd_store_stats st;
+  return nd_store_stats_get(s, &st);
+}
 static int c_topic_create(nd_store *s) {
   return nd_topic_create(s, "t", 1, NULL);
 }
@@ -212,6 +216,7 @@ static const call calls[] = {
     CALL(sync, ND_EINVAL, 0),
     CALL(maintain, ND_EINVAL, 0),
     CALL(recovery_report, ND_EINVAL, 0),
+    CALL(store_stats_get, ND_EINVAL, 0),
     CALL(topic_create, ND_EINVAL, ND_EREADONLY),
     CALL(topic_delete, ND_EINVAL, ND_EREADONLY),
     CALL(topic_add_partitions, ND_EINVAL, ND_EREADONLY),

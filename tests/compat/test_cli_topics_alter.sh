@@ -8,6 +8,12 @@
 # bad value, no change, --delete-config with create, unknown key) and
 # runtime errors (exit 1: unknown topic, min.compaction.lag.ms above
 # max.compaction.lag.ms, the directory held by `nodata serve`).
+# `topics alter --partitions N` grows a topic (records stay where they
+# were, new partitions take appends) and refuses, with Kafka's texts, a
+# count that is no increase and one over the partition limit, changing
+# nothing (not even the settings given with it). `topics where` prints the
+# topic's and a partition's directory, which holds the segment files, and
+# describe shows the same directory.
 set -u
 . "$(dirname "$0")/lib.sh"
 
@@ -67,8 +73,55 @@ grep -q "conflict topic config setting min.compaction.lag.ms (50) > max.compacti
   nd_fail "lags: $(cat "$ND_TMP/cmd.err")"
 cfg_is "refused alter changed nothing" max.compaction.lag.ms 9223372036854775807
 
+# ---- alter --partitions -------------------------------------------------
+nd_expect 0 "create g" "$N" topics create g -p 2
+echo a >"$ND_TMP/a"
+nd_expect 0 "produce g" "$N" produce g -p 1 "$ND_TMP/a"
+nd_expect 1 "same count" "$N" topics alter g --partitions 2
+grep -qx "nodata topics: Topic already has 2 partition(s)." "$ND_TMP/cmd.err" ||
+  nd_fail "same count: $(cat "$ND_TMP/cmd.err")"
+nd_expect 1 "shrink" "$N" topics alter g --partitions 1 --config retention.ms=7
+grep -qx "nodata topics: The topic g currently has 2 partition(s); 1 would not be an increase." \
+  "$ND_TMP/cmd.err" || nd_fail "shrink: $(cat "$ND_TMP/cmd.err")"
+NODATA_MAX_TOPIC_PARTITIONS=3 nd_expect 1 "over the limit" "$N" topics alter g -p 4 \
+  --config retention.ms=7
+grep -q "4 partitions is over the limit of 3 per topic" "$ND_TMP/cmd.err" ||
+  nd_fail "limit: $(cat "$ND_TMP/cmd.err")"
+nd_expect 2 "zero" "$N" topics alter g --partitions 0
+nd_expect 0 "describe g" "$N" topics describe g
+nd_out_has "refused alters changed nothing" "^partitions: 2$"
+grep -q "retention.ms=7" "$ND_TMP/cmd.out" && nd_fail "a refused alter set retention.ms"
+nd_expect 0 "grow" "$N" topics alter g --partitions 5 --config retention.ms=7
+nd_out_has "grow says" "^  partitions: 2 -> 5$"
+nd_expect 0 "describe grown" "$N" topics describe g
+nd_out_has "grown" "^partitions: 5$"
+nd_out_has "grown with the setting" "^  retention.ms=7$"
+nd_out_has "old record kept" "^1  *0  *1 "
+nd_out_has "new partition empty" "^4  *0  *0 "
+echo b >"$ND_TMP/b"
+nd_expect 0 "produce to a new partition" "$N" produce g -p 4 "$ND_TMP/b"
+nd_expect 0 "consume it" "$N" consume g -p 4
+[ "$(cat "$ND_TMP/cmd.out")" = b ] || nd_fail "new partition: $(cat "$ND_TMP/cmd.out")"
+
+# ---- where ------------------------------------------------------------------
+nd_expect 0 "where" "$N" topics where g
+[ "$(cat "$ND_TMP/cmd.out")" = "$(nd_topic_dir "$D" g)" ] ||
+  nd_fail "where: $(cat "$ND_TMP/cmd.out"), want $(nd_topic_dir "$D" g)"
+nd_expect 0 "where -p" "$N" topics where g -p 4
+pdir=$(cat "$ND_TMP/cmd.out")
+[ "$pdir" = "$(nd_topic_dir "$D" g)/4" ] || nd_fail "where -p 4: $pdir"
+nd_expect 0 "inspect from where" "$N" inspect "$pdir/00000000000000000000.log"
+nd_out_has "inspect the partition where says" "^summary: 1 batches, 1 records"
+nd_expect 1 "where: no such partition" "$N" topics where g -p 5
+nd_expect 1 "where: unknown topic" "$N" topics where nope
+nd_expect 2 "-p with describe" "$N" topics describe g -p 1
+nd_expect 0 "describe shows the directory" "$N" topics describe g
+nd_out_has "describe directory" "^directory: $(nd_topic_dir "$D" g)$"
+
 ND_DATA=$D nd_start
 nd_expect 1 "alter beside a broker" "$N" topics alter st --config retention.ms=5
+nd_expect 1 "grow beside a broker" "$N" topics alter g --partitions 6
+nd_expect 0 "where beside a broker" "$N" topics where g -p 0
 nd_stop
 cfg_is "still" retention.ms 604800000
 nd_pass

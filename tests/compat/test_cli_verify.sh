@@ -4,7 +4,11 @@
 # damaged index and a gap between segments are each found (exit 3, the
 # file and byte named) and `verify --repair` says what it drops, fixes it,
 # and leaves every record before the damage readable; `--repair --dry-run`
-# reports the same findings and plan and changes no byte. A damaged topic.conf
+# reports the same findings and plan and changes no byte. Without --yes,
+# --repair asks on a terminal (no: exit 3, nothing changed; yes: repaired,
+# the findings printed once) and refuses with standard input not a
+# terminal (exit 2, nothing changed); a healthy store needs no question.
+# A damaged topic.conf
 # is found (named with its line) and refused by --repair; a damaged
 # recovery point and a torn committed-offsets log are found and repaired,
 # and a damaged frame in that log costs only itself.
@@ -25,6 +29,18 @@ import sys
 with open(sys.argv[1], "r+b") as f:
     f.seek(int(sys.argv[2])); b = f.read(1)
     f.seek(int(sys.argv[2])); f.write(bytes([b[0] ^ 0x10]))
+EOF
+}
+# on_tty ANSWER ARGS...: run nodata ARGS with a terminal as standard input
+# and ANSWER typed on it; tty_rc, $ND_TMP/tty.out and tty.err get the rest.
+on_tty() {
+  tty_rc=0
+  python3 - "$1" "$N" "${@:2}" >"$ND_TMP/tty.out" 2>"$ND_TMP/tty.err" <<'EOF' || tty_rc=$?
+import os, subprocess, sys
+master, slave = os.openpty()
+os.write(master, (sys.argv[1] + "\n").encode())
+p = subprocess.run(sys.argv[2:], stdin=slave, stdout=sys.stdout, stderr=sys.stderr)
+sys.exit(p.returncode)
 EOF
 }
 # Batch positions from inspect: "pos base last".
@@ -97,7 +113,21 @@ expect 2 "dry run alone" "$N" verify --dry-run
 expect 3 "inspect flipped bit" "$N" inspect "$seg"
 out_has "inspect flip" "pos=$pos .*crc=BAD"
 expect 1 "consume refuses the corrupt batch" "$N" consume v -p 0
-expect 0 "repair flipped bit" "$N" verify --repair
+# Without --yes and no terminal to ask on: refused, nothing changed.
+expect 2 "repair without --yes, stdin not a terminal" "$N" verify --repair
+grep -q "not repairing: standard input is not a terminal to ask on; run again with --yes" \
+  "$ND_TMP/cmd.err" || nd_fail "no --yes: $(cat "$ND_TMP/cmd.err")"
+out_has "no --yes shows the plan" "repair: topic v partition 0: will drop [0-9]* bytes, offsets $base onwards"
+snap >"$ND_TMP/after"
+cmp -s "$ND_TMP/before" "$ND_TMP/after" || nd_fail "a refused repair changed the data directory"
+# On a terminal, answered no: nothing changed.
+on_tty n verify --repair
+[ "$tty_rc" = 3 ] || nd_fail "answered no: exit $tty_rc: $(cat "$ND_TMP/tty.err")"
+grep -q "\[y/N\]" "$ND_TMP/tty.err" || nd_fail "no question asked: $(cat "$ND_TMP/tty.err")"
+grep -q "^repair: not confirmed, nothing changed" "$ND_TMP/tty.out" || nd_fail "answered no: $(cat "$ND_TMP/tty.out")"
+snap >"$ND_TMP/after"
+cmp -s "$ND_TMP/before" "$ND_TMP/after" || nd_fail "a declined repair changed the data directory"
+expect 0 "repair flipped bit" "$N" verify --repair --yes
 # The repair fixed what the dry run found: its first check reported the
 # same lines, the check after it reports none.
 sed -n '/^repair: done/q;/^damaged: /p' "$ND_TMP/cmd.out" >"$ND_TMP/found.repair"
@@ -121,8 +151,13 @@ read -r pos base _ < <(batches "$last" | tail -n1)
 truncate -s $((size - 7)) "$last"
 expect 3 "verify truncated" "$N" verify
 out_has "truncated" "damaged: $last: byte $pos: batch cut short"
-expect 0 "repair truncated" "$N" verify --repair v
+on_tty y verify --repair v
+[ "$tty_rc" = 0 ] || nd_fail "answered yes: exit $tty_rc: $(cat "$ND_TMP/tty.err")"
+cp "$ND_TMP/tty.out" "$ND_TMP/cmd.out"
 out_has "truncated plan" "will drop $((size - 7 - pos)) bytes, offsets $base onwards: truncate $last at byte $pos;"
+out_has "answered yes: repaired" "^repair: done"
+[ "$(grep -c "^damaged: " "$ND_TMP/cmd.out")" = 1 ] || nd_fail "the finding is not printed once: $(cat "$ND_TMP/cmd.out")"
+[ "$(grep -c "will drop" "$ND_TMP/cmd.out")" = 1 ] || nd_fail "the plan is not printed once: $(cat "$ND_TMP/cmd.out")"
 expect 0 "verify after truncation repair" "$N" verify
 expect 0 "consume after truncation repair" "$N" consume v -p 0 -o -1
 [ "$(cat "$ND_TMP/cmd.out")" = "record-$base" ] || nd_fail "last record after repair: $(cat "$ND_TMP/cmd.out"), want record-$base"
@@ -134,7 +169,7 @@ idx=$(ls "$P0"/*.index | head -n1)
 flip "$idx" 7 # entry 0's position
 expect 3 "verify bad index" "$N" verify
 out_has "bad index" "damaged: $idx: byte 0: entry 0 "
-expect 0 "repair index" "$N" verify --repair
+expect 0 "repair index" "$N" verify --repair --yes
 out_has "index plan" "partition 0: will rebuild its indexes (no records are dropped)"
 cmp -s "$idx" "$ND_TMP/pristine/${idx#"$D"/}" || nd_fail "rebuilt index differs from the original"
 expect 0 "all records kept" "$N" consume v -p 0
@@ -148,7 +183,7 @@ rm "$mid"
 expect 3 "verify gap" "$N" verify
 out_has "gap" "damaged: $next: byte 0: the segment starts at offset"
 gap_at=$(basename "$mid" .log | sed 's/^0*//')
-expect 0 "repair gap" "$N" verify --repair
+expect 0 "repair gap" "$N" verify --repair --yes
 out_has "gap plan" "will drop [0-9]* bytes, offsets $gap_at onwards: remove $next"
 expect 0 "consume after the gap repair" "$N" consume v -p 1
 [ "$(wc -l <"$ND_TMP/cmd.out")" -eq "$gap_at" ] || nd_fail "after the gap repair: $(wc -l <"$ND_TMP/cmd.out") records, want $gap_at"
@@ -167,7 +202,7 @@ printf '\0\0\0\x10garbage' >>"$D/groups/offsets.log"
 expect 3 "verify hints" "$N" verify
 out_has "recovery point" "damaged: $P0/recovery-point: not an offset"
 out_has "offsets log" "damaged: $D/groups/offsets.log: the 11 bytes from byte 0 are a write cut short"
-expect 0 "repair hints" "$N" verify --repair
+expect 0 "repair hints" "$N" verify --repair --yes
 out_has "hints repaired" "no damage found"
 expect 0 "records kept after the hint repair" "$N" consume v -p 0
 [ "$(wc -l <"$ND_TMP/cmd.out")" -eq 4000 ] || nd_fail "hint repair lost records"
@@ -237,7 +272,7 @@ for form in 1 2; do
   else
     out_has "form 1: damage" "damaged: $D/groups/offsets.log: bytes $range hold no valid frame"
   fi
-  expect 0 "form $form: repair" "$N" verify --repair
+  expect 0 "form $form: repair" "$N" verify --repair --yes
   out_has "form $form: repaired" "no damage found"
   expect 0 "form $form: verify after the repair" "$N" verify
   # The groups after the damage are still there; the damaged file is kept.

@@ -131,7 +131,7 @@ check("warning: group g, topic r partition 0: committed offset 1234" in
       r.stdout, "verify warns of the committed offset: " + r.stdout)
 
 qdir = os.path.join(b._tmp, "quarantine")
-r = run("verify", "--repair", "--quarantine", qdir, "--data", data)
+r = run("verify", "--repair", "--yes", "--quarantine", qdir, "--data", data)
 check(r.returncode == 0, "repair: exit %d: %s" %
       (r.returncode, r.stdout + r.stderr))
 check("drops %s bytes %d.." % (victim, 0) in r.stdout or

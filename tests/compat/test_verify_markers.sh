@@ -61,7 +61,7 @@ nd_out_has "verify" "damaged: $LOG: byte $(pos 3): control batch (a transaction 
 nd_out_has "verify" "2 problems"
 
 # --repair cuts nothing there: the later batch stays readable.
-nd_expect 3 "repair" "$N" verify --repair
+nd_expect 3 "repair" "$N" verify --repair --yes
 nd_out_has "repair plan" "repair: topic m partition 0: leaves its 2 stray control batches in place"
 grep -q "will drop" "$ND_TMP/cmd.out" && nd_fail "repair dropped records: $(cat "$ND_TMP/cmd.out")"
 nd_expect 0 "consume" "$N" consume m -p 0
