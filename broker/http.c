@@ -301,7 +301,7 @@ static void render_requests(sbuf *s) {
                kafka_apis[i].name, v);
       hist_series(
           s, "nodata_kafka_request_duration_seconds", labels,
-          metrics_latency_bounds_us, b, n,
+          nd_latency_bounds_us, b, n,
           (double)atomic_load_explicit(&h->sum_us, memory_order_relaxed) / 1e6,
           1e-6);
     }
@@ -499,11 +499,10 @@ static void render_store(sbuf *s, nd_store *store) {
 
 /* What the library counts (nd_store_stats_get): fsyncs, group commit,
  * appends, retention, the cleaner, recovery, and its gauges. */
+_Static_assert(ND_LATENCY_BUCKETS == METRICS_BUCKETS,
+               "the library's histograms have the broker's bucket count");
+
 static void render_store_stats(sbuf *s, nd_store *store) {
-#ifndef ND_LATENCY_BUCKETS /* TEMP until the stats part is merged */
-  (void)s, (void)store;
-}
-#else
   nd_store_stats st;
   if (nd_store_stats_get(store, &st) != 0)
     return;
@@ -522,8 +521,7 @@ static void render_store_stats(sbuf *s, nd_store *store) {
     const char *name, *help;
     size_t off;
   } counters[] = {
-#define C(name, field, text)                                                   \
-  { name, text, offsetof(nd_store_stats, field) }
+#define C(name, field, text) {name, text, offsetof(nd_store_stats, field)}
       C("nodata_fsync_errors_total", fsync_errors, "fsyncs that failed."),
       C("nodata_fsync_slow_total", fsync_slow,
         "fsyncs slower than the slow-fsync threshold (each is also logged)."),
@@ -569,7 +567,7 @@ static void render_store_stats(sbuf *s, nd_store *store) {
         (double)st.recovery_indexes_rebuilt);
   gauge(s, "nodata_recovery_duration_seconds",
         "How long the recovery at start took.", (double)st.recovery_ms / 1e3);
-  gauge(s, "nodata_log_bytes", "Bytes of all segment files.",
+  gauge(s, "nodata_log_bytes", "Bytes of the .log files of every segment.",
         (double)st.log_bytes);
   gauge(s, "nodata_store_open_files",
         "Descriptors the store's file cache holds.", (double)st.open_files);
@@ -579,7 +577,6 @@ static void render_store_stats(sbuf *s, nd_store *store) {
         "Ongoing transactions in the transaction coordinator.",
         (double)st.transactions_open);
 }
-#endif
 
 int metrics_render(nd_store *store, const char *data_dir, int state, char **out,
                    size_t *len) {

@@ -29,10 +29,6 @@ int64_t metrics_now_ns(void) {
   return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-const int64_t metrics_latency_bounds_us[METRICS_BUCKETS - 1] = {
-    50,    100,   250,    500,    1000,   2500,    5000,   10000,
-    25000, 50000, 100000, 250000, 500000, 1000000, 2500000};
-
 void metrics_request(int key, int version, int64_t start_ns) {
   if (key < 0 || key >= METRICS_API_KEYS || version < 0 ||
       version >= METRICS_API_VERSIONS)
@@ -42,7 +38,7 @@ void metrics_request(int key, int version, int64_t start_ns) {
   if (us < 0)
     us = 0;
   int i = 0;
-  while (i < METRICS_BUCKETS - 1 && us > metrics_latency_bounds_us[i])
+  while (i < METRICS_BUCKETS - 1 && us > nd_latency_bounds_us[i])
     i++;
   bump(&h->buckets[i], 1);
   bump(&h->sum_us, (uint64_t)us);

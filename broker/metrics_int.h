@@ -7,11 +7,10 @@
 
 #include "metrics.h"
 
-/* Latency buckets: the same upper bounds (us) as the library's fsync
- * histogram, so that request and fsync latencies compare bucket by
- * bucket; the last is +Inf. */
-#define METRICS_BUCKETS 16
-extern const int64_t metrics_latency_bounds_us[METRICS_BUCKETS - 1];
+/* Latency buckets: the library's (nd_latency_bounds_us, in us), so that
+ * request and fsync latencies compare bucket by bucket; the last is
+ * +Inf. */
+#define METRICS_BUCKETS ND_LATENCY_BUCKETS
 
 /* Request counters by API key and version: dense arrays, so counting is
  * an index, not a lookup. Kafka's keys stay below 128 and versions below

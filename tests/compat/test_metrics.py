@@ -17,6 +17,10 @@ with what the clients did:
 - errors: a DeleteTopics of a topic that does not exist and a Metadata v1
   request for one move nodata_kafka_errors_total by 1 each, with the code
   and Kafka's name;
+- the library's counters (nd_store_stats): appended records and bytes
+  move by what was produced, log bytes = the partitions' sizes, acks=all
+  moved the fsync and group-commit histograms (well formed), no fsync
+  errors, no recovery on a new store;
 - consumer-group lag = log end - committed for a group that committed
   partway, and its committed offsets; a partition it never committed has
   no series;
@@ -315,6 +319,37 @@ check(e == 1, "Metadata error counted once: %r"
       % series(m1, "nodata_kafka_errors_total"))
 check(val(m1, "nodata_topics") == 1 and val(m1, "nodata_partitions") == PARTS,
       "topics and partitions gauges")
+
+# What the library counts (nd_store_stats_get): the same appends, and the
+# fsyncs acks=all made.
+sizes = sum(val(m1, "nodata_partition_size_bytes", topic=TOPIC, partition=p)
+            for p in range(PARTS))
+d = val(m1, "nodata_appended_records_total") - \
+    val(m0, "nodata_appended_records_total")
+check(d == PARTS * PER_PART, "appended records delta %r" % d)
+d = val(m1, "nodata_appended_bytes_total") - \
+    val(m0, "nodata_appended_bytes_total")
+check(d == sizes, "appended bytes delta %r = sizes %r" % (d, sizes))
+check(val(m1, "nodata_log_bytes") == sizes, "log bytes %r = sizes %r"
+      % (val(m1, "nodata_log_bytes"), sizes))
+check(val(m1, "nodata_appends_total") > val(m0, "nodata_appends_total"),
+      "appends counted")
+for h in ("nodata_fsync_duration_seconds", "nodata_group_commit_batch_size"):
+    n = val(m1, h + "_count")
+    check(n > val(m0, h + "_count"), "%s counted acks=all's syncs" % h)
+    bk = sorted((float(dict(k)["le"]), v)
+                for k, v in series(m1, h + "_bucket").items())
+    want = [2.0 ** i for i in range(15)] if "batch" in h else [
+        x / 1e6 for x in (50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000,
+                          50000, 100000, 250000, 500000, 1000000, 2500000)]
+    check([x for x, _ in bk[:15]] == want, "%s bounds %r" % (h, bk))
+    check(len(bk) == 16 and bk[-1] == (float("inf"), n) and
+          all(bk[i][1] <= bk[i + 1][1] for i in range(15)),
+          "%s buckets %r" % (h, bk))
+check(val(m1, "nodata_fsync_errors_total") == 0, "no fsync errors")
+check(val(m1, "nodata_recovery_partitions") == 0 and
+      ("nodata_recovery_duration_seconds", ()) in m1,
+      "a new store needed no recovery")
 
 # Connections: the three raw sockets were open at the scrape, and are
 # closed now.
