@@ -19,6 +19,8 @@ typedef struct broker_config {
   int listen_port;          /* --listen port part, default 9092 */
   char advertise_host[256]; /* --advertise, default = listen address */
   int advertise_port;
+  char http_host[256];            /* --http host part; "" = no HTTP listener */
+  int http_port;                  /* --http port part, 0 = any free port */
   size_t max_request_bytes;       /* --max-request-bytes, default 100 MiB */
   int auto_create;                /* 1 unless --no-auto-create */
   int32_t default_partitions;     /* for auto-created topics, default 1 */

@@ -78,6 +78,13 @@ typedef struct fetch_hold {
   size_t nbufs, bufs_cap;
   net_file *files;
   size_t nfiles, files_cap;
+  /* What each partition's records add to its metrics, counted only when
+   * the response goes out (a fetch that waits is built again). */
+  struct fetch_count {
+    metrics_part *m;
+    uint64_t records, bytes;
+  } * counts;
+  size_t ncounts, counts_cap;
 } fetch_hold;
 
 static void hold_release(fetch_hold *h) {
@@ -88,6 +95,7 @@ static void hold_release(fetch_hold *h) {
     if (h->files[i].fd >= 0)
       close(h->files[i].fd);
   free(h->files);
+  free(h->counts);
   memset(h, 0, sizeof *h);
 }
 
@@ -102,6 +110,24 @@ static int hold_buf(fetch_hold *h, void *buf) {
   }
   h->bufs[h->nbufs++] = buf;
   return 0;
+}
+
+/* Note what a partition's records add to its counters; out of memory, they
+ * go uncounted (the fetch itself is not failed for a metric). */
+static void hold_count(fetch_hold *h, const char *topic, int32_t partition,
+                       uint64_t records, uint64_t bytes) {
+  metrics_part *m = metrics_partition(topic, partition);
+  if (!m)
+    return;
+  if (h->ncounts == h->counts_cap) {
+    size_t cap = h->counts_cap ? h->counts_cap * 2 : 8;
+    struct fetch_count *nc = realloc(h->counts, cap * sizeof *nc);
+    if (!nc)
+      return;
+    h->counts = nc;
+    h->counts_cap = cap;
+  }
+  h->counts[h->ncounts++] = (struct fetch_count){m, records, bytes};
 }
 
 /* Returns the file's ext number (index + 1), or -1. */
@@ -370,6 +396,11 @@ static int64_t build(kafka_req *r, kf_arena *a, kafka_fetch_response **out,
       }
       p->records.len = (int32_t)nb.len;
       total += (int64_t)nb.len;
+      hold_count(h, name, qp->partition,
+                 nb.next_offset > qp->fetch_offset
+                     ? (uint64_t)(nb.next_offset - qp->fetch_offset)
+                     : 0,
+                 nb.len);
     }
   }
   return total;
@@ -397,6 +428,10 @@ static int attempt(kafka_req *r, int final) {
       from_files += h.files[i].len;
     r->b->fetch_bytes_sendfile += from_files;
     r->b->fetch_bytes_copied += (uint64_t)got - from_files;
+    for (size_t i = 0; i < h.ncounts; i++) {
+      metrics_add(&h.counts[i].m->fetched_records, h.counts[i].records);
+      metrics_add(&h.counts[i].m->fetched_bytes, h.counts[i].bytes);
+    }
     unwait(r);
     kafka_respond_files(r, resp, h.files, h.nfiles); /* takes the fds */
     h.nfiles = 0;

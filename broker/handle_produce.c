@@ -268,6 +268,14 @@ static int append_part(kafka_req *r, produce_ctx *ctx, const char *name,
   int rc = nd_append_batch(
       b->store, name, pd->index, pd->records.ptr, (size_t)pd->records.len,
       ND_APPEND_NOSYNC | (txn ? txn_append_flags(r) : 0), &ai);
+  if (rc == 0) {
+    metrics_part *m = metrics_partition(name, pd->index);
+    if (m) {
+      metrics_add(&m->produced_records,
+                  (uint64_t)(ai.last_offset - ai.base_offset + 1));
+      metrics_add(&m->produced_bytes, (uint64_t)pd->records.len);
+    }
+  }
   if (rc == ND_EDUPSEQ)
     rc = 0; /* a retry of a stored batch: acknowledge the first copy */
   if (rc != 0) {

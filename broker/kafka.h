@@ -22,6 +22,7 @@
 #include "kafka_errors.h"
 #include "kafka_msgs.h"
 #include "logline.h"
+#include "metrics.h"
 #include "waitset.h"
 
 /* Authorized operations, as Kafka answers them without an authorizer
@@ -73,6 +74,7 @@ struct kafka_req {
   net_frame *frame; /* the request's bytes; records/bytes point into it */
   void *body;       /* the decoded request */
   int dead;         /* connection closed while parked */
+  int64_t start_ns; /* arrival, for the latency metric */
   int parked;       /* in k->parked */
   kafka_req *prev, *next;
   /* Called when the connection closes while the request is parked: the

@@ -374,6 +374,8 @@ void kafka_respond_files(kafka_req *r, const void *resp, net_file *files,
   kf_encode(r->api->resp, v, resp, &b);
   size_t need = 8 + (size_t)hdr_tags + b.len;
   b = (kf_buf){0};
+  b.on_error = metrics_error;
+  b.on_error_key = r->api->key;
   b.data = malloc(need);
   b.cap = b.data ? need : 0;
   kf_put_i32(&b, 0); /* size, patched below */
@@ -423,6 +425,7 @@ void kafka_respond_files(kafka_req *r, const void *resp, net_file *files,
   b.data[2] = (uint8_t)(n >> 8);
   b.data[3] = (uint8_t)n;
   free(b.holes);
+  metrics_request(r->api->key, r->version, r->start_ns);
   if (nfiles)
     net_reply_files(r->conn, r->nreq, b.data, b.len, parts, nfiles);
   else
@@ -435,8 +438,10 @@ void kafka_respond(kafka_req *r, const void *resp) {
 }
 
 void kafka_respond_none(kafka_req *r) {
-  if (!r->dead)
+  if (!r->dead) {
+    metrics_request(r->api->key, r->version, r->start_ns);
     net_reply_none(r->conn, r->nreq);
+  }
   kafka_req_free(r);
 }
 
@@ -586,6 +591,7 @@ int kafka_handle_request(void *ctx, net_conn *conn, net_req *req,
   r->api = api;
   r->version = (int16_t)version;
   snprintf(r->peer, sizeof r->peer, "%s", net_conn_peer(conn));
+  r->start_ns = metrics_now_ns();
 
   kf_cur c = {frame, frame + len};
   int flex = version >= api->req->flex_min;

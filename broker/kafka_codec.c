@@ -543,6 +543,12 @@ static void put_len(kf_buf *b, int compact, int short_len, int64_t len) {
     kf_put_i32(b, (int32_t)len);
 }
 
+/* "error_code" and "*_error_code" (topic_config_error_code, ...). */
+static int is_error_field(const char *name) {
+  size_t n = strlen(name);
+  return n >= 10 && memcmp(name + n - 10, "error_code", 10) == 0;
+}
+
 static void encode_value(const kf_field *f, int type, int version, int flex,
                          int nullable, const void *p, kf_buf *b) {
   int compact = flex && !f->never_flex;
@@ -556,6 +562,11 @@ static void encode_value(const kf_field *f, int type, int version, int flex,
     uint16_t v;
     memcpy(&v, p, 2);
     kf_put_i16(b, (int16_t)v);
+    /* Nonzero int16s are rare (error codes, ApiVersions' ranges), so the
+     * name is compared only for those. */
+    if (v && b->on_error && !b->count_only && type == KF_INT16 &&
+        is_error_field(f->name))
+      b->on_error(b->on_error_key, (int16_t)v);
     return;
   }
   case KF_INT32:

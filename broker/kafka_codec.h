@@ -154,6 +154,11 @@ typedef struct kf_buf {
   size_t ext_len; /* bytes of external parts, not in data */
   kf_hole *holes; /* in the order of `at` (not kept when count_only) */
   size_t nholes, holes_cap;
+  /* Called for each int16 field named *error_code that is not 0, with
+   * on_error_key (the broker's error metrics); NULL = none. Not called
+   * when count_only. */
+  void (*on_error)(int key, int16_t code);
+  int on_error_key;
 } kf_buf;
 
 void kf_put(kf_buf *b, const void *p, size_t n);

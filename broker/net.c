@@ -82,6 +82,7 @@
 #include "net.h"
 
 #include "logline.h"
+#include "metrics.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -991,6 +992,7 @@ static void conn_free(net_conn *c) {
   if (c->next)
     c->next->prev = c->prev;
   l->nconns--;
+  metrics_conn_closed();
   free(c);
   if (l->accept_full && l->nconns < l->max_connections) {
     l->accept_full = 0;
@@ -1748,6 +1750,7 @@ static void on_accept(net_loop *l) {
       l->conns->prev = c;
     l->conns = c;
     l->nconns++;
+    metrics_conn_opened();
   }
 }
 

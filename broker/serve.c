@@ -24,6 +24,7 @@
 
 #include "broker.h"
 #include "logline.h"
+#include "metrics.h"
 #if __has_include("nodata_codecs.h")
 #include "nodata_codecs.h"
 #define ND_SERVE_DECOMPRESS nd_codecs_decompress
@@ -38,7 +39,8 @@
 
 static const char serve_usage[] =
     "usage: nodata serve [--data DIR] [--listen HOST:PORT]\n"
-    "                    [--advertise HOST:PORT] [--max-request-bytes N]\n"
+    "                    [--advertise HOST:PORT] [--http HOST:PORT]\n"
+    "                    [--max-request-bytes N]\n"
     "                    [--no-auto-create] [--partitions N]\n"
     "                    [--group-initial-delay-ms MS]\n"
     "                    [--max-connections N] [--max-connections-per-ip N]\n"
@@ -70,6 +72,10 @@ static const char serve_usage[] =
     "                         port 0 picks a free port, printed at start-up\n"
     "  --advertise HOST:PORT  address given to clients in metadata\n"
     "                         (default: the listen address)\n"
+    "  --http HOST:PORT       serve /metrics (Prometheus), /health and\n"
+    "                         /ready over HTTP there (default: off; e.g.\n"
+    "                         127.0.0.1:9644; port 0 picks a free port,\n"
+    "                         printed at start-up; docs/metrics.md)\n"
     "  --max-request-bytes N  largest request accepted; bigger ones close\n"
     "                         the connection (default 100M; K, M, G "
     "suffixes)\n"
@@ -329,6 +335,11 @@ static int apply(broker_config *c, const char *name, const char *value,
   } else if (!strcmp(name, "listen")) {
     if (parse_hostport(value, c->listen_host, sizeof c->listen_host,
                        &c->listen_port) < 0)
+      return usage_error("%s: '%s' is not HOST:PORT (port 0-65535)", from,
+                         value);
+  } else if (!strcmp(name, "http")) {
+    if (parse_hostport(value, c->http_host, sizeof c->http_host,
+                       &c->http_port) < 0)
       return usage_error("%s: '%s' is not HOST:PORT (port 0-65535)", from,
                          value);
   } else if (!strcmp(name, "advertise")) {
@@ -603,6 +614,7 @@ static int parse_config(int argc, char **argv, broker_config *c) {
       {"NODATA_DATA", "data"}, /* wins over NODATA_DIR */
       {"NODATA_LISTEN", "listen"},
       {"NODATA_ADVERTISE", "advertise"},
+      {"NODATA_HTTP", "http"},
       {"NODATA_MAX_REQUEST_BYTES", "max-request-bytes"},
       {"NODATA_PARTITIONS", "partitions"},
       {"NODATA_MAX_TOPIC_PARTITIONS", "max-topic-partitions"},
@@ -655,6 +667,7 @@ static int parse_config(int argc, char **argv, broker_config *c) {
       "data",
       "listen",
       "advertise",
+      "http",
       "max-request-bytes",
       "partitions",
       "group-initial-delay-ms",
@@ -899,6 +912,25 @@ int broker_serve_main(int argc, char **argv) {
   }
   freeaddrinfo(res);
 
+  /* The HTTP listener starts before the store opens, so that /health
+   * answers and /ready says why it is not ready during a long recovery
+   * (its own thread: metrics.h). Its line comes before the start-up line,
+   * so whoever waits for that has both. */
+  http_server *http = NULL;
+  if (c->http_host[0]) {
+    char bound[300], why[512];
+    rc = http_start(c->http_host, c->http_port, c->data_dir, &http, bound,
+                    sizeof bound, why, sizeof why);
+    if (rc < 0) {
+      blog_error("serve", "%s", why);
+      return EXIT_RUNTIME;
+    }
+    printf("nodata serve: http on %s (/metrics, /health, /ready)\n", bound);
+    fflush(stdout);
+    blog_info("serve", "serving /metrics, /health and /ready on http://%s",
+              bound);
+  }
+
   nd_options opts;
   memset(&opts, 0, sizeof opts);
   opts.on_append = kafka_on_append;
@@ -937,12 +969,14 @@ int broker_serve_main(int argc, char **argv) {
     else
       blog_error("serve", "data directory %s is in use: %s", c->data_dir,
                  nd_errmsg());
+    http_stop(http);
     return EXIT_RUNTIME;
   }
   if (rc < 0) {
     const char *msg = nd_errmsg();
     blog_error("serve", "cannot open data directory %s: %s", c->data_dir,
                *msg ? msg : nd_strerror(rc));
+    http_stop(http);
     return EXIT_RUNTIME;
   }
   log_recovery(b.store);
@@ -962,6 +996,7 @@ int broker_serve_main(int argc, char **argv) {
     blog_error("serve", "cannot listen on %s: %s",
                fmt_addr(c->listen_host, c->listen_port, addr, sizeof addr),
                strerror(-rc));
+    http_stop(http);
     nd_close(b.store);
     return EXIT_RUNTIME;
   }
@@ -972,6 +1007,7 @@ int broker_serve_main(int argc, char **argv) {
   if ((rc = worker_start(&b, &b.worker)) < 0) {
     blog_error("serve", "cannot start the worker threads: %s", strerror(-rc));
     net_loop_free(b.loop);
+    http_stop(http);
     nd_close(b.store);
     return EXIT_RUNTIME;
   }
@@ -979,10 +1015,12 @@ int broker_serve_main(int argc, char **argv) {
     blog_error("serve", "cannot start the protocol layer: %s", nd_strerror(rc));
     worker_stop(b.worker);
     net_loop_free(b.loop);
+    http_stop(http);
     nd_close(b.store);
     return EXIT_RUNTIME;
   }
 
+  http_set_store(http, b.store, b.loop);
   g_loop = b.loop;
   if (g_stop_requested)
     net_loop_stop(b.loop); /* asked before the loop existed */
@@ -1002,6 +1040,7 @@ int broker_serve_main(int argc, char **argv) {
   disk_check(b.loop);
 
   net_loop_run(b.loop);
+  http_set_stopping(http);
   struct timespec t_stop;
   clock_gettime(CLOCK_MONOTONIC, &t_stop);
   blog_info("serve", "stopping%s: finishing in-flight requests, syncing",
@@ -1018,6 +1057,7 @@ int broker_serve_main(int argc, char **argv) {
   b.worker = NULL;
   kafka_fini(&b);
   g_loop = NULL;
+  http_stop(http);
   rc = nd_close(b.store);
   net_loop_free(b.loop);
   if (rc < 0) {

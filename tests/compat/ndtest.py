@@ -33,6 +33,7 @@ Broker(data_dir=None, args=(), port=0, start=True, env=None, nofile=None)
   .restart()           stop + start on the same data dir and port
   .alive()             is the process running
   .port, .bootstrap ("127.0.0.1:PORT"), .pid, .data_dir
+  .http                (host, port) of --http's listener, else None
   .stdout(), .stderr() what it printed so far (files, so a chatty broker
                        never blocks on a full pipe)
   .rss_kb()            its resident memory (VmRSS) in KiB
@@ -83,6 +84,8 @@ __all__ = ["Broker", "BrokerError", "require", "skip", "passed", "fail",
            "nodata_bin", "free_port", "terminate", "consume_to_end"]
 
 _LINE = re.compile(r"listening on (\S+):(\d+)")
+# With --http: printed before _LINE (docs/metrics.md).
+_HTTP_LINE = re.compile(r"http on (\S+):(\d+) ")
 _live = set()
 
 
@@ -118,6 +121,7 @@ class Broker:
         self.args = list(args)
         self.port = port
         self.bootstrap = None
+        self.http = None
         self.proc = None
         self.exit_code = None
         self._out = os.path.join(self._tmp, "serve.out")
@@ -142,10 +146,13 @@ class Broker:
         _live.add(self)
         deadline = time.monotonic() + timeout
         while True:
-            m = _LINE.search(self.stdout())
+            out = self.stdout()
+            m = _LINE.search(out)
             if m:
                 self.port = int(m.group(2))
                 self.bootstrap = "127.0.0.1:%d" % self.port
+                h = _HTTP_LINE.search(out)
+                self.http = (h.group(1), int(h.group(2))) if h else None
                 return self
             if self.proc.poll() is not None:
                 self.exit_code = self.proc.returncode

@@ -1,0 +1,1069 @@
+/*
+ * http.c — `serve --http HOST:PORT`: GET /metrics, /health, /ready.
+ *
+ * The listener runs on a thread of its own, not on the Kafka event loop:
+ * a scrape walks every partition and group of the store (a few calls into
+ * the library each, under the library's own locks), and on a store of
+ * 10,000 partitions that is milliseconds of work the loop must never wait
+ * for; a stalled or hostile HTTP client cannot hold the loop either. The
+ * thread reads the broker's counters (relaxed atomics, metrics.c) and
+ * calls only thread-safe library functions, so it shares nothing else
+ * with the loop.
+ *
+ * The server is deliberately small: HTTP/1.1 with keep-alive (Prometheus
+ * keeps its connection), GET and HEAD only (405 otherwise), no bodies,
+ * requests up to HTTP_MAX_REQUEST bytes (431 beyond), at most HTTP_MAX_CONNS
+ * connections (more are closed at once), and a connection idle for
+ * HTTP_IDLE_MS is closed. A malformed request gets 400 and its connection
+ * closed; nothing a client sends can stop the thread.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/statvfs.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <dirent.h>
+
+#include "kafka.h"
+#include "kafka_errors.h"
+#include "metrics_int.h"
+
+#define HTTP_MAX_REQUEST 8192
+#define HTTP_MAX_CONNS 16
+#define HTTP_IDLE_MS 30000
+#define HTTP_LINGER_MS 2000
+
+typedef struct http_conn {
+  int fd;
+  char in[HTTP_MAX_REQUEST];
+  size_t inlen;
+  char *out; /* response being written */
+  size_t outlen, outpos;
+  int close_after; /* close once out is written */
+  /* Answered and shut for writing: what the client still sends is read
+   * and dropped until it closes or linger_until (closing with unread
+   * bytes would reset the connection, and the client could lose the
+   * answer, e.g. a 431's). */
+  int lingering;
+  int64_t linger_until;
+  int64_t last_ms;
+} http_conn;
+
+struct http_server {
+  int lfd;
+  int wake[2]; /* a byte on wake[1] stops the thread */
+  pthread_t thread;
+  int started;
+  char *data_dir;
+  _Atomic(nd_store *) store;
+  _Atomic int state;
+  http_conn conns[HTTP_MAX_CONNS];
+};
+
+static int64_t now_ms(void) {
+  return metrics_now_ns() / 1000000;
+}
+
+/* ---- rendering ---------------------------------------------------------- */
+
+typedef struct sbuf {
+  char *p;
+  size_t len, cap;
+  int failed;
+} sbuf;
+
+static void sb_grow(sbuf *s, size_t need) {
+  if (s->failed || s->len + need < s->cap)
+    return;
+  size_t cap = s->cap ? s->cap : 65536;
+  while (cap <= s->len + need)
+    cap *= 2;
+  char *p = realloc(s->p, cap);
+  if (!p) {
+    s->failed = 1;
+    return;
+  }
+  s->p = p;
+  s->cap = cap;
+}
+
+static void sb_printf(sbuf *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void sb_printf(sbuf *s, const char *fmt, ...) {
+  for (int tries = 0; tries < 2 && !s->failed; tries++) {
+    va_list ap;
+    va_start(ap, fmt);
+    size_t room = s->cap - s->len;
+    int n =
+        vsnprintf(s->cap ? s->p + s->len : NULL, s->cap ? room : 0, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+      s->failed = 1;
+      return;
+    }
+    if ((size_t)n < room) {
+      s->len += (size_t)n;
+      return;
+    }
+    sb_grow(s, (size_t)n + 1);
+  }
+}
+
+/* A label value: \, " and newline escaped (format 0.0.4). Group names are
+ * any bytes; topic names never need it. */
+static void sb_label(sbuf *s, const char *v) {
+  for (; *v; v++) {
+    sb_grow(s, 3);
+    if (s->failed)
+      return;
+    if (*v == '\\' || *v == '"') {
+      s->p[s->len++] = '\\';
+      s->p[s->len++] = *v;
+    } else if (*v == '\n') {
+      s->p[s->len++] = '\\';
+      s->p[s->len++] = 'n';
+    } else {
+      s->p[s->len++] = *v;
+    }
+  }
+}
+
+static void help(sbuf *s, const char *name, const char *type,
+                 const char *text) {
+  sb_printf(s, "# HELP %s %s\n# TYPE %s %s\n", name, text, name, type);
+}
+
+/* A sample's value: whole numbers as integers (byte counts and offsets
+ * read exactly), others with 15 significant digits (no float noise). */
+static void sb_value(sbuf *s, double v) {
+  if (v == (double)(long long)v && v > -9e18 && v < 9e18)
+    sb_printf(s, " %lld\n", (long long)v);
+  else
+    sb_printf(s, " %.15g\n", v);
+}
+
+static void gauge(sbuf *s, const char *name, const char *text, double v) {
+  help(s, name, "gauge", text);
+  sb_printf(s, "%s", name);
+  sb_value(s, v);
+}
+
+static void counter(sbuf *s, const char *name, const char *text, uint64_t v) {
+  help(s, name, "counter", text);
+  sb_printf(s, "%s %" PRIu64 "\n", name, v);
+}
+
+/* One histogram's series, from per-bucket counts (cumulated here) with
+ * bounds in `unit`s scaled by `scale` (1e-6 for us -> seconds). labels is
+ * "" or `k="v",...` without braces. The counts are read one by one while
+ * observations go on, so count may lag the buckets: +Inf and _count are
+ * the larger of the two, so the buckets never decrease. */
+static void hist_series(sbuf *s, const char *name, const char *labels,
+                        const int64_t *bounds, const uint64_t *buckets,
+                        uint64_t count, double sum, double scale) {
+  const char *sep = *labels ? "," : "";
+  uint64_t cum = 0;
+  for (int i = 0; i < METRICS_BUCKETS - 1; i++) {
+    cum += buckets[i];
+    sb_printf(s, "%s_bucket{%s%sle=\"%.9g\"} %" PRIu64 "\n", name, labels, sep,
+              (double)bounds[i] * scale, cum);
+  }
+  cum += buckets[METRICS_BUCKETS - 1];
+  if (count < cum)
+    count = cum;
+  sb_printf(s, "%s_bucket{%s%sle=\"+Inf\"} %" PRIu64 "\n", name, labels, sep,
+            count);
+  sb_printf(s, "%s_sum%s%s%s", name, *labels ? "{" : "", labels,
+            *labels ? "}" : "");
+  sb_value(s, sum);
+  sb_printf(s, "%s_count%s%s%s %" PRIu64 "\n", name, *labels ? "{" : "", labels,
+            *labels ? "}" : "", count);
+}
+
+static void render_process(sbuf *s, const char *data_dir) {
+  long page = sysconf(_SC_PAGESIZE);
+  unsigned long vsz = 0, rss = 0;
+  FILE *f = fopen("/proc/self/statm", "r");
+  if (f) {
+    if (fscanf(f, "%lu %lu", &vsz, &rss) != 2)
+      vsz = rss = 0;
+    fclose(f);
+  }
+  gauge(s, "process_resident_memory_bytes", "Resident memory size in bytes.",
+        (double)rss * (double)page);
+  gauge(s, "process_virtual_memory_bytes", "Virtual memory size in bytes.",
+        (double)vsz * (double)page);
+  long nfd = 0;
+  DIR *d = opendir("/proc/self/fd");
+  if (d) {
+    struct dirent *e;
+    while ((e = readdir(d)))
+      if (e->d_name[0] != '.')
+        nfd++;
+    closedir(d);
+    nfd--; /* the directory's own descriptor */
+  }
+  gauge(s, "process_open_fds", "Number of open file descriptors.", (double)nfd);
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+    gauge(s, "process_max_fds", "Maximum number of open file descriptors.",
+          rl.rlim_cur == RLIM_INFINITY ? -1 : (double)rl.rlim_cur);
+  struct rusage ru;
+  if (getrusage(RUSAGE_SELF, &ru) == 0)
+    help(s, "process_cpu_seconds_total", "counter",
+         "Total user and system CPU time spent in seconds."),
+        sb_printf(s, "process_cpu_seconds_total %.6f\n",
+                  (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+                      (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
+  /* The start time: boot time + the process's start in clock ticks. */
+  double start = 0;
+  f = fopen("/proc/self/stat", "r");
+  if (f) {
+    char buf[1024];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    char *p = strrchr(buf, ')'); /* the command may hold spaces */
+    unsigned long long ticks = 0;
+    /* After ")": state is field 3; starttime is field 22. */
+    for (int field = 2; p && *p && field < 22; field++)
+      p = strchr(p + 1, ' ');
+    if (p && sscanf(p, " %llu", &ticks) == 1) {
+      FILE *st = fopen("/proc/stat", "r");
+      char line[256];
+      unsigned long long btime = 0;
+      while (st && fgets(line, sizeof line, st))
+        if (sscanf(line, "btime %llu", &btime) == 1)
+          break;
+      if (st)
+        fclose(st);
+      start = (double)btime + (double)ticks / (double)sysconf(_SC_CLK_TCK);
+    }
+  }
+  gauge(s, "process_start_time_seconds",
+        "Start time of the process since unix epoch in seconds.", start);
+  struct statvfs vfs;
+  if (data_dir && statvfs(data_dir, &vfs) == 0) {
+    gauge(s, "nodata_disk_free_bytes",
+          "Bytes available to the broker on the data directory's file system.",
+          (double)vfs.f_bavail * (double)vfs.f_frsize);
+    gauge(s, "nodata_disk_total_bytes",
+          "Size of the data directory's file system in bytes.",
+          (double)vfs.f_blocks * (double)vfs.f_frsize);
+  }
+}
+
+static void render_requests(sbuf *s) {
+  help(s, "nodata_kafka_requests_total", "counter",
+       "Kafka requests answered, by API and version.");
+  for (size_t i = 0; i < kafka_api_count; i++) {
+    int key = kafka_apis[i].key;
+    for (int v = 0; v < METRICS_API_VERSIONS && key < METRICS_API_KEYS; v++) {
+      uint64_t n = atomic_load_explicit(&g_metrics.requests[key][v].count,
+                                        memory_order_acquire);
+      if (n)
+        sb_printf(s,
+                  "nodata_kafka_requests_total{api=\"%s\",version=\"%d\"} "
+                  "%" PRIu64 "\n",
+                  kafka_apis[i].name, v, n);
+    }
+  }
+  help(s, "nodata_kafka_request_duration_seconds", "histogram",
+       "Time from a Kafka request's arrival to its response being queued, "
+       "by API and version.");
+  for (size_t i = 0; i < kafka_api_count; i++) {
+    int key = kafka_apis[i].key;
+    for (int v = 0; v < METRICS_API_VERSIONS && key < METRICS_API_KEYS; v++) {
+      metrics_hist *h = &g_metrics.requests[key][v];
+      uint64_t n = atomic_load_explicit(&h->count, memory_order_acquire);
+      if (!n)
+        continue;
+      uint64_t b[METRICS_BUCKETS];
+      for (int j = 0; j < METRICS_BUCKETS; j++)
+        b[j] = atomic_load_explicit(&h->buckets[j], memory_order_relaxed);
+      char labels[96];
+      snprintf(labels, sizeof labels, "api=\"%s\",version=\"%d\"",
+               kafka_apis[i].name, v);
+      hist_series(
+          s, "nodata_kafka_request_duration_seconds", labels,
+          nd_latency_bounds_us, b, n,
+          (double)atomic_load_explicit(&h->sum_us, memory_order_relaxed) / 1e6,
+          1e-6);
+    }
+  }
+  help(s, "nodata_kafka_errors_total", "counter",
+       "Error codes other than NONE in Kafka responses, by API and error.");
+  for (size_t i = 0; i < kafka_api_count; i++) {
+    int key = kafka_apis[i].key;
+    for (int c = 0; c < METRICS_ERR_CODES && key < METRICS_API_KEYS; c++) {
+      uint64_t n =
+          atomic_load_explicit(&g_metrics.errors[key][c], memory_order_relaxed);
+      if (n)
+        sb_printf(s,
+                  "nodata_kafka_errors_total{api=\"%s\",error=\"%s\","
+                  "code=\"%d\"} %" PRIu64 "\n",
+                  kafka_apis[i].name,
+                  kafka_err_name((int16_t)(c + METRICS_ERR_MIN)),
+                  c + METRICS_ERR_MIN, n);
+    }
+  }
+  help(s, "nodata_connections_active", "gauge",
+       "Kafka client connections open now.");
+  sb_printf(s, "nodata_connections_active %" PRIu64 "\n",
+            atomic_load_explicit(&g_metrics.conns_open, memory_order_relaxed));
+  counter(
+      s, "nodata_connections_accepted_total",
+      "Kafka client connections accepted since the broker started.",
+      atomic_load_explicit(&g_metrics.conns_accepted, memory_order_relaxed));
+}
+
+/* Per-partition series of one metric family for every partition that
+ * exists, in the order of the topic list. Each family is walked on its own
+ * (the text format wants a family's samples together); what the library
+ * says of each partition is fetched once into pi[]. */
+typedef struct part_row {
+  const char *topic;
+  int32_t partition;
+  int ok; /* pi is valid (the partition is online) */
+  nd_partition_info pi;
+  metrics_part *c; /* NULL: no traffic yet */
+} part_row;
+
+static void render_partitions(sbuf *s, nd_store *store, part_row *rows,
+                              size_t n) {
+  static const struct {
+    const char *name, *type, *help;
+    int field;
+  } fam[] = {
+      {"nodata_produced_records_total", "counter",
+       "Records appended by Produce requests.", 0},
+      {"nodata_produced_bytes_total", "counter",
+       "Record batch bytes appended by Produce requests.", 1},
+      {"nodata_fetched_records_total", "counter",
+       "Offsets Fetch responses moved consumers and followers past.", 2},
+      {"nodata_fetched_bytes_total", "counter",
+       "Record batch bytes sent in Fetch responses.", 3},
+      {"nodata_log_end_offset", "gauge",
+       "The offset the next record appended will get (high watermark).", 4},
+      {"nodata_log_start_offset", "gauge", "The first offset still in the log.",
+       5},
+      {"nodata_last_stable_offset", "gauge",
+       "First offset of the oldest open transaction, else the log end.", 6},
+      {"nodata_partition_size_bytes", "gauge",
+       "Bytes of the partition's segment files.", 7},
+      {"nodata_partition_segments", "gauge", "Segment files of the partition.",
+       8},
+  };
+  (void)store;
+  for (size_t f = 0; f < sizeof fam / sizeof fam[0]; f++) {
+    help(s, fam[f].name, fam[f].type, fam[f].help);
+    for (size_t i = 0; i < n; i++) {
+      part_row *r = &rows[i];
+      double v;
+      int field = fam[f].field;
+      if (field < 4) {
+        _Atomic uint64_t *cs[4] = {r->c ? &r->c->produced_records : NULL,
+                                   r->c ? &r->c->produced_bytes : NULL,
+                                   r->c ? &r->c->fetched_records : NULL,
+                                   r->c ? &r->c->fetched_bytes : NULL};
+        v = cs[field]
+                ? (double)atomic_load_explicit(cs[field], memory_order_relaxed)
+                : 0;
+      } else {
+        if (!r->ok)
+          continue;
+        v = field == 4   ? (double)r->pi.high_watermark
+            : field == 5 ? (double)r->pi.log_start_offset
+            : field == 6 ? (double)r->pi.last_stable_offset
+            : field == 7 ? (double)r->pi.size_bytes
+                         : (double)r->pi.segment_count;
+      }
+      sb_printf(s, "%s{topic=\"%s\",partition=\"%d\"}", fam[f].name, r->topic,
+                r->partition);
+      sb_value(s, v);
+    }
+  }
+}
+
+static int row_cmp(const void *a, const void *b) {
+  const part_row *x = a, *y = b;
+  int c = strcmp(x->topic, y->topic);
+  return c ? c : (x->partition > y->partition) - (x->partition < y->partition);
+}
+
+/* Lag of every group with committed offsets: the log end offset (read
+ * now) minus the committed offset; a committed offset past the end
+ * (possible after DeleteRecords or a topic made again) counts as 0 lag. */
+static void render_groups(sbuf *s, nd_store *store, part_row *rows, size_t n) {
+  char **names = NULL;
+  size_t ng = 0;
+  if (nd_group_list(store, &names, &ng) != 0)
+    return;
+  for (int pass = 0; pass < 2; pass++) {
+    if (pass == 0)
+      help(s, "nodata_consumer_group_committed_offset", "gauge",
+           "The offset a consumer group committed for a partition (the next "
+           "it will read).");
+    else
+      help(s, "nodata_consumer_group_lag", "gauge",
+           "Log end offset minus the group's committed offset, per "
+           "partition.");
+    for (size_t g = 0; g < ng; g++) {
+      nd_committed *list = NULL;
+      size_t nc = 0;
+      if (nd_group_offsets(store, names[g], &list, &nc) != 0)
+        continue;
+      for (size_t i = 0; i < nc; i++) {
+        part_row key = {.topic = list[i].topic, .partition = list[i].partition};
+        /* (bsearch's base must not be NULL, even for n 0.) */
+        part_row *r = n ? bsearch(&key, rows, n, sizeof *rows, row_cmp) : NULL;
+        if (!r || !r->ok || list[i].offset < 0)
+          continue;
+        int64_t v = list[i].offset;
+        if (pass == 1) {
+          v = r->pi.high_watermark - list[i].offset;
+          if (v < 0)
+            v = 0;
+        }
+        sb_printf(s, "%s{group=\"",
+                  pass ? "nodata_consumer_group_lag"
+                       : "nodata_consumer_group_committed_offset");
+        sb_label(s, names[g]);
+        sb_printf(s, "\",topic=\"%s\",partition=\"%d\"} %" PRId64 "\n",
+                  list[i].topic, list[i].partition, v);
+      }
+      nd_committed_free(list, nc);
+    }
+  }
+  nd_names_free(names, ng);
+}
+
+static void render_store(sbuf *s, nd_store *store) {
+  nd_topic_info *topics = NULL;
+  size_t nt = 0;
+  if (nd_topic_list(store, &topics, &nt) != 0)
+    return;
+  size_t n = 0, offline = 0, online_topics = 0;
+  for (size_t i = 0; i < nt; i++)
+    n += topics[i].offline ? 0 : (size_t)topics[i].partitions;
+  part_row *rows = n ? calloc(n, sizeof *rows) : NULL;
+  if (n && !rows) {
+    nd_free(topics);
+    s->failed = 1;
+    return;
+  }
+  size_t k = 0;
+  for (size_t i = 0; i < nt; i++) {
+    if (topics[i].offline) {
+      offline += (size_t)(topics[i].partitions > 0 ? topics[i].partitions : 1);
+      continue;
+    }
+    online_topics++;
+    for (int32_t p = 0; p < topics[i].partitions; p++) {
+      part_row *r = &rows[k++];
+      r->topic = topics[i].name;
+      r->partition = p;
+      r->ok = nd_partition_describe(store, topics[i].name, p, &r->pi) == 0;
+      if (!r->ok)
+        offline++;
+      r->c = metrics_partition_peek(topics[i].name, p);
+    }
+  }
+  gauge(s, "nodata_topics", "Topics in the store.", (double)nt);
+  gauge(s, "nodata_partitions", "Partitions in the store.", (double)n);
+  gauge(s, "nodata_partitions_offline",
+        "Partitions (or topics) the store could not load: recovery found "
+        "damage, or the topic did not open.",
+        (double)offline);
+  (void)online_topics;
+  render_partitions(s, store, rows, n);
+  render_groups(s, store, rows, n);
+  free(rows);
+  nd_free(topics);
+}
+
+/* What the library counts (nd_store_stats_get): fsyncs, group commit,
+ * appends, retention, the cleaner, recovery, and its gauges. */
+_Static_assert(ND_LATENCY_BUCKETS == METRICS_BUCKETS,
+               "the library's histograms have the broker's bucket count");
+
+static void render_store_stats(sbuf *s, nd_store *store) {
+  nd_store_stats st;
+  if (nd_store_stats_get(store, &st) != 0)
+    return;
+  help(s, "nodata_fsync_duration_seconds", "histogram",
+       "fdatasync/syncfs calls of the store (log data, indexes, offsets and "
+       "transaction logs) and how long each took.");
+  hist_series(s, "nodata_fsync_duration_seconds", "", nd_latency_bounds_us,
+              st.fsync_latency_us.buckets, st.fsync_latency_us.count,
+              (double)st.fsync_latency_us.sum / 1e6, 1e-6);
+  help(s, "nodata_group_commit_batch_size", "histogram",
+       "Appends one log fdatasync made durable (group commit).");
+  hist_series(s, "nodata_group_commit_batch_size", "", nd_batch_size_bounds,
+              st.group_commit_appends.buckets, st.group_commit_appends.count,
+              (double)st.group_commit_appends.sum, 1);
+  static const struct {
+    const char *name, *help;
+    size_t off;
+  } counters[] = {
+#define C(name, field, text) {name, text, offsetof(nd_store_stats, field)}
+      C("nodata_fsync_errors_total", fsync_errors, "fsyncs that failed."),
+      C("nodata_fsync_slow_total", fsync_slow,
+        "fsyncs slower than the slow-fsync threshold (each is also logged)."),
+      C("nodata_appends_total", appends,
+        "Appends the store took (any writer: Produce, the CLI, markers)."),
+      C("nodata_appended_records_total", appended_records,
+        "Records those appends stored."),
+      C("nodata_appended_bytes_total", appended_bytes,
+        "Bytes those appends stored."),
+      C("nodata_append_errors_total", append_errors, "Appends refused."),
+      C("nodata_segments_rolled_total", segments_rolled,
+        "New segments started."),
+      C("nodata_retention_segments_deleted_total", retention_segments_deleted,
+        "Segments deleted by retention (time, size) and DeleteRecords."),
+      C("nodata_retention_bytes_deleted_total", retention_bytes_deleted,
+        "Bytes those deletions freed."),
+      C("nodata_delete_records_total", delete_records_calls,
+        "DeleteRecords calls."),
+      C("nodata_cleaner_passes_total", cleaner_passes,
+        "Log cleaner passes done."),
+      C("nodata_cleaner_read_bytes_total", cleaner_bytes_read,
+        "Bytes the log cleaner read."),
+      C("nodata_cleaner_written_bytes_total", cleaner_bytes_written,
+        "Bytes the log cleaner wrote."),
+      C("nodata_cleaner_records_removed_total", cleaner_records_removed,
+        "Records the log cleaner dropped (older values, expired "
+        "tombstones)."),
+      C("nodata_cleaner_errors_total", cleaner_errors,
+        "Log cleaner passes that failed."),
+#undef C
+  };
+  for (size_t i = 0; i < sizeof counters / sizeof counters[0]; i++)
+    counter(s, counters[i].name, counters[i].help,
+            *(const uint64_t *)((const char *)&st + counters[i].off));
+  gauge(s, "nodata_recovery_partitions",
+        "Partitions the recovery at start did work on.",
+        (double)st.recovery_partitions);
+  gauge(s, "nodata_recovery_truncated_bytes",
+        "Torn tail bytes the recovery at start cut.",
+        (double)st.recovery_bytes_truncated);
+  gauge(s, "nodata_recovery_indexes_rebuilt",
+        "Indexes the recovery at start rebuilt.",
+        (double)st.recovery_indexes_rebuilt);
+  gauge(s, "nodata_recovery_duration_seconds",
+        "How long the recovery at start took.", (double)st.recovery_ms / 1e3);
+  gauge(s, "nodata_log_bytes", "Bytes of the .log files of every segment.",
+        (double)st.log_bytes);
+  gauge(s, "nodata_store_open_files",
+        "Descriptors the store's file cache holds.", (double)st.open_files);
+  gauge(s, "nodata_store_mapped_indexes", "Index mappings the store holds.",
+        (double)st.mapped_indexes);
+  gauge(s, "nodata_transactions_open",
+        "Ongoing transactions in the transaction coordinator.",
+        (double)st.transactions_open);
+}
+
+int metrics_render(nd_store *store, const char *data_dir, int state, char **out,
+                   size_t *len) {
+  int64_t t0 = metrics_now_ns();
+  sbuf s = {0};
+  help(&s, "nodata_build_info", "gauge",
+       "Always 1; the labels say which nodata this is.");
+  sb_printf(&s, "nodata_build_info{version=\"%s\",format=\"%d\"} 1\n",
+            ND_VERSION_STRING, ND_FORMAT_VERSION);
+  char why[8];
+  gauge(&s, "nodata_ready", "1 when /ready answers 200.",
+        metrics_ready(store, state, why, sizeof why));
+  render_process(&s, data_dir);
+  render_requests(&s);
+  if (store && state != METRICS_RECOVERING) {
+    render_store(&s, store);
+    render_store_stats(&s, store);
+  }
+  gauge(&s, "nodata_scrape_duration_seconds",
+        "How long rendering this page took.",
+        (double)(metrics_now_ns() - t0) / 1e9);
+  if (s.failed) {
+    free(s.p);
+    return -ENOMEM;
+  }
+  *out = s.p;
+  *len = s.len;
+  return 0;
+}
+
+int metrics_ready(nd_store *store, int state, char *why, size_t whylen) {
+  if (state == METRICS_RECOVERING || !store) {
+    snprintf(why, whylen, "starting: the store is being opened (recovery)");
+    return 0;
+  }
+  if (state == METRICS_STOPPING) {
+    snprintf(why, whylen, "stopping");
+    return 0;
+  }
+  nd_topic_info *topics = NULL;
+  size_t nt = 0;
+  if (nd_topic_list(store, &topics, &nt) != 0) {
+    snprintf(why, whylen, "cannot list topics: %s", nd_errmsg());
+    return 0;
+  }
+  int ready = 1;
+  size_t used = 0;
+  for (size_t i = 0; i < nt; i++) {
+    if (!topics[i].offline && topics[i].offline_partitions == 0)
+      continue;
+    if (ready)
+      used = (size_t)snprintf(why, whylen, "offline:");
+    ready = 0;
+    if (used < whylen)
+      used += (size_t)snprintf(
+          why + used, whylen - used, " %s (%s)", topics[i].name,
+          topics[i].offline ? "topic did not open" : "damaged partitions");
+  }
+  nd_free(topics);
+  return ready;
+}
+
+/* ---- the server --------------------------------------------------------- */
+
+static void conn_close(http_conn *c) {
+  if (c->fd >= 0)
+    close(c->fd);
+  free(c->out);
+  c->fd = -1;
+  c->out = NULL;
+  c->inlen = c->outlen = c->outpos = 0;
+  c->close_after = c->lingering = 0;
+}
+
+static const char *reason(int status) {
+  switch (status) {
+  case 200:
+    return "OK";
+  case 400:
+    return "Bad Request";
+  case 404:
+    return "Not Found";
+  case 405:
+    return "Method Not Allowed";
+  case 431:
+    return "Request Header Fields Too Large";
+  case 500:
+    return "Internal Server Error";
+  case 503:
+    return "Service Unavailable";
+  }
+  return "Unknown";
+}
+
+/* Queue a response: the head and (unless HEAD) a copy of body. */
+static void respond(http_conn *c, int status, const char *ctype,
+                    const char *body, size_t blen, int head, int close_after,
+                    const char *extra) {
+  char hdr[512];
+  int hn =
+      snprintf(hdr, sizeof hdr,
+               "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: "
+               "%zu\r\n%s%s\r\n",
+               status, reason(status), ctype, blen,
+               close_after ? "Connection: close\r\n" : "", extra ? extra : "");
+  size_t total = (size_t)hn + (head ? 0 : blen);
+  char *out = malloc(total);
+  if (!out) {
+    conn_close(c);
+    return;
+  }
+  memcpy(out, hdr, (size_t)hn);
+  if (!head && blen)
+    memcpy(out + hn, body, blen);
+  free(c->out);
+  c->out = out;
+  c->outlen = total;
+  c->outpos = 0;
+  c->close_after = close_after;
+}
+
+static void respond_text(http_conn *c, int status, const char *text, int head,
+                         int close_after, const char *extra) {
+  char body[1200];
+  int n = snprintf(body, sizeof body, "%s\n", text);
+  if (n < 0)
+    n = 0;
+  if ((size_t)n >= sizeof body)
+    n = sizeof body - 1;
+  respond(c, status, "text/plain; charset=utf-8", body, (size_t)n, head,
+          close_after, extra);
+}
+
+/* The value of header `name` in the header block (case-insensitive name,
+ * leading blanks skipped) into buf; 1 if present. */
+static int header(const char *hdrs, const char *name, char *buf, size_t cap) {
+  size_t nl = strlen(name);
+  for (const char *p = hdrs; p && *p;) {
+    const char *end = strstr(p, "\r\n");
+    size_t len = end ? (size_t)(end - p) : strlen(p);
+    if (len > nl && strncasecmp(p, name, nl) == 0 && p[nl] == ':') {
+      const char *v = p + nl + 1;
+      while (*v == ' ' || *v == '\t')
+        v++;
+      size_t vl = len - (size_t)(v - p);
+      if (vl >= cap)
+        vl = cap - 1;
+      memcpy(buf, v, vl);
+      buf[vl] = 0;
+      return 1;
+    }
+    p = end ? end + 2 : NULL;
+  }
+  return 0;
+}
+
+static int header_has(const char *hdrs, const char *name, const char *tok) {
+  char v[256];
+  return header(hdrs, name, v, sizeof v) && strcasestr(v, tok) != NULL;
+}
+
+/* A whole request head is in c->in[0, end): answer it. */
+static void handle(http_server *h, http_conn *c, size_t end) {
+  c->in[end - 2] = 0; /* the head ends "\r\n\r\n": keep one \r\n */
+  char *line_end = strstr(c->in, "\r\n");
+  if (!line_end) {
+    respond_text(c, 400, "bad request line", 0, 1, NULL);
+    return;
+  }
+  *line_end = 0;
+  const char *hdrs = line_end + 2;
+  char method[16], target[1024], proto[16];
+  char extra;
+  if (sscanf(c->in, "%15s %1023s %15s%c", method, target, proto, &extra) != 3 ||
+      strncmp(proto, "HTTP/1.", 7) != 0 ||
+      (proto[7] != '0' && proto[7] != '1') || proto[8] != 0 ||
+      target[0] != '/') {
+    respond_text(c, 400, "bad request line", 0, 1, NULL);
+    return;
+  }
+  for (const char *p = method; *p; p++)
+    if (*p < 'A' || *p > 'Z') {
+      respond_text(c, 400, "bad method", 0, 1, NULL);
+      return;
+    }
+  /* No bodies: a request announcing one is answered and closed, so its
+   * body is never read as a next request. */
+  char v[64];
+  int body = (header(hdrs, "Content-Length", v, sizeof v) && strcmp(v, "0")) ||
+             header(hdrs, "Transfer-Encoding", v, sizeof v);
+  int close_after =
+      body || header_has(hdrs, "Connection", "close") ||
+      (proto[7] == '0' && !header_has(hdrs, "Connection", "keep-alive"));
+  int head = strcmp(method, "HEAD") == 0;
+  if (!head && strcmp(method, "GET") != 0) {
+    respond_text(c, 405, "only GET and HEAD", 0, close_after,
+                 "Allow: GET, HEAD\r\n");
+    return;
+  }
+  char *q = strchr(target, '?');
+  if (q)
+    *q = 0;
+  nd_store *store = atomic_load(&h->store);
+  int state = atomic_load(&h->state);
+  if (strcmp(target, "/metrics") == 0) {
+    char *page = NULL;
+    size_t len = 0;
+    if (metrics_render(store, h->data_dir, state, &page, &len) != 0) {
+      respond_text(c, 500, "out of memory", head, close_after, NULL);
+      return;
+    }
+    respond(c, 200, "text/plain; version=0.0.4; charset=utf-8", page, len, head,
+            close_after, NULL);
+    free(page);
+  } else if (strcmp(target, "/health") == 0) {
+    respond_text(c, 200, "ok", head, close_after, NULL);
+  } else if (strcmp(target, "/ready") == 0) {
+    char why[1024];
+    if (metrics_ready(store, state, why, sizeof why))
+      respond_text(c, 200, "ready", head, close_after, NULL);
+    else
+      respond_text(c, 503, why, head, close_after, NULL);
+  } else {
+    respond_text(c, 404, "not found: try /metrics, /health or /ready", head,
+                 close_after, NULL);
+  }
+}
+
+/* Answer every whole request in c->in (pipelining), one at a time: the
+ * next is looked at only once the previous answer is written. */
+static void process(http_server *h, http_conn *c) {
+  while (c->fd >= 0 && !c->out) {
+    char *e = NULL;
+    if (c->inlen >= 4) {
+      c->in[c->inlen < sizeof c->in ? c->inlen : sizeof c->in - 1] = 0;
+      e = memmem(c->in, c->inlen, "\r\n\r\n", 4);
+    }
+    if (!e) {
+      if (c->inlen >= sizeof c->in - 1)
+        respond_text(c, 431, "request head over 8 KiB", 0, 1, NULL);
+      else if (memchr(c->in, 0, c->inlen))
+        respond_text(c, 400, "NUL byte in request", 0, 1, NULL);
+      return;
+    }
+    size_t end = (size_t)(e - c->in) + 4;
+    if (memchr(c->in, 0, end)) {
+      respond_text(c, 400, "NUL byte in request", 0, 1, NULL);
+      return;
+    }
+    handle(h, c, end);
+    memmove(c->in, c->in + end, c->inlen - end);
+    c->inlen -= end;
+  }
+}
+
+static void on_writable(http_conn *c) {
+  while (c->out && c->outpos < c->outlen) {
+    ssize_t n =
+        send(c->fd, c->out + c->outpos, c->outlen - c->outpos, MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK)
+        return;
+      if (errno == EINTR)
+        continue;
+      conn_close(c);
+      return;
+    }
+    c->outpos += (size_t)n;
+  }
+  if (c->out) {
+    free(c->out);
+    c->out = NULL;
+    if (c->close_after) {
+      shutdown(c->fd, SHUT_WR);
+      c->lingering = 1;
+      c->linger_until = now_ms() + HTTP_LINGER_MS;
+      c->inlen = 0;
+      return;
+    }
+  }
+}
+
+static void on_readable(http_server *h, http_conn *c) {
+  while (c->lingering) {
+    char drop[4096];
+    ssize_t n = recv(c->fd, drop, sizeof drop, 0);
+    if (n == 0 ||
+        (n < 0 && errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK)) {
+      conn_close(c);
+      return;
+    }
+    if (n < 0 && errno != EINTR)
+      return;
+  }
+  for (;;) {
+    if (c->inlen >= sizeof c->in - 1)
+      break;
+    ssize_t n = recv(c->fd, c->in + c->inlen, sizeof c->in - 1 - c->inlen, 0);
+    if (n == 0) {
+      conn_close(c);
+      return;
+    }
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK)
+        conn_close(c);
+      break;
+    }
+    c->inlen += (size_t)n;
+  }
+  if (c->fd >= 0)
+    process(h, c);
+}
+
+static void accept_all(http_server *h) {
+  for (;;) {
+    int fd = accept4(h->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0)
+      return;
+    http_conn *slot = NULL;
+    for (int i = 0; i < HTTP_MAX_CONNS && !slot; i++)
+      if (h->conns[i].fd < 0)
+        slot = &h->conns[i];
+    if (!slot) {
+      close(fd); /* full: a scraper retries */
+      continue;
+    }
+    slot->fd = fd;
+    slot->inlen = 0;
+    slot->last_ms = now_ms();
+  }
+}
+
+static void *http_thread(void *arg) {
+  http_server *h = arg;
+  for (;;) {
+    struct pollfd pf[HTTP_MAX_CONNS + 2];
+    http_conn *who[HTTP_MAX_CONNS + 2];
+    nfds_t n = 0;
+    pf[n] = (struct pollfd){.fd = h->wake[0], .events = POLLIN};
+    who[n++] = NULL;
+    pf[n] = (struct pollfd){.fd = h->lfd, .events = POLLIN};
+    who[n++] = NULL;
+    int64_t now = now_ms();
+    for (int i = 0; i < HTTP_MAX_CONNS; i++) {
+      http_conn *c = &h->conns[i];
+      if (c->fd < 0)
+        continue;
+      if (now - c->last_ms >= HTTP_IDLE_MS ||
+          (c->lingering && now >= c->linger_until)) {
+        conn_close(c);
+        continue;
+      }
+      pf[n] = (struct pollfd){.fd = c->fd, .events = c->out ? POLLOUT : POLLIN};
+      who[n++] = c;
+    }
+    int r = poll(pf, n, 1000);
+    if (r < 0 && errno != EINTR)
+      break;
+    if (pf[0].revents)
+      break;
+    if (pf[1].revents & POLLIN)
+      accept_all(h);
+    for (nfds_t i = 2; i < n; i++) {
+      http_conn *c = who[i];
+      if (!pf[i].revents || c->fd < 0)
+        continue;
+      c->last_ms = now_ms();
+      if (pf[i].revents & POLLOUT)
+        on_writable(c);
+      else if (pf[i].revents & (POLLIN | POLLHUP | POLLERR))
+        on_readable(h, c);
+      /* Answer what is already read (pipelined requests) until an answer
+       * cannot be written whole now. */
+      while (c->fd >= 0 && !c->lingering) {
+        if (!c->out)
+          process(h, c);
+        if (c->fd < 0 || !c->out)
+          break;
+        on_writable(c);
+        if (c->out)
+          break; /* the socket is full: wait for POLLOUT */
+      }
+    }
+  }
+  return NULL;
+}
+
+int http_start(const char *host, int port, const char *data_dir,
+               http_server **out, char *bound, size_t boundlen, char *why,
+               size_t whylen) {
+  *out = NULL;
+  struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
+                           .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+  struct addrinfo *res = NULL;
+  char portstr[8];
+  snprintf(portstr, sizeof portstr, "%d", port);
+  int gai = getaddrinfo(host, portstr, &hints, &res);
+  if (gai != 0) {
+    snprintf(why, whylen, "--http %s: %s", host, gai_strerror(gai));
+    return -EINVAL;
+  }
+  int fd =
+      socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int one = 1, err = 0;
+  if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) ||
+      bind(fd, res->ai_addr, res->ai_addrlen) || listen(fd, 64))
+    err = errno;
+  freeaddrinfo(res);
+  struct sockaddr_storage sa;
+  socklen_t sl = sizeof sa;
+  if (!err && getsockname(fd, (struct sockaddr *)&sa, &sl) != 0)
+    err = errno;
+  if (err) {
+    if (fd >= 0)
+      close(fd);
+    snprintf(why, whylen, "cannot listen on %s port %d for http: %s", host,
+             port, strerror(err));
+    return -err;
+  }
+  char ip[INET6_ADDRSTRLEN] = "?";
+  int bport = 0;
+  if (sa.ss_family == AF_INET6) {
+    struct sockaddr_in6 *a = (struct sockaddr_in6 *)&sa;
+    inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof ip);
+    bport = ntohs(a->sin6_port);
+    snprintf(bound, boundlen, "[%s]:%d", ip, bport);
+  } else {
+    struct sockaddr_in *a = (struct sockaddr_in *)&sa;
+    inet_ntop(AF_INET, &a->sin_addr, ip, sizeof ip);
+    bport = ntohs(a->sin_port);
+    snprintf(bound, boundlen, "%s:%d", ip, bport);
+  }
+  http_server *h = calloc(1, sizeof *h);
+  if (!h || !(h->data_dir = strdup(data_dir ? data_dir : "."))) {
+    free(h);
+    close(fd);
+    snprintf(why, whylen, "out of memory");
+    return -ENOMEM;
+  }
+  h->lfd = fd;
+  for (int i = 0; i < HTTP_MAX_CONNS; i++)
+    h->conns[i].fd = -1;
+  if (pipe2(h->wake, O_CLOEXEC | O_NONBLOCK) != 0 ||
+      (err = pthread_create(&h->thread, NULL, http_thread, h)) != 0) {
+    err = err ? err : errno;
+    snprintf(why, whylen, "cannot start the http thread: %s", strerror(err));
+    close(fd);
+    free(h->data_dir);
+    free(h);
+    return -err;
+  }
+  /* Named, so that `top -H` and the benchmark tell its CPU apart. */
+  pthread_setname_np(h->thread, "nd-http");
+  h->started = 1;
+  *out = h;
+  return 0;
+}
+
+void http_set_store(http_server *h, nd_store *store, net_loop *loop) {
+  (void)loop;
+  if (!h)
+    return;
+  atomic_store(&h->store, store);
+  atomic_store(&h->state, METRICS_SERVING);
+}
+
+void http_set_stopping(http_server *h) {
+  if (h)
+    atomic_store(&h->state, METRICS_STOPPING);
+}
+
+void http_stop(http_server *h) {
+  if (!h)
+    return;
+  if (h->started) {
+    char b = 1;
+    while (write(h->wake[1], &b, 1) < 0 && errno == EINTR)
+      ;
+    pthread_join(h->thread, NULL);
+  }
+  for (int i = 0; i < HTTP_MAX_CONNS; i++)
+    conn_close(&h->conns[i]);
+  close(h->lfd);
+  close(h->wake[0]);
+  close(h->wake[1]);
+  free(h->data_dir);
+  free(h);
+}
