@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * bench.c — the runner behind nodata-bench and `nodata bench`: options,
  * scratch directory, the cases in order, and the summary that holds the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * bench.h — the storage engine benchmark as a library entry point, so the
  * nodata CLI can offer `nodata bench` with the same code the standalone

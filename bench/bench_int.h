@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * bench_int.h — what the benchmark's files share: options, clocks,
  * latency samples and medians, the record set, scratch directories, the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * case_append.c — appends of 100-byte records, nodata against its peers.
  *

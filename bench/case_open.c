@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * case_open.c — nd_open time with many partitions (100 topics x 10
  * partitions, some data in each).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * case_peers.c — the peer workload of issue 17, the same for every system:
  * N 100-byte records (2 M; 20 k with --quick) appended in batches of 1000,

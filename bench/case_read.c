@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * case_read.c — reads from a warm page cache over one data set: one
  * partition of 100-byte records appended in batches of 100 (a typical

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fsync_cost.c — what one fdatasync costs on this disk, as a function of how
  * much was appended before it and of how the file's blocks came to be, and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * peer_lmdb.c — LMDB as the B-tree-over-mmap peer (Debian's liblmdb, a
  * peer for comparison only: libnodata never links it). One database with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * peer_sqlite.c — SQLite as the embedded-store peer: WAL mode, one row per
  * record with the offset as INTEGER PRIMARY KEY (the rowid, so a lookup is

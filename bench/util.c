@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * util.c — clocks, medians, the record set, scratch directories and the
  * small store helpers the cases share.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * atomic_file.c — the broker's own small state file (broker.conf; the
  * producer id counter is the library's now) replaced whole: write a

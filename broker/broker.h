@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * broker.h — what the parts of `nodata serve` share: its configuration, the
  * store, the event loop and the worker, and the entry points between the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * coordinator.c — the classic group coordinator: group state, rebalances,
  * sessions, and the JoinGroup, SyncGroup, Heartbeat and LeaveGroup

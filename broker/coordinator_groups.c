@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * coordinator_groups.c — finding and describing groups: FindCoordinator,
  * ListGroups and DescribeGroups. They read the group state of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * coordinator_offsets.c — a group's committed offsets: OffsetCommit,
  * OffsetFetch, OffsetDelete and DeleteGroups (which deletes them), and the

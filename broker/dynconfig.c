@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * dynconfig.c — dynamic broker configs and group configs (KIP-226,
  * KIP-848): what AlterConfigs and IncrementalAlterConfigs change on BROKER

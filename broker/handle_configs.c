@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * handle_configs.c — configs: the topic configs CreateTopics and the
  * alter calls accept, DescribeConfigs, AlterConfigs and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * handle_metadata.c — Metadata (API 3): one broker, node 0, which is the
  * controller and leads every partition with leader epoch 0 for the life of

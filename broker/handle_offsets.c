@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * handle_offsets.c — a partition's log offsets: ListOffsets (by time, the
  * earliest, the latest, the highest timestamp), OffsetForLeaderEpoch, and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * handle_telemetry.c — KIP-714 client telemetry: GetTelemetrySubscriptions
  * (API 71) and PushTelemetry (API 72), answered as Apache Kafka 4.4 answers

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * handle_topics.c — topics and their partitions: CreateTopics,
  * DeleteTopics and CreatePartitions. Creating and deleting run on the

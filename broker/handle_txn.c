@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * handle_txn.c — Kafka's transaction APIs over libnodata's coordinator
  * (nd_txn_*): InitProducerId with a transactional id, AddPartitionsToTxn,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * http.c — `serve --http HOST:PORT`: GET /metrics, /health, /ready.
  *

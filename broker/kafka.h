@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * kafka.h — what kafka_api.c (dispatch, ApiVersions, replies) shares with
  * the per-API handlers in handle_*.c.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * kafka_api.c — the Kafka protocol layer: the API table, request dispatch,
  * response framing and ApiVersions.

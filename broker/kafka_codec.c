@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * kafka_codec.c — the generic walker over the descriptor tables of
  * kafka_msgs.c. See kafka_codec.h for the encodings.

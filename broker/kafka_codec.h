@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * kafka_codec.h — one table-driven codec for every Kafka message.
  *

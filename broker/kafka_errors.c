@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * kafka_errors.c — lookups in the Kafka error table (kafka_errors.h) and
  * which Kafka error a libnodata failure is answered with.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * kafka_errors.h — Kafka's error codes, one table: code, name and default
  * message text, as Kafka 4.4's org.apache.kafka.common.protocol.Errors

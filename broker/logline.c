@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * logline.c — the broker's stderr lines: timestamp, level, component,
  * message, as text or JSON, with repeated shapes rate limited (see

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * logline.h — the broker's log lines on stderr: a timestamp, a level, a
  * component and the message, as text or as one JSON object per line, with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * metrics.c — the broker's counters (metrics.h says what they cost). The
  * rendering is in http.c, so that the network layer, which counts

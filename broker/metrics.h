@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * metrics.h — the broker's counters and the HTTP listener that exports them
  * (`serve --http HOST:PORT`): GET /metrics in Prometheus text format 0.0.4,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * metrics_int.h — the counters' layout, shared by metrics.c (which counts)
  * and http.c (which renders). Not for the handlers: they use metrics.h.

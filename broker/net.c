@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * net.c — the broker's event loop: one thread, level-triggered epoll,
  * non-blocking sockets, timers in a min-heap, cross-thread posts through an

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * net.h — the broker's network layer: one epoll event loop thread that owns
  * every connection, timer and request handler, so handlers and the group

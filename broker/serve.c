@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * serve.c — `nodata serve`: flags and environment, then the store, the
  * event loop, the worker and the protocol layer, in that order, and a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * waitset.c — parked requests indexed by the partitions they wait on.
  *

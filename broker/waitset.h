@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * waitset.h — requests parked until a partition gets new records, indexed
  * by (topic, partition), so that an append wakes only the requests waiting

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * worker.c — the broker's one off-loop worker: lanes of threads that do
  * what the event loop must not wait for, with completions back on the loop.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * backup.c — `nodata backup DEST [--data DIR]`: the library's nd_backup
  * (src/backup.c says how the copy stays consistent beside a running

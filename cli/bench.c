@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * bench.c — `nodata bench`: the library benchmark (bench/), when the build
  * has it (ND_HAVE_BENCH is set by cli/CMakeLists.txt).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * cli.h — what the `nodata` subcommands share: flag parsing with one-line
  * usage errors, the data directory and how a store is opened (read-only

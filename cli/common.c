@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * common.c — flag parsing, opening the store, JSON output (see cli.h).
  */

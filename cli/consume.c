@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * consume.c — `nodata consume`: print records from a starting point, and
  * with -f keep printing new ones as they arrive.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * groups.c — `nodata groups list|describe|lag|reset-offsets|delete`: the
  * tables and reset options of Kafka's kafka-consumer-groups.sh, on a data

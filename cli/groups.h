@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * groups.h — where `nodata groups` gets consumer groups from: a data
  * directory through libnodata (groups_data.c) or any Kafka-protocol broker

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * groups_data.c — consumer groups of a data directory, through libnodata
  * (see groups.h). Committed offsets are the library's; members, their ids

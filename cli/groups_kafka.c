@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * groups_kafka.c — consumer groups of any Kafka-protocol broker (nodata
  * serve, Apache Kafka, Redpanda) through librdkafka's Admin API (see

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * inspect.c — `nodata inspect PATH`: dump a .log, .index, .timeindex or
  * .txnindex as

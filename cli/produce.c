@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * produce.c — `nodata produce`: one record per input line, appended in
  * batches (up to 1,000 records or 1 MiB, within max.message.bytes), each

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * progress.c — the status line for long work (see cli.h). Only a terminal
  * gets it: redirected stderr stays free of carriage returns.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * topics.c — `nodata topics list|create|alter|describe|delete`.
  */

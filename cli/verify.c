@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * verify.c — `nodata verify [TOPIC...] [--repair [--dry-run]]`: the
  * library's nd_verify (src/verify.c says what it checks and how a repair

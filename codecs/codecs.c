@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * codecs.c — gzip, snappy, lz4 and zstd for the record area of Kafka
  * RecordBatch v2, on top of Debian's zlib, libsnappy, liblz4 and libzstd.

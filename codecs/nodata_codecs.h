@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nodata_codecs.h — the compression codecs Kafka clients use for the record
  * area of a RecordBatch v2: gzip, snappy, lz4 and zstd.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz.h — what the libFuzzer targets in fuzz/ share: the entry point,
  * scratch directories that never touch the repository, and checks that

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_batch.c — the RecordBatch v2 validator and the record iterator on
  * arbitrary bytes.

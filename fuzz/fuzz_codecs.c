@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_codecs.c — nd_codecs_decompress on arbitrary bytes, every codec.
  *

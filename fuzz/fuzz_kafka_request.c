@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_kafka_request.c — the broker's table-driven request decoder, for
  * every API key and version in kafka_apis[] (broker/kafka_api.c).

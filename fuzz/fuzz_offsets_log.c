@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_offsets_log.c — replay of the committed-offsets log
  * (DATA/groups/offsets.log, src/offsets.c) from arbitrary bytes.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_segment_recovery.c — opening a store whose partition log holds
  * arbitrary bytes, as after a crash or disk damage.

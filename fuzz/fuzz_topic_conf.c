@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_topic_conf.c — topic.conf parsing (topic_conf_read) and the
  * setting parser behind it (nd_topic_config_set) on arbitrary text.

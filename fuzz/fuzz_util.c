@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_util.c — helpers shared by the fuzz targets (see fuzz.h).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * replay_main.c — the main of a fuzz target built without libFuzzer (gcc,
  * or a replay test): every file named on the command line, or found in a

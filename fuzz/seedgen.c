@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * seedgen.c — writes the seed corpora under fuzz/corpus/ (see README.md):
  *

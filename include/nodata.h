@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nodata.h — the public API of libnodata, an embeddable single-node event log.
  *

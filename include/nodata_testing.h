@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nodata_testing.h — hooks for nodata's own tests and fuzzers; not part of
  * the API, not installed, not exported from libnodata.so.

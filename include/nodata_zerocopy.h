@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nodata_zerocopy.h — reads as file ranges, for senders that move record
  * bytes from the page cache to a socket without copying them through user

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * api.c — the public entry points for the store as a whole, topic
  * administration, reads and committed consumer offsets. Each starts with

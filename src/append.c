@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * append.c — the append path's public entry points: nd_append (records
  * encoded here), nd_append_batch (client batches validated as Kafka's

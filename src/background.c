@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * background.c — the store's maintenance thread: every 100 ms it runs
  * nd_maintain (retention, segment.ms rolls, the periodic flush, offsets

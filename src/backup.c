@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * backup.c — nd_backup: a consistent copy of a data directory made beside
  * a running writer (`nodata backup`, docs/serve.md "Backup and restore").

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * batch.c — RecordBatch v2 checks, encoding, and the record iterator.
  * The format is described in batch.h. Untrusted bytes (client batches,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * batch.h — Kafka RecordBatch v2: the unit of storage and transfer.
  *

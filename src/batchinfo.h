@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* batchinfo.h — filling the public nd_batch_info from a batch header, for
  * the public walk and check calls (encode.c, inspect.c). */
 #ifndef ND_BATCHINFO_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * cleaner.c — the log cleaner: compaction of partitions whose
  * cleanup.policy has compact (docs/compaction.md; the files and the swap

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * config.c — per-topic settings under their Kafka names. One table lists
  * each setting's name, field, bounds and kind, so parsing, printing and the

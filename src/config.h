@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* config.h — topic settings: defaults, parsing, validation, text form. */
 #ifndef ND_CONFIG_H
 #define ND_CONFIG_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * crc32c.c — CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), the
  * checksum of Kafka's RecordBatch v2. On x86-64 with SSE 4.2 the crc32

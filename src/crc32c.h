@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* crc32c.h — both CRC-32C implementations, so tests can check each one. */
 #ifndef ND_CRC32C_H
 #define ND_CRC32C_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * encode.c — the public doors to RecordBatch v2 bytes (nodata.h, "Batches
  * and segment files, for tools"): encoding, checking and re-stamping the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * error.c — error codes, their text, and the per-thread message with
  * context that nd_errmsg() returns. One X-macro table (nodata.h) yields the

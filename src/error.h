@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* error.h — setting the per-thread error message that nd_errmsg() returns,
  * and the store's log (nd_options.on_log). */
 #ifndef ND_ERROR_H

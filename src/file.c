@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * file.c — the engine's only layer of file-system calls (see file.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * file.h — the engine's only layer of file-system calls. Nothing else in
  * src/ calls open, mmap, rename, unlink, mkdir, stat, ftruncate, fsync,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * file_crash.c — the crash recorder (file.h, "crash recorder"): a power cut
  * simulated by undoing every change the file system was not told to keep.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * file_crash.h — the crash recorder's hooks, called by file.c only (the
  * test-facing calls are in file.h). Each hook is called only while

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * framelog.c — append-only files of checksummed frames (see framelog.h):
  * the frame format, loading with damage skipped and told, group commit,

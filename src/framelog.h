@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * framelog.h — an append-only file of checksummed frames, the storage of
  * the library's small state files (groups/offsets.log, see offsets.h;

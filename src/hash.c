@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * hash.c — SHA-256 (FIPS 180-4) for topic directory names, Kafka's murmur2
  * for key partitioning, and random UUIDs for topic ids.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* hash.h — SHA-256 (topic directory names), murmur2 (Kafka's partitioner)
  * and random UUIDs (topic ids). */
 #ifndef ND_HASH_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * index.c — sparse mmapped offset and time indexes (format in index.h).
  */

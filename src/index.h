@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * index.h — a sparse index file of fixed-size big-endian entries, used for
  * both per-segment indexes:

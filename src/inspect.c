@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * inspect.c — reading a segment's files as they are on disk, without a
  * store (nodata.h: nd_log_walk, nd_index_read, nd_segment_base). This is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * layout.h — every file and directory of a data directory, by name: the
  * one place the engine spells them. For each: where its format is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * lookup.c — nd_reader: point lookups by offset and sequential reads that
  * decode records where they lie.

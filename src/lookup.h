@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * lookup.h — the segment side of nd_reader (lookup.c): a read-only shared
  * mapping of a segment's .log, reference counted so that a reader's views

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * offset_map.h — the log cleaner's key -> latest offset map (Kafka's
  * SkimpyOffsetMap): open addressing over 24-byte slots, each holding a

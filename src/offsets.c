@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * offsets.c — committed consumer-group offsets (format in offsets.h).
  */

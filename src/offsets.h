@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * offsets.h — committed consumer-group offsets, in DATA/groups/.
  *

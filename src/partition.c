@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * partition.c — segments of one partition: append with roll, group commit,
  * reads, retention (see partition.h). Open and crash recovery are in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * partition.h — one partition: an ordered list of segments, the last one
  * active. Appends are serialised by append_lock; readers take segs_lock

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * producer.c — idempotent-producer sequence state (see producer.h).
  */

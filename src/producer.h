@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * producer.h — idempotent-producer state of one partition: for each
  * producer id, its epoch and the sequence numbers and offsets of its last

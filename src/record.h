@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * record.h — one record inside a RecordBatch v2's record area, decoded in
  * place: the single decoder behind nd_iter (batch.c) and the readers

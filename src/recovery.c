@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * recovery.c — open of a partition and crash recovery (see partition.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * rescache.c — bounded, evictable per-segment resources (rescache.h).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * rescache.h — a bound on a per-segment resource the kernel limits: .log
  * descriptors (RLIMIT_NOFILE) and index mappings (vm.max_map_count).

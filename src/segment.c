@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * segment.c — one .log file and its two sparse indexes (see segment.h).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * segment.h — one log segment: NNNNNNNNNNNNNNNNNNNN.log (batches back to
  * back) with its .index and .timeindex (see index.h), named by base offset.

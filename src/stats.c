@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * stats.c — the store's counters (stats.h) and nd_store_stats_get.
  */

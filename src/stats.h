@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * stats.h — the store's counters behind nd_store_stats_get (nodata.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * store.c — the data directory: open/close with the lock, FORMAT and
  * clean-shutdown files, the topic registry, and the entry helpers every

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * store.h — the store object shared by the files that implement the public
  * API: store.c (directory, lock, open/close, the topic registry and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * testing.c — include/nodata_testing.h: the tests' and fuzzers' only way
  * to the internals they exercise. Each call is a thin wrapper, so when an

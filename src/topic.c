@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * topic.c — topic.conf and the partitions of one topic (see topic.h).
  */

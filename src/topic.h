@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * topic.h — a topic: its name, id, config and partitions, and the
  * topic.conf file that describes it:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * txn_client.c — the embedder's transactions (nd_txn_open ... close): a
  * producer handle over the coordinator's calls, as a Kafka client speaking

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * txn_coord.c — the transaction coordinator: transactional ids and their
  * transactions, durable in DATA/transactions/txn.log (format and locks in

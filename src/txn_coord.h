@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * txn_coord.h — the transaction coordinator's state (the public calls,
  * nd_txn_*, are in nodata.h; the design in docs/transactions.md).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * txn_marker.c — transaction markers: the control batch a coordinator
  * writes to each partition of a transaction when it ends.

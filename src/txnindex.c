@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * txnindex.c — the aborted-transaction index of a segment (txnindex.h).
  */

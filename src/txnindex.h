@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * txnindex.h — the aborted-transaction index of one segment (Kafka's
  * TransactionIndex, file <base>.txnindex): one entry per ABORT marker the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * verify.c — nd_verify: check a data directory's files as they are on disk
  * and, when asked, repair them through recovery (nodata.h, "Verify and

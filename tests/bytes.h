@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * bytes.h — big-endian fields, for tests and fuzzers that build or damage
  * RecordBatch and offsets-log bytes by hand (field positions: nodata.h,

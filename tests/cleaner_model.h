@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * cleaner_model.h — what the cleaner's tests share (test_cleaner.c,
  * test_cleaner_crash.c): a model of one partition's records, keyed

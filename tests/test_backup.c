@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* nd_backup: what a copy taken beside a writer leaves out and keeps. A
  * batch being appended at the end of the active segment, and a frame
  * being appended to groups/offsets.log, are cut (the copy ends at the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The batch cursor (src/batch.h) through its contract: every source and
  * buffer size, torn tails, bad CRCs at each level, offsets going
  * backwards, empty input, batches larger than the buffer, read counts and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_cleaner.c — log compaction (nd_clean): what survives a cleaning,
  * compared record by record with a model kept here (the last record of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_cleaner_crash.c — a cleaning cut short, at every file operation it
  * makes:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_codecs.c — libnodata_codecs against batches written by real clients
  * (tests/fixtures/, captured by tools/capture_fixtures.c), round trips,

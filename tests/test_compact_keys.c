@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Records without a key on a compacted topic (cleanup.policy has
  * compact): refused whole with ND_ENOKEY by nd_append and nd_append_batch,
  * compressed batches looked into, nothing written; a topic turned to

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * A full disk, for real: small tmpfs and loop-mounted ext4 file systems,
  * filled until only a few KiB are left, then appended to until the store

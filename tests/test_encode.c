@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* nd_batch_encode, nd_batch_check, nd_batch_set_crc: the public doors to
  * RecordBatch v2 bytes that the CLI, the bench and the fuzzers use instead
  * of a private copy of the format. Only nodata.h is included. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Every kind of file-system call failed, in turn, at many points of one
  * workload (src/file.c's fault table through nodata_testing.h, as SQLite's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* I/O failures through file.c's fault hooks: a full disk mid-write, EIO
  * from fdatasync. The append fails with the OS error, nothing partial
  * becomes visible, and the store keeps working (or, after a failed sync,

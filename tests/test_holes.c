@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A log as the cleaner leaves it (docs/format.md, "Segments"): offset
  * holes between batches, inside batches and at both ends of a segment, a
  * segment whose base is below its first batch, an empty batch that keeps

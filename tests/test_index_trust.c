@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * An offset-index entry that is plausible (inside the log, in order) but
  * wrong, as a bit flip in a sealed .index leaves it, used to make the range

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* nd_log_walk, nd_log_walk_mem, nd_index_read, nd_segment_base: reading a
  * segment's files as they are on disk, for `nodata inspect` and `nodata
  * verify`. Logs are built from nd_batch_encode's bytes, then damaged one way at

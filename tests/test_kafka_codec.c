@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_kafka_codec.c — the table-driven Kafka codec against bytes written
  * by hand from the schemas (never produced by our own encoder), and our

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The Kafka error table (kafka_errors.h): every code's name and default
  * text, codes not in it. And which Kafka error a library failure becomes

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Descriptor and mapping bounds: many partitions under a small descriptor
  * limit, both the store's own bound and the process's RLIMIT_NOFILE, and
  * under a small bound on index mappings (vm.max_map_count's stand-in). */

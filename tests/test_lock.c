@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * One writer per data directory, even when nodata.lock is deleted under it
  * (a cleanup script, systemd-tmpfiles, a restore). The lock used to be an

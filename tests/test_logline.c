@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The broker's log flood limit (broker/logline.c): a line repeated
  * thousands of times (issue 15: 1,048 "No space left" lines in 20 s) is

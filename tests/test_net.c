@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_net.c — the broker's network layer (broker/net.c) against real
  * sockets on 127.0.0.1, with a small test protocol instead of Kafka.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_null_store.c — every public entry point that takes a store answers a
  * NULL store with ND_EINVAL and a message, never a crash (nd_close(NULL) is

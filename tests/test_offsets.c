@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Committed consumer offsets: round trips, validation, durability across
  * clean and unclean restarts, torn and corrupt tails, group and topic
  * deletion, compaction. */

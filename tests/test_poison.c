@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Batches that would poison a partition: control batches from anyone but a
  * marker writer, and records whose timestamps are out of the topic's
  * message.timestamp.{before,after}.max.ms bounds. */

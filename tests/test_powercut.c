@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Simulated power cuts that lose more than the tail of the newest .log:
  * unsynced renames, creates, unlinks and mkdirs, hint files (recovery

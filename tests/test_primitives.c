@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Primitives checked against published vectors: CRC-32C (RFC 3720), SHA-256
  * (FIPS 180-2), Kafka's murmur2 (values from Kafka's UtilsTest), zigzag
  * varints at their edges, and the topic name rule. */

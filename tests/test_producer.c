@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Idempotent producers: retries are stored once, gaps and stale epochs are
  * refused, and the state survives clean and unclean restarts. */
 #include "test.h"

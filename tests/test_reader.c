@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_reader.c — nd_reader through its contract (nodata.h, "Readers"):
  * point lookups at every offset, batch edges and segment edges; the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Recovery: a torn last batch cut at every byte, bit flips in it, damaged
  * and missing index files, a damaged topic.conf. After each, the store
  * opens, serves exactly the intact prefix and keeps appending. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Segments and indexes: rolling by size, by age and by a full index;
  * lookups by offset and time at and around every segment boundary;
  * retention by time and size; DeleteRecords; all across reopen. */

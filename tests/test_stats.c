@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_stats.c — nd_store_stats_get: each counter moves by exactly what the
  * test did (appends, rolls, retention, DeleteRecords, the cleaner, syncs

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The store: open/lock/format, topics, append and read round trips,
  * partitioning, errors, clean and unclean reopen. */
 #include "test.h"

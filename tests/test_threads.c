@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Concurrency: one writer with several readers racing it, group commit
  * across appending threads, and topics deleted while others use them. */
 #include "test.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_txn_coord.c — the transaction coordinator (nd_txn_*, nodata.h):
  * Kafka's transitions and errors for InitProducerId, AddPartitionsToTxn,

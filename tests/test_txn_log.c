@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Transactions at the partition level: transactional batches open their
  * producer's transaction, markers close it, the last stable offset (LSO)

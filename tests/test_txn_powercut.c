@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Transactions and power cuts: after each simulated power cut (the crash
  * recorder of nodata_testing.h loses whatever was not durable, torn and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* nd_verify: findings with their file, byte and offset; a dry run that
  * reports the same findings and the plan and changes no byte on disk; a
  * repair that cuts exactly where the damage starts, quarantines what it

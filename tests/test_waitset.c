@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* broker/waitset.c: parked requests indexed by partition. A notify wakes
  * only the waiters of its partition, each once per drain however many of
  * its partitions were notified; waiters may leave during a wake; notifies

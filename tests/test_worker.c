@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_worker.c — the broker's off-loop worker (broker/worker.c): lanes,
  * completions on the loop thread, the library's error message carried from

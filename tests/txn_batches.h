@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * txn_batches.h — transactional batches as a Kafka producer builds them
  * (attributes bit 4, producer id/epoch, base sequence), for the tests of

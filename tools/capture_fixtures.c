@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * capture_fixtures.c — capture RecordBatch v2 bytes exactly as real Kafka
  * clients write them, for tests/fixtures/.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nodata-broker-bench — the broker benchmark of issue 4.
  *
