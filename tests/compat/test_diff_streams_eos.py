@@ -177,9 +177,14 @@ def scenario(bootstrap):
             if n > KILLS:
                 prod.join(300)
                 break
+            # Kill once it has written and while it has input it has not
+            # committed: a fast app on an idle machine commits each burst
+            # within its 100 ms commit interval, and a kill between bursts
+            # would test nothing.
             app.wait_for("the app writing counts (start %d)" % n,
                          lambda: high_watermarks(bootstrap, "counts") >=
-                         base + 60, timeout=150, interval=0.05)
+                         base + 60 and not committed_all(bootstrap),
+                         timeout=150, interval=0.02)
             app.kill9()
             # Mid-stream: input the killed app had not committed yet.
             left = not committed_all(bootstrap)
