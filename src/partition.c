@@ -289,8 +289,11 @@ int partition_txn_note(partition *p, segment *seg, const uint8_t *h, size_t len,
       return nd_fail(ND_ENOMEM, "out of memory");
     if (first < 0)
       return 0;
+    /* txn_first_open moves up only after the high watermark shows this
+     * marker (append_write; recovery sets it at its end): before, a
+     * read_committed Fetch could get the transaction's data without its
+     * marker, or an aborted transaction's data before its entry below. */
     int64_t open = producer_first_open(&p->producers, -1);
-    atomic_store(&p->txn_first_open, open);
     if (type != 0)
       return 0;
     /* Kafka's AbortedTxn.lastStableOffset: the LSO once this one is
@@ -424,6 +427,7 @@ static int append_write(partition *p, const nd_topic_config *cfg, uint8_t *buf,
   }
   int64_t max_ts = -1;
   int64_t off = hw;
+  int marker = 0;
   for (batch_cursor_mem(&c, buf, len, BATCH_LEVEL_HEADER);
        batch_cursor_next(&c) == 1;) {
     uint8_t *b = buf + c.pos; /* the caller's bytes, ours to stamp */
@@ -479,6 +483,7 @@ static int append_write(partition *p, const nd_topic_config *cfg, uint8_t *buf,
                         mts) != 0) {
       /* Only retry detection is lost; the data is stored. */
     }
+    marker |= pid >= 0 && batch_is_control(b);
     if (pid >= 0 && partition_txn_note(p, seg, b, (size_t)c.size, off) != 0) {
       /* Out of memory or a failed .txnindex write: the batch is stored;
        * the state is rebuilt from the log at the next open, and
@@ -491,6 +496,13 @@ static int append_write(partition *p, const nd_topic_config *cfg, uint8_t *buf,
   atomic_store_explicit(&seg->next_offset, off, memory_order_release);
   atomic_store_explicit(&seg->size, size + len, memory_order_release);
   atomic_store_explicit(&p->hw, off, memory_order_release);
+  /* A transaction ends in this order, the reverse of its start (Kafka
+   * keeps it unstable until the high watermark passes its marker): the
+   * LSO passes the marker only once the high watermark shows it. */
+  if (marker)
+    atomic_store_explicit(&p->txn_first_open,
+                          producer_first_open(&p->producers, -1),
+                          memory_order_release);
   pthread_mutex_unlock(&p->append_lock);
   /* Counted after the lock: the counters are the scrape's, not the log's. */
   atomic_fetch_add_explicit(&p->appends_unsynced, 1, memory_order_relaxed);
@@ -699,14 +711,28 @@ int partition_sync(partition *p, int64_t upto) {
  * first batch whose last offset is >= offset (the batch holding it, or
  * after a hole the next one, as Kafka's Fetch answers) and segs_lock held
  * for reading: the caller reads, then unlocks. */
+/* The LSO and the high watermark *hw it was taken with, one consistent
+ * pair. An append stores a transaction's first offset before the high
+ * watermark that shows its batch, and the high watermark that shows its
+ * marker before the first offset moves up (append_write): no single load
+ * order sees both right, so the high watermark is read again around the
+ * first offset until it did not move (it only grows). */
+static int64_t lso_load(partition *p, int64_t *hw) {
+  int64_t h = atomic_load_explicit(&p->hw, memory_order_acquire), first;
+  for (;;) {
+    first = atomic_load_explicit(&p->txn_first_open, memory_order_acquire);
+    int64_t again = atomic_load_explicit(&p->hw, memory_order_acquire);
+    if (again == h)
+      break;
+    h = again;
+  }
+  *hw = h;
+  return first < h ? first : h;
+}
+
 static int read_start(partition *p, int64_t offset, int64_t *hw, int64_t *ls,
                       int64_t *lso, segment **seg, uint64_t *pos) {
-  *hw = atomic_load_explicit(&p->hw, memory_order_acquire);
-  /* After the high watermark: an append stores the open transaction's
-   * first offset before the high watermark that shows its batch. */
-  int64_t first =
-      atomic_load_explicit(&p->txn_first_open, memory_order_acquire);
-  *lso = first < *hw ? first : *hw;
+  *lso = lso_load(p, hw);
   *ls = atomic_load_explicit(&p->log_start, memory_order_acquire);
   if (*lso < *ls) /* DeleteRecords past an open transaction, as Kafka */
     *lso = *ls;
@@ -808,11 +834,9 @@ int partition_read_file_committed(partition *p, int64_t offset,
 }
 
 int64_t partition_lso(partition *p) {
-  int64_t hw = atomic_load_explicit(&p->hw, memory_order_acquire);
-  int64_t first =
-      atomic_load_explicit(&p->txn_first_open, memory_order_acquire);
+  int64_t hw;
+  int64_t lso = lso_load(p, &hw);
   int64_t ls = atomic_load_explicit(&p->log_start, memory_order_acquire);
-  int64_t lso = first < hw ? first : hw;
   /* Kafka's UnifiedLog moves the first unstable offset up to the log
    * start when DeleteRecords or retention passes it. */
   return lso < ls ? ls : lso;
@@ -997,13 +1021,10 @@ int partition_producers(partition *p, nd_producer_info **list, size_t *count) {
 
 int partition_describe(partition *p, nd_partition_info *info) {
   memset(info, 0, sizeof *info);
-  info->high_watermark = atomic_load(&p->hw);
+  info->last_stable_offset = lso_load(p, &info->high_watermark);
   info->log_start_offset = atomic_load(&p->log_start);
   info->recovery_point = atomic_load(&p->synced);
   info->max_timestamp = -1;
-  int64_t first = atomic_load(&p->txn_first_open);
-  info->last_stable_offset =
-      first < info->high_watermark ? first : info->high_watermark;
   if (info->last_stable_offset < info->log_start_offset)
     info->last_stable_offset = info->log_start_offset;
   pthread_rwlock_rdlock(&p->segs_lock);

@@ -793,6 +793,28 @@ static void *race_reader(void *arg) {
       }
       nd_free(b.data);
     }
+    /* The LSO never stops between a transaction's data and its marker:
+     * a read that reaches the LSO ends with a marker (every batch here is
+     * transactional). Found only by racing the marker's append. */
+    nd_partition_info pi;
+    if (nd_partition_describe(r->s, "t", 0, &pi) == 0 &&
+        pi.high_watermark > 0 &&
+        nd_read_committed(r->s, "t", 0, pi.high_watermark - 1, 1 << 20, &b) ==
+            0) {
+      size_t pos = 0, last = SIZE_MAX;
+      while (pos + 61 <= b.len) {
+        last = pos;
+        pos += 12 + be32(b.data + pos + 8);
+      }
+      if (last != SIZE_MAX && b.next_offset == b.last_stable_offset &&
+          !(be16(b.data + last + 21) & 0x20) && !r->bad) {
+        r->bad = 1;
+        snprintf(r->why, sizeof r->why,
+                 "LSO %lld ends on a transaction's data, before its marker",
+                 (long long)b.last_stable_offset);
+      }
+      nd_free(b.data);
+    }
     if (done)
       break;
   }
