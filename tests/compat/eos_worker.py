@@ -175,7 +175,6 @@ def run_transform():
     retry(lambda: p.init_transactions(10), "init")
     journal("R")
     k = 0
-    sent = {}   # {partition: offset} the last commit sent
 
     def rewind():
         # After an abort the consumer's positions are past what was
@@ -189,20 +188,12 @@ def run_transform():
                 c.seek(tp)
             except KafkaException:
                 pass   # no longer assigned
-        sent.clear()
 
     while not stopping:
         msgs = [m for m in c.consume(num_messages=100, timeout=0.3)
                 if not m.error()]
-        pos = [tp for tp in c.position(c.assignment()) if tp.offset >= 0]
-        if not msgs and all(sent.get(tp.partition) == tp.offset
-                            for tp in pos):
+        if not msgs:
             continue
-        # Without a record: the position passed only transaction markers
-        # or an aborted transaction, which librdkafka (as Kafka's
-        # consumer) steps over without handing the application anything.
-        # A transaction of the offsets alone commits that (as Kafka
-        # Streams does); else a partition ending so stays behind its end.
         k += 1
         journal("I", str(k), [["in", m.partition(), m.offset(),
                                m.value().decode()] for m in msgs])
@@ -215,9 +206,7 @@ def run_transform():
             pos = c.position(c.assignment())
             retry(lambda: p.send_offsets_to_transaction(
                 pos, c.consumer_group_metadata(), 10), "send offsets")
-            if end(p, k, True, {}):
-                sent.update((tp.partition, tp.offset) for tp in pos)
-            else:
+            if not end(p, k, True, {}):
                 rewind()
         except KafkaException as e:
             err = kafka_error(e)

@@ -17,8 +17,7 @@ Load (kept up across every crash):
   - 2 consume-transform-produce workers in group "eos-xform": read_committed
     from "in", one record of "out" per input record (carrying the input's
     partition, offset and value), the input offsets sent with
-    sendOffsetsToTransaction (alone when the position passed only
-    markers or an aborted transaction);
+    sendOffsetsToTransaction;
   - 2 read_committed readers reading every partition from the start,
     journaling every record seen.
 Crashes, one every 0.2-1.2 s once a transaction committed since the last:
