@@ -3499,6 +3499,449 @@ const kf_struct kafka_push_telemetry_response_desc = {
     "kafka_push_telemetry_response", sizeof(kafka_push_telemetry_response), 2,
     kafka_push_telemetry_response_fields};
 
+static const kf_field kafka_sasl_handshake_request_fields[] = {
+    {"mechanism", KF_STRING, KF_STRING,
+     offsetof(kafka_sasl_handshake_request, mechanism), 0, 32767, -1, -1, -1,
+     -1, -1, 0, 0LL, NULL},
+};
+const kf_struct kafka_sasl_handshake_request_desc = {
+    "kafka_sasl_handshake_request", sizeof(kafka_sasl_handshake_request), 1,
+    kafka_sasl_handshake_request_fields};
+
+static const kf_field kafka_sasl_handshake_response_fields[] = {
+    {"error_code", KF_INT16, KF_INT16,
+     offsetof(kafka_sasl_handshake_response, error_code), 0, 32767, -1, -1, -1,
+     -1, -1, 0, 0LL, NULL},
+    {"mechanisms", KF_ARRAY, KF_STRING,
+     offsetof(kafka_sasl_handshake_response, mechanisms), 0, 32767, -1, -1, -1,
+     -1, -1, 0, 0LL, NULL},
+};
+const kf_struct kafka_sasl_handshake_response_desc = {
+    "kafka_sasl_handshake_response", sizeof(kafka_sasl_handshake_response), 2,
+    kafka_sasl_handshake_response_fields};
+
+static const kf_field kafka_sasl_authenticate_request_fields[] = {
+    {"auth_bytes", KF_BYTES, KF_BYTES,
+     offsetof(kafka_sasl_authenticate_request, auth_bytes), 0, 32767, -1, -1,
+     -1, -1, -1, 0, 0LL, NULL},
+};
+const kf_struct kafka_sasl_authenticate_request_desc = {
+    "kafka_sasl_authenticate_request", sizeof(kafka_sasl_authenticate_request),
+    1, kafka_sasl_authenticate_request_fields};
+
+static const kf_field kafka_sasl_authenticate_response_fields[] = {
+    {"error_code", KF_INT16, KF_INT16,
+     offsetof(kafka_sasl_authenticate_response, error_code), 0, 32767, -1, -1,
+     -1, -1, -1, 0, 0LL, NULL},
+    {"error_message", KF_STRING, KF_STRING,
+     offsetof(kafka_sasl_authenticate_response, error_message), 0, 32767, 0,
+     32767, -1, -1, -1, 0, 0LL, NULL},
+    {"auth_bytes", KF_BYTES, KF_BYTES,
+     offsetof(kafka_sasl_authenticate_response, auth_bytes), 0, 32767, -1, -1,
+     -1, -1, -1, 0, 0LL, NULL},
+    {"session_lifetime_ms", KF_INT64, KF_INT64,
+     offsetof(kafka_sasl_authenticate_response, session_lifetime_ms), 1, 32767,
+     -1, -1, -1, -1, -1, 0, 0LL, NULL},
+};
+const kf_struct kafka_sasl_authenticate_response_desc = {
+    "kafka_sasl_authenticate_response",
+    sizeof(kafka_sasl_authenticate_response), 4,
+    kafka_sasl_authenticate_response_fields};
+
+static const kf_field
+    kafka_describe_user_scram_credentials_request_user_name_fields[] = {
+        {"name", KF_STRING, KF_STRING,
+         offsetof(kafka_describe_user_scram_credentials_request_user_name,
+                  name),
+         0, 32767, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+};
+const kf_struct kafka_describe_user_scram_credentials_request_user_name_desc = {
+    "kafka_describe_user_scram_credentials_request_user_name",
+    sizeof(kafka_describe_user_scram_credentials_request_user_name), 1,
+    kafka_describe_user_scram_credentials_request_user_name_fields};
+
+static const kf_field kafka_describe_user_scram_credentials_request_fields[] = {
+    {"users", KF_ARRAY, KF_STRUCT,
+     offsetof(kafka_describe_user_scram_credentials_request, users), 0, 32767,
+     0, 32767, -1, -1, -1, 0, 0LL,
+     &kafka_describe_user_scram_credentials_request_user_name_desc},
+};
+const kf_struct kafka_describe_user_scram_credentials_request_desc = {
+    "kafka_describe_user_scram_credentials_request",
+    sizeof(kafka_describe_user_scram_credentials_request), 1,
+    kafka_describe_user_scram_credentials_request_fields};
+
+static const kf_field
+    kafka_describe_user_scram_credentials_response_credential_info_fields[] = {
+        {"mechanism", KF_INT8, KF_INT8,
+         offsetof(
+             kafka_describe_user_scram_credentials_response_credential_info,
+             mechanism),
+         0, 32767, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+        {"iterations", KF_INT32, KF_INT32,
+         offsetof(
+             kafka_describe_user_scram_credentials_response_credential_info,
+             iterations),
+         0, 32767, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+};
+const kf_struct
+    kafka_describe_user_scram_credentials_response_credential_info_desc = {
+        "kafka_describe_user_scram_credentials_response_credential_info",
+        sizeof(kafka_describe_user_scram_credentials_response_credential_info),
+        2,
+        kafka_describe_user_scram_credentials_response_credential_info_fields};
+
+static const kf_field
+    kafka_describe_user_scram_credentials_response_result_fields[] = {
+        {"user", KF_STRING, KF_STRING,
+         offsetof(kafka_describe_user_scram_credentials_response_result, user),
+         0, 32767, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+        {"error_code", KF_INT16, KF_INT16,
+         offsetof(kafka_describe_user_scram_credentials_response_result,
+                  error_code),
+         0, 32767, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+        {"error_message", KF_STRING, KF_STRING,
+         offsetof(kafka_describe_user_scram_credentials_response_result,
+                  error_message),
+         0, 32767, 0, 32767, -1, -1, -1, 0, 0LL, NULL},
+        {"credential_infos", KF_ARRAY, KF_STRUCT,
+         offsetof(kafka_describe_user_scram_credentials_response_result,
+                  credential_infos),
+         0, 32767, -1, -1, -1, -1, -1, 0, 0LL,
+         &kafka_describe_user_scram_credentials_response_credential_info_desc},
+};
+const kf_struct kafka_describe_user_scram_credentials_response_result_desc = {
+    "kafka_describe_user_scram_credentials_response_result",
+    sizeof(kafka_describe_user_scram_credentials_response_result), 4,
+    kafka_describe_user_scram_credentials_response_result_fields};
+
+static const kf_field kafka_describe_user_scram_credentials_response_fields[] =
+    {
+        {"throttle_time_ms", KF_INT32, KF_INT32,
+         offsetof(kafka_describe_user_scram_credentials_response,
+                  throttle_time_ms),
+         0, 32767, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+        {"error_code", KF_INT16, KF_INT16,
+         offsetof(kafka_describe_user_scram_credentials_response, error_code),
+         0, 32767, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+        {"error_message", KF_STRING, KF_STRING,
+         offsetof(kafka_describe_user_scram_credentials_response,
+                  error_message),
+         0, 32767, 0, 32767, -1, -1, -1, 0, 0LL, NULL},
+        {"results", KF_ARRAY, KF_STRUCT,
+         offsetof(kafka_describe_user_scram_credentials_response, results), 0,
+         32767, -1, -1, -1, -1, -1, 0, 0LL,
+         &kafka_describe_user_scram_credentials_response_result_desc},
+};
+const kf_struct kafka_describe_user_scram_credentials_response_desc = {
+    "kafka_describe_user_scram_credentials_response",
+    sizeof(kafka_describe_user_scram_credentials_response), 4,
+    kafka_describe_user_scram_credentials_response_fields};
+
+static const kf_field
+    kafka_alter_user_scram_credentials_request_scram_credential_deletion_fields[] = {
+        {"name", KF_STRING, KF_STRING,
+         offsetof(
+             kafka_alter_user_scram_credentials_request_scram_credential_deletion,
+             name),
+         0, 32767, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+        {"mechanism", KF_INT8, KF_INT8,
+         offsetof(
+             kafka_alter_user_scram_credentials_request_scram_credential_deletion,
+             mechanism),
+         0, 32767, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+};
+const kf_struct
+    kafka_alter_user_scram_credentials_request_scram_credential_deletion_desc = {
+        "kafka_alter_user_scram_credentials_request_scram_credential_deletion",
+        sizeof(
+            kafka_alter_user_scram_credentials_request_scram_credential_deletion),
+        2,
+        kafka_alter_user_scram_credentials_request_scram_credential_deletion_fields};
+
+static const kf_field
+    kafka_alter_user_scram_credentials_request_scram_credential_upsertion_fields[] = {
+        {"name", KF_STRING, KF_STRING,
+         offsetof(
+             kafka_alter_user_scram_credentials_request_scram_credential_upsertion,
+             name),
+         0, 32767, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+        {"mechanism", KF_INT8, KF_INT8,
+         offsetof(
+             kafka_alter_user_scram_credentials_request_scram_credential_upsertion,
+             mechanism),
+         0, 32767, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+        {"iterations", KF_INT32, KF_INT32,
+         offsetof(
+             kafka_alter_user_scram_credentials_request_scram_credential_upsertion,
+             iterations),
+         0, 32767, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+        {"salt", KF_BYTES, KF_BYTES,
+         offsetof(
+             kafka_alter_user_scram_credentials_request_scram_credential_upsertion,
+             salt),
+         0, 32767, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+        {"salted_password", KF_BYTES, KF_BYTES,
+         offsetof(
+             kafka_alter_user_scram_credentials_request_scram_credential_upsertion,
+             salted_password),
+         0, 32767, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+};
+const kf_struct
+    kafka_alter_user_scram_credentials_request_scram_credential_upsertion_desc = {
+        "kafka_alter_user_scram_credentials_request_scram_credential_upsertion",
+        sizeof(
+            kafka_alter_user_scram_credentials_request_scram_credential_upsertion),
+        5,
+        kafka_alter_user_scram_credentials_request_scram_credential_upsertion_fields};
+
+static const kf_field kafka_alter_user_scram_credentials_request_fields[] = {
+    {"deletions", KF_ARRAY, KF_STRUCT,
+     offsetof(kafka_alter_user_scram_credentials_request, deletions), 0, 32767,
+     -1, -1, -1, -1, -1, 0, 0LL,
+     &kafka_alter_user_scram_credentials_request_scram_credential_deletion_desc},
+    {"upsertions", KF_ARRAY, KF_STRUCT,
+     offsetof(kafka_alter_user_scram_credentials_request, upsertions), 0, 32767,
+     -1, -1, -1, -1, -1, 0, 0LL,
+     &kafka_alter_user_scram_credentials_request_scram_credential_upsertion_desc},
+};
+const kf_struct kafka_alter_user_scram_credentials_request_desc = {
+    "kafka_alter_user_scram_credentials_request",
+    sizeof(kafka_alter_user_scram_credentials_request), 2,
+    kafka_alter_user_scram_credentials_request_fields};
+
+static const kf_field
+    kafka_alter_user_scram_credentials_response_result_fields[] = {
+        {"user", KF_STRING, KF_STRING,
+         offsetof(kafka_alter_user_scram_credentials_response_result, user), 0,
+         32767, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+        {"error_code", KF_INT16, KF_INT16,
+         offsetof(kafka_alter_user_scram_credentials_response_result,
+                  error_code),
+         0, 32767, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+        {"error_message", KF_STRING, KF_STRING,
+         offsetof(kafka_alter_user_scram_credentials_response_result,
+                  error_message),
+         0, 32767, 0, 32767, -1, -1, -1, 0, 0LL, NULL},
+};
+const kf_struct kafka_alter_user_scram_credentials_response_result_desc = {
+    "kafka_alter_user_scram_credentials_response_result",
+    sizeof(kafka_alter_user_scram_credentials_response_result), 3,
+    kafka_alter_user_scram_credentials_response_result_fields};
+
+static const kf_field kafka_alter_user_scram_credentials_response_fields[] = {
+    {"throttle_time_ms", KF_INT32, KF_INT32,
+     offsetof(kafka_alter_user_scram_credentials_response, throttle_time_ms), 0,
+     32767, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+    {"results", KF_ARRAY, KF_STRUCT,
+     offsetof(kafka_alter_user_scram_credentials_response, results), 0, 32767,
+     -1, -1, -1, -1, -1, 0, 0LL,
+     &kafka_alter_user_scram_credentials_response_result_desc},
+};
+const kf_struct kafka_alter_user_scram_credentials_response_desc = {
+    "kafka_alter_user_scram_credentials_response",
+    sizeof(kafka_alter_user_scram_credentials_response), 2,
+    kafka_alter_user_scram_credentials_response_fields};
+
+static const kf_field
+    kafka_describe_client_quotas_request_component_data_fields[] = {
+        {"entity_type", KF_STRING, KF_STRING,
+         offsetof(kafka_describe_client_quotas_request_component_data,
+                  entity_type),
+         0, 32767, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+        {"match_type", KF_INT8, KF_INT8,
+         offsetof(kafka_describe_client_quotas_request_component_data,
+                  match_type),
+         0, 32767, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+        {"match", KF_STRING, KF_STRING,
+         offsetof(kafka_describe_client_quotas_request_component_data, match),
+         0, 32767, 0, 32767, -1, -1, -1, 0, 0LL, NULL},
+};
+const kf_struct kafka_describe_client_quotas_request_component_data_desc = {
+    "kafka_describe_client_quotas_request_component_data",
+    sizeof(kafka_describe_client_quotas_request_component_data), 3,
+    kafka_describe_client_quotas_request_component_data_fields};
+
+static const kf_field kafka_describe_client_quotas_request_fields[] = {
+    {"components", KF_ARRAY, KF_STRUCT,
+     offsetof(kafka_describe_client_quotas_request, components), 0, 32767, -1,
+     -1, -1, -1, -1, 0, 0LL,
+     &kafka_describe_client_quotas_request_component_data_desc},
+    {"strict", KF_BOOL, KF_BOOL,
+     offsetof(kafka_describe_client_quotas_request, strict), 0, 32767, -1, -1,
+     -1, -1, -1, 0, 0LL, NULL},
+};
+const kf_struct kafka_describe_client_quotas_request_desc = {
+    "kafka_describe_client_quotas_request",
+    sizeof(kafka_describe_client_quotas_request), 2,
+    kafka_describe_client_quotas_request_fields};
+
+static const kf_field
+    kafka_describe_client_quotas_response_entity_data_fields[] = {
+        {"entity_type", KF_STRING, KF_STRING,
+         offsetof(kafka_describe_client_quotas_response_entity_data,
+                  entity_type),
+         0, 32767, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+        {"entity_name", KF_STRING, KF_STRING,
+         offsetof(kafka_describe_client_quotas_response_entity_data,
+                  entity_name),
+         0, 32767, 0, 32767, -1, -1, -1, 0, 0LL, NULL},
+};
+const kf_struct kafka_describe_client_quotas_response_entity_data_desc = {
+    "kafka_describe_client_quotas_response_entity_data",
+    sizeof(kafka_describe_client_quotas_response_entity_data), 2,
+    kafka_describe_client_quotas_response_entity_data_fields};
+
+static const kf_field
+    kafka_describe_client_quotas_response_value_data_fields[] = {
+        {"key", KF_STRING, KF_STRING,
+         offsetof(kafka_describe_client_quotas_response_value_data, key), 0,
+         32767, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+        {"value", KF_FLOAT64, KF_FLOAT64,
+         offsetof(kafka_describe_client_quotas_response_value_data, value), 0,
+         32767, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+};
+const kf_struct kafka_describe_client_quotas_response_value_data_desc = {
+    "kafka_describe_client_quotas_response_value_data",
+    sizeof(kafka_describe_client_quotas_response_value_data), 2,
+    kafka_describe_client_quotas_response_value_data_fields};
+
+static const kf_field
+    kafka_describe_client_quotas_response_entry_data_fields[] = {
+        {"entity", KF_ARRAY, KF_STRUCT,
+         offsetof(kafka_describe_client_quotas_response_entry_data, entity), 0,
+         32767, -1, -1, -1, -1, -1, 0, 0LL,
+         &kafka_describe_client_quotas_response_entity_data_desc},
+        {"values", KF_ARRAY, KF_STRUCT,
+         offsetof(kafka_describe_client_quotas_response_entry_data, values), 0,
+         32767, -1, -1, -1, -1, -1, 0, 0LL,
+         &kafka_describe_client_quotas_response_value_data_desc},
+};
+const kf_struct kafka_describe_client_quotas_response_entry_data_desc = {
+    "kafka_describe_client_quotas_response_entry_data",
+    sizeof(kafka_describe_client_quotas_response_entry_data), 2,
+    kafka_describe_client_quotas_response_entry_data_fields};
+
+static const kf_field kafka_describe_client_quotas_response_fields[] = {
+    {"throttle_time_ms", KF_INT32, KF_INT32,
+     offsetof(kafka_describe_client_quotas_response, throttle_time_ms), 0,
+     32767, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+    {"error_code", KF_INT16, KF_INT16,
+     offsetof(kafka_describe_client_quotas_response, error_code), 0, 32767, -1,
+     -1, -1, -1, -1, 0, 0LL, NULL},
+    {"error_message", KF_STRING, KF_STRING,
+     offsetof(kafka_describe_client_quotas_response, error_message), 0, 32767,
+     0, 32767, -1, -1, -1, 0, 0LL, NULL},
+    {"entries", KF_ARRAY, KF_STRUCT,
+     offsetof(kafka_describe_client_quotas_response, entries), 0, 32767, 0,
+     32767, -1, -1, -1, 0, 0LL,
+     &kafka_describe_client_quotas_response_entry_data_desc},
+};
+const kf_struct kafka_describe_client_quotas_response_desc = {
+    "kafka_describe_client_quotas_response",
+    sizeof(kafka_describe_client_quotas_response), 4,
+    kafka_describe_client_quotas_response_fields};
+
+static const kf_field kafka_alter_client_quotas_request_entity_data_fields[] = {
+    {"entity_type", KF_STRING, KF_STRING,
+     offsetof(kafka_alter_client_quotas_request_entity_data, entity_type), 0,
+     32767, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+    {"entity_name", KF_STRING, KF_STRING,
+     offsetof(kafka_alter_client_quotas_request_entity_data, entity_name), 0,
+     32767, 0, 32767, -1, -1, -1, 0, 0LL, NULL},
+};
+const kf_struct kafka_alter_client_quotas_request_entity_data_desc = {
+    "kafka_alter_client_quotas_request_entity_data",
+    sizeof(kafka_alter_client_quotas_request_entity_data), 2,
+    kafka_alter_client_quotas_request_entity_data_fields};
+
+static const kf_field kafka_alter_client_quotas_request_op_data_fields[] = {
+    {"key", KF_STRING, KF_STRING,
+     offsetof(kafka_alter_client_quotas_request_op_data, key), 0, 32767, -1, -1,
+     -1, -1, -1, 0, 0LL, NULL},
+    {"value", KF_FLOAT64, KF_FLOAT64,
+     offsetof(kafka_alter_client_quotas_request_op_data, value), 0, 32767, -1,
+     -1, -1, -1, -1, 0, 0LL, NULL},
+    {"remove", KF_BOOL, KF_BOOL,
+     offsetof(kafka_alter_client_quotas_request_op_data, remove), 0, 32767, -1,
+     -1, -1, -1, -1, 0, 0LL, NULL},
+};
+const kf_struct kafka_alter_client_quotas_request_op_data_desc = {
+    "kafka_alter_client_quotas_request_op_data",
+    sizeof(kafka_alter_client_quotas_request_op_data), 3,
+    kafka_alter_client_quotas_request_op_data_fields};
+
+static const kf_field kafka_alter_client_quotas_request_entry_data_fields[] = {
+    {"entity", KF_ARRAY, KF_STRUCT,
+     offsetof(kafka_alter_client_quotas_request_entry_data, entity), 0, 32767,
+     -1, -1, -1, -1, -1, 0, 0LL,
+     &kafka_alter_client_quotas_request_entity_data_desc},
+    {"ops", KF_ARRAY, KF_STRUCT,
+     offsetof(kafka_alter_client_quotas_request_entry_data, ops), 0, 32767, -1,
+     -1, -1, -1, -1, 0, 0LL, &kafka_alter_client_quotas_request_op_data_desc},
+};
+const kf_struct kafka_alter_client_quotas_request_entry_data_desc = {
+    "kafka_alter_client_quotas_request_entry_data",
+    sizeof(kafka_alter_client_quotas_request_entry_data), 2,
+    kafka_alter_client_quotas_request_entry_data_fields};
+
+static const kf_field kafka_alter_client_quotas_request_fields[] = {
+    {"entries", KF_ARRAY, KF_STRUCT,
+     offsetof(kafka_alter_client_quotas_request, entries), 0, 32767, -1, -1, -1,
+     -1, -1, 0, 0LL, &kafka_alter_client_quotas_request_entry_data_desc},
+    {"validate_only", KF_BOOL, KF_BOOL,
+     offsetof(kafka_alter_client_quotas_request, validate_only), 0, 32767, -1,
+     -1, -1, -1, -1, 0, 0LL, NULL},
+};
+const kf_struct kafka_alter_client_quotas_request_desc = {
+    "kafka_alter_client_quotas_request",
+    sizeof(kafka_alter_client_quotas_request), 2,
+    kafka_alter_client_quotas_request_fields};
+
+static const kf_field kafka_alter_client_quotas_response_entity_data_fields[] =
+    {
+        {"entity_type", KF_STRING, KF_STRING,
+         offsetof(kafka_alter_client_quotas_response_entity_data, entity_type),
+         0, 32767, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+        {"entity_name", KF_STRING, KF_STRING,
+         offsetof(kafka_alter_client_quotas_response_entity_data, entity_name),
+         0, 32767, 0, 32767, -1, -1, -1, 0, 0LL, NULL},
+};
+const kf_struct kafka_alter_client_quotas_response_entity_data_desc = {
+    "kafka_alter_client_quotas_response_entity_data",
+    sizeof(kafka_alter_client_quotas_response_entity_data), 2,
+    kafka_alter_client_quotas_response_entity_data_fields};
+
+static const kf_field kafka_alter_client_quotas_response_entry_data_fields[] = {
+    {"error_code", KF_INT16, KF_INT16,
+     offsetof(kafka_alter_client_quotas_response_entry_data, error_code), 0,
+     32767, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+    {"error_message", KF_STRING, KF_STRING,
+     offsetof(kafka_alter_client_quotas_response_entry_data, error_message), 0,
+     32767, 0, 32767, -1, -1, -1, 0, 0LL, NULL},
+    {"entity", KF_ARRAY, KF_STRUCT,
+     offsetof(kafka_alter_client_quotas_response_entry_data, entity), 0, 32767,
+     -1, -1, -1, -1, -1, 0, 0LL,
+     &kafka_alter_client_quotas_response_entity_data_desc},
+};
+const kf_struct kafka_alter_client_quotas_response_entry_data_desc = {
+    "kafka_alter_client_quotas_response_entry_data",
+    sizeof(kafka_alter_client_quotas_response_entry_data), 3,
+    kafka_alter_client_quotas_response_entry_data_fields};
+
+static const kf_field kafka_alter_client_quotas_response_fields[] = {
+    {"throttle_time_ms", KF_INT32, KF_INT32,
+     offsetof(kafka_alter_client_quotas_response, throttle_time_ms), 0, 32767,
+     -1, -1, -1, -1, -1, 0, 0LL, NULL},
+    {"entries", KF_ARRAY, KF_STRUCT,
+     offsetof(kafka_alter_client_quotas_response, entries), 0, 32767, -1, -1,
+     -1, -1, -1, 0, 0LL, &kafka_alter_client_quotas_response_entry_data_desc},
+};
+const kf_struct kafka_alter_client_quotas_response_desc = {
+    "kafka_alter_client_quotas_response",
+    sizeof(kafka_alter_client_quotas_response), 2,
+    kafka_alter_client_quotas_response_fields};
+
 const kf_msg kafka_request_header_msg = {"RequestHeader",           -1, 1, 2, 2,
                                          &kafka_request_header_desc};
 const kf_msg kafka_response_header_msg = {
@@ -3814,6 +4257,90 @@ const kf_msg kafka_push_telemetry_request_msg = {
     "PushTelemetryRequest", 72, 0, 0, 0, &kafka_push_telemetry_request_desc};
 const kf_msg kafka_push_telemetry_response_msg = {
     "PushTelemetryResponse", 72, 0, 0, 0, &kafka_push_telemetry_response_desc};
+const kf_msg kafka_sasl_handshake_request_msg = {
+    "SaslHandshakeRequest",
+    17,
+    0,
+    1,
+    32767,
+    &kafka_sasl_handshake_request_desc};
+const kf_msg kafka_sasl_handshake_response_msg = {
+    "SaslHandshakeResponse",
+    17,
+    0,
+    1,
+    32767,
+    &kafka_sasl_handshake_response_desc};
+const kf_msg kafka_sasl_authenticate_request_msg = {
+    "SaslAuthenticateRequest",
+    36,
+    0,
+    2,
+    2,
+    &kafka_sasl_authenticate_request_desc};
+const kf_msg kafka_sasl_authenticate_response_msg = {
+    "SaslAuthenticateResponse",
+    36,
+    0,
+    2,
+    2,
+    &kafka_sasl_authenticate_response_desc};
+const kf_msg kafka_describe_user_scram_credentials_request_msg = {
+    "DescribeUserScramCredentialsRequest",
+    50,
+    0,
+    0,
+    0,
+    &kafka_describe_user_scram_credentials_request_desc};
+const kf_msg kafka_describe_user_scram_credentials_response_msg = {
+    "DescribeUserScramCredentialsResponse",
+    50,
+    0,
+    0,
+    0,
+    &kafka_describe_user_scram_credentials_response_desc};
+const kf_msg kafka_alter_user_scram_credentials_request_msg = {
+    "AlterUserScramCredentialsRequest",
+    51,
+    0,
+    0,
+    0,
+    &kafka_alter_user_scram_credentials_request_desc};
+const kf_msg kafka_alter_user_scram_credentials_response_msg = {
+    "AlterUserScramCredentialsResponse",
+    51,
+    0,
+    0,
+    0,
+    &kafka_alter_user_scram_credentials_response_desc};
+const kf_msg kafka_describe_client_quotas_request_msg = {
+    "DescribeClientQuotasRequest",
+    48,
+    0,
+    1,
+    1,
+    &kafka_describe_client_quotas_request_desc};
+const kf_msg kafka_describe_client_quotas_response_msg = {
+    "DescribeClientQuotasResponse",
+    48,
+    0,
+    1,
+    1,
+    &kafka_describe_client_quotas_response_desc};
+const kf_msg kafka_alter_client_quotas_request_msg = {
+    "AlterClientQuotasRequest",
+    49,
+    0,
+    1,
+    1,
+    &kafka_alter_client_quotas_request_desc};
+const kf_msg kafka_alter_client_quotas_response_msg = {
+    "AlterClientQuotasResponse",
+    49,
+    0,
+    1,
+    1,
+    &kafka_alter_client_quotas_response_desc};
 
 const kf_msg *const kafka_all_msgs[] = {
     &kafka_request_header_msg,
@@ -3896,6 +4423,18 @@ const kf_msg *const kafka_all_msgs[] = {
     &kafka_get_telemetry_subscriptions_response_msg,
     &kafka_push_telemetry_request_msg,
     &kafka_push_telemetry_response_msg,
+    &kafka_sasl_handshake_request_msg,
+    &kafka_sasl_handshake_response_msg,
+    &kafka_sasl_authenticate_request_msg,
+    &kafka_sasl_authenticate_response_msg,
+    &kafka_describe_user_scram_credentials_request_msg,
+    &kafka_describe_user_scram_credentials_response_msg,
+    &kafka_alter_user_scram_credentials_request_msg,
+    &kafka_alter_user_scram_credentials_response_msg,
+    &kafka_describe_client_quotas_request_msg,
+    &kafka_describe_client_quotas_response_msg,
+    &kafka_alter_client_quotas_request_msg,
+    &kafka_alter_client_quotas_response_msg,
 };
 const size_t kafka_all_msgs_count =
     sizeof kafka_all_msgs / sizeof kafka_all_msgs[0];

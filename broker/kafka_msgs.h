@@ -1668,6 +1668,203 @@ typedef struct kafka_push_telemetry_response {
   int16_t error_code;
 } kafka_push_telemetry_response;
 
+typedef struct kafka_sasl_handshake_request {
+  kf_str mechanism;
+} kafka_sasl_handshake_request;
+
+typedef struct kafka_sasl_handshake_response {
+  int16_t error_code;
+  struct {
+    kf_str *items;
+    int32_t count;
+  } mechanisms;
+} kafka_sasl_handshake_response;
+
+typedef struct kafka_sasl_authenticate_request {
+  kf_bytes auth_bytes;
+} kafka_sasl_authenticate_request;
+
+typedef struct kafka_sasl_authenticate_response {
+  int16_t error_code;
+  kf_str error_message;
+  kf_bytes auth_bytes;
+  int64_t session_lifetime_ms;
+} kafka_sasl_authenticate_response;
+
+typedef struct kafka_describe_user_scram_credentials_request_user_name {
+  kf_str name;
+} kafka_describe_user_scram_credentials_request_user_name;
+
+typedef struct kafka_describe_user_scram_credentials_request {
+  struct {
+    kafka_describe_user_scram_credentials_request_user_name *items;
+    int32_t count;
+  } users;
+} kafka_describe_user_scram_credentials_request;
+
+typedef struct kafka_describe_user_scram_credentials_response_credential_info {
+  int8_t mechanism;
+  int32_t iterations;
+} kafka_describe_user_scram_credentials_response_credential_info;
+
+typedef struct kafka_describe_user_scram_credentials_response_result {
+  kf_str user;
+  int16_t error_code;
+  kf_str error_message;
+  struct {
+    kafka_describe_user_scram_credentials_response_credential_info *items;
+    int32_t count;
+  } credential_infos;
+} kafka_describe_user_scram_credentials_response_result;
+
+typedef struct kafka_describe_user_scram_credentials_response {
+  int32_t throttle_time_ms;
+  int16_t error_code;
+  kf_str error_message;
+  struct {
+    kafka_describe_user_scram_credentials_response_result *items;
+    int32_t count;
+  } results;
+} kafka_describe_user_scram_credentials_response;
+
+typedef struct
+    kafka_alter_user_scram_credentials_request_scram_credential_deletion {
+  kf_str name;
+  int8_t mechanism;
+} kafka_alter_user_scram_credentials_request_scram_credential_deletion;
+
+typedef struct
+    kafka_alter_user_scram_credentials_request_scram_credential_upsertion {
+  kf_str name;
+  int8_t mechanism;
+  int32_t iterations;
+  kf_bytes salt;
+  kf_bytes salted_password;
+} kafka_alter_user_scram_credentials_request_scram_credential_upsertion;
+
+typedef struct kafka_alter_user_scram_credentials_request {
+  struct {
+    kafka_alter_user_scram_credentials_request_scram_credential_deletion *items;
+    int32_t count;
+  } deletions;
+  struct {
+    kafka_alter_user_scram_credentials_request_scram_credential_upsertion
+        *items;
+    int32_t count;
+  } upsertions;
+} kafka_alter_user_scram_credentials_request;
+
+typedef struct kafka_alter_user_scram_credentials_response_result {
+  kf_str user;
+  int16_t error_code;
+  kf_str error_message;
+} kafka_alter_user_scram_credentials_response_result;
+
+typedef struct kafka_alter_user_scram_credentials_response {
+  int32_t throttle_time_ms;
+  struct {
+    kafka_alter_user_scram_credentials_response_result *items;
+    int32_t count;
+  } results;
+} kafka_alter_user_scram_credentials_response;
+
+typedef struct kafka_describe_client_quotas_request_component_data {
+  kf_str entity_type;
+  int8_t match_type;
+  kf_str match;
+} kafka_describe_client_quotas_request_component_data;
+
+typedef struct kafka_describe_client_quotas_request {
+  struct {
+    kafka_describe_client_quotas_request_component_data *items;
+    int32_t count;
+  } components;
+  uint8_t strict;
+} kafka_describe_client_quotas_request;
+
+typedef struct kafka_describe_client_quotas_response_entity_data {
+  kf_str entity_type;
+  kf_str entity_name;
+} kafka_describe_client_quotas_response_entity_data;
+
+typedef struct kafka_describe_client_quotas_response_value_data {
+  kf_str key;
+  double value;
+} kafka_describe_client_quotas_response_value_data;
+
+typedef struct kafka_describe_client_quotas_response_entry_data {
+  struct {
+    kafka_describe_client_quotas_response_entity_data *items;
+    int32_t count;
+  } entity;
+  struct {
+    kafka_describe_client_quotas_response_value_data *items;
+    int32_t count;
+  } values;
+} kafka_describe_client_quotas_response_entry_data;
+
+typedef struct kafka_describe_client_quotas_response {
+  int32_t throttle_time_ms;
+  int16_t error_code;
+  kf_str error_message;
+  struct {
+    kafka_describe_client_quotas_response_entry_data *items;
+    int32_t count;
+  } entries;
+} kafka_describe_client_quotas_response;
+
+typedef struct kafka_alter_client_quotas_request_entity_data {
+  kf_str entity_type;
+  kf_str entity_name;
+} kafka_alter_client_quotas_request_entity_data;
+
+typedef struct kafka_alter_client_quotas_request_op_data {
+  kf_str key;
+  double value;
+  uint8_t remove;
+} kafka_alter_client_quotas_request_op_data;
+
+typedef struct kafka_alter_client_quotas_request_entry_data {
+  struct {
+    kafka_alter_client_quotas_request_entity_data *items;
+    int32_t count;
+  } entity;
+  struct {
+    kafka_alter_client_quotas_request_op_data *items;
+    int32_t count;
+  } ops;
+} kafka_alter_client_quotas_request_entry_data;
+
+typedef struct kafka_alter_client_quotas_request {
+  struct {
+    kafka_alter_client_quotas_request_entry_data *items;
+    int32_t count;
+  } entries;
+  uint8_t validate_only;
+} kafka_alter_client_quotas_request;
+
+typedef struct kafka_alter_client_quotas_response_entity_data {
+  kf_str entity_type;
+  kf_str entity_name;
+} kafka_alter_client_quotas_response_entity_data;
+
+typedef struct kafka_alter_client_quotas_response_entry_data {
+  int16_t error_code;
+  kf_str error_message;
+  struct {
+    kafka_alter_client_quotas_response_entity_data *items;
+    int32_t count;
+  } entity;
+} kafka_alter_client_quotas_response_entry_data;
+
+typedef struct kafka_alter_client_quotas_response {
+  int32_t throttle_time_ms;
+  struct {
+    kafka_alter_client_quotas_response_entry_data *items;
+    int32_t count;
+  } entries;
+} kafka_alter_client_quotas_response;
+
 extern const kf_struct kafka_request_header_desc;
 extern const kf_struct kafka_response_header_desc;
 extern const kf_struct kafka_api_versions_request_desc;
@@ -1874,6 +2071,38 @@ extern const kf_struct kafka_get_telemetry_subscriptions_request_desc;
 extern const kf_struct kafka_get_telemetry_subscriptions_response_desc;
 extern const kf_struct kafka_push_telemetry_request_desc;
 extern const kf_struct kafka_push_telemetry_response_desc;
+extern const kf_struct kafka_sasl_handshake_request_desc;
+extern const kf_struct kafka_sasl_handshake_response_desc;
+extern const kf_struct kafka_sasl_authenticate_request_desc;
+extern const kf_struct kafka_sasl_authenticate_response_desc;
+extern const kf_struct
+    kafka_describe_user_scram_credentials_request_user_name_desc;
+extern const kf_struct kafka_describe_user_scram_credentials_request_desc;
+extern const kf_struct
+    kafka_describe_user_scram_credentials_response_credential_info_desc;
+extern const kf_struct
+    kafka_describe_user_scram_credentials_response_result_desc;
+extern const kf_struct kafka_describe_user_scram_credentials_response_desc;
+extern const kf_struct
+    kafka_alter_user_scram_credentials_request_scram_credential_deletion_desc;
+extern const kf_struct
+    kafka_alter_user_scram_credentials_request_scram_credential_upsertion_desc;
+extern const kf_struct kafka_alter_user_scram_credentials_request_desc;
+extern const kf_struct kafka_alter_user_scram_credentials_response_result_desc;
+extern const kf_struct kafka_alter_user_scram_credentials_response_desc;
+extern const kf_struct kafka_describe_client_quotas_request_component_data_desc;
+extern const kf_struct kafka_describe_client_quotas_request_desc;
+extern const kf_struct kafka_describe_client_quotas_response_entity_data_desc;
+extern const kf_struct kafka_describe_client_quotas_response_value_data_desc;
+extern const kf_struct kafka_describe_client_quotas_response_entry_data_desc;
+extern const kf_struct kafka_describe_client_quotas_response_desc;
+extern const kf_struct kafka_alter_client_quotas_request_entity_data_desc;
+extern const kf_struct kafka_alter_client_quotas_request_op_data_desc;
+extern const kf_struct kafka_alter_client_quotas_request_entry_data_desc;
+extern const kf_struct kafka_alter_client_quotas_request_desc;
+extern const kf_struct kafka_alter_client_quotas_response_entity_data_desc;
+extern const kf_struct kafka_alter_client_quotas_response_entry_data_desc;
+extern const kf_struct kafka_alter_client_quotas_response_desc;
 
 extern const kf_msg kafka_request_header_msg;
 extern const kf_msg kafka_response_header_msg;
@@ -1955,6 +2184,18 @@ extern const kf_msg kafka_get_telemetry_subscriptions_request_msg;
 extern const kf_msg kafka_get_telemetry_subscriptions_response_msg;
 extern const kf_msg kafka_push_telemetry_request_msg;
 extern const kf_msg kafka_push_telemetry_response_msg;
+extern const kf_msg kafka_sasl_handshake_request_msg;
+extern const kf_msg kafka_sasl_handshake_response_msg;
+extern const kf_msg kafka_sasl_authenticate_request_msg;
+extern const kf_msg kafka_sasl_authenticate_response_msg;
+extern const kf_msg kafka_describe_user_scram_credentials_request_msg;
+extern const kf_msg kafka_describe_user_scram_credentials_response_msg;
+extern const kf_msg kafka_alter_user_scram_credentials_request_msg;
+extern const kf_msg kafka_alter_user_scram_credentials_response_msg;
+extern const kf_msg kafka_describe_client_quotas_request_msg;
+extern const kf_msg kafka_describe_client_quotas_response_msg;
+extern const kf_msg kafka_alter_client_quotas_request_msg;
+extern const kf_msg kafka_alter_client_quotas_response_msg;
 
 /* Every message above, for tests that walk them all. */
 extern const kf_msg *const kafka_all_msgs[];

@@ -76,6 +76,12 @@ MESSAGES = [
     ("ListTransactions", None),
     ("GetTelemetrySubscriptions", None),
     ("PushTelemetry", None),
+    ("SaslHandshake", None),
+    ("SaslAuthenticate", None),
+    ("DescribeUserScramCredentials", None),
+    ("AlterUserScramCredentials", None),
+    ("DescribeClientQuotas", None),
+    ("AlterClientQuotas", None),
 ]
 
 VMAX = 0x7FFF
