@@ -13,6 +13,7 @@
 
 #include "net.h"
 #include "nodata.h"
+#include "security.h"
 
 typedef struct broker_config {
   const char *data_dir;     /* --data, NODATA_DATA, default ./data */
@@ -55,6 +56,13 @@ typedef struct broker_config {
                                    cleanup.interval.ms, 10000 */
   int transaction_version;      /* finalized transaction.version, 1 or 2 */
   unsigned explicit_set;        /* BC_SET_*: given by a flag or variable */
+  /* Security (security.h). props: --config FILE's Kafka properties (an
+   * empty set without one), owned here. listeners[0] is the one the
+   * listen_* and advertise_* fields above describe. */
+  const char *config_path; /* --config, NODATA_CONFIG; NULL = none */
+  broker_props *props;
+  broker_listener listeners[BROKER_MAX_LISTENERS];
+  size_t nlisteners;
 } broker_config;
 
 /* Kafka 4's least segment.bytes (KIP-1030): a client may not make a
@@ -80,6 +88,7 @@ enum {
   BC_SET_TXN_MAX_TIMEOUT = 1 << 13,
   BC_SET_TXN_ID_EXPIRATION = 1 << 14,
   BC_SET_TXN_ABORT_CHECK = 1 << 15,
+  BC_SET_LISTEN = 1 << 16,
 };
 
 /* The default of queued.max.request.bytes: Kafka's is -1 (no bound),

@@ -47,6 +47,24 @@
 typedef struct kafka_req kafka_req;
 typedef struct kafka_state kafka_state;
 
+/* Who is on a connection (security.h): made on its first request, shared
+ * by its requests (each holds a reference, so a request parked past the
+ * connection's close still reads it), freed with the last. Loop thread
+ * only. */
+typedef struct kafka_session {
+  int refs;
+  size_t listener;       /* index into b->cfg.listeners */
+  sec_protocol protocol; /* that listener's */
+  /* Kafka's principal string, "User:NAME": User:ANONYMOUS until SASL
+   * authenticates (or, on SSL with a client certificate, the subject). */
+  char principal[512];
+  char host[64];             /* the client's IP address, as ACLs match hosts */
+  int authenticated;         /* 1 unless a SASL listener still waits for it */
+  struct sasl_conn *sasl;    /* sasl.c's handshake state, or NULL */
+  int64_t session_expiry_ms; /* KIP-368 re-authentication; 0 = never */
+  void (*on_free)(struct kafka_session *s); /* releases sasl etc. */
+} kafka_session;
+
 /* Returns 0, or -1 to close the connection (request not answerable). */
 typedef int (*kafka_handler_fn)(kafka_req *r);
 
@@ -68,6 +86,7 @@ struct kafka_req {
   int16_t version;
   int32_t correlation_id;
   kf_str client_id;
+  kafka_session *session; /* never NULL; one reference held */
   /* The connection's peer, copied on arrival so a line logged from the
    * worker (or after the connection closed) can still name the client. */
   char peer[64];
@@ -95,6 +114,9 @@ struct kafka_state {
   char cluster_id[32];
   struct telemetry_state *telemetry; /* handle_telemetry.c, loop only */
 };
+
+/* Drop one reference to s (NULL allowed); the last frees it. */
+void kafka_session_release(kafka_session *s);
 
 /* Encode `resp` (a struct of r->api->resp at r->version) with its response
  * header, send it, and free r. resp may be NULL only with error_only. */

@@ -268,7 +268,48 @@ int16_t kafka_topic_resolve(kafka_req *r, int flags, kf_str name,
 /* ---- request life ------------------------------------------------------- */
 
 /* The arena, then the frame its views point into. */
+void kafka_session_release(kafka_session *s) {
+  if (!s || --s->refs > 0)
+    return;
+  if (s->on_free)
+    s->on_free(s);
+  free(s);
+}
+
+/* The connection's session, made on its first request. */
+static kafka_session *session_of(broker *b, net_conn *conn) {
+  kafka_session *s = net_conn_data(conn);
+  if (s)
+    return s;
+  s = calloc(1, sizeof *s);
+  if (!s)
+    return NULL;
+  s->refs = 1; /* the connection's own, dropped when it closes */
+  s->listener = net_conn_listener(conn);
+  if (s->listener >= b->cfg.nlisteners)
+    s->listener = 0;
+  s->protocol = b->cfg.nlisteners ? b->cfg.listeners[s->listener].protocol
+                                  : SEC_PLAINTEXT;
+  s->authenticated = s->protocol == SEC_PLAINTEXT || s->protocol == SEC_SSL;
+  snprintf(s->principal, sizeof s->principal, "User:ANONYMOUS");
+  /* The peer is "host:port" or "[v6]:port". */
+  const char *peer = net_conn_peer(conn);
+  const char *colon = strrchr(peer, ':');
+  size_t n = colon ? (size_t)(colon - peer) : strlen(peer);
+  if (n >= 2 && peer[0] == '[' && peer[n - 1] == ']') {
+    peer++;
+    n -= 2;
+  }
+  if (n >= sizeof s->host)
+    n = sizeof s->host - 1;
+  memcpy(s->host, peer, n);
+  s->host[n] = 0;
+  net_conn_set_data(conn, s);
+  return s;
+}
+
 static void req_release(kafka_req *r) {
+  kafka_session_release(r->session);
   kf_arena_free(&r->arena);
   net_frame_free(r->frame);
   free(r);
@@ -585,6 +626,13 @@ int kafka_handle_request(void *ctx, net_conn *conn, net_req *req,
   }
   /* From here on the frame goes with r (kafka_req_free). */
   r->frame = fr;
+  r->session = session_of(b, conn);
+  if (!r->session) {
+    kafka_req_free(r);
+    net_conn_set_error(conn, "out of memory");
+    return -1;
+  }
+  r->session->refs++;
   r->b = b;
   r->k = b->kafka;
   r->conn = conn;
@@ -649,6 +697,9 @@ int kafka_handle_request(void *ctx, net_conn *conn, net_req *req,
 
 void kafka_conn_closed(void *ctx, net_conn *conn) {
   broker *b = ctx;
+  kafka_session *s = net_conn_data(conn);
+  net_conn_set_data(conn, NULL);
+  kafka_session_release(s);
   kafka_state *k = b->kafka;
   if (!k)
     return;

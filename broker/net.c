@@ -1309,6 +1309,16 @@ const char *net_conn_peer(const net_conn *conn) {
   return conn->peer;
 }
 
+size_t net_conn_listener(const net_conn *conn) {
+  (void)conn;
+  return 0; /* one listener for now */
+}
+
+const char *net_conn_tls_subject(const net_conn *conn) {
+  (void)conn;
+  return NULL; /* no TLS yet */
+}
+
 void net_conn_set_data(net_conn *conn, void *data) {
   conn->data = data;
 }

@@ -200,6 +200,16 @@ void net_conn_set_error(net_conn *conn, const char *why);
 /* Peer address as "host:port", for log lines. */
 const char *net_conn_peer(const net_conn *conn);
 
+/* Which listener accepted the connection: its index in net_config's
+ * listeners (0 with one). */
+size_t net_conn_listener(const net_conn *conn);
+
+/* The subject of the client certificate a TLS connection presented and
+ * the listener verified, in RFC 2253 form as Kafka's default principal
+ * builder gives it ("CN=alice,OU=eng,O=Example"); NULL without one (no
+ * TLS, no certificate, or the handshake still going). Loop thread. */
+const char *net_conn_tls_subject(const net_conn *conn);
+
 /* A per-connection pointer for the handlers (e.g. its group member). */
 void net_conn_set_data(net_conn *conn, void *data);
 void *net_conn_data(const net_conn *conn);

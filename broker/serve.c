@@ -39,7 +39,7 @@
 #define EXIT_USAGE 2
 
 static const char serve_usage[] =
-    "usage: nodata serve [--data DIR] [--listen HOST:PORT]\n"
+    "usage: nodata serve [--config FILE] [--data DIR] [--listen HOST:PORT]\n"
     "                    [--advertise HOST:PORT] [--http HOST:PORT]\n"
     "                    [--max-request-bytes N]\n"
     "                    [--no-auto-create] [--partitions N]\n"
@@ -333,11 +333,14 @@ static int apply(broker_config *c, const char *name, const char *value,
     if (!*value)
       return usage_error("%s%s: empty data directory", from, "");
     c->data_dir = value;
+  } else if (!strcmp(name, "config")) {
+    /* Read before everything else (parse_config). */
   } else if (!strcmp(name, "listen")) {
     if (parse_hostport(value, c->listen_host, sizeof c->listen_host,
                        &c->listen_port) < 0)
       return usage_error("%s: '%s' is not HOST:PORT (port 0-65535)", from,
                          value);
+    c->explicit_set |= BC_SET_LISTEN;
   } else if (!strcmp(name, "http")) {
     if (parse_hostport(value, c->http_host, sizeof c->http_host,
                        &c->http_port) < 0)
@@ -608,11 +611,31 @@ static int parse_config(int argc, char **argv, broker_config *c) {
   c->transaction_version = 2;
   int advertise_set = 0, rc;
 
+  /* The file first: variables and flags override what it says. */
+  c->config_path = getenv("NODATA_CONFIG");
+  if (c->config_path && !*c->config_path)
+    c->config_path = NULL;
+  for (int i = 1; i + 1 < argc; i++)
+    if (!strcmp(argv[i], "--config"))
+      c->config_path = argv[i + 1];
+    else if (!strncmp(argv[i], "--config=", 9))
+      c->config_path = argv[i] + 9;
+  if (!strncmp(argv[argc - 1], "--config=", 9))
+    c->config_path = argv[argc - 1] + 9;
+  char why[512];
+  if (c->config_path) {
+    if (broker_props_load(c->config_path, &c->props, why, sizeof why) < 0)
+      return usage_error("%s%s", why, "");
+  } else if (!(c->props = broker_props_new())) {
+    return usage_error("out of memory%s%s", "", "");
+  }
+
   static const struct {
     const char *env, *name;
   } envs[] = {
       {"NODATA_DIR", "data"},
       {"NODATA_DATA", "data"}, /* wins over NODATA_DIR */
+      {"NODATA_CONFIG", "config"},
       {"NODATA_LISTEN", "listen"},
       {"NODATA_ADVERTISE", "advertise"},
       {"NODATA_HTTP", "http"},
@@ -665,6 +688,7 @@ static int parse_config(int argc, char **argv, broker_config *c) {
   }
 
   static const char *const with_value[] = {
+      "config",
       "data",
       "listen",
       "advertise",
@@ -739,6 +763,34 @@ static int parse_config(int argc, char **argv, broker_config *c) {
     return usage_error("max.connections.per.ip can be 0 only with "
                        "max.connections.per.ip.overrides%s%s",
                        "", "");
+  /* Listeners: the file's `listeners` unless --listen names the one
+   * listener; without either, PLAINTEXT on the --listen default. */
+  const char *lst = broker_props_get(c->props, "listeners");
+  if (lst && !(c->explicit_set & BC_SET_LISTEN)) {
+    int n = broker_listeners_parse(
+        lst, broker_props_get(c->props, "advertised.listeners"),
+        broker_props_get(c->props, "listener.security.protocol.map"),
+        c->listeners, BROKER_MAX_LISTENERS, why, sizeof why);
+    if (n < 0)
+      return usage_error("%s: %s", c->config_path ? c->config_path : "config",
+                         why);
+    c->nlisteners = (size_t)n;
+    snprintf(c->listen_host, sizeof c->listen_host, "%s", c->listeners[0].host);
+    c->listen_port = c->listeners[0].port;
+    if (c->listeners[0].adv_port && !advertise_set) {
+      snprintf(c->advertise_host, sizeof c->advertise_host, "%s",
+               c->listeners[0].adv_host);
+      c->advertise_port = c->listeners[0].adv_port;
+      advertise_set = 1;
+    }
+  } else {
+    c->nlisteners = 1;
+    broker_listener *l = &c->listeners[0];
+    snprintf(l->name, sizeof l->name, "PLAINTEXT");
+    l->protocol = SEC_PLAINTEXT;
+    snprintf(l->host, sizeof l->host, "%s", c->listen_host);
+    l->port = c->listen_port;
+  }
   if (!advertise_set) {
     c->advertise_port = c->listen_port;
     /* A wildcard address is no place to send clients to. */
@@ -847,6 +899,10 @@ static void disk_check(void *arg) {
   g_log.timer = net_timer_add(loop, g_log.check_ms, disk_check, loop);
 }
 
+/* The properties live as long as the process: any part may read them
+ * until exit (held here so that they stay reachable). */
+static broker_props *g_props;
+
 int broker_serve_main(int argc, char **argv) {
   /* Large short-lived buffers (a Fetch's read and response buffers) are
    * freed as soon as their request is answered; with glibc's defaults
@@ -861,6 +917,7 @@ int broker_serve_main(int argc, char **argv) {
   broker b;
   memset(&b, 0, sizeof b);
   int rc = parse_config(argc, argv, &b.cfg);
+  g_props = b.cfg.props;
   if (rc < 0)
     return 0; /* --help */
   if (rc > 0)

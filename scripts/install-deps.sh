@@ -6,7 +6,8 @@ set -euo pipefail
 
 build_pkgs=(gcc clang make cmake pkg-config
             zlib1g-dev libsnappy-dev liblz4-dev libzstd-dev
-            librdkafka-dev)  # nodata groups --bootstrap (cli/groups_kafka.c)
+            librdkafka-dev  # nodata groups --bootstrap (cli/groups_kafka.c)
+            libssl-dev openssl)  # TLS, SCRAM, JWT in nodata serve (broker/security.h)
 # systemd: systemd-analyze, which checks dist/nodata.service
 # (tests/compat/test_systemd_unit.sh); it needs no systemd running.
 test_pkgs=(kcat python3 python3-confluent-kafka python3-kafka
