@@ -63,7 +63,20 @@ typedef int (*net_request_fn)(void *ctx, net_conn *conn, net_req *req,
  * parked handlers (fetch waiters, joins) must drop them here. */
 typedef void (*net_close_fn)(void *ctx, net_conn *conn);
 
+struct net_tls; /* tls.h: a listener's TLS context */
+
+/* One listening socket. */
+typedef struct net_listen {
+  const char *host;    /* NULL or "" = every address */
+  int port;            /* 0 = pick a free port (net_loop_listen_port) */
+  struct net_tls *tls; /* NULL = plaintext, else TLS with it (not owned) */
+} net_listen;
+
 typedef struct net_config {
+  /* The listeners (copied; at most 8). With none, one plaintext listener
+   * at listen_host:listen_port. */
+  const net_listen *listens;
+  size_t nlistens;
   const char *listen_host; /* "127.0.0.1" */
   int listen_port;         /* 0 = pick a free port (see net_loop_port) */
   size_t max_request_bytes;
@@ -122,8 +135,11 @@ int net_loop_set_limits(net_loop *loop, const net_limits *lim);
 /* Connections open now. Loop thread only. */
 size_t net_loop_connections(const net_loop *loop);
 
-/* The port actually bound (useful with listen_port 0). */
+/* The port actually bound (useful with listen_port 0); of the first
+ * listener. */
 int net_loop_port(const net_loop *loop);
+/* The port listener i bound (net_config.listens[i]). */
+int net_loop_listen_port(const net_loop *loop, size_t i);
 
 /* Run until net_loop_stop(); then finish in-flight replies (bounded wait),
  * close all connections. Returns 0. */
