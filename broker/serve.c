@@ -937,16 +937,21 @@ static int parse_config(int argc, char **argv, broker_config *c) {
                        "max.connections.per.ip.overrides%s%s",
                        "", "");
   /* Listeners: the file's `listeners` unless --listen names the one
-   * listener; without either, PLAINTEXT on the --listen default. */
+   * listener; without either, PLAINTEXT on the --listen default. The
+   * file's are checked either way: a broken file is reported, not
+   * hidden until the day the flag goes. */
   const char *lst = broker_props_get(c->props, "listeners");
-  if (lst && !(c->explicit_set & BC_SET_LISTEN)) {
-    int n = broker_listeners_parse(
+  int n = 0;
+  if (lst) {
+    n = broker_listeners_parse(
         lst, broker_props_get(c->props, "advertised.listeners"),
         broker_props_get(c->props, "listener.security.protocol.map"),
         c->listeners, BROKER_MAX_LISTENERS, why, sizeof why);
     if (n < 0)
       return usage_error("%s: %s", c->config_path ? c->config_path : "config",
                          why);
+  }
+  if (lst && !(c->explicit_set & BC_SET_LISTEN)) {
     c->nlisteners = (size_t)n;
     snprintf(c->listen_host, sizeof c->listen_host, "%s", c->listeners[0].host);
     c->listen_port = c->listeners[0].port;
@@ -959,6 +964,7 @@ static int parse_config(int argc, char **argv, broker_config *c) {
   } else {
     c->nlisteners = 1;
     broker_listener *l = &c->listeners[0];
+    memset(l, 0, sizeof *l);
     snprintf(l->name, sizeof l->name, "PLAINTEXT");
     l->protocol = SEC_PLAINTEXT;
     snprintf(l->host, sizeof l->host, "%s", c->listen_host);
@@ -978,7 +984,8 @@ static int parse_config(int argc, char **argv, broker_config *c) {
   if (!advertise_set) {
     c->advertise_port = c->listen_port;
     /* A wildcard address is no place to send clients to. */
-    if (!strcmp(c->listen_host, "0.0.0.0") || !strcmp(c->listen_host, "::")) {
+    if (!c->listen_host[0] || !strcmp(c->listen_host, "0.0.0.0") ||
+        !strcmp(c->listen_host, "::")) {
       if (gethostname(c->advertise_host, sizeof c->advertise_host) != 0)
         snprintf(c->advertise_host, sizeof c->advertise_host, "127.0.0.1");
       c->advertise_host[sizeof c->advertise_host - 1] = 0;
@@ -1305,7 +1312,8 @@ int broker_serve_main(int argc, char **argv) {
   if (rc < 0) {
     /* With several, net.c named the one that failed. */
     blog_error("serve", "cannot listen on %s%s: %s",
-               fmt_addr(c->listen_host, c->listen_port, addr, sizeof addr),
+               fmt_addr(*c->listen_host ? c->listen_host : "0.0.0.0",
+                        c->listen_port, addr, sizeof addr),
                c->nlisteners > 1 ? " and the other listeners" : "",
                strerror(-rc));
     http_stop(http);
@@ -1340,7 +1348,9 @@ int broker_serve_main(int argc, char **argv) {
 
   char adv[300], real[PATH_MAX];
   const char *dir = realpath(c->data_dir, real) ? real : c->data_dir;
-  fmt_addr(c->listen_host, c->listen_port, addr, sizeof addr);
+  /* An empty host (every address) reads as 0.0.0.0, as Kafka logs it. */
+  fmt_addr(*c->listen_host ? c->listen_host : "0.0.0.0", c->listen_port, addr,
+           sizeof addr);
   fmt_addr(c->advertise_host, c->advertise_port, adv, sizeof adv);
   printf("nodata serve: listening on %s, data in %s (pid %ld)", addr, dir,
          (long)getpid());
