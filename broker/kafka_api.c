@@ -820,7 +820,14 @@ kf_str kafka_topic_name_error(kafka_req *r, const char *name) {
   return kafka_str(r, msg);
 }
 
-const char *kafka_advertised_host(broker *b) {
+/* Kafka answers Metadata, FindCoordinator and DescribeCluster with the
+ * endpoint of the listener the request came in on, so a client that
+ * bootstrapped on one listener stays on it. serve.c fills every
+ * listener's advertised address once bound; before that (and for a
+ * broker made without serve.c) the --listen/--advertise fields. */
+const char *kafka_advertised_host(broker *b, size_t listener) {
+  if (listener < b->cfg.nlisteners && b->cfg.listeners[listener].adv_host[0])
+    return b->cfg.listeners[listener].adv_host;
   if (b->cfg.advertise_host[0])
     return b->cfg.advertise_host;
   if (b->cfg.listen_host[0])
@@ -832,7 +839,9 @@ int kafka_transaction_version(broker *b) {
   return b->cfg.transaction_version == 1 ? 1 : 2;
 }
 
-int kafka_advertised_port(broker *b) {
+int kafka_advertised_port(broker *b, size_t listener) {
+  if (listener < b->cfg.nlisteners && b->cfg.listeners[listener].adv_port > 0)
+    return b->cfg.listeners[listener].adv_port;
   if (b->cfg.advertise_port > 0)
     return b->cfg.advertise_port;
   if (b->cfg.listen_port > 0)
