@@ -113,6 +113,7 @@ struct kafka_state {
   waitset *fetch_waits;
   char cluster_id[32];
   struct telemetry_state *telemetry; /* handle_telemetry.c, loop only */
+  struct sasl_state *sasl;           /* sasl.c: credentials, mechanisms */
 };
 
 /* Drop one reference to s (NULL allowed); the last frees it. */

@@ -116,13 +116,15 @@ class Broker:
     def __init__(self, data_dir=None, args=(), port=0, start=True, env=None,
                  nofile=None, listen=True):
         self.bin = nodata_bin()
+        # listen=False: no --listen, so that a --config FILE's `listeners`
+        # (which --listen overrides) decide; the first one is reported.
+        self.listen = listen
         self.env = dict(os.environ, **(env or {}))
         self.nofile = nofile
         self._tmp = tempfile.mkdtemp(prefix="nd-compat-")
         self._own_data = data_dir is None
         self.data_dir = data_dir or os.path.join(self._tmp, "data")
         self.args = list(args)
-        self.listen = listen
         self.port = port
         self.bootstrap = None
         self.http = None
@@ -140,9 +142,10 @@ class Broker:
     def start(self, timeout=10):
         if self.alive():
             raise BrokerError("already running (pid %d)" % self.pid)
-        cmd = [self.bin, "serve"] + (
-            ["--listen", "127.0.0.1:%d" % self.port] if self.listen else []) + [
-            "--data", self.data_dir] + self.args
+        cmd = [self.bin, "serve"]
+        if self.listen:
+            cmd += ["--listen", "127.0.0.1:%d" % self.port]
+        cmd += ["--data", self.data_dir] + self.args
         with open(self._out, "wb") as out, open(self._err, "ab") as err:
             self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
                                          stdout=out, stderr=err,
