@@ -292,6 +292,15 @@ static kafka_session *session_of(broker *b, net_conn *conn) {
                                   : SEC_PLAINTEXT;
   s->authenticated = s->protocol == SEC_PLAINTEXT || s->protocol == SEC_SSL;
   snprintf(s->principal, sizeof s->principal, "User:ANONYMOUS");
+  /* Kafka's DefaultKafkaPrincipalBuilder on an SSL listener: the verified
+   * client certificate's subject (RFC 2253), else ANONYMOUS. */
+  const char *subject = net_conn_tls_subject(conn);
+  if (s->protocol == SEC_SSL && subject) {
+    snprintf(s->principal, sizeof s->principal, "User:%s", subject);
+    blog(BLOG_DEBUG, "kafka", &BLOG_STR("client_addr", net_conn_peer(conn)), 1,
+         "%s: session principal %s (client certificate)", net_conn_peer(conn),
+         s->principal);
+  }
   /* The peer is "host:port" or "[v6]:port". */
   const char *peer = net_conn_peer(conn);
   const char *colon = strrchr(peer, ':');

@@ -26,6 +26,7 @@
 #include "broker.h"
 #include "logline.h"
 #include "metrics.h"
+#include "tls.h"
 #if __has_include("nodata_codecs.h")
 #include "nodata_codecs.h"
 #define ND_SERVE_DECOMPRESS nd_codecs_decompress
@@ -899,6 +900,30 @@ static void disk_check(void *arg) {
   g_log.timer = net_timer_add(loop, g_log.check_ms, disk_check, loop);
 }
 
+/* The TLS context of the first listener when it is SSL or SASL_SSL, into
+ * *nl (whose host and port are that listener's); *tls is NULL for a
+ * plaintext one. Returns 0, or -1 after logging why (the property or file
+ * at fault). Until several listeners are served (the listen part), only
+ * the first listener is bound. */
+static int serve_tls_listener(const broker_config *c, net_listen *nl,
+                              net_tls **tls) {
+  *tls = NULL;
+  const broker_listener *bl = &c->listeners[0];
+  nl->host = c->listen_host;
+  nl->port = c->listen_port;
+  nl->tls = NULL;
+  if (!c->nlisteners ||
+      (bl->protocol != SEC_SSL && bl->protocol != SEC_SASL_SSL))
+    return 0;
+  char why[1024];
+  if (net_tls_new(c->props, bl->name, tls, why, sizeof why) < 0) {
+    blog_error("serve", "listener %s: %s", bl->name, why);
+    return -1;
+  }
+  nl->tls = *tls;
+  return 0;
+}
+
 /* The properties live as long as the process: any part may read them
  * until exit (held here so that they stay reachable). */
 static broker_props *g_props;
@@ -1039,7 +1064,16 @@ int broker_serve_main(int argc, char **argv) {
   }
   log_recovery(b.store);
 
-  net_config nc = {.listen_host = c->listen_host,
+  net_listen first;
+  net_tls *tls = NULL;
+  if (serve_tls_listener(c, &first, &tls) < 0) {
+    http_stop(http);
+    nd_close(b.store);
+    return EXIT_USAGE;
+  }
+  net_config nc = {.listens = &first,
+                   .nlistens = 1,
+                   .listen_host = c->listen_host,
                    .listen_port = c->listen_port,
                    .max_request_bytes = c->max_request_bytes,
                    .idle_ms = c->idle_ms,
@@ -1054,6 +1088,7 @@ int broker_serve_main(int argc, char **argv) {
     blog_error("serve", "cannot listen on %s: %s",
                fmt_addr(c->listen_host, c->listen_port, addr, sizeof addr),
                strerror(-rc));
+    net_tls_free(tls);
     http_stop(http);
     nd_close(b.store);
     return EXIT_RUNTIME;
@@ -1065,6 +1100,7 @@ int broker_serve_main(int argc, char **argv) {
   if ((rc = worker_start(&b, &b.worker)) < 0) {
     blog_error("serve", "cannot start the worker threads: %s", strerror(-rc));
     net_loop_free(b.loop);
+    net_tls_free(tls);
     http_stop(http);
     nd_close(b.store);
     return EXIT_RUNTIME;
@@ -1073,6 +1109,7 @@ int broker_serve_main(int argc, char **argv) {
     blog_error("serve", "cannot start the protocol layer: %s", nd_strerror(rc));
     worker_stop(b.worker);
     net_loop_free(b.loop);
+    net_tls_free(tls);
     http_stop(http);
     nd_close(b.store);
     return EXIT_RUNTIME;
@@ -1118,6 +1155,7 @@ int broker_serve_main(int argc, char **argv) {
   http_stop(http);
   rc = nd_close(b.store);
   net_loop_free(b.loop);
+  net_tls_free(tls); /* after the loop: its connections used it */
   if (rc < 0) {
     blog_error("serve", "closing the store failed: %s", nd_errmsg());
     return EXIT_RUNTIME;
