@@ -37,6 +37,7 @@
 #include "group.h"
 #include "kafka.h"
 #include "logline.h"
+#include "tls.h"
 
 #define API(key, name, lo, hi, msg, fn)                                        \
   {                                                                            \
@@ -282,8 +283,10 @@ static kafka_session *session_of(broker *b, net_conn *conn) {
   if (s)
     return s;
   s = calloc(1, sizeof *s);
-  if (!s)
+  if (!s) {
+    net_conn_set_error(conn, "out of memory");
     return NULL;
+  }
   s->refs = 1; /* the connection's own, dropped when it closes */
   s->listener = net_conn_listener(conn);
   if (s->listener >= b->cfg.nlisteners)
@@ -296,10 +299,21 @@ static kafka_session *session_of(broker *b, net_conn *conn) {
    * client certificate's subject (RFC 2253), else ANONYMOUS. */
   const char *subject = net_conn_tls_subject(conn);
   if (s->protocol == SEC_SSL && subject) {
-    snprintf(s->principal, sizeof s->principal, "User:%s", subject);
+    /* ssl.principal.mapping.rules; none applying fails authentication. */
+    char name[sizeof s->principal - 5], why[600];
+    const char *rules =
+        net_tls_prop(b->cfg.props, b->cfg.listeners[s->listener].name,
+                     "ssl.principal.mapping.rules");
+    if (net_tls_map_principal(rules, subject, name, sizeof name, why,
+                              sizeof why) < 0) {
+      net_conn_set_error(conn, why);
+      free(s);
+      return NULL;
+    }
+    snprintf(s->principal, sizeof s->principal, "User:%s", name);
     blog(BLOG_DEBUG, "kafka", &BLOG_STR("client_addr", net_conn_peer(conn)), 1,
-         "%s: session principal %s (client certificate)", net_conn_peer(conn),
-         s->principal);
+         "%s: session principal %s (client certificate %s)",
+         net_conn_peer(conn), s->principal, subject);
   }
   /* The peer is "host:port" or "[v6]:port". */
   const char *peer = net_conn_peer(conn);
@@ -637,8 +651,7 @@ int kafka_handle_request(void *ctx, net_conn *conn, net_req *req,
   r->frame = fr;
   r->session = session_of(b, conn);
   if (!r->session) {
-    kafka_req_free(r);
-    net_conn_set_error(conn, "out of memory");
+    kafka_req_free(r); /* session_of said why */
     return -1;
   }
   r->session->refs++;

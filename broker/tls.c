@@ -79,11 +79,19 @@ const char *net_tls_error(char *buf, size_t buflen) {
 }
 
 /* listener.name.<l>.<name>, else <name>. */
-static const char *prop(const net_tls *t, const char *name) {
+const char *net_tls_prop(const broker_props *props, const char *listener,
+                         const char *name) {
   char key[256];
-  snprintf(key, sizeof key, "listener.name.%s.%s", t->listener, name);
-  const char *v = broker_props_get(t->props, key);
-  return v ? v : broker_props_get(t->props, name);
+  int n = snprintf(key, sizeof key, "listener.name.");
+  for (size_t i = 0; listener[i] && (size_t)n + 1 < sizeof key; i++)
+    key[n++] = (char)tolower((unsigned char)listener[i]);
+  snprintf(key + n, sizeof key - (size_t)n, ".%s", name);
+  const char *v = broker_props_get(props, key);
+  return v ? v : broker_props_get(props, name);
+}
+
+static const char *prop(const net_tls *t, const char *name) {
+  return net_tls_prop(t->props, t->listener, name);
 }
 
 /* The property's name as the user should look for it, for errors. */
@@ -487,7 +495,10 @@ int net_tls_new(const broker_props *props, const char *listener, net_tls **out,
     t->listener[i] = (char)tolower((unsigned char)listener[i]);
   t->listener[i] = 0;
   snprintf(t->name, sizeof t->name, "%s", listener ? listener : "");
-  if (tls_load(t, why, whylen) < 0) {
+  /* Rules that cannot work stop the start, as Kafka's do. */
+  if (net_tls_map_principal(prop(t, "ssl.principal.mapping.rules"), NULL, NULL,
+                            0, why, whylen) < 0 ||
+      tls_load(t, why, whylen) < 0) {
     net_tls_free(t);
     return -1;
   }

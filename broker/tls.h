@@ -62,6 +62,19 @@ int net_tls_peer_subject(struct ssl_st *ssl, char *out, size_t outlen);
  * (SSL_sendfile then works), else 0. */
 int net_tls_ktls_send(struct ssl_st *ssl);
 
+/* A Kafka property for a listener: listener.name.<listener, lower
+ * case>.<name> if set, else <name>; NULL when neither is. */
+const char *net_tls_prop(const broker_props *props, const char *listener,
+                         const char *name);
+
+/* Kafka's ssl.principal.mapping.rules (NULL = "DEFAULT") applied to a
+ * certificate subject (tls_principal.c says how): 0 with the principal's
+ * name in out, or -1 with why[] set when no rule applies (the client
+ * then fails authentication, as in Kafka) or a rule is malformed. With
+ * subject NULL, only checks the rules (0 or -1). */
+int net_tls_map_principal(const char *rules, const char *subject, char *out,
+                          size_t outlen, char *why, size_t whylen);
+
 /* The reason of OpenSSL's last error on this thread ("wrong version
  * number"), clearing the queue; "" when none. */
 const char *net_tls_error(char *buf, size_t buflen);

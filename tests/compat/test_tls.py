@@ -5,7 +5,8 @@ PKI made by the openssl command line, kcat and confluent-kafka
 - produce/consume round trip over TLS with mTLS (ssl.client.auth=
   required): confluent-kafka and kcat, each with a client certificate;
   the session principal is the certificate's subject in RFC 2253 form
-  (User:CN=alice,OU=eng,O=Example), seen in the broker's DEBUG line;
+  (User:CN=alice,OU=eng,O=Example), seen in the broker's DEBUG line, or
+  what ssl.principal.mapping.rules makes of it (User:svc-bob);
 - a client without a certificate, and one whose certificate another CA
   signed, are refused: no Kafka answer comes back, kcat reports the
   failure, the broker logs "Failed authentication";
@@ -200,6 +201,8 @@ def run_all(tmp):
     alice_crt, alice_key, _ = pki.cert("ca", "alice",
                                        "/O=Example/OU=eng/CN=alice", 0x2001)
     mal_crt, mal_key, _ = pki.cert("other", "mallory", "/CN=mallory", 0x3001)
+    bob_crt, bob_key, _ = pki.cert("ca", "bob",
+                                   "/O=Example/OU=ServiceUsers/CN=Bob", 0x2002)
 
     # The keystore the broker reads, replaced later for the reload.
     ks = os.path.join(tmp, "keystore.pem")
@@ -207,9 +210,19 @@ def run_all(tmp):
     with tls_broker(tmp, "mtls", {"ssl.keystore.location": ks,
                                   "ssl.truststore.type": "PEM",
                                   "ssl.truststore.location": ca,
-                                  "ssl.client.auth": "required"}) as b:
+                                  "ssl.client.auth": "required",
+                                  "ssl.principal.mapping.rules":
+                                  "RULE:^CN=(.*?),OU=ServiceUsers,O=Example$"
+                                  "/svc-$1/L,DEFAULT"}) as b:
         check_mtls(b, pki, tmp, ca, ks, alice_crt, alice_key, mal_crt,
                    mal_key)
+        # A mapping rule (Kafka's ssl.principal.mapping.rules): Bob's
+        # subject matches it, alice's fell through to DEFAULT above.
+        with tls_connect(b.port, client_ctx(ca, bob_crt, bob_key)) as s:
+            if api_versions_answer(s, 31) != 31:
+                ndtest.fail("no answer to a client with a mapped principal")
+        expect_log(b, "session principal User:svc-bob (client certificate "
+                   "CN=Bob,OU=ServiceUsers,O=Example)", "principal mapping")
         ndtest.stop_clean(b)
 
     # An expired server certificate: the clients refuse it.
