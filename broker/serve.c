@@ -1334,11 +1334,16 @@ int broker_serve_main(int argc, char **argv) {
   rc = net_loop_new(&nc, &b.loop);
   if (rc < 0) {
     /* With several, net.c named the one that failed. */
-    blog_error("serve", "cannot listen on %s%s: %s",
-               fmt_addr(*c->listen_host ? c->listen_host : "0.0.0.0",
-                        c->listen_port, addr, sizeof addr),
-               c->nlisteners > 1 ? " and the other listeners" : "",
-               strerror(-rc));
+    if (c->nlisteners > 1)
+      blog_error("serve",
+                 "cannot listen on every listener (the line before names "
+                 "the one that failed): %s",
+                 strerror(-rc));
+    else
+      blog_error("serve", "cannot listen on %s: %s",
+                 fmt_addr(*c->listen_host ? c->listen_host : "0.0.0.0",
+                          c->listen_port, addr, sizeof addr),
+                 strerror(-rc));
     tls_free_all(tls, c->nlisteners);
     http_stop(http);
     nd_close(b.store);
@@ -1430,7 +1435,8 @@ int broker_serve_main(int argc, char **argv) {
   http_stop(http);
   rc = nd_close(b.store);
   net_loop_free(b.loop);
-  tls_free_all(tls, c->nlisteners); /* after the loop: its connections used it */
+  tls_free_all(tls,
+               c->nlisteners); /* after the loop: its connections used it */
   if (rc < 0) {
     blog_error("serve", "closing the store failed: %s", nd_errmsg());
     return EXIT_RUNTIME;
