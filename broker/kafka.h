@@ -18,6 +18,7 @@
 #define ND_KAFKA_H
 
 #include <stdatomic.h>
+#include <stdio.h>
 
 #include "broker.h"
 #include "kafka_errors.h"
@@ -113,6 +114,7 @@ struct kafka_state {
   waitset *fetch_waits;
   char cluster_id[32];
   struct telemetry_state *telemetry; /* handle_telemetry.c, loop only */
+  struct quota_state *quotas;        /* quota.c, loop only */
 };
 
 /* Drop one reference to s (NULL allowed); the last frees it. */
@@ -267,6 +269,35 @@ const char *kafka_list_op(kafka_req *r, const char *old, const char *arg,
 int dynconfig_describe(kafka_req *r, const kafka_describe_configs_request *req,
                        const kafka_describe_configs_request_resource *q,
                        kafka_describe_configs_response_result *res);
+
+/* dynconfig.c's line escapes, for other files of the data directory:
+ * percent-encode the bytes that would break a `name=value` line (spaces,
+ * controls, '%', '='); decode in place (-1 on a bad escape). */
+int kafka_conf_put_enc(FILE *f, const char *s);
+int kafka_conf_decode(char *s);
+
+/* Client quotas (quota.c): DATA/client-quotas, read at start (0, or
+ * ND_ECORRUPT naming the file and line on stderr, or -errno); the
+ * throttling state. quota_fini frees both. */
+int quota_init(broker *b);
+void quota_fini(broker *b);
+/* What a quota measures (Kafka's QuotaType). */
+enum { QUOTA_PRODUCE = 0, QUOTA_FETCH = 1, QUOTA_REQUEST = 2 };
+/* Record `value` (bytes for PRODUCE and FETCH, request-handler time in
+ * percent-seconds for REQUEST) against r's user and client id, as
+ * Kafka's ClientQuotaManager does, and return the throttle time in ms (0
+ * when within the quota or none applies). Does not mute: quota_mute
+ * does. */
+int32_t quota_record(kafka_req *r, int type, double value);
+/* Take back what quota_record recorded (a throttled Fetch answers empty,
+ * so its bytes were not sent, as Kafka unrecords them). */
+void quota_unrecord(kafka_req *r, int type, double value);
+/* Stop reading r's connection for ms (KIP-219: the client is answered at
+ * once, with the throttle time, and then muted), and count it for the
+ * metrics. */
+void quota_mute(kafka_req *r, int type, int32_t ms);
+int handle_describe_client_quotas(kafka_req *r);
+int handle_alter_client_quotas(kafka_req *r);
 
 /* The host and port clients are told to connect to. */
 const char *kafka_advertised_host(broker *b);

@@ -91,6 +91,10 @@ const kafka_api kafka_apis[] = {
     API(44, "IncrementalAlterConfigs", 0, 1, incremental_alter_configs,
         handle_incremental_alter_configs),
     API(47, "OffsetDelete", 0, 0, offset_delete, handle_offset_delete),
+    API(48, "DescribeClientQuotas", 0, 1, describe_client_quotas,
+        handle_describe_client_quotas),
+    API(49, "AlterClientQuotas", 0, 1, alter_client_quotas,
+        handle_alter_client_quotas),
     API(60, "DescribeCluster", 0, 2, describe_cluster, handle_describe_cluster),
     API(61, "DescribeProducers", 0, 0, describe_producers,
         handle_describe_producers),
@@ -154,6 +158,7 @@ static const char *api_component(int key) {
   case 33:
   case 37:
   case 44:
+  case 49:
     return "admin";
   case 71:
   case 72:
@@ -746,9 +751,12 @@ int kafka_init(broker *b) {
   b->kafka = k;
   int rc = dynconfig_init(b);
   if (rc == 0)
+    rc = quota_init(b);
+  if (rc == 0)
     rc = group_init(b);
   if (rc != 0) {
     group_fini(b);
+    quota_fini(b);
     waitset_free(k->fetch_waits);
     dynconfig_fini(b);
     free(k);
@@ -766,6 +774,7 @@ void kafka_fini(broker *b) {
   telemetry_fini(k);
   group_fini(b);
   dynconfig_fini(b);
+  quota_fini(b);
   while (k->parked) {
     kafka_req *r = k->parked;
     kafka_unpark(r);
