@@ -96,7 +96,12 @@ struct kafka_req {
   void *body;       /* the decoded request */
   int dead;         /* connection closed while parked */
   int64_t start_ns; /* arrival, for the latency metric */
-  int parked;       /* in k->parked */
+  /* Client quotas (quota.c): 1 while the handler runs on the loop, whose
+   * time counts against request_percentage; the throttle time the
+   * response carries (its throttle_time_ms field, where it has one). */
+  int quota_timed;
+  int32_t quota_throttle_ms;
+  int parked; /* in k->parked */
   kafka_req *prev, *next;
   /* Called when the connection closes while the request is parked: the
    * handler cancels what it can (timers, waiter lists). If it returns 1
@@ -296,6 +301,12 @@ void quota_unrecord(kafka_req *r, int type, double value);
  * once, with the throttle time, and then muted), and count it for the
  * metrics. */
 void quota_mute(kafka_req *r, int type, int32_t ms);
+/* The request quota: the loop time r took so far (since arrival, until it
+ * is answered or parked) against request_percentage, once; a throttle
+ * mutes the connection and goes into r->quota_throttle_ms. Then sets the
+ * response's throttle_time_ms (where its version has one) to the larger
+ * of what it holds and r->quota_throttle_ms. */
+void quota_request_done(kafka_req *r, void *resp);
 int handle_describe_client_quotas(kafka_req *r);
 int handle_alter_client_quotas(kafka_req *r);
 

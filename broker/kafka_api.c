@@ -330,6 +330,7 @@ void kafka_req_free(kafka_req *r) {
 
 void kafka_park(kafka_req *r, int (*on_close)(kafka_req *r)) {
   kafka_state *k = r->k;
+  quota_request_done(r, NULL); /* waiting is not loop time */
   r->on_close = on_close;
   r->parked = 1;
   r->prev = NULL;
@@ -409,6 +410,7 @@ void kafka_respond_files(kafka_req *r, const void *resp, net_file *files,
     kafka_req_free(r);
     return;
   }
+  quota_request_done(r, (void *)resp);
   int v = resp_version(r);
   /* ApiVersions always answers with header v0 so that a client can read
    * the error of a version it guessed too high (KIP-511). */
@@ -687,6 +689,7 @@ int kafka_handle_request(void *ctx, net_conn *conn, net_req *req,
     net_conn_set_error(conn, why);
     return -1;
   }
+  r->quota_timed = 1;
   int rc = api->fn(r);
   if (rc < 0) {
     /* The handler did not answer and could not: drop the connection. */

@@ -89,6 +89,7 @@ typedef struct sensor {
 typedef struct quota_state {
   qentity *e;
   size_t n, cap;
+  unsigned keys_any; /* bit k: some entity sets key k (a fast no) */
   sensor *sensors;
   size_t nsensors;
   int64_t last_sweep_ms;
@@ -114,6 +115,12 @@ static int entity_same(const qentity *a, const qentity *b) {
 static void entity_free(qentity *e) {
   for (int p = 0; p < NPARTS; p++)
     free(e->name[p]);
+}
+
+static void keys_any_update(quota_state *q) {
+  q->keys_any = 0;
+  for (size_t i = 0; i < q->n; i++)
+    q->keys_any |= q->e[i].set;
 }
 
 static qentity *entity_find(quota_state *q, const qentity *want) {
@@ -295,6 +302,7 @@ int quota_init(broker *b) {
   }
   free(line);
   fclose(f);
+  keys_any_update(q);
   return rc;
 }
 
@@ -703,6 +711,7 @@ int handle_alter_client_quotas(kafka_req *r) {
     o->error_message = msg;
   }
   if (changed) {
+    keys_any_update(q);
     int rc = quota_save(r->b, q);
     if (rc != 0) {
       char buf[300];
@@ -849,7 +858,7 @@ static double sensor_sum(const sensor *s) {
 
 static sensor *sensor_for(kafka_req *r, int type, double *bound) {
   quota_state *q = qs(r->b);
-  if (!q || !q->n)
+  if (!q || !(q->keys_any & (1u << type_key(type))))
     return NULL;
   const char *principal = r->session->principal;
   const char *u = strncmp(principal, "User:", 5) ? principal : principal + 5;
@@ -890,6 +899,34 @@ void quota_unrecord(kafka_req *r, int type, double value) {
   sensor *s = sensor_for(r, type, &bound);
   if (s)
     sensor_add(s, -value, net_now_ms());
+}
+
+void quota_request_done(kafka_req *r, void *resp) {
+  if (r->quota_timed) {
+    r->quota_timed = 0;
+    /* Kafka's unit: percent of one thread over the window. */
+    double pct = (double)(metrics_now_ns() - r->start_ns) * 100.0 / 1e9;
+    int32_t t = quota_record(r, QUOTA_REQUEST, pct);
+    if (t > 0) {
+      quota_mute(r, QUOTA_REQUEST, t);
+      if (t > r->quota_throttle_ms)
+        r->quota_throttle_ms = t;
+    }
+  }
+  if (!resp || r->quota_throttle_ms <= 0)
+    return;
+  const kf_struct *body = r->api->resp->body;
+  int v = r->version;
+  for (uint32_t i = 0; i < body->nfields; i++) {
+    const kf_field *f = &body->fields[i];
+    if (f->type == KF_INT32 && v >= f->vmin && v <= f->vmax &&
+        !strcmp(f->name, "throttle_time_ms")) {
+      int32_t *p = (int32_t *)((char *)resp + f->offset);
+      if (*p < r->quota_throttle_ms)
+        *p = r->quota_throttle_ms;
+      return;
+    }
+  }
 }
 
 void quota_mute(kafka_req *r, int type, int32_t ms) {

@@ -45,6 +45,7 @@ class Conn:
         self.sock = socket.create_connection((host, int(port)), timeout=30)
         self.client_id = client_id
         self.corr = 0
+        self.throttle_ms = 0  # of the last response
 
     def close(self):
         self.sock.close()
@@ -77,7 +78,7 @@ class Conn:
             body += _str(etype) + struct.pack(">b", mtype) + _nstr(match)
         body += struct.pack(">?", strict)
         rd = self._call(48, body)
-        rd.take(">i")  # throttle
+        self.throttle_ms = rd.take(">i")
         err = (rd.take(">h"), rd.nstr())
         n = rd.take(">i")
         entries = []
@@ -103,7 +104,7 @@ class Conn:
                 body += _str(k) + struct.pack(">d?", v, rm)
         body += struct.pack(">?", validate_only)
         rd = self._call(49, body)
-        rd.take(">i")
+        self.throttle_ms = rd.take(">i")
         out = []
         for _ in range(rd.take(">i")):
             code, msg = rd.take(">h"), rd.nstr()

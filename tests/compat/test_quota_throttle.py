@@ -12,6 +12,8 @@
   User:ANONYMOUS falls under): a consumer reading for 15 s is throttled
   too (Fetch answered empty with throttle_time_ms), bounded the same way,
   and goes on reading past its first burst;
+- request_percentage on client id "busy": its DescribeClientQuotas
+  responses soon carry throttle_time_ms, another client's never do;
 - /metrics counts the throttle time by quota type.
 
 No timing threshold can flake here: the bound is a lower bound on the
@@ -151,6 +153,28 @@ with ndtest.Broker(args=["--http", "127.0.0.1:0",
     check(cons_b > 12 * QUOTA, "the quota'd consumer read only %d bytes in "
           "%.1f s" % (cons_b, cons_s))
 
+    # request_percentage: a client whose requests take more of the loop
+    # than its share gets throttle_time_ms in every response that has the
+    # field (DescribeClientQuotas here); another client id none.
+    with quota_wire.Conn(b.bootstrap, client_id="idle") as c:
+        c.alter([([("client-id", "busy")],
+                  [("request_percentage", 0.01, False)])])
+        for _ in range(200):
+            c.describe([])
+            check(c.throttle_ms == 0, "a client without a request quota "
+                  "was throttled %d ms" % c.throttle_ms)
+    with quota_wire.Conn(b.bootstrap, client_id="busy") as c:
+        busy = 0
+        for i in range(20000):
+            c.describe([])
+            if c.throttle_ms > 0:
+                busy = c.throttle_ms
+                break
+        check(busy > 0, "20,000 requests at request_percentage=0.01 and "
+              "none throttled")
+        print("request quota: throttled %d ms after %d requests"
+              % (busy, i + 1))
+
     host, port = b.http
     body = urllib.request.urlopen("http://%s:%d/metrics" % (host, port),
                                   timeout=10).read().decode()
@@ -158,6 +182,6 @@ with ndtest.Broker(args=["--http", "127.0.0.1:0",
     for line in body.splitlines():
         if line.startswith("nodata_quota_throttle_time_ms_total{"):
             vals[line.split('"')[1]] = float(line.split()[-1])
-    check(vals.get("produce", 0) > 0 and vals.get("fetch", 0) > 0,
+    check(all(vals.get(t, 0) > 0 for t in ("produce", "fetch", "request")),
           "/metrics throttle time: %r" % vals)
 ndtest.passed()
