@@ -111,3 +111,31 @@ class Conn:
             ent = [(rd.nstr(), rd.nstr()) for _ in range(rd.take(">i"))]
             out.append((code, msg, ent))
         return out
+
+    def fetch(self, topic, partition=0, offset=0, max_bytes=1 << 20):
+        """Fetch v4 of one partition: (throttle_time_ms, [(partition,
+        error, high watermark, record bytes)]) — a throttled Fetch is
+        answered with no partitions at all."""
+        body = struct.pack(">iiiib", -1, 0, 1, max_bytes, 0)
+        body += struct.pack(">i", 1) + _str(topic) + struct.pack(
+            ">iiqi", 1, partition, offset, max_bytes)
+        self.corr += 1
+        ndtest.kafka_request(self.sock, 1, 4, self.corr, body,
+                             client_id=self.client_id)
+        r = ndtest.recv_frame(self.sock, timeout=30)
+        if r is None:
+            raise ndtest.BrokerError("connection closed (Fetch)")
+        rd = _Reader(r)
+        rd.take(">i")  # correlation id
+        throttle = rd.take(">i")
+        parts = []
+        for _ in range(rd.take(">i")):
+            rd.nstr()
+            for _ in range(rd.take(">i")):
+                p, err, hw, _lso = rd.take(">ihqq")
+                for _ in range(max(rd.take(">i"), 0)):
+                    rd.take(">qq")
+                n = rd.take(">i")
+                rd.i += max(n, 0)
+                parts.append((p, err, hw, max(n, 0)))
+        return throttle, parts

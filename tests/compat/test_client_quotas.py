@@ -13,6 +13,9 @@ against Apache Kafka 4.4, differentially (issue 21):
 - raw DescribeClientQuotas filters (exact, default, any; strict; and the
   refused ones: an unknown type, a type twice, IP with user, EXACT with a
   null name, an unknown match type): the same answer;
+- a Fetch over consumer_byte_rate (a client id's 1000 B/s, 50 KB
+  waiting): answered with throttle_time_ms and no partitions, twice
+  (its bytes are not counted, so the next is throttled too);
 - everything above survives a restart of each broker (durability);
 
 then on nodata alone: a client-quotas file that does not parse stops
@@ -28,7 +31,15 @@ import ndtest  # noqa: E402
 import quota_wire  # noqa: E402
 from apache_kafka import classpath  # noqa: E402
 
+ndtest.require("confluent_kafka")
+from confluent_kafka import Producer  # noqa: E402
+
 CP = classpath()
+
+
+def check(cond, msg):
+    if not cond:
+        ndtest.fail(msg)
 
 
 def configs(bootstrap, *args):
@@ -123,6 +134,19 @@ def scenario(bootstrap, broker):
         res["v_and_t"] = [c.describe([("user", 0, "v")]),
                           c.describe([("user", 0, "t")]),
                           c.describe([("user", 0, "k")])]
+    # A Fetch over consumer_byte_rate: Kafka answers it with the throttle
+    # time and no data (its bytes are not counted), and so again.
+    with quota_wire.Conn(bootstrap, client_id="fq") as c:
+        c.alter([([("client-id", "fq")],
+                  [("consumer_byte_rate", 1000, False)])])
+    p = Producer({"bootstrap.servers": bootstrap, "client.id": "writer"})
+    for _ in range(50):
+        p.produce("fq", b"r" * 1000)
+    check(p.flush(60) == 0, "records for the fetch quota left unsent")
+    del p  # before the restart below
+    with quota_wire.Conn(bootstrap, client_id="fq") as c:
+        fetches = [c.fetch("fq") for _ in range(2)]
+    res["fetch_throttled"] = [(t > 0, parts) for t, parts in fetches]
     res["before"] = describe_all(bootstrap)
     broker.restart()
     res["after_restart"] = describe_all(bootstrap)
@@ -131,8 +155,10 @@ def scenario(bootstrap, broker):
 
 want, got = differential.run_both(scenario, with_broker=True)
 # The scenario must have stored something, or "the same" proves nothing.
-if len(want["before"]["wire"][0]["entries"]) < 6:
-    ndtest.fail("Kafka kept too few quotas: %r" % want["before"]["wire"][0])
+check(len(want["before"]["wire"][0]["entries"]) >= 6,
+      "Kafka kept too few quotas: %r" % want["before"]["wire"][0])
+check(want["fetch_throttled"][0][0], "Kafka did not throttle the fetch: %r"
+      % want["fetch_throttled"])
 differential.compare(want, got, what="client quotas")
 
 # A file that does not parse refuses the start, naming file and line.
