@@ -488,6 +488,7 @@ void kafka_respond(kafka_req *r, const void *resp) {
 
 void kafka_respond_none(kafka_req *r) {
   if (!r->dead) {
+    quota_request_done(r, NULL); /* acks=0 uses the loop too */
     metrics_request(r->api->key, r->version, r->start_ns);
     net_reply_none(r->conn, r->nreq);
   }

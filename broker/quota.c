@@ -50,6 +50,7 @@
 #define WINDOW_MS 1000               /* quota.window.size.seconds */
 #define SAMPLES 11                   /* quota.window.num */
 #define SENSOR_IDLE_MS (3600 * 1000) /* Kafka expires quota sensors at 1 h */
+#define SENSOR_BUCKETS 1024
 
 /* Entity parts, in the order Kafka's describe names them. */
 enum { P_USER = 0, P_CLIENT = 1, P_IP = 2, NPARTS = 3 };
@@ -90,7 +91,9 @@ typedef struct quota_state {
   qentity *e;
   size_t n, cap;
   unsigned keys_any; /* bit k: some entity sets key k (a fast no) */
-  sensor *sensors;
+  /* By (type, user, client): a client inventing client ids cannot make
+   * each lookup walk all the others. */
+  sensor *sensors[SENSOR_BUCKETS];
   size_t nsensors;
   int64_t last_sweep_ms;
 } quota_state;
@@ -313,12 +316,13 @@ void quota_fini(broker *b) {
   for (size_t i = 0; i < q->n; i++)
     entity_free(&q->e[i]);
   free(q->e);
-  for (sensor *s = q->sensors, *next; s; s = next) {
-    next = s->next;
-    free(s->user);
-    free(s->client);
-    free(s);
-  }
+  for (size_t i = 0; i < SENSOR_BUCKETS; i++)
+    for (sensor *s = q->sensors[i], *next; s; s = next) {
+      next = s->next;
+      free(s->user);
+      free(s->client);
+      free(s);
+    }
   free(q);
   ((kafka_state *)b->kafka)->quotas = NULL;
 }
@@ -566,7 +570,10 @@ static int16_t check_op(kafka_req *r, const qentity *e,
   else if (keys[k].integral == 2 && v > 2147483647.0)
     snprintf(buf, sizeof buf, "Proposed value for %s is too large for an INT.",
              name);
-  else if (keys[k].integral && v != (double)(int64_t)v)
+  /* From 2^52 on every double is whole (and a cast past 2^63 would not
+   * be defined). */
+  else if (keys[k].integral && v < 4503599627370496.0 &&
+           v != (double)(int64_t)v)
     snprintf(buf, sizeof buf, "%s cannot be a fractional value.", name);
   else
     return KERR_NONE;
@@ -782,21 +789,29 @@ static void sweep(quota_state *q, int64_t now) {
   if (now - q->last_sweep_ms < 60000)
     return;
   q->last_sweep_ms = now;
-  for (sensor **pp = &q->sensors; *pp;) {
-    sensor *s = *pp;
-    if (now - s->last_ms > SENSOR_IDLE_MS) {
-      *pp = s->next;
-      sensor_free(s);
-      q->nsensors--;
-    } else {
-      pp = &s->next;
+  for (size_t i = 0; i < SENSOR_BUCKETS; i++)
+    for (sensor **pp = &q->sensors[i]; *pp;) {
+      sensor *s = *pp;
+      if (now - s->last_ms > SENSOR_IDLE_MS) {
+        *pp = s->next;
+        sensor_free(s);
+        q->nsensors--;
+      } else {
+        pp = &s->next;
+      }
     }
-  }
 }
 
 static sensor *sensor_get(quota_state *q, int type, const char *u,
                           const char *c, int64_t now) {
-  for (sensor *s = q->sensors; s; s = s->next)
+  uint64_t h = 1469598103934665603ULL ^ (uint64_t)type; /* FNV-1a */
+  for (const char *t = u; *t; t++)
+    h = (h ^ (unsigned char)*t) * 1099511628211ULL;
+  h = (h ^ 0xff) * 1099511628211ULL; /* "ab"+"c" is not "a"+"bc" */
+  for (const char *t = c; *t; t++)
+    h = (h ^ (unsigned char)*t) * 1099511628211ULL;
+  sensor **bucket = &q->sensors[h % SENSOR_BUCKETS];
+  for (sensor *s = *bucket; s; s = s->next)
     if (s->type == type && !strcmp(s->user, u) && !strcmp(s->client, c))
       return s;
   sensor *s = calloc(1, sizeof *s);
@@ -807,8 +822,8 @@ static sensor *sensor_get(quota_state *q, int type, const char *u,
   }
   s->type = type;
   s->start[0] = now;
-  s->next = q->sensors;
-  q->sensors = s;
+  s->next = *bucket;
+  *bucket = s;
   q->nsensors++;
   return s;
 }
