@@ -101,6 +101,10 @@ const kafka_api kafka_apis[] = {
         handle_describe_user_scram_credentials),
     API(51, "AlterUserScramCredentials", 0, 0, alter_user_scram_credentials,
         handle_alter_user_scram_credentials),
+    API(48, "DescribeClientQuotas", 0, 1, describe_client_quotas,
+        handle_describe_client_quotas),
+    API(49, "AlterClientQuotas", 0, 1, alter_client_quotas,
+        handle_alter_client_quotas),
     API(60, "DescribeCluster", 0, 2, describe_cluster, handle_describe_cluster),
     API(61, "DescribeProducers", 0, 0, describe_producers,
         handle_describe_producers),
@@ -164,6 +168,7 @@ static const char *api_component(int key) {
   case 33:
   case 37:
   case 44:
+  case 49:
     return "admin";
   case 71:
   case 72:
@@ -357,6 +362,7 @@ void kafka_req_free(kafka_req *r) {
 
 void kafka_park(kafka_req *r, int (*on_close)(kafka_req *r)) {
   kafka_state *k = r->k;
+  quota_request_done(r, NULL); /* waiting is not loop time */
   r->on_close = on_close;
   r->parked = 1;
   r->prev = NULL;
@@ -436,6 +442,7 @@ void kafka_respond_files(kafka_req *r, const void *resp, net_file *files,
     kafka_req_free(r);
     return;
   }
+  quota_request_done(r, (void *)resp);
   int v = resp_version(r);
   /* ApiVersions always answers with header v0 so that a client can read
    * the error of a version it guessed too high (KIP-511). */
@@ -513,6 +520,7 @@ void kafka_respond(kafka_req *r, const void *resp) {
 
 void kafka_respond_none(kafka_req *r) {
   if (!r->dead) {
+    quota_request_done(r, NULL); /* acks=0 uses the loop too */
     metrics_request(r->api->key, r->version, r->start_ns);
     net_reply_none(r->conn, r->nreq);
   }
@@ -724,6 +732,7 @@ int kafka_handle_request(void *ctx, net_conn *conn, net_req *req,
     net_conn_set_error(conn, why);
     return -1;
   }
+  r->quota_timed = 1;
   int rc = api->fn(r);
   if (rc < 0) {
     /* The handler did not answer and could not: drop the connection. */
@@ -790,10 +799,13 @@ int kafka_init(broker *b) {
   if (rc == 0)
     rc = sasl_init(b);
   if (rc == 0)
+    rc = quota_init(b);
+  if (rc == 0)
     rc = group_init(b);
   if (rc != 0) {
     group_fini(b);
     sasl_fini(b);
+    quota_fini(b);
     waitset_free(k->fetch_waits);
     dynconfig_fini(b);
     free(k);
@@ -812,6 +824,7 @@ void kafka_fini(broker *b) {
   group_fini(b);
   sasl_fini(b);
   dynconfig_fini(b);
+  quota_fini(b);
   while (k->parked) {
     kafka_req *r = k->parked;
     kafka_unpark(r);

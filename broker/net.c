@@ -246,6 +246,9 @@ struct net_conn {
   char *tls_subject;     /* the verified client certificate's */
   char error[160];
   char peer[64];
+  /* Muted until then (net_conn_mute); the timer that unmutes. */
+  int64_t muted_until;
+  net_timer *mute_timer;
 };
 
 struct net_timer {
@@ -996,6 +999,8 @@ static void conn_free(net_conn *c) {
   net_loop *l = c->loop;
   if (l->cfg.on_close)
     l->cfg.on_close(l->cfg.ctx, c);
+  if (c->mute_timer)
+    net_timer_cancel(l, c->mute_timer);
   net_req *r = c->qhead;
   while (r) {
     net_req *n = r->next;
@@ -1066,7 +1071,8 @@ static void reap(net_loop *l) {
 /* May c be read, the memory bound aside? */
 static int conn_may_read_own(const net_conn *c) {
   return !c->dead && !c->close_mode && !c->read_eof && !c->loop->draining &&
-         c->unsent <= NET_MAX_UNSENT && c->inflight < NET_MAX_INFLIGHT;
+         !c->mute_timer && c->unsent <= NET_MAX_UNSENT &&
+         c->inflight < NET_MAX_INFLIGHT;
 }
 
 static int conn_may_read(const net_conn *c) {
@@ -1620,6 +1626,29 @@ size_t net_conn_listener(const net_conn *conn) {
 
 const char *net_conn_tls_subject(const net_conn *conn) {
   return conn->tls_hs ? NULL : conn->tls_subject;
+}
+
+static void conn_unmute(void *arg) {
+  net_conn *c = arg;
+  c->mute_timer = NULL;
+  int64_t left = c->muted_until - net_now_ms();
+  if (left > 0) /* extended meanwhile */
+    c->mute_timer = net_timer_add(c->loop, left, conn_unmute, c);
+  if (!c->mute_timer)
+    conn_update(c);
+}
+
+void net_conn_mute(net_conn *conn, int64_t ms) {
+  if (conn->dead || ms <= 0)
+    return;
+  int64_t until = net_now_ms() + ms;
+  if (until > conn->muted_until)
+    conn->muted_until = until;
+  if (!conn->mute_timer)
+    conn->mute_timer = net_timer_add(conn->loop, ms, conn_unmute, conn);
+  /* Without a timer (out of memory) the client is simply not muted. */
+  if (conn->mute_timer)
+    conn_update(conn);
 }
 
 void net_conn_set_data(net_conn *conn, void *data) {
