@@ -2143,6 +2143,11 @@ static void sweep(void *arg) {
   for (net_conn *c = l->lru.head, *next; c && c->active_ms + idle <= now;
        c = next) {
     next = c->lru.next;
+    if (c->tls_hs && !c->dead) {
+      /* Closed below (same deadline), with a line about its handshake. */
+      list_del(&l->lru, c, L_LRU);
+      continue;
+    }
     if (c->unanswered && !c->dead) {
       /* Waiting on us, not idle: a parked fetch or join. */
       c->active_ms = now;

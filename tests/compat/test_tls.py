@@ -22,7 +22,9 @@ PKI made by the openssl command line, kcat and confluent-kafka
   connection gets the new certificate (its serial), a connection opened
   before keeps the old one and keeps working;
 - an expired server certificate is refused by the client (kcat and
-  Python's ssl: "certificate has expired").
+  Python's ssl: "certificate has expired");
+- a handshake that stops half way is closed after
+  connections.max.idle.ms, with a line saying so.
 """
 import hashlib
 import os
@@ -122,13 +124,13 @@ def write_props(path, props):
             f.write("%s=%s\n" % (k, v))
 
 
-def tls_broker(tmp, name, props):
+def tls_broker(tmp, name, props, args=()):
     path = os.path.join(tmp, name + ".properties")
     base = {"listeners": "SSL://127.0.0.1:0", "ssl.keystore.type": "PEM"}
     base.update(props)
     write_props(path, base)
-    return ndtest.Broker(args=["--config", path, "--log-level", "debug"],
-                         listen=False)
+    return ndtest.Broker(args=["--config", path, "--log-level", "debug"] +
+                         list(args), listen=False)
 
 
 def client_ctx(ca, cert=None, key=None, maxv=None):
@@ -229,7 +231,8 @@ def run_all(tmp):
     now = time.time()
     _, _, exp_ks = pki.cert("ca", "expired", "/CN=localhost", 0x4001,
                             start=now - 10 * 86400, end=now - 86400)
-    with tls_broker(tmp, "expired", {"ssl.keystore.location": exp_ks}) as b:
+    with tls_broker(tmp, "expired", {"ssl.keystore.location": exp_ks},
+                    ["--connections-max-idle-ms", "1000"]) as b:
         try:
             tls_connect(b.port, client_ctx(ca)).close()
             ndtest.fail("a client accepted an expired server certificate")
@@ -245,6 +248,14 @@ def run_all(tmp):
             ndtest.fail("kcat with an expired server certificate: rc %d, %s"
                         % (r.returncode, r.stderr[-2000:]))
         expect_log(b, "alert certificate expired", "expired certificate")
+        # A handshake that stops half way is closed after
+        # connections.max.idle.ms (the bound here only turns a hang into
+        # a failure).
+        with socket.create_connection(("127.0.0.1", b.port), 15) as s:
+            s.sendall(bytes([0x16, 3, 1, 0x02, 0x00, 1, 0, 1, 0xfc, 3]))
+            if not ndtest.closed_by_peer(s, 120):
+                ndtest.fail("a stalled handshake was not closed")
+        expect_log(b, "TLS handshake not complete", "stalled handshake")
         ndtest.stop_clean(b)
 
     # TLS older than 1.2 cannot even be configured: the broker stops at
