@@ -538,6 +538,41 @@ int authz_authorize(const authorizer *a, const char *principal,
   return !seen && a->allow_everyone;
 }
 
+int authz_authorize_any(const authorizer *a, const char *principal,
+                        const char *host, int res_type, int op) {
+  /* Kafka's Authorizer.authorizeByResourceType: first a literal resource
+   * named "hardcode" (super users, a literal "*" ALLOW,
+   * allow.everyone.if.no.acl.found); then some ALLOW of op (or ALL) for
+   * the caller that no DENY of op (or ALL) for the caller covers: a DENY
+   * on the literal "*", on the same literal name, or PREFIXED on a prefix
+   * of the ALLOW's name (a literal or prefixed ALLOW alike). */
+  if (authz_authorize(a, principal, host, res_type, "hardcode", 8, op))
+    return 1;
+  for (size_t i = 0; i < a->n; i++) {
+    const acl_binding *al = &a->acls[i].b;
+    if (al->res_type != res_type || al->perm != ACL_PERM_ALLOW ||
+        (al->op != op && al->op != ACL_OP_ALL) ||
+        acl_says(al, principal, host, op) != M_ALLOW)
+      continue;
+    int denied = 0;
+    for (size_t j = 0; j < a->n && !denied; j++) {
+      const acl_binding *d = &a->acls[j].b;
+      if (d->res_type != res_type || d->perm != ACL_PERM_DENY ||
+          acl_says(d, principal, host, op) != M_DENY)
+        continue;
+      if (d->pattern == ACL_PAT_LITERAL)
+        denied =
+            strcmp(d->name, ACL_WILDCARD) == 0 ||
+            (al->pattern == ACL_PAT_LITERAL && strcmp(d->name, al->name) == 0);
+      else
+        denied = strncmp(al->name, d->name, strlen(d->name)) == 0;
+    }
+    if (!denied)
+      return 1;
+  }
+  return 0;
+}
+
 int32_t authz_allowed_ops(const authorizer *a, const char *principal,
                           const char *host, int res_type, const char *name,
                           size_t name_len, int32_t ops_mask) {

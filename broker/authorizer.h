@@ -141,6 +141,11 @@ int authz_filter_matches(const acl_filter *f, const acl_binding *b);
 int authz_authorize(const authorizer *a, const char *principal,
                     const char *host, int res_type, const char *name,
                     size_t name_len, int op);
+/* May the caller perform op on some resource of the type (Kafka's
+ * authorizeByResourceType)? Scans the set: for rare calls
+ * (InitProducerId) only. */
+int authz_authorize_any(const authorizer *a, const char *principal,
+                        const char *host, int res_type, int op);
 /* Is principal a super user? */
 int authz_is_super(const authorizer *a, const char *principal);
 /* The operations (bits 1 << code) of ops_mask that the caller may perform
