@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "broker.h"
 
@@ -645,7 +646,19 @@ static int put_field(FILE *f, const char *s) {
   return 0;
 }
 
+void authz_file_path(const char *data_dir, char *out, size_t cap) {
+  snprintf(out, cap, "%s/%s", data_dir ? data_dir : ".", ACL_FILE_NAME);
+}
+
 int authz_save(const authorizer *a, const char *path) {
+  /* The directory first: the broker may never have written one. */
+  const char *slash = strrchr(path, '/');
+  if (slash) {
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+      return -errno;
+  }
   char *buf = NULL;
   size_t len = 0;
   FILE *f = open_memstream(&buf, &len);

@@ -154,11 +154,18 @@ int32_t authz_allowed_ops(const authorizer *a, const char *principal,
                           const char *host, int res_type, const char *name,
                           size_t name_len, int32_t ops_mask);
 
+/* The ACL file's place in a data directory. */
+#define ACL_FILE_DIR "security"
+#define ACL_FILE_NAME "security/acls"
+/* DATA/security/acls into out[cap]. */
+void authz_file_path(const char *data_dir, char *out, size_t cap);
+
 /* The file: read path into a (replacing what it holds). 0; 1 if the file
  * does not exist (a holds nothing then); -1 with why[] naming the file and
  * line (or the I/O error). */
 int authz_load(authorizer *a, const char *path, char *why, size_t whylen);
-/* Write every ACL to path (broker_write_atomic). 0 or -errno. */
+/* Write every ACL to path (broker_write_atomic), making its directory
+ * (0700) if needed. 0 or -errno. */
 int authz_save(const authorizer *a, const char *path);
 
 /* Names: Kafka's enum names ("TOPIC", "PREFIXED", "READ", "ALLOW", ...)

@@ -17,7 +17,6 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "authorizer.h"
 #include "kafka.h"
@@ -26,11 +25,6 @@
   "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
 #define ACL_AUTHORIZER "kafka.security.authorizer.AclAuthorizer"
 
-/* DATA/security/acls into out[]. */
-static void acl_path(const broker *b, char *out, size_t cap, int dir_only) {
-  snprintf(out, cap, "%s/security%s", b->cfg.data_dir ? b->cfg.data_dir : ".",
-           dir_only ? "" : "/acls");
-}
 
 int kafka_authz_init(broker *b) {
   kafka_state *k = b->kafka;
@@ -69,7 +63,7 @@ int kafka_authz_init(broker *b) {
     return -ENOMEM;
   }
   char path[4096], why[4200];
-  acl_path(b, path, sizeof path, 0);
+  authz_file_path(b->cfg.data_dir, path, sizeof path);
   if (authz_load(a, path, why, sizeof why) < 0) {
     blog_error("authorizer",
                "cannot read the ACLs: %s (fix or remove the line; the "
@@ -180,13 +174,8 @@ static const char *cstr(kafka_req *r, kf_str s) {
 /* Persist the set; on failure the change is answered as failed (the ACLs
  * in memory are the new ones: the next change writes them again). */
 static int save(kafka_req *r, kf_str *msg) {
-  char dir[4096], path[4096];
-  acl_path(r->b, dir, sizeof dir, 1);
-  acl_path(r->b, path, sizeof path, 0);
-  if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-    *msg = kafka_str(r, strerror(errno));
-    return -1;
-  }
+  char path[4096];
+  authz_file_path(r->b->cfg.data_dir, path, sizeof path);
   int rc = authz_save(r->k->authz, path);
   if (rc < 0) {
     char m[512];

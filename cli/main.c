@@ -41,6 +41,8 @@ static const command commands[] = {
      cli_verify_main},
     {"backup", "copy the data directory beside a running broker",
      cli_backup_main},
+    {"acls", "add, list or remove the ACLs the broker enforces",
+     cli_acls_main},
 #ifdef ND_HAVE_BENCH
     {"bench", "run the storage engine benchmark", cli_bench_main},
 #endif
