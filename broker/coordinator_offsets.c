@@ -687,6 +687,35 @@ static int offset_fetch_now(kafka_req *r) {
                   &one) != 0)
     return -1;
   resp->error_code = one.error_code;
+  /* v1 has no group-level error: Kafka puts a denied group's error on
+   * every partition asked for (OffsetFetchRequest.getErrorResponse). */
+  if (one.error_code == KERR_GROUP_AUTHORIZATION_FAILED && r->version < 2 &&
+      nq > 0) {
+    of_topic *dt =
+        kf_new_array(&r->arena, &kafka_offset_fetch_response_topics_desc, nq);
+    if (!dt)
+      return -1;
+    for (int32_t i = 0; i < nq; i++) {
+      int32_t np = qts[i].partition_indexes.count > 0
+                       ? qts[i].partition_indexes.count
+                       : 0;
+      of_part *ps = kf_new_array(
+          &r->arena, &kafka_offset_fetch_response_partitions_desc, np);
+      if (np && !ps)
+        return -1;
+      for (int32_t j = 0; j < np; j++) {
+        ps[j].partition_index = qts[i].partition_indexes.items[j];
+        ps[j].committed_offset = -1;
+        ps[j].metadata = kf_s("");
+        ps[j].error_code = one.error_code;
+      }
+      dt[i].name = qts[i].name;
+      dt[i].partitions.items = ps;
+      dt[i].partitions.count = np;
+    }
+    one.topics.items = dt;
+    one.topics.count = nq;
+  }
   int32_t nt = one.topics.count;
   kafka_offset_fetch_response_topic *ts =
       kf_new_array(&r->arena, &kafka_offset_fetch_response_topic_desc, nt);

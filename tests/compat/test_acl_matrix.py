@@ -1,0 +1,703 @@
+"""test_acl_matrix.py — the ACL differential matrix: for every API a
+client can call, a principal without and with each permission the API
+needs gets the same answers (error codes, which topics, groups and
+transactional ids it sees) from nodata as from Apache Kafka 4.4 with
+StandardAuthorizer and the same ACLs. One Kafka start for the whole
+matrix.
+
+The principal is User:ANONYMOUS (a PLAINTEXT listener's, on both
+brokers), told apart by host: the test's requests leave from 127.0.0.2
+(a socket bound there before it connects to 127.0.0.1), the admin's from
+127.0.0.1. The admin holds ALL on the cluster and on every topic, group
+and transactional id, from 127.0.0.1 only; each phase of the matrix
+grants 127.0.0.2 a set of permissions through CreateAcls (from the
+admin), runs one API from 127.0.0.2, and takes the grants back
+(DeleteAcls). Kafka applies ACL changes through its metadata log, a
+little later than CreateAcls answers: each change is waited for until
+DescribeAcls shows it. allow.everyone.if.no.acl.found=true lets the
+admin create its first ACLs; from then on every resource type has a "*"
+ACL, so no resource is without ACLs and the setting never decides (the
+unit test covers it).
+
+What each API needs (KafkaApis): Metadata DESCRIBE (a named topic:
+TOPIC_AUTHORIZATION_FAILED; all topics: the topic invisible;
+auto-creation also CREATE); Produce WRITE; Fetch READ; ListOffsets and
+OffsetForLeaderEpoch DESCRIBE; CreateTopics CREATE on the topic or the
+cluster; DeleteTopics, DeleteRecords DELETE; CreatePartitions ALTER;
+Describe/AlterConfigs DESCRIBE_CONFIGS/ALTER_CONFIGS (topic, cluster);
+FindCoordinator DESCRIBE (group, transactional id); JoinGroup,
+Heartbeat, SyncGroup, LeaveGroup READ group; OffsetCommit READ group
+and topic; OffsetFetch DESCRIBE group and topic; DescribeGroups
+DESCRIBE; ListGroups (filtered; all with DESCRIBE cluster); DeleteGroups
+DELETE group; OffsetDelete DELETE group and READ topic; InitProducerId
+WRITE transactional id, or IDEMPOTENT_WRITE cluster or WRITE on some
+topic; AddPartitionsToTxn WRITE txn id and topic; AddOffsetsToTxn WRITE
+txn id, READ group; EndTxn WRITE txn id; TxnOffsetCommit WRITE txn id,
+READ group and topic; DescribeTransactions DESCRIBE txn id;
+ListTransactions filtered; DescribeProducers READ; DescribeCluster's
+authorized operations; DescribeLogDirs DESCRIBE cluster; the ACL APIs
+DESCRIBE/ALTER cluster; Metadata's topic authorized operations.
+"""
+import os
+import socket
+import struct
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import differential  # noqa: E402
+import ndtest  # noqa: E402
+import test_kafka_versions as kv  # noqa: E402
+
+ndtest.require("kafka")
+from kafka.protocol.admin import (  # noqa: E402
+    AlterConfigsRequest, CreatePartitionsRequest, CreateTopicsRequest,
+    DeleteGroupsRequest, DeleteTopicsRequest, DescribeConfigsRequest,
+    DescribeGroupsRequest, ListGroupsRequest)
+from kafka.protocol.commit import (  # noqa: E402
+    OffsetCommitRequest, OffsetFetchRequest)
+from kafka.protocol.fetch import FetchRequest  # noqa: E402
+from kafka.protocol.group import (  # noqa: E402
+    HeartbeatRequest, JoinGroupRequest, LeaveGroupRequest, SyncGroupRequest)
+from kafka.protocol.metadata import MetadataRequest  # noqa: E402
+from kafka.protocol.offset import OffsetRequest  # noqa: E402
+from kafka.protocol.produce import ProduceRequest  # noqa: E402
+from kafka.protocol.types import Array, Schema  # noqa: E402
+
+ADMIN, CLIENT = "127.0.0.1", "127.0.0.2"
+ANON = "User:ANONYMOUS"
+TOPIC, GROUP, TXN, CLUSTER = 2, 3, 5, 4
+READ, WRITE, CREATE, DELETE, ALTER, DESCRIBE = 3, 4, 5, 6, 7, 8
+CLUSTER_ACTION, DESCRIBE_CONFIGS, ALTER_CONFIGS, IDEMPOTENT_WRITE = 9, 10, 11, 12
+ALL = 2
+PROPS = ["authorizer.class.name="
+         "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+         "allow.everyone.if.no.acl.found=true"]
+
+
+def i8(v):
+    return struct.pack(">b", v)
+
+
+def i16(v):
+    return struct.pack(">h", v)
+
+
+def i32(v):
+    return struct.pack(">i", v)
+
+
+def i64(v):
+    return struct.pack(">q", v)
+
+
+def s(v):
+    if v is None:
+        return i16(-1)
+    b = v.encode()
+    return i16(len(b)) + b
+
+
+def arr(items):
+    return i32(len(items)) + b"".join(items)
+
+
+def rstr(rd):
+    n = rd.i16()
+    return None if n < 0 else rd.take(n).decode()
+
+
+def rarr(rd, fn):
+    n = rd.i32()
+    return None if n < 0 else [fn(rd) for _ in range(n)]
+
+
+class Conn(kv.Conn):
+    """A connection from a chosen loopback address."""
+
+    def __init__(self, bootstrap, src):
+        host, port = bootstrap.rsplit(":", 1)
+        self.s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.s.settimeout(30)
+        self.s.bind((src, 0))
+        self.s.connect((host, int(port)))
+        self.corr = 0
+
+    def kp(self, req):
+        """A kafka-python request object: its response as plain data."""
+        rd = self.call_classic(req.API_KEY, req.API_VERSION, req.encode())
+        resp = req.RESPONSE_TYPE
+        return to_obj(resp.SCHEMA, resp.decode(rd.d[rd.p:]))
+
+
+def to_obj(schema, data):
+    """kafka-python's to_object, for null arrays too."""
+    out = {}
+    for i, (name, t) in enumerate(zip(schema.names, schema.fields)):
+        v = data[i] if isinstance(data, tuple) else getattr(data, name)
+        if isinstance(t, Array) and isinstance(t.array_of, Schema):
+            v = None if v is None else [to_obj(t.array_of, x) for x in v]
+        elif isinstance(t, Schema):
+            v = to_obj(t, v)
+        out[name] = v
+    return out
+
+
+# What an answer is compared on: error codes and the names of what it
+# shows; offsets, ids, hosts and messages differ between the brokers.
+KEEP = {"error_code", "topic", "topics", "name", "group", "group_id",
+        "partition", "resource_name", "resource_type", "transactional_id",
+        "results", "resources", "topic_errors", "topic_error_codes",
+        "partitions", "groups", "coordinator_key"}
+
+
+def norm(v, key=None):
+    if isinstance(v, dict):
+        return {k: norm(x, k) for k, x in sorted(v.items())
+                if k in KEEP and not (k == "topics" and x is None)}
+    if isinstance(v, (list, tuple)):
+        items = [norm(x, key) for x in v]
+        if key in ("topics", "groups"):
+            # Kafka lists its own topics (__consumer_offsets...) too
+            items = [x for x in items if not (isinstance(x, dict) and
+                     str(x.get("topic", x.get("group", ""))).startswith("__"))]
+        return sorted(items, key=repr)
+    return v
+
+
+def acl(res_type, name, op, host=CLIENT, perm=3, pattern=3):
+    return (res_type, name, pattern, ANON, host, op, perm)
+
+
+def create_acls(c, acls):
+    body = arr([i8(t) + s(n) + i8(p) + s(pr) + s(h) + i8(o) + i8(pm)
+                for t, n, p, pr, h, o, pm in acls])
+    rd = c.call_classic(30, 1, body)
+    rd.i32()
+    res = rarr(rd, lambda r: (r.i16(), rstr(r)))
+    ndtest_check(all(e == 0 for e, _ in res), "CreateAcls: %s" % res)
+
+
+def delete_client_acls(c):
+    # every ACL of host 127.0.0.2
+    body = arr([i8(1) + s(None) + i8(1) + s(None) + s(CLIENT) + i8(1) +
+                i8(1)])
+    c.call_classic(31, 1, body)
+
+
+def count_acls(c, host):
+    rd = c.call_classic(29, 1, i8(1) + s(None) + i8(1) + s(None) + s(host) +
+                        i8(1) + i8(1))
+    rd.i32()
+    err, _ = rd.i16(), rstr(rd)
+    ndtest_check(err == 0, "DescribeAcls: error %d" % err)
+    n = 0
+    for _ in range(rd.i32()):
+        rd.i8(), rstr(rd), rd.i8()
+        for _ in range(rd.i32()):
+            rstr(rd), rstr(rd), rd.i8(), rd.i8()
+            n += 1
+    return n
+
+
+def wait_acls(c, host, n):
+    deadline = time.monotonic() + 60
+    while count_acls(c, host) != n:
+        ndtest_check(time.monotonic() < deadline,
+                     "ACLs of %s not %d after 60 s" % (host, n))
+        time.sleep(0.05)
+
+
+def ndtest_check(cond, msg):
+    if not cond:
+        ndtest.fail(msg)
+
+
+# ---- requests the matrix sends (from 127.0.0.2) ----------------------------
+
+def batch():
+    return kv.record_batch([b"v"], ts=int(time.time() * 1000))
+
+
+def metadata(c, ph, topics, auto=False):
+    return norm(c.kp(MetadataRequest[4](topics, auto)))
+
+
+def metadata_ops(c, ph):
+    """Metadata v10 of t with include_topic_authorized_operations."""
+    body = kv.carray([b"\x00" * 16 + kv.cstr("t") + kv.TAGS])
+    body += b"\x00\x00\x01" + kv.TAGS
+    rd = c.call(3, 10, body)
+    rd.i32()
+    rd.carray(lambda r: (r.i32(), r.cstr(), r.i32(), r.cstr(), r.tags()))
+    rd.cstr(), rd.i32()
+
+    def part(r):
+        r.i16(), r.i32(), r.i32(), r.i32()
+        r.carray(lambda q: q.i32()), r.carray(lambda q: q.i32())
+        r.carray(lambda q: q.i32())
+        r.tags()
+
+    def topic(r):
+        t = {"error": r.i16(), "name": r.cstr()}
+        r.uuid(), r.i8(), r.carray(part)
+        t["ops"] = r.i32()
+        r.tags()
+        return t
+    return rd.carray(topic)
+
+
+def produce(c, ph):
+    return norm(c.kp(ProduceRequest[3](None, 1, 10000,
+                                       [("t", [(0, batch())])])))
+
+
+def fetch(c, ph):
+    return norm(c.kp(FetchRequest[4](-1, 0, 0, 1 << 20, 0,
+                                     [("t", [(0, 0, 1 << 20)])])))
+
+
+def list_offsets(c, ph):
+    return norm(c.kp(OffsetRequest[1](-1, [("t", [(0, -1)])])))
+
+
+def offset_for_leader_epoch(c, ph):
+    rd = c.call_classic(23, 2, arr([s("t") + arr([i32(0) + i32(-1) +
+                                                  i32(0)])]))
+    rd.i32()
+    return rarr(rd, lambda r: (rstr(r), rarr(r, lambda q: (
+        q.i16(), q.i32(), q.i32(), q.i64())[:2])))
+
+
+def create_topics(c, ph):
+    return norm(c.kp(CreateTopicsRequest[2](
+        [("ct%d" % ph, 1, 1, [], [])], 10000, False)))
+
+
+def delete_topics(c, ph):
+    return norm(c.kp(DeleteTopicsRequest[1](["dt%d" % ph], 10000)))
+
+
+def create_partitions(c, ph):
+    return norm(c.kp(CreatePartitionsRequest[0]([("t", (2, None))], 10000,
+                                                True)))
+
+
+def delete_records(c, ph):
+    rd = c.call_classic(21, 0, arr([s("dr") + arr([i32(0) + i64(0)])]) +
+                        i32(10000))
+    rd.i32()
+    return rarr(rd, lambda r: (rstr(r), rarr(r, lambda q: (
+        q.i32(), q.i64(), q.i16())[::2])))
+
+
+def no_node(r):
+    # the broker resource is named by node id: 0 here, 1 in Kafka
+    for x in r["resources"]:
+        if x["resource_type"] == 4:
+            x["resource_name"] = "node"
+    return r
+
+
+def describe_configs(c, ph, rtype, name):
+    return no_node(norm(c.kp(DescribeConfigsRequest[1]([(rtype, name, None)],
+                                                       False))))
+
+
+def alter_configs(c, ph, rtype, name, key):
+    return no_node(norm(c.kp(AlterConfigsRequest[0](
+        [(rtype, name, [(key, "100000")])], True))))
+
+
+def incremental_alter(c, ph):
+    return kv.incremental_alter(c, 2, "t", [("retention.ms", 0, "100000")],
+                                validate_only=True)[0]
+
+
+def find_coordinator(c, ph, key, ktype):
+    # (kafka-python's v1 response lacks throttle_time_ms)
+    rd = c.call_classic(10, 1, s(key) + i8(ktype))
+    rd.i32()
+    return rd.i16()
+
+
+def join_group(c, ph):
+    return c.kp(JoinGroupRequest[2]("jg", 10000, 10000, "", "consumer",
+                                    [("range", b"")]))["error_code"]
+
+
+def heartbeat(c, ph):
+    return c.kp(HeartbeatRequest[1]("g", 1, "m"))["error_code"]
+
+
+def sync_group(c, ph):
+    return c.kp(SyncGroupRequest[1]("g", 1, "m", []))["error_code"]
+
+
+def leave_group(c, ph):
+    return c.kp(LeaveGroupRequest[1]("g", "m"))["error_code"]
+
+
+def offset_commit(c, ph):
+    return norm(c.kp(OffsetCommitRequest[2]("g", -1, "", -1,
+                                            [("t", [(0, 0, "")])])))
+
+
+def offset_fetch(c, ph):
+    return norm(c.kp(OffsetFetchRequest[1]("g", [("t", [0])])))
+
+
+def describe_groups(c, ph):
+    return [(g["error_code"], g["group"])
+            for g in c.kp(DescribeGroupsRequest[0](["g"]))["groups"]]
+
+
+def list_groups(c, ph):
+    r = c.kp(ListGroupsRequest[1]())
+    return r["error_code"], sorted(g["group"] for g in r["groups"])
+
+
+def delete_groups(c, ph):
+    return norm(c.kp(DeleteGroupsRequest[0](["dg%d" % ph])))
+
+
+def offset_delete(c, ph):
+    rd = c.call_classic(47, 0, s("od") + arr([s("t") + arr([i32(0)])]))
+    err = rd.i16()
+    rd.i32()
+    return err, rarr(rd, lambda r: (rstr(r), rarr(r, lambda q: (
+        q.i32(), q.i16()))))
+
+
+def init_pid(c, ph, tid):
+    rd = c.call_classic(22, 0, s(tid) + i32(60000))
+    rd.i32()
+    return rd.i16()
+
+
+# The admin's connection, for the transaction calls' producer ids.
+STATE = {}
+
+
+def admin_pid(tid="tx"):
+    """A fresh producer id and epoch for tid, from the admin (each call
+    bumps the epoch): the calls below use it, so an allowed call is
+    answered as the transaction coordinator sees it, on both brokers."""
+    deadline = time.monotonic() + 60
+    while True:
+        rd = STATE["admin"].call_classic(22, 0, s(tid) + i32(60000))
+        rd.i32()
+        err, pid, epoch = rd.i16(), rd.i64(), rd.i16()
+        # CONCURRENT_TRANSACTIONS while the last one is being aborted
+        if err != 51 or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    ndtest_check(err == 0, "admin InitProducerId %s: %d" % (tid, err))
+    return i64(pid) + i16(epoch)
+
+
+def add_partitions(c, ph):
+    rd = c.call_classic(24, 0, s("tx") + admin_pid() +
+                        arr([s("t") + arr([i32(0)])]))
+    rd.i32()
+    return rarr(rd, lambda r: (rstr(r), rarr(r, lambda q: (
+        q.i32(), q.i16()))))
+
+
+def add_offsets(c, ph):
+    rd = c.call_classic(25, 0, s("tx") + admin_pid() + s("g"))
+    rd.i32()
+    return rd.i16()
+
+
+def end_txn(c, ph):
+    rd = c.call_classic(26, 0, s("tx") + admin_pid() + i8(0))
+    rd.i32()
+    return rd.i16()
+
+
+def txn_offset_commit(c, ph):
+    rd = c.call_classic(28, 0, s("tx") + s("g") + admin_pid() +
+                        arr([s("t") + arr([i32(0) + i64(0) + s("")])]))
+    rd.i32()
+    return rarr(rd, lambda r: (rstr(r), rarr(r, lambda q: (
+        q.i32(), q.i16()))))
+
+
+def describe_transactions(c, ph):
+    rd = c.call(65, 0, kv.carray([kv.cstr("tx")]) + kv.TAGS)
+    rd.i32()
+
+    def st(r):
+        out = (r.i16(), r.cstr())
+        r.cstr(), r.i32(), r.i64(), r.i64(), r.i16()
+        r.carray(lambda q: (q.cstr(), q.carray(lambda p: p.i32()), q.tags()))
+        r.tags()
+        return out
+    return rd.carray(st)
+
+
+def list_transactions(c, ph):
+    rd = c.call(66, 0, kv.carray([]) + kv.carray([]) + kv.TAGS)
+    rd.i32()
+    err = rd.i16()
+    rd.carray(lambda r: r.cstr())
+
+    def st(r):
+        out = r.cstr()
+        r.i64(), r.cstr(), r.tags()
+        return out
+    return err, sorted(rd.carray(st) or [])
+
+
+def describe_producers(c, ph):
+    body = kv.carray([kv.cstr("t") + kv.carray([i32(0)]) + kv.TAGS])
+    rd = c.call(61, 0, body + kv.TAGS)
+    rd.i32()
+
+    def part(r):
+        out = (r.i32(), r.i16())
+        r.cstr()
+        r.carray(lambda q: (q.i64(), q.i32(), q.i32(), q.i64(), q.i32(),
+                            q.i64(), q.tags()))
+        r.tags()
+        return out
+
+    def topic(r):
+        out = (r.cstr(), r.carray(part))
+        r.tags()
+        return out
+    return rd.carray(topic)
+
+
+def describe_cluster_ops(c, ph):
+    return kv.describe_cluster(c, ops=True)
+
+
+def describe_log_dirs(c, ph):
+    rd = c.call(35, 4, b"\x00" + kv.TAGS)
+    rd.i32()
+    err = rd.i16()
+    n = rd.uvarint() - 1
+    return err, n > 0
+
+
+def describe_acls(c, ph):
+    rd = c.call_classic(29, 1, i8(1) + s(None) + i8(1) + s(None) + s(None) +
+                        i8(1) + i8(1))
+    rd.i32()
+    return rd.i16()
+
+
+def create_acls_client(c, ph):
+    rd = c.call_classic(30, 1, arr([i8(2) + s("zz") + i8(3) + s("User:zz") +
+                                    s("*") + i8(READ) + i8(3)]))
+    rd.i32()
+    return rarr(rd, lambda r: (r.i16(), rstr(r))[0])
+
+
+def delete_acls_client(c, ph):
+    rd = c.call_classic(31, 1, arr([i8(2) + s("zz") + i8(3) + s(None) +
+                                    s(None) + i8(1) + i8(1)]))
+    rd.i32()
+    return rarr(rd, lambda r: r.i16())
+
+
+# ---- the matrix --------------------------------------------------------------
+
+def matrix(node):
+    """(label, fn(conn, phase), [grant sets]): each grant set is a list of
+    (resource type, name, operation) given to 127.0.0.2 for one call."""
+    t = lambda op, n="t": (TOPIC, n, op)  # noqa: E731
+    g = lambda op, n="g": (GROUP, n, op)  # noqa: E731
+    x = lambda op: (TXN, "tx", op)  # noqa: E731
+    cl = lambda op: (CLUSTER, "kafka-cluster", op)  # noqa: E731
+    return [
+        ("Metadata t", lambda c, p: metadata(c, p, ["t"]),
+         [[], [t(DESCRIBE)], [t(READ)], [t(WRITE)], [t(CREATE)]]),
+        ("Metadata all", lambda c, p: metadata(c, p, None),
+         [[], [t(DESCRIBE)], [t(DESCRIBE, "*")]]),
+        ("Metadata unknown", lambda c, p: metadata(c, p, ["nope"]),
+         [[], [t(DESCRIBE, "nope")]]),
+        ("Metadata ops", metadata_ops,
+         [[t(DESCRIBE)], [t(READ), t(ALTER_CONFIGS)], [(TOPIC, "t", ALL)]]),
+        ("Produce", produce, [[], [t(DESCRIBE)], [t(WRITE)]]),
+        ("Fetch", fetch, [[], [t(DESCRIBE)], [t(READ)]]),
+        ("ListOffsets", list_offsets, [[], [t(DESCRIBE)]]),
+        ("OffsetForLeaderEpoch", offset_for_leader_epoch,
+         [[], [t(DESCRIBE)]]),
+        ("CreateTopics", create_topics,
+         [[], [(TOPIC, "ct1", CREATE)], [cl(CREATE)]]),
+        ("DeleteTopics", delete_topics,
+         [[], [(TOPIC, "dt1", DESCRIBE)], [(TOPIC, "dt2", DELETE)]]),
+        ("CreatePartitions", create_partitions, [[], [t(ALTER)]]),
+        ("DeleteRecords", delete_records,
+         [[], [t(DESCRIBE, "dr")], [t(DELETE, "dr")]]),
+        ("DescribeConfigs topic",
+         lambda c, p: describe_configs(c, p, 2, "t"),
+         [[], [t(DESCRIBE)], [t(DESCRIBE_CONFIGS)], [t(ALTER_CONFIGS)]]),
+        ("DescribeConfigs broker",
+         lambda c, p: describe_configs(c, p, 4, str(node)),
+         [[], [cl(DESCRIBE_CONFIGS)]]),
+        ("AlterConfigs topic",
+         lambda c, p: alter_configs(c, p, 2, "t", "retention.ms"),
+         [[], [t(DESCRIBE_CONFIGS)], [t(ALTER_CONFIGS)]]),
+        ("AlterConfigs broker",
+         lambda c, p: alter_configs(c, p, 4, str(node),
+                                    "log.retention.ms"),
+         [[], [cl(ALTER_CONFIGS)]]),
+        ("IncrementalAlterConfigs", incremental_alter,
+         [[], [t(ALTER_CONFIGS)]]),
+        ("FindCoordinator group", lambda c, p: find_coordinator(c, p, "g", 0),
+         [[], [g(DESCRIBE)], [g(READ)]]),
+        ("FindCoordinator txn", lambda c, p: find_coordinator(c, p, "tx", 1),
+         [[], [x(DESCRIBE)], [x(WRITE)]]),
+        ("JoinGroup", join_group, [[], [g(DESCRIBE, "jg")], [g(READ, "jg")]]),
+        ("Heartbeat", heartbeat, [[], [g(READ)]]),
+        ("SyncGroup", sync_group, [[], [g(READ)]]),
+        ("LeaveGroup", leave_group, [[], [g(READ)]]),
+        ("OffsetCommit", offset_commit,
+         [[], [g(READ)], [t(READ)], [g(READ), t(READ)]]),
+        ("OffsetFetch", offset_fetch,
+         [[], [g(DESCRIBE)], [t(DESCRIBE)], [g(DESCRIBE), t(DESCRIBE)]]),
+        ("DescribeGroups", describe_groups, [[], [g(DESCRIBE)]]),
+        ("ListGroups", list_groups, [[], [g(DESCRIBE)], [cl(DESCRIBE)]]),
+        ("DeleteGroups", delete_groups,
+         [[], [(GROUP, "dg1", READ)], [(GROUP, "dg2", DELETE)]]),
+        ("OffsetDelete", offset_delete,
+         [[], [g(DELETE, "od")], [g(DELETE, "od"), t(READ)]]),
+        ("InitProducerId idempotent", lambda c, p: init_pid(c, p, None),
+         [[], [t(READ)], [t(WRITE)], [cl(IDEMPOTENT_WRITE)]]),
+        ("InitProducerId txn", lambda c, p: init_pid(c, p, "tx"),
+         [[], [x(DESCRIBE)], [x(WRITE)]]),
+        ("AddPartitionsToTxn", add_partitions,
+         [[], [x(WRITE)], [t(WRITE)], [x(WRITE), t(WRITE)]]),
+        ("AddOffsetsToTxn", add_offsets,
+         [[], [x(WRITE)], [g(READ)], [x(WRITE), g(READ)]]),
+        ("EndTxn", end_txn, [[], [x(DESCRIBE)], [x(WRITE)]]),
+        ("TxnOffsetCommit", txn_offset_commit,
+         [[], [x(WRITE)], [x(WRITE), g(READ)],
+          [x(WRITE), g(READ), t(READ)]]),
+        ("DescribeTransactions", describe_transactions,
+         [[], [x(DESCRIBE)]]),
+        ("ListTransactions", list_transactions, [[], [x(DESCRIBE)]]),
+        ("DescribeProducers", describe_producers,
+         [[], [t(DESCRIBE)], [t(READ)]]),
+        ("DescribeCluster ops", describe_cluster_ops,
+         [[], [cl(DESCRIBE)], [cl(ALTER)], [cl(ALL)]]),
+        ("DescribeLogDirs", describe_log_dirs, [[], [cl(DESCRIBE)]]),
+        ("DescribeAcls", describe_acls, [[], [cl(DESCRIBE)]]),
+        ("CreateAcls", create_acls_client, [[], [cl(ALTER)]]),
+        ("DeleteAcls", delete_acls_client, [[], [cl(ALTER)]]),
+    ]
+
+
+def setup(admin):
+    # The admin's own ACLs: everything, from 127.0.0.1.
+    create_acls(admin, [acl(CLUSTER, "kafka-cluster", ALL, host=ADMIN)] +
+                [acl(t, "*", ALL, host=ADMIN)
+                 for t in (TOPIC, GROUP, TXN)])
+    wait_acls(admin, ADMIN, 4)
+    names = ["t", "dr", "dt0", "dt1", "dt2"]
+    r = admin.kp(CreateTopicsRequest[2]([(n, 1, 1, [], []) for n in names],
+                                        30000, False))
+    ndtest_check(all(e["error_code"] == 0 for e in r["topic_errors"]),
+                 "admin CreateTopics: %s" % r)
+    # Topics are usable once Metadata shows a leader for each.
+    deadline = time.monotonic() + 60
+    while True:
+        m = admin.kp(MetadataRequest[4](names, False))
+        if all(x["error_code"] == 0 and x["partitions"] and
+               x["partitions"][0]["leader"] >= 0 for x in m["topics"]):
+            break
+        ndtest_check(time.monotonic() < deadline, "topics not ready: %s" % m)
+        time.sleep(0.2)
+    # Kafka's partition may still be taking its leadership: retry as
+    # producers do (NOT_LEADER_OR_FOLLOWER, LEADER_NOT_AVAILABLE).
+    while True:
+        r = admin.kp(ProduceRequest[3](None, -1, 10000,
+                                       [("t", [(0, batch())])]))
+        err = r["topics"][0]["partitions"][0]["error_code"]
+        if err not in (3, 5, 6) or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    ndtest_check(err == 0, "admin Produce: %s" % r)
+    # Groups with committed offsets: g, od, dg0..dg2.
+    # Kafka makes its offsets topic at the first FindCoordinator.
+    deadline = time.monotonic() + 120
+    for grp in ["g", "od", "dg0", "dg1", "dg2"]:
+        while find_coordinator(admin, 0, grp, 0) != 0:
+            ndtest_check(time.monotonic() < deadline, "no coordinator")
+            time.sleep(0.2)
+        while True:
+            r = admin.kp(OffsetCommitRequest[2](grp, -1, "", -1,
+                                                [("t", [(0, 1, "")])]))
+            err = r["topics"][0]["partitions"][0]["error_code"]
+            if err not in (14, 15, 16):  # coordinator still loading
+                break
+            ndtest_check(time.monotonic() < deadline, "commit: %s" % r)
+            time.sleep(0.2)
+        ndtest_check(err == 0, "admin OffsetCommit %s: %d" % (grp, err))
+    # Kafka's transaction state topic and producer ids come up on first
+    # use: wait for both, as clients retry.
+    while find_coordinator(admin, 0, "tx", 1) != 0:
+        ndtest_check(time.monotonic() < deadline, "no txn coordinator")
+        time.sleep(0.2)
+    for tid in (None, "tx"):
+        while True:
+            rd = admin.call_classic(22, 0, s(tid) + i32(60000))
+            rd.i32()
+            err = rd.i16()
+            if err not in (14, 15, 16, 51):
+                break
+            ndtest_check(time.monotonic() < deadline, "InitProducerId %d"
+                         % err)
+            time.sleep(0.2)
+        ndtest_check(err == 0, "admin InitProducerId %s: %d" % (tid, err))
+
+
+def scenario(bootstrap):
+    admin = Conn(bootstrap, ADMIN)
+    STATE["admin"] = admin
+    setup(admin)
+    node = admin.kp(MetadataRequest[4]([], False))["controller_id"]
+    out = {}
+    for label, fn, grants in matrix(node):
+        for ph, grant in enumerate(grants):
+            if grant:
+                create_acls(admin, [acl(*a) for a in grant])
+            wait_acls(admin, CLIENT, len(grant))
+            c = Conn(bootstrap, CLIENT)
+            try:
+                got = fn(c, ph)
+            finally:
+                c.s.close()
+            out["%s %s" % (label, [(a[1], a[2]) for a in grant])] = got
+            if grant:
+                delete_client_acls(admin)
+                wait_acls(admin, CLIENT, 0)
+    admin.s.close()
+    return out
+
+
+def main():
+    t0 = time.monotonic()
+    want, got = differential.run_both(
+        scenario, nodata_args=["--config", CONFIG], kafka_props=PROPS)
+    differential.compare(want, got, what="ACL matrix")
+    print("ACL matrix: %d cases alike in %.0f s" % (len(want),
+                                                   time.monotonic() - t0))
+    ndtest.passed()
+
+
+if __name__ == "__main__":
+    import tempfile
+    _tmp = tempfile.mkdtemp(prefix="nd-aclmatrix-")
+    CONFIG = os.path.join(_tmp, "server.properties")
+    with open(CONFIG, "w") as f:
+        f.write("\n".join(PROPS) + "\n")
+    try:
+        main()
+    finally:
+        import shutil
+        shutil.rmtree(_tmp, ignore_errors=True)
