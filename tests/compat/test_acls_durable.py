@@ -68,14 +68,15 @@ def acl_count(b):
 
 
 def start_fails(data, config, want):
-    cmd = [ndtest.nodata_bin(), "serve", "--listen", "127.0.0.1:0", "--data",
-           data, "--config", config]
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=60,
-                       stdin=subprocess.DEVNULL)
-    check(r.returncode == 1, "serve started (or exit %d) with %s:\n%s"
-          % (r.returncode, want, r.stderr))
-    check(want in r.stderr, "serve's refusal does not say %r:\n%s"
-          % (want, r.stderr))
+    """serve must exit (status 1) saying `want`, not start."""
+    try:
+        b = ndtest.Broker(data_dir=data, args=["--config", config])
+    except ndtest.BrokerError as e:
+        check("exited with status 1" in str(e) and want in str(e),
+              "serve's refusal does not say %r:\n%s" % (want, e))
+        return
+    b.stop(check=False)
+    ndtest.fail("serve started with %s" % want)
 
 
 def main():
