@@ -41,6 +41,8 @@ static const command commands[] = {
      cli_verify_main},
     {"backup", "copy the data directory beside a running broker",
      cli_backup_main},
+    {"users", "add, list or delete SCRAM users (SASL credentials)",
+     cli_users_main},
     {"acls", "add, list or remove the ACLs the broker enforces",
      cli_acls_main},
 #ifdef ND_HAVE_BENCH
