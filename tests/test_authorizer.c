@@ -194,6 +194,33 @@ static void filters(void) {
   authz_free(a);
 }
 
+/* Kafka's authorizeByResourceType (InitProducerId's WRITE on any
+ * topic): some ALLOW no DENY covers. */
+static void any_resource(void) {
+  authorizer *a = authz_new();
+  CHECK(!authz_authorize_any(a, ALICE, HOST, ACL_RES_TOPIC, ACL_OP_WRITE));
+  add(a, ACL_RES_TOPIC, ACL_PAT_PREFIXED, "app.", ALICE, "*", ACL_OP_WRITE,
+      ACL_PERM_ALLOW);
+  CHECK(authz_authorize_any(a, ALICE, HOST, ACL_RES_TOPIC, ACL_OP_WRITE));
+  CHECK(!authz_authorize_any(a, BOB, HOST, ACL_RES_TOPIC, ACL_OP_WRITE));
+  CHECK(!authz_authorize_any(a, ALICE, HOST, ACL_RES_TOPIC, ACL_OP_READ));
+  CHECK(!authz_authorize_any(a, ALICE, HOST, ACL_RES_GROUP, ACL_OP_WRITE));
+  /* A DENY on a shorter prefix covers it. */
+  add(a, ACL_RES_TOPIC, ACL_PAT_PREFIXED, "ap", ALICE, "*", ACL_OP_WRITE,
+      ACL_PERM_DENY);
+  CHECK(!authz_authorize_any(a, ALICE, HOST, ACL_RES_TOPIC, ACL_OP_WRITE));
+  /* Another ALLOW outside it: allowed again; a DENY on "*" covers all. */
+  add(a, ACL_RES_TOPIC, ACL_PAT_LITERAL, "orders", ALICE, "*", ACL_OP_ALL,
+      ACL_PERM_ALLOW);
+  CHECK(authz_authorize_any(a, ALICE, HOST, ACL_RES_TOPIC, ACL_OP_WRITE));
+  add(a, ACL_RES_TOPIC, ACL_PAT_LITERAL, "*", "User:*", "*", ACL_OP_WRITE,
+      ACL_PERM_DENY);
+  CHECK(!authz_authorize_any(a, ALICE, HOST, ACL_RES_TOPIC, ACL_OP_WRITE));
+  CHECK_OK(authz_configure(a, ALICE, 0));
+  CHECK(authz_authorize_any(a, ALICE, HOST, ACL_RES_TOPIC, ACL_OP_WRITE));
+  authz_free(a);
+}
+
 static void validation(void) {
   char why[256];
   acl_binding b = {ACL_RES_CLUSTER, ACL_PAT_LITERAL, "x", ALICE, "*",
@@ -268,6 +295,7 @@ int main(void) {
   RUN(implied_ops);
   RUN(super_users_and_default);
   RUN(filters);
+  RUN(any_resource);
   RUN(validation);
   RUN(file_round_trip);
   TEST_MAIN_END();

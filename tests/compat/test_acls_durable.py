@@ -17,7 +17,9 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ndtest  # noqa: E402
 import test_acl_matrix as m  # noqa: E402
+import test_kafka_versions as kv  # noqa: E402
 
+ANON = "User:ANONYMOUS"
 AUTHZ = ("authorizer.class.name="
          "org.apache.kafka.metadata.authorizer.StandardAuthorizer\n")
 
@@ -34,8 +36,15 @@ def cli(*args, data):
     return r.returncode, r.stdout, r.stderr
 
 
+class Plain(m.Conn):
+    """A PLAINTEXT connection: the principal is User:ANONYMOUS."""
+
+    def __init__(self, bootstrap):
+        kv.Conn.__init__(self, int(bootstrap.rsplit(":", 1)[1]))
+
+
 def conn(b):
-    return m.Conn(b.bootstrap, "127.0.0.1")
+    return Plain(b.bootstrap)
 
 
 def metadata_error(b, topic):
@@ -51,7 +60,7 @@ def create_acl_error(b):
     c = conn(b)
     try:
         rd = c.call_classic(30, 1, m.arr([
-            m.i8(m.GROUP) + m.s("g") + m.i8(3) + m.s(m.ANON) + m.s("*") +
+            m.i8(m.GROUP) + m.s("g") + m.i8(3) + m.s(ANON) + m.s("*") +
             m.i8(m.READ) + m.i8(3)]))
         rd.i32()
         return m.rarr(rd, lambda r: r.i16())[0]
@@ -93,7 +102,11 @@ def main():
     b = ndtest.Broker(data_dir=data, args=["--config", config])
     check(metadata_error(b, "t") == 29, "Metadata without ACLs allowed")
     check(create_acl_error(b) == 31, "CreateAcls without ACLs allowed")
-    rc, out, err = cli("add", "--allow-principal", m.ANON, "--cluster",
+    c = conn(b)
+    check(m.describe_scram(c, 0) == 31,
+          "DescribeUserScramCredentials without ACLs allowed")
+    c.s.close()
+    rc, out, err = cli("add", "--allow-principal", ANON, "--cluster",
                        data=data)
     check(rc == 1 and "kafka-acls.sh --bootstrap-server" in err,
           "acls add beside a running broker: %d %r %r" % (rc, out, err))
@@ -104,13 +117,17 @@ def main():
 
     # Written while it is stopped, enforced once it starts.
     for res in (["--cluster"], ["--topic", "*"]):
-        rc, out, err = cli("add", "--allow-principal", m.ANON, *res,
+        rc, out, err = cli("add", "--allow-principal", ANON, *res,
                            data=data)
         check(rc == 0, "acls add %s: %d %s" % (res, rc, err))
     b.start()
     check(metadata_error(b, "t") == 0, "Metadata with ALL on topic *")
     check(create_acl_error(b) == 0, "CreateAcls with ALL on the cluster")
     check(acl_count(b) == 3, "DescribeAcls: %d ACLs" % acl_count(b))
+    # ALL on the cluster covers the SCRAM credential APIs too.
+    c = conn(b)
+    check(m.describe_scram(c, 0) == 0, "DescribeUserScramCredentials")
+    c.s.close()
     # A restart keeps what CreateAcls added.
     b.restart()
     check(acl_count(b) == 3, "after a restart: %d ACLs" % acl_count(b))
