@@ -91,7 +91,7 @@ typedef struct create_job {
   int8_t *state; /* per requested topic: CREATE_* */
 } create_job;
 
-enum { CREATE_NONE, CREATE_TRIED, CREATE_LATER };
+enum { CREATE_NONE, CREATE_TRIED, CREATE_LATER, CREATE_DENIED };
 
 /* The cluster's authorized operations: none unless the principal may
  * DESCRIBE the cluster (KafkaApis asks that first, without logging). */
@@ -224,6 +224,10 @@ static int answer_named(kafka_req *r, const create_job *j) {
         if (rc == ND_ENOTOPIC && crc != 0)
           rc = crc;
       }
+      if (rc == ND_ENOTOPIC && state == CREATE_DENIED) {
+        t->error_code = KERR_TOPIC_AUTHORIZATION_FAILED;
+        continue;
+      }
       if (rc == ND_ENOTOPIC && state == CREATE_LATER) {
         t->error_code = KERR_LEADER_NOT_AVAILABLE;
         continue;
@@ -294,15 +298,21 @@ int handle_metadata(kafka_req *r) {
         nd_topic_name_valid(q->name.ptr) != 0 ||
         nd_topic_describe(b->store, q->name.ptr, &info) != ND_ENOTOPIC)
       continue;
-    /* With ACLs: only topics the principal may see, and create (CREATE on
-     * the cluster or the topic); the others are answered unknown. */
-    if (kafka_authz_on(r) &&
-        (!kafka_authorize_quiet(r, ACL_RES_TOPIC, q->name.ptr,
-                                (size_t)q->name.len, ACL_OP_DESCRIBE) ||
-         (!kafka_authorize_quiet(r, ACL_RES_CLUSTER, ACL_CLUSTER_NAME,
+    /* With ACLs: only topics the principal may see (the others are
+     * answered TOPIC_AUTHORIZATION_FAILED below) and create: CREATE on the
+     * cluster or the topic, else TOPIC_AUTHORIZATION_FAILED too, as Kafka
+     * answers a topic it would auto-create for someone else. */
+    if (kafka_authz_on(r)) {
+      if (!kafka_authorize_quiet(r, ACL_RES_TOPIC, q->name.ptr,
+                                 (size_t)q->name.len, ACL_OP_DESCRIBE))
+        continue;
+      if (!kafka_authorize_quiet(r, ACL_RES_CLUSTER, ACL_CLUSTER_NAME,
                                  sizeof ACL_CLUSTER_NAME - 1, ACL_OP_CREATE) &&
-          !kafka_authorize_str(r, ACL_RES_TOPIC, q->name, ACL_OP_CREATE))))
-      continue;
+          !kafka_authorize_str(r, ACL_RES_TOPIC, q->name, ACL_OP_CREATE)) {
+        j->state[i] = CREATE_DENIED;
+        continue;
+      }
+    }
     if (j->n == METADATA_CREATE_MAX) {
       j->state[i] = CREATE_LATER;
       continue;

@@ -242,6 +242,27 @@ def metadata(c, ph, topics, auto=False):
     return norm(c.kp(MetadataRequest[4](topics, auto)))
 
 
+def metadata_auto(c, ph):
+    """Metadata v4 auto-creating auto<phase>: (its answer, whether the
+    topic comes to exist). Kafka creates in the background (the first
+    answer UNKNOWN_TOPIC_OR_PARTITION or LEADER_NOT_AVAILABLE), nodata at
+    once (no error): all three are "creating", and then the admin waits
+    for the topic; a refused creation is answered at once."""
+    name = "auto%d" % ph
+    r = c.kp(MetadataRequest[4]([name], True))
+    code = r["topics"][0]["error_code"]
+    if code not in (0, 3, 5):
+        return code
+    deadline = time.monotonic() + 60
+    while True:
+        m = STATE["admin"].kp(MetadataRequest[4]([name], False))
+        if m["topics"][0]["error_code"] == 0:
+            return "created"
+        ndtest_check(time.monotonic() < deadline,
+                     "%s answered %d, not created in 60 s" % (name, code))
+        time.sleep(0.2)
+
+
 def metadata_ops(c, ph):
     """Metadata v10 of t with include_topic_authorized_operations."""
     body = kv.carray([b"\x00" * 16 + kv.cstr("t") + kv.TAGS])
@@ -568,6 +589,10 @@ def matrix(node):
          [[], [t(DESCRIBE)], [t(DESCRIBE, "*")]]),
         ("Metadata unknown", lambda c, p: metadata(c, p, ["nope"]),
          [[], [t(DESCRIBE, "nope")]]),
+        ("Metadata auto-create", metadata_auto,
+         [[], [t(DESCRIBE, "auto1")],
+          [t(DESCRIBE, "auto2"), t(CREATE, "auto2")],
+          [t(DESCRIBE, "auto3"), cl(CREATE)], [t(CREATE, "auto4")]]),
         ("Metadata ops", metadata_ops,
          [[t(DESCRIBE)], [t(READ), t(ALTER_CONFIGS)], [(TOPIC, "t", ALL)]]),
         ("Produce", produce, [[], [t(DESCRIBE)], [t(WRITE)]]),
