@@ -339,22 +339,21 @@ static int acl_cmp(const void *x, const void *y) {
   return a->seq < b->seq ? -1 : a->seq > b->seq;
 }
 
-int authz_add(authorizer *a, const acl_binding *b) {
-  for (size_t i = 0; i < a->n; i++)
-    if (same_acl(&a->acls[i].b, b))
-      return 0;
+/* Append a copy of b to the array (not sorted, not indexed): the entry, or
+ * NULL when out of memory. */
+static acl_entry *append(authorizer *a, const acl_binding *b) {
   if (a->n == a->cap) {
     size_t nc = a->cap ? a->cap * 2 : 16;
     acl_entry *na = realloc(a->acls, nc * sizeof(*na));
     if (!na)
-      return -1;
+      return NULL;
     a->acls = na;
     a->cap = nc;
   }
   size_t ln = strlen(b->name), lp = strlen(b->principal), lh = strlen(b->host);
   char *block = malloc(ln + lp + lh + 3);
   if (!block)
-    return -1;
+    return NULL;
   memcpy(block, b->name, ln + 1);
   memcpy(block + ln + 1, b->principal, lp + 1);
   memcpy(block + ln + lp + 2, b->host, lh + 1);
@@ -364,6 +363,17 @@ int authz_add(authorizer *a, const acl_binding *b) {
   e->b.principal = block + ln + 1;
   e->b.host = block + ln + lp + 2;
   e->seq = a->next_seq++;
+  return e;
+}
+
+int authz_add(authorizer *a, const acl_binding *b) {
+  for (size_t i = 0; i < a->n; i++)
+    if (same_acl(&a->acls[i].b, b))
+      return 0;
+  acl_entry *e = append(a, b);
+  if (!e)
+    return -1;
+  char *block = (char *)e->b.name;
   qsort(a->acls, a->n, sizeof(*a->acls), acl_cmp);
   if (build_index(a) < 0) {
     /* Take it out again: the index must describe the array. */
@@ -771,7 +781,10 @@ int authz_load(authorizer *a, const char *path, char *why, size_t whylen) {
     if (bad) {
       snprintf(why, whylen, "%s:%d: %s", path, lineno, bad);
       rc = -1;
-    } else if (authz_add(n, &b) < 0) {
+    } else if (!append(n, &b)) {
+      /* Appended in bulk, sorted and indexed once below: a file of many
+       * thousands of ACLs loads in O(n log n). Only nodata writes it, so
+       * it holds no duplicates to look for. */
       snprintf(why, whylen, "%s: out of memory", path);
       rc = -1;
     }
@@ -787,6 +800,13 @@ int authz_load(authorizer *a, const char *path, char *why, size_t whylen) {
   }
   free(line);
   fclose(f);
+  if (rc == 0) {
+    qsort(n->acls, n->n, sizeof(*n->acls), acl_cmp);
+    if (n->n && build_index(n) < 0) {
+      snprintf(why, whylen, "%s: out of memory", path);
+      rc = -1;
+    }
+  }
   if (rc == 0) {
     /* Take n's ACLs; keep a's configuration. */
     clear_acls(a);

@@ -78,14 +78,14 @@ static void patterns(void) {
   CHECK(may(a, BOB, HOST, ACL_RES_TOPIC, "*t", ACL_OP_READ));
   /* Many ACLs: each check still finds its own. */
   char name[64];
-  for (int i = 0; i < 5000; i++) {
+  for (int i = 0; i < 2000; i++) {
     snprintf(name, sizeof name, "topic-%d", i);
     add(a, ACL_RES_TOPIC, ACL_PAT_LITERAL, name, ALICE, "*", ACL_OP_READ,
         ACL_PERM_ALLOW);
   }
-  CHECK(may(a, ALICE, HOST, ACL_RES_TOPIC, "topic-4321", ACL_OP_READ));
-  CHECK(!may(a, ALICE, HOST, ACL_RES_TOPIC, "topic-5000", ACL_OP_READ));
-  CHECK_EQ_I64(authz_count(a), 5004);
+  CHECK(may(a, ALICE, HOST, ACL_RES_TOPIC, "topic-1234", ACL_OP_READ));
+  CHECK(!may(a, ALICE, HOST, ACL_RES_TOPIC, "topic-2000", ACL_OP_READ));
+  CHECK_EQ_I64(authz_count(a), 2004);
   authz_free(a);
 }
 
@@ -284,6 +284,20 @@ static void file_round_trip(void) {
   f = fopen(path, "w");
   fclose(f);
   CHECK(authz_load(b, path, why, sizeof why) == -1);
+  /* A big file loads whole (in bulk: sorted and indexed once), every
+   * ACL findable, the prefixed ones too. */
+  f = fopen(path, "w");
+  fputs("# nodata acls v1\n", f);
+  for (int i = 0; i < 50000; i++)
+    fprintf(f, "TOPIC\t%s\tt%d.\tUser:u%d\t*\tREAD\tALLOW\n",
+            i % 2 ? "PREFIXED" : "LITERAL", i, i);
+  fclose(f);
+  CHECK_OK(authz_load(b, path, why, sizeof why));
+  CHECK_EQ_I64(authz_count(b), 50000);
+  CHECK(may(b, "User:u4242", HOST, ACL_RES_TOPIC, "t4242.", ACL_OP_READ));
+  CHECK(!may(b, "User:u4242", HOST, ACL_RES_TOPIC, "t4242.x", ACL_OP_READ));
+  CHECK(may(b, "User:u4243", HOST, ACL_RES_TOPIC, "t4243.x", ACL_OP_READ));
+  CHECK(!may(b, "User:u4243", HOST, ACL_RES_TOPIC, "t4242.", ACL_OP_READ));
   authz_free(a);
   authz_free(b);
   tmpdir_remove(dir);
