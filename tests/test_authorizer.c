@@ -78,14 +78,14 @@ static void patterns(void) {
   CHECK(may(a, BOB, HOST, ACL_RES_TOPIC, "*t", ACL_OP_READ));
   /* Many ACLs: each check still finds its own. */
   char name[64];
-  for (int i = 0; i < 2000; i++) {
+  for (int i = 0; i < 500; i++) {
     snprintf(name, sizeof name, "topic-%d", i);
     add(a, ACL_RES_TOPIC, ACL_PAT_LITERAL, name, ALICE, "*", ACL_OP_READ,
         ACL_PERM_ALLOW);
   }
-  CHECK(may(a, ALICE, HOST, ACL_RES_TOPIC, "topic-1234", ACL_OP_READ));
-  CHECK(!may(a, ALICE, HOST, ACL_RES_TOPIC, "topic-2000", ACL_OP_READ));
-  CHECK_EQ_I64(authz_count(a), 2004);
+  CHECK(may(a, ALICE, HOST, ACL_RES_TOPIC, "topic-432", ACL_OP_READ));
+  CHECK(!may(a, ALICE, HOST, ACL_RES_TOPIC, "topic-500", ACL_OP_READ));
+  CHECK_EQ_I64(authz_count(a), 504);
   authz_free(a);
 }
 
