@@ -823,6 +823,11 @@ int handle_join_group(kafka_req *r) {
   const char *inst = r->version >= 5 ? cstr(req->group_instance_id) : NULL;
   if (!member_id)
     member_id = "";
+  /* READ on the group first (KafkaApis), answered with no member id. */
+  if (!kafka_authorize_str(r, ACL_RES_GROUP, req->group_id, ACL_OP_READ)) {
+    join_error(r, KERR_GROUP_AUTHORIZATION_FAILED, "");
+    return 0;
+  }
   if (!group_id_ok(gid)) {
     join_error(r, KERR_INVALID_GROUP_ID, member_id);
     return 0;
@@ -953,6 +958,10 @@ static int set_assignment(gmember *m, const kf_bytes *a) {
 
 int handle_sync_group(kafka_req *r) {
   kafka_sync_group_request *req = r->body;
+  if (!kafka_authorize_str(r, ACL_RES_GROUP, req->group_id, ACL_OP_READ)) {
+    sync_answer(r, KERR_GROUP_AUTHORIZATION_FAILED, NULL);
+    return 0;
+  }
   group *g = group_find(r->b->groups, cstr(req->group_id));
   const char *inst = r->version >= 3 ? cstr(req->group_instance_id) : NULL;
   gmember *m = NULL;
@@ -1021,6 +1030,11 @@ int handle_heartbeat(kafka_req *r) {
       kf_new(&r->arena, &kafka_heartbeat_response_desc);
   if (!resp)
     return -1;
+  if (!kafka_authorize_str(r, ACL_RES_GROUP, req->group_id, ACL_OP_READ)) {
+    resp->error_code = KERR_GROUP_AUTHORIZATION_FAILED;
+    kafka_respond(r, resp);
+    return 0;
+  }
   group *g = group_find(r->b->groups, cstr(req->group_id));
   const char *inst = r->version >= 3 ? cstr(req->group_instance_id) : NULL;
   gmember *m = NULL;
@@ -1085,6 +1099,14 @@ int handle_leave_group(kafka_req *r) {
       kf_new(&r->arena, &kafka_leave_group_response_desc);
   if (!resp)
     return -1;
+  /* Denied: the error alone, no member answered (LeaveGroupRequest's
+   * error response). */
+  if (!kafka_authorize_str(r, ACL_RES_GROUP, req->group_id, ACL_OP_READ)) {
+    resp->error_code = KERR_GROUP_AUTHORIZATION_FAILED;
+    resp->members.count = 0;
+    kafka_respond(r, resp);
+    return 0;
+  }
   group *g = group_find(r->b->groups, cstr(req->group_id));
   int left = 0;
   if (r->version < 3) {

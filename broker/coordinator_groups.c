@@ -42,6 +42,29 @@ static void coordinator(kafka_req *r, int8_t type, kf_str key, int16_t *err,
   *port = kafka_advertised_port(r->b, r->session->listener);
 }
 
+/* With ACLs: DESCRIBE on the group or transactional id a key names
+ * (KafkaApis.handleFindCoordinatorRequest); 1 when denied, the answer
+ * then set. */
+static int coordinator_denied(kafka_req *r, int8_t key_type, kf_str key,
+                              int16_t *err, kf_str *msg, int32_t *node,
+                              kf_str *host, int32_t *port) {
+  int16_t code = 0;
+  if (key_type == 0 &&
+      !kafka_authorize_str(r, ACL_RES_GROUP, key, ACL_OP_DESCRIBE))
+    code = KERR_GROUP_AUTHORIZATION_FAILED;
+  else if (key_type == 1 && !kafka_authorize_str(r, ACL_RES_TRANSACTIONAL_ID,
+                                                 key, ACL_OP_DESCRIBE))
+    code = KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+  if (!code)
+    return 0;
+  *err = code;
+  *msg = kf_s(kafka_err_text(code));
+  *node = -1;
+  *host = kf_s("");
+  *port = -1;
+  return 1;
+}
+
 int handle_find_coordinator(kafka_req *r) {
   kafka_find_coordinator_request *req = r->body;
   kafka_find_coordinator_response *resp =
@@ -49,9 +72,12 @@ int handle_find_coordinator(kafka_req *r) {
   if (!resp)
     return -1;
   if (r->version < 4) {
-    coordinator(r, r->version >= 1 ? req->key_type : 0, req->key,
-                &resp->error_code, &resp->error_message, &resp->node_id,
-                &resp->host, &resp->port);
+    int8_t type = r->version >= 1 ? req->key_type : 0;
+    if (!coordinator_denied(r, type, req->key, &resp->error_code,
+                            &resp->error_message, &resp->node_id, &resp->host,
+                            &resp->port))
+      coordinator(r, type, req->key, &resp->error_code, &resp->error_message,
+                  &resp->node_id, &resp->host, &resp->port);
   } else {
     int32_t n =
         req->coordinator_keys.count > 0 ? req->coordinator_keys.count : 0;
@@ -61,9 +87,12 @@ int handle_find_coordinator(kafka_req *r) {
       return -1;
     for (int32_t i = 0; i < n; i++) {
       cs[i].key = req->coordinator_keys.items[i];
-      coordinator(r, req->key_type, cs[i].key, &cs[i].error_code,
-                  &cs[i].error_message, &cs[i].node_id, &cs[i].host,
-                  &cs[i].port);
+      if (!coordinator_denied(r, req->key_type, cs[i].key, &cs[i].error_code,
+                              &cs[i].error_message, &cs[i].node_id, &cs[i].host,
+                              &cs[i].port))
+        coordinator(r, req->key_type, cs[i].key, &cs[i].error_code,
+                    &cs[i].error_message, &cs[i].node_id, &cs[i].host,
+                    &cs[i].port);
     }
     resp->coordinators.items = cs;
     resp->coordinators.count = n;
@@ -127,10 +156,18 @@ int handle_list_groups(kafka_req *r) {
   int32_t nsf = r->version >= 4 ? req->states_filter.count : 0;
   int32_t ntf = r->version >= 5 ? req->types_filter.count : 0;
   int type_ok = in_filter("classic", tf, ntf);
+  /* With ACLs: every group for DESCRIBE on the cluster, else those the
+   * principal may DESCRIBE (KafkaApis.handleListGroupsRequest). */
+  int all = !kafka_authz_on(r) ||
+            kafka_authorize_quiet(r, ACL_RES_CLUSTER, ACL_CLUSTER_NAME,
+                                  sizeof ACL_CLUSTER_NAME - 1, ACL_OP_DESCRIBE);
   for (size_t i = 0; i < gc->nbuckets; i++)
     for (group *g = gc->buckets[i]; g; g = g->hnext) {
       const char *state = group_state_name(g->state);
       if (!type_ok || !in_filter(state, sf, nsf))
+        continue;
+      if (!all && !kafka_authorize_quiet(r, ACL_RES_GROUP, g->id, strlen(g->id),
+                                         ACL_OP_DESCRIBE))
         continue;
       ls[k].group_id = kafka_str(r, g->id);
       ls[k].protocol_type = protocol_type(r, g, g->id);
@@ -140,6 +177,9 @@ int handle_list_groups(kafka_req *r) {
     }
   for (size_t i = 0; i < nnames; i++) {
     if (group_find(gc, names[i]) || !type_ok || !in_filter("Empty", sf, nsf))
+      continue;
+    if (!all && !kafka_authorize_quiet(r, ACL_RES_GROUP, names[i],
+                                       strlen(names[i]), ACL_OP_DESCRIBE))
       continue;
     ls[k].group_id = kafka_str(r, names[i]);
     ls[k].protocol_type = protocol_type(r, NULL, names[i]);
@@ -173,8 +213,18 @@ int handle_describe_groups(kafka_req *r) {
     d->group_id = req->groups.items[i];
     d->protocol_type = kf_s("");
     d->protocol_data = kf_s("");
+    /* DESCRIBE on the group, else its error alone
+     * (DescribeGroupsResponse.groupError). */
+    if (!kafka_authorize_str(r, ACL_RES_GROUP, req->groups.items[i],
+                             ACL_OP_DESCRIBE)) {
+      d->error_code = KERR_GROUP_AUTHORIZATION_FAILED;
+      d->group_state = kf_s("");
+      continue;
+    }
     if (req->include_authorized_operations)
-      d->authorized_operations = KAFKA_OPS_GROUP;
+      d->authorized_operations =
+          kafka_authorized_ops(r, ACL_RES_GROUP, gid ? gid : "",
+                               gid ? strlen(gid) : 0, KAFKA_OPS_GROUP);
     if (!gid) {
       d->error_code = KERR_INVALID_GROUP_ID;
       d->group_state = kf_s("Dead");

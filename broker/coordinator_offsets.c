@@ -378,7 +378,10 @@ int handle_offset_commit(kafka_req *r) {
   const char *inst =
       r->version >= 7 ? group_cstr(req->group_instance_id) : NULL;
   int16_t gerr;
-  if (!group_id_ok(gid))
+  /* READ on the group, then READ on each topic (KafkaApis). */
+  if (!kafka_authorize_str(r, ACL_RES_GROUP, req->group_id, ACL_OP_READ))
+    gerr = KERR_GROUP_AUTHORIZATION_FAILED;
+  else if (!group_id_ok(gid))
     gerr = KERR_INVALID_GROUP_ID;
   else
     gerr = group_commit_check(r, gid, req->generation_id_or_member_epoch,
@@ -415,10 +418,16 @@ int handle_offset_commit(kafka_req *r) {
     nd_topic_info info;
     const char *topic = NULL;
     int16_t terr = gerr;
+    if (!terr && r->version < 10 &&
+        !kafka_authorize_str(r, ACL_RES_TOPIC, qt->name, ACL_OP_READ))
+      terr = KERR_TOPIC_AUTHORIZATION_FAILED;
     if (!terr)
       terr = kafka_topic_resolve(
           r, r->version >= 10 ? KAFKA_TOPIC_BY_ID : 0, qt->name, qt->topic_id.b,
           KERR_UNKNOWN_TOPIC_OR_PARTITION, &info, &r->arena, &topic);
+    if (!terr && r->version >= 10 &&
+        !kafka_authorize(r, ACL_RES_TOPIC, topic, strlen(topic), ACL_OP_READ))
+      terr = KERR_TOPIC_AUTHORIZATION_FAILED;
     for (int32_t j = 0; j < np; j++) {
       kafka_offset_commit_request_partition *qp = &qt->partitions.items[j];
       ps[j].partition_index = qp->partition_index;
@@ -525,6 +534,13 @@ static int fetch_group(kafka_req *r, const char *gid, int all,
     out->topics.count = 0;
     return 0;
   }
+  /* DESCRIBE on the group; then DESCRIBE on each topic: a denied one
+   * asked for is an error, one of "all" is left out (KafkaApis). */
+  if (!kafka_authorize(r, ACL_RES_GROUP, gid, strlen(gid), ACL_OP_DESCRIBE)) {
+    out->error_code = KERR_GROUP_AUTHORIZATION_FAILED;
+    out->topics.count = 0;
+    return 0;
+  }
   if (all && !group_id_ok(gid)) {
     out->topics.count = 0;
     return 0;
@@ -549,8 +565,10 @@ static int fetch_group(kafka_req *r, const char *gid, int all,
       while (j < count && strcmp(list[j].topic, list[i].topic) == 0)
         j++;
       nd_topic_info info;
-      if (nd_topic_describe(r->b->store, list[i].topic, &info) != 0) {
-        i = j; /* deleted meanwhile */
+      if (nd_topic_describe(r->b->store, list[i].topic, &info) != 0 ||
+          !kafka_authorize_quiet(r, ACL_RES_TOPIC, list[i].topic,
+                                 strlen(list[i].topic), ACL_OP_DESCRIBE)) {
+        i = j; /* deleted meanwhile, or not the principal's to see */
         continue;
       }
       of_topic *t = &ts[nt++];
@@ -595,6 +613,10 @@ static int fetch_group(kafka_req *r, const char *gid, int all,
       terr = kafka_topic_resolve(r, KAFKA_TOPIC_BY_ID, q->name, q->topic_id.b,
                                  0, &info, &r->arena, &topic);
     }
+    if (!terr && topic &&
+        !kafka_authorize(r, ACL_RES_TOPIC, topic, strlen(topic),
+                         ACL_OP_DESCRIBE))
+      terr = KERR_TOPIC_AUTHORIZATION_FAILED;
     int32_t np =
         q->partition_indexes.count > 0 ? q->partition_indexes.count : 0;
     of_part *ps = kf_new_array(
@@ -665,6 +687,35 @@ static int offset_fetch_now(kafka_req *r) {
                   &one) != 0)
     return -1;
   resp->error_code = one.error_code;
+  /* v1 has no group-level error: Kafka puts a denied group's error on
+   * every partition asked for (OffsetFetchRequest.getErrorResponse). */
+  if (one.error_code == KERR_GROUP_AUTHORIZATION_FAILED && r->version < 2 &&
+      nq > 0) {
+    of_topic *dt =
+        kf_new_array(&r->arena, &kafka_offset_fetch_response_topics_desc, nq);
+    if (!dt)
+      return -1;
+    for (int32_t i = 0; i < nq; i++) {
+      int32_t np = qts[i].partition_indexes.count > 0
+                       ? qts[i].partition_indexes.count
+                       : 0;
+      of_part *ps = kf_new_array(
+          &r->arena, &kafka_offset_fetch_response_partitions_desc, np);
+      if (np && !ps)
+        return -1;
+      for (int32_t j = 0; j < np; j++) {
+        ps[j].partition_index = qts[i].partition_indexes.items[j];
+        ps[j].committed_offset = -1;
+        ps[j].metadata = kf_s("");
+        ps[j].error_code = one.error_code;
+      }
+      dt[i].name = qts[i].name;
+      dt[i].partitions.items = ps;
+      dt[i].partitions.count = np;
+    }
+    one.topics.items = dt;
+    one.topics.count = nq;
+  }
   int32_t nt = one.topics.count;
   kafka_offset_fetch_response_topic *ts =
       kf_new_array(&r->arena, &kafka_offset_fetch_response_topic_desc, nt);
@@ -727,6 +778,11 @@ static int delete_groups_now(kafka_req *r) {
   for (int32_t i = 0; i < n; i++) {
     const char *gid = group_cstr(req->groups_names.items[i]);
     rs[i].group_id = req->groups_names.items[i];
+    if (!kafka_authorize_str(r, ACL_RES_GROUP, req->groups_names.items[i],
+                             ACL_OP_DELETE)) {
+      rs[i].error_code = KERR_GROUP_AUTHORIZATION_FAILED;
+      continue;
+    }
     if (!group_id_ok(gid)) {
       /* Kafka: null is invalid, "" and any other id not found. */
       rs[i].error_code = gid ? KERR_GROUP_ID_NOT_FOUND : KERR_INVALID_GROUP_ID;
@@ -823,7 +879,10 @@ static int offset_delete_now(kafka_req *r) {
   const char *gid = group_cstr(req->group_id);
   group *g = gid ? group_find(gc, gid) : NULL;
   int active = g && g->state != GROUP_EMPTY && g->state != GROUP_DEAD;
-  if (!group_id_ok(gid)) {
+  /* DELETE on the group; READ on each topic (KafkaApis). */
+  if (!kafka_authorize_str(r, ACL_RES_GROUP, req->group_id, ACL_OP_DELETE)) {
+    resp->error_code = KERR_GROUP_AUTHORIZATION_FAILED;
+  } else if (!group_id_ok(gid)) {
     resp->error_code = KERR_INVALID_GROUP_ID;
   } else if (!g || g->state == GROUP_DEAD) {
     nd_committed *list = NULL;
@@ -864,12 +923,16 @@ static int offset_delete_now(kafka_req *r) {
     ts[i].partitions.count = np;
     const char *topic = group_cstr(qt->name);
     nd_topic_info info;
+    int denied =
+        np && !kafka_authorize_str(r, ACL_RES_TOPIC, qt->name, ACL_OP_READ);
     int known = topic && nd_topic_describe(r->b->store, topic, &info) == 0;
     int subscribed = known && active && group_subscribed(g, topic);
     for (int32_t j = 0; j < np; j++) {
       int32_t p = qt->partitions.items[j].partition_index;
       ps[j].partition_index = p;
-      if (!known || p < 0 || p >= info.partitions)
+      if (denied)
+        ps[j].error_code = KERR_TOPIC_AUTHORIZATION_FAILED;
+      else if (!known || p < 0 || p >= info.partitions)
         ps[j].error_code = KERR_UNKNOWN_TOPIC_OR_PARTITION;
       else if (subscribed)
         ps[j].error_code = KERR_GROUP_SUBSCRIBED_TO_TOPIC;

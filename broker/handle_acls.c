@@ -2,9 +2,10 @@
 /*
  * handle_acls.c — DescribeAcls, CreateAcls, DeleteAcls.
  *
- * nodata has no authorizer, so it answers these as Apache Kafka does when
- * none is configured (AclApis): error 54 SECURITY_DISABLED on the whole
- * response for DescribeAcls, on every creation and every filter for the
+ * With an authorizer configured (authorizer.class.name) they are served
+ * by authorizer_kafka.c. Without one, nodata answers these as Apache Kafka
+ * does when none is configured (AclApis): error 54 SECURITY_DISABLED on the
+ * whole response for DescribeAcls, on every creation and every filter for the
  * other two, with Kafka 4.4's texts, which differ: "No Authorizer is
  * configured on the broker" for DescribeAcls, "No Authorizer is
  * configured." for CreateAcls and DeleteAcls (tests/compat/test_acls.py
@@ -22,6 +23,8 @@
 #define NO_AUTHORIZER "No Authorizer is configured."
 
 int handle_describe_acls(kafka_req *r) {
+  if (kafka_authz_on(r))
+    return kafka_describe_acls_on(r);
   kafka_describe_acls_response *resp =
       kf_new(&r->arena, &kafka_describe_acls_response_desc);
   if (!resp)
@@ -34,6 +37,8 @@ int handle_describe_acls(kafka_req *r) {
 }
 
 int handle_create_acls(kafka_req *r) {
+  if (kafka_authz_on(r))
+    return kafka_create_acls_on(r);
   kafka_create_acls_request *req = r->body;
   kafka_create_acls_response *resp =
       kf_new(&r->arena, &kafka_create_acls_response_desc);
@@ -53,6 +58,8 @@ int handle_create_acls(kafka_req *r) {
 }
 
 int handle_delete_acls(kafka_req *r) {
+  if (kafka_authz_on(r))
+    return kafka_delete_acls_on(r);
   kafka_delete_acls_request *req = r->body;
   kafka_delete_acls_response *resp =
       kf_new(&r->arena, &kafka_delete_acls_response_desc);

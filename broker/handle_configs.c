@@ -300,6 +300,28 @@ static int describe_topic(kafka_req *r,
   return 0;
 }
 
+/* With ACLs: the config operation `op` (DESCRIBE_CONFIGS, ALTER_CONFIGS)
+ * on a config resource, as Kafka's AuthHelper maps them: a topic's on
+ * the topic, a group's on the group, the broker's and its loggers' on the
+ * cluster. 0, or the error to answer for the resource. */
+static int16_t config_denied(kafka_req *r, int8_t type, kf_str name, int op) {
+  if (!kafka_authz_on(r))
+    return 0;
+  switch (type) {
+  case RES_TOPIC:
+    return kafka_authorize_str(r, ACL_RES_TOPIC, name, op)
+               ? 0
+               : KERR_TOPIC_AUTHORIZATION_FAILED;
+  case RES_GROUP:
+    return kafka_authorize_str(r, ACL_RES_GROUP, name, op)
+               ? 0
+               : KERR_GROUP_AUTHORIZATION_FAILED;
+  default:
+    return kafka_authorize_cluster(r, op) ? 0
+                                          : KERR_CLUSTER_AUTHORIZATION_FAILED;
+  }
+}
+
 int handle_describe_configs(kafka_req *r) {
   kafka_describe_configs_request *req = r->body;
   kafka_describe_configs_response *resp =
@@ -317,6 +339,15 @@ int handle_describe_configs(kafka_req *r) {
     res->resource_type = q->resource_type;
     res->resource_name = q->resource_name;
     res->error_message = kf_null_str();
+    int16_t denied = config_denied(r, q->resource_type, q->resource_name,
+                                   ACL_OP_DESCRIBE_CONFIGS);
+    if (denied) {
+      /* Kafka answers its error's own text and no configs. */
+      res->error_code = denied;
+      res->error_message = kf_s(kafka_err_text(denied));
+      res->configs.count = 0;
+      continue;
+    }
     if (!kafka_cstr_ok(q->resource_name)) {
       res->error_code = KERR_INVALID_REQUEST;
       continue;
@@ -560,6 +591,8 @@ static void fill_alter(kafka_req *r, void *out,
       twice |= j != i && same_resource(q->resource_type, q->resource_name,
                                        req->resources.items[j].resource_type,
                                        req->resources.items[j].resource_name);
+    if (rs[i].error_code) /* denied, on the loop */
+      continue;
     rs[i].error_code = alter_resource(
         r, defaults, q->resource_type, q->resource_name, 0, q->configs.items,
         q->configs.count, req->validate_only, twice, &rs[i].error_message);
@@ -583,6 +616,9 @@ int handle_alter_configs(kafka_req *r) {
     rs[i].resource_type = q->resource_type;
     rs[i].resource_name = q->resource_name;
     rs[i].error_message = kf_null_str();
+    /* Decided here, on the loop: the fill may run on the worker. */
+    rs[i].error_code = config_denied(r, q->resource_type, q->resource_name,
+                                     ACL_OP_ALTER_CONFIGS);
     only_topics &= q->resource_type == RES_TOPIC;
   }
   resp->responses.items = rs;
@@ -606,6 +642,8 @@ static void fill_incremental(kafka_req *r, void *out,
       twice |= j != i && same_resource(q->resource_type, q->resource_name,
                                        req->resources.items[j].resource_type,
                                        req->resources.items[j].resource_name);
+    if (rs[i].error_code) /* denied, on the loop */
+      continue;
     rs[i].error_code = alter_resource(
         r, defaults, q->resource_type, q->resource_name, 1, q->configs.items,
         q->configs.count, req->validate_only, twice, &rs[i].error_message);
@@ -633,6 +671,9 @@ int handle_incremental_alter_configs(kafka_req *r) {
     rs[i].resource_type = q->resource_type;
     rs[i].resource_name = q->resource_name;
     rs[i].error_message = kf_null_str();
+    /* Decided here, on the loop: the fill may run on the worker. */
+    rs[i].error_code = config_denied(r, q->resource_type, q->resource_name,
+                                     ACL_OP_ALTER_CONFIGS);
     only_topics &= q->resource_type == RES_TOPIC;
   }
   resp->responses.items = rs;

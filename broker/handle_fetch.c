@@ -313,6 +313,12 @@ static int64_t build(kafka_req *r, kf_arena *a, kafka_fetch_response **out,
     } else {
       name = qt->topic.ptr;
     }
+    /* READ on the topic (a consumer's fetch; nodata has no replicas). A
+     * denied partition is an error, so the fetch answers at once and this
+     * logs once per request. */
+    if (!terr && name &&
+        !kafka_authorize(r, ACL_RES_TOPIC, name, strlen(name), ACL_OP_READ))
+      terr = KERR_TOPIC_AUTHORIZATION_FAILED;
 
     for (int32_t j = 0; j < np; j++) {
       kafka_fetch_request_partition *qp = &qt->partitions.items[j];

@@ -39,7 +39,8 @@ static int fill_topic(kafka_req *r, mtopic *t, const nd_topic_info *info) {
   kafka_metadata_request *req = r->body;
   int32_t node = r->b->cfg.node_id;
   if (req->include_topic_authorized_operations)
-    t->topic_authorized_operations = KAFKA_OPS_TOPIC;
+    t->topic_authorized_operations = kafka_authorized_ops(
+        r, ACL_RES_TOPIC, info->name, strlen(info->name), KAFKA_OPS_TOPIC);
   t->error_code = 0;
   t->name = kafka_str(r, info->name);
   t->is_internal = 0; /* offsets live in libnodata, not in a topic */
@@ -90,7 +91,18 @@ typedef struct create_job {
   int8_t *state; /* per requested topic: CREATE_* */
 } create_job;
 
-enum { CREATE_NONE, CREATE_TRIED, CREATE_LATER };
+enum { CREATE_NONE, CREATE_TRIED, CREATE_LATER, CREATE_DENIED };
+
+/* The cluster's authorized operations: none unless the principal may
+ * DESCRIBE the cluster (KafkaApis asks that first, without logging). */
+static int32_t cluster_ops(kafka_req *r) {
+  if (kafka_authz_on(r) &&
+      !kafka_authorize_quiet(r, ACL_RES_CLUSTER, ACL_CLUSTER_NAME,
+                             sizeof ACL_CLUSTER_NAME - 1, ACL_OP_DESCRIBE))
+    return 0;
+  return kafka_authorized_ops(r, ACL_RES_CLUSTER, ACL_CLUSTER_NAME,
+                              sizeof ACL_CLUSTER_NAME - 1, KAFKA_OPS_CLUSTER);
+}
 
 static kafka_metadata_response *new_response(kafka_req *r) {
   kafka_metadata_request *req = r->body;
@@ -111,7 +123,7 @@ static kafka_metadata_response *new_response(kafka_req *r) {
   resp->controller_id = b->cfg.node_id;
   /* v8-10 only (the field is gone from v11, KIP-700), as Kafka. */
   if (req->include_cluster_authorized_operations)
-    resp->cluster_authorized_operations = KAFKA_OPS_CLUSTER;
+    resp->cluster_authorized_operations = cluster_ops(r);
   return resp;
 }
 
@@ -132,14 +144,21 @@ static int answer_all(kafka_req *r) {
     nd_free(infos);
     return -1;
   }
-  for (size_t i = 0; i < n; i++)
-    if (fill_topic(r, &ts[i], &infos[i])) {
+  /* Topics the principal may not DESCRIBE are left out (not an error:
+   * invisible, as Kafka answers a request for all topics). */
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (!kafka_authorize_quiet(r, ACL_RES_TOPIC, infos[i].name,
+                               strlen(infos[i].name), ACL_OP_DESCRIBE))
+      continue;
+    if (fill_topic(r, &ts[k++], &infos[i])) {
       nd_free(infos);
       return -1;
     }
+  }
   nd_free(infos);
   resp->topics.items = ts;
-  resp->topics.count = (int32_t)n;
+  resp->topics.count = (int32_t)k;
   kafka_respond(r, resp);
   return 0;
 }
@@ -173,14 +192,28 @@ static int answer_named(kafka_req *r, const create_job *j) {
                                           q->topic_id.b, 0, &info, NULL, NULL);
       if (t->error_code)
         continue;
+      /* Ids are not secret: a denied one is answered by id, unnamed. */
+      if (!kafka_authorize(r, ACL_RES_TOPIC, info.name, strlen(info.name),
+                           ACL_OP_DESCRIBE)) {
+        t->error_code = KERR_TOPIC_AUTHORIZATION_FAILED;
+        continue;
+      }
     } else {
       t->name = q->name;
+      /* DESCRIBE before anything else, so a denied principal learns
+       * nothing of the topic (Kafka leaves its operations unset). */
+      if (!kafka_authorize_str(r, ACL_RES_TOPIC, q->name, ACL_OP_DESCRIBE)) {
+        t->error_code = KERR_TOPIC_AUTHORIZATION_FAILED;
+        continue;
+      }
       /* Kafka fills in the operations of every topic it names in the
        * answer, those with an error too (KafkaApis sets them after the
        * lookup), and clients decode them: kafka-python's admin fails on
        * the "not asked for" value when it asked. */
       if (req->include_topic_authorized_operations)
-        t->topic_authorized_operations = KAFKA_OPS_TOPIC;
+        t->topic_authorized_operations = kafka_authorized_ops(
+            r, ACL_RES_TOPIC, q->name.ptr ? q->name.ptr : "",
+            (size_t)q->name.len, KAFKA_OPS_TOPIC);
       if (!kafka_cstr_ok(q->name) || nd_topic_name_valid(q->name.ptr) != 0) {
         t->error_code = KERR_INVALID_TOPIC_EXCEPTION;
         continue;
@@ -190,6 +223,10 @@ static int answer_named(kafka_req *r, const create_job *j) {
         int crc = j->rc[k++];
         if (rc == ND_ENOTOPIC && crc != 0)
           rc = crc;
+      }
+      if (rc == ND_ENOTOPIC && state == CREATE_DENIED) {
+        t->error_code = KERR_TOPIC_AUTHORIZATION_FAILED;
+        continue;
       }
       if (rc == ND_ENOTOPIC && state == CREATE_LATER) {
         t->error_code = KERR_LEADER_NOT_AVAILABLE;
@@ -261,6 +298,21 @@ int handle_metadata(kafka_req *r) {
         nd_topic_name_valid(q->name.ptr) != 0 ||
         nd_topic_describe(b->store, q->name.ptr, &info) != ND_ENOTOPIC)
       continue;
+    /* With ACLs: only topics the principal may see (the others are
+     * answered TOPIC_AUTHORIZATION_FAILED below) and create: CREATE on the
+     * cluster or the topic, else TOPIC_AUTHORIZATION_FAILED too, as Kafka
+     * answers a topic it would auto-create for someone else. */
+    if (kafka_authz_on(r)) {
+      if (!kafka_authorize_quiet(r, ACL_RES_TOPIC, q->name.ptr,
+                                 (size_t)q->name.len, ACL_OP_DESCRIBE))
+        continue;
+      if (!kafka_authorize_quiet(r, ACL_RES_CLUSTER, ACL_CLUSTER_NAME,
+                                 sizeof ACL_CLUSTER_NAME - 1, ACL_OP_CREATE) &&
+          !kafka_authorize_str(r, ACL_RES_TOPIC, q->name, ACL_OP_CREATE)) {
+        j->state[i] = CREATE_DENIED;
+        continue;
+      }
+    }
     if (j->n == METADATA_CREATE_MAX) {
       j->state[i] = CREATE_LATER;
       continue;
@@ -294,7 +346,7 @@ int handle_describe_cluster(kafka_req *r) {
   resp->cluster_id = kafka_str(r, r->k->cluster_id);
   resp->controller_id = b->cfg.node_id;
   if (req->include_cluster_authorized_operations)
-    resp->cluster_authorized_operations = KAFKA_OPS_CLUSTER;
+    resp->cluster_authorized_operations = cluster_ops(r);
   resp->brokers.items = br;
   resp->brokers.count = 1;
   kafka_respond(r, resp);
@@ -340,6 +392,14 @@ int handle_describe_log_dirs(kafka_req *r) {
       kf_new_array(&r->arena, &kafka_describe_log_dirs_response_result_desc, 1);
   if (!resp || !res)
     return -1;
+  /* DESCRIBE on the cluster, else no log directories and the error
+   * (KafkaApis.handleDescribeLogDirsRequest). */
+  if (!kafka_authorize_cluster(r, ACL_OP_DESCRIBE)) {
+    resp->error_code = KERR_CLUSTER_AUTHORIZATION_FAILED;
+    resp->results.count = 0;
+    kafka_respond(r, resp);
+    return 0;
+  }
   char dir[PATH_MAX];
   const char *data = b->cfg.data_dir ? b->cfg.data_dir : ".";
   if (!realpath(data, dir))

@@ -151,12 +151,17 @@ int handle_list_offsets(kafka_req *r) {
     ts[i].name = qt->name;
     ts[i].partitions.items = ps;
     ts[i].partitions.count = np;
+    /* DESCRIBE on the topic, before anything else about it. */
+    int denied =
+        np && !kafka_authorize_str(r, ACL_RES_TOPIC, qt->name, ACL_OP_DESCRIBE);
     for (int32_t j = 0; j < np; j++) {
       int64_t when = qt->partitions.items[j].timestamp;
       ps[j].partition_index = qt->partitions.items[j].partition_index;
       ps[j].timestamp = -1;
       ps[j].offset = -1;
-      if (!timestamp_known(when, r->version))
+      if (denied)
+        ps[j].error_code = KERR_TOPIC_AUTHORIZATION_FAILED;
+      else if (!timestamp_known(when, r->version))
         ps[j].error_code = KERR_UNSUPPORTED_VERSION;
       else if (!kafka_cstr_ok(qt->name))
         ps[j].error_code = KERR_UNKNOWN_TOPIC_OR_PARTITION;
@@ -197,10 +202,16 @@ int handle_delete_records(kafka_req *r) {
     ts[i].name = q->name;
     ts[i].partitions.items = ps;
     ts[i].partitions.count = np;
+    int denied =
+        np && !kafka_authorize_str(r, ACL_RES_TOPIC, q->name, ACL_OP_DELETE);
     for (int32_t j = 0; j < np; j++) {
       kafka_delete_records_request_partition *qp = &q->partitions.items[j];
       ps[j].partition_index = qp->partition_index;
       ps[j].low_watermark = -1;
+      if (denied) {
+        ps[j].error_code = KERR_TOPIC_AUTHORIZATION_FAILED;
+        continue;
+      }
       if (!kafka_cstr_ok(q->name)) {
         ps[j].error_code = KERR_UNKNOWN_TOPIC_OR_PARTITION;
         continue;
@@ -255,12 +266,18 @@ int handle_offset_for_leader_epoch(kafka_req *r) {
     ts[i].topic = q->topic;
     ts[i].partitions.items = ps;
     ts[i].partitions.count = np;
+    int denied =
+        np && !kafka_authorize_str(r, ACL_RES_TOPIC, q->topic, ACL_OP_DESCRIBE);
     for (int32_t j = 0; j < np; j++) {
       kafka_offset_for_leader_epoch_request_offset_for_leader_partition *qp =
           &q->partitions.items[j];
       ps[j].partition = qp->partition;
       ps[j].leader_epoch = -1;
       ps[j].end_offset = -1;
+      if (denied) {
+        ps[j].error_code = KERR_TOPIC_AUTHORIZATION_FAILED;
+        continue;
+      }
       int64_t ls, hw;
       int rc = kafka_cstr_ok(q->topic) ? nd_offsets(r->b->store, q->topic.ptr,
                                                     qp->partition, &ls, &hw)

@@ -137,9 +137,7 @@ enum { ATTR_CODEC = 0x07, ATTR_TRANSACTIONAL = 0x10 };
  * real broker). With an id, each batch is checked against the
  * coordinator's state of its producer by the append (txn_append_flags,
  * txn_append_error). */
-static int16_t produce_txn_error(const kafka_produce_request *req) {
-  if (req->transactional_id.len >= 0)
-    return 0;
+static int produce_has_txn_batch(const kafka_produce_request *req) {
   for (int32_t i = 0; i < req->topic_data.count; i++) {
     const kafka_produce_request_topic_produce_data *td =
         &req->topic_data.items[i];
@@ -149,9 +147,15 @@ static int16_t produce_txn_error(const kafka_produce_request *req) {
       if (pd->records.len > 0 &&
           has_batch_attr(pd->records.ptr, (size_t)pd->records.len,
                          ATTR_TRANSACTIONAL, ATTR_TRANSACTIONAL))
-        return KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+        return 1;
     }
   }
+  return 0;
+}
+
+static int16_t produce_txn_error(const kafka_produce_request *req) {
+  if (req->transactional_id.len < 0 && produce_has_txn_batch(req))
+    return KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
   return 0;
 }
 
@@ -489,6 +493,13 @@ int handle_produce(kafka_req *r) {
 
   int16_t acks = req->acks;
   int16_t whole_err = produce_txn_error(req);
+  /* With ACLs, transactional records need WRITE on their transactional
+   * id (KafkaApis.handleProduceRequest), before anything else. */
+  if (!whole_err && kafka_authz_on(r) && req->transactional_id.len >= 0 &&
+      produce_has_txn_batch(req) &&
+      !kafka_authorize_str(r, ACL_RES_TRANSACTIONAL_ID, req->transactional_id,
+                           ACL_OP_WRITE))
+    whole_err = KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
   if (!whole_err && acks != 0 && acks != 1 && acks != -1)
     whole_err = KERR_INVALID_REQUIRED_ACKS;
   /* A V2 transactional request: its transactional batches wait for one
@@ -514,6 +525,11 @@ int handle_produce(kafka_req *r) {
     int16_t terr = whole_err;
     const char *name = NULL;
     nd_topic_info info;
+    /* WRITE on the topic, checked before it is looked up (by name) as
+     * Kafka does, so a denied principal cannot tell whether it exists. */
+    if (!terr && r->version < 13 &&
+        !kafka_authorize_str(r, ACL_RES_TOPIC, td->name, ACL_OP_WRITE))
+      terr = KERR_TOPIC_AUTHORIZATION_FAILED;
     if (!terr)
       terr = kafka_topic_resolve(
           r,
@@ -521,6 +537,9 @@ int handle_produce(kafka_req *r) {
                            : KAFKA_TOPIC_VALIDATE | KAFKA_TOPIC_AUTO_CREATE,
           td->name, td->topic_id.b, KERR_INVALID_TOPIC_EXCEPTION, &info,
           &r->arena, &name);
+    if (!terr && r->version >= 13 &&
+        !kafka_authorize(r, ACL_RES_TOPIC, name, strlen(name), ACL_OP_WRITE))
+      terr = KERR_TOPIC_AUTHORIZATION_FAILED;
     int policy = terr ? ND_FSYNC_INTERVAL : info.config.fsync;
 
     for (int32_t j = 0; j < np; j++) {

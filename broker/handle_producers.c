@@ -22,7 +22,21 @@
 
 int handle_init_producer_id(kafka_req *r) {
   kafka_init_producer_id_request *req = r->body;
-  if (req->transactional_id.len >= 0)
+  /* With ACLs (KafkaApis.handleInitProducerIdRequest): WRITE on the
+   * transactional id; without one, IDEMPOTENT_WRITE on the cluster or
+   * WRITE on some topic (KIP-679). */
+  int16_t denied = 0;
+  if (kafka_authz_on(r)) {
+    if (req->transactional_id.len >= 0) {
+      if (!kafka_authorize_str(r, ACL_RES_TRANSACTIONAL_ID,
+                               req->transactional_id, ACL_OP_WRITE))
+        denied = KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+    } else if (!kafka_authorize_cluster(r, ACL_OP_IDEMPOTENT_WRITE) &&
+               !kafka_authorize_any(r, ACL_RES_TOPIC, ACL_OP_WRITE)) {
+      denied = KERR_CLUSTER_AUTHORIZATION_FAILED;
+    }
+  }
+  if (!denied && req->transactional_id.len >= 0)
     return handle_init_producer_id_txn(r); /* handle_txn.c */
   kafka_init_producer_id_response *resp =
       kf_new(&r->arena, &kafka_init_producer_id_response_desc);
@@ -30,6 +44,11 @@ int handle_init_producer_id(kafka_req *r) {
     return -1;
   resp->producer_id = -1;
   resp->producer_epoch = -1;
+  if (denied) {
+    resp->error_code = denied;
+    kafka_respond(r, resp);
+    return 0;
+  }
   /* Without a transactional id Kafka always hands out a fresh id with
    * epoch 0, whatever id and epoch the request names (clients differ in
    * what they send there), and so do we. The id comes from the store's
@@ -69,6 +88,8 @@ int handle_describe_producers(kafka_req *r) {
   for (int32_t i = 0; i < nt; i++) {
     kafka_describe_producers_request_topic_request *q = &req->topics.items[i];
     int ok = kafka_cstr_ok(q->name);
+    int denied = q->partition_indexes.count > 0 &&
+                 !kafka_authorize_str(r, ACL_RES_TOPIC, q->name, ACL_OP_READ);
     int32_t np =
         q->partition_indexes.count > 0 ? q->partition_indexes.count : 0;
     kafka_describe_producers_response_partition_response *ps = kf_new_array(
@@ -78,6 +99,10 @@ int handle_describe_producers(kafka_req *r) {
       return -1;
     for (int32_t j = 0; j < np; j++) {
       ps[j].partition_index = q->partition_indexes.items[j];
+      if (denied) {
+        ps[j].error_code = KERR_TOPIC_AUTHORIZATION_FAILED;
+        continue;
+      }
       nd_producer_info *list = NULL;
       size_t n = 0;
       int rc = ok ? nd_partition_producers(r->b->store, q->name.ptr,

@@ -84,6 +84,13 @@ static int topics_answer(topics_job *j) {
         &j->resp->topics.items[i];
     if (t->error_code)
       continue;
+    /* Its configs only for a principal that may DESCRIBE_CONFIGS it
+     * (ControllerApis.createTopics). */
+    if (!kafka_authorize_quiet(r, ACL_RES_TOPIC, t->name.ptr,
+                               (size_t)t->name.len, ACL_OP_DESCRIBE_CONFIGS)) {
+      t->topic_config_error_code = KERR_TOPIC_AUTHORIZATION_FAILED;
+      continue;
+    }
     kafka_create_topics_response_creatable_topic_configs *cs = kf_new_array(
         &r->arena, &kafka_create_topics_response_creatable_topic_configs_desc,
         nc + nfixed);
@@ -172,6 +179,16 @@ int handle_create_topics(kafka_req *r) {
     t->error_message = kf_null_str(); /* Kafka's default, as it answers */
     if (!kafka_cstr_ok(q->name)) {
       t->error_code = KERR_INVALID_TOPIC_EXCEPTION;
+      continue;
+    }
+    /* CREATE on the cluster or on the topic, before the name is looked at
+     * (ControllerApis.createTopics, with its message). */
+    if (kafka_authz_on(r) &&
+        !kafka_authorize_quiet(r, ACL_RES_CLUSTER, ACL_CLUSTER_NAME,
+                               sizeof ACL_CLUSTER_NAME - 1, ACL_OP_CREATE) &&
+        !kafka_authorize_str(r, ACL_RES_TOPIC, q->name, ACL_OP_CREATE)) {
+      t->error_code = KERR_TOPIC_AUTHORIZATION_FAILED;
+      t->error_message = kf_s("Authorization failed.");
       continue;
     }
     kf_str why = kafka_topic_name_error(r, q->name.ptr);
@@ -339,9 +356,23 @@ int handle_delete_topics(kafka_req *r) {
     const char *found;
     if (by_id)
       t->topic_id = req->topics.items[i].topic_id;
+    /* DELETE on the topic (which implies DESCRIBE): by name before it is
+     * looked up, by id once it is found (ids are not secret). */
+    if (!by_id && kafka_cstr_ok(name) &&
+        !kafka_authorize_str(r, ACL_RES_TOPIC, name, ACL_OP_DELETE)) {
+      t->name = name;
+      t->error_code = KERR_TOPIC_AUTHORIZATION_FAILED;
+      continue;
+    }
     t->error_code = kafka_topic_resolve(
         r, by_id ? KAFKA_TOPIC_BY_ID : 0, name, t->topic_id.b,
         KERR_INVALID_TOPIC_EXCEPTION, &info, &r->arena, &found);
+    if (by_id && t->error_code == KERR_NONE &&
+        !kafka_authorize(r, ACL_RES_TOPIC, found, strlen(found),
+                         ACL_OP_DELETE)) {
+      t->error_code = KERR_TOPIC_AUTHORIZATION_FAILED;
+      continue;
+    }
     /* A usable name asked for is answered with, found or not; a topic
      * asked for by id is named only if found. */
     if (!by_id && kafka_cstr_ok(name))
@@ -467,6 +498,10 @@ int handle_create_partitions(kafka_req *r) {
     int rc;
     if (!kafka_cstr_ok(q->name)) {
       t->error_code = KERR_INVALID_TOPIC_EXCEPTION;
+      continue;
+    }
+    if (!kafka_authorize_str(r, ACL_RES_TOPIC, q->name, ACL_OP_ALTER)) {
+      t->error_code = KERR_TOPIC_AUTHORIZATION_FAILED;
       continue;
     }
     if ((rc = nd_topic_describe(b->store, q->name.ptr, &info)) != 0) {

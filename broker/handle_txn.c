@@ -270,6 +270,12 @@ static int apt_prepare(kafka_req *r, apt_txn *t, kf_str tid, int64_t pid,
   t->prc = kf_alloc(&r->arena, (total ? total : 1) * sizeof *t->prc);
   if (!t->parts || !t->prc)
     return -1;
+  /* With ACLs: WRITE on the transactional id (else every partition is
+   * TRANSACTIONAL_ID_AUTHORIZATION_FAILED), then WRITE on each topic (a
+   * denied one is TOPIC_AUTHORIZATION_FAILED, the others not attempted). */
+  int tid_denied =
+      t->tid && !kafka_authorize(r, ACL_RES_TRANSACTIONAL_ID, t->tid,
+                                 strlen(t->tid), ACL_OP_WRITE);
   int unknown = 0;
   for (int32_t i = 0; i < nq; i++) {
     const apt_qtopic *q = &qts[i];
@@ -283,10 +289,17 @@ static int apt_prepare(kafka_req *r, apt_txn *t, kf_str tid, int64_t pid,
     t->topics[i].results_by_partition.items = ps;
     t->topics[i].results_by_partition.count = np;
     nd_topic_info info;
+    int denied = !tid_denied && np &&
+                 !kafka_authorize_str(r, ACL_RES_TOPIC, q->name, ACL_OP_WRITE);
     int known = kafka_cstr_ok(q->name) &&
                 nd_topic_describe(r->b->store, q->name.ptr, &info) == 0;
     for (int32_t j = 0; j < np; j++) {
       ps[j].partition_index = q->partitions.items[j];
+      if (denied) {
+        ps[j].partition_error_code = KERR_TOPIC_AUTHORIZATION_FAILED;
+        unknown = 1;
+        continue;
+      }
       if (!known || ps[j].partition_index < 0 ||
           ps[j].partition_index >= info.partitions) {
         ps[j].partition_error_code = KERR_UNKNOWN_TOPIC_OR_PARTITION;
@@ -300,6 +313,8 @@ static int apt_prepare(kafka_req *r, apt_txn *t, kf_str tid, int64_t pid,
   }
   if (!t->tid)
     t->pre_err = KERR_INVALID_REQUEST;
+  else if (tid_denied)
+    t->pre_err = KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
   else if (unknown)
     t->pre_err = KERR_OPERATION_NOT_ATTEMPTED;
   return 0;
@@ -362,6 +377,19 @@ static int apt_answer(kafka_req *r, txn_work *w) {
  * serves it), where verify_only checks instead of adding (KIP-890). */
 int handle_add_partitions_to_txn(kafka_req *r) {
   kafka_add_partitions_to_txn_request *req = r->body;
+  /* v4+ is the brokers' batched form: it needs CLUSTER_ACTION on the
+   * cluster (KafkaApis), else the whole request is refused. */
+  if (r->version >= 4 && kafka_authz_on(r) &&
+      !kafka_authorize_cluster(r, ACL_OP_CLUSTER_ACTION)) {
+    kafka_add_partitions_to_txn_response *resp =
+        kf_new(&r->arena, &kafka_add_partitions_to_txn_response_desc);
+    if (!resp)
+      return -1;
+    resp->error_code = KERR_CLUSTER_AUTHORIZATION_FAILED;
+    resp->results_by_transaction.count = 0;
+    kafka_respond(r, resp);
+    return 0;
+  }
   apt_work *aw = kf_alloc(&r->arena, sizeof *aw);
   if (!aw)
     return -1;
@@ -442,12 +470,21 @@ int handle_add_offsets_to_txn(kafka_req *r) {
   a->pid = req->producer_id;
   a->epoch = req->producer_epoch;
   a->group = group_cstr(req->group_id);
-  if (!a->w.tid || !group_id_ok(a->group)) {
+  /* With ACLs: WRITE on the transactional id, READ on the group. */
+  int16_t denied = 0;
+  if (!kafka_authorize_str(r, ACL_RES_TRANSACTIONAL_ID, req->transactional_id,
+                           ACL_OP_WRITE))
+    denied = KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+  else if (!kafka_authorize_str(r, ACL_RES_GROUP, req->group_id, ACL_OP_READ))
+    denied = KERR_GROUP_AUTHORIZATION_FAILED;
+  if (denied || !a->w.tid || !group_id_ok(a->group)) {
     kafka_add_offsets_to_txn_response *resp =
         kf_new(&r->arena, &kafka_add_offsets_to_txn_response_desc);
     if (!resp)
       return -1;
-    resp->error_code = a->w.tid ? KERR_INVALID_GROUP_ID : KERR_INVALID_REQUEST;
+    resp->error_code = denied     ? denied
+                       : a->w.tid ? KERR_INVALID_GROUP_ID
+                                  : KERR_INVALID_REQUEST;
     kafka_respond(r, resp);
     return 0;
   }
@@ -500,6 +537,18 @@ int handle_end_txn(kafka_req *r) {
   e->epoch = req->producer_epoch;
   e->commit = req->committed != 0;
   e->v2 = r->version >= 5;
+  if (!kafka_authorize_str(r, ACL_RES_TRANSACTIONAL_ID, req->transactional_id,
+                           ACL_OP_WRITE)) {
+    kafka_end_txn_response *resp =
+        kf_new(&r->arena, &kafka_end_txn_response_desc);
+    if (!resp)
+      return -1;
+    resp->error_code = KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+    resp->producer_id = -1;
+    resp->producer_epoch = -1;
+    kafka_respond(r, resp);
+    return 0;
+  }
   if (!e->w.tid) {
     e->w.r = r;
     e->w.rc = ND_EINVAL;
@@ -561,7 +610,14 @@ int handle_txn_offset_commit(kafka_req *r) {
   t->group = group_cstr(req->group_id);
   t->v2 = r->version >= 5;
   int16_t gerr = 0;
-  if (!t->w.tid)
+  /* With ACLs: WRITE on the transactional id, READ on the group, then
+   * READ on each topic (KafkaApis.handleTxnOffsetCommitRequest). */
+  if (!kafka_authorize_str(r, ACL_RES_TRANSACTIONAL_ID, req->transactional_id,
+                           ACL_OP_WRITE))
+    gerr = KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+  else if (!kafka_authorize_str(r, ACL_RES_GROUP, req->group_id, ACL_OP_READ))
+    gerr = KERR_GROUP_AUTHORIZATION_FAILED;
+  else if (!t->w.tid)
     gerr = KERR_INVALID_REQUEST;
   else if (!group_id_ok(t->group))
     gerr = KERR_INVALID_GROUP_ID;
@@ -601,10 +657,16 @@ int handle_txn_offset_commit(kafka_req *r) {
     nd_topic_info info;
     const char *topic = NULL;
     int16_t terr = gerr;
+    if (!terr && r->version < 6 &&
+        !kafka_authorize_str(r, ACL_RES_TOPIC, qt->name, ACL_OP_READ))
+      terr = KERR_TOPIC_AUTHORIZATION_FAILED;
     if (!terr)
       terr = kafka_topic_resolve(
           r, r->version >= 6 ? KAFKA_TOPIC_BY_ID : 0, qt->name, qt->topic_id.b,
           KERR_UNKNOWN_TOPIC_OR_PARTITION, &info, &r->arena, &topic);
+    if (!terr && r->version >= 6 &&
+        !kafka_authorize(r, ACL_RES_TOPIC, topic, strlen(topic), ACL_OP_READ))
+      terr = KERR_TOPIC_AUTHORIZATION_FAILED;
     for (int32_t j = 0; j < np; j++) {
       kafka_txn_offset_commit_request_partition *qp = &qt->partitions.items[j];
       ps[j].partition_index = qp->partition_index;
@@ -659,7 +721,9 @@ static int dt_topics(kafka_req *r, dt_state *s, const nd_txn_info *info) {
     int seen = 0;
     for (int32_t k = 0; k < nt && !seen; k++)
       seen = strcmp(td[k].topic.ptr, topic) == 0;
-    if (seen)
+    /* Topics the principal may not DESCRIBE are left out (KafkaApis). */
+    if (seen || !kafka_authorize_quiet(r, ACL_RES_TOPIC, topic, strlen(topic),
+                                       ACL_OP_DESCRIBE))
       continue;
     td[nt].topic = kafka_str(r, topic);
     td[nt].partitions.items = parts + used;
@@ -694,6 +758,11 @@ int handle_describe_transactions(kafka_req *r) {
      * TRANSACTIONAL_ID_NOT_FOUND. */
     s->transactional_id = id;
     s->transaction_state = kf_s("");
+    if (!kafka_authorize_str(r, ACL_RES_TRANSACTIONAL_ID, id,
+                             ACL_OP_DESCRIBE)) {
+      s->error_code = KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+      continue;
+    }
     nd_txn_info info;
     int rc =
         tid_of(id) ? nd_txn_describe(r->b->store, id.ptr, &info) : ND_EINVAL;
@@ -817,6 +886,10 @@ int handle_list_transactions(kafka_req *r) {
     if (duration >= 0 && now - t->start_ms < duration)
       continue;
     if (has_re && regexec(&re, t->transactional_id, 0, NULL, 0) != 0)
+      continue;
+    /* Only ids the principal may DESCRIBE. */
+    if (!kafka_authorize_quiet(r, ACL_RES_TRANSACTIONAL_ID, t->transactional_id,
+                               strlen(t->transactional_id), ACL_OP_DESCRIBE))
       continue;
     out[k].transactional_id = kafka_str(r, t->transactional_id);
     out[k].producer_id = t->producer_id;

@@ -20,6 +20,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 
+#include "authorizer.h"
 #include "broker.h"
 #include "kafka_errors.h"
 #include "kafka_msgs.h"
@@ -121,6 +122,9 @@ struct kafka_state {
   struct telemetry_state *telemetry; /* handle_telemetry.c, loop only */
   struct sasl_state *sasl;           /* sasl.c: credentials, mechanisms */
   struct quota_state *quotas;        /* quota.c, loop only */
+  /* The ACLs when authorizer.class.name turns them on, else NULL
+   * (authorizer_kafka.c; loop thread only). */
+  struct authorizer *authz;
 };
 
 /* Drop one reference to s (NULL allowed); the last frees it. */
@@ -338,6 +342,43 @@ void kafka_log_refusal(kafka_req *r, const char *what, kf_str topic,
 #define kafka_log_topic(r, level, topic, ...)                                  \
   kafka_logx(r, level, &BLOG_STR("topic", topic), 1, __VA_ARGS__)
 
+/* ACL checks (authorizer_kafka.c over authorizer.h). kafka_authz_init
+ * reads authorizer.class.name, super.users and
+ * allow.everyone.if.no.acl.found and DATA/security/acls; 0, or
+ * ND_ECORRUPT (a bad setting or file: logged, naming file and line; the
+ * broker must not start then) or -ENOMEM. */
+int kafka_authz_init(broker *b);
+void kafka_authz_fini(broker *b);
+/* Is an authorizer configured? */
+static inline int kafka_authz_on(const kafka_req *r) {
+  return r->k && r->k->authz != NULL;
+}
+/* May r's principal perform op (authorizer.h's ACL_OP_*) on the resource
+ * (ACL_RES_*, name[0..len))? 1 or 0; always 1 without an authorizer. A
+ * denial is logged at INFO as Kafka's authorizer logger does (principal,
+ * operation, host, resource, API). */
+int kafka_authorize(kafka_req *r, int res_type, const char *name, size_t len,
+                    int op);
+/* The same without the log line: for filtering what a principal may see
+ * (Kafka's logIfDenied = false). */
+int kafka_authorize_quiet(kafka_req *r, int res_type, const char *name,
+                          size_t len, int op);
+/* kafka_authorize for a kf_str name (a null one is ""). */
+static inline int kafka_authorize_str(kafka_req *r, int res_type, kf_str name,
+                                      int op) {
+  return kafka_authorize(r, res_type, name.ptr ? name.ptr : "",
+                         name.len > 0 ? (size_t)name.len : 0, op);
+}
+/* May r's principal perform op on the cluster? */
+int kafka_authorize_cluster(kafka_req *r, int op);
+/* Has r's principal op on some resource of the type (Kafka's
+ * authorizeByResourceType: InitProducerId's WRITE on any topic)? */
+int kafka_authorize_any(kafka_req *r, int res_type, int op);
+/* The include_*_authorized_operations answer: of `all` (KAFKA_OPS_*), the
+ * operations r's principal may perform on the resource. */
+int32_t kafka_authorized_ops(kafka_req *r, int res_type, const char *name,
+                             size_t len, int32_t all);
+
 /* handle_telemetry.c: frees its KIP-714 client instances. */
 void telemetry_fini(kafka_state *k);
 
@@ -379,6 +420,10 @@ int handle_list_transactions(kafka_req *r);
 int handle_describe_acls(kafka_req *r);
 int handle_create_acls(kafka_req *r);
 int handle_delete_acls(kafka_req *r);
+/* authorizer_kafka.c: the same with the authorizer on. */
+int kafka_describe_acls_on(kafka_req *r);
+int kafka_create_acls_on(kafka_req *r);
+int kafka_delete_acls_on(kafka_req *r);
 /* The group coordinator's handlers and lifecycle are declared with it, in
  * group.h. */
 

@@ -233,6 +233,13 @@ void kafka_log_refusal(kafka_req *r, const char *what, kf_str topic,
 int kafka_auto_create(kafka_req *r, const char *topic) {
   if (!r->b->cfg.auto_create)
     return ND_ENOTOPIC;
+  /* With ACLs, creating needs CREATE on the cluster or the topic (as
+   * Kafka's auto-creation and CreateTopics check). */
+  if (kafka_authz_on(r) &&
+      !kafka_authorize_quiet(r, ACL_RES_CLUSTER, ACL_CLUSTER_NAME,
+                             sizeof ACL_CLUSTER_NAME - 1, ACL_OP_CREATE) &&
+      !kafka_authorize(r, ACL_RES_TOPIC, topic, strlen(topic), ACL_OP_CREATE))
+    return ND_ENOTOPIC;
   /* The store creates topics one at a time: while the worker creates
    * (Metadata's auto-creation, CreateTopics), creating here would hold the
    * loop until it is done. UNKNOWN_TOPIC_OR_PARTITION is retriable, and
@@ -801,11 +808,14 @@ int kafka_init(broker *b) {
   if (rc == 0)
     rc = quota_init(b);
   if (rc == 0)
+    rc = kafka_authz_init(b);
+  if (rc == 0)
     rc = group_init(b);
   if (rc != 0) {
     group_fini(b);
     sasl_fini(b);
     quota_fini(b);
+    kafka_authz_fini(b);
     waitset_free(k->fetch_waits);
     dynconfig_fini(b);
     free(k);
@@ -825,6 +835,7 @@ void kafka_fini(broker *b) {
   sasl_fini(b);
   dynconfig_fini(b);
   quota_fini(b);
+  kafka_authz_fini(b);
   while (k->parked) {
     kafka_req *r = k->parked;
     kafka_unpark(r);

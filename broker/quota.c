@@ -399,7 +399,15 @@ int handle_describe_client_quotas(kafka_req *r) {
   if (!resp || !q || !part_of)
     return -1;
   kf_str msg = kf_null_str();
-  int16_t err = describe_error(r, req, part_of, &msg);
+  /* With ACLs: DESCRIBE_CONFIGS on the cluster (KafkaApis), else the
+   * error alone. */
+  int16_t err = KERR_NONE;
+  if (!kafka_authorize_cluster(r, ACL_OP_DESCRIBE_CONFIGS)) {
+    err = KERR_CLUSTER_AUTHORIZATION_FAILED;
+    msg = kf_s(kafka_err_text(err));
+  } else {
+    err = describe_error(r, req, part_of, &msg);
+  }
   if (err) {
     resp->error_code = err;
     resp->error_message = msg;
@@ -667,12 +675,19 @@ int handle_alter_client_quotas(kafka_req *r) {
     return -1;
   int changed = 0;
   int32_t nout = 0;
+  /* With ACLs: ALTER_CONFIGS on the cluster (the controller's check),
+   * else every entry refused. */
+  int denied = !kafka_authorize_cluster(r, ACL_OP_ALTER_CONFIGS);
   for (int32_t i = 0; i < n; i++) {
     const kafka_alter_client_quotas_request_entry_data *x =
         &req->entries.items[i];
     qentity *e = &ents[i];
     kf_str msg = kf_null_str();
     int16_t err = entry_entity(r, x, e, &msg);
+    if (!err && denied) {
+      err = KERR_CLUSTER_AUTHORIZATION_FAILED;
+      msg = kf_s(kafka_err_text(err));
+    }
     /* An entity named twice, in two entries or by one key twice, is
      * answered once, with Kafka's error; its first entry still applies,
      * as Kafka's does. */

@@ -537,6 +537,14 @@ int handle_describe_user_scram_credentials(kafka_req *r) {
       kf_new(&r->arena, &kafka_describe_user_scram_credentials_response_desc);
   if (!resp)
     return -1;
+  /* With ACLs: DESCRIBE on the cluster (KafkaApis), else the error alone. */
+  if (!kafka_authorize_cluster(r, ACL_OP_DESCRIBE)) {
+    resp->error_code = KERR_CLUSTER_AUTHORIZATION_FAILED;
+    resp->error_message = kf_s(kafka_err_text(resp->error_code));
+    resp->results.count = 0;
+    kafka_respond(r, resp);
+    return 0;
+  }
   /* The users to answer for: those asked, or every user with one. */
   int32_t nq = req->users.count > 0 ? req->users.count : 0;
   size_t cap = nq ? (size_t)nq : (store ? store->n : 0);
@@ -642,12 +650,20 @@ int handle_alter_user_scram_credentials(kafka_req *r) {
   const char **msg = kf_alloc(&r->arena, ((size_t)total + 1) * sizeof *msg);
   if (!resp || !st || (total && (!res || !user || !err || !msg)))
     return -1;
+  /* With ACLs: ALTER on the cluster (KafkaApis), else every operation
+   * refused. */
+  int denied = !kafka_authorize_cluster(r, ACL_OP_ALTER);
   for (int32_t i = 0; i < total; i++) {
     kf_str name = i < nd ? req->deletions.items[i].name
                          : req->upsertions.items[i - nd].name;
     int8_t mech = i < nd ? req->deletions.items[i].mechanism
                          : req->upsertions.items[i - nd].mechanism;
     user[i] = kafka_cstr_ok(name) ? name.ptr : "";
+    if (denied) {
+      err[i] = KERR_CLUSTER_AUTHORIZATION_FAILED;
+      msg[i] = "Cluster authorization failed.";
+      continue;
+    }
     /* Twice in the request: every operation of that user fails. */
     for (int32_t j = 0; j < total; j++) {
       kf_str other = j < nd ? req->deletions.items[j].name

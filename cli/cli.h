@@ -31,6 +31,7 @@ int cli_consume_main(int argc, char **argv);
 int cli_inspect_main(int argc, char **argv);
 int cli_verify_main(int argc, char **argv);
 int cli_backup_main(int argc, char **argv);
+int cli_acls_main(int argc, char **argv);
 int cli_groups_main(int argc, char **argv);
 int cli_bench_main(int argc, char **argv);
 int cli_users_main(int argc, char **argv);
