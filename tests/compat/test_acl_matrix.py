@@ -552,6 +552,31 @@ def alter_scram(c, ph):
     return rd.carray(res)
 
 
+def describe_quotas(c, ph):
+    # v1, no components, strict=false: every quota
+    rd = c.call(48, 1, kv.carray([]) + i8(0) + kv.TAGS)
+    rd.i32()
+    return rd.i16()
+
+
+def alter_quotas(c, ph):
+    # v1, validate_only: producer_byte_rate for user "zz"
+    entity = kv.carray([kv.cstr("user") + kv.cstr("zz") + kv.TAGS])
+    op = kv.cstr("producer_byte_rate") + struct.pack(">d", 1024.0) + i8(0) + \
+        kv.TAGS
+    rd = c.call(49, 1, kv.carray([entity + kv.carray([op]) + kv.TAGS]) +
+                i8(1) + kv.TAGS)
+    rd.i32()
+
+    def res(r):
+        err = r.i16()
+        r.cstr()
+        r.carray(lambda e: (e.cstr(), e.cstr(), e.tags()))
+        r.tags()
+        return err
+    return rd.carray(res)
+
+
 def describe_acls(c, ph):
     rd = c.call_classic(29, 1, i8(1) + s(None) + i8(1) + s(None) + s(None) +
                         i8(1) + i8(1))
@@ -668,6 +693,10 @@ def matrix(node):
         ("DescribeUserScramCredentials", describe_scram,
          [[cl(DESCRIBE)]]),
         ("AlterUserScramCredentials", alter_scram, [[], [cl(ALTER)]]),
+        ("DescribeClientQuotas", describe_quotas,
+         [[], [cl(DESCRIBE)], [cl(DESCRIBE_CONFIGS)]]),
+        ("AlterClientQuotas", alter_quotas,
+         [[], [cl(DESCRIBE_CONFIGS)], [cl(ALTER_CONFIGS)]]),
         ("DescribeAcls", describe_acls, [[], [cl(DESCRIBE)]]),
         ("CreateAcls", create_acls_client, [[], [cl(ALTER)]]),
         ("DeleteAcls", delete_acls_client, [[], [cl(ALTER)]]),
