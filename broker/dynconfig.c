@@ -412,6 +412,15 @@ static int decode(char *s) {
   return 0;
 }
 
+/* The same line escapes for the other files of the data directory that
+ * the broker writes (quota.c's client-quotas). */
+int kafka_conf_put_enc(FILE *f, const char *s) {
+  return put_enc(f, s);
+}
+int kafka_conf_decode(char *s) {
+  return decode(s);
+}
+
 /* Write every entry of d to DATA/broker.conf atomically. */
 static int conf_save(broker *b, const dyn_state *d) {
   char path[4096];

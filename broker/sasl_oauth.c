@@ -430,6 +430,9 @@ static EVP_PKEY *key_from(int ec, const jval *o) {
   EVP_PKEY *key = NULL;
   BIGNUM *n = NULL, *e = NULL;
   uint8_t *a = NULL, *b = NULL;
+  /* The builder keeps a pointer to the point until to_param: it must
+   * outlive that call, so it lives here, not in the EC branch. */
+  uint8_t pub[65];
   size_t al = 0, bl = 0;
   const char *fa = jstr(o, ec ? "x" : "n"), *fb = jstr(o, ec ? "y" : "e");
   if (!bld || !fa || !fb || !(a = b64url(fa, strlen(fa), &al)) ||
@@ -439,7 +442,6 @@ static EVP_PKEY *key_from(int ec, const jval *o) {
     const char *crv = jstr(o, "crv");
     if (!crv || strcmp(crv, "P-256") || al != 32 || bl != 32)
       goto out;
-    uint8_t pub[65];
     pub[0] = 4; /* uncompressed point */
     memcpy(pub + 1, a, 32);
     memcpy(pub + 33, b, 32);
@@ -755,14 +757,17 @@ static int check_claims(const sasl_oauth_config *c, const jval *cl, char *user,
   int64_t now_ms = sasl_wall_ms(), skew_ms = c->clock_skew_s * 1000;
   const jval *exp = jget(cl, "exp"), *nbf = jget(cl, "nbf"),
              *iat = jget(cl, "iat");
-  if (!exp || exp->t != J_NUM) {
-    snprintf(why, wl, "no exp claim (a number)");
+  /* NumericDate: seconds; bounded so that milliseconds fit an int64. */
+#define DATE_OK(v) ((v)->t == J_NUM && (v)->num > -9e12 && (v)->num < 9e12)
+  if (!exp || !DATE_OK(exp)) {
+    snprintf(why, wl, "no exp claim (a date in seconds)");
     return -1;
   }
-  if ((nbf && nbf->t != J_NUM) || (iat && iat->t != J_NUM)) {
-    snprintf(why, wl, "nbf or iat is not a number");
+  if ((nbf && !DATE_OK(nbf)) || (iat && !DATE_OK(iat))) {
+    snprintf(why, wl, "nbf or iat is not a date in seconds");
     return -1;
   }
+#undef DATE_OK
   int64_t exp_ms = (int64_t)(exp->num * 1000);
   if (exp_ms + skew_ms <= now_ms) {
     snprintf(why, wl, "token expired (exp %.0f)", exp->num);

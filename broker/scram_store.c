@@ -221,8 +221,8 @@ int scram_store_del(scram_store *s, const char *user, int mech) {
 
 void scram_store_free(scram_store *s) {
   for (size_t i = 0; i < s->n; i++) {
-    OPENSSL_cleanse(&s->v[i], sizeof s->v[i] - sizeof s->v[i].user);
     free(s->v[i].user);
+    OPENSSL_cleanse(&s->v[i], sizeof s->v[i]);
   }
   free(s->v);
   free(s->path);

@@ -32,7 +32,8 @@ txn id, READ group; EndTxn WRITE txn id; TxnOffsetCommit WRITE txn id,
 READ group and topic; DescribeTransactions DESCRIBE txn id;
 ListTransactions filtered; DescribeProducers READ; DescribeCluster's
 authorized operations; DescribeLogDirs DESCRIBE cluster; the ACL APIs
-DESCRIBE/ALTER cluster, and so the SCRAM credential APIs; Metadata's
+DESCRIBE/ALTER cluster, and so the SCRAM credential APIs;
+Describe/AlterClientQuotas DESCRIBE_CONFIGS/ALTER_CONFIGS cluster; Metadata's
 topic authorized operations.
 """
 import os
@@ -552,6 +553,28 @@ def alter_scram(c, ph):
     return rd.carray(res)
 
 
+def describe_quotas(c, ph):
+    # alice's user quotas (match type EXACT), not strict
+    rd = c.call_classic(48, 0, arr([s("user") + i8(0) + s("alice")]) + i8(0))
+    rd.i32()
+    return rd.i16()
+
+
+def alter_quotas(c, ph):
+    # validate_only: producer_byte_rate for alice
+    op = s("producer_byte_rate") + struct.pack(">d", 1048576.0) + i8(0)
+    rd = c.call_classic(49, 0, arr([arr([s("user") + s("alice")]) +
+                                    arr([op])]) + i8(1))
+    rd.i32()
+
+    def entry(r):
+        err = r.i16()
+        rstr(r)
+        rarr(r, lambda q: (rstr(q), rstr(q)))
+        return err
+    return rarr(rd, entry)
+
+
 def describe_acls(c, ph):
     rd = c.call_classic(29, 1, i8(1) + s(None) + i8(1) + s(None) + s(None) +
                         i8(1) + i8(1))
@@ -668,6 +691,10 @@ def matrix(node):
         ("DescribeUserScramCredentials", describe_scram,
          [[cl(DESCRIBE)]]),
         ("AlterUserScramCredentials", alter_scram, [[], [cl(ALTER)]]),
+        ("DescribeClientQuotas", describe_quotas,
+         [[], [cl(DESCRIBE_CONFIGS)], [cl(ALTER_CONFIGS)]]),
+        ("AlterClientQuotas", alter_quotas,
+         [[], [cl(DESCRIBE_CONFIGS)], [cl(ALTER_CONFIGS)]]),
         ("DescribeAcls", describe_acls, [[], [cl(DESCRIBE)]]),
         ("CreateAcls", create_acls_client, [[], [cl(ALTER)]]),
         ("DeleteAcls", delete_acls_client, [[], [cl(ALTER)]]),

@@ -20,16 +20,15 @@ audience and issuer:
 - the broker refuses to start with an https:// key set URL, without one,
   and with GSSAPI, each with a message saying so.
 """
-import base64
 import json
 import os
 import socket
 import struct
-import subprocess
 import tempfile
 import time
 
 import ndtest
+from jwt_keys import ec_key, jwt, rsa_key
 
 ck = ndtest.require("confluent_kafka")
 from confluent_kafka import Consumer, Producer  # noqa: E402
@@ -37,67 +36,9 @@ from confluent_kafka import Consumer, Producer  # noqa: E402
 tmp = tempfile.mkdtemp(prefix="nd-oauth-")
 
 
-def openssl(*args, stdin=None):
-    r = subprocess.run(["openssl"] + list(args), input=stdin,
-                       capture_output=True, timeout=120)
-    if r.returncode != 0:
-        ndtest.fail("openssl %s: %s" % (" ".join(args), r.stderr.decode()))
-    return r.stdout
-
-
-def b64u(b):
-    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
-
-
-def der_ints(der):
-    """The two INTEGERs of a DER ECDSA signature (SEQUENCE { r, s })."""
-    assert der[0] == 0x30
-    off = 2 if der[1] < 0x80 else 3
-    out = []
-    for _ in range(2):
-        assert der[off] == 0x02
-        n = der[off + 1]
-        out.append(int.from_bytes(der[off + 2:off + 2 + n], "big"))
-        off += 2 + n
-    return out
-
-
-def rsa_key(name):
-    path = os.path.join(tmp, name + ".pem")
-    openssl("genpkey", "-algorithm", "RSA", "-pkeyopt",
-            "rsa_keygen_bits:2048", "-out", path)
-    mod = openssl("rsa", "-in", path, "-noout", "-modulus").decode()
-    n = bytes.fromhex(mod.strip().split("=", 1)[1])
-    return path, {"kty": "RSA", "kid": name, "use": "sig", "alg": "RS256",
-                  "n": b64u(n), "e": b64u((65537).to_bytes(3, "big"))}
-
-
-def ec_key(name):
-    path = os.path.join(tmp, name + ".pem")
-    openssl("genpkey", "-algorithm", "EC", "-pkeyopt",
-            "ec_paramgen_curve:P-256", "-out", path)
-    pub = openssl("pkey", "-in", path, "-pubout", "-outform", "DER")[-65:]
-    assert pub[0] == 4
-    return path, {"kty": "EC", "kid": name, "crv": "P-256",
-                  "x": b64u(pub[1:33]), "y": b64u(pub[33:])}
-
-
-def jwt(key, kid, claims, alg="RS256"):
-    head = b64u(json.dumps({"alg": alg, "kid": kid, "typ": "JWT"}).encode())
-    body = b64u(json.dumps(claims).encode())
-    msg = ("%s.%s" % (head, body)).encode()
-    if alg == "none":
-        return msg.decode() + "."
-    sig = openssl("dgst", "-sha256", "-sign", key, stdin=msg)
-    if alg == "ES256":
-        r, s = der_ints(sig)
-        sig = r.to_bytes(32, "big") + s.to_bytes(32, "big")
-    return msg.decode() + "." + b64u(sig)
-
-
-rsa_path, rsa_jwk = rsa_key("rsa1")
-ec_path, ec_jwk = ec_key("ec1")
-other_path, _ = rsa_key("other")  # not in the set
+rsa_path, rsa_jwk = rsa_key(tmp, "rsa1")
+ec_path, ec_jwk = ec_key(tmp, "ec1")
+other_path, _ = rsa_key(tmp, "other")  # not in the set
 jwks = os.path.join(tmp, "jwks.json")
 with open(jwks, "w") as f:
     json.dump({"keys": [rsa_jwk, ec_jwk]}, f)

@@ -12,7 +12,9 @@
 - without configuration the broker listens on 127.0.0.1 only (checked in
   a network namespace of its own, where port 9092 is free);
 - a listener that authenticates no one on a non-loopback address is
-  refused (exit 2, saying what to do) unless --allow-insecure,
+  refused (exit 2, saying what to do) — PLAINTEXT, SSL without
+  ssl.client.auth=required (listener.name.<l>.ssl.client.auth winning),
+  not SASL — unless --allow-insecure,
   allow.insecure=true or NODATA_ALLOW_INSECURE=1 says it is meant; the
   address used, 192.0.2.1 (TEST-NET-1), is on no interface here, so the
   allowed case fails to bind (exit 1) and nothing listens beyond
@@ -207,6 +209,29 @@ def insecure(tmp):
             ndtest.fail("%s %s: want past the check (then exit 1 for an "
                         "address not here), got %d:\n%s"
                         % (args, env, rc, err))
+    # TLS: SSL authenticates only with required client certificates, the
+    # per-listener setting winning; SASL listeners authenticate. Past the
+    # check, these fail on the missing keystore or the bind.
+    base = ("listeners=PLAINTEXT://127.0.0.1:0,EXT://192.0.2.1:0\n"
+            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,EXT:%s\n")
+    for proto, props, refused in [
+            ("SSL", "", True),
+            ("SSL", "ssl.client.auth=requested\n", True),
+            ("SSL", "ssl.client.auth=required\n", False),
+            ("SSL", "ssl.client.auth=none\n"
+             "listener.name.ext.ssl.client.auth=required\n", False),
+            ("SSL", "ssl.client.auth=required\n"
+             "listener.name.ext.ssl.client.auth=requested\n", True),
+            ("SASL_PLAINTEXT", "", False),
+            ("SASL_SSL", "", False)]:
+        conf = write(tmp, "tls.properties", base % proto + props)
+        rc, err = serve(["--config", conf, "--data", data])
+        if refused != (rc == 2 and "%s 192.0.2.1:0: listener EXT (%s)"
+                       % (REFUSED, proto) in err) or \
+                (not refused and (rc == 0 or REFUSED in err)):
+            ndtest.fail("%s %r: want %s, got %d:\n%s"
+                        % (proto, props, "the refusal" if refused else
+                           "past the check", rc, err))
     # Loopback by name is loopback.
     with ndtest.Broker(args=["--listen", "localhost:0"]) as b:
         ndtest.stop_clean(b)
