@@ -399,9 +399,8 @@ int handle_describe_client_quotas(kafka_req *r) {
   if (!resp || !q || !part_of)
     return -1;
   kf_str msg = kf_null_str();
-  /* With ACLs: DESCRIBE_CONFIGS on the cluster (KafkaApis), else the
-   * error alone. */
-  int16_t err = KERR_NONE;
+  int16_t err = 0;
+  /* With ACLs: DESCRIBE_CONFIGS on the cluster (KafkaApis). */
   if (!kafka_authorize_cluster(r, ACL_OP_DESCRIBE_CONFIGS)) {
     err = KERR_CLUSTER_AUTHORIZATION_FAILED;
     msg = kf_s(kafka_err_text(err));
@@ -673,20 +672,24 @@ int handle_alter_client_quotas(kafka_req *r) {
   int32_t *slot_of = kf_alloc(&r->arena, sizeof *slot_of * (size_t)(n + 1));
   if (!resp || !q || (n && !out) || !ents || !slot_of)
     return -1;
+  /* With ACLs: ALTER_CONFIGS on the cluster (KafkaApis), else every entry
+   * is refused. */
+  int denied = !kafka_authorize_cluster(r, ACL_OP_ALTER_CONFIGS);
   int changed = 0;
   int32_t nout = 0;
-  /* With ACLs: ALTER_CONFIGS on the cluster (the controller's check),
-   * else every entry refused. */
-  int denied = !kafka_authorize_cluster(r, ACL_OP_ALTER_CONFIGS);
   for (int32_t i = 0; i < n; i++) {
     const kafka_alter_client_quotas_request_entry_data *x =
         &req->entries.items[i];
     qentity *e = &ents[i];
     kf_str msg = kf_null_str();
     int16_t err = entry_entity(r, x, e, &msg);
-    if (!err && denied) {
-      err = KERR_CLUSTER_AUTHORIZATION_FAILED;
-      msg = kf_s(kafka_err_text(err));
+    if (denied) {
+      slot_of[i] = nout;
+      kafka_alter_client_quotas_response_entry_data *o = &out[nout++];
+      copy_entity_out(r, o, x, e, err);
+      o->error_code = KERR_CLUSTER_AUTHORIZATION_FAILED;
+      o->error_message = kf_s(kafka_err_text(o->error_code));
+      continue;
     }
     /* An entity named twice, in two entries or by one key twice, is
      * answered once, with Kafka's error; its first entry still applies,

@@ -32,7 +32,8 @@ txn id, READ group; EndTxn WRITE txn id; TxnOffsetCommit WRITE txn id,
 READ group and topic; DescribeTransactions DESCRIBE txn id;
 ListTransactions filtered; DescribeProducers READ; DescribeCluster's
 authorized operations; DescribeLogDirs DESCRIBE cluster; the ACL APIs
-DESCRIBE/ALTER cluster, and so the SCRAM credential APIs; Metadata's
+DESCRIBE/ALTER cluster, and so the SCRAM credential APIs;
+Describe/AlterClientQuotas DESCRIBE_CONFIGS/ALTER_CONFIGS cluster; Metadata's
 topic authorized operations.
 """
 import os
@@ -553,28 +554,25 @@ def alter_scram(c, ph):
 
 
 def describe_quotas(c, ph):
-    # v1, no components, strict=false: every quota
-    rd = c.call(48, 1, kv.carray([]) + i8(0) + kv.TAGS)
+    # alice's user quotas (match type EXACT), not strict
+    rd = c.call_classic(48, 0, arr([s("user") + i8(0) + s("alice")]) + i8(0))
     rd.i32()
     return rd.i16()
 
 
 def alter_quotas(c, ph):
-    # v1, validate_only: producer_byte_rate for user "zz"
-    entity = kv.carray([kv.cstr("user") + kv.cstr("zz") + kv.TAGS])
-    op = kv.cstr("producer_byte_rate") + struct.pack(">d", 1024.0) + i8(0) + \
-        kv.TAGS
-    rd = c.call(49, 1, kv.carray([entity + kv.carray([op]) + kv.TAGS]) +
-                i8(1) + kv.TAGS)
+    # validate_only: producer_byte_rate for alice
+    op = s("producer_byte_rate") + struct.pack(">d", 1048576.0) + i8(0)
+    rd = c.call_classic(49, 0, arr([arr([s("user") + s("alice")]) +
+                                    arr([op])]) + i8(1))
     rd.i32()
 
-    def res(r):
+    def entry(r):
         err = r.i16()
-        r.cstr()
-        r.carray(lambda e: (e.cstr(), e.cstr(), e.tags()))
-        r.tags()
+        rstr(r)
+        rarr(r, lambda q: (rstr(q), rstr(q)))
         return err
-    return rd.carray(res)
+    return rarr(rd, entry)
 
 
 def describe_acls(c, ph):
@@ -694,7 +692,7 @@ def matrix(node):
          [[cl(DESCRIBE)]]),
         ("AlterUserScramCredentials", alter_scram, [[], [cl(ALTER)]]),
         ("DescribeClientQuotas", describe_quotas,
-         [[], [cl(DESCRIBE)], [cl(DESCRIBE_CONFIGS)]]),
+         [[], [cl(DESCRIBE_CONFIGS)], [cl(ALTER_CONFIGS)]]),
         ("AlterClientQuotas", alter_quotas,
          [[], [cl(DESCRIBE_CONFIGS)], [cl(ALTER_CONFIGS)]]),
         ("DescribeAcls", describe_acls, [[], [cl(DESCRIBE)]]),
