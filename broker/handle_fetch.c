@@ -287,6 +287,12 @@ static int64_t build(kafka_req *r, kf_arena *a, kafka_fetch_response **out,
   resp->responses.items = ts;
   resp->responses.count = nt;
   int64_t max_bytes = req->max_bytes > 0 ? req->max_bytes : INT32_MAX;
+  /* Under a consumer_byte_rate quota no answer is larger than the quota
+   * lets through in a window, as Kafka bounds it, so that one response
+   * can never be throttled for ever. */
+  int64_t quota_most = quota_fetch_max_bytes(r);
+  if (quota_most < max_bytes)
+    max_bytes = quota_most;
   int64_t total = 0;
   int committed = req->isolation_level == 1;
 

@@ -308,6 +308,10 @@ enum { QUOTA_PRODUCE = 0, QUOTA_FETCH = 1, QUOTA_REQUEST = 2 };
  * when within the quota or none applies). Does not mute: quota_mute
  * does. */
 int32_t quota_record(kafka_req *r, int type, double value);
+/* The most bytes a Fetch of r's may answer with under its
+ * consumer_byte_rate: the quota times quota.window.num - 1 windows
+ * (Kafka's getMaxValueInQuotaWindow); INT64_MAX without one. */
+int64_t quota_fetch_max_bytes(kafka_req *r);
 /* Take back what quota_record recorded (a throttled Fetch answers empty,
  * so its bytes were not sent, as Kafka unrecords them). */
 void quota_unrecord(kafka_req *r, int type, double value);

@@ -927,6 +927,14 @@ int32_t quota_record(kafka_req *r, int type, double value) {
   return (int32_t)((t < most ? t : most) + 0.5);
 }
 
+int64_t quota_fetch_max_bytes(kafka_req *r) {
+  double bound;
+  if (!sensor_for(r, QUOTA_FETCH, &bound))
+    return INT64_MAX;
+  double most = bound * (SAMPLES - 1) * (WINDOW_MS / 1000.0);
+  return most < 1 ? 1 : most > 9e18 ? INT64_MAX : (int64_t)most;
+}
+
 void quota_unrecord(kafka_req *r, int type, double value) {
   double bound;
   sensor *s = sensor_for(r, type, &bound);

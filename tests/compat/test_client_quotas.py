@@ -14,8 +14,7 @@ against Apache Kafka 4.4, differentially (issue 21):
   refused ones: an unknown type, a type twice, IP with user, EXACT with a
   null name, an unknown match type): the same answer;
 - a Fetch over consumer_byte_rate (a client id's 1000 B/s, 50 KB
-  waiting): answered with throttle_time_ms and no partitions, twice
-  (its bytes are not counted, so the next is throttled too);
+  waiting): answered with throttle_time_ms and no partitions;
 - everything above survives a restart of each broker (durability);
 
 then on nodata alone: a client-quotas file that does not parse stops
@@ -24,6 +23,7 @@ then on nodata alone: a client-quotas file that does not parse stops
 import os
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import differential  # noqa: E402
@@ -139,14 +139,22 @@ def scenario(bootstrap, broker):
     with quota_wire.Conn(bootstrap, client_id="fq") as c:
         c.alter([([("client-id", "fq")],
                   [("consumer_byte_rate", 1000, False)])])
+        # Kafka's broker applies a quota once its metadata log reaches
+        # it, which its DescribeClientQuotas answer reflects.
+        deadline = time.monotonic() + 60
+        while not c.describe([("client-id", 0, "fq")])["entries"]:
+            check(time.monotonic() < deadline, "the fetch quota never "
+                  "showed in DescribeClientQuotas")
+            time.sleep(0.2)
     p = Producer({"bootstrap.servers": bootstrap, "client.id": "writer"})
     for _ in range(50):
         p.produce("fq", b"r" * 1000)
     check(p.flush(60) == 0, "records for the fetch quota left unsent")
     del p  # before the restart below
     with quota_wire.Conn(bootstrap, client_id="fq") as c:
-        fetches = [c.fetch("fq") for _ in range(2)]
-    res["fetch_throttled"] = [(t > 0, parts) for t, parts in fetches]
+        t, parts = c.fetch("fq")
+    # Only the first: when Kafka answers the next depends on timing.
+    res["fetch_throttled"] = (t > 0, parts)
     res["before"] = describe_all(bootstrap)
     broker.restart()
     res["after_restart"] = describe_all(bootstrap)
@@ -157,8 +165,8 @@ want, got = differential.run_both(scenario, with_broker=True)
 # The scenario must have stored something, or "the same" proves nothing.
 check(len(want["before"]["wire"][0]["entries"]) >= 6,
       "Kafka kept too few quotas: %r" % want["before"]["wire"][0])
-check(want["fetch_throttled"][0][0], "Kafka did not throttle the fetch: %r"
-      % want["fetch_throttled"])
+check(want["fetch_throttled"][0], "Kafka did not throttle the fetch: %r"
+      % (want["fetch_throttled"],))
 differential.compare(want, got, what="client quotas")
 
 # A file that does not parse refuses the start, naming file and line.
