@@ -424,6 +424,26 @@ static int attempt(kafka_req *r, int final) {
   int64_t min_bytes = req->min_bytes > 0 ? req->min_bytes : 0;
   if (final || has_error || got >= min_bytes || req->max_wait_ms <= 0 ||
       !r->b->loop) {
+    int32_t throttle = quota_record(r, QUOTA_FETCH, (double)got);
+    if (throttle > 0) {
+      /* As Kafka: over consumer_byte_rate the answer is empty (the bytes
+       * are not sent, so not counted), carries the throttle time, and the
+       * connection is muted for it; the client fetches them again. */
+      quota_unrecord(r, QUOTA_FETCH, (double)got);
+      quota_mute(r, QUOTA_FETCH, throttle);
+      int32_t session = resp ? resp->session_id : 0;
+      kafka_fetch_response *empty =
+          kf_new(&r->arena, &kafka_fetch_response_desc);
+      hold_release(&h);
+      kf_arena_free(&a);
+      if (!empty)
+        return -1;
+      empty->throttle_time_ms = throttle;
+      empty->session_id = session;
+      unwait(r);
+      kafka_respond(r, empty);
+      return 1;
+    }
     uint64_t from_files = 0;
     for (size_t i = 0; i < h.nfiles; i++)
       from_files += h.files[i].len;

@@ -61,6 +61,23 @@ typedef struct flush_wait {
   ppart *part;
 } flush_wait;
 
+/* Answer (or not, acks=0) once everything is written: the request's
+ * bytes count against the producer_byte_rate quota, and a client over it
+ * gets throttle_time_ms and is muted for that long (KIP-219; with acks=0
+ * only muted, as Kafka does). */
+static void produce_answer(kafka_req *r, produce_ctx *ctx) {
+  kafka_produce_request *req = r->body;
+  int32_t throttle =
+      quota_record(r, QUOTA_PRODUCE, r->frame ? (double)r->frame->len : 0);
+  quota_mute(r, QUOTA_PRODUCE, throttle);
+  if (req->acks == 0) {
+    kafka_respond_none(r);
+  } else {
+    ((kafka_produce_response *)ctx->resp)->throttle_time_ms = throttle;
+    kafka_respond(r, ctx->resp);
+  }
+}
+
 /* msg: the library's words for rc, captured where the sync ran. */
 static void flush_done(void *arg, int rc, const char *msg) {
   flush_wait *w = arg;
@@ -74,11 +91,7 @@ static void flush_done(void *arg, int rc, const char *msg) {
   }
   if (--ctx->pending > 0)
     return;
-  kafka_produce_request *req = r->body;
-  if (req->acks == 0)
-    kafka_respond_none(r);
-  else
-    kafka_respond(r, ctx->resp);
+  produce_answer(r, ctx);
 }
 
 /* How many whole RecordBatches in records[0..len) have (attributes &
@@ -331,12 +344,8 @@ static int append_part(kafka_req *r, produce_ctx *ctx, const char *name,
  * fast completion cannot answer before later partitions are written), or
  * answer. */
 static void produce_finish(kafka_req *r, produce_ctx *ctx) {
-  kafka_produce_request *req = r->body;
   if (ctx->nsync == 0) {
-    if (req->acks == 0)
-      kafka_respond_none(r);
-    else
-      kafka_respond(r, ctx->resp);
+    produce_answer(r, ctx);
     return;
   }
   ctx->pending = 1; /* held until every request is queued */

@@ -331,6 +331,21 @@ static void render_requests(sbuf *s) {
       s, "nodata_connections_accepted_total",
       "Kafka client connections accepted since the broker started.",
       atomic_load_explicit(&g_metrics.conns_accepted, memory_order_relaxed));
+  /* Client quotas (quota.c): Kafka's throttle-time metrics, summed. */
+  static const char *const qtype[3] = {"produce", "fetch", "request"};
+  help(s, "nodata_quota_throttle_time_ms_total", "counter",
+       "Milliseconds clients were throttled for by a client quota.");
+  for (int t = 0; t < 3; t++)
+    sb_printf(
+        s, "nodata_quota_throttle_time_ms_total{quota=\"%s\"} %" PRIu64 "\n",
+        qtype[t],
+        atomic_load_explicit(&g_metrics.throttle_ms[t], memory_order_relaxed));
+  help(s, "nodata_quota_throttled_total", "counter",
+       "Responses that throttled their client for a client quota.");
+  for (int t = 0; t < 3; t++)
+    sb_printf(
+        s, "nodata_quota_throttled_total{quota=\"%s\"} %" PRIu64 "\n", qtype[t],
+        atomic_load_explicit(&g_metrics.throttles[t], memory_order_relaxed));
 }
 
 /* Per-partition series of one metric family for every partition that

@@ -18,6 +18,7 @@
 #define ND_KAFKA_H
 
 #include <stdatomic.h>
+#include <stdio.h>
 
 #include "broker.h"
 #include "kafka_errors.h"
@@ -95,7 +96,12 @@ struct kafka_req {
   void *body;       /* the decoded request */
   int dead;         /* connection closed while parked */
   int64_t start_ns; /* arrival, for the latency metric */
-  int parked;       /* in k->parked */
+  /* Client quotas (quota.c): 1 while the handler runs on the loop, whose
+   * time counts against request_percentage; the throttle time the
+   * response carries (its throttle_time_ms field, where it has one). */
+  int quota_timed;
+  int32_t quota_throttle_ms;
+  int parked; /* in k->parked */
   kafka_req *prev, *next;
   /* Called when the connection closes while the request is parked: the
    * handler cancels what it can (timers, waiter lists). If it returns 1
@@ -114,6 +120,7 @@ struct kafka_state {
   char cluster_id[32];
   struct telemetry_state *telemetry; /* handle_telemetry.c, loop only */
   struct sasl_state *sasl;           /* sasl.c: credentials, mechanisms */
+  struct quota_state *quotas;        /* quota.c, loop only */
 };
 
 /* Drop one reference to s (NULL allowed); the last frees it. */
@@ -246,6 +253,12 @@ int kafka_config_wanted(const kafka_describe_configs_request_resource *q,
  * -errno. dynconfig_fini frees the state. */
 int dynconfig_init(broker *b);
 void dynconfig_fini(broker *b);
+/* Is `name` a broker config DescribeConfigs knows? */
+int dynconfig_known(const char *name);
+/* The topic defaults of a --config file (log.retention.ms, ...) that do
+ * not parse: -1 with *bad and *value set, else 0. */
+int dynconfig_static_check(const broker_props *props, const char **bad,
+                           const char **value);
 /* The config a new topic starts from: libnodata's defaults overlaid with
  * the broker-level log.* settings. Valid until the next config change. */
 const nd_topic_config *kafka_topic_defaults(broker *b);
@@ -269,9 +282,44 @@ int dynconfig_describe(kafka_req *r, const kafka_describe_configs_request *req,
                        const kafka_describe_configs_request_resource *q,
                        kafka_describe_configs_response_result *res);
 
-/* The host and port clients are told to connect to. */
-const char *kafka_advertised_host(broker *b);
-int kafka_advertised_port(broker *b);
+/* Where clients reach listener `listener` (r->session->listener). */
+const char *kafka_advertised_host(broker *b, size_t listener);
+int kafka_advertised_port(broker *b, size_t listener);
+/* dynconfig.c's line escapes, for other files of the data directory:
+ * percent-encode the bytes that would break a `name=value` line (spaces,
+ * controls, '%', '='); decode in place (-1 on a bad escape). */
+int kafka_conf_put_enc(FILE *f, const char *s);
+int kafka_conf_decode(char *s);
+
+/* Client quotas (quota.c): DATA/client-quotas, read at start (0, or
+ * ND_ECORRUPT naming the file and line on stderr, or -errno); the
+ * throttling state. quota_fini frees both. */
+int quota_init(broker *b);
+void quota_fini(broker *b);
+/* What a quota measures (Kafka's QuotaType). */
+enum { QUOTA_PRODUCE = 0, QUOTA_FETCH = 1, QUOTA_REQUEST = 2 };
+/* Record `value` (bytes for PRODUCE and FETCH, request-handler time in
+ * percent-seconds for REQUEST) against r's user and client id, as
+ * Kafka's ClientQuotaManager does, and return the throttle time in ms (0
+ * when within the quota or none applies). Does not mute: quota_mute
+ * does. */
+int32_t quota_record(kafka_req *r, int type, double value);
+/* Take back what quota_record recorded (a throttled Fetch answers empty,
+ * so its bytes were not sent, as Kafka unrecords them). */
+void quota_unrecord(kafka_req *r, int type, double value);
+/* Stop reading r's connection for ms (KIP-219: the client is answered at
+ * once, with the throttle time, and then muted), and count it for the
+ * metrics. */
+void quota_mute(kafka_req *r, int type, int32_t ms);
+/* The request quota: the loop time r took so far (since arrival, until it
+ * is answered or parked) against request_percentage, once; a throttle
+ * mutes the connection and goes into r->quota_throttle_ms. Then sets the
+ * response's throttle_time_ms (where its version has one) to the larger
+ * of what it holds and r->quota_throttle_ms. */
+void quota_request_done(kafka_req *r, void *resp);
+int handle_describe_client_quotas(kafka_req *r);
+int handle_alter_client_quotas(kafka_req *r);
+
 /* The finalized transaction.version: 1 or 2 (2 unless configured). */
 int kafka_transaction_version(broker *b);
 

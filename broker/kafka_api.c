@@ -38,6 +38,7 @@
 #include "kafka.h"
 #include "logline.h"
 #include "sasl.h"
+#include "tls.h"
 
 #define API(key, name, lo, hi, msg, fn)                                        \
   {                                                                            \
@@ -100,6 +101,10 @@ const kafka_api kafka_apis[] = {
         handle_describe_user_scram_credentials),
     API(51, "AlterUserScramCredentials", 0, 0, alter_user_scram_credentials,
         handle_alter_user_scram_credentials),
+    API(48, "DescribeClientQuotas", 0, 1, describe_client_quotas,
+        handle_describe_client_quotas),
+    API(49, "AlterClientQuotas", 0, 1, alter_client_quotas,
+        handle_alter_client_quotas),
     API(60, "DescribeCluster", 0, 2, describe_cluster, handle_describe_cluster),
     API(61, "DescribeProducers", 0, 0, describe_producers,
         handle_describe_producers),
@@ -163,6 +168,7 @@ static const char *api_component(int key) {
   case 33:
   case 37:
   case 44:
+  case 49:
     return "admin";
   case 71:
   case 72:
@@ -291,8 +297,10 @@ static kafka_session *session_of(broker *b, net_conn *conn) {
   if (s)
     return s;
   s = calloc(1, sizeof *s);
-  if (!s)
+  if (!s) {
+    net_conn_set_error(conn, "out of memory");
     return NULL;
+  }
   s->refs = 1; /* the connection's own, dropped when it closes */
   s->listener = net_conn_listener(conn);
   if (s->listener >= b->cfg.nlisteners)
@@ -301,6 +309,26 @@ static kafka_session *session_of(broker *b, net_conn *conn) {
                                   : SEC_PLAINTEXT;
   s->authenticated = s->protocol == SEC_PLAINTEXT || s->protocol == SEC_SSL;
   snprintf(s->principal, sizeof s->principal, "User:ANONYMOUS");
+  /* Kafka's DefaultKafkaPrincipalBuilder on an SSL listener: the verified
+   * client certificate's subject (RFC 2253), else ANONYMOUS. */
+  const char *subject = net_conn_tls_subject(conn);
+  if (s->protocol == SEC_SSL && subject) {
+    /* ssl.principal.mapping.rules; none applying fails authentication. */
+    char name[sizeof s->principal - 5], why[600];
+    const char *rules =
+        net_tls_prop(b->cfg.props, b->cfg.listeners[s->listener].name,
+                     "ssl.principal.mapping.rules");
+    if (net_tls_map_principal(rules, subject, name, sizeof name, why,
+                              sizeof why) < 0) {
+      net_conn_set_error(conn, why);
+      free(s);
+      return NULL;
+    }
+    snprintf(s->principal, sizeof s->principal, "User:%s", name);
+    blog(BLOG_DEBUG, "kafka", &BLOG_STR("client_addr", net_conn_peer(conn)), 1,
+         "%s: session principal %s (client certificate %s)",
+         net_conn_peer(conn), s->principal, subject);
+  }
   /* The peer is "host:port" or "[v6]:port". */
   const char *peer = net_conn_peer(conn);
   const char *colon = strrchr(peer, ':');
@@ -334,6 +362,7 @@ void kafka_req_free(kafka_req *r) {
 
 void kafka_park(kafka_req *r, int (*on_close)(kafka_req *r)) {
   kafka_state *k = r->k;
+  quota_request_done(r, NULL); /* waiting is not loop time */
   r->on_close = on_close;
   r->parked = 1;
   r->prev = NULL;
@@ -413,6 +442,7 @@ void kafka_respond_files(kafka_req *r, const void *resp, net_file *files,
     kafka_req_free(r);
     return;
   }
+  quota_request_done(r, (void *)resp);
   int v = resp_version(r);
   /* ApiVersions always answers with header v0 so that a client can read
    * the error of a version it guessed too high (KIP-511). */
@@ -490,6 +520,7 @@ void kafka_respond(kafka_req *r, const void *resp) {
 
 void kafka_respond_none(kafka_req *r) {
   if (!r->dead) {
+    quota_request_done(r, NULL); /* acks=0 uses the loop too */
     metrics_request(r->api->key, r->version, r->start_ns);
     net_reply_none(r->conn, r->nreq);
   }
@@ -640,8 +671,7 @@ int kafka_handle_request(void *ctx, net_conn *conn, net_req *req,
   r->frame = fr;
   r->session = session_of(b, conn);
   if (!r->session) {
-    kafka_req_free(r);
-    net_conn_set_error(conn, "out of memory");
+    kafka_req_free(r); /* session_of said why */
     return -1;
   }
   r->session->refs++;
@@ -702,6 +732,7 @@ int kafka_handle_request(void *ctx, net_conn *conn, net_req *req,
     net_conn_set_error(conn, why);
     return -1;
   }
+  r->quota_timed = 1;
   int rc = api->fn(r);
   if (rc < 0) {
     /* The handler did not answer and could not: drop the connection. */
@@ -768,10 +799,13 @@ int kafka_init(broker *b) {
   if (rc == 0)
     rc = sasl_init(b);
   if (rc == 0)
+    rc = quota_init(b);
+  if (rc == 0)
     rc = group_init(b);
   if (rc != 0) {
     group_fini(b);
     sasl_fini(b);
+    quota_fini(b);
     waitset_free(k->fetch_waits);
     dynconfig_fini(b);
     free(k);
@@ -790,6 +824,7 @@ void kafka_fini(broker *b) {
   group_fini(b);
   sasl_fini(b);
   dynconfig_fini(b);
+  quota_fini(b);
   while (k->parked) {
     kafka_req *r = k->parked;
     kafka_unpark(r);
@@ -844,7 +879,14 @@ kf_str kafka_topic_name_error(kafka_req *r, const char *name) {
   return kafka_str(r, msg);
 }
 
-const char *kafka_advertised_host(broker *b) {
+/* Kafka answers Metadata, FindCoordinator and DescribeCluster with the
+ * endpoint of the listener the request came in on, so a client that
+ * bootstrapped on one listener stays on it. serve.c fills every
+ * listener's advertised address once bound; before that (and for a
+ * broker made without serve.c) the --listen/--advertise fields. */
+const char *kafka_advertised_host(broker *b, size_t listener) {
+  if (listener < b->cfg.nlisteners && b->cfg.listeners[listener].adv_host[0])
+    return b->cfg.listeners[listener].adv_host;
   if (b->cfg.advertise_host[0])
     return b->cfg.advertise_host;
   if (b->cfg.listen_host[0])
@@ -856,7 +898,9 @@ int kafka_transaction_version(broker *b) {
   return b->cfg.transaction_version == 1 ? 1 : 2;
 }
 
-int kafka_advertised_port(broker *b) {
+int kafka_advertised_port(broker *b, size_t listener) {
+  if (listener < b->cfg.nlisteners && b->cfg.listeners[listener].adv_port > 0)
+    return b->cfg.listeners[listener].adv_port;
   if (b->cfg.advertise_port > 0)
     return b->cfg.advertise_port;
   if (b->cfg.listen_port > 0)

@@ -62,6 +62,13 @@ void metrics_conn_opened(void) {
   bump(&g_metrics.conns_open, 1);
 }
 
+void metrics_throttle(int type, int32_t ms) {
+  if (type < 0 || type >= 3 || ms <= 0)
+    return;
+  bump(&g_metrics.throttles[type], 1);
+  bump(&g_metrics.throttle_ms[type], (uint64_t)ms);
+}
+
 void metrics_conn_closed(void) {
   uint64_t n =
       atomic_load_explicit(&g_metrics.conns_open, memory_order_relaxed);

@@ -53,6 +53,10 @@ void metrics_error(int key, int16_t code);
 void metrics_conn_opened(void);
 void metrics_conn_closed(void);
 
+/* A client throttled for ms by a quota of type QUOTA_* (kafka.h: 0
+ * produce, 1 fetch, 2 request). Loop thread only. */
+void metrics_throttle(int type, int32_t ms);
+
 /* /ready's state. */
 enum { METRICS_RECOVERING = 0, METRICS_SERVING = 1, METRICS_STOPPING = 2 };
 

@@ -42,6 +42,8 @@ typedef struct metrics_global {
   metrics_hist requests[METRICS_API_KEYS][METRICS_API_VERSIONS];
   _Atomic uint64_t errors[METRICS_API_KEYS][METRICS_ERR_CODES];
   _Atomic uint64_t conns_accepted, conns_open;
+  /* Quota throttling by type (produce, fetch, request): times and ms. */
+  _Atomic uint64_t throttles[3], throttle_ms[3];
   _Atomic uint64_t nparts;
   _Atomic(metrics_part_entry *) parts[METRICS_PART_BUCKETS];
 } metrics_global;

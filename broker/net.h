@@ -226,6 +226,11 @@ size_t net_conn_listener(const net_conn *conn);
  * TLS, no certificate, or the handshake still going). Loop thread. */
 const char *net_conn_tls_subject(const net_conn *conn);
 
+/* Stop reading the connection for ms (replies still go out), as Kafka
+ * mutes a client over its quota (KIP-219). A later call extends the
+ * pause, never shortens it. Loop thread. */
+void net_conn_mute(net_conn *conn, int64_t ms);
+
 /* A per-connection pointer for the handlers (e.g. its group member). */
 void net_conn_set_data(net_conn *conn, void *data);
 void *net_conn_data(const net_conn *conn);

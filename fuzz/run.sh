@@ -13,7 +13,7 @@ set -u
 cd "$(dirname "$0")/.."
 build=${BUILD_FUZZ:-build-fuzz}
 seconds=${FUZZ_SECONDS:-1800}
-targets=${FUZZ_TARGETS:-"batch codecs kafka_request segment_recovery topic_conf offsets_log"}
+targets=${FUZZ_TARGETS:-"batch codecs kafka_request segment_recovery topic_conf offsets_log tls_handshake sasl"}
 jobs=${JOBS:-$(nproc)}
 
 if [ ! -f "$build/CMakeCache.txt" ]; then

@@ -38,6 +38,9 @@ import org.apache.kafka.common.acl.AclBindingFilter;
 import org.apache.kafka.common.acl.AclOperation;
 import org.apache.kafka.common.acl.AclPermissionType;
 import org.apache.kafka.common.errors.SecurityDisabledException;
+import org.apache.kafka.common.quota.ClientQuotaAlteration;
+import org.apache.kafka.common.quota.ClientQuotaEntity;
+import org.apache.kafka.common.quota.ClientQuotaFilter;
 import org.apache.kafka.common.resource.PatternType;
 import org.apache.kafka.common.resource.ResourcePattern;
 import org.apache.kafka.common.resource.ResourceType;
@@ -201,6 +204,15 @@ public class JavaClientVersions {
       ok("DeleteRecords");
       admin.deleteTopics(List.of(topic)).all().get();
       ok("DeleteTopics");
+      // A quota far above anything this sends, so nothing is throttled.
+      ClientQuotaEntity quotaEntity = new ClientQuotaEntity(
+          Map.of(ClientQuotaEntity.CLIENT_ID, "jcv-quota"));
+      admin.alterClientQuotas(List.of(new ClientQuotaAlteration(quotaEntity,
+          List.of(new ClientQuotaAlteration.Op("producer_byte_rate", 1e9)))))
+          .all().get();
+      ok("AlterClientQuotas");
+      admin.describeClientQuotas(ClientQuotaFilter.all()).entities().get();
+      ok("DescribeClientQuotas");
       // No authorizer on either broker: each ACL call is answered
       // SECURITY_DISABLED, which is all this needs (the version it is sent at).
       AclBinding binding = new AclBinding(

@@ -20,6 +20,9 @@ run Kafka from another Maven project's jars with more JVM options (the
 compaction benchmark adds a logging backend); format_args are added to
 the storage format command (["--feature", "transaction.version=1"]
 finalizes a feature at a level other than the release's default);
+extra_listeners=[(NAME, ADVERTISED or None), ...] adds PLAINTEXT listeners
+on free 127.0.0.1 ports (k.listener_ports[NAME]), each advertised as
+ADVERTISED ("host:port") or its own address;
 k.restart() stops it
 cleanly and starts it again on the same directory and ports.
 """
@@ -84,24 +87,34 @@ def _free_port():
 
 class ApacheKafka:
     def __init__(self, extra_props=(), wait=True, start=True, pom=POM,
-                 jvm_args=(), format_args=()):
+                 jvm_args=(), format_args=(), extra_listeners=()):
         cp = classpath(pom)  # first: a failure here leaves no temp dir
         self.dir = tempfile.mkdtemp(prefix="nd-kafka-")
         port, ctl = _free_port(), _free_port()
         while ctl == port:
             ctl = _free_port()
+        self.listener_ports = {}
+        lst, adv, pmap = "", "", ""
+        for name, advertised in extra_listeners:
+            p = _free_port()
+            while p in (port, ctl) or p in self.listener_ports.values():
+                p = _free_port()
+            self.listener_ports[name] = p
+            lst += ",%s://127.0.0.1:%d" % (name, p)
+            adv += ",%s://%s" % (name, advertised or "127.0.0.1:%d" % p)
+            pmap += ",%s:PLAINTEXT" % name
         props = os.path.join(self.dir, "server.properties")
         with open(props, "w") as f:
             f.write("\n".join([
                 "process.roles=broker,controller",
                 "node.id=1",
                 "controller.quorum.bootstrap.servers=127.0.0.1:%d" % ctl,
-                "listeners=PLAINTEXT://127.0.0.1:%d,CONTROLLER://127.0.0.1:%d"
-                % (port, ctl),
-                "advertised.listeners=PLAINTEXT://127.0.0.1:%d" % port,
+                "listeners=PLAINTEXT://127.0.0.1:%d,CONTROLLER://127.0.0.1:%d%s"
+                % (port, ctl, lst),
+                "advertised.listeners=PLAINTEXT://127.0.0.1:%d%s" % (port, adv),
                 "controller.listener.names=CONTROLLER",
                 "listener.security.protocol.map="
-                "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+                "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT" + pmap,
                 "log.dirs=" + os.path.join(self.dir, "logs"),
                 "num.partitions=1",
                 "offsets.topic.replication.factor=1",

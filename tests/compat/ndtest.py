@@ -16,13 +16,16 @@ sets NODATA_BIN to the nodata binary):
     # temp dir; b.exit_code holds its status
     ndtest.passed()
 
-Broker(data_dir=None, args=(), port=0, start=True, env=None, nofile=None)
+Broker(data_dir=None, args=(), port=0, start=True, env=None, nofile=None,
+       listen=True)
     data_dir   None = a fresh temp dir, removed at the end; a path you give
                is kept.
     args       extra `nodata serve` flags, e.g. ["--no-auto-create"].
     port       0 = a free port; the real one is read from the start-up line.
     env        variables added to the broker's environment (NODATA_*).
     nofile     its descriptor limit (soft and hard RLIMIT_NOFILE).
+    listen     False: no --listen flag (the listeners come from a --config
+               file in args); .port is then the first listener's.
   .start(timeout=10)   start it and wait for the start-up line (raises
                        BrokerError with its stderr if it exits or is silent)
   .stop(timeout=15)    SIGTERM, wait, SIGKILL if needed; returns the exit
