@@ -14,8 +14,10 @@ release (apache_kafka.py), with NetworkClient's DEBUG log on. From the log:
 - every ApiVersions response is error 0, and the client did send v5 with
   nodata's cluster id and node 0 (KIP-1242) on some connection;
 - every API we advertise is sent at least once, except AlterConfigs (the
-  Java Admin dropped alterConfigs in 4.0) and AddPartitionsToTxn and
-  AddOffsetsToTxn (a Transactions V2 producer does not send them);
+  Java Admin dropped alterConfigs in 4.0), AddPartitionsToTxn and
+  AddOffsetsToTxn (a Transactions V2 producer does not send them) and
+  SaslHandshake and SaslAuthenticate (advertised on every listener, as
+  Kafka does, sent only to a SASL one);
 - each API is sent at the same versions as the same program sends to
   Kafka (the client picks lower ones for some requests, e.g. OffsetCommit
   v9 without topic ids; the point is that it picks the same).
@@ -41,7 +43,10 @@ PROG = os.path.join(HERE, "JavaClientVersions.java")
 NO_JAVA_CALL = {33: "AlterConfigs (Admin.alterConfigs was removed in 4.0)",
                 24: "AddPartitionsToTxn (the 4.4 producer speaks Transactions "
                     "V2 where transaction.version 2 is finalized)",
-                25: "AddOffsetsToTxn (likewise)"}
+                25: "AddOffsetsToTxn (likewise)",
+                17: "SaslHandshake (sent only to a SASL listener; this "
+                    "broker's is PLAINTEXT: test_sasl_clients.py)",
+                36: "SaslAuthenticate (likewise)"}
 
 
 VERSIONS_LINE = re.compile(r"API versions: \((.*)\)\.?\s*$")
