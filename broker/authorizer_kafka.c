@@ -25,7 +25,6 @@
   "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
 #define ACL_AUTHORIZER "kafka.security.authorizer.AclAuthorizer"
 
-
 int kafka_authz_init(broker *b) {
   kafka_state *k = b->kafka;
   const char *cls = broker_props_get(b->cfg.props, "authorizer.class.name");

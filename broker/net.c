@@ -1419,8 +1419,8 @@ static void tls_established(net_conn *c) {
     net_log_peer(BLOG_DEBUG, c->peer,
                  "TLS handshake done on listener %s: %s %s, client "
                  "certificate %s, kTLS send %s",
-                 net_tls_listener(l->ls[c->listener].tls), SSL_get_version(c->ssl),
-                 SSL_get_cipher_name(c->ssl),
+                 net_tls_listener(l->ls[c->listener].tls),
+                 SSL_get_version(c->ssl), SSL_get_cipher_name(c->ssl),
                  c->tls_subject ? c->tls_subject : "(none)",
                  c->tls_ktls ? "on" : "off");
   conn_update(c);

@@ -43,8 +43,7 @@ static const command commands[] = {
      cli_backup_main},
     {"users", "add, list or delete SCRAM users (SASL credentials)",
      cli_users_main},
-    {"acls", "add, list or remove the ACLs the broker enforces",
-     cli_acls_main},
+    {"acls", "add, list or remove the ACLs the broker enforces", cli_acls_main},
 #ifdef ND_HAVE_BENCH
     {"bench", "run the storage engine benchmark", cli_bench_main},
 #endif
