@@ -22,6 +22,10 @@ the storage format command (["--feature", "transaction.version=1"]
 finalizes a feature at a level other than the release's default);
 k.restart() stops it
 cleanly and starts it again on the same directory and ports.
+extra_listeners={NAME: PROTOCOL} adds listeners on more free ports (each
+advertised as bound, in listener.security.protocol.map); k.listener[NAME]
+is each one's "127.0.0.1:PORT" (PLAINTEXT's too); their settings
+(listener.name.x.*, ssl.*, sasl.*) go in extra_props.
 """
 import atexit
 import hashlib
@@ -84,24 +88,30 @@ def _free_port():
 
 class ApacheKafka:
     def __init__(self, extra_props=(), wait=True, start=True, pom=POM,
-                 jvm_args=(), format_args=()):
+                 jvm_args=(), format_args=(), extra_listeners=None):
         cp = classpath(pom)  # first: a failure here leaves no temp dir
         self.dir = tempfile.mkdtemp(prefix="nd-kafka-")
-        port, ctl = _free_port(), _free_port()
-        while ctl == port:
-            ctl = _free_port()
+        names = ["PLAINTEXT", "CONTROLLER"] + list(extra_listeners or {})
+        ports = set()
+        while len(ports) < len(names):
+            ports.add(_free_port())
+        ports = dict(zip(names, ports))
+        port, ctl = ports["PLAINTEXT"], ports["CONTROLLER"]
+        protocols = dict(extra_listeners or {}, PLAINTEXT="PLAINTEXT")
+        self.listener = {n: "127.0.0.1:%d" % ports[n] for n in protocols}
         props = os.path.join(self.dir, "server.properties")
         with open(props, "w") as f:
             f.write("\n".join([
                 "process.roles=broker,controller",
                 "node.id=1",
                 "controller.quorum.bootstrap.servers=127.0.0.1:%d" % ctl,
-                "listeners=PLAINTEXT://127.0.0.1:%d,CONTROLLER://127.0.0.1:%d"
-                % (port, ctl),
-                "advertised.listeners=PLAINTEXT://127.0.0.1:%d" % port,
+                "listeners=" + ",".join("%s://127.0.0.1:%d" % (n, ports[n])
+                                        for n in names),
+                "advertised.listeners=" + ",".join(
+                    "%s://%s" % x for x in self.listener.items()),
                 "controller.listener.names=CONTROLLER",
-                "listener.security.protocol.map="
-                "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+                "listener.security.protocol.map=CONTROLLER:PLAINTEXT," +
+                ",".join("%s:%s" % x for x in protocols.items()),
                 "log.dirs=" + os.path.join(self.dir, "logs"),
                 "num.partitions=1",
                 "offsets.topic.replication.factor=1",

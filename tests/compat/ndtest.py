@@ -16,13 +16,16 @@ sets NODATA_BIN to the nodata binary):
     # temp dir; b.exit_code holds its status
     ndtest.passed()
 
-Broker(data_dir=None, args=(), port=0, start=True, env=None, nofile=None)
+Broker(data_dir=None, args=(), port=0, start=True, env=None, nofile=None,
+       listen=True)
     data_dir   None = a fresh temp dir, removed at the end; a path you give
                is kept.
     args       extra `nodata serve` flags, e.g. ["--no-auto-create"].
     port       0 = a free port; the real one is read from the start-up line.
     env        variables added to the broker's environment (NODATA_*).
     nofile     its descriptor limit (soft and hard RLIMIT_NOFILE).
+    listen     False: no --listen flag (a --config FILE in args names the
+               listeners; port is then the first one's, for .bootstrap).
   .start(timeout=10)   start it and wait for the start-up line (raises
                        BrokerError with its stderr if it exits or is silent)
   .stop(timeout=15)    SIGTERM, wait, SIGKILL if needed; returns the exit
@@ -111,8 +114,9 @@ def _pdeathsig():
 
 class Broker:
     def __init__(self, data_dir=None, args=(), port=0, start=True, env=None,
-                 nofile=None):
+                 nofile=None, listen=True):
         self.bin = nodata_bin()
+        self.listen = listen
         self.env = dict(os.environ, **(env or {}))
         self.nofile = nofile
         self._tmp = tempfile.mkdtemp(prefix="nd-compat-")
@@ -136,8 +140,9 @@ class Broker:
     def start(self, timeout=10):
         if self.alive():
             raise BrokerError("already running (pid %d)" % self.pid)
-        cmd = [self.bin, "serve", "--listen", "127.0.0.1:%d" % self.port,
-               "--data", self.data_dir] + self.args
+        cmd = [self.bin, "serve"] + (
+            ["--listen", "127.0.0.1:%d" % self.port] if self.listen else []) + [
+            "--data", self.data_dir] + self.args
         with open(self._out, "wb") as out, open(self._err, "ab") as err:
             self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
                                          stdout=out, stderr=err,

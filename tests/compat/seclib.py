@@ -1,0 +1,258 @@
+"""seclib.py — test credentials for the security tests (issue 21) and the
+brokers that use them: Apache Kafka (the oracle) and `nodata serve`, set up
+with the same Kafka properties.
+
+    pki = seclib.Pki(tmpdir)      # CAs, certificates, a JWKS and JWTs
+    with seclib.kafka(pki) as k:  # Apache Kafka: PLAINTEXT + SSL + MTLS +
+        k.listener["SSL"]         #   SASL_SSL listeners, "127.0.0.1:PORT"
+    with seclib.nodata(pki) as b: # nodata serve --config, the same ones
+        b.listener["SASL_SSL"]
+
+Everything is made with the `openssl` CLI into the directory given, in
+PEM: a test CA ("ca") and another one no broker or client trusts
+("other-ca"); a server certificate for 127.0.0.1 and localhost
+(subjectAltName) signed by ca, whose keystore file holds the private key
+(PKCS#8, unencrypted) and then the chain, as Kafka's
+ssl.keystore.type=PEM with ssl.keystore.location reads it and as nodata
+reads the same property; client certificates: alice (signed by ca), mallory
+(signed by other-ca) and expired (signed by ca, valid only in 2020), each
+as KEY.key + NAME.pem, and as one key+chain NAME-keystore.pem. For
+OAUTHBEARER: an RSA key ("jwt") whose public half is in jwks.json (kid
+"k1") and another key ("jwt-other", not in the JWKS); pki.jwt(...) signs
+a token (RS256) with either.
+
+The listeners both brokers get (names as Kafka's listener names):
+  PLAINTEXT  no security: the admin's way in (end offsets)
+  SSL        TLS, no client certificate asked for
+  MTLS       TLS with ssl.client.auth=required (protocol SSL)
+  SASL_SSL   TLS + SASL PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER
+USERS's users exist for SCRAM (both mechanisms) and PLAIN on both.
+"""
+import base64
+import json
+import os
+import subprocess
+import time
+
+import ndtest
+
+USERS = {"alice": "alice-secret", "bob": "bob-secret"}
+MECHANISMS = ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"]
+AUDIENCE = "nodata-test"
+ISSUER = "https://issuer.nodata.test"
+SUBJECT = "CN=alice,OU=test,O=nodata"
+LISTENERS = {"SSL": "SSL", "MTLS": "SSL", "SASL_SSL": "SASL_SSL"}
+
+
+def _openssl(*args, stdin=None):
+    r = subprocess.run(["openssl"] + list(args), input=stdin,
+                       capture_output=True, timeout=120)
+    if r.returncode != 0:
+        ndtest.fail("openssl %s: %s" % (" ".join(args),
+                                        r.stderr.decode(errors="replace")))
+    return r.stdout
+
+
+def _b64u(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+class Pki:
+    def __init__(self, dir):
+        self.dir = dir
+        os.makedirs(dir, exist_ok=True)
+        self._ca("ca")
+        self._ca("other-ca")
+        self._cert("server", "ca", "/CN=localhost/O=nodata",
+                   san="IP:127.0.0.1,DNS:localhost")
+        self._cert("alice", "ca", "/" + "/".join(reversed(SUBJECT.split(","))))
+        self._cert("mallory", "other-ca", "/CN=mallory/O=nodata")
+        self._cert("expired", "ca", "/CN=expired/O=nodata",
+                   dates=("20200101000000Z", "20200102000000Z"))
+        self._jwt_key("jwt")
+        self._jwt_key("jwt-other")
+        self.jwks = self.path("jwks.json")
+        mod = _openssl("rsa", "-in", self.path("jwt.key"), "-noout",
+                       "-modulus").decode().strip().split("=", 1)[1]
+        n = bytes.fromhex(mod)
+        with open(self.jwks, "w") as f:
+            json.dump({"keys": [{"kty": "RSA", "kid": "k1", "use": "sig",
+                                 "alg": "RS256", "n": _b64u(n),
+                                 "e": "AQAB"}]}, f)
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+    def ca(self, name="ca"):
+        """The CA's certificate file (a PEM truststore)."""
+        return self.path(name + ".pem")
+
+    def keystore(self, name):
+        """Key + certificate chain in one PEM file."""
+        return self.path(name + "-keystore.pem")
+
+    def _ca(self, name):
+        _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days",
+                 "30", "-subj", "/CN=nodata test %s" % name,
+                 "-keyout", self.path(name + ".key"),
+                 "-out", self.path(name + ".pem"),
+                 "-addext", "basicConstraints=critical,CA:TRUE",
+                 "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+
+    def _cert(self, name, ca, subj, san=None, dates=None):
+        key, csr = self.path(name + ".key"), self.path(name + ".csr")
+        _openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", subj,
+                 "-keyout", key, "-out", csr)
+        ext = self.path(name + ".ext")
+        with open(ext, "w") as f:
+            f.write("basicConstraints=CA:FALSE\n"
+                    "keyUsage=digitalSignature,keyEncipherment\n"
+                    "extendedKeyUsage=serverAuth,clientAuth\n")
+            if san:
+                f.write("subjectAltName=%s\n" % san)
+        if dates:
+            # `openssl x509` (3.0) has no start date: `openssl ca` has.
+            cadir = self.path("ca-db-" + name)
+            os.makedirs(cadir, exist_ok=True)
+            open(os.path.join(cadir, "index.txt"), "w").close()
+            conf = os.path.join(cadir, "ca.cnf")
+            with open(conf, "w") as f:
+                f.write("[ca]\ndefault_ca=d\n[d]\ndir=%s\n"
+                        "database=$dir/index.txt\nnew_certs_dir=$dir\n"
+                        "serial=$dir/serial\ndefault_md=sha256\n"
+                        "policy=p\ncopy_extensions=none\n"
+                        "[p]\ncommonName=supplied\norganizationName=optional\n"
+                        % cadir)
+            with open(os.path.join(cadir, "serial"), "w") as f:
+                f.write("1000\n")
+            _openssl("ca", "-batch", "-config", conf, "-cert",
+                     self.ca(ca), "-keyfile", self.path(ca + ".key"),
+                     "-in", csr, "-out", self.path(name + ".pem"),
+                     "-startdate", dates[0], "-enddate", dates[1],
+                     "-extfile", ext, "-notext")
+        else:
+            _openssl("x509", "-req", "-in", csr, "-CA", self.ca(ca),
+                     "-CAkey", self.path(ca + ".key"), "-CAcreateserial",
+                     "-days", "30", "-sha256", "-extfile", ext,
+                     "-out", self.path(name + ".pem"))
+        with open(self.keystore(name), "wb") as out:
+            for p in (key, self.path(name + ".pem"), self.ca(ca)):
+                with open(p, "rb") as f:
+                    out.write(f.read())
+
+    def _jwt_key(self, name):
+        _openssl("genpkey", "-algorithm", "RSA", "-pkeyopt",
+                 "rsa_keygen_bits:2048", "-out", self.path(name + ".key"))
+
+    def jwt(self, sub="alice", exp_in=3600, key="jwt", aud=AUDIENCE,
+            kid="k1"):
+        """A signed JWT (RS256) for sub, expiring exp_in seconds from now
+        (negative: already expired), signed with key ("jwt-other": a key
+        the JWKS does not hold)."""
+        now = int(time.time())
+        head = _b64u(json.dumps({"alg": "RS256", "typ": "JWT",
+                                 "kid": kid}).encode())
+        body = _b64u(json.dumps({"sub": sub, "aud": aud, "iss": ISSUER,
+                                 "iat": now - 60 if exp_in > 0
+                                 else now + exp_in - 3600,
+                                 "exp": now + exp_in,
+                                 "scope": "kafka"}).encode())
+        signing = ("%s.%s" % (head, body)).encode()
+        sig = _openssl("dgst", "-sha256", "-sign", self.path(key + ".key"),
+                       stdin=signing)
+        return "%s.%s.%s" % (head, body, _b64u(sig))
+
+
+def common_props(pki):
+    """The security properties both brokers read, Kafka's names."""
+    jaas = "listener.name.sasl_ssl.%s.sasl.jaas.config="
+    return [
+        "ssl.keystore.type=PEM",
+        "ssl.keystore.location=" + pki.keystore("server"),
+        "ssl.truststore.type=PEM",
+        "ssl.truststore.location=" + pki.ca("ca"),
+        "listener.name.mtls.ssl.client.auth=required",
+        "sasl.enabled.mechanisms=" + ",".join(MECHANISMS),
+        "sasl.oauthbearer.jwks.endpoint.url=file://" + pki.jwks,
+        "sasl.oauthbearer.expected.audience=" + AUDIENCE,
+        # Kafka 4.4 refuses to start without it (or
+        # sasl.oauthbearer.allow.unverified.issuer=true).
+        "sasl.oauthbearer.expected.issuer=" + ISSUER,
+        # Kafka's login modules: what Kafka needs per mechanism (nodata's
+        # PLAIN checks its stored SCRAM credentials and needs none).
+        jaas % "plain" + "org.apache.kafka.common.security.plain."
+        "PlainLoginModule required " + " ".join(
+            'user_%s="%s"' % u for u in USERS.items()) + ";",
+        jaas % "scram-sha-256" + "org.apache.kafka.common.security.scram."
+        "ScramLoginModule required;",
+        jaas % "scram-sha-512" + "org.apache.kafka.common.security.scram."
+        "ScramLoginModule required;",
+        jaas % "oauthbearer" + "org.apache.kafka.common.security."
+        "oauthbearer.OAuthBearerLoginModule required;",
+        "listener.name.sasl_ssl.oauthbearer.sasl.server.callback.handler."
+        "class=org.apache.kafka.common.security.oauthbearer."
+        "OAuthBearerValidatorCallbackHandler",
+    ]
+
+
+def kafka(pki, wait=True, extra_props=(), jvm_args=(), **kw):
+    """Apache Kafka with the listeners above; .listener[NAME] is each one's
+    bootstrap address (.bootstrap is PLAINTEXT's). kw goes to ApacheKafka
+    (pom=, to run it with a logging backend)."""
+    from apache_kafka import ApacheKafka
+    scram = []
+    for mech in ("SCRAM-SHA-256", "SCRAM-SHA-512"):
+        for u, pw in USERS.items():
+            scram += ["--add-scram", "%s=[name=%s,password=%s]"
+                      % (mech, u, pw)]
+    return ApacheKafka(extra_listeners=LISTENERS,
+                       extra_props=common_props(pki) + list(extra_props),
+                       format_args=scram, wait=wait,
+                       # Kafka 4 reads JWKS only from URLs it is told to
+                       # allow (KIP-1139's allow list).
+                       jvm_args=["-Dorg.apache.kafka.sasl.oauthbearer."
+                                 "allowed.urls=file://" + pki.jwks] +
+                       list(jvm_args), **kw)
+
+
+class _Nodata(ndtest.Broker):
+    def __init__(self, listener, **kw):
+        self.listener = listener
+        super().__init__(**kw)
+
+
+def nodata(pki, extra_props=(), args=(), start=True):
+    """`nodata serve --config FILE` with the same listeners and properties
+    as kafka() and USERS added with `nodata users add` before it starts;
+    .listener[NAME] as kafka()'s."""
+    ports = {n: ndtest.free_port() for n in ["PLAINTEXT"] + list(LISTENERS)}
+    listener = {n: "127.0.0.1:%d" % p for n, p in ports.items()}
+    b = _Nodata(listener, port=ports["PLAINTEXT"], start=False, listen=False)
+    conf = os.path.join(b._tmp, "server.properties")
+    with open(conf, "w") as f:
+        f.write("\n".join([
+            "listeners=" + ",".join("%s://%s" % x for x in listener.items()),
+            "listener.security.protocol.map=" + ",".join(
+                "%s:%s" % x for x in [("PLAINTEXT", "PLAINTEXT")] +
+                list(LISTENERS.items())),
+        ] + common_props(pki) + list(extra_props)) + "\n")
+    b.args = ["--config", conf] + list(args)
+    for mech in ("SCRAM-SHA-256", "SCRAM-SHA-512"):
+        for u, pw in USERS.items():
+            r = subprocess.run([b.bin, "users", "add", u, "--mechanism", mech,
+                                "--data", b.data_dir],
+                               input=pw.encode() + b"\n", capture_output=True,
+                               timeout=60)
+            if r.returncode != 0:
+                b.close()
+                raise ndtest.BrokerError(
+                    "nodata users add %s --mechanism %s: exit %d: %s"
+                    % (u, mech, r.returncode, r.stderr.decode(
+                        errors="replace")))
+    if start:
+        try:
+            b.start()
+        except ndtest.BrokerError:
+            b.close()
+            raise
+    return b
