@@ -31,6 +31,7 @@ USERS's users exist for SCRAM (both mechanisms) and PLAIN on both.
 import base64
 import json
 import os
+import socket
 import subprocess
 import time
 
@@ -195,17 +196,19 @@ def common_props(pki):
     ]
 
 
-def kafka(pki, wait=True, extra_props=(), jvm_args=(), **kw):
-    """Apache Kafka with the listeners above; .listener[NAME] is each one's
-    bootstrap address (.bootstrap is PLAINTEXT's). kw goes to ApacheKafka
-    (pom=, to run it with a logging backend)."""
+def kafka(pki, wait=True, extra_props=(), jvm_args=(), listeners=LISTENERS,
+          **kw):
+    """Apache Kafka with the listeners above (or those of listeners, a
+    subset); .listener[NAME] is each one's bootstrap address (.bootstrap
+    is PLAINTEXT's). kw goes to ApacheKafka (pom=, to run it with a
+    logging backend)."""
     from apache_kafka import ApacheKafka
     scram = []
     for mech in ("SCRAM-SHA-256", "SCRAM-SHA-512"):
         for u, pw in USERS.items():
             scram += ["--add-scram", "%s=[name=%s,password=%s]"
                       % (mech, u, pw)]
-    return ApacheKafka(extra_listeners=LISTENERS,
+    return ApacheKafka(extra_listeners=listeners,
                        extra_props=common_props(pki) + list(extra_props),
                        format_args=scram, wait=wait,
                        # Kafka 4 reads JWKS only from URLs it is told to
@@ -221,11 +224,14 @@ class _Nodata(ndtest.Broker):
         super().__init__(**kw)
 
 
-def nodata(pki, extra_props=(), args=(), start=True):
+def nodata(pki, extra_props=(), args=(), start=True, listeners=LISTENERS):
     """`nodata serve --config FILE` with the same listeners and properties
-    as kafka() and USERS added with `nodata users add` before it starts;
-    .listener[NAME] as kafka()'s."""
-    ports = {n: ndtest.free_port() for n in ["PLAINTEXT"] + list(LISTENERS)}
+    as kafka() and, with a SASL listener, USERS added with `nodata users
+    add` before it starts; .listener[NAME] as kafka()'s."""
+    ports = {}
+    while len(set(ports.values())) < 1 + len(listeners):
+        ports = {n: ndtest.free_port() for n in ["PLAINTEXT"] +
+                 list(listeners)}
     listener = {n: "127.0.0.1:%d" % p for n, p in ports.items()}
     b = _Nodata(listener, port=ports["PLAINTEXT"], start=False, listen=False)
     conf = os.path.join(b._tmp, "server.properties")
@@ -234,10 +240,11 @@ def nodata(pki, extra_props=(), args=(), start=True):
             "listeners=" + ",".join("%s://%s" % x for x in listener.items()),
             "listener.security.protocol.map=" + ",".join(
                 "%s:%s" % x for x in [("PLAINTEXT", "PLAINTEXT")] +
-                list(LISTENERS.items())),
+                list(listeners.items())),
         ] + common_props(pki) + list(extra_props)) + "\n")
     b.args = ["--config", conf] + list(args)
-    for mech in ("SCRAM-SHA-256", "SCRAM-SHA-512"):
+    sasl = any(p.startswith("SASL") for p in listeners.values())
+    for mech in ("SCRAM-SHA-256", "SCRAM-SHA-512") if sasl else ():
         for u, pw in USERS.items():
             r = subprocess.run([b.bin, "users", "add", u, "--mechanism", mech,
                                 "--data", b.data_dir],
@@ -252,6 +259,16 @@ def nodata(pki, extra_props=(), args=(), start=True):
     if start:
         try:
             b.start()
+            for name, addr in listener.items():
+                host, port = addr.rsplit(":", 1)
+                try:
+                    socket.create_connection((host, int(port)), 5).close()
+                except OSError as e:
+                    raise ndtest.BrokerError(
+                        "nodata serve started but its listener %s (%s) on %s "
+                        "refuses connections: %s"
+                        % (name, dict(listeners, PLAINTEXT="PLAINTEXT")[name],
+                           addr, e))
         except ndtest.BrokerError:
             b.close()
             raise
