@@ -41,7 +41,6 @@ import shutil
 import statistics
 import sys
 import tempfile
-import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -248,8 +247,10 @@ def main():
         shutil.rmtree(root, ignore_errors=True)
 
 
-FIGS = [("prod_eps", "produce rec/s", True), ("prod_mbs", "produce MB/s", True),
-        ("cons_eps", "consume rec/s", True), ("cons_mbs", "consume MB/s", True),
+FIGS = [("prod_eps", "produce rec/s", True),
+        ("prod_mbs", "produce MB/s", True),
+        ("cons_eps", "consume rec/s", True),
+        ("cons_mbs", "consume MB/s", True),
         ("p50", "p50 ms", False), ("p99", "p99 ms", False),
         ("cpu", "broker CPU s", False)]
 

@@ -164,6 +164,117 @@ class Pki:
         return "%s.%s.%s" % (head, body, _b64u(sig))
 
 
+def scenarios(pki):
+    """The client scenarios of the security tests, client-neutral: dicts
+    with name, listener, ok (expected to work: produce and read back),
+    tls (the client speaks TLS), ca (the CA it trusts), cert (its client
+    certificate: None, "alice", "mallory" (other CA), "expired"), and for
+    SASL mech, user, password, token (a JWT)."""
+    def sc(name, listener, ok, tls=True, ca="ca", cert=None, mech=None,
+           user="alice", password=None, token=None):
+        if mech and mech != "OAUTHBEARER" and password is None:
+            password = USERS.get(user, "no-such-user-secret")
+        return {"name": name, "listener": listener, "ok": ok, "tls": tls,
+                "ca": ca, "cert": cert, "mech": mech,
+                "user": user if mech != "OAUTHBEARER" else None,
+                "password": password, "token": token}
+
+    out = [sc("ssl", "SSL", True), sc("mtls", "MTLS", True, cert="alice")]
+    for m in ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"):
+        out.append(sc(m, "SASL_SSL", True, mech=m))
+        out.append(sc(m + " wrong password", "SASL_SSL", False, mech=m,
+                      password="wrong-secret"))
+    out += [
+        sc("OAUTHBEARER", "SASL_SSL", True, mech="OAUTHBEARER",
+           token=pki.jwt()),
+        sc("PLAIN unknown user", "SASL_SSL", False, mech="PLAIN",
+           user="nobody"),
+        sc("SCRAM-SHA-256 unknown user", "SASL_SSL", False,
+           mech="SCRAM-SHA-256", user="nobody"),
+        sc("OAUTHBEARER expired token", "SASL_SSL", False,
+           mech="OAUTHBEARER", token=pki.jwt(exp_in=-600)),
+        sc("OAUTHBEARER token of another key", "SASL_SSL", False,
+           mech="OAUTHBEARER", token=pki.jwt(key="jwt-other")),
+        sc("untrusted server certificate", "SSL", False, ca="other-ca"),
+        sc("mTLS certificate of another CA", "MTLS", False, cert="mallory"),
+        sc("mTLS expired certificate", "MTLS", False, cert="expired"),
+        sc("mTLS without a certificate", "MTLS", False),
+        sc("plaintext client on the TLS port", "SSL", False, tls=False),
+    ]
+    return out
+
+
+def rdkafka_conf(s, pki):
+    """A scenario's librdkafka properties (no bootstrap.servers)."""
+    c = {"security.protocol": ("SASL_SSL" if s["mech"] else "SSL")
+         if s["tls"] else "PLAINTEXT"}
+    if s["tls"]:
+        c["ssl.ca.location"] = pki.ca(s["ca"])
+    if s["cert"]:
+        c["ssl.certificate.location"] = pki.path(s["cert"] + ".pem")
+        c["ssl.key.location"] = pki.path(s["cert"] + ".key")
+    if s["mech"]:
+        c["sasl.mechanism"] = s["mech"]
+    if s["user"]:
+        c["sasl.username"] = s["user"]
+        c["sasl.password"] = s["password"]
+    return c
+
+
+def topic_of(i, ok):
+    """Scenario i's topic: one per working scenario, one for all refusals
+    (whose end offset must stay 0)."""
+    return "sec-ok-%d" % i if ok else "sec-refused"
+
+
+def create_topics(admin_bootstrap, names):
+    """Create 1-partition topics as admin (a PLAINTEXT listener)."""
+    from confluent_kafka.admin import AdminClient, NewTopic
+    a = AdminClient({"bootstrap.servers": admin_bootstrap})
+    for f in a.create_topics([NewTopic(n, 1, 1) for n in names]).values():
+        f.result(60)
+
+
+def end_offset(admin_bootstrap, topic):
+    """Partition 0's end offset, read as admin."""
+    import confluent_kafka as ck
+    c = ck.Consumer({"bootstrap.servers": admin_bootstrap,
+                     "group.id": "sec-admin"})
+    try:
+        return c.get_watermark_offsets(ck.TopicPartition(topic, 0),
+                                       timeout=30)[1]
+    finally:
+        c.close()
+
+
+def check_results(what, res, expect_ok, n):
+    """res: {(client, scenario name): {"produced", "consumed", "errors"}};
+    expect_ok(name, result) says whether the scenario must work: then n
+    records were produced and read back in order with no error, else
+    nothing was produced and some error reported."""
+    for (client, name), got in sorted(res.items()):
+        if expect_ok(name, got):
+            if got["consumed"] != ["v%d" % i for i in range(n)] or \
+                    got["errors"]:
+                ndtest.fail("%s, %s, %s: expected %d records produced and "
+                            "read back, got %s" % (what, client, name, n, got))
+        elif got["produced"] or not got["errors"]:
+            ndtest.fail("%s, %s, %s: expected a refusal, got %s"
+                        % (what, client, name, got))
+
+
+def compare_refusals(want, got, expect_ok):
+    """Each refusal's first error as the client reported it against
+    nodata (got) must be the one against Kafka (want)."""
+    for key, w in sorted(want.items()):
+        g = got[key]
+        if not expect_ok(key[1], g) and g["errors"][0] != w["errors"][0]:
+            ndtest.fail("%s, %s: the client reports %s against nodata, %s "
+                        "against Kafka (all: %s vs %s)"
+                        % (key[0], key[1], g["errors"][0], w["errors"][0],
+                           g["errors"], w["errors"]))
+
+
 def common_props(pki):
     """The security properties both brokers read, Kafka's names."""
     jaas = "listener.name.sasl_ssl.%s.sasl.jaas.config="

@@ -44,92 +44,27 @@ import ndtest  # noqa: E402
 import pyvenv  # noqa: E402
 import seclib  # noqa: E402
 
-ck = ndtest.require("confluent_kafka")
-from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
+ndtest.require("confluent_kafka")
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DRIVER = os.path.join(HERE, "sec_confluent.py")
 N = 3
 
 
-def scenarios(pki):
-    """(name, listener, conf, token, ok?)"""
-    ssl_ = {"security.protocol": "SSL", "ssl.ca.location": pki.ca()}
-
-    def cert(name):
-        return dict(ssl_, **{"ssl.certificate.location":
-                             pki.path(name + ".pem"),
-                             "ssl.key.location": pki.path(name + ".key")})
-
-    def sasl(mech, user="alice", pw=None):
-        c = dict(ssl_, **{"security.protocol": "SASL_SSL",
-                          "sasl.mechanism": mech})
-        if mech != "OAUTHBEARER":
-            c["sasl.username"] = user
-            c["sasl.password"] = pw or seclib.USERS.get(user, "x")
-        return c
-
-    out = [("ssl", "SSL", ssl_, None, True),
-           ("mtls", "MTLS", cert("alice"), None, True)]
-    for m in ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"):
-        out.append((m, "SASL_SSL", sasl(m), None, True))
-        out.append((m + " wrong password", "SASL_SSL",
-                    sasl(m, pw="wrong-secret"), None, False))
-    out += [
-        ("OAUTHBEARER", "SASL_SSL", sasl("OAUTHBEARER"), pki.jwt(), True),
-        ("PLAIN unknown user", "SASL_SSL", sasl("PLAIN", "nobody"), None,
-         False),
-        ("SCRAM-SHA-256 unknown user", "SASL_SSL",
-         sasl("SCRAM-SHA-256", "nobody"), None, False),
-        ("OAUTHBEARER expired token", "SASL_SSL", sasl("OAUTHBEARER"),
-         pki.jwt(exp_in=-600), False),
-        ("OAUTHBEARER token of another key", "SASL_SSL",
-         sasl("OAUTHBEARER"), pki.jwt(key="jwt-other"), False),
-        ("untrusted server certificate", "SSL",
-         dict(ssl_, **{"ssl.ca.location": pki.ca("other-ca")}), None, False),
-        ("mTLS certificate of another CA", "MTLS", cert("mallory"), None,
-         False),
-        ("mTLS expired certificate", "MTLS", cert("expired"), None, False),
-        ("mTLS without a certificate", "MTLS", ssl_, None, False),
-        ("plaintext client on the TLS port", "SSL",
-         {"security.protocol": "PLAINTEXT"}, None, False),
-    ]
-    return out
-
-
-def topic_of(i, ok):
-    return "sec-ok-%d" % i if ok else "sec-refused"
-
-
-def end_offset(admin_bootstrap, topic):
-    c = ck.Consumer({"bootstrap.servers": admin_bootstrap,
-                     "group.id": "sec-admin"})
-    try:
-        lo, hi = c.get_watermark_offsets(ck.TopicPartition(topic, 0),
-                                         timeout=30)
-        return hi
-    finally:
-        c.close()
-
-
-def create_topics(admin_bootstrap, names):
-    a = AdminClient({"bootstrap.servers": admin_bootstrap})
-    for t, f in a.create_topics([NewTopic(n, 1, 1) for n in names]).items():
-        f.result(60)
-
-
 def run_matrix(what, broker, pythons, pki):
     """{(python, scenario): result} for every scenario on broker, which
     has .listener and a PLAINTEXT .bootstrap."""
-    sc = scenarios(pki)
-    create_topics(broker.bootstrap, sorted({topic_of(i, s[4])
-                                            for i, s in enumerate(sc)}))
+    sc = seclib.scenarios(pki)
+    seclib.create_topics(broker.bootstrap, sorted(
+        {seclib.topic_of(i, s["ok"]) for i, s in enumerate(sc)}))
     res = {}
     for py in pythons:
-        for i, (name, lst, conf, token, ok) in enumerate(sc):
-            req = {"bootstrap": broker.listener[lst],
-                   "topic": topic_of(i, ok), "n": N if ok else 1,
-                   "conf": conf, "token": token}
+        for i, s in enumerate(sc):
+            name = s["name"]
+            req = {"bootstrap": broker.listener[s["listener"]],
+                   "topic": seclib.topic_of(i, s["ok"]),
+                   "n": N if s["ok"] else 1,
+                   "conf": seclib.rdkafka_conf(s, pki), "token": s["token"]}
             r = subprocess.run([py, DRIVER, json.dumps(req)],
                                capture_output=True, timeout=180)
             try:
@@ -143,7 +78,7 @@ def run_matrix(what, broker, pythons, pki):
             print("%s %s %s: %s" % (what, os.path.basename(os.path.dirname(
                 os.path.dirname(py))) or "debian", name, got), flush=True)
     # Nothing a refused client sent was written.
-    hi = end_offset(broker.bootstrap, "sec-refused")
+    hi = seclib.end_offset(broker.bootstrap, "sec-refused")
     if hi != 0:
         ndtest.fail("%s: refused clients wrote %d records to sec-refused"
                     % (what, hi))
@@ -161,18 +96,6 @@ def expect_ok(name, got):
     if name.startswith("SCRAM") and got["librdkafka"] < SCRAM_NONCE_FIXED:
         return False
     return SCENARIOS_OK[name]
-
-
-def check_ok(what, res):
-    for (py, name), got in res.items():
-        ok = expect_ok(name, got)
-        if ok and (got["consumed"] != ["v%d" % i for i in range(N)] or
-                   got["errors"]):
-            ndtest.fail("%s, %s, %s: expected %d records produced and read "
-                        "back, got %s" % (what, py, name, N, got))
-        if not ok and (got["produced"] or not got["errors"]):
-            ndtest.fail("%s, %s, %s: expected a refusal, got %s"
-                        % (what, py, name, got))
 
 
 def tls_socket(addr, ca):
@@ -233,13 +156,13 @@ def raw_checks(what, broker, pki):
 tmp = tempfile.mkdtemp(prefix="nd-sec-")
 atexit.register(shutil.rmtree, tmp, True)
 pki = seclib.Pki(os.path.join(tmp, "pki"))
-SCENARIOS_OK = {s[0]: s[4] for s in scenarios(pki)}
+SCENARIOS_OK = {s["name"]: s["ok"] for s in seclib.scenarios(pki)}
 PYTHONS = ["/usr/bin/python3" if os.path.exists("/usr/bin/python3")
            else sys.executable, pyvenv.python()]
 
 with seclib.kafka(pki) as k:
     kres = run_matrix("kafka", k, PYTHONS, pki)
-    check_ok("kafka", kres)
+    seclib.check_results("kafka", kres, expect_ok, N)
     raw_checks("kafka", k, pki)
 
 try:
@@ -249,15 +172,8 @@ except ndtest.BrokerError as e:
                 "(issue 21's tls and sasl parts): %s" % str(e)[-1500:])
 with nd:
     nres = run_matrix("nodata", nd, PYTHONS, pki)
-    check_ok("nodata", nres)
-    for key, want in kres.items():
-        got = nres[key]
-        if not expect_ok(key[1], got) and \
-                got["errors"][0] != want["errors"][0]:
-            ndtest.fail("%s, %s: the client reports %s against nodata, %s "
-                        "against Kafka (all: %s vs %s)"
-                        % (key[0], key[1], got["errors"][0],
-                           want["errors"][0], got["errors"], want["errors"]))
+    seclib.check_results("nodata", nres, expect_ok, N)
+    seclib.compare_refusals(kres, nres, expect_ok)
     raw_checks("nodata", nd, pki)
     ndtest.stop_clean(nd)
 ndtest.passed()
