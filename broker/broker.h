@@ -63,6 +63,9 @@ typedef struct broker_config {
   broker_props *props;
   broker_listener listeners[BROKER_MAX_LISTENERS];
   size_t nlisteners;
+  /* --allow-insecure, allow.insecure, NODATA_ALLOW_INSECURE: serve on a
+   * non-loopback address without authentication (serve.c). */
+  int allow_insecure;
 } broker_config;
 
 /* Kafka 4's least segment.bytes (KIP-1030): a client may not make a

@@ -38,8 +38,8 @@ static void coordinator(kafka_req *r, int8_t type, kf_str key, int16_t *err,
   }
   *err = 0;
   *node = r->b->cfg.node_id;
-  *host = kafka_str(r, kafka_advertised_host(r->b));
-  *port = kafka_advertised_port(r->b);
+  *host = kafka_str(r, kafka_advertised_host(r->b, r->session->listener));
+  *port = kafka_advertised_port(r->b, r->session->listener);
 }
 
 int handle_find_coordinator(kafka_req *r) {

@@ -658,15 +658,58 @@ static const char *static_value(broker *b, const dyn_state *d, const bconf *c,
   }
   if (!strcmp(c->name, "listeners") ||
       !strcmp(c->name, "advertised.listeners")) {
+    /* Kafka's form: NAME://HOST:PORT for each listener, comma-separated. */
     int adv = c->name[0] == 'a';
-    const char *host = adv ? kafka_advertised_host(b) : s->listen_host;
-    int port = adv ? kafka_advertised_port(b) : b->cfg.listen_port;
-    snprintf(buf, n,
-             strchr(host, ':') ? "PLAINTEXT://[%s]:%d" : "PLAINTEXT://%s:%d",
-             host, port);
+    size_t nl = b->cfg.nlisteners ? b->cfg.nlisteners : 1, o = 0;
+    buf[0] = 0;
+    for (size_t i = 0; i < nl && o < n; i++) {
+      const broker_listener *l =
+          b->cfg.nlisteners ? &b->cfg.listeners[i] : NULL;
+      const char *host = adv ? kafka_advertised_host(b, i)
+                         : l ? l->host
+                             : s->listen_host;
+      int port = adv ? kafka_advertised_port(b, i)
+                 : l ? l->port
+                     : b->cfg.listen_port;
+      int w = snprintf(buf + o, n - o,
+                       strchr(host, ':') ? "%s%s://[%s]:%d" : "%s%s://%s:%d",
+                       i ? "," : "", l ? l->name : "PLAINTEXT", host, port);
+      if (w < 0)
+        break;
+      o += (size_t)w;
+    }
     return buf;
   }
+  /* The topic defaults (and the settings nodata only stores) from
+   * --config FILE, as Kafka's STATIC_BROKER_CONFIG: checked at start-up
+   * (dynconfig_static_check). */
+  if ((c->mode == M_TOPIC || c->mode == M_STORED) && s->props) {
+    const char *v = broker_props_get(s->props, c->name);
+    if (v)
+      return v;
+  }
   return NULL;
+}
+
+int dynconfig_known(const char *name) {
+  return find_bconf(name) != NULL;
+}
+
+int dynconfig_static_check(const broker_props *props, const char **bad,
+                           const char **value) {
+  nd_topic_config tmp;
+  nd_topic_config_init(&tmp);
+  for (size_t i = 0; i < NBCONFS; i++) {
+    if (bconfs[i].mode != M_TOPIC)
+      continue;
+    const char *v = broker_props_get(props, bconfs[i].name);
+    if (v && nd_topic_config_set(&tmp, bconfs[i].topic, v) != 0) {
+      *bad = bconfs[i].name;
+      *value = v;
+      return -1;
+    }
+  }
+  return 0;
 }
 
 static const char *effective(broker *b, const dyn_state *d, const bconf *c,

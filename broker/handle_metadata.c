@@ -102,8 +102,8 @@ static kafka_metadata_response *new_response(kafka_req *r) {
   if (!resp || !br)
     return NULL;
   br->node_id = b->cfg.node_id;
-  br->host = kafka_str(r, kafka_advertised_host(b));
-  br->port = kafka_advertised_port(b);
+  br->host = kafka_str(r, kafka_advertised_host(b, r->session->listener));
+  br->port = kafka_advertised_port(b, r->session->listener);
   br->rack = kf_null_str();
   resp->brokers.items = br;
   resp->brokers.count = 1;
@@ -287,8 +287,8 @@ int handle_describe_cluster(kafka_req *r) {
   if (!resp || !br)
     return -1;
   br->broker_id = b->cfg.node_id;
-  br->host = kafka_str(r, kafka_advertised_host(b));
-  br->port = kafka_advertised_port(b);
+  br->host = kafka_str(r, kafka_advertised_host(b, r->session->listener));
+  br->port = kafka_advertised_port(b, r->session->listener);
   br->rack = kf_null_str();
   resp->endpoint_type = req->endpoint_type;
   resp->cluster_id = kafka_str(r, r->k->cluster_id);

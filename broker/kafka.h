@@ -113,6 +113,7 @@ struct kafka_state {
   waitset *fetch_waits;
   char cluster_id[32];
   struct telemetry_state *telemetry; /* handle_telemetry.c, loop only */
+  struct sasl_state *sasl;           /* sasl.c: credentials, mechanisms */
 };
 
 /* Drop one reference to s (NULL allowed); the last frees it. */
@@ -245,6 +246,12 @@ int kafka_config_wanted(const kafka_describe_configs_request_resource *q,
  * -errno. dynconfig_fini frees the state. */
 int dynconfig_init(broker *b);
 void dynconfig_fini(broker *b);
+/* Is `name` a broker config DescribeConfigs knows? */
+int dynconfig_known(const char *name);
+/* The topic defaults of a --config file (log.retention.ms, ...) that do
+ * not parse: -1 with *bad and *value set, else 0. */
+int dynconfig_static_check(const broker_props *props, const char **bad,
+                           const char **value);
 /* The config a new topic starts from: libnodata's defaults overlaid with
  * the broker-level log.* settings. Valid until the next config change. */
 const nd_topic_config *kafka_topic_defaults(broker *b);
@@ -268,9 +275,9 @@ int dynconfig_describe(kafka_req *r, const kafka_describe_configs_request *req,
                        const kafka_describe_configs_request_resource *q,
                        kafka_describe_configs_response_result *res);
 
-/* The host and port clients are told to connect to. */
-const char *kafka_advertised_host(broker *b);
-int kafka_advertised_port(broker *b);
+/* Where clients reach listener `listener` (r->session->listener). */
+const char *kafka_advertised_host(broker *b, size_t listener);
+int kafka_advertised_port(broker *b, size_t listener);
 /* The finalized transaction.version: 1 or 2 (2 unless configured). */
 int kafka_transaction_version(broker *b);
 

@@ -37,6 +37,7 @@
 #include "group.h"
 #include "kafka.h"
 #include "logline.h"
+#include "sasl.h"
 
 #define API(key, name, lo, hi, msg, fn)                                        \
   {                                                                            \
@@ -64,6 +65,7 @@ const kafka_api kafka_apis[] = {
     API(14, "SyncGroup", 0, 5, sync_group, handle_sync_group),
     API(15, "DescribeGroups", 0, 6, describe_groups, handle_describe_groups),
     API(16, "ListGroups", 0, 5, list_groups, handle_list_groups),
+    API(17, "SaslHandshake", 0, 1, sasl_handshake, handle_sasl_handshake),
     API(18, "ApiVersions", 0, 5, api_versions, handle_api_versions),
     API(19, "CreateTopics", 2, 7, create_topics, handle_create_topics),
     API(20, "DeleteTopics", 1, 6, delete_topics, handle_delete_topics),
@@ -85,12 +87,19 @@ const kafka_api kafka_apis[] = {
     API(33, "AlterConfigs", 0, 2, alter_configs, handle_alter_configs),
     API(35, "DescribeLogDirs", 1, 5, describe_log_dirs,
         handle_describe_log_dirs),
+    API(36, "SaslAuthenticate", 0, 2, sasl_authenticate,
+        handle_sasl_authenticate),
     API(37, "CreatePartitions", 0, 3, create_partitions,
         handle_create_partitions),
     API(42, "DeleteGroups", 0, 3, delete_groups, handle_delete_groups),
     API(44, "IncrementalAlterConfigs", 0, 1, incremental_alter_configs,
         handle_incremental_alter_configs),
     API(47, "OffsetDelete", 0, 0, offset_delete, handle_offset_delete),
+    API(50, "DescribeUserScramCredentials", 0, 0,
+        describe_user_scram_credentials,
+        handle_describe_user_scram_credentials),
+    API(51, "AlterUserScramCredentials", 0, 0, alter_user_scram_credentials,
+        handle_alter_user_scram_credentials),
     API(60, "DescribeCluster", 0, 2, describe_cluster, handle_describe_cluster),
     API(61, "DescribeProducers", 0, 0, describe_producers,
         handle_describe_producers),
@@ -600,6 +609,9 @@ int handle_api_versions(kafka_req *r) {
 int kafka_handle_request(void *ctx, net_conn *conn, net_req *req,
                          net_frame *fr) {
   broker *b = ctx;
+  /* After a SaslHandshake v0, frames are bare SASL tokens (sasl.c). */
+  if (sasl_raw_pending(conn))
+    return sasl_raw_token(b, conn, req, fr);
   const uint8_t *frame = fr->data;
   size_t len = fr->len;
   if (len < 8) {
@@ -653,6 +665,14 @@ int kafka_handle_request(void *ctx, net_conn *conn, net_req *req,
   }
   r->correlation_id = h->correlation_id;
   r->client_id = h->client_id;
+
+  /* A SASL listener serves only authentication until it is done. */
+  char gate_why[160];
+  if (sasl_gate(r, key, gate_why, sizeof gate_why) < 0) {
+    kafka_req_free(r);
+    net_conn_set_error(conn, gate_why);
+    return -1;
+  }
 
   int16_t served_min = key == PRODUCE_KEY ? PRODUCE_FIRST_SERVED : api->min;
   if (version < served_min || version > api->max) {
@@ -746,9 +766,12 @@ int kafka_init(broker *b) {
   b->kafka = k;
   int rc = dynconfig_init(b);
   if (rc == 0)
+    rc = sasl_init(b);
+  if (rc == 0)
     rc = group_init(b);
   if (rc != 0) {
     group_fini(b);
+    sasl_fini(b);
     waitset_free(k->fetch_waits);
     dynconfig_fini(b);
     free(k);
@@ -765,6 +788,7 @@ void kafka_fini(broker *b) {
   fetch_fini(k);
   telemetry_fini(k);
   group_fini(b);
+  sasl_fini(b);
   dynconfig_fini(b);
   while (k->parked) {
     kafka_req *r = k->parked;
@@ -820,7 +844,14 @@ kf_str kafka_topic_name_error(kafka_req *r, const char *name) {
   return kafka_str(r, msg);
 }
 
-const char *kafka_advertised_host(broker *b) {
+/* Kafka answers Metadata, FindCoordinator and DescribeCluster with the
+ * endpoint of the listener the request came in on, so a client that
+ * bootstrapped on one listener stays on it. serve.c fills every
+ * listener's advertised address once bound; before that (and for a
+ * broker made without serve.c) the --listen/--advertise fields. */
+const char *kafka_advertised_host(broker *b, size_t listener) {
+  if (listener < b->cfg.nlisteners && b->cfg.listeners[listener].adv_host[0])
+    return b->cfg.listeners[listener].adv_host;
   if (b->cfg.advertise_host[0])
     return b->cfg.advertise_host;
   if (b->cfg.listen_host[0])
@@ -832,7 +863,9 @@ int kafka_transaction_version(broker *b) {
   return b->cfg.transaction_version == 1 ? 1 : 2;
 }
 
-int kafka_advertised_port(broker *b) {
+int kafka_advertised_port(broker *b, size_t listener) {
+  if (listener < b->cfg.nlisteners && b->cfg.listeners[listener].adv_port > 0)
+    return b->cfg.listeners[listener].adv_port;
   if (b->cfg.advertise_port > 0)
     return b->cfg.advertise_port;
   if (b->cfg.listen_port > 0)

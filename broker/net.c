@@ -226,6 +226,7 @@ struct net_conn {
   size_t unsent;   /* bytes of answered replies not yet written */
   size_t inflight; /* requests in the queue */
   void *data;
+  size_t listener; /* index of the listening socket that accepted it */
   char error[160];
   char peer[64];
 };
@@ -244,13 +245,23 @@ struct net_post_item {
   void *arg;
 };
 
+/* Most listening sockets a loop has (net_config.listens). */
+#define NET_MAX_LISTENS 8
+
+/* One listening socket: fd -1 once closed (draining). */
+typedef struct net_lsock {
+  int fd;
+  int port; /* bound, so port 0 is resolved */
+  struct net_tls *tls;
+} net_lsock;
+
 struct net_loop {
   net_config cfg;
   int epfd;
-  int lfd;
   int evfd;
-  int port;
-  int listening;   /* lfd registered for EPOLLIN */
+  net_lsock ls[NET_MAX_LISTENS];
+  size_t nls;
+  int listening;   /* the listening fds are registered for EPOLLIN */
   int accept_full; /* not accepting: at max_connections */
   int64_t now;     /* this iteration's net_now_ms() */
   atomic_int stop;
@@ -288,8 +299,9 @@ struct net_loop {
   struct net_post_item *post_head, *post_tail;
 };
 
-/* Tags stored in epoll_event.data.ptr for the two non-connection fds. */
-static char tag_listen, tag_event;
+/* Tags stored in epoll_event.data.ptr for the non-connection fds: one per
+ * listening socket (its index is the tag's), and the eventfd. */
+static char tag_listen[NET_MAX_LISTENS], tag_event;
 
 int64_t net_now_ms(void) {
   struct timespec ts;
@@ -408,11 +420,20 @@ static void rbuf_count(net_conn *c) {
 /* Connection caps                                                          */
 /* ------------------------------------------------------------------------ */
 
+/* Every listener pauses and resumes together: the caps are the loop's. */
 static void listener_set(net_loop *l, int on) {
-  if (l->lfd < 0 || l->listening == on)
+  if (l->listening == on)
     return;
-  struct epoll_event e = {.events = on ? EPOLLIN : 0, .data.ptr = &tag_listen};
-  if (epoll_ctl(l->epfd, EPOLL_CTL_MOD, l->lfd, &e) == 0)
+  int ok = 0;
+  for (size_t i = 0; i < l->nls; i++) {
+    if (l->ls[i].fd < 0)
+      continue;
+    struct epoll_event e = {.events = on ? EPOLLIN : 0,
+                            .data.ptr = &tag_listen[i]};
+    if (epoll_ctl(l->epfd, EPOLL_CTL_MOD, l->ls[i].fd, &e) == 0)
+      ok = 1;
+  }
+  if (ok)
     l->listening = on;
 }
 
@@ -1310,8 +1331,7 @@ const char *net_conn_peer(const net_conn *conn) {
 }
 
 size_t net_conn_listener(const net_conn *conn) {
-  (void)conn;
-  return 0; /* one listener for now */
+  return conn->listener;
 }
 
 const char *net_conn_tls_subject(const net_conn *conn) {
@@ -1674,7 +1694,7 @@ static void accept_resume(void *arg) {
     listener_set(l, 1);
 }
 
-static void on_accept(net_loop *l) {
+static void on_accept(net_loop *l, size_t li) {
   for (int i = 0; i < 256; i++) {
     if (l->nconns >= l->max_connections) {
       /* Kafka's acceptor waits for a free slot the same way: the kernel
@@ -1691,7 +1711,7 @@ static void on_accept(net_loop *l) {
     }
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
-    int fd = accept4(l->lfd, (struct sockaddr *)&ss, &sl,
+    int fd = accept4(l->ls[li].fd, (struct sockaddr *)&ss, &sl,
                      SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno == EINTR || errno == ECONNABORTED)
@@ -1743,6 +1763,7 @@ static void on_accept(net_loop *l) {
     }
     c->loop = l;
     c->fd = fd;
+    c->listener = li;
     c->events = EPOLLIN;
     format_peer(&ss, c->peer, sizeof c->peer);
     struct epoll_event e = {.events = EPOLLIN, .data.ptr = c};
@@ -1867,65 +1888,98 @@ static void paused_wake(net_loop *l) {
 /* The loop                                                                 */
 /* ------------------------------------------------------------------------ */
 
-static int bind_listener(net_loop *l) {
+/* Bind and listen on host:port (host NULL or "" = every address, IPv6
+ * and, through it, IPv4 where the system has IPv6, as Kafka binds an
+ * empty host); fills ls. Returns 0 or -errno. */
+static int bind_listener(const char *host, int port, net_lsock *ls) {
   char portstr[16];
-  snprintf(portstr, sizeof portstr, "%d", l->cfg.listen_port);
+  snprintf(portstr, sizeof portstr, "%d", port);
   struct addrinfo hints = {.ai_family = AF_UNSPEC,
                            .ai_socktype = SOCK_STREAM,
                            .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
   struct addrinfo *res = NULL;
-  const char *host = l->cfg.listen_host && *l->cfg.listen_host
-                         ? l->cfg.listen_host
-                         : "127.0.0.1";
-  int gai = getaddrinfo(host, portstr, &hints, &res);
+  int wild = !host || !*host;
+  int gai = getaddrinfo(wild ? NULL : host, portstr, &hints, &res);
   if (gai != 0)
     return gai == EAI_SYSTEM ? -errno : -EADDRNOTAVAIL;
   int err = -EADDRNOTAVAIL;
-  for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-    int fd =
-        socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-               ai->ai_protocol);
-    if (fd < 0) {
-      err = -errno;
-      continue;
+  /* The wildcard: IPv6's first (dual-stack), then IPv4's. */
+  for (int pass = wild ? 0 : 1; pass < 2 && err < 0; pass++)
+    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+      if (pass == 0 && ai->ai_family != AF_INET6)
+        continue;
+      int fd =
+          socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                 ai->ai_protocol);
+      if (fd < 0) {
+        err = -errno;
+        continue;
+      }
+      int one = 1;
+      setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+      /* Backlog: the kernel caps it at somaxconn; ask for enough that a
+       * burst of thousands of connects is queued rather than refused. */
+      if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 8192) < 0) {
+        err = -errno;
+        close(fd);
+        continue;
+      }
+      struct sockaddr_storage ss;
+      socklen_t sl = sizeof ss;
+      getsockname(fd, (struct sockaddr *)&ss, &sl);
+      ls->port = ss.ss_family == AF_INET6
+                     ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
+                     : ntohs(((struct sockaddr_in *)&ss)->sin_port);
+      ls->fd = fd;
+      err = 0;
+      break;
     }
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    /* Backlog: the kernel caps it at somaxconn; ask for enough that a
-     * burst of thousands of connects is queued rather than refused. */
-    if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 8192) < 0) {
-      err = -errno;
-      close(fd);
-      continue;
-    }
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof ss;
-    getsockname(fd, (struct sockaddr *)&ss, &sl);
-    l->port = ss.ss_family == AF_INET6
-                  ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
-                  : ntohs(((struct sockaddr_in *)&ss)->sin_port);
-    l->lfd = fd;
-    err = 0;
-    break;
-  }
   freeaddrinfo(res);
   return err;
 }
 
+static void close_listeners(net_loop *l) {
+  for (size_t i = 0; i < l->nls; i++) {
+    if (l->ls[i].fd < 0)
+      continue;
+    epoll_ctl(l->epfd, EPOLL_CTL_DEL, l->ls[i].fd, NULL);
+    close(l->ls[i].fd);
+    l->ls[i].fd = -1;
+  }
+  l->listening = 0;
+}
+
 int net_loop_new(const net_config *cfg, net_loop **out) {
   *out = NULL;
-  if (!cfg || !cfg->on_request || cfg->listen_port < 0 ||
-      cfg->listen_port > 65535)
+  if (!cfg || !cfg->on_request || cfg->nlistens > NET_MAX_LISTENS ||
+      (cfg->listens && !cfg->nlistens))
     return -EINVAL;
+  /* Without listens: the one of listen_host:listen_port. */
+  net_listen one = {cfg->listen_host && *cfg->listen_host ? cfg->listen_host
+                                                          : "127.0.0.1",
+                    cfg->listen_port, NULL};
+  const net_listen *lst = cfg->nlistens ? cfg->listens : &one;
+  size_t nlst = cfg->nlistens ? cfg->nlistens : 1;
+  for (size_t i = 0; i < nlst; i++)
+    if (lst[i].port < 0 || lst[i].port > 65535)
+      return -EINVAL;
   net_loop *l = calloc(1, sizeof *l);
   if (!l)
     return -ENOMEM;
   l->cfg = *cfg;
+  /* The caller's array need not outlive this call. */
+  l->cfg.listens = NULL;
+  l->cfg.nlistens = 0;
+  l->nls = nlst;
+  for (size_t i = 0; i < nlst; i++) {
+    l->ls[i].fd = -1;
+    l->ls[i].tls = lst[i].tls;
+  }
   if (!l->cfg.max_request_bytes)
     l->cfg.max_request_bytes = (size_t)100 * 1024 * 1024;
   if (l->cfg.max_request_bytes > INT32_MAX)
     l->cfg.max_request_bytes = INT32_MAX;
-  l->epfd = l->lfd = l->evfd = -1;
+  l->epfd = l->evfd = -1;
   l->max_connections = l->max_per_ip = SIZE_MAX;
   l->now = net_now_ms();
   atomic_init(&l->stop, 0);
@@ -1945,12 +1999,23 @@ int net_loop_new(const net_config *cfg, net_loop **out) {
     err = -errno;
     goto fail;
   }
-  if ((err = bind_listener(l)) < 0)
-    goto fail;
-  struct epoll_event e = {.events = EPOLLIN, .data.ptr = &tag_listen};
+  for (size_t i = 0; i < nlst; i++) {
+    if ((err = bind_listener(lst[i].host, lst[i].port, &l->ls[i])) < 0) {
+      /* The caller only learns the errno: name the address that failed. */
+      if (nlst > 1)
+        net_log(BLOG_ERROR, "cannot listen on %s port %d: %s",
+                lst[i].host && *lst[i].host ? lst[i].host : "127.0.0.1",
+                lst[i].port, strerror(-err));
+      goto fail;
+    }
+    struct epoll_event e = {.events = EPOLLIN, .data.ptr = &tag_listen[i]};
+    if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->ls[i].fd, &e) < 0) {
+      err = -errno;
+      goto fail;
+    }
+  }
   struct epoll_event w = {.events = EPOLLIN, .data.ptr = &tag_event};
-  if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->lfd, &e) < 0 ||
-      epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->evfd, &w) < 0) {
+  if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->evfd, &w) < 0) {
     err = -errno;
     goto fail;
   }
@@ -1968,18 +2033,17 @@ fail:
 }
 
 int net_loop_port(const net_loop *loop) {
-  return loop->port;
+  return loop->ls[0].port;
+}
+
+int net_loop_listen_port(const net_loop *loop, size_t i) {
+  return i < loop->nls ? loop->ls[i].port : -1;
 }
 
 static void start_drain(net_loop *l) {
   l->draining = 1;
   l->drain_deadline = net_now_ms() + NET_DRAIN_MS;
-  if (l->lfd >= 0) {
-    epoll_ctl(l->epfd, EPOLL_CTL_DEL, l->lfd, NULL);
-    close(l->lfd);
-    l->lfd = -1;
-    l->listening = 0;
-  }
+  close_listeners(l);
   if (l->accept_timer) {
     net_timer_cancel(l, l->accept_timer);
     l->accept_timer = NULL;
@@ -2016,9 +2080,12 @@ int net_loop_run(net_loop *loop) {
     }
     for (int i = 0; i < n; i++) {
       void *p = evs[i].data.ptr;
-      if (p == &tag_listen) {
+      size_t li = 0;
+      while (li < l->nls && p != (void *)&tag_listen[li])
+        li++;
+      if (li < l->nls) {
         if (!l->draining)
-          on_accept(l);
+          on_accept(l, li);
       } else if (p == &tag_event) {
         uint64_t v;
         ssize_t r = read(l->evfd, &v, sizeof v);
@@ -2071,8 +2138,9 @@ void net_loop_free(net_loop *loop) {
     it = n;
   }
   pthread_mutex_destroy(&l->post_mu);
-  if (l->lfd >= 0)
-    close(l->lfd);
+  for (size_t i = 0; i < l->nls; i++)
+    if (l->ls[i].fd >= 0)
+      close(l->ls[i].fd);
   if (l->evfd >= 0)
     close(l->evfd);
   if (l->epfd >= 0)

@@ -300,6 +300,60 @@ int broker_props_load(const char *path, broker_props **out, char *why,
   return 0;
 }
 
+/* ---- known names -------------------------------------------------------- */
+
+/* Properties a part of the broker reads from --config beyond those
+ * serve.c maps to its flags (serve.c, kafka_names) and the broker configs
+ * DescribeConfigs knows (dynconfig.c): one list, so that a name no part
+ * reads gets Kafka's "supplied but isn't a known config" warning. A part
+ * that reads a new property adds it here. */
+static const char *const known_names[] = {
+    /* listeners (props.c, serve.c) */
+    "listeners", "advertised.listeners", "listener.security.protocol.map",
+    "allow.insecure",
+    /* TLS (tls.h) */
+    "ssl.keystore.type", "ssl.keystore.location", "ssl.keystore.password",
+    "ssl.key.password", "ssl.keystore.key", "ssl.keystore.certificate.chain",
+    "ssl.truststore.type", "ssl.truststore.location", "ssl.truststore.password",
+    "ssl.truststore.certificates", "ssl.client.auth", "ssl.enabled.protocols",
+    "ssl.protocol", "ssl.cipher.suites", "ssl.principal.mapping.rules",
+    "ssl.endpoint.identification.algorithm",
+    /* SASL */
+    "sasl.enabled.mechanisms", "sasl.jaas.config",
+    "sasl.server.max.receive.size", "sasl.mechanism.inter.broker.protocol",
+    "connections.max.reauth.ms", "principal.builder.class",
+    /* ACLs */
+    "authorizer.class.name", "super.users", "allow.everyone.if.no.acl.found",
+    /* quotas */
+    "quota.window.num", "quota.window.size.seconds",
+    "client.quota.callback.class",
+    /* Kafka's, meaningless for one process that is its own controller:
+     * a server.properties copied from Kafka keeps them without a warning
+     * per line. */
+    "controller.quorum.voters", "controller.quorum.bootstrap.servers",
+    "controller.listener.names", "inter.broker.listener.name",
+    "socket.send.buffer.bytes", "socket.receive.buffer.bytes",
+    "log.retention.check.interval.ms", "transaction.state.log.min.isr",
+    "transaction.state.log.replication.factor",
+    "share.coordinator.state.topic.replication.factor",
+    "share.coordinator.state.topic.min.isr", "log.flush.interval.messages",
+    "log.flush.interval.ms", "group.coordinator.rebalance.protocols"};
+
+/* Families read by prefix: per-listener overrides
+ * (listener.name.<listener>.<property>) and the OAUTHBEARER settings. */
+static const char *const known_prefixes[] = {"listener.name.",
+                                             "sasl.oauthbearer."};
+
+int broker_prop_known(const char *name) {
+  for (size_t i = 0; i < sizeof known_names / sizeof known_names[0]; i++)
+    if (!strcmp(name, known_names[i]))
+      return 1;
+  for (size_t i = 0; i < sizeof known_prefixes / sizeof known_prefixes[0]; i++)
+    if (!strncmp(name, known_prefixes[i], strlen(known_prefixes[i])))
+      return 1;
+  return 0;
+}
+
 /* ---- listeners ---------------------------------------------------------- */
 
 /* Split "NAME://HOST:PORT" (HOST may be empty or [v6]). */

@@ -74,6 +74,11 @@ int broker_props_at(const broker_props *p, size_t i, const char **name,
                     const char **value);
 void broker_props_free(broker_props *p);
 
+/* Is `name` a property one of the security parts (or the listener code)
+ * reads? Its list (props.c) is where a part adds the names it reads;
+ * serve.c warns about a --config property no part knows. */
+int broker_prop_known(const char *name);
+
 /* Parse `listeners` (and `advertised.listeners`, NULL = none, and
  * `listener.security.protocol.map`, NULL = Kafka's default map) into
  * out[]. Returns the number of listeners (>= 1), or -1 with why[] set:

@@ -9,6 +9,8 @@
  * which is how `--listen 127.0.0.1:0` is usable. Its shape is stable:
  *   nodata serve: listening on HOST:PORT, data in DIR (pid N)
  */
+#include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -18,12 +20,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/resource.h>
 #include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "broker.h"
+#include "kafka.h"
 #include "logline.h"
 #include "metrics.h"
 #if __has_include("nodata_codecs.h")
@@ -40,7 +44,8 @@
 
 static const char serve_usage[] =
     "usage: nodata serve [--config FILE] [--data DIR] [--listen HOST:PORT]\n"
-    "                    [--advertise HOST:PORT] [--http HOST:PORT]\n"
+    "                    [--advertise HOST:PORT] [--allow-insecure]\n"
+    "                    [--http HOST:PORT]\n"
     "                    [--max-request-bytes N]\n"
     "                    [--no-auto-create] [--partitions N]\n"
     "                    [--group-initial-delay-ms MS]\n"
@@ -66,6 +71,12 @@ static const char serve_usage[] =
     "Run a single-node Kafka-protocol broker on the data directory. Kafka\n"
     "clients (librdkafka, kcat, kafka-python, Java) connect to it unchanged.\n"
     "\n"
+    "  --config FILE          Kafka broker properties (server.properties\n"
+    "                         form): listeners, advertised.listeners,\n"
+    "                         listener.security.protocol.map and the\n"
+    "                         settings below under Kafka's names; flags\n"
+    "                         and NODATA_* variables override it\n"
+    "                         (docs/serve.md, docs/security.md)\n"
     "  --data DIR             data directory, created if missing "
     "(default ./data)\n"
     "  --listen HOST:PORT     address to listen on (default "
@@ -73,6 +84,12 @@ static const char serve_usage[] =
     "                         port 0 picks a free port, printed at start-up\n"
     "  --advertise HOST:PORT  address given to clients in metadata\n"
     "                         (default: the listen address)\n"
+    "  --allow-insecure       serve on an address other than loopback\n"
+    "                         through a listener that authenticates no one\n"
+    "                         (PLAINTEXT, or SSL without client\n"
+    "                         certificates); refused without it, as anyone\n"
+    "                         who reaches the port could read, write and\n"
+    "                         delete everything (docs/security.md)\n"
     "  --http HOST:PORT       serve /metrics (Prometheus), /health and\n"
     "                         /ready over HTTP there (default: off; e.g.\n"
     "                         127.0.0.1:9644; port 0 picks a free port,\n"
@@ -167,7 +184,8 @@ static const char serve_usage[] =
     "  delete.retention.ms are set while it runs (kafka-configs --alter\n"
     "  --entity-type brokers), as log.retention.ms is.\n"
     "\n"
-    "Environment (flags win): NODATA_DATA (or NODATA_DIR), NODATA_LISTEN,\n"
+    "Environment (flags win; they win over --config): NODATA_CONFIG,\n"
+    "NODATA_DATA (or NODATA_DIR), NODATA_LISTEN, NODATA_ALLOW_INSECURE=1,\n"
     "NODATA_ADVERTISE, NODATA_MAX_REQUEST_BYTES, NODATA_AUTO_CREATE=0,\n"
     "NODATA_PARTITIONS, NODATA_GROUP_INITIAL_DELAY_MS,\n"
     "NODATA_MAX_TOPIC_PARTITIONS, NODATA_MAX_STORE_PARTITIONS,\n"
@@ -191,10 +209,11 @@ static const char serve_usage[] =
     "synced and the store is marked cleanly shut down.\n"
     "\n"
     "Examples:\n"
-    "  nodata serve\n"
-    "  nodata serve --data /var/lib/nodata --listen 0.0.0.0:9092 \\\n"
-    "               --advertise broker.example.com:9092\n"
+    "  nodata serve                  # 127.0.0.1:9092, this machine only\n"
     "  nodata serve --listen 127.0.0.1:0 --data /tmp/nd   # any free port\n"
+    "  nodata serve --config /etc/nodata/server.properties\n"
+    "      # on a network: listeners=SASL_SSL://0.0.0.0:9093 with TLS and\n"
+    "      # SASL set up as docs/security.md shows\n"
     "  kcat -b 127.0.0.1:9092 -L\n"
     "\n"
     "Exit status: 0 stopped cleanly, 1 runtime failure (e.g. the data\n"
@@ -335,6 +354,13 @@ static int apply(broker_config *c, const char *name, const char *value,
     c->data_dir = value;
   } else if (!strcmp(name, "config")) {
     /* Read before everything else (parse_config). */
+  } else if (!strcmp(name, "auto-create")) {
+    /* Only from the file (auto.create.topics.enable): the flag is
+     * --no-auto-create, the variable NODATA_AUTO_CREATE. */
+    if (strcmp(value, "true") && strcmp(value, "false"))
+      return usage_error("%s: '%s' is not true or false", from, value);
+    c->auto_create = !strcmp(value, "true");
+    c->explicit_set |= BC_SET_AUTO_CREATE;
   } else if (!strcmp(name, "listen")) {
     if (parse_hostport(value, c->listen_host, sizeof c->listen_host,
                        &c->listen_port) < 0)
@@ -583,6 +609,116 @@ static void log_recovery(nd_store *store) {
        (int)st.partitions_offline);
 }
 
+/* Does host name only loopback addresses? 1 yes, 0 no ("" is every
+ * address), -1 it does not resolve (start-up fails on it later, with
+ * its own message). */
+static int host_is_loopback(const char *host) {
+  if (!*host)
+    return 0;
+  struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
+  struct addrinfo *res = NULL;
+  if (getaddrinfo(host, NULL, &hints, &res) != 0)
+    return -1;
+  int loop = res != NULL;
+  for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+    if (ai->ai_family == AF_INET) {
+      const struct sockaddr_in *a = (const struct sockaddr_in *)ai->ai_addr;
+      loop &= (ntohl(a->sin_addr.s_addr) >> 24) == 127;
+    } else if (ai->ai_family == AF_INET6) {
+      const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ai->ai_addr;
+      loop &= IN6_IS_ADDR_LOOPBACK(&a->sin6_addr);
+    } else {
+      loop = 0;
+    }
+  }
+  freeaddrinfo(res);
+  return loop;
+}
+
+/* A listener's ssl.client.auth: its listener.name.<name>.ssl.client.auth
+ * (lower-case name, as Kafka's per-listener overrides), else the
+ * broker's. */
+static const char *client_auth_of(const broker_config *c,
+                                  const broker_listener *l) {
+  char key[128];
+  int n =
+      snprintf(key, sizeof key, "listener.name.%s.ssl.client.auth", l->name);
+  for (int i = 14; i < n && key[i] != '.'; i++)
+    key[i] = (char)tolower((unsigned char)key[i]);
+  const char *v = broker_props_get(c->props, key);
+  return v ? v : broker_props_get(c->props, "ssl.client.auth");
+}
+
+/* Safe by default: a listener that authenticates no one (PLAINTEXT, or
+ * SSL without required client certificates) on an address others can
+ * reach lets anyone read, write and delete every topic. Refused rather
+ * than warned about, since a warning scrolls away in a service's log
+ * (Redis's protected mode is the precedent); --allow-insecure says it is
+ * meant. Returns 0 or EXIT_USAGE. */
+static int insecure_check(const broker_config *c) {
+  if (c->allow_insecure)
+    return 0;
+  for (size_t i = 0; i < c->nlisteners; i++) {
+    const broker_listener *l = &c->listeners[i];
+    const char *ca = client_auth_of(c, l);
+    int authenticates =
+        l->protocol == SEC_SASL_PLAINTEXT || l->protocol == SEC_SASL_SSL ||
+        (l->protocol == SEC_SSL && ca && !strcasecmp(ca, "required"));
+    if (authenticates || host_is_loopback(l->host) != 0)
+      continue;
+    char addr[300];
+    if (!*l->host)
+      snprintf(addr, sizeof addr, "every address, port %d", l->port);
+    else if (strchr(l->host, ':'))
+      snprintf(addr, sizeof addr, "[%s]:%d", l->host, l->port);
+    else
+      snprintf(addr, sizeof addr, "%s:%d", l->host, l->port);
+    fprintf(stderr,
+            "nodata serve: refusing to listen on %s: listener %s (%s) "
+            "authenticates no one, so anyone who can reach that address "
+            "could read, write and delete every topic.\n"
+            "  To keep it local, listen on 127.0.0.1 (the default).\n"
+            "  To require clients to authenticate, make it a SASL_SSL or "
+            "SASL_PLAINTEXT listener, or SSL with ssl.client.auth=required "
+            "(docs/security.md).\n"
+            "  If the network itself is trusted (a private network, a "
+            "container's), say so: --allow-insecure, or allow.insecure=true "
+            "in the --config file, or NODATA_ALLOW_INSECURE=1.\n",
+            addr, l->name, sec_protocol_name(l->protocol));
+    return EXIT_USAGE;
+  }
+  return 0;
+}
+
+/* The flags that are Kafka broker properties, under Kafka's names in a
+ * --config file (docs/serve.md). log.dirs after log.dir: Kafka's
+ * log.dirs wins. */
+static const struct {
+  const char *prop, *flag;
+} kafka_names[] = {
+    {"log.dir", "data"},
+    {"log.dirs", "data"},
+    {"auto.create.topics.enable", "auto-create"},
+    {"num.partitions", "partitions"},
+    {"socket.request.max.bytes", "max-request-bytes"},
+    {"group.initial.rebalance.delay.ms", "group-initial-delay-ms"},
+    {"max.connections", "max-connections"},
+    {"max.connections.per.ip", "max-connections-per-ip"},
+    {"max.connections.per.ip.overrides", "max-connections-per-ip-overrides"},
+    {"connections.max.idle.ms", "connections-max-idle-ms"},
+    {"queued.max.request.bytes", "queued-max-request-bytes"},
+    {"log.cleaner.enable", "log-cleaner-enable"},
+    {"log.cleaner.threads", "log-cleaner-threads"},
+    {"log.cleaner.dedupe.buffer.size", "log-cleaner-dedupe-buffer-size"},
+    {"log.cleaner.io.max.bytes.per.second",
+     "log-cleaner-io-max-bytes-per-second"},
+    {"log.cleaner.backoff.ms", "log-cleaner-backoff-ms"},
+    {"transaction.max.timeout.ms", "transaction-max-timeout-ms"},
+    {"transactional.id.expiration.ms", "transactional-id-expiration-ms"},
+    {"transaction.abort.timed.out.transaction.cleanup.interval.ms",
+     "transaction-abort-check-ms"},
+};
+
 static int parse_config(int argc, char **argv, broker_config *c) {
   memset(c, 0, sizeof *c);
   c->data_dir = "./data";
@@ -628,6 +764,29 @@ static int parse_config(int argc, char **argv, broker_config *c) {
       return usage_error("%s%s", why, "");
   } else if (!(c->props = broker_props_new())) {
     return usage_error("out of memory%s%s", "", "");
+  }
+
+  /* Kafka's names for the flags, read from the file first: variables
+   * and flags then override them. */
+  for (size_t i = 0; i < sizeof kafka_names / sizeof kafka_names[0]; i++) {
+    const char *v = broker_props_get(c->props, kafka_names[i].prop);
+    if (!v)
+      continue;
+    char from[300];
+    snprintf(from, sizeof from, "%s: %s", c->config_path, kafka_names[i].prop);
+    if (!strcmp(kafka_names[i].prop, "log.dirs") && strchr(v, ','))
+      return usage_error("%s: '%s': nodata keeps one data directory; give "
+                         "one path",
+                         from, v);
+    if ((rc = apply(c, kafka_names[i].flag, v, from, &advertise_set)) != 0)
+      return rc;
+  }
+  const char *ai_prop = broker_props_get(c->props, "allow.insecure");
+  if (ai_prop) {
+    if (strcmp(ai_prop, "true") && strcmp(ai_prop, "false"))
+      return usage_error("%s: allow.insecure: '%s' is not true or false",
+                         c->config_path, ai_prop);
+    c->allow_insecure = !strcmp(ai_prop, "true");
   }
 
   static const struct {
@@ -686,6 +845,16 @@ static int parse_config(int argc, char **argv, broker_config *c) {
       return usage_error("NODATA_AUTO_CREATE: '%s' is not 0 or 1%s", ac, "");
     c->explicit_set |= BC_SET_AUTO_CREATE;
   }
+  const char *ai_env = getenv("NODATA_ALLOW_INSECURE");
+  if (ai_env && *ai_env) {
+    if (!strcmp(ai_env, "1") || !strcmp(ai_env, "true"))
+      c->allow_insecure = 1;
+    else if (!strcmp(ai_env, "0") || !strcmp(ai_env, "false"))
+      c->allow_insecure = 0;
+    else
+      return usage_error("NODATA_ALLOW_INSECURE: '%s' is not 0 or 1%s", ai_env,
+                         "");
+  }
 
   static const char *const with_value[] = {
       "config",
@@ -730,6 +899,10 @@ static int parse_config(int argc, char **argv, broker_config *c) {
       c->explicit_set |= BC_SET_AUTO_CREATE;
       continue;
     }
+    if (!strcmp(a, "--allow-insecure")) {
+      c->allow_insecure = 1;
+      continue;
+    }
     if (strncmp(a, "--", 2) != 0)
       return usage_error("unexpected argument '%s'%s", a, "");
     const char *name = a + 2, *eq = strchr(name, '=');
@@ -764,16 +937,21 @@ static int parse_config(int argc, char **argv, broker_config *c) {
                        "max.connections.per.ip.overrides%s%s",
                        "", "");
   /* Listeners: the file's `listeners` unless --listen names the one
-   * listener; without either, PLAINTEXT on the --listen default. */
+   * listener; without either, PLAINTEXT on the --listen default. The
+   * file's are checked either way: a broken file is reported, not
+   * hidden until the day the flag goes. */
   const char *lst = broker_props_get(c->props, "listeners");
-  if (lst && !(c->explicit_set & BC_SET_LISTEN)) {
-    int n = broker_listeners_parse(
+  int n = 0;
+  if (lst) {
+    n = broker_listeners_parse(
         lst, broker_props_get(c->props, "advertised.listeners"),
         broker_props_get(c->props, "listener.security.protocol.map"),
         c->listeners, BROKER_MAX_LISTENERS, why, sizeof why);
     if (n < 0)
       return usage_error("%s: %s", c->config_path ? c->config_path : "config",
                          why);
+  }
+  if (lst && !(c->explicit_set & BC_SET_LISTEN)) {
     c->nlisteners = (size_t)n;
     snprintf(c->listen_host, sizeof c->listen_host, "%s", c->listeners[0].host);
     c->listen_port = c->listeners[0].port;
@@ -786,15 +964,28 @@ static int parse_config(int argc, char **argv, broker_config *c) {
   } else {
     c->nlisteners = 1;
     broker_listener *l = &c->listeners[0];
+    memset(l, 0, sizeof *l);
     snprintf(l->name, sizeof l->name, "PLAINTEXT");
     l->protocol = SEC_PLAINTEXT;
     snprintf(l->host, sizeof l->host, "%s", c->listen_host);
     l->port = c->listen_port;
   }
+  for (size_t i = 0; i < c->nlisteners; i++) {
+    /* The tls part wires TLS listeners (tls.h); until then none. */
+    if (c->listeners[i].protocol == SEC_SSL ||
+        c->listeners[i].protocol == SEC_SASL_SSL)
+      return usage_error("listener %s: %s is not built yet (TLS listeners "
+                         "come with issue 21's TLS part)",
+                         c->listeners[i].name,
+                         sec_protocol_name(c->listeners[i].protocol));
+  }
+  if ((rc = insecure_check(c)) != 0)
+    return rc;
   if (!advertise_set) {
     c->advertise_port = c->listen_port;
     /* A wildcard address is no place to send clients to. */
-    if (!strcmp(c->listen_host, "0.0.0.0") || !strcmp(c->listen_host, "::")) {
+    if (!c->listen_host[0] || !strcmp(c->listen_host, "0.0.0.0") ||
+        !strcmp(c->listen_host, "::")) {
       if (gethostname(c->advertise_host, sizeof c->advertise_host) != 0)
         snprintf(c->advertise_host, sizeof c->advertise_host, "127.0.0.1");
       c->advertise_host[sizeof c->advertise_host - 1] = 0;
@@ -899,6 +1090,61 @@ static void disk_check(void *arg) {
   g_log.timer = net_timer_add(loop, g_log.check_ms, disk_check, loop);
 }
 
+/* Every listener's bound port and advertised address, once bound: a
+ * port 0 listener advertises the port it got; one without an advertised
+ * address its bind address (a wildcard the host name, as Kafka). The
+ * first listener's is --advertise's (or the file's). */
+static void resolve_listeners(broker_config *c, net_loop *loop) {
+  for (size_t i = 0; i < c->nlisteners; i++) {
+    broker_listener *l = &c->listeners[i];
+    int follows = l->adv_port == 0;
+    l->port = net_loop_listen_port(loop, i);
+    if (i == 0) {
+      snprintf(l->adv_host, sizeof l->adv_host, "%s", c->advertise_host);
+      l->adv_port = c->advertise_port;
+      continue;
+    }
+    if (follows)
+      l->adv_port = l->port;
+    if (l->adv_host[0])
+      continue;
+    if (!*l->host || !strcmp(l->host, "0.0.0.0") || !strcmp(l->host, "::")) {
+      if (gethostname(l->adv_host, sizeof l->adv_host) != 0)
+        snprintf(l->adv_host, sizeof l->adv_host, "127.0.0.1");
+      l->adv_host[sizeof l->adv_host - 1] = 0;
+    } else {
+      snprintf(l->adv_host, sizeof l->adv_host, "%s", l->host);
+    }
+  }
+}
+
+/* The --config file's names: a WARN for each that nothing reads (Kafka's
+ * words, never fatal: a server.properties from Kafka has many), a usage
+ * error for a topic default that does not parse. */
+static int check_props(const broker_config *c) {
+  const char *name, *value;
+  for (size_t i = 0; broker_props_at(c->props, i, &name, &value); i++) {
+    int known = broker_prop_known(name) || dynconfig_known(name);
+    for (size_t k = 0; !known && k < sizeof kafka_names / sizeof kafka_names[0];
+         k++)
+      known = !strcmp(name, kafka_names[k].prop);
+    if (!known) {
+      blog_field f[1] = {BLOG_STR("config", name)};
+      blog(BLOG_WARN, "config", f, 1,
+           "The configuration '%s' was supplied but isn't a known config.",
+           name);
+    }
+  }
+  if (dynconfig_static_check(c->props, &name, &value) < 0) {
+    fprintf(stderr,
+            "nodata serve: %s: %s: '%s' is not a valid value (see "
+            "nodata serve --help)\n",
+            c->config_path, name, value);
+    return EXIT_USAGE;
+  }
+  return 0;
+}
+
 /* The properties live as long as the process: any part may read them
  * until exit (held here so that they stay reachable). */
 static broker_props *g_props;
@@ -923,6 +1169,8 @@ int broker_serve_main(int argc, char **argv) {
   if (rc > 0)
     return rc;
   blog_setup(g_log.level, g_log.json);
+  if ((rc = check_props(&b.cfg)) != 0)
+    return rc;
   struct timespec t_start;
   clock_gettime(CLOCK_MONOTONIC, &t_start);
   broker_config *c = &b.cfg;
@@ -959,16 +1207,22 @@ int broker_serve_main(int argc, char **argv) {
   /* Checked before the store is touched; the loop would only say "cannot
    * assign address" for a name that does not resolve. */
   char addr[300];
-  struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
-  struct addrinfo *res = NULL;
-  int gai = getaddrinfo(c->listen_host, NULL, &hints, &res);
-  if (gai != 0) {
-    blog_error("serve", "cannot listen on %s: %s",
-               fmt_addr(c->listen_host, c->listen_port, addr, sizeof addr),
-               gai == EAI_SYSTEM ? strerror(errno) : gai_strerror(gai));
-    return EXIT_RUNTIME;
+  for (size_t i = 0; i < c->nlisteners; i++) {
+    const broker_listener *l = &c->listeners[i];
+    if (!*l->host)
+      continue; /* every address */
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE};
+    struct addrinfo *res = NULL;
+    int gai = getaddrinfo(l->host, NULL, &hints, &res);
+    if (gai != 0) {
+      blog_error("serve", "cannot listen on %s: %s",
+                 fmt_addr(l->host, l->port, addr, sizeof addr),
+                 gai == EAI_SYSTEM ? strerror(errno) : gai_strerror(gai));
+      return EXIT_RUNTIME;
+    }
+    freeaddrinfo(res);
   }
-  freeaddrinfo(res);
 
   /* The HTTP listener starts before the store opens, so that /health
    * answers and /ready says why it is not ready during a long recovery
@@ -1039,7 +1293,12 @@ int broker_serve_main(int argc, char **argv) {
   }
   log_recovery(b.store);
 
-  net_config nc = {.listen_host = c->listen_host,
+  net_listen listens[BROKER_MAX_LISTENERS];
+  for (size_t i = 0; i < c->nlisteners; i++)
+    listens[i] = (net_listen){c->listeners[i].host, c->listeners[i].port, NULL};
+  net_config nc = {.listens = listens,
+                   .nlistens = c->nlisteners,
+                   .listen_host = c->listen_host,
                    .listen_port = c->listen_port,
                    .max_request_bytes = c->max_request_bytes,
                    .idle_ms = c->idle_ms,
@@ -1051,8 +1310,11 @@ int broker_serve_main(int argc, char **argv) {
                    .ctx = &b};
   rc = net_loop_new(&nc, &b.loop);
   if (rc < 0) {
-    blog_error("serve", "cannot listen on %s: %s",
-               fmt_addr(c->listen_host, c->listen_port, addr, sizeof addr),
+    /* With several, net.c named the one that failed. */
+    blog_error("serve", "cannot listen on %s%s: %s",
+               fmt_addr(*c->listen_host ? c->listen_host : "0.0.0.0",
+                        c->listen_port, addr, sizeof addr),
+               c->nlisteners > 1 ? " and the other listeners" : "",
                strerror(-rc));
     http_stop(http);
     nd_close(b.store);
@@ -1061,6 +1323,7 @@ int broker_serve_main(int argc, char **argv) {
   c->listen_port = net_loop_port(b.loop);
   if (advertise_follows_port)
     c->advertise_port = c->listen_port;
+  resolve_listeners(c, b.loop);
 
   if ((rc = worker_start(&b, &b.worker)) < 0) {
     blog_error("serve", "cannot start the worker threads: %s", strerror(-rc));
@@ -1085,15 +1348,38 @@ int broker_serve_main(int argc, char **argv) {
 
   char adv[300], real[PATH_MAX];
   const char *dir = realpath(c->data_dir, real) ? real : c->data_dir;
-  fmt_addr(c->listen_host, c->listen_port, addr, sizeof addr);
+  /* An empty host (every address) reads as 0.0.0.0, as Kafka logs it. */
+  fmt_addr(*c->listen_host ? c->listen_host : "0.0.0.0", c->listen_port, addr,
+           sizeof addr);
   fmt_addr(c->advertise_host, c->advertise_port, adv, sizeof adv);
   printf("nodata serve: listening on %s, data in %s (pid %ld)", addr, dir,
          (long)getpid());
   if (strcmp(addr, adv) != 0)
     printf(", advertised as %s", adv);
   printf("\n");
+  /* The first line keeps its shape (scripts read it); one more line per
+   * further listener. */
+  for (size_t i = 1; i < c->nlisteners; i++) {
+    const broker_listener *l = &c->listeners[i];
+    char la[300], aa[300];
+    fmt_addr(*l->host ? l->host : "0.0.0.0", l->port, la, sizeof la);
+    fmt_addr(l->adv_host, l->adv_port, aa, sizeof aa);
+    printf("nodata serve: listener %s (%s) on %s", l->name,
+           sec_protocol_name(l->protocol), la);
+    if (strcmp(la, aa) != 0)
+      printf(", advertised as %s", aa);
+    printf("\n");
+  }
   fflush(stdout);
   log_start(&b, addr, adv, dir);
+  for (size_t i = 1; i < c->nlisteners; i++) {
+    const broker_listener *l = &c->listeners[i];
+    char la[300], aa[300];
+    blog_info("serve", "listener %s (%s) on %s, advertised as %s", l->name,
+              sec_protocol_name(l->protocol),
+              fmt_addr(*l->host ? l->host : "0.0.0.0", l->port, la, sizeof la),
+              fmt_addr(l->adv_host, l->adv_port, aa, sizeof aa));
+  }
   g_log.dir = dir;
   disk_check(b.loop);
 

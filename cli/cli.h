@@ -33,6 +33,7 @@ int cli_verify_main(int argc, char **argv);
 int cli_backup_main(int argc, char **argv);
 int cli_groups_main(int argc, char **argv);
 int cli_bench_main(int argc, char **argv);
+int cli_users_main(int argc, char **argv);
 
 /* ---- flags ---------------------------------------------------------------
  * Walk argv with cli_next(); for each argument test it with

@@ -41,6 +41,8 @@ static const command commands[] = {
      cli_verify_main},
     {"backup", "copy the data directory beside a running broker",
      cli_backup_main},
+    {"users", "add, list or delete SCRAM users (SASL credentials)",
+     cli_users_main},
 #ifdef ND_HAVE_BENCH
     {"bench", "run the storage engine benchmark", cli_bench_main},
 #endif

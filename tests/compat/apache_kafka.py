@@ -20,12 +20,14 @@ run Kafka from another Maven project's jars with more JVM options (the
 compaction benchmark adds a logging backend); format_args are added to
 the storage format command (["--feature", "transaction.version=1"]
 finalizes a feature at a level other than the release's default);
+extra_listeners=[(NAME, ADVERTISED or None[, PROTOCOL]), ...] adds
+listeners on free 127.0.0.1 ports (k.listener_ports[NAME]), each advertised
+as ADVERTISED ("host:port") or its own address, with PROTOCOL (default
+PLAINTEXT) in listener.security.protocol.map (their ssl.*, sasl.*,
+listener.name.x.* settings go in extra_props); k.listener[NAME] is each
+one's "127.0.0.1:PORT", PLAINTEXT's too;
 k.restart() stops it
 cleanly and starts it again on the same directory and ports.
-extra_listeners={NAME: PROTOCOL} adds listeners on more free ports (each
-advertised as bound, in listener.security.protocol.map); k.listener[NAME]
-is each one's "127.0.0.1:PORT" (PLAINTEXT's too); their settings
-(listener.name.x.*, ssl.*, sasl.*) go in extra_props.
 """
 import atexit
 import hashlib
@@ -88,30 +90,36 @@ def _free_port():
 
 class ApacheKafka:
     def __init__(self, extra_props=(), wait=True, start=True, pom=POM,
-                 jvm_args=(), format_args=(), extra_listeners=None):
+                 jvm_args=(), format_args=(), extra_listeners=()):
         cp = classpath(pom)  # first: a failure here leaves no temp dir
         self.dir = tempfile.mkdtemp(prefix="nd-kafka-")
-        names = ["PLAINTEXT", "CONTROLLER"] + list(extra_listeners or {})
-        ports = set()
-        while len(ports) < len(names):
-            ports.add(_free_port())
-        ports = dict(zip(names, ports))
-        port, ctl = ports["PLAINTEXT"], ports["CONTROLLER"]
-        protocols = dict(extra_listeners or {}, PLAINTEXT="PLAINTEXT")
-        self.listener = {n: "127.0.0.1:%d" % ports[n] for n in protocols}
+        port, ctl = _free_port(), _free_port()
+        while ctl == port:
+            ctl = _free_port()
+        self.listener_ports = {}
+        lst, adv, pmap = "", "", ""
+        for name, advertised, *proto in extra_listeners:
+            p = _free_port()
+            while p in (port, ctl) or p in self.listener_ports.values():
+                p = _free_port()
+            self.listener_ports[name] = p
+            lst += ",%s://127.0.0.1:%d" % (name, p)
+            adv += ",%s://%s" % (name, advertised or "127.0.0.1:%d" % p)
+            pmap += ",%s:%s" % (name, proto[0] if proto else "PLAINTEXT")
+        self.listener = {n: "127.0.0.1:%d" % p for n, p in
+                         dict(self.listener_ports, PLAINTEXT=port).items()}
         props = os.path.join(self.dir, "server.properties")
         with open(props, "w") as f:
             f.write("\n".join([
                 "process.roles=broker,controller",
                 "node.id=1",
                 "controller.quorum.bootstrap.servers=127.0.0.1:%d" % ctl,
-                "listeners=" + ",".join("%s://127.0.0.1:%d" % (n, ports[n])
-                                        for n in names),
-                "advertised.listeners=" + ",".join(
-                    "%s://%s" % x for x in self.listener.items()),
+                "listeners=PLAINTEXT://127.0.0.1:%d,CONTROLLER://127.0.0.1:%d%s"
+                % (port, ctl, lst),
+                "advertised.listeners=PLAINTEXT://127.0.0.1:%d%s" % (port, adv),
                 "controller.listener.names=CONTROLLER",
-                "listener.security.protocol.map=CONTROLLER:PLAINTEXT," +
-                ",".join("%s:%s" % x for x in protocols.items()),
+                "listener.security.protocol.map="
+                "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT" + pmap,
                 "log.dirs=" + os.path.join(self.dir, "logs"),
                 "num.partitions=1",
                 "offsets.topic.replication.factor=1",

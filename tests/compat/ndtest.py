@@ -24,8 +24,8 @@ Broker(data_dir=None, args=(), port=0, start=True, env=None, nofile=None,
     port       0 = a free port; the real one is read from the start-up line.
     env        variables added to the broker's environment (NODATA_*).
     nofile     its descriptor limit (soft and hard RLIMIT_NOFILE).
-    listen     False: no --listen flag (a --config FILE in args names the
-               listeners; port is then the first one's, for .bootstrap).
+    listen     False: no --listen flag (the listeners come from a --config
+               file in args); .port is then the first listener's.
   .start(timeout=10)   start it and wait for the start-up line (raises
                        BrokerError with its stderr if it exits or is silent)
   .stop(timeout=15)    SIGTERM, wait, SIGKILL if needed; returns the exit
@@ -116,6 +116,8 @@ class Broker:
     def __init__(self, data_dir=None, args=(), port=0, start=True, env=None,
                  nofile=None, listen=True):
         self.bin = nodata_bin()
+        # listen=False: no --listen, so that a --config FILE's `listeners`
+        # (which --listen overrides) decide; the first one is reported.
         self.listen = listen
         self.env = dict(os.environ, **(env or {}))
         self.nofile = nofile
@@ -140,9 +142,10 @@ class Broker:
     def start(self, timeout=10):
         if self.alive():
             raise BrokerError("already running (pid %d)" % self.pid)
-        cmd = [self.bin, "serve"] + (
-            ["--listen", "127.0.0.1:%d" % self.port] if self.listen else []) + [
-            "--data", self.data_dir] + self.args
+        cmd = [self.bin, "serve"]
+        if self.listen:
+            cmd += ["--listen", "127.0.0.1:%d" % self.port]
+        cmd += ["--data", self.data_dir] + self.args
         with open(self._out, "wb") as out, open(self._err, "ab") as err:
             self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
                                          stdout=out, stderr=err,

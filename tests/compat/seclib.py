@@ -319,7 +319,8 @@ def kafka(pki, wait=True, extra_props=(), jvm_args=(), listeners=LISTENERS,
         for u, pw in USERS.items():
             scram += ["--add-scram", "%s=[name=%s,password=%s]"
                       % (mech, u, pw)]
-    return ApacheKafka(extra_listeners=listeners,
+    return ApacheKafka(extra_listeners=[(n, None, p)
+                                        for n, p in listeners.items()],
                        extra_props=common_props(pki) + list(extra_props),
                        format_args=scram, wait=wait,
                        # Kafka 4 reads JWKS only from URLs it is told to
