@@ -1,9 +1,11 @@
-"""test_security_clients.py — confluent-kafka (librdkafka) over TLS and SASL
-against Apache Kafka (the oracle) and `nodata serve`, with the same
+"""test_security_clients.py — confluent-kafka and kcat (librdkafka) over TLS
+and SASL against Apache Kafka (the oracle) and `nodata serve`, with the same
 certificates, users and Kafka properties (seclib.py), in one run.
 
 Clients: Debian's python3-confluent-kafka (librdkafka 2.0) and the current
-one from PyPI (pyvenv.py), each running sec_confluent.py. Scenarios:
+one from PyPI (pyvenv.py), each running sec_confluent.py, and Debian's kcat
+(librdkafka 2.0; not OAUTHBEARER: kcat cannot hand it a signed token; its
+errors classed by librdkafka's name for the code). Scenarios:
   - produce 3 records and read them back over SSL, mTLS (client
     certificate signed by the trusted CA) and SASL_SSL with PLAIN,
     SCRAM-SHA-256, SCRAM-SHA-512 and OAUTHBEARER (an RS256 JWT checked
@@ -31,6 +33,7 @@ alone and then skips (which is a failure under CI=true).
 import atexit
 import json
 import os
+import re
 import shutil
 import socket
 import ssl
@@ -44,7 +47,9 @@ import ndtest  # noqa: E402
 import pyvenv  # noqa: E402
 import seclib  # noqa: E402
 
-ndtest.require("confluent_kafka")
+ck = ndtest.require("confluent_kafka")
+if not shutil.which("kcat"):
+    ndtest.skip("kcat is not installed (scripts/install-deps.sh does)")
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DRIVER = os.path.join(HERE, "sec_confluent.py")
@@ -79,6 +84,14 @@ def run_matrix(what, broker, pythons, pki):
             res[(py, name)] = got
             print("%s %s %s: %s" % (what, os.path.basename(os.path.dirname(
                 os.path.dirname(py))) or "debian", name, got), flush=True)
+    for i, s in enumerate(sc):
+        # kcat cannot hand librdkafka a signed token (its OAUTHBEARER is
+        # an unsecured JWT or OIDC against a token endpoint).
+        if s["listener"] in broker.listener and s["mech"] != "OAUTHBEARER":
+            got = kcat(broker.listener[s["listener"]], s,
+                       seclib.topic_of(i, s["ok"]), N if s["ok"] else 1)
+            res[("kcat", s["name"])] = got
+            print("%s kcat %s: %s" % (what, s["name"], got), flush=True)
     # Nothing a refused client sent was written.
     hi = seclib.end_offset(broker.bootstrap, "sec-refused")
     if hi != 0:
@@ -108,6 +121,39 @@ def kafka_ok(name, got):
 
 def nodata_ok(name, got):
     return SCENARIOS_OK[name]
+
+
+# kcat's error lines: "% ERROR: Local: Authentication failure: <why>"; the
+# class is librdkafka's name for the error code.
+KCAT_ERROR = re.compile(r"^% ERROR: (?:Local: )?([^:\n]+)", re.M)
+
+
+def kcat(bootstrap, s, topic, n):
+    """kcat (Debian's, librdkafka 2.0.2) produces n records then reads
+    them back: the same result shape as sec_confluent.py's."""
+    base = ["kcat", "-b", bootstrap]
+    for k, v in seclib.rdkafka_conf(s, pki).items():
+        base += ["-X", "%s=%s" % (k, v)]
+    r = subprocess.run(base + ["-P", "-t", topic, "-p", "0", "-X",
+                               "message.timeout.ms=8000"],
+                       input=b"".join(b"v%d\n" % i for i in range(n)),
+                       capture_output=True, timeout=120)
+    err = r.stderr.decode(errors="replace")
+    errors = list(dict.fromkeys(KCAT_ERROR.findall(err)))
+    failed = r.returncode != 0 or "Delivery failed" in err
+    out = {"produced": 0 if failed else n, "consumed": [], "errors": errors,
+           "librdkafka": ck.libversion()[1]}
+    if failed or errors:
+        if not errors:
+            out["errors"] = ["exit %d" % r.returncode]
+        return out
+    r = subprocess.run(base + ["-C", "-t", topic, "-p", "0", "-o",
+                               "beginning", "-c", str(n), "-e", "-q"],
+                       capture_output=True, timeout=120)
+    out["consumed"] = r.stdout.decode(errors="replace").split()
+    out["errors"] = list(dict.fromkeys(KCAT_ERROR.findall(
+        r.stderr.decode(errors="replace"))))
+    return out
 
 
 def tls_socket(addr, ca):
