@@ -38,6 +38,7 @@
 #include "kafka.h"
 #include "logline.h"
 #include "sasl.h"
+#include "tls.h"
 
 #define API(key, name, lo, hi, msg, fn)                                        \
   {                                                                            \
@@ -291,8 +292,10 @@ static kafka_session *session_of(broker *b, net_conn *conn) {
   if (s)
     return s;
   s = calloc(1, sizeof *s);
-  if (!s)
+  if (!s) {
+    net_conn_set_error(conn, "out of memory");
     return NULL;
+  }
   s->refs = 1; /* the connection's own, dropped when it closes */
   s->listener = net_conn_listener(conn);
   if (s->listener >= b->cfg.nlisteners)
@@ -301,6 +304,26 @@ static kafka_session *session_of(broker *b, net_conn *conn) {
                                   : SEC_PLAINTEXT;
   s->authenticated = s->protocol == SEC_PLAINTEXT || s->protocol == SEC_SSL;
   snprintf(s->principal, sizeof s->principal, "User:ANONYMOUS");
+  /* Kafka's DefaultKafkaPrincipalBuilder on an SSL listener: the verified
+   * client certificate's subject (RFC 2253), else ANONYMOUS. */
+  const char *subject = net_conn_tls_subject(conn);
+  if (s->protocol == SEC_SSL && subject) {
+    /* ssl.principal.mapping.rules; none applying fails authentication. */
+    char name[sizeof s->principal - 5], why[600];
+    const char *rules =
+        net_tls_prop(b->cfg.props, b->cfg.listeners[s->listener].name,
+                     "ssl.principal.mapping.rules");
+    if (net_tls_map_principal(rules, subject, name, sizeof name, why,
+                              sizeof why) < 0) {
+      net_conn_set_error(conn, why);
+      free(s);
+      return NULL;
+    }
+    snprintf(s->principal, sizeof s->principal, "User:%s", name);
+    blog(BLOG_DEBUG, "kafka", &BLOG_STR("client_addr", net_conn_peer(conn)), 1,
+         "%s: session principal %s (client certificate %s)",
+         net_conn_peer(conn), s->principal, subject);
+  }
   /* The peer is "host:port" or "[v6]:port". */
   const char *peer = net_conn_peer(conn);
   const char *colon = strrchr(peer, ':');
@@ -640,8 +663,7 @@ int kafka_handle_request(void *ctx, net_conn *conn, net_req *req,
   r->frame = fr;
   r->session = session_of(b, conn);
   if (!r->session) {
-    kafka_req_free(r);
-    net_conn_set_error(conn, "out of memory");
+    kafka_req_free(r); /* session_of said why */
     return -1;
   }
   r->session->refs++;

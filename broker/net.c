@@ -84,6 +84,7 @@
 
 #include "logline.h"
 #include "metrics.h"
+#include "tls.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -111,6 +112,9 @@
 #include <malloc.h> /* malloc_trim */
 #endif
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #define NET_SCRATCH_BYTES (256 * 1024)
 /* A frame this big (or with this much still to arrive) costs more to copy
  * than a system call: it is read straight into its own buffer, and that
@@ -136,6 +140,11 @@
  * often. */
 #define NET_LOG_EVERY_MS 10000
 #define NET_IP_BUCKETS 1024
+/* TLS: small replies are gathered into one buffer of this size so that
+ * they share a record and a system call, as sendmsg shares them in
+ * plaintext; file parts without kTLS are read into it and encrypted. */
+#define NET_TLS_WBUF ((size_t)64 * 1024)
+#define NET_TLS_GATHER ((size_t)16 * 1024)
 
 enum req_state { REQ_PENDING, REQ_READY, REQ_NONE };
 
@@ -227,6 +236,14 @@ struct net_conn {
   size_t inflight; /* requests in the queue */
   void *data;
   size_t listener; /* index of the listening socket that accepted it */
+  /* TLS (accepted on a listener with a context; see "TLS" below). */
+  SSL *ssl;
+  int tls_hs;            /* the handshake is still going */
+  int tls_seen;          /* its first byte was looked at */
+  uint32_t tls_hs_ev;    /* what the handshake waits for */
+  int tls_rd_want_write; /* SSL_read needs the socket writable */
+  int tls_ktls;          /* kernel TLS sends: file parts go by SSL_sendfile */
+  char *tls_subject;     /* the verified client certificate's */
   char error[160];
   char peer[64];
 };
@@ -289,6 +306,10 @@ struct net_loop {
   size_t nip_limits;
   ip_count *ips[NET_IP_BUCKETS];
   int64_t full_logged_ms, per_ip_logged_ms;
+  /* The TLS context of the (first) listener, NULL = plaintext; and the
+   * buffer TLS writes gather into (NET_TLS_WBUF, made on first use). */
+  struct net_tls *tls;
+  uint8_t *tls_wbuf;
   conn_list lru, partial, paused;
   net_timer *sweep_timer;
   /* Bytes counted against max_buffered_bytes. */
@@ -1000,6 +1021,16 @@ static void conn_free(net_conn *c) {
   }
   l->stash_bytes -= c->stash_len;
   free(c->stash);
+  if (c->ssl) {
+    /* A close_notify, best effort and without waiting for the peer's;
+     * none after a failed handshake or a TLS error (OpenSSL skips it
+     * then), so nothing is written to a client that never spoke TLS. */
+    if (!c->tls_hs)
+      SSL_shutdown(c->ssl);
+    ERR_clear_error();
+    SSL_free(c->ssl);
+    free(c->tls_subject);
+  }
   close(c->fd);
   list_del(&l->lru, c, L_LRU);
   list_del(&l->partial, c, L_PARTIAL);
@@ -1053,6 +1084,10 @@ static void conn_update(net_conn *c) {
     conn_kill(c);
     return;
   }
+  if (c->tls_hs) {
+    conn_set_events(c, c->tls_hs_ev);
+    return;
+  }
   uint32_t ev = 0;
   net_loop *l = c->loop;
   if (!conn_may_read(c)) {
@@ -1066,14 +1101,15 @@ static void conn_update(net_conn *c) {
   } else {
     list_del(&l->paused, c, L_PAUSED);
     ev |= EPOLLIN;
-    if (c->stash && !c->in_ready) {
-      /* epoll will not report bytes that already left the socket. */
+    if ((c->stash || (c->ssl && SSL_pending(c->ssl) > 0)) && !c->in_ready) {
+      /* epoll will not report bytes that already left the socket (read
+       * ahead by us, or decrypted by OpenSSL and not yet taken). */
       c->in_ready = 1;
       c->ready_next = c->loop->ready;
       c->loop->ready = c;
     }
   }
-  if (head_ready && !c->in_flushq)
+  if ((head_ready && !c->in_flushq) || c->tls_rd_want_write)
     ev |= EPOLLOUT; /* a queued flush decides for itself */
   conn_set_events(c, ev);
 }
@@ -1101,7 +1137,38 @@ static net_req *conn_pop_sent(net_conn *c) {
 /* Send buffer pieces from r on, through the following answered replies,
  * in one sendmsg; stops at the first file part. Returns bytes sent, 0
  * when the socket is full, -1 when the connection is dead. */
+static ssize_t tls_flush_buffers(net_conn *c, net_req *r);
+static ssize_t tls_flush_file(net_conn *c, net_req *r, size_t want);
+
+/* n bytes of buffer pieces from r on went out. */
+static void buffers_sent(net_conn *c, net_req *r, size_t n) {
+  for (net_req *q = r; n; q = q->next) {
+    size_t part = req_buf_end(q) - q->sent;
+    if (part > n)
+      part = n;
+    q->sent += part;
+    c->loop->reply_bytes -= part;
+    n -= part;
+  }
+  conn_touch(c);
+}
+
+/* n bytes of r's current file part went out. */
+static void file_part_sent(net_conn *c, net_req *r, size_t n) {
+  net_file *f = &r->files[r->cur];
+  conn_touch(c);
+  r->file_sent += n;
+  r->file_left -= n;
+  if (r->file_sent == f->len) {
+    file_close(c->loop, f);
+    r->cur++;
+    r->file_sent = 0;
+  }
+}
+
 static ssize_t flush_buffers(net_conn *c, net_req *r) {
+  if (c->ssl)
+    return tls_flush_buffers(c, r);
   struct iovec iov[NET_IOV_MAX];
   int niov = 0, file_next = 0;
   for (net_req *q = r; q && q->state != REQ_PENDING && niov < NET_IOV_MAX;
@@ -1124,17 +1191,8 @@ static ssize_t flush_buffers(net_conn *c, net_req *r) {
   for (;;) {
     ssize_t n = sendmsg(c->fd, &mh, flags);
     if (n >= 0) {
-      size_t left = (size_t)n;
-      for (net_req *q = r; left; q = q->next) {
-        size_t part = req_buf_end(q) - q->sent;
-        if (part > left)
-          part = left;
-        q->sent += part;
-        c->loop->reply_bytes -= part;
-        left -= part;
-      }
       if (n > 0)
-        conn_touch(c);
+        buffers_sent(c, r, (size_t)n);
       return n;
     }
     if (errno == EINTR)
@@ -1153,17 +1211,12 @@ static ssize_t flush_file(net_conn *c, net_req *r, size_t budget) {
   size_t want = f->len - r->file_sent;
   if (want > budget)
     want = budget;
+  if (c->ssl)
+    return tls_flush_file(c, r, want);
   for (;;) {
     ssize_t n = sendfile(c->fd, f->fd, &off, want);
     if (n > 0) {
-      conn_touch(c);
-      r->file_sent += (size_t)n;
-      r->file_left -= (size_t)n;
-      if (r->file_sent == f->len) {
-        file_close(c->loop, f);
-        r->cur++;
-        r->file_sent = 0;
-      }
+      file_part_sent(c, r, (size_t)n);
       return n;
     }
     if (n < 0 && errno == EINTR)
@@ -1180,6 +1233,237 @@ static ssize_t flush_file(net_conn *c, net_req *r, size_t budget) {
     conn_kill(c);
     return -1;
   }
+}
+
+/* ------------------------------------------------------------------------ */
+/* TLS                                                                      */
+/* ------------------------------------------------------------------------ */
+/*
+ * A connection accepted on a listener with a TLS context gets an SSL on
+ * its socket and runs the server handshake without blocking: each step
+ * (SSL_do_handshake) says whether it waits for the socket to be readable
+ * or writable, and that is its epoll interest until it is done. The
+ * handshake is a frame in progress for the timeouts: it must finish
+ * within idle_ms of the accept, or the connection is closed.
+ *
+ * Before the first step, the first byte is peeked at: a TLS connection
+ * starts with a handshake record (0x16). Anything else (a Kafka client
+ * speaking plaintext, whose first byte is a size's high byte) is closed
+ * with one log line and without a byte written, instead of answered with
+ * a TLS alert the client would read as a garbled response size.
+ *
+ * After it, reads go through SSL_read (one record at a time, so a read
+ * loop goes on until OpenSSL wants more bytes rather than stopping at a
+ * short read) and writes through SSL_write. OpenSSL's rule for a write
+ * that would block — try again with the same bytes — is kept by how the
+ * reply queue works: nothing is marked sent until SSL_write says so, and
+ * the next attempt starts from the same place with at least as many
+ * bytes (the context allows a moving buffer and partial writes). Bytes
+ * OpenSSL decrypted but net.c has not taken yet (SSL_pending, e.g. after
+ * reading a size prefix alone) are not seen by epoll: conn_update puts
+ * such a connection on the ready list, like stashed bytes.
+ *
+ * File parts of replies (Fetch): with kernel TLS on for sending, OpenSSL
+ * encrypts in the kernel and SSL_sendfile keeps the zero copy; without
+ * it, each part is read (pread) into tls_wbuf and written with SSL_write.
+ */
+
+static uint8_t *tls_wbuf(net_loop *l) {
+  if (!l->tls_wbuf)
+    l->tls_wbuf = malloc(NET_TLS_WBUF);
+  return l->tls_wbuf;
+}
+
+/* SSL_write's outcome: bytes written, 0 when the socket is full, -1 when
+ * the connection is dead (closed here, with a line for real errors). */
+static ssize_t tls_write_result(net_conn *c, int n, const char *what) {
+  if (n > 0)
+    return n;
+  int e = SSL_get_error(c->ssl, n);
+  if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ)
+    return 0;
+  char err[200];
+  if (e == SSL_ERROR_SYSCALL && (errno == EPIPE || errno == ECONNRESET))
+    ERR_clear_error(); /* the peer left */
+  else
+    net_log_peer(BLOG_WARN, c->peer, "closing: TLS %s failed: %s", what,
+                 e == SSL_ERROR_SYSCALL && errno
+                     ? strerror(errno)
+                     : net_tls_error(err, sizeof err));
+  conn_kill(c);
+  return -1;
+}
+
+/* flush_buffers over TLS: one piece as it is when big, else the answered
+ * pieces that follow gathered into one buffer (one record). */
+static ssize_t tls_flush_buffers(net_conn *c, net_req *r) {
+  const uint8_t *p = r->buf + r->sent;
+  size_t len = req_buf_end(r) - r->sent;
+  int more = r->cur >= r->nfiles && r->next && r->next->state != REQ_PENDING;
+  uint8_t *w;
+  if (len < NET_TLS_GATHER && more && (w = tls_wbuf(c->loop)) != NULL) {
+    size_t have = 0;
+    for (net_req *q = r; q && q->state != REQ_PENDING; q = q->next) {
+      size_t part = req_buf_end(q) - q->sent;
+      if (part > NET_TLS_WBUF - have)
+        part = NET_TLS_WBUF - have;
+      memcpy(w + have, q->buf + q->sent, part);
+      have += part;
+      if (have == NET_TLS_WBUF || q->cur < q->nfiles)
+        break;
+    }
+    p = w;
+    len = have;
+  }
+  if (len > INT_MAX)
+    len = INT_MAX;
+  ERR_clear_error();
+  ssize_t n = tls_write_result(c, SSL_write(c->ssl, p, (int)len), "write");
+  if (n > 0)
+    buffers_sent(c, r, (size_t)n);
+  return n;
+}
+
+/* flush_file over TLS: SSL_sendfile with kTLS, else pread + SSL_write. */
+static ssize_t tls_flush_file(net_conn *c, net_req *r, size_t want) {
+  net_file *f = &r->files[r->cur];
+  off_t off = (off_t)(f->off + (int64_t)r->file_sent);
+  ssize_t n;
+  ERR_clear_error();
+  if (c->tls_ktls) {
+    ossl_ssize_t k = SSL_sendfile(c->ssl, f->fd, off, want, 0);
+    n = k > 0 ? k : tls_write_result(c, (int)k, "sendfile");
+  } else {
+    uint8_t *w = tls_wbuf(c->loop);
+    if (!w) {
+      net_log_peer(BLOG_ERROR, c->peer, "%s", "closing: out of memory");
+      conn_kill(c);
+      return -1;
+    }
+    if (want > NET_TLS_WBUF)
+      want = NET_TLS_WBUF;
+    ssize_t got;
+    do
+      got = pread(f->fd, w, want, off);
+    while (got < 0 && errno == EINTR);
+    if (got <= 0) {
+      if (got == 0)
+        net_log_peer(BLOG_WARN, c->peer,
+                     "closing: a file part ended with %zu bytes left",
+                     f->len - r->file_sent);
+      else
+        net_log_peer(BLOG_WARN, c->peer, "closing: reading a file part: %s",
+                     strerror(errno));
+      conn_kill(c);
+      return -1;
+    }
+    n = tls_write_result(c, SSL_write(c->ssl, w, (int)got), "write");
+  }
+  if (n > 0)
+    file_part_sent(c, r, (size_t)n);
+  return n;
+}
+
+/* SSL_read into buf: bytes, 0 at the end of the stream, -1 with errno
+ * EAGAIN (wait for epoll) or another errno (dead: closed by the caller). */
+static ssize_t tls_read(net_conn *c, void *buf, size_t len) {
+  if (len > INT_MAX)
+    len = INT_MAX;
+  ERR_clear_error();
+  int n = SSL_read(c->ssl, buf, (int)len);
+  if (n > 0)
+    return n;
+  int e = SSL_get_error(c->ssl, n);
+  char err[200];
+  switch (e) {
+  case SSL_ERROR_WANT_READ:
+    errno = EAGAIN;
+    return -1;
+  case SSL_ERROR_WANT_WRITE: /* a key update to answer: wait for EPOLLOUT */
+    c->tls_rd_want_write = 1;
+    errno = EAGAIN;
+    return -1;
+  case SSL_ERROR_ZERO_RETURN: /* close_notify, or EOF (IGNORE_UNEXPECTED_EOF) */
+    return 0;
+  case SSL_ERROR_SYSCALL:
+    if (!errno)
+      return 0;
+    if (errno == EAGAIN)
+      errno = EIO; /* not a retry: OpenSSL said the socket failed */
+    return -1;
+  default:
+    net_log_peer(BLOG_WARN, c->peer, "closing: TLS error: %s",
+                 net_tls_error(err, sizeof err));
+    errno = EPROTO;
+    return -1;
+  }
+}
+
+/* The handshake is done: note what the peer proved, and serve. */
+static void tls_established(net_conn *c) {
+  net_loop *l = c->loop;
+  c->tls_hs = 0;
+  list_del(&l->partial, c, L_PARTIAL);
+  conn_touch(c);
+  char subj[512];
+  if (net_tls_peer_subject(c->ssl, subj, sizeof subj) == 0)
+    c->tls_subject = strdup(subj); /* NULL when out of memory: anonymous */
+  c->tls_ktls = net_tls_ktls_send(c->ssl);
+  if (blog_enabled(BLOG_DEBUG))
+    net_log_peer(BLOG_DEBUG, c->peer,
+                 "TLS handshake done on listener %s: %s %s, client "
+                 "certificate %s, kTLS send %s",
+                 net_tls_listener(l->ls[c->listener].tls), SSL_get_version(c->ssl),
+                 SSL_get_cipher_name(c->ssl),
+                 c->tls_subject ? c->tls_subject : "(none)",
+                 c->tls_ktls ? "on" : "off");
+  conn_update(c);
+}
+
+/* One step of the server handshake (see the top of this section). */
+static void tls_handshake(net_conn *c) {
+  if (!c->tls_seen) {
+    uint8_t b;
+    ssize_t n = recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+      return;
+    if (n <= 0) {
+      conn_kill(c); /* gone before saying anything */
+      return;
+    }
+    if (b != 0x16) {
+      net_log_peer(BLOG_WARN, c->peer,
+                   "closing: not TLS on SSL listener %s (first byte 0x%02x; "
+                   "a plaintext client?); nothing was written",
+                   net_tls_listener(c->loop->ls[c->listener].tls), b);
+      conn_kill(c);
+      return;
+    }
+    c->tls_seen = 1;
+  }
+  ERR_clear_error();
+  int r = SSL_do_handshake(c->ssl);
+  if (r == 1) {
+    tls_established(c);
+    return;
+  }
+  int e = SSL_get_error(c->ssl, r);
+  if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+    c->tls_hs_ev = e == SSL_ERROR_WANT_READ ? EPOLLIN : EPOLLOUT;
+    conn_set_events(c, c->tls_hs_ev);
+    return;
+  }
+  /* Kafka's words for it, with OpenSSL's reason. */
+  char err[200];
+  const char *why = e == SSL_ERROR_SYSCALL
+                        ? (errno ? strerror(errno) : "the client closed")
+                        : net_tls_error(err, sizeof err);
+  long v = SSL_get_verify_result(c->ssl);
+  net_log_peer(BLOG_INFO, c->peer,
+               "Failed authentication (SSL handshake failed: %s%s%s)", why,
+               v != X509_V_OK ? "; client certificate: " : "",
+               v != X509_V_OK ? X509_verify_cert_error_string(v) : "");
+  conn_kill(c);
 }
 
 static void conn_flush(net_conn *c) {
@@ -1335,8 +1619,7 @@ size_t net_conn_listener(const net_conn *conn) {
 }
 
 const char *net_conn_tls_subject(const net_conn *conn) {
-  (void)conn;
-  return NULL; /* no TLS yet */
+  return conn->tls_hs ? NULL : conn->tls_subject;
 }
 
 void net_conn_set_data(net_conn *conn, void *data) {
@@ -1612,7 +1895,10 @@ static void conn_on_readable(net_conn *c) {
       iov[0].iov_len = sizeof c->hdr - c->hdr_len;
     }
     size_t want = iov[0].iov_len + (niov == 2 ? iov[1].iov_len : 0);
-    ssize_t n = readv(c->fd, iov, niov);
+    /* Over TLS only the first iovec is read: one record comes per
+     * SSL_read anyway, and direct_done() takes a short read. */
+    ssize_t n = c->ssl ? tls_read(c, iov[0].iov_base, iov[0].iov_len)
+                       : readv(c->fd, iov, niov);
     if (n < 0) {
       if (errno == EINTR)
         continue;
@@ -1640,7 +1926,7 @@ static void conn_on_readable(net_conn *c) {
       size_t used = consume(c, l->scratch, (size_t)n);
       stash_rest(c, l->scratch + used, (size_t)n - used);
     }
-    if ((size_t)n < want)
+    if ((size_t)n < want && !c->ssl)
       break; /* the socket is empty; skip the EAGAIN round trip */
   }
   /* A frame begun by this read must arrive whole within idle_ms. */
@@ -1654,6 +1940,14 @@ static void conn_on_readable(net_conn *c) {
 static void conn_on_event(net_conn *c, uint32_t ev) {
   if (c->dead)
     return;
+  if (c->tls_hs) {
+    tls_handshake(c);
+    return;
+  }
+  if (c->tls_rd_want_write && (ev & EPOLLOUT)) {
+    c->tls_rd_want_write = 0;
+    ev |= EPOLLIN; /* the read that waited for it goes on */
+  }
   if (ev & (EPOLLIN | EPOLLERR | EPOLLHUP)) {
     if (conn_may_read(c)) {
       conn_on_readable(c);
@@ -1766,6 +2060,16 @@ static void on_accept(net_loop *l, size_t li) {
     c->listener = li;
     c->events = EPOLLIN;
     format_peer(&ss, c->peer, sizeof c->peer);
+    if (l->ls[li].tls) {
+      if (!(c->ssl = net_tls_accept(l->ls[li].tls, fd))) {
+        close(fd);
+        free(c);
+        ip_forget(l, ipc);
+        continue;
+      }
+      c->tls_hs = 1;
+      c->tls_hs_ev = EPOLLIN;
+    }
     struct epoll_event e = {.events = EPOLLIN, .data.ptr = c};
     if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &e) < 0) {
       close(fd);
@@ -1777,6 +2081,11 @@ static void on_accept(net_loop *l, size_t li) {
     if (ipc)
       ipc->n++;
     conn_touch(c);
+    if (c->tls_hs) {
+      /* Timed like a frame in progress (see TLS above). */
+      c->frame_ms = l->now;
+      list_add(&l->partial, c, L_PARTIAL);
+    }
     c->next = l->conns;
     if (l->conns)
       l->conns->prev = c;
@@ -1835,6 +2144,11 @@ static void sweep(void *arg) {
                    " ms after its first byte (%zu bytes came; "
                    "connections.max.idle.ms)",
                    c->rneed - 4, now - c->frame_ms, c->rlen - 4);
+    else if (c->tls_hs)
+      net_log_peer(BLOG_WARN, c->peer,
+                   "closing: TLS handshake not complete %" PRId64
+                   " ms after connecting (connections.max.idle.ms)",
+                   now - c->frame_ms);
     else
       net_log_peer(BLOG_WARN, c->peer,
                    "closing: a request's size is not complete %" PRId64
@@ -1887,6 +2201,37 @@ static void paused_wake(net_loop *l) {
 /* ------------------------------------------------------------------------ */
 /* The loop                                                                 */
 /* ------------------------------------------------------------------------ */
+
+/* Say at start how a TLS listener sends Fetch's file parts: kernel TLS
+ * needs the kernel's tls module (listed in tcp_available_ulp once loaded)
+ * and a cipher it supports; OpenSSL decides per connection. */
+static void log_tls_fetch(struct net_tls *t) {
+  char ulp[256] = "";
+  FILE *f = fopen("/proc/sys/net/ipv4/tcp_available_ulp", "r");
+  if (f) {
+    if (!fgets(ulp, sizeof ulp, f))
+      ulp[0] = 0;
+    fclose(f);
+  }
+  int ktls = 0;
+  for (char *save = NULL, *w = strtok_r(ulp, " \n", &save); w;
+       w = strtok_r(NULL, " \n", &save))
+    ktls |= strcmp(w, "tls") == 0;
+  if (ktls)
+    net_log(BLOG_INFO,
+            "listener %s: TLS; Fetch sends record bytes with SSL_sendfile "
+            "(kernel TLS, zero copy) on connections whose cipher the "
+            "kernel supports, else reads and encrypts them (pread + "
+            "SSL_write)",
+            net_tls_listener(t));
+  else
+    net_log(BLOG_INFO,
+            "listener %s: TLS; Fetch reads and encrypts record bytes "
+            "(pread + SSL_write): the kernel offers no kernel TLS (no "
+            "'tls' in /proc/sys/net/ipv4/tcp_available_ulp; modprobe tls "
+            "for zero-copy sendfile over TLS)",
+            net_tls_listener(t));
+}
 
 /* Bind and listen on host:port (host NULL or "" = every address, IPv6
  * and, through it, IPv4 where the system has IPv6, as Kafka binds an
@@ -2008,6 +2353,8 @@ int net_loop_new(const net_config *cfg, net_loop **out) {
                 lst[i].port, strerror(-err));
       goto fail;
     }
+    if (lst[i].tls)
+      log_tls_fetch(lst[i].tls);
     struct epoll_event e = {.events = EPOLLIN, .data.ptr = &tag_listen[i]};
     if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->ls[i].fd, &e) < 0) {
       err = -errno;
@@ -2146,5 +2493,6 @@ void net_loop_free(net_loop *loop) {
   if (l->epfd >= 0)
     close(l->epfd);
   free(l->scratch);
+  free(l->tls_wbuf);
   free(l);
 }

@@ -30,6 +30,7 @@
 #include "kafka.h"
 #include "logline.h"
 #include "metrics.h"
+#include "tls.h"
 #if __has_include("nodata_codecs.h")
 #include "nodata_codecs.h"
 #define ND_SERVE_DECOMPRESS nd_codecs_decompress
@@ -970,15 +971,6 @@ static int parse_config(int argc, char **argv, broker_config *c) {
     snprintf(l->host, sizeof l->host, "%s", c->listen_host);
     l->port = c->listen_port;
   }
-  for (size_t i = 0; i < c->nlisteners; i++) {
-    /* The tls part wires TLS listeners (tls.h); until then none. */
-    if (c->listeners[i].protocol == SEC_SSL ||
-        c->listeners[i].protocol == SEC_SASL_SSL)
-      return usage_error("listener %s: %s is not built yet (TLS listeners "
-                         "come with issue 21's TLS part)",
-                         c->listeners[i].name,
-                         sec_protocol_name(c->listeners[i].protocol));
-  }
   if ((rc = insecure_check(c)) != 0)
     return rc;
   if (!advertise_set) {
@@ -1145,6 +1137,32 @@ static int check_props(const broker_config *c) {
   return 0;
 }
 
+/* A TLS context for every SSL and SASL_SSL listener, into tls[i] and
+ * listens[i] (NULL for the plaintext ones). Returns 0, or -1 after logging
+ * why (the listener, and the property or file at fault). */
+static int tls_contexts(const broker_config *c, net_listen *listens,
+                        net_tls **tls) {
+  for (size_t i = 0; i < c->nlisteners; i++) {
+    const broker_listener *bl = &c->listeners[i];
+    tls[i] = NULL;
+    listens[i] = (net_listen){bl->host, bl->port, NULL};
+    if (bl->protocol != SEC_SSL && bl->protocol != SEC_SASL_SSL)
+      continue;
+    char why[1024];
+    if (net_tls_new(c->props, bl->name, &tls[i], why, sizeof why) < 0) {
+      blog_error("serve", "listener %s: %s", bl->name, why);
+      return -1;
+    }
+    listens[i].tls = tls[i];
+  }
+  return 0;
+}
+
+static void tls_free_all(net_tls **tls, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    net_tls_free(tls[i]);
+}
+
 /* The properties live as long as the process: any part may read them
  * until exit (held here so that they stay reachable). */
 static broker_props *g_props;
@@ -1294,8 +1312,13 @@ int broker_serve_main(int argc, char **argv) {
   log_recovery(b.store);
 
   net_listen listens[BROKER_MAX_LISTENERS];
-  for (size_t i = 0; i < c->nlisteners; i++)
-    listens[i] = (net_listen){c->listeners[i].host, c->listeners[i].port, NULL};
+  net_tls *tls[BROKER_MAX_LISTENERS] = {NULL};
+  if (tls_contexts(c, listens, tls) < 0) {
+    tls_free_all(tls, c->nlisteners);
+    http_stop(http);
+    nd_close(b.store);
+    return EXIT_USAGE;
+  }
   net_config nc = {.listens = listens,
                    .nlistens = c->nlisteners,
                    .listen_host = c->listen_host,
@@ -1316,6 +1339,7 @@ int broker_serve_main(int argc, char **argv) {
                         c->listen_port, addr, sizeof addr),
                c->nlisteners > 1 ? " and the other listeners" : "",
                strerror(-rc));
+    tls_free_all(tls, c->nlisteners);
     http_stop(http);
     nd_close(b.store);
     return EXIT_RUNTIME;
@@ -1328,6 +1352,7 @@ int broker_serve_main(int argc, char **argv) {
   if ((rc = worker_start(&b, &b.worker)) < 0) {
     blog_error("serve", "cannot start the worker threads: %s", strerror(-rc));
     net_loop_free(b.loop);
+    tls_free_all(tls, c->nlisteners);
     http_stop(http);
     nd_close(b.store);
     return EXIT_RUNTIME;
@@ -1336,6 +1361,7 @@ int broker_serve_main(int argc, char **argv) {
     blog_error("serve", "cannot start the protocol layer: %s", nd_strerror(rc));
     worker_stop(b.worker);
     net_loop_free(b.loop);
+    tls_free_all(tls, c->nlisteners);
     http_stop(http);
     nd_close(b.store);
     return EXIT_RUNTIME;
@@ -1404,6 +1430,7 @@ int broker_serve_main(int argc, char **argv) {
   http_stop(http);
   rc = nd_close(b.store);
   net_loop_free(b.loop);
+  tls_free_all(tls, c->nlisteners); /* after the loop: its connections used it */
   if (rc < 0) {
     blog_error("serve", "closing the store failed: %s", nd_errmsg());
     return EXIT_RUNTIME;

@@ -9,12 +9,13 @@
  * per SSL or SASL_SSL listener from the Kafka properties:
  *   ssl.keystore.type=PEM, ssl.keystore.location (one PEM file: the
  *   private key and the certificate chain), ssl.key.password (the key's
- *   passphrase, if encrypted), ssl.keystore.key / ssl.keystore.certificate.chain
- *   (inline PEM, as Kafka allows), ssl.truststore.type=PEM,
- *   ssl.truststore.location, ssl.client.auth=none|requested|required,
- *   ssl.enabled.protocols (TLSv1.2,TLSv1.3), ssl.cipher.suites;
- * each also as listener.name.<listener>.ssl.* (lower-case listener name),
- * which wins, as Kafka's per-listener overrides do.
+ *   passphrase, if encrypted), ssl.keystore.key /
+ * ssl.keystore.certificate.chain (inline PEM, as Kafka allows),
+ * ssl.truststore.type=PEM, ssl.truststore.location,
+ * ssl.client.auth=none|requested|required, ssl.enabled.protocols
+ * (TLSv1.2,TLSv1.3), ssl.cipher.suites; each also as
+ * listener.name.<listener>.ssl.* (lower-case listener name), which wins, as
+ * Kafka's per-listener overrides do.
  */
 #ifndef ND_BROKER_TLS_H
 #define ND_BROKER_TLS_H
@@ -37,5 +38,45 @@ int net_tls_new(const broker_props *props, const char *listener, net_tls **out,
 int net_tls_reload(net_tls *t, char *why, size_t whylen);
 
 void net_tls_free(net_tls *t);
+
+/* net.c's side (added by the tls part; OpenSSL types stay opaque here so
+ * the rest of the broker need not include OpenSSL's headers). */
+struct ssl_st;
+
+/* A server SSL for a connection accepted on fd, in accept state, from the
+ * current context. First, when a keystore or truststore file changed on
+ * disk since it was loaded, the context is reloaded (new connections get
+ * the new certificate; a file that fails to load keeps the old context,
+ * with one warning per change). NULL when out of memory. Loop thread. */
+struct ssl_st *net_tls_accept(net_tls *t, int fd);
+
+/* The listener's name, for log lines. */
+const char *net_tls_listener(const net_tls *t);
+
+/* The verified peer certificate's subject, RFC 2253 as Java's
+ * X500Principal.getName() writes it, into out; 0, or -1 when the peer
+ * sent none or it was not verified. */
+int net_tls_peer_subject(struct ssl_st *ssl, char *out, size_t outlen);
+
+/* 1 when OpenSSL turned kernel TLS on for sending on this connection
+ * (SSL_sendfile then works), else 0. */
+int net_tls_ktls_send(struct ssl_st *ssl);
+
+/* A Kafka property for a listener: listener.name.<listener, lower
+ * case>.<name> if set, else <name>; NULL when neither is. */
+const char *net_tls_prop(const broker_props *props, const char *listener,
+                         const char *name);
+
+/* Kafka's ssl.principal.mapping.rules (NULL = "DEFAULT") applied to a
+ * certificate subject (tls_principal.c says how): 0 with the principal's
+ * name in out, or -1 with why[] set when no rule applies (the client
+ * then fails authentication, as in Kafka) or a rule is malformed. With
+ * subject NULL, only checks the rules (0 or -1). */
+int net_tls_map_principal(const char *rules, const char *subject, char *out,
+                          size_t outlen, char *why, size_t whylen);
+
+/* The reason of OpenSSL's last error on this thread ("wrong version
+ * number"), clearing the queue; "" when none. */
+const char *net_tls_error(char *buf, size_t buflen);
 
 #endif
