@@ -23,8 +23,9 @@ errors classed by librdkafka's name for the code). Scenarios:
     read as admin on the PLAINTEXT listener, stays 0.
 A raw check of the closed connection: SaslAuthenticate with a wrong PLAIN
 password (SASL_SSL and SASL_PLAINTEXT) is answered
-SASL_AUTHENTICATION_FAILED (58) and the broker then closes the connection; a plaintext ApiVersions on the SSL port
-gets no Kafka answer and the connection is closed.
+SASL_AUTHENTICATION_FAILED (58) and the broker then closes the
+connection; a plaintext ApiVersions on the SSL port gets no Kafka answer
+and the connection is closed.
 
 nodata's half needs its TLS listeners (issue 21's tls part): if `nodata
 serve` does not start with them, it runs the SASL_PLAINTEXT scenarios
@@ -113,6 +114,14 @@ def old_scram(name, got):
     return name.startswith("SCRAM") and got["librdkafka"] < \
         SCRAM_NONCE_FIXED and "unknown user" not in name and \
         "wrong password" not in name
+
+
+# librdkafka 2.0.2 reports a server certificate it cannot verify as
+# _SSL ("SSL handshake failed: ... certificate verify failed") or, when it
+# sees the failure on its read path instead, as _TRANSPORT with the same
+# OpenSSL reason: seen at random against one broker, run after run.
+LIBRDKAFKA_ALIKE = [{"_SSL", "_TRANSPORT"},
+                    {"SSL error", "Broker transport failure"}]
 
 
 def kafka_ok(name, got):
@@ -235,7 +244,7 @@ nd, partial = seclib.start_nodata(pki)
 with nd:
     nres = run_matrix("nodata", nd, PYTHONS, pki)
     seclib.check_results("nodata", nres, nodata_ok, N)
-    seclib.compare_refusals(kres, nres, nodata_ok)
+    seclib.compare_refusals(kres, nres, nodata_ok, alike=LIBRDKAFKA_ALIKE)
     raw_checks("nodata", nd, pki)
     ndtest.stop_clean(nd)
 if partial:

@@ -20,6 +20,10 @@ The Java client reads its OAUTHBEARER token from a file
 file://...) and checks the token's expiry itself: an expired token is
 refused by the client before any broker sees it, against both brokers.
 
+Known differences (KNOWN below, each asserted as it is): franz-go on the
+TLS port in plaintext gets a TLS alert record from Kafka, a closed
+connection from nodata.
+
 nodata's half needs its TLS listeners (issue 21's tls part): if `nodata
 serve` does not start with them, it runs the SASL_PLAINTEXT scenarios
 alone and then skips (which is a failure under CI=true).
@@ -167,6 +171,30 @@ def expect_ok(name, _got):
     return OK[name]
 
 
+# Where nodata's refusal differs from Kafka's, each one asserted as it is
+# (so that a change, a fix included, shows): (client, scenario): (Kafka's
+# error class, nodata's, why).
+KNOWN = {
+    ("franz-go", "plaintext client on the TLS port"): (
+        "tls-alert-record", "closed",
+        "Kafka (Java's SSLEngine) answers the plaintext request with a TLS "
+        "alert record, which franz-go diagnoses (\"is this a plaintext "
+        "connection speaking to a tls endpoint?\"); nodata's OpenSSL "
+        "handshake fails and the connection is closed without an alert"),
+}
+
+
+def check_known(want, got):
+    for key, (k, n, why) in KNOWN.items():
+        if key not in got:
+            continue
+        if (want[key]["errors"][:1], got[key]["errors"][:1]) != ([k], [n]):
+            ndtest.fail("%s, %s: known difference (%s) expected Kafka %s, "
+                        "nodata %s; got %s and %s" % (
+                            key[0], key[1], why, k, n, want[key]["errors"],
+                            got[key]["errors"]))
+
+
 
 with seclib.kafka(pki) as k:
     kres = run_matrix("kafka", k, SC, pki, tmp)
@@ -176,7 +204,9 @@ nd, partial = seclib.start_nodata(pki)
 with nd:
     nres = run_matrix("nodata", nd, SC, pki, tmp)
     seclib.check_results("nodata", nres, expect_ok, N)
-    seclib.compare_refusals(kres, nres, expect_ok)
+    check_known(kres, nres)
+    seclib.compare_refusals(kres, {k: v for k, v in nres.items()
+                                   if k not in KNOWN}, expect_ok)
     ndtest.stop_clean(nd)
 if partial:
     ndtest.skip("nodata ran only the SASL_PLAINTEXT scenarios (they "
