@@ -22,7 +22,8 @@ process, the same for both. Per broker and listener, each round:
             to the last record (the connection is opened before, untimed,
             by a Metadata request);
   latency   --lat-count records at --rate records/s, linger.ms=0,
-            acks=all: p50 and p99 of produce->delivery report, in ms;
+            acks=all, Nagle off: p50 and p99 of produce->delivery report,
+            in ms;
   cpu       the broker's CPU seconds (user + system) over produce and
             consume.
 
@@ -135,7 +136,10 @@ def consume(conf, topic, want):
 
 def latency(conf, topic, count, rate, payload):
     lat = []
-    p = ck.Producer(dict(conf, **{"acks": "all", "linger.ms": 0}))
+    # Nagle off, as nodata-broker-bench's latency case: one record per
+    # request would otherwise wait for the broker's delayed ACK.
+    p = ck.Producer(dict(conf, **{"acks": "all", "linger.ms": 0,
+                                  "socket.nagle.disable": True}))
     p.produce(topic, payload, partition=0)
     p.flush(60)
     t0 = time.monotonic()
