@@ -11,7 +11,7 @@ TSAN_TESTS  = test_threads test_limits test_offsets test_producer test_store tes
 JOBS       ?= $(shell nproc)
 DATA       ?= ./data
 
-.PHONY: all deps build build-san test test-fast test-san test-tsan run bench bench-kafka bench-compaction bench-txn bench-metrics fuzz format clean install
+.PHONY: all deps build build-san test test-fast test-san test-tsan run bench bench-kafka bench-compaction bench-txn bench-metrics bench-tls fuzz format clean install
 
 all: build
 
@@ -82,6 +82,10 @@ bench-txn: deps build
 # What scraping /metrics every second costs produce (bench/broker/README.md).
 bench-metrics: deps build
 	NODATA_BUILD=$(BUILD) /usr/bin/python3 bench/broker/metrics-cost.py $(BENCH_ARGS)
+
+# What TLS costs nodata against what it costs Kafka (bench/broker/README.md).
+bench-tls: deps build
+	NODATA_BUILD=$(BUILD) /usr/bin/python3 bench/broker/tls-cost.py $(BENCH_ARGS)
 
 fuzz: deps
 	FUZZ_SECONDS=$(FUZZ_SECONDS) JOBS=$(JOBS) BUILD_FUZZ=build-fuzz sh fuzz/run.sh

@@ -20,9 +20,12 @@ run Kafka from another Maven project's jars with more JVM options (the
 compaction benchmark adds a logging backend); format_args are added to
 the storage format command (["--feature", "transaction.version=1"]
 finalizes a feature at a level other than the release's default);
-extra_listeners=[(NAME, ADVERTISED or None), ...] adds PLAINTEXT listeners
-on free 127.0.0.1 ports (k.listener_ports[NAME]), each advertised as
-ADVERTISED ("host:port") or its own address;
+extra_listeners=[(NAME, ADVERTISED or None[, PROTOCOL]), ...] adds
+listeners on free 127.0.0.1 ports (k.listener_ports[NAME]), each advertised
+as ADVERTISED ("host:port") or its own address, with PROTOCOL (default
+PLAINTEXT) in listener.security.protocol.map (their ssl.*, sasl.*,
+listener.name.x.* settings go in extra_props); k.listener[NAME] is each
+one's "127.0.0.1:PORT", PLAINTEXT's too;
 k.restart() stops it
 cleanly and starts it again on the same directory and ports.
 """
@@ -95,14 +98,16 @@ class ApacheKafka:
             ctl = _free_port()
         self.listener_ports = {}
         lst, adv, pmap = "", "", ""
-        for name, advertised in extra_listeners:
+        for name, advertised, *proto in extra_listeners:
             p = _free_port()
             while p in (port, ctl) or p in self.listener_ports.values():
                 p = _free_port()
             self.listener_ports[name] = p
             lst += ",%s://127.0.0.1:%d" % (name, p)
             adv += ",%s://%s" % (name, advertised or "127.0.0.1:%d" % p)
-            pmap += ",%s:PLAINTEXT" % name
+            pmap += ",%s:%s" % (name, proto[0] if proto else "PLAINTEXT")
+        self.listener = {n: "127.0.0.1:%d" % p for n, p in
+                         dict(self.listener_ports, PLAINTEXT=port).items()}
         props = os.path.join(self.dir, "server.properties")
         with open(props, "w") as f:
             f.write("\n".join([
