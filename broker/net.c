@@ -1438,10 +1438,23 @@ static void tls_handshake(net_conn *c) {
       return;
     }
     if (b != 0x16) {
+      /* Answer as Java's SSLEngine does for Kafka: a fatal
+       * unexpected_message alert record, which clients recognise ("a
+       * plaintext connection speaking to a tls endpoint?"). What the client
+       * sent is read first, so that the close is a FIN that lets the alert
+       * arrive rather than a reset that may destroy it. */
+      static const uint8_t alert[7] = {0x15, 0x03, 0x03, 0x00,
+                                       0x02, 0x02, 0x0a};
+      uint8_t sink[4096];
+      for (int i = 0;
+           i < 16 && recv(c->fd, sink, sizeof sink, MSG_DONTWAIT) > 0; i++)
+        ;
+      ssize_t w = send(c->fd, alert, sizeof alert, MSG_NOSIGNAL | MSG_DONTWAIT);
       net_log_peer(BLOG_WARN, c->peer,
                    "closing: not TLS on SSL listener %s (first byte 0x%02x; "
-                   "a plaintext client?); nothing was written",
-                   net_tls_listener(c->loop->ls[c->listener].tls), b);
+                   "a plaintext client?); answered with a TLS alert%s",
+                   net_tls_listener(c->loop->ls[c->listener].tls), b,
+                   w == (ssize_t)sizeof alert ? "" : " (not sent)");
       conn_kill(c);
       return;
     }

@@ -24,8 +24,8 @@ errors classed by librdkafka's name for the code). Scenarios:
 A raw check of the closed connection: SaslAuthenticate with a wrong PLAIN
 password (SASL_SSL and SASL_PLAINTEXT) is answered
 SASL_AUTHENTICATION_FAILED (58) and the broker then closes the
-connection; a plaintext ApiVersions on the SSL port gets no Kafka answer
-and the connection is closed.
+connection; a plaintext ApiVersions on the SSL port gets a TLS alert
+record, no Kafka answer, and the connection is closed.
 
 nodata's half needs its TLS listeners (issue 21's tls part): if `nodata
 serve` does not start with them, it runs the SASL_PLAINTEXT scenarios
@@ -222,8 +222,9 @@ def raw_checks(what, broker, pki):
     if "SSL" not in broker.listener:
         return
     got, closed = raw_plaintext_on_tls(broker.listener["SSL"])
-    # A TLS alert may come back; a Kafka frame for correlation id 7 must not.
-    if not closed or got[4:8] == struct.pack(">i", 7):
+    # A TLS alert record comes back (Kafka's SSLEngine sends one, and so
+    # does nodata), never a Kafka frame.
+    if not closed or got[:2] != b"\x15\x03" or got[4:8] == struct.pack(">i", 7):
         ndtest.fail("%s: plaintext ApiVersions on the SSL port: got %r, "
                     "closed: %s" % (what, got[:64], closed))
 

@@ -20,9 +20,7 @@ The Java client reads its OAUTHBEARER token from a file
 file://...) and checks the token's expiry itself: an expired token is
 refused by the client before any broker sees it, against both brokers.
 
-Known differences (KNOWN below, each asserted as it is): franz-go on the
-TLS port in plaintext gets a TLS alert record from Kafka, a closed
-connection from nodata.
+Known differences (KNOWN below, each asserted as it is): none now.
 
 nodata's half needs its TLS listeners (issue 21's tls part): if `nodata
 serve` does not start with them, it runs the SASL_PLAINTEXT scenarios
@@ -174,14 +172,10 @@ def expect_ok(name, _got):
 # Where nodata's refusal differs from Kafka's, each one asserted as it is
 # (so that a change, a fix included, shows): (client, scenario): (Kafka's
 # error class, nodata's, why).
-KNOWN = {
-    ("franz-go", "plaintext client on the TLS port"): (
-        "tls-alert-record", "closed",
-        "Kafka (Java's SSLEngine) answers the plaintext request with a TLS "
-        "alert record, which franz-go diagnoses (\"is this a plaintext "
-        "connection speaking to a tls endpoint?\"); nodata's OpenSSL "
-        "handshake fails and the connection is closed without an alert"),
-}
+# (Empty since nodata answers a plaintext client on a TLS port with a TLS
+# alert record, as Kafka does: franz-go then diagnoses "is this a
+# plaintext connection speaking to a tls endpoint?" on both.)
+KNOWN = {}
 
 
 def check_known(want, got):

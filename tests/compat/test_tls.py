@@ -10,7 +10,8 @@ PKI made by the openssl command line, kcat and confluent-kafka
 - a client without a certificate, and one whose certificate another CA
   signed, are refused: no Kafka answer comes back, kcat reports the
   failure, the broker logs "Failed authentication";
-- plaintext Kafka sent to the TLS port: closed with one log line and not
+- plaintext Kafka sent to the TLS port: answered with a TLS alert record
+  (as Kafka), closed with one log line and not
   a byte written back;
 - a client limited to TLS 1.1 is refused (OpenSSL 3's default security
   level refuses it too, so that check alone does not pin the broker's
@@ -352,8 +353,11 @@ def check_mtls(b, pki, tmp, ca, ks, alice_crt, alice_key, mal_crt, mal_key):
             pass
         except socket.timeout:
             ndtest.fail("plaintext to the TLS port: still open after 15 s")
-        if data:
-            ndtest.fail("plaintext to the TLS port: %d bytes written back: %r"
+        # Only a fatal unexpected_message alert record, as Kafka's
+        # SSLEngine answers: no Kafka frame.
+        if data != b"\x15\x03\x03\x00\x02\x02\x0a":
+            ndtest.fail("plaintext to the TLS port: want one TLS alert "
+                        "record back, got %d bytes: %r"
                         % (len(data), data[:32]))
     expect_log(b, "not TLS on SSL listener SSL", "plaintext to the TLS port")
 
