@@ -354,6 +354,17 @@ int broker_prop_known(const char *name) {
   return 0;
 }
 
+const char *broker_props_listener(const broker_props *p, const char *listener,
+                                  const char *name) {
+  char key[320];
+  int n = snprintf(key, sizeof key, "listener.name.");
+  for (size_t i = 0; listener[i] && (size_t)n + 1 < sizeof key; i++)
+    key[n++] = (char)tolower((unsigned char)listener[i]);
+  snprintf(key + n, sizeof key - (size_t)n, ".%s", name);
+  const char *v = broker_props_get(p, key);
+  return v ? v : broker_props_get(p, name);
+}
+
 /* ---- listeners ---------------------------------------------------------- */
 
 /* Split "NAME://HOST:PORT" (HOST may be empty or [v6]). */

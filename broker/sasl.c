@@ -110,14 +110,7 @@ static sasl_conn *conn_of(kafka_session *s) {
 /* The listener's value of a property: listener.name.<lower name>.NAME
  * first, as Kafka's per-listener overrides, then NAME. */
 static const char *listener_prop(broker *b, size_t li, const char *name) {
-  char key[256], lname[64];
-  size_t i = 0;
-  for (; b->cfg.listeners[li].name[i] && i + 1 < sizeof lname; i++)
-    lname[i] = (char)tolower((unsigned char)b->cfg.listeners[li].name[i]);
-  lname[i] = 0;
-  snprintf(key, sizeof key, "listener.name.%s.%s", lname, name);
-  const char *v = broker_props_get(b->cfg.props, key);
-  return v ? v : broker_props_get(b->cfg.props, name);
+  return broker_props_listener(b->cfg.props, b->cfg.listeners[li].name, name);
 }
 
 static int parse_mechanisms(const char *list, sasl_listener *l, char *why,

@@ -624,20 +624,19 @@ out:
 
 /* ---- configuration ------------------------------------------------------ */
 
+/* listener.name.<l>.oauthbearer.<name> (Kafka's per-mechanism form),
+ * then listener.name.<l>.<name>, then <name>. */
 static const char *oprop(const broker_props *props, const char *listener,
                          const char *name) {
-  char key[256], lname[64];
-  size_t i = 0;
-  for (; listener[i] && i + 1 < sizeof lname; i++)
-    lname[i] = (char)tolower((unsigned char)listener[i]);
-  lname[i] = 0;
-  snprintf(key, sizeof key, "listener.name.%s.oauthbearer.%s", lname, name);
-  const char *v = broker_props_get(props, key);
-  if (!v) {
-    snprintf(key, sizeof key, "listener.name.%s.%s", lname, name);
-    v = broker_props_get(props, key);
-  }
-  return v ? v : broker_props_get(props, name);
+  char key[256];
+  snprintf(key, sizeof key, "oauthbearer.%s", name);
+  char full[320];
+  int n = snprintf(full, sizeof full, "listener.name.");
+  for (size_t i = 0; listener[i] && (size_t)n + 1 < sizeof full; i++)
+    full[n++] = (char)tolower((unsigned char)listener[i]);
+  snprintf(full + n, sizeof full - (size_t)n, ".%s", key);
+  const char *v = broker_props_get(props, full);
+  return v ? v : broker_props_listener(props, listener, name);
 }
 
 static char *dup_or_null(const char *s) {

@@ -68,6 +68,11 @@ broker_props *broker_props_new(void);
 int broker_props_set(broker_props *p, const char *name, const char *value);
 /* The value of `name`, or NULL if unset. Valid until the set is freed. */
 const char *broker_props_get(const broker_props *p, const char *name);
+/* A listener's value of `name`: listener.name.<listener in lower
+ * case>.<name>, Kafka's per-listener override, else <name>; NULL if
+ * neither is set. */
+const char *broker_props_listener(const broker_props *p, const char *listener,
+                                  const char *name);
 /* The i-th property in file order (for checks of unknown names); 0 past
  * the end. */
 int broker_props_at(const broker_props *p, size_t i, const char **name,

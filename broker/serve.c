@@ -641,13 +641,7 @@ static int host_is_loopback(const char *host) {
  * broker's. */
 static const char *client_auth_of(const broker_config *c,
                                   const broker_listener *l) {
-  char key[128];
-  int n =
-      snprintf(key, sizeof key, "listener.name.%s.ssl.client.auth", l->name);
-  for (int i = 14; i < n && key[i] != '.'; i++)
-    key[i] = (char)tolower((unsigned char)key[i]);
-  const char *v = broker_props_get(c->props, key);
-  return v ? v : broker_props_get(c->props, "ssl.client.auth");
+  return broker_props_listener(c->props, l->name, "ssl.client.auth");
 }
 
 /* Safe by default: a listener that authenticates no one (PLAINTEXT, or

@@ -81,13 +81,7 @@ const char *net_tls_error(char *buf, size_t buflen) {
 /* listener.name.<l>.<name>, else <name>. */
 const char *net_tls_prop(const broker_props *props, const char *listener,
                          const char *name) {
-  char key[256];
-  int n = snprintf(key, sizeof key, "listener.name.");
-  for (size_t i = 0; listener[i] && (size_t)n + 1 < sizeof key; i++)
-    key[n++] = (char)tolower((unsigned char)listener[i]);
-  snprintf(key + n, sizeof key - (size_t)n, ".%s", name);
-  const char *v = broker_props_get(props, key);
-  return v ? v : broker_props_get(props, name);
+  return broker_props_listener(props, listener, name);
 }
 
 static const char *prop(const net_tls *t, const char *name) {

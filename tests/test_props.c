@@ -293,6 +293,27 @@ static void known_names(void) {
   CHECK(!broker_prop_known("ssl.keystore.locatio"));
 }
 
+/* Kafka's per-listener overrides: listener.name.<lower-case name>.X wins
+ * over X, for that listener only. */
+static void listener_overrides(void) {
+  broker_props *p = broker_props_new();
+  CHECK(p != NULL);
+  CHECK(broker_props_listener(p, "SSL", "ssl.client.auth") == NULL);
+  CHECK(broker_props_set(p, "ssl.client.auth", "none") == 0);
+  CHECK(broker_props_set(p, "listener.name.mtls.ssl.client.auth", "required") ==
+        0);
+  const char *v = broker_props_listener(p, "MTLS", "ssl.client.auth");
+  CHECK(v && !strcmp(v, "required"));
+  v = broker_props_listener(p, "SSL", "ssl.client.auth");
+  CHECK(v && !strcmp(v, "none"));
+  /* Only the lower-case form is Kafka's key. */
+  CHECK(broker_props_set(p, "listener.name.SSL.ssl.client.auth", "requested") ==
+        0);
+  v = broker_props_listener(p, "SSL", "ssl.client.auth");
+  CHECK(v && !strcmp(v, "none"));
+  broker_props_free(p);
+}
+
 int main(void) {
   g_dir = tmpdir_make("props");
   if (!g_dir)
@@ -306,6 +327,7 @@ int main(void) {
   RUN(listeners_parse);
   RUN(listeners_errors);
   RUN(known_names);
+  RUN(listener_overrides);
   tmpdir_remove(g_dir);
   TEST_MAIN_END();
 }
