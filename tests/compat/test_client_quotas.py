@@ -146,7 +146,12 @@ def scenario(bootstrap, broker):
             check(time.monotonic() < deadline, "the fetch quota never "
                   "showed in DescribeClientQuotas")
             time.sleep(0.2)
-    p = Producer({"bootstrap.servers": bootstrap, "client.id": "writer"})
+    # One batch of 50 KB, whatever the machine's load: the linger never
+    # ends on its own, flush() sends. A fetch answers its first batch
+    # whole, so the answer is over the 10 KB a window lets through on both
+    # brokers; smaller batches would leave that to timing.
+    p = Producer({"bootstrap.servers": bootstrap, "client.id": "writer",
+                  "linger.ms": 900000})
     for _ in range(50):
         p.produce("fq", b"r" * 1000)
     check(p.flush(60) == 0, "records for the fetch quota left unsent")
