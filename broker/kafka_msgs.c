@@ -3942,6 +3942,268 @@ const kf_struct kafka_alter_client_quotas_response_desc = {
     sizeof(kafka_alter_client_quotas_response), 2,
     kafka_alter_client_quotas_response_fields};
 
+static const kf_field
+    kafka_consumer_group_heartbeat_request_topic_partitions_fields[] = {
+        {"topic_id", KF_UUID, KF_UUID,
+         offsetof(kafka_consumer_group_heartbeat_request_topic_partitions,
+                  topic_id),
+         0, 32767, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+        {"partitions", KF_ARRAY, KF_INT32,
+         offsetof(kafka_consumer_group_heartbeat_request_topic_partitions,
+                  partitions),
+         0, 32767, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+};
+const kf_struct kafka_consumer_group_heartbeat_request_topic_partitions_desc = {
+    "kafka_consumer_group_heartbeat_request_topic_partitions",
+    sizeof(kafka_consumer_group_heartbeat_request_topic_partitions), 2,
+    kafka_consumer_group_heartbeat_request_topic_partitions_fields};
+
+static const kf_field kafka_consumer_group_heartbeat_request_fields[] = {
+    {"group_id", KF_STRING, KF_STRING,
+     offsetof(kafka_consumer_group_heartbeat_request, group_id), 0, 32767, -1,
+     -1, -1, -1, -1, 0, 0LL, NULL},
+    {"member_id", KF_STRING, KF_STRING,
+     offsetof(kafka_consumer_group_heartbeat_request, member_id), 0, 32767, -1,
+     -1, -1, -1, -1, 0, 0LL, NULL},
+    {"member_epoch", KF_INT32, KF_INT32,
+     offsetof(kafka_consumer_group_heartbeat_request, member_epoch), 0, 32767,
+     -1, -1, -1, -1, -1, 0, 0LL, NULL},
+    {"instance_id", KF_STRING, KF_STRING,
+     offsetof(kafka_consumer_group_heartbeat_request, instance_id), 0, 32767, 0,
+     32767, -1, -1, -1, 0, 1LL, NULL},
+    {"rack_id", KF_STRING, KF_STRING,
+     offsetof(kafka_consumer_group_heartbeat_request, rack_id), 0, 32767, 0,
+     32767, -1, -1, -1, 0, 1LL, NULL},
+    {"rebalance_timeout_ms", KF_INT32, KF_INT32,
+     offsetof(kafka_consumer_group_heartbeat_request, rebalance_timeout_ms), 0,
+     32767, -1, -1, -1, -1, -1, 0, -1LL, NULL},
+    {"subscribed_topic_names", KF_ARRAY, KF_STRING,
+     offsetof(kafka_consumer_group_heartbeat_request, subscribed_topic_names),
+     0, 32767, 0, 32767, -1, -1, -1, 0, 1LL, NULL},
+    {"subscribed_topic_regex", KF_STRING, KF_STRING,
+     offsetof(kafka_consumer_group_heartbeat_request, subscribed_topic_regex),
+     1, 32767, 1, 32767, -1, -1, -1, 0, 1LL, NULL},
+    {"server_assignor", KF_STRING, KF_STRING,
+     offsetof(kafka_consumer_group_heartbeat_request, server_assignor), 0,
+     32767, 0, 32767, -1, -1, -1, 0, 1LL, NULL},
+    {"topic_partitions", KF_ARRAY, KF_STRUCT,
+     offsetof(kafka_consumer_group_heartbeat_request, topic_partitions), 0,
+     32767, 0, 32767, -1, -1, -1, 0, 1LL,
+     &kafka_consumer_group_heartbeat_request_topic_partitions_desc},
+};
+const kf_struct kafka_consumer_group_heartbeat_request_desc = {
+    "kafka_consumer_group_heartbeat_request",
+    sizeof(kafka_consumer_group_heartbeat_request), 10,
+    kafka_consumer_group_heartbeat_request_fields};
+
+static const kf_field
+    kafka_consumer_group_heartbeat_response_topic_partitions_fields[] = {
+        {"topic_id", KF_UUID, KF_UUID,
+         offsetof(kafka_consumer_group_heartbeat_response_topic_partitions,
+                  topic_id),
+         0, 32767, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+        {"partitions", KF_ARRAY, KF_INT32,
+         offsetof(kafka_consumer_group_heartbeat_response_topic_partitions,
+                  partitions),
+         0, 32767, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+};
+const kf_struct kafka_consumer_group_heartbeat_response_topic_partitions_desc =
+    {"kafka_consumer_group_heartbeat_response_topic_partitions",
+     sizeof(kafka_consumer_group_heartbeat_response_topic_partitions), 2,
+     kafka_consumer_group_heartbeat_response_topic_partitions_fields};
+
+static const kf_field
+    kafka_consumer_group_heartbeat_response_assignment_fields[] = {
+        {"topic_partitions", KF_ARRAY, KF_STRUCT,
+         offsetof(kafka_consumer_group_heartbeat_response_assignment,
+                  topic_partitions),
+         0, 32767, -1, -1, -1, -1, -1, 0, 0LL,
+         &kafka_consumer_group_heartbeat_response_topic_partitions_desc},
+};
+const kf_struct kafka_consumer_group_heartbeat_response_assignment_desc = {
+    "kafka_consumer_group_heartbeat_response_assignment",
+    sizeof(kafka_consumer_group_heartbeat_response_assignment), 1,
+    kafka_consumer_group_heartbeat_response_assignment_fields};
+
+static const kf_field kafka_consumer_group_heartbeat_response_fields[] = {
+    {"throttle_time_ms", KF_INT32, KF_INT32,
+     offsetof(kafka_consumer_group_heartbeat_response, throttle_time_ms), 0,
+     32767, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+    {"error_code", KF_INT16, KF_INT16,
+     offsetof(kafka_consumer_group_heartbeat_response, error_code), 0, 32767,
+     -1, -1, -1, -1, -1, 0, 0LL, NULL},
+    {"error_message", KF_STRING, KF_STRING,
+     offsetof(kafka_consumer_group_heartbeat_response, error_message), 0, 32767,
+     0, 32767, -1, -1, -1, 0, 1LL, NULL},
+    {"member_id", KF_STRING, KF_STRING,
+     offsetof(kafka_consumer_group_heartbeat_response, member_id), 0, 32767, 0,
+     32767, -1, -1, -1, 0, 1LL, NULL},
+    {"member_epoch", KF_INT32, KF_INT32,
+     offsetof(kafka_consumer_group_heartbeat_response, member_epoch), 0, 32767,
+     -1, -1, -1, -1, -1, 0, 0LL, NULL},
+    {"heartbeat_interval_ms", KF_INT32, KF_INT32,
+     offsetof(kafka_consumer_group_heartbeat_response, heartbeat_interval_ms),
+     0, 32767, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+    {"assignment", KF_STRUCT, KF_STRUCT,
+     offsetof(kafka_consumer_group_heartbeat_response, assignment), 0, 32767, 0,
+     32767, -1, -1, -1, 0, 0LL,
+     &kafka_consumer_group_heartbeat_response_assignment_desc},
+};
+const kf_struct kafka_consumer_group_heartbeat_response_desc = {
+    "kafka_consumer_group_heartbeat_response",
+    sizeof(kafka_consumer_group_heartbeat_response), 7,
+    kafka_consumer_group_heartbeat_response_fields};
+
+static const kf_field kafka_consumer_group_describe_request_fields[] = {
+    {"group_ids", KF_ARRAY, KF_STRING,
+     offsetof(kafka_consumer_group_describe_request, group_ids), 0, 32767, -1,
+     -1, -1, -1, -1, 0, 0LL, NULL},
+    {"include_authorized_operations", KF_BOOL, KF_BOOL,
+     offsetof(kafka_consumer_group_describe_request,
+              include_authorized_operations),
+     0, 32767, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+};
+const kf_struct kafka_consumer_group_describe_request_desc = {
+    "kafka_consumer_group_describe_request",
+    sizeof(kafka_consumer_group_describe_request), 2,
+    kafka_consumer_group_describe_request_fields};
+
+static const kf_field
+    kafka_consumer_group_describe_response_topic_partitions_fields[] = {
+        {"topic_id", KF_UUID, KF_UUID,
+         offsetof(kafka_consumer_group_describe_response_topic_partitions,
+                  topic_id),
+         0, 32767, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+        {"topic_name", KF_STRING, KF_STRING,
+         offsetof(kafka_consumer_group_describe_response_topic_partitions,
+                  topic_name),
+         0, 32767, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+        {"partitions", KF_ARRAY, KF_INT32,
+         offsetof(kafka_consumer_group_describe_response_topic_partitions,
+                  partitions),
+         0, 32767, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+};
+const kf_struct kafka_consumer_group_describe_response_topic_partitions_desc = {
+    "kafka_consumer_group_describe_response_topic_partitions",
+    sizeof(kafka_consumer_group_describe_response_topic_partitions), 3,
+    kafka_consumer_group_describe_response_topic_partitions_fields};
+
+static const kf_field
+    kafka_consumer_group_describe_response_assignment_fields[] = {
+        {"topic_partitions", KF_ARRAY, KF_STRUCT,
+         offsetof(kafka_consumer_group_describe_response_assignment,
+                  topic_partitions),
+         0, 32767, -1, -1, -1, -1, -1, 0, 0LL,
+         &kafka_consumer_group_describe_response_topic_partitions_desc},
+};
+const kf_struct kafka_consumer_group_describe_response_assignment_desc = {
+    "kafka_consumer_group_describe_response_assignment",
+    sizeof(kafka_consumer_group_describe_response_assignment), 1,
+    kafka_consumer_group_describe_response_assignment_fields};
+
+static const kf_field kafka_consumer_group_describe_response_member_fields[] = {
+    {"member_id", KF_STRING, KF_STRING,
+     offsetof(kafka_consumer_group_describe_response_member, member_id), 0,
+     32767, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+    {"instance_id", KF_STRING, KF_STRING,
+     offsetof(kafka_consumer_group_describe_response_member, instance_id), 0,
+     32767, 0, 32767, -1, -1, -1, 0, 1LL, NULL},
+    {"rack_id", KF_STRING, KF_STRING,
+     offsetof(kafka_consumer_group_describe_response_member, rack_id), 0, 32767,
+     0, 32767, -1, -1, -1, 0, 1LL, NULL},
+    {"member_epoch", KF_INT32, KF_INT32,
+     offsetof(kafka_consumer_group_describe_response_member, member_epoch), 0,
+     32767, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+    {"client_id", KF_STRING, KF_STRING,
+     offsetof(kafka_consumer_group_describe_response_member, client_id), 0,
+     32767, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+    {"client_host", KF_STRING, KF_STRING,
+     offsetof(kafka_consumer_group_describe_response_member, client_host), 0,
+     32767, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+    {"subscribed_topic_names", KF_ARRAY, KF_STRING,
+     offsetof(kafka_consumer_group_describe_response_member,
+              subscribed_topic_names),
+     0, 32767, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+    {"subscribed_topic_regex", KF_STRING, KF_STRING,
+     offsetof(kafka_consumer_group_describe_response_member,
+              subscribed_topic_regex),
+     0, 32767, 0, 32767, -1, -1, -1, 0, 1LL, NULL},
+    {"assignment", KF_STRUCT, KF_STRUCT,
+     offsetof(kafka_consumer_group_describe_response_member, assignment), 0,
+     32767, -1, -1, -1, -1, -1, 0, 0LL,
+     &kafka_consumer_group_describe_response_assignment_desc},
+    {"target_assignment", KF_STRUCT, KF_STRUCT,
+     offsetof(kafka_consumer_group_describe_response_member, target_assignment),
+     0, 32767, -1, -1, -1, -1, -1, 0, 0LL,
+     &kafka_consumer_group_describe_response_assignment_desc},
+    {"member_type", KF_INT8, KF_INT8,
+     offsetof(kafka_consumer_group_describe_response_member, member_type), 1,
+     32767, -1, -1, -1, -1, -1, 0, -1LL, NULL},
+};
+const kf_struct kafka_consumer_group_describe_response_member_desc = {
+    "kafka_consumer_group_describe_response_member",
+    sizeof(kafka_consumer_group_describe_response_member), 11,
+    kafka_consumer_group_describe_response_member_fields};
+
+static const kf_field
+    kafka_consumer_group_describe_response_described_group_fields[] = {
+        {"error_code", KF_INT16, KF_INT16,
+         offsetof(kafka_consumer_group_describe_response_described_group,
+                  error_code),
+         0, 32767, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+        {"error_message", KF_STRING, KF_STRING,
+         offsetof(kafka_consumer_group_describe_response_described_group,
+                  error_message),
+         0, 32767, 0, 32767, -1, -1, -1, 0, 1LL, NULL},
+        {"group_id", KF_STRING, KF_STRING,
+         offsetof(kafka_consumer_group_describe_response_described_group,
+                  group_id),
+         0, 32767, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+        {"group_state", KF_STRING, KF_STRING,
+         offsetof(kafka_consumer_group_describe_response_described_group,
+                  group_state),
+         0, 32767, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+        {"group_epoch", KF_INT32, KF_INT32,
+         offsetof(kafka_consumer_group_describe_response_described_group,
+                  group_epoch),
+         0, 32767, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+        {"assignment_epoch", KF_INT32, KF_INT32,
+         offsetof(kafka_consumer_group_describe_response_described_group,
+                  assignment_epoch),
+         0, 32767, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+        {"assignor_name", KF_STRING, KF_STRING,
+         offsetof(kafka_consumer_group_describe_response_described_group,
+                  assignor_name),
+         0, 32767, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+        {"members", KF_ARRAY, KF_STRUCT,
+         offsetof(kafka_consumer_group_describe_response_described_group,
+                  members),
+         0, 32767, -1, -1, -1, -1, -1, 0, 0LL,
+         &kafka_consumer_group_describe_response_member_desc},
+        {"authorized_operations", KF_INT32, KF_INT32,
+         offsetof(kafka_consumer_group_describe_response_described_group,
+                  authorized_operations),
+         0, 32767, -1, -1, -1, -1, -1, 0, -2147483648LL, NULL},
+};
+const kf_struct kafka_consumer_group_describe_response_described_group_desc = {
+    "kafka_consumer_group_describe_response_described_group",
+    sizeof(kafka_consumer_group_describe_response_described_group), 9,
+    kafka_consumer_group_describe_response_described_group_fields};
+
+static const kf_field kafka_consumer_group_describe_response_fields[] = {
+    {"throttle_time_ms", KF_INT32, KF_INT32,
+     offsetof(kafka_consumer_group_describe_response, throttle_time_ms), 0,
+     32767, -1, -1, -1, -1, -1, 0, 0LL, NULL},
+    {"groups", KF_ARRAY, KF_STRUCT,
+     offsetof(kafka_consumer_group_describe_response, groups), 0, 32767, -1, -1,
+     -1, -1, -1, 0, 0LL,
+     &kafka_consumer_group_describe_response_described_group_desc},
+};
+const kf_struct kafka_consumer_group_describe_response_desc = {
+    "kafka_consumer_group_describe_response",
+    sizeof(kafka_consumer_group_describe_response), 2,
+    kafka_consumer_group_describe_response_fields};
+
 const kf_msg kafka_request_header_msg = {"RequestHeader",           -1, 1, 2, 2,
                                          &kafka_request_header_desc};
 const kf_msg kafka_response_header_msg = {
@@ -4341,6 +4603,34 @@ const kf_msg kafka_alter_client_quotas_response_msg = {
     1,
     1,
     &kafka_alter_client_quotas_response_desc};
+const kf_msg kafka_consumer_group_heartbeat_request_msg = {
+    "ConsumerGroupHeartbeatRequest",
+    68,
+    0,
+    1,
+    0,
+    &kafka_consumer_group_heartbeat_request_desc};
+const kf_msg kafka_consumer_group_heartbeat_response_msg = {
+    "ConsumerGroupHeartbeatResponse",
+    68,
+    0,
+    1,
+    0,
+    &kafka_consumer_group_heartbeat_response_desc};
+const kf_msg kafka_consumer_group_describe_request_msg = {
+    "ConsumerGroupDescribeRequest",
+    69,
+    0,
+    1,
+    0,
+    &kafka_consumer_group_describe_request_desc};
+const kf_msg kafka_consumer_group_describe_response_msg = {
+    "ConsumerGroupDescribeResponse",
+    69,
+    0,
+    1,
+    0,
+    &kafka_consumer_group_describe_response_desc};
 
 const kf_msg *const kafka_all_msgs[] = {
     &kafka_request_header_msg,
@@ -4435,6 +4725,10 @@ const kf_msg *const kafka_all_msgs[] = {
     &kafka_describe_client_quotas_response_msg,
     &kafka_alter_client_quotas_request_msg,
     &kafka_alter_client_quotas_response_msg,
+    &kafka_consumer_group_heartbeat_request_msg,
+    &kafka_consumer_group_heartbeat_response_msg,
+    &kafka_consumer_group_describe_request_msg,
+    &kafka_consumer_group_describe_response_msg,
 };
 const size_t kafka_all_msgs_count =
     sizeof kafka_all_msgs / sizeof kafka_all_msgs[0];

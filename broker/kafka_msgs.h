@@ -1865,6 +1865,122 @@ typedef struct kafka_alter_client_quotas_response {
   } entries;
 } kafka_alter_client_quotas_response;
 
+typedef struct kafka_consumer_group_heartbeat_request_topic_partitions {
+  kf_uuid topic_id;
+  struct {
+    int32_t *items;
+    int32_t count;
+  } partitions;
+} kafka_consumer_group_heartbeat_request_topic_partitions;
+
+typedef struct kafka_consumer_group_heartbeat_request {
+  kf_str group_id;
+  kf_str member_id;
+  int32_t member_epoch;
+  kf_str instance_id;
+  kf_str rack_id;
+  int32_t rebalance_timeout_ms;
+  struct {
+    kf_str *items;
+    int32_t count;
+  } subscribed_topic_names;
+  kf_str subscribed_topic_regex;
+  kf_str server_assignor;
+  struct {
+    kafka_consumer_group_heartbeat_request_topic_partitions *items;
+    int32_t count;
+  } topic_partitions;
+} kafka_consumer_group_heartbeat_request;
+
+typedef struct kafka_consumer_group_heartbeat_response_topic_partitions {
+  kf_uuid topic_id;
+  struct {
+    int32_t *items;
+    int32_t count;
+  } partitions;
+} kafka_consumer_group_heartbeat_response_topic_partitions;
+
+typedef struct kafka_consumer_group_heartbeat_response_assignment {
+  struct {
+    kafka_consumer_group_heartbeat_response_topic_partitions *items;
+    int32_t count;
+  } topic_partitions;
+} kafka_consumer_group_heartbeat_response_assignment;
+
+typedef struct kafka_consumer_group_heartbeat_response {
+  int32_t throttle_time_ms;
+  int16_t error_code;
+  kf_str error_message;
+  kf_str member_id;
+  int32_t member_epoch;
+  int32_t heartbeat_interval_ms;
+  kafka_consumer_group_heartbeat_response_assignment assignment;
+} kafka_consumer_group_heartbeat_response;
+
+typedef struct kafka_consumer_group_describe_request {
+  struct {
+    kf_str *items;
+    int32_t count;
+  } group_ids;
+  uint8_t include_authorized_operations;
+} kafka_consumer_group_describe_request;
+
+typedef struct kafka_consumer_group_describe_response_topic_partitions {
+  kf_uuid topic_id;
+  kf_str topic_name;
+  struct {
+    int32_t *items;
+    int32_t count;
+  } partitions;
+} kafka_consumer_group_describe_response_topic_partitions;
+
+typedef struct kafka_consumer_group_describe_response_assignment {
+  struct {
+    kafka_consumer_group_describe_response_topic_partitions *items;
+    int32_t count;
+  } topic_partitions;
+} kafka_consumer_group_describe_response_assignment;
+
+typedef struct kafka_consumer_group_describe_response_member {
+  kf_str member_id;
+  kf_str instance_id;
+  kf_str rack_id;
+  int32_t member_epoch;
+  kf_str client_id;
+  kf_str client_host;
+  struct {
+    kf_str *items;
+    int32_t count;
+  } subscribed_topic_names;
+  kf_str subscribed_topic_regex;
+  kafka_consumer_group_describe_response_assignment assignment;
+  kafka_consumer_group_describe_response_assignment target_assignment;
+  int8_t member_type;
+} kafka_consumer_group_describe_response_member;
+
+typedef struct kafka_consumer_group_describe_response_described_group {
+  int16_t error_code;
+  kf_str error_message;
+  kf_str group_id;
+  kf_str group_state;
+  int32_t group_epoch;
+  int32_t assignment_epoch;
+  kf_str assignor_name;
+  struct {
+    kafka_consumer_group_describe_response_member *items;
+    int32_t count;
+  } members;
+  int32_t authorized_operations;
+} kafka_consumer_group_describe_response_described_group;
+
+typedef struct kafka_consumer_group_describe_response {
+  int32_t throttle_time_ms;
+  struct {
+    kafka_consumer_group_describe_response_described_group *items;
+    int32_t count;
+  } groups;
+} kafka_consumer_group_describe_response;
+
 extern const kf_struct kafka_request_header_desc;
 extern const kf_struct kafka_response_header_desc;
 extern const kf_struct kafka_api_versions_request_desc;
@@ -2103,6 +2219,21 @@ extern const kf_struct kafka_alter_client_quotas_request_desc;
 extern const kf_struct kafka_alter_client_quotas_response_entity_data_desc;
 extern const kf_struct kafka_alter_client_quotas_response_entry_data_desc;
 extern const kf_struct kafka_alter_client_quotas_response_desc;
+extern const kf_struct
+    kafka_consumer_group_heartbeat_request_topic_partitions_desc;
+extern const kf_struct kafka_consumer_group_heartbeat_request_desc;
+extern const kf_struct
+    kafka_consumer_group_heartbeat_response_topic_partitions_desc;
+extern const kf_struct kafka_consumer_group_heartbeat_response_assignment_desc;
+extern const kf_struct kafka_consumer_group_heartbeat_response_desc;
+extern const kf_struct kafka_consumer_group_describe_request_desc;
+extern const kf_struct
+    kafka_consumer_group_describe_response_topic_partitions_desc;
+extern const kf_struct kafka_consumer_group_describe_response_assignment_desc;
+extern const kf_struct kafka_consumer_group_describe_response_member_desc;
+extern const kf_struct
+    kafka_consumer_group_describe_response_described_group_desc;
+extern const kf_struct kafka_consumer_group_describe_response_desc;
 
 extern const kf_msg kafka_request_header_msg;
 extern const kf_msg kafka_response_header_msg;
@@ -2196,6 +2327,10 @@ extern const kf_msg kafka_describe_client_quotas_request_msg;
 extern const kf_msg kafka_describe_client_quotas_response_msg;
 extern const kf_msg kafka_alter_client_quotas_request_msg;
 extern const kf_msg kafka_alter_client_quotas_response_msg;
+extern const kf_msg kafka_consumer_group_heartbeat_request_msg;
+extern const kf_msg kafka_consumer_group_heartbeat_response_msg;
+extern const kf_msg kafka_consumer_group_describe_request_msg;
+extern const kf_msg kafka_consumer_group_describe_response_msg;
 
 /* Every message above, for tests that walk them all. */
 extern const kf_msg *const kafka_all_msgs[];

@@ -1108,6 +1108,31 @@ int nd_group_set_protocol_type(nd_store *store, const char *group,
  * (nd_free), or NULL if none was set. Errors: ND_EINVAL. Thread-safe. */
 int nd_group_protocol_type(nd_store *store, const char *group, char **type);
 
+/* The most bytes of state one group may keep (nd_group_set_state). */
+#define ND_GROUP_STATE_MAX (64u << 20)
+
+/* Keep `len` bytes of a group coordinator's state for `group` beside its
+ * committed offsets, replacing what was kept before (len 0 forgets it;
+ * state may then be NULL). The bytes are opaque to the library: the broker
+ * keeps a KIP-848 consumer group's epochs, members and assignments here so
+ * that a restart does not make every member rejoin. Recorded as one frame
+ * of the offsets log, whole or not at all, without an fdatasync of its
+ * own: durable with the group's next commit, nd_sync or nd_close (a power
+ * cut may lose the last states set, never tear one). Kept across the
+ * log's checkpoints; forgotten by nd_group_delete (which now also deletes
+ * a group that has only state). A group with state is listed by
+ * nd_group_list. Errors: ND_EINVAL (bad group, len over ND_GROUP_STATE_MAX,
+ * NULL state with len > 0), ND_EREADONLY, -ENOSPC/-EIO (nothing recorded;
+ * the previous state stays). Thread-safe. */
+int nd_group_set_state(nd_store *store, const char *group, const void *state,
+                       size_t len);
+
+/* The state last kept for `group`: *state is a malloc'ed copy (nd_free)
+ * of *len bytes. Errors: ND_ENOTFOUND if none is kept (*state NULL, *len
+ * 0), ND_EINVAL. Thread-safe. */
+int nd_group_state(nd_store *store, const char *group, void **state,
+                   size_t *len);
+
 /* A partition named by topic and number. */
 typedef struct nd_topic_partition {
   const char *topic;

@@ -82,6 +82,8 @@ MESSAGES = [
     ("AlterUserScramCredentials", None),
     ("DescribeClientQuotas", None),
     ("AlterClientQuotas", None),
+    ("ConsumerGroupHeartbeat", None),
+    ("ConsumerGroupDescribe", None),
 ]
 
 VMAX = 0x7FFF

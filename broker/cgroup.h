@@ -1,0 +1,219 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * cgroup.h — consumer groups of the next-generation protocol (KIP-848):
+ * the contract between the files that build them.
+ *
+ *   cgroup.c         the coordinator: ConsumerGroupHeartbeat, group and
+ *                    member epochs, target assignment, reconciliation,
+ *                    session and rebalance timeouts, static members,
+ *                    group.consumer.* settings (its top is the design
+ *                    essay: states, epochs, the reconciliation rule)
+ *   cgroup_store.c   a group's state to and from the library's per-group
+ *                    state bytes (nd_group_set_state), and loading at start
+ *   cgroup_assign.c  the server-side assignors, `uniform` and `range`
+ *   cgroup_regex.c   subscriptions by regular expression (RE2/J syntax)
+ *   cgroup_classic.c where the classic APIs meet consumer groups:
+ *                    ConsumerGroupDescribe, OffsetCommit/OffsetFetch by
+ *                    member epoch, List/Describe/DeleteGroups, classic
+ *                    members in a consumer group and the conversions
+ *                    between the two kinds (group.consumer.migration.policy)
+ *   cgroup_parts.c   sets of topic partitions (below)
+ *
+ * Everything runs on the loop thread, as the classic coordinator does
+ * (group.h); a group id names either a classic group (group.h) or a
+ * consumer group (here), never both at once.
+ */
+#ifndef ND_CGROUP_H
+#define ND_CGROUP_H
+
+#include <stdint.h>
+
+#include "kafka.h"
+
+/* ---- sets of topic partitions (cgroup_parts.c) ----------------------- */
+
+/* A partition by topic id, as KIP-848 names them. */
+typedef struct cg_tp {
+  kf_uuid topic;
+  int32_t partition;
+} cg_tp;
+
+/* A set: items sorted by (topic bytes, partition), no duplicates, owned
+ * (malloc'ed) by the set. The zero value is the empty set. */
+typedef struct cg_parts {
+  cg_tp *items;
+  int32_t count;
+} cg_parts;
+
+int cg_tp_cmp(const cg_tp *a, const cg_tp *b);
+/* Sort and drop duplicates in place (after filling items by hand). */
+void cg_parts_normalize(cg_parts *s);
+/* 0 or -ENOMEM (s unchanged). Keeps s a set. */
+int cg_parts_add(cg_parts *s, const kf_uuid *topic, int32_t partition);
+int cg_parts_contains(const cg_parts *s, const kf_uuid *topic,
+                      int32_t partition);
+int cg_parts_equal(const cg_parts *a, const cg_parts *b);
+/* *out = a ∩ b, a − b, a ∪ b: out is overwritten (free it first); it may
+ * not be a or b. 0 or -ENOMEM (out empty). */
+int cg_parts_intersect(const cg_parts *a, const cg_parts *b, cg_parts *out);
+int cg_parts_minus(const cg_parts *a, const cg_parts *b, cg_parts *out);
+int cg_parts_union(const cg_parts *a, const cg_parts *b, cg_parts *out);
+int cg_parts_copy(const cg_parts *a, cg_parts *out);
+void cg_parts_free(cg_parts *s);
+
+/* ---- the server-side assignors (cgroup_assign.c) ---------------------- */
+
+/* A topic the group's members subscribe to, as the assignor sees it. */
+typedef struct cg_assign_topic {
+  kf_uuid id;
+  const char *name;
+  int32_t partitions;
+} cg_assign_topic;
+
+typedef struct cg_assign_member {
+  const char *member_id;
+  const char *instance_id; /* NULL unless static */
+  const char *rack_id;     /* NULL if not given */
+  /* The member's subscription, resolved: indexes into the input's topics
+   * (names and regular expression both already matched). */
+  const int32_t *topics;
+  int32_t ntopics;
+  /* Its partitions in the current target assignment (stickiness). */
+  const cg_parts *current;
+} cg_assign_member;
+
+typedef struct cg_assign_input {
+  const cg_assign_topic *topics;
+  int32_t ntopics;
+  const cg_assign_member *members;
+  int32_t nmembers;
+} cg_assign_input;
+
+/* Is name an assignor the broker has ("uniform", "range")? */
+int cg_assignor_known(const char *name);
+/* Compute the target assignment with assignor `name`: out[i] (nmembers
+ * sets, each overwritten) is members[i]'s. Deterministic: the same input
+ * gives the same output, as Kafka's assignors for the same input give the
+ * same. 0, ND_EINVAL (unknown assignor), -ENOMEM (out all empty). */
+int cg_assign(const char *name, const cg_assign_input *in, cg_parts *out);
+
+/* ---- regular-expression subscriptions (cgroup_regex.c) ----------------- */
+
+typedef struct cg_regex cg_regex;
+/* Compile a subscription pattern of Kafka's syntax (RE2/J: what it
+ * accepts is accepted, what it refuses is refused, with its message
+ * copied into err). Matches whole topic names, as Kafka's Pattern.matches.
+ * 0, ND_EINVAL (refused: err says why), -ENOMEM. */
+int cg_regex_compile(const char *pattern, cg_regex **out, char *err,
+                     size_t errlen);
+int cg_regex_match(const cg_regex *re, const char *topic);
+void cg_regex_free(cg_regex *re);
+
+/* ---- groups and members (cgroup.c) -------------------------------------- */
+
+/* Group states as Kafka 4 names them (ListGroups, Describe*). */
+enum cg_state {
+  CG_EMPTY,       /* no members */
+  CG_ASSIGNING,   /* the group epoch is ahead of the assignment epoch */
+  CG_RECONCILING, /* a member has not reached the assignment epoch */
+  CG_STABLE,
+  CG_DEAD,
+};
+
+/* Where a member is in reaching its target (Kafka's MemberState). */
+enum cg_member_state {
+  CGM_STABLE,                /* has its whole target assignment */
+  CGM_UNREVOKED_PARTITIONS,  /* must first give up pending_revocation */
+  CGM_UNRELEASED_PARTITIONS, /* waits for others to give up partitions */
+  CGM_UNKNOWN,
+};
+
+/* Member kinds (ConsumerGroupDescribe v1's MemberType). */
+enum { CGM_TYPE_CLASSIC = 0, CGM_TYPE_CONSUMER = 1 };
+
+typedef struct cgroup cgroup;
+
+typedef struct cg_member {
+  cgroup *g;
+  struct cg_member *next; /* join order */
+  char *id;
+  char *instance_id; /* NULL unless static */
+  char *rack_id;
+  char *client_id, *client_host;
+  int type; /* CGM_TYPE_* */
+  int32_t rebalance_timeout_ms, session_timeout_ms;
+  char **topic_names; /* the subscription by name, sorted */
+  int32_t ntopic_names;
+  char *regex;           /* the subscription by pattern, or NULL */
+  char *server_assignor; /* NULL = the group's default */
+  int32_t epoch, previous_epoch;
+  int state;                   /* enum cg_member_state */
+  cg_parts assigned;           /* usable now */
+  cg_parts pending_revocation; /* to give up before the next epoch */
+  /* A classic member inside this group (cgroup_classic.c): its JoinGroup
+   * protocols, session, and parked requests; NULL for consumer members. */
+  void *classic;
+  int64_t session_deadline; /* net_now_ms() clock */
+  net_timer *session_timer, *rebalance_timer;
+} cg_member;
+
+struct cgroup {
+  struct cgroup *hnext;
+  broker *b;
+  char *id;
+  int state;                /* enum cg_state; computed by cgroup_update_state */
+  int32_t epoch;            /* group epoch */
+  int32_t assignment_epoch; /* epoch of the target assignment */
+  char *assignor;           /* of the last target assignment */
+  cg_member *members;
+  int32_t nmembers;
+  /* Target assignment: target[i] belongs to the member target_ids[i]. */
+  char **target_ids;
+  cg_parts *target;
+  int32_t ntarget;
+  /* What the last target assignment saw of each subscribed topic (id,
+   * name, partitions): a change (partitions added, topic deleted or
+   * created, a regex matching another topic) bumps the group epoch. */
+  cg_assign_topic *topics_seen;
+  int32_t ntopics_seen;
+};
+
+/* Lifecycle (kafka_init / kafka_fini): cgroup_init loads every consumer
+ * group the library keeps state for; members' sessions start again then. */
+int cgroup_init(broker *b);
+void cgroup_fini(broker *b);
+
+cgroup *cgroup_find(broker *b, const char *group_id);
+cg_member *cgroup_member(const cgroup *g, const char *member_id);
+const char *cgroup_state_name(int state); /* "Empty", "Assigning", ... */
+/* Kafka's lower-case form for ListGroups' group_state filter. */
+int cgroup_state_parse(const char *name);
+/* Persist g's state (cgroup_store.c); called after every change. A failure
+ * is logged, and the group keeps running from memory. */
+void cgroup_persist(cgroup *g);
+/* Drop an Empty group (DeleteGroups, expiry): memory and kept state. */
+void cgroup_forget(broker *b, cgroup *g);
+
+/* cgroup_store.c: the library's state bytes. encode: 0 or -ENOMEM, *out
+ * malloc'ed. decode: 0 or ND_ECORRUPT (g untouched beyond what it
+ * allocated; the caller frees g). */
+int cgroup_encode(const cgroup *g, uint8_t **out, size_t *len);
+int cgroup_decode(broker *b, const char *id, const uint8_t *p, size_t len,
+                  cgroup **out);
+void cgroup_free(cgroup *g);
+
+/* For OffsetCommit/TxnOffsetCommit (v9+ carry the member epoch): 0, or the
+ * error for every partition (UNKNOWN_MEMBER_ID, STALE_MEMBER_EPOCH,
+ * FENCED_MEMBER_EPOCH, UNSUPPORTED_VERSION as Kafka's
+ * ConsumerGroup.validateOffsetCommit). */
+int16_t cgroup_commit_check(kafka_req *r, cgroup *g, const char *member_id,
+                            int32_t member_epoch, int txn);
+/* For OffsetFetch v9+ with a member: 0 or the group's error. */
+int16_t cgroup_fetch_check(kafka_req *r, cgroup *g, const char *member_id,
+                           int32_t member_epoch);
+
+/* Handlers (API table in kafka_api.c). */
+int handle_consumer_group_heartbeat(kafka_req *r);
+int handle_consumer_group_describe(kafka_req *r);
+
+#endif
