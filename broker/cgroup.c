@@ -135,10 +135,10 @@ static const char *cstr(kf_str s) {
 }
 
 static void member_cancel_timers(cg_member *m) {
-  broker *b = m->g->b;
-  if (m->session_timer && b->loop)
+  broker *b = m->g ? m->g->b : NULL;
+  if (m->session_timer && b && b->loop)
     net_timer_cancel(b->loop, m->session_timer);
-  if (m->rebalance_timer && b->loop)
+  if (m->rebalance_timer && b && b->loop)
     net_timer_cancel(b->loop, m->rebalance_timer);
   m->session_timer = m->rebalance_timer = NULL;
 }
