@@ -212,6 +212,15 @@ int16_t cgroup_commit_check(kafka_req *r, cgroup *g, const char *member_id,
 int16_t cgroup_fetch_check(kafka_req *r, cgroup *g, const char *member_id,
                            int32_t member_epoch);
 
+/* Is topic subscribed to by a member of g, by name or by a regex's match
+ * in the last target assignment (OffsetDelete's GROUP_SUBSCRIBED_TO_TOPIC,
+ * Kafka's ModernGroup.isSubscribedToTopic)? cgroup_classic.c. */
+int cgroup_subscribed(const cgroup *g, const char *topic);
+
+/* Call fn(g, arg) for every consumer group, in no particular order
+ * (ListGroups). fn must not add or drop groups. cgroup.c; loop thread. */
+void cgroup_each(broker *b, void (*fn)(cgroup *g, void *arg), void *arg);
+
 /* Handlers (API table in kafka_api.c). */
 int handle_consumer_group_heartbeat(kafka_req *r);
 int handle_consumer_group_describe(kafka_req *r);

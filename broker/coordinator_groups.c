@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "cgroup.h"
 #include "group.h"
 
 /* ---- FindCoordinator ---------------------------------------------------- */
@@ -126,6 +127,38 @@ static int in_filter(const char *v, const kf_str *items, int32_t n) {
   return 0;
 }
 
+/* ListGroups' consumer groups (KIP-848): type "consumer", their own
+ * states. */
+typedef struct list_ctx {
+  kafka_req *r;
+  kafka_list_groups_response_listed_group *ls;
+  int32_t k, cap;
+  const kf_str *sf, *tf;
+  int32_t nsf, ntf;
+  int all;
+} list_ctx;
+
+static void count_cgroup(cgroup *g, void *arg) {
+  (void)g;
+  ((list_ctx *)arg)->cap++;
+}
+
+static void list_cgroup(cgroup *g, void *arg) {
+  list_ctx *c = arg;
+  const char *state = cgroup_state_name(g->state);
+  if (c->k >= c->cap || g->state == CG_DEAD ||
+      !in_filter("consumer", c->tf, c->ntf) || !in_filter(state, c->sf, c->nsf))
+    return;
+  if (!c->all && !kafka_authorize_quiet(c->r, ACL_RES_GROUP, g->id,
+                                        strlen(g->id), ACL_OP_DESCRIBE))
+    return;
+  kafka_list_groups_response_listed_group *l = &c->ls[c->k++];
+  l->group_id = kafka_str(c->r, g->id);
+  l->protocol_type = kf_s("consumer");
+  l->group_state = kf_s(state);
+  l->group_type = kf_s("consumer");
+}
+
 int handle_list_groups(kafka_req *r) {
   kafka_list_groups_request *req = r->body;
   group_coord *gc = r->b->groups;
@@ -144,7 +177,9 @@ int handle_list_groups(kafka_req *r) {
     names = NULL;
     nnames = 0;
   }
-  size_t cap = gc->ngroups + nnames;
+  list_ctx lc = {.r = r};
+  cgroup_each(r->b, count_cgroup, &lc);
+  size_t cap = gc->ngroups + nnames + (size_t)lc.cap;
   kafka_list_groups_response_listed_group *ls = kf_new_array(
       &r->arena, &kafka_list_groups_response_listed_group_desc, (int32_t)cap);
   if (cap && !ls) {
@@ -175,8 +210,19 @@ int handle_list_groups(kafka_req *r) {
       ls[k].group_type = kf_s("classic");
       k++;
     }
+  lc.ls = ls;
+  lc.k = k;
+  lc.cap = (int32_t)cap;
+  lc.sf = sf;
+  lc.nsf = nsf;
+  lc.tf = tf;
+  lc.ntf = ntf;
+  lc.all = all;
+  cgroup_each(r->b, list_cgroup, &lc);
+  k = lc.k;
   for (size_t i = 0; i < nnames; i++) {
-    if (group_find(gc, names[i]) || !type_ok || !in_filter("Empty", sf, nsf))
+    if (group_find(gc, names[i]) || cgroup_find(r->b, names[i]) || !type_ok ||
+        !in_filter("Empty", sf, nsf))
       continue;
     if (!all && !kafka_authorize_quiet(r, ACL_RES_GROUP, names[i],
                                        strlen(names[i]), ACL_OP_DESCRIBE))
@@ -233,20 +279,26 @@ int handle_describe_groups(kafka_req *r) {
     /* "" or an id too long to store: a group that does not exist (Kafka
      * answers so; only null is invalid). */
     group *g = group_id_ok(gid) ? group_find(r->b->groups, gid) : NULL;
+    /* DescribeGroups is the classic groups' (GroupMetadataManager.
+     * describeGroups): a consumer group is Dead to it, even though it has
+     * offsets. */
+    int consumer = !g && group_id_ok(gid) && cgroup_find(r->b, gid);
+    const char *not_found =
+        consumer ? "Group %s is not a classic group." : "Group %s not found.";
     if (!g) {
-      if (group_id_ok(gid) && group_has_offsets(r, gid)) {
+      if (!consumer && group_id_ok(gid) && group_has_offsets(r, gid)) {
         d->group_state = kf_s("Empty");
         d->protocol_type = protocol_type(r, NULL, gid);
       } else {
         d->group_state = kf_s("Dead");
         /* Kafka 4 says so from v6 on, in its words (GroupIdNotFound's
-         * "Group %s not found."); older versions show a Dead group. */
+         * message); older versions show a Dead group. */
         if (r->version >= 6) {
-          size_t len = strlen(gid) + sizeof "Group  not found.";
+          size_t len = strlen(gid) + strlen(not_found);
           char *msg = kf_alloc(&r->arena, len);
           d->error_code = KERR_GROUP_ID_NOT_FOUND;
           if (msg)
-            snprintf(msg, len, "Group %s not found.", gid);
+            snprintf(msg, len, not_found, gid);
           d->error_message = msg ? kf_s(msg) : kf_null_str();
         }
       }

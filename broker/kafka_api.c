@@ -34,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "group.h"
 #include "kafka.h"
 #include "logline.h"
@@ -112,6 +113,8 @@ const kafka_api kafka_apis[] = {
         handle_describe_transactions),
     API(66, "ListTransactions", 0, 2, list_transactions,
         handle_list_transactions),
+    API(69, "ConsumerGroupDescribe", 0, 1, consumer_group_describe,
+        handle_consumer_group_describe),
     /* Kafka 4.4 without a telemetry exporter plugin answers these but does
      * not advertise them (handle_telemetry.c). */
     API_HIDDEN(71, "GetTelemetrySubscriptions", 0, 0,
