@@ -217,10 +217,6 @@ int16_t cgroup_fetch_check(kafka_req *r, cgroup *g, const char *member_id,
  * Kafka's ModernGroup.isSubscribedToTopic)? cgroup_classic.c. */
 int cgroup_subscribed(const cgroup *g, const char *topic);
 
-/* Call fn(g, arg) for every consumer group, in no particular order
- * (ListGroups). fn must not add or drop groups. cgroup.c; loop thread. */
-void cgroup_each(broker *b, void (*fn)(cgroup *g, void *arg), void *arg);
-
 /* Handlers (API table in kafka_api.c). */
 int handle_consumer_group_heartbeat(kafka_req *r);
 int handle_consumer_group_describe(kafka_req *r);

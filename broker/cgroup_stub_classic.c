@@ -33,9 +33,3 @@ void cgroup_forget(broker *b, cgroup *g) {
   (void)b;
   (void)g;
 }
-
-void cgroup_each(broker *b, void (*fn)(cgroup *g, void *arg), void *arg) {
-  (void)b;
-  (void)fn;
-  (void)arg;
-}

@@ -127,38 +127,6 @@ static int in_filter(const char *v, const kf_str *items, int32_t n) {
   return 0;
 }
 
-/* ListGroups' consumer groups (KIP-848): type "consumer", their own
- * states. */
-typedef struct list_ctx {
-  kafka_req *r;
-  kafka_list_groups_response_listed_group *ls;
-  int32_t k, cap;
-  const kf_str *sf, *tf;
-  int32_t nsf, ntf;
-  int all;
-} list_ctx;
-
-static void count_cgroup(cgroup *g, void *arg) {
-  (void)g;
-  ((list_ctx *)arg)->cap++;
-}
-
-static void list_cgroup(cgroup *g, void *arg) {
-  list_ctx *c = arg;
-  const char *state = cgroup_state_name(g->state);
-  if (c->k >= c->cap || g->state == CG_DEAD ||
-      !in_filter("consumer", c->tf, c->ntf) || !in_filter(state, c->sf, c->nsf))
-    return;
-  if (!c->all && !kafka_authorize_quiet(c->r, ACL_RES_GROUP, g->id,
-                                        strlen(g->id), ACL_OP_DESCRIBE))
-    return;
-  kafka_list_groups_response_listed_group *l = &c->ls[c->k++];
-  l->group_id = kafka_str(c->r, g->id);
-  l->protocol_type = kf_s("consumer");
-  l->group_state = kf_s(state);
-  l->group_type = kf_s("consumer");
-}
-
 int handle_list_groups(kafka_req *r) {
   kafka_list_groups_request *req = r->body;
   group_coord *gc = r->b->groups;
@@ -177,9 +145,7 @@ int handle_list_groups(kafka_req *r) {
     names = NULL;
     nnames = 0;
   }
-  list_ctx lc = {.r = r};
-  cgroup_each(r->b, count_cgroup, &lc);
-  size_t cap = gc->ngroups + nnames + (size_t)lc.cap;
+  size_t cap = gc->ngroups + nnames;
   kafka_list_groups_response_listed_group *ls = kf_new_array(
       &r->arena, &kafka_list_groups_response_listed_group_desc, (int32_t)cap);
   if (cap && !ls) {
@@ -210,27 +176,26 @@ int handle_list_groups(kafka_req *r) {
       ls[k].group_type = kf_s("classic");
       k++;
     }
-  lc.ls = ls;
-  lc.k = k;
-  lc.cap = (int32_t)cap;
-  lc.sf = sf;
-  lc.nsf = nsf;
-  lc.tf = tf;
-  lc.ntf = ntf;
-  lc.all = all;
-  cgroup_each(r->b, list_cgroup, &lc);
-  k = lc.k;
+  /* The library lists every consumer group (KIP-848) too, as it keeps
+   * their state (cgroup_persist): type "consumer", their own states. */
   for (size_t i = 0; i < nnames; i++) {
-    if (group_find(gc, names[i]) || cgroup_find(r->b, names[i]) || !type_ok ||
-        !in_filter("Empty", sf, nsf))
+    if (group_find(gc, names[i]))
+      continue;
+    cgroup *cg = cgroup_find(r->b, names[i]);
+    if (cg && cg->state == CG_DEAD)
+      continue;
+    const char *state = cg ? cgroup_state_name(cg->state) : "Empty";
+    const char *type = cg ? "consumer" : "classic";
+    if (!in_filter(type, tf, ntf) || !in_filter(state, sf, nsf))
       continue;
     if (!all && !kafka_authorize_quiet(r, ACL_RES_GROUP, names[i],
                                        strlen(names[i]), ACL_OP_DESCRIBE))
       continue;
     ls[k].group_id = kafka_str(r, names[i]);
-    ls[k].protocol_type = protocol_type(r, NULL, names[i]);
-    ls[k].group_state = kf_s("Empty");
-    ls[k].group_type = kf_s("classic");
+    ls[k].protocol_type =
+        cg ? kf_s("consumer") : protocol_type(r, NULL, names[i]);
+    ls[k].group_state = kf_s(state);
+    ls[k].group_type = kf_s(type);
     k++;
   }
   nd_names_free(names, nnames);
