@@ -24,10 +24,25 @@
  *   - a consumer group can be deleted only when Empty, and its offsets
  *     go with it; OffsetDelete refuses partitions of a topic a member is
  *     subscribed to (GROUP_SUBSCRIBED_TO_TOPIC).
+ *
+ * Classic members speak the consumer's embedded protocol inside JoinGroup
+ * and SyncGroup. Its bytes (Kafka's ConsumerProtocol, big-endian, never
+ * flexible):
+ *
+ *   Subscription v0-3: int16 version, [string topic], nullable bytes
+ *     user_data, v1+ [string topic, [int32 partition]] owned_partitions,
+ *     v2+ int32 generation_id, v3+ nullable string rack_id
+ *   Assignment v0-3:   int16 version, [string topic, [int32 partition]],
+ *     nullable bytes user_data
+ *
+ * where [x] is an int32 count then the items, a string an int16 length
+ * then its bytes (-1: null) and bytes an int32 length then the bytes.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cgroup.h"
 #include "group.h"
@@ -88,6 +103,262 @@ int cgroup_subscribed(const cgroup *g, const char *topic) {
     if (g->topics_seen[i].name && strcmp(g->topics_seen[i].name, topic) == 0)
       return 1;
   return 0;
+}
+
+/* ---- the embedded consumer protocol ------------------------------------ */
+
+typedef struct rd {
+  const uint8_t *p, *end;
+  int bad;
+} rd;
+
+static int need(rd *r, size_t n) {
+  if (r->bad || (size_t)(r->end - r->p) < n) {
+    r->bad = 1;
+    return 0;
+  }
+  return 1;
+}
+
+static int32_t rd_i32(rd *r) {
+  if (!need(r, 4))
+    return 0;
+  uint32_t v = (uint32_t)r->p[0] << 24 | (uint32_t)r->p[1] << 16 |
+               (uint32_t)r->p[2] << 8 | r->p[3];
+  r->p += 4;
+  return (int32_t)v;
+}
+
+static int16_t rd_i16(rd *r) {
+  if (!need(r, 2))
+    return 0;
+  int16_t v = (int16_t)((uint16_t)r->p[0] << 8 | r->p[1]);
+  r->p += 2;
+  return v;
+}
+
+/* A count of items of at least `min` bytes each, checked against what is
+ * left, so a forged count cannot make us allocate gigabytes. */
+static int32_t rd_count(rd *r, size_t min) {
+  int32_t n = rd_i32(r);
+  if (n < 0 || (size_t)n > (size_t)(r->end - r->p) / min) {
+    r->bad = 1;
+    return 0;
+  }
+  return n;
+}
+
+/* A string, malloc'ed; *out NULL for null. 0, or -1 (bad or no memory:
+ * r->bad tells which). */
+static int rd_str(rd *r, char **out, int nullable) {
+  *out = NULL;
+  int16_t n = rd_i16(r);
+  if (r->bad)
+    return -1;
+  if (n < 0) {
+    r->bad = !nullable || n != -1;
+    return r->bad ? -1 : 0;
+  }
+  if (!need(r, (size_t)n))
+    return -1;
+  char *s = malloc((size_t)n + 1);
+  if (!s)
+    return -1;
+  memcpy(s, r->p, (size_t)n);
+  s[n] = 0;
+  r->p += n;
+  *out = s;
+  return 0;
+}
+
+static void rd_skip_bytes(rd *r) {
+  int32_t n = rd_i32(r);
+  if (n == -1 || r->bad)
+    return;
+  if (n < 0 || !need(r, (size_t)n)) {
+    r->bad = 1;
+    return;
+  }
+  r->p += n;
+}
+
+void cg_subscription_free(cg_subscription *s) {
+  for (int32_t i = 0; i < s->ntopics; i++)
+    free(s->topics[i]);
+  free(s->topics);
+  for (int32_t i = 0; i < s->nowned; i++) {
+    free(s->owned[i].topic);
+    free(s->owned[i].partitions);
+  }
+  free(s->owned);
+  free(s->rack);
+  memset(s, 0, sizeof *s);
+  s->generation = -1;
+}
+
+int cg_subscription_parse(const uint8_t *p, size_t len, cg_subscription *out) {
+  memset(out, 0, sizeof *out);
+  out->generation = -1;
+  rd r = {p, p + len, 0};
+  int oom = 0;
+  out->version = rd_i16(&r);
+  if (!r.bad && out->version < 0)
+    r.bad = 1;
+  int32_t n = rd_count(&r, 2);
+  if (n && !r.bad && !(out->topics = calloc((size_t)n, sizeof *out->topics)))
+    oom = 1;
+  for (int32_t i = 0; i < n && !r.bad && !oom; i++, out->ntopics++)
+    if (rd_str(&r, &out->topics[i], 0) < 0)
+      oom = !r.bad;
+  rd_skip_bytes(&r);
+  if (out->version >= 1 && !r.bad && !oom) {
+    n = rd_count(&r, 6);
+    if (n && !r.bad && !(out->owned = calloc((size_t)n, sizeof *out->owned)))
+      oom = 1;
+    for (int32_t i = 0; i < n && !r.bad && !oom; i++) {
+      cg_owned_topic *t = &out->owned[out->nowned++];
+      if (rd_str(&r, &t->topic, 0) < 0) {
+        oom = !r.bad;
+        break;
+      }
+      int32_t np = rd_count(&r, 4);
+      if (np && !r.bad &&
+          !(t->partitions = malloc((size_t)np * sizeof *t->partitions)))
+        oom = 1;
+      for (int32_t j = 0; j < np && !r.bad && !oom; j++)
+        t->partitions[t->npartitions++] = rd_i32(&r);
+    }
+  }
+  if (out->version >= 2 && !r.bad && !oom)
+    out->generation = rd_i32(&r);
+  if (out->version >= 3 && !r.bad && !oom && rd_str(&r, &out->rack, 1) < 0)
+    oom = !r.bad;
+  if (r.bad || oom) {
+    cg_subscription_free(out);
+    return oom ? -ENOMEM : ND_ECORRUPT;
+  }
+  return 0;
+}
+
+static void put16(uint8_t **q, int16_t v) {
+  (*q)[0] = (uint8_t)((uint16_t)v >> 8);
+  (*q)[1] = (uint8_t)v;
+  *q += 2;
+}
+
+static void put32(uint8_t **q, int32_t v) {
+  uint32_t u = (uint32_t)v;
+  (*q)[0] = (uint8_t)(u >> 24);
+  (*q)[1] = (uint8_t)(u >> 16);
+  (*q)[2] = (uint8_t)(u >> 8);
+  (*q)[3] = (uint8_t)u;
+  *q += 4;
+}
+
+int cg_assignment_encode(nd_store *st, const cg_parts *s, int16_t version,
+                         uint8_t **out, size_t *len) {
+  *out = NULL;
+  *len = 0;
+  int32_t n = s ? s->count : 0;
+  /* Names first: the size depends on them. */
+  nd_topic_info *infos = n ? calloc((size_t)n, sizeof *infos) : NULL;
+  int *known = n ? calloc((size_t)n, sizeof *known) : NULL;
+  if (n && (!infos || !known)) {
+    free(infos);
+    free(known);
+    return -ENOMEM;
+  }
+  size_t size = 2 + 4 + 4; /* version, topic count, null user data */
+  int32_t ntopics = 0;
+  for (int32_t i = 0; i < n;) {
+    int32_t j = i;
+    while (j < n && memcmp(s->items[j].topic.b, s->items[i].topic.b, 16) == 0)
+      j++;
+    if (nd_topic_by_id(st, s->items[i].topic.b, &infos[i]) == 0) {
+      known[i] = 1;
+      ntopics++;
+      size += 2 + strlen(infos[i].name) + 4 + 4 * (size_t)(j - i);
+    }
+    i = j;
+  }
+  uint8_t *buf = malloc(size), *q = buf;
+  if (!buf) {
+    free(infos);
+    free(known);
+    return -ENOMEM;
+  }
+  put16(&q, version);
+  put32(&q, ntopics);
+  for (int32_t i = 0; i < n;) {
+    int32_t j = i;
+    while (j < n && memcmp(s->items[j].topic.b, s->items[i].topic.b, 16) == 0)
+      j++;
+    if (known[i]) {
+      size_t l = strlen(infos[i].name);
+      put16(&q, (int16_t)l);
+      memcpy(q, infos[i].name, l);
+      q += l;
+      put32(&q, j - i);
+      for (int32_t k = i; k < j; k++)
+        put32(&q, s->items[k].partition);
+    }
+    i = j;
+  }
+  put32(&q, -1);
+  free(infos);
+  free(known);
+  *out = buf;
+  *len = size;
+  return 0;
+}
+
+int cg_assignment_decode(nd_store *st, const uint8_t *p, size_t len,
+                         cg_parts *out) {
+  memset(out, 0, sizeof *out);
+  rd r = {p, p + len, 0};
+  int16_t version = rd_i16(&r);
+  if (version < 0)
+    r.bad = 1;
+  int32_t n = rd_count(&r, 6);
+  for (int32_t i = 0; i < n && !r.bad; i++) {
+    char *topic = NULL;
+    if (rd_str(&r, &topic, 0) < 0) {
+      if (!r.bad) {
+        cg_parts_free(out);
+        return -ENOMEM;
+      }
+      break;
+    }
+    nd_topic_info info;
+    kf_uuid id;
+    int known = nd_topic_describe(st, topic, &info) == 0;
+    if (known)
+      memcpy(id.b, info.id, 16);
+    free(topic);
+    int32_t np = rd_count(&r, 4);
+    for (int32_t j = 0; j < np && !r.bad; j++) {
+      int32_t part = rd_i32(&r);
+      if (known && !r.bad && part >= 0 && cg_parts_add(out, &id, part) < 0) {
+        cg_parts_free(out);
+        return -ENOMEM;
+      }
+    }
+  }
+  rd_skip_bytes(&r);
+  if (r.bad) {
+    cg_parts_free(out);
+    return ND_ECORRUPT;
+  }
+  return 0;
+}
+
+int cg_migration_policy_parse(const char *name) {
+  static const char *const names[] = {"disabled", "upgrade", "downgrade",
+                                      "bidirectional"};
+  for (int i = 0; name && i < 4; i++)
+    if (strcasecmp(name, names[i]) == 0)
+      return i;
+  return -1;
 }
 
 /* ---- ConsumerGroupDescribe ---------------------------------------------- */
