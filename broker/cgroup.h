@@ -267,6 +267,11 @@ enum {
 /* Kafka's names, case-insensitive: the enum, or -1 for another. */
 int cg_migration_policy_parse(const char *name);
 
+/* A classic JoinGroup (coordinator.c) into g, a consumer group with
+ * members: 0 when the request has been answered or parked, else the
+ * error to answer it with. Loop thread. */
+int16_t cgroup_classic_join(kafka_req *r, cgroup *g);
+
 /* Handlers (API table in kafka_api.c). */
 int handle_consumer_group_heartbeat(kafka_req *r);
 int handle_consumer_group_describe(kafka_req *r);

@@ -361,6 +361,23 @@ int cg_migration_policy_parse(const char *name) {
   return -1;
 }
 
+/* ---- classic members ---------------------------------------------------- */
+
+int16_t cgroup_classic_join(kafka_req *r, cgroup *g) {
+  /* Kafka takes a classic consumer into a consumer group as a classic
+   * member (GroupMetadataManager.classicGroupJoinToConsumerGroup): its
+   * assignment then comes from the broker's target assignment through
+   * SyncGroup. nodata does not do that yet: the joiner is refused with
+   * the error Kafka gives a join whose protocols the group cannot take,
+   * and the group's members are not disturbed. */
+  kafka_log(r, BLOG_WARN,
+            "group %s: a classic JoinGroup into a consumer group with %d "
+            "member(s) is refused (classic members inside consumer groups "
+            "are not supported yet)",
+            g->id, g->nmembers);
+  return KERR_INCONSISTENT_GROUP_PROTOCOL;
+}
+
 /* ---- ConsumerGroupDescribe ---------------------------------------------- */
 
 typedef kafka_consumer_group_describe_response_described_group cgd_group;
