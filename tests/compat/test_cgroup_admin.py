@@ -15,6 +15,7 @@ questions are asked of the Empty group, the admin commit goes in, the
 offsets are deleted and the group is deleted.
 """
 import os
+import subprocess
 import sys
 import time
 import uuid
@@ -23,6 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import differential  # noqa: E402
 import kwire  # noqa: E402
 import ndtest  # noqa: E402
+from apache_kafka import classpath  # noqa: E402
 
 TOPIC = "cga-topic"
 PARTS = 4
@@ -137,6 +139,32 @@ def delete_group(c, gid=None):
     return r["Results"][0]["ErrorCode"]
 
 
+def consumer_groups_sh(bootstrap, member, *args):
+    """Kafka's kafka-consumer-groups.sh --describe on the group: its rows
+    split into columns, the member id, the coordinator's address and node
+    id (both differ by broker) and the epochs (relative to the join's,
+    which the caller subtracts) normalised."""
+    r = subprocess.run(
+        ["java", "-Xmx256m", "-cp", classpath(),
+         "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand",
+         "--bootstrap-server", bootstrap, "--describe", "--group", GROUP]
+        + list(args), capture_output=True, timeout=120)
+    if r.returncode != 0:
+        ndtest.fail("kafka-consumer-groups.sh %s: exit %d\n%s%s" % (
+            " ".join(args), r.returncode, r.stdout.decode(),
+            r.stderr.decode()))
+    rows = []
+    for line in r.stdout.decode().splitlines():
+        cols = line.split()
+        if not cols:
+            continue
+        cols = ["<member>" if c == member else c for c in cols]
+        if "--state" in args and cols[0] == GROUP:
+            cols[1:3] = ["<coordinator>"]
+        rows.append(cols)
+    return rows
+
+
 def ask_everything(c, out, key, member, epoch):
     out[key + ".cgdescribe.v0"] = describe_cg(c, 0, [GROUP], member)
     out[key + ".cgdescribe.v1"] = describe_cg(c, 1, [GROUP], member)
@@ -168,12 +196,16 @@ def scenario(bootstrap):
                 break
             time.sleep(0.1)
             hb = heartbeat(c, member, hb["epoch"], None, ids)
-        out["join"] = hb
+        out["join"] = dict(hb, epoch=hb["epoch"] > 0)
         epoch = hb["epoch"]
         ask_everything(c, out, "live", member, epoch)
+        out["commit.v9"] = commit(c, 9, member, epoch)
+        out["tool.offsets"] = consumer_groups_sh(bootstrap, member)
+        out["tool.members"] = consumer_groups_sh(bootstrap, member,
+                                                 "--members", "--verbose")
+        out["tool.state"] = consumer_groups_sh(bootstrap, member, "--state")
 
         out["commit.v8"] = commit(c, 8, member, epoch)
-        out["commit.v9"] = commit(c, 9, member, epoch)
         out["commit.stale"] = commit(c, 9, member, epoch - 1)
         out["commit.future"] = commit(c, 9, member, epoch + 1)
         out["commit.unknown"] = commit(c, 9, "no-such-member", epoch)
@@ -198,7 +230,22 @@ def scenario(bootstrap):
         out["deleted.cgdescribe"] = describe_cg(c, 1, [GROUP], member)
         out["deleted.fetch"] = fetch(c, None, -1)
         out["delete.classic"] = delete_group(c, CLASSIC)
-    return out
+    return relative_epochs(out, epoch)
+
+
+def relative_epochs(v, base, key=None):
+    """Epochs as offsets from the join's: how a broker numbers the first
+    epoch is the heartbeat's business (test_cgroup_*), what follows from
+    it is this test's."""
+    if isinstance(v, dict):
+        return {k: relative_epochs(x, base, k) for k, x in v.items()}
+    if isinstance(v, list):
+        if v and v[0] == GROUP and len(v) == 9 and key == "tool.members":
+            return v[:5] + [int(v[5]) - base, v[6], int(v[7]) - base, v[8]]
+        return [relative_epochs(x, base, key) for x in v]
+    if key in ("GroupEpoch", "AssignmentEpoch", "MemberEpoch") and v > 0:
+        return v - base
+    return v
 
 
 def main():
