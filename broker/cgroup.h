@@ -186,6 +186,9 @@ void cgroup_fini(broker *b);
 cgroup *cgroup_find(broker *b, const char *group_id);
 cg_member *cgroup_member(const cgroup *g, const char *member_id);
 const char *cgroup_state_name(int state); /* "Empty", "Assigning", ... */
+/* Set g->state from its members and epochs (Kafka's maybeUpdateGroupState):
+ * call after changing them. */
+void cgroup_update_state(cgroup *g);
 /* Kafka's lower-case form for ListGroups' group_state filter. */
 int cgroup_state_parse(const char *name);
 /* Persist g's state (cgroup_store.c); called after every change. A failure
