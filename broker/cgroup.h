@@ -185,6 +185,8 @@ void cgroup_fini(broker *b);
 
 cgroup *cgroup_find(broker *b, const char *group_id);
 cg_member *cgroup_member(const cgroup *g, const char *member_id);
+/* Every consumer group, from this one along hnext (ListGroups). */
+cgroup *cgroup_first(broker *b);
 const char *cgroup_state_name(int state); /* "Empty", "Assigning", ... */
 /* Set g->state from its members and epochs (Kafka's maybeUpdateGroupState):
  * call after changing them. */

@@ -145,7 +145,10 @@ int handle_list_groups(kafka_req *r) {
     names = NULL;
     nnames = 0;
   }
-  size_t cap = gc->ngroups + nnames;
+  size_t ncg = 0;
+  for (cgroup *cg = cgroup_first(r->b); cg; cg = cg->hnext)
+    ncg++;
+  size_t cap = gc->ngroups + nnames + ncg;
   kafka_list_groups_response_listed_group *ls = kf_new_array(
       &r->arena, &kafka_list_groups_response_listed_group_desc, (int32_t)cap);
   if (cap && !ls) {
@@ -176,26 +179,32 @@ int handle_list_groups(kafka_req *r) {
       ls[k].group_type = kf_s("classic");
       k++;
     }
-  /* The library lists every consumer group (KIP-848) too, as it keeps
-   * their state (cgroup_persist): type "consumer", their own states. */
+  /* Consumer groups (KIP-848): type "consumer", their own states. */
+  int consumer_ok = in_filter("consumer", tf, ntf);
+  for (cgroup *cg = cgroup_first(r->b); cg; cg = cg->hnext) {
+    const char *state = cgroup_state_name(cg->state);
+    if (!consumer_ok || cg->state == CG_DEAD || !in_filter(state, sf, nsf))
+      continue;
+    if (!all && !kafka_authorize_quiet(r, ACL_RES_GROUP, cg->id, strlen(cg->id),
+                                       ACL_OP_DESCRIBE))
+      continue;
+    ls[k].group_id = kafka_str(r, cg->id);
+    ls[k].protocol_type = kf_s("consumer");
+    ls[k].group_state = kf_s(state);
+    ls[k].group_type = kf_s("consumer");
+    k++;
+  }
   for (size_t i = 0; i < nnames; i++) {
-    if (group_find(gc, names[i]))
-      continue;
-    cgroup *cg = cgroup_find(r->b, names[i]);
-    if (cg && cg->state == CG_DEAD)
-      continue;
-    const char *state = cg ? cgroup_state_name(cg->state) : "Empty";
-    const char *type = cg ? "consumer" : "classic";
-    if (!in_filter(type, tf, ntf) || !in_filter(state, sf, nsf))
+    if (group_find(gc, names[i]) || cgroup_find(r->b, names[i]) || !type_ok ||
+        !in_filter("Empty", sf, nsf))
       continue;
     if (!all && !kafka_authorize_quiet(r, ACL_RES_GROUP, names[i],
                                        strlen(names[i]), ACL_OP_DESCRIBE))
       continue;
     ls[k].group_id = kafka_str(r, names[i]);
-    ls[k].protocol_type =
-        cg ? kf_s("consumer") : protocol_type(r, NULL, names[i]);
-    ls[k].group_state = kf_s(state);
-    ls[k].group_type = kf_s(type);
+    ls[k].protocol_type = protocol_type(r, NULL, names[i]);
+    ls[k].group_state = kf_s("Empty");
+    ls[k].group_type = kf_s("classic");
     k++;
   }
   nd_names_free(names, nnames);
