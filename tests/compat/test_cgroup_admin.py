@@ -32,16 +32,40 @@ GROUP = "cga-group"
 CLASSIC = "cga-classic"
 
 
-def wait_coordinator(c, gid):
-    """Kafka answers COORDINATOR_NOT_AVAILABLE until its offsets topic is
-    up; nodata answers at once."""
-    for _ in range(300):
-        r = c.call("FindCoordinator", 6, {"KeyType": 0,
-                                          "CoordinatorKeys": [gid]})
-        if r["Coordinators"][0]["ErrorCode"] == 0:
+def wait_coordinator(c, gids):
+    """Kafka answers COORDINATOR_NOT_AVAILABLE, NOT_COORDINATOR or
+    COORDINATOR_LOAD_IN_PROGRESS until the offsets partition of each group
+    is loaded; nodata answers at once."""
+    for gid in gids:
+        for _ in range(600):
+            # FindCoordinator makes Kafka create its offsets topic.
+            f = c.call("FindCoordinator", 6, {"KeyType": 0,
+                                              "CoordinatorKeys": [gid]})
+            if f["Coordinators"][0]["ErrorCode"]:
+                time.sleep(0.1)
+                continue
+            r = c.call("OffsetFetch", 9, {"Groups": [{
+                "GroupId": gid, "MemberId": None, "MemberEpoch": -1,
+                "Topics": None}]})
+            if r["Groups"][0]["ErrorCode"] not in (14, 15, 16):
+                break
+            time.sleep(0.1)
+        else:
+            ndtest.fail("no coordinator for %s" % gid)
+
+
+def wait_topic(c):
+    """Until the new topic's partitions all have a leader (Kafka's
+    metadata propagates after CreateTopics answers)."""
+    for _ in range(600):
+        r = c.call("Metadata", 12, {"Topics": [{"Name": TOPIC}],
+                                    "AllowAutoTopicCreation": False})
+        t = r["Topics"][0]
+        if not t["ErrorCode"] and len(t["Partitions"]) == PARTS and all(
+                p["LeaderId"] >= 0 for p in t["Partitions"]):
             return
         time.sleep(0.1)
-    ndtest.fail("no coordinator for %s" % gid)
+    ndtest.fail("topic %s has no leaders" % TOPIC)
 
 
 def create_topic(c):
@@ -181,8 +205,9 @@ def scenario(bootstrap):
     out = {}
     member = str(uuid.uuid4())
     with kwire.Conn(bootstrap) as c:
-        wait_coordinator(c, GROUP)
+        wait_coordinator(c, [GROUP, CLASSIC, "cga-none"])
         tid = create_topic(c)
+        wait_topic(c)
         ids = {tid: TOPIC}
         # A classic group known only by a simple commit (generation -1).
         out["classic.commit"] = commit(c, 9, "", -1, gid=CLASSIC)
