@@ -210,6 +210,11 @@ cgroup *cgroup_find(broker *b, const char *group_id) {
   return NULL;
 }
 
+cgroup *cgroup_first(broker *b) {
+  cg_coord *c = coord(b);
+  return c ? c->groups : NULL;
+}
+
 cg_member *cgroup_member(const cgroup *g, const char *member_id) {
   if (!g || !member_id)
     return NULL;
@@ -739,6 +744,11 @@ static void fence_member(cgroup *g, cg_member *m, const char *why) {
   target_remove(g, m->id);
   member_free(m);
   g->epoch++;
+  /* The last member gone, Kafka 4.4 shows the (empty) target assignment
+   * at the new epoch (ConsumerGroupDescribe's AssignmentEpoch ==
+   * GroupEpoch; test_cgroup_admin.py compares). */
+  if (!g->members)
+    g->assignment_epoch = g->epoch;
   /* Kafka computes the subscription metadata without the member now, so
    * a topic nobody subscribes to any more does not bump the epoch again. */
   (void)refresh_topics(g);

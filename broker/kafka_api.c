@@ -115,6 +115,8 @@ const kafka_api kafka_apis[] = {
         handle_list_transactions),
     API(68, "ConsumerGroupHeartbeat", 0, 1, consumer_group_heartbeat,
         handle_consumer_group_heartbeat),
+    API(69, "ConsumerGroupDescribe", 0, 1, consumer_group_describe,
+        handle_consumer_group_describe),
     /* Kafka 4.4 without a telemetry exporter plugin answers these but does
      * not advertise them (handle_telemetry.c). */
     API_HIDDEN(71, "GetTelemetrySubscriptions", 0, 0,

@@ -310,9 +310,10 @@ static int cmp_entry_key(const void *a, const void *b) {
 
 /* The live entries as frames, one group per frame and at most
  * CHECKPOINT_FRAME_BYTES of ops in each, so that damage to one frame of a
- * rewritten file costs only the entries in it. An op bigger than that (a
- * large group state) gets a frame of its own, so that damage to it costs
- * no commit and damage to a commit frame costs no state. */
+ * rewritten file costs only the entries in it. A group's state is its
+ * first op (cmp_entry_key), so a state bigger than that fills its frame
+ * alone: damage to it costs no commit, and damage to a commit frame costs
+ * no state. */
 static int wb_checkpoint(offsets_store *os, fl_buf *b) {
   entry **v = malloc((os->count ? os->count : 1) * sizeof *v);
   if (!v)
@@ -326,8 +327,7 @@ static int wb_checkpoint(offsets_store *os, fl_buf *b) {
   uint32_t ops = 0;
   for (size_t i = 0; !rc && i < n; i++) {
     if (ops && (strcmp(v[i]->key, v[i - 1]->key) != 0 ||
-                b->len - b->frame >= CHECKPOINT_FRAME_BYTES ||
-                entry_op_size(v[i]) > CHECKPOINT_FRAME_BYTES)) {
+                b->len - b->frame >= CHECKPOINT_FRAME_BYTES)) {
       fl_frame_finish(b, FRAME_MAGIC, ops);
       ops = 0;
     }

@@ -286,7 +286,117 @@ static void edges(void) {
   group_free(&g);
 }
 
-int main(void) {
+/* ---- the differential driver --------------------------------------- */
+
+/* `test_cgroup_assign --stdin`: the cases of tests/kafka/AssignJava.java's
+ * input format run through cg_assign and cg_regex, printed in its output
+ * format (tests/compat/test_cgroup_assign_kafka.py compares the two). */
+
+static int hexval(int c) {
+  return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
+}
+
+static void uuid_parse(const char *h, kf_uuid *u) {
+  for (int k = 0; k < 16; k++)
+    u->b[k] = (uint8_t)(hexval(h[2 * k]) << 4 | hexval(h[2 * k + 1]));
+}
+
+static int driver(void) {
+  static char line[1 << 20];
+  static cg_assign_topic topics[64];
+  static cg_assign_member members[64];
+  static char *owned[64 * 3];
+  static int32_t subs[64][64];
+  static cg_parts cur[64], out[64];
+  static char id[256], assignor[32];
+  int nt = 0, nm = 0, nowned = 0;
+  while (fgets(line, sizeof line, stdin)) {
+    line[strcspn(line, "\n")] = 0;
+    char *save = NULL, *kind = strtok_r(line, " ", &save);
+    if (!kind)
+      continue;
+    if (!strcmp(kind, "case")) {
+      snprintf(id, sizeof id, "%s", strtok_r(NULL, " ", &save));
+      snprintf(assignor, sizeof assignor, "%s", strtok_r(NULL, " ", &save));
+      nt = nm = 0;
+    } else if (!strcmp(kind, "topic")) {
+      uuid_parse(strtok_r(NULL, " ", &save), &topics[nt].id);
+      topics[nt].name = "";
+      topics[nt++].partitions = atoi(strtok_r(NULL, " ", &save));
+    } else if (!strcmp(kind, "member")) {
+      cg_assign_member *m = &members[nm];
+      memset(m, 0, sizeof *m);
+      m->member_id = owned[nowned++] = strdup(strtok_r(NULL, " ", &save));
+      const char *inst = strtok_r(NULL, " ", &save);
+      if (strcmp(inst, "-"))
+        m->instance_id = owned[nowned++] = strdup(inst);
+      char *ts = strtok_r(NULL, " ", &save), *cs = strtok_r(NULL, " ", &save);
+      m->topics = subs[nm];
+      if (strcmp(ts, "-"))
+        for (char *s2 = NULL, *t = strtok_r(ts, ",", &s2); t;
+             t = strtok_r(NULL, ",", &s2))
+          subs[nm][m->ntopics++] = atoi(t);
+      cur[nm] = (cg_parts){0};
+      if (strcmp(cs, "-"))
+        for (char *s2 = NULL, *t = strtok_r(cs, ",", &s2); t;
+             t = strtok_r(NULL, ",", &s2)) {
+          kf_uuid u;
+          uuid_parse(t, &u);
+          if (cg_parts_add(&cur[nm], &u, atoi(t + 33)))
+            return 1;
+        }
+      m->current = &cur[nm];
+      nm++;
+    } else if (!strcmp(kind, "end")) {
+      cg_assign_input in = {topics, nt, members, nm};
+      printf("case %s\n", id);
+      if (cg_assign(assignor, &in, out)) {
+        printf("error cg_assign\n");
+        continue;
+      }
+      for (int m = 0; m < nm; m++) {
+        /* By topic number, then partition, as the harness prints. */
+        printf("m %s ", members[m].member_id);
+        int any = 0;
+        for (int t = 0; t < nt; t++)
+          for (int32_t p = 0; p < topics[t].partitions; p++)
+            if (cg_parts_contains(&out[m], &topics[t].id, p))
+              printf("%s%d:%d", any++ ? "," : "", t, p);
+        printf("%s\n", any ? "" : "-");
+        cg_parts_free(&out[m]);
+        cg_parts_free(&cur[m]);
+      }
+      while (nowned > 0)
+        free(owned[--nowned]);
+    } else if (!strcmp(kind, "regex")) {
+      const char *h = strtok_r(NULL, " ", &save);
+      char *names = strtok_r(NULL, " ", &save);
+      char pat[4096];
+      size_t n = strlen(h) / 2;
+      for (size_t k = 0; k < n && k < sizeof pat - 1; k++)
+        pat[k] = (char)(hexval(h[2 * k]) << 4 | hexval(h[2 * k + 1]));
+      pat[n < sizeof pat - 1 ? n : sizeof pat - 1] = 0;
+      cg_regex *re;
+      char err[512];
+      int rc = cg_regex_compile(pat, &re, err, sizeof err);
+      if (rc) {
+        printf("regex err %s\n", rc == ND_EINVAL ? err : "ENOMEM");
+        continue;
+      }
+      printf("regex ok ");
+      for (char *s2 = NULL, *t = names ? strtok_r(names, ",", &s2) : NULL; t;
+           t = strtok_r(NULL, ",", &s2))
+        putchar(cg_regex_match(re, t) ? '1' : '0');
+      putchar('\n');
+      cg_regex_free(re);
+    }
+  }
+  return fflush(stdout) ? 1 : 0;
+}
+
+int main(int argc, char **argv) {
+  if (argc > 1 && !strcmp(argv[1], "--stdin"))
+    return driver();
   RUN(complete_and_balanced);
   RUN(uniform_sticky);
   RUN(range_ranges);

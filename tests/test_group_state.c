@@ -7,6 +7,7 @@
 
 #include "bytes.h"
 
+#include <pthread.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -421,6 +422,82 @@ static void delete_group(void) {
   tmpdir_remove(dir);
 }
 
+/* ---- concurrency -------------------------------------------------------- */
+
+#define SETTERS 4
+#define ROUNDS 300
+
+typedef struct setter {
+  nd_store *s;
+  int id, failed;
+} setter;
+
+/* Group sN gets states "N:0" .. "N:ROUNDS-1", with a commit now and then,
+ * while the other setters and a compactor run. */
+static void *set_states(void *arg) {
+  setter *st = arg;
+  char group[16], state[32];
+  snprintf(group, sizeof group, "s%d", st->id);
+  for (int i = 0; i < ROUNDS && !st->failed; i++) {
+    int n = snprintf(state, sizeof state, "%d:%d", st->id, i);
+    st->failed = nd_group_set_state(st->s, group, state, (size_t)n) != 0;
+    if (!st->failed && i % 50 == 0)
+      st->failed = nd_commit_offset(st->s, group, "t", 0, i, NULL) != 0;
+  }
+  return NULL;
+}
+
+static void *compact(void *arg) {
+  setter *st = arg;
+  for (int i = 0; i < 20 && !st->failed; i++)
+    st->failed = nd_maintain(st->s, 0) < 0;
+  return NULL;
+}
+
+/* Every setter's group has its last state. */
+static int last_states(nd_store *s) {
+  for (int i = 0; i < SETTERS; i++) {
+    char group[16], want[32];
+    snprintf(group, sizeof group, "s%d", i);
+    int n = snprintf(want, sizeof want, "%d:%d", i, ROUNDS - 1);
+    if (!state_is(s, group, want, (size_t)n))
+      return 0;
+  }
+  return 1;
+}
+
+/* Concurrent setters and checkpoints: each group ends with its last state,
+ * in memory and after a reopen. */
+static void concurrent_setters(void) {
+  char *dir = tmpdir_make("gstatethreads");
+  nd_store *s = test_open_store(dir);
+  CHECK(s);
+  CHECK_OK(nd_topic_create(s, "t", 1, NULL));
+  /* Enough dead entries that maintenance rewrites the file. */
+  for (int i = 0; i < 2000; i++)
+    CHECK_OK(nd_commit_offset(s, "filler", "t", 0, i, "filler metadata"));
+  pthread_t th[SETTERS + 1];
+  setter st[SETTERS + 1];
+  for (int i = 0; i <= SETTERS; i++) {
+    st[i] = (setter){s, i, 0};
+    CHECK(pthread_create(&th[i], NULL, i < SETTERS ? set_states : compact,
+                         &st[i]) == 0);
+  }
+  int failed = 0;
+  for (int i = 0; i <= SETTERS; i++) {
+    pthread_join(th[i], NULL);
+    failed += st[i].failed;
+  }
+  CHECK(failed == 0);
+  CHECK(last_states(s));
+  CHECK_OK(nd_close(s));
+  s = test_open_store(dir);
+  CHECK(s);
+  CHECK(last_states(s));
+  CHECK_OK(nd_close(s));
+  tmpdir_remove(dir);
+}
+
 int main(void) {
   RUN(set_get_replace_forget);
   RUN(survives_process_exit);
@@ -428,5 +505,6 @@ int main(void) {
   RUN(survives_checkpoint);
   RUN(torn_and_damaged_frames);
   RUN(delete_group);
+  RUN(concurrent_setters);
   TEST_MAIN_END();
 }
