@@ -272,10 +272,33 @@ enum {
 /* Kafka's names, case-insensitive: the enum, or -1 for another. */
 int cg_migration_policy_parse(const char *name);
 
-/* A classic JoinGroup (coordinator.c) into g, a consumer group with
- * members: 0 when the request has been answered or parked, else the
- * error to answer it with. Loop thread. */
+/* Classic requests (coordinator.c) into g, a consumer group: the member
+ * joins, syncs, heartbeats or leaves as a classic member inside it
+ * (Kafka's classicGroup*ToConsumerGroup). join: 0 when answered, else the
+ * error to answer it with; the others answer and return 0, or -1 when out
+ * of memory (the handler convention). Loop thread. */
 int16_t cgroup_classic_join(kafka_req *r, cgroup *g);
+int cgroup_classic_sync(kafka_req *r, cgroup *g);
+int cgroup_classic_heartbeat(kafka_req *r, cgroup *g);
+int cgroup_classic_leave(kafka_req *r, cgroup *g);
+/* Free a member's classic state (cg_member.classic); NULL is fine. */
+void cgroup_classic_free(void *classic);
+
+/* cgroup.c, for cgroup_classic.c: run ConsumerGroupHeartbeat's logic
+ * (join or update, target assignment, reconciliation, persist) for a
+ * request built from a classic member's JoinGroup; resp gets what a
+ * heartbeat answer would. 0 or the error (resp's message set); *gp the
+ * group. Restart a member's session; remove a member (it left, or its
+ * session ended) as a leaving heartbeat does; the heartbeat interval. */
+int16_t cgroup_heartbeat_as(kafka_req *r,
+                            kafka_consumer_group_heartbeat_request *q,
+                            kafka_consumer_group_heartbeat_response *resp,
+                            cgroup **gp);
+void cgroup_member_touch(cg_member *m);
+/* A fresh member id (malloc'ed), or NULL when out of memory. */
+char *cgroup_new_member_id(void);
+void cgroup_member_remove(cg_member *m, const char *why);
+int32_t cgroup_heartbeat_interval_ms(const cgroup *g);
 
 /* Handlers (API table in kafka_api.c). */
 int handle_consumer_group_heartbeat(kafka_req *r);
