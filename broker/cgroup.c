@@ -1371,6 +1371,10 @@ int16_t cgroup_heartbeat_as(kafka_req *r,
   return err;
 }
 
+void cgroup_link(broker *b, cgroup *g) {
+  group_link(b, g);
+}
+
 char *cgroup_new_member_id(void) {
   return new_member_id();
 }
@@ -1427,6 +1431,9 @@ int handle_consumer_group_heartbeat(kafka_req *r) {
   if (cl && cl->state != GROUP_DEAD) {
     if (req->member_epoch == 0 && cl->nmembers == 0) {
       group_forget(r->b->groups, cl);
+    } else if (req->member_epoch == 0 && cgroup_from_classic(r, cl) == 0) {
+      /* Converted: the classic members are classic members of the
+       * consumer group now, and this member joins it. */
     } else {
       fail(&h, KERR_GROUP_ID_NOT_FOUND, "Group %s is not a consumer group",
            gid);

@@ -132,6 +132,7 @@ enum cg_member_state {
 enum { CGM_TYPE_CLASSIC = 0, CGM_TYPE_CONSUMER = 1 };
 
 typedef struct cgroup cgroup;
+struct group; /* a classic group (group.h) */
 
 typedef struct cg_member {
   cgroup *g;
@@ -295,6 +296,17 @@ int16_t cgroup_heartbeat_as(kafka_req *r,
                             kafka_consumer_group_heartbeat_response *resp,
                             cgroup **gp);
 void cgroup_member_touch(cg_member *m);
+/* Add g, built elsewhere (a converted classic group), to the groups. */
+void cgroup_link(broker *b, cgroup *g);
+/* The online upgrade (ConsumerGroupHeartbeat with epoch 0 into a classic
+ * group with members, Kafka's validateOnlineUpgrade/convertToConsumerGroup):
+ * when group.consumer.migration.policy allows it and every member speaks
+ * the consumer's embedded protocol, the classic group is replaced by a
+ * consumer group at its generation whose members are its members (classic
+ * members, each keeping its assignment as its target), and their parked
+ * JoinGroup/SyncGroup requests are answered REBALANCE_IN_PROGRESS.
+ * cgroup_classic.c. 0, or the error (the classic group is untouched). */
+int16_t cgroup_from_classic(kafka_req *r, struct group *cl);
 /* A fresh member id (malloc'ed), or NULL when out of memory. */
 char *cgroup_new_member_id(void);
 void cgroup_member_remove(cg_member *m, const char *why);

@@ -708,6 +708,144 @@ int cgroup_classic_leave(kafka_req *r, cgroup *g) {
   return 0;
 }
 
+/* ---- the online upgrade -------------------------------------------------- */
+
+static int name_cmp(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* One classic member as a classic member of the consumer group c. */
+static int16_t convert_member(kafka_req *r, const group *cl, const gmember *gm,
+                              cgroup *c, cg_member **out) {
+  const group_protocol *p =
+      cl->protocol ? group_member_protocol(gm, cl->protocol) : NULL;
+  if (!p && gm->nprotocols > 0)
+    p = &gm->protocols[0];
+  if (!p)
+    return KERR_GROUP_ID_NOT_FOUND;
+  cg_subscription sub;
+  int rc =
+      cg_subscription_parse(p->meta, p->len > 0 ? (size_t)p->len : 0, &sub);
+  if (rc != 0)
+    return rc == -ENOMEM ? KERR_UNKNOWN_SERVER_ERROR : KERR_GROUP_ID_NOT_FOUND;
+  cg_member *m = calloc(1, sizeof *m);
+  cg_classic *cc = calloc(1, sizeof *cc);
+  int ok = m && cc;
+  if (ok) {
+    m->classic = cc;
+    m->type = CGM_TYPE_CLASSIC;
+    m->state = CGM_STABLE;
+    m->epoch = m->previous_epoch = cl->generation;
+    m->rebalance_timeout_ms = gm->rebalance_ms;
+    m->session_timeout_ms = gm->session_ms;
+    cc->version = sub.version > 3 ? 3 : sub.version;
+    ok = (m->id = strdup(gm->id)) && (cc->protocol = strdup(p->name)) &&
+         (!gm->instance_id || (m->instance_id = strdup(gm->instance_id))) &&
+         (!gm->client_id || (m->client_id = strdup(gm->client_id))) &&
+         (!gm->client_host || (m->client_host = strdup(gm->client_host))) &&
+         (!sub.rack || (m->rack_id = strdup(sub.rack)));
+  }
+  if (ok) {
+    /* The subscription, sorted as cgroup.c keeps it; taken from sub. */
+    m->topic_names = sub.topics;
+    m->ntopic_names = sub.ntopics;
+    sub.topics = NULL;
+    sub.ntopics = 0;
+    if (m->ntopic_names > 1)
+      qsort(m->topic_names, (size_t)m->ntopic_names, sizeof(char *), name_cmp);
+    if (gm->assignment && cg_assignment_decode(r->b->store, gm->assignment,
+                                               (size_t)gm->assignment_len,
+                                               &m->assigned) == -ENOMEM)
+      ok = 0;
+  }
+  cg_subscription_free(&sub);
+  if (!ok) {
+    if (m && !m->classic)
+      free(cc);
+    /* Not linked yet: cgroup_free of the group frees what is linked. */
+    *out = m;
+    return KERR_UNKNOWN_SERVER_ERROR;
+  }
+  (void)c;
+  *out = m;
+  return 0;
+}
+
+int16_t cgroup_from_classic(kafka_req *r, group *cl) {
+  broker *b = r->b;
+  int policy = b->cfg.cg_migration_policy;
+  if (policy != CG_MIGRATE_UPGRADE && policy != CG_MIGRATE_BIDIRECTIONAL) {
+    kafka_log(r, BLOG_INFO,
+              "group %s: not upgraded to a consumer group: "
+              "group.consumer.migration.policy does not allow it",
+              cl->id);
+    return KERR_GROUP_ID_NOT_FOUND;
+  }
+  if (!cl->protocol_type || strcmp(cl->protocol_type, "consumer") ||
+      cl->nmembers > b->cfg.cg_max_size) {
+    kafka_log(r, BLOG_INFO,
+              "group %s: not upgraded to a consumer group: its protocol type "
+              "is %s with %d member(s)",
+              cl->id, cl->protocol_type ? cl->protocol_type : "(none)",
+              cl->nmembers);
+    return KERR_GROUP_ID_NOT_FOUND;
+  }
+  cgroup *c = calloc(1, sizeof *c);
+  int32_t n = cl->nmembers;
+  if (!c || !(c->id = strdup(cl->id)) ||
+      !(c->target_ids = calloc((size_t)n + 1, sizeof *c->target_ids)) ||
+      !(c->target = calloc((size_t)n + 1, sizeof *c->target))) {
+    cgroup_free(c);
+    return KERR_UNKNOWN_SERVER_ERROR;
+  }
+  c->b = b;
+  c->epoch = c->assignment_epoch = cl->generation;
+  cg_member **tail = &c->members;
+  int16_t err = 0;
+  for (const gmember *gm = cl->members; gm && !err; gm = gm->next) {
+    cg_member *m = NULL;
+    err = convert_member(r, cl, gm, c, &m);
+    if (m) {
+      *tail = m;
+      tail = &m->next;
+      c->nmembers++;
+    }
+    if (!err) {
+      /* Its assignment is its target until the next epoch's. */
+      c->target_ids[c->ntarget] = strdup(m->id);
+      if (!c->target_ids[c->ntarget] ||
+          cg_parts_copy(&m->assigned, &c->target[c->ntarget]) != 0) {
+        free(c->target_ids[c->ntarget]);
+        c->target_ids[c->ntarget] = NULL;
+        err = KERR_UNKNOWN_SERVER_ERROR;
+      } else {
+        c->ntarget++;
+      }
+    }
+  }
+  if (err) {
+    kafka_log(r, BLOG_WARN,
+              "group %s: not upgraded to a consumer group: a member's "
+              "embedded consumer protocol is malformed (or out of memory)",
+              cl->id);
+    cgroup_free(c);
+    return err;
+  }
+  kafka_log(r, BLOG_INFO,
+            "group %s: classic group of %d member(s) at generation %d "
+            "upgraded to a consumer group",
+            cl->id, cl->nmembers, cl->generation);
+  group_drop(b->groups, cl, KERR_REBALANCE_IN_PROGRESS);
+  cgroup_link(b, c);
+  for (cg_member *m = c->members; m; m = m->next) {
+    m->g = c;
+    cgroup_member_touch(m);
+  }
+  cgroup_update_state(c);
+  cgroup_persist(c);
+  return 0;
+}
+
 /* ---- ConsumerGroupDescribe ---------------------------------------------- */
 
 typedef kafka_consumer_group_describe_response_described_group cgd_group;

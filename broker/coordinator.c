@@ -1199,6 +1199,12 @@ void group_forget(group_coord *gc, group *g) {
   group_free(gc, g);
 }
 
+void group_drop(group_coord *gc, group *g, int16_t err) {
+  while (g->members)
+    member_free(g, g->members, err);
+  group_forget(gc, g);
+}
+
 int group_init(broker *b) {
   group_coord *gc = calloc(1, sizeof *gc);
   if (!gc)
