@@ -262,17 +262,6 @@ int cg_assignment_encode(nd_store *st, const cg_parts *s, int16_t version,
 int cg_assignment_decode(nd_store *st, const uint8_t *p, size_t len,
                          cg_parts *out);
 
-/* group.consumer.migration.policy: which conversions between a classic
- * and a consumer group are allowed. */
-enum {
-  CG_MIGRATION_DISABLED,
-  CG_MIGRATION_UPGRADE,
-  CG_MIGRATION_DOWNGRADE,
-  CG_MIGRATION_BIDIRECTIONAL,
-};
-/* Kafka's names, case-insensitive: the enum, or -1 for another. */
-int cg_migration_policy_parse(const char *name);
-
 /* Classic requests (coordinator.c) into g, a consumer group: the member
  * joins, syncs, heartbeats or leaves as a classic member inside it
  * (Kafka's classicGroup*ToConsumerGroup). join: 0 when answered, else the

@@ -42,7 +42,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "cgroup.h"
 #include "group.h"
@@ -350,15 +349,6 @@ int cg_assignment_decode(nd_store *st, const uint8_t *p, size_t len,
     return ND_ECORRUPT;
   }
   return 0;
-}
-
-int cg_migration_policy_parse(const char *name) {
-  static const char *const names[] = {"disabled", "upgrade", "downgrade",
-                                      "bidirectional"};
-  for (int i = 0; name && i < 4; i++)
-    if (strcasecmp(name, names[i]) == 0)
-      return i;
-  return -1;
 }
 
 /* ---- classic members ---------------------------------------------------- */
