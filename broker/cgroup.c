@@ -164,6 +164,7 @@ static void member_free(cg_member *m) {
   free(m->server_assignor);
   cg_parts_free(&m->assigned);
   cg_parts_free(&m->pending_revocation);
+  cgroup_classic_free(m->classic);
   free(m);
 }
 
@@ -715,7 +716,9 @@ static void session_start(cg_member *m) {
     return;
   if (m->session_timer)
     net_timer_cancel(b->loop, m->session_timer);
-  m->session_timeout_ms = session_ms(m->g);
+  /* A classic member keeps the session timeout of its JoinGroup. */
+  if (m->type != CGM_TYPE_CLASSIC || m->session_timeout_ms <= 0)
+    m->session_timeout_ms = session_ms(m->g);
   m->session_deadline = net_now_ms() + m->session_timeout_ms;
   m->session_timer =
       net_timer_add(b->loop, m->session_timeout_ms, session_expired, m);
@@ -1377,6 +1380,39 @@ static int16_t leave(hb_ctx *h, int *changed) {
   return 0;
 }
 
+int16_t cgroup_heartbeat_as(kafka_req *r,
+                            kafka_consumer_group_heartbeat_request *q,
+                            kafka_consumer_group_heartbeat_response *resp,
+                            cgroup **gp) {
+  hb_ctx h = {r, q, resp};
+  int changed = 0;
+  *gp = NULL;
+  int16_t err = heartbeat(&h, gp, &changed);
+  if (!err && *gp && changed)
+    cgroup_persist(*gp);
+  return err;
+}
+
+void cgroup_link(broker *b, cgroup *g) {
+  group_link(b, g);
+}
+
+char *cgroup_new_member_id(void) {
+  return new_member_id();
+}
+
+void cgroup_member_touch(cg_member *m) {
+  session_start(m);
+}
+
+void cgroup_member_remove(cg_member *m, const char *why) {
+  fence_member(m->g, m, why);
+}
+
+int32_t cgroup_heartbeat_interval_ms(const cgroup *g) {
+  return heartbeat_ms(g);
+}
+
 int handle_consumer_group_heartbeat(kafka_req *r) {
   kafka_consumer_group_heartbeat_request *req = r->body;
   kafka_consumer_group_heartbeat_response *resp =
@@ -1417,6 +1453,9 @@ int handle_consumer_group_heartbeat(kafka_req *r) {
   if (cl && cl->state != GROUP_DEAD) {
     if (req->member_epoch == 0 && cl->nmembers == 0) {
       group_forget(r->b->groups, cl);
+    } else if (req->member_epoch == 0 && cgroup_from_classic(r, cl) == 0) {
+      /* Converted: the classic members are classic members of the
+       * consumer group now, and this member joins it. */
     } else {
       fail(&h, KERR_GROUP_ID_NOT_FOUND, "Group %s is not a consumer group",
            gid);
