@@ -32,12 +32,14 @@ NODATA_ARGS = ["--group-consumer-session-timeout-ms", str(SESSION_MS),
                "--group-consumer-min-session-timeout-ms", "1000",
                "--group-consumer-heartbeat-interval-ms", "500",
                "--group-consumer-min-heartbeat-interval-ms", "500",
-               "--group-consumer-assignment-interval-ms", "0"]
+               "--group-consumer-assignment-interval-ms", "0",
+               "--group-consumer-max-size", "4"]
 KAFKA_PROPS = ["group.consumer.session.timeout.ms=%d" % SESSION_MS,
                "group.consumer.min.session.timeout.ms=1000",
                "group.consumer.heartbeat.interval.ms=500",
                "group.consumer.min.heartbeat.interval.ms=500",
-               "group.consumer.assignment.interval.ms=0"]
+               "group.consumer.assignment.interval.ms=0",
+               "group.consumer.max.size=4"]
 
 
 def flat(a):
@@ -85,8 +87,8 @@ class Member:
 
     def join(self, step, shape=flat, **kw):
         args = dict(self.kw, **kw)
-        r = self.c.heartbeat(self.g, self.id, 0, rebalance_ms=30000,
-                             owned=[], **args)
+        args.setdefault("rebalance_ms", 30000)
+        r = self.c.heartbeat(self.g, self.id, 0, owned=[], **args)
         if r["error"] == 0 and not self.base:
             self.base.append(r["epoch"])
         return self._rec(step, r, shape)
@@ -195,6 +197,31 @@ def scenario(bootstrap, broker):
         x.join("regex joins", shape=per_topic)
         settle([x])
         log.append({"step": "regex", "value": per_topic(x.assigned)})
+        # The rebalance timeout: a member that does not give up what it
+        # was told to revoke within its RebalanceTimeoutMs is removed, and
+        # the other one gets the partitions.
+        base4 = []
+        p = Member(c, "g7", "slow", log, base4, topics=["t"])
+        q = Member(c, "g7", "other", log, base4, topics=["t"])
+        p.join("slow joins", rebalance_ms=1500)
+        q.join("other joins")
+        held = owned(p.assigned)
+        p.beat("slow told to revoke", own=held)
+        p.log = a.log = []  # as many beats as the clock allows
+        deadline = time.time() + 4
+        while time.time() < deadline:
+            p.beat("slow keeps all", own=held)
+            a.beat("a stays for the restart")
+            time.sleep(0.3)
+        p.log = a.log = log
+        p.beat("slow removed", own=held)
+        settle([q])
+        log.append({"step": "other has everything", "value": flat(q.assigned)})
+        # group.consumer.max.size (4 here): a fifth member is refused.
+        base5 = []
+        for i in range(5):
+            Member(c, "g8", "full-%d" % i, log, base5,
+                   topics=["t"]).join("member %d of 4" % i)
         # Validation and the other errors.
         err = out["errors"]
 
@@ -223,7 +250,10 @@ def scenario(bootstrap, broker):
         r = c.heartbeat("g6", "", 0, topics=["t"], rebalance_ms=30000,
                         owned=[], version=0)
         err["v0 broker-made id"] = (r["error"], bool(r["member_id"]))
-        # The assignment interval also comes back in every answer.
+        a.log = []  # member-a stays until the restart (a 2 s session)
+        settle([a])
+        a.log = log
+        # The heartbeat interval also comes back in every answer.
         out["interval"] = a.c.heartbeat("g1", "member-a", a.epoch,
                                         owned=owned(a.assigned))["interval"]
     # A restart: the member goes on with its epoch and assignment.
