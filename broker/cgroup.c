@@ -119,17 +119,6 @@ int cgroup_state_parse(const char *name) {
 /* ---- members and groups
  * ------------------------------------------------------ */
 
-static char *dup_kf(kf_str s) {
-  if (s.len < 0 || !s.ptr)
-    return NULL;
-  char *p = malloc((size_t)s.len + 1);
-  if (p) {
-    memcpy(p, s.ptr, (size_t)s.len);
-    p[s.len] = 0;
-  }
-  return p;
-}
-
 static const char *cstr(kf_str s) {
   return kafka_cstr_ok(s) ? s.ptr : NULL;
 }
@@ -990,7 +979,7 @@ static int update_str(char **slot, kf_str s) {
     return 0;
   if (*slot && !strcmp(*slot, s.ptr))
     return 0;
-  char *p = dup_kf(s);
+  char *p = group_dup_str(s);
   if (!p)
     return -ENOMEM;
   free(*slot);
@@ -1031,17 +1020,6 @@ static char *new_member_id(void) {
   }
   id[o] = 0;
   return id;
-}
-
-static void peer_host(kafka_req *r, char *buf, size_t cap) {
-  const char *peer = r->peer;
-  const char *colon = strrchr(peer, ':');
-  size_t n = colon ? (size_t)(colon - peer) : strlen(peer);
-  if (n >= 2 && peer[0] == '[' && peer[n - 1] == ']') {
-    peer++;
-    n -= 2;
-  }
-  snprintf(buf, cap, "/%.*s", (int)n, peer);
 }
 
 /* A new member, copying the static member it replaces (or not). */
@@ -1203,7 +1181,7 @@ static int16_t heartbeat(hb_ctx *h, cgroup **gp, int *changed) {
       rc = x < 0 ? x : rc, sub = 1;
   }
   char host[80];
-  peer_host(r, host, sizeof host);
+  group_client_host(r, host, sizeof host);
   kf_str cid = r->client_id.len >= 0 ? r->client_id : kf_s("");
   if (update_str(&m->client_id, cid) < 0 ||
       update_str(&m->client_host, kf_s(host)) < 0)
