@@ -180,8 +180,12 @@ static int answer_named(kafka_req *r, const create_job *j) {
     nd_topic_info info;
     int rc;
     int8_t state = j ? j->state[i] : CREATE_NONE;
-    if (q->name.len < 0) {
-      /* Lookup by id (v12+). */
+    if (q->name.len < 0 ||
+        (q->name.len == 0 && memcmp(q->topic_id.b, zero_id, 16) != 0)) {
+      /* Lookup by id (v12+). The Java client asks so with the name at
+       * the schema's default, "" (MetadataRequest.Builder by topic ids:
+       * how KIP-848 consumers with a pattern learn their topics' names);
+       * Kafka goes by a non-zero id whatever the name. */
       t->topic_id = q->topic_id;
       t->name = kf_null_str();
       if (memcmp(q->topic_id.b, zero_id, 16) == 0) {

@@ -11,8 +11,9 @@ instance refused while the first holds the id, a temporary leave with -2,
 the take-over with the assignment, the old member fenced), leave with -1,
 session expiry (the member is removed, the group epoch moves on and the
 others get its partitions), the range assignor, a regular-expression
-subscription (its outcome: Kafka resolves a new pattern a heartbeat later,
-nodata at once), validation errors; then a restart of the broker, after
+subscription (its outcome: Kafka resolves a new pattern asynchronously,
+nodata at once) and the topics' names by id as the Java consumer asks for
+them, validation errors; then a restart of the broker, after
 which members go on with their epochs and assignments (nodata keeps the
 group in the library; Kafka in __consumer_offsets).
 
@@ -22,6 +23,7 @@ it and not by timing.
 """
 import sys
 import time
+import uuid
 
 import cgh_wire
 import differential
@@ -188,15 +190,25 @@ def scenario(bootstrap, broker):
         log.append({"step": "range", "value":
                     sorted([flat(r1.assigned), flat(r2.assigned)])})
         # A regular-expression subscription.
-        # Kafka resolves a new pattern after answering the join (the join
-        # gets nothing, the next heartbeat the partitions at the next
-        # epoch); nodata resolves it at once. The steps differ, the outcome
-        # must not: only the outcome is compared.
+        # Kafka resolves a new pattern asynchronously after answering the
+        # join (the join gets nothing, a later heartbeat, as soon as the
+        # resolution is done, the partitions); nodata resolves it at once.
+        # The steps differ (and on Kafka with timing), the outcome must
+        # not: only the outcome is compared.
         base3 = []
         x = Member(c, "g3", "regex-1", [], base3, regex="r-.*")
         x.join("regex joins", shape=per_topic)
         settle([x])
         log.append({"step": "regex", "value": per_topic(x.assigned)})
+        # How the Java consumer learns those topics' names: Metadata by
+        # topic id, the name left at the schema's default "".
+        md = c.k.call("Metadata", 12, {
+            "Topics": [{"TopicId": uuid.UUID(bytes=bytes(t)), "Name": ""}
+                       for t in sorted(x.assigned)],
+            "AllowAutoTopicCreation": False})
+        log.append({"step": "names by id", "value": sorted(
+            (t["ErrorCode"], t["Name"], len(t["Partitions"]))
+            for t in md["Topics"])})
         # The rebalance timeout: a member that does not give up what it
         # was told to revoke within its RebalanceTimeoutMs is removed, and
         # the other one gets the partitions.
