@@ -369,7 +369,7 @@ static int driver(void) {
       while (nowned > 0)
         free(owned[--nowned]);
     } else if (!strcmp(kind, "regex")) {
-      const char *h = strtok_r(NULL, " ", &save);
+      const char *h = strtok_r(NULL, " ", &save) + 1; /* "h" + hex */
       char *names = strtok_r(NULL, " ", &save);
       char pat[4096];
       size_t n = strlen(h) / 2;

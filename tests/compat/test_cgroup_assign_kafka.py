@@ -185,7 +185,7 @@ def main():
         lines2 += case_lines(rng, cid[:-1] + "1", cid.split("-")[1],
                              topics, ms)
     for pattern in PATTERNS:
-        lines2.append("regex %s %s" % (pattern.encode().hex(),
+        lines2.append("regex h%s %s" % (pattern.encode().hex(),
                                        ",".join(NAMES)))
     kafka_out2 = run(java, "\n".join(lines2) + "\n")
     nd_out2 = run([driver, "--stdin"], "\n".join(lines2) + "\n")
