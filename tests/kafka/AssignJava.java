@@ -137,7 +137,11 @@ public class AssignJava {
                     String[] x = tp.split(":");
                     Uuid u = uuid(x[0]);
                     int p = Integer.parseInt(x[1]);
-                    m.computeIfAbsent(u, k -> new HashSet<>()).add(p);
+                    // put, not computeIfAbsent: that one inserts at the
+                    // head of a HashMap bucket, put at its tail.
+                    Set<Integer> ps = m.get(u);
+                    if (ps == null) m.put(u, ps = new HashSet<>());
+                    ps.add(p);
                     inverted.computeIfAbsent(u, k -> new HashMap<>()).put(p, f[1]);
                 }
                 current = new Assignment(Collections.unmodifiableMap(m));
