@@ -8,8 +8,8 @@ read from stdin; `test_cgroup_assign --stdin` (a mode of the C unit test)
 runs cg_assign and cg_regex on the same. Both print one line per member
 and per pattern; every line must be the same.
 
-Assignor cases are seeded random groups: 1-12 members, 1-5 topics of 1-30
-partitions; homogeneous and heterogeneous subscriptions; no current
+Assignor cases are seeded random groups: 1-12 members (and 40 groups of
+up to 60), 1-5 topics of 1-30 partitions; homogeneous and heterogeneous subscriptions; no current
 assignment, the last result (a stable group), that result after members
 left and joined and topics grew (a rebalance), or random current
 partitions; static members (instance ids); both assignors on each.
@@ -101,14 +101,14 @@ def case_lines(rng, cid, assignor, topics, members):
     return lines
 
 
-def random_group(rng):
+def random_group(rng, max_members=12):
     nt = rng.randint(1, 5)
     topics = [("%032x" % rng.getrandbits(128), rng.randint(1, 30))
               for _ in range(nt)]
     homog = rng.random() < 0.5
     common = rng.sample(range(nt), rng.randint(1, nt))
     members = []
-    for _ in range(rng.randint(1, 12)):
+    for _ in range(rng.randint(1, max_members)):
         mid = "".join(rng.choice(ALPHA) for _ in range(22))
         inst = "i-%d" % rng.randint(0, 99) if rng.random() < 0.3 else None
         if homog:
@@ -172,8 +172,9 @@ def main():
     # assignment, after members left/joined, topics grew, or as is; plus
     # random current partitions.
     groups, lines = {}, []
-    for i in range(300):
-        topics, members = random_group(rng)
+    for i in range(340):
+        # The last 40: larger groups, whose Java HashMaps have grown.
+        topics, members = random_group(rng, 12 if i < 300 else 60)
         for assignor in ("uniform", "range"):
             cid = "%d-%s-0" % (i, assignor)
             groups[cid] = (topics, members)
@@ -239,7 +240,7 @@ def main():
     ncases = len(k1) + len(k2)
     print("%d assignor cases, %d differ; %d regex cases, %d differ"
           % (ncases, len(bad), len(patterns), len(rbad)))
-    if ncases < 1000 or len(kre) != len(patterns):
+    if ncases < 1300 or len(kre) != len(patterns):
         ndtest.fail("the harness answered %d cases and %d patterns"
                     % (ncases, len(kre)))
     if bad or rbad:
