@@ -929,6 +929,11 @@ static int homogeneous(const asg *a) {
 }
 
 int cg_assign(const char *name, const cg_assign_input *in, cg_parts *out) {
+  return cg_assign_typed(name, in, 0, out);
+}
+
+int cg_assign_typed(const char *name, const cg_assign_input *in,
+                    int heterogeneous, cg_parts *out) {
   if (!name)
     name = "uniform";
   if (!cg_assignor_known(name) || !in || (in->nmembers > 0 && !out))
@@ -943,7 +948,7 @@ int cg_assign(const char *name, const cg_assign_input *in, cg_parts *out) {
     return rc;
   if (!strcmp(name, "range"))
     rc = range_assign(&a);
-  else if (homogeneous(&a))
+  else if (!heterogeneous && homogeneous(&a))
     rc = uniform_homogeneous(&a);
   else
     rc = uniform_heterogeneous(&a);

@@ -394,7 +394,7 @@ static int driver(void) {
   static int32_t subs[64][64];
   static cg_parts cur[64], out[64];
   static char id[256], assignor[32];
-  int nt = 0, nm = 0, nowned = 0;
+  int nt = 0, nm = 0, nowned = 0, hetero = 0;
   while (fgets(line, sizeof line, stdin)) {
     line[strcspn(line, "\n")] = 0;
     char *save = NULL, *kind = strtok_r(line, " ", &save);
@@ -403,6 +403,8 @@ static int driver(void) {
     if (!strcmp(kind, "case")) {
       snprintf(id, sizeof id, "%s", strtok_r(NULL, " ", &save));
       snprintf(assignor, sizeof assignor, "%s", strtok_r(NULL, " ", &save));
+      const char *type = strtok_r(NULL, " ", &save);
+      hetero = type && !strcmp(type, "hetero");
       nt = nm = 0;
     } else if (!strcmp(kind, "topic")) {
       uuid_parse(strtok_r(NULL, " ", &save), &topics[nt].id);
@@ -435,7 +437,7 @@ static int driver(void) {
     } else if (!strcmp(kind, "end")) {
       cg_assign_input in = {topics, nt, members, nm};
       printf("case %s\n", id);
-      if (cg_assign(assignor, &in, out)) {
+      if (cg_assign_typed(assignor, &in, hetero, out)) {
         printf("error cg_assign\n");
         continue;
       }

@@ -89,7 +89,10 @@ def random_names(rng, n):
 
 
 def case_lines(rng, cid, assignor, topics, members):
-    lines = ["case %s %s" % (cid, assignor)]
+    # Now and then the coordinator's view: equal subscriptions of existing
+    # topics, but HETEROGENEOUS (a member also names a missing topic).
+    hetero = " hetero" if rng.random() < 0.1 else ""
+    lines = ["case %s %s%s" % (cid, assignor, hetero)]
     for tid, np in topics:
         lines.append("topic %s %d" % (tid, np))
     for mid, inst, subs, cur in members:
