@@ -863,6 +863,8 @@ int handle_join_group(kafka_req *r) {
     cgroup_forget(r->b, cg);
   } else if (cg) {
     int16_t err = cgroup_classic_join(r, cg);
+    if (err < 0)
+      return -1;
     if (err)
       join_error(r, err, member_id);
     return 0;
@@ -979,6 +981,10 @@ int handle_sync_group(kafka_req *r) {
     sync_answer(r, KERR_GROUP_AUTHORIZATION_FAILED, NULL);
     return 0;
   }
+  /* A classic member inside a consumer group (cgroup_classic.c). */
+  cgroup *cg = cgroup_find(r->b, cstr(req->group_id));
+  if (cg)
+    return cgroup_classic_sync(r, cg);
   group *g = group_find(r->b->groups, cstr(req->group_id));
   const char *inst = r->version >= 3 ? cstr(req->group_instance_id) : NULL;
   gmember *m = NULL;
@@ -1052,6 +1058,9 @@ int handle_heartbeat(kafka_req *r) {
     kafka_respond(r, resp);
     return 0;
   }
+  cgroup *cg = cgroup_find(r->b, cstr(req->group_id));
+  if (cg)
+    return cgroup_classic_heartbeat(r, cg);
   group *g = group_find(r->b->groups, cstr(req->group_id));
   const char *inst = r->version >= 3 ? cstr(req->group_instance_id) : NULL;
   gmember *m = NULL;
@@ -1124,6 +1133,9 @@ int handle_leave_group(kafka_req *r) {
     kafka_respond(r, resp);
     return 0;
   }
+  cgroup *cg = cgroup_find(r->b, cstr(req->group_id));
+  if (cg)
+    return cgroup_classic_leave(r, cg);
   group *g = group_find(r->b->groups, cstr(req->group_id));
   int left = 0;
   if (r->version < 3) {
@@ -1185,6 +1197,12 @@ void group_forget(group_coord *gc, group *g) {
     gc->ngroups--;
   }
   group_free(gc, g);
+}
+
+void group_drop(group_coord *gc, group *g, int16_t err) {
+  while (g->members)
+    member_free(g, g->members, err);
+  group_forget(gc, g);
 }
 
 int group_init(broker *b) {
