@@ -444,21 +444,9 @@ int16_t cgroup_classic_join(kafka_req *r, cgroup *g) {
     }
     /* KIP-394: a dynamic member comes back with the id it is given. */
     if (!inst && r->version >= 4) {
-      kafka_join_group_response *resp =
-          kf_new(&r->arena, &kafka_join_group_response_desc);
-      if (!resp) {
-        free(made);
-        cg_subscription_free(&sub);
-        return -1;
-      }
-      resp->error_code = KERR_MEMBER_ID_REQUIRED;
-      resp->generation_id = -1;
-      resp->protocol_name = r->version >= 7 ? kf_null_str() : kf_s("");
-      resp->leader = kf_s("");
-      resp->member_id = kafka_str(r, made);
+      group_join_error(r, KERR_MEMBER_ID_REQUIRED, made);
       free(made);
       cg_subscription_free(&sub);
-      kafka_respond(r, resp);
       return 0;
     }
     member_id = made;

@@ -191,6 +191,10 @@ static void join_error(kafka_req *r, int16_t err, const char *member_id) {
   kafka_respond(r, resp);
 }
 
+void group_join_error(kafka_req *r, int16_t err, const char *member_id) {
+  join_error(r, err, member_id);
+}
+
 /* The current generation for m; the leader gets the members with their
  * metadata for the chosen protocol unless `members` is 0. */
 static void join_answer(kafka_req *r, group *g, gmember *m, int members,
