@@ -123,6 +123,11 @@ typedef struct cg_regex cg_regex;
 int cg_regex_compile(const char *pattern, cg_regex **out, char *err,
                      size_t errlen);
 int cg_regex_match(const cg_regex *re, const char *topic);
+/* The code point of the UTF-8 sequence at *p (not at its end), advancing
+ * *p past it; a byte that starts no valid sequence is U+FFFD and advances
+ * one byte, as Java's decoder replaces it (Kafka's strings are Java's:
+ * the assignors' member order and the patterns work on code points). */
+uint32_t cg_utf8_next(const unsigned char **p);
 void cg_regex_free(cg_regex *re);
 
 /* ---- groups and members (cgroup.c) -------------------------------------- */

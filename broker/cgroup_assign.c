@@ -74,37 +74,6 @@
 
 /* ---- Java's hash codes, orders and HashMap iteration ----------------- */
 
-/* Decode one UTF-8 sequence at *p (advancing it) into a code point; bytes
- * that are not valid UTF-8 count as U+FFFD, as Java's decoder makes them. */
-static uint32_t utf8_next(const unsigned char **p) {
-  const unsigned char *s = *p;
-  uint32_t c = s[0];
-  int n = c < 0x80   ? 0
-          : c < 0xc2 ? -1
-          : c < 0xe0 ? 1
-          : c < 0xf0 ? 2
-          : c < 0xf5 ? 3
-                     : -1;
-  if (n < 0) {
-    *p = s + 1;
-    return 0xfffd;
-  }
-  if (n == 0) {
-    *p = s + 1;
-    return c;
-  }
-  c &= 0x3f >> n;
-  for (int i = 1; i <= n; i++) {
-    if ((s[i] & 0xc0) != 0x80) {
-      *p = s + i;
-      return 0xfffd;
-    }
-    c = c << 6 | (s[i] & 0x3f);
-  }
-  *p = s + n + 1;
-  return c;
-}
-
 /* The UTF-16 code units of s, one at a time: *pend holds a pending low
  * surrogate. Returns 0 at the end. */
 static int utf16_next(const unsigned char **p, uint32_t *pend, uint32_t *u) {
@@ -115,7 +84,7 @@ static int utf16_next(const unsigned char **p, uint32_t *pend, uint32_t *u) {
   }
   if (!**p)
     return 0;
-  uint32_t c = utf8_next(p);
+  uint32_t c = cg_utf8_next(p);
   if (c >= 0x10000) {
     c -= 0x10000;
     *u = 0xd800 | (c >> 10);

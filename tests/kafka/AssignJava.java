@@ -109,7 +109,9 @@ public class AssignJava {
                     throw new IllegalArgumentException("bad line: " + line);
             }
         }
-        System.out.print(out);
+        java.io.PrintStream o = new java.io.PrintStream(new java.io.FileOutputStream(java.io.FileDescriptor.out), true, "UTF-8");
+        o.print(out);
+        o.flush();
     }
 
     static String regex(String pattern, String[] names) {
