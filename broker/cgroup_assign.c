@@ -686,27 +686,26 @@ static int32_t het_balance_topic(het *h, int32_t t, int32_t *part,
   int32_t moved = 0, np = a->poff[t + 1] - a->poff[t];
   if (bal_init(h, t) <= 1)
     return 0;
-  /* The topic's partitions grouped by owner number, then ascending. */
-  int32_t n = 0;
+  /* The topic's partitions grouped by owner number, then ascending (a
+   * counting sort): start[i]..end[i] is member number i's run. */
   for (int32_t i = 0; i < a->nm; i++)
-    start[i] = end[i] = -1;
-  for (int32_t i = 0; i < a->nm; i++) {
-    int32_t m = h->mem[i];
-    for (int32_t p = 0; p < np; p++)
-      if (a->owner[a->poff[t] + p] == m) {
-        if (start[i] < 0)
-          start[i] = n;
-        part[n++] = p;
-        end[i] = n;
-      }
+    start[i] = 0;
+  for (int32_t p = 0; p < np; p++)
+    start[h->num[a->owner[a->poff[t] + p]]]++;
+  for (int32_t i = 0, at = 0; i < a->nm; i++) {
+    int32_t c = start[i];
+    start[i] = end[i] = at;
+    at += c;
   }
+  for (int32_t p = 0; p < np; p++)
+    part[end[h->num[a->owner[a->poff[t] + p]]]++] = p;
   while (!bal_balanced(h)) {
     int32_t most;
     for (;;) {
       most = bal_next_most(h);
       if (most < 0)
         break;
-      if (end[most] < 0 || end[most] - start[most] <= 0) {
+      if (end[most] - start[most] <= 0) {
         bal_exclude(h);
         continue;
       }
