@@ -60,6 +60,10 @@ def client_conf(**extra):
          "reconnect.backoff.ms": 20, "reconnect.backoff.max.ms": 300,
          "retry.backoff.ms": 50}
     c.update(extra)
+    if os.environ.get("ND_EOS_DEBUG") and "transactional.id" in c:
+        # librdkafka's trace of the transactional producer, to its stderr
+        # (the checker's PRODUCER.N.err), e.g. ND_EOS_DEBUG=eos,protocol.
+        c.update({"debug": os.environ["ND_EOS_DEBUG"], "log_level": 7})
     return c
 
 
