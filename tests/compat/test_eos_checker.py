@@ -50,7 +50,9 @@ Zero anomalies required. One summary line gives the figures.
 Environment: ND_EOS_SEED (default: the time; printed) repeats the choices
 of a run (thread and process timing differ); ND_EOS_KINDS=zombie,kill
 (a comma-separated subset of kill, power, client-kill, zombie) makes only
-those crashes; ND_EOS_KEEP=1 keeps the journals; ND_EOS_CRASHES (default 60,
+those crashes; ND_EOS_KEEP=1 keeps the journals (and nodata's log and
+data directory); ND_EOS_DEBUG=eos,... traces the librdkafka producers
+into their .err files; ND_EOS_CRASHES (default 60,
 24 under ND_SANITIZE); ND_EOS_TARGET=kafka runs it against Apache Kafka
 (tests/compat/apache_kafka.py; kill -9 and client crashes only) instead
 of nodata serve. See tests/README.md for the long run and its figures:
