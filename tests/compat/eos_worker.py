@@ -21,6 +21,8 @@ announces, so a kill -9 of this process keeps it):
                           its outcome, known (the offsets from the
                           delivery reports)
   F msg                   a fatal error: the process exits (3; 4 if fenced)
+  W msg                   (transform) a committed-offsets answer with a
+                          partition's error, asked again
   S t p offset value      (reader, transform input) a record read
 A transaction with an I line and no O line has an unknown outcome if a C
 line was written (the commit may have happened: all or nothing), else it
@@ -193,6 +195,9 @@ def run_transform():
                           "committed")
             if not any(tp.error for tp in parts):
                 break
+            journal("W", "committed offsets: %s" % [
+                "%s/%d: %s" % (tp.topic, tp.partition, tp.error)
+                for tp in parts if tp.error])
         else:
             journal("F", "committed offsets: %s" % [
                 str(tp.error) for tp in parts if tp.error])
