@@ -735,7 +735,11 @@ def run(tmp, tgt, workers):
     stop(producers)
     # One that died on the way out (a fatal error while finishing) may
     # leave its transaction open: one more incarnation ends it.
-    again = [w for w in producers if w.proc.returncode]
+    # (A JVM stopped by SIGTERM exits 143 however well it finished: the
+    # journal's last line tells.)
+    again = [w for w in producers if w.proc.returncode < 0 or any(
+        line.startswith("F ") for line in list(journal_lines(
+            w.journals[-1]))[-1:])]
     for w in again:
         restarts += 1
         w.start()
