@@ -25,6 +25,14 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 cmd = [pyvenv.python(), os.path.join(HERE, "scenarios",
                                      "py_cgroup_migration.py")]
 want, got = differential.run_both(lambda bs: differential.run_program(cmd, bs))
+# Client-side errors (a commit racing a rebalance) depend on timing: they
+# are shown, and what they could cause (a record lost or consumed twice)
+# is checked below on both brokers.
+for broker, res in (("Kafka", want), ("nodata", got)):
+    for name, p in res.items():
+        errs = p.pop("errors", [])
+        if errs:
+            print("%s %s: client errors %s" % (broker, name, errs))
 differential.compare(want, got, what="group protocol migration")
 for res in (want, got):
     for name, p in res.items():
