@@ -166,6 +166,9 @@ struct cgroup {
   int32_t epoch;            /* group epoch */
   int32_t assignment_epoch; /* epoch of the target assignment */
   char *assignor;           /* of the last target assignment */
+  /* net_now_ms() when the target was last computed: the next one waits
+   * group.consumer.assignment.interval.ms (not kept across restarts). */
+  int64_t assigned_at;
   cg_member *members;
   int32_t nmembers;
   /* Target assignment: target[i] belongs to the member target_ids[i]. */

@@ -15,14 +15,25 @@
  * spec's HashMap (cg_assign_input.members), each member's subscribed
  * topics in the order they are inserted into its HashSet
  * (cg_assign_member.topics), and each current assignment inserted topic by
- * topic, partition by partition, in cg_parts order.
+ * topic, partition by partition, in cg_parts order, all with put() (which
+ * appends to a bucket; computeIfAbsent() would prepend).
  * tests/kafka/AssignJava.java builds Kafka's GroupSpec exactly so, and
- * tests/compat/test_cgroup_assign_kafka.py checks both agree.
+ * tests/compat/test_cgroup_assign_kafka.py checks both agree. Inside a
+ * Kafka broker those maps carry their history (the assignor's own output
+ * of the last rebalance, record replays), so on two points a Kafka broker
+ * may choose differently from this file for the same group: which of an
+ * over-quota member's partitions it keeps in the homogeneous case when
+ * two of the member's topics share a HashMap bucket, and, with members
+ * in the same bucket, which of them gets an extra partition; both only
+ * change which valid, balanced and sticky assignment is picked.
  *
  * uniform. Homogeneous groups (every member subscribes to the same topics):
- * each member's quota is total/members, the first total%members members in
- * the HashMap's order get one more; walking its current assignment in map
- * order a member keeps partitions up to its quota and gives up the rest;
+ * each member's quota is total/members, and total%members of them get one
+ * more: members are taken in the HashMap's order, each is offered an extra
+ * partition while extras remain and keeps the offer only if it uses it or
+ * if no fewer extras than members are left; walking its current assignment
+ * in map order a member keeps partitions up to its quota and gives up the
+ * rest;
  * then the partitions nobody holds (subscribed topics in the HashSet's
  * order, partitions ascending, then those given up) fill the members below
  * quota, in member order. Heterogeneous groups: members are numbered in
@@ -492,11 +503,8 @@ static int uniform_homogeneous(asg *a) {
 
   /* Each member keeps what fits its quota, in its map's order. */
   for (int32_t j = 0; j < a->nm; j++) {
-    int32_t m = a->morder[j], q = minq;
-    if (extra > 0) {
-      q++;
-      extra--;
-    }
+    int32_t m = a->morder[j], q = minq, has_extra = extra > 0;
+    q += has_extra;
     const cur_tp *c = a->cur[m];
     int32_t n = a->ncur[m];
     /* Its topics (runs in c), in HashMap<Uuid> order: the map held every
@@ -559,7 +567,15 @@ static int uniform_homogeneous(asg *a) {
     free(rh);
     free(ro);
     free(po);
+    /* A member that did not need its extra partition hands it on while
+     * there are more members left than extras, so that one which already
+     * holds an extra partition can keep it. */
+    if (q > 0 && has_extra && a->nm - j > extra) {
+      q--;
+      has_extra = 0;
+    }
     quota[j] = q;
+    extra -= has_extra;
   }
   /* The members below quota, in order, take the rest. */
   int32_t next = 0;

@@ -319,21 +319,3 @@ void cgroup_persist(cgroup *g) {
               "on from memory",
               g->id, nd_strerror(rc));
 }
-
-/* Until libnodata has nd_group_set_state / nd_group_state (the `store`
- * part of issue 22), these weak stand-ins keep nothing, so consumer groups
- * live in memory only; the library's definitions replace them when they
- * are linked. Remove once the store part is merged. */
-__attribute__((weak)) int nd_group_set_state(nd_store *store, const char *group,
-                                             const void *state, size_t len) {
-  (void)store, (void)group, (void)state, (void)len;
-  return 0;
-}
-
-__attribute__((weak)) int nd_group_state(nd_store *store, const char *group,
-                                         void **state, size_t *len) {
-  (void)store, (void)group;
-  *state = NULL;
-  *len = 0;
-  return ND_ENOTFOUND;
-}

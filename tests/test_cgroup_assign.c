@@ -286,10 +286,207 @@ static void edges(void) {
   group_free(&g);
 }
 
-int main(void) {
+/* Subscription patterns: RE2/J's syntax, whole-name matches, its
+ * refusals with its descriptions (test_cgroup_assign_kafka.py checks
+ * hundreds more against RE2/J itself). */
+static void regex_syntax(void) {
+  static const struct {
+    const char *pattern, *err; /* err NULL: accepted */
+    const char *yes, *no;      /* space-separated names */
+  } cases[] = {
+      {"orders.*", NULL, "orders orders-eu orders.x", "Orders xorders"},
+      {"topic-\\d{1,2}", NULL, "topic-1 topic-12", "topic-123 topic-"},
+      {"(?i)orders-(eu|us)", NULL, "ORDERS-EU orders-us", "orders-e"},
+      {"[[:upper:]][[:^upper:]]*", NULL, "Ab A_1", "AB a"},
+      {"\\pL+\\p{Nd}", NULL, "ab1 Z9", "a_1 1"},
+      {"\\Qa.b\\E|c", NULL, "a.b c", "axb"},
+      {"a{,2}", NULL, "a{,2}", "a aa"}, /* not a repeat: literal text */
+      {"^foo$|\\bbar\\b", NULL, "foo bar", "foobar"},
+      {"(?:ab)+?", NULL, "ab abab", "aba"},
+      {"\\x{41}\\101\\x41", NULL, "AAA", "aaa"},
+      {"(?i)[k-k]", NULL, "k K", "j"},
+      {"", NULL, NULL, "a"},
+      {"(a", "missing closing )", NULL, NULL},
+      {"a)", "regexp/syntax: internal error", NULL, NULL},
+      {"[a", "missing closing ]", NULL, NULL},
+      {"a**", "invalid nested repetition operator", NULL, NULL},
+      {"a{*", "invalid nested repetition operator", NULL, NULL},
+      {"*a", "missing argument to repetition operator", NULL, NULL},
+      {"(a)\\1", "invalid escape sequence", NULL, NULL},
+      {"(?=a)", "invalid or unsupported Perl syntax", NULL, NULL},
+      {"(?<!a)b", "invalid named capture", NULL, NULL},
+      {"(?P<n>a)(?P<n>b)", "duplicate capture group name", NULL, NULL},
+      {"a{1001}", "invalid repeat count", NULL, NULL},
+      {"[z-a]", "invalid character class range", NULL, NULL},
+      {"[[:word2:]]", "invalid character class range", NULL, NULL},
+      {"\\p{Klingon}", "invalid character class range", NULL, NULL},
+      {"\\C", "invalid escape sequence", NULL, NULL},
+      {"a\\", "trailing backslash at end of expression", NULL, NULL},
+      {"(x{1000}){1001}", "invalid repeat count", NULL, NULL},
+      {"((x{1000}){1000}){2}", "expression too large", NULL, NULL},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    cg_regex *re = NULL;
+    char err[128];
+    int rc = cg_regex_compile(cases[i].pattern, &re, err, sizeof err);
+    if (cases[i].err) {
+      CHECK_RC(rc, ND_EINVAL);
+      CHECK(re == NULL);
+      if (strcmp(err, cases[i].err))
+        fprintf(stderr, "%s: %s\n", cases[i].pattern, err);
+      CHECK(!strcmp(err, cases[i].err));
+      continue;
+    }
+    CHECK_OK(rc);
+    for (int want = 1; want >= 0; want--) {
+      const char *list = want ? cases[i].yes : cases[i].no;
+      char names[256];
+      snprintf(names, sizeof names, "%s", list ? list : "");
+      for (char *save = NULL, *n = strtok_r(names, " ", &save); n;
+           n = strtok_r(NULL, " ", &save)) {
+        if (cg_regex_match(re, n) != want)
+          fprintf(stderr, "%s on %s: want %d\n", cases[i].pattern, n, want);
+        CHECK(cg_regex_match(re, n) == want);
+      }
+    }
+    cg_regex_free(re);
+  }
+  cg_regex *re;
+  char err[8];
+  CHECK_RC(cg_regex_compile(NULL, &re, err, sizeof err), ND_EINVAL);
+  cg_regex_free(NULL);
+}
+
+/* A pattern that makes a backtracking matcher take exponential time
+ * finishes here (the NFA is linear in the name); no timing asserted. */
+static void regex_linear(void) {
+  cg_regex *re;
+  char err[64];
+  CHECK_OK(cg_regex_compile("(a*)*(a|aa)*b", &re, err, sizeof err));
+  static char name[20001];
+  memset(name, 'a', sizeof name - 1);
+  CHECK(!cg_regex_match(re, name));
+  name[sizeof name - 2] = 'b';
+  CHECK(cg_regex_match(re, name));
+  cg_regex_free(re);
+}
+
+/* ---- the differential driver --------------------------------------- */
+
+/* `test_cgroup_assign --stdin`: the cases of tests/kafka/AssignJava.java's
+ * input format run through cg_assign and cg_regex, printed in its output
+ * format (tests/compat/test_cgroup_assign_kafka.py compares the two). */
+
+static int hexval(int c) {
+  return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
+}
+
+static void uuid_parse(const char *h, kf_uuid *u) {
+  for (int k = 0; k < 16; k++)
+    u->b[k] = (uint8_t)(hexval(h[2 * k]) << 4 | hexval(h[2 * k + 1]));
+}
+
+static int driver(void) {
+  static char line[1 << 20];
+  static cg_assign_topic topics[64];
+  static cg_assign_member members[64];
+  static char *owned[64 * 3];
+  static int32_t subs[64][64];
+  static cg_parts cur[64], out[64];
+  static char id[256], assignor[32];
+  int nt = 0, nm = 0, nowned = 0;
+  while (fgets(line, sizeof line, stdin)) {
+    line[strcspn(line, "\n")] = 0;
+    char *save = NULL, *kind = strtok_r(line, " ", &save);
+    if (!kind)
+      continue;
+    if (!strcmp(kind, "case")) {
+      snprintf(id, sizeof id, "%s", strtok_r(NULL, " ", &save));
+      snprintf(assignor, sizeof assignor, "%s", strtok_r(NULL, " ", &save));
+      nt = nm = 0;
+    } else if (!strcmp(kind, "topic")) {
+      uuid_parse(strtok_r(NULL, " ", &save), &topics[nt].id);
+      topics[nt].name = "";
+      topics[nt++].partitions = atoi(strtok_r(NULL, " ", &save));
+    } else if (!strcmp(kind, "member")) {
+      cg_assign_member *m = &members[nm];
+      memset(m, 0, sizeof *m);
+      m->member_id = owned[nowned++] = strdup(strtok_r(NULL, " ", &save));
+      const char *inst = strtok_r(NULL, " ", &save);
+      if (strcmp(inst, "-"))
+        m->instance_id = owned[nowned++] = strdup(inst);
+      char *ts = strtok_r(NULL, " ", &save), *cs = strtok_r(NULL, " ", &save);
+      m->topics = subs[nm];
+      if (strcmp(ts, "-"))
+        for (char *s2 = NULL, *t = strtok_r(ts, ",", &s2); t;
+             t = strtok_r(NULL, ",", &s2))
+          subs[nm][m->ntopics++] = atoi(t);
+      cur[nm] = (cg_parts){0};
+      if (strcmp(cs, "-"))
+        for (char *s2 = NULL, *t = strtok_r(cs, ",", &s2); t;
+             t = strtok_r(NULL, ",", &s2)) {
+          kf_uuid u;
+          uuid_parse(t, &u);
+          if (cg_parts_add(&cur[nm], &u, atoi(t + 33)))
+            return 1;
+        }
+      m->current = &cur[nm];
+      nm++;
+    } else if (!strcmp(kind, "end")) {
+      cg_assign_input in = {topics, nt, members, nm};
+      printf("case %s\n", id);
+      if (cg_assign(assignor, &in, out)) {
+        printf("error cg_assign\n");
+        continue;
+      }
+      for (int m = 0; m < nm; m++) {
+        /* By topic number, then partition, as the harness prints. */
+        printf("m %s ", members[m].member_id);
+        int any = 0;
+        for (int t = 0; t < nt; t++)
+          for (int32_t p = 0; p < topics[t].partitions; p++)
+            if (cg_parts_contains(&out[m], &topics[t].id, p))
+              printf("%s%d:%d", any++ ? "," : "", t, p);
+        printf("%s\n", any ? "" : "-");
+        cg_parts_free(&out[m]);
+        cg_parts_free(&cur[m]);
+      }
+      while (nowned > 0)
+        free(owned[--nowned]);
+    } else if (!strcmp(kind, "regex")) {
+      const char *h = strtok_r(NULL, " ", &save) + 1; /* "h" + hex */
+      char *names = strtok_r(NULL, " ", &save);
+      char pat[4096];
+      size_t n = strlen(h) / 2;
+      for (size_t k = 0; k < n && k < sizeof pat - 1; k++)
+        pat[k] = (char)(hexval(h[2 * k]) << 4 | hexval(h[2 * k + 1]));
+      pat[n < sizeof pat - 1 ? n : sizeof pat - 1] = 0;
+      cg_regex *re;
+      char err[512];
+      int rc = cg_regex_compile(pat, &re, err, sizeof err);
+      if (rc) {
+        printf("regex err %s\n", rc == ND_EINVAL ? err : "ENOMEM");
+        continue;
+      }
+      printf("regex ok ");
+      for (char *s2 = NULL, *t = names ? strtok_r(names, ",", &s2) : NULL; t;
+           t = strtok_r(NULL, ",", &s2))
+        putchar(cg_regex_match(re, t) ? '1' : '0');
+      putchar('\n');
+      cg_regex_free(re);
+    }
+  }
+  return fflush(stdout) ? 1 : 0;
+}
+
+int main(int argc, char **argv) {
+  if (argc > 1 && !strcmp(argv[1], "--stdin"))
+    return driver();
   RUN(complete_and_balanced);
   RUN(uniform_sticky);
   RUN(range_ranges);
   RUN(edges);
+  RUN(regex_syntax);
+  RUN(regex_linear);
   TEST_MAIN_END();
 }
