@@ -238,6 +238,16 @@ void cgroup_free(cgroup *g);
  * ConsumerGroup.validateOffsetCommit). */
 int16_t cgroup_commit_check(kafka_req *r, cgroup *g, const char *member_id,
                             int32_t member_epoch, int txn);
+/* An OffsetCommit refused STALE_MEMBER_EPOCH by cgroup_commit_check may
+ * still go through for some partitions: Kafka 4.4 lets a consumer member
+ * commit with an older epoch the partitions it has held since then (a
+ * commit racing the heartbeat that moved it on). nodata keeps no
+ * per-partition epochs: the member of group gid that sent `epoch`, when
+ * that is its previous epoch, else NULL (all partitions stale). */
+const cg_member *cgroup_commit_lagging(broker *b, const char *gid,
+                                       const char *member_id, int32_t epoch);
+/* Does m hold partition `partition` of the topic with id `topic`? */
+int cgroup_owns(const cg_member *m, const uint8_t topic[16], int32_t partition);
 /* For OffsetFetch v9+ with a member: 0 or the group's error. */
 int16_t cgroup_fetch_check(kafka_req *r, cgroup *g, const char *member_id,
                            int32_t member_epoch);
@@ -295,6 +305,13 @@ int16_t cgroup_classic_join(kafka_req *r, cgroup *g);
 int cgroup_classic_sync(kafka_req *r, cgroup *g);
 int cgroup_classic_heartbeat(kafka_req *r, cgroup *g);
 int cgroup_classic_leave(kafka_req *r, cgroup *g);
+/* Member `leaving` is about to leave g: when only classic members would
+ * remain and group.consumer.migration.policy allows it, g becomes a
+ * classic group of them at g's epoch, without `leaving`, and g (with every
+ * member) is freed: 1 (Kafka's online downgrade:
+ * validateOnlineDowngradeWithFencedMember, convertToClassicGroup). Else 0,
+ * nothing changed. */
+int cgroup_maybe_downgrade(cgroup *g, const cg_member *leaving);
 /* Free a member's classic state (cg_member.classic); NULL is fine. */
 void cgroup_classic_free(void *classic);
 
