@@ -770,9 +770,14 @@ static void rebalance_timer_set(cg_member *m, int on) {
 /* Remove m from its group (leave, session or rebalance timeout): its
  * partitions are free, the group epoch moves on and the target assignment
  * is computed again at the next heartbeat. */
+/* May free g (the online downgrade): callers do not use g after. */
 static void fence_member(cgroup *g, cg_member *m, const char *why) {
   blog_info("group", "group %s: member %s %s (group epoch %d)", g->id, m->id,
             why, g->epoch + 1);
+  /* Only classic members left: the group becomes a classic group at this
+   * epoch, without the member (cgroup_classic.c frees g and m then). */
+  if (cgroup_maybe_downgrade(g, m))
+    return;
   member_unlink(g, m);
   target_remove(g, m->id);
   member_free(m);

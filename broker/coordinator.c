@@ -191,6 +191,10 @@ static void join_error(kafka_req *r, int16_t err, const char *member_id) {
   kafka_respond(r, resp);
 }
 
+void group_join_error(kafka_req *r, int16_t err, const char *member_id) {
+  join_error(r, err, member_id);
+}
+
 /* The current generation for m; the leader gets the members with their
  * metadata for the chosen protocol unless `members` is 0. */
 static void join_answer(kafka_req *r, group *g, gmember *m, int members,
@@ -1197,6 +1201,75 @@ void group_forget(group_coord *gc, group *g) {
     gc->ngroups--;
   }
   group_free(gc, g);
+}
+
+static int member_from_spec(group *g, const group_member_spec *s) {
+  gmember *m = calloc(1, sizeof *m);
+  if (!m)
+    return -ENOMEM;
+  m->g = g;
+  m->session_ms = s->session_ms;
+  m->rebalance_ms = s->rebalance_ms;
+  int ok = (m->id = strdup(s->id)) &&
+           (!s->instance_id || (m->instance_id = strdup(s->instance_id))) &&
+           (!s->client_id || (m->client_id = strdup(s->client_id))) &&
+           (!s->client_host || (m->client_host = strdup(s->client_host)));
+  if (ok && s->nprotocols > 0) {
+    m->protocols = calloc((size_t)s->nprotocols, sizeof *m->protocols);
+    ok = m->protocols != NULL;
+    for (int32_t i = 0; ok && i < s->nprotocols; i++, m->nprotocols++) {
+      const group_protocol *p = &s->protocols[i];
+      m->protocols[i].len = p->len;
+      ok = (m->protocols[i].name = strdup(p->name)) &&
+           (m->protocols[i].meta = malloc(p->len > 0 ? (size_t)p->len : 1));
+      if (ok && p->len > 0)
+        memcpy(m->protocols[i].meta, p->meta, (size_t)p->len);
+    }
+  }
+  if (ok && s->assignment && s->assignment_len > 0) {
+    ok = (m->assignment = malloc((size_t)s->assignment_len)) != NULL;
+    if (ok) {
+      memcpy(m->assignment, s->assignment, (size_t)s->assignment_len);
+      m->assignment_len = s->assignment_len;
+    }
+  }
+  /* Linked before any failure so that member_free can unlink it. */
+  gmember **tail = &g->members;
+  while (*tail)
+    tail = &(*tail)->next;
+  *tail = m;
+  g->nmembers++;
+  if (!ok) {
+    member_free(g, m, 0);
+    return -ENOMEM;
+  }
+  if (!g->leader)
+    g->leader = m;
+  group_touch(m);
+  return 0;
+}
+
+int group_from_consumer(broker *b, const char *id, int32_t generation,
+                        const char *protocol, const group_member_spec *specs,
+                        int32_t n) {
+  group_coord *gc = b->groups;
+  group *g = group_create(gc, id);
+  if (!g)
+    return -ENOMEM;
+  g->generation = generation;
+  if (!(g->protocol_type = strdup("consumer")) ||
+      !(g->protocol = strdup(protocol))) {
+    group_forget(gc, g);
+    return -ENOMEM;
+  }
+  for (int32_t i = 0; i < n; i++)
+    if (member_from_spec(g, &specs[i]) != 0) {
+      group_forget(gc, g);
+      return -ENOMEM;
+    }
+  g->state = GROUP_STABLE;
+  prepare_rebalance(g, "downgraded from a consumer group");
+  return 0;
 }
 
 void group_drop(group_coord *gc, group *g, int16_t err) {

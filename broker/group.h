@@ -157,6 +157,28 @@ const group_protocol *group_member_protocol(const gmember *m, const char *name);
 void group_touch(gmember *m);
 /* Forget an Empty group's in-memory state (DeleteGroups). */
 void group_forget(group_coord *gc, group *g);
+/* A member of a consumer group becoming a classic group (the online
+ * downgrade): what group_from_consumer copies. */
+typedef struct group_member_spec {
+  const char *id, *instance_id, *client_id, *client_host;
+  int32_t session_ms, rebalance_ms;
+  const group_protocol *protocols;
+  int32_t nprotocols;
+  const uint8_t *assignment; /* ConsumerProtocolAssignment, may be NULL */
+  int32_t assignment_len;
+} group_member_spec;
+
+/* Make classic group `id` at `generation` from n members (the first is
+ * the leader), running `protocol` of type "consumer", and start a
+ * rebalance so that they rejoin it (Kafka's ClassicGroup.fromConsumerGroup
+ * and prepareRebalance). Everything is copied. 0 or -ENOMEM (no group). */
+int group_from_consumer(broker *b, const char *id, int32_t generation,
+                        const char *protocol, const group_member_spec *specs,
+                        int32_t n);
+
+/* Answer a JoinGroup with err alone (and member_id, MEMBER_ID_REQUIRED's
+ * new id). */
+void group_join_error(kafka_req *r, int16_t err, const char *member_id);
 /* Drop a group with its members (converted to a consumer group): their
  * parked JoinGroup/SyncGroup requests are answered with err. */
 void group_drop(group_coord *gc, group *g, int16_t err);

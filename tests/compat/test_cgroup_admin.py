@@ -4,7 +4,10 @@ nodata and on Apache Kafka 4.4 in the same run, every answer compared.
 
 A consumer-protocol member joins by ConsumerGroupHeartbeat, then:
 ConsumerGroupDescribe v0/v1 (the group, an unknown id, "", a classic
-group known by its offsets), DescribeGroups v5/v6 and ListGroups v5 with
+group known by its offsets), a commit with the previous epoch racing the
+heartbeat that moved the member on (taken for the partitions it kept,
+STALE_MEMBER_EPOCH for those it gave up), a classic member inside the
+group (JoinGroup, SyncGroup, Heartbeat, LeaveGroup), DescribeGroups v5/v6 and ListGroups v5 with
 type and state filters showing it; OffsetCommit v8 from the member
 (UNSUPPORTED_VERSION), v9 with its epoch, a stale one, a future one, an
 unknown member, an admin commit (member "" epoch -1) into the live group;
@@ -15,6 +18,7 @@ questions are asked of the Empty group, the admin commit goes in, the
 offsets are deleted and the group is deleted.
 """
 import os
+import struct
 import subprocess
 import sys
 import time
@@ -189,6 +193,108 @@ def consumer_groups_sh(bootstrap, member, *args):
     return rows
 
 
+def subscription(topics):
+    """ConsumerProtocolSubscription v3: topics, null user data, no owned
+    partitions, generation -1, null rack."""
+    b = struct.pack(">hi", 3, len(topics))
+    for t in topics:
+        b += struct.pack(">h", len(t)) + t.encode()
+    return b + struct.pack(">iiih", -1, 0, -1, -1)
+
+
+def classic_member(c, epoch):
+    """A classic consumer joining the live consumer group (a classic member
+    inside it), syncing, heartbeating, leaving: the answers that do not
+    depend on when the broker computes the assignment."""
+    out = {}
+    join = {"GroupId": GROUP, "SessionTimeoutMs": 30000,
+            "RebalanceTimeoutMs": 30000, "MemberId": "",
+            "ProtocolType": "consumer",
+            "Protocols": [{"Name": "range",
+                           "Metadata": subscription([TOPIC])}]}
+    r = c.call("JoinGroup", 9, join)
+    out["join1"] = (r["ErrorCode"], r["GenerationId"])
+    mid = r["MemberId"]
+    r = c.call("JoinGroup", 9, dict(join, MemberId=mid))
+    out["join2"] = {k: r[k] for k in ("ErrorCode", "ProtocolType",
+                                      "ProtocolName", "Leader",
+                                      "SkipAssignment", "Members")}
+    out["join2.member"] = r["MemberId"] == mid
+    gen = r["GenerationId"]
+    r = c.call("SyncGroup", 5, {"GroupId": GROUP, "GenerationId": gen,
+                                "MemberId": mid, "ProtocolType": "consumer",
+                                "ProtocolName": "range", "Assignments": []})
+    out["sync"] = {k: r[k] for k in ("ErrorCode", "ProtocolType",
+                                     "ProtocolName")}
+    a = r["Assignment"]
+    # An assignment in ConsumerProtocolAssignment's layout, of this topic.
+    out["sync.assignment.version"] = struct.unpack(">h", a[:2])[0] if a else None
+    r = c.call("SyncGroup", 5, {"GroupId": GROUP, "GenerationId": gen + 7,
+                                "MemberId": mid, "ProtocolType": "consumer",
+                                "ProtocolName": "range", "Assignments": []})
+    out["sync.bad_generation"] = r["ErrorCode"]
+    r = c.call("Heartbeat", 4, {"GroupId": GROUP, "GenerationId": gen + 7,
+                                "MemberId": mid})
+    out["heartbeat.bad_generation"] = r["ErrorCode"]
+    r = c.call("Heartbeat", 4, {"GroupId": GROUP, "GenerationId": gen,
+                                "MemberId": "nobody"})
+    out["heartbeat.unknown"] = r["ErrorCode"]
+    d = describe_cg(c, 1, [GROUP], mid)[0]
+    out["describe.types"] = sorted(m["MemberType"] for m in d["Members"])
+    out["describe.classic_subscription"] = [
+        m["SubscribedTopicNames"] for m in d["Members"]
+        if m["MemberId"] == "<member>"]
+    out["commit.classic"] = commit(c, 9, mid, gen)
+    out["commit.classic.bad"] = commit(c, 9, mid, gen + 7)
+    r = c.call("LeaveGroup", 5, {"GroupId": GROUP, "Members": [
+        {"MemberId": mid, "GroupInstanceId": None},
+        {"MemberId": "nobody", "GroupInstanceId": None}]})
+    out["leave"] = (r["ErrorCode"], [m["ErrorCode"] for m in r["Members"]])
+    d = describe_cg(c, 1, [GROUP], mid)[0]
+    out["after_leave.types"] = sorted(m["MemberType"] for m in d["Members"])
+    return out
+
+
+def lagging_commit(c, tid, ids):
+    """Two consumer members; the first acknowledges giving up half its
+    partitions and moves to a new epoch; then it commits every partition
+    with its old epoch (a commit racing that heartbeat) and with its new
+    one. Kafka 4.4 takes the old epoch for the partitions it kept only."""
+    gid = GROUP + "-lag"
+    m1, m2 = str(uuid.uuid4()), str(uuid.uuid4())
+
+    def hb(member, epoch, owned, topics=None):
+        return c.call("ConsumerGroupHeartbeat", 1, {
+            "GroupId": gid, "MemberId": member, "MemberEpoch": epoch,
+            "RebalanceTimeoutMs": 30000 if epoch == 0 else -1,
+            "SubscribedTopicNames": topics,
+            "TopicPartitions": [{"TopicId": uuid.UUID(tid),
+                                 "Partitions": owned}] if owned else []})
+
+    r = hb(m1, 0, [], [TOPIC])
+    if r["ErrorCode"]:
+        ndtest.fail("lagging_commit: join: %r" % r)
+    first = r["MemberEpoch"]
+    hb(m2, 0, [], [TOPIC])
+    epoch, own = first, list(range(PARTS))
+    for _ in range(100):
+        r = hb(m1, epoch, own)
+        if r["Assignment"] is not None:
+            own = sorted(p for t in r["Assignment"]["TopicPartitions"]
+                         for p in t["Partitions"])
+        epoch = r["MemberEpoch"]
+        if epoch > first and len(own) < PARTS:
+            break
+        time.sleep(0.1)
+    old = {p: commit(c, 9, m1, first, part=p, gid=gid) for p in range(PARTS)}
+    new = {p: commit(c, 9, m1, epoch, part=p, gid=gid) for p in range(PARTS)}
+    return {"moved_on": epoch > first, "kept": len(own),
+            "old_epoch.kept": sorted({old[p] for p in own}),
+            "old_epoch.revoked": sorted({old[p] for p in range(PARTS)
+                                         if p not in own}),
+            "new_epoch": sorted(set(new.values()))}
+
+
 def ask_everything(c, out, key, member, epoch):
     out[key + ".cgdescribe.v0"] = describe_cg(c, 0, [GROUP], member)
     out[key + ".cgdescribe.v1"] = describe_cg(c, 1, [GROUP], member)
@@ -205,7 +311,7 @@ def scenario(bootstrap):
     out = {}
     member = str(uuid.uuid4())
     with kwire.Conn(bootstrap) as c:
-        wait_coordinator(c, [GROUP, CLASSIC, "cga-none"])
+        wait_coordinator(c, [GROUP, CLASSIC, "cga-none", GROUP + "-lag"])
         tid = create_topic(c)
         wait_topic(c)
         ids = {tid: TOPIC}
@@ -222,7 +328,7 @@ def scenario(bootstrap):
             time.sleep(0.1)
             hb = heartbeat(c, member, hb["epoch"], None, ids)
         out["join"] = dict(hb, epoch=hb["epoch"] > 0)
-        epoch = hb["epoch"]
+        epoch = join_epoch = hb["epoch"]
         ask_everything(c, out, "live", member, epoch)
         out["commit.v9"] = commit(c, 9, member, epoch)
         out["tool.offsets"] = consumer_groups_sh(bootstrap, member)
@@ -230,6 +336,17 @@ def scenario(bootstrap):
                                                  "--members", "--verbose")
         out["tool.state"] = consumer_groups_sh(bootstrap, member, "--state")
 
+        out["lagging_commit"] = lagging_commit(c, tid, ids)
+        out["classic"] = classic_member(c, epoch)
+        # The classic member's join moved the group epoch on: the
+        # consumer member catches up before the checks by epoch below.
+        for _ in range(50):
+            hb = heartbeat(c, member, epoch, None, ids)
+            epoch = hb["epoch"]
+            d = describe_cg(c, 1, [GROUP], member)[0]
+            if d["GroupState"] == "Stable":
+                break
+            time.sleep(0.1)
         out["commit.v8"] = commit(c, 8, member, epoch)
         out["commit.stale"] = commit(c, 9, member, epoch - 1)
         out["commit.future"] = commit(c, 9, member, epoch + 1)
@@ -255,7 +372,7 @@ def scenario(bootstrap):
         out["deleted.cgdescribe"] = describe_cg(c, 1, [GROUP], member)
         out["deleted.fetch"] = fetch(c, None, -1)
         out["delete.classic"] = delete_group(c, CLASSIC)
-    return relative_epochs(out, epoch)
+    return relative_epochs(out, join_epoch)
 
 
 def relative_epochs(v, base, key=None):

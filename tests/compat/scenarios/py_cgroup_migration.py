@@ -41,6 +41,27 @@ def produce(phase):
 seen = {}  # value -> times consumed
 
 
+def consumer(name, protocol):
+    """A member subscribed to the topic, committing by hand."""
+    conf = {"bootstrap.servers": BS, "group.id": GROUP,
+            "group.protocol": protocol, "auto.offset.reset": "earliest",
+            "enable.auto.commit": False, "client.id": name}
+    if protocol == "classic":
+        conf["session.timeout.ms"] = 10000
+    c = Consumer(conf)
+    c.subscribe([TOPIC])
+    return c
+
+
+def poll_one(c, errors):
+    """The next record, or None (nothing yet, or an error noted)."""
+    m = c.poll(0.2)
+    if m is not None and m.error():
+        errors.append(m.error().name())
+        return None
+    return m
+
+
 def group_view():
     """The group as the admin client sees it between phases."""
     listed = admin.list_consumer_groups().result(30)
@@ -62,21 +83,12 @@ def phase(n, protocol):
     errors = []
 
     def member(k):
-        conf = {"bootstrap.servers": BS, "group.id": GROUP,
-                "group.protocol": protocol, "auto.offset.reset": "earliest",
-                "enable.auto.commit": False, "client.id": "m%d" % k}
-        if protocol == "classic":
-            conf["session.timeout.ms"] = 10000
-        c = Consumer(conf)
-        c.subscribe([TOPIC])
+        c = consumer("m%d" % k, protocol)
         count = 0
         deadline = time.time() + 120
         while not done.is_set() and time.time() < deadline:
-            m = c.poll(0.2)
+            m = poll_one(c, errors)
             if m is None:
-                continue
-            if m.error():
-                errors.append(m.error().name())
                 continue
             # Committed before the next poll, where a revocation happens:
             # a record is never processed by two members.
@@ -132,19 +144,10 @@ def rolling():
         producer.flush(30)
 
     def member(name, protocol, stop):
-        conf = {"bootstrap.servers": BS, "group.id": GROUP,
-                "group.protocol": protocol, "auto.offset.reset": "earliest",
-                "enable.auto.commit": False, "client.id": name}
-        if protocol == "classic":
-            conf["session.timeout.ms"] = 10000
-        c = Consumer(conf)
-        c.subscribe([TOPIC])
+        c = consumer(name, protocol)
         while not stop.is_set():
-            m = c.poll(0.2)
+            m = poll_one(c, errors)
             if m is None:
-                continue
-            if m.error():
-                errors.append(m.error().name())
                 continue
             try:
                 c.commit(message=m, asynchronous=False)
