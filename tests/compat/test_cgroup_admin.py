@@ -295,6 +295,49 @@ def lagging_commit(c, tid, ids):
             "new_epoch": sorted(set(new.values()))}
 
 
+def classic_never_rejoins(c, ids):
+    """A classic member told to rejoin (a consumer member joined) that
+    keeps heartbeating without rejoining is removed after its rebalance
+    timeout (Kafka's join timeout): its heartbeats end with
+    UNKNOWN_MEMBER_ID, and the consumer member then gets every
+    partition."""
+    gid = GROUP + "-slow"
+    cm = str(uuid.uuid4())
+    r = c.call("ConsumerGroupHeartbeat", 1, {
+        "GroupId": gid, "MemberId": cm, "MemberEpoch": 0,
+        "RebalanceTimeoutMs": 30000, "SubscribedTopicNames": [TOPIC],
+        "TopicPartitions": []})
+    cm_epoch = r["MemberEpoch"]
+    join = {"GroupId": gid, "SessionTimeoutMs": 30000,
+            "RebalanceTimeoutMs": 2000, "MemberId": "nd-slow",
+            "GroupInstanceId": None, "ProtocolType": "consumer",
+            "Protocols": [{"Name": "range", "Metadata": subscription([TOPIC])}]}
+    r = c.call("JoinGroup", 5, join)
+    mid, gen = r["MemberId"], r["GenerationId"]
+    seen = []
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        # The consumer member heartbeats too, so the group moves on.
+        r = c.call("ConsumerGroupHeartbeat", 1, {
+            "GroupId": gid, "MemberId": cm, "MemberEpoch": cm_epoch,
+            "RebalanceTimeoutMs": -1, "SubscribedTopicNames": None,
+            "TopicPartitions": None})
+        cm_epoch = r["MemberEpoch"] or cm_epoch
+        e = c.call("Heartbeat", 3, {"GroupId": gid, "GenerationId": gen,
+                                    "MemberId": mid})["ErrorCode"]
+        if not seen or seen[-1] != e:
+            seen.append(e)
+        if e == 25:
+            break
+        time.sleep(0.25)
+    d = describe_cg(c, 1, [gid], cm)[0]
+    # Whether the first heartbeat already hears REBALANCE_IN_PROGRESS
+    # depends on when the target assignment is computed: not compared.
+    return {"join": r["ErrorCode"], "told_to_rejoin": 27 in seen,
+            "last_heartbeat": seen[-1] if seen else None,
+            "members_after": sorted(m["MemberType"] for m in d["Members"])}
+
+
 def ask_everything(c, out, key, member, epoch):
     out[key + ".cgdescribe.v0"] = describe_cg(c, 0, [GROUP], member)
     out[key + ".cgdescribe.v1"] = describe_cg(c, 1, [GROUP], member)
@@ -311,7 +354,8 @@ def scenario(bootstrap):
     out = {}
     member = str(uuid.uuid4())
     with kwire.Conn(bootstrap) as c:
-        wait_coordinator(c, [GROUP, CLASSIC, "cga-none", GROUP + "-lag"])
+        wait_coordinator(c, [GROUP, CLASSIC, "cga-none", GROUP + "-lag",
+                             GROUP + "-slow"])
         tid = create_topic(c)
         wait_topic(c)
         ids = {tid: TOPIC}
@@ -337,6 +381,7 @@ def scenario(bootstrap):
         out["tool.state"] = consumer_groups_sh(bootstrap, member, "--state")
 
         out["lagging_commit"] = lagging_commit(c, tid, ids)
+        out["classic_never_rejoins"] = classic_never_rejoins(c, ids)
         out["classic"] = classic_member(c, epoch)
         # The classic member's join moved the group epoch on: the
         # consumer member catches up before the checks by epoch below.
