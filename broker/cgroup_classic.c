@@ -61,6 +61,10 @@ int16_t cgroup_commit_check(kafka_req *r, cgroup *g, const char *member_id,
    * it may commit while nobody else is in the group. */
   if (member_epoch < 0 && g->nmembers == 0)
     return 0;
+  /* A transactional producer that names no member (generation -1, no
+   * member id) commits whoever is in the group, as Kafka 4.4 lets it. */
+  if (txn && member_epoch < 0 && (!member_id || !*member_id))
+    return 0;
   cg_member *m = cgroup_member(g, member_id ? member_id : "");
   if (!m)
     return KERR_UNKNOWN_MEMBER_ID;
@@ -68,9 +72,11 @@ int16_t cgroup_commit_check(kafka_req *r, cgroup *g, const char *member_id,
    * commit carries one from v3 on, and classic members send generations. */
   if (!txn && m->type == CGM_TYPE_CONSUMER && r->version < 9)
     return KERR_UNSUPPORTED_VERSION;
+  /* TxnOffsetCommit has no STALE_MEMBER_EPOCH: Kafka 4.4 answers
+   * ILLEGAL_GENERATION there, as for a classic member. */
   if (member_epoch != m->epoch)
-    return m->type == CGM_TYPE_CLASSIC ? KERR_ILLEGAL_GENERATION
-                                       : KERR_STALE_MEMBER_EPOCH;
+    return m->type == CGM_TYPE_CLASSIC || txn ? KERR_ILLEGAL_GENERATION
+                                              : KERR_STALE_MEMBER_EPOCH;
   return 0;
 }
 
