@@ -91,22 +91,43 @@ typedef struct cg_assign_input {
 
 /* Is name an assignor the broker has ("uniform", "range")? */
 int cg_assignor_known(const char *name);
-/* Compute the target assignment with assignor `name`: out[i] (nmembers
- * sets, each overwritten) is members[i]'s. Deterministic: the same input
- * gives the same output, as Kafka's assignors for the same input give the
- * same. 0, ND_EINVAL (unknown assignor), -ENOMEM (out all empty). */
+/* Compute the target assignment with assignor `name` (NULL: the default,
+ * "uniform"): out[i] (nmembers sets, each overwritten) is members[i]'s.
+ * Deterministic: the same input gives the same output, as Kafka's
+ * assignors for the same input give the same (the order of members and
+ * topics matters as cgroup_assign.c's top comment says). Loop thread or
+ * any thread: no shared state. 0, ND_EINVAL (unknown assignor), -ENOMEM
+ * (out all empty). */
 int cg_assign(const char *name, const cg_assign_input *in, cg_parts *out);
+/* cg_assign with the group's subscription type as Kafka's coordinator
+ * computes it: from the subscribed topic *names*, existing or not.
+ * heterogeneous = 1 when the members' names differ although the topics
+ * that exist are the same for all (one also names a missing topic):
+ * uniform then runs its heterogeneous builder, as Kafka's. cg_assign
+ * decides from the resolved topics alone (as heterogeneous = 0). */
+int cg_assign_typed(const char *name, const cg_assign_input *in,
+                    int heterogeneous, cg_parts *out);
 
 /* ---- regular-expression subscriptions (cgroup_regex.c) ----------------- */
 
 typedef struct cg_regex cg_regex;
 /* Compile a subscription pattern of Kafka's syntax (RE2/J: what it
- * accepts is accepted, what it refuses is refused, with its message
- * copied into err). Matches whole topic names, as Kafka's Pattern.matches.
- * 0, ND_EINVAL (refused: err says why), -ENOMEM. */
+ * accepts is accepted, what it refuses is refused, with its description
+ * copied into err: PatternSyntaxException.getDescription(), e.g. "missing
+ * closing )", which Kafka puts into INVALID_REGULAR_EXPRESSION's message
+ * as "SubscribedTopicRegex `%s` is not a valid regular expression: %s.").
+ * Matches whole topic names, as Kafka's Matcher.matches. *out is the
+ * caller's (cg_regex_free). 0, ND_EINVAL (refused: err says why),
+ * -ENOMEM. cg_regex_match: 1 or 0 (also when out of memory); a compiled
+ * pattern may be matched from several threads at once. */
 int cg_regex_compile(const char *pattern, cg_regex **out, char *err,
                      size_t errlen);
 int cg_regex_match(const cg_regex *re, const char *topic);
+/* The code point of the UTF-8 sequence at *p (not at its end), advancing
+ * *p past it; a byte that starts no valid sequence is U+FFFD and advances
+ * one byte, as Java's decoder replaces it (Kafka's strings are Java's:
+ * the assignors' member order and the patterns work on code points). */
+uint32_t cg_utf8_next(const unsigned char **p);
 void cg_regex_free(cg_regex *re);
 
 /* ---- groups and members (cgroup.c) -------------------------------------- */

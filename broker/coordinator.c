@@ -58,7 +58,7 @@ const char *group_state_name(int state) {
   return state >= 0 && state <= GROUP_DEAD ? state_names[state] : "Unknown";
 }
 
-static char *dup_str(kf_str s) {
+char *group_dup_str(kf_str s) {
   if (s.len < 0 || !s.ptr)
     return NULL;
   char *p = malloc((size_t)s.len + 1);
@@ -651,8 +651,8 @@ static int protocols_match(const gmember *m,
   return 1;
 }
 
-static const char *peer_host(kafka_req *r, char *buf, size_t cap) {
-  const char *peer = net_conn_peer(r->conn);
+const char *group_client_host(kafka_req *r, char *buf, size_t cap) {
+  const char *peer = r->peer;
   const char *colon = strrchr(peer, ':');
   size_t n = colon ? (size_t)(colon - peer) : strlen(peer);
   if (n >= 2 && peer[0] == '[' && peer[n - 1] == ']') {
@@ -674,7 +674,7 @@ static int member_update(gmember *m, kafka_req *r) {
   for (int32_t i = 0; i < n; i++) {
     kafka_join_group_request_protocol *p = &req->protocols.items[i];
     int32_t len = p->metadata.len > 0 ? p->metadata.len : 0;
-    ps[i].name = dup_str(p->name);
+    ps[i].name = group_dup_str(p->name);
     ps[i].meta = malloc((size_t)len + 1);
     ps[i].len = len;
     if (!ps[i].name || !ps[i].meta) {
@@ -689,8 +689,8 @@ static int member_update(gmember *m, kafka_req *r) {
       memcpy(ps[i].meta, p->metadata.ptr, (size_t)len);
   }
   char host[300];
-  char *cid = dup_str(r->client_id.len >= 0 ? r->client_id : kf_s(""));
-  char *chost = strdup(peer_host(r, host, sizeof host));
+  char *cid = group_dup_str(r->client_id.len >= 0 ? r->client_id : kf_s(""));
+  char *chost = strdup(group_client_host(r, host, sizeof host));
   if (!cid || !chost) {
     free(cid);
     free(chost);
@@ -744,7 +744,7 @@ static int add_member(group *g, kafka_req *r, char *id) {
     return -1;
   }
   if (g->nmembers == 0) {
-    char *t = dup_str(req->protocol_type);
+    char *t = group_dup_str(req->protocol_type);
     if (!t) {
       protocols_free(m);
       free(m->client_id);

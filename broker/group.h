@@ -131,6 +131,13 @@ static inline const char *group_cstr(kf_str s) {
   return kafka_cstr_ok(s) ? s.ptr : NULL;
 }
 
+/* A malloc'ed copy of a request's string, NULL for a null one (or when
+ * out of memory). */
+char *group_dup_str(kf_str s);
+/* The client's address as Kafka shows a member's host ("/127.0.0.1"),
+ * written into buf (from r->peer, so it outlives the connection). */
+const char *group_client_host(kafka_req *r, char *buf, size_t cap);
+
 /* Has the group committed offsets? (coordinator_offsets.c) */
 int group_has_offsets(kafka_req *r, const char *gid);
 /* Who may commit into group gid (Kafka's ClassicGroup.validateOffsetCommit):
