@@ -61,6 +61,10 @@ int16_t cgroup_commit_check(kafka_req *r, cgroup *g, const char *member_id,
    * it may commit while nobody else is in the group. */
   if (member_epoch < 0 && g->nmembers == 0)
     return 0;
+  /* A transactional producer that names no member (generation -1, no
+   * member id) commits whoever is in the group, as Kafka 4.4 lets it. */
+  if (txn && member_epoch < 0 && (!member_id || !*member_id))
+    return 0;
   cg_member *m = cgroup_member(g, member_id ? member_id : "");
   if (!m)
     return KERR_UNKNOWN_MEMBER_ID;
@@ -68,9 +72,11 @@ int16_t cgroup_commit_check(kafka_req *r, cgroup *g, const char *member_id,
    * commit carries one from v3 on, and classic members send generations. */
   if (!txn && m->type == CGM_TYPE_CONSUMER && r->version < 9)
     return KERR_UNSUPPORTED_VERSION;
+  /* TxnOffsetCommit has no STALE_MEMBER_EPOCH: Kafka 4.4 answers
+   * ILLEGAL_GENERATION there, as for a classic member. */
   if (member_epoch != m->epoch)
-    return m->type == CGM_TYPE_CLASSIC ? KERR_ILLEGAL_GENERATION
-                                       : KERR_STALE_MEMBER_EPOCH;
+    return m->type == CGM_TYPE_CLASSIC || txn ? KERR_ILLEGAL_GENERATION
+                                              : KERR_STALE_MEMBER_EPOCH;
   return 0;
 }
 
@@ -381,6 +387,10 @@ typedef struct cg_classic {
   /* Every protocol it named, for the classic group a downgrade makes. */
   group_protocol *protocols;
   int32_t nprotocols;
+  /* When told to rejoin: the net_now_ms() by which it must (its rebalance
+   * timeout later), else it is removed, as Kafka's join timeout does;
+   * 0 when not told. */
+  int64_t rejoin_by;
 } cg_classic;
 
 static void protocols_clear(cg_classic *c) {
@@ -577,6 +587,7 @@ int16_t cgroup_classic_join(kafka_req *r, cgroup *g) {
   free(c->protocol);
   c->protocol = pname;
   c->version = version;
+  c->rejoin_by = 0;
   protocols_clear(c);
   for (int32_t i = 0; i < req->protocols.count; i++) {
     const kafka_join_group_request_protocol *jp = &req->protocols.items[i];
@@ -663,8 +674,8 @@ int cgroup_classic_sync(kafka_req *r, cgroup *g) {
         (pn && c && c->protocol && strcmp(pn, c->protocol)))
       err = KERR_INCONSISTENT_GROUP_PROTOCOL;
   }
-  /* The group moved on since the join: rejoin first. */
-  if (!err && m->epoch < g->epoch)
+  /* A target assignment newer than the join: rejoin first. */
+  if (!err && m->epoch < g->assignment_epoch)
     err = KERR_REBALANCE_IN_PROGRESS;
   if (m)
     cgroup_member_touch(m);
@@ -686,13 +697,33 @@ int cgroup_classic_heartbeat(kafka_req *r, cgroup *g) {
     resp->error_code = KERR_ILLEGAL_GENERATION;
   if (!resp->error_code) {
     cgroup_member_touch(m);
-    /* Kafka's rule for a classic member: rejoin when the group epoch
-     * moved, when it has partitions to give up (an eager consumer gives
-     * up everything on rejoining, so nothing is consumed twice), or when
-     * partitions it waits for are free now. */
-    if (m->epoch < g->epoch || m->state == CGM_UNREVOKED_PARTITIONS ||
+    /* Kafka's rule for a classic member: rejoin when a newer target
+     * assignment exists (not merely a newer group epoch: Kafka 4.4 computes
+     * the target a moment later), when it has partitions to give up (an eager
+     * consumer gives up everything on rejoining, so nothing is consumed twice),
+     * or when partitions it waits for are free now. */
+    if (m->epoch < g->assignment_epoch ||
+        m->state == CGM_UNREVOKED_PARTITIONS ||
         (m->state == CGM_UNRELEASED_PARTITIONS && !waits_on_others(g, m)))
       resp->error_code = KERR_REBALANCE_IN_PROGRESS;
+    cg_classic *c = m->classic;
+    if (resp->error_code && c) {
+      /* A member that heartbeats but never rejoins would keep partitions
+       * others wait for: after its rebalance timeout it is removed. */
+      int64_t now = net_now_ms();
+      if (!c->rejoin_by)
+        c->rejoin_by =
+            now + (m->rebalance_timeout_ms > 0 ? m->rebalance_timeout_ms
+                                               : m->session_timeout_ms);
+      else if (now > c->rejoin_by) {
+        kafka_log(r, BLOG_INFO,
+                  "group %s: classic member %s did not rejoin within its "
+                  "rebalance timeout: removed",
+                  g->id, m->id);
+        cgroup_member_remove(m, "removed: it did not rejoin in time");
+        resp->error_code = KERR_UNKNOWN_MEMBER_ID;
+      }
+    }
   }
   kafka_respond(r, resp);
   return 0;

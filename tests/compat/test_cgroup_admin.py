@@ -11,6 +11,8 @@ group (JoinGroup, SyncGroup, Heartbeat, LeaveGroup), DescribeGroups v5/v6 and Li
 type and state filters showing it; OffsetCommit v8 from the member
 (UNSUPPORTED_VERSION), v9 with its epoch, a stale one, a future one, an
 unknown member, an admin commit (member "" epoch -1) into the live group;
+TxnOffsetCommit v4 in a transaction (the member's epoch, a stale one:
+ILLEGAL_GENERATION, an unknown member, no member at all: taken);
 OffsetFetch v9 with the member's epoch, a stale one, an unknown member,
 no member; OffsetDelete of a subscribed topic; DeleteGroups while the
 member is in (NON_EMPTY_GROUP); then the member leaves and the same
@@ -295,6 +297,88 @@ def lagging_commit(c, tid, ids):
             "new_epoch": sorted(set(new.values()))}
 
 
+def classic_never_rejoins(c, ids):
+    """A classic member told to rejoin (a consumer member joined) that
+    keeps heartbeating without rejoining is removed after its rebalance
+    timeout (Kafka's join timeout): its heartbeats end with
+    UNKNOWN_MEMBER_ID, and the consumer member then gets every
+    partition."""
+    gid = GROUP + "-slow"
+    cm = str(uuid.uuid4())
+    r = c.call("ConsumerGroupHeartbeat", 1, {
+        "GroupId": gid, "MemberId": cm, "MemberEpoch": 0,
+        "RebalanceTimeoutMs": 30000, "SubscribedTopicNames": [TOPIC],
+        "TopicPartitions": []})
+    cm_epoch = r["MemberEpoch"]
+    join = {"GroupId": gid, "SessionTimeoutMs": 30000,
+            "RebalanceTimeoutMs": 2000, "MemberId": "nd-slow",
+            "GroupInstanceId": None, "ProtocolType": "consumer",
+            "Protocols": [{"Name": "range", "Metadata": subscription([TOPIC])}]}
+    r = c.call("JoinGroup", 5, join)
+    mid, gen = r["MemberId"], r["GenerationId"]
+    seen = []
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        # The consumer member heartbeats too, so the group moves on.
+        r = c.call("ConsumerGroupHeartbeat", 1, {
+            "GroupId": gid, "MemberId": cm, "MemberEpoch": cm_epoch,
+            "RebalanceTimeoutMs": -1, "SubscribedTopicNames": None,
+            "TopicPartitions": None})
+        cm_epoch = r["MemberEpoch"] or cm_epoch
+        e = c.call("Heartbeat", 3, {"GroupId": gid, "GenerationId": gen,
+                                    "MemberId": mid})["ErrorCode"]
+        if not seen or seen[-1] != e:
+            seen.append(e)
+        if e == 25:
+            break
+        time.sleep(0.25)
+    d = describe_cg(c, 1, [gid], cm)[0]
+    # Whether the first heartbeat already hears REBALANCE_IN_PROGRESS
+    # depends on when the target assignment is computed: not compared.
+    return {"join": r["ErrorCode"], "told_to_rejoin": 27 in seen,
+            "last_heartbeat": seen[-1] if seen else None,
+            "members_after": sorted(m["MemberType"] for m in d["Members"])}
+
+
+def txn_commits(c, member, epoch):
+    """TxnOffsetCommit v4 into the live consumer group inside one
+    transaction (aborted after): the member at its epoch, an older epoch,
+    an unknown member, and no member (generation -1, as a producer that is
+    not a group member sends)."""
+    tid = GROUP + "-txn"
+    for _ in range(600):
+        f = c.call("FindCoordinator", 6, {"KeyType": 1,
+                                          "CoordinatorKeys": [tid]})
+        if not f["Coordinators"][0]["ErrorCode"]:
+            r = c.call("InitProducerId", 4, {"TransactionalId": tid,
+                                             "TransactionTimeoutMs": 60000})
+            if r["ErrorCode"] not in (14, 15, 16, 51):
+                break
+        time.sleep(0.1)
+    if r["ErrorCode"]:
+        ndtest.fail("InitProducerId: %r" % r)
+    pid, pepoch = r["ProducerId"], r["ProducerEpoch"]
+    r = c.call("AddOffsetsToTxn", 3, {"TransactionalId": tid,
+                                      "ProducerId": pid,
+                                      "ProducerEpoch": pepoch,
+                                      "GroupId": GROUP})
+    out = {"add_offsets": r["ErrorCode"]}
+    for name, m, e in (("member", member, epoch), ("stale", member, epoch - 1),
+                       ("unknown", "nobody", epoch), ("none", "", -1)):
+        r = c.call("TxnOffsetCommit", 4, {
+            "TransactionalId": tid, "GroupId": GROUP, "ProducerId": pid,
+            "ProducerEpoch": pepoch, "GenerationIdOrMemberEpoch": e,
+            "MemberId": m, "GroupInstanceId": None,
+            "Topics": [{"Name": TOPIC, "Partitions": [{
+                "PartitionIndex": 2, "CommittedOffset": 9,
+                "CommittedLeaderEpoch": -1, "CommittedMetadata": ""}]}]})
+        out[name] = r["Topics"][0]["Partitions"][0]["ErrorCode"]
+    r = c.call("EndTxn", 3, {"TransactionalId": tid, "ProducerId": pid,
+                             "ProducerEpoch": pepoch, "Committed": False})
+    out["abort"] = r["ErrorCode"]
+    return out
+
+
 def ask_everything(c, out, key, member, epoch):
     out[key + ".cgdescribe.v0"] = describe_cg(c, 0, [GROUP], member)
     out[key + ".cgdescribe.v1"] = describe_cg(c, 1, [GROUP], member)
@@ -311,7 +395,8 @@ def scenario(bootstrap):
     out = {}
     member = str(uuid.uuid4())
     with kwire.Conn(bootstrap) as c:
-        wait_coordinator(c, [GROUP, CLASSIC, "cga-none", GROUP + "-lag"])
+        wait_coordinator(c, [GROUP, CLASSIC, "cga-none", GROUP + "-lag",
+                             GROUP + "-slow", GROUP + "-txn"])
         tid = create_topic(c)
         wait_topic(c)
         ids = {tid: TOPIC}
@@ -337,6 +422,7 @@ def scenario(bootstrap):
         out["tool.state"] = consumer_groups_sh(bootstrap, member, "--state")
 
         out["lagging_commit"] = lagging_commit(c, tid, ids)
+        out["classic_never_rejoins"] = classic_never_rejoins(c, ids)
         out["classic"] = classic_member(c, epoch)
         # The classic member's join moved the group epoch on: the
         # consumer member catches up before the checks by epoch below.
@@ -353,6 +439,7 @@ def scenario(bootstrap):
         out["commit.unknown"] = commit(c, 9, "no-such-member", epoch)
         out["commit.admin"] = commit(c, 9, "", -1, part=1)
         out["commit.v9.generation-1"] = commit(c, 9, member, -1)
+        out["txn"] = txn_commits(c, member, epoch)
         out["fetch.member"] = fetch(c, member, epoch)
         out["fetch.stale"] = fetch(c, member, epoch - 1)
         out["fetch.future"] = fetch(c, member, epoch + 1)
