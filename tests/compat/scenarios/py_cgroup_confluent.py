@@ -38,6 +38,7 @@ DEADLINE = 60.0
 SEQ = itertools.count(1)
 LOCK = threading.Lock()
 timeline = []
+client_errors = []  # what librdkafka's error_cb reported, for a failure
 consumed = {}  # "topic-partition@offset" -> [labels]
 admin = AdminClient({"bootstrap.servers": BS})
 
@@ -54,8 +55,10 @@ def wait_for(what, cond):
     end = time.monotonic() + DEADLINE
     while not cond():
         if time.monotonic() > end:
-            raise SystemExit("not after %d s: %s\ntimeline: %s" % (
-                DEADLINE, what, json.dumps(timeline)[-6000:]))
+            raise SystemExit("not after %d s: %s\nclient errors: %s\n"
+                             "timeline: %s" % (
+                                 DEADLINE, what, client_errors[-20:],
+                                 json.dumps(timeline)[-6000:]))
         time.sleep(0.05)
 
 
@@ -126,7 +129,9 @@ class Member:
                 "group.protocol": "consumer",
                 "group.remote.assignor": assignor, "client.id": label,
                 "enable.auto.commit": False,
-                "auto.offset.reset": "earliest"}
+                "auto.offset.reset": "earliest",
+                "error_cb": lambda e: client_errors.append(
+                    "%s: %s" % (label, e))}
         if instance_id:
             conf["group.instance.id"] = instance_id
         self.c = Consumer(conf)
