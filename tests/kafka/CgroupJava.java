@@ -449,6 +449,46 @@ public class CgroupJava {
     return r;
   }
 
+  // kafka-consumer-groups.sh (ConsumerGroupCommand, run as its own JVM on
+  // this classpath) with args: its table, rows split on blanks, with what
+  // differs between any two runs or brokers replaced: the coordinator's
+  // address and id, member ids, and offsets (how many records the producer
+  // wrote depends on timing; a lag is kept).
+  static List<List<String>> groupsTool(String... args) throws Exception {
+    List<String> cmd = new ArrayList<>(List.of("java", "-Xmx128m", "-cp",
+        System.getProperty("java.class.path"),
+        "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand", "--bootstrap-server",
+        bootstrap));
+    cmd.addAll(List.of(args));
+    Process pr = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+    String text = new String(pr.getInputStream().readAllBytes());
+    if (!pr.waitFor(120, TimeUnit.SECONDS) || pr.exitValue() != 0)
+      throw new IllegalStateException("kafka-consumer-groups " + String.join(" ", args) + ": " + text);
+    text = text.replaceAll("127\\.0\\.0\\.1:\\d+\\s+\\(\\d+\\)", "<coordinator>");
+    List<List<String>> rows = new ArrayList<>();
+    List<String> header = null;
+    for (String line : text.split("\n")) {
+      if (line.isBlank() || line.startsWith("SLF4J")) continue;
+      List<String> row = new ArrayList<>(List.of(line.trim().split("\\s+")));
+      if (header == null) {
+        header = row;
+        rows.add(row);
+        continue;
+      }
+      for (int i = 0; i < row.size() && i < header.size(); i++) {
+        String h = header.get(i);
+        if (h.equals("CONSUMER-ID") && !row.get(i).equals("-")) row.set(i, "<member id>");
+        if ((h.equals("CURRENT-OFFSET") || h.equals("LOG-END-OFFSET"))
+            && row.get(i).matches("\\d+"))
+          row.set(i, "<offset>");
+      }
+      rows.add(row);
+    }
+    // Data rows in a fixed order (the tool's follows its maps).
+    if (rows.size() > 1) rows.subList(1, rows.size()).sort(Comparator.comparing(Object::toString));
+    return rows;
+  }
+
   // ---- scenarios ----------------------------------------------------------
 
   // c1, c2, c3 join; c3 leaves; c4 joins; c2 restarts with its instance id.
@@ -499,6 +539,13 @@ public class CgroupJava {
       out.put("describe", describe(group, sets));
       prod.close();
       out.put("consumption", consumption(prod, all));
+      if (allStatic) { // range: the partitions are determined, so the tables
+        Map<String, Object> tool = new LinkedHashMap<>();
+        tool.put("state", groupsTool("--describe", "--group", group, "--state", "--verbose"));
+        tool.put("members",
+            groupsTool("--describe", "--group", group, "--members", "--verbose"));
+        out.put("kafka_consumer_groups", tool);
+      }
       int commitErrors = 0;
       for (Member m : live) commitErrors += m.commitErrors;
       commitErrors += c3.commitErrors + c2.commitErrors;
