@@ -15,6 +15,10 @@ and "pattern"; test_cgroup_java_range.py has "range"):
   patterns RE2/J refuses (an unclosed group, a lookahead that Java's own
   regex would take, a trailing backslash): the exception and message the
   member's poll raises (INVALID_REGULAR_EXPRESSION, the broker's message);
+  eleven patterns of RE2/J syntax beyond POSIX ERE (`(?:`, `(?i)`, `\w`,
+  `[[:alpha:]]`, `\pL`, a lazy `*?`, `\Q...\E`, `(?P<x>`, `{1,2}`, a
+  negated class, a top-level `|`), each alone in a group: the topics it is
+  given;
 - in each: records produced before and during, committed with commitSync
   after every batch (the new protocol's OffsetCommit carries the member
   epoch); every record consumed, none twice; no partition assigned to a

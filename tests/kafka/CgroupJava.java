@@ -49,7 +49,8 @@ import org.apache.kafka.common.serialization.*;
 public class CgroupJava {
   static String bootstrap;
   static final AtomicLong SEQ = new AtomicLong();
-  static final long DEADLINE_MS = 60_000;
+  // How long a wait may take (-Dcgroup.deadline.ms=N shortens it to debug).
+  static final long DEADLINE_MS = Long.getLong("cgroup.deadline.ms", 60_000);
   static final List<Map<String, Object>> timeline =
       Collections.synchronizedList(new ArrayList<>());
   // (topic-partition, offset) -> the members that consumed it
@@ -111,9 +112,20 @@ public class CgroupJava {
     long end = System.currentTimeMillis() + DEADLINE_MS;
     while (!cond.get()) {
       if (System.currentTimeMillis() > end)
-        throw new IllegalStateException(
-            "not after " + DEADLINE_MS + " ms: " + what + "; timeline " + timeline);
+        throw new IllegalStateException("not after " + DEADLINE_MS + " ms: " + what
+            + "; timeline " + timeline + "; the groups: " + groupsNow());
       Thread.sleep(50);
+    }
+  }
+
+  // What the broker says of every group, for a failure's message.
+  static String groupsNow() {
+    try {
+      List<String> ids = new ArrayList<>();
+      for (GroupListing g : admin.listGroups().all().get()) ids.add(g.groupId());
+      return admin.describeConsumerGroups(ids).all().get().toString();
+    } catch (Exception e) {
+      return "(describing them failed: " + e + ")";
     }
   }
 
@@ -636,5 +648,45 @@ public class CgroupJava {
       }
     }
     out.put("refused_patterns", refused);
+    out.put("accepted_patterns", accepted());
+  }
+
+  // RE2/J syntax beyond POSIX ERE, each pattern alone in a group of one
+  // member: the topics it is given (all partitions of what the pattern
+  // matches as a whole name), or the error its poll raised.
+  static Map<String, Object> accepted() throws Exception {
+    List<String> patterns = List.of("cgp\\.(?:a|b)", "(?i)CGP\\.A", "cgp\\.\\w",
+        "cgp\\.[[:alpha:]]", "cgp\\.\\pL", "cgp\\.a|cgp\\.b", "cgp\\.o.*?",
+        "\\Qcgp.a\\E", "cgp\\.(?P<x>a)", "cgp\\.[^a-b]", "cgp\\.a{1,2}");
+    Map<String, KafkaConsumer<String, String>> cs = new LinkedHashMap<>();
+    Map<String, Object> r = new TreeMap<>();
+    try {
+      for (String p : patterns) {
+        KafkaConsumer<String, String> c = new KafkaConsumer<>(
+            props("group.id", "cg-ok-" + cs.size(), "group.protocol", "consumer", "client.id",
+                "ok"),
+            new StringDeserializer(), new StringDeserializer());
+        c.subscribe(new SubscriptionPattern(p));
+        cs.put(p, c);
+      }
+      long end = System.currentTimeMillis() + DEADLINE_MS;
+      while (r.size() < cs.size() && System.currentTimeMillis() < end) {
+        for (Map.Entry<String, KafkaConsumer<String, String>> e : cs.entrySet()) {
+          if (r.containsKey(e.getKey())) continue;
+          try {
+            e.getValue().poll(Duration.ofMillis(20));
+            Set<String> topics = new TreeSet<>();
+            for (TopicPartition t : e.getValue().assignment()) topics.add(t.topic());
+            if (!topics.isEmpty()) r.put(e.getKey(), new ArrayList<>(topics));
+          } catch (KafkaException x) {
+            r.put(e.getKey(), x.getClass().getSimpleName() + ": " + x.getMessage());
+          }
+        }
+      }
+    } finally {
+      for (KafkaConsumer<String, String> c : cs.values()) c.close(CloseOptions.timeout(Duration.ofSeconds(5)));
+    }
+    for (String p : patterns) r.putIfAbsent(p, "nothing assigned in " + DEADLINE_MS + " ms");
+    return r;
   }
 }
