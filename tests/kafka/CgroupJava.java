@@ -56,6 +56,7 @@ public class CgroupJava {
   // (topic-partition, offset) -> the members that consumed it
   static final ConcurrentHashMap<String, List<String>> consumed = new ConcurrentHashMap<>();
   static Admin admin;
+  static final Map<String, Integer> lastEpoch = new HashMap<>();
 
   public static void main(String[] args) throws Exception {
     bootstrap = args[args.length - 1];
@@ -201,7 +202,7 @@ public class CgroupJava {
   // ---- a member ----------------------------------------------------------
 
   static final class Member implements Runnable, ConsumerRebalanceListener {
-    final String label;
+    final String label, group;
     final KafkaConsumer<String, String> c;
     final Object subscription; // List<String> or SubscriptionPattern
     final Set<TopicPartition> owned = ConcurrentHashMap.newKeySet();
@@ -214,6 +215,7 @@ public class CgroupJava {
 
     Member(String label, String group, String assignor, String instanceId, Object subscription) {
       this.label = label;
+      this.group = group;
       this.subscription = subscription;
       Properties p = props("group.id", group, "group.protocol", "consumer",
           "group.remote.assignor", assignor, "client.id", label, "enable.auto.commit", "false",
@@ -332,10 +334,17 @@ public class CgroupJava {
   // partitions changed owner since the previous step, and how many each
   // member kept.
   static Map<String, Object> snapshot(String what, List<Member> live,
-      Map<TopicPartition, String> before, boolean sets) {
+      Map<TopicPartition, String> before, boolean sets) throws Exception {
     Map<TopicPartition, String> now = owners(live);
     Map<String, Object> s = new LinkedHashMap<>();
     s.put("step", what);
+    // How far the group epoch moved since the previous step: the epochs'
+    // history, whatever the first join's epoch.
+    String group = live.get(0).group;
+    int epoch = admin.describeConsumerGroups(List.of(group)).all().get().get(group)
+                    .groupEpoch().orElse(-1);
+    s.put("group_epoch_delta", epoch - lastEpoch.getOrDefault(group, 0));
+    lastEpoch.put(group, epoch);
     Map<String, Object> members = new TreeMap<>();
     for (Member m : live) {
       int kept = 0;
@@ -464,9 +473,10 @@ public class CgroupJava {
   // kafka-consumer-groups.sh (ConsumerGroupCommand, run as its own JVM on
   // this classpath) with args: its table, rows split on blanks, with what
   // differs between any two runs or brokers replaced: the coordinator's
-  // address and id, member ids, and offsets (how many records the producer
-  // wrote depends on timing; a lag is kept).
-  static List<List<String>> groupsTool(String... args) throws Exception {
+  // address and id, member ids, offsets (how many records the producer
+  // wrote depends on timing; a lag is kept), and epochs, told relative to
+  // the group's (epoch; the steps' group_epoch_delta tell its history).
+  static List<List<String>> groupsTool(int epoch, String... args) throws Exception {
     List<String> cmd = new ArrayList<>(List.of("java", "-Xmx128m", "-cp",
         System.getProperty("java.class.path"),
         "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand", "--bootstrap-server",
@@ -483,6 +493,8 @@ public class CgroupJava {
       if (line.isBlank() || line.startsWith("SLF4J")) continue;
       List<String> row = new ArrayList<>(List.of(line.trim().split("\\s+")));
       if (header == null) {
+        int id = row.indexOf("(ID)"); // "COORDINATOR (ID)" is one column
+        if (id > 0) row.set(id - 1, row.get(id - 1) + " " + row.remove(id));
         header = row;
         rows.add(row);
         continue;
@@ -493,6 +505,9 @@ public class CgroupJava {
         if ((h.equals("CURRENT-OFFSET") || h.equals("LOG-END-OFFSET"))
             && row.get(i).matches("\\d+"))
           row.set(i, "<offset>");
+        if (h.endsWith("EPOCH") && row.get(i).matches("-?\\d+"))
+          row.set(i, "<group epoch" + (Integer.parseInt(row.get(i)) == epoch ? ">" : " - "
+                      + (epoch - Integer.parseInt(row.get(i))) + ">"));
       }
       rows.add(row);
     }
@@ -553,9 +568,11 @@ public class CgroupJava {
       out.put("consumption", consumption(prod, all));
       if (allStatic) { // range: the partitions are determined, so the tables
         Map<String, Object> tool = new LinkedHashMap<>();
-        tool.put("state", groupsTool("--describe", "--group", group, "--state", "--verbose"));
+        int epoch = admin.describeConsumerGroups(List.of(group)).all().get().get(group)
+                        .groupEpoch().orElse(-1);
+        tool.put("state", groupsTool(epoch, "--describe", "--group", group, "--state", "--verbose"));
         tool.put("members",
-            groupsTool("--describe", "--group", group, "--members", "--verbose"));
+            groupsTool(epoch, "--describe", "--group", group, "--members", "--verbose"));
         out.put("kafka_consumer_groups", tool);
       }
       int commitErrors = 0;

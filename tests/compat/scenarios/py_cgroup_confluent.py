@@ -312,6 +312,21 @@ def describe(group):
     return r
 
 
+def finish(out, group, prod, live, gone, every):
+    """A scenario's end, its members settled: the description of the live
+    group; the producer stops, every record is consumed; the members
+    leave; the timeline's overlaps and the committed offsets."""
+    out["describe"] = describe(group)
+    prod.close()
+    out["consumption"] = consumption(every)
+    out["commit_errors"] = sorted(e for m in live + gone
+                                  for e in m.commit_errors)
+    for m in live:
+        m.close()
+    out["overlaps"] = overlaps()
+    out["committed"] = committed(group, every)
+
+
 def steps(assignor):
     group = "cgc-" + assignor
     topics = {"cgc-%s-a" % assignor: 6, "cgc-%s-b" % assignor: 6}
@@ -355,16 +370,8 @@ def steps(assignor):
         s["while_away"] = away
         steps_.append(s)
         out["steps"] = steps_
-        out["describe"] = describe(group)
-        prod.close()
-        out["consumption"] = consumption(every)
-        out["commit_errors"] = sorted(e for m in live + gone
-                                      for e in m.commit_errors)
-        for m in live:
-            m.close()
+        finish(out, group, prod, live, gone, every)
         live = []
-        out["overlaps"] = overlaps()
-        out["committed"] = committed(group, every)
     finally:
         prod.stop = True
         for m in live:
@@ -395,16 +402,8 @@ def pattern():
         s["assigned"] = sorted(p for m in live for p in m.owned)
         steps_.append(s)
         out["steps"] = steps_
-        out["describe"] = describe(group)
-        prod.close()
-        out["consumption"] = consumption(matching)
-        out["commit_errors"] = sorted(e for m in live
-                                      for e in m.commit_errors)
-        for m in live:
-            m.close()
+        finish(out, group, prod, live, [], matching)
         live = []
-        out["overlaps"] = overlaps()
-        out["committed"] = committed(group, matching)
     finally:
         prod.stop = True
         for m in live:
