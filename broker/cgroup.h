@@ -185,7 +185,12 @@ void cgroup_fini(broker *b);
 
 cgroup *cgroup_find(broker *b, const char *group_id);
 cg_member *cgroup_member(const cgroup *g, const char *member_id);
+/* Every consumer group, from this one along hnext (ListGroups). */
+cgroup *cgroup_first(broker *b);
 const char *cgroup_state_name(int state); /* "Empty", "Assigning", ... */
+/* Set g->state from its members and epochs (Kafka's maybeUpdateGroupState):
+ * call after changing them. */
+void cgroup_update_state(cgroup *g);
 /* Kafka's lower-case form for ListGroups' group_state filter. */
 int cgroup_state_parse(const char *name);
 /* Persist g's state (cgroup_store.c); called after every change. A failure
@@ -211,6 +216,66 @@ int16_t cgroup_commit_check(kafka_req *r, cgroup *g, const char *member_id,
 /* For OffsetFetch v9+ with a member: 0 or the group's error. */
 int16_t cgroup_fetch_check(kafka_req *r, cgroup *g, const char *member_id,
                            int32_t member_epoch);
+
+/* Is topic subscribed to by a member of g, by name or by a regex's match
+ * in the last target assignment (OffsetDelete's GROUP_SUBSCRIBED_TO_TOPIC,
+ * Kafka's ModernGroup.isSubscribedToTopic)? cgroup_classic.c. */
+int cgroup_subscribed(const cgroup *g, const char *topic);
+
+/* ---- classic members' embedded protocol (cgroup_classic.c) ------------- */
+
+/* A classic member's subscription: Kafka's ConsumerProtocolSubscription
+ * v0-3, the JoinGroup metadata of protocol type "consumer". Everything is
+ * owned (malloc'ed) by the struct; the zero value is empty. */
+typedef struct cg_owned_topic {
+  char *topic;
+  int32_t *partitions;
+  int32_t npartitions;
+} cg_owned_topic;
+
+typedef struct cg_subscription {
+  int16_t version;
+  char **topics;
+  int32_t ntopics;
+  cg_owned_topic *owned; /* v1+ */
+  int32_t nowned;
+  int32_t generation; /* v2+; -1 when not given */
+  char *rack;         /* v3+; NULL when not given */
+} cg_subscription;
+
+/* Parse len bytes of subscription. A version above 3 is read as 3 (its
+ * prefix), as Kafka's ConsumerProtocol reads newer ones. 0, ND_ECORRUPT
+ * (truncated or negative lengths: out empty), -ENOMEM (out empty). */
+int cg_subscription_parse(const uint8_t *p, size_t len, cg_subscription *out);
+void cg_subscription_free(cg_subscription *s);
+
+/* Encode s as a ConsumerProtocolAssignment of `version` (0-3 share one
+ * layout; SyncGroup answers a classic member in the version of its
+ * subscription), topics by name from the store (a topic deleted meanwhile
+ * is left out), no user data. *out malloc'ed. 0 or -ENOMEM. */
+int cg_assignment_encode(nd_store *st, const cg_parts *s, int16_t version,
+                         uint8_t **out, size_t *len);
+/* The reverse: a classic assignment as a set by topic id (topics the store
+ * does not know are left out, as Kafka leaves out what its image has
+ * not). 0, ND_ECORRUPT, -ENOMEM (out empty). */
+int cg_assignment_decode(nd_store *st, const uint8_t *p, size_t len,
+                         cg_parts *out);
+
+/* group.consumer.migration.policy: which conversions between a classic
+ * and a consumer group are allowed. */
+enum {
+  CG_MIGRATION_DISABLED,
+  CG_MIGRATION_UPGRADE,
+  CG_MIGRATION_DOWNGRADE,
+  CG_MIGRATION_BIDIRECTIONAL,
+};
+/* Kafka's names, case-insensitive: the enum, or -1 for another. */
+int cg_migration_policy_parse(const char *name);
+
+/* A classic JoinGroup (coordinator.c) into g, a consumer group with
+ * members: 0 when the request has been answered or parked, else the
+ * error to answer it with. Loop thread. */
+int16_t cgroup_classic_join(kafka_req *r, cgroup *g);
 
 /* Handlers (API table in kafka_api.c). */
 int handle_consumer_group_heartbeat(kafka_req *r);

@@ -35,6 +35,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "cgroup.h"
 #include "group.h"
 
 static void glog(const group *g, const char *fmt, ...)
@@ -850,6 +851,22 @@ int handle_join_group(kafka_req *r) {
       join_error(r, KERR_INCONSISTENT_GROUP_PROTOCOL, member_id);
       return 0;
     }
+  /* The id may name a consumer group (KIP-848). An Empty one gives way to
+   * the classic group this join makes, its offsets kept (Kafka's
+   * maybeDeleteEmptyConsumerGroup); one with members takes the joiner as
+   * a classic member (cgroup_classic.c). */
+  cgroup *cg = cgroup_find(r->b, gid);
+  if (cg && cg->nmembers == 0) {
+    kafka_log(r, BLOG_INFO,
+              "group %s: the empty consumer group becomes a classic group",
+              gid);
+    cgroup_forget(r->b, cg);
+  } else if (cg) {
+    int16_t err = cgroup_classic_join(r, cg);
+    if (err)
+      join_error(r, err, member_id);
+    return 0;
+  }
   group *g = group_find(gc, gid);
   if (!*member_id) {
     if (!g && !(g = group_create(gc, gid)))

@@ -1386,3 +1386,9 @@ int dynconfig_describe(kafka_req *r, const kafka_describe_configs_request *req,
   }
   return describe_broker(r, req, q, res);
 }
+
+const char *dynconfig_group_value(broker *b, const char *group,
+                                  const char *name) {
+  const dyn_state *d = b ? b->dyn : NULL;
+  return d && group ? dyn_get(d, L_GROUP, group, name) : NULL;
+}
