@@ -64,7 +64,10 @@ typedef struct broker_config {
   int32_t cg_min_heartbeat_ms; /* ...min.heartbeat.interval.ms, 5000 */
   int32_t cg_max_heartbeat_ms; /* ...max.heartbeat.interval.ms, 15000 */
   int32_t cg_max_size;         /* group.consumer.max.size, INT32_MAX */
-  char cg_assignors[256];      /* group.consumer.assignors, "uniform,range" */
+  int32_t cg_assign_interval_ms;     /* ...assignment.interval.ms, 1000 */
+  int32_t cg_min_assign_interval_ms; /* ...min.assignment.interval.ms, 0 */
+  int32_t cg_max_assign_interval_ms; /* ...max.assignment.interval.ms, 15000 */
+  char cg_assignors[256];  /* group.consumer.assignors, "uniform,range" */
   int cg_migration_policy; /* group.consumer.migration.policy, CG_MIGRATE_* */
   unsigned explicit_set;   /* BC_SET_*: given by a flag or variable */
   /* Security (security.h). props: --config FILE's Kafka properties (an
@@ -112,6 +115,9 @@ enum {
   BC_SET_CG_MAX_SIZE = 1 << 23,
   BC_SET_CG_ASSIGNORS = 1 << 24,
   BC_SET_CG_MIGRATION = 1 << 25,
+  BC_SET_CG_ASSIGN_INTERVAL = 1 << 26,
+  BC_SET_CG_MIN_ASSIGN_INTERVAL = 1 << 27,
+  BC_SET_CG_MAX_ASSIGN_INTERVAL = 1 << 28,
 };
 
 /* group.consumer.migration.policy: which conversions between classic and

@@ -135,10 +135,10 @@ static const char *cstr(kf_str s) {
 }
 
 static void member_cancel_timers(cg_member *m) {
-  broker *b = m->g->b;
-  if (m->session_timer && b->loop)
+  broker *b = m->g ? m->g->b : NULL;
+  if (m->session_timer && b && b->loop)
     net_timer_cancel(b->loop, m->session_timer);
-  if (m->rebalance_timer && b->loop)
+  if (m->rebalance_timer && b && b->loop)
     net_timer_cancel(b->loop, m->rebalance_timer);
   m->session_timer = m->rebalance_timer = NULL;
 }
@@ -164,6 +164,7 @@ static void member_free(cg_member *m) {
   free(m->server_assignor);
   cg_parts_free(&m->assigned);
   cg_parts_free(&m->pending_revocation);
+  cgroup_classic_free(m->classic);
   free(m);
 }
 
@@ -715,7 +716,9 @@ static void session_start(cg_member *m) {
     return;
   if (m->session_timer)
     net_timer_cancel(b->loop, m->session_timer);
-  m->session_timeout_ms = session_ms(m->g);
+  /* A classic member keeps the session timeout of its JoinGroup. */
+  if (m->type != CGM_TYPE_CLASSIC || m->session_timeout_ms <= 0)
+    m->session_timeout_ms = session_ms(m->g);
   m->session_deadline = net_now_ms() + m->session_timeout_ms;
   m->session_timer =
       net_timer_add(b->loop, m->session_timeout_ms, session_expired, m);
@@ -814,15 +817,12 @@ static int16_t validate(hb_ctx *h) {
     if (q->topic_partitions.count != 0)
       return fail(h, KERR_INVALID_REQUEST,
                   "TopicPartitions must be empty when (re-)joining.");
-    int names = q->subscribed_topic_names.count > 0;
-    int regex = q->subscribed_topic_regex.len > 0;
-    if (!names && !regex)
+    /* Kafka 4.4 asks for one of them non-null (an empty list will do). */
+    if (q->subscribed_topic_names.count < 0 &&
+        (h->r->version < 1 || q->subscribed_topic_regex.len < 0))
       return fail(h, KERR_INVALID_REQUEST,
-                  h->r->version >= 1 ? "SubscribedTopicNames or "
-                                       "SubscribedTopicRegex must be set in "
-                                       "first request."
-                                     : "SubscribedTopicNames must be set in "
-                                       "first request.");
+                  "Either SubscribedTopicNames or SubscribedTopicRegex must "
+                  "be non-null when (re-)joining.");
   } else if (q->member_epoch == -2) {
     if (q->member_id.len <= 0)
       return fail(h, KERR_INVALID_REQUEST, "MemberId can't be empty.");
@@ -836,11 +836,22 @@ static int16_t validate(hb_ctx *h) {
       return fail(h, KERR_INVALID_REQUEST, "SubscribedTopicNames is invalid.");
   if (q->server_assignor.len >= 0) {
     const char *a = cstr(q->server_assignor);
-    if (!a || !cg_assignor_known(a) || !assignor_enabled(h->r->b, a, NULL, 0))
+    if (!a || !cg_assignor_known(a) || !assignor_enabled(h->r->b, a, NULL, 0)) {
+      /* Kafka lists them as a Java list would: "uniform, range". */
+      char list[512];
+      size_t o = 0;
+      for (const char *c = h->r->b->cfg.cg_assignors; *c && o + 3 < sizeof list;
+           c++) {
+        list[o++] = *c;
+        if (*c == ',')
+          list[o++] = ' ';
+      }
+      list[o] = 0;
       return fail(h, KERR_UNSUPPORTED_ASSIGNOR,
                   "ServerAssignor %s is not supported. Supported assignors: "
                   "%s.",
-                  a ? a : "", h->r->b->cfg.cg_assignors);
+                  a ? a : "", list);
+    }
   }
   if (q->subscribed_topic_regex.len > 0) {
     const char *p = cstr(q->subscribed_topic_regex);
@@ -1122,6 +1133,8 @@ static int16_t heartbeat(hb_ctx *h, cgroup **gp, int *changed) {
     m = cgroup_member(g, mid);
     if (!m && e == 0)
       is_new = 1;
+    else if (m && e == 0)
+      ; /* joins again (after a fencing, say): starts over below */
     else if (!m)
       err = fail(h, KERR_UNKNOWN_MEMBER_ID,
                  "Member %s is not a member of group %s.", mid, gid);
@@ -1132,6 +1145,8 @@ static int16_t heartbeat(hb_ctx *h, cgroup **gp, int *changed) {
     if (e == 0) {
       if (!old)
         is_new = 1;
+      else if (!strcmp(old->id, mid))
+        m = old; /* the same member joins again */
       else if (old->epoch != -2)
         err = fail(h, KERR_UNRELEASED_INSTANCE_ID,
                    "Static member %s with instance id %s cannot join the group "
@@ -1242,12 +1257,22 @@ static int16_t heartbeat(hb_ctx *h, cgroup **gp, int *changed) {
   if (tc)
     bump = 1;
   if (bump) {
+    /* Kafka 4.4 gives a new group's first member epoch 2: the group's
+     * creation counts as a change of its own. */
+    if (g->epoch == 0)
+      g->epoch++;
     g->epoch++;
     *changed = 1;
     blog_info("group", "group %s: group epoch %d", g->id, g->epoch);
   }
-  /* 2. The target assignment. */
-  if (g->epoch > g->assignment_epoch) {
+  /* 2. The target assignment, at most once per
+   * group.consumer.assignment.interval.ms (Kafka 4.4 batches changes so;
+   * meanwhile members reconcile towards the target they have). */
+  int64_t now = net_now_ms();
+  if (g->epoch > g->assignment_epoch &&
+      (g->assignment_epoch == 0 || !g->assigned_at ||
+       now - g->assigned_at >= b->cfg.cg_assign_interval_ms)) {
+    g->assigned_at = now;
     int ac = compute_target(g);
     if (ac != 0) {
       cg_parts_free(&owned);
@@ -1355,6 +1380,39 @@ static int16_t leave(hb_ctx *h, int *changed) {
   return 0;
 }
 
+int16_t cgroup_heartbeat_as(kafka_req *r,
+                            kafka_consumer_group_heartbeat_request *q,
+                            kafka_consumer_group_heartbeat_response *resp,
+                            cgroup **gp) {
+  hb_ctx h = {r, q, resp};
+  int changed = 0;
+  *gp = NULL;
+  int16_t err = heartbeat(&h, gp, &changed);
+  if (!err && *gp && changed)
+    cgroup_persist(*gp);
+  return err;
+}
+
+void cgroup_link(broker *b, cgroup *g) {
+  group_link(b, g);
+}
+
+char *cgroup_new_member_id(void) {
+  return new_member_id();
+}
+
+void cgroup_member_touch(cg_member *m) {
+  session_start(m);
+}
+
+void cgroup_member_remove(cg_member *m, const char *why) {
+  fence_member(m->g, m, why);
+}
+
+int32_t cgroup_heartbeat_interval_ms(const cgroup *g) {
+  return heartbeat_ms(g);
+}
+
 int handle_consumer_group_heartbeat(kafka_req *r) {
   kafka_consumer_group_heartbeat_request *req = r->body;
   kafka_consumer_group_heartbeat_response *resp =
@@ -1395,6 +1453,9 @@ int handle_consumer_group_heartbeat(kafka_req *r) {
   if (cl && cl->state != GROUP_DEAD) {
     if (req->member_epoch == 0 && cl->nmembers == 0) {
       group_forget(r->b->groups, cl);
+    } else if (req->member_epoch == 0 && cgroup_from_classic(r, cl) == 0) {
+      /* Converted: the classic members are classic members of the
+       * consumer group now, and this member joins it. */
     } else {
       fail(&h, KERR_GROUP_ID_NOT_FOUND, "Group %s is not a consumer group",
            gid);

@@ -132,6 +132,7 @@ enum cg_member_state {
 enum { CGM_TYPE_CLASSIC = 0, CGM_TYPE_CONSUMER = 1 };
 
 typedef struct cgroup cgroup;
+struct group; /* a classic group (group.h) */
 
 typedef struct cg_member {
   cgroup *g;
@@ -165,6 +166,9 @@ struct cgroup {
   int32_t epoch;            /* group epoch */
   int32_t assignment_epoch; /* epoch of the target assignment */
   char *assignor;           /* of the last target assignment */
+  /* net_now_ms() when the target was last computed: the next one waits
+   * group.consumer.assignment.interval.ms (not kept across restarts). */
+  int64_t assigned_at;
   cg_member *members;
   int32_t nmembers;
   /* Target assignment: target[i] belongs to the member target_ids[i]. */
@@ -261,21 +265,44 @@ int cg_assignment_encode(nd_store *st, const cg_parts *s, int16_t version,
 int cg_assignment_decode(nd_store *st, const uint8_t *p, size_t len,
                          cg_parts *out);
 
-/* group.consumer.migration.policy: which conversions between a classic
- * and a consumer group are allowed. */
-enum {
-  CG_MIGRATION_DISABLED,
-  CG_MIGRATION_UPGRADE,
-  CG_MIGRATION_DOWNGRADE,
-  CG_MIGRATION_BIDIRECTIONAL,
-};
-/* Kafka's names, case-insensitive: the enum, or -1 for another. */
-int cg_migration_policy_parse(const char *name);
-
-/* A classic JoinGroup (coordinator.c) into g, a consumer group with
- * members: 0 when the request has been answered or parked, else the
- * error to answer it with. Loop thread. */
+/* Classic requests (coordinator.c) into g, a consumer group: the member
+ * joins, syncs, heartbeats or leaves as a classic member inside it
+ * (Kafka's classicGroup*ToConsumerGroup). join: 0 when answered, else the
+ * error to answer it with; the others answer and return 0, or -1 when out
+ * of memory (the handler convention). Loop thread. */
 int16_t cgroup_classic_join(kafka_req *r, cgroup *g);
+int cgroup_classic_sync(kafka_req *r, cgroup *g);
+int cgroup_classic_heartbeat(kafka_req *r, cgroup *g);
+int cgroup_classic_leave(kafka_req *r, cgroup *g);
+/* Free a member's classic state (cg_member.classic); NULL is fine. */
+void cgroup_classic_free(void *classic);
+
+/* cgroup.c, for cgroup_classic.c: run ConsumerGroupHeartbeat's logic
+ * (join or update, target assignment, reconciliation, persist) for a
+ * request built from a classic member's JoinGroup; resp gets what a
+ * heartbeat answer would. 0 or the error (resp's message set); *gp the
+ * group. Restart a member's session; remove a member (it left, or its
+ * session ended) as a leaving heartbeat does; the heartbeat interval. */
+int16_t cgroup_heartbeat_as(kafka_req *r,
+                            kafka_consumer_group_heartbeat_request *q,
+                            kafka_consumer_group_heartbeat_response *resp,
+                            cgroup **gp);
+void cgroup_member_touch(cg_member *m);
+/* Add g, built elsewhere (a converted classic group), to the groups. */
+void cgroup_link(broker *b, cgroup *g);
+/* The online upgrade (ConsumerGroupHeartbeat with epoch 0 into a classic
+ * group with members, Kafka's validateOnlineUpgrade/convertToConsumerGroup):
+ * when group.consumer.migration.policy allows it and every member speaks
+ * the consumer's embedded protocol, the classic group is replaced by a
+ * consumer group at its generation whose members are its members (classic
+ * members, each keeping its assignment as its target), and their parked
+ * JoinGroup/SyncGroup requests are answered REBALANCE_IN_PROGRESS.
+ * cgroup_classic.c. 0, or the error (the classic group is untouched). */
+int16_t cgroup_from_classic(kafka_req *r, struct group *cl);
+/* A fresh member id (malloc'ed), or NULL when out of memory. */
+char *cgroup_new_member_id(void);
+void cgroup_member_remove(cg_member *m, const char *why);
+int32_t cgroup_heartbeat_interval_ms(const cgroup *g);
 
 /* Handlers (API table in kafka_api.c). */
 int handle_consumer_group_heartbeat(kafka_req *r);

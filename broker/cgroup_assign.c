@@ -15,9 +15,17 @@
  * spec's HashMap (cg_assign_input.members), each member's subscribed
  * topics in the order they are inserted into its HashSet
  * (cg_assign_member.topics), and each current assignment inserted topic by
- * topic, partition by partition, in cg_parts order.
+ * topic, partition by partition, in cg_parts order, all with put() (which
+ * appends to a bucket; computeIfAbsent() would prepend).
  * tests/kafka/AssignJava.java builds Kafka's GroupSpec exactly so, and
- * tests/compat/test_cgroup_assign_kafka.py checks both agree.
+ * tests/compat/test_cgroup_assign_kafka.py checks both agree. Inside a
+ * Kafka broker those maps carry their history (the assignor's own output
+ * of the last rebalance, record replays), so on two points a Kafka broker
+ * may choose differently from this file for the same group: which of an
+ * over-quota member's partitions it keeps in the homogeneous case when
+ * two of the member's topics share a HashMap bucket, and, with members
+ * in the same bucket, which of them gets an extra partition; both only
+ * change which valid, balanced and sticky assignment is picked.
  *
  * uniform. Homogeneous groups (every member subscribes to the same topics):
  * each member's quota is total/members, and total%members of them get one

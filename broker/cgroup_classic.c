@@ -42,7 +42,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "cgroup.h"
 #include "group.h"
@@ -352,30 +351,477 @@ int cg_assignment_decode(nd_store *st, const uint8_t *p, size_t len,
   return 0;
 }
 
-int cg_migration_policy_parse(const char *name) {
-  static const char *const names[] = {"disabled", "upgrade", "downgrade",
-                                      "bidirectional"};
-  for (int i = 0; name && i < 4; i++)
-    if (strcasecmp(name, names[i]) == 0)
-      return i;
-  return -1;
-}
-
 /* ---- classic members ---------------------------------------------------- */
 
+/* What a classic member inside a consumer group said in its JoinGroup
+ * (cg_member.classic): the protocol it runs (the first it named, as Kafka
+ * picks) and the version of its subscription, which SyncGroup answers
+ * in. */
+typedef struct cg_classic {
+  char *protocol;
+  int16_t version;
+} cg_classic;
+
+void cgroup_classic_free(void *classic) {
+  cg_classic *c = classic;
+  if (!c)
+    return;
+  free(c->protocol);
+  free(c);
+}
+
+static cg_member *static_member(const cgroup *g, const char *inst) {
+  for (cg_member *m = g->members; m; m = m->next)
+    if (m->instance_id && strcmp(m->instance_id, inst) == 0)
+      return m;
+  return NULL;
+}
+
+/* The member a classic request names (Kafka's validateConsumerGroupMember):
+ * 0 with *out set, UNKNOWN_MEMBER_ID, or FENCED_INSTANCE_ID. A member of
+ * the consumer protocol is unknown to the classic APIs. */
+static int16_t classic_member(const cgroup *g, const char *member_id,
+                              const char *inst, cg_member **out) {
+  cg_member *m = inst ? static_member(g, inst)
+                      : cgroup_member(g, member_id ? member_id : "");
+  *out = NULL;
+  if (!m)
+    return KERR_UNKNOWN_MEMBER_ID;
+  if (inst && (!member_id || strcmp(m->id, member_id)))
+    return KERR_FENCED_INSTANCE_ID;
+  if (m->type != CGM_TYPE_CLASSIC)
+    return KERR_UNKNOWN_MEMBER_ID;
+  *out = m;
+  return 0;
+}
+
+static const cg_parts *target_of(const cgroup *g, const char *member_id);
+
+/* Is a partition m's target gives it still held by another member (so
+ * rejoining now would not get it)? Kafka's waitingOnUnreleasedPartition. */
+static int waits_on_others(const cgroup *g, const cg_member *m) {
+  const cg_parts *t = target_of(g, m->id);
+  for (int32_t i = 0; t && i < t->count; i++) {
+    const cg_tp *tp = &t->items[i];
+    if (cg_parts_contains(&m->assigned, &tp->topic, tp->partition))
+      continue;
+    for (const cg_member *o = g->members; o; o = o->next)
+      if (o != m &&
+          (cg_parts_contains(&o->assigned, &tp->topic, tp->partition) ||
+           cg_parts_contains(&o->pending_revocation, &tp->topic,
+                             tp->partition)))
+        return 1;
+  }
+  return 0;
+}
+
 int16_t cgroup_classic_join(kafka_req *r, cgroup *g) {
-  /* Kafka takes a classic consumer into a consumer group as a classic
-   * member (GroupMetadataManager.classicGroupJoinToConsumerGroup): its
-   * assignment then comes from the broker's target assignment through
-   * SyncGroup. nodata does not do that yet: the joiner is refused with
-   * the error Kafka gives a join whose protocols the group cannot take,
-   * and the group's members are not disturbed. */
-  kafka_log(r, BLOG_WARN,
-            "group %s: a classic JoinGroup into a consumer group with %d "
-            "member(s) is refused (classic members inside consumer groups "
-            "are not supported yet)",
-            g->id, g->nmembers);
-  return KERR_INCONSISTENT_GROUP_PROTOCOL;
+  kafka_join_group_request *req = r->body;
+  const char *member_id = group_cstr(req->member_id);
+  const char *inst =
+      r->version >= 5 ? group_cstr(req->group_instance_id) : NULL;
+  if (!member_id)
+    member_id = "";
+  /* Kafka's throwIfClassicProtocolIsNotSupported: the consumer's embedded
+   * protocol, which the broker can read, and nothing else. */
+  const char *ptype = group_cstr(req->protocol_type);
+  if (!ptype || strcmp(ptype, "consumer") || req->protocols.count <= 0)
+    return KERR_INCONSISTENT_GROUP_PROTOCOL;
+  const kafka_join_group_request_protocol *proto = &req->protocols.items[0];
+  cg_subscription sub;
+  int rc = cg_subscription_parse(
+      proto->metadata.ptr,
+      proto->metadata.len > 0 ? (size_t)proto->metadata.len : 0, &sub);
+  if (rc == -ENOMEM)
+    return -1;
+  if (rc != 0)
+    return KERR_INCONSISTENT_GROUP_PROTOCOL;
+  char *made = NULL;
+  if (!*member_id) {
+    if (!(made = cgroup_new_member_id())) {
+      cg_subscription_free(&sub);
+      return -1;
+    }
+    /* KIP-394: a dynamic member comes back with the id it is given. */
+    if (!inst && r->version >= 4) {
+      group_join_error(r, KERR_MEMBER_ID_REQUIRED, made);
+      free(made);
+      cg_subscription_free(&sub);
+      return 0;
+    }
+    member_id = made;
+  }
+  /* The join as the heartbeat it amounts to: the subscription and the
+   * partitions the member still owns (none for an eager consumer, which
+   * gave everything up before rejoining). */
+  kafka_consumer_group_heartbeat_request q;
+  memset(&q, 0, sizeof q);
+  q.group_id = req->group_id;
+  q.member_id = kafka_str(r, member_id);
+  free(made);
+  cg_member *old =
+      inst ? static_member(g, inst) : cgroup_member(g, q.member_id.ptr);
+  q.member_epoch = old && old->type == CGM_TYPE_CLASSIC ? old->epoch : 0;
+  q.instance_id = inst ? kafka_str(r, inst) : kf_null_str();
+  q.rack_id = sub.rack ? kafka_str(r, sub.rack) : kf_null_str();
+  q.rebalance_timeout_ms =
+      r->version >= 1 ? req->rebalance_timeout_ms : req->session_timeout_ms;
+  q.subscribed_topic_regex = kf_null_str();
+  q.server_assignor = kf_null_str();
+  kf_str *names =
+      kf_alloc(&r->arena, ((size_t)sub.ntopics + 1) * sizeof *names);
+  kafka_consumer_group_heartbeat_request_topic_partitions *tps =
+      kf_alloc(&r->arena, ((size_t)sub.nowned + 1) * sizeof *tps);
+  kafka_consumer_group_heartbeat_response *hresp =
+      kf_new(&r->arena, &kafka_consumer_group_heartbeat_response_desc);
+  if (!names || !tps || !hresp) {
+    cg_subscription_free(&sub);
+    return -1;
+  }
+  for (int32_t i = 0; i < sub.ntopics; i++)
+    names[i] = kafka_str(r, sub.topics[i]);
+  q.subscribed_topic_names.items = names;
+  q.subscribed_topic_names.count = sub.ntopics;
+  int32_t nt = 0;
+  for (int32_t i = 0; i < sub.nowned; i++) {
+    nd_topic_info info;
+    if (nd_topic_describe(r->b->store, sub.owned[i].topic, &info) != 0)
+      continue;
+    memcpy(tps[nt].topic_id.b, info.id, 16);
+    size_t bytes = (size_t)sub.owned[i].npartitions * sizeof(int32_t);
+    int32_t *ps = kf_alloc(&r->arena, bytes ? bytes : 1);
+    if (!ps) {
+      cg_subscription_free(&sub);
+      return -1;
+    }
+    if (bytes)
+      memcpy(ps, sub.owned[i].partitions, bytes);
+    tps[nt].partitions.items = ps;
+    tps[nt].partitions.count = sub.owned[i].npartitions;
+    nt++;
+  }
+  q.topic_partitions.items = tps;
+  q.topic_partitions.count = nt;
+  int16_t version = sub.version > 3 ? 3 : sub.version;
+  cg_subscription_free(&sub);
+
+  cgroup *gp = NULL;
+  int16_t err = cgroup_heartbeat_as(r, &q, hresp, &gp);
+  if (err)
+    return err;
+  cg_member *m = cgroup_member(gp, q.member_id.ptr);
+  if (!m)
+    return KERR_UNKNOWN_MEMBER_ID;
+  cg_classic *c = m->classic;
+  if (!c && !(c = calloc(1, sizeof *c)))
+    return -1;
+  m->classic = c;
+  char *pname = strdup(group_cstr(proto->name) ? proto->name.ptr : "");
+  if (!pname)
+    return -1;
+  free(c->protocol);
+  c->protocol = pname;
+  c->version = version;
+  m->type = CGM_TYPE_CLASSIC;
+  m->session_timeout_ms = req->session_timeout_ms;
+  cgroup_member_touch(m);
+  cgroup_persist(gp);
+  kafka_log(r, BLOG_INFO,
+            "group %s: classic member %s joined the consumer group at epoch "
+            "%d",
+            gp->id, m->id, m->epoch);
+
+  kafka_join_group_response *resp =
+      kf_new(&r->arena, &kafka_join_group_response_desc);
+  if (!resp)
+    return -1;
+  /* No leader: the broker assigns (Kafka answers so, and a follower
+   * sends an empty SyncGroup). */
+  resp->generation_id = m->epoch;
+  resp->protocol_type = kf_s("consumer");
+  resp->protocol_name = kafka_str(r, c->protocol);
+  resp->leader = kf_s("");
+  resp->member_id = kafka_str(r, m->id);
+  kafka_respond(r, resp);
+  return 0;
+}
+
+static void sync_respond(kafka_req *r, int16_t err, const cg_member *m) {
+  kafka_sync_group_request *req = r->body;
+  kafka_sync_group_response *resp =
+      kf_new(&r->arena, &kafka_sync_group_response_desc);
+  if (!resp) {
+    kafka_respond_none(r);
+    return;
+  }
+  resp->error_code = err;
+  resp->protocol_type = r->version >= 5 ? kf_null_str() : kf_s("");
+  resp->protocol_name = r->version >= 5 ? kf_null_str() : kf_s("");
+  if (!err && m) {
+    const cg_classic *c = m->classic;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    if (cg_assignment_encode(r->b->store, &m->assigned, c ? c->version : 0,
+                             &buf, &len) != 0) {
+      kafka_respond_none(r);
+      return;
+    }
+    uint8_t *copy = kf_alloc(&r->arena, len);
+    if (!copy) {
+      free(buf);
+      kafka_respond_none(r);
+      return;
+    }
+    memcpy(copy, buf, len);
+    free(buf);
+    resp->assignment.ptr = copy;
+    resp->assignment.len = (int32_t)len;
+    resp->protocol_type =
+        req->protocol_type.len >= 0 ? req->protocol_type : kf_s("consumer");
+    resp->protocol_name = req->protocol_name.len >= 0
+                              ? req->protocol_name
+                              : kafka_str(r, c ? c->protocol : "");
+  }
+  kafka_respond(r, resp);
+}
+
+int cgroup_classic_sync(kafka_req *r, cgroup *g) {
+  kafka_sync_group_request *req = r->body;
+  const char *inst =
+      r->version >= 3 ? group_cstr(req->group_instance_id) : NULL;
+  cg_member *m = NULL;
+  int16_t err = classic_member(g, group_cstr(req->member_id), inst, &m);
+  if (!err && req->generation_id != m->epoch)
+    err = KERR_ILLEGAL_GENERATION;
+  if (!err && r->version >= 5) {
+    const cg_classic *c = m->classic;
+    const char *pt = group_cstr(req->protocol_type);
+    const char *pn = group_cstr(req->protocol_name);
+    if ((pt && strcmp(pt, "consumer")) ||
+        (pn && c && c->protocol && strcmp(pn, c->protocol)))
+      err = KERR_INCONSISTENT_GROUP_PROTOCOL;
+  }
+  /* The group moved on since the join: rejoin first. */
+  if (!err && m->epoch < g->epoch)
+    err = KERR_REBALANCE_IN_PROGRESS;
+  if (m)
+    cgroup_member_touch(m);
+  sync_respond(r, err, err ? NULL : m);
+  return 0;
+}
+
+int cgroup_classic_heartbeat(kafka_req *r, cgroup *g) {
+  kafka_heartbeat_request *req = r->body;
+  kafka_heartbeat_response *resp =
+      kf_new(&r->arena, &kafka_heartbeat_response_desc);
+  if (!resp)
+    return -1;
+  const char *inst =
+      r->version >= 3 ? group_cstr(req->group_instance_id) : NULL;
+  cg_member *m = NULL;
+  resp->error_code = classic_member(g, group_cstr(req->member_id), inst, &m);
+  if (!resp->error_code && req->generation_id != m->epoch)
+    resp->error_code = KERR_ILLEGAL_GENERATION;
+  if (!resp->error_code) {
+    cgroup_member_touch(m);
+    /* Kafka's rule for a classic member: rejoin when the group epoch
+     * moved, when it has partitions to give up (an eager consumer gives
+     * up everything on rejoining, so nothing is consumed twice), or when
+     * partitions it waits for are free now. */
+    if (m->epoch < g->epoch || m->state == CGM_UNREVOKED_PARTITIONS ||
+        (m->state == CGM_UNRELEASED_PARTITIONS && !waits_on_others(g, m)))
+      resp->error_code = KERR_REBALANCE_IN_PROGRESS;
+  }
+  kafka_respond(r, resp);
+  return 0;
+}
+
+/* One identity of a LeaveGroup: 0 and the member gone, or the error. */
+static int16_t leave_one(kafka_req *r, cgroup *g, const char *member_id,
+                         const char *inst) {
+  cg_member *m = NULL;
+  int16_t err = classic_member(g, member_id, inst, &m);
+  /* v3+ may name a static member by its instance id alone. */
+  if (err == KERR_FENCED_INSTANCE_ID && inst && (!member_id || !*member_id)) {
+    m = static_member(g, inst);
+    err = m && m->type == CGM_TYPE_CLASSIC ? 0 : KERR_UNKNOWN_MEMBER_ID;
+  }
+  if (err)
+    return err;
+  kafka_log(r, BLOG_INFO, "group %s: classic member %s leaves", g->id, m->id);
+  cgroup_member_remove(m, "left the group (LeaveGroup)");
+  return 0;
+}
+
+int cgroup_classic_leave(kafka_req *r, cgroup *g) {
+  kafka_leave_group_request *req = r->body;
+  kafka_leave_group_response *resp =
+      kf_new(&r->arena, &kafka_leave_group_response_desc);
+  if (!resp)
+    return -1;
+  if (r->version < 3) {
+    resp->error_code = leave_one(r, g, group_cstr(req->member_id), NULL);
+    kafka_respond(r, resp);
+    return 0;
+  }
+  int32_t n = req->members.count > 0 ? req->members.count : 0;
+  kafka_leave_group_response_member_response *ms = kf_new_array(
+      &r->arena, &kafka_leave_group_response_member_response_desc, n);
+  if (n && !ms)
+    return -1;
+  for (int32_t i = 0; i < n; i++) {
+    const kafka_leave_group_request_member_identity *id =
+        &req->members.items[i];
+    ms[i].member_id = id->member_id;
+    ms[i].group_instance_id = id->group_instance_id;
+    /* The group may be gone after an earlier identity's leave. */
+    cgroup *now = cgroup_find(r->b, g->id);
+    ms[i].error_code = now == g ? leave_one(r, g, group_cstr(id->member_id),
+                                            group_cstr(id->group_instance_id))
+                                : KERR_UNKNOWN_MEMBER_ID;
+  }
+  resp->members.items = ms;
+  resp->members.count = n;
+  kafka_respond(r, resp);
+  return 0;
+}
+
+/* ---- the online upgrade -------------------------------------------------- */
+
+static int name_cmp(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* One classic member as a classic member of the consumer group c. */
+static int16_t convert_member(kafka_req *r, const group *cl, const gmember *gm,
+                              cgroup *c, cg_member **out) {
+  const group_protocol *p =
+      cl->protocol ? group_member_protocol(gm, cl->protocol) : NULL;
+  if (!p && gm->nprotocols > 0)
+    p = &gm->protocols[0];
+  if (!p)
+    return KERR_GROUP_ID_NOT_FOUND;
+  cg_subscription sub;
+  int rc =
+      cg_subscription_parse(p->meta, p->len > 0 ? (size_t)p->len : 0, &sub);
+  if (rc != 0)
+    return rc == -ENOMEM ? KERR_UNKNOWN_SERVER_ERROR : KERR_GROUP_ID_NOT_FOUND;
+  cg_member *m = calloc(1, sizeof *m);
+  cg_classic *cc = calloc(1, sizeof *cc);
+  int ok = m && cc;
+  if (ok) {
+    m->classic = cc;
+    m->type = CGM_TYPE_CLASSIC;
+    m->state = CGM_STABLE;
+    m->epoch = m->previous_epoch = cl->generation;
+    m->rebalance_timeout_ms = gm->rebalance_ms;
+    m->session_timeout_ms = gm->session_ms;
+    cc->version = sub.version > 3 ? 3 : sub.version;
+    ok = (m->id = strdup(gm->id)) && (cc->protocol = strdup(p->name)) &&
+         (!gm->instance_id || (m->instance_id = strdup(gm->instance_id))) &&
+         (!gm->client_id || (m->client_id = strdup(gm->client_id))) &&
+         (!gm->client_host || (m->client_host = strdup(gm->client_host))) &&
+         (!sub.rack || (m->rack_id = strdup(sub.rack)));
+  }
+  if (ok) {
+    /* The subscription, sorted as cgroup.c keeps it; taken from sub. */
+    m->topic_names = sub.topics;
+    m->ntopic_names = sub.ntopics;
+    sub.topics = NULL;
+    sub.ntopics = 0;
+    if (m->ntopic_names > 1)
+      qsort(m->topic_names, (size_t)m->ntopic_names, sizeof(char *), name_cmp);
+    if (gm->assignment && cg_assignment_decode(r->b->store, gm->assignment,
+                                               (size_t)gm->assignment_len,
+                                               &m->assigned) == -ENOMEM)
+      ok = 0;
+  }
+  cg_subscription_free(&sub);
+  if (!ok) {
+    if (m && !m->classic)
+      free(cc);
+    /* Not linked yet: cgroup_free of the group frees what is linked. */
+    *out = m;
+    return KERR_UNKNOWN_SERVER_ERROR;
+  }
+  (void)c;
+  *out = m;
+  return 0;
+}
+
+int16_t cgroup_from_classic(kafka_req *r, group *cl) {
+  broker *b = r->b;
+  int policy = b->cfg.cg_migration_policy;
+  if (policy != CG_MIGRATE_UPGRADE && policy != CG_MIGRATE_BIDIRECTIONAL) {
+    kafka_log(r, BLOG_INFO,
+              "group %s: not upgraded to a consumer group: "
+              "group.consumer.migration.policy does not allow it",
+              cl->id);
+    return KERR_GROUP_ID_NOT_FOUND;
+  }
+  if (!cl->protocol_type || strcmp(cl->protocol_type, "consumer") ||
+      cl->nmembers > b->cfg.cg_max_size) {
+    kafka_log(r, BLOG_INFO,
+              "group %s: not upgraded to a consumer group: its protocol type "
+              "is %s with %d member(s)",
+              cl->id, cl->protocol_type ? cl->protocol_type : "(none)",
+              cl->nmembers);
+    return KERR_GROUP_ID_NOT_FOUND;
+  }
+  cgroup *c = calloc(1, sizeof *c);
+  int32_t n = cl->nmembers;
+  if (!c || !(c->id = strdup(cl->id)) ||
+      !(c->target_ids = calloc((size_t)n + 1, sizeof *c->target_ids)) ||
+      !(c->target = calloc((size_t)n + 1, sizeof *c->target))) {
+    cgroup_free(c);
+    return KERR_UNKNOWN_SERVER_ERROR;
+  }
+  c->b = b;
+  c->epoch = c->assignment_epoch = cl->generation;
+  cg_member **tail = &c->members;
+  int16_t err = 0;
+  for (const gmember *gm = cl->members; gm && !err; gm = gm->next) {
+    cg_member *m = NULL;
+    err = convert_member(r, cl, gm, c, &m);
+    if (m) {
+      *tail = m;
+      tail = &m->next;
+      c->nmembers++;
+    }
+    if (!err) {
+      /* Its assignment is its target until the next epoch's. */
+      c->target_ids[c->ntarget] = strdup(m->id);
+      if (!c->target_ids[c->ntarget] ||
+          cg_parts_copy(&m->assigned, &c->target[c->ntarget]) != 0) {
+        free(c->target_ids[c->ntarget]);
+        c->target_ids[c->ntarget] = NULL;
+        err = KERR_UNKNOWN_SERVER_ERROR;
+      } else {
+        c->ntarget++;
+      }
+    }
+  }
+  if (err) {
+    kafka_log(r, BLOG_WARN,
+              "group %s: not upgraded to a consumer group: a member's "
+              "embedded consumer protocol is malformed (or out of memory)",
+              cl->id);
+    cgroup_free(c);
+    return err;
+  }
+  kafka_log(r, BLOG_INFO,
+            "group %s: classic group of %d member(s) at generation %d "
+            "upgraded to a consumer group",
+            cl->id, cl->nmembers, cl->generation);
+  group_drop(b->groups, cl, KERR_REBALANCE_IN_PROGRESS);
+  cgroup_link(b, c);
+  for (cg_member *m = c->members; m; m = m->next) {
+    m->g = c;
+    cgroup_member_touch(m);
+  }
+  cgroup_update_state(c);
+  cgroup_persist(c);
+  return 0;
 }
 
 /* ---- ConsumerGroupDescribe ---------------------------------------------- */

@@ -191,6 +191,10 @@ static void join_error(kafka_req *r, int16_t err, const char *member_id) {
   kafka_respond(r, resp);
 }
 
+void group_join_error(kafka_req *r, int16_t err, const char *member_id) {
+  join_error(r, err, member_id);
+}
+
 /* The current generation for m; the leader gets the members with their
  * metadata for the chosen protocol unless `members` is 0. */
 static void join_answer(kafka_req *r, group *g, gmember *m, int members,
@@ -863,6 +867,8 @@ int handle_join_group(kafka_req *r) {
     cgroup_forget(r->b, cg);
   } else if (cg) {
     int16_t err = cgroup_classic_join(r, cg);
+    if (err < 0)
+      return -1;
     if (err)
       join_error(r, err, member_id);
     return 0;
@@ -979,6 +985,10 @@ int handle_sync_group(kafka_req *r) {
     sync_answer(r, KERR_GROUP_AUTHORIZATION_FAILED, NULL);
     return 0;
   }
+  /* A classic member inside a consumer group (cgroup_classic.c). */
+  cgroup *cg = cgroup_find(r->b, cstr(req->group_id));
+  if (cg)
+    return cgroup_classic_sync(r, cg);
   group *g = group_find(r->b->groups, cstr(req->group_id));
   const char *inst = r->version >= 3 ? cstr(req->group_instance_id) : NULL;
   gmember *m = NULL;
@@ -1052,6 +1062,9 @@ int handle_heartbeat(kafka_req *r) {
     kafka_respond(r, resp);
     return 0;
   }
+  cgroup *cg = cgroup_find(r->b, cstr(req->group_id));
+  if (cg)
+    return cgroup_classic_heartbeat(r, cg);
   group *g = group_find(r->b->groups, cstr(req->group_id));
   const char *inst = r->version >= 3 ? cstr(req->group_instance_id) : NULL;
   gmember *m = NULL;
@@ -1124,6 +1137,9 @@ int handle_leave_group(kafka_req *r) {
     kafka_respond(r, resp);
     return 0;
   }
+  cgroup *cg = cgroup_find(r->b, cstr(req->group_id));
+  if (cg)
+    return cgroup_classic_leave(r, cg);
   group *g = group_find(r->b->groups, cstr(req->group_id));
   int left = 0;
   if (r->version < 3) {
@@ -1185,6 +1201,12 @@ void group_forget(group_coord *gc, group *g) {
     gc->ngroups--;
   }
   group_free(gc, g);
+}
+
+void group_drop(group_coord *gc, group *g, int16_t err) {
+  while (g->members)
+    member_free(g, g->members, err);
+  group_forget(gc, g);
 }
 
 int group_init(broker *b) {

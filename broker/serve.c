@@ -64,6 +64,7 @@ static const char serve_usage[] =
     "                    [--transaction-max-timeout-ms MS]\n"
     "                    [--transactional-id-expiration-ms MS]\n"
     "                    [--transaction-abort-check-ms MS]\n"
+    "                    [--group-consumer-SETTING VALUE]...\n"
     "                    [--log-level error|warn|info|debug]\n"
     "                    [--log-format text|json]\n"
     "                    [--disk-free-warn-percent P]\n"
@@ -166,6 +167,12 @@ static const char serve_usage[] =
     "  --transaction-abort-check-ms MS\n"
     "                         how often transactions past their timeout are\n"
     "                         looked for and aborted (default 10000)\n"
+    "  --group-consumer-session-timeout-ms MS, --group-consumer-heartbeat-\n"
+    "  interval-ms MS (and their -min-/-max- bounds), --group-consumer-max-\n"
+    "  size N, --group-consumer-assignors LIST, --group-consumer-migration-\n"
+    "  policy P, --group-consumer-assignment-interval-ms MS (and -min-/-max-)\n"
+    "                         Kafka's group.consumer.* for KIP-848 consumer\n"
+    "                         groups, with its defaults (docs/serve.md)\n"
     "  --log-level error|warn|info|debug\n"
     "                         least severe log line written to stderr\n"
     "                         (default info)\n"
@@ -379,6 +386,15 @@ static const cg_int_setting cg_ints[] = {
      BC_SET_CG_MAX_HEARTBEAT},
     {"group-consumer-max-size", offsetof(broker_config, cg_max_size), INT32_MAX,
      1, BC_SET_CG_MAX_SIZE},
+    {"group-consumer-assignment-interval-ms",
+     offsetof(broker_config, cg_assign_interval_ms), 1000, 0,
+     BC_SET_CG_ASSIGN_INTERVAL},
+    {"group-consumer-min-assignment-interval-ms",
+     offsetof(broker_config, cg_min_assign_interval_ms), 0, 0,
+     BC_SET_CG_MIN_ASSIGN_INTERVAL},
+    {"group-consumer-max-assignment-interval-ms",
+     offsetof(broker_config, cg_max_assign_interval_ms), 15000, 0,
+     BC_SET_CG_MAX_ASSIGN_INTERVAL},
 };
 
 static const cg_int_setting *cg_int(const char *flag) {
@@ -524,8 +540,11 @@ static int apply(broker_config *c, const char *name, const char *value,
     errno = 0;
     long long v = strtoll(value, &end, 10);
     if (errno || end == value || *end || v < t->lo || v > INT32_MAX)
-      return usage_error("%s: '%s' is not a number from 1 to 2147483647", from,
-                         value);
+      return usage_error(t->lo ? "%s: '%s' is not a number from 1 to "
+                                 "2147483647"
+                               : "%s: '%s' is not a number from 0 to "
+                                 "2147483647",
+                         from, value);
     *(int32_t *)(void *)((char *)c + t->off) = (int32_t)v;
     c->explicit_set |= t->bit;
   } else if (!strcmp(name, "group-consumer-assignors")) {
@@ -827,6 +846,12 @@ static const struct {
     {"group.consumer.max.size", "group-consumer-max-size"},
     {"group.consumer.assignors", "group-consumer-assignors"},
     {"group.consumer.migration.policy", "group-consumer-migration-policy"},
+    {"group.consumer.assignment.interval.ms",
+     "group-consumer-assignment-interval-ms"},
+    {"group.consumer.min.assignment.interval.ms",
+     "group-consumer-min-assignment-interval-ms"},
+    {"group.consumer.max.assignment.interval.ms",
+     "group-consumer-max-assignment-interval-ms"},
 };
 
 static int parse_config(int argc, char **argv, broker_config *c) {
@@ -954,6 +979,12 @@ static int parse_config(int argc, char **argv, broker_config *c) {
       {"NODATA_GROUP_CONSUMER_ASSIGNORS", "group-consumer-assignors"},
       {"NODATA_GROUP_CONSUMER_MIGRATION_POLICY",
        "group-consumer-migration-policy"},
+      {"NODATA_GROUP_CONSUMER_ASSIGNMENT_INTERVAL_MS",
+       "group-consumer-assignment-interval-ms"},
+      {"NODATA_GROUP_CONSUMER_MIN_ASSIGNMENT_INTERVAL_MS",
+       "group-consumer-min-assignment-interval-ms"},
+      {"NODATA_GROUP_CONSUMER_MAX_ASSIGNMENT_INTERVAL_MS",
+       "group-consumer-max-assignment-interval-ms"},
       {"NODATA_LOG_LEVEL", "log-level"},
       {"NODATA_LOG_FORMAT", "log-format"},
       {"NODATA_DISK_FREE_WARN_PERCENT", "disk-free-warn-percent"},
@@ -1022,6 +1053,9 @@ static int parse_config(int argc, char **argv, broker_config *c) {
       "group-consumer-max-size",
       "group-consumer-assignors",
       "group-consumer-migration-policy",
+      "group-consumer-assignment-interval-ms",
+      "group-consumer-min-assignment-interval-ms",
+      "group-consumer-max-assignment-interval-ms",
       "log-level",
       "log-format",
       "disk-free-warn-percent",
@@ -1064,6 +1098,49 @@ static int parse_config(int argc, char **argv, broker_config *c) {
     }
     if (!known)
       return usage_error("unknown flag '%s'%s", a, "");
+  }
+  /* Kafka's checks of group.consumer.* (GroupCoordinatorConfig), in its
+   * words. */
+  {
+    static const struct {
+      size_t v, lo, hi;
+      const char *name, *lo_name, *hi_name;
+    } ranges[] = {
+        {offsetof(broker_config, cg_session_ms),
+         offsetof(broker_config, cg_min_session_ms),
+         offsetof(broker_config, cg_max_session_ms),
+         "group.consumer.session.timeout.ms",
+         "group.consumer.min.session.timeout.ms",
+         "group.consumer.max.session.timeout.ms"},
+        {offsetof(broker_config, cg_heartbeat_ms),
+         offsetof(broker_config, cg_min_heartbeat_ms),
+         offsetof(broker_config, cg_max_heartbeat_ms),
+         "group.consumer.heartbeat.interval.ms",
+         "group.consumer.min.heartbeat.interval.ms",
+         "group.consumer.max.heartbeat.interval.ms"},
+        {offsetof(broker_config, cg_assign_interval_ms),
+         offsetof(broker_config, cg_min_assign_interval_ms),
+         offsetof(broker_config, cg_max_assign_interval_ms),
+         "group.consumer.assignment.interval.ms",
+         "group.consumer.min.assignment.interval.ms",
+         "group.consumer.max.assignment.interval.ms"},
+    };
+    for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++) {
+      const char *base = (const char *)c;
+      int32_t v = *(const int32_t *)(const void *)(base + ranges[i].v);
+      int32_t lo = *(const int32_t *)(const void *)(base + ranges[i].lo);
+      int32_t hi = *(const int32_t *)(const void *)(base + ranges[i].hi);
+      if (v < lo)
+        return usage_error("%s must be greater than or equal to %s",
+                           ranges[i].name, ranges[i].lo_name);
+      if (v > hi)
+        return usage_error("%s must be less than or equal to %s",
+                           ranges[i].name, ranges[i].hi_name);
+    }
+    if (c->cg_heartbeat_ms >= c->cg_session_ms)
+      return usage_error("%s must be less than %s",
+                         "group.consumer.heartbeat.interval.ms",
+                         "group.consumer.session.timeout.ms");
   }
   /* Kafka's check (LogCleaner), in its words. */
   if (c->cleaner_enable && c->cleaner_threads > 0 &&

@@ -286,6 +286,91 @@ static void edges(void) {
   group_free(&g);
 }
 
+/* Subscription patterns: RE2/J's syntax, whole-name matches, its
+ * refusals with its descriptions (test_cgroup_assign_kafka.py checks
+ * hundreds more against RE2/J itself). */
+static void regex_syntax(void) {
+  static const struct {
+    const char *pattern, *err; /* err NULL: accepted */
+    const char *yes, *no;      /* space-separated names */
+  } cases[] = {
+      {"orders.*", NULL, "orders orders-eu orders.x", "Orders xorders"},
+      {"topic-\\d{1,2}", NULL, "topic-1 topic-12", "topic-123 topic-"},
+      {"(?i)orders-(eu|us)", NULL, "ORDERS-EU orders-us", "orders-e"},
+      {"[[:upper:]][[:^upper:]]*", NULL, "Ab A_1", "AB a"},
+      {"\\pL+\\p{Nd}", NULL, "ab1 Z9", "a_1 1"},
+      {"\\Qa.b\\E|c", NULL, "a.b c", "axb"},
+      {"a{,2}", NULL, "a{,2}", "a aa"}, /* not a repeat: literal text */
+      {"^foo$|\\bbar\\b", NULL, "foo bar", "foobar"},
+      {"(?:ab)+?", NULL, "ab abab", "aba"},
+      {"\\x{41}\\101\\x41", NULL, "AAA", "aaa"},
+      {"(?i)[k-k]", NULL, "k K", "j"},
+      {"", NULL, NULL, "a"},
+      {"(a", "missing closing )", NULL, NULL},
+      {"a)", "regexp/syntax: internal error", NULL, NULL},
+      {"[a", "missing closing ]", NULL, NULL},
+      {"a**", "invalid nested repetition operator", NULL, NULL},
+      {"a{*", "invalid nested repetition operator", NULL, NULL},
+      {"*a", "missing argument to repetition operator", NULL, NULL},
+      {"(a)\\1", "invalid escape sequence", NULL, NULL},
+      {"(?=a)", "invalid or unsupported Perl syntax", NULL, NULL},
+      {"(?<!a)b", "invalid named capture", NULL, NULL},
+      {"(?P<n>a)(?P<n>b)", "duplicate capture group name", NULL, NULL},
+      {"a{1001}", "invalid repeat count", NULL, NULL},
+      {"[z-a]", "invalid character class range", NULL, NULL},
+      {"[[:word2:]]", "invalid character class range", NULL, NULL},
+      {"\\p{Klingon}", "invalid character class range", NULL, NULL},
+      {"\\C", "invalid escape sequence", NULL, NULL},
+      {"a\\", "trailing backslash at end of expression", NULL, NULL},
+      {"(x{1000}){1001}", "invalid repeat count", NULL, NULL},
+      {"((x{1000}){1000}){2}", "expression too large", NULL, NULL},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    cg_regex *re = NULL;
+    char err[128];
+    int rc = cg_regex_compile(cases[i].pattern, &re, err, sizeof err);
+    if (cases[i].err) {
+      CHECK_RC(rc, ND_EINVAL);
+      CHECK(re == NULL);
+      if (strcmp(err, cases[i].err))
+        fprintf(stderr, "%s: %s\n", cases[i].pattern, err);
+      CHECK(!strcmp(err, cases[i].err));
+      continue;
+    }
+    CHECK_OK(rc);
+    for (int want = 1; want >= 0; want--) {
+      const char *list = want ? cases[i].yes : cases[i].no;
+      char names[256];
+      snprintf(names, sizeof names, "%s", list ? list : "");
+      for (char *save = NULL, *n = strtok_r(names, " ", &save); n;
+           n = strtok_r(NULL, " ", &save)) {
+        if (cg_regex_match(re, n) != want)
+          fprintf(stderr, "%s on %s: want %d\n", cases[i].pattern, n, want);
+        CHECK(cg_regex_match(re, n) == want);
+      }
+    }
+    cg_regex_free(re);
+  }
+  cg_regex *re;
+  char err[8];
+  CHECK_RC(cg_regex_compile(NULL, &re, err, sizeof err), ND_EINVAL);
+  cg_regex_free(NULL);
+}
+
+/* A pattern that makes a backtracking matcher take exponential time
+ * finishes here (the NFA is linear in the name); no timing asserted. */
+static void regex_linear(void) {
+  cg_regex *re;
+  char err[64];
+  CHECK_OK(cg_regex_compile("(a*)*(a|aa)*b", &re, err, sizeof err));
+  static char name[20001];
+  memset(name, 'a', sizeof name - 1);
+  CHECK(!cg_regex_match(re, name));
+  name[sizeof name - 2] = 'b';
+  CHECK(cg_regex_match(re, name));
+  cg_regex_free(re);
+}
+
 /* ---- the differential driver --------------------------------------- */
 
 /* `test_cgroup_assign --stdin`: the cases of tests/kafka/AssignJava.java's
@@ -369,7 +454,7 @@ static int driver(void) {
       while (nowned > 0)
         free(owned[--nowned]);
     } else if (!strcmp(kind, "regex")) {
-      const char *h = strtok_r(NULL, " ", &save);
+      const char *h = strtok_r(NULL, " ", &save) + 1; /* "h" + hex */
       char *names = strtok_r(NULL, " ", &save);
       char pat[4096];
       size_t n = strlen(h) / 2;
@@ -401,5 +486,7 @@ int main(int argc, char **argv) {
   RUN(uniform_sticky);
   RUN(range_ranges);
   RUN(edges);
+  RUN(regex_syntax);
+  RUN(regex_linear);
   TEST_MAIN_END();
 }

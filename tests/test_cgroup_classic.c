@@ -4,8 +4,7 @@
  * parsed from bytes written here by hand from Kafka's schema, every
  * truncation and a forged count refused as corrupt; ConsumerProtocolAssignment
  * encoded from a set by topic id and decoded back, byte for byte as the
- * schema lays it out, deleted topics left out; the migration policy's
- * names. */
+ * schema lays it out, deleted topics left out. */
 #include "test.h"
 
 #include "cgroup.h"
@@ -206,21 +205,10 @@ static void assignment_round_trip(void) {
   tmpdir_remove(dir);
 }
 
-static void migration_policy(void) {
-  CHECK_EQ_I64(cg_migration_policy_parse("disabled"), CG_MIGRATION_DISABLED);
-  CHECK_EQ_I64(cg_migration_policy_parse("UPGRADE"), CG_MIGRATION_UPGRADE);
-  CHECK_EQ_I64(cg_migration_policy_parse("downgrade"), CG_MIGRATION_DOWNGRADE);
-  CHECK_EQ_I64(cg_migration_policy_parse("Bidirectional"),
-               CG_MIGRATION_BIDIRECTIONAL);
-  CHECK_EQ_I64(cg_migration_policy_parse("both"), -1);
-  CHECK_EQ_I64(cg_migration_policy_parse(NULL), -1);
-}
-
 int main(void) {
   RUN(subscription_versions);
   RUN(subscription_newer_version);
   RUN(subscription_refused);
   RUN(assignment_round_trip);
-  RUN(migration_policy);
   TEST_MAIN_END();
 }

@@ -135,6 +135,28 @@ class Conn:
         r.str16()
         return err
 
+    def find_coordinator(self, group):
+        """FindCoordinator v2 for a group: its error code."""
+        gb = group.encode()
+        r = self._call(10, 2, struct.pack(">h", len(gb)) + gb + b"\0", False)
+        r.take(">i")
+        return r.take(">h")
+
+    def wait_coordinator(self, group, timeout=60):
+        """Until the group's coordinator answers (Kafka creates and loads
+        __consumer_offsets on the first FindCoordinator)."""
+        import time
+        end = time.time() + timeout
+        while True:
+            err = self.find_coordinator(group)
+            if err == 0:
+                r = self.heartbeat(group, "probe", -1)
+                if r["error"] not in (14, 15, 16):  # loading, not available
+                    return
+            if time.time() > end:
+                raise TimeoutError("no coordinator for group %s" % group)
+            time.sleep(0.2)
+
     def heartbeat(self, group, member, epoch, instance=None, rack=None,
                   rebalance_ms=-1, topics=None, regex=None, assignor=None,
                   owned=None, version=1):

@@ -8,14 +8,15 @@ read from stdin; `test_cgroup_assign --stdin` (a mode of the C unit test)
 runs cg_assign and cg_regex on the same. Both print one line per member
 and per pattern; every line must be the same.
 
-Assignor cases are seeded random groups: 1-12 members, 1-5 topics of 1-30
-partitions; homogeneous and heterogeneous subscriptions; no current
+Assignor cases are seeded random groups: 1-12 members (and 40 groups of
+up to 60), 1-5 topics of 1-30 partitions; homogeneous and heterogeneous subscriptions; no current
 assignment, the last result (a stable group), that result after members
 left and joined and topics grew (a rebalance), or random current
 partitions; static members (instance ids); both assignors on each.
-Regex cases are a corpus of patterns RE2/J accepts and refuses, each
-matched against a list of topic names (whole-name matches, as
-Matcher.matches()); a refusal must carry RE2/J's description.
+Regex cases are a corpus of patterns RE2/J accepts and refuses plus 600
+random sequences of syntax pieces (well and badly formed), each matched
+against a list of topic names (whole-name matches, as Matcher.matches());
+a refusal must carry RE2/J's description.
 """
 import os
 import random
@@ -61,6 +62,32 @@ PATTERNS = [
 ]
 
 
+# Pieces of random patterns: every kind of RE2 syntax, well and badly
+# formed, so that sequences of them exercise the parser's corners.
+PIECES = ["a", "b", "o", "A", "K", "s", "1", "-", "_", ".", "\\.", "\\d",
+          "\\w", "\\W", "\\s", "[a-c]", "[^a]", "[[:upper:]]",
+          "[[:^digit:]_]", "[\\w-]", "\\pL", "\\PN", "\\p{Lu}", "(", ")",
+          "(?:", "(?i)", "(?i:", "(?-i)", "(?P<g>", "|", "*", "+", "?", "*?",
+          "{1,2}", "{2}", "{0}", "{,2}", "{", "}", "^", "$", "\\b", "\\B",
+          "\\A", "\\z", "\\Q", "\\E", "\\x{41}", "\\101", "[", "]",
+          "\\", "\\k", "[a-", "\u017f", "\u212a", "(?s)", "(?m)"]
+
+
+def random_patterns(rng, n):
+    out = []
+    for _ in range(n):
+        out.append("".join(rng.choice(PIECES)
+                           for _ in range(rng.randint(1, 6))))
+    return out
+
+
+def random_names(rng, n):
+    alpha = "abosAKS1-_."
+    return [
+        "".join(rng.choice(alpha) for _ in range(rng.randint(1, 4)))
+        for _ in range(n)]
+
+
 def case_lines(rng, cid, assignor, topics, members):
     lines = ["case %s %s" % (cid, assignor)]
     for tid, np in topics:
@@ -74,14 +101,14 @@ def case_lines(rng, cid, assignor, topics, members):
     return lines
 
 
-def random_group(rng):
+def random_group(rng, max_members=12):
     nt = rng.randint(1, 5)
     topics = [("%032x" % rng.getrandbits(128), rng.randint(1, 30))
               for _ in range(nt)]
     homog = rng.random() < 0.5
     common = rng.sample(range(nt), rng.randint(1, nt))
     members = []
-    for _ in range(rng.randint(1, 12)):
+    for _ in range(rng.randint(1, max_members)):
         mid = "".join(rng.choice(ALPHA) for _ in range(22))
         inst = "i-%d" % rng.randint(0, 99) if rng.random() < 0.3 else None
         if homog:
@@ -145,8 +172,9 @@ def main():
     # assignment, after members left/joined, topics grew, or as is; plus
     # random current partitions.
     groups, lines = {}, []
-    for i in range(300):
-        topics, members = random_group(rng)
+    for i in range(340):
+        # The last 40: larger groups, whose Java HashMaps have grown.
+        topics, members = random_group(rng, 12 if i < 300 else 60)
         for assignor in ("uniform", "range"):
             cid = "%d-%s-0" % (i, assignor)
             groups[cid] = (topics, members)
@@ -184,9 +212,14 @@ def main():
                 m[3] = [tp for tp in m[3] if not (tp in seen or seen.add(tp))]
         lines2 += case_lines(rng, cid[:-1] + "1", cid.split("-")[1],
                              topics, ms)
-    for pattern in PATTERNS:
-        lines2.append("regex %s %s" % (pattern.encode().hex(),
-                                       ",".join(NAMES)))
+    patterns = PATTERNS + random_patterns(rng, 600)
+    names = NAMES + random_names(rng, 40)
+    for pattern in patterns:
+        lines2.append("regex h%s %s" % (pattern.encode().hex(),
+                                        ",".join(names)))
+    if os.environ.get("ND_DUMP"):  # the cases, to run one by hand
+        with open(os.environ["ND_DUMP"], "w") as f:
+            f.write("\n".join(lines + lines2) + "\n")
     kafka_out2 = run(java, "\n".join(lines2) + "\n")
     nd_out2 = run([driver, "--stdin"], "\n".join(lines2) + "\n")
     k2, kre = parse(kafka_out2)
@@ -200,14 +233,14 @@ def main():
                     cid, "\n          ".join(want),
                     "\n          ".join(n.get(cid, ["(missing)"]))))
     rbad = []
-    for pattern, want, got in zip(PATTERNS, kre, nre):
+    for pattern, want, got in zip(patterns, kre, nre):
         if want != got:
             rbad.append("%r:\n  kafka:  %s\n  nodata: %s" % (pattern, want,
                                                              got))
     ncases = len(k1) + len(k2)
     print("%d assignor cases, %d differ; %d regex cases, %d differ"
-          % (ncases, len(bad), len(PATTERNS), len(rbad)))
-    if ncases < 1000 or len(kre) != len(PATTERNS):
+          % (ncases, len(bad), len(patterns), len(rbad)))
+    if ncases < 1300 or len(kre) != len(patterns):
         ndtest.fail("the harness answered %d cases and %d patterns"
                     % (ncases, len(kre)))
     if bad or rbad:

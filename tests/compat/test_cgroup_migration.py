@@ -7,7 +7,11 @@ produce (scenarios/py_cgroup_migration.py). Between phases the group is
 Empty, so each change converts an empty group: every record is consumed
 once, none lost, none twice (the committed offsets carry over), and
 ListGroups and DescribeConsumerGroups show the group's type as it
-changes.
+changes. Then the rolling upgrade under steady produce: three classic
+members replaced one at a time by consumer-protocol members (the first
+converts the live classic group), then back to classic members (inside
+the consumer group): nothing lost, nothing consumed twice, no errors.
+nodata does not convert back to a classic group (docs/protocol.md).
 """
 import os
 import sys
@@ -21,9 +25,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 cmd = [pyvenv.python(), os.path.join(HERE, "scenarios",
                                      "py_cgroup_migration.py")]
 want, got = differential.run_both(lambda bs: differential.run_program(cmd, bs))
-differential.compare(want, got, what="group protocol migration")
+differential.compare(want, got, what="group protocol migration", documented={
+    r"^rolling\.types_after\[1\]$":
+        "its type stays `consumer` where Kafka converts it back"})
 for res in (want, got):
     for name, p in res.items():
-        if p["lost"] or p["twice"] or p["consumed"] != 300:
+        if p["lost"] or p["twice"] or p.get("consumed", 300) != 300:
             ndtest.fail("%s: %r" % (name, p))
 ndtest.passed()

@@ -14,7 +14,7 @@
 //       TOPICS: topic numbers, comma separated, in insertion order
 //       CURRENT: UUIDHEX:PARTITION, comma separated, in cg_parts order
 //   end                                 (runs the case)
-//   regex HEXPATTERN NAME,NAME,...      (one RE2/J case)
+//   regex hHEXPATTERN NAME,NAME,...     (one RE2/J case)
 // Output:
 //   case ID  then  m ID TOPICNUMBER:PARTITION,...  (sorted) per member
 //   regex ok 0101...  or  regex err DESCRIPTION
@@ -99,7 +99,7 @@ public class AssignJava {
                     run(out, assignor, topics, numbers, partitions, members);
                     break;
                 case "regex":
-                    out.append(regex(unhex(f[1]), f.length > 2 && !f[2].isEmpty() ? f[2].split(",") : new String[0]));
+                    out.append(regex(unhex(f[1].substring(1)), f.length > 2 && !f[2].isEmpty() ? f[2].split(",") : new String[0]));
                     break;
                 default:
                     throw new IllegalArgumentException("bad line: " + line);
@@ -137,7 +137,11 @@ public class AssignJava {
                     String[] x = tp.split(":");
                     Uuid u = uuid(x[0]);
                     int p = Integer.parseInt(x[1]);
-                    m.computeIfAbsent(u, k -> new HashSet<>()).add(p);
+                    // put, not computeIfAbsent: that one inserts at the
+                    // head of a HashMap bucket, put at its tail.
+                    Set<Integer> ps = m.get(u);
+                    if (ps == null) m.put(u, ps = new HashSet<>());
+                    ps.add(p);
                     inverted.computeIfAbsent(u, k -> new HashMap<>()).put(p, f[1]);
                 }
                 current = new Assignment(Collections.unmodifiableMap(m));

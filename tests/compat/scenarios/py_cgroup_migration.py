@@ -10,6 +10,7 @@ and consumed twice, which members got records, and the group's type and
 state as ListGroups and DescribeConsumerGroups show it. Run by
 test_cgroup_migration.py in the venv of pyvenv.py."""
 import json
+import os
 import sys
 import threading
 import time
@@ -18,8 +19,8 @@ from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: F401
 from confluent_kafka.admin import AdminClient, NewTopic
 
 BS = sys.argv[1]
-TOPIC = "cgm-topic"
-GROUP = "cgm-group"
+TOPIC = os.environ.get("CGM_TOPIC", "cgm-topic")
+GROUP = os.environ.get("CGM_GROUP", "cgm-group")
 PARTS = 6
 PER_PHASE = 300
 out = {}
@@ -38,6 +39,27 @@ def produce(phase):
 
 
 seen = {}  # value -> times consumed
+
+
+def consumer(name, protocol):
+    """A member subscribed to the topic, committing by hand."""
+    conf = {"bootstrap.servers": BS, "group.id": GROUP,
+            "group.protocol": protocol, "auto.offset.reset": "earliest",
+            "enable.auto.commit": False, "client.id": name}
+    if protocol == "classic":
+        conf["session.timeout.ms"] = 10000
+    c = Consumer(conf)
+    c.subscribe([TOPIC])
+    return c
+
+
+def poll_one(c, errors):
+    """The next record, or None (nothing yet, or an error noted)."""
+    m = c.poll(0.2)
+    if m is not None and m.error():
+        errors.append(m.error().name())
+        return None
+    return m
 
 
 def group_view():
@@ -61,21 +83,12 @@ def phase(n, protocol):
     errors = []
 
     def member(k):
-        conf = {"bootstrap.servers": BS, "group.id": GROUP,
-                "group.protocol": protocol, "auto.offset.reset": "earliest",
-                "enable.auto.commit": False, "client.id": "m%d" % k}
-        if protocol == "classic":
-            conf["session.timeout.ms"] = 10000
-        c = Consumer(conf)
-        c.subscribe([TOPIC])
+        c = consumer("m%d" % k, protocol)
         count = 0
         deadline = time.time() + 120
         while not done.is_set() and time.time() < deadline:
-            m = c.poll(0.2)
+            m = poll_one(c, errors)
             if m is None:
-                continue
-            if m.error():
-                errors.append(m.error().name())
                 continue
             # Committed before the next poll, where a revocation happens:
             # a record is never processed by two members.
@@ -106,7 +119,92 @@ def phase(n, protocol):
     }
 
 
+def rolling():
+    """Under steady produce, three classic members are replaced one at a
+    time by consumer-protocol members (the online upgrade: the first one
+    converts a classic group with members), then back (classic members
+    inside a consumer group)."""
+    stop_produce = threading.Event()
+    lock = threading.Lock()
+    errors = []
+    before = len(produced)
+    rseen = {}
+
+    def producing():
+        i = 0
+        while not stop_produce.is_set():
+            for _ in range(10):
+                v = "r-%d" % i
+                producer.produce(TOPIC, value=v.encode(), partition=i % PARTS)
+                with lock:
+                    produced.append(v)
+                i += 1
+            producer.poll(0)
+            time.sleep(0.05)
+        producer.flush(30)
+
+    def member(name, protocol, stop):
+        c = consumer(name, protocol)
+        while not stop.is_set():
+            m = poll_one(c, errors)
+            if m is None:
+                continue
+            try:
+                c.commit(message=m, asynchronous=False)
+            except Exception as e:  # noqa: BLE001 - reported, compared
+                errors.append("commit: " + e.args[0].name())
+            with lock:
+                v = m.value().decode()
+                rseen[v] = rseen.get(v, 0) + 1
+        c.close()
+
+    pt = threading.Thread(target=producing)
+    pt.start()
+    members = {}
+
+    def start(k, protocol):
+        ev = threading.Event()
+        t = threading.Thread(target=member, args=("m%d" % k, protocol, ev))
+        t.start()
+        members[k] = (ev, t)
+
+    def stop(k):
+        ev, t = members.pop(k)
+        ev.set()
+        t.join()
+
+    for k in range(3):
+        start(k, "classic")
+    time.sleep(4)
+    views = []
+    for protocol in ("consumer", "classic"):
+        for k in range(3):
+            stop(k)
+            start(k, protocol)
+            time.sleep(4)
+        views.append(group_view()["described"]["type"])
+    stop_produce.set()
+    pt.join()
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        with lock:
+            if all(p in rseen for p in produced[before:]):
+                break
+        time.sleep(0.2)
+    for k in list(members):
+        stop(k)
+    mine = produced[before:]
+    out["rolling"] = {
+        "lost": sum(1 for p in mine if p not in rseen),
+        "twice": sum(1 for c in rseen.values() if c > 1),
+        "errors": sorted(set(errors)),
+        "types_after": views,
+    }
+
+
 phase(1, "classic")
 phase(2, "consumer")
 phase(3, "classic")
+if len(sys.argv) < 3 or sys.argv[2] != "offline":
+    rolling()
 print(json.dumps(out, sort_keys=True))
