@@ -623,6 +623,9 @@ public class CgroupJava {
       List<TopicPartition> c = partitions(Map.of("cgp.c", 4));
       matching.addAll(c);
       prod.parts.addAll(c);
+      // Records in cgp.c now, whatever the producer's pace: the members
+      // may settle before its next round.
+      for (TopicPartition t : c) prod.send(t);
       waitFor("cgp.c assigned", () -> settled(live, matching, false));
       Map<String, Object> s = snapshot("cgp.c created", live, before, false);
       Set<TopicPartition> union = new HashSet<>();

@@ -397,6 +397,9 @@ def pattern():
         create_topics({"cgq.c": 4})
         matching += partitions({"cgq.c": 4})
         prod.parts += [("cgq.c", i) for i in range(4)]
+        # Records in cgq.c now, whatever the producer's pace: the members
+        # may settle before its next round.
+        prod.round()
         wait_for("cgq.c assigned", lambda: settled(live, matching, False))
         s = snapshot("cgq.c created", live, before, True)
         s["assigned"] = sorted(p for m in live for p in m.owned)

@@ -235,9 +235,13 @@ func newMember(label, group, assignor string, instance string,
 	if instance != "" {
 		opts = append(opts, kgo.InstanceID(instance))
 	}
-	if os.Getenv("CGROUPFRANZ_LOG") != "" { // the client's log, to debug
+	if lv := os.Getenv("CGROUPFRANZ_LOG"); lv != "" { // the client's log
+		level := kgo.LogLevelInfo
+		if lv == "debug" {
+			level = kgo.LogLevelDebug
+		}
 		opts = append(opts, kgo.WithLogger(kgo.BasicLogger(os.Stderr,
-			kgo.LogLevelInfo, func() string { return label + " " })))
+			level, func() string { return label + " " })))
 	}
 	cl, err := kgo.NewClient(opts...)
 	out.Check(err)
@@ -486,8 +490,20 @@ func consumption(every []string) map[string]any {
 		}
 	}
 	mu.Unlock()
+	// Every topic got records (a topic created during the run too).
+	with := map[string]bool{}
+	for p, n := range ends {
+		if n > 0 {
+			with[topicOf(p)] = true
+		}
+	}
+	topics := []string{}
+	for t := range with {
+		topics = append(topics, t)
+	}
+	sort.Strings(topics)
 	return map[string]any{"distinct_consumed_is_end_offsets": got() == want,
-		"consumed_twice": twice}
+		"consumed_twice": twice, "topics_with_records": topics}
 }
 
 func committed(group string, every []string) map[string]any {
@@ -637,6 +653,9 @@ func pattern() map[string]any {
 	matching = append(matching, c...)
 	sort.Strings(matching)
 	prod.add(c)
+	// Records in cgr.c now, whatever the producer's pace: the members may
+	// settle before its next round.
+	out.Check(prod.round())
 	waitFor("cgr.c assigned", func() bool { return settled(live, matching, false) })
 	s := snapshot("cgr.c created", live, before, true, false)
 	var all []string
