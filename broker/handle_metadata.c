@@ -180,8 +180,11 @@ static int answer_named(kafka_req *r, const create_job *j) {
     nd_topic_info info;
     int rc;
     int8_t state = j ? j->state[i] : CREATE_NONE;
-    if (q->name.len < 0) {
-      /* Lookup by id (v12+). */
+    /* Lookup by id (v12+): a null name, or the empty one the Java client
+     * sends beside an id (MetadataRequest.Builder.forTopicIds leaves the
+     * name at its default ""; Kafka looks such a topic up by its id). */
+    if (q->name.len < 0 ||
+        (q->name.len == 0 && memcmp(q->topic_id.b, zero_id, 16) != 0)) {
       t->topic_id = q->topic_id;
       t->name = kf_null_str();
       if (memcmp(q->topic_id.b, zero_id, 16) == 0) {
