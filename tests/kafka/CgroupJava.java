@@ -210,7 +210,6 @@ public class CgroupJava {
     volatile CloseOptions.GroupMembershipOperation closeOp;
     volatile boolean stop;
     volatile Throwable error;
-    volatile int commitErrors;
     final List<String> commitErrorNames = Collections.synchronizedList(new ArrayList<>());
 
     Member(String label, String group, String assignor, String instanceId, Object subscription) {
@@ -244,7 +243,6 @@ public class CgroupJava {
             try {
               c.commitSync(next);
             } catch (KafkaException e) {
-              commitErrors++;
               commitErrorNames.add(e.getClass().getSimpleName());
             }
           }
@@ -575,10 +573,7 @@ public class CgroupJava {
             groupsTool(epoch, "--describe", "--group", group, "--members", "--verbose"));
         out.put("kafka_consumer_groups", tool);
       }
-      int commitErrors = 0;
-      for (Member m : live) commitErrors += m.commitErrors;
-      commitErrors += c3.commitErrors + c2.commitErrors;
-      out.put("commit_errors", commitErrors);
+      out.put("commit_errors", commitErrors(live, c3, c2));
       for (Member m : live) m.close(CloseOptions.GroupMembershipOperation.LEAVE_GROUP);
       live.clear();
       out.put("overlaps", overlaps());
@@ -589,6 +584,15 @@ public class CgroupJava {
         m.stop = true;
       }
     }
+  }
+
+  // The exceptions the members' commitSync raised, sorted.
+  static List<String> commitErrors(List<Member> live, Member... gone) {
+    List<String> l = new ArrayList<>();
+    for (Member m : live) l.addAll(m.commitErrorNames);
+    for (Member m : gone) l.addAll(m.commitErrorNames);
+    Collections.sort(l);
+    return l;
   }
 
   static Map<TopicPartition, String> withoutLabel(Map<TopicPartition, String> m, String label) {
@@ -636,9 +640,7 @@ public class CgroupJava {
       out.put("describe", describe(group, false));
       prod.close();
       out.put("consumption", consumption(prod, matching));
-      int commitErrors = 0;
-      for (Member m : live) commitErrors += m.commitErrors;
-      out.put("commit_errors", commitErrors);
+      out.put("commit_errors", commitErrors(live));
       for (Member m : live) m.close(CloseOptions.GroupMembershipOperation.LEAVE_GROUP);
       live.clear();
       out.put("overlaps", overlaps());
