@@ -312,6 +312,13 @@ def describe(group):
     return r
 
 
+def abandon(prod, live):
+    """On a scenario's failure: stop the producer's and members' threads."""
+    prod.stop = True
+    for m in live:
+        m.stop = True
+
+
 def finish(out, group, prod, live, gone, every):
     """A scenario's end, its members settled: the description of the live
     group; the producer stops, every record is consumed; the members
@@ -373,9 +380,7 @@ def steps(assignor):
         finish(out, group, prod, live, gone, every)
         live = []
     finally:
-        prod.stop = True
-        for m in live:
-            m.stop = True
+        abandon(prod, live)
     return out
 
 
@@ -408,9 +413,7 @@ def pattern():
         finish(out, group, prod, live, [], matching)
         live = []
     finally:
-        prod.stop = True
-        for m in live:
-            m.stop = True
+        abandon(prod, live)
     return out
 
 
