@@ -243,7 +243,7 @@ public class CgroupJava {
             try {
               c.commitSync(next);
             } catch (KafkaException e) {
-              commitErrorNames.add(e.getClass().getSimpleName());
+              commitErrorNames.add(e.getClass().getSimpleName() + ": " + e.getMessage());
             }
           }
         }
@@ -586,7 +586,7 @@ public class CgroupJava {
     }
   }
 
-  // The exceptions the members' commitSync raised, sorted.
+  // The exceptions the members' commitSync raised (class: message), sorted.
   static List<String> commitErrors(List<Member> live, Member... gone) {
     List<String> l = new ArrayList<>();
     for (Member m : live) l.addAll(m.commitErrorNames);
