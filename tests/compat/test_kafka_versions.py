@@ -739,6 +739,13 @@ def main():
             ts = metadata(c, v, [(tid, None)])
             check(ts[0]["name"] == "vt" and ts[0]["id"] == tid,
                   "Metadata v%d by id: %s" % (v, ts))
+            # The Java client's MetadataRequest.Builder.forTopicIds leaves
+            # the name at "" beside the id; Kafka looks the topic up by id
+            # (a consumer subscribed by SubscriptionPattern depends on it).
+            ts = metadata(c, v, [(tid, "")])
+            check(len(ts) == 1 and ts[0]["error"] == 0 and
+                  ts[0]["name"] == "vt" and ts[0]["id"] == tid,
+                  "Metadata v%d by id with an empty name: %s" % (v, ts))
         ts = metadata(c, 12, [(b"\x01" * 16, None)])
         check(ts[0]["error"] == UNKNOWN_TOPIC_ID, "unknown id: %s" % ts)
 
