@@ -238,6 +238,39 @@ class Producer(threading.Thread):
                 if d}
 
 
+def java_member():
+    """The command line of ChurnMember.java, compiled on first use into
+    the test cache (pyvenv.cache_dir()) under the hash of its source and
+    of Kafka's classpath (tests/compat/apache_kafka.py)."""
+    import fcntl
+    import hashlib
+    import apache_kafka
+    import pyvenv
+    cp = apache_kafka.classpath()
+    src = os.path.join(HERE, "ChurnMember.java")
+    with open(src, "rb") as f:
+        key = hashlib.sha256(f.read() + cp.encode()).hexdigest()[:16]
+    root = pyvenv.cache_dir()
+    os.makedirs(root, exist_ok=True)
+    classes = os.path.join(root, "churn-java-" + key)
+    with open(classes + ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not os.path.exists(os.path.join(classes, "ChurnMember.class")):
+            tmp = classes + ".tmp"
+            os.makedirs(tmp, exist_ok=True)
+            r = subprocess.run(["javac", "-cp", cp, "-d", tmp, src],
+                               capture_output=True, timeout=300)
+            if r.returncode != 0:
+                raise RunError("javac ChurnMember.java: %s"
+                               % (r.stdout + r.stderr).decode()[-2000:])
+            os.replace(tmp, classes)
+    # A small heap and the C1 compiler only: up to 11 of these share two
+    # cores with the brokers.
+    return ["java", "-Xmx128m", "-XX:+UseSerialGC",
+            "-XX:TieredStopAtLevel=1", "-cp", classes + os.pathsep + cp,
+            "ChurnMember"]
+
+
 # ---- a member as the driver sees it ---------------------------------------
 
 class Member:
@@ -253,10 +286,13 @@ class Member:
         self.closed_cleanly = False
         self._pos = 0
         self._partial = ""
-        cmd = [sys.executable, os.path.abspath(__file__), "member",
-               "--bootstrap", run.bootstrap, "--group", run.group,
-               "--topic", run.topic, "--protocol", run.protocol,
-               "--name", name, "--log", self.log] + run.member_args
+        flags = ["--bootstrap", run.bootstrap, "--group", run.group,
+                 "--topic", run.topic, "--protocol", run.protocol,
+                 "--name", name, "--log", self.log] + run.member_args
+        if run.client == "java":
+            cmd = java_member() + flags
+        else:
+            cmd = [sys.executable, os.path.abspath(__file__), "member"] + flags
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL,
                                      stderr=open(self.log + ".err", "wb"))
@@ -327,14 +363,16 @@ class Run:
     producing, and the members' logs say what happened.
 
     member_args: extra `churn.py member` flags (session and heartbeat of
-    classic members, the assignor, the offset reset)."""
+    classic members, the assignor, the offset reset). client: "python"
+    (confluent-kafka) or "java" (kafka-clients 4.4, ChurnMember.java)."""
 
     def __init__(self, bootstrap, topic, partitions, protocol, group, dir,
-                 member_args=(), log=print):
+                 member_args=(), log=print, client="python"):
         self.bootstrap, self.topic, self.partitions = (bootstrap, topic,
                                                        partitions)
         self.protocol, self.group, self.dir = protocol, group, dir
         self.member_args = list(member_args)
+        self.client = client
         self.members = []
         self.rebalances = []  # (kind, member, t_event, t_settled)
         self.log = log
@@ -653,17 +691,18 @@ CLASSIC_ARGS = ["--session-ms", "6000", "--heartbeat-ms", "1000"]
 
 
 def churn(bootstrap, protocol, seed, dir, partitions=24, rate=960,
-          events=7, start=4, most=6, kills=2, log=print):
+          events=7, start=4, most=6, kills=2, log=print, client="python"):
     """The churn scenario on one broker with one protocol: `start`
     members, then the seeded schedule of joins, clean leaves and kills
     (one rebalance each, waited for), all under steady produce; then the
     records are read to the end and every member leaves.
 
     Returns (run, problems, stats, pauses, baseline, group type)."""
-    topic = "churn-%s-%d" % (protocol, seed)
+    topic = "churn-%s-%s-%d" % (client, protocol, seed)
     create_topic(bootstrap, topic, partitions)
-    run = Run(bootstrap, topic, partitions, protocol, "churn-" + protocol,
-              dir, CLASSIC_ARGS if protocol != "consumer" else [], log=log)
+    run = Run(bootstrap, topic, partitions, protocol, topic,
+              dir, CLASSIC_ARGS if protocol != "consumer" else [], log=log,
+              client=client)
     gtype = None
     try:
         run.producer = Producer(bootstrap, topic, partitions, rate)

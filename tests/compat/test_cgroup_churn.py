@@ -1,7 +1,10 @@
 """test_cgroup_churn.py — a consumer group under churn (issue 22), with
 group.protocol=consumer (KIP-848) and with the classic protocol, on nodata
 (and on Apache Kafka 4.4 too with ND_CHURN_KAFKA=1; `make bench-rebalance
-BENCH_ARGS=--churn` runs it on both).
+BENCH_ARGS=--churn` runs it on both). ND_CHURN_BROKERS=nodata,kafka and
+ND_CHURN_PROTOCOLS=consumer,classic choose; ND_CHURN_CLIENT=java runs the
+members with the Java client (kafka-clients 4.4, ChurnMember.java)
+instead.
 
 Members are confluent-kafka (PyPI, its bundled librdkafka) processes
 (churn.py): 4 start, then a seeded schedule of 7 events (ND_CHURN_SEED,
@@ -47,19 +50,21 @@ BROKERS = ["nodata"] + (["kafka"] if os.environ.get("ND_CHURN_KAFKA") == "1"
                         else [])
 if os.environ.get("ND_CHURN_BROKERS"):
     BROKERS = os.environ["ND_CHURN_BROKERS"].split(",")
+CLIENT = os.environ.get("ND_CHURN_CLIENT", "python")
+PROTOCOLS = os.environ.get("ND_CHURN_PROTOCOLS", "consumer,classic").split(",")
 WANT_TYPE = {"consumer": "CONSUMER", "classic": "CLASSIC"}
 
 
 def scenario(name, bootstrap, tmp):
     problems = []
-    for protocol in ("consumer", "classic"):
-        print("%s, group.protocol=%s, seed %d: %s" % (
-            name, protocol, SEED,
+    for protocol in PROTOCOLS:
+        print("%s, %s client, group.protocol=%s, seed %d: %s" % (
+            name, CLIENT, protocol, SEED,
             " ".join(churn.schedule(SEED, 7, 4, 6, 2))), flush=True)
         try:
             run, bad, stats, pz, base, gtype = churn.churn(
                 bootstrap, protocol, SEED, os.path.join(tmp, name, protocol),
-                log=lambda s: print(s, flush=True))
+                log=lambda s: print(s, flush=True), client=CLIENT)
         except churn.RunError as e:
             problems.append("%s %s: %s" % (name, protocol, e))
             continue
