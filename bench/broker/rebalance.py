@@ -12,7 +12,8 @@ has group.initial.rebalance.delay.ms=0 too). Every other group setting is
 each broker's default unless --fast (below).
 
 Members are confluent-kafka processes (PyPI 2.16, its bundled librdkafka),
-tests/compat/churn.py: each logs its assignment callbacks and, per poll,
+tests/compat/churn.py, or with --clients java (or python,java) Java
+kafka-clients 4.4 processes, tests/compat/ChurnMember.java: each logs its assignment callbacks and, per poll,
 the records it consumed, with CLOCK_MONOTONIC times. One case: a producer
 writes --rate records/s round-robin over a --partitions topic; --members
 members of a new group (auto.offset.reset=latest) join and settle; 3 s
@@ -24,7 +25,9 @@ later one more member joins. Figures:
   pause   the longest time between two polls that returned records of one
           partition, over the partitions whose member was the same before
           and after, from the join to the settle (seconds); "unaffected"
-          is how many such partitions there were.
+          is how many such partitions there were;
+  baseline  the longest such time of any partition in the steady
+          consumption before the join (the machine's noise).
 
 Protocols: `consumer` (group.protocol=consumer, the broker's default
 assignor: uniform), `classic` (librdkafka's default strategy list,
@@ -41,7 +44,7 @@ brokers, with its checks, and prints its pause figures.
 
     python3 bench/broker/rebalance.py [--runs N] [--members N]
         [--partitions N] [--rate N] [--protocols LIST] [--brokers LIST]
-        [--fast] [--churn] [--seed N] [--nodata PATH] [--dir DIR]
+        [--clients python,java] [--fast] [--churn] [--seed N] [--nodata PATH] [--dir DIR]
 
 --fast: the churn runs' settings on both brokers (6 s sessions,
 consumer-protocol heartbeats every second instead of 5 s; classic
@@ -70,6 +73,9 @@ import churn  # noqa: E402
 import ndtest  # noqa: E402
 
 
+CLIENT_NAME = {"python": "confluent-kafka", "java": "Java"}
+
+
 def log(msg):
     print(msg, flush=True)
 
@@ -82,6 +88,7 @@ def args():
     ap.add_argument("--rate", type=int, default=600)
     ap.add_argument("--protocols", default="consumer,classic")
     ap.add_argument("--brokers", default="nodata,kafka")
+    ap.add_argument("--clients", default="python")
     ap.add_argument("--fast", action="store_true")
     ap.add_argument("--churn", action="store_true")
     ap.add_argument("--seed", type=int, default=2207)
@@ -91,6 +98,10 @@ def args():
     a = ap.parse_args()
     a.protocols = a.protocols.split(",")
     a.brokers = a.brokers.split(",")
+    a.clients = a.clients.split(",")
+    for c in a.clients:
+        if c not in ("python", "java"):
+            ap.error("unknown client %s" % c)
     for p in a.protocols:
         if p not in churn.PROTOCOLS:
             ap.error("unknown protocol %s" % p)
@@ -100,14 +111,14 @@ def args():
     return a
 
 
-def join_case(a, bootstrap, topic, protocol, group, dir):
+def join_case(a, bootstrap, topic, protocol, group, dir, client):
     """One case: --members settle, one more joins; (settle s, longest
-    pause s or None, unaffected partitions, errors)."""
+    pause s or None, unaffected partitions, baseline gap s, errors)."""
     member_args = ["--offset-reset", "latest"]
     if a.fast and protocol != "consumer":
         member_args += churn.CLASSIC_ARGS
     run = churn.Run(bootstrap, topic, a.partitions, protocol, group, dir,
-                    member_args, log=lambda s: None)
+                    member_args, log=lambda s: None, client=client)
     try:
         run.producer = churn.Producer(bootstrap, topic, a.partitions, a.rate)
         run.producer.start()
@@ -123,11 +134,11 @@ def join_case(a, bootstrap, topic, protocol, group, dir):
             m.reap()
     finally:
         run.close()
-    pz, _ = churn.pauses(run)
+    pz, base = churn.pauses(run)
     kind, name, settle, longest, n = pz[-1]
     errors = ["%s: %s" % (m.name, e) for m in run.members
               for _, e in m.errors]
-    return settle, longest, n, errors
+    return settle, longest, n, base, errors
 
 
 def start_brokers(a, tmp, props):
@@ -168,23 +179,27 @@ def run_join(a, brokers, tmp):
     for name, b in brokers.items():
         topics[name] = "rebalance-%d" % a.partitions
         churn.create_topic(b.bootstrap, topics[name], a.partitions)
+    cases = [(c, p) for c in a.clients for p in a.protocols]
     for r in range(a.runs):
         order = list(brokers) if r % 2 == 0 else list(reversed(brokers))
         for name in order:
-            for protocol in a.protocols:
-                group = "rebalance-%s-%d" % (protocol, r)
+            for client, protocol in cases:
+                group = "rebalance-%s-%s-%d" % (client, protocol, r)
                 t = time.monotonic()
-                settle, pause, n, errs = join_case(
+                settle, pause, n, base, errs = join_case(
                     a, brokers[name].bootstrap, topics[name], protocol, group,
-                    os.path.join(tmp, "%s-%s-%d" % (name, protocol, r)))
-                results.setdefault((protocol, name), []).append(
-                    (settle, pause, n))
-                errors += ["%s %s run %d: %s" % (name, protocol, r + 1, e)
+                    os.path.join(tmp, "%s-%s-%s-%d" % (name, client,
+                                                       protocol, r)),
+                    client)
+                results.setdefault((client, protocol, name), []).append(
+                    (settle, pause, n, base))
+                errors += ["%s %s %s run %d: %s" % (name, client, protocol,
+                                                    r + 1, e)
                            for e in errs]
-                log("run %d %-6s %-11s settle %6.3f s  pause %s s  "
-                    "(%d unaffected)  [%.0f s]"
-                    % (r + 1, name, protocol, settle, fmt(pause), n,
-                       time.monotonic() - t))
+                log("run %d %-6s %-6s %-11s settle %6.3f s  pause %s s  "
+                    "(%d unaffected)  baseline %.3f s  [%.0f s]"
+                    % (r + 1, name, client, protocol, settle, fmt(pause), n,
+                       base, time.monotonic() - t))
     log("")
     log("== one member joins a group of %d on %d partitions, %d records/s; "
         "%d run%s: median (worst); ratio = nodata / kafka of the medians"
@@ -192,14 +207,15 @@ def run_join(a, brokers, tmp):
            "s" if a.runs > 1 else ""))
     log("%s settings" % ("--fast" if a.fast else "each broker's default"))
     log("")
-    log("| protocol | figure | nodata | kafka | ratio |")
-    log("|---|---|---|---|---|")
-    for protocol in a.protocols:
+    log("| client | protocol | figure | nodata | kafka | ratio |")
+    log("|---|---|---|---|---|---|")
+    for client, protocol in cases:
         for i, what in ((0, "settle s"), (1, "pause s"),
-                        (2, "unaffected partitions")):
+                        (2, "unaffected partitions"), (3, "baseline gap s")):
             cells, meds = [], []
             for name in ("nodata", "kafka"):
-                xs = [x[i] for x in results.get((protocol, name), [])]
+                xs = [x[i] for x in results.get((client, protocol, name),
+                                                [])]
                 ys = [x for x in xs if x is not None]
                 if not ys:
                     cells.append("-")
@@ -207,11 +223,12 @@ def run_join(a, brokers, tmp):
                     continue
                 med = statistics.median(ys)
                 meds.append(med)
-                worst = max(ys) if i < 2 else min(ys)
-                cells.append("%s (%s)" % (fmt(med), fmt(worst)) if i < 2
-                             else "%g (%g)" % (med, worst))
-            log("| %s | %s | %s | %s | %s |" % (
-                protocol, what, cells[0], cells[1], ratio(*meds)))
+                worst = min(ys) if i == 2 else max(ys)
+                cells.append("%g (%g)" % (med, worst) if i == 2
+                             else "%s (%s)" % (fmt(med), fmt(worst)))
+            log("| %s | %s | %s | %s | %s | %s |" % (
+                CLIENT_NAME[client], protocol, what, cells[0], cells[1],
+                ratio(*meds)))
     if errors:
         # A classic member's commit during a rebalance can be refused
         # (ILLEGAL_GENERATION, REBALANCE_IN_PROGRESS): what Kafka does.
@@ -226,21 +243,24 @@ def run_churn(a, brokers, tmp):
     rows = []
     problems = []
     for name, b in brokers.items():
-        for protocol in a.protocols:
-            log("%s %s" % (name, protocol))
+        for client, protocol in [(c, p) for c in a.clients
+                                 for p in a.protocols]:
+            log("%s %s %s" % (name, CLIENT_NAME[client], protocol))
             run, bad, stats, pz, base, gtype = churn.churn(
                 b.bootstrap, protocol, a.seed,
-                os.path.join(tmp, "churn-%s-%s" % (name, protocol)),
-                log=log)
+                os.path.join(tmp, "churn-%s-%s-%s" % (name, client,
+                                                      protocol)),
+                log=log, client=client)
             for line in churn.fmt_pauses(pz, base):
                 log(line)
             ps = [x[3] for x in pz if x[3] is not None]
-            rows.append((name, protocol, max(ps) if ps else None,
+            rows.append((name, CLIENT_NAME[client] + " " + protocol,
+                         max(ps) if ps else None,
                          statistics.median(ps) if ps else None, base,
                          stats["records"], stats["duplicates"], len(bad)))
             problems += ["%s %s: %s" % (name, protocol, x) for x in bad]
     log("")
-    log("| broker | protocol | longest pause s | median of rebalances' "
+    log("| broker | client, protocol | longest pause s | median of rebalances' "
         "longest s | baseline gap s | records | consumed twice (after a "
         "kill) | problems |")
     log("|---|---|---|---|---|---|---|---|")

@@ -75,7 +75,14 @@ def member_main(argv):
             "client.id": a.name, "enable.auto.commit": False,
             "auto.offset.reset": a.offset_reset,
             "group.protocol": "consumer" if a.protocol == "consumer"
-            else "classic"}
+            else "classic",
+            # librdkafka's default, 1000 ms, stops fetching a member's
+            # other partitions for a second each time it gives one up
+            # (measured: the longest pause of partitions a member keeps
+            # is 1.0-1.1 s with Kafka and either protocol's revocations,
+            # 0.2 s with 50): a client backoff that would hide what the
+            # broker and the protocol do. ND_CHURN_RDKAFKA overrides.
+            "fetch.queue.backoff.ms": 50}
     if a.protocol == "consumer":
         if a.assignor:
             conf["group.remote.assignor"] = a.assignor
@@ -87,6 +94,10 @@ def member_main(argv):
             conf["session.timeout.ms"] = a.session_ms
         if a.heartbeat_ms:
             conf["heartbeat.interval.ms"] = a.heartbeat_ms
+    # ND_CHURN_RDKAFKA="k=v,k=v": more librdkafka settings (experiments).
+    for kv in filter(None, os.environ.get("ND_CHURN_RDKAFKA", "").split(",")):
+        k, v = kv.split("=", 1)
+        conf[k] = v
     out = open(a.log, "a")
 
     def w(line):
