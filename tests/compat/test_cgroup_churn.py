@@ -31,6 +31,7 @@ whose owner did not change; the baseline gap between consumptions outside
 rebalances.
 """
 import os
+import shutil
 import sys
 import tempfile
 
@@ -57,7 +58,15 @@ WANT_TYPE = {"consumer": "CONSUMER", "classic": "CLASSIC"}
 
 def scenario(name, bootstrap, tmp):
     problems = []
-    for protocol in PROTOCOLS:
+    protocols = PROTOCOLS
+    if "consumer" in protocols and \
+            68 not in ndtest.api_versions(bootstrap):
+        # Until the broker has the new protocol (issue 22's coordinator):
+        # a skip, which CI counts as a failure.
+        skipped.append("%s does not advertise ConsumerGroupHeartbeat "
+                       "(API 68)" % name)
+        protocols = [p for p in protocols if p != "consumer"]
+    for protocol in protocols:
         print("%s, %s client, group.protocol=%s, seed %d: %s" % (
             name, CLIENT, protocol, SEED,
             " ".join(churn.schedule(SEED, 7, 4, 6, 2))), flush=True)
@@ -83,7 +92,7 @@ def scenario(name, bootstrap, tmp):
 
 
 tmp = tempfile.mkdtemp(prefix="nd-churn-")
-problems = []
+problems, skipped = [], []
 for name in BROKERS:
     if name == "nodata":
         conf = os.path.join(tmp, "nodata.properties")
@@ -100,5 +109,9 @@ for name in BROKERS:
             problems += scenario("kafka", k.bootstrap, tmp)
 
 if problems:
-    ndtest.fail("\n".join(problems))
+    # The members' logs stay in tmp for a look.
+    ndtest.fail("\n".join(problems) + "\n(members' logs in %s)" % tmp)
+shutil.rmtree(tmp, ignore_errors=True)
+if skipped:
+    ndtest.skip("; ".join(skipped))
 ndtest.passed()
