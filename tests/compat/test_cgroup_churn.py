@@ -77,9 +77,9 @@ def scenario(name, bootstrap, tmp):
         except churn.RunError as e:
             problems.append("%s %s: %s" % (name, protocol, e))
             continue
-        print("  %d records, %d consumed twice (all after a kill, past the "
-              "last commit: %d)" % (stats["records"], stats["duplicates"],
-                                    stats["explained"]))
+        print("  %d records produced, all consumed; %d consumed twice, %d "
+              "of them by a member killed before it committed them"
+              % (stats["records"], stats["duplicates"], stats["explained"]))
         for line in churn.fmt_pauses(pz, base):
             print(line)
         if gtype is None or gtype[0] != WANT_TYPE[protocol]:
@@ -88,6 +88,9 @@ def scenario(name, bootstrap, tmp):
         if not any(k == "kill" for k, *_ in run.rebalances):
             bad.append("the schedule killed no member")
         problems += ["%s %s: %s" % (name, protocol, b) for b in bad[:20]]
+        if len(bad) > 20:
+            problems.append("%s %s: ... and %d more" % (name, protocol,
+                                                        len(bad) - 20))
     return problems
 
 
