@@ -77,7 +77,7 @@ def scenario(name, bootstrap, tmp):
         except churn.RunError as e:
             problems.append("%s %s: %s" % (name, protocol, e))
             continue
-        print("  %d records produced, all consumed; %d consumed twice, %d "
+        print("  %d records produced; %d consumed twice, %d "
               "of them by a member killed before it committed them"
               % (stats["records"], stats["duplicates"], stats["explained"]))
         for line in churn.fmt_pauses(pz, base):
