@@ -55,7 +55,21 @@ typedef struct broker_config {
   int64_t txn_abort_check_ms;   /* transaction.abort.timed.out.transaction.
                                    cleanup.interval.ms, 10000 */
   int transaction_version;      /* finalized transaction.version, 1 or 2 */
-  unsigned explicit_set;        /* BC_SET_*: given by a flag or variable */
+  /* KIP-848 consumer groups, Kafka's group.consumer.* (read at start;
+   * docs/serve.md). */
+  int32_t cg_session_ms;       /* group.consumer.session.timeout.ms, 45000 */
+  int32_t cg_min_session_ms;   /* ...min.session.timeout.ms, 45000 */
+  int32_t cg_max_session_ms;   /* ...max.session.timeout.ms, 60000 */
+  int32_t cg_heartbeat_ms;     /* group.consumer.heartbeat.interval.ms, 5000 */
+  int32_t cg_min_heartbeat_ms; /* ...min.heartbeat.interval.ms, 5000 */
+  int32_t cg_max_heartbeat_ms; /* ...max.heartbeat.interval.ms, 15000 */
+  int32_t cg_max_size;         /* group.consumer.max.size, INT32_MAX */
+  int32_t cg_assign_interval_ms;     /* ...assignment.interval.ms, 1000 */
+  int32_t cg_min_assign_interval_ms; /* ...min.assignment.interval.ms, 0 */
+  int32_t cg_max_assign_interval_ms; /* ...max.assignment.interval.ms, 15000 */
+  char cg_assignors[256];  /* group.consumer.assignors, "uniform,range" */
+  int cg_migration_policy; /* group.consumer.migration.policy, CG_MIGRATE_* */
+  unsigned explicit_set;   /* BC_SET_*: given by a flag or variable */
   /* Security (security.h). props: --config FILE's Kafka properties (an
    * empty set without one), owned here. listeners[0] is the one the
    * listen_* and advertise_* fields above describe. */
@@ -92,6 +106,27 @@ enum {
   BC_SET_TXN_ID_EXPIRATION = 1 << 14,
   BC_SET_TXN_ABORT_CHECK = 1 << 15,
   BC_SET_LISTEN = 1 << 16,
+  BC_SET_CG_SESSION = 1 << 17,
+  BC_SET_CG_MIN_SESSION = 1 << 18,
+  BC_SET_CG_MAX_SESSION = 1 << 19,
+  BC_SET_CG_HEARTBEAT = 1 << 20,
+  BC_SET_CG_MIN_HEARTBEAT = 1 << 21,
+  BC_SET_CG_MAX_HEARTBEAT = 1 << 22,
+  BC_SET_CG_MAX_SIZE = 1 << 23,
+  BC_SET_CG_ASSIGNORS = 1 << 24,
+  BC_SET_CG_MIGRATION = 1 << 25,
+  BC_SET_CG_ASSIGN_INTERVAL = 1 << 26,
+  BC_SET_CG_MIN_ASSIGN_INTERVAL = 1 << 27,
+  BC_SET_CG_MAX_ASSIGN_INTERVAL = 1 << 28,
+};
+
+/* group.consumer.migration.policy: which conversions between classic and
+ * consumer groups are allowed (Kafka's ConsumerGroupMigrationPolicy). */
+enum {
+  CG_MIGRATE_DISABLED = 0,
+  CG_MIGRATE_UPGRADE = 1,   /* classic -> consumer */
+  CG_MIGRATE_DOWNGRADE = 2, /* consumer -> classic */
+  CG_MIGRATE_BIDIRECTIONAL = 3,
 };
 
 /* The default of queued.max.request.bytes: Kafka's is -1 (no bound),
@@ -108,6 +143,7 @@ typedef struct broker {
   worker *worker; /* work off the loop: admin, syncs, commits (worker.c) */
   void *kafka;    /* protocol-layer state, owned by kafka_api.c */
   void *groups;   /* group coordinator state, owned by coordinator.c */
+  void *cgroups;  /* KIP-848 consumer groups, owned by cgroup.c */
   void *dyn;      /* dynamic broker and group configs, owned by dynconfig.c */
   /* Record bytes Fetch answered with, by how they left (loop thread only;
    * printed at shutdown). */

@@ -132,6 +132,7 @@ enum cg_member_state {
 enum { CGM_TYPE_CLASSIC = 0, CGM_TYPE_CONSUMER = 1 };
 
 typedef struct cgroup cgroup;
+struct group; /* a classic group (group.h) */
 
 typedef struct cg_member {
   cgroup *g;
@@ -165,6 +166,9 @@ struct cgroup {
   int32_t epoch;            /* group epoch */
   int32_t assignment_epoch; /* epoch of the target assignment */
   char *assignor;           /* of the last target assignment */
+  /* net_now_ms() when the target was last computed: the next one waits
+   * group.consumer.assignment.interval.ms (not kept across restarts). */
+  int64_t assigned_at;
   cg_member *members;
   int32_t nmembers;
   /* Target assignment: target[i] belongs to the member target_ids[i]. */
@@ -185,7 +189,12 @@ void cgroup_fini(broker *b);
 
 cgroup *cgroup_find(broker *b, const char *group_id);
 cg_member *cgroup_member(const cgroup *g, const char *member_id);
+/* Every consumer group, from this one along hnext (ListGroups). */
+cgroup *cgroup_first(broker *b);
 const char *cgroup_state_name(int state); /* "Empty", "Assigning", ... */
+/* Set g->state from its members and epochs (Kafka's maybeUpdateGroupState):
+ * call after changing them. */
+void cgroup_update_state(cgroup *g);
 /* Kafka's lower-case form for ListGroups' group_state filter. */
 int cgroup_state_parse(const char *name);
 /* Persist g's state (cgroup_store.c); called after every change. A failure
@@ -211,6 +220,89 @@ int16_t cgroup_commit_check(kafka_req *r, cgroup *g, const char *member_id,
 /* For OffsetFetch v9+ with a member: 0 or the group's error. */
 int16_t cgroup_fetch_check(kafka_req *r, cgroup *g, const char *member_id,
                            int32_t member_epoch);
+
+/* Is topic subscribed to by a member of g, by name or by a regex's match
+ * in the last target assignment (OffsetDelete's GROUP_SUBSCRIBED_TO_TOPIC,
+ * Kafka's ModernGroup.isSubscribedToTopic)? cgroup_classic.c. */
+int cgroup_subscribed(const cgroup *g, const char *topic);
+
+/* ---- classic members' embedded protocol (cgroup_classic.c) ------------- */
+
+/* A classic member's subscription: Kafka's ConsumerProtocolSubscription
+ * v0-3, the JoinGroup metadata of protocol type "consumer". Everything is
+ * owned (malloc'ed) by the struct; the zero value is empty. */
+typedef struct cg_owned_topic {
+  char *topic;
+  int32_t *partitions;
+  int32_t npartitions;
+} cg_owned_topic;
+
+typedef struct cg_subscription {
+  int16_t version;
+  char **topics;
+  int32_t ntopics;
+  cg_owned_topic *owned; /* v1+ */
+  int32_t nowned;
+  int32_t generation; /* v2+; -1 when not given */
+  char *rack;         /* v3+; NULL when not given */
+} cg_subscription;
+
+/* Parse len bytes of subscription. A version above 3 is read as 3 (its
+ * prefix), as Kafka's ConsumerProtocol reads newer ones. 0, ND_ECORRUPT
+ * (truncated or negative lengths: out empty), -ENOMEM (out empty). */
+int cg_subscription_parse(const uint8_t *p, size_t len, cg_subscription *out);
+void cg_subscription_free(cg_subscription *s);
+
+/* Encode s as a ConsumerProtocolAssignment of `version` (0-3 share one
+ * layout; SyncGroup answers a classic member in the version of its
+ * subscription), topics by name from the store (a topic deleted meanwhile
+ * is left out), no user data. *out malloc'ed. 0 or -ENOMEM. */
+int cg_assignment_encode(nd_store *st, const cg_parts *s, int16_t version,
+                         uint8_t **out, size_t *len);
+/* The reverse: a classic assignment as a set by topic id (topics the store
+ * does not know are left out, as Kafka leaves out what its image has
+ * not). 0, ND_ECORRUPT, -ENOMEM (out empty). */
+int cg_assignment_decode(nd_store *st, const uint8_t *p, size_t len,
+                         cg_parts *out);
+
+/* Classic requests (coordinator.c) into g, a consumer group: the member
+ * joins, syncs, heartbeats or leaves as a classic member inside it
+ * (Kafka's classicGroup*ToConsumerGroup). join: 0 when answered, else the
+ * error to answer it with; the others answer and return 0, or -1 when out
+ * of memory (the handler convention). Loop thread. */
+int16_t cgroup_classic_join(kafka_req *r, cgroup *g);
+int cgroup_classic_sync(kafka_req *r, cgroup *g);
+int cgroup_classic_heartbeat(kafka_req *r, cgroup *g);
+int cgroup_classic_leave(kafka_req *r, cgroup *g);
+/* Free a member's classic state (cg_member.classic); NULL is fine. */
+void cgroup_classic_free(void *classic);
+
+/* cgroup.c, for cgroup_classic.c: run ConsumerGroupHeartbeat's logic
+ * (join or update, target assignment, reconciliation, persist) for a
+ * request built from a classic member's JoinGroup; resp gets what a
+ * heartbeat answer would. 0 or the error (resp's message set); *gp the
+ * group. Restart a member's session; remove a member (it left, or its
+ * session ended) as a leaving heartbeat does; the heartbeat interval. */
+int16_t cgroup_heartbeat_as(kafka_req *r,
+                            kafka_consumer_group_heartbeat_request *q,
+                            kafka_consumer_group_heartbeat_response *resp,
+                            cgroup **gp);
+void cgroup_member_touch(cg_member *m);
+/* Add g, built elsewhere (a converted classic group), to the groups. */
+void cgroup_link(broker *b, cgroup *g);
+/* The online upgrade (ConsumerGroupHeartbeat with epoch 0 into a classic
+ * group with members, Kafka's validateOnlineUpgrade/convertToConsumerGroup):
+ * when group.consumer.migration.policy allows it and every member speaks
+ * the consumer's embedded protocol, the classic group is replaced by a
+ * consumer group at its generation whose members are its members (classic
+ * members, each keeping its assignment as its target), and their parked
+ * JoinGroup/SyncGroup requests are answered REBALANCE_IN_PROGRESS.
+ * cgroup_classic.c. 0, or the error (the classic group is untouched). */
+int16_t cgroup_from_classic(kafka_req *r, struct group *cl);
+/* A fresh member id (malloc'ed), or NULL when out of memory. */
+char *cgroup_new_member_id(void);
+void cgroup_member_remove(cg_member *m, const char *why);
+int32_t cgroup_heartbeat_interval_ms(const cgroup *g);
 
 /* Handlers (API table in kafka_api.c). */
 int handle_consumer_group_heartbeat(kafka_req *r);

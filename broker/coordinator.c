@@ -35,6 +35,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "cgroup.h"
 #include "group.h"
 
 static void glog(const group *g, const char *fmt, ...)
@@ -188,6 +189,10 @@ static void join_error(kafka_req *r, int16_t err, const char *member_id) {
   resp->leader = kf_s("");
   resp->member_id = kafka_str(r, member_id ? member_id : "");
   kafka_respond(r, resp);
+}
+
+void group_join_error(kafka_req *r, int16_t err, const char *member_id) {
+  join_error(r, err, member_id);
 }
 
 /* The current generation for m; the leader gets the members with their
@@ -850,6 +855,24 @@ int handle_join_group(kafka_req *r) {
       join_error(r, KERR_INCONSISTENT_GROUP_PROTOCOL, member_id);
       return 0;
     }
+  /* The id may name a consumer group (KIP-848). An Empty one gives way to
+   * the classic group this join makes, its offsets kept (Kafka's
+   * maybeDeleteEmptyConsumerGroup); one with members takes the joiner as
+   * a classic member (cgroup_classic.c). */
+  cgroup *cg = cgroup_find(r->b, gid);
+  if (cg && cg->nmembers == 0) {
+    kafka_log(r, BLOG_INFO,
+              "group %s: the empty consumer group becomes a classic group",
+              gid);
+    cgroup_forget(r->b, cg);
+  } else if (cg) {
+    int16_t err = cgroup_classic_join(r, cg);
+    if (err < 0)
+      return -1;
+    if (err)
+      join_error(r, err, member_id);
+    return 0;
+  }
   group *g = group_find(gc, gid);
   if (!*member_id) {
     if (!g && !(g = group_create(gc, gid)))
@@ -962,6 +985,10 @@ int handle_sync_group(kafka_req *r) {
     sync_answer(r, KERR_GROUP_AUTHORIZATION_FAILED, NULL);
     return 0;
   }
+  /* A classic member inside a consumer group (cgroup_classic.c). */
+  cgroup *cg = cgroup_find(r->b, cstr(req->group_id));
+  if (cg)
+    return cgroup_classic_sync(r, cg);
   group *g = group_find(r->b->groups, cstr(req->group_id));
   const char *inst = r->version >= 3 ? cstr(req->group_instance_id) : NULL;
   gmember *m = NULL;
@@ -1035,6 +1062,9 @@ int handle_heartbeat(kafka_req *r) {
     kafka_respond(r, resp);
     return 0;
   }
+  cgroup *cg = cgroup_find(r->b, cstr(req->group_id));
+  if (cg)
+    return cgroup_classic_heartbeat(r, cg);
   group *g = group_find(r->b->groups, cstr(req->group_id));
   const char *inst = r->version >= 3 ? cstr(req->group_instance_id) : NULL;
   gmember *m = NULL;
@@ -1107,6 +1137,9 @@ int handle_leave_group(kafka_req *r) {
     kafka_respond(r, resp);
     return 0;
   }
+  cgroup *cg = cgroup_find(r->b, cstr(req->group_id));
+  if (cg)
+    return cgroup_classic_leave(r, cg);
   group *g = group_find(r->b->groups, cstr(req->group_id));
   int left = 0;
   if (r->version < 3) {
@@ -1168,6 +1201,12 @@ void group_forget(group_coord *gc, group *g) {
     gc->ngroups--;
   }
   group_free(gc, g);
+}
+
+void group_drop(group_coord *gc, group *g, int16_t err) {
+  while (g->members)
+    member_free(g, g->members, err);
+  group_forget(gc, g);
 }
 
 int group_init(broker *b) {

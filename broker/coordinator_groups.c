@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "cgroup.h"
 #include "group.h"
 
 /* ---- FindCoordinator ---------------------------------------------------- */
@@ -144,7 +145,10 @@ int handle_list_groups(kafka_req *r) {
     names = NULL;
     nnames = 0;
   }
-  size_t cap = gc->ngroups + nnames;
+  size_t ncg = 0;
+  for (cgroup *cg = cgroup_first(r->b); cg; cg = cg->hnext)
+    ncg++;
+  size_t cap = gc->ngroups + nnames + ncg;
   kafka_list_groups_response_listed_group *ls = kf_new_array(
       &r->arena, &kafka_list_groups_response_listed_group_desc, (int32_t)cap);
   if (cap && !ls) {
@@ -175,8 +179,24 @@ int handle_list_groups(kafka_req *r) {
       ls[k].group_type = kf_s("classic");
       k++;
     }
+  /* Consumer groups (KIP-848): type "consumer", their own states. */
+  int consumer_ok = in_filter("consumer", tf, ntf);
+  for (cgroup *cg = cgroup_first(r->b); cg; cg = cg->hnext) {
+    const char *state = cgroup_state_name(cg->state);
+    if (!consumer_ok || cg->state == CG_DEAD || !in_filter(state, sf, nsf))
+      continue;
+    if (!all && !kafka_authorize_quiet(r, ACL_RES_GROUP, cg->id, strlen(cg->id),
+                                       ACL_OP_DESCRIBE))
+      continue;
+    ls[k].group_id = kafka_str(r, cg->id);
+    ls[k].protocol_type = kf_s("consumer");
+    ls[k].group_state = kf_s(state);
+    ls[k].group_type = kf_s("consumer");
+    k++;
+  }
   for (size_t i = 0; i < nnames; i++) {
-    if (group_find(gc, names[i]) || !type_ok || !in_filter("Empty", sf, nsf))
+    if (group_find(gc, names[i]) || cgroup_find(r->b, names[i]) || !type_ok ||
+        !in_filter("Empty", sf, nsf))
       continue;
     if (!all && !kafka_authorize_quiet(r, ACL_RES_GROUP, names[i],
                                        strlen(names[i]), ACL_OP_DESCRIBE))
@@ -233,20 +253,26 @@ int handle_describe_groups(kafka_req *r) {
     /* "" or an id too long to store: a group that does not exist (Kafka
      * answers so; only null is invalid). */
     group *g = group_id_ok(gid) ? group_find(r->b->groups, gid) : NULL;
+    /* DescribeGroups is the classic groups' (GroupMetadataManager.
+     * describeGroups): a consumer group is Dead to it, even though it has
+     * offsets. */
+    int consumer = !g && group_id_ok(gid) && cgroup_find(r->b, gid);
+    const char *not_found =
+        consumer ? "Group %s is not a classic group." : "Group %s not found.";
     if (!g) {
-      if (group_id_ok(gid) && group_has_offsets(r, gid)) {
+      if (!consumer && group_id_ok(gid) && group_has_offsets(r, gid)) {
         d->group_state = kf_s("Empty");
         d->protocol_type = protocol_type(r, NULL, gid);
       } else {
         d->group_state = kf_s("Dead");
         /* Kafka 4 says so from v6 on, in its words (GroupIdNotFound's
-         * "Group %s not found."); older versions show a Dead group. */
+         * message); older versions show a Dead group. */
         if (r->version >= 6) {
-          size_t len = strlen(gid) + sizeof "Group  not found.";
+          size_t len = strlen(gid) + strlen(not_found);
           char *msg = kf_alloc(&r->arena, len);
           d->error_code = KERR_GROUP_ID_NOT_FOUND;
           if (msg)
-            snprintf(msg, len, "Group %s not found.", gid);
+            snprintf(msg, len, not_found, gid);
           d->error_message = msg ? kf_s(msg) : kf_null_str();
         }
       }

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "cgroup.h"
 #include "group.h"
 
 /* ---- the committer ------------------------------------------------------ */
@@ -332,6 +333,9 @@ int group_has_offsets(kafka_req *r, const char *gid) {
 
 int16_t group_commit_check(kafka_req *r, const char *gid, int32_t gen,
                            const char *member_id, const char *inst, int txn) {
+  cgroup *cg = cgroup_find(r->b, gid);
+  if (cg)
+    return cgroup_commit_check(r, cg, member_id, gen, txn);
   group *g = group_find(r->b->groups, gid);
   if (!g) {
     if (gen < 0)
@@ -523,8 +527,10 @@ static void fill_committed(kafka_req *r, const char *gid, const char *topic,
 }
 
 /* One group's offsets in the v8+ shape (v1-7 are copied out of it).
- * all: every committed partition (null topics). */
-static int fetch_group(kafka_req *r, const char *gid, int all,
+ * all: every committed partition (null topics). qg: the v8+ request's
+ * group (its member and epoch), NULL for v1-7. */
+static int fetch_group(kafka_req *r, const kafka_offset_fetch_request_group *qg,
+                       const char *gid, int all,
                        const kafka_offset_fetch_request_topics *qts,
                        int32_t nqt, kafka_offset_fetch_response_group *out) {
   /* Only a null id is invalid: Kafka answers "" (and any id) as a group,
@@ -540,6 +546,18 @@ static int fetch_group(kafka_req *r, const char *gid, int all,
     out->error_code = KERR_GROUP_AUTHORIZATION_FAILED;
     out->topics.count = 0;
     return 0;
+  }
+  /* v9+ name the member asking: a consumer group checks its epoch
+   * (ConsumerGroup.validateOffsetFetch). */
+  cgroup *cg =
+      qg && r->version >= 9 && group_id_ok(gid) ? cgroup_find(r->b, gid) : NULL;
+  if (cg) {
+    out->error_code =
+        cgroup_fetch_check(r, cg, group_cstr(qg->member_id), qg->member_epoch);
+    if (out->error_code) {
+      out->topics.count = 0;
+      return 0;
+    }
   }
   if (all && !group_id_ok(gid)) {
     out->topics.count = 0;
@@ -659,7 +677,7 @@ static int offset_fetch_now(kafka_req *r) {
       kafka_offset_fetch_request_group *q = &req->groups.items[i];
       out[i].group_id = q->group_id;
       int32_t nq = q->topics.count > 0 ? q->topics.count : 0;
-      if (fetch_group(r, group_cstr(q->group_id), q->topics.count < 0,
+      if (fetch_group(r, q, group_cstr(q->group_id), q->topics.count < 0,
                       q->topics.items, nq, &out[i]) != 0)
         return -1;
     }
@@ -683,8 +701,8 @@ static int offset_fetch_now(kafka_req *r) {
   }
   kafka_offset_fetch_response_group one;
   memset(&one, 0, sizeof one);
-  if (fetch_group(r, group_cstr(req->group_id), req->topics.count < 0, qts, nq,
-                  &one) != 0)
+  if (fetch_group(r, NULL, group_cstr(req->group_id), req->topics.count < 0,
+                  qts, nq, &one) != 0)
     return -1;
   resp->error_code = one.error_code;
   /* v1 has no group-level error: Kafka puts a denied group's error on
@@ -789,12 +807,16 @@ static int delete_groups_now(kafka_req *r) {
       continue;
     }
     group *g = group_find(gc, gid);
-    if (g && (g->state != GROUP_EMPTY || g->nmembers > 0 || g->pending)) {
+    cgroup *cg = cgroup_find(r->b, gid);
+    /* A consumer group goes only when Empty (ConsumerGroup.
+     * validateDeleteGroup), with its offsets and its kept state. */
+    if ((g && (g->state != GROUP_EMPTY || g->nmembers > 0 || g->pending)) ||
+        (cg && cg->state != CG_EMPTY)) {
       rs[i].error_code = KERR_NON_EMPTY_GROUP;
       continue;
     }
     int rc = nd_group_delete(r->b->store, gid);
-    if (rc == ND_ENOTFOUND && !g) {
+    if (rc == ND_ENOTFOUND && !g && !cg) {
       rs[i].error_code = KERR_GROUP_ID_NOT_FOUND;
       continue;
     }
@@ -808,6 +830,8 @@ static int delete_groups_now(kafka_req *r) {
     }
     if (g)
       group_forget(gc, g);
+    if (cg)
+      cgroup_forget(r->b, cg);
     kafka_log(r, BLOG_INFO, "group %s deleted", gid);
   }
   resp->results.items = rs;
@@ -878,12 +902,16 @@ static int offset_delete_now(kafka_req *r) {
     return -1;
   const char *gid = group_cstr(req->group_id);
   group *g = gid ? group_find(gc, gid) : NULL;
+  cgroup *cg = group_id_ok(gid) ? cgroup_find(r->b, gid) : NULL;
   int active = g && g->state != GROUP_EMPTY && g->state != GROUP_DEAD;
   /* DELETE on the group; READ on each topic (KafkaApis). */
   if (!kafka_authorize_str(r, ACL_RES_GROUP, req->group_id, ACL_OP_DELETE)) {
     resp->error_code = KERR_GROUP_AUTHORIZATION_FAILED;
   } else if (!group_id_ok(gid)) {
     resp->error_code = KERR_INVALID_GROUP_ID;
+  } else if (cg) {
+    /* ConsumerGroup.validateOffsetDelete lets every state in; only the
+     * subscribed topics are kept (below). */
   } else if (!g || g->state == GROUP_DEAD) {
     nd_committed *list = NULL;
     size_t have = 0;
@@ -926,7 +954,8 @@ static int offset_delete_now(kafka_req *r) {
     int denied =
         np && !kafka_authorize_str(r, ACL_RES_TOPIC, qt->name, ACL_OP_READ);
     int known = topic && nd_topic_describe(r->b->store, topic, &info) == 0;
-    int subscribed = known && active && group_subscribed(g, topic);
+    int subscribed = known && (cg ? cgroup_subscribed(cg, topic)
+                                  : active && group_subscribed(g, topic));
     for (int32_t j = 0; j < np; j++) {
       int32_t p = qt->partitions.items[j].partition_index;
       ps[j].partition_index = p;

@@ -173,6 +173,21 @@ static const bconf bconfs[] = {
     {"default.replication.factor", T_INT, M_READONLY, "1", NULL, 0},
     {"offsets.topic.replication.factor", T_INT, M_READONLY, "1", NULL, 0},
     {"process.roles", T_LIST, M_READONLY, "broker,controller", NULL, 0},
+    /* KIP-848 consumer groups: flags of nodata serve (docs/serve.md), read
+     * only; Kafka changes group.consumer.assignment.interval.ms live. */
+    {"group.consumer.session.timeout.ms", T_INT, M_READONLY, "45000", NULL, 0},
+    {"group.consumer.heartbeat.interval.ms", T_INT, M_READONLY, "5000", NULL,
+     0},
+    {"group.consumer.max.size", T_INT, M_READONLY, "2147483647", NULL, 0},
+    {"group.consumer.assignors", T_LIST, M_READONLY, "uniform,range", NULL, 0},
+    {"group.consumer.migration.policy", T_STRING, M_READONLY, "bidirectional",
+     NULL, 0},
+    {"group.consumer.assignment.interval.ms", T_INT, M_READONLY, "1000", NULL,
+     0},
+    {"group.consumer.min.assignment.interval.ms", T_INT, M_READONLY, "0", NULL,
+     0},
+    {"group.consumer.max.assignment.interval.ms", T_INT, M_READONLY, "15000",
+     NULL, 0},
     {"group.consumer.min.session.timeout.ms", T_INT, M_READONLY, "45000", NULL,
      0},
     {"group.consumer.max.session.timeout.ms", T_INT, M_READONLY, "60000", NULL,
@@ -635,6 +650,49 @@ static const char *static_value(broker *b, const dyn_state *d, const bconf *c,
                *(const int64_t *)(const void *)((const char *)s + nums[i].off));
       return buf;
     }
+  static const struct {
+    const char *name;
+    unsigned bit;
+    size_t off;
+  } cg32[] = {
+      {"group.consumer.session.timeout.ms", BC_SET_CG_SESSION,
+       offsetof(broker_config, cg_session_ms)},
+      {"group.consumer.min.session.timeout.ms", BC_SET_CG_MIN_SESSION,
+       offsetof(broker_config, cg_min_session_ms)},
+      {"group.consumer.max.session.timeout.ms", BC_SET_CG_MAX_SESSION,
+       offsetof(broker_config, cg_max_session_ms)},
+      {"group.consumer.heartbeat.interval.ms", BC_SET_CG_HEARTBEAT,
+       offsetof(broker_config, cg_heartbeat_ms)},
+      {"group.consumer.min.heartbeat.interval.ms", BC_SET_CG_MIN_HEARTBEAT,
+       offsetof(broker_config, cg_min_heartbeat_ms)},
+      {"group.consumer.max.heartbeat.interval.ms", BC_SET_CG_MAX_HEARTBEAT,
+       offsetof(broker_config, cg_max_heartbeat_ms)},
+      {"group.consumer.max.size", BC_SET_CG_MAX_SIZE,
+       offsetof(broker_config, cg_max_size)},
+      {"group.consumer.assignment.interval.ms", BC_SET_CG_ASSIGN_INTERVAL,
+       offsetof(broker_config, cg_assign_interval_ms)},
+      {"group.consumer.min.assignment.interval.ms",
+       BC_SET_CG_MIN_ASSIGN_INTERVAL,
+       offsetof(broker_config, cg_min_assign_interval_ms)},
+      {"group.consumer.max.assignment.interval.ms",
+       BC_SET_CG_MAX_ASSIGN_INTERVAL,
+       offsetof(broker_config, cg_max_assign_interval_ms)},
+  };
+  for (size_t i = 0; i < sizeof cg32 / sizeof cg32[0]; i++)
+    if (!strcmp(c->name, cg32[i].name) && (s->explicit_set & cg32[i].bit)) {
+      snprintf(buf, n, "%" PRId32,
+               *(const int32_t *)(const void *)((const char *)s + cg32[i].off));
+      return buf;
+    }
+  if (!strcmp(c->name, "group.consumer.assignors") &&
+      (s->explicit_set & BC_SET_CG_ASSIGNORS))
+    return s->cg_assignors;
+  if (!strcmp(c->name, "group.consumer.migration.policy") &&
+      (s->explicit_set & BC_SET_CG_MIGRATION)) {
+    static const char *const pol[] = {"disabled", "upgrade", "downgrade",
+                                      "bidirectional"};
+    return pol[s->cg_migration_policy & 3];
+  }
   if (!strcmp(c->name, "max.connections.per.ip.overrides") &&
       (s->explicit_set & BC_SET_PER_IP_OVERRIDES))
     return s->per_ip_overrides;
@@ -996,12 +1054,19 @@ static int16_t check_group(kafka_req *r, const kvset *s, kf_str *msg) {
     }
     if (g->type == T_INT && (g->lo_name || g->hi_name)) {
       /* Kafka's text (checked against Kafka 4.4): the bounds are the
-       * broker's group.*.min/max settings, shown by value. */
-      if ((g->lo_name && v < g->lo) || v > g->hi)
+       * broker's group.*.min/max settings, shown by value (the consumer
+       * ones are flags of nodata serve). */
+      int64_t lo = g->lo, hi = g->hi;
+      const broker_config *bc = &r->b->cfg;
+      if (!strcmp(name, "consumer.session.timeout.ms"))
+        lo = bc->cg_min_session_ms, hi = bc->cg_max_session_ms;
+      else if (!strcmp(name, "consumer.heartbeat.interval.ms"))
+        lo = bc->cg_min_heartbeat_ms, hi = bc->cg_max_heartbeat_ms;
+      if ((g->lo_name && v < lo) || v > hi)
         snprintf(buf, sizeof buf,
                  "%s must be in the range %" PRId64 " to %" PRId64
                  " inclusive.",
-                 name, g->lo_name ? g->lo : g->at_least, g->hi);
+                 name, g->lo_name ? lo : g->at_least, hi);
       else
         continue;
       *msg = kafka_str(r, buf);
@@ -1385,4 +1450,10 @@ int dynconfig_describe(kafka_req *r, const kafka_describe_configs_request *req,
     return 0;
   }
   return describe_broker(r, req, q, res);
+}
+
+const char *dynconfig_group_value(broker *b, const char *group,
+                                  const char *name) {
+  const dyn_state *d = b ? b->dyn : NULL;
+  return d && group ? dyn_get(d, L_GROUP, group, name) : NULL;
 }

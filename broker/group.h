@@ -150,6 +150,12 @@ const group_protocol *group_member_protocol(const gmember *m, const char *name);
 void group_touch(gmember *m);
 /* Forget an Empty group's in-memory state (DeleteGroups). */
 void group_forget(group_coord *gc, group *g);
+/* Answer a JoinGroup with err alone (and member_id, MEMBER_ID_REQUIRED's
+ * new id). */
+void group_join_error(kafka_req *r, int16_t err, const char *member_id);
+/* Drop a group with its members (converted to a consumer group): their
+ * parked JoinGroup/SyncGroup requests are answered with err. */
+void group_drop(group_coord *gc, group *g, int16_t err);
 
 /* For an identity in a request: FENCED_INSTANCE_ID if instance_id names a
  * static member with another member id, else UNKNOWN_MEMBER_ID if the

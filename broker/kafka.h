@@ -257,6 +257,11 @@ int kafka_config_wanted(const kafka_describe_configs_request_resource *q,
  * -errno. dynconfig_fini frees the state. */
 int dynconfig_init(broker *b);
 void dynconfig_fini(broker *b);
+/* A group config set on GROUP `group` (IncrementalAlterConfigs), e.g.
+ * consumer.session.timeout.ms, or NULL when it has none (the broker's
+ * setting applies). Valid until the next config change; loop thread. */
+const char *dynconfig_group_value(broker *b, const char *group,
+                                  const char *name);
 /* Is `name` a broker config DescribeConfigs knows? */
 int dynconfig_known(const char *name);
 /* The topic defaults of a --config file (log.retention.ms, ...) that do

@@ -34,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "group.h"
 #include "kafka.h"
 #include "logline.h"
@@ -112,6 +113,10 @@ const kafka_api kafka_apis[] = {
         handle_describe_transactions),
     API(66, "ListTransactions", 0, 2, list_transactions,
         handle_list_transactions),
+    API(68, "ConsumerGroupHeartbeat", 0, 1, consumer_group_heartbeat,
+        handle_consumer_group_heartbeat),
+    API(69, "ConsumerGroupDescribe", 0, 1, consumer_group_describe,
+        handle_consumer_group_describe),
     /* Kafka 4.4 without a telemetry exporter plugin answers these but does
      * not advertise them (handle_telemetry.c). */
     API_HIDDEN(71, "GetTelemetrySubscriptions", 0, 0,
@@ -811,7 +816,10 @@ int kafka_init(broker *b) {
     rc = kafka_authz_init(b);
   if (rc == 0)
     rc = group_init(b);
+  if (rc == 0)
+    rc = cgroup_init(b);
   if (rc != 0) {
+    cgroup_fini(b);
     group_fini(b);
     sasl_fini(b);
     quota_fini(b);
@@ -831,6 +839,7 @@ void kafka_fini(broker *b) {
     return;
   fetch_fini(k);
   telemetry_fini(k);
+  cgroup_fini(b);
   group_fini(b);
   sasl_fini(b);
   dynconfig_fini(b);

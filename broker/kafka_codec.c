@@ -449,6 +449,17 @@ static int decode_value(const kf_field *f, int type, int version, int flex,
     return 0;
   }
   case KF_STRUCT:
+    if (nullable) {
+      /* A nullable struct: an int8 marker, -1 null, 1 present. */
+      if (!need(c, 1))
+        return -1;
+      int8_t mark = (int8_t)*c->p++;
+      if (mark < 0) {
+        kf_init(f->sub, p);
+        kf_struct_set_null(f->sub, p);
+        return 0;
+      }
+    }
     return kf_decode_struct(f->sub, version, flex, c, a, p);
   case KF_ARRAY: {
     int64_t n;
@@ -616,6 +627,13 @@ static void encode_value(const kf_field *f, int type, int version, int flex,
     return;
   }
   case KF_STRUCT:
+    if (nullable) {
+      if (kf_struct_is_null(f->sub, p)) {
+        kf_put_i8(b, -1);
+        return;
+      }
+      kf_put_i8(b, 1);
+    }
     kf_encode_struct(f->sub, version, flex, p, b);
     return;
   case KF_ARRAY: {
@@ -632,6 +650,42 @@ static void encode_value(const kf_field *f, int type, int version, int flex,
                    (const uint8_t *)arr.items + (size_t)i * es, b);
     return;
   }
+  }
+}
+
+/* A nullable struct is null when its first field is an array or string
+ * with the null length (-1): the generated structs have no flag of their
+ * own, and the only nullable struct (ConsumerGroupHeartbeatResponse's
+ * Assignment) starts with its partitions array. */
+int kf_struct_is_null(const kf_struct *s, const void *obj) {
+  if (!s->nfields)
+    return 0;
+  const kf_field *f = &s->fields[0];
+  const void *p = at(obj, f);
+  if (f->type == KF_ARRAY) {
+    kf_array arr;
+    memcpy(&arr, p, sizeof arr);
+    return arr.count < 0;
+  }
+  if (f->type == KF_STRING) {
+    kf_str v;
+    memcpy(&v, p, sizeof v);
+    return v.len < 0;
+  }
+  return 0;
+}
+
+void kf_struct_set_null(const kf_struct *s, void *obj) {
+  if (!s->nfields)
+    return;
+  const kf_field *f = &s->fields[0];
+  void *p = at(obj, f);
+  if (f->type == KF_ARRAY) {
+    kf_array arr = {NULL, -1};
+    memcpy(p, &arr, sizeof arr);
+  } else if (f->type == KF_STRING) {
+    kf_str v = {NULL, -1};
+    memcpy(p, &v, sizeof v);
   }
 }
 

@@ -199,6 +199,12 @@ void kf_encode_struct(const kf_struct *s, int version, int flex,
 void *kf_decode(const kf_msg *m, int version, kf_cur *c, kf_arena *a);
 void kf_encode(const kf_msg *m, int version, const void *obj, kf_buf *b);
 
+/* Nullable struct fields (an int8 marker on the wire, -1 null, 1
+ * present): a struct is null when its first field (an array or string)
+ * has the null length -1. kf_struct_set_null makes it so. */
+int kf_struct_is_null(const kf_struct *s, const void *obj);
+void kf_struct_set_null(const kf_struct *s, void *obj);
+
 /* Is the field at its default (used to leave tagged fields out)? */
 int kf_is_default(const kf_field *f, const void *obj);
 

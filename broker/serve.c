@@ -17,6 +17,7 @@
 #include <malloc.h>
 #include <netdb.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +64,7 @@ static const char serve_usage[] =
     "                    [--transaction-max-timeout-ms MS]\n"
     "                    [--transactional-id-expiration-ms MS]\n"
     "                    [--transaction-abort-check-ms MS]\n"
+    "                    [--group-consumer-SETTING VALUE]...\n"
     "                    [--log-level error|warn|info|debug]\n"
     "                    [--log-format text|json]\n"
     "                    [--disk-free-warn-percent P]\n"
@@ -165,6 +167,12 @@ static const char serve_usage[] =
     "  --transaction-abort-check-ms MS\n"
     "                         how often transactions past their timeout are\n"
     "                         looked for and aborted (default 10000)\n"
+    "  --group-consumer-session-timeout-ms MS, --group-consumer-heartbeat-\n"
+    "  interval-ms MS (and their -min-/-max- bounds), --group-consumer-max-\n"
+    "  size N, --group-consumer-assignors LIST, --group-consumer-migration-\n"
+    "  policy P, --group-consumer-assignment-interval-ms MS (and -min-/-max-)\n"
+    "                         Kafka's group.consumer.* for KIP-848 consumer\n"
+    "                         groups, with its defaults (docs/serve.md)\n"
     "  --log-level error|warn|info|debug\n"
     "                         least severe log line written to stderr\n"
     "                         (default info)\n"
@@ -347,6 +355,55 @@ static int parse_count(const char *s, long max, int32_t *out) {
 
 /* Apply one setting by name; `from` names the flag or variable for the
  * error line. Returns 0 or EXIT_USAGE. */
+/* The numeric group.consumer.* settings: flag name, field, Kafka's default
+ * and the least value the flag takes. Kafka's floors for the session
+ * (45 s) and heartbeat interval (5 s) defaults stay; the least values a
+ * flag takes are lower, as for the classic protocol (GROUP_MIN_SESSION_MS):
+ * one node on one machine can tell a dead member sooner. */
+typedef struct cg_int_setting {
+  const char *flag;
+  size_t off;
+  int32_t dflt, lo;
+  unsigned bit;
+} cg_int_setting;
+
+static const cg_int_setting cg_ints[] = {
+    {"group-consumer-session-timeout-ms",
+     offsetof(broker_config, cg_session_ms), 45000, 1, BC_SET_CG_SESSION},
+    {"group-consumer-min-session-timeout-ms",
+     offsetof(broker_config, cg_min_session_ms), 45000, 1,
+     BC_SET_CG_MIN_SESSION},
+    {"group-consumer-max-session-timeout-ms",
+     offsetof(broker_config, cg_max_session_ms), 60000, 1,
+     BC_SET_CG_MAX_SESSION},
+    {"group-consumer-heartbeat-interval-ms",
+     offsetof(broker_config, cg_heartbeat_ms), 5000, 1, BC_SET_CG_HEARTBEAT},
+    {"group-consumer-min-heartbeat-interval-ms",
+     offsetof(broker_config, cg_min_heartbeat_ms), 5000, 1,
+     BC_SET_CG_MIN_HEARTBEAT},
+    {"group-consumer-max-heartbeat-interval-ms",
+     offsetof(broker_config, cg_max_heartbeat_ms), 15000, 1,
+     BC_SET_CG_MAX_HEARTBEAT},
+    {"group-consumer-max-size", offsetof(broker_config, cg_max_size), INT32_MAX,
+     1, BC_SET_CG_MAX_SIZE},
+    {"group-consumer-assignment-interval-ms",
+     offsetof(broker_config, cg_assign_interval_ms), 1000, 0,
+     BC_SET_CG_ASSIGN_INTERVAL},
+    {"group-consumer-min-assignment-interval-ms",
+     offsetof(broker_config, cg_min_assign_interval_ms), 0, 0,
+     BC_SET_CG_MIN_ASSIGN_INTERVAL},
+    {"group-consumer-max-assignment-interval-ms",
+     offsetof(broker_config, cg_max_assign_interval_ms), 15000, 0,
+     BC_SET_CG_MAX_ASSIGN_INTERVAL},
+};
+
+static const cg_int_setting *cg_int(const char *flag) {
+  for (size_t i = 0; i < sizeof cg_ints / sizeof cg_ints[0]; i++)
+    if (!strcmp(flag, cg_ints[i].flag))
+      return &cg_ints[i];
+  return NULL;
+}
+
 static int apply(broker_config *c, const char *name, const char *value,
                  const char *from, int *advertise_set) {
   if (!strcmp(name, "data")) {
@@ -477,6 +534,69 @@ static int apply(broker_config *c, const char *name, const char *value,
       return usage_error("%s: '%s' is not a time of 0 ms or more", from, value);
     c->cleaner_backoff_ms = v;
     c->explicit_set |= BC_SET_CLEANER_BACKOFF;
+  } else if (cg_int(name)) {
+    const cg_int_setting *t = cg_int(name);
+    char *end;
+    errno = 0;
+    long long v = strtoll(value, &end, 10);
+    if (errno || end == value || *end || v < t->lo || v > INT32_MAX)
+      return usage_error(t->lo ? "%s: '%s' is not a number from 1 to "
+                                 "2147483647"
+                               : "%s: '%s' is not a number from 0 to "
+                                 "2147483647",
+                         from, value);
+    *(int32_t *)(void *)((char *)c + t->off) = (int32_t)v;
+    c->explicit_set |= t->bit;
+  } else if (!strcmp(name, "group-consumer-assignors")) {
+    /* Kafka takes class names or the short names; nodata has the two
+     * built-in assignors and keeps their short names. */
+    char buf[sizeof c->cg_assignors];
+    size_t o = 0;
+    const char *p = value;
+    while (*p) {
+      const char *e = strchr(p, ',');
+      size_t n = e ? (size_t)(e - p) : strlen(p);
+      while (n && *p == ' ')
+        p++, n--;
+      while (n && p[n - 1] == ' ')
+        n--;
+      const char *dot = memrchr(p, '.', n);
+      const char *base = dot ? dot + 1 : p;
+      size_t bn = n - (size_t)(base - p);
+      const char *shortname = NULL;
+      if ((bn == 7 && !strncmp(base, "uniform", 7)) ||
+          (bn == 14 && !strncmp(base, "UniformAssignor", 14)))
+        shortname = "uniform";
+      else if ((bn == 5 && !strncmp(base, "range", 5)) ||
+               (bn == 13 && !strncmp(base, "RangeAssignor", 13)))
+        shortname = "range";
+      if (!shortname)
+        return usage_error("%s: '%s' names an assignor nodata does not have "
+                           "(it has uniform and range)",
+                           from, value);
+      o += (size_t)snprintf(buf + o, sizeof buf - o, "%s%s", o ? "," : "",
+                            shortname);
+      if (o >= sizeof buf)
+        return usage_error("%s: '%s' names too many assignors", from, value);
+      p = e ? e + 1 : p + n;
+    }
+    if (!o)
+      return usage_error("%s: '%s' names no assignor", from, value);
+    memcpy(c->cg_assignors, buf, o + 1);
+    c->explicit_set |= BC_SET_CG_ASSIGNORS;
+  } else if (!strcmp(name, "group-consumer-migration-policy")) {
+    static const char *const pol[] = {"disabled", "upgrade", "downgrade",
+                                      "bidirectional"};
+    int which = -1;
+    for (int i = 0; i < 4; i++)
+      if (!strcasecmp(value, pol[i]))
+        which = i;
+    if (which < 0)
+      return usage_error("%s: '%s' is not disabled, upgrade, downgrade or "
+                         "bidirectional",
+                         from, value);
+    c->cg_migration_policy = which;
+    c->explicit_set |= BC_SET_CG_MIGRATION;
   } else if (!strcmp(name, "transaction-version")) {
     if (strcmp(value, "1") && strcmp(value, "2"))
       return usage_error("%s: '%s' is not 1 or 2", from, value);
@@ -712,6 +832,26 @@ static const struct {
     {"transactional.id.expiration.ms", "transactional-id-expiration-ms"},
     {"transaction.abort.timed.out.transaction.cleanup.interval.ms",
      "transaction-abort-check-ms"},
+    {"group.consumer.session.timeout.ms", "group-consumer-session-timeout-ms"},
+    {"group.consumer.min.session.timeout.ms",
+     "group-consumer-min-session-timeout-ms"},
+    {"group.consumer.max.session.timeout.ms",
+     "group-consumer-max-session-timeout-ms"},
+    {"group.consumer.heartbeat.interval.ms",
+     "group-consumer-heartbeat-interval-ms"},
+    {"group.consumer.min.heartbeat.interval.ms",
+     "group-consumer-min-heartbeat-interval-ms"},
+    {"group.consumer.max.heartbeat.interval.ms",
+     "group-consumer-max-heartbeat-interval-ms"},
+    {"group.consumer.max.size", "group-consumer-max-size"},
+    {"group.consumer.assignors", "group-consumer-assignors"},
+    {"group.consumer.migration.policy", "group-consumer-migration-policy"},
+    {"group.consumer.assignment.interval.ms",
+     "group-consumer-assignment-interval-ms"},
+    {"group.consumer.min.assignment.interval.ms",
+     "group-consumer-min-assignment-interval-ms"},
+    {"group.consumer.max.assignment.interval.ms",
+     "group-consumer-max-assignment-interval-ms"},
 };
 
 static int parse_config(int argc, char **argv, broker_config *c) {
@@ -740,6 +880,10 @@ static int parse_config(int argc, char **argv, broker_config *c) {
   c->txn_id_expiration_ms = 604800000;
   c->txn_abort_check_ms = 10000;
   c->transaction_version = 2;
+  for (size_t i = 0; i < sizeof cg_ints / sizeof cg_ints[0]; i++)
+    *(int32_t *)(void *)((char *)c + cg_ints[i].off) = cg_ints[i].dflt;
+  snprintf(c->cg_assignors, sizeof c->cg_assignors, "uniform,range");
+  c->cg_migration_policy = CG_MIGRATE_BIDIRECTIONAL;
   int advertise_set = 0, rc;
 
   /* The file first: variables and flags override what it says. */
@@ -819,6 +963,28 @@ static int parse_config(int argc, char **argv, broker_config *c) {
       {"NODATA_TRANSACTIONAL_ID_EXPIRATION_MS",
        "transactional-id-expiration-ms"},
       {"NODATA_TRANSACTION_ABORT_CHECK_MS", "transaction-abort-check-ms"},
+      {"NODATA_GROUP_CONSUMER_SESSION_TIMEOUT_MS",
+       "group-consumer-session-timeout-ms"},
+      {"NODATA_GROUP_CONSUMER_MIN_SESSION_TIMEOUT_MS",
+       "group-consumer-min-session-timeout-ms"},
+      {"NODATA_GROUP_CONSUMER_MAX_SESSION_TIMEOUT_MS",
+       "group-consumer-max-session-timeout-ms"},
+      {"NODATA_GROUP_CONSUMER_HEARTBEAT_INTERVAL_MS",
+       "group-consumer-heartbeat-interval-ms"},
+      {"NODATA_GROUP_CONSUMER_MIN_HEARTBEAT_INTERVAL_MS",
+       "group-consumer-min-heartbeat-interval-ms"},
+      {"NODATA_GROUP_CONSUMER_MAX_HEARTBEAT_INTERVAL_MS",
+       "group-consumer-max-heartbeat-interval-ms"},
+      {"NODATA_GROUP_CONSUMER_MAX_SIZE", "group-consumer-max-size"},
+      {"NODATA_GROUP_CONSUMER_ASSIGNORS", "group-consumer-assignors"},
+      {"NODATA_GROUP_CONSUMER_MIGRATION_POLICY",
+       "group-consumer-migration-policy"},
+      {"NODATA_GROUP_CONSUMER_ASSIGNMENT_INTERVAL_MS",
+       "group-consumer-assignment-interval-ms"},
+      {"NODATA_GROUP_CONSUMER_MIN_ASSIGNMENT_INTERVAL_MS",
+       "group-consumer-min-assignment-interval-ms"},
+      {"NODATA_GROUP_CONSUMER_MAX_ASSIGNMENT_INTERVAL_MS",
+       "group-consumer-max-assignment-interval-ms"},
       {"NODATA_LOG_LEVEL", "log-level"},
       {"NODATA_LOG_FORMAT", "log-format"},
       {"NODATA_DISK_FREE_WARN_PERCENT", "disk-free-warn-percent"},
@@ -878,6 +1044,18 @@ static int parse_config(int argc, char **argv, broker_config *c) {
       "transaction-max-timeout-ms",
       "transactional-id-expiration-ms",
       "transaction-abort-check-ms",
+      "group-consumer-session-timeout-ms",
+      "group-consumer-min-session-timeout-ms",
+      "group-consumer-max-session-timeout-ms",
+      "group-consumer-heartbeat-interval-ms",
+      "group-consumer-min-heartbeat-interval-ms",
+      "group-consumer-max-heartbeat-interval-ms",
+      "group-consumer-max-size",
+      "group-consumer-assignors",
+      "group-consumer-migration-policy",
+      "group-consumer-assignment-interval-ms",
+      "group-consumer-min-assignment-interval-ms",
+      "group-consumer-max-assignment-interval-ms",
       "log-level",
       "log-format",
       "disk-free-warn-percent",
@@ -920,6 +1098,49 @@ static int parse_config(int argc, char **argv, broker_config *c) {
     }
     if (!known)
       return usage_error("unknown flag '%s'%s", a, "");
+  }
+  /* Kafka's checks of group.consumer.* (GroupCoordinatorConfig), in its
+   * words. */
+  {
+    static const struct {
+      size_t v, lo, hi;
+      const char *name, *lo_name, *hi_name;
+    } ranges[] = {
+        {offsetof(broker_config, cg_session_ms),
+         offsetof(broker_config, cg_min_session_ms),
+         offsetof(broker_config, cg_max_session_ms),
+         "group.consumer.session.timeout.ms",
+         "group.consumer.min.session.timeout.ms",
+         "group.consumer.max.session.timeout.ms"},
+        {offsetof(broker_config, cg_heartbeat_ms),
+         offsetof(broker_config, cg_min_heartbeat_ms),
+         offsetof(broker_config, cg_max_heartbeat_ms),
+         "group.consumer.heartbeat.interval.ms",
+         "group.consumer.min.heartbeat.interval.ms",
+         "group.consumer.max.heartbeat.interval.ms"},
+        {offsetof(broker_config, cg_assign_interval_ms),
+         offsetof(broker_config, cg_min_assign_interval_ms),
+         offsetof(broker_config, cg_max_assign_interval_ms),
+         "group.consumer.assignment.interval.ms",
+         "group.consumer.min.assignment.interval.ms",
+         "group.consumer.max.assignment.interval.ms"},
+    };
+    for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++) {
+      const char *base = (const char *)c;
+      int32_t v = *(const int32_t *)(const void *)(base + ranges[i].v);
+      int32_t lo = *(const int32_t *)(const void *)(base + ranges[i].lo);
+      int32_t hi = *(const int32_t *)(const void *)(base + ranges[i].hi);
+      if (v < lo)
+        return usage_error("%s must be greater than or equal to %s",
+                           ranges[i].name, ranges[i].lo_name);
+      if (v > hi)
+        return usage_error("%s must be less than or equal to %s",
+                           ranges[i].name, ranges[i].hi_name);
+    }
+    if (c->cg_heartbeat_ms >= c->cg_session_ms)
+      return usage_error("%s must be less than %s",
+                         "group.consumer.heartbeat.interval.ms",
+                         "group.consumer.session.timeout.ms");
   }
   /* Kafka's check (LogCleaner), in its words. */
   if (c->cleaner_enable && c->cleaner_threads > 0 &&

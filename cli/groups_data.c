@@ -69,8 +69,15 @@ static int d_describe(gr_backend *b, const char *group, gr_group *out,
   rc = nd_group_protocol_type(D(b)->st, group, &type);
   if (rc)
     return lib_fail(rc, "read the group");
-  *found = cnt > 0 || type != NULL;
   nd_free(type);
+  /* A KIP-848 group's coordinator keeps its state even before any commit. */
+  void *state = NULL;
+  size_t state_len = 0;
+  int src = nd_group_state(D(b)->st, group, &state, &state_len);
+  if (src && src != ND_ENOTFOUND)
+    return lib_fail(src, "read the group");
+  nd_free(state);
+  *found = cnt > 0 || type != NULL || src == 0;
   out->name = gr_strdup(group);
   out->state = gr_strdup(data_state(D(b)));
   out->assignor = gr_strdup("");

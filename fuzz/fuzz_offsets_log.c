@@ -12,10 +12,12 @@
  * no damage (nd_options.on_log at warning level) of a file of form 2 only
  * cuts a torn tail (what remains is a prefix of the input); an open that
  * tells damage rewrites the file so that the next open tells none; what
- * the store shows after open (groups, offsets, epochs, metadata) is
- * exactly what the next open shows, so nothing visible is lost or
- * invented by the cut or the rewrite; a commit and a group delete made
- * afterwards survive a close and reopen too.
+ * the store shows after open (groups, offsets, epochs, metadata, protocol
+ * types, group states) is exactly what the next open shows, so nothing
+ * visible is lost or invented by the cut or the rewrite; every listed
+ * group has offsets or a state; a commit, a type, states set and
+ * forgotten and a group delete made afterwards survive a compaction, a
+ * close and a reopen too.
  */
 #include <limits.h>
 #include <string.h>
@@ -131,11 +133,21 @@ static char *snapshot(nd_store *s, char **first_group) {
       put(&t, type, strlen(type));
       nd_free(type);
     }
+    void *state;
+    size_t state_len;
+    int src = nd_group_state(s, groups[i], &state, &state_len);
+    FUZZ_CHECK(src == 0 || (src == ND_ENOTFOUND && !state && !state_len));
+    if (src == 0) {
+      FUZZ_CHECK(state && state_len > 0 && state_len <= ND_GROUP_STATE_MAX);
+      putf(&t, " state %lld:", (long long)state_len, 0, 0);
+      put(&t, state, state_len);
+      nd_free(state);
+    }
     put(&t, "\n", 1);
     nd_committed *list;
     size_t n;
     FUZZ_CHECK(nd_group_offsets(s, groups[i], &list, &n) == 0);
-    FUZZ_CHECK(n > 0);
+    FUZZ_CHECK(n > 0 || src == 0);
     for (size_t j = 0; j < n; j++) {
       nd_committed *c = &list[j];
       putf(&t, " %lld:", (long long)strlen(c->topic), 0, 0);
@@ -222,6 +234,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
   FUZZ_CHECK(nd_commit_offset(s, "g", "t", 1, 42, "meta") == 0);
   FUZZ_CHECK(nd_group_set_protocol_type(s, "g", "consumer") == 0);
+  FUZZ_CHECK(nd_group_set_state(s, "g", "epoch\0 2", 8) == 0);
+  FUZZ_CHECK(nd_group_set_state(s, "s", "only state", 10) == 0);
+  FUZZ_CHECK(nd_group_set_state(s, "s", "replaced", 8) == 0);
+  FUZZ_CHECK(nd_group_set_state(s, "f", "forgotten", 9) == 0);
+  FUZZ_CHECK(nd_group_set_state(s, "f", NULL, 0) == 0);
   if (first)
     FUZZ_CHECK(nd_group_delete(s, first) == 0);
   char *s3 = snapshot(s, NULL);

@@ -282,7 +282,11 @@ static void gen_store_seeds(void) {
       nd_commit_offsets(s, "group-b", c + 2, 1) != 0 ||
       nd_commit_offset(s, "group-c", "t", 1, 11, "x") != 0 ||
       nd_delete_offsets(s, "group-a", &(nd_topic_partition){"t", 1}, 1) != 0 ||
-      nd_group_delete(s, "group-c") != 0)
+      nd_group_delete(s, "group-c") != 0 ||
+      nd_group_set_state(s, "group-a", "epoch\0 3", 8) != 0 ||
+      nd_group_set_state(s, "group-d", "state only", 10) != 0 ||
+      nd_group_set_state(s, "group-b", "gone", 4) != 0 ||
+      nd_group_set_state(s, "group-b", NULL, 0) != 0)
     die("commit");
   if (nd_close(s) != 0)
     die("close");

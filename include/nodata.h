@@ -402,7 +402,8 @@ int nd_close(nd_store *store);
  * system temp dir ($TMPDIR or /tmp) + "/nodata". Written into buf. */
 int nd_default_dir(char *buf, size_t buf_size);
 
-/* fdatasync every partition with unsynced data. Thread-safe. */
+/* fdatasync every partition with unsynced data, and the groups' log
+ * (protocol types and states set since the last commit). Thread-safe. */
 int nd_sync(nd_store *store);
 
 /* Run one round of background work now: interval flushes that are due,
@@ -1088,7 +1089,8 @@ int nd_group_offsets(nd_store *store, const char *group, nd_committed **list,
                      size_t *count);
 void nd_committed_free(nd_committed *list, size_t count);
 
-/* Names of the groups with committed offsets, sorted; release with
+/* Names of the groups with committed offsets or state
+ * (nd_group_set_state), sorted; release with
  * nd_names_free(names, count). */
 int nd_group_list(nd_store *store, char ***names, size_t *count);
 void nd_names_free(char **names, size_t count);
@@ -1113,14 +1115,16 @@ int nd_group_protocol_type(nd_store *store, const char *group, char **type);
 
 /* Keep `len` bytes of a group coordinator's state for `group` beside its
  * committed offsets, replacing what was kept before (len 0 forgets it;
- * state may then be NULL). The bytes are opaque to the library: the broker
- * keeps a KIP-848 consumer group's epochs, members and assignments here so
- * that a restart does not make every member rejoin. Recorded as one frame
- * of the offsets log, whole or not at all, without an fdatasync of its
- * own: durable with the group's next commit, nd_sync or nd_close (a power
- * cut may lose the last states set, never tear one). Kept across the
- * log's checkpoints; forgotten by nd_group_delete (which now also deletes
- * a group that has only state). A group with state is listed by
+ * state may then be NULL; forgetting a state that is not kept is no
+ * error). Setting the state the group already has writes nothing, so a
+ * coordinator may save at every change. The bytes are opaque to the
+ * library: the broker keeps a KIP-848 consumer group's epochs, members and
+ * assignments here so that a restart does not make every member rejoin.
+ * Recorded as one frame of the offsets log, whole or not at all, without an
+ * fdatasync of its own: durable with the group's next commit, nd_sync or
+ * nd_close (a power cut may lose the last states set, never tear one). Kept
+ * across the log's checkpoints; forgotten by nd_group_delete (which now also
+ * deletes a group that has only state). A group with state is listed by
  * nd_group_list. Errors: ND_EINVAL (bad group, len over ND_GROUP_STATE_MAX,
  * NULL state with len > 0), ND_EREADONLY, -ENOSPC/-EIO (nothing recorded;
  * the previous state stays). Thread-safe. */
@@ -1149,10 +1153,9 @@ typedef struct nd_topic_partition {
 int nd_delete_offsets(nd_store *store, const char *group,
                       const nd_topic_partition *parts, size_t n);
 
-/* Forget a group's offsets (and protocol type), durably. Errors:
- * ND_ENOTFOUND if it has neither,
- * ND_EREADONLY, -errno. Deleting a topic forgets its offsets in every
- * group. */
+/* Forget a group's offsets (and protocol type and state), durably.
+ * Errors: ND_ENOTFOUND if it has none of them, ND_EREADONLY, -errno.
+ * Deleting a topic forgets its offsets in every group. */
 int nd_group_delete(nd_store *store, const char *group);
 
 /* ---- the transaction coordinator ----------------------------------------

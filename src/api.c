@@ -75,7 +75,8 @@ int nd_sync(nd_store *s) {
     store_release(ts[i]);
   }
   free(ts);
-  return rc;
+  int r = offsets_sync(s->offsets);
+  return rc ? rc : r;
 }
 
 /* ---- topics ------------------------------------------------------------- */
@@ -652,6 +653,31 @@ int nd_group_protocol_type(nd_store *s, const char *group, char **type) {
   *type = NULL;
   rc = check_group(group);
   return rc ? rc : offsets_get_type(s->offsets, group, type);
+}
+
+int nd_group_set_state(nd_store *s, const char *group, const void *state,
+                       size_t len) {
+  int rc = store_enter_args(s, __func__, ENTRY_WRITE, state || !len,
+                            "state needed (len > 0)");
+  if (rc)
+    return rc;
+  if ((rc = check_group(group)) != 0)
+    return rc;
+  if (len > ND_GROUP_STATE_MAX)
+    return nd_fail(ND_EINVAL, "group state is %zu bytes, the limit is %u", len,
+                   ND_GROUP_STATE_MAX);
+  return offsets_set_state(s->offsets, group, state, len);
+}
+
+int nd_group_state(nd_store *s, const char *group, void **state, size_t *len) {
+  int rc = store_enter_args(s, __func__, ENTRY_READ, state && len,
+                            "state and len needed");
+  if (rc)
+    return rc;
+  *state = NULL;
+  *len = 0;
+  rc = check_group(group);
+  return rc ? rc : offsets_get_state(s->offsets, group, state, len);
 }
 
 int nd_delete_offsets(nd_store *s, const char *group,

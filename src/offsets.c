@@ -30,6 +30,7 @@
 #define OP_DELETE_TOPIC 3
 #define OP_GROUP_TYPE 4
 #define OP_DELETE_OFFSET 5
+#define OP_GROUP_STATE 6
 #define COMPACT_MIN_BYTES (64 * 1024)
 typedef struct entry {
   char *key; /* group \0 topic \0 partition(4 bytes) */
@@ -84,27 +85,49 @@ static uint64_t op_size(size_t group_len, size_t topic_len, size_t meta_len) {
   return 1 + 2 + group_len + 2 + topic_len + 4 + 8 + 4 + 8 + 4 + meta_len;
 }
 
-/* A group's protocol type is kept in the map under a key no commit can
- * have: an empty topic name (topics are never nameless) and partition -1;
- * the type is the entry's metadata. */
+/* A group's protocol type and its coordinator state are kept in the map
+ * under keys no commit can have: an empty topic name (topics are never
+ * nameless) and partition -1 (the type) or -2 (the state); the type or
+ * the state is the entry's metadata. */
+#define TYPE_PARTITION (-1)
+#define STATE_PARTITION (-2)
+enum { ENTRY_COMMIT, ENTRY_TYPE, ENTRY_STATE };
+
 static size_t type_key(char *buf, const char *group) {
-  return make_key(buf, group, "", -1);
+  return make_key(buf, group, "", TYPE_PARTITION);
 }
 
-static int is_type_entry(const entry *e) {
-  return e->key[strlen(e->key) + 1] == '\0';
+static size_t state_key(char *buf, const char *group) {
+  return make_key(buf, group, "", STATE_PARTITION);
+}
+
+static int entry_kind(const entry *e) {
+  size_t g = strlen(e->key);
+  if (e->key[g + 1] != '\0')
+    return ENTRY_COMMIT;
+  return (int32_t)be32((const uint8_t *)e->key + g + 2) == TYPE_PARTITION
+             ? ENTRY_TYPE
+             : ENTRY_STATE;
 }
 
 static uint64_t type_op_size(size_t group_len, size_t type_len) {
   return 1 + 2 + group_len + 2 + type_len;
 }
 
+static uint64_t state_op_size(size_t group_len, size_t state_len) {
+  return 1 + 2 + group_len + 4 + (uint64_t)state_len;
+}
+
 static uint64_t entry_op_size(const entry *e) {
   size_t g = strlen(e->key);
-  if (is_type_entry(e))
+  switch (entry_kind(e)) {
+  case ENTRY_TYPE:
     return type_op_size(g, e->meta_len);
-  size_t t = strlen(e->key + g + 1);
-  return op_size(g, t, e->meta_len);
+  case ENTRY_STATE:
+    return state_op_size(g, e->meta_len);
+  default:
+    return op_size(g, strlen(e->key + g + 1), e->meta_len);
+  }
 }
 
 static int grow(offsets_store *os) {
@@ -247,11 +270,27 @@ static int wb_type_op(fl_buf *b, const char *group, size_t g, const char *type,
   return 0;
 }
 
+static int wb_state_op(fl_buf *b, const char *group, size_t g,
+                       const void *state, size_t len) {
+  if (fl_reserve(b, state_op_size(g, len)))
+    return ND_ENOMEM;
+  fl_u8(b, OP_GROUP_STATE);
+  fl_u16(b, (uint16_t)g);
+  fl_bytes(b, group, g);
+  fl_u32(b, (uint32_t)len);
+  if (len)
+    fl_bytes(b, state, len);
+  return 0;
+}
+
 /* A live entry as the op that recreates it. */
 static int wb_entry_op(fl_buf *b, const entry *e) {
   size_t g = strlen(e->key);
-  if (is_type_entry(e))
+  int kind = entry_kind(e);
+  if (kind == ENTRY_TYPE)
     return wb_type_op(b, e->key, g, e->metadata, e->meta_len);
+  if (kind == ENTRY_STATE)
+    return wb_state_op(b, e->key, g, e->metadata, e->meta_len);
   const char *t = e->key + g + 1;
   size_t tl = strlen(t);
   return wb_commit_op(b, e->key, g, t, tl,
@@ -259,14 +298,22 @@ static int wb_entry_op(fl_buf *b, const entry *e) {
                       e->epoch, e->time_ms, e->metadata, e->meta_len);
 }
 
-static int cmp_entry_group(const void *a, const void *b) {
-  return strcmp((*(const entry *const *)a)->key,
-                (*(const entry *const *)b)->key);
+/* By whole key: groups in order (a key starts with its group and a NUL),
+ * and within a group its state, its type, then its commits, so that a
+ * checkpoint's frames are the same whatever the map's order. */
+static int cmp_entry_key(const void *a, const void *b) {
+  const entry *x = *(const entry *const *)a, *y = *(const entry *const *)b;
+  int c =
+      memcmp(x->key, y->key, x->key_len < y->key_len ? x->key_len : y->key_len);
+  return c ? c : (x->key_len > y->key_len) - (x->key_len < y->key_len);
 }
 
 /* The live entries as frames, one group per frame and at most
  * CHECKPOINT_FRAME_BYTES of ops in each, so that damage to one frame of a
- * rewritten file costs only the entries in it. */
+ * rewritten file costs only the entries in it. A group's state is its
+ * first op (cmp_entry_key), so a state bigger than that fills its frame
+ * alone: damage to it costs no commit, and damage to a commit frame costs
+ * no state. */
 static int wb_checkpoint(offsets_store *os, fl_buf *b) {
   entry **v = malloc((os->count ? os->count : 1) * sizeof *v);
   if (!v)
@@ -275,7 +322,7 @@ static int wb_checkpoint(offsets_store *os, fl_buf *b) {
   for (size_t i = 0; i < os->cap; i++)
     if (os->slots[i].key)
       v[n++] = &os->slots[i];
-  qsort(v, n, sizeof *v, cmp_entry_group);
+  qsort(v, n, sizeof *v, cmp_entry_key);
   int rc = 0;
   uint32_t ops = 0;
   for (size_t i = 0; !rc && i < n; i++) {
@@ -305,8 +352,8 @@ typedef struct op {
   uint16_t topic_len;
   int32_t partition, epoch;
   int64_t offset, time_ms;
-  const uint8_t *meta;
-  int32_t meta_len; /* -1: null */
+  const uint8_t *meta; /* a commit's metadata; the state of op 6 */
+  int32_t meta_len;    /* -1: null; 0 in op 6 forgets the state */
 } op;
 
 typedef int (*op_fn)(void *ctx, const op *o);
@@ -339,6 +386,12 @@ static int parse_ops(const uint8_t *payload, size_t len, op_fn fn, void *ctx) {
           o.topic_len > (named ? ND_TOPIC_NAME_MAX : ND_GROUP_NAME_MAX) ||
           (named && memchr(o.topic, '\0', o.topic_len)))
         return -1;
+    } else if (o.kind == OP_GROUP_STATE) {
+      lp = fl_take(&c, 4);
+      uint32_t n = lp ? be32(lp) : UINT32_MAX;
+      if (n > ND_GROUP_STATE_MAX || (n && !(o.meta = fl_take(&c, n))))
+        return -1;
+      o.meta_len = (int32_t)n;
     } else if (o.kind != OP_DELETE_GROUP && o.kind != OP_DELETE_TOPIC) {
       return -1;
     }
@@ -396,6 +449,15 @@ static int apply_op(void *ctx, const op *o) {
   case OP_DELETE_OFFSET:
     map_remove_key(os, key, op_key(key, o));
     return 0;
+  case OP_GROUP_STATE:
+    if (o->meta_len == 0) {
+      map_remove_key(os, key, state_key(key, name));
+      return 0;
+    }
+    return map_put(os, key, state_key(key, name), 0, -1, 0,
+                   (const char *)o->meta, (size_t)o->meta_len, 0)
+               ? -2
+               : 0;
   default:
     return map_put(os, key, op_key(key, o), o->offset, o->epoch, o->time_ms,
                    (const char *)o->meta,
@@ -448,6 +510,21 @@ static int describe_op(void *ctx, const op *o) {
     fl_text_add(t, "protocol type of group ");
     fl_text_name(t, o->name, o->name_len);
     break;
+  case OP_GROUP_STATE: {
+    char name[ND_GROUP_NAME_MAX + 1];
+    memcpy(name, o->name, o->name_len);
+    name[o->name_len] = '\0';
+    fl_text_add(t, "state of group ");
+    fl_text_name(t, o->name, o->name_len);
+    fl_text_add(t, " (%" PRId32 " bytes%s)", o->meta_len,
+                o->meta_len ? "" : ": forget it");
+    entry *e = slot_for(ds->os, key, state_key(key, name));
+    if (e->key)
+      fl_text_add(t, " (now %zu bytes)", e->meta_len);
+    else
+      fl_text_add(t, " (now none)");
+    break;
+  }
   default:
     fl_text_add(t, "%s group ",
                 o->kind == OP_COMMIT ? "commit" : "offset delete");
@@ -487,7 +564,8 @@ static const fl_owner offsets_owner = {
     .describe = describe_payload,
     .checkpoint = checkpoint_fn,
     .loss = "A lost commit leaves the one before it (or none) in effect; a "
-            "lost delete leaves what it deleted",
+            "lost delete leaves what it deleted; a lost group state leaves "
+            "the one before it (or none)",
     .form1 = 1,
     .form1_version = PAYLOAD_VERSION,
 };
@@ -677,6 +755,100 @@ int offsets_get_type(offsets_store *os, const char *group, char **type) {
   return oom ? nd_fail(ND_ENOMEM, "out of memory") : 0;
 }
 
+/* Install a group's new state, or forget it (*copy NULL), in the map
+ * once its frame is appended: e is the group's state slot, found before
+ * the append; *copy (the bytes, with a NUL after them) and *key were
+ * allocated before it too, so nothing here can fail and the map always
+ * says what the file says. What the map takes is set to NULL. */
+static void state_install(offsets_store *os, entry *e, char **key, size_t kl,
+                          char **copy, size_t len) {
+  if (e->key) {
+    if (!*copy) {
+      remove_slot(os, (size_t)(e - os->slots));
+      return;
+    }
+    os->live_bytes -= entry_op_size(e);
+    free(e->metadata);
+  } else {
+    e->key = *key;
+    e->key_len = kl;
+    *key = NULL;
+    os->count++;
+  }
+  e->offset = 0;
+  e->epoch = -1;
+  e->time_ms = 0;
+  e->metadata = *copy;
+  e->meta_len = len;
+  *copy = NULL;
+  os->live_bytes += entry_op_size(e);
+}
+
+int offsets_set_state(offsets_store *os, const char *group, const void *state,
+                      size_t len) {
+  if (os->readonly)
+    return nd_fail(ND_EREADONLY, "store opened read-only");
+  char key[ND_GROUP_NAME_MAX + 8];
+  size_t kl = state_key(key, group);
+  /* The frame and the map's copy are made outside the lock: a state may
+   * be megabytes, and committers wait on this lock. */
+  fl_buf b = {0};
+  char *copy = len ? malloc(len + 1) : NULL, *kcopy = malloc(kl);
+  int rc = (len && !copy) || !kcopy ? ND_ENOMEM
+                                    : fl_frame_start(&b, PAYLOAD_VERSION);
+  if (!rc)
+    rc = wb_state_op(&b, group, strlen(group), state, len);
+  if (rc) {
+    free(copy);
+    free(kcopy);
+    free(b.p);
+    return nd_fail(ND_ENOMEM, "out of memory");
+  }
+  if (len) {
+    memcpy(copy, state, len);
+    copy[len] = '\0';
+  }
+  memcpy(kcopy, key, kl);
+  fl_frame_finish(&b, FRAME_MAGIC, 1);
+  pthread_mutex_lock(&os->mu);
+  if ((os->count + 1) * 4 > os->cap * 3 && grow(os) != 0)
+    rc = nd_fail(ND_ENOMEM, "out of memory");
+  entry *e = rc ? NULL : slot_for(os, key, kl);
+  /* Setting the state a group has (or forgetting none) writes nothing, so
+   * a coordinator may save at every change of its group without
+   * comparing. */
+  int same = e && (e->key ? copy && e->meta_len == len &&
+                                !memcmp(e->metadata, copy, len)
+                          : !copy);
+  if (e && !same) {
+    uint64_t frame;
+    rc = fl_append(&os->fl, &b, &frame);
+    if (!rc)
+      state_install(os, e, &kcopy, kl, &copy, len);
+  }
+  pthread_mutex_unlock(&os->mu);
+  free(kcopy);
+  free(copy);
+  free(b.p);
+  return rc;
+}
+
+int offsets_get_state(offsets_store *os, const char *group, void **state,
+                      size_t *len) {
+  char key[ND_GROUP_NAME_MAX + 8];
+  size_t kl = state_key(key, group);
+  int oom = 0;
+  pthread_mutex_lock(&os->mu);
+  entry *e = slot_for(os, key, kl);
+  *state = e->key ? meta_dup(e, &oom) : NULL;
+  *len = e->key && !oom ? e->meta_len : 0;
+  int found = e->key != NULL;
+  pthread_mutex_unlock(&os->mu);
+  if (oom)
+    return nd_fail(ND_ENOMEM, "out of memory");
+  return found ? 0 : nd_fail(ND_ENOTFOUND, "group '%s' has no state", group);
+}
+
 int offsets_delete_partitions(offsets_store *os, const char *group,
                               const nd_topic_partition *parts, size_t n) {
   if (os->readonly)
@@ -761,13 +933,13 @@ int offsets_list(offsets_store *os, const char *group, nd_committed **list,
   size_t n = 0;
   for (size_t i = 0; i < os->cap; i++)
     n += os->slots[i].key && !strcmp(os->slots[i].key, group) &&
-         !is_type_entry(&os->slots[i]);
+         entry_kind(&os->slots[i]) == ENTRY_COMMIT;
   nd_committed *out = n ? calloc(n, sizeof *out) : NULL;
   size_t k = 0;
   int rc = n && !out ? ND_ENOMEM : 0;
   for (size_t i = 0; !rc && i < os->cap; i++) {
     entry *e = &os->slots[i];
-    if (!e->key || strcmp(e->key, group) || is_type_entry(e))
+    if (!e->key || strcmp(e->key, group) || entry_kind(e) != ENTRY_COMMIT)
       continue;
     const char *t = e->key + strlen(e->key) + 1;
     out[k].topic = strdup(t);
@@ -805,7 +977,10 @@ int offsets_groups(offsets_store *os, char ***names, size_t *count) {
   size_t n = 0;
   int rc = os->count && !out ? ND_ENOMEM : 0;
   for (size_t i = 0; !rc && i < os->cap; i++) {
-    if (!os->slots[i].key || is_type_entry(&os->slots[i]))
+    /* A group is listed for its offsets or its state, not for a
+     * protocol type alone (the coordinator of a group that never
+     * committed has nothing to resume). */
+    if (!os->slots[i].key || entry_kind(&os->slots[i]) == ENTRY_TYPE)
       continue;
     int seen = 0;
     for (size_t j = 0; j < n && !seen; j++)
@@ -841,6 +1016,10 @@ void nd_names_free(char **names, size_t count) {
 
 /* ---- compaction ---------------------------------------------------------
  */
+
+int offsets_sync(offsets_store *os) {
+  return os->readonly ? 0 : fl_sync(&os->fl, atomic_load(&os->fl.written));
+}
 
 int offsets_maintain(offsets_store *os) {
   if (os->readonly)

@@ -21,6 +21,10 @@
  *     4 group type:   str16 group, str16 protocol type (Kafka's
  *                     "consumer", "connect", …; the last one counts)
  *     5 delete offset: str16 group, str16 topic, i32 partition
+ *     6 group state:  str16 group, u32 length + bytes (at most
+ *                     ND_GROUP_STATE_MAX; opaque to the library: a group
+ *                     coordinator's own state, the last one counts;
+ *                     length 0 forgets it)
  *   str16: u16 length + bytes; str32: i32 length (-1 = null) + bytes
  * (all integers big-endian). One call is one frame, so it is recorded
  * whole or not at all.
@@ -43,7 +47,8 @@
  * (background maintenance), when damage was found, and when it holds
  * frames of form 1. A checkpoint has a frame per group, of at most
  * CHECKPOINT_FRAME_BYTES of ops, so damage to it costs one group's
- * entries in that frame, not every group's.
+ * entries in that frame, not every group's; an op bigger than that (a
+ * group's state) has a frame of its own.
  */
 #ifndef ND_OFFSETS_H
 #define ND_OFFSETS_H
@@ -75,7 +80,16 @@ int offsets_groups(offsets_store *os, char ***names, size_t *count);
 int offsets_set_type(offsets_store *os, const char *group, const char *type);
 /* *type: a malloc'ed copy, or NULL if never set. */
 int offsets_get_type(offsets_store *os, const char *group, char **type);
-/* Returns ND_ENOTFOUND if the group has no offsets. */
+/* A group's state (op 6): replaced whole by one frame, without a sync of
+ * its own; len 0 forgets it (state may be NULL). Nothing is written when
+ * it is unchanged. On failure the previous state stays. */
+int offsets_set_state(offsets_store *os, const char *group, const void *state,
+                      size_t len);
+/* *state: a malloc'ed copy of *len bytes (NUL after them); ND_ENOTFOUND
+ * (*state NULL, *len 0) if the group has none. */
+int offsets_get_state(offsets_store *os, const char *group, void **state,
+                      size_t *len);
+/* Returns ND_ENOTFOUND if the group has no offsets, type or state. */
 int offsets_delete_group(offsets_store *os, const char *group);
 int offsets_delete_topic(offsets_store *os, const char *topic);
 /* Forget the committed offsets of n partitions of group (Kafka's
@@ -83,6 +97,8 @@ int offsets_delete_topic(offsets_store *os, const char *topic);
  * skipped; nothing is written if none has one. */
 int offsets_delete_partitions(offsets_store *os, const char *group,
                               const nd_topic_partition *parts, size_t n);
+/* fdatasync what was appended and is not yet durable (types, states). */
+int offsets_sync(offsets_store *os);
 /* Compact the file if it is mostly dead entries. */
 int offsets_maintain(offsets_store *os);
 

@@ -13,7 +13,7 @@ against Apache Kafka 4.4, differentially (issue 21):
 - raw DescribeClientQuotas filters (exact, default, any; strict; and the
   refused ones: an unknown type, a type twice, IP with user, EXACT with a
   null name, an unknown match type): the same answer;
-- a Fetch over consumer_byte_rate (a client id's 1000 B/s, 50 KB
+- a Fetch over consumer_byte_rate (a client id's 1000 B/s, 60 KB
   waiting): answered with throttle_time_ms and no partitions;
 - everything above survives a restart of each broker (durability);
 
@@ -146,14 +146,13 @@ def scenario(bootstrap, broker):
             check(time.monotonic() < deadline, "the fetch quota never "
                   "showed in DescribeClientQuotas")
             time.sleep(0.2)
-    # One batch of 50 KB, whatever the machine's load: the linger never
-    # ends on its own, flush() sends. A fetch answers its first batch
-    # whole, so the answer is over the 10 KB a window lets through on both
-    # brokers; smaller batches would leave that to timing.
-    p = Producer({"bootstrap.servers": bootstrap, "client.id": "writer",
-                  "linger.ms": 900000})
-    for _ in range(50):
-        p.produce("fq", b"r" * 1000)
+    # Records of 20 KB: however the producer batches them, the first batch
+    # is over the 10 KB a window lets through, and a fetch answers its first
+    # batch whole, so both brokers must throttle the first answer (with
+    # 1 KB records a split batch fitted the window: CI saw that).
+    p = Producer({"bootstrap.servers": bootstrap, "client.id": "writer"})
+    for _ in range(3):
+        p.produce("fq", b"r" * 20000)
     check(p.flush(60) == 0, "records for the fetch quota left unsent")
     del p  # before the restart below
     with quota_wire.Conn(bootstrap, client_id="fq") as c:
