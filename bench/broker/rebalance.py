@@ -44,7 +44,10 @@ brokers, with its checks, and prints its pause figures.
 
     python3 bench/broker/rebalance.py [--runs N] [--members N]
         [--partitions N] [--rate N] [--protocols LIST] [--brokers LIST]
-        [--clients python,java] [--fast] [--churn] [--seed N] [--nodata PATH] [--dir DIR]
+        [--clients python,java] [--fast] [--keep] [--churn] [--seed N] [--nodata PATH] [--dir DIR]
+
+--keep: keep the scratch directory with the members' logs (churn.py's
+format) and print where it is.
 
 --fast: the churn runs' settings on both brokers (6 s sessions,
 consumer-protocol heartbeats every second instead of 5 s; classic
@@ -95,6 +98,7 @@ def args():
     ap.add_argument("--nodata", default=os.path.join(
         os.environ.get("NODATA_BUILD", "build"), "cli", "nodata"))
     ap.add_argument("--dir", default=None)
+    ap.add_argument("--keep", action="store_true")
     a = ap.parse_args()
     a.protocols = a.protocols.split(",")
     a.brokers = a.brokers.split(",")
@@ -283,7 +287,10 @@ def main():
     finally:
         for b in brokers.values():
             b.close()
-        shutil.rmtree(tmp, ignore_errors=True)
+        if a.keep:
+            log("members' logs kept in %s" % tmp)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
