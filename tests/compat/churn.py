@@ -94,8 +94,9 @@ def member_main(argv):
             conf["session.timeout.ms"] = a.session_ms
         if a.heartbeat_ms:
             conf["heartbeat.interval.ms"] = a.heartbeat_ms
-    # ND_CHURN_RDKAFKA="k=v,k=v": more librdkafka settings (experiments).
-    for kv in filter(None, os.environ.get("ND_CHURN_RDKAFKA", "").split(",")):
+    # ND_CHURN_RDKAFKA="k=v;k=v": more librdkafka settings (experiments,
+    # e.g. "debug=cgrp,fetch": its lines go to the member's log.err).
+    for kv in filter(None, os.environ.get("ND_CHURN_RDKAFKA", "").split(";")):
         k, v = kv.split("=", 1)
         conf[k] = v
     out = open(a.log, "a")
