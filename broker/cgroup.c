@@ -12,19 +12,25 @@
  * Epochs.
  *   - The group epoch counts changes of what the assignment depends on:
  *     a member joins, leaves or is fenced, a subscription (names, regular
- *     expression) changes, a subscribed topic appears, goes or grows. A new
- *     group starts at 0 and its first member takes it to 1.
+ *     expression) changes, a subscribed topic appears, goes or grows
+ *     (looked at on every heartbeat, so a topic created for a pattern is
+ *     picked up at the next one). A new group starts at 0 and its first
+ *     member takes it to 2, as Kafka 4.4 does (creation counts too).
  *   - The assignment epoch is the group epoch the target assignment was
  *     computed for. When a heartbeat finds group epoch > assignment epoch,
  *     the target is computed again (the assignor named by the members, by
  *     majority, else the first of group.consumer.assignors), sticky to the
- *     previous target.
+ *     previous target, at most once per
+ *     group.consumer.assignment.interval.ms (Kafka 4.4's batching; changes
+ *     in between wait for the next computation, members meanwhile reach
+ *     the target they have).
  *   - A member epoch is the assignment epoch the member has reached. It
  *     joins with 0; the broker answers with the epoch it gives it. A
  *     heartbeat with an epoch above the member's, or below it (except the
  *     previous epoch with owned partitions within the assignment: the answer
  *     that bumped it may have been lost), is FENCED_MEMBER_EPOCH: the member
- *     drops everything and joins again with 0.
+ *     drops everything and joins again with 0 under the same member id,
+ *     which starts it over (Kafka 4.4 accepts that join).
  *
  * Group states (derived, cgroup_update_state): Empty (no members),
  * Assigning (group epoch > assignment epoch), Reconciling (some member is
@@ -118,17 +124,6 @@ int cgroup_state_parse(const char *name) {
 
 /* ---- members and groups
  * ------------------------------------------------------ */
-
-static char *dup_kf(kf_str s) {
-  if (s.len < 0 || !s.ptr)
-    return NULL;
-  char *p = malloc((size_t)s.len + 1);
-  if (p) {
-    memcpy(p, s.ptr, (size_t)s.len);
-    p[s.len] = 0;
-  }
-  return p;
-}
 
 static const char *cstr(kf_str s) {
   return kafka_cstr_ok(s) ? s.ptr : NULL;
@@ -438,6 +433,14 @@ static int member_subscribes(const cg_member *m, const cg_regex *re,
 
 /* The topics the members subscribe to, as they are now: sorted by name,
  * names malloc'ed. 0 or -ENOMEM. */
+/* resolve_topics' list: the library's (nd_topic_list) or its own. */
+static void release(nd_topic_info *infos, int from_library) {
+  if (from_library)
+    nd_free(infos);
+  else
+    free(infos);
+}
+
 static int resolve_topics(const cgroup *g, const regex_set *rs,
                           cg_assign_topic **out, int32_t *nout) {
   *out = NULL;
@@ -446,11 +449,38 @@ static int resolve_topics(const cgroup *g, const regex_set *rs,
     return 0;
   nd_topic_info *infos = NULL;
   size_t count = 0;
-  if (nd_topic_list(g->b->store, &infos, &count) != 0)
+  int by_pattern = 0;
+  for (int32_t j = 0; j < rs->n; j++)
+    by_pattern |= rs->re[j] != NULL;
+  if (!by_pattern) {
+    /* Names only (the usual case): describe those, not every topic. The
+     * union of the members' sorted lists, sorted, like nd_topic_list. */
+    size_t want = 0;
+    for (cg_member *m = g->members; m; m = m->next)
+      want += (size_t)m->ntopic_names;
+    const char **names = calloc(want + 1, sizeof *names);
+    infos = calloc(want + 1, sizeof *infos);
+    if (!names || !infos) {
+      free(names);
+      free(infos);
+      return -ENOMEM;
+    }
+    size_t k = 0;
+    for (cg_member *m = g->members; m; m = m->next)
+      for (int32_t i = 0; i < m->ntopic_names; i++)
+        names[k++] = m->topic_names[i];
+    qsort(names, k, sizeof *names, name_cmp);
+    for (size_t i = 0; i < k; i++)
+      if ((i == 0 || strcmp(names[i], names[i - 1])) &&
+          nd_topic_describe(g->b->store, names[i], &infos[count]) == 0)
+        count++;
+    free(names);
+  } else if (nd_topic_list(g->b->store, &infos, &count) != 0) {
     return -ENOMEM;
+  }
   cg_assign_topic *t = calloc(count + 1, sizeof *t);
   if (!t) {
-    nd_free(infos);
+    release(infos, by_pattern);
     return -ENOMEM;
   }
   int32_t n = 0;
@@ -467,12 +497,12 @@ static int resolve_topics(const cgroup *g, const regex_set *rs,
     t[n].partitions = infos[i].partitions;
     if (!(t[n].name = strdup(infos[i].name))) {
       topics_clear(t, n);
-      nd_free(infos);
+      release(infos, by_pattern);
       return -ENOMEM;
     }
     n++;
   }
-  nd_free(infos);
+  release(infos, by_pattern);
   *out = t;
   *nout = n;
   return 0;
@@ -740,9 +770,14 @@ static void rebalance_timer_set(cg_member *m, int on) {
 /* Remove m from its group (leave, session or rebalance timeout): its
  * partitions are free, the group epoch moves on and the target assignment
  * is computed again at the next heartbeat. */
+/* May free g (the online downgrade): callers do not use g after. */
 static void fence_member(cgroup *g, cg_member *m, const char *why) {
   blog_info("group", "group %s: member %s %s (group epoch %d)", g->id, m->id,
             why, g->epoch + 1);
+  /* Only classic members left: the group becomes a classic group at this
+   * epoch, without the member (cgroup_classic.c frees g and m then). */
+  if (cgroup_maybe_downgrade(g, m))
+    return;
   member_unlink(g, m);
   target_remove(g, m->id);
   member_free(m);
@@ -990,7 +1025,7 @@ static int update_str(char **slot, kf_str s) {
     return 0;
   if (*slot && !strcmp(*slot, s.ptr))
     return 0;
-  char *p = dup_kf(s);
+  char *p = group_dup_str(s);
   if (!p)
     return -ENOMEM;
   free(*slot);
@@ -1031,17 +1066,6 @@ static char *new_member_id(void) {
   }
   id[o] = 0;
   return id;
-}
-
-static void peer_host(kafka_req *r, char *buf, size_t cap) {
-  const char *peer = r->peer;
-  const char *colon = strrchr(peer, ':');
-  size_t n = colon ? (size_t)(colon - peer) : strlen(peer);
-  if (n >= 2 && peer[0] == '[' && peer[n - 1] == ']') {
-    peer++;
-    n -= 2;
-  }
-  snprintf(buf, cap, "/%.*s", (int)n, peer);
 }
 
 /* A new member, copying the static member it replaces (or not). */
@@ -1203,7 +1227,7 @@ static int16_t heartbeat(hb_ctx *h, cgroup **gp, int *changed) {
       rc = x < 0 ? x : rc, sub = 1;
   }
   char host[80];
-  peer_host(r, host, sizeof host);
+  group_client_host(r, host, sizeof host);
   kf_str cid = r->client_id.len >= 0 ? r->client_id : kf_s("");
   if (update_str(&m->client_id, cid) < 0 ||
       update_str(&m->client_host, kf_s(host)) < 0)

@@ -91,22 +91,43 @@ typedef struct cg_assign_input {
 
 /* Is name an assignor the broker has ("uniform", "range")? */
 int cg_assignor_known(const char *name);
-/* Compute the target assignment with assignor `name`: out[i] (nmembers
- * sets, each overwritten) is members[i]'s. Deterministic: the same input
- * gives the same output, as Kafka's assignors for the same input give the
- * same. 0, ND_EINVAL (unknown assignor), -ENOMEM (out all empty). */
+/* Compute the target assignment with assignor `name` (NULL: the default,
+ * "uniform"): out[i] (nmembers sets, each overwritten) is members[i]'s.
+ * Deterministic: the same input gives the same output, as Kafka's
+ * assignors for the same input give the same (the order of members and
+ * topics matters as cgroup_assign.c's top comment says). Loop thread or
+ * any thread: no shared state. 0, ND_EINVAL (unknown assignor), -ENOMEM
+ * (out all empty). */
 int cg_assign(const char *name, const cg_assign_input *in, cg_parts *out);
+/* cg_assign with the group's subscription type as Kafka's coordinator
+ * computes it: from the subscribed topic *names*, existing or not.
+ * heterogeneous = 1 when the members' names differ although the topics
+ * that exist are the same for all (one also names a missing topic):
+ * uniform then runs its heterogeneous builder, as Kafka's. cg_assign
+ * decides from the resolved topics alone (as heterogeneous = 0). */
+int cg_assign_typed(const char *name, const cg_assign_input *in,
+                    int heterogeneous, cg_parts *out);
 
 /* ---- regular-expression subscriptions (cgroup_regex.c) ----------------- */
 
 typedef struct cg_regex cg_regex;
 /* Compile a subscription pattern of Kafka's syntax (RE2/J: what it
- * accepts is accepted, what it refuses is refused, with its message
- * copied into err). Matches whole topic names, as Kafka's Pattern.matches.
- * 0, ND_EINVAL (refused: err says why), -ENOMEM. */
+ * accepts is accepted, what it refuses is refused, with its description
+ * copied into err: PatternSyntaxException.getDescription(), e.g. "missing
+ * closing )", which Kafka puts into INVALID_REGULAR_EXPRESSION's message
+ * as "SubscribedTopicRegex `%s` is not a valid regular expression: %s.").
+ * Matches whole topic names, as Kafka's Matcher.matches. *out is the
+ * caller's (cg_regex_free). 0, ND_EINVAL (refused: err says why),
+ * -ENOMEM. cg_regex_match: 1 or 0 (also when out of memory); a compiled
+ * pattern may be matched from several threads at once. */
 int cg_regex_compile(const char *pattern, cg_regex **out, char *err,
                      size_t errlen);
 int cg_regex_match(const cg_regex *re, const char *topic);
+/* The code point of the UTF-8 sequence at *p (not at its end), advancing
+ * *p past it; a byte that starts no valid sequence is U+FFFD and advances
+ * one byte, as Java's decoder replaces it (Kafka's strings are Java's:
+ * the assignors' member order and the patterns work on code points). */
+uint32_t cg_utf8_next(const unsigned char **p);
 void cg_regex_free(cg_regex *re);
 
 /* ---- groups and members (cgroup.c) -------------------------------------- */
@@ -217,6 +238,16 @@ void cgroup_free(cgroup *g);
  * ConsumerGroup.validateOffsetCommit). */
 int16_t cgroup_commit_check(kafka_req *r, cgroup *g, const char *member_id,
                             int32_t member_epoch, int txn);
+/* An OffsetCommit refused STALE_MEMBER_EPOCH by cgroup_commit_check may
+ * still go through for some partitions: Kafka 4.4 lets a consumer member
+ * commit with an older epoch the partitions it has held since then (a
+ * commit racing the heartbeat that moved it on). nodata keeps no
+ * per-partition epochs: the member of group gid that sent `epoch`, when
+ * that is its previous epoch, else NULL (all partitions stale). */
+const cg_member *cgroup_commit_lagging(broker *b, const char *gid,
+                                       const char *member_id, int32_t epoch);
+/* Does m hold partition `partition` of the topic with id `topic`? */
+int cgroup_owns(const cg_member *m, const uint8_t topic[16], int32_t partition);
 /* For OffsetFetch v9+ with a member: 0 or the group's error. */
 int16_t cgroup_fetch_check(kafka_req *r, cgroup *g, const char *member_id,
                            int32_t member_epoch);
@@ -274,6 +305,13 @@ int16_t cgroup_classic_join(kafka_req *r, cgroup *g);
 int cgroup_classic_sync(kafka_req *r, cgroup *g);
 int cgroup_classic_heartbeat(kafka_req *r, cgroup *g);
 int cgroup_classic_leave(kafka_req *r, cgroup *g);
+/* Member `leaving` is about to leave g: when only classic members would
+ * remain and group.consumer.migration.policy allows it, g becomes a
+ * classic group of them at g's epoch, without `leaving`, and g (with every
+ * member) is freed: 1 (Kafka's online downgrade:
+ * validateOnlineDowngradeWithFencedMember, convertToClassicGroup). Else 0,
+ * nothing changed. */
+int cgroup_maybe_downgrade(cgroup *g, const cg_member *leaving);
 /* Free a member's classic state (cg_member.classic); NULL is fine. */
 void cgroup_classic_free(void *classic);
 

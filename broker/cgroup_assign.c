@@ -74,37 +74,6 @@
 
 /* ---- Java's hash codes, orders and HashMap iteration ----------------- */
 
-/* Decode one UTF-8 sequence at *p (advancing it) into a code point; bytes
- * that are not valid UTF-8 count as U+FFFD, as Java's decoder makes them. */
-static uint32_t utf8_next(const unsigned char **p) {
-  const unsigned char *s = *p;
-  uint32_t c = s[0];
-  int n = c < 0x80   ? 0
-          : c < 0xc2 ? -1
-          : c < 0xe0 ? 1
-          : c < 0xf0 ? 2
-          : c < 0xf5 ? 3
-                     : -1;
-  if (n < 0) {
-    *p = s + 1;
-    return 0xfffd;
-  }
-  if (n == 0) {
-    *p = s + 1;
-    return c;
-  }
-  c &= 0x3f >> n;
-  for (int i = 1; i <= n; i++) {
-    if ((s[i] & 0xc0) != 0x80) {
-      *p = s + i;
-      return 0xfffd;
-    }
-    c = c << 6 | (s[i] & 0x3f);
-  }
-  *p = s + n + 1;
-  return c;
-}
-
 /* The UTF-16 code units of s, one at a time: *pend holds a pending low
  * surrogate. Returns 0 at the end. */
 static int utf16_next(const unsigned char **p, uint32_t *pend, uint32_t *u) {
@@ -115,7 +84,7 @@ static int utf16_next(const unsigned char **p, uint32_t *pend, uint32_t *u) {
   }
   if (!**p)
     return 0;
-  uint32_t c = utf8_next(p);
+  uint32_t c = cg_utf8_next(p);
   if (c >= 0x10000) {
     c -= 0x10000;
     *u = 0xd800 | (c >> 10);
@@ -717,27 +686,26 @@ static int32_t het_balance_topic(het *h, int32_t t, int32_t *part,
   int32_t moved = 0, np = a->poff[t + 1] - a->poff[t];
   if (bal_init(h, t) <= 1)
     return 0;
-  /* The topic's partitions grouped by owner number, then ascending. */
-  int32_t n = 0;
+  /* The topic's partitions grouped by owner number, then ascending (a
+   * counting sort): start[i]..end[i] is member number i's run. */
   for (int32_t i = 0; i < a->nm; i++)
-    start[i] = end[i] = -1;
-  for (int32_t i = 0; i < a->nm; i++) {
-    int32_t m = h->mem[i];
-    for (int32_t p = 0; p < np; p++)
-      if (a->owner[a->poff[t] + p] == m) {
-        if (start[i] < 0)
-          start[i] = n;
-        part[n++] = p;
-        end[i] = n;
-      }
+    start[i] = 0;
+  for (int32_t p = 0; p < np; p++)
+    start[h->num[a->owner[a->poff[t] + p]]]++;
+  for (int32_t i = 0, at = 0; i < a->nm; i++) {
+    int32_t c = start[i];
+    start[i] = end[i] = at;
+    at += c;
   }
+  for (int32_t p = 0; p < np; p++)
+    part[end[h->num[a->owner[a->poff[t] + p]]]++] = p;
   while (!bal_balanced(h)) {
     int32_t most;
     for (;;) {
       most = bal_next_most(h);
       if (most < 0)
         break;
-      if (end[most] < 0 || end[most] - start[most] <= 0) {
+      if (end[most] - start[most] <= 0) {
         bal_exclude(h);
         continue;
       }
@@ -929,6 +897,11 @@ static int homogeneous(const asg *a) {
 }
 
 int cg_assign(const char *name, const cg_assign_input *in, cg_parts *out) {
+  return cg_assign_typed(name, in, 0, out);
+}
+
+int cg_assign_typed(const char *name, const cg_assign_input *in,
+                    int heterogeneous, cg_parts *out) {
   if (!name)
     name = "uniform";
   if (!cg_assignor_known(name) || !in || (in->nmembers > 0 && !out))
@@ -943,7 +916,7 @@ int cg_assign(const char *name, const cg_assign_input *in, cg_parts *out) {
     return rc;
   if (!strcmp(name, "range"))
     rc = range_assign(&a);
-  else if (homogeneous(&a))
+  else if (!heterogeneous && homogeneous(&a))
     rc = uniform_homogeneous(&a);
   else
     rc = uniform_heterogeneous(&a);

@@ -45,6 +45,7 @@
 
 #include "cgroup.h"
 #include "group.h"
+#include "logline.h"
 
 /* The assignor of a group whose members name none: the first of Kafka's
  * group.consumer.assignors default ("uniform, range"). */
@@ -71,6 +72,23 @@ int16_t cgroup_commit_check(kafka_req *r, cgroup *g, const char *member_id,
     return m->type == CGM_TYPE_CLASSIC ? KERR_ILLEGAL_GENERATION
                                        : KERR_STALE_MEMBER_EPOCH;
   return 0;
+}
+
+const cg_member *cgroup_commit_lagging(broker *b, const char *gid,
+                                       const char *member_id, int32_t epoch) {
+  cgroup *g = gid ? cgroup_find(b, gid) : NULL;
+  const cg_member *m = g && member_id ? cgroup_member(g, member_id) : NULL;
+  if (!m || m->type != CGM_TYPE_CONSUMER || epoch < 0 || epoch >= m->epoch ||
+      epoch != m->previous_epoch)
+    return NULL;
+  return m;
+}
+
+int cgroup_owns(const cg_member *m, const uint8_t topic[16],
+                int32_t partition) {
+  kf_uuid id;
+  memcpy(id.b, topic, 16);
+  return cg_parts_contains(&m->assigned, &id, partition);
 }
 
 int16_t cgroup_fetch_check(kafka_req *r, cgroup *g, const char *member_id,
@@ -360,12 +378,49 @@ int cg_assignment_decode(nd_store *st, const uint8_t *p, size_t len,
 typedef struct cg_classic {
   char *protocol;
   int16_t version;
+  /* Every protocol it named, for the classic group a downgrade makes. */
+  group_protocol *protocols;
+  int32_t nprotocols;
 } cg_classic;
+
+static void protocols_clear(cg_classic *c) {
+  for (int32_t i = 0; i < c->nprotocols; i++) {
+    free(c->protocols[i].name);
+    free(c->protocols[i].meta);
+  }
+  free(c->protocols);
+  c->protocols = NULL;
+  c->nprotocols = 0;
+}
+
+/* Copy one protocol into c; 0 or -1 (no memory). */
+static int protocol_add(cg_classic *c, const char *name, const uint8_t *meta,
+                        int32_t len) {
+  group_protocol *ps =
+      realloc(c->protocols, ((size_t)c->nprotocols + 1) * sizeof *ps);
+  if (!ps)
+    return -1;
+  c->protocols = ps;
+  group_protocol *p = &ps[c->nprotocols];
+  p->len = len > 0 ? len : 0;
+  p->name = strdup(name);
+  p->meta = malloc(p->len ? (size_t)p->len : 1);
+  if (!p->name || !p->meta) {
+    free(p->name);
+    free(p->meta);
+    return -1;
+  }
+  if (p->len)
+    memcpy(p->meta, meta, (size_t)p->len);
+  c->nprotocols++;
+  return 0;
+}
 
 void cgroup_classic_free(void *classic) {
   cg_classic *c = classic;
   if (!c)
     return;
+  protocols_clear(c);
   free(c->protocol);
   free(c);
 }
@@ -522,6 +577,13 @@ int16_t cgroup_classic_join(kafka_req *r, cgroup *g) {
   free(c->protocol);
   c->protocol = pname;
   c->version = version;
+  protocols_clear(c);
+  for (int32_t i = 0; i < req->protocols.count; i++) {
+    const kafka_join_group_request_protocol *jp = &req->protocols.items[i];
+    if (protocol_add(c, group_cstr(jp->name) ? jp->name.ptr : "",
+                     jp->metadata.ptr, jp->metadata.len) != 0)
+      return -1;
+  }
   m->type = CGM_TYPE_CLASSIC;
   m->session_timeout_ms = req->session_timeout_ms;
   cgroup_member_touch(m);
@@ -649,7 +711,7 @@ static int16_t leave_one(kafka_req *r, cgroup *g, const char *member_id,
   if (err)
     return err;
   kafka_log(r, BLOG_INFO, "group %s: classic member %s leaves", g->id, m->id);
-  cgroup_member_remove(m, "left the group (LeaveGroup)");
+  cgroup_member_remove(m, "left the group (LeaveGroup)"); /* may free g */
   return 0;
 }
 
@@ -669,16 +731,18 @@ int cgroup_classic_leave(kafka_req *r, cgroup *g) {
       &r->arena, &kafka_leave_group_response_member_response_desc, n);
   if (n && !ms)
     return -1;
+  /* A leave may turn the group into a classic one (the downgrade), which
+   * frees g: look it up again for each identity. */
+  const char *gid = group_cstr(req->group_id);
   for (int32_t i = 0; i < n; i++) {
     const kafka_leave_group_request_member_identity *id =
         &req->members.items[i];
     ms[i].member_id = id->member_id;
     ms[i].group_instance_id = id->group_instance_id;
-    /* The group may be gone after an earlier identity's leave. */
-    cgroup *now = cgroup_find(r->b, g->id);
-    ms[i].error_code = now == g ? leave_one(r, g, group_cstr(id->member_id),
-                                            group_cstr(id->group_instance_id))
-                                : KERR_UNKNOWN_MEMBER_ID;
+    cgroup *now = cgroup_find(r->b, gid);
+    ms[i].error_code = now ? leave_one(r, now, group_cstr(id->member_id),
+                                       group_cstr(id->group_instance_id))
+                           : KERR_UNKNOWN_MEMBER_ID;
   }
   resp->members.items = ms;
   resp->members.count = n;
@@ -723,6 +787,9 @@ static int16_t convert_member(kafka_req *r, const group *cl, const gmember *gm,
          (!gm->client_host || (m->client_host = strdup(gm->client_host))) &&
          (!sub.rack || (m->rack_id = strdup(sub.rack)));
   }
+  for (int32_t i = 0; ok && i < gm->nprotocols; i++)
+    ok = protocol_add(cc, gm->protocols[i].name, gm->protocols[i].meta,
+                      gm->protocols[i].len) == 0;
   if (ok) {
     /* The subscription, sorted as cgroup.c keeps it; taken from sub. */
     m->topic_names = sub.topics;
@@ -822,6 +889,67 @@ int16_t cgroup_from_classic(kafka_req *r, group *cl) {
   cgroup_update_state(c);
   cgroup_persist(c);
   return 0;
+}
+
+/* ---- the online downgrade ------------------------------------------------ */
+
+int cgroup_maybe_downgrade(cgroup *g, const cg_member *leaving) {
+  broker *b = g->b;
+  int policy = b->cfg.cg_migration_policy;
+  if (policy != CG_MIGRATE_DOWNGRADE && policy != CG_MIGRATE_BIDIRECTIONAL)
+    return 0;
+  const cg_member *first_left = NULL;
+  for (const cg_member *m = g->members; m; m = m->next) {
+    const cg_classic *c = m->classic;
+    if (m == leaving)
+      continue;
+    if (m->type != CGM_TYPE_CLASSIC || !c || !c->protocol || !c->nprotocols)
+      return 0;
+    if (!first_left)
+      first_left = m;
+  }
+  if (!first_left)
+    return 0; /* nobody left: it stays an (empty) consumer group */
+  int32_t n = g->nmembers;
+  group_member_spec *specs = calloc((size_t)n, sizeof *specs);
+  uint8_t **bufs = calloc((size_t)n, sizeof *bufs);
+  int ok = specs && bufs;
+  int32_t k = 0;
+  for (const cg_member *m = g->members; ok && m && k < n; m = m->next) {
+    if (m == leaving)
+      continue;
+    const cg_classic *c = m->classic;
+    size_t len = 0;
+    ok = cg_assignment_encode(b->store, &m->assigned, c->version, &bufs[k],
+                              &len) == 0;
+    specs[k] = (group_member_spec){
+        m->id,          m->instance_id,        m->client_id,
+        m->client_host, m->session_timeout_ms, m->rebalance_timeout_ms,
+        c->protocols,   c->nprotocols,         bufs[k],
+        (int32_t)len};
+    k++;
+  }
+  const cg_classic *first = first_left->classic;
+  if (ok)
+    ok =
+        group_from_consumer(b, g->id, g->epoch, first->protocol, specs, k) == 0;
+  for (int32_t i = 0; bufs && i < k; i++)
+    free(bufs[i]);
+  free(bufs);
+  free(specs);
+  if (!ok) {
+    blog_warn("group",
+              "group %s: only classic members are left but it stays a "
+              "consumer group: out of memory",
+              g->id);
+    return 0;
+  }
+  blog_info("group",
+            "group %s: only classic members are left: downgraded to a "
+            "classic group at generation %d",
+            g->id, g->epoch);
+  cgroup_forget(b, g);
+  return 1;
 }
 
 /* ---- ConsumerGroupDescribe ---------------------------------------------- */

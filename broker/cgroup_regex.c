@@ -1317,49 +1317,39 @@ static void parser_free(parser *p) {
   free((void *)p->s);
 }
 
-/* UTF-8 to code points (a byte that starts no valid sequence stands for
- * U+FFFD, as Java's decoder makes it). */
+uint32_t cg_utf8_next(const unsigned char **p) {
+  const unsigned char *u = *p;
+  uint32_t c = u[0];
+  int extra = c < 0x80   ? 0
+              : c < 0xc2 ? -1
+              : c < 0xe0 ? 1
+              : c < 0xf0 ? 2
+              : c < 0xf5 ? 3
+                         : -1;
+  *p = u + 1;
+  if (extra == 0)
+    return c;
+  if (extra < 0)
+    return 0xfffd;
+  uint32_t r = c & (0x3fu >> extra);
+  for (int j = 1; j <= extra; j++) {
+    if ((u[j] & 0xc0) != 0x80) /* also the terminating NUL */
+      return 0xfffd;
+    r = r << 6 | (u[j] & 0x3f);
+  }
+  *p = u + extra + 1;
+  return r;
+}
+
+/* A NUL-terminated string's code points (malloc'ed; *n of them). */
 static uint32_t *decode(const char *s, size_t *n) {
-  size_t len = strlen(s), k = 0;
-  uint32_t *out = malloc((len + 1) * sizeof *out);
+  uint32_t *out = malloc((strlen(s) + 1) * sizeof *out);
   if (!out)
     return NULL;
   const unsigned char *u = (const unsigned char *)s;
-  for (size_t i = 0; i < len;) {
-    uint32_t c = u[i];
-    int extra = c < 0x80   ? 0
-                : c < 0xc2 ? -1
-                : c < 0xe0 ? 1
-                : c < 0xf0 ? 2
-                : c < 0xf5 ? 3
-                           : -1;
-    if (extra == 0) {
-      out[k++] = c;
-      i++;
-      continue;
-    }
-    if (extra < 0 || i + (size_t)extra >= len) {
-      out[k++] = 0xfffd;
-      i++;
-      continue;
-    }
-    uint32_t r = c & (0x3fu >> extra);
-    int ok = 1;
-    for (int j = 1; j <= extra; j++) {
-      if ((u[i + j] & 0xc0) != 0x80) {
-        ok = 0;
-        break;
-      }
-      r = r << 6 | (u[i + j] & 0x3f);
-    }
-    if (!ok) {
-      out[k++] = 0xfffd;
-      i++;
-      continue;
-    }
-    out[k++] = r;
-    i += (size_t)extra + 1;
-  }
+  size_t k = 0;
+  while (*u)
+    out[k++] = cg_utf8_next(&u);
   *n = k;
   return out;
 }

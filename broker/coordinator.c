@@ -58,7 +58,7 @@ const char *group_state_name(int state) {
   return state >= 0 && state <= GROUP_DEAD ? state_names[state] : "Unknown";
 }
 
-static char *dup_str(kf_str s) {
+char *group_dup_str(kf_str s) {
   if (s.len < 0 || !s.ptr)
     return NULL;
   char *p = malloc((size_t)s.len + 1);
@@ -651,8 +651,8 @@ static int protocols_match(const gmember *m,
   return 1;
 }
 
-static const char *peer_host(kafka_req *r, char *buf, size_t cap) {
-  const char *peer = net_conn_peer(r->conn);
+const char *group_client_host(kafka_req *r, char *buf, size_t cap) {
+  const char *peer = r->peer;
   const char *colon = strrchr(peer, ':');
   size_t n = colon ? (size_t)(colon - peer) : strlen(peer);
   if (n >= 2 && peer[0] == '[' && peer[n - 1] == ']') {
@@ -674,7 +674,7 @@ static int member_update(gmember *m, kafka_req *r) {
   for (int32_t i = 0; i < n; i++) {
     kafka_join_group_request_protocol *p = &req->protocols.items[i];
     int32_t len = p->metadata.len > 0 ? p->metadata.len : 0;
-    ps[i].name = dup_str(p->name);
+    ps[i].name = group_dup_str(p->name);
     ps[i].meta = malloc((size_t)len + 1);
     ps[i].len = len;
     if (!ps[i].name || !ps[i].meta) {
@@ -689,8 +689,8 @@ static int member_update(gmember *m, kafka_req *r) {
       memcpy(ps[i].meta, p->metadata.ptr, (size_t)len);
   }
   char host[300];
-  char *cid = dup_str(r->client_id.len >= 0 ? r->client_id : kf_s(""));
-  char *chost = strdup(peer_host(r, host, sizeof host));
+  char *cid = group_dup_str(r->client_id.len >= 0 ? r->client_id : kf_s(""));
+  char *chost = strdup(group_client_host(r, host, sizeof host));
   if (!cid || !chost) {
     free(cid);
     free(chost);
@@ -744,7 +744,7 @@ static int add_member(group *g, kafka_req *r, char *id) {
     return -1;
   }
   if (g->nmembers == 0) {
-    char *t = dup_str(req->protocol_type);
+    char *t = group_dup_str(req->protocol_type);
     if (!t) {
       protocols_free(m);
       free(m->client_id);
@@ -1201,6 +1201,75 @@ void group_forget(group_coord *gc, group *g) {
     gc->ngroups--;
   }
   group_free(gc, g);
+}
+
+static int member_from_spec(group *g, const group_member_spec *s) {
+  gmember *m = calloc(1, sizeof *m);
+  if (!m)
+    return -ENOMEM;
+  m->g = g;
+  m->session_ms = s->session_ms;
+  m->rebalance_ms = s->rebalance_ms;
+  int ok = (m->id = strdup(s->id)) &&
+           (!s->instance_id || (m->instance_id = strdup(s->instance_id))) &&
+           (!s->client_id || (m->client_id = strdup(s->client_id))) &&
+           (!s->client_host || (m->client_host = strdup(s->client_host)));
+  if (ok && s->nprotocols > 0) {
+    m->protocols = calloc((size_t)s->nprotocols, sizeof *m->protocols);
+    ok = m->protocols != NULL;
+    for (int32_t i = 0; ok && i < s->nprotocols; i++, m->nprotocols++) {
+      const group_protocol *p = &s->protocols[i];
+      m->protocols[i].len = p->len;
+      ok = (m->protocols[i].name = strdup(p->name)) &&
+           (m->protocols[i].meta = malloc(p->len > 0 ? (size_t)p->len : 1));
+      if (ok && p->len > 0)
+        memcpy(m->protocols[i].meta, p->meta, (size_t)p->len);
+    }
+  }
+  if (ok && s->assignment && s->assignment_len > 0) {
+    ok = (m->assignment = malloc((size_t)s->assignment_len)) != NULL;
+    if (ok) {
+      memcpy(m->assignment, s->assignment, (size_t)s->assignment_len);
+      m->assignment_len = s->assignment_len;
+    }
+  }
+  /* Linked before any failure so that member_free can unlink it. */
+  gmember **tail = &g->members;
+  while (*tail)
+    tail = &(*tail)->next;
+  *tail = m;
+  g->nmembers++;
+  if (!ok) {
+    member_free(g, m, 0);
+    return -ENOMEM;
+  }
+  if (!g->leader)
+    g->leader = m;
+  group_touch(m);
+  return 0;
+}
+
+int group_from_consumer(broker *b, const char *id, int32_t generation,
+                        const char *protocol, const group_member_spec *specs,
+                        int32_t n) {
+  group_coord *gc = b->groups;
+  group *g = group_create(gc, id);
+  if (!g)
+    return -ENOMEM;
+  g->generation = generation;
+  if (!(g->protocol_type = strdup("consumer")) ||
+      !(g->protocol = strdup(protocol))) {
+    group_forget(gc, g);
+    return -ENOMEM;
+  }
+  for (int32_t i = 0; i < n; i++)
+    if (member_from_spec(g, &specs[i]) != 0) {
+      group_forget(gc, g);
+      return -ENOMEM;
+    }
+  g->state = GROUP_STABLE;
+  prepare_rebalance(g, "downgraded from a consumer group");
+  return 0;
 }
 
 void group_drop(group_coord *gc, group *g, int16_t err) {

@@ -390,6 +390,13 @@ int handle_offset_commit(kafka_req *r) {
   else
     gerr = group_commit_check(r, gid, req->generation_id_or_member_epoch,
                               member_id ? member_id : "", inst, 0);
+  /* A consumer member one epoch behind may still commit the partitions it
+   * kept (cgroup_commit_lagging): decided per partition below. */
+  const cg_member *lag =
+      gerr == KERR_STALE_MEMBER_EPOCH
+          ? cgroup_commit_lagging(r->b, gid, member_id,
+                                  req->generation_id_or_member_epoch)
+          : NULL;
 
   int32_t nt = req->topics.count > 0 ? req->topics.count : 0;
   kafka_offset_commit_response_topic *ts =
@@ -421,7 +428,7 @@ int handle_offset_commit(kafka_req *r) {
     ts[i].partitions.count = np;
     nd_topic_info info;
     const char *topic = NULL;
-    int16_t terr = gerr;
+    int16_t terr = lag ? 0 : gerr;
     if (!terr && r->version < 10 &&
         !kafka_authorize_str(r, ACL_RES_TOPIC, qt->name, ACL_OP_READ))
       terr = KERR_TOPIC_AUTHORIZATION_FAILED;
@@ -440,6 +447,8 @@ int handle_offset_commit(kafka_req *r) {
       } else if (qp->partition_index < 0 ||
                  qp->partition_index >= info.partitions) {
         ps[j].error_code = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+      } else if (lag && !cgroup_owns(lag, info.id, qp->partition_index)) {
+        ps[j].error_code = KERR_STALE_MEMBER_EPOCH;
       } else if (qp->committed_metadata.len > ND_OFFSET_METADATA_MAX) {
         ps[j].error_code = KERR_OFFSET_METADATA_TOO_LARGE;
       } else if (qp->committed_offset < -1) {

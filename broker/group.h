@@ -131,6 +131,13 @@ static inline const char *group_cstr(kf_str s) {
   return kafka_cstr_ok(s) ? s.ptr : NULL;
 }
 
+/* A malloc'ed copy of a request's string, NULL for a null one (or when
+ * out of memory). */
+char *group_dup_str(kf_str s);
+/* The client's address as Kafka shows a member's host ("/127.0.0.1"),
+ * written into buf (from r->peer, so it outlives the connection). */
+const char *group_client_host(kafka_req *r, char *buf, size_t cap);
+
 /* Has the group committed offsets? (coordinator_offsets.c) */
 int group_has_offsets(kafka_req *r, const char *gid);
 /* Who may commit into group gid (Kafka's ClassicGroup.validateOffsetCommit):
@@ -150,6 +157,25 @@ const group_protocol *group_member_protocol(const gmember *m, const char *name);
 void group_touch(gmember *m);
 /* Forget an Empty group's in-memory state (DeleteGroups). */
 void group_forget(group_coord *gc, group *g);
+/* A member of a consumer group becoming a classic group (the online
+ * downgrade): what group_from_consumer copies. */
+typedef struct group_member_spec {
+  const char *id, *instance_id, *client_id, *client_host;
+  int32_t session_ms, rebalance_ms;
+  const group_protocol *protocols;
+  int32_t nprotocols;
+  const uint8_t *assignment; /* ConsumerProtocolAssignment, may be NULL */
+  int32_t assignment_len;
+} group_member_spec;
+
+/* Make classic group `id` at `generation` from n members (the first is
+ * the leader), running `protocol` of type "consumer", and start a
+ * rebalance so that they rejoin it (Kafka's ClassicGroup.fromConsumerGroup
+ * and prepareRebalance). Everything is copied. 0 or -ENOMEM (no group). */
+int group_from_consumer(broker *b, const char *id, int32_t generation,
+                        const char *protocol, const group_member_spec *specs,
+                        int32_t n);
+
 /* Answer a JoinGroup with err alone (and member_id, MEMBER_ID_REQUIRED's
  * new id). */
 void group_join_error(kafka_req *r, int16_t err, const char *member_id);

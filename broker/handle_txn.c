@@ -114,6 +114,11 @@ static void txn_log_for(kafka_req *r, const char *tid, const char *msg,
         r, BLOG_WARN,
         "transactional id %s: producer fenced: %s; answered " KAFKA_ERR_FMT,
         tid, msg, KAFKA_ERR_ARGS(err));
+  else if (err == KERR_INVALID_TXN_STATE)
+    /* Fatal to a librdkafka producer: the coordinator's state is the
+     * evidence of why. */
+    kafka_log(r, BLOG_INFO, "transactional id %s: %s; answered " KAFKA_ERR_FMT,
+              tid, msg, KAFKA_ERR_ARGS(err));
   else if (err == KERR_KAFKA_STORAGE_ERROR || err == KERR_UNKNOWN_SERVER_ERROR)
     kafka_log(r, BLOG_ERROR, "transactional id %s: %s; answered " KAFKA_ERR_FMT,
               tid, msg, KAFKA_ERR_ARGS(err));

@@ -564,42 +564,52 @@ static int16_t expected_node_error(kafka_req *r) {
   return KERR_NONE;
 }
 
-/* The transaction.version feature (KIP-890, KIP-1022), as a fresh Kafka
- * 4.4 KRaft cluster answers: supported 0-2, finalized at 2 (or at what
- * --transaction-version says), so that clients able to speak
- * Transactions V2 (the Java producer 4.x) do, and older ones use V1. A
- * v3 request gets no supported feature whose minimum is 0, as Kafka
- * leaves them out for v3 (older clients choked on a range starting at 0,
- * KIP-1022); the finalized level is sent at every version from 3. No
- * other feature means anything here, and none is listed. The epoch is 0:
- * clients take the finalized set of the highest epoch they have seen,
- * starting from -1. */
+/* The features that mean something here, as a fresh Kafka 4.4 KRaft
+ * cluster answers them: transaction.version (KIP-890, KIP-1022),
+ * supported 0-2, finalized at 2 (or at what --transaction-version says),
+ * so that clients able to speak Transactions V2 (the Java producer 4.x)
+ * do and older ones use V1; group.version (KIP-848's consumer groups),
+ * supported 0-1, finalized at 1: ConsumerGroupHeartbeat is served. A v3
+ * request gets no supported feature whose minimum is 0, as Kafka leaves
+ * them out for v3 (older clients choked on a range starting at 0,
+ * KIP-1022); the finalized levels are sent at every version from 3. The
+ * epoch is 0: clients take the finalized set of the highest epoch they
+ * have seen, starting from -1. */
 static int add_features(kafka_req *r, kafka_api_versions_response *resp) {
   if (r->version < 3)
     return 0;
-  static const char name[] = "transaction.version";
-  kf_str kname = {name, (int32_t)(sizeof name - 1)};
+  struct {
+    const char *name;
+    int16_t max, level;
+  } f[] = {
+      {"group.version", 1, 1},
+      {"transaction.version", 2, (int16_t)kafka_transaction_version(r->b)},
+  };
+  enum { NF = sizeof f / sizeof f[0] };
   if (r->version >= 4) {
     kafka_api_versions_response_supported_feature_key *sup = kf_new_array(
-        &r->arena, &kafka_api_versions_response_supported_feature_key_desc, 1);
+        &r->arena, &kafka_api_versions_response_supported_feature_key_desc, NF);
     if (!sup)
       return -1;
-    sup->name = kname;
-    sup->min_version = 0;
-    sup->max_version = 2;
+    for (int i = 0; i < NF; i++) {
+      sup[i].name = kf_s(f[i].name);
+      sup[i].min_version = 0;
+      sup[i].max_version = f[i].max;
+    }
     resp->supported_features.items = sup;
-    resp->supported_features.count = 1;
+    resp->supported_features.count = NF;
   }
   kafka_api_versions_response_finalized_feature_key *fin = kf_new_array(
-      &r->arena, &kafka_api_versions_response_finalized_feature_key_desc, 1);
+      &r->arena, &kafka_api_versions_response_finalized_feature_key_desc, NF);
   if (!fin)
     return -1;
-  int16_t level = (int16_t)kafka_transaction_version(r->b);
-  fin->name = kname;
-  fin->min_version_level = level;
-  fin->max_version_level = level;
+  for (int i = 0; i < NF; i++) {
+    fin[i].name = kf_s(f[i].name);
+    fin[i].min_version_level = f[i].level;
+    fin[i].max_version_level = f[i].level;
+  }
   resp->finalized_features.items = fin;
-  resp->finalized_features.count = 1;
+  resp->finalized_features.count = NF;
   resp->finalized_features_epoch = 0;
   return 0;
 }

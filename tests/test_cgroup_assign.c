@@ -286,6 +286,78 @@ static void edges(void) {
   group_free(&g);
 }
 
+/* A large group (1000 members, 60 topics, up to 100 partitions each), both
+ * kinds of subscription: complete, each partition once to a subscriber,
+ * homogeneous uniform balanced. (Its running time is the point of having
+ * it; nothing times it.) */
+static void large_group(void) {
+  enum { NM = 1000, NT = 60 };
+  static cg_assign_topic topics[NT];
+  static cg_assign_member members[NM];
+  static char ids[NM][16];
+  static int32_t subs[NM][NT];
+  static cg_parts cur[NM], out[NM];
+  static uint8_t sub[NM][NT];
+  static int32_t owners[NT][101];
+  for (int homog = 0; homog < 2; homog++)
+    for (int k = 0; k < 2; k++) {
+      const char *name = k ? "range" : "uniform";
+      for (int t = 0; t < NT; t++) {
+        for (int b = 0; b < 16; b++)
+          topics[t].id.b[b] = (uint8_t)rnd(256);
+        topics[t].name = "t";
+        topics[t].partitions = 1 + (int32_t)rnd(100);
+      }
+      memset(sub, 0, sizeof sub);
+      for (int m = 0; m < NM; m++) {
+        snprintf(ids[m], sizeof ids[m], "m%u", rnd(1u << 30));
+        int n = 0;
+        for (int t = 0; t < NT; t++)
+          if (homog || rnd(8) == 0) {
+            subs[m][n++] = t;
+            sub[m][t] = 1;
+          }
+        members[m] =
+            (cg_assign_member){ids[m], NULL, NULL, subs[m], n, &cur[m]};
+      }
+      cg_assign_input in = {topics, NT, members, NM};
+      for (int round = 0; round < 2; round++) {
+        CHECK_OK(cg_assign(name, &in, out));
+        memset(owners, 0, sizeof owners);
+        int32_t min = INT32_MAX, max = 0;
+        for (int m = 0; m < NM; m++) {
+          for (int32_t i = 0; i < out[m].count; i++) {
+            int t = 0;
+            while (memcmp(&topics[t].id, &out[m].items[i].topic,
+                          sizeof topics[t].id))
+              t++;
+            CHECK(sub[m][t]);
+            owners[t][out[m].items[i].partition]++;
+          }
+          if (out[m].count < min)
+            min = out[m].count;
+          if (out[m].count > max)
+            max = out[m].count;
+        }
+        for (int t = 0; t < NT; t++) {
+          int any = 0;
+          for (int m = 0; m < NM && !any; m++)
+            any = sub[m][t];
+          for (int32_t p = 0; p < topics[t].partitions; p++)
+            CHECK(owners[t][p] == any);
+        }
+        if (homog && !k)
+          CHECK(max - min <= 1);
+        /* Round two starts from this assignment. */
+        for (int m = 0; m < NM; m++) {
+          cg_parts_free(&cur[m]);
+          cur[m] = out[m];
+        }
+      }
+      free_out(cur, NM);
+    }
+}
+
 /* Subscription patterns: RE2/J's syntax, whole-name matches, its
  * refusals with its descriptions (test_cgroup_assign_kafka.py checks
  * hundreds more against RE2/J itself). */
@@ -394,7 +466,7 @@ static int driver(void) {
   static int32_t subs[64][64];
   static cg_parts cur[64], out[64];
   static char id[256], assignor[32];
-  int nt = 0, nm = 0, nowned = 0;
+  int nt = 0, nm = 0, nowned = 0, hetero = 0;
   while (fgets(line, sizeof line, stdin)) {
     line[strcspn(line, "\n")] = 0;
     char *save = NULL, *kind = strtok_r(line, " ", &save);
@@ -403,6 +475,8 @@ static int driver(void) {
     if (!strcmp(kind, "case")) {
       snprintf(id, sizeof id, "%s", strtok_r(NULL, " ", &save));
       snprintf(assignor, sizeof assignor, "%s", strtok_r(NULL, " ", &save));
+      const char *type = strtok_r(NULL, " ", &save);
+      hetero = type && !strcmp(type, "hetero");
       nt = nm = 0;
     } else if (!strcmp(kind, "topic")) {
       uuid_parse(strtok_r(NULL, " ", &save), &topics[nt].id);
@@ -435,7 +509,7 @@ static int driver(void) {
     } else if (!strcmp(kind, "end")) {
       cg_assign_input in = {topics, nt, members, nm};
       printf("case %s\n", id);
-      if (cg_assign(assignor, &in, out)) {
+      if (cg_assign_typed(assignor, &in, hetero, out)) {
         printf("error cg_assign\n");
         continue;
       }
@@ -486,6 +560,7 @@ int main(int argc, char **argv) {
   RUN(uniform_sticky);
   RUN(range_ranges);
   RUN(edges);
+  RUN(large_group);
   RUN(regex_syntax);
   RUN(regex_linear);
   TEST_MAIN_END();

@@ -484,6 +484,33 @@ static void test_expire(void) {
   CHECK_OK(nd_close(s));
 }
 
+/* A producer killed inside its transaction, then the broker: the
+ * transaction is still Ongoing after the restart, and its timeout, counted
+ * from its start before the restart, still ends it (the exactly-once
+ * checker's "stuck" partition was a transaction whose producer nobody
+ * restarted, waiting for this). */
+static void test_expire_after_reopen(void) {
+  nd_store *s = fresh();
+  CHECK(s);
+  int64_t pid;
+  int16_t ep;
+  CHECK_OK(one_batch_txn(s, 0, "orphan", 1000, 10000, &pid, &ep));
+  CHECK_OK(nd_close(s));
+  s = open_store();
+  CHECK(s);
+  int aborted = -1;
+  CHECK_OK(nd_txn_expire(s, 10900, &aborted)); /* not yet */
+  CHECK_EQ_I64(aborted, 0);
+  CHECK_OK(nd_txn_expire(s, 11001, &aborted));
+  CHECK_EQ_I64(aborted, 1);
+  seen sn;
+  CHECK_OK(read_all(s, "a", 0, &sn));
+  CHECK_EQ_I64(sn.n, 2); /* the data, then its ABORT marker */
+  CHECK_EQ_I64(sn.control[1], 1);
+  CHECK_EQ_I64(sn.epoch[1], ep + 1);
+  CHECK_OK(nd_close(s));
+}
+
 /* The background thread runs the timeout check every
  * transaction_abort_check_ms: an abandoned transaction is aborted without
  * anyone calling nd_txn_expire. */
@@ -1209,6 +1236,7 @@ int main(void) {
   RUN(test_offsets);
   RUN(test_reopen);
   RUN(test_expire);
+  RUN(test_expire_after_reopen);
   RUN(test_expire_in_background);
   RUN(test_handle);
   RUN(test_threads_end_vs_append);

@@ -21,6 +21,8 @@ announces, so a kill -9 of this process keeps it):
                           its outcome, known (the offsets from the
                           delivery reports)
   F msg                   a fatal error: the process exits (3; 4 if fenced)
+  W msg                   (transform) a committed-offsets answer with a
+                          partition's error, asked again
   S t p offset value      (reader, transform input) a record read
 A transaction with an I line and no O line has an unknown outcome if a C
 line was written (the commit may have happened: all or nothing), else it
@@ -60,6 +62,10 @@ def client_conf(**extra):
          "reconnect.backoff.ms": 20, "reconnect.backoff.max.ms": 300,
          "retry.backoff.ms": 50}
     c.update(extra)
+    if os.environ.get("ND_EOS_DEBUG") and "transactional.id" in c:
+        # librdkafka's trace of the transactional producer, to its stderr
+        # (the checker's PRODUCER.N.err), e.g. ND_EOS_DEBUG=eos,protocol.
+        c.update({"debug": os.environ["ND_EOS_DEBUG"], "log_level": 7})
     return c
 
 
@@ -179,8 +185,23 @@ def run_transform():
     def rewind():
         # After an abort the consumer's positions are past what was
         # committed: back to the group's committed offsets.
-        parts = retry(lambda: c.committed(c.assignment(), timeout=10),
-                      "committed")
+        # A partition's error (UNSTABLE_OFFSET_COMMIT while another
+        # transaction holds offsets of it, a timeout) comes with offset
+        # -1001 as "no offset" does: taken for none, the partition went
+        # back to its beginning and was transformed twice. Asked again
+        # until every partition has an answer.
+        for _ in range(40):
+            parts = retry(lambda: c.committed(c.assignment(), timeout=10),
+                          "committed")
+            if not any(tp.error for tp in parts):
+                break
+            journal("W", "committed offsets: %s" % [
+                "%s/%d: %s" % (tp.topic, tp.partition, tp.error)
+                for tp in parts if tp.error])
+        else:
+            journal("F", "committed offsets: %s" % [
+                str(tp.error) for tp in parts if tp.error])
+            os._exit(3)
         for tp in parts:
             if tp.offset < 0:
                 tp.offset = OFFSET_BEGINNING

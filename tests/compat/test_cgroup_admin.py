@@ -4,7 +4,10 @@ nodata and on Apache Kafka 4.4 in the same run, every answer compared.
 
 A consumer-protocol member joins by ConsumerGroupHeartbeat, then:
 ConsumerGroupDescribe v0/v1 (the group, an unknown id, "", a classic
-group known by its offsets), DescribeGroups v5/v6 and ListGroups v5 with
+group known by its offsets), a commit with the previous epoch racing the
+heartbeat that moved the member on (taken for the partitions it kept,
+STALE_MEMBER_EPOCH for those it gave up), a classic member inside the
+group (JoinGroup, SyncGroup, Heartbeat, LeaveGroup), DescribeGroups v5/v6 and ListGroups v5 with
 type and state filters showing it; OffsetCommit v8 from the member
 (UNSUPPORTED_VERSION), v9 with its epoch, a stale one, a future one, an
 unknown member, an admin commit (member "" epoch -1) into the live group;
@@ -252,6 +255,46 @@ def classic_member(c, epoch):
     return out
 
 
+def lagging_commit(c, tid, ids):
+    """Two consumer members; the first acknowledges giving up half its
+    partitions and moves to a new epoch; then it commits every partition
+    with its old epoch (a commit racing that heartbeat) and with its new
+    one. Kafka 4.4 takes the old epoch for the partitions it kept only."""
+    gid = GROUP + "-lag"
+    m1, m2 = str(uuid.uuid4()), str(uuid.uuid4())
+
+    def hb(member, epoch, owned, topics=None):
+        return c.call("ConsumerGroupHeartbeat", 1, {
+            "GroupId": gid, "MemberId": member, "MemberEpoch": epoch,
+            "RebalanceTimeoutMs": 30000 if epoch == 0 else -1,
+            "SubscribedTopicNames": topics,
+            "TopicPartitions": [{"TopicId": uuid.UUID(tid),
+                                 "Partitions": owned}] if owned else []})
+
+    r = hb(m1, 0, [], [TOPIC])
+    if r["ErrorCode"]:
+        ndtest.fail("lagging_commit: join: %r" % r)
+    first = r["MemberEpoch"]
+    hb(m2, 0, [], [TOPIC])
+    epoch, own = first, list(range(PARTS))
+    for _ in range(100):
+        r = hb(m1, epoch, own)
+        if r["Assignment"] is not None:
+            own = sorted(p for t in r["Assignment"]["TopicPartitions"]
+                         for p in t["Partitions"])
+        epoch = r["MemberEpoch"]
+        if epoch > first and len(own) < PARTS:
+            break
+        time.sleep(0.1)
+    old = {p: commit(c, 9, m1, first, part=p, gid=gid) for p in range(PARTS)}
+    new = {p: commit(c, 9, m1, epoch, part=p, gid=gid) for p in range(PARTS)}
+    return {"moved_on": epoch > first, "kept": len(own),
+            "old_epoch.kept": sorted({old[p] for p in own}),
+            "old_epoch.revoked": sorted({old[p] for p in range(PARTS)
+                                         if p not in own}),
+            "new_epoch": sorted(set(new.values()))}
+
+
 def ask_everything(c, out, key, member, epoch):
     out[key + ".cgdescribe.v0"] = describe_cg(c, 0, [GROUP], member)
     out[key + ".cgdescribe.v1"] = describe_cg(c, 1, [GROUP], member)
@@ -268,7 +311,7 @@ def scenario(bootstrap):
     out = {}
     member = str(uuid.uuid4())
     with kwire.Conn(bootstrap) as c:
-        wait_coordinator(c, [GROUP, CLASSIC, "cga-none"])
+        wait_coordinator(c, [GROUP, CLASSIC, "cga-none", GROUP + "-lag"])
         tid = create_topic(c)
         wait_topic(c)
         ids = {tid: TOPIC}
@@ -293,6 +336,7 @@ def scenario(bootstrap):
                                                  "--members", "--verbose")
         out["tool.state"] = consumer_groups_sh(bootstrap, member, "--state")
 
+        out["lagging_commit"] = lagging_commit(c, tid, ids)
         out["classic"] = classic_member(c, epoch)
         # The classic member's join moved the group epoch on: the
         # consumer member catches up before the checks by epoch below.

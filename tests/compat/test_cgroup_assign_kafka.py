@@ -89,7 +89,10 @@ def random_names(rng, n):
 
 
 def case_lines(rng, cid, assignor, topics, members):
-    lines = ["case %s %s" % (cid, assignor)]
+    # Now and then the coordinator's view: equal subscriptions of existing
+    # topics, but HETEROGENEOUS (a member also names a missing topic).
+    hetero = " hetero" if rng.random() < 0.1 else ""
+    lines = ["case %s %s%s" % (cid, assignor, hetero)]
     for tid, np in topics:
         lines.append("topic %s %d" % (tid, np))
     for mid, inst, subs, cur in members:
@@ -110,7 +113,13 @@ def random_group(rng, max_members=12):
     members = []
     for _ in range(rng.randint(1, max_members)):
         mid = "".join(rng.choice(ALPHA) for _ in range(22))
-        inst = "i-%d" % rng.randint(0, 99) if rng.random() < 0.3 else None
+        if rng.random() < 0.1:
+            # Java orders and hashes strings by UTF-16 code units: a
+            # character beyond U+FFFF sorts below U+FFxx there.
+            mid = rng.choice(["\u00e9", "\u4e2d", "\uff5e", "\U0001f600",
+                              "\U00010400"]) + mid[1:]
+        inst = (rng.choice(["i-", "\uff5e", "\U0001f600"]) +
+                str(rng.randint(0, 99)) if rng.random() < 0.3 else None)
         if homog:
             subs = rng.sample(common, len(common))  # same set, any order
         else:
@@ -149,7 +158,7 @@ def as_current(topics, line):
 
 def run(cmd, text, cwd=None):
     r = subprocess.run(cmd, input=text, capture_output=True, text=True,
-                       cwd=cwd, timeout=600)
+                       encoding="utf-8", cwd=cwd, timeout=600)
     if r.returncode != 0:
         ndtest.fail("%s exited %d:\n%s" % (cmd[0], r.returncode,
                                              r.stderr[-3000:]))

@@ -50,7 +50,9 @@ Zero anomalies required. One summary line gives the figures.
 Environment: ND_EOS_SEED (default: the time; printed) repeats the choices
 of a run (thread and process timing differ); ND_EOS_KINDS=zombie,kill
 (a comma-separated subset of kill, power, client-kill, zombie) makes only
-those crashes; ND_EOS_KEEP=1 keeps the journals; ND_EOS_CRASHES (default 60,
+those crashes; ND_EOS_KEEP=1 keeps the journals (and nodata's log and
+data directory); ND_EOS_DEBUG=eos,... traces the librdkafka producers
+into their .err files; ND_EOS_CRASHES (default 60,
 24 under ND_SANITIZE); ND_EOS_TARGET=kafka runs it against Apache Kafka
 (tests/compat/apache_kafka.py; kill -9 and client crashes only) instead
 of nodata serve. See tests/README.md for the long run and its figures:
@@ -63,6 +65,7 @@ import bisect
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -149,6 +152,24 @@ class NodataTarget:
         if "Sanitizer" in err or "runtime error" in err:
             ndtest.fail("sanitizer report:\n%s" % err[-4000:])
 
+    def endtxn_refusals(self):
+        """{transactional id: [reason]} of the EndTxn requests the broker
+        answered INVALID_TXN_STATE (its log says why)."""
+        out = {}
+        for m in re.finditer(r"EndTxn v\d+: transactional id (\S+): (.*); "
+                             r"answered INVALID_TXN_STATE",
+                             self.broker.stderr()):
+            out.setdefault(m.group(1), []).append(m.group(2))
+        return out
+
+    def keep(self, dest):
+        """ND_EOS_KEEP: the broker's log and data directory, as evidence."""
+        with open(os.path.join(dest, "serve.err"), "w") as f:
+            f.write(self.broker.stderr())
+        self.broker.stop(check=False)
+        shutil.copytree(self.broker.data_dir, os.path.join(dest, "data"),
+                        symlinks=True)
+
     def close(self):
         self.broker.close()
         if self.fs:
@@ -172,6 +193,9 @@ class KafkaTarget:
 
     def check_log(self):
         pass
+
+    def endtxn_refusals(self):
+        return {}
 
     def close(self):
         if os.environ.get("ND_EOS_KEEP"):
@@ -589,11 +613,49 @@ def main():
             if w.proc and w.proc.poll() is None:
                 w.proc.kill()
                 w.proc.wait()
+        if os.environ.get("ND_EOS_KEEP") and hasattr(tgt, "keep"):
+            tgt.keep(tmp)
         tgt.close()
         if os.environ.get("ND_EOS_KEEP"):
             print("eos checker: journals kept in %s" % tmp)
         else:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def settle(workers):
+    """Make sure each client's current incarnation initialized (journaled
+    R), starting again one that died; returns the restarts. A client
+    killed in a transaction leaves it open until a successor's
+    InitProducerId fences its transactional id, which aborts it (Kafka's
+    rule, and nodata's). A successor stopped before it got that far (a
+    JVM takes seconds to start: a crash round can kill it, or the end
+    stop it, first) leaves the transaction to transaction.timeout.ms
+    (60 s, and the coordinator looks every 10 s), longer than the final
+    read waits: it was reported as a partition stuck below its high
+    watermark although no broker could end it sooner."""
+    restarts = 0
+    for w in workers:
+        for _ in range(5):
+            if w.proc.poll() is not None:
+                restarts += 1
+                w.restart_dead()
+            if w.ready():
+                break
+    return restarts
+
+
+def stop(workers):
+    """SIGTERM: each finishes its transaction and exits."""
+    for w in workers:
+        if w.proc.poll() is None:
+            w.proc.send_signal(signal.SIGTERM)
+    for w in workers:
+        try:
+            w.proc.wait(90)
+        except subprocess.TimeoutExpired:
+            bad.add("stuck", "%s did not stop in 90 s" % w.tid)
+            w.proc.kill()
+            w.proc.wait()
 
 
 def run(tmp, tgt, workers):
@@ -668,16 +730,21 @@ def run(tmp, tgt, workers):
                   flush=True)
 
     # The end: producers finish their transaction, zombies are fenced.
-    for w in producers:
-        if w.proc.poll() is None:
-            w.proc.send_signal(signal.SIGTERM)
-    for w in producers:
-        try:
-            w.proc.wait(90)
-        except subprocess.TimeoutExpired:
-            bad.add("stuck", "%s did not stop in 90 s" % w.tid)
-            w.proc.kill()
-            w.proc.wait()
+    # Each client's last incarnation has initialized first: see settle().
+    restarts += settle(producers + transforms)
+    stop(producers)
+    # One that died on the way out (a fatal error while finishing) may
+    # leave its transaction open: one more incarnation ends it.
+    # (A JVM stopped by SIGTERM exits 143 however well it finished: the
+    # journal's last line tells.)
+    again = [w for w in producers if w.proc.returncode < 0 or any(
+        line.startswith("F ") for line in list(journal_lines(
+            w.journals[-1]))[-1:])]
+    for w in again:
+        restarts += 1
+        w.start()
+    restarts += settle(again)
+    stop(again)
     fenced = 0
     for w, old in zombies:
         try:
@@ -708,6 +775,7 @@ def run(tmp, tgt, workers):
                 restarts += 1
                 w.restart_dead()
         time.sleep(1)
+    restarts += settle(transforms)
     for w in transforms + readers:
         if w.proc.poll() is None:
             w.proc.send_signal(signal.SIGTERM)
@@ -722,20 +790,41 @@ def run(tmp, tgt, workers):
     gofs = group_offsets(bootstrap)
     tgt.check_log()
     fig = check(final, eof, hw, producers, transforms, readers, gofs)
-    for f in fig["fatal"][:5]:
+    # A fatal client error is no anomaly by itself (what it leaves open,
+    # the next incarnation ends), but say whose it is. librdkafka counts
+    # an AddPartitionsToTxn that failed on the connection (a broker crash)
+    # as registered "so that an EndTxnRequest is sent on
+    # abort_transaction()" (rdkafka_txnmgr.c); when the request never
+    # reached the coordinator that EndTxn finds no transaction open, Kafka
+    # answers INVALID_TXN_STATE, and librdkafka makes it fatal
+    # (librdkafka #4849). Nothing of that transaction can be in the log:
+    # an unregistered partition refuses its batches.
+    refusals = tgt.endtxn_refusals()
+    client_side = 0
+    for f in fig["fatal"]:
+        tid = f.split(".", 1)[0]
+        why = [r for r in refusals.get(tid, ())
+               if re.search(r"cannot (abort|commit) from "
+                            r"(Empty|CompleteCommit|CompleteAbort)$", r)]
+        if "INVALID_TXN_STATE" in f and "end transaction" in f and why:
+            client_side += 1
+            refusals[tid].remove(why[0])   # one refusal explains one death
+            f += " [client side: the coordinator had no transaction open " \
+                 "(%s)]" % why[0]
         print("eos checker: client fatal error: %s" % f, flush=True)
     print("eos checker summary: seed %d, %s, %d crashes (%d broker kill -9, "
           "%d power cuts, %d client kill -9, %d zombies: %d fenced); "
           "transactions %d committed (%d by Java, V2), %d aborted, %d unknown "
           "(%d of them visible); %d records checked, %d read during the run; transform: "
           "%d transactions committed, %d records exactly once; client "
-          "restarts %d, fatal client errors %d, clients fenced %d; anomalies %d (%s); %.0f s"
+          "restarts %d, fatal client errors %d (%d client side), clients "
+          "fenced %d; anomalies %d (%s); %.0f s"
           % (seed, target, ncrashes, crashes["kill"], crashes["power"],
              crashes["client-kill"], crashes["zombie"], fenced,
              fig["committed"], fig["java"], fig["aborted"], fig["unknown"],
              fig["unknown_visible"], fig["records"], fig["reads"],
              fig["xcommitted"], fig["transformed"], restarts,
-             len(fig["fatal"]), fig["fenced"], bad.total(),
+             len(fig["fatal"]), client_side, fig["fenced"], bad.total(),
              ", ".join("%s %d" % kv for kv in bad.count.items()),
              time.monotonic() - t0), flush=True)
     if bad.total():

@@ -76,8 +76,10 @@ def settings():
     with ndtest.Broker() as b:
         c = tp.kv.Conn(b.port)
         sup, fin = features(c)
-        check(sup == {"transaction.version": (0, 2)} and
-              fin == {"transaction.version": (2, 2)},
+        check(sup == {"transaction.version": (0, 2),
+                      "group.version": (0, 1)} and
+              fin == {"transaction.version": (2, 2),
+                      "group.version": (1, 1)},
               "features by default: %s %s" % (sup, fin))
         check(broker_configs(c, TXN_CONFIGS) == {
             "transaction.max.timeout.ms": ("900000", 1, 5),
@@ -90,7 +92,8 @@ def settings():
                              "--transaction-max-timeout-ms", "5000"]) as b:
         t = tp.Txn(b.bootstrap)
         sup, fin = features(t.c)
-        check(fin == {"transaction.version": (1, 1)},
+        check(fin == {"transaction.version": (1, 1),
+                      "group.version": (1, 1)},
               "--transaction-version 1: finalized %s" % fin)
         check(broker_configs(t.c, TXN_CONFIGS[:1]) == {
             "transaction.max.timeout.ms": ("5000", 1, 4)},

@@ -8,7 +8,9 @@
 //   java -cp <tests/kafka/assign/pom.xml's classpath> AssignJava.java
 //
 // Input, one item per line, fields separated by single spaces:
-//   case ID ASSIGNOR
+//   case ID ASSIGNOR [hetero]           (hetero: HETEROGENEOUS whatever
+//                                        the subscriptions, as when one
+//                                        member also names a missing topic)
 //   topic UUIDHEX PARTITIONS            (topics are numbered 0, 1, ...)
 //   member ID INSTANCE|- TOPICS|- CURRENT|-
 //       TOPICS: topic numbers, comma separated, in insertion order
@@ -71,6 +73,7 @@ public class AssignJava {
         BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
         StringBuilder out = new StringBuilder();
         String id = null, assignor = null;
+        boolean hetero = false;
         List<Uuid> topics = new ArrayList<>();
         Map<Uuid, Integer> numbers = new HashMap<>();
         List<Integer> partitions = new ArrayList<>();
@@ -81,6 +84,7 @@ public class AssignJava {
                 case "case":
                     id = f[1];
                     assignor = f[2];
+                    hetero = f.length > 3 && f[3].equals("hetero");
                     topics.clear();
                     numbers.clear();
                     partitions.clear();
@@ -96,7 +100,7 @@ public class AssignJava {
                     break;
                 case "end":
                     out.append("case ").append(id).append('\n');
-                    run(out, assignor, topics, numbers, partitions, members);
+                    run(out, assignor, hetero, topics, numbers, partitions, members);
                     break;
                 case "regex":
                     out.append(regex(unhex(f[1].substring(1)), f.length > 2 && !f[2].isEmpty() ? f[2].split(",") : new String[0]));
@@ -105,7 +109,9 @@ public class AssignJava {
                     throw new IllegalArgumentException("bad line: " + line);
             }
         }
-        System.out.print(out);
+        java.io.PrintStream o = new java.io.PrintStream(new java.io.FileOutputStream(java.io.FileDescriptor.out), true, "UTF-8");
+        o.print(out);
+        o.flush();
     }
 
     static String regex(String pattern, String[] names) {
@@ -120,7 +126,7 @@ public class AssignJava {
         return sb.append('\n').toString();
     }
 
-    static void run(StringBuilder out, String assignorName, List<Uuid> topics, Map<Uuid, Integer> numbers,
+    static void run(StringBuilder out, String assignorName, boolean hetero, List<Uuid> topics, Map<Uuid, Integer> numbers,
                     List<Integer> partitions, List<String[]> members) {
         Map<String, MemberSubscriptionAndAssignmentImpl> spec = new HashMap<>();
         Map<Uuid, Map<Integer, String>> inverted = new HashMap<>();
@@ -149,7 +155,7 @@ public class AssignJava {
             spec.put(f[1], new MemberSubscriptionAndAssignmentImpl(
                 Optional.empty(), f[2].equals("-") ? Optional.empty() : Optional.of(f[2]), s, current));
         }
-        boolean homogeneous = true;
+        boolean homogeneous = !hetero;
         for (Set<Uuid> s : subs) homogeneous &= s.equals(subs.get(0));
         ConsumerGroupPartitionAssignor a = assignorName.equals("range") ? new RangeAssignor() : new UniformAssignor();
         SubscribedTopicDescriber d = new SubscribedTopicDescriber() {
