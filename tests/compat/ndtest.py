@@ -72,6 +72,7 @@ the main thread), so a crashed test never leaves one behind. Everything listens 
 import atexit
 import ctypes
 import os
+import random
 import re
 import shutil
 import signal
@@ -283,11 +284,38 @@ def stop_clean(broker):
         fail("sanitizer report:\n%s" % err[-4000:])
 
 
+def _ephemeral_low():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port():
-    """A TCP port free on 127.0.0.1 now (for a server the test starts)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A TCP port free on 127.0.0.1 now (for a server the test starts).
+
+    Taken below the kernel's ephemeral range: a port from bind(0) is
+    in that range, where the kernel may hand it again to any socket bound
+    to port 0 or any outgoing connection before the server binds it (a
+    Kafka JVM takes seconds to start, and nodata brokers listen on port 0
+    beside it): CI saw Apache Kafka exit at start that way. Below the
+    range only another test's free_port can pick it, at random, and the
+    bind here rules out one that is in use."""
+    low, high = 10000, min(_ephemeral_low(), 65536) - 1
+    if high - low < 1000:  # an unusual range: let the kernel choose
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return s.getsockname()[1]
+    rng = random.SystemRandom()
+    while True:
+        port = rng.randint(low, high)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
 
 
 def terminate(proc, timeout=60):
