@@ -56,6 +56,13 @@
  * assign, so nothing is consumed by two members at once. Partitions that
  * nobody else holds are given at once: consumption of the partitions a
  * rebalance does not move never stops.
+ * Each partition a member holds carries the epoch it was given at
+ * (cg_member.part_epochs): kept and revoked partitions keep theirs, given
+ * ones get the assignment epoch. A commit with an older member epoch is
+ * taken for the partitions held since then (KIP-1251, cgroup_classic.c's
+ * cgroup_commit_partition), so a commit racing the heartbeat that moved
+ * the member on is not lost, and one for a partition given later is not
+ * taken.
  *
  * Timers. Every heartbeat restarts the member's session (the group's
  * consumer.session.timeout.ms, else group.consumer.session.timeout.ms);
