@@ -11,7 +11,7 @@ TSAN_TESTS  = test_threads test_limits test_offsets test_producer test_store tes
 JOBS       ?= $(shell nproc)
 DATA       ?= ./data
 
-.PHONY: all deps build build-san test test-fast test-san test-tsan run bench bench-kafka bench-compaction bench-txn bench-metrics bench-tls fuzz format clean install
+.PHONY: all deps build build-san test test-fast test-san test-tsan run bench bench-kafka bench-compaction bench-txn bench-metrics bench-tls bench-rebalance fuzz format clean install
 
 all: build
 
@@ -86,6 +86,12 @@ bench-metrics: deps build
 # What TLS costs nodata against what it costs Kafka (bench/broker/README.md).
 bench-tls: deps build
 	NODATA_BUILD=$(BUILD) /usr/bin/python3 bench/broker/tls-cost.py $(BENCH_ARGS)
+
+# Consumer-group rebalances, classic against KIP-848, nodata against Kafka
+# (bench/broker/README.md); BENCH_ARGS=--churn for the churn scenario.
+# It runs in the PyPI venv of tests/compat/pyvenv.py (confluent-kafka 2.16).
+bench-rebalance: deps build
+	NODATA_BUILD=$(BUILD) python3 bench/broker/rebalance.py $(BENCH_ARGS)
 
 fuzz: deps
 	FUZZ_SECONDS=$(FUZZ_SECONDS) JOBS=$(JOBS) BUILD_FUZZ=build-fuzz sh fuzz/run.sh

@@ -412,13 +412,7 @@ typedef struct cg_classic {
 } cg_classic;
 
 static void protocols_clear(cg_classic *c) {
-  for (int32_t i = 0; i < c->nprotocols; i++) {
-    free(c->protocols[i].name);
-    free(c->protocols[i].meta);
-  }
-  free(c->protocols);
-  c->protocols = NULL;
-  c->nprotocols = 0;
+  group_protocols_free(&c->protocols, &c->nprotocols);
 }
 
 /* Copy one protocol into c; 0 or -1 (no memory). */

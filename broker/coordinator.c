@@ -326,14 +326,18 @@ void group_touch(gmember *m) {
     m->timer = net_timer_add(m->g->gc->b->loop, m->session_ms, member_timer, m);
 }
 
-static void protocols_free(gmember *m) {
-  for (int32_t i = 0; i < m->nprotocols; i++) {
-    free(m->protocols[i].name);
-    free(m->protocols[i].meta);
+void group_protocols_free(group_protocol **protocols, int32_t *n) {
+  for (int32_t i = 0; i < *n; i++) {
+    free((*protocols)[i].name);
+    free((*protocols)[i].meta);
   }
-  free(m->protocols);
-  m->protocols = NULL;
-  m->nprotocols = 0;
+  free(*protocols);
+  *protocols = NULL;
+  *n = 0;
+}
+
+static void protocols_free(gmember *m) {
+  group_protocols_free(&m->protocols, &m->nprotocols);
 }
 
 /* Unlink and free m, answering its parked requests with err. The caller

@@ -147,6 +147,10 @@ int group_has_offsets(kafka_req *r, const char *gid);
 int16_t group_commit_check(kafka_req *r, const char *gid, int32_t gen,
                            const char *member_id, const char *inst, int txn);
 
+/* Free a JoinGroup's protocol list (names and metadata) and empty it:
+ * *protocols NULL, *n 0. For classic members of either kind of group. */
+void group_protocols_free(group_protocol **protocols, int32_t *n);
+
 /* Lookups for the handlers in coordinator_*.c. */
 group *group_find(group_coord *gc, const char *id);
 gmember *group_find_member(const group *g, const char *member_id);

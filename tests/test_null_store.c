@@ -162,6 +162,13 @@ static int c_group_set_protocol_type(nd_store *s) {
 static int c_group_protocol_type(nd_store *s) {
   return nd_group_protocol_type(s, "g", &str);
 }
+static int c_group_set_state(nd_store *s) {
+  return nd_group_set_state(s, "g", "state", 5);
+}
+static int c_group_state(nd_store *s) {
+  void *state;
+  return nd_group_state(s, "g", &state, &len);
+}
 static int c_delete_offsets(nd_store *s) {
   nd_topic_partition tp = {"t", 0};
   return nd_delete_offsets(s, "g", &tp, 1);
@@ -250,6 +257,8 @@ static const call calls[] = {
     CALL(group_list, ND_EINVAL, 0),
     CALL(group_set_protocol_type, ND_EINVAL, ND_EREADONLY),
     CALL(group_protocol_type, ND_EINVAL, 0),
+    CALL(group_set_state, ND_EINVAL, ND_EREADONLY),
+    CALL(group_state, ND_EINVAL, 0),
     CALL(delete_offsets, ND_EINVAL, ND_EREADONLY),
     CALL(group_delete, ND_EINVAL, ND_EREADONLY),
     CALL(producer_id_new, ND_EINVAL, ND_EREADONLY),
@@ -312,6 +321,7 @@ static void readonly_store(void) {
   CHECK_OK(nd_append(s, "t", 0, &r, 1, 0, NULL));
   CHECK_OK(nd_commit_offset(s, "g", "t", 0, 1, NULL));
   CHECK_OK(nd_group_set_protocol_type(s, "g", "consumer"));
+  CHECK_OK(nd_group_set_state(s, "g", "kept", 4));
   CHECK_OK(nd_close(s));
   nd_options o = {.flags = ND_OPEN_READONLY};
   nd_store *rs = NULL;
