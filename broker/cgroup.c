@@ -56,6 +56,13 @@
  * assign, so nothing is consumed by two members at once. Partitions that
  * nobody else holds are given at once: consumption of the partitions a
  * rebalance does not move never stops.
+ * Each partition a member holds carries the epoch it was given at
+ * (cg_member.part_epochs): kept and revoked partitions keep theirs, given
+ * ones get the assignment epoch. A commit with an older member epoch is
+ * taken for the partitions held since then (KIP-1251, cgroup_classic.c's
+ * cgroup_commit_partition), so a commit racing the heartbeat that moved
+ * the member on is not lost, and one for a partition given later is not
+ * taken.
  *
  * Timers. Every heartbeat restarts the member's session (the group's
  * consumer.session.timeout.ms, else group.consumer.session.timeout.ms);
@@ -159,6 +166,7 @@ static void member_free(cg_member *m) {
   free(m->server_assignor);
   cg_parts_free(&m->assigned);
   cg_parts_free(&m->pending_revocation);
+  free(m->part_epochs);
   cgroup_classic_free(m->classic);
   free(m);
 }
@@ -657,6 +665,65 @@ static int owns_any(const cg_parts *owned, const cg_parts *revoke) {
   return 0;
 }
 
+static int part_epoch_cmp(const void *a, const void *b) {
+  return cg_tp_cmp(&((const cg_part_epoch *)a)->tp,
+                   &((const cg_part_epoch *)b)->tp);
+}
+
+int32_t cgroup_assignment_epoch(const cg_member *m, const cg_tp *tp) {
+  if (!cg_parts_contains(&m->assigned, &tp->topic, tp->partition) &&
+      !cg_parts_contains(&m->pending_revocation, &tp->topic, tp->partition))
+    return -1;
+  cg_part_epoch key = {*tp, 0};
+  const cg_part_epoch *e =
+      m->npart_epochs ? bsearch(&key, m->part_epochs, (size_t)m->npart_epochs,
+                                sizeof key, part_epoch_cmp)
+                      : NULL;
+  /* Held but not listed (a state kept before nodata kept these, a classic
+   * member's assignment, a converted group): its current epoch, which
+   * refuses no commit Kafka would take at that epoch. */
+  return e ? e->epoch : m->epoch;
+}
+
+/* The assignment epochs of m's next `a` and `b` (disjoint sets): what m
+ * holds now keeps its epoch, the rest gets `fresh`; every one of b gets
+ * `fresh` when b_given (Kafka's computeNextAssignment puts the target
+ * assignment epoch on the partitions it gives, a partition this member was
+ * revoking and gets back included). *out malloc'ed (NULL when both are
+ * empty). 0 or -ENOMEM. */
+static int part_epochs_next(const cg_member *m, const cg_parts *a,
+                            const cg_parts *b, int b_given, int32_t fresh,
+                            cg_part_epoch **out, int32_t *nout) {
+  *out = NULL;
+  *nout = 0;
+  int32_t n = a->count + b->count;
+  if (!n)
+    return 0;
+  cg_part_epoch *v = malloc((size_t)n * sizeof *v);
+  if (!v)
+    return -ENOMEM;
+  int32_t k = 0;
+  for (int pass = 0; pass < 2; pass++) {
+    const cg_parts *s = pass ? b : a;
+    for (int32_t i = 0; i < s->count; i++, k++) {
+      int32_t e =
+          pass && b_given ? -1 : cgroup_assignment_epoch(m, &s->items[i]);
+      v[k].tp = s->items[i];
+      v[k].epoch = e >= 0 ? e : fresh;
+    }
+  }
+  qsort(v, (size_t)n, sizeof *v, part_epoch_cmp);
+  *out = v;
+  *nout = n;
+  return 0;
+}
+
+static void set_part_epochs(cg_member *m, cg_part_epoch *v, int32_t n) {
+  free(m->part_epochs);
+  m->part_epochs = v;
+  m->npart_epochs = n;
+}
+
 static void set_epoch(cg_member *m, int32_t epoch) {
   m->previous_epoch = m->epoch;
   m->epoch = epoch;
@@ -683,7 +750,13 @@ static int next_assignment(cgroup *g, cg_member *m, int32_t member_epoch,
       give.items[k++] = give.items[i];
   }
   give.count = k;
+  cg_part_epoch *pe = NULL;
+  int32_t npe = 0;
   if (revoke.count && owns_any(owned, &revoke)) {
+    /* Kept and revoked partitions keep the epochs they were given at. */
+    if ((rc = part_epochs_next(m, &keep, &revoke, 0, tepoch, &pe, &npe)) != 0)
+      goto out;
+    set_part_epochs(m, pe, npe);
     m->state = CGM_UNREVOKED_PARTITIONS;
     set_epoch(m, member_epoch);
     cg_parts_free(&m->assigned);
@@ -693,8 +766,10 @@ static int next_assignment(cgroup *g, cg_member *m, int32_t member_epoch,
     keep = (cg_parts){0};
     revoke = (cg_parts){0};
   } else {
-    if ((rc = cg_parts_union(&keep, &give, &all)) != 0)
+    if ((rc = cg_parts_union(&keep, &give, &all)) != 0 ||
+        (rc = part_epochs_next(m, &keep, &give, 1, tepoch, &pe, &npe)) != 0)
       goto out;
+    set_part_epochs(m, pe, npe);
     m->state = unreleased ? CGM_UNRELEASED_PARTITIONS : CGM_STABLE;
     set_epoch(m, tepoch);
     cg_parts_free(&m->assigned);
@@ -1103,6 +1178,17 @@ static cg_member *member_new(const char *id, const cg_member *from) {
       (cg_parts_copy(&from->assigned, &m->assigned) != 0 ||
        cg_parts_copy(&from->pending_revocation, &m->pending_revocation) != 0))
     ok = 0;
+  /* The assignment comes with the epochs it was given at (Kafka's builder
+   * copies the member's partitions with theirs). */
+  if (ok && from->npart_epochs) {
+    size_t sz = (size_t)from->npart_epochs * sizeof *m->part_epochs;
+    if (!(m->part_epochs = malloc(sz)))
+      ok = 0;
+    else {
+      memcpy(m->part_epochs, from->part_epochs, sz);
+      m->npart_epochs = from->npart_epochs;
+    }
+  }
   if (!ok) {
     member_free(m);
     return NULL;

@@ -155,6 +155,13 @@ enum { CGM_TYPE_CLASSIC = 0, CGM_TYPE_CONSUMER = 1 };
 typedef struct cgroup cgroup;
 struct group; /* a classic group (group.h) */
 
+/* A partition with the member epoch at which it was assigned to a member
+ * (Kafka's per-partition assignment epoch, KIP-1251). */
+typedef struct cg_part_epoch {
+  cg_tp tp;
+  int32_t epoch;
+} cg_part_epoch;
+
 typedef struct cg_member {
   cgroup *g;
   struct cg_member *next; /* join order */
@@ -172,6 +179,14 @@ typedef struct cg_member {
   int state;                   /* enum cg_member_state */
   cg_parts assigned;           /* usable now */
   cg_parts pending_revocation; /* to give up before the next epoch */
+  /* The epoch at which each partition of `assigned` and
+   * `pending_revocation` was given to this member (reconciliation keeps
+   * it: a partition kept keeps its epoch, one given gets the assignment
+   * epoch). Sorted by tp, malloc'ed; it may list partitions the member no
+   * longer holds (ignored) and miss some it holds (then its current epoch
+   * is assumed: cgroup_assignment_epoch). */
+  cg_part_epoch *part_epochs;
+  int32_t npart_epochs;
   /* A classic member inside this group (cgroup_classic.c): its JoinGroup
    * protocols, session, and parked requests; NULL for consumer members. */
   void *classic;
@@ -234,20 +249,31 @@ void cgroup_free(cgroup *g);
 
 /* For OffsetCommit/TxnOffsetCommit (v9+ carry the member epoch): 0, or the
  * error for every partition (UNKNOWN_MEMBER_ID, STALE_MEMBER_EPOCH,
- * FENCED_MEMBER_EPOCH, UNSUPPORTED_VERSION as Kafka's
- * ConsumerGroup.validateOffsetCommit). */
+ * ILLEGAL_GENERATION, UNSUPPORTED_VERSION as Kafka's
+ * ConsumerGroup.validateOffsetCommit). An epoch older than the member's is
+ * answered with the stale error too, but cgroup_commit_lagging then lets
+ * the caller decide per partition. */
 int16_t cgroup_commit_check(kafka_req *r, cgroup *g, const char *member_id,
                             int32_t member_epoch, int txn);
-/* An OffsetCommit refused STALE_MEMBER_EPOCH by cgroup_commit_check may
- * still go through for some partitions: Kafka 4.4 lets a consumer member
- * commit with an older epoch the partitions it has held since then (a
- * commit racing the heartbeat that moved it on). nodata keeps no
- * per-partition epochs: the member of group gid that sent `epoch`, when
- * that is its previous epoch, else NULL (all partitions stale). */
+/* Kafka 4.4 (KIP-1251) lets a member commit with an epoch older than its
+ * current one the partitions it has held since then (a commit racing the
+ * heartbeat that moved it on). The member of group gid that sent `epoch`
+ * when that epoch is older than its current one (and not negative), else
+ * NULL (cgroup_commit_check's error holds for every partition). */
 const cg_member *cgroup_commit_lagging(broker *b, const char *gid,
                                        const char *member_id, int32_t epoch);
-/* Does m hold partition `partition` of the topic with id `topic`? */
-int cgroup_owns(const cg_member *m, const uint8_t topic[16], int32_t partition);
+/* The per-partition half of the above (the validator Kafka's
+ * createAssignmentEpochValidator returns): 0 when m holds the partition
+ * (assigned or pending revocation) since `epoch` or earlier, else
+ * `stale` (STALE_MEMBER_EPOCH, or ILLEGAL_GENERATION where the caller's
+ * request or member kind has no stale error). */
+int16_t cgroup_commit_partition(const cg_member *m, int32_t epoch,
+                                const uint8_t topic[16], int32_t partition,
+                                int16_t stale);
+/* The epoch at which m was given the partition (cg_member.part_epochs), or
+ * -1 when it holds it neither as assigned nor as pending revocation.
+ * cgroup.c. */
+int32_t cgroup_assignment_epoch(const cg_member *m, const cg_tp *tp);
 /* For OffsetFetch v9+ with a member: 0 or the group's error. */
 int16_t cgroup_fetch_check(kafka_req *r, cgroup *g, const char *member_id,
                            int32_t member_epoch);

@@ -55,6 +55,17 @@
 
 /* ---- committed offsets -------------------------------------------------- */
 
+/* The error of an OffsetCommit/TxnOffsetCommit whose epoch is not the
+ * member's: TxnOffsetCommit below v6 has no STALE_MEMBER_EPOCH (Kafka's
+ * TxnOffsetCommitRequest.supportsStaleMemberEpochError), a classic member
+ * sends generations. */
+static int16_t commit_stale_error(const kafka_req *r, const cg_member *m,
+                                  int txn) {
+  if (m->type == CGM_TYPE_CLASSIC || (txn && r->version < 6))
+    return KERR_ILLEGAL_GENERATION;
+  return KERR_STALE_MEMBER_EPOCH;
+}
+
 int16_t cgroup_commit_check(kafka_req *r, cgroup *g, const char *member_id,
                             int32_t member_epoch, int txn) {
   /* Epoch -1: the admin client, or a consumer outside group management;
@@ -72,29 +83,36 @@ int16_t cgroup_commit_check(kafka_req *r, cgroup *g, const char *member_id,
    * commit carries one from v3 on, and classic members send generations. */
   if (!txn && m->type == CGM_TYPE_CONSUMER && r->version < 9)
     return KERR_UNSUPPORTED_VERSION;
-  /* TxnOffsetCommit has no STALE_MEMBER_EPOCH: Kafka 4.4 answers
-   * ILLEGAL_GENERATION there, as for a classic member. */
-  if (member_epoch != m->epoch)
-    return m->type == CGM_TYPE_CLASSIC || txn ? KERR_ILLEGAL_GENERATION
-                                              : KERR_STALE_MEMBER_EPOCH;
-  return 0;
+  if (member_epoch == m->epoch)
+    return 0;
+  /* TxnOffsetCommit below v6 has no STALE_MEMBER_EPOCH: Kafka 4.4 answers
+   * ILLEGAL_GENERATION there, as for a classic member. An older epoch is
+   * refused here too, but cgroup_commit_lagging lets the caller take the
+   * partitions held since then. */
+  return commit_stale_error(r, m, txn);
 }
 
 const cg_member *cgroup_commit_lagging(broker *b, const char *gid,
                                        const char *member_id, int32_t epoch) {
   cgroup *g = gid ? cgroup_find(b, gid) : NULL;
   const cg_member *m = g && member_id ? cgroup_member(g, member_id) : NULL;
-  if (!m || m->type != CGM_TYPE_CONSUMER || epoch < 0 || epoch >= m->epoch ||
-      epoch != m->previous_epoch)
+  if (!m || epoch < 0 || epoch >= m->epoch)
     return NULL;
   return m;
 }
 
-int cgroup_owns(const cg_member *m, const uint8_t topic[16],
-                int32_t partition) {
-  kf_uuid id;
-  memcpy(id.b, topic, 16);
-  return cg_parts_contains(&m->assigned, &id, partition);
+int16_t cgroup_commit_partition(const cg_member *m, int32_t epoch,
+                                const uint8_t topic[16], int32_t partition,
+                                int16_t stale) {
+  cg_tp tp;
+  memcpy(tp.topic.b, topic, 16);
+  tp.partition = partition;
+  /* Not held (-1), or given after the epoch the commit names: Kafka's
+   * "Partition %s-%d is not assigned or pending revocation for member." /
+   * "Received member epoch %d is older than assignment epoch %d for
+   * partition %s-%d." */
+  int32_t given = cgroup_assignment_epoch(m, &tp);
+  return given < 0 || epoch < given ? stale : 0;
 }
 
 int16_t cgroup_fetch_check(kafka_req *r, cgroup *g, const char *member_id,

@@ -6,7 +6,7 @@
  * Format (big-endian; str = i32 length, -1 for null, then the bytes;
  * parts = i32 count, then count × (16-byte topic id, i32 partition)):
  *
- *   "NDCG" u8 version (1)
+ *   "NDCG" u8 version (2; 1 is read too)
  *   i32 group epoch, i32 assignment epoch, str assignor
  *   i32 n, n × (16-byte topic id, str name, i32 partitions)   topics seen
  *   i32 n, n × (str member id, parts)                          the target
@@ -16,6 +16,9 @@
  *     i32 k, k × str subscribed name, str regex, str server assignor
  *     i32 epoch, i32 previous epoch, i8 state
  *     parts assigned, parts pending revocation
+ *     (v2) i32 n, n × (16-byte topic id, i32 partition, i32 epoch): the
+ *     epoch each partition was given at (cg_member.part_epochs; v1 has
+ *     none: its members' current epochs are assumed)
  *
  * The whole group is one value: the library keeps it as one frame, whole
  * or not at all. Timers are not kept: members get a whole session again
@@ -31,7 +34,7 @@
 #include "logline.h"
 
 #define CG_MAGIC "NDCG"
-#define CG_VERSION 1
+#define CG_VERSION 2
 
 typedef struct wbuf {
   uint8_t *p;
@@ -125,6 +128,12 @@ int cgroup_encode(const cgroup *g, uint8_t **out, size_t *len) {
     put_i8(&w, m->state);
     put_parts(&w, &m->assigned);
     put_parts(&w, &m->pending_revocation);
+    put_i32(&w, m->npart_epochs);
+    for (int32_t i = 0; i < m->npart_epochs; i++) {
+      put(&w, m->part_epochs[i].tp.topic.b, 16);
+      put_i32(&w, m->part_epochs[i].tp.partition);
+      put_i32(&w, m->part_epochs[i].epoch);
+    }
   }
   if (w.failed) {
     free(w.p);
@@ -218,13 +227,38 @@ static void get_parts(rbuf *r, cg_parts *p) {
   cg_parts_normalize(p);
 }
 
+static int part_epoch_cmp(const void *a, const void *b) {
+  return cg_tp_cmp(&((const cg_part_epoch *)a)->tp,
+                   &((const cg_part_epoch *)b)->tp);
+}
+
+static void get_part_epochs(rbuf *r, cg_member *m) {
+  int32_t n = get_count(r, 24);
+  if (r->bad || !n)
+    return;
+  if (!(m->part_epochs = calloc((size_t)n, sizeof *m->part_epochs))) {
+    r->bad = 2;
+    return;
+  }
+  for (int32_t i = 0; i < n && !r->bad; i++) {
+    get(r, m->part_epochs[i].tp.topic.b, 16);
+    m->part_epochs[i].tp.partition = get_i32(r);
+    m->part_epochs[i].epoch = get_i32(r);
+  }
+  m->npart_epochs = n;
+  /* Looked up by bsearch: sorted whatever the bytes say. */
+  qsort(m->part_epochs, (size_t)n, sizeof *m->part_epochs, part_epoch_cmp);
+}
+
 int cgroup_decode(broker *b, const char *id, const uint8_t *p, size_t len,
                   cgroup **out) {
   *out = NULL;
   rbuf r = {p, p + len, 0};
   char magic[4];
-  if (get(&r, magic, 4) || memcmp(magic, CG_MAGIC, 4) ||
-      get_i8(&r) != CG_VERSION)
+  if (get(&r, magic, 4) || memcmp(magic, CG_MAGIC, 4))
+    return ND_ECORRUPT;
+  int version = get_i8(&r);
+  if (version < 1 || version > CG_VERSION)
     return ND_ECORRUPT;
   cgroup *g = calloc(1, sizeof *g);
   if (!g || !(g->id = strdup(id))) {
@@ -291,6 +325,8 @@ int cgroup_decode(broker *b, const char *id, const uint8_t *p, size_t len,
     m->state = get_i8(&r);
     get_parts(&r, &m->assigned);
     get_parts(&r, &m->pending_revocation);
+    if (version >= 2)
+      get_part_epochs(&r, m);
     if (!r.bad &&
         (!m->id || m->state < CGM_STABLE || m->state > CGM_UNKNOWN ||
          (m->type != CGM_TYPE_CLASSIC && m->type != CGM_TYPE_CONSUMER)))

@@ -390,10 +390,11 @@ int handle_offset_commit(kafka_req *r) {
   else
     gerr = group_commit_check(r, gid, req->generation_id_or_member_epoch,
                               member_id ? member_id : "", inst, 0);
-  /* A consumer member one epoch behind may still commit the partitions it
-   * kept (cgroup_commit_lagging): decided per partition below. */
+  /* A member of a consumer group behind its epoch may still commit the
+   * partitions it has held since (cgroup_commit_lagging): decided per
+   * partition below, refused with gerr. */
   const cg_member *lag =
-      gerr == KERR_STALE_MEMBER_EPOCH
+      gerr == KERR_STALE_MEMBER_EPOCH || gerr == KERR_ILLEGAL_GENERATION
           ? cgroup_commit_lagging(r->b, gid, member_id,
                                   req->generation_id_or_member_epoch)
           : NULL;
@@ -447,10 +448,13 @@ int handle_offset_commit(kafka_req *r) {
       } else if (qp->partition_index < 0 ||
                  qp->partition_index >= info.partitions) {
         ps[j].error_code = KERR_UNKNOWN_TOPIC_OR_PARTITION;
-      } else if (lag && !cgroup_owns(lag, info.id, qp->partition_index)) {
-        ps[j].error_code = KERR_STALE_MEMBER_EPOCH;
       } else if (qp->committed_metadata.len > ND_OFFSET_METADATA_MAX) {
+        /* Before the epoch, as Kafka's commitOffset checks them. */
         ps[j].error_code = KERR_OFFSET_METADATA_TOO_LARGE;
+      } else if (lag && (ps[j].error_code = cgroup_commit_partition(
+                             lag, req->generation_id_or_member_epoch, info.id,
+                             qp->partition_index, gerr)) != 0) {
+        /* held since a later epoch, or not at all */
       } else if (qp->committed_offset < -1) {
         ps[j].error_code = KERR_INVALID_REQUEST;
       } else {

@@ -29,6 +29,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cgroup.h"
 #include "group.h"
 #include "kafka.h"
 
@@ -631,6 +632,14 @@ int handle_txn_offset_commit(kafka_req *r) {
         r, t->group, req->generation_id_or_member_epoch,
         group_cstr(req->member_id) ? group_cstr(req->member_id) : "",
         group_cstr(req->group_instance_id), 1);
+  /* A consumer group member behind its epoch: per partition, as
+   * OffsetCommit (cgroup_commit_lagging). */
+  const cg_member *lag =
+      r->version >= 3 && (gerr == KERR_STALE_MEMBER_EPOCH ||
+                          gerr == KERR_ILLEGAL_GENERATION)
+          ? cgroup_commit_lagging(r->b, t->group, group_cstr(req->member_id),
+                                  req->generation_id_or_member_epoch)
+          : NULL;
   int32_t nt = req->topics.count > 0 ? req->topics.count : 0;
   kafka_txn_offset_commit_response_topic *ts =
       kf_new_array(&r->arena, &kafka_txn_offset_commit_response_topic_desc, nt);
@@ -661,7 +670,7 @@ int handle_txn_offset_commit(kafka_req *r) {
      * UNKNOWN_TOPIC_ID. */
     nd_topic_info info;
     const char *topic = NULL;
-    int16_t terr = gerr;
+    int16_t terr = lag ? 0 : gerr;
     if (!terr && r->version < 6 &&
         !kafka_authorize_str(r, ACL_RES_TOPIC, qt->name, ACL_OP_READ))
       terr = KERR_TOPIC_AUTHORIZATION_FAILED;
@@ -683,6 +692,10 @@ int handle_txn_offset_commit(kafka_req *r) {
         ps[j].error_code = KERR_UNKNOWN_TOPIC_OR_PARTITION;
         continue;
       }
+      if (lag && (ps[j].error_code = cgroup_commit_partition(
+                      lag, req->generation_id_or_member_epoch, info.id,
+                      qp->partition_index, gerr)) != 0)
+        continue;
       nd_offset_commit *c = &t->cs[t->n];
       memset(c, 0, sizeof *c);
       c->topic = topic;
@@ -697,7 +710,7 @@ int handle_txn_offset_commit(kafka_req *r) {
       t->errs[t->n++] = &ps[j].error_code;
     }
   }
-  if (gerr || t->n == 0) {
+  if ((gerr && !lag) || t->n == 0) {
     kafka_respond(r, resp);
     return 0;
   }

@@ -20,6 +20,7 @@ in nodata's --config file), so a step takes about a second instead of the
 """
 import json
 import os
+import sys
 import tempfile
 
 import differential
@@ -53,12 +54,24 @@ def check_alone(name, doc):
                         % (name, sc, cons, tl))
 
 
+def summary(want, got):
+    """One line per broker and scenario: the commits the members' commitSync
+    saw fail and the records consumed twice (printed; ctest -V shows it)."""
+    for name, doc in (("kafka", want), ("nodata", got)):
+        for sc, c in doc["compare"].items():
+            print("summary: %s %s commit_errors=%r consumed_twice=%r"
+                  % (name, sc, c.get("commit_errors"),
+                     c.get("consumption", {}).get("consumed_twice")))
+    sys.stdout.flush()
+
+
 def run(cmd, scenarios, what, documented=None, timeout=300):
     """The whole test: cmd + scenarios + [bootstrap] on both brokers."""
     want, got = differential.run_both(
         lambda bs: differential.run_program(list(cmd) + list(scenarios), bs,
                                             timeout=timeout),
         kafka_props=GROUP_PROPS, nodata_args=["--config", nodata_config()])
+    summary(want, got)
     check_alone("Apache Kafka", want)
     check_alone("nodata", got)
     differential.compare(want["compare"], got["compare"],

@@ -6,7 +6,10 @@ A consumer-protocol member joins by ConsumerGroupHeartbeat, then:
 ConsumerGroupDescribe v0/v1 (the group, an unknown id, "", a classic
 group known by its offsets), a commit with the previous epoch racing the
 heartbeat that moved the member on (taken for the partitions it kept,
-STALE_MEMBER_EPOCH for those it gave up), a classic member inside the
+STALE_MEMBER_EPOCH for those it gave up), commits with epochs two
+behind, for partitions given back later and for partitions pending
+revocation (KIP-1251: per partition, by the epoch it was given at), a
+classic member inside the
 group (JoinGroup, SyncGroup, Heartbeat, LeaveGroup), DescribeGroups v5/v6 and ListGroups v5 with
 type and state filters showing it; OffsetCommit v8 from the member
 (UNSUPPORTED_VERSION), v9 with its epoch, a stale one, a future one, an
@@ -297,6 +300,73 @@ def lagging_commit(c, tid, ids):
             "new_epoch": sorted(set(new.values()))}
 
 
+def epoch_commits(c, tid):
+    """KIP-1251's per-partition rule, which Kafka 4.4 applies to a commit
+    whose member epoch is older than the member's: a partition the member
+    holds (assigned or pending revocation) is taken when it was given at
+    or before that epoch, anything else is STALE_MEMBER_EPOCH. m1 holds
+    every partition at epoch E1; m2 joins (m1 gives up half, moves to E2),
+    m2 leaves (m1 gets them back at E3); m1 commits every partition with
+    E1, E2, E3 and E3 + 1. Then m3 joins and m1, still at E3, is told to
+    revoke some: it commits with E1 and E2 again, the partitions it is
+    giving up included."""
+    gid = GROUP + "-epochs"
+    m1, m2, m3 = (str(uuid.uuid4()) for _ in range(3))
+    st = {m: {"epoch": 0, "own": []} for m in (m1, m2, m3)}
+
+    def hb(member, epoch=None, topics=None):
+        s = st[member]
+        e = s["epoch"] if epoch is None else epoch
+        r = c.call("ConsumerGroupHeartbeat", 1, {
+            "GroupId": gid, "MemberId": member, "MemberEpoch": e,
+            "RebalanceTimeoutMs": 30000 if e == 0 else -1,
+            "SubscribedTopicNames": topics,
+            "TopicPartitions": [{"TopicId": uuid.UUID(tid),
+                                 "Partitions": s["own"]}]
+            if s["own"] else []})
+        if r["ErrorCode"]:
+            ndtest.fail("epoch_commits: heartbeat: %r" % r)
+        if e >= 0:
+            s["epoch"] = r["MemberEpoch"]
+            if r["Assignment"] is not None:
+                s["own"] = sorted(p for t in r["Assignment"]["TopicPartitions"]
+                                  for p in t["Partitions"])
+        return r
+
+    def until(member, cond, what):
+        for _ in range(100):
+            hb(member)
+            if cond(st[member]):
+                return st[member]["epoch"]
+            time.sleep(0.1)
+        ndtest.fail("epoch_commits: %s never happened: %r" % (what, st))
+
+    def commits(epoch):
+        return [commit(c, 9, m1, epoch, part=p, gid=gid)
+                for p in range(PARTS)]
+
+    hb(m1, 0, [TOPIC])
+    e1 = until(m1, lambda s: len(s["own"]) == PARTS, "m1 holds everything")
+    hb(m2, 0, [TOPIC])
+    e2 = until(m1, lambda s: s["epoch"] > e1, "m1 moves past E1")
+    kept = list(st[m1]["own"])
+    until(m2, lambda s: s["own"], "m2 gets partitions")
+    hb(m2, -1)
+    e3 = until(m1, lambda s: s["epoch"] > e2 and len(s["own"]) == PARTS,
+               "m1 gets everything back")
+    out = {"kept at E2": kept, "E1 < E2 < E3": e1 < e2 < e3,
+           "held": {"E1": commits(e1), "E2": commits(e2), "E3": commits(e3),
+                    "E3+1": commits(e3 + 1)}}
+    hb(m3, 0, [TOPIC])
+    until(m1, lambda s: len(s["own"]) < PARTS, "m1 told to revoke")
+    out["revoking"] = {"epoch is E3": st[m1]["epoch"] == e3,
+                       "keeps": list(st[m1]["own"]),
+                       "E1": commits(e1), "E2": commits(e2)}
+    for m in (m1, m3):
+        hb(m, -1)
+    return out
+
+
 def classic_never_rejoins(c, ids):
     """A classic member told to rejoin (a consumer member joined) that
     keeps heartbeating without rejoining is removed after its rebalance
@@ -396,7 +466,8 @@ def scenario(bootstrap):
     member = str(uuid.uuid4())
     with kwire.Conn(bootstrap) as c:
         wait_coordinator(c, [GROUP, CLASSIC, "cga-none", GROUP + "-lag",
-                             GROUP + "-slow", GROUP + "-txn"])
+                             GROUP + "-slow", GROUP + "-txn",
+                             GROUP + "-epochs"])
         tid = create_topic(c)
         wait_topic(c)
         ids = {tid: TOPIC}
@@ -422,6 +493,7 @@ def scenario(bootstrap):
         out["tool.state"] = consumer_groups_sh(bootstrap, member, "--state")
 
         out["lagging_commit"] = lagging_commit(c, tid, ids)
+        out["epoch_commits"] = epoch_commits(c, tid)
         out["classic_never_rejoins"] = classic_never_rejoins(c, ids)
         out["classic"] = classic_member(c, epoch)
         # The classic member's join moved the group epoch on: the
@@ -485,6 +557,11 @@ def main():
     for res in (want, got):
         if res["commit.stale"] == res["commit.v9"]:
             ndtest.fail("a stale epoch was not told apart: %r" % res)
+        # An old epoch is decided per partition: some taken, some not.
+        ep = res["epoch_commits"]
+        if sorted(set(ep["held"]["E1"])) != [0, 113] or \
+                sorted(set(ep["revoking"]["E1"])) != [0, 113]:
+            ndtest.fail("old epochs not decided per partition: %r" % ep)
     print("cgroup admin: %d answers the same on both brokers" % len(got))
 
 
