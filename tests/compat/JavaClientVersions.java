@@ -146,6 +146,25 @@ public class JavaClientVersions {
     } // close: LeaveGroup
     ok("LeaveGroup");
 
+    // The same through Kafka 4's group protocol (KIP-848): the broker
+    // assigns, the consumer only heartbeats; leaving is a heartbeat too.
+    Properties np = new Properties();
+    np.putAll(cp);
+    np.put("group.id", group + "-kip848");
+    np.put("group.protocol", "consumer");
+    np.remove("heartbeat.interval.ms"); // a broker setting in this protocol
+    try (KafkaConsumer<String, String> c = new KafkaConsumer<>(np)) {
+      c.subscribe(List.of(topic));
+      int n = 0;
+      long deadline = System.currentTimeMillis() + 60_000;
+      while (n < 10 && System.currentTimeMillis() < deadline)
+        n += c.poll(Duration.ofMillis(200)).count();
+      if (n != 10)
+        throw new IllegalStateException("consumed " + n + " of 10 (KIP-848)");
+      c.commitSync(Map.of(tp0, new OffsetAndMetadata(10)));
+    }
+    ok("ConsumerGroupHeartbeat+OffsetCommit");
+
     try (Admin admin = Admin.create(ap)) {
       for (OffsetSpec spec : List.of(OffsetSpec.earliest(), OffsetSpec.latest(),
                OffsetSpec.maxTimestamp(), OffsetSpec.forTimestamp(1_700_000_000_004L),
@@ -157,6 +176,8 @@ public class JavaClientVersions {
       ok("ListGroups");
       admin.describeConsumerGroups(List.of(group)).all().get();
       ok("DescribeGroups");
+      admin.describeConsumerGroups(List.of(group + "-kip848")).all().get();
+      ok("ConsumerGroupDescribe");
       admin.listConsumerGroupOffsets(group).partitionsToOffsetAndMetadata().get();
       ok("OffsetFetch (admin)");
       admin.alterConsumerGroupOffsets(group, Map.of(tp0, new OffsetAndMetadata(3)))
