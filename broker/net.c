@@ -1426,6 +1426,17 @@ static void tls_established(net_conn *c) {
   conn_update(c);
 }
 
+/* Read and drop what the client has sent and this side will never read,
+ * before a close on an error: closing a socket with unread bytes sends a
+ * reset instead of a FIN, and a reset can discard the last thing written
+ * (an alert) before the client reads it. Bounded: at most 64 KiB. */
+static void drain_unread(net_conn *c) {
+  uint8_t sink[4096];
+  for (int i = 0; i < 16 && recv(c->fd, sink, sizeof sink, MSG_DONTWAIT) > 0;
+       i++)
+    ;
+}
+
 /* One step of the server handshake (see the top of this section). */
 static void tls_handshake(net_conn *c) {
   if (!c->tls_seen) {
@@ -1445,10 +1456,7 @@ static void tls_handshake(net_conn *c) {
        * arrive rather than a reset that may destroy it. */
       static const uint8_t alert[7] = {0x15, 0x03, 0x03, 0x00,
                                        0x02, 0x02, 0x0a};
-      uint8_t sink[4096];
-      for (int i = 0;
-           i < 16 && recv(c->fd, sink, sizeof sink, MSG_DONTWAIT) > 0; i++)
-        ;
+      drain_unread(c);
       ssize_t w = send(c->fd, alert, sizeof alert, MSG_NOSIGNAL | MSG_DONTWAIT);
       net_log_peer(BLOG_WARN, c->peer,
                    "closing: not TLS on SSL listener %s (first byte 0x%02x; "
@@ -1482,6 +1490,12 @@ static void tls_handshake(net_conn *c) {
                "Failed authentication (SSL handshake failed: %s%s%s)", why,
                v != X509_V_OK ? "; client certificate: " : "",
                v != X509_V_OK ? X509_verify_cert_error_string(v) : "");
+  /* OpenSSL has written its alert. A TLS 1.3 client sends its first
+   * request right behind its Finished, before it can know the verdict on
+   * its certificate: unread, that request would turn the close into a
+   * reset, which can destroy the alert before the client reads it (a
+   * client then says "connection closed", not why). */
+  drain_unread(c);
   conn_kill(c);
 }
 
