@@ -1138,6 +1138,43 @@ static int describe_group(kafka_req *r, const char *gid, int ops,
   return 0;
 }
 
+static int topics_describable(kafka_req *r, const cgd_assignment *a) {
+  for (int32_t i = 0; i < a->topic_partitions.count; i++)
+    if (!kafka_authorize_str(r, ACL_RES_TOPIC,
+                             a->topic_partitions.items[i].topic_name,
+                             ACL_OP_DESCRIBE))
+      return 0;
+  return 1;
+}
+
+/* As Kafka 4.4's KafkaApis: a described group whose members subscribe to
+ * or hold a topic the principal may not DESCRIBE is answered with
+ * TOPIC_AUTHORIZATION_FAILED and nothing else, so a group's description
+ * never reveals a topic its reader could not see in Metadata. */
+static void hide_undescribable(kafka_req *r, cgd_group *d) {
+  for (int32_t i = 0; i < d->members.count; i++) {
+    const cgd_member *m = &d->members.items[i];
+    int ok = topics_describable(r, &m->assignment) &&
+             topics_describable(r, &m->target_assignment);
+    for (int32_t j = 0; ok && j < m->subscribed_topic_names.count; j++)
+      ok = kafka_authorize_str(r, ACL_RES_TOPIC,
+                               m->subscribed_topic_names.items[j],
+                               ACL_OP_DESCRIBE);
+    if (!ok) {
+      kf_str id = d->group_id;
+      memset(d, 0, sizeof *d);
+      d->group_id = id;
+      d->group_state = kf_s("");
+      d->assignor_name = kf_s("");
+      d->authorized_operations = INT32_MIN;
+      d->error_code = KERR_TOPIC_AUTHORIZATION_FAILED;
+      d->error_message = kf_s("The described group uses topics that the "
+                              "client is not authorized to describe.");
+      return;
+    }
+  }
+}
+
 int handle_consumer_group_describe(kafka_req *r) {
   kafka_consumer_group_describe_request *req = r->body;
   kafka_consumer_group_describe_response *resp =
@@ -1181,6 +1218,8 @@ int handle_consumer_group_describe(kafka_req *r) {
       else if (describe_group(r, group_cstr(d->group_id),
                               req->include_authorized_operations, d) < 0)
         return -1;
+      else if (!d->error_code)
+        hide_undescribable(r, d);
     }
   resp->groups.items = ds;
   resp->groups.count = k;

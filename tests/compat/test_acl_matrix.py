@@ -24,7 +24,9 @@ Describe/AlterConfigs DESCRIBE_CONFIGS/ALTER_CONFIGS (topic, cluster);
 FindCoordinator DESCRIBE (group, transactional id); JoinGroup,
 Heartbeat, SyncGroup, LeaveGroup READ group; OffsetCommit READ group
 and topic; OffsetFetch DESCRIBE group and topic; DescribeGroups
-DESCRIBE; ListGroups (filtered; all with DESCRIBE cluster); DeleteGroups
+DESCRIBE; ConsumerGroupHeartbeat READ group (and DESCRIBE on the
+subscribed topics); ConsumerGroupDescribe DESCRIBE group; ListGroups
+(filtered; all with DESCRIBE cluster); DeleteGroups
 DELETE group; OffsetDelete DELETE group and READ topic; InitProducerId
 WRITE transactional id, or IDEMPOTENT_WRITE cluster or WRITE on some
 topic; AddPartitionsToTxn WRITE txn id and topic; AddOffsetsToTxn WRITE
@@ -410,6 +412,30 @@ def offset_delete(c, ph):
         q.i32(), q.i16()))))
 
 
+def cg_heartbeat(c, ph):
+    """A KIP-848 member joining group cgh (v1: the member id is the
+    client's), subscribed to t: its error and whether it got partitions."""
+    body = (kv.cstr("cgh") + kv.cstr("acl-member-%d" % ph) + i32(0) +
+            b"\x00" + b"\x00" + i32(30000) + kv.carray([kv.cstr("t")]) +
+            b"\x00" + b"\x00" + kv.carray([]) + kv.TAGS)
+    rd = c.call(68, 1, body)
+    rd.i32()  # throttle
+    return rd.i16()
+
+
+def cg_describe(c, ph):
+    """ConsumerGroupDescribe v1 of cgh: each group's error and state."""
+    rd = c.call(69, 1, kv.carray([kv.cstr("cgh")]) + b"\x00" + kv.TAGS)
+    rd.i32()  # throttle
+    out = []
+    for _ in range(rd.uvarint() - 1):
+        err = rd.i16()
+        rd.cstr()  # message
+        out.append((err, rd.cstr()))
+        break  # the first group's fields are all that is compared
+    return out
+
+
 def init_pid(c, ph, tid):
     rd = c.call_classic(22, 0, s(tid) + i32(60000))
     rd.i32()
@@ -653,6 +679,11 @@ def matrix(node):
         ("Heartbeat", heartbeat, [[], [g(READ)]]),
         ("SyncGroup", sync_group, [[], [g(READ)]]),
         ("LeaveGroup", leave_group, [[], [g(READ)]]),
+        ("ConsumerGroupHeartbeat", cg_heartbeat,
+         [[], [g(READ, "cgh")], [t(DESCRIBE)],
+          [g(READ, "cgh"), t(DESCRIBE)]]),
+        ("ConsumerGroupDescribe", cg_describe,
+         [[], [g(DESCRIBE, "cgh")], [g(READ, "cgh")]]),
         ("OffsetCommit", offset_commit,
          [[], [g(READ)], [t(READ)], [g(READ), t(READ)]]),
         ("OffsetFetch", offset_fetch,
