@@ -24,8 +24,10 @@ Describe/AlterConfigs DESCRIBE_CONFIGS/ALTER_CONFIGS (topic, cluster);
 FindCoordinator DESCRIBE (group, transactional id); JoinGroup,
 Heartbeat, SyncGroup, LeaveGroup READ group; OffsetCommit READ group
 and topic; OffsetFetch DESCRIBE group and topic; DescribeGroups
-DESCRIBE; ConsumerGroupHeartbeat READ group (and DESCRIBE on the
-subscribed topics); ConsumerGroupDescribe DESCRIBE group; ListGroups
+DESCRIBE; ConsumerGroupHeartbeat READ group (with and without DESCRIBE
+on its topic); ConsumerGroupDescribe DESCRIBE group, and
+TOPIC_AUTHORIZATION_FAILED when its members use a topic the principal
+may not describe; ListGroups
 (filtered; all with DESCRIBE cluster); DeleteGroups
 DELETE group; OffsetDelete DELETE group and READ topic; InitProducerId
 WRITE transactional id, or IDEMPOTENT_WRITE cluster or WRITE on some
