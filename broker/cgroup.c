@@ -101,12 +101,39 @@
 #include "kafka.h"
 #include "logline.h"
 
-/* The coordinator's state (b->cgroups): groups in a list. A broker has few
- * groups and a heartbeat looks one up once, so a list is enough. */
+/* The coordinator's state (b->cgroups): every group in a list (through
+ * hnext, for ListGroups and shutdown) and in a hash table by id (through
+ * bnext), so a heartbeat's lookup costs the same with 10 groups or
+ * 100,000. The table doubles when it holds more groups than buckets. */
 typedef struct cg_coord {
   broker *b;
   cgroup *groups;
+  cgroup **buckets;
+  size_t nbuckets, ngroups;
 } cg_coord;
+
+static uint64_t id_hash(const char *s) {
+  uint64_t h = 1469598103934665603ull; /* FNV-1a */
+  while (*s)
+    h = (h ^ (uint8_t)*s++) * 1099511628211ull;
+  return h;
+}
+
+/* Grow the table to n buckets (a power of two); on no memory the old
+ * table stays, only longer chains. */
+static void buckets_resize(cg_coord *c, size_t n) {
+  cgroup **nb = calloc(n, sizeof *nb);
+  if (!nb)
+    return;
+  for (cgroup *g = c->groups; g; g = g->hnext) {
+    size_t i = id_hash(g->id) & (n - 1);
+    g->bnext = nb[i];
+    nb[i] = g;
+  }
+  free(c->buckets);
+  c->buckets = nb;
+  c->nbuckets = n;
+}
 
 static cg_coord *coord(broker *b) {
   return b->cgroups;
@@ -208,7 +235,10 @@ cgroup *cgroup_find(broker *b, const char *group_id) {
   cg_coord *c = coord(b);
   if (!c || !group_id)
     return NULL;
-  for (cgroup *g = c->groups; g; g = g->hnext)
+  if (!c->nbuckets)
+    return NULL;
+  for (cgroup *g = c->buckets[id_hash(group_id) & (c->nbuckets - 1)]; g;
+       g = g->bnext)
     if (!strcmp(g->id, group_id))
       return g;
   return NULL;
@@ -316,6 +346,14 @@ static void group_link(broker *b, cgroup *g) {
   cg_coord *c = coord(b);
   g->hnext = c->groups;
   c->groups = g;
+  c->ngroups++;
+  if (c->ngroups > c->nbuckets)
+    buckets_resize(c, c->nbuckets ? c->nbuckets * 2 : 64);
+  else {
+    size_t i = id_hash(g->id) & (c->nbuckets - 1);
+    g->bnext = c->buckets[i];
+    c->buckets[i] = g;
+  }
 }
 
 static void group_unlink(broker *b, cgroup *g) {
@@ -323,6 +361,15 @@ static void group_unlink(broker *b, cgroup *g) {
   for (cgroup **pp = &c->groups; *pp; pp = &(*pp)->hnext)
     if (*pp == g) {
       *pp = g->hnext;
+      c->ngroups--;
+      break;
+    }
+  if (!c->nbuckets)
+    return;
+  for (cgroup **pp = &c->buckets[id_hash(g->id) & (c->nbuckets - 1)]; *pp;
+       pp = &(*pp)->bnext)
+    if (*pp == g) {
+      *pp = g->bnext;
       return;
     }
 }
@@ -1661,6 +1708,7 @@ void cgroup_fini(broker *b) {
     c->groups = g->hnext;
     cgroup_free(g);
   }
+  free(c->buckets);
   free(c);
   b->cgroups = NULL;
 }

@@ -196,6 +196,7 @@ typedef struct cg_member {
 
 struct cgroup {
   struct cgroup *hnext;
+  struct cgroup *bnext; /* chain of its hash bucket (cgroup.c) */
   broker *b;
   char *id;
   int state;                /* enum cg_state; computed by cgroup_update_state */
