@@ -13,8 +13,9 @@ against Apache Kafka 4.4, differentially (issue 21):
 - raw DescribeClientQuotas filters (exact, default, any; strict; and the
   refused ones: an unknown type, a type twice, IP with user, EXACT with a
   null name, an unknown match type): the same answer;
-- a Fetch over consumer_byte_rate (a client id's 1000 B/s, 60 KB
-  waiting): answered with throttle_time_ms and no partitions;
+- a Fetch over consumer_byte_rate (the <default> user's 4096 B/s, which
+  Kafka's precedence puts before the client id's 1000; 100 KB waiting):
+  answered with throttle_time_ms and no partitions;
 - everything above survives a restart of each broker (durability);
 
 then on nodata alone: a client-quotas file that does not parse stops
@@ -146,13 +147,17 @@ def scenario(bootstrap, broker):
             check(time.monotonic() < deadline, "the fetch quota never "
                   "showed in DescribeClientQuotas")
             time.sleep(0.2)
-    # Records of 20 KB: however the producer batches them, the first batch
-    # is over the 10 KB a window lets through, and a fetch answers its first
-    # batch whole, so both brokers must throttle the first answer (with
-    # 1 KB records a split batch fitted the window: CI saw that).
+    # The quota that applies is the <default> user's 4096 B/s set above
+    # (Kafka's precedence puts /users/<default> before /clients/fq, and
+    # the connection's user is ANONYMOUS), so a window lets 40,960 bytes
+    # through. Records of 50 KB: however the producer batches them, the
+    # first batch is over that, and a fetch answers its first batch whole,
+    # so both brokers must throttle the first answer. (With smaller records
+    # two separate batches could fit the window: CI saw nodata rightly
+    # unthrottled then.)
     p = Producer({"bootstrap.servers": bootstrap, "client.id": "writer"})
-    for _ in range(3):
-        p.produce("fq", b"r" * 20000)
+    for _ in range(2):
+        p.produce("fq", b"r" * 50000)
     check(p.flush(60) == 0, "records for the fetch quota left unsent")
     del p  # before the restart below
     with quota_wire.Conn(bootstrap, client_id="fq") as c:
