@@ -17,7 +17,7 @@ them, validation errors; then a restart of the broker, after
 which members go on with their epochs and assignments (nodata keeps the
 group in the library; Kafka in __consumer_offsets).
 
-Both brokers run with a 2 s session timeout (1 s floor) and an assignment
+Both brokers run with a 6 s session timeout (1 s floor) and an assignment
 interval of 0, so that every step's answer is decided by the steps before
 it and not by timing.
 """
@@ -29,7 +29,9 @@ import cgh_wire
 import differential
 import ndtest
 
-SESSION_MS = 2000
+# Long enough that a loaded machine (ASan, CI) never stalls a member past
+# it between two of its beats; short enough for the expiry step.
+SESSION_MS = 6000
 NODATA_ARGS = ["--group-consumer-session-timeout-ms", str(SESSION_MS),
                "--group-consumer-min-session-timeout-ms", "1000",
                "--group-consumer-heartbeat-interval-ms", "500",
