@@ -119,12 +119,12 @@ static uint64_t id_hash(const char *s) {
   return h;
 }
 
-/* Grow the table to n buckets (a power of two); on no memory the old
- * table stays, only longer chains. */
-static void buckets_resize(cg_coord *c, size_t n) {
+/* Grow the table to n buckets (a power of two): 0, or -1 on no memory
+ * with the old table kept (only longer chains). */
+static int buckets_resize(cg_coord *c, size_t n) {
   cgroup **nb = calloc(n, sizeof *nb);
   if (!nb)
-    return;
+    return -1;
   for (cgroup *g = c->groups; g; g = g->hnext) {
     size_t i = id_hash(g->id) & (n - 1);
     g->bnext = nb[i];
@@ -133,6 +133,7 @@ static void buckets_resize(cg_coord *c, size_t n) {
   free(c->buckets);
   c->buckets = nb;
   c->nbuckets = n;
+  return 0;
 }
 
 static cg_coord *coord(broker *b) {
@@ -235,8 +236,12 @@ cgroup *cgroup_find(broker *b, const char *group_id) {
   cg_coord *c = coord(b);
   if (!c || !group_id)
     return NULL;
-  if (!c->nbuckets)
+  if (!c->nbuckets) { /* no memory for a table yet: the list */
+    for (cgroup *g = c->groups; g; g = g->hnext)
+      if (!strcmp(g->id, group_id))
+        return g;
     return NULL;
+  }
   for (cgroup *g = c->buckets[id_hash(group_id) & (c->nbuckets - 1)]; g;
        g = g->bnext)
     if (!strcmp(g->id, group_id))
@@ -347,9 +352,10 @@ static void group_link(broker *b, cgroup *g) {
   g->hnext = c->groups;
   c->groups = g;
   c->ngroups++;
-  if (c->ngroups > c->nbuckets)
-    buckets_resize(c, c->nbuckets ? c->nbuckets * 2 : 64);
-  else {
+  if (c->ngroups > c->nbuckets &&
+      buckets_resize(c, c->nbuckets ? c->nbuckets * 2 : 64) == 0)
+    return; /* the new table holds g */
+  if (c->nbuckets) {
     size_t i = id_hash(g->id) & (c->nbuckets - 1);
     g->bnext = c->buckets[i];
     c->buckets[i] = g;
