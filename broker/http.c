@@ -11,12 +11,20 @@
  * calls only thread-safe library functions, so it shares nothing else
  * with the loop.
  *
+ * The same thread serves the web console (console.h): its pages at / and
+ * its JSON API under /api/, which answers by Kafka requests to the
+ * broker's own listener; a console call blocks this thread for its round
+ * trips (bounded by CK_TIMEOUT_MS), never the loop.
+ *
  * The server is deliberately small: HTTP/1.1 with keep-alive (Prometheus
- * keeps its connection), GET and HEAD only (405 otherwise), no bodies,
- * requests up to HTTP_MAX_REQUEST bytes (431 beyond), at most HTTP_MAX_CONNS
- * connections (more are closed at once), and a connection idle for
- * HTTP_IDLE_MS is closed. A malformed request gets 400 and its connection
- * closed; nothing a client sends can stop the thread.
+ * keeps its connection), GET and HEAD everywhere, POST, PUT and DELETE
+ * under /api/ (405 otherwise), bodies by Content-Length only (up to
+ * HTTP_MAX_BODY; 413 beyond, 411 for a chunked one), heads up to
+ * HTTP_MAX_REQUEST bytes (431 beyond), at most HTTP_MAX_CONNS connections
+ * (more are closed at once: a browser opens six per page), and a
+ * connection idle for HTTP_IDLE_MS is closed. A malformed request gets
+ * 400 and its connection closed; nothing a client sends can stop the
+ * thread.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -40,12 +48,14 @@
 
 #include <dirent.h>
 
+#include "console.h"
 #include "kafka.h"
 #include "kafka_errors.h"
 #include "metrics_int.h"
 
 #define HTTP_MAX_REQUEST 8192
-#define HTTP_MAX_CONNS 16
+#define HTTP_MAX_BODY (1 << 20)
+#define HTTP_MAX_CONNS 64
 #define HTTP_IDLE_MS 30000
 #define HTTP_LINGER_MS 2000
 
@@ -63,6 +73,11 @@ typedef struct http_conn {
   int lingering;
   int64_t linger_until;
   int64_t last_ms;
+  /* A request whose body is still arriving: its head (NUL-terminated,
+   * as handle() left it) and body_len of body_need bytes. */
+  char *head;
+  char *body;
+  size_t body_len, body_need;
 } http_conn;
 
 struct http_server {
@@ -73,6 +88,7 @@ struct http_server {
   char *data_dir;
   _Atomic(nd_store *) store;
   _Atomic int state;
+  console *_Atomic console; /* the web console; NULL until http_set_console */
   http_conn conns[HTTP_MAX_CONNS];
 };
 
@@ -661,6 +677,10 @@ static void conn_close(http_conn *c) {
   if (c->fd >= 0)
     close(c->fd);
   free(c->out);
+  free(c->head);
+  free(c->body);
+  c->head = c->body = NULL;
+  c->body_len = c->body_need = 0;
   c->fd = -1;
   c->out = NULL;
   c->inlen = c->outlen = c->outpos = 0;
@@ -671,6 +691,28 @@ static const char *reason(int status) {
   switch (status) {
   case 200:
     return "OK";
+  case 201:
+    return "Created";
+  case 204:
+    return "No Content";
+  case 304:
+    return "Not Modified";
+  case 401:
+    return "Unauthorized";
+  case 403:
+    return "Forbidden";
+  case 409:
+    return "Conflict";
+  case 411:
+    return "Length Required";
+  case 413:
+    return "Content Too Large";
+  case 415:
+    return "Unsupported Media Type";
+  case 429:
+    return "Too Many Requests";
+  case 502:
+    return "Bad Gateway";
   case 400:
     return "Bad Request";
   case 404:
@@ -691,7 +733,7 @@ static const char *reason(int status) {
 static void respond(http_conn *c, int status, const char *ctype,
                     const char *body, size_t blen, int head, int close_after,
                     const char *extra) {
-  char hdr[512];
+  char hdr[1600];
   int hn =
       snprintf(hdr, sizeof hdr,
                "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: "
@@ -754,44 +796,76 @@ static int header_has(const char *hdrs, const char *name, const char *tok) {
   return header(hdrs, name, v, sizeof v) && strcasestr(v, tok) != NULL;
 }
 
-/* A whole request head is in c->in[0, end): answer it. */
-static void handle(http_server *h, http_conn *c, size_t end) {
-  c->in[end - 2] = 0; /* the head ends "\r\n\r\n": keep one \r\n */
-  char *line_end = strstr(c->in, "\r\n");
-  if (!line_end) {
-    respond_text(c, 400, "bad request line", 0, 1, NULL);
+typedef struct http_head {
+  char method[16];
+  char target[2048];
+  int head_only;    /* HEAD: no body in the answer */
+  int close_after;  /* close once answered */
+  const char *hdrs; /* the header block, "Name: value\r\n"... */
+} http_head;
+
+static int64_t wall_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* An /api/ call: the console answers it. */
+static void serve_api(http_server *h, http_conn *c, const http_head *hd,
+                      const char *body, size_t blen) {
+  char path[2048];
+  snprintf(path, sizeof path, "%s", hd->target);
+  char *q = strchr(path, '?');
+  if (q)
+    *q++ = 0;
+  console_req rq = {.method = hd->method,
+                    .path = path,
+                    .query = q ? q : "",
+                    .headers = hd->hdrs,
+                    .body = body,
+                    .body_len = blen};
+  console_resp rs;
+  console *con = atomic_load(&h->console);
+  if (!con) {
+    respond_text(c, 503, "the console is not started yet", hd->head_only,
+                 hd->close_after, NULL);
     return;
   }
-  *line_end = 0;
-  const char *hdrs = line_end + 2;
-  char method[16], target[1024], proto[16];
-  char extra;
-  if (sscanf(c->in, "%15s %1023s %15s%c", method, target, proto, &extra) != 3 ||
-      strncmp(proto, "HTTP/1.", 7) != 0 ||
-      (proto[7] != '0' && proto[7] != '1') || proto[8] != 0 ||
-      target[0] != '/') {
-    respond_text(c, 400, "bad request line", 0, 1, NULL);
+  console_handle(con, &rq, &rs, wall_ms());
+  char extra[1200];
+  snprintf(extra, sizeof extra, "Cache-Control: no-store\r\n%s", rs.headers);
+  if (rs.raw)
+    respond(c, rs.status,
+            rs.content_type ? rs.content_type : "application/octet-stream",
+            rs.raw, rs.raw_len, hd->head_only, hd->close_after, extra);
+  else if (rs.status == 204)
+    respond(c, 204, "application/json", "", 0, 1, hd->close_after, extra);
+  else
+    respond(c, rs.status,
+            rs.content_type ? rs.content_type
+                            : "application/json; charset=utf-8",
+            rs.json.p ? rs.json.p : "{}", rs.json.p ? rs.json.len : 2,
+            hd->head_only, hd->close_after, extra);
+  free(rs.raw);
+  jw_free(&rs.json);
+}
+
+/* Answer one whole request (head and body). */
+static void dispatch(http_server *h, http_conn *c, const http_head *hd,
+                     const char *body, size_t blen) {
+  if (strncmp(hd->target, "/api/", 5) == 0 || strcmp(hd->target, "/api") == 0 ||
+      strncmp(hd->target, "/api?", 5) == 0) {
+    serve_api(h, c, hd, body, blen);
     return;
   }
-  for (const char *p = method; *p; p++)
-    if (*p < 'A' || *p > 'Z') {
-      respond_text(c, 400, "bad method", 0, 1, NULL);
-      return;
-    }
-  /* No bodies: a request announcing one is answered and closed, so its
-   * body is never read as a next request. */
-  char v[64];
-  int body = (header(hdrs, "Content-Length", v, sizeof v) && strcmp(v, "0")) ||
-             header(hdrs, "Transfer-Encoding", v, sizeof v);
-  int close_after =
-      body || header_has(hdrs, "Connection", "close") ||
-      (proto[7] == '0' && !header_has(hdrs, "Connection", "keep-alive"));
-  int head = strcmp(method, "HEAD") == 0;
-  if (!head && strcmp(method, "GET") != 0) {
-    respond_text(c, 405, "only GET and HEAD", 0, close_after,
-                 "Allow: GET, HEAD\r\n");
+  int head = hd->head_only, close_after = hd->close_after;
+  if (!head && strcmp(hd->method, "GET") != 0) {
+    respond_text(c, 405, "only GET and HEAD here (the API is under /api/)", 0,
+                 close_after, "Allow: GET, HEAD\r\n");
     return;
   }
+  char target[2048];
+  snprintf(target, sizeof target, "%s", hd->target);
   char *q = strchr(target, '?');
   if (q)
     *q = 0;
@@ -816,15 +890,117 @@ static void handle(http_server *h, http_conn *c, size_t end) {
     else
       respond_text(c, 503, why, head, close_after, NULL);
   } else {
-    respond_text(c, 404, "not found: try /metrics, /health or /ready", head,
-                 close_after, NULL);
+    const uint8_t *data;
+    size_t len;
+    const char *ctype;
+    int immutable;
+    if (console_asset(target, &data, &len, &ctype, &immutable))
+      respond(c, 200, ctype, (const char *)data, len, head, close_after,
+              immutable ? "Cache-Control: public, max-age=31536000, "
+                          "immutable\r\n"
+                        : "Cache-Control: no-cache\r\n");
+    else
+      respond_text(c, 404,
+                   "not found: try /, /api/, /metrics, /health or /ready", head,
+                   close_after, NULL);
   }
+}
+
+/* A whole request head is in c->in[0, end): answer it, or keep it while
+ * its body arrives (c->head, c->body). */
+static void handle(http_server *h, http_conn *c, size_t end) {
+  c->in[end - 2] = 0; /* the head ends "\r\n\r\n": keep one \r\n */
+  char *line_end = strstr(c->in, "\r\n");
+  if (!line_end) {
+    respond_text(c, 400, "bad request line", 0, 1, NULL);
+    return;
+  }
+  *line_end = 0;
+  http_head hd = {.hdrs = line_end + 2};
+  char proto[16];
+  char extra;
+  if (sscanf(c->in, "%15s %2047s %15s%c", hd.method, hd.target, proto,
+             &extra) != 3 ||
+      strncmp(proto, "HTTP/1.", 7) != 0 ||
+      (proto[7] != '0' && proto[7] != '1') || proto[8] != 0 ||
+      hd.target[0] != '/') {
+    respond_text(c, 400, "bad request line", 0, 1, NULL);
+    return;
+  }
+  for (const char *p = hd.method; *p; p++)
+    if (*p < 'A' || *p > 'Z') {
+      respond_text(c, 400, "bad method", 0, 1, NULL);
+      return;
+    }
+  hd.close_after =
+      header_has(hd.hdrs, "Connection", "close") ||
+      (proto[7] == '0' && !header_has(hd.hdrs, "Connection", "keep-alive"));
+  hd.head_only = strcmp(hd.method, "HEAD") == 0;
+  char v[64];
+  if (header(hd.hdrs, "Transfer-Encoding", v, sizeof v)) {
+    respond_text(c, 411, "bodies must come with a Content-Length", 0, 1, NULL);
+    return;
+  }
+  unsigned long long clen = 0;
+  if (header(hd.hdrs, "Content-Length", v, sizeof v)) {
+    char *e;
+    errno = 0;
+    clen = strtoull(v, &e, 10);
+    if (!v[0] || *e || errno || v[0] == '-') {
+      respond_text(c, 400, "bad Content-Length", 0, 1, NULL);
+      return;
+    }
+    if (clen > HTTP_MAX_BODY) {
+      char why[96];
+      snprintf(why, sizeof why, "body of %llu bytes: the limit is %d", clen,
+               HTTP_MAX_BODY);
+      respond_text(c, 413, why, 0, 1, NULL);
+      return;
+    }
+  }
+  if (clen == 0) {
+    dispatch(h, c, &hd, NULL, 0);
+    return;
+  }
+  /* Keep the head while the body arrives (process() fills it). */
+  size_t hl = strlen(hd.hdrs);
+  c->head = malloc(sizeof hd + hl + 1);
+  c->body = malloc(clen);
+  if (!c->head || !c->body) {
+    respond_text(c, 500, "out of memory", 0, 1, NULL);
+    return;
+  }
+  memcpy(c->head + sizeof hd, hd.hdrs, hl + 1);
+  hd.hdrs = NULL;
+  memcpy(c->head, &hd, sizeof hd);
+  c->body_len = 0;
+  c->body_need = clen;
 }
 
 /* Answer every whole request in c->in (pipelining), one at a time: the
  * next is looked at only once the previous answer is written. */
 static void process(http_server *h, http_conn *c) {
   while (c->fd >= 0 && !c->out) {
+    if (c->body_need) {
+      size_t take = c->body_need - c->body_len;
+      if (take > c->inlen)
+        take = c->inlen;
+      memcpy(c->body + c->body_len, c->in, take);
+      memmove(c->in, c->in + take, c->inlen - take);
+      c->inlen -= take;
+      c->body_len += take;
+      if (c->body_len < c->body_need)
+        return;
+      http_head hd;
+      memcpy(&hd, c->head, sizeof hd);
+      hd.hdrs = c->head + sizeof hd;
+      dispatch(h, c, &hd, c->body, c->body_len);
+      free(c->head);
+      free(c->body);
+      c->head = c->body = NULL;
+      c->body_len = c->body_need = 0;
+      continue;
+    }
     char *e = NULL;
     if (c->inlen >= 4) {
       c->in[c->inlen < sizeof c->in ? c->inlen : sizeof c->in - 1] = 0;
@@ -953,6 +1129,7 @@ static void *http_thread(void *arg) {
     int r = poll(pf, n, 1000);
     if (r < 0 && errno != EINTR)
       break;
+    console_tick(atomic_load(&h->console), wall_ms());
     if (pf[0].revents)
       break;
     if (pf[1].revents & POLLIN)
@@ -1058,7 +1235,20 @@ void http_set_store(http_server *h, nd_store *store, net_loop *loop) {
   if (!h)
     return;
   atomic_store(&h->store, store);
+  console_set_store(atomic_load(&h->console), store);
   atomic_store(&h->state, METRICS_SERVING);
+}
+
+int http_set_console(http_server *h, const console_config *cfg) {
+  if (!h)
+    return 0;
+  console *c = NULL;
+  int rc = console_new(cfg, &c);
+  if (rc != 0)
+    return rc;
+  console_set_store(c, atomic_load(&h->store));
+  atomic_store(&h->console, c);
+  return 0;
 }
 
 void http_set_stopping(http_server *h) {
@@ -1077,6 +1267,7 @@ void http_stop(http_server *h) {
   }
   for (int i = 0; i < HTTP_MAX_CONNS; i++)
     conn_close(&h->conns[i]);
+  console_free(atomic_load(&h->console));
   close(h->lfd);
   close(h->wake[0]);
   close(h->wake[1]);

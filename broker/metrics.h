@@ -71,6 +71,10 @@ int http_start(const char *host, int port, const char *data_dir,
                size_t whylen);
 /* The store is open and the Kafka listener up: serve everything. */
 void http_set_store(http_server *h, nd_store *store, net_loop *loop);
+/* Start the web console (console.h) with cfg (copied): call once the
+ * listeners are bound, before http_set_store. 0 or -ENOMEM. */
+struct console_config;
+int http_set_console(http_server *h, const struct console_config *cfg);
 /* Stopping: /ready answers 503 from now on. */
 void http_set_stopping(http_server *h);
 /* Stop the thread and close every connection; h may be NULL. Call before

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "broker.h"
+#include "console.h"
 #include "kafka.h"
 #include "logline.h"
 #include "metrics.h"
@@ -93,10 +94,13 @@ static const char serve_usage[] =
     "                         certificates); refused without it, as anyone\n"
     "                         who reaches the port could read, write and\n"
     "                         delete everything (docs/security.md)\n"
-    "  --http HOST:PORT       serve /metrics (Prometheus), /health and\n"
+    "  --http HOST:PORT       serve the web console at /, its JSON API at\n"
+    "                         /api/, /metrics (Prometheus), /health and\n"
     "                         /ready over HTTP there (default: off; e.g.\n"
     "                         127.0.0.1:9644; port 0 picks a free port,\n"
-    "                         printed at start-up; docs/metrics.md)\n"
+    "                         printed at start-up; docs/console.md,\n"
+    "                         docs/http-api.md, docs/metrics.md)\n"
+    "  --http-read-only       the console and its API change nothing\n"
     "  --max-request-bytes N  largest request accepted; bigger ones close\n"
     "                         the connection (default 100M; K, M, G "
     "suffixes)\n"
@@ -1076,6 +1080,10 @@ static int parse_config(int argc, char **argv, broker_config *c) {
       c->allow_insecure = 1;
       continue;
     }
+    if (!strcmp(a, "--http-read-only")) {
+      c->http_read_only = 1;
+      continue;
+    }
     if (strncmp(a, "--", 2) != 0)
       return usage_error("unexpected argument '%s'%s", a, "");
     const char *name = a + 2, *eq = strchr(name, '=');
@@ -1295,6 +1303,38 @@ static void disk_check(void *arg) {
     }
   }
   g_log.timer = net_timer_add(loop, g_log.check_ms, disk_check, loop);
+}
+
+/* Which listener the web console talks to (console.h: the first
+ * PLAINTEXT or SASL_PLAINTEXT one), once the listeners are bound. */
+static void console_target(const broker_config *c, ck_target *t) {
+  memset(t, 0, sizeof *t);
+  for (size_t i = 0; i < c->nlisteners; i++) {
+    const broker_listener *l = &c->listeners[i];
+    if (l->protocol != SEC_PLAINTEXT && l->protocol != SEC_SASL_PLAINTEXT)
+      continue;
+    t->found = 1;
+    t->protocol = l->protocol;
+    t->port = l->port;
+    snprintf(t->listener, sizeof t->listener, "%s", l->name);
+    if (!*l->host || !strcmp(l->host, "0.0.0.0"))
+      snprintf(t->host, sizeof t->host, "127.0.0.1");
+    else if (!strcmp(l->host, "::"))
+      snprintf(t->host, sizeof t->host, "::1");
+    else
+      snprintf(t->host, sizeof t->host, "%s", l->host);
+    if (l->protocol == SEC_SASL_PLAINTEXT) {
+      const char *m =
+          broker_props_listener(c->props, l->name, "sasl.enabled.mechanisms");
+      snprintf(t->mechanisms, sizeof t->mechanisms, "%s",
+               m ? m : "SCRAM-SHA-512,SCRAM-SHA-256");
+    }
+    return;
+  }
+  snprintf(t->why, sizeof t->why,
+           "the console talks to the broker through a PLAINTEXT or "
+           "SASL_PLAINTEXT listener, and this broker has none (add one on "
+           "127.0.0.1: docs/console.md)");
 }
 
 /* Every listener's bound port and advertised address, once bound: a
@@ -1587,6 +1627,14 @@ int broker_serve_main(int argc, char **argv) {
     return EXIT_RUNTIME;
   }
 
+  if (http) {
+    console_config ccfg = {.read_only = c->http_read_only,
+                           .data_dir = c->data_dir,
+                           .version = ND_VERSION_STRING};
+    console_target(c, &ccfg.target);
+    if (http_set_console(http, &ccfg) != 0)
+      blog_error("serve", "cannot start the web console: out of memory");
+  }
   http_set_store(http, b.store, b.loop);
   g_loop = b.loop;
   if (g_stop_requested)
