@@ -127,7 +127,9 @@ int console_kafka_status(int16_t code) {
       !strcmp(name, "RECORD_LIST_TOO_LARGE") ||
       !strcmp(name, "UNSUPPORTED_VERSION") ||
       !strcmp(name, "UNSUPPORTED_SASL_MECHANISM") ||
-      !strcmp(name, "CORRUPT_MESSAGE") || !strcmp(name, "RESOURCE_NOT_FOUND"))
+      !strcmp(name, "CORRUPT_MESSAGE") || !strcmp(name, "RESOURCE_NOT_FOUND") ||
+      !strcmp(name, "UNACCEPTABLE_CREDENTIAL") ||
+      !strcmp(name, "DUPLICATE_RESOURCE") || !strcmp(name, "SECURITY_DISABLED"))
     return 400;
   if (!strcmp(name, "THROTTLING_QUOTA_EXCEEDED"))
     return 429;

@@ -30,7 +30,10 @@ console is a Kafka client of that listener, so:
   logins still work, a POST is 403 READ_ONLY, reads work;
 - `--http` on a non-loopback address with a PLAINTEXT listener for the
   console is refused at start (exit status 2, the reason on stderr), and
-  nothing is served.
+  nothing is served;
+- on a PLAINTEXT listener (a second, plain broker) the caller is
+  User:ANONYMOUS without a login (login is 400 LOGIN_NOT_NEEDED), and with
+  no authorizer GET /api/acls says so, a new ACL is 400 SECURITY_DISABLED.
 """
 import http.client
 import json
@@ -410,8 +413,10 @@ try:
     expect("DELETE in read-only mode",
            call("DELETE", "/api/users/alice?mechanism=SCRAM-SHA-256",
                 cookie=admin), 403, "READ_ONLY")
-    expect("GET in read-only mode", call("GET", "/api/acls", cookie=admin),
-           200)
+    b = expect("GET in read-only mode",
+               call("GET", "/api/acls", cookie=admin), 200)
+    if b != {"authorizer": True, "acls": []}:
+        ndtest.fail("GET /api/acls with an authorizer: %s" % b)
     ok, out = kcat_login("alice", PW["alice"])
     if not ok:
         ndtest.fail("alice's credential changed in read-only mode: %s" % out)
@@ -419,6 +424,24 @@ try:
     broker.stop()
 finally:
     broker.close()
+
+# ---- a PLAINTEXT listener: everyone is User:ANONYMOUS ----------------------
+with ndtest.Broker(args=["--http", "127.0.0.1:0"]) as broker:
+    s = expect("anonymous session", call("GET", "/api/session"), 200)
+    if s != {"auth": "none", "mechanisms": [], "user": None,
+             "principal": "User:ANONYMOUS", "read_only": False,
+             "listener": "PLAINTEXT"}:
+        ndtest.fail("session on PLAINTEXT: %s" % s)
+    expect("login on PLAINTEXT",
+           call("POST", "/api/login", {"username": "alice",
+                                       "password": "x"}),
+           400, "LOGIN_NOT_NEEDED")
+    b = expect("ACLs without an authorizer", call("GET", "/api/acls"), 200)
+    if b != {"authorizer": False, "acls": []}:
+        ndtest.fail("GET /api/acls without an authorizer: %s" % b)
+    expect("create an ACL without an authorizer",
+           call("POST", "/api/acls", made[0]), 400, "SECURITY_DISABLED")
+print("PLAINTEXT: User:ANONYMOUS without a login; no authorizer said so")
 
 # ---- the insecure start ---------------------------------------------------
 d2 = os.path.join(tmp, "insecure")
