@@ -30,7 +30,9 @@ console is a Kafka client of that listener, so:
   logins still work, a POST is 403 READ_ONLY, reads work;
 - `--http` on a non-loopback address with a PLAINTEXT listener for the
   console is refused at start (exit status 2, the reason on stderr), and
-  nothing is served;
+  nothing is served; with --allow-insecure, or with a SASL_PLAINTEXT
+  listener first, the check passes (the address, 192.0.2.1, is then not
+  this machine's: exit 1, nothing served either);
 - on a PLAINTEXT listener (a second, plain broker) the caller is
   User:ANONYMOUS without a login (login is 400 LOGIN_NOT_NEEDED), and with
   no authorizer GET /api/acls says so, a new ACL is 400 SECURITY_DISABLED.
@@ -398,7 +400,7 @@ try:
     print("logout ended the session")
 
     # ---- read-only -----------------------------------------------------
-    broker.stop()
+    ndtest.stop_clean(broker)
     broker.args.append("--http-read-only")
     broker.start()
     expect("a session from before the restart",
@@ -421,7 +423,7 @@ try:
     if not ok:
         ndtest.fail("alice's credential changed in read-only mode: %s" % out)
     print("--http-read-only: logins and reads work, changes are 403")
-    broker.stop()
+    ndtest.stop_clean(broker)
 finally:
     broker.close()
 
@@ -441,21 +443,42 @@ with ndtest.Broker(args=["--http", "127.0.0.1:0"]) as broker:
         ndtest.fail("GET /api/acls without an authorizer: %s" % b)
     expect("create an ACL without an authorizer",
            call("POST", "/api/acls", made[0]), 400, "SECURITY_DISABLED")
+    ndtest.stop_clean(broker)
 print("PLAINTEXT: User:ANONYMOUS without a login; no authorizer said so")
 
 # ---- the insecure start ---------------------------------------------------
-d2 = os.path.join(tmp, "insecure")
-t0 = time.monotonic()
-r = subprocess.run([NODATA, "serve", "--data", d2, "--listen",
-                    "127.0.0.1:0", "--http", "0.0.0.0:0"],
-                   capture_output=True, timeout=60)
-err = r.stderr.decode(errors="replace")
-if r.returncode != 2 or "refusing to serve the web console on 0.0.0.0:0" \
-        not in err or "--allow-insecure" not in err or \
-        "User:ANONYMOUS" not in err:
-    ndtest.fail("--http 0.0.0.0 with a PLAINTEXT listener: status %d, %s"
-                % (r.returncode, err))
-if os.path.exists(os.path.join(d2, "topics")):
-    ndtest.fail("the refused broker created its data directory's topics")
+# 192.0.2.1 (TEST-NET-1) is no address of this machine: a broker past the
+# check fails to bind it (exit 1), so nothing is ever served there.
+def serve(args):
+    d = tempfile.mkdtemp(prefix="insecure-", dir=tmp)
+    r = subprocess.run([NODATA, "serve", "--data", d] + args,
+                       capture_output=True, timeout=60)
+    return r.returncode, r.stderr.decode(errors="replace"), d
+
+
+for host in ("0.0.0.0", "192.0.2.1"):
+    rc, err, d = serve(["--listen", "127.0.0.1:0", "--http", host + ":0"])
+    if rc != 2 or "refusing to serve the web console on %s:0" % host \
+            not in err or "--allow-insecure" not in err or \
+            "User:ANONYMOUS" not in err:
+        ndtest.fail("--http %s with a PLAINTEXT listener: status %d, %s"
+                    % (host, rc, err))
+    if os.path.exists(os.path.join(d, "topics")):
+        ndtest.fail("the refused broker opened its data directory")
 print("--http on 0.0.0.0 with PLAINTEXT: refused (%s)" % err.splitlines()[0])
+sasl_first = os.path.join(tmp, "sasl-first.properties")
+with open(sasl_first, "w") as f:
+    f.write("listeners=CONSOLE://127.0.0.1:0,PLAIN://127.0.0.1:0\n"
+            "listener.security.protocol.map=CONSOLE:SASL_PLAINTEXT,"
+            "PLAIN:PLAINTEXT\n")
+for args in (["--listen", "127.0.0.1:0", "--allow-insecure"],
+             ["--config", sasl_first]):
+    rc, err, _ = serve(args + ["--http", "192.0.2.1:0"])
+    if rc != 1 or "refusing" in err or \
+            "cannot listen on 192.0.2.1 port 0 for http" not in err:
+        ndtest.fail("%s --http 192.0.2.1:0: want past the check (then exit "
+                    "1 for an address not here), got %d:\n%s"
+                    % (args, rc, err))
+print("--allow-insecure, or a SASL_PLAINTEXT listener for the console: "
+      "past the check")
 ndtest.passed()
