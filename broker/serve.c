@@ -768,6 +768,16 @@ static const char *client_auth_of(const broker_config *c,
   return broker_props_listener(c->props, l->name, "ssl.client.auth");
 }
 
+/* host:port for a message: [v6]:port, and "every address" for "". */
+static void addr_text(const char *host, int port, char *out, size_t cap) {
+  if (!*host)
+    snprintf(out, cap, "every address, port %d", port);
+  else if (strchr(host, ':'))
+    snprintf(out, cap, "[%s]:%d", host, port);
+  else
+    snprintf(out, cap, "%s:%d", host, port);
+}
+
 /* The web console acts for whoever reaches --http, as the principal of
  * the listener it talks to (console.h: the first PLAINTEXT or
  * SASL_PLAINTEXT one). On PLAINTEXT that is User:ANONYMOUS for everyone,
@@ -786,10 +796,7 @@ static int http_insecure_check(const broker_config *c) {
   if (!target || target->protocol == SEC_SASL_PLAINTEXT)
     return 0;
   char addr[300];
-  if (strchr(c->http_host, ':'))
-    snprintf(addr, sizeof addr, "[%s]:%d", c->http_host, c->http_port);
-  else
-    snprintf(addr, sizeof addr, "%s:%d", c->http_host, c->http_port);
+  addr_text(c->http_host, c->http_port, addr, sizeof addr);
   fprintf(stderr,
           "nodata serve: refusing to serve the web console on %s: it talks "
           "to the broker through listener %s (PLAINTEXT), which "
@@ -826,12 +833,7 @@ static int insecure_check(const broker_config *c) {
     if (authenticates || host_is_loopback(l->host) != 0)
       continue;
     char addr[300];
-    if (!*l->host)
-      snprintf(addr, sizeof addr, "every address, port %d", l->port);
-    else if (strchr(l->host, ':'))
-      snprintf(addr, sizeof addr, "[%s]:%d", l->host, l->port);
-    else
-      snprintf(addr, sizeof addr, "%s:%d", l->host, l->port);
+    addr_text(l->host, l->port, addr, sizeof addr);
     fprintf(stderr,
             "nodata serve: refusing to listen on %s: listener %s (%s) "
             "authenticates no one, so anyone who can reach that address "
