@@ -11,12 +11,19 @@ TSAN_TESTS  = test_threads test_limits test_offsets test_producer test_store tes
 JOBS       ?= $(shell nproc)
 DATA       ?= ./data
 
-.PHONY: all deps build build-san test test-fast test-san test-tsan run bench bench-kafka bench-compaction bench-txn bench-metrics bench-tls bench-rebalance fuzz format clean install
+.PHONY: all deps console build build-san test test-fast test-san test-tsan run bench bench-kafka bench-compaction bench-txn bench-metrics bench-tls bench-rebalance fuzz format clean install
 
 all: build
 
 deps:
 	@scripts/install-deps.sh all
+
+# The console's pages: rebuilds console/dist from console/ with the locked
+# npm packages (needs node and npm). dist is committed, so building nodata
+# needs neither; commit dist with the sources that made it
+# (tests/compat/test_console_assets.py checks they match).
+console:
+	cd console && npm ci --no-audit --no-fund && npm run build
 
 $(BUILD)/CMakeCache.txt:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
