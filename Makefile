@@ -11,7 +11,7 @@ TSAN_TESTS  = test_threads test_limits test_offsets test_producer test_store tes
 JOBS       ?= $(shell nproc)
 DATA       ?= ./data
 
-.PHONY: all deps console build build-san test test-fast test-san test-tsan run bench bench-kafka bench-compaction bench-txn bench-metrics bench-tls bench-rebalance fuzz format clean install
+.PHONY: all deps build build-san test test-fast test-san test-tsan run bench bench-kafka bench-compaction bench-txn bench-metrics bench-tls bench-rebalance fuzz format clean install
 
 all: build
 
@@ -22,6 +22,7 @@ deps:
 # npm packages (needs node and npm). dist is committed, so building nodata
 # needs neither; commit dist with the sources that made it
 # (tests/compat/test_console_assets.py checks they match).
+.PHONY: console
 console:
 	cd console && npm ci --no-audit --no-fund && npm run build
 
