@@ -18,6 +18,14 @@ all: build
 deps:
 	@scripts/install-deps.sh all
 
+# The console's pages: rebuilds console/dist from console/ with the locked
+# npm packages (needs node and npm). dist is committed, so building nodata
+# needs neither; commit dist with the sources that made it
+# (tests/compat/test_console_assets.py checks they match).
+.PHONY: console
+console:
+	cd console && npm ci --no-audit --no-fund && npm run build
+
 $(BUILD)/CMakeCache.txt:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
@@ -55,8 +63,9 @@ test-tsan: $(BUILD_TSAN)/CMakeCache.txt
 
 # Kafka's shipped server.properties sets group.initial.rebalance.delay.ms=0
 # "for a better out-of-the-box experience for development and testing"; the
-# broker's own default stays Kafka's code default, 3000 ms.
-RUN_ARGS   ?= --group-initial-delay-ms 0
+# broker's own default stays Kafka's code default, 3000 ms. The web console
+# (docs/console.md) on 127.0.0.1:9644, beside /metrics.
+RUN_ARGS   ?= --group-initial-delay-ms 0 --http 127.0.0.1:9644
 
 run: deps build
 	$(BUILD)/cli/nodata serve --data $(DATA) $(RUN_ARGS)
