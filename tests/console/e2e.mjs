@@ -49,7 +49,7 @@ async function textOf(page, sel) {
 
 async function mainScenario(page) {
   await step("overview", async () => {
-    await visit(page, ROUTES.overview, "main h1");
+    await visit(page, ROUTES.overview, '[data-testid="ov-version"]');
     const ov = (await api(URL, "GET", "/api/overview")).json;
     await until(async () => (await page.locator("main").textContent()).includes(ov.version), "the overview shows the version " + ov.version);
     await record(page, "overview");
@@ -86,11 +86,11 @@ async function mainScenario(page) {
   });
 
   await step("follow live", async () => {
-    await page.click(SEL.follow);
+    await page.check(SEL.follow);
     kafka("produce", BOOTSTRAP, TOPIC, "1", "--partition", "0", "--start", "6");
     await until(async () => (await page.locator("main").textContent()).includes("key-6"), "the record produced while following appears");
     await shot(page, "messages-follow");
-    await page.click(SEL.follow);
+    await page.uncheck(SEL.follow);
   });
 
   await step("topic page", async () => {
@@ -109,7 +109,7 @@ async function mainScenario(page) {
     await until(async () => (await textOf(page, SEL.groupLag)).trim() === "0", "the group page shows lag 0", 60000);
     await until(async () => (await textOf(page, SEL.groupState)).includes("Stable"), "the group is Stable");
     await record(page, "group");
-    await visit(page, ROUTES.groups, `text=${GROUP}`);
+    await visit(page, ROUTES.groups, `[data-testid="group-row"][data-group="${GROUP}"]`);
     await record(page, "groups");
   });
 
@@ -121,22 +121,25 @@ async function mainScenario(page) {
     await page.selectOption(SEL.resetTo, "earliest");
     await page.click(SEL.resetPreview);
     await page.waitForSelector(SEL.resetPreviewTable);
-    const preview = await textOf(page, SEL.resetPreviewTable);
-    check(preview.includes("7") && preview.includes("0"), "the preview does not show 7 → 0: " + preview);
+    // Partition 0: committed 7, back to 0 (partition 1 is empty: 0 → 0).
+    const rows = await page.locator(SEL.resetRow).allTextContents();
+    check(rows.some((r) => /^\s*e2e-orders\s*0\s*7\s*0\s*$/.test(r)), "the preview does not show partition 0 going 7 → 0: " + JSON.stringify(rows));
     // A preview changes nothing.
     const g = (await api(URL, "GET", `/api/groups/${GROUP}`)).json;
     check(g.lag === 0, "the preview changed the offsets: lag " + g.lag);
     await shot(page, "group-reset-preview");
     await page.click(SEL.resetApply);
     await page.click(SEL.confirmOk);
+    await page.waitForSelector(SEL.resetApplied);
     await until(async () => (await textOf(page, SEL.groupLag)).trim() === "7", "the lag is back to 7 after the reset");
+    await record(page, "group-reset");
   });
 
   await step("other pages", async () => {
     await visit(page, ROUTES.transactions, "main h1");
     await record(page, "transactions");
-    await visit(page, ROUTES.acls, "main h1");
-    await record(page, "acls");
+    await visit(page, ROUTES.security, "main h1");
+    await record(page, "security");
   });
 
   await step("delete the topic", async () => {
@@ -176,8 +179,8 @@ async function loginScenario(page) {
     check(s.user === process.env.ND_USER, "the API's session is not the user's: " + JSON.stringify(s));
   });
   await step("users page", async () => {
-    await visit(page, ROUTES.users, `text=${process.env.ND_USER}`);
-    await record(page, "users");
+    await visit(page, ROUTES.security, `[data-testid="user-row"][data-user="${process.env.ND_USER}"]`);
+    await record(page, "security-users");
   });
 }
 

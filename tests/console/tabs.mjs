@@ -21,7 +21,7 @@ for (const t of topics) {
   await page.waitForSelector(SEL.follow, { timeout: 30000 });
   await page.selectOption(SEL.from, "end");
   await page.click(SEL.load);
-  await page.click(SEL.follow);
+  await page.check(SEL.follow);
 }
 const g = await ctx.newPage();
 await g.goto(url + "/" + ROUTES.group(group));
