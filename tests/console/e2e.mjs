@@ -82,6 +82,12 @@ async function mainScenario(page) {
     check(body.includes("hello 0"), "the JSON value of record 0 is not shown");
     // key-2's value is 00 ff fe 02: not UTF-8, so hex.
     check(/00\s?ff\s?fe\s?02/i.test(body), "the binary value of record 2 is not shown in hex");
+    check((await page.locator(SEL.messageRow).first().textContent()).includes("gzip"), "record 0's compression (gzip) is not shown");
+    // A record's details: its JSON value pretty-printed, its header.
+    await page.locator(SEL.messageExpand).first().click();
+    const details = await textOf(page, SEL.messageDetails);
+    check(details.includes('{\n  "n": 0,\n  "text": "hello 0"\n}'), "record 0's value is not pretty-printed JSON: " + details);
+    check(details.includes("source") && details.includes("kafka_client"), "record 0's header is not shown: " + details);
     await record(page, "messages");
   });
 

@@ -19,6 +19,8 @@ export const SEL = {
   from: '[data-testid="msg-from"]',
   load: '[data-testid="msg-load"]',
   messageRow: '[data-testid="message-row"]',
+  messageExpand: '[data-testid="message-expand"]',
+  messageDetails: '[data-testid="message-details"]',
   follow: '[data-testid="msg-follow"]',
   produceForm: '[data-testid="produce-form"]',
   // Groups
