@@ -52,7 +52,7 @@ import urllib.request
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "compat"))
 
-from benchlib import cpu_s, run_client  # noqa: E402
+from benchlib import ab_rounds, ab_summary, tool_paths  # noqa: E402
 import jsdeps  # noqa: E402
 import ndtest  # noqa: E402
 
@@ -123,51 +123,26 @@ def ab(a, b, scripts, env):
     try:
         if consumer.stdout.readline().strip() != "assigned":
             raise SystemExit("console: the group's consumer did not start")
-        res = {"off": [], "on": []}
-        for rnd in range(a.rounds):
-            mode = ("off", "on")[(rnd + rnd // 2) % 2]
-            c0, h0, t0 = cpu_s(b.pid), cpu_s(b.pid, "nd-http"), \
-                time.monotonic()
-            tabs = Tabs(scripts, url, env) if mode == "on" else None
-            prod = run_client(a, bootstrap, "--run", "produce", "--size",
-                              100, "--count", a.count, "--acks", "1",
-                              "--tag", "r%d" % rnd)
-            lat = run_client(a, bootstrap, "--run", "latency", "--rate",
-                             10000, "--secs", a.secs, "--warm",
-                             min(1, a.secs / 5), "--acks", "all",
-                             "--client-config",
-                             "max.in.flight.requests.per.connection=5",
-                             "--tag", "l%d" % rnd)
-            polls = tabs.close() if tabs else 0
-            secs = time.monotonic() - t0
-            fig = {"msgs/s": prod["rps"], "MB/s": prod["mbps"],
-                   "p50 ms": lat["p50_ms"], "p99 ms": lat["p99_ms"],
-                   "broker CPU s": cpu_s(b.pid) - c0,
-                   "http CPU %": 100 * (cpu_s(b.pid, "nd-http") - h0) / secs}
-            res[mode].append(fig)
-            log("  round %d %-3s  %10.0f msgs/s  %7.2f MB/s  p50 %6.3f ms  "
-                "p99 %6.3f ms  broker CPU %5.2f s, http thread %4.2f %% of "
-                "a core%s" % (rnd + 1, mode, fig["msgs/s"], fig["MB/s"],
-                              fig["p50 ms"], fig["p99 ms"],
-                              fig["broker CPU s"], fig["http CPU %"],
-                              "  (%d API calls, %.1f/s)" % (polls,
-                                                             polls / secs)
-                              if tabs else ""))
-        log("\n== median of %d rounds per mode; ratio = with the browser / "
-            "without" % (a.rounds // 2))
-        log("  %-12s %12s %12s %8s" % ("", "no browser", "4 tabs", "ratio"))
-        verdict = []
-        for key in ("msgs/s", "MB/s", "p50 ms", "p99 ms", "broker CPU s",
-                    "http CPU %"):
-            off = statistics.median(f[key] for f in res["off"])
-            on = statistics.median(f[key] for f in res["on"])
-            r = on / off if off else 0
-            log("  %-12s %12.3f %12.3f %8.3f" % (key, off, on, r))
-            if key == "msgs/s":
-                verdict.append("throughput %+.1f %%" % (100 * (r - 1)))
-            if key == "p99 ms":
-                verdict.append("p99 %+.1f %%" % (100 * (r - 1)))
-        log("  target: within 3 %%: %s" % ", ".join(verdict))
+        # It prints a line a record: drained, so it never blocks on a
+        # full pipe.
+        threading.Thread(target=consumer.stdout.read, daemon=True).start()
+
+        def tabs():
+            t = Tabs(scripts, url, env)
+            t0 = time.monotonic()
+
+            def stop():
+                polls = t.close()
+                return "  (%d API calls, %.1f/s)" % (
+                    polls, polls / (time.monotonic() - t0))
+            return stop
+
+        res = ab_rounds(a, bootstrap, b.pid, tabs)
+        if not b.alive():
+            raise SystemExit("console: nodata serve died")
+        r = ab_summary(res, "no browser", "4 tabs")
+        log("  target: within 3 %%: throughput %+.1f %%, p99 %+.1f %%"
+            % (100 * (r["msgs/s"] - 1), 100 * (r["p99 ms"] - 1)))
     finally:
         trickle.stop.set()
         trickle.join()
@@ -223,17 +198,7 @@ def main():
     a = ap.parse_args()
     if a.quick:
         a.rounds, a.count, a.secs, a.topics, a.loads = 2, 20000, 0.5, 50, 2
-    build = os.environ.get("NODATA_BUILD",
-                           os.path.join(HERE, "..", "..", "build"))
-    a.bench = a.bench or os.path.join(build, "bench", "broker",
-                                      "nodata-broker-bench")
-    a.nodata = a.nodata or os.environ.get("NODATA_BIN") or os.path.join(
-        build, "cli", "nodata")
-    for p in (a.bench, a.nodata):
-        if not os.access(p, os.X_OK):
-            raise SystemExit("console: %s is missing (build first: cmake "
-                             "--build build --target nodata_cli "
-                             "nodata_broker_bench)" % p)
+    tool_paths(a, "console")
     os.environ["NODATA_BIN"] = os.path.abspath(a.nodata)
     chromium = shutil.which("chromium")
     if not chromium:

@@ -62,7 +62,9 @@ async function mainScenario(page) {
     await page.fill(SEL.topicPartitions, "2");
     await shot(page, "topics-create");
     await page.click(SEL.createSubmit);
-    await page.waitForSelector(SEL.topicRow(TOPIC));
+    // The dialog closes on success (the page may go to the new topic's).
+    await page.waitForSelector(SEL.createSubmit, { state: "detached" });
+    await visit(page, ROUTES.topics, SEL.topicRow(TOPIC));
     const t = await api(URL, "GET", `/api/topics/${TOPIC}`);
     check(t.status === 200 && t.json.partitions.length === 2, `the API does not see ${TOPIC} with 2 partitions: ${t.text}`);
     await record(page, "topics");
