@@ -82,6 +82,7 @@ async function mainScenario(page) {
     const body = await page.locator("main").textContent();
     for (const r of produced) check(body.includes(r.key), `record ${r.key} is not shown`);
     check(body.includes("hello 0"), "the JSON value of record 0 is not shown");
+    check(await page.locator(SEL.produceForm).isVisible(), "no produce form on a writable console");
     // key-2's value is 00 ff fe 02: not UTF-8, so hex.
     check(/00\s?ff\s?fe\s?02/i.test(body), "the binary value of record 2 is not shown in hex");
     check((await page.locator(SEL.messageRow).first().textContent()).includes("gzip"), "record 0's compression (gzip) is not shown");
@@ -103,6 +104,8 @@ async function mainScenario(page) {
 
   await step("topic page", async () => {
     await visit(page, ROUTES.topic(TOPIC), SEL.deleteTopic);
+    for (const sel of [SEL.addPartitions, SEL.configEdit])
+      check(await page.locator(sel).first().isVisible(), `no ${sel} on a writable console`);
     await record(page, "topic");
   });
 
@@ -202,9 +205,14 @@ async function readonlyScenario(page) {
   await step("read-only: no mutating control", async () => {
     await visit(page, ROUTES.topics, SEL.topicRow(TOPIC));
     await absent(SEL.createTopic, "topics");
-    await visit(page, ROUTES.topic(TOPIC), "main h1");
+    check(await page.locator(SEL.readOnlyTag).isVisible(), "the header does not say read-only");
+    // Each page is looked at once its data is shown (the controls come
+    // with it on a writable console: the main scenario uses them).
+    await visit(page, ROUTES.topic(TOPIC), SEL.partitionsTable);
     await absent(SEL.deleteTopic, "the topic page");
-    await visit(page, ROUTES.messages(TOPIC), SEL.partition);
+    await absent(SEL.addPartitions, "the topic page");
+    await absent(SEL.configEdit, "the topic page");
+    await visit(page, ROUTES.messages(TOPIC), SEL.messageRow);
     await absent(SEL.produceForm, "messages");
     await visit(page, ROUTES.group(GROUP), SEL.groupLag);
     await absent(SEL.resetForm, "the group page");

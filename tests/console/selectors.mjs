@@ -14,6 +14,9 @@ export const SEL = {
   topicRows: '[data-testid="topic-row"]',
   topicRow: (name) => `[data-testid="topic-row"][data-topic="${name}"]`,
   deleteTopic: '[data-testid="topic-delete"]',
+  addPartitions: '[data-testid="topic-add-partitions"]',
+  configEdit: '[data-testid="config-edit"]',
+  partitionsTable: '[data-testid="partitions-table"]',
   // Messages
   partition: '[data-testid="msg-partition"]',
   from: '[data-testid="msg-from"]',
@@ -40,6 +43,7 @@ export const SEL = {
   loginPassword: '[data-testid="login-password"]',
   loginSubmit: '[data-testid="login-submit"]',
   sessionUser: '[data-testid="principal"]',
+  readOnlyTag: '[data-testid="read-only"]',
 };
 
 // Every page that shows something, by route (hash routing).
