@@ -24,6 +24,8 @@ console is a Kafka client of that listener, so:
 - at most 64 sessions: the 65th login ends the session idle the longest,
   not one used since;
 - logout ends the session (its cookie is then 401) and clears the cookie;
+  logins, refused logins and logouts are logged with the user and the
+  address, and no password is ever in the log;
 - a mutating call with Origin: http://evil.example is 403 CROSS_ORIGIN
   (and so is a login), a POST without application/json is 415;
 - restarted with --http-read-only: sessions are gone (old cookie 401),
@@ -401,6 +403,17 @@ try:
     if s["user"] is not None:
         ndtest.fail("session after logout: %s" % s)
     print("logout ended the session")
+    log = broker.stderr()
+    for line in ("console: login: user alice, SCRAM-SHA-512, from 127.0.0.1:",
+                 "console: login refused: user alice, SCRAM-SHA-512, from "
+                 "127.0.0.1:",
+                 "console: logout: user admin, from 127.0.0.1:"):
+        if line not in log:
+            ndtest.fail("the log lacks %r" % line)
+    for pw in list(PW.values()) + ["carol-secret"]:
+        if pw in log:
+            ndtest.fail("a password is in the broker's log")
+    print("logins, refusals and logouts logged, with the address")
 
     # ---- read-only -----------------------------------------------------
     ndtest.stop_clean(broker)
