@@ -227,6 +227,8 @@ check(rh.get("Content-Disposition")
       "Content-Disposition %r" % rh.get("Content-Disposition"))
 lines = [json.loads(ln) for ln in text.split("\n") if ln]
 check(text.endswith("\n"), "download ends with a newline")
+check(rh.get("X-Next-Offset") == str(hwm), "X-Next-Offset %r"
+      % rh.get("X-Next-Offset"))
 st, page, _ = get(MSG % ("m", 0), **{"from": "beginning", "limit": 500})
 check(lines == page["messages"], "download lines == browse messages")
 st, text, _ = get("/api/topics/m/partitions/0/download",
@@ -289,6 +291,21 @@ check([plain(m) for m in page["messages"]]
       "read_uncommitted lists aborted records, no markers: %r" % page)
 check(page["high_watermark"] == after["offset"] + 1,
       "markers take offsets: hwm %r" % page["high_watermark"])
+# from the end: the last `limit` records, though markers and aborted
+# records take offsets in between
+st, page, _ = get(MSG % ("tx", 0), isolation="committed", limit=3,
+                  **{"from": "end"})
+check([plain(m) for m in page["messages"]] == committed + [after],
+      "committed from end limit 3: %r" % page)
+st, page, _ = get(MSG % ("tx", 0), isolation="uncommitted", limit=4,
+                  **{"from": "end"})
+check([plain(m) for m in page["messages"]]
+      == aborted[1:] + committed + [after],
+      "uncommitted from end limit 4: %r" % page)
+st, res, _ = get("/api/topics/tx/search", q="committed", scan=2,
+                 isolation="committed", **{"from": "end"})
+check(res["scanned"] == 2 and [m["offset"] for m in res["matches"]]
+      == [committed[1]["offset"]], "search from end over markers: %r" % res)
 # an open transaction: committed reading stops at the last stable offset
 tp.begin_transaction()
 open_rec = produce_one(tp, "tx", 0, b"o", b"open", txn=True)
