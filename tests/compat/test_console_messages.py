@@ -419,6 +419,9 @@ for q in ({"from": "middle"}, {"limit": 0}, {"limit": 501},
     st, res, _ = get(MSG % ("m", 0), **q)
     check(st == 400 and res["error"]["code"] == "INVALID_PARAMETER",
           "bad query %r: %r %r" % (q, st, res))
+st, res, _ = get(MSG % ("m", 0), **{"from": "offset", "offset": hwm + 5})
+check(st == 404 and res["error"]["code"] == "OFFSET_OUT_OF_RANGE",
+      "offset past the end: %r %r" % (st, res))
 st, res, _ = api("GET", "/api/topics/m/partitions/x/messages")
 check(st == 400, "partition x: %r %r" % (st, res))
 st, res, _ = get("/api/topics/m/partitions/0/download", limit=100001)
@@ -450,7 +453,10 @@ st, page, _ = get(MSG % ("small", 0))
 check(page["messages"] == [] and page["high_watermark"] == 0,
       "nothing written by the refused produce: %r" % page)
 
-b.stop()
+rc = b.stop()
+check(rc == 0, "the broker exits cleanly: %r\n%s" % (rc, b.stderr()[-4000:]))
+check("Sanitizer" not in b.stderr() and "runtime error" not in b.stderr(),
+      "sanitizer reports:\n%s" % b.stderr()[-4000:])
 if failures:
     ndtest.fail("%d check(s) failed" % len(failures))
 ndtest.passed()
