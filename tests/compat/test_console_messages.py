@@ -142,6 +142,7 @@ expected.append(produce_one(plainp, "m", 0, b"\x00\xffbin", bytes(range(256)),
 expected.append(produce_one(plainp, "m", 0, b"user-2", None))  # tombstone
 expected.append(produce_one(plainp, "m", 0, b"old", b"explicit timestamp",
                             timestamp=1600000000000))
+expected.append(produce_one(plainp, "m", 0, b"nul", b"a\x00b"))  # UTF-8
 expected.append(produce_one(plainp, "m", 0, "ключ".encode(),
                             "значение ✓".encode()))
 # Every codec: a large, repetitive value so librdkafka keeps it compressed.
@@ -373,6 +374,16 @@ st, page, _ = get(MSG % ("p4", res["partition"]),
 check(page["messages"][0]["key"] == {"encoding": "null", "size": 0}
       and page["messages"][0]["value"]["encoding"] == "null",
       "null key and value: %r" % page["messages"][0])
+
+# a LogAppendTime topic: the broker's time, in the answer and in the record
+create("lat", config={"message.timestamp.type": "LogAppendTime"})
+st, res, _ = api("POST", "/api/topics/lat/messages",
+                 {"value": "v", "timestamp_ms": 1000})
+check(st == 201 and res["timestamp_ms"] > 1000, "LogAppendTime: %r" % res)
+st, page, _ = get(MSG % ("lat", 0))
+check(page["messages"][0]["timestamp_type"] == "log_append"
+      and page["messages"][0]["timestamp_ms"] == res["timestamp_ms"],
+      "LogAppendTime record: %r" % page["messages"])
 
 # a Kafka consumer reads what the API produced
 c = Consumer({"bootstrap.servers": b.bootstrap, "group.id": "g-msgs",
