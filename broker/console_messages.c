@@ -410,7 +410,6 @@ typedef struct part_read {
   int64_t skip;  /* records to pass over before the first handed out */
   part_figures fig;
   int64_t next_offset; /* where a next read continues */
-  int stopped;         /* the callback asked to stop */
   int at_end;          /* nothing more to read below stop */
 } part_read;
 
@@ -514,7 +513,6 @@ static int read_partition(console_call *cc, part_read *pr, record_fn fn,
     if (rc < 0)
       return -1;
     if (rc > 0) {
-      pr->stopped = 1;
       int64_t end = pr->isolation == ISO_COMMITTED ? pd->last_stable_offset
                                                    : pd->high_watermark;
       pr->at_end = off >= end || off >= pr->stop;
@@ -529,12 +527,7 @@ static int read_partition(console_call *cc, part_read *pr, record_fn fn,
   }
 }
 
-/* Set pr->start and pr->skip for the last `window` records below latest.
- * Offsets are not records: control records, aborted transactions (under
- * read_committed) and compacted gaps take offsets and show nothing, so a
- * window of `window` offsets may hold fewer. Count what the window holds,
- * and widen it (doubling) until it holds enough or reaches the log start;
- * pr->skip passes over the surplus at its front. */
+/* A record_fn that counts. */
 static int count_record(void *ctx, const nd_record_view *r,
                         const nd_batch_info *b) {
   (void)r;
@@ -543,6 +536,12 @@ static int count_record(void *ctx, const nd_record_view *r,
   return 0;
 }
 
+/* Set pr->start and pr->skip for the last `window` records below latest.
+ * Offsets are not records: control records, aborted transactions (under
+ * read_committed) and compacted gaps take offsets and show nothing, so a
+ * window of `window` offsets may hold fewer. Count what the window holds,
+ * and widen it (doubling) until it holds enough or reaches the log start;
+ * pr->skip passes over the surplus at its front. */
 static int end_window(console_call *cc, part_read *pr, int64_t earliest,
                       int64_t latest, int64_t window) {
   int64_t span = window;
@@ -556,7 +555,7 @@ static int end_window(console_call *cc, part_read *pr, int64_t earliest,
       return -1;
     if (n >= window || pr->start == earliest || round == 16) {
       pr->skip = n > window ? n - window : 0;
-      pr->stopped = pr->at_end = 0;
+      pr->at_end = 0;
       return 0;
     }
     span = span > INT64_MAX / 2 ? INT64_MAX : span * 2;
