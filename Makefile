@@ -55,8 +55,9 @@ test-tsan: $(BUILD_TSAN)/CMakeCache.txt
 
 # Kafka's shipped server.properties sets group.initial.rebalance.delay.ms=0
 # "for a better out-of-the-box experience for development and testing"; the
-# broker's own default stays Kafka's code default, 3000 ms.
-RUN_ARGS   ?= --group-initial-delay-ms 0
+# broker's own default stays Kafka's code default, 3000 ms. The web console
+# (docs/console.md) on 127.0.0.1:9644, beside /metrics.
+RUN_ARGS   ?= --group-initial-delay-ms 0 --http 127.0.0.1:9644
 
 run: deps build
 	$(BUILD)/cli/nodata serve --data $(DATA) $(RUN_ARGS)

@@ -1510,10 +1510,14 @@ int broker_serve_main(int argc, char **argv) {
       blog_error("serve", "%s", why);
       return EXIT_RUNTIME;
     }
-    printf("nodata serve: http on %s (/metrics, /health, /ready)\n", bound);
+    printf("nodata serve: http on %s (console at /, /api/, /metrics, "
+           "/health, /ready)\n",
+           bound);
     fflush(stdout);
-    blog_info("serve", "serving /metrics, /health and /ready on http://%s",
-              bound);
+    blog_info("serve",
+              "serving the console, /api/, /metrics, /health and /ready on "
+              "http://%s%s",
+              bound, c->http_read_only ? " (read-only)" : "");
   }
 
   nd_options opts;
