@@ -11,7 +11,10 @@ timestamps), never written down by hand.
 
 import json
 import os
+import shutil
+import subprocess
 import sys
+import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -124,7 +127,24 @@ def produce_one(p, topic, partition, key, value, headers=None,
     }
 
 
-b = ndtest.Broker(args=["--http", "127.0.0.1:0"])
+# An authorizer that allows what no ACL names, so the test can deny one
+# topic to the console's caller (User:ANONYMOUS on this PLAINTEXT port).
+TMP = tempfile.mkdtemp(prefix="nd-console-msgs-")
+CONFIG = os.path.join(TMP, "server.properties")
+with open(CONFIG, "w") as f:
+    f.write("authorizer.class.name="
+            "org.apache.kafka.metadata.authorizer.StandardAuthorizer\n"
+            "allow.everyone.if.no.acl.found=true\n")
+# Debian's confluent_kafka has no ACL admin calls: the ACL goes into the
+# data directory before the broker starts (`nodata acls add`).
+DATA = os.path.join(TMP, "data")
+os.mkdir(DATA)
+subprocess.run([ndtest.nodata_bin(), "acls", "add", "--data", DATA,
+                "--topic", "secret", "--deny-principal", "User:ANONYMOUS",
+                "--operation", "Read", "--operation", "Write"], check=True,
+               stdout=subprocess.DEVNULL)
+b = ndtest.Broker(data_dir=DATA,
+                  args=["--http", "127.0.0.1:0", "--config", CONFIG])
 HOST, PORT = b.http
 ADMIN = AdminClient({"bootstrap.servers": b.bootstrap})
 MSG = "/api/topics/%s/partitions/%d/messages"
@@ -464,10 +484,27 @@ st, page, _ = get(MSG % ("small", 0))
 check(page["messages"] == [] and page["high_watermark"] == 0,
       "nothing written by the refused produce: %r" % page)
 
+# ---- the console obeys the caller's ACLs -------------------------------------
+# (the ACL denies READ and WRITE, not CREATE or DESCRIBE)
+create("secret")
+for path, what in ((MSG % ("secret", 0), "browse"),
+                   ("/api/topics/secret/partitions/0/download", "download"),
+                   ("/api/topics/secret/search?q=h", "search")):
+    st, res, _ = api("GET", path)
+    check(st == 403 and res["error"]["code"] == "TOPIC_AUTHORIZATION_FAILED",
+          "%s a denied topic: %r %r" % (what, st, res))
+st, res, _ = api("POST", "/api/topics/secret/messages", {"partition": 0,
+                                                         "value": "v"})
+check(st == 403 and res["error"]["code"] == "TOPIC_AUTHORIZATION_FAILED",
+      "produce to a denied topic: %r %r" % (st, res))
+st, res, _ = get(MSG % ("m", 0), limit=1)
+check(st == 200 and len(res["messages"]) == 1, "other topics are readable")
+
 rc = b.stop()
 check(rc == 0, "the broker exits cleanly: %r\n%s" % (rc, b.stderr()[-4000:]))
 check("Sanitizer" not in b.stderr() and "runtime error" not in b.stderr(),
       "sanitizer reports:\n%s" % b.stderr()[-4000:])
+shutil.rmtree(TMP, ignore_errors=True)
 if failures:
     ndtest.fail("%d check(s) failed" % len(failures))
 ndtest.passed()
