@@ -36,9 +36,10 @@
 #include "kafka_msgs.h"
 #include "nodata_codecs.h"
 
-/* Versions nodata serves (kafka_apis) and Apache Kafka 4.x serves too. */
+/* Versions nodata serves (kafka_apis) and Apache Kafka 4.x serves too
+ * (4.4: Metadata 0-13, ListOffsets 1-11, Fetch 4-18, Produce 3-13). */
 #define V_METADATA 12
-#define V_LIST_OFFSETS 7 /* isolation level (v2+), Kafka 4 serves 1-10 */
+#define V_LIST_OFFSETS 7 /* isolation level (v2+); Kafka 4.4 serves 1-11 */
 #define V_FETCH 12       /* the last version naming topics by name */
 #define V_PRODUCE 9
 
