@@ -564,9 +564,10 @@ static int end_window(console_call *cc, part_read *pr, int64_t earliest,
 }
 
 /* Set pr->start (and pr->stop) for q, reading `window` records from the
- * end for FROM_END: ListOffsets as a consumer's seek would. */
+ * end for FROM_END: ListOffsets as a consumer's seek would. clamp_end:
+ * an offset past the end starts at the end. */
 static int resolve_start(console_call *cc, part_read *pr, const read_query *q,
-                         int64_t window) {
+                         int64_t window, int clamp_end) {
   int64_t earliest, latest;
   if (list_offset(cc, pr->topic, pr->partition, -2, q->isolation, &earliest) <
       0)
@@ -587,6 +588,16 @@ static int resolve_start(console_call *cc, part_read *pr, const read_query *q,
   case FROM_OFFSET:
     /* Below the log start the records are gone: start at the first. */
     pr->start = q->offset < earliest ? earliest : q->offset;
+    /* A search over every partition with one offset: a partition that
+     * ends before it has nothing to search (a browse says
+     * OFFSET_OUT_OF_RANGE, as a Fetch does). */
+    if (clamp_end) {
+      if (list_offset(cc, pr->topic, pr->partition, -1, q->isolation, &latest) <
+          0)
+        return -1;
+      if (pr->start > latest)
+        pr->start = latest;
+    }
     break;
   case FROM_TIMESTAMP: {
     int64_t at;
@@ -661,7 +672,7 @@ static int read_page(console_call *cc, int64_t limit_def, int64_t limit_max,
       console_query_int(cc, "limit", limit_def, 1, limit_max, &pc->limit) < 0)
     return -1;
   pr->isolation = q->isolation;
-  if (resolve_start(cc, pr, q, pc->limit) < 0)
+  if (resolve_start(cc, pr, q, pc->limit, 0) < 0)
     return -1;
   return read_partition(cc, pr, page_record, pc);
 }
@@ -808,7 +819,7 @@ static int search(console_call *cc) {
     part_read pr = {.topic = topic, .partition = p, .isolation = rq.isolation};
     sc.partition = p;
     sc.scanned = 0;
-    if (resolve_start(cc, &pr, &rq, scan) < 0 ||
+    if (resolve_start(cc, &pr, &rq, scan, 1) < 0 ||
         read_partition(cc, &pr, search_record, &sc) < 0) {
       jw_free(&matches);
       return -1;

@@ -395,6 +395,17 @@ check(page["messages"][0]["key"] == {"encoding": "null", "size": 0}
       and page["messages"][0]["value"]["encoding"] == "null",
       "null key and value: %r" % page["messages"][0])
 
+# search from one offset over partitions of different lengths: those that
+# end before it have nothing to search
+tail = max(r["offset"] for r in made)
+st, res, _ = get("/api/topics/p4/search", q="key-", **{"from": "offset",
+                                                        "offset": tail})
+check(st == 200 and sorted((m["partition"], m["offset"])
+                           for m in res["matches"])
+      == sorted((r["partition"], r["offset"]) for r in made
+                if r["offset"] >= tail), "search from offset %d: %r"
+      % (tail, res))
+
 # a LogAppendTime topic: the broker's time, in the answer and in the record
 create("lat", config={"message.timestamp.type": "LogAppendTime"})
 st, res, _ = api("POST", "/api/topics/lat/messages",
