@@ -238,6 +238,24 @@ check([plain(m) for m in page["messages"]] == expected[-1:],
 check(page["next_offset"] == hwm + 1, "follow next_offset %r" % page)
 hwm += 1
 
+# ---- a page stops once its JSON passes 16 MiB; next_offset goes on ---------
+create("large")
+bigp = Producer({"bootstrap.servers": b.bootstrap, "linger.ms": 0,
+                 "message.max.bytes": 1000000})
+for i in range(22):
+    bigp.produce("large", value=(chr(ord("a") + i) * 800000).encode(),
+                 partition=0)
+bigp.flush(30)
+st, page, _ = get(MSG % ("large", 0), limit=500)
+n = len(page["messages"])
+check(st == 200 and 16 <= n < 22 and page["next_offset"] == n
+      and sum(m["value"]["size"] for m in page["messages"]) >= (16 << 20) - 800000,
+      "a 16 MiB page: %d records, next_offset %r" % (n, page["next_offset"]))
+st, rest, _ = get(MSG % ("large", 0), limit=500,
+                  **{"from": "offset", "offset": page["next_offset"]})
+check([m["offset"] for m in rest["messages"]] == list(range(n, 22)),
+      "the next page goes on: %r" % [m["offset"] for m in rest["messages"]])
+
 # ---- download: JSON lines equal to the browse answer -----------------------
 st, text, rh = get("/api/topics/m/partitions/0/download",
                    **{"from": "beginning"})
