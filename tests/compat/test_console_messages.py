@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -248,8 +249,9 @@ for i in range(22):
 bigp.flush(30)
 st, page, _ = get(MSG % ("large", 0), limit=500)
 n = len(page["messages"])
+size = sum(m["value"]["size"] for m in page["messages"])
 check(st == 200 and 16 <= n < 22 and page["next_offset"] == n
-      and sum(m["value"]["size"] for m in page["messages"]) >= (16 << 20) - 800000,
+      and size >= (16 << 20) - 800000,
       "a 16 MiB page: %d records, next_offset %r" % (n, page["next_offset"]))
 st, rest, _ = get(MSG % ("large", 0), limit=500,
                   **{"from": "offset", "offset": page["next_offset"]})
@@ -439,7 +441,6 @@ c = Consumer({"bootstrap.servers": b.bootstrap, "group.id": "g-msgs",
               "enable.auto.commit": False})
 c.assign([TopicPartition("p4", p, ck.OFFSET_BEGINNING) for p in range(4)])
 seen = {}
-import time  # noqa: E402
 deadline = time.monotonic() + 20
 while len(seen) < len(keys) + len(keys) and time.monotonic() < deadline:
     msg = c.poll(0.5)
@@ -513,7 +514,7 @@ st, page, _ = get(MSG % ("small", 0))
 check(page["messages"] == [] and page["high_watermark"] == 0,
       "nothing written by the refused produce: %r" % page)
 
-# ---- the console obeys the caller's ACLs -------------------------------------
+# ---- the console obeys the caller's ACLs ------------------------------------
 # (the ACL denies READ and WRITE, not CREATE or DESCRIBE)
 create("secret")
 for path, what in ((MSG % ("secret", 0), "browse"),
