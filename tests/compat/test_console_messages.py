@@ -9,6 +9,7 @@ expected answers are built from the delivery reports (offsets,
 timestamps), never written down by hand.
 """
 
+import atexit
 import json
 import os
 import shutil
@@ -146,6 +147,16 @@ subprocess.run([ndtest.nodata_bin(), "acls", "add", "--data", DATA,
                stdout=subprocess.DEVNULL)
 b = ndtest.Broker(data_dir=DATA,
                   args=["--http", "127.0.0.1:0", "--config", CONFIG])
+
+
+def _cleanup():
+    """Also when the test dies early: stop the broker, remove its files."""
+    if b.alive():
+        b.stop(check=False)
+    shutil.rmtree(TMP, ignore_errors=True)
+
+
+atexit.register(_cleanup)
 HOST, PORT = b.http
 ADMIN = AdminClient({"bootstrap.servers": b.bootstrap})
 MSG = "/api/topics/%s/partitions/%d/messages"
@@ -534,7 +545,6 @@ rc = b.stop()
 check(rc == 0, "the broker exits cleanly: %r\n%s" % (rc, b.stderr()[-4000:]))
 check("Sanitizer" not in b.stderr() and "runtime error" not in b.stderr(),
       "sanitizer reports:\n%s" % b.stderr()[-4000:])
-shutil.rmtree(TMP, ignore_errors=True)
 if failures:
     ndtest.fail("%d check(s) failed" % len(failures))
 ndtest.passed()
