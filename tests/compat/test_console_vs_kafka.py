@@ -227,11 +227,13 @@ def topic_fix(a, b):
 
 def created_fix(a, b):
     """A topic just created: Kafka's partition leaders may not know it
-    yet when the console asks ListOffsets (LEADER_NOT_AVAILABLE, so
-    `records` null); nodata's store has it at once."""
+    yet when the console asks ListOffsets and DescribeLogDirs, so
+    `records` and `size_bytes` may be null; nodata's store has it at
+    once."""
     for j in (a, b):
         if isinstance(j, dict):
             j.pop("records", None)
+            j.pop("size_bytes", None)
     return a, b
 
 
@@ -308,8 +310,16 @@ def scenario(p, nd_boot, k_boot):
     p.same("POST", "/api/topics", {"name": "oracle-zero", "partitions": 0})
     p.same("POST", "/api/topics",
            {"name": "oracle-badcfg", "configs": {"cleanup.policy": "nope"}})
+    p.same("POST", "/api/topics",
+           {"name": "oracle-badname", "configs": {"no.such.config": "1"}})
+    p.same("POST", "/api/topics", {"name": "x" * 250})
     p.same("GET", "/api/topics/oracle-none")
     p.same("DELETE", "/api/topics/oracle-none")
+    p.same("PUT", "/api/topics/oracle-none/configs",
+           {"set": {"retention.ms": "1000"}})
+    p.same("POST", "/api/topics/oracle-none/partitions", {"count": 3})
+    p.same("GET", "/api/topics/oracle-none/producers")
+    p.same("GET", "/api/topics/oracle-none/partitions/0/messages")
     p.same("GET", "/api/topics/" + T, fix=topic_fix)
     p.same("PUT", "/api/topics/%s/configs" % T,
            {"set": {"retention.ms": "7200000", "segment.bytes": "1048576"},
@@ -318,6 +328,14 @@ def scenario(p, nd_boot, k_boot):
     p.same("GET", "/api/topics/" + T, fix=topic_fix)
     p.same("PUT", "/api/topics/%s/configs" % T,
            {"set": {"retention.ms": "soon"}})
+    p.same("PUT", "/api/topics/%s/configs" % T,
+           {"set": {"no.such.config": "1"}})
+    # Kafka refuses one name twice (nodata applied both, in order).
+    p.same("PUT", "/api/topics/%s/configs" % T,
+           {"set": {"cleanup.policy": "compact"},
+            "delete": ["cleanup.policy"]})
+    p.same("PUT", "/api/topics/%s/configs" % T,
+           {"delete": ["retention.ms", "retention.ms"]})
     p.same("POST", "/api/topics/%s/partitions" % T, {"count": 2})
     p.same("POST", "/api/topics/%s/partitions" % T, {"count": 4})
     p.settle("/api/topics/%s/partitions/3/messages" % T)
@@ -349,6 +367,9 @@ def scenario(p, nd_boot, k_boot):
         p.same("GET", base + "download?from=beginning")
     p.same("GET", "/api/topics/%s/partitions/0/messages?from=offset"
            "&offset=999" % T)
+    p.same("GET", "/api/topics/%s/partitions/7/messages" % T)
+    p.same("GET", "/api/topics/%s/partitions/0/messages?from=timestamp"
+           "&timestamp=%d" % (T, BASE_TS + 10 ** 9))
     p.same("GET", "/api/topics/%s/search?q=key-3" % T)
     p.same("GET", "/api/topics/%s/search?q=%%22i%%22&in=value&limit=3" % T)
     p.same("GET", "/api/topics/%s/search?q=v1&in=key" % T)
@@ -357,7 +378,10 @@ def scenario(p, nd_boot, k_boot):
     G = "oracle-g"
     members = [consume(b, G, T, 13) for b in (nd_boot, k_boot)]
     try:
-        p.same("GET", "/api/groups/" + G)
+        (_, g), _ = p.same("GET", "/api/groups/" + G)
+        check(g and len(g.get("members", [])) == 1 and g["lag"] == 0 and
+              sum(len(a["partitions"]) for a in g["members"][0]["assignment"])
+              == 4, "the live group as nodata describes it: %s" % g)
         p.same("GET", "/api/groups", fix=lambda a, b: tuple(
             {"groups": [g for g in j["groups"] if g["group_id"] == G]}
             for j in (a, b)))
@@ -373,8 +397,14 @@ def scenario(p, nd_boot, k_boot):
     p.same("POST", "/api/groups/%s/reset-offsets" % G,
            {"topic": T, "to": "shift", "shift": -1, "dry_run": False})
     p.same("GET", "/api/groups/" + G)
+    p.same("POST", "/api/groups/%s/reset-offsets" % G,
+           {"topic": T, "partitions": [0, 9], "to": "earliest"})
+    p.same("POST", "/api/groups/%s/reset-offsets" % G,
+           {"topic": T, "to": "offset", "offset": 1, "dry_run": False})
+    p.same("GET", "/api/groups/" + G)
     p.same("DELETE", "/api/groups/" + G)
     p.same("GET", "/api/groups/" + G)
+    p.same("DELETE", "/api/groups/" + G)
 
     # ---- transactions and producers
     prods = []
@@ -387,8 +417,15 @@ def scenario(p, nd_boot, k_boot):
         pr.produce(T, key=b"k", value=b"in a transaction", partition=2)
         pr.flush(30)
         prods.append(pr)
-    p.same("GET", "/api/transactions")
-    p.same("GET", "/api/topics/%s/producers" % T)
+    (_, tx), _ = p.same("GET", "/api/transactions")
+    check([(t["transactional_id"], t["state"], t["partitions"])
+           for t in tx["transactions"]] ==
+          [("oracle-txn", "Ongoing", [{"topic": T, "partition": 2}])],
+          "the open transaction as nodata lists it: %s" % tx)
+    (_, pj), _ = p.same("GET", "/api/topics/%s/producers" % T)
+    check([pr["current_txn_start_offset"]
+           for pr in pj["partitions"][2]["producers"]] == [2],
+          "the open transaction's producer as nodata lists it: %s" % pj)
     for pr in prods:
         pr.abort_transaction(30)
     # Kafka's coordinator writes the abort markers after EndTxn answers;
