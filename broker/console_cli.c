@@ -70,8 +70,14 @@ static const char console_usage[] =
     "connections, rates, fsync latency) are null; the rest is the same\n"
     "API as `nodata serve --http`.\n"
     "\n"
-    "Example:\n"
-    "  nodata console --bootstrap kafka1:9092 --http 127.0.0.1:9644\n";
+    "Examples:\n"
+    "  nodata console --bootstrap kafka1:9092 --http 127.0.0.1:9644\n"
+    "  nodata console --bootstrap kafka1:9093 --security-protocol \\\n"
+    "      SASL_PLAINTEXT --sasl-mechanisms SCRAM-SHA-512 --http-read-only\n"
+    "\n"
+    "Exit status: 0 stopped by SIGINT or SIGTERM, 1 runtime failure (the\n"
+    "HTTP address cannot be bound), 2 usage error. A broker that cannot be\n"
+    "reached is not a failure: each call answers 502 until it is back.\n";
 
 static volatile sig_atomic_t g_console_stop;
 
