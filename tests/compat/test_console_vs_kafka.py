@@ -42,10 +42,14 @@ Left out of the comparison, and why:
   transaction is open (-1 on both).
 
 And `nodata console` itself: its overview gives what the protocol can
-tell (data_dir, disk, connections, rates null; topic and group counts
-equal nodata's own console's), --http-read-only refuses changes with 403
-READ_ONLY, and one whose bootstrap answers nothing answers each call 502
-BROKER_CONNECTION_FAILED and keeps serving.
+tell (data_dir, disk, connections, rates null; the group count equals
+nodata's own console's), --http-read-only refuses changes with 403
+READ_ONLY, one whose bootstrap answers nothing answers each call 502
+BROKER_CONNECTION_FAILED and keeps serving, and one in front of Kafka's
+SASL_PLAINTEXT listener (--security-protocol SASL_PLAINTEXT) asks for a
+login, refuses a wrong password with Kafka's SASL_AUTHENTICATION_FAILED
+and serves the calls of a SCRAM-SHA-512 user made by Kafka's storage
+format.
 
 A difference that is nodata's bug is fixed in the broker; the ones left
 are listed above with their reason.
@@ -266,8 +270,18 @@ def consume(bootstrap, group, topic, n):
     return c
 
 
+SASL_USER, SASL_PW = "alice", "alice-secret"
+
+
 def main():
-    kafka = apache_kafka.ApacheKafka(wait=False)
+    kafka = apache_kafka.ApacheKafka(
+        wait=False, extra_listeners=[("SASL", None, "SASL_PLAINTEXT")],
+        extra_props=["sasl.enabled.mechanisms=SCRAM-SHA-512",
+                     "listener.name.sasl.scram-sha-512.sasl.jaas.config="
+                     "org.apache.kafka.common.security.scram."
+                     "ScramLoginModule required;"],
+        format_args=["--add-scram", "SCRAM-SHA-512=[name=%s,password=%s]"
+                     % (SASL_USER, SASL_PW)])
     nd = ndtest.Broker(args=["--http", "127.0.0.1:0"])
     procs = []
     try:
@@ -282,6 +296,11 @@ def main():
         dead, dead_addr = start_console("127.0.0.1:%d" % ndtest.free_port())
         procs.append(dead)
         unreachable(dead, dead_addr)
+        sasl, sasl_addr = start_console(
+            kafka.listener["SASL"], "--security-protocol", "SASL_PLAINTEXT",
+            "--sasl-mechanisms", "SCRAM-SHA-512")
+        procs.append(sasl)
+        sasl_login(sasl_addr)
     finally:
         for proc in procs:
             check(ndtest.terminate(proc) == 0, "nodata console's exit status")
@@ -493,6 +512,46 @@ def unreachable(proc, addr):
     st, _ = call(addr, "GET", "/api/session")
     check(st == 200 and proc.poll() is None,
           "the console keeps serving: %d, exit %s" % (st, proc.poll()))
+
+
+def sasl_login(addr):
+    """nodata console --security-protocol SASL_PLAINTEXT in front of
+    Kafka's SCRAM listener: the caller logs in as a Kafka user."""
+    st, s = call(addr, "GET", "/api/session")
+    check(st == 200 and s["auth"] == "sasl" and
+          s["mechanisms"] == ["SCRAM-SHA-512"] and s["user"] is None,
+          "SASL session before login: %d %s" % (st, s))
+    st, j = call(addr, "GET", "/api/topics")
+    check(st == 401 and j["error"]["code"] == "NOT_LOGGED_IN",
+          "SASL topics before login: %d %s" % (st, j))
+    st, j, _ = login(addr, SASL_USER, "wrong")
+    check(st == 401 and j["error"]["code"] == "SASL_AUTHENTICATION_FAILED",
+          "SASL login with a wrong password: %d %s" % (st, j))
+    st, j, cookie = login(addr, SASL_USER, SASL_PW)
+    check(st == 200 and j["principal"] == "User:" + SASL_USER and cookie,
+          "SASL login: %d %s" % (st, j))
+    host, port = addr
+    req = urllib.request.Request("http://%s:%d/api/overview" % (host, port),
+                                 headers={"Cookie": cookie})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        ov = json.loads(r.read())
+    check(isinstance(ov["topics"], int) and ov["disk"] is None,
+          "SASL overview as %s: %s" % (SASL_USER, ov))
+
+
+def login(addr, user, password):
+    """POST /api/login: (status, JSON, "nd_session=..." or None)."""
+    host, port = addr
+    req = urllib.request.Request(
+        "http://%s:%d/api/login" % (host, port), method="POST",
+        data=json.dumps({"username": user, "password": password}).encode(),
+        headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            c = r.headers.get("Set-Cookie", "")
+            return r.status, json.loads(r.read()), c.split(";")[0] or None
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read()), None
 
 
 if __name__ == "__main__":
