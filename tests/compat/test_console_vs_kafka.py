@@ -181,24 +181,29 @@ class Pair:
 
 
 def start_console(bootstrap, *flags):
+    """nodata console for bootstrap: (process, its HTTP address). Its
+    output goes to files (a pipe nobody reads could fill and block it)."""
     out = tempfile.NamedTemporaryFile(prefix="nd-console-", delete=False)
+    err = tempfile.NamedTemporaryFile(prefix="nd-console-", delete=False)
     proc = subprocess.Popen([ndtest.nodata_bin(), "console", "--bootstrap",
                              bootstrap, "--http", "127.0.0.1:0"] +
                             list(flags),
-                            stdout=out, stderr=subprocess.PIPE,
-                            stdin=subprocess.DEVNULL)
+                            stdout=out, stderr=err, stdin=subprocess.DEVNULL)
     deadline = time.monotonic() + 10
-    while True:
-        with open(out.name) as f:
-            m = re.search(r"http on (\S+):(\d+) ", f.read())
-        if m:
-            os.unlink(out.name)
-            return proc, (m.group(1), int(m.group(2)))
-        if proc.poll() is not None or time.monotonic() > deadline:
-            ndtest.terminate(proc)
-            ndtest.fail("nodata console did not start: %s"
-                        % proc.stderr.read().decode(errors="replace"))
-        time.sleep(0.05)
+    try:
+        while True:
+            with open(out.name) as f:
+                m = re.search(r"http on (\S+):(\d+) ", f.read())
+            if m:
+                return proc, (m.group(1), int(m.group(2)))
+            if proc.poll() is not None or time.monotonic() > deadline:
+                ndtest.terminate(proc)
+                with open(err.name) as f:
+                    ndtest.fail("nodata console did not start: %s" % f.read())
+            time.sleep(0.05)
+    finally:
+        os.unlink(out.name)
+        os.unlink(err.name)
 
 
 def config_pair(a, b):
