@@ -11,7 +11,7 @@ TSAN_TESTS  = test_threads test_limits test_offsets test_producer test_store tes
 JOBS       ?= $(shell nproc)
 DATA       ?= ./data
 
-.PHONY: all deps build build-san test test-fast test-san test-tsan run bench bench-kafka bench-compaction bench-txn bench-metrics bench-tls bench-rebalance fuzz format clean install
+.PHONY: all deps build build-san test test-fast test-san test-tsan run bench bench-kafka bench-compaction bench-txn bench-metrics bench-tls bench-rebalance bench-console fuzz format clean install
 
 all: build
 
@@ -101,6 +101,11 @@ bench-tls: deps build
 # It runs in the PyPI venv of tests/compat/pyvenv.py (confluent-kafka 2.16).
 bench-rebalance: deps build
 	NODATA_BUILD=$(BUILD) python3 bench/broker/rebalance.py $(BENCH_ARGS)
+
+# What the web console costs produce with four browser tabs open, and the
+# topic list's load time with 1,000 topics (bench/broker/README.md).
+bench-console: deps build
+	NODATA_BUILD=$(BUILD) /usr/bin/python3 bench/broker/console.py $(BENCH_ARGS)
 
 fuzz: deps
 	FUZZ_SECONDS=$(FUZZ_SECONDS) JOBS=$(JOBS) BUILD_FUZZ=build-fuzz sh fuzz/run.sh

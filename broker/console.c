@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "console.h"
 #include "kafka.h"
@@ -33,6 +34,9 @@ int console_new(const console_config *cfg, console **out) {
            cfg->version ? cfg->version : "");
   c->cfg.data_dir = c->data_dir;
   c->cfg.version = c->version;
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  c->started_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
   c->history = console_history_new();
   if (!c->history) {
     free(c);

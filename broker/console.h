@@ -299,6 +299,10 @@ double console_history_topic_rate(const console_history *h, const char *topic);
  * (0 for a group never sampled). */
 size_t console_history_group_lag(const console_history *h, const char *group,
                                  int64_t *t_ms, int64_t *lag, size_t cap);
+/* The time between samples in ms: CONSOLE_SAMPLE_MS, or what
+ * NODATA_CONSOLE_SAMPLE_MS in the environment says (100 to 60000; for
+ * tests, docs/serve.md). The answers' "interval_s" is this. */
+int64_t console_history_interval_ms(const console_history *h);
 /* The console's sampler (for handlers). */
 console_history *console_history_of(console *c);
 /* Facts of the console for /api/overview. */
