@@ -145,6 +145,12 @@ function App() {
     load();
     onUnauthorized(load);
   }, []);
+  // A broker still starting (503 STARTING) or restarting: try again.
+  useEffect(() => {
+    if (!error || session) return;
+    const id = setTimeout(load, 2000);
+    return () => clearTimeout(id);
+  }, [error, session]);
   if (!session)
     return (
       <main>
