@@ -454,6 +454,71 @@ def transactions_and_producers(b):
           "producers of no topic: %d %s" % (st, j))
 
 
+def raw_member(bootstrap, group, protocol_type, assignment):
+    """A classic group of one member joined by hand (JoinGroup v5,
+    SyncGroup v5) that hands itself `assignment` bytes."""
+    c = kwire.Conn(bootstrap)
+    join = {"GroupId": group, "SessionTimeoutMs": 30000,
+            "RebalanceTimeoutMs": 30000, "MemberId": "",
+            "GroupInstanceId": None, "ProtocolType": protocol_type,
+            "Protocols": [{"Name": "p1", "Metadata": b"\x00\x01"}]}
+    r = c.call("JoinGroup", 5, join)
+    if r["ErrorCode"] == 79:  # MEMBER_ID_REQUIRED: join again with it
+        r = c.call("JoinGroup", 5, dict(join, MemberId=r["MemberId"]))
+    if r["ErrorCode"]:
+        ndtest.fail("JoinGroup %s: %d" % (group, r["ErrorCode"]))
+    s = c.call("SyncGroup", 5, {
+        "GroupId": group, "GenerationId": r["GenerationId"],
+        "MemberId": r["MemberId"], "GroupInstanceId": None,
+        "ProtocolType": protocol_type, "ProtocolName": "p1",
+        "Assignments": [{"MemberId": r["MemberId"],
+                         "Assignment": assignment}]})
+    if s["ErrorCode"]:
+        ndtest.fail("SyncGroup %s: %d" % (group, s["ErrorCode"]))
+    return c
+
+
+def assignments_by_hand(b):
+    """ConsumerProtocol assignments of every version decode; other protocol
+    types' bytes, and bytes that do not decode, come back as hex."""
+    def enc(version, topics, user_data):
+        out = struct.pack(">hi", version, len(topics))
+        for t, ps in topics:
+            out += struct.pack(">h", len(t)) + t.encode()
+            out += struct.pack(">i", len(ps)) + b"".join(
+                struct.pack(">i", p) for p in ps)
+        if user_data is None:
+            return out + struct.pack(">i", -1)
+        return out + struct.pack(">i", len(user_data)) + user_data
+    cases = [
+        ("cg-raw-v0", "consumer", enc(0, [(TOPIC, [0, 2])], None),
+         [{"topic": TOPIC, "partitions": [0, 2]}]),
+        ("cg-raw-v3", "consumer", enc(3, [(TOPIC, [3]), ("other", [])],
+                                      b"userdata"),
+         [{"topic": TOPIC, "partitions": [3]},
+          {"topic": "other", "partitions": []}]),
+        ("cg-raw-bad", "consumer", struct.pack(">hi", 0, 5), None),
+        ("cg-raw-connect", "connect", b"\x00\x01{\"tasks\":[1]}\xff", None),
+    ]
+    conns = []
+    try:
+        for group, ptype, data, want in cases:
+            conns.append(raw_member(b.bootstrap, group, ptype, data))
+            g = get(b, "/api/groups/" + group)
+            check(g["protocol_type"] == ptype and g["protocol"] == "p1" and
+                  len(g["members"]) == 1, "%s: %s" % (group, g))
+            m = g["members"][0]
+            check(m["assignment"] == want, "%s assignment %s, want %s" %
+                  (group, m["assignment"], want))
+            if want is None:
+                check(m.get("assignment_bytes") == {
+                    "encoding": "hex", "hex": data.hex(), "size": len(data)},
+                    "%s bytes as hex: %s" % (group, m))
+    finally:
+        for c in conns:
+            c.close()
+
+
 def main():
     with ndtest.Broker(args=["--http", "127.0.0.1:0",
                                 "--group-initial-delay-ms", "500"]) as b:
@@ -467,6 +532,7 @@ def main():
         classic_group(b)
         consumer_group(b)
         transactions_and_producers(b)
+        assignments_by_hand(b)
         st, j = api(b, "GET", "/api/groups/cg-kip848/lag-history")
         check(st == 200 and j["interval_s"] == 5 and
               isinstance(j["samples"], list), "lag history: %s" % j)
