@@ -429,8 +429,23 @@ static int fetch_offsets(console_call *cc, ginfo *gs, size_t n) {
   return 0;
 }
 
-/* ListOffsets v7 at `ts` for a list of (topic, partition): one request,
- * the answers into off[] (-1 where the broker had none or erred). */
+/* A (topic, partition) to ask about, and where its answer goes. */
+typedef struct tp_ref {
+  const char *topic;
+  int32_t partition;
+  size_t at;
+} tp_ref;
+
+static int tp_cmp(const void *a, const void *b) {
+  const tp_ref *x = a, *y = b;
+  int c = strcmp(x->topic, y->topic);
+  return c ? c : (x->partition > y->partition) - (x->partition < y->partition);
+}
+
+/* ListOffsets v7 at `ts` for a list of (topic, partition), duplicates
+ * allowed: one request (each partition once, as Kafka requires), the
+ * answers into off[] (-1 where the broker had none or erred). Sorting
+ * keeps it O(n log n) for the thousands of partitions of a long list. */
 static int list_offsets(console_call *cc, const char *const *topics,
                         const int32_t *parts, size_t n, int64_t ts,
                         int64_t *off) {
@@ -438,45 +453,34 @@ static int list_offsets(console_call *cc, const char *const *topics,
     off[i] = -1;
   if (!n)
     return 0;
-  /* Group by topic: the request is topic -> partitions, and a topic may
-   * appear once. */
+  tp_ref *refs = kf_alloc(&cc->arena, n * sizeof *refs);
   kafka_list_offsets_request *rq = console_new_req(cc, K_LIST_OFFSETS);
   kafka_list_offsets_request_topic *rt = kf_new_array(
       &cc->arena, &kafka_list_offsets_request_topic_desc, (int32_t)n);
   kafka_list_offsets_request_partition *rp = kf_new_array(
       &cc->arena, &kafka_list_offsets_request_partition_desc, (int32_t)n);
-  size_t *order = kf_alloc(&cc->arena, n * sizeof *order);
-  if (!rq || !rt || !rp || !order)
+  if (!refs || !rq || !rt || !rp)
     return oom(cc);
-  int32_t nt = 0;
-  size_t used = 0;
-  char *done = kf_alloc(&cc->arena, n);
-  if (!done)
-    return oom(cc);
+  for (size_t i = 0; i < n; i++)
+    refs[i] = (tp_ref){topics[i], parts[i], i};
+  qsort(refs, n, sizeof *refs, tp_cmp);
+  int32_t nt = 0, np = 0;
   for (size_t i = 0; i < n; i++) {
-    if (done[i])
-      continue;
-    rt[nt].name = kf_s(topics[i]);
-    rt[nt].partitions.items = &rp[used];
-    for (size_t j = i; j < n; j++) {
-      if (done[j] || strcmp(topics[j], topics[i]))
-        continue;
-      int dup = 0;
-      for (size_t q = i; q < j && !dup; q++)
-        dup = done[q] && parts[q] == parts[j] && !strcmp(topics[q], topics[j]);
-      done[j] = 1;
-      if (dup)
-        continue;
-      rp[used].partition_index = parts[j];
-      rp[used].current_leader_epoch = -1;
-      rp[used].timestamp = ts;
-      order[used++] = j;
-      rt[nt].partitions.count++;
+    if (i > 0 && !tp_cmp(&refs[i - 1], &refs[i]))
+      continue; /* asked already */
+    if (i == 0 || strcmp(refs[i - 1].topic, refs[i].topic)) {
+      rt[nt].name = kf_s(refs[i].topic);
+      rt[nt].partitions.items = &rp[np];
+      nt++;
     }
-    nt++;
+    rp[np].partition_index = refs[i].partition;
+    rp[np].current_leader_epoch = -1;
+    rp[np].timestamp = ts;
+    np++;
+    rt[nt - 1].partitions.count++;
   }
   rq->replica_id = -1;
-  rq->isolation_level = 0;
+  rq->isolation_level = 0; /* the high watermark, as Kafka's tools use */
   rq->topics.items = rt;
   rq->topics.count = nt;
   kafka_list_offsets_response *r;
@@ -484,14 +488,25 @@ static int list_offsets(console_call *cc, const char *const *topics,
     return -1;
   for (int32_t t = 0; t < r->topics.count; t++) {
     kafka_list_offsets_response_topic_response *tr = &r->topics.items[t];
+    if (tr->name.len < 0)
+      continue;
     for (int32_t p = 0; p < tr->partitions.count; p++) {
       kafka_list_offsets_response_partition_response *pr =
           &tr->partitions.items[p];
       if (pr->error_code)
         continue;
-      for (size_t i = 0; i < n; i++)
-        if (parts[i] == pr->partition_index && kf_eq(tr->name, topics[i]))
-          off[i] = pr->offset;
+      /* The first ref of (topic, partition), then all its duplicates. */
+      tp_ref key = {tr->name.ptr, pr->partition_index, 0};
+      size_t lo = 0, hi = n;
+      while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (tp_cmp(&refs[mid], &key) < 0)
+          lo = mid + 1;
+        else
+          hi = mid;
+      }
+      for (; lo < n && !tp_cmp(&refs[lo], &key); lo++)
+        off[refs[lo].at] = pr->offset;
     }
   }
   return 0;
