@@ -372,6 +372,14 @@ def consumer_group(b):
             lambda g: g if g["state"] == "Empty" else None)(
                 get(b, "/api/groups/" + group)), timeout=30)
         check(g["member_count"] == 0, "no members after close")
+        # Empty, a consumer group's offsets can be reset too.
+        st, j = api(b, "POST", "/api/groups/%s/reset-offsets" % group,
+                    {"topic": TOPIC, "to": "offset", "offset": 3,
+                     "dry_run": False})
+        check(st == 200 and [o["new"] for o in j["offsets"]] == [3] * PARTS,
+              "reset of the empty consumer group: %d %s" % (st, j))
+        check(committed_by_client(b.bootstrap, group) ==
+              {p: 3 for p in range(PARTS)}, "committed by the reset")
         listed = {x["group_id"]: x for x in get(b, "/api/groups")["groups"]}
         check(listed.get(group, {}).get("type") == "consumer",
               "listed as a consumer group")
