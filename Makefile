@@ -11,12 +11,20 @@ TSAN_TESTS  = test_threads test_limits test_offsets test_producer test_store tes
 JOBS       ?= $(shell nproc)
 DATA       ?= ./data
 
-.PHONY: all deps build build-san test test-fast test-san test-tsan run bench bench-kafka bench-compaction bench-txn bench-metrics bench-tls bench-rebalance fuzz format clean install
+.PHONY: all deps build build-san test test-fast test-san test-tsan run bench bench-kafka bench-compaction bench-txn bench-metrics bench-tls bench-rebalance bench-console fuzz format clean install
 
 all: build
 
 deps:
 	@scripts/install-deps.sh all
+
+# The console's pages: rebuilds console/dist from console/ with the locked
+# npm packages (needs node and npm). dist is committed, so building nodata
+# needs neither; commit dist with the sources that made it
+# (tests/compat/test_console_assets.py checks they match).
+.PHONY: console
+console:
+	cd console && npm ci --no-audit --no-fund && npm run build
 
 $(BUILD)/CMakeCache.txt:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
@@ -55,8 +63,9 @@ test-tsan: $(BUILD_TSAN)/CMakeCache.txt
 
 # Kafka's shipped server.properties sets group.initial.rebalance.delay.ms=0
 # "for a better out-of-the-box experience for development and testing"; the
-# broker's own default stays Kafka's code default, 3000 ms.
-RUN_ARGS   ?= --group-initial-delay-ms 0
+# broker's own default stays Kafka's code default, 3000 ms. The web console
+# (docs/console.md) on 127.0.0.1:9644, beside /metrics.
+RUN_ARGS   ?= --group-initial-delay-ms 0 --http 127.0.0.1:9644
 
 run: deps build
 	$(BUILD)/cli/nodata serve --data $(DATA) $(RUN_ARGS)
@@ -92,6 +101,11 @@ bench-tls: deps build
 # It runs in the PyPI venv of tests/compat/pyvenv.py (confluent-kafka 2.16).
 bench-rebalance: deps build
 	NODATA_BUILD=$(BUILD) python3 bench/broker/rebalance.py $(BENCH_ARGS)
+
+# What the web console costs produce with four browser tabs open, and the
+# topic list's load time with 1,000 topics (bench/broker/README.md).
+bench-console: deps build
+	NODATA_BUILD=$(BUILD) /usr/bin/python3 bench/broker/console.py $(BENCH_ARGS)
 
 fuzz: deps
 	FUZZ_SECONDS=$(FUZZ_SECONDS) JOBS=$(JOBS) BUILD_FUZZ=build-fuzz sh fuzz/run.sh

@@ -13,7 +13,8 @@ build_pkgs=(gcc clang make cmake pkg-config
 test_pkgs=(kcat python3 python3-confluent-kafka python3-kafka
            python3-snappy python3-lz4 python3-zstandard
            libsqlite3-dev liblmdb-dev redis-server libclang-rt-14-dev valgrind clang-format
-           e2fsprogs systemd)
+           e2fsprogs systemd
+           chromium)  # the web console's browser tests (tests/console/)
 
 want=("${build_pkgs[@]}")
 case "${1:-all}" in

@@ -38,42 +38,16 @@ import shutil
 import signal
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 import urllib.request
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+from benchlib import ab_rounds, ab_summary, tool_paths
 
 
 def log(msg):
     print(msg, flush=True)
-
-
-def cpu_s(pid, thread=None):
-    """User + system CPU seconds of a process, or of its thread named
-    `thread` (the HTTP listener's is "nd-http"), so far."""
-    paths = ["/proc/%d/stat" % pid]
-    if thread:
-        paths = []
-        for tid in os.listdir("/proc/%d/task" % pid):
-            try:
-                with open("/proc/%d/task/%s/comm" % (pid, tid)) as f:
-                    if f.read().strip() == thread:
-                        paths.append("/proc/%d/task/%s/stat" % (pid, tid))
-            except OSError:
-                pass
-    total = 0.0
-    for p in paths:
-        try:
-            with open(p) as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / \
-                os.sysconf("SC_CLK_TCK")
-        except (OSError, IndexError, ValueError):
-            pass
-    return total
 
 
 class Scraper(threading.Thread):
@@ -125,17 +99,6 @@ def populate(bootstrap, parts, topics):
     c.close()
 
 
-def run_client(a, bootstrap, *args):
-    cmd = [a.bench, "--client", bootstrap] + [str(x) for x in args]
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
-    m = re.search(r"^result \S+ (.*)$", r.stdout, re.M)
-    if r.returncode or not m:
-        raise SystemExit("metrics-cost: %s failed (%d):\n%s%s"
-                         % (" ".join(cmd), r.returncode, r.stdout, r.stderr))
-    return {k: float(v) for k, v in (kv.split("=") for kv in
-                                     m.group(1).split())}
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rounds", type=int, default=8,
@@ -155,17 +118,7 @@ def main():
     a = ap.parse_args()
     if a.quick:
         a.rounds, a.count, a.secs, a.extra_partitions = 2, 20000, 0.5, 100
-    build = os.environ.get("NODATA_BUILD",
-                           os.path.join(HERE, "..", "..", "build"))
-    a.bench = a.bench or os.path.join(build, "bench", "broker",
-                                      "nodata-broker-bench")
-    a.nodata = a.nodata or os.environ.get("NODATA_BIN") or os.path.join(
-        build, "cli", "nodata")
-    for p in (a.bench, a.nodata):
-        if not os.access(p, os.X_OK):
-            raise SystemExit("metrics-cost: %s is missing (build first: "
-                             "cmake --build build --target nodata "
-                             "nodata_broker_bench)" % p)
+    tool_paths(a, "metrics-cost")
 
     root = tempfile.mkdtemp(prefix="nd-metrics-cost-", dir=a.dir or None)
     out = open(os.path.join(root, "serve.out"), "w+")
@@ -201,56 +154,26 @@ def main():
                                    time.monotonic() - t0,
                                    body.count(b"\n"), len(body) / 1e3))
 
-        res = {"off": [], "on": []}
         scrapes = []
-        for rnd in range(a.rounds):
-            mode = ("off", "on")[(rnd + rnd // 2) % 2]
-            sc = None
-            c0, h0, t0 = cpu_s(nd.pid), cpu_s(nd.pid, "nd-http"), \
-                time.monotonic()
-            if mode == "on":
-                sc = Scraper(url, a.every)
-                sc.start()
-            prod = run_client(a, bootstrap, "--run", "produce", "--size", 100,
-                              "--count", a.count, "--acks", "1", "--tag",
-                              "r%d" % rnd)
-            lat = run_client(a, bootstrap, "--run", "latency", "--rate",
-                             10000, "--secs", a.secs, "--warm",
-                             min(1, a.secs / 5), "--acks", "all",
-                             "--client-config",
-                             "max.in.flight.requests.per.connection=5",
-                             "--tag", "l%d" % rnd)
-            if sc:
+
+        def scrape():
+            sc = Scraper(url, a.every)
+            sc.start()
+
+            def stop():
                 sc.stop.set()
                 sc.join()
-                scrapes += sc.took
+                scrapes.extend(sc.took)
                 if sc.errors:
                     raise SystemExit("metrics-cost: %d scrapes failed"
                                      % sc.errors)
-            secs = time.monotonic() - t0
-            fig = {"msgs/s": prod["rps"], "MB/s": prod["mbps"],
-                   "p50 ms": lat["p50_ms"], "p99 ms": lat["p99_ms"],
-                   "broker CPU s": cpu_s(nd.pid) - c0,
-                   "http CPU %": 100 * (cpu_s(nd.pid, "nd-http") - h0) / secs}
-            res[mode].append(fig)
-            log("  round %d %-3s  %10.0f msgs/s  %7.2f MB/s  p50 %6.3f ms  "
-                "p99 %6.3f ms  broker CPU %5.2f s, http thread %4.2f %% of "
-                "a core%s" % (rnd + 1, mode, fig["msgs/s"], fig["MB/s"],
-                              fig["p50 ms"], fig["p99 ms"],
-                              fig["broker CPU s"], fig["http CPU %"],
-                              "  (%d scrapes)" % len(sc.took) if sc else ""))
+                return "  (%d scrapes)" % len(sc.took)
+            return stop
+
+        res = ab_rounds(a, bootstrap, nd.pid, scrape)
         if nd.poll() is not None:
             raise SystemExit("metrics-cost: nodata serve died")
-        log("\n== median of %d rounds per mode; ratio = scraped / not"
-            % (a.rounds // 2))
-        log("  %-12s %12s %12s %8s" % ("", "not scraped", "scraped every "
-                                      "%gs" % a.every, "ratio"))
-        for key in ("msgs/s", "MB/s", "p50 ms", "p99 ms", "broker CPU s",
-                    "http CPU %"):
-            off = statistics.median(f[key] for f in res["off"])
-            on = statistics.median(f[key] for f in res["on"])
-            log("  %-12s %12.3f %12.3f %8.3f" % (key, off, on,
-                                                on / off if off else 0))
+        ab_summary(res, "not scraped", "scraped every %gs" % a.every)
         if scrapes:
             scrapes.sort()
             log("  scrapes: %d, median %.1f ms, max %.1f ms (HTTP thread; "

@@ -1,0 +1,128 @@
+#!/usr/bin/python3
+"""kafka_client.py — the Kafka client the console's browser tests use
+beside the browser: Debian's confluent_kafka (librdkafka), so what the
+pages show was written and read by a real client, not by the console.
+
+    kafka_client.py produce BOOTSTRAP TOPIC COUNT [--start N] [--partition P]
+        COUNT records: key "key-I", value a JSON object {"n": I, "text":
+        "hello I"} (every third one 4 bytes that are not UTF-8: 00 ff fe I),
+        header "source: kafka_client", I from --start (default 0); gzip
+        batches; acks=all. Prints one JSON line per record:
+        {"partition", "offset", "key"}.
+    kafka_client.py consume BOOTSTRAP TOPIC GROUP
+        a consumer in group GROUP, subscribed to TOPIC from the earliest
+        offset, committing after every record, until SIGTERM, when it
+        commits, leaves the group and exits 0. Prints "assigned" once it
+        has partitions and "consumed N" as it goes (stdout, flushed).
+    kafka_client.py commit BOOTSTRAP TOPIC GROUP OFFSET
+        commits OFFSET for every partition of TOPIC in group GROUP, which
+        has no members (so the group exists, Empty, with that lag).
+
+--sasl USER:PASSWORD[:MECHANISM] (before the command) authenticates on a
+SASL_PLAINTEXT listener (SCRAM-SHA-256 unless said).
+"""
+import argparse
+import json
+import signal
+import sys
+
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+
+
+def conf(a):
+    c = {"bootstrap.servers": a.bootstrap}
+    if a.sasl:
+        user, pw, *mech = a.sasl.split(":")
+        c.update({"security.protocol": "SASL_PLAINTEXT",
+                  "sasl.mechanism": mech[0] if mech else "SCRAM-SHA-256",
+                  "sasl.username": user, "sasl.password": pw})
+    return c
+
+
+def produce(a):
+    p = Producer(dict(conf(a), **{"acks": "all",
+                                  "compression.type": "gzip",
+                                  "linger.ms": 5}))
+    out = []
+
+    def done(err, msg):
+        if err:
+            raise KafkaException(err)
+        out.append({"partition": msg.partition(), "offset": msg.offset(),
+                    "key": msg.key().decode()})
+
+    for i in range(a.start, a.start + a.count):
+        if i % 3 == 2:
+            value = bytes([0, 0xFF, 0xFE, i & 0xFF])
+        else:
+            value = json.dumps({"n": i, "text": "hello %d" % i}).encode()
+        kw = {"partition": a.partition} if a.partition is not None else {}
+        p.produce(a.topic, key=b"key-%d" % i, value=value,
+                  headers=[("source", b"kafka_client")], on_delivery=done,
+                  **kw)
+    if p.flush(60):
+        sys.exit("kafka_client: produce did not complete in 60 s")
+    for r in sorted(out, key=lambda r: (r["partition"], r["offset"])):
+        print(json.dumps(r))
+
+
+def consume(a):
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+    c = Consumer(dict(conf(a), **{"group.id": a.group,
+                                  "auto.offset.reset": "earliest",
+                                  "enable.auto.commit": False,
+                                  "session.timeout.ms": 45000}))
+    assigned = []
+
+    def on_assign(consumer, parts):
+        if parts and not assigned:
+            assigned.append(1)
+            print("assigned", flush=True)
+
+    c.subscribe([a.topic], on_assign=on_assign)
+    n = 0
+    while not stop:
+        m = c.poll(0.2)
+        if m is None or m.error():
+            continue
+        n += 1
+        c.commit(message=m, asynchronous=False)
+        print("consumed %d" % n, flush=True)
+    c.close()  # leaves the group, so the console can reset its offsets
+
+
+def commit(a):
+    c = Consumer(dict(conf(a), **{"group.id": a.group,
+                                  "enable.auto.commit": False}))
+    parts = c.list_topics(a.topic, timeout=30).topics[a.topic].partitions
+    c.commit(offsets=[TopicPartition(a.topic, p, a.offset) for p in parts],
+             asynchronous=False)
+    c.close()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sasl")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("produce")
+    p.add_argument("bootstrap")
+    p.add_argument("topic")
+    p.add_argument("count", type=int)
+    p.add_argument("--start", type=int, default=0)
+    p.add_argument("--partition", type=int)
+    p = sub.add_parser("consume")
+    p.add_argument("bootstrap")
+    p.add_argument("topic")
+    p.add_argument("group")
+    p = sub.add_parser("commit")
+    p.add_argument("bootstrap")
+    p.add_argument("topic")
+    p.add_argument("group")
+    p.add_argument("offset", type=int)
+    a = ap.parse_args()
+    {"produce": produce, "consume": consume, "commit": commit}[a.cmd](a)
+
+
+if __name__ == "__main__":
+    main()
