@@ -541,9 +541,15 @@ def main():
         consumer_group(b)
         transactions_and_producers(b)
         assignments_by_hand(b)
-        st, j = api(b, "GET", "/api/groups/cg-kip848/lag-history")
-        check(st == 200 and j["interval_s"] == 5 and
-              isinstance(j["samples"], list), "lag history: %s" % j)
+        # The sampler's history ends at the lag the group's page shows (it
+        # samples every 5 s: wait for one after the reset above).
+        now = get(b, "/api/groups/cg-kip848")["lag"]
+        j = until("a lag sample of %s" % now, lambda: (
+            lambda j: j if j["samples"] and j["samples"][-1]["lag"] == now
+            else None)(get(b, "/api/groups/cg-kip848/lag-history")))
+        t = [x["t_ms"] for x in j["samples"]]
+        check(j["interval_s"] == 5 and t == sorted(set(t)),
+              "lag history in time order: %s" % j)
         ndtest.stop_clean(b)
     if failures:
         ndtest.fail("%d checks failed" % len(failures))
