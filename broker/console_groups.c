@@ -3,9 +3,9 @@
  * console_groups.c — /api/groups...: consumer groups as Kafka's admin
  * tools see them (docs/http-api.md, "Consumer groups").
  *
- * A group is assembled from four Kafka requests, each sent once for all
- * the groups of a call (so the list of a thousand groups costs four round
- * trips, not four thousand):
+ * Groups are assembled from these Kafka requests, each sent once for all
+ * the groups of a call (so the list of a thousand groups costs five round
+ * trips, not thousands):
  *   ListGroups v5             which groups, their type and state;
  *   DescribeGroups v5         classic groups: protocol, members, and each
  *                             member's assignment (ConsumerProtocol bytes);
@@ -21,7 +21,9 @@
  * and clamped to [log start, log end]; --execute commits them as the
  * AdminClient's alterConsumerGroupOffsets does (OffsetCommit with
  * generation -1 and no member), which the broker takes only while the
- * group has no members.
+ * group has no members: Kafka 4 answers UNKNOWN_MEMBER_ID otherwise
+ * (classic and consumer groups alike), which the API reports as the 409
+ * NON_EMPTY_GROUP it gives when its own check of the members refuses.
  */
 #include <stdlib.h>
 #include <string.h>
