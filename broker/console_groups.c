@@ -60,7 +60,7 @@ typedef struct gpart {
 typedef struct ginfo {
   const char *id;
   kf_str type, state, protocol_type, protocol;
-  int described; /* the member list below is known */
+  int empty; /* a classic group ListGroups said is Empty: no members */
   kafka_describe_groups_response_described_group *classic;
   kafka_consumer_group_describe_response_described_group *consumer;
   int16_t error; /* of its describe or offset fetch */
@@ -274,12 +274,21 @@ static int list_groups(console_call *cc, const char *only, ginfo **out,
   return 0;
 }
 
+/* A classic group to ask DescribeGroups about: not an Empty one, which
+ * has no members and no protocol (Kafka clears it when the last member
+ * leaves), so ListGroups said all there is; and a group known only by its
+ * offsets costs the broker a search of them all. */
+static int describe_classic(const ginfo *g) {
+  return is_classic(g) && !g->empty;
+}
+
 /* DescribeGroups v5 for the classic groups, ConsumerGroupDescribe v1 for
  * the consumer ones; other types (share, streams) keep ListGroups' facts. */
 static int describe(console_call *cc, ginfo *gs, size_t n) {
   int32_t nc = 0, nk = 0;
   for (size_t i = 0; i < n; i++) {
-    nc += is_classic(&gs[i]);
+    gs[i].empty = is_classic(&gs[i]) && kf_eq(gs[i].state, "Empty");
+    nc += describe_classic(&gs[i]);
     nk += is_consumer(&gs[i]);
   }
   if (nc) {
@@ -289,7 +298,7 @@ static int describe(console_call *cc, ginfo *gs, size_t n) {
       return oom(cc);
     int32_t k = 0;
     for (size_t i = 0; i < n; i++)
-      if (is_classic(&gs[i]))
+      if (describe_classic(&gs[i]))
         ids[k++] = kf_s(gs[i].id);
     rq->groups.items = ids;
     rq->groups.count = k;
@@ -299,7 +308,7 @@ static int describe(console_call *cc, ginfo *gs, size_t n) {
     for (int32_t j = 0; j < r->groups.count; j++) {
       kafka_describe_groups_response_described_group *d = &r->groups.items[j];
       for (size_t i = 0; i < n; i++) {
-        if (!is_classic(&gs[i]) || !kf_eq(d->group_id, gs[i].id))
+        if (!describe_classic(&gs[i]) || !kf_eq(d->group_id, gs[i].id))
           continue;
         if (d->error_code) {
           gs[i].error = d->error_code;
@@ -307,7 +316,6 @@ static int describe(console_call *cc, ginfo *gs, size_t n) {
           break;
         }
         gs[i].classic = d;
-        gs[i].described = 1;
         gs[i].state = d->group_state;
         gs[i].protocol_type = d->protocol_type;
         gs[i].protocol = d->protocol_data;
@@ -347,7 +355,6 @@ static int describe(console_call *cc, ginfo *gs, size_t n) {
           break;
         }
         gs[i].consumer = d;
-        gs[i].described = 1;
         gs[i].state = d->group_state;
         gs[i].protocol_type = kf_s("consumer");
         gs[i].protocol = d->assignor_name;
@@ -563,7 +570,7 @@ static int member_count(const ginfo *g) {
     return g->classic->members.count;
   if (g->consumer)
     return g->consumer->members.count;
-  return -1;
+  return g->empty ? 0 : -1;
 }
 
 static void write_group(jw *w, ginfo *g, int full) {
