@@ -505,6 +505,10 @@ def assignments_by_hand(b):
                                       b"userdata"),
          [{"topic": TOPIC, "partitions": [3]},
           {"topic": "other", "partitions": []}]),
+        # A later version is read by the fields every version has, as
+        # Kafka's ConsumerProtocol does.
+        ("cg-raw-v7", "consumer", enc(7, [(TOPIC, [1])], b"") + b"future",
+         [{"topic": TOPIC, "partitions": [1]}]),
         ("cg-raw-bad", "consumer", struct.pack(">hi", 0, 5), None),
         ("cg-raw-connect", "connect", b"\x00\x01{\"tasks\":[1]}\xff", None),
     ]
