@@ -133,6 +133,9 @@ typedef struct console_req {
   const char *headers; /* the header block, "Name: value\r\n"... */
   const char *body;    /* body_len bytes (Content-Length), or NULL */
   size_t body_len;
+  /* The client's address, "HOST:PORT" ("[v6]:PORT"), for the log lines of
+   * logins; NULL when unknown. */
+  const char *peer;
 } console_req;
 
 /* The answer: status, a JSON body (or raw bytes), extra header lines. */
