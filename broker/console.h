@@ -133,6 +133,9 @@ typedef struct console_req {
   const char *headers; /* the header block, "Name: value\r\n"... */
   const char *body;    /* body_len bytes (Content-Length), or NULL */
   size_t body_len;
+  /* The client's address, "HOST:PORT" ("[v6]:PORT"), for the log lines of
+   * logins; NULL when unknown. */
+  const char *peer;
 } console_req;
 
 /* The answer: status, a JSON body (or raw bytes), extra header lines. */
@@ -197,6 +200,10 @@ enum {
   CONSOLE_MUTATES = 1,
   /* Answered without a login (the session and login calls). */
   CONSOLE_PUBLIC = 2,
+  /* Checked as CONSOLE_MUTATES is for the origin and a POST's content
+   * type, but served in read-only mode too (login, logout: a page of
+   * another site must not log a browser in or out). */
+  CONSOLE_SAME_ORIGIN = 4,
 };
 
 /* Each file's routes, ended by {NULL}. console.c tries them in order. */
@@ -260,7 +267,8 @@ int console_session_enter(console_call *cc);
  * session's) as needed; NULL with a 502 answer on failure. */
 ck_conn *console_session_conn(console_call *cc);
 /* The connection failed: drop it (a session then ends: the user must log
- * in again, as the password is not kept). */
+ * in again, as the password is not kept; cc->session becomes NULL and the
+ * answer's headers clear the cookie). */
 void console_session_conn_failed(console_call *cc);
 /* Expire idle sessions. */
 void console_sessions_tick(console *c, int64_t now_ms);

@@ -1,7 +1,7 @@
 """test_console_topics.py — issue 23: the console's /api/topics, /api/overview
 and /api/history (docs/http-api.md), against a Kafka client's view.
 
-One broker with --http 127.0.0.1:0 and NODATA_CONSOLE_SAMPLE_MS=200 (the
+One broker with --http 127.0.0.1:0 and NODATA_CONSOLE_SAMPLE_MS=500 (the
 sampler's interval for tests, docs/serve.md), Debian's confluent_kafka as
 the client:
 
@@ -49,7 +49,9 @@ from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
 from confluent_kafka.admin import (AdminClient, ConfigResource,  # noqa: E402
                                    NewTopic)
 
-SAMPLE_MS = 200
+# Short enough that the test waits little, long enough that the ring (180
+# samples) still holds the test's first sample on a slow machine.
+SAMPLE_MS = 500
 
 
 def call(broker, method, path, body=None):
@@ -312,6 +314,10 @@ def main():
     if not rate or rate <= 0:
         ndtest.fail("client-made's produce rate stayed %s" % rate)
     h = wait_sample_after(b, int(time.time() * 1000))
+    if not any(s["t_ms"] == base for s in h["samples"]):
+        ndtest.fail("the sample at %d left the history before the test "
+                    "read it (a machine this slow needs a longer interval)"
+                    % base)
     total, prev = 0.0, None
     for s in h["samples"]:
         if prev is not None and s["t_ms"] > base:
