@@ -768,7 +768,7 @@ static int lag_history(console_call *cc) {
                                        lag, CONSOLE_HISTORY);
   jw *w = console_json(cc);
   jw_obj(w);
-  jw_kint(w, "interval_s", CONSOLE_SAMPLE_MS / 1000);
+  console_history_write_interval(w, console_history_of(cc->con));
   jw_key(w, "samples");
   jw_arr(w);
   for (size_t i = 0; i < n; i++) {
