@@ -173,9 +173,12 @@ def pageload(a, b, scripts, env):
     if r.returncode:
         raise SystemExit("console: pageload.mjs failed:\n%s%s"
                          % (r.stdout, r.stderr))
-    loads = [float(x.split()[1]) for x in r.stdout.splitlines()
+    lines = [x.split() for x in r.stdout.splitlines()
              if x.startswith("load ")]
-    log("  loads (ms): %s" % " ".join("%.0f" % x for x in loads))
+    loads = [float(x[1]) for x in lines]
+    for x in lines:
+        log("  load %7s ms: scripts ran at %s ms, GET /api/topics %s ms"
+            % (x[1], x[3], x[5]))
     log("  median %.1f ms, max %.1f ms (navigation start to %d rows); "
         "target: <= 300 ms" % (statistics.median(loads), max(loads), total))
 
