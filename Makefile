@@ -18,6 +18,14 @@ all: build
 deps:
 	@scripts/install-deps.sh all
 
+# The console's pages: rebuilds console/dist from console/ with the locked
+# npm packages (needs node and npm). dist is committed, so building nodata
+# needs neither; commit dist with the sources that made it
+# (tests/compat/test_console_assets.py checks they match).
+.PHONY: console
+console:
+	cd console && npm ci --no-audit --no-fund && npm run build
+
 $(BUILD)/CMakeCache.txt:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
 

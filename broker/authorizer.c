@@ -801,7 +801,8 @@ int authz_load(authorizer *a, const char *path, char *why, size_t whylen) {
   free(line);
   fclose(f);
   if (rc == 0) {
-    qsort(n->acls, n->n, sizeof(*n->acls), acl_cmp);
+    if (n->n) /* a file of no ACLs leaves acls NULL: qsort's UB */
+      qsort(n->acls, n->n, sizeof(*n->acls), acl_cmp);
     if (n->n && build_index(n) < 0) {
       snprintf(why, whylen, "%s: out of memory", path);
       rc = -1;

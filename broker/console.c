@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "console.h"
 #include "kafka.h"
@@ -33,6 +34,9 @@ int console_new(const console_config *cfg, console **out) {
            cfg->version ? cfg->version : "");
   c->cfg.data_dir = c->data_dir;
   c->cfg.version = c->version;
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  c->started_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
   c->history = console_history_new();
   if (!c->history) {
     free(c);
@@ -127,7 +131,9 @@ int console_kafka_status(int16_t code) {
       !strcmp(name, "RECORD_LIST_TOO_LARGE") ||
       !strcmp(name, "UNSUPPORTED_VERSION") ||
       !strcmp(name, "UNSUPPORTED_SASL_MECHANISM") ||
-      !strcmp(name, "CORRUPT_MESSAGE") || !strcmp(name, "RESOURCE_NOT_FOUND"))
+      !strcmp(name, "CORRUPT_MESSAGE") || !strcmp(name, "RESOURCE_NOT_FOUND") ||
+      !strcmp(name, "UNACCEPTABLE_CREDENTIAL") ||
+      !strcmp(name, "DUPLICATE_RESOURCE") || !strcmp(name, "SECURITY_DISABLED"))
     return 400;
   if (!strcmp(name, "THROTTLING_QUOTA_EXCEEDED"))
     return 429;
@@ -181,8 +187,14 @@ int console_kafka(console_call *cc, int16_t key, int16_t version,
   char why[256];
   if (ck_call(k, key, version, req, &cc->arena, resp, why, sizeof why) == 0)
     return 0;
+  int had_session = cc->session != NULL;
   console_session_conn_failed(cc);
   const kafka_api *api = api_of(key);
+  if (had_session) /* it ended with its connection (docs/http-api.md) */
+    return console_error(cc, 401, "NOT_LOGGED_IN",
+                         "the session ended: its connection to the broker "
+                         "failed (%s v%d: %s); log in again",
+                         api ? api->name : "request", version, why);
   return console_error(cc, 502, "BROKER_CONNECTION_FAILED",
                        "%s v%d to the broker's listener failed: %s",
                        api ? api->name : "request", version, why);
@@ -401,14 +413,14 @@ void console_handle(console *c, const console_req *rq, console_resp *rs,
                     "no such API: %s (docs/http-api.md lists them)", rq->path);
     return;
   }
-  if (route->flags & CONSOLE_MUTATES) {
+  if (route->flags & (CONSOLE_MUTATES | CONSOLE_SAME_ORIGIN)) {
     char ct[128];
     if (!origin_ok(rq)) {
       console_error(&cc, 403, "CROSS_ORIGIN",
                     "a page of another origin may not change this broker");
       return;
     }
-    if (c->cfg.read_only) {
+    if ((route->flags & CONSOLE_MUTATES) && c->cfg.read_only) {
       console_error(&cc, 403, "READ_ONLY",
                     "the console is read-only (--http-read-only)");
       return;

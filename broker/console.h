@@ -34,7 +34,8 @@
  *   console_groups.c   /api/groups...
  *   console_txn.c      /api/transactions, producers
  *   console_security.c /api/acls, /api/users
- *   console_assets.c   the built pages (generated at build time)
+ *   console_assets.c   the built pages (generated at build time from
+ *                      console/dist by console_assets.cmake)
  */
 #ifndef ND_BROKER_CONSOLE_H
 #define ND_BROKER_CONSOLE_H
@@ -149,10 +150,12 @@ typedef struct console_resp {
 void console_handle(console *c, const console_req *rq, console_resp *rs,
                     int64_t now_ms);
 
-/* The built page for `path` ("/" is index.html; a path that is no file
- * and no /api/ path is index.html too: the pages route themselves).
- * Returns 1 with the bytes (static, never freed), their content type and
- * whether they may be cached for ever (hashed names under /assets/). */
+/* The built page for `path` ("/" is index.html; the pages route
+ * themselves by the URL's fragment, #/topics/..., so any other path is a
+ * file of console/dist or nothing). Returns 1 with the bytes (static,
+ * never freed), their content type and whether they may be cached for
+ * ever (hashed names under /assets/); 0 when there is no such file.
+ * Generated at build time (broker/console_assets.cmake); thread-safe. */
 int console_asset(const char *path, const uint8_t **data, size_t *len,
                   const char **content_type, int *immutable);
 
@@ -194,6 +197,10 @@ enum {
   CONSOLE_MUTATES = 1,
   /* Answered without a login (the session and login calls). */
   CONSOLE_PUBLIC = 2,
+  /* Checked as CONSOLE_MUTATES is for the origin and a POST's content
+   * type, but served in read-only mode too (login, logout: a page of
+   * another site must not log a browser in or out). */
+  CONSOLE_SAME_ORIGIN = 4,
 };
 
 /* Each file's routes, ended by {NULL}. console.c tries them in order. */
@@ -257,7 +264,8 @@ int console_session_enter(console_call *cc);
  * session's) as needed; NULL with a 502 answer on failure. */
 ck_conn *console_session_conn(console_call *cc);
 /* The connection failed: drop it (a session then ends: the user must log
- * in again, as the password is not kept). */
+ * in again, as the password is not kept; cc->session becomes NULL and the
+ * answer's headers clear the cookie). */
 void console_session_conn_failed(console_call *cc);
 /* Expire idle sessions. */
 void console_sessions_tick(console *c, int64_t now_ms);
@@ -296,6 +304,10 @@ double console_history_topic_rate(const console_history *h, const char *topic);
  * (0 for a group never sampled). */
 size_t console_history_group_lag(const console_history *h, const char *group,
                                  int64_t *t_ms, int64_t *lag, size_t cap);
+/* The time between samples in ms: CONSOLE_SAMPLE_MS, or what
+ * NODATA_CONSOLE_SAMPLE_MS in the environment says (100 to 60000; for
+ * tests, docs/serve.md). The answers' "interval_s" is this. */
+int64_t console_history_interval_ms(const console_history *h);
 /* The console's sampler (for handlers). */
 console_history *console_history_of(console *c);
 /* Facts of the console for /api/overview. */

@@ -768,6 +768,53 @@ static const char *client_auth_of(const broker_config *c,
   return broker_props_listener(c->props, l->name, "ssl.client.auth");
 }
 
+/* host:port for a message: [v6]:port, and "every address" for "". */
+static void addr_text(const char *host, int port, char *out, size_t cap) {
+  if (!*host)
+    snprintf(out, cap, "every address, port %d", port);
+  else if (strchr(host, ':'))
+    snprintf(out, cap, "[%s]:%d", host, port);
+  else
+    snprintf(out, cap, "%s:%d", host, port);
+}
+
+/* The web console acts for whoever reaches --http, as the principal of
+ * the listener it talks to (console.h: the first PLAINTEXT or
+ * SASL_PLAINTEXT one). On PLAINTEXT that is User:ANONYMOUS for everyone,
+ * with no login: an --http address others can reach is then the same
+ * open door as a PLAINTEXT listener on it, and refused the same way.
+ * (A broker without such a listener has a console that answers 503.)
+ * Returns 0 or EXIT_USAGE. */
+static int http_insecure_check(const broker_config *c) {
+  if (!c->http_host[0] || host_is_loopback(c->http_host) != 0)
+    return 0;
+  const broker_listener *target = NULL;
+  for (size_t i = 0; i < c->nlisteners && !target; i++)
+    if (c->listeners[i].protocol == SEC_PLAINTEXT ||
+        c->listeners[i].protocol == SEC_SASL_PLAINTEXT)
+      target = &c->listeners[i];
+  if (!target || target->protocol == SEC_SASL_PLAINTEXT)
+    return 0;
+  char addr[300];
+  addr_text(c->http_host, c->http_port, addr, sizeof addr);
+  fprintf(stderr,
+          "nodata serve: refusing to serve the web console on %s: it talks "
+          "to the broker through listener %s (PLAINTEXT), which "
+          "authenticates no one, so anyone who can reach that address could "
+          "read, write and delete every topic as User:ANONYMOUS, with no "
+          "login.\n"
+          "  To keep it local, serve it on 127.0.0.1 (--http "
+          "127.0.0.1:PORT).\n"
+          "  To make the console ask for a login, put a SASL_PLAINTEXT "
+          "listener first (on 127.0.0.1 if clients use another): the "
+          "console logs its users in with SCRAM (docs/security.md).\n"
+          "  If the network itself is trusted (a private network, a "
+          "container's), say so: --allow-insecure, or allow.insecure=true "
+          "in the --config file, or NODATA_ALLOW_INSECURE=1.\n",
+          addr, target->name);
+  return EXIT_USAGE;
+}
+
 /* Safe by default: a listener that authenticates no one (PLAINTEXT, or
  * SSL without required client certificates) on an address others can
  * reach lets anyone read, write and delete every topic. Refused rather
@@ -786,12 +833,7 @@ static int insecure_check(const broker_config *c) {
     if (authenticates || host_is_loopback(l->host) != 0)
       continue;
     char addr[300];
-    if (!*l->host)
-      snprintf(addr, sizeof addr, "every address, port %d", l->port);
-    else if (strchr(l->host, ':'))
-      snprintf(addr, sizeof addr, "[%s]:%d", l->host, l->port);
-    else
-      snprintf(addr, sizeof addr, "%s:%d", l->host, l->port);
+    addr_text(l->host, l->port, addr, sizeof addr);
     fprintf(stderr,
             "nodata serve: refusing to listen on %s: listener %s (%s) "
             "authenticates no one, so anyone who can reach that address "
@@ -806,7 +848,7 @@ static int insecure_check(const broker_config *c) {
             addr, l->name, sec_protocol_name(l->protocol));
     return EXIT_USAGE;
   }
-  return 0;
+  return http_insecure_check(c);
 }
 
 /* The flags that are Kafka broker properties, under Kafka's names in a
