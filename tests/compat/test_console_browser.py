@@ -87,8 +87,11 @@ def run(which, b, **env):
                                                    b.stderr()[-3000:]))
 
 
+# A sample a second (the default is 5 s): the overview's and the group's
+# charts have points by the time they are shot.
 with ndtest.Broker(args=["--http", "127.0.0.1:0",
-                         "--group-initial-delay-ms", "0"]) as b:
+                         "--group-initial-delay-ms", "0"],
+                   env={"NODATA_CONSOLE_SAMPLE_MS": "1000"}) as b:
     if not has_pages(b):
         ndtest.skip("the broker serves no page at / (console/dist is not "
                     "built in)")

@@ -6,6 +6,7 @@ export const SEL = {
   error: '[data-testid="error"]',
   confirmOk: '[data-testid="confirm-ok"]',
   confirmDialog: '[data-testid="confirm-dialog"]',
+  ovTopics: '[data-testid="ov-topics"]',
   // Topics
   createTopic: '[data-testid="topic-create"]',
   topicName: '[data-testid="create-name"]',
