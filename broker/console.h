@@ -317,6 +317,9 @@ size_t console_history_group_lag(const console_history *h, const char *group,
  * NODATA_CONSOLE_SAMPLE_MS in the environment says (100 to 60000; for
  * tests, docs/serve.md). The answers' "interval_s" is this. */
 int64_t console_history_interval_ms(const console_history *h);
+/* The "interval_s" member of a history answer: whole seconds as an
+ * integer, a test's shorter interval as a fraction. */
+void console_history_write_interval(jw *w, const console_history *h);
 /* The console's sampler (for handlers). */
 console_history *console_history_of(console *c);
 /* Facts of the console for /api/overview. */
