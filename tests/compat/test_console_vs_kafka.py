@@ -18,7 +18,8 @@ normalized answers (status and JSON) must be equal:
   reset and a delete; stopped, a reset dry run and an executed one, then
   deleted (404 after);
 - a transactional producer mid-transaction in /api/transactions, the
-  producers of a partition.
+  producers of a partition;
+- ACLs without an authorizer, SCRAM users made, listed and deleted.
 
 Left out of the comparison, and why:
 - topic ids, producer ids, member ids, `started_ms`/`start_ms`, record
@@ -495,6 +496,31 @@ def scenario(p, nd_boot, k_boot):
     p.same("GET", "/api/topics/%s/partitions/2/messages?isolation=committed"
            % T)
     p.same("GET", "/api/topics/%s/producers" % T, fix=no_coordinator_epoch)
+
+    # ---- ACLs and users (neither broker has an authorizer)
+    p.same("GET", "/api/acls")
+    p.same("POST", "/api/acls",
+           {"resource_type": "TOPIC", "resource_name": T,
+            "principal": "User:bob", "operation": "READ"})
+    p.same("DELETE", "/api/acls",
+           {"resource_type": "TOPIC", "resource_name": T,
+            "pattern_type": "LITERAL", "principal": "User:bob", "host": "*",
+            "operation": "READ", "permission": "ALLOW"})
+    bob = lambda a, b: tuple(  # noqa: E731 (Kafka also has SASL_USER)
+        {"users": [u for u in j["users"] if u["name"] == "bob"]}
+        for j in (a, b))
+    p.same("POST", "/api/users", {"name": "bob", "password": "bob-secret",
+                                  "mechanism": "SCRAM-SHA-256"})
+    p.same("POST", "/api/users", {"name": "bob", "password": "bob-secret",
+                                  "mechanism": "SCRAM-SHA-512",
+                                  "iterations": 4096})
+    p.same("POST", "/api/users", {"name": "bob", "password": "x",
+                                  "mechanism": "SCRAM-SHA-256",
+                                  "iterations": 100})
+    p.same("GET", "/api/users", fix=bob)
+    p.same("DELETE", "/api/users/bob?mechanism=SCRAM-SHA-256")
+    p.same("DELETE", "/api/users/bob?mechanism=SCRAM-SHA-256")
+    p.same("GET", "/api/users", fix=bob)
 
     # ---- delete
     p.same("DELETE", "/api/topics/" + T)
