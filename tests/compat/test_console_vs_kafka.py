@@ -470,7 +470,8 @@ def scenario(p, nd_boot, k_boot):
                        "transaction.timeout.ms": 60000})
         pr.init_transactions(30)
         pr.begin_transaction()
-        pr.produce(T, key=b"k", value=b"in a transaction", partition=2)
+        pr.produce(T, key=b"k", value=b"in a transaction", partition=2,
+                   timestamp=BASE_TS + 30000)
         pr.flush(30)
         prods.append(pr)
     (_, tx), _ = p.same("GET", "/api/transactions")
@@ -482,6 +483,12 @@ def scenario(p, nd_boot, k_boot):
     check([pr["current_txn_start_offset"]
            for pr in pj["partitions"][2]["producers"]] == [2],
           "the open transaction's producer as nodata lists it: %s" % pj)
+    # The open transaction holds the last stable offset back.
+    for q in ("isolation=committed", "isolation=uncommitted",
+              "isolation=committed&from=end&limit=1"):
+        p.same("GET", "/api/topics/%s/partitions/2/messages?%s" % (T, q))
+    p.same("GET", "/api/topics/%s/search?q=transaction&partition=2"
+           "&isolation=committed" % T)
     for pr in prods:
         pr.abort_transaction(30)
     # Kafka's coordinator writes the abort markers after EndTxn answers;
