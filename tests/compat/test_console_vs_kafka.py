@@ -82,9 +82,10 @@ from confluent_kafka import Consumer, Producer  # noqa: E402
 # purpose: compared by source, not value.
 DIFFERENT_DEFAULTS = {
     # nodata fsyncs on an interval (its `fsync` config, interval=1000),
-    # and flush.ms shows that interval; Kafka leaves flushing to the OS.
+    # and flush.ms shows that interval (docs/format.md); Kafka leaves
+    # flushing to the OS.
     "flush.ms",
-    # nodata's segments are 128 MiB (docs/serve.md), Kafka's 1 GiB.
+    # nodata's segments are 128 MiB (docs/protocol.md), Kafka's 1 GiB.
     "segment.bytes",
 }
 # Configs a single node cannot change (handle_configs.c's fixed configs:
