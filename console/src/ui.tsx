@@ -2,7 +2,7 @@
 // charts (hand-written SVG: no chart library to ship) and formatting.
 import type { ComponentChildren } from "preact";
 import { createContext } from "preact";
-import { useCallback, useContext, useEffect, useRef, useState } from "preact/hooks";
+import { useCallback, useContext, useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 import { ApiError, type Bytes, type Session } from "./api";
 
 export const SessionContext = createContext<Session | null>(null);
@@ -49,7 +49,9 @@ export function useLoad<T>(f: () => Promise<T>, deps: unknown[], every_ms = 0): 
     });
     // eslint-disable-next-line
   }, deps);
-  useEffect(() => {
+  // A layout effect: the load starts as the page is put in, not a frame
+  // later (useEffect waits for the next paint).
+  useLayoutEffect(() => {
     gen.current++;
     busy.current = false;
     setLoading(true);
