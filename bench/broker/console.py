@@ -17,7 +17,10 @@ lag. Then rounds, alternating (off, on, on, off, ...):
        tests/console/tabs.mjs) with three tabs on the Messages pages of
        bc-live-0..2 with Follow live on (a poll a second each) and one on
        bc-followers' group page (which refreshes itself), for the whole
-       round.
+       round;
+       (with --load api, instead: the same API calls from a Python
+       thread, ApiLoad, so what the broker pays is told apart from what
+       Chromium's own CPU takes from a machine it shares.)
 
 Each round runs, with librdkafka (nodata-broker-bench in client mode, as
 metrics-cost.py): produce --count messages of 100 B, acks=1, as fast as the
@@ -32,7 +35,8 @@ holding every topic (performance.now() when a MutationObserver sees the
 last row). Median and max; the target is 300 ms.
 
     /usr/bin/python3 bench/broker/console.py [--rounds N] [--quick]
-        [--case ab,pageload] [--count N] [--secs S] [--topics N]
+        [--case ab,pageload] [--load tabs|api] [--count N] [--secs S]
+        [--topics N]
         [--loads N] [--nodata PATH] [--bench PATH]
 
 Needs chromium and npm (tests/console's packages, installed and cached as
@@ -107,6 +111,38 @@ class Tabs:
         return int(out.split("polls ")[-1].split()[0])
 
 
+class ApiLoad(threading.Thread):
+    """--load api: the API calls the four tabs make, without a browser:
+    a follow poll a second per live topic (from its next_offset) and the
+    group page's two calls every 5 s. What the broker pays for the
+    console, apart from what Chromium's own CPU takes from the machine."""
+
+    def __init__(self, url):
+        super().__init__(daemon=True)
+        self.url = url
+        self.stop = threading.Event()
+        self.calls = 0
+
+    def get(self, path):
+        with urllib.request.urlopen(self.url + path, timeout=30) as r:
+            self.calls += 1
+            return json.loads(r.read())
+
+    def run(self):
+        nxt = {t: self.get("/api/topics/%s/partitions/0/messages?from=end"
+                           "&limit=50" % t)["next_offset"] for t in LIVE}
+        tick = 0
+        while not self.stop.wait(1.0):
+            for t in LIVE:
+                nxt[t] = self.get("/api/topics/%s/partitions/0/messages?"
+                                  "from=offset&offset=%d&limit=500"
+                                  % (t, nxt[t]))["next_offset"]
+            if tick % 5 == 0:
+                self.get("/api/groups/" + GROUP)
+                self.get("/api/groups/%s/lag-history" % GROUP)
+            tick += 1
+
+
 def ab(a, b, scripts, env):
     bootstrap = b.bootstrap
     url = "http://%s:%d" % b.http
@@ -128,19 +164,30 @@ def ab(a, b, scripts, env):
         threading.Thread(target=consumer.stdout.read, daemon=True).start()
 
         def tabs():
-            t = Tabs(scripts, url, env)
             t0 = time.monotonic()
+            if a.load == "tabs":
+                t = Tabs(scripts, url, env)
+                close = t.close
+            else:
+                t = ApiLoad(url)
+                t.start()
+
+                def close():
+                    t.stop.set()
+                    t.join()
+                    return t.calls
 
             def stop():
-                polls = t.close()
+                calls = close()
                 return "  (%d API calls, %.1f/s)" % (
-                    polls, polls / (time.monotonic() - t0))
+                    calls, calls / (time.monotonic() - t0))
             return stop
 
         res = ab_rounds(a, bootstrap, b.pid, tabs)
         if not b.alive():
             raise SystemExit("console: nodata serve died")
-        r = ab_summary(res, "no browser", "4 tabs")
+        r = ab_summary(res, "none", "4 tabs" if a.load == "tabs"
+                       else "their API calls")
         log("  target: within 3 %%: throughput %+.1f %%, p99 %+.1f %%"
             % (100 * (r["msgs/s"] - 1), 100 * (r["p99 ms"] - 1)))
     finally:
@@ -173,9 +220,12 @@ def pageload(a, b, scripts, env):
     if r.returncode:
         raise SystemExit("console: pageload.mjs failed:\n%s%s"
                          % (r.stdout, r.stderr))
-    loads = [float(x.split()[1]) for x in r.stdout.splitlines()
+    lines = [x.split() for x in r.stdout.splitlines()
              if x.startswith("load ")]
-    log("  loads (ms): %s" % " ".join("%.0f" % x for x in loads))
+    loads = [float(x[1]) for x in lines]
+    for x in lines:
+        log("  load %7s ms: scripts ran at %s ms, GET /api/topics %s ms"
+            % (x[1], x[3], x[5]))
     log("  median %.1f ms, max %.1f ms (navigation start to %d rows); "
         "target: <= 300 ms" % (statistics.median(loads), max(loads), total))
 
@@ -191,6 +241,9 @@ def main():
                     help="messages per produce run (default 1,000,000)")
     ap.add_argument("--secs", type=float, default=5,
                     help="seconds per latency run (default 5)")
+    ap.add_argument("--load", choices=("tabs", "api"), default="tabs",
+                    help="tabs: four Chromium tabs (default); api: their "
+                    "API calls from Python, no browser")
     ap.add_argument("--topics", type=int, default=1000)
     ap.add_argument("--loads", type=int, default=10)
     ap.add_argument("--nodata")

@@ -12,7 +12,9 @@ Three brokers, one after the other, each with --http 127.0.0.1:0:
             see a new record appear, a group committed at 0 whose consumer
             takes its lag to zero on the group page, the consumer stopped,
             its offsets reset to earliest with the preview first (which
-            changes nothing) and the lag back, the topic deleted after the
+            changes nothing) and the lag back, a search, a record produced
+            from the page read back by confluent_kafka, the partition
+            downloaded as JSON lines, the topic deleted after the
             confirmation and gone (from the page and the API);
   login     SASL_PLAINTEXT with a SCRAM user: e2e.mjs login — the login
             page, a wrong password refused with SASL_AUTHENTICATION_FAILED,
@@ -87,8 +89,11 @@ def run(which, b, **env):
                                                    b.stderr()[-3000:]))
 
 
+# A sample a second (the default is 5 s): the overview's and the group's
+# charts have points by the time they are shot.
 with ndtest.Broker(args=["--http", "127.0.0.1:0",
-                         "--group-initial-delay-ms", "0"]) as b:
+                         "--group-initial-delay-ms", "0"],
+                   env={"NODATA_CONSOLE_SAMPLE_MS": "1000"}) as b:
     if not has_pages(b):
         ndtest.skip("the broker serves no page at / (console/dist is not "
                     "built in)")

@@ -14,6 +14,10 @@ pages show was written and read by a real client, not by the console.
         offset, committing after every record, until SIGTERM, when it
         commits, leaves the group and exits 0. Prints "assigned" once it
         has partitions and "consumed N" as it goes (stdout, flushed).
+    kafka_client.py read BOOTSTRAP TOPIC PARTITION
+        every record of the partition, from its start to its end, one JSON
+        line each: {"offset", "key", "value", "headers": [[k, v]...]}
+        (bytes as text, undecodable ones as \\x escapes).
     kafka_client.py commit BOOTSTRAP TOPIC GROUP OFFSET
         commits OFFSET for every partition of TOPIC in group GROUP, which
         has no members (so the group exists, Empty, with that lag).
@@ -26,7 +30,8 @@ import json
 import signal
 import sys
 
-from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka import (OFFSET_BEGINNING, Consumer, KafkaError,
+                             KafkaException, Producer, TopicPartition)
 
 
 def conf(a):
@@ -92,6 +97,28 @@ def consume(a):
     c.close()  # leaves the group, so the console can reset its offsets
 
 
+def read(a):
+    c = Consumer(dict(conf(a), **{"group.id": "kafka_client-read",
+                                  "enable.auto.commit": False,
+                                  "enable.partition.eof": True}))
+    c.assign([TopicPartition(a.topic, a.partition, OFFSET_BEGINNING)])
+    text = (lambda b: None if b is None else
+            b.decode("utf-8", errors="backslashreplace"))
+    while True:
+        m = c.poll(30)
+        if m is None:
+            sys.exit("kafka_client: no end of partition in 30 s")
+        if m.error():
+            if m.error().code() == KafkaError._PARTITION_EOF:
+                break
+            raise KafkaException(m.error())
+        print(json.dumps({"offset": m.offset(), "key": text(m.key()),
+                          "value": text(m.value()),
+                          "headers": [[k, text(v)] for k, v in
+                                      m.headers() or []]}))
+    c.close()
+
+
 def commit(a):
     c = Consumer(dict(conf(a), **{"group.id": a.group,
                                   "enable.auto.commit": False}))
@@ -115,13 +142,18 @@ def main():
     p.add_argument("bootstrap")
     p.add_argument("topic")
     p.add_argument("group")
+    p = sub.add_parser("read")
+    p.add_argument("bootstrap")
+    p.add_argument("topic")
+    p.add_argument("partition", type=int)
     p = sub.add_parser("commit")
     p.add_argument("bootstrap")
     p.add_argument("topic")
     p.add_argument("group")
     p.add_argument("offset", type=int)
     a = ap.parse_args()
-    {"produce": produce, "consume": consume, "commit": commit}[a.cmd](a)
+    {"produce": produce, "consume": consume, "read": read,
+     "commit": commit}[a.cmd](a)
 
 
 if __name__ == "__main__":
