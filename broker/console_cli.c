@@ -200,6 +200,7 @@ int broker_console_main(int argc, char **argv) {
     http_stop(h);
     return EXIT_RUNTIME;
   }
+  http_set_store(h, NULL, NULL); /* serving: /ready answers 200 */
   printf("nodata console: http on %s (console for %s, %s)\n", bound, bootstrap,
          protocol);
   fflush(stdout);

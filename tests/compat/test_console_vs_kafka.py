@@ -582,6 +582,10 @@ def unreachable(proc, addr):
     st, _ = call(addr, "GET", "/api/session")
     check(st == 200 and proc.poll() is None,
           "the console keeps serving: %d, exit %s" % (st, proc.poll()))
+    host, port = addr
+    with urllib.request.urlopen("http://%s:%d/ready" % (host, port),
+                                timeout=30) as r:
+        check(r.status == 200, "nodata console's /ready: %d" % r.status)
 
 
 def sasl_login(addr):
