@@ -74,8 +74,9 @@ int handle_init_producer_id(kafka_req *r) {
 /* The producers each asked-for partition knows, from libnodata's
  * per-partition producer state, with the first offset of a producer's
  * open transaction there (current_txn_start_offset, -1 without one).
- * The coordinator epoch is -1: nodata's one coordinator never moves, and
- * the partition does not keep the epoch its markers carried. */
+ * The coordinator epoch is the one the producer's last transaction marker
+ * carried in the partition (0: nodata's one coordinator never moves), -1
+ * before any marker, as Kafka's ProducerStateEntry.coordinatorEpoch. */
 int handle_describe_producers(kafka_req *r) {
   kafka_describe_producers_request *req = r->body;
   kafka_describe_producers_response *resp =
@@ -125,7 +126,7 @@ int handle_describe_producers(kafka_req *r) {
         st[k].producer_epoch = list[k].producer_epoch;
         st[k].last_sequence = list[k].last_sequence;
         st[k].last_timestamp = list[k].last_timestamp;
-        st[k].coordinator_epoch = -1;
+        st[k].coordinator_epoch = list[k].coordinator_epoch;
         st[k].current_txn_start_offset = list[k].txn_start_offset;
       }
       nd_free(list);

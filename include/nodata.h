@@ -853,15 +853,20 @@ int nd_partition_describe(nd_store *store, const char *topic, int32_t partition,
 
 /* An idempotent producer the partition knows (Kafka DescribeProducers).
  * last_sequence is -1 when a transaction marker with a newer epoch was its
- * last write (its sequences start again). */
+ * last write (its sequences start again). coordinator_epoch is the one its
+ * last transaction marker carried (nd_txn_write_marker), -1 before any,
+ * as Kafka's coordinatorEpoch; kept across close and open (where an
+ * older nodata wrote the producer-state file, -1 until the producer's next
+ * marker). */
 typedef struct nd_producer_info {
   int64_t producer_id;
   int16_t producer_epoch;
-  int32_t last_sequence;    /* of its newest stored batch */
-  int64_t last_offset;      /* of its newest stored batch */
-  int64_t last_timestamp;   /* maxTimestamp of its newest stored batch */
-  int64_t txn_start_offset; /* first offset of its open transaction, -1
-                               (DescribeProducers' currentTxnStartOffset) */
+  int32_t last_sequence;     /* of its newest stored batch */
+  int64_t last_offset;       /* of its newest stored batch */
+  int64_t last_timestamp;    /* maxTimestamp of its newest stored batch */
+  int64_t txn_start_offset;  /* first offset of its open transaction, -1
+                                (DescribeProducers' currentTxnStartOffset) */
+  int32_t coordinator_epoch; /* of its last transaction marker, -1 */
 } nd_producer_info;
 
 /* The idempotent producers whose sequences the partition tracks, in a

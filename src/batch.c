@@ -439,7 +439,8 @@ int varint_read(const uint8_t **pp, const uint8_t *end, int64_t *out) {
   return -1;
 }
 
-int batch_control_type(const uint8_t *b, size_t len) {
+int batch_control_marker(const uint8_t *b, size_t len, int32_t *coord_epoch) {
+  *coord_epoch = -1;
   if (len < BATCH_HEADER_SIZE || batch_codec(b) != 0)
     return -1;
   const uint8_t *p = b + BATCH_HEADER_SIZE, *end = b + len;
@@ -449,10 +450,21 @@ int batch_control_type(const uint8_t *b, size_t len) {
     return -1;
   p++;
   if (varint_read(&p, end, &v) || varint_read(&p, end, &v) ||
-      varint_read(&p, end, &v) || v < 4 || end - p < 4)
+      varint_read(&p, end, &v) || v < 4 || end - p < v)
     return -1;
   int type = (int)be16(p + 2);
-  return be16(p) == 0 && (type == 0 || type == 1) ? type : -1;
+  if (be16(p) != 0 || (type != 0 && type != 1))
+    return -1;
+  /* valueLength, then the value: version i16, coordinatorEpoch i32 */
+  p += v;
+  if (varint_read(&p, end, &v) == 0 && v >= 6 && end - p >= 6)
+    *coord_epoch = (int32_t)be32(p + 2);
+  return type;
+}
+
+int batch_control_type(const uint8_t *b, size_t len) {
+  int32_t coord_epoch;
+  return batch_control_marker(b, len, &coord_epoch);
 }
 
 /* ---- encoding ---------------------------------------------------------- */

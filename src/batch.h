@@ -455,5 +455,9 @@ int varint_read(const uint8_t **p, const uint8_t *end, int64_t *out);
  * bytes): 0 ABORT, 1 COMMIT (Kafka's EndTransactionMarker key), or -1 when
  * its first record is not a marker key. */
 int batch_control_type(const uint8_t *b, size_t len);
+/* batch_control_type, and *coord_epoch (not NULL) gets the marker's
+ * coordinatorEpoch (its value: version i16, coordinatorEpoch i32), or -1
+ * when it is not a marker or its value is too short to hold one. */
+int batch_control_marker(const uint8_t *b, size_t len, int32_t *coord_epoch);
 
 #endif

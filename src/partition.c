@@ -281,11 +281,13 @@ int partition_txn_note(partition *p, segment *seg, const uint8_t *h, size_t len,
   if (pid < 0)
     return 0;
   if (batch_is_control(h)) {
-    int type = batch_control_type(h, len);
+    int32_t coord_epoch;
+    int type = batch_control_marker(h, len, &coord_epoch);
     int64_t first;
     if (type < 0)
       return 0; /* not a marker: no transaction to end */
-    if (producer_txn_end(&p->producers, pid, epoch, base, &first) != 0)
+    if (producer_txn_end(&p->producers, pid, epoch, coord_epoch, base,
+                         &first) != 0)
       return nd_fail(ND_ENOMEM, "out of memory");
     if (first < 0)
       return 0;
@@ -1010,6 +1012,7 @@ int partition_producers(partition *p, nd_producer_info **list, size_t *count) {
     out[i].last_offset = e->last_offset;
     out[i].last_timestamp = e->last_ts;
     out[i].txn_start_offset = e->txn_first;
+    out[i].coordinator_epoch = e->coord_epoch;
   }
   pthread_mutex_unlock(&p->append_lock);
   if (n && !out)

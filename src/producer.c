@@ -82,6 +82,7 @@ static producer_entry *entry_new(producer_state *ps, int64_t pid) {
   e->pid = pid;
   e->txn_first = -1;
   e->last_offset = -1;
+  e->coord_epoch = -1;
   return e;
 }
 
@@ -123,7 +124,7 @@ int producer_txn_batch(producer_state *ps, int64_t pid, int16_t epoch,
 }
 
 int producer_txn_end(producer_state *ps, int64_t pid, int16_t epoch,
-                     int64_t offset, int64_t *first) {
+                     int32_t coord_epoch, int64_t offset, int64_t *first) {
   producer_entry *e = producer_find(ps, pid);
   *first = -1;
   if (!e && !(e = entry_new(ps, pid)))
@@ -133,6 +134,7 @@ int producer_txn_end(producer_state *ps, int64_t pid, int16_t epoch,
   if (epoch != e->epoch)
     e->n = 0; /* Kafka's maybeUpdateProducerEpoch */
   e->epoch = epoch;
+  e->coord_epoch = coord_epoch;
   e->last_offset = offset;
   return 0;
 }
@@ -159,13 +161,14 @@ int producer_state_save(const producer_state *ps, const char *dir, int64_t upto,
   if (!text)
     return ND_ENOMEM;
   size_t used =
-      (size_t)snprintf(text, cap, "producer-state 3 %" PRId64 "\n", upto);
+      (size_t)snprintf(text, cap, "producer-state 4 %" PRId64 "\n", upto);
   for (size_t i = 0; i < ps->count; i++) {
     const producer_entry *e = &ps->entries[i];
-    used += (size_t)snprintf(
-        text + used, cap - used,
-        "%" PRId64 " %d %" PRId64 " %" PRId64 " %" PRId64 " %d", e->pid,
-        (int)e->epoch, e->last_ts, e->txn_first, e->last_offset, e->n);
+    used += (size_t)snprintf(text + used, cap - used,
+                             "%" PRId64 " %d %" PRId64 " %" PRId64 " %" PRId64
+                             " %" PRId32 " %d",
+                             e->pid, (int)e->epoch, e->last_ts, e->txn_first,
+                             e->last_offset, e->coord_epoch, e->n);
     for (int j = 0; j < e->n; j++)
       used += (size_t)snprintf(text + used, cap - used,
                                " %" PRId32 " %" PRId32 " %" PRId64 " %" PRId64,
@@ -199,13 +202,17 @@ int producer_state_load(producer_state *ps, const char *dir, int64_t *upto,
   char *save = NULL;
   char *line = strtok_r(text, "\n", &save);
   long long v;
-  /* Another version (an older build's, without transactions) is rebuilt
-   * from the log. */
-  int ok = line && sscanf(line, "producer-state 3 %lld", &v) == 1 && v >= 0;
+  /* Version 3 lacks the coordinator epochs: read, with -1 for them until
+   * each producer's next marker (only DescribeProducers shows them; a
+   * rebuild of the whole log for that is not worth it). Another version (an
+   * older build's, without transactions) is rebuilt from the log. */
+  int version = 0;
+  int ok = line && sscanf(line, "producer-state %d %lld", &version, &v) == 2 &&
+           (version == 3 || version == 4) && v >= 0;
   int64_t valid = ok ? v : -1;
   while (ok && (line = strtok_r(NULL, "\n", &save)) != NULL) {
-    long long pid, ts, first, lastoff;
-    int epoch, n, used;
+    long long pid, ts, first, lastoff, coord = -1;
+    int epoch, n, used, fields;
     if (sscanf(line, "txnindex %lld %lld", &first, &lastoff) == 2) {
       if (*ncounts == ccap) {
         ccap = ccap ? ccap * 2 : 8;
@@ -219,10 +226,15 @@ int producer_state_load(producer_state *ps, const char *dir, int64_t *upto,
       (*counts)[(*ncounts)++] = (producer_txn_count){first, lastoff};
       continue;
     }
-    if (sscanf(line, "%lld %d %lld %lld %lld %d%n", &pid, &epoch, &ts, &first,
-               &lastoff, &n, &used) != 6 ||
-        n < 0 || n > PRODUCER_BATCHES_KEPT || epoch < INT16_MIN ||
-        epoch > INT16_MAX || pid < 0 || first < -1 || producer_find(ps, pid)) {
+    if (version == 3)
+      fields = sscanf(line, "%lld %d %lld %lld %lld %d%n", &pid, &epoch, &ts,
+                      &first, &lastoff, &n, &used) == 6;
+    else
+      fields = sscanf(line, "%lld %d %lld %lld %lld %lld %d%n", &pid, &epoch,
+                      &ts, &first, &lastoff, &coord, &n, &used) == 7;
+    if (!fields || coord < INT32_MIN || coord > INT32_MAX || n < 0 ||
+        n > PRODUCER_BATCHES_KEPT || epoch < INT16_MIN || epoch > INT16_MAX ||
+        pid < 0 || first < -1 || producer_find(ps, pid)) {
       ok = 0;
       break;
     }
@@ -235,6 +247,7 @@ int producer_state_load(producer_state *ps, const char *dir, int64_t *upto,
     e->last_ts = ts;
     e->txn_first = first;
     e->last_offset = lastoff;
+    e->coord_epoch = (int32_t)coord;
     const char *p = line + used;
     for (int j = 0; ok && j < n; j++) {
       long long fs, ls, base, last;

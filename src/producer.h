@@ -18,13 +18,15 @@
  * is never forgotten (PRODUCERS_MAX), or the LSO would move past it.
  *
  * File format (text):
- *   producer-state 3 <offset it is valid up to>
+ *   producer-state 4 <offset it is valid up to>
  *   <pid> <epoch> <last timestamp> <txn first offset or -1> <last offset>
- *       <n> then n times: <first_seq> <last_seq> <base> <last>
+ *       <coordinator epoch> <n> then n times: <first_seq> <last_seq> <base>
+ *       <last>
  * (one line per producer), then one line per segment whose .txnindex has
- * entries: txnindex <segment base> <entries>. A version-2 file (no transaction
- * fields) is not trusted: the state is rebuilt from the log, as for a missing
- * one.
+ * entries: txnindex <segment base> <entries>. A version-3 file is the same
+ * without <coordinator epoch>, read as -1 (unknown until the producer's
+ * next marker). A version-2 file (no transaction fields) is not trusted:
+ * the state is rebuilt from the log, as for a missing one.
  */
 #ifndef ND_PRODUCER_H
 #define ND_PRODUCER_H
@@ -45,6 +47,8 @@ typedef struct producer_entry {
   int64_t last_ts;     /* maxTimestamp of its newest batch */
   int64_t txn_first;   /* first offset of its open transaction, -1 */
   int64_t last_offset; /* of its newest batch or marker */
+  int32_t coord_epoch; /* coordinatorEpoch of its last transaction marker,
+                          -1 before any (Kafka's ProducerStateEntry) */
   int n;               /* batches kept, newest last; 0 after an epoch bump by
                           a marker */
   producer_batch batches[PRODUCER_BATCHES_KEPT];
@@ -78,12 +82,13 @@ producer_entry *producer_find(const producer_state *ps, int64_t pid);
  * Returns 1 if it opened one, 0 if one was open, -1 out of memory. */
 int producer_txn_batch(producer_state *ps, int64_t pid, int16_t epoch,
                        int64_t base, int64_t last);
-/* A marker of pid at offset with epoch: closes its open transaction and
- * takes the marker's epoch (Kafka's appendEndTxnMarker; a higher epoch
- * forgets the sequences). *first gets the transaction's first offset, -1
- * if none was open. Creates the entry if need be (ND_ENOMEM). */
+/* A marker of pid at offset with epoch, carrying coord_epoch: closes its
+ * open transaction, takes the marker's epoch and keeps its coordinator
+ * epoch (Kafka's appendEndTxnMarker; a higher epoch forgets the
+ * sequences). *first gets the transaction's first offset, -1 if none was
+ * open. Creates the entry if need be (ND_ENOMEM). */
 int producer_txn_end(producer_state *ps, int64_t pid, int16_t epoch,
-                     int64_t offset, int64_t *first);
+                     int32_t coord_epoch, int64_t offset, int64_t *first);
 /* The smallest txn_first of all open transactions, INT64_MAX if none;
  * skip_pid's is left out (-1: none left out). */
 int64_t producer_first_open(const producer_state *ps, int64_t skip_pid);

@@ -3,6 +3,7 @@
  * refused, and the state survives clean and unclean restarts. */
 #include "test.h"
 
+#include <glob.h>
 #include <sys/wait.h>
 
 #include "bytes.h"
@@ -175,8 +176,126 @@ static void markers(void) {
   tmpdir_remove(dir);
 }
 
+/* The coordinator epoch of pid's last marker in topic "ce" (DescribeProducers'
+ * coordinatorEpoch), -2 when the partition does not list pid. */
+static int64_t coord_epoch(nd_store *s, int64_t pid) {
+  nd_producer_info *pl = NULL;
+  size_t n = 0;
+  if (nd_partition_producers(s, "ce", 0, &pl, &n) != 0)
+    return -3;
+  int64_t e = -2;
+  for (size_t i = 0; i < n; i++)
+    if (pl[i].producer_id == pid)
+      e = pl[i].coordinator_epoch;
+  nd_free(pl);
+  return e;
+}
+
+/* Rewrite the partition's producer-state file by edit: 'j' junk, '3' the
+ * version-3 form (no coordinator epoch column), as an older nodata wrote. */
+static int edit_state(const char *dir, char how) {
+  char pat[PATH_MAX], path[PATH_MAX];
+  snprintf(pat, sizeof pat, "%s/topics/*/0/producer-state", dir);
+  glob_t g;
+  if (glob(pat, 0, NULL, &g) != 0 || g.gl_pathc != 1) {
+    globfree(&g);
+    return -1;
+  }
+  snprintf(path, sizeof path, "%s", g.gl_pathv[0]);
+  globfree(&g);
+  size_t len;
+  uint8_t *raw = read_file(path, &len);
+  char *text = raw ? malloc(len + 1) : NULL; /* read_file adds no NUL */
+  char *out = text ? malloc(len + 64) : NULL, *save = NULL;
+  if (text)
+    memcpy(text, raw, len), text[len] = 0;
+  free(raw);
+  if (!out)
+    return free(text), -1;
+  size_t used = 0;
+  for (char *line = strtok_r(text, "\n", &save); line && how == '3';
+       line = strtok_r(NULL, "\n", &save)) {
+    long long upto;
+    if (sscanf(line, "producer-state 4 %lld", &upto) == 1) {
+      used += (size_t)sprintf(out + used, "producer-state 3 %lld\n", upto);
+      continue;
+    }
+    if (strncmp(line, "txnindex ", 9) != 0) {
+      /* Drop the sixth field, the coordinator epoch. */
+      char *f = line;
+      for (int k = 0; k < 5 && f; k++)
+        f = strchr(f + 1, ' ');
+      char *g6 = f ? strchr(f + 1, ' ') : NULL;
+      if (!g6)
+        return free(out), free(text), -1;
+      used +=
+          (size_t)sprintf(out + used, "%.*s%s\n", (int)(f - line), line, g6);
+      continue;
+    }
+    used += (size_t)sprintf(out + used, "%s\n", line);
+  }
+  if (how == 'j')
+    used = (size_t)sprintf(out, "producer-state 4 zz\n");
+  FILE *fp = fopen(path, "w");
+  int rc = fp && fwrite(out, 1, used, fp) == used ? 0 : -1;
+  if (fp)
+    fclose(fp);
+  free(out);
+  free(text);
+  return rc;
+}
+
+/* A producer's coordinator epoch is its last marker's (Kafka's
+ * ProducerStateEntry.coordinatorEpoch): -1 before any marker, kept by
+ * data batches after one, across a clean close (the producer-state file),
+ * across a rebuild from the log (the markers replayed), and -1 from a
+ * version-3 file, which has none, until the next marker. */
+static void coordinator_epoch_kept(void) {
+  char *dir = tmpdir_make("coordepoch");
+  nd_store *s = open_store(dir);
+  CHECK(s);
+  CHECK_OK(nd_topic_create(s, "ce", 1, NULL));
+  int64_t off;
+  CHECK_OK(txn_append(s, "ce", 0, 42, 0, 0, 0, "i", 1, &off)); /* idempotent */
+  CHECK_EQ_I64(coord_epoch(s, 42), -1);
+  CHECK_OK(txn_append(s, "ce", 0, 77, 3, 0, 1, "a", 1, &off));
+  CHECK_EQ_I64(coord_epoch(s, 77), -1); /* open, no marker yet */
+  CHECK_OK(nd_txn_write_marker(s, "ce", 0, 77, 3, 1, 9, 0, &off));
+  CHECK_EQ_I64(coord_epoch(s, 77), 9);
+  CHECK_OK(txn_append(s, "ce", 0, 77, 3, 1, 1, "b", 1, &off));
+  CHECK_EQ_I64(coord_epoch(s, 77), 9); /* a data batch keeps it */
+  CHECK_OK(nd_txn_write_marker(s, "ce", 0, 77, 4, 0, 11, 0, &off));
+  CHECK_EQ_I64(coord_epoch(s, 77), 11);
+  CHECK_EQ_I64(coord_epoch(s, 42), -1);
+  CHECK_OK(nd_close(s));
+
+  s = open_store(dir); /* from the producer-state file */
+  CHECK(s);
+  CHECK_EQ_I64(coord_epoch(s, 77), 11);
+  CHECK_EQ_I64(coord_epoch(s, 42), -1);
+  CHECK_OK(nd_close(s));
+
+  CHECK_OK(edit_state(dir, 'j')); /* unusable: rebuilt from the log */
+  s = open_store(dir);
+  CHECK(s);
+  CHECK_EQ_I64(coord_epoch(s, 77), 11);
+  CHECK_EQ_I64(coord_epoch(s, 42), -1);
+  CHECK_OK(nd_close(s));
+
+  CHECK_OK(edit_state(dir, '3')); /* read, without coordinator epochs */
+  s = open_store(dir);
+  CHECK(s);
+  CHECK_EQ_I64(coord_epoch(s, 77), -1);
+  CHECK_OK(txn_append(s, "ce", 0, 77, 4, 0, 1, "c", 1, &off));
+  CHECK_OK(nd_txn_write_marker(s, "ce", 0, 77, 4, 1, 12, 0, &off));
+  CHECK_EQ_I64(coord_epoch(s, 77), 12);
+  CHECK_OK(nd_close(s));
+  tmpdir_remove(dir);
+}
+
 int main(void) {
   RUN(sequences);
   RUN(markers);
+  RUN(coordinator_epoch_kept);
   TEST_MAIN_END();
 }
