@@ -15,7 +15,8 @@ What is asked, in order (each step's answers are recorded):
 - Produce of transactional batches: to an added partition, to one not
   added (KIP-890 verification: INVALID_TXN_STATE at v3, TRANSACTION_ABORTABLE
   at v11), with an old epoch, and without a transactional id;
-- what an open transaction shows: DescribeProducers' transaction start,
+- what an open transaction shows: DescribeProducers' transaction start
+  (and, once it ended, the coordinator epoch its marker carried),
   Fetch at both isolation levels (last stable offset, aborted list null or
   empty), ListOffsets latest at both levels, DescribeTransactions,
   ListTransactions with state (known and unknown), producer id and
@@ -479,7 +480,9 @@ def scenario(bootstrap):
                                t.list_offsets("txp", 0, 0))
     out["offset_fetch_stable_done"] = t.offset_fetch("txg", "txp", 0, 1)
     dp = t.describe_producers("txp", 0)
-    out["producers_done"] = (dp[0], [(P(p[0]), p[1], p[2], p[5])
+    # With the coordinator epoch its COMMIT marker carried (Kafka's
+    # ProducerStateEntry.coordinatorEpoch; -1 while open, above).
+    out["producers_done"] = (dp[0], [(P(p[0]), p[1], p[2], p[4], p[5])
                                      for p in dp[1]])
     out["describe_done"] = described(["tx-a"])
 
@@ -491,6 +494,9 @@ def scenario(bootstrap):
     t.stable("txp", 1)
     out["fetch_aborted"] = t.fetch("txp", 1, 0, 1)
     out["fetch_aborted_from_2"] = t.fetch("txp", 1, 2, 1)
+    dp = t.describe_producers("txp", 1)
+    out["producers_aborted"] = (dp[0], [(P(p[0]), p[1], p[2], p[4], p[5])
+                                        for p in dp[1]])
     out["fetch_aborted_uncommitted"] = t.fetch("txp", 1, 0, 0)
 
     # EndTxn without a transaction: V1 refuses both; V2 aborts an empty
