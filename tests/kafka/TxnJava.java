@@ -195,13 +195,16 @@ public class TxnJava {
     }
 
     // DescribeProducers of one partition: the producers with their epoch,
-    // last sequence and the start offset of an open transaction.
+    // last sequence, the coordinator epoch of their last transaction marker
+    // (null before any) and the start offset of an open transaction.
     static Object producers(TopicPartition x) throws Exception {
         List<Object> l = new ArrayList<>();
         for (ProducerState s : admin.describeProducers(List.of(x)).partitionResult(x)
                 .get().activeProducers())
             l.add(map("producer_epoch", s.producerEpoch(),
                     "last_sequence", s.lastSequence(),
+                    "coordinator_epoch", s.coordinatorEpoch().isPresent()
+                            ? s.coordinatorEpoch().getAsInt() : null,
                     "txn_start_offset", s.currentTransactionStartOffset().isPresent()
                             ? s.currentTransactionStartOffset().getAsLong() : null));
         l.sort(Comparator.comparing(Object::toString));
