@@ -14,7 +14,9 @@ Three brokers, one after the other, each with --http 127.0.0.1:0:
             its offsets reset to earliest with the preview first (which
             changes nothing) and the lag back, a search, a record produced
             from the page read back by confluent_kafka, the partition
-            downloaded as JSON lines, the topic deleted after the
+            downloaded as JSON lines, an open transaction (a
+            transactional confluent_kafka producer) on the Transactions
+            page, the topic deleted after the
             confirmation and gone (from the page and the API);
   login     SASL_PLAINTEXT with a SCRAM user: e2e.mjs login — the login
             page, a wrong password refused with SASL_AUTHENTICATION_FAILED,

@@ -173,9 +173,17 @@ async function mainScenario(page) {
     check(lines[7].key.text === "from-the-ui" && lines[2].value.encoding === "hex", "the download's records are not the partition's: " + JSON.stringify([lines[2], lines[7]]));
   });
 
-  await step("other pages", async () => {
-    await visit(page, ROUTES.transactions, "main h1");
+  await step("an open transaction", async () => {
+    const txn = kafkaBackground("transact", BOOTSTRAP, TOPIC, "e2e-txn");
+    await until(() => txn.lines.includes("open"), "the transactional producer has a transaction open");
+    await visit(page, ROUTES.transactions, SEL.transactionRow);
+    const row = await textOf(page, SEL.transactionRow);
+    check(row.includes("e2e-txn") && row.includes("Ongoing") && row.includes(TOPIC + "-0"), "the transaction's row does not name it, Ongoing and its partition: " + row);
     await record(page, "transactions");
+    await txn.stop();
+  });
+
+  await step("other pages", async () => {
     await visit(page, ROUTES.security, "main h1");
     await record(page, "security");
   });

@@ -50,6 +50,7 @@ export const SEL = {
   resetRow: '[data-testid="reset-row"]',
   resetApplied: '[data-testid="reset-applied"]',
   deleteGroup: '[data-testid="group-delete"]',
+  transactionRow: '[data-testid="transaction-row"]',
   // Login
   loginUser: '[data-testid="login-user"]',
   loginPassword: '[data-testid="login-password"]',
