@@ -60,7 +60,7 @@ async function mainScenario(page) {
     await page.click(SEL.createTopic);
     await page.fill(SEL.topicName, TOPIC);
     await page.fill(SEL.topicPartitions, "2");
-    await shot(page, "topics-create");
+    await record(page, "topics-create");
     await page.click(SEL.createSubmit);
     // The dialog closes on success (the page may go to the new topic's).
     await page.waitForSelector(SEL.createSubmit, { state: "detached" });
@@ -98,7 +98,7 @@ async function mainScenario(page) {
     await page.check(SEL.follow);
     kafka("produce", BOOTSTRAP, TOPIC, "1", "--partition", "0", "--start", "6");
     await until(async () => (await page.locator("main").textContent()).includes("key-6"), "the record produced while following appears");
-    await shot(page, "messages-follow");
+    await record(page, "messages-follow");
     await page.uncheck(SEL.follow);
   });
 
@@ -138,7 +138,7 @@ async function mainScenario(page) {
     // A preview changes nothing.
     const g = (await api(URL, "GET", `/api/groups/${GROUP}`)).json;
     check(g.lag === 0, "the preview changed the offsets: lag " + g.lag);
-    await shot(page, "group-reset-preview");
+    await record(page, "group-reset-preview");
     await page.click(SEL.resetApply);
     await page.click(SEL.confirmOk);
     await page.waitForSelector(SEL.resetApplied);
@@ -154,7 +154,7 @@ async function mainScenario(page) {
     const found = page.locator(`${SEL.searchResults} ${SEL.messageRow}`);
     await until(async () => (await found.count()) === 1, "one record matches 'hello 4'");
     check((await found.first().textContent()).includes("key-4"), "the match is not key-4");
-    await shot(page, "messages-search");
+    await record(page, "messages-search");
     // A record written by the page, read back by a Kafka client.
     await page.fill(SEL.produceKey, "from-the-ui");
     await page.fill(SEL.produceValue, '{"made": "in the browser"}');
@@ -199,7 +199,7 @@ async function mainScenario(page) {
     await visit(page, ROUTES.topic(TOPIC), SEL.deleteTopic);
     await page.click(SEL.deleteTopic);
     await page.waitForSelector(SEL.confirmDialog);
-    await shot(page, "topic-delete-confirm");
+    await record(page, "topic-delete-confirm");
     await page.click(SEL.confirmOk);
     await visit(page, ROUTES.topics, SEL.createTopic);
     await until(async () => (await page.locator(SEL.topicRow(TOPIC)).count()) === 0, "the deleted topic is gone from the list");
@@ -221,7 +221,7 @@ async function loginScenario(page) {
     await page.waitForSelector(SEL.error);
     const e = await textOf(page, SEL.error);
     check(e.includes("SASL_AUTHENTICATION_FAILED"), "the error does not name SASL_AUTHENTICATION_FAILED: " + e);
-    await shot(page, "login-refused");
+    await record(page, "login-refused");
   });
   await step("a SCRAM login", async () => {
     await page.fill(SEL.loginPassword, process.env.ND_PASSWORD);
@@ -275,6 +275,13 @@ const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
 const pageErrors = [];
 page.on("pageerror", (e) => pageErrors.push(String(e)));
 try {
+  await step("axe-core finds a known violation", async () => {
+    // So a check that silently stopped running cannot pass every page.
+    const found = [];
+    await page.setContent('<html lang="en"><title>t</title><main><button></button></main></html>');
+    await axe(page, "self-check", found);
+    check(found.some((v) => v.includes("button-name")), "axe-core did not report an unnamed button: " + JSON.stringify(found));
+  });
   await scenarios[which](page);
 } catch (e) {
   failed = true;
