@@ -7,8 +7,10 @@
 //                          the UI, produce with a Kafka client, see the
 //                          records, follow live, a consumer group's lag
 //                          falls to zero, reset its offsets with the
-//                          preview, delete the topic; every page's
-//                          screenshot and axe-core check
+//                          preview, search, produce from the page,
+//                          download, an open transaction, delete the
+//                          topic; every page's screenshot and axe-core
+//                          check
 //   node e2e.mjs login     ND_URL, ND_BOOTSTRAP (SASL_PLAINTEXT), ND_USER,
 //                          ND_PASSWORD: the login page, a refused password,
 //                          a SCRAM login, the users page
@@ -238,11 +240,14 @@ async function loginScenario(page) {
 }
 
 async function readonlyScenario(page) {
-  // The topic and the group are made by a Kafka client: the console cannot.
-  kafka("produce", BOOTSTRAP, TOPIC, "3", "--partition", "0");
-  kafka("commit", BOOTSTRAP, TOPIC, GROUP, "1");
-  const r = await api(URL, "POST", "/api/topics", { name: "refused" });
-  check(r.status === 403 && r.json.error.code === "READ_ONLY", "a read-only console created a topic: " + r.text);
+  await step("read-only: the API refuses a change", async () => {
+    // The topic and the group are made by a Kafka client: the console
+    // cannot.
+    kafka("produce", BOOTSTRAP, TOPIC, "3", "--partition", "0");
+    kafka("commit", BOOTSTRAP, TOPIC, GROUP, "1");
+    const r = await api(URL, "POST", "/api/topics", { name: "refused" });
+    check(r.status === 403 && r.json.error.code === "READ_ONLY", "a read-only console created a topic: " + r.text);
+  });
   const absent = async (sel, where) => check((await page.locator(sel).count()) === 0, `${sel} is shown on ${where} in read-only mode`);
   await step("read-only: no mutating control", async () => {
     await visit(page, ROUTES.topics, SEL.topicRow(TOPIC));
