@@ -133,6 +133,9 @@ typedef struct console_req {
   const char *headers; /* the header block, "Name: value\r\n"... */
   const char *body;    /* body_len bytes (Content-Length), or NULL */
   size_t body_len;
+  /* The client's address, "HOST:PORT" ("[v6]:PORT"), for the log lines of
+   * logins; NULL when unknown. */
+  const char *peer;
 } console_req;
 
 /* The answer: status, a JSON body (or raw bytes), extra header lines. */
@@ -308,6 +311,9 @@ size_t console_history_group_lag(const console_history *h, const char *group,
  * NODATA_CONSOLE_SAMPLE_MS in the environment says (100 to 60000; for
  * tests, docs/serve.md). The answers' "interval_s" is this. */
 int64_t console_history_interval_ms(const console_history *h);
+/* The "interval_s" member of a history answer: whole seconds as an
+ * integer, a test's shorter interval as a fraction. */
+void console_history_write_interval(jw *w, const console_history *h);
 /* The console's sampler (for handlers). */
 console_history *console_history_of(console *c);
 /* Facts of the console for /api/overview. */

@@ -25,6 +25,10 @@ set(arrays "")
 set(table "")
 set(i 0)
 foreach(rel IN LISTS files)
+  # The path goes into a C string literal and a URL as it is.
+  if(NOT rel MATCHES "^[A-Za-z0-9._/-]+$")
+    message(FATAL_ERROR "console/dist/${rel}: only letters, digits and ._-/ in names")
+  endif()
   file(SIZE "${DIST}/${rel}" size)
   file(READ "${DIST}/${rel}" hex HEX)
   # Two hex digits per byte become "0xNN,", 16 to a line.

@@ -3,9 +3,9 @@
  * console_groups.c — /api/groups...: consumer groups as Kafka's admin
  * tools see them (docs/http-api.md, "Consumer groups").
  *
- * A group is assembled from four Kafka requests, each sent once for all
- * the groups of a call (so the list of a thousand groups costs four round
- * trips, not four thousand):
+ * Groups are assembled from these Kafka requests, each sent once for all
+ * the groups of a call (so the list of a thousand groups costs five round
+ * trips, not thousands):
  *   ListGroups v5             which groups, their type and state;
  *   DescribeGroups v5         classic groups: protocol, members, and each
  *                             member's assignment (ConsumerProtocol bytes);
@@ -21,7 +21,9 @@
  * and clamped to [log start, log end]; --execute commits them as the
  * AdminClient's alterConsumerGroupOffsets does (OffsetCommit with
  * generation -1 and no member), which the broker takes only while the
- * group has no members.
+ * group has no members: Kafka 4 answers UNKNOWN_MEMBER_ID otherwise
+ * (classic and consumer groups alike), which the API reports as the 409
+ * NON_EMPTY_GROUP it gives when its own check of the members refuses.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -58,7 +60,7 @@ typedef struct gpart {
 typedef struct ginfo {
   const char *id;
   kf_str type, state, protocol_type, protocol;
-  int described; /* the member list below is known */
+  int empty; /* a classic group ListGroups said is Empty: no members */
   kafka_describe_groups_response_described_group *classic;
   kafka_consumer_group_describe_response_described_group *consumer;
   int16_t error; /* of its describe or offset fetch */
@@ -272,12 +274,21 @@ static int list_groups(console_call *cc, const char *only, ginfo **out,
   return 0;
 }
 
+/* A classic group to ask DescribeGroups about: not an Empty one, which
+ * has no members and no protocol (Kafka clears it when the last member
+ * leaves), so ListGroups said all there is; and a group known only by its
+ * offsets costs the broker a search of them all. */
+static int describe_classic(const ginfo *g) {
+  return is_classic(g) && !g->empty;
+}
+
 /* DescribeGroups v5 for the classic groups, ConsumerGroupDescribe v1 for
  * the consumer ones; other types (share, streams) keep ListGroups' facts. */
 static int describe(console_call *cc, ginfo *gs, size_t n) {
   int32_t nc = 0, nk = 0;
   for (size_t i = 0; i < n; i++) {
-    nc += is_classic(&gs[i]);
+    gs[i].empty = is_classic(&gs[i]) && kf_eq(gs[i].state, "Empty");
+    nc += describe_classic(&gs[i]);
     nk += is_consumer(&gs[i]);
   }
   if (nc) {
@@ -287,7 +298,7 @@ static int describe(console_call *cc, ginfo *gs, size_t n) {
       return oom(cc);
     int32_t k = 0;
     for (size_t i = 0; i < n; i++)
-      if (is_classic(&gs[i]))
+      if (describe_classic(&gs[i]))
         ids[k++] = kf_s(gs[i].id);
     rq->groups.items = ids;
     rq->groups.count = k;
@@ -297,7 +308,7 @@ static int describe(console_call *cc, ginfo *gs, size_t n) {
     for (int32_t j = 0; j < r->groups.count; j++) {
       kafka_describe_groups_response_described_group *d = &r->groups.items[j];
       for (size_t i = 0; i < n; i++) {
-        if (!is_classic(&gs[i]) || !kf_eq(d->group_id, gs[i].id))
+        if (!describe_classic(&gs[i]) || !kf_eq(d->group_id, gs[i].id))
           continue;
         if (d->error_code) {
           gs[i].error = d->error_code;
@@ -305,7 +316,6 @@ static int describe(console_call *cc, ginfo *gs, size_t n) {
           break;
         }
         gs[i].classic = d;
-        gs[i].described = 1;
         gs[i].state = d->group_state;
         gs[i].protocol_type = d->protocol_type;
         gs[i].protocol = d->protocol_data;
@@ -345,7 +355,6 @@ static int describe(console_call *cc, ginfo *gs, size_t n) {
           break;
         }
         gs[i].consumer = d;
-        gs[i].described = 1;
         gs[i].state = d->group_state;
         gs[i].protocol_type = kf_s("consumer");
         gs[i].protocol = d->assignor_name;
@@ -429,8 +438,23 @@ static int fetch_offsets(console_call *cc, ginfo *gs, size_t n) {
   return 0;
 }
 
-/* ListOffsets v7 at `ts` for a list of (topic, partition): one request,
- * the answers into off[] (-1 where the broker had none or erred). */
+/* A (topic, partition) to ask about, and where its answer goes. */
+typedef struct tp_ref {
+  const char *topic;
+  int32_t partition;
+  size_t at;
+} tp_ref;
+
+static int tp_cmp(const void *a, const void *b) {
+  const tp_ref *x = a, *y = b;
+  int c = strcmp(x->topic, y->topic);
+  return c ? c : (x->partition > y->partition) - (x->partition < y->partition);
+}
+
+/* ListOffsets v7 at `ts` for a list of (topic, partition), duplicates
+ * allowed: one request (each partition once, as Kafka requires), the
+ * answers into off[] (-1 where the broker had none or erred). Sorting
+ * keeps it O(n log n) for the thousands of partitions of a long list. */
 static int list_offsets(console_call *cc, const char *const *topics,
                         const int32_t *parts, size_t n, int64_t ts,
                         int64_t *off) {
@@ -438,45 +462,34 @@ static int list_offsets(console_call *cc, const char *const *topics,
     off[i] = -1;
   if (!n)
     return 0;
-  /* Group by topic: the request is topic -> partitions, and a topic may
-   * appear once. */
+  tp_ref *refs = kf_alloc(&cc->arena, n * sizeof *refs);
   kafka_list_offsets_request *rq = console_new_req(cc, K_LIST_OFFSETS);
   kafka_list_offsets_request_topic *rt = kf_new_array(
       &cc->arena, &kafka_list_offsets_request_topic_desc, (int32_t)n);
   kafka_list_offsets_request_partition *rp = kf_new_array(
       &cc->arena, &kafka_list_offsets_request_partition_desc, (int32_t)n);
-  size_t *order = kf_alloc(&cc->arena, n * sizeof *order);
-  if (!rq || !rt || !rp || !order)
+  if (!refs || !rq || !rt || !rp)
     return oom(cc);
-  int32_t nt = 0;
-  size_t used = 0;
-  char *done = kf_alloc(&cc->arena, n);
-  if (!done)
-    return oom(cc);
+  for (size_t i = 0; i < n; i++)
+    refs[i] = (tp_ref){topics[i], parts[i], i};
+  qsort(refs, n, sizeof *refs, tp_cmp);
+  int32_t nt = 0, np = 0;
   for (size_t i = 0; i < n; i++) {
-    if (done[i])
-      continue;
-    rt[nt].name = kf_s(topics[i]);
-    rt[nt].partitions.items = &rp[used];
-    for (size_t j = i; j < n; j++) {
-      if (done[j] || strcmp(topics[j], topics[i]))
-        continue;
-      int dup = 0;
-      for (size_t q = i; q < j && !dup; q++)
-        dup = done[q] && parts[q] == parts[j] && !strcmp(topics[q], topics[j]);
-      done[j] = 1;
-      if (dup)
-        continue;
-      rp[used].partition_index = parts[j];
-      rp[used].current_leader_epoch = -1;
-      rp[used].timestamp = ts;
-      order[used++] = j;
-      rt[nt].partitions.count++;
+    if (i > 0 && !tp_cmp(&refs[i - 1], &refs[i]))
+      continue; /* asked already */
+    if (i == 0 || strcmp(refs[i - 1].topic, refs[i].topic)) {
+      rt[nt].name = kf_s(refs[i].topic);
+      rt[nt].partitions.items = &rp[np];
+      nt++;
     }
-    nt++;
+    rp[np].partition_index = refs[i].partition;
+    rp[np].current_leader_epoch = -1;
+    rp[np].timestamp = ts;
+    np++;
+    rt[nt - 1].partitions.count++;
   }
   rq->replica_id = -1;
-  rq->isolation_level = 0;
+  rq->isolation_level = 0; /* the high watermark, as Kafka's tools use */
   rq->topics.items = rt;
   rq->topics.count = nt;
   kafka_list_offsets_response *r;
@@ -484,14 +497,25 @@ static int list_offsets(console_call *cc, const char *const *topics,
     return -1;
   for (int32_t t = 0; t < r->topics.count; t++) {
     kafka_list_offsets_response_topic_response *tr = &r->topics.items[t];
+    if (tr->name.len < 0)
+      continue;
     for (int32_t p = 0; p < tr->partitions.count; p++) {
       kafka_list_offsets_response_partition_response *pr =
           &tr->partitions.items[p];
       if (pr->error_code)
         continue;
-      for (size_t i = 0; i < n; i++)
-        if (parts[i] == pr->partition_index && kf_eq(tr->name, topics[i]))
-          off[i] = pr->offset;
+      /* The first ref of (topic, partition), then all its duplicates. */
+      tp_ref key = {tr->name.ptr, pr->partition_index, 0};
+      size_t lo = 0, hi = n;
+      while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (tp_cmp(&refs[mid], &key) < 0)
+          lo = mid + 1;
+        else
+          hi = mid;
+      }
+      for (; lo < n && !tp_cmp(&refs[lo], &key); lo++)
+        off[refs[lo].at] = pr->offset;
     }
   }
   return 0;
@@ -546,7 +570,7 @@ static int member_count(const ginfo *g) {
     return g->classic->members.count;
   if (g->consumer)
     return g->consumer->members.count;
-  return -1;
+  return g->empty ? 0 : -1;
 }
 
 static void write_group(jw *w, ginfo *g, int full) {
@@ -744,7 +768,7 @@ static int lag_history(console_call *cc) {
                                        lag, CONSOLE_HISTORY);
   jw *w = console_json(cc);
   jw_obj(w);
-  jw_kint(w, "interval_s", CONSOLE_SAMPLE_MS / 1000);
+  console_history_write_interval(w, console_history_of(cc->con));
   jw_key(w, "samples");
   jw_arr(w);
   for (size_t i = 0; i < n; i++) {

@@ -401,3 +401,11 @@ size_t console_history_group_lag(const console_history *h, const char *group,
   }
   return n;
 }
+
+void console_history_write_interval(jw *w, const console_history *h) {
+  int64_t ims = console_history_interval_ms(h);
+  if (ims % 1000 == 0)
+    jw_kint(w, "interval_s", ims / 1000);
+  else
+    jw_kdouble(w, "interval_s", (double)ims / 1000.0);
+}

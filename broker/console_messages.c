@@ -36,9 +36,10 @@
 #include "kafka_msgs.h"
 #include "nodata_codecs.h"
 
-/* Versions nodata serves (kafka_apis) and Apache Kafka 4.x serves too. */
+/* Versions nodata serves (kafka_apis) and Apache Kafka 4.x serves too
+ * (4.4: Metadata 0-13, ListOffsets 1-11, Fetch 4-18, Produce 3-13). */
 #define V_METADATA 12
-#define V_LIST_OFFSETS 7 /* isolation level (v2+), Kafka 4 serves 1-10 */
+#define V_LIST_OFFSETS 7 /* isolation level (v2+); Kafka 4.4 serves 1-11 */
 #define V_FETCH 12       /* the last version naming topics by name */
 #define V_PRODUCE 9
 
@@ -48,6 +49,10 @@
 #define BROWSE_LIMIT_MAX 500
 #define DOWNLOAD_LIMIT_MAX 100000
 #define SEARCH_SCAN_MAX 100000
+/* An answer stops growing past these (a page of large values; the answer
+ * is copied once more to be sent): next_offset says where to go on. */
+#define PAGE_MAX_BYTES ((size_t)16 << 20)
+#define DOWNLOAD_MAX_BYTES ((size_t)64 << 20)
 
 enum { ISO_UNCOMMITTED = 0, ISO_COMMITTED = 1 };
 
@@ -403,9 +408,9 @@ typedef struct part_read {
   int isolation;
   int64_t start; /* first offset to read */
   int64_t stop;  /* read below this only; INT64_MAX: to the end */
+  int64_t skip;  /* records to pass over before the first handed out */
   part_figures fig;
   int64_t next_offset; /* where a next read continues */
-  int stopped;         /* the callback asked to stop */
   int at_end;          /* nothing more to read below stop */
 } part_read;
 
@@ -466,6 +471,10 @@ static int read_batches(console_call *cc, part_read *pr,
         break;
       }
       *off = r.offset + 1;
+      if (pr->skip > 0) {
+        pr->skip--;
+        continue;
+      }
       int f = fn(ctx, &r, &b);
       if (f != 0) {
         nd_iter_close(&it);
@@ -505,7 +514,6 @@ static int read_partition(console_call *cc, part_read *pr, record_fn fn,
     if (rc < 0)
       return -1;
     if (rc > 0) {
-      pr->stopped = 1;
       int64_t end = pr->isolation == ISO_COMMITTED ? pd->last_stable_offset
                                                    : pd->high_watermark;
       pr->at_end = off >= end || off >= pr->stop;
@@ -520,10 +528,46 @@ static int read_partition(console_call *cc, part_read *pr, record_fn fn,
   }
 }
 
+/* A record_fn that counts. */
+static int count_record(void *ctx, const nd_record_view *r,
+                        const nd_batch_info *b) {
+  (void)r;
+  (void)b;
+  ++*(int64_t *)ctx;
+  return 0;
+}
+
+/* Set pr->start and pr->skip for the last `window` records below latest.
+ * Offsets are not records: control records, aborted transactions (under
+ * read_committed) and compacted gaps take offsets and show nothing, so a
+ * window of `window` offsets may hold fewer. Count what the window holds,
+ * and widen it (doubling) until it holds enough or reaches the log start;
+ * pr->skip passes over the surplus at its front. */
+static int end_window(console_call *cc, part_read *pr, int64_t earliest,
+                      int64_t latest, int64_t window) {
+  int64_t span = window;
+  for (int round = 0;; round++) {
+    pr->start = latest - span > earliest ? latest - span : earliest;
+    pr->skip = 0;
+    if (pr->start == earliest && round == 0)
+      return 0; /* the whole partition: nothing to skip */
+    int64_t n = 0;
+    if (read_partition(cc, pr, count_record, &n) < 0)
+      return -1;
+    if (n >= window || pr->start == earliest || round == 16) {
+      pr->skip = n > window ? n - window : 0;
+      pr->at_end = 0;
+      return 0;
+    }
+    span = span > INT64_MAX / 2 ? INT64_MAX : span * 2;
+  }
+}
+
 /* Set pr->start (and pr->stop) for q, reading `window` records from the
- * end for FROM_END: ListOffsets as a consumer's seek would. */
+ * end for FROM_END: ListOffsets as a consumer's seek would. clamp_end:
+ * an offset past the end starts at the end. */
 static int resolve_start(console_call *cc, part_read *pr, const read_query *q,
-                         int64_t window) {
+                         int64_t window, int clamp_end) {
   int64_t earliest, latest;
   if (list_offset(cc, pr->topic, pr->partition, -2, q->isolation, &earliest) <
       0)
@@ -537,12 +581,23 @@ static int resolve_start(console_call *cc, part_read *pr, const read_query *q,
     if (list_offset(cc, pr->topic, pr->partition, -1, q->isolation, &latest) <
         0)
       return -1;
-    pr->start = latest - window > earliest ? latest - window : earliest;
     pr->stop = latest;
+    if (end_window(cc, pr, earliest, latest, window) < 0)
+      return -1;
     break;
   case FROM_OFFSET:
     /* Below the log start the records are gone: start at the first. */
     pr->start = q->offset < earliest ? earliest : q->offset;
+    /* A search over every partition with one offset: a partition that
+     * ends before it has nothing to search (a browse says
+     * OFFSET_OUT_OF_RANGE, as a Fetch does). */
+    if (clamp_end) {
+      if (list_offset(cc, pr->topic, pr->partition, -1, q->isolation, &latest) <
+          0)
+        return -1;
+      if (pr->start > latest)
+        pr->start = latest;
+    }
     break;
   case FROM_TIMESTAMP: {
     int64_t at;
@@ -568,6 +623,7 @@ typedef struct page_ctx {
   char *buf; /* download: the JSON lines */
   size_t len, cap;
   int64_t count, limit;
+  size_t max_bytes;
   int failed;
 } page_ctx;
 
@@ -601,7 +657,8 @@ static int page_record(void *ctx, const nd_record_view *r,
     pc->buf[pc->len++] = '\n';
     jw_free(&line);
   }
-  return ++pc->count >= pc->limit;
+  return ++pc->count >= pc->limit ||
+         (pc->w ? pc->w->len : pc->len) >= pc->max_bytes;
 }
 
 /* The parts of a browse or download: topic, partition, query, limit. */
@@ -615,7 +672,7 @@ static int read_page(console_call *cc, int64_t limit_def, int64_t limit_max,
       console_query_int(cc, "limit", limit_def, 1, limit_max, &pc->limit) < 0)
     return -1;
   pr->isolation = q->isolation;
-  if (resolve_start(cc, pr, q, pc->limit) < 0)
+  if (resolve_start(cc, pr, q, pc->limit, 0) < 0)
     return -1;
   return read_partition(cc, pr, page_record, pc);
 }
@@ -624,7 +681,7 @@ static int browse(console_call *cc) {
   part_read pr;
   read_query q;
   jw msgs = {0};
-  page_ctx pc = {.w = &msgs};
+  page_ctx pc = {.w = &msgs, .max_bytes = PAGE_MAX_BYTES};
   jw_arr(&msgs);
   if (read_page(cc, 50, BROWSE_LIMIT_MAX, &pr, &q, &pc) < 0) {
     jw_free(&msgs);
@@ -652,7 +709,7 @@ static int browse(console_call *cc) {
 static int download(console_call *cc) {
   part_read pr;
   read_query q;
-  page_ctx pc = {0};
+  page_ctx pc = {.max_bytes = DOWNLOAD_MAX_BYTES};
   if (read_page(cc, 1000, DOWNLOAD_LIMIT_MAX, &pr, &q, &pc) < 0) {
     free(pc.buf);
     return -1;
@@ -666,8 +723,9 @@ static int download(console_call *cc) {
    * rule), safe in a quoted header value. */
   snprintf(
       cc->rs->headers, sizeof cc->rs->headers,
-      "Content-Disposition: attachment; filename=\"%.200s-%d-%s.jsonl\"\r\n",
-      pr.topic, (int)pr.partition, from[q.from]);
+      "Content-Disposition: attachment; filename=\"%.200s-%d-%s.jsonl\"\r\n"
+      "X-Next-Offset: %lld\r\n",
+      pr.topic, (int)pr.partition, from[q.from], (long long)pr.next_offset);
   cc->rs->content_type = "application/x-ndjson";
   cc->rs->raw = pc.buf ? pc.buf : malloc(1);
   cc->rs->raw_len = pc.len;
@@ -705,7 +763,7 @@ static int search_record(void *ctx, const nd_record_view *r,
       ((sc->in & IN_VALUE) &&
        contains(r->value, r->value_len, sc->q, sc->qlen))) {
     write_record(sc->w, r, b, sc->partition);
-    if (++sc->matches >= sc->limit) {
+    if (++sc->matches >= sc->limit || sc->w->len >= PAGE_MAX_BYTES) {
       sc->limit_hit = 1;
       return 1;
     }
@@ -761,7 +819,7 @@ static int search(console_call *cc) {
     part_read pr = {.topic = topic, .partition = p, .isolation = rq.isolation};
     sc.partition = p;
     sc.scanned = 0;
-    if (resolve_start(cc, &pr, &rq, scan) < 0 ||
+    if (resolve_start(cc, &pr, &rq, scan, 1) < 0 ||
         read_partition(cc, &pr, search_record, &sc) < 0) {
       jw_free(&matches);
       return -1;

@@ -179,11 +179,7 @@ static int history(console_call *cc) {
   size_t n = console_history_samples(h, s, CONSOLE_HISTORY);
   jw *w = console_json(cc);
   jw_obj(w);
-  int64_t ims = console_history_interval_ms(h);
-  if (ims % 1000 == 0)
-    jw_kint(w, "interval_s", ims / 1000);
-  else
-    jw_kdouble(w, "interval_s", (double)ims / 1000.0);
+  console_history_write_interval(w, h);
   jw_key(w, "samples");
   jw_arr(w);
   for (size_t i = 0; i < n; i++) {

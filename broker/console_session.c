@@ -68,6 +68,11 @@ static void printable(const char *s, char *out, size_t cap) {
   out[o] = 0;
 }
 
+/* The caller's address for a log line. */
+static const char *from(const console_call *cc) {
+  return cc->rq->peer ? cc->rq->peer : "an unknown address";
+}
+
 static void end_session(console_session *s, const char *why) {
   if (!s->id[0])
     return;
@@ -294,7 +299,8 @@ static int login(console_call *cc) {
   char why[512];
   int rc = ck_open(&c->cfg.target, mech, user, pw, &k, why, sizeof why);
   if (rc == -2) {
-    blog_info("console", "login refused: user %s, %s: %s", u, mech, why);
+    blog_info("console", "login refused: user %s, %s, from %s: %s", u, mech,
+              from(cc), why);
     return console_error(cc, 401, "SASL_AUTHENTICATION_FAILED", "%s", why);
   }
   if (rc < 0)
@@ -313,7 +319,7 @@ static int login(console_call *cc) {
   s->k = k;
   s->created_ms = s->last_ms = cc->now_ms;
   cc->session = s;
-  blog_info("console", "login: user %s, %s", u, mech);
+  blog_info("console", "login: user %s, %s, from %s", u, mech, from(cc));
   snprintf(cc->rs->headers, sizeof cc->rs->headers,
            "Set-Cookie: nd_session=%s; HttpOnly; SameSite=Strict; Path=/\r\n",
            s->id);
@@ -330,7 +336,7 @@ static int logout(console_call *cc) {
   if (cc->session) {
     char u[128];
     printable(cc->session->user, u, sizeof u);
-    blog_info("console", "logout: user %s", u);
+    blog_info("console", "logout: user %s, from %s", u, from(cc));
     end_session(cc->session, "logged out");
     cc->session = NULL;
   }

@@ -818,12 +818,29 @@ static void serve_api(http_server *h, http_conn *c, const http_head *hd,
   char *q = strchr(path, '?');
   if (q)
     *q++ = 0;
+  /* Who is calling, for the console's log of logins. */
+  char peer[INET6_ADDRSTRLEN + 16] = "";
+  struct sockaddr_storage sa;
+  socklen_t sl = sizeof sa;
+  if (getpeername(c->fd, (struct sockaddr *)&sa, &sl) == 0) {
+    char ip[INET6_ADDRSTRLEN] = "";
+    if (sa.ss_family == AF_INET6) {
+      const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&sa;
+      inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof ip);
+      snprintf(peer, sizeof peer, "[%s]:%u", ip, ntohs(a->sin6_port));
+    } else if (sa.ss_family == AF_INET) {
+      const struct sockaddr_in *a = (const struct sockaddr_in *)&sa;
+      inet_ntop(AF_INET, &a->sin_addr, ip, sizeof ip);
+      snprintf(peer, sizeof peer, "%s:%u", ip, ntohs(a->sin_port));
+    }
+  }
   console_req rq = {.method = hd->method,
                     .path = path,
                     .query = q ? q : "",
                     .headers = hd->hdrs,
                     .body = body,
-                    .body_len = blen};
+                    .body_len = blen,
+                    .peer = peer[0] ? peer : NULL};
   console_resp rs;
   console *con = atomic_load(&h->console);
   if (!con) {

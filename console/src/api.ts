@@ -30,9 +30,9 @@ export async function api<T = any>(
     init.headers = { "Content-Type": "application/json" };
     init.body = JSON.stringify(body);
   }
-  let r: Response;
+  let r: Response | null = method === "GET" ? await prefetched(path) : null;
   try {
-    r = await fetch(path, init);
+    if (!r) r = await fetch(path, init);
   } catch (e) {
     throw new ApiError(0, "NETWORK_ERROR", "the broker cannot be reached: " + String(e));
   }
@@ -49,6 +49,23 @@ export async function api<T = any>(
     throw new ApiError(r.status, e.code || "HTTP_" + r.status, e.message || r.statusText);
   }
   return j as T;
+}
+
+// index.html starts the first page's GETs before this script runs. Their
+// answer is used once, if it is at most 5 s old and a success (a 401
+// before a login, or a broker still starting, is asked again).
+async function prefetched(path: string): Promise<Response | null> {
+  const all = (window as any).__ndPrefetch as Record<string, { at: number; r: Promise<Response> }> | undefined;
+  const p = all && all[path];
+  if (!p) return null;
+  delete all![path];
+  if (Date.now() - p.at > 5000) return null;
+  try {
+    const r = await p.r;
+    return r.ok ? r : null;
+  } catch {
+    return null;
+  }
 }
 
 export const enc = encodeURIComponent;

@@ -57,7 +57,7 @@ function Route({ where }: { where: Where }) {
   const { parts, query } = where;
   const [a, b, c] = parts;
   if (a === "overview") return <Overview />;
-  if (a === "topics" && b && c === "messages") return <Messages key={b} topic={b} partition={query.has("partition") ? Number(query.get("partition")) : undefined} />;
+  if (a === "topics" && b && c === "messages") return <Messages key={b + "/" + (query.get("partition") ?? "")} topic={b} partition={query.has("partition") ? Number(query.get("partition")) : undefined} />;
   if (a === "topics" && b) return <TopicPage name={b} />;
   if (a === "topics") return <TopicList />;
   if (a === "groups" && b) return <GroupPage id={b} />;
@@ -145,6 +145,12 @@ function App() {
     load();
     onUnauthorized(load);
   }, []);
+  // A broker still starting (503 STARTING) or restarting: try again.
+  useEffect(() => {
+    if (!error || session) return;
+    const id = setTimeout(load, 2000);
+    return () => clearTimeout(id);
+  }, [error, session]);
   if (!session)
     return (
       <main>

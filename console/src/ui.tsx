@@ -183,12 +183,15 @@ export function fmtBytes(n: number | null | undefined): string {
     v /= 1024;
     i++;
   }
-  return (i ? v.toFixed(v < 10 ? 2 : v < 100 ? 1 : 0) : String(v)) + " " + u[i];
+  return (i ? v.toFixed(v < 10 ? 2 : v < 100 ? 1 : 0) : String(Math.round(v))) + " " + u[i];
 }
 
+// One formatter for every number: Number.toLocaleString builds one per
+// call, which made the list of 1,000 topics slow to render.
+const NUM = new Intl.NumberFormat("en-US");
 export function fmtNum(n: number | null | undefined): string {
   if (n === null || n === undefined) return "–";
-  return n.toLocaleString("en-US");
+  return NUM.format(n);
 }
 
 export function fmtRate(n: number | null | undefined): string {
@@ -247,7 +250,7 @@ export function BytesView({ b, full }: { b: Bytes | null | undefined; full?: boo
   return full ? (
     <>
       {tag}
-      <pre class="bytes">{shown}</pre>
+      <pre class="bytes" tabIndex={0}>{shown}</pre>
     </>
   ) : (
     <>
@@ -323,6 +326,11 @@ export function Chart(props: {
         {props.series.map((s) => (
           <path key={s.name} class={"line " + s.cls} d={path(s.points, tmin, x, y)} />
         ))}
+        {/* The latest point of each series, so that a single sample shows. */}
+        {props.series.map((s) => {
+          const last = [...s.points].reverse().find(([t, v]) => t >= tmin && v !== null && v >= 0);
+          return last ? <circle key={s.name} class={"dot " + s.cls} cx={x(last[0])} cy={y(last[1]!)} r="3" /> : null;
+        })}
       </svg>
     </figure>
   );

@@ -24,10 +24,15 @@ console is a Kafka client of that listener, so:
 - at most 64 sessions: the 65th login ends the session idle the longest,
   not one used since;
 - logout ends the session (its cookie is then 401) and clears the cookie;
+  logins, refused logins and logouts are logged with the user and the
+  address, and no password is ever in the log;
 - a mutating call with Origin: http://evil.example is 403 CROSS_ORIGIN
   (and so is a login), a POST without application/json is 415;
 - restarted with --http-read-only: sessions are gone (old cookie 401),
   logins still work, a POST is 403 READ_ONLY, reads work;
+- restarted with connections.max.reauth.ms=1000 (KIP-368): a call after
+  the session's connection outlived that is 401 NOT_LOGGED_IN and clears
+  the cookie; the session is gone (the password is not kept);
 - `--http` on a non-loopback address with a PLAINTEXT listener for the
   console is refused at start (exit status 2, the reason on stderr), and
   nothing is served; with --allow-insecure, or with a SASL_PLAINTEXT
@@ -398,6 +403,17 @@ try:
     if s["user"] is not None:
         ndtest.fail("session after logout: %s" % s)
     print("logout ended the session")
+    log = broker.stderr()
+    for line in ("console: login: user alice, SCRAM-SHA-512, from 127.0.0.1:",
+                 "console: login refused: user alice, SCRAM-SHA-512, from "
+                 "127.0.0.1:",
+                 "console: logout: user admin, from 127.0.0.1:"):
+        if line not in log:
+            ndtest.fail("the log lacks %r" % line)
+    for pw in list(PW.values()) + ["carol-secret"]:
+        if pw in log:
+            ndtest.fail("a password is in the broker's log")
+    print("logins, refusals and logouts logged, with the address")
 
     # ---- read-only -----------------------------------------------------
     ndtest.stop_clean(broker)
@@ -423,6 +439,33 @@ try:
     if not ok:
         ndtest.fail("alice's credential changed in read-only mode: %s" % out)
     print("--http-read-only: logins and reads work, changes are 403")
+    ndtest.stop_clean(broker)
+
+    # ---- the session ends with its connection --------------------------
+    # KIP-368: with connections.max.reauth.ms the broker closes a
+    # connection whose authentication is older than that at its next
+    # request. The console keeps no password to authenticate again with,
+    # so that call ends the session: 401, and the cookie is cleared.
+    with open(conf_path, "a") as f:
+        f.write("connections.max.reauth.ms=1000\n")
+    broker.start()
+    admin = login("admin", PW["admin"])
+    time.sleep(1.5)  # past the session's lifetime, so the next call fails
+    st, b, h = call("GET", "/api/acls", cookie=admin)
+    if st != 401 or b["error"]["code"] != "NOT_LOGGED_IN" or \
+            not h.get("set-cookie", "").startswith("nd_session=; Max-Age=0"):
+        ndtest.fail("a call on an expired connection: %d %s %s" % (st, b, h))
+    s = expect("session after its connection ended",
+               call("GET", "/api/session", cookie=admin), 200)
+    if s["user"] is not None:
+        ndtest.fail("the session outlived its connection: %s" % s)
+    if "session of user admin ended: its connection to the broker failed" \
+            not in broker.stderr():
+        ndtest.fail("the session's end was not logged")
+    admin = login("admin", PW["admin"])
+    expect("a new login", call("GET", "/api/session", cookie=admin), 200)
+    print("a session whose connection the broker closed (KIP-368) ended: "
+          "%s" % b["error"]["message"])
     ndtest.stop_clean(broker)
 finally:
     broker.close()
@@ -465,7 +508,8 @@ for host in ("0.0.0.0", "192.0.2.1"):
                     % (host, rc, err))
     if os.path.exists(os.path.join(d, "topics")):
         ndtest.fail("the refused broker opened its data directory")
-print("--http on 0.0.0.0 with PLAINTEXT: refused (%s)" % err.splitlines()[0])
+print("--http on 0.0.0.0 or 192.0.2.1 with PLAINTEXT: refused (%s)"
+      % err.splitlines()[0])
 sasl_first = os.path.join(tmp, "sasl-first.properties")
 with open(sasl_first, "w") as f:
     f.write("listeners=CONSOLE://127.0.0.1:0,PLAIN://127.0.0.1:0\n"

@@ -372,6 +372,14 @@ def consumer_group(b):
             lambda g: g if g["state"] == "Empty" else None)(
                 get(b, "/api/groups/" + group)), timeout=30)
         check(g["member_count"] == 0, "no members after close")
+        # Empty, a consumer group's offsets can be reset too.
+        st, j = api(b, "POST", "/api/groups/%s/reset-offsets" % group,
+                    {"topic": TOPIC, "to": "offset", "offset": 3,
+                     "dry_run": False})
+        check(st == 200 and [o["new"] for o in j["offsets"]] == [3] * PARTS,
+              "reset of the empty consumer group: %d %s" % (st, j))
+        check(committed_by_client(b.bootstrap, group) ==
+              {p: 3 for p in range(PARTS)}, "committed by the reset")
         listed = {x["group_id"]: x for x in get(b, "/api/groups")["groups"]}
         check(listed.get(group, {}).get("type") == "consumer",
               "listed as a consumer group")
@@ -454,6 +462,75 @@ def transactions_and_producers(b):
           "producers of no topic: %d %s" % (st, j))
 
 
+def raw_member(bootstrap, group, protocol_type, assignment):
+    """A classic group of one member joined by hand (JoinGroup v5,
+    SyncGroup v5) that hands itself `assignment` bytes."""
+    c = kwire.Conn(bootstrap)
+    join = {"GroupId": group, "SessionTimeoutMs": 30000,
+            "RebalanceTimeoutMs": 30000, "MemberId": "",
+            "GroupInstanceId": None, "ProtocolType": protocol_type,
+            "Protocols": [{"Name": "p1", "Metadata": b"\x00\x01"}]}
+    r = c.call("JoinGroup", 5, join)
+    if r["ErrorCode"] == 79:  # MEMBER_ID_REQUIRED: join again with it
+        r = c.call("JoinGroup", 5, dict(join, MemberId=r["MemberId"]))
+    if r["ErrorCode"]:
+        ndtest.fail("JoinGroup %s: %d" % (group, r["ErrorCode"]))
+    s = c.call("SyncGroup", 5, {
+        "GroupId": group, "GenerationId": r["GenerationId"],
+        "MemberId": r["MemberId"], "GroupInstanceId": None,
+        "ProtocolType": protocol_type, "ProtocolName": "p1",
+        "Assignments": [{"MemberId": r["MemberId"],
+                         "Assignment": assignment}]})
+    if s["ErrorCode"]:
+        ndtest.fail("SyncGroup %s: %d" % (group, s["ErrorCode"]))
+    return c
+
+
+def assignments_by_hand(b):
+    """ConsumerProtocol assignments of every version decode; other protocol
+    types' bytes, and bytes that do not decode, come back as hex."""
+    def enc(version, topics, user_data):
+        out = struct.pack(">hi", version, len(topics))
+        for t, ps in topics:
+            out += struct.pack(">h", len(t)) + t.encode()
+            out += struct.pack(">i", len(ps)) + b"".join(
+                struct.pack(">i", p) for p in ps)
+        if user_data is None:
+            return out + struct.pack(">i", -1)
+        return out + struct.pack(">i", len(user_data)) + user_data
+    cases = [
+        ("cg-raw-v0", "consumer", enc(0, [(TOPIC, [0, 2])], None),
+         [{"topic": TOPIC, "partitions": [0, 2]}]),
+        ("cg-raw-v3", "consumer", enc(3, [(TOPIC, [3]), ("other", [])],
+                                      b"userdata"),
+         [{"topic": TOPIC, "partitions": [3]},
+          {"topic": "other", "partitions": []}]),
+        # A later version is read by the fields every version has, as
+        # Kafka's ConsumerProtocol does.
+        ("cg-raw-v7", "consumer", enc(7, [(TOPIC, [1])], b"") + b"future",
+         [{"topic": TOPIC, "partitions": [1]}]),
+        ("cg-raw-bad", "consumer", struct.pack(">hi", 0, 5), None),
+        ("cg-raw-connect", "connect", b"\x00\x01{\"tasks\":[1]}\xff", None),
+    ]
+    conns = []
+    try:
+        for group, ptype, data, want in cases:
+            conns.append(raw_member(b.bootstrap, group, ptype, data))
+            g = get(b, "/api/groups/" + group)
+            check(g["protocol_type"] == ptype and g["protocol"] == "p1" and
+                  len(g["members"]) == 1, "%s: %s" % (group, g))
+            m = g["members"][0]
+            check(m["assignment"] == want, "%s assignment %s, want %s" %
+                  (group, m["assignment"], want))
+            if want is None:
+                check(m.get("assignment_bytes") == {
+                    "encoding": "hex", "hex": data.hex(), "size": len(data)},
+                    "%s bytes as hex: %s" % (group, m))
+    finally:
+        for c in conns:
+            c.close()
+
+
 def main():
     with ndtest.Broker(args=["--http", "127.0.0.1:0",
                                 "--group-initial-delay-ms", "500"]) as b:
@@ -467,9 +544,16 @@ def main():
         classic_group(b)
         consumer_group(b)
         transactions_and_producers(b)
-        st, j = api(b, "GET", "/api/groups/cg-kip848/lag-history")
-        check(st == 200 and j["interval_s"] == 5 and
-              isinstance(j["samples"], list), "lag history: %s" % j)
+        assignments_by_hand(b)
+        # The sampler's history ends at the lag the group's page shows (it
+        # samples every 5 s: wait for one after the reset above).
+        now = get(b, "/api/groups/cg-kip848")["lag"]
+        j = until("a lag sample of %s" % now, lambda: (
+            lambda j: j if j["samples"] and j["samples"][-1]["lag"] == now
+            else None)(get(b, "/api/groups/cg-kip848/lag-history")))
+        t = [x["t_ms"] for x in j["samples"]]
+        check(j["interval_s"] == 5 and t == sorted(set(t)),
+              "lag history in time order: %s" % j)
         ndtest.stop_clean(b)
     if failures:
         ndtest.fail("%d checks failed" % len(failures))

@@ -9,9 +9,14 @@ expected answers are built from the delivery reports (offsets,
 timestamps), never written down by hand.
 """
 
+import atexit
 import json
 import os
+import shutil
+import subprocess
 import sys
+import tempfile
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -124,7 +129,34 @@ def produce_one(p, topic, partition, key, value, headers=None,
     }
 
 
-b = ndtest.Broker(args=["--http", "127.0.0.1:0"])
+# An authorizer that allows what no ACL names, so the test can deny one
+# topic to the console's caller (User:ANONYMOUS on this PLAINTEXT port).
+TMP = tempfile.mkdtemp(prefix="nd-console-msgs-")
+CONFIG = os.path.join(TMP, "server.properties")
+with open(CONFIG, "w") as f:
+    f.write("authorizer.class.name="
+            "org.apache.kafka.metadata.authorizer.StandardAuthorizer\n"
+            "allow.everyone.if.no.acl.found=true\n")
+# Debian's confluent_kafka has no ACL admin calls: the ACL goes into the
+# data directory before the broker starts (`nodata acls add`).
+DATA = os.path.join(TMP, "data")
+os.mkdir(DATA)
+subprocess.run([ndtest.nodata_bin(), "acls", "add", "--data", DATA,
+                "--topic", "secret", "--deny-principal", "User:ANONYMOUS",
+                "--operation", "Read", "--operation", "Write"], check=True,
+               stdout=subprocess.DEVNULL)
+b = ndtest.Broker(data_dir=DATA,
+                  args=["--http", "127.0.0.1:0", "--config", CONFIG])
+
+
+def _cleanup():
+    """Also when the test dies early: stop the broker, remove its files."""
+    if b.alive():
+        b.stop(check=False)
+    shutil.rmtree(TMP, ignore_errors=True)
+
+
+atexit.register(_cleanup)
 HOST, PORT = b.http
 ADMIN = AdminClient({"bootstrap.servers": b.bootstrap})
 MSG = "/api/topics/%s/partitions/%d/messages"
@@ -142,6 +174,7 @@ expected.append(produce_one(plainp, "m", 0, b"\x00\xffbin", bytes(range(256)),
 expected.append(produce_one(plainp, "m", 0, b"user-2", None))  # tombstone
 expected.append(produce_one(plainp, "m", 0, b"old", b"explicit timestamp",
                             timestamp=1600000000000))
+expected.append(produce_one(plainp, "m", 0, b"nul", b"a\x00b"))  # UTF-8
 expected.append(produce_one(plainp, "m", 0, "ключ".encode(),
                             "значение ✓".encode()))
 # Every codec: a large, repetitive value so librdkafka keeps it compressed.
@@ -217,6 +250,25 @@ check([plain(m) for m in page["messages"]] == expected[-1:],
 check(page["next_offset"] == hwm + 1, "follow next_offset %r" % page)
 hwm += 1
 
+# ---- a page stops once its JSON passes 16 MiB; next_offset goes on ---------
+create("large")
+bigp = Producer({"bootstrap.servers": b.bootstrap, "linger.ms": 0,
+                 "message.max.bytes": 1000000})
+for i in range(22):
+    bigp.produce("large", value=(chr(ord("a") + i) * 800000).encode(),
+                 partition=0)
+bigp.flush(30)
+st, page, _ = get(MSG % ("large", 0), limit=500)
+n = len(page["messages"])
+size = sum(m["value"]["size"] for m in page["messages"])
+check(st == 200 and 16 <= n < 22 and page["next_offset"] == n
+      and size >= (16 << 20) - 800000,
+      "a 16 MiB page: %d records, next_offset %r" % (n, page["next_offset"]))
+st, rest, _ = get(MSG % ("large", 0), limit=500,
+                  **{"from": "offset", "offset": page["next_offset"]})
+check([m["offset"] for m in rest["messages"]] == list(range(n, 22)),
+      "the next page goes on: %r" % [m["offset"] for m in rest["messages"]])
+
 # ---- download: JSON lines equal to the browse answer -----------------------
 st, text, rh = get("/api/topics/m/partitions/0/download",
                    **{"from": "beginning"})
@@ -227,6 +279,8 @@ check(rh.get("Content-Disposition")
       "Content-Disposition %r" % rh.get("Content-Disposition"))
 lines = [json.loads(ln) for ln in text.split("\n") if ln]
 check(text.endswith("\n"), "download ends with a newline")
+check(rh.get("X-Next-Offset") == str(hwm), "X-Next-Offset %r"
+      % rh.get("X-Next-Offset"))
 st, page, _ = get(MSG % ("m", 0), **{"from": "beginning", "limit": 500})
 check(lines == page["messages"], "download lines == browse messages")
 st, text, _ = get("/api/topics/m/partitions/0/download",
@@ -289,6 +343,21 @@ check([plain(m) for m in page["messages"]]
       "read_uncommitted lists aborted records, no markers: %r" % page)
 check(page["high_watermark"] == after["offset"] + 1,
       "markers take offsets: hwm %r" % page["high_watermark"])
+# from the end: the last `limit` records, though markers and aborted
+# records take offsets in between
+st, page, _ = get(MSG % ("tx", 0), isolation="committed", limit=3,
+                  **{"from": "end"})
+check([plain(m) for m in page["messages"]] == committed + [after],
+      "committed from end limit 3: %r" % page)
+st, page, _ = get(MSG % ("tx", 0), isolation="uncommitted", limit=4,
+                  **{"from": "end"})
+check([plain(m) for m in page["messages"]]
+      == aborted[1:] + committed + [after],
+      "uncommitted from end limit 4: %r" % page)
+st, res, _ = get("/api/topics/tx/search", q="committed", scan=2,
+                 isolation="committed", **{"from": "end"})
+check(res["scanned"] == 2 and [m["offset"] for m in res["matches"]]
+      == [committed[1]["offset"]], "search from end over markers: %r" % res)
 # an open transaction: committed reading stops at the last stable offset
 tp.begin_transaction()
 open_rec = produce_one(tp, "tx", 0, b"o", b"open", txn=True)
@@ -357,12 +426,32 @@ check(page["messages"][0]["key"] == {"encoding": "null", "size": 0}
       and page["messages"][0]["value"]["encoding"] == "null",
       "null key and value: %r" % page["messages"][0])
 
+# search from one offset over partitions of different lengths: those that
+# end before it have nothing to search
+tail = max(r["offset"] for r in made)
+st, res, _ = get("/api/topics/p4/search", q="key-", **{"from": "offset",
+                                                        "offset": tail})
+check(st == 200 and sorted((m["partition"], m["offset"])
+                           for m in res["matches"])
+      == sorted((r["partition"], r["offset"]) for r in made
+                if r["offset"] >= tail), "search from offset %d: %r"
+      % (tail, res))
+
+# a LogAppendTime topic: the broker's time, in the answer and in the record
+create("lat", config={"message.timestamp.type": "LogAppendTime"})
+st, res, _ = api("POST", "/api/topics/lat/messages",
+                 {"value": "v", "timestamp_ms": 1000})
+check(st == 201 and res["timestamp_ms"] > 1000, "LogAppendTime: %r" % res)
+st, page, _ = get(MSG % ("lat", 0))
+check(page["messages"][0]["timestamp_type"] == "log_append"
+      and page["messages"][0]["timestamp_ms"] == res["timestamp_ms"],
+      "LogAppendTime record: %r" % page["messages"])
+
 # a Kafka consumer reads what the API produced
 c = Consumer({"bootstrap.servers": b.bootstrap, "group.id": "g-msgs",
               "enable.auto.commit": False})
 c.assign([TopicPartition("p4", p, ck.OFFSET_BEGINNING) for p in range(4)])
 seen = {}
-import time  # noqa: E402
 deadline = time.monotonic() + 20
 while len(seen) < len(keys) + len(keys) and time.monotonic() < deadline:
     msg = c.poll(0.5)
@@ -402,6 +491,9 @@ for q in ({"from": "middle"}, {"limit": 0}, {"limit": 501},
     st, res, _ = get(MSG % ("m", 0), **q)
     check(st == 400 and res["error"]["code"] == "INVALID_PARAMETER",
           "bad query %r: %r %r" % (q, st, res))
+st, res, _ = get(MSG % ("m", 0), **{"from": "offset", "offset": hwm + 5})
+check(st == 404 and res["error"]["code"] == "OFFSET_OUT_OF_RANGE",
+      "offset past the end: %r %r" % (st, res))
 st, res, _ = api("GET", "/api/topics/m/partitions/x/messages")
 check(st == 400, "partition x: %r %r" % (st, res))
 st, res, _ = get("/api/topics/m/partitions/0/download", limit=100001)
@@ -433,7 +525,26 @@ st, page, _ = get(MSG % ("small", 0))
 check(page["messages"] == [] and page["high_watermark"] == 0,
       "nothing written by the refused produce: %r" % page)
 
-b.stop()
+# ---- the console obeys the caller's ACLs ------------------------------------
+# (the ACL denies READ and WRITE, not CREATE or DESCRIBE)
+create("secret")
+for path, what in ((MSG % ("secret", 0), "browse"),
+                   ("/api/topics/secret/partitions/0/download", "download"),
+                   ("/api/topics/secret/search?q=h", "search")):
+    st, res, _ = api("GET", path)
+    check(st == 403 and res["error"]["code"] == "TOPIC_AUTHORIZATION_FAILED",
+          "%s a denied topic: %r %r" % (what, st, res))
+st, res, _ = api("POST", "/api/topics/secret/messages", {"partition": 0,
+                                                         "value": "v"})
+check(st == 403 and res["error"]["code"] == "TOPIC_AUTHORIZATION_FAILED",
+      "produce to a denied topic: %r %r" % (st, res))
+st, res, _ = get(MSG % ("m", 0), limit=1)
+check(st == 200 and len(res["messages"]) == 1, "other topics are readable")
+
+rc = b.stop()
+check(rc == 0, "the broker exits cleanly: %r\n%s" % (rc, b.stderr()[-4000:]))
+check("Sanitizer" not in b.stderr() and "runtime error" not in b.stderr(),
+      "sanitizer reports:\n%s" % b.stderr()[-4000:])
 if failures:
     ndtest.fail("%d check(s) failed" % len(failures))
 ndtest.passed()

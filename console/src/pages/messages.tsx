@@ -234,13 +234,13 @@ export function MessageTable({ messages, withPartition }: { messages: Message[];
                       <div><dt>Key size</dt><dd>{m.key.size ?? 0} B</dd></div>
                       <div><dt>Value size</dt><dd>{m.value.size ?? 0} B</dd></div>
                     </dl>
-                    <h3>Key</h3>
+                    <p class="label">Key</p>
                     <BytesView b={m.key} full />
-                    <h3>Value</h3>
+                    <p class="label">Value</p>
                     <BytesView b={m.value} full />
                     {m.headers.length > 0 && (
                       <>
-                        <h3>Headers</h3>
+                        <p class="label">Headers</p>
                         <table>
                           <thead>
                             <tr><th scope="col">Key</th><th scope="col">Value</th></tr>
