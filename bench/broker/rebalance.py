@@ -149,7 +149,8 @@ def start_brokers(a, tmp, props):
     brokers = {}
     k = None
     if "kafka" in a.brokers:
-        k = apache_kafka.ApacheKafka(extra_props=props, wait=False)
+        k = apache_kafka.ApacheKafka(extra_props=props, wait=False,
+                                      jit="full")
     if "nodata" in a.brokers:
         os.environ["NODATA_BIN"] = os.path.abspath(a.nodata)
         conf = os.path.join(tmp, "nodata.properties")

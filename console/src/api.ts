@@ -157,7 +157,10 @@ export interface Group {
     instance_id: string | null;
     client_id: string;
     host: string;
-    assignment: { topic: string; partitions: number[] }[];
+    // null when the bytes are not a consumer's assignment (a connect
+    // group's, or undecodable): assignment_bytes then has them in hex.
+    assignment: { topic: string; partitions: number[] }[] | null;
+    assignment_bytes?: string;
   }[];
   offsets?: {
     topic: string;

@@ -2,7 +2,7 @@
 // the navigation, and hash routing (#/topics/NAME...), so the broker
 // serves index.html at / only.
 import { render } from "preact";
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useLayoutEffect, useState } from "preact/hooks";
 import { api, ApiError, onUnauthorized, type Session } from "./api";
 import { ErrorBox, Field, SessionContext, toApiError } from "./ui";
 import { Overview } from "./pages/overview";
@@ -141,7 +141,7 @@ function App() {
       },
       (e) => setError(toApiError(e)),
     );
-  useEffect(() => {
+  useLayoutEffect(() => {
     load();
     onUnauthorized(load);
   }, []);

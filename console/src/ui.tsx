@@ -2,7 +2,7 @@
 // charts (hand-written SVG: no chart library to ship) and formatting.
 import type { ComponentChildren } from "preact";
 import { createContext } from "preact";
-import { useCallback, useContext, useEffect, useRef, useState } from "preact/hooks";
+import { useCallback, useContext, useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 import { ApiError, type Bytes, type Session } from "./api";
 
 export const SessionContext = createContext<Session | null>(null);
@@ -49,7 +49,9 @@ export function useLoad<T>(f: () => Promise<T>, deps: unknown[], every_ms = 0): 
     });
     // eslint-disable-next-line
   }, deps);
-  useEffect(() => {
+  // A layout effect: the load starts as the page is put in, not a frame
+  // later (useEffect waits for the next paint).
+  useLayoutEffect(() => {
     gen.current++;
     busy.current = false;
     setLoading(true);
@@ -277,6 +279,9 @@ export function Chart(props: {
   unit: (v: number) => string;
   window_ms?: number;
   testid?: string;
+  // Whole numbers only (lag, bytes): the axis then marks whole numbers,
+  // never a rounded 0.5 that would read as 1 at the wrong height.
+  integer?: boolean;
 }) {
   const W = 640, H = 200, L = 64, R = 10, T = 10, B = 26;
   const win = props.window_ms ?? 15 * 60 * 1000;
@@ -287,7 +292,7 @@ export function Chart(props: {
   let vmax = 0;
   for (const s of props.series)
     for (const [t, v] of s.points) if (t >= tmin && v !== null && v > vmax) vmax = v;
-  vmax = niceMax(vmax);
+  vmax = niceMax(vmax, !!props.integer);
   const x = (t: number) => L + ((t - tmin) / win) * (W - L - R);
   const y = (v: number) => T + (1 - v / vmax) * (H - T - B);
   const latest = props.series
@@ -296,7 +301,7 @@ export function Chart(props: {
       return `${s.name} ${last ? props.unit(last[1]!) : "no data"}`;
     })
     .join(", ");
-  const ticks = [0, vmax / 2, vmax];
+  const ticks = !props.integer || Number.isInteger(vmax / 2) ? [0, vmax / 2, vmax] : [0, vmax];
   return (
     <figure class="chart" data-testid={props.testid}>
       <figcaption>
@@ -350,10 +355,13 @@ function path(pts: [number, number | null][], tmin: number, x: (t: number) => nu
   return d;
 }
 
-function niceMax(v: number): number {
-  if (!(v > 0)) return 1;
+function niceMax(v: number, integer: boolean): number {
+  if (!(v > 0)) return integer ? 2 : 1;
   const p = Math.pow(10, Math.floor(Math.log10(v)));
-  for (const m of [1, 2, 2.5, 5, 10]) if (v <= m * p) return m * p;
+  for (const m of [1, 2, 2.5, 5, 10]) {
+    if (integer && !Number.isInteger(m * p)) continue;
+    if (v <= m * p) return Math.max(m * p, integer ? 2 : 0);
+  }
   return 10 * p;
 }
 

@@ -94,6 +94,7 @@ export function GroupPage({ id }: { id: string }) {
             title="Lag"
             testid="chart-lag"
             unit={(v) => fmtNum(Math.round(v))}
+            integer
             series={[{ name: "total lag", cls: "s1", points: (hist.data?.samples || []).map((s: any) => [s.t_ms, s.lag] as [number, number | null]) }]}
           />
           <h2>Members</h2>
@@ -115,7 +116,11 @@ export function GroupPage({ id }: { id: string }) {
                     <td><code>{m.member_id}</code>{m.instance_id && <> ({m.instance_id})</>}</td>
                     <td>{m.client_id}</td>
                     <td>{m.host}</td>
-                    <td>{m.assignment.map((a) => `${a.topic} [${a.partitions.join(", ")}]`).join("; ") || "–"}</td>
+                    <td>
+                      {m.assignment
+                        ? m.assignment.map((a) => `${a.topic} [${a.partitions.join(", ")}]`).join("; ") || "–"
+                        : <>not a consumer assignment{m.assignment_bytes ? <> (<code>{m.assignment_bytes.slice(0, 64)}{m.assignment_bytes.length > 64 ? "…" : ""}</code>)</> : null}</>}
+                    </td>
                   </tr>
                 ))}
               </tbody>

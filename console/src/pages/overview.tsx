@@ -52,6 +52,7 @@ export function Overview() {
           title="Bytes per second"
           testid="chart-bytes"
           unit={(v) => fmtBytes(Math.round(v))}
+          integer
           series={[
             { name: "produce", cls: "s1", points: pick("produce_bytes_s") },
             { name: "fetch", cls: "s2", points: pick("fetch_bytes_s") },
