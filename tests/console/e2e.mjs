@@ -235,7 +235,40 @@ async function loginScenario(page) {
   });
   await step("users page", async () => {
     await visit(page, ROUTES.security, `[data-testid="user-row"][data-user="${process.env.ND_USER}"]`);
+  });
+  // ACLs: the super user grants ND_USER2 DESCRIBE on one of two topics in
+  // the UI; logged in as ND_USER2, the console shows that topic only and
+  // refuses a create with Kafka's authorization error.
+  const sasl = `${process.env.ND_USER}:${process.env.ND_PASSWORD}:SCRAM-SHA-512`;
+  await step("an ACL added in the UI", async () => {
+    kafka("--sasl", sasl, "produce", BOOTSTRAP, "acl-granted", "1");
+    kafka("--sasl", sasl, "produce", BOOTSTRAP, "acl-hidden", "1");
+    await page.fill(SEL.aclPrincipal, "User:" + process.env.ND_USER2);
+    await page.selectOption(SEL.aclOperation, "DESCRIBE");
+    await page.selectOption(SEL.aclResourceType, "TOPIC");
+    await page.fill(SEL.aclResourceName, "acl-granted");
+    await page.click(SEL.aclAdd);
+    await until(async () => (await page.locator(SEL.aclRow).count()) === 1, "the new ACL is listed");
+    const row = await textOf(page, SEL.aclRow);
+    check(row.includes("User:" + process.env.ND_USER2) && row.includes("DESCRIBE") && row.includes("acl-granted"), "the ACL row is not the one added: " + row);
     await record(page, "security-users");
+  });
+  await step("another user sees what the ACLs allow", async () => {
+    await page.click(SEL.logout);
+    await page.waitForSelector(SEL.loginUser);
+    await page.fill(SEL.loginUser, process.env.ND_USER2);
+    await page.fill(SEL.loginPassword, process.env.ND_PASSWORD2);
+    await page.click(SEL.loginSubmit);
+    await page.waitForSelector(SEL.sessionUser);
+    await visit(page, ROUTES.topics, SEL.topicRow("acl-granted"));
+    check((await page.locator(SEL.topicRow("acl-hidden")).count()) === 0, "a topic the user may not describe is listed");
+    await page.click(SEL.createTopic);
+    await page.fill(SEL.topicName, "not-allowed");
+    await page.click(SEL.createSubmit);
+    await page.waitForSelector(`${SEL.createDialog} ${SEL.error}`);
+    const e = await textOf(page, `${SEL.createDialog} ${SEL.error}`);
+    check(e.includes("AUTHORIZATION_FAILED"), "the refused create does not show Kafka's authorization error: " + e);
+    await record(page, "acl-refused");
   });
 }
 
