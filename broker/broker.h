@@ -242,5 +242,18 @@ int worker_sync(broker *b, const char *topic, int32_t partition, int64_t offset,
 /* serve.c: `nodata serve` with its flags (argv[0] is "serve"). Returns the
  * process exit status. */
 int broker_serve_main(int argc, char **argv);
+/* `nodata console`: the web console for a remote Kafka-protocol broker
+ * (console_cli.c, docs/console.md). Same conventions as
+ * broker_serve_main. */
+int broker_console_main(int argc, char **argv);
+
+/* "host:port", "[v6]:port" or ":port" (127.0.0.1) into host (hostcap
+ * bytes) and *port (0 to 65535). Returns 0, or -1 when s is none of
+ * these or the host does not fit. Pure; thread-safe. */
+int broker_parse_hostport(const char *s, char *host, size_t hostcap, int *port);
+/* Does host name only loopback addresses? 1 yes, 0 no ("" is every
+ * address), -1 it does not resolve (start-up fails on it later, with
+ * its own message). Resolves with getaddrinfo; thread-safe. */
+int broker_host_is_loopback(const char *host);
 
 #endif

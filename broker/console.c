@@ -438,7 +438,7 @@ void console_handle(console *c, const console_req *rq, console_resp *rs,
     return;
   }
   cc.store = atomic_load(&c->store);
-  if (!cc.store) {
+  if (!cc.store && !c->cfg.remote) {
     console_error(&cc, 503, "STARTING",
                   "the broker is still opening its store (recovery)");
     return;

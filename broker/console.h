@@ -113,6 +113,12 @@ typedef struct console_config {
   int read_only;        /* --http-read-only: every mutating call is 403 */
   const char *data_dir; /* for the disk figures */
   const char *version;  /* ND_VERSION_STRING */
+  /* `nodata console --bootstrap`: target is a remote Kafka-protocol
+   * broker and there is no local store. The dispatcher then serves
+   * without one (a local console answers 503 STARTING until its store is
+   * open); the overview's disk, connections, rates and the history are
+   * null/empty, as only the store has them (docs/http-api.md). */
+  int remote;
 } console_config;
 
 /* Made by http.c when the HTTP listener starts; *out owns copies. Returns
@@ -173,7 +179,7 @@ typedef struct console_call {
   const console_req *rq;
   console_resp *rs;
   int64_t now_ms;
-  nd_store *store; /* open store (the dispatcher checked) */
+  nd_store *store; /* open store (the dispatcher checked); NULL if remote */
   const console_route *route;
   console_session *session; /* NULL: anonymous */
   ck_conn *k; /* the caller's Kafka connection; console_kafka opens it */

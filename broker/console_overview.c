@@ -93,6 +93,29 @@ static void kmaybe(jw *w, const char *key, double v) {
     jw_double(w, v);
 }
 
+/* "disk": the data directory's use and its file system's space. */
+static void disk(console_call *cc, jw *w, const char *dir) {
+  jw_key(w, "disk");
+  jw_obj(w);
+  int64_t used = disk_used(dir, cc->now_ms);
+  jw_key(w, "used_bytes");
+  if (used < 0)
+    jw_null(w);
+  else
+    jw_int(w, used);
+  struct statvfs vfs;
+  if (statvfs(dir, &vfs) == 0) {
+    jw_kint(w, "free_bytes", (int64_t)vfs.f_bavail * (int64_t)vfs.f_frsize);
+    jw_kint(w, "total_bytes", (int64_t)vfs.f_blocks * (int64_t)vfs.f_frsize);
+  } else {
+    jw_key(w, "free_bytes");
+    jw_null(w);
+    jw_key(w, "total_bytes");
+    jw_null(w);
+  }
+  jw_end(w);
+}
+
 static int overview(console_call *cc) {
   const console_config *cfg = console_config_of(cc->con);
   kafka_metadata_request *mq = console_new_req(cc, 3 /* Metadata */);
@@ -127,26 +150,15 @@ static int overview(console_call *cc) {
   jw_kstr(w, "version", cfg->version);
   jw_kint(w, "started_ms", cc->con->started_ms);
   jw_kint(w, "uptime_s", (cc->now_ms - cc->con->started_ms) / 1000);
-  jw_kstr(w, "data_dir", cfg->data_dir);
-  jw_key(w, "disk");
-  jw_obj(w);
-  int64_t used = disk_used(cfg->data_dir, cc->now_ms);
-  jw_key(w, "used_bytes");
-  if (used < 0)
+  if (cfg->remote) { /* no data directory here: the broker's is remote */
+    jw_key(w, "data_dir");
     jw_null(w);
-  else
-    jw_int(w, used);
-  struct statvfs vfs;
-  if (statvfs(cfg->data_dir, &vfs) == 0) {
-    jw_kint(w, "free_bytes", (int64_t)vfs.f_bavail * (int64_t)vfs.f_frsize);
-    jw_kint(w, "total_bytes", (int64_t)vfs.f_blocks * (int64_t)vfs.f_frsize);
+    jw_key(w, "disk");
+    jw_null(w);
   } else {
-    jw_key(w, "free_bytes");
-    jw_null(w);
-    jw_key(w, "total_bytes");
-    jw_null(w);
+    jw_kstr(w, "data_dir", cfg->data_dir);
+    disk(cc, w, cfg->data_dir);
   }
-  jw_end(w);
   jw_kint(w, "topics", topics);
   jw_kint(w, "partitions", partitions);
   jw_key(w, "groups");
@@ -154,9 +166,12 @@ static int overview(console_call *cc) {
     jw_null(w); /* not allowed to list them (or not now) */
   else
     jw_int(w, gr->groups.count);
-  jw_kint(w, "connections",
-          (int64_t)atomic_load_explicit(&g_metrics.conns_open,
-                                        memory_order_relaxed));
+  jw_key(w, "connections"); /* this process's: none to count if remote */
+  if (cfg->remote)
+    jw_null(w);
+  else
+    jw_int(w, (int64_t)atomic_load_explicit(&g_metrics.conns_open,
+                                            memory_order_relaxed));
   jw_key(w, "rates");
   jw_obj(w);
   kmaybe(w, "produce_records_s", last.produce_records);

@@ -12,6 +12,7 @@
  */
 #include <openssl/crypto.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 
@@ -243,6 +244,25 @@ static int delete_acl(console_call *cc) {
 
 /* ---- SCRAM users -------------------------------------------------------- */
 
+/* The answer's order is the console's, not the broker's (Kafka lists a
+ * user's credentials in its own map's order, nodata in the order they
+ * were made): users by name, credentials by mechanism. */
+static int user_cmp(const void *a, const void *b) {
+  const kafka_describe_user_scram_credentials_response_result *x = a, *y = b;
+  int32_t xl = x->user.len > 0 ? x->user.len : 0;
+  int32_t yl = y->user.len > 0 ? y->user.len : 0;
+  int c = xl && yl
+              ? memcmp(x->user.ptr, y->user.ptr, (size_t)(xl < yl ? xl : yl))
+              : 0;
+  return c ? c : (xl > yl) - (xl < yl);
+}
+
+static int cred_cmp(const void *a, const void *b) {
+  const kafka_describe_user_scram_credentials_response_credential_info *x = a,
+                                                                       *y = b;
+  return (x->mechanism > y->mechanism) - (x->mechanism < y->mechanism);
+}
+
 static int get_users(console_call *cc) {
   kafka_describe_user_scram_credentials_request *rq =
       console_new_req(cc, DESCRIBE_SCRAM);
@@ -255,6 +275,14 @@ static int get_users(console_call *cc) {
     return -1;
   if (r->error_code)
     return console_kafka_error(cc, r->error_code, r->error_message, "users");
+  if (r->results.count > 1)
+    qsort(r->results.items, (size_t)r->results.count, sizeof *r->results.items,
+          user_cmp);
+  for (int i = 0; i < r->results.count; i++)
+    if (r->results.items[i].credential_infos.count > 1)
+      qsort(r->results.items[i].credential_infos.items,
+            (size_t)r->results.items[i].credential_infos.count,
+            sizeof *r->results.items[i].credential_infos.items, cred_cmp);
   jw *w = console_json(cc);
   jw_obj(w);
   jw_key(w, "users");

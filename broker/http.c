@@ -640,7 +640,7 @@ int metrics_render(nd_store *store, const char *data_dir, int state, char **out,
 }
 
 int metrics_ready(nd_store *store, int state, char *why, size_t whylen) {
-  if (state == METRICS_RECOVERING || !store) {
+  if (state == METRICS_RECOVERING) {
     snprintf(why, whylen, "starting: the store is being opened (recovery)");
     return 0;
   }
@@ -648,6 +648,8 @@ int metrics_ready(nd_store *store, int state, char *why, size_t whylen) {
     snprintf(why, whylen, "stopping");
     return 0;
   }
+  if (!store)
+    return 1; /* `nodata console`: serving, with no store of its own */
   nd_topic_info *topics = NULL;
   size_t nt = 0;
   if (nd_topic_list(store, &topics, &nt) != 0) {

@@ -69,7 +69,8 @@ typedef struct http_server http_server;
 int http_start(const char *host, int port, const char *data_dir,
                http_server **out, char *bound, size_t boundlen, char *why,
                size_t whylen);
-/* The store is open and the Kafka listener up: serve everything. */
+/* The store is open and the Kafka listener up: serve everything. store
+ * is NULL for `nodata console` (console_cli.c), which has none. */
 void http_set_store(http_server *h, nd_store *store, net_loop *loop);
 /* Start the web console (console.h) with cfg (copied): call once the
  * listeners are bound, before http_set_store. 0 or -ENOMEM. */
@@ -86,7 +87,8 @@ void http_stop(http_server *h);
 int metrics_render(nd_store *store, const char *data_dir, int state, char **out,
                    size_t *len);
 
-/* Decide /ready: 1 ready, 0 not, with the reason in why[]. */
+/* Decide /ready: 1 ready, 0 not, with the reason in why[]. Serving with
+ * no store (`nodata console`, which has none) is ready. */
 int metrics_ready(nd_store *store, int state, char *why, size_t whylen);
 
 #endif

@@ -264,8 +264,7 @@ static int usage_error(const char *fmt, const char *a, const char *b) {
   return EXIT_USAGE;
 }
 
-/* "host:port", "[v6]:port" or ":port". Returns 0 or -1. */
-static int parse_hostport(const char *s, char *host, size_t hostcap,
+int broker_parse_hostport(const char *s, char *host, size_t hostcap,
                           int *port) {
   const char *colon = strrchr(s, ':');
   if (!colon || !colon[1])
@@ -424,19 +423,20 @@ static int apply(broker_config *c, const char *name, const char *value,
     c->auto_create = !strcmp(value, "true");
     c->explicit_set |= BC_SET_AUTO_CREATE;
   } else if (!strcmp(name, "listen")) {
-    if (parse_hostport(value, c->listen_host, sizeof c->listen_host,
-                       &c->listen_port) < 0)
+    if (broker_parse_hostport(value, c->listen_host, sizeof c->listen_host,
+                              &c->listen_port) < 0)
       return usage_error("%s: '%s' is not HOST:PORT (port 0-65535)", from,
                          value);
     c->explicit_set |= BC_SET_LISTEN;
   } else if (!strcmp(name, "http")) {
-    if (parse_hostport(value, c->http_host, sizeof c->http_host,
-                       &c->http_port) < 0)
+    if (broker_parse_hostport(value, c->http_host, sizeof c->http_host,
+                              &c->http_port) < 0)
       return usage_error("%s: '%s' is not HOST:PORT (port 0-65535)", from,
                          value);
   } else if (!strcmp(name, "advertise")) {
-    if (parse_hostport(value, c->advertise_host, sizeof c->advertise_host,
-                       &c->advertise_port) < 0 ||
+    if (broker_parse_hostport(value, c->advertise_host,
+                              sizeof c->advertise_host,
+                              &c->advertise_port) < 0 ||
         c->advertise_port == 0)
       return usage_error("%s: '%s' is not HOST:PORT (port 1-65535)", from,
                          value);
@@ -734,10 +734,7 @@ static void log_recovery(nd_store *store) {
        (int)st.partitions_offline);
 }
 
-/* Does host name only loopback addresses? 1 yes, 0 no ("" is every
- * address), -1 it does not resolve (start-up fails on it later, with
- * its own message). */
-static int host_is_loopback(const char *host) {
+int broker_host_is_loopback(const char *host) {
   if (!*host)
     return 0;
   struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
@@ -786,7 +783,7 @@ static void addr_text(const char *host, int port, char *out, size_t cap) {
  * (A broker without such a listener has a console that answers 503.)
  * Returns 0 or EXIT_USAGE. */
 static int http_insecure_check(const broker_config *c) {
-  if (!c->http_host[0] || host_is_loopback(c->http_host) != 0)
+  if (!c->http_host[0] || broker_host_is_loopback(c->http_host) != 0)
     return 0;
   const broker_listener *target = NULL;
   for (size_t i = 0; i < c->nlisteners && !target; i++)
@@ -830,7 +827,7 @@ static int insecure_check(const broker_config *c) {
     int authenticates =
         l->protocol == SEC_SASL_PLAINTEXT || l->protocol == SEC_SASL_SSL ||
         (l->protocol == SEC_SSL && ca && !strcasecmp(ca, "required"));
-    if (authenticates || host_is_loopback(l->host) != 0)
+    if (authenticates || broker_host_is_loopback(l->host) != 0)
       continue;
     char addr[300];
     addr_text(l->host, l->port, addr, sizeof addr);

@@ -18,7 +18,8 @@
 #include "cli.h"
 #include "nodata.h"
 
-int broker_serve_main(int argc, char **argv); /* broker/serve.c */
+int broker_serve_main(int argc, char **argv);   /* broker/serve.c */
+int broker_console_main(int argc, char **argv); /* broker/console_cli.c */
 
 typedef struct command {
   const char *name;
@@ -29,6 +30,8 @@ typedef struct command {
 static const command commands[] = {
     {"serve", "run the Kafka-protocol broker on a data directory",
      broker_serve_main},
+    {"console", "serve the web console for a remote Kafka broker",
+     broker_console_main},
     {"topics", "list, create, alter, describe, where or delete topics",
      cli_topics_main},
     {"produce", "append records, one per input line", cli_produce_main},

@@ -9,12 +9,7 @@
  * reached, and a read-only console still takes them. The logins that do
  * reach a broker are test_console_auth.py's.
  */
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include "console.h"
+#include "console_call.h"
 #include "test.h"
 
 #define MIN_MS (60 * 1000)
@@ -22,19 +17,6 @@
 
 static const char ID[] =
     "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
-
-/* A port nothing listens on: bound, then closed. */
-static int dead_port(void) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in a = {.sin_family = AF_INET,
-                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  socklen_t l = sizeof a;
-  if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
-      getsockname(fd, (struct sockaddr *)&a, &l) != 0)
-    return 1;
-  close(fd);
-  return ntohs(a.sin_port);
-}
 
 typedef struct fixture {
   char *dir;
@@ -76,25 +58,6 @@ static void add_session(console *c, int i, const char *user, int64_t at) {
   s->id[63] = (char)('0' + i);
   snprintf(s->user, sizeof s->user, "%s", user);
   s->created_ms = s->last_ms = at;
-}
-
-/* One call; the answer's status, its body in body[] (cap bytes). */
-static int request(console *c, const char *method, const char *path,
-                   const char *headers, const char *body, int64_t now,
-                   char *out, size_t cap) {
-  console_req rq = {.method = method,
-                    .path = path,
-                    .query = "",
-                    .headers = headers,
-                    .body = body,
-                    .body_len = body ? strlen(body) : 0};
-  console_resp rs;
-  console_handle(c, &rq, &rs, now);
-  snprintf(out, cap, "%s", rs.json.p ? rs.json.p : "");
-  int st = rs.status;
-  jw_free(&rs.json);
-  free(rs.raw);
-  return st;
 }
 
 static void user_is(console *c, const char *cookie, int64_t now,

@@ -45,7 +45,7 @@ err_has() { grep -q -- "$2" "$ND_TMP/cmd.err" || nd_fail "$1: stderr lacks '$2':
 # ---- help, version, usage errors -----------------------------------------
 expect 0 "nodata --help" "$N" --help
 cp "$ND_TMP/cmd.out" "$ND_TMP/help.out"
-for c in topics produce consume inspect verify groups; do
+for c in topics produce consume inspect verify groups console; do
   grep -q "^  $c " "$ND_TMP/help.out" || nd_fail "--help does not list $c"
   expect 0 "nodata help $c" "$N" help "$c"
   grep -q 'Examples' "$ND_TMP/cmd.out" || nd_fail "help $c has no examples"
