@@ -13,6 +13,7 @@ export const SEL = {
   topicPartitions: '[data-testid="create-partitions"]',
   createSubmit: '[data-testid="create-submit"]',
   topicRows: '[data-testid="topic-row"]',
+  topicsRange: '[data-testid="topics-range"]',
   topicRow: (name) => `[data-testid="topic-row"][data-topic="${name}"]`,
   deleteTopic: '[data-testid="topic-delete"]',
   addPartitions: '[data-testid="topic-add-partitions"]',
