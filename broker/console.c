@@ -200,10 +200,10 @@ int console_kafka(console_call *cc, int16_t key, int16_t version,
                        api ? api->name : "request", version, why);
 }
 
-int console_header(const console_req *rq, const char *name, char *buf,
-                   size_t cap) {
+int console_header_in(const char *hdrs, const char *name, char *buf,
+                      size_t cap) {
   size_t nl = strlen(name);
-  for (const char *p = rq->headers; p && *p;) {
+  for (const char *p = hdrs; p && *p;) {
     const char *end = strstr(p, "\r\n");
     size_t len = end ? (size_t)(end - p) : strlen(p);
     if (len > nl && strncasecmp(p, name, nl) == 0 && p[nl] == ':') {
@@ -226,7 +226,12 @@ int console_header(const console_req *rq, const char *name, char *buf,
   return 0;
 }
 
-static int hexval(char c) {
+int console_header(const console_req *rq, const char *name, char *buf,
+                   size_t cap) {
+  return console_header_in(rq->headers, name, buf, cap);
+}
+
+int console_hexval(char c) {
   if (c >= '0' && c <= '9')
     return c - '0';
   if (c >= 'a' && c <= 'f')
@@ -246,7 +251,7 @@ static int pct_decode(const char *s, size_t n, int plus, char *buf,
     if (c == '%') {
       if (i + 2 >= n)
         return -1;
-      int hi = hexval(s[i + 1]), lo = hexval(s[i + 2]);
+      int hi = console_hexval(s[i + 1]), lo = console_hexval(s[i + 2]);
       if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
         return -1;
       c = (char)(hi << 4 | lo);

@@ -261,6 +261,13 @@ const jv *console_body(console_call *cc);
 /* The value of request header `name` into buf; 1 if present. */
 int console_header(const console_req *rq, const char *name, char *buf,
                    size_t cap);
+/* The same in a raw header block ("Name: value\r\n"...): http.c's too.
+ * The value's surrounding blanks are dropped; a longer value is cut to
+ * cap - 1 bytes. */
+int console_header_in(const char *hdrs, const char *name, char *buf,
+                      size_t cap);
+/* The value of one hex digit, or -1. */
+int console_hexval(char c);
 
 /* ---- sessions (console_session.c) --------------------------------------- */
 

@@ -844,16 +844,6 @@ static int search(console_call *cc) {
 
 /* ---- produce ------------------------------------------------------------ */
 
-static int hexval(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
 /* The bytes of body field `name` (a string or null) in `encoding` ("utf8"
  * or "hex"), into *p (in the arena; NULL for null). -1 answered. */
 static int body_bytes(console_call *cc, const jv *v, const char *name,
@@ -881,7 +871,7 @@ static int body_bytes(console_call *cc, const jv *v, const char *name,
   if (!out)
     return console_error(cc, 500, "OUT_OF_MEMORY", "out of memory");
   for (size_t i = 0; i < v->len; i += 2) {
-    int hi = hexval(v->str[i]), lo = hexval(v->str[i + 1]);
+    int hi = console_hexval(v->str[i]), lo = console_hexval(v->str[i + 1]);
     if (hi < 0 || lo < 0)
       return console_error(cc, 400, "INVALID_REQUEST",
                            "%s: not hex at character %zu", name, i);

@@ -150,6 +150,18 @@ static int overview(console_call *cc) {
   jw_kstr(w, "version", cfg->version);
   jw_kint(w, "started_ms", cc->con->started_ms);
   jw_kint(w, "uptime_s", (cc->now_ms - cc->con->started_ms) / 1000);
+  /* Where the console's Kafka requests go: the broker's own listener,
+   * or the remote broker `nodata console --bootstrap` names. */
+  jw_key(w, "kafka");
+  jw_obj(w);
+  char addr[300];
+  snprintf(addr, sizeof addr,
+           strchr(cfg->target.host, ':') ? "[%s]:%d" : "%s:%d",
+           cfg->target.host, cfg->target.port);
+  jw_kstr(w, "address", addr);
+  jw_kstr(w, "listener", cfg->target.listener);
+  jw_kbool(w, "remote", cfg->remote);
+  jw_end(w);
   if (cfg->remote) { /* no data directory here: the broker's is remote */
     jw_key(w, "data_dir");
     jw_null(w);

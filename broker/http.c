@@ -770,27 +770,10 @@ static void respond_text(http_conn *c, int status, const char *text, int head,
           close_after, extra);
 }
 
-/* The value of header `name` in the header block (case-insensitive name,
- * leading blanks skipped) into buf; 1 if present. */
+/* The value of header `name` in the header block into buf; 1 if
+ * present (console.c's parser: one for both). */
 static int header(const char *hdrs, const char *name, char *buf, size_t cap) {
-  size_t nl = strlen(name);
-  for (const char *p = hdrs; p && *p;) {
-    const char *end = strstr(p, "\r\n");
-    size_t len = end ? (size_t)(end - p) : strlen(p);
-    if (len > nl && strncasecmp(p, name, nl) == 0 && p[nl] == ':') {
-      const char *v = p + nl + 1;
-      while (*v == ' ' || *v == '\t')
-        v++;
-      size_t vl = len - (size_t)(v - p);
-      if (vl >= cap)
-        vl = cap - 1;
-      memcpy(buf, v, vl);
-      buf[vl] = 0;
-      return 1;
-    }
-    p = end ? end + 2 : NULL;
-  }
-  return 0;
+  return console_header_in(hdrs, name, buf, cap);
 }
 
 static int header_has(const char *hdrs, const char *name, const char *tok) {

@@ -110,8 +110,9 @@ def ab_rounds(a, bootstrap, pid, load):
 
 
 def ab_summary(res, off_name, on_name):
-    """Prints the median of each figure per mode and the ratio on/off;
-    returns {figure: ratio}."""
+    """Prints the median of each figure per mode and the ratio on/off, and
+    the spread of throughput and p99 over each mode's rounds; returns
+    {figure: ratio}."""
     print("\n== median of %d rounds per mode; ratio = %s / %s"
           % (len(res["on"]), on_name, off_name))
     print("  %-12s %14s %14s %8s" % ("", off_name, on_name, "ratio"))
@@ -121,4 +122,12 @@ def ab_summary(res, off_name, on_name):
         on = statistics.median(f[key] for f in res["on"])
         ratios[key] = on / off if off else 0
         print("  %-12s %14.3f %14.3f %8.3f" % (key, off, on, ratios[key]))
+    # How far apart the rounds of one mode are: a ratio nearer 1 than
+    # that spread is within the machine's noise.
+    for key in ("msgs/s", "p99 ms"):
+        print("  spread of %s, min-max: %s %s, %s %s" % (
+            key, off_name, "-".join("%.3g" % f(x[key] for x in res["off"])
+                                   for f in (min, max)),
+            on_name, "-".join("%.3g" % f(x[key] for x in res["on"])
+                              for f in (min, max))))
     return ratios

@@ -226,8 +226,9 @@ def pageload(a, b, scripts, env):
     for x in lines:
         log("  load %7s ms: scripts ran at %s ms, GET /api/topics %s ms"
             % (x[1], x[3], x[5]))
-    log("  median %.1f ms, max %.1f ms (navigation start to %d rows); "
-        "target: <= 300 ms" % (statistics.median(loads), max(loads), total))
+    log("  median %.1f ms, max %.1f ms (navigation start to the first "
+        "page, %d rows, showing it is one of %d topics); target: <= 300 ms"
+        % (statistics.median(loads), max(loads), min(total, 100), total))
 
 
 def main():

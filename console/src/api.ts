@@ -160,7 +160,7 @@ export interface Group {
     // null when the bytes are not a consumer's assignment (a connect
     // group's, or undecodable): assignment_bytes then has them in hex.
     assignment: { topic: string; partitions: number[] }[] | null;
-    assignment_bytes?: string;
+    assignment_bytes?: Bytes;
   }[];
   offsets?: {
     topic: string;

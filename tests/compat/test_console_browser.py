@@ -14,11 +14,17 @@ Three brokers, one after the other, each with --http 127.0.0.1:0:
             its offsets reset to earliest with the preview first (which
             changes nothing) and the lag back, a search, a record produced
             from the page read back by confluent_kafka, the partition
-            downloaded as JSON lines, the topic deleted after the
+            downloaded as JSON lines, an open transaction (a
+            transactional confluent_kafka producer) on the Transactions
+            page, the topic deleted after the
             confirmation and gone (from the page and the API);
-  login     SASL_PLAINTEXT with a SCRAM user: e2e.mjs login — the login
-            page, a wrong password refused with SASL_AUTHENTICATION_FAILED,
-            the right one logs in, the users page;
+  login     SASL_PLAINTEXT with SCRAM users and Kafka's StandardAuthorizer:
+            e2e.mjs login — the login page, a wrong password refused with
+            SASL_AUTHENTICATION_FAILED, the right one logs in (alice, a
+            super user), the users page; alice adds an ACL in the UI
+            letting bob DESCRIBE one of two topics; bob logs in and sees
+            that topic only, and his create is refused with Kafka's
+            authorization error;
   readonly  PLAINTEXT with --http-read-only: e2e.mjs readonly — the API
             refuses a create (403 READ_ONLY) and no page shows a mutating
             control.
@@ -99,24 +105,30 @@ with ndtest.Broker(args=["--http", "127.0.0.1:0",
                     "built in)")
     run("main", b)
 
-# SASL_PLAINTEXT only, with alice's SCRAM credentials.
-USER, PASSWORD = "alice", "alice-secret"
+# SASL_PLAINTEXT only, Kafka's StandardAuthorizer: alice is a super user,
+# bob has no ACL until alice adds one in the UI.
+USERS = {"alice": "alice-secret", "bob": "bob-secret"}
 tmp = tempfile.mkdtemp(prefix="nd-console-sasl-")
 data = os.path.join(tmp, "data")
-for mech in ("SCRAM-SHA-256", "SCRAM-SHA-512"):
-    r = subprocess.run([ndtest.nodata_bin(), "users", "add", USER,
-                        "--mechanism", mech, "--data", data],
-                       input=(PASSWORD + "\n").encode(), capture_output=True,
-                       timeout=60)
-    if r.returncode != 0:
-        ndtest.fail("nodata users add: %s" % r.stderr.decode())
+for user, password in USERS.items():
+    for mech in ("SCRAM-SHA-256", "SCRAM-SHA-512"):
+        r = subprocess.run([ndtest.nodata_bin(), "users", "add", user,
+                            "--mechanism", mech, "--data", data],
+                           input=(password + "\n").encode(),
+                           capture_output=True, timeout=60)
+        if r.returncode != 0:
+            ndtest.fail("nodata users add: %s" % r.stderr.decode())
 conf = os.path.join(tmp, "server.properties")
 with open(conf, "w") as f:
     f.write("listeners=SASL_PLAINTEXT://127.0.0.1:0\n"
-            "sasl.enabled.mechanisms=SCRAM-SHA-256,SCRAM-SHA-512\n")
+            "sasl.enabled.mechanisms=SCRAM-SHA-256,SCRAM-SHA-512\n"
+            "authorizer.class.name="
+            "org.apache.kafka.metadata.authorizer.StandardAuthorizer\n"
+            "super.users=User:alice\n")
 with ndtest.Broker(data_dir=data, listen=False,
                    args=["--config", conf, "--http", "127.0.0.1:0"]) as b:
-    run("login", b, ND_USER=USER, ND_PASSWORD=PASSWORD)
+    run("login", b, ND_USER="alice", ND_PASSWORD=USERS["alice"],
+        ND_USER2="bob", ND_PASSWORD2=USERS["bob"])
 shutil.rmtree(tmp, ignore_errors=True)
 
 with ndtest.Broker(args=["--http", "127.0.0.1:0", "--http-read-only",

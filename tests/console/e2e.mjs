@@ -7,8 +7,10 @@
 //                          the UI, produce with a Kafka client, see the
 //                          records, follow live, a consumer group's lag
 //                          falls to zero, reset its offsets with the
-//                          preview, delete the topic; every page's
-//                          screenshot and axe-core check
+//                          preview, search, produce from the page,
+//                          download, an open transaction, delete the
+//                          topic; every page's screenshot and axe-core
+//                          check
 //   node e2e.mjs login     ND_URL, ND_BOOTSTRAP (SASL_PLAINTEXT), ND_USER,
 //                          ND_PASSWORD: the login page, a refused password,
 //                          a SCRAM login, the users page
@@ -60,7 +62,7 @@ async function mainScenario(page) {
     await page.click(SEL.createTopic);
     await page.fill(SEL.topicName, TOPIC);
     await page.fill(SEL.topicPartitions, "2");
-    await shot(page, "topics-create");
+    await record(page, "topics-create");
     await page.click(SEL.createSubmit);
     // The dialog closes on success (the page may go to the new topic's).
     await page.waitForSelector(SEL.createSubmit, { state: "detached" });
@@ -98,7 +100,7 @@ async function mainScenario(page) {
     await page.check(SEL.follow);
     kafka("produce", BOOTSTRAP, TOPIC, "1", "--partition", "0", "--start", "6");
     await until(async () => (await page.locator("main").textContent()).includes("key-6"), "the record produced while following appears");
-    await shot(page, "messages-follow");
+    await record(page, "messages-follow");
     await page.uncheck(SEL.follow);
   });
 
@@ -138,7 +140,7 @@ async function mainScenario(page) {
     // A preview changes nothing.
     const g = (await api(URL, "GET", `/api/groups/${GROUP}`)).json;
     check(g.lag === 0, "the preview changed the offsets: lag " + g.lag);
-    await shot(page, "group-reset-preview");
+    await record(page, "group-reset-preview");
     await page.click(SEL.resetApply);
     await page.click(SEL.confirmOk);
     await page.waitForSelector(SEL.resetApplied);
@@ -154,7 +156,7 @@ async function mainScenario(page) {
     const found = page.locator(`${SEL.searchResults} ${SEL.messageRow}`);
     await until(async () => (await found.count()) === 1, "one record matches 'hello 4'");
     check((await found.first().textContent()).includes("key-4"), "the match is not key-4");
-    await shot(page, "messages-search");
+    await record(page, "messages-search");
     // A record written by the page, read back by a Kafka client.
     await page.fill(SEL.produceKey, "from-the-ui");
     await page.fill(SEL.produceValue, '{"made": "in the browser"}');
@@ -173,9 +175,17 @@ async function mainScenario(page) {
     check(lines[7].key.text === "from-the-ui" && lines[2].value.encoding === "hex", "the download's records are not the partition's: " + JSON.stringify([lines[2], lines[7]]));
   });
 
-  await step("other pages", async () => {
-    await visit(page, ROUTES.transactions, "main h1");
+  await step("an open transaction", async () => {
+    const txn = kafkaBackground("transact", BOOTSTRAP, TOPIC, "e2e-txn");
+    await until(() => txn.lines.includes("open"), "the transactional producer has a transaction open");
+    await visit(page, ROUTES.transactions, SEL.transactionRow);
+    const row = await textOf(page, SEL.transactionRow);
+    check(row.includes("e2e-txn") && row.includes("Ongoing") && row.includes(TOPIC + "-0"), "the transaction's row does not name it, Ongoing and its partition: " + row);
     await record(page, "transactions");
+    await txn.stop();
+  });
+
+  await step("other pages", async () => {
     await visit(page, ROUTES.security, "main h1");
     await record(page, "security");
   });
@@ -191,7 +201,7 @@ async function mainScenario(page) {
     await visit(page, ROUTES.topic(TOPIC), SEL.deleteTopic);
     await page.click(SEL.deleteTopic);
     await page.waitForSelector(SEL.confirmDialog);
-    await shot(page, "topic-delete-confirm");
+    await record(page, "topic-delete-confirm");
     await page.click(SEL.confirmOk);
     await visit(page, ROUTES.topics, SEL.createTopic);
     await until(async () => (await page.locator(SEL.topicRow(TOPIC)).count()) === 0, "the deleted topic is gone from the list");
@@ -213,7 +223,7 @@ async function loginScenario(page) {
     await page.waitForSelector(SEL.error);
     const e = await textOf(page, SEL.error);
     check(e.includes("SASL_AUTHENTICATION_FAILED"), "the error does not name SASL_AUTHENTICATION_FAILED: " + e);
-    await shot(page, "login-refused");
+    await record(page, "login-refused");
   });
   await step("a SCRAM login", async () => {
     await page.fill(SEL.loginPassword, process.env.ND_PASSWORD);
@@ -225,16 +235,52 @@ async function loginScenario(page) {
   });
   await step("users page", async () => {
     await visit(page, ROUTES.security, `[data-testid="user-row"][data-user="${process.env.ND_USER}"]`);
+  });
+  // ACLs: the super user grants ND_USER2 DESCRIBE on one of two topics in
+  // the UI; logged in as ND_USER2, the console shows that topic only and
+  // refuses a create with Kafka's authorization error.
+  const sasl = `${process.env.ND_USER}:${process.env.ND_PASSWORD}:SCRAM-SHA-512`;
+  await step("an ACL added in the UI", async () => {
+    kafka("--sasl", sasl, "produce", BOOTSTRAP, "acl-granted", "1");
+    kafka("--sasl", sasl, "produce", BOOTSTRAP, "acl-hidden", "1");
+    await page.fill(SEL.aclPrincipal, "User:" + process.env.ND_USER2);
+    await page.selectOption(SEL.aclOperation, "DESCRIBE");
+    await page.selectOption(SEL.aclResourceType, "TOPIC");
+    await page.fill(SEL.aclResourceName, "acl-granted");
+    await page.click(SEL.aclAdd);
+    await until(async () => (await page.locator(SEL.aclRow).count()) === 1, "the new ACL is listed");
+    const row = await textOf(page, SEL.aclRow);
+    check(row.includes("User:" + process.env.ND_USER2) && row.includes("DESCRIBE") && row.includes("acl-granted"), "the ACL row is not the one added: " + row);
     await record(page, "security-users");
+  });
+  await step("another user sees what the ACLs allow", async () => {
+    await page.click(SEL.logout);
+    await page.waitForSelector(SEL.loginUser);
+    await page.fill(SEL.loginUser, process.env.ND_USER2);
+    await page.fill(SEL.loginPassword, process.env.ND_PASSWORD2);
+    await page.click(SEL.loginSubmit);
+    await page.waitForSelector(SEL.sessionUser);
+    await visit(page, ROUTES.topics, SEL.topicRow("acl-granted"));
+    check((await page.locator(SEL.topicRow("acl-hidden")).count()) === 0, "a topic the user may not describe is listed");
+    await page.click(SEL.createTopic);
+    await page.fill(SEL.topicName, "not-allowed");
+    await page.click(SEL.createSubmit);
+    await page.waitForSelector(`${SEL.createDialog} ${SEL.error}`);
+    const e = await textOf(page, `${SEL.createDialog} ${SEL.error}`);
+    check(e.includes("AUTHORIZATION_FAILED"), "the refused create does not show Kafka's authorization error: " + e);
+    await record(page, "acl-refused");
   });
 }
 
 async function readonlyScenario(page) {
-  // The topic and the group are made by a Kafka client: the console cannot.
-  kafka("produce", BOOTSTRAP, TOPIC, "3", "--partition", "0");
-  kafka("commit", BOOTSTRAP, TOPIC, GROUP, "1");
-  const r = await api(URL, "POST", "/api/topics", { name: "refused" });
-  check(r.status === 403 && r.json.error.code === "READ_ONLY", "a read-only console created a topic: " + r.text);
+  await step("read-only: the API refuses a change", async () => {
+    // The topic and the group are made by a Kafka client: the console
+    // cannot.
+    kafka("produce", BOOTSTRAP, TOPIC, "3", "--partition", "0");
+    kafka("commit", BOOTSTRAP, TOPIC, GROUP, "1");
+    const r = await api(URL, "POST", "/api/topics", { name: "refused" });
+    check(r.status === 403 && r.json.error.code === "READ_ONLY", "a read-only console created a topic: " + r.text);
+  });
   const absent = async (sel, where) => check((await page.locator(sel).count()) === 0, `${sel} is shown on ${where} in read-only mode`);
   await step("read-only: no mutating control", async () => {
     await visit(page, ROUTES.topics, SEL.topicRow(TOPIC));
@@ -267,6 +313,13 @@ const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
 const pageErrors = [];
 page.on("pageerror", (e) => pageErrors.push(String(e)));
 try {
+  await step("axe-core finds a known violation", async () => {
+    // So a check that silently stopped running cannot pass every page.
+    const found = [];
+    await page.setContent('<html lang="en"><title>t</title><main><button></button></main></html>');
+    await axe(page, "self-check", found);
+    check(found.some((v) => v.includes("button-name")), "axe-core did not report an unnamed button: " + JSON.stringify(found));
+  });
   await scenarios[which](page);
 } catch (e) {
   failed = true;

@@ -18,6 +18,10 @@ pages show was written and read by a real client, not by the console.
         every record of the partition, from its start to its end, one JSON
         line each: {"offset", "key", "value", "headers": [[k, v]...]}
         (bytes as text, undecodable ones as \\x escapes).
+    kafka_client.py transact BOOTSTRAP TOPIC TXID
+        a transactional producer (transactional.id TXID) that begins a
+        transaction, writes one record to TOPIC, prints "open" and keeps
+        the transaction open until SIGTERM, when it commits it and exits 0.
     kafka_client.py commit BOOTSTRAP TOPIC GROUP OFFSET
         commits OFFSET for every partition of TOPIC in group GROUP, which
         has no members (so the group exists, Empty, with that lag).
@@ -119,6 +123,21 @@ def read(a):
     c.close()
 
 
+def transact(a):
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+    p = Producer(dict(conf(a), **{"transactional.id": a.txid,
+                                  "transaction.timeout.ms": 60000}))
+    p.init_transactions(30)
+    p.begin_transaction()
+    p.produce(a.topic, key=b"txn", value=b"in a transaction", partition=0)
+    p.flush(30)
+    print("open", flush=True)
+    while not stop:
+        signal.pause()
+    p.commit_transaction(30)
+
+
 def commit(a):
     c = Consumer(dict(conf(a), **{"group.id": a.group,
                                   "enable.auto.commit": False}))
@@ -146,6 +165,10 @@ def main():
     p.add_argument("bootstrap")
     p.add_argument("topic")
     p.add_argument("partition", type=int)
+    p = sub.add_parser("transact")
+    p.add_argument("bootstrap")
+    p.add_argument("topic")
+    p.add_argument("txid")
     p = sub.add_parser("commit")
     p.add_argument("bootstrap")
     p.add_argument("topic")
@@ -153,7 +176,7 @@ def main():
     p.add_argument("offset", type=int)
     a = ap.parse_args()
     {"produce": produce, "consume": consume, "read": read,
-     "commit": commit}[a.cmd](a)
+     "transact": transact, "commit": commit}[a.cmd](a)
 
 
 if __name__ == "__main__":

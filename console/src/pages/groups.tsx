@@ -3,7 +3,7 @@
 // then apply) and delete.
 import { useEffect, useState } from "preact/hooks";
 import { api, ApiError, enc, type Group } from "../api";
-import { Chart, ConfirmButton, ErrorBox, Field, fmtNum, Loading, toApiError, useLoad, useWritable } from "../ui";
+import { bytesText, Chart, ConfirmButton, ErrorBox, Field, fmtBytes, fmtNum, Loading, toApiError, useLoad, useWritable } from "../ui";
 
 export function GroupList() {
   useEffect(() => {
@@ -119,7 +119,7 @@ export function GroupPage({ id }: { id: string }) {
                     <td>
                       {m.assignment
                         ? m.assignment.map((a) => `${a.topic} [${a.partitions.join(", ")}]`).join("; ") || "–"
-                        : <>not a consumer assignment{m.assignment_bytes ? <> (<code>{m.assignment_bytes.slice(0, 64)}{m.assignment_bytes.length > 64 ? "…" : ""}</code>)</> : null}</>}
+                        : <>not a consumer assignment{m.assignment_bytes ? <> (<code>{bytesText(m.assignment_bytes, false).slice(0, 64)}</code>, {fmtBytes(m.assignment_bytes.size)})</> : null}</>}
                     </td>
                   </tr>
                 ))}

@@ -23,9 +23,14 @@ export function Overview() {
           <div><dt>Version</dt><dd data-testid="ov-version">{o.version}</dd></div>
           <div><dt>Uptime</dt><dd data-testid="ov-uptime">{fmtDuration(o.uptime_s * 1000)}</dd></div>
           <div><dt>Started</dt><dd>{fmtTime(o.started_ms)}</dd></div>
-          <div class="wide"><dt>Data directory</dt><dd><code data-testid="ov-data-dir">{o.data_dir}</code></dd></div>
-          <div><dt>Disk used</dt><dd data-testid="ov-disk-used">{fmtBytes(o.disk?.used_bytes)}</dd></div>
-          <div><dt>Disk free</dt><dd data-testid="ov-disk-free">{fmtBytes(o.disk?.free_bytes)} of {fmtBytes(o.disk?.total_bytes)}</dd></div>
+          <div class="wide"><dt>{o.kafka?.remote ? "Broker (remote)" : "Kafka listener"}</dt><dd><code data-testid="ov-kafka">{o.kafka?.address}</code>{o.kafka?.listener ? ` (${o.kafka.listener})` : ""}</dd></div>
+          {!o.kafka?.remote && (
+            <>
+              <div class="wide"><dt>Data directory</dt><dd><code data-testid="ov-data-dir">{o.data_dir}</code></dd></div>
+              <div><dt>Disk used</dt><dd data-testid="ov-disk-used">{fmtBytes(o.disk?.used_bytes)}</dd></div>
+              <div><dt>Disk free</dt><dd data-testid="ov-disk-free">{fmtBytes(o.disk?.free_bytes)} of {fmtBytes(o.disk?.total_bytes)}</dd></div>
+            </>
+          )}
           <div><dt>Topics</dt><dd data-testid="ov-topics">{fmtNum(o.topics)}</dd></div>
           <div><dt>Partitions</dt><dd data-testid="ov-partitions">{fmtNum(o.partitions)}</dd></div>
           <div><dt>Consumer groups</dt><dd data-testid="ov-groups">{fmtNum(o.groups)}</dd></div>

@@ -14,14 +14,20 @@ export function TopicList() {
   const writable = useWritable();
   const list = useLoad(() => api<{ topics: Topic[] }>("GET", "/api/topics"), [], 10000);
   const [filter, setFilter] = useState("");
+  const [page, setPage] = useState(0);
   const [creating, setCreating] = useState(false);
-  const topics = (list.data?.topics || []).filter((t) => t.name.includes(filter));
+  const matching = (list.data?.topics || []).filter((t) => t.name.includes(filter));
+  // A page at a time: a broker of thousands of topics would otherwise make
+  // the browser lay out thousands of rows before showing the first.
+  const pages = Math.max(1, Math.ceil(matching.length / TOPICS_PER_PAGE));
+  const shown = Math.min(page, pages - 1);
+  const topics = matching.slice(shown * TOPICS_PER_PAGE, (shown + 1) * TOPICS_PER_PAGE);
   return (
     <>
       <h1>Topics</h1>
       <div class="toolbar">
         <Field label="Filter">
-          <input type="search" value={filter} onInput={(e) => setFilter(e.currentTarget.value)} data-testid="topic-filter" />
+          <input type="search" value={filter} onInput={(e) => { setFilter(e.currentTarget.value); setPage(0); }} data-testid="topic-filter" />
         </Field>
         {writable && (
           <button type="button" class="primary" onClick={() => setCreating(true)} data-testid="topic-create">
@@ -75,9 +81,24 @@ export function TopicList() {
         </table>
       )}
       {list.data && !topics.length && <p class="muted">No topics{filter && " match"}.</p>}
+      {list.data && matching.length > TOPICS_PER_PAGE && (
+        <nav class="pager" aria-label="Pages of topics">
+          <button type="button" disabled={shown === 0} onClick={() => setPage(shown - 1)} data-testid="topics-prev">
+            Previous
+          </button>
+          <span data-testid="topics-range">
+            {fmtNum(shown * TOPICS_PER_PAGE + 1)}–{fmtNum(shown * TOPICS_PER_PAGE + topics.length)} of {fmtNum(matching.length)} topics
+          </span>
+          <button type="button" disabled={shown >= pages - 1} onClick={() => setPage(shown + 1)} data-testid="topics-next">
+            Next
+          </button>
+        </nav>
+      )}
     </>
   );
 }
+
+const TOPICS_PER_PAGE = 100;
 
 function CreateTopic({ onClose, created }: { onClose: () => void; created: (name: string) => void }) {
   const [name, setName] = useState("");
