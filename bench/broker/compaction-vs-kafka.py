@@ -209,7 +209,7 @@ class Bench:
                          % self.a.cleaner_io_max)
         self.kafka = apache_kafka.ApacheKafka(
             extra_props=props,
-            pom=KAFKA_POM, wait=False, jit="full",
+            pom=KAFKA_POM, wait=False,
             jvm_args=["-Dlog4j2.configurationFile=" + KAFKA_LOG4J])
         port = apache_kafka._free_port()
         self.nd_data = os.path.join(self.root, "nodata-data")

@@ -149,8 +149,7 @@ def start_brokers(a, tmp, props):
     brokers = {}
     k = None
     if "kafka" in a.brokers:
-        k = apache_kafka.ApacheKafka(extra_props=props, wait=False,
-                                      jit="full")
+        k = apache_kafka.ApacheKafka(extra_props=props, wait=False)
     if "nodata" in a.brokers:
         os.environ["NODATA_BIN"] = os.path.abspath(a.nodata)
         conf = os.path.join(tmp, "nodata.properties")

@@ -216,8 +216,7 @@ def main():
         pki = seclib.Pki(os.path.join(root, "pki"))
         ssl_only = {"SSL": "SSL"}
         # Kafka's JVM boots while nodata starts.
-        brokers["kafka"] = seclib.kafka(pki, wait=False, listeners=ssl_only,
-                                        jit="full")
+        brokers["kafka"] = seclib.kafka(pki, wait=False, listeners=ssl_only)
         nodata_ssl = True
         try:
             brokers["nodata"] = seclib.nodata(pki, listeners=ssl_only)

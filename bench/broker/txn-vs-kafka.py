@@ -222,7 +222,7 @@ class Bench:
         for i, dur in enumerate(a.durability):
             if "kafka" in brokers:
                 self.kafka = apache_kafka.ApacheKafka(
-                    extra_props=KAFKA_PROPS[dur], jit="full")
+                    extra_props=KAFKA_PROPS[dur])
                 self.bootstrap["kafka"] = self.kafka.bootstrap
             log("%s:" % dur)
             order = brokers if i % 2 == 0 else brokers[::-1]

@@ -137,7 +137,7 @@ class Bench:
         self.bootstrap = {"nodata": "127.0.0.1:%d"
                           % apache_kafka._free_port()}
         t = time.monotonic()
-        self.kafka = apache_kafka.ApacheKafka(start=False, jit="full")
+        self.kafka = apache_kafka.ApacheKafka(start=False)
         self.kafka_format_s = time.monotonic() - t
         self.bootstrap["kafka"] = self.kafka.bootstrap
         data = os.path.join(self.root, "nodata-data")

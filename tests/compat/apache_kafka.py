@@ -28,12 +28,6 @@ listener.name.x.* settings go in extra_props); k.listener[NAME] is each
 one's "127.0.0.1:PORT", PLAINTEXT's too;
 k.restart() stops it
 cleanly and starts it again on the same directory and ports.
-
-jit="quick" (the default, for tests) runs the JVMs with the client
-compiler only (-XX:TieredStopAtLevel=1): a test's Kafka lives seconds to a
-minute, and C2's compilations would cost it about 40 % more CPU to start
-(8.7 s against 5 s measured here) on machines with two cores; the
-benchmarks pass jit="full", so that Kafka runs at its real speed there.
 """
 import atexit
 import hashlib
@@ -96,8 +90,7 @@ def _free_port():
 
 class ApacheKafka:
     def __init__(self, extra_props=(), wait=True, start=True, pom=POM,
-                 jvm_args=(), format_args=(), extra_listeners=(),
-                 jit="quick"):
+                 jvm_args=(), format_args=(), extra_listeners=()):
         cp = classpath(pom)  # first: a failure here leaves no temp dir
         self.dir = tempfile.mkdtemp(prefix="nd-kafka-")
         port, ctl = _free_port(), _free_port()
@@ -137,9 +130,8 @@ class ApacheKafka:
                 "share.coordinator.state.topic.min.isr=1",
                 "group.initial.rebalance.delay.ms=0",
             ] + list(extra_props)) + "\n")
-        quick = ["-XX:TieredStopAtLevel=1"] if jit == "quick" else []
-        self.java = ["java", "-Xmx512m", "-XX:+UseG1GC"] + quick + list(
-            jvm_args) + ["-cp", cp]
+        self.java = ["java", "-Xmx512m", "-XX:+UseG1GC"] + list(jvm_args) + [
+            "-cp", cp]
         self.props = props
         self.log = os.path.join(self.dir, "kafka.log")
         self.proc = None
