@@ -242,6 +242,18 @@ def scenario(bs, broker):
         out = run("reset_" + name, "reset-offsets", "g1", *args, "--execute",
                   dry_twin=True)
         got = committed(bs, "g1", T1)
+        if on_kafka and got != want:
+            # The oracle, not nodata: twice in about ten runs on a loaded
+            # machine Kafka 4.4 answered a reset by time with offset 0 for
+            # t1-0 (its own tool's plan is printed below). Its answer is
+            # asked again once, saying so; nodata's is never retried.
+            print("on Apache Kafka: after reset %s a client read %s, want "
+                  "%s; Kafka's tool planned %s; asking again\n%s"
+                  % (" ".join(args), got, want,
+                     tool.get("reset_" + name, {}).get("table"), out))
+            out = run("reset_" + name, "reset-offsets", "g1", *args,
+                      "--execute", dry_twin=True)
+            got = committed(bs, "g1", T1)
         res["committed_" + name] = got
         check(got == want, "after reset %s a client reads %s, want %s"
               % (" ".join(args), got, want), out)
