@@ -21,11 +21,12 @@ typedef struct broker_config {
   int listen_port;          /* --listen port part, default 9092 */
   char advertise_host[256]; /* --advertise, default = listen address */
   int advertise_port;
-  char http_host[256];      /* --http host part; "" = no HTTP listener */
-  int http_port;            /* --http port part, 0 = any free port */
-  int http_read_only;       /* --http-read-only: the console changes nothing */
-  size_t max_request_bytes; /* --max-request-bytes, default 100 MiB */
-  int auto_create;          /* 1 unless --no-auto-create */
+  char http_host[256]; /* --http host part; "" = no HTTP listener */
+  int http_port;       /* --http port part, 0 = any free port */
+  int http_read_only;  /* --http-read-only: the console changes nothing */
+  char http_allowed_hosts[1024];  /* --http-allowed-hosts (console.h) */
+  size_t max_request_bytes;       /* --max-request-bytes, default 100 MiB */
+  int auto_create;                /* 1 unless --no-auto-create */
   int32_t default_partitions;     /* for auto-created topics, default 1 */
   int32_t max_topic_partitions;   /* --max-topic-partitions, 0 = library's */
   int32_t max_store_partitions;   /* --max-store-partitions, 0 = library's */

@@ -7,6 +7,7 @@
  * console_call; the helpers the handlers share (errors, queries, bodies,
  * Kafka calls) are here too. console.h gives the design.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -32,8 +33,11 @@ int console_new(const console_config *cfg, console **out) {
            cfg->data_dir ? cfg->data_dir : ".");
   snprintf(c->version, sizeof c->version, "%s",
            cfg->version ? cfg->version : "");
+  snprintf(c->allowed_hosts, sizeof c->allowed_hosts, "%s",
+           cfg->allowed_hosts ? cfg->allowed_hosts : "");
   c->cfg.data_dir = c->data_dir;
   c->cfg.version = c->version;
+  c->cfg.allowed_hosts = c->allowed_hosts;
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   c->started_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
@@ -388,11 +392,79 @@ static int origin_ok(const console_req *rq) {
   return o && strcmp(o + 3, host) == 0;
 }
 
+/* Is name (a Host header's host part) one the console answers to? */
+static int host_allowed(const console *c, const char *name) {
+  struct in_addr a4;
+  if (inet_pton(AF_INET, name, &a4) == 1)
+    return 1;
+  size_t n = strlen(name);
+  if (!strcasecmp(name, "localhost") ||
+      (n > 10 && !strcasecmp(name + n - 10, ".localhost")))
+    return 1;
+  if (c->cfg.http_host[0] && !strcasecmp(name, c->cfg.http_host))
+    return 1;
+  for (const char *p = c->allowed_hosts; *p;) {
+    while (*p == ' ' || *p == ',')
+      p++;
+    size_t len = strcspn(p, ", ");
+    if (len == 1 && *p == '*')
+      return 1;
+    if (len && len == n && !strncasecmp(p, name, n))
+      return 1;
+    p += len;
+  }
+  return 0;
+}
+
+/* The Host header's host part (an IPv6 literal's brackets and the port
+ * dropped) into buf; 0 when there is no usable Host header. */
+static int host_of(const console_req *rq, char *buf, size_t cap) {
+  char host[300];
+  if (!console_header(rq, "Host", host, sizeof host) || !host[0])
+    return 0;
+  if (host[0] == '[') {
+    char *e = strchr(host, ']');
+    if (!e)
+      return 0;
+    *e = 0;
+    snprintf(buf, cap, "%s", host + 1);
+    struct in6_addr a6;
+    return inet_pton(AF_INET6, buf, &a6) == 1 ? 1 : 0;
+  }
+  char *colon = strchr(host, ':');
+  if (colon)
+    *colon = 0;
+  snprintf(buf, cap, "%s", host);
+  return 1;
+}
+
 void console_handle(console *c, const console_req *rq, console_resp *rs,
                     int64_t now_ms) {
   memset(rs, 0, sizeof *rs);
   rs->status = 200;
   console_call cc = {.con = c, .rq = rq, .rs = rs, .now_ms = now_ms};
+  /* DNS rebinding: a site whose name now resolves to this address would
+   * be, to the browser, of the console's origin, cookies and all; its
+   * requests carry its own name in Host. */
+  char hname[300];
+  if (!host_of(rq, hname, sizeof hname)) {
+    console_error(&cc, 400, "INVALID_HOST", "the request has no Host header");
+    return;
+  }
+  if (!(hname[0] && strchr(hname, ':')) && !host_allowed(c, hname)) {
+    char shown[64];
+    snprintf(shown, sizeof shown, "%s", hname);
+    for (char *p = shown; *p; p++)
+      if ((unsigned char)*p < 0x20 || *p == 0x7f)
+        *p = '?';
+    console_error(&cc, 403, "HOST_NOT_ALLOWED",
+                  "the console answers to IP addresses, localhost and its "
+                  "--http host, not to '%s' (a page of another site could "
+                  "otherwise reach it through DNS); allow more names with "
+                  "--http-allowed-hosts",
+                  shown);
+    return;
+  }
   const console_route *route = NULL;
   int path_matched = 0;
   char segs[2048];

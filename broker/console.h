@@ -119,6 +119,14 @@ typedef struct console_config {
    * open); the overview's disk, connections, rates and the history are
    * null/empty, as only the store has them (docs/http-api.md). */
   int remote;
+  /* Which names a request's Host header may give (DNS rebinding: a page
+   * of another site whose name has been pointed at 127.0.0.1 is, to the
+   * browser, of the same origin as the console). Always allowed: IP
+   * literals, localhost and *.localhost, and http_host (the --http host).
+   * allowed_hosts: --http-allowed-hosts, a comma list of more names, or
+   * "*" for any (behind a proxy that checks names itself); NULL = none. */
+  char http_host[256];
+  const char *allowed_hosts;
 } console_config;
 
 /* Made by http.c when the HTTP listener starts; *out owns copies. Returns
@@ -347,6 +355,7 @@ struct console {
   console_config cfg; /* strings copied */
   char data_dir[4096];
   char version[64];
+  char allowed_hosts[1024];
   nd_store *_Atomic store;
   int64_t started_ms; /* wall clock */
   console_history *history;

@@ -53,6 +53,10 @@ static const char console_usage[] =
     "                         127.0.0.1:9644; port 0 picks a free port,\n"
     "                         printed at start-up)\n"
     "  --http-read-only       the console and its API change nothing\n"
+    "  --http-allowed-hosts LIST\n"
+    "                         host names the console answers to besides IP\n"
+    "                         addresses, localhost and the --http host\n"
+    "                         (comma-separated; * for any): DNS rebinding\n"
     "  --security-protocol PLAINTEXT|SASL_PLAINTEXT\n"
     "                         how to talk to the broker (default\n"
     "                         PLAINTEXT); SASL_PLAINTEXT makes the console\n"
@@ -96,6 +100,7 @@ static int console_usage_error(const char *fmt, const char *a) {
 int broker_console_main(int argc, char **argv) {
   const char *bootstrap = NULL, *http = "127.0.0.1:9644";
   const char *protocol = "PLAINTEXT", *mechanisms = NULL;
+  const char *allowed_hosts = NULL;
   int read_only = 0, allow_insecure = 0;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
@@ -111,11 +116,12 @@ int broker_console_main(int argc, char **argv) {
       allow_insecure = 1;
       continue;
     }
-    const char **dst = !strcmp(a, "--bootstrap")           ? &bootstrap
-                       : !strcmp(a, "--http")              ? &http
-                       : !strcmp(a, "--security-protocol") ? &protocol
-                       : !strcmp(a, "--sasl-mechanisms")   ? &mechanisms
-                                                           : NULL;
+    const char **dst = !strcmp(a, "--bootstrap")            ? &bootstrap
+                       : !strcmp(a, "--http")               ? &http
+                       : !strcmp(a, "--security-protocol")  ? &protocol
+                       : !strcmp(a, "--sasl-mechanisms")    ? &mechanisms
+                       : !strcmp(a, "--http-allowed-hosts") ? &allowed_hosts
+                                                            : NULL;
     if (!dst)
       return console_usage_error("unknown flag '%s'", a);
     if (i + 1 >= argc)
@@ -157,6 +163,8 @@ int broker_console_main(int argc, char **argv) {
   int hport = 0;
   if (broker_parse_hostport(http, hhost, sizeof hhost, &hport) != 0)
     return console_usage_error("--http %s: expected HOST:PORT", http);
+  snprintf(cfg.http_host, sizeof cfg.http_host, "%s", hhost);
+  cfg.allowed_hosts = allowed_hosts;
   /* As `nodata serve` refuses it (serve.c's http_insecure_check): with no
    * login, whoever reaches --http acts on the broker as ANONYMOUS. */
   if (t->protocol == SEC_PLAINTEXT && !allow_insecure &&

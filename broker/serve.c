@@ -101,6 +101,10 @@ static const char serve_usage[] =
     "                         printed at start-up; docs/console.md,\n"
     "                         docs/http-api.md, docs/metrics.md)\n"
     "  --http-read-only       the console and its API change nothing\n"
+    "  --http-allowed-hosts LIST\n"
+    "                         host names the console answers to besides IP\n"
+    "                         addresses, localhost and the --http host\n"
+    "                         (comma-separated; * for any): DNS rebinding\n"
     "  --max-request-bytes N  largest request accepted; bigger ones close\n"
     "                         the connection (default 100M; K, M, G "
     "suffixes)\n"
@@ -433,6 +437,11 @@ static int apply(broker_config *c, const char *name, const char *value,
                               &c->http_port) < 0)
       return usage_error("%s: '%s' is not HOST:PORT (port 0-65535)", from,
                          value);
+  } else if (!strcmp(name, "http-allowed-hosts")) {
+    if (strlen(value) >= sizeof c->http_allowed_hosts)
+      return usage_error("%s: '%s' is longer than the 1023 bytes allowed", from,
+                         value);
+    snprintf(c->http_allowed_hosts, sizeof c->http_allowed_hosts, "%s", value);
   } else if (!strcmp(name, "advertise")) {
     if (broker_parse_hostport(value, c->advertise_host,
                               sizeof c->advertise_host,
@@ -980,6 +989,7 @@ static int parse_config(int argc, char **argv, broker_config *c) {
       {"NODATA_LISTEN", "listen"},
       {"NODATA_ADVERTISE", "advertise"},
       {"NODATA_HTTP", "http"},
+      {"NODATA_HTTP_ALLOWED_HOSTS", "http-allowed-hosts"},
       {"NODATA_MAX_REQUEST_BYTES", "max-request-bytes"},
       {"NODATA_PARTITIONS", "partitions"},
       {"NODATA_MAX_TOPIC_PARTITIONS", "max-topic-partitions"},
@@ -1066,6 +1076,7 @@ static int parse_config(int argc, char **argv, broker_config *c) {
       "listen",
       "advertise",
       "http",
+      "http-allowed-hosts",
       "max-request-bytes",
       "partitions",
       "group-initial-delay-ms",
@@ -1673,7 +1684,9 @@ int broker_serve_main(int argc, char **argv) {
   if (http) {
     console_config ccfg = {.read_only = c->http_read_only,
                            .data_dir = c->data_dir,
-                           .version = ND_VERSION_STRING};
+                           .version = ND_VERSION_STRING,
+                           .allowed_hosts = c->http_allowed_hosts};
+    snprintf(ccfg.http_host, sizeof ccfg.http_host, "%s", c->http_host);
     console_target(c, &ccfg.target);
     if (http_set_console(http, &ccfg) != 0)
       blog_error("serve", "cannot start the web console: out of memory");

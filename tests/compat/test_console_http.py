@@ -14,6 +14,10 @@ what is sent is exactly what is meant:
   404 NOT_FOUND, a known path with another method 405
   METHOD_NOT_ALLOWED, HEAD of an API call has the head only;
 - /metrics, /health, /ready still answer as before, POST to them is 405;
+- DNS rebinding: an API call whose Host names another site is refused
+  (403 HOST_NOT_ALLOWED), one naming an IP address, localhost, a
+  *.localhost name or a name of --http-allowed-hosts (any case) is
+  answered, one without a Host is 400;
 - the Kafka side still works after all of it (a produce and a read).
 """
 import json
@@ -53,7 +57,7 @@ def read_response(s, buf=b""):
 
 
 def request(method, path, body=b"", extra=""):
-    h = "%s %s HTTP/1.1\r\nHost: x\r\n%s" % (method, path, extra)
+    h = "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s" % (method, path, extra)
     if body or method in ("POST", "PUT"):
         h += "Content-Length: %d\r\nContent-Type: application/json\r\n" % len(
             body)
@@ -64,7 +68,8 @@ def error_code(body):
     return json.loads(body)["error"]["code"]
 
 
-with ndtest.Broker(args=["--http", "127.0.0.1:0"]) as b:
+with ndtest.Broker(args=["--http", "127.0.0.1:0", "--http-allowed-hosts",
+                          "console.example, other.example"]) as b:
     addr = b.http
     check(addr is not None, "no http line in: " + b.stdout())
 
@@ -91,7 +96,7 @@ with ndtest.Broker(args=["--http", "127.0.0.1:0"]) as b:
     # Exactly the limit is read whole; one byte more is refused.
     for size, want in ((1 << 20, 405), ((1 << 20) + 1, 413)):
         with socket.create_connection(addr, timeout=30) as s:
-            head = ("POST /api/session HTTP/1.1\r\nHost: x\r\nContent-Type: "
+            head = ("POST /api/session HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
                     "application/json\r\nContent-Length: %d\r\n\r\n" % size)
             s.sendall(head.encode())
             if want == 405:
@@ -107,11 +112,11 @@ with ndtest.Broker(args=["--http", "127.0.0.1:0"]) as b:
                 check(st == 200, "after a 1 MiB body: %d" % st)
 
     for raw, want in (
-            (b"POST /api/session HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: "
+            (b"POST /api/session HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: "
              b"chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", 411),
-            (b"POST /api/session HTTP/1.1\r\nHost: x\r\nContent-Length: "
+            (b"POST /api/session HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: "
              b"-1\r\n\r\n", 400),
-            (b"POST /api/session HTTP/1.1\r\nHost: x\r\nContent-Length: "
+            (b"POST /api/session HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: "
              b"12abc\r\n\r\n", 400),
             (request("GET", "/api/no/such/thing"), 404),
             (request("DELETE", "/api/session"), 405),
@@ -140,6 +145,36 @@ with ndtest.Broker(args=["--http", "127.0.0.1:0"]) as b:
         st, _, bd, _ = read_response(s, buf)
         check(st == 200 and bd == b"ok\n",
               "GET after HEAD read the HEAD's body: %d %r" % (st, bd))
+
+    # DNS rebinding: the Host a browser sends names the site it thinks it
+    # is talking to.
+    port = addr[1]
+    for host, want, code in (
+            ("evil.example:%d" % port, 403, "HOST_NOT_ALLOWED"),
+            ("evil.example", 403, "HOST_NOT_ALLOWED"),
+            ("console.example.evil.example", 403, "HOST_NOT_ALLOWED"),
+            ("127.0.0.1:%d" % port, 200, None),
+            ("localhost:%d" % port, 200, None),
+            ("app.localhost", 200, None),
+            ("[::1]:%d" % port, 200, None),
+            ("CONSOLE.example:%d" % port, 200, None),
+            ("other.example", 200, None),
+            ("[not-an-address]:%d" % port, 400, "INVALID_HOST")):
+        raw = ("GET /api/session HTTP/1.1\r\nHost: %s\r\n\r\n"
+               % host).encode()
+        with socket.create_connection(addr, timeout=10) as s:
+            s.sendall(raw)
+            st, _, bd, _ = read_response(s)
+        check(st == want, "Host %s: %d %r, want %d" % (host, st, bd, want))
+        if code:
+            check(error_code(bd) == code, "Host %s: %r" % (host, bd))
+        if code == "HOST_NOT_ALLOWED":
+            check(b"--http-allowed-hosts" in bd, "says how to allow: %r" % bd)
+    with socket.create_connection(addr, timeout=10) as s:
+        s.sendall(b"GET /api/session HTTP/1.0\r\n\r\n")
+        st, _, bd, _ = read_response(s)
+        check(st == 400 and error_code(bd) == "INVALID_HOST",
+              "no Host: %d %r" % (st, bd))
 
     for path, want in (("/health", 200), ("/ready", 200), ("/metrics", 200)):
         with socket.create_connection(addr, timeout=10) as s:
