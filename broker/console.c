@@ -448,7 +448,9 @@ void console_handle(console *c, const console_req *rq, console_resp *rs,
    * requests carry its own name in Host. */
   char hname[300];
   if (!host_of(rq, hname, sizeof hname)) {
-    console_error(&cc, 400, "INVALID_HOST", "the request has no Host header");
+    console_error(&cc, 400, "INVALID_HOST",
+                  "the request has no Host header, or one that is not "
+                  "HOST[:PORT] (an IPv6 address in brackets)");
     return;
   }
   if (!(hname[0] && strchr(hname, ':')) && !host_allowed(c, hname)) {
