@@ -23,9 +23,8 @@
  * file:// URLs; https:// endpoints are refused with a message (nodata
  * makes no outgoing connections).
  *
- * JSON: a small strict parser (RFC 8259: no trailing commas, no comments,
- * no duplicate handling beyond "first wins", nesting bounded), enough for
- * JOSE headers, claims and key sets.
+ * JSON: json.h's strict reader (RFC 8259, nesting bounded, a repeated
+ * member: the first wins), the one the console uses and fuzz_json covers.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -39,6 +38,7 @@
 #include <strings.h>
 #include <sys/time.h>
 
+#include "json.h"
 #include "sasl.h"
 
 int64_t sasl_wall_ms(void) {
@@ -49,317 +49,24 @@ int64_t sasl_wall_ms(void) {
 
 /* ---- JSON --------------------------------------------------------------- */
 
-typedef enum { J_NULL, J_BOOL, J_NUM, J_STR, J_ARR, J_OBJ } jtype;
-
-typedef struct jval {
-  jtype t;
-  double num;
-  int b;
-  char *str;   /* J_STR (NUL-terminated, no NUL inside) */
-  size_t n;    /* members or items */
-  char **keys; /* J_OBJ */
-  struct jval *items;
-} jval;
-
-typedef struct jparser {
-  const char *p, *end;
-  int depth;
-} jparser;
-
-#define JSON_MAX_DEPTH 32
-
-static void jfree(jval *v) {
-  if (!v)
-    return;
-  free(v->str);
-  for (size_t i = 0; i < v->n; i++) {
-    if (v->keys)
-      free(v->keys[i]);
-    jfree(&v->items[i]);
-  }
-  free(v->keys);
-  free(v->items);
-  memset(v, 0, sizeof *v);
+/* v's string, or NULL when v is not one or holds a NUL: a C string
+ * comparison of a claim would silently stop at it. */
+static const char *cstr(const jv *v) {
+  const char *s = jv_as_str(v);
+  return s && strlen(s) == v->len ? s : NULL;
 }
 
-static void jskip(jparser *j) {
-  while (j->p < j->end &&
-         (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r'))
-    j->p++;
+/* The member `key` of object o as a C string, or NULL. */
+static const char *jstr(const jv *o, const char *key) {
+  return cstr(jv_get(o, key));
 }
 
-static int hex4(const char *p, unsigned *out) {
-  unsigned v = 0;
-  for (int i = 0; i < 4; i++) {
-    int c = p[i];
-    v <<= 4;
-    if (c >= '0' && c <= '9')
-      v |= (unsigned)(c - '0');
-    else if (c >= 'a' && c <= 'f')
-      v |= (unsigned)(c - 'a' + 10);
-    else if (c >= 'A' && c <= 'F')
-      v |= (unsigned)(c - 'A' + 10);
-    else
-      return -1;
-  }
-  *out = v;
-  return 0;
-}
-
-/* A string at j->p (after its '"') into a malloc'ed UTF-8 C string. */
-static char *jstring(jparser *j) {
-  size_t cap = 16, n = 0;
-  char *s = malloc(cap);
-  if (!s)
-    return NULL;
-  while (j->p < j->end && *j->p != '"') {
-    unsigned char c = (unsigned char)*j->p++;
-    unsigned cp = c;
-    if (c < 0x20)
-      goto bad;
-    if (c == '\\') {
-      if (j->p >= j->end)
-        goto bad;
-      char e = *j->p++;
-      switch (e) {
-      case '"':
-      case '\\':
-      case '/':
-        cp = (unsigned char)e;
-        break;
-      case 'b':
-        cp = '\b';
-        break;
-      case 'f':
-        cp = '\f';
-        break;
-      case 'n':
-        cp = '\n';
-        break;
-      case 'r':
-        cp = '\r';
-        break;
-      case 't':
-        cp = '\t';
-        break;
-      case 'u':
-        if (j->end - j->p < 4 || hex4(j->p, &cp) < 0)
-          goto bad;
-        j->p += 4;
-        if (cp >= 0xd800 && cp <= 0xdbff) {
-          unsigned lo;
-          if (j->end - j->p < 6 || j->p[0] != '\\' || j->p[1] != 'u' ||
-              hex4(j->p + 2, &lo) < 0 || lo < 0xdc00 || lo > 0xdfff)
-            goto bad;
-          j->p += 6;
-          cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-        } else if (cp >= 0xdc00 && cp <= 0xdfff) {
-          goto bad;
-        }
-        if (cp == 0)
-          goto bad; /* no NUL inside a C string */
-        break;
-      default:
-        goto bad;
-      }
-    }
-    if (n + 5 > cap) {
-      cap *= 2;
-      char *t = realloc(s, cap);
-      if (!t)
-        goto bad;
-      s = t;
-    }
-    if (c == '\\' && cp >= 0x80) {
-      if (cp < 0x800) {
-        s[n++] = (char)(0xc0 | cp >> 6);
-      } else if (cp < 0x10000) {
-        s[n++] = (char)(0xe0 | cp >> 12);
-        s[n++] = (char)(0x80 | (cp >> 6 & 0x3f));
-      } else {
-        s[n++] = (char)(0xf0 | cp >> 18);
-        s[n++] = (char)(0x80 | (cp >> 12 & 0x3f));
-        s[n++] = (char)(0x80 | (cp >> 6 & 0x3f));
-      }
-      s[n++] = (char)(0x80 | (cp & 0x3f));
-    } else {
-      s[n++] = (char)cp;
-    }
-  }
-  if (j->p >= j->end)
-    goto bad;
-  j->p++;
-  s[n] = 0;
-  return s;
-bad:
-  free(s);
-  return NULL;
-}
-
-static int jparse(jparser *j, jval *v);
-
-static int jpush(jval *v, char *key, jval *item) {
-  if ((v->n & (v->n - 1)) == 0) { /* grow at powers of two */
-    size_t cap = v->n ? 2 * v->n : 1;
-    jval *it = realloc(v->items, cap * sizeof *it);
-    if (!it)
-      return -1;
-    v->items = it;
-    if (v->t == J_OBJ) {
-      char **k = realloc(v->keys, cap * sizeof *k);
-      if (!k)
-        return -1;
-      v->keys = k;
-    }
-  }
-  v->items[v->n] = *item;
-  if (v->t == J_OBJ)
-    v->keys[v->n] = key;
-  v->n++;
-  return 0;
-}
-
-static int jcontainer(jparser *j, jval *v, int obj) {
-  v->t = obj ? J_OBJ : J_ARR;
-  if (++j->depth > JSON_MAX_DEPTH)
-    return -1;
-  jskip(j);
-  if (j->p < j->end && *j->p == (obj ? '}' : ']')) {
-    j->p++;
-    j->depth--;
-    return 0;
-  }
-  for (;;) {
-    char *key = NULL;
-    jskip(j);
-    if (obj) {
-      if (j->p >= j->end || *j->p != '"')
-        return -1;
-      j->p++;
-      if (!(key = jstring(j)))
-        return -1;
-      jskip(j);
-      if (j->p >= j->end || *j->p != ':') {
-        free(key);
-        return -1;
-      }
-      j->p++;
-    }
-    jval item;
-    memset(&item, 0, sizeof item);
-    if (jparse(j, &item) < 0 || jpush(v, key, &item) < 0) {
-      jfree(&item);
-      free(key);
-      return -1;
-    }
-    jskip(j);
-    if (j->p >= j->end)
-      return -1;
-    char c = *j->p++;
-    if (c == ',')
-      continue;
-    if (c == (obj ? '}' : ']')) {
-      j->depth--;
-      return 0;
-    }
-    return -1;
-  }
-}
-
-static int jparse(jparser *j, jval *v) {
-  jskip(j);
-  if (j->p >= j->end)
-    return -1;
-  char c = *j->p;
-  if (c == '{' || c == '[') {
-    j->p++;
-    return jcontainer(j, v, c == '{');
-  }
-  if (c == '"') {
-    j->p++;
-    v->t = J_STR;
-    return (v->str = jstring(j)) ? 0 : -1;
-  }
-  static const struct {
-    const char *w;
-    jtype t;
-    int b;
-  } words[] = {{"true", J_BOOL, 1}, {"false", J_BOOL, 0}, {"null", J_NULL, 0}};
-  for (size_t i = 0; i < 3; i++) {
-    size_t l = strlen(words[i].w);
-    if ((size_t)(j->end - j->p) >= l && !memcmp(j->p, words[i].w, l)) {
-      j->p += l;
-      v->t = words[i].t;
-      v->b = words[i].b;
-      return 0;
-    }
-  }
-  /* A number, RFC 8259's grammar, then strtod on a bounded copy. */
-  const char *s = j->p;
-  if (j->p < j->end && *j->p == '-')
-    j->p++;
-  if (j->p >= j->end || !isdigit((unsigned char)*j->p))
-    return -1;
-  if (*j->p == '0')
-    j->p++;
-  else
-    while (j->p < j->end && isdigit((unsigned char)*j->p))
-      j->p++;
-  if (j->p < j->end && *j->p == '.') {
-    j->p++;
-    if (j->p >= j->end || !isdigit((unsigned char)*j->p))
-      return -1;
-    while (j->p < j->end && isdigit((unsigned char)*j->p))
-      j->p++;
-  }
-  if (j->p < j->end && (*j->p == 'e' || *j->p == 'E')) {
-    j->p++;
-    if (j->p < j->end && (*j->p == '+' || *j->p == '-'))
-      j->p++;
-    if (j->p >= j->end || !isdigit((unsigned char)*j->p))
-      return -1;
-    while (j->p < j->end && isdigit((unsigned char)*j->p))
-      j->p++;
-  }
-  char buf[64];
-  size_t l = (size_t)(j->p - s);
-  if (l >= sizeof buf)
-    return -1;
-  memcpy(buf, s, l);
-  buf[l] = 0;
-  v->t = J_NUM;
-  v->num = strtod(buf, NULL);
-  return 0;
-}
-
-/* The whole text as one value (nothing but blanks after it). */
-static int json_parse(const char *s, size_t n, jval *v) {
-  jparser j = {s, s + n, 0};
-  memset(v, 0, sizeof *v);
-  if (jparse(&j, v) < 0) {
-    jfree(v);
-    return -1;
-  }
-  jskip(&j);
-  if (j.p != j.end) {
-    jfree(v);
-    return -1;
-  }
-  return 0;
-}
-
-static const jval *jget(const jval *o, const char *key) {
-  if (!o || o->t != J_OBJ)
-    return NULL;
-  for (size_t i = 0; i < o->n; i++)
-    if (!strcmp(o->keys[i], key))
-      return &o->items[i];
-  return NULL;
-}
-
-static const char *jstr(const jval *o, const char *key) {
-  const jval *v = jget(o, key);
-  return v && v->t == J_STR ? v->str : NULL;
+/* A JSON text of n bytes, or NULL. Where it is malformed is not said: the
+ * callers' messages name the part of the token instead. */
+static jv *parse(const char *text, size_t n) {
+  jv *v = NULL;
+  char why[80];
+  return json_parse(text, n, &v, why, sizeof why) == 0 ? v : NULL;
 }
 
 /* ---- base64url ---------------------------------------------------------- */
@@ -423,7 +130,7 @@ void jwks_free(jwks *k) {
   free(k);
 }
 
-static EVP_PKEY *key_from(int ec, const jval *o) {
+static EVP_PKEY *key_from(int ec, const jv *o) {
   OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
   OSSL_PARAM *params = NULL;
   EVP_PKEY_CTX *ctx = NULL;
@@ -476,28 +183,28 @@ out:
 }
 
 int jwks_parse(const char *json, size_t n, jwks **out, char *why, size_t wl) {
-  jval doc;
   *out = NULL;
-  if (json_parse(json, n, &doc) < 0) {
+  jv *doc = parse(json, n);
+  if (!doc) {
     snprintf(why, wl, "not a JSON document");
     return -1;
   }
-  const jval *keys = jget(&doc, "keys");
+  const jv *keys = jv_get(doc, "keys");
   jwks *k = calloc(1, sizeof *k);
-  if (!keys || keys->t != J_ARR || !k) {
+  if (!keys || keys->type != JV_ARRAY || !k) {
     snprintf(why, wl, "no \"keys\" array (a JWKS document, RFC 7517)");
-    jfree(&doc);
+    jv_free(doc);
     free(k);
     return -1;
   }
   if (keys->n && !(k->k = calloc(keys->n, sizeof *k->k))) {
     snprintf(why, wl, "out of memory");
-    jfree(&doc);
+    jv_free(doc);
     free(k);
     return -1;
   }
   for (size_t i = 0; i < keys->n; i++) {
-    const jval *o = &keys->items[i];
+    const jv *o = &keys->items[i];
     const char *kty = jstr(o, "kty"), *use = jstr(o, "use");
     const char *alg = jstr(o, "alg"), *kid = jstr(o, "kid");
     /* Keys for encryption, or of other types, are not ours to use. */
@@ -513,7 +220,7 @@ int jwks_parse(const char *json, size_t n, jwks **out, char *why, size_t wl) {
       snprintf(why, wl, "key %zu%s%s%s: not a usable %s key", i,
                kid ? " (kid " : "", kid ? kid : "", kid ? ")" : "",
                ec ? "EC P-256" : "RSA (2048 bits or more)");
-      jfree(&doc);
+      jv_free(doc);
       jwks_free(k);
       return -1;
     }
@@ -522,7 +229,7 @@ int jwks_parse(const char *json, size_t n, jwks **out, char *why, size_t wl) {
     k->k[k->n].kid = kid ? strdup(kid) : NULL;
     k->n++;
   }
-  jfree(&doc);
+  jv_free(doc);
   if (!k->n) {
     snprintf(why, wl, "no RS256 or ES256 signing key in the set");
     jwks_free(k);
@@ -583,18 +290,18 @@ int jwt_verify(const jwks *keys, const char *jwt, size_t n, char **payload,
   uint8_t *h = b64url(jwt, (size_t)(d1 - jwt), &hl);
   uint8_t *p = b64url(d1 + 1, (size_t)(d2 - d1 - 1), &pl);
   uint8_t *sig = b64url(d2 + 1, (size_t)(jwt + n - d2 - 1), &sl);
-  jval hdr;
+  jv *hdr = NULL;
   int rc = -1;
-  if (!h || !p || !sig || json_parse((char *)h, hl, &hdr) < 0) {
+  if (!h || !p || !sig || !(hdr = parse((char *)h, hl))) {
     snprintf(why, wl, "malformed JWT (base64url or header JSON)");
     goto out;
   }
-  const char *alg = jstr(&hdr, "alg"), *kid = jstr(&hdr, "kid");
+  const char *alg = jstr(hdr, "alg"), *kid = jstr(hdr, "kid");
   int ec = alg && !strcmp(alg, "ES256");
   if (!alg || (!ec && strcmp(alg, "RS256"))) {
     snprintf(why, wl, "JWT algorithm %.20s is not accepted (RS256, ES256)",
              alg ? alg : "(none)");
-    jfree(&hdr);
+    jv_free(hdr);
     goto out;
   }
   int found = 0, ok = 0;
@@ -609,7 +316,7 @@ int jwt_verify(const jwks *keys, const char *jwt, size_t n, char **payload,
     snprintf(why, wl,
              found ? "JWT signature does not verify"
                    : "no key in the set for the JWT's kid/alg");
-  jfree(&hdr);
+  jv_free(hdr);
   if (!ok)
     goto out;
   *payload = (char *)p;
@@ -751,13 +458,14 @@ static int in_list(const char *list, const char *s) {
 }
 
 /* The claims' checks; 0 or -1 with why[]. */
-static int check_claims(const sasl_oauth_config *c, const jval *cl, char *user,
+static int check_claims(const sasl_oauth_config *c, const jv *cl, char *user,
                         size_t ul, int64_t *expiry_ms, char *why, size_t wl) {
   int64_t now_ms = sasl_wall_ms(), skew_ms = c->clock_skew_s * 1000;
-  const jval *exp = jget(cl, "exp"), *nbf = jget(cl, "nbf"),
-             *iat = jget(cl, "iat");
+  const jv *exp = jv_get(cl, "exp"), *nbf = jv_get(cl, "nbf"),
+           *iat = jv_get(cl, "iat");
   /* NumericDate: seconds; bounded so that milliseconds fit an int64. */
-#define DATE_OK(v) ((v)->t == J_NUM && (v)->num > -9e12 && (v)->num < 9e12)
+#define DATE_OK(v)                                                             \
+  ((v)->type == JV_NUMBER && (v)->number > -9e12 && (v)->number < 9e12)
   if (!exp || !DATE_OK(exp)) {
     snprintf(why, wl, "no exp claim (a date in seconds)");
     return -1;
@@ -767,17 +475,17 @@ static int check_claims(const sasl_oauth_config *c, const jval *cl, char *user,
     return -1;
   }
 #undef DATE_OK
-  int64_t exp_ms = (int64_t)(exp->num * 1000);
+  int64_t exp_ms = (int64_t)(exp->number * 1000);
   if (exp_ms + skew_ms <= now_ms) {
-    snprintf(why, wl, "token expired (exp %.0f)", exp->num);
+    snprintf(why, wl, "token expired (exp %.0f)", exp->number);
     return -1;
   }
-  if (nbf && (int64_t)(nbf->num * 1000) - skew_ms > now_ms) {
-    snprintf(why, wl, "token not valid yet (nbf %.0f)", nbf->num);
+  if (nbf && (int64_t)(nbf->number * 1000) - skew_ms > now_ms) {
+    snprintf(why, wl, "token not valid yet (nbf %.0f)", nbf->number);
     return -1;
   }
-  if (iat && (int64_t)(iat->num * 1000) - skew_ms > now_ms) {
-    snprintf(why, wl, "token issued in the future (iat %.0f)", iat->num);
+  if (iat && (int64_t)(iat->number * 1000) - skew_ms > now_ms) {
+    snprintf(why, wl, "token issued in the future (iat %.0f)", iat->number);
     return -1;
   }
   if (c->issuer) {
@@ -789,12 +497,12 @@ static int check_claims(const sasl_oauth_config *c, const jval *cl, char *user,
     }
   }
   if (c->audience) {
-    const jval *aud = jget(cl, "aud");
+    const jv *aud = jv_get(cl, "aud");
     int ok = 0;
-    if (aud && aud->t == J_STR)
+    if (cstr(aud))
       ok = in_list(c->audience, aud->str);
-    for (size_t i = 0; aud && aud->t == J_ARR && i < aud->n && !ok; i++)
-      ok = aud->items[i].t == J_STR && in_list(c->audience, aud->items[i].str);
+    for (size_t i = 0; aud && aud->type == JV_ARRAY && i < aud->n && !ok; i++)
+      ok = cstr(&aud->items[i]) && in_list(c->audience, aud->items[i].str);
     if (!ok) {
       snprintf(why, wl, "no expected audience (%.100s) in aud", c->audience);
       return -1;
@@ -805,8 +513,8 @@ static int check_claims(const sasl_oauth_config *c, const jval *cl, char *user,
     snprintf(why, wl, "no usable %.40s claim for the principal", c->sub_claim);
     return -1;
   }
-  const jval *scope = jget(cl, c->scope_claim);
-  if (scope && scope->t != J_STR && scope->t != J_ARR) {
+  const jv *scope = jv_get(cl, c->scope_claim);
+  if (scope && scope->type != JV_STRING && scope->type != JV_ARRAY) {
     snprintf(why, wl, "the %.40s claim is neither a string nor a list",
              c->scope_claim);
     return -1;
@@ -871,17 +579,16 @@ int sasl_oauth(const sasl_oauth_config *c, const uint8_t *tok, size_t n,
   }
   char why[300];
   char *payload = NULL;
-  jval claims;
+  jv *claims = NULL;
   int ok = jwt_verify(c->keys, token, tl, &payload, why, sizeof why) == 0;
   if (ok) {
-    int parsed = json_parse(payload, strlen(payload), &claims) == 0;
-    ok = parsed && claims.t == J_OBJ;
+    claims = parse(payload, strlen(payload));
+    ok = claims && claims->type == JV_OBJECT;
     if (!ok)
       snprintf(why, sizeof why, "the claims are not a JSON object");
     else
-      ok = check_claims(c, &claims, user, ul, expiry_ms, why, sizeof why) == 0;
-    if (parsed)
-      jfree(&claims);
+      ok = check_claims(c, claims, user, ul, expiry_ms, why, sizeof why) == 0;
+    jv_free(claims);
   }
   free(payload);
   if (!ok) {

@@ -54,6 +54,9 @@ BAD = {
     "other-key": jwt(other_path, "rsa1", CLAIMS),
     "audience": jwt(rsa_path, "rsa1", dict(CLAIMS, aud="someone-else")),
     "issuer": jwt(rsa_path, "rsa1", dict(CLAIMS, iss="https://evil")),
+    # A C string comparison would stop at the NUL and see the issuer.
+    "issuer-nul": jwt(rsa_path, "rsa1",
+                      dict(CLAIMS, iss="https://issuer.example\u0000.evil")),
     "unsigned": jwt(None, "rsa1", CLAIMS, alg="none"),
 }
 
