@@ -39,7 +39,10 @@ typedef struct broker_config {
   int64_t queued_max_bytes;       /* queued.max.request.bytes, -1 = none */
   int64_t max_connections;        /* max.connections, INT32_MAX */
   int64_t max_connections_per_ip; /* max.connections.per.ip, INT32_MAX */
-  const char *per_ip_overrides;   /* max.connections.per.ip.overrides */
+  /* connection.failed.authentication.delay.ms, 100: a failed SASL
+   * authentication is answered, and the connection closed, this late. */
+  int64_t failed_auth_delay_ms;
+  const char *per_ip_overrides; /* max.connections.per.ip.overrides */
   /* What descriptors allow beside the store's and Fetch's: caps
    * max.connections (serve.c). 0 = no such cap. */
   int64_t fd_max_connections;
@@ -120,6 +123,7 @@ enum {
   BC_SET_CG_ASSIGN_INTERVAL = 1 << 26,
   BC_SET_CG_MIN_ASSIGN_INTERVAL = 1 << 27,
   BC_SET_CG_MAX_ASSIGN_INTERVAL = 1 << 28,
+  BC_SET_FAILED_AUTH_DELAY = 1 << 29,
 };
 
 /* group.consumer.migration.policy: which conversions between classic and

@@ -249,6 +249,9 @@ struct net_conn {
   /* Muted until then (net_conn_mute); the timer that unmutes. */
   int64_t muted_until;
   net_timer *mute_timer;
+  /* net_conn_close_after: replies are held (and nothing is read) until
+   * this timer fires; then they are sent and the connection closes. */
+  net_timer *hold_timer;
 };
 
 struct net_timer {
@@ -1001,6 +1004,8 @@ static void conn_free(net_conn *c) {
     l->cfg.on_close(l->cfg.ctx, c);
   if (c->mute_timer)
     net_timer_cancel(l, c->mute_timer);
+  if (c->hold_timer)
+    net_timer_cancel(l, c->hold_timer);
   net_req *r = c->qhead;
   while (r) {
     net_req *n = r->next;
@@ -1083,6 +1088,12 @@ static int conn_may_read(const net_conn *c) {
 static void conn_update(net_conn *c) {
   if (c->dead)
     return;
+  if (c->hold_timer) {
+    /* Neither read nor written until the hold ends (its close is then
+     * applied); a peer that hangs up is still seen (EPOLLHUP, EPOLLERR). */
+    conn_set_events(c, 0);
+    return;
+  }
   net_req *h = c->qhead;
   int head_ready = h && h->state != REQ_PENDING;
   if ((c->close_mode == CLOSE_AFTER_READY && !head_ready) ||
@@ -1500,6 +1511,8 @@ static void tls_handshake(net_conn *c) {
 }
 
 static void conn_flush(net_conn *c) {
+  if (c->hold_timer)
+    return; /* conn_release_hold flushes */
   size_t budget = NET_WRITE_BYTES_PER_EVENT;
   while (!c->dead && budget) {
     net_req *r = conn_pop_sent(c);
@@ -1636,6 +1649,24 @@ void net_conn_close(net_conn *conn, const char *why) {
     net_log_peer(BLOG_WARN, conn->peer, "closing: %s", why);
   if (!conn->close_mode || conn->close_mode == CLOSE_AFTER_ALL)
     conn->close_mode = CLOSE_AFTER_READY;
+  conn_update(conn);
+}
+
+static void conn_release_hold(void *arg) {
+  net_conn *c = arg;
+  c->hold_timer = NULL;
+  conn_flush(c); /* and conn_update, which applies the close */
+}
+
+void net_conn_close_after(net_conn *conn, int64_t delay_ms, const char *why) {
+  if (conn->dead || conn->hold_timer)
+    return;
+  net_conn_close(conn, why);
+  if (delay_ms <= 0 || conn->dead)
+    return;
+  /* Without a timer (out of memory) the close is simply not delayed. */
+  conn->hold_timer =
+      net_timer_add(conn->loop, delay_ms, conn_release_hold, conn);
   conn_update(conn);
 }
 

@@ -210,6 +210,14 @@ void net_reply_none(net_conn *conn, net_req *req);
 /* Close the connection after already-queued replies are sent. */
 void net_conn_close(net_conn *conn, const char *why);
 
+/* net_conn_close, with the replies queued now or answered later held for
+ * delay_ms first, and nothing read meanwhile: Kafka's
+ * connection.failed.authentication.delay.ms, which makes a client that
+ * guesses passwords wait for each answer. The rest of the loop goes on;
+ * a peer that hangs up meanwhile is closed at once. delay_ms <= 0 is
+ * net_conn_close. A later call changes nothing. Loop thread. */
+void net_conn_close_after(net_conn *conn, int64_t delay_ms, const char *why);
+
 /* The reason logged when the request handler returns -1 (copied). */
 void net_conn_set_error(net_conn *conn, const char *why);
 

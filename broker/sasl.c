@@ -321,9 +321,11 @@ int handle_sasl_handshake(kafka_req *r) {
               ml, ml ? req->mechanism.ptr : "",
               c->reauth ? " or differs from the session's" : "");
     c->state = S_FAILED;
+    /* Kafka counts it as a failed authentication: delayed as one. */
+    int64_t delay_ms = r->b->cfg.failed_auth_delay_ms;
     if (handshake_reply(r, KERR_UNSUPPORTED_SASL_MECHANISM, l) < 0)
       return -1;
-    net_conn_close(conn, "unsupported SASL mechanism");
+    net_conn_close_after(conn, delay_ms, "unsupported SASL mechanism");
     return 0;
   }
   c->mech = m;
@@ -451,8 +453,9 @@ int handle_sasl_authenticate(kafka_req *r) {
     kafka_log(r, BLOG_WARN, "SASL %s %s failed: %s: connection closed",
               mech_names[c->mech],
               was_reauth ? "re-authentication" : "authentication", msg);
-    kafka_respond(r, resp);
-    net_conn_close(conn, "SASL authentication failed");
+    int64_t delay_ms = r->b->cfg.failed_auth_delay_ms;
+    kafka_respond(r, resp); /* frees r */
+    net_conn_close_after(conn, delay_ms, "SASL authentication failed");
     return 0;
   }
   resp->auth_bytes.ptr =
@@ -496,8 +499,10 @@ int sasl_raw_token(broker *b, net_conn *conn, net_req *req, net_frame *fr) {
          "%s: SASL %s authentication failed (v0 handshake): %s: connection "
          "closed",
          net_conn_peer(conn), mech_names[s->sasl->mech], msg);
-    net_conn_set_error(conn, "SASL authentication failed");
-    return -1;
+    net_reply_none(conn, req);
+    net_conn_close_after(conn, b->cfg.failed_auth_delay_ms,
+                         "SASL authentication failed");
+    return 0;
   }
   if (rc == SASL_MORE)
     s->sasl->state = S_RAW;

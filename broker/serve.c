@@ -55,6 +55,7 @@ static const char serve_usage[] =
     "                    [--max-connections N] [--max-connections-per-ip N]\n"
     "                    [--max-connections-per-ip-overrides LIST]\n"
     "                    [--connections-max-idle-ms MS]\n"
+    "                    [--connection-failed-authentication-delay-ms MS]\n"
     "                    [--queued-max-request-bytes N]\n"
     "                    [--log-cleaner-enable true|false]\n"
     "                    [--log-cleaner-threads N]\n"
@@ -141,6 +142,11 @@ static const char serve_usage[] =
     "                         close connections idle this long, and\n"
     "                         requests not arrived whole this long after\n"
     "                         their first byte (default 600000; 0 never)\n"
+    "  --connection-failed-authentication-delay-ms MS\n"
+    "                         answer a failed SASL authentication, and\n"
+    "                         close its connection, this late (default\n"
+    "                         100; 0 at once): password guessing costs\n"
+    "                         time, other connections are not slowed\n"
     "  --queued-max-request-bytes N\n"
     "                         memory for requests and unsent replies of\n"
     "                         all connections; over it, no connection is\n"
@@ -493,15 +499,17 @@ static int apply(broker_config *c, const char *name, const char *value,
     free(ip);
     c->per_ip_overrides = value;
     c->explicit_set |= BC_SET_PER_IP_OVERRIDES;
-  } else if (!strcmp(name, "connections-max-idle-ms")) {
+  } else if (!strcmp(name, "connections-max-idle-ms") ||
+             !strcmp(name, "connection-failed-authentication-delay-ms")) {
+    int idle = !strcmp(name, "connections-max-idle-ms");
     char *end;
     errno = 0;
     long long v = strtoll(value, &end, 10);
     if (errno || end == value || *end || v < 0 || v > INT32_MAX)
       return usage_error("%s: '%s' is not a time from 0 to 2147483647 ms", from,
                          value);
-    c->idle_ms = v;
-    c->explicit_set |= BC_SET_IDLE;
+    *(idle ? &c->idle_ms : &c->failed_auth_delay_ms) = v;
+    c->explicit_set |= idle ? BC_SET_IDLE : BC_SET_FAILED_AUTH_DELAY;
   } else if (!strcmp(name, "queued-max-request-bytes")) {
     size_t v;
     if (!strcmp(value, "-1"))
@@ -873,6 +881,8 @@ static const struct {
     {"max.connections.per.ip", "max-connections-per-ip"},
     {"max.connections.per.ip.overrides", "max-connections-per-ip-overrides"},
     {"connections.max.idle.ms", "connections-max-idle-ms"},
+    {"connection.failed.authentication.delay.ms",
+     "connection-failed-authentication-delay-ms"},
     {"queued.max.request.bytes", "queued-max-request-bytes"},
     {"log.cleaner.enable", "log-cleaner-enable"},
     {"log.cleaner.threads", "log-cleaner-threads"},
@@ -918,6 +928,7 @@ static int parse_config(int argc, char **argv, broker_config *c) {
   c->group_initial_delay_ms = 3000;
   c->min_segment_bytes = BROKER_MIN_SEGMENT_BYTES;
   c->idle_ms = 600000;
+  c->failed_auth_delay_ms = 100;
   c->queued_max_bytes = BC_QUEUED_MAX_BYTES_DEFAULT;
   c->max_connections = INT32_MAX;
   c->max_connections_per_ip = INT32_MAX;
@@ -1003,6 +1014,8 @@ static int parse_config(int argc, char **argv, broker_config *c) {
       {"NODATA_MAX_CONNECTIONS_PER_IP_OVERRIDES",
        "max-connections-per-ip-overrides"},
       {"NODATA_CONNECTIONS_MAX_IDLE_MS", "connections-max-idle-ms"},
+      {"NODATA_CONNECTION_FAILED_AUTHENTICATION_DELAY_MS",
+       "connection-failed-authentication-delay-ms"},
       {"NODATA_QUEUED_MAX_REQUEST_BYTES", "queued-max-request-bytes"},
       {"NODATA_LOG_CLEANER_ENABLE", "log-cleaner-enable"},
       {"NODATA_LOG_CLEANER_THREADS", "log-cleaner-threads"},
@@ -1088,6 +1101,7 @@ static int parse_config(int argc, char **argv, broker_config *c) {
       "max-connections-per-ip",
       "max-connections-per-ip-overrides",
       "connections-max-idle-ms",
+      "connection-failed-authentication-delay-ms",
       "queued-max-request-bytes",
       "log-cleaner-enable",
       "log-cleaner-threads",

@@ -168,6 +168,14 @@ static int on_bytes(server *s, net_conn *conn, net_req *req,
     net_conn_close(conn, "test asked to close");
     return 0;
   }
+  case 'H': { /* answer the tail, held for the ms given, then close */
+    if (len < 5)
+      return -1;
+    uint8_t *b = make_reply(frame + 5, len - 5, &rlen);
+    net_reply(conn, req, b, rlen);
+    net_conn_close_after(conn, get_u32(frame + 1), "test asked to hold");
+    return 0;
+  }
   case 'B': {
     size_t n = get_u32(frame + 1);
     uint8_t *b = malloc(4 + n);
@@ -1624,6 +1632,47 @@ static void test_stop_with_open_connections(void) {
   g_srv = &srv;
 }
 
+/* net_conn_close_after (a failed authentication's delay): the answer is
+ * held for the delay and the connection then closed; a request sent
+ * behind it is never read; other connections are served meanwhile; a
+ * client that leaves during the hold, and a stop during one, free
+ * everything (ASan). */
+static void test_close_after(void) {
+  server s2;
+  CHECK(server_start(&s2, 1 << 20) == 0);
+  int held = cli_connect(s2.port), other = cli_connect(s2.port);
+  int gone = cli_connect(s2.port), at_stop = cli_connect(s2.port);
+  CHECK(held >= 0 && other >= 0 && gone >= 0 && at_stop >= 0);
+  uint8_t f[128];
+  size_t n = put_u32_frame(f, 'H', 1500, "denied");
+  n += put_frame(f + n, 'E', "behind", 6);
+  int64_t t0 = now_ms();
+  CHECK(send_all(held, f, n) == 0);
+  CHECK(send_all(gone, f, put_u32_frame(f, 'H', 60000, "x")) == 0);
+  CHECK(send_all(at_stop, f, put_u32_frame(f, 'H', 60000, "y")) == 0);
+  /* The loop is not held: another connection is answered, and the held
+   * answer has not come yet when it is. */
+  CHECK(round_trip(other, "meanwhile"));
+  CHECK(nothing_yet(held));
+  CHECK(expect_reply(held, "denied"));
+  CHECK(now_ms() - t0 >= 1500);
+  CHECK(wait_closed(held)); /* "behind" is never answered */
+  close(gone);
+  CHECK(round_trip(other, "still"));
+  /* The stop does not wait for a held connection's minute. */
+  sig_loop = s2.loop;
+  signal(SIGUSR1, on_sigusr1);
+  t0 = now_ms();
+  pthread_kill(s2.thread, SIGUSR1);
+  pthread_join(s2.thread, NULL);
+  CHECK(now_ms() - t0 < 45000);
+  close(held);
+  close(other);
+  close(at_stop);
+  net_loop_free(s2.loop);
+  g_srv = &srv;
+}
+
 int main(void) {
   struct rlimit rl;
   if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
@@ -1670,6 +1719,7 @@ int main(void) {
   RUN(test_max_per_ip);
   RUN(test_memory_bound);
   RUN(test_stop_with_open_connections);
+  RUN(test_close_after);
   tmpdir_remove(dir);
   TEST_MAIN_END();
 }

@@ -22,12 +22,17 @@ then:
 - KIP-368, with connections.max.reauth.ms: SaslAuthenticate v1 answers the
   session lifetime; re-authenticating as alice again works, as another
   user is refused ("Cannot change principals during re-authentication");
-  once the session expired, a request closes the connection.
+  once the session expired, a request closes the connection;
+- connection.failed.authentication.delay.ms=1500: a wrong password is
+  answered SASL_AUTHENTICATION_FAILED no sooner than 1.5 s, the connection
+  unread meanwhile, while another client logs in and is served; after a
+  SaslHandshake v0 the wrong raw token closes the connection as late.
 
 `nodata users add` refuses while the broker holds the data directory,
 `users list` works beside it, `users delete` removes a credential.
 """
 import os
+import select
 import socket
 import struct
 import subprocess
@@ -239,10 +244,51 @@ if authenticate(s, plain("alice", "alice-secret")) != (0, None, 0):
 s.close()
 ndtest.stop_clean(broker)
 with open(conf_path, "a") as f:
-    f.write("connections.max.reauth.ms=3000\n")
+    f.write("connections.max.reauth.ms=3000\n"
+            "connection.failed.authentication.delay.ms=1500\n")
 broker = ndtest.Broker(data_dir=data, listen=False,
                        args=["--config", conf_path])
 port = broker.port
+
+# ---- connection.failed.authentication.delay.ms -------------------------------
+# A wrong password is answered 1.5 s late, its connection unread meanwhile;
+# the broker serves everyone else in that time (bob logs in and is answered
+# while the refusal is still pending).
+s = conn()
+handshake(s, "PLAIN")
+t0 = time.monotonic()
+tok = plain("alice", "wrong")
+ndtest.kafka_request(s, 36, 1, 2, struct.pack(">i", len(tok)) + tok)
+other = conn()
+handshake(other, "PLAIN")
+if authenticate(other, plain("bob", "bob-secret"))[0] != 0 or \
+        not metadata_ok(other):
+    ndtest.fail("bob's login during alice's delayed refusal failed")
+other.close()
+if select.select([s], [], [], 0)[0]:
+    ndtest.fail("the refusal came before bob's login was served (%.3f s)"
+                % (time.monotonic() - t0))
+f = ndtest.recv_frame(s)
+took = time.monotonic() - t0
+if f is None or struct.unpack(">h", f[4:6])[0] != 58 or took < 1.5 or \
+        not ndtest.closed_by_peer(s):
+    ndtest.fail("delayed refusal: frame %r after %.3f s (want error 58, no "
+                "sooner than 1.5 s, then closed)" % (f and f[:8], took))
+s.close()
+# The raw tokens after a SaslHandshake v0 have no error to carry: the
+# connection closes, no sooner either.
+s = conn()
+handshake(s, "PLAIN", version=0)
+t0 = time.monotonic()
+tok = plain("alice", "wrong")
+s.sendall(struct.pack(">i", len(tok)) + tok)
+closed = ndtest.closed_by_peer(s)
+took = time.monotonic() - t0
+if not closed or took < 1.5:
+    ndtest.fail("v0 wrong password: closed %s after %.3f s (want closed, "
+                "no sooner than 1.5 s)" % (closed, took))
+s.close()
+print("wire: failed authentications answered 1.5 s late, others served")
 s = conn()
 handshake(s, "PLAIN")
 r = authenticate(s, plain("alice", "alice-secret"))

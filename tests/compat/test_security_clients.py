@@ -23,8 +23,10 @@ errors classed by librdkafka's name for the code). Scenarios:
     read as admin on the PLAINTEXT listener, stays 0.
 A raw check of the closed connection: SaslAuthenticate with a wrong PLAIN
 password (SASL_SSL and SASL_PLAINTEXT) is answered
-SASL_AUTHENTICATION_FAILED (58) and the broker then closes the
-connection; a plaintext ApiVersions on the SSL port gets a TLS alert
+SASL_AUTHENTICATION_FAILED (58), a SaslHandshake for GSSAPI
+UNSUPPORTED_SASL_MECHANISM (33), each no sooner than Kafka's default
+connection.failed.authentication.delay.ms (100 ms), and the broker then
+closes the connection; a plaintext ApiVersions on the SSL port gets a TLS alert
 record, no Kafka answer, and the connection is closed.
 
 nodata's half needs its TLS listeners (issue 21's tls part): if `nodata
@@ -42,6 +44,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ndtest  # noqa: E402
@@ -172,21 +175,35 @@ def tls_socket(addr, ca):
     return ctx.wrap_socket(s, server_hostname=host)
 
 
-def raw_wrong_password(addr, pki, tls):
-    """SaslHandshake v1 PLAIN then SaslAuthenticate v0 with a wrong
-    password: (handshake error, authenticate error, closed after?)."""
+# Kafka's connection.failed.authentication.delay.ms, left at its default
+# on both brokers: a failed authentication is answered no sooner.
+FAILED_AUTH_DELAY_S = 0.100
+
+
+def raw_wrong_password(addr, pki, tls, mechanism=b"PLAIN"):
+    """SaslHandshake v1 (PLAIN, or a mechanism no listener has) then, when
+    accepted, SaslAuthenticate v0 with a wrong password: (handshake error,
+    authenticate error, closed after?, seconds until the refusal)."""
     host, port = addr.rsplit(":", 1)
     with tls_socket(addr, pki.ca()) if tls else \
             socket.create_connection((host, int(port)), timeout=10) as s:
-        ndtest.kafka_request(s, 17, 1, 1, struct.pack(">h", 5) + b"PLAIN")
+        t0 = time.monotonic()
+        ndtest.kafka_request(s, 17, 1, 1,
+                             struct.pack(">h", len(mechanism)) + mechanism)
         r = ndtest.recv_frame(s)
         hs_err = struct.unpack(">h", r[4:6])[0]
+        if hs_err:
+            return hs_err, None, ndtest.closed_by_peer(s), \
+                time.monotonic() - t0
         tok = b"\0alice\0wrong-secret"
+        t0 = time.monotonic()
         ndtest.kafka_request(s, 36, 0, 2, struct.pack(">i", len(tok)) + tok)
         r = ndtest.recv_frame(s)
+        took = time.monotonic() - t0
         if r is None:
-            return hs_err, None, True
-        return hs_err, struct.unpack(">h", r[4:6])[0], ndtest.closed_by_peer(s)
+            return hs_err, None, True, took
+        return hs_err, struct.unpack(">h", r[4:6])[0], \
+            ndtest.closed_by_peer(s), took
 
 
 def raw_plaintext_on_tls(addr):
@@ -213,12 +230,24 @@ def raw_checks(what, broker, pki):
     for lst in ("SASL_PLAINTEXT", "SASL_SSL"):
         if lst not in broker.listener:
             continue
-        hs, auth, closed = raw_wrong_password(broker.listener[lst], pki,
-                                              lst == "SASL_SSL")
-        if hs != 0 or auth != 58 or not closed:
+        tls = lst == "SASL_SSL"
+        hs, auth, closed, took = raw_wrong_password(broker.listener[lst],
+                                                    pki, tls)
+        if hs != 0 or auth != 58 or not closed or took < FAILED_AUTH_DELAY_S:
             ndtest.fail("%s: wrong PLAIN password on %s: handshake error %s, "
                         "SaslAuthenticate error %s (want 58), connection "
-                        "closed after: %s" % (what, lst, hs, auth, closed))
+                        "closed after: %s, answered after %.3f s (want at "
+                        "least %.3f)" % (what, lst, hs, auth, closed, took,
+                                         FAILED_AUTH_DELAY_S))
+        # Kafka counts a mechanism it does not offer as a failed
+        # authentication too: UNSUPPORTED_SASL_MECHANISM, just as late.
+        hs, _, closed, took = raw_wrong_password(broker.listener[lst], pki,
+                                                 tls, b"GSSAPI")
+        if hs != 33 or not closed or took < FAILED_AUTH_DELAY_S:
+            ndtest.fail("%s: GSSAPI on %s: handshake error %s (want 33), "
+                        "closed after: %s, answered after %.3f s (want at "
+                        "least %.3f)" % (what, lst, hs, closed, took,
+                                         FAILED_AUTH_DELAY_S))
     if "SSL" not in broker.listener:
         return
     got, closed = raw_plaintext_on_tls(broker.listener["SSL"])
