@@ -141,6 +141,27 @@ static inline nd_store *test_open_store(const char *dir) {
   return s;
 }
 
+/* nd_group_list gives exactly the n names of want (sorted), else prints
+ * what it gave and returns 0. */
+static inline int test_groups_are(nd_store *s, size_t n,
+                                  const char *const *want) {
+  char **names;
+  size_t count;
+  if (nd_group_list(s, &names, &count) != 0)
+    return 0;
+  int ok = count == n;
+  for (size_t i = 0; ok && i < n; i++)
+    ok = !strcmp(names[i], want[i]);
+  if (!ok) {
+    fprintf(stderr, "groups:");
+    for (size_t i = 0; i < count; i++)
+      fprintf(stderr, " %s", names[i]);
+    fprintf(stderr, " (want %zu)\n", n);
+  }
+  nd_names_free(names, count);
+  return ok;
+}
+
 /* A counter of this process's I/O from /proc/self/io ("rchar": bytes read
  * through read/pread, "syscr": read system calls), or -1. */
 static inline long long test_proc_io(const char *key) {

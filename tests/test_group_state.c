@@ -39,25 +39,6 @@ static int state_is(nd_store *s, const char *group, const void *want,
   return ok;
 }
 
-/* The sorted group list is exactly the n names given. */
-static int groups_are(nd_store *s, size_t n, const char *const *want) {
-  char **names;
-  size_t count;
-  if (nd_group_list(s, &names, &count) != 0)
-    return 0;
-  int ok = count == n;
-  for (size_t i = 0; ok && i < n; i++)
-    ok = !strcmp(names[i], want[i]);
-  if (!ok) {
-    fprintf(stderr, "groups:");
-    for (size_t i = 0; i < count; i++)
-      fprintf(stderr, " %s", names[i]);
-    fprintf(stderr, " (want %zu)\n", n);
-  }
-  nd_names_free(names, count);
-  return ok;
-}
-
 /* n bytes of a pattern that differs with seed, NULs included. */
 static uint8_t *pattern(size_t n, unsigned seed) {
   uint8_t *p = malloc(n ? n : 1);
@@ -78,7 +59,7 @@ static void set_get_replace_forget(void) {
   /* A state-only group is listed; it has no offsets; a type-only group is
    * still not listed. */
   CHECK_OK(nd_group_set_protocol_type(s, "typed", "consumer"));
-  CHECK(groups_are(s, 1, (const char *const[]){"g"}));
+  CHECK(test_groups_are(s, 1, (const char *const[]){"g"}));
   nd_committed *list = (nd_committed *)1;
   size_t n = 99;
   CHECK_OK(nd_group_offsets(s, "g", &list, &n));
@@ -102,7 +83,7 @@ static void set_get_replace_forget(void) {
   CHECK_OK(nd_group_set_state(s, "g2", NULL, 0));
   CHECK_OK(nd_group_set_state(s, "never", "", 0));
   CHECK_EQ_I64(file_size(dir), size);
-  CHECK(groups_are(s, 1, (const char *const[]){"g"}));
+  CHECK(test_groups_are(s, 1, (const char *const[]){"g"}));
   CHECK_OK(nd_close(s));
 
   /* Replayed as left: replaced, forgotten. */
@@ -110,7 +91,7 @@ static void set_get_replace_forget(void) {
   CHECK(s);
   CHECK(state_is(s, "g", b, sizeof b - 1));
   CHECK(state_is(s, "g2", NULL, 0));
-  CHECK(groups_are(s, 1, (const char *const[]){"g"}));
+  CHECK(test_groups_are(s, 1, (const char *const[]){"g"}));
   CHECK_OK(nd_close(s));
   tmpdir_remove(dir);
 }
@@ -256,8 +237,8 @@ static void survives_checkpoint(void) {
   int64_t off;
   CHECK_OK(nd_committed_offset(s, "big", "t", 0, &off, NULL, NULL, NULL));
   CHECK_EQ_I64(off, 7);
-  CHECK(groups_are(s, 4,
-                   (const char *const[]){"big", "churn", "filler", "small"}));
+  CHECK(test_groups_are(
+      s, 4, (const char *const[]){"big", "churn", "filler", "small"}));
   CHECK_OK(nd_close(s));
   free(big);
   tmpdir_remove(dir);
@@ -395,7 +376,7 @@ static void delete_group(void) {
   CHECK_OK(nd_commit_offset(s, "stays", "t", 0, 4, NULL));
   CHECK_OK(nd_topic_delete(s, "t"));
   CHECK(state_is(s, "stays", "s", 1));
-  CHECK(groups_are(s, 3, (const char *const[]){"both", "only", "stays"}));
+  CHECK(test_groups_are(s, 3, (const char *const[]){"both", "only", "stays"}));
   CHECK_OK(nd_group_delete(s, "only"));
   CHECK_OK(nd_group_delete(s, "both"));
   CHECK_RC(nd_group_delete(s, "only"), ND_ENOTFOUND);
@@ -404,14 +385,14 @@ static void delete_group(void) {
   char *type = NULL;
   CHECK_OK(nd_group_protocol_type(s, "both", &type));
   CHECK(type == NULL);
-  CHECK(groups_are(s, 1, (const char *const[]){"stays"}));
+  CHECK(test_groups_are(s, 1, (const char *const[]){"stays"}));
   CHECK_OK(nd_close(s));
   s = test_open_store(dir);
   CHECK(s);
   CHECK(state_is(s, "only", NULL, 0));
   CHECK(state_is(s, "both", NULL, 0));
   CHECK(state_is(s, "stays", "s", 1));
-  CHECK(groups_are(s, 1, (const char *const[]){"stays"}));
+  CHECK(test_groups_are(s, 1, (const char *const[]){"stays"}));
   /* A deleted group starts afresh. */
   CHECK_OK(nd_group_set_state(s, "only", "again", 5));
   CHECK_OK(nd_close(s));

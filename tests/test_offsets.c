@@ -942,6 +942,247 @@ static void resync_stays_linear(void) {
   tmpdir_remove(dir);
 }
 
+/* ---- the per-group index against a model ------------------------------ */
+
+/* A random sequence of every call that changes groups (commits to
+ * interleaved groups, group, topic and partition deletes, types, states,
+ * reopens, compactions), checked after every few steps against a
+ * brute-force model: the listings (nd_group_list, nd_group_offsets for
+ * every group, types, states) must be the model's, whatever the store
+ * keeps in memory to answer them fast. */
+#define M_GROUPS 48
+#define M_TOPICS 4
+#define M_PARTS 4
+#define M_STEPS 4000
+#define M_CHECK_EVERY 16
+
+typedef struct m_offset {
+  int64_t offset; /* -1: none */
+  int32_t epoch;
+  char meta[16]; /* "" with has_meta 0: NULL */
+  int has_meta;
+} m_offset;
+
+typedef struct model {
+  char groups[M_GROUPS][16];
+  m_offset off[M_GROUPS][M_TOPICS][M_PARTS];
+  const char *type[M_GROUPS]; /* NULL: none */
+  uint8_t state[M_GROUPS][32];
+  size_t state_len[M_GROUPS]; /* 0: none */
+} model;
+
+static const char *const m_topics[M_TOPICS] = {"ta", "tb", "tc", "td"};
+static const char *const m_types[2] = {"consumer", "connect"};
+
+static uint64_t m_rand(uint64_t *x) {
+  *x ^= *x << 13;
+  *x ^= *x >> 7;
+  *x ^= *x << 17;
+  return *x;
+}
+
+static int m_has_offsets(const model *m, int g) {
+  for (int t = 0; t < M_TOPICS; t++)
+    for (int p = 0; p < M_PARTS; p++)
+      if (m->off[g][t][p].offset >= 0)
+        return 1;
+  return 0;
+}
+
+static int cmp_cstr(const void *a, const void *b) {
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The store shows what the model says: 1, or 0 after printing the first
+ * difference. */
+static int m_matches(nd_store *s, const model *m, int step) {
+  const char *want[M_GROUPS];
+  size_t nwant = 0;
+  for (int g = 0; g < M_GROUPS; g++)
+    if (m_has_offsets(m, g) || m->state_len[g])
+      want[nwant++] = m->groups[g];
+  qsort(want, nwant, sizeof *want, cmp_cstr);
+  int ok = test_groups_are(s, nwant, want);
+  if (!ok)
+    fprintf(stderr, "step %d: nd_group_list differs\n", step);
+  size_t n;
+  for (int g = 0; ok && g < M_GROUPS; g++) {
+    nd_committed *l;
+    if (nd_group_offsets(s, m->groups[g], &l, &n) != 0)
+      return 0;
+    size_t k = 0;
+    for (int t = 0; ok && t < M_TOPICS; t++)
+      for (int p = 0; ok && p < M_PARTS; p++) {
+        const m_offset *o = &m->off[g][t][p];
+        if (o->offset < 0)
+          continue;
+        ok = k < n && !strcmp(l[k].topic, m_topics[t]) && l[k].partition == p &&
+             l[k].offset == o->offset && l[k].leader_epoch == o->epoch &&
+             (o->has_meta ? l[k].metadata && !strcmp(l[k].metadata, o->meta)
+                          : !l[k].metadata);
+        if (!ok)
+          fprintf(stderr, "step %d: %s: entry %zu of %zu is not %s/%d@%lld\n",
+                  step, m->groups[g], k, n, m_topics[t], p,
+                  (long long)o->offset);
+        k++;
+      }
+    if (ok && k != n) {
+      fprintf(stderr, "step %d: %s lists %zu offsets, want %zu\n", step,
+              m->groups[g], n, k);
+      ok = 0;
+    }
+    nd_committed_free(l, n);
+    /* The lookup of one partition agrees with the listing. */
+    for (int t = 0; ok && t < M_TOPICS; t++)
+      for (int p = 0; ok && p < M_PARTS; p++) {
+        int64_t off = -100;
+        ok = nd_committed_offset(s, m->groups[g], m_topics[t], p, &off, NULL,
+                                 NULL, NULL) == 0 &&
+             off == m->off[g][t][p].offset;
+        if (!ok)
+          fprintf(stderr, "step %d: %s %s/%d: offset %lld, want %lld\n", step,
+                  m->groups[g], m_topics[t], p, (long long)off,
+                  (long long)m->off[g][t][p].offset);
+      }
+    if (!ok)
+      break;
+    char *type = NULL;
+    if (nd_group_protocol_type(s, m->groups[g], &type) != 0)
+      return 0;
+    ok = m->type[g] ? type && !strcmp(type, m->type[g]) : !type;
+    nd_free(type);
+    void *st = NULL;
+    size_t len = 0;
+    int rc = nd_group_state(s, m->groups[g], &st, &len);
+    ok = ok && (m->state_len[g] ? rc == 0 && len == m->state_len[g] &&
+                                      !memcmp(st, m->state[g], len)
+                                : rc == ND_ENOTFOUND && !st);
+    nd_free(st);
+    if (!ok)
+      fprintf(stderr, "step %d: %s: type or state differs\n", step,
+              m->groups[g]);
+  }
+  return ok;
+}
+
+static void index_matches_model(void) {
+  char *dir = tmpdir_make("offmodel");
+  nd_store *s = open_store(dir);
+  CHECK(s);
+  static model m;
+  memset(&m, 0, sizeof m);
+  uint64_t seed = 0x9e3779b97f4a7c15ULL;
+  /* Names of several lengths, made in shuffled order, so that neither
+   * the listing's order nor a group's place in memory follows the index. */
+  for (int g = 0; g < M_GROUPS; g++)
+    snprintf(m.groups[g], sizeof m.groups[g], "g%d-%u", g,
+             (unsigned)(m_rand(&seed) % 1000));
+  for (int g = 0; g < M_GROUPS; g++)
+    for (int t = 0; t < M_TOPICS; t++)
+      for (int p = 0; p < M_PARTS; p++)
+        m.off[g][t][p].offset = -1;
+  for (int t = 0; t < M_TOPICS; t++)
+    CHECK_OK(nd_topic_create(s, m_topics[t], M_PARTS, NULL));
+  char path[PATH_MAX];
+  groups_path(path, dir);
+  int compactions = 0, reopens = 0, checks = 0;
+  for (int step = 0; step < M_STEPS; step++) {
+    /* A few groups take most commits, as busy consumers do; the rest
+     * come and go. */
+    int g = (int)(m_rand(&seed) % (m_rand(&seed) % 4 ? 8 : M_GROUPS));
+    int r = (int)(m_rand(&seed) % 1000);
+    if (r < 600) {
+      nd_offset_commit c[3];
+      char meta[3][16];
+      int n = 1 + (int)(m_rand(&seed) % 3);
+      for (int i = 0; i < n; i++) {
+        int t = (int)(m_rand(&seed) % M_TOPICS);
+        int p = (int)(m_rand(&seed) % M_PARTS);
+        int has = m_rand(&seed) % 3 != 0;
+        snprintf(meta[i], sizeof meta[i], "m%d.%d", step, i);
+        c[i] = (nd_offset_commit){
+            m_topics[t], p, step, (int32_t)(step % 7), has ? meta[i] : NULL, 0};
+        m_offset *o = &m.off[g][t][p];
+        o->offset = step;
+        o->epoch = step % 7;
+        o->has_meta = has;
+        memcpy(o->meta, meta[i], sizeof o->meta);
+      }
+      CHECK_OK(nd_commit_offsets(s, m.groups[g], c, (size_t)n));
+    } else if (r < 700) {
+      nd_topic_partition d[3];
+      int n = 1 + (int)(m_rand(&seed) % 3);
+      for (int i = 0; i < n; i++) {
+        int t = (int)(m_rand(&seed) % M_TOPICS);
+        int p = (int)(m_rand(&seed) % M_PARTS);
+        d[i] = (nd_topic_partition){m_topics[t], p};
+        m.off[g][t][p].offset = -1;
+      }
+      CHECK_OK(nd_delete_offsets(s, m.groups[g], d, (size_t)n));
+    } else if (r < 760) {
+      int had = m_has_offsets(&m, g) || m.type[g] || m.state_len[g];
+      CHECK_RC(nd_group_delete(s, m.groups[g]), had ? 0 : ND_ENOTFOUND);
+      for (int t = 0; t < M_TOPICS; t++)
+        for (int p = 0; p < M_PARTS; p++)
+          m.off[g][t][p].offset = -1;
+      m.type[g] = NULL;
+      m.state_len[g] = 0;
+    } else if (r < 770) {
+      /* A topic's offsets go from every group; its name comes back. */
+      int t = (int)(m_rand(&seed) % M_TOPICS);
+      CHECK_OK(nd_topic_delete(s, m_topics[t]));
+      CHECK_OK(nd_topic_create(s, m_topics[t], M_PARTS, NULL));
+      for (int h = 0; h < M_GROUPS; h++)
+        for (int p = 0; p < M_PARTS; p++)
+          m.off[h][t][p].offset = -1;
+    } else if (r < 850) {
+      const char *type = m_types[m_rand(&seed) % 2];
+      CHECK_OK(nd_group_set_protocol_type(s, m.groups[g], type));
+      m.type[g] = type;
+    } else if (r < 960) {
+      /* One in three forgets the state (length 0). */
+      size_t len = m_rand(&seed) % 3 ? 1 + m_rand(&seed) % 31 : 0;
+      for (size_t i = 0; i < len; i++)
+        m.state[g][i] = (uint8_t)m_rand(&seed);
+      CHECK_OK(nd_group_set_state(s, m.groups[g], m.state[g], len));
+      m.state_len[g] = len;
+    } else if (r < 990) {
+      struct stat before, after;
+      CHECK(stat(path, &before) == 0);
+      CHECK_OK(nd_maintain(s, 0));
+      CHECK(stat(path, &after) == 0);
+      compactions += after.st_size < before.st_size;
+    } else {
+      /* A reopen replays the file, after a clean close or as after a
+       * crash (no clean-shutdown marker). */
+      CHECK_OK(nd_close(s));
+      if (m_rand(&seed) % 2) {
+        char clean[PATH_MAX];
+        snprintf(clean, sizeof clean, "%s/clean-shutdown", dir);
+        unlink(clean);
+      }
+      s = open_store(dir);
+      CHECK(s);
+      reopens++;
+    }
+    if (step % M_CHECK_EVERY == 0 || r >= 960) {
+      CHECK(m_matches(s, &m, step));
+      checks++;
+    }
+  }
+  CHECK(m_matches(s, &m, M_STEPS));
+  CHECK_OK(nd_close(s));
+  s = open_store(dir);
+  CHECK(s);
+  CHECK(m_matches(s, &m, M_STEPS));
+  CHECK_OK(nd_close(s));
+  /* The sequence must have reached what it is there to test. */
+  CHECK(compactions >= 3 && reopens >= 10);
+  fprintf(stderr, "     %d steps, %d checks, %d compactions, %d reopens\n",
+          M_STEPS, checks, compactions, reopens);
+  tmpdir_remove(dir);
+}
+
 int main(void) {
   RUN(round_trip);
   RUN(crash_and_torn_tail);
@@ -957,5 +1198,6 @@ int main(void) {
   RUN(rewrite_fails);
   RUN(form1_file);
   RUN(resync_stays_linear);
+  RUN(index_matches_model);
   TEST_MAIN_END();
 }
