@@ -32,23 +32,60 @@
 #define OP_DELETE_OFFSET 5
 #define OP_GROUP_STATE 6
 #define COMPACT_MIN_BYTES (64 * 1024)
-typedef struct entry {
-  char *key; /* group \0 topic \0 partition(4 bytes) */
+/* The map: every entry (a commit, a group's type, a group's state) under
+ * its key, and beside it an index by group, so that what asks for one
+ * group (its offsets, its deletion) or for the groups costs the entries of
+ * that group or the number of groups, not a walk of every entry: with
+ * thousands of groups, a broker listing each group's offsets in turn
+ * walked the whole map once per group.
+ *
+ * Entries and groups are allocated one by one and the tables hold
+ * pointers, so moving a slot (growth, removal) never moves a node and a
+ * group's list stays valid. A group lives as long as it has an entry: its
+ * record goes with its last one. */
+typedef struct hnode {
+  uint64_t hash;
   size_t key_len;
-  int64_t offset;
+  const char *key;
+} hnode;
+
+/* Open addressing, linear probing; NULL = empty; cap a power of two. */
+typedef struct htab {
+  hnode **slots;
+  size_t cap, count;
+} htab;
+
+typedef struct group_rec group_rec;
+
+typedef struct entry {
+  hnode h; /* key: group \0 topic \0 partition(4 bytes), in keybuf */
+  group_rec *g;
+  struct entry *prev, *next; /* g's entries, in no order */
+  int kind;                  /* ENTRY_*, from the key */
   int32_t epoch;
+  int64_t offset;
   int64_t time_ms;
   char *metadata; /* NUL-terminated copy; may hold NULs (meta_len says) */
   size_t meta_len;
+  char keybuf[];
 } entry;
+
+struct group_rec {
+  hnode h; /* key: the name, without its NUL */
+  entry *first;
+  /* offsets_list's count, and offsets_groups' rule: a group is listed
+   * for its commits or its state, not for a protocol type alone. */
+  size_t commits, listed;
+  char name[];
+};
 
 struct offsets_store {
   framelog fl; /* offsets.log: frames, group commit, checkpoints */
   int fl_open; /* fl is open (fl_close due) */
   int readonly;
-  pthread_mutex_t mu; /* map, appends */
-  entry *slots;       /* open addressing; key NULL = empty */
-  size_t cap, count;
+  pthread_mutex_t mu;  /* map, groups, appends */
+  htab map;            /* entry by key */
+  htab groups;         /* group by name */
   uint64_t live_bytes; /* bytes the live entries need as ops */
 };
 
@@ -63,6 +100,48 @@ static uint64_t fnv1a(const char *p, size_t n) {
   return h;
 }
 
+static hnode **tab_slot(const htab *t, uint64_t hash, const char *key,
+                        size_t len) {
+  size_t mask = t->cap - 1;
+  size_t i = (size_t)hash & mask;
+  for (hnode *n; (n = t->slots[i]) != NULL; i = (i + 1) & mask)
+    if (n->hash == hash && n->key_len == len && !memcmp(n->key, key, len))
+      break;
+  return &t->slots[i];
+}
+
+/* Room for one more node: 0, or ND_ENOMEM with t unchanged. */
+static int tab_reserve(htab *t) {
+  if (t->cap && (t->count + 1) * 4 <= t->cap * 3)
+    return 0;
+  size_t cap = t->cap ? t->cap * 2 : 64;
+  hnode **slots = calloc(cap, sizeof *slots);
+  if (!slots)
+    return ND_ENOMEM;
+  htab old = *t;
+  t->slots = slots;
+  t->cap = cap;
+  for (size_t i = 0; i < old.cap; i++)
+    if (old.slots[i])
+      *tab_slot(t, old.slots[i]->hash, old.slots[i]->key,
+                old.slots[i]->key_len) = old.slots[i];
+  free(old.slots);
+  return 0;
+}
+
+/* Empty slot s, re-inserting the cluster after it (linear probing). */
+static void tab_remove(htab *t, hnode **s) {
+  *s = NULL;
+  t->count--;
+  size_t mask = t->cap - 1;
+  for (size_t j = ((size_t)(s - t->slots) + 1) & mask; t->slots[j];
+       j = (j + 1) & mask) {
+    hnode *n = t->slots[j];
+    t->slots[j] = NULL;
+    *tab_slot(t, n->hash, n->key, n->key_len) = n;
+  }
+}
+
 static size_t make_key(char *buf, const char *group, const char *topic,
                        int32_t partition) {
   size_t g = strlen(group), t = strlen(topic);
@@ -72,13 +151,13 @@ static size_t make_key(char *buf, const char *group, const char *topic,
   return g + t + 6;
 }
 
-static entry *slot_for(offsets_store *os, const char *key, size_t len) {
-  size_t mask = os->cap - 1;
-  size_t i = (size_t)fnv1a(key, len) & mask;
-  while (os->slots[i].key && (os->slots[i].key_len != len ||
-                              memcmp(os->slots[i].key, key, len) != 0))
-    i = (i + 1) & mask;
-  return &os->slots[i];
+static entry *map_find(const offsets_store *os, const char *key, size_t len) {
+  return (entry *)*tab_slot(&os->map, fnv1a(key, len), key, len);
+}
+
+static group_rec *group_find(const offsets_store *os, const char *name,
+                             size_t len) {
+  return (group_rec *)*tab_slot(&os->groups, fnv1a(name, len), name, len);
 }
 
 static uint64_t op_size(size_t group_len, size_t topic_len, size_t meta_len) {
@@ -101,11 +180,11 @@ static size_t state_key(char *buf, const char *group) {
   return make_key(buf, group, "", STATE_PARTITION);
 }
 
-static int entry_kind(const entry *e) {
-  size_t g = strlen(e->key);
-  if (e->key[g + 1] != '\0')
+static int key_kind(const char *key) {
+  size_t g = strlen(key);
+  if (key[g + 1] != '\0')
     return ENTRY_COMMIT;
-  return (int32_t)be32((const uint8_t *)e->key + g + 2) == TYPE_PARTITION
+  return (int32_t)be32((const uint8_t *)key + g + 2) == TYPE_PARTITION
              ? ENTRY_TYPE
              : ENTRY_STATE;
 }
@@ -119,58 +198,123 @@ static uint64_t state_op_size(size_t group_len, size_t state_len) {
 }
 
 static uint64_t entry_op_size(const entry *e) {
-  size_t g = strlen(e->key);
-  switch (entry_kind(e)) {
+  size_t g = strlen(e->h.key);
+  switch (e->kind) {
   case ENTRY_TYPE:
     return type_op_size(g, e->meta_len);
   case ENTRY_STATE:
     return state_op_size(g, e->meta_len);
   default:
-    return op_size(g, strlen(e->key + g + 1), e->meta_len);
+    return op_size(g, strlen(e->h.key + g + 1), e->meta_len);
   }
 }
 
-static int grow(offsets_store *os) {
-  size_t cap = os->cap ? os->cap * 2 : 64;
-  entry *old = os->slots;
-  size_t old_cap = os->cap;
-  os->slots = calloc(cap, sizeof *os->slots);
-  if (!os->slots) {
-    os->slots = old;
-    return ND_ENOMEM;
-  }
-  os->cap = cap;
-  for (size_t i = 0; i < old_cap; i++)
-    if (old[i].key)
-      *slot_for(os, old[i].key, old[i].key_len) = old[i];
-  free(old);
-  return 0;
+/* An entry for key, in no table yet (its values zero, no metadata), or
+ * NULL when out of memory. */
+static entry *entry_new(const char *key, size_t len) {
+  entry *e = calloc(1, sizeof *e + len);
+  if (!e)
+    return NULL;
+  memcpy(e->keybuf, key, len);
+  e->h.hash = fnv1a(key, len);
+  e->h.key_len = len;
+  e->h.key = e->keybuf;
+  e->kind = key_kind(e->keybuf);
+  return e;
 }
 
 static void entry_free(entry *e) {
-  free(e->key);
-  free(e->metadata);
-  memset(e, 0, sizeof *e);
+  if (e)
+    free(e->metadata);
+  free(e);
 }
 
-/* Remove slot i, re-inserting the cluster after it (linear probing). */
-static void remove_slot(offsets_store *os, size_t i) {
-  os->live_bytes -= entry_op_size(&os->slots[i]);
-  entry_free(&os->slots[i]);
-  os->count--;
-  size_t mask = os->cap - 1;
-  for (size_t j = (i + 1) & mask; os->slots[j].key; j = (j + 1) & mask) {
-    entry e = os->slots[j];
-    memset(&os->slots[j], 0, sizeof e);
-    *slot_for(os, e.key, e.key_len) = e;
+/* A record for the group of key, in no table yet, or NULL when out of
+ * memory. */
+static group_rec *group_new(const char *key) {
+  size_t len = strlen(key);
+  group_rec *g = calloc(1, sizeof *g + len + 1);
+  if (!g)
+    return NULL;
+  memcpy(g->name, key, len + 1);
+  g->h.hash = fnv1a(key, len);
+  g->h.key_len = len;
+  g->h.key = g->name;
+  return g;
+}
+
+/* Room in both tables for one more entry and one more group, so that
+ * entry_link cannot fail: 0 or ND_ENOMEM (growth is harmless either way). */
+static int map_reserve(offsets_store *os) {
+  return tab_reserve(&os->map) || tab_reserve(&os->groups) ? ND_ENOMEM : 0;
+}
+
+/* Put e (not in the map; its key in none of it) into the map and at the
+ * head of its group's list. Room was reserved (map_reserve); a group that
+ * has no record yet takes *spare, which the caller made beforehand
+ * (group_new) so that nothing here can fail; *spare is set to NULL when
+ * taken. */
+static void entry_link(offsets_store *os, entry *e, group_rec **spare) {
+  *tab_slot(&os->map, e->h.hash, e->h.key, e->h.key_len) = &e->h;
+  os->map.count++;
+  size_t gl = strlen(e->h.key);
+  hnode **gs = tab_slot(&os->groups, fnv1a(e->h.key, gl), e->h.key, gl);
+  if (!*gs) {
+    *gs = &(*spare)->h;
+    *spare = NULL;
+    os->groups.count++;
   }
+  group_rec *g = (group_rec *)*gs;
+  e->g = g;
+  e->prev = NULL;
+  e->next = g->first;
+  if (g->first)
+    g->first->prev = e;
+  g->first = e;
+  g->commits += e->kind == ENTRY_COMMIT;
+  g->listed += e->kind != ENTRY_TYPE;
+  os->live_bytes += entry_op_size(e);
+}
+
+/* Take e out of the map and its group's list, and free it; the group
+ * goes with its last entry. */
+static void entry_remove(offsets_store *os, entry *e) {
+  tab_remove(&os->map, tab_slot(&os->map, e->h.hash, e->h.key, e->h.key_len));
+  os->live_bytes -= entry_op_size(e);
+  group_rec *g = e->g;
+  if (e->prev)
+    e->prev->next = e->next;
+  else
+    g->first = e->next;
+  if (e->next)
+    e->next->prev = e->prev;
+  g->commits -= e->kind == ENTRY_COMMIT;
+  g->listed -= e->kind != ENTRY_TYPE;
+  if (!g->first) {
+    tab_remove(&os->groups,
+               tab_slot(&os->groups, g->h.hash, g->h.key, g->h.key_len));
+    free(g);
+  }
+  entry_free(e);
+}
+
+/* Set e's values, replacing its metadata with meta (taken). */
+static void entry_set(offsets_store *os, entry *e, int64_t offset,
+                      int32_t epoch, int64_t time_ms, char *meta,
+                      size_t meta_len) {
+  os->live_bytes -= entry_op_size(e);
+  free(e->metadata);
+  e->offset = offset;
+  e->epoch = epoch;
+  e->time_ms = time_ms;
+  e->metadata = meta;
+  e->meta_len = meta ? meta_len : 0;
+  os->live_bytes += entry_op_size(e);
 }
 
 static int map_put(offsets_store *os, const char *key, size_t key_len,
                    int64_t offset, int32_t epoch, int64_t time_ms,
                    const char *metadata, size_t meta_len, int meta_null) {
-  if ((os->count + 1) * 4 > os->cap * 3 && grow(os) != 0)
-    return ND_ENOMEM;
   char *meta = NULL;
   if (!meta_null) {
     meta = malloc(meta_len + 1);
@@ -180,52 +324,54 @@ static int map_put(offsets_store *os, const char *key, size_t key_len,
       memcpy(meta, metadata, meta_len);
     meta[meta_len] = '\0';
   }
-  entry *e = slot_for(os, key, key_len);
-  if (e->key) {
-    os->live_bytes -= entry_op_size(e);
-    free(e->metadata);
-  } else {
-    e->key = malloc(key_len);
-    if (!e->key) {
+  entry *e = map_find(os, key, key_len);
+  if (!e) {
+    group_rec *spare = NULL;
+    if (map_reserve(os) != 0 || !(e = entry_new(key, key_len)) ||
+        (!group_find(os, key, strlen(key)) && !(spare = group_new(key)))) {
+      entry_free(e);
       free(meta);
       return ND_ENOMEM;
     }
-    memcpy(e->key, key, key_len);
-    e->key_len = key_len;
-    os->count++;
+    entry_link(os, e, &spare);
   }
-  e->offset = offset;
-  e->epoch = epoch;
-  e->time_ms = time_ms;
-  e->metadata = meta;
-  e->meta_len = meta ? meta_len : 0;
-  os->live_bytes += entry_op_size(e);
+  entry_set(os, e, offset, epoch, time_ms, meta, meta_len);
   return 0;
 }
 
 /* Remove the entry with this key, if there is one. Returns 1 if removed. */
 static int map_remove_key(offsets_store *os, const char *key, size_t len) {
-  if (!os->cap)
+  entry *e = map_find(os, key, len);
+  if (!e)
     return 0;
-  entry *e = slot_for(os, key, len);
-  if (!e->key)
-    return 0;
-  remove_slot(os, (size_t)(e - os->slots));
+  entry_remove(os, e);
   return 1;
 }
 
-/* Remove every entry whose group (field 0) or topic (field 1) is name. */
-static int map_remove_matching(offsets_store *os, int field, const char *name) {
+/* Remove every entry of a group: the group's list, not the map. */
+static int map_remove_group(offsets_store *os, const char *name) {
+  group_rec *g = group_find(os, name, strlen(name));
   int removed = 0;
-  for (size_t i = 0; i < os->cap;) {
-    entry *e = &os->slots[i];
-    if (e->key) {
-      const char *f = field == 0 ? e->key : e->key + strlen(e->key) + 1;
-      if (!strcmp(f, name)) {
-        remove_slot(os, i);
-        removed++;
-        continue; /* slot i now holds a moved entry (or is empty) */
-      }
+  /* The last removal frees g: its list is followed by next pointers
+   * taken before each removal. */
+  for (entry *e = g ? g->first : NULL, *next; e; e = next) {
+    next = e->next;
+    entry_remove(os, e);
+    removed++;
+  }
+  return removed;
+}
+
+/* Remove every entry of a topic. Deleting a topic is rare, so this walks
+ * the whole map rather than keep an index by topic too. */
+static int map_remove_topic(offsets_store *os, const char *topic) {
+  int removed = 0;
+  for (size_t i = 0; i < os->map.cap;) {
+    entry *e = (entry *)os->map.slots[i];
+    if (e && !strcmp(e->h.key + strlen(e->h.key) + 1, topic)) {
+      entry_remove(os, e);
+      removed++;
+      continue; /* slot i now holds a moved entry (or is empty) */
     }
     i++;
   }
@@ -285,15 +431,15 @@ static int wb_state_op(fl_buf *b, const char *group, size_t g,
 
 /* A live entry as the op that recreates it. */
 static int wb_entry_op(fl_buf *b, const entry *e) {
-  size_t g = strlen(e->key);
-  int kind = entry_kind(e);
-  if (kind == ENTRY_TYPE)
-    return wb_type_op(b, e->key, g, e->metadata, e->meta_len);
-  if (kind == ENTRY_STATE)
-    return wb_state_op(b, e->key, g, e->metadata, e->meta_len);
-  const char *t = e->key + g + 1;
+  const char *key = e->h.key;
+  size_t g = strlen(key);
+  if (e->kind == ENTRY_TYPE)
+    return wb_type_op(b, key, g, e->metadata, e->meta_len);
+  if (e->kind == ENTRY_STATE)
+    return wb_state_op(b, key, g, e->metadata, e->meta_len);
+  const char *t = key + g + 1;
   size_t tl = strlen(t);
-  return wb_commit_op(b, e->key, g, t, tl,
+  return wb_commit_op(b, key, g, t, tl,
                       (int32_t)be32((const uint8_t *)t + tl + 1), e->offset,
                       e->epoch, e->time_ms, e->metadata, e->meta_len);
 }
@@ -302,7 +448,8 @@ static int wb_entry_op(fl_buf *b, const entry *e) {
  * and within a group its state, its type, then its commits, so that a
  * checkpoint's frames are the same whatever the map's order. */
 static int cmp_entry_key(const void *a, const void *b) {
-  const entry *x = *(const entry *const *)a, *y = *(const entry *const *)b;
+  const hnode *x = &(*(const entry *const *)a)->h,
+              *y = &(*(const entry *const *)b)->h;
   int c =
       memcmp(x->key, y->key, x->key_len < y->key_len ? x->key_len : y->key_len);
   return c ? c : (x->key_len > y->key_len) - (x->key_len < y->key_len);
@@ -315,18 +462,18 @@ static int cmp_entry_key(const void *a, const void *b) {
  * alone: damage to it costs no commit, and damage to a commit frame costs
  * no state. */
 static int wb_checkpoint(offsets_store *os, fl_buf *b) {
-  entry **v = malloc((os->count ? os->count : 1) * sizeof *v);
+  entry **v = malloc((os->map.count ? os->map.count : 1) * sizeof *v);
   if (!v)
     return ND_ENOMEM;
   size_t n = 0;
-  for (size_t i = 0; i < os->cap; i++)
-    if (os->slots[i].key)
-      v[n++] = &os->slots[i];
+  for (size_t i = 0; i < os->map.cap; i++)
+    if (os->map.slots[i])
+      v[n++] = (entry *)os->map.slots[i];
   qsort(v, n, sizeof *v, cmp_entry_key);
   int rc = 0;
   uint32_t ops = 0;
   for (size_t i = 0; !rc && i < n; i++) {
-    if (ops && (strcmp(v[i]->key, v[i - 1]->key) != 0 ||
+    if (ops && (v[i]->g != v[i - 1]->g ||
                 b->len - b->frame >= CHECKPOINT_FRAME_BYTES)) {
       fl_frame_finish(b, FRAME_MAGIC, ops);
       ops = 0;
@@ -438,8 +585,10 @@ static int apply_op(void *ctx, const op *o) {
   name[o->name_len] = '\0';
   switch (o->kind) {
   case OP_DELETE_GROUP:
+    map_remove_group(os, name);
+    return 0;
   case OP_DELETE_TOPIC:
-    map_remove_matching(os, o->kind == OP_DELETE_GROUP ? 0 : 1, name);
+    map_remove_topic(os, name);
     return 0;
   case OP_GROUP_TYPE:
     return map_put(os, key, type_key(key, name), 0, -1, 0,
@@ -479,8 +628,8 @@ typedef struct describer {
 
 static void tx_in_effect(fl_text *t, offsets_store *os, const char *key,
                          size_t kl) {
-  entry *e = slot_for(os, key, kl);
-  if (e->key)
+  entry *e = map_find(os, key, kl);
+  if (e)
     fl_text_add(t, " (now %" PRId64 ")", e->offset);
   else
     fl_text_add(t, " (now none)");
@@ -518,8 +667,8 @@ static int describe_op(void *ctx, const op *o) {
     fl_text_name(t, o->name, o->name_len);
     fl_text_add(t, " (%" PRId32 " bytes%s)", o->meta_len,
                 o->meta_len ? "" : ": forget it");
-    entry *e = slot_for(ds->os, key, state_key(key, name));
-    if (e->key)
+    entry *e = map_find(ds->os, key, state_key(key, name));
+    if (e)
       fl_text_add(t, " (now %zu bytes)", e->meta_len);
     else
       fl_text_add(t, " (now none)");
@@ -583,7 +732,7 @@ int offsets_open(const char *dir, int readonly, const nd_logger *log,
   if (!readonly && (rc = file_mkdir(dir)) != 0)
     rc = rc == -EEXIST ? 0 : nd_fail_os(-rc, "cannot create %s", dir);
   if (!rc)
-    rc = grow(os) ? nd_fail(ND_ENOMEM, "out of memory") : 0;
+    rc = map_reserve(os) ? nd_fail(ND_ENOMEM, "out of memory") : 0;
   char path[PATH_MAX + 16];
   snprintf(path, sizeof path, "%s/" LAYOUT_OFFSETS_LOG, dir);
   if (!rc)
@@ -601,10 +750,12 @@ int offsets_close(offsets_store *os) {
   if (!os)
     return 0;
   int rc = os->fl_open ? fl_close(&os->fl) : 0;
-  for (size_t i = 0; i < os->cap; i++)
-    if (os->slots[i].key)
-      entry_free(&os->slots[i]);
-  free(os->slots);
+  for (size_t i = 0; i < os->map.cap; i++)
+    entry_free((entry *)os->map.slots[i]);
+  for (size_t i = 0; i < os->groups.cap; i++)
+    free(os->groups.slots[i]);
+  free(os->map.slots);
+  free(os->groups.slots);
   pthread_mutex_destroy(&os->mu);
   free(os);
   return rc;
@@ -682,7 +833,10 @@ static int write_delete(offsets_store *os, int kind, const char *name) {
   free(b.p);
   if (rc)
     return rc;
-  map_remove_matching(os, kind == OP_DELETE_GROUP ? 0 : 1, name);
+  if (kind == OP_DELETE_GROUP)
+    map_remove_group(os, name);
+  else
+    map_remove_topic(os, name);
   pthread_mutex_unlock(&os->mu);
   rc = fl_sync(&os->fl, frame);
   pthread_mutex_lock(&os->mu);
@@ -693,9 +847,7 @@ int offsets_delete_group(offsets_store *os, const char *group) {
   if (os->readonly)
     return nd_fail(ND_EREADONLY, "store opened read-only");
   pthread_mutex_lock(&os->mu);
-  int found = 0;
-  for (size_t i = 0; i < os->cap && !found; i++)
-    found = os->slots[i].key && !strcmp(os->slots[i].key, group);
+  int found = group_find(os, group, strlen(group)) != NULL;
   int rc = found ? write_delete(os, OP_DELETE_GROUP, group)
                  : nd_fail(ND_ENOTFOUND, "group '%s' has no offsets", group);
   pthread_mutex_unlock(&os->mu);
@@ -707,9 +859,10 @@ int offsets_delete_topic(offsets_store *os, const char *topic) {
     return 0;
   pthread_mutex_lock(&os->mu);
   int found = 0;
-  for (size_t i = 0; i < os->cap && !found; i++)
-    found = os->slots[i].key &&
-            !strcmp(os->slots[i].key + strlen(os->slots[i].key) + 1, topic);
+  for (size_t i = 0; i < os->map.cap && !found; i++) {
+    const char *k = os->map.slots[i] ? os->map.slots[i]->key : NULL;
+    found = k && !strcmp(k + strlen(k) + 1, topic);
+  }
   int rc = found ? write_delete(os, OP_DELETE_TOPIC, topic) : 0;
   pthread_mutex_unlock(&os->mu);
   return rc;
@@ -721,8 +874,8 @@ int offsets_set_type(offsets_store *os, const char *group, const char *type) {
   char key[ND_GROUP_NAME_MAX + 8];
   size_t kl = type_key(key, group), tl = strlen(type);
   pthread_mutex_lock(&os->mu);
-  entry *e = slot_for(os, key, kl);
-  if (e->key && e->meta_len == tl && !memcmp(e->metadata, type, tl)) {
+  entry *e = map_find(os, key, kl);
+  if (e && e->meta_len == tl && !memcmp(e->metadata, type, tl)) {
     pthread_mutex_unlock(&os->mu);
     return 0; /* the common case: every rebalance of a group says it again */
   }
@@ -749,39 +902,31 @@ int offsets_get_type(offsets_store *os, const char *group, char **type) {
   size_t kl = type_key(key, group);
   int oom = 0;
   pthread_mutex_lock(&os->mu);
-  entry *e = slot_for(os, key, kl);
-  *type = e->key ? meta_dup(e, &oom) : NULL;
+  entry *e = map_find(os, key, kl);
+  *type = e ? meta_dup(e, &oom) : NULL;
   pthread_mutex_unlock(&os->mu);
   return oom ? nd_fail(ND_ENOMEM, "out of memory") : 0;
 }
 
 /* Install a group's new state, or forget it (*copy NULL), in the map
- * once its frame is appended: e is the group's state slot, found before
- * the append; *copy (the bytes, with a NUL after them) and *key were
- * allocated before it too, so nothing here can fail and the map always
- * says what the file says. What the map takes is set to NULL. */
-static void state_install(offsets_store *os, entry *e, char **key, size_t kl,
-                          char **copy, size_t len) {
-  if (e->key) {
-    if (!*copy) {
-      remove_slot(os, (size_t)(e - os->slots));
-      return;
-    }
-    os->live_bytes -= entry_op_size(e);
-    free(e->metadata);
-  } else {
-    e->key = *key;
-    e->key_len = kl;
-    *key = NULL;
-    os->count++;
+ * once its frame is appended: e is the group's state entry (or NULL),
+ * found before the append; *copy (the bytes, with a NUL after them), the
+ * entry *fresh and the group record *spare were allocated before it and
+ * room reserved in the tables, so nothing here can fail and the map
+ * always says what the file says. What the map takes is set to NULL. */
+static void state_install(offsets_store *os, entry *e, entry **fresh,
+                          group_rec **spare, char **copy, size_t len) {
+  if (!*copy) {
+    entry_remove(os, e); /* forgetting none writes nothing: e is there */
+    return;
   }
-  e->offset = 0;
-  e->epoch = -1;
-  e->time_ms = 0;
-  e->metadata = *copy;
-  e->meta_len = len;
+  if (!e) {
+    e = *fresh;
+    *fresh = NULL;
+    entry_link(os, e, spare);
+  }
+  entry_set(os, e, 0, -1, 0, *copy, len);
   *copy = NULL;
-  os->live_bytes += entry_op_size(e);
 }
 
 int offsets_set_state(offsets_store *os, const char *group, const void *state,
@@ -791,16 +936,21 @@ int offsets_set_state(offsets_store *os, const char *group, const void *state,
   char key[ND_GROUP_NAME_MAX + 8];
   size_t kl = state_key(key, group);
   /* The frame and the map's copy are made outside the lock: a state may
-   * be megabytes, and committers wait on this lock. */
+   * be megabytes, and committers wait on this lock. Forgetting a state
+   * needs no entry or group record. */
   fl_buf b = {0};
-  char *copy = len ? malloc(len + 1) : NULL, *kcopy = malloc(kl);
-  int rc = (len && !copy) || !kcopy ? ND_ENOMEM
-                                    : fl_frame_start(&b, PAYLOAD_VERSION);
+  char *copy = len ? malloc(len + 1) : NULL;
+  entry *fresh = len ? entry_new(key, kl) : NULL;
+  group_rec *spare = len ? group_new(key) : NULL;
+  int rc = len && (!copy || !fresh || !spare)
+               ? ND_ENOMEM
+               : fl_frame_start(&b, PAYLOAD_VERSION);
   if (!rc)
     rc = wb_state_op(&b, group, strlen(group), state, len);
   if (rc) {
     free(copy);
-    free(kcopy);
+    entry_free(fresh);
+    free(spare);
     free(b.p);
     return nd_fail(ND_ENOMEM, "out of memory");
   }
@@ -808,26 +958,27 @@ int offsets_set_state(offsets_store *os, const char *group, const void *state,
     memcpy(copy, state, len);
     copy[len] = '\0';
   }
-  memcpy(kcopy, key, kl);
   fl_frame_finish(&b, FRAME_MAGIC, 1);
   pthread_mutex_lock(&os->mu);
-  if ((os->count + 1) * 4 > os->cap * 3 && grow(os) != 0)
+  int ready = map_reserve(os) == 0;
+  if (!ready)
     rc = nd_fail(ND_ENOMEM, "out of memory");
-  entry *e = rc ? NULL : slot_for(os, key, kl);
+  entry *e = ready ? map_find(os, key, kl) : NULL;
   /* Setting the state a group has (or forgetting none) writes nothing, so
    * a coordinator may save at every change of its group without
    * comparing. */
-  int same = e && (e->key ? copy && e->meta_len == len &&
-                                !memcmp(e->metadata, copy, len)
-                          : !copy);
-  if (e && !same) {
+  int same = ready &&
+             (e ? copy && e->meta_len == len && !memcmp(e->metadata, copy, len)
+                : !copy);
+  if (ready && !same) {
     uint64_t frame;
     rc = fl_append(&os->fl, &b, &frame);
     if (!rc)
-      state_install(os, e, &kcopy, kl, &copy, len);
+      state_install(os, e, &fresh, &spare, &copy, len);
   }
   pthread_mutex_unlock(&os->mu);
-  free(kcopy);
+  entry_free(fresh);
+  free(spare);
   free(copy);
   free(b.p);
   return rc;
@@ -839,10 +990,10 @@ int offsets_get_state(offsets_store *os, const char *group, void **state,
   size_t kl = state_key(key, group);
   int oom = 0;
   pthread_mutex_lock(&os->mu);
-  entry *e = slot_for(os, key, kl);
-  *state = e->key ? meta_dup(e, &oom) : NULL;
-  *len = e->key && !oom ? e->meta_len : 0;
-  int found = e->key != NULL;
+  entry *e = map_find(os, key, kl);
+  *state = e ? meta_dup(e, &oom) : NULL;
+  *len = e && !oom ? e->meta_len : 0;
+  int found = e != NULL;
   pthread_mutex_unlock(&os->mu);
   if (oom)
     return nd_fail(ND_ENOMEM, "out of memory");
@@ -861,7 +1012,7 @@ int offsets_delete_partitions(offsets_store *os, const char *group,
   pthread_mutex_lock(&os->mu);
   for (size_t i = 0; !rc && i < n; i++) {
     size_t kl = make_key(key, group, parts[i].topic, parts[i].partition);
-    if (!os->cap || !slot_for(os, key, kl)->key)
+    if (!map_find(os, key, kl))
       continue; /* nothing committed: nothing to forget */
     size_t t = strlen(parts[i].topic);
     if ((rc = fl_reserve(&b, 1 + 2 + g + 2 + t + 4)) != 0)
@@ -903,15 +1054,15 @@ int offsets_get(offsets_store *os, const char *group, const char *topic,
   size_t kl = make_key(key, group, topic, partition);
   int rc = 0;
   pthread_mutex_lock(&os->mu);
-  entry *e = slot_for(os, key, kl);
-  *offset = e->key ? e->offset : -1;
+  entry *e = map_find(os, key, kl);
+  *offset = e ? e->offset : -1;
   if (epoch)
-    *epoch = e->key ? e->epoch : -1;
+    *epoch = e ? e->epoch : -1;
   if (metadata_len)
-    *metadata_len = e->key ? e->meta_len : 0;
+    *metadata_len = e ? e->meta_len : 0;
   if (metadata) {
     int oom = 0;
-    *metadata = e->key ? meta_dup(e, &oom) : NULL;
+    *metadata = e ? meta_dup(e, &oom) : NULL;
     if (oom)
       rc = nd_fail(ND_ENOMEM, "out of memory");
   }
@@ -930,18 +1081,15 @@ int offsets_list(offsets_store *os, const char *group, nd_committed **list,
   *list = NULL;
   *count = 0;
   pthread_mutex_lock(&os->mu);
-  size_t n = 0;
-  for (size_t i = 0; i < os->cap; i++)
-    n += os->slots[i].key && !strcmp(os->slots[i].key, group) &&
-         entry_kind(&os->slots[i]) == ENTRY_COMMIT;
+  const group_rec *g = group_find(os, group, strlen(group));
+  size_t n = g ? g->commits : 0;
   nd_committed *out = n ? calloc(n, sizeof *out) : NULL;
   size_t k = 0;
   int rc = n && !out ? ND_ENOMEM : 0;
-  for (size_t i = 0; !rc && i < os->cap; i++) {
-    entry *e = &os->slots[i];
-    if (!e->key || strcmp(e->key, group) || entry_kind(e) != ENTRY_COMMIT)
+  for (const entry *e = n ? g->first : NULL; !rc && e; e = e->next) {
+    if (e->kind != ENTRY_COMMIT)
       continue;
-    const char *t = e->key + strlen(e->key) + 1;
+    const char *t = e->h.key + g->h.key_len + 1;
     out[k].topic = strdup(t);
     out[k].partition = (int32_t)be32((const uint8_t *)t + strlen(t) + 1);
     out[k].offset = e->offset;
@@ -973,19 +1121,16 @@ int offsets_groups(offsets_store *os, char ***names, size_t *count) {
   *names = NULL;
   *count = 0;
   pthread_mutex_lock(&os->mu);
-  char **out = os->count ? malloc(os->count * sizeof *out) : NULL;
+  size_t max = os->groups.count;
+  char **out = max ? malloc(max * sizeof *out) : NULL;
   size_t n = 0;
-  int rc = os->count && !out ? ND_ENOMEM : 0;
-  for (size_t i = 0; !rc && i < os->cap; i++) {
+  int rc = max && !out ? ND_ENOMEM : 0;
+  for (size_t i = 0; !rc && i < os->groups.cap; i++) {
+    const group_rec *g = (const group_rec *)os->groups.slots[i];
     /* A group is listed for its offsets or its state, not for a
      * protocol type alone (the coordinator of a group that never
      * committed has nothing to resume). */
-    if (!os->slots[i].key || entry_kind(&os->slots[i]) == ENTRY_TYPE)
-      continue;
-    int seen = 0;
-    for (size_t j = 0; j < n && !seen; j++)
-      seen = !strcmp(out[j], os->slots[i].key);
-    if (!seen && !(out[n++] = strdup(os->slots[i].key)))
+    if (g && g->listed && !(out[n++] = strdup(g->name)))
       rc = ND_ENOMEM;
   }
   pthread_mutex_unlock(&os->mu);

@@ -29,7 +29,8 @@
  * (all integers big-endian). One call is one frame, so it is recorded
  * whole or not at all.
  *
- * Loading replays the frames into a hash map. Damage costs only the
+ * Loading replays the frames into a hash map (with an index by group,
+ * offsets.c; memory only, like the map). Damage costs only the
  * damaged frames: a frame whose payload fails its checksum (or whose ops
  * do not parse) is skipped whole, its length vouched for by the header
  * checksum; bytes that start no frame are skipped up to the next position
