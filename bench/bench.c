@@ -37,6 +37,8 @@ static const struct {
     {"open", CASE_OPEN, "nd_open with 1000 partitions, clean and unclean"},
     {"peers", CASE_PEERS,
      "2M records: append, ordered read, lookups vs LMDB, raw, SQLite"},
+    {"groups", CASE_GROUPS,
+     "1000 groups x 8 partitions: offsets of each, group list, open"},
 };
 #define NCASES (sizeof case_names / sizeof case_names[0])
 
@@ -263,6 +265,8 @@ int nd_bench_main(int argc, char **argv) {
     rc = case_open(&o, &d, &r);
   if (!rc && (o.cases & CASE_PEERS))
     rc = case_peers(&o, &d, &r);
+  if (!rc && (o.cases & CASE_GROUPS))
+    rc = case_groups(&o, &d, &r);
   data_free(&d);
   if (!rc)
     summary(&o, &r);

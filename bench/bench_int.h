@@ -29,7 +29,8 @@ enum bench_case {
   CASE_LOOKUP = 1 << 3,
   CASE_OPEN = 1 << 4,
   CASE_PEERS = 1 << 5,
-  CASE_ALL = (1 << 6) - 1,
+  CASE_GROUPS = 1 << 6,
+  CASE_ALL = (1 << 7) - 1,
 };
 
 typedef struct bench_opts {
@@ -201,6 +202,11 @@ typedef struct bench_results {
   double small_mb, large_mb, tail_mb;
   int deep_partitions; /* the same with few, larger partitions */
   double deep_small_ms, deep_large_ms, deep_small_mb, deep_large_mb;
+
+  /* Consumer groups' committed offsets (case_groups.c). */
+  int have_groups;
+  int groups;
+  figure grp_offsets, grp_names, grp_open;
 } bench_results;
 
 int case_append(const bench_opts *o, const bench_data *d, bench_results *r);
@@ -210,6 +216,7 @@ int case_read_lookup(const bench_opts *o, const bench_data *d,
                      bench_results *r);
 int case_open(const bench_opts *o, const bench_data *d, bench_results *r);
 int case_peers(const bench_opts *o, const bench_data *d, bench_results *r);
+int case_groups(const bench_opts *o, const bench_data *d, bench_results *r);
 
 /* Table output shared by the cases. */
 void print_header(const char *title, const char *extra1, const char *extra2);
