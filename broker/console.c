@@ -64,6 +64,11 @@ void console_tick(console *c, int64_t now_ms) {
   console_sessions_tick(c, now_ms);
 }
 
+int64_t console_tick_ms(const console *c) {
+  int64_t ms = c ? console_history_interval_ms(c->history) : 1000;
+  return ms > 0 && ms < 1000 ? ms : 1000;
+}
+
 void console_free(console *c) {
   if (!c)
     return;

@@ -18,9 +18,11 @@
  * the last 15 minutes), the data directory's disk, and the broker's own
  * counters (metrics.h).
  *
- * Threads: everything here runs on the HTTP thread (http.c), one request
- * at a time. A Kafka round trip blocks that thread, not the Kafka loop
- * (which answers it), and is bounded by CK_TIMEOUT_MS.
+ * Threads: everything here runs on the console thread (http.c), one
+ * request at a time; the HTTP thread only hands it /api/ calls and sends
+ * its answers, so /health, /ready and /metrics never wait for it. A
+ * Kafka round trip blocks the console thread, neither the HTTP thread nor
+ * the Kafka loop (which answers it), and is bounded by CK_TIMEOUT_MS.
  *
  * Files, one concept each:
  *   console.c          dispatch, routes, query and body helpers, errors
@@ -51,7 +53,8 @@
 /* ---- the Kafka client --------------------------------------------------- */
 
 /* A Kafka round trip (connect, handshake or one request) gives up after
- * this long: the HTTP thread is blocked meanwhile. */
+ * this long: the console thread, and the calls queued behind, wait
+ * meanwhile. */
 #define CK_TIMEOUT_MS 10000
 
 /* Which of the broker's listeners the console talks to: the first whose
@@ -134,9 +137,13 @@ typedef struct console_config {
 int console_new(const console_config *cfg, console **out);
 /* The store is open (before this, /api answers 503 "starting"). */
 void console_set_store(console *c, nd_store *store);
-/* Called by the HTTP thread at least once a second: the sampler and
- * session expiry. */
+/* Called by the console thread (http.c) at least every
+ * console_tick_ms(c): the sampler and session expiry. console_handle
+ * and console_tick run on that one thread, never at once. */
 void console_tick(console *c, int64_t now_ms);
+/* How often console_tick is due: the sampler's interval, at most 1 s
+ * (1 s for NULL). */
+int64_t console_tick_ms(const console *c);
 void console_free(console *c);
 
 /* One HTTP request, as http.c parsed it. */

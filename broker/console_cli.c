@@ -188,8 +188,8 @@ int broker_console_main(int argc, char **argv) {
   sigaction(SIGTERM, &sa, NULL);
   signal(SIGPIPE, SIG_IGN);
   /* Blocked until sigsuspend, so a signal cannot slip in between the
-   * check and the wait; the HTTP thread inherits the mask, so they all
-   * come to this thread. */
+   * check and the wait; the HTTP and console threads inherit the mask, so
+   * they all come to this thread. */
   sigset_t stop, old;
   sigemptyset(&stop);
   sigaddset(&stop, SIGINT);
@@ -214,7 +214,8 @@ int broker_console_main(int argc, char **argv) {
   fflush(stdout);
   blog_info("console", "serving the console for %s on http://%s%s", bootstrap,
             bound, read_only ? " (read-only)" : "");
-  /* The HTTP thread does all the work; this one waits for a signal. */
+  /* The HTTP and console threads do all the work; this one waits for a
+   * signal. */
   while (!g_console_stop)
     sigsuspend(&old);
   blog_info("console", "stopping (SIGINT or SIGTERM)");

@@ -5,7 +5,7 @@
  * tests) it turns the broker's counters into rates and keeps the last
  * CONSOLE_HISTORY samples, 15 minutes.
  *
- * What one sample reads, all on the HTTP thread, nothing over Kafka:
+ * What one sample reads, all on the console thread, nothing over Kafka:
  *   - the per-partition counters of metrics_int.h's table (produced and
  *     fetched records and bytes): summed globally and per topic, and the
  *     difference to the previous sample's totals over the time between

@@ -58,7 +58,7 @@ static int64_t dir_used(int fd, int depth) {
   return used;
 }
 
-/* The cache of the data directory's total: the HTTP thread is the only
+/* The cache of the data directory's total: the console thread is the only
  * caller, one console per broker; a second data directory (tests running
  * two brokers in one process) simply refreshes it. */
 static struct {

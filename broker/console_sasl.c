@@ -159,7 +159,7 @@ static int scram(ck_conn *c, kf_arena *a, int mech, const char *user,
     }
     iter = iter * 10 + (i[k] - '0');
   }
-  /* Bounded: a server asking for millions would block the HTTP thread. */
+  /* Bounded: a server asking for millions would block the console thread. */
   if (iter < SCRAM_MIN_ITERATIONS || iter > SCRAM_MAX_ITERATIONS) {
     snprintf(why, whylen, "SCRAM iterations %d outside [%d, %d]", iter,
              SCRAM_MIN_ITERATIONS, SCRAM_MAX_ITERATIONS);

@@ -11,10 +11,16 @@
  * calls only thread-safe library functions, so it shares nothing else
  * with the loop.
  *
- * The same thread serves the web console (console.h): its pages at / and
- * its JSON API under /api/, which answers by Kafka requests to the
- * broker's own listener; a console call blocks this thread for its round
- * trips (bounded by CK_TIMEOUT_MS), never the loop.
+ * The same thread serves the web console's pages (console.h) at /. Its
+ * JSON API under /api/ answers by Kafka requests to the broker's own
+ * listener, round trips that can take seconds (a search over 100,000
+ * records): those calls run on a thread of their own, the console's, one
+ * at a time, which also runs the console's sampler and session expiry. So
+ * /health, /ready and /metrics never wait behind a console call (a
+ * liveness probe timing out behind a search would get the broker
+ * restarted), and neither does the Kafka loop. While its call runs, a
+ * connection is not read (its next pipelined request waits its turn);
+ * a client that leaves meanwhile is closed, and the answer dropped.
  *
  * The server is deliberately small: HTTP/1.1 with keep-alive (Prometheus
  * keeps its connection), GET and HEAD everywhere, POST, PUT and DELETE
@@ -78,7 +84,25 @@ typedef struct http_conn {
   char *head;
   char *body;
   size_t body_len, body_need;
+  /* An /api/ call of this connection is with the console thread; gen
+   * tells its answer from one for an earlier client of the slot. */
+  int busy;
+  unsigned gen;
 } http_conn;
+
+/* An /api/ call handed to the console thread: copies of what it reads,
+ * then its answer. */
+typedef struct api_job {
+  struct api_job *next;
+  int slot;
+  unsigned gen;
+  int head_only, close_after;
+  char method[16];
+  char *path; /* then the headers, the peer and the body, one allocation */
+  const char *query, *headers, *peer, *body;
+  size_t body_len;
+  console_resp rs;
+} api_job;
 
 struct http_server {
   int lfd;
@@ -90,6 +114,15 @@ struct http_server {
   _Atomic int state;
   console *_Atomic console; /* the web console; NULL until http_set_console */
   http_conn conns[HTTP_MAX_CONNS];
+  /* The console thread: calls to make (todo), answers to send (done,
+   * with a byte on done_pipe[1] to wake the HTTP thread). */
+  pthread_t console_thread;
+  int console_started;
+  pthread_mutex_t jobs_mu;
+  pthread_cond_t jobs_cv;
+  api_job *todo, *todo_tail, *done;
+  int jobs_stop;
+  int done_pipe[2];
 };
 
 static int64_t now_ms(void) {
@@ -678,6 +711,8 @@ int metrics_ready(nd_store *store, int state, char *why, size_t whylen) {
 static void conn_close(http_conn *c) {
   if (c->fd >= 0)
     close(c->fd);
+  c->busy = 0;
+  c->gen++; /* an answer still coming is for nobody now */
   free(c->out);
   free(c->head);
   free(c->body);
@@ -795,61 +830,171 @@ static int64_t wall_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* An /api/ call: the console answers it. */
-static void serve_api(http_server *h, http_conn *c, const http_head *hd,
-                      const char *body, size_t blen) {
-  char path[2048];
-  snprintf(path, sizeof path, "%s", hd->target);
-  char *q = strchr(path, '?');
-  if (q)
-    *q++ = 0;
-  /* Who is calling, for the console's log of logins. */
-  char peer[INET6_ADDRSTRLEN + 16] = "";
+static void job_free(api_job *j) {
+  if (!j)
+    return;
+  free(j->rs.raw);
+  jw_free(&j->rs.json);
+  free(j->path);
+  free(j);
+}
+
+/* The client's address, "HOST:PORT" or "[v6]:PORT", or "" (for the
+ * console's log of logins). */
+static void peer_of(int fd, char *peer, size_t n) {
   struct sockaddr_storage sa;
   socklen_t sl = sizeof sa;
-  if (getpeername(c->fd, (struct sockaddr *)&sa, &sl) == 0) {
-    char ip[INET6_ADDRSTRLEN] = "";
-    if (sa.ss_family == AF_INET6) {
-      const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&sa;
-      inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof ip);
-      snprintf(peer, sizeof peer, "[%s]:%u", ip, ntohs(a->sin6_port));
-    } else if (sa.ss_family == AF_INET) {
-      const struct sockaddr_in *a = (const struct sockaddr_in *)&sa;
-      inet_ntop(AF_INET, &a->sin_addr, ip, sizeof ip);
-      snprintf(peer, sizeof peer, "%s:%u", ip, ntohs(a->sin_port));
-    }
+  char ip[INET6_ADDRSTRLEN] = "";
+  peer[0] = 0;
+  if (getpeername(fd, (struct sockaddr *)&sa, &sl) != 0)
+    return;
+  if (sa.ss_family == AF_INET6) {
+    const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&sa;
+    inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof ip);
+    snprintf(peer, n, "[%s]:%u", ip, ntohs(a->sin6_port));
+  } else if (sa.ss_family == AF_INET) {
+    const struct sockaddr_in *a = (const struct sockaddr_in *)&sa;
+    inet_ntop(AF_INET, &a->sin_addr, ip, sizeof ip);
+    snprintf(peer, n, "%s:%u", ip, ntohs(a->sin_port));
   }
-  console_req rq = {.method = hd->method,
-                    .path = path,
-                    .query = q ? q : "",
-                    .headers = hd->hdrs,
-                    .body = body,
-                    .body_len = blen,
-                    .peer = peer[0] ? peer : NULL};
-  console_resp rs;
-  console *con = atomic_load(&h->console);
-  if (!con) {
+}
+
+/* An /api/ call: handed to the console thread; c waits for its answer
+ * (api_answered). */
+static void serve_api(http_server *h, http_conn *c, const http_head *hd,
+                      const char *body, size_t blen) {
+  if (!atomic_load(&h->console)) {
     respond_text(c, 503, "the console is not started yet", hd->head_only,
                  hd->close_after, NULL);
     return;
   }
-  console_handle(con, &rq, &rs, wall_ms());
-  char extra[1200];
-  snprintf(extra, sizeof extra, "Cache-Control: no-store\r\n%s", rs.headers);
-  if (rs.raw)
-    respond(c, rs.status,
-            rs.content_type ? rs.content_type : "application/octet-stream",
-            rs.raw, rs.raw_len, hd->head_only, hd->close_after, extra);
-  else if (rs.status == 204)
-    respond(c, 204, "application/json", "", 0, 1, hd->close_after, extra);
+  char peer[INET6_ADDRSTRLEN + 16];
+  peer_of(c->fd, peer, sizeof peer);
+  size_t tl = strlen(hd->target) + 1, hl = strlen(hd->hdrs) + 1,
+         pl = strlen(peer) + 1;
+  api_job *j = calloc(1, sizeof *j);
+  char *buf = j ? malloc(tl + hl + pl + blen + 1) : NULL;
+  if (!buf) {
+    free(j);
+    respond_text(c, 500, "out of memory", hd->head_only, 1, NULL);
+    return;
+  }
+  memcpy(buf, hd->target, tl);
+  char *q = strchr(buf, '?');
+  if (q)
+    *q++ = 0;
+  j->path = buf;
+  j->query = q ? q : "";
+  j->headers = memcpy(buf + tl, hd->hdrs, hl);
+  j->peer = pl > 1 ? memcpy(buf + tl + hl, peer, pl) : NULL;
+  if (blen)
+    j->body = memcpy(buf + tl + hl + pl, body, blen);
+  j->body_len = blen;
+  snprintf(j->method, sizeof j->method, "%s", hd->method);
+  j->head_only = hd->head_only;
+  j->close_after = hd->close_after;
+  j->slot = (int)(c - h->conns);
+  j->gen = c->gen;
+  c->busy = 1;
+  pthread_mutex_lock(&h->jobs_mu);
+  if (h->todo_tail)
+    h->todo_tail->next = j;
   else
-    respond(c, rs.status,
-            rs.content_type ? rs.content_type
-                            : "application/json; charset=utf-8",
-            rs.json.p ? rs.json.p : "{}", rs.json.p ? rs.json.len : 2,
-            hd->head_only, hd->close_after, extra);
-  free(rs.raw);
-  jw_free(&rs.json);
+    h->todo = j;
+  h->todo_tail = j;
+  pthread_cond_signal(&h->jobs_cv);
+  pthread_mutex_unlock(&h->jobs_mu);
+}
+
+/* The console's answer to j, on the HTTP thread: queued on its
+ * connection if that is still the client who asked. */
+static void api_answered(http_server *h, api_job *j) {
+  http_conn *c = &h->conns[j->slot];
+  if (c->fd < 0 || !c->busy || c->gen != j->gen)
+    return; /* the client left */
+  c->busy = 0;
+  const console_resp *rs = &j->rs;
+  char extra[1200];
+  snprintf(extra, sizeof extra, "Cache-Control: no-store\r\n%s", rs->headers);
+  if (rs->raw)
+    respond(c, rs->status,
+            rs->content_type ? rs->content_type : "application/octet-stream",
+            rs->raw, rs->raw_len, j->head_only, j->close_after, extra);
+  else if (rs->status == 204)
+    respond(c, 204, "application/json", "", 0, 1, j->close_after, extra);
+  else
+    respond(c, rs->status,
+            rs->content_type ? rs->content_type
+                             : "application/json; charset=utf-8",
+            rs->json.p ? rs->json.p : "{}", rs->json.p ? rs->json.len : 2,
+            j->head_only, j->close_after, extra);
+}
+
+/* The console thread: one call at a time, and the console's ticks (its
+ * sampler, session expiry) at least once a second. */
+static void *console_thread(void *arg) {
+  http_server *h = arg;
+  pthread_mutex_lock(&h->jobs_mu);
+  while (!h->jobs_stop) {
+    api_job *j = h->todo;
+    if (!j) {
+      int64_t ms = console_tick_ms(atomic_load(&h->console));
+      struct timespec until;
+      clock_gettime(CLOCK_MONOTONIC, &until);
+      until.tv_sec += ms / 1000;
+      until.tv_nsec += (ms % 1000) * 1000000;
+      if (until.tv_nsec >= 1000000000) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000;
+      }
+      pthread_cond_timedwait(&h->jobs_cv, &h->jobs_mu, &until);
+    } else {
+      h->todo = j->next;
+      if (!h->todo)
+        h->todo_tail = NULL;
+      j->next = NULL;
+    }
+    pthread_mutex_unlock(&h->jobs_mu);
+    console *con = atomic_load(&h->console);
+    if (j) {
+      console_req rq = {.method = j->method,
+                        .path = j->path,
+                        .query = j->query,
+                        .headers = j->headers,
+                        .body = j->body,
+                        .body_len = j->body_len,
+                        .peer = j->peer};
+      console_handle(con, &rq, &j->rs, wall_ms());
+    }
+    console_tick(con, wall_ms());
+    pthread_mutex_lock(&h->jobs_mu);
+    if (j) {
+      j->next = h->done;
+      h->done = j;
+      char b = 1;
+      while (write(h->done_pipe[1], &b, 1) < 0 && errno == EINTR)
+        ;
+    }
+  }
+  pthread_mutex_unlock(&h->jobs_mu);
+  return NULL;
+}
+
+/* Send what the console thread answered. */
+static void take_answers(http_server *h) {
+  char drain[64];
+  while (read(h->done_pipe[0], drain, sizeof drain) > 0)
+    ;
+  pthread_mutex_lock(&h->jobs_mu);
+  api_job *j = h->done;
+  h->done = NULL;
+  pthread_mutex_unlock(&h->jobs_mu);
+  while (j) {
+    api_job *next = j->next;
+    api_answered(h, j);
+    job_free(j);
+    j = next;
+  }
 }
 
 /* Answer one whole request (head and body). */
@@ -982,7 +1127,7 @@ static void handle(http_server *h, http_conn *c, size_t end) {
 /* Answer every whole request in c->in (pipelining), one at a time: the
  * next is looked at only once the previous answer is written. */
 static void process(http_server *h, http_conn *c) {
-  while (c->fd >= 0 && !c->out) {
+  while (c->fd >= 0 && !c->out && !c->busy) {
     if (c->body_need) {
       size_t take = c->body_need - c->body_len;
       if (take > c->inlen)
@@ -1105,57 +1250,80 @@ static void accept_all(http_server *h) {
   }
 }
 
+/* Answer what is already read (pipelined requests) until an answer
+ * cannot be written whole now or waits for the console. */
+static void pump(http_server *h, http_conn *c) {
+  while (c->fd >= 0 && !c->lingering) {
+    if (!c->out)
+      process(h, c);
+    if (c->fd < 0 || !c->out)
+      break;
+    on_writable(c);
+    if (c->out)
+      break; /* the socket is full: wait for POLLOUT */
+  }
+}
+
 static void *http_thread(void *arg) {
   http_server *h = arg;
+  enum { FIXED = 3 }; /* wake, listener, console answers */
   for (;;) {
-    struct pollfd pf[HTTP_MAX_CONNS + 2];
-    http_conn *who[HTTP_MAX_CONNS + 2];
+    struct pollfd pf[HTTP_MAX_CONNS + FIXED];
+    http_conn *who[HTTP_MAX_CONNS + FIXED];
     nfds_t n = 0;
     pf[n] = (struct pollfd){.fd = h->wake[0], .events = POLLIN};
     who[n++] = NULL;
     pf[n] = (struct pollfd){.fd = h->lfd, .events = POLLIN};
+    who[n++] = NULL;
+    pf[n] = (struct pollfd){.fd = h->done_pipe[0], .events = POLLIN};
     who[n++] = NULL;
     int64_t now = now_ms();
     for (int i = 0; i < HTTP_MAX_CONNS; i++) {
       http_conn *c = &h->conns[i];
       if (c->fd < 0)
         continue;
-      if (now - c->last_ms >= HTTP_IDLE_MS ||
+      /* A console call is bounded by its own timeouts (CK_TIMEOUT_MS):
+       * its connection is not idle meanwhile. */
+      if ((!c->busy && now - c->last_ms >= HTTP_IDLE_MS) ||
           (c->lingering && now >= c->linger_until)) {
         conn_close(c);
         continue;
       }
-      pf[n] = (struct pollfd){.fd = c->fd, .events = c->out ? POLLOUT : POLLIN};
+      /* While its call runs, only a hang-up is looked for (poll reports
+       * POLLHUP and POLLERR whatever is asked). */
+      pf[n] = (struct pollfd){.fd = c->fd,
+                              .events = c->busy  ? 0
+                                        : c->out ? POLLOUT
+                                                 : POLLIN};
       who[n++] = c;
     }
     int r = poll(pf, n, 1000);
     if (r < 0 && errno != EINTR)
       break;
-    console_tick(atomic_load(&h->console), wall_ms());
     if (pf[0].revents)
       break;
     if (pf[1].revents & POLLIN)
       accept_all(h);
-    for (nfds_t i = 2; i < n; i++) {
+    for (nfds_t i = FIXED; i < n; i++) {
       http_conn *c = who[i];
       if (!pf[i].revents || c->fd < 0)
         continue;
       c->last_ms = now_ms();
-      if (pf[i].revents & POLLOUT)
+      if (c->busy)
+        conn_close(c); /* hung up while its call runs */
+      else if (pf[i].revents & POLLOUT)
         on_writable(c);
       else if (pf[i].revents & (POLLIN | POLLHUP | POLLERR))
         on_readable(h, c);
-      /* Answer what is already read (pipelined requests) until an answer
-       * cannot be written whole now. */
-      while (c->fd >= 0 && !c->lingering) {
-        if (!c->out)
-          process(h, c);
-        if (c->fd < 0 || !c->out)
-          break;
-        on_writable(c);
-        if (c->out)
-          break; /* the socket is full: wait for POLLOUT */
-      }
+      pump(h, c);
+    }
+    if (pf[2].revents & POLLIN) {
+      take_answers(h);
+      for (int i = 0; i < HTTP_MAX_CONNS; i++)
+        if (h->conns[i].fd >= 0 && h->conns[i].out && !h->conns[i].busy) {
+          h->conns[i].last_ms = now_ms();
+          pump(h, &h->conns[i]);
+        }
     }
   }
   return NULL;
@@ -1214,15 +1382,29 @@ int http_start(const char *host, int port, const char *data_dir,
     return -ENOMEM;
   }
   h->lfd = fd;
+  h->wake[0] = h->wake[1] = h->done_pipe[0] = h->done_pipe[1] = -1;
   for (int i = 0; i < HTTP_MAX_CONNS; i++)
     h->conns[i].fd = -1;
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_mutex_init(&h->jobs_mu, NULL);
+  pthread_cond_init(&h->jobs_cv, &ca);
+  pthread_condattr_destroy(&ca);
   if (pipe2(h->wake, O_CLOEXEC | O_NONBLOCK) != 0 ||
-      (err = pthread_create(&h->thread, NULL, http_thread, h)) != 0) {
+      pipe2(h->done_pipe, O_CLOEXEC | O_NONBLOCK) != 0 ||
+      (err = pthread_create(&h->console_thread, NULL, console_thread, h)) !=
+          0) {
     err = err ? err : errno;
+    snprintf(why, whylen, "cannot start the console thread: %s", strerror(err));
+    http_stop(h);
+    return -err;
+  }
+  h->console_started = 1;
+  pthread_setname_np(h->console_thread, "nd-console");
+  if ((err = pthread_create(&h->thread, NULL, http_thread, h)) != 0) {
     snprintf(why, whylen, "cannot start the http thread: %s", strerror(err));
-    close(fd);
-    free(h->data_dir);
-    free(h);
+    http_stop(h);
     return -err;
   }
   /* Named, so that `top -H` and the benchmark tell its CPU apart. */
@@ -1258,6 +1440,11 @@ void http_set_stopping(http_server *h) {
     atomic_store(&h->state, METRICS_STOPPING);
 }
 
+static void close_fd(int fd) {
+  if (fd >= 0)
+    close(fd);
+}
+
 void http_stop(http_server *h) {
   if (!h)
     return;
@@ -1267,12 +1454,31 @@ void http_stop(http_server *h) {
       ;
     pthread_join(h->thread, NULL);
   }
+  /* After the HTTP thread, which hands it calls: the one running ends
+   * within its own timeouts. */
+  if (h->console_started) {
+    pthread_mutex_lock(&h->jobs_mu);
+    h->jobs_stop = 1;
+    pthread_cond_signal(&h->jobs_cv);
+    pthread_mutex_unlock(&h->jobs_mu);
+    pthread_join(h->console_thread, NULL);
+  }
+  api_job *left[2] = {h->todo, h->done};
+  for (int i = 0; i < 2; i++)
+    for (api_job *j = left[i], *next; j; j = next) {
+      next = j->next;
+      job_free(j);
+    }
   for (int i = 0; i < HTTP_MAX_CONNS; i++)
     conn_close(&h->conns[i]);
   console_free(atomic_load(&h->console));
-  close(h->lfd);
-  close(h->wake[0]);
-  close(h->wake[1]);
+  pthread_cond_destroy(&h->jobs_cv);
+  pthread_mutex_destroy(&h->jobs_mu);
+  close_fd(h->lfd);
+  close_fd(h->wake[0]);
+  close_fd(h->wake[1]);
+  close_fd(h->done_pipe[0]);
+  close_fd(h->done_pipe[1]);
   free(h->data_dir);
   free(h);
 }

@@ -18,13 +18,22 @@ what is sent is exactly what is meant:
   (403 HOST_NOT_ALLOWED), one naming an IP address, localhost, a
   *.localhost name or a name of --http-allowed-hosts (any case) is
   answered, one without a Host is 400;
-- the Kafka side still works after all of it (a produce and a read).
+- the Kafka side still works after all of it (a produce and a read);
+- console calls run on a thread of their own: with `nodata console` in
+  front of a listener that never answers, /health and /metrics are
+  answered while an API call waits for Kafka, a client that leaves while
+  its call waits in line is dropped, the stuck call ends in an error
+  answer and the one behind it is then served.
 """
 import json
 import os
+import re
+import select
 import socket
 import subprocess
 import sys
+import tempfile
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ndtest  # noqa: E402
@@ -188,5 +197,65 @@ with ndtest.Broker(args=["--http", "127.0.0.1:0", "--http-allowed-hosts",
     check(r.returncode == 0, "kcat produce: %r" % r.stderr)
     recs = ndtest.read_partition(b.bootstrap, "after")
     check(recs == {0: b"still here"}, "read back %r" % recs)
+
+
+# ---- console calls on their own thread ----------------------------------------
+# `nodata console` in front of a "broker" that accepts and never answers:
+# an API call then waits for its Kafka round trip until the console's
+# timeout. Meanwhile /health and /metrics are answered on other
+# connections, and the stuck call's answer has not come when they are; a
+# client that leaves while its call waits in line is dropped; the stuck
+# call ends in an error answer, and the calls behind it are then served.
+def start_console(bootstrap):
+    out = tempfile.NamedTemporaryFile(prefix="nd-console-", delete=False)
+    proc = subprocess.Popen([ndtest.nodata_bin(), "console", "--bootstrap",
+                             bootstrap, "--http", "127.0.0.1:0"],
+                            stdout=out, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while True:
+        with open(out.name) as f:
+            m = re.search(r"http on (\S+):(\d+) ", f.read())
+        if m:
+            return proc, (m.group(1), int(m.group(2))), out.name
+        if proc.poll() is not None or time.monotonic() > deadline:
+            ndtest.terminate(proc)
+            ndtest.fail("nodata console did not start: " + open(out.name).read())
+        time.sleep(0.05)
+
+
+silent = socket.socket()
+silent.bind(("127.0.0.1", 0))
+silent.listen(16)  # connections complete in the backlog; nothing is read
+proc, addr, log = start_console("127.0.0.1:%d" % silent.getsockname()[1])
+try:
+    stuck = socket.create_connection(addr, timeout=30)
+    stuck.sendall(request("GET", "/api/topics"))
+    time.sleep(0.3)  # let the console thread take it
+    leaver = socket.create_connection(addr, timeout=10)
+    leaver.sendall(request("GET", "/api/session"))
+    leaver.close()
+    for path in ("/health", "/metrics"):
+        with socket.create_connection(addr, timeout=10) as s:
+            s.sendall(request("GET", path))
+            st, _, _, _ = read_response(s)
+            check(st == 200, "%s during a stuck console call: %d" % (path, st))
+    check(not select.select([stuck], [], [], 0)[0],
+          "the stuck call was answered before /health and /metrics")
+    behind = socket.create_connection(addr, timeout=30)
+    behind.sendall(request("GET", "/api/session"))
+    st, _, bd, _ = read_response(stuck)
+    check(st >= 500 and "error" in json.loads(bd),
+          "the stuck call: %d %r" % (st, bd))
+    st, _, bd, _ = read_response(behind)
+    check(st == 200 and "listener" in json.loads(bd),
+          "the call behind it: %d %r" % (st, bd))
+    stuck.close()
+    behind.close()
+    check(proc.poll() is None, "the console exited: " + open(log).read())
+finally:
+    ndtest.terminate(proc)
+    silent.close()
+print("console calls: /health and /metrics answered during a stuck call")
 
 ndtest.passed()
