@@ -17,11 +17,24 @@ exception fails the test.
         r"^metadata\\.cluster_id$": "cluster id differs"})
 
 compare_program(cmd, what) does both for a program printing JSON.
+
+ND_ORACLE_CACHE=DIR (`make test` sets it for its two passes, gcc then
+ASan+UBSan, over one fresh directory): the first pass keeps Kafka's answer
+to each scenario in DIR, and the second, which runs the same commit's
+scenarios, compares nodata's answer with that one instead of starting
+Kafka again. The pass under sanitizers checks nodata; Kafka's JVM and its
+clients are not built by us and answer the same, so running them twice
+only cost CI time. A scenario is known by the test file, the function, the
+how-manieth call of run_both in the process and Kafka's settings; a miss
+(another setting, a file removed) runs Kafka as usual.
 """
+import hashlib
 import json
 import os
+import pickle
 import re
 import subprocess
+import sys
 
 import ndtest
 from apache_kafka import ApacheKafka
@@ -34,6 +47,45 @@ PROTOCOL_DOC = os.path.join(HERE, "..", "..", "docs", "protocol.md")
 NODATA_ARGS = ["--group-initial-delay-ms", "0"]
 
 
+_oracle_calls = 0
+
+
+def _oracle_path(scenario, kafka_props, with_broker, kafka_format):
+    """Where ND_ORACLE_CACHE keeps Kafka's answer to this call, or None."""
+    global _oracle_calls
+    _oracle_calls += 1
+    cache = os.environ.get("ND_ORACLE_CACHE")
+    if not cache:
+        return None
+    key = repr((os.path.abspath(sys.argv[0]),
+                getattr(scenario, "__qualname__", repr(scenario)),
+                _oracle_calls, list(kafka_props), with_broker,
+                list(kafka_format)))
+    return os.path.join(cache, hashlib.sha256(key.encode()).hexdigest() +
+                        ".pickle")
+
+
+def _oracle_load(path):
+    try:
+        with open(path, "rb") as f:
+            return True, pickle.load(f)
+    except (OSError, pickle.PickleError, EOFError):
+        return False, None
+
+
+def _oracle_keep(path, want):
+    """Kafka's answer for the next pass; a failure to keep it is no
+    failure of the test (the next pass then runs Kafka)."""
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        tmp = "%s.%d.tmp" % (path, os.getpid())
+        with open(tmp, "wb") as f:
+            pickle.dump(want, f)
+        os.replace(tmp, path)
+    except (OSError, pickle.PickleError, TypeError, AttributeError):
+        pass
+
+
 def run_both(scenario, nodata_args=(), kafka_props=(), with_broker=False,
              kafka_format=()):
     """Run scenario(bootstrap) on Apache Kafka and on nodata serve; return
@@ -42,19 +94,29 @@ def run_both(scenario, nodata_args=(), kafka_props=(), with_broker=False,
     calls scenario(bootstrap, broker) instead, broker being the
     ndtest.Broker or the ApacheKafka (both have .restart(), .pid), for a
     scenario that restarts the broker or looks at its process.
-    kafka_format: arguments added to Kafka's storage format (features)."""
-    kafka = ApacheKafka(extra_props=kafka_props, wait=False,
-                        format_args=kafka_format)
+    kafka_format: arguments added to Kafka's storage format (features).
+    With ND_ORACLE_CACHE, Kafka's answer may come from the first pass (see
+    the top of the file)."""
+    cached = _oracle_path(scenario, kafka_props, with_broker, kafka_format)
+    hit, want = _oracle_load(cached) if cached else (False, None)
+    kafka = None if hit else ApacheKafka(extra_props=kafka_props, wait=False,
+                                         format_args=kafka_format)
     try:
         with ndtest.Broker(args=NODATA_ARGS + list(nodata_args)) as b:
             got = scenario(b.bootstrap, b) if with_broker else \
                 scenario(b.bootstrap)
             ndtest.stop_clean(b)
+        if hit:
+            print("Apache Kafka's answer: the first pass's (ND_ORACLE_CACHE)")
+            return want, got
         kafka.wait()
         want = scenario(kafka.bootstrap, kafka) if with_broker else \
             scenario(kafka.bootstrap)
     finally:
-        kafka.close()
+        if kafka:
+            kafka.close()
+    if cached:
+        _oracle_keep(cached, want)
     return want, got
 
 
