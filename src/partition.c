@@ -287,7 +287,7 @@ int partition_txn_note(partition *p, segment *seg, const uint8_t *h, size_t len,
     if (type < 0)
       return 0; /* not a marker: no transaction to end */
     if (producer_txn_end(&p->producers, pid, epoch, coord_epoch, base,
-                         &first) != 0)
+                         batch_max_timestamp(h), &first) != 0)
       return nd_fail(ND_ENOMEM, "out of memory");
     if (first < 0)
       return 0;

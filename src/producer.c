@@ -124,7 +124,8 @@ int producer_txn_batch(producer_state *ps, int64_t pid, int16_t epoch,
 }
 
 int producer_txn_end(producer_state *ps, int64_t pid, int16_t epoch,
-                     int32_t coord_epoch, int64_t offset, int64_t *first) {
+                     int32_t coord_epoch, int64_t offset, int64_t ts,
+                     int64_t *first) {
   producer_entry *e = producer_find(ps, pid);
   *first = -1;
   if (!e && !(e = entry_new(ps, pid)))
@@ -136,6 +137,7 @@ int producer_txn_end(producer_state *ps, int64_t pid, int16_t epoch,
   e->epoch = epoch;
   e->coord_epoch = coord_epoch;
   e->last_offset = offset;
+  e->last_ts = ts; /* Kafka's appendEndTxnMarker sets it too */
   return 0;
 }
 

@@ -82,13 +82,14 @@ producer_entry *producer_find(const producer_state *ps, int64_t pid);
  * Returns 1 if it opened one, 0 if one was open, -1 out of memory. */
 int producer_txn_batch(producer_state *ps, int64_t pid, int16_t epoch,
                        int64_t base, int64_t last);
-/* A marker of pid at offset with epoch, carrying coord_epoch: closes its
- * open transaction, takes the marker's epoch and keeps its coordinator
- * epoch (Kafka's appendEndTxnMarker; a higher epoch forgets the
- * sequences). *first gets the transaction's first offset, -1 if none was
- * open. Creates the entry if need be (ND_ENOMEM). */
+/* A marker of pid at offset with epoch and timestamp ts, carrying
+ * coord_epoch: closes its open transaction, takes the marker's epoch,
+ * timestamp and coordinator epoch (Kafka's appendEndTxnMarker; a higher
+ * epoch forgets the sequences). *first gets the transaction's first
+ * offset, -1 if none was open. Creates the entry if need be (ND_ENOMEM). */
 int producer_txn_end(producer_state *ps, int64_t pid, int16_t epoch,
-                     int32_t coord_epoch, int64_t offset, int64_t *first);
+                     int32_t coord_epoch, int64_t offset, int64_t ts,
+                     int64_t *first);
 /* The smallest txn_first of all open transactions, INT64_MAX if none;
  * skip_pid's is left out (-1: none left out). */
 int64_t producer_first_open(const producer_state *ps, int64_t skip_pid);

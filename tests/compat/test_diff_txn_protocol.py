@@ -16,7 +16,8 @@ What is asked, in order (each step's answers are recorded):
   added (KIP-890 verification: INVALID_TXN_STATE at v3, TRANSACTION_ABORTABLE
   at v11), with an old epoch, and without a transactional id;
 - what an open transaction shows: DescribeProducers' transaction start
-  (and, once it ended, the coordinator epoch its marker carried),
+  (and, once it ended, the coordinator epoch its marker carried and its
+  time as the producer's last timestamp),
   Fetch at both isolation levels (last stable offset, aborted list null or
   empty), ListOffsets latest at both levels, DescribeTransactions,
   ListTransactions with state (known and unknown), producer id and
@@ -470,6 +471,10 @@ def scenario(bootstrap):
     # EndTxn.
     out["end_old_epoch_v1"] = t.end_txn("tx-a", pid, epoch - 1, True, 1)
     out["end_old_epoch_v2"] = t.end_txn("tx-a", pid, epoch - 1, True, 2)
+    # The COMMIT marker's time becomes the producer's last timestamp
+    # (Kafka's appendEndTxnMarker), later than any of its data batches.
+    time.sleep(0.005)
+    t_end = int(time.time() * 1000)
     out["end_commit"] = t.end_txn("tx-a", pid, epoch, True)
     t.stable("txp", 0)
     t.stable("txp", 1)
@@ -484,6 +489,8 @@ def scenario(bootstrap):
     # ProducerStateEntry.coordinatorEpoch; -1 while open, above).
     out["producers_done"] = (dp[0], [(P(p[0]), p[1], p[2], p[4], p[5])
                                      for p in dp[1]])
+    out["producers_done_last_timestamp_is_the_marker's"] = [
+        p[3] >= t_end for p in dp[1]]
     out["describe_done"] = described(["tx-a"])
 
     # An aborted transaction on txp-1.
