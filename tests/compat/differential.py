@@ -50,17 +50,15 @@ NODATA_ARGS = ["--group-initial-delay-ms", "0"]
 _oracle_calls = 0
 
 
-def _oracle_path(scenario, kafka_props, with_broker, kafka_format):
-    """Where ND_ORACLE_CACHE keeps Kafka's answer to this call, or None."""
+def _oracle_path(*what):
+    """Where ND_ORACLE_CACHE keeps Kafka's answer to this call (what names
+    it beside the test file and the call's number), or None."""
     global _oracle_calls
     _oracle_calls += 1
     cache = os.environ.get("ND_ORACLE_CACHE")
     if not cache:
         return None
-    key = repr((os.path.abspath(sys.argv[0]),
-                getattr(scenario, "__qualname__", repr(scenario)),
-                _oracle_calls, list(kafka_props), with_broker,
-                list(kafka_format)))
+    key = repr((os.path.abspath(sys.argv[0]), _oracle_calls) + what)
     return os.path.join(cache, hashlib.sha256(key.encode()).hexdigest() +
                         ".pickle")
 
@@ -97,7 +95,8 @@ def run_both(scenario, nodata_args=(), kafka_props=(), with_broker=False,
     kafka_format: arguments added to Kafka's storage format (features).
     With ND_ORACLE_CACHE, Kafka's answer may come from the first pass (see
     the top of the file)."""
-    cached = _oracle_path(scenario, kafka_props, with_broker, kafka_format)
+    cached = _oracle_path(getattr(scenario, "__qualname__", repr(scenario)),
+                          list(kafka_props), with_broker, list(kafka_format))
     hit, want = _oracle_load(cached) if cached else (False, None)
     kafka = None if hit else ApacheKafka(extra_props=kafka_props, wait=False,
                                          format_args=kafka_format)
@@ -118,6 +117,23 @@ def run_both(scenario, nodata_args=(), kafka_props=(), with_broker=False,
     if cached:
         _oracle_keep(cached, want)
     return want, got
+
+
+def kafka_answer(name, kafka_half):
+    """kafka_half(): the Apache Kafka half of a test that drives Kafka
+    itself (starts it, runs clients, checks what must hold on Kafka) and
+    returns plain data for the comparison. With ND_ORACLE_CACHE the second
+    pass gets the first's answer instead (see the top of the file)."""
+    cached = _oracle_path(name)
+    hit, want = _oracle_load(cached) if cached else (False, None)
+    if hit:
+        print("Apache Kafka's answer (%s): the first pass's "
+              "(ND_ORACLE_CACHE)" % name)
+        return want
+    want = kafka_half()
+    if cached:
+        _oracle_keep(cached, want)
+    return want
 
 
 def run_program(cmd, bootstrap, timeout=300, env=None):
