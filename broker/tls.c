@@ -30,6 +30,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,6 +61,11 @@ struct net_tls {
   file_id key_id, trust_id;
   /* The identities of the last failed reload, so it is reported once. */
   file_id bad_key_id, bad_trust_id;
+  /* The served certificate's SHA-256, for net_tls_fingerprint: written
+   * by the loop thread at each load, read by the console thread. */
+  pthread_mutex_t fp_mu;
+  unsigned char fp[32];
+  int has_fp;
 };
 
 const char *net_tls_error(char *buf, size_t buflen) {
@@ -140,7 +146,7 @@ static BIO *store_bio(const char *location, const char *inline_pem) {
 
 /* Never let OpenSSL prompt on a terminal for a passphrase: without
  * ssl.key.password an encrypted key simply fails to load. */
-static int password_cb(char *buf, int size, int rwflag, void *u) {
+int net_tls_password_cb(char *buf, int size, int rwflag, void *u) {
   (void)rwflag;
   const char *pw = u;
   if (!pw)
@@ -186,7 +192,8 @@ static int load_keystore(net_tls *t, SSL_CTX *ctx, char *why, size_t whylen) {
   if (!b)
     return set_why(why, whylen, "%s: cannot read: %s", what,
                    errno ? strerror(errno) : net_tls_error(err, sizeof err));
-  EVP_PKEY *pkey = PEM_read_bio_PrivateKey(b, NULL, password_cb, (void *)pw);
+  EVP_PKEY *pkey =
+      PEM_read_bio_PrivateKey(b, NULL, net_tls_password_cb, (void *)pw);
   BIO_free(b);
   if (!pkey)
     return set_why(why, whylen, "%s: no private key could be read (%s%s)", what,
@@ -197,11 +204,11 @@ static int load_keystore(net_tls *t, SSL_CTX *ctx, char *why, size_t whylen) {
     snprintf(what, sizeof what, "%s",
              prop_name(t, "ssl.keystore.certificate.chain", pn, sizeof pn));
   b = store_bio(loc, ichain);
-  X509 *cert = b ? PEM_read_bio_X509(b, NULL, password_cb, NULL) : NULL;
+  X509 *cert = b ? PEM_read_bio_X509(b, NULL, net_tls_password_cb, NULL) : NULL;
   STACK_OF(X509) *chain = sk_X509_new_null();
   X509 *x;
   while (cert && chain && b &&
-         (x = PEM_read_bio_X509(b, NULL, password_cb, NULL)) != NULL)
+         (x = PEM_read_bio_X509(b, NULL, net_tls_password_cb, NULL)) != NULL)
     if (!sk_X509_push(chain, x))
       X509_free(x);
   ERR_clear_error(); /* the end of the file reads as "no start line" */
@@ -255,7 +262,7 @@ static int load_truststore(net_tls *t, SSL_CTX *ctx, char *why, size_t whylen) {
   STACK_OF(X509_NAME) *names = sk_X509_NAME_new_null();
   int n = 0;
   X509 *x;
-  while ((x = PEM_read_bio_X509(b, NULL, password_cb, NULL)) != NULL) {
+  while ((x = PEM_read_bio_X509(b, NULL, net_tls_password_cb, NULL)) != NULL) {
     X509_STORE_add_cert(store, x);
     /* Told to clients in the CertificateRequest, so one with several
      * certificates picks one this listener trusts. */
@@ -445,6 +452,14 @@ static int tls_load(net_tls *t, char *why, size_t whylen) {
   }
   SSL_CTX_free(t->ctx); /* open connections hold their own reference */
   t->ctx = ctx;
+  unsigned char fp[32];
+  unsigned n = 0;
+  X509 *x = SSL_CTX_get0_certificate(ctx);
+  int ok = x && X509_digest(x, EVP_sha256(), fp, &n) == 1 && n == sizeof fp;
+  pthread_mutex_lock(&t->fp_mu);
+  memcpy(t->fp, fp, sizeof fp);
+  t->has_fp = ok;
+  pthread_mutex_unlock(&t->fp_mu);
   free(t->keystore);
   free(t->truststore);
   t->keystore = ks;
@@ -484,6 +499,7 @@ int net_tls_new(const broker_props *props, const char *listener, net_tls **out,
   if (!t)
     return set_why(why, whylen, "out of memory");
   t->props = props;
+  pthread_mutex_init(&t->fp_mu, NULL);
   size_t i = 0;
   for (; listener && listener[i] && i + 1 < sizeof t->listener; i++)
     t->listener[i] = (char)tolower((unsigned char)listener[i]);
@@ -546,14 +562,19 @@ struct ssl_st *net_tls_accept(net_tls *t, int fd) {
   return ssl;
 }
 
+int net_tls_fingerprint(net_tls *t, unsigned char out[32]) {
+  pthread_mutex_lock(&t->fp_mu);
+  int ok = t->has_fp;
+  memcpy(out, t->fp, sizeof t->fp);
+  pthread_mutex_unlock(&t->fp_mu);
+  return ok ? 0 : -1;
+}
+
 const char *net_tls_listener(const net_tls *t) {
   return t->name;
 }
 
-int net_tls_peer_subject(struct ssl_st *ssl, char *out, size_t outlen) {
-  X509 *x = SSL_get0_peer_certificate(ssl);
-  if (!x || SSL_get_verify_result(ssl) != X509_V_OK)
-    return -1;
+int net_tls_cert_subject(X509 *x, char *out, size_t outlen) {
   BIO *m = BIO_new(BIO_s_mem());
   if (!m)
     return -1;
@@ -571,6 +592,13 @@ int net_tls_peer_subject(struct ssl_st *ssl, char *out, size_t outlen) {
   return rc;
 }
 
+int net_tls_peer_subject(struct ssl_st *ssl, char *out, size_t outlen) {
+  X509 *x = SSL_get0_peer_certificate(ssl);
+  if (!x || SSL_get_verify_result(ssl) != X509_V_OK)
+    return -1;
+  return net_tls_cert_subject(x, out, outlen);
+}
+
 int net_tls_ktls_send(struct ssl_st *ssl) {
   return BIO_get_ktls_send(SSL_get_wbio(ssl)) ? 1 : 0;
 }
@@ -581,5 +609,6 @@ void net_tls_free(net_tls *t) {
   SSL_CTX_free(t->ctx);
   free(t->keystore);
   free(t->truststore);
+  pthread_mutex_destroy(&t->fp_mu);
   free(t);
 }

@@ -50,6 +50,13 @@ struct ssl_st;
  * with one warning per change). NULL when out of memory. Loop thread. */
 struct ssl_st *net_tls_accept(net_tls *t, int fd);
 
+/* The SHA-256 of the DER of the certificate the listener serves to the
+ * connections it accepts now (after any reload), into out: what the local
+ * console pins (serve.c, console.h's ck_target). Returns 0, or -1 when
+ * there is none. Thread-safe: the console thread asks while the loop
+ * thread may reload. */
+int net_tls_fingerprint(net_tls *t, unsigned char out[32]);
+
 /* The listener's name, for log lines. */
 const char *net_tls_listener(const net_tls *t);
 
@@ -57,6 +64,16 @@ const char *net_tls_listener(const net_tls *t);
  * X500Principal.getName() writes it, into out; 0, or -1 when the peer
  * sent none or it was not verified. */
 int net_tls_peer_subject(struct ssl_st *ssl, char *out, size_t outlen);
+
+/* A certificate's subject, RFC 2253 as net_tls_peer_subject writes it,
+ * into out; 0, or -1 when out of memory. Thread-safe. */
+struct x509_st;
+int net_tls_cert_subject(struct x509_st *x, char *out, size_t outlen);
+
+/* OpenSSL's pem_password_cb for a key's passphrase: u is the passphrase
+ * (a C string) or NULL, which reads as none, so OpenSSL never prompts on a
+ * terminal for one. Thread-safe. */
+int net_tls_password_cb(char *buf, int size, int rwflag, void *u);
 
 /* 1 when OpenSSL turned kernel TLS on for sending on this connection
  * (SSL_sendfile then works), else 0. */
