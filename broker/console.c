@@ -204,9 +204,11 @@ int console_kafka(console_call *cc, int16_t key, int16_t version,
                          "the session ended: its connection to the broker "
                          "failed (%s v%d: %s); log in again",
                          api ? api->name : "request", version, why);
+  const ck_target *t = &cc->con->cfg.target;
   return console_error(cc, 502, "BROKER_CONNECTION_FAILED",
-                       "%s v%d to the broker's listener failed: %s",
-                       api ? api->name : "request", version, why);
+                       "%s v%d to listener %s (%s:%d) failed: %s",
+                       api ? api->name : "request", version, t->listener,
+                       t->host, t->port, why);
 }
 
 int console_header_in(const char *hdrs, const char *name, char *buf,

@@ -6,11 +6,12 @@
  *
  * The design in one rule: the console is a Kafka client of its own broker.
  * Every API call is answered by Kafka requests sent over loopback to one
- * of the broker's own listeners, as the caller's principal. So the
- * console cannot do anything that principal could not do with a Kafka
- * client: the same authentication (a login is a SASL handshake), the same
- * ACLs, the same validation and errors, the same quotas, and nothing the
- * handlers do needs a second path into the coordinators or the store.
+ * of the broker's own listeners (over TLS when it has only SSL ones:
+ * ck_target), as the caller's principal. So the console cannot do
+ * anything that principal could not do with a Kafka client: the same
+ * authentication (a login is a SASL handshake), the same ACLs, the same
+ * validation and errors, the same quotas, and nothing the handlers do
+ * needs a second path into the coordinators or the store.
  * Kafka's error names go through to the API's answers unchanged.
  *
  * The only thing read directly from the store is what Kafka's protocol
@@ -26,7 +27,8 @@
  *
  * Files, one concept each:
  *   console.c          dispatch, routes, query and body helpers, errors
- *   console_kafka.c    the blocking Kafka client over loopback (ck_*)
+ *   console_kafka.c    the blocking Kafka client over loopback (ck_*),
+ *                      TLS included
  *   console_session.c  who is calling: login (SASL), cookies, expiry
  *   console_overview.c /api/overview and /api/history
  *   console_history.c  the sampler: rates and group lag, 15 minutes
@@ -57,29 +59,83 @@
  * meanwhile. */
 #define CK_TIMEOUT_MS 10000
 
-/* Which of the broker's listeners the console talks to: the first whose
- * protocol is PLAINTEXT or SASL_PLAINTEXT (TLS over loopback would buy
- * nothing). On a SASL_PLAINTEXT listener the console asks its users to
- * log in. */
+/* The broker's certificate as the local console expects it: the SHA-256
+ * of the DER of the certificate its own listener serves now, into out.
+ * Returns 0, or -1 when there is none. Called on the console thread. */
+typedef int (*ck_pin_fn)(void *arg, unsigned char out[32]);
+
+/* Which broker and listener the console talks to, and how.
+ *
+ * `nodata serve --http`: the broker's first PLAINTEXT or SASL_PLAINTEXT
+ * listener (TLS over loopback would buy nothing); failing that its first
+ * SASL_SSL, else SSL, listener that does not require client certificates,
+ * over TLS to its own port, trusting exactly the certificate that listener
+ * serves (pin, below). `nodata console`: --bootstrap, with TLS verified
+ * against a CA file or the system's CAs and the host name checked. On a
+ * SASL_* listener the console asks its users to log in.
+ *
+ * Plain data (console_new copies it): strings are arrays, pin_arg is the
+ * caller's and must outlive the console. */
 typedef struct ck_target {
   int found; /* 0: no such listener; why[] says so, and /api answers 503 */
-  char why[256];
+  char why[512];
   char host[256]; /* where to connect: a wildcard bind becomes 127.0.0.1 */
   int port;
   sec_protocol protocol;
   char listener[64]; /* its name, for messages */
-  /* On SASL_PLAINTEXT, the mechanisms the listener enables, in the order
-   * the console tries them (SCRAM-SHA-512, SCRAM-SHA-256, PLAIN),
+  /* On SASL_PLAINTEXT and SASL_SSL, the mechanisms the listener enables, in
+   * the order the console tries them (SCRAM-SHA-512, SCRAM-SHA-256, PLAIN),
    * comma-separated. */
   char mechanisms[128];
+  /* On SSL and SASL_SSL (TLS 1.2 or later). With pin set, the broker must
+   * present the certificate pin gives, and nothing else is checked (the
+   * local console: it is its own certificate, whatever names it has).
+   * Without, its chain is verified against ssl_ca (PEM CA certificates;
+   * "" = the system's default paths) and its name against host, unless
+   * ssl_no_host_check (Kafka's empty ssl.endpoint.identification.algorithm,
+   * asked for by name). ssl_cert: a PEM client certificate chain for
+   * listeners that require one ("" = none), its key in ssl_key ("" = in
+   * ssl_cert's file), decrypted with ssl_key_password if set. The files are
+   * read at each connection, so renewed ones need no restart. */
+  char ssl_ca[1024];
+  char ssl_cert[1024];
+  char ssl_key[1024];
+  char ssl_key_password[256];
+  int ssl_no_host_check;
+  ck_pin_fn pin;
+  void *pin_arg;
 } ck_target;
+
+/* Load t's TLS files (CA, client certificate and key) as ck_open would,
+ * without connecting: 0, or -1 with why[] naming the file and OpenSSL's
+ * reason. 0 at once for a plaintext t. Thread-safe. */
+int ck_tls_check(const ck_target *t, char *why, size_t whylen);
+
+/* 1 when t's protocol is SSL or SASL_SSL. */
+int ck_target_tls(const ck_target *t);
+
+/* 1 when t's protocol is SASL_PLAINTEXT or SASL_SSL: callers log in. */
+int ck_target_sasl(const ck_target *t);
+
+/* "User:" and the certificate's subject as Kafka's DEFAULT principal
+ * mapping writes it (RFC 2253), for the first certificate of the PEM file
+ * `path`, into out. 0, or -1 with why[] naming the file and OpenSSL's
+ * reason. Thread-safe. */
+int ck_cert_principal(const char *path, char *out, size_t outlen, char *why,
+                      size_t whylen);
 
 typedef struct ck_conn ck_conn;
 
-/* Connect to t and, with user != NULL, authenticate with SASL mechanism
- * mech ("SCRAM-SHA-256", "SCRAM-SHA-512" or "PLAIN"). Returns 0 with
- * *out; -1 when the broker cannot be reached or spoke nonsense; -2 when
- * authentication failed (why[] then has the broker's message). */
+/* Connect to t (over TLS for SSL and SASL_SSL: the handshake and the
+ * certificate checks of ck_target, each wait bounded by CK_TIMEOUT_MS)
+ * and, with user != NULL, authenticate with SASL mechanism mech
+ * ("SCRAM-SHA-256", "SCRAM-SHA-512" or "PLAIN"). Returns 0 with *out,
+ * which the caller closes with ck_close; -1 when the broker cannot be
+ * reached, its certificate is refused or it spoke nonsense (why[] names
+ * the listener, its address and the reason: "certificate verify failed:
+ * self-signed certificate in certificate chain"); -2 when authentication
+ * failed (why[] then has the broker's message). One connection is used by
+ * one thread at a time. */
 int ck_open(const ck_target *t, const char *mech, const char *user,
             const char *password, ck_conn **out, char *why, size_t whylen);
 
@@ -90,9 +146,12 @@ int ck_open(const ck_target *t, const char *mech, const char *user,
 int ck_call(ck_conn *c, int16_t key, int16_t version, const void *req,
             kf_arena *a, void **resp, char *why, size_t whylen);
 
-/* The principal the connection acts as: "User:NAME" or "User:ANONYMOUS". */
+/* The principal the connection acts as: "User:NAME" after SASL, the
+ * client certificate's (ck_cert_principal) on SSL with one, else
+ * "User:ANONYMOUS". Valid until ck_close. */
 const char *ck_principal(const ck_conn *c);
 
+/* Close the connection and free c; NULL is a no-op. */
 void ck_close(ck_conn *c);
 
 /* Send a whole frame (size included) and read the answer's frame
@@ -366,7 +425,7 @@ struct console {
   nd_store *_Atomic store;
   int64_t started_ms; /* wall clock */
   console_history *history;
-  ck_conn *anon; /* the anonymous caller's connection (PLAINTEXT) */
+  ck_conn *anon; /* the anonymous caller's connection (PLAINTEXT, SSL) */
   console_session sessions[CONSOLE_MAX_SESSIONS];
 };
 

@@ -3,12 +3,14 @@
  * console_session.c — who is calling the console's API, and over which
  * Kafka connection (console.h).
  *
- * On a PLAINTEXT listener every caller is User:ANONYMOUS, as on that
- * listener's Kafka port, and shares one connection.
+ * On a PLAINTEXT or SSL listener every caller is User:ANONYMOUS (on SSL
+ * with `nodata console --ssl-cert`, the certificate's principal), as on
+ * that listener's Kafka port, and shares one connection.
  *
- * On a SASL_PLAINTEXT listener a caller logs in: POST /api/login performs
- * the SASL exchange on a new connection (console_sasl.c), and the session
- * is that authenticated connection, named by a cookie:
+ * On a SASL_PLAINTEXT or SASL_SSL listener a caller logs in: POST
+ * /api/login performs the SASL exchange on a new connection
+ * (console_sasl.c), and the session is that authenticated connection,
+ * named by a cookie:
  *   nd_session=<64 hex digits: 32 bytes from getrandom>; HttpOnly;
  *   SameSite=Strict; Path=/
  * The password is used for the exchange and forgotten, so a session lives
@@ -37,7 +39,7 @@ static const char *const console_mechs[] = {"SCRAM-SHA-512", "SCRAM-SHA-256",
 #define N_MECHS (sizeof console_mechs / sizeof *console_mechs)
 
 static int needs_login(const console *c) {
-  return c->cfg.target.protocol == SEC_SASL_PLAINTEXT;
+  return ck_target_sasl(&c->cfg.target);
 }
 
 /* Does the target listener enable mech (its comma list, blanks around
@@ -156,7 +158,7 @@ ck_conn *console_session_conn(console_call *cc) {
   }
   if (c->anon)
     return c->anon;
-  char why[256];
+  char why[512];
   if (ck_open(&c->cfg.target, NULL, NULL, NULL, &c->anon, why, sizeof why) !=
       0) {
     console_error(cc, 502, "BROKER_CONNECTION_FAILED", "%s", why);
@@ -219,8 +221,13 @@ static int get_session(console_call *cc) {
     jw_kstr(w, "user", cc->session->user);
     jw_kstr(w, "principal", principal);
   } else {
+    char principal[600] = "User:ANONYMOUS", why[256];
+    const ck_target *t = &cfg->target;
+    if (t->protocol == SEC_SSL && t->ssl_cert[0])
+      ck_cert_principal(t->ssl_cert, principal, sizeof principal, why,
+                        sizeof why);
     jw_kstr(w, "user", NULL);
-    jw_kstr(w, "principal", sasl ? NULL : "User:ANONYMOUS");
+    jw_kstr(w, "principal", sasl ? NULL : principal);
   }
   jw_kbool(w, "read_only", cfg->read_only);
   jw_kstr(w, "listener", cfg->target.listener);

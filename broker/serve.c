@@ -792,28 +792,64 @@ static void addr_text(const char *host, int port, char *out, size_t cap) {
     snprintf(out, cap, "%s:%d", host, port);
 }
 
+/* The listener the web console talks to (console.h's ck_target says
+ * which and why): its index, or -1 with why[] saying why there is none. */
+static int console_listener(const broker_config *c, char *why, size_t whylen) {
+  int ssl = -1, mtls = -1;
+  for (size_t i = 0; i < c->nlisteners; i++)
+    if (c->listeners[i].protocol == SEC_PLAINTEXT ||
+        c->listeners[i].protocol == SEC_SASL_PLAINTEXT)
+      return (int)i;
+  for (size_t i = 0; i < c->nlisteners; i++) {
+    const broker_listener *l = &c->listeners[i];
+    if (l->protocol != SEC_SSL && l->protocol != SEC_SASL_SSL)
+      continue;
+    const char *ca = client_auth_of(c, l);
+    if (ca && !strcasecmp(ca, "required")) {
+      if (mtls < 0)
+        mtls = (int)i;
+      continue;
+    }
+    if (l->protocol == SEC_SASL_SSL)
+      return (int)i;
+    if (ssl < 0)
+      ssl = (int)i;
+  }
+  if (ssl >= 0)
+    return ssl;
+  if (mtls >= 0)
+    snprintf(why, whylen,
+             "the console has no client certificate, and listener %s (%s) "
+             "requires one (ssl.client.auth=required), as every listener of "
+             "this broker does: add a SASL_SSL listener, or a PLAINTEXT one "
+             "on 127.0.0.1, for the console (docs/console.md)",
+             c->listeners[mtls].name,
+             sec_protocol_name(c->listeners[mtls].protocol));
+  else
+    snprintf(why, whylen, "this broker has no listener the console can use");
+  return -1;
+}
+
 /* The web console acts for whoever reaches --http, as the principal of
- * the listener it talks to (console.h: the first PLAINTEXT or
- * SASL_PLAINTEXT one). On PLAINTEXT that is User:ANONYMOUS for everyone,
- * with no login: an --http address others can reach is then the same
- * open door as a PLAINTEXT listener on it, and refused the same way.
- * (A broker without such a listener has a console that answers 503.)
- * Returns 0 or EXIT_USAGE. */
+ * the listener it talks to (console_listener). On PLAINTEXT and SSL that
+ * is User:ANONYMOUS for everyone, with no login: an --http address others
+ * can reach is then the same open door as a PLAINTEXT listener on it, and
+ * refused the same way. (A broker without such a listener has a console
+ * that answers 503.) Returns 0 or EXIT_USAGE. */
 static int http_insecure_check(const broker_config *c) {
   if (!c->http_host[0] || broker_host_is_loopback(c->http_host) != 0)
     return 0;
-  const broker_listener *target = NULL;
-  for (size_t i = 0; i < c->nlisteners && !target; i++)
-    if (c->listeners[i].protocol == SEC_PLAINTEXT ||
-        c->listeners[i].protocol == SEC_SASL_PLAINTEXT)
-      target = &c->listeners[i];
-  if (!target || target->protocol == SEC_SASL_PLAINTEXT)
+  char why[512];
+  int i = console_listener(c, why, sizeof why);
+  if (i < 0 || c->listeners[i].protocol == SEC_SASL_PLAINTEXT ||
+      c->listeners[i].protocol == SEC_SASL_SSL)
     return 0;
+  const broker_listener *target = &c->listeners[i];
   char addr[300];
   addr_text(c->http_host, c->http_port, addr, sizeof addr);
   fprintf(stderr,
           "nodata serve: refusing to serve the web console on %s: it talks "
-          "to the broker through listener %s (PLAINTEXT), which "
+          "to the broker through listener %s (%s), which "
           "authenticates no one, so anyone who can reach that address could "
           "read, write and delete every topic as User:ANONYMOUS, with no "
           "login.\n"
@@ -825,7 +861,7 @@ static int http_insecure_check(const broker_config *c) {
           "  If the network itself is trusted (a private network, a "
           "container's), say so: --allow-insecure, or allow.insecure=true "
           "in the --config file, or NODATA_ALLOW_INSECURE=1.\n",
-          addr, target->name);
+          addr, target->name, sec_protocol_name(target->protocol));
   return EXIT_USAGE;
 }
 
@@ -1369,36 +1405,45 @@ static void disk_check(void *arg) {
   g_log.timer = net_timer_add(loop, g_log.check_ms, disk_check, loop);
 }
 
-/* Which listener the web console talks to (console.h: the first
- * PLAINTEXT or SASL_PLAINTEXT one), once the listeners are bound. */
-static void console_target(const broker_config *c, ck_target *t) {
+/* The local console's pin (console.h's ck_target): the certificate its
+ * own TLS listener serves now. */
+static int console_pin(void *arg, unsigned char out[32]) {
+  return net_tls_fingerprint(arg, out);
+}
+
+/* Which listener the web console talks to (console_listener), once the
+ * listeners are bound. Over TLS (no plaintext listener), it trusts exactly
+ * the certificate that listener serves, tls[i]'s, checked at each
+ * connection, so a reloaded keystore is followed: this is the broker
+ * talking to itself over loopback, whatever names the certificate has for
+ * its clients, and no CA is involved. */
+static void console_target(const broker_config *c, net_tls *const *tls,
+                           ck_target *t) {
   memset(t, 0, sizeof *t);
-  for (size_t i = 0; i < c->nlisteners; i++) {
-    const broker_listener *l = &c->listeners[i];
-    if (l->protocol != SEC_PLAINTEXT && l->protocol != SEC_SASL_PLAINTEXT)
-      continue;
-    t->found = 1;
-    t->protocol = l->protocol;
-    t->port = l->port;
-    snprintf(t->listener, sizeof t->listener, "%s", l->name);
-    if (!*l->host || !strcmp(l->host, "0.0.0.0"))
-      snprintf(t->host, sizeof t->host, "127.0.0.1");
-    else if (!strcmp(l->host, "::"))
-      snprintf(t->host, sizeof t->host, "::1");
-    else
-      snprintf(t->host, sizeof t->host, "%s", l->host);
-    if (l->protocol == SEC_SASL_PLAINTEXT) {
-      const char *m =
-          broker_props_listener(c->props, l->name, "sasl.enabled.mechanisms");
-      snprintf(t->mechanisms, sizeof t->mechanisms, "%s",
-               m ? m : "SCRAM-SHA-512,SCRAM-SHA-256");
-    }
+  int i = console_listener(c, t->why, sizeof t->why);
+  if (i < 0)
     return;
+  const broker_listener *l = &c->listeners[i];
+  t->found = 1;
+  t->protocol = l->protocol;
+  t->port = l->port;
+  snprintf(t->listener, sizeof t->listener, "%s", l->name);
+  if (!*l->host || !strcmp(l->host, "0.0.0.0"))
+    snprintf(t->host, sizeof t->host, "127.0.0.1");
+  else if (!strcmp(l->host, "::"))
+    snprintf(t->host, sizeof t->host, "::1");
+  else
+    snprintf(t->host, sizeof t->host, "%s", l->host);
+  if (ck_target_sasl(t)) {
+    const char *m =
+        broker_props_listener(c->props, l->name, "sasl.enabled.mechanisms");
+    snprintf(t->mechanisms, sizeof t->mechanisms, "%s",
+             m ? m : "SCRAM-SHA-512,SCRAM-SHA-256");
   }
-  snprintf(t->why, sizeof t->why,
-           "the console talks to the broker through a PLAINTEXT or "
-           "SASL_PLAINTEXT listener, and this broker has none (add one on "
-           "127.0.0.1: docs/console.md)");
+  if (ck_target_tls(t)) {
+    t->pin = console_pin;
+    t->pin_arg = tls[i];
+  }
 }
 
 /* Every listener's bound port and advertised address, once bound: a
@@ -1701,7 +1746,7 @@ int broker_serve_main(int argc, char **argv) {
                            .version = ND_VERSION_STRING,
                            .allowed_hosts = c->http_allowed_hosts};
     snprintf(ccfg.http_host, sizeof ccfg.http_host, "%s", c->http_host);
-    console_target(c, &ccfg.target);
+    console_target(c, tls, &ccfg.target);
     if (http_set_console(http, &ccfg) != 0)
       blog_error("serve", "cannot start the web console: out of memory");
   }
