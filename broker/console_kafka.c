@@ -106,21 +106,32 @@ static int tls_wait(ck_conn *c, int rc, int64_t deadline, char *why,
   return -1;
 }
 
+/* All n bytes read into rbuf, or written from wbuf, over TLS: 0, or -1
+ * with why. SSL_read comes first and the poll only when it wants: a
+ * record already read from the socket may hold what is asked for. */
+static int tls_all(ck_conn *c, uint8_t *rbuf, const uint8_t *wbuf, size_t n,
+                   int64_t deadline, char *why, size_t whylen) {
+  size_t done = 0;
+  while (done < n) {
+    size_t left = n - done;
+    int len = left > INT32_MAX ? INT32_MAX : (int)left;
+    ERR_clear_error();
+    errno = 0;
+    int r = rbuf ? SSL_read(c->ssl, rbuf + done, len)
+                 : SSL_write(c->ssl, wbuf + done, len);
+    if (r > 0)
+      done += (size_t)r;
+    else if (tls_wait(c, r, deadline, why, whylen) < 0)
+      return -1;
+  }
+  return 0;
+}
+
 static int send_all(ck_conn *c, const uint8_t *p, size_t n, int64_t deadline,
                     char *why, size_t whylen) {
+  if (c->ssl)
+    return tls_all(c, NULL, p, n, deadline, why, whylen);
   while (n > 0) {
-    if (c->ssl) {
-      ERR_clear_error();
-      errno = 0;
-      int w = SSL_write(c->ssl, p, n > INT32_MAX ? INT32_MAX : (int)n);
-      if (w > 0) {
-        p += w;
-        n -= (size_t)w;
-      } else if (tls_wait(c, w, deadline, why, whylen) < 0) {
-        return -1;
-      }
-      continue;
-    }
     ssize_t w = send(c->fd, p, n, MSG_NOSIGNAL);
     if (w > 0) {
       p += w;
@@ -142,21 +153,9 @@ static int send_all(ck_conn *c, const uint8_t *p, size_t n, int64_t deadline,
 
 static int recv_all(ck_conn *c, uint8_t *p, size_t n, int64_t deadline,
                     char *why, size_t whylen) {
+  if (c->ssl)
+    return tls_all(c, p, NULL, n, deadline, why, whylen);
   while (n > 0) {
-    if (c->ssl) {
-      /* SSL_read first, poll only when it wants: a record already read
-       * from the socket may hold what is asked for. */
-      ERR_clear_error();
-      errno = 0;
-      int r = SSL_read(c->ssl, p, n > INT32_MAX ? INT32_MAX : (int)n);
-      if (r > 0) {
-        p += r;
-        n -= (size_t)r;
-      } else if (tls_wait(c, r, deadline, why, whylen) < 0) {
-        return -1;
-      }
-      continue;
-    }
     ssize_t r = recv(c->fd, p, n, 0);
     if (r > 0) {
       p += r;
