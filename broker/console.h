@@ -410,6 +410,21 @@ const console_config *console_config_of(console *c);
 
 #define CONSOLE_MAX_SESSIONS 64
 
+/* Failed logins from one client address (console_session.c): after
+ * CONSOLE_LOGIN_FREE_FAILURES in a row, each further login from there
+ * waits 1 s, then 2, 4... up to CONSOLE_LOGIN_MAX_WAIT_MS, until one
+ * succeeds. CONSOLE_LOGIN_ADDRS addresses are remembered, the least
+ * recently failing forgotten first. */
+#define CONSOLE_LOGIN_FREE_FAILURES 5
+#define CONSOLE_LOGIN_MAX_WAIT_MS 60000
+#define CONSOLE_LOGIN_ADDRS 256
+
+typedef struct console_login_failures {
+  char addr[64]; /* the client's address, without its port; "" = free */
+  int count;     /* failed logins in a row */
+  int64_t not_before_ms, last_ms;
+} console_login_failures;
+
 struct console_session {
   char id[65];    /* the cookie's value: 32 random bytes in hex; "" = free */
   char user[256]; /* as logged in */
@@ -427,6 +442,7 @@ struct console {
   console_history *history;
   ck_conn *anon; /* the anonymous caller's connection (PLAINTEXT, SSL) */
   console_session sessions[CONSOLE_MAX_SESSIONS];
+  console_login_failures failures[CONSOLE_LOGIN_ADDRS];
 };
 
 #endif

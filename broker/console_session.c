@@ -20,6 +20,18 @@
  * CONSOLE_MAX_SESSIONS live at once: a login beyond that ends the session
  * idle the longest. Cookies are compared in constant time, so timing does
  * not tell how much of a guess was right.
+ *
+ * Guessing passwords: the broker answers a failed SASL authentication
+ * connection.failed.authentication.delay.ms late (100 ms), which alone
+ * still allows ten guesses a second, each holding the console thread
+ * that all users share. So failed logins are also counted per client
+ * address (console.h, CONSOLE_LOGIN_*): past five in a row, a login from
+ * that address is refused at once, 429 LOGIN_THROTTLED with Retry-After,
+ * for 1 s, then 2, 4... up to a minute, until one succeeds. Per address,
+ * not per user name: guessing across many users is slowed as well, and a
+ * locked-out user can still log in from elsewhere. Behind a proxy every
+ * user shares its address: a guesser there delays them all (by a minute
+ * at most).
  */
 #include <openssl/crypto.h>
 #include <stdio.h>
@@ -73,6 +85,42 @@ static void printable(const char *s, char *out, size_t cap) {
 /* The caller's address for a log line. */
 static const char *from(const console_call *cc) {
   return cc->rq->peer ? cc->rq->peer : "an unknown address";
+}
+
+/* The address of the caller, without its port ("[v6]:p" gives "v6"). */
+static void addr_of(const console_call *cc, char *out, size_t cap) {
+  const char *p = cc->rq->peer ? cc->rq->peer : "";
+  size_t n = strlen(p);
+  const char *colon = strrchr(p, ':');
+  if (colon)
+    n = (size_t)(colon - p);
+  if (n >= 2 && p[0] == '[' && p[n - 1] == ']') {
+    p++;
+    n -= 2;
+  }
+  snprintf(out, cap, "%.*s", (int)n, p);
+}
+
+/* The failures of addr, or NULL; with make, a slot for it (the least
+ * recently failing one's when all are taken). */
+static console_login_failures *failures_of(console *c, const char *addr,
+                                           int make) {
+  console_login_failures *free_slot = NULL, *oldest = NULL;
+  for (size_t i = 0; i < CONSOLE_LOGIN_ADDRS; i++) {
+    console_login_failures *f = &c->failures[i];
+    if (f->count && !strcmp(f->addr, addr))
+      return f;
+    if (!f->count && !free_slot)
+      free_slot = f;
+    if (f->count && (!oldest || f->last_ms < oldest->last_ms))
+      oldest = f;
+  }
+  if (!make)
+    return NULL;
+  console_login_failures *f = free_slot ? free_slot : oldest;
+  memset(f, 0, sizeof *f);
+  snprintf(f->addr, sizeof f->addr, "%s", addr);
+  return f;
 }
 
 static void end_session(console_session *s, const char *why) {
@@ -295,8 +343,20 @@ static int login(console_call *cc) {
                            "in with (SCRAM-SHA-512, SCRAM-SHA-256, PLAIN)",
                            c->cfg.target.listener, c->cfg.target.mechanisms);
   }
-  char u[128];
+  char u[128], addr[64];
   printable(user, u, sizeof u);
+  addr_of(cc, addr, sizeof addr);
+  console_login_failures *f = failures_of(c, addr, 0);
+  if (f && cc->now_ms < f->not_before_ms) {
+    int64_t wait_s = (f->not_before_ms - cc->now_ms + 999) / 1000;
+    snprintf(cc->rs->headers, sizeof cc->rs->headers, "Retry-After: %lld\r\n",
+             (long long)wait_s);
+    return console_error(cc, 429, "LOGIN_THROTTLED",
+                         "%d failed logins in a row from %s: the next one "
+                         "is taken in %lld s",
+                         f->count, addr[0] ? addr : "this address",
+                         (long long)wait_s);
+  }
   /* A login replaces the caller's session (no fixation of an old id). */
   if (cc->session) {
     end_session(cc->session, "the browser logged in again");
@@ -306,8 +366,24 @@ static int login(console_call *cc) {
   char why[512];
   int rc = ck_open(&c->cfg.target, mech, user, pw, &k, why, sizeof why);
   if (rc == -2) {
-    blog_info("console", "login refused: user %s, %s, from %s: %s", u, mech,
-              from(cc), why);
+    f = failures_of(c, addr, 1);
+    f->count++;
+    f->last_ms = cc->now_ms;
+    int over = f->count - CONSOLE_LOGIN_FREE_FAILURES;
+    int64_t wait_ms = 0;
+    if (over >= 0) {
+      wait_ms = over >= 16 ? CONSOLE_LOGIN_MAX_WAIT_MS : 1000LL << over;
+      if (wait_ms > CONSOLE_LOGIN_MAX_WAIT_MS)
+        wait_ms = CONSOLE_LOGIN_MAX_WAIT_MS;
+      f->not_before_ms = cc->now_ms + wait_ms;
+    }
+    char then[96] = "";
+    if (wait_ms)
+      snprintf(then, sizeof then,
+               " (%d in a row from there: its next login waits %lld s)",
+               f->count, (long long)(wait_ms / 1000));
+    blog_info("console", "login refused: user %s, %s, from %s: %s%s", u, mech,
+              from(cc), why, then);
     return console_error(cc, 401, "SASL_AUTHENTICATION_FAILED", "%s", why);
   }
   if (rc < 0)
@@ -326,6 +402,8 @@ static int login(console_call *cc) {
   s->k = k;
   s->created_ms = s->last_ms = cc->now_ms;
   cc->session = s;
+  if ((f = failures_of(c, addr, 0)) != NULL)
+    memset(f, 0, sizeof *f); /* a success ends the address's run */
   blog_info("console", "login: user %s, %s, from %s", u, mech, from(cc));
   snprintf(cc->rs->headers, sizeof cc->rs->headers,
            "Set-Cookie: nd_session=%s; HttpOnly; SameSite=Strict; Path=/\r\n",

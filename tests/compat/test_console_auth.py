@@ -24,6 +24,9 @@ console is a Kafka client of that listener, so:
 - at most 64 sessions: the 65th login ends the session idle the longest,
   not one used since;
 - logout ends the session (its cookie is then 401) and clears the cookie;
+- five failed logins in a row from one address (127.0.0.2) and its next
+  logins are 429 LOGIN_THROTTLED with Retry-After, 1 s then 2 s, the right
+  password too, while another address logs in; a success ends the run;
   logins, refused logins and logouts are logged with the user and the
   address, and no password is ever in the log;
 - a mutating call with Origin: http://evil.example is 403 CROSS_ORIGIN
@@ -83,8 +86,9 @@ broker = ndtest.Broker(data_dir=data, listen=False,
 
 
 def call(method, path, body=None, cookie=None, ctype="application/json",
-         headers=None):
-    """One API call: (status, decoded JSON or None, response headers)."""
+         headers=None, source=None):
+    """One API call: (status, decoded JSON or None, response headers);
+    source: the loopback address to call from."""
     h = dict(headers or {})
     if cookie:
         h["Cookie"] = "nd_session=" + cookie
@@ -92,7 +96,9 @@ def call(method, path, body=None, cookie=None, ctype="application/json",
     if body is not None:
         raw = body if isinstance(body, bytes) else json.dumps(body).encode()
         h["Content-Type"] = ctype
-    c = http.client.HTTPConnection(*broker.http, timeout=30)
+    c = http.client.HTTPConnection(
+        *broker.http, timeout=30,
+        source_address=(source, 0) if source else None)
     try:
         c.request(method, path, body=raw, headers=h)
         r = c.getresponse()
@@ -414,6 +420,42 @@ try:
         if pw in log:
             ndtest.fail("a password is in the broker's log")
     print("logins, refusals and logouts logged, with the address")
+
+    # ---- guessing passwords ----------------------------------------------
+    # From 127.0.0.2 (another client address than the rest of the test's):
+    # five wrong passwords in a row are refused as usual; then logins from
+    # there wait 1 s, then 2 s, answered 429 at once, the right password
+    # too; another address is not held up; a success ends the run.
+    def login_from(pw, src="127.0.0.2"):
+        return call("POST", "/api/login", {"username": "alice", "password": pw},
+                    source=src)
+
+    for i in range(5):
+        expect("wrong password %d" % (i + 1), login_from("guess%d" % i), 401,
+               "SASL_AUTHENTICATION_FAILED")
+    st, b, h = login_from(PW["alice"])
+    if st != 429 or b["error"]["code"] != "LOGIN_THROTTLED" or \
+            h.get("retry-after") != "1" or "127.0.0.2" not in \
+            b["error"]["message"]:
+        ndtest.fail("the sixth login: want 429 LOGIN_THROTTLED, Retry-After "
+                    "1, got %d %s %s" % (st, b, h))
+    login("alice", PW["alice"])  # from 127.0.0.1: not held up
+    time.sleep(1.1)
+    expect("a wrong password after the wait", login_from("guess5"), 401,
+           "SASL_AUTHENTICATION_FAILED")
+    st, b, h = login_from(PW["alice"])
+    if st != 429 or h.get("retry-after") != "2":
+        ndtest.fail("after six failures: want 429, Retry-After 2, got %d %s "
+                    "%s" % (st, b, h))
+    time.sleep(2.1)
+    expect("the right password after the wait", login_from(PW["alice"]), 200)
+    expect("a wrong password after a success", login_from("guess6"), 401,
+           "SASL_AUTHENTICATION_FAILED")
+    if "(5 in a row from there: its next login waits 1 s)" not in \
+            broker.stderr():
+        ndtest.fail("the log does not say the address waits")
+    print("failed logins from one address: 429 LOGIN_THROTTLED after 5 in a "
+          "row, 1 s then 2 s, others not held up, a success ends it")
 
     # ---- read-only -----------------------------------------------------
     ndtest.stop_clean(broker)
