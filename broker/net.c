@@ -1664,9 +1664,11 @@ void net_conn_close_after(net_conn *conn, int64_t delay_ms, const char *why) {
   net_conn_close(conn, why);
   if (delay_ms <= 0 || conn->dead)
     return;
-  /* Without a timer (out of memory) the close is simply not delayed. */
+  /* Without a timer (out of memory) the close is simply not delayed. One
+   * millisecond more: the loop's clock counts whole ones, so a timer can
+   * fire up to one early, and the hold is a floor. */
   conn->hold_timer =
-      net_timer_add(conn->loop, delay_ms, conn_release_hold, conn);
+      net_timer_add(conn->loop, delay_ms + 1, conn_release_hold, conn);
   conn_update(conn);
 }
 
