@@ -144,7 +144,10 @@ static int snapshot_save(partition *p);
 
 int partition_snapshot_save(partition *p) {
   int rc = txnindexes_sync(p);
-  if (!rc && p->producers.count > 0)
+  /* Written with no producer too: recovery reads a missing file as lost,
+   * never as "there was no state" (a power cut can keep a recovery point
+   * and lose the snapshot written before it, neither being synced). */
+  if (!rc)
     rc = snapshot_save(p);
   return rc;
 }
@@ -1180,8 +1183,8 @@ int partition_maintain(partition *p, const char *topic,
   int64_t synced = atomic_load(&p->synced);
   if (synced != p->rp_persisted &&
       now_ms - p->rp_persisted_ms >= RP_PERSIST_INTERVAL_MS) {
-    /* Producer state first: a recovery point without a state file must
-     * mean there was no state (see producers_rebuild). */
+    /* Producer state first, so that a recovery point comes with the
+     * state as of it (neither is synced: see producers_rebuild). */
     pthread_mutex_lock(&p->append_lock);
     int r = partition_snapshot_save(p);
     pthread_mutex_unlock(&p->append_lock);

@@ -163,7 +163,8 @@ int producer_state_save(const producer_state *ps, const char *dir, int64_t upto,
   if (!text)
     return ND_ENOMEM;
   size_t used =
-      (size_t)snprintf(text, cap, "producer-state 4 %" PRId64 "\n", upto);
+      (size_t)snprintf(text, cap, "producer-state 5 %" PRId64 "\n", upto);
+  size_t lines = ps->count + ncounts;
   for (size_t i = 0; i < ps->count; i++) {
     const producer_entry *e = &ps->entries[i];
     used += (size_t)snprintf(text + used, cap - used,
@@ -183,6 +184,9 @@ int producer_state_save(const producer_state *ps, const char *dir, int64_t upto,
     used += (size_t)snprintf(text + used, cap - used,
                              "txnindex %" PRId64 " %" PRId64 "\n",
                              counts[i].base, counts[i].count);
+  /* The file is written without fsync (a hint): after a power cut it can
+   * be a prefix of itself. The count tells a whole file from one. */
+  used += (size_t)snprintf(text + used, cap - used, "end %zu\n", lines);
   char path[PATH_MAX];
   snprintf(path, sizeof path, "%s/" LAYOUT_PRODUCER_STATE, dir);
   /* Derived data: a lost or torn file is rebuilt from the log. */
@@ -210,11 +214,25 @@ int producer_state_load(producer_state *ps, const char *dir, int64_t *upto,
    * older build's, without transactions) is rebuilt from the log. */
   int version = 0;
   int ok = line && sscanf(line, "producer-state %d %lld", &version, &v) == 2 &&
-           (version == 3 || version == 4) && v >= 0;
+           version >= 3 && version <= 5 && v >= 0;
   int64_t valid = ok ? v : -1;
+  size_t lines = 0;
+  int ended = 0;
   while (ok && (line = strtok_r(NULL, "\n", &save)) != NULL) {
     long long pid, ts, first, lastoff, coord = -1;
     int epoch, n, used, fields;
+    unsigned long long end_lines;
+    char tail;
+    if (ended) {
+      ok = 0; /* nothing follows the end line */
+      break;
+    }
+    if (version >= 5 && sscanf(line, "end %llu%c", &end_lines, &tail) == 1) {
+      ok = end_lines == lines;
+      ended = 1;
+      continue;
+    }
+    lines++;
     if (sscanf(line, "txnindex %lld %lld", &first, &lastoff) == 2) {
       if (*ncounts == ccap) {
         ccap = ccap ? ccap * 2 : 8;
@@ -266,6 +284,8 @@ int producer_state_load(producer_state *ps, const char *dir, int64_t *upto,
     }
   }
   free(text);
+  if (version >= 5 && !ended)
+    ok = 0; /* a prefix of the file a power cut left */
   if (!ok) {
     /* Another version, or damaged: derived data, rebuilt from the log. */
     producer_state_free(ps);

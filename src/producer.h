@@ -18,12 +18,16 @@
  * is never forgotten (PRODUCERS_MAX), or the LSO would move past it.
  *
  * File format (text):
- *   producer-state 4 <offset it is valid up to>
+ *   producer-state 5 <offset it is valid up to>
  *   <pid> <epoch> <last timestamp> <txn first offset or -1> <last offset>
  *       <coordinator epoch> <n> then n times: <first_seq> <last_seq> <base>
  *       <last>
  * (one line per producer), then one line per segment whose .txnindex has
- * entries: txnindex <segment base> <entries>. A version-3 file is the same
+ * entries: txnindex <segment base> <entries>, and last "end <lines>", the
+ * number of lines between the first and it: the file is written without
+ * fsync, and one a power cut left shorter is not used (the state is
+ * rebuilt from the log). A version-4 file is the same without the end
+ * line, still read. A version-3 file is the same
  * without <coordinator epoch>, read as -1 (unknown until the producer's
  * next marker). A version-2 file (no transaction fields) is not trusted:
  * the state is rebuilt from the log, as for a missing one.

@@ -394,16 +394,13 @@ static int txn_counts_match(partition *p, int64_t upto,
   return 1;
 }
 
-static int producers_rebuild(partition *p, int64_t rp,
-                             partition_recovery *rec) {
+static int producers_rebuild(partition *p, partition_recovery *rec) {
   int64_t upto = -1;
   producer_txn_count *counts = NULL;
   size_t ncounts = 0;
-  int unusable =
-      producer_state_load(&p->producers, p->dir, &upto, &counts, &ncounts) == 1;
+  producer_state_load(&p->producers, p->dir, &upto, &counts, &ncounts);
   int have_file = upto >= 0;
   int64_t hw = atomic_load(&p->hw);
-  int any_entries = 0;
   for (size_t i = 0; i < p->nsegs; i++) {
     segment *seg = p->segs[i];
     int64_t end = atomic_load(&seg->next_offset);
@@ -411,15 +408,12 @@ static int producers_rebuild(partition *p, int64_t rp,
       free(counts);
       return ND_ENOMEM;
     }
-    any_entries |= seg->aborted.n > 0;
   }
-  /* The state is saved before every recovery point is written whenever
-   * there is any, so with a recovery point and no state file there was
-   * none as of that point: only the batches after it can add some. A
-   * file that exists but cannot be used says nothing of the kind, nor do
-   * aborted-transaction entries, which only a producer can have left. */
-  if (upto < 0 && rp >= 0 && !unusable && !any_entries)
-    upto = rp;
+  /* No usable file: the walk starts at the log's start. A recovery point
+   * says nothing of the state here: both files are hints written without
+   * fsync, and a power cut can keep the recovery point and lose (or cut
+   * short) the snapshot written before it, which held transactions open
+   * since before that point. */
   /* Index files that disagree with the snapshot (lost, cut or damaged
    * by hand or a crash): rebuilt with the state from the whole log. */
   if (have_file && upto >= 0 && upto <= hw &&
@@ -733,7 +727,7 @@ int partition_open(seg_caches *caches, const nd_logger *log,
   int64_t synced = clean && !rec->recovered ? hw : (rp < hw ? rp : hw);
   atomic_store(&p->synced, synced);
   p->rp_persisted = have_rp ? rp : -1;
-  rc = producers_rebuild(p, have_rp ? rp : -1, rec);
+  rc = producers_rebuild(p, rec);
   if (rc) {
     partition_free(p);
     return nd_fail(rc, "out of memory rebuilding producer state of %s", p->dir);

@@ -196,6 +196,8 @@ static int64_t coord_epoch(nd_store *s, int64_t pid) {
 static int edit_state(const char *dir, char how) {
   char pat[PATH_MAX], path[PATH_MAX];
   snprintf(pat, sizeof pat, "%s/topics/*/0/producer-state", dir);
+  /* 't': cut after its first line, as a power cut can leave the file
+   * (written without fsync). */
   glob_t g;
   if (glob(pat, 0, NULL, &g) != 0 || g.gl_pathc != 1) {
     globfree(&g);
@@ -216,10 +218,12 @@ static int edit_state(const char *dir, char how) {
   for (char *line = strtok_r(text, "\n", &save); line && how == '3';
        line = strtok_r(NULL, "\n", &save)) {
     long long upto;
-    if (sscanf(line, "producer-state 4 %lld", &upto) == 1) {
+    if (sscanf(line, "producer-state 5 %lld", &upto) == 1) {
       used += (size_t)sprintf(out + used, "producer-state 3 %lld\n", upto);
       continue;
     }
+    if (strncmp(line, "end ", 4) == 0)
+      continue; /* version 3 has no end line */
     if (strncmp(line, "txnindex ", 9) != 0) {
       /* Drop the sixth field, the coordinator epoch. */
       char *f = line;
@@ -236,6 +240,9 @@ static int edit_state(const char *dir, char how) {
   }
   if (how == 'j')
     used = (size_t)sprintf(out, "producer-state 4 zz\n");
+  if (how == 't') /* what a power cut can leave: the first line alone */
+    used = (size_t)snprintf(out, len + 64, "%.*s\n", (int)strcspn(text, "\n"),
+                            text);
   FILE *fp = fopen(path, "w");
   int rc = fp && fwrite(out, 1, used, fp) == used ? 0 : -1;
   if (fp)
@@ -293,9 +300,35 @@ static void coordinator_epoch_kept(void) {
   tmpdir_remove(dir);
 }
 
+/* A producer-state file that a power cut left shorter (its first line
+ * alone) is no state "with no producers": it lacks its end line, so the
+ * state is rebuilt from the log and the transaction open since offset 0
+ * still holds the last stable offset. */
+static void cut_state_file_rebuilt(void) {
+  char *dir = tmpdir_make("cutstate");
+  nd_store *s = open_store(dir);
+  CHECK(s);
+  CHECK_OK(nd_topic_create(s, "ce", 1, NULL));
+  int64_t off;
+  CHECK_OK(txn_append(s, "ce", 0, 5, 0, 0, 1, "open", 1, &off));
+  CHECK_EQ_I64(off, 0);
+  CHECK_OK(txn_append(s, "ce", 0, 6, 0, 0, 0, "plain", 2, &off));
+  CHECK_OK(nd_close(s));
+  CHECK_OK(edit_state(dir, 't'));
+  s = open_store(dir);
+  CHECK(s);
+  nd_partition_info pi;
+  CHECK_OK(nd_partition_describe(s, "ce", 0, &pi));
+  CHECK_EQ_I64(pi.high_watermark, 3);
+  CHECK_EQ_I64(pi.last_stable_offset, 0);
+  CHECK_OK(nd_close(s));
+  tmpdir_remove(dir);
+}
+
 int main(void) {
   RUN(sequences);
   RUN(markers);
   RUN(coordinator_epoch_kept);
+  RUN(cut_state_file_rebuilt);
   TEST_MAIN_END();
 }
