@@ -13,9 +13,9 @@
  *  - LIVE: applied at once (auto-create, partitions of new topics, the
  *    initial rebalance delay, the connection caps);
  *  - TOPIC: the broker-wide default of a topic setting (log.retention.ms
- *    for retention.ms, ...). topic.conf stores a topic's whole config, so
- *    these apply to topics created afterwards, and to a topic setting
- *    DELETEd back to its default;
+ *    for retention.ms, ...): pushed into the store
+ *    (nd_store_set_topic_defaults), where every topic follows it for each
+ *    setting it does not override, existing ones included, as in Kafka;
  *  - STORED: dynamic in Kafka but meaningless here (thread pools, SASL of
  *    a listener nodata does not have): accepted, kept and described, so
  *    tools that set them keep working;
@@ -475,7 +475,8 @@ static int conf_save(broker *b, const dyn_state *d) {
 }
 
 /* Read DATA/broker.conf into d; a missing file is an empty one. */
-static int conf_load(broker *b, dyn_state *d) {
+/* warn: say which stored configs are ignored (once per start). */
+static int conf_load(broker *b, dyn_state *d, int warn) {
   char path[4096];
   int rc = conf_path(b, path, sizeof path);
   if (rc)
@@ -527,9 +528,10 @@ static int conf_load(broker *b, dyn_state *d) {
     if (c && c->mode == M_READONLY) {
       /* Stored by a nodata that took it live (log.cleaner.threads was
        * "stored and ignored"); its flag says what is in force now. */
-      blog_warn("config",
-                "%s line %d: %s is read-only now, ignored (use its flag)", path,
-                lineno, rest);
+      if (warn)
+        blog_warn("config",
+                  "%s line %d: %s is read-only now, ignored (use its flag)",
+                  path, lineno, rest);
       continue;
     }
     rc = entry_add(d, level, group, rest, eq + 1);
@@ -578,6 +580,23 @@ static void apply_limits(broker *b, dyn_state *d) {
   free(ip);
 }
 
+/* libnodata's defaults overlaid with the log.* settings at their highest
+ * level (per-broker, cluster default, flag); no overrides bits. */
+static void topic_defaults_build(broker *b, const dyn_state *d,
+                                 nd_topic_config *out) {
+  char buf[128];
+  int src;
+  nd_topic_config_init(out);
+  for (size_t i = 0; i < NBCONFS; i++) {
+    if (bconfs[i].mode != M_TOPIC)
+      continue;
+    const char *v = effective(b, d, &bconfs[i], &src, buf, sizeof buf);
+    if (v && src != SRC_DEFAULT)
+      nd_topic_config_set(out, bconfs[i].topic, v);
+  }
+  out->overrides = 0;
+}
+
 static void apply_all(broker *b, dyn_state *d) {
   char buf[128];
   int src;
@@ -600,14 +619,26 @@ static void apply_all(broker *b, dyn_state *d) {
   if (v && !parse_i64(v, &x) && x >= 0 && x <= INT32_MAX)
     b->cfg.group_initial_delay_ms = (int32_t)x;
   apply_limits(b, d);
-  nd_topic_config_init(&d->topic_defaults);
-  for (size_t i = 0; i < NBCONFS; i++) {
-    if (bconfs[i].mode != M_TOPIC)
-      continue;
-    v = effective(b, d, &bconfs[i], &src, buf, sizeof buf);
-    if (v && src != SRC_DEFAULT)
-      nd_topic_config_set(&d->topic_defaults, bconfs[i].topic, v);
-  }
+  topic_defaults_build(b, d, &d->topic_defaults);
+  /* Every topic follows them for what it does not override, at once, as
+   * Kafka's do (checked before the change was kept: topics_take). */
+  if (b->store &&
+      nd_store_set_topic_defaults(b->store, &d->topic_defaults, 0) != 0)
+    blog_error("config", "the topics keep their previous defaults: %s",
+               nd_errmsg());
+}
+
+int dynconfig_topic_defaults(broker *b, nd_topic_config *out) {
+  dyn_state d;
+  memset(&d, 0, sizeof d);
+  d.stat = b->cfg;
+  int rc = conf_load(b, &d, 0);
+  if (rc == 0)
+    topic_defaults_build(b, &d, out);
+  for (size_t i = 0; i < d.n; i++)
+    entry_free(&d.e[i]);
+  free(d.e);
+  return rc;
 }
 
 static const char *static_value(broker *b, const dyn_state *d, const bconf *c,
@@ -762,6 +793,30 @@ static const char *static_value(broker *b, const dyn_state *d, const bconf *c,
   return NULL;
 }
 
+int dynconfig_topic_levels(broker *b, const char *key, const char *names[3],
+                           const char *values[3], int sources[3]) {
+  dyn_state *d = b ? b->dyn : NULL;
+  if (!d)
+    return 0;
+  const bconf *c = NULL;
+  for (size_t i = 0; i < NBCONFS && !c; i++)
+    if (bconfs[i].mode == M_TOPIC && !strcmp(bconfs[i].topic, key))
+      c = &bconfs[i];
+  if (!c)
+    return 0;
+  int n = 0;
+  const char *v;
+  char unused[8];
+  if ((v = dyn_get(d, L_BROKER, NULL, c->name)))
+    names[n] = c->name, values[n] = v, sources[n++] = SRC_DYNAMIC_BROKER;
+  if ((v = dyn_get(d, L_DEFAULT, NULL, c->name)))
+    names[n] = c->name, values[n] = v, sources[n++] = SRC_DYNAMIC_DEFAULT;
+  /* A topic row's static value is the --config file's, not buf. */
+  if ((v = static_value(b, d, c, unused, sizeof unused)))
+    names[n] = c->name, values[n] = v, sources[n++] = SRC_STATIC;
+  return n;
+}
+
 int dynconfig_known(const char *name) {
   return find_bconf(name) != NULL;
 }
@@ -814,7 +869,7 @@ int dynconfig_init(broker *b) {
     return -ENOMEM;
   d->stat = b->cfg;
   b->dyn = d;
-  int rc = conf_load(b, d);
+  int rc = conf_load(b, d, 1);
   if (rc == 0)
     apply_all(b, d);
   return rc;
@@ -1274,6 +1329,23 @@ int16_t dynconfig_alter(kafka_req *r, int8_t type, kf_str name, int incremental,
                      d->e[i].value);
   for (int32_t i = 0; i < s.n && rc == 0; i++)
     rc = entry_add(&nd, level, group, s.items[i].name, s.items[i].value);
+  if (rc == 0 && level != L_GROUP && b->store) {
+    /* Every topic must be able to follow the new defaults beside its
+     * overrides (a default max.compaction.lag.ms below a topic's
+     * min.compaction.lag.ms cannot): refused before anything is kept. */
+    nd_topic_config td;
+    topic_defaults_build(b, &nd, &td);
+    if (nd_store_set_topic_defaults(b->store, &td, 1) != 0) {
+      *msg = kafka_errmsg(r);
+      rc = 1;
+    }
+  }
+  if (rc == 1) {
+    for (size_t i = 0; i < nd.n; i++)
+      entry_free(&nd.e[i]);
+    free(nd.e);
+    return KERR_INVALID_REQUEST;
+  }
   if (rc == 0)
     rc = conf_save(b, &nd);
   if (rc != 0) {

@@ -209,10 +209,16 @@ static const char *broker_synonym(const char *topic_config) {
   return NULL;
 }
 
-/* One entry; dvalue is the built-in default (the broker synonym's value). */
+/* One entry. dvalue is the built-in default (the broker synonym's
+ * value); levels (nlevels of them, highest first) are the broker config
+ * behind it where set (dynconfig_topic_levels); own says the topic
+ * overrides it. Its source is the highest of those. */
 static void set_entry(kafka_req *r, const kafka_describe_configs_request *req,
                       dc_entry *e, const char *name, const char *value,
-                      const char *dvalue, int source, int read_only) {
+                      const char *dvalue, int own, int nlevels,
+                      const char *const *lnames, const char *const *lvalues,
+                      const int *lsources, int read_only) {
+  int source = own ? SRC_TOPIC : nlevels ? lsources[0] : SRC_DEFAULT;
   e->name = kf_s(name);
   e->value = kafka_str(r, value);
   e->read_only = (uint8_t)read_only;
@@ -223,15 +229,20 @@ static void set_entry(kafka_req *r, const kafka_describe_configs_request *req,
   if (!req->include_synonyms)
     return;
   kafka_describe_configs_response_synonym *s =
-      kf_new_array(&r->arena, &kafka_describe_configs_response_synonym_desc, 2);
+      kf_new_array(&r->arena, &kafka_describe_configs_response_synonym_desc, 5);
   if (!s)
     return;
   const char *bname = broker_synonym(name);
   int32_t n = 0;
-  if (source == SRC_TOPIC || !bname) {
+  if (own || !bname) {
     s[n].name = e->name;
     s[n].value = e->value;
-    s[n++].source = (int8_t)source;
+    s[n++].source = (int8_t)(own ? SRC_TOPIC : source);
+  }
+  for (int i = 0; bname && i < nlevels && i < 3; i++) {
+    s[n].name = kf_s(lnames[i]);
+    s[n].value = kafka_str(r, lvalues[i]);
+    s[n++].source = (int8_t)lsources[i];
   }
   if (bname && *bname) {
     s[n].name = kf_s(bname);
@@ -287,14 +298,18 @@ static int describe_topic(kafka_req *r,
       continue;
     if (nd_topic_config_get(&defaults, names[i], dval, sizeof dval) != 0)
       dval[0] = 0;
+    const char *ln[3], *lv[3];
+    int ls[3];
+    int nl = dynconfig_topic_levels(r->b, names[i], ln, lv, ls);
     set_entry(r, req, &es[n++], names[i], val, dval,
-              strcmp(val, dval) ? SRC_TOPIC : SRC_DEFAULT, 0);
+              (info.config.overrides & nd_topic_config_bit(names[i])) != 0, nl,
+              ln, lv, ls, 0);
   }
   for (int32_t i = 0; i < nfixed; i++)
     if (kafka_config_wanted(q, kafka_fixed_configs[i].name))
       set_entry(r, req, &es[n++], kafka_fixed_configs[i].name,
-                kafka_fixed_configs[i].value, kafka_fixed_configs[i].value,
-                SRC_DEFAULT, 1);
+                kafka_fixed_configs[i].value, kafka_fixed_configs[i].value, 0,
+                0, NULL, NULL, NULL, 1);
   res->configs.items = es;
   res->configs.count = n;
   return 0;
@@ -385,11 +400,8 @@ static int16_t set_one(kafka_req *r, nd_topic_config *cfg,
     return KERR_INVALID_CONFIG;
   }
   if (value.len < 0) {
-    /* null: back to the default, which is the broker's (log.* configs) */
-    nd_topic_config def = *defaults;
-    char buf[128];
-    if (nd_topic_config_get(&def, name.ptr, buf, sizeof buf) != 0 ||
-        nd_topic_config_set(cfg, name.ptr, buf) != 0) {
+    /* null: the topic follows the broker's default (log.* configs) again */
+    if (nd_topic_config_unset(cfg, name.ptr, defaults) != 0) {
       *msg = kafka_errmsg(r);
       return KERR_INVALID_CONFIG;
     }
@@ -468,8 +480,10 @@ static int16_t alter_topic(kafka_req *r, const nd_topic_config *defaults,
         return err;
     }
   } else {
-    /* AlterConfigs replaces the whole set: what is not named is reset. */
-    nd_topic_config_init(&cfg);
+    /* AlterConfigs replaces the whole set of overrides: what is not named
+     * follows the broker's defaults. */
+    cfg = *defaults;
+    cfg.overrides = ND_TOPIC_OVERRIDES_EXACT;
     const kafka_alter_configs_request_alterable_config *cs = configs;
     for (int32_t i = 0; i < n; i++) {
       int16_t err = set_one(r, &cfg, defaults, cs[i].name, cs[i].value, msg);

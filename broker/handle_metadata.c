@@ -328,6 +328,7 @@ int handle_metadata(kafka_req *r) {
     return answer_named(r, j);
   j->partitions = b->cfg.default_partitions > 0 ? b->cfg.default_partitions : 1;
   j->cfg = *kafka_topic_defaults(b);
+  j->cfg.overrides = ND_TOPIC_OVERRIDES_EXACT; /* none: all follow */
   return kafka_run_on_worker(r, create_run, create_done, j);
 }
 

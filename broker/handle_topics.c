@@ -78,7 +78,6 @@ static int topics_answer(topics_job *j) {
   int32_t nfixed = 0;
   while (kafka_fixed_configs[nfixed].name)
     nfixed++;
-  const nd_topic_config defaults = *kafka_topic_defaults(b);
   for (int32_t i = 0; i < j->resp->topics.count; i++) {
     kafka_create_topics_response_creatable_topic_result *t =
         &j->resp->topics.items[i];
@@ -97,14 +96,19 @@ static int topics_answer(topics_job *j) {
     if (!cs)
       return -1;
     for (int32_t k = 0; k < nc; k++) {
-      char val[128], dval[128];
+      char val[128];
       cs[k].name = kf_s(names[k]);
       if (nd_topic_config_get(&j->cfg[i], names[k], val, sizeof val) != 0)
         val[0] = 0;
-      if (nd_topic_config_get(&defaults, names[k], dval, sizeof dval) != 0)
-        dval[0] = 0;
       cs[k].value = kafka_str(r, val);
-      cs[k].config_source = strcmp(val, dval) ? 1 : 5;
+      /* The topic's own, else the broker level it follows. */
+      const char *ln[3], *lv[3];
+      int ls[3];
+      int nl = dynconfig_topic_levels(b, names[k], ln, lv, ls);
+      cs[k].config_source =
+          (j->cfg[i].overrides & nd_topic_config_bit(names[k])) ? 1
+          : nl                                                  ? ls[0]
+                                                                : 5;
       /* A setting the request gave is answered as given (" compact ,
        * delete ", "1" for a ratio), set on the topic, as Kafka 4.4 echoes
        * it; DescribeConfigs shows the value as read. */
@@ -253,6 +257,7 @@ int handle_create_topics(kafka_req *r) {
     }
     nd_topic_config *cfg = &job->cfg[i];
     *cfg = *kafka_topic_defaults(b);
+    cfg->overrides = ND_TOPIC_OVERRIDES_EXACT; /* what the request names */
     int16_t err = 0;
     for (int32_t k = 0; k < q->configs.count && !err; k++)
       err = kafka_apply_config(r, cfg, q->configs.items[k].name,

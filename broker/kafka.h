@@ -257,19 +257,30 @@ int kafka_config_wanted(const kafka_describe_configs_request_resource *q,
  * -errno. dynconfig_fini frees the state. */
 int dynconfig_init(broker *b);
 void dynconfig_fini(broker *b);
+/* The topic defaults of b->cfg's flags and DATA/broker.conf into *out,
+ * before the store opens (so that no retention runs with other values);
+ * errors as dynconfig_init. */
+int dynconfig_topic_defaults(broker *b, nd_topic_config *out);
 /* A group config set on GROUP `group` (IncrementalAlterConfigs), e.g.
  * consumer.session.timeout.ms, or NULL when it has none (the broker's
  * setting applies). Valid until the next config change; loop thread. */
 const char *dynconfig_group_value(broker *b, const char *group,
                                   const char *name);
+/* The broker config behind topic config `key` (log.retention.ms for
+ * retention.ms) at each level that sets it, highest first (per-broker,
+ * cluster default, flag; at most 3): its name, value (valid until the
+ * next config change) and ConfigSource. Returns how many; 0 when none
+ * does (the built-in default applies). Loop thread. */
+int dynconfig_topic_levels(broker *b, const char *key, const char *names[3],
+                           const char *values[3], int sources[3]);
 /* Is `name` a broker config DescribeConfigs knows? */
 int dynconfig_known(const char *name);
 /* The topic defaults of a --config file (log.retention.ms, ...) that do
  * not parse: -1 with *bad and *value set, else 0. */
 int dynconfig_static_check(const broker_props *props, const char **bad,
                            const char **value);
-/* The config a new topic starts from: libnodata's defaults overlaid with
- * the broker-level log.* settings. Valid until the next config change. */
+/* The store's topic defaults: libnodata's overlaid with the broker-level
+ * log.* settings (overrides 0). Valid until the next config change. */
 const nd_topic_config *kafka_topic_defaults(broker *b);
 /* AlterConfigs (incremental 0: configs are
  * kafka_alter_configs_request_alterable_config) or IncrementalAlterConfigs

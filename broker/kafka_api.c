@@ -253,7 +253,7 @@ int kafka_auto_create(kafka_req *r, const char *topic) {
     return ND_ENOTOPIC;
   int32_t n =
       r->b->cfg.default_partitions > 0 ? r->b->cfg.default_partitions : 1;
-  int rc = nd_topic_create(r->b->store, topic, n, kafka_topic_defaults(r->b));
+  int rc = nd_topic_create(r->b->store, topic, n, NULL); /* no overrides */
   if (rc == 0)
     kafka_log_topic(r, BLOG_INFO, topic,
                     "created topic %s with %d partition(s)", topic, n);

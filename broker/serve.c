@@ -1658,6 +1658,17 @@ int broker_serve_main(int argc, char **argv) {
   opts.transaction_max_timeout_ms = c->txn_max_timeout_ms;
   opts.transactional_id_expiration_ms = c->txn_id_expiration_ms;
   opts.transaction_abort_check_ms = c->txn_abort_check_ms;
+  /* The dynamic broker defaults of topic settings (log.retention.ms, ...)
+   * from the start, so retention never runs with others. */
+  nd_topic_config topic_defaults;
+  if ((rc = dynconfig_topic_defaults(&b, &topic_defaults)) != 0) {
+    if (rc != ND_ECORRUPT) /* else the line before says where */
+      blog_error("serve", "cannot read %s/broker.conf: %s", c->data_dir,
+                 strerror(-rc));
+    http_stop(http);
+    return EXIT_RUNTIME;
+  }
+  opts.topic_defaults = &topic_defaults;
   rc = nd_open(c->data_dir, &opts, &b.store);
   if (rc == ND_ELOCKED) {
     pid_t pid = 0;

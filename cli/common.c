@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "kafka.h"
 #include "nodata_codecs.h"
 
 /* ---- flags ----------------------------------------------------------------
@@ -196,6 +197,19 @@ void cli_open_options(nd_options *opts, unsigned flags) {
   opts->on_log = cli_store_log;
 }
 
+/* The topic defaults nodata serve keeps in DIR/broker.conf (dynamic
+ * log.* configs), so that the topics here follow what they follow under
+ * the broker; the flags it was started with are not known here. A file
+ * that does not parse was logged: the built-in defaults apply. */
+static nd_topic_config cli_defaults;
+static void cli_topic_defaults(const char *dir, nd_options *opts) {
+  broker b;
+  memset(&b, 0, sizeof b);
+  b.cfg.data_dir = dir;
+  if (dynconfig_topic_defaults(&b, &cli_defaults) == 0)
+    opts->topic_defaults = &cli_defaults;
+}
+
 int cli_open_read(const char *cmd, const char *dir, nd_store **out) {
   struct stat st;
   if (stat(dir, &st) != 0) {
@@ -206,6 +220,7 @@ int cli_open_read(const char *cmd, const char *dir, nd_store **out) {
   }
   nd_options opts;
   cli_open_options(&opts, ND_OPEN_READONLY);
+  cli_topic_defaults(dir, &opts);
   int rc = nd_open(dir, &opts, out);
   if (rc)
     return cli_lib_error(cmd, rc, NULL);
@@ -326,6 +341,7 @@ int cli_open_write(const char *cmd, const char *dir, int create,
   }
   nd_options opts;
   cli_open_options(&opts, create ? 0 : ND_OPEN_NOCREATE);
+  cli_topic_defaults(dir, &opts);
   int rc = nd_open(dir, &opts, out);
   if (rc == ND_ELOCKED) {
     nd_lock_holder(dir, &pid);

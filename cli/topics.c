@@ -104,7 +104,11 @@ static int do_create(const char *dir, const char *name, int32_t partitions,
   nd_store *st;
   if (cli_open_write("topics", dir, 1, &st))
     return CLI_FAIL;
-  int rc = nd_topic_create(st, name, partitions, cfg);
+  /* What --config named is the topic's own; the rest follows the
+   * store's defaults. */
+  nd_topic_config own = *cfg;
+  own.overrides |= ND_TOPIC_OVERRIDES_EXACT;
+  int rc = nd_topic_create(st, name, partitions, &own);
   if (rc == ND_ETOPICEXISTS && if_not_exists) {
     printf("topic %s already exists\n", name);
     return cli_close("topics", st);
@@ -184,15 +188,13 @@ static int do_alter(const char *dir, const char *name, const cfg_change *ch,
     }
   }
   nd_topic_config def;
-  nd_topic_config_init(&def);
+  nd_store_topic_defaults(st, &def);
   for (size_t i = 0; i < n; i++) {
-    char v[128];
-    const char *value = ch[i].value;
-    if (!value) {
-      nd_topic_config_get(&def, ch[i].key, v, sizeof v); /* key checked */
-      value = v;
-    }
-    nd_topic_config_set(&info.config, ch[i].key, value); /* checked too */
+    /* --delete-config: the topic follows the store's default again. */
+    if (!ch[i].value)
+      nd_topic_config_unset(&info.config, ch[i].key, &def); /* key checked */
+    else
+      nd_topic_config_set(&info.config, ch[i].key, ch[i].value); /* too */
   }
   /* What only the whole config can say (min.compaction.lag.ms above
    * max.compaction.lag.ms) is the library's to refuse here. */

@@ -203,10 +203,38 @@ typedef struct nd_topic_config {
    * as for segment.ms). min <= max. */
   int64_t min_compaction_lag_ms;
   int64_t max_compaction_lag_ms;
+  /* Which settings the topic sets itself (its overrides), one bit per
+   * setting (nd_topic_config_bit). The others follow the store's topic
+   * defaults (nd_options.topic_defaults, nd_store_set_topic_defaults),
+   * live, as a Kafka topic follows its broker's defaults.
+   * nd_topic_config_init clears it, nd_topic_config_set sets the bit of
+   * what it sets (to any value, the default's included) and
+   * nd_topic_config_unset clears one. Given to nd_topic_create or
+   * nd_topic_set_config without ND_TOPIC_OVERRIDES_EXACT, every setting
+   * whose value differs from the built-in defaults counts as set too, so
+   * a field written directly after nd_topic_config_init is kept; with it,
+   * exactly the bits count and the fields of the other settings are
+   * ignored. nd_topic_describe returns it with ND_TOPIC_OVERRIDES_EXACT,
+   * so a described config changed and given back keeps following. */
+  uint64_t overrides;
 } nd_topic_config;
 
-/* Fill cfg with the defaults listed above. */
+/* nd_topic_config.overrides: the bits are the whole truth (see above). */
+#define ND_TOPIC_OVERRIDES_EXACT (UINT64_C(1) << 63)
+
+/* Fill cfg with the defaults listed above; no overrides. */
 void nd_topic_config_init(nd_topic_config *cfg);
+
+/* The bit of setting `name` in nd_topic_config.overrides, or 0 for a name
+ * nd_topic_config_set does not know. flush.messages and flush.ms share
+ * fsync's bit (they are views of it). Thread-safe. */
+uint64_t nd_topic_config_bit(const char *name);
+
+/* Make setting `name` follow the defaults again: its value is copied from
+ * `defaults` (NULL: the built-in ones) and its bit cleared (Kafka's
+ * DELETE of a topic config). Errors: ND_ECONFIG for an unknown name. */
+int nd_topic_config_unset(nd_topic_config *cfg, const char *name,
+                          const nd_topic_config *defaults);
 
 /* Set one setting by its Kafka name ("retention.ms", "fsync", ...) from its
  * text form. "fsync" takes "always", "never", "interval" or "interval=<ms>";
@@ -315,7 +343,10 @@ typedef struct nd_options {
   void *on_append_ctx;
   nd_log_fn on_log; /* optional: NULL says nothing */
   void *on_log_ctx;
-  /* Defaults for topics created without a config; NULL = built-ins. */
+  /* The topic defaults: every setting a topic does not override follows
+   * them (nd_topic_config.overrides); NULL = built-ins. Changed live by
+   * nd_store_set_topic_defaults. Out of range: nd_open fails with
+   * ND_ECONFIG. */
   const nd_topic_config *topic_defaults;
   /* Run the background flusher and retention thread (default on). Tests
    * set this to drive nd_maintain() by hand. */
@@ -604,8 +635,9 @@ typedef struct nd_topic_info {
 int nd_topic_name_valid(const char *name);
 
 /* Create a topic with `partitions` (>= 1) partitions. cfg may be NULL for
- * the store's defaults. The topic directory and topic.conf are complete
- * before the topic becomes visible, and a create that fails leaves
+ * the store's defaults (no overrides); otherwise its overrides are taken
+ * as nd_topic_config.overrides says. The topic directory and topic.conf are
+ * complete before the topic becomes visible, and a create that fails leaves
  * nothing behind (now or after a restart).
  * Errors: ND_ETOPICNAME, ND_ETOPICEXISTS, ND_EINVAL (partitions < 1),
  * ND_ETOPICLIMIT / ND_ESTORELIMIT (over nd_options.max_topic_partitions /
@@ -637,9 +669,31 @@ int nd_partitions_allowed(nd_store *store, const char *name,
                           int32_t partitions);
 
 /* Replace a topic's config, persisted atomically and applied to later
- * appends. Errors: ND_ENOTOPIC, ND_ECONFIG, ND_EREADONLY, -errno. */
+ * appends. Its overrides are taken as nd_topic_config.overrides says; the
+ * other settings follow the store's defaults.
+ * Errors: ND_ENOTOPIC, ND_ECONFIG, ND_EREADONLY, -errno. */
 int nd_topic_set_config(nd_store *store, const char *name,
                         const nd_topic_config *cfg);
+
+/* Replace the store's topic defaults (Kafka's dynamic broker defaults of
+ * topic settings, log.retention.ms for retention.ms and so on): every
+ * topic, now and later, takes them for each setting it does not override,
+ * at once (its next append, retention and cleaning). Not persisted: the
+ * store starts from nd_options.topic_defaults at each open, and its owner
+ * keeps what it changed (nodata serve: broker.conf); topic.conf is not
+ * rewritten. The overrides field of `defaults` is ignored. With
+ * validate_only, nothing changes. Errors: ND_ECONFIG if a value is out of
+ * range, or if a topic's overrides and the new defaults together are
+ * invalid (min.compaction.lag.ms above max.compaction.lag.ms): the
+ * message names the topic, and nothing changes. Thread-safe; serialised
+ * with topic creation and config changes. */
+int nd_store_set_topic_defaults(nd_store *store,
+                                const nd_topic_config *defaults,
+                                int validate_only);
+
+/* The store's current topic defaults into *out (overrides 0). Errors:
+ * ND_EINVAL (NULL argument). Thread-safe. */
+int nd_store_topic_defaults(nd_store *store, nd_topic_config *out);
 
 /* Describe one topic into *info. Errors: ND_ENOTOPIC. */
 int nd_topic_describe(nd_store *store, const char *name, nd_topic_info *info);

@@ -91,7 +91,29 @@ static void fill_info(topic *t, nd_topic_info *info) {
   for (int32_t i = 0; i < t->nparts; i++)
     info->offline_partitions += t->parts[i]->offline != NULL;
   info->config = t->cfg;
+  info->config.overrides |= ND_TOPIC_OVERRIDES_EXACT;
   pthread_rwlock_unlock(&t->lock);
+}
+
+static void store_defaults(nd_store *s, nd_topic_config *out) {
+  pthread_mutex_lock(&s->defaults_lock);
+  *out = s->defaults;
+  pthread_mutex_unlock(&s->defaults_lock);
+}
+
+/* t takes the store's current defaults for what it does not override. */
+static void topic_follow(nd_store *s, topic *t) {
+  pthread_mutex_lock(&s->defaults_lock);
+  pthread_rwlock_wrlock(&t->lock);
+  nd_topic_config cfg = t->cfg;
+  cfg.overrides |= ND_TOPIC_OVERRIDES_EXACT;
+  config_resolve(&cfg, &cfg, &s->defaults);
+  /* The defaults were checked against the topics there when set; one
+   * created meanwhile that cannot take them keeps what it has. */
+  if (config_validate(&cfg) == 0)
+    t->cfg = cfg;
+  pthread_rwlock_unlock(&t->lock);
+  pthread_mutex_unlock(&s->defaults_lock);
 }
 
 /* Partitions of every topic (offline ones as configured). */
@@ -152,10 +174,16 @@ int nd_topic_create(nd_store *s, const char *name, int32_t partitions,
   int rc = store_enter(s, __func__, ENTRY_WRITE);
   if (rc || (rc = nd_topic_name_valid(name)) != 0)
     return rc;
-  nd_topic_config cfg = cfg_in ? *cfg_in : s->defaults;
-  if ((rc = config_validate(&cfg)) != 0)
-    return rc;
   pthread_mutex_lock(&s->admin_lock);
+  nd_topic_config cfg, defaults;
+  store_defaults(s, &defaults);
+  cfg = defaults;
+  if (cfg_in)
+    config_resolve(&cfg, cfg_in, &defaults);
+  if ((rc = config_validate(&cfg)) != 0) {
+    pthread_mutex_unlock(&s->admin_lock);
+    return rc;
+  }
   topic *existing = store_acquire(s, name);
   if (existing) {
     store_release(existing);
@@ -193,10 +221,12 @@ int nd_topic_create(nd_store *s, const char *name, int32_t partitions,
     return rc;
   }
   topic *t = NULL;
-  rc = topic_open(&s->caches, &s->logger, final, 1, 0, 0, store_now_ms(), &t,
-                  NULL);
+  rc = topic_open(&s->caches, &s->logger, final, &defaults, 1, 0, 0,
+                  store_now_ms(), &t, NULL);
   if (!rc && (rc = store_insert_topic(s, t)) != 0)
     topic_close(t);
+  if (!rc) /* the defaults may have changed since */
+    topic_follow(s, t);
   if (rc && file_rename(final, tmp) == 0) {
     /* Complete or nothing: unpublish what could not be opened (the
      * caller is told the create failed) and remove it. */
@@ -318,28 +348,89 @@ out:
 }
 
 int nd_topic_set_config(nd_store *s, const char *name,
-                        const nd_topic_config *cfg) {
-  int rc = store_enter_args(s, __func__, ENTRY_WRITE, cfg != NULL,
+                        const nd_topic_config *cfg_in) {
+  int rc = store_enter_args(s, __func__, ENTRY_WRITE, cfg_in != NULL,
                             "config is required");
   if (rc)
     return rc;
-  if ((rc = config_validate(cfg)) != 0)
-    return rc;
   pthread_mutex_lock(&s->admin_lock);
+  nd_topic_config cfg, defaults;
+  store_defaults(s, &defaults);
+  config_resolve(&cfg, cfg_in, &defaults);
+  if ((rc = config_validate(&cfg)) != 0) {
+    pthread_mutex_unlock(&s->admin_lock);
+    return rc;
+  }
   topic *t = NULL;
   if ((rc = store_enter_topic(s, __func__, ENTRY_WRITE, name, &t)) != 0) {
     pthread_mutex_unlock(&s->admin_lock);
     return rc;
   }
-  rc = topic_conf_write(t->dir, t->name, t->id, t->nparts, cfg);
+  rc = topic_conf_write(t->dir, t->name, t->id, t->nparts, &cfg);
   if (!rc) {
     pthread_rwlock_wrlock(&t->lock);
-    t->cfg = *cfg;
+    t->cfg = cfg;
     pthread_rwlock_unlock(&t->lock);
+    topic_follow(s, t); /* the defaults may have changed since */
   }
   rc = store_leave(t, rc);
   pthread_mutex_unlock(&s->admin_lock);
   return rc;
+}
+
+int nd_store_set_topic_defaults(nd_store *s, const nd_topic_config *defaults,
+                                int validate_only) {
+  int rc = store_enter_args(s, __func__, ENTRY_READ, defaults != NULL,
+                            "defaults are required");
+  if (rc)
+    return rc;
+  nd_topic_config d = *defaults;
+  d.overrides = 0;
+  if ((rc = config_validate(&d)) != 0)
+    return rc;
+  pthread_mutex_lock(&s->defaults_lock);
+  pthread_rwlock_rdlock(&s->map_lock);
+  /* Every topic must take the new defaults, or none does: check all
+   * first. A topic created or changed meanwhile follows them once done
+   * (topic_follow). */
+  for (size_t i = 0; !rc && i < s->ntopics; i++) {
+    topic *t = s->topics[i];
+    if (t->offline)
+      continue;
+    nd_topic_config cfg;
+    topic_config(t, &cfg);
+    cfg.overrides |= ND_TOPIC_OVERRIDES_EXACT;
+    config_resolve(&cfg, &cfg, &d);
+    if (config_validate(&cfg) != 0) {
+      char why[256];
+      snprintf(why, sizeof why, "%s", nd_errmsg());
+      rc = nd_fail(ND_ECONFIG, "topic '%s' cannot take these defaults: %s",
+                   t->name, why);
+    }
+  }
+  for (size_t i = 0; !rc && !validate_only && i < s->ntopics; i++) {
+    topic *t = s->topics[i];
+    if (t->offline)
+      continue;
+    pthread_rwlock_wrlock(&t->lock);
+    t->cfg.overrides |= ND_TOPIC_OVERRIDES_EXACT;
+    config_resolve(&t->cfg, &t->cfg, &d);
+    pthread_rwlock_unlock(&t->lock);
+  }
+  if (!rc && !validate_only)
+    s->defaults = d;
+  pthread_rwlock_unlock(&s->map_lock);
+  pthread_mutex_unlock(&s->defaults_lock);
+  return rc;
+}
+
+int nd_store_topic_defaults(nd_store *s, nd_topic_config *out) {
+  int rc =
+      store_enter_args(s, __func__, ENTRY_READ, out != NULL, "out is required");
+  if (rc)
+    return rc;
+  store_defaults(s, out);
+  return 0;
 }
 
 int nd_topic_describe(nd_store *s, const char *name, nd_topic_info *info) {

@@ -93,7 +93,7 @@ static const char *const codec_names[] = {"uncompressed", "gzip", "snappy",
                                           "lz4", "zstd"};
 
 void nd_topic_config_init(nd_topic_config *cfg) {
-  memset(cfg, 0, sizeof *cfg);
+  memset(cfg, 0, sizeof *cfg); /* no overrides */
   cfg->segment_bytes = 128LL << 20;
   cfg->segment_ms = 7LL * 24 * 3600 * 1000;
   cfg->segment_index_bytes = 10LL << 20;
@@ -268,6 +268,22 @@ static int parse_i64(const char *s, int64_t *out) {
   return 0;
 }
 
+/* The overrides bit of a setting: its row in the table, fsync's for the
+ * flush.* views of it. */
+static uint64_t bit_of(const struct setting *s) {
+  if (s->kind == K_FLUSH_MESSAGES || s->kind == K_FLUSH_MS)
+    s = find("fsync");
+  return UINT64_C(1) << (s - settings);
+}
+
+uint64_t nd_topic_config_bit(const char *name) {
+  const struct setting *s = name ? find(name) : NULL;
+  return s ? bit_of(s) : 0;
+}
+
+static int set_value(nd_topic_config *cfg, const struct setting *s,
+                     const char *name, const char *value);
+
 int nd_topic_config_set(nd_topic_config *cfg, const char *name,
                         const char *value) {
   if (!cfg || !name || !value)
@@ -275,6 +291,136 @@ int nd_topic_config_set(nd_topic_config *cfg, const char *name,
   const struct setting *s = find(name);
   if (!s)
     return nd_fail(ND_ECONFIG, "unknown topic config '%s'", name);
+  int rc = set_value(cfg, s, name, value);
+  if (rc == 0)
+    cfg->overrides |= bit_of(s);
+  return rc;
+}
+
+/* The bytes of a setting's value in the struct: one field, or fsync's
+ * two (the policy and its interval). */
+static void value_span(const struct setting *s, size_t *off, size_t *len) {
+  switch (s->kind) {
+  case K_I64:
+    *off = s->offset, *len = sizeof(int64_t);
+    return;
+  case K_RATIO:
+    *off = s->offset, *len = sizeof(double);
+    return;
+  case K_FSYNC:
+  case K_FLUSH_MESSAGES:
+  case K_FLUSH_MS:
+    *off = *len = 0; /* copied by hand: two fields */
+    return;
+  default:
+    *off = s->offset, *len = sizeof(int32_t);
+  }
+}
+
+static void copy_setting(nd_topic_config *to, const nd_topic_config *from,
+                         const struct setting *s) {
+  size_t off, len;
+  value_span(s, &off, &len);
+  if (len) {
+    memcpy((char *)to + off, (const char *)from + off, len);
+  } else {
+    to->fsync = from->fsync;
+    to->fsync_interval_ms = from->fsync_interval_ms;
+  }
+}
+
+static int same_setting(const nd_topic_config *a, const nd_topic_config *b,
+                        const struct setting *s) {
+  size_t off, len;
+  value_span(s, &off, &len);
+  if (len)
+    return !memcmp((const char *)a + off, (const char *)b + off, len);
+  return a->fsync == b->fsync && a->fsync_interval_ms == b->fsync_interval_ms;
+}
+
+int nd_topic_config_unset(nd_topic_config *cfg, const char *name,
+                          const nd_topic_config *defaults) {
+  if (!cfg || !name)
+    return nd_fail(ND_EINVAL, "config: NULL argument");
+  const struct setting *s = find(name);
+  if (!s)
+    return nd_fail(ND_ECONFIG, "unknown topic config '%s'", name);
+  nd_topic_config builtin;
+  if (!defaults) {
+    nd_topic_config_init(&builtin);
+    defaults = &builtin;
+  }
+  copy_setting(cfg, defaults, s);
+  cfg->overrides &= ~bit_of(s);
+  return 0;
+}
+
+uint64_t config_differs(const nd_topic_config *a, const nd_topic_config *b) {
+  uint64_t mask = 0;
+  for (size_t i = 0; i < NSETTINGS; i++)
+    if (!same_setting(a, b, &settings[i]))
+      mask |= bit_of(&settings[i]);
+  return mask;
+}
+
+void config_resolve(nd_topic_config *out, const nd_topic_config *in,
+                    const nd_topic_config *defaults) {
+  uint64_t mask = in->overrides & ~ND_TOPIC_OVERRIDES_EXACT;
+  if (!(in->overrides & ND_TOPIC_OVERRIDES_EXACT)) {
+    nd_topic_config builtin;
+    nd_topic_config_init(&builtin);
+    mask |= config_differs(in, &builtin);
+  }
+  *out = *in;
+  for (size_t i = 0; i < NSETTINGS; i++)
+    if (!(mask & bit_of(&settings[i])))
+      copy_setting(out, defaults, &settings[i]);
+  out->overrides = mask;
+}
+
+int config_format_overrides(uint64_t mask, char *buf, size_t cap) {
+  size_t used = 0;
+  const char *sep = "overrides=";
+  for (size_t i = 0; i <= NSETTINGS; i++) {
+    const char *item = "";
+    if (i == NSETTINGS)
+      sep = used ? "\n" : "overrides=\n";
+    else if (settings[i].kind != K_FLUSH_MESSAGES &&
+             settings[i].kind != K_FLUSH_MS && (mask & bit_of(&settings[i])))
+      item = settings[i].name;
+    else
+      continue;
+    int n = snprintf(buf + used, cap - used, "%s%s", sep, item);
+    if (n < 0 || (size_t)n >= cap - used)
+      return nd_fail(ND_EINVAL, "config text longer than %zu bytes", cap);
+    used += (size_t)n;
+    sep = ",";
+  }
+  return (int)used;
+}
+
+int config_parse_overrides(const char *list, uint64_t *mask) {
+  *mask = 0;
+  for (const char *p = list; *p;) {
+    const char *end = strchr(p, ',');
+    size_t len = end ? (size_t)(end - p) : strlen(p);
+    const struct setting *s = NULL;
+    for (size_t i = 0; i < NSETTINGS && !s; i++)
+      if (strlen(settings[i].name) == len && !memcmp(settings[i].name, p, len))
+        s = &settings[i];
+    if (!s)
+      return nd_fail(ND_ECONFIG, "overrides: unknown topic config '%.*s'",
+                     (int)(len > 60 ? 60 : len), p);
+    *mask |= bit_of(s);
+    if (!end)
+      break;
+    p = end + 1;
+  }
+  return 0;
+}
+
+static int set_value(nd_topic_config *cfg, const struct setting *s,
+                     const char *name, const char *value) {
   char *field = (char *)cfg + s->offset;
   int64_t v;
   switch (s->kind) {

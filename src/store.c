@@ -31,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "error.h"
 #include "file.h"
 #include "layout.h"
@@ -450,8 +451,8 @@ static int load_topics(nd_store *s, int clean) {
       continue;
     }
     topic *t = NULL;
-    rc = topic_open(&s->caches, &s->logger, path, clean, s->readonly, 1, now,
-                    &t, &s->recovery);
+    rc = topic_open(&s->caches, &s->logger, path, &s->defaults, clean,
+                    s->readonly, 1, now, &t, &s->recovery);
     if (!rc && t) {
       rc = store_insert_topic(s, t);
       if (rc)
@@ -474,6 +475,7 @@ static void store_free(nd_store *s) {
   recovery_log_free(&s->recovery);
   pthread_rwlock_destroy(&s->map_lock);
   pthread_mutex_destroy(&s->admin_lock);
+  pthread_mutex_destroy(&s->defaults_lock);
   pthread_mutex_destroy(&s->bg_lock);
   pthread_cond_destroy(&s->bg_cond);
   pthread_cond_destroy(&s->cleaner_cond);
@@ -492,6 +494,7 @@ int nd_open(const char *dir, const nd_options *opts, nd_store **out) {
   s->dir_lock_fd = -1;
   pthread_rwlock_init(&s->map_lock, NULL);
   pthread_mutex_init(&s->admin_lock, NULL);
+  pthread_mutex_init(&s->defaults_lock, NULL);
   pthread_mutex_init(&s->bg_lock, NULL);
   pthread_cond_init(&s->bg_cond, NULL);
   pthread_cond_init(&s->cleaner_cond, NULL);
@@ -518,7 +521,13 @@ int nd_open(const char *dir, const nd_options *opts, nd_store **out) {
     s->defaults = *s->opts.topic_defaults;
   else
     nd_topic_config_init(&s->defaults);
+  s->defaults.overrides = 0;
   s->opts.topic_defaults = NULL;
+  if (config_validate(&s->defaults) != 0) {
+    int rc = nd_fail(ND_ECONFIG, "topic defaults: %s", nd_errmsg());
+    store_free(s);
+    return rc;
+  }
   if (snprintf(s->dir, sizeof s->dir, "%s", dir) >= (int)sizeof s->dir - 80) {
     store_free(s);
     return nd_fail(ND_EINVAL, "data directory path too long");

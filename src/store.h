@@ -34,7 +34,12 @@ struct nd_store {
   int readonly;
   nd_options opts;
   nd_logger logger; /* opts.on_log */
+  /* The topic defaults (nd_store_set_topic_defaults). defaults_lock
+   * guards them and every topic's taking them (its cfg), and is never
+   * held across I/O: the broker's loop thread changes them. Order:
+   * defaults_lock, then map_lock, then a topic's lock. */
   nd_topic_config defaults;
+  pthread_mutex_t defaults_lock;
   int32_t max_topic_parts, max_store_parts; /* resolved limits */
 
   pthread_rwlock_t map_lock; /* topics, ntopics */

@@ -50,6 +50,11 @@ int topic_conf_write(const char *dir, const char *name, const uint8_t id[16],
   int m = config_format(cfg, text + n, sizeof text - (size_t)n);
   if (m < 0)
     return m;
+  n += m;
+  m = config_format_overrides(cfg->overrides, text + n,
+                              sizeof text - (size_t)n);
+  if (m < 0)
+    return m;
   snprintf(path, sizeof path, "%s/" LAYOUT_TOPIC_CONF, dir);
   int rc = file_write_atomic(path, text, (size_t)(n + m));
   if (rc)
@@ -71,7 +76,9 @@ int topic_conf_read(const char *dir, char name[ND_TOPIC_NAME_MAX + 1],
     return nd_fail(ND_ECORRUPT, "%s: contains a NUL byte", path);
   }
   nd_topic_config_init(cfg);
-  int have_name = 0, have_id = 0, have_parts = 0, line_no = 0;
+  int have_name = 0, have_id = 0, have_parts = 0, have_overrides = 0,
+      line_no = 0;
+  uint64_t overrides = 0;
   rc = 0;
   /* Line by line, empty ones counted, so errors name the right line. */
   for (char *line = text, *next; line && *line; line = next) {
@@ -114,6 +121,12 @@ int topic_conf_read(const char *dir, char name[ND_TOPIC_NAME_MAX + 1],
       }
       *partitions = (int32_t)v;
       have_parts = 1;
+    } else if (!strcmp(key, "overrides")) {
+      if (config_parse_overrides(val, &overrides) != 0) {
+        rc = nd_fail(ND_ECORRUPT, "%s line %d: %s", path, line_no, nd_errmsg());
+        break;
+      }
+      have_overrides = 1;
     } else if (nd_topic_config_set(cfg, key, val) != 0) {
       rc = nd_fail(ND_ECORRUPT, "%s line %d: %s", path, line_no, nd_errmsg());
       break;
@@ -127,6 +140,16 @@ int topic_conf_read(const char *dir, char name[ND_TOPIC_NAME_MAX + 1],
                    !have_name ? "name"
                    : !have_id ? "id"
                               : "partitions");
+  if (have_overrides) {
+    cfg->overrides = overrides;
+  } else {
+    /* Written before topics followed the store's defaults: what differs
+     * from the built-in defaults was the topic's own choice (or the
+     * defaults of its day, kept as they were). */
+    nd_topic_config builtin;
+    nd_topic_config_init(&builtin);
+    cfg->overrides = config_differs(cfg, &builtin);
+  }
   char expect[65];
   nd_topic_dirname(name, expect);
   const char *base = strrchr(dir, '/');
@@ -169,8 +192,9 @@ int topic_conf_salvage(const char *dir, char name[ND_TOPIC_NAME_MAX + 1],
 }
 
 int topic_open(seg_caches *caches, const nd_logger *log, const char *dir,
-               int clean, int readonly, int allow_offline, int64_t now_ms,
-               topic **out, recovery_log *report) {
+               const nd_topic_config *defaults, int clean, int readonly,
+               int allow_offline, int64_t now_ms, topic **out,
+               recovery_log *report) {
   topic *t = calloc(1, sizeof *t);
   if (!t)
     return nd_fail(ND_ENOMEM, "out of memory");
@@ -205,6 +229,20 @@ int topic_open(seg_caches *caches, const nd_logger *log, const char *dir,
   }
   t->conf_parts = n;
   if (!rc) {
+    nd_topic_config own = t->cfg;
+    own.overrides |= ND_TOPIC_OVERRIDES_EXACT;
+    config_resolve(&t->cfg, &own, defaults);
+    if (config_validate(&t->cfg) != 0) {
+      /* The store's defaults changed since: they cannot be followed
+       * beside this topic's overrides, so it keeps its values. */
+      nd_log(log, ND_LOG_ERROR,
+             "topic '%s': its overrides and the store's topic defaults "
+             "together are invalid (%s); it keeps the values in its "
+             "topic.conf until its config or the defaults change",
+             t->name, nd_errmsg());
+      t->cfg = own;
+      t->cfg.overrides &= ~ND_TOPIC_OVERRIDES_EXACT;
+    }
     t->parts = calloc((size_t)n, sizeof *t->parts);
     if (!t->parts)
       rc = nd_fail(ND_ENOMEM, "out of memory");

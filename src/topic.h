@@ -8,6 +8,12 @@
  *   id=<uuid>
  *   partitions=<n>
  *   <setting>=<value>      one line per nd_topic_config setting
+ *   overrides=<name>,...   the settings the topic sets itself; the values
+ *                          of the others are those of the store's defaults
+ *                          when the file was written, and are replaced by
+ *                          the current defaults at open (a file without
+ *                          this line: the settings whose values differ
+ *                          from the built-in defaults are overrides)
  *
  * The directory is topics/<hex sha256 of the name>; topic.conf is always
  * replaced atomically (tmp, fsync, rename, fsync dir).
@@ -58,7 +64,8 @@ int topic_conf_read(const char *dir, char name[ND_TOPIC_NAME_MAX + 1],
 int topic_conf_salvage(const char *dir, char name[ND_TOPIC_NAME_MAX + 1],
                        int32_t *partitions);
 
-/* Open a topic directory and all its partitions. If allow_offline is set,
+/* Open a topic directory and all its partitions; the settings it does not
+ * override come from defaults. If allow_offline is set,
  * a partition that fails to open, or a topic.conf that does not parse,
  * makes the topic open offline (see topic.offline) instead of failing; a
  * topic.conf too damaged to name its topic leaves *out NULL (the directory
@@ -66,8 +73,9 @@ int topic_conf_salvage(const char *dir, char name[ND_TOPIC_NAME_MAX + 1],
  * offline on its own (partition.offline), the rest of the topic serves.
  * report, if not NULL, is told what recovery did to each partition. */
 int topic_open(seg_caches *caches, const nd_logger *log, const char *dir,
-               int clean, int readonly, int allow_offline, int64_t now_ms,
-               topic **out, recovery_log *report);
+               const nd_topic_config *defaults, int clean, int readonly,
+               int allow_offline, int64_t now_ms, topic **out,
+               recovery_log *report);
 /* Close partitions and free. Returns the first error. */
 int topic_close(topic *t);
 

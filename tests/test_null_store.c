@@ -66,6 +66,15 @@ static int c_topic_set_config(nd_store *s) {
   nd_topic_config_init(&cfg);
   return nd_topic_set_config(s, "t", &cfg);
 }
+static int c_store_set_topic_defaults(nd_store *s) {
+  nd_topic_config cfg;
+  nd_topic_config_init(&cfg);
+  return nd_store_set_topic_defaults(s, &cfg, 0);
+}
+static int c_store_topic_defaults(nd_store *s) {
+  nd_topic_config cfg;
+  return nd_store_topic_defaults(s, &cfg);
+}
 static int c_topic_describe(nd_store *s) {
   return nd_topic_describe(s, "t", &info);
 }
@@ -230,6 +239,8 @@ static const call calls[] = {
     CALL(topic_add_partitions, ND_EINVAL, ND_EREADONLY),
     CALL(partitions_allowed, ND_EINVAL, 0),
     CALL(topic_set_config, ND_EINVAL, ND_EREADONLY),
+    CALL(store_set_topic_defaults, ND_EINVAL, 0),
+    CALL(store_topic_defaults, ND_EINVAL, 0),
     CALL(topic_describe, ND_EINVAL, 0),
     CALL(topic_by_id, ND_EINVAL, ND_ENOTOPIC),
     CALL(topic_list, ND_EINVAL, 0),

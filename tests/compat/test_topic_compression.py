@@ -133,9 +133,9 @@ def main():
             if got.value != v:
                 ndtest.fail("compression.type %s described as %s"
                             % (v, got.value))
-            want_src = (ConfigSource.DEFAULT_CONFIG.value
-                        if v == "producer" else
-                        ConfigSource.DYNAMIC_TOPIC_CONFIG.value)
+            # Set at create, so the topic's own even at the default's
+            # value, as Kafka describes it.
+            want_src = ConfigSource.DYNAMIC_TOPIC_CONFIG.value
             if got.source != want_src or got.is_read_only:
                 ndtest.fail("compression.type=%s: source %s read-only %s"
                             % (v, got.source, got.is_read_only))
