@@ -580,6 +580,34 @@ static void apply_limits(broker *b, dyn_state *d) {
   free(ip);
 }
 
+/* The topic setting's value for broker config c's value v: Kafka takes
+ * any negative log.retention.ms as -1, "forever" (KafkaConfig's
+ * logRetentionTimeMillis), where a topic's retention.ms must be >= -1. */
+static const char *topic_value(const bconf *c, const char *v, char *buf,
+                               size_t n) {
+  int64_t x;
+  if (!strcmp(c->name, "log.retention.ms") && parse_i64(v, &x) == 0 && x < 0) {
+    snprintf(buf, n, "-1");
+    return buf;
+  }
+  return v;
+}
+
+/* Kafka's own checks of two log.* broker configs beyond their types
+ * (KafkaConfig's requirements), in its words; NULL when v passes. */
+static const char *requirement(const bconf *c, const char *v) {
+  int64_t x;
+  if (parse_i64(v, &x) != 0)
+    return NULL;
+  if (!strcmp(c->name, "log.retention.ms") && x == 0)
+    return "requirement failed: log.retention.ms must be unlimited (-1) or, "
+           "greater than or equal to 1";
+  if (!strcmp(c->name, "log.roll.ms") && x < 1)
+    return "requirement failed: log.roll.ms must be greater than or equal "
+           "to 1";
+  return NULL;
+}
+
 /* libnodata's defaults overlaid with the log.* settings at their highest
  * level (per-broker, cluster default, flag); no overrides bits. */
 static void topic_defaults_build(broker *b, const dyn_state *d,
@@ -591,8 +619,10 @@ static void topic_defaults_build(broker *b, const dyn_state *d,
     if (bconfs[i].mode != M_TOPIC)
       continue;
     const char *v = effective(b, d, &bconfs[i], &src, buf, sizeof buf);
+    char tv[32];
     if (v && src != SRC_DEFAULT)
-      nd_topic_config_set(out, bconfs[i].topic, v);
+      nd_topic_config_set(out, bconfs[i].topic,
+                          topic_value(&bconfs[i], v, tv, sizeof tv));
   }
   out->overrides = 0;
 }
@@ -829,7 +859,11 @@ int dynconfig_static_check(const broker_props *props, const char **bad,
     if (bconfs[i].mode != M_TOPIC)
       continue;
     const char *v = broker_props_get(props, bconfs[i].name);
-    if (v && nd_topic_config_set(&tmp, bconfs[i].topic, v) != 0) {
+    char tv[32];
+    if (v &&
+        (requirement(&bconfs[i], v) ||
+         nd_topic_config_set(&tmp, bconfs[i].topic,
+                             topic_value(&bconfs[i], v, tv, sizeof tv)) != 0)) {
       *bad = bconfs[i].name;
       *value = v;
       return -1;
@@ -1014,9 +1048,16 @@ static int16_t check_broker(kafka_req *r, const kvset *s, int level,
     const char *why = type_error(c->type, value);
     char buf[512];
     if (!why && c->mode == M_TOPIC) {
+      const char *req = requirement(c, value);
+      if (req) {
+        *msg = kafka_str(r, req);
+        return KERR_INVALID_REQUEST;
+      }
       nd_topic_config scratch;
       nd_topic_config_init(&scratch);
-      if (nd_topic_config_set(&scratch, c->topic, value) != 0) {
+      char tv[32];
+      if (nd_topic_config_set(&scratch, c->topic,
+                              topic_value(c, value, tv, sizeof tv)) != 0) {
         /* The library's message is Kafka's for the topic config: named
          * after the broker config here, as Kafka names it. */
         *msg =

@@ -201,6 +201,17 @@ static const struct {
     {"unclean.leader.election.enable", "unclean.leader.election.enable"},
 };
 
+/* retention.ms and segment.ms: Kafka lists the hours config behind them
+ * at its default (168) after a level that sets the ms one, and nothing
+ * when none does. */
+static const char *hours_synonym(const char *topic_config) {
+  if (!strcmp(topic_config, "retention.ms"))
+    return "log.retention.hours";
+  if (!strcmp(topic_config, "segment.ms"))
+    return "log.roll.hours";
+  return NULL;
+}
+
 static const char *broker_synonym(const char *topic_config) {
   for (size_t i = 0; i < sizeof broker_synonyms / sizeof broker_synonyms[0];
        i++)
@@ -244,9 +255,14 @@ static void set_entry(kafka_req *r, const kafka_describe_configs_request *req,
     s[n].value = kafka_str(r, lvalues[i]);
     s[n++].source = (int8_t)lsources[i];
   }
+  const char *hours = hours_synonym(name);
   if (bname && *bname) {
     s[n].name = kf_s(bname);
     s[n].value = kafka_str(r, dvalue);
+    s[n++].source = SRC_DEFAULT;
+  } else if (hours && nlevels) {
+    s[n].name = kf_s(hours);
+    s[n].value = kf_s("168");
     s[n++].source = SRC_DEFAULT;
   }
   e->synonyms.items = s;

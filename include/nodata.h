@@ -164,7 +164,8 @@ typedef struct nd_topic_config {
   int64_t segment_ms;           /* segment.ms, default 7 days */
   int64_t segment_index_bytes;  /* segment.index.bytes, default 10 MiB */
   int64_t retention_ms;         /* retention.ms, default 7 days, -1 forever */
-  int64_t retention_bytes;      /* retention.bytes, default -1 (no limit) */
+  int64_t retention_bytes;      /* retention.bytes, default -1; any
+                                   negative: no limit */
   int32_t max_message_bytes;    /* max.message.bytes, default 1 MiB + 12 */
   int32_t index_interval_bytes; /* index.interval.bytes, default 4096 */
   int32_t fsync;                /* enum nd_fsync_policy, default INTERVAL */

@@ -50,7 +50,8 @@ static const struct setting settings[] = {
     {"segment.ms", F(segment_ms), K_I64, 1, INT64_MAX},
     {"segment.index.bytes", F(segment_index_bytes), K_I64, 4096, INT32_MAX},
     {"retention.ms", F(retention_ms), K_I64, -1, INT64_MAX},
-    {"retention.bytes", F(retention_bytes), K_I64, -1, INT64_MAX},
+    /* Kafka's has no lower bound: any negative is "no limit". */
+    {"retention.bytes", F(retention_bytes), K_I64, INT64_MIN, INT64_MAX},
     {"max.message.bytes", F(max_message_bytes), K_I32, 0, INT32_MAX},
     {"index.interval.bytes", F(index_interval_bytes), K_I32, 0, INT32_MAX},
     {"fsync", F(fsync), K_FSYNC, 0, 0},

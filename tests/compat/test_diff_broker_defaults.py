@@ -238,9 +238,14 @@ def refusals(c):
     for k, v in [("log.segment.bytes", "1000"),
                  ("log.cleanup.policy", "shred"),
                  ("message.max.bytes", "-5"), ("log.retention.ms", "-7"),
+                 ("log.retention.ms", "0"), ("log.roll.ms", "-3"),
+                 ("log.retention.bytes", "-5"),
                  ("log.roll.ms", "0"), ("log.segment.bytes", "many")]:
         seen["%s=%s" % (k, v)] = kv.incremental_alter(
             c, BROKER, "", [(k, SET, v)])[:2]
+    # A topic's retention.bytes has no lower bound in Kafka either.
+    seen["topic retention.bytes=-5"] = kv.incremental_alter(
+        c, TOPIC, "old", [("retention.bytes", SET, "-5")])[:2]
     seen["mixed"] = kv.incremental_alter(
         c, BROKER, "", [("log.retention.ms", SET, "5000"),
                         ("log.segment.bytes", SET, "1000")])[:2]
