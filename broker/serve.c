@@ -1469,7 +1469,10 @@ static void resolve_listeners(broker_config *c, net_loop *loop) {
         snprintf(l->adv_host, sizeof l->adv_host, "127.0.0.1");
       l->adv_host[sizeof l->adv_host - 1] = 0;
     } else {
-      snprintf(l->adv_host, sizeof l->adv_host, "%s", l->host);
+      /* Two fields of one struct: gcc -O0 takes snprintf's to overlap. */
+      size_t n = strnlen(l->host, sizeof l->adv_host - 1);
+      memcpy(l->adv_host, l->host, n);
+      l->adv_host[n] = 0;
     }
   }
 }
