@@ -651,9 +651,10 @@ static void apply_all(broker *b, dyn_state *d) {
   apply_limits(b, d);
   topic_defaults_build(b, d, &d->topic_defaults);
   /* Every topic follows them for what it does not override, at once, as
-   * Kafka's do (checked before the change was kept: topics_take). */
+   * Kafka's do. Each value was checked as a topic setting; this fails only
+   * for what broker.conf's hand-edits could hold. */
   if (b->store &&
-      nd_store_set_topic_defaults(b->store, &d->topic_defaults, 0) != 0)
+      nd_store_set_topic_defaults(b->store, &d->topic_defaults) != 0)
     blog_error("config", "the topics keep their previous defaults: %s",
                nd_errmsg());
 }
@@ -1370,23 +1371,6 @@ int16_t dynconfig_alter(kafka_req *r, int8_t type, kf_str name, int incremental,
                      d->e[i].value);
   for (int32_t i = 0; i < s.n && rc == 0; i++)
     rc = entry_add(&nd, level, group, s.items[i].name, s.items[i].value);
-  if (rc == 0 && level != L_GROUP && b->store) {
-    /* Every topic must be able to follow the new defaults beside its
-     * overrides (a default max.compaction.lag.ms below a topic's
-     * min.compaction.lag.ms cannot): refused before anything is kept. */
-    nd_topic_config td;
-    topic_defaults_build(b, &nd, &td);
-    if (nd_store_set_topic_defaults(b->store, &td, 1) != 0) {
-      *msg = kafka_errmsg(r);
-      rc = 1;
-    }
-  }
-  if (rc == 1) {
-    for (size_t i = 0; i < nd.n; i++)
-      entry_free(&nd.e[i]);
-    free(nd.e);
-    return KERR_INVALID_REQUEST;
-  }
   if (rc == 0)
     rc = conf_save(b, &nd);
   if (rc != 0) {

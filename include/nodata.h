@@ -682,15 +682,14 @@ int nd_topic_set_config(nd_store *store, const char *name,
  * at once (its next append, retention and cleaning). Not persisted: the
  * store starts from nd_options.topic_defaults at each open, and its owner
  * keeps what it changed (nodata serve: broker.conf); topic.conf is not
- * rewritten. The overrides field of `defaults` is ignored. With
- * validate_only, nothing changes. Errors: ND_ECONFIG if a value is out of
- * range, or if a topic's overrides and the new defaults together are
- * invalid (min.compaction.lag.ms above max.compaction.lag.ms): the
- * message names the topic, and nothing changes. Thread-safe; serialised
- * with topic creation and config changes. */
+ * rewritten. The overrides field of `defaults` is ignored. A topic whose
+ * overrides conflict with the new defaults (its min.compaction.lag.ms
+ * above their max.compaction.lag.ms) takes them all the same, as Kafka's
+ * does, and nd_topic_set_config refuses its config until the conflict is
+ * mended. Errors: ND_ECONFIG if a value is out of range (nothing
+ * changes). Thread-safe; never waits for topic creation or I/O. */
 int nd_store_set_topic_defaults(nd_store *store,
-                                const nd_topic_config *defaults,
-                                int validate_only);
+                                const nd_topic_config *defaults);
 
 /* The store's current topic defaults into *out (overrides 0). Errors:
  * ND_EINVAL (NULL argument). Thread-safe. */

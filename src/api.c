@@ -108,10 +108,7 @@ static void topic_follow(nd_store *s, topic *t) {
   nd_topic_config cfg = t->cfg;
   cfg.overrides |= ND_TOPIC_OVERRIDES_EXACT;
   config_resolve(&cfg, &cfg, &s->defaults);
-  /* The defaults were checked against the topics there when set; one
-   * created meanwhile that cannot take them keeps what it has. */
-  if (config_validate(&cfg) == 0)
-    t->cfg = cfg;
+  t->cfg = cfg;
   pthread_rwlock_unlock(&t->lock);
   pthread_mutex_unlock(&s->defaults_lock);
 }
@@ -378,8 +375,7 @@ int nd_topic_set_config(nd_store *s, const char *name,
   return rc;
 }
 
-int nd_store_set_topic_defaults(nd_store *s, const nd_topic_config *defaults,
-                                int validate_only) {
+int nd_store_set_topic_defaults(nd_store *s, const nd_topic_config *defaults) {
   int rc = store_enter_args(s, __func__, ENTRY_READ, defaults != NULL,
                             "defaults are required");
   if (rc)
@@ -388,27 +384,14 @@ int nd_store_set_topic_defaults(nd_store *s, const nd_topic_config *defaults,
   d.overrides = 0;
   if ((rc = config_validate(&d)) != 0)
     return rc;
+  /* A topic whose overrides conflict with the new defaults
+   * (min.compaction.lag.ms above the default max.compaction.lag.ms) takes
+   * them all the same, as Kafka's does; its next config change must mend
+   * the conflict. A topic created or changed meanwhile follows them once
+   * done (topic_follow). */
   pthread_mutex_lock(&s->defaults_lock);
   pthread_rwlock_rdlock(&s->map_lock);
-  /* Every topic must take the new defaults, or none does: check all
-   * first. A topic created or changed meanwhile follows them once done
-   * (topic_follow). */
-  for (size_t i = 0; !rc && i < s->ntopics; i++) {
-    topic *t = s->topics[i];
-    if (t->offline)
-      continue;
-    nd_topic_config cfg;
-    topic_config(t, &cfg);
-    cfg.overrides |= ND_TOPIC_OVERRIDES_EXACT;
-    config_resolve(&cfg, &cfg, &d);
-    if (config_validate(&cfg) != 0) {
-      char why[256];
-      snprintf(why, sizeof why, "%s", nd_errmsg());
-      rc = nd_fail(ND_ECONFIG, "topic '%s' cannot take these defaults: %s",
-                   t->name, why);
-    }
-  }
-  for (size_t i = 0; !rc && !validate_only && i < s->ntopics; i++) {
+  for (size_t i = 0; i < s->ntopics; i++) {
     topic *t = s->topics[i];
     if (t->offline)
       continue;
@@ -417,11 +400,10 @@ int nd_store_set_topic_defaults(nd_store *s, const nd_topic_config *defaults,
     config_resolve(&t->cfg, &t->cfg, &d);
     pthread_rwlock_unlock(&t->lock);
   }
-  if (!rc && !validate_only)
-    s->defaults = d;
+  s->defaults = d;
   pthread_rwlock_unlock(&s->map_lock);
   pthread_mutex_unlock(&s->defaults_lock);
-  return rc;
+  return 0;
 }
 
 int nd_store_topic_defaults(nd_store *s, nd_topic_config *out) {

@@ -229,20 +229,8 @@ int topic_open(seg_caches *caches, const nd_logger *log, const char *dir,
   }
   t->conf_parts = n;
   if (!rc) {
-    nd_topic_config own = t->cfg;
-    own.overrides |= ND_TOPIC_OVERRIDES_EXACT;
-    config_resolve(&t->cfg, &own, defaults);
-    if (config_validate(&t->cfg) != 0) {
-      /* The store's defaults changed since: they cannot be followed
-       * beside this topic's overrides, so it keeps its values. */
-      nd_log(log, ND_LOG_ERROR,
-             "topic '%s': its overrides and the store's topic defaults "
-             "together are invalid (%s); it keeps the values in its "
-             "topic.conf until its config or the defaults change",
-             t->name, nd_errmsg());
-      t->cfg = own;
-      t->cfg.overrides &= ~ND_TOPIC_OVERRIDES_EXACT;
-    }
+    t->cfg.overrides |= ND_TOPIC_OVERRIDES_EXACT;
+    config_resolve(&t->cfg, &t->cfg, defaults);
     t->parts = calloc((size_t)n, sizeof *t->parts);
     if (!t->parts)
       rc = nd_fail(ND_ENOMEM, "out of memory");

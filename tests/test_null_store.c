@@ -69,7 +69,7 @@ static int c_topic_set_config(nd_store *s) {
 static int c_store_set_topic_defaults(nd_store *s) {
   nd_topic_config cfg;
   nd_topic_config_init(&cfg);
-  return nd_store_set_topic_defaults(s, &cfg, 0);
+  return nd_store_set_topic_defaults(s, &cfg);
 }
 static int c_store_topic_defaults(nd_store *s) {
   nd_topic_config cfg;

@@ -119,12 +119,9 @@ static void follow_live(void) {
   CHECK(is_own(&f, "segment.bytes") && !is_own(&f, "retention.ms") &&
         !is_own(&f, "cleanup.policy"));
 
-  /* validate_only changes nothing. */
   nd_topic_config d2 =
       defaults_with("retention.ms", "172800000", "segment.bytes", "2097152");
-  CHECK_OK(nd_store_set_topic_defaults(s, &d2, 1));
-  CHECK_EQ_I64(describe(s, "follow").retention_ms, DAY);
-  CHECK_OK(nd_store_set_topic_defaults(s, &d2, 0));
+  CHECK_OK(nd_store_set_topic_defaults(s, &d2));
   nd_topic_config got;
   CHECK_OK(nd_store_topic_defaults(s, &got));
   CHECK_EQ_I64(got.retention_ms, 2 * DAY);
@@ -141,24 +138,37 @@ static void follow_live(void) {
   CHECK_OK(nd_topic_create(s, "after", 1, NULL));
   CHECK_EQ_I64(describe(s, "after").retention_ms, 2 * DAY);
 
-  /* An override and the defaults that cannot go together: refused,
-   * naming the topic, and nothing changes. */
-  nd_topic_config_init(&c);
-  CHECK_OK(nd_topic_config_set(&c, "min.compaction.lag.ms", "10"));
-  CHECK_OK(nd_topic_create(s, "lags", 1, &c));
-  nd_topic_config bad =
-      defaults_with("max.compaction.lag.ms", "5", "retention.ms", "1000");
-  CHECK_RC(nd_store_set_topic_defaults(s, &bad, 0), ND_ECONFIG);
-  CHECK(strstr(nd_errmsg(), "'lags'") != NULL);
-  CHECK(strstr(nd_errmsg(), "min.compaction.lag.ms") != NULL);
+  /* Out-of-range defaults are refused, and nothing changes. */
+  nd_topic_config oor = d2;
+  oor.segment_bytes = 3;
+  oor.retention_ms = 5;
+  CHECK_RC(nd_store_set_topic_defaults(s, &oor), ND_ECONFIG);
+  CHECK(strstr(nd_errmsg(), "segment.bytes") != NULL);
+  CHECK_RC(nd_store_set_topic_defaults(s, NULL), ND_EINVAL);
   CHECK_EQ_I64(describe(s, "follow").retention_ms, 2 * DAY);
   CHECK_OK(nd_store_topic_defaults(s, &got));
   CHECK_EQ_I64(got.retention_ms, 2 * DAY);
-  /* Out-of-range defaults are refused as such. */
-  nd_topic_config oor = d2;
-  oor.segment_bytes = 3;
-  CHECK_RC(nd_store_set_topic_defaults(s, &oor, 0), ND_ECONFIG);
-  CHECK_RC(nd_store_set_topic_defaults(s, NULL, 0), ND_EINVAL);
+
+  /* An override and defaults that conflict: taken all the same, as
+   * Kafka 4.4 takes them (its topic then describes min.compaction.lag.ms
+   * 10 above max.compaction.lag.ms 5); the topic's next config change
+   * must mend the conflict. */
+  nd_topic_config_init(&c);
+  CHECK_OK(nd_topic_config_set(&c, "min.compaction.lag.ms", "10"));
+  CHECK_OK(nd_topic_create(s, "lags", 1, &c));
+  nd_topic_config conflict = d2;
+  CHECK_OK(nd_topic_config_set(&conflict, "max.compaction.lag.ms", "5"));
+  CHECK_OK(nd_store_set_topic_defaults(s, &conflict));
+  f = describe(s, "lags");
+  CHECK_EQ_I64(f.min_compaction_lag_ms, 10);
+  CHECK_EQ_I64(f.max_compaction_lag_ms, 5);
+  CHECK_OK(nd_topic_config_set(&f, "retention.ms", "1000"));
+  CHECK_RC(nd_topic_set_config(s, "lags", &f), ND_ECONFIG);
+  CHECK(strstr(nd_errmsg(), "min.compaction.lag.ms (10)") != NULL);
+  CHECK_OK(nd_topic_config_set(&f, "max.compaction.lag.ms", "10"));
+  CHECK_OK(nd_topic_set_config(s, "lags", &f));
+  CHECK_EQ_I64(describe(s, "lags").retention_ms, 1000);
+  CHECK_OK(nd_store_set_topic_defaults(s, &d2));
 
   /* DELETE of an override (describe, unset, set): follows again. A
    * config from nd_topic_describe is EXACT: a stale field of a followed
@@ -226,12 +236,12 @@ static void across_reopen(void) {
   CHECK_EQ_I64(o.retention_ms, DAY);
   CHECK_EQ_I64(o.fsync, ND_FSYNC_ALWAYS);
   CHECK(is_own(&o, "retention.ms") && is_own(&o, "flush.ms"));
-  /* "lags" cannot follow max.compaction.lag.ms=5 beside its own
-   * min.compaction.lag.ms=10: it opens with what its file says. */
+  /* "lags" follows max.compaction.lag.ms=5 beside its own
+   * min.compaction.lag.ms=10, as after a live change. */
   nd_topic_config l = describe(s, "lags");
   CHECK_EQ_I64(l.min_compaction_lag_ms, 10);
-  CHECK_EQ_I64(l.max_compaction_lag_ms, INT64_MAX);
-  CHECK_EQ_I64(l.retention_ms, DAY);
+  CHECK_EQ_I64(l.max_compaction_lag_ms, 5);
+  CHECK_EQ_I64(l.retention_ms, 3 * DAY);
   CHECK(is_own(&l, "min.compaction.lag.ms") &&
         !is_own(&l, "max.compaction.lag.ms"));
   CHECK_OK(nd_close(s));
@@ -327,7 +337,7 @@ static void retention_follows(void) {
   CHECK_EQ_I64(pi.log_start_offset, 0);
   nd_topic_config d2 =
       defaults_with("segment.bytes", "14", "retention.ms", "3600000");
-  CHECK_OK(nd_store_set_topic_defaults(s, &d2, 0));
+  CHECK_OK(nd_store_set_topic_defaults(s, &d2));
   CHECK_OK(nd_maintain(s, now));
   CHECK_OK(nd_partition_describe(s, "t", 0, &pi));
   CHECK(pi.log_start_offset >= 3); /* sealed segments only */
