@@ -180,8 +180,9 @@ void kafka_on_append(void *ctx, const char *topic, int32_t partition,
  * Lanes: ADMIN (one job at a time, in submission order), SYNC (acks=all
  * fdatasyncs, gathered: group commit), COMMIT + i (OffsetCommits, a group
  * always on one lane), TXN + i (the transaction coordinator's calls, one
- * at a time, a transactional id always on one lane: handle_txn.c). A slow
- * job on one lane never delays another. */
+ * at a time, a transactional id always on one lane: handle_txn.c), AUTH + i
+ * (PLAIN passwords checked with a PBKDF2: sasl.c). A slow job on one lane
+ * never delays another. */
 enum {
   WORKER_LANE_ADMIN = 0,
   WORKER_LANE_SYNC = 1,
@@ -189,7 +190,9 @@ enum {
   WORKER_COMMIT_LANES = 4,
   WORKER_LANE_TXN = WORKER_LANE_COMMIT + WORKER_COMMIT_LANES,
   WORKER_TXN_LANES = 4,
-  WORKER_LANES = WORKER_LANE_TXN + WORKER_TXN_LANES
+  WORKER_LANE_AUTH = WORKER_LANE_TXN + WORKER_TXN_LANES,
+  WORKER_AUTH_LANES = 2,
+  WORKER_LANES = WORKER_LANE_AUTH + WORKER_AUTH_LANES
 };
 
 /* A job, embedded in the caller's own struct (so queuing never fails). The

@@ -30,6 +30,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/crypto.h>
+
 #include "kafka.h"
 #include "sasl.h"
 
@@ -68,6 +70,7 @@ enum {
   S_HANDSHAKE, /* waits for ApiVersions or SaslHandshake */
   S_AUTH,      /* a mechanism chosen: SaslAuthenticate only */
   S_RAW,       /* the same after a v0 handshake: raw tokens */
+  S_CHECKING,  /* a PLAIN password being checked on the worker */
   S_DONE,      /* authenticated */
   S_FAILED,    /* refused: the connection closes */
 };
@@ -253,6 +256,12 @@ int sasl_gate(kafka_req *r, int key, char *why, size_t wl) {
              "connection closed, as Kafka does",
              key);
     return -1;
+  case S_CHECKING:
+    snprintf(why, wl,
+             "unexpected request (API key %d) while SASL credentials are "
+             "checked: connection closed",
+             key);
+    return -1;
   case S_DONE:
     break;
   default:
@@ -342,6 +351,10 @@ int handle_sasl_handshake(kafka_req *r) {
 /* One token through the connection's mechanism. SASL_MORE/SASL_OK put the
  * answer in *out (malloc'ed); SASL_OK sets the principal and the session's
  * expiry, and *lifetime_ms; SASL_FAIL sets *msg (static or in msgbuf). */
+static int token_done(broker *b, kafka_session *s, int rc, const char *user,
+                      int64_t expiry_ms, uint8_t **out, int64_t *lifetime_ms,
+                      const char **msg, char *msgbuf, size_t ml);
+
 static int run_token(broker *b, kafka_session *s, const uint8_t *tok, size_t n,
                      uint8_t **out, size_t *outlen, int64_t *lifetime_ms,
                      const char **msg, char *msgbuf, size_t ml) {
@@ -371,6 +384,19 @@ static int run_token(broker *b, kafka_session *s, const uint8_t *tok, size_t n,
     *msg = msgbuf;
     break;
   }
+  return token_done(b, s, rc, user, expiry_ms, out, lifetime_ms, msg, msgbuf,
+                    ml);
+}
+
+/* After a mechanism's step: a refusal's message, or on success the
+ * session's principal and lifetime (a re-authentication may not change
+ * the principal). */
+static int token_done(broker *b, kafka_session *s, int rc, const char *user,
+                      int64_t expiry_ms, uint8_t **out, int64_t *lifetime_ms,
+                      const char **msg, char *msgbuf, size_t ml) {
+  sasl_state *st = state_of(b);
+  sasl_conn *c = s->sasl;
+  const sasl_listener *l = &st->l[s->listener];
   if (rc == SASL_FAIL) {
     if (!*msg || !**msg) {
       snprintf(msgbuf, ml,
@@ -417,34 +443,12 @@ static int run_token(broker *b, kafka_session *s, const uint8_t *tok, size_t n,
   return SASL_OK;
 }
 
-int handle_sasl_authenticate(kafka_req *r) {
-  kafka_sasl_authenticate_request *req = r->body;
+/* SaslAuthenticate's answer to a token's outcome (run_token's). */
+static int auth_respond(kafka_req *r, kafka_sasl_authenticate_response *resp,
+                        int rc, uint8_t *out, size_t outlen, int64_t life,
+                        const char *msg, int was_reauth) {
   kafka_session *s = r->session;
   sasl_conn *c = s->sasl;
-  kafka_sasl_authenticate_response *resp =
-      kf_new(&r->arena, &kafka_sasl_authenticate_response_desc);
-  if (!resp)
-    return -1;
-  if (!is_sasl(s) || !c || c->state != S_AUTH || !state_of(r->b)) {
-    resp->error_code = KERR_ILLEGAL_SASL_STATE;
-    resp->error_message =
-        kf_s("SaslAuthenticate request received after successful "
-             "authentication");
-    kafka_respond(r, resp);
-    return 0;
-  }
-  if (r->version > 0)
-    c->client_reauth = 1;
-  uint8_t *out;
-  size_t outlen;
-  int64_t life;
-  const char *msg;
-  char msgbuf[600];
-  int was_reauth = c->reauth;
-  int rc = run_token(
-      r->b, s, req->auth_bytes.ptr ? req->auth_bytes.ptr : (const uint8_t *)"",
-      req->auth_bytes.len > 0 ? (size_t)req->auth_bytes.len : 0, &out, &outlen,
-      &life, &msg, msgbuf, sizeof msgbuf);
   net_conn *conn = r->conn;
   if (rc == SASL_FAIL) {
     c->state = S_FAILED;
@@ -472,6 +476,143 @@ int handle_sasl_authenticate(kafka_req *r) {
               life ? " (session expires)" : "");
   kafka_respond(r, resp);
   return 0;
+}
+
+/* A PLAIN password checked against SCRAM credentials costs a PBKDF2 (4096
+ * to 16384 iterations; a hand-written credential may have more): done on
+ * an auth lane of the worker, so the loop serves everyone else meanwhile.
+ * The job holds copies of what it reads (the store and the listener's
+ * JAAS text may change on the loop). */
+typedef struct plain_job {
+  kafka_req *r;
+  kafka_sasl_authenticate_response *resp;
+  scram_store store; /* the user's credentials only */
+  scram_cred creds[2];
+  char *jaas;
+  uint8_t *tok;
+  size_t n;
+  int rc, was_reauth;
+  char user[512];
+  const char *msg; /* static, from sasl_plain */
+} plain_job;
+
+static void plain_run(void *arg) {
+  plain_job *j = arg;
+  j->rc = sasl_plain(&j->store, j->jaas, j->tok, j->n, j->user, sizeof j->user,
+                     &j->msg);
+}
+
+static int plain_answer(kafka_req *r, void *arg) {
+  plain_job *j = arg;
+  kafka_session *s = r->session;
+  s->sasl->state = S_AUTH; /* as run_token finds it */
+  uint8_t *out = NULL;
+  int64_t life = 0;
+  const char *msg = j->msg;
+  char msgbuf[600];
+  int rc = token_done(r->b, s, j->rc, j->user, 0, &out, &life, &msg, msgbuf,
+                      sizeof msgbuf);
+  return auth_respond(r, j->resp, rc, out, 0, life, msg, j->was_reauth);
+}
+
+static void plain_job_free(plain_job *j) {
+  OPENSSL_cleanse(j->tok, j->n);
+  free(j->tok);
+  free(j->jaas);
+  OPENSSL_cleanse(j->creds, sizeof j->creds);
+  free(j);
+}
+
+static void plain_done(void *arg) {
+  plain_job *j = arg;
+  kafka_answer_parked(j->r, plain_answer, j);
+  plain_job_free(j);
+}
+
+/* Park r and check its PLAIN token on the worker when that costs a
+ * PBKDF2 (the user has SCRAM credentials); 1 if parked, 0 to check it
+ * here, -1 when out of memory. */
+static int plain_offload(kafka_req *r, kafka_sasl_authenticate_response *resp,
+                         const uint8_t *tok, size_t n, int was_reauth) {
+  sasl_state *st = state_of(r->b);
+  kafka_session *s = r->session;
+  char user[512];
+  if (sasl_plain_user(tok, n, user, sizeof user) != 0)
+    return 0; /* refused without a PBKDF2 */
+  plain_job *j = calloc(1, sizeof *j);
+  if (!j)
+    return -1;
+  for (int mech = SCRAM_SHA_256; mech <= SCRAM_SHA_512; mech++) {
+    const scram_cred *c = scram_store_find(&st->store, user, mech);
+    if (c) {
+      j->creds[j->store.n] = *c;
+      j->creds[j->store.n++].user = j->user;
+    }
+  }
+  if (j->store.n == 0) {
+    free(j);
+    return 0; /* JAAS users only: a string compare */
+  }
+  snprintf(j->user, sizeof j->user, "%s", user);
+  j->store.v = j->creds;
+  const char *jaas = st->l[s->listener].jaas;
+  j->r = r;
+  j->resp = resp;
+  j->was_reauth = was_reauth;
+  j->n = n;
+  j->tok = malloc(n ? n : 1);
+  j->jaas = jaas ? strdup(jaas) : NULL;
+  if (!j->tok || (jaas && !j->jaas)) {
+    plain_job_free(j);
+    return -1;
+  }
+  memcpy(j->tok, tok, n);
+  uint32_t h = (uint32_t)(uintptr_t)r->conn;
+  h ^= h >> 16;
+  if (kafka_run_on_lane(r, WORKER_LANE_AUTH + (int)(h % WORKER_AUTH_LANES),
+                        plain_run, plain_done, j) != 0) {
+    plain_job_free(j);
+    return -1;
+  }
+  s->sasl->state = S_CHECKING;
+  return 1;
+}
+
+int handle_sasl_authenticate(kafka_req *r) {
+  kafka_sasl_authenticate_request *req = r->body;
+  kafka_session *s = r->session;
+  sasl_conn *c = s->sasl;
+  kafka_sasl_authenticate_response *resp =
+      kf_new(&r->arena, &kafka_sasl_authenticate_response_desc);
+  if (!resp)
+    return -1;
+  if (!is_sasl(s) || !c || c->state != S_AUTH || !state_of(r->b)) {
+    resp->error_code = KERR_ILLEGAL_SASL_STATE;
+    resp->error_message =
+        kf_s("SaslAuthenticate request received after successful "
+             "authentication");
+    kafka_respond(r, resp);
+    return 0;
+  }
+  if (r->version > 0)
+    c->client_reauth = 1;
+  const uint8_t *tok =
+      req->auth_bytes.ptr ? req->auth_bytes.ptr : (const uint8_t *)"";
+  size_t n = req->auth_bytes.len > 0 ? (size_t)req->auth_bytes.len : 0;
+  int was_reauth = c->reauth;
+  if (c->mech == M_PLAIN && r->b->worker) {
+    int parked = plain_offload(r, resp, tok, n, was_reauth);
+    if (parked != 0)
+      return parked < 0 ? -1 : 0;
+  }
+  uint8_t *out;
+  size_t outlen;
+  int64_t life;
+  const char *msg;
+  char msgbuf[600];
+  int rc = run_token(r->b, s, tok, n, &out, &outlen, &life, &msg, msgbuf,
+                     sizeof msgbuf);
+  return auth_respond(r, resp, rc, out, outlen, life, msg, was_reauth);
 }
 
 /* A SaslHandshake v0's raw tokens: the frame is the token, the answer is

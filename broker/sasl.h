@@ -107,6 +107,9 @@ enum { SASL_MORE = 0, SASL_OK = 1, SASL_FAIL = -1 };
  * Kafka's PlainLoginModule). user[] gets the authcid on SASL_OK. */
 int sasl_plain(const scram_store *store, const char *jaas, const uint8_t *tok,
                size_t n, char *user, size_t ul, const char **msg);
+/* The authcid of a PLAIN token into user[] (NUL-terminated): 0, or -1 when
+ * the token is one sasl_plain refuses before looking at any credential. */
+int sasl_plain_user(const uint8_t *tok, size_t n, char *user, size_t ul);
 
 /* SCRAM's server (RFC 5802, as Kafka's ScramSaslServer). */
 typedef struct scram_server {

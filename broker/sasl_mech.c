@@ -65,6 +65,24 @@ static int jaas_matches(const char *jaas, const char *user, const char *pw,
   return found;
 }
 
+int sasl_plain_user(const uint8_t *tok, size_t n, char *user, size_t ul) {
+  const uint8_t *start = memchr(tok, 0, n);
+  if (!start)
+    return -1;
+  start++;
+  size_t left = n - (size_t)(start - tok);
+  const uint8_t *end = memchr(start, 0, left);
+  if (!end)
+    return -1;
+  size_t ulen = (size_t)(end - start), pwlen = left - ulen - 1;
+  /* Three tokens, none empty but the authzid (sasl_plain's rules). */
+  if (ulen == 0 || ulen >= ul || pwlen == 0 || memchr(end + 1, 0, pwlen))
+    return -1;
+  memcpy(user, start, ulen);
+  user[ulen] = 0;
+  return 0;
+}
+
 int sasl_plain(const scram_store *store, const char *jaas, const uint8_t *tok,
                size_t n, char *user, size_t ul, const char **msg) {
   /* Kafka splits on NUL and wants exactly three tokens (the last may not

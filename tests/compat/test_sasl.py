@@ -31,6 +31,9 @@ then:
 `nodata users add` refuses while the broker holds the data directory,
 `users list` works beside it, `users delete` removes a credential.
 """
+import base64
+import hashlib
+import hmac
 import os
 import select
 import socket
@@ -68,6 +71,26 @@ if r.returncode != 0:
 text = open(os.path.join(data, "security", "scram-credentials")).read()
 if "alice-secret" in text or "bob-secret" in text:
     ndtest.fail("the credential file holds a password:\n" + text)
+
+
+# A credential whose PBKDF2 takes seconds (written by hand: nodata users
+# stops at Kafka's 16384 iterations), to see the loop serve others while
+# a PLAIN login against it is checked.
+def slow_cred(user, pw, iterations):
+    salt = os.urandom(16)
+    salted = hashlib.pbkdf2_hmac("sha256", pw.encode(), salt, iterations)
+    client_key = hmac.new(salted, b"Client Key", "sha256").digest()
+    stored = hashlib.sha256(client_key).digest()
+    server = hmac.new(salted, b"Server Key", "sha256").digest()
+    b64 = base64.b64encode
+    return "%s SCRAM-SHA-256 %d %s %s %s\n" % (
+        user, iterations, b64(salt).decode(), b64(stored).decode(),
+        b64(server).decode())
+
+
+SLOW_ITERATIONS = 4000000
+with open(os.path.join(data, "security", "scram-credentials"), "a") as f:
+    f.write(slow_cred("slowpoke", "slow-secret", SLOW_ITERATIONS))
 
 conf_path = os.path.join(tmp, "server.properties")
 with open(conf_path, "w") as f:
@@ -233,6 +256,39 @@ if not metadata_ok(s):
     ndtest.fail("v0 PLAIN: Metadata after authentication not answered")
 s.close()
 print("wire: SaslHandshake v0 + raw PLAIN token authenticates")
+
+# A PLAIN password checked against a SCRAM credential costs a PBKDF2 of
+# its iterations. The loop hands it to a worker lane: while slowpoke's
+# login is checked (4,000,000 iterations, seconds), another connection is
+# answered. On the loop, that answer would wait for slowpoke's.
+slow = conn()
+handshake(slow, "PLAIN")
+tok = plain("slowpoke", "slow-secret")
+ndtest.kafka_request(slow, 36, 1, 2, struct.pack(">i", len(tok)) + tok)
+time.sleep(0.3)  # so the broker has the login in hand first
+other = conn()
+if handshake(other, "PLAIN") != (0, MECHS):
+    ndtest.fail("a handshake during a slow PLAIN check was refused")
+ready, _, _ = select.select([slow], [], [], 0)
+if ready:
+    ndtest.fail("slowpoke's login was answered before another connection's "
+                "handshake: the PBKDF2 ran on the loop")
+other.close()
+slow.settimeout(120)
+f = ndtest.recv_frame(slow)
+if f is None or struct.unpack(">h", f[4:6])[0] != 0:
+    ndtest.fail("slowpoke's PLAIN login failed: %r" % f)
+if not metadata_ok(slow):
+    ndtest.fail("slowpoke: Metadata after authentication not answered")
+slow.close()
+s = conn()
+handshake(s, "PLAIN")
+r = authenticate(s, plain("slowpoke", "not-it"))
+if r is None or r[0] != 58:
+    ndtest.fail("slowpoke, wrong password: want 58, got %r" % (r,))
+s.close()
+print("wire: a PLAIN check of %d PBKDF2 iterations runs off the loop; "
+      "others are served meanwhile" % SLOW_ITERATIONS)
 
 # ---- KIP-368 ---------------------------------------------------------------
 # Again with sessions of 3 s (librdkafka 2.0 cannot re-authenticate, so the
