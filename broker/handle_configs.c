@@ -92,6 +92,21 @@ int16_t kafka_check_segment_bytes(kafka_req *r, const char *name,
 
 /* ---- DescribeConfigs ---------------------------------------------------- */
 
+int kafka_topic_config_own(const nd_topic_config *cfg, const char *name) {
+  if (cfg->overrides & nd_topic_config_bit(name))
+    return 1;
+  /* Kafka's flush.* views of nodata's own fsync: set on the topic when
+   * fsync is and shows through them (fsync=always is flush.messages=1). */
+  if (strncmp(name, "flush.", 6) ||
+      !(cfg->overrides & nd_topic_config_bit("fsync")))
+    return 0;
+  nd_topic_config builtin;
+  nd_topic_config_init(&builtin);
+  char v[64], d[64];
+  return nd_topic_config_get(cfg, name, v, sizeof v) == 0 &&
+         nd_topic_config_get(&builtin, name, d, sizeof d) == 0 && strcmp(v, d);
+}
+
 enum {
   SRC_TOPIC = 1,
   SRC_DEFAULT = 5,
@@ -318,8 +333,8 @@ static int describe_topic(kafka_req *r,
     int ls[3];
     int nl = dynconfig_topic_levels(r->b, names[i], ln, lv, ls);
     set_entry(r, req, &es[n++], names[i], val, dval,
-              (info.config.overrides & nd_topic_config_bit(names[i])) != 0, nl,
-              ln, lv, ls, 0);
+              kafka_topic_config_own(&info.config, names[i]), nl, ln, lv, ls,
+              0);
   }
   for (int32_t i = 0; i < nfixed; i++)
     if (kafka_config_wanted(q, kafka_fixed_configs[i].name))

@@ -105,10 +105,9 @@ static int topics_answer(topics_job *j) {
       const char *ln[3], *lv[3];
       int ls[3];
       int nl = dynconfig_topic_levels(b, names[k], ln, lv, ls);
-      cs[k].config_source =
-          (j->cfg[i].overrides & nd_topic_config_bit(names[k])) ? 1
-          : nl                                                  ? ls[0]
-                                                                : 5;
+      cs[k].config_source = kafka_topic_config_own(&j->cfg[i], names[k]) ? 1
+                            : nl                                         ? ls[0]
+                                                                         : 5;
       /* A setting the request gave is answered as given (" compact ,
        * delete ", "1" for a ratio), set on the topic, as Kafka 4.4 echoes
        * it; DescribeConfigs shows the value as read. */

@@ -279,6 +279,10 @@ int dynconfig_known(const char *name);
  * not parse: -1 with *bad and *value set, else 0. */
 int dynconfig_static_check(const broker_props *props, const char **bad,
                            const char **value);
+/* Does the topic set config `name` itself (DYNAMIC_TOPIC_CONFIG)? Its
+ * overrides bit, or for Kafka's flush.* views a topic fsync that shows
+ * through them. */
+int kafka_topic_config_own(const nd_topic_config *cfg, const char *name);
 /* The store's topic defaults: libnodata's overlaid with the broker-level
  * log.* settings (overrides 0). Valid until the next config change. */
 const nd_topic_config *kafka_topic_defaults(broker *b);

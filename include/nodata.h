@@ -227,8 +227,11 @@ typedef struct nd_topic_config {
 void nd_topic_config_init(nd_topic_config *cfg);
 
 /* The bit of setting `name` in nd_topic_config.overrides, or 0 for a name
- * nd_topic_config_set does not know. flush.messages and flush.ms share
- * fsync's bit (they are views of it). Thread-safe. */
+ * nd_topic_config_set does not know. flush.messages and flush.ms, Kafka's
+ * views of the fsync policy, have bits of their own (so a topic says which
+ * it was given); the policy follows the defaults only while none of the
+ * three is set, and unsetting one view returns only that view to the
+ * default's. Thread-safe. */
 uint64_t nd_topic_config_bit(const char *name);
 
 /* Make setting `name` follow the defaults again: its value is copied from

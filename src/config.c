@@ -269,12 +269,20 @@ static int parse_i64(const char *s, int64_t *out) {
   return 0;
 }
 
-/* The overrides bit of a setting: its row in the table, fsync's for the
- * flush.* views of it. */
+/* The overrides bit of a setting: its row in the table. */
 static uint64_t bit_of(const struct setting *s) {
-  if (s->kind == K_FLUSH_MESSAGES || s->kind == K_FLUSH_MS)
-    s = find("fsync");
   return UINT64_C(1) << (s - settings);
+}
+
+static int is_view(const struct setting *s) {
+  return s->kind == K_FLUSH_MESSAGES || s->kind == K_FLUSH_MS;
+}
+
+/* fsync and its two views (Kafka's flush.*): one policy, which follows
+ * the defaults only while none of the three is set on the topic. */
+static uint64_t fsync_group(void) {
+  return bit_of(find("fsync")) | bit_of(find("flush.messages")) |
+         bit_of(find("flush.ms"));
 }
 
 uint64_t nd_topic_config_bit(const char *name) {
@@ -311,7 +319,7 @@ static void value_span(const struct setting *s, size_t *off, size_t *len) {
   case K_FSYNC:
   case K_FLUSH_MESSAGES:
   case K_FLUSH_MS:
-    *off = *len = 0; /* copied by hand: two fields */
+    *off = *len = 0; /* fsync's two fields, by hand; views have none */
     return;
   default:
     *off = s->offset, *len = sizeof(int32_t);
@@ -351,15 +359,24 @@ int nd_topic_config_unset(nd_topic_config *cfg, const char *name,
     nd_topic_config_init(&builtin);
     defaults = &builtin;
   }
+  cfg->overrides &= ~(s->kind == K_FSYNC ? fsync_group() : bit_of(s));
+  if (is_view(s) && (cfg->overrides & fsync_group())) {
+    /* The policy stays the topic's: only this view of it goes back to
+     * the default's (flush.ms's interval, or flush.messages' choice
+     * between always and the interval). */
+    char v[64];
+    if (nd_topic_config_get(defaults, name, v, sizeof v) == 0)
+      set_value(cfg, s, name, v);
+    return 0;
+  }
   copy_setting(cfg, defaults, s);
-  cfg->overrides &= ~bit_of(s);
   return 0;
 }
 
 uint64_t config_differs(const nd_topic_config *a, const nd_topic_config *b) {
   uint64_t mask = 0;
   for (size_t i = 0; i < NSETTINGS; i++)
-    if (!same_setting(a, b, &settings[i]))
+    if (!is_view(&settings[i]) && !same_setting(a, b, &settings[i]))
       mask |= bit_of(&settings[i]);
   return mask;
 }
@@ -373,9 +390,12 @@ void config_resolve(nd_topic_config *out, const nd_topic_config *in,
     mask |= config_differs(in, &builtin);
   }
   *out = *in;
-  for (size_t i = 0; i < NSETTINGS; i++)
-    if (!(mask & bit_of(&settings[i])))
-      copy_setting(out, defaults, &settings[i]);
+  for (size_t i = 0; i < NSETTINGS; i++) {
+    const struct setting *s = &settings[i];
+    if (!is_view(s) &&
+        !(mask & (s->kind == K_FSYNC ? fsync_group() : bit_of(s))))
+      copy_setting(out, defaults, s);
+  }
   out->overrides = mask;
 }
 
@@ -386,8 +406,7 @@ int config_format_overrides(uint64_t mask, char *buf, size_t cap) {
     const char *item = "";
     if (i == NSETTINGS)
       sep = used ? "\n" : "overrides=\n";
-    else if (settings[i].kind != K_FLUSH_MESSAGES &&
-             settings[i].kind != K_FLUSH_MS && (mask & bit_of(&settings[i])))
+    else if (mask & bit_of(&settings[i]))
       item = settings[i].name;
     else
       continue;

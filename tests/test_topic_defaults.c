@@ -54,18 +54,14 @@ static void bits(void) {
   CHECK(nd_topic_config_bit("segment.bytes") != r);
   CHECK_EQ_I64(nd_topic_config_bit("no.such.setting"), 0);
   CHECK_EQ_I64(nd_topic_config_bit(NULL), 0);
-  /* flush.* are views of fsync: one setting, one bit. */
-  CHECK(nd_topic_config_bit("flush.ms") == nd_topic_config_bit("fsync"));
-  CHECK(nd_topic_config_bit("flush.messages") == nd_topic_config_bit("fsync"));
-  /* Every setting has its own bit, none is EXACT's. */
+  /* Every setting has its own bit (Kafka's flush.* views of fsync too,
+   * so a topic says which it was given), none is EXACT's. */
   uint64_t seen = 0;
   for (const char *const *n = nd_topic_config_names(); *n; n++) {
     uint64_t b = nd_topic_config_bit(*n);
     CHECK(b && !(b & ND_TOPIC_OVERRIDES_EXACT));
-    if (strncmp(*n, "flush.", 6) != 0) {
-      CHECK(!(seen & b));
-      seen |= b;
-    }
+    CHECK(!(seen & b));
+    seen |= b;
   }
   /* Setting marks, even at the default's value; a refused value does
    * not. */
@@ -74,7 +70,7 @@ static void bits(void) {
   CHECK_OK(nd_topic_config_set(&c, "retention.ms", "604800000"));
   CHECK_EQ_I64(c.overrides, r);
   CHECK_OK(nd_topic_config_set(&c, "flush.ms", "250"));
-  CHECK(is_own(&c, "fsync"));
+  CHECK(is_own(&c, "flush.ms") && !is_own(&c, "fsync"));
   /* Unset: the value comes from the defaults given, the bit goes. */
   nd_topic_config d = defaults_with("retention.ms", "3600000", NULL, NULL);
   CHECK_OK(nd_topic_config_unset(&c, "retention.ms", &d));
@@ -85,6 +81,24 @@ static void bits(void) {
   CHECK_EQ_I64(c.fsync_interval_ms, 1000);
   CHECK_EQ_I64(c.overrides, 0);
   CHECK_RC(nd_topic_config_unset(&c, "nope", NULL), ND_ECONFIG);
+  /* One view unset while the other stays: only that view goes back. */
+  CHECK_OK(nd_topic_config_set(&c, "flush.ms", "250"));
+  CHECK_OK(nd_topic_config_set(&c, "flush.messages", "1"));
+  CHECK_EQ_I64(c.fsync, ND_FSYNC_ALWAYS);
+  CHECK_OK(nd_topic_config_unset(&c, "flush.messages", NULL));
+  CHECK_EQ_I64(c.fsync, ND_FSYNC_INTERVAL);
+  CHECK_EQ_I64(c.fsync_interval_ms, 250);
+  CHECK(is_own(&c, "flush.ms") && !is_own(&c, "flush.messages"));
+  CHECK_OK(nd_topic_config_set(&c, "flush.messages", "1"));
+  CHECK_OK(nd_topic_config_unset(&c, "flush.ms", NULL));
+  CHECK_EQ_I64(c.fsync, ND_FSYNC_ALWAYS);
+  CHECK_EQ_I64(c.fsync_interval_ms, 1000);
+  /* Unsetting fsync itself takes its views with it. */
+  CHECK_OK(nd_topic_config_set(&c, "flush.ms", "250"));
+  CHECK_OK(nd_topic_config_unset(&c, "fsync", NULL));
+  CHECK_EQ_I64(c.fsync, ND_FSYNC_INTERVAL);
+  CHECK_EQ_I64(c.fsync_interval_ms, 1000);
+  CHECK_EQ_I64(c.overrides, 0);
 }
 
 /* Topics follow the store's defaults live, overrides stay. */
@@ -220,7 +234,7 @@ static void across_reopen(void) {
   CHECK_OK(nd_topic_create(s, "lags", 1, &c));
   CHECK_OK(nd_close(s));
   char *text = conf_text(dir, "own");
-  CHECK(text && strstr(text, "\noverrides=retention.ms,fsync\n"));
+  CHECK(text && strstr(text, "\noverrides=retention.ms,fsync,flush.messages\n"));
   free(text);
   text = conf_text(dir, "follow");
   CHECK(text && strstr(text, "\noverrides=\n"));
@@ -235,7 +249,8 @@ static void across_reopen(void) {
   nd_topic_config o = describe(s, "own");
   CHECK_EQ_I64(o.retention_ms, DAY);
   CHECK_EQ_I64(o.fsync, ND_FSYNC_ALWAYS);
-  CHECK(is_own(&o, "retention.ms") && is_own(&o, "flush.ms"));
+  CHECK(is_own(&o, "retention.ms") && is_own(&o, "flush.messages") &&
+        !is_own(&o, "flush.ms"));
   /* "lags" follows max.compaction.lag.ms=5 beside its own
    * min.compaction.lag.ms=10, as after a live change. */
   nd_topic_config l = describe(s, "lags");
