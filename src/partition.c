@@ -110,6 +110,7 @@ void partition_free(partition *p) {
   free(p->scratch);
   free(p->offline);
   producer_state_free(&p->producers);
+  producer_text_free(&p->snapshot_written);
   pthread_mutex_destroy(&p->append_lock);
   pthread_rwlock_destroy(&p->segs_lock);
   pthread_mutex_destroy(&p->sync_lock);
@@ -182,7 +183,8 @@ static int snapshot_save(partition *p) {
   pthread_mutex_unlock(&p->txn_lock);
   pthread_rwlock_unlock(&p->segs_lock);
   if (!rc)
-    rc = producer_state_save(&p->producers, p->dir, atomic_load(&p->hw), c, n);
+    rc = producer_state_save(&p->producers, p->dir, atomic_load(&p->hw), c, n,
+                             &p->snapshot_written);
   if (c != few)
     free(c);
   return rc;

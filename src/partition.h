@@ -44,6 +44,9 @@ typedef struct partition {
   _Atomic int64_t synced; /* recovery point */
   _Atomic int64_t last_sync_ms;
   int64_t rp_persisted; /* value in the recovery-point file */
+  /* The producer-state file's text as last read or written (not written
+   * again unchanged); under append_lock once open. */
+  producer_text snapshot_written;
   int64_t rp_persisted_ms;
   int64_t log_start_persisted;
   _Atomic int failed;       /* sticky after an unrecoverable I/O error */

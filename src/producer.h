@@ -111,10 +111,20 @@ typedef struct producer_txn_count {
  * up to in *upto, or -1 if there is no usable file; it returns 1 when a
  * file exists but is not usable (another version, damaged): then the
  * state must be rebuilt from the whole log, since "no file" means "no
- * state" only when no file was written. *counts is malloc'ed (free). */
+ * state" only when no file was written. *counts is malloc'ed (free).
+ * *written (save) and *file (load), each may be NULL, get a copy of the
+ * file's text (none when not usable); save writes nothing when its text
+ * is what *written holds, the file's as last written. */
+typedef struct producer_text {
+  char *text;
+  size_t len;
+} producer_text;
 int producer_state_save(const producer_state *ps, const char *dir, int64_t upto,
-                        const producer_txn_count *counts, size_t ncounts);
+                        const producer_txn_count *counts, size_t ncounts,
+                        producer_text *written);
 int producer_state_load(producer_state *ps, const char *dir, int64_t *upto,
-                        producer_txn_count **counts, size_t *ncounts);
+                        producer_txn_count **counts, size_t *ncounts,
+                        producer_text *file);
+void producer_text_free(producer_text *t);
 
 #endif

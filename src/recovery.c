@@ -398,7 +398,11 @@ static int producers_rebuild(partition *p, partition_recovery *rec) {
   int64_t upto = -1;
   producer_txn_count *counts = NULL;
   size_t ncounts = 0;
-  producer_state_load(&p->producers, p->dir, &upto, &counts, &ncounts);
+  /* What the file holds, whether used or not: a save of the same text
+   * (an idle partition's close) writes nothing. */
+  producer_text_free(&p->snapshot_written);
+  producer_state_load(&p->producers, p->dir, &upto, &counts, &ncounts,
+                      &p->snapshot_written);
   int have_file = upto >= 0;
   int64_t hw = atomic_load(&p->hw);
   for (size_t i = 0; i < p->nsegs; i++) {

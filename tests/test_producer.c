@@ -4,6 +4,7 @@
 #include "test.h"
 
 #include <glob.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include "bytes.h"
@@ -325,10 +326,63 @@ static void cut_state_file_rebuilt(void) {
   tmpdir_remove(dir);
 }
 
+/* The inode of a partition's producer-state (replaced, never rewritten
+ * in place, so a new inode means a new write); 0 if there is none. */
+static ino_t state_inode(const char *dir) {
+  char pat[PATH_MAX];
+  snprintf(pat, sizeof pat, "%s/topics/*/0/producer-state", dir);
+  glob_t g;
+  ino_t ino = 0;
+  struct stat st;
+  if (glob(pat, 0, NULL, &g) == 0 && g.gl_pathc == 1 &&
+      stat(g.gl_pathv[0], &st) == 0)
+    ino = st.st_ino;
+  globfree(&g);
+  return ino;
+}
+
+/* A snapshot already on disk is not written again: a store of idle
+ * partitions closes without replacing a file per partition (10,000 of
+ * them took 2.5 s at close). A changed state is written, and what is on
+ * disk still reopens to the right state. */
+static void unchanged_state_not_rewritten(void) {
+  char *dir = tmpdir_make("samestate");
+  nd_store *s = open_store(dir);
+  CHECK(s);
+  CHECK_OK(nd_topic_create(s, "q", 1, NULL));
+  int64_t off;
+  CHECK_OK(txn_append(s, "q", 0, 5, 0, 0, 1, "open", 1, &off));
+  CHECK_OK(nd_close(s));
+  ino_t first = state_inode(dir);
+  CHECK(first != 0);
+  /* Open and close with nothing appended: the same file. */
+  s = open_store(dir);
+  CHECK(s);
+  CHECK_OK(nd_close(s));
+  CHECK_EQ_I64(state_inode(dir), first);
+  /* A new batch: a new snapshot, which the next open trusts. */
+  s = open_store(dir);
+  CHECK(s);
+  CHECK_OK(txn_append(s, "q", 0, 6, 0, 0, 0, "plain", 2, &off));
+  CHECK_OK(nd_close(s));
+  ino_t second = state_inode(dir);
+  CHECK(second != 0 && second != first);
+  s = open_store(dir);
+  CHECK(s);
+  nd_partition_info pi;
+  CHECK_OK(nd_partition_describe(s, "q", 0, &pi));
+  CHECK_EQ_I64(pi.high_watermark, 3);
+  CHECK_EQ_I64(pi.last_stable_offset, 0); /* pid 5's transaction is open */
+  CHECK_OK(nd_close(s));
+  CHECK_EQ_I64(state_inode(dir), second);
+  tmpdir_remove(dir);
+}
+
 int main(void) {
   RUN(sequences);
   RUN(markers);
   RUN(coordinator_epoch_kept);
   RUN(cut_state_file_rebuilt);
+  RUN(unchanged_state_not_rewritten);
   TEST_MAIN_END();
 }
