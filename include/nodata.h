@@ -1142,11 +1142,18 @@ typedef struct nd_committed {
   int32_t leader_epoch;
   char *metadata;      /* may be NULL; NUL-terminated, may hold NULs */
   size_t metadata_len; /* bytes of metadata, before the terminating NUL */
+  /* When the store recorded this commit: milliseconds since the Unix
+   * epoch, by the writer's wall clock at nd_commit_offsets (or when a
+   * transaction's offsets were committed). Kept in the offsets log with
+   * the commit, so a reopen and a checkpoint keep it; a broker expires
+   * offsets by it (Kafka's offsets.retention.minutes). */
+  int64_t commit_time_ms;
 } nd_committed;
 
-/* Every committed offset of a group, sorted by topic then partition.
- * Release with nd_committed_free(list, count). An unknown group gives
- * count 0. */
+/* Every committed offset of a group, sorted by topic then partition, each
+ * with its commit time. Release with nd_committed_free(list, count). An
+ * unknown group gives count 0. Errors: ND_EINVAL (bad group name, NULL
+ * list or count), ND_ENOMEM (*list NULL, *count 0). Thread-safe. */
 int nd_group_offsets(nd_store *store, const char *group, nd_committed **list,
                      size_t *count);
 void nd_committed_free(nd_committed *list, size_t count);
@@ -1322,7 +1329,11 @@ int nd_txn_commit_offsets(nd_store *store, const char *transactional_id,
 
 /* 1 if (group, topic, partition) has offsets pending in a transaction not
  * yet complete (OffsetFetch with require_stable answers
- * UNSTABLE_OFFSET_COMMIT), 0 if not, ND_EINVAL for NULL arguments. */
+ * UNSTABLE_OFFSET_COMMIT), 0 if not. topic NULL asks about every
+ * partition of the group (partition is then ignored): 1 if any has
+ * offsets pending (a broker keeps such a group when its committed offsets
+ * expire, as Kafka does). ND_EINVAL for a NULL store or group.
+ * Thread-safe. */
 int nd_txn_offsets_pending(nd_store *store, const char *group,
                            const char *topic, int32_t partition);
 

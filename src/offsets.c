@@ -1094,6 +1094,7 @@ int offsets_list(offsets_store *os, const char *group, nd_committed **list,
     out[k].partition = (int32_t)be32((const uint8_t *)t + strlen(t) + 1);
     out[k].offset = e->offset;
     out[k].leader_epoch = e->epoch;
+    out[k].commit_time_ms = e->time_ms;
     int oom = 0;
     out[k].metadata = meta_dup(e, &oom);
     out[k].metadata_len = e->meta_len;

@@ -1320,8 +1320,8 @@ int nd_txn_commit_offsets(nd_store *s, const char *id, int64_t pid,
 
 int nd_txn_offsets_pending(nd_store *s, const char *group, const char *tname,
                            int32_t tpart) {
-  int rc = store_enter_args(s, __func__, ENTRY_READ, group && tname,
-                            "group and topic needed");
+  int rc =
+      store_enter_args(s, __func__, ENTRY_READ, group != NULL, "group needed");
   if (rc)
     return rc;
   txn_coord *c = s->txn;
@@ -1330,9 +1330,11 @@ int nd_txn_offsets_pending(nd_store *s, const char *group, const char *tname,
     const tstate *t = &c->v[i]->st;
     if (t->state != ND_TXN_ONGOING && t->state != ND_TXN_PREPARE_COMMIT)
       continue;
+    /* No topic: any partition of the group. */
     for (size_t j = 0; !rc && j < t->npend; j++)
-      rc = t->pend[j].partition == tpart && !strcmp(t->pend[j].group, group) &&
-           !strcmp(t->pend[j].topic, tname);
+      rc = !strcmp(t->pend[j].group, group) &&
+           (!tname || (t->pend[j].partition == tpart &&
+                       !strcmp(t->pend[j].topic, tname)));
   }
   pthread_mutex_unlock(&c->mu);
   return rc;

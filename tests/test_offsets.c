@@ -7,6 +7,7 @@
 #include "bytes.h"
 
 #include <sys/wait.h>
+#include <time.h>
 
 static nd_store *open_store(const char *dir) {
   nd_options o = {.no_background = 1};
@@ -240,6 +241,94 @@ static void binary_metadata(void) {
   nd_offset_commit cb = {"t", 0, 5, -1, big, sizeof big};
   CHECK_RC(nd_commit_offsets(s, "g", &cb, 1), ND_EINVAL);
   CHECK(meta_is(s, "plain", 5));
+  CHECK_OK(nd_close(s));
+  tmpdir_remove(dir);
+}
+
+static int64_t wall_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The commit times of group g's offsets on t (partitions 0-2, -1 where
+ * none): 0 or the number of offsets listed. */
+static size_t commit_times(nd_store *s, const char *g, int64_t times[3]) {
+  nd_committed *list;
+  size_t n;
+  times[0] = times[1] = times[2] = -1;
+  if (nd_group_offsets(s, g, &list, &n) != 0)
+    return 0;
+  for (size_t i = 0; i < n; i++)
+    if (!strcmp(list[i].topic, "t") && list[i].partition >= 0 &&
+        list[i].partition < 3)
+      times[list[i].partition] = list[i].commit_time_ms;
+  nd_committed_free(list, n);
+  return n;
+}
+
+/* Each commit's time (a broker expires offsets by it) is the wall clock
+ * of its nd_commit_offsets, kept exactly through a reopen (replay), a
+ * compaction (the checkpoint rewrites it from memory) and a deletion of
+ * another partition; a later commit of the partition takes its own. */
+static void commit_time(void) {
+  char *dir = tmpdir_make("offtime");
+  nd_store *s = open_store(dir);
+  CHECK(s);
+  CHECK_OK(nd_topic_create(s, "t", 3, NULL));
+  int64_t t0 = wall_ms();
+  CHECK_OK(nd_commit_offset(s, "g", "t", 0, 5, NULL));
+  int64_t t1 = wall_ms();
+  struct timespec nap = {0, 30 * 1000000};
+  nanosleep(&nap, NULL);
+  nd_offset_commit two[2] = {{"t", 1, 6, -1, NULL, 0},
+                             {"t", 2, 7, -1, NULL, 0}};
+  int64_t t2 = wall_ms();
+  CHECK_OK(nd_commit_offsets(s, "g", two, 2));
+  int64_t t3 = wall_ms();
+  int64_t at[3], again[3];
+  CHECK_EQ_I64(commit_times(s, "g", at), 3);
+  CHECK(at[0] >= t0 && at[0] <= t1);
+  CHECK(at[1] >= t2 && at[1] <= t3 && at[1] > at[0]);
+  CHECK_EQ_I64(at[2], at[1]); /* one call, one time */
+  CHECK_OK(nd_close(s));
+  s = open_store(dir);
+  CHECK(s);
+  CHECK_EQ_I64(commit_times(s, "g", again), 3);
+  CHECK(!memcmp(at, again, sizeof at));
+  /* A compaction writes the entries from memory: their times too. */
+  char path[PATH_MAX];
+  groups_path(path, dir);
+  struct stat before, after;
+  for (int i = 0; i < 3000; i++)
+    CHECK_OK(nd_commit_offset(s, "filler", "t", 0, i, "some metadata"));
+  CHECK(stat(path, &before) == 0);
+  CHECK_OK(nd_maintain(s, 0));
+  CHECK(stat(path, &after) == 0 && after.st_size < before.st_size / 4);
+  CHECK_EQ_I64(commit_times(s, "g", again), 3);
+  CHECK(!memcmp(at, again, sizeof at));
+  CHECK_OK(nd_close(s));
+  s = open_store(dir);
+  CHECK(s);
+  CHECK_EQ_I64(commit_times(s, "g", again), 3);
+  CHECK(!memcmp(at, again, sizeof at));
+  /* Deleting one partition leaves the others' times; a new commit of a
+   * partition has the time of that commit. */
+  nd_topic_partition p1 = {"t", 1};
+  CHECK_OK(nd_delete_offsets(s, "g", &p1, 1));
+  nanosleep(&nap, NULL);
+  int64_t t4 = wall_ms();
+  CHECK_OK(nd_commit_offset(s, "g", "t", 0, 8, NULL));
+  CHECK_EQ_I64(commit_times(s, "g", again), 2);
+  CHECK(again[0] >= t4 && again[0] > at[0]);
+  CHECK_EQ_I64(again[1], -1);
+  CHECK_EQ_I64(again[2], at[2]);
+  CHECK_OK(nd_close(s));
+  s = open_store(dir);
+  CHECK(s);
+  int64_t last[3];
+  CHECK_EQ_I64(commit_times(s, "g", last), 2);
+  CHECK(!memcmp(again, last, sizeof last));
   CHECK_OK(nd_close(s));
   tmpdir_remove(dir);
 }
@@ -1191,6 +1280,7 @@ int main(void) {
   RUN(library_consumer_resumes);
   RUN(bad_frame_applies_nothing);
   RUN(binary_metadata);
+  RUN(commit_time);
   RUN(group_protocol_type);
   RUN(damaged_frames_cost_only_themselves);
   RUN(torn_append_any_prefix);

@@ -361,6 +361,10 @@ static void test_offsets(void) {
   CHECK_EQ_I64(nd_txn_offsets_pending(s, "g", "a", 1), 1);
   CHECK_EQ_I64(nd_txn_offsets_pending(s, "g", "a", 0), 0);
   CHECK_EQ_I64(nd_txn_offsets_pending(s, "h", "a", 1), 0);
+  /* No topic: any partition of the group (offset expiry keeps it). */
+  CHECK_EQ_I64(nd_txn_offsets_pending(s, "g", NULL, -1), 1);
+  CHECK_EQ_I64(nd_txn_offsets_pending(s, "h", NULL, -1), 0);
+  CHECK_RC(nd_txn_offsets_pending(s, NULL, "a", 1), ND_EINVAL);
   CHECK_EQ_I64(committed(s, "g", "a", 1), -1); /* invisible until commit */
   /* Pending offsets survive a reopen. */
   CHECK_OK(nd_close(s));
@@ -370,6 +374,7 @@ static void test_offsets(void) {
   CHECK_OK(nd_txn_end(s, TID, pid, ep, 1, 0, 0, NULL, NULL));
   CHECK_EQ_I64(committed(s, "g", "a", 1), 43);
   CHECK_EQ_I64(nd_txn_offsets_pending(s, "g", "a", 1), 0);
+  CHECK_EQ_I64(nd_txn_offsets_pending(s, "g", NULL, -1), 0);
   /* Abort drops them. */
   CHECK_OK(nd_txn_add_offsets(s, TID, pid, ep, "g", 0));
   oc.offset = 99;
