@@ -21,7 +21,13 @@ import struct
 import uuid as _uuid
 import zipfile
 
-JAR = os.environ.get("KAFKA_CLIENTS_JAR", "/tmp/kafka-clients-4.4.0.jar")
+# The jar: KAFKA_CLIENTS_JAR, else /tmp's copy, else Maven's (the tests'
+# Kafka puts it in ~/.m2).
+_M2_JAR = os.path.expanduser("~/.m2/repository/org/apache/kafka/"
+                             "kafka-clients/4.4.0/kafka-clients-4.4.0.jar")
+JAR = os.environ.get("KAFKA_CLIENTS_JAR") or (
+    _M2_JAR if not os.path.exists("/tmp/kafka-clients-4.4.0.jar") and
+    os.path.exists(_M2_JAR) else "/tmp/kafka-clients-4.4.0.jar")
 _cache = {}
 
 
