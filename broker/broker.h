@@ -74,7 +74,11 @@ typedef struct broker_config {
   int32_t cg_max_assign_interval_ms; /* ...max.assignment.interval.ms, 15000 */
   char cg_assignors[256];  /* group.consumer.assignors, "uniform,range" */
   int cg_migration_policy; /* group.consumer.migration.policy, CG_MIGRATE_* */
-  unsigned explicit_set;   /* BC_SET_*: given by a flag or variable */
+  /* Committed offsets expire (coordinator_expiry.c; read at start): */
+  int64_t offsets_retention_min;      /* offsets.retention.minutes, 10080 */
+  int64_t offsets_retention_check_ms; /* offsets.retention.check.interval.ms,
+                                         600000 */
+  uint64_t explicit_set; /* BC_SET_*: given by a flag or variable */
   /* Security (security.h). props: --config FILE's Kafka properties (an
    * empty set without one), owned here. listeners[0] is the one the
    * listen_* and advertise_* fields above describe. */
@@ -124,7 +128,10 @@ enum {
   BC_SET_CG_MIN_ASSIGN_INTERVAL = 1 << 27,
   BC_SET_CG_MAX_ASSIGN_INTERVAL = 1 << 28,
   BC_SET_FAILED_AUTH_DELAY = 1 << 29,
+  BC_SET_OFFSETS_RETENTION = 1 << 30,
 };
+/* Past what an enumerator (an int) holds: explicit_set has 64 bits. */
+#define BC_SET_OFFSETS_RETENTION_CHECK (UINT64_C(1) << 31)
 
 /* group.consumer.migration.policy: which conversions between classic and
  * consumer groups are allowed (Kafka's ConsumerGroupMigrationPolicy). */

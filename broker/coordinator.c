@@ -38,18 +38,17 @@
 #include "cgroup.h"
 #include "group.h"
 
-static void glog(const group *g, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void glog(const group *g, const char *fmt, ...) {
+void group_log(const char *gid, const char *fmt, ...) {
   char msg[512];
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
-  blog(BLOG_INFO, "group", &BLOG_STR("group", g->id), 1, "group %s: %s", g->id,
+  blog(BLOG_INFO, "group", &BLOG_STR("group", gid), 1, "group %s: %s", gid,
        msg);
 }
+
+#define glog(g, ...) group_log((g)->id, __VA_ARGS__)
 
 static const char *const state_names[] = {
     "Empty", "PreparingRebalance", "CompletingRebalance", "Stable", "Dead"};
@@ -121,6 +120,7 @@ static group *group_create(group_coord *gc, const char *id) {
   }
   g->gc = gc;
   g->state = GROUP_EMPTY;
+  g->empty_since_ms = group_wall_ms(); /* as Kafka's new ClassicGroup */
   size_t k = hash_str(id) % gc->nbuckets;
   g->hnext = gc->buckets[k];
   gc->buckets[k] = g;
@@ -550,6 +550,7 @@ static void complete_join(group *g) {
   g->protocol = NULL;
   if (g->nmembers == 0) {
     g->state = GROUP_EMPTY;
+    g->empty_since_ms = group_wall_ms();
     glog(g, "generation %d is empty", g->generation);
     return;
   }
@@ -1288,6 +1289,8 @@ int group_init(broker *b) {
     return -ENOMEM;
   gc->b = b;
   int rc = committer_start(b, &gc->committer);
+  if (rc == 0 && (rc = expiry_start(b, gc)) != 0)
+    committer_stop(gc->committer);
   if (rc != 0) {
     free(gc);
     return rc;
@@ -1300,6 +1303,7 @@ void group_fini(broker *b) {
   group_coord *gc = b->groups;
   if (!gc)
     return;
+  expiry_stop(gc);
   committer_stop(gc->committer);
   for (size_t i = 0; i < gc->nbuckets; i++)
     for (group *g = gc->buckets[i], *next; g; g = next) {

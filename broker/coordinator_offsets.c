@@ -206,6 +206,10 @@ static void commit_run(worker_job *first, size_t n) {
   }
 }
 
+int committer_lane(const char *gid) {
+  return WORKER_LANE_COMMIT + (int)(gid_hash(gid) % WORKER_COMMIT_LANES);
+}
+
 int committer_start(broker *b, committer **out) {
   committer *c = calloc(1, sizeof *c);
   if (!c)
@@ -264,10 +268,7 @@ static void commit_submit(committer *c, commit_job *j) {
   (*pp)->pending++;
   (*pp)->last_submitted = j->seq;
   kafka_park(j->r, commit_closed);
-  worker_queue(c->b->worker,
-               WORKER_LANE_COMMIT +
-                   (int)(gid_hash(j->gid) % WORKER_COMMIT_LANES),
-               &j->job);
+  worker_queue(c->b->worker, committer_lane(j->gid), &j->job);
 }
 
 static int waiter_closed(kafka_req *r) {
@@ -871,7 +872,7 @@ int handle_delete_groups(kafka_req *r) {
  * an active "consumer" group? As Kafka's ClassicGroup.isSubscribedToTopic:
  * when the subscriptions cannot be read (no protocol chosen yet, or
  * metadata that does not parse), a consumer group counts as subscribed. */
-static int group_subscribed(const group *g, const char *topic) {
+int group_subscribed(const group *g, const char *topic) {
   if (!g->protocol)
     return 1;
   size_t tl = strlen(topic);

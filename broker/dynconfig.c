@@ -136,6 +136,11 @@ static const bconf bconfs[] = {
     {"transactional.id.expiration.ms", T_INT, M_READONLY, "604800000", NULL, 0},
     {"transaction.abort.timed.out.transaction.cleanup.interval.ms", T_INT,
      M_READONLY, "10000", NULL, 0},
+    /* Read only in Kafka too: the flags --offsets-retention-* (committed
+     * offsets expire, coordinator_expiry.c). */
+    {"offsets.retention.minutes", T_INT, M_READONLY, "10080", NULL, 0},
+    {"offsets.retention.check.interval.ms", T_LONG, M_READONLY, "600000", NULL,
+     0},
     {"min.insync.replicas", T_INT, M_FIXED, "1", NULL, 0},
     {"unclean.leader.election.enable", T_BOOL, M_STORED, "false", NULL, 0},
     {"background.threads", T_INT, M_STORED, "10", NULL, 0},
@@ -690,7 +695,7 @@ static const char *static_value(broker *b, const dyn_state *d, const bconf *c,
   }
   static const struct {
     const char *name;
-    unsigned bit;
+    uint64_t bit;
     size_t off;
   } nums[] = {
       {"max.connections", BC_SET_MAX_CONNECTIONS,
@@ -709,6 +714,10 @@ static const char *static_value(broker *b, const dyn_state *d, const bconf *c,
        offsetof(broker_config, txn_id_expiration_ms)},
       {"transaction.abort.timed.out.transaction.cleanup.interval.ms",
        BC_SET_TXN_ABORT_CHECK, offsetof(broker_config, txn_abort_check_ms)},
+      {"offsets.retention.minutes", BC_SET_OFFSETS_RETENTION,
+       offsetof(broker_config, offsets_retention_min)},
+      {"offsets.retention.check.interval.ms", BC_SET_OFFSETS_RETENTION_CHECK,
+       offsetof(broker_config, offsets_retention_check_ms)},
   };
   for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++)
     if (!strcmp(c->name, nums[i].name) && (s->explicit_set & nums[i].bit)) {

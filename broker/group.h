@@ -101,13 +101,20 @@ struct group {
   int initial_delay;
   int new_member_added;
   int64_t initial_remaining_ms;
+  /* When the group last became Empty (or was made), wall clock ms
+   * (group_wall_ms): an Empty group's offsets expire counted from it, as
+   * from Kafka's currentStateTimestamp (coordinator_expiry.c). */
+  int64_t empty_since_ms;
 };
+
+typedef struct expiry expiry;
 
 struct group_coord {
   broker *b;
   group **buckets;
   size_t nbuckets, ngroups;
   committer *committer; /* OffsetCommit's fdatasyncs, off the loop */
+  expiry *expiry;       /* committed offsets expiring (coordinator_expiry.c) */
 };
 
 /* Lifecycle, from kafka_init / kafka_fini. */
@@ -119,6 +126,31 @@ void group_fini(broker *b);
  * been answered by then. */
 int committer_start(broker *b, committer **out);
 void committer_stop(committer *c);
+/* The worker lane that takes group gid's commits, in arrival order: work
+ * queued there lands between them, never across one. */
+int committer_lane(const char *gid);
+
+/* Committed offsets expire (coordinator_expiry.c): every
+ * offsets.retention.check.interval.ms a pass on the loop finds the
+ * offsets Kafka's rules expire and deletes them on the group's commit
+ * lane, removing groups left Empty without offsets. Start from
+ * group_init (nothing without a loop); stop from group_fini, after
+ * worker_stop (a job still running then has been completed). 0 or
+ * -ENOMEM. */
+int expiry_start(broker *b, group_coord *gc);
+void expiry_stop(group_coord *gc);
+/* An INFO line of component "group" about group gid: "group GID: ...". */
+void group_log(const char *gid, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* The wall clock in ms since the epoch, the clock of the library's commit
+ * times (nd_committed.commit_time_ms). */
+int64_t group_wall_ms(void);
+/* Is topic among the subscriptions (ConsumerProtocol) of the members of an
+ * active "consumer" group (coordinator_offsets.c)? 1 also when they cannot
+ * be read, as Kafka's ClassicGroup.isSubscribedToTopic treats a group
+ * whose subscriptions it does not know (OffsetDelete refuses the topic,
+ * expiry keeps its offsets). Loop thread. */
+int group_subscribed(const group *g, const char *topic);
 
 /* A usable group id: not empty, and short enough for libnodata to keep
  * its offsets (ND_GROUP_NAME_MAX). */

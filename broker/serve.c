@@ -66,6 +66,8 @@ static const char serve_usage[] =
     "                    [--transaction-max-timeout-ms MS]\n"
     "                    [--transactional-id-expiration-ms MS]\n"
     "                    [--transaction-abort-check-ms MS]\n"
+    "                    [--offsets-retention-minutes N]\n"
+    "                    [--offsets-retention-check-interval-ms MS]\n"
     "                    [--group-consumer-SETTING VALUE]...\n"
     "                    [--log-level error|warn|info|debug]\n"
     "                    [--log-format text|json]\n"
@@ -181,6 +183,14 @@ static const char serve_usage[] =
     "  --transaction-abort-check-ms MS\n"
     "                         how often transactions past their timeout are\n"
     "                         looked for and aborted (default 10000)\n"
+    "  --offsets-retention-minutes N\n"
+    "                         committed offsets expire this long after\n"
+    "                         their commit, or after their group became\n"
+    "                         Empty, as Kafka's offsets.retention.minutes\n"
+    "                         (default 10080, 7 days; docs/protocol.md)\n"
+    "  --offsets-retention-check-interval-ms MS\n"
+    "                         how often expired offsets are looked for\n"
+    "                         (default 600000)\n"
     "  --group-consumer-session-timeout-ms MS, --group-consumer-heartbeat-\n"
     "  interval-ms MS (and their -min-/-max- bounds), --group-consumer-max-\n"
     "  size N, --group-consumer-assignors LIST, --group-consumer-migration-\n"
@@ -222,7 +232,9 @@ static const char serve_usage[] =
     "NODATA_LOG_CLEANER_BACKOFF_MS, NODATA_TRANSACTION_VERSION,\n"
     "NODATA_TRANSACTION_MAX_TIMEOUT_MS, "
     "NODATA_TRANSACTIONAL_ID_EXPIRATION_MS,\n"
-    "NODATA_TRANSACTION_ABORT_CHECK_MS, NODATA_LOG_LEVEL, NODATA_LOG_FORMAT,\n"
+    "NODATA_TRANSACTION_ABORT_CHECK_MS, NODATA_OFFSETS_RETENTION_MINUTES,\n"
+    "NODATA_OFFSETS_RETENTION_CHECK_INTERVAL_MS, NODATA_LOG_LEVEL,\n"
+    "NODATA_LOG_FORMAT,\n"
     "NODATA_DISK_FREE_WARN_PERCENT, NODATA_DISK_FREE_WARN_BYTES,\n"
     "NODATA_DISK_CHECK_INTERVAL_MS.\n"
     "max.connections* can also be changed while it runs (kafka-configs\n"
@@ -641,6 +653,28 @@ static int apply(broker_config *c, const char *name, const char *value,
     c->explicit_set |= which == 0   ? BC_SET_TXN_MAX_TIMEOUT
                        : which == 1 ? BC_SET_TXN_ID_EXPIRATION
                                     : BC_SET_TXN_ABORT_CHECK;
+  } else if (!strcmp(name, "offsets-retention-minutes") ||
+             !strcmp(name, "offsets-retention-check-interval-ms")) {
+    /* Kafka's bounds: at least 1; the minutes are an int, the interval a
+     * long. */
+    int minutes = !strcmp(name, "offsets-retention-minutes");
+    long long max = minutes ? INT32_MAX : INT64_MAX;
+    char *end;
+    errno = 0;
+    long long v = strtoll(value, &end, 10);
+    if (errno || end == value || *end || v < 1 || v > max)
+      return usage_error(minutes ? "%s: '%s' is not a number from 1 to "
+                                   "2147483647"
+                                 : "%s: '%s' is not a number from 1 to "
+                                   "9223372036854775807",
+                         from, value);
+    if (minutes) {
+      c->offsets_retention_min = v;
+      c->explicit_set |= BC_SET_OFFSETS_RETENTION;
+    } else {
+      c->offsets_retention_check_ms = v;
+      c->explicit_set |= BC_SET_OFFSETS_RETENTION_CHECK;
+    }
   } else if (!strcmp(name, "log-level")) {
     if ((g_log.level = blog_parse_level(value)) < 0)
       return usage_error("%s: '%s' is not error, warn, info or debug", from,
@@ -930,6 +964,9 @@ static const struct {
     {"transactional.id.expiration.ms", "transactional-id-expiration-ms"},
     {"transaction.abort.timed.out.transaction.cleanup.interval.ms",
      "transaction-abort-check-ms"},
+    {"offsets.retention.minutes", "offsets-retention-minutes"},
+    {"offsets.retention.check.interval.ms",
+     "offsets-retention-check-interval-ms"},
     {"group.consumer.session.timeout.ms", "group-consumer-session-timeout-ms"},
     {"group.consumer.min.session.timeout.ms",
      "group-consumer-min-session-timeout-ms"},
@@ -979,6 +1016,8 @@ static int parse_config(int argc, char **argv, broker_config *c) {
   c->txn_id_expiration_ms = 604800000;
   c->txn_abort_check_ms = 10000;
   c->transaction_version = 2;
+  c->offsets_retention_min = 10080;
+  c->offsets_retention_check_ms = 600000;
   for (size_t i = 0; i < sizeof cg_ints / sizeof cg_ints[0]; i++)
     *(int32_t *)(void *)((char *)c + cg_ints[i].off) = cg_ints[i].dflt;
   snprintf(c->cg_assignors, sizeof c->cg_assignors, "uniform,range");
@@ -1065,6 +1104,9 @@ static int parse_config(int argc, char **argv, broker_config *c) {
       {"NODATA_TRANSACTIONAL_ID_EXPIRATION_MS",
        "transactional-id-expiration-ms"},
       {"NODATA_TRANSACTION_ABORT_CHECK_MS", "transaction-abort-check-ms"},
+      {"NODATA_OFFSETS_RETENTION_MINUTES", "offsets-retention-minutes"},
+      {"NODATA_OFFSETS_RETENTION_CHECK_INTERVAL_MS",
+       "offsets-retention-check-interval-ms"},
       {"NODATA_GROUP_CONSUMER_SESSION_TIMEOUT_MS",
        "group-consumer-session-timeout-ms"},
       {"NODATA_GROUP_CONSUMER_MIN_SESSION_TIMEOUT_MS",
@@ -1148,6 +1190,8 @@ static int parse_config(int argc, char **argv, broker_config *c) {
       "transaction-max-timeout-ms",
       "transactional-id-expiration-ms",
       "transaction-abort-check-ms",
+      "offsets-retention-minutes",
+      "offsets-retention-check-interval-ms",
       "group-consumer-session-timeout-ms",
       "group-consumer-min-session-timeout-ms",
       "group-consumer-max-session-timeout-ms",
@@ -1365,13 +1409,16 @@ static void log_start(broker *b, const char *addr, const char *adv,
        " (descriptors allow %" PRId64 ") connections.max.idle.ms=%" PRId64
        " queued.max.request.bytes=%s log.cleaner.enable=%s "
        "log.cleaner.threads=%d transaction.version=%d "
-       "group.initial.rebalance.delay.ms=%d log.level=%s log.format=%s "
-       "disk.free.warn=%d%%/%" PRId64 " bytes every %" PRId64 " ms",
+       "group.initial.rebalance.delay.ms=%d offsets.retention.minutes=%" PRId64
+       " offsets.retention.check.interval.ms=%" PRId64 " log.level=%s "
+       "log.format=%s disk.free.warn=%d%%/%" PRId64 " bytes every %" PRId64
+       " ms",
        c->auto_create ? "true" : "false", (int)c->default_partitions,
        c->max_request_bytes, c->max_connections, c->fd_max_connections,
        c->idle_ms, qmax, c->cleaner_enable ? "true" : "false",
        (int)c->cleaner_threads, c->transaction_version,
-       (int)c->group_initial_delay_ms, blog_level_name(g_log.level),
+       (int)c->group_initial_delay_ms, c->offsets_retention_min,
+       c->offsets_retention_check_ms, blog_level_name(g_log.level),
        g_log.json ? "json" : "text", g_log.free_pct, g_log.free_bytes,
        g_log.check_ms);
 }
