@@ -1190,7 +1190,7 @@ static int16_t check_group(kafka_req *r, const kvset *s, kf_str *msg) {
       {"streams.session.timeout.ms", "streams.heartbeat.interval.ms"}};
   for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
     const char *sv = kv_get(s, pairs[i][0]), *hv = kv_get(s, pairs[i][1]);
-    int64_t sess, hb;
+    int64_t sess = 0, hb = 0; /* values were type-checked above */
     parse_i64(sv ? sv : find_gconf(pairs[i][0])->dflt, &sess);
     parse_i64(hv ? hv : find_gconf(pairs[i][1])->dflt, &hb);
     if (sess <= hb) {

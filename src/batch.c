@@ -226,7 +226,7 @@ int batch_cursor_next(batch_cursor *c) {
     return cursor_stop(c, BATCH_STOP_END, "end of the log");
   uint64_t left = c->end - pos;
   size_t need = left < BATCH_HEADER_SIZE ? (size_t)left : BATCH_HEADER_SIZE;
-  size_t have;
+  size_t have = 0; /* set by window() unless err; gcc -O3 cannot see it */
   int err = 0;
   const uint8_t *h = window(c, pos, need, &have, &err);
   if (err)
@@ -269,7 +269,7 @@ int batch_cursor_next(batch_cursor *c) {
 int batch_cursor_load(batch_cursor *c) {
   if (!c->batch)
     return ND_EINVAL;
-  size_t have;
+  size_t have = 0;
   int err = 0;
   const uint8_t *p = window(c, c->pos, (size_t)c->size, &have, &err);
   if (err)

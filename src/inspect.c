@@ -282,7 +282,7 @@ int nd_index_read(const char *path, nd_index_entry **entries, size_t *count,
   if (base < 0)
     return (int)base;
   size_t esize = time ? TIME_ENTRY_SIZE : OFFSET_ENTRY_SIZE;
-  uint64_t size;
+  uint64_t size = 0;
   int fd = open_sized(path, &size);
   if (fd < 0)
     return fd;
