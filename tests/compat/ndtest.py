@@ -248,8 +248,10 @@ class Broker:
 
     def __exit__(self, exc_type, exc, tb):
         if exc_type is not None and self.stderr():
+            # ND_STDERR_TAIL: how many of its last characters to show
+            # (default 4000; set it high to read a failure whole).
             sys.stderr.write("--- broker stderr ---\n%s---\n"
-                             % self.stderr()[-4000:])
+                             % self.stderr()[-int(os.environ.get("ND_STDERR_TAIL", "4000")):])
         self.close()
         return False
 
