@@ -250,8 +250,9 @@ class Broker:
         if exc_type is not None and self.stderr():
             # ND_STDERR_TAIL: how many of its last characters to show
             # (default 4000; set it high to read a failure whole).
+            tail = int(os.environ.get("ND_STDERR_TAIL", "4000"))
             sys.stderr.write("--- broker stderr ---\n%s---\n"
-                             % self.stderr()[-int(os.environ.get("ND_STDERR_TAIL", "4000")):])
+                             % self.stderr()[-tail:])
         self.close()
         return False
 
