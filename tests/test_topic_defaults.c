@@ -234,7 +234,8 @@ static void across_reopen(void) {
   CHECK_OK(nd_topic_create(s, "lags", 1, &c));
   CHECK_OK(nd_close(s));
   char *text = conf_text(dir, "own");
-  CHECK(text && strstr(text, "\noverrides=retention.ms,fsync,flush.messages\n"));
+  CHECK(text &&
+        strstr(text, "\noverrides=retention.ms,fsync,flush.messages\n"));
   free(text);
   text = conf_text(dir, "follow");
   CHECK(text && strstr(text, "\noverrides=\n"));
