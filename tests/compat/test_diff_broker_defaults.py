@@ -342,6 +342,21 @@ def scenario(bootstrap, broker):
         "after keyless": produce(c, "after", [(None, b"no key")]),
         "after 1.5 MB": produce(c, "after", [(b"big2", big)]),
         "old keyless": produce(c, "old", [(None, b"no key")])}
+
+    # A default that conflicts with a topic's own setting is taken; the
+    # topic describes both, and its next change must mend the conflict.
+    seen["lags create"] = create(c, "lags", [("min.compaction.lag.ms", "10")])
+    seen["lags set"] = set_defaults(c, [
+        ("log.cleaner.max.compaction.lag.ms", "5")])
+    fence(c)
+    seen["lags"] = sorted((e["name"], e["value"], e["source"]) for e in
+                          kv.describe_configs(c, "lags", [
+                              "min.compaction.lag.ms",
+                              "max.compaction.lag.ms"], TOPIC)["configs"])
+    seen["lags other change"] = kv.incremental_alter(
+        c, TOPIC, "lags", [("retention.ms", SET, "1000")])[:2]
+    seen["lags mended"] = kv.incremental_alter(
+        c, TOPIC, "lags", [("max.compaction.lag.ms", SET, "10")])[:2]
     return seen
 
 
@@ -366,6 +381,12 @@ def kafka_sanity(want):
           e["plain 2.5 MB"][0] == MESSAGE_TOO_LARGE and
           e["old keyless"][0] == 0 and e["old earliest"] == (0, 2),
           "effects: %s" % e)
+    check(("max.compaction.lag.ms", "5", 3) in want["lags"] and
+          ("min.compaction.lag.ms", "10", 1) in want["lags"] and
+          want["lags other change"][0] == 40 and
+          want["lags mended"] == (0, None),
+          "conflicting default: %s %s %s" % (
+              want["lags"], want["lags other change"], want["lags mended"]))
     o = want["overrides changed"]
     check(o["own"]["retention.ms"]["source"] == 3 and
           o["plain"]["retention.ms"]["source"] == 1 and
