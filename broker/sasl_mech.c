@@ -65,30 +65,11 @@ static int jaas_matches(const char *jaas, const char *user, const char *pw,
   return found;
 }
 
-int sasl_plain_user(const uint8_t *tok, size_t n, char *user, size_t ul) {
-  const uint8_t *start = memchr(tok, 0, n);
-  if (!start)
-    return -1;
-  start++;
-  size_t left = n - (size_t)(start - tok);
-  const uint8_t *end = memchr(start, 0, left);
-  if (!end)
-    return -1;
-  size_t ulen = (size_t)(end - start), pwlen = left - ulen - 1;
-  /* Three tokens, none empty but the authzid (sasl_plain's rules). */
-  if (ulen == 0 || ulen >= ul || pwlen == 0 || memchr(end + 1, 0, pwlen))
-    return -1;
-  memcpy(user, start, ulen);
-  user[ulen] = 0;
-  return 0;
-}
-
-int sasl_plain(const scram_store *store, const char *jaas, const uint8_t *tok,
-               size_t n, char *user, size_t ul, const char **msg) {
-  /* Kafka splits on NUL and wants exactly three tokens (the last may not
-   * be followed by another NUL). */
-  const uint8_t *parts[3];
-  size_t lens[3];
+/* Kafka splits a PLAIN token on NUL and wants exactly three tokens (the
+ * last may not be followed by another NUL): how many there are, and the
+ * first three. */
+static size_t plain_split(const uint8_t *tok, size_t n, const uint8_t *parts[3],
+                          size_t lens[3]) {
   size_t k = 0, start = 0;
   for (size_t i = 0; i <= n; i++) {
     if (i == n || tok[i] == 0) {
@@ -100,10 +81,30 @@ int sasl_plain(const scram_store *store, const char *jaas, const uint8_t *tok,
       start = i + 1;
     }
   }
+  return k;
+}
+
+int sasl_plain_user(const uint8_t *tok, size_t n, char *user, size_t ul) {
+  const uint8_t *parts[3];
+  size_t lens[3];
+  /* What sasl_plain refuses before looking at a credential. */
+  if (plain_split(tok, n, parts, lens) != 3 || lens[1] == 0 || lens[2] == 0 ||
+      lens[1] >= ul)
+    return -1;
+  memcpy(user, parts[1], lens[1]);
+  user[lens[1]] = 0;
+  return 0;
+}
+
+int sasl_plain(const scram_store *store, const char *jaas, const uint8_t *tok,
+               size_t n, char *user, size_t ul, const char **msg) {
+  const uint8_t *parts[3];
+  size_t lens[3];
+  size_t k = plain_split(tok, n, parts, lens);
   static char bad[80];
   if (k != 3) {
-    /* Kafka's message names the count: thread-local would be nicer, but
-     * one loop thread authenticates. */
+    /* Kafka's message names the count. Only the loop gets here: a token
+     * checked on a worker lane passed sasl_plain_user first. */
     snprintf(bad, sizeof bad,
              "Invalid SASL/PLAIN response: expected 3 tokens, got %zu", k);
     *msg = bad;
